@@ -1,0 +1,221 @@
+//! JoinHandle: the output of a task, awaitable from any core (or joined from any thread).
+//!
+//! The state is a one-shot slot with two flag bits instead of a mutex: the task stores its
+//! output then sets `VALUE`; the handle stores its waker then sets `WAKER`. Whoever sets its bit
+//! second sees the other's and acts (tokio's oneshot protocol, reduced to one value).
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering::*};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+
+use crate::header::Header;
+
+const VALUE: u8 = 1;
+const WAKER: u8 = 2;
+
+/// Why a task has no output.
+pub enum JoinError {
+    /// The task was aborted, or its core shut down first.
+    Cancelled,
+    /// The task panicked; the payload is the panic's.
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panic(_))
+    }
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+    fn message(&self) -> &str {
+        match self {
+            JoinError::Cancelled => "cancelled",
+            JoinError::Panic(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("panic"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
+            JoinError::Panic(_) => write!(f, "JoinError::Panic({:?})", self.message()),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+            JoinError::Panic(_) => write!(f, "task panicked: {}", self.message()),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}
+
+pub(crate) struct JoinState<T> {
+    state: AtomicU8,
+    value: UnsafeCell<Option<Result<T, JoinError>>>,
+    waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: `value` is written by the task side before it publishes VALUE (Release) and read by
+// the handle only after it observes VALUE (Acquire); `waker` is written by the handle only while
+// WAKER is clear and read by the task only after it observes WAKER. T crosses threads, hence
+// T: Send.
+unsafe impl<T: Send> Send for JoinState<T> {}
+// SAFETY: as above; no `&T` is ever handed out through a shared reference.
+unsafe impl<T: Send> Sync for JoinState<T> {}
+
+impl<T> JoinState<T> {
+    pub(crate) fn new() -> Arc<JoinState<T>> {
+        Arc::new(JoinState { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) })
+    }
+
+    /// The task side: store the output and wake the handle. Called at most once.
+    pub(crate) fn complete(&self, out: Result<T, JoinError>) {
+        // SAFETY: VALUE is not set yet, so the handle does not read `value`; only the task
+        // side (this call, made once) writes it.
+        unsafe { *self.value.get() = Some(out) };
+        let prev = self.state.fetch_or(VALUE, AcqRel);
+        if prev & WAKER != 0 {
+            // SAFETY: WAKER was set, so the handle finished writing `waker` and will not touch
+            // it again now that VALUE is set (it clears WAKER before writing).
+            if let Some(w) = unsafe { (*self.waker.get()).take() } {
+                w.wake();
+            }
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.state.load(Acquire) & VALUE != 0
+    }
+
+    /// The handle side.
+    fn poll(&self, cx: &Context<'_>) -> Poll<Result<T, JoinError>> {
+        let state = self.state.load(Acquire);
+        if state & VALUE != 0 {
+            return Poll::Ready(self.take());
+        }
+        if state & WAKER != 0 {
+            // A waker is stored, and the task may be taking it right now: peeking would race.
+            // Clear WAKER to regain exclusive access; if VALUE got in first, the output is ready.
+            let prev = self.state.fetch_and(!WAKER, AcqRel);
+            if prev & VALUE != 0 {
+                return Poll::Ready(self.take());
+            }
+        }
+        // SAFETY: WAKER is clear, so the task side will not touch `waker`.
+        unsafe { *self.waker.get() = Some(cx.waker().clone()) };
+        let prev = self.state.fetch_or(WAKER, AcqRel);
+        if prev & VALUE != 0 {
+            return Poll::Ready(self.take());
+        }
+        Poll::Pending
+    }
+
+    fn take(&self) -> Result<T, JoinError> {
+        // SAFETY: VALUE was observed with Acquire, so the task's write is visible and done; the
+        // handle is the only reader and takes it once (JoinHandle is not Clone).
+        unsafe { (*self.value.get()).take() }.unwrap_or(Err(JoinError::Cancelled))
+    }
+}
+
+/// The handle of a spawned task: a future of its output.
+///
+/// Dropping it detaches the task, which keeps running. [`JoinHandle::abort`] cancels it. A
+/// task that panicked yields [`JoinError::Panic`]; its core keeps running.
+#[must_use = "dropping a JoinHandle detaches the task; await it or call .detach() to be explicit"]
+pub struct JoinHandle<T> {
+    state: Arc<JoinState<T>>,
+    header: Arc<Header>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(state: Arc<JoinState<T>>, header: Arc<Header>) -> JoinHandle<T> {
+        JoinHandle { state, header }
+    }
+
+    /// Cancels the task: it is dropped at its core's next turn (at once if it has not
+    /// started), and the handle yields [`JoinError::Cancelled`] unless it finished first.
+    pub fn abort(&self) {
+        self.header.abort();
+    }
+
+    /// Whether the task has finished (output ready, panicked or cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.state.is_complete()
+    }
+
+    /// Lets the task run on without a handle.
+    pub fn detach(self) {}
+
+    /// Blocks the calling thread until the task finishes. For threads outside the runtime
+    /// (main, tests); on a ringpoll core it would stall every task there, so it panics.
+    pub fn join(self) -> Result<T, JoinError> {
+        assert!(
+            !crate::executor::on_core(),
+            "JoinHandle::join would block a ringpoll core; .await the handle instead"
+        );
+        park_on(self)
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.state.poll(cx)
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("finished", &self.is_finished()).finish()
+    }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `fut` on the calling thread, parking between wakes. No reactor: for futures that
+/// other threads complete (JoinHandles).
+pub(crate) fn park_on<F: Future>(fut: F) -> F::Output {
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}

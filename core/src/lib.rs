@@ -1,0 +1,25 @@
+//! ringpoll-core: the per-core executor and the thread-per-core [`Runtime`].
+//!
+//! Each core thread owns a task slab, a run queue and a reactor
+//! ([`ringpoll_reactor::Reactor`]). Tasks are `!Send` and never move; a [`JoinHandle`] can be
+//! awaited from any core. Wakes from the owning core go straight onto its run queue; wakes,
+//! spawns and messages from other threads go through the core's mailbox and its eventfd,
+//! deduplicated so a burst costs one write.
+#![warn(missing_docs)]
+
+mod block_on;
+mod executor;
+mod header;
+mod join;
+mod mailbox;
+mod runtime;
+mod spawn;
+mod task;
+
+pub use block_on::{block_on, resolve_driver, try_block_on};
+pub use join::{JoinError, JoinHandle};
+pub use runtime::{Builder, Runtime};
+pub use spawn::{current_core, spawn, yield_now};
+
+pub use ringpoll_reactor::time;
+pub use ringpoll_reactor::{DriverChoice, DriverKind, StatsSnapshot};

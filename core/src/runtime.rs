@@ -1,0 +1,214 @@
+//! Runtime: one pinned thread per chosen CPU, each with its own reactor and task queue.
+
+use std::future::Future;
+use std::io;
+use std::sync::{mpsc, Arc, Once};
+use std::thread;
+
+use ringpoll_reactor::{Break, DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
+
+use crate::executor::Executor;
+use crate::join::JoinHandle;
+use crate::mailbox::{Mailbox, Msg};
+use crate::spawn::spawn_remote;
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    cpus: Option<Vec<usize>>,
+    driver: Option<DriverChoice>,
+}
+
+impl Builder {
+    /// The CPUs to run on, one pinned core thread each (default: every CPU the process may
+    /// use). Core `i` of the runtime runs on the i-th CPU listed.
+    pub fn cores(mut self, cpus: impl IntoIterator<Item = usize>) -> Builder {
+        self.cpus = Some(cpus.into_iter().collect());
+        self
+    }
+
+    /// The driver (default: `RINGPOLL_DRIVER`, else `auto`).
+    pub fn driver(mut self, driver: DriverChoice) -> Builder {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// Starts the core threads. Fails if a CPU cannot be used, or if the driver asked for
+    /// cannot run here (`uring` on a kernel or sandbox without io_uring).
+    pub fn build(self) -> io::Result<Runtime> {
+        let choice = match self.driver {
+            Some(choice) => choice,
+            None => DriverChoice::from_env()?,
+        };
+        let (kind, fallback) = choice.resolve()?;
+        report_fallback(fallback);
+        let cpus = match self.cpus {
+            Some(cpus) => cpus,
+            None => allowed_cpus()?,
+        };
+        if cpus.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a runtime needs at least one CPU"));
+        }
+        let mut runtime = Runtime { kind, cores: Vec::with_capacity(cpus.len()) };
+        for (index, &cpu) in cpus.iter().enumerate() {
+            runtime.cores.push(start_core(index, cpu, kind)?);
+        }
+        Ok(runtime)
+    }
+}
+
+/// Says once per process why `auto` chose epoll.
+pub(crate) fn report_fallback(reason: Option<io::Error>) {
+    static ONCE: Once = Once::new();
+    if let Some(reason) = reason {
+        ONCE.call_once(|| eprintln!("ringpoll: io_uring unavailable ({reason}); using epoll"));
+    }
+}
+
+fn allowed_cpus() -> io::Result<Vec<usize>> {
+    let ids = core_affinity::get_core_ids().ok_or_else(|| io::Error::other("cannot read the CPU affinity mask"))?;
+    Ok(ids.into_iter().map(|c| c.id).collect())
+}
+
+struct Core {
+    cpu: usize,
+    mailbox: Arc<Mailbox>,
+    stats: Arc<Stats>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+fn start_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<Core> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = thread::Builder::new().name(format!("ringpoll-core-{index}")).spawn(move || {
+        let ex = match setup_core(index, cpu, kind) {
+            Ok(ex) => ex,
+            Err(e) => return drop(ready_tx.send(Err(e))),
+        };
+        let _guard = ex.enter();
+        let reactor = ex.reactor();
+        let _ = ready_tx.send(Ok((ex.mailbox().clone(), reactor.stats().clone())));
+        if let Err(e) = ex.run(|| false, || false) {
+            eprintln!("ringpoll: core {index} (cpu {cpu}) stopped: {e}");
+        }
+        ex.drop_all_tasks();
+    })?;
+    match ready_rx.recv() {
+        Ok(Ok((mailbox, stats))) => Ok(Core { cpu, mailbox, stats, thread: Some(thread) }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(io::Error::other(format!("ringpoll core {index} died during start-up"))),
+    }
+}
+
+fn setup_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<std::rc::Rc<Executor>> {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot pin a core thread to CPU {cpu}")));
+    }
+    Ok(Executor::new(index, Reactor::new(kind)?))
+}
+
+/// A thread-per-core runtime: one pinned thread per CPU, each running its own reactor and
+/// task queue. Tasks never move between cores; other threads reach a core through its
+/// mailbox. Dropping the runtime stops every core (their tasks are dropped) and joins them.
+///
+/// ```no_run
+/// use ringpoll_core::Runtime;
+///
+/// let rt = Runtime::builder().cores([0]).build()?;
+/// let answer = rt.spawn_on(0, || async { 6 * 7 }).join().unwrap();
+/// assert_eq!(answer, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    kind: DriverKind,
+    cores: Vec<Core>,
+}
+
+impl Runtime {
+    /// A builder; see [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// How many cores run.
+    pub fn core_count(&self) -> usize {
+        self.cores.len()
+    }
+
+    /// The CPU core `index` is pinned to.
+    pub fn cpu_of(&self, index: usize) -> usize {
+        self.cores[index].cpu
+    }
+
+    /// The driver every core runs.
+    pub fn driver(&self) -> DriverKind {
+        self.kind
+    }
+
+    /// Runs `make()` on core `index` (from any thread) and returns a handle to the future it
+    /// makes; that future may be `!Send`.
+    ///
+    /// # Panics
+    /// If `index` is not below [`Runtime::core_count`].
+    pub fn spawn_on<F, Fut>(&self, index: usize, make: F) -> JoinHandle<Fut::Output>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        spawn_remote(&self.cores[index].mailbox, make)
+    }
+
+    /// Starts the same server on every core: `make(index)` runs on each core. With listeners
+    /// bound with SO_REUSEPORT on each core, the kernel shards connections between them.
+    pub fn run_on_each_core<F, Fut>(&self, make: F) -> Vec<JoinHandle<Fut::Output>>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let make = Arc::new(make);
+        (0..self.cores.len())
+            .map(|i| {
+                let make = make.clone();
+                self.spawn_on(i, move || make(i))
+            })
+            .collect()
+    }
+
+    /// Per-core counters, by core index.
+    pub fn stats(&self) -> Vec<StatsSnapshot> {
+        self.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
+    }
+
+    /// The eventfd break of core `index` (for measuring wake deduplication).
+    pub fn netpoll_break(&self, index: usize) -> &Arc<Break> {
+        self.cores[index].mailbox.netpoll_break()
+    }
+
+    /// Stops every core, dropping its tasks, and joins the threads.
+    pub fn shutdown(self) {}
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for core in &self.cores {
+            core.mailbox.send(Msg::Shutdown);
+            core.mailbox.netpoll_break().force_wake();
+        }
+        for core in &mut self.cores {
+            if let Some(t) = core.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cpus: Vec<_> = self.cores.iter().map(|c| c.cpu).collect();
+        f.debug_struct("Runtime").field("driver", &self.kind).field("cpus", &cpus).finish()
+    }
+}

@@ -1,0 +1,70 @@
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use ringpoll_reactor::Source;
+
+use super::TcpStream;
+use crate::socket;
+
+/// Pending connections the kernel queues per listener before refusing more.
+const BACKLOG: i32 = 1024;
+
+/// A TCP listener bound on the current core.
+///
+/// `bind` sets SO_REUSEADDR and SO_REUSEPORT, so every core binds its own listener on the
+/// same port and the kernel spreads incoming connections across them:
+///
+/// ```no_run
+/// use ringpoll_core::Runtime;
+/// use ringpoll_net::TcpListener;
+///
+/// let rt = Runtime::builder().build()?;
+/// for server in rt.run_on_each_core(|_core| async move {
+///     let listener = TcpListener::bind("127.0.0.1:7000")?;
+///     loop {
+///         let (stream, _peer) = listener.accept().await?;
+///         ringpoll_core::spawn(async move {
+///             let (res, _buf) = stream.read(vec![0; 4096]).await;
+///             drop(res);
+///         });
+///     }
+///     #[allow(unreachable_code)]
+///     Ok::<(), std::io::Error>(())
+/// }) {
+///     server.join().expect("server task")?;
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    source: Source,
+}
+
+impl TcpListener {
+    /// Binds and listens on the first address of `addr` that works.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        socket::first_ok(socket::resolve(addr)?, |a| {
+            Ok(TcpListener { source: socket::bind_reuseport(a, libc::SOCK_STREAM, Some(BACKLOG))? })
+        })
+    }
+
+    /// Waits for a connection. A connection aborted while queued is skipped; running out of
+    /// descriptors (EMFILE/ENFILE) is returned as an error, so the caller can back off.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, addr) = self.source.accept().await?;
+        self.source.reactor().stats().accepted.bump();
+        let peer = socket::inet(addr)?;
+        Ok((TcpStream::from_fd(fd)?, peer))
+    }
+
+    /// The bound address (with the port the kernel chose for port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::inet(socket::local_name(self.source.fd())?)
+    }
+}
+
+impl std::os::fd::AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.source.fd()
+    }
+}

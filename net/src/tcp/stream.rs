@@ -1,0 +1,130 @@
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::task::{Context, Poll};
+
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+
+use crate::socket;
+
+/// A TCP connection on the current core.
+///
+/// I/O takes owned buffers and gives them back (`read(buf).await -> (result, buf)`): on
+/// io_uring the kernel fills the buffer after the call is made, so the runtime must own it
+/// until the completion, even if the future is dropped. Methods take `&self`, so one task can
+/// read while another writes (share the stream with an `Rc`).
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use ringpoll_net::TcpStream;
+///
+/// let stream = TcpStream::connect("127.0.0.1:7000").await?;
+/// let (res, _) = stream.write_all(b"ping".to_vec()).await;
+/// res?;
+/// let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+/// println!("{:?}", &buf[..n?]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TcpStream {
+    source: Source,
+}
+
+impl TcpStream {
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream { source: Source::new(fd)? })
+    }
+
+    /// Connects to the first address of `addr` that accepts.
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in socket::resolve(addr)? {
+            match TcpStream::connect_addr(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// Connects to `addr`.
+    pub async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_fd(socket::socket_for(&addr, libc::SOCK_STREAM)?)?;
+        stream.source.connect(SockAddr::from_inet(addr)).await?;
+        Ok(stream)
+    }
+
+    /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly
+    /// the bytes read. `Ok(0)` is end of stream.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.source.read(buf).await
+    }
+
+    /// Writes some of `buf`'s bytes; returns how many.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.source.write(buf).await
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.source.write_all(buf).await
+    }
+
+    /// Writes several buffers in one gathered send; returns how many bytes went.
+    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.source.writev(bufs).await
+    }
+
+    /// Shuts down the read half, the write half (sends FIN: the peer reads EOF), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        socket::shutdown(self.source.fd(), how)
+    }
+
+    /// Sets TCP_NODELAY (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        socket::set_opt(self.source.fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
+    }
+
+    /// Whether TCP_NODELAY is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        socket::get_opt(self.source.fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket::inet(socket::peer_name(self.source.fd())?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::inet(socket::local_name(self.source.fd())?)
+    }
+
+    /// The pending socket error (SO_ERROR), if any, clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.take_error()
+    }
+
+    /// Readiness-based read into a borrowed slice, without an internal copy on either driver:
+    /// for compatibility layers (`AsyncRead`).
+    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_recv(cx, buf)
+    }
+
+    /// Readiness-based write from a borrowed slice (`AsyncWrite`).
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_send(cx, buf)
+    }
+
+    /// Takes a connected std stream (made non-blocking) onto the current core.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_fd(stream.into())
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.fd()
+    }
+}

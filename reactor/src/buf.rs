@@ -1,0 +1,188 @@
+//! Owned buffers for completion-based I/O.
+//!
+//! The native I/O API takes buffers by value and hands them back with the result
+//! (`read(buf).await -> (io::Result<usize>, buf)`), as monoio and tokio-uring do. io_uring
+//! needs this: the kernel writes into the buffer after the call returns, possibly after the
+//! future was dropped, so the runtime, not the caller's stack, must own it until the
+//! completion arrives. On epoll the same API costs nothing extra: the syscall reads straight
+//! into the owned buffer.
+
+use std::ops::{Bound, RangeBounds};
+
+/// The result of an owned-buffer operation: the outcome and the buffer, returned either way.
+pub type BufResult<T, B> = (std::io::Result<T>, B);
+
+/// A buffer whose bytes can be sent: a stable pointer and an initialised length.
+///
+/// # Safety
+/// `stable_ptr` must point to `bytes_init` initialised bytes that stay valid, at the same
+/// address, for as long as the value lives, even if it is moved.
+pub unsafe trait IoBuf: 'static {
+    /// Start of the bytes.
+    fn stable_ptr(&self) -> *const u8;
+    /// How many bytes are initialised (and will be written).
+    fn bytes_init(&self) -> usize;
+
+    /// A view of part of the buffer, which owns it and gives it back with `into_inner`.
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n + 1,
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => self.bytes_init(),
+        };
+        assert!(begin <= end && end <= self.bytes_init(), "slice out of bounds");
+        Slice { buf: self, begin, end }
+    }
+}
+
+/// A buffer that can be read into: a stable pointer and a capacity.
+///
+/// # Safety
+/// `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid, at the same
+/// address, for as long as the value lives; `set_init(n)` may assume the first `n` were written.
+pub unsafe trait IoBufMut: IoBuf {
+    /// Start of the writable bytes.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+    /// How many bytes fit.
+    fn bytes_total(&mut self) -> usize;
+    /// Records that a read wrote the first `n` bytes: afterwards the buffer holds exactly
+    /// what was read (a `Vec`'s length becomes `n`).
+    ///
+    /// # Safety
+    /// The first `n` bytes must have been written.
+    unsafe fn set_init(&mut self, n: usize);
+}
+
+// SAFETY: a Vec's heap pointer does not move when the Vec is moved; `len` bytes are initialised.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: the whole capacity is writable and stays at the same address; `set_init` sets `len`
+// to bytes the kernel or a syscall reported as written.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&mut self) -> usize {
+        self.capacity()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // SAFETY: the caller guarantees the first `n <= capacity` bytes were written.
+        unsafe { self.set_len(n) };
+    }
+}
+
+// SAFETY: a boxed slice's heap pointer is stable and all of it is initialised.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: all of a boxed slice is initialised and writable at a stable address.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&mut self) -> usize {
+        self.len()
+    }
+    unsafe fn set_init(&mut self, _: usize) {}
+}
+
+// SAFETY: static data never moves or dies.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: static data never moves or dies.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A range of an owned buffer; `into_inner` gives the whole buffer back.
+#[derive(Debug)]
+pub struct Slice<B> {
+    buf: B,
+    begin: usize,
+    end: usize,
+}
+
+impl<B> Slice<B> {
+    /// The whole underlying buffer.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+    /// Offset of the view's first byte in the buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+    /// Offset one past the view's last byte in the buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+}
+
+// SAFETY: the view is inside the underlying buffer's initialised bytes (checked in `slice`),
+// whose pointer is stable by B's own contract.
+unsafe impl<B: IoBuf> IoBuf for Slice<B> {
+    fn stable_ptr(&self) -> *const u8 {
+        // SAFETY: begin <= bytes_init, so the offset stays inside the allocation.
+        unsafe { self.buf.stable_ptr().add(self.begin) }
+    }
+    fn bytes_init(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_views_part_and_returns_whole() {
+        let s = b"hello world".to_vec().slice(6..);
+        assert_eq!(s.bytes_init(), 5);
+        // SAFETY: the slice's pointer covers bytes_init initialised bytes.
+        let view = unsafe { std::slice::from_raw_parts(s.stable_ptr(), s.bytes_init()) };
+        assert_eq!(view, b"world");
+        assert_eq!(s.into_inner(), b"hello world");
+    }
+
+    #[test]
+    fn vec_set_init_sets_the_length_read() {
+        let mut v = vec![1u8, 2, 3];
+        v.reserve(5);
+        // SAFETY: the first two bytes are initialised.
+        unsafe { v.set_init(2) };
+        assert_eq!(v, [1, 2]);
+        assert!(v.bytes_total() >= 8);
+    }
+}

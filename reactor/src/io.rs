@@ -1,0 +1,276 @@
+//! Owned-buffer socket operations on a [`Source`], on whichever driver the core runs.
+//!
+//! epoll: Go's loop, try the non-blocking syscall and park on the PollDesc on EAGAIN.
+//! io_uring: one completion op; the buffer (and any address or header the SQE points to)
+//! lives in the op until its CQE. A CQE of -EAGAIN (older kernels, non-blocking sockets) is
+//! treated as "wait for readiness, then submit again".
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use io_uring::{opcode, types};
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::poll_desc::Interest;
+use crate::reactor::Driver;
+use crate::sockaddr::SockAddr;
+use crate::source::Source;
+use crate::sys::{cqe_result, cvt, cvt_size, owned};
+use crate::uring::{Op, Uring};
+
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+const ACCEPT_FLAGS: libc::c_int = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+
+/// A message header and its one iovec, boxed together so the SQE's pointers stay valid.
+struct MsgHeader {
+    msg: libc::msghdr,
+    iov: libc::iovec,
+    addr: SockAddr,
+}
+
+impl MsgHeader {
+    fn new(ptr: *mut u8, len: usize, addr: SockAddr) -> Box<MsgHeader> {
+        // SAFETY: msghdr is plain data for which all-zero bytes are valid.
+        let msg = unsafe { std::mem::zeroed() };
+        let mut h = Box::new(MsgHeader { msg, iov: libc::iovec { iov_base: ptr.cast(), iov_len: len }, addr });
+        h.msg.msg_iov = &mut h.iov;
+        h.msg.msg_iovlen = 1;
+        h.msg.msg_name = h.addr.as_mut_ptr().cast();
+        h.msg.msg_namelen = h.addr.len();
+        h
+    }
+}
+
+fn would_block(res: &io::Result<u32>) -> bool {
+    matches!(res, Err(e) if e.raw_os_error() == Some(libc::EAGAIN))
+}
+
+impl Source {
+    fn uring(&self) -> Option<&Uring> {
+        match &self.reactor().driver {
+            Driver::Uring(uring) => Some(uring),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// Receives into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream.
+    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
+        let Some(uring) = self.uring() else {
+            let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
+            // SAFETY: ptr/len describe the buffer's writable bytes, which outlive the call.
+            let res = self.retry(Interest::Read, || cvt_size(unsafe { libc::recv(self.fd(), ptr.cast(), len, 0) })).await;
+            if let Ok(n) = res {
+                // SAFETY: recv wrote the first n bytes.
+                unsafe { buf.set_init(n) };
+            }
+            return (res, buf);
+        };
+        loop {
+            let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total().min(u32::MAX as usize) as u32);
+            let entry = opcode::Recv::new(types::Fd(self.fd()), ptr, len).build();
+            let (done, b) = Op::new(uring, entry, buf).await;
+            buf = b;
+            let res = cqe_result(done.result);
+            if would_block(&res) {
+                if let Err(e) = self.ready(Interest::Read).await {
+                    return (Err(e), buf);
+                }
+                continue;
+            }
+            if let Ok(n) = res {
+                // SAFETY: the kernel reported n bytes written into the buffer.
+                unsafe { buf.set_init(n as usize) };
+            }
+            return (res.map(|n| n as usize), buf);
+        }
+    }
+
+    /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
+    pub async fn write<B: IoBuf>(&self, mut buf: B) -> BufResult<usize, B> {
+        let (ptr, len) = (buf.stable_ptr(), buf.bytes_init());
+        let Some(uring) = self.uring() else {
+            // SAFETY: ptr/len describe the buffer's initialised bytes, which outlive the call.
+            let send = || cvt_size(unsafe { libc::send(self.fd(), ptr.cast(), len, SEND_FLAGS) });
+            return (self.retry(Interest::Write, send).await, buf);
+        };
+        loop {
+            let entry = opcode::Send::new(types::Fd(self.fd()), ptr, len.min(u32::MAX as usize) as u32)
+                .flags(SEND_FLAGS)
+                .build();
+            let (done, b) = Op::new(uring, entry, buf).await;
+            buf = b;
+            let res = cqe_result(done.result);
+            if would_block(&res) {
+                if let Err(e) = self.ready(Interest::Write).await {
+                    return (Err(e), buf);
+                }
+                continue;
+            }
+            return (res.map(|n| n as usize), buf);
+        }
+    }
+
+    /// Sends all of `buf`, however many sends it takes.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut slice = buf.slice(..);
+        while slice.begin() < total {
+            let (res, s) = self.write(slice).await;
+            let (begin, whole) = (s.begin(), s.into_inner());
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), whole),
+                Ok(n) => slice = whole.slice(begin + n..),
+                Err(e) => return (Err(e), whole),
+            }
+        }
+        (Ok(()), slice.into_inner())
+    }
+
+    /// Sends several buffers in one gathered write (sendmsg; SENDMSG on io_uring).
+    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        let iovs: Vec<libc::iovec> = bufs
+            .iter()
+            .map(|b| libc::iovec { iov_base: b.stable_ptr() as *mut _, iov_len: b.bytes_init() })
+            .collect();
+        // SAFETY: msghdr is plain data for which all-zero bytes are valid.
+        let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
+        msg.msg_iov = iovs.as_ptr() as *mut _;
+        msg.msg_iovlen = iovs.len();
+        let Some(uring) = self.uring() else {
+            // SAFETY: msg points at iovecs describing live, initialised buffers.
+            let send = || cvt_size(unsafe { libc::sendmsg(self.fd(), &*msg, SEND_FLAGS) });
+            return (self.retry(Interest::Write, send).await, bufs);
+        };
+        let entry = opcode::SendMsg::new(types::Fd(self.fd()), &*msg).flags(SEND_FLAGS as u32).build();
+        let (done, (bufs, _iovs, _msg)) = Op::new(uring, entry, (bufs, iovs, msg)).await;
+        (cqe_result(done.result).map(|n| n as usize), bufs)
+    }
+
+    /// Accepts a connection: a non-blocking, close-on-exec socket and its peer's address.
+    /// ECONNABORTED (the peer gave up in the queue) is retried; EMFILE and ENFILE are returned.
+    pub async fn accept(&self) -> io::Result<(OwnedFd, SockAddr)> {
+        loop {
+            let res = match self.uring() {
+                None => {
+                    let mut addr = SockAddr::empty();
+                    let (ptr, len) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
+                    // SAFETY: ptr/len point into `addr`, alive for the call.
+                    let accept = || cvt(unsafe { libc::accept4(self.fd(), ptr, len, ACCEPT_FLAGS) });
+                    self.retry(Interest::Read, accept).await.map(|fd| (owned(fd), addr))
+                }
+                Some(uring) => {
+                    let mut addr = Box::new(SockAddr::empty());
+                    let (ptr, len) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
+                    let entry = opcode::Accept::new(types::Fd(self.fd()), ptr, len).flags(ACCEPT_FLAGS).build();
+                    let (done, addr) = Op::new(uring, entry, addr).await;
+                    match cqe_result(done.result) {
+                        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                            self.ready(Interest::Read).await?;
+                            continue;
+                        }
+                        res => res.map(|fd| (owned(fd as i32), *addr)),
+                    }
+                }
+            };
+            match res {
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Connects a non-blocking socket to `addr`, reporting the connection's own error.
+    pub async fn connect(&self, addr: SockAddr) -> io::Result<()> {
+        if let Some(uring) = self.uring() {
+            let addr = Box::new(addr);
+            let entry = opcode::Connect::new(types::Fd(self.fd()), addr.as_ptr(), addr.len()).build();
+            let (done, _addr) = Op::new(uring, entry, addr).await;
+            return cqe_result(done.result).map(drop);
+        }
+        // SAFETY: addr is a valid sockaddr of addr.len() bytes, alive for the call.
+        match cvt(unsafe { libc::connect(self.fd(), addr.as_ptr(), addr.len()) }) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        self.ready(Interest::Write).await?;
+        match self.take_error()? {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The socket's pending error (SO_ERROR), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: err/len are live locals of the sizes getsockopt expects.
+        cvt(unsafe { libc::getsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut i32).cast(), &mut len) })?;
+        Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
+    }
+
+    /// Receives a datagram into `buf` and the sender's address.
+    pub async fn recv_from<B: IoBufMut>(&self, mut buf: B) -> BufResult<(usize, SockAddr), B> {
+        let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
+        let res = match self.uring() {
+            None => {
+                let mut addr = SockAddr::empty();
+                let (aptr, alen) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
+                // SAFETY: buffer and address pointers are live for the call.
+                let recv = || cvt_size(unsafe { libc::recvfrom(self.fd(), ptr.cast(), len, 0, aptr, alen) });
+                self.retry(Interest::Read, recv).await.map(|n| (n, addr))
+            }
+            Some(uring) => loop {
+                let mut h = MsgHeader::new(ptr, len, SockAddr::empty());
+                let entry = opcode::RecvMsg::new(types::Fd(self.fd()), &mut h.msg).build();
+                let (done, h) = Op::new(uring, entry, h).await;
+                let res = cqe_result(done.result);
+                if would_block(&res) {
+                    if let Err(e) = self.ready(Interest::Read).await {
+                        break Err(e);
+                    }
+                    continue;
+                }
+                let mut addr = h.addr;
+                *addr.len_mut() = h.msg.msg_namelen;
+                break res.map(|n| (n as usize, addr));
+            },
+        };
+        if let Ok((n, _)) = res {
+            // SAFETY: the kernel reported n bytes written into the buffer.
+            unsafe { buf.set_init(n) };
+        }
+        (res, buf)
+    }
+
+    /// Sends `buf` as one datagram to `addr`.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SockAddr) -> BufResult<usize, B> {
+        let (ptr, len) = (buf.stable_ptr(), buf.bytes_init());
+        let Some(uring) = self.uring() else {
+            // SAFETY: buffer and address are live for the call.
+            let send = || cvt_size(unsafe { libc::sendto(self.fd(), ptr.cast(), len, SEND_FLAGS, addr.as_ptr(), addr.len()) });
+            return (self.retry(Interest::Write, send).await, buf);
+        };
+        let h = MsgHeader::new(ptr as *mut u8, len, addr);
+        let entry = opcode::SendMsg::new(types::Fd(self.fd()), &h.msg).flags(SEND_FLAGS as u32).build();
+        let (done, (buf, _h)) = Op::new(uring, entry, (buf, h)).await;
+        (cqe_result(done.result).map(|n| n as usize), buf)
+    }
+
+    /// Non-blocking receive into a borrowed slice, parking on readiness: no internal copy on
+    /// either driver. For compatibility layers (`AsyncRead`).
+    pub fn poll_recv(&self, cx: &std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<io::Result<usize>> {
+        self.poll_retry(Interest::Read, cx, || {
+            // SAFETY: buf is a live, writable slice for the call.
+            cvt_size(unsafe { libc::recv(self.fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
+        })
+    }
+
+    /// Non-blocking send from a borrowed slice, parking on readiness (`AsyncWrite`).
+    pub fn poll_send(&self, cx: &std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<io::Result<usize>> {
+        self.poll_retry(Interest::Write, cx, || {
+            // SAFETY: buf is a live slice for the call.
+            cvt_size(unsafe { libc::send(self.fd(), buf.as_ptr().cast(), buf.len(), SEND_FLAGS | libc::MSG_DONTWAIT) })
+        })
+    }
+}

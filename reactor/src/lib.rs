@@ -1,0 +1,39 @@
+//! ringpoll-reactor: the per-core reactor of the ringpoll runtime.
+//!
+//! A [`Reactor`] belongs to one core thread. It runs one of two drivers behind one API:
+//!
+//! - **epoll**, after Go's netpoller: each fd registered once, edge-triggered, with a
+//!   PollDesc per fd; operations try the syscall and park on EAGAIN.
+//! - **io_uring**: completion-based ops whose buffers the reactor owns until the kernel is done
+//!   with them, submitted in one batch per loop turn.
+//!
+//! Both carry the core's [`Timers`](timers::Timers) (the nearest deadline bounds the wait) and
+//! its netpollBreak eventfd ([`Break`]), which other threads write, deduplicated, to wake it.
+//!
+//! Most users reach all this through the `ringpoll` facade; the types here matter to those
+//! writing their own I/O objects on a [`Source`].
+#![warn(missing_docs)]
+
+mod buf;
+mod driver;
+mod epoll;
+mod io;
+mod netpoll_break;
+mod poll_desc;
+mod reactor;
+mod sockaddr;
+mod source;
+mod stats;
+mod sys;
+pub mod time;
+pub mod timers;
+mod uring;
+
+pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
+pub use driver::{DriverChoice, DriverKind, DRIVER_ENV};
+pub use netpoll_break::Break;
+pub use poll_desc::Interest;
+pub use reactor::{EnterGuard, Reactor};
+pub use sockaddr::SockAddr;
+pub use source::Source;
+pub use stats::{Counter, Stats, StatsSnapshot};

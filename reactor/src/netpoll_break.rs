@@ -1,0 +1,95 @@
+//! netpollBreak: how another thread wakes a core sleeping in its reactor.
+//!
+//! Each core owns an eventfd registered in its reactor. A sender first publishes its message
+//! (the core's mailbox), then calls [`Break::wake`]. The core advertises that it is about to
+//! sleep with [`Break::park`], re-checks its queues, and only then blocks. Two flags keep the
+//! eventfd quiet, after Go's `netpollWakeSig`:
+//!
+//! - `parked`: a busy core never needs a write, it will drain its mailbox on the next turn.
+//! - `signaled`: one write per sleep is enough; the rest of a burst of wakes is free.
+//!
+//! Both sides store, fence (`SeqCst`) and then load (sender: message then `parked`; core:
+//! `parked` then mailbox), so at least one of them sees the other's store: either the core
+//! sees the message before sleeping, or the sender sees `parked` and writes the eventfd.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
+
+use crate::sys::{cvt, owned};
+
+/// The per-core eventfd plus the flags that deduplicate writes to it.
+#[derive(Debug)]
+pub struct Break {
+    eventfd: OwnedFd,
+    parked: AtomicBool,
+    signaled: AtomicBool,
+    writes: AtomicU64,
+}
+
+impl Break {
+    /// Creates the eventfd (close-on-exec). The epoll driver drains it with a non-blocking
+    /// read; the io_uring driver wants it blocking, so its in-ring read parks in the kernel
+    /// instead of completing with EAGAIN.
+    pub fn new(nonblocking: bool) -> io::Result<Break> {
+        let flags = libc::EFD_CLOEXEC | if nonblocking { libc::EFD_NONBLOCK } else { 0 };
+        // SAFETY: eventfd takes no pointers; the result is checked before use.
+        let fd = cvt(unsafe { libc::eventfd(0, flags) })?;
+        Ok(Break {
+            eventfd: owned(fd),
+            parked: AtomicBool::new(false),
+            signaled: AtomicBool::new(false),
+            writes: AtomicU64::new(0),
+        })
+    }
+
+    /// Wakes the core if it sleeps (or is about to). Call after publishing the work.
+    pub fn wake(&self) {
+        fence(SeqCst);
+        if self.parked.load(SeqCst) && !self.signaled.swap(true, SeqCst) {
+            self.force_wake();
+        }
+    }
+
+    /// Writes the eventfd unconditionally (shutdown, or a wake that must not be skipped).
+    pub fn force_wake(&self) {
+        self.writes.fetch_add(1, Relaxed);
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to an fd this struct owns. A full counter
+        // (EAGAIN) still leaves the eventfd readable, which is all a wake needs.
+        unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// The core is about to sleep. Re-check the queues after this and before blocking.
+    pub fn park(&self) {
+        self.parked.store(true, SeqCst);
+        fence(SeqCst);
+    }
+
+    /// The core is awake again: senders need not write until the next [`Break::park`].
+    pub fn unpark(&self) {
+        self.parked.store(false, SeqCst);
+    }
+
+    /// The eventfd fired and its counter was consumed: the next sleep may be signaled again.
+    pub fn rearm(&self) {
+        self.signaled.store(false, SeqCst);
+    }
+
+    /// Reads the eventfd counter to zero (the epoll driver; io_uring reads it with an op).
+    pub fn drain(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already drained) is harmless.
+        unsafe { libc::read(self.eventfd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        self.rearm();
+    }
+
+    /// How many times the eventfd was written since creation.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Relaxed)
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.eventfd.as_raw_fd()
+    }
+}

@@ -1,0 +1,219 @@
+//! PollDesc: the epoll driver's per-fd readiness state, Go's `pollDesc` without atomics.
+//!
+//! Everything here is touched by the owning core only, so the `rg`/`wg` words Go updates
+//! with atomics are plain enums. An fd is registered once, edge-triggered; an edge that
+//! lands before the task parks is remembered as [`Slot::Ready`], so it is never lost.
+//! The epoll token carries the slab index and a sequence number bumped on every free, so an
+//! event queued for a closed fd whose slot was reused is recognised as stale (Go's `fdseq`).
+
+use std::task::{Context, Poll, Waker};
+
+/// Which half of a descriptor an operation waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Readable: data, a connection to accept, EOF or an error.
+    Read,
+    /// Writable: room in the send buffer, a finished connect, or an error.
+    Write,
+}
+
+/// One direction's readiness.
+#[derive(Debug, Default)]
+pub(crate) enum Slot {
+    /// Nothing known; the next syscall decides.
+    #[default]
+    Idle,
+    /// An edge arrived that no waiter has consumed yet.
+    Ready,
+    /// A task parked after EAGAIN.
+    Waiting(Waker),
+}
+
+impl Slot {
+    /// Records an edge; returns the waker of a parked task.
+    fn set_ready(&mut self) -> Option<Waker> {
+        match std::mem::replace(self, Slot::Ready) {
+            Slot::Waiting(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Consumes a pending edge, or parks `cx`'s waker until the next one.
+    fn poll(&mut self, cx: &Context<'_>) -> Poll<()> {
+        match self {
+            Slot::Ready => {
+                *self = Slot::Idle;
+                Poll::Ready(())
+            }
+            Slot::Waiting(w) if w.will_wake(cx.waker()) => Poll::Pending,
+            _ => {
+                *self = Slot::Waiting(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// epoll's `data.u64`: `seq << 32 | index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token(pub(crate) u64);
+
+impl Token {
+    fn new(index: u32, seq: u32) -> Token {
+        Token(u64::from(seq) << 32 | u64::from(index))
+    }
+    fn index(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+    fn seq(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+#[derive(Debug, Default)]
+struct PollDesc {
+    seq: u32,
+    read: Slot,
+    write: Slot,
+}
+
+/// The slab of PollDescs of one epoll instance.
+#[derive(Debug, Default)]
+pub(crate) struct PollDescs {
+    descs: Vec<PollDesc>,
+    free: Vec<u32>,
+}
+
+impl PollDescs {
+    /// Takes a slot for a newly registered fd.
+    pub(crate) fn alloc(&mut self) -> Token {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.descs.push(PollDesc::default());
+            (self.descs.len() - 1) as u32
+        });
+        Token::new(index, self.descs[index as usize].seq)
+    }
+
+    /// Frees a slot; events still queued for `token` become stale.
+    pub(crate) fn free(&mut self, token: Token) {
+        if let Some(desc) = self.get(token) {
+            desc.seq = desc.seq.wrapping_add(1);
+            desc.read = Slot::Idle;
+            desc.write = Slot::Idle;
+            self.free.push(token.index() as u32);
+        }
+    }
+
+    fn get(&mut self, token: Token) -> Option<&mut PollDesc> {
+        self.descs.get_mut(token.index()).filter(|d| d.seq == token.seq())
+    }
+
+    /// Applies an epoll event; wakers of parked tasks go to `wake`. Stale tokens are ignored.
+    pub(crate) fn dispatch(&mut self, token: Token, events: u32, wake: &mut Vec<Waker>) {
+        let Some(desc) = self.get(token) else { return };
+        let hangup = libc::EPOLLHUP | libc::EPOLLERR;
+        if events & (libc::EPOLLIN | libc::EPOLLRDHUP | hangup) as u32 != 0 {
+            wake.extend(desc.read.set_ready());
+        }
+        if events & (libc::EPOLLOUT | hangup) as u32 != 0 {
+            wake.extend(desc.write.set_ready());
+        }
+    }
+
+    /// Go's `netpollblock`: Ready if an edge is pending, else park `cx`.
+    pub(crate) fn poll_ready(&mut self, token: Token, interest: Interest, cx: &Context<'_>) -> Poll<()> {
+        // A freed token is not registered any more: report ready so the caller's syscall
+        // produces the real error (EBADF) instead of hanging.
+        let Some(desc) = self.get(token) else { return Poll::Ready(()) };
+        match interest {
+            Interest::Read => desc.read.poll(cx),
+            Interest::Write => desc.write.poll(cx),
+        }
+    }
+
+    /// Wakes whoever waits on `token` without marking it ready (a deadline moved).
+    pub(crate) fn take_waiters(&mut self, token: Token, interest: Interest, wake: &mut Vec<Waker>) {
+        let Some(desc) = self.get(token) else { return };
+        let slot = match interest {
+            Interest::Read => &mut desc.read,
+            Interest::Write => &mut desc.write,
+        };
+        if let Slot::Waiting(w) = std::mem::take(slot) {
+            wake.push(w);
+        }
+    }
+
+    /// How many fds are registered.
+    pub(crate) fn live(&self) -> usize {
+        self.descs.len() - self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    const IN: u32 = libc::EPOLLIN as u32;
+
+    #[test]
+    fn edge_before_park_is_kept() {
+        let mut descs = PollDescs::default();
+        let t = descs.alloc();
+        let mut wake = Vec::new();
+        descs.dispatch(t, IN, &mut wake);
+        assert!(wake.is_empty());
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready(), "the early edge is consumed");
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "and only once");
+        assert!(descs.poll_ready(t, Interest::Write, &cx).is_pending());
+        descs.dispatch(t, IN, &mut wake);
+        assert_eq!(wake.len(), 1, "only the reader is woken");
+        wake.drain(..).for_each(Waker::wake);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn stale_events_are_dropped_after_reuse() {
+        let mut descs = PollDescs::default();
+        let old = descs.alloc();
+        descs.free(old);
+        let new = descs.alloc();
+        assert_eq!(old.index(), new.index(), "the slot is reused");
+        assert_ne!(old, new);
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        assert!(descs.poll_ready(new, Interest::Read, &cx).is_pending());
+        let mut wake = Vec::new();
+        descs.dispatch(old, IN | libc::EPOLLOUT as u32, &mut wake);
+        assert!(wake.is_empty(), "the stale event woke nobody");
+        assert!(descs.poll_ready(new, Interest::Read, &cx).is_pending(), "nor marked ready");
+        assert_eq!(descs.live(), 1);
+    }
+
+    #[test]
+    fn hangup_wakes_both_directions() {
+        let mut descs = PollDescs::default();
+        let t = descs.alloc();
+        let waker = Waker::from(Arc::new(Count::default()));
+        let cx = Context::from_waker(&waker);
+        let _ = descs.poll_ready(t, Interest::Read, &cx);
+        let _ = descs.poll_ready(t, Interest::Write, &cx);
+        let mut wake = Vec::new();
+        descs.dispatch(t, libc::EPOLLHUP as u32, &mut wake);
+        assert_eq!(wake.len(), 2);
+    }
+}

@@ -1,0 +1,168 @@
+//! The per-core reactor: a driver, the timers and the netpollBreak eventfd.
+
+use std::any::Any;
+use std::cell::{RefCell, RefMut};
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::driver::DriverKind;
+use crate::epoll::Epoll;
+use crate::netpoll_break::Break;
+use crate::stats::Stats;
+use crate::timers::{timeout_ms, until, Timers};
+use crate::uring::Uring;
+
+pub(crate) enum Driver {
+    Epoll(Epoll),
+    Uring(Uring),
+}
+
+/// One core's reactor. Lives on, and is touched by, its core thread only; other threads reach
+/// the core through its [`Break`].
+pub struct Reactor {
+    pub(crate) driver: Driver,
+    timers: RefCell<Timers>,
+    brk: Arc<Break>,
+    stats: Arc<Stats>,
+    /// Wakers collected while the driver is borrowed, woken after it is released. Reused, so
+    /// a poll allocates nothing.
+    wake: RefCell<Vec<Waker>>,
+    release: RefCell<Vec<Box<dyn Any>>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
+}
+
+impl Reactor {
+    /// Creates a reactor of `kind` for the calling thread.
+    pub fn new(kind: DriverKind) -> io::Result<Rc<Reactor>> {
+        let brk = Arc::new(Break::new(kind == DriverKind::Epoll)?);
+        let driver = match kind {
+            DriverKind::Epoll => Driver::Epoll(Epoll::new(&brk)?),
+            DriverKind::Uring => Driver::Uring(Uring::new(&brk)?),
+        };
+        Ok(Rc::new(Reactor {
+            driver,
+            timers: RefCell::default(),
+            brk,
+            stats: Arc::default(),
+            wake: RefCell::new(Vec::with_capacity(128)),
+            release: RefCell::default(),
+        }))
+    }
+
+    /// Which driver this reactor runs.
+    pub fn kind(&self) -> DriverKind {
+        match self.driver {
+            Driver::Epoll(_) => DriverKind::Epoll,
+            Driver::Uring(_) => DriverKind::Uring,
+        }
+    }
+
+    /// The eventfd other threads write to wake this core.
+    pub fn netpoll_break(&self) -> &Arc<Break> {
+        &self.brk
+    }
+
+    /// This core's counters.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// Makes this the calling thread's current reactor until the guard drops.
+    pub fn enter(self: &Rc<Self>) -> EnterGuard {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        EnterGuard { previous }
+    }
+
+    /// The calling thread's reactor, or an error outside a ringpoll core.
+    pub fn current() -> io::Result<Rc<Reactor>> {
+        Reactor::try_current().ok_or_else(|| {
+            io::Error::other("no ringpoll reactor on this thread: use it inside a Runtime or block_on")
+        })
+    }
+
+    /// The calling thread's reactor, if it has one.
+    pub fn try_current() -> Option<Rc<Reactor>> {
+        CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    }
+
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
+        CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
+    }
+
+    pub(crate) fn timers(&self) -> RefMut<'_, Timers> {
+        self.timers.borrow_mut()
+    }
+
+    /// The nearest timer deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.borrow().next_deadline()
+    }
+
+    /// Waits for I/O for at most `timeout` (None: until an event, a timer or a break) and for
+    /// the nearest timer, then wakes every task whose I/O or timer is ready. Returns how many
+    /// events arrived.
+    pub fn poll(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.stats.reactor_polls.bump();
+        let now = Instant::now();
+        let deadline = self.next_deadline();
+        let timeout = match (timeout, deadline) {
+            (t, None) => t,
+            (None, Some(d)) => Some(until(d, now)),
+            (Some(t), Some(d)) => Some(t.min(until(d, now))),
+        };
+        let mut wake = self.wake.take();
+        let n = match &self.driver {
+            Driver::Epoll(epoll) => {
+                let ms = timeout_ms(timeout.map(|t| now + t), now);
+                epoll.wait(ms, &self.brk, &mut wake)
+            }
+            Driver::Uring(uring) => {
+                let mut release = self.release.borrow_mut();
+                let n = uring.wait(timeout, &self.brk, &self.stats, &mut wake, &mut release);
+                release.clear();
+                n
+            }
+        };
+        if deadline.is_some() {
+            self.timers.borrow_mut().fire(Instant::now(), &mut wake);
+        }
+        self.stats.reactor_events.add(*n.as_ref().unwrap_or(&0) as u64);
+        self.stats.timers_live.set(self.timers.borrow().len() as u64);
+        wake.drain(..).for_each(Waker::wake);
+        *self.wake.borrow_mut() = wake;
+        n
+    }
+
+    /// Registered sources (epoll) or ops awaiting a completion (io_uring).
+    pub fn in_flight(&self) -> usize {
+        match &self.driver {
+            Driver::Epoll(epoll) => epoll.registered(),
+            Driver::Uring(uring) => uring.ops_in_flight(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor").field("driver", &self.kind()).finish_non_exhaustive()
+    }
+}
+
+/// Restores the previous current reactor when dropped; see [`Reactor::enter`].
+#[must_use = "the reactor is current only while the guard lives"]
+pub struct EnterGuard {
+    previous: Option<Rc<Reactor>>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}

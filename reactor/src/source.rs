@@ -1,0 +1,147 @@
+//! Source: a descriptor owned by the current core's reactor, and its readiness.
+
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use io_uring::{opcode, types};
+
+use crate::poll_desc::{Interest, Token};
+use crate::reactor::{Driver, Reactor};
+use crate::sys::cqe_result;
+use crate::uring::op_table::OpId;
+
+/// A socket registered with the current core's reactor; closing it is the reactor's job.
+///
+/// On epoll it owns a PollDesc; on io_uring it needs no registration, and readiness (for the
+/// poll-style methods) is an IORING_OP_POLL_ADD per direction. A `Source` is bound to the core
+/// that created it (`!Send`).
+pub struct Source {
+    reactor: Rc<Reactor>,
+    fd: RawFd,
+    token: Option<Token>,
+    /// io_uring POLL_ADD ops in flight, for Read and Write.
+    polls: [Cell<Option<OpId>>; 2],
+}
+
+impl Source {
+    /// Takes ownership of `fd` (which must be non-blocking) and registers it with the calling
+    /// thread's reactor.
+    pub fn new(fd: OwnedFd) -> io::Result<Source> {
+        let reactor = Reactor::current()?;
+        let token = match &reactor.driver {
+            Driver::Epoll(epoll) => Some(epoll.register(fd.as_raw_fd())?),
+            Driver::Uring(_) => None,
+        };
+        reactor.stats().sources_open.bump();
+        Ok(Source { reactor, fd: fd.into_raw_fd(), token, polls: Default::default() })
+    }
+
+    /// The descriptor, still owned by the source.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The reactor the source is registered with.
+    pub fn reactor(&self) -> &Reactor {
+        &self.reactor
+    }
+
+    /// Go's wait half: Ready when an edge (epoll) or a POLL_ADD completion (io_uring) says the
+    /// descriptor is ready for `interest`; the caller then retries its non-blocking syscall.
+    pub fn poll_ready(&self, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        match &self.reactor.driver {
+            Driver::Epoll(epoll) => {
+                let token = self.token.expect("epoll source without a token");
+                epoll.poll_ready(token, interest, cx).map(Ok)
+            }
+            Driver::Uring(uring) => {
+                let slot = &self.polls[interest as usize];
+                let id = match slot.get() {
+                    Some(id) => id,
+                    None => {
+                        let mask = match interest {
+                            Interest::Read => libc::POLLIN | libc::POLLRDHUP,
+                            Interest::Write => libc::POLLOUT,
+                        };
+                        let id = uring.submit(opcode::PollAdd::new(types::Fd(self.fd), mask as u32).build());
+                        slot.set(Some(id));
+                        id
+                    }
+                };
+                let done = ready!(uring.poll_op(id, cx));
+                slot.set(None);
+                Poll::Ready(cqe_result(done.result).map(drop))
+            }
+        }
+    }
+
+    /// Waits until the descriptor is ready for `interest`.
+    pub async fn ready(&self, interest: Interest) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(interest, cx)).await
+    }
+
+    /// Runs a non-blocking syscall Go's way: try it; on EAGAIN wait for readiness and retry;
+    /// retry EINTR.
+    pub async fn retry<T>(&self, interest: Interest, mut syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        loop {
+            match syscall() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.ready(interest).await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Poll form of [`Source::retry`], for `poll_read`-style methods.
+    pub fn poll_retry<T>(
+        &self,
+        interest: Interest,
+        cx: &Context<'_>,
+        mut syscall: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            match syscall() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(self.poll_ready(interest, cx))?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}
+
+impl AsRawFd for Source {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").field("fd", &self.fd).field("driver", &self.reactor.kind()).finish()
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.reactor.stats().sources_open.sub(1);
+        match &self.reactor.driver {
+            Driver::Epoll(epoll) => {
+                epoll.deregister(self.fd, self.token.expect("epoll source without a token"));
+                // SAFETY: the source owns fd and nobody uses it after this point.
+                unsafe { libc::close(self.fd) };
+            }
+            Driver::Uring(uring) => {
+                for slot in &self.polls {
+                    if let Some(id) = slot.take() {
+                        uring.abandon(id, Box::new(()));
+                    }
+                }
+                uring.close(self.fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The per-core timer set: the nearest deadline becomes the reactor's wait timeout.
+//!
+//! An ordered map keyed by `(deadline, id)` rather than a heap with lazy deletion: a dropped
+//! `Sleep` removes its entry at once, so cancelled timers (the common case for `timeout` around
+//! I/O that succeeds) never linger, and the nearest deadline is always exact.
+
+use std::collections::BTreeMap;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Identifies one armed timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimerKey {
+    deadline: Instant,
+    id: u64,
+}
+
+/// Deadlines and the wakers waiting on them, for one core.
+#[derive(Debug, Default)]
+pub struct Timers {
+    armed: BTreeMap<TimerKey, Waker>,
+    next_id: u64,
+}
+
+impl Timers {
+    /// Arms a timer that wakes `waker` at `deadline`.
+    pub fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.next_id += 1;
+        let key = TimerKey { deadline, id: self.next_id };
+        self.armed.insert(key, waker);
+        key
+    }
+
+    /// Replaces the waker of an armed timer; returns false if it already fired.
+    pub fn update(&mut self, key: TimerKey, waker: &Waker) -> bool {
+        match self.armed.get_mut(&key) {
+            Some(w) => {
+                if !w.will_wake(waker) {
+                    w.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Disarms a timer; a fired or unknown key is ignored.
+    pub fn remove(&mut self, key: TimerKey) {
+        self.armed.remove(&key);
+    }
+
+    /// The nearest deadline, if any timer is armed.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.armed.first_key_value().map(|(k, _)| k.deadline)
+    }
+
+    /// Moves the wakers of every timer due at `now` into `due`, earliest first.
+    pub fn fire(&mut self, now: Instant, due: &mut Vec<Waker>) {
+        while let Some(entry) = self.armed.first_entry() {
+            if entry.key().deadline > now {
+                break;
+            }
+            due.push(entry.remove());
+        }
+    }
+
+    /// How many timers are armed.
+    pub fn len(&self) -> usize {
+        self.armed.len()
+    }
+
+    /// Whether no timer is armed.
+    pub fn is_empty(&self) -> bool {
+        self.armed.is_empty()
+    }
+}
+
+/// epoll_wait's timeout for a deadline: whole milliseconds rounded *up*, so a deadline 0.3 ms
+/// away sleeps 1 ms instead of spinning with a zero timeout (Go's delay-to-ms rule).
+pub fn timeout_ms(deadline: Option<Instant>, now: Instant) -> i32 {
+    match deadline {
+        None => -1,
+        Some(d) if d <= now => 0,
+        Some(d) => {
+            let wait = d - now;
+            let ms = wait.as_millis() + u128::from(wait.subsec_nanos() % 1_000_000 != 0);
+            ms.min(i32::MAX as u128) as i32
+        }
+    }
+}
+
+/// The wait before `deadline`, zero if it has passed.
+pub fn until(deadline: Instant, now: Instant) -> Duration {
+    deadline.saturating_duration_since(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Nop;
+    impl Wake for Nop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn waker() -> Waker {
+        Waker::from(Arc::new(Nop))
+    }
+
+    #[test]
+    fn fires_in_deadline_order_and_only_when_due() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let late = timers.insert(now + Duration::from_millis(30), waker());
+        timers.insert(now + Duration::from_millis(10), waker());
+        let mid = timers.insert(now + Duration::from_millis(20), waker());
+        assert_eq!(timers.next_deadline(), Some(now + Duration::from_millis(10)));
+        let mut due = Vec::new();
+        timers.fire(now + Duration::from_millis(5), &mut due);
+        assert!(due.is_empty());
+        timers.fire(now + Duration::from_millis(20), &mut due);
+        assert_eq!(due.len(), 2);
+        assert!(!timers.update(mid, &waker()), "a fired timer cannot be updated");
+        assert!(timers.update(late, &waker()));
+        timers.remove(late);
+        assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn epoll_timeout_rounds_up_never_to_zero() {
+        let now = Instant::now();
+        assert_eq!(timeout_ms(None, now), -1);
+        assert_eq!(timeout_ms(Some(now), now), 0);
+        assert_eq!(timeout_ms(Some(now + Duration::from_micros(300)), now), 1);
+        assert_eq!(timeout_ms(Some(now + Duration::from_millis(2)), now), 2);
+        assert_eq!(timeout_ms(Some(now + Duration::from_micros(2001)), now), 3);
+    }
+}

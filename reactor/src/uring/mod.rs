@@ -1,0 +1,301 @@
+//! The io_uring driver: completion-based ops on one ring per core.
+//!
+//! SQEs pushed while tasks run are submitted together by the next [`Uring::wait`], one
+//! io_uring_enter per loop turn (two when the core is busy and nothing needs the kernel:
+//! zero). The ring is set up with COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN and
+//! TASKRUN_FLAG where the kernel has them: the core is the ring's only user, and completions
+//! are then processed when the core asks for them rather than by interrupting it.
+
+mod op;
+pub(crate) mod op_table;
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use io_uring::{opcode, squeue, types, IoUring, Probe};
+
+use crate::netpoll_break::Break;
+use crate::stats::Stats;
+pub(crate) use op::Op;
+use op_table::{Completion, Finished, OpId, OpTable};
+
+/// SQ entries per ring; a full SQ is submitted and pushed again, never an error.
+const ENTRIES: u32 = 1024;
+/// `user_data` of the read on the core's eventfd.
+const BREAK_DATA: u64 = u64::MAX;
+/// `user_data` of ops nobody awaits (cancels, closes).
+const IGNORE_DATA: u64 = u64::MAX - 1;
+
+/// Opcodes the driver needs; without any of them `auto` picks epoll.
+const REQUIRED: [(u8, &str); 11] = [
+    (opcode::Recv::CODE, "RECV"),
+    (opcode::Send::CODE, "SEND"),
+    (opcode::Writev::CODE, "WRITEV"),
+    (opcode::Accept::CODE, "ACCEPT"),
+    (opcode::Connect::CODE, "CONNECT"),
+    (opcode::Close::CODE, "CLOSE"),
+    (opcode::Read::CODE, "READ"),
+    (opcode::PollAdd::CODE, "POLL_ADD"),
+    (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+    (opcode::SendMsg::CODE, "SENDMSG"),
+    (opcode::RecvMsg::CODE, "RECVMSG"),
+];
+
+fn build_ring() -> io::Result<IoUring> {
+    let tuned = IoUring::builder()
+        .setup_cqsize(ENTRIES * 4)
+        .setup_coop_taskrun()
+        .setup_taskrun_flag()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(ENTRIES);
+    // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently.
+    tuned.or_else(|_| IoUring::builder().setup_cqsize(ENTRIES * 4).build(ENTRIES))
+}
+
+/// Whether this process may use io_uring here: setup, the opcodes, and timed waits.
+pub(crate) fn probe() -> io::Result<()> {
+    let ring = IoUring::new(8)?;
+    if !ring.params().is_feature_ext_arg() {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, "kernel lacks IORING_FEAT_EXT_ARG"));
+    }
+    let mut probe = Probe::new();
+    ring.submitter().register_probe(&mut probe)?;
+    match REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
+        Some((_, name)) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("kernel lacks IORING_OP_{name}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(crate) struct Uring {
+    ring: RefCell<IoUring>,
+    ops: RefCell<OpTable>,
+    /// Cancels and closes whose CQE has not arrived.
+    ignored: Cell<usize>,
+    /// The eventfd read's target; the kernel writes it while the read is armed.
+    break_buf: *mut u64,
+    break_armed: Cell<bool>,
+    break_fd: RawFd,
+}
+
+impl Uring {
+    pub(crate) fn new(brk: &Break) -> io::Result<Uring> {
+        let uring = Uring {
+            ring: RefCell::new(build_ring()?),
+            ops: RefCell::default(),
+            ignored: Cell::new(0),
+            break_buf: Box::into_raw(Box::new(0u64)),
+            break_armed: Cell::new(false),
+            break_fd: brk.fd(),
+        };
+        uring.arm_break()?;
+        Ok(uring)
+    }
+
+    /// Reads the eventfd in the ring, so a wake from another thread completes a CQE and ends
+    /// the core's io_uring_enter. The eventfd is blocking for this driver: the kernel parks
+    /// the read internally instead of failing it with EAGAIN.
+    fn arm_break(&self) -> io::Result<()> {
+        let read = opcode::Read::new(types::Fd(self.break_fd), self.break_buf.cast(), 8).build();
+        self.push(read.user_data(BREAK_DATA))?;
+        self.break_armed.set(true);
+        Ok(())
+    }
+
+    /// Queues an SQE; a full SQ is submitted first.
+    fn push(&self, entry: squeue::Entry) -> io::Result<()> {
+        let mut ring = self.ring.borrow_mut();
+        loop {
+            // SAFETY: every pointer in the entries this driver builds refers to memory owned by
+            // the op table (or the driver) until the op's CQE arrives.
+            if unsafe { ring.submission().push(&entry) }.is_ok() {
+                return Ok(());
+            }
+            match ring.submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_into_table(&mut ring),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// CQ overflow made the kernel refuse new submissions: collect completions now.
+    fn reap_into_table(&self, ring: &mut IoUring) {
+        let mut wake = Vec::new();
+        let mut release = Vec::new();
+        self.drain(ring, &mut wake, &mut release);
+        wake.into_iter().for_each(Waker::wake);
+    }
+
+    /// Queues `entry` as a new op; the returned id is polled with [`Uring::poll_op`].
+    pub(crate) fn submit(&self, entry: squeue::Entry) -> OpId {
+        let id = self.ops.borrow_mut().insert();
+        if let Err(e) = self.push(entry.user_data(u64::from(id))) {
+            let failed = Completion { result: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 };
+            self.ops.borrow_mut().complete(id, failed);
+        }
+        id
+    }
+
+    pub(crate) fn poll_op(&self, id: OpId, cx: &Context<'_>) -> Poll<Completion> {
+        self.ops.borrow_mut().poll(id, cx)
+    }
+
+    /// The op's future is gone: keep `keep` until the CQE, and ask the kernel to cancel.
+    pub(crate) fn abandon(&self, id: OpId, keep: Box<dyn Any>) {
+        let in_flight = self.ops.borrow_mut().abandon(id, keep);
+        if in_flight {
+            self.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build());
+        }
+    }
+
+    /// Closes `fd` in the ring. SQEs run in order, so every op queued before on this fd has
+    /// taken its own file reference by then, and the number cannot be reused under them.
+    pub(crate) fn close(&self, fd: RawFd) {
+        self.push_ignored(opcode::Close::new(types::Fd(fd)).build());
+    }
+
+    fn push_ignored(&self, entry: squeue::Entry) {
+        if self.push(entry.user_data(IGNORE_DATA)).is_ok() {
+            self.ignored.set(self.ignored.get() + 1);
+        }
+    }
+
+    /// Submits what is queued and collects completions, waiting up to `timeout` (None:
+    /// until something completes) for the first one.
+    pub(crate) fn wait(
+        &self,
+        timeout: Option<Duration>,
+        brk: &Break,
+        stats: &Stats,
+        wake: &mut Vec<Waker>,
+        release: &mut Vec<Box<dyn Any>>,
+    ) -> io::Result<usize> {
+        let mut ring = self.ring.borrow_mut();
+        let ready = !ring.completion().is_empty();
+        let result = match timeout {
+            _ if ready => self.enter_if_needed(&ring, stats),
+            Some(Duration::ZERO) => self.enter_if_needed(&ring, stats),
+            Some(wait) => {
+                stats.uring_enters.bump();
+                let ts = types::Timespec::from(wait);
+                ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
+            }
+            None => {
+                stats.uring_enters.bump();
+                ring.submitter().submit_and_wait(1)
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
+            Err(e) => return Err(e),
+        }
+        let (n, break_fired) = self.drain(&mut ring, wake, release);
+        drop(ring);
+        stats.uring_completions.add(n as u64);
+        if break_fired {
+            brk.rearm();
+            self.arm_break()?;
+        }
+        Ok(n)
+    }
+
+    /// A non-blocking turn enters the kernel only if there is something to submit or
+    /// deferred completion work to run.
+    fn enter_if_needed(&self, ring: &IoUring, stats: &Stats) -> io::Result<usize> {
+        // SAFETY: this thread is the ring's only user and holds no other SQ handle; reading
+        // the queue's length and flags touches no entry.
+        let (pending, taskrun) = unsafe {
+            let sq = ring.submission_shared();
+            (sq.len(), sq.taskrun())
+        };
+        if pending == 0 && !taskrun {
+            return Ok(0);
+        }
+        stats.uring_enters.bump();
+        ring.submitter().submit()
+    }
+
+    /// Moves every CQE into the op table. Returns the count and whether the break fired.
+    fn drain(&self, ring: &mut IoUring, wake: &mut Vec<Waker>, release: &mut Vec<Box<dyn Any>>) -> (usize, bool) {
+        let mut ops = self.ops.borrow_mut();
+        let mut n = 0;
+        let mut break_fired = false;
+        for cqe in ring.completion() {
+            n += 1;
+            match cqe.user_data() {
+                BREAK_DATA => {
+                    self.break_armed.set(false);
+                    break_fired = true;
+                }
+                IGNORE_DATA => self.ignored.set(self.ignored.get().saturating_sub(1)),
+                id => {
+                    let done = Completion { result: cqe.result(), flags: cqe.flags() };
+                    match ops.complete(id as OpId, done) {
+                        Finished::Wake(w) => wake.push(w),
+                        Finished::Release(keep) => release.push(keep),
+                        Finished::Nothing => {}
+                    }
+                }
+            }
+        }
+        (n, break_fired)
+    }
+
+    pub(crate) fn ops_in_flight(&self) -> usize {
+        self.ops.borrow().len()
+    }
+
+    /// Cancels everything in flight and waits (bounded) for the CQEs, so no buffer is freed
+    /// while the kernel may still write it.
+    fn quiesce(&mut self) -> bool {
+        let ids = self.ops.borrow().in_flight_ids();
+        for id in ids {
+            self.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build());
+        }
+        if self.break_armed.get() {
+            self.push_ignored(opcode::AsyncCancel::new(BREAK_DATA).build());
+        }
+        let give_up = Instant::now() + Duration::from_secs(2);
+        let (mut wake, mut release) = (Vec::new(), Vec::new());
+        loop {
+            let settled = self.ops.borrow().in_flight() == 0 && !self.break_armed.get() && self.ignored.get() == 0;
+            if settled {
+                return true;
+            }
+            if Instant::now() > give_up {
+                return false;
+            }
+            let ring = self.ring.borrow();
+            let ts = types::Timespec::from(Duration::from_millis(50));
+            let _ = ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
+            drop(ring);
+            let mut ring = self.ring.borrow_mut();
+            self.drain(&mut ring, &mut wake, &mut release);
+            release.clear();
+            wake.clear();
+        }
+    }
+}
+
+impl Drop for Uring {
+    fn drop(&mut self) {
+        if self.quiesce() {
+            // SAFETY: the break read has completed (quiesce saw its CQE), so the kernel no longer
+            // writes the buffer, and it came from Box::into_raw in `new`.
+            drop(unsafe { Box::from_raw(self.break_buf) });
+        } else {
+            // The kernel did not give everything back in time: leaking the buffers is the only
+            // choice that cannot corrupt memory.
+            std::mem::forget(std::mem::take(&mut *self.ops.borrow_mut()));
+        }
+    }
+}

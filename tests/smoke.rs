@@ -1,0 +1,24 @@
+use ringpoll::net::{TcpListener, TcpStream};
+
+#[test]
+fn smoke_echo() {
+    ringpoll::block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = ringpoll::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let (n, buf) = s.read(Vec::with_capacity(100)).await;
+            let n = n.unwrap();
+            let (r, _) = s.write_all(buf).await;
+            r.unwrap();
+            n
+        });
+        let c = TcpStream::connect(addr).await.unwrap();
+        let (r, _) = c.write_all(b"hello".to_vec()).await;
+        r.unwrap();
+        let (n, buf) = c.read(Vec::with_capacity(100)).await;
+        assert_eq!(&buf[..n.unwrap()], b"hello");
+        assert_eq!(server.await.unwrap(), 5);
+        ringpoll::time::sleep(std::time::Duration::from_millis(5)).await;
+    });
+}
