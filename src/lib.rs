@@ -42,8 +42,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod signal;
+
 pub use ringpoll_core::{
-    block_on, current_core, spawn, try_block_on, yield_now, Builder, JoinError, JoinHandle, Runtime,
+    block_on, current_core, park_on, spawn, try_block_on, yield_now, Builder, JoinError, JoinHandle, Runtime,
 };
 pub use ringpoll_reactor::{DriverChoice, DriverKind, StatsSnapshot};
 

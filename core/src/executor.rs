@@ -157,7 +157,9 @@ impl Executor {
     fn schedule(&self, id: u64) {
         let (index, generation) = unpack(id);
         let mut slots = self.slots.borrow_mut();
-        let Some(slot) = slots.get_mut(index as usize) else { return };
+        let Some(slot) = slots.get_mut(index as usize) else {
+            return;
+        };
         if slot.generation == generation && !slot.scheduled {
             slot.scheduled = true;
             self.queue.borrow_mut().push_back(index);
@@ -168,14 +170,18 @@ impl Executor {
     fn run_queued(&self, budget: usize) -> usize {
         let mut ran = 0;
         while ran < budget {
-            let Some(index) = self.queue.borrow_mut().pop_front() else { break };
+            let Some(index) = self.queue.borrow_mut().pop_front() else {
+                break;
+            };
             let taken = {
                 let mut slots = self.slots.borrow_mut();
                 let slot = &mut slots[index as usize];
                 slot.scheduled = false;
                 slot.task.take()
             };
-            let Some((mut task, header)) = taken else { continue };
+            let Some((mut task, header)) = taken else {
+                continue;
+            };
             ran += 1;
             if header.is_aborted() {
                 self.finish(index, task);

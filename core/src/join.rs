@@ -174,10 +174,7 @@ impl<T> JoinHandle<T> {
     /// Blocks the calling thread until the task finishes. For threads outside the runtime
     /// (main, tests); on a ringpoll core it would stall every task there, so it panics.
     pub fn join(self) -> Result<T, JoinError> {
-        assert!(
-            !crate::executor::on_core(),
-            "JoinHandle::join would block a ringpoll core; .await the handle instead"
-        );
+        assert!(!crate::executor::on_core(), "JoinHandle::join would block a ringpoll core; .await the handle instead");
         park_on(self)
     }
 }
@@ -206,9 +203,10 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// Polls `fut` on the calling thread, parking between wakes. No reactor: for futures that
-/// other threads complete (JoinHandles).
-pub(crate) fn park_on<F: Future>(fut: F) -> F::Output {
+/// Polls `fut` on the calling thread, parking the thread between wakes. There is no reactor
+/// here: use it outside the runtime for futures other threads complete (a [`JoinHandle`], a
+/// signal); I/O and timers need a core ([`block_on`](crate::block_on) or a `Runtime`).
+pub fn park_on<F: Future>(fut: F) -> F::Output {
     let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut fut = std::pin::pin!(fut);

@@ -17,7 +17,7 @@ mod spawn;
 mod task;
 
 pub use block_on::{block_on, resolve_driver, try_block_on};
-pub use join::{JoinError, JoinHandle};
+pub use join::{park_on, JoinError, JoinHandle};
 pub use runtime::{Builder, Runtime};
 pub use spawn::{current_core, spawn, yield_now};
 

@@ -14,9 +14,7 @@ use crate::task::Task;
 /// # Panics
 /// Outside a ringpoll core (a [`Runtime`](crate::Runtime) thread or [`block_on`](crate::block_on)).
 pub fn spawn<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
-    executor::current()
-        .expect("ringpoll::spawn called outside a ringpoll core")
-        .spawn(future)
+    executor::current().expect("ringpoll::spawn called outside a ringpoll core").spawn(future)
 }
 
 /// The index of the calling thread's core in its runtime (0 for `block_on`), if it is one.

@@ -51,7 +51,10 @@ pub(crate) fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
     cvt(unsafe { libc::listen(fd, backlog) }).map(drop)
 }
 
-fn name(fd: RawFd, get: unsafe extern "C" fn(RawFd, *mut libc::sockaddr, *mut libc::socklen_t) -> i32) -> io::Result<SockAddr> {
+fn name(
+    fd: RawFd,
+    get: unsafe extern "C" fn(RawFd, *mut libc::sockaddr, *mut libc::socklen_t) -> i32,
+) -> io::Result<SockAddr> {
     let mut addr = SockAddr::empty();
     let len = addr.len_mut() as *mut libc::socklen_t;
     // SAFETY: the pointers refer to `addr`, which the call fills in place.

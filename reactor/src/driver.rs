@@ -66,9 +66,9 @@ impl DriverChoice {
     pub fn resolve(self) -> io::Result<(DriverKind, Option<io::Error>)> {
         match self {
             DriverChoice::Epoll => Ok((DriverKind::Epoll, None)),
-            DriverChoice::Uring => crate::uring::probe().map(|()| (DriverKind::Uring, None)).map_err(|e| {
-                io::Error::new(e.kind(), format!("io_uring driver requested but unavailable: {e}"))
-            }),
+            DriverChoice::Uring => crate::uring::probe()
+                .map(|()| (DriverKind::Uring, None))
+                .map_err(|e| io::Error::new(e.kind(), format!("io_uring driver requested but unavailable: {e}"))),
             DriverChoice::Auto => match crate::uring::probe() {
                 Ok(()) => Ok((DriverKind::Uring, None)),
                 Err(e) => Ok((DriverKind::Epoll, Some(e))),

@@ -74,9 +74,7 @@ impl Epoll {
     pub(crate) fn wait(&self, timeout_ms: i32, brk: &Break, wake: &mut Vec<Waker>) -> io::Result<usize> {
         let mut events = self.events.borrow_mut();
         // SAFETY: the buffer holds EVENTS initialised epoll_events and outlives the call.
-        let n = unsafe {
-            libc::epoll_wait(self.epfd.as_raw_fd(), events.as_mut_ptr(), EVENTS as i32, timeout_ms)
-        };
+        let n = unsafe { libc::epoll_wait(self.epfd.as_raw_fd(), events.as_mut_ptr(), EVENTS as i32, timeout_ms) };
         let n = match cvt(n) {
             Ok(n) => n as usize,
             Err(e) if interrupted(&e) => return Ok(0),

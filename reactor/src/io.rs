@@ -58,7 +58,8 @@ impl Source {
         let Some(uring) = self.uring() else {
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
             // SAFETY: ptr/len describe the buffer's writable bytes, which outlive the call.
-            let res = self.retry(Interest::Read, || cvt_size(unsafe { libc::recv(self.fd(), ptr.cast(), len, 0) })).await;
+            let res =
+                self.retry(Interest::Read, || cvt_size(unsafe { libc::recv(self.fd(), ptr.cast(), len, 0) })).await;
             if let Ok(n) = res {
                 // SAFETY: recv wrote the first n bytes.
                 unsafe { buf.set_init(n) };
@@ -128,10 +129,8 @@ impl Source {
 
     /// Sends several buffers in one gathered write (sendmsg; SENDMSG on io_uring).
     pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
-        let iovs: Vec<libc::iovec> = bufs
-            .iter()
-            .map(|b| libc::iovec { iov_base: b.stable_ptr() as *mut _, iov_len: b.bytes_init() })
-            .collect();
+        let iovs: Vec<libc::iovec> =
+            bufs.iter().map(|b| libc::iovec { iov_base: b.stable_ptr() as *mut _, iov_len: b.bytes_init() }).collect();
         // SAFETY: msghdr is plain data for which all-zero bytes are valid.
         let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
         msg.msg_iov = iovs.as_ptr() as *mut _;
@@ -205,7 +204,9 @@ impl Source {
         let mut err: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: err/len are live locals of the sizes getsockopt expects.
-        cvt(unsafe { libc::getsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut i32).cast(), &mut len) })?;
+        cvt(unsafe {
+            libc::getsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut i32).cast(), &mut len)
+        })?;
         Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
     }
 
@@ -248,7 +249,8 @@ impl Source {
         let (ptr, len) = (buf.stable_ptr(), buf.bytes_init());
         let Some(uring) = self.uring() else {
             // SAFETY: buffer and address are live for the call.
-            let send = || cvt_size(unsafe { libc::sendto(self.fd(), ptr.cast(), len, SEND_FLAGS, addr.as_ptr(), addr.len()) });
+            let send =
+                || cvt_size(unsafe { libc::sendto(self.fd(), ptr.cast(), len, SEND_FLAGS, addr.as_ptr(), addr.len()) });
             return (self.retry(Interest::Write, send).await, buf);
         };
         let h = MsgHeader::new(ptr as *mut u8, len, addr);

@@ -124,7 +124,9 @@ impl PollDescs {
     pub(crate) fn poll_ready(&mut self, token: Token, interest: Interest, cx: &Context<'_>) -> Poll<()> {
         // A freed token is not registered any more: report ready so the caller's syscall
         // produces the real error (EBADF) instead of hanging.
-        let Some(desc) = self.get(token) else { return Poll::Ready(()) };
+        let Some(desc) = self.get(token) else {
+            return Poll::Ready(());
+        };
         match interest {
             Interest::Read => desc.read.poll(cx),
             Interest::Write => desc.write.poll(cx),

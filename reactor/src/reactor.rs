@@ -81,9 +81,8 @@ impl Reactor {
 
     /// The calling thread's reactor, or an error outside a ringpoll core.
     pub fn current() -> io::Result<Rc<Reactor>> {
-        Reactor::try_current().ok_or_else(|| {
-            io::Error::other("no ringpoll reactor on this thread: use it inside a Runtime or block_on")
-        })
+        Reactor::try_current()
+            .ok_or_else(|| io::Error::other("no ringpoll reactor on this thread: use it inside a Runtime or block_on"))
     }
 
     /// The calling thread's reactor, if it has one.

@@ -66,10 +66,7 @@ pub(crate) fn probe() -> io::Result<()> {
     let mut probe = Probe::new();
     ring.submitter().register_probe(&mut probe)?;
     match REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
-        Some((_, name)) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("kernel lacks IORING_OP_{name}"),
-        )),
+        Some((_, name)) => Err(io::Error::new(io::ErrorKind::Unsupported, format!("kernel lacks IORING_OP_{name}"))),
         None => Ok(()),
     }
 }

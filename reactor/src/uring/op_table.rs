@@ -68,7 +68,9 @@ impl OpTable {
 
     /// Records a CQE.
     pub(crate) fn complete(&mut self, id: OpId, done: Completion) -> Finished {
-        let Some(slot) = self.slots.get_mut(id as usize) else { return Finished::Nothing };
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return Finished::Nothing;
+        };
         match std::mem::replace(slot, Slot::Done(done)) {
             Slot::Submitted(Some(waker)) => Finished::Wake(waker),
             Slot::Submitted(None) => Finished::Nothing,

@@ -1,0 +1,141 @@
+//! An echo server on every chosen core, one SO_REUSEPORT listener per core.
+//!
+//! ```text
+//! cargo run --release --example echo -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--stats SECS]
+//! ```
+//! Runs until SIGINT or SIGTERM, then stops every core and exits.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ringpoll::net::{TcpListener, TcpStream};
+use ringpoll::signal::ShutdownSignals;
+use ringpoll::{DriverChoice, Runtime};
+
+struct Args {
+    addr: SocketAddr,
+    cores: Option<Vec<usize>>,
+    driver: DriverChoice,
+    stats: Option<Duration>,
+}
+
+fn usage(msg: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{msg}\nusage: echo [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--stats SECS]"),
+    )
+}
+
+fn parse_args() -> io::Result<Args> {
+    let mut args = Args {
+        addr: "127.0.0.1:7000".parse().expect("default address"),
+        cores: None,
+        driver: DriverChoice::from_env()?,
+        stats: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| usage(&format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--addr" => args.addr = value()?.parse().map_err(|e| usage(&format!("--addr: {e}")))?,
+            "--cores" => args.cores = Some(parse_cores(&value()?)?),
+            "--driver" => args.driver = value()?.parse()?,
+            "--stats" => {
+                let secs: f64 = value()?.parse().map_err(|e| usage(&format!("--stats: {e}")))?;
+                args.stats = Some(Duration::from_secs_f64(secs));
+            }
+            "-h" | "--help" => return Err(usage("")),
+            other => return Err(usage(&format!("unknown flag {other}"))),
+        }
+    }
+    Ok(args)
+}
+
+fn parse_cores(list: &str) -> io::Result<Vec<usize>> {
+    list.split(',').map(|c| c.trim().parse().map_err(|e| usage(&format!("--cores {list:?}: {e}")))).collect()
+}
+
+async fn echo(stream: TcpStream) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        let (n, b) = stream.read(buf).await;
+        if n? == 0 {
+            return Ok(());
+        }
+        let (res, b) = stream.write_all(b).await;
+        res?;
+        buf = b;
+    }
+}
+
+async fn serve(addr: SocketAddr) -> io::Result<()> {
+    let listener = TcpListener::bind(addr)?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                ringpoll::spawn(echo(stream)).detach();
+            }
+            // Out of descriptors: back off instead of spinning; connections free them.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                ringpoll::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn main() -> io::Result<()> {
+    let args = parse_args()?;
+    let signals = ShutdownSignals::install()?;
+    let mut builder = Runtime::builder().driver(args.driver);
+    if let Some(cores) = args.cores {
+        builder = builder.cores(cores);
+    }
+    let rt = builder.build()?;
+    let addr = args.addr;
+    let driver = rt.driver();
+    let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
+    let servers = rt.run_on_each_core(move |core| {
+        let cpu = cpus[core];
+        async move {
+            let listening = TcpListener::bind(addr).map(drop);
+            match &listening {
+                Ok(()) => println!("core {core}: cpu {cpu}, driver {driver}, echo on {addr}"),
+                Err(e) => eprintln!("core {core}: cannot listen on {addr}: {e}"),
+            }
+            listening?;
+            serve(addr).await
+        }
+    });
+    let sig = loop {
+        let Some(period) = args.stats else {
+            break signals.wait();
+        };
+        if let Some(sig) = signals.wait_timeout(period) {
+            break sig;
+        }
+        for (core, s) in rt.stats().iter().enumerate() {
+            eprintln!(
+                "core {core}: accepted {} open {} tasks {} polls {} events {} enters {} eventfd-writes {}",
+                s.accepted,
+                s.sources_open,
+                s.tasks_live,
+                s.reactor_polls,
+                s.reactor_events,
+                s.uring_enters,
+                s.eventfd_writes
+            );
+        }
+    };
+    eprintln!("echo: signal {sig}, shutting down");
+    for s in &servers {
+        if s.is_finished() {
+            eprintln!("echo: a core's server had stopped early");
+        }
+    }
+    drop(servers);
+    rt.shutdown();
+    Ok(())
+}

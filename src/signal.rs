@@ -1,0 +1,121 @@
+//! Process-wide shutdown signals (SIGINT, SIGTERM) for servers.
+//!
+//! Signals go to whichever thread does not block them, so the only robust way to see them in a
+//! multi-threaded process is to block them everywhere and wait for them in one place. Call
+//! [`ShutdownSignals::install`] on the main thread *before* building the runtime (threads
+//! inherit the mask), then either block in [`ShutdownSignals::wait`], or await
+//! [`ShutdownSignals::recv`] from any core.
+
+use std::io;
+use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
+/// SIGINT and SIGTERM, blocked in this process and delivered to [`ShutdownSignals`].
+#[derive(Debug, Clone)]
+pub struct ShutdownSignals {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The signal received, 0 until one arrives.
+    received: AtomicI32,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+fn shutdown_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a local sigset_t.
+    unsafe {
+        let mut set = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        set
+    }
+}
+
+impl ShutdownSignals {
+    /// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts
+    /// afterwards) and starts a small thread that waits for them.
+    pub fn install() -> io::Result<ShutdownSignals> {
+        let set = shutdown_set();
+        // SAFETY: `set` is an initialised sigset_t; a null old-set pointer is allowed.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        let signals = ShutdownSignals { shared: Arc::default() };
+        let shared = signals.shared.clone();
+        std::thread::Builder::new().name("ringpoll-signals".into()).spawn(move || {
+            let mut sig = 0;
+            // SAFETY: `set` is initialised and `sig` is a live c_int for sigwait to fill.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                shared.received.store(sig, SeqCst);
+                for w in shared.waiters.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                    w.wake();
+                }
+            }
+        })?;
+        Ok(signals)
+    }
+
+    /// The signal received so far, if any.
+    pub fn received(&self) -> Option<i32> {
+        Some(self.shared.received.load(SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// Waits, on any core or thread that polls it, for SIGINT or SIGTERM; returns which.
+    pub async fn recv(&self) -> i32 {
+        std::future::poll_fn(|cx| {
+            if let Some(sig) = self.received() {
+                return Poll::Ready(sig);
+            }
+            let mut waiters = self.shared.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            drop(waiters);
+            match self.received() {
+                Some(sig) => Poll::Ready(sig),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Blocks the calling (non-core) thread until SIGINT or SIGTERM; returns which.
+    pub fn wait(&self) -> i32 {
+        ringpoll_core::park_on(self.recv())
+    }
+
+    /// As [`ShutdownSignals::wait`], giving up after `timeout`.
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        self.shared.waiters.lock().unwrap_or_else(|e| e.into_inner()).push(waker);
+        loop {
+            if let Some(sig) = self.received() {
+                return Some(sig);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    }
+}
+
+thread_local! {
+    /// One waker per waiting thread, so repeated waits register it once.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
