@@ -139,10 +139,10 @@ fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
     let mut opts = CompareOpts {
         rounds: 3,
         warmup: Duration::from_millis(if quick { 100 } else { 1000 }),
-        duration: Duration::from_millis(if quick { 300 } else { 3000 }),
+        duration: Duration::from_millis(if quick { 250 } else { 3000 }),
         servers: ServerKind::ALL.to_vec(),
         scenarios: Vec::new(),
-        idle_conns: 8000,
+        idle_conns: if quick { 2000 } else { 8000 },
     };
     for (flag, v) in pairs {
         match flag.as_str() {
