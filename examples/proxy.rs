@@ -1,10 +1,10 @@
 //! A TCP proxy on every chosen core: accepts on an SO_REUSEPORT listener per core, connects
 //! upstream, and copies both ways with `splice(2)` through a pipe (zero-copy; IORING_OP_SPLICE
-//! on io_uring), passing a half-close on and closing pairs that stay idle.
+//! as an option on io_uring), passing a half-close on and closing pairs that stay idle.
 //!
 //! ```text
 //! cargo run --release --example proxy -- --listen HOST:PORT --upstream HOST:PORT
-//!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS] [--no-splice]
+//!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off]
 //! ```
 //! Runs until SIGINT or SIGTERM, then stops every core and exits.
 
@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cores LIST] \
-                     [--driver uring|epoll|auto] [--idle-timeout SECS] [--no-splice]";
+                     [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off]";
 
 fn usage(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"))
@@ -52,7 +52,7 @@ fn parse_args() -> io::Result<Args> {
                 let idle = Duration::try_from_secs_f64(secs).map_err(|e| usage(&format!("--idle-timeout: {e}")))?;
                 copy.idle_timeout = (!idle.is_zero()).then_some(idle);
             }
-            "--no-splice" => copy.splice = false,
+            "--splice" => copy.splice = value()?.parse()?,
             "-h" | "--help" => return Err(usage("")),
             other => return Err(usage(&format!("unknown flag {other}"))),
         }
@@ -112,7 +112,7 @@ fn main() -> io::Result<()> {
         let copy = args.copy.clone();
         async move {
             let listener = TcpListener::bind(listen).inspect_err(|e| eprintln!("core {core}: {listen}: {e}"))?;
-            println!("core {core}: driver {driver}, proxy {listen} -> {upstream}, splice {}", copy.splice);
+            println!("core {core}: driver {driver}, proxy {listen} -> {upstream}, splice {:?}", copy.splice);
             serve(listener, upstream, copy).await
         }
     });

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ringpoll::net::{CopyOptions, TcpListener, TcpStream};
+use ringpoll::net::{CopyOptions, SpliceMode, TcpListener, TcpStream};
 
 /// Tests here count this process's descriptors, so they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -111,12 +111,12 @@ async fn exchange(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
     got
 }
 
-fn modes() -> [CopyOptions; 2] {
+fn modes() -> Vec<CopyOptions> {
     let idle_timeout = Some(Duration::from_secs(30));
-    [
-        CopyOptions { idle_timeout, ..CopyOptions::default() },
-        CopyOptions { idle_timeout, splice: false, ..CopyOptions::default() },
-    ]
+    [SpliceMode::Readiness, SpliceMode::UringOp, SpliceMode::Off]
+        .into_iter()
+        .map(|splice| CopyOptions { idle_timeout, splice, ..CopyOptions::default() })
+        .collect()
 }
 
 #[test]

@@ -94,9 +94,10 @@ fn accept_connect_and_move_mibs_both_ways_with_half_close() {
 fn connecting_to_nothing_is_not_found_or_refused() {
     let missing = socket_path("missing");
     let not_socket = socket_path("plain-file");
-    std::fs::write(&not_socket, b"not a socket").unwrap();
     let stale = socket_path("stale");
     run(async {
+        // Written inside `run`, whose lock keeps other tests from counting descriptors meanwhile.
+        std::fs::write(&not_socket, b"not a socket").unwrap();
         let err = UnixStream::connect(&missing).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         let err = UnixStream::connect(&not_socket).await.unwrap_err();

@@ -23,15 +23,40 @@ use crate::{TcpStream, UnixStream};
 pub struct CopyOptions {
     /// Fail with `TimedOut` when no byte has moved either way for this long (None: never).
     pub idle_timeout: Option<Duration>,
-    /// Use splice through a pipe where the descriptors support it (default: true).
-    pub splice: bool,
+    /// Whether and how to splice through a pipe where the descriptors support it.
+    pub splice: SpliceMode,
     /// Bytes per step: the buffer size when copying, the pipe size asked for when splicing.
     pub chunk: usize,
 }
 
 impl Default for CopyOptions {
     fn default() -> CopyOptions {
-        CopyOptions { idle_timeout: None, splice: true, chunk: 64 * 1024 }
+        CopyOptions { idle_timeout: None, splice: SpliceMode::Readiness, chunk: 64 * 1024 }
+    }
+}
+
+/// How [`copy_bidirectional`] moves bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SpliceMode {
+    /// Through a user-space buffer (read, then write).
+    Off,
+    /// `splice(2)` through a pipe, non-blocking, with readiness
+    /// ([`Source::splice_to`]): the cheapest on both drivers.
+    #[default]
+    Readiness,
+    /// IORING_OP_SPLICE ops on io_uring ([`Source::splice_op_to`]); as `Readiness` on epoll.
+    UringOp,
+}
+
+impl std::str::FromStr for SpliceMode {
+    type Err = io::Error;
+    fn from_str(s: &str) -> io::Result<SpliceMode> {
+        match s {
+            "off" => Ok(SpliceMode::Off),
+            "readiness" | "on" => Ok(SpliceMode::Readiness),
+            "op" => Ok(SpliceMode::UringOp),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("splice mode {s:?}: off, readiness or op"))),
+        }
     }
 }
 
@@ -172,8 +197,8 @@ impl IdleWatch {
 /// One direction: bytes `from -> to` until EOF, then shutdown(Write) on `to`.
 async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell<Instant>) -> io::Result<u64> {
     let spliced = match opts.splice {
-        true => forward_spliced(from, to, opts.chunk, activity).await?,
-        false => None,
+        SpliceMode::Off => None,
+        mode => forward_spliced(from, to, mode, opts.chunk, activity).await?,
     };
     let total = match spliced {
         Some(n) => n,
@@ -188,6 +213,7 @@ async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell
 async fn forward_spliced(
     from: &Source,
     to: &Source,
+    mode: SpliceMode,
     chunk: usize,
     activity: &Cell<Instant>,
 ) -> io::Result<Option<u64>> {
@@ -196,7 +222,7 @@ async fn forward_spliced(
     let step = pipe.set_capacity(chunk).or_else(|_| pipe.capacity())?;
     let mut total = 0u64;
     loop {
-        let n = match from.splice_to(pipe.writer(), step).await {
+        let n = match splice(mode, from, pipe.writer(), step).await {
             Err(e) if total == 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
             res => res?,
         };
@@ -205,10 +231,18 @@ async fn forward_spliced(
         }
         let mut left = n;
         while left > 0 {
-            left -= pipe.reader().splice_to(to, left).await?;
+            left -= splice(mode, pipe.reader(), to, left).await?;
         }
         total += n as u64;
         activity.set(Instant::now());
+    }
+}
+
+/// One splice step, the way `mode` asks.
+async fn splice(mode: SpliceMode, from: &Source, to: &Source, len: usize) -> io::Result<usize> {
+    match mode {
+        SpliceMode::UringOp => from.splice_op_to(to, len).await,
+        _ => from.splice_to(to, len).await,
     }
 }
 

@@ -16,7 +16,7 @@ pub mod tcp;
 pub mod udp;
 pub mod unix;
 
-pub use copy::{copy_bidirectional, CopyOptions, CopyStats};
+pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
 pub use ringpoll_reactor::SockAddr;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
