@@ -209,3 +209,51 @@ fn an_unreachable_upstream_closes_the_client() {
         }
     });
 }
+
+/// `copy_bidirectional` on Unix streams: splice works on them too, and both EOFs travel.
+#[test]
+fn copy_bidirectional_between_unix_streams() {
+    use ringpoll::net::{copy_bidirectional, UnixStream};
+    for copy in modes() {
+        run(async move {
+            let (client, proxy_a) = UnixStream::pair().unwrap();
+            let (proxy_b, server) = UnixStream::pair().unwrap();
+            let copier = ringpoll::spawn(async move { copy_bidirectional(proxy_a, proxy_b, &copy).await });
+            let (up, down) = (payload(2 << 20, 3), payload(1 << 20, 4));
+            let (up2, down2) = (up.clone(), down.clone());
+            let server = ringpoll::spawn(async move {
+                let (res, _) = server.write_all(down2).await;
+                res.unwrap();
+                server.shutdown(Shutdown::Write).unwrap();
+                let mut all = Vec::new();
+                loop {
+                    let (n, buf) = server.read(Vec::with_capacity(64 * 1024)).await;
+                    if n.unwrap() == 0 {
+                        return all;
+                    }
+                    all.extend_from_slice(&buf);
+                }
+            });
+            let client = Rc::new(client);
+            let writer = client.clone();
+            let send = ringpoll::spawn(async move {
+                let (res, _) = writer.write_all(up2).await;
+                res.unwrap();
+                writer.shutdown(Shutdown::Write).unwrap();
+            });
+            let mut got_down = Vec::new();
+            loop {
+                let (n, buf) = client.read(Vec::with_capacity(64 * 1024)).await;
+                if n.unwrap() == 0 {
+                    break;
+                }
+                got_down.extend_from_slice(&buf);
+            }
+            send.await.unwrap();
+            assert!(got_down == down, "server -> client bytes differ");
+            assert!(server.await.unwrap() == up, "client -> server bytes differ");
+            let stats = copier.await.unwrap().unwrap();
+            assert_eq!((stats.a_to_b, stats.b_to_a), (up.len() as u64, down.len() as u64));
+        });
+    }
+}
