@@ -42,12 +42,16 @@ impl Builder {
         };
         let (kind, fallback) = choice.resolve()?;
         report_fallback(fallback);
-        let cpus = match self.cpus {
-            Some(cpus) => cpus,
-            None => allowed_cpus()?,
-        };
+        let allowed = allowed_cpus()?;
+        let cpus = self.cpus.unwrap_or_else(|| allowed.clone());
         if cpus.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a runtime needs at least one CPU"));
+        }
+        if let Some(cpu) = cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("CPU {cpu} is not available to this process (allowed: {allowed:?})"),
+            ));
         }
         let mut runtime = Runtime { kind, cores: Vec::with_capacity(cpus.len()) };
         for (index, &cpu) in cpus.iter().enumerate() {
