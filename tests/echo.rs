@@ -8,7 +8,10 @@ use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 
 /// Binds a listener on every core of `rt` on one port; returns the port.
-fn listen_everywhere(rt: &ringpoll::Runtime, conns: usize) -> (SocketAddr, Vec<ringpoll::JoinHandle<std::io::Result<()>>>) {
+fn listen_everywhere(
+    rt: &ringpoll::Runtime,
+    conns: usize,
+) -> (SocketAddr, Vec<ringpoll::JoinHandle<std::io::Result<()>>>) {
     // Reserve a free port, then let every core bind it with SO_REUSEPORT.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = probe.local_addr().unwrap();

@@ -14,7 +14,9 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// A plain blocking peer on another thread: accepts one connection and hands it to `f`.
-fn std_peer(f: impl FnOnce(std::net::TcpStream) + Send + 'static) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+fn std_peer(
+    f: impl FnOnce(std::net::TcpStream) + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let t = std::thread::spawn(move || f(listener.accept().unwrap().0));

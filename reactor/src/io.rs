@@ -5,8 +5,9 @@
 //! lives in the op until its CQE. A CQE of -EAGAIN (older kernels, non-blocking sockets) is
 //! treated as "wait for readiness, then submit again".
 
+use std::future::poll_fn;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use io_uring::{opcode, types};
 
@@ -16,6 +17,9 @@ use crate::reactor::Driver;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
 use crate::sys::{cqe_result, cvt, cvt_size, owned};
+use crate::uring::op_table::Completion;
+use crate::uring::receive_gate::Receiving;
+use crate::uring::stash::Stash;
 use crate::uring::{Op, Uring};
 
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
@@ -38,6 +42,26 @@ impl MsgHeader {
         h.msg.msg_name = h.addr.as_mut_ptr().cast();
         h.msg.msg_namelen = h.addr.len();
         h
+    }
+}
+
+/// A read whose future was dropped completed with data: keep it for the next read.
+fn stash_late_read<B: IoBufMut>((buf, receiving, fd): (B, Receiving, RawFd), done: Completion, stash: &mut Stash) {
+    if done.result > 0 && receiving.source_alive() {
+        // SAFETY: the kernel wrote `result` bytes at the start of the buffer, which is alive.
+        let read = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), done.result as usize) };
+        stash.push_bytes(fd, read);
+    }
+}
+
+/// An accept whose future was dropped completed: keep the connection for the next accept
+/// (or close it if the listener is gone).
+fn stash_late_accept((addr, receiving, fd): (Box<SockAddr>, Receiving, RawFd), done: Completion, stash: &mut Stash) {
+    if done.result >= 0 {
+        let conn = (owned(done.result), *addr);
+        if receiving.source_alive() {
+            stash.push_accepted(fd, conn);
+        }
     }
 }
 
@@ -67,9 +91,14 @@ impl Source {
             return (res, buf);
         };
         loop {
+            poll_fn(|cx| self.gate.poll_clear(cx)).await;
+            if let Some(n) = self.take_stashed(uring, &mut buf) {
+                return (Ok(n), buf);
+            }
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total().min(u32::MAX as usize) as u32);
             let entry = opcode::Recv::new(types::Fd(self.fd()), ptr, len).build();
-            let (done, b) = Op::new(uring, entry, buf).await;
+            let data = (buf, self.gate.enter(), self.fd());
+            let (done, (b, _, _)) = Op::settled_by(uring, entry, data, stash_late_read).await;
             buf = b;
             let res = cqe_result(done.result);
             if would_block(&res) {
@@ -84,6 +113,21 @@ impl Source {
             }
             return (res.map(|n| n as usize), buf);
         }
+    }
+
+    /// Bytes a dropped read took off this socket come first (io_uring only).
+    fn take_stashed<B: IoBufMut>(&self, uring: &Uring, buf: &mut B) -> Option<usize> {
+        let mut stash = uring.stash.borrow_mut();
+        if !stash.has_bytes(self.fd()) {
+            return None;
+        }
+        // SAFETY: the buffer's first bytes_total bytes are writable for as long as `buf` lives;
+        // viewing them as MaybeUninit makes no claim that they are initialised.
+        let out = unsafe { std::slice::from_raw_parts_mut(buf.stable_mut_ptr().cast(), buf.bytes_total()) };
+        let n = stash.take_bytes(self.fd(), out);
+        // SAFETY: take_bytes initialised the first n bytes.
+        unsafe { buf.set_init(n) };
+        Some(n)
     }
 
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
@@ -158,10 +202,15 @@ impl Source {
                     self.retry(Interest::Read, accept).await.map(|fd| (owned(fd), addr))
                 }
                 Some(uring) => {
+                    poll_fn(|cx| self.gate.poll_clear(cx)).await;
+                    if let Some(conn) = uring.stash.borrow_mut().take_accepted(self.fd()) {
+                        return Ok(conn);
+                    }
                     let mut addr = Box::new(SockAddr::empty());
                     let (ptr, len) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
                     let entry = opcode::Accept::new(types::Fd(self.fd()), ptr, len).flags(ACCEPT_FLAGS).build();
-                    let (done, addr) = Op::new(uring, entry, addr).await;
+                    let data = (addr, self.gate.enter(), self.fd());
+                    let (done, (addr, _, _)) = Op::settled_by(uring, entry, data, stash_late_accept).await;
                     match cqe_result(done.result) {
                         Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
                             self.ready(Interest::Read).await?;
@@ -262,6 +311,14 @@ impl Source {
     /// Non-blocking receive into a borrowed slice, parking on readiness: no internal copy on
     /// either driver. For compatibility layers (`AsyncRead`).
     pub fn poll_recv(&self, cx: &std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<io::Result<usize>> {
+        if let Some(uring) = self.uring() {
+            let mut stash = uring.stash.borrow_mut();
+            if stash.has_bytes(self.fd()) {
+                // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes.
+                let out = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+                return std::task::Poll::Ready(Ok(stash.take_bytes(self.fd(), out)));
+            }
+        }
         self.poll_retry(Interest::Read, cx, || {
             // SAFETY: buf is a live, writable slice for the call.
             cvt_size(unsafe { libc::recv(self.fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })

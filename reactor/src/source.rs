@@ -13,6 +13,7 @@ use crate::poll_desc::{Interest, Token};
 use crate::reactor::{Driver, Reactor};
 use crate::sys::cqe_result;
 use crate::uring::op_table::OpId;
+use crate::uring::receive_gate::ReceiveGate;
 
 /// A socket registered with the current core's reactor; closing it is the reactor's job.
 ///
@@ -25,6 +26,8 @@ pub struct Source {
     token: Option<Token>,
     /// io_uring POLL_ADD ops in flight, for Read and Write.
     polls: [Cell<Option<OpId>>; 2],
+    /// Orders receives around dropped ones on io_uring (see `ReceiveGate`).
+    pub(crate) gate: Rc<ReceiveGate>,
 }
 
 impl Source {
@@ -37,7 +40,7 @@ impl Source {
             Driver::Uring(_) => None,
         };
         reactor.stats().sources_open.bump();
-        Ok(Source { reactor, fd: fd.into_raw_fd(), token, polls: Default::default() })
+        Ok(Source { reactor, fd: fd.into_raw_fd(), token, polls: Default::default(), gate: Rc::default() })
     }
 
     /// The descriptor, still owned by the source.
@@ -137,9 +140,10 @@ impl Drop for Source {
             Driver::Uring(uring) => {
                 for slot in &self.polls {
                     if let Some(id) = slot.take() {
-                        uring.abandon(id, Box::new(()));
+                        uring.abandon(id, Box::new(|_, _| {}));
                     }
                 }
+                uring.stash.borrow_mut().forget(self.fd);
                 uring.close(self.fd);
             }
         }
