@@ -20,7 +20,12 @@ const CHILD_ENV: &str = "RINGPOLL_TEST_SECCOMP_CHILD";
 fn forbid_io_uring() {
     let deny = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
     let stmt = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
-    let jeq = |k: i64, jt: u8| libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt, jf: 0, k: k as u32 };
+    let jeq = |k: i64, jt: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf: 0,
+        k: k as u32,
+    };
     let filter = [
         // Load the syscall number (offset 0 of struct seccomp_data).
         stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),

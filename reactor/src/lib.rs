@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod buf;
+mod deadline;
 mod driver;
 mod epoll;
 mod io;

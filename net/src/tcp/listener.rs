@@ -1,7 +1,9 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use ringpoll_reactor::Source;
+use std::time::Instant;
+
+use ringpoll_reactor::{Interest, Source};
 
 use super::TcpStream;
 use crate::socket;
@@ -55,6 +57,12 @@ impl TcpListener {
         self.source.reactor().stats().accepted.bump();
         let peer = socket::inet(addr)?;
         Ok((TcpStream::from_fd(fd)?, peer))
+    }
+
+    /// Sets the accept deadline (Go's `SetDeadline` on a listener): an accept waiting now, and
+    /// every later one, fails with `ErrorKind::TimedOut` once `at` has passed; `None` clears it.
+    pub fn set_accept_deadline(&self, at: Option<Instant>) {
+        self.source.set_deadline(Interest::Read, at);
     }
 
     /// The bound address (with the port the kernel chose for port 0).

@@ -156,6 +156,11 @@ impl Uring {
         id
     }
 
+    /// A clone of the waker awaiting op `id`, if a task awaits it.
+    pub(crate) fn waker_of(&self, id: OpId) -> Option<Waker> {
+        self.ops.borrow().waker_of(id)
+    }
+
     pub(crate) fn poll_op(&self, id: OpId, cx: &Context<'_>) -> Poll<Completion> {
         self.ops.borrow_mut().poll(id, cx)
     }

@@ -39,6 +39,11 @@ impl<'a, T: 'static> Op<'a, T> {
         Op { uring, id: Some(id), data: Some(data), settle }
     }
 
+    /// The op's id while it is in flight.
+    pub(crate) fn id(&self) -> Option<OpId> {
+        self.id
+    }
+
     /// Asks the kernel to cancel the op; the future still resolves, with the op's real
     /// result (it may have completed first) or `-ECANCELED`.
     pub(crate) fn cancel(&self) {

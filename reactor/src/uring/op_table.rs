@@ -107,6 +107,14 @@ impl OpTable {
         }
     }
 
+    /// A clone of the waker of a submitted op.
+    pub(crate) fn waker_of(&self, id: OpId) -> Option<Waker> {
+        match self.slots.get(id as usize) {
+            Some(Slot::Submitted(Some(w))) => Some(w.clone()),
+            _ => None,
+        }
+    }
+
     /// The future of `id` is dropped. If the op is still in flight, `orphan` waits for the
     /// CQE (the caller should cancel the op) and None is returned; if its completion already
     /// arrived, the slot is freed and the orphan comes back with it, to be settled now.
