@@ -16,6 +16,7 @@
 
 mod buf;
 mod deadline;
+pub mod drain;
 mod driver;
 mod epoll;
 mod io;

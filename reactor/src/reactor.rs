@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::drain::Drain;
 use crate::driver::DriverKind;
 use crate::epoll::Epoll;
 use crate::netpoll_break::Break;
@@ -29,6 +30,7 @@ pub struct Reactor {
     /// Wakers collected while the driver is borrowed, woken after it is released. Reused, so
     /// a poll allocates nothing.
     wake: RefCell<Vec<Waker>>,
+    pub(crate) drain: Drain,
 }
 
 thread_local! {
@@ -49,6 +51,7 @@ impl Reactor {
             brk,
             stats: Arc::default(),
             wake: RefCell::new(Vec::with_capacity(128)),
+            drain: Drain::default(),
         }))
     }
 
@@ -93,6 +96,17 @@ impl Reactor {
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {
         self.timers.borrow_mut()
+    }
+
+    /// Starts a graceful shutdown on this core: listeners stop accepting and
+    /// [`draining`](crate::drain::draining) futures complete.
+    pub fn start_draining(&self) {
+        self.drain.start();
+    }
+
+    /// Whether this core is draining.
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_started()
     }
 
     /// The nearest timer deadline.
