@@ -4,9 +4,20 @@
 //! is what io_uring needs to avoid a copy, and it costs nothing on epoll. Poll-style methods
 //! (`poll_read(cx, &mut [u8])`) serve compatibility layers; both drivers implement them with
 //! readiness plus the non-blocking syscall.
+//!
+//! Cargo features `tokio-compat` and `futures-io` implement those crates' `AsyncRead` and
+//! `AsyncWrite` for [`TcpStream`] and [`UnixStream`] on top of the poll-style methods.
 #![warn(missing_docs)]
 
+mod compat;
+pub mod copy;
 mod socket;
 pub mod tcp;
+pub mod udp;
+pub mod unix;
 
+pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
+pub use ringpoll_reactor::SockAddr;
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};

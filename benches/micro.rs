@@ -1,0 +1,207 @@
+//! Microbenchmarks of ringpoll's executor and reactor, on both drivers (criterion):
+//! spawn and join of a local task, a local wake, a cross-core wake round trip, timer insert
+//! and cancel. Then prints how many eventfd writes 10,000 cross-core sends cost.
+//!
+//! ```text
+//! cargo bench --bench micro                 # full criterion run
+//! cargo bench --bench micro -- --quick      # criterion's quick mode
+//! ```
+//! Each measurement runs on a core of the runtime (`iter_custom`), so criterion's thread is
+//! only the timer's client and never part of the measured path.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use ringpoll::{DriverChoice, Runtime};
+use tokio::sync::mpsc;
+
+/// Cross-core sends per eventfd figure, as the issue asks.
+const SENDS: u64 = 10_000;
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_floor(&mut c);
+    let mut figures = String::new();
+    for (name, driver) in [("epoll", DriverChoice::Epoll), ("uring", DriverChoice::Uring)] {
+        let rt = Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1");
+        bench_driver(&mut c, name, &rt);
+        figures.push_str(&eventfd_figures(name, &rt));
+    }
+    c.final_summary();
+    println!("\n{figures}");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results/micro-eventfd.txt");
+    if let Err(e) = std::fs::write(path, &figures) {
+        eprintln!("micro: cannot write {path}: {e}");
+    }
+}
+
+/// The machine's own floor for a cross-CPU wake round trip: two pinned std threads
+/// ping-ponging through std channels (futex wakes), no runtime at all.
+fn bench_floor(c: &mut Criterion) {
+    c.bench_function("floor/thread_round_trip_futex", |b| b.iter_custom(thread_ping_pong));
+}
+
+fn thread_ping_pong(n: u64) -> Duration {
+    let (to_1, at_1) = std::sync::mpsc::sync_channel::<u64>(1);
+    let (to_0, at_0) = std::sync::mpsc::sync_channel::<u64>(1);
+    let echo = std::thread::spawn(move || {
+        core_affinity::set_for_current(core_affinity::CoreId { id: 1 });
+        while let Ok(v) = at_1.recv() {
+            if to_0.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    let timer = std::thread::spawn(move || {
+        core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
+        let start = Instant::now();
+        for i in 0..n {
+            to_1.send(i).expect("echo thread alive");
+            black_box(at_0.recv().expect("echo reply"));
+        }
+        start.elapsed()
+    });
+    let elapsed = timer.join().expect("timing thread");
+    echo.join().expect("echo thread");
+    elapsed
+}
+
+fn bench_driver(c: &mut Criterion, driver: &str, rt: &Runtime) {
+    let mut g = c.benchmark_group(driver);
+    g.bench_function("spawn_join_local", |b| b.iter_custom(|n| on_core(rt, 0, move || spawn_join(n))));
+    g.bench_function("local_wake", |b| b.iter_custom(|n| on_core(rt, 0, move || local_wake(n))));
+    g.bench_function("timer_insert_cancel", |b| b.iter_custom(|n| on_core(rt, 0, move || timer_insert_cancel(n))));
+    g.bench_function("cross_core_round_trip", |b| b.iter_custom(|n| ping_pong(rt, n).0));
+    g.finish();
+}
+
+/// Runs `make()`'s future on core `index` and returns the time it measured.
+fn on_core<F, Fut>(rt: &Runtime, index: usize, make: F) -> Duration
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Duration> + 'static,
+{
+    rt.spawn_on(index, make).join().expect("benchmark task")
+}
+
+async fn spawn_join(n: u64) -> Duration {
+    let start = Instant::now();
+    for i in 0..n {
+        let out = ringpoll::spawn(async move { black_box(i) }).await;
+        black_box(out.expect("task ran"));
+    }
+    start.elapsed()
+}
+
+/// A task waking itself and being polled again: the local run-queue round trip.
+async fn local_wake(n: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        ringpoll::yield_now().await;
+    }
+    start.elapsed()
+}
+
+/// A waker that does nothing (`Waker::noop` needs a newer Rust than the crate's MSRV).
+struct Noop;
+
+impl Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Arms a timer (first poll registers it) and drops it (removes it).
+async fn timer_insert_cancel(n: u64) -> Duration {
+    let waker = Waker::from(Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
+    let start = Instant::now();
+    for i in 0..n {
+        let mut sleep = ringpoll::time::sleep(Duration::from_secs(60 + (i % 64)));
+        black_box(sleep.poll_elapsed(&mut cx).is_pending());
+    }
+    start.elapsed()
+}
+
+/// `n` round trips core 0 -> core 1 -> core 0 through two channels; each hop wakes a task
+/// on the other core. Returns the time and the eventfd writes the two cores received.
+fn ping_pong(rt: &Runtime, n: u64) -> (Duration, u64) {
+    let (to_1, mut at_1) = mpsc::channel::<u64>(1);
+    let (to_0, mut at_0) = mpsc::channel::<u64>(1);
+    let writes_before = total_writes(rt);
+    let echo = rt.spawn_on(1, move || async move {
+        while let Some(v) = at_1.recv().await {
+            if to_0.send(v).await.is_err() {
+                return;
+            }
+        }
+    });
+    let elapsed = on_core(rt, 0, move || async move {
+        let start = Instant::now();
+        for i in 0..n {
+            to_1.send(i).await.expect("echo task alive");
+            black_box(at_0.recv().await.expect("echo reply"));
+        }
+        start.elapsed()
+    });
+    echo.join().expect("echo task");
+    (elapsed, total_writes(rt) - writes_before)
+}
+
+fn total_writes(rt: &Runtime) -> u64 {
+    rt.stats().iter().map(|s| s.eventfd_writes).sum()
+}
+
+/// eventfd writes for 10,000 cross-core sends, three ways; one line each.
+fn eventfd_figures(driver: &str, rt: &Runtime) -> String {
+    let (_, ping_pong_writes) = ping_pong(rt, SENDS / 2);
+    let burst = burst_spawns(rt);
+    let busy = sends_to_busy_core(rt);
+    format!(
+        "{driver}: eventfd writes per {SENDS} cross-core sends: ping-pong (every send finds the peer asleep) \
+         {ping_pong_writes}; burst of spawn_on from a thread {burst}; wakes to a busy core {busy}\n"
+    )
+}
+
+/// 10,000 `spawn_on(1, ..)` from this (non-core) thread back to back, then every join.
+fn burst_spawns(rt: &Runtime) -> u64 {
+    let before = rt.netpoll_break(1).writes();
+    let handles: Vec<_> = (0..SENDS).map(|i| rt.spawn_on(1, move || async move { i })).collect();
+    for h in handles {
+        h.join().expect("spawned task");
+    }
+    rt.netpoll_break(1).writes() - before
+}
+
+/// 10,000 messages from core 0 to a task on core 1 while core 1 also runs a task that keeps
+/// yielding, so it never parks: the flags should make these sends free.
+fn sends_to_busy_core(rt: &Runtime) -> u64 {
+    let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
+    let spinner = rt.spawn_on(1, || async {
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            ringpoll::yield_now().await;
+        }
+    });
+    let receiver = rt.spawn_on(1, move || async move {
+        let mut got = 0;
+        while got < SENDS {
+            rx.recv().await.expect("sender alive");
+            got += 1;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let before = rt.netpoll_break(1).writes();
+    rt.spawn_on(0, move || async move {
+        for i in 0..SENDS {
+            tx.send(i).expect("receiver alive");
+        }
+    })
+    .join()
+    .expect("sender task");
+    receiver.join().expect("receiver task");
+    let writes = rt.netpoll_break(1).writes() - before;
+    spinner.join().expect("spinner task");
+    writes
+}

@@ -1,0 +1,159 @@
+//! Command-line flags of the `peers` bench (after `cargo bench --bench peers --`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::servers::ServerKind;
+
+/// What this process was asked to be.
+pub enum Mode {
+    /// A server child (`--serve KIND`), started by the comparison.
+    Serve(ServerKind, crate::servers::ServeOpts),
+    /// A standalone load against a running server (`--load ADDR`).
+    Load(crate::loadgen::LoadSpec, Option<u32>),
+    /// The whole comparison (the default).
+    Compare(CompareOpts),
+}
+
+/// Settings of the comparison.
+#[derive(Debug, Clone)]
+pub struct CompareOpts {
+    /// Rounds per scenario (each round runs every server once, interleaved).
+    pub rounds: usize,
+    /// Warm-up before each measured window.
+    pub warmup: Duration,
+    /// Each measured window.
+    pub duration: Duration,
+    /// The servers compared.
+    pub servers: Vec<ServerKind>,
+    /// Only scenarios whose name contains one of these (all when empty).
+    pub scenarios: Vec<String>,
+    /// Idle connections for the memory figure (0 skips it).
+    pub idle_conns: usize,
+}
+
+/// The flags' help text.
+pub const USAGE: &str = "\
+usage: cargo bench --bench peers -- [--quick] [--rounds N] [--warmup SECS] [--duration SECS]
+         [--servers a,b] [--scenarios substr,...] [--idle-conns N]
+       cargo bench --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
+         [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
+servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll
+RINGPOLL_BENCH_QUICK=1 is the same as --quick.";
+
+fn usage(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"))
+}
+
+fn num<T: std::str::FromStr>(flag: &str, v: &str) -> io::Result<T> {
+    v.parse().map_err(|_| usage(&format!("{flag}: cannot parse {v:?}")))
+}
+
+fn secs(flag: &str, v: &str) -> io::Result<Duration> {
+    Ok(Duration::from_secs_f64(num::<f64>(flag, v)?))
+}
+
+fn list<T>(v: &str, parse: impl Fn(&str) -> io::Result<T>) -> io::Result<Vec<T>> {
+    v.split(',').filter(|s| !s.is_empty()).map(|s| parse(s.trim())).collect()
+}
+
+/// Everything given, as flag/value pairs; `--quick` and cargo's `--bench` take no value.
+fn pairs() -> io::Result<(bool, Vec<(String, String)>)> {
+    let mut quick = std::env::var("RINGPOLL_BENCH_QUICK").is_ok_and(|v| v != "0");
+    let mut out = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--bench" => {}
+            "--quick" => quick = true,
+            "-h" | "--help" => return Err(usage("")),
+            _ => {
+                let value = it.next().ok_or_else(|| usage(&format!("{flag} needs a value")))?;
+                out.push((flag, value));
+            }
+        }
+    }
+    Ok((quick, out))
+}
+
+/// Parses the command line.
+pub fn parse() -> io::Result<Mode> {
+    let (quick, pairs) = pairs()?;
+    if let Some((_, kind)) = pairs.iter().find(|(f, _)| f == "--serve") {
+        return serve_mode(ServerKind::parse(kind)?, &pairs);
+    }
+    if let Some((_, addr)) = pairs.iter().find(|(f, _)| f == "--load") {
+        return load_mode(num("--load", addr)?, &pairs);
+    }
+    compare_mode(quick, &pairs)
+}
+
+fn serve_mode(kind: ServerKind, pairs: &[(String, String)]) -> io::Result<Mode> {
+    let mut opts = crate::servers::ServeOpts {
+        addr: "127.0.0.1:7000".parse().expect("literal address"),
+        cpus: vec![0],
+        buf: crate::servers::ECHO_BUF,
+    };
+    for (flag, v) in pairs {
+        match flag.as_str() {
+            "--serve" => {}
+            "--addr" => opts.addr = num(flag, v)?,
+            "--cpus" => opts.cpus = list(v, |s| num(flag, s))?,
+            "--buf" => opts.buf = num(flag, v)?,
+            _ => return Err(usage(&format!("unknown flag {flag} for --serve"))),
+        }
+    }
+    Ok(Mode::Serve(kind, opts))
+}
+
+fn load_mode(addr: SocketAddr, pairs: &[(String, String)]) -> io::Result<Mode> {
+    let mut spec = crate::loadgen::LoadSpec {
+        addr,
+        conns: 64,
+        payload: 1024,
+        depth: 1,
+        warmup: Duration::from_secs(1),
+        duration: Duration::from_secs(5),
+        cpus: vec![1],
+    };
+    let mut pid = None;
+    for (flag, v) in pairs {
+        match flag.as_str() {
+            "--load" => {}
+            "--pid" => pid = Some(num(flag, v)?),
+            "--conns" => spec.conns = num(flag, v)?,
+            "--payload" => spec.payload = num(flag, v)?,
+            "--depth" => spec.depth = num(flag, v)?,
+            "--warmup" => spec.warmup = secs(flag, v)?,
+            "--duration" => spec.duration = secs(flag, v)?,
+            "--gen-cpus" => spec.cpus = list(v, |s| num(flag, s))?,
+            _ => return Err(usage(&format!("unknown flag {flag} for --load"))),
+        }
+    }
+    Ok(Mode::Load(spec, pid))
+}
+
+fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
+    // Full: 7 scenarios x 6 servers x 3 rounds x ~4.1 s ~ 9 min. Quick: ~1 min.
+    let mut opts = CompareOpts {
+        rounds: 3,
+        warmup: Duration::from_millis(if quick { 100 } else { 1000 }),
+        duration: Duration::from_millis(if quick { 250 } else { 3000 }),
+        servers: ServerKind::ALL.to_vec(),
+        scenarios: Vec::new(),
+        idle_conns: if quick { 2000 } else { 8000 },
+    };
+    for (flag, v) in pairs {
+        match flag.as_str() {
+            "--rounds" => opts.rounds = num::<usize>(flag, v)?.max(1),
+            "--warmup" => opts.warmup = secs(flag, v)?,
+            "--duration" => opts.duration = secs(flag, v)?,
+            "--servers" => opts.servers = list(v, ServerKind::parse)?,
+            "--scenarios" => opts.scenarios = list(v, |s| Ok(s.to_string()))?,
+            "--idle-conns" => opts.idle_conns = num(flag, v)?,
+            _ => return Err(usage(&format!("unknown flag {flag}"))),
+        }
+    }
+    Ok(Mode::Compare(opts))
+}

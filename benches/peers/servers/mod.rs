@@ -1,0 +1,161 @@
+//! The echo servers compared, each run in a child process so its CPU time and memory can be
+//! read from /proc without counting the load generator.
+
+mod bare_epoll;
+mod monoio_echo;
+mod ringpoll_echo;
+mod tokio_echo;
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+/// Each server's per-connection read buffer for the throughput runs (the echo example's size).
+pub const ECHO_BUF: usize = 16 * 1024;
+
+/// One echo server implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// A tokio current_thread runtime per core, SO_REUSEPORT listeners.
+    Tokio,
+    /// monoio with its io_uring driver, a runtime per core.
+    MonoioUring,
+    /// monoio with its legacy (epoll) driver, a runtime per core.
+    MonoioEpoll,
+    /// An edge-triggered epoll loop per core, no runtime at all.
+    BareEpoll,
+    /// ringpoll with `DriverChoice::Epoll`.
+    RingpollEpoll,
+    /// ringpoll with `DriverChoice::Uring`.
+    RingpollUring,
+}
+
+impl ServerKind {
+    /// Every server, in table order.
+    pub const ALL: [ServerKind; 6] = [
+        ServerKind::RingpollEpoll,
+        ServerKind::RingpollUring,
+        ServerKind::Tokio,
+        ServerKind::MonoioEpoll,
+        ServerKind::MonoioUring,
+        ServerKind::BareEpoll,
+    ];
+
+    /// The name used on the command line and in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Tokio => "tokio",
+            ServerKind::MonoioUring => "monoio-uring",
+            ServerKind::MonoioEpoll => "monoio-epoll",
+            ServerKind::BareEpoll => "bare-epoll",
+            ServerKind::RingpollEpoll => "ringpoll-epoll",
+            ServerKind::RingpollUring => "ringpoll-uring",
+        }
+    }
+
+    /// Parses a name printed by [`ServerKind::name`].
+    pub fn parse(name: &str) -> io::Result<ServerKind> {
+        ServerKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("unknown server {name:?}")))
+    }
+}
+
+/// What a server child is told to do.
+#[derive(Debug, Clone)]
+pub struct ServeOpts {
+    /// Where every core listens.
+    pub addr: SocketAddr,
+    /// One pinned server thread per CPU listed.
+    pub cpus: Vec<usize>,
+    /// Capacity of each connection's read buffer.
+    pub buf: usize,
+}
+
+/// Runs `kind` in this process until killed. Prints `ready` on stdout once every core listens.
+pub fn serve(kind: ServerKind, opts: &ServeOpts) -> io::Result<()> {
+    // 8,000 idle connections need more descriptors than the usual soft limit of 1024.
+    crate::sys::raise_nofile(20_000)?;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let cores = opts.cpus.len();
+    let announce = std::thread::spawn(move || {
+        let all_ready = (0..cores).all(|_| ready_rx.recv().is_ok());
+        if all_ready {
+            println!("ready");
+        }
+    });
+    let result = match kind {
+        ServerKind::Tokio => tokio_echo::serve(opts, ready_tx),
+        ServerKind::MonoioUring => monoio_echo::serve::<monoio::IoUringDriver>(opts, ready_tx),
+        ServerKind::MonoioEpoll => monoio_echo::serve::<monoio::LegacyDriver>(opts, ready_tx),
+        ServerKind::BareEpoll => bare_epoll::serve(opts, ready_tx),
+        ServerKind::RingpollEpoll => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Epoll, ready_tx),
+        ServerKind::RingpollUring => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Uring, ready_tx),
+    };
+    let _ = announce.join();
+    result
+}
+
+/// Runs one pinned thread per CPU of `opts`, each running `per_core(cpu, ready)`, and waits for
+/// them (they serve until the process is killed).
+fn thread_per_core<F>(opts: &ServeOpts, ready: mpsc::Sender<()>, per_core: F) -> io::Result<()>
+where
+    F: Fn(&ServeOpts, mpsc::Sender<()>) -> io::Result<()> + Send + Sync + Copy + 'static,
+{
+    let threads: Vec<_> = opts
+        .cpus
+        .iter()
+        .map(|&cpu| {
+            let (opts, ready) = (opts.clone(), ready.clone());
+            std::thread::spawn(move || {
+                crate::sys::pin_to(cpu)?;
+                per_core(&opts, ready)
+            })
+        })
+        .collect();
+    drop(ready);
+    for t in threads {
+        t.join().map_err(|_| io::Error::other("server thread panicked"))??;
+    }
+    Ok(())
+}
+
+/// A server child process; killed and reaped on drop.
+pub struct ServerProcess {
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts `kind` in a child (this same executable with `--serve`) and waits until it listens.
+    pub fn launch(kind: ServerKind, opts: &ServeOpts) -> io::Result<ServerProcess> {
+        let cpus: Vec<String> = opts.cpus.iter().map(|c| c.to_string()).collect();
+        let child = Command::new(std::env::current_exe()?)
+            .args(["--serve", kind.name(), "--addr", &opts.addr.to_string(), "--cpus", &cpus.join(",")])
+            .args(["--buf", &opts.buf.to_string()])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()?;
+        let mut server = ServerProcess { child };
+        let mut line = String::new();
+        let stdout = server.child.stdout.take().ok_or_else(|| io::Error::other("no child stdout"))?;
+        BufReader::new(stdout).read_line(&mut line)?;
+        if line.trim() != "ready" {
+            return Err(io::Error::other(format!("{} server did not start", kind.name())));
+        }
+        Ok(server)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

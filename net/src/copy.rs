@@ -1,0 +1,277 @@
+//! Copying between two streams in both directions, for proxies.
+//!
+//! Each direction moves bytes until its reader sees EOF, then shuts down the write half of
+//! the other stream, so a half-close travels through while the other direction keeps
+//! flowing. Bytes move with `splice(2)` through a pipe per direction where the descriptors
+//! allow it (zero-copy, on both drivers), through a user-space buffer otherwise.
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use ringpoll_reactor::time::{sleep_until, Sleep};
+use ringpoll_reactor::{Pipe, Source};
+
+use crate::{TcpStream, UnixStream};
+
+/// How [`copy_bidirectional`] moves bytes.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Fail with `TimedOut` when no byte has moved either way for this long (None: never).
+    pub idle_timeout: Option<Duration>,
+    /// Whether and how to splice through a pipe where the descriptors support it.
+    pub splice: SpliceMode,
+    /// Bytes per step: the buffer size when copying, the pipe size asked for when splicing.
+    pub chunk: usize,
+}
+
+impl Default for CopyOptions {
+    fn default() -> CopyOptions {
+        CopyOptions { idle_timeout: None, splice: SpliceMode::Readiness, chunk: 64 * 1024 }
+    }
+}
+
+/// How [`copy_bidirectional`] moves bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SpliceMode {
+    /// Through a user-space buffer (read, then write).
+    Off,
+    /// `splice(2)` through a pipe, non-blocking, with readiness
+    /// ([`Source::splice_to`]): the cheapest on both drivers.
+    #[default]
+    Readiness,
+    /// IORING_OP_SPLICE ops on io_uring ([`Source::splice_op_to`]); as `Readiness` on epoll.
+    UringOp,
+}
+
+impl std::str::FromStr for SpliceMode {
+    type Err = io::Error;
+    fn from_str(s: &str) -> io::Result<SpliceMode> {
+        match s {
+            "off" => Ok(SpliceMode::Off),
+            "readiness" | "on" => Ok(SpliceMode::Readiness),
+            "op" => Ok(SpliceMode::UringOp),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("splice mode {s:?}: off, readiness or op"))),
+        }
+    }
+}
+
+/// Bytes moved by [`copy_bidirectional`], per direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// From the first stream to the second.
+    pub a_to_b: u64,
+    /// From the second stream to the first.
+    pub b_to_a: u64,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A connected stream [`copy_bidirectional`] can drive: TCP, Unix, or a bare [`Source`].
+pub trait Duplex: sealed::Sealed {
+    /// The registered descriptor the copy runs on; the stream is consumed.
+    fn into_source(self) -> io::Result<Source>;
+}
+
+impl sealed::Sealed for Source {}
+impl Duplex for Source {
+    fn into_source(self) -> io::Result<Source> {
+        Ok(self)
+    }
+}
+
+impl sealed::Sealed for UnixStream {}
+impl Duplex for UnixStream {
+    fn into_source(self) -> io::Result<Source> {
+        Ok(UnixStream::into_source(self))
+    }
+}
+
+impl sealed::Sealed for TcpStream {}
+impl Duplex for TcpStream {
+    /// `TcpStream` does not give up its `Source`, so the copy runs on a duplicate of the
+    /// descriptor (registered anew) and the stream is closed. Same socket, one extra
+    /// dup + registration per stream; the original is closed when `self` drops.
+    fn into_source(self) -> io::Result<Source> {
+        // SAFETY: F_DUPFD_CLOEXEC takes an int and no pointers; the result is checked.
+        let fd = unsafe { libc::fcntl(self.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just returned fd, and nothing else owns it.
+        Source::new(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// Copies `a -> b` and `b -> a` until both directions reach EOF, passing each EOF on as a
+/// shutdown of the write half; then closes both. Fails on the first I/O error, or with
+/// `TimedOut` after `idle_timeout` without traffic; either way both streams are closed.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use ringpoll_net::{copy_bidirectional, CopyOptions, TcpStream};
+///
+/// let client = TcpStream::connect("127.0.0.1:7000").await?;
+/// let upstream = TcpStream::connect("127.0.0.1:8000").await?;
+/// let stats = copy_bidirectional(client, upstream, &CopyOptions::default()).await?;
+/// println!("{} bytes up, {} down", stats.a_to_b, stats.b_to_a);
+/// # Ok(()) }
+/// ```
+pub async fn copy_bidirectional<A: Duplex, B: Duplex>(a: A, b: B, opts: &CopyOptions) -> io::Result<CopyStats> {
+    let (a, b) = (a.into_source()?, b.into_source()?);
+    let activity = Cell::new(Instant::now());
+    let ab = pin!(forward(&a, &b, opts, &activity));
+    let ba = pin!(forward(&b, &a, opts, &activity));
+    let mut both = Join { a: Some(ab), b: Some(ba), out: (None, None) };
+    let mut idle = opts.idle_timeout.map(|t| IdleWatch { limit: t, sleep: sleep_until(Instant::now() + t) });
+    poll_fn(|cx| {
+        if let Poll::Ready(res) = both.poll(cx) {
+            return Poll::Ready(res.map(|(a_to_b, b_to_a)| CopyStats { a_to_b, b_to_a }));
+        }
+        match &mut idle {
+            Some(watch) => watch.poll(cx, activity.get()).map(Err),
+            None => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Two fallible futures polled together; the first error wins.
+struct Join<F1, F2> {
+    a: Option<F1>,
+    b: Option<F2>,
+    out: (Option<u64>, Option<u64>),
+}
+
+impl<F1, F2> Join<F1, F2>
+where
+    F1: Future<Output = io::Result<u64>> + Unpin,
+    F2: Future<Output = io::Result<u64>> + Unpin,
+{
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(u64, u64)>> {
+        if let Some(f) = &mut self.a {
+            if let Poll::Ready(res) = pin!(f).poll(cx) {
+                self.out.0 = Some(res?);
+                self.a = None;
+            }
+        }
+        if let Some(f) = &mut self.b {
+            if let Poll::Ready(res) = pin!(f).poll(cx) {
+                self.out.1 = Some(res?);
+                self.b = None;
+            }
+        }
+        match self.out {
+            (Some(x), Some(y)) => Poll::Ready(Ok((x, y))),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+/// The idle timer: one sleep, pushed forward lazily when it fires after recent traffic, so
+/// traffic itself never touches the timer heap.
+struct IdleWatch {
+    limit: Duration,
+    sleep: Sleep,
+}
+
+impl IdleWatch {
+    fn poll(&mut self, cx: &mut Context<'_>, last_activity: Instant) -> Poll<io::Error> {
+        loop {
+            std::task::ready!(self.sleep.poll_elapsed(cx));
+            let deadline = last_activity + self.limit;
+            if Instant::now() >= deadline {
+                return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "connection idle"));
+            }
+            self.sleep.reset(deadline);
+        }
+    }
+}
+
+/// One direction: bytes `from -> to` until EOF, then shutdown(Write) on `to`.
+async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell<Instant>) -> io::Result<u64> {
+    let spliced = match opts.splice {
+        SpliceMode::Off => None,
+        mode => forward_spliced(from, to, mode, opts.chunk, activity).await?,
+    };
+    let total = match spliced {
+        Some(n) => n,
+        None => forward_buffered(from, to, opts.chunk, activity).await?,
+    };
+    shutdown_write(to)?;
+    Ok(total)
+}
+
+/// Splices through a pipe of its own. `None` when splice is not possible on these
+/// descriptors (no pipe, or EINVAL before any byte moved): the caller copies instead.
+async fn forward_spliced(
+    from: &Source,
+    to: &Source,
+    mode: SpliceMode,
+    chunk: usize,
+    activity: &Cell<Instant>,
+) -> io::Result<Option<u64>> {
+    let Ok(pipe) = Pipe::new() else { return Ok(None) };
+    // A bigger pipe means fewer steps; the kernel's cap (or an error) just leaves it smaller.
+    let step = pipe.set_capacity(chunk).or_else(|_| pipe.capacity())?;
+    let mut total = 0u64;
+    loop {
+        let n = match splice(mode, from, pipe.writer(), step).await {
+            Err(e) if total == 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
+            res => res?,
+        };
+        if n == 0 {
+            return Ok(Some(total));
+        }
+        let mut left = n;
+        while left > 0 {
+            left -= splice(mode, pipe.reader(), to, left).await?;
+        }
+        total += n as u64;
+        activity.set(Instant::now());
+    }
+}
+
+/// One splice step, the way `mode` asks.
+async fn splice(mode: SpliceMode, from: &Source, to: &Source, len: usize) -> io::Result<usize> {
+    match mode {
+        SpliceMode::UringOp => from.splice_op_to(to, len).await,
+        _ => from.splice_to(to, len).await,
+    }
+}
+
+/// Copies through one reused buffer.
+async fn forward_buffered(from: &Source, to: &Source, chunk: usize, activity: &Cell<Instant>) -> io::Result<u64> {
+    let mut buf = Vec::with_capacity(chunk.max(1));
+    let mut total = 0u64;
+    loop {
+        let (n, b) = from.read(buf).await;
+        let n = n?;
+        if n == 0 {
+            return Ok(total);
+        }
+        let (res, b) = to.write_all(b).await;
+        res?;
+        buf = b;
+        total += n as u64;
+        activity.set(Instant::now());
+    }
+}
+
+/// Passes EOF on. A peer that is already gone (ENOTCONN) has nothing left to tell.
+fn shutdown_write(to: &Source) -> io::Result<()> {
+    // SAFETY: shutdown takes no pointers; the source owns the descriptor.
+    if unsafe { libc::shutdown(to.fd(), libc::SHUT_WR) } == -1 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOTCONN) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! UDP: datagram sockets bound per core with SO_REUSEPORT.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
+
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+
+use crate::socket;
+
+/// A UDP socket on the current core.
+///
+/// `bind` sets SO_REUSEADDR and SO_REUSEPORT, so every core can bind its own socket on the
+/// same port and the kernel spreads datagrams across them by source address. Datagram I/O
+/// takes owned buffers, as [`TcpStream`](crate::TcpStream) does.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use ringpoll_net::UdpSocket;
+///
+/// let socket = UdpSocket::bind("127.0.0.1:9000")?;
+/// let (res, buf) = socket.recv_from(Vec::with_capacity(1500)).await;
+/// let (n, peer) = res?;
+/// let (res, _) = socket.send_to(buf, peer).await;
+/// assert_eq!(res?, n);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct UdpSocket {
+    source: Source,
+}
+
+impl UdpSocket {
+    /// Binds to the first address of `addr` that works, with SO_REUSEADDR and SO_REUSEPORT.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        socket::first_ok(socket::resolve(addr)?, |a| {
+            Ok(UdpSocket { source: socket::bind_reuseport(a, libc::SOCK_DGRAM, None)? })
+        })
+    }
+
+    /// Sends `buf` as one datagram to `addr`; returns how many bytes were sent.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> BufResult<usize, B> {
+        self.source.send_to(buf, SockAddr::from_inet(addr)).await
+    }
+
+    /// Receives one datagram into `buf` (from its start, up to its capacity; the rest of a
+    /// longer datagram is discarded) and the sender's address.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        let (res, buf) = self.source.recv_from(buf).await;
+        (res.and_then(|(n, addr)| Ok((n, socket::inet(addr)?))), buf)
+    }
+
+    /// Sets the default destination for [`UdpSocket::send`] and filters what
+    /// [`UdpSocket::recv`] receives to datagrams from `addr`. ICMP errors for that peer
+    /// (port unreachable) are then reported by later calls as `ConnectionRefused`.
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        let mut last = None;
+        for a in socket::resolve(addr)? {
+            match self.source.connect(SockAddr::from_inet(a)).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// Sends `buf` as one datagram to the connected peer.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.source.write(buf).await
+    }
+
+    /// Receives one datagram from the connected peer into `buf`.
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.source.read(buf).await
+    }
+
+    /// Readiness-based receive into a borrowed slice, without an internal copy.
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_recv(cx, buf)
+    }
+
+    /// Readiness-based send to the connected peer from a borrowed slice.
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_send(cx, buf)
+    }
+
+    /// The bound address (with the port the kernel chose for port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::inet(socket::local_name(self.source.fd())?)
+    }
+
+    /// The connected peer's address; `NotConnected` before [`UdpSocket::connect`].
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket::inet(socket::peer_name(self.source.fd())?)
+    }
+
+    /// Sets SO_BROADCAST, allowing sends to broadcast addresses.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        socket::set_opt(self.source.fd(), libc::SOL_SOCKET, libc::SO_BROADCAST, on as libc::c_int)
+    }
+
+    /// The pending socket error (SO_ERROR), if any, clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.take_error()
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.fd()
+    }
+}

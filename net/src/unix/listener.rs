@@ -1,0 +1,57 @@
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+
+use ringpoll_reactor::{SockAddr, Source};
+
+use super::UnixStream;
+use crate::socket;
+
+/// Pending connections the kernel queues before refusing more.
+const BACKLOG: i32 = 1024;
+
+/// A Unix stream listener bound to a filesystem path on the current core.
+///
+/// Unlike TCP there is no SO_REUSEPORT sharding: a path names one socket, so a server that
+/// wants every core to accept binds on one core, or binds one path per core. The path is
+/// not removed on drop (as with std): remove it before binding again.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use ringpoll_net::UnixListener;
+///
+/// let listener = UnixListener::bind("/tmp/ringpoll.sock")?;
+/// let (stream, _peer) = listener.accept().await?;
+/// let (res, _) = stream.write_all(b"hello".to_vec()).await;
+/// res?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct UnixListener {
+    source: Source,
+}
+
+impl UnixListener {
+    /// Binds to `path` and listens. An existing file there is `AddrInUse`.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        Ok(UnixListener { source: super::bind(path.as_ref(), Some(BACKLOG))? })
+    }
+
+    /// Waits for a connection; returns the stream and the peer's address (usually unnamed).
+    pub async fn accept(&self) -> io::Result<(UnixStream, SockAddr)> {
+        let (fd, addr) = self.source.accept().await?;
+        self.source.reactor().stats().accepted.bump();
+        Ok((UnixStream::from_fd(fd)?, addr))
+    }
+
+    /// The bound address; [`SockAddr::as_unix_path`] gives the path.
+    pub fn local_addr(&self) -> io::Result<SockAddr> {
+        socket::local_name(self.source.fd())
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.fd()
+    }
+}

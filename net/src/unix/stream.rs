@@ -1,0 +1,127 @@
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::task::{Context, Poll};
+
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+
+use crate::socket;
+
+/// A Unix stream connection on the current core.
+///
+/// The same owned-buffer API as [`TcpStream`](crate::TcpStream); methods take `&self`, so
+/// one task can read while another writes.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use ringpoll_net::UnixStream;
+///
+/// let stream = UnixStream::connect("/tmp/ringpoll.sock").await?;
+/// let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+/// println!("{:?}", &buf[..n?]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct UnixStream {
+    source: Source,
+}
+
+impl UnixStream {
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream { source: Source::new(fd)? })
+    }
+
+    /// Connects to the socket at `path`: `NotFound` if nothing is there, `ConnectionRefused`
+    /// if the file is not a listening socket.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let addr = SockAddr::from_unix_path(path.as_ref())?;
+        let stream = UnixStream::from_fd(socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?)?;
+        stream.source.connect(addr).await?;
+        Ok(stream)
+    }
+
+    /// A connected pair of anonymous streams (socketpair), both on the current core.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let mut fds = [0; 2];
+        let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: fds is a live array of the two ints socketpair fills.
+        if unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just returned both descriptors, and nothing else owns them.
+        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
+    }
+
+    /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.source.read(buf).await
+    }
+
+    /// Writes some of `buf`'s bytes; returns how many.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.source.write(buf).await
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.source.write_all(buf).await
+    }
+
+    /// Writes several buffers in one gathered send; returns how many bytes went.
+    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.source.writev(bufs).await
+    }
+
+    /// Shuts down the read half, the write half (the peer reads EOF), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        socket::shutdown(self.source.fd(), how)
+    }
+
+    /// Readiness-based read into a borrowed slice, without an internal copy (`AsyncRead`).
+    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_recv(cx, buf)
+    }
+
+    /// Readiness-based write from a borrowed slice (`AsyncWrite`).
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_send(cx, buf)
+    }
+
+    /// The local address (unnamed for a connecting client).
+    pub fn local_addr(&self) -> io::Result<SockAddr> {
+        socket::local_name(self.source.fd())
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SockAddr> {
+        socket::peer_name(self.source.fd())
+    }
+
+    /// The pending socket error (SO_ERROR), if any, clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.take_error()
+    }
+
+    /// The registered descriptor, for helpers that drive it directly (splice).
+    pub fn as_source(&self) -> &Source {
+        &self.source
+    }
+
+    /// Takes a connected std stream (made non-blocking) onto the current core.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_fd(stream.into())
+    }
+
+    pub(crate) fn into_source(self) -> Source {
+        self.source
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.fd()
+    }
+}

@@ -1,0 +1,211 @@
+//! The proxy example, run in-process in front of an echo server and a "reverse" server:
+//! several connections, MiBs each, bytes compared, half-close in both directions, the idle
+//! timeout, with splice and with buffers, on whichever driver RINGPOLL_DRIVER picks.
+
+#[path = "../examples/proxy.rs"]
+#[allow(dead_code)]
+mod proxy_example;
+
+use std::future::Future;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ringpoll::net::{CopyOptions, SpliceMode, TcpListener, TcpStream};
+
+/// Tests here count this process's descriptors, so they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+fn run<F: Future<Output = ()>>(test: F) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = open_fds();
+    ringpoll::block_on(test);
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
+fn payload(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed).rotate_left((i / 4096) as u32)).collect()
+}
+
+async fn read_to_end(stream: &TcpStream) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    loop {
+        let (n, buf) = stream.read(Vec::with_capacity(64 * 1024)).await;
+        if n? == 0 {
+            return Ok(all);
+        }
+        all.extend_from_slice(&buf);
+    }
+}
+
+/// Serves each connection with `handle` on a task of its own; returns the address.
+fn start_server<F, Fut>(handle: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    ringpoll::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            ringpoll::spawn(handle(s)).detach();
+        }
+    })
+    .detach();
+    addr
+}
+
+/// Echoes until EOF, then closes its write half.
+async fn echo(s: TcpStream) {
+    let mut buf = Vec::with_capacity(32 * 1024);
+    loop {
+        let (n, b) = s.read(buf).await;
+        match n {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let (res, b) = s.write_all(b).await;
+        if res.is_err() {
+            return;
+        }
+        buf = b;
+    }
+    let _ = s.shutdown(Shutdown::Write);
+}
+
+/// Reads everything until EOF, and only then answers with the bytes reversed: the answer
+/// can only arrive if the client's half-close reached it and the other direction still works.
+async fn reverse(s: TcpStream) {
+    let Ok(mut all) = read_to_end(&s).await else { return };
+    all.reverse();
+    let (res, _) = s.write_all(all).await;
+    if res.is_ok() {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+}
+
+fn start_proxy(upstream: SocketAddr, copy: CopyOptions) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    ringpoll::spawn(proxy_example::serve(listener, upstream, copy)).detach();
+    addr
+}
+
+/// Sends `data` (then a half-close) while reading what comes back until EOF.
+async fn exchange(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
+    let stream = Rc::new(TcpStream::connect(addr).await.unwrap());
+    let writer = stream.clone();
+    let send = ringpoll::spawn(async move {
+        let (res, _) = writer.write_all(data).await;
+        res.unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let got = read_to_end(&stream).await.unwrap();
+    send.await.unwrap();
+    got
+}
+
+fn modes() -> Vec<CopyOptions> {
+    let idle_timeout = Some(Duration::from_secs(30));
+    [SpliceMode::Readiness, SpliceMode::UringOp, SpliceMode::Off]
+        .into_iter()
+        .map(|splice| CopyOptions { idle_timeout, splice, ..CopyOptions::default() })
+        .collect()
+}
+
+#[test]
+fn concurrent_connections_echo_mibs_intact() {
+    for copy in modes() {
+        run(async move {
+            let proxy = start_proxy(start_server(echo), copy);
+            let clients: Vec<_> = (0..6u8)
+                .map(|i| {
+                    let data = payload((1 << 20) + i as usize * 333_333, i);
+                    ringpoll::spawn(async move { (exchange(proxy, data.clone()).await, data) })
+                })
+                .collect();
+            for c in clients {
+                let (got, sent) = c.await.unwrap();
+                assert_eq!(got.len(), sent.len());
+                assert!(got == sent, "bytes through the proxy differ");
+            }
+        });
+    }
+}
+
+#[test]
+fn half_close_reaches_upstream_and_the_answer_still_flows_back() {
+    for copy in modes() {
+        run(async move {
+            let proxy = start_proxy(start_server(reverse), copy);
+            let sent = payload(3 << 20, 7);
+            let mut expected = sent.clone();
+            expected.reverse();
+            let got = exchange(proxy, sent).await;
+            assert!(got == expected, "reversed answer differs");
+        });
+    }
+}
+
+#[test]
+fn upstream_half_close_reaches_the_client_which_keeps_sending() {
+    run(async {
+        // Upstream greets, closes its write half, then counts what the client sends.
+        let upstream = start_server(|s: TcpStream| async move {
+            let (res, _) = s.write_all(b"hello, then EOF".to_vec()).await;
+            res.unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            let n = read_to_end(&s).await.unwrap().len();
+            let _ = s.write_all(n.to_string().into_bytes()).await;
+        });
+        let proxy = start_proxy(upstream, CopyOptions::default());
+        let c = TcpStream::connect(proxy).await.unwrap();
+        assert_eq!(read_to_end(&c).await.unwrap(), b"hello, then EOF");
+        let (res, _) = c.write_all(payload(500_000, 1)).await;
+        res.unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        // Upstream's write half is already shut: whatever it sends now is dropped, and the
+        // client sees no more bytes, only EOF (or a reset once upstream closes).
+        match read_to_end(&c).await {
+            Ok(rest) => assert!(rest.is_empty()),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        }
+    });
+}
+
+#[test]
+fn idle_pairs_are_closed() {
+    run(async {
+        let copy = CopyOptions { idle_timeout: Some(Duration::from_millis(100)), ..CopyOptions::default() };
+        let proxy = start_proxy(start_server(echo), copy);
+        let c = TcpStream::connect(proxy).await.unwrap();
+        // One round trip shows the pair works, then silence: the proxy must hang up.
+        let (res, _) = c.write_all(b"ping".to_vec()).await;
+        res.unwrap();
+        let (n, buf) = c.read(Vec::with_capacity(16)).await;
+        assert_eq!(&buf[..n.unwrap()], b"ping");
+        match c.read(Vec::with_capacity(16)).await.0 {
+            Ok(n) => assert_eq!(n, 0, "idle pair should be closed"),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        }
+    });
+}
+
+#[test]
+fn an_unreachable_upstream_closes_the_client() {
+    run(async {
+        let gone = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let proxy = start_proxy(gone, CopyOptions::default());
+        let c = TcpStream::connect(proxy).await.unwrap();
+        match c.read(Vec::with_capacity(16)).await.0 {
+            Ok(n) => assert_eq!(n, 0),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        }
+    });
+}

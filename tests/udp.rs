@@ -1,0 +1,128 @@
+//! UDP sockets on whichever driver RINGPOLL_DRIVER picks: datagrams byte-compared, errors of
+//! the right kind, and no descriptor left open.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use ringpoll::net::UdpSocket;
+
+/// Tests here count this process's descriptors, so they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+/// Runs `test` on a fresh core and checks it closed every descriptor it opened.
+fn run<F: std::future::Future<Output = ()>>(test: F) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = open_fds();
+    ringpoll::block_on(test);
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
+fn payload(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+#[test]
+fn send_to_and_recv_from_carry_datagrams_intact() {
+    run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        for (i, len) in [0, 1, 100, 1472, 8000, 60_000].into_iter().enumerate() {
+            let sent = payload(len, i as u8);
+            let (res, _) = a.send_to(sent.clone(), b_addr).await;
+            assert_eq!(res.unwrap(), len);
+            let (res, got) = b.recv_from(Vec::with_capacity(65_536)).await;
+            let (n, from) = res.unwrap();
+            assert_eq!((n, from), (len, a_addr));
+            assert_eq!(got, sent);
+        }
+    });
+}
+
+#[test]
+fn connected_sockets_send_and_recv() {
+    run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(a.peer_addr().unwrap_err().kind(), io::ErrorKind::NotConnected);
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
+        assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+        for round in 0..20u8 {
+            let (res, _) = a.send(payload(500 + round as usize, round)).await;
+            res.unwrap();
+            let (n, got) = b.recv(Vec::with_capacity(2048)).await;
+            assert_eq!(n.unwrap(), 500 + round as usize);
+            assert_eq!(got, payload(500 + round as usize, round));
+            let (res, _) = b.send(got).await;
+            res.unwrap();
+            let (n, echoed) = a.recv(Vec::with_capacity(2048)).await;
+            assert_eq!(n.unwrap(), 500 + round as usize);
+            assert_eq!(echoed, payload(500 + round as usize, round));
+        }
+    });
+}
+
+#[test]
+fn poll_send_and_poll_recv_use_borrowed_slices() {
+    run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        let sent = payload(1000, 7);
+        let n = std::future::poll_fn(|cx| a.poll_send(cx, &sent)).await.unwrap();
+        assert_eq!(n, 1000);
+        let mut got = [0u8; 2000];
+        let n = std::future::poll_fn(|cx| b.poll_recv(cx, &mut got)).await.unwrap();
+        assert_eq!(&got[..n], &sent[..]);
+    });
+}
+
+#[test]
+fn a_closed_peer_port_is_connection_refused() {
+    run(async {
+        let gone: SocketAddr = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap()
+        };
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        a.connect(gone).await.unwrap();
+        let (res, _) = a.send(b"anyone?".to_vec()).await;
+        res.unwrap();
+        // The ICMP port-unreachable arrives as the socket's error, reported by the next recv.
+        let (res, _) = a.recv(Vec::with_capacity(64)).await;
+        assert_eq!(res.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn reuseport_lets_two_sockets_share_a_port_and_ipv6_works() {
+    run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind(a.local_addr().unwrap()).unwrap();
+        assert_eq!(a.local_addr().unwrap(), b.local_addr().unwrap());
+        let Ok(v6) = UdpSocket::bind("[::1]:0") else { return };
+        let other = UdpSocket::bind("[::1]:0").unwrap();
+        let (res, _) = v6.send_to(b"six".to_vec(), other.local_addr().unwrap()).await;
+        res.unwrap();
+        let (res, got) = other.recv_from(Vec::with_capacity(16)).await;
+        assert_eq!(res.unwrap().1, v6.local_addr().unwrap());
+        assert_eq!(got, b"six");
+    });
+}
+
+#[test]
+fn bad_addresses_are_errors_not_panics() {
+    run(async {
+        assert!(UdpSocket::bind("not an address").is_err());
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(a.connect("nor this").await.is_err());
+        // Binding a non-local address is refused by the kernel.
+        assert_eq!(UdpSocket::bind("192.0.2.1:0").unwrap_err().kind(), io::ErrorKind::AddrNotAvailable);
+    });
+}

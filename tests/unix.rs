@@ -1,0 +1,167 @@
+//! Unix stream sockets on whichever driver RINGPOLL_DRIVER picks: bytes compared both ways,
+//! half-close, errors of the right kind, and no descriptor left open.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::Shutdown;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use ringpoll::net::{UnixListener, UnixStream};
+
+/// Tests here count this process's descriptors, so they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+fn run<F: std::future::Future<Output = ()>>(test: F) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = open_fds();
+    ringpoll::block_on(test);
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
+/// A socket path unique to this test and process, removed first if a previous run left it.
+fn socket_path(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("ringpoll-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Lets the core complete descriptor closes before the next step. On io_uring, dropping a
+/// socket queues IORING_OP_CLOSE, submitted with the core's next turn: until then the kernel
+/// still sees the socket open (reported as a ringpoll issue). A timer wait is such a turn.
+async fn settle() {
+    ringpoll::time::sleep(std::time::Duration::from_millis(1)).await;
+}
+
+fn payload(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(17).wrapping_add(seed)).collect()
+}
+
+/// Reads until EOF.
+async fn read_to_end(stream: &UnixStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    loop {
+        let (n, buf) = stream.read(Vec::with_capacity(64 * 1024)).await;
+        if n.unwrap() == 0 {
+            return all;
+        }
+        all.extend_from_slice(&buf);
+    }
+}
+
+#[test]
+fn accept_connect_and_move_mibs_both_ways_with_half_close() {
+    let path = socket_path("mibs");
+    run(async {
+        let listener = UnixListener::bind(&path).unwrap();
+        assert_eq!(listener.local_addr().unwrap().as_unix_path().unwrap(), path);
+        let up = payload(3 << 20, 1);
+        let down = payload(2 << 20, 2);
+        let (up2, down2) = (up.clone(), down.clone());
+        let server = ringpoll::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let s = std::rc::Rc::new(s);
+            let writer = s.clone();
+            let send = ringpoll::spawn(async move {
+                let (res, _) = writer.write_all(down2).await;
+                res.unwrap();
+                writer.shutdown(Shutdown::Write).unwrap();
+            });
+            let got = read_to_end(&s).await;
+            send.await.unwrap();
+            got
+        });
+        let c = std::rc::Rc::new(UnixStream::connect(&path).await.unwrap());
+        let writer = c.clone();
+        let send = ringpoll::spawn(async move {
+            let (res, _) = writer.write_all(up2).await;
+            res.unwrap();
+            writer.shutdown(Shutdown::Write).unwrap();
+        });
+        let got_down = read_to_end(&c).await;
+        send.await.unwrap();
+        assert!(got_down == down, "server -> client bytes differ");
+        assert!(server.await.unwrap() == up, "client -> server bytes differ");
+    });
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn connecting_to_nothing_is_not_found_or_refused() {
+    let missing = socket_path("missing");
+    let not_socket = socket_path("plain-file");
+    let stale = socket_path("stale");
+    run(async {
+        // Written inside `run`, whose lock keeps other tests from counting descriptors meanwhile.
+        std::fs::write(&not_socket, b"not a socket").unwrap();
+        let err = UnixStream::connect(&missing).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let err = UnixStream::connect(&not_socket).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        // A socket file whose listener is gone refuses connections.
+        drop(UnixListener::bind(&stale).unwrap());
+        settle().await;
+        let err = UnixStream::connect(&stale).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    });
+    std::fs::remove_file(&not_socket).unwrap();
+    std::fs::remove_file(&stale).unwrap();
+}
+
+#[test]
+fn bad_paths_are_errors_not_panics() {
+    let taken = socket_path("taken");
+    run(async {
+        let _listener = UnixListener::bind(&taken).unwrap();
+        assert_eq!(UnixListener::bind(&taken).unwrap_err().kind(), io::ErrorKind::AddrInUse);
+        let long = "x".repeat(300);
+        assert_eq!(UnixListener::bind(&long).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(UnixStream::connect(&long).await.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(UnixStream::connect("nul\0byte").await.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    });
+    std::fs::remove_file(&taken).unwrap();
+}
+
+#[test]
+fn pair_poll_read_and_poll_write_move_bytes_without_owned_buffers() {
+    run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let sent = payload(1 << 20, 9);
+        let writer = ringpoll::spawn(async move {
+            let mut rest = &sent[..];
+            while !rest.is_empty() {
+                let n = poll_fn(|cx| a.poll_write(cx, rest)).await.unwrap();
+                rest = &rest[n..];
+            }
+            a.shutdown(Shutdown::Write).unwrap();
+            sent
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = poll_fn(|cx| b.poll_read(cx, &mut buf)).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == writer.await.unwrap(), "bytes differ");
+    });
+}
+
+#[test]
+fn writes_to_a_closed_peer_fail_with_broken_pipe() {
+    run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        settle().await;
+        let (res, _) = a.write_all(vec![1u8; 1024]).await;
+        assert_eq!(res.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        let (n, _) = a.read(Vec::with_capacity(16)).await;
+        assert_eq!(n.unwrap(), 0);
+    });
+}
