@@ -13,6 +13,9 @@ use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
 
+/// How long open connections may run on after SIGINT/SIGTERM.
+const GRACE: Duration = Duration::from_secs(1);
+
 struct Args {
     addr: SocketAddr,
     cores: Option<Vec<usize>>,
@@ -72,15 +75,13 @@ async fn echo(stream: TcpStream) -> io::Result<()> {
 async fn serve(addr: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     loop {
-        match listener.accept().await {
+        // Rides out fd exhaustion (backs off, no spin); fails once the runtime shuts down.
+        match listener.accept_backoff().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 ringpoll::spawn(echo(stream)).detach();
             }
-            // Out of descriptors: back off instead of spinning; connections free them.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                ringpoll::time::sleep(Duration::from_millis(10)).await;
-            }
+            Err(e) if ringpoll::shutdown::is_shutting_down(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
     }
@@ -130,12 +131,12 @@ fn main() -> io::Result<()> {
         }
     };
     eprintln!("echo: signal {sig}, shutting down");
-    for s in &servers {
-        if s.is_finished() {
-            eprintln!("echo: a core's server had stopped early");
+    let cancelled = rt.shutdown_gracefully(GRACE);
+    for server in servers {
+        if let Ok(Err(e)) = server.join() {
+            eprintln!("echo: a core's server failed: {e}");
         }
     }
-    drop(servers);
-    rt.shutdown();
+    eprintln!("echo: stopped ({cancelled} connections cut off after {GRACE:?})");
     Ok(())
 }

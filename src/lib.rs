@@ -54,6 +54,11 @@ pub mod time {
     pub use ringpoll_reactor::time::*;
 }
 
+/// Graceful shutdown as seen from a task: see [`Runtime::shutdown_gracefully`].
+pub mod shutdown {
+    pub use ringpoll_reactor::drain::{draining, is_shutting_down, Draining};
+}
+
 /// Owned buffers for the completion-style I/O API.
 pub mod buf {
     pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice};

@@ -217,6 +217,7 @@ impl Executor {
             match msg {
                 Msg::Run(f) => f(),
                 Msg::Wake(id) => self.schedule(id),
+                Msg::Drain => self.reactor.start_draining(),
                 Msg::Shutdown => self.shutdown.set(true),
             }
         }

@@ -11,6 +11,8 @@ pub(crate) enum Msg {
     Run(Box<dyn FnOnce() + Send>),
     /// Schedule the task with this id (a wake from another thread).
     Wake(u64),
+    /// Start a graceful shutdown: listeners stop accepting, connections carry on.
+    Drain,
     /// Stop the core: drop every task and return from its loop.
     Shutdown,
 }

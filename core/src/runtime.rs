@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io;
 use std::sync::{mpsc, Arc, Once};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use ringpoll_reactor::{Break, DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
 
@@ -42,12 +43,16 @@ impl Builder {
         };
         let (kind, fallback) = choice.resolve()?;
         report_fallback(fallback);
-        let cpus = match self.cpus {
-            Some(cpus) => cpus,
-            None => allowed_cpus()?,
-        };
+        let allowed = allowed_cpus()?;
+        let cpus = self.cpus.unwrap_or_else(|| allowed.clone());
         if cpus.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a runtime needs at least one CPU"));
+        }
+        if let Some(cpu) = cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("CPU {cpu} is not available to this process (allowed: {allowed:?})"),
+            ));
         }
         let mut runtime = Runtime { kind, cores: Vec::with_capacity(cpus.len()) };
         for (index, &cpu) in cpus.iter().enumerate() {
@@ -188,8 +193,26 @@ impl Runtime {
         self.cores[index].mailbox.netpoll_break()
     }
 
-    /// Stops every core, dropping its tasks, and joins the threads.
+    /// Stops every core at once, dropping its tasks, and joins the threads.
     pub fn shutdown(self) {}
+
+    /// Shuts down gracefully: every listener stops accepting (its accept fails with a
+    /// shutdown error, see `ringpoll::shutdown`), tasks get up to `grace` to finish, then what
+    /// is left is cancelled and every core thread joined. Returns how many tasks were
+    /// cancelled.
+    pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
+        for core in &self.cores {
+            core.mailbox.send(Msg::Drain);
+        }
+        let deadline = Instant::now() + grace;
+        let live = || self.cores.iter().map(|c| c.stats.tasks_live.get()).sum::<u64>();
+        while live() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
+        }
+        let cancelled = live();
+        drop(self);
+        cancelled
+    }
 }
 
 impl Drop for Runtime {

@@ -65,10 +65,6 @@ impl Epoll {
         self.descs.borrow_mut().take_waiters(token, interest, wake);
     }
 
-    pub(crate) fn registered(&self) -> usize {
-        self.descs.borrow().live()
-    }
-
     /// One epoll_wait; returns how many events arrived. A signal ends the wait early (Ok(0))
     /// so the caller recomputes its timeout.
     pub(crate) fn wait(&self, timeout_ms: i32, brk: &Break, wake: &mut Vec<Waker>) -> io::Result<usize> {

@@ -5,8 +5,9 @@
 //! lives in the op until its CQE. A CQE of -EAGAIN (older kernels, non-blocking sockets) is
 //! treated as "wait for readiness, then submit again".
 
+use std::future::poll_fn;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use io_uring::{opcode, types};
 
@@ -16,6 +17,9 @@ use crate::reactor::Driver;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
 use crate::sys::{cqe_result, cvt, cvt_size, owned};
+use crate::uring::op_table::Completion;
+use crate::uring::receive_gate::Receiving;
+use crate::uring::stash::Stash;
 use crate::uring::{Op, Uring};
 
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
@@ -38,6 +42,26 @@ impl MsgHeader {
         h.msg.msg_name = h.addr.as_mut_ptr().cast();
         h.msg.msg_namelen = h.addr.len();
         h
+    }
+}
+
+/// A read whose future was dropped completed with data: keep it for the next read.
+fn stash_late_read<B: IoBufMut>((buf, receiving, fd): (B, Receiving, RawFd), done: Completion, stash: &mut Stash) {
+    if done.result > 0 && receiving.source_alive() {
+        // SAFETY: the kernel wrote `result` bytes at the start of the buffer, which is alive.
+        let read = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), done.result as usize) };
+        stash.push_bytes(fd, read);
+    }
+}
+
+/// An accept whose future was dropped completed: keep the connection for the next accept
+/// (or close it if the listener is gone).
+fn stash_late_accept((addr, receiving, fd): (Box<SockAddr>, Receiving, RawFd), done: Completion, stash: &mut Stash) {
+    if done.result >= 0 {
+        let conn = (owned(done.result), *addr);
+        if receiving.source_alive() {
+            stash.push_accepted(fd, conn);
+        }
     }
 }
 
@@ -67,9 +91,18 @@ impl Source {
             return (res, buf);
         };
         loop {
+            if let Err(e) = self.check_deadline(Interest::Read) {
+                return (Err(e), buf);
+            }
+            poll_fn(|cx| self.gate.poll_clear(cx)).await;
+            if let Some(n) = self.take_stashed(uring, &mut buf) {
+                return (Ok(n), buf);
+            }
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total().min(u32::MAX as usize) as u32);
             let entry = opcode::Recv::new(types::Fd(self.fd()), ptr, len).build();
-            let (done, b) = Op::new(uring, entry, buf).await;
+            let data = (buf, self.gate.enter(), self.fd());
+            let (done, (b, _, _)) =
+                self.complete(Interest::Read, Op::settled_by(uring, entry, data, stash_late_read)).await;
             buf = b;
             let res = cqe_result(done.result);
             if would_block(&res) {
@@ -86,6 +119,21 @@ impl Source {
         }
     }
 
+    /// Bytes a dropped read took off this socket come first (io_uring only).
+    fn take_stashed<B: IoBufMut>(&self, uring: &Uring, buf: &mut B) -> Option<usize> {
+        let mut stash = uring.stash.borrow_mut();
+        if !stash.has_bytes(self.fd()) {
+            return None;
+        }
+        // SAFETY: the buffer's first bytes_total bytes are writable for as long as `buf` lives;
+        // viewing them as MaybeUninit makes no claim that they are initialised.
+        let out = unsafe { std::slice::from_raw_parts_mut(buf.stable_mut_ptr().cast(), buf.bytes_total()) };
+        let n = stash.take_bytes(self.fd(), out);
+        // SAFETY: take_bytes initialised the first n bytes.
+        unsafe { buf.set_init(n) };
+        Some(n)
+    }
+
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
     pub async fn write<B: IoBuf>(&self, mut buf: B) -> BufResult<usize, B> {
         let (ptr, len) = (buf.stable_ptr(), buf.bytes_init());
@@ -95,10 +143,13 @@ impl Source {
             return (self.retry(Interest::Write, send).await, buf);
         };
         loop {
+            if let Err(e) = self.check_deadline(Interest::Write) {
+                return (Err(e), buf);
+            }
             let entry = opcode::Send::new(types::Fd(self.fd()), ptr, len.min(u32::MAX as usize) as u32)
                 .flags(SEND_FLAGS)
                 .build();
-            let (done, b) = Op::new(uring, entry, buf).await;
+            let (done, b) = self.complete(Interest::Write, Op::new(uring, entry, buf)).await;
             buf = b;
             let res = cqe_result(done.result);
             if would_block(&res) {
@@ -140,8 +191,12 @@ impl Source {
             let send = || cvt_size(unsafe { libc::sendmsg(self.fd(), &*msg, SEND_FLAGS) });
             return (self.retry(Interest::Write, send).await, bufs);
         };
+        if let Err(e) = self.check_deadline(Interest::Write) {
+            return (Err(e), bufs);
+        }
         let entry = opcode::SendMsg::new(types::Fd(self.fd()), &*msg).flags(SEND_FLAGS as u32).build();
-        let (done, (bufs, _iovs, _msg)) = Op::new(uring, entry, (bufs, iovs, msg)).await;
+        let (done, (bufs, _iovs, _msg)) =
+            self.complete(Interest::Write, Op::new(uring, entry, (bufs, iovs, msg))).await;
         (cqe_result(done.result).map(|n| n as usize), bufs)
     }
 
@@ -158,10 +213,17 @@ impl Source {
                     self.retry(Interest::Read, accept).await.map(|fd| (owned(fd), addr))
                 }
                 Some(uring) => {
+                    self.check_deadline(Interest::Read)?;
+                    poll_fn(|cx| self.gate.poll_clear(cx)).await;
+                    if let Some(conn) = uring.stash.borrow_mut().take_accepted(self.fd()) {
+                        return Ok(conn);
+                    }
                     let mut addr = Box::new(SockAddr::empty());
                     let (ptr, len) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
                     let entry = opcode::Accept::new(types::Fd(self.fd()), ptr, len).flags(ACCEPT_FLAGS).build();
-                    let (done, addr) = Op::new(uring, entry, addr).await;
+                    let data = (addr, self.gate.enter(), self.fd());
+                    let op = Op::settled_by(uring, entry, data, stash_late_accept);
+                    let (done, (addr, _, _)) = self.complete(Interest::Read, op).await;
                     match cqe_result(done.result) {
                         Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
                             self.ready(Interest::Read).await?;
@@ -181,9 +243,10 @@ impl Source {
     /// Connects a non-blocking socket to `addr`, reporting the connection's own error.
     pub async fn connect(&self, addr: SockAddr) -> io::Result<()> {
         if let Some(uring) = self.uring() {
+            self.check_deadline(Interest::Write)?;
             let addr = Box::new(addr);
             let entry = opcode::Connect::new(types::Fd(self.fd()), addr.as_ptr(), addr.len()).build();
-            let (done, _addr) = Op::new(uring, entry, addr).await;
+            let (done, _addr) = self.complete(Interest::Write, Op::new(uring, entry, addr)).await;
             return cqe_result(done.result).map(drop);
         }
         // SAFETY: addr is a valid sockaddr of addr.len() bytes, alive for the call.
@@ -222,9 +285,12 @@ impl Source {
                 self.retry(Interest::Read, recv).await.map(|n| (n, addr))
             }
             Some(uring) => loop {
+                if let Err(e) = self.check_deadline(Interest::Read) {
+                    break Err(e);
+                }
                 let mut h = MsgHeader::new(ptr, len, SockAddr::empty());
                 let entry = opcode::RecvMsg::new(types::Fd(self.fd()), &mut h.msg).build();
-                let (done, h) = Op::new(uring, entry, h).await;
+                let (done, h) = self.complete(Interest::Read, Op::new(uring, entry, h)).await;
                 let res = cqe_result(done.result);
                 if would_block(&res) {
                     if let Err(e) = self.ready(Interest::Read).await {
@@ -253,15 +319,26 @@ impl Source {
                 || cvt_size(unsafe { libc::sendto(self.fd(), ptr.cast(), len, SEND_FLAGS, addr.as_ptr(), addr.len()) });
             return (self.retry(Interest::Write, send).await, buf);
         };
+        if let Err(e) = self.check_deadline(Interest::Write) {
+            return (Err(e), buf);
+        }
         let h = MsgHeader::new(ptr as *mut u8, len, addr);
         let entry = opcode::SendMsg::new(types::Fd(self.fd()), &h.msg).flags(SEND_FLAGS as u32).build();
-        let (done, (buf, _h)) = Op::new(uring, entry, (buf, h)).await;
+        let (done, (buf, _h)) = self.complete(Interest::Write, Op::new(uring, entry, (buf, h))).await;
         (cqe_result(done.result).map(|n| n as usize), buf)
     }
 
     /// Non-blocking receive into a borrowed slice, parking on readiness: no internal copy on
     /// either driver. For compatibility layers (`AsyncRead`).
-    pub fn poll_recv(&self, cx: &std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<io::Result<usize>> {
+    pub fn poll_recv(&self, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<io::Result<usize>> {
+        if let Some(uring) = self.uring() {
+            let mut stash = uring.stash.borrow_mut();
+            if stash.has_bytes(self.fd()) {
+                // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes.
+                let out = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+                return std::task::Poll::Ready(Ok(stash.take_bytes(self.fd(), out)));
+            }
+        }
         self.poll_retry(Interest::Read, cx, || {
             // SAFETY: buf is a live, writable slice for the call.
             cvt_size(unsafe { libc::recv(self.fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
@@ -269,7 +346,7 @@ impl Source {
     }
 
     /// Non-blocking send from a borrowed slice, parking on readiness (`AsyncWrite`).
-    pub fn poll_send(&self, cx: &std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<io::Result<usize>> {
+    pub fn poll_send(&self, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<io::Result<usize>> {
         self.poll_retry(Interest::Write, cx, || {
             // SAFETY: buf is a live slice for the call.
             cvt_size(unsafe { libc::send(self.fd(), buf.as_ptr().cast(), buf.len(), SEND_FLAGS | libc::MSG_DONTWAIT) })

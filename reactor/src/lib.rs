@@ -15,6 +15,8 @@
 #![warn(missing_docs)]
 
 mod buf;
+mod deadline;
+pub mod drain;
 mod driver;
 mod epoll;
 mod io;

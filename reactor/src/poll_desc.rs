@@ -146,7 +146,8 @@ impl PollDescs {
     }
 
     /// How many fds are registered.
-    pub(crate) fn live(&self) -> usize {
+    #[cfg(test)]
+    fn live(&self) -> usize {
         self.descs.len() - self.free.len()
     }
 }

@@ -1,6 +1,5 @@
 //! The per-core reactor: a driver, the timers and the netpollBreak eventfd.
 
-use std::any::Any;
 use std::cell::{RefCell, RefMut};
 use std::io;
 use std::rc::Rc;
@@ -8,6 +7,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::drain::Drain;
 use crate::driver::DriverKind;
 use crate::epoll::Epoll;
 use crate::netpoll_break::Break;
@@ -30,7 +30,7 @@ pub struct Reactor {
     /// Wakers collected while the driver is borrowed, woken after it is released. Reused, so
     /// a poll allocates nothing.
     wake: RefCell<Vec<Waker>>,
-    release: RefCell<Vec<Box<dyn Any>>>,
+    pub(crate) drain: Drain,
 }
 
 thread_local! {
@@ -51,7 +51,7 @@ impl Reactor {
             brk,
             stats: Arc::default(),
             wake: RefCell::new(Vec::with_capacity(128)),
-            release: RefCell::default(),
+            drain: Drain::default(),
         }))
     }
 
@@ -98,6 +98,17 @@ impl Reactor {
         self.timers.borrow_mut()
     }
 
+    /// Starts a graceful shutdown on this core: listeners stop accepting and
+    /// [`draining`](crate::drain::draining) futures complete.
+    pub fn start_draining(&self) {
+        self.drain.start();
+    }
+
+    /// Whether this core is draining.
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_started()
+    }
+
     /// The nearest timer deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.borrow().next_deadline()
@@ -121,29 +132,19 @@ impl Reactor {
                 let ms = timeout_ms(timeout.map(|t| now + t), now);
                 epoll.wait(ms, &self.brk, &mut wake)
             }
-            Driver::Uring(uring) => {
-                let mut release = self.release.borrow_mut();
-                let n = uring.wait(timeout, &self.brk, &self.stats, &mut wake, &mut release);
-                release.clear();
-                n
-            }
+            Driver::Uring(uring) => uring.wait(timeout, &self.brk, &self.stats, &mut wake),
         };
         if deadline.is_some() {
             self.timers.borrow_mut().fire(Instant::now(), &mut wake);
         }
         self.stats.reactor_events.add(*n.as_ref().unwrap_or(&0) as u64);
         self.stats.timers_live.set(self.timers.borrow().len() as u64);
+        if let Driver::Uring(uring) = &self.driver {
+            self.stats.ops_in_flight.set(uring.ops_in_flight() as u64);
+        }
         wake.drain(..).for_each(Waker::wake);
         *self.wake.borrow_mut() = wake;
         n
-    }
-
-    /// Registered sources (epoll) or ops awaiting a completion (io_uring).
-    pub fn in_flight(&self) -> usize {
-        match &self.driver {
-            Driver::Epoll(epoll) => epoll.registered(),
-            Driver::Uring(uring) => uring.ops_in_flight(),
-        }
     }
 }
 

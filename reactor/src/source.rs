@@ -1,18 +1,23 @@
 //! Source: a descriptor owned by the current core's reactor, and its readiness.
 
 use std::cell::Cell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Instant;
 
 use io_uring::{opcode, types};
 
+use crate::deadline::{self, Deadlines};
 use crate::poll_desc::{Interest, Token};
 use crate::reactor::{Driver, Reactor};
 use crate::sys::cqe_result;
-use crate::uring::op_table::OpId;
+use crate::uring::op_table::{Completion, OpId};
+use crate::uring::receive_gate::ReceiveGate;
+use crate::uring::Op;
 
 /// A socket registered with the current core's reactor; closing it is the reactor's job.
 ///
@@ -25,6 +30,11 @@ pub struct Source {
     token: Option<Token>,
     /// io_uring POLL_ADD ops in flight, for Read and Write.
     polls: [Cell<Option<OpId>>; 2],
+    /// Orders receives around dropped ones on io_uring (see `ReceiveGate`).
+    pub(crate) gate: Rc<ReceiveGate>,
+    deadlines: Deadlines,
+    /// The io_uring op each direction waits on, so a moved deadline can wake it.
+    parked: [Cell<Option<OpId>>; 2],
 }
 
 impl Source {
@@ -37,7 +47,15 @@ impl Source {
             Driver::Uring(_) => None,
         };
         reactor.stats().sources_open.bump();
-        Ok(Source { reactor, fd: fd.into_raw_fd(), token, polls: Default::default() })
+        Ok(Source {
+            reactor,
+            fd: fd.into_raw_fd(),
+            token,
+            polls: Default::default(),
+            gate: Rc::default(),
+            deadlines: Deadlines::default(),
+            parked: Default::default(),
+        })
     }
 
     /// The descriptor, still owned by the source.
@@ -50,14 +68,65 @@ impl Source {
         &self.reactor
     }
 
+    /// Sets (or clears, with None) the deadline of `interest`, as Go's `SetReadDeadline` and
+    /// `SetWriteDeadline` do: it applies to an operation already waiting and to later ones,
+    /// which fail with `TimedOut` once it has passed. A waiting operation is woken to pick up
+    /// the change.
+    pub fn set_deadline(&self, interest: Interest, at: Option<Instant>) {
+        self.deadlines.set(interest, at);
+        let mut wake = Vec::new();
+        match &self.reactor.driver {
+            Driver::Epoll(epoll) => epoll.take_waiters(self.token(), interest, &mut wake),
+            Driver::Uring(uring) => {
+                let ops = [self.parked[interest as usize].get(), self.polls[interest as usize].get()];
+                wake.extend(ops.into_iter().flatten().filter_map(|id| uring.waker_of(id)));
+            }
+        }
+        wake.into_iter().for_each(Waker::wake);
+    }
+
+    /// The deadline of `interest`.
+    pub fn deadline(&self, interest: Interest) -> Option<Instant> {
+        self.deadlines.get(interest)
+    }
+
+    fn token(&self) -> Token {
+        self.token.expect("epoll source without a token")
+    }
+
+    /// Awaits an io_uring op of direction `interest`, under that direction's deadline: when it
+    /// passes, the op is cancelled and still awaited, so its buffer comes back and a result
+    /// that beat the cancel is kept. A cancelled op reports ETIMEDOUT.
+    pub(crate) async fn complete<T: 'static>(&self, interest: Interest, mut op: Op<'_, T>) -> (Completion, T) {
+        let mut timed_out = false;
+        let (mut done, data) = poll_fn(|cx| {
+            if let Poll::Ready(out) = Pin::new(&mut op).poll(cx) {
+                self.parked[interest as usize].set(None);
+                return Poll::Ready(out);
+            }
+            self.parked[interest as usize].set(op.id());
+            if !timed_out && self.deadlines.poll_expired(interest, cx).is_ready() {
+                op.cancel();
+                timed_out = true;
+            }
+            Poll::Pending
+        })
+        .await;
+        if timed_out && done.result == -libc::ECANCELED {
+            done.result = -libc::ETIMEDOUT;
+        }
+        (done, data)
+    }
+
     /// Go's wait half: Ready when an edge (epoll) or a POLL_ADD completion (io_uring) says the
     /// descriptor is ready for `interest`; the caller then retries its non-blocking syscall.
-    pub fn poll_ready(&self, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
+    /// Fails with `TimedOut` once the direction's deadline has passed.
+    pub fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.deadlines.poll_expired(interest, cx).is_ready() {
+            return Poll::Ready(Err(deadline::exceeded()));
+        }
         match &self.reactor.driver {
-            Driver::Epoll(epoll) => {
-                let token = self.token.expect("epoll source without a token");
-                epoll.poll_ready(token, interest, cx).map(Ok)
-            }
+            Driver::Epoll(epoll) => epoll.poll_ready(self.token(), interest, cx).map(Ok),
             Driver::Uring(uring) => {
                 let slot = &self.polls[interest as usize];
                 let id = match slot.get() {
@@ -84,9 +153,19 @@ impl Source {
         poll_fn(|cx| self.poll_ready(interest, cx)).await
     }
 
+    /// `TimedOut` if the deadline of `interest` has passed: checked before an operation
+    /// starts, so it fails even when it could complete at once (Go's `netpollcheckerr`).
+    pub fn check_deadline(&self, interest: Interest) -> io::Result<()> {
+        match self.deadlines.expired(interest) {
+            true => Err(deadline::exceeded()),
+            false => Ok(()),
+        }
+    }
+
     /// Runs a non-blocking syscall Go's way: try it; on EAGAIN wait for readiness and retry;
-    /// retry EINTR.
+    /// retry EINTR. Fails with `TimedOut` once the direction's deadline has passed.
     pub async fn retry<T>(&self, interest: Interest, mut syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        self.check_deadline(interest)?;
         loop {
             match syscall() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.ready(interest).await?,
@@ -100,7 +179,7 @@ impl Source {
     pub fn poll_retry<T>(
         &self,
         interest: Interest,
-        cx: &Context<'_>,
+        cx: &mut Context<'_>,
         mut syscall: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
         loop {
@@ -130,16 +209,17 @@ impl Drop for Source {
         self.reactor.stats().sources_open.sub(1);
         match &self.reactor.driver {
             Driver::Epoll(epoll) => {
-                epoll.deregister(self.fd, self.token.expect("epoll source without a token"));
+                epoll.deregister(self.fd, self.token());
                 // SAFETY: the source owns fd and nobody uses it after this point.
                 unsafe { libc::close(self.fd) };
             }
             Driver::Uring(uring) => {
                 for slot in &self.polls {
                     if let Some(id) = slot.take() {
-                        uring.abandon(id, Box::new(()));
+                        uring.abandon(id, Box::new(|_, _| {}));
                     }
                 }
+                uring.stash.borrow_mut().forget(self.fd);
                 uring.close(self.fd);
             }
         }

@@ -50,6 +50,7 @@ pub struct Stats {
     pub accepted: Counter,
     pub sources_open: Counter,
     pub timers_live: Counter,
+    pub ops_in_flight: Counter,
 }
 
 /// A copy of one core's [`Stats`] at one moment.
@@ -75,6 +76,8 @@ pub struct StatsSnapshot {
     pub sources_open: u64,
     /// Armed timers now.
     pub timers_live: u64,
+    /// io_uring ops awaiting their completion now, including abandoned ones (0 on epoll).
+    pub ops_in_flight: u64,
     /// Writes to the core's eventfd (netpollBreak) by other threads.
     pub eventfd_writes: u64,
 }
@@ -93,6 +96,7 @@ impl Stats {
             accepted: self.accepted.get(),
             sources_open: self.sources_open.get(),
             timers_live: self.timers_live.get(),
+            ops_in_flight: self.ops_in_flight.get(),
             eventfd_writes,
         }
     }

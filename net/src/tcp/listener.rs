@@ -1,7 +1,13 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use ringpoll_reactor::Source;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use ringpoll_reactor::drain::{draining, shutting_down};
+use ringpoll_reactor::{Interest, Source};
 
 use super::TcpStream;
 use crate::socket;
@@ -49,12 +55,38 @@ impl TcpListener {
     }
 
     /// Waits for a connection. A connection aborted while queued is skipped; running out of
-    /// descriptors (EMFILE/ENFILE) is returned as an error, so the caller can back off.
+    /// descriptors (EMFILE/ENFILE) is returned as an error, so the caller can back off. Once
+    /// the runtime shuts down gracefully, accept fails with an error for which
+    /// `ringpoll_reactor::drain::is_shutting_down` is true: the accept loop ends while open
+    /// connections finish.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = self.source.accept().await?;
+        let (fd, addr) = until_draining(self.source.accept()).await?;
         self.source.reactor().stats().accepted.bump();
         let peer = socket::inet(addr)?;
         Ok((TcpStream::from_fd(fd)?, peer))
+    }
+
+    /// Accepts like [`TcpListener::accept`], but rides out descriptor exhaustion the way Go's
+    /// `http.Server` does: on EMFILE, ENFILE, ENOBUFS or ENOMEM it sleeps (5 ms, doubling up
+    /// to 1 s) and tries again, instead of spinning on the error or giving up. The connections
+    /// wait in the kernel's backlog meanwhile.
+    pub async fn accept_backoff(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let mut delay = Duration::from_millis(5);
+        loop {
+            match self.accept().await {
+                Err(e) if is_resource_exhaustion(&e) => {
+                    until_draining(async { Ok(ringpoll_reactor::time::sleep(delay).await) }).await?;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sets the accept deadline (Go's `SetDeadline` on a listener): an accept waiting now, and
+    /// every later one, fails with `ErrorKind::TimedOut` once `at` has passed; `None` clears it.
+    pub fn set_accept_deadline(&self, at: Option<Instant>) {
+        self.source.set_deadline(Interest::Read, at);
     }
 
     /// The bound address (with the port the kernel chose for port 0).
@@ -67,4 +99,21 @@ impl std::os::fd::AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.source.fd()
     }
+}
+
+/// Runs `accept` unless (or until) the core starts draining.
+async fn until_draining<T>(accept: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    let (mut accept, mut drain) = (pin!(accept), draining());
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut drain).poll(cx).is_ready() {
+            return Poll::Ready(Err(shutting_down()));
+        }
+        accept.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Errors that go away when descriptors or memory are freed.
+fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }

@@ -2,8 +2,9 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
-use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+use ringpoll_reactor::{BufResult, Interest, IoBuf, IoBufMut, SockAddr, Source};
 
 use crate::socket;
 
@@ -73,6 +74,30 @@ impl TcpStream {
     /// Writes several buffers in one gathered send; returns how many bytes went.
     pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
         self.source.writev(bufs).await
+    }
+
+    /// Sets the read deadline, as Go's `SetReadDeadline`: a read waiting now, and every later
+    /// read, fails with `ErrorKind::TimedOut` once `at` has passed; `None` clears it. Moving it
+    /// affects a read already waiting. No data is lost: on io_uring a read cut off by its
+    /// deadline is cancelled and awaited, and bytes that beat the cancel are returned.
+    pub fn set_read_deadline(&self, at: Option<Instant>) {
+        self.source.set_deadline(Interest::Read, at);
+    }
+
+    /// Sets the write deadline, as Go's `SetWriteDeadline`; see [`TcpStream::set_read_deadline`].
+    /// A `write_all` cut off by it may have sent part of the buffer.
+    pub fn set_write_deadline(&self, at: Option<Instant>) {
+        self.source.set_deadline(Interest::Write, at);
+    }
+
+    /// The read deadline.
+    pub fn read_deadline(&self) -> Option<Instant> {
+        self.source.deadline(Interest::Read)
+    }
+
+    /// The write deadline.
+    pub fn write_deadline(&self) -> Option<Instant> {
+        self.source.deadline(Interest::Write)
     }
 
     /// Shuts down the read half, the write half (sends FIN: the peer reads EOF), or both.

@@ -8,8 +8,9 @@
 
 mod op;
 pub(crate) mod op_table;
+pub(crate) mod receive_gate;
+pub(crate) mod stash;
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
@@ -22,6 +23,7 @@ use crate::netpoll_break::Break;
 use crate::stats::Stats;
 pub(crate) use op::Op;
 use op_table::{Completion, Finished, OpId, OpTable};
+use stash::{Orphan, Stash};
 
 /// SQ entries per ring; a full SQ is submitted and pushed again, never an error.
 const ENTRIES: u32 = 1024;
@@ -74,6 +76,8 @@ pub(crate) fn probe() -> io::Result<()> {
 pub(crate) struct Uring {
     ring: RefCell<IoUring>,
     ops: RefCell<OpTable>,
+    /// Late results of dropped reads and accepts, handed to the next read or accept.
+    pub(crate) stash: RefCell<Stash>,
     /// Cancels and closes whose CQE has not arrived.
     ignored: Cell<usize>,
     /// The eventfd read's target; the kernel writes it while the read is armed.
@@ -87,6 +91,7 @@ impl Uring {
         let uring = Uring {
             ring: RefCell::new(build_ring()?),
             ops: RefCell::default(),
+            stash: RefCell::default(),
             ignored: Cell::new(0),
             break_buf: Box::into_raw(Box::new(0u64)),
             break_armed: Cell::new(false),
@@ -126,9 +131,19 @@ impl Uring {
     /// CQ overflow made the kernel refuse new submissions: collect completions now.
     fn reap_into_table(&self, ring: &mut IoUring) {
         let mut wake = Vec::new();
-        let mut release = Vec::new();
-        self.drain(ring, &mut wake, &mut release);
+        let (_, _, orphans) = self.drain(ring, &mut wake);
+        self.settle(orphans);
         wake.into_iter().for_each(Waker::wake);
+    }
+
+    fn settle(&self, orphans: Vec<(Orphan, Completion)>) {
+        if orphans.is_empty() {
+            return;
+        }
+        let mut stash = self.stash.borrow_mut();
+        for (orphan, done) in orphans {
+            orphan(done, &mut stash);
+        }
     }
 
     /// Queues `entry` as a new op; the returned id is polled with [`Uring::poll_op`].
@@ -141,15 +156,21 @@ impl Uring {
         id
     }
 
+    /// A clone of the waker awaiting op `id`, if a task awaits it.
+    pub(crate) fn waker_of(&self, id: OpId) -> Option<Waker> {
+        self.ops.borrow().waker_of(id)
+    }
+
     pub(crate) fn poll_op(&self, id: OpId, cx: &Context<'_>) -> Poll<Completion> {
         self.ops.borrow_mut().poll(id, cx)
     }
 
-    /// The op's future is gone: keep `keep` until the CQE, and ask the kernel to cancel.
-    pub(crate) fn abandon(&self, id: OpId, keep: Box<dyn Any>) {
-        let in_flight = self.ops.borrow_mut().abandon(id, keep);
-        if in_flight {
-            self.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build());
+    /// The op's future is gone: keep `orphan` until the CQE, and ask the kernel to cancel.
+    pub(crate) fn abandon(&self, id: OpId, orphan: Orphan) {
+        let finished = self.ops.borrow_mut().abandon(id, orphan);
+        match finished {
+            None => self.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build()),
+            Some(settle) => self.settle(vec![settle]),
         }
     }
 
@@ -173,7 +194,6 @@ impl Uring {
         brk: &Break,
         stats: &Stats,
         wake: &mut Vec<Waker>,
-        release: &mut Vec<Box<dyn Any>>,
     ) -> io::Result<usize> {
         let mut ring = self.ring.borrow_mut();
         let ready = !ring.completion().is_empty();
@@ -195,8 +215,9 @@ impl Uring {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
         }
-        let (n, break_fired) = self.drain(&mut ring, wake, release);
+        let (n, break_fired, orphans) = self.drain(&mut ring, wake);
         drop(ring);
+        self.settle(orphans);
         stats.uring_completions.add(n as u64);
         if break_fired {
             brk.rearm();
@@ -221,11 +242,13 @@ impl Uring {
         ring.submitter().submit()
     }
 
-    /// Moves every CQE into the op table. Returns the count and whether the break fired.
-    fn drain(&self, ring: &mut IoUring, wake: &mut Vec<Waker>, release: &mut Vec<Box<dyn Any>>) -> (usize, bool) {
+    /// Moves every CQE into the op table. Returns the count, whether the break fired, and the
+    /// abandoned ops to settle once nothing is borrowed.
+    fn drain(&self, ring: &mut IoUring, wake: &mut Vec<Waker>) -> (usize, bool, Vec<(Orphan, Completion)>) {
         let mut ops = self.ops.borrow_mut();
         let mut n = 0;
         let mut break_fired = false;
+        let mut orphans = Vec::new();
         for cqe in ring.completion() {
             n += 1;
             match cqe.user_data() {
@@ -238,13 +261,13 @@ impl Uring {
                     let done = Completion { result: cqe.result(), flags: cqe.flags() };
                     match ops.complete(id as OpId, done) {
                         Finished::Wake(w) => wake.push(w),
-                        Finished::Release(keep) => release.push(keep),
+                        Finished::Settle(orphan, done) => orphans.push((orphan, done)),
                         Finished::Nothing => {}
                     }
                 }
             }
         }
-        (n, break_fired)
+        (n, break_fired, orphans)
     }
 
     pub(crate) fn ops_in_flight(&self) -> usize {
@@ -262,7 +285,7 @@ impl Uring {
             self.push_ignored(opcode::AsyncCancel::new(BREAK_DATA).build());
         }
         let give_up = Instant::now() + Duration::from_secs(2);
-        let (mut wake, mut release) = (Vec::new(), Vec::new());
+        let mut wake = Vec::new();
         loop {
             let settled = self.ops.borrow().in_flight() == 0 && !self.break_armed.get() && self.ignored.get() == 0;
             if settled {
@@ -276,8 +299,9 @@ impl Uring {
             let _ = ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
             drop(ring);
             let mut ring = self.ring.borrow_mut();
-            self.drain(&mut ring, &mut wake, &mut release);
-            release.clear();
+            let (_, _, orphans) = self.drain(&mut ring, &mut wake);
+            drop(ring);
+            self.settle(orphans);
             wake.clear();
         }
     }
@@ -294,5 +318,7 @@ impl Drop for Uring {
             // choice that cannot corrupt memory.
             std::mem::forget(std::mem::take(&mut *self.ops.borrow_mut()));
         }
+        // Accepted sockets nobody will ask for are closed here.
+        drop(std::mem::take(&mut *self.stash.borrow_mut()));
     }
 }

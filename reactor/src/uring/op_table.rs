@@ -4,10 +4,12 @@
 //! so a `user_data` is never reused while the kernel may still complete it, and no
 //! generation counter is needed. An op future that is dropped while its SQE is in flight
 //! moves whatever the kernel may still touch (buffers, socket addresses) into the slot as
-//! [`Slot::Abandoned`]; the CQE frees it. Pure bookkeeping, no syscalls: tested under Miri.
+//! [`Slot::Abandoned`], inside an [`Orphan`] that also says what to do with a late result;
+//! the CQE runs and frees it. Pure bookkeeping, no syscalls: tested under Miri.
 
-use std::any::Any;
 use std::task::{Context, Poll, Waker};
+
+use super::stash::Orphan;
 
 /// Identifies an in-flight op; the SQE's `user_data`.
 pub(crate) type OpId = u32;
@@ -26,15 +28,15 @@ enum Slot {
     /// The CQE arrived; the future has not collected it yet.
     Done(Completion),
     /// The future is gone; the kernel may still use what this holds.
-    Abandoned(#[allow(dead_code)] Box<dyn Any>),
+    Abandoned(Orphan),
 }
 
 /// What a completion asks the driver to do once the table is no longer borrowed.
 pub(crate) enum Finished {
     /// Wake the task awaiting it.
     Wake(Waker),
-    /// Free what an abandoned op kept alive.
-    Release(Box<dyn Any>),
+    /// Settle an abandoned op: run its orphan with the completion, freeing what it kept.
+    Settle(Orphan, Completion),
     /// Nothing: no task has polled the op yet, or the id is unknown.
     Nothing,
 }
@@ -74,9 +76,9 @@ impl OpTable {
         match std::mem::replace(slot, Slot::Done(done)) {
             Slot::Submitted(Some(waker)) => Finished::Wake(waker),
             Slot::Submitted(None) => Finished::Nothing,
-            Slot::Abandoned(keep) => {
+            Slot::Abandoned(orphan) => {
                 self.release(id);
-                Finished::Release(keep)
+                Finished::Settle(orphan, done)
             }
             // A CQE for a slot that is not in flight would be a kernel or driver bug; keep the
             // slot as it was rather than corrupt a live op.
@@ -105,16 +107,30 @@ impl OpTable {
         }
     }
 
-    /// The future of `id` is dropped. Returns true if the op is still in flight (the caller
-    /// should cancel it); `keep` then lives until the CQE. A finished op is freed at once.
-    pub(crate) fn abandon(&mut self, id: OpId, keep: Box<dyn Any>) -> bool {
+    /// A clone of the waker of a submitted op.
+    pub(crate) fn waker_of(&self, id: OpId) -> Option<Waker> {
+        match self.slots.get(id as usize) {
+            Some(Slot::Submitted(Some(w))) => Some(w.clone()),
+            _ => None,
+        }
+    }
+
+    /// The future of `id` is dropped. If the op is still in flight, `orphan` waits for the
+    /// CQE (the caller should cancel the op) and None is returned; if its completion already
+    /// arrived, the slot is freed and the orphan comes back with it, to be settled now.
+    pub(crate) fn abandon(&mut self, id: OpId, orphan: Orphan) -> Option<(Orphan, Completion)> {
         let slot = &mut self.slots[id as usize];
-        if let Slot::Submitted(_) = slot {
-            *slot = Slot::Abandoned(keep);
-            true
-        } else {
-            self.release(id);
-            false
+        match slot {
+            Slot::Submitted(_) => {
+                *slot = Slot::Abandoned(orphan);
+                None
+            }
+            Slot::Done(done) => {
+                let done = *done;
+                self.release(id);
+                Some((orphan, done))
+            }
+            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id} abandoned twice"),
         }
     }
 
@@ -138,6 +154,8 @@ impl OpTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::uring::stash::Stash;
+    use std::cell::Cell;
     use std::rc::Rc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -176,27 +194,34 @@ mod tests {
         let mut ops = OpTable::default();
         let buf = Rc::new(vec![0u8; 64]);
         let id = ops.insert();
-        assert!(ops.abandon(id, Box::new(buf.clone())), "in flight: must be cancelled");
+        let kept = buf.clone();
+        assert!(ops.abandon(id, Box::new(move |_, _| drop(kept))).is_none(), "in flight: must be cancelled");
         assert_eq!(Rc::strong_count(&buf), 2, "the table keeps the buffer alive");
         let other = ops.insert();
         assert_ne!(other, id, "an abandoned slot is not reused before its CQE");
-        match ops.complete(id, Completion { result: -libc::ECANCELED, flags: 0 }) {
-            Finished::Release(keep) => drop(keep),
-            _ => panic!("the CQE must release the buffer"),
+        let cancelled = Completion { result: -libc::ECANCELED, flags: 0 };
+        match ops.complete(id, cancelled) {
+            Finished::Settle(orphan, done) => {
+                assert_eq!(done, cancelled);
+                orphan(done, &mut Stash::default());
+            }
+            _ => panic!("the CQE must settle the orphan"),
         }
         assert_eq!(Rc::strong_count(&buf), 1);
         assert_eq!(ops.in_flight(), 1);
     }
 
     #[test]
-    fn abandoning_a_finished_op_frees_it_now() {
+    fn abandoning_a_finished_op_hands_back_its_completion() {
         let mut ops = OpTable::default();
         let id = ops.insert();
         assert!(matches!(ops.complete(id, OK), Finished::Nothing));
-        let buf = Rc::new(0u8);
-        assert!(!ops.abandon(id, Box::new(buf.clone())));
-        assert_eq!(Rc::strong_count(&buf), 1, "the keep-alive is dropped at once");
-        assert_eq!(ops.len(), 0);
+        let settled = Rc::new(Cell::new(None));
+        let seen = settled.clone();
+        let (orphan, done) = ops.abandon(id, Box::new(move |c, _| seen.set(Some(c)))).expect("already complete");
+        assert_eq!(ops.len(), 0, "the slot is free at once");
+        orphan(done, &mut Stash::default());
+        assert_eq!(settled.get(), Some(OK), "a result that arrived is not silently dropped");
     }
 
     #[test]
@@ -205,10 +230,14 @@ mod tests {
         let buf = Rc::new(());
         let ids: Vec<_> = (0..2000).map(|_| ops.insert()).collect();
         for &id in &ids {
-            assert!(ops.abandon(id, Box::new(buf.clone())));
+            let kept = buf.clone();
+            assert!(ops.abandon(id, Box::new(move |_, _| drop(kept))).is_none());
         }
+        let mut stash = Stash::default();
         for &id in ids.iter().rev() {
-            drop(ops.complete(id, OK));
+            if let Finished::Settle(orphan, done) = ops.complete(id, OK) {
+                orphan(done, &mut stash);
+            }
         }
         assert_eq!(Rc::strong_count(&buf), 1);
         assert_eq!(ops.len(), 0);

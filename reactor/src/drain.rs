@@ -1,0 +1,128 @@
+//! Graceful shutdown, seen from inside a core: a flag, and the tasks waiting for it.
+//!
+//! When the runtime starts draining, listeners stop accepting (their accept fails with a
+//! shutdown error) and any task awaiting [`draining`] wakes, while open connections carry on
+//! until the grace period ends.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::reactor::Reactor;
+
+/// The drain state of one core.
+#[derive(Default)]
+pub(crate) struct Drain {
+    started: Cell<bool>,
+    waiters: RefCell<Waiters>,
+}
+
+/// Wakers of pending [`Draining`] futures; each removes its own entry when dropped.
+#[derive(Default)]
+struct Waiters {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+impl Drain {
+    pub(crate) fn start(&self) {
+        self.started.set(true);
+        let mut waiters = self.waiters.borrow_mut();
+        let woken: Vec<Waker> = waiters.slots.iter_mut().filter_map(Option::take).collect();
+        drop(waiters);
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.get()
+    }
+
+    fn register(&self, key: &mut Option<usize>, waker: &Waker) {
+        let mut w = self.waiters.borrow_mut();
+        match *key {
+            Some(k) => match &mut w.slots[k] {
+                Some(old) if old.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            },
+            None => {
+                let k = match w.free.pop() {
+                    Some(k) => k,
+                    None => {
+                        w.slots.push(None);
+                        w.slots.len() - 1
+                    }
+                };
+                w.slots[k] = Some(waker.clone());
+                *key = Some(k);
+            }
+        }
+    }
+
+    fn unregister(&self, key: usize) {
+        let mut w = self.waiters.borrow_mut();
+        w.slots[key] = None;
+        w.free.push(key);
+    }
+}
+
+/// Completes when the current core's runtime starts a graceful shutdown. Outside a core it
+/// never completes.
+pub fn draining() -> Draining {
+    Draining { key: None }
+}
+
+/// The future of [`draining`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Draining {
+    key: Option<usize>,
+}
+
+impl Future for Draining {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let started = Reactor::with_current(|r| {
+            if r.drain.is_started() {
+                return true;
+            }
+            r.drain.register(&mut this.key, cx.waker());
+            false
+        });
+        match started {
+            Some(true) => Poll::Ready(()),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            Reactor::with_current(|r| r.drain.unregister(key));
+        }
+    }
+}
+
+/// The error an accept returns once its runtime is shutting down.
+pub fn shutting_down() -> io::Error {
+    io::Error::other(ShuttingDown)
+}
+
+/// Whether `err` says the runtime is shutting down (see [`shutting_down`]).
+pub fn is_shutting_down(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|e| e.is::<ShuttingDown>())
+}
+
+#[derive(Debug)]
+struct ShuttingDown;
+
+impl std::fmt::Display for ShuttingDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the runtime is shutting down: no new connections")
+    }
+}
+
+impl std::error::Error for ShuttingDown {}

@@ -1,0 +1,104 @@
+//! What abandoned ops leave behind: bytes and connections that must not be lost.
+//!
+//! On io_uring a read or accept that completes after its future was dropped (a `timeout`,
+//! a `select`) has already taken bytes off the socket or a connection off the queue. epoll
+//! never does that: a dropped future there had not called the syscall yet. To give both
+//! drivers the same guarantee, such a completion is stashed under its descriptor and handed
+//! to the next read or accept on it, in order. An entry is only stashed while its source is
+//! alive (a `Weak` the orphan carries), and the source clears its entries when dropped, so a
+//! reused fd number never sees another socket's leftovers.
+
+use std::collections::{HashMap, VecDeque};
+use std::mem::MaybeUninit;
+use std::os::fd::{OwnedFd, RawFd};
+
+use crate::sockaddr::SockAddr;
+
+use super::op_table::Completion;
+
+/// What a dropped op does with its completion; runs once the CQE arrives.
+pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
+
+/// Leftovers of abandoned reads and accepts, by descriptor.
+#[derive(Default)]
+pub(crate) struct Stash {
+    bytes: HashMap<RawFd, VecDeque<u8>>,
+    accepted: HashMap<RawFd, VecDeque<(OwnedFd, SockAddr)>>,
+}
+
+impl Stash {
+    pub(crate) fn push_bytes(&mut self, fd: RawFd, data: &[u8]) {
+        self.bytes.entry(fd).or_default().extend(data);
+    }
+
+    /// Moves up to `out.len()` stashed bytes of `fd` into `out`; returns how many.
+    pub(crate) fn take_bytes(&mut self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> usize {
+        let Some(queue) = self.bytes.get_mut(&fd) else { return 0 };
+        let n = queue.len().min(out.len());
+        for (dst, src) in out.iter_mut().zip(queue.drain(..n)) {
+            dst.write(src);
+        }
+        if queue.is_empty() {
+            self.bytes.remove(&fd);
+        }
+        n
+    }
+
+    pub(crate) fn has_bytes(&self, fd: RawFd) -> bool {
+        self.bytes.contains_key(&fd)
+    }
+
+    pub(crate) fn push_accepted(&mut self, fd: RawFd, conn: (OwnedFd, SockAddr)) {
+        self.accepted.entry(fd).or_default().push_back(conn);
+    }
+
+    pub(crate) fn take_accepted(&mut self, fd: RawFd) -> Option<(OwnedFd, SockAddr)> {
+        let queue = self.accepted.get_mut(&fd)?;
+        let conn = queue.pop_front();
+        if queue.is_empty() {
+            self.accepted.remove(&fd);
+        }
+        conn
+    }
+
+    /// The source of `fd` is gone: drop whatever it left (accepted sockets are closed).
+    pub(crate) fn forget(&mut self, fd: RawFd) {
+        self.bytes.remove(&fd);
+        self.accepted.remove(&fd);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unsafe_init(b: MaybeUninit<u8>) -> u8 {
+        // SAFETY: the test arrays are initialised with zeros before use.
+        unsafe { b.assume_init() }
+    }
+
+    #[test]
+    fn bytes_come_back_in_order_across_reads() {
+        let mut stash = Stash::default();
+        stash.push_bytes(3, b"hello ");
+        stash.push_bytes(3, b"world");
+        let mut out = [MaybeUninit::new(0u8); 4];
+        assert_eq!(stash.take_bytes(3, &mut out), 4);
+        assert_eq!(out.map(|b| unsafe_init(b)), *b"hell");
+        let mut rest = [MaybeUninit::new(0u8); 64];
+        let n = stash.take_bytes(3, &mut rest);
+        assert_eq!(rest[..n].iter().map(|b| unsafe_init(*b)).collect::<Vec<_>>(), b"o world");
+        assert!(!stash.has_bytes(3));
+        assert_eq!(stash.take_bytes(3, &mut rest), 0);
+    }
+
+    #[test]
+    fn forget_drops_one_descriptor_only() {
+        let mut stash = Stash::default();
+        stash.push_bytes(3, b"a");
+        stash.push_bytes(4, b"b");
+        stash.forget(3);
+        assert!(!stash.has_bytes(3));
+        assert!(stash.has_bytes(4));
+    }
+}

@@ -1,0 +1,151 @@
+//! Bad peers and bad input give the right io::Error (or EOF), never a panic or a leak.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+
+use common::*;
+use ringpoll::net::{TcpListener, TcpStream};
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    ringpoll::try_block_on(driver(), f).expect("block_on")
+}
+
+/// A plain blocking peer on another thread: accepts one connection and hands it to `f`.
+fn std_peer(
+    f: impl FnOnce(std::net::TcpStream) + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || f(listener.accept().unwrap().0));
+    (addr, t)
+}
+
+/// Closes with SO_LINGER {on, 0}: the kernel sends RST instead of FIN.
+fn reset(stream: std::net::TcpStream) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `linger` is a live struct of the size passed, and the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+}
+
+#[test]
+fn a_reset_peer_gives_connection_reset_on_read_and_an_error_on_write() {
+    assert_no_fd_leak(|| {
+        let (addr, peer) = std_peer(|mut s| {
+            let mut b = [0u8; 5];
+            s.read_exact(&mut b).unwrap();
+            reset(s);
+        });
+        run(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (w, _) = stream.write_all(b"hello".to_vec()).await;
+            w.unwrap();
+            let (res, _) = stream.read(Vec::with_capacity(64)).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::ConnectionReset);
+            let (res, _) = stream.write_all(vec![1u8; 1 << 16]).await;
+            let kind = res.unwrap_err().kind();
+            assert!(matches!(kind, ErrorKind::BrokenPipe | ErrorKind::ConnectionReset), "write after reset: {kind:?}");
+        });
+        peer.join().unwrap();
+    });
+}
+
+#[test]
+fn a_half_close_is_eof_one_way_while_the_other_way_flows() {
+    assert_no_fd_leak(|| {
+        let (addr, peer) = std_peer(|mut s| {
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            assert_eq!(got, b"request");
+            s.write_all(b"response after your FIN").unwrap();
+        });
+        run(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (w, _) = stream.write_all(b"request".to_vec()).await;
+            w.unwrap();
+            stream.shutdown(Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            loop {
+                let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+                if n.unwrap() == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf);
+            }
+            assert_eq!(got, b"response after your FIN");
+        });
+        peer.join().unwrap();
+    });
+}
+
+#[test]
+fn a_peer_closing_gives_eof_not_an_error() {
+    assert_no_fd_leak(|| {
+        run(async {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (server, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, client.local_addr().unwrap());
+            assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
+            drop(server);
+            let (n, _) = client.read(Vec::with_capacity(8)).await;
+            assert_eq!(n.unwrap(), 0);
+        });
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_refused() {
+    assert_no_fd_leak(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        run(async move {
+            let err = TcpStream::connect(("127.0.0.1", port)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+        });
+    });
+}
+
+#[test]
+fn bad_addresses_are_errors() {
+    assert_no_fd_leak(|| {
+        run(async {
+            assert_eq!(TcpStream::connect("not an address").await.unwrap_err().kind(), ErrorKind::InvalidInput);
+            assert!(TcpListener::bind("127.0.0.1:99999").is_err());
+            // An address this host does not have.
+            assert_eq!(TcpListener::bind("192.0.2.1:0").unwrap_err().kind(), ErrorKind::AddrNotAvailable);
+            // A port held without SO_REUSEPORT cannot be shared.
+            let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let err = TcpListener::bind(held.local_addr().unwrap()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        });
+    });
+}
+
+#[test]
+fn nodelay_and_addresses_report_the_socket() {
+    assert_no_fd_leak(|| {
+        run(async {
+            let listener = TcpListener::bind("[::1]:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            assert!(addr.is_ipv6());
+            let client = TcpStream::connect(addr).await.unwrap();
+            client.set_nodelay(true).unwrap();
+            assert!(client.nodelay().unwrap());
+            client.set_nodelay(false).unwrap();
+            assert!(!client.nodelay().unwrap());
+            assert_eq!(client.peer_addr().unwrap(), addr);
+            assert!(client.take_error().unwrap().is_none());
+        });
+    });
+}

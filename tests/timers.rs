@@ -1,0 +1,118 @@
+//! Timers: order, never early, timeout, interval, and cancellation on drop.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use ringpoll::net::{TcpListener, TcpStream};
+use ringpoll::time::{interval, sleep, sleep_until, timeout, Elapsed};
+
+/// Runs `f` on a one-core runtime and checks it left no descriptor open.
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    let mut out = None;
+    assert_no_fd_leak(|| out = Some(ringpoll::try_block_on(driver(), f).expect("block_on")));
+    out.unwrap()
+}
+
+#[test]
+fn timers_fire_in_deadline_order_and_never_early() {
+    run(async {
+        let start = Instant::now();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for ms in [30u64, 10, 50, 20, 40, 0] {
+            let order = order.clone();
+            tasks.push(ringpoll::spawn(async move {
+                let deadline = start + Duration::from_millis(ms);
+                sleep_until(deadline).await;
+                assert!(Instant::now() >= deadline, "a timer fired early");
+                order.borrow_mut().push(ms);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.borrow(), vec![0, 10, 20, 30, 40, 50]);
+    });
+}
+
+#[test]
+fn sleep_waits_at_least_its_duration() {
+    run(async {
+        for ms in [1u64, 2, 7] {
+            let start = Instant::now();
+            sleep(Duration::from_millis(ms)).await;
+            assert!(start.elapsed() >= Duration::from_millis(ms));
+        }
+    });
+}
+
+#[test]
+fn timeout_around_a_read_that_never_completes_is_elapsed() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (_server, _) = listener.accept().await.unwrap();
+        let res = timeout(Duration::from_millis(20), client.read(Vec::with_capacity(16))).await;
+        let err: Elapsed = res.expect_err("the read cannot complete");
+        assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::TimedOut);
+        // The stream is still usable after the cancelled read.
+        let (w, _) = _server.write_all(b"late".to_vec()).await;
+        w.unwrap();
+        let (n, buf) = client.read(Vec::with_capacity(16)).await;
+        assert_eq!(&buf[..n.unwrap()], b"late");
+    });
+}
+
+#[test]
+fn timeout_returns_the_output_when_in_time() {
+    run(async {
+        assert_eq!(timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
+    });
+}
+
+#[test]
+fn interval_ticks_a_period_apart() {
+    run(async {
+        let mut tick = interval(Duration::from_millis(5));
+        let first = tick.tick().await;
+        let mut last = first;
+        for _ in 0..4 {
+            let t = tick.tick().await;
+            assert!(t >= last + Duration::from_millis(5), "ticks are a period apart");
+            assert!(Instant::now() >= t, "a tick never comes early");
+            last = t;
+        }
+    });
+}
+
+#[test]
+fn dropped_timers_are_removed_from_the_reactor() {
+    assert_no_fd_leak(dropped_timers);
+}
+
+fn dropped_timers() {
+    let rt = ringpoll::Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+    let live = rt
+        .spawn_on(0, || async {
+            let mut sleeps: Vec<_> = (0..1000).map(|i| sleep(Duration::from_secs(60 + i))).collect();
+            for s in sleeps.iter_mut() {
+                assert!(!poll_once(s).await, "a 60 s sleep is pending");
+            }
+            drop(sleeps);
+        })
+        .join();
+    live.unwrap();
+    // The reactor's gauge is updated on its next poll; let it take one.
+    let _ = rt.spawn_on(0, || sleep(Duration::from_millis(2))).join();
+    assert_eq!(rt.stats()[0].timers_live, 0, "no timer outlives its future");
+}
+
+/// Polls a future once and reports whether it finished.
+async fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx).is_ready())).await
+}

@@ -1,0 +1,115 @@
+//! Cross-thread wakes: every one delivered, eventfd writes deduplicated, no lost wake-up.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Poll, Waker};
+
+use common::*;
+use ringpoll::Runtime;
+
+const WAKES: u64 = 100_000;
+
+fn one_core() -> Runtime {
+    Runtime::builder().cores([0]).driver(driver()).build().unwrap()
+}
+
+#[test]
+fn hundred_thousand_spawns_from_another_thread_all_run_with_few_eventfd_writes() {
+    let rt = one_core();
+    let ran = Arc::new(AtomicU64::new(0));
+    let writes_before = rt.stats()[0].eventfd_writes;
+    let mut last = None;
+    for _ in 0..WAKES {
+        let ran = ran.clone();
+        last = Some(rt.spawn_on(0, move || async move { ran.fetch_add(1, SeqCst) }));
+    }
+    join_within(last.unwrap(), 60);
+    // Tasks run in order, and each of them counted before the last one.
+    assert_eq!(ran.load(SeqCst), WAKES, "every spawn ran exactly once");
+    let writes = rt.stats()[0].eventfd_writes - writes_before;
+    assert!(writes * 10 < WAKES, "{writes} eventfd writes for {WAKES} cross-thread spawns");
+}
+
+/// A channel receiver task: a Mutex<Option<Waker>> stands in for a real channel's waker slot.
+struct Shared {
+    waker: Mutex<Option<Waker>>,
+}
+
+#[test]
+fn hundred_thousand_wakes_of_one_task_deliver_every_message() {
+    let rt = one_core();
+    let (tx, rx) = mpsc::channel::<u64>();
+    let shared = Arc::new(Shared { waker: Mutex::new(None) });
+    let task_shared = shared.clone();
+    let receiver = rt.spawn_on(0, move || async move {
+        let mut expected = 0u64;
+        std::future::poll_fn(|cx| {
+            *task_shared.waker.lock().unwrap() = Some(cx.waker().clone());
+            while let Ok(v) = rx.try_recv() {
+                assert_eq!(v, expected, "messages arrive in order, none lost");
+                expected += 1;
+            }
+            if expected == WAKES {
+                Poll::Ready(expected)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    });
+    let writes_before = rt.stats()[0].eventfd_writes;
+    for i in 0..WAKES {
+        tx.send(i).unwrap();
+        if let Some(w) = shared.waker.lock().unwrap().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+    assert_eq!(join_within(receiver, 60), WAKES);
+    let writes = rt.stats()[0].eventfd_writes - writes_before;
+    assert!(writes < WAKES, "{writes} eventfd writes for {WAKES} wakes: a burst must be deduplicated");
+}
+
+#[test]
+fn ping_pong_with_a_sleeping_core_never_loses_a_wake() {
+    // Each round trip lets the core go back to sleep, so every send races the core's park.
+    let rt = one_core();
+    let writes_before = rt.stats()[0].eventfd_writes;
+    const ROUNDS: u64 = 20_000;
+    for i in 0..ROUNDS {
+        assert_eq!(join_within(rt.spawn_on(0, move || async move { i * 2 }), 10), i * 2);
+    }
+    let writes = rt.stats()[0].eventfd_writes - writes_before;
+    assert!(writes <= ROUNDS, "at most one eventfd write per sleep: {writes} for {ROUNDS} rounds");
+}
+
+#[test]
+fn wakes_from_another_core_reach_the_owner() {
+    let rt = two_core_runtime();
+    let (tx, rx) = mpsc::channel::<Waker>();
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    // Core 0 parks a task; core 1 wakes it many times; the task finishes when it sees them all.
+    let parked = rt.spawn_on(0, move || async move {
+        std::future::poll_fn(|cx| {
+            if seen.load(SeqCst) >= 1000 {
+                return Poll::Ready(seen.load(SeqCst));
+            }
+            let _ = tx.send(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    });
+    let waker = rx.recv().unwrap();
+    let waker_count = count.clone();
+    let waking = rt.spawn_on(1, move || async move {
+        for _ in 0..1000 {
+            waker_count.fetch_add(1, SeqCst);
+            waker.wake_by_ref();
+            ringpoll::yield_now().await;
+        }
+    });
+    join_within(waking, 30);
+    assert!(join_within(parked, 30) >= 1000);
+}
