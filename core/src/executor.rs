@@ -188,6 +188,8 @@ impl Executor {
                 continue;
             }
             let waker = borrowed_waker(&header);
+            #[cfg(feature = "tracing")]
+            let _span = tracing::trace_span!("ringpoll.task", core = self.index, task = index).entered();
             let poll = task.as_mut().poll(&mut Context::from_waker(&waker));
             match poll {
                 Poll::Pending => self.slots.borrow_mut()[index as usize].task = Some((task, header)),
@@ -250,6 +252,8 @@ impl Executor {
                 brk.unpark();
                 continue;
             }
+            #[cfg(feature = "tracing")]
+            let _span = tracing::trace_span!("ringpoll.reactor.wait", core = self.index).entered();
             let polled = self.reactor.poll(None);
             brk.unpark();
             polled?;

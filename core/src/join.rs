@@ -135,6 +135,11 @@ impl<T> JoinState<T> {
         Poll::Pending
     }
 
+    #[cfg(test)]
+    pub(crate) fn poll_for_test(&self, cx: &Context<'_>) -> Poll<Result<T, JoinError>> {
+        self.poll(cx)
+    }
+
     fn take(&self) -> Result<T, JoinError> {
         // SAFETY: VALUE was observed with Acquire, so the task's write is visible and done; the
         // handle is the only reader and takes it once (JoinHandle is not Clone).
@@ -215,5 +220,71 @@ pub fn park_on<F: Future>(fut: F) -> F::Output {
             return out;
         }
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_output_set_before_the_poll_is_ready_at_once() {
+        let state = JoinState::new();
+        state.complete(Ok(7));
+        let waker = Waker::from(Arc::new(Count::default()));
+        assert!(matches!(state.poll(&Context::from_waker(&waker)), Poll::Ready(Ok(7))));
+    }
+
+    #[test]
+    fn a_parked_handle_is_woken_once_by_completion() {
+        let state = JoinState::<u32>::new();
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        assert!(state.poll(&cx).is_pending());
+        assert!(state.poll(&cx).is_pending(), "re-polling replaces the waker");
+        state.complete(Err(JoinError::Cancelled));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(state.poll(&cx), Poll::Ready(Err(JoinError::Cancelled))));
+    }
+
+    #[test]
+    fn completion_racing_the_poll_from_another_thread_is_never_lost() {
+        for _ in 0..50 {
+            let state = JoinState::<String>::new();
+            let count = Arc::new(Count::default());
+            let waker = Waker::from(count.clone());
+            let remote = state.clone();
+            let t = std::thread::spawn(move || remote.complete(Ok("done".to_string())));
+            let cx = Context::from_waker(&waker);
+            let out = loop {
+                if let Poll::Ready(out) = state.poll(&cx) {
+                    break out;
+                }
+                // Pending: the completion must wake us (or have done so already).
+                while count.0.load(Ordering::SeqCst) == 0 && !state.is_complete() {
+                    std::thread::yield_now();
+                }
+            };
+            t.join().unwrap();
+            assert_eq!(out.unwrap(), "done");
+        }
+    }
+
+    #[test]
+    fn join_error_messages_carry_the_panic() {
+        let err = JoinError::Panic(Box::new("bad input"));
+        assert!(err.is_panic() && !err.is_cancelled());
+        assert_eq!(err.to_string(), "task panicked: bad input");
+        assert_eq!(std::io::Error::from(JoinError::Cancelled).to_string(), "task was cancelled");
     }
 }

@@ -49,3 +49,61 @@ impl<F: Future> Drop for Task<F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct Nop;
+    impl Wake for Nop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn poll<F: Future>(task: Pin<&mut Task<F>>) -> Poll<()> {
+        let waker = Waker::from(Arc::new(Nop));
+        task.poll(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn a_panic_becomes_a_join_error() {
+        let join = JoinState::<()>::new();
+        let mut task = Box::pin(Task::new(async { panic!("in the task") }, join.clone()));
+        assert!(poll(task.as_mut()).is_ready());
+        let waker = Waker::from(Arc::new(Nop));
+        match join_poll(&join, &waker) {
+            Poll::Ready(Err(e)) => assert!(e.is_panic()),
+            _ => panic!("the panic must reach the handle"),
+        }
+    }
+
+    #[test]
+    fn dropping_an_unfinished_task_cancels_its_handle() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Guard;
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let join = JoinState::<()>::new();
+        let guard = Guard;
+        let mut task = Box::pin(Task::new(
+            async move {
+                let _g = guard;
+                std::future::pending::<()>().await
+            },
+            join.clone(),
+        ));
+        assert!(poll(task.as_mut()).is_pending());
+        drop(task);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1, "the future's state is dropped");
+        let waker = Waker::from(Arc::new(Nop));
+        assert!(matches!(join_poll(&join, &waker), Poll::Ready(Err(JoinError::Cancelled))));
+    }
+
+    fn join_poll<T>(join: &JoinState<T>, waker: &Waker) -> Poll<Result<T, JoinError>> {
+        join.poll_for_test(&Context::from_waker(waker))
+    }
+}
