@@ -71,7 +71,7 @@ fn a_detached_task_keeps_running() {
 #[test]
 fn a_panicking_task_reports_it_and_its_core_keeps_serving() {
     let rt = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
-    let err = rt.spawn_on(0, || async { panic!("boom in a task") }).join().map(|()| ()).unwrap_err();
+    let err = rt.spawn_on(0, || async { panic!("boom in a task") }).join().unwrap_err();
     assert!(err.is_panic());
     assert!(err.to_string().contains("boom in a task"), "{err}");
     // The same core still runs tasks and I/O.
@@ -134,7 +134,7 @@ fn an_always_ready_task_cannot_starve_io_or_timers() {
 #[test]
 fn dropping_the_runtime_cancels_its_tasks() {
     let rt = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
-    let forever = rt.spawn_on(0, || std::future::pending::<()>());
+    let forever = rt.spawn_on(0, std::future::pending::<()>);
     drop(rt);
     assert!(matches!(forever.join(), Err(JoinError::Cancelled)));
 }

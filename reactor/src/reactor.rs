@@ -15,6 +15,8 @@ use crate::stats::Stats;
 use crate::timers::{timeout_ms, until, Timers};
 use crate::uring::Uring;
 
+// One per core, built once and never moved: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Driver {
     Epoll(Epoll),
     Uring(Uring),

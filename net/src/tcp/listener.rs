@@ -75,7 +75,11 @@ impl TcpListener {
         loop {
             match self.accept().await {
                 Err(e) if is_resource_exhaustion(&e) => {
-                    until_draining(async { Ok(ringpoll_reactor::time::sleep(delay).await) }).await?;
+                    let pause = async {
+                        ringpoll_reactor::time::sleep(delay).await;
+                        Ok(())
+                    };
+                    until_draining(pause).await?;
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }
                 other => return other,

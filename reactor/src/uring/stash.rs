@@ -84,7 +84,7 @@ mod tests {
         stash.push_bytes(3, b"world");
         let mut out = [MaybeUninit::new(0u8); 4];
         assert_eq!(stash.take_bytes(3, &mut out), 4);
-        assert_eq!(out.map(|b| unsafe_init(b)), *b"hell");
+        assert_eq!(out.map(unsafe_init), *b"hell");
         let mut rest = [MaybeUninit::new(0u8); 64];
         let n = stash.take_bytes(3, &mut rest);
         assert_eq!(rest[..n].iter().map(|b| unsafe_init(*b)).collect::<Vec<_>>(), b"o world");
