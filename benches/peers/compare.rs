@@ -63,6 +63,8 @@ pub struct Sample {
     pub cpu_us: f64,
     /// Latency quantiles in microseconds: p50, p99, p99.9.
     pub lat_us: [f64; 3],
+    /// Percent of the machine busy with neither server nor generator (noise indicator).
+    pub other_pct: f64,
 }
 
 /// All rounds of one server in one scenario.
@@ -102,7 +104,10 @@ pub fn run(opts: &CompareOpts, scenarios: &[Scenario]) -> Vec<Cell> {
 
 fn progress(cell: &Cell) -> String {
     match (cell.samples.last(), cell.errors.last()) {
-        (Some(s), None) => format!("{:>10.0} req/s {:>6.2} us/req p99 {:>8.1} us", s.rps, s.cpu_us, s.lat_us[1]),
+        (Some(s), None) => format!(
+            "{:>10.0} req/s {:>6.2} us/req p99 {:>8.1} us, other load {:>4.1}%",
+            s.rps, s.cpu_us, s.lat_us[1], s.other_pct
+        ),
         (_, Some(e)) => format!("FAILED: {e}"),
         _ => String::new(),
     }
@@ -126,7 +131,12 @@ fn run_once(server: ServerKind, sc: &Scenario, opts: &CompareOpts) -> io::Result
     std::thread::sleep(SETTLE);
     let r = r?;
     let cpu_us = r.cpu_us_per_req().ok_or_else(|| io::Error::other("no requests completed"))?;
-    Ok(Sample { rps: r.rps(), cpu_us, lat_us: [r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999)] })
+    Ok(Sample {
+        rps: r.rps(),
+        cpu_us,
+        lat_us: [r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999)],
+        other_pct: r.other_load_pct().unwrap_or(f64::NAN),
+    })
 }
 
 /// A loopback port nobody listens on now; each run takes a fresh one so no server inherits

@@ -37,3 +37,16 @@ pub fn rss_bytes(pid: u32) -> io::Result<u64> {
 fn bad(text: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc contents: {text:.80}"))
 }
+
+/// Task time summed over every CPU (user, nice, system, steal) from the first line of
+/// /proc/stat: with the server's and the generator's own time subtracted, what else ran.
+/// irq and softirq are left out: on loopback most softirq work is the benchmark's own
+/// packets, which the kernel bills to neither process.
+pub fn machine_busy() -> io::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().filter(|l| l.starts_with("cpu ")).ok_or_else(|| bad(&stat))?;
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+    let busy: u64 = [0, 1, 2, 7].iter().map(|&i| ticks.get(i).copied().unwrap_or(0)).sum();
+    Ok(Duration::from_secs_f64(busy as f64 / clock_ticks_per_sec()))
+}

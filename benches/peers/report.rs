@@ -19,6 +19,8 @@ pub struct Summary {
     pub cpu_spread: f64,
     /// Median p50, p99, p99.9 latency in microseconds.
     pub lat_us: [f64; 3],
+    /// Median share of the machine busy with other work, percent.
+    pub other_pct: f64,
 }
 
 /// Summarises a cell; `None` when every round failed.
@@ -35,6 +37,7 @@ pub fn summarize(cell: &Cell) -> Option<Summary> {
         cpu_us: median(&cpu),
         cpu_spread: spread_pct(&cpu),
         lat_us: [lat(0), lat(1), lat(2)],
+        other_pct: median(&cell.samples.iter().map(|s| s.other_pct).collect::<Vec<_>>()),
     })
 }
 
@@ -52,8 +55,8 @@ fn ratio(x: f64, base: Option<f64>) -> String {
 /// The markdown table: one row per scenario and server.
 pub fn markdown(scenarios: &[Scenario], cells: &[Cell]) -> String {
     let mut out = String::from(
-        "| scenario | server | req/s | ± | p50 us | p99 us | p99.9 us | CPU us/req | ± | req/s vs tokio | req/s vs bare | CPU vs tokio | CPU vs bare |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | server | req/s | ± | p50 us | p99 us | p99.9 us | CPU us/req | ± | req/s vs tokio | req/s vs bare | CPU vs tokio | CPU vs bare | other load |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (si, sc) in scenarios.iter().enumerate() {
         let tokio = find(cells, si, ServerKind::Tokio);
@@ -61,12 +64,12 @@ pub fn markdown(scenarios: &[Scenario], cells: &[Cell]) -> String {
         for cell in cells.iter().filter(|c| c.scenario == si) {
             let Some(s) = summarize(cell) else {
                 let why = cell.errors.first().map(String::as_str).unwrap_or("no rounds");
-                let _ = writeln!(out, "| {} | {} | FAILED: {why} |||||||||||", sc.name, cell.server.name());
+                let _ = writeln!(out, "| {} | {} | FAILED: {why} ||||||||||||", sc.name, cell.server.name());
                 continue;
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.1}% | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}% | {} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {:.1}% | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}% | {} | {} | {} | {} | {:.0}% |",
                 sc.name,
                 cell.server.name(),
                 s.rps,
@@ -80,6 +83,7 @@ pub fn markdown(scenarios: &[Scenario], cells: &[Cell]) -> String {
                 ratio(s.rps, bare.map(|b| b.rps)),
                 ratio(s.cpu_us, tokio.map(|t| t.cpu_us)),
                 ratio(s.cpu_us, bare.map(|b| b.cpu_us)),
+                s.other_pct,
             );
         }
     }
@@ -88,12 +92,12 @@ pub fn markdown(scenarios: &[Scenario], cells: &[Cell]) -> String {
 
 /// Every sample, one line each, for anyone who wants to re-plot.
 pub fn csv(scenarios: &[Scenario], cells: &[Cell]) -> String {
-    let mut out = String::from("scenario,server,round,rps,cpu_us_per_req,p50_us,p99_us,p999_us\n");
+    let mut out = String::from("scenario,server,round,rps,cpu_us_per_req,p50_us,p99_us,p999_us,other_load_pct\n");
     for cell in cells {
         for (round, s) in cell.samples.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{},{},{},{:.1},{:.4},{:.2},{:.2},{:.2}",
+                "{},{},{},{:.1},{:.4},{:.2},{:.2},{:.2},{:.1}",
                 scenarios[cell.scenario].name,
                 cell.server.name(),
                 round + 1,
@@ -101,7 +105,8 @@ pub fn csv(scenarios: &[Scenario], cells: &[Cell]) -> String {
                 s.cpu_us,
                 s.lat_us[0],
                 s.lat_us[1],
-                s.lat_us[2]
+                s.lat_us[2],
+                s.other_pct
             );
         }
     }

@@ -48,6 +48,9 @@ pub struct LoadResult {
     pub latency: Histogram<u64>,
     /// The server process's CPU time (all threads) spent in the window.
     pub server_cpu: Option<Duration>,
+    /// Task CPU time in the window spent by neither the server nor this process: other
+    /// programs sharing the machine (irq and softirq time not included).
+    pub other_cpu: Option<Duration>,
 }
 
 impl LoadResult {
@@ -60,6 +63,12 @@ impl LoadResult {
     pub fn cpu_us_per_req(&self) -> Option<f64> {
         let cpu = self.server_cpu?;
         (self.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / self.requests as f64)
+    }
+
+    /// Share of the machine (all CPUs) busy with other work during the window, in percent.
+    pub fn other_load_pct(&self) -> Option<f64> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        Some(self.other_cpu?.as_secs_f64() / self.window.as_secs_f64() / cpus * 100.0)
     }
 
     /// A latency quantile in microseconds.
@@ -89,8 +98,14 @@ pub fn run(spec: &LoadSpec, server_pid: Option<u32>) -> io::Result<LoadResult> {
     let start = Instant::now() + spec.warmup;
     let _ = window.set(Window { start, end: start + spec.duration });
     connected.wait();
-    let server_cpu = measure_cpu(server_pid, start, start + spec.duration);
-    let mut result = LoadResult { requests: 0, window: spec.duration, latency: new_histogram(), server_cpu };
+    let cpu = measure_cpu(server_pid, start, start + spec.duration);
+    let mut result = LoadResult {
+        requests: 0,
+        window: spec.duration,
+        latency: new_histogram(),
+        server_cpu: cpu.map(|c| c.server),
+        other_cpu: cpu.map(|c| c.other),
+    };
     for w in workers {
         let part = w.join().map_err(|_| io::Error::other("generator thread panicked"))??;
         result.requests += part.requests;
@@ -103,14 +118,27 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// CPU time `pid` spends between `start` and `end` (sleeps until then).
-fn measure_cpu(pid: Option<u32>, start: Instant, end: Instant) -> Option<Duration> {
+/// CPU time of the server, and of everything else, in a window.
+#[derive(Debug, Clone, Copy)]
+struct CpuSplit {
+    server: Duration,
+    other: Duration,
+}
+
+/// CPU time `pid` and the rest of the machine spend between `start` and `end` (sleeps
+/// until then).
+fn measure_cpu(pid: Option<u32>, start: Instant, end: Instant) -> Option<CpuSplit> {
     let pid = pid?;
+    let me = std::process::id();
+    let read = || -> io::Result<[Duration; 3]> {
+        Ok([procfs::cpu_time(pid)?, procfs::cpu_time(me)?, procfs::machine_busy()?])
+    };
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
-    let before = procfs::cpu_time(pid).ok()?;
+    let before = read().ok()?;
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
-    let after = procfs::cpu_time(pid).ok()?;
-    Some(after.saturating_sub(before))
+    let after = read().ok()?;
+    let [server, own, all] = [0, 1, 2].map(|i| after[i].saturating_sub(before[i]));
+    Some(CpuSplit { server, other: all.saturating_sub(server + own) })
 }
 
 /// Counts and times completions that land in the window.
