@@ -8,7 +8,6 @@
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -95,17 +94,8 @@ impl Duplex for UnixStream {
 
 impl sealed::Sealed for TcpStream {}
 impl Duplex for TcpStream {
-    /// `TcpStream` does not give up its `Source`, so the copy runs on a duplicate of the
-    /// descriptor (registered anew) and the stream is closed. Same socket, one extra
-    /// dup + registration per stream; the original is closed when `self` drops.
     fn into_source(self) -> io::Result<Source> {
-        // SAFETY: F_DUPFD_CLOEXEC takes an int and no pointers; the result is checked.
-        let fd = unsafe { libc::fcntl(self.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
-        if fd == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just returned fd, and nothing else owns it.
-        Source::new(unsafe { OwnedFd::from_raw_fd(fd) })
+        Ok(TcpStream::into_source(self))
     }
 }
 

@@ -141,6 +141,17 @@ impl TcpStream {
         self.source.poll_send(cx, buf)
     }
 
+    /// The registered socket underneath, for I/O this type does not wrap (splice, custom
+    /// syscalls through [`Source::retry`]).
+    pub fn as_source(&self) -> &Source {
+        &self.source
+    }
+
+    /// Gives up the stream's registered socket.
+    pub fn into_source(self) -> Source {
+        self.source
+    }
+
     /// Takes a connected std stream (made non-blocking) onto the current core.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;

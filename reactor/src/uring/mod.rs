@@ -33,13 +33,12 @@ const BREAK_DATA: u64 = u64::MAX;
 const IGNORE_DATA: u64 = u64::MAX - 1;
 
 /// Opcodes the driver needs; without any of them `auto` picks epoll.
-const REQUIRED: [(u8, &str); 11] = [
+const REQUIRED: [(u8, &str); 10] = [
     (opcode::Recv::CODE, "RECV"),
     (opcode::Send::CODE, "SEND"),
     (opcode::Writev::CODE, "WRITEV"),
     (opcode::Accept::CODE, "ACCEPT"),
     (opcode::Connect::CODE, "CONNECT"),
-    (opcode::Close::CODE, "CLOSE"),
     (opcode::Read::CODE, "READ"),
     (opcode::PollAdd::CODE, "POLL_ADD"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
@@ -174,10 +173,33 @@ impl Uring {
         }
     }
 
-    /// Closes `fd` in the ring. SQEs run in order, so every op queued before on this fd has
-    /// taken its own file reference by then, and the number cannot be reused under them.
+    /// Closes `fd` now, as the epoll driver does, so a peer sees the close at once (a
+    /// deferred IORING_OP_CLOSE would leave a dropped listener accepting until the next
+    /// submit). SQEs still queued may name the fd: they are submitted first, since the kernel
+    /// takes its own file reference when it consumes an SQE, so the number can be reused
+    /// afterwards without touching them.
     pub(crate) fn close(&self, fd: RawFd) {
-        self.push_ignored(opcode::Close::new(types::Fd(fd)).build());
+        self.submit_queued();
+        // SAFETY: the caller owns fd and gives it up here; no queued SQE refers to it any more.
+        unsafe { libc::close(fd) };
+    }
+
+    /// Submits whatever SQEs are queued, making room if the CQ is full.
+    fn submit_queued(&self) {
+        let mut ring = self.ring.borrow_mut();
+        // Bounded: a kernel that keeps refusing (EBUSY with nothing to reap) must not hang us.
+        for _ in 0..8 {
+            // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
+            if unsafe { ring.submission_shared().len() } == 0 {
+                return;
+            }
+            match ring.submit() {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_into_table(&mut ring),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(_) => return,
+                Ok(_) => {}
+            }
+        }
     }
 
     fn push_ignored(&self, entry: squeue::Entry) {
