@@ -61,6 +61,10 @@ impl Epoll {
         self.descs.borrow_mut().poll_ready(token, interest, cx)
     }
 
+    pub(crate) fn clear_ready(&self, token: Token, interest: Interest) {
+        self.descs.borrow_mut().clear_ready(token, interest);
+    }
+
     pub(crate) fn take_waiters(&self, token: Token, interest: Interest, wake: &mut Vec<Waker>) {
         self.descs.borrow_mut().take_waiters(token, interest, wake);
     }

@@ -82,8 +82,8 @@ impl Source {
         let Some(uring) = self.uring() else {
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
             // SAFETY: ptr/len describe the buffer's writable bytes, which outlive the call.
-            let res =
-                self.retry(Interest::Read, || cvt_size(unsafe { libc::recv(self.fd(), ptr.cast(), len, 0) })).await;
+            let recv = || cvt_size(unsafe { libc::recv(self.fd(), ptr.cast(), len, 0) });
+            let res = self.transfer(Interest::Read, len, recv).await;
             if let Ok(n) = res {
                 // SAFETY: recv wrote the first n bytes.
                 unsafe { buf.set_init(n) };
@@ -140,7 +140,7 @@ impl Source {
         let Some(uring) = self.uring() else {
             // SAFETY: ptr/len describe the buffer's initialised bytes, which outlive the call.
             let send = || cvt_size(unsafe { libc::send(self.fd(), ptr.cast(), len, SEND_FLAGS) });
-            return (self.retry(Interest::Write, send).await, buf);
+            return (self.transfer(Interest::Write, len, send).await, buf);
         };
         loop {
             if let Err(e) = self.check_deadline(Interest::Write) {
@@ -339,7 +339,7 @@ impl Source {
                 return std::task::Poll::Ready(Ok(stash.take_bytes(self.fd(), out)));
             }
         }
-        self.poll_retry(Interest::Read, cx, || {
+        self.poll_transfer(Interest::Read, cx, buf.len(), || {
             // SAFETY: buf is a live, writable slice for the call.
             cvt_size(unsafe { libc::recv(self.fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
         })
@@ -347,7 +347,7 @@ impl Source {
 
     /// Non-blocking send from a borrowed slice, parking on readiness (`AsyncWrite`).
     pub fn poll_send(&self, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<io::Result<usize>> {
-        self.poll_retry(Interest::Write, cx, || {
+        self.poll_transfer(Interest::Write, cx, buf.len(), || {
             // SAFETY: buf is a live slice for the call.
             cvt_size(unsafe { libc::send(self.fd(), buf.as_ptr().cast(), buf.len(), SEND_FLAGS | libc::MSG_DONTWAIT) })
         })

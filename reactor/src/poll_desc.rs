@@ -75,6 +75,11 @@ struct PollDesc {
     seq: u32,
     read: Slot,
     write: Slot,
+    /// The peer closed its side (RDHUP, HUP) or the socket failed (ERR): sticky, so a read
+    /// that skips its syscall after a drained read can never miss EOF.
+    read_closed: bool,
+    /// HUP or ERR: writes cannot wait for space any more.
+    write_closed: bool,
 }
 
 /// The slab of PollDescs of one epoll instance.
@@ -100,6 +105,8 @@ impl PollDescs {
             desc.seq = desc.seq.wrapping_add(1);
             desc.read = Slot::Idle;
             desc.write = Slot::Idle;
+            desc.read_closed = false;
+            desc.write_closed = false;
             self.free.push(token.index() as u32);
         }
     }
@@ -112,6 +119,8 @@ impl PollDescs {
     pub(crate) fn dispatch(&mut self, token: Token, events: u32, wake: &mut Vec<Waker>) {
         let Some(desc) = self.get(token) else { return };
         let hangup = libc::EPOLLHUP | libc::EPOLLERR;
+        desc.read_closed |= events & (libc::EPOLLRDHUP | hangup) as u32 != 0;
+        desc.write_closed |= events & hangup as u32 != 0;
         if events & (libc::EPOLLIN | libc::EPOLLRDHUP | hangup) as u32 != 0 {
             wake.extend(desc.read.set_ready());
         }
@@ -128,8 +137,24 @@ impl PollDescs {
             return Poll::Ready(());
         };
         match interest {
+            Interest::Read if desc.read_closed => Poll::Ready(()),
+            Interest::Write if desc.write_closed => Poll::Ready(()),
             Interest::Read => desc.read.poll(cx),
             Interest::Write => desc.write.poll(cx),
+        }
+    }
+
+    /// Forgets an edge the caller has just used up: a short read or write drained the socket,
+    /// so the edge that reported it is stale and the next operation should wait for a new one.
+    /// Sound because edges are only recorded between task polls, never during one.
+    pub(crate) fn clear_ready(&mut self, token: Token, interest: Interest) {
+        let Some(desc) = self.get(token) else { return };
+        let slot = match interest {
+            Interest::Read => &mut desc.read,
+            Interest::Write => &mut desc.write,
+        };
+        if let Slot::Ready = slot {
+            *slot = Slot::Idle;
         }
     }
 
@@ -205,6 +230,22 @@ mod tests {
         assert!(wake.is_empty(), "the stale event woke nobody");
         assert!(descs.poll_ready(new, Interest::Read, &cx).is_pending(), "nor marked ready");
         assert_eq!(descs.live(), 1);
+    }
+
+    #[test]
+    fn a_cleared_edge_parks_but_a_hangup_never_does() {
+        let mut descs = PollDescs::default();
+        let t = descs.alloc();
+        let waker = Waker::from(Arc::new(Count::default()));
+        let cx = Context::from_waker(&waker);
+        let mut wake = Vec::new();
+        descs.dispatch(t, IN, &mut wake);
+        descs.clear_ready(t, Interest::Read);
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "the drained edge is gone");
+        descs.dispatch(t, (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, &mut wake);
+        descs.clear_ready(t, Interest::Read);
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready(), "EOF stays visible");
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready());
     }
 
     #[test]

@@ -35,12 +35,28 @@ pub struct Source {
     deadlines: Deadlines,
     /// The io_uring op each direction waits on, so a moved deadline can wake it.
     parked: [Cell<Option<OpId>>; 2],
+    /// A byte stream: a short read or write means the socket is drained (see `transfer`).
+    stream: bool,
+    /// The last transfer of each direction drained the socket: wait for readiness before the
+    /// next syscall instead of paying for an EAGAIN (what tokio does after a short read).
+    drained: [Cell<bool>; 2],
 }
 
 impl Source {
     /// Takes ownership of `fd` (which must be non-blocking) and registers it with the calling
     /// thread's reactor.
     pub fn new(fd: OwnedFd) -> io::Result<Source> {
+        Source::register(fd, false)
+    }
+
+    /// As [`Source::new`], for a byte-stream socket (TCP, Unix stream): a short read or write
+    /// then proves the socket drained, which saves the EAGAIN syscall that would confirm it.
+    /// Not for datagrams, where a short read says nothing about the next one.
+    pub fn new_stream(fd: OwnedFd) -> io::Result<Source> {
+        Source::register(fd, true)
+    }
+
+    fn register(fd: OwnedFd, stream: bool) -> io::Result<Source> {
         let reactor = Reactor::current()?;
         let token = match &reactor.driver {
             Driver::Epoll(epoll) => Some(epoll.register(fd.as_raw_fd())?),
@@ -55,6 +71,8 @@ impl Source {
             gate: Rc::default(),
             deadlines: Deadlines::default(),
             parked: Default::default(),
+            stream,
+            drained: Default::default(),
         })
     }
 
@@ -175,6 +193,48 @@ impl Source {
         }
     }
 
+    /// [`Source::retry`] for a syscall that moves up to `want` bytes (recv, send). On a stream
+    /// socket a short transfer proves the socket drained: its edge is dropped and the next
+    /// transfer waits for a fresh one before trying, so the echo-style loop costs one syscall
+    /// per read instead of two. EOF (0) is never taken as drained.
+    pub async fn transfer(
+        &self,
+        interest: Interest,
+        want: usize,
+        mut syscall: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if self.drained[interest as usize].get() {
+            self.ready(interest).await?;
+        }
+        let n = self.retry(interest, &mut syscall).await?;
+        self.note_transfer(interest, n, want);
+        Ok(n)
+    }
+
+    /// Poll form of [`Source::transfer`].
+    pub fn poll_transfer(
+        &self,
+        interest: Interest,
+        cx: &mut Context<'_>,
+        want: usize,
+        syscall: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if self.drained[interest as usize].get() {
+            ready!(self.poll_ready(interest, cx))?;
+        }
+        let n = ready!(self.poll_retry(interest, cx, syscall))?;
+        self.note_transfer(interest, n, want);
+        Poll::Ready(Ok(n))
+    }
+
+    fn note_transfer(&self, interest: Interest, n: usize, want: usize) {
+        let drained = self.stream && n > 0 && n < want;
+        self.drained[interest as usize].set(drained);
+        if let (true, Driver::Epoll(epoll)) = (drained, &self.reactor.driver) {
+            epoll.clear_ready(self.token(), interest);
+        }
+    }
+
     /// Poll form of [`Source::retry`], for `poll_read`-style methods.
     pub fn poll_retry<T>(
         &self,
@@ -182,6 +242,7 @@ impl Source {
         cx: &mut Context<'_>,
         mut syscall: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        self.check_deadline(interest)?;
         loop {
             match syscall() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(self.poll_ready(interest, cx))?,

@@ -33,7 +33,7 @@ pub struct TcpStream {
 
 impl TcpStream {
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
-        Ok(TcpStream { source: Source::new(fd)? })
+        Ok(TcpStream { source: Source::new_stream(fd)? })
     }
 
     /// Connects to the first address of `addr` that accepts.

@@ -29,7 +29,7 @@ pub struct UnixStream {
 
 impl UnixStream {
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
-        Ok(UnixStream { source: Source::new(fd)? })
+        Ok(UnixStream { source: Source::new_stream(fd)? })
     }
 
     /// Connects to the socket at `path`: `NotFound` if nothing is there, `ConnectionRefused`
