@@ -33,12 +33,13 @@ const BREAK_DATA: u64 = u64::MAX;
 const IGNORE_DATA: u64 = u64::MAX - 1;
 
 /// Opcodes the driver needs; without any of them `auto` picks epoll.
-const REQUIRED: [(u8, &str); 10] = [
+const REQUIRED: [(u8, &str); 11] = [
     (opcode::Recv::CODE, "RECV"),
     (opcode::Send::CODE, "SEND"),
     (opcode::Writev::CODE, "WRITEV"),
     (opcode::Accept::CODE, "ACCEPT"),
     (opcode::Connect::CODE, "CONNECT"),
+    (opcode::Close::CODE, "CLOSE"),
     (opcode::Read::CODE, "READ"),
     (opcode::PollAdd::CODE, "POLL_ADD"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
@@ -173,15 +174,13 @@ impl Uring {
         }
     }
 
-    /// Closes `fd` now, as the epoll driver does, so a peer sees the close at once (a
-    /// deferred IORING_OP_CLOSE would leave a dropped listener accepting until the next
-    /// submit). SQEs still queued may name the fd: they are submitted first, since the kernel
-    /// takes its own file reference when it consumes an SQE, so the number can be reused
-    /// afterwards without touching them.
+    /// Closes `fd` with IORING_OP_CLOSE, submitted at once rather than with the next turn, so
+    /// a peer sees the close when the socket is dropped (a deferred close would leave a
+    /// dropped listener accepting). SQEs run in order, so every op queued before on this fd
+    /// has taken its own file reference first, and the number cannot be reused under them.
     pub(crate) fn close(&self, fd: RawFd) {
+        self.push_ignored(opcode::Close::new(types::Fd(fd)).build());
         self.submit_queued();
-        // SAFETY: the caller owns fd and gives it up here; no queued SQE refers to it any more.
-        unsafe { libc::close(fd) };
     }
 
     /// Submits whatever SQEs are queued, making room if the CQ is full.
