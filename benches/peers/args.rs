@@ -31,12 +31,14 @@ pub struct CompareOpts {
     pub scenarios: Vec<String>,
     /// Idle connections for the memory figure (0 skips it).
     pub idle_conns: usize,
+    /// Base name of the files written to benches/results/ (`NAME.md`, `.csv`, `.svg`).
+    pub name: String,
 }
 
 /// The flags' help text.
 pub const USAGE: &str = "\
 usage: cargo bench --bench peers -- [--quick] [--rounds N] [--warmup SECS] [--duration SECS]
-         [--servers a,b] [--scenarios substr,...] [--idle-conns N]
+         [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--name peers]
        cargo bench --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
 servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll
@@ -145,6 +147,7 @@ fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
         servers: ServerKind::ALL.to_vec(),
         scenarios: Vec::new(),
         idle_conns: if quick { 2000 } else { 8000 },
+        name: "peers".into(),
     };
     for (flag, v) in pairs {
         match flag.as_str() {
@@ -154,6 +157,7 @@ fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
             "--servers" => opts.servers = list(v, ServerKind::parse)?,
             "--scenarios" => opts.scenarios = list(v, |s| Ok(s.to_string()))?,
             "--idle-conns" => opts.idle_conns = num(flag, v)?,
+            "--name" => opts.name = v.clone(),
             _ => return Err(usage(&format!("unknown flag {flag}"))),
         }
     }

@@ -69,11 +69,11 @@ fn compare(opts: &args::CompareOpts) -> io::Result<()> {
         opts.rounds, opts.warmup, opts.duration
     );
     println!("\n{header}{table}\n{memory}");
-    let dir = results_dir()?;
-    std::fs::write(dir.join("peers.md"), format!("{header}{table}\n{memory}"))?;
-    std::fs::write(dir.join("peers.csv"), report::csv(&scenarios, &cells))?;
-    plot::draw(&dir.join("peers.svg"), &scenarios, &cells)?;
-    println!("wrote {}/peers.{{md,csv,svg}} in {:.0?}", dir.display(), began.elapsed());
+    let (dir, name) = (results_dir()?, &opts.name);
+    std::fs::write(dir.join(format!("{name}.md")), format!("{header}{table}\n{memory}"))?;
+    std::fs::write(dir.join(format!("{name}.csv")), report::csv(&scenarios, &cells))?;
+    plot::draw(&dir.join(format!("{name}.svg")), &scenarios, &cells)?;
+    println!("wrote {}/{name}.{{md,csv,svg}} in {:.0?}", dir.display(), began.elapsed());
     Ok(())
 }
 
