@@ -242,4 +242,97 @@ mod tests {
         assert_eq!(Rc::strong_count(&buf), 1);
         assert_eq!(ops.len(), 0);
     }
+
+    /// A deterministic fuzz of the table against a model: random interleavings of submit,
+    /// poll, completion and abandonment. Every completion reaches exactly one of its future or
+    /// its orphan, exactly once, and no id is reused while the kernel may still complete it.
+    #[test]
+    fn random_interleavings_match_the_model() {
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        enum Model {
+            InFlight { polled: bool },
+            Done,
+            Abandoned,
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let settled = Rc::new(Cell::new(0u32));
+        let waker = Waker::from(Arc::new(Count::default()));
+        let cx = Context::from_waker(&waker);
+        let mut ops = OpTable::default();
+        let mut stash = Stash::default();
+        let mut model: std::collections::HashMap<OpId, Model> = Default::default();
+        let (mut collected, mut expected_settles) = (0u32, 0u32);
+        let rounds = if cfg!(miri) { 300 } else { 5_000 };
+        for _ in 0..rounds {
+            let mut ids: Vec<OpId> = model.keys().copied().collect();
+            ids.sort_unstable();
+            let choice = next(4);
+            let picked = if ids.is_empty() { None } else { Some(ids[next(ids.len() as u64) as usize]) };
+            match (choice, picked) {
+                (0, _) => {
+                    let id = ops.insert();
+                    assert!(model.insert(id, Model::InFlight { polled: false }).is_none(), "id {id} reused while live");
+                }
+                (1, Some(id)) => {
+                    if let Model::InFlight { .. } = model[&id] {
+                        let result = next(100) as i32 - 50;
+                        match ops.complete(id, Completion { result, flags: 0 }) {
+                            Finished::Wake(_) => assert_eq!(model[&id], Model::InFlight { polled: true }),
+                            Finished::Nothing => assert_eq!(model[&id], Model::InFlight { polled: false }),
+                            Finished::Settle(..) => panic!("a live op settled"),
+                        }
+                        model.insert(id, Model::Done);
+                    } else if model[&id] == Model::Abandoned {
+                        match ops.complete(id, OK) {
+                            Finished::Settle(orphan, done) => orphan(done, &mut stash),
+                            _ => panic!("an abandoned op must settle"),
+                        }
+                        model.remove(&id);
+                    }
+                }
+                (2, Some(id)) => match model[&id] {
+                    Model::InFlight { .. } => {
+                        assert!(ops.poll(id, &cx).is_pending());
+                        model.insert(id, Model::InFlight { polled: true });
+                    }
+                    Model::Done => {
+                        assert!(ops.poll(id, &cx).is_ready());
+                        collected += 1;
+                        model.remove(&id);
+                    }
+                    Model::Abandoned => {}
+                },
+                (3, Some(id)) => {
+                    let seen = settled.clone();
+                    let orphan: Orphan = Box::new(move |_, _| seen.set(seen.get() + 1));
+                    match model[&id] {
+                        Model::InFlight { .. } => {
+                            assert!(ops.abandon(id, orphan).is_none());
+                            expected_settles += 1;
+                            model.insert(id, Model::Abandoned);
+                        }
+                        Model::Done => {
+                            let (orphan, done) = ops.abandon(id, orphan).expect("finished");
+                            orphan(done, &mut stash);
+                            expected_settles += 1;
+                            model.remove(&id);
+                        }
+                        Model::Abandoned => {}
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(ops.len(), model.len());
+            assert_eq!(ops.in_flight(), model.values().filter(|m| !matches!(m, Model::Done)).count());
+        }
+        let pending_abandoned = model.values().filter(|m| **m == Model::Abandoned).count() as u32;
+        assert_eq!(settled.get() + pending_abandoned, expected_settles, "every orphan settles once");
+        assert!(collected > 0 && expected_settles > 0, "the fuzz exercised both paths");
+    }
 }
