@@ -90,6 +90,15 @@ fn a_panicking_task_reports_it_and_its_core_keeps_serving() {
 }
 
 #[test]
+#[allow(unreachable_code)]
+fn a_panic_while_making_a_remote_task_is_reported_and_the_core_survives() {
+    let rt = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+    let bad = rt.spawn_on(0, || -> std::future::Ready<u32> { panic!("no future for you") });
+    assert!(bad.join().unwrap_err().is_panic());
+    assert_eq!(rt.spawn_on(0, || async { 3 }).join().unwrap(), 3, "the core still runs tasks");
+}
+
+#[test]
 fn spawn_on_another_core_is_awaitable_from_a_core() {
     let rt = two_core_runtime();
     let out = rt

@@ -1,6 +1,7 @@
 //! Spawning: on the current core, or onto any core from any thread.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::executor;
@@ -35,10 +36,22 @@ where
     F: FnOnce() -> Fut,
     Fut: Future + 'static,
 {
+    /// Makes the future on its core and spawns it. A panic in `make` is caught like a panic
+    /// in the task: the handle reports it and the core keeps running.
     fn run(mut self) {
-        let (make, join) = (self.make.take().expect("run once"), self.join.take().expect("run once"));
+        let make = self.make.take().expect("run once");
+        let future = match catch_unwind(AssertUnwindSafe(make)) {
+            Ok(future) => future,
+            Err(panic) => {
+                if let Some(join) = self.join.take() {
+                    join.complete(Err(JoinError::Panic(panic)));
+                }
+                return;
+            }
+        };
+        let join = self.join.take().expect("run once");
         let ex = executor::current().expect("a mailbox message runs on its core");
-        ex.insert(Box::pin(Task::new(make(), join)), self.header.clone());
+        ex.insert(Box::pin(Task::new(future, join)), self.header.clone());
     }
 }
 

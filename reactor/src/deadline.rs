@@ -3,7 +3,7 @@
 //!
 //! Allocated on first use, so sockets that never set one pay a single null pointer.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -18,10 +18,11 @@ struct Slot {
     timer: RefCell<Option<Sleep>>,
 }
 
-/// The read and write deadlines of one source.
+/// The read and write deadlines of one source. A `OnceCell`, so the common case (no deadline
+/// ever set) costs one pointer and one load per check.
 #[derive(Default)]
 pub(crate) struct Deadlines {
-    slots: RefCell<Option<Box<[Slot; 2]>>>,
+    slots: OnceCell<Box<[Slot; 2]>>,
 }
 
 /// The error an operation fails with once its deadline has passed.
@@ -32,18 +33,17 @@ pub(crate) fn exceeded() -> io::Error {
 impl Deadlines {
     /// Sets or clears the deadline of `interest`.
     pub(crate) fn set(&self, interest: Interest, at: Option<Instant>) {
-        let mut slots = self.slots.borrow_mut();
-        if at.is_none() && slots.is_none() {
+        if at.is_none() && self.slots.get().is_none() {
             return;
         }
-        let slot = &slots.get_or_insert_with(Default::default)[interest as usize];
+        let slot = &self.slots.get_or_init(Default::default)[interest as usize];
         slot.at.set(at);
         slot.timer.borrow_mut().take();
     }
 
     /// The deadline of `interest`.
     pub(crate) fn get(&self, interest: Interest) -> Option<Instant> {
-        self.slots.borrow().as_ref().and_then(|s| s[interest as usize].at.get())
+        self.slots.get().and_then(|s| s[interest as usize].at.get())
     }
 
     /// Whether the deadline of `interest` has passed (checked before starting an operation).
@@ -53,8 +53,7 @@ impl Deadlines {
 
     /// Ready once the deadline of `interest` has passed; until then a timer wakes `cx` then.
     pub(crate) fn poll_expired(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
-        let slots = self.slots.borrow();
-        let Some(slot) = slots.as_ref().map(|s| &s[interest as usize]) else { return Poll::Pending };
+        let Some(slot) = self.slots.get().map(|s| &s[interest as usize]) else { return Poll::Pending };
         let Some(at) = slot.at.get() else { return Poll::Pending };
         let mut timer = slot.timer.borrow_mut();
         match timer.as_mut() {

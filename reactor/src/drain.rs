@@ -73,11 +73,13 @@ pub fn draining() -> Draining {
     Draining { key: None }
 }
 
-/// The future of [`draining`].
+/// The future of [`draining`]. Like a timer, it belongs to the core that polls it: moved to
+/// another core it registers there afresh and never touches the first core's entries.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Draining {
-    key: Option<usize>,
+    /// The reactor registered with, and the slot there.
+    key: Option<(u64, usize)>,
 }
 
 impl Future for Draining {
@@ -88,7 +90,9 @@ impl Future for Draining {
             if r.drain.is_started() {
                 return true;
             }
-            r.drain.register(&mut this.key, cx.waker());
+            let mut slot = this.key.filter(|&(reactor, _)| reactor == r.id()).map(|(_, k)| k);
+            r.drain.register(&mut slot, cx.waker());
+            this.key = slot.map(|k| (r.id(), k));
             false
         });
         match started {
@@ -100,8 +104,12 @@ impl Future for Draining {
 
 impl Drop for Draining {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            Reactor::with_current(|r| r.drain.unregister(key));
+        if let Some((reactor, key)) = self.key.take() {
+            Reactor::with_current(|r| {
+                if r.id() == reactor {
+                    r.drain.unregister(key);
+                }
+            });
         }
     }
 }

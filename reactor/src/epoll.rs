@@ -61,8 +61,8 @@ impl Epoll {
         self.descs.borrow_mut().poll_ready(token, interest, cx)
     }
 
-    pub(crate) fn clear_ready(&self, token: Token, interest: Interest) {
-        self.descs.borrow_mut().clear_ready(token, interest);
+    pub(crate) fn clear_drained(&self, token: Token, interest: Interest) -> bool {
+        self.descs.borrow_mut().clear_drained(token, interest)
     }
 
     pub(crate) fn take_waiters(&self, token: Token, interest: Interest, wake: &mut Vec<Waker>) {

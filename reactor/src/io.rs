@@ -7,7 +7,9 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{OwnedFd, RawFd};
+use std::task::ready;
 
 use io_uring::{opcode, types};
 
@@ -45,13 +47,41 @@ impl MsgHeader {
     }
 }
 
-/// A read whose future was dropped completed with data: keep it for the next read.
-fn stash_late_read<B: IoBufMut>((buf, receiving, fd): (B, Receiving, RawFd), done: Completion, stash: &mut Stash) {
-    if done.result > 0 && receiving.source_alive() {
-        // SAFETY: the kernel wrote `result` bytes at the start of the buffer, which is alive.
-        let read = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), done.result as usize) };
-        stash.push_bytes(fd, read);
+/// What a late receive needs to stash its result for the source.
+struct LateReceive {
+    receiving: Receiving,
+    fd: RawFd,
+    stream: bool,
+}
+
+/// A read whose future was dropped completed with data: keep it for the next read (as bytes
+/// of the stream, or as one whole datagram).
+fn stash_late_read<B: IoBufMut>((buf, late): (B, LateReceive), done: Completion, stash: &mut Stash) {
+    if done.result <= 0 || !late.receiving.source_alive() {
+        return;
     }
+    // SAFETY: the kernel wrote `result` bytes at the start of the buffer, which is alive.
+    let read = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), done.result as usize) };
+    match late.stream {
+        true => stash.push_bytes(late.fd, read),
+        false => stash.push_datagram(late.fd, read, SockAddr::empty()),
+    }
+}
+
+/// A recvmsg whose future was dropped received a datagram: keep it, and its sender.
+fn stash_late_datagram<B: IoBufMut>(
+    (buf, h, late): (B, Box<MsgHeader>, LateReceive),
+    done: Completion,
+    stash: &mut Stash,
+) {
+    if done.result < 0 || !late.receiving.source_alive() {
+        return;
+    }
+    // SAFETY: the kernel wrote `result` bytes at the start of the buffer, which is alive.
+    let read = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), done.result as usize) };
+    let mut from = h.addr;
+    *from.len_mut() = h.msg.msg_namelen;
+    stash.push_datagram(late.fd, read, from);
 }
 
 /// An accept whose future was dropped completed: keep the connection for the next accept
@@ -62,6 +92,18 @@ fn stash_late_accept((addr, receiving, fd): (Box<SockAddr>, Receiving, RawFd), d
         if receiving.source_alive() {
             stash.push_accepted(fd, conn);
         }
+    }
+}
+
+/// Stream bytes or the oldest datagram that dropped receives left for `fd`.
+fn take_from_stash(uring: &Uring, fd: RawFd, stream: bool, out: &mut [MaybeUninit<u8>]) -> Option<(usize, SockAddr)> {
+    let mut stash = uring.stash.borrow_mut();
+    if !stash.has_data(fd) {
+        return None;
+    }
+    match stream {
+        true => Some((stash.take_bytes(fd, out), SockAddr::empty())),
+        false => stash.take_datagram(fd, out),
     }
 }
 
@@ -95,13 +137,13 @@ impl Source {
                 return (Err(e), buf);
             }
             poll_fn(|cx| self.gate.poll_clear(cx)).await;
-            if let Some(n) = self.take_stashed(uring, &mut buf) {
+            if let Some((n, _)) = self.take_stashed(uring, &mut buf) {
                 return (Ok(n), buf);
             }
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total().min(u32::MAX as usize) as u32);
             let entry = opcode::Recv::new(types::Fd(self.fd()), ptr, len).build();
-            let data = (buf, self.gate.enter(), self.fd());
-            let (done, (b, _, _)) =
+            let data = (buf, self.late_receive());
+            let (done, (b, _)) =
                 self.complete(Interest::Read, Op::settled_by(uring, entry, data, stash_late_read)).await;
             buf = b;
             let res = cqe_result(done.result);
@@ -119,19 +161,20 @@ impl Source {
         }
     }
 
-    /// Bytes a dropped read took off this socket come first (io_uring only).
-    fn take_stashed<B: IoBufMut>(&self, uring: &Uring, buf: &mut B) -> Option<usize> {
-        let mut stash = uring.stash.borrow_mut();
-        if !stash.has_bytes(self.fd()) {
-            return None;
-        }
+    fn late_receive(&self) -> LateReceive {
+        LateReceive { receiving: self.gate.enter(), fd: self.fd(), stream: self.is_stream() }
+    }
+
+    /// What a dropped receive took off this socket comes first (io_uring only): stream bytes,
+    /// or the oldest datagram and its sender.
+    fn take_stashed<B: IoBufMut>(&self, uring: &Uring, buf: &mut B) -> Option<(usize, SockAddr)> {
         // SAFETY: the buffer's first bytes_total bytes are writable for as long as `buf` lives;
         // viewing them as MaybeUninit makes no claim that they are initialised.
         let out = unsafe { std::slice::from_raw_parts_mut(buf.stable_mut_ptr().cast(), buf.bytes_total()) };
-        let n = stash.take_bytes(self.fd(), out);
-        // SAFETY: take_bytes initialised the first n bytes.
-        unsafe { buf.set_init(n) };
-        Some(n)
+        let taken = take_from_stash(uring, self.fd(), self.is_stream(), out)?;
+        // SAFETY: the stash initialised the first n bytes.
+        unsafe { buf.set_init(taken.0) };
+        Some(taken)
     }
 
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
@@ -275,39 +318,49 @@ impl Source {
 
     /// Receives a datagram into `buf` and the sender's address.
     pub async fn recv_from<B: IoBufMut>(&self, mut buf: B) -> BufResult<(usize, SockAddr), B> {
-        let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
-        let res = match self.uring() {
-            None => {
-                let mut addr = SockAddr::empty();
-                let (aptr, alen) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
-                // SAFETY: buffer and address pointers are live for the call.
-                let recv = || cvt_size(unsafe { libc::recvfrom(self.fd(), ptr.cast(), len, 0, aptr, alen) });
-                self.retry(Interest::Read, recv).await.map(|n| (n, addr))
+        let Some(uring) = self.uring() else {
+            let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total());
+            let mut addr = SockAddr::empty();
+            let (aptr, alen) = (addr.as_mut_ptr(), addr.len_mut() as *mut _);
+            // SAFETY: buffer and address pointers are live for the call.
+            let recv = || cvt_size(unsafe { libc::recvfrom(self.fd(), ptr.cast(), len, 0, aptr, alen) });
+            let res = self.retry(Interest::Read, recv).await.map(|n| (n, addr));
+            if let Ok((n, _)) = res {
+                // SAFETY: recvfrom wrote the first n bytes.
+                unsafe { buf.set_init(n) };
             }
-            Some(uring) => loop {
-                if let Err(e) = self.check_deadline(Interest::Read) {
-                    break Err(e);
-                }
-                let mut h = MsgHeader::new(ptr, len, SockAddr::empty());
-                let entry = opcode::RecvMsg::new(types::Fd(self.fd()), &mut h.msg).build();
-                let (done, h) = self.complete(Interest::Read, Op::new(uring, entry, h)).await;
-                let res = cqe_result(done.result);
-                if would_block(&res) {
-                    if let Err(e) = self.ready(Interest::Read).await {
-                        break Err(e);
-                    }
-                    continue;
-                }
-                let mut addr = h.addr;
-                *addr.len_mut() = h.msg.msg_namelen;
-                break res.map(|n| (n as usize, addr));
-            },
+            return (res, buf);
         };
-        if let Ok((n, _)) = res {
-            // SAFETY: the kernel reported n bytes written into the buffer.
-            unsafe { buf.set_init(n) };
+        loop {
+            if let Err(e) = self.check_deadline(Interest::Read) {
+                return (Err(e), buf);
+            }
+            poll_fn(|cx| self.gate.poll_clear(cx)).await;
+            if let Some(taken) = self.take_stashed(uring, &mut buf) {
+                return (Ok(taken), buf);
+            }
+            // The buffer and the header both travel with the op: the kernel writes them
+            // until the CQE, even if this future is dropped.
+            let mut h = MsgHeader::new(buf.stable_mut_ptr(), buf.bytes_total(), SockAddr::empty());
+            let entry = opcode::RecvMsg::new(types::Fd(self.fd()), &mut h.msg).build();
+            let op = Op::settled_by(uring, entry, (buf, h, self.late_receive()), stash_late_datagram);
+            let (done, (b, h, _)) = self.complete(Interest::Read, op).await;
+            buf = b;
+            let res = cqe_result(done.result);
+            if would_block(&res) {
+                if let Err(e) = self.ready(Interest::Read).await {
+                    return (Err(e), buf);
+                }
+                continue;
+            }
+            let mut addr = h.addr;
+            *addr.len_mut() = h.msg.msg_namelen;
+            if let Ok(n) = res {
+                // SAFETY: the kernel reported n bytes written into the buffer.
+                unsafe { buf.set_init(n as usize) };
+            }
+            return (res.map(|n| (n as usize, addr)), buf);
         }
-        (res, buf)
     }
 
     /// Sends `buf` as one datagram to `addr`.
@@ -332,11 +385,12 @@ impl Source {
     /// either driver. For compatibility layers (`AsyncRead`).
     pub fn poll_recv(&self, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<io::Result<usize>> {
         if let Some(uring) = self.uring() {
-            let mut stash = uring.stash.borrow_mut();
-            if stash.has_bytes(self.fd()) {
-                // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes.
-                let out = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
-                return std::task::Poll::Ready(Ok(stash.take_bytes(self.fd(), out)));
+            // Earlier receives (a dropped `read`) settle first, so bytes keep their order.
+            ready!(self.gate.poll_clear(cx));
+            // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes.
+            let out = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+            if let Some((n, _)) = take_from_stash(uring, self.fd(), self.is_stream(), out) {
+                return std::task::Poll::Ready(Ok(n));
             }
         }
         self.poll_transfer(Interest::Read, cx, buf.len(), || {

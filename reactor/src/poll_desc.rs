@@ -75,8 +75,8 @@ struct PollDesc {
     seq: u32,
     read: Slot,
     write: Slot,
-    /// The peer closed its side (RDHUP, HUP) or the socket failed (ERR): sticky, so a read
-    /// that skips its syscall after a drained read can never miss EOF.
+    /// The peer closed its side (RDHUP, HUP) or the socket failed (ERR): from then on a short
+    /// read is not taken as drained, so no read skips the syscall that reports EOF.
     read_closed: bool,
     /// HUP or ERR: writes cannot wait for space any more.
     write_closed: bool,
@@ -137,25 +137,29 @@ impl PollDescs {
             return Poll::Ready(());
         };
         match interest {
-            Interest::Read if desc.read_closed => Poll::Ready(()),
-            Interest::Write if desc.write_closed => Poll::Ready(()),
             Interest::Read => desc.read.poll(cx),
             Interest::Write => desc.write.poll(cx),
         }
     }
 
-    /// Forgets an edge the caller has just used up: a short read or write drained the socket,
-    /// so the edge that reported it is stale and the next operation should wait for a new one.
-    /// Sound because edges are only recorded between task polls, never during one.
-    pub(crate) fn clear_ready(&mut self, token: Token, interest: Interest) {
-        let Some(desc) = self.get(token) else { return };
-        let slot = match interest {
-            Interest::Read => &mut desc.read,
-            Interest::Write => &mut desc.write,
+    /// A short read or write drained the socket: forgets the edge that reported it, so the
+    /// next operation waits for a fresh one instead of paying for an EAGAIN. Sound because
+    /// edges are only recorded between task polls, never during one. Refused (false) once the
+    /// peer hung up or the socket failed: no edge may follow those, so the next operation must
+    /// try its syscall to see EOF or the error.
+    pub(crate) fn clear_drained(&mut self, token: Token, interest: Interest) -> bool {
+        let Some(desc) = self.get(token) else { return false };
+        let (slot, closed) = match interest {
+            Interest::Read => (&mut desc.read, desc.read_closed),
+            Interest::Write => (&mut desc.write, desc.write_closed),
         };
+        if closed {
+            return false;
+        }
         if let Slot::Ready = slot {
             *slot = Slot::Idle;
         }
+        true
     }
 
     /// Wakes whoever waits on `token` without marking it ready (a deadline moved).
@@ -233,19 +237,19 @@ mod tests {
     }
 
     #[test]
-    fn a_cleared_edge_parks_but_a_hangup_never_does() {
+    fn a_drained_edge_is_forgotten_unless_the_peer_hung_up() {
         let mut descs = PollDescs::default();
         let t = descs.alloc();
         let waker = Waker::from(Arc::new(Count::default()));
         let cx = Context::from_waker(&waker);
         let mut wake = Vec::new();
         descs.dispatch(t, IN, &mut wake);
-        descs.clear_ready(t, Interest::Read);
+        assert!(descs.clear_drained(t, Interest::Read));
         assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "the drained edge is gone");
         descs.dispatch(t, (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, &mut wake);
-        descs.clear_ready(t, Interest::Read);
-        assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready(), "EOF stays visible");
+        assert!(!descs.clear_drained(t, Interest::Read), "after a hangup every read tries");
         assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready());
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "but an error does not spin");
     }
 
     #[test]

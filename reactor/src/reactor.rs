@@ -3,6 +3,7 @@
 use std::cell::{RefCell, RefMut};
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -25,6 +26,9 @@ pub(crate) enum Driver {
 /// One core's reactor. Lives on, and is touched by, its core thread only; other threads reach
 /// the core through its [`Break`].
 pub struct Reactor {
+    /// Unique per process: what a timer or drain registration was made on, so one moved to
+    /// another core never touches that core's entries.
+    id: u64,
     pub(crate) driver: Driver,
     timers: RefCell<Timers>,
     brk: Arc<Break>,
@@ -47,7 +51,9 @@ impl Reactor {
             DriverKind::Epoll => Driver::Epoll(Epoll::new(&brk)?),
             DriverKind::Uring => Driver::Uring(Uring::new(&brk)?),
         };
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Rc::new(Reactor {
+            id: NEXT_ID.fetch_add(1, Relaxed),
             driver,
             timers: RefCell::default(),
             brk,
@@ -55,6 +61,11 @@ impl Reactor {
             wake: RefCell::new(Vec::with_capacity(128)),
             drain: Drain::default(),
         }))
+    }
+
+    /// This reactor's process-unique id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Which driver this reactor runs.

@@ -76,6 +76,10 @@ impl Source {
         })
     }
 
+    pub(crate) fn is_stream(&self) -> bool {
+        self.stream
+    }
+
     /// The descriptor, still owned by the source.
     pub fn fd(&self) -> RawFd {
         self.fd
@@ -196,7 +200,9 @@ impl Source {
     /// [`Source::retry`] for a syscall that moves up to `want` bytes (recv, send). On a stream
     /// socket a short transfer proves the socket drained: its edge is dropped and the next
     /// transfer waits for a fresh one before trying, so the echo-style loop costs one syscall
-    /// per read instead of two. EOF (0) is never taken as drained.
+    /// per read instead of two. EOF (0) is never taken as drained, nor is anything after the
+    /// peer hung up. One exception, shared with tokio: TCP urgent data stops a read short at
+    /// the urgent mark with bytes still queued; those are read when the next edge comes.
     pub async fn transfer(
         &self,
         interest: Interest,
@@ -205,6 +211,7 @@ impl Source {
     ) -> io::Result<usize> {
         if self.drained[interest as usize].get() {
             self.ready(interest).await?;
+            self.drained[interest as usize].set(false);
         }
         let n = self.retry(interest, &mut syscall).await?;
         self.note_transfer(interest, n, want);
@@ -221,6 +228,7 @@ impl Source {
     ) -> Poll<io::Result<usize>> {
         if self.drained[interest as usize].get() {
             ready!(self.poll_ready(interest, cx))?;
+            self.drained[interest as usize].set(false);
         }
         let n = ready!(self.poll_retry(interest, cx, syscall))?;
         self.note_transfer(interest, n, want);
@@ -228,11 +236,13 @@ impl Source {
     }
 
     fn note_transfer(&self, interest: Interest, n: usize, want: usize) {
-        let drained = self.stream && n > 0 && n < want;
+        let short = self.stream && n > 0 && n < want;
+        let drained = short
+            && match &self.reactor.driver {
+                Driver::Epoll(epoll) => epoll.clear_drained(self.token(), interest),
+                Driver::Uring(_) => true,
+            };
         self.drained[interest as usize].set(drained);
-        if let (true, Driver::Epoll(epoll)) = (drained, &self.reactor.driver) {
-            epoll.clear_ready(self.token(), interest);
-        }
     }
 
     /// Poll form of [`Source::retry`], for `poll_read`-style methods.

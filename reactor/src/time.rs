@@ -11,7 +11,13 @@ use crate::timers::TimerKey;
 
 /// Waits until `duration` has passed.
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    sleep_until(deadline_after(duration))
+}
+
+/// `now + duration`, or a deadline a century away when that overflows (`Duration::MAX`).
+fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Waits until `deadline`. Never completes early; dropping it disarms the timer.
@@ -20,11 +26,16 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 }
 
 /// The future of [`sleep`] and [`sleep_until`].
+///
+/// It is `Send` (hyper's timer wants that) but lives on the core that polls it: its timer is
+/// armed in that core's reactor. Polled on another core it re-arms there; dropped elsewhere it
+/// leaves its old entry to expire harmlessly.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    key: Option<TimerKey>,
+    /// The reactor the timer is armed in, and its key there.
+    key: Option<(u64, TimerKey)>,
 }
 
 impl Sleep {
@@ -45,8 +56,12 @@ impl Sleep {
     }
 
     fn disarm(&mut self) {
-        if let Some(key) = self.key.take() {
-            Reactor::with_current(|r| r.timers().remove(key));
+        if let Some((reactor, key)) = self.key.take() {
+            Reactor::with_current(|r| {
+                if r.id() == reactor {
+                    r.timers().remove(key);
+                }
+            });
         }
     }
 
@@ -59,8 +74,8 @@ impl Sleep {
         let armed = Reactor::with_current(|r| {
             let mut timers = r.timers();
             match self.key {
-                Some(key) if timers.update(key, cx.waker()) => {}
-                _ => self.key = Some(timers.insert(self.deadline, cx.waker().clone())),
+                Some((reactor, key)) if reactor == r.id() && timers.update(key, cx.waker()) => {}
+                _ => self.key = Some((r.id(), timers.insert(self.deadline, cx.waker().clone()))),
             }
         });
         if armed.is_none() {
@@ -104,7 +119,7 @@ impl From<Elapsed> for std::io::Error {
 /// Runs `future` for at most `duration`: its output, or [`Elapsed`] (the future is dropped,
 /// which on io_uring cancels its operation).
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(Instant::now() + duration, future)
+    timeout_at(deadline_after(duration), future)
 }
 
 /// As [`timeout`], with an absolute deadline.
@@ -165,7 +180,10 @@ impl Interval {
         }
         let due = self.sleep.deadline();
         let now = Instant::now();
-        let next = if due + self.period > now { due + self.period } else { now + self.period };
+        let next = match due.checked_add(self.period) {
+            Some(next) if next > now => next,
+            _ => deadline_after(self.period),
+        };
         self.sleep.reset(next);
         Poll::Ready(due)
     }

@@ -83,6 +83,9 @@ pub(crate) struct Uring {
     /// The eventfd read's target; the kernel writes it while the read is armed.
     break_buf: *mut u64,
     break_armed: Cell<bool>,
+    /// The eventfd read completed and is not re-armed yet. A flag rather than a return
+    /// value, so a completion reaped anywhere (even on the SQ-full path) is acted on.
+    break_fired: Cell<bool>,
     break_fd: RawFd,
 }
 
@@ -95,6 +98,7 @@ impl Uring {
             ignored: Cell::new(0),
             break_buf: Box::into_raw(Box::new(0u64)),
             break_armed: Cell::new(false),
+            break_fired: Cell::new(false),
             break_fd: brk.fd(),
         };
         uring.arm_break()?;
@@ -123,6 +127,7 @@ impl Uring {
             match ring.submit() {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_into_table(&mut ring),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -131,7 +136,7 @@ impl Uring {
     /// CQ overflow made the kernel refuse new submissions: collect completions now.
     fn reap_into_table(&self, ring: &mut IoUring) {
         let mut wake = Vec::new();
-        let (_, _, orphans) = self.drain(ring, &mut wake);
+        let (_, orphans) = self.drain(ring, &mut wake);
         self.settle(orphans);
         wake.into_iter().for_each(Waker::wake);
     }
@@ -149,7 +154,7 @@ impl Uring {
     /// Queues `entry` as a new op; the returned id is polled with [`Uring::poll_op`].
     pub(crate) fn submit(&self, entry: squeue::Entry) -> OpId {
         let id = self.ops.borrow_mut().insert();
-        if let Err(e) = self.push(entry.user_data(u64::from(id))) {
+        if let Err(e) = self.push(entry.user_data(id)) {
             let failed = Completion { result: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 };
             self.ops.borrow_mut().complete(id, failed);
         }
@@ -169,7 +174,7 @@ impl Uring {
     pub(crate) fn abandon(&self, id: OpId, orphan: Orphan) {
         let finished = self.ops.borrow_mut().abandon(id, orphan);
         match finished {
-            None => self.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build()),
+            None => self.push_ignored(opcode::AsyncCancel::new(id).build()),
             Some(settle) => self.settle(vec![settle]),
         }
     }
@@ -216,6 +221,8 @@ impl Uring {
         stats: &Stats,
         wake: &mut Vec<Waker>,
     ) -> io::Result<usize> {
+        // A break reaped on the SQ-full path must be re-armed before this turn may block.
+        self.rearm_break(brk)?;
         let mut ring = self.ring.borrow_mut();
         let ready = !ring.completion().is_empty();
         let result = match timeout {
@@ -236,15 +243,21 @@ impl Uring {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
         }
-        let (n, break_fired, orphans) = self.drain(&mut ring, wake);
+        let (n, orphans) = self.drain(&mut ring, wake);
         drop(ring);
         self.settle(orphans);
         stats.uring_completions.add(n as u64);
-        if break_fired {
+        self.rearm_break(brk)?;
+        Ok(n)
+    }
+
+    /// The eventfd read completed: let senders signal again and read the eventfd anew.
+    fn rearm_break(&self, brk: &Break) -> io::Result<()> {
+        if self.break_fired.take() {
             brk.rearm();
             self.arm_break()?;
         }
-        Ok(n)
+        Ok(())
     }
 
     /// A non-blocking turn enters the kernel only if there is something to submit or
@@ -263,24 +276,23 @@ impl Uring {
         ring.submitter().submit()
     }
 
-    /// Moves every CQE into the op table. Returns the count, whether the break fired, and the
-    /// abandoned ops to settle once nothing is borrowed.
-    fn drain(&self, ring: &mut IoUring, wake: &mut Vec<Waker>) -> (usize, bool, Vec<(Orphan, Completion)>) {
+    /// Moves every CQE into the op table. Returns the count and the abandoned ops to settle
+    /// once nothing is borrowed.
+    fn drain(&self, ring: &mut IoUring, wake: &mut Vec<Waker>) -> (usize, Vec<(Orphan, Completion)>) {
         let mut ops = self.ops.borrow_mut();
         let mut n = 0;
-        let mut break_fired = false;
         let mut orphans = Vec::new();
         for cqe in ring.completion() {
             n += 1;
             match cqe.user_data() {
                 BREAK_DATA => {
                     self.break_armed.set(false);
-                    break_fired = true;
+                    self.break_fired.set(true);
                 }
                 IGNORE_DATA => self.ignored.set(self.ignored.get().saturating_sub(1)),
                 id => {
                     let done = Completion { result: cqe.result(), flags: cqe.flags() };
-                    match ops.complete(id as OpId, done) {
+                    match ops.complete(id, done) {
                         Finished::Wake(w) => wake.push(w),
                         Finished::Settle(orphan, done) => orphans.push((orphan, done)),
                         Finished::Nothing => {}
@@ -288,7 +300,7 @@ impl Uring {
                 }
             }
         }
-        (n, break_fired, orphans)
+        (n, orphans)
     }
 
     pub(crate) fn ops_in_flight(&self) -> usize {
@@ -300,7 +312,7 @@ impl Uring {
     fn quiesce(&mut self) -> bool {
         let ids = self.ops.borrow().in_flight_ids();
         for id in ids {
-            self.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build());
+            self.push_ignored(opcode::AsyncCancel::new(id).build());
         }
         if self.break_armed.get() {
             self.push_ignored(opcode::AsyncCancel::new(BREAK_DATA).build());
@@ -320,7 +332,7 @@ impl Uring {
             let _ = ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
             drop(ring);
             let mut ring = self.ring.borrow_mut();
-            let (_, _, orphans) = self.drain(&mut ring, &mut wake);
+            let (_, orphans) = self.drain(&mut ring, &mut wake);
             drop(ring);
             self.settle(orphans);
             wake.clear();

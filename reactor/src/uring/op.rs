@@ -48,7 +48,7 @@ impl<'a, T: 'static> Op<'a, T> {
     /// result (it may have completed first) or `-ECANCELED`.
     pub(crate) fn cancel(&self) {
         if let Some(id) = self.id {
-            self.uring.push_ignored(opcode::AsyncCancel::new(u64::from(id)).build());
+            self.uring.push_ignored(opcode::AsyncCancel::new(id).build());
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The io_uring op table: what each in-flight operation's `user_data` refers to.
 //!
 //! A slot is taken when an SQE is pushed and freed only after its final CQE has been seen,
-//! so a `user_data` is never reused while the kernel may still complete it, and no
-//! generation counter is needed. An op future that is dropped while its SQE is in flight
+//! so a `user_data` is never reused while the kernel may still complete it. Ids also carry
+//! the slot's generation: a cancel still queued for an op that has since completed and been
+//! freed names a dead id, not the op that reuses the slot. An op future that is dropped while its SQE is in flight
 //! moves whatever the kernel may still touch (buffers, socket addresses) into the slot as
 //! [`Slot::Abandoned`], inside an [`Orphan`] that also says what to do with a late result;
 //! the CQE runs and frees it. Pure bookkeeping, no syscalls: tested under Miri.
@@ -11,8 +12,12 @@ use std::task::{Context, Poll, Waker};
 
 use super::stash::Orphan;
 
-/// Identifies an in-flight op; the SQE's `user_data`.
-pub(crate) type OpId = u32;
+/// Identifies an in-flight op; the SQE's `user_data`: generation << 32 | slot index.
+pub(crate) type OpId = u64;
+
+fn pack(index: usize, generation: u32) -> OpId {
+    u64::from(generation) << 32 | index as u64
+}
 
 /// A completion: the CQE's result (`-errno` on failure) and flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,39 +50,49 @@ pub(crate) enum Finished {
 #[derive(Default)]
 pub(crate) struct OpTable {
     slots: Vec<Slot>,
-    free: Vec<OpId>,
+    generations: Vec<u32>,
+    free: Vec<usize>,
 }
 
 impl OpTable {
     /// Takes a slot for an SQE about to be pushed.
     pub(crate) fn insert(&mut self) -> OpId {
-        match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Slot::Submitted(None);
-                id
-            }
-            None => {
-                self.slots.push(Slot::Submitted(None));
-                (self.slots.len() - 1) as OpId
-            }
-        }
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::Vacant);
+            self.generations.push(0);
+            self.slots.len() - 1
+        });
+        self.slots[index] = Slot::Submitted(None);
+        pack(index, self.generations[index])
     }
 
-    fn release(&mut self, id: OpId) {
-        self.slots[id as usize] = Slot::Vacant;
-        self.free.push(id);
+    /// The slot of `id`, if `id` is its current op.
+    fn index(&self, id: OpId) -> Option<usize> {
+        let index = (id & 0xffff_ffff) as usize;
+        (self.generations.get(index) == Some(&((id >> 32) as u32))).then_some(index)
+    }
+
+    fn live(&self, id: OpId) -> usize {
+        self.index(id).unwrap_or_else(|| unreachable!("op {id:#x} used after it was freed"))
+    }
+
+    fn release(&mut self, index: usize) {
+        self.slots[index] = Slot::Vacant;
+        self.generations[index] = self.generations[index].wrapping_add(1);
+        self.free.push(index);
     }
 
     /// Records a CQE.
     pub(crate) fn complete(&mut self, id: OpId, done: Completion) -> Finished {
-        let Some(slot) = self.slots.get_mut(id as usize) else {
+        let Some(index) = self.index(id) else {
             return Finished::Nothing;
         };
+        let slot = &mut self.slots[index];
         match std::mem::replace(slot, Slot::Done(done)) {
             Slot::Submitted(Some(waker)) => Finished::Wake(waker),
             Slot::Submitted(None) => Finished::Nothing,
             Slot::Abandoned(orphan) => {
-                self.release(id);
+                self.release(index);
                 Finished::Settle(orphan, done)
             }
             // A CQE for a slot that is not in flight would be a kernel or driver bug; keep the
@@ -91,11 +106,12 @@ impl OpTable {
 
     /// Collects the completion, freeing the slot, or parks `cx` until it arrives.
     pub(crate) fn poll(&mut self, id: OpId, cx: &Context<'_>) -> Poll<Completion> {
-        let slot = &mut self.slots[id as usize];
+        let index = self.live(id);
+        let slot = &mut self.slots[index];
         match slot {
             Slot::Done(done) => {
                 let done = *done;
-                self.release(id);
+                self.release(index);
                 Poll::Ready(done)
             }
             Slot::Submitted(Some(w)) if w.will_wake(cx.waker()) => Poll::Pending,
@@ -103,13 +119,13 @@ impl OpTable {
                 *waiter = Some(cx.waker().clone());
                 Poll::Pending
             }
-            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id} polled after it was freed"),
+            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id:#x} polled after it was freed"),
         }
     }
 
     /// A clone of the waker of a submitted op.
     pub(crate) fn waker_of(&self, id: OpId) -> Option<Waker> {
-        match self.slots.get(id as usize) {
+        match self.index(id).map(|i| &self.slots[i]) {
             Some(Slot::Submitted(Some(w))) => Some(w.clone()),
             _ => None,
         }
@@ -119,7 +135,8 @@ impl OpTable {
     /// CQE (the caller should cancel the op) and None is returned; if its completion already
     /// arrived, the slot is freed and the orphan comes back with it, to be settled now.
     pub(crate) fn abandon(&mut self, id: OpId, orphan: Orphan) -> Option<(Orphan, Completion)> {
-        let slot = &mut self.slots[id as usize];
+        let index = self.live(id);
+        let slot = &mut self.slots[index];
         match slot {
             Slot::Submitted(_) => {
                 *slot = Slot::Abandoned(orphan);
@@ -127,10 +144,10 @@ impl OpTable {
             }
             Slot::Done(done) => {
                 let done = *done;
-                self.release(id);
+                self.release(index);
                 Some((orphan, done))
             }
-            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id} abandoned twice"),
+            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id:#x} abandoned twice"),
         }
     }
 
@@ -147,7 +164,7 @@ impl OpTable {
     /// The ops still awaiting their CQE (the teardown cancels them).
     pub(crate) fn in_flight_ids(&self) -> Vec<OpId> {
         let pending = |(_, s): &(usize, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_));
-        self.slots.iter().enumerate().filter(pending).map(|(i, _)| i as OpId).collect()
+        self.slots.iter().enumerate().filter(pending).map(|(i, _)| pack(i, self.generations[i])).collect()
     }
 }
 
@@ -186,7 +203,11 @@ mod tests {
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert_eq!(ops.poll(id, &cx), Poll::Ready(OK));
         assert_eq!(ops.len(), 0);
-        assert_eq!(ops.insert(), id, "the freed slot is reused");
+        let reused = ops.insert();
+        assert_eq!(reused & 0xffff_ffff, id & 0xffff_ffff, "the freed slot is reused");
+        assert_ne!(reused, id, "under a new id: a late cancel of the old one misses it");
+        assert!(matches!(ops.complete(id, OK), Finished::Nothing), "a stale CQE or cancel touches nothing");
+        assert!(ops.waker_of(id).is_none());
     }
 
     #[test]
@@ -241,5 +262,98 @@ mod tests {
         }
         assert_eq!(Rc::strong_count(&buf), 1);
         assert_eq!(ops.len(), 0);
+    }
+
+    /// A deterministic fuzz of the table against a model: random interleavings of submit,
+    /// poll, completion and abandonment. Every completion reaches exactly one of its future or
+    /// its orphan, exactly once, and no id is reused while the kernel may still complete it.
+    #[test]
+    fn random_interleavings_match_the_model() {
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        enum Model {
+            InFlight { polled: bool },
+            Done,
+            Abandoned,
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let settled = Rc::new(Cell::new(0u32));
+        let waker = Waker::from(Arc::new(Count::default()));
+        let cx = Context::from_waker(&waker);
+        let mut ops = OpTable::default();
+        let mut stash = Stash::default();
+        let mut model: std::collections::HashMap<OpId, Model> = Default::default();
+        let (mut collected, mut expected_settles) = (0u32, 0u32);
+        let rounds = if cfg!(miri) { 300 } else { 5_000 };
+        for _ in 0..rounds {
+            let mut ids: Vec<OpId> = model.keys().copied().collect();
+            ids.sort_unstable();
+            let choice = next(4);
+            let picked = if ids.is_empty() { None } else { Some(ids[next(ids.len() as u64) as usize]) };
+            match (choice, picked) {
+                (0, _) => {
+                    let id = ops.insert();
+                    assert!(model.insert(id, Model::InFlight { polled: false }).is_none(), "id {id} reused while live");
+                }
+                (1, Some(id)) => {
+                    if let Model::InFlight { .. } = model[&id] {
+                        let result = next(100) as i32 - 50;
+                        match ops.complete(id, Completion { result, flags: 0 }) {
+                            Finished::Wake(_) => assert_eq!(model[&id], Model::InFlight { polled: true }),
+                            Finished::Nothing => assert_eq!(model[&id], Model::InFlight { polled: false }),
+                            Finished::Settle(..) => panic!("a live op settled"),
+                        }
+                        model.insert(id, Model::Done);
+                    } else if model[&id] == Model::Abandoned {
+                        match ops.complete(id, OK) {
+                            Finished::Settle(orphan, done) => orphan(done, &mut stash),
+                            _ => panic!("an abandoned op must settle"),
+                        }
+                        model.remove(&id);
+                    }
+                }
+                (2, Some(id)) => match model[&id] {
+                    Model::InFlight { .. } => {
+                        assert!(ops.poll(id, &cx).is_pending());
+                        model.insert(id, Model::InFlight { polled: true });
+                    }
+                    Model::Done => {
+                        assert!(ops.poll(id, &cx).is_ready());
+                        collected += 1;
+                        model.remove(&id);
+                    }
+                    Model::Abandoned => {}
+                },
+                (3, Some(id)) => {
+                    let seen = settled.clone();
+                    let orphan: Orphan = Box::new(move |_, _| seen.set(seen.get() + 1));
+                    match model[&id] {
+                        Model::InFlight { .. } => {
+                            assert!(ops.abandon(id, orphan).is_none());
+                            expected_settles += 1;
+                            model.insert(id, Model::Abandoned);
+                        }
+                        Model::Done => {
+                            let (orphan, done) = ops.abandon(id, orphan).expect("finished");
+                            orphan(done, &mut stash);
+                            expected_settles += 1;
+                            model.remove(&id);
+                        }
+                        Model::Abandoned => {}
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(ops.len(), model.len());
+            assert_eq!(ops.in_flight(), model.values().filter(|m| !matches!(m, Model::Done)).count());
+        }
+        let pending_abandoned = model.values().filter(|m| **m == Model::Abandoned).count() as u32;
+        assert_eq!(settled.get() + pending_abandoned, expected_settles, "every orphan settles once");
+        assert!(collected > 0 && expected_settles > 0, "the fuzz exercised both paths");
     }
 }

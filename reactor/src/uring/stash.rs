@@ -23,6 +23,8 @@ pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
 #[derive(Default)]
 pub(crate) struct Stash {
     bytes: HashMap<RawFd, VecDeque<u8>>,
+    /// Whole datagrams (and their senders): a datagram's bounds must survive the stash.
+    datagrams: HashMap<RawFd, VecDeque<(Vec<u8>, SockAddr)>>,
     accepted: HashMap<RawFd, VecDeque<(OwnedFd, SockAddr)>>,
 }
 
@@ -44,8 +46,33 @@ impl Stash {
         n
     }
 
-    pub(crate) fn has_bytes(&self, fd: RawFd) -> bool {
+    #[cfg(test)]
+    fn has_bytes(&self, fd: RawFd) -> bool {
         self.bytes.contains_key(&fd)
+    }
+
+    pub(crate) fn push_datagram(&mut self, fd: RawFd, data: &[u8], from: SockAddr) {
+        self.datagrams.entry(fd).or_default().push_back((data.to_vec(), from));
+    }
+
+    /// The oldest stashed datagram of `fd`, truncated to `out` as recv(2) would; returns its
+    /// copied length and sender.
+    pub(crate) fn take_datagram(&mut self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> Option<(usize, SockAddr)> {
+        let queue = self.datagrams.get_mut(&fd)?;
+        let (data, from) = queue.pop_front()?;
+        if queue.is_empty() {
+            self.datagrams.remove(&fd);
+        }
+        let n = data.len().min(out.len());
+        for (dst, src) in out.iter_mut().zip(&data[..n]) {
+            dst.write(*src);
+        }
+        Some((n, from))
+    }
+
+    /// Whether anything (bytes or datagrams) waits for the next receive on `fd`.
+    pub(crate) fn has_data(&self, fd: RawFd) -> bool {
+        self.bytes.contains_key(&fd) || self.datagrams.contains_key(&fd)
     }
 
     pub(crate) fn push_accepted(&mut self, fd: RawFd, conn: (OwnedFd, SockAddr)) {
@@ -64,6 +91,7 @@ impl Stash {
     /// The source of `fd` is gone: drop whatever it left (accepted sockets are closed).
     pub(crate) fn forget(&mut self, fd: RawFd) {
         self.bytes.remove(&fd);
+        self.datagrams.remove(&fd);
         self.accepted.remove(&fd);
     }
 }
@@ -90,6 +118,24 @@ mod tests {
         assert_eq!(rest[..n].iter().map(|b| unsafe_init(*b)).collect::<Vec<_>>(), b"o world");
         assert!(!stash.has_bytes(3));
         assert_eq!(stash.take_bytes(3, &mut rest), 0);
+    }
+
+    #[test]
+    fn datagrams_keep_their_bounds_and_truncate_like_recv() {
+        let mut stash = Stash::default();
+        stash.push_datagram(5, b"first datagram", SockAddr::empty());
+        stash.push_datagram(5, b"second", SockAddr::empty());
+        let mut small = [MaybeUninit::new(0u8); 5];
+        let (n, _) = stash.take_datagram(5, &mut small).unwrap();
+        assert_eq!(small[..n].iter().map(|b| unsafe_init(*b)).collect::<Vec<_>>(), b"first");
+        let mut big = [MaybeUninit::new(0u8); 64];
+        let (n, _) = stash.take_datagram(5, &mut big).unwrap();
+        assert_eq!(
+            big[..n].iter().map(|b| unsafe_init(*b)).collect::<Vec<_>>(),
+            b"second",
+            "not the rest of the first"
+        );
+        assert!(!stash.has_data(5));
     }
 
     #[test]
