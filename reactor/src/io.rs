@@ -25,6 +25,8 @@ use crate::uring::stash::Stash;
 use crate::uring::{Op, Uring};
 
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+/// IORING_RECVSEND_POLL_FIRST, in the SQE's ioprio field.
+const RECV_POLL_FIRST: u16 = 1;
 const ACCEPT_FLAGS: libc::c_int = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
 
 /// A message header and its one iovec, boxed together so the SQE's pointers stay valid.
@@ -141,7 +143,10 @@ impl Source {
                 return (Ok(n), buf);
             }
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total().min(u32::MAX as usize) as u32);
-            let entry = opcode::Recv::new(types::Fd(self.fd()), ptr, len).build();
+            // After a short read the socket is empty: ask the kernel to wait for data before
+            // trying, instead of failing a first attempt inside the kernel.
+            let poll_first = if self.take_drained(Interest::Read) { RECV_POLL_FIRST } else { 0 };
+            let entry = opcode::Recv::new(types::Fd(self.fd()), ptr, len).ioprio(poll_first).build();
             let data = (buf, self.late_receive());
             let (done, (b, _)) =
                 self.complete(Interest::Read, Op::settled_by(uring, entry, data, stash_late_read)).await;
@@ -156,6 +161,7 @@ impl Source {
             if let Ok(n) = res {
                 // SAFETY: the kernel reported n bytes written into the buffer.
                 unsafe { buf.set_init(n as usize) };
+                self.note_transfer(Interest::Read, n as usize, len as usize);
             }
             return (res.map(|n| n as usize), buf);
         }

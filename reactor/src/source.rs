@@ -235,7 +235,12 @@ impl Source {
         Poll::Ready(Ok(n))
     }
 
-    fn note_transfer(&self, interest: Interest, n: usize, want: usize) {
+    /// Whether the last transfer of `interest` drained the socket, clearing the flag.
+    pub(crate) fn take_drained(&self, interest: Interest) -> bool {
+        self.drained[interest as usize].replace(false)
+    }
+
+    pub(crate) fn note_transfer(&self, interest: Interest, n: usize, want: usize) {
         let short = self.stream && n > 0 && n < want;
         let drained = short
             && match &self.reactor.driver {
