@@ -12,16 +12,6 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
     ringpoll::try_block_on(driver(), f).expect("block_on")
 }
 
-/// Polls `f` once, so its operation is submitted (io_uring) or parked (epoll), then drops it.
-async fn start_and_drop<F: std::future::Future>(f: F) {
-    let mut f = std::pin::pin!(f);
-    std::future::poll_fn(|cx| {
-        let _ = f.as_mut().poll(cx);
-        std::task::Poll::Ready(())
-    })
-    .await;
-}
-
 async fn pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();

@@ -11,7 +11,6 @@ use std::io::ErrorKind;
 use std::process::Command;
 
 use common::*;
-use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::{DriverChoice, DriverKind, Runtime};
 
 const CHILD_ENV: &str = "RINGPOLL_TEST_SECCOMP_CHILD";
@@ -55,17 +54,7 @@ fn forbidden_child() {
 
     let rt = Runtime::builder().cores([0]).driver(DriverChoice::Auto).build().unwrap();
     assert_eq!(rt.driver(), DriverKind::Epoll);
-    let echoed = rt
-        .spawn_on(0, || async {
-            let listener = TcpListener::bind("127.0.0.1:0")?;
-            let client = TcpStream::connect(listener.local_addr()?).await?;
-            let (server, _) = listener.accept().await?;
-            ringpoll::spawn(echo(server)).detach();
-            round_trip(client, b"epoll after all".to_vec()).await
-        })
-        .join()
-        .unwrap()
-        .unwrap();
+    let echoed = echo_on_core0(&rt, b"epoll after all");
     assert_eq!(echoed, b"epoll after all");
     // A second runtime does not repeat the fallback notice.
     drop(Runtime::builder().cores([0]).build().unwrap());

@@ -75,17 +75,7 @@ fn a_panicking_task_reports_it_and_its_core_keeps_serving() {
     assert!(err.is_panic());
     assert!(err.to_string().contains("boom in a task"), "{err}");
     // The same core still runs tasks and I/O.
-    let echoed = rt
-        .spawn_on(0, || async {
-            let listener = TcpListener::bind("127.0.0.1:0")?;
-            let client = TcpStream::connect(listener.local_addr()?).await?;
-            let (server, _) = listener.accept().await?;
-            ringpoll::spawn(echo(server)).detach();
-            round_trip(client, b"still alive".to_vec()).await
-        })
-        .join()
-        .unwrap()
-        .unwrap();
+    let echoed = echo_on_core0(&rt, b"still alive");
     assert_eq!(echoed, b"still alive");
 }
 

@@ -3,23 +3,15 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
+mod common;
+
+use common::*;
 use ringpoll::net::UdpSocket;
-
-/// Tests here count this process's descriptors, so they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
-}
 
 /// Runs `test` on a fresh core and checks it closed every descriptor it opened.
 fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let before = open_fds();
-    ringpoll::block_on(test);
-    assert_eq!(open_fds(), before, "descriptors leaked");
+    assert_no_fd_leak(|| ringpoll::block_on(test));
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -125,16 +117,6 @@ fn bad_addresses_are_errors_not_panics() {
         // Binding a non-local address is refused by the kernel.
         assert_eq!(UdpSocket::bind("192.0.2.1:0").unwrap_err().kind(), io::ErrorKind::AddrNotAvailable);
     });
-}
-
-/// Polls `f` once (its operation is submitted on io_uring, parked on epoll), then drops it.
-async fn start_and_drop<F: std::future::Future>(f: F) {
-    let mut f = std::pin::pin!(f);
-    std::future::poll_fn(|cx| {
-        let _ = f.as_mut().poll(cx);
-        std::task::Poll::Ready(())
-    })
-    .await;
 }
 
 #[test]

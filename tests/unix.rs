@@ -5,22 +5,15 @@ use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
+mod common;
+
+use common::*;
 use ringpoll::net::{UnixListener, UnixStream};
 
-/// Tests here count this process's descriptors, so they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
-}
-
+/// Runs `test` on a fresh core and checks it closed every descriptor it opened.
 fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let before = open_fds();
-    ringpoll::block_on(test);
-    assert_eq!(open_fds(), before, "descriptors leaked");
+    assert_no_fd_leak(|| ringpoll::block_on(test));
 }
 
 /// A socket path unique to this test and process, removed first if a previous run left it.

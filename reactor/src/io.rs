@@ -135,12 +135,8 @@ impl Source {
             return (res, buf);
         };
         loop {
-            if let Err(e) = self.check_deadline(Interest::Read) {
-                return (Err(e), buf);
-            }
-            poll_fn(|cx| self.gate.poll_clear(cx)).await;
-            if let Some((n, _)) = self.take_stashed(uring, &mut buf) {
-                return (Ok(n), buf);
+            if let Some(res) = self.before_receive(uring, &mut buf).await {
+                return (res.map(|(n, _)| n), buf);
             }
             let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_total().min(u32::MAX as usize) as u32);
             // After a short read the socket is empty: ask the kernel to wait for data before
@@ -165,6 +161,16 @@ impl Source {
             }
             return (res.map(|n| n as usize), buf);
         }
+    }
+
+    /// What every io_uring receive does before submitting: fail once the deadline passed,
+    /// let earlier (dropped) receives settle, and serve what they left behind first.
+    async fn before_receive<B: IoBufMut>(&self, uring: &Uring, buf: &mut B) -> Option<io::Result<(usize, SockAddr)>> {
+        if let Err(e) = self.check_deadline(Interest::Read) {
+            return Some(Err(e));
+        }
+        poll_fn(|cx| self.gate.poll_clear(cx)).await;
+        self.take_stashed(uring, buf).map(Ok)
     }
 
     fn late_receive(&self) -> LateReceive {
@@ -338,12 +344,8 @@ impl Source {
             return (res, buf);
         };
         loop {
-            if let Err(e) = self.check_deadline(Interest::Read) {
-                return (Err(e), buf);
-            }
-            poll_fn(|cx| self.gate.poll_clear(cx)).await;
-            if let Some(taken) = self.take_stashed(uring, &mut buf) {
-                return (Ok(taken), buf);
+            if let Some(res) = self.before_receive(uring, &mut buf).await {
+                return (res, buf);
             }
             // The buffer and the header both travel with the op: the kernel writes them
             // until the CQE, even if this future is dropped.

@@ -15,6 +15,8 @@
 #![warn(missing_docs)]
 
 mod buf;
+#[cfg(test)]
+mod counting_waker;
 mod deadline;
 pub mod drain;
 mod driver;

@@ -184,17 +184,7 @@ impl PollDescs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::counting_waker::WakeCount;
 
     const IN: u32 = libc::EPOLLIN as u32;
 
@@ -205,8 +195,7 @@ mod tests {
         let mut wake = Vec::new();
         descs.dispatch(t, IN, &mut wake);
         assert!(wake.is_empty());
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (count, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready(), "the early edge is consumed");
         assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "and only once");
@@ -214,7 +203,7 @@ mod tests {
         descs.dispatch(t, IN, &mut wake);
         assert_eq!(wake.len(), 1, "only the reader is woken");
         wake.drain(..).for_each(Waker::wake);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
     }
 
     #[test]
@@ -225,8 +214,7 @@ mod tests {
         let new = descs.alloc();
         assert_eq!(old.index(), new.index(), "the slot is reused");
         assert_ne!(old, new);
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         assert!(descs.poll_ready(new, Interest::Read, &cx).is_pending());
         let mut wake = Vec::new();
@@ -240,7 +228,7 @@ mod tests {
     fn a_drained_edge_is_forgotten_unless_the_peer_hung_up() {
         let mut descs = PollDescs::default();
         let t = descs.alloc();
-        let waker = Waker::from(Arc::new(Count::default()));
+        let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         let mut wake = Vec::new();
         descs.dispatch(t, IN, &mut wake);
@@ -256,7 +244,7 @@ mod tests {
     fn hangup_wakes_both_directions() {
         let mut descs = PollDescs::default();
         let t = descs.alloc();
-        let waker = Waker::from(Arc::new(Count::default()));
+        let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         let _ = descs.poll_ready(t, Interest::Read, &cx);
         let _ = descs.poll_ready(t, Interest::Write, &cx);

@@ -83,7 +83,7 @@ pub fn timeout_ms(deadline: Option<Instant>, now: Instant) -> i32 {
         Some(d) if d <= now => 0,
         Some(d) => {
             let wait = d - now;
-            let ms = wait.as_millis() + u128::from(wait.subsec_nanos() % 1_000_000 != 0);
+            let ms = wait.as_millis() + u128::from(!wait.subsec_nanos().is_multiple_of(1_000_000));
             ms.min(i32::MAX as u128) as i32
         }
     }
@@ -97,16 +97,10 @@ pub fn until(deadline: Instant, now: Instant) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Nop;
-    impl Wake for Nop {
-        fn wake(self: Arc<Self>) {}
-    }
+    use crate::counting_waker::WakeCount;
 
     fn waker() -> Waker {
-        Waker::from(Arc::new(Nop))
+        WakeCount::waker().1
     }
 
     #[test]

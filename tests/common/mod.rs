@@ -115,3 +115,27 @@ pub fn join_within<T: Send + 'static>(handle: ringpoll::JoinHandle<T>, secs: u64
         Err(_) => panic!("task did not finish within {secs} s: a wake-up was lost"),
     }
 }
+
+/// Echoes `data` through a fresh loopback connection on core 0 of `rt`; returns what came back.
+pub fn echo_on_core0(rt: &Runtime, data: &'static [u8]) -> Vec<u8> {
+    rt.spawn_on(0, move || async move {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = TcpStream::connect(listener.local_addr()?).await?;
+        let (server, _) = listener.accept().await?;
+        ringpoll::spawn(echo(server)).detach();
+        round_trip(client, data.to_vec()).await
+    })
+    .join()
+    .expect("echo task")
+    .expect("echo I/O")
+}
+
+/// Polls `f` once, so its operation is submitted (io_uring) or parked (epoll), then drops it.
+pub async fn start_and_drop<F: std::future::Future>(f: F) {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(|cx| {
+        let _ = f.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+}

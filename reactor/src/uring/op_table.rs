@@ -171,28 +171,17 @@ impl OpTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counting_waker::WakeCount;
     use crate::uring::stash::Stash;
     use std::cell::Cell;
     use std::rc::Rc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     const OK: Completion = Completion { result: 5, flags: 0 };
 
     #[test]
     fn completion_wakes_the_poller_and_is_collected_once() {
         let mut ops = OpTable::default();
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (count, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         let id = ops.insert();
         assert!(ops.poll(id, &cx).is_pending());
@@ -200,7 +189,7 @@ mod tests {
             Finished::Wake(w) => w.wake(),
             _ => panic!("the poller must be woken"),
         }
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
         assert_eq!(ops.poll(id, &cx), Poll::Ready(OK));
         assert_eq!(ops.len(), 0);
         let reused = ops.insert();
@@ -283,7 +272,7 @@ mod tests {
             seed % n
         };
         let settled = Rc::new(Cell::new(0u32));
-        let waker = Waker::from(Arc::new(Count::default()));
+        let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         let mut ops = OpTable::default();
         let mut stash = Stash::default();

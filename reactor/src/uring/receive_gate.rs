@@ -63,18 +63,12 @@ impl Drop for Receiving {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Nop;
-    impl Wake for Nop {
-        fn wake(self: Arc<Self>) {}
-    }
+    use crate::counting_waker::WakeCount;
 
     #[test]
     fn waits_for_every_receive_then_opens() {
         let gate = Rc::new(ReceiveGate::default());
-        let waker = Waker::from(Arc::new(Nop));
+        let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         assert!(gate.poll_clear(&cx).is_ready());
         let a = gate.enter();
