@@ -149,3 +149,29 @@ fn writes_to_a_closed_peer_fail_with_broken_pipe() {
         assert_eq!(n.unwrap(), 0);
     });
 }
+
+#[test]
+fn a_graceful_shutdown_stops_unix_listeners_too() {
+    assert_no_fd_leak(|| {
+        let rt = ringpoll::Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+        let path = socket_path("drain");
+        let server = {
+            let path = path.clone();
+            rt.spawn_on(0, move || async move {
+                let listener = UnixListener::bind(&path)?;
+                loop {
+                    listener.accept().await?;
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), io::Error>(())
+            })
+        };
+        while !path.exists() {
+            std::thread::yield_now();
+        }
+        assert_eq!(rt.shutdown_gracefully(std::time::Duration::from_secs(2)), 0);
+        let err = server.join().unwrap().unwrap_err();
+        assert!(ringpoll::shutdown::is_shutting_down(&err), "{err}");
+        let _ = std::fs::remove_file(&path);
+    });
+}

@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
 use crate::reactor::Reactor;
@@ -112,6 +112,19 @@ impl Drop for Draining {
             });
         }
     }
+}
+
+/// Runs `accept` unless (or until) the current core starts draining; then fails with
+/// [`shutting_down`]. Listeners wrap their accepts in it, so a graceful shutdown stops them.
+pub async fn until_draining<T>(accept: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    let (mut accept, mut drain) = (pin!(accept), draining());
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut drain).poll(cx).is_ready() {
+            return Poll::Ready(Err(shutting_down()));
+        }
+        accept.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// The error an accept returns once its runtime is shutting down.

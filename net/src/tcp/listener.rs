@@ -1,12 +1,9 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use ringpoll_reactor::drain::{draining, shutting_down};
+use ringpoll_reactor::drain::until_draining;
 use ringpoll_reactor::{Interest, Source};
 
 use super::TcpStream;
@@ -103,18 +100,6 @@ impl std::os::fd::AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.source.fd()
     }
-}
-
-/// Runs `accept` unless (or until) the core starts draining.
-async fn until_draining<T>(accept: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    let (mut accept, mut drain) = (pin!(accept), draining());
-    std::future::poll_fn(|cx| {
-        if Pin::new(&mut drain).poll(cx).is_ready() {
-            return Poll::Ready(Err(shutting_down()));
-        }
-        accept.as_mut().poll(cx)
-    })
-    .await
 }
 
 /// Errors that go away when descriptors or memory are freed.

@@ -2,6 +2,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
+use ringpoll_reactor::drain::until_draining;
 use ringpoll_reactor::{SockAddr, Source};
 
 use super::UnixStream;
@@ -39,7 +40,7 @@ impl UnixListener {
 
     /// Waits for a connection; returns the stream and the peer's address (usually unnamed).
     pub async fn accept(&self) -> io::Result<(UnixStream, SockAddr)> {
-        let (fd, addr) = self.source.accept().await?;
+        let (fd, addr) = until_draining(self.source.accept()).await?;
         self.source.reactor().stats().accepted.bump();
         Ok((UnixStream::from_fd(fd)?, addr))
     }
