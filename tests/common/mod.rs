@@ -131,11 +131,17 @@ pub fn echo_on_core0(rt: &Runtime, data: &'static [u8]) -> Vec<u8> {
 }
 
 /// Polls `f` once, so its operation is submitted (io_uring) or parked (epoll), then drops it.
+/// Only for futures that cannot complete on their first poll (nothing to receive yet).
 pub async fn start_and_drop<F: std::future::Future>(f: F) {
+    assert!(poll_once_then_drop(f).await.is_none(), "the future was expected to wait");
+}
+
+/// Polls `f` once and drops it, returning its output if that one poll finished it.
+pub async fn poll_once_then_drop<F: std::future::Future>(f: F) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);
-    std::future::poll_fn(|cx| {
-        let _ = f.as_mut().poll(cx);
-        std::task::Poll::Ready(())
-    })
-    .await;
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx))).await;
+    match polled {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
+    }
 }
