@@ -64,7 +64,7 @@ pub mod buf {
     pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice};
 }
 
-/// Sockets: TCP (and, with the features that add them, UDP and Unix).
+/// Sockets: TCP, UDP and Unix streams, plus `copy_bidirectional` for proxies.
 pub mod net {
     pub use ringpoll_net::*;
 }
