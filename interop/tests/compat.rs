@@ -1,9 +1,9 @@
 //! The `tokio-compat` and `futures-io` features: ringpoll streams driven through those
 //! crates' `AsyncRead`/`AsyncWrite` extension methods, bytes compared, on either driver.
+//! (This crate turns both features on.)
 //!
 //! The streams' own owned-buffer methods (`read`, `write_all`, `shutdown`) shadow the
 //! extension traits' methods of the same names, so those are called through the trait.
-#![cfg(all(feature = "tokio-compat", feature = "futures-io"))]
 
 mod support;
 
