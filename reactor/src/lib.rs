@@ -21,6 +21,7 @@ mod deadline;
 pub mod drain;
 mod driver;
 mod epoll;
+pub mod file_op;
 mod io;
 mod netpoll_break;
 mod poll_desc;
