@@ -11,12 +11,14 @@
 
 mod compat;
 pub mod copy;
+mod lookup;
 mod socket;
 pub mod tcp;
 pub mod udp;
 pub mod unix;
 
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
+pub use lookup::{lookup_host, Target, ToSocketAddrs};
 pub use ringpoll_reactor::SockAddr;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

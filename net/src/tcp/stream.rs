@@ -1,11 +1,12 @@
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use ringpoll_reactor::{BufResult, Interest, IoBuf, IoBufMut, SockAddr, Source};
 
+use crate::lookup::{self, ToSocketAddrs};
 use crate::socket;
 
 /// A TCP connection on the current core.
@@ -36,10 +37,11 @@ impl TcpStream {
         Ok(TcpStream { source: Source::new_stream(fd)? })
     }
 
-    /// Connects to the first address of `addr` that accepts.
+    /// Connects to the first address of `addr` that accepts. A host name is resolved on the
+    /// blocking pool ([`lookup_host`](crate::lookup_host)), never on the core thread.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in socket::resolve(addr)? {
+        for a in lookup::resolve(addr).await? {
             match TcpStream::connect_addr(a).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
