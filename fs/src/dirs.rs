@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use ringpoll_reactor::file_op::{c_path, MkdirAt, UnlinkAt};
+use ringpoll_reactor::file::{c_path, MkdirAt, UnlinkAt};
 
 use crate::paths::metadata;
 use crate::run::run;

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use ringpoll_reactor::file_op::{Fsync, Ftruncate, ReadAt, Statx, WriteAt, CURRENT_POSITION};
+use ringpoll_reactor::file::{Fsync, Ftruncate, ReadAt, Statx, WriteAt, CURRENT_POSITION};
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut};
 
 use crate::metadata::Metadata;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use ringpoll_reactor::file_op::StatxRecord;
+use ringpoll_reactor::file::StatxRecord;
 
 /// A file's metadata (from `statx(2)`, an io_uring STATX op on io_uring cores).
 #[derive(Clone)]

@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use ringpoll_reactor::file_op::{c_path, OpenAt};
+use ringpoll_reactor::file::{c_path, OpenAt};
 
 use crate::file::File;
 use crate::run::run;

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use ringpoll_reactor::file_op::{c_path, RenameAt, Statx, UnlinkAt};
+use ringpoll_reactor::file::{c_path, RenameAt, Statx, UnlinkAt};
 
 use crate::metadata::Metadata;
 use crate::run::run;

@@ -5,12 +5,12 @@ use std::panic::resume_unwind;
 use std::sync::{Arc, Mutex};
 
 use ringpoll_core::{current_core, spawn_blocking, JoinError};
-use ringpoll_reactor::file_op::{self, FileOp};
+use ringpoll_reactor::file::{self, FileOp};
 
 /// Runs `op` as an io_uring op when the core can, else its syscall on the blocking pool.
 pub(crate) async fn run<O: FileOp>(op: O) -> O::Output {
-    match file_op::submit(op) {
-        Ok(on_ring) => on_ring.await,
+    match file::submit(op).await {
+        Ok(out) => out,
         Err(op) => offload(op).await,
     }
 }

@@ -11,6 +11,7 @@
 
 mod compat;
 pub mod copy;
+mod deadlines;
 mod lookup;
 mod socket;
 pub mod tcp;
@@ -19,7 +20,7 @@ pub mod unix;
 
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
 pub use lookup::{lookup_host, Target, ToSocketAddrs};
-pub use ringpoll_reactor::SockAddr;
+pub use ringpoll_reactor::{PartialWrite, SockAddr};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves};
+use super::Halves;
+use crate::sys::syscall;
 
 /// Sets a file's length, cutting it or extending it with zeroes (IORING_OP_FTRUNCATE needs
 /// Linux 6.9; older kernels run the syscall on a helper thread).
@@ -23,7 +24,8 @@ impl Ftruncate {
     }
 }
 
-impl Halves for Ftruncate {
+// SAFETY: the entry holds no pointers.
+unsafe impl Halves for Ftruncate {
     const CODE: u8 = opcode::Ftruncate::CODE;
     type Output = io::Result<()>;
 
@@ -31,13 +33,13 @@ impl Halves for Ftruncate {
         opcode::Ftruncate::new(types::Fd(self.fd.as_raw_fd()), self.len).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         let len = i64::try_from(self.len).map_err(|_| io::ErrorKind::InvalidInput)?;
         // SAFETY: no pointers; the descriptor is owned by the op.
-        cvt_u32(unsafe { libc::ftruncate64(self.fd.as_raw_fd(), len) }.into())
+        syscall!(ftruncate64(self.fd.as_raw_fd(), len)).map(|_| 0)
     }
 
-    fn complete(self, res: io::Result<u32>) -> io::Result<()> {
+    fn finish(self, res: io::Result<usize>) -> io::Result<()> {
         res.map(drop)
     }
 }

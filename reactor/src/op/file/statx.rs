@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves};
+use super::Halves;
+use crate::sys::syscall;
 
 /// A file's `statx` record.
 pub type StatxRecord = libc::statx;
@@ -45,7 +46,9 @@ impl Statx {
     }
 }
 
-impl Halves for Statx {
+// SAFETY: the entry points only at the path (a CString) and the boxed record, both owned by
+// the op on the heap.
+unsafe impl Halves for Statx {
     const CODE: u8 = opcode::Statx::CODE;
     type Output = io::Result<Box<StatxRecord>>;
 
@@ -57,13 +60,13 @@ impl Halves for Statx {
             .build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
         // SAFETY: the path is a live C string and the record a live statx, both owned by the op.
-        cvt_u32(unsafe { libc::statx(self.dirfd(), self.path.as_ptr(), self.flags, mask, &mut *self.record) }.into())
+        syscall!(statx(self.dirfd(), self.path.as_ptr(), self.flags, mask, &mut *self.record)).map(|_| 0)
     }
 
-    fn complete(self, res: io::Result<u32>) -> io::Result<Box<StatxRecord>> {
+    fn finish(self, res: io::Result<usize>) -> io::Result<Box<StatxRecord>> {
         res.map(|_| self.record)
     }
 }

@@ -5,7 +5,8 @@ use std::io;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves};
+use super::Halves;
+use crate::sys::syscall;
 
 /// Creates one directory.
 #[derive(Debug)]
@@ -21,7 +22,8 @@ impl MkdirAt {
     }
 }
 
-impl Halves for MkdirAt {
+// SAFETY: the entry points only at the path, a CString the op owns on the heap.
+unsafe impl Halves for MkdirAt {
     const CODE: u8 = opcode::MkDirAt::CODE;
     type Output = io::Result<()>;
 
@@ -29,12 +31,12 @@ impl Halves for MkdirAt {
         opcode::MkDirAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr()).mode(self.mode).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         // SAFETY: the path is a live NUL-terminated string.
-        cvt_u32(unsafe { libc::mkdirat(libc::AT_FDCWD, self.path.as_ptr(), self.mode) }.into())
+        syscall!(mkdirat(libc::AT_FDCWD, self.path.as_ptr(), self.mode)).map(|_| 0)
     }
 
-    fn complete(self, res: io::Result<u32>) -> io::Result<()> {
+    fn finish(self, res: io::Result<usize>) -> io::Result<()> {
         res.map(drop)
     }
 }

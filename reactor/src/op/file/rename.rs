@@ -5,7 +5,8 @@ use std::io;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves};
+use super::Halves;
+use crate::sys::syscall;
 
 /// Renames `from` to `to`, replacing `to` if it exists.
 #[derive(Debug)]
@@ -21,7 +22,8 @@ impl RenameAt {
     }
 }
 
-impl Halves for RenameAt {
+// SAFETY: the entry points only at the two paths, CStrings the op owns on the heap.
+unsafe impl Halves for RenameAt {
     const CODE: u8 = opcode::RenameAt::CODE;
     type Output = io::Result<()>;
 
@@ -30,12 +32,12 @@ impl Halves for RenameAt {
         opcode::RenameAt::new(cwd, self.from.as_ptr(), cwd, self.to.as_ptr()).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         // SAFETY: both paths are live NUL-terminated strings.
-        cvt_u32(unsafe { libc::renameat(libc::AT_FDCWD, self.from.as_ptr(), libc::AT_FDCWD, self.to.as_ptr()) }.into())
+        syscall!(renameat(libc::AT_FDCWD, self.from.as_ptr(), libc::AT_FDCWD, self.to.as_ptr())).map(|_| 0)
     }
 
-    fn complete(self, res: io::Result<u32>) -> io::Result<()> {
+    fn finish(self, res: io::Result<usize>) -> io::Result<()> {
         res.map(drop)
     }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves, CURRENT_POSITION};
+use super::{Halves, CURRENT_POSITION};
 use crate::buf::{BufResult, IoBufMut};
+use crate::sys::syscall;
 
 /// Reads into `buf` (from its start, up to its capacity) at `offset`
 /// ([`CURRENT_POSITION`](super::CURRENT_POSITION): at the file position).
@@ -29,7 +30,8 @@ impl<B: IoBufMut + Send> ReadAt<B> {
     }
 }
 
-impl<B: IoBufMut + Send> Halves for ReadAt<B> {
+// SAFETY: the entry points only into the buffer's stable bytes, which the op owns.
+unsafe impl<B: IoBufMut + Send> Halves for ReadAt<B> {
     const CODE: u8 = opcode::Read::CODE;
     type Output = BufResult<usize, B>;
 
@@ -38,23 +40,21 @@ impl<B: IoBufMut + Send> Halves for ReadAt<B> {
         opcode::Read::new(types::Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len).offset(self.offset).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         let (fd, len, ptr) = (self.fd.as_raw_fd(), self.len(), self.buf.stable_mut_ptr().cast());
         // SAFETY: ptr/len describe the buffer's writable bytes, owned by the op for the call.
-        let n = unsafe {
-            match self.offset {
-                CURRENT_POSITION => libc::read(fd, ptr, len),
-                offset => libc::pread64(fd, ptr, len, offset as i64),
-            }
+        let n = match self.offset {
+            CURRENT_POSITION => syscall!(read(fd, ptr, len)),
+            offset => syscall!(pread64(fd, ptr, len, offset as i64)),
         };
-        cvt_u32(n as i64)
+        n.map(|n| n as usize)
     }
 
-    fn complete(mut self, res: io::Result<u32>) -> BufResult<usize, B> {
+    fn finish(mut self, res: io::Result<usize>) -> BufResult<usize, B> {
         if let Ok(n) = res {
             // SAFETY: the kernel reported n bytes written at the start of the buffer.
-            unsafe { self.buf.set_init(n as usize) };
+            unsafe { self.buf.set_init(n) };
         }
-        (res.map(|n| n as usize), self.buf)
+        (res, self.buf)
     }
 }

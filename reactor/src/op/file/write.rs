@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves, CURRENT_POSITION};
+use super::{Halves, CURRENT_POSITION};
 use crate::buf::{BufResult, IoBuf};
+use crate::sys::syscall;
 
 /// Writes the initialised bytes of `buf` at `offset`
 /// ([`CURRENT_POSITION`](super::CURRENT_POSITION): at the file position, which appends on
@@ -30,7 +31,8 @@ impl<B: IoBuf + Send> WriteAt<B> {
     }
 }
 
-impl<B: IoBuf + Send> Halves for WriteAt<B> {
+// SAFETY: the entry points only into the buffer's stable bytes, which the op owns.
+unsafe impl<B: IoBuf + Send> Halves for WriteAt<B> {
     const CODE: u8 = opcode::Write::CODE;
     type Output = BufResult<usize, B>;
 
@@ -39,19 +41,17 @@ impl<B: IoBuf + Send> Halves for WriteAt<B> {
         opcode::Write::new(types::Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len).offset(self.offset).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         let (fd, len, ptr) = (self.fd.as_raw_fd(), self.len(), self.buf.stable_ptr().cast());
         // SAFETY: ptr/len describe the buffer's initialised bytes, owned by the op for the call.
-        let n = unsafe {
-            match self.offset {
-                CURRENT_POSITION => libc::write(fd, ptr, len),
-                offset => libc::pwrite64(fd, ptr, len, offset as i64),
-            }
+        let n = match self.offset {
+            CURRENT_POSITION => syscall!(write(fd, ptr, len)),
+            offset => syscall!(pwrite64(fd, ptr, len, offset as i64)),
         };
-        cvt_u32(n as i64)
+        n.map(|n| n as usize)
     }
 
-    fn complete(self, res: io::Result<u32>) -> BufResult<usize, B> {
-        (res.map(|n| n as usize), self.buf)
+    fn finish(self, res: io::Result<usize>) -> BufResult<usize, B> {
+        (res, self.buf)
     }
 }

@@ -2,12 +2,13 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves};
+use super::Halves;
 use crate::sys::owned;
+use crate::sys::syscall;
 
 /// Opens `path` (relative paths from the working directory); always close-on-exec.
 #[derive(Debug)]
@@ -24,7 +25,8 @@ impl OpenAt {
     }
 }
 
-impl Halves for OpenAt {
+// SAFETY: the entry points only at the path, a CString the op owns on the heap.
+unsafe impl Halves for OpenAt {
     const CODE: u8 = opcode::OpenAt::CODE;
     type Output = io::Result<OwnedFd>;
 
@@ -32,12 +34,12 @@ impl Halves for OpenAt {
         opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr()).flags(self.flags).mode(self.mode).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         // SAFETY: the path is a live NUL-terminated string.
-        cvt_u32(unsafe { libc::openat(libc::AT_FDCWD, self.path.as_ptr(), self.flags, self.mode) }.into())
+        syscall!(openat(libc::AT_FDCWD, self.path.as_ptr(), self.flags, self.mode)).map(|fd| fd as usize)
     }
 
-    fn complete(self, res: io::Result<u32>) -> io::Result<OwnedFd> {
-        res.map(|fd| owned(fd as i32))
+    fn finish(self, res: io::Result<usize>) -> io::Result<OwnedFd> {
+        res.map(|fd| owned(fd as RawFd))
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{cvt_u32, Halves};
+use super::Halves;
+use crate::sys::syscall;
 
 /// Flushes a file's data (and, unless `data_only`, its metadata) to the device.
 #[derive(Debug)]
@@ -22,7 +23,8 @@ impl Fsync {
     }
 }
 
-impl Halves for Fsync {
+// SAFETY: the entry holds no pointers.
+unsafe impl Halves for Fsync {
     const CODE: u8 = opcode::Fsync::CODE;
     type Output = io::Result<()>;
 
@@ -31,20 +33,14 @@ impl Halves for Fsync {
         opcode::Fsync::new(types::Fd(self.fd.as_raw_fd())).flags(flags).build()
     }
 
-    fn call(&mut self) -> io::Result<u32> {
+    fn call(&mut self) -> io::Result<usize> {
         let fd = self.fd.as_raw_fd();
         // SAFETY: no pointers; the descriptor is owned by the op.
-        let ret = unsafe {
-            if self.data_only {
-                libc::fdatasync(fd)
-            } else {
-                libc::fsync(fd)
-            }
-        };
-        cvt_u32(ret.into())
+        let ret = if self.data_only { syscall!(fdatasync(fd)) } else { syscall!(fsync(fd)) };
+        ret.map(|_| 0)
     }
 
-    fn complete(self, res: io::Result<u32>) -> io::Result<()> {
+    fn finish(self, res: io::Result<usize>) -> io::Result<()> {
         res.map(drop)
     }
 }
