@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-mod common;
+mod support;
 
-use common::*;
 use ringpoll::net::{Keepalive, TcpBuilder, TcpListener, TcpStream, UdpBuilder, UdpSocket};
+use support::*;
 
 fn run<F: std::future::Future<Output = ()>>(test: F) {
     assert_no_fd_leak(|| ringpoll::block_on(test));
@@ -171,7 +171,7 @@ fn listeners_and_streams_move_to_and_from_std_with_bytes_intact() {
         let listener = TcpListener::from_std(std_listener).unwrap();
         let mut std_client = std::net::TcpStream::connect(addr).unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        let sent = pattern(50_000, 1); // fits the socket buffers: the write does not block
+        let sent = payload(50_000, 1); // fits the socket buffers: the write does not block
         std_client.write_all(&sent).unwrap();
         let (res, got) = read_exact_vec(&server, sent.len()).await;
         res.unwrap();

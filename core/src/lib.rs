@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod block_on;
+mod blocking;
 mod executor;
 mod header;
 mod join;
@@ -24,6 +25,7 @@ mod spawn;
 mod task;
 
 pub use block_on::{block_on, resolve_driver, try_block_on};
+pub use blocking::spawn_blocking;
 pub use join::{park_on, JoinError, JoinHandle};
 pub use runtime::{Builder, Runtime};
 pub use spawn::{current_core, spawn, yield_now};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
 
+use crate::blocking::{self, Pool, PoolConfig};
 use crate::executor::Executor;
 use crate::join::JoinHandle;
 use crate::mailbox::{Mailbox, Msg};
@@ -18,6 +19,8 @@ use crate::spawn::spawn_remote;
 pub struct Builder {
     cpus: Option<Vec<usize>>,
     driver: Option<DriverChoice>,
+    /// The blocking pool's settings (its `blocking_*` methods live in `blocking.rs`).
+    pub(crate) blocking: PoolConfig,
 }
 
 impl Builder {
@@ -54,9 +57,10 @@ impl Builder {
                 format!("CPU {cpu} is not available to this process (allowed: {allowed:?})"),
             ));
         }
-        let mut runtime = Runtime { kind, cores: Vec::with_capacity(cpus.len()) };
+        let pool = Pool::new(&self.blocking)?;
+        let mut runtime = Runtime { kind, cores: Vec::with_capacity(cpus.len()), pool: pool.clone() };
         for (index, &cpu) in cpus.iter().enumerate() {
-            runtime.cores.push(start_core(index, cpu, kind)?);
+            runtime.cores.push(start_core(index, cpu, kind, pool.clone())?);
         }
         Ok(runtime)
     }
@@ -82,7 +86,7 @@ struct Core {
     thread: Option<thread::JoinHandle<()>>,
 }
 
-fn start_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<Core> {
+fn start_core(index: usize, cpu: usize, kind: DriverKind, pool: Arc<Pool>) -> io::Result<Core> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = thread::Builder::new().name(format!("ringpoll-core-{index}")).spawn(move || {
         let ex = match setup_core(index, cpu, kind) {
@@ -90,6 +94,7 @@ fn start_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<Core> {
             Err(e) => return drop(ready_tx.send(Err(e))),
         };
         let _guard = ex.enter();
+        let _pool = blocking::enter(pool);
         let reactor = ex.reactor();
         let _ = ready_tx.send(Ok((ex.mailbox().clone(), reactor.stats().clone())));
         if let Err(e) = ex.run(|| false, || false) {
@@ -129,6 +134,7 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<std::rc:
 pub struct Runtime {
     kind: DriverKind,
     cores: Vec<Core>,
+    pool: Arc<Pool>,
 }
 
 impl Runtime {
@@ -193,8 +199,9 @@ impl Runtime {
 
     /// Shuts down gracefully: every listener stops accepting (its accept fails with a
     /// shutdown error, see `ringpoll::shutdown`), tasks get up to `grace` to finish, then what
-    /// is left is cancelled and every core thread joined. Returns how many tasks were
-    /// cancelled.
+    /// is left is cancelled and every core thread joined; then jobs of the blocking pool get
+    /// what is left of `grace` (a stuck one is left behind, never waited for). Returns how
+    /// many tasks were cancelled.
     pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
@@ -205,7 +212,9 @@ impl Runtime {
             thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
         }
         let cancelled = live();
+        let pool = self.pool.clone();
         drop(self);
+        pool.shutdown(deadline.saturating_duration_since(Instant::now()));
         cancelled
     }
 }
@@ -221,6 +230,7 @@ impl Drop for Runtime {
                 let _ = t.join();
             }
         }
+        self.pool.shutdown(Duration::ZERO);
     }
 }
 

@@ -5,6 +5,7 @@
 //! The streams' own owned-buffer methods (`read`, `write_all`, `shutdown`) shadow the
 //! extension traits' methods of the same names, so those are called through the trait.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::rc::Rc;

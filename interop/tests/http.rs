@@ -6,6 +6,7 @@
 #[path = "../examples/http.rs"]
 #[allow(dead_code)]
 mod http_example;
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};
