@@ -8,15 +8,19 @@
 #![warn(missing_docs)]
 
 mod block_on;
+pub mod channel;
 mod executor;
+mod handle;
 mod header;
 mod join;
 mod mailbox;
 mod runtime;
 mod spawn;
+pub mod sync;
 mod task;
 
 pub use block_on::{block_on, resolve_driver, try_block_on};
+pub use handle::Handle;
 pub use join::{park_on, JoinError, JoinHandle};
 pub use runtime::{Builder, Runtime};
 pub use spawn::{current_core, spawn, yield_now};
