@@ -185,7 +185,7 @@ fn cross_core_request_and_oneshot_reply_round_trips() {
 fn cross_core_oneshot_reports_a_dropped_sender() {
     let rt = two_core_runtime();
     let (tx, rx) = cross_core::oneshot::<u8>();
-    let waiting = rt.spawn_on(0, move || async move { rx.await });
+    let waiting = rt.spawn_on(0, move || rx);
     rt.spawn_on(1, move || async move { drop(tx) }).detach();
     assert_eq!(join_within(waiting, 10), Err(RecvError));
 }

@@ -18,6 +18,6 @@ pub mod unix;
 
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
 pub use ringpoll_reactor::SockAddr;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{SharedListener, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -51,6 +51,11 @@ impl TcpListener {
         })
     }
 
+    /// A listener for a listening socket already registered with this core's reactor.
+    pub(crate) fn from_source(source: Source) -> TcpListener {
+        TcpListener { source }
+    }
+
     /// Waits for a connection. A connection aborted while queued is skipped; running out of
     /// descriptors (EMFILE/ENFILE) is returned as an error, so the caller can back off. Once
     /// the runtime shuts down gracefully, accept fails with an error for which
@@ -93,6 +98,13 @@ impl TcpListener {
     /// The bound address (with the port the kernel chose for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         socket::inet(socket::local_name(self.source.fd())?)
+    }
+}
+
+impl std::os::fd::AsFd for TcpListener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the descriptor is owned by `source`, which lives as long as the borrow.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.source.fd()) }
     }
 }
 

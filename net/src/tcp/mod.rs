@@ -1,7 +1,9 @@
 //! TCP: a listener per core (SO_REUSEPORT) and streams.
 
+mod balance;
 mod listener;
 mod stream;
 
+pub use balance::{attach_cpu_steering, SharedListener};
 pub use listener::TcpListener;
 pub use stream::TcpStream;
