@@ -1,14 +1,14 @@
 //! How connections spread over the cores: SO_REUSEPORT hashing (the default), steering by
 //! the receiving CPU (a reuseport BPF program), and one shared listener without SO_REUSEPORT.
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{assert_no_fd_leak, num_cpus, two_core_runtime};
 use ringpoll::net::{SharedListener, TcpListener};
 use ringpoll::Runtime;
+use support::{assert_no_fd_leak, num_cpus, two_core_runtime};
 
 /// How each core's listener is made.
 #[derive(Clone, Copy)]

@@ -1,13 +1,13 @@
 //! Channels: local (one core) and cross-core, bounded and unbounded, oneshot; closing.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{join_within, two_core_runtime};
 use ringpoll::channel::{cross_core, local, RecvError, TryRecvError, TrySendError};
 use ringpoll::time::timeout;
 use ringpoll::{block_on, spawn, yield_now};
+use support::{join_within, two_core_runtime};
 
 #[test]
 fn local_channel_delivers_in_order_and_ends_when_senders_go() {

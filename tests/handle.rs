@@ -1,12 +1,12 @@
 //! Handle: reaching a runtime from any core or thread, and dropping it anywhere.
 
-mod common;
+mod support;
 
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::{join_within, open_fds, two_core_runtime};
 use ringpoll::{Handle, JoinError};
+use support::{join_within, open_fds, two_core_runtime};
 
 #[test]
 fn handle_is_send_sync_and_clone() {
@@ -44,7 +44,7 @@ fn handle_names_cores_and_reads_stats() {
 /// join that very thread ("Resource deadlock avoided") and panicked.
 #[test]
 fn dropping_the_last_runtime_on_its_own_core_neither_panics_nor_hangs() {
-    let _guard = common::fd_lock();
+    let _guard = support::fd_lock();
     let before = open_fds();
     let rt = Arc::new(two_core_runtime());
     let (done_tx, done_rx) = mpsc::channel();

@@ -5,16 +5,16 @@
 #[allow(dead_code)]
 mod kv;
 
-mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::two_core_runtime;
 use kv::resp::{parse_request, MAX_BULK};
 use redis::{Commands, Connection, RedisResult, Value};
 use ringpoll::Runtime;
+use support::two_core_runtime;
 
 /// The runtime, built on a thread of its own. Building it probes io_uring on the calling
 /// thread, and on this kernel that probe ring's teardown later interrupts a blocking syscall

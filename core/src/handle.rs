@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringpoll_reactor::{Break, DriverKind, Stats, StatsSnapshot};
+use ringpoll_reactor::{DriverKind, Stats, StatsSnapshot};
 
 use crate::join::JoinHandle;
 use crate::mailbox::{Mailbox, Msg};
@@ -180,14 +180,6 @@ impl Handle {
     /// Per-core counters, by core index (accepted connections, live tasks, wakes...).
     pub fn stats(&self) -> Vec<StatsSnapshot> {
         self.shared.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
-    }
-
-    /// The eventfd break of core `index` (for measuring wake deduplication).
-    ///
-    /// # Panics
-    /// If `index` is not below [`Handle::core_count`].
-    pub fn netpoll_break(&self, index: usize) -> &Arc<Break> {
-        self.shared.cores[index].mailbox.netpoll_break()
     }
 
     /// Starts a graceful shutdown and returns at once: every listener stops accepting, tasks

@@ -2,11 +2,11 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::{mpsc, Arc, Once};
+use std::sync::{mpsc, Once};
 use std::thread;
 use std::time::Duration;
 
-use ringpoll_reactor::{Break, DriverChoice, DriverKind, Reactor, StatsSnapshot};
+use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, StatsSnapshot};
 
 use crate::executor::Executor;
 use crate::handle::{CoreRef, Handle, Shared};
@@ -197,11 +197,6 @@ impl Runtime {
     /// Per-core counters, by core index.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
         self.handle.stats()
-    }
-
-    /// The eventfd break of core `index` (for measuring wake deduplication).
-    pub fn netpoll_break(&self, index: usize) -> &Arc<Break> {
-        self.handle.netpoll_break(index)
     }
 
     /// Stops every core at once, dropping its tasks, and joins the threads.

@@ -186,11 +186,18 @@ impl IdleWatch {
 
 /// One direction: bytes `from -> to` until EOF, then shutdown(Write) on `to`.
 async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell<Instant>) -> io::Result<u64> {
+    // Bytes a dropped read took off `from` (io_uring) go first: a splice would skip them.
+    let leftovers = from.take_leftovers().await;
+    let mut total = leftovers.len() as u64;
+    if !leftovers.is_empty() {
+        let (res, _) = to.write_all(leftovers).await;
+        res?;
+    }
     let spliced = match opts.splice {
         SpliceMode::Off => None,
         mode => forward_spliced(from, to, mode, opts.chunk, activity).await?,
     };
-    let total = match spliced {
+    total += match spliced {
         Some(n) => n,
         None => forward_buffered(from, to, opts.chunk, activity).await?,
     };
@@ -256,12 +263,8 @@ async fn forward_buffered(from: &Source, to: &Source, chunk: usize, activity: &C
 
 /// Passes EOF on. A peer that is already gone (ENOTCONN) has nothing left to tell.
 fn shutdown_write(to: &Source) -> io::Result<()> {
-    // SAFETY: shutdown takes no pointers; the source owns the descriptor.
-    if unsafe { libc::shutdown(to.fd(), libc::SHUT_WR) } == -1 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ENOTCONN) {
-            return Err(e);
-        }
+    match to.shutdown(std::net::Shutdown::Write) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(()),
+        other => other,
     }
-    Ok(())
 }

@@ -11,13 +11,14 @@
 
 mod compat;
 pub mod copy;
+mod deadlines;
 mod socket;
 pub mod tcp;
 pub mod udp;
 pub mod unix;
 
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
-pub use ringpoll_reactor::SockAddr;
+pub use ringpoll_reactor::{PartialWrite, SockAddr};
 pub use tcp::{SharedListener, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -1,7 +1,7 @@
 //! Socket syscalls shared by every socket type: create, options, bind, names.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use ringpoll_reactor::{SockAddr, Source};
@@ -73,16 +73,6 @@ pub(crate) fn peer_name(fd: RawFd) -> io::Result<SockAddr> {
 /// The IP address in `addr`, or an error naming what it was instead.
 pub(crate) fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
     addr.as_inet().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not an IP address: {addr:?}")))
-}
-
-pub(crate) fn shutdown(fd: RawFd, how: Shutdown) -> io::Result<()> {
-    let how = match how {
-        Shutdown::Read => libc::SHUT_RD,
-        Shutdown::Write => libc::SHUT_WR,
-        Shutdown::Both => libc::SHUT_RDWR,
-    };
-    // SAFETY: shutdown takes no pointers.
-    cvt(unsafe { libc::shutdown(fd, how) }).map(drop)
 }
 
 /// Resolves `addr`; no address at all is an error of its own.

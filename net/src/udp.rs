@@ -13,7 +13,10 @@ use crate::socket;
 ///
 /// `bind` sets SO_REUSEADDR and SO_REUSEPORT, so every core can bind its own socket on the
 /// same port and the kernel spreads datagrams across them by source address. Datagram I/O
-/// takes owned buffers, as [`TcpStream`](crate::TcpStream) does.
+/// takes owned buffers, as [`TcpStream`](crate::TcpStream) does, with the same deadlines
+/// (Go's `PacketConn`). Several tasks receiving on one socket take turns, each datagram going
+/// to one of them; a datagram a dropped receive took (io_uring) goes, sender included, to the
+/// next receive.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -74,6 +77,8 @@ impl UdpSocket {
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.source.read(buf).await
     }
+
+    crate::deadlines::impl_deadlines!();
 
     /// Readiness-based receive into a borrowed slice, without an internal copy.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {

@@ -8,7 +8,7 @@ use std::io;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::poll_desc::Interest;
+use crate::interest::Interest;
 use crate::time::{sleep_until, Sleep};
 
 #[derive(Default)]

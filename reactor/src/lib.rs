@@ -21,23 +21,29 @@ mod deadline;
 pub mod drain;
 mod driver;
 mod epoll;
+mod interest;
 mod io;
 mod netpoll_break;
-mod poll_desc;
+mod op;
 mod reactor;
+/// The generational slab behind the runtime's tables (PollDescs, ops, tasks, waiters).
+#[doc(hidden)]
+pub mod slab;
 mod sockaddr;
 mod source;
 mod splice;
 mod stats;
-mod sys;
+pub mod sys;
 pub mod time;
 pub mod timers;
+mod turn;
 mod uring;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
 pub use driver::{DriverChoice, DriverKind, DRIVER_ENV};
+pub use interest::Interest;
+pub use io::PartialWrite;
 pub use netpoll_break::Break;
-pub use poll_desc::Interest;
 pub use reactor::{EnterGuard, Reactor};
 pub use sockaddr::SockAddr;
 pub use source::Source;

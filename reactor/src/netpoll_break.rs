@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 
-use crate::sys::{cvt, owned};
+use crate::sys::{cvt, owned, syscall};
 
 /// The per-core eventfd plus the flags that deduplicate writes to it.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub struct Break {
 }
 
 impl Break {
-    /// Creates the eventfd (close-on-exec). The epoll driver drains it with a non-blocking
+    /// Creates the eventfd (close-on-exec). The epoll driver consumes it with a non-blocking
     /// read; the io_uring driver wants it blocking, so its in-ring read parks in the kernel
     /// instead of completing with EAGAIN.
     pub fn new(nonblocking: bool) -> io::Result<Break> {
@@ -77,10 +77,10 @@ impl Break {
     }
 
     /// Reads the eventfd counter to zero (the epoll driver; io_uring reads it with an op).
-    pub fn drain(&self) {
+    pub fn consume(&self) {
         let mut count: u64 = 0;
-        // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already drained) is harmless.
-        unsafe { libc::read(self.eventfd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already consumed) is harmless.
+        let _ = syscall!(read(self.eventfd.as_raw_fd(), (&mut count as *mut u64).cast(), 8));
         self.rearm();
     }
 

@@ -9,19 +9,10 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::drain::Drain;
-use crate::driver::DriverKind;
-use crate::epoll::Epoll;
+use crate::driver::{Driver, DriverKind};
 use crate::netpoll_break::Break;
 use crate::stats::Stats;
-use crate::timers::{timeout_ms, until, Timers};
-use crate::uring::Uring;
-
-// One per core, built once and never moved: the size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Driver {
-    Epoll(Epoll),
-    Uring(Uring),
-}
+use crate::timers::{until, Timers};
 
 /// One core's reactor. Lives on, and is touched by, its core thread only; other threads reach
 /// the core through its [`Break`].
@@ -29,7 +20,7 @@ pub struct Reactor {
     /// Unique per process: what a timer or drain registration was made on, so one moved to
     /// another core never touches that core's entries.
     id: u64,
-    pub(crate) driver: Driver,
+    driver: Driver,
     timers: RefCell<Timers>,
     brk: Arc<Break>,
     stats: Arc<Stats>,
@@ -47,17 +38,15 @@ impl Reactor {
     /// Creates a reactor of `kind` for the calling thread.
     pub fn new(kind: DriverKind) -> io::Result<Rc<Reactor>> {
         let brk = Arc::new(Break::new(kind == DriverKind::Epoll)?);
-        let driver = match kind {
-            DriverKind::Epoll => Driver::Epoll(Epoll::new(&brk)?),
-            DriverKind::Uring => Driver::Uring(Uring::new(&brk)?),
-        };
+        let stats = Arc::default();
+        let driver = Driver::new(kind, &brk, &stats)?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Rc::new(Reactor {
             id: NEXT_ID.fetch_add(1, Relaxed),
             driver,
             timers: RefCell::default(),
             brk,
-            stats: Arc::default(),
+            stats,
             wake: RefCell::new(Vec::with_capacity(128)),
             drain: Drain::default(),
         }))
@@ -70,10 +59,11 @@ impl Reactor {
 
     /// Which driver this reactor runs.
     pub fn kind(&self) -> DriverKind {
-        match self.driver {
-            Driver::Epoll(_) => DriverKind::Epoll,
-            Driver::Uring(_) => DriverKind::Uring,
-        }
+        self.driver.kind()
+    }
+
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
     }
 
     /// The eventfd other threads write to wake this core.
@@ -140,21 +130,12 @@ impl Reactor {
             (Some(t), Some(d)) => Some(t.min(until(d, now))),
         };
         let mut wake = self.wake.take();
-        let n = match &self.driver {
-            Driver::Epoll(epoll) => {
-                let ms = timeout_ms(timeout.map(|t| now + t), now);
-                epoll.wait(ms, &self.brk, &mut wake)
-            }
-            Driver::Uring(uring) => uring.wait(timeout, &self.brk, &self.stats, &mut wake),
-        };
+        let n = self.driver.wait(timeout, &mut wake);
         if deadline.is_some() {
             self.timers.borrow_mut().fire(Instant::now(), &mut wake);
         }
         self.stats.reactor_events.add(*n.as_ref().unwrap_or(&0) as u64);
         self.stats.timers_live.set(self.timers.borrow().len() as u64);
-        if let Driver::Uring(uring) = &self.driver {
-            self.stats.ops_in_flight.set(uring.ops_in_flight() as u64);
-        }
         wake.drain(..).for_each(Waker::wake);
         *self.wake.borrow_mut() = wake;
         n

@@ -2,9 +2,8 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
-use ringpoll_reactor::{BufResult, Interest, IoBuf, IoBufMut, SockAddr, Source};
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
 
 use crate::socket;
 
@@ -13,7 +12,12 @@ use crate::socket;
 /// I/O takes owned buffers and gives them back (`read(buf).await -> (result, buf)`): on
 /// io_uring the kernel fills the buffer after the call is made, so the runtime must own it
 /// until the completion, even if the future is dropped. Methods take `&self`, so one task can
-/// read while another writes (share the stream with an `Rc`).
+/// read while another writes (share the stream with an `Rc`); several tasks reading (or
+/// writing) take turns in arrival order, as with Go's `net.Conn`.
+///
+/// A write future dropped before it completed has sent nothing on epoll; on io_uring the
+/// kernel may already have sent some or all of its bytes. `poll_write` (and the compat
+/// traits) never send anything when they return `Pending`, on either driver.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -76,33 +80,11 @@ impl TcpStream {
         self.source.writev(bufs).await
     }
 
-    /// Sets the read deadline, as Go's `SetReadDeadline`: a read waiting now, and every later
-    /// read, fails with `ErrorKind::TimedOut` once `at` has passed; `None` clears it. Moving it
-    /// affects a read already waiting. No data is lost: on io_uring a read cut off by its
-    /// deadline is cancelled and awaited, and bytes that beat the cancel are returned.
-    pub fn set_read_deadline(&self, at: Option<Instant>) {
-        self.source.set_deadline(Interest::Read, at);
-    }
-
-    /// Sets the write deadline, as Go's `SetWriteDeadline`; see [`TcpStream::set_read_deadline`].
-    /// A `write_all` cut off by it may have sent part of the buffer.
-    pub fn set_write_deadline(&self, at: Option<Instant>) {
-        self.source.set_deadline(Interest::Write, at);
-    }
-
-    /// The read deadline.
-    pub fn read_deadline(&self) -> Option<Instant> {
-        self.source.deadline(Interest::Read)
-    }
-
-    /// The write deadline.
-    pub fn write_deadline(&self) -> Option<Instant> {
-        self.source.deadline(Interest::Write)
-    }
+    crate::deadlines::impl_deadlines!();
 
     /// Shuts down the read half, the write half (sends FIN: the peer reads EOF), or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        socket::shutdown(self.source.fd(), how)
+        self.source.shutdown(how)
     }
 
     /// Sets TCP_NODELAY (disables Nagle's algorithm).

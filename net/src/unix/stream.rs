@@ -1,6 +1,6 @@
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::task::{Context, Poll};
 
@@ -10,8 +10,9 @@ use crate::socket;
 
 /// A Unix stream connection on the current core.
 ///
-/// The same owned-buffer API as [`TcpStream`](crate::TcpStream); methods take `&self`, so
-/// one task can read while another writes.
+/// The same owned-buffer API as [`TcpStream`](crate::TcpStream), deadlines included; methods
+/// take `&self`, so one task can read while another writes, and several readers (or writers)
+/// take turns.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -43,14 +44,7 @@ impl UnixStream {
 
     /// A connected pair of anonymous streams (socketpair), both on the current core.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let mut fds = [0; 2];
-        let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-        // SAFETY: fds is a live array of the two ints socketpair fills.
-        if unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) } == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just returned both descriptors, and nothing else owns them.
-        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (a, b) = ringpoll_reactor::sys::socketpair(libc::AF_UNIX, libc::SOCK_STREAM)?;
         Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
     }
 
@@ -74,9 +68,11 @@ impl UnixStream {
         self.source.writev(bufs).await
     }
 
+    crate::deadlines::impl_deadlines!();
+
     /// Shuts down the read half, the write half (the peer reads EOF), or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        socket::shutdown(self.source.fd(), how)
+        self.source.shutdown(how)
     }
 
     /// Readiness-based read into a borrowed slice, without an internal copy (`AsyncRead`).

@@ -6,14 +6,16 @@
 //! TASKRUN_FLAG where the kernel has them: the core is the ring's only user, and completions
 //! are then processed when the core asks for them rather than by interrupting it.
 
-mod op;
-pub(crate) mod op_table;
-pub(crate) mod receive_gate;
+mod in_flight;
+mod op_table;
+mod receive_gate;
+mod run;
 pub(crate) mod stash;
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -21,22 +23,21 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 
 use crate::netpoll_break::Break;
 use crate::stats::Stats;
-pub(crate) use op::Op;
-use op_table::{Completion, Finished, OpId, OpTable};
-use stash::{Orphan, Stash};
+use op_table::{Completion, Finished, OpId, OpTable, Orphan};
+pub(crate) use run::Registration;
+use stash::Stash;
 
 /// SQ entries per ring; a full SQ is submitted and pushed again, never an error.
 const ENTRIES: u32 = 1024;
 /// `user_data` of the read on the core's eventfd.
 const BREAK_DATA: u64 = u64::MAX;
-/// `user_data` of ops nobody awaits (cancels, closes).
-const IGNORE_DATA: u64 = u64::MAX - 1;
+/// `user_data` of entries nobody awaits (cancels, closes).
+const UNAWAITED_DATA: u64 = u64::MAX - 1;
 
 /// Opcodes the driver needs; without any of them `auto` picks epoll.
-const REQUIRED: [(u8, &str); 11] = [
+const REQUIRED: [(u8, &str); 10] = [
     (opcode::Recv::CODE, "RECV"),
     (opcode::Send::CODE, "SEND"),
-    (opcode::Writev::CODE, "WRITEV"),
     (opcode::Accept::CODE, "ACCEPT"),
     (opcode::Connect::CODE, "CONNECT"),
     (opcode::Close::CODE, "CLOSE"),
@@ -77,29 +78,32 @@ pub(crate) struct Uring {
     ring: RefCell<IoUring>,
     ops: RefCell<OpTable>,
     /// Late results of dropped reads and accepts, handed to the next read or accept.
-    pub(crate) stash: RefCell<Stash>,
-    /// Cancels and closes whose CQE has not arrived.
-    ignored: Cell<usize>,
+    stash: RefCell<Stash>,
+    /// Cancels and closes nobody awaits whose CQE has not arrived.
+    unawaited: Cell<usize>,
     /// The eventfd read's target; the kernel writes it while the read is armed.
     break_buf: *mut u64,
     break_armed: Cell<bool>,
     /// The eventfd read completed and is not re-armed yet. A flag rather than a return
     /// value, so a completion reaped anywhere (even on the SQ-full path) is acted on.
     break_fired: Cell<bool>,
-    break_fd: RawFd,
+    brk: Arc<Break>,
+    /// Where the ring's enters and completions are counted.
+    stats: Arc<Stats>,
 }
 
 impl Uring {
-    pub(crate) fn new(brk: &Break) -> io::Result<Uring> {
+    pub(crate) fn new(brk: Arc<Break>, stats: Arc<Stats>) -> io::Result<Uring> {
         let uring = Uring {
             ring: RefCell::new(build_ring()?),
             ops: RefCell::default(),
             stash: RefCell::default(),
-            ignored: Cell::new(0),
+            unawaited: Cell::new(0),
             break_buf: Box::into_raw(Box::new(0u64)),
             break_armed: Cell::new(false),
             break_fired: Cell::new(false),
-            break_fd: brk.fd(),
+            brk,
+            stats,
         };
         uring.arm_break()?;
         Ok(uring)
@@ -109,7 +113,7 @@ impl Uring {
     /// the core's io_uring_enter. The eventfd is blocking for this driver: the kernel parks
     /// the read internally instead of failing it with EAGAIN.
     fn arm_break(&self) -> io::Result<()> {
-        let read = opcode::Read::new(types::Fd(self.break_fd), self.break_buf.cast(), 8).build();
+        let read = opcode::Read::new(types::Fd(self.brk.fd()), self.break_buf.cast(), 8).build();
         self.push(read.user_data(BREAK_DATA))?;
         self.break_armed.set(true);
         Ok(())
@@ -126,7 +130,7 @@ impl Uring {
             }
             match ring.submit() {
                 Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_into_table(&mut ring),
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_now(&mut ring),
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => return Err(e),
             }
@@ -134,9 +138,9 @@ impl Uring {
     }
 
     /// CQ overflow made the kernel refuse new submissions: collect completions now.
-    fn reap_into_table(&self, ring: &mut IoUring) {
+    fn reap_now(&self, ring: &mut IoUring) {
         let mut wake = Vec::new();
-        let (_, orphans) = self.drain(ring, &mut wake);
+        let (_, orphans) = self.reap(ring, &mut wake);
         self.settle(orphans);
         wake.into_iter().for_each(Waker::wake);
     }
@@ -174,7 +178,7 @@ impl Uring {
     pub(crate) fn abandon(&self, id: OpId, orphan: Orphan) {
         let finished = self.ops.borrow_mut().abandon(id, orphan);
         match finished {
-            None => self.push_ignored(opcode::AsyncCancel::new(id).build()),
+            None => self.push_unawaited(opcode::AsyncCancel::new(id).build()),
             Some(settle) => self.settle(vec![settle]),
         }
     }
@@ -183,8 +187,8 @@ impl Uring {
     /// a peer sees the close when the socket is dropped (a deferred close would leave a
     /// dropped listener accepting). SQEs run in order, so every op queued before on this fd
     /// has taken its own file reference first, and the number cannot be reused under them.
-    pub(crate) fn close(&self, fd: RawFd) {
-        self.push_ignored(opcode::Close::new(types::Fd(fd)).build());
+    fn close_fd(&self, fd: RawFd) {
+        self.push_unawaited(opcode::Close::new(types::Fd(fd)).build());
         self.submit_queued();
     }
 
@@ -198,7 +202,7 @@ impl Uring {
                 return;
             }
             match ring.submit() {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_into_table(&mut ring),
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_now(&mut ring),
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(_) => return,
                 Ok(_) => {}
@@ -206,23 +210,19 @@ impl Uring {
         }
     }
 
-    fn push_ignored(&self, entry: squeue::Entry) {
-        if self.push(entry.user_data(IGNORE_DATA)).is_ok() {
-            self.ignored.set(self.ignored.get() + 1);
+    /// Queues an entry whose completion nobody awaits (a cancel, a close).
+    fn push_unawaited(&self, entry: squeue::Entry) {
+        if self.push(entry.user_data(UNAWAITED_DATA)).is_ok() {
+            self.unawaited.set(self.unawaited.get() + 1);
         }
     }
 
     /// Submits what is queued and collects completions, waiting up to `timeout` (None:
     /// until something completes) for the first one.
-    pub(crate) fn wait(
-        &self,
-        timeout: Option<Duration>,
-        brk: &Break,
-        stats: &Stats,
-        wake: &mut Vec<Waker>,
-    ) -> io::Result<usize> {
+    pub(crate) fn wait(&self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> io::Result<usize> {
+        let stats = &*self.stats;
         // A break reaped on the SQ-full path must be re-armed before this turn may block.
-        self.rearm_break(brk)?;
+        self.rearm_break()?;
         let mut ring = self.ring.borrow_mut();
         let ready = !ring.completion().is_empty();
         let result = match timeout {
@@ -243,18 +243,19 @@ impl Uring {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
         }
-        let (n, orphans) = self.drain(&mut ring, wake);
+        let (n, orphans) = self.reap(&mut ring, wake);
         drop(ring);
         self.settle(orphans);
         stats.uring_completions.add(n as u64);
-        self.rearm_break(brk)?;
+        stats.ops_in_flight.set(self.ops_in_flight() as u64);
+        self.rearm_break()?;
         Ok(n)
     }
 
     /// The eventfd read completed: let senders signal again and read the eventfd anew.
-    fn rearm_break(&self, brk: &Break) -> io::Result<()> {
+    fn rearm_break(&self) -> io::Result<()> {
         if self.break_fired.take() {
-            brk.rearm();
+            self.brk.rearm();
             self.arm_break()?;
         }
         Ok(())
@@ -278,7 +279,7 @@ impl Uring {
 
     /// Moves every CQE into the op table. Returns the count and the abandoned ops to settle
     /// once nothing is borrowed.
-    fn drain(&self, ring: &mut IoUring, wake: &mut Vec<Waker>) -> (usize, Vec<(Orphan, Completion)>) {
+    fn reap(&self, ring: &mut IoUring, wake: &mut Vec<Waker>) -> (usize, Vec<(Orphan, Completion)>) {
         let mut ops = self.ops.borrow_mut();
         let mut n = 0;
         let mut orphans = Vec::new();
@@ -289,7 +290,7 @@ impl Uring {
                     self.break_armed.set(false);
                     self.break_fired.set(true);
                 }
-                IGNORE_DATA => self.ignored.set(self.ignored.get().saturating_sub(1)),
+                UNAWAITED_DATA => self.unawaited.set(self.unawaited.get().saturating_sub(1)),
                 id => {
                     let done = Completion { result: cqe.result(), flags: cqe.flags() };
                     match ops.complete(id, done) {
@@ -303,7 +304,7 @@ impl Uring {
         (n, orphans)
     }
 
-    pub(crate) fn ops_in_flight(&self) -> usize {
+    fn ops_in_flight(&self) -> usize {
         self.ops.borrow().len()
     }
 
@@ -312,15 +313,15 @@ impl Uring {
     fn quiesce(&mut self) -> bool {
         let ids = self.ops.borrow().in_flight_ids();
         for id in ids {
-            self.push_ignored(opcode::AsyncCancel::new(id).build());
+            self.push_unawaited(opcode::AsyncCancel::new(id).build());
         }
         if self.break_armed.get() {
-            self.push_ignored(opcode::AsyncCancel::new(BREAK_DATA).build());
+            self.push_unawaited(opcode::AsyncCancel::new(BREAK_DATA).build());
         }
         let give_up = Instant::now() + Duration::from_secs(2);
         let mut wake = Vec::new();
         loop {
-            let settled = self.ops.borrow().in_flight() == 0 && !self.break_armed.get() && self.ignored.get() == 0;
+            let settled = self.ops.borrow().in_flight() == 0 && !self.break_armed.get() && self.unawaited.get() == 0;
             if settled {
                 return true;
             }
@@ -332,7 +333,7 @@ impl Uring {
             let _ = ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
             drop(ring);
             let mut ring = self.ring.borrow_mut();
-            let (_, orphans) = self.drain(&mut ring, &mut wake);
+            let (_, orphans) = self.reap(&mut ring, &mut wake);
             drop(ring);
             self.settle(orphans);
             wake.clear();

@@ -10,7 +10,10 @@
 
 use std::task::{Context, Poll, Waker};
 
-use super::stash::Orphan;
+use super::stash::Stash;
+
+/// What a dropped op does with its completion; runs once the CQE arrives.
+pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
 
 /// Identifies an in-flight op; the SQE's `user_data`: generation << 32 | slot index.
 pub(crate) type OpId = u64;
@@ -172,7 +175,6 @@ impl OpTable {
 mod tests {
     use super::*;
     use crate::counting_waker::WakeCount;
-    use crate::uring::stash::Stash;
     use std::cell::Cell;
     use std::rc::Rc;
 

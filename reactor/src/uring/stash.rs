@@ -14,11 +14,6 @@ use std::os::fd::{OwnedFd, RawFd};
 
 use crate::sockaddr::SockAddr;
 
-use super::op_table::Completion;
-
-/// What a dropped op does with its completion; runs once the CQE arrives.
-pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
-
 /// Leftovers of abandoned reads and accepts, by descriptor.
 #[derive(Default)]
 pub(crate) struct Stash {
@@ -46,9 +41,14 @@ impl Stash {
         n
     }
 
-    #[cfg(test)]
-    fn has_bytes(&self, fd: RawFd) -> bool {
+    /// Whether stream bytes wait for the next read on `fd`.
+    pub(crate) fn has_bytes(&self, fd: RawFd) -> bool {
         self.bytes.contains_key(&fd)
+    }
+
+    /// Every stashed byte of `fd`.
+    pub(crate) fn take_all_bytes(&mut self, fd: RawFd) -> Vec<u8> {
+        self.bytes.remove(&fd).map(Vec::from).unwrap_or_default()
     }
 
     pub(crate) fn push_datagram(&mut self, fd: RawFd, data: &[u8], from: SockAddr) {
@@ -70,9 +70,10 @@ impl Stash {
         Some((n, from))
     }
 
-    /// Whether anything (bytes or datagrams) waits for the next receive on `fd`.
-    pub(crate) fn has_data(&self, fd: RawFd) -> bool {
-        self.bytes.contains_key(&fd) || self.datagrams.contains_key(&fd)
+    /// Whether a datagram waits for the next receive on `fd`.
+    #[cfg(test)]
+    fn has_datagram(&self, fd: RawFd) -> bool {
+        self.datagrams.contains_key(&fd)
     }
 
     pub(crate) fn push_accepted(&mut self, fd: RawFd, conn: (OwnedFd, SockAddr)) {
@@ -135,7 +136,7 @@ mod tests {
             b"second",
             "not the rest of the first"
         );
-        assert!(!stash.has_data(5));
+        assert!(!stash.has_datagram(5));
     }
 
     #[test]

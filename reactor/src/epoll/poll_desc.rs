@@ -5,17 +5,13 @@
 //! lands before the task parks is remembered as [`Slot::Ready`], so it is never lost.
 //! The epoll token carries the slab index and a sequence number bumped on every free, so an
 //! event queued for a closed fd whose slot was reused is recognised as stale (Go's `fdseq`).
+//!
+//! One waiter per direction is enough: a source lets one operation per direction run at a
+//! time (`turn.rs`), and the poll-style methods, as tokio's, remember the last poller only.
 
 use std::task::{Context, Poll, Waker};
 
-/// Which half of a descriptor an operation waits on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interest {
-    /// Readable: data, a connection to accept, EOF or an error.
-    Read,
-    /// Writable: room in the send buffer, a finished connect, or an error.
-    Write,
-}
+use crate::interest::Interest;
 
 /// One direction's readiness.
 #[derive(Debug, Default)]
@@ -142,12 +138,12 @@ impl PollDescs {
         }
     }
 
-    /// A short read or write drained the socket: forgets the edge that reported it, so the
-    /// next operation waits for a fresh one instead of paying for an EAGAIN. Sound because
-    /// edges are only recorded between task polls, never during one. Refused (false) once the
-    /// peer hung up or the socket failed: no edge may follow those, so the next operation must
-    /// try its syscall to see EOF or the error.
-    pub(crate) fn clear_drained(&mut self, token: Token, interest: Interest) -> bool {
+    /// A short read or write emptied (or filled) the socket: forgets the edge that reported
+    /// it, so the next operation waits for a fresh one instead of paying for an EAGAIN. Sound
+    /// because edges are only recorded between task polls, never during one. Refused (false)
+    /// once the peer hung up or the socket failed: no edge may follow those, so the next
+    /// operation must try its syscall to see EOF or the error.
+    pub(crate) fn forget_edge(&mut self, token: Token, interest: Interest) -> bool {
         let Some(desc) = self.get(token) else { return false };
         let (slot, closed) = match interest {
             Interest::Read => (&mut desc.read, desc.read_closed),
@@ -162,15 +158,20 @@ impl PollDescs {
         true
     }
 
-    /// Wakes whoever waits on `token` without marking it ready (a deadline moved).
-    pub(crate) fn take_waiters(&mut self, token: Token, interest: Interest, wake: &mut Vec<Waker>) {
-        let Some(desc) = self.get(token) else { return };
+    /// Takes the waker of whoever waits on `token`, without marking it ready (a deadline
+    /// moved).
+    pub(crate) fn take_waiter(&mut self, token: Token, interest: Interest) -> Option<Waker> {
+        let desc = self.get(token)?;
         let slot = match interest {
             Interest::Read => &mut desc.read,
             Interest::Write => &mut desc.write,
         };
-        if let Slot::Waiting(w) = std::mem::take(slot) {
-            wake.push(w);
+        match std::mem::take(slot) {
+            Slot::Waiting(w) => Some(w),
+            other => {
+                *slot = other;
+                None
+            }
         }
     }
 
@@ -225,17 +226,17 @@ mod tests {
     }
 
     #[test]
-    fn a_drained_edge_is_forgotten_unless_the_peer_hung_up() {
+    fn an_exhausting_edge_is_forgotten_unless_the_peer_hung_up() {
         let mut descs = PollDescs::default();
         let t = descs.alloc();
         let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);
         let mut wake = Vec::new();
         descs.dispatch(t, IN, &mut wake);
-        assert!(descs.clear_drained(t, Interest::Read));
-        assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "the drained edge is gone");
+        assert!(descs.forget_edge(t, Interest::Read));
+        assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "the edge is gone");
         descs.dispatch(t, (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, &mut wake);
-        assert!(!descs.clear_drained(t, Interest::Read), "after a hangup every read tries");
+        assert!(!descs.forget_edge(t, Interest::Read), "after a hangup every read tries");
         assert!(descs.poll_ready(t, Interest::Read, &cx).is_ready());
         assert!(descs.poll_ready(t, Interest::Read, &cx).is_pending(), "but an error does not spin");
     }

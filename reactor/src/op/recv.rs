@@ -1,0 +1,131 @@
+//! Receive into a buffer: `recv(2)`, or IORING_OP_RECV.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{len32, Op, Syscall};
+use crate::buf::{BufResult, IoBufMut};
+use crate::interest::Interest;
+use crate::sockaddr::SockAddr;
+use crate::sys::{self, syscall};
+use crate::uring::stash::Stash;
+
+/// IORING_RECVSEND_POLL_FIRST, in the SQE's ioprio field.
+const RECV_POLL_FIRST: u16 = 1;
+
+/// Receives stream bytes into an owned buffer, from its start up to its capacity; the bytes a
+/// dropped one took go to the next receive. Datagram sockets use [`RecvFrom`](super::RecvFrom)
+/// even for `recv`, so a datagram a dropped receive took keeps its sender.
+pub(crate) struct Recv<B> {
+    buf: B,
+}
+
+impl<B: IoBufMut> Recv<B> {
+    pub(crate) fn new(buf: B) -> Recv<B> {
+        Recv { buf }
+    }
+}
+
+impl<B: IoBufMut> Syscall for Recv<B> {
+    fn interest(&self) -> Interest {
+        Interest::Read
+    }
+    fn receives(&self) -> bool {
+        true
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        let (ptr, len) = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
+        // SAFETY: ptr/len describe the buffer's writable bytes, alive for the call.
+        syscall!(recv(fd, ptr.cast(), len, 0)).map(|n| n as usize)
+    }
+
+    fn want(&mut self) -> Option<usize> {
+        Some(self.buf.bytes_total())
+    }
+
+    fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
+        if !stash.has_bytes(fd) {
+            return None;
+        }
+        // SAFETY: the buffer's first bytes_total bytes are writable while it lives; viewing
+        // them as MaybeUninit claims nothing about their contents.
+        let out = unsafe { as_uninit(&mut self.buf) };
+        Some(Ok(stash.take_bytes(fd, out)))
+    }
+}
+
+// SAFETY: the entry points into the buffer's stable bytes, which the op owns.
+unsafe impl<B: IoBufMut> Op for Recv<B> {
+    type Output = BufResult<usize, B>;
+
+    fn entry(&mut self, fd: RawFd, poll_first: bool) -> squeue::Entry {
+        let (ptr, len) = (self.buf.stable_mut_ptr(), len32(self.buf.bytes_total()));
+        // After a short read the socket is empty: have the kernel wait for data before
+        // trying, instead of failing a first attempt inside the kernel.
+        let ioprio = if poll_first { RECV_POLL_FIRST } else { 0 };
+        opcode::Recv::new(types::Fd(fd), ptr, len).ioprio(ioprio).build()
+    }
+
+    fn finish(mut self, res: io::Result<usize>) -> BufResult<usize, B> {
+        if let Ok(n) = res {
+            // SAFETY: the syscall, the kernel or the stash wrote the first n bytes.
+            unsafe { self.buf.set_init(n) };
+        }
+        (res, self.buf)
+    }
+
+    fn keep_late(mut self, res: i32, stash: &mut Stash, fd: RawFd) {
+        if res > 0 {
+            // SAFETY: the kernel wrote `res` bytes at the start of the buffer, which is alive.
+            let read = unsafe { std::slice::from_raw_parts(self.buf.stable_mut_ptr(), res as usize) };
+            stash.push_bytes(fd, read);
+        }
+    }
+}
+
+/// The writable bytes of `buf` as uninitialised memory.
+///
+/// # Safety
+/// The caller must only write to the slice, and only while `buf` lives.
+pub(super) unsafe fn as_uninit<B: IoBufMut>(buf: &mut B) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: IoBufMut promises bytes_total writable bytes at stable_mut_ptr.
+    unsafe { std::slice::from_raw_parts_mut(buf.stable_mut_ptr().cast(), buf.bytes_total()) }
+}
+
+/// Receives into a borrowed slice, readiness only: the poll-style path (`poll_recv`).
+pub(crate) struct RecvSlice<'a> {
+    pub(crate) buf: &'a mut [u8],
+    /// A byte stream (leftovers are bytes) or datagrams (leftovers are whole datagrams).
+    pub(crate) stream: bool,
+}
+
+impl Syscall for RecvSlice<'_> {
+    fn interest(&self) -> Interest {
+        Interest::Read
+    }
+    fn receives(&self) -> bool {
+        true
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        sys::recv(fd, self.buf, 0)
+    }
+
+    fn want(&mut self) -> Option<usize> {
+        self.stream.then_some(self.buf.len())
+    }
+
+    fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
+        // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes; only bytes are
+        // written to it.
+        let out = unsafe { &mut *(self.buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        match self.stream {
+            true => stash.has_bytes(fd).then(|| Ok(stash.take_bytes(fd, out))),
+            false => stash.take_datagram(fd, out).map(|(n, _): (usize, SockAddr)| Ok(n)),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Gathered send of several buffers: `sendmsg(2)`, or IORING_OP_SENDMSG.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{Op, Syscall, SEND_FLAGS};
+use crate::buf::{BufResult, IoBuf};
+use crate::interest::Interest;
+use crate::sys::syscall;
+
+/// Sends several owned buffers in one gathered write.
+pub(crate) struct Writev<B> {
+    bufs: Vec<B>,
+    /// The iovecs and the header live on the heap, where the entry points.
+    iovs: Vec<libc::iovec>,
+    msg: Box<libc::msghdr>,
+}
+
+impl<B: IoBuf> Writev<B> {
+    pub(crate) fn new(bufs: Vec<B>) -> Writev<B> {
+        let iovs: Vec<libc::iovec> =
+            bufs.iter().map(|b| libc::iovec { iov_base: b.stable_ptr() as *mut _, iov_len: b.bytes_init() }).collect();
+        // SAFETY: msghdr is plain data for which all-zero bytes are valid.
+        let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
+        msg.msg_iov = iovs.as_ptr() as *mut _;
+        msg.msg_iovlen = iovs.len();
+        Writev { bufs, iovs, msg }
+    }
+}
+
+impl<B: IoBuf> Syscall for Writev<B> {
+    fn interest(&self) -> Interest {
+        Interest::Write
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        // SAFETY: msg points at iovecs describing live, initialised buffers the op owns.
+        syscall!(sendmsg(fd, &*self.msg, SEND_FLAGS)).map(|n| n as usize)
+    }
+}
+
+// SAFETY: the entry points at the boxed header, whose iovecs (a Vec's heap block) point into
+// the buffers' stable bytes: all owned by the op.
+unsafe impl<B: IoBuf> Op for Writev<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn entry(&mut self, fd: RawFd, _poll_first: bool) -> squeue::Entry {
+        debug_assert_eq!(self.iovs.len(), self.msg.msg_iovlen);
+        opcode::SendMsg::new(types::Fd(fd), &*self.msg).flags(SEND_FLAGS as u32).build()
+    }
+
+    fn finish(self, res: io::Result<usize>) -> BufResult<usize, Vec<B>> {
+        (res, self.bufs)
+    }
+}
