@@ -44,9 +44,11 @@
 
 pub mod signal;
 
+pub use ringpoll_core::{channel, sync};
+
 pub use ringpoll_core::{
-    block_on, current_core, park_on, spawn, spawn_blocking, try_block_on, yield_now, Builder, JoinError, JoinHandle,
-    Runtime,
+    block_on, current_core, park_on, spawn, spawn_blocking, try_block_on, yield_now, Builder, Handle, JoinError,
+    JoinHandle, Runtime,
 };
 pub use ringpoll_reactor::{DriverChoice, DriverKind, StatsSnapshot};
 

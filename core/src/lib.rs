@@ -15,17 +15,21 @@
 
 mod block_on;
 mod blocking;
+pub mod channel;
 mod executor;
+mod handle;
 mod header;
 mod join;
 mod mailbox;
 mod runtime;
 mod scheduler;
 mod spawn;
+pub mod sync;
 mod task;
 
 pub use block_on::{block_on, resolve_driver, try_block_on};
 pub use blocking::spawn_blocking;
+pub use handle::Handle;
 pub use join::{park_on, JoinError, JoinHandle};
 pub use runtime::{Builder, Runtime};
 pub use spawn::{current_core, spawn, yield_now};

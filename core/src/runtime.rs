@@ -6,13 +6,13 @@ use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
+use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, StatsSnapshot};
 
 use crate::blocking::{self, Pool, PoolConfig};
 use crate::executor::Executor;
+use crate::handle::{CoreRef, Handle, Shared};
 use crate::join::JoinHandle;
-use crate::mailbox::{Mailbox, Msg};
-use crate::spawn::spawn_remote;
+use crate::mailbox::Msg;
 
 /// Configures a [`Runtime`].
 #[derive(Debug, Clone, Default)]
@@ -71,11 +71,27 @@ impl Builder {
             ));
         }
         let pool = Pool::new(&self.blocking)?;
-        let mut runtime = Runtime { kind, cores: Vec::with_capacity(cpus.len()), pool: pool.clone() };
+        let (mut cores, mut threads) = (Vec::with_capacity(cpus.len()), Vec::with_capacity(cpus.len()));
         for (index, &cpu) in cpus.iter().enumerate() {
-            runtime.cores.push(start_core(index, cpu, kind, pool.clone(), self.spin)?);
+            // A core that fails to start stops the ones started before it (Runtime's drop).
+            let started = start_core(index, cpu, kind, pool.clone(), self.spin);
+            let (core, thread) = match started {
+                Ok(started) => started,
+                Err(e) => {
+                    drop(Runtime { handle: Handle::new(Shared::new(kind, cores)), threads, pool });
+                    return Err(e);
+                }
+            };
+            cores.push(core);
+            threads.push(thread);
         }
-        Ok(runtime)
+        let handle = Handle::new(Shared::new(kind, cores));
+        for index in 0..handle.core_count() {
+            // Ahead of any spawn in the mailbox, so Handle::current works in every task.
+            let installed = handle.clone();
+            handle.mailbox(index).send(Msg::Run(Box::new(move || installed.install())));
+        }
+        Ok(Runtime { handle, threads, pool })
     }
 }
 
@@ -92,14 +108,13 @@ fn allowed_cpus() -> io::Result<Vec<usize>> {
     Ok(ids.into_iter().map(|c| c.id).collect())
 }
 
-struct Core {
+fn start_core(
+    index: usize,
     cpu: usize,
-    mailbox: Arc<Mailbox>,
-    stats: Arc<Stats>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-fn start_core(index: usize, cpu: usize, kind: DriverKind, pool: Arc<Pool>, spin: Duration) -> io::Result<Core> {
+    kind: DriverKind,
+    pool: Arc<Pool>,
+    spin: Duration,
+) -> io::Result<(CoreRef, thread::JoinHandle<()>)> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = thread::Builder::new().name(format!("ringpoll-core-{index}")).spawn(move || {
         let ex = match setup_core(index, cpu, kind) {
@@ -117,7 +132,7 @@ fn start_core(index: usize, cpu: usize, kind: DriverKind, pool: Arc<Pool>, spin:
         ex.drop_all_tasks();
     })?;
     match ready_rx.recv() {
-        Ok(Ok((mailbox, stats))) => Ok(Core { cpu, mailbox, stats, thread: Some(thread) }),
+        Ok(Ok((mailbox, stats))) => Ok((CoreRef { cpu, mailbox, stats }, thread)),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -135,7 +150,10 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<std::rc:
 
 /// A thread-per-core runtime: one pinned thread per CPU, each running its own reactor and
 /// task queue. Tasks never move between cores; other threads reach a core through its
-/// mailbox. Dropping the runtime stops every core (their tasks are dropped) and joins them.
+/// mailbox. Dropping the runtime stops every core (their tasks are dropped) and joins them,
+/// except when the drop happens on one of its own cores: joining would wait for the very
+/// thread that drops, so the cores are told to stop and left to exit by themselves.
+/// A [`Handle`] is the cloneable, `Send + Sync` way to reach the cores.
 ///
 /// ```no_run
 /// use ringpoll_core::Runtime;
@@ -146,8 +164,8 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<std::rc:
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Runtime {
-    kind: DriverKind,
-    cores: Vec<Core>,
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
     pool: Arc<Pool>,
 }
 
@@ -157,19 +175,24 @@ impl Runtime {
         Builder::default()
     }
 
+    /// A cloneable, `Send + Sync` handle to this runtime.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     /// How many cores run.
     pub fn core_count(&self) -> usize {
-        self.cores.len()
+        self.handle.core_count()
     }
 
     /// The CPU core `index` is pinned to.
     pub fn cpu_of(&self, index: usize) -> usize {
-        self.cores[index].cpu
+        self.handle.cpu_of(index)
     }
 
     /// The driver every core runs.
     pub fn driver(&self) -> DriverKind {
-        self.kind
+        self.handle.driver()
     }
 
     /// Runs `make()` on core `index` (from any thread) and returns a handle to the future it
@@ -183,7 +206,7 @@ impl Runtime {
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        spawn_remote(&self.cores[index].mailbox, make)
+        self.handle.spawn_on(index, make)
     }
 
     /// Starts the same server on every core: `make(index)` runs on each core. With listeners
@@ -194,18 +217,12 @@ impl Runtime {
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        let make = Arc::new(make);
-        (0..self.cores.len())
-            .map(|i| {
-                let make = make.clone();
-                self.spawn_on(i, move || make(i))
-            })
-            .collect()
+        self.handle.run_on_each_core(make)
     }
 
     /// Per-core counters, by core index.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
-        self.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
+        self.handle.stats()
     }
 
     /// Stops every core at once, dropping its tasks, and joins the threads.
@@ -215,42 +232,46 @@ impl Runtime {
     /// shutdown error, see `ringpoll::shutdown`), tasks get up to `grace` to finish, then what
     /// is left is cancelled and every core thread joined; then jobs of the blocking pool get
     /// what is left of `grace` (a stuck one is left behind, never waited for). Returns how
-    /// many tasks were cancelled.
+    /// many tasks were cancelled (0 if a [`Handle`] had started the shutdown already; this
+    /// then waits for it).
     pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
-        for core in &self.cores {
-            core.mailbox.send(Msg::Drain);
-        }
         let deadline = Instant::now() + grace;
-        let live = || self.cores.iter().map(|c| c.stats.tasks_live.get()).sum::<u64>();
-        while live() > 0 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
-        }
-        let cancelled = live();
+        let cancelled = self.handle.shared().shutdown_gracefully(grace);
         let pool = self.pool.clone();
-        drop(self);
+        self.wait();
         pool.shutdown(deadline.saturating_duration_since(Instant::now()));
-        cancelled
+        cancelled.unwrap_or(0)
+    }
+
+    /// Waits until the cores stop (after [`Handle::shutdown_gracefully`]), then joins them.
+    /// Called on one of the runtime's own cores it returns at once, as a drop would.
+    pub fn wait(mut self) {
+        self.join_cores();
+    }
+
+    /// Joins every core thread, unless the caller is one of them.
+    fn join_cores(&mut self) {
+        let me = thread::current().id();
+        if self.threads.iter().any(|t| t.thread().id() == me) {
+            self.threads.clear(); // detached: each exits once it reads its Shutdown
+            return;
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        for core in &self.cores {
-            core.mailbox.send(Msg::Shutdown);
-            core.mailbox.netpoll_break().force_wake();
-        }
-        for core in &mut self.cores {
-            if let Some(t) = core.thread.take() {
-                let _ = t.join();
-            }
-        }
+        self.handle.shared().stop();
+        self.join_cores();
         self.pool.shutdown(Duration::ZERO);
     }
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cpus: Vec<_> = self.cores.iter().map(|c| c.cpu).collect();
-        f.debug_struct("Runtime").field("driver", &self.kind).field("cpus", &cpus).finish()
+        std::fmt::Debug::fmt(&self.handle, f)
     }
 }

@@ -23,6 +23,6 @@ pub use builder::{Keepalive, TcpBuilder, UdpBuilder};
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
 pub use lookup::{lookup_host, Target, ToSocketAddrs};
 pub use ringpoll_reactor::{PartialWrite, SockAddr};
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{SharedListener, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# redis-benchmark against redis-server and the kv example (one core, then two), in one run.
+#
+#   bash benches/kv_vs_redis.sh             # 3 interleaved rounds, ~2 min
+#   ROUNDS=1 N=100000 bash benches/kv_vs_redis.sh
+#
+# Servers run on CPU 0 (kv on two cores: CPUs 0 and 1), redis-benchmark on CPU 1, 50
+# clients, `-t set,get -r 100000`, pipelines of 16 and of 1. CPU per request is the server's
+# utime + stime from /proc/PID/stat over the run, divided by the requests it served.
+# Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+N=${N:-200000}
+cargo build --release --example kv >/dev/null
+KV=target/release/examples/kv
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+taskset -c 0 redis-server --port 16379 --save '' --appendonly no --bind 127.0.0.1 >/dev/null &
+pids+=($!); redis_pid=$!
+$KV --addr 127.0.0.1:16380 --cores 0 >/dev/null 2>&1 &
+pids+=($!); kv1_pid=$!
+$KV --addr 127.0.0.1:16381 --cores 0,1 >/dev/null 2>&1 &
+pids+=($!); kv2_pid=$!
+for port in 16379 16380 16381; do
+    for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run NAME PID PORT PIPELINE -> "name pipeline set_rps get_rps cpu_us_per_req"
+run() {
+    local name=$1 pid=$2 port=$3 pipeline=$4
+    local before after out
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$N" -r 100000 -P "$pipeline" -t set,get --csv 2>/dev/null)
+    after=$(cpu_ticks "$pid")
+    local set get
+    set=$(echo "$out" | awk -F'"' '/^"SET"/ {print $4}')
+    get=$(echo "$out" | awk -F'"' '/^"GET"/ {print $4}')
+    echo "$name $pipeline $set $get $(( (after - before) * TICK_US * 1000 / (2 * N) ))"
+}
+
+results=$(mktemp)
+for round in $(seq "$ROUNDS"); do
+    echo "round $round/$ROUNDS" >&2
+    for pipeline in 16 1; do
+        run redis-server $redis_pid 16379 $pipeline >>"$results"
+        run kv-1-core $kv1_pid 16380 $pipeline >>"$results"
+        run kv-2-cores $kv2_pid 16381 $pipeline >>"$results"
+    done
+done
+redis-cli -p 16381 info | grep -E '^(# core|keys|ops_)' >&2 || true
+
+echo
+echo "| server | pipeline | SET req/s | GET req/s | CPU ns/req |"
+echo "|---|---:|---:|---:|---:|"
+# Medians over the rounds, per server and pipeline.
+sort -k1,1 -k2,2n "$results" | awk '
+function median(list, n,   a, i, j, t) { split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
+{ key = $1 " | " $2; n[key]++; s[key] = s[key] " " $3; g[key] = g[key] " " $4; c[key] = c[key] " " $5; order[key] = NR }
+END { for (k in n) printf "| %s | %.0f | %.0f | %d |\n", k, median(s[k], n[k]), median(g[k], n[k]), median(c[k], n[k]) }' | sort
+rm -f "$results"

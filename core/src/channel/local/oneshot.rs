@@ -1,0 +1,129 @@
+//! A local oneshot: one value from one task to another on the same core.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::channel::{RecvError, TryRecvError};
+
+struct Slot<T> {
+    value: Option<T>,
+    receiver: Option<Waker>,
+    sender_alive: bool,
+    receiver_alive: bool,
+}
+
+/// A channel for one value between tasks of one core (`!Send`, no atomics). The receiver is
+/// a future; it fails with [`RecvError`] if the sender is dropped without sending.
+///
+/// ```
+/// use ringpoll_core::channel::local;
+///
+/// ringpoll_core::block_on(async {
+///     let (tx, rx) = local::oneshot();
+///     ringpoll_core::spawn(async move { tx.send("done").unwrap() });
+///     assert_eq!(rx.await, Ok("done"));
+/// });
+/// ```
+pub fn oneshot<T>() -> (OneshotSender<T>, OneshotReceiver<T>) {
+    let slot = Rc::new(RefCell::new(Slot { value: None, receiver: None, sender_alive: true, receiver_alive: true }));
+    (OneshotSender { slot: slot.clone() }, OneshotReceiver { slot })
+}
+
+/// Sends the one value of a [`oneshot`].
+pub struct OneshotSender<T> {
+    slot: Rc<RefCell<Slot<T>>>,
+}
+
+impl<T> OneshotSender<T> {
+    /// Sends `value`; gives it back if the receiver is gone.
+    pub fn send(self, value: T) -> Result<(), T> {
+        let mut slot = self.slot.borrow_mut();
+        if !slot.receiver_alive {
+            return Err(value);
+        }
+        slot.value = Some(value);
+        Ok(())
+        // Dropping self wakes the receiver.
+    }
+
+    /// Whether the receiver is gone (closed or dropped).
+    pub fn is_closed(&self) -> bool {
+        !self.slot.borrow().receiver_alive
+    }
+}
+
+impl<T> Drop for OneshotSender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut slot = self.slot.borrow_mut();
+            slot.sender_alive = false;
+            slot.receiver.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl<T> fmt::Debug for OneshotSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("local::OneshotSender").field("closed", &self.is_closed()).finish()
+    }
+}
+
+/// Receives the one value of a [`oneshot`]: await it.
+pub struct OneshotReceiver<T> {
+    slot: Rc<RefCell<Slot<T>>>,
+}
+
+impl<T> OneshotReceiver<T> {
+    /// The value, if it was sent.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let mut slot = self.slot.borrow_mut();
+        match slot.value.take() {
+            Some(v) => Ok(v),
+            None if slot.sender_alive => Err(TryRecvError::Empty),
+            None => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Refuses the value: a later `send` fails and gives it back.
+    pub fn close(&mut self) {
+        self.slot.borrow_mut().receiver_alive = false;
+    }
+}
+
+impl<T> Future for OneshotReceiver<T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.try_recv() {
+            Ok(v) => Poll::Ready(Ok(v)),
+            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),
+            Err(TryRecvError::Empty) => {
+                self.slot.borrow_mut().receiver = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for OneshotReceiver<T> {
+    fn drop(&mut self) {
+        let mut slot = self.slot.borrow_mut();
+        slot.receiver_alive = false;
+        let value = slot.value.take();
+        drop(slot);
+        drop(value);
+    }
+}
+
+impl<T> fmt::Debug for OneshotReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("local::OneshotReceiver").finish_non_exhaustive()
+    }
+}

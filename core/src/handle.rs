@@ -1,0 +1,206 @@
+//! Handle: a cloneable, `Send + Sync` reference to a running [`Runtime`](crate::Runtime).
+//!
+//! A handle names the cores, spawns onto them, reads their stats and starts a graceful
+//! shutdown; it owns no thread. Only the `Runtime` joins the core threads, so dropping a
+//! handle anywhere is an `Arc` decrement, and a handle that outlives its runtime still works:
+//! spawns onto a stopped core complete their `JoinHandle` with `JoinError::Cancelled`.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ringpoll_reactor::{DriverKind, Stats, StatsSnapshot};
+
+use crate::join::JoinHandle;
+use crate::mailbox::{Mailbox, Msg};
+use crate::spawn::spawn_remote;
+
+/// What other threads know of one core.
+pub(crate) struct CoreRef {
+    pub(crate) cpu: usize,
+    pub(crate) mailbox: Arc<Mailbox>,
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// The part of a runtime every handle shares.
+pub(crate) struct Shared {
+    pub(crate) kind: DriverKind,
+    pub(crate) cores: Vec<CoreRef>,
+    /// Set once a graceful shutdown has started, so a second request is a no-op.
+    shutting_down: Mutex<bool>,
+}
+
+impl Shared {
+    pub(crate) fn new(kind: DriverKind, cores: Vec<CoreRef>) -> Arc<Shared> {
+        Arc::new(Shared { kind, cores, shutting_down: Mutex::new(false) })
+    }
+
+    fn live_tasks(&self) -> u64 {
+        self.cores.iter().map(|c| c.stats.tasks_live.get()).sum()
+    }
+
+    /// Drains every core, waits up to `grace` for their tasks, then stops them (without
+    /// joining). Returns how many tasks were still live, or None if a shutdown had started.
+    pub(crate) fn shutdown_gracefully(&self, grace: Duration) -> Option<u64> {
+        if std::mem::replace(&mut *self.shutting_down.lock().unwrap_or_else(|e| e.into_inner()), true) {
+            return None;
+        }
+        for core in &self.cores {
+            core.mailbox.send(Msg::Drain);
+        }
+        let deadline = Instant::now() + grace;
+        while self.live_tasks() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
+        }
+        let cancelled = self.live_tasks();
+        self.stop();
+        Some(cancelled)
+    }
+
+    /// Tells every core to drop its tasks and leave its loop.
+    pub(crate) fn stop(&self) {
+        for core in &self.cores {
+            core.mailbox.send(Msg::Shutdown);
+            core.mailbox.netpoll_break().force_wake();
+        }
+    }
+}
+
+thread_local! {
+    /// The handle of the runtime whose core runs on this thread.
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// A cloneable, `Send + Sync` handle to a [`Runtime`](crate::Runtime): spawn onto any core,
+/// name the cores, read their stats, start a graceful shutdown.
+///
+/// Get one with [`Runtime::handle`](crate::Runtime::handle), or on a core thread with
+/// [`Handle::current`]. Dropping a handle never blocks; it does not keep the cores running
+/// (the `Runtime` does).
+///
+/// ```no_run
+/// use ringpoll_core::{Handle, Runtime};
+///
+/// let rt = Runtime::builder().cores([0, 1]).build()?;
+/// let answer = rt.spawn_on(0, || async {
+///     // Inside a task: ask core 1 for something and await its answer.
+///     Handle::current().spawn_on(1, || async { 6 * 7 }).await.unwrap()
+/// });
+/// assert_eq!(answer.join().unwrap(), 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Handle {
+        Handle { shared }
+    }
+
+    /// The handle of the runtime whose core runs the calling thread.
+    ///
+    /// # Panics
+    /// Outside a core thread of a [`Runtime`](crate::Runtime) (see [`Handle::try_current`]).
+    pub fn current() -> Handle {
+        Handle::try_current().expect("Handle::current called outside a ringpoll runtime's core")
+    }
+
+    /// The handle of the runtime whose core runs the calling thread, if it is one. `None` on
+    /// other threads and under `block_on`, which has no runtime.
+    pub fn try_current() -> Option<Handle> {
+        CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    pub(crate) fn mailbox(&self, index: usize) -> &Arc<Mailbox> {
+        &self.shared.cores[index].mailbox
+    }
+
+    /// Makes this the calling core thread's handle (until the thread exits).
+    pub(crate) fn install(&self) {
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(self.clone()));
+    }
+
+    /// How many cores the runtime has.
+    pub fn core_count(&self) -> usize {
+        self.shared.cores.len()
+    }
+
+    /// The CPU core `index` is pinned to.
+    ///
+    /// # Panics
+    /// If `index` is not below [`Handle::core_count`].
+    pub fn cpu_of(&self, index: usize) -> usize {
+        self.shared.cores[index].cpu
+    }
+
+    /// The driver every core runs.
+    pub fn driver(&self) -> DriverKind {
+        self.shared.kind
+    }
+
+    /// Runs `make()` on core `index` (from any thread or core) and returns a handle to the
+    /// future it makes; that future may be `!Send`. If the core has stopped, the handle
+    /// completes with `JoinError::Cancelled`.
+    ///
+    /// # Panics
+    /// If `index` is not below [`Handle::core_count`].
+    pub fn spawn_on<F, Fut>(&self, index: usize, make: F) -> JoinHandle<Fut::Output>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        spawn_remote(&self.shared.cores[index].mailbox, make)
+    }
+
+    /// Starts the same future on every core: `make(index)` runs on each.
+    pub fn run_on_each_core<F, Fut>(&self, make: F) -> Vec<JoinHandle<Fut::Output>>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let make = Arc::new(make);
+        (0..self.core_count())
+            .map(|i| {
+                let make = make.clone();
+                self.spawn_on(i, move || make(i))
+            })
+            .collect()
+    }
+
+    /// Per-core counters, by core index (accepted connections, live tasks, wakes...).
+    pub fn stats(&self) -> Vec<StatsSnapshot> {
+        self.shared.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
+    }
+
+    /// Starts a graceful shutdown and returns at once: every listener stops accepting, tasks
+    /// get up to `grace` to finish, then the cores drop what is left and stop. Safe to call
+    /// from a task (the waiting happens on a thread of its own); a second call does nothing.
+    /// [`Runtime::wait`](crate::Runtime::wait) returns once the cores have stopped.
+    pub fn shutdown_gracefully(&self, grace: Duration) {
+        let shared = self.shared.clone();
+        let started = thread::Builder::new().name("ringpoll-shutdown".into()).spawn(move || {
+            shared.shutdown_gracefully(grace);
+        });
+        if started.is_err() {
+            // No thread to wait on: stop at once rather than not at all.
+            self.shared.stop();
+        }
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cpus: Vec<_> = self.shared.cores.iter().map(|c| c.cpu).collect();
+        f.debug_struct("Handle").field("driver", &self.shared.kind).field("cpus", &cpus).finish()
+    }
+}

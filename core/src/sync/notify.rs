@@ -1,0 +1,145 @@
+//! Notify: wake one waiting task, or all of them, on one core.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::waiters::Waiters;
+
+/// Marks a waiter served by `notify_one` (its notification moves on if it is dropped).
+const BY_ONE: usize = 1;
+/// Marks a waiter served by `notify_waiters`.
+const BY_ALL: usize = 0;
+
+/// Tells waiting tasks of one core that something happened (`!Send`, no atomics).
+///
+/// [`Notify::notify_one`] wakes the longest-waiting task, or, if none waits, lets the next
+/// [`Notify::notified`] complete at once (one stored permit, as tokio's `Notify`).
+/// [`Notify::notify_waiters`] wakes every task waiting now and stores nothing. A `Notified`
+/// future counts as waiting from its first poll.
+///
+/// ```
+/// use std::rc::Rc;
+/// use ringpoll_core::sync::Notify;
+///
+/// ringpoll_core::block_on(async {
+///     let ready = Rc::new(Notify::new());
+///     let waiter = ringpoll_core::spawn({
+///         let ready = ready.clone();
+///         async move { ready.notified().await }
+///     });
+///     ready.notify_one();
+///     waiter.await.unwrap();
+/// });
+/// ```
+#[derive(Default)]
+pub struct Notify {
+    state: RefCell<State>,
+}
+
+#[derive(Default)]
+struct State {
+    permit: bool,
+    waiters: Waiters,
+}
+
+impl Notify {
+    /// A notify with no stored permit.
+    pub fn new() -> Notify {
+        Notify::default()
+    }
+
+    /// Wakes the longest-waiting task, or stores a permit for the next `notified()`.
+    pub fn notify_one(&self) {
+        let mut st = self.state.borrow_mut();
+        match st.waiters.first_unserved() {
+            Some(w) => {
+                w.wants = BY_ONE;
+                w.serve();
+            }
+            None => st.permit = true,
+        }
+    }
+
+    /// Wakes every task waiting now.
+    pub fn notify_waiters(&self) {
+        let mut st = self.state.borrow_mut();
+        for w in st.waiters.iter_mut().filter(|w| !w.served) {
+            w.wants = BY_ALL;
+            w.serve();
+        }
+    }
+
+    /// Waits for a notification.
+    pub fn notified(&self) -> Notified<'_> {
+        Notified { notify: self, key: None, done: false }
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notify").field("permit", &self.state.borrow().permit).finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Notify::notified`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Notified<'a> {
+    notify: &'a Notify,
+    key: Option<u64>,
+    done: bool,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        let mut st = self.notify.state.borrow_mut();
+        let ready = match self.key {
+            None if std::mem::take(&mut st.permit) => true,
+            None => {
+                let key = st.waiters.push(BY_ALL, cx.waker().clone());
+                drop(st);
+                self.key = Some(key);
+                return Poll::Pending;
+            }
+            Some(key) => match st.waiters.get_mut(key) {
+                Some(w) if !w.served => {
+                    w.waker = Some(cx.waker().clone());
+                    false
+                }
+                _ => {
+                    st.waiters.remove(key);
+                    true
+                }
+            },
+        };
+        drop(st);
+        if ready {
+            self.key = None;
+            self.done = true;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let removed = self.notify.state.borrow_mut().waiters.remove(key);
+        if let Some(w) = removed {
+            if w.served && w.wants == BY_ONE {
+                // A notify_one this future never used goes to the next waiter.
+                self.notify.notify_one();
+            }
+        }
+    }
+}
