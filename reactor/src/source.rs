@@ -100,6 +100,7 @@ impl Source {
 
     /// `TimedOut` if the deadline of `interest` has passed: checked before an operation
     /// starts, so it fails even when it could complete at once (Go's `netpollcheckerr`).
+    #[inline]
     pub fn check_deadline(&self, interest: Interest) -> io::Result<()> {
         match self.deadlines.expired(interest) {
             true => Err(deadline::exceeded()),
@@ -126,7 +127,10 @@ impl Source {
     /// retry EINTR. Fails with `TimedOut` once the direction's deadline has passed. For I/O
     /// the socket types do not wrap; it runs the same loop as every built-in operation.
     pub async fn retry<T>(&self, interest: Interest, syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-        let _turn = self.turns.take(interest).await;
+        let _turn = match self.turns.try_take(interest) {
+            Some(turn) => turn,
+            None => self.turns.take(interest).await,
+        };
         let mut call = crate::op::Custom { interest, syscall, out: None };
         let mut waiting = false;
         poll_fn(|cx| self.reactor.driver().poll_syscall(self, cx, &mut call, &mut waiting)).await?;
@@ -135,7 +139,11 @@ impl Source {
 
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.
     pub(crate) async fn run<O: Op>(&self, op: O) -> O::Output {
-        let _turn = self.turns.take(op.interest()).await;
+        let interest = op.interest();
+        let _turn = match self.turns.try_take(interest) {
+            Some(turn) => turn,
+            None => self.turns.take(interest).await,
+        };
         self.reactor.driver().run(self, op).await
     }
 

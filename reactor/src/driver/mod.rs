@@ -43,6 +43,7 @@ pub(crate) enum Registration {
 }
 
 /// A driver and a registration it made.
+#[derive(Clone, Copy)]
 enum Parts<'a> {
     Epoll(&'a Epoll, &'a epoll::Registration),
     Uring(&'a Uring, &'a uring::Registration),
@@ -74,6 +75,7 @@ impl Driver {
         }
     }
 
+    #[inline]
     fn parts<'a>(&'a self, source: &'a Source) -> Parts<'a> {
         match (self, source.registration()) {
             (Driver::Epoll(d), Registration::Epoll(r)) => Parts::Epoll(d, r),
@@ -110,10 +112,7 @@ impl Driver {
 
     /// Ready when `source` is ready for `interest`, without looking at deadlines.
     pub(crate) fn poll_ready(&self, source: &Source, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        match self.parts(source) {
-            Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
-            Parts::Uring(d, r) => d.poll_ready(source.fd(), r, interest, cx),
-        }
+        self.parts(source).poll_ready(source, interest, cx)
     }
 
     /// Wakes the task waiting on `interest` of `source`, if any (its deadline moved).
@@ -165,19 +164,23 @@ impl Driver {
         waiting: &mut bool,
     ) -> Poll<io::Result<usize>> {
         let interest = syscall.interest();
-        source.check_deadline(interest)?;
-        if let Parts::Uring(d, r) = self.parts(source) {
+        if !*waiting {
+            // Once waiting, the readiness wait below watches the deadline.
+            source.check_deadline(interest)?;
+        }
+        let parts = self.parts(source);
+        if let Parts::Uring(d, r) = parts {
             if let Some(res) = ready!(d.poll_leftover(source.fd(), r, cx, syscall)) {
                 return Poll::Ready(res);
             }
         }
-        if self.exhausted(source, interest) {
-            ready!(source.poll_ready(interest, cx))?;
-            self.note_transfer(source, interest, None);
+        if parts.exhausted(interest) {
+            ready!(parts.poll_ready_by(source, interest, cx))?;
+            parts.note_transfer(interest, None);
         }
         loop {
             if *waiting {
-                ready!(source.poll_ready(interest, cx))?;
+                ready!(parts.poll_ready_by(source, interest, cx))?;
                 *waiting = false;
             }
             match syscall.call(source.fd()) {
@@ -185,27 +188,11 @@ impl Driver {
                 Err(e) if interrupted(&e) => {}
                 res => {
                     if let Ok(n) = res {
-                        self.note_transfer(source, interest, syscall.want().map(|want| (n, want)));
+                        parts.note_transfer(interest, syscall.want().map(|want| (n, want)));
                     }
                     return Poll::Ready(res);
                 }
             }
-        }
-    }
-
-    /// Whether the last transfer of `interest` left the socket empty (or full).
-    fn exhausted(&self, source: &Source, interest: Interest) -> bool {
-        match self.parts(source) {
-            Parts::Epoll(_, r) => r.exhausted(interest),
-            Parts::Uring(_, r) => r.exhausted(interest),
-        }
-    }
-
-    /// Records a transfer of `n` of `want` bytes (None: readiness came, forget the last one).
-    fn note_transfer(&self, source: &Source, interest: Interest, moved: Option<(usize, usize)>) {
-        match self.parts(source) {
-            Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
-            Parts::Uring(_, r) => r.note_transfer(interest, moved),
         }
     }
 
@@ -216,6 +203,45 @@ impl Driver {
         match self.parts(source) {
             Parts::Epoll(..) => Vec::new(),
             Parts::Uring(d, r) => d.take_leftover_bytes(source.fd(), r).await,
+        }
+    }
+}
+
+impl Parts<'_> {
+    /// Readiness of `interest`, without looking at deadlines.
+    #[inline]
+    fn poll_ready(self, source: &Source, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
+            Parts::Uring(d, r) => d.poll_ready(source.fd(), r, interest, cx),
+        }
+    }
+
+    /// Readiness of `interest`, or `TimedOut` once its deadline has passed (as
+    /// [`Source::poll_ready`]).
+    #[inline]
+    fn poll_ready_by(self, source: &Source, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if source.deadlines().poll_expired(interest, cx).is_ready() {
+            return Poll::Ready(Err(crate::deadline::exceeded()));
+        }
+        self.poll_ready(source, interest, cx)
+    }
+
+    /// Whether the last transfer of `interest` left the socket empty (or full).
+    #[inline]
+    fn exhausted(self, interest: Interest) -> bool {
+        match self {
+            Parts::Epoll(_, r) => r.exhausted(interest),
+            Parts::Uring(_, r) => r.exhausted(interest),
+        }
+    }
+
+    /// Records a transfer of `n` of `want` bytes (None: readiness came, forget the last one).
+    #[inline]
+    fn note_transfer(self, interest: Interest, moved: Option<(usize, usize)>) {
+        match self {
+            Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
+            Parts::Uring(_, r) => r.note_transfer(interest, moved),
         }
     }
 }

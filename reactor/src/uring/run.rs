@@ -46,16 +46,19 @@ impl Registration {
         Registration { stream, ..Registration::default() }
     }
 
+    #[inline]
     pub(crate) fn is_stream(&self) -> bool {
         self.stream
     }
 
+    #[inline]
     pub(crate) fn exhausted(&self, interest: Interest) -> bool {
         self.exhausted[interest as usize].get()
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came). A short one shows
     /// the socket empty: the next read asks the kernel to poll first.
+    #[inline]
     pub(crate) fn note_transfer(&self, interest: Interest, moved: Option<(usize, usize)>) {
         let short = matches!(moved, Some((n, want)) if n > 0 && n < want);
         self.exhausted[interest as usize].set(short && self.stream);
@@ -90,8 +93,10 @@ impl Uring {
             if let Err(e) = source.check_deadline(interest) {
                 return op.finish(Err(e));
             }
-            if let Some(res) = poll_fn(|cx| self.poll_leftover(fd, registration, cx, &mut op)).await {
-                return op.finish(res);
+            if op.receives() {
+                if let Some(res) = poll_fn(|cx| self.poll_leftover(fd, registration, cx, &mut op)).await {
+                    return op.finish(res);
+                }
             }
             let entry = op.entry(fd, registration.exhausted[interest as usize].replace(false));
             let receiving = op.receives().then(|| registration.gate.enter());
@@ -179,6 +184,7 @@ impl Uring {
     }
 
     /// Readiness of `interest` as an IORING_OP_POLL_ADD, one in flight per direction.
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         fd: RawFd,
