@@ -25,7 +25,6 @@ mod io;
 mod netpoll_break;
 mod poll_desc;
 mod reactor;
-/// The generational slab behind the runtime's tables (PollDescs, ops, tasks, waiters).
 #[doc(hidden)]
 pub mod slab;
 mod sockaddr;
