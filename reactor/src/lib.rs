@@ -26,6 +26,8 @@ mod io;
 mod netpoll_break;
 mod op;
 mod reactor;
+#[doc(hidden)]
+pub mod slab;
 mod sockaddr;
 mod source;
 mod splice;
