@@ -2,25 +2,14 @@
 //! next reader through `copy_bidirectional`'s splice modes too, an empty datagram is still
 //! delivered, and `recv_from` after a dropped `recv` gets the datagram and its sender.
 
-mod common;
+mod support;
 
 use std::future::Future;
 use std::time::Duration;
 
-use common::*;
-use ringpoll::net::{copy_bidirectional, CopyOptions, SpliceMode, TcpListener, TcpStream, UdpSocket};
+use ringpoll::net::{copy_bidirectional, CopyOptions, SpliceMode, TcpStream, UdpSocket};
 use ringpoll::time::{sleep, timeout};
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    ringpoll::try_block_on(driver(), f).expect("block_on")
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use support::*;
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     timeout(Duration::from_secs(5), f).await.expect("bounded wait")

@@ -2,26 +2,15 @@
 //! deadline, a shutdown or a hangup ends every one, on both drivers. (Operations take turns
 //! per direction, as Go's fdMutex makes them: see `Source`.)
 
-mod common;
+mod support;
 
 use std::io::ErrorKind;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream, UdpSocket};
 use ringpoll::time::{sleep, timeout};
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    ringpoll::try_block_on(driver(), f).expect("block_on")
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use support::*;
 
 /// Every wait in these tests is bounded: a lost waiter fails instead of hanging.
 const BOUND: Duration = Duration::from_secs(5);
@@ -137,7 +126,7 @@ fn two_writers_of_one_stream_both_finish() {
                 .map(|seed| {
                     let client = client.clone();
                     ringpoll::spawn(async move {
-                        let (res, _) = bounded(client.write_all(pattern(LEN, seed))).await;
+                        let (res, _) = bounded(client.write_all(payload(LEN, seed))).await;
                         res.unwrap();
                     })
                 })

@@ -2,26 +2,15 @@
 //! a `write_all` cut off by its write deadline reports how many bytes went out, `poll_write`'s
 //! `Pending` means nothing was sent, and UdpSocket and UnixStream time out like TcpStream.
 
-mod common;
+mod support;
 
 use std::io::ErrorKind;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::*;
-use ringpoll::net::{PartialWrite, TcpListener, TcpStream, UdpSocket, UnixStream};
+use ringpoll::net::{PartialWrite, TcpStream, UdpSocket, UnixStream};
 use ringpoll::time::timeout;
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    ringpoll::try_block_on(driver(), f).expect("block_on")
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use support::*;
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     timeout(Duration::from_secs(10), f).await.expect("bounded wait")
@@ -54,7 +43,7 @@ fn a_write_all_cut_off_by_its_deadline_reports_the_bytes_sent() {
         run(async {
             let (client, server) = pair().await;
             // Far more than the socket buffers hold, with a peer that does not read yet.
-            let sent = pattern(32 << 20, 7);
+            let sent = payload(32 << 20, 7);
             let copy = sent.clone();
             client.set_write_deadline(soon());
             let (res, _) = bounded(client.write_all(copy)).await;
@@ -90,7 +79,7 @@ fn poll_write_pending_means_nothing_was_sent() {
     assert_no_fd_leak(|| {
         run(async {
             let (client, server) = pair().await;
-            let sent = pattern(64 << 20, 3);
+            let sent = payload(64 << 20, 3);
             let (mut total, mut pendings) = (0, 0);
             // Fill the socket: each Pending must have sent nothing, or the count below is off.
             while pendings < 3 && total < sent.len() {
@@ -144,7 +133,7 @@ fn unix_streams_have_read_and_write_deadlines() {
             a.set_read_deadline(soon());
             let (res, _) = bounded(a.read(Vec::with_capacity(16))).await;
             assert_eq!(res.unwrap_err().kind(), ErrorKind::TimedOut);
-            let sent = pattern(32 << 20, 1);
+            let sent = payload(32 << 20, 1);
             let copy = sent.clone();
             a.set_write_deadline(soon());
             let (res, _) = bounded(a.write_all(copy)).await;

@@ -19,7 +19,7 @@ use poll_desc::{PollDescs, Token};
 
 /// Events taken per epoll_wait, as Go's netpoll does.
 const EVENTS: usize = 128;
-/// The token of the core's eventfd; slab tokens never reach it (their index is below 2^32-1).
+/// The token of the core's eventfd; no slab key packs to it (see `slab`).
 const BREAK_TOKEN: u64 = u64::MAX;
 
 pub(crate) struct Epoll {
