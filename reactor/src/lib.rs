@@ -33,6 +33,7 @@ mod source;
 mod splice;
 mod stats;
 pub mod sys;
+mod target;
 pub mod time;
 pub mod timers;
 mod turn;

@@ -24,9 +24,9 @@ use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
 use crate::op::{Op, Syscall};
-use crate::source::Source;
 use crate::stats::Stats;
 use crate::sys::{interrupted, would_block};
+use crate::target::Target;
 use crate::uring::{self, Uring};
 
 // One per core, built once and never moved: the size difference costs nothing.
@@ -50,7 +50,7 @@ enum Parts<'a> {
 }
 
 impl Registration {
-    /// Whether the source is a byte stream (see [`Source::new_stream`]).
+    /// Whether the source is a byte stream (see `Source::new_stream`).
     pub(crate) fn is_stream(&self) -> bool {
         match self {
             Registration::Epoll(r) => r.is_stream(),
@@ -76,8 +76,8 @@ impl Driver {
     }
 
     #[inline]
-    fn parts<'a>(&'a self, source: &'a Source) -> Parts<'a> {
-        match (self, source.registration()) {
+    fn parts<'a>(&'a self, target: Target<'a, Registration>) -> Parts<'a> {
+        match (self, target.registration) {
             (Driver::Epoll(d), Registration::Epoll(r)) => Parts::Epoll(d, r),
             (Driver::Uring(d), Registration::Uring(r)) => Parts::Uring(d, r),
             _ => unreachable!("a source is registered with its own core's driver"),
@@ -110,14 +110,19 @@ impl Driver {
         }
     }
 
-    /// Ready when `source` is ready for `interest`, without looking at deadlines.
-    pub(crate) fn poll_ready(&self, source: &Source, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        self.parts(source).poll_ready(source, interest, cx)
+    /// Ready when the source is ready for `interest`, without looking at deadlines.
+    pub(crate) fn poll_ready(
+        &self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.parts(target).poll_ready(target, interest, cx)
     }
 
-    /// Wakes the task waiting on `interest` of `source`, if any (its deadline moved).
-    pub(crate) fn wake_waiter(&self, source: &Source, interest: Interest) {
-        let waker = match self.parts(source) {
+    /// Wakes the task waiting on `interest` of the source, if any (its deadline moved).
+    pub(crate) fn wake_waiter(&self, target: Target<'_, Registration>, interest: Interest) {
+        let waker = match self.parts(target) {
             Parts::Epoll(d, r) => d.take_waiter(r, interest),
             Parts::Uring(d, r) => d.waiter(r, interest),
         };
@@ -126,28 +131,28 @@ impl Driver {
         }
     }
 
-    /// Runs `op` on `source`: its readiness half on epoll, its completion half on io_uring.
-    pub(crate) async fn run<O: Op>(&self, source: &Source, mut op: O) -> O::Output {
-        match self.parts(source) {
+    /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring.
+    pub(crate) async fn run<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+        match self.parts(target) {
             Parts::Epoll(..) => {
                 let mut waiting = false;
-                let res = std::future::poll_fn(|cx| self.poll_syscall(source, cx, &mut op, &mut waiting)).await;
+                let res = std::future::poll_fn(|cx| self.poll_syscall(target, cx, &mut op, &mut waiting)).await;
                 op.finish(res)
             }
-            Parts::Uring(d, r) => d.run(source, r, op).await,
+            Parts::Uring(d, r) => d.run(target.with(r), op).await,
         }
     }
 
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.
     /// `WouldBlock` is the caller's to handle (a splice, which must find out which of its two
     /// sides blocked).
-    pub(crate) async fn run_once<O: Op>(&self, source: &Source, mut op: O) -> O::Output {
-        match self.parts(source) {
+    pub(crate) async fn run_once<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+        match self.parts(target) {
             Parts::Epoll(..) => {
-                let res = op.call(source.fd());
+                let res = op.call(target.fd);
                 op.finish(res)
             }
-            Parts::Uring(d, _) => d.run_once(source.fd(), op).await,
+            Parts::Uring(d, _) => d.run_once(target.fd, op).await,
         }
     }
 
@@ -158,7 +163,7 @@ impl Driver {
     /// wakes it is consumed before the retry. Pending means the syscall has not succeeded.
     pub(crate) fn poll_syscall<S: Syscall>(
         &self,
-        source: &Source,
+        target: Target<'_, Registration>,
         cx: &mut Context<'_>,
         syscall: &mut S,
         waiting: &mut bool,
@@ -166,24 +171,24 @@ impl Driver {
         let interest = syscall.interest();
         if !*waiting {
             // Once waiting, the readiness wait below watches the deadline.
-            source.check_deadline(interest)?;
+            target.check_deadline(interest)?;
         }
-        let parts = self.parts(source);
+        let parts = self.parts(target);
         if let Parts::Uring(d, r) = parts {
-            if let Some(res) = ready!(d.poll_leftover(source.fd(), r, cx, syscall)) {
+            if let Some(res) = ready!(d.poll_leftover(target.fd, r, cx, syscall)) {
                 return Poll::Ready(res);
             }
         }
         if parts.exhausted(interest) {
-            ready!(parts.poll_ready_by(source, interest, cx))?;
+            ready!(parts.poll_ready_by(target, interest, cx))?;
             parts.note_transfer(interest, None);
         }
         loop {
             if *waiting {
-                ready!(parts.poll_ready_by(source, interest, cx))?;
+                ready!(parts.poll_ready_by(target, interest, cx))?;
                 *waiting = false;
             }
-            match syscall.call(source.fd()) {
+            match syscall.call(target.fd) {
                 Err(e) if would_block(&e) => *waiting = true,
                 Err(e) if interrupted(&e) => {}
                 res => {
@@ -199,10 +204,10 @@ impl Driver {
     /// Every byte that dropped reads received and no read has returned yet (io_uring; always
     /// empty on epoll, where a dropped read never took anything), once no dropped read is
     /// still in flight.
-    pub(crate) async fn take_leftover_bytes(&self, source: &Source) -> Vec<u8> {
-        match self.parts(source) {
+    pub(crate) async fn take_leftover_bytes(&self, target: Target<'_, Registration>) -> Vec<u8> {
+        match self.parts(target) {
             Parts::Epoll(..) => Vec::new(),
-            Parts::Uring(d, r) => d.take_leftover_bytes(source.fd(), r).await,
+            Parts::Uring(d, r) => d.take_leftover_bytes(target.fd, r).await,
         }
     }
 }
@@ -210,21 +215,31 @@ impl Driver {
 impl Parts<'_> {
     /// Readiness of `interest`, without looking at deadlines.
     #[inline]
-    fn poll_ready(self, source: &Source, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_ready(
+        self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
         match self {
             Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
-            Parts::Uring(d, r) => d.poll_ready(source.fd(), r, interest, cx),
+            Parts::Uring(d, r) => d.poll_ready(target.fd, r, interest, cx),
         }
     }
 
     /// Readiness of `interest`, or `TimedOut` once its deadline has passed (as
     /// [`Source::poll_ready`]).
     #[inline]
-    fn poll_ready_by(self, source: &Source, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if source.deadlines().poll_expired(interest, cx).is_ready() {
-            return Poll::Ready(Err(crate::deadline::exceeded()));
+    fn poll_ready_by(
+        self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
+            return Poll::Ready(Err(e));
         }
-        self.poll_ready(source, interest, cx)
+        self.poll_ready(target, interest, cx)
     }
 
     /// Whether the last transfer of `interest` left the socket empty (or full).
