@@ -156,6 +156,45 @@ impl Drop for Turn<'_> {
     }
 }
 
+/// `inner` run on its direction's turn: the future of `Source::run`. Written out rather than
+/// an async fn, so the op inside `inner` is not stored twice.
+pub(crate) struct Turned<'a, F> {
+    turns: &'a Turns,
+    interest: Interest,
+    waiting: Option<TakeTurn<'a>>,
+    turn: Option<Turn<'a>>,
+    inner: F,
+}
+
+impl<'a, F> Turned<'a, F> {
+    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
+        Turned { turns, interest, waiting: None, turn: None, inner }
+    }
+}
+
+impl<F: Future + Unpin> Future for Turned<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        if this.turn.is_none() {
+            let turn = match this.turns.try_take(this.interest) {
+                Some(turn) => turn,
+                None => {
+                    let waiting = this.waiting.get_or_insert_with(|| this.turns.take(this.interest));
+                    let Poll::Ready(turn) = Pin::new(waiting).poll(cx) else { return Poll::Pending };
+                    this.waiting = None;
+                    turn
+                }
+            };
+            this.turn = Some(turn);
+        }
+        let out = std::task::ready!(Pin::new(&mut this.inner).poll(cx));
+        this.turn = None;
+        Poll::Ready(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
