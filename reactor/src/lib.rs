@@ -26,7 +26,6 @@ mod io;
 mod netpoll_break;
 mod op;
 mod reactor;
-/// The generational slab behind the runtime's tables (PollDescs, ops, tasks, waiters).
 #[doc(hidden)]
 pub mod slab;
 mod sockaddr;
@@ -34,6 +33,7 @@ mod source;
 mod splice;
 mod stats;
 pub mod sys;
+mod target;
 pub mod time;
 pub mod timers;
 mod turn;

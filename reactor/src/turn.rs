@@ -40,11 +40,24 @@ struct Waiter {
 
 impl Turns {
     /// Waits for the turn of `interest`; the turn ends when the returned guard drops.
+    /// Callers try [`Turns::try_take`] first: the common case needs no future.
     pub(crate) fn take(&self, interest: Interest) -> TakeTurn<'_> {
         TakeTurn { turns: self, interest, ticket: None }
     }
 
-    /// Whether a waiter other than `me` is queued for `interest` ahead of a newcomer.
+    /// The turn of `interest` if it is free and nobody queues for it.
+    #[inline]
+    pub(crate) fn try_take(&self, interest: Interest) -> Option<Turn<'_>> {
+        let held = &self.held[interest as usize];
+        if held.get() || self.first_waiter(interest).is_some() {
+            return None;
+        }
+        held.set(true);
+        Some(Turn { turns: self, interest })
+    }
+
+    /// The ticket of the first waiter queued for `interest`.
+    #[inline]
     fn first_waiter(&self, interest: Interest) -> Option<u64> {
         let queue = self.queue.get()?;
         let waiters = queue.waiters.borrow();
@@ -66,9 +79,12 @@ impl Turns {
         }
     }
 
+    #[inline]
     fn release(&self, interest: Interest) {
         self.held[interest as usize].set(false);
-        self.wake_next(interest);
+        if self.queue.get().is_some() {
+            self.wake_next(interest);
+        }
     }
 }
 
@@ -84,6 +100,7 @@ pub(crate) struct TakeTurn<'a> {
 impl<'a> Future for TakeTurn<'a> {
     type Output = Turn<'a>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<'a>> {
         let this = self.get_mut();
         let (turns, interest) = (this.turns, this.interest);
@@ -133,8 +150,48 @@ pub(crate) struct Turn<'a> {
 }
 
 impl Drop for Turn<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.turns.release(self.interest);
+    }
+}
+
+/// `inner` run on its direction's turn: the future of `Source::run`. Written out rather than
+/// an async fn, so the op inside `inner` is not stored twice.
+pub(crate) struct Turned<'a, F> {
+    turns: &'a Turns,
+    interest: Interest,
+    waiting: Option<TakeTurn<'a>>,
+    turn: Option<Turn<'a>>,
+    inner: F,
+}
+
+impl<'a, F> Turned<'a, F> {
+    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
+        Turned { turns, interest, waiting: None, turn: None, inner }
+    }
+}
+
+impl<F: Future + Unpin> Future for Turned<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        if this.turn.is_none() {
+            let turn = match this.turns.try_take(this.interest) {
+                Some(turn) => turn,
+                None => {
+                    let waiting = this.waiting.get_or_insert_with(|| this.turns.take(this.interest));
+                    let Poll::Ready(turn) = Pin::new(waiting).poll(cx) else { return Poll::Pending };
+                    this.waiting = None;
+                    turn
+                }
+            };
+            this.turn = Some(turn);
+        }
+        let out = std::task::ready!(Pin::new(&mut this.inner).poll(cx));
+        this.turn = None;
+        Poll::Ready(out)
     }
 }
 
