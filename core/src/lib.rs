@@ -6,6 +6,7 @@
 //! spawns and messages from other threads go through the core's mailbox and its eventfd,
 //! deduplicated so a burst costs one write.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_on;
 mod executor;
