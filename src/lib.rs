@@ -29,7 +29,8 @@
 //!                     }
 //!                     buf = b;
 //!                 }
-//!             });
+//!             })
+//!             .detach(); // runs on; its result is not wanted
 //!         }
 //!         #[allow(unreachable_code)]
 //!         Ok::<(), std::io::Error>(())
@@ -42,6 +43,7 @@
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 pub mod signal;
 
@@ -103,7 +105,18 @@ pub mod time {
 
 /// Graceful shutdown as seen from a task: see [`Runtime::shutdown_gracefully`].
 pub mod shutdown {
-    pub use ringpoll_reactor::drain::{draining, is_shutting_down, Draining};
+    pub use ringpoll_reactor::drain::{draining, is_shutting_down, shutting_down, Draining};
+}
+
+/// Descriptors registered with the current core's reactor, for I/O the socket types do not
+/// wrap (`TcpStream::as_source`, custom syscalls, splice).
+pub mod io {
+    pub use ringpoll_reactor::{EnterGuard, Interest, Pipe, Reactor, Source};
+}
+
+/// Per-core counters ([`Runtime::stats`]) and the eventfd wake they count.
+pub mod stats {
+    pub use ringpoll_reactor::{Break, Counter, Stats, StatsSnapshot};
 }
 
 /// Owned buffers for the completion-style I/O API.
@@ -115,3 +128,8 @@ pub mod buf {
 pub mod net {
     pub use ringpoll_net::*;
 }
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

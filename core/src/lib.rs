@@ -7,6 +7,7 @@
 //! deduplicated so a burst costs one write.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod block_on;
 mod executor;

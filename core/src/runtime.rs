@@ -119,7 +119,7 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<std::rc:
 /// mailbox. Dropping the runtime stops every core (their tasks are dropped) and joins them.
 ///
 /// ```no_run
-/// use ringpoll_core::Runtime;
+/// use ringpoll::Runtime;
 ///
 /// let rt = Runtime::builder().cores([0]).build()?;
 /// let answer = rt.spawn_on(0, || async { 6 * 7 }).join().unwrap();

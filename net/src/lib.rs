@@ -9,6 +9,7 @@
 //! `AsyncWrite` for [`TcpStream`] and [`UnixStream`] on top of the poll-style methods.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 pub mod builder;
 mod compat;

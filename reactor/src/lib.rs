@@ -14,6 +14,7 @@
 //! writing their own I/O objects on a [`Source`].
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod buf;
 #[cfg(test)]
