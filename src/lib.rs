@@ -47,6 +47,10 @@
 
 pub mod signal;
 
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
+
 #[doc(hidden)]
 #[path = "macros.rs"]
 pub mod __macros;
