@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringpoll_reactor::{Break, DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
+use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
 
 use crate::executor::Executor;
 use crate::join::JoinHandle;
@@ -186,11 +186,6 @@ impl Runtime {
     /// Per-core counters, by core index.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
         self.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
-    }
-
-    /// The eventfd break of core `index` (for measuring wake deduplication).
-    pub fn netpoll_break(&self, index: usize) -> &Arc<Break> {
-        self.cores[index].mailbox.netpoll_break()
     }
 
     /// Stops every core at once, dropping its tasks, and joins the threads.

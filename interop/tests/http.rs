@@ -6,6 +6,8 @@
 #[path = "../examples/http.rs"]
 #[allow(dead_code)]
 mod http_example;
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::Runtime;
 
 use ringpoll::hyper::{CoreExecutor, Io};
+use support::run;
 
 /// Starts the example's server on every core of `rt`; returns its address.
 fn start_server(rt: &Runtime) -> SocketAddr {
@@ -78,7 +81,7 @@ fn hyper_client_on_tokio_gets_hello_world_from_every_connection() {
 fn hyper_client_on_ringpoll_through_ringpoll_hyper() {
     let rt = Runtime::builder().build().unwrap();
     let addr = start_server(&rt);
-    ringpoll::block_on(async move {
+    run(async move {
         let stream = TcpStream::connect(addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(Io::new(stream)).await.unwrap();
         CoreExecutor.execute(conn);
@@ -160,7 +163,7 @@ fn hyper_over_a_unix_socketpair() {
     use hyper::server::conn::http1;
     use ringpoll::net::UnixStream;
 
-    ringpoll::block_on(async {
+    run(async {
         let (client, server) = UnixStream::pair().unwrap();
         let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
             Ok::<_, std::convert::Infallible>(hyper::Response::new(format!("path {}", req.uri().path())))

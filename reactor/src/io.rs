@@ -117,7 +117,7 @@ impl Source {
     /// hands them out first; code that moves bytes past `read` (a splice) must take them
     /// here first. Always empty on epoll, where a dropped read never took anything.
     pub async fn take_leftovers(&self) -> Vec<u8> {
-        self.reactor().driver().take_leftover_bytes(self).await
+        self.reactor().driver().take_leftover_bytes(self.target()).await
     }
 
     /// The socket's pending error (SO_ERROR), clearing it.

@@ -28,11 +28,14 @@ mod io;
 mod netpoll_break;
 mod op;
 mod reactor;
+#[doc(hidden)]
+pub mod slab;
 mod sockaddr;
 mod source;
 mod splice;
 mod stats;
 pub mod sys;
+mod target;
 pub mod time;
 pub mod timers;
 mod turn;

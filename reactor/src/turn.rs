@@ -40,11 +40,24 @@ struct Waiter {
 
 impl Turns {
     /// Waits for the turn of `interest`; the turn ends when the returned guard drops.
+    /// Callers try [`Turns::try_take`] first: the common case needs no future.
     pub(crate) fn take(&self, interest: Interest) -> TakeTurn<'_> {
         TakeTurn { turns: self, interest, ticket: None }
     }
 
-    /// Whether a waiter other than `me` is queued for `interest` ahead of a newcomer.
+    /// The turn of `interest` if it is free and nobody queues for it.
+    #[inline]
+    pub(crate) fn try_take(&self, interest: Interest) -> Option<Turn<'_>> {
+        let held = &self.held[interest as usize];
+        if held.get() || self.first_waiter(interest).is_some() {
+            return None;
+        }
+        held.set(true);
+        Some(Turn { turns: self, interest })
+    }
+
+    /// The ticket of the first waiter queued for `interest`.
+    #[inline]
     fn first_waiter(&self, interest: Interest) -> Option<u64> {
         let queue = self.queue.get()?;
         let waiters = queue.waiters.borrow();
@@ -66,9 +79,12 @@ impl Turns {
         }
     }
 
+    #[inline]
     fn release(&self, interest: Interest) {
         self.held[interest as usize].set(false);
-        self.wake_next(interest);
+        if self.queue.get().is_some() {
+            self.wake_next(interest);
+        }
     }
 }
 
@@ -84,6 +100,7 @@ pub(crate) struct TakeTurn<'a> {
 impl<'a> Future for TakeTurn<'a> {
     type Output = Turn<'a>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<'a>> {
         let this = self.get_mut();
         let (turns, interest) = (this.turns, this.interest);
@@ -133,6 +150,7 @@ pub(crate) struct Turn<'a> {
 }
 
 impl Drop for Turn<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.turns.release(self.interest);
     }

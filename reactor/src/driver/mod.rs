@@ -24,9 +24,9 @@ use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
 use crate::op::{Op, Syscall};
-use crate::source::Source;
 use crate::stats::Stats;
 use crate::sys::{interrupted, would_block};
+use crate::target::Target;
 use crate::uring::{self, Uring};
 
 // One per core, built once and never moved: the size difference costs nothing.
@@ -43,13 +43,14 @@ pub(crate) enum Registration {
 }
 
 /// A driver and a registration it made.
+#[derive(Clone, Copy)]
 enum Parts<'a> {
     Epoll(&'a Epoll, &'a epoll::Registration),
     Uring(&'a Uring, &'a uring::Registration),
 }
 
 impl Registration {
-    /// Whether the source is a byte stream (see [`Source::new_stream`]).
+    /// Whether the source is a byte stream (see `Source::new_stream`).
     pub(crate) fn is_stream(&self) -> bool {
         match self {
             Registration::Epoll(r) => r.is_stream(),
@@ -74,8 +75,9 @@ impl Driver {
         }
     }
 
-    fn parts<'a>(&'a self, source: &'a Source) -> Parts<'a> {
-        match (self, source.registration()) {
+    #[inline]
+    fn parts<'a>(&'a self, target: Target<'a, Registration>) -> Parts<'a> {
+        match (self, target.registration) {
             (Driver::Epoll(d), Registration::Epoll(r)) => Parts::Epoll(d, r),
             (Driver::Uring(d), Registration::Uring(r)) => Parts::Uring(d, r),
             _ => unreachable!("a source is registered with its own core's driver"),
@@ -108,17 +110,19 @@ impl Driver {
         }
     }
 
-    /// Ready when `source` is ready for `interest`, without looking at deadlines.
-    pub(crate) fn poll_ready(&self, source: &Source, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        match self.parts(source) {
-            Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
-            Parts::Uring(d, r) => d.poll_ready(source.fd(), r, interest, cx),
-        }
+    /// Ready when the source is ready for `interest`, without looking at deadlines.
+    pub(crate) fn poll_ready(
+        &self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.parts(target).poll_ready(target, interest, cx)
     }
 
-    /// Wakes the task waiting on `interest` of `source`, if any (its deadline moved).
-    pub(crate) fn wake_waiter(&self, source: &Source, interest: Interest) {
-        let waker = match self.parts(source) {
+    /// Wakes the task waiting on `interest` of the source, if any (its deadline moved).
+    pub(crate) fn wake_waiter(&self, target: Target<'_, Registration>, interest: Interest) {
+        let waker = match self.parts(target) {
             Parts::Epoll(d, r) => d.take_waiter(r, interest),
             Parts::Uring(d, r) => d.waiter(r, interest),
         };
@@ -127,28 +131,28 @@ impl Driver {
         }
     }
 
-    /// Runs `op` on `source`: its readiness half on epoll, its completion half on io_uring.
-    pub(crate) async fn run<O: Op>(&self, source: &Source, mut op: O) -> O::Output {
-        match self.parts(source) {
+    /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring.
+    pub(crate) async fn run<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+        match self.parts(target) {
             Parts::Epoll(..) => {
                 let mut waiting = false;
-                let res = std::future::poll_fn(|cx| self.poll_syscall(source, cx, &mut op, &mut waiting)).await;
+                let res = std::future::poll_fn(|cx| self.poll_syscall(target, cx, &mut op, &mut waiting)).await;
                 op.finish(res)
             }
-            Parts::Uring(d, r) => d.run(source, r, op).await,
+            Parts::Uring(d, r) => d.run(target.with(r), op).await,
         }
     }
 
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.
     /// `WouldBlock` is the caller's to handle (a splice, which must find out which of its two
     /// sides blocked).
-    pub(crate) async fn run_once<O: Op>(&self, source: &Source, mut op: O) -> O::Output {
-        match self.parts(source) {
+    pub(crate) async fn run_once<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+        match self.parts(target) {
             Parts::Epoll(..) => {
-                let res = op.call(source.fd());
+                let res = op.call(target.fd);
                 op.finish(res)
             }
-            Parts::Uring(d, _) => d.run_once(source.fd(), op).await,
+            Parts::Uring(d, _) => d.run_once(target.fd, op).await,
         }
     }
 
@@ -159,33 +163,37 @@ impl Driver {
     /// wakes it is consumed before the retry. Pending means the syscall has not succeeded.
     pub(crate) fn poll_syscall<S: Syscall>(
         &self,
-        source: &Source,
+        target: Target<'_, Registration>,
         cx: &mut Context<'_>,
         syscall: &mut S,
         waiting: &mut bool,
     ) -> Poll<io::Result<usize>> {
         let interest = syscall.interest();
-        source.check_deadline(interest)?;
-        if let Parts::Uring(d, r) = self.parts(source) {
-            if let Some(res) = ready!(d.poll_leftover(source.fd(), r, cx, syscall)) {
+        if !*waiting {
+            // Once waiting, the readiness wait below watches the deadline.
+            target.check_deadline(interest)?;
+        }
+        let parts = self.parts(target);
+        if let Parts::Uring(d, r) = parts {
+            if let Some(res) = ready!(d.poll_leftover(target.fd, r, cx, syscall)) {
                 return Poll::Ready(res);
             }
         }
-        if self.exhausted(source, interest) {
-            ready!(source.poll_ready(interest, cx))?;
-            self.note_transfer(source, interest, None);
+        if parts.exhausted(interest) {
+            ready!(parts.poll_ready_by(target, interest, cx))?;
+            parts.note_transfer(interest, None);
         }
         loop {
             if *waiting {
-                ready!(source.poll_ready(interest, cx))?;
+                ready!(parts.poll_ready_by(target, interest, cx))?;
                 *waiting = false;
             }
-            match syscall.call(source.fd()) {
+            match syscall.call(target.fd) {
                 Err(e) if would_block(&e) => *waiting = true,
                 Err(e) if interrupted(&e) => {}
                 res => {
                     if let Ok(n) = res {
-                        self.note_transfer(source, interest, syscall.want().map(|want| (n, want)));
+                        parts.note_transfer(interest, syscall.want().map(|want| (n, want)));
                     }
                     return Poll::Ready(res);
                 }
@@ -193,29 +201,62 @@ impl Driver {
         }
     }
 
+    /// Every byte that dropped reads received and no read has returned yet (io_uring; always
+    /// empty on epoll, where a dropped read never took anything), once no dropped read is
+    /// still in flight.
+    pub(crate) async fn take_leftover_bytes(&self, target: Target<'_, Registration>) -> Vec<u8> {
+        match self.parts(target) {
+            Parts::Epoll(..) => Vec::new(),
+            Parts::Uring(d, r) => d.take_leftover_bytes(target.fd, r).await,
+        }
+    }
+}
+
+impl Parts<'_> {
+    /// Readiness of `interest`, without looking at deadlines.
+    #[inline]
+    fn poll_ready(
+        self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
+            Parts::Uring(d, r) => d.poll_ready(target.fd, r, interest, cx),
+        }
+    }
+
+    /// Readiness of `interest`, or `TimedOut` once its deadline has passed (as
+    /// [`Source::poll_ready`]).
+    #[inline]
+    fn poll_ready_by(
+        self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
+            return Poll::Ready(Err(e));
+        }
+        self.poll_ready(target, interest, cx)
+    }
+
     /// Whether the last transfer of `interest` left the socket empty (or full).
-    fn exhausted(&self, source: &Source, interest: Interest) -> bool {
-        match self.parts(source) {
+    #[inline]
+    fn exhausted(self, interest: Interest) -> bool {
+        match self {
             Parts::Epoll(_, r) => r.exhausted(interest),
             Parts::Uring(_, r) => r.exhausted(interest),
         }
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came, forget the last one).
-    fn note_transfer(&self, source: &Source, interest: Interest, moved: Option<(usize, usize)>) {
-        match self.parts(source) {
+    #[inline]
+    fn note_transfer(self, interest: Interest, moved: Option<(usize, usize)>) {
+        match self {
             Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
             Parts::Uring(_, r) => r.note_transfer(interest, moved),
-        }
-    }
-
-    /// Every byte that dropped reads received and no read has returned yet (io_uring; always
-    /// empty on epoll, where a dropped read never took anything), once no dropped read is
-    /// still in flight.
-    pub(crate) async fn take_leftover_bytes(&self, source: &Source) -> Vec<u8> {
-        match self.parts(source) {
-            Parts::Epoll(..) => Vec::new(),
-            Parts::Uring(d, r) => d.take_leftover_bytes(source.fd(), r).await,
         }
     }
 }

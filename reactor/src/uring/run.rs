@@ -24,8 +24,8 @@ use super::stash::Stash;
 use super::Uring;
 use crate::interest::Interest;
 use crate::op::{Op, Syscall};
-use crate::source::Source;
 use crate::sys::{cqe_result, would_block};
+use crate::target::Target;
 
 /// What the io_uring driver keeps for one source.
 #[derive(Default)]
@@ -46,16 +46,19 @@ impl Registration {
         Registration { stream, ..Registration::default() }
     }
 
+    #[inline]
     pub(crate) fn is_stream(&self) -> bool {
         self.stream
     }
 
+    #[inline]
     pub(crate) fn exhausted(&self, interest: Interest) -> bool {
         self.exhausted[interest as usize].get()
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came). A short one shows
     /// the socket empty: the next read asks the kernel to poll first.
+    #[inline]
     pub(crate) fn note_transfer(&self, interest: Interest, moved: Option<(usize, usize)>) {
         let short = matches!(moved, Some((n, want)) if n > 0 && n < want);
         self.exhausted[interest as usize].set(short && self.stream);
@@ -83,15 +86,17 @@ impl Uring {
         Registration::new(stream)
     }
 
-    /// Runs `op` on `source` as completions, until it has a result other than EAGAIN.
-    pub(crate) async fn run<O: Op>(&self, source: &Source, registration: &Registration, mut op: O) -> O::Output {
-        let (fd, interest) = (source.fd(), op.interest());
+    /// Runs `op` on the source as completions, until it has a result other than EAGAIN.
+    pub(crate) async fn run<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+        let (fd, registration, interest) = (target.fd, target.registration, op.interest());
         loop {
-            if let Err(e) = source.check_deadline(interest) {
+            if let Err(e) = target.check_deadline(interest) {
                 return op.finish(Err(e));
             }
-            if let Some(res) = poll_fn(|cx| self.poll_leftover(fd, registration, cx, &mut op)).await {
-                return op.finish(res);
+            if op.receives() {
+                if let Some(res) = poll_fn(|cx| self.poll_leftover(fd, registration, cx, &mut op)).await {
+                    return op.finish(res);
+                }
             }
             let entry = op.entry(fd, registration.exhausted[interest as usize].replace(false));
             let receiving = op.receives().then(|| registration.gate.enter());
@@ -99,11 +104,15 @@ impl Uring {
             // SAFETY: the entry points only into memory `op` owns on the heap (the `Op`
             // contract), and `op` travels in the future's data until the completion.
             let in_flight = unsafe { InFlight::new(self, entry, carried, keep_late::<O>) };
-            let (done, carried) = self.complete(source, registration, interest, in_flight).await;
+            let (done, carried) = self.complete(target, interest, in_flight).await;
             op = carried.op;
             match cqe_result(done.result) {
                 Err(e) if would_block(&e) => {
-                    if let Err(e) = source.ready(interest).await {
+                    let ready = poll_fn(|cx| match target.poll_deadline(interest, cx) {
+                        Poll::Ready(e) => Poll::Ready(Err(e)),
+                        Poll::Pending => self.poll_ready(fd, registration, interest, cx),
+                    });
+                    if let Err(e) = ready.await {
                         return op.finish(Err(e));
                     }
                 }
@@ -130,20 +139,19 @@ impl Uring {
     /// cancelled and still awaited. A cancelled entry reports ETIMEDOUT.
     async fn complete<T: 'static>(
         &self,
-        source: &Source,
-        registration: &Registration,
+        target: Target<'_, Registration>,
         interest: Interest,
         mut in_flight: InFlight<'_, T>,
     ) -> (Completion, T) {
         let mut timed_out = false;
-        let parked = &registration.parked[interest as usize];
+        let parked = &target.registration.parked[interest as usize];
         let (mut done, data) = poll_fn(|cx| {
             if let Poll::Ready(out) = Pin::new(&mut in_flight).poll(cx) {
                 parked.set(None);
                 return Poll::Ready(out);
             }
             parked.set(in_flight.id());
-            if !timed_out && source.deadlines().poll_expired(interest, cx).is_ready() {
+            if !timed_out && target.poll_deadline(interest, cx).is_ready() {
                 in_flight.cancel();
                 timed_out = true;
             }
@@ -179,6 +187,7 @@ impl Uring {
     }
 
     /// Readiness of `interest` as an IORING_OP_POLL_ADD, one in flight per direction.
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         fd: RawFd,
