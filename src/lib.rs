@@ -29,7 +29,8 @@
 //!                     }
 //!                     buf = b;
 //!                 }
-//!             });
+//!             })
+//!             .detach(); // runs on; its result is not wanted
 //!         }
 //!         #[allow(unreachable_code)]
 //!         Ok::<(), std::io::Error>(())
@@ -41,10 +42,62 @@
 //! }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 pub mod signal;
 
 pub use ringpoll_core::{channel, sync};
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
+
+#[doc(hidden)]
+#[path = "macros.rs"]
+pub mod __macros;
+
+/// Runs `async fn main` on ringpoll: once on this thread, or once on each core listed in
+/// `cores = [..]`; `driver = "uring" | "epoll" | "auto"` forces the driver.
+///
+/// ```no_run
+/// #[ringpoll::main(cores = [0, 1])]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = ringpoll::net::TcpListener::bind("127.0.0.1:7000")?; // one per core
+///     let (stream, _peer) = listener.accept().await?;
+///     let (res, _buf) = stream.write_all(b"hello\n".to_vec()).await;
+///     res
+/// }
+/// ```
+///
+/// Arguments are checked when compiling:
+///
+/// ```compile_fail
+/// #[ringpoll::main(driver = "kqueue")] // error: driver must be "uring", "epoll" or "auto"
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[ringpoll::main(threads = 4)] // error: unknown argument
+/// async fn main() {}
+/// ```
+pub use ringpoll_macros::main;
+
+/// Runs an `async fn` test on a fresh core on the test's thread, on the driver
+/// `RINGPOLL_DRIVER` picks (or `driver = ".."`).
+///
+/// ```no_run
+/// #[ringpoll::test]
+/// async fn sleeps() {
+///     ringpoll::time::sleep(std::time::Duration::from_millis(1)).await;
+/// }
+/// ```
+///
+/// ```compile_fail
+/// #[ringpoll::test]
+/// fn not_async() {} // error: #[ringpoll::test] must be an `async fn`
+/// ```
+pub use ringpoll_macros::test;
 
 pub use ringpoll_core::{
     block_on, current_core, park_on, spawn, spawn_blocking, try_block_on, yield_now, Builder, Handle, JoinError,
@@ -59,7 +112,18 @@ pub mod time {
 
 /// Graceful shutdown as seen from a task: see [`Runtime::shutdown_gracefully`].
 pub mod shutdown {
-    pub use ringpoll_reactor::drain::{draining, is_shutting_down, Draining};
+    pub use ringpoll_reactor::drain::{draining, is_shutting_down, shutting_down, Draining};
+}
+
+/// Descriptors registered with the current core's reactor, for I/O the socket types do not
+/// wrap (`TcpStream::as_source`, custom syscalls, splice).
+pub mod io {
+    pub use ringpoll_reactor::{EnterGuard, Interest, Pipe, Reactor, Source};
+}
+
+/// Per-core counters ([`Runtime::stats`]) and the eventfd wake they count.
+pub mod stats {
+    pub use ringpoll_reactor::{Break, Counter, Stats, StatsSnapshot};
 }
 
 /// Owned buffers for the completion-style I/O API.
@@ -76,3 +140,8 @@ pub mod fs {
 pub mod net {
     pub use ringpoll_net::*;
 }
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -13,10 +13,6 @@ mod support;
 use ringpoll::net::{Keepalive, TcpBuilder, TcpListener, TcpStream, UdpBuilder, UdpSocket};
 use support::*;
 
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    assert_no_fd_leak(|| ringpoll::block_on(test));
-}
-
 /// getsockopt of a value of type T.
 fn getsockopt<T: Copy>(fd: RawFd, level: libc::c_int, name: libc::c_int) -> T {
     let mut value = MaybeUninit::<T>::zeroed();
@@ -39,7 +35,7 @@ fn keepalive() -> Keepalive {
 
 #[test]
 fn listener_options_read_back() {
-    run(async {
+    run_leak_free(async {
         let listener = TcpBuilder::new()
             .backlog(77)
             .nodelay(true)
@@ -82,7 +78,7 @@ fn listener_options_read_back() {
 
 #[test]
 fn stream_setters_read_back() {
-    run(async {
+    run_leak_free(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         client.set_keepalive(Some(keepalive())).unwrap();
@@ -100,7 +96,7 @@ fn stream_setters_read_back() {
 
 #[test]
 fn reuseport_is_on_by_default_and_can_be_turned_off() {
-    run(async {
+    run_leak_free(async {
         let first = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = first.local_addr().unwrap();
         // The default shares the port: a second copy binds it too.
@@ -123,7 +119,7 @@ fn reuseport_is_on_by_default_and_can_be_turned_off() {
 
 #[test]
 fn v6only_and_traffic_class_on_ipv6() {
-    run(async {
+    run_leak_free(async {
         let listener = match TcpBuilder::new().only_v6(true).tos(0xb8).listen("[::1]:0") {
             Ok(l) => l,
             // A machine without IPv6 loopback cannot run this check.
@@ -139,7 +135,7 @@ fn v6only_and_traffic_class_on_ipv6() {
 
 #[test]
 fn udp_options_read_back() {
-    run(async {
+    run_leak_free(async {
         let socket =
             UdpBuilder::new().broadcast(true).recv_buffer_size(256 * 1024).tos(0x20).bind("127.0.0.1:0").unwrap();
         assert_eq!(int_opt(&socket, libc::SOL_SOCKET, libc::SO_BROADCAST), 1);
@@ -151,7 +147,7 @@ fn udp_options_read_back() {
 
 #[test]
 fn bind_before_connect_uses_the_local_address() {
-    run(async {
+    run_leak_free(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let local: SocketAddr = "127.0.0.2:0".parse().unwrap();
         let client = TcpBuilder::new().bind_local(local).connect(listener.local_addr().unwrap()).await.unwrap();
@@ -164,7 +160,7 @@ fn bind_before_connect_uses_the_local_address() {
 
 #[test]
 fn listeners_and_streams_move_to_and_from_std_with_bytes_intact() {
-    run(async {
+    run_leak_free(async {
         // std -> ringpoll: a std listener accepts through ringpoll.
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = std_listener.local_addr().unwrap();

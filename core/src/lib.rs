@@ -12,6 +12,8 @@
 //! `task` (the future a core stores) <- `executor` (the core's loop) <- `spawn` <- `runtime`
 //! <- `block_on`.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod block_on;
 mod blocking;

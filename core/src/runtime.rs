@@ -156,7 +156,7 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind) -> io::Result<std::rc:
 /// A [`Handle`] is the cloneable, `Send + Sync` way to reach the cores.
 ///
 /// ```no_run
-/// use ringpoll_core::Runtime;
+/// use ringpoll::Runtime;
 ///
 /// let rt = Runtime::builder().cores([0]).build()?;
 /// let answer = rt.spawn_on(0, || async { 6 * 7 }).join().unwrap();

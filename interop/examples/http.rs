@@ -1,9 +1,8 @@
 //! "Hello, World!" over HTTP/1.1 with hyper 1.x on every chosen core, one SO_REUSEPORT
 //! listener per core.
 //!
-//! ringpoll provides hyper's runtime pieces itself: [`HyperIo`] (hyper's `Read`/`Write` over a
-//! `TcpStream`, readiness plus one non-blocking syscall into hyper's buffer, no copy),
-//! [`CoreExecutor`] (spawns on the current core) and [`CoreTimer`] (ringpoll's timers).
+//! hyper's runtime pieces come from ringpoll's `hyper` feature: `Io` (hyper's `Read`/`Write`
+//! over a `TcpStream`), `CoreExecutor` (tasks on the current core) and `CoreTimer`.
 //!
 //! ```text
 //! cargo run --release -p ringpoll-interop --example http -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto]
@@ -11,110 +10,21 @@
 //! Runs until SIGINT or SIGTERM, then stops every core and exits.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::io;
-use std::mem::MaybeUninit;
-use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::rt::{Executor, ReadBufCursor};
+use hyper::rt::Executor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use ringpoll::net::{TcpListener, TcpStream};
+use ringpoll::hyper::{CoreExecutor, CoreTimer, Io};
+use ringpoll::net::TcpListener;
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
-
-/// hyper's I/O traits over a ringpoll `TcpStream`.
-pub struct HyperIo(pub TcpStream);
-
-impl hyper::rt::Read for HyperIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: the bytes are only handed to recv(2), which writes and never reads them, so
-        // nothing uninitialised is read; only the `n` bytes recv reports are advanced over.
-        let n = ready!(self.0.poll_read(cx, unsafe { as_bytes(buf.as_mut()) }))?;
-        // SAFETY: recv initialised the first n bytes of the cursor's unfilled part.
-        unsafe { buf.advance(n) };
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// Views a slice of maybe-uninitialised bytes as bytes, for a syscall to write into.
-///
-/// # Safety
-/// The caller must not read bytes of the result that nothing has written.
-unsafe fn as_bytes(buf: &mut [MaybeUninit<u8>]) -> &mut [u8] {
-    // SAFETY: MaybeUninit<u8> has u8's layout; reads are excluded by the caller's contract.
-    unsafe { &mut *(buf as *mut [MaybeUninit<u8>] as *mut [u8]) }
-}
-
-impl hyper::rt::Write for HyperIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.0.poll_write(cx, buf)
-    }
-
-    /// Sockets keep no user-space buffer: written bytes are already the kernel's.
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.0.shutdown(Shutdown::Write))
-    }
-}
-
-/// hyper's executor: runs futures as tasks on the current core (they need not be `Send`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CoreExecutor;
-
-impl<F> Executor<F> for CoreExecutor
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    fn execute(&self, future: F) {
-        ringpoll::spawn(future).detach();
-    }
-}
-
-/// hyper's timer, on the current core's timers (header read timeouts, keep-alive).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CoreTimer;
-
-/// A ringpoll sleep as hyper's `Sleep`.
-struct CoreSleep(ringpoll::time::Sleep);
-
-impl Future for CoreSleep {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.get_mut().0.poll_elapsed(cx)
-    }
-}
-
-impl hyper::rt::Sleep for CoreSleep {}
-
-impl hyper::rt::Timer for CoreTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(CoreSleep(ringpoll::time::sleep(duration)))
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(CoreSleep(ringpoll::time::sleep_until(deadline)))
-    }
-
-    /// Moves our own sleeps in place instead of allocating a new one per keep-alive request.
-    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
-        match sleep.as_mut().downcast_mut_pin::<CoreSleep>() {
-            Some(ours) => ours.get_mut().0.reset(new_deadline),
-            None => *sleep = self.sleep_until(new_deadline),
-        }
-    }
-}
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
@@ -133,7 +43,7 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
             Err(e) => return Err(e),
         };
         let _ = stream.set_nodelay(true);
-        let conn = http1::Builder::new().timer(CoreTimer).serve_connection(HyperIo(stream), service_fn(hello));
+        let conn = http1::Builder::new().timer(CoreTimer).serve_connection(Io::new(stream), service_fn(hello));
         // A connection's error (a reset, a malformed request) ends that connection only.
         CoreExecutor.execute(async move { drop(conn.await) });
     }

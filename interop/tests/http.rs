@@ -1,6 +1,6 @@
 //! The hyper example's server, run in-process on a ringpoll Runtime (every core, one
 //! SO_REUSEPORT listener each), answered by real HTTP clients: hyper's client on tokio, and
-//! hyper's client on ringpoll through the example's runtime glue, on whichever driver
+//! hyper's client on ringpoll through ringpoll::hyper, on whichever driver
 //! RINGPOLL_DRIVER picks.
 
 #[path = "../examples/http.rs"]
@@ -22,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::Runtime;
 
-use http_example::{CoreExecutor, HyperIo};
+use ringpoll::hyper::{CoreExecutor, Io};
 use support::run;
 
 /// Starts the example's server on every core of `rt`; returns its address.
@@ -78,12 +78,12 @@ fn hyper_client_on_tokio_gets_hello_world_from_every_connection() {
 }
 
 #[test]
-fn hyper_client_on_ringpoll_through_the_example_glue() {
+fn hyper_client_on_ringpoll_through_ringpoll_hyper() {
     let rt = Runtime::builder().build().unwrap();
     let addr = start_server(&rt);
     run(async move {
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(HyperIo(stream)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(Io::new(stream)).await.unwrap();
         CoreExecutor.execute(conn);
         for i in 0..100 {
             let resp = sender.send_request(get(addr, &format!("/{i}"))).await.unwrap();
@@ -122,4 +122,61 @@ fn malformed_requests_get_400_and_the_server_keeps_serving() {
     );
     assert_eq!(two.matches("Hello, World!").count(), 2, "got {two:?}");
     rt.shutdown();
+}
+
+/// `CoreTimer` drives hyper's header read timeout: a client that never finishes its headers
+/// is cut off after the timeout, not held forever.
+#[test]
+fn core_timer_cuts_off_a_client_that_stalls_in_its_headers() {
+    use hyper::server::conn::http1;
+    use ringpoll::hyper::CoreTimer;
+
+    let rt = Runtime::builder().cores([0]).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    rt.spawn_on(0, move || async move {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        tx.send(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let service = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("late")))
+        });
+        let conn = http1::Builder::new()
+            .timer(CoreTimer)
+            .header_read_timeout(Duration::from_millis(300))
+            .serve_connection(Io::new(stream), service);
+        drop(conn.await);
+    })
+    .detach();
+    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server address");
+    let started = std::time::Instant::now();
+    let reply = raw_exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n"); // no blank line: unfinished
+    let waited = started.elapsed();
+    assert!(!reply.contains("late"), "the service ran: {reply:?}");
+    assert!(waited >= Duration::from_millis(250), "cut off after {waited:?}, before the timeout");
+    assert!(waited < Duration::from_secs(8), "cut off after {waited:?}");
+    rt.shutdown();
+}
+
+/// `Io` over a Unix stream: hyper's client and server on the two ends of a socketpair.
+#[test]
+fn hyper_over_a_unix_socketpair() {
+    use hyper::server::conn::http1;
+    use ringpoll::net::UnixStream;
+
+    run(async {
+        let (client, server) = UnixStream::pair().unwrap();
+        let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(format!("path {}", req.uri().path())))
+        });
+        CoreExecutor
+            .execute(async move { drop(http1::Builder::new().serve_connection(Io::new(server), service).await) });
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(Io::new(client)).await.unwrap();
+        CoreExecutor.execute(conn);
+        for i in 0..10 {
+            let req = Request::get(format!("/{i}")).header("host", "unix").body(Empty::<Bytes>::new()).unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], format!("path /{i}").as_bytes());
+        }
+    });
 }

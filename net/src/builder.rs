@@ -150,7 +150,7 @@ macro_rules! common_options {
 /// ```no_run
 /// use std::time::Duration;
 ///
-/// use ringpoll_net::{Keepalive, TcpBuilder};
+/// use ringpoll::net::{Keepalive, TcpBuilder};
 ///
 /// # async fn demo() -> std::io::Result<()> {
 /// let builder = TcpBuilder::new().reuseport(false).backlog(4096).nodelay(true).keepalive(Keepalive {
@@ -282,7 +282,7 @@ impl TcpBuilder {
 /// Options for UDP sockets, applied before bind.
 ///
 /// ```no_run
-/// use ringpoll_net::UdpBuilder;
+/// use ringpoll::net::UdpBuilder;
 ///
 /// # fn demo() -> std::io::Result<()> {
 /// let socket = UdpBuilder::new().recv_buffer_size(4 << 20).bind("0.0.0.0:9000")?;

@@ -105,7 +105,7 @@ impl Duplex for TcpStream {
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use ringpoll_net::{copy_bidirectional, CopyOptions, TcpStream};
+/// use ringpoll::net::{copy_bidirectional, CopyOptions, TcpStream};
 ///
 /// let client = TcpStream::connect("127.0.0.1:7000").await?;
 /// let upstream = TcpStream::connect("127.0.0.1:8000").await?;

@@ -22,7 +22,7 @@ use crate::{socket, UdpBuilder};
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use ringpoll_net::UdpSocket;
+/// use ringpoll::net::UdpSocket;
 ///
 /// let socket = UdpSocket::bind("127.0.0.1:9000")?;
 /// let (res, buf) = socket.recv_from(Vec::with_capacity(1500)).await;

@@ -13,6 +13,8 @@
 //! Most users reach all this through the `ringpoll` facade; the types here matter to those
 //! writing their own I/O objects on a [`Source`].
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod buf;
 #[cfg(test)]

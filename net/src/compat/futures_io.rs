@@ -13,6 +13,7 @@ macro_rules! impl_futures_io {
         impl_futures_io!(@impl &$stream, $stream);
     };
     (@impl $ty:ty, $stream:ty) => {
+        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
         impl AsyncRead for $ty {
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
                 let stream: &$stream = &self;
@@ -20,6 +21,7 @@ macro_rules! impl_futures_io {
             }
         }
 
+        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
         impl AsyncWrite for $ty {
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
                 let stream: &$stream = &self;

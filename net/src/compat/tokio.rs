@@ -27,6 +27,7 @@ macro_rules! impl_tokio {
         impl_tokio!(@impl &$stream, $stream);
     };
     (@impl $ty:ty, $stream:ty) => {
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-compat")))]
         impl AsyncRead for $ty {
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
                 let stream: &$stream = &self;
@@ -34,6 +35,7 @@ macro_rules! impl_tokio {
             }
         }
 
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-compat")))]
         impl AsyncWrite for $ty {
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
                 let stream: &$stream = &self;

@@ -17,18 +17,19 @@ use crate::{socket, TcpBuilder};
 /// other options, or turns SO_REUSEPORT off):
 ///
 /// ```no_run
-/// use ringpoll_core::Runtime;
-/// use ringpoll_net::TcpListener;
+/// use ringpoll::net::TcpListener;
+/// use ringpoll::Runtime;
 ///
 /// let rt = Runtime::builder().build()?;
 /// for server in rt.run_on_each_core(|_core| async move {
 ///     let listener = TcpListener::bind("127.0.0.1:7000")?;
 ///     loop {
 ///         let (stream, _peer) = listener.accept().await?;
-///         ringpoll_core::spawn(async move {
-///             let (res, _buf) = stream.read(vec![0; 4096]).await;
+///         ringpoll::spawn(async move {
+///             let (res, _buf) = stream.read(Vec::with_capacity(4096)).await;
 ///             drop(res);
-///         });
+///         })
+///         .detach();
 ///     }
 ///     #[allow(unreachable_code)]
 ///     Ok::<(), std::io::Error>(())
@@ -74,7 +75,7 @@ impl TcpListener {
     /// Waits for a connection. A connection aborted while queued is skipped; running out of
     /// descriptors (EMFILE/ENFILE) is returned as an error, so the caller can back off. Once
     /// the runtime shuts down gracefully, accept fails with an error for which
-    /// `ringpoll_reactor::drain::is_shutting_down` is true: the accept loop ends while open
+    /// `ringpoll::shutdown::is_shutting_down` is true: the accept loop ends while open
     /// connections finish.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, addr) = until_draining(self.source.accept()).await?;

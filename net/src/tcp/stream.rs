@@ -25,7 +25,7 @@ use crate::socket;
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use ringpoll_net::TcpStream;
+/// use ringpoll::net::TcpStream;
 ///
 /// let stream = TcpStream::connect("127.0.0.1:7000").await?;
 /// let (res, _) = stream.write_all(b"ping".to_vec()).await;

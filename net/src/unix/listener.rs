@@ -19,7 +19,7 @@ const BACKLOG: i32 = 1024;
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use ringpoll_net::UnixListener;
+/// use ringpoll::net::UnixListener;
 ///
 /// let listener = UnixListener::bind("/tmp/ringpoll.sock")?;
 /// let (stream, _peer) = listener.accept().await?;

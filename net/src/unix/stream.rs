@@ -17,7 +17,7 @@ use crate::socket;
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use ringpoll_net::UnixStream;
+/// use ringpoll::net::UnixStream;
 ///
 /// let stream = UnixStream::connect("/tmp/ringpoll.sock").await?;
 /// let (n, buf) = stream.read(Vec::with_capacity(64)).await;
