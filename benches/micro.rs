@@ -1,17 +1,17 @@
 //! Microbenchmarks of ringpoll's executor and reactor, on both drivers (criterion):
 //! spawn and join of a local task, a local wake, a cross-core wake round trip, timer insert
-//! and cancel. Then prints how many eventfd writes 10,000 cross-core sends cost.
+//! and cancel; the round trip again with `spin_before_park`. Then prints how many eventfd
+//! writes 10,000 cross-core sends cost.
 //!
 //! ```text
-//! cargo bench --bench micro                 # full criterion run
-//! cargo bench --bench micro -- --quick      # criterion's quick mode
+//! cargo bench -p ringpoll-benches --bench micro                 # full criterion run
+//! cargo bench -p ringpoll-benches --bench micro -- --quick      # criterion's quick mode
 //! ```
 //! Each measurement runs on a core of the runtime (`iter_custom`), so criterion's thread is
 //! only the timer's client and never part of the measured path.
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -20,6 +20,8 @@ use tokio::sync::mpsc;
 
 /// Cross-core sends per eventfd figure, as the issue asks.
 const SENDS: u64 = 10_000;
+/// The spin of the `spin` runtimes: long enough to cover a cross-core hop on this VM.
+const SPIN: Duration = Duration::from_micros(50);
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
@@ -29,6 +31,13 @@ fn main() {
         let rt = Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1");
         bench_driver(&mut c, name, &rt);
         figures.push_str(&eventfd_figures(name, &rt));
+        drop(rt);
+        let spin = Runtime::builder().cores([0, 1]).driver(driver).spin_before_park(SPIN).build();
+        let rt = spin.expect("spinning runtime on CPUs 0 and 1");
+        c.bench_function(&format!("{name}/cross_core_round_trip_spin_50us"), |b| {
+            b.iter_custom(|n| ping_pong(&rt, n).0)
+        });
+        figures.push_str(&eventfd_figures(&format!("{name} (spin 50 us)"), &rt));
     }
     c.final_summary();
     println!("\n{figures}");
@@ -105,17 +114,9 @@ async fn local_wake(n: u64) -> Duration {
     start.elapsed()
 }
 
-/// A waker that does nothing (`Waker::noop` needs a newer Rust than the crate's MSRV).
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
 /// Arms a timer (first poll registers it) and drops it (removes it).
 async fn timer_insert_cancel(n: u64) -> Duration {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
+    let mut cx = Context::from_waker(Waker::noop());
     let start = Instant::now();
     for i in 0..n {
         let mut sleep = ringpoll::time::sleep(Duration::from_secs(60 + (i % 64)));
@@ -153,6 +154,11 @@ fn total_writes(rt: &Runtime) -> u64 {
     rt.stats().iter().map(|s| s.eventfd_writes).sum()
 }
 
+/// The eventfd writes core `index` has received, from the public stats.
+fn core_writes(rt: &Runtime, index: usize) -> u64 {
+    rt.stats()[index].eventfd_writes
+}
+
 /// eventfd writes for 10,000 cross-core sends, three ways; one line each.
 fn eventfd_figures(driver: &str, rt: &Runtime) -> String {
     let (_, ping_pong_writes) = ping_pong(rt, SENDS / 2);
@@ -166,12 +172,12 @@ fn eventfd_figures(driver: &str, rt: &Runtime) -> String {
 
 /// 10,000 `spawn_on(1, ..)` from this (non-core) thread back to back, then every join.
 fn burst_spawns(rt: &Runtime) -> u64 {
-    let before = rt.netpoll_break(1).writes();
+    let before = core_writes(rt, 1);
     let handles: Vec<_> = (0..SENDS).map(|i| rt.spawn_on(1, move || async move { i })).collect();
     for h in handles {
         h.join().expect("spawned task");
     }
-    rt.netpoll_break(1).writes() - before
+    core_writes(rt, 1) - before
 }
 
 /// 10,000 messages from core 0 to a task on core 1 while core 1 also runs a task that keeps
@@ -192,7 +198,7 @@ fn sends_to_busy_core(rt: &Runtime) -> u64 {
         }
     });
     std::thread::sleep(Duration::from_millis(20));
-    let before = rt.netpoll_break(1).writes();
+    let before = core_writes(rt, 1);
     rt.spawn_on(0, move || async move {
         for i in 0..SENDS {
             tx.send(i).expect("receiver alive");
@@ -201,7 +207,7 @@ fn sends_to_busy_core(rt: &Runtime) -> u64 {
     .join()
     .expect("sender task");
     receiver.join().expect("receiver task");
-    let writes = rt.netpoll_break(1).writes() - before;
+    let writes = core_writes(rt, 1) - before;
     spinner.join().expect("spinner task");
     writes
 }

@@ -1,13 +1,13 @@
 //! spawn_blocking: the core keeps running while a job blocks, panics become JoinErrors, the
 //! waiting task resumes on its own core, shutdown never hangs on a stuck job.
 
-mod common;
+mod support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringpoll::{JoinError, Runtime};
+use support::*;
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
     ringpoll::try_block_on(driver(), f).expect("block_on")

@@ -6,7 +6,7 @@
 #[allow(dead_code)]
 mod fileserver;
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,12 +15,13 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
-use fileserver::args::{self, Parsed};
+use fileserver::args;
+use fileserver::cli::{Flags, Stop};
 use fileserver::request::{self, Parse};
 use fileserver::target::{relative_path, Refused};
 use ringpoll::net::TcpListener;
 use ringpoll::Runtime;
+use support::*;
 
 /// A served tree and a secret next to it: `root/{index.html, data.bin, big.bin, sub/,
 /// in-link -> index.html, out-link -> ../secret.txt, out-dir -> ..}`.
@@ -38,7 +39,7 @@ impl Tree {
         std::fs::write(base.join("secret.txt"), "SECRET").unwrap();
         std::fs::write(root.join("index.html"), "<h1>hi</h1>\n").unwrap();
         std::fs::write(root.join("sub/index.html"), "sub\n").unwrap();
-        std::fs::write(root.join("data.bin"), pattern(100_000, 3)).unwrap();
+        std::fs::write(root.join("data.bin"), payload(100_000, 3)).unwrap();
         std::fs::write(root.join("big.bin"), big()).unwrap();
         std::os::unix::fs::symlink(root.join("index.html"), root.join("in-link")).unwrap();
         std::os::unix::fs::symlink(base.join("secret.txt"), root.join("out-link")).unwrap();
@@ -57,7 +58,7 @@ impl Drop for Tree {
 /// 16 MiB: more than loopback's socket buffers hold, so a client leaving early leaves the
 /// server mid-file.
 fn big() -> Vec<u8> {
-    pattern(64 * 1024, 4).repeat(256)
+    payload(64 * 1024, 4).repeat(256)
 }
 
 /// Starts the server on every core of a fresh runtime; returns it and the address.
@@ -148,7 +149,7 @@ fn files_come_back_whole_over_one_keep_alive_connection() {
     assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
     let data = get(&mut conn, "/data.bin");
     assert_eq!(data.header("content-length"), Some("100000"));
-    assert_eq!(data.body, pattern(100_000, 3));
+    assert_eq!(data.body, payload(100_000, 3));
     let big = get(&mut conn, "/big.bin");
     assert!(big.body == self::big(), "16 MiB body differs");
     assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
@@ -264,7 +265,7 @@ fn a_client_leaving_mid_file_costs_nothing() {
     }
     assert!(open_fds() <= baseline, "connections or files left open: {} > {baseline}", open_fds());
     let mut conn = client(addr);
-    assert_eq!(get(&mut conn, "/data.bin").body, pattern(100_000, 3), "the server serves on");
+    assert_eq!(get(&mut conn, "/data.bin").body, payload(100_000, 3), "the server serves on");
 }
 
 #[test]
@@ -286,17 +287,16 @@ fn request_targets_map_under_the_root() {
 
 #[test]
 fn the_command_line_follows_the_example_conventions() {
-    let argv = |a: &[&str]| args::parse(a.iter().map(|s| s.to_string()));
-    assert!(matches!(argv(&["--help"]), Ok(Parsed::Help)));
+    let argv = |a: &[&str]| args::parse(&mut Flags::new(a.iter().map(|s| s.to_string())));
+    assert!(matches!(argv(&["--help"]), Err(Stop::Help)));
     let root = std::env::temp_dir();
-    let Ok(Parsed::Run(parsed)) = argv(&["--root", root.to_str().unwrap(), "--addr", "localhost:0", "--cores", "0"])
-    else {
-        panic!("a host name in --addr is accepted");
-    };
-    assert!(parsed.addr.ip().is_loopback());
+    let parsed = argv(&["--root", root.to_str().unwrap(), "--addr", "localhost:0", "--cores", "0"]);
+    assert!(parsed.expect("a host name in --addr is accepted").addr.ip().is_loopback());
     for bad in [&["--bogus"][..], &["--root"], &["--root", "/no/such/dir"], &["--addr", "nonsense"], &[]] {
-        let err = argv(bad).expect_err("rejected");
-        assert!(!err.is_empty() && !err.contains('\n'), "{bad:?}: not one plain line: {err:?}");
+        match argv(bad) {
+            Err(Stop::Bad(reason)) => assert!(!reason.contains('\n'), "{bad:?}: not one line: {reason:?}"),
+            other => panic!("{bad:?} was accepted: {other:?}"),
+        }
     }
     // The built binary too, when `cargo test` built the examples beside this test.
     let exe = std::env::current_exe().unwrap();

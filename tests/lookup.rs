@@ -1,14 +1,14 @@
 //! Name lookups: names resolve on the blocking pool, numeric addresses never touch it.
 
-mod common;
+mod support;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
 use ringpoll::net::{lookup_host, TcpListener, TcpStream, UdpSocket};
 use ringpoll::Runtime;
+use support::*;
 
 /// Threads of this process whose name starts with `prefix`.
 fn threads_named(prefix: &str) -> usize {

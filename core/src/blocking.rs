@@ -24,11 +24,10 @@ use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::Waker;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::executor;
-use crate::header::Header;
 use crate::join::{JoinError, JoinHandle, JoinState};
 use crate::runtime::Builder;
 
@@ -117,13 +116,12 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let ex = executor::current().expect("ringpoll::spawn_blocking called outside a ringpoll core");
-    let pool = current_pool().expect("a ringpoll core has a blocking pool");
-    let header = Header::new(ex.mailbox().clone());
+    let pool = current_pool().expect("ringpoll::spawn_blocking called outside a ringpoll core");
     let join = JoinState::new();
-    let job = BlockingJob { f: Some(f), join: join.clone(), header: header.clone() };
+    let job = BlockingJob { f: Some(f), join: join.clone() };
     pool.execute(Box::new(move || job.run()));
-    JoinHandle::new(join, header)
+    // No task to wake on abort: the job checks the flag when a pool thread takes it.
+    JoinHandle::new(join, Waker::noop().clone())
 }
 
 /// A job and its handle's slot. Dropped without running (its handle aborted, or no thread
@@ -131,12 +129,11 @@ where
 struct BlockingJob<F, T> {
     f: Option<F>,
     join: Arc<JoinState<T>>,
-    header: Arc<Header>,
 }
 
 impl<F: FnOnce() -> T, T> BlockingJob<F, T> {
     fn run(mut self) {
-        if self.header.is_aborted() {
+        if self.join.is_aborted() {
             return;
         }
         let f = self.f.take().expect("a job runs once");

@@ -26,6 +26,9 @@ mod io;
 mod netpoll_break;
 mod op;
 mod reactor;
+/// The generational slab behind the runtime's tables (PollDescs, ops, tasks, waiters).
+#[doc(hidden)]
+pub mod slab;
 mod sockaddr;
 mod source;
 mod splice;

@@ -6,7 +6,12 @@
 //! TASKRUN_FLAG where the kernel has them: the core is the ring's only user, and completions
 //! are then processed when the core asks for them rather than by interrupting it.
 
+// Pure state for the pooled reads; the driver wires them in with the op layer.
+#[allow(dead_code)]
+mod buf_ledger;
 mod in_flight;
+#[allow(dead_code)]
+mod multishot;
 mod op_table;
 mod receive_gate;
 mod run;
