@@ -303,3 +303,22 @@ fn file_ops_on_two_cores_at_once() {
         assert_eq!(h.join().unwrap().unwrap(), Some(core));
     }
 }
+
+#[test]
+fn cached_opens_and_reads_never_wait_for_a_pool_thread() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("cached");
+    let path = dir.join("hot");
+    std::fs::write(&path, payload(100_000, 2)).unwrap();
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-hot").build().unwrap();
+    let read = rt
+        .spawn_on(0, move || async move {
+            let file = File::open(&path).await.unwrap();
+            let (n, buf) = file.read_at(Vec::with_capacity(200_000), 0).await;
+            buf[..n.unwrap()].to_vec()
+        })
+        .join()
+        .unwrap();
+    assert_eq!(read, payload(100_000, 2));
+    assert_eq!(threads_named("fs-hot"), 0, "a cached open or read went through the pool");
+}
