@@ -1,7 +1,7 @@
 //! `cargo bench --bench fs_read`: reading a 256 MiB file in 64 KiB chunks, one read in
-//! flight at a time: ringpoll::fs on io_uring (READ ops) and on epoll (pread on the
-//! blocking pool), against `std::fs` on a plain thread and `tokio::fs` (which also runs each
-//! read on its blocking pool), in the same run. The file is written first, so every reader
+//! flight at a time: ringpoll::fs on io_uring (READ ops) and on epoll (preadv2 RWF_NOWAIT on
+//! the core, pread on the blocking pool on a miss), against `std::fs` on a plain thread and
+//! `tokio::fs` (which runs each read on its blocking pool), in the same run. The file is written first, so every reader
 //! sees it in the page cache: this measures each runtime's cost per read, not the disk.
 //! Rounds are interleaved; the median of `-- --rounds N` (default 5) is reported in MiB/s.
 
@@ -23,7 +23,7 @@ fn main() {
     std::fs::write(&path, vec![7u8; FILE_SIZE]).expect("write the test file");
     let readers: [Reader; 4] = [
         ("ringpoll::fs io_uring", |p| ringpoll_read(DriverChoice::Uring, p)),
-        ("ringpoll::fs epoll (pool)", |p| ringpoll_read(DriverChoice::Epoll, p)),
+        ("ringpoll::fs epoll (RWF_NOWAIT; pool on a miss)", |p| ringpoll_read(DriverChoice::Epoll, p)),
         ("std::fs on a thread", std_read),
         ("tokio::fs", tokio_read),
     ];
