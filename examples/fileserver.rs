@@ -27,28 +27,15 @@ use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::Runtime;
 
+#[path = "cli/mod.rs"]
+pub mod cli;
+
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    let args = match args::parse(std::env::args().skip(1)) {
-        Ok(args::Parsed::Run(args)) => args,
-        Ok(args::Parsed::Help) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("fileserver: {msg} (see --help)");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fileserver: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = cli::parse("fileserver", args::USAGE, args::parse);
+    cli::exit("fileserver", run(args))
 }
 
 fn run(args: args::Args) -> io::Result<()> {
@@ -75,13 +62,18 @@ fn run(args: args::Args) -> io::Result<()> {
     Ok(())
 }
 
-/// The command line.
+/// The command line (the examples' shared conventions, `examples/cli`).
 pub mod args {
     use super::*;
 
+    use super::cli::{Flags, Stop};
+
     /// What `--help` prints.
-    pub const USAGE: &str =
-        "usage: fileserver --root DIR [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]";
+    pub const USAGE: &str = "usage: fileserver --root DIR [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
+  --root DIR           the directory served (required)
+  --addr HOST:PORT     where every core listens (default 127.0.0.1:8080; names are resolved)
+  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
+  --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)";
 
     /// Parsed arguments.
     #[derive(Debug)]
@@ -96,56 +88,28 @@ pub mod args {
         pub driver: ringpoll::DriverChoice,
     }
 
-    /// A command line's meaning.
-    #[derive(Debug)]
-    pub enum Parsed {
-        /// Serve.
-        Run(Args),
-        /// Print usage and exit 0.
-        Help,
-    }
-
-    /// Parses the arguments after the program name; an error is one plain line.
-    pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
-        let mut addr = None;
-        let mut root = None;
-        let mut cores = None;
-        let mut driver = ringpoll::DriverChoice::from_env().map_err(|e| e.to_string())?;
-        while let Some(flag) = it.next() {
-            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+    /// Reads the flags.
+    pub fn parse(flags: &mut Flags) -> Result<Args, Stop> {
+        let mut addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let (mut root, mut cores) = (None, None);
+        let mut driver = ringpoll::DriverChoice::from_env().map_err(|e| Stop::Bad(e.to_string()))?;
+        while let Some(flag) = flags.next_flag()? {
             match flag.as_str() {
-                "--addr" => addr = Some(resolve(&value()?)?),
-                "--root" => root = Some(root_dir(&value()?)?),
-                "--cores" => cores = Some(parse_cores(&value()?)?),
-                "--driver" => driver = value()?.parse().map_err(|e: io::Error| e.to_string())?,
-                "-h" | "--help" => return Ok(Parsed::Help),
-                other => return Err(format!("unknown flag {other}")),
+                "--addr" => addr = flags.addr()?,
+                "--root" => {
+                    let dir = flags.text()?;
+                    root = Some(std::fs::canonicalize(&dir).map_err(|e| flags.bad(format!("{dir:?}: {e}")))?);
+                }
+                "--cores" => cores = Some(flags.cores()?),
+                "--driver" => driver = flags.value()?,
+                _ => return Err(flags.unknown()),
             }
         }
-        let addr = match addr {
-            Some(addr) => addr,
-            None => resolve("127.0.0.1:8080")?,
-        };
-        let root = root.ok_or("--root DIR is required")?;
-        Ok(Parsed::Run(Args { addr, root, cores, driver }))
-    }
-
-    /// HOST:PORT, a host name allowed (resolved once, here, before any core runs).
-    fn resolve(addr: &str) -> Result<SocketAddr, String> {
-        let mut addrs = std::net::ToSocketAddrs::to_socket_addrs(addr).map_err(|e| format!("--addr {addr}: {e}"))?;
-        addrs.next().ok_or_else(|| format!("--addr {addr}: no address"))
-    }
-
-    fn root_dir(dir: &str) -> Result<PathBuf, String> {
-        let root = std::fs::canonicalize(dir).map_err(|e| format!("--root {dir}: {e}"))?;
-        match root.is_dir() {
-            true => Ok(root),
-            false => Err(format!("--root {dir}: not a directory")),
+        let root = root.ok_or_else(|| Stop::Bad("--root DIR is required".into()))?;
+        if !root.is_dir() {
+            return Err(Stop::Bad(format!("--root: {} is not a directory", root.display())));
         }
-    }
-
-    fn parse_cores(list: &str) -> Result<Vec<usize>, String> {
-        list.split(',').map(|c| c.trim().parse().map_err(|e| format!("--cores {list}: {e}"))).collect()
+        Ok(Args { addr, root, cores, driver })
     }
 }
 

@@ -15,7 +15,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fileserver::args::{self, Parsed};
+use fileserver::args;
+use fileserver::cli::{Flags, Stop};
 use fileserver::request::{self, Parse};
 use fileserver::target::{relative_path, Refused};
 use ringpoll::net::TcpListener;
@@ -286,17 +287,16 @@ fn request_targets_map_under_the_root() {
 
 #[test]
 fn the_command_line_follows_the_example_conventions() {
-    let argv = |a: &[&str]| args::parse(a.iter().map(|s| s.to_string()));
-    assert!(matches!(argv(&["--help"]), Ok(Parsed::Help)));
+    let argv = |a: &[&str]| args::parse(&mut Flags::new(a.iter().map(|s| s.to_string())));
+    assert!(matches!(argv(&["--help"]), Err(Stop::Help)));
     let root = std::env::temp_dir();
-    let Ok(Parsed::Run(parsed)) = argv(&["--root", root.to_str().unwrap(), "--addr", "localhost:0", "--cores", "0"])
-    else {
-        panic!("a host name in --addr is accepted");
-    };
-    assert!(parsed.addr.ip().is_loopback());
+    let parsed = argv(&["--root", root.to_str().unwrap(), "--addr", "localhost:0", "--cores", "0"]);
+    assert!(parsed.expect("a host name in --addr is accepted").addr.ip().is_loopback());
     for bad in [&["--bogus"][..], &["--root"], &["--root", "/no/such/dir"], &["--addr", "nonsense"], &[]] {
-        let err = argv(bad).expect_err("rejected");
-        assert!(!err.is_empty() && !err.contains('\n'), "{bad:?}: not one plain line: {err:?}");
+        match argv(bad) {
+            Err(Stop::Bad(reason)) => assert!(!reason.contains('\n'), "{bad:?}: not one line: {reason:?}"),
+            other => panic!("{bad:?} was accepted: {other:?}"),
+        }
     }
     // The built binary too, when `cargo test` built the examples beside this test.
     let exe = std::env::current_exe().unwrap();

@@ -7,10 +7,13 @@
 //!   MKDIRAT, UNLINKAT, RENAMEAT) submitted with the core's other I/O; the core thread never
 //!   blocks on the disk.
 //! - **epoll**: regular files have no readiness (epoll calls them always ready and a read
-//!   that misses the page cache blocks), so each call runs its syscall on the runtime's
-//!   blocking pool ([`spawn_blocking`](ringpoll_core::spawn_blocking)) and wakes the task on
-//!   its core when done. So does an io_uring core whose kernel lacks an opcode (FTRUNCATE
-//!   needs Linux 6.9).
+//!   that misses the page cache blocks). What cannot block runs at once on the core: a read
+//!   of cached pages (`preadv2` with RWF_NOWAIT) and an open of a path in the dentry cache
+//!   (`openat2` with RESOLVE_CACHED), as io_uring itself tries before it punts to a worker.
+//!   Everything else runs its syscall on the runtime's blocking pool
+//!   ([`spawn_blocking`](ringpoll_core::spawn_blocking)), which wakes the task on its core
+//!   when done. So does an io_uring core whose kernel lacks an opcode (FTRUNCATE needs Linux
+//!   6.9).
 //!
 //! Same API, same tests on both. **Dropping a future loses nothing and leaks nothing**: the
 //! op keeps its buffer and the file's descriptor (an `Arc`) until the kernel or the helper

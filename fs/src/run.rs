@@ -7,9 +7,14 @@ use std::sync::{Arc, Mutex};
 use ringpoll_core::{current_core, spawn_blocking, JoinError};
 use ringpoll_reactor::file::{self, FileOp};
 
-/// Runs `op` as an io_uring op when the core can, else its syscall on the blocking pool.
+/// Runs `op` as an io_uring op when the core can; else on the core if that cannot block (a
+/// cached read, a cached path's open); else its syscall on the blocking pool.
 pub(crate) async fn run<O: FileOp>(op: O) -> O::Output {
-    match file::submit(op).await {
+    let op = match file::submit(op).await {
+        Ok(out) => return out,
+        Err(op) => op,
+    };
+    match op.run_now() {
         Ok(out) => out,
         Err(op) => offload(op).await,
     }

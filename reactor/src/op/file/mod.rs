@@ -70,6 +70,12 @@ mod sealed {
         fn call(&mut self) -> io::Result<usize>;
         /// The result (the syscall's or the completion's) as the caller wants it.
         fn finish(self, res: io::Result<usize>) -> Self::Output;
+        /// An attempt that cannot block (RWF_NOWAIT, RESOLVE_CACHED): `Some` with the result
+        /// if the op completed without waiting for the disk, `None` if it would have waited
+        /// (or the kernel cannot tell), when the blocking half must run on a helper thread.
+        fn try_now(&mut self) -> Option<io::Result<usize>> {
+            None
+        }
     }
 }
 
@@ -88,6 +94,17 @@ pub trait FileOp: sealed::Halves + Send + 'static {
             }
         };
         self.finish(res)
+    }
+
+    /// Runs the op on the calling (core) thread if that cannot block: a read of cached
+    /// pages, an open whose path is all in the dentry cache. Otherwise hands it back, for
+    /// [`FileOp::run_blocking`] on a helper thread. io_uring does the same inside the kernel
+    /// before it punts an op to a worker; on epoll it saves the pool's two thread hand-offs.
+    fn run_now(mut self) -> Result<Self::Output, Self> {
+        match self.try_now() {
+            Some(res) => Ok(self.finish(res)),
+            None => Err(self),
+        }
     }
 
     /// The output of an op that could not run at all, with `err`; its buffer comes back.

@@ -50,6 +50,18 @@ unsafe impl<B: IoBufMut + Send> Halves for ReadAt<B> {
         n.map(|n| n as usize)
     }
 
+    fn try_now(&mut self) -> Option<io::Result<usize>> {
+        if self.offset == CURRENT_POSITION {
+            return None;
+        }
+        let (fd, iov) =
+            (self.fd.as_raw_fd(), libc::iovec { iov_base: self.buf.stable_mut_ptr().cast(), iov_len: self.len() });
+        // SAFETY: the iovec describes the buffer's writable bytes, owned by the op for the call.
+        // RWF_NOWAIT: EAGAIN instead of waiting for the disk; a short read of what is cached is
+        // a valid result. Any failure is left to the blocking half to report.
+        syscall!(preadv2(fd, &iov, 1, self.offset as i64, libc::RWF_NOWAIT)).ok().map(|n| Ok(n as usize))
+    }
+
     fn finish(mut self, res: io::Result<usize>) -> BufResult<usize, B> {
         if let Ok(n) = res {
             // SAFETY: the kernel reported n bytes written at the start of the buffer.
