@@ -3,8 +3,8 @@
 //! and cancel. Then prints how many eventfd writes 10,000 cross-core sends cost.
 //!
 //! ```text
-//! cargo bench --bench micro                 # full criterion run
-//! cargo bench --bench micro -- --quick      # criterion's quick mode
+//! cargo bench -p ringpoll-benches --bench micro                 # full criterion run
+//! cargo bench -p ringpoll-benches --bench micro -- --quick      # criterion's quick mode
 //! ```
 //! Each measurement runs on a core of the runtime (`iter_custom`), so criterion's thread is
 //! only the timer's client and never part of the measured path.

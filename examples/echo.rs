@@ -7,14 +7,24 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
 
+#[path = "cli/mod.rs"]
+mod cli;
+
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
+
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--stats SECS]
+  --addr HOST:PORT     where every core listens (default 127.0.0.1:7000; names are resolved)
+  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
+  --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
+  --stats SECS         print each core's counters every SECS seconds";
 
 struct Args {
     addr: SocketAddr,
@@ -23,40 +33,26 @@ struct Args {
     stats: Option<Duration>,
 }
 
-fn usage(msg: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{msg}\nusage: echo [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--stats SECS]"),
-    )
-}
-
-fn parse_args() -> io::Result<Args> {
+fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
     let mut args = Args {
-        addr: "127.0.0.1:7000".parse().expect("default address"),
+        addr: SocketAddr::from(([127, 0, 0, 1], 7000)),
         cores: None,
-        driver: DriverChoice::from_env()?,
+        driver: DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?,
         stats: None,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| usage(&format!("{flag} needs a value")));
+    while let Some(flag) = flags.next_flag()? {
         match flag.as_str() {
-            "--addr" => args.addr = value()?.parse().map_err(|e| usage(&format!("--addr: {e}")))?,
-            "--cores" => args.cores = Some(parse_cores(&value()?)?),
-            "--driver" => args.driver = value()?.parse()?,
+            "--addr" => args.addr = flags.addr()?,
+            "--cores" => args.cores = Some(flags.cores()?),
+            "--driver" => args.driver = flags.value()?,
             "--stats" => {
-                let secs: f64 = value()?.parse().map_err(|e| usage(&format!("--stats: {e}")))?;
-                args.stats = Some(Duration::from_secs_f64(secs));
+                let secs: f64 = flags.value()?;
+                args.stats = Some(Duration::try_from_secs_f64(secs).map_err(|e| flags.bad(e))?);
             }
-            "-h" | "--help" => return Err(usage("")),
-            other => return Err(usage(&format!("unknown flag {other}"))),
+            _ => return Err(flags.unknown()),
         }
     }
     Ok(args)
-}
-
-fn parse_cores(list: &str) -> io::Result<Vec<usize>> {
-    list.split(',').map(|c| c.trim().parse().map_err(|e| usage(&format!("--cores {list:?}: {e}")))).collect()
 }
 
 async fn echo(stream: TcpStream) -> io::Result<()> {
@@ -87,8 +83,12 @@ async fn serve(addr: SocketAddr) -> io::Result<()> {
     }
 }
 
-fn main() -> io::Result<()> {
-    let args = parse_args()?;
+fn main() -> ExitCode {
+    let args = cli::parse("echo", USAGE, parse_args);
+    cli::exit("echo", run(args))
+}
+
+fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let mut builder = Runtime::builder().driver(args.driver);
     if let Some(cores) = args.cores {

@@ -4,17 +4,21 @@
 //!
 //! ```text
 //! cargo run --release --example proxy -- --listen HOST:PORT --upstream HOST:PORT
-//!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off]
+//!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off] [--verbose]
 //! ```
 //! Runs until SIGINT or SIGTERM, then stops every core and exits.
 
 use std::io;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use ringpoll::net::{copy_bidirectional, CopyOptions, TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
+
+#[path = "cli/mod.rs"]
+mod cli;
 
 /// The proxy's settings, from the command line.
 pub struct Args {
@@ -26,44 +30,43 @@ pub struct Args {
     driver: DriverChoice,
     /// How each pair is copied (idle timeout, splice or buffers).
     pub copy: CopyOptions,
+    /// Whether a pair that ends in an error (a client's reset, upstream down) is logged.
+    pub verbose: bool,
 }
 
 const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cores LIST] \
-                     [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off]";
+[--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off] [--verbose]
+  --listen HOST:PORT    where clients connect (names are resolved)
+  --upstream HOST:PORT  where their connections go
+  --cores LIST          CPUs to run on, e.g. 0,1 (default: every CPU)
+  --driver KIND         uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
+  --idle-timeout SECS   close a pair idle that long both ways (default 60; 0: never)
+  --splice MODE         readiness (splice(2) on readiness), op (IORING_OP_SPLICE) or off
+  --verbose             log every pair that ends in an error (resets, upstream down)";
 
-fn usage(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{USAGE}"))
-}
-
-fn parse_args() -> io::Result<Args> {
-    let (mut listen, mut upstream, mut cores) = (None, None, None);
-    let mut driver = DriverChoice::from_env()?;
+fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
+    let (mut listen, mut upstream, mut cores, mut verbose) = (None, None, None, false);
+    let mut driver = DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?;
     let mut copy = CopyOptions { idle_timeout: Some(Duration::from_secs(60)), ..CopyOptions::default() };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| usage(&format!("{flag} needs a value")));
+    while let Some(flag) = flags.next_flag()? {
         match flag.as_str() {
-            "--listen" => listen = Some(value()?.parse().map_err(|e| usage(&format!("--listen: {e}")))?),
-            "--upstream" => upstream = Some(value()?.parse().map_err(|e| usage(&format!("--upstream: {e}")))?),
-            "--cores" => cores = Some(parse_cores(&value()?)?),
-            "--driver" => driver = value()?.parse()?,
+            "--listen" => listen = Some(flags.addr()?),
+            "--upstream" => upstream = Some(flags.addr()?),
+            "--cores" => cores = Some(flags.cores()?),
+            "--driver" => driver = flags.value()?,
             "--idle-timeout" => {
-                let secs: f64 = value()?.parse().map_err(|e| usage(&format!("--idle-timeout: {e}")))?;
-                let idle = Duration::try_from_secs_f64(secs).map_err(|e| usage(&format!("--idle-timeout: {e}")))?;
+                let secs: f64 = flags.value()?;
+                let idle = Duration::try_from_secs_f64(secs).map_err(|e| flags.bad(e))?;
                 copy.idle_timeout = (!idle.is_zero()).then_some(idle);
             }
-            "--splice" => copy.splice = value()?.parse()?,
-            "-h" | "--help" => return Err(usage("")),
-            other => return Err(usage(&format!("unknown flag {other}"))),
+            "--splice" => copy.splice = flags.value()?,
+            "--verbose" => verbose = true,
+            _ => return Err(flags.unknown()),
         }
     }
-    let listen = listen.ok_or_else(|| usage("--listen is required"))?;
-    let upstream = upstream.ok_or_else(|| usage("--upstream is required"))?;
-    Ok(Args { listen, upstream, cores, driver, copy })
-}
-
-fn parse_cores(list: &str) -> io::Result<Vec<usize>> {
-    list.split(',').map(|c| c.trim().parse().map_err(|e| usage(&format!("--cores {list:?}: {e}")))).collect()
+    let listen = listen.ok_or_else(|| cli::Stop::Bad("--listen is required".into()))?;
+    let upstream = upstream.ok_or_else(|| cli::Stop::Bad("--upstream is required".into()))?;
+    Ok(Args { listen, upstream, cores, driver, copy, verbose })
 }
 
 /// Proxies one client: connect upstream, then copy until both directions are done.
@@ -75,7 +78,8 @@ async fn proxy_one(client: TcpStream, upstream: SocketAddr, copy: CopyOptions) -
 }
 
 /// Accepts on `listener` forever, one task per client.
-pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOptions) -> io::Result<()> {
+/// With `verbose`, a pair that ends in an error is logged; timeouts never are.
+pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOptions, verbose: bool) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((client, peer)) => {
@@ -83,7 +87,7 @@ pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOption
                 ringpoll::spawn(async move {
                     // Errors end one pair only (a reset, an idle timeout, upstream down).
                     if let Err(e) = proxy_one(client, upstream, copy).await {
-                        if e.kind() != io::ErrorKind::TimedOut {
+                        if verbose && e.kind() != io::ErrorKind::TimedOut {
                             eprintln!("proxy: {peer}: {e}");
                         }
                     }
@@ -99,21 +103,25 @@ pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOption
     }
 }
 
-fn main() -> io::Result<()> {
-    let args = parse_args()?;
+fn main() -> ExitCode {
+    let args = cli::parse("proxy", USAGE, parse_args);
+    cli::exit("proxy", run(args))
+}
+
+fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let mut builder = Runtime::builder().driver(args.driver);
     if let Some(cores) = args.cores.clone() {
         builder = builder.cores(cores);
     }
     let rt = builder.build()?;
-    let (listen, upstream, driver) = (args.listen, args.upstream, rt.driver());
+    let (listen, upstream, verbose, driver) = (args.listen, args.upstream, args.verbose, rt.driver());
     let servers = rt.run_on_each_core(move |core| {
         let copy = args.copy.clone();
         async move {
             let listener = TcpListener::bind(listen).inspect_err(|e| eprintln!("core {core}: {listen}: {e}"))?;
             println!("core {core}: driver {driver}, proxy {listen} -> {upstream}, splice {:?}", copy.splice);
-            serve(listener, upstream, copy).await
+            serve(listener, upstream, copy, verbose).await
         }
     });
     let sig = signals.wait();

@@ -82,7 +82,7 @@ async fn reverse(s: TcpStream) {
 fn start_proxy(upstream: SocketAddr, copy: CopyOptions) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    ringpoll::spawn(proxy_example::serve(listener, upstream, copy)).detach();
+    ringpoll::spawn(proxy_example::serve(listener, upstream, copy, false)).detach();
     addr
 }
 

@@ -1,4 +1,4 @@
-//! Command-line flags of the `peers` bench (after `cargo bench --bench peers --`).
+//! Command-line flags of the `peers` bench (after `cargo bench -p ringpoll-benches --bench peers --`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -37,9 +37,9 @@ pub struct CompareOpts {
 
 /// The flags' help text.
 pub const USAGE: &str = "\
-usage: cargo bench --bench peers -- [--quick] [--rounds N] [--warmup SECS] [--duration SECS]
+usage: cargo bench -p ringpoll-benches --bench peers -- [--quick] [--rounds N] [--warmup SECS] [--duration SECS]
          [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--name peers]
-       cargo bench --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
+       cargo bench -p ringpoll-benches --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
 servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll
 RINGPOLL_BENCH_QUICK=1 is the same as --quick.";

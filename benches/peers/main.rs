@@ -1,4 +1,4 @@
-//! `cargo bench --bench peers`: ringpoll's echo server beside tokio, monoio (io_uring and
+//! `cargo bench -p ringpoll-benches --bench peers`: ringpoll's echo server beside tokio, monoio (io_uring and
 //! epoll) and a bare epoll loop, on the same loopback loads, with a table and an SVG plot.
 //!
 //! The same executable is the harness, the load generator and (re-executed with `--serve`)
@@ -78,7 +78,7 @@ fn compare(opts: &args::CompareOpts) -> io::Result<()> {
 }
 
 fn results_dir() -> io::Result<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches").join("results");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -9,6 +9,7 @@
 //! `AsyncWrite` for [`TcpStream`] and [`UnixStream`] on top of the poll-style methods.
 #![warn(missing_docs)]
 
+pub mod builder;
 mod compat;
 pub mod copy;
 mod deadlines;
@@ -17,6 +18,7 @@ pub mod tcp;
 pub mod udp;
 pub mod unix;
 
+pub use builder::{Keepalive, TcpBuilder, UdpBuilder};
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
 pub use ringpoll_reactor::{PartialWrite, SockAddr};
 pub use tcp::{SharedListener, TcpListener, TcpStream};

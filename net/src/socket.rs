@@ -1,54 +1,47 @@
-//! Socket syscalls shared by every socket type: create, options, bind, names.
+//! What every socket type shares: making a socket (through socket2), its names, resolving
+//! addresses, and handing a descriptor back to std.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use ringpoll_reactor::{SockAddr, Source};
+use socket2::{Domain, SockRef, Socket, Type};
 
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+/// A new non-blocking socket (socket2 makes it close-on-exec on Linux).
+pub(crate) fn new(domain: Domain, ty: Type) -> io::Result<Socket> {
+    Socket::new(domain, ty.nonblocking(), None)
 }
 
-/// A new non-blocking, close-on-exec socket.
-pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: socket takes no pointers; the result is checked.
-    let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: the kernel just returned fd, and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// A new non-blocking socket of `ty` for the family of `addr`.
+pub(crate) fn for_addr(addr: &SocketAddr, ty: Type) -> io::Result<Socket> {
+    new(Domain::for_address(*addr), ty)
 }
 
-/// A new socket of `ty` for the family of `addr`.
-pub(crate) fn socket_for(addr: &SocketAddr, ty: libc::c_int) -> io::Result<OwnedFd> {
-    socket(if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 }, ty)
+/// A borrow of a descriptor that `owner` keeps open for as long as `owner` lives.
+pub(crate) fn borrow_fd<T>(_owner: &T, fd: RawFd) -> BorrowedFd<'_> {
+    // SAFETY: every caller passes the descriptor its `owner` holds open (a Source closes its
+    // fd only on drop), and the borrow cannot outlive `owner`.
+    unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
-pub(crate) fn set_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value` is a live c_int of the length passed.
-    cvt(unsafe { libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), len) }).map(drop)
+/// The local IP address of a socket.
+pub(crate) fn local_addr(sock: SockRef<'_>) -> io::Result<SocketAddr> {
+    inet_of(sock.local_addr()?)
 }
 
-pub(crate) fn get_opt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: value/len are live locals of the sizes getsockopt expects.
-    cvt(unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut libc::c_int).cast(), &mut len) })?;
-    Ok(value)
+/// The peer's IP address of a connected socket.
+pub(crate) fn peer_addr(sock: SockRef<'_>) -> io::Result<SocketAddr> {
+    inet_of(sock.peer_addr()?)
 }
 
-pub(crate) fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: addr is a valid sockaddr of addr.len() bytes.
-    cvt(unsafe { libc::bind(fd, addr.as_ptr(), addr.len()) }).map(drop)
+fn inet_of(addr: socket2::SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP address"))
 }
 
-pub(crate) fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
-    // SAFETY: listen takes no pointers.
-    cvt(unsafe { libc::listen(fd, backlog) }).map(drop)
+/// The IP address in `addr`, or an error naming what it was instead.
+pub(crate) fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_inet().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not an IP address: {addr:?}")))
 }
 
 fn name(
@@ -58,21 +51,20 @@ fn name(
     let mut addr = SockAddr::empty();
     let len = addr.len_mut() as *mut libc::socklen_t;
     // SAFETY: the pointers refer to `addr`, which the call fills in place.
-    cvt(unsafe { get(fd, addr.as_mut_ptr(), len) })?;
+    if unsafe { get(fd, addr.as_mut_ptr(), len) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
     Ok(addr)
 }
 
+/// The local name of a Unix socket, in ringpoll's own address type (paths, abstract names).
 pub(crate) fn local_name(fd: RawFd) -> io::Result<SockAddr> {
     name(fd, libc::getsockname)
 }
 
+/// The peer's name of a connected Unix socket.
 pub(crate) fn peer_name(fd: RawFd) -> io::Result<SockAddr> {
     name(fd, libc::getpeername)
-}
-
-/// The IP address in `addr`, or an error naming what it was instead.
-pub(crate) fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
-    addr.as_inet().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("not an IP address: {addr:?}")))
 }
 
 /// Resolves `addr`; no address at all is an error of its own.
@@ -96,17 +88,21 @@ pub(crate) fn first_ok<T>(addrs: Vec<SocketAddr>, mut f: impl FnMut(SocketAddr) 
     Err(last.expect("resolve returns at least one address"))
 }
 
-/// A bound (and, for streams, listening) socket with SO_REUSEADDR and SO_REUSEPORT, so each
-/// core can bind its own on the same port and the kernel shards the traffic.
-pub(crate) fn bind_reuseport(addr: SocketAddr, ty: libc::c_int, backlog: Option<i32>) -> io::Result<Source> {
-    let fd = socket_for(&addr, ty)?;
-    use std::os::fd::AsRawFd;
-    let raw = fd.as_raw_fd();
-    set_opt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    set_opt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
-    bind(raw, &SockAddr::from_inet(addr))?;
-    if let Some(backlog) = backlog {
-        listen(raw, backlog)?;
+/// Takes a descriptor from std onto the current core's reactor, non-blocking.
+pub(crate) fn from_std(fd: OwnedFd, stream: bool) -> io::Result<Source> {
+    SockRef::from(&fd).set_nonblocking(true)?;
+    if stream {
+        Source::new_stream(fd)
+    } else {
+        Source::new(fd)
     }
-    Source::new(fd)
+}
+
+/// Hands the socket of `source` back as a descriptor of its own (still non-blocking), and
+/// deregisters and closes the source's: the socket lives on in the duplicate.
+pub(crate) fn into_std(source: Source) -> io::Result<OwnedFd> {
+    let fd = borrow_fd(&source, source.fd()).try_clone_to_owned()?;
+    debug_assert_ne!(fd.as_raw_fd(), source.fd());
+    drop(source);
+    Ok(fd)
 }

@@ -2,16 +2,17 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+use socket2::SockRef;
 
-use crate::socket;
+use crate::{socket, UdpBuilder};
 
 /// A UDP socket on the current core.
 ///
-/// `bind` sets SO_REUSEADDR and SO_REUSEPORT, so every core can bind its own socket on the
+/// `bind` sets SO_REUSEPORT, so every core can bind its own socket on the
 /// same port and the kernel spreads datagrams across them by source address. Datagram I/O
 /// takes owned buffers, as [`TcpStream`](crate::TcpStream) does, with the same deadlines
 /// (Go's `PacketConn`). Several tasks receiving on one socket take turns, each datagram going
@@ -35,11 +36,24 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds to the first address of `addr` that works, with SO_REUSEADDR and SO_REUSEPORT.
+    /// Binds to the first address of `addr` that works, with SO_REUSEPORT ([`UdpBuilder`] sets other options, or turns SO_REUSEPORT off).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        socket::first_ok(socket::resolve(addr)?, |a| {
-            Ok(UdpSocket { source: socket::bind_reuseport(a, libc::SOCK_DGRAM, None)? })
-        })
+        UdpBuilder::new().bind(addr)
+    }
+
+    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { source: Source::new(socket.into())? })
+    }
+
+    /// Takes a bound std socket onto the current core (making it non-blocking).
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { source: socket::from_std(socket.into(), false)? })
+    }
+
+    /// Gives the socket back to std, still non-blocking. On io_uring, a datagram that a
+    /// dropped `recv_from` had already received stays with ringpoll and is lost.
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        Ok(socket::into_std(self.source)?.into())
     }
 
     /// Sends `buf` as one datagram to `addr`; returns how many bytes were sent.
@@ -92,17 +106,17 @@ impl UdpSocket {
 
     /// The bound address (with the port the kernel chose for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::inet(socket::local_name(self.source.fd())?)
+        socket::local_addr(SockRef::from(self))
     }
 
     /// The connected peer's address; `NotConnected` before [`UdpSocket::connect`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        socket::inet(socket::peer_name(self.source.fd())?)
+        socket::peer_addr(SockRef::from(self))
     }
 
     /// Sets SO_BROADCAST, allowing sends to broadcast addresses.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        socket::set_opt(self.source.fd(), libc::SOL_SOCKET, libc::SO_BROADCAST, on as libc::c_int)
+        SockRef::from(self).set_broadcast(on)
     }
 
     /// The pending socket error (SO_ERROR), if any, clearing it.
@@ -114,5 +128,11 @@ impl UdpSocket {
 impl AsRawFd for UdpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }

@@ -1,21 +1,20 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use ringpoll_reactor::drain::until_draining;
 use ringpoll_reactor::{Interest, Source};
+use socket2::SockRef;
 
 use super::TcpStream;
-use crate::socket;
-
-/// Pending connections the kernel queues per listener before refusing more.
-const BACKLOG: i32 = 1024;
+use crate::{socket, TcpBuilder};
 
 /// A TCP listener bound on the current core.
 ///
 /// `bind` sets SO_REUSEADDR and SO_REUSEPORT, so every core binds its own listener on the
-/// same port and the kernel spreads incoming connections across them:
+/// same port and the kernel spreads incoming connections across them ([`TcpBuilder`] sets
+/// other options, or turns SO_REUSEPORT off):
 ///
 /// ```no_run
 /// use ringpoll_core::Runtime;
@@ -44,16 +43,27 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds and listens on the first address of `addr` that works.
+    /// Binds and listens on the first address of `addr` that works, with [`TcpBuilder`]'s
+    /// defaults.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        socket::first_ok(socket::resolve(addr)?, |a| {
-            Ok(TcpListener { source: socket::bind_reuseport(a, libc::SOCK_STREAM, Some(BACKLOG))? })
-        })
+        TcpBuilder::new().listen(addr)
     }
 
-    /// A listener for a listening socket already registered with this core's reactor.
-    pub(crate) fn from_source(source: Source) -> TcpListener {
-        TcpListener { source }
+    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<TcpListener> {
+        Ok(TcpListener { source: Source::new(socket.into())? })
+    }
+
+    /// Takes a listening std socket onto the current core (making it non-blocking).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener { source: socket::from_std(listener.into(), false)? })
+    }
+
+    /// Gives the socket back to std, still listening and non-blocking (call
+    /// `set_nonblocking(false)` for blocking accepts). On io_uring, a connection that a
+    /// dropped `accept` had already taken is closed, not handed over: convert a listener
+    /// no accept is using.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        Ok(socket::into_std(self.source)?.into())
     }
 
     /// Waits for a connection. A connection aborted while queued is skipped; running out of
@@ -97,20 +107,19 @@ impl TcpListener {
 
     /// The bound address (with the port the kernel chose for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::inet(socket::local_name(self.source.fd())?)
+        socket::local_addr(SockRef::from(self))
     }
 }
 
-impl std::os::fd::AsFd for TcpListener {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        // SAFETY: the descriptor is owned by `source`, which lives as long as the borrow.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.source.fd()) }
-    }
-}
-
-impl std::os::fd::AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }
 

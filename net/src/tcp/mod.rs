@@ -4,6 +4,7 @@ mod balance;
 mod listener;
 mod stream;
 
+pub(crate) use balance::steer_by_runtime_cpus;
 pub use balance::{attach_cpu_steering, SharedListener};
 pub use listener::TcpListener;
 pub use stream::TcpStream;

@@ -1,10 +1,13 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+use socket2::SockRef;
 
+use crate::builder::{self, Keepalive, TcpBuilder};
 use crate::socket;
 
 /// A TCP connection on the current core.
@@ -40,21 +43,20 @@ impl TcpStream {
         Ok(TcpStream { source: Source::new_stream(fd)? })
     }
 
-    /// Connects to the first address of `addr` that accepts.
+    /// Connects to the first address of `addr` that accepts ([`TcpBuilder`] sets options
+    /// first, or binds a local address).
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        let mut last = None;
-        for a in socket::resolve(addr)? {
-            match TcpStream::connect_addr(a).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.expect("resolve returns at least one address"))
+        TcpBuilder::new().connect(addr).await
     }
 
     /// Connects to `addr`.
     pub async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_fd(socket::socket_for(&addr, libc::SOCK_STREAM)?)?;
+        TcpBuilder::new().connect_addr(addr).await
+    }
+
+    /// Registers `socket` (with its options set) and connects it to `addr`.
+    pub(crate) async fn connect_socket(socket: socket2::Socket, addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_fd(socket.into())?;
         stream.source.connect(SockAddr::from_inet(addr)).await?;
         Ok(stream)
     }
@@ -89,22 +91,32 @@ impl TcpStream {
 
     /// Sets TCP_NODELAY (disables Nagle's algorithm).
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        socket::set_opt(self.source.fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
+        SockRef::from(self).set_tcp_nodelay(on)
     }
 
     /// Whether TCP_NODELAY is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        socket::get_opt(self.source.fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
+        SockRef::from(self).tcp_nodelay()
+    }
+
+    /// Turns keepalive on with `Some` (timing as given) or off with `None`.
+    pub fn set_keepalive(&self, keepalive: Option<Keepalive>) -> io::Result<()> {
+        builder::set_keepalive(&SockRef::from(self), keepalive)
+    }
+
+    /// Sets SO_LINGER (see [`TcpBuilder::linger`]).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        SockRef::from(self).set_linger(linger)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        socket::inet(socket::peer_name(self.source.fd())?)
+        socket::peer_addr(SockRef::from(self))
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::inet(socket::local_name(self.source.fd())?)
+        socket::local_addr(SockRef::from(self))
     }
 
     /// The pending socket error (SO_ERROR), if any, clearing it.
@@ -136,13 +148,26 @@ impl TcpStream {
 
     /// Takes a connected std stream (made non-blocking) onto the current core.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        TcpStream::from_fd(stream.into())
+        Ok(TcpStream { source: socket::from_std(stream.into(), true)? })
+    }
+
+    /// Gives the connection back to std, still non-blocking (call `set_nonblocking(false)`
+    /// for blocking I/O). On io_uring, bytes that a dropped `read` had already received stay
+    /// with ringpoll and are lost: take them with [`Source::take_leftovers`] first, or
+    /// convert a stream no read has been cut short on.
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Ok(socket::into_std(self.source)?.into())
     }
 }
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }

@@ -7,20 +7,19 @@ pub use listener::UnixListener;
 pub use stream::UnixStream;
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use ringpoll_reactor::{SockAddr, Source};
+use ringpoll_reactor::Source;
+use socket2::{Domain, Type};
 
 use crate::socket;
 
 /// A new AF_UNIX stream socket bound to `path`, optionally listening.
 fn bind(path: &Path, backlog: Option<i32>) -> io::Result<Source> {
-    let addr = SockAddr::from_unix_path(path)?;
-    let fd = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-    socket::bind(fd.as_raw_fd(), &addr)?;
+    let socket = socket::new(Domain::UNIX, Type::STREAM)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
     if let Some(backlog) = backlog {
-        socket::listen(fd.as_raw_fd(), backlog)?;
+        socket.listen(backlog)?;
     }
-    Source::new(fd)
+    Source::new(socket.into())
 }

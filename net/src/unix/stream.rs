@@ -5,6 +5,7 @@ use std::path::Path;
 use std::task::{Context, Poll};
 
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+use socket2::{Domain, Type};
 
 use crate::socket;
 
@@ -37,7 +38,7 @@ impl UnixStream {
     /// if the file is not a listening socket.
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let addr = SockAddr::from_unix_path(path.as_ref())?;
-        let stream = UnixStream::from_fd(socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?)?;
+        let stream = UnixStream::from_fd(socket::new(Domain::UNIX, Type::STREAM)?.into())?;
         stream.source.connect(addr).await?;
         Ok(stream)
     }

@@ -6,7 +6,7 @@
 //! [`CoreExecutor`] (spawns on the current core) and [`CoreTimer`] (ringpoll's timers).
 //!
 //! ```text
-//! cargo run --release --example http -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto]
+//! cargo run --release -p ringpoll-interop --example http -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto]
 //! ```
 //! Runs until SIGINT or SIGTERM, then stops every core and exits.
 
@@ -16,6 +16,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
+use std::process::ExitCode;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -138,40 +139,41 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
     }
 }
 
+#[path = "../../examples/cli/mod.rs"]
+mod cli;
+
+const USAGE: &str = "usage: http [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
+  --addr HOST:PORT     where every core listens (default 127.0.0.1:8080; names are resolved)
+  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
+  --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)";
+
 struct Args {
     addr: SocketAddr,
     cores: Option<Vec<usize>>,
     driver: DriverChoice,
 }
 
-fn usage(msg: &str) -> io::Error {
-    let usage = "usage: http [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]";
-    io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}\n{usage}"))
-}
-
-fn parse_args() -> io::Result<Args> {
-    let addr = "127.0.0.1:8080".parse().expect("default address");
-    let mut args = Args { addr, cores: None, driver: DriverChoice::from_env()? };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| usage(&format!("{flag} needs a value")));
+fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+    let driver = DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?;
+    let mut args = Args { addr, cores: None, driver };
+    while let Some(flag) = flags.next_flag()? {
         match flag.as_str() {
-            "--addr" => args.addr = value()?.parse().map_err(|e| usage(&format!("--addr: {e}")))?,
-            "--cores" => args.cores = Some(parse_cores(&value()?)?),
-            "--driver" => args.driver = value()?.parse()?,
-            "-h" | "--help" => return Err(usage("")),
-            other => return Err(usage(&format!("unknown flag {other}"))),
+            "--addr" => args.addr = flags.addr()?,
+            "--cores" => args.cores = Some(flags.cores()?),
+            "--driver" => args.driver = flags.value()?,
+            _ => return Err(flags.unknown()),
         }
     }
     Ok(args)
 }
 
-fn parse_cores(list: &str) -> io::Result<Vec<usize>> {
-    list.split(',').map(|c| c.trim().parse().map_err(|e| usage(&format!("--cores {list:?}: {e}")))).collect()
+fn main() -> ExitCode {
+    let args = cli::parse("http", USAGE, parse_args);
+    cli::exit("http", run(args))
 }
 
-fn main() -> io::Result<()> {
-    let args = parse_args()?;
+fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let mut builder = Runtime::builder().driver(args.driver);
     if let Some(cores) = args.cores {

@@ -4,7 +4,7 @@
 //! `TokioTimer`.
 //!
 //! ```text
-//! cargo run --release --example http_tokio -- [--addr HOST:PORT] [--threads N]
+//! cargo run --release -p ringpoll-interop --example http_tokio -- [--addr HOST:PORT] [--threads N]
 //! ```
 //! Runs until SIGINT or SIGTERM.
 

@@ -1,0 +1,138 @@
+//! The examples' command line: `--flag VALUE` (or `--flag=VALUE`), `--help`, and failures a
+//! person can read.
+//!
+//! An example includes it with `#[path = "cli/mod.rs"] mod cli;`, reads its flags in a
+//! function given to [`parse`], and ends `main` with [`exit`]:
+//! - `-h`/`--help` prints the usage on stdout and exits 0;
+//! - a bad flag or value prints one line on stderr (`echo: --addr: ...`) and exits 2;
+//! - an error from the program itself is printed in its `Display` form and exits 1.
+#![allow(dead_code)] // each example uses the part it needs
+
+use std::fmt::Display;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::str::FromStr;
+
+/// Why parsing stopped before the program could start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// `--help` was asked for.
+    Help,
+    /// A bad flag or value, with a one-line reason.
+    Bad(String),
+}
+
+impl Stop {
+    /// The process exit code: 0 for help, 2 for a usage error (as getopt-style tools do).
+    pub fn code(&self) -> u8 {
+        match self {
+            Stop::Help => 0,
+            Stop::Bad(_) => 2,
+        }
+    }
+}
+
+/// The flags still to read, and the flag whose value is being read (for error messages).
+pub struct Flags {
+    args: std::vec::IntoIter<String>,
+    flag: String,
+    inline_value: Option<String>,
+}
+
+impl Flags {
+    /// Flags from `args` (without the program name).
+    pub fn new(args: impl IntoIterator<Item = String>) -> Self {
+        Flags { args: args.into_iter().collect::<Vec<_>>().into_iter(), flag: String::new(), inline_value: None }
+    }
+
+    /// The next flag, or `None` at the end; `--help` stops parsing.
+    pub fn next_flag(&mut self) -> Result<Option<String>, Stop> {
+        if let Some(value) = self.inline_value.take() {
+            return Err(self.bad(format!("takes no value (got {value:?})")));
+        }
+        let Some(arg) = self.args.next() else { return Ok(None) };
+        if arg == "-h" || arg == "--help" {
+            return Err(Stop::Help);
+        }
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.flag = flag.to_owned();
+                self.inline_value = Some(value.to_owned());
+            }
+            _ => self.flag = arg,
+        }
+        Ok(Some(self.flag.clone()))
+    }
+
+    /// The current flag's value, as text.
+    pub fn text(&mut self) -> Result<String, Stop> {
+        match self.inline_value.take().or_else(|| self.args.next()) {
+            Some(value) => Ok(value),
+            None => Err(self.bad("needs a value")),
+        }
+    }
+
+    /// The current flag's value, parsed.
+    pub fn value<T: FromStr>(&mut self) -> Result<T, Stop>
+    where
+        T::Err: Display,
+    {
+        let text = self.text()?;
+        text.parse().map_err(|e| self.bad(format!("{text:?}: {e}")))
+    }
+
+    /// The current flag's value as HOST:PORT, a host name resolved to its first address.
+    pub fn addr(&mut self) -> Result<SocketAddr, Stop> {
+        let text = self.text()?;
+        let first = text.to_socket_addrs().map(|mut addrs| addrs.next());
+        match first {
+            Ok(Some(addr)) => Ok(addr),
+            Ok(None) => Err(self.bad(format!("{text:?}: no address found"))),
+            Err(e) => Err(self.bad(format!("{text:?}: {e}"))),
+        }
+    }
+
+    /// The current flag's value as a comma-separated list of CPU numbers.
+    pub fn cores(&mut self) -> Result<Vec<usize>, Stop> {
+        let text = self.text()?;
+        let cores: Result<Vec<usize>, _> = text.split(',').map(|c| c.trim().parse()).collect();
+        cores.map_err(|e| self.bad(format!("{text:?}: {e}")))
+    }
+
+    /// The current flag is not one the program knows.
+    pub fn unknown(&self) -> Stop {
+        Stop::Bad(format!("unknown flag {}", self.flag))
+    }
+
+    /// A bad value for the current flag.
+    pub fn bad(&self, reason: impl Display) -> Stop {
+        Stop::Bad(format!("{}: {reason}", self.flag))
+    }
+}
+
+/// Reads the process's flags with `read`; on `--help` prints `usage` and exits 0, on a bad
+/// flag prints one line and exits 2.
+pub fn parse<T>(program: &str, usage: &str, read: impl FnOnce(&mut Flags) -> Result<T, Stop>) -> T {
+    match read(&mut Flags::new(std::env::args().skip(1))) {
+        Ok(args) => args,
+        Err(stop) => {
+            match &stop {
+                Stop::Help => println!("{usage}"),
+                Stop::Bad(reason) => eprintln!("{program}: {reason} (see --help)"),
+            }
+            std::process::exit(stop.code().into())
+        }
+    }
+}
+
+/// The exit code for the program's result, printing an error in its `Display` form.
+pub fn exit(program: &str, result: io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

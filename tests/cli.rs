@@ -1,0 +1,88 @@
+//! The examples' command line (examples/cli): help, bad flags, values, host names.
+
+#[path = "../examples/cli/mod.rs"]
+mod cli;
+
+use std::net::SocketAddr;
+
+use cli::{Flags, Stop};
+
+fn flags(args: &[&str]) -> Flags {
+    Flags::new(args.iter().map(|a| a.to_string()))
+}
+
+/// A little program's flags: `--addr`, `--cores`, `--n`, `--verbose`.
+#[derive(Debug, Default)]
+struct Parsed {
+    addr: Option<SocketAddr>,
+    cores: Vec<usize>,
+    n: u32,
+    verbose: bool,
+}
+
+fn parse(args: &[&str]) -> Result<Parsed, Stop> {
+    let mut f = flags(args);
+    let mut p = Parsed::default();
+    while let Some(flag) = f.next_flag()? {
+        match flag.as_str() {
+            "--addr" => p.addr = Some(f.addr()?),
+            "--cores" => p.cores = f.cores()?,
+            "--n" => p.n = f.value()?,
+            "--verbose" => p.verbose = true,
+            _ => return Err(f.unknown()),
+        }
+    }
+    Ok(p)
+}
+
+fn bad(args: &[&str]) -> String {
+    match parse(args) {
+        Err(Stop::Bad(reason)) => reason,
+        other => panic!("{args:?} parsed as {other:?}"),
+    }
+}
+
+#[test]
+fn help_stops_with_exit_code_0_wherever_it_is() {
+    for args in [&["--help"][..], &["-h"], &["--n", "3", "--help"]] {
+        let stop = parse(args).unwrap_err();
+        assert_eq!(stop, Stop::Help);
+        assert_eq!(stop.code(), 0);
+    }
+}
+
+#[test]
+fn bad_flags_and_values_are_one_line_with_exit_code_2() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--bogus"], "unknown flag --bogus"),
+        (&["--n"], "--n: needs a value"),
+        (&["--n", "x"], "--n: \"x\": invalid digit found in string"),
+        (&["--cores", "0,a"], "--cores: \"0,a\": invalid digit found in string"),
+        (&["--verbose=yes"], "--verbose: takes no value (got \"yes\")"),
+        (&["--addr", "nowhere"], "--addr: \"nowhere\": "),
+    ];
+    for (args, want) in cases {
+        let reason = bad(args);
+        assert!(reason.starts_with(want), "{args:?}: {reason:?} should start with {want:?}");
+        assert!(!reason.contains('\n'), "{args:?}: {reason:?} is one line");
+        assert_eq!(Stop::Bad(reason).code(), 2);
+    }
+}
+
+#[test]
+fn values_follow_the_flag_or_an_equals_sign() {
+    let p = parse(&["--n", "7", "--cores=0,1", "--verbose", "--addr=127.0.0.1:7000"]).unwrap();
+    assert_eq!(p.n, 7);
+    assert_eq!(p.cores, [0, 1]);
+    assert!(p.verbose);
+    assert_eq!(p.addr, Some("127.0.0.1:7000".parse().unwrap()));
+}
+
+#[test]
+fn host_names_are_resolved() {
+    let addr = parse(&["--addr", "localhost:7000"]).unwrap().addr.unwrap();
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_eq!(addr.port(), 7000);
+    let v6 = parse(&["--addr", "[::1]:8080"]).unwrap().addr.unwrap();
+    assert_eq!(v6, "[::1]:8080".parse().unwrap());
+}
