@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # redis-benchmark against redis-server and the kv example (one core, then two), in one run.
 #
-#   bash benches/kv_vs_redis.sh             # 3 interleaved rounds, ~2 min
-#   ROUNDS=1 N=100000 bash benches/kv_vs_redis.sh
+#   bash benches/kv_vs_redis.sh                      # 3 interleaved rounds, a few minutes
+#   ROUNDS=1 N16=100000 N1=20000 bash benches/kv_vs_redis.sh
 #
 # Servers run on CPU 0 (kv on two cores: CPUs 0 and 1), redis-benchmark on CPU 1, 50
 # clients, `-t set,get -r 100000`, pipelines of 16 and of 1. CPU per request is the server's
@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
-N=${N:-200000}
+N16=${N16:-200000} # requests per test (SET, then GET) with -P 16
+N1=${N1:-50000}    # and with -P 1
 cargo build --release --example kv >/dev/null
 KV=target/release/examples/kv
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
@@ -35,14 +36,15 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # run NAME PID PORT PIPELINE -> "name pipeline set_rps get_rps cpu_us_per_req"
 run() {
     local name=$1 pid=$2 port=$3 pipeline=$4
-    local before after out
+    local before after out n
+    n=$([ "$pipeline" = 1 ] && echo "$N1" || echo "$N16")
     before=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$N" -r 100000 -P "$pipeline" -t set,get --csv 2>/dev/null)
+    out=$(taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 -P "$pipeline" -t set,get --csv 2>/dev/null)
     after=$(cpu_ticks "$pid")
     local set get
     set=$(echo "$out" | awk -F'"' '/^"SET"/ {print $4}')
     get=$(echo "$out" | awk -F'"' '/^"GET"/ {print $4}')
-    echo "$name $pipeline $set $get $(( (after - before) * TICK_US * 1000 / (2 * N) ))"
+    echo "$name $pipeline $set $get $(( (after - before) * TICK_US * 1000 / (2 * n) ))"
 }
 
 results=$(mktemp)
