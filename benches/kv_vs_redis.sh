@@ -4,9 +4,12 @@
 #   bash benches/kv_vs_redis.sh                      # 3 interleaved rounds, a few minutes
 #   ROUNDS=1 N16=100000 N1=20000 bash benches/kv_vs_redis.sh
 #
-# Servers run on CPU 0 (kv on two cores: CPUs 0 and 1), redis-benchmark on CPU 1, 50
-# clients, `-t set,get -r 100000`, pipelines of 16 and of 1. CPU per request is the server's
-# utime + stime from /proc/PID/stat over the run, divided by the requests it served.
+# Servers run on CPU 0, redis-benchmark on CPU 1, 50 clients, `-t set,get -r 100000`,
+# pipelines of 16 and of 1. kv runs with one shard (`--cores 0`), with two shards on CPU 0
+# (`--cores 0,0`: two core threads, half the keys forwarded to the other one, and the client
+# still alone on CPU 1), and with two shards on CPUs 0 and 1 (sharing CPU 1 with the client,
+# whose loopback traffic the kernel then partly charges to the server). CPU per request is
+# the server's utime + stime from /proc/PID/stat over the run, divided by the requests.
 # Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,9 @@ $KV --addr 127.0.0.1:16380 --cores 0 >/dev/null 2>&1 &
 pids+=($!); kv1_pid=$!
 $KV --addr 127.0.0.1:16381 --cores 0,1 >/dev/null 2>&1 &
 pids+=($!); kv2_pid=$!
-for port in 16379 16380 16381; do
+$KV --addr 127.0.0.1:16382 --cores 0,0 >/dev/null 2>&1 &
+pids+=($!); kv20_pid=$!
+for port in 16379 16380 16381 16382; do
     for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -53,10 +58,11 @@ for round in $(seq "$ROUNDS"); do
     for pipeline in 16 1; do
         run redis-server $redis_pid 16379 $pipeline >>"$results"
         run kv-1-core $kv1_pid 16380 $pipeline >>"$results"
+        run kv-2-shards-cpu0 $kv20_pid 16382 $pipeline >>"$results"
         run kv-2-cores $kv2_pid 16381 $pipeline >>"$results"
     done
 done
-redis-cli -p 16381 info | grep -E '^(# core|keys|ops_)' >&2 || true
+redis-cli -p 16382 info | grep -E '^(# core|keys|ops_)' >&2 || true
 
 echo
 echo "| server | pipeline | SET req/s | GET req/s | CPU ns/req |"

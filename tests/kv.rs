@@ -200,8 +200,9 @@ fn a_huge_bulk_header_allocates_nothing() {
     }
     let mut con = connect(addr);
     assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+    // Allocated, they would be 256 MiB; other tests of this binary run alongside, hence slack.
     let grown = rss().saturating_sub(before);
-    assert!(grown < 16 * 1024 * 1024, "16 promised {MAX_BULK}-byte values grew RSS by {grown} bytes");
+    assert!(grown < 64 * 1024 * 1024, "16 promised {MAX_BULK}-byte values grew RSS by {grown} bytes");
 }
 
 /// xorshift64*: a deterministic generator, so a failing input can be reproduced.
