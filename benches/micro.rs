@@ -1,6 +1,7 @@
 //! Microbenchmarks of ringpoll's executor and reactor, on both drivers (criterion):
 //! spawn and join of a local task, a local wake, a cross-core wake round trip, timer insert
-//! and cancel. Then prints how many eventfd writes 10,000 cross-core sends cost.
+//! and cancel; the round trip again with `spin_before_park`. Then prints how many eventfd
+//! writes 10,000 cross-core sends cost.
 //!
 //! ```text
 //! cargo bench -p ringpoll-benches --bench micro                 # full criterion run
@@ -19,6 +20,8 @@ use tokio::sync::mpsc;
 
 /// Cross-core sends per eventfd figure, as the issue asks.
 const SENDS: u64 = 10_000;
+/// The spin of the `spin` runtimes: long enough to cover a cross-core hop on this VM.
+const SPIN: Duration = Duration::from_micros(50);
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
@@ -28,6 +31,13 @@ fn main() {
         let rt = Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1");
         bench_driver(&mut c, name, &rt);
         figures.push_str(&eventfd_figures(name, &rt));
+        drop(rt);
+        let spin = Runtime::builder().cores([0, 1]).driver(driver).spin_before_park(SPIN).build();
+        let rt = spin.expect("spinning runtime on CPUs 0 and 1");
+        c.bench_function(&format!("{name}/cross_core_round_trip_spin_50us"), |b| {
+            b.iter_custom(|n| ping_pong(&rt, n).0)
+        });
+        figures.push_str(&eventfd_figures(&format!("{name} (spin 50 us)"), &rt));
     }
     c.final_summary();
     println!("\n{figures}");

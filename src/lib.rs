@@ -51,7 +51,8 @@ pub mod signal;
 pub use ringpoll_core::{channel, sync};
 
 pub use ringpoll_core::{
-    block_on, current_core, park_on, spawn, try_block_on, yield_now, Builder, Handle, JoinError, JoinHandle, Runtime,
+    block_on, current_core, park_on, spawn, spawn_blocking, try_block_on, yield_now, Builder, Handle, JoinError,
+    JoinHandle, Runtime,
 };
 pub use ringpoll_reactor::{DriverChoice, DriverKind, StatsSnapshot};
 
@@ -68,6 +69,11 @@ pub mod shutdown {
 /// Owned buffers for the completion-style I/O API.
 pub mod buf {
     pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice};
+}
+
+/// Files and paths: ring ops on io_uring cores, the blocking pool on epoll cores.
+pub mod fs {
+    pub use ringpoll_fs::*;
 }
 
 /// Sockets: TCP, UDP and Unix streams, plus `copy_bidirectional` for proxies.

@@ -41,7 +41,7 @@ usage: cargo bench -p ringpoll-benches --bench peers -- [--quick] [--rounds N] [
          [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--name peers]
        cargo bench -p ringpoll-benches --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
-servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll
+servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring
 RINGPOLL_BENCH_QUICK=1 is the same as --quick.";
 
 fn usage(msg: &str) -> io::Error {
@@ -137,7 +137,7 @@ fn load_mode(addr: SocketAddr, pairs: &[(String, String)]) -> io::Result<Mode> {
 }
 
 fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
-    // Full: 7 scenarios x 6 servers x 5 rounds x ~2.45 s ~ 8.6 min, plus ~20 s of memory.
+    // Full: 10 scenarios x 7 servers x 5 rounds x ~2.45 s ~ 14 min, plus ~25 s of memory.
     // Quick: 3 rounds of 0.35 s, 2,000 idle connections, ~1 min. More short rounds rather than
     // fewer long ones: on a shared machine a median over more rounds resists bursts better.
     let mut opts = CompareOpts {

@@ -41,7 +41,8 @@ impl Scenario {
     }
 
     /// The issue's scenarios: server on CPU 0, generator on CPU 1; then two server cores (on a
-    /// 2-CPU machine the generator has to share them, so that row measures scaling, not peak).
+    /// 2-CPU machine the generator has to share them, so that row measures scaling, not peak),
+    /// then issue 11's shapes.
     pub fn all() -> Vec<Scenario> {
         let mut all = Vec::new();
         for (conns, payload) in [(64, 1024), (512, 128), (16, 16 * 1024)] {
@@ -50,6 +51,10 @@ impl Scenario {
             }
         }
         all.push(Scenario::new(64, 1024, 16, &[0, 1], &[0, 1]));
+        // Issue 11's shapes: small pipelined requests, many small connections, many 1 KiB ones.
+        all.push(Scenario::new(64, 128, 16, &[0], &[1]));
+        all.push(Scenario::new(512, 64, 1, &[0], &[1]));
+        all.push(Scenario::new(2000, 1024, 1, &[0], &[1]));
         all
     }
 }

@@ -16,12 +16,13 @@ use crate::servers::{ServeOpts, ServerKind, ServerProcess, ECHO_BUF};
 use crate::sys;
 
 /// Servers measured: ringpoll's two drivers beside tokio, monoio and the bare loop.
-const SERVERS: [ServerKind; 5] = [
+const SERVERS: [ServerKind; 6] = [
     ServerKind::RingpollEpoll,
     ServerKind::RingpollUring,
     ServerKind::Tokio,
     ServerKind::MonoioUring,
     ServerKind::BareEpoll,
+    ServerKind::BareUring,
 ];
 
 /// Measures every server with `conns` idle connections; returns a markdown table.

@@ -87,6 +87,7 @@ fn short(kind: ServerKind) -> &'static str {
         ServerKind::MonoioEpoll => "mo-epoll",
         ServerKind::MonoioUring => "mo-uring",
         ServerKind::BareEpoll => "bare",
+        ServerKind::BareUring => "bare-ur",
     }
 }
 
@@ -98,6 +99,7 @@ fn colour(kind: ServerKind) -> RGBColor {
         ServerKind::MonoioEpoll => RGBColor(88, 180, 96),
         ServerKind::MonoioUring => RGBColor(30, 120, 50),
         ServerKind::BareEpoll => RGBColor(128, 128, 128),
+        ServerKind::BareUring => RGBColor(64, 64, 64),
     }
 }
 

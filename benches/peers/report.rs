@@ -55,21 +55,22 @@ fn ratio(x: f64, base: Option<f64>) -> String {
 /// The markdown table: one row per scenario and server.
 pub fn markdown(scenarios: &[Scenario], cells: &[Cell]) -> String {
     let mut out = String::from(
-        "| scenario | server | req/s | ± | p50 us | p99 us | p99.9 us | CPU us/req | ± | req/s vs tokio | req/s vs bare | CPU vs tokio | CPU vs bare | other load |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | server | req/s | ± | p50 us | p99 us | p99.9 us | CPU us/req | ± | req/s vs tokio | req/s vs bare | CPU vs tokio | CPU vs bare | CPU vs bare-uring | other load |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (si, sc) in scenarios.iter().enumerate() {
         let tokio = find(cells, si, ServerKind::Tokio);
         let bare = find(cells, si, ServerKind::BareEpoll);
+        let bare_uring = find(cells, si, ServerKind::BareUring);
         for cell in cells.iter().filter(|c| c.scenario == si) {
             let Some(s) = summarize(cell) else {
                 let why = cell.errors.first().map(String::as_str).unwrap_or("no rounds");
-                let _ = writeln!(out, "| {} | {} | FAILED: {why} ||||||||||||", sc.name, cell.server.name());
+                let _ = writeln!(out, "| {} | {} | FAILED: {why} |||||||||||||", sc.name, cell.server.name());
                 continue;
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.1}% | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}% | {} | {} | {} | {} | {:.0}% |",
+                "| {} | {} | {:.0} | {:.1}% | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}% | {} | {} | {} | {} | {} | {:.0}% |",
                 sc.name,
                 cell.server.name(),
                 s.rps,
@@ -83,6 +84,7 @@ pub fn markdown(scenarios: &[Scenario], cells: &[Cell]) -> String {
                 ratio(s.rps, bare.map(|b| b.rps)),
                 ratio(s.cpu_us, tokio.map(|t| t.cpu_us)),
                 ratio(s.cpu_us, bare.map(|b| b.cpu_us)),
+                ratio(s.cpu_us, bare_uring.map(|b| b.cpu_us)),
                 s.other_pct,
             );
         }

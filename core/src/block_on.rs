@@ -6,9 +6,11 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use ringpoll_reactor::{DriverChoice, DriverKind, Reactor};
 
+use crate::blocking::{self, Pool};
 use crate::executor::Executor;
 use crate::mailbox::Mailbox;
 use crate::scheduler;
@@ -29,9 +31,13 @@ impl Wake for MainWaker {
     }
 }
 
+/// How long `block_on` waits, on return, for jobs of its blocking pool still running.
+const POOL_GRACE: Duration = Duration::from_secs(1);
+
 /// Runs `future` to completion on the calling thread, with a core of its own (reactor,
-/// timers, task queue) whose driver `RINGPOLL_DRIVER` picks (default: io_uring when the
-/// kernel allows it). Tasks it spawns run on the same thread and are dropped when it returns.
+/// timers, task queue, blocking pool) whose driver `RINGPOLL_DRIVER` picks (default: io_uring
+/// when the kernel allows it). Tasks it spawns run on the same thread and are dropped when it
+/// returns; blocking jobs still running then get up to a second to finish.
 ///
 /// # Panics
 /// If the thread already runs a ringpoll core, or no reactor can be created (see
@@ -50,7 +56,9 @@ pub fn try_block_on<F: Future>(choice: DriverChoice, future: F) -> io::Result<F:
     crate::runtime::report_fallback(fallback);
     let reactor = Reactor::new(kind)?;
     let ex = Executor::new(0, reactor);
+    let pool = Pool::new(&Default::default())?;
     let _guard = ex.enter();
+    let _pool = blocking::enter(pool.clone());
     let main = Arc::new(MainWaker { woken: AtomicBool::new(true), mailbox: ex.mailbox().clone() });
     let waker = Waker::from(main.clone());
     let mut cx = Context::from_waker(&waker);
@@ -69,6 +77,7 @@ pub fn try_block_on<F: Future>(choice: DriverChoice, future: F) -> io::Result<F:
     );
     let result = run.and_then(|()| output.take().ok_or_else(|| io::Error::other("ringpoll core shut down")));
     ex.drop_all_tasks();
+    pool.shutdown(POOL_GRACE);
     result
 }
 

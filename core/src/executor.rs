@@ -6,7 +6,7 @@ use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use ringpoll_reactor::slab::Key;
@@ -30,6 +30,8 @@ pub(crate) struct Executor {
     inbox: Receiver<Msg>,
     reactor: Rc<Reactor>,
     shutdown: Cell<bool>,
+    /// How long the loop polls for work before it parks (zero: park at once).
+    spin: Cell<Duration>,
 }
 
 thread_local! {
@@ -51,6 +53,7 @@ impl Executor {
             inbox,
             reactor,
             shutdown: Cell::new(false),
+            spin: Cell::new(Duration::ZERO),
         })
     }
 
@@ -61,6 +64,11 @@ impl Executor {
         let scheduler = self.scheduler.enter();
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
         EnterGuard { _scheduler: scheduler, _reactor: reactor }
+    }
+
+    /// Polls for up to `spin` before each sleep; see `Builder::spin_before_park`.
+    pub(crate) fn set_spin(&self, spin: Duration) {
+        self.spin.set(spin);
     }
 
     pub(crate) fn index(&self) -> usize {
@@ -158,6 +166,9 @@ impl Executor {
                 self.reactor.poll(Some(Duration::ZERO))?;
                 continue;
             }
+            if self.spin_for_work(&main_woken)? {
+                continue;
+            }
             brk.park();
             if self.has_work() || main_woken() {
                 brk.unpark();
@@ -168,6 +179,28 @@ impl Executor {
             let polled = self.reactor.poll(None);
             brk.unpark();
             polled?;
+        }
+    }
+
+    /// Polls the reactor and the mailbox, without sleeping, for up to the spin time. True if
+    /// work turned up: the core then never parked, so a sender found it awake and skipped the
+    /// eventfd write, and the wake cost no futex round trip.
+    fn spin_for_work(&self, main_woken: &impl Fn() -> bool) -> io::Result<bool> {
+        let spin = self.spin.get();
+        if spin.is_zero() {
+            return Ok(false);
+        }
+        let until = Instant::now() + spin;
+        loop {
+            self.reactor.poll(Some(Duration::ZERO))?;
+            if self.has_work() || main_woken() {
+                self.stats().spin_hits.bump();
+                return Ok(true);
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
         }
     }
 

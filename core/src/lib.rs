@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod block_on;
+mod blocking;
 pub mod channel;
 mod executor;
 mod handle;
@@ -31,6 +32,7 @@ pub mod sync;
 mod task;
 
 pub use block_on::{block_on, resolve_driver, try_block_on};
+pub use blocking::spawn_blocking;
 pub use handle::Handle;
 pub use join::{park_on, JoinError, JoinHandle};
 pub use runtime::{Builder, Runtime};

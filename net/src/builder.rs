@@ -283,10 +283,11 @@ impl TcpBuilder {
         })
     }
 
-    /// Connects to the first address of `addr` that accepts.
-    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
+    /// Connects to the first address of `addr` that accepts. A host name is resolved on the
+    /// blocking pool ([`lookup_host`](crate::lookup_host)), never on the core thread.
+    pub async fn connect<A: crate::lookup::ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in socket::resolve(addr)? {
+        for a in crate::lookup::resolve(addr).await? {
             match self.connect_addr(a).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),

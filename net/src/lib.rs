@@ -13,6 +13,7 @@ pub mod builder;
 mod compat;
 pub mod copy;
 mod deadlines;
+mod lookup;
 mod socket;
 pub mod tcp;
 pub mod udp;
@@ -20,6 +21,7 @@ pub mod unix;
 
 pub use builder::{Keepalive, TcpBuilder, UdpBuilder};
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
+pub use lookup::{lookup_host, Target, ToSocketAddrs};
 pub use ringpoll_reactor::{PartialWrite, SockAddr};
 pub use tcp::{SharedListener, TcpListener, TcpStream};
 pub use udp::UdpSocket;

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
 use socket2::SockRef;
 
+use crate::lookup;
 use crate::{socket, UdpBuilder};
 
 /// A UDP socket on the current core.
@@ -71,9 +72,9 @@ impl UdpSocket {
     /// Sets the default destination for [`UdpSocket::send`] and filters what
     /// [`UdpSocket::recv`] receives to datagrams from `addr`. ICMP errors for that peer
     /// (port unreachable) are then reported by later calls as `ConnectionRefused`.
-    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+    pub async fn connect<A: lookup::ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let mut last = None;
-        for a in socket::resolve(addr)? {
+        for a in lookup::resolve(addr).await? {
             match self.source.connect(SockAddr::from_inet(a)).await {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),

@@ -44,6 +44,7 @@ pub use driver::{DriverChoice, DriverKind, DRIVER_ENV};
 pub use interest::Interest;
 pub use io::PartialWrite;
 pub use netpoll_break::Break;
+pub use op::file;
 pub use reactor::{EnterGuard, Reactor};
 pub use sockaddr::SockAddr;
 pub use source::Source;

@@ -51,6 +51,7 @@ pub struct Stats {
     pub sources_open: Counter,
     pub timers_live: Counter,
     pub ops_in_flight: Counter,
+    pub spin_hits: Counter,
 }
 
 /// A copy of one core's [`Stats`] at one moment.
@@ -78,6 +79,8 @@ pub struct StatsSnapshot {
     pub timers_live: u64,
     /// io_uring ops awaiting their completion now, including abandoned ones (0 on epoll).
     pub ops_in_flight: u64,
+    /// Times the core found work while spinning before a sleep (see `spin_before_park`).
+    pub spin_hits: u64,
     /// Writes to the core's eventfd (netpollBreak) by other threads.
     pub eventfd_writes: u64,
 }
@@ -97,6 +100,7 @@ impl Stats {
             sources_open: self.sources_open.get(),
             timers_live: self.timers_live.get(),
             ops_in_flight: self.ops_in_flight.get(),
+            spin_hits: self.spin_hits.get(),
             eventfd_writes,
         }
     }

@@ -2,6 +2,7 @@
 //! read from /proc without counting the load generator.
 
 mod bare_epoll;
+mod bare_uring;
 mod monoio_echo;
 mod ringpoll_echo;
 mod tokio_echo;
@@ -25,6 +26,8 @@ pub enum ServerKind {
     MonoioEpoll,
     /// An edge-triggered epoll loop per core, no runtime at all.
     BareEpoll,
+    /// An io_uring loop per core, no runtime: multishot accept and recv, a provided-buffer ring.
+    BareUring,
     /// ringpoll with `DriverChoice::Epoll`.
     RingpollEpoll,
     /// ringpoll with `DriverChoice::Uring`.
@@ -33,13 +36,14 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every server, in table order.
-    pub const ALL: [ServerKind; 6] = [
+    pub const ALL: [ServerKind; 7] = [
         ServerKind::RingpollEpoll,
         ServerKind::RingpollUring,
         ServerKind::Tokio,
         ServerKind::MonoioEpoll,
         ServerKind::MonoioUring,
         ServerKind::BareEpoll,
+        ServerKind::BareUring,
     ];
 
     /// The name used on the command line and in the table.
@@ -49,6 +53,7 @@ impl ServerKind {
             ServerKind::MonoioUring => "monoio-uring",
             ServerKind::MonoioEpoll => "monoio-epoll",
             ServerKind::BareEpoll => "bare-epoll",
+            ServerKind::BareUring => "bare-uring",
             ServerKind::RingpollEpoll => "ringpoll-epoll",
             ServerKind::RingpollUring => "ringpoll-uring",
         }
@@ -91,6 +96,7 @@ pub fn serve(kind: ServerKind, opts: &ServeOpts) -> io::Result<()> {
         ServerKind::MonoioUring => monoio_echo::serve::<monoio::IoUringDriver>(opts, ready_tx),
         ServerKind::MonoioEpoll => monoio_echo::serve::<monoio::LegacyDriver>(opts, ready_tx),
         ServerKind::BareEpoll => bare_epoll::serve(opts, ready_tx),
+        ServerKind::BareUring => bare_uring::serve(opts, ready_tx),
         ServerKind::RingpollEpoll => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Epoll, ready_tx),
         ServerKind::RingpollUring => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Uring, ready_tx),
     };

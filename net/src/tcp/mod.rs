@@ -2,6 +2,7 @@
 
 mod balance;
 mod listener;
+mod send_file;
 mod stream;
 
 pub(crate) use balance::steer_by_runtime_cpus;

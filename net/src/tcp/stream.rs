@@ -1,5 +1,5 @@
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -8,6 +8,7 @@ use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
 use socket2::SockRef;
 
 use crate::builder::{self, Keepalive, TcpBuilder};
+use crate::lookup::ToSocketAddrs;
 use crate::socket;
 
 /// A TCP connection on the current core.
@@ -44,7 +45,8 @@ impl TcpStream {
     }
 
     /// Connects to the first address of `addr` that accepts ([`TcpBuilder`] sets options
-    /// first, or binds a local address).
+    /// first, or binds a local address). A host name is resolved on the blocking pool
+    /// ([`lookup_host`](crate::lookup_host)), never on the core thread.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         TcpBuilder::new().connect(addr).await
     }

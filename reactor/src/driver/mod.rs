@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
+use crate::op::file::FileOp;
 use crate::op::{Op, Syscall};
 use crate::source::Source;
 use crate::stats::Stats;
@@ -136,6 +137,15 @@ impl Driver {
                 op.finish(res)
             }
             Parts::Uring(d, r) => d.run(source, r, op).await,
+        }
+    }
+
+    /// Runs a file op as a completion on io_uring; hands it back on epoll, or where the
+    /// kernel lacks its opcode, for the blocking pool.
+    pub(crate) async fn run_file<O: FileOp>(&self, op: O) -> Result<O::Output, O> {
+        match self {
+            Driver::Uring(d) if uring::supports(O::CODE) => Ok(d.run_file(op).await),
+            _ => Err(op),
         }
     }
 

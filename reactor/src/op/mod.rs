@@ -19,6 +19,7 @@
 mod accept;
 mod connect;
 mod custom;
+pub mod file;
 mod msg_header;
 mod recv;
 mod recv_from;

@@ -6,7 +6,12 @@
 //! TASKRUN_FLAG where the kernel has them: the core is the ring's only user, and completions
 //! are then processed when the core asks for them rather than by interrupting it.
 
+// Pure state for the pooled reads; the driver wires them in with the op layer.
+#[allow(dead_code)]
+mod buf_ledger;
 mod in_flight;
+#[allow(dead_code)]
+mod multishot;
 mod op_table;
 mod receive_gate;
 mod run;
@@ -15,7 +20,7 @@ pub(crate) mod stash;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -72,6 +77,23 @@ pub(crate) fn probe() -> io::Result<()> {
         Some((_, name)) => Err(io::Error::new(io::ErrorKind::Unsupported, format!("kernel lacks IORING_OP_{name}"))),
         None => Ok(()),
     }
+}
+
+/// Whether this kernel's io_uring has opcode `code`, probed once per process: optional ops
+/// (file ops a kernel may lack, such as FTRUNCATE before 6.9) ask before submitting.
+pub(crate) fn supports(code: u8) -> bool {
+    static SUPPORTED: OnceLock<[bool; 256]> = OnceLock::new();
+    SUPPORTED.get_or_init(|| {
+        let mut table = [false; 256];
+        let mut probe = Probe::new();
+        let probed = IoUring::new(2).and_then(|ring| ring.submitter().register_probe(&mut probe));
+        if probed.is_ok() {
+            for (code, slot) in table.iter_mut().enumerate() {
+                *slot = probe.is_supported(code as u8);
+            }
+        }
+        table
+    })[usize::from(code)]
 }
 
 pub(crate) struct Uring {

@@ -23,6 +23,7 @@ use super::receive_gate::{ReceiveGate, Receiving};
 use super::stash::Stash;
 use super::Uring;
 use crate::interest::Interest;
+use crate::op::file::FileOp;
 use crate::op::{Op, Syscall};
 use crate::source::Source;
 use crate::sys::{cqe_result, would_block};
@@ -78,6 +79,11 @@ fn keep_late<O: Op>(carried: Carried<O>, done: Completion, stash: &mut Stash) {
     }
 }
 
+/// Settles a file op whose future was dropped: its output is made and dropped.
+fn finish_late<O: FileOp>(op: O, done: Completion, _: &mut Stash) {
+    drop(op.finish(cqe_result(done.result)));
+}
+
 impl Uring {
     pub(crate) fn register(&self, stream: bool) -> Registration {
         Registration::new(stream)
@@ -115,6 +121,16 @@ impl Uring {
                 }
             }
         }
+    }
+
+    /// Runs a file op: one completion, no readiness, no deadline (files have neither). A
+    /// dropped future's late result is finished and dropped: an opened descriptor closes.
+    pub(crate) async fn run_file<O: FileOp>(&self, mut op: O) -> O::Output {
+        let entry = op.entry();
+        // SAFETY: `Halves`' contract: the entry points only into what `op` owns on the heap,
+        // and `op` travels in the future's data until the completion.
+        let (done, op) = unsafe { InFlight::new(self, entry, op, finish_late::<O>) }.await;
+        op.finish(cqe_result(done.result))
     }
 
     /// Submits `op` once and awaits its completion, EAGAIN included.

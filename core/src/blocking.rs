@@ -1,0 +1,424 @@
+//! The blocking pool: helper threads for work that would stall a core (a synchronous library,
+//! a `std::fs` call, getaddrinfo).
+//!
+//! One pool per [`Runtime`](crate::Runtime), shared by its cores ([`block_on`](crate::block_on)
+//! has its own). Threads start on demand up to a bound, and a thread idle for the keep-alive
+//! retires, so a pool that is never used costs nothing. A job's output reaches its
+//! [`JoinHandle`]; the waiting task is woken through its own waker, which from a foreign
+//! thread is its core's mailbox and deduplicated eventfd (netpollBreak): the task resumes on
+//! its own core, like any cross-thread wake.
+//!
+//! Threads spawned by a pinned core thread would inherit its one-CPU affinity and compete
+//! with the reactor on that CPU; every pool thread therefore sets its affinity to the CPU set
+//! the pool was built with (the builder's thread's, or [`Builder::blocking_cpus`]).
+//!
+//! Queue protocol: a job is pushed under the lock; it wakes one idle thread if there are at
+//! least as many idle threads as queued jobs (each woken thread takes one), and otherwise
+//! starts a thread if the bound allows. A job, once accepted, runs: shutdown only stops idle
+//! threads from waiting for more, so a write the caller started is never silently skipped.
+//! Shutdown waits for the queue and the running jobs up to its grace period, then returns and
+//! leaves a stuck job's thread behind, detached, rather than hang.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::join::{JoinError, JoinHandle, JoinState};
+use crate::runtime::Builder;
+
+/// Default bound on pool threads (tokio's is 512; a thread-per-core service wants far fewer).
+const DEFAULT_MAX_THREADS: usize = 64;
+/// Default time an idle pool thread waits for work before it retires.
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+const DEFAULT_NAME: &str = "ringpoll-blocking";
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How a runtime's blocking pool is made; set through [`Builder`].
+#[derive(Debug, Clone)]
+pub(crate) struct PoolConfig {
+    max_threads: usize,
+    keep_alive: Duration,
+    name: String,
+    cpus: Option<Vec<usize>>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> PoolConfig {
+        PoolConfig {
+            max_threads: DEFAULT_MAX_THREADS,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            name: DEFAULT_NAME.into(),
+            cpus: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The most threads the blocking pool runs at once (default 64); more jobs wait in its
+    /// queue. See [`spawn_blocking`].
+    ///
+    /// # Panics
+    /// If `max` is zero.
+    pub fn blocking_threads(mut self, max: usize) -> Builder {
+        assert!(max > 0, "the blocking pool needs at least one thread");
+        self.blocking.max_threads = max;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for work before it exits (default 10 s).
+    pub fn blocking_keep_alive(mut self, idle: Duration) -> Builder {
+        self.blocking.keep_alive = idle;
+        self
+    }
+
+    /// The name prefix of blocking-pool threads (default `ringpoll-blocking`; threads are
+    /// `PREFIX-N`).
+    pub fn blocking_thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        self.blocking.name = prefix.into();
+        self
+    }
+
+    /// Pins blocking-pool threads to these CPUs. By default they may run on every CPU the
+    /// thread calling [`Builder::build`] may use, cores' CPUs included, but are never pinned
+    /// to one core's CPU.
+    pub fn blocking_cpus(mut self, cpus: impl IntoIterator<Item = usize>) -> Builder {
+        self.blocking.cpus = Some(cpus.into_iter().collect());
+        self
+    }
+}
+
+/// Runs `f` on the current runtime's blocking pool and returns a handle to its output, so a
+/// task can wait for blocking work without stalling its core. The task is woken on its own
+/// core when `f` returns. A panic in `f` is [`JoinError::Panic`]. [`JoinHandle::abort`]
+/// stops a job that has not started yet ([`JoinError::Cancelled`]); one that is running runs
+/// to the end.
+///
+/// ```
+/// # ringpoll_core::block_on(async {
+/// let len = ringpoll_core::spawn_blocking(|| std::fs::read("/proc/self/stat").map(|b| b.len()))
+///     .await
+///     .expect("no panic")?;
+/// assert!(len > 0);
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+///
+/// # Panics
+/// Outside a ringpoll core (a [`Runtime`](crate::Runtime) thread or
+/// [`block_on`](crate::block_on)).
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = current_pool().expect("ringpoll::spawn_blocking called outside a ringpoll core");
+    let join = JoinState::new();
+    let job = BlockingJob { f: Some(f), join: join.clone() };
+    pool.execute(Box::new(move || job.run()));
+    // No task to wake on abort: the job checks the flag when a pool thread takes it.
+    JoinHandle::new(join, Waker::noop().clone())
+}
+
+/// A job and its handle's slot. Dropped without running (its handle aborted, or no thread
+/// could be started), it reports [`JoinError::Cancelled`] rather than leave the handle waiting.
+struct BlockingJob<F, T> {
+    f: Option<F>,
+    join: Arc<JoinState<T>>,
+}
+
+impl<F: FnOnce() -> T, T> BlockingJob<F, T> {
+    fn run(mut self) {
+        if self.join.is_aborted() {
+            return;
+        }
+        let f = self.f.take().expect("a job runs once");
+        self.join.complete(catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panic));
+    }
+}
+
+impl<F, T> Drop for BlockingJob<F, T> {
+    fn drop(&mut self) {
+        if self.f.take().is_some() {
+            self.join.complete(Err(JoinError::Cancelled));
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Pool>>> = const { RefCell::new(None) };
+}
+
+fn current_pool() -> Option<Arc<Pool>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Makes `pool` the calling core thread's blocking pool until the guard drops.
+pub(crate) fn enter(pool: Arc<Pool>) -> PoolGuard {
+    CURRENT.with(|c| *c.borrow_mut() = Some(pool));
+    PoolGuard(())
+}
+
+pub(crate) struct PoolGuard(());
+
+impl Drop for PoolGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+    }
+}
+
+/// A bounded pool of helper threads; see the module docs.
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when a job is queued for an idle thread, and at shutdown.
+    work: Condvar,
+    /// Signalled when a thread exits.
+    exited: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+    name: String,
+    cpus: libc::cpu_set_t,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    shutdown: bool,
+    spawned: usize,
+}
+
+impl Pool {
+    pub(crate) fn new(config: &PoolConfig) -> io::Result<Arc<Pool>> {
+        let cpus = match &config.cpus {
+            Some(list) => cpu_set(list)?,
+            None => calling_thread_cpus()?,
+        };
+        let shared = Shared {
+            state: Mutex::default(),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+            max_threads: config.max_threads,
+            keep_alive: config.keep_alive,
+            name: config.name.clone(),
+            cpus,
+        };
+        Ok(Arc::new(Pool { shared: Arc::new(shared) }))
+    }
+
+    /// Queues `job`, waking an idle thread or starting one.
+    fn execute(&self, job: Job) {
+        let mut state = self.shared.lock();
+        state.queue.push_back(job);
+        if state.queue.len() <= state.idle {
+            self.shared.work.notify_one();
+            return;
+        }
+        if state.threads >= self.shared.max_threads {
+            return;
+        }
+        let id = state.spawned;
+        let shared = self.shared.clone();
+        let started = thread::Builder::new().name(format!("{}-{id}", self.shared.name)).spawn(move || shared.work());
+        match started {
+            Ok(_) => {
+                state.threads += 1;
+                state.spawned += 1;
+            }
+            // With no thread to run it, the job would wait forever: drop it (its handle says
+            // Cancelled). With threads running, it waits its turn.
+            Err(_) if state.threads == 0 => {
+                let job = state.queue.pop_back();
+                drop(state);
+                drop(job);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Stops idle threads and waits up to `grace` for the queue and the running jobs; a
+    /// thread still busy then is left to finish on its own. Returns whether every thread
+    /// exited in time.
+    pub(crate) fn shutdown(&self, grace: Duration) -> bool {
+        let deadline = Instant::now() + grace;
+        let mut state = self.shared.lock();
+        state.shutdown = true;
+        self.shared.work.notify_all();
+        while state.threads > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self.shared.exited.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+
+    /// Pool threads alive now (running a job or idle).
+    #[cfg(test)]
+    fn threads(&self) -> usize {
+        self.shared.lock().threads
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs run outside the lock and catch their panics: poisoning cannot leave bad state.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A pool thread: run queued jobs; retire after `keep_alive` without work, or at
+    /// shutdown once the queue is empty.
+    fn work(&self) {
+        // SAFETY: `cpus` is a valid cpu_set_t of the size passed; 0 means this thread.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.cpus) };
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                job();
+                state = self.lock();
+                continue;
+            }
+            if state.shutdown {
+                break;
+            }
+            state.idle += 1;
+            let (next, waited) = self.work.wait_timeout(state, self.keep_alive).unwrap_or_else(|e| e.into_inner());
+            state = next;
+            state.idle -= 1;
+            if waited.timed_out() && state.queue.is_empty() {
+                break;
+            }
+        }
+        state.threads -= 1;
+        self.exited.notify_all();
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Idle threads hold the shared state, not the pool: tell them to go.
+        self.shutdown(Duration::ZERO);
+    }
+}
+
+fn cpu_set(cpus: &[usize]) -> io::Result<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    for &cpu in cpus {
+        if cpu >= bits {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("blocking_cpus: no CPU {cpu}")));
+        }
+        // SAFETY: `cpu` is below the set's bit count (checked above).
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    if cpus.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "blocking_cpus: an empty CPU list"));
+    }
+    Ok(set)
+}
+
+fn calling_thread_cpus() -> io::Result<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live cpu_set_t of the size passed; 0 means the calling thread.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn pool(max: usize, keep_alive: Duration) -> Arc<Pool> {
+        let config = PoolConfig { max_threads: max, keep_alive, ..PoolConfig::default() };
+        Pool::new(&config).expect("pool")
+    }
+
+    #[test]
+    fn threads_are_bounded_and_every_queued_job_runs() {
+        let pool = pool(2, Duration::from_secs(5));
+        let (tx, rx) = mpsc::channel();
+        for i in 0..10 {
+            let tx = tx.clone();
+            pool.execute(Box::new(move || {
+                thread::sleep(Duration::from_millis(5));
+                tx.send(i).unwrap();
+            }));
+            assert!(pool.threads() <= 2);
+        }
+        let mut got: Vec<i32> = (0..10).map(|_| rx.recv_timeout(Duration::from_secs(5)).expect("job ran")).collect();
+        got.sort();
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn idle_threads_retire_after_the_keep_alive() {
+        let pool = pool(4, Duration::from_millis(20));
+        let (tx, rx) = mpsc::channel();
+        pool.execute(Box::new(move || tx.send(()).unwrap()));
+        rx.recv_timeout(Duration::from_secs(5)).expect("job ran");
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while pool.threads() > 0 && Instant::now() < give_up {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(pool.threads(), 0, "an idle thread outlived its keep-alive");
+    }
+
+    #[test]
+    fn shutdown_returns_after_the_grace_even_with_a_stuck_job() {
+        let pool = pool(2, Duration::from_secs(5));
+        let (release, stuck) = mpsc::channel::<()>();
+        pool.execute(Box::new(move || {
+            let _ = stuck.recv_timeout(Duration::from_secs(10));
+        }));
+        let start = Instant::now();
+        assert!(!pool.shutdown(Duration::from_millis(50)), "a stuck job cannot finish in time");
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(2), "shutdown hung for {took:?}");
+        drop(release);
+    }
+
+    #[test]
+    fn shutdown_waits_for_running_jobs_within_the_grace() {
+        let pool = pool(2, Duration::from_secs(5));
+        let (tx, rx) = mpsc::channel();
+        pool.execute(Box::new(move || {
+            thread::sleep(Duration::from_millis(30));
+            tx.send(()).unwrap();
+        }));
+        assert!(pool.shutdown(Duration::from_secs(5)));
+        assert!(rx.try_recv().is_ok(), "shutdown returned before the running job finished");
+    }
+
+    #[test]
+    fn pool_threads_take_the_configured_cpus_and_name() {
+        let config = PoolConfig { cpus: Some(vec![0]), name: "test-pool".into(), ..PoolConfig::default() };
+        let pool = Pool::new(&config).unwrap();
+        let (tx, rx) = mpsc::channel();
+        pool.execute(Box::new(move || {
+            let set = calling_thread_cpus().unwrap();
+            let name = thread::current().name().map(str::to_owned);
+            // SAFETY: CPU 0 is within the set's bits.
+            let (count, zero) = unsafe { (libc::CPU_COUNT(&set), libc::CPU_ISSET(0, &set)) };
+            tx.send((count, zero, name)).unwrap();
+        }));
+        let (count, zero, name) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((count, zero), (1, true));
+        assert_eq!(name.as_deref(), Some("test-pool-0"));
+    }
+}

@@ -1,0 +1,442 @@
+//! A static HTTP/1.1 file server over one directory, on every chosen core.
+//!
+//! ```text
+//! cargo run --release --example fileserver -- --root DIR [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
+//! ```
+//!
+//! GET and HEAD, keep-alive (HTTP/1.1 by default, HTTP/1.0 on request), pipelined requests,
+//! `Content-Length` from the file's metadata and the body sent with `sendfile(2)`
+//! ([`TcpStream::send_file`]): no copy through user space, as nginx's `sendfile on`.
+//! Opening and `statx` are `ringpoll::fs` calls: ring ops on io_uring, the blocking pool on
+//! epoll, so a slow disk never stalls a core.
+//!
+//! Nothing outside the root is served: the URL is percent-decoded first and then split, so
+//! an encoded `%2e%2e%2f` is a `..` like any other, and a `..` segment is 403; after opening,
+//! the descriptor's real path (`/proc/self/fd/N`) must lie under the root, so a symlink out
+//! of it is 403 as well. Missing files are 404. A client that disconnects mid-file ends its
+//! connection's task with nothing leaked. Stops on SIGINT or SIGTERM.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringpoll::net::{TcpListener, TcpStream};
+use ringpoll::signal::ShutdownSignals;
+use ringpoll::Runtime;
+
+/// How long open connections may run on after SIGINT/SIGTERM.
+const GRACE: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let args = match args::parse(std::env::args().skip(1)) {
+        Ok(args::Parsed::Run(args)) => args,
+        Ok(args::Parsed::Help) => {
+            println!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("fileserver: {msg} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fileserver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: args::Args) -> io::Result<()> {
+    let signals = ShutdownSignals::install()?;
+    let mut builder = Runtime::builder().driver(args.driver);
+    if let Some(cores) = args.cores {
+        builder = builder.cores(cores);
+    }
+    let rt = builder.build()?;
+    let (addr, root, driver) = (args.addr, args.root, rt.driver());
+    let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
+    let servers = rt.run_on_each_core(move |core| {
+        let (root, cpu) = (root.clone(), cpus[core]);
+        async move {
+            let listener = TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: {addr}: {e}"))?;
+            println!("core {core}: cpu {cpu}, driver {driver}, serving {} on {addr}", root.display());
+            serve::listen(listener, root.into()).await
+        }
+    });
+    let sig = signals.wait();
+    eprintln!("fileserver: signal {sig}, shutting down");
+    rt.shutdown_gracefully(GRACE);
+    drop(servers);
+    Ok(())
+}
+
+/// The command line.
+pub mod args {
+    use super::*;
+
+    /// What `--help` prints.
+    pub const USAGE: &str =
+        "usage: fileserver --root DIR [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]";
+
+    /// Parsed arguments.
+    #[derive(Debug)]
+    pub struct Args {
+        /// Where to listen (host names resolved at start).
+        pub addr: SocketAddr,
+        /// The directory served, canonical.
+        pub root: PathBuf,
+        /// CPUs to run on (default: all).
+        pub cores: Option<Vec<usize>>,
+        /// The driver.
+        pub driver: ringpoll::DriverChoice,
+    }
+
+    /// A command line's meaning.
+    #[derive(Debug)]
+    pub enum Parsed {
+        /// Serve.
+        Run(Args),
+        /// Print usage and exit 0.
+        Help,
+    }
+
+    /// Parses the arguments after the program name; an error is one plain line.
+    pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+        let mut addr = None;
+        let mut root = None;
+        let mut cores = None;
+        let mut driver = ringpoll::DriverChoice::from_env().map_err(|e| e.to_string())?;
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--addr" => addr = Some(resolve(&value()?)?),
+                "--root" => root = Some(root_dir(&value()?)?),
+                "--cores" => cores = Some(parse_cores(&value()?)?),
+                "--driver" => driver = value()?.parse().map_err(|e: io::Error| e.to_string())?,
+                "-h" | "--help" => return Ok(Parsed::Help),
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        let addr = match addr {
+            Some(addr) => addr,
+            None => resolve("127.0.0.1:8080")?,
+        };
+        let root = root.ok_or("--root DIR is required")?;
+        Ok(Parsed::Run(Args { addr, root, cores, driver }))
+    }
+
+    /// HOST:PORT, a host name allowed (resolved once, here, before any core runs).
+    fn resolve(addr: &str) -> Result<SocketAddr, String> {
+        let mut addrs = std::net::ToSocketAddrs::to_socket_addrs(addr).map_err(|e| format!("--addr {addr}: {e}"))?;
+        addrs.next().ok_or_else(|| format!("--addr {addr}: no address"))
+    }
+
+    fn root_dir(dir: &str) -> Result<PathBuf, String> {
+        let root = std::fs::canonicalize(dir).map_err(|e| format!("--root {dir}: {e}"))?;
+        match root.is_dir() {
+            true => Ok(root),
+            false => Err(format!("--root {dir}: not a directory")),
+        }
+    }
+
+    fn parse_cores(list: &str) -> Result<Vec<usize>, String> {
+        list.split(',').map(|c| c.trim().parse().map_err(|e| format!("--cores {list}: {e}"))).collect()
+    }
+}
+
+/// Reading one request head.
+pub mod request {
+    /// The longest request head accepted.
+    pub const MAX_HEAD: usize = 16 * 1024;
+
+    /// A parsed request head.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Request {
+        /// GET, HEAD or another method (answered 405).
+        pub method: String,
+        /// The request target as sent (still percent-encoded).
+        pub target: String,
+        /// Whether the connection stays open after the response.
+        pub keep_alive: bool,
+        /// Whether a body follows (never read: the response closes the connection).
+        pub has_body: bool,
+    }
+
+    /// What the bytes so far hold.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Parse {
+        /// A whole head, and how many bytes it took.
+        Complete(Request, usize),
+        /// Not a whole head yet.
+        Partial,
+        /// Not HTTP/1.x, or too long.
+        Invalid,
+    }
+
+    /// Parses the head at the start of `buf`.
+    pub fn parse(buf: &[u8]) -> Parse {
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return if buf.len() > MAX_HEAD { Parse::Invalid } else { Parse::Partial };
+        };
+        if end > MAX_HEAD {
+            return Parse::Invalid;
+        }
+        let Ok(head) = std::str::from_utf8(&buf[..end]) else {
+            return Parse::Invalid;
+        };
+        let mut lines = head.split("\r\n");
+        let mut parts = lines.next().unwrap_or("").split(' ');
+        let (Some(method), Some(target), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Parse::Invalid;
+        };
+        let mut keep_alive = match version {
+            "HTTP/1.1" => true,
+            "HTTP/1.0" => false,
+            _ => return Parse::Invalid,
+        };
+        let mut has_body = false;
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                return Parse::Invalid;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("connection") {
+                for token in value.split(',').map(str::trim) {
+                    if token.eq_ignore_ascii_case("close") {
+                        keep_alive = false;
+                    } else if token.eq_ignore_ascii_case("keep-alive") {
+                        keep_alive = true;
+                    }
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding")
+                || (name.eq_ignore_ascii_case("content-length") && value != "0")
+            {
+                has_body = true;
+            }
+        }
+        let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
+        Parse::Complete(request, end + 4)
+    }
+}
+
+/// From a request target to a path under the root, refusing every way out of it.
+pub mod target {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
+
+    /// Why a target is refused.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Refused {
+        /// Malformed: not origin-form, bad percent-encoding, a NUL byte (400).
+        BadRequest,
+        /// A `..` segment, encoded or not (403).
+        Forbidden,
+    }
+
+    /// The path, relative to the root, that `target` names; a directory (a trailing `/`, or
+    /// the root) maps to its `index.html`.
+    pub fn relative_path(target: &str) -> Result<PathBuf, Refused> {
+        let path = target.split(['?', '#']).next().unwrap_or("");
+        if !path.starts_with('/') {
+            return Err(Refused::BadRequest);
+        }
+        // Decode first, split after: `%2f` separates and `%2e%2e` is `..` like any other.
+        let decoded = percent_decode(path.as_bytes()).ok_or(Refused::BadRequest)?;
+        if decoded.contains(&0) {
+            return Err(Refused::BadRequest);
+        }
+        let mut rel = PathBuf::new();
+        for segment in decoded.split(|&b| b == b'/') {
+            match segment {
+                b"" | b"." => {}
+                b".." => return Err(Refused::Forbidden),
+                name => rel.push(OsStr::from_bytes(name)),
+            }
+        }
+        if decoded.ends_with(b"/") || rel.as_os_str().is_empty() {
+            rel.push("index.html");
+        }
+        Ok(rel)
+    }
+
+    fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut bytes = input.iter();
+        while let Some(&b) = bytes.next() {
+            if b != b'%' {
+                out.push(b);
+                continue;
+            }
+            let hi = (*bytes.next()? as char).to_digit(16)?;
+            let lo = (*bytes.next()? as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+        }
+        Some(out)
+    }
+}
+
+/// Serving connections.
+pub mod serve {
+    use super::*;
+
+    use std::os::fd::AsRawFd;
+
+    use ringpoll::fs::{File, OpenOptions};
+
+    use super::request::{self, Parse, Request};
+    use super::target::{self, Refused};
+
+    /// Accepts connections on `listener` and serves files under `root` (canonical) on this
+    /// core until the listener fails (at shutdown).
+    pub async fn listen(listener: TcpListener, root: Rc<Path>) -> io::Result<()> {
+        loop {
+            let (stream, _) = listener.accept_backoff().await?;
+            let root = root.clone();
+            ringpoll::spawn(async move {
+                // A client that resets or vanishes mid-response just ends its connection.
+                let _ = connection(stream, root).await;
+            })
+            .detach();
+        }
+    }
+
+    /// Serves one connection: requests in order (pipelined ones too) until the client
+    /// closes, asks to close, or sends something this server does not take.
+    pub async fn connection(stream: TcpStream, root: Rc<Path>) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        let mut pending = Vec::new();
+        let mut chunk = Vec::with_capacity(8 * 1024);
+        loop {
+            let (request, used) = loop {
+                match request::parse(&pending) {
+                    Parse::Complete(request, used) => break (request, used),
+                    Parse::Invalid => return respond_status(&stream, 400, false).await,
+                    Parse::Partial => {}
+                }
+                let (n, c) = stream.read(chunk).await;
+                chunk = c;
+                match n? {
+                    0 => return Ok(()),
+                    n => pending.extend_from_slice(&chunk[..n]),
+                }
+            };
+            pending.drain(..used);
+            if !respond(&stream, &root, &request).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Answers one request; returns whether the connection stays open.
+    async fn respond(stream: &TcpStream, root: &Path, request: &Request) -> io::Result<bool> {
+        // A body is not read: answer, then close rather than parse it as the next request.
+        let head_only = match (request.method.as_str(), request.has_body) {
+            ("GET", false) => false,
+            ("HEAD", false) => true,
+            ("GET" | "HEAD", true) => return respond_status(stream, 400, false).await.map(|()| false),
+            (_, body) => {
+                let keep_alive = request.keep_alive && !body;
+                return respond_status(stream, 405, keep_alive).await.map(|()| keep_alive);
+            }
+        };
+        let found = match target::relative_path(&request.target) {
+            Ok(rel) => open_under(root, &rel).await,
+            Err(Refused::BadRequest) => Err(400),
+            Err(Refused::Forbidden) => Err(403),
+        };
+        let (file, len, rel) = match found {
+            Ok(found) => found,
+            Err(status) => {
+                return respond_status(stream, status, request.keep_alive).await.map(|()| request.keep_alive)
+            }
+        };
+        let connection = if request.keep_alive { "keep-alive" } else { "close" };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: {}\r\nConnection: {connection}\r\n\r\n",
+            content_type(&rel)
+        );
+        let (res, _) = stream.write_all(head.into_bytes()).await;
+        res?;
+        if !head_only && stream.send_file(&file, 0, len).await? < len {
+            // The file shrank under us: the promised length cannot be kept; close.
+            return Ok(false);
+        }
+        Ok(request.keep_alive)
+    }
+
+    /// Opens the regular file `rel` under `root`; a directory serves its `index.html`. The
+    /// error is the HTTP status: 404 missing, 403 outside the root or unreadable.
+    async fn open_under(root: &Path, rel: &Path) -> Result<(File, u64, PathBuf), u16> {
+        let mut rel = rel.to_path_buf();
+        for _ in 0..2 {
+            let file = open(&root.join(&rel)).await?;
+            if !real_path_of(&file).is_some_and(|real| real.starts_with(root)) {
+                return Err(403);
+            }
+            let meta = file.metadata().await.map_err(|_| 404u16)?;
+            if meta.is_dir() {
+                rel.push("index.html");
+                continue;
+            }
+            return match meta.is_file() {
+                true => Ok((file, meta.len(), rel)),
+                false => Err(403),
+            };
+        }
+        Err(404)
+    }
+
+    async fn open(path: &Path) -> Result<File, u16> {
+        // O_NONBLOCK: opening a FIFO someone left in the tree must not wait for a writer.
+        let opened = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).await;
+        opened.map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied => 403,
+            _ => 404,
+        })
+    }
+
+    /// Where the open descriptor really is, every symlink resolved (a procfs read: no disk).
+    fn real_path_of(file: &File) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+    }
+
+    async fn respond_status(stream: &TcpStream, status: u16, keep_alive: bool) -> io::Result<()> {
+        let reason = match status {
+            400 => "Bad Request",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            _ => "Error",
+        };
+        let connection = if keep_alive { "keep-alive" } else { "close" };
+        let body = format!("{status} {reason}\n");
+        let head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n{}Connection: {connection}\r\n\r\n{body}",
+            body.len(),
+            if status == 405 { "Allow: GET, HEAD\r\n" } else { "" },
+        );
+        stream.write_all(head.into_bytes()).await.0
+    }
+
+    fn content_type(path: &Path) -> &'static str {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("html" | "htm") => "text/html; charset=utf-8",
+            Some("txt") => "text/plain; charset=utf-8",
+            Some("css") => "text/css",
+            Some("js") => "text/javascript",
+            Some("json") => "application/json",
+            Some("svg") => "image/svg+xml",
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            _ => "application/octet-stream",
+        }
+    }
+}

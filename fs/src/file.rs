@@ -1,0 +1,182 @@
+//! File: an open file whose every operation runs off the core thread's critical path.
+
+use std::cell::Cell;
+use std::io::{self, SeekFrom};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use ringpoll_reactor::file::{Fsync, Ftruncate, ReadAt, Statx, WriteAt, CURRENT_POSITION};
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut};
+
+use crate::metadata::Metadata;
+use crate::open_options::OpenOptions;
+use crate::run::run;
+
+/// An open file. Positional I/O (`read_at`, `write_at`) takes an offset; cursor I/O (`read`,
+/// `write`) uses the file's own cursor, which only a completed operation moves: a dropped
+/// `read` future moves nothing, so the next read returns the same bytes.
+///
+/// The descriptor is shared (`Arc`) with operations in flight, so dropping the `File` while
+/// a dropped future's op is still running closes it only when that op is done.
+///
+/// ```
+/// # ringpoll_core::block_on(async {
+/// use ringpoll_fs::File;
+///
+/// let path = std::env::temp_dir().join(format!("ringpoll-file-doc-{}", std::process::id()));
+/// let file = File::create(&path).await?;
+/// let (res, _) = file.write_all(b"0123456789".to_vec()).await;
+/// res?;
+/// file.sync_data().await?;
+/// let (n, buf) = file.read_at(vec![0u8; 4], 3).await;
+/// assert_eq!(&buf[..n?], b"3456");
+/// # std::fs::remove_file(&path)?;
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct File {
+    fd: Arc<OwnedFd>,
+    cursor: Cell<u64>,
+    append: bool,
+}
+
+impl File {
+    pub(crate) fn from_parts(fd: Arc<OwnedFd>, append: bool) -> File {
+        File { fd, cursor: Cell::new(0), append }
+    }
+
+    /// Opens `path` for reading.
+    pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path).await
+    }
+
+    /// Creates `path` for reading and writing, truncating it if it exists.
+    pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).await
+    }
+
+    /// [`OpenOptions`] to open with.
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// Takes an open std file.
+    pub fn from_std(file: std::fs::File) -> File {
+        File::from_parts(Arc::new(file.into()), false)
+    }
+
+    /// Reads into `buf` (from its start, up to its capacity) at byte `pos`; afterwards `buf`
+    /// holds exactly the bytes read. `Ok(0)` is the end of the file.
+    pub async fn read_at<B: IoBufMut + Send>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        run(ReadAt::new(self.fd.clone(), buf, pos)).await
+    }
+
+    /// Writes some of `buf`'s bytes at byte `pos`; returns how many.
+    pub async fn write_at<B: IoBuf + Send>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        run(WriteAt::new(self.fd.clone(), buf, pos)).await
+    }
+
+    /// Writes all of `buf` at byte `pos`.
+    pub async fn write_all_at<B: IoBuf + Send>(&self, buf: B, pos: u64) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut slice = buf.slice(..);
+        while slice.begin() < total {
+            let at = pos + slice.begin() as u64;
+            let (res, s) = self.write_at(slice, at).await;
+            let (begin, whole) = (s.begin(), s.into_inner());
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), whole),
+                Ok(n) => slice = whole.slice(begin + n..),
+                Err(e) => return (Err(e), whole),
+            }
+        }
+        (Ok(()), slice.into_inner())
+    }
+
+    /// Reads at the cursor and moves it past the bytes read.
+    pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        let pos = self.cursor.get();
+        let (res, buf) = self.read_at(buf, pos).await;
+        if let Ok(n) = res {
+            self.cursor.set(pos + n as u64);
+        }
+        (res, buf)
+    }
+
+    /// Writes at the cursor and moves it past the bytes written; on a file opened with
+    /// `append`, writes at the end and leaves the cursor alone.
+    pub async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
+        if self.append {
+            return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
+        }
+        let pos = self.cursor.get();
+        let (res, buf) = self.write_at(buf, pos).await;
+        if let Ok(n) = res {
+            self.cursor.set(pos + n as u64);
+        }
+        (res, buf)
+    }
+
+    /// Writes all of `buf` at the cursor (or the end, for `append`).
+    pub async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut slice = buf.slice(..);
+        while slice.begin() < total {
+            let (res, s) = self.write(slice).await;
+            let (begin, whole) = (s.begin(), s.into_inner());
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), whole),
+                Ok(n) => slice = whole.slice(begin + n..),
+                Err(e) => return (Err(e), whole),
+            }
+        }
+        (Ok(()), slice.into_inner())
+    }
+
+    /// Moves the cursor; returns its new position. `End` reads the file's size.
+    pub async fn seek(&self, to: SeekFrom) -> io::Result<u64> {
+        let base_and_delta = match to {
+            SeekFrom::Start(pos) => (pos, 0),
+            SeekFrom::Current(delta) => (self.cursor.get(), delta),
+            SeekFrom::End(delta) => (self.metadata().await?.len(), delta),
+        };
+        let pos = base_and_delta
+            .0
+            .checked_add_signed(base_and_delta.1)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek to a negative or overflowing position"))?;
+        self.cursor.set(pos);
+        Ok(pos)
+    }
+
+    /// The cursor's position.
+    pub fn position(&self) -> u64 {
+        self.cursor.get()
+    }
+
+    /// Flushes data and metadata to the device (`fsync`).
+    pub async fn sync_all(&self) -> io::Result<()> {
+        run(Fsync::new(self.fd.clone(), false)).await
+    }
+
+    /// Flushes data, and only the metadata needed to read it back (`fdatasync`).
+    pub async fn sync_data(&self) -> io::Result<()> {
+        run(Fsync::new(self.fd.clone(), true)).await
+    }
+
+    /// The file's metadata (`statx`).
+    pub async fn metadata(&self) -> io::Result<Metadata> {
+        run(Statx::of_fd(self.fd.clone())).await.map(Metadata::new)
+    }
+
+    /// Cuts or extends (with zeroes) the file to `size` bytes; the cursor stays where it is.
+    pub async fn set_len(&self, size: u64) -> io::Result<()> {
+        run(Ftruncate::new(self.fd.clone(), size)).await
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

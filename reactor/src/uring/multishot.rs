@@ -1,0 +1,289 @@
+//! The state of one multishot receive (a recv or an accept), with no kernel.
+//!
+//! A multishot op is armed once and yields completions until one comes without
+//! IORING_CQE_F_MORE. Its results arrive whether or not a reader waits, so they queue here, in
+//! order, and the reader takes them one at a time: a reader that was not waiting, or whose
+//! future was dropped, loses nothing. The op is re-armed only by a reader that finds the queue
+//! empty, so an idle connection has an armed op and no buffer, and a reader that stops reading
+//! stops the op ([`Multishot::wants_pause`]) instead of letting the queue grow without bound.
+//!
+//! The transitions:
+//! - `Idle` -> `Armed`: a reader found nothing queued ([`Next::Arm`]; the caller submits).
+//! - `Armed` -> `Cancelling`: the queue reached its limit; the caller cancels the op. Results
+//!   that beat the cancel still queue.
+//! - `Armed` | `Cancelling` -> `Idle`: a completion without F_MORE (end of stream, an error,
+//!   -ENOBUFS, the cancel).
+//! - End of stream is sticky: every later read sees it without arming again.
+//! - -ENOBUFS is not an error: the bytes wait in the socket. The next reader is told the op
+//!   starved ([`Next::Arm`] with `starved`), so it can grow the pool or fall back first.
+//! - Once closed, results are handed back for release ([`After::Release`]), never queued.
+
+use std::collections::VecDeque;
+
+/// Whether the op is in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arm {
+    /// Not submitted (never, or it ended).
+    Idle,
+    /// Submitted and yielding.
+    Armed,
+    /// A cancel was submitted; the final completion has not come.
+    Cancelling,
+}
+
+/// One completion, decoded by the op that knows its meaning.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Event<T> {
+    /// A result: a received buffer, an accepted socket.
+    Item(T),
+    /// The peer closed (a recv of 0 bytes).
+    Eof,
+    /// `-errno`'s errno.
+    Failed(i32),
+}
+
+/// What the caller does after [`Multishot::on_completion`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum After<T> {
+    /// Nothing (a cancel's own completion).
+    Nothing,
+    /// Something was queued or the op ended: wake the reader.
+    Wake,
+    /// Closed: release this result (give the buffer back, close the socket).
+    Release(T),
+}
+
+/// What a reader gets from [`Multishot::next`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next<T> {
+    /// The oldest queued result.
+    Ready(Result<T, i32>),
+    /// The peer closed; sticky.
+    Eof,
+    /// Nothing queued and the op is not in the kernel: the caller submits it (the state is
+    /// `Armed` already) and waits. `starved`: the last run ended with -ENOBUFS.
+    Arm {
+        /// The last run ended for want of buffers.
+        starved: bool,
+    },
+    /// The op is in the kernel: wait for its next completion.
+    Wait,
+}
+
+/// One multishot op's queue and arm state.
+#[derive(Debug)]
+pub(crate) struct Multishot<T> {
+    arm: Arm,
+    queue: VecDeque<Result<T, i32>>,
+    /// Results queued at most; beyond it the op is paused.
+    limit: usize,
+    eof: bool,
+    starved: bool,
+    closed: bool,
+}
+
+impl<T> Multishot<T> {
+    /// An idle op that queues up to `limit` results before pausing.
+    pub(crate) fn new(limit: usize) -> Multishot<T> {
+        Multishot {
+            arm: Arm::Idle,
+            queue: VecDeque::new(),
+            limit: limit.max(1),
+            eof: false,
+            starved: false,
+            closed: false,
+        }
+    }
+
+    /// Whether the op is in the kernel.
+    pub(crate) fn arm(&self) -> Arm {
+        self.arm
+    }
+
+    /// Results waiting for a reader.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// A completion of the op; `more` is IORING_CQE_F_MORE.
+    pub(crate) fn on_completion(&mut self, event: Event<T>, more: bool) -> After<T> {
+        let cancelling = self.arm == Arm::Cancelling;
+        if !more {
+            self.arm = Arm::Idle;
+        }
+        if self.closed {
+            return match event {
+                Event::Item(item) => After::Release(item),
+                _ => After::Nothing,
+            };
+        }
+        match event {
+            Event::Item(item) => self.queue.push_back(Ok(item)),
+            Event::Eof => self.eof = true,
+            Event::Failed(libc::ENOBUFS) => self.starved = true,
+            Event::Failed(libc::ECANCELED) if cancelling => return After::Nothing,
+            Event::Failed(errno) => self.queue.push_back(Err(errno)),
+        }
+        After::Wake
+    }
+
+    /// The reader's turn: see [`Next`].
+    pub(crate) fn next(&mut self) -> Next<T> {
+        if let Some(result) = self.queue.pop_front() {
+            return Next::Ready(result);
+        }
+        if self.eof {
+            return Next::Eof;
+        }
+        match self.arm {
+            Arm::Idle => {
+                self.arm = Arm::Armed;
+                Next::Arm { starved: std::mem::take(&mut self.starved) }
+            }
+            Arm::Armed | Arm::Cancelling => Next::Wait,
+        }
+    }
+
+    /// Gives back a result the reader took but could not use (e.g. its future is gone): it
+    /// goes to the front again, so the order holds.
+    pub(crate) fn unread(&mut self, result: Result<T, i32>) {
+        self.queue.push_front(result);
+    }
+
+    /// Undoes the `Armed` of [`Next::Arm`] when the caller did not submit after all (it
+    /// fell back to a one-shot read).
+    pub(crate) fn disarm(&mut self) {
+        if self.arm == Arm::Armed {
+            self.arm = Arm::Idle;
+        }
+    }
+
+    /// Whether the caller should cancel the op now: it is armed and the reader is behind.
+    /// The state becomes `Cancelling` when this says yes.
+    pub(crate) fn wants_pause(&mut self) -> bool {
+        if self.arm == Arm::Armed && self.queue.len() >= self.limit {
+            self.arm = Arm::Cancelling;
+            return true;
+        }
+        false
+    }
+
+    /// The owner is gone: returns whether a cancel must be submitted, and hands back every
+    /// queued result for release. Later completions come back as [`After::Release`].
+    pub(crate) fn close(&mut self) -> (bool, impl Iterator<Item = T>) {
+        self.closed = true;
+        let cancel = self.arm == Arm::Armed;
+        if cancel {
+            self.arm = Arm::Cancelling;
+        }
+        (cancel, std::mem::take(&mut self.queue).into_iter().filter_map(Result::ok))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arms_once_and_delivers_in_order() {
+        let mut ms = Multishot::new(8);
+        assert_eq!(ms.next(), Next::Arm { starved: false });
+        assert_eq!(ms.next(), Next::Wait, "armed: no second submission");
+        assert_eq!(ms.on_completion(Event::Item(1), true), After::Wake);
+        assert_eq!(ms.on_completion(Event::Item(2), true), After::Wake);
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        assert_eq!(ms.next(), Next::Ready(Ok(2)));
+        assert_eq!(ms.next(), Next::Wait);
+        assert_eq!(ms.arm(), Arm::Armed);
+    }
+
+    #[test]
+    fn an_end_without_more_rearms_only_once_drained() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(7), false);
+        assert_eq!(ms.arm(), Arm::Idle);
+        assert_eq!(ms.next(), Next::Ready(Ok(7)), "queued data first");
+        assert_eq!(ms.next(), Next::Arm { starved: false });
+    }
+
+    #[test]
+    fn eof_is_sticky_and_comes_after_the_data() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        ms.on_completion(Event::Eof, false);
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        assert_eq!(ms.next(), Next::Eof);
+        assert_eq!(ms.next(), Next::Eof, "never re-armed after the end of stream");
+    }
+
+    #[test]
+    fn enobufs_loses_nothing_and_tells_the_next_reader() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        assert_eq!(ms.on_completion(Event::Failed(libc::ENOBUFS), false), After::Wake);
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        assert_eq!(ms.next(), Next::Arm { starved: true });
+        ms.disarm();
+        assert_eq!(ms.next(), Next::Arm { starved: false }, "told once");
+    }
+
+    #[test]
+    fn errors_are_delivered_in_place() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        ms.on_completion(Event::Failed(libc::ECONNRESET), false);
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        assert_eq!(ms.next(), Next::Ready(Err(libc::ECONNRESET)));
+        assert_eq!(ms.next(), Next::Arm { starved: false });
+    }
+
+    #[test]
+    fn a_slow_reader_pauses_the_op_and_keeps_late_results() {
+        let mut ms = Multishot::new(2);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        assert!(!ms.wants_pause());
+        ms.on_completion(Event::Item(2), true);
+        assert!(ms.wants_pause());
+        assert!(!ms.wants_pause(), "one cancel");
+        assert_eq!(ms.on_completion(Event::Item(3), true), After::Wake, "beat the cancel");
+        assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Nothing);
+        assert_eq!(ms.queued(), 3);
+        for want in 1..=3 {
+            assert_eq!(ms.next(), Next::Ready(Ok(want)));
+        }
+        assert_eq!(ms.next(), Next::Arm { starved: false });
+    }
+
+    #[test]
+    fn unread_keeps_the_order() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        ms.on_completion(Event::Item(2), true);
+        let Next::Ready(first) = ms.next() else { panic!() };
+        ms.unread(first);
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+    }
+
+    #[test]
+    fn closing_releases_queued_and_late_results() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        ms.on_completion(Event::Failed(libc::ECONNRESET), true);
+        let (cancel, released) = ms.close();
+        assert!(cancel);
+        assert_eq!(released.collect::<Vec<_>>(), [1]);
+        assert_eq!(ms.on_completion(Event::Item(2), true), After::Release(2));
+        assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Nothing);
+        assert_eq!(ms.arm(), Arm::Idle);
+        let (cancel, released) = ms.close();
+        assert!(!cancel, "an ended op needs no cancel");
+        assert_eq!(released.count(), 0);
+    }
+}

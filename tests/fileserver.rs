@@ -1,0 +1,312 @@
+//! The file server example, run in-process on the driver under test and driven by real
+//! sockets: bytes and lengths intact, keep-alive and pipelining, 404s, every way out of the
+//! root refused, a client leaving mid-file, and the command line's conventions.
+
+#[path = "../examples/fileserver.rs"]
+#[allow(dead_code)]
+mod fileserver;
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use fileserver::args::{self, Parsed};
+use fileserver::request::{self, Parse};
+use fileserver::target::{relative_path, Refused};
+use ringpoll::net::TcpListener;
+use ringpoll::Runtime;
+use support::*;
+
+/// A served tree and a secret next to it: `root/{index.html, data.bin, big.bin, sub/,
+/// in-link -> index.html, out-link -> ../secret.txt, out-dir -> ..}`.
+struct Tree {
+    base: PathBuf,
+    root: PathBuf,
+}
+
+impl Tree {
+    fn new(name: &str) -> Tree {
+        let base = std::env::temp_dir().join(format!("ringpoll-fileserver-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(base.join("secret.txt"), "SECRET").unwrap();
+        std::fs::write(root.join("index.html"), "<h1>hi</h1>\n").unwrap();
+        std::fs::write(root.join("sub/index.html"), "sub\n").unwrap();
+        std::fs::write(root.join("data.bin"), payload(100_000, 3)).unwrap();
+        std::fs::write(root.join("big.bin"), big()).unwrap();
+        std::os::unix::fs::symlink(root.join("index.html"), root.join("in-link")).unwrap();
+        std::os::unix::fs::symlink(base.join("secret.txt"), root.join("out-link")).unwrap();
+        std::os::unix::fs::symlink(&base, root.join("out-dir")).unwrap();
+        let root = std::fs::canonicalize(root).unwrap();
+        Tree { base, root }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// 16 MiB: more than loopback's socket buffers hold, so a client leaving early leaves the
+/// server mid-file.
+fn big() -> Vec<u8> {
+    payload(64 * 1024, 4).repeat(256)
+}
+
+/// Starts the server on every core of a fresh runtime; returns it and the address.
+fn start(tree: &Tree) -> (Runtime, SocketAddr) {
+    let rt = two_core_runtime();
+    let (tx, rx) = mpsc::channel();
+    let root = tree.root.clone();
+    let first = root.clone();
+    rt.spawn_on(0, move || async move {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        tx.send(listener.local_addr().unwrap()).unwrap();
+        fileserver::serve::listen(listener, first.into()).await
+    })
+    .detach();
+    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server address");
+    for core in 1..rt.core_count() {
+        let root = root.clone();
+        rt.spawn_on(
+            core,
+            move || async move { fileserver::serve::listen(TcpListener::bind(addr)?, root.into()).await },
+        )
+        .detach();
+    }
+    (rt, addr)
+}
+
+fn client(addr: SocketAddr) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    BufReader::new(stream)
+}
+
+/// One response: status, headers (lower-cased names) and body (none for HEAD).
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_response(conn: &mut BufReader<TcpStream>, head_only: bool) -> Response {
+    let mut line = String::new();
+    conn.read_line(&mut line).unwrap();
+    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (n, v) = l.split_once(':').unwrap();
+        headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers.iter().find(|(n, _)| n == "content-length").unwrap().1.parse().unwrap();
+    let mut body = vec![0; if head_only { 0 } else { len }];
+    conn.read_exact(&mut body).unwrap();
+    Response { status, headers, body }
+}
+
+fn get(conn: &mut BufReader<TcpStream>, target: &str) -> Response {
+    write!(conn.get_mut(), "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    read_response(conn, false)
+}
+
+/// Asserts the server closed the connection (EOF, or a reset).
+fn assert_closed(conn: &mut BufReader<TcpStream>) {
+    let mut rest = Vec::new();
+    match conn.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "bytes after the last response: {rest:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}
+
+#[test]
+fn files_come_back_whole_over_one_keep_alive_connection() {
+    let tree = Tree::new("whole");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    let index = get(&mut conn, "/");
+    assert_eq!((index.status, index.body.as_slice()), (200, &b"<h1>hi</h1>\n"[..]));
+    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
+    let data = get(&mut conn, "/data.bin");
+    assert_eq!(data.header("content-length"), Some("100000"));
+    assert_eq!(data.body, payload(100_000, 3));
+    let big = get(&mut conn, "/big.bin");
+    assert!(big.body == self::big(), "16 MiB body differs");
+    assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
+    assert_eq!(get(&mut conn, "/sub").body, b"sub\n");
+    assert_eq!(get(&mut conn, "/in-link").status, 200, "a symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/data.bin?x=1#frag").body.len(), 100_000);
+}
+
+#[test]
+fn pipelined_requests_head_and_connection_close() {
+    let tree = Tree::new("pipeline");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    conn.get_mut()
+        .write_all(b"GET /index.html HTTP/1.1\r\n\r\nHEAD /data.bin HTTP/1.1\r\n\r\nGET /missing HTTP/1.1\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut conn, false).body, b"<h1>hi</h1>\n");
+    let head = read_response(&mut conn, true);
+    assert_eq!((head.status, head.header("content-length")), (200, Some("100000")));
+    assert_eq!(read_response(&mut conn, false).status, 404);
+    write!(conn.get_mut(), "GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    let last = read_response(&mut conn, false);
+    assert_eq!((last.status, last.header("connection")), (200, Some("close")));
+    assert_closed(&mut conn);
+
+    let mut old = client(addr);
+    write!(old.get_mut(), "GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut old, false).status, 200);
+    assert_closed(&mut old);
+}
+
+#[test]
+fn nothing_outside_the_root_is_served() {
+    let tree = Tree::new("escape");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    for (target, want) in [
+        ("/../secret.txt", 403),
+        ("/sub/../../secret.txt", 403),
+        ("/%2e%2e/secret.txt", 403),
+        ("/%2E%2E%2Fsecret.txt", 403),
+        ("/sub/..%2f..%2fsecret.txt", 403),
+        ("/out-link", 403),
+        ("/out-dir/secret.txt", 403),
+        ("//etc/passwd", 404),
+        ("/%2fetc%2fpasswd", 404),
+        ("/missing.html", 404),
+    ] {
+        let res = get(&mut conn, target);
+        assert_eq!(res.status, want, "{target}");
+        assert!(!res.body.windows(6).any(|w| w == b"SECRET"), "{target} leaked the secret");
+    }
+    for target in ["/a%00b", "/bad%zz", "/trunc%2", "http://host/etc/passwd", "*"] {
+        let mut conn = client(addr);
+        assert_eq!(get(&mut conn, target).status, 400, "{target}");
+    }
+}
+
+#[test]
+fn bad_requests_get_an_answer_and_a_close() {
+    let tree = Tree::new("bad");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    conn.get_mut().write_all(b"NONSENSE\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut conn, false).status, 400);
+    assert_closed(&mut conn);
+
+    let mut conn = client(addr);
+    write!(conn.get_mut(), "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+    assert_eq!(read_response(&mut conn, false).status, 405);
+    assert_closed(&mut conn);
+
+    let mut conn = client(addr);
+    write!(conn.get_mut(), "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut conn, false).status, 400);
+    assert_closed(&mut conn);
+
+    let mut conn = client(addr);
+    write!(conn.get_mut(), "DELETE / HTTP/1.1\r\n\r\n").unwrap();
+    let res = read_response(&mut conn, false);
+    assert_eq!((res.status, res.header("allow")), (405, Some("GET, HEAD")));
+
+    let mut conn = client(addr);
+    let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(fileserver::request::MAX_HEAD));
+    let _ = conn.get_mut().write_all(huge.as_bytes());
+    assert_eq!(read_response(&mut conn, false).status, 400);
+}
+
+#[test]
+fn a_client_leaving_mid_file_costs_nothing() {
+    let tree = Tree::new("midfile");
+    let _guard = fd_lock();
+    let (_rt, addr) = start(&tree);
+    let baseline = {
+        let mut warm = client(addr);
+        assert_eq!(get(&mut warm, "/index.html").status, 200);
+        drop(warm);
+        std::thread::sleep(Duration::from_millis(50));
+        open_fds()
+    };
+    for _ in 0..10 {
+        let mut conn = client(addr);
+        write!(conn.get_mut(), "GET /big.bin HTTP/1.1\r\n\r\n").unwrap();
+        let mut first = [0u8; 4096];
+        conn.read_exact(&mut first).unwrap();
+        assert!(first.starts_with(b"HTTP/1.1 200 OK"));
+        // Leave with most of the 16 MiB unread: the close is a reset under the server's send.
+        drop(conn);
+    }
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while open_fds() > baseline && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(open_fds() <= baseline, "connections or files left open: {} > {baseline}", open_fds());
+    let mut conn = client(addr);
+    assert_eq!(get(&mut conn, "/data.bin").body, payload(100_000, 3), "the server serves on");
+}
+
+#[test]
+fn request_targets_map_under_the_root() {
+    assert_eq!(relative_path("/"), Ok("index.html".into()));
+    assert_eq!(relative_path("/a/b.txt?q=1"), Ok("a/b.txt".into()));
+    assert_eq!(relative_path("/a/./b/"), Ok("a/b/index.html".into()));
+    assert_eq!(relative_path("/a%20b"), Ok("a b".into()));
+    assert_eq!(relative_path("/a/%2e%2e/b"), Err(Refused::Forbidden));
+    assert_eq!(relative_path("/a/../b"), Err(Refused::Forbidden));
+    assert_eq!(relative_path("relative"), Err(Refused::BadRequest));
+    assert_eq!(relative_path("/%"), Err(Refused::BadRequest));
+    assert!(matches!(request::parse(b"GET / HTTP/1.1\r\n"), Parse::Partial));
+    let Parse::Complete(req, used) = request::parse(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\nGET") else {
+        panic!("a whole head");
+    };
+    assert_eq!((req.target.as_str(), req.keep_alive, used), ("/x", false, 38));
+}
+
+#[test]
+fn the_command_line_follows_the_example_conventions() {
+    let argv = |a: &[&str]| args::parse(a.iter().map(|s| s.to_string()));
+    assert!(matches!(argv(&["--help"]), Ok(Parsed::Help)));
+    let root = std::env::temp_dir();
+    let Ok(Parsed::Run(parsed)) = argv(&["--root", root.to_str().unwrap(), "--addr", "localhost:0", "--cores", "0"])
+    else {
+        panic!("a host name in --addr is accepted");
+    };
+    assert!(parsed.addr.ip().is_loopback());
+    for bad in [&["--bogus"][..], &["--root"], &["--root", "/no/such/dir"], &["--addr", "nonsense"], &[]] {
+        let err = argv(bad).expect_err("rejected");
+        assert!(!err.is_empty() && !err.contains('\n'), "{bad:?}: not one plain line: {err:?}");
+    }
+    // The built binary too, when `cargo test` built the examples beside this test.
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("examples/fileserver"));
+    if let Some(bin) = bin.filter(|b| b.exists()) {
+        let help = Command::new(&bin).arg("--help").output().unwrap();
+        assert_eq!(help.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: fileserver"));
+        let bad = Command::new(&bin).arg("--bogus").output().unwrap();
+        assert_eq!(bad.status.code(), Some(2));
+        assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+    }
+}

@@ -1,0 +1,314 @@
+//! ringpoll::fs on the driver under test: bytes intact, errors of the right kind, no
+//! descriptor leaked by a dropped future, ring ops on io_uring and the pool on epoll.
+
+mod support;
+
+use std::future::Future;
+use std::io::{ErrorKind, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use ringpoll::fs::{self, File, OpenOptions};
+use ringpoll::{DriverKind, Runtime};
+use support::*;
+
+// Every test holds `fd_lock` (or `assert_no_fd_leak`): the descriptor counts of one must not
+// see another's files.
+fn run<F: Future>(f: F) -> F::Output {
+    ringpoll::try_block_on(driver(), f).expect("block_on")
+}
+
+/// A fresh directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("ringpoll-fs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `fut` once (starting its op) and drops it.
+async fn start_and_drop<F: Future>(fut: F) {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        let _ = fut.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await;
+}
+
+/// Waits (bounded) until the process has at most `expected` descriptors: ops of dropped
+/// futures finish on the ring or the pool a little later.
+async fn settle_fds(expected: usize) -> usize {
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = open_fds();
+        if now <= expected || Instant::now() > give_up {
+            return now;
+        }
+        ringpoll::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn whole_file_write_read_and_read_to_string_keep_every_byte() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("whole");
+    run(async {
+        let data = payload(3 * 1024 * 1024 + 7, 5);
+        let path = dir.join("data.bin");
+        fs::write(&path, data.clone()).await.unwrap();
+        assert_eq!(fs::read(&path).await.unwrap(), data);
+        assert_eq!(std::fs::read(&path).unwrap(), data, "std sees the same bytes");
+
+        fs::write(dir.join("empty"), Vec::new()).await.unwrap();
+        assert!(fs::read(dir.join("empty")).await.unwrap().is_empty());
+
+        fs::write(dir.join("text"), "héllo\n").await.unwrap();
+        assert_eq!(fs::read_to_string(dir.join("text")).await.unwrap(), "héllo\n");
+        fs::write(dir.join("bad"), vec![0xff, 0xfe]).await.unwrap();
+        assert_eq!(fs::read_to_string(dir.join("bad")).await.unwrap_err().kind(), ErrorKind::InvalidData);
+    });
+}
+
+#[test]
+fn positional_and_cursor_io_on_one_file() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("cursor");
+    run(async {
+        let file = File::create(dir.join("f")).await.unwrap();
+        let (res, _) = file.write_all(b"hello ".to_vec()).await;
+        res.unwrap();
+        let (res, _) = file.write_all(b"world".to_vec()).await;
+        res.unwrap();
+        assert_eq!(file.position(), 11);
+        let (res, _) = file.write_all_at(b"W".to_vec(), 6).await;
+        res.unwrap();
+
+        let (n, buf) = file.read_at(Vec::with_capacity(64), 0).await;
+        assert_eq!(&buf[..n.unwrap()], b"hello World");
+        let (n, buf) = file.read_at(Vec::with_capacity(64), 11).await;
+        assert_eq!((n.unwrap(), buf.len()), (0, 0), "EOF is Ok(0)");
+
+        assert_eq!(file.seek(SeekFrom::Start(2)).await.unwrap(), 2);
+        let (n, buf) = file.read(Vec::with_capacity(3)).await;
+        assert_eq!(&buf[..n.unwrap()], b"llo");
+        assert_eq!(file.seek(SeekFrom::Current(1)).await.unwrap(), 6);
+        assert_eq!(file.seek(SeekFrom::End(-2)).await.unwrap(), 9);
+        let (n, buf) = file.read(vec![0u8; 16]).await;
+        assert_eq!(&buf[..n.unwrap()], b"ld");
+        assert_eq!(file.seek(SeekFrom::Current(-100)).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn append_writes_go_to_the_end() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("append");
+    run(async {
+        let path = dir.join("log");
+        fs::write(&path, b"one\n".to_vec()).await.unwrap();
+        let log = OpenOptions::new().append(true).open(&path).await.unwrap();
+        for line in ["two\n", "three\n"] {
+            let (res, _) = log.write_all(line).await;
+            res.unwrap();
+        }
+        drop(log);
+        assert_eq!(fs::read_to_string(&path).await.unwrap(), "one\ntwo\nthree\n");
+    });
+}
+
+#[test]
+fn sync_set_len_and_metadata() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("meta");
+    run(async {
+        let path = dir.join("f");
+        let file = File::create(&path).await.unwrap();
+        let (res, _) = file.write_all(payload(1000, 1)).await;
+        res.unwrap();
+        file.sync_all().await.unwrap();
+        file.sync_data().await.unwrap();
+        let meta = file.metadata().await.unwrap();
+        assert!(meta.is_file() && !meta.is_dir() && !meta.is_symlink());
+        assert_eq!(meta.len(), 1000);
+        assert!(meta.modified() > std::time::SystemTime::UNIX_EPOCH);
+
+        file.set_len(10).await.unwrap();
+        assert_eq!(fs::metadata(&path).await.unwrap().len(), 10);
+        file.set_len(4096).await.unwrap();
+        let (n, buf) = file.read_at(vec![1u8; 16], 4080).await;
+        assert_eq!(&buf[..n.unwrap()], &[0u8; 16], "extended with zeroes");
+
+        let dir_meta = fs::metadata(&dir.0).await.unwrap();
+        assert!(dir_meta.is_dir());
+        std::os::unix::fs::symlink(&path, dir.join("link")).unwrap();
+        assert!(fs::symlink_metadata(dir.join("link")).await.unwrap().is_symlink());
+        assert!(fs::metadata(dir.join("link")).await.unwrap().is_file());
+    });
+}
+
+#[test]
+fn directories_rename_and_remove() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("dirs");
+    run(async {
+        let deep = dir.join("a/b/c");
+        fs::create_dir_all(&deep).await.unwrap();
+        fs::create_dir_all(&deep).await.unwrap();
+        assert!(fs::metadata(&deep).await.unwrap().is_dir());
+        fs::write(dir.join("a/file"), b"x".to_vec()).await.unwrap();
+        let err = fs::create_dir_all(dir.join("a/file/sub")).await.unwrap_err();
+        assert_ne!(err.kind(), ErrorKind::NotFound, "a file in the way is not 'missing': {err}");
+        assert_eq!(fs::create_dir(&deep).await.unwrap_err().kind(), ErrorKind::AlreadyExists);
+
+        fs::rename(dir.join("a/file"), dir.join("a/b/moved")).await.unwrap();
+        assert_eq!(fs::read(dir.join("a/b/moved")).await.unwrap(), b"x");
+        assert_eq!(fs::metadata(dir.join("a/file")).await.unwrap_err().kind(), ErrorKind::NotFound);
+
+        fs::remove_file(dir.join("a/b/moved")).await.unwrap();
+        assert_eq!(fs::remove_file(dir.join("a/b/moved")).await.unwrap_err().kind(), ErrorKind::NotFound);
+        fs::remove_dir(&deep).await.unwrap();
+        assert!(fs::remove_dir(dir.join("a")).await.is_err(), "not empty");
+    });
+}
+
+#[test]
+fn bad_opens_fail_with_the_right_kind() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("errors");
+    run(async {
+        assert_eq!(File::open(dir.join("missing")).await.unwrap_err().kind(), ErrorKind::NotFound);
+        fs::write(dir.join("exists"), b"1".to_vec()).await.unwrap();
+        let new = OpenOptions::new().write(true).create_new(true).open(dir.join("exists")).await;
+        assert_eq!(new.unwrap_err().kind(), ErrorKind::AlreadyExists);
+        let nothing = OpenOptions::new().open(dir.join("exists")).await;
+        assert_eq!(nothing.unwrap_err().kind(), ErrorKind::InvalidInput);
+        let create_ro = OpenOptions::new().read(true).create(true).open(dir.join("x")).await;
+        assert_eq!(create_ro.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(File::open("bad\0path").await.unwrap_err().kind(), ErrorKind::InvalidInput);
+        let ro = File::open(dir.join("exists")).await.unwrap();
+        let (res, _) = ro.write_at(b"no".to_vec(), 0).await;
+        assert!(res.is_err(), "a read-only file refuses writes");
+        let (res, _) = File::open(&dir.0).await.unwrap().read_at(Vec::with_capacity(8), 0).await;
+        assert!(res.is_err(), "reading a directory fails");
+    });
+}
+
+#[test]
+fn dropped_file_futures_lose_nothing_and_leak_no_descriptor() {
+    let dir = TempDir::new("drop");
+    let _guard = fd_lock();
+    run(async {
+        let data = payload(256 * 1024, 9);
+        let path = dir.join("f");
+        fs::write(&path, data.clone()).await.unwrap();
+        let before = open_fds();
+
+        // A dropped open: what it opens late is closed.
+        for _ in 0..20 {
+            start_and_drop(File::open(&path)).await;
+        }
+        assert_eq!(settle_fds(before).await, before, "a dropped open leaked its descriptor");
+
+        // A dropped cursor read moves nothing: the next read returns the same bytes.
+        let file = File::open(&path).await.unwrap();
+        start_and_drop(file.read(Vec::with_capacity(4096))).await;
+        let (n, buf) = file.read(Vec::with_capacity(4096)).await;
+        assert_eq!(&buf[..n.unwrap()], &data[..4096]);
+
+        // A dropped read, then the file dropped at once: closed once the op is done.
+        start_and_drop(file.read_at(Vec::with_capacity(64 * 1024), 0)).await;
+        drop(file);
+        // A dropped write still lands (or not at all); the file stays whole either way.
+        let out = File::create(dir.join("w")).await.unwrap();
+        start_and_drop(out.write_at(payload(8192, 3), 0)).await;
+        drop(out);
+        assert_eq!(settle_fds(before).await, before, "descriptors leaked by dropped ops");
+        let written = std::fs::read(dir.join("w")).unwrap();
+        assert!(written.is_empty() || written == payload(8192, 3), "a torn write: {} bytes", written.len());
+    });
+}
+
+#[test]
+fn many_opens_leave_no_descriptor_behind() {
+    let dir = TempDir::new("churn");
+    assert_no_fd_leak(|| {
+        run(async {
+            fs::write(dir.join("f"), b"abc".to_vec()).await.unwrap();
+            for _ in 0..200 {
+                let f = File::open(dir.join("f")).await.unwrap();
+                let (n, _) = f.read_at(Vec::with_capacity(8), 0).await;
+                assert_eq!(n.unwrap(), 3);
+            }
+        })
+    });
+}
+
+/// Pool threads named `prefix` alive in this process.
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+#[test]
+fn io_uring_cores_use_ring_ops_and_epoll_cores_the_pool() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("where");
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-where").build().unwrap();
+    let path = dir.join("f");
+    rt.spawn_on(0, move || async move {
+        fs::write(&path, b"data".to_vec()).await.unwrap();
+        let f = File::open(&path).await.unwrap();
+        f.metadata().await.unwrap();
+        f.sync_all().await.unwrap();
+        let (n, _) = f.read_at(Vec::with_capacity(8), 0).await;
+        assert_eq!(n.unwrap(), 4);
+        fs::rename(&path, path.with_extension("x")).await.unwrap();
+        fs::remove_file(path.with_extension("x")).await.unwrap();
+    })
+    .join()
+    .unwrap();
+    let pool_threads = threads_named("fs-where");
+    match rt.driver() {
+        DriverKind::Uring => assert_eq!(pool_threads, 0, "an io_uring core ran file ops on the pool"),
+        DriverKind::Epoll => assert!(pool_threads > 0, "an epoll core ran file ops without the pool"),
+    }
+}
+
+#[test]
+fn file_ops_on_two_cores_at_once() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("cores");
+    let rt = two_core_runtime();
+    let base: &'static Path = Box::leak(dir.0.clone().into_boxed_path());
+    let handles = rt.run_on_each_core(move |core| async move {
+        let path = base.join(format!("core-{core}"));
+        for round in 0..20u8 {
+            let data = payload(10_000 + round as usize, round);
+            fs::write(&path, data.clone()).await?;
+            assert_eq!(fs::read(&path).await?, data);
+        }
+        std::io::Result::Ok(ringpoll::current_core())
+    });
+    for (core, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap().unwrap(), Some(core));
+    }
+}
