@@ -5,8 +5,8 @@
 //! (median of the rounds) and the accept rate.
 //!
 //! ```text
-//! cargo bench --bench accept_balance          # 5 rounds, a few seconds
-//! cargo bench --bench accept_balance -- 1     # 1 round
+//! cargo bench -p ringpoll-benches --bench accept_balance       # 5 rounds, a few seconds
+//! cargo bench -p ringpoll-benches --bench accept_balance -- 1  # 1 round
 //! ```
 
 use std::net::SocketAddr;

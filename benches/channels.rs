@@ -5,8 +5,8 @@
 //! thread-per-core and only the channels differ. Rounds alternate (A B A B ...); medians.
 //!
 //! ```text
-//! cargo bench --bench channels             # 5 rounds, about 30 s
-//! cargo bench --bench channels -- 1        # 1 round
+//! cargo bench -p ringpoll-benches --bench channels         # 5 rounds, about 30 s
+//! cargo bench -p ringpoll-benches --bench channels -- 1    # 1 round
 //! ```
 
 use std::future::Future;

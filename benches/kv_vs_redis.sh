@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # redis-benchmark against redis-server and the kv example (one core, then two), in one run.
 #
-#   bash benches/kv_vs_redis.sh             # 3 interleaved rounds, ~2 min
-#   ROUNDS=1 N=100000 bash benches/kv_vs_redis.sh
+#   bash benches/kv_vs_redis.sh                      # 3 interleaved rounds, a few minutes
+#   ROUNDS=1 N16=100000 N1=20000 bash benches/kv_vs_redis.sh
 #
-# Servers run on CPU 0 (kv on two cores: CPUs 0 and 1), redis-benchmark on CPU 1, 50
-# clients, `-t set,get -r 100000`, pipelines of 16 and of 1. CPU per request is the server's
-# utime + stime from /proc/PID/stat over the run, divided by the requests it served.
+# Servers run on CPU 0, redis-benchmark on CPU 1, 50 clients, `-t set,get -r 100000`,
+# pipelines of 16 and of 1. kv runs with one shard (`--cores 0`), with two shards on CPU 0
+# (`--cores 0,0`: two core threads, half the keys forwarded to the other one, and the client
+# still alone on CPU 1), and with two shards on CPUs 0 and 1 (sharing CPU 1 with the client,
+# whose loopback traffic the kernel then partly charges to the server). CPU per request is
+# the server's utime + stime from /proc/PID/stat over the run, divided by the requests.
 # Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
-N=${N:-200000}
+N16=${N16:-200000} # requests per test (SET, then GET) with -P 16
+N1=${N1:-50000}    # and with -P 1
 cargo build --release --example kv >/dev/null
 KV=target/release/examples/kv
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
@@ -26,7 +30,9 @@ $KV --addr 127.0.0.1:16380 --cores 0 >/dev/null 2>&1 &
 pids+=($!); kv1_pid=$!
 $KV --addr 127.0.0.1:16381 --cores 0,1 >/dev/null 2>&1 &
 pids+=($!); kv2_pid=$!
-for port in 16379 16380 16381; do
+$KV --addr 127.0.0.1:16382 --cores 0,0 >/dev/null 2>&1 &
+pids+=($!); kv20_pid=$!
+for port in 16379 16380 16381 16382; do
     for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -35,14 +41,15 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # run NAME PID PORT PIPELINE -> "name pipeline set_rps get_rps cpu_us_per_req"
 run() {
     local name=$1 pid=$2 port=$3 pipeline=$4
-    local before after out
+    local before after out n
+    n=$([ "$pipeline" = 1 ] && echo "$N1" || echo "$N16")
     before=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$N" -r 100000 -P "$pipeline" -t set,get --csv 2>/dev/null)
+    out=$(taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 -P "$pipeline" -t set,get --csv 2>/dev/null)
     after=$(cpu_ticks "$pid")
     local set get
     set=$(echo "$out" | awk -F'"' '/^"SET"/ {print $4}')
     get=$(echo "$out" | awk -F'"' '/^"GET"/ {print $4}')
-    echo "$name $pipeline $set $get $(( (after - before) * TICK_US * 1000 / (2 * N) ))"
+    echo "$name $pipeline $set $get $(( (after - before) * TICK_US * 1000 / (2 * n) ))"
 }
 
 results=$(mktemp)
@@ -51,10 +58,11 @@ for round in $(seq "$ROUNDS"); do
     for pipeline in 16 1; do
         run redis-server $redis_pid 16379 $pipeline >>"$results"
         run kv-1-core $kv1_pid 16380 $pipeline >>"$results"
+        run kv-2-shards-cpu0 $kv20_pid 16382 $pipeline >>"$results"
         run kv-2-cores $kv2_pid 16381 $pipeline >>"$results"
     done
 done
-redis-cli -p 16381 info | grep -E '^(# core|keys|ops_)' >&2 || true
+redis-cli -p 16382 info | grep -E '^(# core|keys|ops_)' >&2 || true
 
 echo
 echo "| server | pipeline | SET req/s | GET req/s | CPU ns/req |"

@@ -5,6 +5,10 @@
 //! other threads reach a core through its mailbox and a deduplicated eventfd wake, as Go's
 //! netpoller does. Listeners bind one socket per core with SO_REUSEPORT.
 //!
+//! Cores share nothing and talk by messages: a [`Handle`] reaches every core from anywhere,
+//! [`channel::cross_core`] carries messages and replies between cores, [`channel::local`] and
+//! [`sync`] serve the tasks of one core (`!Send`, no atomics).
+//!
 //! ```no_run
 //! use ringpoll::net::TcpListener;
 //! use ringpoll::Runtime;

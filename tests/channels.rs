@@ -208,17 +208,20 @@ fn a_burst_to_a_busy_core_costs_no_eventfd_write() {
     parked_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     std::thread::sleep(Duration::from_millis(20)); // the receiver now waits in recv
     let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let blocker = rt.spawn_on(1, move || async move {
         let _ = busy_tx.send(());
-        std::thread::sleep(Duration::from_millis(200)); // core 1 is busy, not parked
+        // Core 1 is busy, not parked, until the burst is over (bounded).
+        let _ = done_rx.recv_timeout(Duration::from_secs(10));
     });
     busy_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let before = rt.stats()[1];
     for i in 0..10_000 {
         tx.try_send(i).unwrap();
     }
-    let during = rt.stats()[1];
     drop(tx);
+    let during = rt.stats()[1];
+    done_tx.send(()).unwrap();
     join_within(blocker, 10);
     assert_eq!(join_within(receiver, 10), 10_000);
     assert_eq!(during.eventfd_writes, before.eventfd_writes, "a busy core needs no eventfd write");

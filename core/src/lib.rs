@@ -6,6 +6,10 @@
 //! spawns and messages from other threads go through the core's mailbox and its eventfd,
 //! deduplicated so a burst costs one write.
 //!
+//! Beside the executor: [`Handle`] (a cloneable, `Send + Sync` reference to a runtime),
+//! [`channel`] (local and cross-core channels) and [`sync`] (single-core Notify, Mutex,
+//! RwLock, Semaphore). They sit on top of the modules below and nothing below uses them.
+//!
 //! Modules depend one way, each only on those listed before it:
 //! `mailbox` (messages to a core) <- `scheduler` (task slots, run queue, local wakes) <-
 //! `header` (what a task's waker points to) <- `join` (a task's output and its handle) <-

@@ -33,11 +33,13 @@ pub enum Combine {
 
 /// Plans the request `args` for a store sharded over `shards` cores.
 pub fn plan(args: Vec<Vec<u8>>, shards: usize) -> Plan {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    let mut args = args.into_iter().skip(1);
+    let mut args = args.into_iter();
+    let raw_name = args.next().unwrap_or_default();
+    let mut lower = [0u8; 16]; // every command name fits; longer ones are unknown anyway
+    let name = command_name(&raw_name, &mut lower);
     let argc = args.len();
-    let arity = |ok: bool| if ok { None } else { Some(wrong_arity(&name)) };
-    if let Some(err) = match name.as_str() {
+    let arity = |ok: bool| if ok { None } else { Some(wrong_arity(name)) };
+    if let Some(err) = match name {
         "get" | "incr" | "ttl" | "echo" => arity(argc == 1),
         "set" => arity(argc >= 2),
         "expire" => arity(argc == 2),
@@ -49,7 +51,7 @@ pub fn plan(args: Vec<Vec<u8>>, shards: usize) -> Plan {
         return Plan::Now(err);
     }
     let mut next = || args.next().unwrap_or_default();
-    match name.as_str() {
+    match name {
         "ping" => Plan::Now(if argc == 0 { Reply::Status("PONG") } else { Reply::Bulk(next()) }),
         "echo" => Plan::Now(Reply::Bulk(next())),
         "quit" => Plan::Quit,
@@ -92,8 +94,22 @@ pub fn plan(args: Vec<Vec<u8>>, shards: usize) -> Plan {
         "config" => Plan::Now(Reply::Array(
             args.skip(1).flat_map(|name| [Reply::Bulk(name), Reply::Bulk(Vec::new())]).collect(),
         )),
-        _ => Plan::Now(Reply::error(format!("ERR unknown command '{}'", printable(&name)))),
+        _ => {
+            Plan::Now(Reply::error(format!("ERR unknown command '{}'", printable(&String::from_utf8_lossy(&raw_name)))))
+        }
     }
+}
+
+/// The command's name in lower case, in `buf` (no allocation per request); a name too
+/// long or not UTF-8 comes back as "" and is reported unknown.
+fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a str {
+    if raw.len() > buf.len() {
+        return "";
+    }
+    let lower = &mut buf[..raw.len()];
+    lower.copy_from_slice(raw);
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).unwrap_or("")
 }
 
 /// One operation on `key`'s shard.

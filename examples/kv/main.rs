@@ -3,12 +3,14 @@
 //! back (see `shard.rs`). One SO_REUSEPORT listener per core.
 //!
 //! ```text
-//! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto]
+//! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
 //! redis-cli -p 6380 set greeting hello
 //! ```
 //! Commands: GET, SET (EX/PX), DEL, EXISTS, INCR, MGET, MSET, PING, ECHO, EXPIRE, TTL, DBSIZE,
 //! FLUSHALL, INFO (per-core counters), QUIT. Runs until SIGINT or SIGTERM.
 
+#[path = "../cli/mod.rs"]
+mod cli;
 mod command;
 mod conn;
 pub mod resp;
@@ -17,12 +19,13 @@ mod store;
 
 use std::cell::RefCell;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
 use ringpoll::channel::cross_core;
-use ringpoll::net::TcpListener;
+use ringpoll::net::{SharedListener, TcpBuilder, TcpListener};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
 
@@ -32,71 +35,76 @@ use store::Store;
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
 
-const USAGE: &str = "usage: kv [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]";
+const USAGE: &str = "usage: kv [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
+  --addr HOST:PORT     where every core listens (default 127.0.0.1:6380; names are resolved)
+  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU); each owns a shard of the keys
+  --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
+  --accept MODE        how connections reach the cores: hash (SO_REUSEPORT, the default), cpu
+                       (steered to the core on the CPU that received them) or shared (one
+                       listener without SO_REUSEPORT)";
+
+/// How connections reach the cores (see `ringpoll::net::tcp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// One SO_REUSEPORT listener per core; the kernel hashes the 4-tuple.
+    Hash,
+    /// The same, steered to the core pinned to the CPU that received the connection.
+    Cpu,
+    /// One listener without SO_REUSEPORT, accepted from on every core.
+    Shared,
+}
+
+impl std::str::FromStr for Accept {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Accept, String> {
+        match s {
+            "hash" => Ok(Accept::Hash),
+            "cpu" => Ok(Accept::Cpu),
+            "shared" => Ok(Accept::Shared),
+            _ => Err("expected hash, cpu or shared".into()),
+        }
+    }
+}
 
 struct Args {
     addr: SocketAddr,
     cores: Option<Vec<usize>>,
-    driver: Option<DriverChoice>,
+    driver: DriverChoice,
+    accept: Accept,
 }
 
-/// Parses the command line; `Err` holds the one line to print before exiting with status 2.
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut parsed = Args { addr: SocketAddr::from(([127, 0, 0, 1], 6380)), cores: None, driver: None };
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        if !["--addr", "--cores", "--driver"].contains(&flag.as_str()) {
-            return Err(format!("kv: unknown flag {flag} (try --help)"));
-        }
-        let value = args.next().ok_or_else(|| format!("kv: {flag} needs a value"))?;
-        match flag.as_str() {
-            "--addr" => parsed.addr = resolve(&value)?,
-            "--cores" => {
-                let cores: Result<Vec<usize>, _> = value.split(',').map(|c| c.trim().parse()).collect();
-                parsed.cores = Some(cores.map_err(|_| format!("kv: --cores {value:?}: expected a list like 0,1"))?);
-            }
-            "--driver" => parsed.driver = Some(value.parse().map_err(|e| format!("kv: --driver: {e}"))?),
-            _ => unreachable!("checked above"),
-        }
-    }
-    Ok(Some(parsed))
-}
-
-/// `HOST:PORT`, where HOST may be a name (`localhost:6380`): its first address.
-fn resolve(text: &str) -> Result<SocketAddr, String> {
-    let mut addrs = text.to_socket_addrs().map_err(|e| format!("kv: --addr {text}: {e}"))?;
-    addrs.next().ok_or_else(|| format!("kv: --addr {text}: no address"))
-}
-
-fn main() {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => return println!("{USAGE}"),
-        Err(line) => {
-            eprintln!("{line}");
-            std::process::exit(2);
-        }
+fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
+    let mut args = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 6380)),
+        cores: None,
+        driver: DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?,
+        accept: Accept::Hash,
     };
-    if let Err(e) = run(args) {
-        eprintln!("kv: {e}");
-        std::process::exit(1);
+    while let Some(flag) = flags.next_flag()? {
+        match flag.as_str() {
+            "--addr" => args.addr = flags.addr()?,
+            "--cores" => args.cores = Some(flags.cores()?),
+            "--driver" => args.driver = flags.value()?,
+            "--accept" => args.accept = flags.value()?,
+            _ => return Err(flags.unknown()),
+        }
     }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = cli::parse("kv", USAGE, parse_args);
+    cli::exit("kv", run(args))
 }
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let mut builder = Runtime::builder();
-    if let Some(driver) = args.driver {
-        builder = builder.driver(driver);
-    }
+    let mut builder = Runtime::builder().driver(args.driver);
     if let Some(cores) = args.cores {
         builder = builder.cores(cores);
     }
     let rt = builder.build()?;
-    let server = start(&rt, args.addr)?;
+    let server = start(&rt, args.addr, args.accept)?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, kv on {}", rt.cpu_of(core), rt.driver(), server.addr);
     }
@@ -120,17 +128,25 @@ pub struct Server {
     pub cores: Vec<ringpoll::JoinHandle<io::Result<()>>>,
 }
 
-/// Starts the store on every core of `rt`: a shard, its inbox and a listener on `addr`
-/// (SO_REUSEPORT, the same port on every core; core 0 binds first, so port 0 works).
-pub fn start(rt: &Runtime, addr: SocketAddr) -> io::Result<Server> {
+/// Starts the store on every core of `rt`: a shard, its inbox and a listener on `addr`, as
+/// `accept` says. The cores bind one after the other in core order (which CPU steering
+/// needs), core 0 first, so port 0 works.
+pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Server> {
     let n = rt.core_count();
+    let shared = match accept {
+        Accept::Shared => Some(SharedListener::bind(addr)?),
+        _ => None,
+    };
     let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| cross_core::channel(shard::INBOX)).unzip();
     let mut server = Server { addr, cores: Vec::with_capacity(n) };
     for (core, inbox) in receivers.into_iter().enumerate() {
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
-        let (addr, inboxes) = (server.addr, inboxes.clone());
+        let (addr, inboxes, shared) = (server.addr, inboxes.clone(), shared.clone());
         server.cores.push(rt.spawn_on(core, move || async move {
-            let listener = TcpListener::bind(addr);
+            let listener = match shared {
+                Some(shared) => shared.listener(),
+                None => TcpBuilder::new().steer_by_cpu(accept == Accept::Cpu).listen(addr),
+            };
             let _ = bound_tx.send(
                 listener.as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string())).and_then(|l| l.local_addr()),
             );

@@ -171,6 +171,7 @@ pub struct TcpBuilder {
     keepalive: Option<Keepalive>,
     linger: Option<Option<Duration>>,
     local: Option<SocketAddr>,
+    steer_by_cpu: bool,
 }
 
 impl Default for TcpBuilder {
@@ -190,6 +191,7 @@ impl TcpBuilder {
             keepalive: None,
             linger: None,
             local: None,
+            steer_by_cpu: false,
         }
     }
 
@@ -228,6 +230,28 @@ impl TcpBuilder {
         self
     }
 
+    /// Steers each connection to the listener of the core pinned to the CPU that received it
+    /// (a reuseport BPF program; off by default, when the kernel hashes the 4-tuple). Every
+    /// core must listen, in core order (the rules are in the [`crate::tcp`] module docs).
+    /// `listen` fails outside a runtime's core.
+    pub fn steer_by_cpu(mut self, on: bool) -> Self {
+        self.steer_by_cpu = on;
+        self
+    }
+
+    /// Binds and listens like [`TcpBuilder::listen`], but with SO_REUSEPORT off and on no
+    /// core: the one socket that every core accepts from, each through its own descriptor
+    /// ([`SharedListener::listener`](crate::SharedListener::listener)). Works on any thread.
+    pub fn listen_shared<A: ToSocketAddrs>(&self, addr: A) -> io::Result<crate::SharedListener> {
+        let builder = self.clone().reuseport(false);
+        socket::first_ok(socket::resolve(addr)?, |addr| {
+            let socket = builder.socket(&addr)?;
+            builder.common.bind(&socket, addr)?;
+            socket.listen(builder.backlog)?;
+            crate::SharedListener::from_socket(socket)
+        })
+    }
+
     /// A socket for `addr` with every option but the bind-time ones.
     fn socket(&self, addr: &SocketAddr) -> io::Result<Socket> {
         let socket = self.common.socket(addr, Type::STREAM)?;
@@ -252,6 +276,9 @@ impl TcpBuilder {
             let socket = self.socket(&addr)?;
             self.common.bind(&socket, addr)?;
             socket.listen(self.backlog)?;
+            if self.steer_by_cpu {
+                crate::tcp::steer_by_runtime_cpus(std::os::fd::AsFd::as_fd(&socket))?;
+            }
             TcpListener::from_socket(socket)
         })
     }

@@ -8,7 +8,7 @@
 //! Why not a crate: `async-lock` and `futures-intrusive` are built for many threads (atomics,
 //! parking locks) and `local-sync` has channels and a semaphore but no mutex, lock or notify.
 //! One fair semaphore gives all three here in a few hundred lines: a `Mutex` is one permit,
-//! an `RwLock` is [`MAX_READERS`](rwlock::MAX_READERS) permits of which a writer takes all.
+//! an `RwLock` is [`MAX_READERS`] permits of which a writer takes all.
 //! Waiters are served first come, first served, so a writer is not starved by readers.
 
 mod mutex;

@@ -4,14 +4,16 @@
 //! the kernel picks one per connection by hashing the 4-tuple: no shared state, but an uneven
 //! spread when few clients open many connections. Two alternatives:
 //!
-//! - **Steered by CPU** ([`TcpListener::bind_steered`]): the same per-core listeners, plus a
+//! - **Steered by CPU** ([`TcpBuilder::steer_by_cpu`], or [`TcpListener::bind_steered`]):
+//!   the same per-core listeners, plus a
 //!   classic BPF program on the group (SO_ATTACH_REUSEPORT_CBPF) that picks the listener of the
 //!   core pinned to the CPU that received the connection. The spread follows the NIC's
 //!   (RSS/RPS) or, on loopback, the client's CPU, and the connection is served where its
 //!   packets are already hot. The program returns an index into the group, and the kernel
 //!   numbers sockets in the order they join it, so the cores must bind in core order (0, then
 //!   1, ...), each after the previous one has bound. A CPU with no core falls back to hashing.
-//! - **One shared listener** ([`SharedListener`]): SO_REUSEPORT off, one socket, and every
+//! - **One shared listener** ([`TcpBuilder::listen_shared`], or [`SharedListener::bind`]):
+//!   SO_REUSEPORT off, one socket, and every
 //!   core accepts from its own descriptor of it. Each connection goes to a core that is
 //!   waiting in accept (a busy core takes fewer), at the cost of waking every waiting core per
 //!   connection: for few, long connections, or where SO_REUSEPORT is unwanted (a second
@@ -19,15 +21,11 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use ringpoll_reactor::Source;
-use socket2::{SockRef, Type};
-
 use super::TcpListener;
-use crate::builder::DEFAULT_BACKLOG;
-use crate::socket;
+use crate::TcpBuilder;
 
 /// `SO_ATTACH_REUSEPORT_CBPF` from asm-generic/socket.h (x86, arm, riscv...); libc only has
 /// it for Android.
@@ -35,25 +33,30 @@ const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 
 impl TcpListener {
     /// Binds like [`TcpListener::bind`] (SO_REUSEPORT, one listener per core), and steers each
-    /// connection to the listener of the core pinned to the CPU that received it (see the
-    /// module docs). Call it on every core of a runtime, in core order, each core binding
-    /// after the previous one has: the `n`-th listener to bind must be core `n`'s.
+    /// connection to the listener of the core pinned to the CPU that received it: short for
+    /// `TcpBuilder::new().steer_by_cpu(true).listen(addr)`. Call it on every core of a
+    /// runtime, in core order, each core binding after the previous one has: the `n`-th
+    /// listener to bind must be core `n`'s (see the module docs).
     ///
     /// # Errors
     /// Outside a runtime's core (the CPUs of the cores come from its `Handle`), or as `bind`.
     pub fn bind_steered<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let handle = ringpoll_core::Handle::try_current()
-            .ok_or_else(|| io::Error::other("bind_steered needs a runtime's core (it steers by the cores' CPUs)"))?;
-        let cpus: Vec<usize> = (0..handle.core_count()).map(|i| handle.cpu_of(i)).collect();
-        let listener = TcpListener::bind(addr)?;
-        attach_cpu_steering(listener.as_fd(), &cpus)?;
-        Ok(listener)
+        TcpBuilder::new().steer_by_cpu(true).listen(addr)
     }
+}
+
+/// Steers the SO_REUSEPORT group of `fd` by CPU, with the CPUs of the current runtime's
+/// cores (the group's `i`-th socket belongs to core `i`).
+pub(crate) fn steer_by_runtime_cpus(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let handle = ringpoll_core::Handle::try_current()
+        .ok_or_else(|| io::Error::other("CPU steering needs a runtime's core (it steers by the cores' CPUs)"))?;
+    let cpus: Vec<usize> = (0..handle.core_count()).map(|i| handle.cpu_of(i)).collect();
+    attach_cpu_steering(fd, &cpus)
 }
 
 /// Attaches to `fd`'s SO_REUSEPORT group a program returning, for the receiving CPU, the
 /// index of the socket whose core runs on it: `cpus[i]` is the CPU of the group's i-th socket.
-pub fn attach_cpu_steering(fd: std::os::fd::BorrowedFd<'_>, cpus: &[usize]) -> io::Result<()> {
+pub fn attach_cpu_steering(fd: BorrowedFd<'_>, cpus: &[usize]) -> io::Result<()> {
     let program = cpu_steering_program(cpus)?;
     let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
     let len = std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t;
@@ -128,16 +131,16 @@ pub struct SharedListener {
 
 impl SharedListener {
     /// Binds and listens on the first address of `addr` that works, with SO_REUSEADDR but not
-    /// SO_REUSEPORT: a second bind of the port fails while this one lives.
+    /// SO_REUSEPORT (a second bind of the port fails while this one lives): short for
+    /// `TcpBuilder::new().listen_shared(addr)`. Works on any thread.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<SharedListener> {
-        socket::first_ok(socket::resolve(addr)?, |a| {
-            let sock = socket::for_addr(&a, Type::STREAM)?;
-            sock.set_reuse_address(true)?;
-            sock.bind(&a.into())?;
-            sock.listen(DEFAULT_BACKLOG)?;
-            let addr = socket::local_addr(SockRef::from(&sock))?;
-            Ok(SharedListener { fd: Arc::new(sock.into()), addr })
-        })
+        TcpBuilder::new().listen_shared(addr)
+    }
+
+    /// Wraps a listening socket (made by [`TcpBuilder::listen_shared`]).
+    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<SharedListener> {
+        let addr = crate::socket::local_addr(socket2::SockRef::from(&socket))?;
+        Ok(SharedListener { fd: Arc::new(socket.into()), addr })
     }
 
     /// The bound address (with the port the kernel chose for port 0).
@@ -152,7 +155,12 @@ impl SharedListener {
     /// # Errors
     /// Outside a ringpoll core, or if the descriptor cannot be duplicated (EMFILE).
     pub fn listener(&self) -> io::Result<TcpListener> {
-        let fd = self.fd.try_clone()?;
-        Ok(TcpListener::from_source(Source::new(fd)?))
+        TcpListener::from_std(std::net::TcpListener::from(self.fd.try_clone()?))
+    }
+}
+
+impl AsRawFd for SharedListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 }

@@ -67,11 +67,6 @@ impl TcpListener {
         Ok(socket::into_std(self.source)?.into())
     }
 
-    /// A listener for a listening socket already registered with this core's reactor.
-    pub(crate) fn from_source(source: Source) -> TcpListener {
-        TcpListener { source }
-    }
-
     /// Waits for a connection. A connection aborted while queued is skipped; running out of
     /// descriptors (EMFILE/ENFILE) is returned as an error, so the caller can back off. Once
     /// the runtime shuts down gracefully, accept fails with an error for which

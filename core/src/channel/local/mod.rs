@@ -1,7 +1,7 @@
 //! Channels between the tasks of one core: `!Send`, no atomics.
 //!
 //! The queue is a `VecDeque` in a `RefCell`; a bounded channel counts its free slots with a
-//! [`Semaphore`](crate::sync::Semaphore), so waiting senders are served in order and closing
+//! [`Semaphore`], so waiting senders are served in order and closing
 //! the receiver fails every one of them at once.
 
 mod oneshot;
