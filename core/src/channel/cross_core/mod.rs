@@ -38,7 +38,7 @@ use super::{SendError, TryRecvError, TrySendError};
 ///     for n in 1..=100 {
 ///         tx.send(n).await.unwrap();
 ///     }
-/// });
+/// }).detach();
 /// assert_eq!(sum.join().unwrap(), 5050);
 /// # Ok::<(), std::io::Error>(())
 /// ```

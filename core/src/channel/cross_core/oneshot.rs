@@ -37,7 +37,7 @@ impl<T> Shared<T> {
 ///
 /// let rt = Runtime::builder().cores([0, 1]).build()?;
 /// let (reply, answer) = cross_core::oneshot();
-/// rt.spawn_on(1, move || async move { reply.send(42).unwrap() });
+/// rt.spawn_on(1, move || async move { reply.send(42).unwrap() }).detach();
 /// let got = rt.spawn_on(0, move || answer);
 /// assert_eq!(got.join().unwrap(), Ok(42));
 /// # Ok::<(), std::io::Error>(())

@@ -42,7 +42,7 @@ struct Chan<T> {
 ///         for i in 0..3 {
 ///             tx.send(i).await.unwrap(); // waits for the receiver after the first
 ///         }
-///     });
+///     }).detach();
 ///     let mut got = Vec::new();
 ///     while let Some(i) = rx.recv().await {
 ///         got.push(i);

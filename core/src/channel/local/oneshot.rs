@@ -24,7 +24,7 @@ struct Slot<T> {
 ///
 /// ringpoll_core::block_on(async {
 ///     let (tx, rx) = local::oneshot();
-///     ringpoll_core::spawn(async move { tx.send("done").unwrap() });
+///     ringpoll_core::spawn(async move { tx.send("done").unwrap() }).detach();
 ///     assert_eq!(rx.await, Ok("done"));
 /// });
 /// ```
