@@ -214,6 +214,34 @@ impl<O: Op> Future for Run<'_, O> {
         let (uring, target, interest) = (this.uring, this.target, this.interest);
         let (fd, registration) = (target.fd, target.registration);
         loop {
+            if let State::InFlight(in_flight, timed_out) = &mut this.state {
+                let parked = &registration.parked[interest as usize];
+                let Poll::Ready((mut done, carried)) = Pin::new(&mut *in_flight).poll(cx) else {
+                    // Under the deadline: when it passes, cancel and keep awaiting, so the
+                    // buffer comes back and a result that beat the cancel is kept.
+                    parked.set(in_flight.id());
+                    if !*timed_out && target.poll_deadline(interest, cx).is_ready() {
+                        in_flight.cancel();
+                        *timed_out = true;
+                    }
+                    return Poll::Pending;
+                };
+                parked.set(None);
+                if *timed_out && done.result == -libc::ECANCELED {
+                    done.result = -libc::ETIMEDOUT;
+                }
+                let mut op = carried.op;
+                match cqe_result(done.result) {
+                    Err(e) if would_block(&e) => this.state = State::Ready(op),
+                    res => {
+                        this.state = State::Done;
+                        if let (Ok(n), Some(want)) = (&res, op.want()) {
+                            registration.note_transfer(interest, Some((*n, want)));
+                        }
+                        return Poll::Ready(op.finish(res));
+                    }
+                }
+            }
             match mem::replace(&mut this.state, State::Done) {
                 State::Submit(mut op) => {
                     if let Err(e) = target.check_deadline(interest) {
@@ -237,34 +265,7 @@ impl<O: Op> Future for Run<'_, O> {
                     let in_flight = unsafe { InFlight::new(uring, entry, carried, keep_late::<O>) };
                     this.state = State::InFlight(in_flight, false);
                 }
-                State::InFlight(mut in_flight, mut timed_out) => {
-                    let parked = &registration.parked[interest as usize];
-                    let Poll::Ready((mut done, carried)) = Pin::new(&mut in_flight).poll(cx) else {
-                        // Under the deadline: when it passes, cancel and keep awaiting, so the
-                        // buffer comes back and a result that beat the cancel is kept.
-                        parked.set(in_flight.id());
-                        if !timed_out && target.poll_deadline(interest, cx).is_ready() {
-                            in_flight.cancel();
-                            timed_out = true;
-                        }
-                        this.state = State::InFlight(in_flight, timed_out);
-                        return Poll::Pending;
-                    };
-                    parked.set(None);
-                    if timed_out && done.result == -libc::ECANCELED {
-                        done.result = -libc::ETIMEDOUT;
-                    }
-                    let mut op = carried.op;
-                    match cqe_result(done.result) {
-                        Err(e) if would_block(&e) => this.state = State::Ready(op),
-                        res => {
-                            if let (Ok(n), Some(want)) = (&res, op.want()) {
-                                registration.note_transfer(interest, Some((*n, want)));
-                            }
-                            return Poll::Ready(op.finish(res));
-                        }
-                    }
-                }
+                State::InFlight(..) => unreachable!("handled in place above"),
                 State::Ready(op) => {
                     if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
                         return Poll::Ready(op.finish(Err(e)));
