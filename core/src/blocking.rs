@@ -100,8 +100,8 @@ impl Builder {
 /// to the end.
 ///
 /// ```
-/// # ringpoll_core::block_on(async {
-/// let len = ringpoll_core::spawn_blocking(|| std::fs::read("/proc/self/stat").map(|b| b.len()))
+/// # ringpoll::block_on(async {
+/// let len = ringpoll::spawn_blocking(|| std::fs::read("/proc/self/stat").map(|b| b.len()))
 ///     .await
 ///     .expect("no panic")?;
 /// assert!(len > 0);

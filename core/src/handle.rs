@@ -81,7 +81,7 @@ thread_local! {
 /// (the `Runtime` does).
 ///
 /// ```no_run
-/// use ringpoll_core::{Handle, Runtime};
+/// use ringpoll::{Handle, Runtime};
 ///
 /// let rt = Runtime::builder().cores([0, 1]).build()?;
 /// let answer = rt.spawn_on(0, || async {

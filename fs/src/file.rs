@@ -21,8 +21,8 @@ use crate::run::run;
 /// a dropped future's op is still running closes it only when that op is done.
 ///
 /// ```
-/// # ringpoll_core::block_on(async {
-/// use ringpoll_fs::File;
+/// # ringpoll::block_on(async {
+/// use ringpoll::fs::File;
 ///
 /// let path = std::env::temp_dir().join(format!("ringpoll-file-doc-{}", std::process::id()));
 /// let file = File::create(&path).await?;

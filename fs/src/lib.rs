@@ -21,8 +21,8 @@
 //! cursor `read` does not move the cursor, so the next read gets the same bytes.
 //!
 //! ```
-//! # ringpoll_core::block_on(async {
-//! use ringpoll_fs as fs;
+//! # ringpoll::block_on(async {
+//! use ringpoll::fs;
 //!
 //! let dir = std::env::temp_dir().join(format!("ringpoll-fs-doc-{}", std::process::id()));
 //! fs::create_dir_all(&dir).await?;
@@ -39,6 +39,7 @@
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
 #![warn(missing_docs)]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod dirs;
 mod file;

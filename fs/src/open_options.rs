@@ -12,8 +12,8 @@ use crate::run::run;
 /// Options for [`File`]s: read, write, append, create, truncate, like `std::fs::OpenOptions`.
 ///
 /// ```
-/// # ringpoll_core::block_on(async {
-/// use ringpoll_fs::OpenOptions;
+/// # ringpoll::block_on(async {
+/// use ringpoll::fs::OpenOptions;
 ///
 /// let path = std::env::temp_dir().join(format!("ringpoll-opts-doc-{}", std::process::id()));
 /// let log = OpenOptions::new().append(true).create(true).open(&path).await?;

@@ -37,8 +37,8 @@ pub trait ToSocketAddrs {
 /// getaddrinfo on the blocking pool. An address that resolves to nothing is an error.
 ///
 /// ```
-/// # ringpoll_core::block_on(async {
-/// let addrs: Vec<_> = ringpoll_net::lookup_host("localhost:8080").await?.collect();
+/// # ringpoll::block_on(async {
+/// let addrs: Vec<_> = ringpoll::net::lookup_host("localhost:8080").await?.collect();
 /// assert!(addrs.iter().all(|a| a.port() == 8080 && a.ip().is_loopback()));
 /// # std::io::Result::Ok(()) }).unwrap();
 /// ```

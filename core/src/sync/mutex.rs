@@ -11,12 +11,12 @@ use super::Semaphore;
 ///
 /// ```
 /// use std::rc::Rc;
-/// use ringpoll_core::sync::Mutex;
+/// use ringpoll::sync::Mutex;
 ///
-/// ringpoll_core::block_on(async {
+/// ringpoll::block_on(async {
 ///     let shared = Rc::new(Mutex::new(Vec::new()));
 ///     let other = shared.clone();
-///     let task = ringpoll_core::spawn(async move { other.lock().await.push(1) });
+///     let task = ringpoll::spawn(async move { other.lock().await.push(1) });
 ///     task.await.unwrap();
 ///     shared.lock().await.push(2);
 ///     assert_eq!(*shared.lock().await, [1, 2]);

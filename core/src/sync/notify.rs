@@ -22,11 +22,11 @@ const BY_ALL: usize = 0;
 ///
 /// ```
 /// use std::rc::Rc;
-/// use ringpoll_core::sync::Notify;
+/// use ringpoll::sync::Notify;
 ///
-/// ringpoll_core::block_on(async {
+/// ringpoll::block_on(async {
 ///     let ready = Rc::new(Notify::new());
-///     let waiter = ringpoll_core::spawn({
+///     let waiter = ringpoll::spawn({
 ///         let ready = ready.clone();
 ///         async move { ready.notified().await }
 ///     });

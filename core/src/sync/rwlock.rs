@@ -14,9 +14,9 @@ pub const MAX_READERS: usize = u32::MAX as usize;
 /// it, so a stream of readers cannot starve it.
 ///
 /// ```
-/// use ringpoll_core::sync::RwLock;
+/// use ringpoll::sync::RwLock;
 ///
-/// ringpoll_core::block_on(async {
+/// ringpoll::block_on(async {
 ///     let lock = RwLock::new(1);
 ///     {
 ///         let (a, b) = (lock.read().await, lock.read().await);

@@ -15,9 +15,9 @@ use super::waiters::Waiters;
 /// back; a dropped [`Acquire`] leaves the queue (returning permits it had been granted).
 ///
 /// ```
-/// use ringpoll_core::sync::Semaphore;
+/// use ringpoll::sync::Semaphore;
 ///
-/// ringpoll_core::block_on(async {
+/// ringpoll::block_on(async {
 ///     let limit = Semaphore::new(2);
 ///     let a = limit.acquire().await.unwrap();
 ///     let _b = limit.acquire().await.unwrap();

@@ -104,8 +104,8 @@ fn cpu_steering_program(cpus: &[usize]) -> io::Result<Vec<libc::sock_filter>> {
 /// anywhere (before the runtime starts, say) and hand it to the cores.
 ///
 /// ```no_run
-/// use ringpoll_core::Runtime;
-/// use ringpoll_net::tcp::SharedListener;
+/// use ringpoll::Runtime;
+/// use ringpoll::net::tcp::SharedListener;
 ///
 /// let rt = Runtime::builder().build()?;
 /// let shared = SharedListener::bind("127.0.0.1:7000")?; // no SO_REUSEPORT

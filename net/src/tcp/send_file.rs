@@ -30,8 +30,8 @@ impl TcpStream {
     /// ignore SIGPIPE.
     ///
     /// ```no_run
-    /// # async fn demo(stream: ringpoll_net::TcpStream) -> std::io::Result<()> {
-    /// let file = ringpoll_fs::File::open("index.html").await?;
+    /// # async fn demo(stream: ringpoll::net::TcpStream) -> std::io::Result<()> {
+    /// let file = ringpoll::fs::File::open("index.html").await?;
     /// let len = file.metadata().await?.len();
     /// stream.send_file(&file, 0, len).await?;
     /// # Ok(()) }

@@ -22,8 +22,8 @@ use super::{SendError, TryRecvError, TrySendError};
 /// If `capacity` is 0.
 ///
 /// ```no_run
-/// use ringpoll_core::channel::cross_core;
-/// use ringpoll_core::Runtime;
+/// use ringpoll::channel::cross_core;
+/// use ringpoll::Runtime;
 ///
 /// let rt = Runtime::builder().cores([0, 1]).build()?;
 /// let (tx, mut rx) = cross_core::channel::<u64>(64);

@@ -32,8 +32,8 @@ impl<T> Shared<T> {
 /// without sending (the other core shut down, or its task was cancelled).
 ///
 /// ```no_run
-/// use ringpoll_core::channel::cross_core;
-/// use ringpoll_core::Runtime;
+/// use ringpoll::channel::cross_core;
+/// use ringpoll::Runtime;
 ///
 /// let rt = Runtime::builder().cores([0, 1]).build()?;
 /// let (reply, answer) = cross_core::oneshot();

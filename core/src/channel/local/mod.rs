@@ -34,11 +34,11 @@ struct Chan<T> {
 /// If `capacity` is 0.
 ///
 /// ```
-/// use ringpoll_core::channel::local;
+/// use ringpoll::channel::local;
 ///
-/// ringpoll_core::block_on(async {
+/// ringpoll::block_on(async {
 ///     let (tx, mut rx) = local::channel(1);
-///     ringpoll_core::spawn(async move {
+///     ringpoll::spawn(async move {
 ///         for i in 0..3 {
 ///             tx.send(i).await.unwrap(); // waits for the receiver after the first
 ///         }

@@ -20,11 +20,11 @@ struct Slot<T> {
 /// a future; it fails with [`RecvError`] if the sender is dropped without sending.
 ///
 /// ```
-/// use ringpoll_core::channel::local;
+/// use ringpoll::channel::local;
 ///
-/// ringpoll_core::block_on(async {
+/// ringpoll::block_on(async {
 ///     let (tx, rx) = local::oneshot();
-///     ringpoll_core::spawn(async move { tx.send("done").unwrap() }).detach();
+///     ringpoll::spawn(async move { tx.send("done").unwrap() }).detach();
 ///     assert_eq!(rx.await, Ok("done"));
 /// });
 /// ```
