@@ -39,6 +39,12 @@ const POOL_GRACE: Duration = Duration::from_secs(1);
 /// when the kernel allows it). Tasks it spawns run on the same thread and are dropped when it
 /// returns; blocking jobs still running then get up to a second to finish.
 ///
+/// On io_uring the core's ring lives on the calling thread. The kernel finishes tearing a
+/// closed ring down a little later and then interrupts that thread once (task work sent
+/// with TWA_SIGNAL): a blocking call with a timeout made right after `block_on` returns may
+/// fail with `ErrorKind::Interrupted`, which std's `read_exact`/`write_all` already retry.
+/// A [`Runtime`](crate::Runtime) has no such effect on the thread that builds it.
+///
 /// # Panics
 /// If the thread already runs a ringpoll core, or no reactor can be created (see
 /// [`try_block_on`]).

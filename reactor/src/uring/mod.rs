@@ -13,6 +13,7 @@ mod in_flight;
 #[allow(dead_code)]
 mod multishot;
 mod op_table;
+mod probe;
 mod receive_gate;
 mod run;
 pub(crate) mod stash;
@@ -20,15 +21,16 @@ pub(crate) mod stash;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use io_uring::{opcode, squeue, types, IoUring, Probe};
+use io_uring::{opcode, squeue, types, IoUring};
 
 use crate::netpoll_break::Break;
 use crate::stats::Stats;
 use op_table::{Completion, Finished, OpId, OpTable, Orphan};
+pub(crate) use probe::{probe, supports};
 pub(crate) use run::{Registration, Run};
 use stash::Stash;
 
@@ -38,20 +40,6 @@ const ENTRIES: u32 = 1024;
 const BREAK_DATA: u64 = u64::MAX;
 /// `user_data` of entries nobody awaits (cancels, closes).
 const UNAWAITED_DATA: u64 = u64::MAX - 1;
-
-/// Opcodes the driver needs; without any of them `auto` picks epoll.
-const REQUIRED: [(u8, &str); 10] = [
-    (opcode::Recv::CODE, "RECV"),
-    (opcode::Send::CODE, "SEND"),
-    (opcode::Accept::CODE, "ACCEPT"),
-    (opcode::Connect::CODE, "CONNECT"),
-    (opcode::Close::CODE, "CLOSE"),
-    (opcode::Read::CODE, "READ"),
-    (opcode::PollAdd::CODE, "POLL_ADD"),
-    (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
-    (opcode::SendMsg::CODE, "SENDMSG"),
-    (opcode::RecvMsg::CODE, "RECVMSG"),
-];
 
 fn build_ring() -> io::Result<IoUring> {
     let tuned = IoUring::builder()
@@ -63,37 +51,6 @@ fn build_ring() -> io::Result<IoUring> {
         .build(ENTRIES);
     // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently.
     tuned.or_else(|_| IoUring::builder().setup_cqsize(ENTRIES * 4).build(ENTRIES))
-}
-
-/// Whether this process may use io_uring here: setup, the opcodes, and timed waits.
-pub(crate) fn probe() -> io::Result<()> {
-    let ring = IoUring::new(8)?;
-    if !ring.params().is_feature_ext_arg() {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "kernel lacks IORING_FEAT_EXT_ARG"));
-    }
-    let mut probe = Probe::new();
-    ring.submitter().register_probe(&mut probe)?;
-    match REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
-        Some((_, name)) => Err(io::Error::new(io::ErrorKind::Unsupported, format!("kernel lacks IORING_OP_{name}"))),
-        None => Ok(()),
-    }
-}
-
-/// Whether this kernel's io_uring has opcode `code`, probed once per process: optional ops
-/// (file ops a kernel may lack, such as FTRUNCATE before 6.9) ask before submitting.
-pub(crate) fn supports(code: u8) -> bool {
-    static SUPPORTED: OnceLock<[bool; 256]> = OnceLock::new();
-    SUPPORTED.get_or_init(|| {
-        let mut table = [false; 256];
-        let mut probe = Probe::new();
-        let probed = IoUring::new(2).and_then(|ring| ring.submitter().register_probe(&mut probe));
-        if probed.is_ok() {
-            for (code, slot) in table.iter_mut().enumerate() {
-                *slot = probe.is_supported(code as u8);
-            }
-        }
-        table
-    })[usize::from(code)]
 }
 
 pub(crate) struct Uring {
