@@ -14,12 +14,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::deadline::{self, Deadlines};
-use crate::driver::Registration;
+use crate::driver::{Registration, Run};
 use crate::interest::Interest;
 use crate::op::{Op, Syscall};
 use crate::reactor::Reactor;
 use crate::target::Target;
-use crate::turn::Turns;
+use crate::turn::{Turned, Turns};
 
 /// A socket registered with the current core's reactor; closing it is the reactor's job.
 ///
@@ -141,13 +141,8 @@ impl Source {
     }
 
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.
-    pub(crate) async fn run<O: Op>(&self, op: O) -> O::Output {
-        let interest = op.interest();
-        let _turn = match self.turns.try_take(interest) {
-            Some(turn) => turn,
-            None => self.turns.take(interest).await,
-        };
-        self.reactor.driver().run(self.target(), op).await
+    pub(crate) fn run<O: Op>(&self, op: O) -> Turned<'_, Run<'_, O>> {
+        Turned::new(&self.turns, op.interest(), self.reactor.driver().run(self.target(), op))
     }
 
     /// Runs the readiness half of `syscall` once in poll style, on either driver: try it, and

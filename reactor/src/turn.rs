@@ -156,6 +156,76 @@ impl Drop for Turn<'_> {
     }
 }
 
+/// `inner` run on its direction's turn: the future of `Source::run`. Written out rather than
+/// an async fn, so the op inside `inner` is not stored twice.
+pub(crate) struct Turned<'a, F> {
+    turns: &'a Turns,
+    interest: Interest,
+    state: TurnState<'a>,
+    inner: F,
+}
+
+enum TurnState<'a> {
+    /// Not asked for yet.
+    Idle,
+    /// Queued behind another operation.
+    Queued(TakeTurn<'a>),
+    /// Ours until `inner` finishes (or the future is dropped).
+    Held,
+}
+
+impl<'a, F> Turned<'a, F> {
+    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
+        Turned { turns, interest, state: TurnState::Idle, inner }
+    }
+
+    /// Takes the turn, or queues for it.
+    #[inline]
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let TurnState::Idle = self.state {
+            match self.turns.try_take(self.interest) {
+                Some(turn) => {
+                    std::mem::forget(turn);
+                    self.state = TurnState::Held;
+                    return Poll::Ready(());
+                }
+                None => self.state = TurnState::Queued(self.turns.take(self.interest)),
+            }
+        }
+        if let TurnState::Queued(waiting) = &mut self.state {
+            let turn = std::task::ready!(Pin::new(waiting).poll(cx));
+            // The guard's release is done by `Turned` itself (on completion or drop).
+            std::mem::forget(turn);
+            self.state = TurnState::Held;
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<F: Future + Unpin> Future for Turned<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        if !matches!(this.state, TurnState::Held) {
+            std::task::ready!(this.poll_turn(cx));
+        }
+        let out = std::task::ready!(Pin::new(&mut this.inner).poll(cx));
+        this.state = TurnState::Idle;
+        this.turns.release(this.interest);
+        Poll::Ready(out)
+    }
+}
+
+impl<F> Drop for Turned<'_, F> {
+    fn drop(&mut self) {
+        if let TurnState::Held = self.state {
+            self.turns.release(self.interest);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

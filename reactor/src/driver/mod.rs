@@ -14,8 +14,10 @@ mod choice;
 
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
 
+use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -132,14 +134,10 @@ impl Driver {
     }
 
     /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring.
-    pub(crate) async fn run<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+    pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
         match self.parts(target) {
-            Parts::Epoll(..) => {
-                let mut waiting = false;
-                let res = std::future::poll_fn(|cx| self.poll_syscall(target, cx, &mut op, &mut waiting)).await;
-                op.finish(res)
-            }
-            Parts::Uring(d, r) => d.run(target.with(r), op).await,
+            Parts::Epoll(..) => Run::Epoll { driver: self, target, op: Some(op), waiting: false },
+            Parts::Uring(d, r) => Run::Uring(d.run(target.with(r), op)),
         }
     }
 
@@ -257,6 +255,36 @@ impl Parts<'_> {
         match self {
             Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
             Parts::Uring(_, r) => r.note_transfer(interest, moved),
+        }
+    }
+}
+
+/// The future of [`Driver::run`].
+pub(crate) enum Run<'a, O: Op> {
+    /// The readiness loop; `waiting` says the last try met EAGAIN.
+    Epoll {
+        driver: &'a Driver,
+        target: Target<'a, Registration>,
+        op: Option<O>,
+        waiting: bool,
+    },
+    Uring(uring::Run<'a, O>),
+}
+
+// The op is moved by value and never pinned.
+impl<O: Op> Unpin for Run<'_, O> {}
+
+impl<O: Op> Future for Run<'_, O> {
+    type Output = O::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
+        match self.get_mut() {
+            Run::Epoll { driver, target, op, waiting } => {
+                let syscall = op.as_mut().expect("driver::Run polled after completion");
+                let res = ready!(driver.poll_syscall(*target, cx, syscall, waiting));
+                Poll::Ready(op.take().expect("taken once").finish(res))
+            }
+            Run::Uring(run) => Pin::new(run).poll(cx),
         }
     }
 }

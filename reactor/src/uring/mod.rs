@@ -24,7 +24,7 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 use crate::netpoll_break::Break;
 use crate::stats::Stats;
 use op_table::{Completion, Finished, OpId, OpTable, Orphan};
-pub(crate) use run::Registration;
+pub(crate) use run::{Registration, Run};
 use stash::Stash;
 
 /// SQ entries per ring; a full SQ is submitted and pushed again, never an error.
