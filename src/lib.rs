@@ -125,7 +125,7 @@ pub mod stats {
 
 /// Owned buffers for the completion-style I/O API.
 pub mod buf {
-    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice};
+    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice, Spare};
 }
 
 /// Sockets: TCP, UDP and Unix streams, plus `copy_bidirectional` for proxies.
