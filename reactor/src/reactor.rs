@@ -37,7 +37,7 @@ thread_local! {
 impl Reactor {
     /// Creates a reactor of `kind` for the calling thread.
     pub fn new(kind: DriverKind) -> io::Result<Rc<Reactor>> {
-        let brk = Arc::new(Break::new(kind == DriverKind::Epoll)?);
+        let brk = Arc::new(Driver::new_break(kind)?);
         let stats = Arc::default();
         let driver = Driver::new(kind, &brk, &stats)?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -70,6 +70,12 @@ impl Driver {
         })
     }
 
+    /// The core's eventfd, as a driver of `kind` reads it: epoll consumes it with a
+    /// non-blocking read, io_uring parks a blocking read in the ring.
+    pub(crate) fn new_break(kind: DriverKind) -> io::Result<Break> {
+        Break::new(kind == DriverKind::Epoll)
+    }
+
     pub(crate) fn kind(&self) -> DriverKind {
         match self {
             Driver::Epoll(_) => DriverKind::Epoll,
