@@ -61,47 +61,7 @@ pub mod hyper;
 #[path = "macros.rs"]
 pub mod __macros;
 
-/// Runs `async fn main` on ringpoll: once on this thread, or once on each core listed in
-/// `cores = [..]`; `driver = "uring" | "epoll" | "auto"` forces the driver.
-///
-/// ```no_run
-/// #[ringpoll::main(cores = [0, 1])]
-/// async fn main() -> std::io::Result<()> {
-///     let listener = ringpoll::net::TcpListener::bind("127.0.0.1:7000")?; // one per core
-///     let (stream, _peer) = listener.accept().await?;
-///     let (res, _buf) = stream.write_all(b"hello\n".to_vec()).await;
-///     res
-/// }
-/// ```
-///
-/// Arguments are checked when compiling:
-///
-/// ```compile_fail
-/// #[ringpoll::main(driver = "kqueue")] // error: driver must be "uring", "epoll" or "auto"
-/// async fn main() {}
-/// ```
-///
-/// ```compile_fail
-/// #[ringpoll::main(threads = 4)] // error: unknown argument
-/// async fn main() {}
-/// ```
-pub use ringpoll_macros::main;
-
-/// Runs an `async fn` test on a fresh core on the test's thread, on the driver
-/// `RINGPOLL_DRIVER` picks (or `driver = ".."`).
-///
-/// ```no_run
-/// #[ringpoll::test]
-/// async fn sleeps() {
-///     ringpoll::time::sleep(std::time::Duration::from_millis(1)).await;
-/// }
-/// ```
-///
-/// ```compile_fail
-/// #[ringpoll::test]
-/// fn not_async() {} // error: #[ringpoll::test] must be an `async fn`
-/// ```
-pub use ringpoll_macros::test;
+pub use ringpoll_macros::{main, test};
 
 pub use ringpoll_core::{
     block_on, current_core, park_on, spawn, spawn_blocking, try_block_on, yield_now, Builder, Handle, JoinError,
@@ -132,7 +92,7 @@ pub mod stats {
 
 /// Owned buffers for the completion-style I/O API.
 pub mod buf {
-    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice};
+    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice, Spare};
 }
 
 /// Files and paths: ring ops on io_uring cores, the blocking pool on epoll cores.

@@ -1,10 +1,15 @@
-//! Process-wide shutdown signals (SIGINT, SIGTERM) for servers.
+//! Signals: [`Signal`] catches any signal (SIGHUP for a reload, SIGUSR1...) and awaits it
+//! on any core; [`ShutdownSignals`] is the process-wide SIGINT/SIGTERM of a server.
 //!
 //! Signals go to whichever thread does not block them, so the only robust way to see them in a
 //! multi-threaded process is to block them everywhere and wait for them in one place. Call
 //! [`ShutdownSignals::install`] on the main thread *before* building the runtime (threads
 //! inherit the mask), then either block in [`ShutdownSignals::wait`], or await
 //! [`ShutdownSignals::recv`] from any core.
+
+mod catch;
+
+pub use catch::Signal;
 
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering::SeqCst};

@@ -5,6 +5,8 @@
 //! The expansion stays small: parsing and checking the arguments happens here, at compile
 //! time; running the body is ordinary code in the facade.
 
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
+
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
@@ -115,12 +117,26 @@ fn expand(
 ///
 /// A runtime that cannot start, or a core whose body panics, panics `main` with the reason.
 ///
-/// ```ignore
-/// #[ringpoll::main(cores = [0, 1], driver = "epoll")]
+/// ```no_run
+/// #[ringpoll::main(cores = [0, 1])]
 /// async fn main() -> std::io::Result<()> {
-///     let _listener = ringpoll::net::TcpListener::bind("127.0.0.1:7000")?;
-///     Ok(())
+///     let listener = ringpoll::net::TcpListener::bind("127.0.0.1:7000")?; // one per core
+///     let (stream, _peer) = listener.accept().await?;
+///     let (res, _buf) = stream.write_all(b"hello\n".to_vec()).await;
+///     res
 /// }
+/// ```
+///
+/// Arguments are checked when compiling:
+///
+/// ```compile_fail
+/// #[ringpoll::main(driver = "kqueue")] // error: driver must be "uring", "epoll" or "auto"
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[ringpoll::main(threads = 4)] // error: unknown argument
+/// async fn main() {}
 /// ```
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -148,11 +164,16 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// (`ringpoll::block_on`), on the driver `RINGPOLL_DRIVER` picks, or on the one forced by
 /// `driver = "uring" | "epoll" | "auto"`.
 ///
-/// ```ignore
+/// ```no_run
 /// #[ringpoll::test]
 /// async fn sleeps() {
 ///     ringpoll::time::sleep(std::time::Duration::from_millis(1)).await;
 /// }
+/// ```
+///
+/// ```compile_fail
+/// #[ringpoll::test]
+/// fn not_async() {} // error: #[ringpoll::test] must be an `async fn`
 /// ```
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -59,6 +59,28 @@ pub unsafe trait IoBufMut: IoBuf {
     /// # Safety
     /// The first `n` bytes must have been written.
     unsafe fn set_init(&mut self, n: usize);
+
+    /// The room after the bytes the buffer holds: a read into it appends, so a framed
+    /// protocol keeps a partial message and reads the rest behind it, in one buffer (tokio's
+    /// `read_buf`, monoio's `SliceMut`). Reserve room first (`Vec::reserve`); a buffer with
+    /// none left makes a stream read fail with `InvalidInput`.
+    ///
+    /// ```
+    /// use ringpoll::buf::{IoBuf, IoBufMut};
+    ///
+    /// let mut buf = b"partial ".to_vec();
+    /// buf.reserve(64);
+    /// let spare = buf.spare();
+    /// assert_eq!(spare.bytes_init(), 0); // a read lands at offset 8
+    /// assert_eq!(spare.into_inner(), b"partial ");
+    /// ```
+    fn spare(self) -> Spare<Self>
+    where
+        Self: Sized,
+    {
+        let offset = self.bytes_init();
+        Spare { buf: self, offset }
+    }
 }
 
 // SAFETY: a Vec's heap pointer does not move when the Vec is moved; `len` bytes are initialised.
@@ -162,6 +184,97 @@ unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     }
 }
 
+/// The room after the bytes an owned buffer held when [`IoBufMut::spare`] was called; a
+/// read into it appends to them. `into_inner` gives the whole buffer back, old bytes and new.
+#[derive(Debug)]
+pub struct Spare<B> {
+    buf: B,
+    offset: usize,
+}
+
+impl<B> Spare<B> {
+    /// The whole buffer: the bytes it held, then what was read.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+}
+
+// SAFETY: the view starts at the buffer's initialised length, inside the allocation, whose
+// pointer is stable by B's contract; what it calls initialised is what B calls initialised
+// beyond that offset.
+unsafe impl<B: IoBufMut> IoBuf for Spare<B> {
+    fn stable_ptr(&self) -> *const u8 {
+        // SAFETY: offset <= the buffer's initialised length, so it stays in the allocation.
+        unsafe { self.buf.stable_ptr().add(self.offset) }
+    }
+    fn bytes_init(&self) -> usize {
+        self.buf.bytes_init().saturating_sub(self.offset)
+    }
+}
+
+// SAFETY: the writable bytes are the buffer's own, past `offset`; set_init records the ones
+// before `offset` (initialised when the view was made) plus the `n` written after them.
+unsafe impl<B: IoBufMut> IoBufMut for Spare<B> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        // SAFETY: offset <= bytes_total, so it stays in the allocation.
+        unsafe { self.buf.stable_mut_ptr().add(self.offset) }
+    }
+    fn bytes_total(&mut self) -> usize {
+        self.buf.bytes_total().saturating_sub(self.offset)
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // SAFETY: the first `offset` bytes were initialised when the view was made, and the
+        // caller guarantees the `n` after them were written.
+        unsafe { self.buf.set_init(self.offset + n) };
+    }
+}
+
+#[cfg(feature = "bytes")]
+mod bytes_impls {
+    use super::{IoBuf, IoBufMut};
+
+    // SAFETY: Bytes points at shared heap (or static) memory that does not move with the
+    // handle and is never written; `len` bytes are initialised.
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+    unsafe impl IoBuf for bytes::Bytes {
+        fn stable_ptr(&self) -> *const u8 {
+            self.as_ptr()
+        }
+        fn bytes_init(&self) -> usize {
+            self.len()
+        }
+    }
+
+    // SAFETY: a BytesMut's heap memory does not move with the handle; `len` bytes are
+    // initialised.
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+    unsafe impl IoBuf for bytes::BytesMut {
+        fn stable_ptr(&self) -> *const u8 {
+            self.as_ptr()
+        }
+        fn bytes_init(&self) -> usize {
+            self.len()
+        }
+    }
+
+    // SAFETY: the whole capacity is writable at a stable address while the handle lives
+    // (the runtime owns it, so nothing reserves or splits meanwhile); set_init sets `len` to
+    // bytes a read reported as written.
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+    unsafe impl IoBufMut for bytes::BytesMut {
+        fn stable_mut_ptr(&mut self) -> *mut u8 {
+            self.as_mut_ptr()
+        }
+        fn bytes_total(&mut self) -> usize {
+            self.capacity()
+        }
+        unsafe fn set_init(&mut self, n: usize) {
+            // SAFETY: the caller guarantees the first `n <= capacity` bytes were written.
+            unsafe { self.set_len(n) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +287,22 @@ mod tests {
         let view = unsafe { std::slice::from_raw_parts(s.stable_ptr(), s.bytes_init()) };
         assert_eq!(view, b"world");
         assert_eq!(s.into_inner(), b"hello world");
+    }
+
+    #[test]
+    fn spare_appends_after_the_bytes_held() {
+        let mut buf = b"abc".to_vec();
+        buf.reserve(10);
+        let total = buf.capacity();
+        let mut spare = buf.spare();
+        assert_eq!(spare.bytes_total(), total - 3);
+        // SAFETY: the spare room has bytes_total writable bytes; we write two of them.
+        unsafe {
+            spare.stable_mut_ptr().copy_from_nonoverlapping(b"de".as_ptr(), 2);
+            spare.set_init(2);
+        }
+        assert_eq!(spare.bytes_init(), 2);
+        assert_eq!(spare.into_inner(), b"abcde");
     }
 
     #[test]

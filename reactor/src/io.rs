@@ -53,10 +53,16 @@ impl std::error::Error for PartialWrite {
 }
 
 impl Source {
-    /// Receives into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream. On
-    /// a datagram socket it receives one datagram (the rest of a longer one is discarded).
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+    /// Receives into `buf` (from its start, up to its capacity; [`IoBufMut::spare`] reads
+    /// after the bytes a buffer holds). `Ok(0)` is end of stream, so on a stream socket a
+    /// buffer with no room is `InvalidInput` instead. On a datagram socket it receives one
+    /// datagram (the rest of a longer one is discarded).
+    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
         if self.registration().is_stream() {
+            if buf.bytes_total() == 0 {
+                let err = io::Error::new(io::ErrorKind::InvalidInput, "read into a buffer with no room");
+                return (Err(err), buf);
+            }
             return self.run(Recv::new(buf)).await;
         }
         let (res, buf) = self.run(RecvFrom::new(buf)).await;

@@ -41,7 +41,7 @@ pub mod timers;
 mod turn;
 mod uring;
 
-pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
+pub use buf::{BufResult, IoBuf, IoBufMut, Slice, Spare};
 pub use driver::{DriverChoice, DriverKind, DRIVER_ENV};
 pub use interest::Interest;
 pub use io::PartialWrite;

@@ -64,7 +64,8 @@ impl TcpStream {
     }
 
     /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly
-    /// the bytes read. `Ok(0)` is end of stream.
+    /// the bytes read. `Ok(0)` is end of stream; a buffer with no room is `InvalidInput`. To
+    /// append to the bytes a buffer holds (a partial message), read into `buf.spare()`.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.source.read(buf).await
     }

@@ -49,7 +49,8 @@ impl UnixStream {
         Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
     }
 
-    /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream.
+    /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream; a
+    /// buffer with no room is `InvalidInput`. Read into `buf.spare()` to append instead.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.source.read(buf).await
     }
