@@ -215,8 +215,9 @@ fn dropped_file_futures_lose_nothing_and_leak_no_descriptor() {
 
         // A dropped cursor read moves nothing: the next read returns the same bytes.
         let file = File::open(&path).await.unwrap();
-        // (On epoll the pool may finish the read before its one poll: then it was delivered,
-        // and the cursor rightly moved past it.)
+        // (On epoll a cached read completes inline, or the pool finishes it, before its one
+        // poll: then it was delivered, and the cursor rightly moved past it. The test below
+        // makes the read wait.)
         let first = poll_once_then_drop(file.read(Vec::with_capacity(4096))).await;
         let skip = first.map_or(0, |(n, _)| n.unwrap());
         let (n, buf) = file.read(Vec::with_capacity(4096)).await;
@@ -233,6 +234,59 @@ fn dropped_file_futures_lose_nothing_and_leak_no_descriptor() {
         let written = std::fs::read(dir.join("w")).unwrap();
         assert!(written.is_empty() || written == payload(8192, 3), "a torn write: {} bytes", written.len());
     });
+}
+
+/// Drops `file`'s pages from the page cache (they must be clean: synced first), so a read
+/// cannot be served from it on the core: on epoll it goes to the pool.
+fn evict(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain call on a descriptor the file keeps open; no pointers.
+    let err = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(err, 0, "posix_fadvise");
+}
+
+#[test]
+fn a_dropped_cursor_read_that_completes_later_moves_nothing() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("late-read");
+    let path = dir.join("f");
+    let data = payload(64 * 1024, 4);
+    std::fs::write(&path, &data).unwrap();
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_threads(1).build().unwrap();
+    rt.spawn_on(0, move || async move {
+        let file = File::open(&path).await.unwrap();
+        file.sync_all().await.unwrap();
+        // The pool's one thread is held, so a read sent to the pool waits in its queue: its
+        // one poll is Pending for certain, and it runs only after its future is dropped.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = ringpoll::spawn_blocking(move || held.recv_timeout(Duration::from_secs(10)));
+        // On epoll an uncached read goes to the pool. Now and then the pages are back (or
+        // were not dropped) by the time it runs, so it reads inline and is delivered, which
+        // rightly moves the cursor: reset and retry (1 in 20 runs under load needs a retry).
+        let mut pending = false;
+        for _ in 0..100 {
+            evict(&file);
+            if poll_once_then_drop(file.read(Vec::with_capacity(4096))).await.is_none() {
+                pending = true;
+                break;
+            }
+            file.seek(SeekFrom::Start(0)).await.unwrap();
+            ringpoll::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(pending, "a read of evicted pages was never pending");
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        // Queued after the dropped read's job on the one thread: once it returns, that job
+        // has run (epoll). On io_uring the ring op completes or is cancelled meanwhile.
+        ringpoll::spawn_blocking(|| ()).await.unwrap();
+        ringpoll::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(file.position(), 0, "a dropped read moved the cursor");
+        let (n, buf) = file.read(Vec::with_capacity(4096)).await;
+        assert_eq!(&buf[..n.unwrap()], &data[..4096], "the next read starts where the dropped one did");
+        assert_eq!(file.position(), 4096);
+    })
+    .join()
+    .unwrap();
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The one home of raw syscalls: every `libc` call of the reactor and of the socket types
 //! that is not socket creation or options goes through here (as mio's `sys/unix` does).
 //!
-//! [`syscall!`] runs a libc call and turns its `-1` into the thread's `errno`; the helpers
+//! `syscall!` runs a libc call and turns its `-1` into the thread's `errno`; the helpers
 //! below it are the calls several places need. Each helper's `unsafe` is about pointers it
 //! builds itself from references, so callers stay safe.
 
