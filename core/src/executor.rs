@@ -134,6 +134,11 @@ impl Executor {
     }
 
     fn drain_mailbox(&self) {
+        // Checked first: is_empty is two loads, an empty try_recv several times that, and
+        // the inbox is empty on almost every turn.
+        if self.inbox.is_empty() {
+            return;
+        }
         while let Ok(msg) = self.inbox.try_recv() {
             match msg {
                 Msg::Run(f) => f(),

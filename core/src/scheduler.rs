@@ -98,6 +98,7 @@ impl Scheduler {
     }
 
     /// Queues task `key` unless it is queued already or gone.
+    #[inline]
     pub(crate) fn schedule(&self, key: Key) {
         if let Some(slot) = self.slots.borrow_mut().get_mut(key) {
             if !slot.scheduled {
@@ -108,6 +109,7 @@ impl Scheduler {
     }
 
     /// Takes the next queued task out of its slot to be polled.
+    #[inline]
     pub(crate) fn next(&self) -> Option<(Key, LocalTask)> {
         loop {
             let key = self.queue.borrow_mut().pop_front()?;
@@ -121,6 +123,7 @@ impl Scheduler {
     }
 
     /// Returns a task that is still pending to its slot.
+    #[inline]
     pub(crate) fn put_back(&self, key: Key, task: LocalTask) {
         if let Some(slot) = self.slots.borrow_mut().get_mut(key) {
             slot.task = Some(task);
@@ -134,6 +137,7 @@ impl Scheduler {
     }
 
     /// Whether a task is queued.
+    #[inline]
     pub(crate) fn has_queued(&self) -> bool {
         !self.queue.borrow().is_empty()
     }

@@ -56,9 +56,21 @@ impl Deadlines {
     /// Ready once the deadline of `interest` has passed; until then a timer wakes `cx` then.
     #[inline]
     pub(crate) fn poll_expired(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(slot) = self.slots.get().map(|s| &s[interest as usize]) else { return Poll::Pending };
-        let Some(at) = slot.at.get() else { return Poll::Pending };
-        let mut timer = slot.timer.borrow_mut();
+        match self.slots.get() {
+            Some(slots) => slots[interest as usize].poll_expired(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Slot {
+    /// Out of line: the readiness wait of every operation inlines the check above, and most
+    /// sockets never set a deadline.
+    #[cold]
+    #[inline(never)]
+    fn poll_expired(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(at) = self.at.get() else { return Poll::Pending };
+        let mut timer = self.timer.borrow_mut();
         match timer.as_mut() {
             Some(t) if t.deadline() == at => t.poll_elapsed(cx),
             _ => timer.insert(sleep_until(at)).poll_elapsed(cx),

@@ -11,12 +11,15 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use crate::slab::{Key, Slab};
+
 /// The drain state of one core.
 pub(crate) struct Drain {
     /// The core's reactor id: a [`Draining`] moved to another core never touches this one.
     id: u64,
     started: Cell<bool>,
-    waiters: RefCell<Waiters>,
+    /// Wakers of pending [`Draining`] futures; each removes its own entry when dropped.
+    waiters: RefCell<Slab<Waker>>,
 }
 
 thread_local! {
@@ -33,13 +36,6 @@ fn with_current<R>(f: impl FnOnce(&Drain) -> R) -> Option<R> {
     CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
 }
 
-/// Wakers of pending [`Draining`] futures; each removes its own entry when dropped.
-#[derive(Default)]
-struct Waiters {
-    slots: Vec<Option<Waker>>,
-    free: Vec<usize>,
-}
-
 impl Drain {
     /// The drain state of the reactor with id `id`.
     pub(crate) fn new(id: u64) -> Drain {
@@ -48,9 +44,9 @@ impl Drain {
 
     pub(crate) fn start(&self) {
         self.started.set(true);
-        let mut waiters = self.waiters.borrow_mut();
-        let woken: Vec<Waker> = waiters.slots.iter_mut().filter_map(Option::take).collect();
-        drop(waiters);
+        // Woken with nothing borrowed (a waker may run code that registers or drops a
+        // waiter); entries stay until their futures drop.
+        let woken: Vec<Waker> = self.waiters.borrow().iter().map(|(_, w)| w.clone()).collect();
         woken.into_iter().for_each(Waker::wake);
     }
 
@@ -58,31 +54,17 @@ impl Drain {
         self.started.get()
     }
 
-    fn register(&self, key: &mut Option<usize>, waker: &Waker) {
-        let mut w = self.waiters.borrow_mut();
-        match *key {
-            Some(k) => match &mut w.slots[k] {
-                Some(old) if old.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            },
-            None => {
-                let k = match w.free.pop() {
-                    Some(k) => k,
-                    None => {
-                        w.slots.push(None);
-                        w.slots.len() - 1
-                    }
-                };
-                w.slots[k] = Some(waker.clone());
-                *key = Some(k);
-            }
+    /// Stores `waker` under `key`, or under a new key if `key` is None.
+    fn register(&self, key: &mut Option<Key>, waker: &Waker) {
+        let mut waiters = self.waiters.borrow_mut();
+        match key.and_then(|k| waiters.get_mut(k)) {
+            Some(old) => old.clone_from(waker),
+            None => *key = Some(waiters.insert(waker.clone())),
         }
     }
 
-    fn unregister(&self, key: usize) {
-        let mut w = self.waiters.borrow_mut();
-        w.slots[key] = None;
-        w.free.push(key);
+    fn unregister(&self, key: Key) {
+        self.waiters.borrow_mut().remove(key);
     }
 }
 
@@ -98,7 +80,7 @@ pub fn draining() -> Draining {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Draining {
     /// The reactor registered with, and the slot there.
-    key: Option<(u64, usize)>,
+    key: Option<(u64, Key)>,
 }
 
 impl Future for Draining {

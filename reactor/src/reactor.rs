@@ -124,12 +124,12 @@ impl Reactor {
     /// events arrived.
     pub fn poll(&self, timeout: Option<Duration>) -> io::Result<usize> {
         self.stats.reactor_polls.bump();
-        let now = Instant::now();
         let deadline = self.next_deadline();
+        // The clock is read only when a timer bounds the wait.
         let timeout = match (timeout, deadline) {
             (t, None) => t,
-            (None, Some(d)) => Some(until(d, now)),
-            (Some(t), Some(d)) => Some(t.min(until(d, now))),
+            (None, Some(d)) => Some(until(d, Instant::now())),
+            (Some(t), Some(d)) => Some(t.min(until(d, Instant::now()))),
         };
         let mut wake = self.wake.take();
         let n = self.driver.wait(timeout, &mut wake);

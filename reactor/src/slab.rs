@@ -101,6 +101,7 @@ impl<T> Slab<T> {
     ///
     /// # Panics
     /// If the slab already holds `u32::MAX - 1` entries.
+    #[inline]
     pub fn insert(&mut self, value: T) -> Key {
         self.len += 1;
         if self.free_head != NONE {
@@ -129,6 +130,7 @@ impl<T> Slab<T> {
 
     /// Removes and returns the value of `key`; None if `key` is stale. From now on `key` and
     /// every copy of it find nothing.
+    #[inline]
     pub fn remove(&mut self, key: Key) -> Option<T> {
         let entry = self.entries.get_mut(key.index as usize)?;
         if entry.generation != key.generation || !matches!(entry.state, State::Occupied(_)) {

@@ -54,15 +54,18 @@ pub(crate) struct OpTable {
 
 impl OpTable {
     /// Takes a slot for an SQE about to be pushed.
+    #[inline]
     pub(crate) fn insert(&mut self) -> OpId {
         self.slots.insert(Slot::Submitted(None)).to_u64()
     }
 
     /// The slot of `id`, which must be live: a future or orphan holds the only copy.
+    #[inline]
     fn live(&mut self, id: OpId) -> &mut Slot {
         self.slots.get_mut(Key::from_u64(id)).unwrap_or_else(|| unreachable!("op {id:#x} used after it was freed"))
     }
 
+    #[inline]
     fn release(&mut self, id: OpId) {
         self.slots.remove(Key::from_u64(id));
     }
@@ -89,6 +92,7 @@ impl OpTable {
     }
 
     /// Collects the completion, freeing the slot, or parks `cx` until it arrives.
+    #[inline]
     pub(crate) fn poll(&mut self, id: OpId, cx: &Context<'_>) -> Poll<Completion> {
         match self.live(id) {
             Slot::Done(done) => {

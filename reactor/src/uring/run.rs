@@ -209,6 +209,7 @@ impl<O: Op> Unpin for Run<'_, O> {}
 impl<O: Op> Future for Run<'_, O> {
     type Output = O::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
         let this = self.get_mut();
         let (uring, target, interest) = (this.uring, this.target, this.interest);
