@@ -61,7 +61,7 @@ pub mod shutdown {
 
 /// Owned buffers for the completion-style I/O API.
 pub mod buf {
-    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice};
+    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, PooledBuf, Slice, POOL_BUF_SIZE};
 }
 
 /// Sockets: TCP, UDP and Unix streams, plus `copy_bidirectional` for proxies.

@@ -18,7 +18,7 @@ pub mod udp;
 pub mod unix;
 
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
-pub use ringpoll_reactor::{PartialWrite, SockAddr};
+pub use ringpoll_reactor::{PartialWrite, PooledBuf, SockAddr, POOL_BUF_SIZE};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::drain::Drain;
 use crate::driver::{Driver, DriverKind};
 use crate::netpoll_break::Break;
+use crate::pool::HeapPool;
 use crate::stats::Stats;
 use crate::timers::{until, Timers};
 
@@ -28,6 +29,8 @@ pub struct Reactor {
     /// a poll allocates nothing.
     wake: RefCell<Vec<Waker>>,
     pub(crate) drain: Drain,
+    /// Heap buffers for pooled reads by readiness.
+    heap_pool: Rc<HeapPool>,
 }
 
 thread_local! {
@@ -49,6 +52,7 @@ impl Reactor {
             stats,
             wake: RefCell::new(Vec::with_capacity(128)),
             drain: Drain::default(),
+            heap_pool: Rc::default(),
         }))
     }
 
@@ -95,6 +99,10 @@ impl Reactor {
 
     pub(crate) fn with_current<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
         CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
+    }
+
+    pub(crate) fn heap_pool(&self) -> &Rc<HeapPool> {
+        &self.heap_pool
     }
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {

@@ -80,6 +80,10 @@ impl Source {
         &self.registration
     }
 
+    pub(crate) fn turns(&self) -> &Turns {
+        &self.turns
+    }
+
     pub(crate) fn deadlines(&self) -> &Deadlines {
         &self.deadlines
     }

@@ -23,7 +23,8 @@ use std::time::Duration;
 use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
-use crate::op::{Op, Syscall};
+use crate::op::{Op, RecvPooled, Syscall};
+use crate::pool::PooledBuf;
 use crate::source::Source;
 use crate::stats::Stats;
 use crate::sys::{interrupted, would_block};
@@ -137,6 +138,20 @@ impl Driver {
             }
             Parts::Uring(d, r) => d.run(source, r, op).await,
         }
+    }
+
+    /// A pooled read on `source`: io_uring's multishot recv into its buffer ring, or readiness
+    /// and `recv` into a heap pool buffer (epoll, and io_uring's fallback).
+    pub(crate) async fn read_pooled(&self, source: &Source) -> io::Result<PooledBuf> {
+        if let Parts::Uring(d, r) = self.parts(source) {
+            if let Some(res) = d.read_pooled(source, r).await {
+                return res;
+            }
+        }
+        let mut op = RecvPooled::new(source.reactor().heap_pool().clone());
+        let mut waiting = false;
+        let res = std::future::poll_fn(|cx| self.poll_syscall(source, cx, &mut op, &mut waiting)).await;
+        op.finish(res)
     }
 
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.

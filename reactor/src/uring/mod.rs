@@ -6,20 +6,20 @@
 //! TASKRUN_FLAG where the kernel has them: the core is the ring's only user, and completions
 //! are then processed when the core asks for them rather than by interrupting it.
 
-// Pure state for the pooled reads; the driver wires them in with the op layer.
-#[allow(dead_code)]
 mod buf_ledger;
+mod buf_ring;
 mod in_flight;
-#[allow(dead_code)]
 mod multishot;
 mod op_table;
 mod receive_gate;
+mod recv_stream;
 mod run;
 pub(crate) mod stash;
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -28,7 +28,8 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 
 use crate::netpoll_break::Break;
 use crate::stats::Stats;
-use op_table::{Completion, Finished, OpId, OpTable, Orphan};
+pub(crate) use buf_ring::BufRing;
+use op_table::{Completion, Finished, OpId, OpTable, Orphan, Stream};
 pub(crate) use run::Registration;
 use stash::Stash;
 
@@ -95,6 +96,11 @@ pub(crate) struct Uring {
     brk: Arc<Break>,
     /// Where the ring's enters and completions are counted.
     stats: Arc<Stats>,
+    /// Multishot completions reaped, handed to their streams once nothing is borrowed.
+    deliveries: RefCell<Vec<(Rc<dyn Stream>, Completion)>>,
+    /// The provided-buffer ring of pooled reads, registered on first use. Declared after
+    /// `ring`, so it is dropped after the ring that reads it.
+    buf_ring: RefCell<Option<Rc<BufRing>>>,
 }
 
 impl Uring {
@@ -109,6 +115,8 @@ impl Uring {
             break_fired: Cell::new(false),
             brk,
             stats,
+            deliveries: RefCell::default(),
+            buf_ring: RefCell::default(),
         };
         uring.arm_break()?;
         Ok(uring)
@@ -146,11 +154,22 @@ impl Uring {
     fn reap_now(&self, ring: &mut IoUring) {
         let mut wake = Vec::new();
         let (_, orphans) = self.reap(ring, &mut wake);
-        self.settle(orphans);
+        // The ring is borrowed: streams get their completions with the next wait.
+        self.settle_orphans(orphans);
         wake.into_iter().for_each(Waker::wake);
     }
 
+    /// Settles abandoned ops, then hands multishot completions to their streams, in the
+    /// order they came.
     fn settle(&self, orphans: Vec<(Orphan, Completion)>) {
+        self.settle_orphans(orphans);
+        let deliveries = self.deliveries.take();
+        for (stream, done) in deliveries {
+            stream.deliver(self, done);
+        }
+    }
+
+    fn settle_orphans(&self, orphans: Vec<(Orphan, Completion)>) {
         if orphans.is_empty() {
             return;
         }
@@ -158,6 +177,18 @@ impl Uring {
         for (orphan, done) in orphans {
             orphan(done, &mut stash);
         }
+    }
+
+    /// Queues a multishot `entry` whose completions all go to `stream`.
+    pub(crate) fn submit_stream(&self, entry: squeue::Entry, stream: Rc<dyn Stream>) -> OpId {
+        let id = self.ops.borrow_mut().insert_stream(stream);
+        if let Err(e) = self.push(entry.user_data(id)) {
+            let failed = Completion { result: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 };
+            if let Finished::Deliver(stream, done) = self.ops.borrow_mut().complete(id, failed) {
+                self.deliveries.borrow_mut().push((stream, done));
+            }
+        }
+        id
     }
 
     /// Queues `entry` as a new op; the returned id is polled with [`Uring::poll_op`].
@@ -301,6 +332,7 @@ impl Uring {
                     match ops.complete(id, done) {
                         Finished::Wake(w) => wake.push(w),
                         Finished::Settle(orphan, done) => orphans.push((orphan, done)),
+                        Finished::Deliver(stream, done) => self.deliveries.borrow_mut().push((stream, done)),
                         Finished::Nothing => {}
                     }
                 }

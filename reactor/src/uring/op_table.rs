@@ -8,12 +8,21 @@
 //! [`Slot::Abandoned`], inside an [`Orphan`] that also says what to do with a late result;
 //! the CQE runs and frees it. Pure bookkeeping, no syscalls: tested under Miri.
 
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::stash::Stash;
+use super::Uring;
 
 /// What a dropped op does with its completion; runs once the CQE arrives.
 pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
+
+/// The receiver of a multishot op's completions (a connection's recv stream). Its slot lives
+/// until a completion without IORING_CQE_F_MORE.
+pub(crate) trait Stream {
+    /// Handles one completion; called with nothing of the driver borrowed.
+    fn deliver(&self, uring: &Uring, done: Completion);
+}
 
 /// Identifies an in-flight op; the SQE's `user_data`: generation << 32 | slot index.
 pub(crate) type OpId = u64;
@@ -37,6 +46,8 @@ enum Slot {
     Done(Completion),
     /// The future is gone; the kernel may still use what this holds.
     Abandoned(Orphan),
+    /// A multishot op: every completion goes to its stream.
+    Stream(Rc<dyn Stream>),
 }
 
 /// What a completion asks the driver to do once the table is no longer borrowed.
@@ -45,6 +56,8 @@ pub(crate) enum Finished {
     Wake(Waker),
     /// Settle an abandoned op: run its orphan with the completion, freeing what it kept.
     Settle(Orphan, Completion),
+    /// Hand the completion to a multishot op's stream.
+    Deliver(Rc<dyn Stream>, Completion),
     /// Nothing: no task has polled the op yet, or the id is unknown.
     Nothing,
 }
@@ -69,6 +82,14 @@ impl OpTable {
         pack(index, self.generations[index])
     }
 
+    /// Takes a slot for a multishot SQE whose completions all go to `stream`.
+    pub(crate) fn insert_stream(&mut self, stream: Rc<dyn Stream>) -> OpId {
+        let id = self.insert();
+        let index = self.live(id);
+        self.slots[index] = Slot::Stream(stream);
+        id
+    }
+
     /// The slot of `id`, if `id` is its current op.
     fn index(&self, id: OpId) -> Option<usize> {
         let index = (id & 0xffff_ffff) as usize;
@@ -91,6 +112,13 @@ impl OpTable {
             return Finished::Nothing;
         };
         let slot = &mut self.slots[index];
+        if let Slot::Stream(stream) = slot {
+            let stream = stream.clone();
+            if !io_uring::cqueue::more(done.flags) {
+                self.release(index);
+            }
+            return Finished::Deliver(stream, done);
+        }
         match std::mem::replace(slot, Slot::Done(done)) {
             Slot::Submitted(Some(waker)) => Finished::Wake(waker),
             Slot::Submitted(None) => Finished::Nothing,
@@ -122,7 +150,9 @@ impl OpTable {
                 *waiter = Some(cx.waker().clone());
                 Poll::Pending
             }
-            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id:#x} polled after it was freed"),
+            Slot::Vacant | Slot::Abandoned(_) | Slot::Stream(_) => {
+                unreachable!("op {id:#x} is not a one-shot in flight")
+            }
         }
     }
 
@@ -150,7 +180,7 @@ impl OpTable {
                 self.release(index);
                 Some((orphan, done))
             }
-            Slot::Vacant | Slot::Abandoned(_) => unreachable!("op {id:#x} abandoned twice"),
+            Slot::Vacant | Slot::Abandoned(_) | Slot::Stream(_) => unreachable!("op {id:#x} abandoned twice"),
         }
     }
 
@@ -166,7 +196,7 @@ impl OpTable {
 
     /// The ops still awaiting their CQE (the teardown cancels them).
     pub(crate) fn in_flight_ids(&self) -> Vec<OpId> {
-        let pending = |(_, s): &(usize, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_));
+        let pending = |(_, s): &(usize, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_) | Slot::Stream(_));
         self.slots.iter().enumerate().filter(pending).map(|(i, _)| pack(i, self.generations[i])).collect()
     }
 }
@@ -199,6 +229,26 @@ mod tests {
         assert_ne!(reused, id, "under a new id: a late cancel of the old one misses it");
         assert!(matches!(ops.complete(id, OK), Finished::Nothing), "a stale CQE or cancel touches nothing");
         assert!(ops.waker_of(id).is_none());
+    }
+
+    #[test]
+    fn a_stream_slot_lives_until_a_completion_without_more() {
+        struct Sink;
+        impl Stream for Sink {
+            fn deliver(&self, _: &Uring, _: Completion) {}
+        }
+        let mut ops = OpTable::default();
+        let id = ops.insert_stream(Rc::new(Sink));
+        // IORING_CQE_F_MORE
+        let more = Completion { result: 10, flags: 1 << 1 };
+        for _ in 0..3 {
+            assert!(matches!(ops.complete(id, more), Finished::Deliver(_, c) if c == more));
+        }
+        assert_eq!(ops.in_flight_ids(), [id], "teardown cancels a live stream");
+        let last = Completion { result: 0, flags: 0 };
+        assert!(matches!(ops.complete(id, last), Finished::Deliver(_, c) if c == last));
+        assert_eq!(ops.len(), 0, "the final completion frees the slot");
+        assert!(matches!(ops.complete(id, more), Finished::Nothing), "a stale id reaches nothing");
     }
 
     #[test]
@@ -298,6 +348,7 @@ mod tests {
                             Finished::Wake(_) => assert_eq!(model[&id], Model::InFlight { polled: true }),
                             Finished::Nothing => assert_eq!(model[&id], Model::InFlight { polled: false }),
                             Finished::Settle(..) => panic!("a live op settled"),
+                            Finished::Deliver(..) => panic!("a one-shot op delivered like a stream"),
                         }
                         model.insert(id, Model::Done);
                     } else if model[&id] == Model::Abandoned {

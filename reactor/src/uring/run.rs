@@ -7,7 +7,7 @@
 //! earlier, dropped receives of the source settle (see `receive_gate`) and takes what they
 //! left (see `stash`); if its own future is dropped, what it receives is kept the same way.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::RawFd;
@@ -20,10 +20,12 @@ use io_uring::{opcode, types};
 use super::in_flight::InFlight;
 use super::op_table::{Completion, OpId};
 use super::receive_gate::{ReceiveGate, Receiving};
+use super::recv_stream::{PooledRead, RecvStream};
 use super::stash::Stash;
 use super::Uring;
 use crate::interest::Interest;
 use crate::op::{Op, Syscall};
+use crate::pool::PooledBuf;
 use crate::source::Source;
 use crate::sys::{cqe_result, would_block};
 
@@ -39,6 +41,8 @@ pub(crate) struct Registration {
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
+    /// The multishot recv of pooled reads, from the first one until a plain read or close.
+    pooled: RefCell<Option<Rc<RefCell<RecvStream>>>>,
 }
 
 impl Registration {
@@ -117,6 +121,40 @@ impl Uring {
         }
     }
 
+    /// A pooled read: the next buffer of the source's multishot recv, armed on first use.
+    /// None: the buffer ring is exhausted (or unavailable), read with readiness instead.
+    /// What dropped plain reads left is served first, by the caller's readiness path.
+    pub(crate) async fn read_pooled(
+        &self,
+        source: &Source,
+        registration: &Registration,
+    ) -> Option<io::Result<PooledBuf>> {
+        let stream = {
+            let mut pooled = registration.pooled.borrow_mut();
+            pooled.get_or_insert_with(|| Rc::new(RefCell::new(RecvStream::new(source.fd())))).clone()
+        };
+        let read = poll_fn(|cx| {
+            if source.deadlines().poll_expired(Interest::Read, cx).is_ready() {
+                return Poll::Ready(Err(crate::deadline::exceeded()));
+            }
+            if !stream.borrow().armed() {
+                // Not in the kernel: earlier dropped reads settle first, and what they left
+                // is read before anything new.
+                ready!(registration.gate.poll_clear(cx));
+                if self.stash.borrow().has_bytes(source.fd()) {
+                    return Poll::Ready(Ok(PooledRead::Fallback));
+                }
+            }
+            self.poll_pooled(&stream, || registration.gate.enter(), cx)
+        })
+        .await;
+        match read {
+            Ok(PooledRead::Buf(buf)) => Some(Ok(buf)),
+            Ok(PooledRead::Fallback) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// Submits `op` once and awaits its completion, EAGAIN included.
     pub(crate) async fn run_once<O: Op>(&self, fd: RawFd, mut op: O) -> O::Output {
         let entry = op.entry(fd, false);
@@ -168,6 +206,10 @@ impl Uring {
         if !syscall.receives() {
             return Poll::Ready(None);
         }
+        // A plain read takes over from pooled reads: the stream's bytes go to the stash first.
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, true);
+        }
         ready!(registration.gate.poll_clear(cx));
         Poll::Ready(syscall.take_leftover(&mut self.stash.borrow_mut(), fd))
     }
@@ -207,7 +249,9 @@ impl Uring {
     /// The waker of whatever waits on `interest`: its op or its readiness poll.
     pub(crate) fn waiter(&self, registration: &Registration, interest: Interest) -> Option<Waker> {
         let ops = [registration.parked[interest as usize].get(), registration.polls[interest as usize].get()];
-        ops.into_iter().flatten().find_map(|id| self.waker_of(id))
+        let op_waiter = ops.into_iter().flatten().find_map(|id| self.waker_of(id));
+        let pooled = || registration.pooled.borrow().as_ref().and_then(|s| s.borrow().waker());
+        op_waiter.or_else(|| if interest == Interest::Read { pooled() } else { None })
     }
 
     /// The source is gone: cancel its readiness polls, drop its leftovers, close `fd`.
@@ -216,6 +260,9 @@ impl Uring {
             if let Some(id) = slot.take() {
                 self.abandon(id, Box::new(|_, _| {}));
             }
+        }
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, false);
         }
         self.stash.borrow_mut().forget(fd);
         self.close_fd(fd);
