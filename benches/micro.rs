@@ -29,12 +29,12 @@ fn main() {
     bench_floor(&mut c);
     let mut figures = String::new();
     for (name, driver) in [("epoll", DriverChoice::Epoll), ("uring", DriverChoice::Uring)] {
-        let rt = Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1");
+        let rt = Arc::new(Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1"));
         bench_driver(&mut c, name, &rt);
         figures.push_str(&eventfd_figures(name, &rt));
         drop(rt);
         let spin = Runtime::builder().cores([0, 1]).driver(driver).spin_before_park(SPIN).build();
-        let rt = spin.expect("spinning runtime on CPUs 0 and 1");
+        let rt = Arc::new(spin.expect("spinning runtime on CPUs 0 and 1"));
         c.bench_function(&format!("{name}/cross_core_round_trip_spin_50us"), |b| {
             b.iter_custom(|n| ping_pong(&rt, n).0)
         });
@@ -163,15 +163,33 @@ fn total_writes(rt: &Runtime) -> u64 {
     rt.stats().iter().map(|s| s.eventfd_writes).sum()
 }
 
-/// eventfd writes for 10,000 cross-core sends, three ways; one line each.
-fn eventfd_figures(driver: &str, rt: &Runtime) -> String {
+/// eventfd writes for 10,000 cross-core sends, four ways; one line each.
+fn eventfd_figures(driver: &str, rt: &Arc<Runtime>) -> String {
     let (_, ping_pong_writes) = ping_pong(rt, SENDS / 2);
     let burst = burst_spawns(rt);
     let busy = sends_to_busy_core(rt);
+    let (core_writes, core_ring_wakes) = core_to_core_spawns(rt);
     format!(
         "{driver}: eventfd writes per {SENDS} cross-core sends: ping-pong (every send finds the peer asleep) \
-         {ping_pong_writes}; burst of spawn_on from a thread {burst}; wakes to a busy core {busy}\n"
+         {ping_pong_writes}; burst of spawn_on from a thread {burst}; wakes to a busy core {busy}; \
+         spawn_on core 0 -> core 1, each awaited {core_writes} (ring wakes {core_ring_wakes})\n"
     )
+}
+
+/// 10,000 `spawn_on(1, ..)` from a task on core 0, each awaited, so core 1 sleeps before the
+/// next: returns core 1's eventfd writes and MSG_RING wakes.
+fn core_to_core_spawns(rt: &Arc<Runtime>) -> (u64, u64) {
+    let before = rt.stats()[1];
+    let sender = rt.clone();
+    rt.spawn_on(0, move || async move {
+        for i in 0..SENDS {
+            black_box(sender.spawn_on(1, move || async move { i }).await.expect("spawned task"));
+        }
+    })
+    .join()
+    .expect("sender task");
+    let after = rt.stats()[1];
+    (after.eventfd_writes - before.eventfd_writes, after.ring_wakes - before.ring_wakes)
 }
 
 /// 10,000 `spawn_on(1, ..)` from this (non-core) thread back to back, then every join.

@@ -199,7 +199,11 @@ impl Runtime {
 
     /// Per-core counters, by core index.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
-        self.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
+        let snapshot = |c: &Core| {
+            let brk = c.mailbox.netpoll_break();
+            StatsSnapshot { ring_wakes: brk.ring_wakes(), ..c.stats.snapshot(brk.writes()) }
+        };
+        self.cores.iter().map(snapshot).collect()
     }
 
     /// The eventfd break of core `index` (for measuring wake deduplication).

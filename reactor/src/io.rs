@@ -17,6 +17,7 @@ use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::interest::Interest;
 use crate::op::{Accept, Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
 use crate::pool::PooledBuf;
 use crate::sockaddr::SockAddr;
@@ -74,7 +75,7 @@ impl Source {
         if !self.registration().is_stream() {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams"));
         }
-        let _turn = self.turns().take(crate::interest::Interest::Read).await;
+        let _turn = self.turns().take(Interest::Read).await;
         self.reactor().driver().read_pooled(self).await
     }
 

@@ -101,6 +101,12 @@ impl Reactor {
         CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
     }
 
+    /// Posts a wake for the core of `target` through the calling core's io_uring, if this
+    /// thread is an io_uring core. False: the caller writes the eventfd instead.
+    pub(crate) fn post_wake(target: &Arc<Break>) -> bool {
+        Reactor::with_current(|r| r.driver.post_wake(target)).unwrap_or(false)
+    }
+
     pub(crate) fn heap_pool(&self) -> &Rc<HeapPool> {
         &self.heap_pool
     }

@@ -83,6 +83,8 @@ pub struct StatsSnapshot {
     pub spin_hits: u64,
     /// Writes to the core's eventfd (netpollBreak) by other threads.
     pub eventfd_writes: u64,
+    /// Wakes other io_uring cores posted into this core's ring (MSG_RING) instead.
+    pub ring_wakes: u64,
 }
 
 impl Stats {
@@ -102,6 +104,7 @@ impl Stats {
             ops_in_flight: self.ops_in_flight.get(),
             spin_hits: self.spin_hits.get(),
             eventfd_writes,
+            ring_wakes: 0,
         }
     }
 }

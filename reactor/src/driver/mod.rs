@@ -92,6 +92,15 @@ impl Driver {
         }
     }
 
+    /// Posts a wake into `target`'s ring with IORING_OP_MSG_RING, if this driver is an
+    /// io_uring one and the target runs io_uring too.
+    pub(crate) fn post_wake(&self, target: &Arc<Break>) -> bool {
+        match self {
+            Driver::Epoll(_) => false,
+            Driver::Uring(d) => d.post_wake(target),
+        }
+    }
+
     /// Registers `fd` with the driver.
     pub(crate) fn register(&self, fd: RawFd, stream: bool) -> io::Result<Registration> {
         Ok(match self {
