@@ -12,7 +12,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -115,17 +115,9 @@ async fn local_wake(n: u64) -> Duration {
     start.elapsed()
 }
 
-/// A waker that does nothing (`Waker::noop` needs a newer Rust than the crate's MSRV).
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
 /// Arms a timer (first poll registers it) and drops it (removes it).
 async fn timer_insert_cancel(n: u64) -> Duration {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
+    let mut cx = Context::from_waker(Waker::noop());
     let start = Instant::now();
     for i in 0..n {
         let mut sleep = ringpoll::time::sleep(Duration::from_secs(60 + (i % 64)));
@@ -163,6 +155,11 @@ fn total_writes(rt: &Runtime) -> u64 {
     rt.stats().iter().map(|s| s.eventfd_writes).sum()
 }
 
+/// The eventfd writes core `index` has received, from the public stats.
+fn core_writes(rt: &Runtime, index: usize) -> u64 {
+    rt.stats()[index].eventfd_writes
+}
+
 /// eventfd writes for 10,000 cross-core sends, four ways; one line each.
 fn eventfd_figures(driver: &str, rt: &Arc<Runtime>) -> String {
     let (_, ping_pong_writes) = ping_pong(rt, SENDS / 2);
@@ -194,12 +191,12 @@ fn core_to_core_spawns(rt: &Arc<Runtime>) -> (u64, u64) {
 
 /// 10,000 `spawn_on(1, ..)` from this (non-core) thread back to back, then every join.
 fn burst_spawns(rt: &Runtime) -> u64 {
-    let before = rt.netpoll_break(1).writes();
+    let before = core_writes(rt, 1);
     let handles: Vec<_> = (0..SENDS).map(|i| rt.spawn_on(1, move || async move { i })).collect();
     for h in handles {
         h.join().expect("spawned task");
     }
-    rt.netpoll_break(1).writes() - before
+    core_writes(rt, 1) - before
 }
 
 /// 10,000 messages from core 0 to a task on core 1 while core 1 also runs a task that keeps
@@ -220,7 +217,7 @@ fn sends_to_busy_core(rt: &Runtime) -> u64 {
         }
     });
     std::thread::sleep(Duration::from_millis(20));
-    let before = rt.netpoll_break(1).writes();
+    let before = core_writes(rt, 1);
     rt.spawn_on(0, move || async move {
         for i in 0..SENDS {
             tx.send(i).expect("receiver alive");
@@ -229,7 +226,7 @@ fn sends_to_busy_core(rt: &Runtime) -> u64 {
     .join()
     .expect("sender task");
     receiver.join().expect("receiver task");
-    let writes = rt.netpoll_break(1).writes() - before;
+    let writes = core_writes(rt, 1) - before;
     spinner.join().expect("spinner task");
     writes
 }

@@ -24,6 +24,16 @@ struct Shared {
     waiters: Mutex<Vec<Waker>>,
 }
 
+impl Shared {
+    /// Records `sig` and wakes every waiter.
+    fn deliver(&self, sig: i32) {
+        self.received.store(sig, SeqCst);
+        for w in self.waiters.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            w.wake();
+        }
+    }
+}
+
 fn shutdown_set() -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialise and fill a local sigset_t.
     unsafe {
@@ -51,10 +61,7 @@ impl ShutdownSignals {
             let mut sig = 0;
             // SAFETY: `set` is initialised and `sig` is a live c_int for sigwait to fill.
             if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                shared.received.store(sig, SeqCst);
-                for w in shared.waiters.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                    w.wake();
-                }
+                shared.deliver(sig);
             }
         })?;
         Ok(signals)
@@ -71,11 +78,7 @@ impl ShutdownSignals {
             if let Some(sig) = self.received() {
                 return Poll::Ready(sig);
             }
-            let mut waiters = self.shared.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                waiters.push(cx.waker().clone());
-            }
-            drop(waiters);
+            self.register(cx.waker());
             match self.received() {
                 Some(sig) => Poll::Ready(sig),
                 None => Poll::Pending,
@@ -92,8 +95,7 @@ impl ShutdownSignals {
     /// As [`ShutdownSignals::wait`], giving up after `timeout`.
     pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<i32> {
         let deadline = std::time::Instant::now() + timeout;
-        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-        self.shared.waiters.lock().unwrap_or_else(|e| e.into_inner()).push(waker);
+        THREAD_WAKER.with(|waker| self.register(waker));
         loop {
             if let Some(sig) = self.received() {
                 return Some(sig);
@@ -103,6 +105,14 @@ impl ShutdownSignals {
                 return None;
             }
             std::thread::park_timeout(deadline - now);
+        }
+    }
+
+    /// Adds `waker` to those the signal wakes, unless it is there already.
+    fn register(&self, waker: &Waker) {
+        let mut waiters = self.shared.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
         }
     }
 }
@@ -117,5 +127,27 @@ struct ThreadWaker(std::thread::Thread);
 impl std::task::Wake for ThreadWaker {
     fn wake(self: Arc<Self>) {
         self.0.unpark();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn repeated_timed_waits_register_the_thread_once_and_a_signal_ends_the_next() {
+        let signals = ShutdownSignals { shared: Arc::default() };
+        assert_eq!(signals.wait_timeout(Duration::from_millis(1)), None);
+        assert_eq!(signals.wait_timeout(Duration::from_millis(1)), None);
+        assert_eq!(signals.shared.waiters.lock().unwrap().len(), 1, "one waker per thread, not per wait");
+        let remote = signals.clone();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            remote.shared.deliver(libc::SIGTERM);
+        });
+        assert_eq!(signals.wait_timeout(Duration::from_secs(10)), Some(libc::SIGTERM));
+        sender.join().unwrap();
+        assert!(signals.shared.waiters.lock().unwrap().is_empty());
     }
 }

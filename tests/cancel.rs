@@ -1,23 +1,12 @@
 //! Dropping futures with operations in flight: nothing lost, nothing leaked, on both drivers.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::time::{sleep, timeout};
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    ringpoll::try_block_on(driver(), f).expect("block_on")
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use support::*;
 
 #[test]
 fn bytes_a_dropped_read_received_go_to_the_next_read() {
@@ -28,7 +17,7 @@ fn bytes_a_dropped_read_received_go_to_the_next_read() {
                 // The read is in flight when the byte arrives; its future is dropped after the
                 // completion came in but before anyone collected it.
                 let mut read = Box::pin(server.read(Vec::with_capacity(1)));
-                let _ = futures_poll_once(read.as_mut()).await;
+                let _ = poll_once(read.as_mut()).await;
                 let (w, _) = client.write_all(vec![i]).await;
                 w.unwrap();
                 sleep(Duration::from_millis(1)).await;
@@ -39,10 +28,6 @@ fn bytes_a_dropped_read_received_go_to_the_next_read() {
             }
         });
     });
-}
-
-async fn futures_poll_once<F: std::future::Future>(mut f: std::pin::Pin<&mut F>) -> bool {
-    std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx).is_ready())).await
 }
 
 #[test]
@@ -63,7 +48,7 @@ fn a_read_cancelled_by_timeout_leaves_the_stream_usable() {
 fn thousands_of_dropped_reads_and_accepts_leak_nothing() {
     const CONNS: usize = 2000;
     assert_no_fd_leak(|| {
-        let rt = ringpoll::Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+        let rt = one_core_runtime();
         rt.spawn_on(0, || async {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();

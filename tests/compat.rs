@@ -5,21 +5,12 @@
 //! extension traits' methods of the same names, so those are called through the trait.
 #![cfg(all(feature = "tokio-compat", feature = "futures-io"))]
 
+mod support;
+
 use std::rc::Rc;
 
-use ringpoll::net::{TcpListener, TcpStream, UnixStream};
-
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed)).collect()
-}
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let connect = TcpStream::connect(listener.local_addr().unwrap());
-    let accept = ringpoll::spawn(async move { listener.accept().await.unwrap().0 });
-    let client = connect.await.unwrap();
-    (client, accept.await.unwrap())
-}
+use ringpoll::net::{TcpStream, UnixStream};
+use support::*;
 
 mod tokio_compat {
     use tokio::io::{AsyncReadExt as Read, AsyncWriteExt as Write};
@@ -43,8 +34,8 @@ mod tokio_compat {
 
     #[test]
     fn tcp_echo_through_tokio_traits() {
-        ringpoll::block_on(async {
-            let (client, server) = tcp_pair().await;
+        run(async {
+            let (client, server) = pair().await;
             let echoed = ringpoll::spawn(echo(server));
             let client = Rc::new(client);
             let sent = payload(2 << 20, 1);
@@ -65,7 +56,7 @@ mod tokio_compat {
 
     #[test]
     fn unix_read_exact_and_eof_through_tokio_traits() {
-        ringpoll::block_on(async {
+        run(async {
             let (mut a, mut b) = UnixStream::pair().unwrap();
             let sent = payload(300_000, 2);
             let data = sent.clone();
@@ -89,8 +80,8 @@ mod futures_io {
 
     #[test]
     fn tcp_echo_through_futures_io_traits() {
-        ringpoll::block_on(async {
-            let (client, server) = tcp_pair().await;
+        run(async {
+            let (client, server) = pair().await;
             let echoed = ringpoll::spawn(async move {
                 let mut s = server;
                 let mut all = Vec::new();
@@ -112,7 +103,7 @@ mod futures_io {
 
     #[test]
     fn unix_shared_reference_reads_while_another_task_writes() {
-        ringpoll::block_on(async {
+        run(async {
             let (a, b) = UnixStream::pair().unwrap();
             let a = Rc::new(a);
             let sent = payload(500_000, 4);

@@ -3,13 +3,13 @@
 //! same load runs as a plain stress test. Its own test binary: the ring size comes from the
 //! environment, read as each core starts.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::time::timeout;
+use support::*;
 
 const CONNS: usize = 150;
 const ACCEPTERS: usize = 6;
@@ -49,7 +49,7 @@ fn an_overflowing_completion_queue_loses_no_connection_and_no_byte() {
                 .map(|c| {
                     ringpoll::spawn(async move {
                         let stream = TcpStream::connect(addr).await.expect("connect");
-                        let data = pattern(PER_CONN, c as u8);
+                        let data = payload(PER_CONN, c as u8);
                         let stream = std::rc::Rc::new(stream);
                         let writer = stream.clone();
                         let sent = data.clone();

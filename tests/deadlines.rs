@@ -1,25 +1,14 @@
 //! Go-style deadlines on streams and listeners, on both drivers.
 
-mod common;
+mod support;
 
 use std::io::ErrorKind;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::time::sleep;
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    ringpoll::try_block_on(driver(), f).expect("block_on")
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use support::*;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -5,13 +5,13 @@
 //! syscalls fail with EPERM (as Docker's default profile and some sandboxes do), then runs the
 //! checks in `forbidden_child`.
 
-mod common;
+mod support;
 
 use std::io::ErrorKind;
 use std::process::Command;
 
-use common::*;
 use ringpoll::{DriverChoice, DriverKind, Runtime};
+use support::*;
 
 const CHILD_ENV: &str = "RINGPOLL_TEST_SECCOMP_CHILD";
 

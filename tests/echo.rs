@@ -1,11 +1,11 @@
 //! Echo through a runtime pinned to two cores, on real loopback sockets.
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
+use support::*;
 
 /// Binds a listener on every core of `rt` on one port; returns the port.
 fn listen_everywhere(
@@ -44,7 +44,7 @@ fn one_mebibyte_echoed_intact_through_two_cores() {
 fn one_mebibyte() {
     let rt = two_core_runtime();
     let (addr, servers) = listen_everywhere(&rt, 1);
-    let data = pattern(1 << 20, 7);
+    let data = payload(1 << 20, 7);
     let expected = data.clone();
     let got = rt
         .spawn_on(1, move || async move { round_trip(TcpStream::connect(addr).await?, data).await })
@@ -67,13 +67,13 @@ fn thousand_connections() {
     let rt = two_core_runtime();
     let (addr, servers) = listen_everywhere(&rt, CONNS);
     // Clients on a runtime of their own, so the server cores only serve.
-    let clients = ringpoll::Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+    let clients = one_core_runtime();
     let ok = clients
         .spawn_on(0, move || async move {
             let mut tasks = Vec::new();
             for i in 0..CONNS {
                 tasks.push(ringpoll::spawn(async move {
-                    let data = pattern(SIZE, i as u8);
+                    let data = payload(SIZE, i as u8);
                     let got = round_trip(TcpStream::connect(addr).await?, data.clone()).await?;
                     Ok::<bool, std::io::Error>(got == data)
                 }));
@@ -105,7 +105,7 @@ fn runtime_teardown_closes_every_socket() {
             .spawn_on(0, move || async move {
                 let mut out = Vec::new();
                 for i in 0..8u8 {
-                    out.push(round_trip(TcpStream::connect(addr).await?, pattern(4096, i)).await?);
+                    out.push(round_trip(TcpStream::connect(addr).await?, payload(4096, i)).await?);
                 }
                 // Connections left open on purpose: the runtime must close them when dropped.
                 let idle = TcpStream::connect(addr).await?;
@@ -118,7 +118,7 @@ fn runtime_teardown_closes_every_socket() {
             .join()
             .unwrap()
             .unwrap();
-        assert!(got.iter().enumerate().all(|(i, g)| *g == pattern(4096, i as u8)));
+        assert!(got.iter().enumerate().all(|(i, g)| *g == payload(4096, i as u8)));
         drop(rt);
     });
 }

@@ -1,17 +1,13 @@
 //! Bad peers and bad input give the right io::Error (or EOF), never a panic or a leak.
 
-mod common;
+mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    ringpoll::try_block_on(driver(), f).expect("block_on")
-}
+use support::*;
 
 /// A plain blocking peer on another thread: accepts one connection and hands it to `f`.
 fn std_peer(

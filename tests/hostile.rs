@@ -1,6 +1,6 @@
 //! Survival under hostile clients: churn, fd exhaustion, slow readers, graceful shutdown.
 
-mod common;
+mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -8,9 +8,9 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::Runtime;
+use support::*;
 
 /// An echo server on core 0 of `rt`; returns its address and the accept loop's handle.
 fn serve_echo(rt: &Runtime) -> (std::net::SocketAddr, ringpoll::JoinHandle<std::io::Result<()>>) {
@@ -46,7 +46,7 @@ fn set_linger_zero(fd: i32) {
 /// One client of the churn mix; returns whether it completed a verified exchange.
 async fn churn_client(addr: std::net::SocketAddr, i: usize) -> std::io::Result<bool> {
     let stream = TcpStream::connect(addr).await?;
-    let data = pattern(1 + (i * 7919) % 20_000, i as u8);
+    let data = payload(1 + (i * 7919) % 20_000, i as u8);
     match i % 4 {
         // Clean: full exchange, both directions closed.
         0 | 1 => {
@@ -70,7 +70,7 @@ async fn churn_client(addr: std::net::SocketAddr, i: usize) -> std::io::Result<b
 fn churn_of_short_connections_leaves_no_fd_or_task_behind() {
     let secs: u64 = std::env::var("RINGPOLL_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(25);
     assert_no_fd_leak(|| {
-        let server_rt = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+        let server_rt = one_core_runtime();
         let (addr, server) = serve_echo(&server_rt);
         let baseline = server_rt.stats()[0];
         let client_cpu = if num_cpus() >= 2 { 1 } else { 0 };
@@ -110,7 +110,7 @@ fn churn_of_short_connections_leaves_no_fd_or_task_behind() {
 #[test]
 fn a_client_that_never_reads_cannot_make_the_server_buffer_without_bound() {
     assert_no_fd_leak(|| {
-        let rt = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+        let rt = one_core_runtime();
         let (addr, _server) = serve_echo(&rt);
         let rss_before = rss_kib();
         let mut client = std::net::TcpStream::connect(addr).unwrap();
@@ -179,7 +179,7 @@ fn graceful_shutdown_cancels_what_outlives_the_grace_period() {
 }
 
 fn cancels_what_outlives_the_grace_period() {
-    let rt = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+    let rt = one_core_runtime();
     let (addr, _server) = serve_echo(&rt);
     let _idle = std::net::TcpStream::connect(addr).unwrap();
     std::thread::sleep(Duration::from_millis(20));

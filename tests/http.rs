@@ -6,6 +6,7 @@
 #[path = "../examples/http.rs"]
 #[allow(dead_code)]
 mod http_example;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::Runtime;
 
 use http_example::{CoreExecutor, HyperIo};
+use support::run;
 
 /// Starts the example's server on every core of `rt`; returns its address.
 fn start_server(rt: &Runtime) -> SocketAddr {
@@ -78,7 +80,7 @@ fn hyper_client_on_tokio_gets_hello_world_from_every_connection() {
 fn hyper_client_on_ringpoll_through_the_example_glue() {
     let rt = Runtime::builder().build().unwrap();
     let addr = start_server(&rt);
-    ringpoll::block_on(async move {
+    run(async move {
         let stream = TcpStream::connect(addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(HyperIo(stream)).await.unwrap();
         CoreExecutor.execute(conn);

@@ -2,13 +2,13 @@
 //! back to buffers of their own, and every byte still arrives, in order. Its own test binary:
 //! the pool's size comes from the environment, read once per core.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::time::timeout;
+use support::*;
 
 #[test]
 fn a_dry_pool_loses_no_byte() {
@@ -24,7 +24,7 @@ fn a_dry_pool_loses_no_byte() {
                 let client = TcpStream::connect(addr).await.unwrap();
                 let (server, _) = listener.accept().await.unwrap();
                 let writer = ringpoll::spawn(async move {
-                    client.write_all(pattern(PER_CONN, c as u8)).await.0.unwrap();
+                    client.write_all(payload(PER_CONN, c as u8)).await.0.unwrap();
                     client
                 });
                 tasks.push((writer, ringpoll::spawn(async move { hold_everything(server).await })));
@@ -42,7 +42,7 @@ fn a_dry_pool_loses_no_byte() {
             let held = timeout(Duration::from_secs(60), all).await.expect("every connection in time");
             for (c, bufs) in held {
                 let got: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-                assert!(got == pattern(PER_CONN, c as u8), "connection {c}: bytes differ");
+                assert!(got == payload(PER_CONN, c as u8), "connection {c}: bytes differ");
             }
         })
         .expect("block_on");

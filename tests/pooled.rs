@@ -1,14 +1,14 @@
 //! Pooled reads (`read_pooled`) on the driver under test: bytes intact and in order, nothing
 //! lost when a read is dropped, mixed with plain reads, or when the pool runs dry.
 
-mod common;
+mod support;
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream, UnixStream};
 use ringpoll::time::{sleep, timeout};
+use support::*;
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
     ringpoll::try_block_on(driver(), f).expect("block_on")
@@ -52,7 +52,7 @@ fn a_pooled_echo_returns_every_byte_in_order() {
         run(async {
             let (client, server) = pair().await;
             let echo = ringpoll::spawn(async move { pooled_echo(&server).await });
-            let data = pattern(1 << 20, 7);
+            let data = payload(1 << 20, 7);
             let writer = Rc::new(client);
             let w = writer.clone();
             let sent = data.clone();
@@ -91,7 +91,7 @@ fn pooled_and_plain_reads_share_one_ordered_stream() {
     assert_no_fd_leak(|| {
         run(async {
             let (client, server) = pair().await;
-            let data = pattern(64 * 1024, 3);
+            let data = payload(64 * 1024, 3);
             let mut got = Vec::new();
             let mut sent = 0;
             for round in 0..16 {
@@ -145,7 +145,7 @@ fn dropping_a_stream_with_queued_buffers_leaks_nothing() {
             for _ in 0..50 {
                 let (client, server) = pair().await;
                 let first = server.read_pooled();
-                client.write_all(pattern(200 * 1024, 1)).await.0.ok();
+                client.write_all(payload(200 * 1024, 1)).await.0.ok();
                 let _ = timeout(Duration::from_millis(5), first).await;
                 sleep(Duration::from_millis(1)).await;
                 drop(server);

@@ -5,32 +5,21 @@
 #[path = "../examples/proxy.rs"]
 #[allow(dead_code)]
 mod proxy_example;
+mod support;
 
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ringpoll::net::{CopyOptions, SpliceMode, TcpListener, TcpStream};
+use support::*;
 
-/// Tests here count this process's descriptors, so they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
-}
-
+/// Every test here runs through this, one at a time (`fd_lock`), so the descriptor count must
+/// come back exactly.
 fn run<F: Future<Output = ()>>(test: F) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let before = open_fds();
-    ringpoll::block_on(test);
-    assert_eq!(open_fds(), before, "descriptors leaked");
-}
-
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed).rotate_left((i / 4096) as u32)).collect()
+    assert_fds_restored(|| support::run(test));
 }
 
 async fn read_to_end(stream: &TcpStream) -> io::Result<Vec<u8>> {

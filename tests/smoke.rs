@@ -1,8 +1,11 @@
+mod support;
+
 use ringpoll::net::{TcpListener, TcpStream};
+use support::run;
 
 #[test]
 fn smoke_echo() {
-    ringpoll::block_on(async {
+    run(async {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let server = ringpoll::spawn(async move {

@@ -1,25 +1,18 @@
 //! Timers: order, never early, timeout, interval, and cancellation on drop.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::time::{interval, sleep, sleep_until, timeout, Elapsed};
-
-/// Runs `f` on a one-core runtime and checks it left no descriptor open.
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    let mut out = None;
-    assert_no_fd_leak(|| out = Some(ringpoll::try_block_on(driver(), f).expect("block_on")));
-    out.unwrap()
-}
+use support::*;
 
 #[test]
 fn timers_fire_in_deadline_order_and_never_early() {
-    run(async {
+    run_leak_free(async {
         let start = Instant::now();
         let order = Rc::new(RefCell::new(Vec::new()));
         let mut tasks = Vec::new();
@@ -41,7 +34,7 @@ fn timers_fire_in_deadline_order_and_never_early() {
 
 #[test]
 fn sleep_waits_at_least_its_duration() {
-    run(async {
+    run_leak_free(async {
         for ms in [1u64, 2, 7] {
             let start = Instant::now();
             sleep(Duration::from_millis(ms)).await;
@@ -52,7 +45,7 @@ fn sleep_waits_at_least_its_duration() {
 
 #[test]
 fn timeout_around_a_read_that_never_completes_is_elapsed() {
-    run(async {
+    run_leak_free(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let client = TcpStream::connect(addr).await.unwrap();
@@ -70,14 +63,14 @@ fn timeout_around_a_read_that_never_completes_is_elapsed() {
 
 #[test]
 fn timeout_returns_the_output_when_in_time() {
-    run(async {
+    run_leak_free(async {
         assert_eq!(timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
     });
 }
 
 #[test]
 fn interval_ticks_a_period_apart() {
-    run(async {
+    run_leak_free(async {
         let mut tick = interval(Duration::from_millis(5));
         let first = tick.tick().await;
         let mut last = first;
@@ -96,12 +89,12 @@ fn dropped_timers_are_removed_from_the_reactor() {
 }
 
 fn dropped_timers() {
-    let rt = ringpoll::Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+    let rt = one_core_runtime();
     let live = rt
         .spawn_on(0, || async {
             let mut sleeps: Vec<_> = (0..1000).map(|i| sleep(Duration::from_secs(60 + i))).collect();
             for s in sleeps.iter_mut() {
-                assert!(!poll_once(s).await, "a 60 s sleep is pending");
+                assert!(!poll_once(std::pin::Pin::new(s)).await, "a 60 s sleep is pending");
             }
             drop(sleeps);
         })
@@ -110,9 +103,4 @@ fn dropped_timers() {
     // The reactor's gauge is updated on its next poll; let it take one.
     let _ = rt.spawn_on(0, || sleep(Duration::from_millis(2))).join();
     assert_eq!(rt.stats()[0].timers_live, 0, "no timer outlives its future");
-}
-
-/// Polls a future once and reports whether it finished.
-async fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> bool {
-    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx).is_ready())).await
 }

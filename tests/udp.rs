@@ -4,23 +4,14 @@
 use std::io;
 use std::net::SocketAddr;
 
-mod common;
+mod support;
 
-use common::*;
 use ringpoll::net::UdpSocket;
-
-/// Runs `test` on a fresh core and checks it closed every descriptor it opened.
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    assert_no_fd_leak(|| ringpoll::block_on(test));
-}
-
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
-}
+use support::*;
 
 #[test]
 fn send_to_and_recv_from_carry_datagrams_intact() {
-    run(async {
+    run_leak_free(async {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -38,7 +29,7 @@ fn send_to_and_recv_from_carry_datagrams_intact() {
 
 #[test]
 fn connected_sockets_send_and_recv() {
-    run(async {
+    run_leak_free(async {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         assert_eq!(a.peer_addr().unwrap_err().kind(), io::ErrorKind::NotConnected);
@@ -62,7 +53,7 @@ fn connected_sockets_send_and_recv() {
 
 #[test]
 fn poll_send_and_poll_recv_use_borrowed_slices() {
-    run(async {
+    run_leak_free(async {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         a.connect(b.local_addr().unwrap()).await.unwrap();
@@ -77,7 +68,7 @@ fn poll_send_and_poll_recv_use_borrowed_slices() {
 
 #[test]
 fn a_closed_peer_port_is_connection_refused() {
-    run(async {
+    run_leak_free(async {
         let gone: SocketAddr = {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
             s.local_addr().unwrap()
@@ -94,7 +85,7 @@ fn a_closed_peer_port_is_connection_refused() {
 
 #[test]
 fn reuseport_lets_two_sockets_share_a_port_and_ipv6_works() {
-    run(async {
+    run_leak_free(async {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind(a.local_addr().unwrap()).unwrap();
         assert_eq!(a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -110,7 +101,7 @@ fn reuseport_lets_two_sockets_share_a_port_and_ipv6_works() {
 
 #[test]
 fn bad_addresses_are_errors_not_panics() {
-    run(async {
+    run_leak_free(async {
         assert!(UdpSocket::bind("not an address").is_err());
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         assert!(a.connect("nor this").await.is_err());
@@ -121,7 +112,7 @@ fn bad_addresses_are_errors_not_panics() {
 
 #[test]
 fn a_dropped_recv_from_neither_loses_the_datagram_nor_writes_freed_memory() {
-    run(async {
+    run_leak_free(async {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sock.local_addr().unwrap();
@@ -150,7 +141,7 @@ fn a_dropped_recv_from_neither_loses_the_datagram_nor_writes_freed_memory() {
 
 #[test]
 fn an_icmp_error_on_a_connected_socket_does_not_spin_the_core() {
-    run(async {
+    run_leak_free(async {
         let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let dead = closed.local_addr().unwrap();
         drop(closed);

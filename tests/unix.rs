@@ -6,25 +6,16 @@ use std::io;
 use std::net::Shutdown;
 use std::path::PathBuf;
 
-mod common;
+mod support;
 
-use common::*;
 use ringpoll::net::{UnixListener, UnixStream};
-
-/// Runs `test` on a fresh core and checks it closed every descriptor it opened.
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    assert_no_fd_leak(|| ringpoll::block_on(test));
-}
+use support::*;
 
 /// A socket path unique to this test and process, removed first if a previous run left it.
 fn socket_path(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("ringpoll-{}-{name}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     path
-}
-
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(17).wrapping_add(seed)).collect()
 }
 
 /// Reads until EOF.
@@ -42,7 +33,7 @@ async fn read_to_end(stream: &UnixStream) -> Vec<u8> {
 #[test]
 fn accept_connect_and_move_mibs_both_ways_with_half_close() {
     let path = socket_path("mibs");
-    run(async {
+    run_leak_free(async {
         let listener = UnixListener::bind(&path).unwrap();
         assert_eq!(listener.local_addr().unwrap().as_unix_path().unwrap(), path);
         let up = payload(3 << 20, 1);
@@ -81,7 +72,7 @@ fn connecting_to_nothing_is_not_found_or_refused() {
     let missing = socket_path("missing");
     let not_socket = socket_path("plain-file");
     let stale = socket_path("stale");
-    run(async {
+    run_leak_free(async {
         // Written inside `run`, whose lock keeps other tests from counting descriptors meanwhile.
         std::fs::write(&not_socket, b"not a socket").unwrap();
         let err = UnixStream::connect(&missing).await.unwrap_err();
@@ -100,7 +91,7 @@ fn connecting_to_nothing_is_not_found_or_refused() {
 #[test]
 fn bad_paths_are_errors_not_panics() {
     let taken = socket_path("taken");
-    run(async {
+    run_leak_free(async {
         let _listener = UnixListener::bind(&taken).unwrap();
         assert_eq!(UnixListener::bind(&taken).unwrap_err().kind(), io::ErrorKind::AddrInUse);
         let long = "x".repeat(300);
@@ -113,7 +104,7 @@ fn bad_paths_are_errors_not_panics() {
 
 #[test]
 fn pair_poll_read_and_poll_write_move_bytes_without_owned_buffers() {
-    run(async {
+    run_leak_free(async {
         let (a, b) = UnixStream::pair().unwrap();
         let sent = payload(1 << 20, 9);
         let writer = ringpoll::spawn(async move {
@@ -140,7 +131,7 @@ fn pair_poll_read_and_poll_write_move_bytes_without_owned_buffers() {
 
 #[test]
 fn writes_to_a_closed_peer_fail_with_broken_pipe() {
-    run(async {
+    run_leak_free(async {
         let (a, b) = UnixStream::pair().unwrap();
         drop(b);
         let (res, _) = a.write_all(vec![1u8; 1024]).await;
@@ -153,7 +144,7 @@ fn writes_to_a_closed_peer_fail_with_broken_pipe() {
 #[test]
 fn a_graceful_shutdown_stops_unix_listeners_too() {
     assert_no_fd_leak(|| {
-        let rt = ringpoll::Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+        let rt = one_core_runtime();
         let path = socket_path("drain");
         let server = {
             let path = path.clone();

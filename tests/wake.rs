@@ -1,23 +1,18 @@
 //! Cross-thread wakes: every one delivered, eventfd writes deduplicated, no lost wake-up.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use common::*;
-use ringpoll::Runtime;
+use support::*;
 
 const WAKES: u64 = 100_000;
 
-fn one_core() -> Runtime {
-    Runtime::builder().cores([0]).driver(driver()).build().unwrap()
-}
-
 #[test]
 fn hundred_thousand_spawns_from_another_thread_all_run_with_few_eventfd_writes() {
-    let rt = one_core();
+    let rt = one_core_runtime();
     let ran = Arc::new(AtomicU64::new(0));
     let writes_before = rt.stats()[0].eventfd_writes;
     let mut last = None;
@@ -39,7 +34,7 @@ struct Shared {
 
 #[test]
 fn hundred_thousand_wakes_of_one_task_deliver_every_message() {
-    let rt = one_core();
+    let rt = one_core_runtime();
     let (tx, rx) = mpsc::channel::<u64>();
     let shared = Arc::new(Shared { waker: Mutex::new(None) });
     let task_shared = shared.clone();
@@ -74,7 +69,7 @@ fn hundred_thousand_wakes_of_one_task_deliver_every_message() {
 #[test]
 fn ping_pong_with_a_sleeping_core_never_loses_a_wake() {
     // Each round trip lets the core go back to sleep, so every send races the core's park.
-    let rt = one_core();
+    let rt = one_core_runtime();
     let writes_before = rt.stats()[0].eventfd_writes;
     const ROUNDS: u64 = 20_000;
     for i in 0..ROUNDS {

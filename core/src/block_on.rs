@@ -9,8 +9,9 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use ringpoll_reactor::{DriverChoice, DriverKind, Reactor};
 
-use crate::executor::{self, Executor};
+use crate::executor::Executor;
 use crate::mailbox::Mailbox;
+use crate::scheduler;
 
 /// Wakes the `block_on` future: sets a flag the loop checks, and breaks the core's sleep.
 struct MainWaker {
@@ -42,7 +43,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 
 /// As [`block_on`], with an explicit driver choice, and errors returned instead of panics.
 pub fn try_block_on<F: Future>(choice: DriverChoice, future: F) -> io::Result<F::Output> {
-    if executor::on_core() {
+    if scheduler::on_core() {
         return Err(io::Error::other("block_on called on a thread that already runs a ringpoll core"));
     }
     let (kind, fallback) = choice.resolve()?;

@@ -1,49 +1,38 @@
-//! The shared, thread-safe part of a task: what a `Waker` points to.
+//! The shared, thread-safe part of a task: what its `Waker` points to.
 //!
 //! The future itself stays in its core's task slab and never leaves that thread; the header
-//! only knows where the task lives (its core's mailbox and its slab id), so a waker can be
+//! only knows where the task lives (its core's mailbox and its slab key), so a waker can be
 //! sent anywhere. A wake on the owning core pushes onto the local run queue with no atomic
 //! read-modify-write; a wake from elsewhere goes through the mailbox and the eventfd.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::task::Wake;
 
-use crate::executor;
-use crate::mailbox::{Mailbox, Msg};
+use ringpoll_reactor::slab::Key;
 
-/// A task's id before its core has inserted it.
-pub(crate) const UNASSIGNED: u64 = u64::MAX;
+use crate::mailbox::{Mailbox, Msg};
+use crate::scheduler;
+
+/// A task's id before its core has inserted it. No slab key packs to it: a slab never hands
+/// out a generation of `u32::MAX`.
+const UNASSIGNED: u64 = u64::MAX;
 
 pub(crate) struct Header {
-    pub(crate) mailbox: Arc<Mailbox>,
-    /// Slab index (low 32 bits) and generation (high 32 bits), set once by the owning core.
+    mailbox: Arc<Mailbox>,
+    /// The task's slab key ([`Key::to_u64`]), set once by the owning core.
     id: AtomicU64,
-    aborted: AtomicBool,
 }
 
 impl Header {
     pub(crate) fn new(mailbox: Arc<Mailbox>) -> Arc<Header> {
-        Arc::new(Header { mailbox, id: AtomicU64::new(UNASSIGNED), aborted: AtomicBool::new(false) })
+        Arc::new(Header { mailbox, id: AtomicU64::new(UNASSIGNED) })
     }
 
-    pub(crate) fn id(&self) -> u64 {
-        self.id.load(SeqCst)
-    }
-
-    pub(crate) fn assign(&self, id: u64) {
-        self.id.store(id, SeqCst);
-    }
-
-    pub(crate) fn is_aborted(&self) -> bool {
-        self.aborted.load(SeqCst)
-    }
-
-    /// Marks the task aborted and schedules it so its core drops it. A task not yet inserted
-    /// (UNASSIGNED) is checked for the flag when it is: store-then-load on both sides.
-    pub(crate) fn abort(self: &Arc<Self>) {
-        self.aborted.store(true, SeqCst);
-        self.wake_by_ref();
+    /// Records the task's key. Wakes before this are dropped: harmless, as a task is queued
+    /// when it is inserted and its first poll sees whatever they announced.
+    pub(crate) fn assign(&self, key: Key) {
+        self.id.store(key.to_u64(), SeqCst);
     }
 }
 
@@ -53,10 +42,10 @@ impl Wake for Header {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let id = self.id();
-        if id == UNASSIGNED || executor::wake_local(&self.mailbox, id) {
+        let id = self.id.load(SeqCst);
+        if id == UNASSIGNED || scheduler::wake_local(&self.mailbox, Key::from_u64(id)) {
             return;
         }
-        self.mailbox.send(Msg::Wake(id));
+        self.mailbox.send(Msg::Wake(Key::from_u64(id)));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The state is a one-shot slot with two flag bits instead of a mutex: the task stores its
 //! output then sets `VALUE`; the handle stores its waker then sets `WAKER`. Whoever sets its bit
-//! second sees the other's and acts (tokio's oneshot protocol, reduced to one value).
+//! second sees the other's and acts (tokio's oneshot protocol, reduced to one value). A third
+//! bit, `ABORTED`, carries [`JoinHandle::abort`] to the task, which checks it before each poll.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -14,10 +15,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::header::Header;
+use crate::scheduler;
 
 const VALUE: u8 = 1;
 const WAKER: u8 = 2;
+const ABORTED: u8 = 4;
 
 /// Why a task has no output.
 pub enum JoinError {
@@ -112,6 +114,17 @@ impl<T> JoinState<T> {
         self.state.load(Acquire) & VALUE != 0
     }
 
+    /// The handle side: asks the task to stop. SeqCst, as is the core's store of the task's
+    /// key: either the abort's wake finds the key, or the task's first poll sees the flag.
+    pub(crate) fn abort(&self) {
+        self.state.fetch_or(ABORTED, SeqCst);
+    }
+
+    /// The task side, before each poll: whether the handle aborted it.
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.state.load(SeqCst) & ABORTED != 0
+    }
+
     /// The handle side.
     fn poll(&self, cx: &Context<'_>) -> Poll<Result<T, JoinError>> {
         let state = self.state.load(Acquire);
@@ -154,18 +167,20 @@ impl<T> JoinState<T> {
 #[must_use = "dropping a JoinHandle detaches the task; await it or call .detach() to be explicit"]
 pub struct JoinHandle<T> {
     state: Arc<JoinState<T>>,
-    header: Arc<Header>,
+    /// The task's own waker: abort schedules the task so its core drops it.
+    task: Waker,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(state: Arc<JoinState<T>>, header: Arc<Header>) -> JoinHandle<T> {
-        JoinHandle { state, header }
+    pub(crate) fn new(state: Arc<JoinState<T>>, task: Waker) -> JoinHandle<T> {
+        JoinHandle { state, task }
     }
 
     /// Cancels the task: it is dropped at its core's next turn (at once if it has not
     /// started), and the handle yields [`JoinError::Cancelled`] unless it finished first.
     pub fn abort(&self) {
-        self.header.abort();
+        self.state.abort();
+        self.task.wake_by_ref();
     }
 
     /// Whether the task has finished (output ready, panicked or cancelled).
@@ -179,7 +194,7 @@ impl<T> JoinHandle<T> {
     /// Blocks the calling thread until the task finishes. For threads outside the runtime
     /// (main, tests); on a ringpoll core it would stall every task there, so it panics.
     pub fn join(self) -> Result<T, JoinError> {
-        assert!(!crate::executor::on_core(), "JoinHandle::join would block a ringpoll core; .await the handle instead");
+        assert!(!scheduler::on_core(), "JoinHandle::join would block a ringpoll core; .await the handle instead");
         park_on(self)
     }
 }

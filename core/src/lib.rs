@@ -5,6 +5,12 @@
 //! awaited from any core. Wakes from the owning core go straight onto its run queue; wakes,
 //! spawns and messages from other threads go through the core's mailbox and its eventfd,
 //! deduplicated so a burst costs one write.
+//!
+//! Modules depend one way, each only on those listed before it:
+//! `mailbox` (messages to a core) <- `scheduler` (task slots, run queue, local wakes) <-
+//! `header` (what a task's waker points to) <- `join` (a task's output and its handle) <-
+//! `task` (the future a core stores) <- `executor` (the core's loop) <- `spawn` <- `runtime`
+//! <- `block_on`.
 #![warn(missing_docs)]
 
 mod block_on;
@@ -13,6 +19,7 @@ mod header;
 mod join;
 mod mailbox;
 mod runtime;
+mod scheduler;
 mod spawn;
 mod task;
 

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
+use ringpoll_reactor::slab::Key;
 use ringpoll_reactor::Break;
 
 /// Work another thread hands to a core.
 pub(crate) enum Msg {
     /// Run this on the core (spawn_on).
     Run(Box<dyn FnOnce() + Send>),
-    /// Schedule the task with this id (a wake from another thread).
-    Wake(u64),
+    /// Schedule the task with this key (a wake from another thread).
+    Wake(Key),
     /// Start a graceful shutdown: listeners stop accepting, connections carry on.
     Drain,
     /// Stop the core: drop every task and return from its loop.

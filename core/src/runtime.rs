@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringpoll_reactor::{Break, DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
+use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, Stats, StatsSnapshot};
 
 use crate::executor::Executor;
 use crate::join::JoinHandle;
@@ -204,11 +204,6 @@ impl Runtime {
             StatsSnapshot { ring_wakes: brk.ring_wakes(), ..c.stats.snapshot(brk.writes()) }
         };
         self.cores.iter().map(snapshot).collect()
-    }
-
-    /// The eventfd break of core `index` (for measuring wake deduplication).
-    pub fn netpoll_break(&self, index: usize) -> &Arc<Break> {
-        self.cores[index].mailbox.netpoll_break()
     }
 
     /// Stops every core at once, dropping its tasks, and joins the threads.

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::task::Waker;
 
 use crate::executor;
 use crate::header::Header;
@@ -51,7 +52,7 @@ where
         };
         let join = self.join.take().expect("run once");
         let ex = executor::current().expect("a mailbox message runs on its core");
-        ex.insert(Box::pin(Task::new(future, join)), self.header.clone());
+        ex.insert(Task::new(future, join), self.header.clone());
     }
 }
 
@@ -74,7 +75,7 @@ where
     let join = JoinState::new();
     let remote = Remote { make: Some(make), join: Some(join.clone()), header: header.clone() };
     mailbox.send(Msg::Run(Box::new(move || remote.run())));
-    JoinHandle::new(join, header)
+    JoinHandle::new(join, Waker::from(header))
 }
 
 /// Yields once: the task goes to the back of its core's run queue.

@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use crate::join::{JoinError, JoinState};
 
 /// Polls `future`, turning a panic into [`JoinError::Panic`] so the core survives it, and
-/// reports [`JoinError::Cancelled`] if dropped unfinished (abort, shutdown).
+/// reports [`JoinError::Cancelled`] if dropped unfinished (abort, shutdown). An aborted task
+/// finishes without polling `future` again, so its core drops it.
 pub(crate) struct Task<F: Future> {
     future: F,
     join: Option<Arc<JoinState<F::Output>>>,
@@ -28,6 +29,9 @@ impl<F: Future> Future for Task<F> {
         // SAFETY: `future` is structurally pinned: it is never moved out of the Task, and the
         // Drop impl below only touches `join`. `join` is not pinned.
         let this = unsafe { self.get_unchecked_mut() };
+        if this.join.as_ref().is_some_and(|join| join.is_aborted()) {
+            return Poll::Ready(());
+        }
         // SAFETY: see above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
@@ -54,16 +58,10 @@ impl<F: Future> Drop for Task<F> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Wake, Waker};
-
-    struct Nop;
-    impl Wake for Nop {
-        fn wake(self: Arc<Self>) {}
-    }
+    use std::task::Waker;
 
     fn poll<F: Future>(task: Pin<&mut Task<F>>) -> Poll<()> {
-        let waker = Waker::from(Arc::new(Nop));
-        task.poll(&mut Context::from_waker(&waker))
+        task.poll(&mut Context::from_waker(Waker::noop()))
     }
 
     #[test]
@@ -71,8 +69,7 @@ mod tests {
         let join = JoinState::<()>::new();
         let mut task = Box::pin(Task::new(async { panic!("in the task") }, join.clone()));
         assert!(poll(task.as_mut()).is_ready());
-        let waker = Waker::from(Arc::new(Nop));
-        match join_poll(&join, &waker) {
+        match join_poll(&join, Waker::noop()) {
             Poll::Ready(Err(e)) => assert!(e.is_panic()),
             _ => panic!("the panic must reach the handle"),
         }
@@ -99,8 +96,28 @@ mod tests {
         assert!(poll(task.as_mut()).is_pending());
         drop(task);
         assert_eq!(DROPS.load(Ordering::SeqCst), 1, "the future's state is dropped");
-        let waker = Waker::from(Arc::new(Nop));
-        assert!(matches!(join_poll(&join, &waker), Poll::Ready(Err(JoinError::Cancelled))));
+        assert!(matches!(join_poll(&join, Waker::noop()), Poll::Ready(Err(JoinError::Cancelled))));
+    }
+
+    #[test]
+    fn an_aborted_task_finishes_without_polling_its_future_and_reports_cancelled() {
+        let polled = Arc::new(AtomicUsize::new(0));
+        let seen = polled.clone();
+        let join = JoinState::<()>::new();
+        let mut task = Box::pin(Task::new(
+            std::future::poll_fn(move |_| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                Poll::<()>::Pending
+            }),
+            join.clone(),
+        ));
+        assert!(poll(task.as_mut()).is_pending());
+        join.abort();
+        assert!(poll(task.as_mut()).is_ready(), "an aborted task is done");
+        assert_eq!(polled.load(Ordering::SeqCst), 1, "its future is not polled again");
+        assert!(join_poll(&join, Waker::noop()).is_pending(), "cancelled once dropped, not before");
+        drop(task);
+        assert!(matches!(join_poll(&join, Waker::noop()), Poll::Ready(Err(JoinError::Cancelled))));
     }
 
     fn join_poll<T>(join: &JoinState<T>, waker: &Waker) -> Poll<Result<T, JoinError>> {

@@ -42,16 +42,19 @@ impl Deadlines {
     }
 
     /// The deadline of `interest`.
+    #[inline]
     pub(crate) fn get(&self, interest: Interest) -> Option<Instant> {
         self.slots.get().and_then(|s| s[interest as usize].at.get())
     }
 
     /// Whether the deadline of `interest` has passed (checked before starting an operation).
+    #[inline]
     pub(crate) fn expired(&self, interest: Interest) -> bool {
         self.get(interest).is_some_and(|at| Instant::now() >= at)
     }
 
     /// Ready once the deadline of `interest` has passed; until then a timer wakes `cx` then.
+    #[inline]
     pub(crate) fn poll_expired(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
         let Some(slot) = self.slots.get().map(|s| &s[interest as usize]) else { return Poll::Pending };
         let Some(at) = slot.at.get() else { return Poll::Pending };

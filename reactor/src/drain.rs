@@ -8,15 +8,29 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::reactor::Reactor;
-
 /// The drain state of one core.
-#[derive(Default)]
 pub(crate) struct Drain {
+    /// The core's reactor id: a [`Draining`] moved to another core never touches this one.
+    id: u64,
     started: Cell<bool>,
     waiters: RefCell<Waiters>,
+}
+
+thread_local! {
+    /// The drain state of the reactor current on this thread (see `Reactor::enter`).
+    static CURRENT: RefCell<Option<Rc<Drain>>> = const { RefCell::new(None) };
+}
+
+/// Makes `drain` the calling thread's current one; returns the one it replaces.
+pub(crate) fn enter(drain: Option<Rc<Drain>>) -> Option<Rc<Drain>> {
+    CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), drain)).ok().flatten()
+}
+
+fn with_current<R>(f: impl FnOnce(&Drain) -> R) -> Option<R> {
+    CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
 }
 
 /// Wakers of pending [`Draining`] futures; each removes its own entry when dropped.
@@ -27,6 +41,11 @@ struct Waiters {
 }
 
 impl Drain {
+    /// The drain state of the reactor with id `id`.
+    pub(crate) fn new(id: u64) -> Drain {
+        Drain { id, started: Cell::new(false), waiters: RefCell::default() }
+    }
+
     pub(crate) fn start(&self) {
         self.started.set(true);
         let mut waiters = self.waiters.borrow_mut();
@@ -86,13 +105,13 @@ impl Future for Draining {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let started = Reactor::with_current(|r| {
-            if r.drain.is_started() {
+        let started = with_current(|drain| {
+            if drain.is_started() {
                 return true;
             }
-            let mut slot = this.key.filter(|&(reactor, _)| reactor == r.id()).map(|(_, k)| k);
-            r.drain.register(&mut slot, cx.waker());
-            this.key = slot.map(|k| (r.id(), k));
+            let mut slot = this.key.filter(|&(reactor, _)| reactor == drain.id).map(|(_, k)| k);
+            drain.register(&mut slot, cx.waker());
+            this.key = slot.map(|k| (drain.id, k));
             false
         });
         match started {
@@ -105,9 +124,9 @@ impl Future for Draining {
 impl Drop for Draining {
     fn drop(&mut self) {
         if let Some((reactor, key)) = self.key.take() {
-            Reactor::with_current(|r| {
-                if r.id() == reactor {
-                    r.drain.unregister(key);
+            with_current(|drain| {
+                if drain.id == reactor {
+                    drain.unregister(key);
                 }
             });
         }

@@ -76,7 +76,7 @@ impl Source {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams"));
         }
         let _turn = self.turns().take(Interest::Read).await;
-        self.reactor().driver().read_pooled(self).await
+        self.reactor().driver().read_pooled(self.target(), self.reactor().heap_pool()).await
     }
 
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
@@ -133,7 +133,7 @@ impl Source {
     /// hands them out first; code that moves bytes past `read` (a splice) must take them
     /// here first. Always empty on epoll, where a dropped read never took anything.
     pub async fn take_leftovers(&self) -> Vec<u8> {
-        self.reactor().driver().take_leftover_bytes(self).await
+        self.reactor().driver().take_leftover_bytes(self.target()).await
     }
 
     /// The socket's pending error (SO_ERROR), clearing it.

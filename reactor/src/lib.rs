@@ -27,11 +27,14 @@ mod netpoll_break;
 mod op;
 mod pool;
 mod reactor;
+#[doc(hidden)]
+pub mod slab;
 mod sockaddr;
 mod source;
 mod splice;
 mod stats;
 pub mod sys;
+mod target;
 pub mod time;
 pub mod timers;
 mod turn;

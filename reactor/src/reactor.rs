@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::drain::Drain;
+use crate::drain::{self, Drain};
 use crate::driver::{Driver, DriverKind};
 use crate::netpoll_break::Break;
 use crate::pool::HeapPool;
@@ -28,7 +28,7 @@ pub struct Reactor {
     /// Wakers collected while the driver is borrowed, woken after it is released. Reused, so
     /// a poll allocates nothing.
     wake: RefCell<Vec<Waker>>,
-    pub(crate) drain: Drain,
+    drain: Rc<Drain>,
     /// Heap buffers for pooled reads by readiness.
     heap_pool: Rc<HeapPool>,
 }
@@ -40,18 +40,19 @@ thread_local! {
 impl Reactor {
     /// Creates a reactor of `kind` for the calling thread.
     pub fn new(kind: DriverKind) -> io::Result<Rc<Reactor>> {
-        let brk = Arc::new(Break::new(kind == DriverKind::Epoll)?);
+        let brk = Arc::new(Driver::new_break(kind)?);
         let stats = Arc::default();
         let driver = Driver::new(kind, &brk, &stats)?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Relaxed);
         Ok(Rc::new(Reactor {
-            id: NEXT_ID.fetch_add(1, Relaxed),
+            id,
             driver,
             timers: RefCell::default(),
             brk,
             stats,
             wake: RefCell::new(Vec::with_capacity(128)),
-            drain: Drain::default(),
+            drain: Rc::new(Drain::new(id)),
             heap_pool: Rc::default(),
         }))
     }
@@ -83,7 +84,8 @@ impl Reactor {
     /// Makes this the calling thread's current reactor until the guard drops.
     pub fn enter(self: &Rc<Self>) -> EnterGuard {
         let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
-        EnterGuard { previous }
+        let previous_drain = drain::enter(Some(self.drain.clone()));
+        EnterGuard { previous, previous_drain }
     }
 
     /// The calling thread's reactor, or an error outside a ringpoll core.
@@ -166,11 +168,13 @@ impl std::fmt::Debug for Reactor {
 #[must_use = "the reactor is current only while the guard lives"]
 pub struct EnterGuard {
     previous: Option<Rc<Reactor>>,
+    previous_drain: Option<Rc<Drain>>,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        drain::enter(self.previous_drain.take());
     }
 }

@@ -14,11 +14,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::deadline::{self, Deadlines};
-use crate::driver::Registration;
+use crate::driver::{Registration, Run};
 use crate::interest::Interest;
 use crate::op::{Op, Syscall};
 use crate::reactor::Reactor;
-use crate::turn::Turns;
+use crate::target::Target;
+use crate::turn::{Turned, Turns};
 
 /// A socket registered with the current core's reactor; closing it is the reactor's job.
 ///
@@ -84,8 +85,10 @@ impl Source {
         &self.turns
     }
 
-    pub(crate) fn deadlines(&self) -> &Deadlines {
-        &self.deadlines
+    /// The source as its driver sees it.
+    #[inline]
+    pub(crate) fn target(&self) -> Target<'_, Registration> {
+        Target { fd: self.fd, registration: &self.registration, deadlines: &self.deadlines }
     }
 
     /// Sets (or clears, with None) the deadline of `interest`, as Go's `SetReadDeadline` and
@@ -94,7 +97,7 @@ impl Source {
     /// the change.
     pub fn set_deadline(&self, interest: Interest, at: Option<Instant>) {
         self.deadlines.set(interest, at);
-        self.reactor.driver().wake_waiter(self, interest);
+        self.reactor.driver().wake_waiter(self.target(), interest);
     }
 
     /// The deadline of `interest`.
@@ -104,6 +107,7 @@ impl Source {
 
     /// `TimedOut` if the deadline of `interest` has passed: checked before an operation
     /// starts, so it fails even when it could complete at once (Go's `netpollcheckerr`).
+    #[inline]
     pub fn check_deadline(&self, interest: Interest) -> io::Result<()> {
         match self.deadlines.expired(interest) {
             true => Err(deadline::exceeded()),
@@ -118,7 +122,7 @@ impl Source {
         if self.deadlines.poll_expired(interest, cx).is_ready() {
             return Poll::Ready(Err(deadline::exceeded()));
         }
-        self.reactor.driver().poll_ready(self, interest, cx)
+        self.reactor.driver().poll_ready(self.target(), interest, cx)
     }
 
     /// Waits until the descriptor is ready for `interest`.
@@ -130,23 +134,25 @@ impl Source {
     /// retry EINTR. Fails with `TimedOut` once the direction's deadline has passed. For I/O
     /// the socket types do not wrap; it runs the same loop as every built-in operation.
     pub async fn retry<T>(&self, interest: Interest, syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-        let _turn = self.turns.take(interest).await;
+        let _turn = match self.turns.try_take(interest) {
+            Some(turn) => turn,
+            None => self.turns.take(interest).await,
+        };
         let mut call = crate::op::Custom { interest, syscall, out: None };
         let mut waiting = false;
-        poll_fn(|cx| self.reactor.driver().poll_syscall(self, cx, &mut call, &mut waiting)).await?;
+        poll_fn(|cx| self.reactor.driver().poll_syscall(self.target(), cx, &mut call, &mut waiting)).await?;
         Ok(call.out.take().expect("the syscall succeeded"))
     }
 
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.
-    pub(crate) async fn run<O: Op>(&self, op: O) -> O::Output {
-        let _turn = self.turns.take(op.interest()).await;
-        self.reactor.driver().run(self, op).await
+    pub(crate) fn run<O: Op>(&self, op: O) -> Turned<'_, Run<'_, O>> {
+        Turned::new(&self.turns, op.interest(), self.reactor.driver().run(self.target(), op))
     }
 
     /// Runs the readiness half of `syscall` once in poll style, on either driver: try it, and
     /// on EAGAIN register `cx` for readiness. `Pending` means the syscall did not happen.
     pub(crate) fn poll_syscall<S: Syscall>(&self, cx: &mut Context<'_>, mut syscall: S) -> Poll<io::Result<usize>> {
-        self.reactor.driver().poll_syscall(self, cx, &mut syscall, &mut false)
+        self.reactor.driver().poll_syscall(self.target(), cx, &mut syscall, &mut false)
     }
 }
 

@@ -77,7 +77,7 @@ impl Source {
         loop {
             let mut splice = Splice { to: to.fd(), len };
             let res = match as_op {
-                true => self.reactor().driver().run_once(self, splice).await,
+                true => self.reactor().driver().run_once(self.target(), splice).await,
                 false => splice.call(self.fd()),
             };
             match res {

@@ -75,20 +75,6 @@ impl Timers {
     }
 }
 
-/// epoll_wait's timeout for a deadline: whole milliseconds rounded *up*, so a deadline 0.3 ms
-/// away sleeps 1 ms instead of spinning with a zero timeout (Go's delay-to-ms rule).
-pub fn timeout_ms(deadline: Option<Instant>, now: Instant) -> i32 {
-    match deadline {
-        None => -1,
-        Some(d) if d <= now => 0,
-        Some(d) => {
-            let wait = d - now;
-            let ms = wait.as_millis() + u128::from(!wait.subsec_nanos().is_multiple_of(1_000_000));
-            ms.min(i32::MAX as u128) as i32
-        }
-    }
-}
-
 /// The wait before `deadline`, zero if it has passed.
 pub fn until(deadline: Instant, now: Instant) -> Duration {
     deadline.saturating_duration_since(now)
@@ -120,15 +106,5 @@ mod tests {
         assert!(timers.update(late, &waker()));
         timers.remove(late);
         assert!(timers.is_empty());
-    }
-
-    #[test]
-    fn epoll_timeout_rounds_up_never_to_zero() {
-        let now = Instant::now();
-        assert_eq!(timeout_ms(None, now), -1);
-        assert_eq!(timeout_ms(Some(now), now), 0);
-        assert_eq!(timeout_ms(Some(now + Duration::from_micros(300)), now), 1);
-        assert_eq!(timeout_ms(Some(now + Duration::from_millis(2)), now), 2);
-        assert_eq!(timeout_ms(Some(now + Duration::from_micros(2001)), now), 3);
     }
 }

@@ -40,11 +40,24 @@ struct Waiter {
 
 impl Turns {
     /// Waits for the turn of `interest`; the turn ends when the returned guard drops.
+    /// Callers try [`Turns::try_take`] first: the common case needs no future.
     pub(crate) fn take(&self, interest: Interest) -> TakeTurn<'_> {
         TakeTurn { turns: self, interest, ticket: None }
     }
 
-    /// Whether a waiter other than `me` is queued for `interest` ahead of a newcomer.
+    /// The turn of `interest` if it is free and nobody queues for it.
+    #[inline]
+    pub(crate) fn try_take(&self, interest: Interest) -> Option<Turn<'_>> {
+        let held = &self.held[interest as usize];
+        if held.get() || self.first_waiter(interest).is_some() {
+            return None;
+        }
+        held.set(true);
+        Some(Turn { turns: self, interest })
+    }
+
+    /// The ticket of the first waiter queued for `interest`.
+    #[inline]
     fn first_waiter(&self, interest: Interest) -> Option<u64> {
         let queue = self.queue.get()?;
         let waiters = queue.waiters.borrow();
@@ -66,9 +79,12 @@ impl Turns {
         }
     }
 
+    #[inline]
     fn release(&self, interest: Interest) {
         self.held[interest as usize].set(false);
-        self.wake_next(interest);
+        if self.queue.get().is_some() {
+            self.wake_next(interest);
+        }
     }
 }
 
@@ -84,6 +100,7 @@ pub(crate) struct TakeTurn<'a> {
 impl<'a> Future for TakeTurn<'a> {
     type Output = Turn<'a>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<'a>> {
         let this = self.get_mut();
         let (turns, interest) = (this.turns, this.interest);
@@ -133,8 +150,79 @@ pub(crate) struct Turn<'a> {
 }
 
 impl Drop for Turn<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.turns.release(self.interest);
+    }
+}
+
+/// `inner` run on its direction's turn: the future of `Source::run`. Written out rather than
+/// an async fn, so the op inside `inner` is not stored twice.
+pub(crate) struct Turned<'a, F> {
+    turns: &'a Turns,
+    interest: Interest,
+    state: TurnState<'a>,
+    inner: F,
+}
+
+enum TurnState<'a> {
+    /// Not asked for yet.
+    Idle,
+    /// Queued behind another operation.
+    Queued(TakeTurn<'a>),
+    /// Ours until `inner` finishes (or the future is dropped).
+    Held,
+}
+
+impl<'a, F> Turned<'a, F> {
+    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
+        Turned { turns, interest, state: TurnState::Idle, inner }
+    }
+
+    /// Takes the turn, or queues for it.
+    #[inline]
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let TurnState::Idle = self.state {
+            match self.turns.try_take(self.interest) {
+                Some(turn) => {
+                    std::mem::forget(turn);
+                    self.state = TurnState::Held;
+                    return Poll::Ready(());
+                }
+                None => self.state = TurnState::Queued(self.turns.take(self.interest)),
+            }
+        }
+        if let TurnState::Queued(waiting) = &mut self.state {
+            let turn = std::task::ready!(Pin::new(waiting).poll(cx));
+            // The guard's release is done by `Turned` itself (on completion or drop).
+            std::mem::forget(turn);
+            self.state = TurnState::Held;
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<F: Future + Unpin> Future for Turned<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        if !matches!(this.state, TurnState::Held) {
+            std::task::ready!(this.poll_turn(cx));
+        }
+        let out = std::task::ready!(Pin::new(&mut this.inner).poll(cx));
+        this.state = TurnState::Idle;
+        this.turns.release(this.interest);
+        Poll::Ready(out)
+    }
+}
+
+impl<F> Drop for Turned<'_, F> {
+    fn drop(&mut self) {
+        if let TurnState::Held = self.state {
+            self.turns.release(self.interest);
+        }
     }
 }
 

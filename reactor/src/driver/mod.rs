@@ -14,8 +14,11 @@ mod choice;
 
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
 
+use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -24,10 +27,10 @@ use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
 use crate::op::{Op, RecvPooled, Syscall};
-use crate::pool::PooledBuf;
-use crate::source::Source;
+use crate::pool::{HeapPool, PooledBuf};
 use crate::stats::Stats;
 use crate::sys::{interrupted, would_block};
+use crate::target::Target;
 use crate::uring::{self, Uring};
 
 // One per core, built once and never moved: the size difference costs nothing.
@@ -44,13 +47,14 @@ pub(crate) enum Registration {
 }
 
 /// A driver and a registration it made.
+#[derive(Clone, Copy)]
 enum Parts<'a> {
     Epoll(&'a Epoll, &'a epoll::Registration),
     Uring(&'a Uring, &'a uring::Registration),
 }
 
 impl Registration {
-    /// Whether the source is a byte stream (see [`Source::new_stream`]).
+    /// Whether the source is a byte stream (see `Source::new_stream`).
     pub(crate) fn is_stream(&self) -> bool {
         match self {
             Registration::Epoll(r) => r.is_stream(),
@@ -68,6 +72,12 @@ impl Driver {
         })
     }
 
+    /// The core's eventfd, as a driver of `kind` reads it: epoll consumes it with a
+    /// non-blocking read, io_uring parks a blocking read in the ring.
+    pub(crate) fn new_break(kind: DriverKind) -> io::Result<Break> {
+        Break::new(kind == DriverKind::Epoll)
+    }
+
     pub(crate) fn kind(&self) -> DriverKind {
         match self {
             Driver::Epoll(_) => DriverKind::Epoll,
@@ -75,8 +85,9 @@ impl Driver {
         }
     }
 
-    fn parts<'a>(&'a self, source: &'a Source) -> Parts<'a> {
-        match (self, source.registration()) {
+    #[inline]
+    fn parts<'a>(&'a self, target: Target<'a, Registration>) -> Parts<'a> {
+        match (self, target.registration) {
             (Driver::Epoll(d), Registration::Epoll(r)) => Parts::Epoll(d, r),
             (Driver::Uring(d), Registration::Uring(r)) => Parts::Uring(d, r),
             _ => unreachable!("a source is registered with its own core's driver"),
@@ -118,17 +129,19 @@ impl Driver {
         }
     }
 
-    /// Ready when `source` is ready for `interest`, without looking at deadlines.
-    pub(crate) fn poll_ready(&self, source: &Source, interest: Interest, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        match self.parts(source) {
-            Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
-            Parts::Uring(d, r) => d.poll_ready(source.fd(), r, interest, cx),
-        }
+    /// Ready when the source is ready for `interest`, without looking at deadlines.
+    pub(crate) fn poll_ready(
+        &self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.parts(target).poll_ready(target, interest, cx)
     }
 
-    /// Wakes the task waiting on `interest` of `source`, if any (its deadline moved).
-    pub(crate) fn wake_waiter(&self, source: &Source, interest: Interest) {
-        let waker = match self.parts(source) {
+    /// Wakes the task waiting on `interest` of the source, if any (its deadline moved).
+    pub(crate) fn wake_waiter(&self, target: Target<'_, Registration>, interest: Interest) {
+        let waker = match self.parts(target) {
             Parts::Epoll(d, r) => d.take_waiter(r, interest),
             Parts::Uring(d, r) => d.waiter(r, interest),
         };
@@ -137,42 +150,42 @@ impl Driver {
         }
     }
 
-    /// Runs `op` on `source`: its readiness half on epoll, its completion half on io_uring.
-    pub(crate) async fn run<O: Op>(&self, source: &Source, mut op: O) -> O::Output {
-        match self.parts(source) {
-            Parts::Epoll(..) => {
-                let mut waiting = false;
-                let res = std::future::poll_fn(|cx| self.poll_syscall(source, cx, &mut op, &mut waiting)).await;
-                op.finish(res)
-            }
-            Parts::Uring(d, r) => d.run(source, r, op).await,
+    /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring.
+    pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
+        match self.parts(target) {
+            Parts::Epoll(..) => Run::Epoll { driver: self, target, op: Some(op), waiting: false },
+            Parts::Uring(d, r) => Run::Uring(d.run(target.with(r), op)),
         }
     }
 
-    /// A pooled read on `source`: io_uring's multishot recv into its buffer ring, or readiness
-    /// and `recv` into a heap pool buffer (epoll, and io_uring's fallback).
-    pub(crate) async fn read_pooled(&self, source: &Source) -> io::Result<PooledBuf> {
-        if let Parts::Uring(d, r) = self.parts(source) {
-            if let Some(res) = d.read_pooled(source, r).await {
+    /// A pooled read: io_uring's multishot recv into its buffer ring, or readiness and
+    /// `recv` into a buffer of `pool` (epoll, and io_uring's fallback).
+    pub(crate) async fn read_pooled(
+        &self,
+        target: Target<'_, Registration>,
+        pool: &Rc<HeapPool>,
+    ) -> io::Result<PooledBuf> {
+        if let Parts::Uring(d, r) = self.parts(target) {
+            if let Some(res) = d.read_pooled(target.with(r)).await {
                 return res;
             }
         }
-        let mut op = RecvPooled::new(source.reactor().heap_pool().clone());
+        let mut op = RecvPooled::new(pool.clone());
         let mut waiting = false;
-        let res = std::future::poll_fn(|cx| self.poll_syscall(source, cx, &mut op, &mut waiting)).await;
+        let res = std::future::poll_fn(|cx| self.poll_syscall(target, cx, &mut op, &mut waiting)).await;
         op.finish(res)
     }
 
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.
     /// `WouldBlock` is the caller's to handle (a splice, which must find out which of its two
     /// sides blocked).
-    pub(crate) async fn run_once<O: Op>(&self, source: &Source, mut op: O) -> O::Output {
-        match self.parts(source) {
+    pub(crate) async fn run_once<O: Op>(&self, target: Target<'_, Registration>, mut op: O) -> O::Output {
+        match self.parts(target) {
             Parts::Epoll(..) => {
-                let res = op.call(source.fd());
+                let res = op.call(target.fd);
                 op.finish(res)
             }
-            Parts::Uring(d, _) => d.run_once(source.fd(), op).await,
+            Parts::Uring(d, _) => d.run_once(target.fd, op).await,
         }
     }
 
@@ -183,33 +196,37 @@ impl Driver {
     /// wakes it is consumed before the retry. Pending means the syscall has not succeeded.
     pub(crate) fn poll_syscall<S: Syscall>(
         &self,
-        source: &Source,
+        target: Target<'_, Registration>,
         cx: &mut Context<'_>,
         syscall: &mut S,
         waiting: &mut bool,
     ) -> Poll<io::Result<usize>> {
         let interest = syscall.interest();
-        source.check_deadline(interest)?;
-        if let Parts::Uring(d, r) = self.parts(source) {
-            if let Some(res) = ready!(d.poll_leftover(source.fd(), r, cx, syscall)) {
+        if !*waiting {
+            // Once waiting, the readiness wait below watches the deadline.
+            target.check_deadline(interest)?;
+        }
+        let parts = self.parts(target);
+        if let Parts::Uring(d, r) = parts {
+            if let Some(res) = ready!(d.poll_leftover(target.fd, r, cx, syscall)) {
                 return Poll::Ready(res);
             }
         }
-        if self.exhausted(source, interest) {
-            ready!(source.poll_ready(interest, cx))?;
-            self.note_transfer(source, interest, None);
+        if parts.exhausted(interest) {
+            ready!(parts.poll_ready_by(target, interest, cx))?;
+            parts.note_transfer(interest, None);
         }
         loop {
             if *waiting {
-                ready!(source.poll_ready(interest, cx))?;
+                ready!(parts.poll_ready_by(target, interest, cx))?;
                 *waiting = false;
             }
-            match syscall.call(source.fd()) {
+            match syscall.call(target.fd) {
                 Err(e) if would_block(&e) => *waiting = true,
                 Err(e) if interrupted(&e) => {}
                 res => {
                     if let Ok(n) = res {
-                        self.note_transfer(source, interest, syscall.want().map(|want| (n, want)));
+                        parts.note_transfer(interest, syscall.want().map(|want| (n, want)));
                     }
                     return Poll::Ready(res);
                 }
@@ -217,29 +234,92 @@ impl Driver {
         }
     }
 
+    /// Every byte that dropped reads received and no read has returned yet (io_uring; always
+    /// empty on epoll, where a dropped read never took anything), once no dropped read is
+    /// still in flight.
+    pub(crate) async fn take_leftover_bytes(&self, target: Target<'_, Registration>) -> Vec<u8> {
+        match self.parts(target) {
+            Parts::Epoll(..) => Vec::new(),
+            Parts::Uring(d, r) => d.take_leftover_bytes(target.fd, r).await,
+        }
+    }
+}
+
+impl Parts<'_> {
+    /// Readiness of `interest`, without looking at deadlines.
+    #[inline]
+    fn poll_ready(
+        self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
+            Parts::Uring(d, r) => d.poll_ready(target.fd, r, interest, cx),
+        }
+    }
+
+    /// Readiness of `interest`, or `TimedOut` once its deadline has passed (as
+    /// [`Source::poll_ready`]).
+    #[inline]
+    fn poll_ready_by(
+        self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
+            return Poll::Ready(Err(e));
+        }
+        self.poll_ready(target, interest, cx)
+    }
+
     /// Whether the last transfer of `interest` left the socket empty (or full).
-    fn exhausted(&self, source: &Source, interest: Interest) -> bool {
-        match self.parts(source) {
+    #[inline]
+    fn exhausted(self, interest: Interest) -> bool {
+        match self {
             Parts::Epoll(_, r) => r.exhausted(interest),
             Parts::Uring(_, r) => r.exhausted(interest),
         }
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came, forget the last one).
-    fn note_transfer(&self, source: &Source, interest: Interest, moved: Option<(usize, usize)>) {
-        match self.parts(source) {
+    #[inline]
+    fn note_transfer(self, interest: Interest, moved: Option<(usize, usize)>) {
+        match self {
             Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
             Parts::Uring(_, r) => r.note_transfer(interest, moved),
         }
     }
+}
 
-    /// Every byte that dropped reads received and no read has returned yet (io_uring; always
-    /// empty on epoll, where a dropped read never took anything), once no dropped read is
-    /// still in flight.
-    pub(crate) async fn take_leftover_bytes(&self, source: &Source) -> Vec<u8> {
-        match self.parts(source) {
-            Parts::Epoll(..) => Vec::new(),
-            Parts::Uring(d, r) => d.take_leftover_bytes(source.fd(), r).await,
+/// The future of [`Driver::run`].
+pub(crate) enum Run<'a, O: Op> {
+    /// The readiness loop; `waiting` says the last try met EAGAIN.
+    Epoll {
+        driver: &'a Driver,
+        target: Target<'a, Registration>,
+        op: Option<O>,
+        waiting: bool,
+    },
+    Uring(uring::Run<'a, O>),
+}
+
+// The op is moved by value and never pinned.
+impl<O: Op> Unpin for Run<'_, O> {}
+
+impl<O: Op> Future for Run<'_, O> {
+    type Output = O::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
+        match self.get_mut() {
+            Run::Epoll { driver, target, op, waiting } => {
+                let syscall = op.as_mut().expect("driver::Run polled after completion");
+                let res = ready!(driver.poll_syscall(*target, cx, syscall, waiting));
+                Poll::Ready(op.take().expect("taken once").finish(res))
+            }
+            Run::Uring(run) => Pin::new(run).poll(cx),
         }
     }
 }

@@ -10,17 +10,16 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
 use crate::sys::{self, interrupted, owned, syscall};
-use crate::timers::timeout_ms;
 use poll_desc::{PollDescs, Token};
 
 /// Events taken per epoll_wait, as Go's netpoll does.
 const EVENTS: usize = 128;
-/// The token of the core's eventfd; slab tokens never reach it (their index is below 2^32-1).
+/// The token of the core's eventfd; no slab key packs to it (see `slab`).
 const BREAK_TOKEN: u64 = u64::MAX;
 
 pub(crate) struct Epoll {
@@ -39,10 +38,12 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
+    #[inline]
     pub(crate) fn is_stream(&self) -> bool {
         self.stream
     }
 
+    #[inline]
     pub(crate) fn exhausted(&self, interest: Interest) -> bool {
         self.exhausted[interest as usize].get()
     }
@@ -87,6 +88,7 @@ impl Epoll {
         sys::close(fd);
     }
 
+    #[inline]
     pub(crate) fn poll_ready(&self, registration: &Registration, interest: Interest, cx: &Context<'_>) -> Poll<()> {
         self.descs.borrow_mut().poll_ready(registration.token, interest, cx)
     }
@@ -97,6 +99,7 @@ impl Epoll {
     /// instead of two. EOF (0) is never taken as such, nor is anything after the peer hung up.
     /// One exception, shared with tokio: TCP urgent data stops a read short at the urgent mark
     /// with bytes still queued; those are read when the next edge comes.
+    #[inline]
     pub(crate) fn note_transfer(&self, registration: &Registration, interest: Interest, moved: Option<(usize, usize)>) {
         let short = matches!(moved, Some((n, want)) if n > 0 && n < want);
         let exhausted =
@@ -109,12 +112,10 @@ impl Epoll {
         self.descs.borrow_mut().take_waiter(registration.token, interest)
     }
 
-    /// One epoll_wait of at most `timeout`, rounded up to whole milliseconds (never to 0 for
-    /// a wait that should block: that would spin). Returns how many events arrived. A signal
+    /// One epoll_wait of at most `timeout` (see [`timeout_ms`]). Returns how many events arrived. A signal
     /// ends the wait early (Ok(0)) so the caller recomputes its timeout.
     pub(crate) fn wait(&self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> io::Result<usize> {
-        let now = Instant::now();
-        let timeout_ms = timeout_ms(timeout.map(|t| now + t), now);
+        let timeout_ms = timeout_ms(timeout);
         let mut events = self.events.borrow_mut();
         let (epfd, buf) = (self.epfd.as_raw_fd(), events.as_mut_ptr());
         // SAFETY: the buffer holds EVENTS initialised epoll_events and outlives the call.
@@ -133,5 +134,32 @@ impl Epoll {
             }
         }
         Ok(n)
+    }
+}
+
+/// epoll_wait's timeout: whole milliseconds rounded *up*, so a wait of 0.3 ms sleeps 1 ms
+/// instead of spinning with a zero timeout (Go's delay-to-ms rule); None waits for ever (-1).
+fn timeout_ms(timeout: Option<Duration>) -> i32 {
+    match timeout {
+        None => -1,
+        Some(wait) => {
+            let ms = wait.as_millis() + u128::from(!wait.subsec_nanos().is_multiple_of(1_000_000));
+            ms.min(i32::MAX as u128) as i32
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_rounds_up_never_to_zero() {
+        assert_eq!(timeout_ms(None), -1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(300))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_millis(2))), 2);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(2001))), 3);
+        assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), i32::MAX);
     }
 }

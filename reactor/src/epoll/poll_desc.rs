@@ -3,13 +3,16 @@
 //! Everything here is touched by the owning core only, so the `rg`/`wg` words Go updates
 //! with atomics are plain enums. An fd is registered once, edge-triggered; an edge that
 //! lands before the task parks is remembered as [`Slot::Ready`], so it is never lost.
-//! The epoll token carries the slab index and a sequence number bumped on every free, so an
-//! event queued for a closed fd whose slot was reused is recognised as stale (Go's `fdseq`).
+//! PollDescs live in the crate's generational [`Slab`]: the epoll token is the slab key, so
+//! an event queued for a closed fd whose slot was reused is recognised as stale (Go's
+//! `fdseq`).
 //!
 //! One waiter per direction is enough: a source lets one operation per direction run at a
 //! time (`turn.rs`), and the poll-style methods, as tokio's, remember the last poller only.
 
 use std::task::{Context, Poll, Waker};
+
+use crate::slab::{Key, Slab};
 
 use crate::interest::Interest;
 
@@ -50,65 +53,47 @@ impl Slot {
     }
 }
 
-/// epoll's `data.u64`: `seq << 32 | index`.
+/// epoll's `data.u64`: the PollDesc's slab key ([`Key::to_u64`]); never all ones in its
+/// high half, so `u64::MAX` is free for the eventfd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Token(pub(crate) u64);
 
 impl Token {
-    fn new(index: u32, seq: u32) -> Token {
-        Token(u64::from(seq) << 32 | u64::from(index))
-    }
-    fn index(self) -> usize {
-        (self.0 & 0xffff_ffff) as usize
-    }
-    fn seq(self) -> u32 {
-        (self.0 >> 32) as u32
+    fn key(self) -> Key {
+        Key::from_u64(self.0)
     }
 }
 
 #[derive(Debug, Default)]
 struct PollDesc {
-    seq: u32,
     read: Slot,
     write: Slot,
     /// The peer closed its side (RDHUP, HUP) or the socket failed (ERR): from then on a short
-    /// read is not taken as drained, so no read skips the syscall that reports EOF.
+    /// read is not taken as the socket emptied, so no read skips the syscall that reports EOF.
     read_closed: bool,
     /// HUP or ERR: writes cannot wait for space any more.
     write_closed: bool,
 }
 
-/// The slab of PollDescs of one epoll instance.
+/// The PollDescs of one epoll instance.
 #[derive(Debug, Default)]
 pub(crate) struct PollDescs {
-    descs: Vec<PollDesc>,
-    free: Vec<u32>,
+    descs: Slab<PollDesc>,
 }
 
 impl PollDescs {
     /// Takes a slot for a newly registered fd.
     pub(crate) fn alloc(&mut self) -> Token {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.descs.push(PollDesc::default());
-            (self.descs.len() - 1) as u32
-        });
-        Token::new(index, self.descs[index as usize].seq)
+        Token(self.descs.insert(PollDesc::default()).to_u64())
     }
 
     /// Frees a slot; events still queued for `token` become stale.
     pub(crate) fn free(&mut self, token: Token) {
-        if let Some(desc) = self.get(token) {
-            desc.seq = desc.seq.wrapping_add(1);
-            desc.read = Slot::Idle;
-            desc.write = Slot::Idle;
-            desc.read_closed = false;
-            desc.write_closed = false;
-            self.free.push(token.index() as u32);
-        }
+        self.descs.remove(token.key());
     }
 
     fn get(&mut self, token: Token) -> Option<&mut PollDesc> {
-        self.descs.get_mut(token.index()).filter(|d| d.seq == token.seq())
+        self.descs.get_mut(token.key())
     }
 
     /// Applies an epoll event; wakers of parked tasks go to `wake`. Stale tokens are ignored.
@@ -178,7 +163,7 @@ impl PollDescs {
     /// How many fds are registered.
     #[cfg(test)]
     fn live(&self) -> usize {
-        self.descs.len() - self.free.len()
+        self.descs.len()
     }
 }
 
@@ -213,7 +198,7 @@ mod tests {
         let old = descs.alloc();
         descs.free(old);
         let new = descs.alloc();
-        assert_eq!(old.index(), new.index(), "the slot is reused");
+        assert_eq!(old.key().index(), new.key().index(), "the slot is reused");
         assert_ne!(old, new);
         let (_, waker) = WakeCount::waker();
         let cx = Context::from_waker(&waker);

@@ -40,7 +40,7 @@ use crate::netpoll_break::Break;
 use crate::stats::Stats;
 pub(crate) use buf_ring::BufRing;
 use op_table::{Completion, Finished, OpId, OpTable, Orphan, Stream};
-pub(crate) use run::Registration;
+pub(crate) use run::{Registration, Run};
 use stash::Stash;
 
 /// SQ entries per ring; a full SQ is submitted and pushed again, never an error.

@@ -1,9 +1,9 @@
 //! The io_uring op table: what each in-flight operation's `user_data` refers to.
 //!
 //! A slot is taken when an SQE is pushed and freed only after its final CQE has been seen,
-//! so a `user_data` is never reused while the kernel may still complete it. Ids also carry
-//! the slot's generation: a cancel still queued for an op that has since completed and been
-//! freed names a dead id, not the op that reuses the slot. An op future that is dropped while its SQE is in flight
+//! so a `user_data` is never reused while the kernel may still complete it. Slots live in the
+//! crate's generational [`Slab`], and an id is the slot's key: a cancel still queued for an op
+//! that has since completed and been freed names a dead id, not the op that reuses the slot. An op future that is dropped while its SQE is in flight
 //! moves whatever the kernel may still touch (buffers, socket addresses) into the slot as
 //! [`Slot::Abandoned`], inside an [`Orphan`] that also says what to do with a late result;
 //! the CQE runs and frees it. Pure bookkeeping, no syscalls: tested under Miri.
@@ -13,6 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::stash::Stash;
 use super::Uring;
+use crate::slab::{Key, Slab};
 
 /// What a dropped op does with its completion; runs once the CQE arrives.
 pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
@@ -24,12 +25,9 @@ pub(crate) trait Stream {
     fn deliver(&self, uring: &Uring, done: Completion);
 }
 
-/// Identifies an in-flight op; the SQE's `user_data`: generation << 32 | slot index.
+/// Identifies an in-flight op; the SQE's `user_data`: its slot's key ([`Key::to_u64`]), never
+/// all ones in its high half, so `u64::MAX` and `u64::MAX - 1` are free for the driver.
 pub(crate) type OpId = u64;
-
-fn pack(index: usize, generation: u32) -> OpId {
-    u64::from(generation) << 32 | index as u64
-}
 
 /// A completion: the CQE's result (`-errno` on failure) and flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +37,6 @@ pub(crate) struct Completion {
 }
 
 enum Slot {
-    Vacant,
     /// Submitted; the waker of the task awaiting the CQE, once it has polled.
     Submitted(Option<Waker>),
     /// The CQE arrived; the future has not collected it yet.
@@ -65,57 +62,38 @@ pub(crate) enum Finished {
 /// All in-flight ops of one ring.
 #[derive(Default)]
 pub(crate) struct OpTable {
-    slots: Vec<Slot>,
-    generations: Vec<u32>,
-    free: Vec<usize>,
+    slots: Slab<Slot>,
 }
 
 impl OpTable {
     /// Takes a slot for an SQE about to be pushed.
     pub(crate) fn insert(&mut self) -> OpId {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(Slot::Vacant);
-            self.generations.push(0);
-            self.slots.len() - 1
-        });
-        self.slots[index] = Slot::Submitted(None);
-        pack(index, self.generations[index])
+        self.slots.insert(Slot::Submitted(None)).to_u64()
     }
 
     /// Takes a slot for a multishot SQE whose completions all go to `stream`.
     pub(crate) fn insert_stream(&mut self, stream: Rc<dyn Stream>) -> OpId {
-        let id = self.insert();
-        let index = self.live(id);
-        self.slots[index] = Slot::Stream(stream);
-        id
+        self.slots.insert(Slot::Stream(stream)).to_u64()
     }
 
-    /// The slot of `id`, if `id` is its current op.
-    fn index(&self, id: OpId) -> Option<usize> {
-        let index = (id & 0xffff_ffff) as usize;
-        (self.generations.get(index) == Some(&((id >> 32) as u32))).then_some(index)
+    /// The slot of `id`, which must be live: a future or orphan holds the only copy.
+    fn live(&mut self, id: OpId) -> &mut Slot {
+        self.slots.get_mut(Key::from_u64(id)).unwrap_or_else(|| unreachable!("op {id:#x} used after it was freed"))
     }
 
-    fn live(&self, id: OpId) -> usize {
-        self.index(id).unwrap_or_else(|| unreachable!("op {id:#x} used after it was freed"))
-    }
-
-    fn release(&mut self, index: usize) {
-        self.slots[index] = Slot::Vacant;
-        self.generations[index] = self.generations[index].wrapping_add(1);
-        self.free.push(index);
+    fn release(&mut self, id: OpId) {
+        self.slots.remove(Key::from_u64(id));
     }
 
     /// Records a CQE.
     pub(crate) fn complete(&mut self, id: OpId, done: Completion) -> Finished {
-        let Some(index) = self.index(id) else {
+        let Some(slot) = self.slots.get_mut(Key::from_u64(id)) else {
             return Finished::Nothing;
         };
-        let slot = &mut self.slots[index];
         if let Slot::Stream(stream) = slot {
             let stream = stream.clone();
             if !io_uring::cqueue::more(done.flags) {
-                self.release(index);
+                self.release(id);
             }
             return Finished::Deliver(stream, done);
         }
@@ -123,7 +101,7 @@ impl OpTable {
             Slot::Submitted(Some(waker)) => Finished::Wake(waker),
             Slot::Submitted(None) => Finished::Nothing,
             Slot::Abandoned(orphan) => {
-                self.release(index);
+                self.release(id);
                 Finished::Settle(orphan, done)
             }
             // A CQE for a slot that is not in flight would be a kernel or driver bug; keep the
@@ -137,12 +115,10 @@ impl OpTable {
 
     /// Collects the completion, freeing the slot, or parks `cx` until it arrives.
     pub(crate) fn poll(&mut self, id: OpId, cx: &Context<'_>) -> Poll<Completion> {
-        let index = self.live(id);
-        let slot = &mut self.slots[index];
-        match slot {
+        match self.live(id) {
             Slot::Done(done) => {
                 let done = *done;
-                self.release(index);
+                self.release(id);
                 Poll::Ready(done)
             }
             Slot::Submitted(Some(w)) if w.will_wake(cx.waker()) => Poll::Pending,
@@ -150,15 +126,13 @@ impl OpTable {
                 *waiter = Some(cx.waker().clone());
                 Poll::Pending
             }
-            Slot::Vacant | Slot::Abandoned(_) | Slot::Stream(_) => {
-                unreachable!("op {id:#x} is not a one-shot in flight")
-            }
+            Slot::Abandoned(_) | Slot::Stream(_) => unreachable!("op {id:#x} is not a one-shot in flight"),
         }
     }
 
     /// A clone of the waker of a submitted op.
     pub(crate) fn waker_of(&self, id: OpId) -> Option<Waker> {
-        match self.index(id).map(|i| &self.slots[i]) {
+        match self.slots.get(Key::from_u64(id)) {
             Some(Slot::Submitted(Some(w))) => Some(w.clone()),
             _ => None,
         }
@@ -168,8 +142,7 @@ impl OpTable {
     /// CQE (the caller should cancel the op) and None is returned; if its completion already
     /// arrived, the slot is freed and the orphan comes back with it, to be settled now.
     pub(crate) fn abandon(&mut self, id: OpId, orphan: Orphan) -> Option<(Orphan, Completion)> {
-        let index = self.live(id);
-        let slot = &mut self.slots[index];
+        let slot = self.live(id);
         match slot {
             Slot::Submitted(_) => {
                 *slot = Slot::Abandoned(orphan);
@@ -177,16 +150,16 @@ impl OpTable {
             }
             Slot::Done(done) => {
                 let done = *done;
-                self.release(index);
+                self.release(id);
                 Some((orphan, done))
             }
-            Slot::Vacant | Slot::Abandoned(_) | Slot::Stream(_) => unreachable!("op {id:#x} abandoned twice"),
+            Slot::Abandoned(_) | Slot::Stream(_) => unreachable!("op {id:#x} abandoned twice"),
         }
     }
 
     /// How many ops await their CQE or their future.
     pub(crate) fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.slots.len()
     }
 
     /// How many ops still await their CQE.
@@ -196,8 +169,8 @@ impl OpTable {
 
     /// The ops still awaiting their CQE (the teardown cancels them).
     pub(crate) fn in_flight_ids(&self) -> Vec<OpId> {
-        let pending = |(_, s): &(usize, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_) | Slot::Stream(_));
-        self.slots.iter().enumerate().filter(pending).map(|(i, _)| pack(i, self.generations[i])).collect()
+        let pending = |(_, s): &(Key, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_) | Slot::Stream(_));
+        self.slots.iter().filter(pending).map(|(key, _)| key.to_u64()).collect()
     }
 }
 

@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
+use std::mem;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -26,8 +27,8 @@ use super::Uring;
 use crate::interest::Interest;
 use crate::op::{Op, Syscall};
 use crate::pool::PooledBuf;
-use crate::source::Source;
 use crate::sys::{cqe_result, would_block};
+use crate::target::Target;
 
 /// What the io_uring driver keeps for one source.
 #[derive(Default)]
@@ -50,16 +51,19 @@ impl Registration {
         Registration { stream, ..Registration::default() }
     }
 
+    #[inline]
     pub(crate) fn is_stream(&self) -> bool {
         self.stream
     }
 
+    #[inline]
     pub(crate) fn exhausted(&self, interest: Interest) -> bool {
         self.exhausted[interest as usize].get()
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came). A short one shows
     /// the socket empty: the next read asks the kernel to poll first.
+    #[inline]
     pub(crate) fn note_transfer(&self, interest: Interest, moved: Option<(usize, usize)>) {
         let short = matches!(moved, Some((n, want)) if n > 0 && n < want);
         self.exhausted[interest as usize].set(short && self.stream);
@@ -87,61 +91,29 @@ impl Uring {
         Registration::new(stream)
     }
 
-    /// Runs `op` on `source` as completions, until it has a result other than EAGAIN.
-    pub(crate) async fn run<O: Op>(&self, source: &Source, registration: &Registration, mut op: O) -> O::Output {
-        let (fd, interest) = (source.fd(), op.interest());
-        loop {
-            if let Err(e) = source.check_deadline(interest) {
-                return op.finish(Err(e));
-            }
-            if let Some(res) = poll_fn(|cx| self.poll_leftover(fd, registration, cx, &mut op)).await {
-                return op.finish(res);
-            }
-            let entry = op.entry(fd, registration.exhausted[interest as usize].replace(false));
-            let receiving = op.receives().then(|| registration.gate.enter());
-            let carried = Carried { op, receiving, fd };
-            // SAFETY: the entry points only into memory `op` owns on the heap (the `Op`
-            // contract), and `op` travels in the future's data until the completion.
-            let in_flight = unsafe { InFlight::new(self, entry, carried, keep_late::<O>) };
-            let (done, carried) = self.complete(source, registration, interest, in_flight).await;
-            op = carried.op;
-            match cqe_result(done.result) {
-                Err(e) if would_block(&e) => {
-                    if let Err(e) = source.ready(interest).await {
-                        return op.finish(Err(e));
-                    }
-                }
-                res => {
-                    if let (Ok(n), Some(want)) = (&res, op.want()) {
-                        registration.note_transfer(interest, Some((*n, want)));
-                    }
-                    return op.finish(res);
-                }
-            }
-        }
+    /// Runs `op` on the source as completions, until it has a result other than EAGAIN.
+    pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
+        Run { uring: self, target, interest: op.interest(), state: State::Submit(op) }
     }
 
     /// A pooled read: the next buffer of the source's multishot recv, armed on first use.
     /// None: the buffer ring is exhausted (or unavailable), read with readiness instead.
     /// What dropped plain reads left is served first, by the caller's readiness path.
-    pub(crate) async fn read_pooled(
-        &self,
-        source: &Source,
-        registration: &Registration,
-    ) -> Option<io::Result<PooledBuf>> {
+    pub(crate) async fn read_pooled(&self, target: Target<'_, Registration>) -> Option<io::Result<PooledBuf>> {
+        let (fd, registration) = (target.fd, target.registration);
         let stream = {
             let mut pooled = registration.pooled.borrow_mut();
-            pooled.get_or_insert_with(|| Rc::new(RefCell::new(RecvStream::new(source.fd())))).clone()
+            pooled.get_or_insert_with(|| Rc::new(RefCell::new(RecvStream::new(fd)))).clone()
         };
         let read = poll_fn(|cx| {
-            if source.deadlines().poll_expired(Interest::Read, cx).is_ready() {
-                return Poll::Ready(Err(crate::deadline::exceeded()));
+            if let Poll::Ready(e) = target.poll_deadline(Interest::Read, cx) {
+                return Poll::Ready(Err(e));
             }
             if !stream.borrow().armed() {
                 // Not in the kernel: earlier dropped reads settle first, and what they left
                 // is read before anything new.
                 ready!(registration.gate.poll_clear(cx));
-                if self.stash.borrow().has_bytes(source.fd()) {
+                if self.stash.borrow().has_bytes(fd) {
                     return Poll::Ready(Ok(PooledRead::Fallback));
                 }
             }
@@ -162,36 +134,6 @@ impl Uring {
         // SAFETY: as in `run`: the entry points only into what `op` owns.
         let (done, carried) = unsafe { InFlight::new(self, entry, carried, keep_late::<O>) }.await;
         carried.op.finish(cqe_result(done.result))
-    }
-
-    /// Awaits `in_flight` under the deadline of `interest`: when it passes, the entry is
-    /// cancelled and still awaited. A cancelled entry reports ETIMEDOUT.
-    async fn complete<T: 'static>(
-        &self,
-        source: &Source,
-        registration: &Registration,
-        interest: Interest,
-        mut in_flight: InFlight<'_, T>,
-    ) -> (Completion, T) {
-        let mut timed_out = false;
-        let parked = &registration.parked[interest as usize];
-        let (mut done, data) = poll_fn(|cx| {
-            if let Poll::Ready(out) = Pin::new(&mut in_flight).poll(cx) {
-                parked.set(None);
-                return Poll::Ready(out);
-            }
-            parked.set(in_flight.id());
-            if !timed_out && source.deadlines().poll_expired(interest, cx).is_ready() {
-                in_flight.cancel();
-                timed_out = true;
-            }
-            Poll::Pending
-        })
-        .await;
-        if timed_out && done.result == -libc::ECANCELED {
-            done.result = -libc::ETIMEDOUT;
-        }
-        (done, data)
     }
 
     /// For a receive: Ready once no earlier receive of the source is in flight, with what
@@ -221,6 +163,7 @@ impl Uring {
     }
 
     /// Readiness of `interest` as an IORING_OP_POLL_ADD, one in flight per direction.
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         fd: RawFd,
@@ -266,5 +209,106 @@ impl Uring {
         }
         self.stash.borrow_mut().forget(fd);
         self.close_fd(fd);
+    }
+}
+
+/// The future of [`Uring::run`]: a hand-written state machine, so the op is stored once
+/// (a chain of async fns would keep a copy per layer in every connection's task).
+pub(crate) struct Run<'a, O: Op> {
+    uring: &'a Uring,
+    target: Target<'a, Registration>,
+    interest: Interest,
+    state: State<'a, O>,
+}
+
+enum State<'a, O: Op> {
+    /// About to check the deadline, serve what dropped receives left, and submit.
+    Submit(O),
+    /// Submitted; awaiting the completion. `true` once the deadline cancelled the entry.
+    InFlight(InFlight<'a, Carried<O>>, bool),
+    /// The completion said EAGAIN: waiting for readiness before submitting again.
+    Ready(O),
+    Done,
+}
+
+// The op is moved by value and never pinned; InFlight is Unpin.
+impl<O: Op> Unpin for Run<'_, O> {}
+
+impl<O: Op> Future for Run<'_, O> {
+    type Output = O::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
+        let this = self.get_mut();
+        let (uring, target, interest) = (this.uring, this.target, this.interest);
+        let (fd, registration) = (target.fd, target.registration);
+        loop {
+            if let State::InFlight(in_flight, timed_out) = &mut this.state {
+                let parked = &registration.parked[interest as usize];
+                let Poll::Ready((mut done, carried)) = Pin::new(&mut *in_flight).poll(cx) else {
+                    // Under the deadline: when it passes, cancel and keep awaiting, so the
+                    // buffer comes back and a result that beat the cancel is kept.
+                    parked.set(in_flight.id());
+                    if !*timed_out && target.poll_deadline(interest, cx).is_ready() {
+                        in_flight.cancel();
+                        *timed_out = true;
+                    }
+                    return Poll::Pending;
+                };
+                parked.set(None);
+                if *timed_out && done.result == -libc::ECANCELED {
+                    done.result = -libc::ETIMEDOUT;
+                }
+                let mut op = carried.op;
+                match cqe_result(done.result) {
+                    Err(e) if would_block(&e) => this.state = State::Ready(op),
+                    res => {
+                        this.state = State::Done;
+                        if let (Ok(n), Some(want)) = (&res, op.want()) {
+                            registration.note_transfer(interest, Some((*n, want)));
+                        }
+                        return Poll::Ready(op.finish(res));
+                    }
+                }
+            }
+            match mem::replace(&mut this.state, State::Done) {
+                State::Submit(mut op) => {
+                    if let Err(e) = target.check_deadline(interest) {
+                        return Poll::Ready(op.finish(Err(e)));
+                    }
+                    if op.receives() {
+                        match uring.poll_leftover(fd, registration, cx, &mut op) {
+                            Poll::Pending => {
+                                this.state = State::Submit(op);
+                                return Poll::Pending;
+                            }
+                            Poll::Ready(Some(res)) => return Poll::Ready(op.finish(res)),
+                            Poll::Ready(None) => {}
+                        }
+                    }
+                    let entry = op.entry(fd, registration.exhausted[interest as usize].replace(false));
+                    let receiving = op.receives().then(|| registration.gate.enter());
+                    let carried = Carried { op, receiving, fd };
+                    // SAFETY: the entry points only into memory `op` owns on the heap (the `Op`
+                    // contract), and `op` travels in the future's data until the completion.
+                    let in_flight = unsafe { InFlight::new(uring, entry, carried, keep_late::<O>) };
+                    this.state = State::InFlight(in_flight, false);
+                }
+                State::InFlight(..) => unreachable!("handled in place above"),
+                State::Ready(op) => {
+                    if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
+                        return Poll::Ready(op.finish(Err(e)));
+                    }
+                    match uring.poll_ready(fd, registration, interest, cx) {
+                        Poll::Pending => {
+                            this.state = State::Ready(op);
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(op.finish(Err(e))),
+                        Poll::Ready(Ok(())) => this.state = State::Submit(op),
+                    }
+                }
+                State::Done => panic!("uring::Run polled after completion"),
+            }
+        }
     }
 }

@@ -1,0 +1,244 @@
+//! Which task runs next: a core's task slots, its run queue, and the thread's link to them
+//! that lets a local wake skip the mailbox.
+//!
+//! Tasks live in a generational [`Slab`]; a task's [`Key`] is its id, carried by its waker.
+//! Once the task finishes, its slot is freed and the key goes stale, so a wake that arrives
+//! late (a waker kept by a timer, or still in the mailbox) finds nothing and is ignored.
+//!
+//! A task is in the queue at most once: `scheduled` is set when it is queued and cleared when
+//! it is taken to be polled, so a burst of wakes costs one queue entry. While its task is being
+//! polled, a slot stays occupied but holds no task: a wake during the poll queues it again, and
+//! the executor puts the task back afterwards.
+//!
+//! Only the owning thread touches any of this; wakes from elsewhere arrive through the mailbox.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use ringpoll_reactor::slab::{Key, Slab};
+
+use crate::mailbox::Mailbox;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Scheduler>>> = const { RefCell::new(None) };
+}
+
+/// A task as its core keeps it: the type-erased future and the waker that schedules it.
+pub(crate) struct LocalTask {
+    pub(crate) future: Pin<Box<dyn Future<Output = ()>>>,
+    /// Made once, when the task is inserted: polling lends it, so no poll touches the task's
+    /// reference count.
+    pub(crate) waker: Waker,
+}
+
+impl LocalTask {
+    pub(crate) fn poll(&mut self) -> Poll<()> {
+        self.future.as_mut().poll(&mut Context::from_waker(&self.waker))
+    }
+}
+
+struct Slot {
+    scheduled: bool,
+    /// None while the task is being polled.
+    task: Option<LocalTask>,
+}
+
+/// One core's tasks and run queue.
+pub(crate) struct Scheduler {
+    /// Whose core this is: a waker whose task lives behind this mailbox may schedule locally.
+    mailbox: Arc<Mailbox>,
+    slots: RefCell<Slab<Slot>>,
+    queue: RefCell<VecDeque<Key>>,
+}
+
+/// Schedules task `key` if `mailbox` is the calling thread's core; false if it is another's
+/// (then the caller sends the wake through the mailbox).
+pub(crate) fn wake_local(mailbox: &Arc<Mailbox>, key: Key) -> bool {
+    CURRENT
+        .try_with(|c| match &*c.borrow() {
+            Some(s) if Arc::ptr_eq(&s.mailbox, mailbox) => {
+                s.schedule(key);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the calling thread runs a ringpoll core.
+pub(crate) fn on_core() -> bool {
+    CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(false)
+}
+
+impl Scheduler {
+    pub(crate) fn new(mailbox: Arc<Mailbox>) -> Rc<Scheduler> {
+        Rc::new(Scheduler { mailbox, slots: RefCell::default(), queue: RefCell::new(VecDeque::with_capacity(256)) })
+    }
+
+    /// Makes this the thread's scheduler until the guard drops.
+    pub(crate) fn enter(self: &Rc<Self>) -> EnterGuard {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        EnterGuard(())
+    }
+
+    /// Stores a task and queues it; `make` learns the task's key first, for its waker.
+    pub(crate) fn insert(&self, make: impl FnOnce(Key) -> LocalTask) -> Key {
+        let mut slots = self.slots.borrow_mut();
+        let key = slots.vacant_key();
+        let task = make(key);
+        let inserted = slots.insert(Slot { scheduled: true, task: Some(task) });
+        debug_assert_eq!(inserted, key);
+        self.queue.borrow_mut().push_back(key);
+        key
+    }
+
+    /// Queues task `key` unless it is queued already or gone.
+    pub(crate) fn schedule(&self, key: Key) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(key) {
+            if !slot.scheduled {
+                slot.scheduled = true;
+                self.queue.borrow_mut().push_back(key);
+            }
+        }
+    }
+
+    /// Takes the next queued task out of its slot to be polled.
+    pub(crate) fn next(&self) -> Option<(Key, LocalTask)> {
+        loop {
+            let key = self.queue.borrow_mut().pop_front()?;
+            let mut slots = self.slots.borrow_mut();
+            let Some(slot) = slots.get_mut(key) else { continue };
+            slot.scheduled = false;
+            if let Some(task) = slot.task.take() {
+                return Some((key, task));
+            }
+        }
+    }
+
+    /// Returns a task that is still pending to its slot.
+    pub(crate) fn put_back(&self, key: Key, task: LocalTask) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(key) {
+            slot.task = Some(task);
+        }
+    }
+
+    /// Frees the slot of a task that finished (taken out by [`Scheduler::next`]); wakes still
+    /// on their way for it are ignored from now on.
+    pub(crate) fn remove(&self, key: Key) {
+        self.slots.borrow_mut().remove(key);
+    }
+
+    /// Whether a task is queued.
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.queue.borrow().is_empty()
+    }
+
+    /// Takes every task out (to be dropped by the caller with nothing borrowed: a task's
+    /// destructor may spawn another) and empties the queue.
+    pub(crate) fn take_all(&self) -> Vec<LocalTask> {
+        let mut slots = std::mem::take(&mut *self.slots.borrow_mut());
+        self.queue.borrow_mut().clear();
+        slots.iter_mut().filter_map(|(_, slot)| slot.task.take()).collect()
+    }
+}
+
+/// Keeps a scheduler current on its thread; dropping it clears it.
+pub(crate) struct EnterGuard(());
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringpoll_reactor::Break;
+
+    fn mailbox() -> Arc<Mailbox> {
+        Mailbox::new(Arc::new(Break::new(true).expect("eventfd"))).0
+    }
+
+    fn task() -> LocalTask {
+        LocalTask { future: Box::pin(std::future::pending()), waker: Waker::noop().clone() }
+    }
+
+    #[test]
+    fn a_burst_of_wakes_queues_a_task_once() {
+        let s = Scheduler::new(mailbox());
+        let key = s.insert(|_| task());
+        s.schedule(key);
+        s.schedule(key);
+        let (taken, t) = s.next().expect("queued on insert");
+        assert_eq!(taken, key);
+        assert!(s.next().is_none(), "queued once");
+        s.put_back(key, t);
+        s.schedule(key);
+        s.schedule(key);
+        assert!(s.next().is_some());
+        assert!(s.next().is_none());
+    }
+
+    #[test]
+    fn a_wake_during_the_poll_queues_the_task_again() {
+        let s = Scheduler::new(mailbox());
+        let key = s.insert(|_| task());
+        let (_, t) = s.next().unwrap();
+        s.schedule(key);
+        s.schedule(key);
+        s.put_back(key, t);
+        assert_eq!(s.next().map(|(k, _)| k), Some(key), "polled again after the poll that woke it");
+        assert!(s.next().is_none(), "once");
+    }
+
+    #[test]
+    fn wakes_for_a_finished_task_are_ignored_even_once_its_slot_is_reused() {
+        let s = Scheduler::new(mailbox());
+        let old = s.insert(|_| task());
+        s.next().unwrap();
+        s.remove(old);
+        let new = s.insert(|key| {
+            assert_eq!(key.index(), old.index(), "make learns the reused slot's key");
+            task()
+        });
+        assert_ne!(old, new);
+        assert_eq!(s.next().map(|(k, _)| k), Some(new));
+        s.schedule(old);
+        assert!(!s.has_queued(), "a stale wake queues nothing");
+    }
+
+    #[test]
+    fn only_the_owning_core_schedules_locally() {
+        let (mine, theirs) = (mailbox(), mailbox());
+        let s = Scheduler::new(mine.clone());
+        let key = s.insert(|_| task());
+        s.next().unwrap();
+        assert!(!on_core() && !wake_local(&mine, key), "no scheduler is current yet");
+        let guard = s.enter();
+        assert!(on_core());
+        assert!(!wake_local(&theirs, key), "another core's task goes through its mailbox");
+        assert!(!s.has_queued());
+        assert!(wake_local(&mine, key));
+        assert!(s.has_queued());
+        drop(guard);
+        assert!(!on_core());
+    }
+
+    #[test]
+    fn take_all_hands_back_every_stored_task() {
+        let s = Scheduler::new(mailbox());
+        let keys: Vec<Key> = (0..3).map(|_| s.insert(|_| task())).collect();
+        let (running, _t) = s.next().unwrap();
+        assert_eq!(running, keys[0]);
+        assert_eq!(s.take_all().len(), 2, "the task being polled is its poller's to drop");
+        assert!(!s.has_queued());
+        s.schedule(keys[1]);
+        assert!(!s.has_queued(), "the keys are gone with their tasks");
+    }
+}

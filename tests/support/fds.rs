@@ -1,0 +1,34 @@
+//! This process's open descriptors, counted from /proc/self/fd.
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Open descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+/// Serialises the tests of one binary that compare fd counts, so a neighbour's sockets do not
+/// show up as a leak.
+pub fn fd_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks that `f` leaves no descriptor open. A neighbour test that does not take the lock
+/// may close descriptors meanwhile, so fewer after is allowed.
+pub fn assert_no_fd_leak(f: impl FnOnce()) {
+    let _guard = fd_lock();
+    let before = open_fds();
+    f();
+    let after = open_fds();
+    assert!(after <= before, "descriptors leaked: {before} open before, {after} after");
+}
+
+/// Checks that `f` leaves exactly the descriptors it found: for binaries where every test
+/// takes [`fd_lock`], so nothing else opens or closes one meanwhile.
+pub fn assert_fds_restored(f: impl FnOnce()) {
+    let _guard = fd_lock();
+    let before = open_fds();
+    f();
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}

@@ -1,0 +1,23 @@
+//! What the integration tests share, as tokio's `tests/support`: each test file declares
+//! `mod support;` and takes what it needs with `use support::*;`.
+//!
+//! - `runtime`: the driver under test, `run` (a one-core `block_on` on it), runtimes, joins
+//!   bounded in time;
+//! - `fds`: counting this process's descriptors, so a test can show it leaked none;
+//! - `payload`: deterministic test bytes;
+//! - `tcp`: a connected loopback pair, an echo server, a round trip;
+//! - `poll`: polling a future once by hand (to drop it with its operation in flight).
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code, unused_imports)]
+
+mod fds;
+mod payload;
+mod poll;
+mod runtime;
+mod tcp;
+
+pub use fds::*;
+pub use payload::*;
+pub use poll::*;
+pub use runtime::*;
+pub use tcp::*;

@@ -1,0 +1,52 @@
+//! Runtimes on the driver under test (CI runs the suite once per `RINGPOLL_DRIVER`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use ringpoll::{DriverChoice, JoinHandle, Runtime};
+
+use super::fds::assert_no_fd_leak;
+
+/// The driver under test.
+pub fn driver() -> DriverChoice {
+    DriverChoice::from_env().expect("RINGPOLL_DRIVER")
+}
+
+/// Runs `f` to completion on a one-core runtime of its own, on the driver under test.
+pub fn run<F: Future>(f: F) -> F::Output {
+    ringpoll::try_block_on(driver(), f).expect("block_on")
+}
+
+/// As [`run`], and checks that `f` and its runtime left no descriptor open.
+pub fn run_leak_free<F: Future>(f: F) -> F::Output {
+    let mut out = None;
+    assert_no_fd_leak(|| out = Some(run(f)));
+    out.expect("run returns")
+}
+
+/// A runtime of one core, on CPU 0.
+pub fn one_core_runtime() -> Runtime {
+    Runtime::builder().cores([0]).driver(driver()).build().expect("runtime")
+}
+
+/// A runtime on CPUs 0 and 1 (or 0 alone on a one-CPU machine).
+pub fn two_core_runtime() -> Runtime {
+    let cpus: Vec<usize> = if num_cpus() >= 2 { vec![0, 1] } else { vec![0, 0] };
+    Runtime::builder().cores(cpus).driver(driver()).build().expect("runtime")
+}
+
+pub fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Joins a task from the test thread, failing (instead of hanging) after `secs`.
+pub fn join_within<T: Send + 'static>(handle: JoinHandle<T>, secs: u64) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(handle.join());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(res) => res.expect("task failed"),
+        Err(_) => panic!("task did not finish within {secs} s: a wake-up was lost"),
+    }
+}
