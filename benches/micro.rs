@@ -159,15 +159,33 @@ fn core_writes(rt: &Runtime, index: usize) -> u64 {
     rt.stats()[index].eventfd_writes
 }
 
-/// eventfd writes for 10,000 cross-core sends, three ways; one line each.
+/// eventfd writes for 10,000 cross-core sends, four ways; one line each.
 fn eventfd_figures(driver: &str, rt: &Runtime) -> String {
     let (_, ping_pong_writes) = ping_pong(rt, SENDS / 2);
     let burst = burst_spawns(rt);
     let busy = sends_to_busy_core(rt);
+    let (core_writes, core_ring_wakes) = core_to_core_spawns(rt);
     format!(
         "{driver}: eventfd writes per {SENDS} cross-core sends: ping-pong (every send finds the peer asleep) \
-         {ping_pong_writes}; burst of spawn_on from a thread {burst}; wakes to a busy core {busy}\n"
+         {ping_pong_writes}; burst of spawn_on from a thread {burst}; wakes to a busy core {busy}; \
+         spawn_on core 0 -> core 1, each awaited {core_writes} (ring wakes {core_ring_wakes})\n"
     )
+}
+
+/// 10,000 `spawn_on(1, ..)` from a task on core 0, each awaited, so core 1 sleeps before the
+/// next: returns core 1's eventfd writes and MSG_RING wakes.
+fn core_to_core_spawns(rt: &Runtime) -> (u64, u64) {
+    let before = rt.stats()[1];
+    let sender = rt.handle().clone();
+    rt.spawn_on(0, move || async move {
+        for i in 0..SENDS {
+            black_box(sender.spawn_on(1, move || async move { i }).await.expect("spawned task"));
+        }
+    })
+    .join()
+    .expect("sender task");
+    let after = rt.stats()[1];
+    (after.eventfd_writes - before.eventfd_writes, after.ring_wakes - before.ring_wakes)
 }
 
 /// 10,000 `spawn_on(1, ..)` from this (non-core) thread back to back, then every join.

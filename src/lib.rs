@@ -92,7 +92,7 @@ pub mod stats {
 
 /// Owned buffers for the completion-style I/O API.
 pub mod buf {
-    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, Slice, Spare};
+    pub use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, PooledBuf, Slice, Spare, POOL_BUF_SIZE};
 }
 
 /// Files and paths: ring ops on io_uring cores, the blocking pool on epoll cores.

@@ -108,3 +108,27 @@ fn wakes_from_another_core_reach_the_owner() {
     join_within(waking, 30);
     assert!(join_within(parked, 30) >= 1000);
 }
+
+#[test]
+fn spawns_between_two_io_uring_cores_post_into_the_ring_not_the_eventfd() {
+    const SPAWNS: u64 = 2_000;
+    let rt = Arc::new(two_core_runtime());
+    let before = rt.stats()[1];
+    let sender = rt.clone();
+    // Each spawn is awaited, so core 1 is asleep (or about to be) when the next one comes.
+    let done = rt.spawn_on(0, move || async move {
+        for i in 0..SPAWNS {
+            assert_eq!(sender.spawn_on(1, move || async move { i }).await.unwrap(), i);
+        }
+    });
+    join_within(done, 60);
+    let after = rt.stats()[1];
+    let (writes, ring_wakes) = (after.eventfd_writes - before.eventfd_writes, after.ring_wakes - before.ring_wakes);
+    match rt.driver() {
+        ringpoll::DriverKind::Uring => {
+            assert_eq!(writes, 0, "io_uring core to io_uring core: no eventfd write");
+            assert!(ring_wakes > 0, "the wakes went through the ring");
+        }
+        ringpoll::DriverKind::Epoll => assert_eq!(ring_wakes, 0, "epoll cores keep the eventfd"),
+    }
+}

@@ -179,7 +179,7 @@ impl Handle {
 
     /// Per-core counters, by core index (accepted connections, live tasks, wakes...).
     pub fn stats(&self) -> Vec<StatsSnapshot> {
-        self.shared.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break().writes())).collect()
+        self.shared.cores.iter().map(|c| c.stats.snapshot(c.mailbox.netpoll_break())).collect()
     }
 
     /// Starts a graceful shutdown and returns at once: every listener stops accepting, tasks

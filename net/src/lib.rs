@@ -24,7 +24,7 @@ pub mod unix;
 pub use builder::{Keepalive, TcpBuilder, UdpBuilder};
 pub use copy::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode};
 pub use lookup::{lookup_host, Target, ToSocketAddrs};
-pub use ringpoll_reactor::{PartialWrite, SockAddr};
+pub use ringpoll_reactor::{PartialWrite, PooledBuf, SockAddr, POOL_BUF_SIZE};
 pub use tcp::{SharedListener, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

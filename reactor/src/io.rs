@@ -17,7 +17,9 @@ use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::interest::Interest;
 use crate::op::{Accept, Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
+use crate::pool::PooledBuf;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
 use crate::sys;
@@ -67,6 +69,20 @@ impl Source {
         }
         let (res, buf) = self.run(RecvFrom::new(buf)).await;
         (res.map(|(n, _from)| n), buf)
+    }
+
+    /// Receives whatever arrives next on a byte stream into a buffer of the core's pool; an
+    /// empty [`PooledBuf`] is end of stream. The buffer is taken when data arrives, not
+    /// before, so a connection waiting here holds none; dropping the `PooledBuf` gives it
+    /// back. On io_uring a multishot recv fills buffers of the core's provided-buffer ring;
+    /// on epoll readiness is followed by `recv` into a pool buffer. Dropping the future loses
+    /// nothing: bytes received meanwhile wait for the next read, pooled or not.
+    pub async fn read_pooled(&self) -> io::Result<PooledBuf> {
+        if !self.registration().is_stream() {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams"));
+        }
+        let pool = self.reactor().heap_pool().clone();
+        self.turned(Interest::Read, self.reactor().driver().read_pooled(self.target(), pool)).await
     }
 
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).

@@ -27,6 +27,7 @@ mod interest;
 mod io;
 mod netpoll_break;
 mod op;
+mod pool;
 mod reactor;
 #[doc(hidden)]
 pub mod slab;
@@ -47,6 +48,7 @@ pub use interest::Interest;
 pub use io::PartialWrite;
 pub use netpoll_break::Break;
 pub use op::file;
+pub use pool::{PooledBuf, POOL_BUF_SIZE};
 pub use reactor::{EnterGuard, Reactor};
 pub use sockaddr::SockAddr;
 pub use source::Source;

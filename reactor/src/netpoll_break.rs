@@ -15,6 +15,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Arc, OnceLock};
 
 use crate::sys::{cvt, owned, syscall};
 
@@ -25,6 +26,11 @@ pub struct Break {
     parked: AtomicBool,
     signaled: AtomicBool,
     writes: AtomicU64,
+    /// The core's io_uring, if it runs one: a duplicate of the ring's descriptor, so another
+    /// io_uring core can post a wake into it (IORING_OP_MSG_RING) instead of writing the
+    /// eventfd. Being a duplicate, it stays valid for as long as this break lives.
+    ring: OnceLock<OwnedFd>,
+    ring_wakes: AtomicU64,
 }
 
 impl Break {
@@ -40,15 +46,39 @@ impl Break {
             parked: AtomicBool::new(false),
             signaled: AtomicBool::new(false),
             writes: AtomicU64::new(0),
+            ring: OnceLock::new(),
+            ring_wakes: AtomicU64::new(0),
         })
     }
 
     /// Wakes the core if it sleeps (or is about to). Call after publishing the work.
-    pub fn wake(&self) {
+    ///
+    /// From an io_uring core to an io_uring core the wake is a message posted into the
+    /// target's ring, submitted with the sender's next io_uring_enter; from any other thread
+    /// (a foreign one, an epoll core) it is an eventfd write.
+    pub fn wake(self: &Arc<Self>) {
         fence(SeqCst);
         if self.parked.load(SeqCst) && !self.signaled.swap(true, SeqCst) {
-            self.force_wake();
+            let posted = self.ring.get().is_some() && crate::reactor::Reactor::post_wake(self);
+            if posted {
+                self.ring_wakes.fetch_add(1, Relaxed);
+            } else {
+                self.force_wake();
+            }
         }
+    }
+
+    /// Records the core's ring (duplicated), so io_uring cores wake it through the ring.
+    pub(crate) fn attach_ring(&self, ring_fd: RawFd) -> io::Result<()> {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes no pointers.
+        let dup = syscall!(fcntl(ring_fd, libc::F_DUPFD_CLOEXEC, 0))?;
+        let _ = self.ring.set(owned(dup));
+        Ok(())
+    }
+
+    /// The core's ring descriptor, for a MSG_RING wake.
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        self.ring.get().map(AsRawFd::as_raw_fd)
     }
 
     /// Writes the eventfd unconditionally (shutdown, or a wake that must not be skipped).
@@ -87,6 +117,11 @@ impl Break {
     /// How many times the eventfd was written since creation.
     pub fn writes(&self) -> u64 {
         self.writes.load(Relaxed)
+    }
+
+    /// How many wakes other io_uring cores posted into this core's ring (MSG_RING).
+    pub fn ring_wakes(&self) -> u64 {
+        self.ring_wakes.load(Relaxed)
     }
 
     pub(crate) fn fd(&self) -> RawFd {

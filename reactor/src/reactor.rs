@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::drain::{self, Drain};
 use crate::driver::{Driver, DriverKind};
 use crate::netpoll_break::Break;
+use crate::pool::HeapPool;
 use crate::stats::Stats;
 use crate::timers::{until, Timers};
 
@@ -28,6 +29,8 @@ pub struct Reactor {
     /// a poll allocates nothing.
     wake: RefCell<Vec<Waker>>,
     drain: Rc<Drain>,
+    /// Heap buffers for pooled reads by readiness.
+    heap_pool: Rc<HeapPool>,
 }
 
 thread_local! {
@@ -50,6 +53,7 @@ impl Reactor {
             stats,
             wake: RefCell::new(Vec::with_capacity(128)),
             drain: Rc::new(Drain::new(id)),
+            heap_pool: Rc::default(),
         }))
     }
 
@@ -97,6 +101,16 @@ impl Reactor {
 
     pub(crate) fn with_current<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
         CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
+    }
+
+    /// Posts a wake for the core of `target` through the calling core's io_uring, if this
+    /// thread is an io_uring core. False: the caller writes the eventfd instead.
+    pub(crate) fn post_wake(target: &Arc<Break>) -> bool {
+        Reactor::with_current(|r| r.driver.post_wake(target)).unwrap_or(false)
+    }
+
+    pub(crate) fn heap_pool(&self) -> &Rc<HeapPool> {
+        &self.heap_pool
     }
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {

@@ -142,7 +142,12 @@ impl Source {
 
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.
     pub(crate) fn run<O: Op>(&self, op: O) -> Turned<'_, Run<'_, O>> {
-        Turned::new(&self.turns, op.interest(), self.reactor.driver().run(self.target(), op))
+        self.turned(op.interest(), self.reactor.driver().run(self.target(), op))
+    }
+
+    /// Runs `operation` on the turn of `interest`.
+    pub(crate) fn turned<F>(&self, interest: Interest, operation: F) -> Turned<'_, F> {
+        Turned::new(&self.turns, interest, operation)
     }
 
     /// Runs the readiness half of `syscall` once in poll style, on either driver: try it, and

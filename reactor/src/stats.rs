@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::netpoll_break::Break;
+
 /// A counter with a single writer (the owning core) and any number of readers.
 ///
 /// Updated with a load and a store rather than `fetch_add`: only one thread writes it, so the
@@ -83,11 +85,13 @@ pub struct StatsSnapshot {
     pub spin_hits: u64,
     /// Writes to the core's eventfd (netpollBreak) by other threads.
     pub eventfd_writes: u64,
+    /// Wakes other io_uring cores posted into this core's ring (MSG_RING) instead.
+    pub ring_wakes: u64,
 }
 
 impl Stats {
-    /// Reads every counter; `eventfd_writes` comes from the core's break.
-    pub fn snapshot(&self, eventfd_writes: u64) -> StatsSnapshot {
+    /// Reads every counter; the wake counts come from the core's break, `brk`.
+    pub fn snapshot(&self, brk: &Break) -> StatsSnapshot {
         StatsSnapshot {
             tasks_spawned: self.tasks_spawned.get(),
             tasks_polled: self.tasks_polled.get(),
@@ -101,7 +105,8 @@ impl Stats {
             timers_live: self.timers_live.get(),
             ops_in_flight: self.ops_in_flight.get(),
             spin_hits: self.spin_hits.get(),
-            eventfd_writes,
+            eventfd_writes: brk.writes(),
+            ring_wakes: brk.ring_wakes(),
         }
     }
 }

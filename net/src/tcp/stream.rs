@@ -4,7 +4,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, PooledBuf, SockAddr, Source};
 use socket2::SockRef;
 
 use crate::builder::{self, Keepalive, TcpBuilder};
@@ -61,6 +61,27 @@ impl TcpStream {
         let stream = TcpStream::from_fd(socket.into())?;
         stream.source.connect(SockAddr::from_inet(addr)).await?;
         Ok(stream)
+    }
+
+    /// Reads whatever arrives next into a buffer lent by the core's pool (at most
+    /// [`POOL_BUF_SIZE`](crate::POOL_BUF_SIZE) bytes); empty is end of stream. The buffer is
+    /// taken when data arrives, so a connection parked here holds none; dropping the
+    /// [`PooledBuf`] gives it back. It can be written straight back out
+    /// (`write_all(buf)`). Dropping the future loses nothing.
+    ///
+    /// ```no_run
+    /// # async fn echo(stream: ringpoll::net::TcpStream) -> std::io::Result<()> {
+    /// loop {
+    ///     let buf = stream.read_pooled().await?;
+    ///     if buf.is_empty() {
+    ///         return Ok(());
+    ///     }
+    ///     stream.write_all(buf).await.0?;
+    /// }
+    /// # }
+    /// ```
+    pub async fn read_pooled(&self) -> io::Result<PooledBuf> {
+        self.source.read_pooled().await
     }
 
     /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly

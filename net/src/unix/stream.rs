@@ -4,7 +4,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::task::{Context, Poll};
 
-use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
+use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, PooledBuf, SockAddr, Source};
 use socket2::{Domain, Type};
 
 use crate::socket;
@@ -47,6 +47,27 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = ringpoll_reactor::sys::socketpair(libc::AF_UNIX, libc::SOCK_STREAM)?;
         Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
+    }
+
+    /// Reads whatever arrives next into a buffer lent by the core's pool (at most
+    /// [`POOL_BUF_SIZE`](crate::POOL_BUF_SIZE) bytes); empty is end of stream. The buffer is
+    /// taken when data arrives, so a connection parked here holds none; dropping the
+    /// [`PooledBuf`] gives it back. It can be written straight back out
+    /// (`write_all(buf)`). Dropping the future loses nothing.
+    ///
+    /// ```no_run
+    /// # async fn echo(stream: ringpoll::net::UnixStream) -> std::io::Result<()> {
+    /// loop {
+    ///     let buf = stream.read_pooled().await?;
+    ///     if buf.is_empty() {
+    ///         return Ok(());
+    ///     }
+    ///     stream.write_all(buf).await.0?;
+    /// }
+    /// # }
+    /// ```
+    pub async fn read_pooled(&self) -> io::Result<PooledBuf> {
+        self.source.read_pooled().await
     }
 
     /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream; a

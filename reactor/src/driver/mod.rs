@@ -18,6 +18,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -26,7 +27,8 @@ use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
 use crate::op::file::FileOp;
-use crate::op::{Op, Syscall};
+use crate::op::{Op, RecvPooled, Syscall};
+use crate::pool::{HeapPool, PooledBuf};
 use crate::stats::Stats;
 use crate::sys::{interrupted, would_block};
 use crate::target::Target;
@@ -102,6 +104,15 @@ impl Driver {
         }
     }
 
+    /// Posts a wake into `target`'s ring with IORING_OP_MSG_RING, if this driver is an
+    /// io_uring one and the target runs io_uring too.
+    pub(crate) fn post_wake(&self, target: &Arc<Break>) -> bool {
+        match self {
+            Driver::Epoll(_) => false,
+            Driver::Uring(d) => d.post_wake(target),
+        }
+    }
+
     /// Registers `fd` with the driver.
     pub(crate) fn register(&self, fd: RawFd, stream: bool) -> io::Result<Registration> {
         Ok(match self {
@@ -155,6 +166,13 @@ impl Driver {
             Driver::Uring(d) if uring::supports(O::CODE) => Ok(d.run_file(op).await),
             _ => Err(op),
         }
+    }
+
+    /// A pooled read on the source: io_uring's multishot recv into its buffer ring, or
+    /// readiness and `recv` into a buffer of `pool` (epoll, and io_uring's fallback).
+    pub(crate) fn read_pooled<'a>(&'a self, target: Target<'a, Registration>, pool: Rc<HeapPool>) -> ReadPooled<'a> {
+        let multishot = matches!(self, Driver::Uring(_));
+        ReadPooled { driver: self, target, multishot, op: Some(RecvPooled::new(pool)), waiting: false }
     }
 
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.
@@ -272,6 +290,37 @@ impl Parts<'_> {
             Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
             Parts::Uring(_, r) => r.note_transfer(interest, moved),
         }
+    }
+}
+
+/// The future of [`Driver::read_pooled`].
+pub(crate) struct ReadPooled<'a> {
+    driver: &'a Driver,
+    target: Target<'a, Registration>,
+    /// io_uring's multishot recv serves the read, until it asks for the readiness path.
+    multishot: bool,
+    /// The readiness path's op.
+    op: Option<RecvPooled>,
+    /// The readiness path's last try met EAGAIN.
+    waiting: bool,
+}
+
+impl Future for ReadPooled<'_> {
+    type Output = io::Result<PooledBuf>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.multishot {
+            if let Parts::Uring(d, r) = this.driver.parts(this.target) {
+                if let Some(res) = ready!(d.poll_read_pooled(this.target.with(r), cx)) {
+                    return Poll::Ready(res);
+                }
+            }
+            this.multishot = false;
+        }
+        let op = this.op.as_mut().expect("driver::ReadPooled polled after completion");
+        let res = ready!(this.driver.poll_syscall(this.target, cx, op, &mut this.waiting));
+        Poll::Ready(this.op.take().expect("taken once").finish(res))
     }
 }
 

@@ -89,16 +89,19 @@ impl BufLedger {
     }
 
     /// Buffers that exist.
+    #[cfg(test)]
     pub(crate) fn buffers(&self) -> u16 {
         self.buffers
     }
 
     /// Buffers held by readers (or grown and not pushed yet).
+    #[cfg(test)]
     pub(crate) fn lent(&self) -> u16 {
         self.buffers - self.in_ring_count
     }
 
     /// Buffers the kernel may pick.
+    #[cfg(test)]
     pub(crate) fn in_ring(&self) -> u16 {
         self.in_ring_count
     }

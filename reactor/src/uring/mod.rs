@@ -5,22 +5,32 @@
 //! zero). The ring is set up with COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN and
 //! TASKRUN_FLAG where the kernel has them: the core is the ring's only user, and completions
 //! are then processed when the core asks for them rather than by interrupting it.
+//!
+//! Completion storms (many connections, multishot ops, a small ring) may fill the CQ. The
+//! driver relies on IORING_FEAT_NODROP (every kernel with the EXT_ARG it requires has it):
+//! the kernel keeps what does not fit in an overflow list and flags IORING_SQ_CQ_OVERFLOW,
+//! and the driver enters whenever that flag shows, which moves them over; a submission the
+//! kernel refuses meanwhile (EBUSY) reaps first and tries again.
+//!
+//! Cross-core wakes between two io_uring cores are messages posted into the target's ring
+//! (IORING_OP_MSG_RING with `user_data` [`MAILBOX_DATA`]), not eventfd writes; see
+//! [`Break::wake`](crate::Break::wake).
 
-// Pure state for the pooled reads; the driver wires them in with the op layer.
-#[allow(dead_code)]
 mod buf_ledger;
+mod buf_ring;
 mod in_flight;
-#[allow(dead_code)]
 mod multishot;
 mod op_table;
 mod probe;
 mod receive_gate;
+mod recv_stream;
 mod run;
 pub(crate) mod stash;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -29,7 +39,8 @@ use io_uring::{opcode, squeue, types, IoUring};
 
 use crate::netpoll_break::Break;
 use crate::stats::Stats;
-use op_table::{Completion, Finished, OpId, OpTable, Orphan};
+pub(crate) use buf_ring::BufRing;
+use op_table::{Completion, Finished, OpId, OpTable, Orphan, Stream};
 pub(crate) use probe::{probe, supports};
 pub(crate) use run::{Registration, Run};
 use stash::Stash;
@@ -40,17 +51,25 @@ const ENTRIES: u32 = 1024;
 const BREAK_DATA: u64 = u64::MAX;
 /// `user_data` of entries nobody awaits (cancels, closes).
 const UNAWAITED_DATA: u64 = u64::MAX - 1;
+/// `user_data` of a wake another core posted into this ring (IORING_OP_MSG_RING).
+const MAILBOX_DATA: u64 = u64::MAX - 2;
+
+/// Overrides [`ENTRIES`] (the CQ holds four times as many): a tiny ring overflows its
+/// completion queue under load, which the tests use to show that nothing is lost.
+pub(crate) const ENTRIES_ENV: &str = "RINGPOLL_URING_ENTRIES";
 
 fn build_ring() -> io::Result<IoUring> {
+    let wanted = std::env::var(ENTRIES_ENV).ok().and_then(|v| v.parse::<u32>().ok());
+    let entries = wanted.filter(|n| (1..=ENTRIES).contains(n)).unwrap_or(ENTRIES);
     let tuned = IoUring::builder()
-        .setup_cqsize(ENTRIES * 4)
+        .setup_cqsize(entries * 4)
         .setup_coop_taskrun()
         .setup_taskrun_flag()
         .setup_single_issuer()
         .setup_defer_taskrun()
-        .build(ENTRIES);
+        .build(entries);
     // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently.
-    tuned.or_else(|_| IoUring::builder().setup_cqsize(ENTRIES * 4).build(ENTRIES))
+    tuned.or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))
 }
 
 pub(crate) struct Uring {
@@ -69,6 +88,17 @@ pub(crate) struct Uring {
     brk: Arc<Break>,
     /// Where the ring's enters and completions are counted.
     stats: Arc<Stats>,
+    /// Multishot completions reaped, handed to their streams once nothing is borrowed.
+    deliveries: RefCell<Vec<(Rc<dyn Stream>, Completion)>>,
+    /// Wakers of completions reaped while the ring was borrowed (a full SQ), woken by the
+    /// next wait.
+    reaped_wakes: RefCell<Vec<Waker>>,
+    /// The provided-buffer ring of pooled reads, registered on first use. Declared after
+    /// `ring`, so it is dropped after the ring that reads it.
+    buf_ring: RefCell<Option<Rc<BufRing>>>,
+    /// Targets of MSG_RING wakes queued but not yet submitted: their breaks keep the target
+    /// ring's descriptor open until the submission has resolved it.
+    posted: RefCell<Vec<Arc<Break>>>,
 }
 
 impl Uring {
@@ -83,7 +113,12 @@ impl Uring {
             break_fired: Cell::new(false),
             brk,
             stats,
+            deliveries: RefCell::default(),
+            reaped_wakes: RefCell::default(),
+            buf_ring: RefCell::default(),
+            posted: RefCell::default(),
         };
+        uring.brk.attach_ring(uring.ring.borrow().as_raw_fd())?;
         uring.arm_break()?;
         Ok(uring)
     }
@@ -120,11 +155,33 @@ impl Uring {
     fn reap_now(&self, ring: &mut IoUring) {
         let mut wake = Vec::new();
         let (_, orphans) = self.reap(ring, &mut wake);
-        self.settle(orphans);
-        wake.into_iter().for_each(Waker::wake);
+        // The ring is borrowed: tasks are woken, and streams get their completions, by the
+        // next wait, which then does not block.
+        self.settle_orphans(orphans);
+        self.reaped_wakes.borrow_mut().extend(wake);
     }
 
+    /// Hands over what [`Uring::reap_now`] left: wakers into `wake`, multishot completions to
+    /// their streams. True if there was anything.
+    fn settle_reaped(&self, wake: &mut Vec<Waker>) -> bool {
+        let wakes = self.reaped_wakes.take();
+        let owed = !wakes.is_empty() || !self.deliveries.borrow().is_empty();
+        wake.extend(wakes);
+        self.settle(Vec::new());
+        owed
+    }
+
+    /// Settles abandoned ops, then hands multishot completions to their streams, in the
+    /// order they came.
     fn settle(&self, orphans: Vec<(Orphan, Completion)>) {
+        self.settle_orphans(orphans);
+        let deliveries = self.deliveries.take();
+        for (stream, done) in deliveries {
+            stream.deliver(self, done);
+        }
+    }
+
+    fn settle_orphans(&self, orphans: Vec<(Orphan, Completion)>) {
         if orphans.is_empty() {
             return;
         }
@@ -132,6 +189,18 @@ impl Uring {
         for (orphan, done) in orphans {
             orphan(done, &mut stash);
         }
+    }
+
+    /// Queues a multishot `entry` whose completions all go to `stream`.
+    pub(crate) fn submit_stream(&self, entry: squeue::Entry, stream: Rc<dyn Stream>) -> OpId {
+        let id = self.ops.borrow_mut().insert_stream(stream);
+        if let Err(e) = self.push(entry.user_data(id)) {
+            let failed = Completion { result: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 };
+            if let Finished::Deliver(stream, done) = self.ops.borrow_mut().complete(id, failed) {
+                self.deliveries.borrow_mut().push((stream, done));
+            }
+        }
+        id
     }
 
     /// Queues `entry` as a new op; the returned id is polled with [`Uring::poll_op`].
@@ -189,6 +258,19 @@ impl Uring {
         }
     }
 
+    /// Queues a MSG_RING wake for `target`'s ring, submitted with this core's next enter.
+    /// False if the target has no ring (an epoll core): it needs its eventfd.
+    pub(crate) fn post_wake(&self, target: &Arc<Break>) -> bool {
+        let Some(fd) = target.ring_fd() else { return false };
+        let msg = opcode::MsgRingData::new(types::Fd(fd), 0, MAILBOX_DATA, None).build();
+        if self.push(msg.user_data(UNAWAITED_DATA)).is_err() {
+            return false;
+        }
+        self.unawaited.set(self.unawaited.get() + 1);
+        self.posted.borrow_mut().push(target.clone());
+        true
+    }
+
     /// Queues an entry whose completion nobody awaits (a cancel, a close).
     fn push_unawaited(&self, entry: squeue::Entry) {
         if self.push(entry.user_data(UNAWAITED_DATA)).is_ok() {
@@ -202,6 +284,10 @@ impl Uring {
         let stats = &*self.stats;
         // A break reaped on the SQ-full path must be re-armed before this turn may block.
         self.rearm_break()?;
+        // Completions reaped on the SQ-full path (their tasks, their streams) are owed now,
+        // and this turn must not block while a woken task waits to run.
+        let owed = self.settle_reaped(wake);
+        let timeout = if owed { Some(Duration::ZERO) } else { timeout };
         let mut ring = self.ring.borrow_mut();
         let ready = !ring.completion().is_empty();
         let result = match timeout {
@@ -221,6 +307,11 @@ impl Uring {
             Ok(_) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
+        }
+        // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
+        if unsafe { ring.submission_shared().is_empty() } {
+            // Every queued MSG_RING has been issued: their targets' descriptors may go.
+            self.posted.borrow_mut().clear();
         }
         let (n, orphans) = self.reap(&mut ring, wake);
         drop(ring);
@@ -245,11 +336,13 @@ impl Uring {
     fn enter_if_needed(&self, ring: &IoUring, stats: &Stats) -> io::Result<usize> {
         // SAFETY: this thread is the ring's only user and holds no other SQ handle; reading
         // the queue's length and flags touches no entry.
-        let (pending, taskrun) = unsafe {
+        let (pending, taskrun, overflow) = unsafe {
             let sq = ring.submission_shared();
-            (sq.len(), sq.taskrun())
+            (sq.len(), sq.taskrun(), sq.cq_overflow())
         };
-        if pending == 0 && !taskrun {
+        // With IORING_FEAT_NODROP a full CQ parks completions in the kernel's overflow list;
+        // only an enter moves them over, so one is owed as soon as the flag shows.
+        if pending == 0 && !taskrun && !overflow {
             return Ok(0);
         }
         stats.uring_enters.bump();
@@ -270,11 +363,14 @@ impl Uring {
                     self.break_fired.set(true);
                 }
                 UNAWAITED_DATA => self.unawaited.set(self.unawaited.get().saturating_sub(1)),
+                // Another core's wake: like the eventfd firing, senders may signal again.
+                MAILBOX_DATA => self.brk.rearm(),
                 id => {
                     let done = Completion { result: cqe.result(), flags: cqe.flags() };
                     match ops.complete(id, done) {
                         Finished::Wake(w) => wake.push(w),
                         Finished::Settle(orphan, done) => orphans.push((orphan, done)),
+                        Finished::Deliver(stream, done) => self.deliveries.borrow_mut().push((stream, done)),
                         Finished::Nothing => {}
                     }
                 }

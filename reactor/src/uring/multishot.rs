@@ -45,7 +45,7 @@ pub(crate) enum Event<T> {
 /// What the caller does after [`Multishot::on_completion`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum After<T> {
-    /// Nothing (a cancel's own completion).
+    /// Nothing (a completion after close that holds no result).
     Nothing,
     /// Something was queued or the op ended: wake the reader.
     Wake,
@@ -96,11 +96,13 @@ impl<T> Multishot<T> {
     }
 
     /// Whether the op is in the kernel.
+    #[cfg(test)]
     pub(crate) fn arm(&self) -> Arm {
         self.arm
     }
 
     /// Results waiting for a reader.
+    #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()
     }
@@ -121,7 +123,9 @@ impl<T> Multishot<T> {
             Event::Item(item) => self.queue.push_back(Ok(item)),
             Event::Eof => self.eof = true,
             Event::Failed(libc::ENOBUFS) => self.starved = true,
-            Event::Failed(libc::ECANCELED) if cancelling => return After::Nothing,
+            // The pause landed; a reader that drained the queue meanwhile waits for this
+            // to re-arm, so it is woken like any other end.
+            Event::Failed(libc::ECANCELED) if cancelling => {}
             Event::Failed(errno) => self.queue.push_back(Err(errno)),
         }
         After::Wake
@@ -142,12 +146,6 @@ impl<T> Multishot<T> {
             }
             Arm::Armed | Arm::Cancelling => Next::Wait,
         }
-    }
-
-    /// Gives back a result the reader took but could not use (e.g. its future is gone): it
-    /// goes to the front again, so the order holds.
-    pub(crate) fn unread(&mut self, result: Result<T, i32>) {
-        self.queue.push_front(result);
     }
 
     /// Undoes the `Armed` of [`Next::Arm`] when the caller did not submit after all (it
@@ -251,23 +249,12 @@ mod tests {
         assert!(ms.wants_pause());
         assert!(!ms.wants_pause(), "one cancel");
         assert_eq!(ms.on_completion(Event::Item(3), true), After::Wake, "beat the cancel");
-        assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Nothing);
-        assert_eq!(ms.queued(), 3);
+        assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Wake, "a waiting reader re-arms");
+        assert_eq!(ms.queued(), 3, "the cancel itself is no error");
         for want in 1..=3 {
             assert_eq!(ms.next(), Next::Ready(Ok(want)));
         }
         assert_eq!(ms.next(), Next::Arm { starved: false });
-    }
-
-    #[test]
-    fn unread_keeps_the_order() {
-        let mut ms = Multishot::new(8);
-        ms.next();
-        ms.on_completion(Event::Item(1), true);
-        ms.on_completion(Event::Item(2), true);
-        let Next::Ready(first) = ms.next() else { panic!() };
-        ms.unread(first);
-        assert_eq!(ms.next(), Next::Ready(Ok(1)));
     }
 
     #[test]

@@ -8,16 +8,25 @@
 //! [`Slot::Abandoned`], inside an [`Orphan`] that also says what to do with a late result;
 //! the CQE runs and frees it. Pure bookkeeping, no syscalls: tested under Miri.
 
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::stash::Stash;
+use super::Uring;
 use crate::slab::{Key, Slab};
 
 /// What a dropped op does with its completion; runs once the CQE arrives.
 pub(crate) type Orphan = Box<dyn FnOnce(Completion, &mut Stash)>;
 
+/// The receiver of a multishot op's completions (a connection's recv stream). Its slot lives
+/// until a completion without IORING_CQE_F_MORE.
+pub(crate) trait Stream {
+    /// Handles one completion; called with nothing of the driver borrowed.
+    fn deliver(&self, uring: &Uring, done: Completion);
+}
+
 /// Identifies an in-flight op; the SQE's `user_data`: its slot's key ([`Key::to_u64`]), never
-/// all ones in its high half, so `u64::MAX` and `u64::MAX - 1` are free for the driver.
+/// all ones in its high half, so `u64::MAX` down to `u64::MAX - 2` are free for the driver.
 pub(crate) type OpId = u64;
 
 /// A completion: the CQE's result (`-errno` on failure) and flags.
@@ -34,6 +43,8 @@ enum Slot {
     Done(Completion),
     /// The future is gone; the kernel may still use what this holds.
     Abandoned(Orphan),
+    /// A multishot op: every completion goes to its stream.
+    Stream(Rc<dyn Stream>),
 }
 
 /// What a completion asks the driver to do once the table is no longer borrowed.
@@ -42,6 +53,8 @@ pub(crate) enum Finished {
     Wake(Waker),
     /// Settle an abandoned op: run its orphan with the completion, freeing what it kept.
     Settle(Orphan, Completion),
+    /// Hand the completion to a multishot op's stream.
+    Deliver(Rc<dyn Stream>, Completion),
     /// Nothing: no task has polled the op yet, or the id is unknown.
     Nothing,
 }
@@ -57,6 +70,11 @@ impl OpTable {
     #[inline]
     pub(crate) fn insert(&mut self) -> OpId {
         self.slots.insert(Slot::Submitted(None)).to_u64()
+    }
+
+    /// Takes a slot for a multishot SQE whose completions all go to `stream`.
+    pub(crate) fn insert_stream(&mut self, stream: Rc<dyn Stream>) -> OpId {
+        self.slots.insert(Slot::Stream(stream)).to_u64()
     }
 
     /// The slot of `id`, which must be live: a future or orphan holds the only copy.
@@ -75,6 +93,13 @@ impl OpTable {
         let Some(slot) = self.slots.get_mut(Key::from_u64(id)) else {
             return Finished::Nothing;
         };
+        if let Slot::Stream(stream) = slot {
+            let stream = stream.clone();
+            if !io_uring::cqueue::more(done.flags) {
+                self.release(id);
+            }
+            return Finished::Deliver(stream, done);
+        }
         match std::mem::replace(slot, Slot::Done(done)) {
             Slot::Submitted(Some(waker)) => Finished::Wake(waker),
             Slot::Submitted(None) => Finished::Nothing,
@@ -105,7 +130,7 @@ impl OpTable {
                 *waiter = Some(cx.waker().clone());
                 Poll::Pending
             }
-            Slot::Abandoned(_) => unreachable!("op {id:#x} polled after it was abandoned"),
+            Slot::Abandoned(_) | Slot::Stream(_) => unreachable!("op {id:#x} is not a one-shot in flight"),
         }
     }
 
@@ -132,7 +157,7 @@ impl OpTable {
                 self.release(id);
                 Some((orphan, done))
             }
-            Slot::Abandoned(_) => unreachable!("op {id:#x} abandoned twice"),
+            Slot::Abandoned(_) | Slot::Stream(_) => unreachable!("op {id:#x} abandoned twice"),
         }
     }
 
@@ -148,7 +173,7 @@ impl OpTable {
 
     /// The ops still awaiting their CQE (the teardown cancels them).
     pub(crate) fn in_flight_ids(&self) -> Vec<OpId> {
-        let pending = |(_, s): &(Key, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_));
+        let pending = |(_, s): &(Key, &Slot)| matches!(s, Slot::Submitted(_) | Slot::Abandoned(_) | Slot::Stream(_));
         self.slots.iter().filter(pending).map(|(key, _)| key.to_u64()).collect()
     }
 }
@@ -181,6 +206,26 @@ mod tests {
         assert_ne!(reused, id, "under a new id: a late cancel of the old one misses it");
         assert!(matches!(ops.complete(id, OK), Finished::Nothing), "a stale CQE or cancel touches nothing");
         assert!(ops.waker_of(id).is_none());
+    }
+
+    #[test]
+    fn a_stream_slot_lives_until_a_completion_without_more() {
+        struct Sink;
+        impl Stream for Sink {
+            fn deliver(&self, _: &Uring, _: Completion) {}
+        }
+        let mut ops = OpTable::default();
+        let id = ops.insert_stream(Rc::new(Sink));
+        // IORING_CQE_F_MORE
+        let more = Completion { result: 10, flags: 1 << 1 };
+        for _ in 0..3 {
+            assert!(matches!(ops.complete(id, more), Finished::Deliver(_, c) if c == more));
+        }
+        assert_eq!(ops.in_flight_ids(), [id], "teardown cancels a live stream");
+        let last = Completion { result: 0, flags: 0 };
+        assert!(matches!(ops.complete(id, last), Finished::Deliver(_, c) if c == last));
+        assert_eq!(ops.len(), 0, "the final completion frees the slot");
+        assert!(matches!(ops.complete(id, more), Finished::Nothing), "a stale id reaches nothing");
     }
 
     #[test]
@@ -280,6 +325,7 @@ mod tests {
                             Finished::Wake(_) => assert_eq!(model[&id], Model::InFlight { polled: true }),
                             Finished::Nothing => assert_eq!(model[&id], Model::InFlight { polled: false }),
                             Finished::Settle(..) => panic!("a live op settled"),
+                            Finished::Deliver(..) => panic!("a one-shot op delivered like a stream"),
                         }
                         model.insert(id, Model::Done);
                     } else if model[&id] == Model::Abandoned {

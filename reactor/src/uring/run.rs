@@ -7,7 +7,7 @@
 //! earlier, dropped receives of the source settle (see `receive_gate`) and takes what they
 //! left (see `stash`); if its own future is dropped, what it receives is kept the same way.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::mem;
@@ -21,11 +21,13 @@ use io_uring::{opcode, types};
 use super::in_flight::InFlight;
 use super::op_table::{Completion, OpId};
 use super::receive_gate::{ReceiveGate, Receiving};
+use super::recv_stream::{PooledRead, RecvStream};
 use super::stash::Stash;
 use super::Uring;
 use crate::interest::Interest;
 use crate::op::file::FileOp;
 use crate::op::{Op, Syscall};
+use crate::pool::PooledBuf;
 use crate::sys::{cqe_result, would_block};
 use crate::target::Target;
 
@@ -41,6 +43,8 @@ pub(crate) struct Registration {
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
+    /// The multishot recv of pooled reads, from the first one until a plain read or close.
+    pooled: RefCell<Option<Rc<RefCell<RecvStream>>>>,
 }
 
 impl Registration {
@@ -108,6 +112,37 @@ impl Uring {
         op.finish(cqe_result(done.result))
     }
 
+    /// One poll of a pooled read: the next buffer of the source's multishot recv, armed on
+    /// first use. Ready(None): read with readiness instead (the buffer ring is exhausted or
+    /// unavailable, or dropped plain reads left bytes, which the readiness path serves first).
+    pub(crate) fn poll_read_pooled(
+        &self,
+        target: Target<'_, Registration>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<PooledBuf>>> {
+        if let Poll::Ready(e) = target.poll_deadline(Interest::Read, cx) {
+            return Poll::Ready(Some(Err(e)));
+        }
+        let (fd, registration) = (target.fd, target.registration);
+        let stream = {
+            let mut pooled = registration.pooled.borrow_mut();
+            pooled.get_or_insert_with(|| Rc::new(RefCell::new(RecvStream::new(fd)))).clone()
+        };
+        if !stream.borrow().armed() {
+            // Not in the kernel: earlier dropped reads settle first, and what they left is
+            // read before anything new.
+            ready!(registration.gate.poll_clear(cx));
+            if self.stash.borrow().has_bytes(fd) {
+                return Poll::Ready(None);
+            }
+        }
+        match ready!(self.poll_pooled(&stream, || registration.gate.enter(), cx)) {
+            Ok(PooledRead::Buf(buf)) => Poll::Ready(Some(Ok(buf))),
+            Ok(PooledRead::Fallback) => Poll::Ready(None),
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
+
     /// Submits `op` once and awaits its completion, EAGAIN included.
     pub(crate) async fn run_once<O: Op>(&self, fd: RawFd, mut op: O) -> O::Output {
         let entry = op.entry(fd, false);
@@ -129,12 +164,20 @@ impl Uring {
         if !syscall.receives() {
             return Poll::Ready(None);
         }
+        // A plain read takes over from pooled reads: the stream's bytes go to the stash first.
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, true);
+        }
         ready!(registration.gate.poll_clear(cx));
         Poll::Ready(syscall.take_leftover(&mut self.stash.borrow_mut(), fd))
     }
 
     /// Every stashed byte of `fd`, once no dropped receive is in flight.
     pub(crate) async fn take_leftover_bytes(&self, fd: RawFd, registration: &Registration) -> Vec<u8> {
+        // What a pooled read's stream queued or still receives is left over too.
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, true);
+        }
         poll_fn(|cx| registration.gate.poll_clear(cx)).await;
         self.stash.borrow_mut().take_all_bytes(fd)
     }
@@ -169,7 +212,9 @@ impl Uring {
     /// The waker of whatever waits on `interest`: its op or its readiness poll.
     pub(crate) fn waiter(&self, registration: &Registration, interest: Interest) -> Option<Waker> {
         let ops = [registration.parked[interest as usize].get(), registration.polls[interest as usize].get()];
-        ops.into_iter().flatten().find_map(|id| self.waker_of(id))
+        let op_waiter = ops.into_iter().flatten().find_map(|id| self.waker_of(id));
+        let pooled = || registration.pooled.borrow().as_ref().and_then(|s| s.borrow().waker());
+        op_waiter.or_else(|| if interest == Interest::Read { pooled() } else { None })
     }
 
     /// The source is gone: cancel its readiness polls, drop its leftovers, close `fd`.
@@ -178,6 +223,9 @@ impl Uring {
             if let Some(id) = slot.take() {
                 self.abandon(id, Box::new(|_, _| {}));
             }
+        }
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, false);
         }
         self.stash.borrow_mut().forget(fd);
         self.close_fd(fd);

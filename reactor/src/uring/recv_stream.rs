@@ -1,0 +1,217 @@
+//! The io_uring half of pooled reads: one multishot recv per connection, picking its buffers
+//! from the core's [`BufRing`].
+//!
+//! Armed by the first pooled read, the recv yields a completion per buffer filled until it
+//! ends (a completion without IORING_CQE_F_MORE); completions queue in the connection's
+//! [`Multishot`] state, in order, whether or not a reader waits, and a reader that finds the
+//! queue empty re-arms it. So an idle connection holds an armed recv and no buffer.
+//!
+//! - **-ENOBUFS** (the ring ran dry) ends the recv without losing a byte: the data waits in
+//!   the socket. The next reader refills the ring (growing it if every buffer is lent) and
+//!   re-arms, or, at the ring's capacity, falls back to a readiness read into a heap buffer.
+//! - **A plain read** (`read(buf)`, `poll_read`) on the same socket retires the stream:
+//!   what it queued, and what it receives until its cancel lands, goes to the stash, and the
+//!   stream holds the source's receive gate until its last completion, so the plain read sees
+//!   those bytes first. One mechanism orders dropped reads and multishot leftovers alike.
+//! - **Closing the source** cancels the recv and gives every buffer back, queued or late.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{cqueue, opcode, types};
+
+use super::buf_ring::{BufRing, GROUP};
+use super::multishot::{After, Event, Multishot, Next};
+use super::op_table::{Completion, OpId, Stream};
+use super::receive_gate::Receiving;
+use super::Uring;
+use crate::pool::PooledBuf;
+
+/// Buffers a connection may have queued before its recv is paused (16 x 16 KiB).
+const QUEUE_LIMIT: usize = 16;
+
+/// What a pooled read on io_uring comes to.
+pub(crate) enum PooledRead {
+    /// Bytes (empty: end of stream).
+    Buf(PooledBuf),
+    /// The ring is at capacity with every buffer lent: read with readiness instead.
+    Fallback,
+}
+
+/// One connection's multishot recv.
+pub(crate) struct RecvStream {
+    state: Multishot<(u16, u32)>,
+    fd: RawFd,
+    /// The recv's id while it is in the kernel (to cancel it).
+    id: Option<OpId>,
+    /// The reader waiting for the next completion.
+    waker: Option<Waker>,
+    /// Held while the recv is in the kernel: a plain read waits for it to settle.
+    receiving: Option<Receiving>,
+    /// Retired by a plain read (true) or closed with its source (false); None while live.
+    released: Option<bool>,
+}
+
+impl RecvStream {
+    pub(crate) fn new(fd: RawFd) -> RecvStream {
+        RecvStream { state: Multishot::new(QUEUE_LIMIT), fd, id: None, waker: None, receiving: None, released: None }
+    }
+
+    /// The reader waiting on this stream, if any.
+    pub(crate) fn waker(&self) -> Option<Waker> {
+        self.waker.clone()
+    }
+
+    /// Whether the recv is in the kernel.
+    pub(crate) fn armed(&self) -> bool {
+        self.id.is_some()
+    }
+}
+
+impl Stream for RefCell<RecvStream> {
+    fn deliver(&self, uring: &Uring, done: Completion) {
+        uring.deliver(self, done);
+    }
+}
+
+impl Uring {
+    /// The next pooled read from `stream`, arming its recv when nothing is queued. A stream
+    /// that is not armed first waits for `gate` (earlier dropped reads) to settle; the caller
+    /// has already served what they left.
+    pub(crate) fn poll_pooled(
+        &self,
+        stream: &Rc<RefCell<RecvStream>>,
+        enter_gate: impl FnOnce() -> Receiving,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<PooledRead>> {
+        // A kernel without PBUF_RING (before 5.19): every pooled read goes by readiness.
+        let Ok(ring) = self.buf_ring() else {
+            return Poll::Ready(Ok(PooledRead::Fallback));
+        };
+        let mut s = stream.borrow_mut();
+        match s.state.next() {
+            Next::Ready(Ok((bid, len))) => Poll::Ready(Ok(PooledRead::Buf(PooledBuf::ring(ring, bid, len as usize)))),
+            Next::Ready(Err(errno)) => Poll::Ready(Err(io::Error::from_raw_os_error(errno))),
+            Next::Eof => Poll::Ready(Ok(PooledRead::Buf(PooledBuf::eof()))),
+            Next::Arm { starved } => {
+                if starved && !ring.refill() {
+                    s.state.disarm();
+                    return Poll::Ready(Ok(PooledRead::Fallback));
+                }
+                let entry = opcode::RecvMulti::new(types::Fd(s.fd), GROUP).build();
+                s.receiving = Some(enter_gate());
+                s.waker = Some(cx.waker().clone());
+                drop(s);
+                let id = self.submit_stream(entry, stream.clone());
+                stream.borrow_mut().id = Some(id);
+                Poll::Pending
+            }
+            Next::Wait => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A completion of `stream`'s recv.
+    pub(crate) fn deliver(&self, stream: &RefCell<RecvStream>, done: Completion) {
+        let more = cqueue::more(done.flags);
+        let event = self.decode(done);
+        let mut s = stream.borrow_mut();
+        let after = s.state.on_completion(event, more);
+        let mut wake = None;
+        match after {
+            After::Wake => wake = s.waker.take(),
+            After::Release((bid, len)) => self.release(&s, bid, len),
+            After::Nothing => {}
+        }
+        if !more {
+            s.id = None;
+            // The last completion: a plain read waiting on the gate may go now.
+            let receiving = s.receiving.take();
+            drop(s);
+            drop(receiving);
+        } else if s.state.wants_pause() {
+            // The reader is behind: stop receiving until it catches up (re-armed when drained).
+            let id = s.id;
+            drop(s);
+            if let Some(id) = id {
+                self.push_unawaited(opcode::AsyncCancel::new(id).build());
+            }
+        }
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Turns a completion into the stream's event, taking its buffer from the ring.
+    fn decode(&self, done: Completion) -> Event<(u16, u32)> {
+        let bid = cqueue::buffer_select(done.flags);
+        let ring = self.buf_ring.borrow().clone();
+        match (done.result, bid, ring) {
+            (n, Some(bid), Some(ring)) => {
+                if !ring.take(bid) {
+                    return Event::Failed(libc::EIO);
+                }
+                if n > 0 {
+                    return Event::Item((bid, n as u32));
+                }
+                ring.give_back(bid);
+                if n == 0 {
+                    Event::Eof
+                } else {
+                    Event::Failed(-n)
+                }
+            }
+            (0, _, _) => Event::Eof,
+            (n, _, _) if n < 0 => Event::Failed(-n),
+            _ => Event::Failed(libc::EIO),
+        }
+    }
+
+    /// Hands a buffer of a retired or closed stream back, its bytes to the stash first if a
+    /// plain read of the living source will want them.
+    fn release(&self, s: &RecvStream, bid: u16, len: u32) {
+        let Some(ring) = self.buf_ring.borrow().clone() else { return };
+        let alive = s.receiving.as_ref().is_some_and(Receiving::source_alive);
+        if s.released == Some(true) && alive {
+            // SAFETY: the kernel wrote `len` bytes at the start of buffer `bid`, which is lent
+            // to this stream until the give-back below.
+            let bytes = unsafe { std::slice::from_raw_parts(ring.buf_ptr(bid), len as usize) };
+            self.stash.borrow_mut().push_bytes(s.fd, bytes);
+        }
+        ring.give_back(bid);
+    }
+
+    /// Ends `stream`: `retire` (a plain read takes over) keeps its bytes in the stash;
+    /// otherwise (the source closes) they are dropped. Cancels the recv if it is armed.
+    pub(crate) fn end_stream(&self, stream: &RefCell<RecvStream>, retire: bool) {
+        let mut s = stream.borrow_mut();
+        s.released = Some(retire);
+        let (cancel, queued) = s.state.close();
+        let queued: Vec<_> = queued.collect();
+        for (bid, len) in queued {
+            self.release(&s, bid, len);
+        }
+        let id = s.id.filter(|_| cancel);
+        let waker = s.waker.take();
+        drop(s);
+        if let Some(id) = id {
+            self.push_unawaited(opcode::AsyncCancel::new(id).build());
+        }
+        drop(waker);
+    }
+
+    /// The core's buffer ring, registered on first use.
+    fn buf_ring(&self) -> io::Result<Rc<BufRing>> {
+        if let Some(ring) = self.buf_ring.borrow().as_ref() {
+            return Ok(ring.clone());
+        }
+        let ring = Rc::new(BufRing::register(&self.ring.borrow())?);
+        *self.buf_ring.borrow_mut() = Some(ring.clone());
+        Ok(ring)
+    }
+}
