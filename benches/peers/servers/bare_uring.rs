@@ -65,9 +65,11 @@ const MAX_IOV: usize = 64;
 /// One accepted socket: the buffers waiting to be echoed (id, offset, length), in order.
 struct Conn {
     queue: VecDeque<(u16, u32, u32)>,
-    /// The SENDMSG in flight points here: `msg` at `iov`, both boxed so they do not move.
+    /// The SENDMSG in flight points here: `msg` at `iov`'s buffer; neither moves or changes
+    /// until its completion (`sending`). Grown on first use, so an idle connection holds
+    /// only what it last needed.
     msg: Box<libc::msghdr>,
-    iov: Box<[libc::iovec; MAX_IOV]>,
+    iov: Vec<libc::iovec>,
     sending: bool,
     receiving: bool,
     closing: bool,
@@ -212,16 +214,13 @@ impl Server {
         if conn.queue.is_empty() {
             return;
         }
-        let mut n = 0;
+        conn.iov.clear();
         for &(bid, off, len) in conn.queue.iter().take(MAX_IOV) {
-            conn.iov[n] = libc::iovec {
-                iov_base: self.bufs.buf(bid).wrapping_add(off as usize) as *mut _,
-                iov_len: len as usize,
-            };
-            n += 1;
+            let base = self.bufs.buf(bid).wrapping_add(off as usize) as *mut libc::c_void;
+            conn.iov.push(libc::iovec { iov_base: base, iov_len: len as usize });
         }
         conn.msg.msg_iov = conn.iov.as_mut_ptr();
-        conn.msg.msg_iovlen = n;
+        conn.msg.msg_iovlen = conn.iov.len();
         conn.sending = true;
         let msg: *const libc::msghdr = &*conn.msg;
         self.push(opcode::SendMsg::new(Fd(fd), msg).build().user_data(SEND | fd as u64));
@@ -230,12 +229,12 @@ impl Server {
 
 impl Conn {
     fn new() -> Conn {
-        // SAFETY: msghdr and iovec are plain C structs for which all-zeroes is valid.
-        let (msg, iov) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: msghdr is a plain C struct for which all-zeroes is valid.
+        let msg = unsafe { std::mem::zeroed() };
         Conn {
             queue: VecDeque::new(),
             msg: Box::new(msg),
-            iov: Box::new(iov),
+            iov: Vec::new(),
             sending: false,
             receiving: false,
             closing: false,
