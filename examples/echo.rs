@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
-use ringpoll::{DriverChoice, Runtime};
+use ringpoll::DriverChoice;
 
 #[path = "cli/mod.rs"]
 mod cli;
@@ -89,11 +89,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let mut builder = Runtime::builder().driver(args.driver);
-    if let Some(cores) = args.cores {
-        builder = builder.cores(cores);
-    }
-    let rt = builder.build()?;
+    let rt = cli::runtime(args.cores, args.driver)?;
     let addr = args.addr;
     let driver = rt.driver();
     let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();

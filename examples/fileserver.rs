@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
-use ringpoll::Runtime;
 
 #[path = "cli/mod.rs"]
 pub mod cli;
@@ -40,11 +39,7 @@ fn main() -> ExitCode {
 
 fn run(args: args::Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let mut builder = Runtime::builder().driver(args.driver);
-    if let Some(cores) = args.cores {
-        builder = builder.cores(cores);
-    }
-    let rt = builder.build()?;
+    let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, root, driver) = (args.addr, args.root, rt.driver());
     let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
     let servers = rt.run_on_each_core(move |core| {

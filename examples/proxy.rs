@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ringpoll::net::{copy_bidirectional, CopyOptions, TcpListener, TcpStream};
 use ringpoll::signal::ShutdownSignals;
-use ringpoll::{DriverChoice, Runtime};
+use ringpoll::DriverChoice;
 
 #[path = "cli/mod.rs"]
 mod cli;
@@ -110,11 +110,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let mut builder = Runtime::builder().driver(args.driver);
-    if let Some(cores) = args.cores.clone() {
-        builder = builder.cores(cores);
-    }
-    let rt = builder.build()?;
+    let rt = cli::runtime(args.cores.clone(), args.driver)?;
     let (listen, upstream, verbose, driver) = (args.listen, args.upstream, args.verbose, rt.driver());
     let servers = rt.run_on_each_core(move |core| {
         let copy = args.copy.clone();

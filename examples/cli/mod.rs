@@ -14,6 +14,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::str::FromStr;
 
+use ringpoll::{DriverChoice, Runtime};
+
 /// Why parsing stopped before the program could start.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -135,4 +137,14 @@ pub fn exit(program: &str, result: io::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The runtime that `--cores` and `--driver` ask for (no `--cores`: every CPU).
+pub fn runtime(cores: Option<Vec<usize>>, driver: DriverChoice) -> io::Result<Runtime> {
+    let builder = Runtime::builder().driver(driver);
+    match cores {
+        Some(cores) => builder.cores(cores),
+        None => builder,
+    }
+    .build()
 }

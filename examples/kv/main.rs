@@ -99,11 +99,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let mut builder = Runtime::builder().driver(args.driver);
-    if let Some(cores) = args.cores {
-        builder = builder.cores(cores);
-    }
-    let rt = builder.build()?;
+    let rt = cli::runtime(args.cores, args.driver)?;
     let server = start(&rt, args.addr, args.accept)?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, kv on {}", rt.cpu_of(core), rt.driver(), server.addr);

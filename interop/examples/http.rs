@@ -24,7 +24,7 @@ use hyper::{Request, Response};
 use ringpoll::hyper::{CoreExecutor, CoreTimer, Io};
 use ringpoll::net::TcpListener;
 use ringpoll::signal::ShutdownSignals;
-use ringpoll::{DriverChoice, Runtime};
+use ringpoll::DriverChoice;
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
@@ -85,11 +85,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let mut builder = Runtime::builder().driver(args.driver);
-    if let Some(cores) = args.cores {
-        builder = builder.cores(cores);
-    }
-    let rt = builder.build()?;
+    let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, driver) = (args.addr, rt.driver());
     let servers = rt.run_on_each_core(move |core| async move {
         let listener = TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: {addr}: {e}"))?;
