@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::interest::Interest;
-use crate::op::{Accept, Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
+use crate::op::{Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
 use crate::pool::PooledBuf;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
@@ -114,9 +114,12 @@ impl Source {
 
     /// Accepts a connection: a non-blocking, close-on-exec socket and its peer's address.
     /// ECONNABORTED (the peer gave up in the queue) is retried; EMFILE and ENFILE are returned.
+    /// On io_uring one multishot accept per listener queues connections (up to 64) between
+    /// calls; dropping the listener closes the queued ones.
     pub async fn accept(&self) -> io::Result<(OwnedFd, SockAddr)> {
         loop {
-            match self.run(Accept::new()).await {
+            let accepting = self.reactor().driver().accept(self.target());
+            match self.turned(Interest::Read, accepting).await {
                 Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
                 other => return other,
             }

@@ -10,6 +10,7 @@
 //! operation that way; io_uring runs the poll-style methods and caller syscalls that way, and
 //! owned-buffer operations as completions (`uring::run`).
 
+mod accept;
 mod choice;
 
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};

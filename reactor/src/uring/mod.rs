@@ -16,6 +16,7 @@
 //! (IORING_OP_MSG_RING with `user_data` [`MAILBOX_DATA`]), not eventfd writes; see
 //! [`Break::wake`](crate::Break::wake).
 
+mod accept_stream;
 mod buf_ledger;
 mod buf_ring;
 mod in_flight;

@@ -18,6 +18,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use io_uring::{opcode, types};
 
+use super::accept_stream::AcceptStream;
 use super::in_flight::InFlight;
 use super::op_table::{Completion, OpId};
 use super::receive_gate::{ReceiveGate, Receiving};
@@ -39,12 +40,14 @@ pub(crate) struct Registration {
     /// The op each direction waits on, so a moved deadline can wake it.
     parked: [Cell<Option<OpId>>; 2],
     /// Orders receives around dropped ones.
-    gate: Rc<ReceiveGate>,
+    pub(super) gate: Rc<ReceiveGate>,
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
     /// The multishot recv of pooled reads, from the first one until a plain read or close.
     pooled: RefCell<Option<Rc<RefCell<RecvStream>>>>,
+    /// A listener's multishot accept, from the first accept until close.
+    pub(super) accepting: RefCell<Option<Rc<RefCell<AcceptStream>>>>,
 }
 
 impl Registration {
@@ -214,7 +217,8 @@ impl Uring {
         let ops = [registration.parked[interest as usize].get(), registration.polls[interest as usize].get()];
         let op_waiter = ops.into_iter().flatten().find_map(|id| self.waker_of(id));
         let pooled = || registration.pooled.borrow().as_ref().and_then(|s| s.borrow().waker());
-        op_waiter.or_else(|| if interest == Interest::Read { pooled() } else { None })
+        let reader = || pooled().or_else(|| self.accept_waiter(registration));
+        op_waiter.or_else(|| if interest == Interest::Read { reader() } else { None })
     }
 
     /// The source is gone: cancel its readiness polls, drop its leftovers, close `fd`.
@@ -227,6 +231,7 @@ impl Uring {
         if let Some(stream) = registration.pooled.take() {
             self.end_stream(&stream, false);
         }
+        self.end_accept(registration);
         self.stash.borrow_mut().forget(fd);
         self.close_fd(fd);
     }
