@@ -88,6 +88,7 @@ fn short(kind: ServerKind) -> &'static str {
         ServerKind::MonoioUring => "mo-uring",
         ServerKind::BareEpoll => "bare",
         ServerKind::BareUring => "bare-ur",
+        ServerKind::BareUringFixed => "bare-urf",
     }
 }
 
@@ -100,6 +101,7 @@ fn colour(kind: ServerKind) -> RGBColor {
         ServerKind::MonoioUring => RGBColor(30, 120, 50),
         ServerKind::BareEpoll => RGBColor(128, 128, 128),
         ServerKind::BareUring => RGBColor(64, 64, 64),
+        ServerKind::BareUringFixed => RGBColor(32, 32, 32),
     }
 }
 
