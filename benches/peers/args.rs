@@ -41,7 +41,10 @@ usage: cargo bench -p ringpoll-benches --bench peers -- [--quick] [--rounds N] [
          [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--name peers]
        cargo bench -p ringpoll-benches --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
-servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring bare-uring-fixed
+servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring (the default set),
+  bare-uring-fixed (bare-uring on direct descriptors),
+  ringpoll-epoll-vec ringpoll-uring-vec (reading into a buffer per connection, not pooled),
+  baseline-epoll baseline-uring (ringpoll as served by RINGPOLL_BENCH_BASELINE=PATH, another build's peers bench)
 RINGPOLL_BENCH_QUICK=1 is the same as --quick.";
 
 fn usage(msg: &str) -> io::Error {
@@ -144,8 +147,7 @@ fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
         rounds: if quick { 3 } else { 5 },
         warmup: Duration::from_millis(if quick { 100 } else { 500 }),
         duration: Duration::from_millis(if quick { 250 } else { 1800 }),
-        // bare-uring-fixed only when asked for: a trial of direct descriptors (benches/results/i11-fixed.md).
-        servers: ServerKind::ALL.into_iter().filter(|k| *k != ServerKind::BareUringFixed).collect(),
+        servers: ServerKind::ALL.to_vec(),
         scenarios: Vec::new(),
         idle_conns: if quick { 2000 } else { 8000 },
         name: "peers".into(),
