@@ -115,7 +115,8 @@ impl Uring {
                 Poll::Ready(None)
             }
             Next::Ready(Err(errno)) => Poll::Ready(Some(Err(io::Error::from_raw_os_error(errno)))),
-            Next::Eof => unreachable!("an accept never ends its stream"),
+            // Never queued: an accept has no end of stream (a result of 0 is descriptor 0).
+            Next::Eof => Poll::Ready(None),
             Next::Arm { .. } => {
                 let entry = opcode::AcceptMulti::new(types::Fd(s.fd)).flags(ACCEPT_FLAGS).build();
                 s.park(cx.waker());
