@@ -176,9 +176,11 @@ impl TcpStream {
     }
 
     /// Gives the connection back to std, still non-blocking (call `set_nonblocking(false)`
-    /// for blocking I/O). On io_uring, bytes that a dropped `read` had already received stay
-    /// with ringpoll and are lost: take them with [`Source::take_leftovers`] first, or
-    /// convert a stream no read has been cut short on.
+    /// for blocking I/O). On io_uring, bytes that a dropped `read` had already received, and
+    /// bytes the multishot recv of a [`read_pooled`](Self::read_pooled) has received and no
+    /// read has returned yet, stay with ringpoll and are lost: take them with
+    /// [`Source::take_leftovers`] first (it also ends the multishot recv), or convert a stream
+    /// no read has been cut short on and no pooled read has run on.
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         Ok(socket::into_std(self.source)?.into())
     }
