@@ -84,6 +84,12 @@ impl TcpStream {
         self.source.read_pooled().await
     }
 
+    /// [`read_pooled`](Self::read_pooled) in poll style, for compatibility layers that keep
+    /// no future (see [`Source::poll_read_pooled`]).
+    pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
+        self.source.poll_read_pooled(cx)
+    }
+
     /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly
     /// the bytes read. `Ok(0)` is end of stream; a buffer with no room is `InvalidInput`. To
     /// append to the bytes a buffer holds (a partial message), read into `buf.spare()`.
