@@ -26,7 +26,9 @@ pub struct CopyOptions {
     pub idle_timeout: Option<Duration>,
     /// Whether and how to splice through a pipe where the descriptors support it.
     pub splice: SpliceMode,
-    /// Bytes per step: the buffer size when copying, the pipe size asked for when splicing.
+    /// Bytes per step: the pipe size asked for when splicing, the buffer size when copying on
+    /// epoll (io_uring copies through the core's pool, in up to 16 buffers of
+    /// `POOL_BUF_SIZE` per write).
     pub chunk: usize,
 }
 
@@ -201,8 +203,14 @@ async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell
     };
     total += match spliced {
         Some(n) => n,
-        None if from.reactor().kind() == DriverKind::Uring => forward_pooled(from, to, activity).await?,
-        None => forward_buffered(from, to, opts.chunk, activity).await?,
+        None => match from.reactor().kind() {
+            DriverKind::Uring => match forward_pooled(from, to, activity).await? {
+                Some(n) => n,
+                // Not a byte stream (a bare datagram Source): one datagram per read.
+                None => forward_buffered(from, to, opts.chunk, activity).await?,
+            },
+            DriverKind::Epoll => forward_buffered(from, to, opts.chunk, activity).await?,
+        },
     };
     shutdown_write(to)?;
     Ok(total)
@@ -253,13 +261,17 @@ const POOLED_BATCH: usize = 16;
 /// every buffer it has queued by the time one arrives goes out in one `writev`, so a bulk
 /// transfer costs about as many sends as with a large buffer of its own, while an idle
 /// direction holds no buffer at all.
-async fn forward_pooled(from: &Source, to: &Source, activity: &Cell<Instant>) -> io::Result<u64> {
+/// `None`: `from` is no byte stream, nothing was read.
+async fn forward_pooled(from: &Source, to: &Source, activity: &Cell<Instant>) -> io::Result<Option<u64>> {
     let mut total = 0u64;
     let mut batch: Vec<Slice<PooledBuf>> = Vec::with_capacity(POOLED_BATCH);
     loop {
-        let first = from.read_pooled().await?;
+        let first = match from.read_pooled().await {
+            Err(e) if total == 0 && e.kind() == io::ErrorKind::Unsupported => return Ok(None),
+            res => res?,
+        };
         if first.is_empty() {
-            return Ok(total);
+            return Ok(Some(total));
         }
         batch.push(first.slice(..));
         // Whatever is queued already, without waiting; an end or an error after it waits
@@ -281,7 +293,7 @@ async fn forward_pooled(from: &Source, to: &Source, activity: &Cell<Instant>) ->
         total += write_batch(to, &mut batch).await? as u64;
         activity.set(Instant::now());
         match after {
-            Some(Ok(())) => return Ok(total),
+            Some(Ok(())) => return Ok(Some(total)),
             Some(Err(e)) => return Err(e),
             None => {}
         }
