@@ -98,6 +98,7 @@ impl Uring {
     }
 
     /// Runs `op` on the source as completions, until it has a result other than EAGAIN.
+    #[inline]
     pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
         Run { uring: self, target, interest: op.interest(), state: State::Submit(op) }
     }
