@@ -13,6 +13,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
+use std::num::NonZeroU64;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
@@ -29,11 +30,15 @@ pub(crate) struct Turns {
 #[derive(Default)]
 struct Queue {
     waiters: RefCell<VecDeque<Waiter>>,
-    next_ticket: Cell<u64>,
+    /// Tickets issued so far; the next one is this plus one.
+    issued: Cell<u64>,
 }
 
+/// A waiter's place in the queue: never zero, so `Option<Ticket>` is one word.
+type Ticket = NonZeroU64;
+
 struct Waiter {
-    ticket: u64,
+    ticket: Ticket,
     interest: Interest,
     waker: Waker,
 }
@@ -64,7 +69,7 @@ impl Turns {
 
     /// Takes the turn of `interest` once it is free and every earlier waiter has had it;
     /// until then `ticket` holds our place in the queue (None: not queued yet).
-    fn poll_queued(&self, interest: Interest, ticket: &mut Option<u64>, cx: &Context<'_>) -> Poll<()> {
+    fn poll_queued(&self, interest: Interest, ticket: &mut Option<Ticket>, cx: &Context<'_>) -> Poll<()> {
         let free = !self.held[interest as usize].get();
         if free && self.first_waiter(interest).is_none_or(|first| Some(first) == *ticket) {
             if let Some(ticket) = ticket.take() {
@@ -82,8 +87,8 @@ impl Turns {
                 }
             }
             None => {
-                let next = queue.next_ticket.get();
-                queue.next_ticket.set(next + 1);
+                let next = Ticket::MIN.saturating_add(queue.issued.get());
+                queue.issued.set(next.get());
                 waiters.push_back(Waiter { ticket: next, interest, waker: cx.waker().clone() });
                 *ticket = Some(next);
             }
@@ -93,7 +98,7 @@ impl Turns {
 
     /// A queued waiter gave up its place. It may have been woken to take a free turn: the
     /// wake passes on to the next one.
-    fn leave(&self, interest: Interest, ticket: u64) {
+    fn leave(&self, interest: Interest, ticket: Ticket) {
         self.remove(ticket);
         if !self.held[interest as usize].get() {
             self.wake_next(interest);
@@ -102,13 +107,13 @@ impl Turns {
 
     /// The ticket of the first waiter queued for `interest`.
     #[inline]
-    fn first_waiter(&self, interest: Interest) -> Option<u64> {
+    fn first_waiter(&self, interest: Interest) -> Option<Ticket> {
         let queue = self.queue.get()?;
         let waiters = queue.waiters.borrow();
         waiters.iter().find(|w| w.interest == interest).map(|w| w.ticket)
     }
 
-    fn remove(&self, ticket: u64) {
+    fn remove(&self, ticket: Ticket) {
         if let Some(queue) = self.queue.get() {
             queue.waiters.borrow_mut().retain(|w| w.ticket != ticket);
         }
@@ -138,7 +143,7 @@ pub(crate) struct TakeTurn<'a> {
     turns: &'a Turns,
     interest: Interest,
     /// Our place in the queue, once we had to wait.
-    ticket: Option<u64>,
+    ticket: Option<Ticket>,
 }
 
 impl<'a> Future for TakeTurn<'a> {
@@ -185,7 +190,7 @@ pub(crate) struct Turned<'a, F> {
     /// The turn is ours until `inner` finishes (or the future is dropped).
     held: bool,
     /// Our place in the queue, while we wait behind another operation.
-    ticket: Option<u64>,
+    ticket: Option<Ticket>,
     inner: F,
 }
 
