@@ -26,8 +26,8 @@ use crate::sockaddr::SockAddr;
 use crate::source::Source;
 use crate::sys;
 use crate::turn::Turned;
-use crate::write_all::WriteAll;
 pub use crate::write_all::PartialWrite;
+use crate::write_all::WriteAll;
 
 impl Source {
     /// Receives into `buf` (from its start, up to its capacity; [`IoBufMut::spare`] reads

@@ -91,7 +91,9 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
         loop {
             let send = match &mut this.state {
                 State::Sending(send) => send,
-                State::Done(buf) => return Poll::Ready((Ok(()), buf.take().expect("write_all polled after completion"))),
+                State::Done(buf) => {
+                    return Poll::Ready((Ok(()), buf.take().expect("write_all polled after completion")))
+                }
             };
             let (res, sent) = ready!(Pin::new(send).poll(cx));
             let (begin, whole) = (sent.begin(), sent.into_inner());
@@ -99,7 +101,8 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                 Ok(0) => io::ErrorKind::WriteZero.into(),
                 Ok(n) if begin + n < whole.bytes_init() => {
                     let rest = whole.slice(begin + n..);
-                    this.state = State::Sending(this.source.run(Send::new(rest, this.source.registration().is_stream())));
+                    this.state =
+                        State::Sending(this.source.run(Send::new(rest, this.source.registration().is_stream())));
                     continue;
                 }
                 Ok(_) => return Poll::Ready((Ok(()), whole)),
