@@ -17,4 +17,4 @@ for driver in epoll uring; do
     hi=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/$driver.12000.log")
     echo "$driver: $(( (hi - lo) / 10000 )) Ir per round trip"
 done
-sed -n '1,7p' "$out/epoll.2000.stdout"
+sed '$d' "$out/epoll.2000.stdout"
