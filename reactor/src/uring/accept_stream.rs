@@ -90,10 +90,8 @@ impl Uring {
             return Poll::Ready(Some(Err(e)));
         }
         let (fd, registration) = (target.fd, target.registration);
-        let stream = {
-            let mut accepting = registration.accepting.borrow_mut();
-            accepting.get_or_insert_with(|| Rc::new(RefCell::new(AcceptStream::new(fd)))).clone()
-        };
+        let stream = registration.accepting.take().unwrap_or_else(|| Rc::new(RefCell::new(AcceptStream::new(fd))));
+        registration.accepting.set(Some(stream.clone()));
         if stream.borrow().single {
             return Poll::Ready(None);
         }
@@ -169,8 +167,9 @@ impl Uring {
 
     /// The accepts waiting on the listener, as one waker (a moved deadline wakes them all).
     pub(crate) fn accept_waiter(&self, registration: &Registration) -> Option<Waker> {
-        let accepting = registration.accepting.borrow();
-        let waiters = accepting.as_ref()?.borrow().waiters.clone();
+        let stream = registration.accepting.take();
+        let waiters = stream.as_ref().map(|s| s.borrow().waiters.clone()).unwrap_or_default();
+        registration.accepting.set(stream);
         match waiters.len() {
             0 => None,
             1 => waiters.into_iter().next(),
