@@ -255,11 +255,14 @@ fn fuzz_the_request_parser() {
         let mut input = valid_request(&mut rng);
         if round % 2 == 0 {
             let whole = input.clone();
-            let (args, used) = parse_request(&whole).unwrap().expect("a whole request");
+            let mut args = Vec::new();
+            let used = parse_request(&whole, &mut args).unwrap().expect("a whole request");
             assert_eq!(used, whole.len());
-            let cut = rng.below(whole.len());
-            assert_eq!(parse_request(&whole[..cut]), Ok(None), "a prefix of {whole:?} is incomplete");
             assert!(!args.is_empty());
+            // The arguments are borrowed from the input, in place.
+            assert!(args.iter().all(|a| whole.as_ptr_range().contains(&a.as_ptr()) || a.is_empty()));
+            let cut = rng.below(whole.len());
+            assert_eq!(parse_request(&whole[..cut], &mut args), Ok(None), "a prefix of {whole:?} is incomplete");
         }
         match round % 3 {
             0 => mutate(&mut rng, &mut input),
@@ -267,9 +270,10 @@ fn fuzz_the_request_parser() {
             _ => input.extend((0..rng.below(16)).map(|_| rng.next() as u8)),
         }
         let mut at = 0;
+        let mut args = Vec::new();
         while at < input.len() {
-            match parse_request(&input[at..]) {
-                Ok(Some((_, used))) => {
+            match parse_request(&input[at..], &mut args) {
+                Ok(Some(used)) => {
                     assert!(used > 0 && at + used <= input.len(), "used {used} of {}", input.len() - at);
                     at += used;
                 }
