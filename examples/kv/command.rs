@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::hash::shard_of;
 use super::op::Op;
 use super::replies::{self, Combine};
 use super::resp::integer;
@@ -29,48 +30,49 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     let name = command_name(raw_name, &mut lower);
     let argc = args.len();
     let arity_ok = match name {
-        "get" | "incr" | "ttl" | "echo" => argc == 1,
-        "set" => argc >= 2,
-        "expire" => argc == 2,
-        "del" | "exists" | "mget" => argc >= 1,
-        "mset" => argc >= 2 && argc.is_multiple_of(2),
-        "ping" => argc <= 1,
+        b"get" | b"incr" | b"ttl" | b"echo" => argc == 1,
+        b"set" => argc >= 2,
+        b"expire" => argc == 2,
+        b"del" | b"exists" | b"mget" => argc >= 1,
+        b"mset" => argc >= 2 && argc.is_multiple_of(2),
+        b"ping" => argc <= 1,
         _ => true,
     };
     if !arity_ok {
+        let name = String::from_utf8_lossy(name);
         return answer(out, |o| replies::error(o, &format!("ERR wrong number of arguments for '{name}' command")));
     }
     let one = |op: fn(&'a [u8]) -> Op<'a>| Plan::One(shard_of(args[0], shards), op(args[0]));
     match name {
-        "get" => one(Op::Get),
-        "set" => match set_ttl(&args[2..]) {
+        b"get" => one(Op::Get),
+        b"set" => match set_ttl(&args[2..]) {
             Ok(ttl) => Plan::One(shard_of(args[0], shards), Op::Set { key: args[0], value: args[1], ttl }),
             Err(e) => answer(out, |o| replies::error(o, e)),
         },
-        "incr" => one(Op::Incr),
-        "ttl" => one(Op::Ttl),
-        "ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
-        "ping" | "echo" => answer(out, |o| replies::bulk(o, args[0])),
-        "quit" => Plan::Quit,
-        "expire" => match integer(args[1]) {
+        b"incr" => one(Op::Incr),
+        b"ttl" => one(Op::Ttl),
+        b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
+        b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
+        b"quit" => Plan::Quit,
+        b"expire" => match integer(args[1]) {
             Some(secs) => Plan::One(shard_of(args[0], shards), Op::Expire(args[0], secs)),
             None => answer(out, not_an_integer),
         },
-        "del" => keys(args, shards, Op::Del, Combine::Sum),
-        "exists" => keys(args, shards, Op::Exists, Combine::Sum),
-        "mget" => keys(args, shards, Op::Get, Combine::Array),
-        "mset" => Plan::Many(
+        b"del" => keys(args, shards, Op::Del, Combine::Sum),
+        b"exists" => keys(args, shards, Op::Exists, Combine::Sum),
+        b"mget" => keys(args, shards, Op::Get, Combine::Array),
+        b"mset" => Plan::Many(
             args.chunks_exact(2)
                 .map(|kv| (shard_of(kv[0], shards), Op::Set { key: kv[0], value: kv[1], ttl: None }))
                 .collect(),
             Combine::AllOk,
         ),
-        "dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
-        "flushall" => every_shard(shards, Op::FlushAll, Combine::AllOk),
-        "info" => every_shard(shards, Op::Info, Combine::Concat),
+        b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
+        b"flushall" => every_shard(shards, Op::FlushAll, Combine::AllOk),
+        b"info" => every_shard(shards, Op::Info, Combine::Concat),
         // Clients ask these at start-up (redis-cli, redis-benchmark): nothing to configure.
-        "command" => answer(out, |o| replies::array(o, 0)),
-        "config" => answer(out, |o| {
+        b"command" => answer(out, |o| replies::array(o, 0)),
+        b"config" => answer(out, |o| {
             let names = args.get(1..).unwrap_or_default();
             replies::array(o, names.len() * 2);
             for name in names {
@@ -100,15 +102,16 @@ fn every_shard<'a>(shards: usize, op: Op<'a>, how: Combine) -> Plan<'a> {
 }
 
 /// The command's name in lower case, in `buf` (no allocation per request); a name too
-/// long or not UTF-8 comes back as "" and is reported unknown.
-fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a str {
+/// long comes back as "" and is reported unknown.
+fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a [u8] {
     if raw.len() > buf.len() {
-        return "";
+        return b"";
     }
-    let lower = &mut buf[..raw.len()];
-    lower.copy_from_slice(raw);
-    lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).unwrap_or("")
+    // By hand: copy_from_slice on a short, variable length calls memcpy.
+    for (to, from) in buf.iter_mut().zip(raw) {
+        *to = from.to_ascii_lowercase();
+    }
+    &buf[..raw.len()]
 }
 
 /// `EX seconds` or `PX milliseconds` after SET's key and value.
@@ -129,15 +132,6 @@ fn set_ttl(options: &[&[u8]]) -> Result<Option<Duration>, &'static str> {
         ttl = Some(unit.saturating_mul(amount.min(u32::MAX as i64) as u32));
     }
     Ok(ttl)
-}
-
-/// The core that owns `key` (FNV-1a: cheap, and the same on every core and every run).
-pub fn shard_of(key: &[u8], shards: usize) -> usize {
-    if shards == 1 {
-        return 0;
-    }
-    let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % shards as u64) as usize
 }
 
 fn not_an_integer(out: &mut Vec<u8>) {

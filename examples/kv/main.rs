@@ -13,6 +13,7 @@
 mod cli;
 mod command;
 mod conn;
+mod hash;
 pub mod op;
 mod pipeline;
 pub mod replies;

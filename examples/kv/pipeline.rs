@@ -177,8 +177,12 @@ impl Pipeline {
         let mut from = 0;
         for hole in self.holes.drain(..) {
             joined.extend_from_slice(&self.out[from..hole.at]);
-            let parts = ranges[hole.slots.start as usize..hole.slots.end as usize].iter().map(|r| &bytes[r.clone()]);
-            combine(hole.how, parts, joined);
+            let ranges = &ranges[hole.slots.start as usize..hole.slots.end as usize];
+            match (hole.how, ranges) {
+                // A single key's reply is the client's as it is: the common case.
+                (Combine::Single, [range]) => joined.extend_from_slice(&bytes[range.clone()]),
+                (how, ranges) => combine(how, ranges.iter().map(|r| &bytes[r.clone()]), joined),
+            }
             from = hole.at;
         }
         joined.extend_from_slice(&self.out[from..]);

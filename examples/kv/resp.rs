@@ -50,17 +50,22 @@ fn parse_array<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usi
     }
     let mut declared = 0usize;
     for _ in 0..count {
-        let Some((header, body)) = line(buf, at)? else {
-            return Ok(None);
+        let (len, body) = match bulk_header(buf, at) {
+            Some(parsed) => parsed,
+            None => {
+                let Some((header, body)) = line(buf, at)? else {
+                    return Ok(None);
+                };
+                if header.first() != Some(&b'$') {
+                    return Err(ProtocolError("expected '$'"));
+                }
+                let len = integer(&header[1..]).ok_or(ProtocolError("invalid bulk length"))?;
+                if len < 0 || len as u64 > MAX_BULK as u64 {
+                    return Err(ProtocolError("invalid bulk length"));
+                }
+                (len as usize, body)
+            }
         };
-        if header.first() != Some(&b'$') {
-            return Err(ProtocolError("expected '$'"));
-        }
-        let len = integer(&header[1..]).ok_or(ProtocolError("invalid bulk length"))?;
-        if len < 0 || len as u64 > MAX_BULK as u64 {
-            return Err(ProtocolError("invalid bulk length"));
-        }
-        let len = len as usize;
         declared += len;
         if declared > MAX_REQUEST {
             return Err(ProtocolError("request too large"));
@@ -76,6 +81,28 @@ fn parse_array<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usi
         at = end + 2;
     }
     Ok(Some(at))
+}
+
+/// The common bulk header, `$` and up to 8 digits and CRLF, read in one pass: its length
+/// and where the bytes start. Anything else (incomplete, malformed, more digits, past
+/// MAX_BULK) returns `None` and goes the general way, which decides what it is.
+#[inline]
+fn bulk_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+    let rest = buf.get(at..)?;
+    if rest.first() != Some(&b'$') {
+        return None;
+    }
+    let mut len = 0usize;
+    for (i, &b) in rest.iter().enumerate().skip(1).take(9) {
+        match b {
+            b'0'..=b'9' => len = len * 10 + usize::from(b - b'0'),
+            b'\r' if i > 1 && rest.get(i + 1) == Some(&b'\n') => {
+                return (len <= MAX_BULK).then_some((len, at + i + 2));
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// `PING\r\n`, `SET k v\n`: words split on spaces and tabs (what a person types in telnet).

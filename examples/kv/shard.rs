@@ -173,18 +173,18 @@ impl Shards {
 
     /// Hands the answers from `core` to the connections waiting for them, oldest first.
     fn deliver(&self, core: usize, framed: &[u8]) {
+        let mut links = self.links.borrow_mut();
+        let link = &mut links[core];
         let mut rest = framed;
         while let Some((len, after)) = rest.split_first_chunk::<4>() {
             let len = (u32::from_le_bytes(*len) as usize).min(after.len());
             let (reply, next) = after.split_at(len);
             rest = next;
-            let waiter = self.links.borrow_mut()[core].waiters.pop_front();
-            if let Some((slots, slot)) = waiter {
+            // Filling only wakes the connection's task (no reentry here): links stay borrowed.
+            if let Some((slots, slot)) = link.waiters.pop_front() {
                 slots.fill(slot, |out| out.extend_from_slice(reply));
             }
         }
-        let mut links = self.links.borrow_mut();
-        let link = &mut links[core];
         link.in_flight = link.in_flight.saturating_sub(1);
         let more = !link.queued.is_empty();
         drop(links);
@@ -272,5 +272,121 @@ pub async fn sweep(shards: Rc<Shards>) {
             return;
         }
         shards.store.borrow_mut().sweep(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    use super::super::hash::shard_of;
+    use super::super::pipeline::{End, Pipeline};
+    use super::*;
+
+    /// Keys that core `core` of two owns.
+    fn keys_on(core: usize, n: usize) -> Vec<String> {
+        (0..).map(|i| format!("key{i}")).filter(|k| shard_of(k.as_bytes(), 2) == core).take(n).collect()
+    }
+
+    fn set(key: &str, value: &str) -> Vec<u8> {
+        format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).into_bytes()
+    }
+
+    fn get(key: &str) -> Vec<u8> {
+        format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).into_bytes()
+    }
+
+    /// A pipeline's replies, which must be complete already.
+    fn replies_now(pipeline: &mut Pipeline) -> Vec<u8> {
+        let mut replies = std::pin::pin!(pipeline.replies());
+        match replies.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("the pipeline still waits for an answer"),
+        }
+    }
+
+    fn run(pipeline: &mut Pipeline, input: &[u8], shards: &Shards) {
+        let (used, end) = pipeline.run(input, shards);
+        assert_eq!(used, input.len());
+        assert!(matches!(end, End::More));
+    }
+
+    #[test]
+    fn many_connections_requests_ride_one_batch_per_core_and_turn() {
+        let (to0, _inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (local, remote) = (keys_on(0, 3), keys_on(1, 3));
+        let mut conns: Vec<Pipeline> = (0..3).map(|_| Pipeline::new(64)).collect();
+        for (i, conn) in conns.iter_mut().enumerate() {
+            // A remote SET, a local SET and a remote GET of the key just set: replies in order.
+            let input = [set(&remote[i], "r"), set(&local[i], "l"), get(&remote[i])].concat();
+            run(conn, &input, &core0);
+        }
+        core0.flush();
+        let Ok(Msg::Ops { from: 0, ops, mut replies }) = inbox1.try_recv() else { panic!("no batch for core 1") };
+        assert!(inbox1.try_recv().is_err(), "three connections' requests went as one batch");
+        assert_eq!(decode_all(&ops).count(), 6);
+        core1.serve_batch(&ops, &mut replies);
+        core0.deliver(1, &replies);
+        for conn in &mut conns {
+            assert_eq!(replies_now(conn), b"+OK\r\n+OK\r\n$1\r\nr\r\n");
+        }
+        // The buffers came home: the reply's two are pooled on the core that made them.
+        core0.recycle(ops);
+        core0.recycle(replies);
+        assert_eq!(core0.pool.borrow().len(), 2);
+        assert_eq!(core1.store.borrow().served.remote, 6);
+        assert_eq!(core0.store.borrow().served.local, 3);
+    }
+
+    #[test]
+    fn a_multi_key_command_across_shards_combines_in_order() {
+        let (to0, _inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (a, b) = (&keys_on(0, 1)[0], &keys_on(1, 1)[0]);
+        let mget = format!("*4\r\n$4\r\nMGET\r\n${}\r\n{b}\r\n${}\r\n{a}\r\n$7\r\nmissing\r\n", b.len(), a.len());
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, &[set(a, "va"), set(b, "vb"), mget.into_bytes()].concat(), &core0);
+        core0.flush();
+        let Ok(Msg::Ops { ops, mut replies, .. }) = inbox1.try_recv() else { panic!("no batch") };
+        core1.serve_batch(&ops, &mut replies);
+        core0.deliver(1, &replies);
+        assert_eq!(replies_now(&mut conn), b"+OK\r\n+OK\r\n*3\r\n$2\r\nvb\r\n$2\r\nva\r\n$-1\r\n");
+    }
+
+    #[test]
+    fn a_gone_core_answers_with_an_error_and_nothing_hangs() {
+        let (to0, _inbox0) = cross_core::unbounded();
+        let (to1, inbox1) = cross_core::unbounded::<Msg>();
+        let core0 = Shards::new(0, vec![to0, to1]);
+        let remote = &keys_on(1, 2);
+        let mut queued = Pipeline::new(64);
+        run(&mut queued, &get(&remote[0]), &core0);
+        drop(inbox1); // core 1 shut down with that request queued
+        core0.flush();
+        let gone = b"-ERR the shard owning this key is shutting down\r\n";
+        assert_eq!(replies_now(&mut queued), gone);
+        // Later requests for its keys get the error at once.
+        let mut later = Pipeline::new(64);
+        run(&mut later, &[get(&remote[1]), get(&keys_on(0, 1)[0])].concat(), &core0);
+        assert_eq!(replies_now(&mut later), [&gone[..], b"$-1\r\n"].concat());
+    }
+
+    #[test]
+    fn batches_in_flight_are_bounded() {
+        let (to0, _inbox0) = cross_core::unbounded();
+        let (to1, inbox1) = cross_core::unbounded::<Msg>();
+        let core0 = Shards::new(0, vec![to0, to1]);
+        let key = &keys_on(1, 1)[0];
+        let mut conns: Vec<Pipeline> = (0..MAX_IN_FLIGHT + 3).map(|_| Pipeline::new(64)).collect();
+        for conn in &mut conns {
+            run(conn, &get(key), &core0);
+            core0.flush();
+        }
+        assert_eq!(inbox1.len(), MAX_IN_FLIGHT, "the rest wait for answers");
+        assert_eq!(core0.links.borrow()[1].waiters.len(), MAX_IN_FLIGHT + 3);
     }
 }

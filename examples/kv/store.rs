@@ -6,9 +6,9 @@
 //! map into the caller's buffer: a GET copies its value once, into the reply.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+use super::hash::KeyHash;
 use super::op::Op;
 use super::replies;
 use super::resp::integer;
@@ -37,6 +37,9 @@ pub struct Served {
 #[derive(Default)]
 pub struct Store {
     map: HashMap<Vec<u8>, Entry, KeyHash>,
+    /// Whether any key may have an expiry time; until one does, a lookup is one probe,
+    /// with no expiry check. Cleared by a sweep that finds none left.
+    expiring: bool,
     /// Operations served, by origin.
     pub served: Served,
 }
@@ -52,6 +55,7 @@ impl Store {
             },
             Op::Set { key, value, ttl } => {
                 let expires = ttl.map(|t| now + t);
+                self.expiring |= expires.is_some();
                 match self.map.get_mut(key) {
                     // Overwriting keeps the key and reuses the value's allocation.
                     Some(e) => {
@@ -73,6 +77,7 @@ impl Store {
                 match self.live_mut(key, now) {
                     Some(e) => {
                         e.expires = Some(now + Duration::from_secs(secs as u64));
+                        self.expiring = true;
                         replies::int(out, 1);
                     }
                     None => replies::int(out, 0),
@@ -102,7 +107,15 @@ impl Store {
 
     /// Removes every expired key.
     pub fn sweep(&mut self, now: Instant) {
-        self.map.retain(|_, e| e.live(now));
+        if !self.expiring {
+            return;
+        }
+        let mut expiring = false;
+        self.map.retain(|_, e| {
+            expiring |= e.expires.is_some();
+            e.live(now)
+        });
+        self.expiring = expiring;
     }
 
     fn incr(&mut self, key: &[u8], now: Instant, out: &mut Vec<u8>) {
@@ -134,7 +147,7 @@ impl Store {
     }
 
     fn live_mut(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
-        if self.map.get(key).is_some_and(|e| !e.live(now)) {
+        if self.expiring && self.map.get(key).is_some_and(|e| !e.live(now)) {
             self.map.remove(key);
         }
         self.map.get_mut(key)
@@ -143,54 +156,5 @@ impl Store {
     /// Removes `key`; whether it was there and live.
     fn take(&mut self, key: &[u8], now: Instant) -> bool {
         self.map.remove(key).is_some_and(|e| e.live(now))
-    }
-}
-
-/// The map's hash: keys are short and client-chosen, so a multiply-rotate over 8-byte words
-/// (as rustc's FxHash) seeded per process, instead of SipHash, which costs more than the rest
-/// of a GET. The random seed keeps precomputed colliding keys from working across runs.
-#[derive(Clone)]
-struct KeyHash(u64);
-
-impl Default for KeyHash {
-    fn default() -> KeyHash {
-        KeyHash(std::collections::hash_map::RandomState::new().hash_one(0u64) | 1)
-    }
-}
-
-impl BuildHasher for KeyHash {
-    type Hasher = WordHasher;
-    fn build_hasher(&self) -> WordHasher {
-        WordHasher(self.0)
-    }
-}
-
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in words.by_ref() {
-            self.mix(u64::from_le_bytes(w.try_into().unwrap_or_default()));
-        }
-        let mut tail = [0u8; 8];
-        tail[..words.remainder().len()].copy_from_slice(words.remainder());
-        self.mix(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.mix(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiply leaves the low bits weakest; hashbrown takes its tag from the top
-        // seven and the bucket from the low ones, so fold the high half down.
-        self.0 ^ (self.0 >> 32)
     }
 }
