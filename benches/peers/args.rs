@@ -41,7 +41,9 @@ usage: cargo bench -p ringpoll-benches --bench peers -- [--quick] [--rounds N] [
          [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--name peers]
        cargo bench -p ringpoll-benches --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
-servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring
+servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring (the default set),
+  ringpoll-epoll-vec ringpoll-uring-vec (reading into a buffer per connection, not pooled),
+  baseline-epoll baseline-uring (ringpoll as served by RINGPOLL_BENCH_BASELINE=PATH, another build's peers bench)
 RINGPOLL_BENCH_QUICK=1 is the same as --quick.";
 
 fn usage(msg: &str) -> io::Error {
