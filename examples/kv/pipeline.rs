@@ -72,6 +72,13 @@ impl Slots {
     }
 }
 
+/// An empty list of slices, with `list`'s allocation and another lifetime: the
+/// standard library collects an emptied `Vec` into one of the same layout in place.
+fn reuse<'b>(mut list: Vec<&[u8]>) -> Vec<&'b [u8]> {
+    list.clear();
+    list.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
+}
+
 /// A place in the output where a reply from slots goes.
 struct Hole {
     at: usize,
@@ -95,28 +102,42 @@ pub struct Pipeline {
     holes: Vec<Hole>,
     slots: Rc<Slots>,
     joined: Vec<u8>,
+    /// The parser's argument list, kept empty between reads for its allocation.
+    args: Vec<&'static [u8]>,
 }
 
 impl Pipeline {
     /// An empty pipeline.
     pub fn new(capacity: usize) -> Pipeline {
-        Pipeline { out: Vec::with_capacity(capacity), holes: Vec::new(), slots: Rc::default(), joined: Vec::new() }
+        Pipeline {
+            out: Vec::with_capacity(capacity),
+            holes: Vec::new(),
+            slots: Rc::default(),
+            joined: Vec::new(),
+            args: Vec::new(),
+        }
     }
 
     /// Parses and runs every complete request at the front of `input`, in place; returns
     /// the bytes used and how the parse ended.
     pub fn run(&mut self, input: &[u8], shards: &Shards) -> (usize, End) {
+        let mut args = reuse(std::mem::take(&mut self.args));
+        let ended = self.run_with(input, shards, &mut args);
+        self.args = reuse(args);
+        ended
+    }
+
+    fn run_with<'a>(&mut self, input: &'a [u8], shards: &Shards, args: &mut Vec<&'a [u8]>) -> (usize, End) {
         let now = Instant::now();
-        let mut args = Vec::new();
         let mut used = 0;
         loop {
-            match parse_request(&input[used..], &mut args) {
+            match parse_request(&input[used..], args) {
                 Ok(Some(n)) => {
                     used += n;
                     if args.is_empty() {
                         continue;
                     }
-                    match plan(&args, shards.count(), &mut self.out) {
+                    match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
                         Plan::Quit => {
                             replies::status(&mut self.out, "OK");
@@ -189,5 +210,19 @@ impl Pipeline {
         drop((bytes, ranges));
         std::mem::swap(&mut self.out, &mut self.joined);
         self.slots.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_argument_list_keeps_its_allocation() {
+        let mut list: Vec<&[u8]> = Vec::with_capacity(8);
+        let input = b"abc".to_vec();
+        list.push(&input);
+        let at = list.as_ptr() as usize;
+        let reused = super::reuse(list);
+        assert!(reused.is_empty() && reused.capacity() == 8);
+        assert_eq!(reused.as_ptr() as usize, at, "no new allocation");
     }
 }
