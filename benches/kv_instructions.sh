@@ -43,9 +43,9 @@ measure() {
         local n before after dump
         n=$([ "$pipeline" = 1 ] && echo "$N1" || echo "$N16")
         read -r -a before < <(counters "$port")
-        callgrind_control -z "$pid" >/dev/null
+        callgrind_control -z "$pid" >/dev/null 2>&1
         redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 -P "$pipeline" -t set,get --csv >/dev/null 2>&1
-        callgrind_control -d "$pid" >/dev/null
+        callgrind_control -d "$pid" >/dev/null 2>&1
         read -r -a after < <(counters "$port")
         dump=$(ls -t "$dir/$name".*.* | head -1)
         awk -v name="$name" -v p="$pipeline" -v n=$((2 * n)) \
@@ -64,7 +64,7 @@ measure kv-2-shards-cpu0 16481 "$KV" --addr 127.0.0.1:16481 --cores 0,0 --driver
 
 echo "| server | pipeline | instructions/req | reactor polls/req | eventfd writes/req |"
 echo "|---|---:|---:|---:|---:|"
-sort -k2,2nr -k1,1 "$results" | awk '{printf "| %s | %s | %d | %s | %s |\n", $1, $2, $3, $4, $5}'
+sort -k2,2nr -k1,1 "$results" | awk '{ if ($1 == "redis-server") $4 = $5 = "-"; printf "| %s | %s | %d | %s | %s |\n", $1, $2, $3, $4, $5 }'
 echo
 # Ratios in the same run: kv against redis, and two shards' efficiency against one.
 awk '{ir[$1 " " $2] = $3}
