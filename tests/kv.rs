@@ -364,3 +364,22 @@ fn concurrent_pipelines_across_shards_get_their_own_replies() {
         info.lines().filter_map(|l| l.strip_prefix("ops_remote:")).map(|n| n.trim().parse::<u64>().unwrap()).sum();
     assert!(remote > 1000, "requests crossed cores: {info}");
 }
+
+/// A graceful shutdown with no client left ends every task of the store by itself (accept
+/// loops, the per-core flush and inbox tasks, the sweeper): none has to be cut off.
+#[test]
+fn a_graceful_shutdown_cuts_off_no_task() {
+    let rt = runtime();
+    let addr = start(&rt);
+    {
+        let mut con = connect(addr);
+        let keys: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+        let _: () = con.mset(&keys.iter().map(|k| (k, 1)).collect::<Vec<_>>()).unwrap();
+        assert_eq!(con.exists::<_, i64>(&keys).unwrap(), 20);
+    }
+    std::thread::sleep(Duration::from_millis(100)); // the server sees the close
+    let started = Instant::now();
+    let cut_off = rt.shutdown_gracefully(Duration::from_secs(5));
+    assert_eq!(cut_off, 0, "tasks cut off instead of ending");
+    assert!(started.elapsed() < Duration::from_secs(3), "shutdown took {:?}", started.elapsed());
+}

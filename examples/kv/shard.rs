@@ -12,7 +12,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -208,6 +208,15 @@ impl Shards {
     }
 }
 
+impl Drop for Shards {
+    fn drop(&mut self) {
+        // The flush task holds the shard weakly and waits: let it see the shard is gone.
+        if let Some(w) = self.flusher.take() {
+            w.wake();
+        }
+    }
+}
+
 fn shard_gone(out: &mut Vec<u8>) {
     replies::error(out, "ERR the shard owning this key is shutting down");
 }
@@ -230,25 +239,36 @@ fn info(me: usize, store: &Store) -> String {
 }
 
 /// Sends the queued batches whenever operations are queued: woken by the first one queued
-/// in a turn, it runs after the tasks already woken, so one batch carries them all.
-pub async fn flush(shards: Rc<Shards>) {
+/// in a turn, it runs after the tasks already woken, so one batch carries them all. It holds
+/// the shard weakly and ends once the core's accept loop and connections are gone.
+pub async fn flush(shards: Weak<Shards>) {
     loop {
-        poll_fn(|cx| {
+        let wanted = poll_fn(|cx| {
+            let Some(shards) = shards.upgrade() else {
+                return Poll::Ready(false);
+            };
             if shards.flush_wanted.replace(false) {
-                return Poll::Ready(());
+                return Poll::Ready(true);
             }
             shards.flusher.set(Some(cx.waker().clone()));
             Poll::Pending
         })
         .await;
-        shards.flush();
+        match shards.upgrade() {
+            Some(shards) if wanted => shards.flush(),
+            _ => return,
+        }
     }
 }
 
-/// Serves what other cores send this one, until every sender is gone: their batches (run
-/// here, answered at once) and the answers to this core's batches.
-pub async fn serve_inbox(shards: Rc<Shards>, mut inbox: cross_core::Receiver<Msg>) {
+/// Serves what other cores send this one: their batches (run here, answered at once) and
+/// the answers to this core's batches. It holds the shard weakly: it ends once every core's
+/// shard is gone (their senders with them), or when a message finds this core's gone.
+pub async fn serve_inbox(shards: Weak<Shards>, mut inbox: cross_core::Receiver<Msg>) {
     while let Some(msg) = inbox.recv().await {
+        let Some(shards) = shards.upgrade() else {
+            return; // dropping the inbox fails the senders' later batches at once
+        };
         match msg {
             Msg::Ops { from, ops, mut replies } => {
                 shards.serve_batch(&ops, &mut replies);
