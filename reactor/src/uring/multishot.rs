@@ -17,6 +17,10 @@
 //! - -ENOBUFS is not an error: the bytes wait in the socket. The next reader is told the op
 //!   starved ([`Next::Arm`] with `starved`), so it can grow the pool or fall back first.
 //! - Once closed, results are handed back for release ([`After::Release`]), never queued.
+//!
+//! The queue keeps its first result inline and allocates only for the ones behind it, freed
+//! once drained: a connection read as fast as it receives (nearly all of them, and every idle
+//! one) never allocates for it.
 
 use std::collections::VecDeque;
 
@@ -70,13 +74,60 @@ pub(crate) enum Next<T> {
     Wait,
 }
 
+/// Results in arrival order: the oldest inline, the rest in a spill allocated while needed.
+#[derive(Debug)]
+struct Queue<T> {
+    first: Option<T>,
+    spill: Option<Box<VecDeque<T>>>,
+}
+
+impl<T> Queue<T> {
+    const fn new() -> Queue<T> {
+        Queue { first: None, spill: None }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.spill.as_ref().map_or(0, |s| s.len())
+    }
+
+    fn push_back(&mut self, item: T) {
+        match &mut self.first {
+            None => self.first = Some(item),
+            Some(_) => self.spill.get_or_insert_with(Default::default).push_back(item),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        let item = self.first.take()?;
+        if let Some(spill) = &mut self.spill {
+            self.first = spill.pop_front();
+            if spill.is_empty() {
+                self.spill = None;
+            }
+        }
+        Some(item)
+    }
+
+    fn take(&mut self) -> impl Iterator<Item = T> {
+        let first = self.first.take();
+        let spill = self.spill.take().map(|s| *s).unwrap_or_default();
+        first.into_iter().chain(spill)
+    }
+
+    /// Whether the spill is allocated.
+    #[cfg(test)]
+    fn spilled(&self) -> bool {
+        self.spill.is_some()
+    }
+}
+
 /// One multishot op's queue and arm state.
 #[derive(Debug)]
 pub(crate) struct Multishot<T> {
     arm: Arm,
-    queue: VecDeque<Result<T, i32>>,
+    queue: Queue<Result<T, i32>>,
     /// Results queued at most; beyond it the op is paused.
-    limit: usize,
+    limit: u32,
     eof: bool,
     starved: bool,
     closed: bool,
@@ -84,10 +135,10 @@ pub(crate) struct Multishot<T> {
 
 impl<T> Multishot<T> {
     /// An idle op that queues up to `limit` results before pausing.
-    pub(crate) fn new(limit: usize) -> Multishot<T> {
+    pub(crate) fn new(limit: u32) -> Multishot<T> {
         Multishot {
             arm: Arm::Idle,
-            queue: VecDeque::new(),
+            queue: Queue::new(),
             limit: limit.max(1),
             eof: false,
             starved: false,
@@ -159,7 +210,7 @@ impl<T> Multishot<T> {
     /// Whether the caller should cancel the op now: it is armed and the reader is behind.
     /// The state becomes `Cancelling` when this says yes.
     pub(crate) fn wants_pause(&mut self) -> bool {
-        if self.arm == Arm::Armed && self.queue.len() >= self.limit {
+        if self.arm == Arm::Armed && self.queue.len() >= self.limit as usize {
             self.arm = Arm::Cancelling;
             return true;
         }
@@ -174,7 +225,7 @@ impl<T> Multishot<T> {
         if cancel {
             self.arm = Arm::Cancelling;
         }
-        (cancel, std::mem::take(&mut self.queue).into_iter().filter_map(Result::ok))
+        (cancel, self.queue.take().filter_map(Result::ok))
     }
 }
 
@@ -255,6 +306,28 @@ mod tests {
             assert_eq!(ms.next(), Next::Ready(Ok(want)));
         }
         assert_eq!(ms.next(), Next::Arm { starved: false });
+    }
+
+    #[test]
+    fn the_queue_allocates_only_behind_its_first_result_and_frees_once_drained() {
+        let mut ms = Multishot::new(8);
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        assert!(!ms.queue.spilled(), "one result is kept inline");
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        for item in 2..=4 {
+            ms.on_completion(Event::Item(item), true);
+        }
+        assert!(ms.queue.spilled());
+        assert_eq!(ms.queued(), 3);
+        for want in 2..=4 {
+            assert_eq!(ms.next(), Next::Ready(Ok(want)));
+        }
+        assert!(!ms.queue.spilled(), "drained: the spill is freed");
+        ms.on_completion(Event::Item(5), true);
+        ms.on_completion(Event::Item(6), true);
+        let (_, released) = ms.close();
+        assert_eq!(released.collect::<Vec<_>>(), [5, 6], "closing hands back both, in order");
     }
 
     #[test]

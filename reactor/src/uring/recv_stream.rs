@@ -31,7 +31,7 @@ use super::Uring;
 use crate::pool::PooledBuf;
 
 /// Buffers a connection may have queued before its recv is paused (16 x 16 KiB).
-const QUEUE_LIMIT: usize = 16;
+const QUEUE_LIMIT: u32 = 16;
 
 /// What a pooled read on io_uring comes to.
 pub(crate) enum PooledRead {
