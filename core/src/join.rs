@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::scheduler;
 use crate::header::Header;
+use crate::scheduler;
 
 const VALUE: u8 = 1;
 const WAKER: u8 = 2;

@@ -42,8 +42,7 @@ struct TaskCell<F: Future> {
 }
 
 impl<F: Future + 'static> TaskCell<F> {
-    const VTABLE: TaskVtable =
-        TaskVtable { poll: poll::<F>, drop_future: drop_future::<F>, dealloc: dealloc::<F> };
+    const VTABLE: TaskVtable = TaskVtable { poll: poll::<F>, drop_future: drop_future::<F>, dealloc: dealloc::<F> };
 }
 
 /// Allocates a task whose future comes later, on its core (see [`Unstarted::start`]).
