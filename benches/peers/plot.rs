@@ -88,6 +88,10 @@ fn short(kind: ServerKind) -> &'static str {
         ServerKind::MonoioUring => "mo-uring",
         ServerKind::BareEpoll => "bare",
         ServerKind::BareUring => "bare-ur",
+        ServerKind::RingpollEpollVec => "rp-epoll-vec",
+        ServerKind::RingpollUringVec => "rp-uring-vec",
+        ServerKind::BaselineEpoll => "base-epoll",
+        ServerKind::BaselineUring => "base-uring",
     }
 }
 
@@ -100,6 +104,10 @@ fn colour(kind: ServerKind) -> RGBColor {
         ServerKind::MonoioUring => RGBColor(30, 120, 50),
         ServerKind::BareEpoll => RGBColor(128, 128, 128),
         ServerKind::BareUring => RGBColor(64, 64, 64),
+        ServerKind::RingpollEpollVec => RGBColor(120, 170, 230),
+        ServerKind::RingpollUringVec => RGBColor(70, 110, 180),
+        ServerKind::BaselineEpoll => RGBColor(190, 150, 220),
+        ServerKind::BaselineUring => RGBColor(120, 70, 160),
     }
 }
 

@@ -32,10 +32,25 @@ pub enum ServerKind {
     RingpollEpoll,
     /// ringpoll with `DriverChoice::Uring`.
     RingpollUring,
+    /// ringpoll on epoll reading into a connection's own buffer (`read`, not `read_pooled`):
+    /// the path a build from before pooled reads ran, to compare with a [`Baseline`](Self::BaselineEpoll).
+    RingpollEpollVec,
+    /// ringpoll on io_uring reading into a connection's own buffer.
+    RingpollUringVec,
+    /// `ringpoll-epoll` as served by another build of this bench, named by [`BASELINE_ENV`].
+    BaselineEpoll,
+    /// `ringpoll-uring` as served by another build of this bench, named by [`BASELINE_ENV`].
+    BaselineUring,
 }
 
+/// The environment variable naming another build's `peers` executable (say, of the commit
+/// before a change) whose `ringpoll-*` servers the `baseline-*` kinds run. Both builds then
+/// face the same load in the same interleaved rounds, which is the only before/after
+/// comparison this shared machine's noise allows.
+pub const BASELINE_ENV: &str = "RINGPOLL_BENCH_BASELINE";
+
 impl ServerKind {
-    /// Every server, in table order.
+    /// The servers compared when `--servers` is not given, in table order.
     pub const ALL: [ServerKind; 7] = [
         ServerKind::RingpollEpoll,
         ServerKind::RingpollUring,
@@ -44,6 +59,21 @@ impl ServerKind {
         ServerKind::MonoioUring,
         ServerKind::BareEpoll,
         ServerKind::BareUring,
+    ];
+
+    /// Every server `--servers` can name.
+    pub const NAMED: [ServerKind; 11] = [
+        ServerKind::RingpollEpoll,
+        ServerKind::RingpollUring,
+        ServerKind::Tokio,
+        ServerKind::MonoioEpoll,
+        ServerKind::MonoioUring,
+        ServerKind::BareEpoll,
+        ServerKind::BareUring,
+        ServerKind::RingpollEpollVec,
+        ServerKind::RingpollUringVec,
+        ServerKind::BaselineEpoll,
+        ServerKind::BaselineUring,
     ];
 
     /// The name used on the command line and in the table.
@@ -56,12 +86,30 @@ impl ServerKind {
             ServerKind::BareUring => "bare-uring",
             ServerKind::RingpollEpoll => "ringpoll-epoll",
             ServerKind::RingpollUring => "ringpoll-uring",
+            ServerKind::RingpollEpollVec => "ringpoll-epoll-vec",
+            ServerKind::RingpollUringVec => "ringpoll-uring-vec",
+            ServerKind::BaselineEpoll => "baseline-epoll",
+            ServerKind::BaselineUring => "baseline-uring",
         }
+    }
+
+    /// The executable and the server name to run for this kind: this bench itself, or for a
+    /// baseline kind the other build's, asked for its own `ringpoll-*` server.
+    fn executable(self) -> io::Result<(std::path::PathBuf, ServerKind)> {
+        let own = match self {
+            ServerKind::BaselineEpoll => ServerKind::RingpollEpoll,
+            ServerKind::BaselineUring => ServerKind::RingpollUring,
+            _ => return Ok((std::env::current_exe()?, self)),
+        };
+        let path = std::env::var_os(BASELINE_ENV).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{} needs {BASELINE_ENV}=PATH", self.name()))
+        })?;
+        Ok((path.into(), own))
     }
 
     /// Parses a name printed by [`ServerKind::name`].
     pub fn parse(name: &str) -> io::Result<ServerKind> {
-        ServerKind::ALL
+        ServerKind::NAMED
             .into_iter()
             .find(|k| k.name() == name)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("unknown server {name:?}")))
@@ -99,6 +147,11 @@ pub fn serve(kind: ServerKind, opts: &ServeOpts) -> io::Result<()> {
         ServerKind::BareUring => bare_uring::serve(opts, ready_tx),
         ServerKind::RingpollEpoll => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Epoll, ready_tx),
         ServerKind::RingpollUring => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Uring, ready_tx),
+        ServerKind::RingpollEpollVec => ringpoll_echo::serve_vec(opts, ringpoll::DriverChoice::Epoll, ready_tx),
+        ServerKind::RingpollUringVec => ringpoll_echo::serve_vec(opts, ringpoll::DriverChoice::Uring, ready_tx),
+        ServerKind::BaselineEpoll | ServerKind::BaselineUring => {
+            Err(io::Error::new(io::ErrorKind::InvalidInput, "a baseline server runs in the baseline's own executable"))
+        }
     };
     let _ = announce.join();
     result
@@ -134,11 +187,13 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `kind` in a child (this same executable with `--serve`) and waits until it listens.
+    /// Starts `kind` in a child (this same executable with `--serve`, or a baseline's) and
+    /// waits until it listens.
     pub fn launch(kind: ServerKind, opts: &ServeOpts) -> io::Result<ServerProcess> {
         let cpus: Vec<String> = opts.cpus.iter().map(|c| c.to_string()).collect();
-        let child = Command::new(std::env::current_exe()?)
-            .args(["--serve", kind.name(), "--addr", &opts.addr.to_string(), "--cpus", &cpus.join(",")])
+        let (exe, served) = kind.executable()?;
+        let child = Command::new(exe)
+            .args(["--serve", served.name(), "--addr", &opts.addr.to_string(), "--cpus", &cpus.join(",")])
             .args(["--buf", &opts.buf.to_string()])
             .stdout(Stdio::piped())
             .stdin(Stdio::null())

@@ -13,6 +13,22 @@ use super::ServeOpts;
 
 /// Serves until the process is killed.
 pub fn serve(opts: &ServeOpts, driver: DriverChoice, ready: mpsc::Sender<()>) -> io::Result<()> {
+    serve_with(opts, driver, ready, None)
+}
+
+/// Serves as [`serve`] does, but each connection reads into a buffer of its own of
+/// `opts.buf` bytes, as builds before pooled reads did.
+pub fn serve_vec(opts: &ServeOpts, driver: DriverChoice, ready: mpsc::Sender<()>) -> io::Result<()> {
+    serve_with(opts, driver, ready, Some(opts.buf))
+}
+
+/// `own_buf`: `None` reads pooled, `Some(capacity)` into a buffer per connection.
+fn serve_with(
+    opts: &ServeOpts,
+    driver: DriverChoice,
+    ready: mpsc::Sender<()>,
+    own_buf: Option<usize>,
+) -> io::Result<()> {
     let rt = Runtime::builder().cores(opts.cpus.clone()).driver(driver).build()?;
     let addr = opts.addr;
     let servers = rt.run_on_each_core(move |_core| {
@@ -20,7 +36,7 @@ pub fn serve(opts: &ServeOpts, driver: DriverChoice, ready: mpsc::Sender<()>) ->
         async move {
             let listener = TcpListener::bind(addr)?;
             let _ = ready.send(());
-            accept_loop(listener).await
+            accept_loop(listener, own_buf).await
         }
     });
     for server in servers {
@@ -29,12 +45,15 @@ pub fn serve(opts: &ServeOpts, driver: DriverChoice, ready: mpsc::Sender<()>) ->
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener) -> io::Result<()> {
+async fn accept_loop(listener: TcpListener, own_buf: Option<usize>) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                ringpoll::spawn(echo(stream)).detach();
+                match own_buf {
+                    None => ringpoll::spawn(echo(stream)).detach(),
+                    Some(capacity) => ringpoll::spawn(echo_vec(stream, capacity)).detach(),
+                }
             }
             // Out of descriptors: back off as the example does.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
@@ -52,5 +71,18 @@ async fn echo(stream: TcpStream) -> io::Result<()> {
             return Ok(());
         }
         stream.write_all(buf).await.0?;
+    }
+}
+
+async fn echo_vec(stream: TcpStream, capacity: usize) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(capacity);
+    loop {
+        let (n, b) = stream.read(buf).await;
+        if n? == 0 {
+            return Ok(());
+        }
+        let (res, b) = stream.write_all(b).await;
+        res?;
+        buf = b;
     }
 }
