@@ -131,7 +131,7 @@ impl<T> JoinState<T> {
         }
     }
 
-    fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.state.load(Acquire) & VALUE != 0
     }
 

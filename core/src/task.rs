@@ -17,7 +17,7 @@
 //! a task dropped unfinished (abort, shutdown) reports [`JoinError::Cancelled`]. An aborted
 //! task finishes without polling its future again, so its core drops it.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -34,8 +34,6 @@ use crate::mailbox::Mailbox;
 #[repr(C)]
 struct TaskCell<F: Future> {
     shared: Shared<F::Output>,
-    /// The join slot holds the task's outcome (owning core only).
-    completed: Cell<bool>,
     /// Written once the future exists (at once for a local spawn; on its core for a spawn
     /// from elsewhere); dropped by the core's [`LocalTask`].
     future: UnsafeCell<MaybeUninit<F>>,
@@ -49,7 +47,6 @@ impl<F: Future + 'static> TaskCell<F> {
 pub(crate) fn allocate<F: Future + 'static>(mailbox: Arc<Mailbox>) -> Unstarted<F> {
     let cell = Box::new(TaskCell::<F> {
         shared: Shared::new(Header::new(mailbox, &TaskCell::<F>::VTABLE), JoinState::new()),
-        completed: Cell::new(false),
         future: UnsafeCell::new(MaybeUninit::uninit()),
     });
     Unstarted { cell: NonNull::from(Box::leak(cell)) }
@@ -163,7 +160,6 @@ unsafe fn poll<F: Future>(header: NonNull<Header>, cx: &mut Context<'_>) -> Poll
         Ok(Poll::Ready(out)) => Ok(out),
         Err(panic) => Err(JoinError::Panic(panic)),
     };
-    cell.completed.set(true);
     cell.shared.join().complete(out);
     Poll::Ready(())
 }
@@ -171,7 +167,8 @@ unsafe fn poll<F: Future>(header: NonNull<Header>, cx: &mut Context<'_>) -> Poll
 unsafe fn drop_future<F: Future>(header: NonNull<Header>) {
     // SAFETY: the vtable of a TaskCell<F>, called once by its LocalTask.
     let cell = unsafe { cell::<F>(header) };
-    if !cell.completed.replace(true) {
+    // Only the task side completes the slot, and this is the task side: no race.
+    if !cell.shared.join().is_complete() {
         cell.shared.join().complete(Err(JoinError::Cancelled));
     }
     // SAFETY: the future was started, is dropped once, here, and not touched again.
@@ -280,8 +277,8 @@ mod tests {
     fn one_allocation_holds_header_join_slot_and_future() {
         // The layout the idle-memory budget counts on: the header, the join slot and the
         // future in one block, nothing beside it.
-        type Out = std::io::Result<()>;
-        let overhead = std::mem::size_of::<TaskCell<std::future::Ready<Out>>>() - std::mem::size_of::<Out>();
-        assert!(overhead <= 96, "a task's fixed cost grew to {overhead} bytes");
+        type Fut = std::future::Ready<std::io::Result<()>>;
+        let overhead = std::mem::size_of::<TaskCell<Fut>>() - std::mem::size_of::<Fut>();
+        assert!(overhead <= 80, "a task's fixed cost grew to {overhead} bytes");
     }
 }
