@@ -1,11 +1,16 @@
 //! Microbenchmarks of ringpoll's executor and reactor, on both drivers (criterion):
 //! spawn and join of a local task, a local wake, a cross-core wake round trip, timer insert
-//! and cancel; the round trip again with `spin_before_park`. Then prints how many eventfd
-//! writes 10,000 cross-core sends cost.
+//! and cancel; the round trip again with `spin_before_park`. Then prints, per driver with
+//! and without spin, the mean of 5,000 round trips with the wakes they cost (eventfd writes,
+//! MSG_RING wakes, spin hits), and how many eventfd writes 10,000 cross-core sends cost, and
+//! writes them to `benches/results/micro-eventfd.txt`.
 //!
 //! ```text
 //! cargo bench -p ringpoll-benches --bench micro                 # full criterion run
 //! cargo bench -p ringpoll-benches --bench micro -- --quick      # criterion's quick mode
+//! cargo bench -p ringpoll-benches --bench micro -- figures-only # a filter matching no
+//!                                                               # benchmark: the figures only
+//! chrt -f 1 cargo bench ...                                     # less VM scheduling noise
 //! ```
 //! Each measurement runs on a core of the runtime (`iter_custom`), so criterion's thread is
 //! only the timer's client and never part of the measured path.
@@ -26,7 +31,12 @@ const SPIN: Duration = Duration::from_micros(50);
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_floor(&mut c);
-    let mut figures = String::new();
+    let floor = thread_ping_pong(SENDS / 2);
+    let mut figures = format!(
+        "floor: {} round trips of two pinned threads through std channels (futex), mean {:.1} us\n",
+        SENDS / 2,
+        floor.as_secs_f64() * 1e6 / (SENDS / 2) as f64
+    );
     for (name, driver) in [("epoll", DriverChoice::Epoll), ("uring", DriverChoice::Uring)] {
         let rt = Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1");
         bench_driver(&mut c, name, &rt);
@@ -41,7 +51,8 @@ fn main() {
     }
     c.final_summary();
     println!("\n{figures}");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results/micro-eventfd.txt");
+    // CARGO_MANIFEST_DIR is benches/ itself (the ringpoll-benches crate).
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/micro-eventfd.txt");
     if let Err(e) = std::fs::write(path, &figures) {
         eprintln!("micro: cannot write {path}: {e}");
     }
@@ -125,12 +136,38 @@ async fn timer_insert_cancel(n: u64) -> Duration {
     start.elapsed()
 }
 
+/// What the wakes of a run cost, summed over the runtime's cores.
+#[derive(Clone, Copy, Default)]
+struct Wakes {
+    eventfd_writes: u64,
+    ring_wakes: u64,
+    spin_hits: u64,
+}
+
+impl Wakes {
+    fn now(rt: &Runtime) -> Wakes {
+        rt.stats().iter().fold(Wakes::default(), |w, s| Wakes {
+            eventfd_writes: w.eventfd_writes + s.eventfd_writes,
+            ring_wakes: w.ring_wakes + s.ring_wakes,
+            spin_hits: w.spin_hits + s.spin_hits,
+        })
+    }
+
+    fn since(self, before: Wakes) -> Wakes {
+        Wakes {
+            eventfd_writes: self.eventfd_writes - before.eventfd_writes,
+            ring_wakes: self.ring_wakes - before.ring_wakes,
+            spin_hits: self.spin_hits - before.spin_hits,
+        }
+    }
+}
+
 /// `n` round trips core 0 -> core 1 -> core 0 through two channels; each hop wakes a task
-/// on the other core. Returns the time and the eventfd writes the two cores received.
-fn ping_pong(rt: &Runtime, n: u64) -> (Duration, u64) {
+/// on the other core. Returns the time and the wakes the two cores received.
+fn ping_pong(rt: &Runtime, n: u64) -> (Duration, Wakes) {
     let (to_1, mut at_1) = mpsc::channel::<u64>(1);
     let (to_0, mut at_0) = mpsc::channel::<u64>(1);
-    let writes_before = total_writes(rt);
+    let before = Wakes::now(rt);
     let echo = rt.spawn_on(1, move || async move {
         while let Some(v) = at_1.recv().await {
             if to_0.send(v).await.is_err() {
@@ -147,11 +184,7 @@ fn ping_pong(rt: &Runtime, n: u64) -> (Duration, u64) {
         start.elapsed()
     });
     echo.join().expect("echo task");
-    (elapsed, total_writes(rt) - writes_before)
-}
-
-fn total_writes(rt: &Runtime) -> u64 {
-    rt.stats().iter().map(|s| s.eventfd_writes).sum()
+    (elapsed, Wakes::now(rt).since(before))
 }
 
 /// The eventfd writes core `index` has received, from the public stats.
@@ -161,15 +194,26 @@ fn core_writes(rt: &Runtime, index: usize) -> u64 {
 
 /// eventfd writes for 10,000 cross-core sends, four ways; one line each.
 fn eventfd_figures(driver: &str, rt: &Runtime) -> String {
-    let (_, ping_pong_writes) = ping_pong(rt, SENDS / 2);
+    let (took, w) = ping_pong(rt, SENDS / 2);
+    let round_trip = format!(
+        "{driver}: {} cross-core round trips, mean {:.1} us; {} hops: eventfd writes {}, ring wakes {}, spin hits {}\n",
+        SENDS / 2,
+        took.as_secs_f64() * 1e6 / (SENDS / 2) as f64,
+        SENDS,
+        w.eventfd_writes,
+        w.ring_wakes,
+        w.spin_hits,
+    );
+    let ping_pong_writes = w.eventfd_writes;
     let burst = burst_spawns(rt);
     let busy = sends_to_busy_core(rt);
     let (core_writes, core_ring_wakes) = core_to_core_spawns(rt);
-    format!(
-        "{driver}: eventfd writes per {SENDS} cross-core sends: ping-pong (every send finds the peer asleep) \
+    round_trip
+        + &format!(
+            "{driver}: eventfd writes per {SENDS} cross-core sends: ping-pong (every send finds the peer asleep) \
          {ping_pong_writes}; burst of spawn_on from a thread {burst}; wakes to a busy core {busy}; \
          spawn_on core 0 -> core 1, each awaited {core_writes} (ring wakes {core_ring_wakes})\n"
-    )
+        )
 }
 
 /// 10,000 `spawn_on(1, ..)` from a task on core 0, each awaited, so core 1 sleeps before the

@@ -17,32 +17,58 @@ use std::time::{Duration, Instant};
 
 use ::hyper::rt::{ReadBufCursor, Sleep};
 
+use crate::buf::PooledBuf;
 use crate::net::{TcpStream, UnixStream};
+use crate::DriverKind;
 
-/// hyper's I/O traits over a ringpoll stream ([`TcpStream`] or [`UnixStream`]): readiness plus
-/// one non-blocking syscall straight into hyper's buffer, no copy, on either driver.
+/// hyper's I/O traits over a ringpoll stream ([`TcpStream`] or [`UnixStream`]).
+///
+/// Reads on io_uring are pooled: the connection's multishot recv fills buffers of the core's
+/// ring as requests arrive, and a read copies from there into hyper's buffer, so a request
+/// costs no `recv` syscall and an idle keep-alive connection holds no read buffer of ours.
+/// When hyper's buffer has less room than a pooled buffer holds, the rest stays here for the
+/// next read. On epoll, where a pooled read would add a copy and save no syscall, a read is
+/// readiness plus one non-blocking `recv` straight into hyper's buffer.
+///
+/// ```no_run
+/// # async fn demo(stream: ringpoll::net::TcpStream) {
+/// use ringpoll::hyper::Io;
+///
+/// let io = Io::new(stream);
+/// // ... hyper serves a connection on `io` ...
+/// let (stream, unread) = io.into_parts();
+/// // `unread` came off the socket before anything `stream` reads next.
+/// # drop((stream, unread));
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Io<S> {
     stream: S,
+    /// The unread rest of the last pooled buffer, and how much of it was read.
+    rest: Option<(PooledBuf, usize)>,
 }
 
 impl<S> Io<S> {
     /// Wraps `stream` for hyper.
     pub fn new(stream: S) -> Io<S> {
-        Io { stream }
+        Io { stream, rest: None }
     }
 
-    /// The stream.
+    /// The stream. Bytes [`into_parts`](Self::into_parts) would return come before what a
+    /// read on it returns.
     pub fn get_ref(&self) -> &S {
         &self.stream
     }
 
-    /// The stream back.
-    pub fn into_inner(self) -> S {
-        self.stream
+    /// The stream back, with the bytes already received that no read has returned yet (the
+    /// rest of a pooled buffer hyper's buffer had no room for; empty on epoll). They come
+    /// before anything the stream reads next (and after hyper's own read buffer, for an
+    /// upgraded connection's `Parts`).
+    pub fn into_parts(self) -> (S, Vec<u8>) {
+        let unread = self.rest.map(|(buf, at)| buf[at..].to_vec()).unwrap_or_default();
+        (self.stream, unread)
     }
 }
-
 /// Views a slice of maybe-uninitialised bytes as bytes, for a syscall to write into.
 ///
 /// # Safety
@@ -61,11 +87,34 @@ macro_rules! impl_io {
                 cx: &mut Context<'_>,
                 mut buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
-                // SAFETY: the bytes are only handed to recv(2), which writes and never reads
-                // them; only the `n` bytes recv reports are advanced over below.
-                let n = ready!(self.stream.poll_read(cx, unsafe { as_bytes(buf.as_mut()) }))?;
-                // SAFETY: recv initialised the first n bytes of the cursor's unfilled part.
-                unsafe { buf.advance(n) };
+                let this = self.get_mut();
+                let pooled = this.stream.as_source().reactor().kind() == DriverKind::Uring;
+                if !pooled && this.rest.is_none() {
+                    // SAFETY: the bytes are only handed to recv(2), which writes and never
+                    // reads them; only the `n` bytes recv reports are advanced over below.
+                    let n = ready!(this.stream.poll_read(cx, unsafe { as_bytes(buf.as_mut()) }))?;
+                    // SAFETY: recv initialised the first n bytes of the cursor's unfilled part.
+                    unsafe { buf.advance(n) };
+                    return Poll::Ready(Ok(()));
+                }
+                if buf.remaining() == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                let (pooled, at) = match &mut this.rest {
+                    Some(rest) => rest,
+                    None => {
+                        let pooled = ready!(this.stream.poll_read_pooled(cx))?;
+                        // End of stream: nothing put is hyper's EOF.
+                        this.rest.insert((pooled, 0))
+                    }
+                };
+                let n = buf.remaining().min(pooled.len() - *at);
+                buf.put_slice(&pooled[*at..*at + n]);
+                *at += n;
+                if *at == pooled.len() {
+                    // Back to the ring now, not at the next read.
+                    this.rest = None;
+                }
                 Poll::Ready(Ok(()))
             }
         }

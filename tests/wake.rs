@@ -111,7 +111,7 @@ fn wakes_from_another_core_reach_the_owner() {
 
 #[test]
 fn spawns_between_two_io_uring_cores_post_into_the_ring_not_the_eventfd() {
-    const SPAWNS: u64 = 2_000;
+    const SPAWNS: u64 = 10_000;
     let rt = Arc::new(two_core_runtime());
     let before = rt.stats()[1];
     let sender = rt.clone();

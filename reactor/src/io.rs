@@ -11,6 +11,7 @@
 //! sent on both drivers.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
@@ -83,6 +84,21 @@ impl Source {
         }
         let pool = self.reactor().heap_pool().clone();
         self.turned(Interest::Read, self.reactor().driver().read_pooled(self.target(), pool)).await
+    }
+
+    /// [`read_pooled`](Self::read_pooled) in poll style, for compatibility layers that keep
+    /// no future between polls (hyper's `Read`): the next buffer, or `cx` registered for the
+    /// data. A `Pending` holds nothing: what arrives meanwhile waits for the next read, pooled
+    /// or not. Unlike `read_pooled` it does not take turns with other readers of the source.
+    pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
+        if !self.registration().is_stream() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams")));
+        }
+        let pool = self.reactor().heap_pool().clone();
+        // Every state of the read lives in the source (io_uring's multishot recv) or is
+        // rebuilt by a fresh try (readiness), so a new future per poll loses nothing.
+        let mut read = self.reactor().driver().read_pooled(self.target(), pool);
+        std::pin::Pin::new(&mut read).poll(cx)
     }
 
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).

@@ -11,6 +11,32 @@
 //! Both sides store, fence (`SeqCst`) and then load (sender: message then `parked`; core:
 //! `parked` then mailbox), so at least one of them sees the other's store: either the core
 //! sees the message before sleeping, or the sender sees `parked` and writes the eventfd.
+//!
+//! # Spinning before the park
+//!
+//! With `Builder::spin_before_park(d)`, a core with nothing to do first spins for up to `d`:
+//! it polls its reactor without blocking (io_uring: reads the CQ in user space and enters
+//! the kernel only with entries to submit; epoll: `epoll_wait` with a zero timeout, a
+//! syscall per pass) and checks its run queue and mailbox, with `parked` still false. The protocol, in the order the core runs it:
+//!
+//! 1. **Spin** (`parked == false`): a sender that publishes now sees `parked == false` and
+//!    neither writes the eventfd nor posts a ring wake; the core finds the message on its
+//!    next check (a *spin hit*, counted in the stats). An io_uring core posting a MSG_RING
+//!    wake never does so here either, so a hop between two spinning io_uring cores stays in
+//!    user space: the message is in the mailbox, not in the ring.
+//! 2. **Give up**: the spin time passed with nothing found.
+//! 3. **Park**: [`Break::park`] stores `parked = true` and fences, then the core checks its
+//!    queues once more. This re-check is what makes the end of a spin safe: a message
+//!    published between 2 and 3 was published before the sender loaded `parked` (false: no
+//!    write), so the re-check after the fence finds it; a message published after 3 is seen
+//!    by the sender's load of `parked` (true: a write or a ring wake). The store/fence/load on
+//!    both sides is the same Dekker pattern as without spinning; spinning only adds polls
+//!    before step 3, never a path that blocks without it.
+//! 4. **Sleep** in the reactor until the eventfd, a ring wake or I/O; then
+//!    [`Break::unpark`].
+//!
+//! `tests/spin.rs` drives tens of thousands of wakes into the gap between 2 and 3 (a spin of
+//! a microsecond or two), bounded in time, so a lost wake fails it instead of hanging.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

@@ -5,6 +5,17 @@
 //! on either driver. Impls exist for the stream and for a shared reference to it (as std does
 //! for `&TcpStream`), so one task can read while another writes through an `Rc`.
 //!
+//! **Why these impls do not read pooled.** A pooled read (`read_pooled`) pays off where the
+//! caller can take the bytes in the pool's buffer: an idle connection then holds no buffer,
+//! and on io_uring the multishot recv needs no syscall per read. `AsyncRead` hands over the
+//! caller's buffer instead, which the caller keeps (and pays for) while the read waits, so
+//! there is no memory to save; and the bytes would land in a pool buffer first and be copied
+//! into the caller's, a copy per read that a `recv` straight into the caller's buffer avoids.
+//! On io_uring that copy buys back the `recv` syscall, which is why `ringpoll::hyper::Io`
+//! reads pooled there (it also owns the place to keep what the caller's buffer had no room
+//! for; these impls would have to hide such bytes in the stream). Code that can consume
+//! `PooledBuf`s should call `read_pooled` directly.
+//!
 //! The streams' own owned-buffer methods (`read`, `write_all`, `shutdown`) shadow the
 //! extension traits' methods of the same names: call those through the trait, e.g.
 //! `tokio::io::AsyncReadExt::read(&mut stream, &mut buf)`, or hand the stream to code that is

@@ -84,6 +84,19 @@ impl TcpStream {
         self.source.read_pooled().await
     }
 
+    /// [`read_pooled`](Self::read_pooled) in poll style, for compatibility layers that keep
+    /// no future (see [`Source::poll_read_pooled`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: ringpoll::net::TcpStream) -> std::io::Result<()> {
+    /// let buf = std::future::poll_fn(|cx| stream.poll_read_pooled(cx)).await?;
+    /// println!("{} bytes (0: end of stream)", buf.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
+        self.source.poll_read_pooled(cx)
+    }
+
     /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly
     /// the bytes read. `Ok(0)` is end of stream; a buffer with no room is `InvalidInput`. To
     /// append to the bytes a buffer holds (a partial message), read into `buf.spare()`.
@@ -176,9 +189,11 @@ impl TcpStream {
     }
 
     /// Gives the connection back to std, still non-blocking (call `set_nonblocking(false)`
-    /// for blocking I/O). On io_uring, bytes that a dropped `read` had already received stay
-    /// with ringpoll and are lost: take them with [`Source::take_leftovers`] first, or
-    /// convert a stream no read has been cut short on.
+    /// for blocking I/O). On io_uring, bytes that a dropped `read` had already received, and
+    /// bytes the multishot recv of a [`read_pooled`](Self::read_pooled) has received and no
+    /// read has returned yet, stay with ringpoll and are lost: take them with
+    /// [`Source::take_leftovers`] first (it also ends the multishot recv), or convert a stream
+    /// no read has been cut short on and no pooled read has run on.
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         Ok(socket::into_std(self.source)?.into())
     }

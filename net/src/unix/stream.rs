@@ -70,6 +70,19 @@ impl UnixStream {
         self.source.read_pooled().await
     }
 
+    /// [`read_pooled`](Self::read_pooled) in poll style, for compatibility layers that keep
+    /// no future (see [`Source::poll_read_pooled`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: ringpoll::net::UnixStream) -> std::io::Result<()> {
+    /// let buf = std::future::poll_fn(|cx| stream.poll_read_pooled(cx)).await?;
+    /// println!("{} bytes (0: end of stream)", buf.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
+        self.source.poll_read_pooled(cx)
+    }
+
     /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream; a
     /// buffer with no room is `InvalidInput`. Read into `buf.spare()` to append instead.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {

@@ -129,7 +129,12 @@ impl Uring {
         let mut wake = None;
         match after {
             After::Wake => wake = s.waker.take(),
-            After::Release((bid, len)) => self.release(&s, bid, len),
+            After::Release((bid, len)) => {
+                // A late result of a retired stream: a plain read of the living source wants
+                // it (the recv still holds its place in the gate, so the source is known).
+                let keep = s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive);
+                self.release(bid, len, keep.then_some(s.fd));
+            }
             After::Nothing => {}
         }
         if !more {
@@ -176,16 +181,15 @@ impl Uring {
         }
     }
 
-    /// Hands a buffer of a retired or closed stream back, its bytes to the stash first if a
-    /// plain read of the living source will want them.
-    fn release(&self, s: &RecvStream, bid: u16, len: u32) {
+    /// Hands a buffer of a retired or closed stream back, its bytes first to the stash under
+    /// `keep_for` if a plain read of that living source will want them.
+    fn release(&self, bid: u16, len: u32, keep_for: Option<RawFd>) {
         let Some(ring) = self.buf_ring.borrow().clone() else { return };
-        let alive = s.receiving.as_ref().is_some_and(Receiving::source_alive);
-        if s.released == Some(true) && alive {
+        if let Some(fd) = keep_for {
             // SAFETY: the kernel wrote `len` bytes at the start of buffer `bid`, which is lent
             // to this stream until the give-back below.
             let bytes = unsafe { std::slice::from_raw_parts(ring.buf_ptr(bid), len as usize) };
-            self.stash.borrow_mut().push_bytes(s.fd, bytes);
+            self.stash.borrow_mut().push_bytes(fd, bytes);
         }
         ring.give_back(bid);
     }
@@ -197,8 +201,13 @@ impl Uring {
         s.released = Some(retire);
         let (cancel, queued) = s.state.close();
         let queued: Vec<_> = queued.collect();
+        // A retiring stream's caller is a plain read of the living source, whether or not the
+        // recv is still in the kernel: what the stream queued is the oldest data it will read.
+        // (Deciding by the recv's place in the gate lost every buffer queued after the recv
+        // had ended: at end of stream, -ENOBUFS or a pause.)
+        let keep_for = retire.then_some(s.fd);
         for (bid, len) in queued {
-            self.release(&s, bid, len);
+            self.release(bid, len, keep_for);
         }
         let id = Some(s.id).filter(|&id| cancel && id != NOT_ARMED);
         let waker = s.waker.take();

@@ -1,0 +1,276 @@
+//! Pooled reads mixed with everything else that reads a stream: plain reads, splices and
+//! buffered copies, `take_leftovers`, drops. On io_uring a pooled read arms a multishot recv
+//! that keeps receiving after the read returns, so the buffers it queued must reach whatever
+//! reads next, in order, even when the recv has already ended (end of stream, a pause at the
+//! queue limit, -ENOBUFS); and a stream dropped with buffers queued gives them all back.
+//!
+//! Its own test binary: the ring holds 64 buffers here (`RINGPOLL_POOL_BUFFERS`, read once
+//! per core), so buffers that never go back show as pooled reads leaving the ring.
+
+mod support;
+
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringpoll::net::{copy_bidirectional, CopyOptions, SpliceMode, TcpStream};
+use ringpoll::time::{sleep, timeout};
+use support::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn small_ring() {
+    std::env::set_var("RINGPOLL_POOL_BUFFERS", "64");
+}
+
+/// How the next read of [`read_mixed`] goes.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Pooled,
+    /// A plain read into a buffer of this capacity.
+    Plain(usize),
+    /// Let the peer's bytes (and its close) queue before the next read.
+    Pause,
+}
+
+/// Reads until end of stream, cycling through `steps`; returns the bytes in order.
+async fn read_mixed(stream: &TcpStream, steps: &[Step]) -> Vec<u8> {
+    let mut got = Vec::new();
+    for step in steps.iter().cycle() {
+        let n = match *step {
+            Step::Pause => {
+                sleep(Duration::from_millis(3)).await;
+                continue;
+            }
+            Step::Pooled => {
+                let buf = stream.read_pooled().await.expect("pooled read");
+                got.extend_from_slice(&buf);
+                buf.len()
+            }
+            Step::Plain(cap) => {
+                let (n, buf) = stream.read(Vec::with_capacity(cap)).await;
+                let n = n.expect("plain read");
+                got.extend_from_slice(&buf);
+                n
+            }
+        };
+        if n == 0 {
+            break;
+        }
+    }
+    got
+}
+
+/// Writes `data` in pieces of `sizes` (cycled), pausing now and then so reads find queued
+/// buffers; then closes.
+async fn write_pieces(stream: TcpStream, data: Rc<Vec<u8>>, sizes: &[usize]) {
+    let mut at = 0;
+    for (i, size) in sizes.iter().cycle().enumerate() {
+        if at == data.len() {
+            break;
+        }
+        let end = (at + size).min(data.len());
+        stream.write_all(data[at..end].to_vec()).await.0.expect("write");
+        at = end;
+        if i % 3 == 2 {
+            sleep(Duration::from_millis(2)).await;
+        }
+    }
+    drop(stream);
+}
+
+/// One peer writing `sizes` pieces of `len` bytes and closing, one reader doing `steps`: every
+/// byte arrives in order, then end of stream (which stays: a read after it sees it again).
+fn mixed_round(len: usize, seed: u8, sizes: &'static [usize], steps: &'static [Step]) {
+    small_ring();
+    assert_no_fd_leak(|| {
+        run(async {
+            let (client, server) = pair().await;
+            let data = Rc::new(payload(len, seed));
+            let writer = ringpoll::spawn(write_pieces(client, data.clone(), sizes));
+            let got = timeout(LIMIT, read_mixed(&server, steps)).await.expect("every byte in time");
+            writer.await.unwrap();
+            assert_eq!(got.len(), data.len(), "steps {steps:?}: no byte lost or repeated");
+            assert!(got == *data, "steps {steps:?}: bytes in order");
+            let (n, _) = server.read(Vec::with_capacity(16)).await;
+            assert_eq!(n.unwrap(), 0, "end of stream is sticky for a plain read");
+            assert!(server.read_pooled().await.unwrap().is_empty(), "and for a pooled one");
+        });
+    });
+}
+
+#[test]
+fn a_plain_read_gets_the_buffers_of_a_recv_that_ended_at_eof() {
+    // Small pieces, then the close: the recv queues them and ends (EOF, no F_MORE) before
+    // the plain read comes.
+    use Step::*;
+    mixed_round(6000, 1, &[100, 900, 3000, 2000], &[Pooled, Pause, Pause, Pause, Plain(64 * 1024)]);
+}
+
+#[test]
+fn a_plain_read_gets_the_buffers_of_a_paused_recv() {
+    // Large writes fill the recv's queue to its limit, which pauses it (cancel, no F_MORE).
+    use Step::*;
+    mixed_round(2 << 20, 2, &[256 * 1024], &[Pooled, Pause, Pause, Plain(1000), Pooled, Pause, Plain(100_000)]);
+}
+
+#[test]
+fn alternating_reads_of_every_size_keep_the_stream_whole() {
+    use Step::*;
+    let steps: &[Step] = &[Pooled, Plain(1), Pooled, Pause, Plain(7), Pooled, Pooled, Pause, Plain(40_000), Plain(3)];
+    mixed_round(1 << 20, 3, &[1, 50, 17_000, 300, 64 * 1024, 5], steps);
+}
+
+#[test]
+fn many_small_mixed_rounds() {
+    use Step::*;
+    let steps: &[Step] = &[Pooled, Pause, Plain(10), Pause, Pooled, Plain(5000)];
+    for seed in 0..20 {
+        mixed_round(3000 + seed as usize * 500, seed, &[1, 10, 100, 1000], steps);
+    }
+}
+
+/// A pooled read, then bytes queued behind it, then `copy_bidirectional` in `mode`: the copy
+/// forwards the queued bytes first and everything after them.
+fn copy_after_pooled_reads(mode: SpliceMode) {
+    small_ring();
+    assert_no_fd_leak(|| {
+        run(async {
+            let (client, server) = pair().await;
+            let (sink, sink_peer) = pair().await;
+            let data = payload(1 << 20, 9);
+            client.write_all(data[..1000].to_vec()).await.0.unwrap();
+            let first = timeout(LIMIT, server.read_pooled()).await.unwrap().unwrap();
+            assert!(!first.is_empty());
+            let mut got = first.to_vec();
+            let first_len = got.len();
+            drop(first);
+            // What the recv queues now, and what it may still receive, is the copy's first.
+            client.write_all(data[got.len()..200_000].to_vec()).await.0.unwrap();
+            sleep(Duration::from_millis(5)).await;
+            let rest = data[200_000..].to_vec();
+            let writer = ringpoll::spawn(async move {
+                client.write_all(rest).await.0.unwrap();
+                client.shutdown(Shutdown::Write).unwrap();
+                client
+            });
+            let opts = CopyOptions { splice: mode, ..CopyOptions::default() };
+            let copy = ringpoll::spawn(async move { copy_bidirectional(server, sink, &opts).await });
+            let reader = async {
+                loop {
+                    let (n, buf) = sink_peer.read(Vec::with_capacity(64 * 1024)).await;
+                    if n.unwrap() == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf);
+                }
+                got
+            };
+            let got = timeout(LIMIT, reader).await.expect("the copy in time");
+            assert_eq!(got.len(), data.len(), "{mode:?}: no byte lost or repeated");
+            assert!(got == data, "{mode:?}: bytes in order");
+            let client = writer.await.unwrap();
+            sink_peer.shutdown(Shutdown::Write).unwrap();
+            let stats = timeout(LIMIT, copy).await.unwrap().unwrap().unwrap();
+            assert_eq!(stats.a_to_b as usize, data.len() - first_len, "{mode:?}: the copy counts what it moved");
+            drop(client);
+        });
+    });
+}
+
+#[test]
+fn a_splice_after_pooled_reads_forwards_the_queued_bytes_first() {
+    copy_after_pooled_reads(SpliceMode::Readiness);
+}
+
+#[test]
+fn a_splice_op_after_pooled_reads_forwards_the_queued_bytes_first() {
+    copy_after_pooled_reads(SpliceMode::UringOp);
+}
+
+#[test]
+fn a_buffered_copy_after_pooled_reads_forwards_the_queued_bytes_first() {
+    copy_after_pooled_reads(SpliceMode::Off);
+}
+
+#[test]
+fn take_leftovers_then_into_std_loses_nothing() {
+    small_ring();
+    assert_no_fd_leak(|| {
+        let (std_stream, data) = run(async {
+            let (client, server) = pair().await;
+            let data = payload(300_000, 11);
+            client.write_all(data[..500].to_vec()).await.0.unwrap();
+            let mut got = server.read_pooled().await.unwrap().to_vec();
+            let writer = {
+                let tail = data[got.len()..].to_vec();
+                ringpoll::spawn(async move {
+                    client.write_all(tail).await.0.unwrap();
+                    client
+                })
+            };
+            sleep(Duration::from_millis(5)).await;
+            got.extend(timeout(LIMIT, server.as_source().take_leftovers()).await.unwrap());
+            let std_stream = server.into_std().unwrap();
+            let client = timeout(LIMIT, writer).await.unwrap().unwrap();
+            drop(client);
+            (std_stream, (data, got))
+        });
+        let (data, mut got) = data;
+        let mut std_stream = std_stream;
+        std_stream.set_nonblocking(false).unwrap();
+        std_stream.set_read_timeout(Some(LIMIT)).unwrap();
+        std::io::Read::read_to_end(&mut std_stream, &mut got).unwrap();
+        assert_eq!(got.len(), data.len(), "no byte lost or repeated");
+        assert!(got == data, "bytes in order");
+    });
+}
+
+/// Pooled reads that come from the ring (io_uring) rather than the heap fallback.
+fn from_ring(buf: &ringpoll::net::PooledBuf) -> bool {
+    format!("{buf:?}").contains("\"ring\"")
+}
+
+#[test]
+fn streams_dropped_with_buffers_queued_give_every_buffer_back() {
+    small_ring();
+    assert_no_fd_leak(|| {
+        run(async {
+            // 40 streams x 4 queued buffers: 160 buffers, more than the ring's 64, so one that
+            // is not given back leaves the ring dry and the last reads on the heap.
+            for round in 0..40u8 {
+                let (client, server) = pair().await;
+                let chunk = vec![round; 16 * 1024];
+                client.write_all(chunk.clone()).await.0.unwrap();
+                let first = timeout(LIMIT, server.read_pooled()).await.unwrap().unwrap();
+                assert!(first.iter().all(|&b| b == round));
+                for _ in 0..4 {
+                    client.write_all(chunk.clone()).await.0.unwrap();
+                }
+                sleep(Duration::from_millis(2)).await;
+                if round % 2 == 0 {
+                    drop(server);
+                    drop(first);
+                } else {
+                    // Retired by a plain read, then dropped: its buffers went to the stash.
+                    let (n, _) = server.read(Vec::with_capacity(10)).await;
+                    assert_eq!(n.unwrap(), 10);
+                    drop(first);
+                    drop(server);
+                }
+                drop(client);
+            }
+            // 16 buffers held at once: all from the ring when the 64 came back.
+            let (client, server) = pair().await;
+            let mut held = Vec::new();
+            for _ in 0..16 {
+                client.write_all(vec![7; 16 * 1024]).await.0.unwrap();
+                held.push(timeout(LIMIT, server.read_pooled()).await.unwrap().unwrap());
+            }
+            if driver() == ringpoll::DriverChoice::Uring {
+                let from_heap = held.iter().filter(|b| !from_ring(b)).count();
+                assert_eq!(from_heap, 0, "the ring ran dry: buffers of dropped streams were not given back");
+            }
+        });
+    });
+}
