@@ -132,3 +132,31 @@ fn spawns_between_two_io_uring_cores_post_into_the_ring_not_the_eventfd() {
         ringpoll::DriverKind::Epoll => assert_eq!(ring_wakes, 0, "epoll cores keep the eventfd"),
     }
 }
+
+#[test]
+fn a_block_on_future_woken_by_its_own_cores_io_costs_no_eventfd_write_nor_ring_message() {
+    let (writes, ring_wakes) = run(async {
+        let (client, server) = pair().await;
+        let served = ringpoll::spawn(echo(server));
+        let msg = payload(512, 7);
+        for _ in 0..50 {
+            // The main future parks on the read; the server's echo wakes it from this thread.
+            let (res, back) = client.write_all(msg.clone()).await;
+            res.expect("write");
+            assert_eq!(back, msg);
+            let mut got = Vec::new();
+            while got.len() < msg.len() {
+                let (res, buf) = client.read(Vec::with_capacity(1024)).await;
+                assert!(res.expect("read") > 0, "no early EOF");
+                got.extend_from_slice(&buf);
+            }
+            assert_eq!(got, msg, "echoed intact");
+        }
+        client.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        assert_eq!(served.await.expect("server task").expect("echo"), 50 * 512);
+        let brk = ringpoll::io::Reactor::current().expect("on a core").netpoll_break().clone();
+        (brk.writes(), brk.ring_wakes())
+    });
+    assert_eq!(writes, 0, "a core's own thread never writes its eventfd to wake itself");
+    assert_eq!(ring_wakes, 0, "nor posts a MSG_RING into its own ring");
+}

@@ -1,5 +1,6 @@
 //! UDP: datagram sockets bound per core with SO_REUSEPORT.
 
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -84,13 +85,13 @@ impl UdpSocket {
     }
 
     /// Sends `buf` as one datagram to the connected peer.
-    pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.source.write(buf).await
+    pub fn send<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.source.write(buf)
     }
 
     /// Receives one datagram from the connected peer into `buf`.
-    pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.source.read(buf).await
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.source.read(buf)
     }
 
     crate::deadlines::impl_deadlines!();

@@ -10,66 +10,39 @@
 //! drop them, or use the poll-style [`Source::poll_send`], whose `Pending` means nothing was
 //! sent on both drivers.
 
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
-use std::task::{Context, Poll};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::{self, Run};
 use crate::interest::Interest;
 use crate::op::{Accept, Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
 use crate::pool::PooledBuf;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
 use crate::sys;
-
-/// The error of a [`Source::write_all`] that stopped part way, with how many bytes went out
-/// before it (Go's `Write` returns `n` with its error). Its [`io::ErrorKind`] is the cause's;
-/// find it with [`PartialWrite::of`].
-#[derive(Debug)]
-pub struct PartialWrite {
-    /// Bytes sent before the error.
-    pub written: usize,
-    /// What stopped the write.
-    pub cause: io::Error,
-}
-
-impl PartialWrite {
-    /// How many bytes a failed `write_all` had sent, if `err` came from one that sent any.
-    pub fn of(err: &io::Error) -> Option<usize> {
-        err.get_ref().and_then(|e| e.downcast_ref::<PartialWrite>()).map(|p| p.written)
-    }
-}
-
-impl fmt::Display for PartialWrite {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} after {} bytes were written", self.cause, self.written)
-    }
-}
-
-impl std::error::Error for PartialWrite {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.cause)
-    }
-}
+use crate::turn::Turned;
+pub use crate::write_all::PartialWrite;
+use crate::write_all::WriteAll;
 
 impl Source {
     /// Receives into `buf` (from its start, up to its capacity; [`IoBufMut::spare`] reads
     /// after the bytes a buffer holds). `Ok(0)` is end of stream, so on a stream socket a
     /// buffer with no room is `InvalidInput` instead. On a datagram socket it receives one
     /// datagram (the rest of a longer one is discarded).
-    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
-        if self.registration().is_stream() {
-            if buf.bytes_total() == 0 {
-                let err = io::Error::new(io::ErrorKind::InvalidInput, "read into a buffer with no room");
-                return (Err(err), buf);
-            }
-            return self.run(Recv::new(buf)).await;
+    pub fn read<B: IoBufMut>(&self, mut buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        if !self.registration().is_stream() {
+            return Read::Datagram(self.run(RecvFrom::new(buf)));
         }
-        let (res, buf) = self.run(RecvFrom::new(buf)).await;
-        (res.map(|(n, _from)| n), buf)
+        if buf.bytes_total() == 0 {
+            let err = io::Error::new(io::ErrorKind::InvalidInput, "read into a buffer with no room");
+            return Read::Refused(Some((err, buf)));
+        }
+        Read::Stream(self.run(Recv::new(buf)))
     }
 
     /// Receives whatever arrives next on a byte stream into a buffer of the core's pool; an
@@ -78,12 +51,13 @@ impl Source {
     /// back. On io_uring a multishot recv fills buffers of the core's provided-buffer ring;
     /// on epoll readiness is followed by `recv` into a pool buffer. Dropping the future loses
     /// nothing: bytes received meanwhile wait for the next read, pooled or not.
-    pub async fn read_pooled(&self) -> io::Result<PooledBuf> {
+    pub fn read_pooled(&self) -> impl Future<Output = io::Result<PooledBuf>> + '_ {
         if !self.registration().is_stream() {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams"));
+            let err = io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams");
+            return ReadPooled::Refused(Some(err));
         }
         let pool = self.reactor().heap_pool().clone();
-        self.turned(Interest::Read, self.reactor().driver().read_pooled(self.target(), pool)).await
+        ReadPooled::Reading(self.turned(Interest::Read, self.reactor().driver().read_pooled(self.target(), pool)))
     }
 
     /// [`read_pooled`](Self::read_pooled) in poll style, for compatibility layers that keep
@@ -98,50 +72,34 @@ impl Source {
         // Every state of the read lives in the source (io_uring's multishot recv) or is
         // rebuilt by a fresh try (readiness), so a new future per poll loses nothing.
         let mut read = self.reactor().driver().read_pooled(self.target(), pool);
-        std::pin::Pin::new(&mut read).poll(cx)
+        Pin::new(&mut read).poll(cx)
     }
 
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.run(Send::new(buf, self.registration().is_stream())).await
+    pub fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.run(Send::new(buf, self.registration().is_stream()))
     }
 
     /// Sends all of `buf`, however many sends it takes. An error after some bytes went out
     /// (a write deadline, a reset) carries their count: see [`PartialWrite`].
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut slice = buf.slice(..);
-        while slice.begin() < total {
-            let (res, s) = self.write(slice).await;
-            let (begin, whole) = (s.begin(), s.into_inner());
-            match res {
-                Ok(0) => return (Err(partial(begin, io::ErrorKind::WriteZero.into())), whole),
-                Ok(n) => slice = whole.slice(begin + n..),
-                Err(e) => return (Err(partial(begin, e)), whole),
-            }
-        }
-        (Ok(()), slice.into_inner())
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> + '_ {
+        WriteAll::new(self, buf)
     }
 
     /// Sends several buffers in one gathered write (sendmsg; SENDMSG on io_uring).
-    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
-        self.run(Writev::new(bufs)).await
+    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> + '_ {
+        self.run(Writev::new(bufs))
     }
 
     /// Accepts a connection: a non-blocking, close-on-exec socket and its peer's address.
     /// ECONNABORTED (the peer gave up in the queue) is retried; EMFILE and ENFILE are returned.
-    pub async fn accept(&self) -> io::Result<(OwnedFd, SockAddr)> {
-        loop {
-            match self.run(Accept::new()).await {
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-                other => return other,
-            }
-        }
+    pub fn accept(&self) -> impl Future<Output = io::Result<(OwnedFd, SockAddr)>> + '_ {
+        AcceptConn { source: self, run: self.run(Accept::new()) }
     }
 
     /// Connects a non-blocking socket to `addr`, reporting the connection's own error.
-    pub async fn connect(&self, addr: SockAddr) -> io::Result<()> {
-        self.run(Connect::new(addr)).await
+    pub fn connect(&self, addr: SockAddr) -> impl Future<Output = io::Result<()>> + '_ {
+        self.run(Connect::new(addr))
     }
 
     /// Shuts down the read half, the write half (sends FIN: the peer reads EOF), or both.
@@ -164,13 +122,13 @@ impl Source {
     }
 
     /// Receives a datagram into `buf` and the sender's address.
-    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SockAddr), B> {
-        self.run(RecvFrom::new(buf)).await
+    pub fn recv_from<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<(usize, SockAddr), B>> + '_ {
+        self.run(RecvFrom::new(buf))
     }
 
     /// Sends `buf` as one datagram to `addr`.
-    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SockAddr) -> BufResult<usize, B> {
-        self.run(SendTo::new(buf, addr)).await
+    pub fn send_to<B: IoBuf>(&self, buf: B, addr: SockAddr) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.run(SendTo::new(buf, addr))
     }
 
     /// Non-blocking receive into a borrowed slice, parking on readiness: no internal copy on
@@ -187,10 +145,69 @@ impl Source {
     }
 }
 
-/// `err` with the count of bytes already sent, if any were.
-fn partial(written: usize, cause: io::Error) -> io::Error {
-    match written {
-        0 => cause,
-        _ => io::Error::new(cause.kind(), PartialWrite { written, cause }),
+/// The future of [`Source::read`]: a stream receive, a datagram receive, or a refusal.
+enum Read<'a, B: IoBufMut> {
+    Stream(Turned<'a, Run<'a, Recv<B>>>),
+    Datagram(Turned<'a, Run<'a, RecvFrom<B>>>),
+    Refused(Option<(io::Error, B)>),
+}
+
+// Only the ops' futures are inside, which are Unpin.
+impl<B: IoBufMut> Unpin for Read<'_, B> {}
+
+impl<B: IoBufMut> Future for Read<'_, B> {
+    type Output = BufResult<usize, B>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Read::Stream(recv) => Pin::new(recv).poll(cx),
+            Read::Datagram(recv) => {
+                let (res, buf) = ready!(Pin::new(recv).poll(cx));
+                Poll::Ready((res.map(|(n, _from)| n), buf))
+            }
+            Read::Refused(refusal) => {
+                let (err, buf) = refusal.take().expect("Source::read polled after completion");
+                Poll::Ready((Err(err), buf))
+            }
+        }
+    }
+}
+
+/// The future of [`Source::read_pooled`].
+enum ReadPooled<'a> {
+    Reading(Turned<'a, driver::ReadPooled<'a>>),
+    Refused(Option<io::Error>),
+}
+
+impl Future for ReadPooled<'_> {
+    type Output = io::Result<PooledBuf>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            ReadPooled::Reading(read) => Pin::new(read).poll(cx),
+            ReadPooled::Refused(err) => Poll::Ready(Err(err.take().expect("read_pooled polled after completion"))),
+        }
+    }
+}
+
+/// The future of [`Source::accept`]: accepts until a connection did not abort in the queue.
+struct AcceptConn<'a> {
+    source: &'a Source,
+    run: Turned<'a, Run<'a, Accept>>,
+}
+
+impl Future for AcceptConn<'_> {
+    type Output = io::Result<(OwnedFd, SockAddr)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match ready!(Pin::new(&mut this.run).poll(cx)) {
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => this.run = this.source.run(Accept::new()),
+                other => return Poll::Ready(other),
+            }
+        }
     }
 }

@@ -41,6 +41,7 @@ pub mod time;
 pub mod timers;
 mod turn;
 mod uring;
+mod write_all;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice, Spare};
 pub use driver::{DriverChoice, DriverKind, DRIVER_ENV};

@@ -82,9 +82,13 @@ impl Break {
     /// From an io_uring core to an io_uring core the wake is a message posted into the
     /// target's ring, submitted with the sender's next io_uring_enter; from any other thread
     /// (a foreign one, an epoll core) it is an eventfd write.
+    ///
+    /// A wake from the core's own thread (a `block_on` future woken by the I/O its reactor
+    /// just reaped) needs neither: that thread is running, not asleep, and the core re-checks
+    /// its queues after `park` and before it blocks.
     pub fn wake(self: &Arc<Self>) {
         fence(SeqCst);
-        if self.parked.load(SeqCst) && !self.signaled.swap(true, SeqCst) {
+        if self.parked.load(SeqCst) && !self.is_own_core() && !self.signaled.swap(true, SeqCst) {
             let posted = self.ring.get().is_some() && crate::reactor::Reactor::post_wake(self);
             if posted {
                 self.ring_wakes.fetch_add(1, Relaxed);
@@ -92,6 +96,11 @@ impl Break {
                 self.force_wake();
             }
         }
+    }
+
+    /// Whether the calling thread is this break's core.
+    fn is_own_core(self: &Arc<Self>) -> bool {
+        crate::reactor::Reactor::with_current(|r| Arc::ptr_eq(r.netpoll_break(), self)).unwrap_or(false)
     }
 
     /// Records the core's ring (duplicated), so io_uring cores wake it through the ring.

@@ -67,6 +67,7 @@ impl Reactor {
         self.driver.kind()
     }
 
+    #[inline]
     pub(crate) fn driver(&self) -> &Driver {
         &self.driver
     }
@@ -109,6 +110,7 @@ impl Reactor {
         Reactor::with_current(|r| r.driver.post_wake(target)).unwrap_or(false)
     }
 
+    #[inline]
     pub(crate) fn heap_pool(&self) -> &Rc<HeapPool> {
         &self.heap_pool
     }

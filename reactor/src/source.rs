@@ -73,10 +73,12 @@ impl Source {
     }
 
     /// The reactor the source is registered with.
+    #[inline]
     pub fn reactor(&self) -> &Reactor {
         &self.reactor
     }
 
+    #[inline]
     pub(crate) fn registration(&self) -> &Registration {
         &self.registration
     }
@@ -141,11 +143,13 @@ impl Source {
     }
 
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.
+    #[inline]
     pub(crate) fn run<O: Op>(&self, op: O) -> Turned<'_, Run<'_, O>> {
         self.turned(op.interest(), self.reactor.driver().run(self.target(), op))
     }
 
     /// Runs `operation` on the turn of `interest`.
+    #[inline]
     pub(crate) fn turned<F>(&self, interest: Interest, operation: F) -> Turned<'_, F> {
         Turned::new(&self.turns, interest, operation)
     }

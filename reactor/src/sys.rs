@@ -28,18 +28,21 @@ pub(crate) trait MinusOne: Copy {
 }
 
 impl MinusOne for libc::c_int {
+    #[inline]
     fn is_minus_one(self) -> bool {
         self == -1
     }
 }
 
 impl MinusOne for libc::ssize_t {
+    #[inline]
     fn is_minus_one(self) -> bool {
         self == -1
     }
 }
 
 /// Turns a `-1` return into the thread's `errno`.
+#[inline]
 pub(crate) fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
     if ret.is_minus_one() {
         Err(io::Error::last_os_error())
@@ -49,6 +52,7 @@ pub(crate) fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
 }
 
 /// Turns an io_uring completion result (`-errno` on failure) into an `io::Result`.
+#[inline]
 pub(crate) fn cqe_result(res: i32) -> io::Result<usize> {
     if res < 0 {
         Err(io::Error::from_raw_os_error(-res))
@@ -64,14 +68,24 @@ pub(crate) fn owned(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Whether an error means "interrupted by a signal, just retry".
+/// Whether an error means "interrupted by a signal, just retry". An OS error is compared as a
+/// number: `kind()` decodes every errno through a long match, on the hot path of every retry.
+#[inline]
 pub(crate) fn interrupted(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::Interrupted
+    match err.raw_os_error() {
+        Some(code) => code == libc::EINTR,
+        None => err.kind() == io::ErrorKind::Interrupted,
+    }
 }
 
-/// Whether an error means "the descriptor is not ready, wait and try again".
+/// Whether an error means "the descriptor is not ready, wait and try again" (EAGAIN, which is
+/// EWOULDBLOCK on Linux; or a caller's own `WouldBlock` error).
+#[inline]
 pub(crate) fn would_block(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::WouldBlock
+    match err.raw_os_error() {
+        Some(code) => code == libc::EAGAIN,
+        None => err.kind() == io::ErrorKind::WouldBlock,
+    }
 }
 
 /// Closes a descriptor the caller owns as a raw number.

@@ -14,8 +14,9 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use crate::interest::Interest;
 
@@ -29,11 +30,15 @@ pub(crate) struct Turns {
 #[derive(Default)]
 struct Queue {
     waiters: RefCell<VecDeque<Waiter>>,
-    next_ticket: Cell<u64>,
+    /// Tickets issued so far; the next one is this plus one.
+    issued: Cell<u64>,
 }
 
+/// A waiter's place in the queue: never zero, so `Option<Ticket>` is one word.
+type Ticket = NonZeroU64;
+
 struct Waiter {
-    ticket: u64,
+    ticket: Ticket,
     interest: Interest,
     waker: Waker,
 }
@@ -56,15 +61,59 @@ impl Turns {
         Some(Turn { turns: self, interest })
     }
 
+    /// Whether the turn of `interest` is free and nobody queues for it.
+    #[inline]
+    fn is_free(&self, interest: Interest) -> bool {
+        !self.held[interest as usize].get() && self.first_waiter(interest).is_none()
+    }
+
+    /// Takes the turn of `interest` once it is free and every earlier waiter has had it;
+    /// until then `ticket` holds our place in the queue (None: not queued yet).
+    fn poll_queued(&self, interest: Interest, ticket: &mut Option<Ticket>, cx: &Context<'_>) -> Poll<()> {
+        let free = !self.held[interest as usize].get();
+        if free && self.first_waiter(interest).is_none_or(|first| Some(first) == *ticket) {
+            if let Some(ticket) = ticket.take() {
+                self.remove(ticket);
+            }
+            self.held[interest as usize].set(true);
+            return Poll::Ready(());
+        }
+        let queue = self.queue.get_or_init(Default::default);
+        let mut waiters = queue.waiters.borrow_mut();
+        match *ticket {
+            Some(ticket) => {
+                if let Some(w) = waiters.iter_mut().find(|w| w.ticket == ticket) {
+                    w.waker.clone_from(cx.waker());
+                }
+            }
+            None => {
+                let next = Ticket::MIN.saturating_add(queue.issued.get());
+                queue.issued.set(next.get());
+                waiters.push_back(Waiter { ticket: next, interest, waker: cx.waker().clone() });
+                *ticket = Some(next);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// A queued waiter gave up its place. It may have been woken to take a free turn: the
+    /// wake passes on to the next one.
+    fn leave(&self, interest: Interest, ticket: Ticket) {
+        self.remove(ticket);
+        if !self.held[interest as usize].get() {
+            self.wake_next(interest);
+        }
+    }
+
     /// The ticket of the first waiter queued for `interest`.
     #[inline]
-    fn first_waiter(&self, interest: Interest) -> Option<u64> {
+    fn first_waiter(&self, interest: Interest) -> Option<Ticket> {
         let queue = self.queue.get()?;
         let waiters = queue.waiters.borrow();
         waiters.iter().find(|w| w.interest == interest).map(|w| w.ticket)
     }
 
-    fn remove(&self, ticket: u64) {
+    fn remove(&self, ticket: Ticket) {
         if let Some(queue) = self.queue.get() {
             queue.waiters.borrow_mut().retain(|w| w.ticket != ticket);
         }
@@ -94,7 +143,7 @@ pub(crate) struct TakeTurn<'a> {
     turns: &'a Turns,
     interest: Interest,
     /// Our place in the queue, once we had to wait.
-    ticket: Option<u64>,
+    ticket: Option<Ticket>,
 }
 
 impl<'a> Future for TakeTurn<'a> {
@@ -103,42 +152,15 @@ impl<'a> Future for TakeTurn<'a> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<'a>> {
         let this = self.get_mut();
-        let (turns, interest) = (this.turns, this.interest);
-        let free = !turns.held[interest as usize].get();
-        if free && turns.first_waiter(interest).is_none_or(|first| Some(first) == this.ticket) {
-            if let Some(ticket) = this.ticket.take() {
-                turns.remove(ticket);
-            }
-            turns.held[interest as usize].set(true);
-            return Poll::Ready(Turn { turns, interest });
-        }
-        let queue = turns.queue.get_or_init(Default::default);
-        let mut waiters = queue.waiters.borrow_mut();
-        match this.ticket {
-            Some(ticket) => {
-                if let Some(w) = waiters.iter_mut().find(|w| w.ticket == ticket) {
-                    w.waker.clone_from(cx.waker());
-                }
-            }
-            None => {
-                let ticket = queue.next_ticket.get();
-                queue.next_ticket.set(ticket + 1);
-                waiters.push_back(Waiter { ticket, interest, waker: cx.waker().clone() });
-                this.ticket = Some(ticket);
-            }
-        }
-        Poll::Pending
+        ready!(this.turns.poll_queued(this.interest, &mut this.ticket, cx));
+        Poll::Ready(Turn { turns: this.turns, interest: this.interest })
     }
 }
 
 impl Drop for TakeTurn<'_> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket.take() {
-            self.turns.remove(ticket);
-            // We may have been woken to take a free turn: pass the wake on.
-            if !self.turns.held[self.interest as usize].get() {
-                self.turns.wake_next(self.interest);
-            }
+            self.turns.leave(self.interest, ticket);
         }
     }
 }
@@ -158,47 +180,24 @@ impl Drop for Turn<'_> {
 
 /// `inner` run on its direction's turn: the future of `Source::run`. Written out rather than
 /// an async fn, so the op inside `inner` is not stored twice.
+///
+/// The turn is held only while `inner` is pending: an operation that finds its direction
+/// free and completes in its first poll (most reads and writes on a busy socket) never takes
+/// or gives back the turn, since no other operation can run inside that poll.
 pub(crate) struct Turned<'a, F> {
     turns: &'a Turns,
     interest: Interest,
-    state: TurnState<'a>,
+    /// The turn is ours until `inner` finishes (or the future is dropped).
+    held: bool,
+    /// Our place in the queue, while we wait behind another operation.
+    ticket: Option<Ticket>,
     inner: F,
 }
 
-enum TurnState<'a> {
-    /// Not asked for yet.
-    Idle,
-    /// Queued behind another operation.
-    Queued(TakeTurn<'a>),
-    /// Ours until `inner` finishes (or the future is dropped).
-    Held,
-}
-
 impl<'a, F> Turned<'a, F> {
-    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
-        Turned { turns, interest, state: TurnState::Idle, inner }
-    }
-
-    /// Takes the turn, or queues for it.
     #[inline]
-    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if let TurnState::Idle = self.state {
-            match self.turns.try_take(self.interest) {
-                Some(turn) => {
-                    std::mem::forget(turn);
-                    self.state = TurnState::Held;
-                    return Poll::Ready(());
-                }
-                None => self.state = TurnState::Queued(self.turns.take(self.interest)),
-            }
-        }
-        if let TurnState::Queued(waiting) = &mut self.state {
-            let turn = std::task::ready!(Pin::new(waiting).poll(cx));
-            // The guard's release is done by `Turned` itself (on completion or drop).
-            std::mem::forget(turn);
-            self.state = TurnState::Held;
-        }
-        Poll::Ready(())
+    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
+        Turned { turns, interest, held: false, ticket: None, inner }
     }
 }
 
@@ -208,20 +207,34 @@ impl<F: Future + Unpin> Future for Turned<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        if !matches!(this.state, TurnState::Held) {
-            std::task::ready!(this.poll_turn(cx));
+        let (turns, interest) = (this.turns, this.interest);
+        if !this.held {
+            if this.ticket.is_none() && turns.is_free(interest) {
+                // Free and nobody queued: run without taking the turn, take it to wait.
+                let out = Pin::new(&mut this.inner).poll(cx);
+                if out.is_pending() {
+                    turns.held[interest as usize].set(true);
+                    this.held = true;
+                }
+                return out;
+            }
+            ready!(turns.poll_queued(interest, &mut this.ticket, cx));
+            this.held = true;
         }
-        let out = std::task::ready!(Pin::new(&mut this.inner).poll(cx));
-        this.state = TurnState::Idle;
-        this.turns.release(this.interest);
+        let out = ready!(Pin::new(&mut this.inner).poll(cx));
+        this.held = false;
+        turns.release(interest);
         Poll::Ready(out)
     }
 }
 
 impl<F> Drop for Turned<'_, F> {
+    #[inline]
     fn drop(&mut self) {
-        if let TurnState::Held = self.state {
+        if self.held {
             self.turns.release(self.interest);
+        } else if let Some(ticket) = self.ticket {
+            self.turns.leave(self.interest, ticket);
         }
     }
 }
@@ -271,5 +284,25 @@ mod tests {
         drop(second);
         assert_eq!(count.get(), woken + 1, "the next waiter is woken in the dropped one's place");
         assert!(third.as_mut().poll(cx).is_ready());
+    }
+
+    #[test]
+    fn an_operation_holds_its_turn_only_while_it_waits() {
+        let turns = Turns::default();
+        let (count, waker) = WakeCount::waker();
+        let cx = &mut Context::from_waker(&waker);
+        let mut at_once = pin!(Turned::new(&turns, Interest::Read, std::future::ready(1)));
+        assert_eq!(at_once.as_mut().poll(cx), Poll::Ready(1));
+        assert!(turns.is_free(Interest::Read), "a completed operation never took the turn");
+
+        let mut waits = Box::pin(Turned::new(&turns, Interest::Read, std::future::pending::<()>()));
+        assert!(waits.as_mut().poll(cx).is_pending());
+        assert!(!turns.is_free(Interest::Read), "a pending one holds it");
+        let mut next = pin!(Turned::new(&turns, Interest::Read, std::future::ready(2)));
+        assert!(next.as_mut().poll(cx).is_pending(), "the next one queues, however quick it is");
+        drop(waits);
+        assert_eq!(count.get(), 1, "dropping the holder wakes the queued one");
+        assert_eq!(next.as_mut().poll(cx), Poll::Ready(2));
+        assert!(turns.is_free(Interest::Read));
     }
 }

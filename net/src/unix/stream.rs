@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -66,8 +67,8 @@ impl UnixStream {
     /// }
     /// # }
     /// ```
-    pub async fn read_pooled(&self) -> io::Result<PooledBuf> {
-        self.source.read_pooled().await
+    pub fn read_pooled(&self) -> impl Future<Output = io::Result<PooledBuf>> + '_ {
+        self.source.read_pooled()
     }
 
     /// [`read_pooled`](Self::read_pooled) in poll style, for compatibility layers that keep
@@ -85,23 +86,23 @@ impl UnixStream {
 
     /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream; a
     /// buffer with no room is `InvalidInput`. Read into `buf.spare()` to append instead.
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.source.read(buf).await
+    pub fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.source.read(buf)
     }
 
     /// Writes some of `buf`'s bytes; returns how many.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.source.write(buf).await
+    pub fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.source.write(buf)
     }
 
     /// Writes all of `buf`.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.source.write_all(buf).await
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> + '_ {
+        self.source.write_all(buf)
     }
 
     /// Writes several buffers in one gathered send; returns how many bytes went.
-    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
-        self.source.writev(bufs).await
+    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> + '_ {
+        self.source.writev(bufs)
     }
 
     crate::deadlines::impl_deadlines!();

@@ -5,12 +5,13 @@
 //! same on every platform; this module forwards each call to the one the core runs. Every
 //! `match` on the driver in the crate is here.
 //!
-//! It also holds the readiness loop, [`Driver::poll_syscall`], shared by both drivers: try
-//! the non-blocking syscall, on EAGAIN wait for readiness and try again. epoll runs every
-//! operation that way; io_uring runs the poll-style methods and caller syscalls that way, and
-//! owned-buffer operations as completions (`uring::run`).
+//! The readiness loop shared by both drivers (try the non-blocking syscall, on EAGAIN wait for
+//! readiness and try again) is in `readiness`. epoll runs every operation that way; io_uring
+//! runs the poll-style methods and caller syscalls that way, and owned-buffer operations as
+//! completions (`uring::run`).
 
 mod choice;
+mod readiness;
 
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
 
@@ -30,7 +31,6 @@ use crate::op::file::FileOp;
 use crate::op::{Op, RecvPooled, Syscall};
 use crate::pool::{HeapPool, PooledBuf};
 use crate::stats::Stats;
-use crate::sys::{interrupted, would_block};
 use crate::target::Target;
 use crate::uring::{self, Uring};
 
@@ -56,6 +56,7 @@ enum Parts<'a> {
 
 impl Registration {
     /// Whether the source is a byte stream (see `Source::new_stream`).
+    #[inline]
     pub(crate) fn is_stream(&self) -> bool {
         match self {
             Registration::Epoll(r) => r.is_stream(),
@@ -152,9 +153,10 @@ impl Driver {
     }
 
     /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring.
+    #[inline]
     pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
         match self.parts(target) {
-            Parts::Epoll(..) => Run::Epoll { driver: self, target, op: Some(op), waiting: false },
+            Parts::Epoll(d, r) => Run::Epoll { epoll: d, target: target.with(r), op: Some(op), waiting: false },
             Parts::Uring(d, r) => Run::Uring(d.run(target.with(r), op)),
         }
     }
@@ -170,9 +172,11 @@ impl Driver {
 
     /// A pooled read on the source: io_uring's multishot recv into its buffer ring, or
     /// readiness and `recv` into a buffer of `pool` (epoll, and io_uring's fallback).
+    #[inline]
     pub(crate) fn read_pooled<'a>(&'a self, target: Target<'a, Registration>, pool: Rc<HeapPool>) -> ReadPooled<'a> {
-        let multishot = matches!(self, Driver::Uring(_));
-        ReadPooled { driver: self, target, multishot, op: Some(RecvPooled::new(pool)), waiting: false }
+        let driver = self.parts(target);
+        let multishot = matches!(driver, Parts::Uring(..));
+        ReadPooled { driver, target, multishot, op: Some(RecvPooled::new(pool)), waiting: false }
     }
 
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.
@@ -188,11 +192,9 @@ impl Driver {
         }
     }
 
-    /// The readiness loop, on either driver: what dropped receives left comes first
-    /// (io_uring); then the syscall is tried, and on EAGAIN `cx` waits for readiness, unless
-    /// the last transfer showed the socket empty (or full), when it waits first. `waiting`
-    /// carries "the last try said EAGAIN" across polls of one operation, so the readiness that
-    /// wakes it is consumed before the retry. Pending means the syscall has not succeeded.
+    /// The readiness loop ([`readiness::poll_syscall`]) on this core's driver, for one
+    /// poll; the futures of whole operations resolve the driver once instead.
+    #[inline]
     pub(crate) fn poll_syscall<S: Syscall>(
         &self,
         target: Target<'_, Registration>,
@@ -200,36 +202,9 @@ impl Driver {
         syscall: &mut S,
         waiting: &mut bool,
     ) -> Poll<io::Result<usize>> {
-        let interest = syscall.interest();
-        if !*waiting {
-            // Once waiting, the readiness wait below watches the deadline.
-            target.check_deadline(interest)?;
-        }
-        let parts = self.parts(target);
-        if let Parts::Uring(d, r) = parts {
-            if let Some(res) = ready!(d.poll_leftover(target.fd, r, cx, syscall)) {
-                return Poll::Ready(res);
-            }
-        }
-        if parts.exhausted(interest) {
-            ready!(parts.poll_ready_by(target, interest, cx))?;
-            parts.note_transfer(interest, None);
-        }
-        loop {
-            if *waiting {
-                ready!(parts.poll_ready_by(target, interest, cx))?;
-                *waiting = false;
-            }
-            match syscall.call(target.fd) {
-                Err(e) if would_block(&e) => *waiting = true,
-                Err(e) if interrupted(&e) => {}
-                res => {
-                    if let Ok(n) = res {
-                        parts.note_transfer(interest, syscall.want().map(|want| (n, want)));
-                    }
-                    return Poll::Ready(res);
-                }
-            }
+        match self.parts(target) {
+            Parts::Epoll(d, r) => readiness::poll_syscall(d, target.with(r), cx, syscall, waiting),
+            Parts::Uring(d, r) => readiness::poll_syscall(d, target.with(r), cx, syscall, waiting),
         }
     }
 
@@ -258,44 +233,11 @@ impl Parts<'_> {
             Parts::Uring(d, r) => d.poll_ready(target.fd, r, interest, cx),
         }
     }
-
-    /// Readiness of `interest`, or `TimedOut` once its deadline has passed (as
-    /// [`Source::poll_ready`]).
-    #[inline]
-    fn poll_ready_by(
-        self,
-        target: Target<'_, Registration>,
-        interest: Interest,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
-        if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
-            return Poll::Ready(Err(e));
-        }
-        self.poll_ready(target, interest, cx)
-    }
-
-    /// Whether the last transfer of `interest` left the socket empty (or full).
-    #[inline]
-    fn exhausted(self, interest: Interest) -> bool {
-        match self {
-            Parts::Epoll(_, r) => r.exhausted(interest),
-            Parts::Uring(_, r) => r.exhausted(interest),
-        }
-    }
-
-    /// Records a transfer of `n` of `want` bytes (None: readiness came, forget the last one).
-    #[inline]
-    fn note_transfer(self, interest: Interest, moved: Option<(usize, usize)>) {
-        match self {
-            Parts::Epoll(d, r) => d.note_transfer(r, interest, moved),
-            Parts::Uring(_, r) => r.note_transfer(interest, moved),
-        }
-    }
 }
 
 /// The future of [`Driver::read_pooled`].
 pub(crate) struct ReadPooled<'a> {
-    driver: &'a Driver,
+    driver: Parts<'a>,
     target: Target<'a, Registration>,
     /// io_uring's multishot recv serves the read, until it asks for the readiness path.
     multishot: bool,
@@ -308,28 +250,33 @@ pub(crate) struct ReadPooled<'a> {
 impl Future for ReadPooled<'_> {
     type Output = io::Result<PooledBuf>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.multishot {
-            if let Parts::Uring(d, r) = this.driver.parts(this.target) {
-                if let Some(res) = ready!(d.poll_read_pooled(this.target.with(r), cx)) {
-                    return Poll::Ready(res);
-                }
-            }
-            this.multishot = false;
-        }
         let op = this.op.as_mut().expect("driver::ReadPooled polled after completion");
-        let res = ready!(this.driver.poll_syscall(this.target, cx, op, &mut this.waiting));
+        let res = match this.driver {
+            Parts::Epoll(d, r) => ready!(readiness::poll_syscall(d, this.target.with(r), cx, op, &mut this.waiting)),
+            Parts::Uring(d, r) => {
+                let target = this.target.with(r);
+                if this.multishot {
+                    if let Some(res) = ready!(d.poll_read_pooled(target, cx)) {
+                        return Poll::Ready(res);
+                    }
+                    this.multishot = false;
+                }
+                ready!(readiness::poll_syscall(d, target, cx, op, &mut this.waiting))
+            }
+        };
         Poll::Ready(this.op.take().expect("taken once").finish(res))
     }
 }
 
-/// The future of [`Driver::run`].
+/// The future of [`Driver::run`]: the driver is resolved once, when the op starts.
 pub(crate) enum Run<'a, O: Op> {
     /// The readiness loop; `waiting` says the last try met EAGAIN.
     Epoll {
-        driver: &'a Driver,
-        target: Target<'a, Registration>,
+        epoll: &'a Epoll,
+        target: Target<'a, epoll::Registration>,
         op: Option<O>,
         waiting: bool,
     },
@@ -342,11 +289,12 @@ impl<O: Op> Unpin for Run<'_, O> {}
 impl<O: Op> Future for Run<'_, O> {
     type Output = O::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
         match self.get_mut() {
-            Run::Epoll { driver, target, op, waiting } => {
+            Run::Epoll { epoll, target, op, waiting } => {
                 let syscall = op.as_mut().expect("driver::Run polled after completion");
-                let res = ready!(driver.poll_syscall(*target, cx, syscall, waiting));
+                let res = ready!(readiness::poll_syscall(*epoll, *target, cx, syscall, waiting));
                 Poll::Ready(op.take().expect("taken once").finish(res))
             }
             Run::Uring(run) => Pin::new(run).poll(cx),

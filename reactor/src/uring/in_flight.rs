@@ -10,40 +10,51 @@ use super::op_table::{Completion, OpId};
 use super::stash::Stash;
 use super::Uring;
 
-/// What to do with a completion that arrives after the future was dropped.
-pub(crate) type Settle<T> = fn(T, Completion, &mut Stash);
+/// Data an entry points into, and what it does with a completion that arrives after its
+/// future was dropped. A trait rather than a function pointer in every future: each op in
+/// flight is part of a connection's task.
+pub(crate) trait Late: Sized + 'static {
+    /// The completion `done` of an entry whose future is gone.
+    fn settle(self, done: Completion, stash: &mut Stash);
+}
 
 /// A submitted entry and the data its pointers refer to. Dropping the future before the
 /// completion hands `data` to the op table and cancels the entry, so the kernel never
-/// writes freed memory; `settle` then decides what the late result keeps.
-pub(crate) struct InFlight<'a, T: 'static> {
+/// writes freed memory; [`Late::settle`] then decides what the late result keeps.
+pub(crate) struct InFlight<'a, T: Late> {
     uring: &'a Uring,
-    id: Option<OpId>,
+    /// The entry's id, [`DONE`] once its completion was taken (a word, not an `Option`: no id
+    /// the op table hands out has all its high bits set).
+    id: OpId,
     data: Option<T>,
-    settle: Settle<T>,
 }
 
-impl<'a, T: 'static> InFlight<'a, T> {
+/// The `id` of an entry whose completion was taken.
+const DONE: OpId = u64::MAX;
+
+impl<'a, T: Late> InFlight<'a, T> {
     /// Queues `entry`; it is submitted with the core's next io_uring_enter.
     ///
     /// # Safety
     /// Every pointer in `entry` must point into memory that `data` owns on the heap, valid
     /// and in place for as long as `data` lives, however `data` is moved (moving the future
     /// moves only the handle, never the bytes).
-    pub(crate) unsafe fn new(uring: &'a Uring, entry: squeue::Entry, data: T, settle: Settle<T>) -> InFlight<'a, T> {
+    #[inline]
+    pub(crate) unsafe fn new(uring: &'a Uring, entry: squeue::Entry, data: T) -> InFlight<'a, T> {
         let id = uring.submit(entry);
-        InFlight { uring, id: Some(id), data: Some(data), settle }
+        InFlight { uring, id, data: Some(data) }
     }
 
     /// The entry's id while it is in flight.
+    #[inline]
     pub(crate) fn id(&self) -> Option<OpId> {
-        self.id
+        Some(self.id).filter(|&id| id != DONE)
     }
 
     /// Asks the kernel to cancel the entry; the future still resolves, with the real result
     /// (it may have completed first) or `-ECANCELED`.
     pub(crate) fn cancel(&self) {
-        if let Some(id) = self.id {
+        if let Some(id) = self.id() {
             self.uring.push_unawaited(opcode::AsyncCancel::new(id).build());
         }
     }
@@ -54,32 +65,31 @@ impl<'a, T: 'static> InFlight<'a, T> {
     #[inline(never)]
     fn abandon(&mut self, id: OpId) {
         if let Some(data) = self.data.take() {
-            let settle = self.settle;
-            self.uring.abandon(id, Box::new(move |done, stash| settle(data, done, stash)));
+            self.uring.abandon(id, Box::new(move |done, stash| data.settle(done, stash)));
         }
     }
 }
 
 // The future never pins its data: `data` is moved in and out by value.
-impl<T: 'static> Unpin for InFlight<'_, T> {}
+impl<T: Late> Unpin for InFlight<'_, T> {}
 
-impl<T: 'static> Future for InFlight<'_, T> {
+impl<T: Late> Future for InFlight<'_, T> {
     type Output = (Completion, T);
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let id = this.id.expect("InFlight polled after completion");
+        let id = this.id().expect("InFlight polled after completion");
         let done = ready!(this.uring.poll_op(id, cx));
-        this.id = None;
+        this.id = DONE;
         Poll::Ready((done, this.data.take().expect("InFlight data taken twice")))
     }
 }
 
-impl<T: 'static> Drop for InFlight<'_, T> {
+impl<T: Late> Drop for InFlight<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(id) = self.id {
+        if let Some(id) = self.id() {
             self.abandon(id);
         }
     }

@@ -163,31 +163,47 @@ impl Uring {
 
     /// Hands over what [`Uring::reap_now`] left: wakers into `wake`, multishot completions to
     /// their streams. True if there was anything.
+    #[inline]
     fn settle_reaped(&self, wake: &mut Vec<Waker>) -> bool {
-        let wakes = self.reaped_wakes.take();
-        let owed = !wakes.is_empty() || !self.deliveries.borrow().is_empty();
-        wake.extend(wakes);
-        self.settle(Vec::new());
-        owed
+        if self.reaped_wakes.borrow().is_empty() && self.deliveries.borrow().is_empty() {
+            return false;
+        }
+        wake.extend(self.reaped_wakes.take());
+        self.deliver_reaped();
+        true
     }
 
     /// Settles abandoned ops, then hands multishot completions to their streams, in the
-    /// order they came.
+    /// order they came. Each step is a branch when there is nothing to do, as on most turns.
+    #[inline]
     fn settle(&self, orphans: Vec<(Orphan, Completion)>) {
-        self.settle_orphans(orphans);
-        let deliveries = self.deliveries.take();
-        for (stream, done) in deliveries {
-            stream.deliver(self, done);
+        if !orphans.is_empty() {
+            self.settle_orphans(orphans);
+        }
+        if !self.deliveries.borrow().is_empty() {
+            self.deliver_reaped();
         }
     }
 
+    #[cold]
     fn settle_orphans(&self, orphans: Vec<(Orphan, Completion)>) {
-        if orphans.is_empty() {
-            return;
-        }
         let mut stash = self.stash.borrow_mut();
         for (orphan, done) in orphans {
             orphan(done, &mut stash);
+        }
+    }
+
+    /// Hands the multishot completions reaped so far to their streams. The queue's buffer is
+    /// kept for the next turn, so a delivery costs no allocation.
+    fn deliver_reaped(&self) {
+        let mut deliveries = self.deliveries.take();
+        for (stream, done) in deliveries.drain(..) {
+            stream.deliver(self, done);
+        }
+        // A stream may have queued more meanwhile: those wait for the next turn, as before.
+        let mut queued = self.deliveries.borrow_mut();
+        if queued.is_empty() {
+            *queued = deliveries;
         }
     }
 

@@ -18,7 +18,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use io_uring::{opcode, types};
 
-use super::in_flight::InFlight;
+use super::in_flight::{InFlight, Late};
 use super::op_table::{Completion, OpId};
 use super::receive_gate::{ReceiveGate, Receiving};
 use super::recv_stream::{PooledRead, RecvStream};
@@ -31,20 +31,53 @@ use crate::pool::PooledBuf;
 use crate::sys::{cqe_result, would_block};
 use crate::target::Target;
 
-/// What the io_uring driver keeps for one source.
+/// What the io_uring driver keeps for one source. Every connection's task holds one (inside
+/// its socket), so it is kept small: op ids in single words, the pooled stream in a `Cell`.
 #[derive(Default)]
 pub(crate) struct Registration {
     /// The POLL_ADD in flight per direction (the poll-style methods' readiness).
-    polls: [Cell<Option<OpId>>; 2],
+    polls: [OpSlot; 2],
     /// The op each direction waits on, so a moved deadline can wake it.
-    parked: [Cell<Option<OpId>>; 2],
+    parked: [OpSlot; 2],
     /// Orders receives around dropped ones.
     gate: Rc<ReceiveGate>,
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
     /// The multishot recv of pooled reads, from the first one until a plain read or close.
-    pooled: RefCell<Option<Rc<RefCell<RecvStream>>>>,
+    /// Taken out to be used and put back, never borrowed.
+    pooled: Cell<Option<Rc<RefCell<RecvStream>>>>,
+}
+
+/// An op id or none, in one word: no id the op table hands out has all its high bits set (see
+/// `slab`), so `u64::MAX` says "none" and `Option`'s extra word is saved.
+struct OpSlot(Cell<OpId>);
+
+impl OpSlot {
+    const NONE: OpId = u64::MAX;
+
+    #[inline]
+    fn get(&self) -> Option<OpId> {
+        Some(self.0.get()).filter(|&id| id != OpSlot::NONE)
+    }
+
+    #[inline]
+    fn set(&self, id: Option<OpId>) {
+        self.0.set(id.unwrap_or(OpSlot::NONE));
+    }
+
+    #[inline]
+    fn take(&self) -> Option<OpId> {
+        let id = self.get();
+        self.0.set(OpSlot::NONE);
+        id
+    }
+}
+
+impl Default for OpSlot {
+    fn default() -> OpSlot {
+        OpSlot(Cell::new(OpSlot::NONE))
+    }
 }
 
 impl Registration {
@@ -80,16 +113,23 @@ struct Carried<O> {
 }
 
 /// Settles an op whose future was dropped: a receive keeps what it took, if its source lives.
-fn keep_late<O: Op>(carried: Carried<O>, done: Completion, stash: &mut Stash) {
-    let alive = carried.receiving.as_ref().is_none_or(Receiving::source_alive);
-    if alive {
-        carried.op.keep_late(done.result, stash, carried.fd);
+impl<O: Op> Late for Carried<O> {
+    fn settle(self, done: Completion, stash: &mut Stash) {
+        let alive = self.receiving.as_ref().is_none_or(Receiving::source_alive);
+        if alive {
+            self.op.keep_late(done.result, stash, self.fd);
+        }
     }
 }
 
+/// A file op in flight.
+struct FileCarried<O>(O);
+
 /// Settles a file op whose future was dropped: its output is made and dropped.
-fn finish_late<O: FileOp>(op: O, done: Completion, _: &mut Stash) {
-    drop(op.finish(cqe_result(done.result)));
+impl<O: FileOp> Late for FileCarried<O> {
+    fn settle(self, done: Completion, _: &mut Stash) {
+        drop(self.0.finish(cqe_result(done.result)));
+    }
 }
 
 impl Uring {
@@ -98,6 +138,7 @@ impl Uring {
     }
 
     /// Runs `op` on the source as completions, until it has a result other than EAGAIN.
+    #[inline]
     pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
         Run { uring: self, target, interest: op.interest(), state: State::Submit(op) }
     }
@@ -108,7 +149,7 @@ impl Uring {
         let entry = op.entry();
         // SAFETY: `Halves`' contract: the entry points only into what `op` owns on the heap,
         // and `op` travels in the future's data until the completion.
-        let (done, op) = unsafe { InFlight::new(self, entry, op, finish_late::<O>) }.await;
+        let (done, FileCarried(op)) = unsafe { InFlight::new(self, entry, FileCarried(op)) }.await;
         op.finish(cqe_result(done.result))
     }
 
@@ -124,10 +165,8 @@ impl Uring {
             return Poll::Ready(Some(Err(e)));
         }
         let (fd, registration) = (target.fd, target.registration);
-        let stream = {
-            let mut pooled = registration.pooled.borrow_mut();
-            pooled.get_or_insert_with(|| Rc::new(RefCell::new(RecvStream::new(fd)))).clone()
-        };
+        let stream = registration.pooled.take().unwrap_or_else(|| Rc::new(RefCell::new(RecvStream::new(fd))));
+        registration.pooled.set(Some(stream.clone()));
         if !stream.borrow().armed() {
             // Not in the kernel: earlier dropped reads settle first, and what they left is
             // read before anything new.
@@ -148,7 +187,7 @@ impl Uring {
         let entry = op.entry(fd, false);
         let carried = Carried { op, receiving: None, fd };
         // SAFETY: as in `run`: the entry points only into what `op` owns.
-        let (done, carried) = unsafe { InFlight::new(self, entry, carried, keep_late::<O>) }.await;
+        let (done, carried) = unsafe { InFlight::new(self, entry, carried) }.await;
         carried.op.finish(cqe_result(done.result))
     }
 
@@ -213,7 +252,12 @@ impl Uring {
     pub(crate) fn waiter(&self, registration: &Registration, interest: Interest) -> Option<Waker> {
         let ops = [registration.parked[interest as usize].get(), registration.polls[interest as usize].get()];
         let op_waiter = ops.into_iter().flatten().find_map(|id| self.waker_of(id));
-        let pooled = || registration.pooled.borrow().as_ref().and_then(|s| s.borrow().waker());
+        let pooled = || {
+            let stream = registration.pooled.take();
+            let waker = stream.as_ref().and_then(|s| s.borrow().waker());
+            registration.pooled.set(stream);
+            waker
+        };
         op_waiter.or_else(|| if interest == Interest::Read { pooled() } else { None })
     }
 
@@ -311,7 +355,7 @@ impl<O: Op> Future for Run<'_, O> {
                     let carried = Carried { op, receiving, fd };
                     // SAFETY: the entry points only into memory `op` owns on the heap (the `Op`
                     // contract), and `op` travels in the future's data until the completion.
-                    let in_flight = unsafe { InFlight::new(uring, entry, carried, keep_late::<O>) };
+                    let in_flight = unsafe { InFlight::new(uring, entry, carried) };
                     this.state = State::InFlight(in_flight, false);
                 }
                 State::InFlight(..) => unreachable!("handled in place above"),

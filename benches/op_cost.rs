@@ -1,0 +1,131 @@
+//! What one request costs the op layer, in user-space instructions, and how big its futures
+//! are.
+//!
+//! One thread (`block_on`), one loopback TCP connection, client and server in the same
+//! process: the client writes 1 KiB and reads it back, `N` times; the server is the echo
+//! example's task (`read_pooled`, then `write_all` of the pooled buffer). `N` is the first
+//! argument (default 10,000); `RINGPOLL_DRIVER` picks the driver. Before the run it prints the
+//! sizes of the op futures (`read`, `write_all`, `read_pooled`, `accept`, `write_all` of a
+//! pooled buffer), of a `TcpStream`, and of the echo task's future (the example's, and the
+//! same loop as an `async fn`), the figures that bound a parked connection's memory.
+//!
+//! Instructions per round trip, both sides, setup cancelled out: run it under callgrind for
+//! two values of `N` and divide the difference (repeat runs agree within a few thousandths of a
+//! percent, so this works on a loaded machine, where timings do not):
+//!
+//! ```text
+//! cargo bench -p ringpoll-benches --bench op_cost --no-run
+//! BIN=$(ls -t target/release/deps/op_cost-* | grep -v '\.d$' | head -1)
+//! for n in 2000 12000; do
+//!     RINGPOLL_DRIVER=epoll valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$n $BIN $n
+//! done
+//! # Ir per round trip = (Ir at 12000 - Ir at 2000) / 10000, Ir from each run's "Collected" line
+//! ```
+//! `benches/op_cost.sh` does exactly that for both drivers.
+
+use std::future::Future;
+use std::io;
+use std::mem::size_of_val;
+use std::net::SocketAddr;
+
+use ringpoll::buf::PooledBuf;
+use ringpoll::net::{TcpListener, TcpStream};
+
+/// Bytes per request.
+const MSG: usize = 1024;
+
+/// The echo loop as the `read_pooled` docs write it.
+async fn echo(stream: TcpStream) -> io::Result<()> {
+    loop {
+        let buf = stream.read_pooled().await?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        stream.write_all(buf).await.0?;
+    }
+}
+
+/// The echo example's task, as it is there (`examples/echo.rs`): the same loop, shaped so the
+/// compiler stores the stream once and the buffer only while it is written.
+// An async fn would store `stream` twice (its argument and the local it moves into).
+#[allow(clippy::manual_async_fn)]
+fn echo_task(stream: TcpStream) -> impl Future<Output = io::Result<()>> {
+    async move {
+        loop {
+            let buf = {
+                let buf = stream.read_pooled().await?;
+                if buf.is_empty() {
+                    return Ok(());
+                }
+                buf
+            };
+            stream.write_all(buf).await.0?;
+        }
+    }
+}
+
+fn size<F: Future>(f: F) -> usize {
+    size_of_val(&f)
+}
+
+/// The size of the future `make` returns, without calling it.
+fn output_size<F: Future>(_make: fn(TcpStream) -> F) -> usize {
+    std::mem::size_of::<F>()
+}
+
+fn main() -> io::Result<()> {
+    let rounds: usize = std::env::args().nth(1).map_or(Ok(10_000), |n| n.parse()).map_err(io::Error::other)?;
+    ringpoll::block_on(run(rounds))
+}
+
+async fn run(rounds: usize) -> io::Result<()> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let addr = listener.local_addr()?;
+    let accept_size = size(listener.accept());
+    let client = TcpStream::connect_addr(addr).await?;
+    let (server, _) = listener.accept().await?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+
+    println!("future sizes (bytes):");
+    println!("  read(Vec<u8>)          {}", size(client.read(Vec::<u8>::with_capacity(MSG))));
+    println!("  write_all(Vec<u8>)     {}", size(client.write_all(Vec::<u8>::new())));
+    println!("  read_pooled()          {}", size(client.read_pooled()));
+    println!("  accept()               {accept_size}");
+    println!("  write_all(PooledBuf)   {}", write_all_pooled_size(&client));
+    println!("  TcpStream              {}", std::mem::size_of::<TcpStream>());
+    println!("  echo loop (async fn)   {}", output_size(echo));
+    let task = echo_task(server);
+    println!("  echo task (example)    {}", size_of_val(&task));
+    let served = ringpoll::spawn(task);
+
+    let mut out = vec![0x5a_u8; MSG];
+    let mut back = Vec::with_capacity(MSG);
+    for _ in 0..rounds {
+        let (res, buf) = client.write_all(out).await;
+        res?;
+        out = buf;
+        let mut got = 0;
+        while got < MSG {
+            let (res, buf) = client.read(back).await;
+            back = buf;
+            match res? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => got += n,
+            }
+        }
+    }
+    assert!(back.iter().all(|&b| b == 0x5a), "the echo came back intact");
+    client.shutdown(std::net::Shutdown::Write)?;
+    served.await.map_err(|e| io::Error::other(e.to_string()))??;
+    println!("{rounds} round trips of {MSG} bytes");
+    Ok(())
+}
+
+/// The size of `write_all` of a pooled buffer, without taking one from the pool.
+fn write_all_pooled_size(stream: &TcpStream) -> usize {
+    fn of<'a, F: Future + 'a>(_: &impl Fn(PooledBuf) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    of(&|buf| stream.write_all(buf))
+}

@@ -1,0 +1,168 @@
+//! The readiness loop, written once for both drivers: try the non-blocking syscall; on EAGAIN
+//! wait for readiness and try again. epoll runs every operation this way; io_uring runs the
+//! poll-style methods and caller syscalls this way, and its pooled reads when the buffer ring
+//! cannot serve them.
+//!
+//! The loop is generic over [`Readiness`], the little each driver adds (an edge or a
+//! POLL_ADD, what dropped receives left), so a future resolves its driver once, when it is
+//! made, and every poll after that is straight-line code for that driver.
+
+use std::io;
+use std::task::{ready, Context, Poll};
+
+use crate::epoll::{self, Epoll};
+use crate::interest::Interest;
+use crate::op::Syscall;
+use crate::sys::{interrupted, would_block};
+use crate::target::Target;
+use crate::uring::{self, Uring};
+
+/// What the readiness loop needs of a driver.
+pub(crate) trait Readiness {
+    /// What the driver keeps for one source.
+    type Registration;
+
+    /// For a receive: Ready once earlier, dropped receives have settled, with what they left
+    /// (io_uring); Ready(None) when there is nothing to serve first.
+    fn poll_leftover<S: Syscall>(
+        &self,
+        _target: Target<'_, Self::Registration>,
+        _cx: &Context<'_>,
+        _syscall: &mut S,
+    ) -> Poll<Option<io::Result<usize>>> {
+        Poll::Ready(None)
+    }
+
+    /// Readiness of `interest`, without looking at deadlines.
+    fn poll_ready(
+        &self,
+        target: Target<'_, Self::Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>>;
+
+    /// Whether the last transfer of `interest` left the socket empty (or full).
+    fn exhausted(&self, registration: &Self::Registration, interest: Interest) -> bool;
+
+    /// Records a transfer of `n` of `want` bytes (None: readiness came, forget the last one).
+    fn note_transfer(&self, registration: &Self::Registration, interest: Interest, moved: Option<(usize, usize)>);
+}
+
+impl Readiness for Epoll {
+    type Registration = epoll::Registration;
+
+    #[inline]
+    fn poll_ready(
+        &self,
+        target: Target<'_, epoll::Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Epoll::poll_ready(self, target.registration, interest, cx).map(Ok)
+    }
+
+    #[inline]
+    fn exhausted(&self, registration: &epoll::Registration, interest: Interest) -> bool {
+        registration.exhausted(interest)
+    }
+
+    #[inline]
+    fn note_transfer(&self, registration: &epoll::Registration, interest: Interest, moved: Option<(usize, usize)>) {
+        Epoll::note_transfer(self, registration, interest, moved)
+    }
+}
+
+impl Readiness for Uring {
+    type Registration = uring::Registration;
+
+    #[inline]
+    fn poll_leftover<S: Syscall>(
+        &self,
+        target: Target<'_, uring::Registration>,
+        cx: &Context<'_>,
+        syscall: &mut S,
+    ) -> Poll<Option<io::Result<usize>>> {
+        Uring::poll_leftover(self, target.fd, target.registration, cx, syscall)
+    }
+
+    #[inline]
+    fn poll_ready(
+        &self,
+        target: Target<'_, uring::Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Uring::poll_ready(self, target.fd, target.registration, interest, cx)
+    }
+
+    #[inline]
+    fn exhausted(&self, registration: &uring::Registration, interest: Interest) -> bool {
+        registration.exhausted(interest)
+    }
+
+    #[inline]
+    fn note_transfer(&self, registration: &uring::Registration, interest: Interest, moved: Option<(usize, usize)>) {
+        registration.note_transfer(interest, moved)
+    }
+}
+
+/// The readiness loop: what dropped receives left comes first (io_uring); then the syscall is
+/// tried, and on EAGAIN `cx` waits for readiness, unless the last transfer showed the socket
+/// empty (or full), when it waits first. `waiting` carries "the last try said EAGAIN" across
+/// polls of one operation, so the readiness that wakes it is consumed before the retry.
+/// Pending means the syscall has not succeeded.
+#[inline]
+pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
+    driver: &D,
+    target: Target<'_, D::Registration>,
+    cx: &mut Context<'_>,
+    syscall: &mut S,
+    waiting: &mut bool,
+) -> Poll<io::Result<usize>> {
+    let interest = syscall.interest();
+    if !*waiting {
+        // Once waiting, the readiness wait below watches the deadline.
+        target.check_deadline(interest)?;
+    }
+    if syscall.receives() {
+        if let Some(res) = ready!(driver.poll_leftover(target, cx, syscall)) {
+            return Poll::Ready(res);
+        }
+    }
+    let registration = target.registration;
+    if driver.exhausted(registration, interest) {
+        ready!(poll_ready_by(driver, target, interest, cx))?;
+        driver.note_transfer(registration, interest, None);
+    }
+    loop {
+        if *waiting {
+            ready!(poll_ready_by(driver, target, interest, cx))?;
+            *waiting = false;
+        }
+        match syscall.call(target.fd) {
+            Err(e) if would_block(&e) => *waiting = true,
+            Err(e) if interrupted(&e) => {}
+            res => {
+                if let Ok(n) = res {
+                    driver.note_transfer(registration, interest, syscall.want().map(|want| (n, want)));
+                }
+                return Poll::Ready(res);
+            }
+        }
+    }
+}
+
+/// Readiness of `interest`, or `TimedOut` once its deadline has passed (as
+/// `Source::poll_ready`).
+#[inline]
+fn poll_ready_by<D: Readiness>(
+    driver: &D,
+    target: Target<'_, D::Registration>,
+    interest: Interest,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
+        return Poll::Ready(Err(e));
+    }
+    driver.poll_ready(target, interest, cx)
+}

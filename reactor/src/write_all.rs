@@ -1,0 +1,115 @@
+//! `write_all`: sends until every byte of a buffer went out, and the error that says how many
+//! did when it stops part way.
+//!
+//! Written out rather than an async fn over `write`, so a connection's task stores one send
+//! in flight and nothing else: the state is the source, and the send whose op owns the buffer
+//! (a [`Slice`] from the first unsent byte).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use crate::buf::{BufResult, IoBuf, Slice};
+use crate::driver::Run;
+use crate::op::Send;
+use crate::source::Source;
+use crate::turn::Turned;
+
+/// The error of a [`Source::write_all`] that stopped part way, with how many bytes went out
+/// before it (Go's `Write` returns `n` with its error). Its [`io::ErrorKind`] is the cause's;
+/// find it with [`PartialWrite::of`].
+#[derive(Debug)]
+pub struct PartialWrite {
+    /// Bytes sent before the error.
+    pub written: usize,
+    /// What stopped the write.
+    pub cause: io::Error,
+}
+
+impl PartialWrite {
+    /// How many bytes a failed `write_all` had sent, if `err` came from one that sent any.
+    pub fn of(err: &io::Error) -> Option<usize> {
+        err.get_ref().and_then(|e| e.downcast_ref::<PartialWrite>()).map(|p| p.written)
+    }
+}
+
+impl fmt::Display for PartialWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} after {} bytes were written", self.cause, self.written)
+    }
+}
+
+impl std::error::Error for PartialWrite {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// `err` with the count of bytes already sent, if any were.
+fn partial(written: usize, cause: io::Error) -> io::Error {
+    match written {
+        0 => cause,
+        _ => io::Error::new(cause.kind(), PartialWrite { written, cause }),
+    }
+}
+
+/// The future of [`Source::write_all`].
+pub(crate) struct WriteAll<'a, B: IoBuf> {
+    source: &'a Source,
+    state: State<'a, B>,
+}
+
+enum State<'a, B: IoBuf> {
+    /// The send of the bytes from the slice's start on.
+    Sending(Turned<'a, Run<'a, Send<Slice<B>>>>),
+    /// Nothing to send (an empty buffer), or already returned (None).
+    Done(Option<B>),
+}
+
+impl<'a, B: IoBuf> WriteAll<'a, B> {
+    #[inline]
+    pub(crate) fn new(source: &'a Source, buf: B) -> WriteAll<'a, B> {
+        let state = match buf.bytes_init() {
+            0 => State::Done(Some(buf)),
+            _ => State::Sending(source.run(Send::new(buf.slice(..), source.registration().is_stream()))),
+        };
+        WriteAll { source, state }
+    }
+}
+
+// The send's future is Unpin; the buffer is moved by value, never pinned.
+impl<B: IoBuf> Unpin for WriteAll<'_, B> {}
+
+impl<B: IoBuf> Future for WriteAll<'_, B> {
+    type Output = BufResult<(), B>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BufResult<(), B>> {
+        let this = self.get_mut();
+        loop {
+            let send = match &mut this.state {
+                State::Sending(send) => send,
+                State::Done(buf) => {
+                    return Poll::Ready((Ok(()), buf.take().expect("write_all polled after completion")))
+                }
+            };
+            let (res, sent) = ready!(Pin::new(send).poll(cx));
+            let (begin, whole) = (sent.begin(), sent.into_inner());
+            let err = match res {
+                Ok(0) => io::ErrorKind::WriteZero.into(),
+                Ok(n) if begin + n < whole.bytes_init() => {
+                    let rest = whole.slice(begin + n..);
+                    this.state =
+                        State::Sending(this.source.run(Send::new(rest, this.source.registration().is_stream())));
+                    continue;
+                }
+                Ok(_) => return Poll::Ready((Ok(()), whole)),
+                Err(e) => e,
+            };
+            this.state = State::Done(None);
+            return Poll::Ready((Err(partial(begin, err)), whole));
+        }
+    }
+}
