@@ -31,6 +31,8 @@ pub struct CompareOpts {
     pub scenarios: Vec<String>,
     /// Idle connections for the memory figure (0 skips it).
     pub idle_conns: usize,
+    /// Only the idle-memory figure: no throughput scenario runs.
+    pub memory_only: bool,
     /// Base name of the files written to benches/results/ (`NAME.md`, `.csv`, `.svg`).
     pub name: String,
 }
@@ -38,13 +40,14 @@ pub struct CompareOpts {
 /// The flags' help text.
 pub const USAGE: &str = "\
 usage: cargo bench -p ringpoll-benches --bench peers -- [--quick] [--rounds N] [--warmup SECS] [--duration SECS]
-         [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--name peers]
+         [--servers a,b] [--scenarios substr,...] [--idle-conns N] [--memory-only] [--name peers]
        cargo bench -p ringpoll-benches --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
 servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring (the default set),
   bare-uring-fixed (bare-uring on direct descriptors),
   ringpoll-epoll-vec ringpoll-uring-vec (reading into a buffer per connection, not pooled),
   baseline-epoll baseline-uring (ringpoll as served by RINGPOLL_BENCH_BASELINE=PATH, another build's peers bench)
+--memory-only runs the idle-memory test alone, on those of its servers --servers lists.
 RINGPOLL_BENCH_QUICK=1 is the same as --quick.";
 
 fn usage(msg: &str) -> io::Error {
@@ -63,7 +66,8 @@ fn list<T>(v: &str, parse: impl Fn(&str) -> io::Result<T>) -> io::Result<Vec<T>>
     v.split(',').filter(|s| !s.is_empty()).map(|s| parse(s.trim())).collect()
 }
 
-/// Everything given, as flag/value pairs; `--quick` and cargo's `--bench` take no value.
+/// Everything given, as flag/value pairs; `--quick`, `--memory-only` and cargo's `--bench`
+/// take no value (`--memory-only` comes back as a pair with an empty value).
 fn pairs() -> io::Result<(bool, Vec<(String, String)>)> {
     let mut quick = std::env::var("RINGPOLL_BENCH_QUICK").is_ok_and(|v| v != "0");
     let mut out = Vec::new();
@@ -72,6 +76,7 @@ fn pairs() -> io::Result<(bool, Vec<(String, String)>)> {
         match flag.as_str() {
             "--bench" => {}
             "--quick" => quick = true,
+            "--memory-only" => out.push((flag, String::new())),
             "-h" | "--help" => return Err(usage("")),
             _ => {
                 let value = it.next().ok_or_else(|| usage(&format!("{flag} needs a value")))?;
@@ -150,6 +155,7 @@ fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
         servers: ServerKind::ALL.to_vec(),
         scenarios: Vec::new(),
         idle_conns: if quick { 2000 } else { 8000 },
+        memory_only: false,
         name: "peers".into(),
     };
     for (flag, v) in pairs {
@@ -161,6 +167,7 @@ fn compare_mode(quick: bool, pairs: &[(String, String)]) -> io::Result<Mode> {
             "--scenarios" => opts.scenarios = list(v, |s| Ok(s.to_string()))?,
             "--idle-conns" => opts.idle_conns = num(flag, v)?,
             "--name" => opts.name = v.clone(),
+            "--memory-only" => opts.memory_only = true,
             _ => return Err(usage(&format!("unknown flag {flag}"))),
         }
     }

@@ -57,13 +57,21 @@ fn load(spec: &loadgen::LoadSpec, pid: Option<u32>) -> io::Result<()> {
 /// The comparison: throughput table, memory table, plot, all written to benches/results/.
 fn compare(opts: &args::CompareOpts) -> io::Result<()> {
     let began = Instant::now();
+    if opts.memory_only {
+        let memory = memory::run(opts.idle_conns.max(1), &opts.servers)?;
+        println!("\n{memory}");
+        let (dir, name) = (results_dir()?, &opts.name);
+        std::fs::write(dir.join(format!("{name}.md")), &memory)?;
+        println!("wrote {}/{name}.md in {:.0?}", dir.display(), began.elapsed());
+        return Ok(());
+    }
     let scenarios: Vec<_> = compare::Scenario::all()
         .into_iter()
         .filter(|s| opts.scenarios.is_empty() || opts.scenarios.iter().any(|f| s.name.contains(f.as_str())))
         .collect();
     let cells = compare::run(opts, &scenarios);
     let table = report::markdown(&scenarios, &cells);
-    let memory = if opts.idle_conns > 0 { memory::run(opts.idle_conns)? } else { String::new() };
+    let memory = if opts.idle_conns > 0 { memory::run(opts.idle_conns, &opts.servers)? } else { String::new() };
     let header = format!(
         "{} rounds per cell, interleaved; {:?} warm-up, {:?} measured; server on CPU 0, generator on CPU 1.\n\n",
         opts.rounds, opts.warmup, opts.duration

@@ -26,15 +26,16 @@ const SERVERS: [ServerKind; 6] = [
     ServerKind::BareUring,
 ];
 
-/// Measures every server with `conns` idle connections; returns a markdown table.
-pub fn run(conns: usize) -> io::Result<String> {
+/// Measures every server of [`SERVERS`] that `only` lists, with `conns` idle connections;
+/// returns a markdown table.
+pub fn run(conns: usize, only: &[ServerKind]) -> io::Result<String> {
     let limit = sys::raise_nofile(20_000)?;
     let conns = conns.min(limit.saturating_sub(100) as usize);
     let mut out = format!(
         "RSS per idle connection ({conns} connections, server on CPU 0; bytes):\n\n\
          | server | with the 16 KiB echo buffer | with a 1-byte buffer (runtime's own) |\n|---|---:|---:|\n"
     );
-    for server in SERVERS {
+    for server in SERVERS.into_iter().filter(|s| only.contains(s)) {
         let full = per_conn(server, conns, ECHO_BUF);
         let own = per_conn(server, conns, 1);
         eprintln!("memory {:<15} {} / {}", server.name(), show(&full), show(&own));

@@ -24,7 +24,6 @@ use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::Waker;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -117,11 +116,11 @@ where
     T: Send + 'static,
 {
     let pool = current_pool().expect("ringpoll::spawn_blocking called outside a ringpoll core");
-    let join = JoinState::new();
+    let join = Arc::new(JoinState::new());
     let job = BlockingJob { f: Some(f), join: join.clone() };
     pool.execute(Box::new(move || job.run()));
     // No task to wake on abort: the job checks the flag when a pool thread takes it.
-    JoinHandle::new(join, Waker::noop().clone())
+    JoinHandle::blocking(join)
 }
 
 /// A job and its handle's slot. Dropped without running (its handle aborted, or no thread

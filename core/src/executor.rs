@@ -5,18 +5,17 @@ use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use ringpoll_reactor::slab::Key;
 use ringpoll_reactor::{Reactor, Stats};
 
-use crate::header::Header;
-use crate::join::{JoinHandle, JoinState};
+use crate::join::JoinHandle;
 use crate::mailbox::{Mailbox, Msg};
-use crate::scheduler::{self, LocalTask, Scheduler};
-use crate::task::Task;
+use crate::scheduler::{self, Scheduler};
+use crate::task::{self, LocalTask};
 
 /// Task polls per turn before the reactor is polled (without blocking) again, so an always
 /// ready task cannot starve I/O; Go's scheduler checks netpoll the same way.
@@ -89,18 +88,16 @@ impl Executor {
 
     /// Spawns a task on this core.
     pub(crate) fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
-        let header = Header::new(self.mailbox.clone());
-        let join = JoinState::new();
-        let handle = JoinHandle::new(join.clone(), Waker::from(header.clone()));
-        self.insert(Task::new(future, join), header);
+        let (task, handle) = task::new_local(future, self.mailbox.clone());
+        self.insert(task);
         handle
     }
 
-    /// Stores a task (made here, or on another thread by spawn_on) and queues it.
-    pub(crate) fn insert<F: Future + 'static>(&self, task: Task<F>, header: Arc<Header>) {
+    /// Stores a task (made here, or started here by spawn_on) and queues it.
+    pub(crate) fn insert(&self, task: LocalTask) {
         self.scheduler.insert(|key| {
-            header.assign(key);
-            LocalTask { future: Box::pin(task), waker: Waker::from(header) }
+            task.assign(key);
+            task
         });
         self.stats().tasks_spawned.bump();
         self.stats().tasks_live.bump();

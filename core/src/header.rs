@@ -1,13 +1,19 @@
-//! The shared, thread-safe part of a task: what its `Waker` points to.
+//! The shared, thread-safe part of a task: what its `Waker` and `JoinHandle` point to.
 //!
-//! The future itself stays in its core's task slab and never leaves that thread; the header
-//! only knows where the task lives (its core's mailbox and its slab key), so a waker can be
-//! sent anywhere. A wake on the owning core pushes onto the local run queue with no atomic
-//! read-modify-write; a wake from elsewhere goes through the mailbox and the eventfd.
+//! A task is one allocation (see `task`): this header, the join slot, then the future. The
+//! header is all that other threads ever touch: a reference count, where the task lives (its
+//! core's mailbox and its slab key) and the functions that know the future's type. A wake on
+//! the owning core pushes onto the local run queue with no atomic read-modify-write; a wake
+//! from elsewhere goes through the mailbox and the eventfd.
+//!
+//! The future itself never leaves its core: only the core's own reference (the task's slot,
+//! a `LocalTask`) drops it, so the last reference, which frees the memory, may go on any
+//! thread.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;
-use std::task::Wake;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use ringpoll_reactor::slab::Key;
 
@@ -18,15 +24,29 @@ use crate::scheduler;
 /// out a generation of `u32::MAX`.
 const UNASSIGNED: u64 = u64::MAX;
 
+/// What only the task's concrete type knows.
+pub(crate) struct TaskVtable {
+    /// Polls the future (owning core only, future live).
+    pub(crate) poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> Poll<()>,
+    /// Drops the future and, unless it finished, reports `Cancelled` (owning core only, once).
+    pub(crate) drop_future: unsafe fn(NonNull<Header>),
+    /// Frees the allocation (the last reference, on any thread; the future is gone).
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+}
+
 pub(crate) struct Header {
-    mailbox: Arc<Mailbox>,
+    /// References: the core's slot, the JoinHandle, wakers, a spawn in flight.
+    refs: AtomicUsize,
     /// The task's slab key ([`Key::to_u64`]), set once by the owning core.
     id: AtomicU64,
+    mailbox: Arc<Mailbox>,
+    pub(crate) vtable: &'static TaskVtable,
 }
 
 impl Header {
-    pub(crate) fn new(mailbox: Arc<Mailbox>) -> Arc<Header> {
-        Arc::new(Header { mailbox, id: AtomicU64::new(UNASSIGNED) })
+    /// A header with one reference, for a task not inserted yet.
+    pub(crate) fn new(mailbox: Arc<Mailbox>, vtable: &'static TaskVtable) -> Header {
+        Header { refs: AtomicUsize::new(1), id: AtomicU64::new(UNASSIGNED), mailbox, vtable }
     }
 
     /// Records the task's key. Wakes before this are dropped: harmless, as a task is queued
@@ -34,18 +54,78 @@ impl Header {
     pub(crate) fn assign(&self, key: Key) {
         self.id.store(key.to_u64(), SeqCst);
     }
-}
 
-impl Wake for Header {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+    /// Takes one more reference.
+    pub(crate) fn retain(&self) {
+        // Relaxed, as Arc::clone: a new reference is made from one already held.
+        if self.refs.fetch_add(1, Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
+    /// Drops one reference; the last frees the task.
+    ///
+    /// # Safety
+    /// `header` is live and the caller owns the reference it gives up.
+    pub(crate) unsafe fn release(header: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the header alive until the decrement.
+        let h = unsafe { header.as_ref() };
+        if h.refs.fetch_sub(1, Release) != 1 {
+            return;
+        }
+        // As Arc's drop: every other reference's uses happen before the free.
+        fence(Acquire);
+        // SAFETY: that was the last reference, and `vtable.dealloc` matches the allocation.
+        unsafe { (h.vtable.dealloc)(header) };
+    }
+
+    /// Schedules the task: on its own core directly, from elsewhere through the mailbox.
+    pub(crate) fn wake_by_ref(&self) {
         let id = self.id.load(SeqCst);
         if id == UNASSIGNED || scheduler::wake_local(&self.mailbox, Key::from_u64(id)) {
             return;
         }
         self.mailbox.send(Msg::Wake(Key::from_u64(id)));
     }
+}
+
+/// A waker of the task behind `header` that owns one reference.
+///
+/// # Safety
+/// The caller gives that reference up to the waker.
+pub(crate) unsafe fn owned_waker(header: NonNull<Header>) -> Waker {
+    // SAFETY: the vtable's functions honour RawWaker's contract for a counted header pointer,
+    // and the header is Sync: its fields are atomics, an Arc and a static.
+    unsafe { Waker::from_raw(RawWaker::new(header.as_ptr().cast_const().cast(), &WAKER_VTABLE)) }
+}
+
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+
+fn header(data: *const ()) -> NonNull<Header> {
+    // SAFETY (of the callers): `data` is a live header pointer made by `owned_waker`.
+    NonNull::new(data.cast_mut().cast()).expect("a waker's header pointer is never null")
+}
+
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds a reference.
+    unsafe { header(data).as_ref() }.retain();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: the waker holds a reference, given up here.
+    unsafe {
+        wake_by_ref(data);
+        drop_waker(data);
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    // SAFETY: the waker holds a reference.
+    unsafe { header(data).as_ref() }.wake_by_ref();
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: the waker's reference is given up.
+    unsafe { Header::release(header(data)) };
 }

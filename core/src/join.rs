@@ -4,22 +4,31 @@
 //! output then sets `VALUE`; the handle stores its waker then sets `WAKER`. Whoever sets its bit
 //! second sees the other's and acts (tokio's oneshot protocol, reduced to one value). A third
 //! bit, `ABORTED`, carries [`JoinHandle::abort`] to the task, which checks it before each poll.
+//! A fourth, `DETACHED`, says the handle is gone: the output is then dropped as soon as it is
+//! made, by whichever side sets its bit second, so a detached task keeps no output and no
+//! output is ever dropped on a thread that did not hold it.
+//!
+//! A task's slot lives inside the task's one allocation (see `task`); a blocking job's in an
+//! `Arc` of its own.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering::*};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
+use crate::header::Header;
 use crate::scheduler;
 
 const VALUE: u8 = 1;
 const WAKER: u8 = 2;
 const ABORTED: u8 = 4;
+const DETACHED: u8 = 8;
 
 /// Why a task has no output.
 pub enum JoinError {
@@ -91,16 +100,28 @@ unsafe impl<T: Send> Send for JoinState<T> {}
 unsafe impl<T: Send> Sync for JoinState<T> {}
 
 impl<T> JoinState<T> {
-    pub(crate) fn new() -> Arc<JoinState<T>> {
-        Arc::new(JoinState { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) })
+    pub(crate) const fn new() -> JoinState<T> {
+        JoinState { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) }
     }
 
     /// The task side: store the output and wake the handle. Called at most once.
     pub(crate) fn complete(&self, out: Result<T, JoinError>) {
+        if self.state.load(Acquire) & DETACHED != 0 {
+            // Nobody will ask: drop it here, where it was made.
+            self.state.fetch_or(VALUE, AcqRel);
+            drop(out);
+            return;
+        }
         // SAFETY: VALUE is not set yet, so the handle does not read `value`; only the task
         // side (this call, made once) writes it.
         unsafe { *self.value.get() = Some(out) };
         let prev = self.state.fetch_or(VALUE, AcqRel);
+        if prev & DETACHED != 0 {
+            // The handle left before it could see VALUE, so it will not take the output.
+            // SAFETY: DETACHED was set before VALUE: the handle never reads `value`.
+            drop(unsafe { (*self.value.get()).take() });
+            return;
+        }
         if prev & WAKER != 0 {
             // SAFETY: WAKER was set, so the handle finished writing `waker` and will not touch
             // it again now that VALUE is set (it clears WAKER before writing).
@@ -110,7 +131,7 @@ impl<T> JoinState<T> {
         }
     }
 
-    fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.state.load(Acquire) & VALUE != 0
     }
 
@@ -123,6 +144,17 @@ impl<T> JoinState<T> {
     /// The task side, before each poll: whether the handle aborted it.
     pub(crate) fn is_aborted(&self) -> bool {
         self.state.load(SeqCst) & ABORTED != 0
+    }
+
+    /// The handle side, on drop: the output is not wanted. If it is there already, the handle
+    /// drops it; otherwise the task side will (see [`JoinState::complete`]).
+    fn detach(&self) {
+        let prev = self.state.fetch_or(DETACHED, AcqRel);
+        if prev & VALUE != 0 {
+            // SAFETY: VALUE was observed, so the task side is done with `value`; the handle
+            // is its only reader.
+            drop(unsafe { (*self.value.get()).take() });
+        }
     }
 
     /// The handle side.
@@ -148,15 +180,71 @@ impl<T> JoinState<T> {
         Poll::Pending
     }
 
-    #[cfg(test)]
-    pub(crate) fn poll_for_test(&self, cx: &Context<'_>) -> Poll<Result<T, JoinError>> {
-        self.poll(cx)
-    }
-
     fn take(&self) -> Result<T, JoinError> {
         // SAFETY: VALUE was observed with Acquire, so the task's write is visible and done; the
         // handle is the only reader and takes it once (JoinHandle is not Clone).
         unsafe { (*self.value.get()).take() }.unwrap_or(Err(JoinError::Cancelled))
+    }
+}
+
+/// The part of a task its handle sees: `repr(C)`, so a pointer to it is a pointer to the
+/// header, and it sits at the start of every task's allocation (`task::TaskCell`) whatever the future's type.
+#[repr(C)]
+pub(crate) struct Shared<T> {
+    header: Header,
+    join: JoinState<T>,
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new(header: Header, join: JoinState<T>) -> Shared<T> {
+        Shared { header, join }
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub(crate) fn join(&self) -> &JoinState<T> {
+        &self.join
+    }
+}
+
+/// A counted reference to a task's shared part: what a `JoinHandle` holds.
+pub(crate) struct TaskRef<T> {
+    shared: NonNull<Shared<T>>,
+}
+
+// SAFETY: through a TaskRef only the header (atomics) and the join slot (its own protocol,
+// `T: Send`) are reached; the future is never touched.
+unsafe impl<T: Send> Send for TaskRef<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for TaskRef<T> {}
+
+impl<T> TaskRef<T> {
+    /// Wraps a reference the caller owns.
+    ///
+    /// # Safety
+    /// `shared` is live, starts a task's allocation, and the caller gives up one reference.
+    pub(crate) unsafe fn from_raw(shared: NonNull<Shared<T>>) -> TaskRef<T> {
+        TaskRef { shared }
+    }
+
+    pub(crate) fn join(&self) -> &JoinState<T> {
+        // SAFETY: this reference keeps the cell alive.
+        unsafe { &self.shared.as_ref().join }
+    }
+
+    /// Schedules the task (an abort: its core then drops it).
+    pub(crate) fn wake(&self) {
+        // SAFETY: this reference keeps the cell alive.
+        unsafe { self.shared.as_ref() }.header.wake_by_ref();
+    }
+}
+
+impl<T> Drop for TaskRef<T> {
+    fn drop(&mut self) {
+        // SAFETY: this reference is owned.
+        unsafe { Header::release(self.shared.cast()) };
     }
 }
 
@@ -166,26 +254,45 @@ impl<T> JoinState<T> {
 /// task that panicked yields [`JoinError::Panic`]; its core keeps running.
 #[must_use = "dropping a JoinHandle detaches the task; await it or call .detach() to be explicit"]
 pub struct JoinHandle<T> {
-    state: Arc<JoinState<T>>,
-    /// The task's own waker: abort schedules the task so its core drops it.
-    task: Waker,
+    inner: Inner<T>,
+}
+
+enum Inner<T> {
+    /// A task's: its one allocation, whose waker `abort` uses to schedule the task so its
+    /// core drops it.
+    Task(TaskRef<T>),
+    /// A blocking job's: the job checks the abort flag when a pool thread takes it.
+    Blocking(Arc<JoinState<T>>),
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(state: Arc<JoinState<T>>, task: Waker) -> JoinHandle<T> {
-        JoinHandle { state, task }
+    pub(crate) fn task(task: TaskRef<T>) -> JoinHandle<T> {
+        JoinHandle { inner: Inner::Task(task) }
+    }
+
+    pub(crate) fn blocking(state: Arc<JoinState<T>>) -> JoinHandle<T> {
+        JoinHandle { inner: Inner::Blocking(state) }
+    }
+
+    fn state(&self) -> &JoinState<T> {
+        match &self.inner {
+            Inner::Task(task) => task.join(),
+            Inner::Blocking(state) => state,
+        }
     }
 
     /// Cancels the task: it is dropped at its core's next turn (at once if it has not
     /// started), and the handle yields [`JoinError::Cancelled`] unless it finished first.
     pub fn abort(&self) {
-        self.state.abort();
-        self.task.wake_by_ref();
+        self.state().abort();
+        if let Inner::Task(task) = &self.inner {
+            task.wake();
+        }
     }
 
     /// Whether the task has finished (output ready, panicked or cancelled).
     pub fn is_finished(&self) -> bool {
-        self.state.is_complete()
+        self.state().is_complete()
     }
 
     /// Lets the task run on without a handle.
@@ -199,10 +306,16 @@ impl<T> JoinHandle<T> {
     }
 }
 
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.state().detach();
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state.poll(cx)
+        self.state().poll(cx)
     }
 }
 
@@ -275,7 +388,7 @@ mod tests {
     #[test]
     fn completion_racing_the_poll_from_another_thread_is_never_lost() {
         for _ in 0..50 {
-            let state = JoinState::<String>::new();
+            let state = Arc::new(JoinState::<String>::new());
             let count = Arc::new(Count::default());
             let waker = Waker::from(count.clone());
             let remote = state.clone();

@@ -13,7 +13,7 @@
 //! Modules depend one way, each only on those listed before it:
 //! `mailbox` (messages to a core) <- `scheduler` (task slots, run queue, local wakes) <-
 //! `header` (what a task's waker points to) <- `join` (a task's output and its handle) <-
-//! `task` (the future a core stores) <- `executor` (the core's loop) <- `spawn` <- `runtime`
+//! `task` (a task's one allocation, with its future) <- `executor` (the core's loop) <- `spawn` <- `runtime`
 //! <- `block_on`.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -14,32 +14,16 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use ringpoll_reactor::slab::{Key, Slab};
 
 use crate::mailbox::Mailbox;
+use crate::task::LocalTask;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Scheduler>>> = const { RefCell::new(None) };
-}
-
-/// A task as its core keeps it: the type-erased future and the waker that schedules it.
-pub(crate) struct LocalTask {
-    pub(crate) future: Pin<Box<dyn Future<Output = ()>>>,
-    /// Made once, when the task is inserted: polling lends it, so no poll touches the task's
-    /// reference count.
-    pub(crate) waker: Waker,
-}
-
-impl LocalTask {
-    pub(crate) fn poll(&mut self) -> Poll<()> {
-        self.future.as_mut().poll(&mut Context::from_waker(&self.waker))
-    }
 }
 
 struct Slot {
@@ -170,7 +154,7 @@ mod tests {
     }
 
     fn task() -> LocalTask {
-        LocalTask { future: Box::pin(std::future::pending()), waker: Waker::noop().clone() }
+        crate::task::new_local(std::future::pending::<()>(), mailbox()).0
     }
 
     #[test]

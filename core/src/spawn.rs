@@ -3,13 +3,11 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::Waker;
 
 use crate::executor;
-use crate::header::Header;
-use crate::join::{JoinError, JoinHandle, JoinState};
+use crate::join::{JoinError, JoinHandle};
 use crate::mailbox::{Mailbox, Msg};
-use crate::task::Task;
+use crate::task::{self, Unstarted};
 
 /// Spawns `future` on the current core. It may be `!Send`: it never leaves this core.
 ///
@@ -24,15 +22,15 @@ pub fn current_core() -> Option<usize> {
     executor::current().map(|ex| ex.index())
 }
 
-/// A spawn in flight to another core. If the core never runs it (it shut down), dropping it
-/// completes the handle with [`JoinError::Cancelled`] instead of leaving it pending forever.
-struct Remote<F, T> {
+/// A spawn in flight to another core: the task is allocated here, its future made there. If
+/// the core never runs it (it shut down), dropping it completes the handle with
+/// [`JoinError::Cancelled`] instead of leaving it pending forever.
+struct Remote<F, Fut: Future> {
     make: Option<F>,
-    join: Option<Arc<JoinState<T>>>,
-    header: Arc<Header>,
+    task: Option<Unstarted<Fut>>,
 }
 
-impl<F, Fut> Remote<F, Fut::Output>
+impl<F, Fut> Remote<F, Fut>
 where
     F: FnOnce() -> Fut,
     Fut: Future + 'static,
@@ -41,25 +39,21 @@ where
     /// in the task: the handle reports it and the core keeps running.
     fn run(mut self) {
         let make = self.make.take().expect("run once");
-        let future = match catch_unwind(AssertUnwindSafe(make)) {
-            Ok(future) => future,
-            Err(panic) => {
-                if let Some(join) = self.join.take() {
-                    join.complete(Err(JoinError::Panic(panic)));
-                }
-                return;
+        let task = self.task.take().expect("run once");
+        match catch_unwind(AssertUnwindSafe(make)) {
+            Ok(future) => {
+                let ex = executor::current().expect("a mailbox message runs on its core");
+                ex.insert(task.start(future));
             }
-        };
-        let join = self.join.take().expect("run once");
-        let ex = executor::current().expect("a mailbox message runs on its core");
-        ex.insert(Task::new(future, join), self.header.clone());
+            Err(panic) => task.join().complete(Err(JoinError::Panic(panic))),
+        }
     }
 }
 
-impl<F, T> Drop for Remote<F, T> {
+impl<F, Fut: Future> Drop for Remote<F, Fut> {
     fn drop(&mut self) {
-        if let Some(join) = self.join.take() {
-            join.complete(Err(JoinError::Cancelled));
+        if let Some(task) = self.task.take() {
+            task.join().complete(Err(JoinError::Cancelled));
         }
     }
 }
@@ -71,11 +65,11 @@ where
     Fut: Future + 'static,
     Fut::Output: Send + 'static,
 {
-    let header = Header::new(mailbox.clone());
-    let join = JoinState::new();
-    let remote = Remote { make: Some(make), join: Some(join.clone()), header: header.clone() };
+    let task = task::allocate::<Fut>(mailbox.clone());
+    let handle = JoinHandle::task(task.handle());
+    let remote = Remote { make: Some(make), task: Some(task) };
     mailbox.send(Msg::Run(Box::new(move || remote.run())));
-    JoinHandle::new(join, Waker::from(header))
+    handle
 }
 
 /// Yields once: the task goes to the back of its core's run queue.

@@ -1,75 +1,206 @@
-//! The future a core stores for each task: the user's future plus its JoinHandle's slot.
+//! A task's one allocation: its header, its join slot and its future.
+//!
+//! `spawn` allocates a [`TaskCell`] once; the waker, the `JoinHandle` and the core's slot all
+//! point into it, counted by the header. Nothing else is allocated per task: a detached task
+//! (its handle dropped) carries no separate join state, and its output is dropped as soon as
+//! it is made.
+//!
+//! Who may touch what:
+//! - the header: any thread (atomics, see `header`);
+//! - the join slot: the task side (the core, or the spawn in flight) writes the output once,
+//!   the handle reads it (see `join`);
+//! - the future: the owning core only, through its [`LocalTask`], which drops it. So the
+//!   allocation's last reference, which frees it, may be dropped on any thread: by then
+//!   nothing `!Send` is left in it.
+//!
+//! [`LocalTask::poll`] turns a panic into [`JoinError::Panic`] so the core survives it, and
+//! a task dropped unfinished (abort, shutdown) reports [`JoinError::Cancelled`]. An aborted
+//! task finishes without polling its future again, so its core drops it.
 
+use std::cell::UnsafeCell;
 use std::future::Future;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use crate::join::{JoinError, JoinState};
+use crate::header::{owned_waker, Header, TaskVtable};
+use crate::join::{JoinError, JoinHandle, JoinState, Shared, TaskRef};
+use crate::mailbox::Mailbox;
 
-/// Polls `future`, turning a panic into [`JoinError::Panic`] so the core survives it, and
-/// reports [`JoinError::Cancelled`] if dropped unfinished (abort, shutdown). An aborted task
-/// finishes without polling `future` again, so its core drops it.
-pub(crate) struct Task<F: Future> {
-    future: F,
-    join: Option<Arc<JoinState<F::Output>>>,
+/// The whole allocation.
+#[repr(C)]
+struct TaskCell<F: Future> {
+    shared: Shared<F::Output>,
+    /// Written once the future exists (at once for a local spawn; on its core for a spawn
+    /// from elsewhere); dropped by the core's [`LocalTask`].
+    future: UnsafeCell<MaybeUninit<F>>,
 }
 
-impl<F: Future> Task<F> {
-    pub(crate) fn new(future: F, join: Arc<JoinState<F::Output>>) -> Task<F> {
-        Task { future, join: Some(join) }
+impl<F: Future + 'static> TaskCell<F> {
+    const VTABLE: TaskVtable = TaskVtable { poll: poll::<F>, drop_future: drop_future::<F>, dealloc: dealloc::<F> };
+}
+
+/// Allocates a task whose future comes later, on its core (see [`Unstarted::start`]).
+pub(crate) fn allocate<F: Future + 'static>(mailbox: Arc<Mailbox>) -> Unstarted<F> {
+    let cell = Box::new(TaskCell::<F> {
+        shared: Shared::new(Header::new(mailbox, &TaskCell::<F>::VTABLE), JoinState::new()),
+        future: UnsafeCell::new(MaybeUninit::uninit()),
+    });
+    Unstarted { cell: NonNull::from(Box::leak(cell)) }
+}
+
+/// Allocates a task for `future`, on the calling core: its slot's task and its handle.
+pub(crate) fn new_local<F: Future + 'static>(future: F, mailbox: Arc<Mailbox>) -> (LocalTask, JoinHandle<F::Output>) {
+    let unstarted = allocate::<F>(mailbox);
+    let handle = JoinHandle::task(unstarted.handle());
+    (unstarted.start(future), handle)
+}
+
+/// A task allocated before its future exists; holds one reference.
+pub(crate) struct Unstarted<F: Future> {
+    cell: NonNull<TaskCell<F>>,
+}
+
+// SAFETY: an unstarted task holds no future yet; what other threads may reach through it is
+// the header and the join slot, whose output is `Send` by the bound.
+unsafe impl<F: Future> Send for Unstarted<F> where F::Output: Send {}
+
+impl<F: Future> Unstarted<F> {
+    fn shared(&self) -> &Shared<F::Output> {
+        // SAFETY: this reference keeps the cell alive.
+        unsafe { &self.cell.as_ref().shared }
+    }
+
+    /// The join slot, for reporting an outcome without running (a panic making the future,
+    /// a core that never ran it).
+    pub(crate) fn join(&self) -> &JoinState<F::Output> {
+        self.shared().join()
+    }
+
+    /// One more reference, for the task's handle.
+    pub(crate) fn handle(&self) -> TaskRef<F::Output> {
+        self.shared().header().retain();
+        // SAFETY: the reference just taken is the TaskRef's; `Shared` starts the cell.
+        unsafe { TaskRef::from_raw(self.cell.cast()) }
+    }
+
+    /// Stores the future; the reference becomes the core's. Called on the owning core.
+    pub(crate) fn start(self, future: F) -> LocalTask {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: the future is written once, before any poll, by the only owner of the cell
+        // that may touch it.
+        unsafe { (*this.cell.as_ref().future.get()).write(future) };
+        LocalTask { header: this.cell.cast() }
     }
 }
 
-impl<F: Future> Future for Task<F> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of the Task, and the
-        // Drop impl below only touches `join`. `join` is not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.join.as_ref().is_some_and(|join| join.is_aborted()) {
-            return Poll::Ready(());
-        }
-        // SAFETY: see above.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(out)) => Ok(out),
-            Err(panic) => Err(JoinError::Panic(panic)),
-        };
-        if let Some(join) = this.join.take() {
-            join.complete(out);
-        }
-        Poll::Ready(())
-    }
-}
-
-impl<F: Future> Drop for Task<F> {
+impl<F: Future> Drop for Unstarted<F> {
     fn drop(&mut self) {
-        if let Some(join) = self.join.take() {
-            join.complete(Err(JoinError::Cancelled));
+        // SAFETY: this reference is owned; no future was written, so nothing `!Send` is left.
+        unsafe { Header::release(self.cell.cast()) };
+    }
+}
+
+/// A task as its core keeps it: the reference that owns the future. Dropping it drops the
+/// future (reporting `Cancelled` if it had not finished).
+pub(crate) struct LocalTask {
+    header: NonNull<Header>,
+}
+
+impl LocalTask {
+    /// Records the task's slab key, for its wakers.
+    pub(crate) fn assign(&self, key: ringpoll_reactor::slab::Key) {
+        // SAFETY: this reference keeps the cell alive.
+        unsafe { self.header.as_ref() }.assign(key);
+    }
+
+    /// Polls the future once. Ready: it finished (its output is in the join slot), panicked
+    /// or was aborted; the caller drops the task.
+    pub(crate) fn poll(&mut self) -> Poll<()> {
+        // Lent, not counted: the waker borrows this task's reference for the poll, so no poll
+        // touches the reference count. Never dropped, so it never gives the reference up.
+        // SAFETY: the reference outlives the poll; ManuallyDrop keeps it from being released.
+        let waker = ManuallyDrop::new(unsafe { owned_waker(self.header) });
+        let waker: &Waker = &waker;
+        // SAFETY: a LocalTask holds a started future and lives on its core.
+        unsafe { (self.header.as_ref().vtable.poll)(self.header, &mut Context::from_waker(waker)) }
+    }
+}
+
+impl Drop for LocalTask {
+    fn drop(&mut self) {
+        // SAFETY: the future was started and is dropped once, here, on its core; then the
+        // core's reference goes.
+        unsafe {
+            (self.header.as_ref().vtable.drop_future)(self.header);
+            Header::release(self.header);
         }
     }
+}
+
+unsafe fn cell<'a, F: Future>(header: NonNull<Header>) -> &'a TaskCell<F> {
+    // SAFETY (of the callers): `header` starts a live TaskCell<F> (repr(C): offset 0).
+    unsafe { header.cast::<TaskCell<F>>().as_ref() }
+}
+
+unsafe fn poll<F: Future>(header: NonNull<Header>, cx: &mut Context<'_>) -> Poll<()> {
+    // SAFETY: the vtable of a TaskCell<F>, called by its LocalTask.
+    let cell = unsafe { cell::<F>(header) };
+    if cell.shared.join().is_aborted() {
+        return Poll::Ready(());
+    }
+    // SAFETY: the future was written by `start`, is only touched by the owning core, and
+    // never moves: it lives in the allocation until `drop_future`.
+    let future = unsafe { Pin::new_unchecked((*cell.future.get()).assume_init_mut()) };
+    let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        Ok(Poll::Pending) => return Poll::Pending,
+        Ok(Poll::Ready(out)) => Ok(out),
+        Err(panic) => Err(JoinError::Panic(panic)),
+    };
+    cell.shared.join().complete(out);
+    Poll::Ready(())
+}
+
+unsafe fn drop_future<F: Future>(header: NonNull<Header>) {
+    // SAFETY: the vtable of a TaskCell<F>, called once by its LocalTask.
+    let cell = unsafe { cell::<F>(header) };
+    // Only the task side completes the slot, and this is the task side: no race.
+    if !cell.shared.join().is_complete() {
+        cell.shared.join().complete(Err(JoinError::Cancelled));
+    }
+    // SAFETY: the future was started, is dropped once, here, and not touched again.
+    unsafe { (*cell.future.get()).assume_init_drop() };
+}
+
+unsafe fn dealloc<F: Future>(header: NonNull<Header>) {
+    // SAFETY: the last reference to a TaskCell<F> made by `allocate` from a Box; its future
+    // is not live (MaybeUninit: never dropped here).
+    drop(unsafe { Box::from_raw(header.cast::<TaskCell<F>>().as_ptr()) });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::join::JoinHandle;
+    use ringpoll_reactor::Break;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Waker;
 
-    fn poll<F: Future>(task: Pin<&mut Task<F>>) -> Poll<()> {
-        task.poll(&mut Context::from_waker(Waker::noop()))
+    fn mailbox() -> Arc<Mailbox> {
+        Mailbox::new(Arc::new(Break::new(true).expect("eventfd"))).0
+    }
+
+    fn join_poll<T>(handle: &mut JoinHandle<T>) -> Poll<Result<T, JoinError>> {
+        Pin::new(handle).poll(&mut Context::from_waker(Waker::noop()))
     }
 
     #[test]
     fn a_panic_becomes_a_join_error() {
-        let join = JoinState::<()>::new();
-        let mut task = Box::pin(Task::new(async { panic!("in the task") }, join.clone()));
-        assert!(poll(task.as_mut()).is_ready());
-        match join_poll(&join, Waker::noop()) {
+        let (mut task, mut handle) = new_local(async { panic!("in the task") }, mailbox());
+        assert!(task.poll().is_ready());
+        match join_poll(&mut handle) {
             Poll::Ready(Err(e)) => assert!(e.is_panic()),
             _ => panic!("the panic must reach the handle"),
         }
@@ -84,43 +215,70 @@ mod tests {
                 DROPS.fetch_add(1, Ordering::SeqCst);
             }
         }
-        let join = JoinState::<()>::new();
         let guard = Guard;
-        let mut task = Box::pin(Task::new(
+        let (mut task, mut handle) = new_local(
             async move {
                 let _g = guard;
                 std::future::pending::<()>().await
             },
-            join.clone(),
-        ));
-        assert!(poll(task.as_mut()).is_pending());
+            mailbox(),
+        );
+        assert!(task.poll().is_pending());
         drop(task);
         assert_eq!(DROPS.load(Ordering::SeqCst), 1, "the future's state is dropped");
-        assert!(matches!(join_poll(&join, Waker::noop()), Poll::Ready(Err(JoinError::Cancelled))));
+        assert!(matches!(join_poll(&mut handle), Poll::Ready(Err(JoinError::Cancelled))));
     }
 
     #[test]
     fn an_aborted_task_finishes_without_polling_its_future_and_reports_cancelled() {
         let polled = Arc::new(AtomicUsize::new(0));
         let seen = polled.clone();
-        let join = JoinState::<()>::new();
-        let mut task = Box::pin(Task::new(
+        let (mut task, mut handle) = new_local(
             std::future::poll_fn(move |_| {
                 seen.fetch_add(1, Ordering::SeqCst);
                 Poll::<()>::Pending
             }),
-            join.clone(),
-        ));
-        assert!(poll(task.as_mut()).is_pending());
-        join.abort();
-        assert!(poll(task.as_mut()).is_ready(), "an aborted task is done");
+            mailbox(),
+        );
+        assert!(task.poll().is_pending());
+        handle.abort();
+        assert!(task.poll().is_ready(), "an aborted task is done");
         assert_eq!(polled.load(Ordering::SeqCst), 1, "its future is not polled again");
-        assert!(join_poll(&join, Waker::noop()).is_pending(), "cancelled once dropped, not before");
+        assert!(join_poll(&mut handle).is_pending(), "cancelled once dropped, not before");
         drop(task);
-        assert!(matches!(join_poll(&join, Waker::noop()), Poll::Ready(Err(JoinError::Cancelled))));
+        assert!(matches!(join_poll(&mut handle), Poll::Ready(Err(JoinError::Cancelled))));
     }
 
-    fn join_poll<T>(join: &JoinState<T>, waker: &Waker) -> Poll<Result<T, JoinError>> {
-        join.poll_for_test(&Context::from_waker(waker))
+    #[test]
+    fn a_detached_task_drops_its_output_at_once_and_the_last_waker_frees_it() {
+        let out = Arc::new(());
+        let kept = out.clone();
+        // A waker kept past the task's end (as a timer or another thread may).
+        let slot = Arc::new(std::sync::Mutex::new(None::<Waker>));
+        let grabbed = slot.clone();
+        let (mut task, handle) = new_local(
+            std::future::poll_fn(move |cx| {
+                *grabbed.lock().unwrap() = Some(cx.waker().clone());
+                Poll::Ready(kept.clone())
+            }),
+            mailbox(),
+        );
+        drop(handle);
+        assert!(task.poll().is_ready());
+        assert_eq!(Arc::strong_count(&out), 2, "no handle: the output is dropped when made");
+        drop(task);
+        assert_eq!(Arc::strong_count(&out), 1, "and the future with its slot");
+        let waker = slot.lock().unwrap().take().expect("the future kept its waker");
+        waker.wake_by_ref();
+        drop(waker);
+    }
+
+    #[test]
+    fn one_allocation_holds_header_join_slot_and_future() {
+        // The layout the idle-memory budget counts on: the header, the join slot and the
+        // future in one block, nothing beside it.
+        type Fut = std::future::Ready<std::io::Result<()>>;
+        let overhead = std::mem::size_of::<TaskCell<Fut>>() - std::mem::size_of::<Fut>();
+        assert!(overhead <= 80, "a task's fixed cost grew to {overhead} bytes");
     }
 }

@@ -17,6 +17,10 @@
 //! - -ENOBUFS is not an error: the bytes wait in the socket. The next reader is told the op
 //!   starved ([`Next::Arm`] with `starved`), so it can grow the pool or fall back first.
 //! - Once closed, results are handed back for release ([`After::Release`]), never queued.
+//!
+//! The queue keeps its first result inline and allocates only for the ones behind it, freed
+//! once drained: a connection read as fast as it receives (nearly all of them, and every idle
+//! one) never allocates for it.
 
 use std::collections::VecDeque;
 
@@ -70,29 +74,26 @@ pub(crate) enum Next<T> {
     Wait,
 }
 
-/// One multishot op's queue and arm state.
+/// One multishot op's queue and arm state; `LIMIT` results queued at most, beyond which the
+/// op is paused (a parameter of the type, not a field: every idle connection has one).
 #[derive(Debug)]
-pub(crate) struct Multishot<T> {
+pub(crate) struct Multishot<T, const LIMIT: usize> {
     arm: Arm,
-    queue: VecDeque<Result<T, i32>>,
-    /// Results queued at most; beyond it the op is paused.
-    limit: usize,
+    /// The queue's oldest result, inline; the rest follow in `spill`, allocated only while
+    /// there are any (fields of their own, so the flags share their padding).
+    first: Option<Result<T, i32>>,
+    // One word instead of a VecDeque's four: the spill is rare, the inline space is not.
+    #[allow(clippy::box_collection)]
+    spill: Option<Box<VecDeque<Result<T, i32>>>>,
     eof: bool,
     starved: bool,
     closed: bool,
 }
 
-impl<T> Multishot<T> {
-    /// An idle op that queues up to `limit` results before pausing.
-    pub(crate) fn new(limit: usize) -> Multishot<T> {
-        Multishot {
-            arm: Arm::Idle,
-            queue: VecDeque::new(),
-            limit: limit.max(1),
-            eof: false,
-            starved: false,
-            closed: false,
-        }
+impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
+    /// An idle op.
+    pub(crate) const fn new() -> Multishot<T, LIMIT> {
+        Multishot { arm: Arm::Idle, first: None, spill: None, eof: false, starved: false, closed: false }
     }
 
     /// Whether the op is in the kernel.
@@ -102,9 +103,26 @@ impl<T> Multishot<T> {
     }
 
     /// Results waiting for a reader.
-    #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
+        usize::from(self.first.is_some()) + self.spill.as_ref().map_or(0, |s| s.len())
+    }
+
+    fn push_back(&mut self, result: Result<T, i32>) {
+        match &mut self.first {
+            None => self.first = Some(result),
+            Some(_) => self.spill.get_or_insert_with(Default::default).push_back(result),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Result<T, i32>> {
+        let result = self.first.take()?;
+        if let Some(spill) = &mut self.spill {
+            self.first = spill.pop_front();
+            if spill.is_empty() {
+                self.spill = None;
+            }
+        }
+        Some(result)
     }
 
     /// A completion of the op; `more` is IORING_CQE_F_MORE.
@@ -120,20 +138,20 @@ impl<T> Multishot<T> {
             };
         }
         match event {
-            Event::Item(item) => self.queue.push_back(Ok(item)),
+            Event::Item(item) => self.push_back(Ok(item)),
             Event::Eof => self.eof = true,
             Event::Failed(libc::ENOBUFS) => self.starved = true,
             // The pause landed; a reader that drained the queue meanwhile waits for this
             // to re-arm, so it is woken like any other end.
             Event::Failed(libc::ECANCELED) if cancelling => {}
-            Event::Failed(errno) => self.queue.push_back(Err(errno)),
+            Event::Failed(errno) => self.push_back(Err(errno)),
         }
         After::Wake
     }
 
     /// The reader's turn: see [`Next`].
     pub(crate) fn next(&mut self) -> Next<T> {
-        if let Some(result) = self.queue.pop_front() {
+        if let Some(result) = self.pop_front() {
             return Next::Ready(result);
         }
         if self.eof {
@@ -159,7 +177,7 @@ impl<T> Multishot<T> {
     /// Whether the caller should cancel the op now: it is armed and the reader is behind.
     /// The state becomes `Cancelling` when this says yes.
     pub(crate) fn wants_pause(&mut self) -> bool {
-        if self.arm == Arm::Armed && self.queue.len() >= self.limit {
+        if self.arm == Arm::Armed && self.queued() >= LIMIT.max(1) {
             self.arm = Arm::Cancelling;
             return true;
         }
@@ -174,7 +192,9 @@ impl<T> Multishot<T> {
         if cancel {
             self.arm = Arm::Cancelling;
         }
-        (cancel, std::mem::take(&mut self.queue).into_iter().filter_map(Result::ok))
+        let first = self.first.take();
+        let spill = self.spill.take().map(|s| *s).unwrap_or_default();
+        (cancel, first.into_iter().chain(spill).filter_map(Result::ok))
     }
 }
 
@@ -184,7 +204,7 @@ mod tests {
 
     #[test]
     fn arms_once_and_delivers_in_order() {
-        let mut ms = Multishot::new(8);
+        let mut ms = Multishot::<_, 8>::new();
         assert_eq!(ms.next(), Next::Arm { starved: false });
         assert_eq!(ms.next(), Next::Wait, "armed: no second submission");
         assert_eq!(ms.on_completion(Event::Item(1), true), After::Wake);
@@ -197,7 +217,7 @@ mod tests {
 
     #[test]
     fn an_end_without_more_rearms_only_once_drained() {
-        let mut ms = Multishot::new(8);
+        let mut ms = Multishot::<_, 8>::new();
         ms.next();
         ms.on_completion(Event::Item(7), false);
         assert_eq!(ms.arm(), Arm::Idle);
@@ -207,7 +227,7 @@ mod tests {
 
     #[test]
     fn eof_is_sticky_and_comes_after_the_data() {
-        let mut ms = Multishot::new(8);
+        let mut ms = Multishot::<_, 8>::new();
         ms.next();
         ms.on_completion(Event::Item(1), true);
         ms.on_completion(Event::Eof, false);
@@ -218,7 +238,7 @@ mod tests {
 
     #[test]
     fn enobufs_loses_nothing_and_tells_the_next_reader() {
-        let mut ms = Multishot::new(8);
+        let mut ms = Multishot::<_, 8>::new();
         ms.next();
         ms.on_completion(Event::Item(1), true);
         assert_eq!(ms.on_completion(Event::Failed(libc::ENOBUFS), false), After::Wake);
@@ -230,7 +250,7 @@ mod tests {
 
     #[test]
     fn errors_are_delivered_in_place() {
-        let mut ms = Multishot::new(8);
+        let mut ms = Multishot::<_, 8>::new();
         ms.next();
         ms.on_completion(Event::Item(1), true);
         ms.on_completion(Event::Failed(libc::ECONNRESET), false);
@@ -241,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_slow_reader_pauses_the_op_and_keeps_late_results() {
-        let mut ms = Multishot::new(2);
+        let mut ms = Multishot::<_, 2>::new();
         ms.next();
         ms.on_completion(Event::Item(1), true);
         assert!(!ms.wants_pause());
@@ -258,8 +278,30 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_allocates_only_behind_its_first_result_and_frees_once_drained() {
+        let mut ms = Multishot::<_, 8>::new();
+        ms.next();
+        ms.on_completion(Event::Item(1), true);
+        assert!(ms.spill.is_none(), "one result is kept inline");
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        for item in 2..=4 {
+            ms.on_completion(Event::Item(item), true);
+        }
+        assert!(ms.spill.is_some());
+        assert_eq!(ms.queued(), 3);
+        for want in 2..=4 {
+            assert_eq!(ms.next(), Next::Ready(Ok(want)));
+        }
+        assert!(ms.spill.is_none(), "drained: the spill is freed");
+        ms.on_completion(Event::Item(5), true);
+        ms.on_completion(Event::Item(6), true);
+        let (_, released) = ms.close();
+        assert_eq!(released.collect::<Vec<_>>(), [5, 6], "closing hands back both, in order");
+    }
+
+    #[test]
     fn closing_releases_queued_and_late_results() {
-        let mut ms = Multishot::new(8);
+        let mut ms = Multishot::<_, 8>::new();
         ms.next();
         ms.on_completion(Event::Item(1), true);
         ms.on_completion(Event::Failed(libc::ECONNRESET), true);

@@ -32,6 +32,9 @@ use crate::pool::PooledBuf;
 
 /// Buffers a connection may have queued before its recv is paused (16 x 16 KiB).
 const QUEUE_LIMIT: usize = 16;
+/// [`RecvStream::id`] while the recv is not in the kernel: no op id has all ones in its high
+/// half (see `op_table`).
+const NOT_ARMED: OpId = u64::MAX;
 
 /// What a pooled read on io_uring comes to.
 pub(crate) enum PooledRead {
@@ -43,10 +46,11 @@ pub(crate) enum PooledRead {
 
 /// One connection's multishot recv.
 pub(crate) struct RecvStream {
-    state: Multishot<(u16, u32)>,
+    state: Multishot<(u16, u32), QUEUE_LIMIT>,
     fd: RawFd,
-    /// The recv's id while it is in the kernel (to cancel it).
-    id: Option<OpId>,
+    /// The recv's id while it is in the kernel (to cancel it), else [`NOT_ARMED`]. A plain
+    /// word, not an Option: the stream then fits the allocator's 96-byte class.
+    id: OpId,
     /// The reader waiting for the next completion.
     waker: Option<Waker>,
     /// Held while the recv is in the kernel: a plain read waits for it to settle.
@@ -57,7 +61,7 @@ pub(crate) struct RecvStream {
 
 impl RecvStream {
     pub(crate) fn new(fd: RawFd) -> RecvStream {
-        RecvStream { state: Multishot::new(QUEUE_LIMIT), fd, id: None, waker: None, receiving: None, released: None }
+        RecvStream { state: Multishot::new(), fd, id: NOT_ARMED, waker: None, receiving: None, released: None }
     }
 
     /// The reader waiting on this stream, if any.
@@ -67,7 +71,7 @@ impl RecvStream {
 
     /// Whether the recv is in the kernel.
     pub(crate) fn armed(&self) -> bool {
-        self.id.is_some()
+        self.id != NOT_ARMED
     }
 }
 
@@ -106,7 +110,7 @@ impl Uring {
                 s.waker = Some(cx.waker().clone());
                 drop(s);
                 let id = self.submit_stream(entry, stream.clone());
-                stream.borrow_mut().id = Some(id);
+                stream.borrow_mut().id = id;
                 Poll::Pending
             }
             Next::Wait => {
@@ -134,14 +138,14 @@ impl Uring {
             After::Nothing => {}
         }
         if !more {
-            s.id = None;
+            s.id = NOT_ARMED;
             // The last completion: a plain read waiting on the gate may go now.
             let receiving = s.receiving.take();
             drop(s);
             drop(receiving);
         } else if s.state.wants_pause() {
             // The reader is behind: stop receiving until it catches up (re-armed when drained).
-            let id = s.id;
+            let id = Some(s.id).filter(|&id| id != NOT_ARMED);
             drop(s);
             if let Some(id) = id {
                 self.push_unawaited(opcode::AsyncCancel::new(id).build());
@@ -205,7 +209,7 @@ impl Uring {
         for (bid, len) in queued {
             self.release(bid, len, keep_for);
         }
-        let id = s.id.filter(|_| cancel);
+        let id = Some(s.id).filter(|&id| cancel && id != NOT_ARMED);
         let waker = s.waker.take();
         drop(s);
         if let Some(id) = id {
@@ -222,5 +226,17 @@ impl Uring {
         let ring = Rc::new(BufRing::register(&self.ring.borrow())?);
         *self.buf_ring.borrow_mut() = Some(ring.clone());
         Ok(ring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_fits_the_96_byte_malloc_class() {
+        // Every idle io_uring connection holds one, in an Rc<RefCell<..>> (16 + 8 bytes more):
+        // glibc's 96-byte class takes up to 88.
+        assert!(std::mem::size_of::<RefCell<RecvStream>>() + 16 <= 88, "{}", std::mem::size_of::<RecvStream>());
     }
 }
