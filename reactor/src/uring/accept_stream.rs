@@ -49,7 +49,7 @@ const ACCEPT_FLAGS: i32 = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
 
 /// One listener's multishot accept.
 pub(crate) struct AcceptStream {
-    state: Multishot<OwnedFd>,
+    state: Multishot<OwnedFd, QUEUE_LIMIT>,
     fd: RawFd,
     /// The accept's id while it is in the kernel (to cancel it).
     id: Option<OpId>,
@@ -61,7 +61,7 @@ pub(crate) struct AcceptStream {
 
 impl AcceptStream {
     pub(crate) fn new(fd: RawFd) -> AcceptStream {
-        AcceptStream { state: Multishot::new(QUEUE_LIMIT), fd, id: None, waiters: Vec::new(), single: false }
+        AcceptStream { state: Multishot::new(), fd, id: None, waiters: Vec::new(), single: false }
     }
 
     fn park(&mut self, waker: &Waker) {
@@ -208,8 +208,8 @@ mod tests {
     use super::super::multishot::{After, Arm, Event, Multishot, Next};
     use super::QUEUE_LIMIT;
 
-    fn armed() -> Multishot<i32> {
-        let mut ms = Multishot::new(QUEUE_LIMIT);
+    fn armed() -> Multishot<i32, QUEUE_LIMIT> {
+        let mut ms = Multishot::new();
         assert_eq!(ms.next(), Next::Arm { starved: false });
         ms
     }
