@@ -16,6 +16,7 @@
 //! (IORING_OP_MSG_RING with `user_data` [`MAILBOX_DATA`]), not eventfd writes; see
 //! [`Break::wake`](crate::Break::wake).
 
+mod accept_stream;
 mod buf_ledger;
 mod buf_ring;
 mod in_flight;
@@ -53,6 +54,8 @@ const BREAK_DATA: u64 = u64::MAX;
 const UNAWAITED_DATA: u64 = u64::MAX - 1;
 /// `user_data` of a wake another core posted into this ring (IORING_OP_MSG_RING).
 const MAILBOX_DATA: u64 = u64::MAX - 2;
+/// IORING_ENTER_GETEVENTS: the enter reaps (and runs deferred task work), not only submits.
+const ENTER_GETEVENTS: u32 = 1;
 
 /// Overrides [`ENTRIES`] (the CQ holds four times as many): a tiny ring overflows its
 /// completion queue under load, which the tests use to show that nothing is lost.
@@ -362,7 +365,14 @@ impl Uring {
             return Ok(0);
         }
         stats.uring_enters.bump();
-        ring.submitter().submit()
+        // Under DEFER_TASKRUN the kernel runs deferred completion work only in an enter that
+        // carries GETEVENTS, and moves overflowed completions only then too. Said here rather
+        // than left to the io-uring crate's `submit` (0.7.15 adds it for these flags; 0.6 did
+        // not, and then such an enter ran nothing).
+        let flags = if taskrun || overflow { ENTER_GETEVENTS } else { 0 };
+        // SAFETY: the SQ's tail is published (every push syncs it), `pending` entries wait
+        // behind it, and no argument pointer is passed.
+        unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, flags, None) }
     }
 
     /// Moves every CQE into the op table. Returns the count and the abandoned ops to settle
