@@ -53,6 +53,7 @@ run() {
 }
 
 results=$(mktemp)
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
     for pipeline in 16 1; do
@@ -72,4 +73,19 @@ sort -k1,1 -k2,2n "$results" | awk '
 function median(list, n,   a, i, j, t) { split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
 { key = $1 " | " $2; n[key]++; s[key] = s[key] " " $3; g[key] = g[key] " " $4; c[key] = c[key] " " $5; order[key] = NR }
 END { for (k in n) printf "| %s | %.0f | %.0f | %d |\n", k, median(s[k], n[k]), median(g[k], n[k]), median(c[k], n[k]) }' | sort
+echo
+# Same-run ratios from the medians: kv's CPU per request against redis-server's (goal: below
+# 1), and two shards' efficiency against one shard's (one's CPU per request over two's; goal:
+# at least 0.9), with the keys spread across both and half the requests forwarded.
+sort -k1,1 -k2,2n "$results" | awk '
+function median(list, n,   a, i, j, t) { split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
+{ key = $1 " " $2; n[key]++; c[key] = c[key] " " $5 }
+END {
+    for (p = 16; p >= 1; p -= 15) {
+        one = median(c["kv-1-core " p], n["kv-1-core " p]); redis = median(c["redis-server " p], n["redis-server " p])
+        two = median(c["kv-2-shards-cpu0 " p], n["kv-2-shards-cpu0 " p])
+        printf "P%d: kv one shard CPU/req vs redis-server = %.2fx; two shards on CPU 0, efficiency vs one shard = %.2fx\n", p, one / redis, one / two
+    }
+}'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -f "$results"

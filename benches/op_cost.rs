@@ -9,6 +9,10 @@
 //! pooled buffer), of a `TcpStream`, and of the echo task's future (the example's, and the
 //! same loop as an `async fn`), the figures that bound a parked connection's memory.
 //!
+//! A second argument `vec` makes the server read into a 16 KiB buffer of its own (`read`, not
+//! `read_pooled`), the path every build before pooled reads ran: the same workload can then be
+//! built at such a commit and the two counts compared.
+//!
 //! Instructions per round trip, both sides, setup cancelled out: run it under callgrind for
 //! two values of `N` and divide the difference (repeat runs agree within a few thousandths of a
 //! percent, so this works on a loaded machine, where timings do not):
@@ -64,6 +68,20 @@ fn echo_task(stream: TcpStream) -> impl Future<Output = io::Result<()>> {
     }
 }
 
+/// The echo loop reading into a buffer of its own, as servers did before pooled reads.
+async fn echo_vec(stream: TcpStream) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        let (n, b) = stream.read(buf).await;
+        if n? == 0 {
+            return Ok(());
+        }
+        let (res, b) = stream.write_all(b).await;
+        res?;
+        buf = b;
+    }
+}
+
 fn size<F: Future>(f: F) -> usize {
     size_of_val(&f)
 }
@@ -75,10 +93,11 @@ fn output_size<F: Future>(_make: fn(TcpStream) -> F) -> usize {
 
 fn main() -> io::Result<()> {
     let rounds: usize = std::env::args().nth(1).map_or(Ok(10_000), |n| n.parse()).map_err(io::Error::other)?;
-    ringpoll::block_on(run(rounds))
+    let own_buffer = std::env::args().nth(2).is_some_and(|mode| mode == "vec");
+    ringpoll::block_on(run(rounds, own_buffer))
 }
 
-async fn run(rounds: usize) -> io::Result<()> {
+async fn run(rounds: usize, own_buffer: bool) -> io::Result<()> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let addr = listener.local_addr()?;
     let accept_size = size(listener.accept());
@@ -95,9 +114,8 @@ async fn run(rounds: usize) -> io::Result<()> {
     println!("  write_all(PooledBuf)   {}", write_all_pooled_size(&client));
     println!("  TcpStream              {}", std::mem::size_of::<TcpStream>());
     println!("  echo loop (async fn)   {}", output_size(echo));
-    let task = echo_task(server);
-    println!("  echo task (example)    {}", size_of_val(&task));
-    let served = ringpoll::spawn(task);
+    println!("  echo task (example)    {}", output_size(echo_task));
+    let served = if own_buffer { ringpoll::spawn(echo_vec(server)) } else { ringpoll::spawn(echo_task(server)) };
 
     let mut out = vec![0x5a_u8; MSG];
     let mut back = Vec::with_capacity(MSG);

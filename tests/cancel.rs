@@ -80,3 +80,37 @@ fn thousands_of_dropped_reads_and_accepts_leak_nothing() {
         assert_eq!(stats.sources_open, 0);
     });
 }
+
+/// A listener dropped while its multishot accept (io_uring) holds accepted connections in its
+/// queue closes every one of them at once, with the runtime still running: the clients see
+/// the end, and the descriptor count is back to its baseline. On epoll the connections wait
+/// in the kernel's backlog, which the close resets.
+#[test]
+fn a_listener_dropped_with_connections_queued_closes_them() {
+    const QUEUED: usize = 20;
+    run_leak_free(async {
+        let baseline = open_fds();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // One accept arms the listener's multishot accept.
+        let first = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, _) = timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
+        drop(accepted);
+        let mut clients: Vec<_> = (0..QUEUED).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+        clients.push(first);
+        // Turns for the kernel to post the connections into the listener's queue.
+        sleep(Duration::from_millis(50)).await;
+        drop(listener);
+        sleep(Duration::from_millis(50)).await;
+        assert_eq!(open_fds(), baseline + QUEUED + 1, "only the clients' descriptors are open");
+        for mut client in clients {
+            client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut byte = [0u8; 1];
+            match std::io::Read::read(&mut client, &mut byte) {
+                Ok(0) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                other => panic!("a queued connection was left open: {other:?}"),
+            }
+        }
+    });
+}

@@ -5,6 +5,9 @@
 
 mod support;
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
 use std::time::Duration;
 
 use ringpoll::net::{TcpListener, TcpStream};
@@ -22,13 +25,21 @@ fn an_overflowing_completion_queue_loses_no_connection_and_no_byte() {
         ringpoll::try_block_on(driver(), async {
             let listener = std::rc::Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
             let addr = listener.local_addr().unwrap();
-            // Several accepts in flight at once, each connection echoed with pooled reads.
+            // Several accepts in flight at once, each connection echoed with pooled reads. An
+            // accepter stops once all CONNS are in, never on a quiet spell (a slow machine has
+            // those); its accepts are dropped every 100 ms meanwhile, which must lose nothing.
+            let accepted = Rc::new(Cell::new(0));
             let accepters: Vec<_> = (0..ACCEPTERS)
                 .map(|_| {
-                    let listener = listener.clone();
+                    let (listener, accepted) = (listener.clone(), accepted.clone());
                     ringpoll::spawn(async move {
                         let mut echoes = Vec::new();
-                        while let Ok(Ok((stream, _))) = timeout(Duration::from_millis(500), listener.accept()).await {
+                        while accepted.get() < CONNS {
+                            let Ok(res) = timeout(Duration::from_millis(100), listener.accept()).await else {
+                                continue;
+                            };
+                            let (stream, _) = res.expect("accept");
+                            accepted.set(accepted.get() + 1);
                             echoes.push(ringpoll::spawn(async move {
                                 loop {
                                     let buf = stream.read_pooled().await.expect("pooled read");
@@ -82,6 +93,79 @@ fn an_overflowing_completion_queue_loses_no_connection_and_no_byte() {
         })
         .expect("block_on");
     });
+}
+
+const CONNECTS: usize = 400;
+
+/// 400 connections at once against a 16-entry CQ: the listener's multishot accept ends on a
+/// full CQ (or overflows into the kernel's list) again and again, and must be re-armed every
+/// time until every connection is in. Each connection proves it is itself by an echoed id.
+#[test]
+fn a_connect_storm_on_a_tiny_ring_accepts_every_connection() {
+    std::env::set_var("RINGPOLL_URING_ENTRIES", "4");
+    assert_no_fd_leak(|| {
+        ringpoll::try_block_on(driver(), async {
+            let listener = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+            let addr = listener.local_addr().unwrap();
+            let seen = Rc::new(RefCell::new(HashSet::new()));
+            let server = {
+                let (listener, seen) = (listener.clone(), seen.clone());
+                ringpoll::spawn(async move {
+                    let mut conns = Vec::new();
+                    for _ in 0..CONNECTS {
+                        let (stream, peer) = listener.accept().await.expect("accept");
+                        assert!(peer.ip().is_loopback(), "the peer address of a multishot accept");
+                        let seen = seen.clone();
+                        conns.push(ringpoll::spawn(async move {
+                            let id = read_id(&stream).await;
+                            assert!(seen.borrow_mut().insert(id), "one connection accepted twice");
+                            stream.write_all(id.to_vec()).await.0.expect("echo the id");
+                        }));
+                    }
+                    for c in conns {
+                        c.await.unwrap();
+                    }
+                })
+            };
+            let clients: Vec<_> = (0..CONNECTS as u32)
+                .map(|c| {
+                    ringpoll::spawn(async move {
+                        let stream = TcpStream::connect(addr).await.expect("connect");
+                        stream.write_all(c.to_le_bytes().to_vec()).await.0.expect("send the id");
+                        assert_eq!(read_id(&stream).await, c.to_le_bytes(), "connection {c} got another's id");
+                    })
+                })
+                .collect();
+            let all = async {
+                for c in clients {
+                    c.await.unwrap();
+                }
+                server.await.unwrap();
+            };
+            timeout(Duration::from_secs(90), all).await.expect("every connection accepted in time");
+            assert_eq!(seen.borrow().len(), CONNECTS);
+            let reactor = ringpoll::io::Reactor::current().unwrap();
+            let arms = reactor.stats().accept_arms.get();
+            if reactor.kind() == ringpoll::DriverKind::Uring {
+                assert!(arms >= 1, "io_uring accepts with a multishot accept");
+            } else {
+                assert_eq!(arms, 0);
+            }
+        })
+        .expect("block_on");
+    });
+}
+
+/// The 4-byte id sent on `stream`, however the bytes arrive.
+async fn read_id(stream: &TcpStream) -> [u8; 4] {
+    let mut id = Vec::with_capacity(4);
+    while id.len() < 4 {
+        let (n, buf) = stream.read(vec![0u8; 4 - id.len()]).await;
+        let n = n.expect("read the id");
+        assert!(n > 0, "the peer closed before the id was complete");
+        id.extend_from_slice(&buf[..n]);
+    }
+    id.try_into().unwrap()
 }
 
 /// The kernel's overflow list is a FIFO that new completions join at the back, and an enter

@@ -145,3 +145,27 @@ fn nodelay_and_addresses_report_the_socket() {
         });
     });
 }
+
+/// accept on a socket that is not listening is EINVAL at once: on io_uring the multishot
+/// accept's EINVAL sends the listener to one-shot accepts (the path of kernels without
+/// multishot accept), whose own EINVAL is returned, twice over, with no hang.
+#[test]
+fn accept_on_a_socket_that_is_not_listening_is_einval() {
+    use std::os::fd::FromRawFd;
+    run_leak_free(async {
+        // SAFETY: socket takes no pointers; the descriptor is owned right after the check.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0);
+        // SAFETY: `fd` was just returned by the kernel and nothing else owns it.
+        let not_listening = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+        let listener = TcpListener::from_std(not_listening).unwrap();
+        for _ in 0..2 {
+            let accept = ringpoll::time::timeout(std::time::Duration::from_secs(5), listener.accept());
+            let err = accept.await.expect("no hang").expect_err("nothing to accept");
+            assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        }
+        let reactor = ringpoll::io::Reactor::current().unwrap();
+        let tried = u64::from(reactor.kind() == ringpoll::DriverKind::Uring);
+        assert_eq!(reactor.stats().accept_arms.get(), tried, "multishot tried once, then one-shot for good");
+    });
+}

@@ -255,11 +255,14 @@ fn fuzz_the_request_parser() {
         let mut input = valid_request(&mut rng);
         if round % 2 == 0 {
             let whole = input.clone();
-            let (args, used) = parse_request(&whole).unwrap().expect("a whole request");
+            let mut args = Vec::new();
+            let used = parse_request(&whole, &mut args).unwrap().expect("a whole request");
             assert_eq!(used, whole.len());
-            let cut = rng.below(whole.len());
-            assert_eq!(parse_request(&whole[..cut]), Ok(None), "a prefix of {whole:?} is incomplete");
             assert!(!args.is_empty());
+            // The arguments are borrowed from the input, in place.
+            assert!(args.iter().all(|a| whole.as_ptr_range().contains(&a.as_ptr()) || a.is_empty()));
+            let cut = rng.below(whole.len());
+            assert_eq!(parse_request(&whole[..cut], &mut args), Ok(None), "a prefix of {whole:?} is incomplete");
         }
         match round % 3 {
             0 => mutate(&mut rng, &mut input),
@@ -267,9 +270,10 @@ fn fuzz_the_request_parser() {
             _ => input.extend((0..rng.below(16)).map(|_| rng.next() as u8)),
         }
         let mut at = 0;
+        let mut args = Vec::new();
         while at < input.len() {
-            match parse_request(&input[at..]) {
-                Ok(Some((_, used))) => {
+            match parse_request(&input[at..], &mut args) {
+                Ok(Some(used)) => {
                     assert!(used > 0 && at + used <= input.len(), "used {used} of {}", input.len() - at);
                     at += used;
                 }
@@ -320,4 +324,62 @@ fn every_accept_mode_serves_the_sharded_store() {
             assert_eq!(values, (0..50).collect::<Vec<i64>>(), "{accept:?}");
         }
     }
+}
+
+/// Many connections at once, each pipelining requests for keys on both shards: their
+/// forwarded requests share batches (one per core and turn), and every reply still reaches
+/// its own connection, in order.
+#[test]
+fn concurrent_pipelines_across_shards_get_their_own_replies() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let clients: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut con = connect(addr);
+                for round in 0..30 {
+                    let mut pipe = redis::pipe();
+                    for i in 0..10 {
+                        pipe.cmd("SET").arg(format!("c{t}:{round}:{i}")).arg(format!("v{t}.{round}.{i}")).ignore();
+                        pipe.cmd("INCR").arg("shared").ignore();
+                    }
+                    for i in 0..10 {
+                        pipe.cmd("GET").arg(format!("c{t}:{round}:{i}"));
+                    }
+                    let got: Vec<String> = pipe.query(&mut con).unwrap();
+                    let want: Vec<String> = (0..10).map(|i| format!("v{t}.{round}.{i}")).collect();
+                    assert_eq!(got, want, "client {t}, round {round}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+    let mut con = connect(addr);
+    assert_eq!(con.get::<_, i64>("shared").unwrap(), 8 * 30 * 10, "no INCR lost or doubled");
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 8 * 30 * 10 + 1);
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    let remote: u64 =
+        info.lines().filter_map(|l| l.strip_prefix("ops_remote:")).map(|n| n.trim().parse::<u64>().unwrap()).sum();
+    assert!(remote > 1000, "requests crossed cores: {info}");
+}
+
+/// A graceful shutdown with no client left ends every task of the store by itself (accept
+/// loops, the per-core flush and inbox tasks, the sweeper): none has to be cut off.
+#[test]
+fn a_graceful_shutdown_cuts_off_no_task() {
+    let rt = runtime();
+    let addr = start(&rt);
+    {
+        let mut con = connect(addr);
+        let keys: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+        let _: () = con.mset(&keys.iter().map(|k| (k, 1)).collect::<Vec<_>>()).unwrap();
+        assert_eq!(con.exists::<_, i64>(&keys).unwrap(), 20);
+    }
+    std::thread::sleep(Duration::from_millis(100)); // the server sees the close
+    let started = Instant::now();
+    let cut_off = rt.shutdown_gracefully(Duration::from_secs(5));
+    assert_eq!(cut_off, 0, "tasks cut off instead of ending");
+    assert!(started.elapsed() < Duration::from_secs(3), "shutdown took {:?}", started.elapsed());
 }

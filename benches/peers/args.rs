@@ -44,6 +44,7 @@ usage: cargo bench -p ringpoll-benches --bench peers -- [--quick] [--rounds N] [
        cargo bench -p ringpoll-benches --bench peers -- --load HOST:PORT [--pid PID] [--conns N] [--payload BYTES]
          [--depth N] [--warmup SECS] [--duration SECS] [--gen-cpus 1]
 servers: ringpoll-epoll ringpoll-uring tokio monoio-epoll monoio-uring bare-epoll bare-uring (the default set),
+  bare-uring-fixed (bare-uring on direct descriptors),
   ringpoll-epoll-vec ringpoll-uring-vec (reading into a buffer per connection, not pooled),
   baseline-epoll baseline-uring (ringpoll as served by RINGPOLL_BENCH_BASELINE=PATH, another build's peers bench)
 --memory-only runs the idle-memory test alone, on those of its servers --servers lists.

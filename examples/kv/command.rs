@@ -1,176 +1,141 @@
-//! From a request's arguments to a plan: the shard operations it needs, and how their
-//! replies combine into the one reply the client gets.
+//! From a request's arguments (borrowed from the connection's input) to a plan: answered
+//! now, or the shard operations it needs and how their replies combine into the one reply
+//! the client gets.
 
 use std::time::Duration;
 
-use super::resp::{integer, Reply};
-use super::store::Op;
+use super::hash::shard_of;
+use super::op::Op;
+use super::replies::{self, Combine};
+use super::resp::integer;
 
 /// What to do for one request.
-pub enum Plan {
-    /// Answered without touching a shard (PING, ECHO, errors...).
-    Now(Reply),
-    /// Answered, then the connection closes.
+pub enum Plan<'a> {
+    /// Answered without touching a shard (PING, ECHO, errors...): the reply is already
+    /// written.
+    Answered,
+    /// `+OK`, then the connection closes.
     Quit,
-    /// Operations on shards (by core index), combined in order into one reply.
-    Ops(Vec<(usize, Op)>, Combine),
+    /// One operation on one shard (by core index): its reply is the client's.
+    One(usize, Op<'a>),
+    /// Operations on shards, combined in order into one reply.
+    Many(Vec<(usize, Op<'a>)>, Combine),
 }
 
-/// How the replies of a plan's operations make the client's reply.
-#[derive(Clone, Copy)]
-pub enum Combine {
-    /// The one operation's reply.
-    Single,
-    /// The sum of integer replies (DEL, EXISTS with several keys, DBSIZE).
-    Sum,
-    /// An array of the replies (MGET).
-    Array,
-    /// `+OK` once every operation said OK (MSET, FLUSHALL).
-    AllOk,
-    /// The bulk strings joined (INFO).
-    Concat,
-}
-
-/// Plans the request `args` for a store sharded over `shards` cores.
-pub fn plan(args: Vec<Vec<u8>>, shards: usize) -> Plan {
-    let mut args = args.into_iter();
-    let raw_name = args.next().unwrap_or_default();
+/// Plans the request `args` (not empty) for a store sharded over `shards` cores; a reply
+/// that needs no shard is written to `out` at once.
+pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a> {
+    let (raw_name, args) = args.split_first().map_or((&b""[..], args), |(n, rest)| (*n, rest));
     let mut lower = [0u8; 16]; // every command name fits; longer ones are unknown anyway
-    let name = command_name(&raw_name, &mut lower);
+    let name = command_name(raw_name, &mut lower);
     let argc = args.len();
-    let arity = |ok: bool| if ok { None } else { Some(wrong_arity(name)) };
-    if let Some(err) = match name {
-        "get" | "incr" | "ttl" | "echo" => arity(argc == 1),
-        "set" => arity(argc >= 2),
-        "expire" => arity(argc == 2),
-        "del" | "exists" | "mget" => arity(argc >= 1),
-        "mset" => arity(argc >= 2 && argc.is_multiple_of(2)),
-        "ping" => arity(argc <= 1),
-        _ => None,
-    } {
-        return Plan::Now(err);
+    let arity_ok = match name {
+        b"get" | b"incr" | b"ttl" | b"echo" => argc == 1,
+        b"set" => argc >= 2,
+        b"expire" => argc == 2,
+        b"del" | b"exists" | b"mget" => argc >= 1,
+        b"mset" => argc >= 2 && argc.is_multiple_of(2),
+        b"ping" => argc <= 1,
+        _ => true,
+    };
+    if !arity_ok {
+        let name = String::from_utf8_lossy(name);
+        return answer(out, |o| replies::error(o, &format!("ERR wrong number of arguments for '{name}' command")));
     }
-    let mut next = || args.next().unwrap_or_default();
+    let one = |op: fn(&'a [u8]) -> Op<'a>| Plan::One(shard_of(args[0], shards), op(args[0]));
     match name {
-        "ping" => Plan::Now(if argc == 0 { Reply::Status("PONG") } else { Reply::Bulk(next()) }),
-        "echo" => Plan::Now(Reply::Bulk(next())),
-        "quit" => Plan::Quit,
-        "get" => on_key(next(), shards, Op::Get),
-        "incr" => on_key(next(), shards, Op::Incr),
-        "ttl" => on_key(next(), shards, Op::Ttl),
-        "set" => {
-            let (key, value) = (next(), next());
-            match set_ttl(&mut args) {
-                Ok(ttl) => single((shard_of(&key, shards), Op::Set { key, value, ttl })),
-                Err(e) => Plan::Now(e),
-            }
-        }
-        "expire" => {
-            let key = next();
-            match integer(&next()) {
-                Some(secs) => single((shard_of(&key, shards), Op::Expire(key, secs))),
-                None => Plan::Now(not_an_integer()),
-            }
-        }
-        "del" | "exists" => {
-            let ops = args
-                .map(|key| (shard_of(&key, shards), if name == "del" { Op::Del(key) } else { Op::Exists(key) }))
-                .collect();
-            Plan::Ops(ops, Combine::Sum)
-        }
-        "mget" => Plan::Ops(args.map(|key| (shard_of(&key, shards), Op::Get(key))).collect(), Combine::Array),
-        "mset" => {
-            let mut ops = Vec::with_capacity(argc / 2);
-            while let (Some(key), Some(value)) = (args.next(), args.next()) {
-                ops.push((shard_of(&key, shards), Op::Set { key, value, ttl: None }));
-            }
-            Plan::Ops(ops, Combine::AllOk)
-        }
-        "dbsize" => Plan::Ops((0..shards).map(|s| (s, Op::DbSize)).collect(), Combine::Sum),
-        "flushall" => Plan::Ops((0..shards).map(|s| (s, Op::FlushAll)).collect(), Combine::AllOk),
-        "info" => Plan::Ops((0..shards).map(|s| (s, Op::Info)).collect(), Combine::Concat),
+        b"get" => one(Op::Get),
+        b"set" => match set_ttl(&args[2..]) {
+            Ok(ttl) => Plan::One(shard_of(args[0], shards), Op::Set { key: args[0], value: args[1], ttl }),
+            Err(e) => answer(out, |o| replies::error(o, e)),
+        },
+        b"incr" => one(Op::Incr),
+        b"ttl" => one(Op::Ttl),
+        b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
+        b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
+        b"quit" => Plan::Quit,
+        b"expire" => match integer(args[1]) {
+            Some(secs) => Plan::One(shard_of(args[0], shards), Op::Expire(args[0], secs)),
+            None => answer(out, not_an_integer),
+        },
+        b"del" => keys(args, shards, Op::Del, Combine::Sum),
+        b"exists" => keys(args, shards, Op::Exists, Combine::Sum),
+        b"mget" => keys(args, shards, Op::Get, Combine::Array),
+        b"mset" => Plan::Many(
+            args.chunks_exact(2)
+                .map(|kv| (shard_of(kv[0], shards), Op::Set { key: kv[0], value: kv[1], ttl: None }))
+                .collect(),
+            Combine::AllOk,
+        ),
+        b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
+        b"flushall" => every_shard(shards, Op::FlushAll, Combine::AllOk),
+        b"info" => every_shard(shards, Op::Info, Combine::Concat),
         // Clients ask these at start-up (redis-cli, redis-benchmark): nothing to configure.
-        "command" => Plan::Now(Reply::Array(Vec::new())),
-        "config" => Plan::Now(Reply::Array(
-            args.skip(1).flat_map(|name| [Reply::Bulk(name), Reply::Bulk(Vec::new())]).collect(),
-        )),
-        _ => {
-            Plan::Now(Reply::error(format!("ERR unknown command '{}'", printable(&String::from_utf8_lossy(&raw_name)))))
-        }
+        b"command" => answer(out, |o| replies::array(o, 0)),
+        b"config" => answer(out, |o| {
+            let names = args.get(1..).unwrap_or_default();
+            replies::array(o, names.len() * 2);
+            for name in names {
+                replies::bulk(o, name);
+                replies::bulk(o, b"");
+            }
+        }),
+        _ => answer(out, |o| {
+            let name = printable(&String::from_utf8_lossy(raw_name));
+            replies::error(o, &format!("ERR unknown command '{name}'"));
+        }),
     }
+}
+
+fn answer<'a>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> Plan<'a> {
+    write(out);
+    Plan::Answered
+}
+
+/// One operation per key, on each key's shard.
+fn keys<'a>(keys: &[&'a [u8]], shards: usize, op: fn(&'a [u8]) -> Op<'a>, how: Combine) -> Plan<'a> {
+    Plan::Many(keys.iter().map(|&key| (shard_of(key, shards), op(key))).collect(), how)
+}
+
+fn every_shard<'a>(shards: usize, op: Op<'a>, how: Combine) -> Plan<'a> {
+    Plan::Many((0..shards).map(|s| (s, op)).collect(), how)
 }
 
 /// The command's name in lower case, in `buf` (no allocation per request); a name too
-/// long or not UTF-8 comes back as "" and is reported unknown.
-fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a str {
+/// long comes back as "" and is reported unknown.
+fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a [u8] {
     if raw.len() > buf.len() {
-        return "";
+        return b"";
     }
-    let lower = &mut buf[..raw.len()];
-    lower.copy_from_slice(raw);
-    lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).unwrap_or("")
-}
-
-/// One operation on `key`'s shard.
-fn on_key(key: Vec<u8>, shards: usize, op: impl FnOnce(Vec<u8>) -> Op) -> Plan {
-    single((shard_of(&key, shards), op(key)))
-}
-
-/// A plan of one operation.
-fn single((shard, op): (usize, Op)) -> Plan {
-    Plan::Ops(vec![(shard, op)], Combine::Single)
+    // By hand: copy_from_slice on a short, variable length calls memcpy.
+    for (to, from) in buf.iter_mut().zip(raw) {
+        *to = from.to_ascii_lowercase();
+    }
+    &buf[..raw.len()]
 }
 
 /// `EX seconds` or `PX milliseconds` after SET's key and value.
-fn set_ttl(args: &mut impl Iterator<Item = Vec<u8>>) -> Result<Option<Duration>, Reply> {
+fn set_ttl(options: &[&[u8]]) -> Result<Option<Duration>, &'static str> {
     let mut ttl = None;
-    while let Some(option) = args.next() {
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
         let unit = match option.to_ascii_lowercase().as_slice() {
             b"ex" => Duration::from_secs(1),
             b"px" => Duration::from_millis(1),
-            _ => return Err(Reply::error("ERR syntax error")),
+            _ => return Err("ERR syntax error"),
         };
-        let amount = args.next().ok_or_else(|| Reply::error("ERR syntax error"))?;
-        let amount = integer(&amount).ok_or_else(not_an_integer)?;
+        let amount = options.next().ok_or("ERR syntax error")?;
+        let amount = integer(amount).ok_or("ERR value is not an integer or out of range")?;
         if amount <= 0 || ttl.is_some() {
-            return Err(Reply::error("ERR invalid expire time in 'set' command"));
+            return Err("ERR invalid expire time in 'set' command");
         }
         ttl = Some(unit.saturating_mul(amount.min(u32::MAX as i64) as u32));
     }
     Ok(ttl)
 }
 
-/// Combines the replies of one plan's operations.
-pub fn combine(how: Combine, mut replies: Vec<Reply>) -> Reply {
-    if let Some(err) = replies.iter().find(|r| matches!(r, Reply::Error(_))) {
-        if !matches!(how, Combine::Array) {
-            return err.clone();
-        }
-    }
-    match how {
-        Combine::Single => replies.pop().unwrap_or(Reply::Nil),
-        Combine::Array => Reply::Array(replies),
-        Combine::AllOk => Reply::Status("OK"),
-        Combine::Sum => Reply::Int(replies.iter().map(|r| if let Reply::Int(n) = r { *n } else { 0 }).sum()),
-        Combine::Concat => {
-            Reply::Bulk(replies.into_iter().flat_map(|r| if let Reply::Bulk(b) = r { b } else { Vec::new() }).collect())
-        }
-    }
-}
-
-/// The core that owns `key` (FNV-1a: cheap, and the same on every core and every run).
-pub fn shard_of(key: &[u8], shards: usize) -> usize {
-    let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % shards as u64) as usize
-}
-
-fn wrong_arity(name: &str) -> Reply {
-    Reply::error(format!("ERR wrong number of arguments for '{}' command", printable(name)))
-}
-
-fn not_an_integer() -> Reply {
-    Reply::error("ERR value is not an integer or out of range")
+fn not_an_integer(out: &mut Vec<u8>) {
+    replies::error(out, "ERR value is not an integer or out of range");
 }
 
 /// A client-chosen name, cut short and printable, for an error message.

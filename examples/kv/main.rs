@@ -13,11 +13,14 @@
 mod cli;
 mod command;
 mod conn;
+mod hash;
+pub mod op;
+mod pipeline;
+pub mod replies;
 pub mod resp;
 mod shard;
 mod store;
 
-use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -30,7 +33,6 @@ use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
 
 use shard::Shards;
-use store::Store;
 
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
@@ -133,7 +135,9 @@ pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Serve
         Accept::Shared => Some(SharedListener::bind(addr)?),
         _ => None,
     };
-    let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| cross_core::channel(shard::INBOX)).unzip();
+    // Unbounded: what bounds them is shard::MAX_IN_FLIGHT, and a core must never wait to
+    // answer another (two cores answering each other into full inboxes would deadlock).
+    let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| cross_core::unbounded()).unzip();
     let mut server = Server { addr, cores: Vec::with_capacity(n) };
     for (core, inbox) in receivers.into_iter().enumerate() {
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
@@ -146,10 +150,11 @@ pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Serve
             let _ = bound_tx.send(
                 listener.as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string())).and_then(|l| l.local_addr()),
             );
-            let store = Rc::new(RefCell::new(Store::default()));
-            ringpoll::spawn(shard::serve_inbox(core, inbox, store.clone())).detach();
-            ringpoll::spawn(shard::sweep(store.clone())).detach();
-            serve(listener?, Rc::new(Shards::new(core, store, inboxes))).await
+            let shards = Rc::new(Shards::new(core, inboxes));
+            ringpoll::spawn(shard::serve_inbox(Rc::downgrade(&shards), inbox)).detach();
+            ringpoll::spawn(shard::flush(Rc::downgrade(&shards))).detach();
+            ringpoll::spawn(shard::sweep(shards.clone())).detach();
+            serve(listener?, shards).await
         }));
         let bound = bound_rx.recv().map_err(|_| io::Error::other(format!("core {core} stopped before listening")))?;
         server.addr =

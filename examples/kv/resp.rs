@@ -1,4 +1,4 @@
-//! RESP2, the Redis protocol: requests in (arrays of bulk strings, or inline), replies out.
+//! RESP2, the Redis protocol: requests in (arrays of bulk strings, or inline), parsed in place.
 //!
 //! The parser never trusts a length before the bytes are there: a declared array or bulk
 //! length only bounds a loop, nothing is allocated from it, and lengths past the limits below
@@ -25,44 +25,47 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-/// One request: its arguments, and how many bytes of the input it used.
-pub type Parsed = (Vec<Vec<u8>>, usize);
-
-/// Parses the first request in `buf`: `Ok(None)` if it is not complete yet. An empty
+/// Parses the first request in `buf` into `args` (cleared first), borrowing the arguments
+/// in place: returns the bytes it used, or `Ok(None)` if it is not complete yet. An empty
 /// argument list (`*0`, a blank inline line) is a request to skip.
-pub fn parse_request(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+pub fn parse_request<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, ProtocolError> {
+    args.clear();
     match buf.first() {
         None => Ok(None),
-        Some(b'*') => parse_array(buf),
-        Some(_) => parse_inline(buf),
+        Some(b'*') => parse_array(buf, args),
+        Some(_) => parse_inline(buf, args),
     }
 }
 
-fn parse_array(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+fn parse_array<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, ProtocolError> {
     let Some((header, mut at)) = line(buf, 0)? else {
         return Ok(None);
     };
     let count = integer(&header[1..]).ok_or(ProtocolError("invalid multibulk length"))?;
     if count <= 0 {
-        return Ok(Some((Vec::new(), at)));
+        return Ok(Some(at));
     }
     if count as u64 > MAX_ARGS as u64 {
         return Err(ProtocolError("invalid multibulk length"));
     }
-    let mut args = Vec::with_capacity((count as usize).min(16));
     let mut declared = 0usize;
     for _ in 0..count {
-        let Some((header, body)) = line(buf, at)? else {
-            return Ok(None);
+        let (len, body) = match bulk_header(buf, at) {
+            Some(parsed) => parsed,
+            None => {
+                let Some((header, body)) = line(buf, at)? else {
+                    return Ok(None);
+                };
+                if header.first() != Some(&b'$') {
+                    return Err(ProtocolError("expected '$'"));
+                }
+                let len = integer(&header[1..]).ok_or(ProtocolError("invalid bulk length"))?;
+                if len < 0 || len as u64 > MAX_BULK as u64 {
+                    return Err(ProtocolError("invalid bulk length"));
+                }
+                (len as usize, body)
+            }
         };
-        if header.first() != Some(&b'$') {
-            return Err(ProtocolError("expected '$'"));
-        }
-        let len = integer(&header[1..]).ok_or(ProtocolError("invalid bulk length"))?;
-        if len < 0 || len as u64 > MAX_BULK as u64 {
-            return Err(ProtocolError("invalid bulk length"));
-        }
-        let len = len as usize;
         declared += len;
         if declared > MAX_REQUEST {
             return Err(ProtocolError("request too large"));
@@ -74,30 +77,63 @@ fn parse_array(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
         if &buf[end..end + 2] != b"\r\n" {
             return Err(ProtocolError("bulk string not followed by CRLF"));
         }
-        args.push(buf[body..end].to_vec());
+        args.push(&buf[body..end]);
         at = end + 2;
     }
-    Ok(Some((args, at)))
+    Ok(Some(at))
+}
+
+/// The common bulk header, `$` and up to 8 digits and CRLF, read in one pass: its length
+/// and where the bytes start. Anything else (incomplete, malformed, more digits, past
+/// MAX_BULK) returns `None` and goes the general way, which decides what it is.
+#[inline]
+fn bulk_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+    let rest = buf.get(at..)?;
+    if rest.first() != Some(&b'$') {
+        return None;
+    }
+    let mut len = 0usize;
+    for (i, &b) in rest.iter().enumerate().skip(1).take(9) {
+        match b {
+            b'0'..=b'9' => len = len * 10 + usize::from(b - b'0'),
+            b'\r' if i > 1 && rest.get(i + 1) == Some(&b'\n') => {
+                return (len <= MAX_BULK).then_some((len, at + i + 2));
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// `PING\r\n`, `SET k v\n`: words split on spaces and tabs (what a person types in telnet).
-fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+fn parse_inline<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, ProtocolError> {
     let Some(nl) = buf.iter().take(MAX_LINE + 1).position(|&b| b == b'\n') else {
         return if buf.len() > MAX_LINE { Err(ProtocolError("too big inline request")) } else { Ok(None) };
     };
     let text = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
-    let args = text.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()).map(<[u8]>::to_vec).collect();
-    Ok(Some((args, nl + 1)))
+    args.extend(text.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()));
+    Ok(Some(nl + 1))
 }
 
 /// The line starting at `at` (without its CRLF) and where the next one starts.
 fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, ProtocolError> {
     let rest = &buf[at..];
-    match rest.windows(2).take(MAX_LINE).position(|w| w == b"\r\n") {
-        Some(end) => Ok(Some((&rest[..end], at + end + 2))),
-        None if rest.len() > MAX_LINE => Err(ProtocolError("header line too long")),
-        None => Ok(None),
+    // Only a CRLF starting within the first MAX_LINE bytes counts (as before it, the line is
+    // too long). Header lines are short ("$16"): a byte scan for CR beats two-byte windows.
+    let window = &rest[..rest.len().min(MAX_LINE)];
+    let mut from = 0;
+    while let Some(cr) = window[from..].iter().position(|&b| b == b'\r') {
+        let end = from + cr;
+        match rest.get(end + 1) {
+            Some(b'\n') => return Ok(Some((&rest[..end], at + end + 2))),
+            Some(_) => from = end + 1,
+            None => return Ok(None),
+        }
     }
+    if rest.len() > MAX_LINE {
+        return Err(ProtocolError("header line too long"));
+    }
+    Ok(None)
 }
 
 /// A strict decimal integer: an optional '-', then digits, within i64.
@@ -117,61 +153,4 @@ pub fn integer(text: &[u8]) -> Option<i64> {
         // Accumulate negatively for a '-' so i64::MIN parses too.
         n.checked_mul(10).and_then(|n| if negative { n.checked_sub(d) } else { n.checked_add(d) })
     })
-}
-
-/// A reply, as RESP2 encodes it. `Send`: replies come back from other cores.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// `+text`
-    Status(&'static str),
-    /// `-text`
-    Error(String),
-    /// `:n`
-    Int(i64),
-    /// `$len` and the bytes
-    Bulk(Vec<u8>),
-    /// `$-1`
-    Nil,
-    /// `*n` and the elements
-    Array(Vec<Reply>),
-}
-
-impl Reply {
-    /// An error reply.
-    pub fn error(text: impl Into<String>) -> Reply {
-        Reply::Error(text.into())
-    }
-
-    /// Appends the encoding to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Reply::Status(s) => push_line(out, b'+', s.as_bytes()),
-            Reply::Error(e) => push_line(out, b'-', e.as_bytes()),
-            Reply::Int(n) => push_number(out, b':', *n),
-            Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
-            Reply::Bulk(b) => {
-                push_number(out, b'$', b.len() as i64);
-                out.extend_from_slice(b);
-                out.extend_from_slice(b"\r\n");
-            }
-            Reply::Array(items) => {
-                push_number(out, b'*', items.len() as i64);
-                items.iter().for_each(|r| r.encode(out));
-            }
-        }
-    }
-}
-
-/// `kind`, the decimal `n`, CRLF: written in place, no allocation.
-fn push_number(out: &mut Vec<u8>, kind: u8, n: i64) {
-    use std::io::Write;
-    out.push(kind);
-    let _ = write!(out, "{n}\r\n"); // writing to a Vec cannot fail
-}
-
-/// A status or error line; CR and LF inside would end it early, so they become spaces.
-fn push_line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
-    out.push(kind);
-    out.extend(text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
-    out.extend_from_slice(b"\r\n");
 }

@@ -1,34 +1,17 @@
 //! One core's shard: its keys, their values and expiry times, and the operations on them.
 //!
 //! The map is touched only by its own core (local connections directly, other cores through
-//! messages), so it is a plain `HashMap` behind a `RefCell`: no lock, no atomic. Expired keys
-//! are removed when touched, and swept once a second.
+//! batches), so it is a plain `HashMap` behind a `RefCell`: no lock, no atomic. Expired keys
+//! are removed when touched, and swept once a second. Replies are encoded straight from the
+//! map into the caller's buffer: a GET copies its value once, into the reply.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::resp::{integer, Reply};
-
-/// One operation on one shard: a command, or one key's part of a multi-key command.
-#[derive(Debug)]
-pub enum Op {
-    Get(Vec<u8>),
-    Set {
-        key: Vec<u8>,
-        value: Vec<u8>,
-        ttl: Option<Duration>,
-    },
-    Del(Vec<u8>),
-    Exists(Vec<u8>),
-    Incr(Vec<u8>),
-    /// `EXPIRE key seconds`: a TTL of zero or less deletes the key.
-    Expire(Vec<u8>, i64),
-    Ttl(Vec<u8>),
-    DbSize,
-    FlushAll,
-    /// This core's section of INFO.
-    Info,
-}
+use super::hash::KeyHash;
+use super::op::Op;
+use super::replies;
+use super::resp::integer;
 
 struct Entry {
     value: Vec<u8>,
@@ -53,49 +36,67 @@ pub struct Served {
 /// One shard's keys.
 #[derive(Default)]
 pub struct Store {
-    map: HashMap<Vec<u8>, Entry>,
+    map: HashMap<Vec<u8>, Entry, KeyHash>,
+    /// Whether any key may have an expiry time; until one does, a lookup is one probe,
+    /// with no expiry check. Cleared by a sweep that finds none left.
+    expiring: bool,
     /// Operations served, by origin.
     pub served: Served,
 }
 
 impl Store {
-    /// Applies `op` as of `now`.
-    pub fn apply(&mut self, op: Op, now: Instant) -> Reply {
+    /// Applies `op` as of `now` and appends its reply to `out`. INFO is the shard's to
+    /// answer (it knows its core), not the store's: it gets an error here.
+    pub fn apply(&mut self, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
         match op {
-            Op::Get(key) => self.live(&key, now).map_or(Reply::Nil, |e| Reply::Bulk(e.value.clone())),
+            Op::Get(key) => match self.live(key, now) {
+                Some(e) => replies::bulk(out, &e.value),
+                None => replies::nil(out),
+            },
             Op::Set { key, value, ttl } => {
-                self.map.insert(key, Entry { value, expires: ttl.map(|t| now + t) });
-                Reply::Status("OK")
+                let expires = ttl.map(|t| now + t);
+                self.expiring |= expires.is_some();
+                match self.map.get_mut(key) {
+                    // Overwriting keeps the key and reuses the value's allocation.
+                    Some(e) => {
+                        e.value.clear();
+                        e.value.extend_from_slice(value);
+                        e.expires = expires;
+                    }
+                    None => drop(self.map.insert(key.to_vec(), Entry { value: value.to_vec(), expires })),
+                }
+                replies::status(out, "OK");
             }
-            Op::Del(key) => Reply::Int(self.take(&key, now).is_some() as i64),
-            Op::Exists(key) => Reply::Int(self.live(&key, now).is_some() as i64),
-            Op::Incr(key) => self.incr(key, now),
+            Op::Del(key) => replies::int(out, self.take(key, now) as i64),
+            Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
+            Op::Incr(key) => self.incr(key, now, out),
             Op::Expire(key, secs) => {
                 if secs <= 0 {
-                    return Reply::Int(self.take(&key, now).is_some() as i64);
+                    return replies::int(out, self.take(key, now) as i64);
                 }
-                match self.live_mut(&key, now) {
+                match self.live_mut(key, now) {
                     Some(e) => {
                         e.expires = Some(now + Duration::from_secs(secs as u64));
-                        Reply::Int(1)
+                        self.expiring = true;
+                        replies::int(out, 1);
                     }
-                    None => Reply::Int(0),
+                    None => replies::int(out, 0),
                 }
             }
-            Op::Ttl(key) => match self.live(&key, now) {
-                None => Reply::Int(-2),
-                Some(Entry { expires: None, .. }) => Reply::Int(-1),
-                Some(Entry { expires: Some(t), .. }) => Reply::Int(((*t - now).as_millis() as i64 + 500) / 1000),
+            Op::Ttl(key) => match self.live(key, now) {
+                None => replies::int(out, -2),
+                Some(Entry { expires: None, .. }) => replies::int(out, -1),
+                Some(Entry { expires: Some(t), .. }) => replies::int(out, ((*t - now).as_millis() as i64 + 500) / 1000),
             },
             Op::DbSize => {
                 self.sweep(now);
-                Reply::Int(self.map.len() as i64)
+                replies::int(out, self.map.len() as i64);
             }
             Op::FlushAll => {
                 self.map.clear();
-                Reply::Status("OK")
+                replies::status(out, "OK");
             }
-            Op::Info => unreachable!("INFO is answered by the shard, which knows its core"),
+            Op::Info => replies::error(out, "ERR INFO is answered by the shard"),
         }
     }
 
@@ -106,23 +107,39 @@ impl Store {
 
     /// Removes every expired key.
     pub fn sweep(&mut self, now: Instant) {
-        self.map.retain(|_, e| e.live(now));
+        if !self.expiring {
+            return;
+        }
+        let mut expiring = false;
+        self.map.retain(|_, e| {
+            expiring |= e.expires.is_some();
+            e.live(now)
+        });
+        self.expiring = expiring;
     }
 
-    fn incr(&mut self, key: Vec<u8>, now: Instant) -> Reply {
-        let current = match self.live(&key, now) {
+    fn incr(&mut self, key: &[u8], now: Instant, out: &mut Vec<u8>) {
+        let current = match self.live(key, now) {
             None => 0,
             Some(e) => match integer(&e.value) {
                 Some(n) => n,
-                None => return Reply::error("ERR value is not an integer or out of range"),
+                None => return replies::error(out, "ERR value is not an integer or out of range"),
             },
         };
         let Some(next) = current.checked_add(1) else {
-            return Reply::error("ERR increment or decrement would overflow");
+            return replies::error(out, "ERR increment or decrement would overflow");
         };
-        let expires = self.live(&key, now).and_then(|e| e.expires);
-        self.map.insert(key, Entry { value: next.to_string().into_bytes(), expires });
-        Reply::Int(next)
+        let mut digits = Vec::with_capacity(20);
+        replies::int(&mut digits, next); // ":n\r\n"
+        let text = &digits[1..digits.len() - 2];
+        match self.map.get_mut(key) {
+            Some(e) => {
+                e.value.clear();
+                e.value.extend_from_slice(text);
+            }
+            None => drop(self.map.insert(key.to_vec(), Entry { value: text.to_vec(), expires: None })),
+        }
+        replies::int(out, next);
     }
 
     fn live(&mut self, key: &[u8], now: Instant) -> Option<&Entry> {
@@ -130,13 +147,14 @@ impl Store {
     }
 
     fn live_mut(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
-        if self.map.get(key).is_some_and(|e| !e.live(now)) {
+        if self.expiring && self.map.get(key).is_some_and(|e| !e.live(now)) {
             self.map.remove(key);
         }
         self.map.get_mut(key)
     }
 
-    fn take(&mut self, key: &[u8], now: Instant) -> Option<Entry> {
-        self.map.remove(key).filter(|e| e.live(now))
+    /// Removes `key`; whether it was there and live.
+    fn take(&mut self, key: &[u8], now: Instant) -> bool {
+        self.map.remove(key).is_some_and(|e| e.live(now))
     }
 }

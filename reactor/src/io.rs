@@ -18,9 +18,9 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::{self, Run};
+use crate::driver::{self, Accepting, Run};
 use crate::interest::Interest;
-use crate::op::{Accept, Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
+use crate::op::{Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
 use crate::pool::PooledBuf;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
@@ -93,8 +93,15 @@ impl Source {
 
     /// Accepts a connection: a non-blocking, close-on-exec socket and its peer's address.
     /// ECONNABORTED (the peer gave up in the queue) is retried; EMFILE and ENFILE are returned.
+    /// On io_uring one multishot accept per listener queues connections (up to 64) between
+    /// calls; dropping the listener closes the queued ones.
     pub fn accept(&self) -> impl Future<Output = io::Result<(OwnedFd, SockAddr)>> + '_ {
-        AcceptConn { source: self, run: self.run(Accept::new()) }
+        AcceptConn { source: self, accepting: self.accepting() }
+    }
+
+    /// One accept on the read turn.
+    fn accepting(&self) -> Turned<'_, Accepting<'_>> {
+        self.turned(Interest::Read, self.reactor().driver().accept(self.target()))
     }
 
     /// Connects a non-blocking socket to `addr`, reporting the connection's own error.
@@ -195,7 +202,7 @@ impl Future for ReadPooled<'_> {
 /// The future of [`Source::accept`]: accepts until a connection did not abort in the queue.
 struct AcceptConn<'a> {
     source: &'a Source,
-    run: Turned<'a, Run<'a, Accept>>,
+    accepting: Turned<'a, Accepting<'a>>,
 }
 
 impl Future for AcceptConn<'_> {
@@ -204,8 +211,8 @@ impl Future for AcceptConn<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         loop {
-            match ready!(Pin::new(&mut this.run).poll(cx)) {
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => this.run = this.source.run(Accept::new()),
+            match ready!(Pin::new(&mut this.accepting).poll(cx)) {
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => this.accepting = this.source.accepting(),
                 other => return Poll::Ready(other),
             }
         }

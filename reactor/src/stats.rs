@@ -50,6 +50,7 @@ pub struct Stats {
     pub uring_enters: Counter,
     pub uring_completions: Counter,
     pub accepted: Counter,
+    pub accept_arms: Counter,
     pub sources_open: Counter,
     pub timers_live: Counter,
     pub ops_in_flight: Counter,
@@ -75,6 +76,9 @@ pub struct StatsSnapshot {
     pub uring_completions: u64,
     /// Connections accepted by listeners on the core.
     pub accepted: u64,
+    /// Multishot accepts submitted (io_uring): one per listener, plus one per re-arm after
+    /// an end (an error, a pause, a full completion queue).
+    pub accept_arms: u64,
     /// Sockets open on the core now.
     pub sources_open: u64,
     /// Armed timers now.
@@ -101,6 +105,7 @@ impl Stats {
             uring_enters: self.uring_enters.get(),
             uring_completions: self.uring_completions.get(),
             accepted: self.accepted.get(),
+            accept_arms: self.accept_arms.get(),
             sources_open: self.sources_open.get(),
             timers_live: self.timers_live.get(),
             ops_in_flight: self.ops_in_flight.get(),

@@ -8,6 +8,12 @@
 //! ring when it completes. One send in flight per connection keeps the bytes in order (two
 //! sends on one stream may complete out of order when the first goes async).
 //!
+//! `bare-uring-fixed` is the same loop on direct descriptors: the multishot accept installs
+//! each connection in the ring's registered file table (IORING_FILE_INDEX_ALLOC) instead of
+//! the process's, every recv, send and close names it by index (IOSQE_FIXED_FILE), and the
+//! kernel skips the fd table lookup and its reference count per op. TCP_NODELAY is set on the
+//! listener, which accepted sockets inherit, since a direct descriptor has no setsockopt.
+//!
 //! Kernel facts this loop relies on (Linux 6.0+):
 //! - a recv CQE names its buffer in the upper 16 bits of `flags` (IORING_CQE_F_BUFFER);
 //! - a multishot op that ends posts a CQE without IORING_CQE_F_MORE and must be re-armed;
@@ -22,7 +28,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
 
-use io_uring::types::{BufRingEntry, Fd};
+use io_uring::types::{BufRingEntry, Fd, Fixed};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 
 use super::{thread_per_core, ServeOpts};
@@ -38,14 +44,36 @@ const ACCEPT: u64 = 1 << 62;
 const RECV: u64 = 2 << 62;
 const SEND: u64 = 3 << 62;
 const KIND: u64 = 3 << 62;
+/// `user_data` of a shutdown or close on a direct descriptor, whose completion needs nothing.
+const CLOSE: u64 = 0;
 
-/// Serves until the process is killed.
-pub fn serve(opts: &ServeOpts, ready: mpsc::Sender<()>) -> io::Result<()> {
-    thread_per_core(opts, ready, core_main)
+/// Slots of the registered file table of `bare-uring-fixed` (connections per core at most).
+const FIXED_FILES: u32 = 8192;
+
+/// Builds an SQE on a connection: by descriptor, or by its index in the registered file table
+/// when the server runs on direct descriptors (the builders take either type, not a choice).
+macro_rules! on_conn {
+    ($fixed:expr, $fd:expr, |$target:ident| $build:expr) => {
+        if $fixed {
+            let $target = Fixed($fd as u32);
+            $build
+        } else {
+            let $target = Fd($fd);
+            $build
+        }
+    };
 }
 
-fn core_main(opts: &ServeOpts, ready: mpsc::Sender<()>) -> io::Result<()> {
+/// Serves until the process is killed; `fixed`: on direct descriptors.
+pub fn serve(opts: &ServeOpts, ready: mpsc::Sender<()>, fixed: bool) -> io::Result<()> {
+    thread_per_core(opts, ready, move |opts, ready| core_main(opts, ready, fixed))
+}
+
+fn core_main(opts: &ServeOpts, ready: mpsc::Sender<()>, fixed: bool) -> io::Result<()> {
     let listener = crate::sys::reuseport_listener(opts.addr)?;
+    if fixed {
+        crate::sys::setsockopt_int(listener.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    }
     let ring = IoUring::builder()
         .setup_cqsize(8192)
         .setup_coop_taskrun()
@@ -53,8 +81,11 @@ fn core_main(opts: &ServeOpts, ready: mpsc::Sender<()>) -> io::Result<()> {
         .setup_defer_taskrun()
         .build(1024)?;
     let bufs = BufRing::register(&ring)?;
-    let mut server = Server { ring, bufs, conns: Vec::new(), starved: Vec::new() };
-    server.push(opcode::AcceptMulti::new(Fd(listener.as_raw_fd())).build().user_data(ACCEPT));
+    if fixed {
+        ring.submitter().register_files_sparse(FIXED_FILES)?;
+    }
+    let mut server = Server { ring, bufs, conns: Vec::new(), starved: Vec::new(), fixed };
+    server.arm_accept(&listener);
     let _ = ready.send(());
     server.run(&listener)
 }
@@ -82,6 +113,8 @@ struct Server {
     conns: Vec<Option<Conn>>,
     /// Connections whose recv ended with ENOBUFS, re-armed once buffers are back.
     starved: Vec<RawFd>,
+    /// Connections are direct descriptors: a "fd" here is an index in the ring's file table.
+    fixed: bool,
 }
 
 impl Server {
@@ -122,14 +155,21 @@ impl Server {
         }
     }
 
+    fn arm_accept(&mut self, listener: &TcpListener) {
+        let accept = opcode::AcceptMulti::new(Fd(listener.as_raw_fd())).allocate_file_index(self.fixed);
+        self.push(accept.build().user_data(ACCEPT));
+    }
+
     fn accepted(&mut self, listener: &TcpListener, res: i32, flags: u32) {
         if !cqueue::more(flags) {
-            self.push(opcode::AcceptMulti::new(Fd(listener.as_raw_fd())).build().user_data(ACCEPT));
+            self.arm_accept(listener);
         }
         if res < 0 {
             return;
         }
-        let _ = crate::sys::setsockopt_int(res, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        if !self.fixed {
+            let _ = crate::sys::setsockopt_int(res, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        }
         let slot = res as usize;
         if self.conns.len() <= slot {
             self.conns.resize_with(slot + 1, || None);
@@ -141,7 +181,8 @@ impl Server {
     fn arm_recv(&mut self, fd: RawFd) {
         if let Some(Some(conn)) = self.conns.get_mut(fd as usize) {
             conn.receiving = true;
-            self.push(opcode::RecvMulti::new(Fd(fd), GROUP).build().user_data(RECV | fd as u64));
+            let recv = on_conn!(self.fixed, fd, |target| opcode::RecvMulti::new(target, GROUP).build());
+            self.push(recv.user_data(RECV | fd as u64));
         }
     }
 
@@ -173,9 +214,6 @@ impl Server {
         conn.sending = false;
         if res < 0 {
             conn.closing = true;
-            // Ends the multishot recv (it completes with 0), so the descriptor can be closed.
-            // SAFETY: shutdown takes no pointers; `fd` is open until this loop closes it.
-            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
         }
         // Retire what went, in order; a short send leaves the rest (from an offset) queued.
         let mut sent = res.max(0) as u32;
@@ -189,6 +227,16 @@ impl Server {
             let bid = front.0;
             conn.queue.pop_front();
             self.bufs.give_back(bid);
+        }
+        if res < 0 {
+            // Ends the multishot recv (it completes with 0), so the descriptor can be closed.
+            if self.fixed {
+                let shutdown = opcode::Shutdown::new(Fixed(fd as u32), libc::SHUT_RDWR).build();
+                self.push(shutdown.user_data(CLOSE));
+            } else {
+                // SAFETY: shutdown takes no pointers; `fd` is open until this loop closes it.
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            }
         }
         self.send_next(fd);
     }
@@ -206,8 +254,13 @@ impl Server {
             }
             if !conn.receiving {
                 self.conns[fd as usize] = None;
-                // SAFETY: nothing in flight refers to `fd` any more (no send, no recv).
-                unsafe { libc::close(fd) };
+                if self.fixed {
+                    // Frees the table slot for the next accept.
+                    self.push(opcode::Close::new(Fixed(fd as u32)).build().user_data(CLOSE));
+                } else {
+                    // SAFETY: nothing in flight refers to `fd` any more (no send, no recv).
+                    unsafe { libc::close(fd) };
+                }
             }
             return;
         }
@@ -223,7 +276,8 @@ impl Server {
         conn.msg.msg_iovlen = conn.iov.len();
         conn.sending = true;
         let msg: *const libc::msghdr = &*conn.msg;
-        self.push(opcode::SendMsg::new(Fd(fd), msg).build().user_data(SEND | fd as u64));
+        let send = on_conn!(self.fixed, fd, |target| opcode::SendMsg::new(target, msg).build());
+        self.push(send.user_data(SEND | fd as u64));
     }
 }
 

@@ -28,6 +28,8 @@ pub enum ServerKind {
     BareEpoll,
     /// An io_uring loop per core, no runtime: multishot accept and recv, a provided-buffer ring.
     BareUring,
+    /// `BareUring` on direct descriptors (accept into the registered file table, fixed-file ops).
+    BareUringFixed,
     /// ringpoll with `DriverChoice::Epoll`.
     RingpollEpoll,
     /// ringpoll with `DriverChoice::Uring`.
@@ -62,7 +64,7 @@ impl ServerKind {
     ];
 
     /// Every server `--servers` can name.
-    pub const NAMED: [ServerKind; 11] = [
+    pub const NAMED: [ServerKind; 12] = [
         ServerKind::RingpollEpoll,
         ServerKind::RingpollUring,
         ServerKind::Tokio,
@@ -74,6 +76,7 @@ impl ServerKind {
         ServerKind::RingpollUringVec,
         ServerKind::BaselineEpoll,
         ServerKind::BaselineUring,
+        ServerKind::BareUringFixed,
     ];
 
     /// The name used on the command line and in the table.
@@ -84,6 +87,7 @@ impl ServerKind {
             ServerKind::MonoioEpoll => "monoio-epoll",
             ServerKind::BareEpoll => "bare-epoll",
             ServerKind::BareUring => "bare-uring",
+            ServerKind::BareUringFixed => "bare-uring-fixed",
             ServerKind::RingpollEpoll => "ringpoll-epoll",
             ServerKind::RingpollUring => "ringpoll-uring",
             ServerKind::RingpollEpollVec => "ringpoll-epoll-vec",
@@ -144,7 +148,8 @@ pub fn serve(kind: ServerKind, opts: &ServeOpts) -> io::Result<()> {
         ServerKind::MonoioUring => monoio_echo::serve::<monoio::IoUringDriver>(opts, ready_tx),
         ServerKind::MonoioEpoll => monoio_echo::serve::<monoio::LegacyDriver>(opts, ready_tx),
         ServerKind::BareEpoll => bare_epoll::serve(opts, ready_tx),
-        ServerKind::BareUring => bare_uring::serve(opts, ready_tx),
+        ServerKind::BareUring => bare_uring::serve(opts, ready_tx, false),
+        ServerKind::BareUringFixed => bare_uring::serve(opts, ready_tx, true),
         ServerKind::RingpollEpoll => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Epoll, ready_tx),
         ServerKind::RingpollUring => ringpoll_echo::serve(opts, ringpoll::DriverChoice::Uring, ready_tx),
         ServerKind::RingpollEpollVec => ringpoll_echo::serve_vec(opts, ringpoll::DriverChoice::Epoll, ready_tx),

@@ -10,9 +10,11 @@
 //! runs the poll-style methods and caller syscalls that way, and owned-buffer operations as
 //! completions (`uring::run`).
 
+mod accept;
 mod choice;
 mod readiness;
 
+pub(crate) use accept::Accepting;
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
 
 use std::future::Future;

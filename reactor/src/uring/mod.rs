@@ -20,6 +20,7 @@
 //! (IORING_OP_MSG_RING with `user_data` [`MAILBOX_DATA`]), not eventfd writes; see
 //! [`Break::wake`](crate::Break::wake).
 
+mod accept_stream;
 mod buf_ledger;
 mod buf_ring;
 mod in_flight;
@@ -60,6 +61,8 @@ const MAILBOX_DATA: u64 = u64::MAX - 2;
 /// Enters per turn that move the kernel's CQ overflow list over: each moves up to a CQ's
 /// worth (4 x the SQ entries), so a turn drains at least this many CQs of a storm.
 const OVERFLOW_ROUNDS: usize = 64;
+/// IORING_ENTER_GETEVENTS: the enter reaps (and runs deferred task work), not only submits.
+const ENTER_GETEVENTS: u32 = 1;
 
 /// Overrides [`ENTRIES`] (the CQ holds four times as many): a tiny ring overflows its
 /// completion queue under load, which the tests use to show that nothing is lost.
@@ -374,11 +377,18 @@ impl Uring {
             return Ok(0);
         }
         stats.uring_enters.bump();
-        ring.submitter().submit()
+        // Under DEFER_TASKRUN the kernel runs deferred completion work only in an enter that
+        // carries GETEVENTS, and moves overflowed completions only then too. Said here rather
+        // than left to the io-uring crate's `submit` (0.7.15 adds it for these flags; 0.6 did
+        // not, and then such an enter ran nothing).
+        let flags = if taskrun || overflow { ENTER_GETEVENTS } else { 0 };
+        // SAFETY: the SQ's tail is published (every push syncs it), `pending` entries wait
+        // behind it, and no argument pointer is passed.
+        unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, flags, None) }
     }
 
     /// Empties the kernel's CQ overflow list into the op table, a CQ's worth per enter (an
-    /// enter with GETEVENTS moves them; `submit` asks for it when the flag shows), up to
+    /// enter with GETEVENTS moves them, and submits nothing here), up to
     /// [`OVERFLOW_ROUNDS`] enters. Completions are only recorded here: tasks run after.
     #[cold]
     fn drain_overflow(
@@ -394,7 +404,8 @@ impl Uring {
                 break;
             }
             stats.uring_enters.bump();
-            match ring.submitter().submit() {
+            // SAFETY: no entry is submitted and no argument pointer is passed.
+            match unsafe { ring.submitter().enter::<libc::sigset_t>(0, 0, ENTER_GETEVENTS, None) } {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(_) => break,

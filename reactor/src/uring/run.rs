@@ -18,6 +18,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use io_uring::{opcode, types};
 
+use super::accept_stream::AcceptStream;
 use super::in_flight::{InFlight, Late};
 use super::op_table::{Completion, OpId};
 use super::receive_gate::{ReceiveGate, Receiving};
@@ -40,13 +41,16 @@ pub(crate) struct Registration {
     /// The op each direction waits on, so a moved deadline can wake it.
     parked: [OpSlot; 2],
     /// Orders receives around dropped ones.
-    gate: Rc<ReceiveGate>,
+    pub(super) gate: Rc<ReceiveGate>,
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
     /// The multishot recv of pooled reads, from the first one until a plain read or close.
     /// Taken out to be used and put back, never borrowed.
     pooled: Cell<Option<Rc<RefCell<RecvStream>>>>,
+    /// A listener's multishot accept, from the first accept until close; taken out to be
+    /// used and put back, never borrowed.
+    pub(super) accepting: Cell<Option<Rc<RefCell<AcceptStream>>>>,
 }
 
 /// An op id or none, in one word: no id the op table hands out has all its high bits set (see
@@ -258,7 +262,8 @@ impl Uring {
             registration.pooled.set(stream);
             waker
         };
-        op_waiter.or_else(|| if interest == Interest::Read { pooled() } else { None })
+        let reader = || pooled().or_else(|| self.accept_waiter(registration));
+        op_waiter.or_else(|| if interest == Interest::Read { reader() } else { None })
     }
 
     /// The source is gone: cancel its readiness polls, drop its leftovers, close `fd`.
@@ -271,6 +276,7 @@ impl Uring {
         if let Some(stream) = registration.pooled.take() {
             self.end_stream(&stream, false);
         }
+        self.end_accept(registration);
         self.stash.borrow_mut().forget(fd);
         self.close_fd(fd);
     }

@@ -80,6 +80,11 @@ impl Stash {
         self.accepted.entry(fd).or_default().push_back(conn);
     }
 
+    /// Whether a connection a dropped accept took waits for the next accept on `fd`.
+    pub(crate) fn has_accepted(&self, fd: RawFd) -> bool {
+        self.accepted.contains_key(&fd)
+    }
+
     pub(crate) fn take_accepted(&mut self, fd: RawFd) -> Option<(OwnedFd, SockAddr)> {
         let queue = self.accepted.get_mut(&fd)?;
         let conn = queue.pop_front();

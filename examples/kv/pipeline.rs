@@ -1,0 +1,236 @@
+//! One connection's pipeline: the requests of one read, run in order, their replies written
+//! in order. Replies this core can give are written at once; a request that needs another
+//! core leaves a hole in the output, filled when that core's answers come back (see
+//! `shard.rs`), so a pipeline mixing local and remote keys waits once, for all its holes.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::ops::Range;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use super::command::{plan, Plan};
+use super::replies::{self, combine, Combine};
+use super::resp::{parse_request, ProtocolError};
+use super::shard::Shards;
+
+/// The answers one pipeline waits for: one slot per operation that is not written straight
+/// into the output, filled by this core (for multi-key commands) or by the batch replies
+/// of other cores. Shared with the shard's queues of waiters.
+#[derive(Default)]
+pub struct Slots {
+    /// The encoded replies, one after another.
+    bytes: RefCell<Vec<u8>>,
+    /// Where each slot's reply lies in `bytes`.
+    ranges: RefCell<Vec<Range<usize>>>,
+    missing: Cell<usize>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Slots {
+    /// A new empty slot, to be filled once.
+    fn slot(&self) -> u32 {
+        let mut ranges = self.ranges.borrow_mut();
+        ranges.push(0..0);
+        self.missing.set(self.missing.get() + 1);
+        (ranges.len() - 1) as u32
+    }
+
+    /// Fills `slot` with the reply `write` appends; wakes the connection once none is missing.
+    pub fn fill(&self, slot: u32, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut bytes = self.bytes.borrow_mut();
+        let start = bytes.len();
+        write(&mut bytes);
+        if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
+            *range = start..bytes.len();
+        }
+        self.missing.set(self.missing.get().saturating_sub(1));
+        if self.missing.get() == 0 {
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Resolves once every slot is filled.
+    async fn complete(&self) {
+        poll_fn(|cx| {
+            if self.missing.get() == 0 {
+                return Poll::Ready(());
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    fn clear(&self) {
+        self.bytes.borrow_mut().clear();
+        self.ranges.borrow_mut().clear();
+        self.missing.set(0);
+    }
+}
+
+/// An empty list of slices, with `list`'s allocation and another lifetime: the
+/// standard library collects an emptied `Vec` into one of the same layout in place.
+fn reuse<'b>(mut list: Vec<&[u8]>) -> Vec<&'b [u8]> {
+    list.clear();
+    list.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
+}
+
+/// A place in the output where a reply from slots goes.
+struct Hole {
+    at: usize,
+    how: Combine,
+    slots: Range<u32>,
+}
+
+/// How a pipeline's parse ended.
+pub enum End {
+    /// Every complete request ran; the rest waits for more input.
+    More,
+    /// QUIT: answered, the connection closes after the replies.
+    Quit,
+    /// Malformed input: answered with a protocol error, the connection closes.
+    Malformed,
+}
+
+/// A connection's output and the answers it waits for, kept from one read to the next.
+pub struct Pipeline {
+    out: Vec<u8>,
+    holes: Vec<Hole>,
+    slots: Rc<Slots>,
+    joined: Vec<u8>,
+    /// The parser's argument list, kept empty between reads for its allocation.
+    args: Vec<&'static [u8]>,
+}
+
+impl Pipeline {
+    /// An empty pipeline.
+    pub fn new(capacity: usize) -> Pipeline {
+        Pipeline {
+            out: Vec::with_capacity(capacity),
+            holes: Vec::new(),
+            slots: Rc::default(),
+            joined: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Parses and runs every complete request at the front of `input`, in place; returns
+    /// the bytes used and how the parse ended.
+    pub fn run(&mut self, input: &[u8], shards: &Shards) -> (usize, End) {
+        let mut args = reuse(std::mem::take(&mut self.args));
+        let ended = self.run_with(input, shards, &mut args);
+        self.args = reuse(args);
+        ended
+    }
+
+    fn run_with<'a>(&mut self, input: &'a [u8], shards: &Shards, args: &mut Vec<&'a [u8]>) -> (usize, End) {
+        let now = Instant::now();
+        let mut used = 0;
+        loop {
+            match parse_request(&input[used..], args) {
+                Ok(Some(n)) => {
+                    used += n;
+                    if args.is_empty() {
+                        continue;
+                    }
+                    match plan(args, shards.count(), &mut self.out) {
+                        Plan::Answered => {}
+                        Plan::Quit => {
+                            replies::status(&mut self.out, "OK");
+                            return (used, End::Quit);
+                        }
+                        Plan::One(core, op) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
+                        Plan::One(core, op) => {
+                            let slot = self.slots.slot();
+                            self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
+                            shards.forward(core, op, &self.slots, slot);
+                        }
+                        Plan::Many(ops, how) => {
+                            let first = self.slots.ranges.borrow().len() as u32;
+                            for (core, op) in ops {
+                                let slot = self.slots.slot();
+                                if core == shards.me() {
+                                    self.slots.fill(slot, |out| shards.apply_local(op, now, out));
+                                } else {
+                                    shards.forward(core, op, &self.slots, slot);
+                                }
+                            }
+                            let end = self.slots.ranges.borrow().len() as u32;
+                            self.holes.push(Hole { at: self.out.len(), how, slots: first..end });
+                        }
+                    }
+                }
+                Ok(None) => return (used, End::More),
+                Err(ProtocolError(e)) => {
+                    replies::error(&mut self.out, &format!("ERR Protocol error: {e}"));
+                    return (used, End::Malformed);
+                }
+            }
+        }
+    }
+
+    /// The replies of everything run so far, in request order, once the other cores have
+    /// answered. Give the buffer back with [`Pipeline::recycle`] once written.
+    pub async fn replies(&mut self) -> Vec<u8> {
+        if !self.holes.is_empty() {
+            self.slots.complete().await;
+            self.fill_holes();
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Takes back the buffer [`Pipeline::replies`] gave, for the next pipeline.
+    pub fn recycle(&mut self, mut out: Vec<u8>) {
+        out.clear();
+        self.out = out;
+    }
+
+    /// Splices each hole's reply into the output, in order.
+    fn fill_holes(&mut self) {
+        if self.out.is_empty() && matches!(self.holes[..], [Hole { how: Combine::Single, .. }]) {
+            // One request, answered by another core (pipelines of one): its reply is the
+            // output as it came, so the buffers trade places instead of being copied.
+            std::mem::swap(&mut self.out, &mut self.slots.bytes.borrow_mut());
+            self.holes.clear();
+            self.slots.clear();
+            return;
+        }
+        let joined = &mut self.joined;
+        joined.clear();
+        let bytes = self.slots.bytes.borrow();
+        let ranges = self.slots.ranges.borrow();
+        let mut from = 0;
+        for hole in self.holes.drain(..) {
+            joined.extend_from_slice(&self.out[from..hole.at]);
+            let ranges = &ranges[hole.slots.start as usize..hole.slots.end as usize];
+            match (hole.how, ranges) {
+                // A single key's reply is the client's as it is: the common case.
+                (Combine::Single, [range]) => joined.extend_from_slice(&bytes[range.clone()]),
+                (how, ranges) => combine(how, ranges.iter().map(|r| &bytes[r.clone()]), joined),
+            }
+            from = hole.at;
+        }
+        joined.extend_from_slice(&self.out[from..]);
+        drop((bytes, ranges));
+        std::mem::swap(&mut self.out, &mut self.joined);
+        self.slots.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_argument_list_keeps_its_allocation() {
+        let mut list: Vec<&[u8]> = Vec::with_capacity(8);
+        let input = b"abc".to_vec();
+        list.push(&input);
+        let at = list.as_ptr() as usize;
+        let reused = super::reuse(list);
+        assert!(reused.is_empty() && reused.capacity() == 8);
+        assert_eq!(reused.as_ptr() as usize, at, "no new allocation");
+    }
+}

@@ -1,0 +1,149 @@
+//! RESP2 replies, written straight into a connection's output (no reply values in between),
+//! and the combining of several shards' encoded replies into one (MGET, DEL, DBSIZE, INFO).
+
+/// How the replies of one request's operations make the client's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// The one operation's reply.
+    Single,
+    /// The sum of integer replies (DEL, EXISTS with several keys, DBSIZE).
+    Sum,
+    /// An array of the replies (MGET).
+    Array,
+    /// `+OK` once every operation said OK (MSET, FLUSHALL).
+    AllOk,
+    /// The bulk strings joined (INFO).
+    Concat,
+}
+
+/// `+text`
+pub fn status(out: &mut Vec<u8>, text: &str) {
+    line(out, b'+', text.as_bytes());
+}
+
+/// `-text`; CR and LF inside would end it early, so they become spaces.
+pub fn error(out: &mut Vec<u8>, text: &str) {
+    line(out, b'-', text.as_bytes());
+}
+
+/// `:n`
+pub fn int(out: &mut Vec<u8>, n: i64) {
+    number(out, b':', n);
+}
+
+/// `$len`, the bytes, CRLF.
+pub fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    number(out, b'$', bytes.len() as i64);
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `$-1`: no value.
+pub fn nil(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"$-1\r\n");
+}
+
+/// `*n`, to be followed by `n` replies.
+pub fn array(out: &mut Vec<u8>, n: usize) {
+    number(out, b'*', n as i64);
+}
+
+/// `kind`, the decimal `n`, CRLF; digits written by hand (`write!` costs more than the rest
+/// of a GET's reply).
+fn number(out: &mut Vec<u8>, kind: u8, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.push(kind);
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
+    out.push(kind);
+    out.extend(text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends to `out` the one reply that `parts` (each one encoded reply, from this server's
+/// own encoder) make, as `how` says. Outside an array, the first error wins.
+pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> + Clone, out: &mut Vec<u8>) {
+    if how != Combine::Array {
+        if let Some(err) = parts.clone().find(|p| p.first() == Some(&b'-')) {
+            out.extend_from_slice(err);
+            return;
+        }
+    }
+    match how {
+        Combine::Single => parts.for_each(|p| out.extend_from_slice(p)),
+        Combine::Array => {
+            array(out, parts.len());
+            parts.for_each(|p| out.extend_from_slice(p));
+        }
+        Combine::AllOk => status(out, "OK"),
+        Combine::Sum => int(out, parts.filter_map(integer_reply).sum()),
+        Combine::Concat => {
+            let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
+            number(out, b'$', bodies.iter().map(|b| b.len()).sum::<usize>() as i64);
+            bodies.iter().for_each(|b| out.extend_from_slice(b));
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// The `n` of `:n\r\n`.
+fn integer_reply(reply: &[u8]) -> Option<i64> {
+    super::resp::integer(reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?)
+}
+
+/// The bytes of `$len\r\nbytes\r\n`.
+fn bulk_body(reply: &[u8]) -> Option<&[u8]> {
+    let rest = reply.strip_prefix(b"$")?.strip_suffix(b"\r\n")?;
+    let header_end = rest.iter().position(|&b| b == b'\r')?;
+    rest.get(header_end + 2..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(&mut out);
+        out
+    }
+
+    #[test]
+    fn numbers_encode_as_redis_does() {
+        for n in [0, 7, -1, 42, 1_000_000, i64::MAX, i64::MIN] {
+            assert_eq!(encoded(|o| int(o, n)), format!(":{n}\r\n").into_bytes());
+        }
+    }
+
+    #[test]
+    fn replies_combine_as_their_command_says() {
+        let (one, two, nil_, ok) = (b":1\r\n".as_slice(), b":2\r\n".as_slice(), b"$-1\r\n".as_slice(), b"+OK\r\n");
+        let err = b"-ERR boom\r\n".as_slice();
+        assert_eq!(encoded(|o| combine(Combine::Sum, [one, two].into_iter(), o)), b":3\r\n");
+        assert_eq!(encoded(|o| combine(Combine::Sum, [one, err].into_iter(), o)), err);
+        assert_eq!(
+            encoded(|o| combine(Combine::Array, [one, nil_, err].into_iter(), o)),
+            b"*3\r\n:1\r\n$-1\r\n-ERR boom\r\n"
+        );
+        assert_eq!(encoded(|o| combine(Combine::AllOk, [ok.as_slice(), ok].into_iter(), o)), b"+OK\r\n");
+        let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
+        assert_eq!(encoded(|o| combine(Combine::Concat, [a, b].into_iter(), o)), b"$5\r\nabc\r\n\r\n");
+        assert_eq!(encoded(|o| error(o, "bad\r\nline")), b"-bad  line\r\n");
+    }
+}
