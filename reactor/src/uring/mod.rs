@@ -8,9 +8,13 @@
 //!
 //! Completion storms (many connections, multishot ops, a small ring) may fill the CQ. The
 //! driver relies on IORING_FEAT_NODROP (every kernel with the EXT_ARG it requires has it):
-//! the kernel keeps what does not fit in an overflow list and flags IORING_SQ_CQ_OVERFLOW,
-//! and the driver enters whenever that flag shows, which moves them over; a submission the
-//! kernel refuses meanwhile (EBUSY) reaps first and tries again.
+//! the kernel keeps what does not fit in an overflow list and flags IORING_SQ_CQ_OVERFLOW.
+//! An enter moves at most a CQ's worth of them over, so a turn that reaped while the flag
+//! showed enters and reaps again until the list is empty (bounded): the list is a FIFO that
+//! new completions join at the back, and draining one CQ per turn left a completion minutes
+//! behind under load (an accept's CQE sat 0.5-4 s in it while 148 connections waited, and
+//! tests/completion_storm.rs's accepters gave up). A submission the kernel refuses meanwhile
+//! (EBUSY) reaps first and tries again.
 //!
 //! Cross-core wakes between two io_uring cores are messages posted into the target's ring
 //! (IORING_OP_MSG_RING with `user_data` [`MAILBOX_DATA`]), not eventfd writes; see
@@ -54,6 +58,9 @@ const BREAK_DATA: u64 = u64::MAX;
 const UNAWAITED_DATA: u64 = u64::MAX - 1;
 /// `user_data` of a wake another core posted into this ring (IORING_OP_MSG_RING).
 const MAILBOX_DATA: u64 = u64::MAX - 2;
+/// Enters per turn that move the kernel's CQ overflow list over: each moves up to a CQ's
+/// worth (4 x the SQ entries), so a turn drains at least this many CQs of a storm.
+const OVERFLOW_ROUNDS: usize = 64;
 /// IORING_ENTER_GETEVENTS: the enter reaps (and runs deferred task work), not only submits.
 const ENTER_GETEVENTS: u32 = 1;
 
@@ -332,7 +339,12 @@ impl Uring {
             // Every queued MSG_RING has been issued: their targets' descriptors may go.
             self.posted.borrow_mut().clear();
         }
-        let (n, orphans) = self.reap(&mut ring, wake);
+        let (mut n, mut orphans) = self.reap(&mut ring, wake);
+        if n > 0 {
+            let (more, late) = self.drain_overflow(&mut ring, wake, stats);
+            n += more;
+            orphans.extend(late);
+        }
         drop(ring);
         self.settle(orphans);
         stats.uring_completions.add(n as u64);
@@ -373,6 +385,36 @@ impl Uring {
         // SAFETY: the SQ's tail is published (every push syncs it), `pending` entries wait
         // behind it, and no argument pointer is passed.
         unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, flags, None) }
+    }
+
+    /// Empties the kernel's CQ overflow list into the op table, a CQ's worth per enter (an
+    /// enter with GETEVENTS moves them, and submits nothing here), up to
+    /// [`OVERFLOW_ROUNDS`] enters. Completions are only recorded here: tasks run after.
+    #[cold]
+    fn drain_overflow(
+        &self,
+        ring: &mut IoUring,
+        wake: &mut Vec<Waker>,
+        stats: &Stats,
+    ) -> (usize, Vec<(Orphan, Completion)>) {
+        let (mut n, mut orphans) = (0, Vec::new());
+        for _ in 0..OVERFLOW_ROUNDS {
+            // SAFETY: this thread is the ring's only user; reading the SQ flags touches no entry.
+            if !unsafe { ring.submission_shared().cq_overflow() } {
+                break;
+            }
+            stats.uring_enters.bump();
+            // SAFETY: no entry is submitted and no argument pointer is passed.
+            match unsafe { ring.submitter().enter::<libc::sigset_t>(0, 0, ENTER_GETEVENTS, None) } {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(_) => break,
+            }
+            let (more, late) = self.reap(ring, wake);
+            n += more;
+            orphans.extend(late);
+        }
+        (n, orphans)
     }
 
     /// Moves every CQE into the op table. Returns the count and the abandoned ops to settle
