@@ -63,20 +63,14 @@ impl ServerKind {
         ServerKind::BareUring,
     ];
 
-    /// Every server `--servers` can name.
-    pub const NAMED: [ServerKind; 12] = [
-        ServerKind::RingpollEpoll,
-        ServerKind::RingpollUring,
-        ServerKind::Tokio,
-        ServerKind::MonoioEpoll,
-        ServerKind::MonoioUring,
-        ServerKind::BareEpoll,
-        ServerKind::BareUring,
+    /// The servers `--servers` can name besides [`ALL`](Self::ALL): variants for measuring a
+    /// kernel feature or comparing builds.
+    pub const VARIANTS: [ServerKind; 5] = [
+        ServerKind::BareUringFixed,
         ServerKind::RingpollEpollVec,
         ServerKind::RingpollUringVec,
         ServerKind::BaselineEpoll,
         ServerKind::BaselineUring,
-        ServerKind::BareUringFixed,
     ];
 
     /// The name used on the command line and in the table.
@@ -113,8 +107,9 @@ impl ServerKind {
 
     /// Parses a name printed by [`ServerKind::name`].
     pub fn parse(name: &str) -> io::Result<ServerKind> {
-        ServerKind::NAMED
+        ServerKind::ALL
             .into_iter()
+            .chain(ServerKind::VARIANTS)
             .find(|k| k.name() == name)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("unknown server {name:?}")))
     }
