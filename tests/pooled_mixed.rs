@@ -274,3 +274,79 @@ fn streams_dropped_with_buffers_queued_give_every_buffer_back() {
         });
     });
 }
+
+/// Closes `stream` with SO_LINGER {on, 0}: the kernel sends RST instead of FIN.
+fn reset(stream: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `linger` is a live struct of the size passed, and the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(stream);
+}
+
+/// A plain read of `stream` into up to 256 bytes: `read(buf)`, or `poll_read` (`poll`).
+async fn plain_read(stream: &TcpStream, poll: bool) -> std::io::Result<Vec<u8>> {
+    if poll {
+        let mut buf = [0u8; 256];
+        let n = std::future::poll_fn(|cx| stream.poll_read(cx, &mut buf)).await?;
+        return Ok(buf[..n].to_vec());
+    }
+    let (res, buf) = stream.read(Vec::with_capacity(256)).await;
+    res.map(|_| buf)
+}
+
+#[test]
+fn a_reset_queued_by_a_pooled_read_reaches_the_plain_read_after_the_bytes() {
+    reset_after_pooled_read(false);
+}
+
+#[test]
+fn a_reset_queued_by_a_pooled_read_reaches_poll_read_after_the_bytes() {
+    reset_after_pooled_read(true);
+}
+
+/// On io_uring the pooled read's multishot recv takes the bytes and then the reset (the
+/// kernel reports a socket error once); a plain read (`poll`: `poll_read`) that takes over
+/// must see the bytes, then ConnectionReset, never end of stream first. epoll reads both
+/// from the socket.
+fn reset_after_pooled_read(poll: bool) {
+    small_ring();
+    assert_no_fd_leak(|| {
+        run(async {
+            let (client, server) = pair().await;
+            let data = payload(3000, 11);
+            client.write_all(data.clone()).await.0.unwrap();
+            reset(client);
+            // Loopback delivers the bytes and the RST at once; this only bounds the race.
+            sleep(Duration::from_millis(20)).await;
+            let first = timeout(LIMIT, server.read_pooled()).await.unwrap().expect("the bytes come before the reset");
+            assert!(!first.is_empty());
+            let mut got = first.to_vec();
+            drop(first);
+            // Let the recv queue the reset behind its bytes before the plain read takes over.
+            sleep(Duration::from_millis(20)).await;
+            let err = loop {
+                match timeout(LIMIT, plain_read(&server, poll)).await.unwrap() {
+                    Ok(buf) if buf.is_empty() => {
+                        panic!("end of stream before the reset, after {} of {} bytes", got.len(), data.len())
+                    }
+                    Ok(buf) => got.extend_from_slice(&buf),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+            assert!(got == data, "every byte before the error, in order ({} of {})", got.len(), data.len());
+            let rest = timeout(LIMIT, plain_read(&server, poll)).await.unwrap();
+            assert!(rest.unwrap().is_empty(), "the error is reported once, then the socket's end of stream");
+        });
+    });
+}

@@ -48,13 +48,13 @@ impl<B: IoBufMut> Syscall for Recv<B> {
     }
 
     fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
-        if !stash.has_bytes(fd) {
+        if !stash.has_stream(fd) {
             return None;
         }
         // SAFETY: the buffer's first bytes_total bytes are writable while it lives; viewing
         // them as MaybeUninit claims nothing about their contents.
         let out = unsafe { as_uninit(&mut self.buf) };
-        Some(Ok(stash.take_bytes(fd, out)))
+        stash.take_stream(fd, out)
     }
 }
 
@@ -83,6 +83,11 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
             // SAFETY: the kernel wrote `res` bytes at the start of the buffer, which is alive.
             let read = unsafe { std::slice::from_raw_parts(self.buf.stable_mut_ptr(), res as usize) };
             stash.push_bytes(fd, read);
+        } else if res < 0 && !matches!(-res, libc::ECANCELED | libc::EAGAIN | libc::EINTR) {
+            // The socket's error (a reset) went to this dropped read; the kernel will not
+            // report it again, so the next read would see end of stream. It gets the error.
+            // (Not our cancel, nor a transient result the next read would not have seen.)
+            stash.push_error(fd, -res);
         }
     }
 }
@@ -124,8 +129,26 @@ impl Syscall for RecvSlice<'_> {
         // written to it.
         let out = unsafe { &mut *(self.buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
         match self.stream {
-            true => stash.has_bytes(fd).then(|| Ok(stash.take_bytes(fd, out))),
+            true => stash.take_stream(fd, out),
             false => stash.take_datagram(fd, out).map(|(n, _): (usize, SockAddr)| Ok(n)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_read_keeps_its_bytes_and_a_late_error_but_not_its_cancel() {
+        let mut stash = Stash::default();
+        let mut out = [MaybeUninit::new(0u8); 8];
+        Recv::new(Vec::<u8>::with_capacity(8)).keep_late(-libc::ECANCELED, &mut stash, 3);
+        Recv::new(Vec::<u8>::with_capacity(8)).keep_late(-libc::EAGAIN, &mut stash, 3);
+        assert!(stash.take_stream(3, &mut out).is_none(), "nothing the next read would have seen");
+        Recv::new(Vec::<u8>::with_capacity(8)).keep_late(-libc::ECONNRESET, &mut stash, 3);
+        let err = stash.take_stream(3, &mut out).unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "the reset the kernel reports once");
+        assert!(stash.take_stream(3, &mut out).is_none(), "once");
     }
 }

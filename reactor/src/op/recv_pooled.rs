@@ -69,14 +69,18 @@ impl Syscall for RecvPooled {
     }
 
     fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
-        if !stash.has_bytes(fd) {
+        if !stash.has_stream(fd) {
             return None;
         }
         let mut buf = self.pool.get();
         // SAFETY: initialised bytes may be viewed as MaybeUninit; only bytes are written.
         let out = unsafe { &mut *(&mut buf[..] as *mut [u8] as *mut [MaybeUninit<u8>]) };
-        let n = stash.take_bytes(fd, out);
-        self.buf = Some(buf);
-        Some(Ok(n))
+        let res = stash.take_stream(fd, out);
+        match res {
+            Some(Ok(_)) => self.buf = Some(buf),
+            // The error that ended the leftovers (after their bytes): no buffer is held.
+            _ => self.pool.put(buf),
+        }
+        res
     }
 }

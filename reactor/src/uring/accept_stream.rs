@@ -156,7 +156,8 @@ impl Uring {
                 drop(conn);
                 Vec::new()
             }
-            After::Nothing => Vec::new(),
+            // A closed listener's accept error concerns no connection.
+            After::Failed(_) | After::Nothing => Vec::new(),
         };
         drop(s);
         if let Some(id) = pause {
@@ -188,7 +189,8 @@ impl Uring {
         let Some(stream) = registration.accepting.take() else { return };
         let mut s = stream.borrow_mut();
         let (cancel, queued) = s.state.close();
-        let queued: Vec<OwnedFd> = queued.collect();
+        // An accept error concerns no connection: nothing to hand on.
+        let queued: Vec<OwnedFd> = queued.filter_map(Result::ok).collect();
         let id = s.id.filter(|_| cancel);
         let waiters = std::mem::take(&mut s.waiters);
         drop(s);
@@ -265,7 +267,7 @@ mod tests {
         ms.on_completion(Event::Item(4), true);
         let (cancel, queued) = ms.close();
         assert!(cancel);
-        assert_eq!(queued.collect::<Vec<_>>(), [3, 4], "to be closed");
+        assert_eq!(queued.collect::<Vec<_>>(), [Ok(3), Ok(4)], "to be closed");
         assert_eq!(ms.on_completion(Event::Item(5), true), After::Release(5), "beat the cancel: closed");
         assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Nothing);
     }

@@ -16,7 +16,9 @@
 //! - End of stream is sticky: every later read sees it without arming again.
 //! - -ENOBUFS is not an error: the bytes wait in the socket. The next reader is told the op
 //!   starved ([`Next::Arm`] with `starved`), so it can grow the pool or fall back first.
-//! - Once closed, results are handed back for release ([`After::Release`]), never queued.
+//! - Once closed, results are handed back for release ([`After::Release`]), never queued;
+//!   so is the error that ends the op ([`After::Failed`]): queued or late, an error is a
+//!   result too (a recv's reset is reported once, and its owner's successor must see it).
 //!
 //! The queue keeps its first result inline and allocates only for the ones behind it, freed
 //! once drained: a connection read as fast as it receives (nearly all of them, and every idle
@@ -55,6 +57,9 @@ pub(crate) enum After<T> {
     Wake,
     /// Closed: release this result (give the buffer back, close the socket).
     Release(T),
+    /// Closed: the op ended with this errno (not its cancel, not -ENOBUFS), which the
+    /// owner's successor may want after the released results.
+    Failed(i32),
 }
 
 /// What a reader gets from [`Multishot::next`].
@@ -134,7 +139,8 @@ impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
         if self.closed {
             return match event {
                 Event::Item(item) => After::Release(item),
-                _ => After::Nothing,
+                Event::Failed(libc::ENOBUFS | libc::ECANCELED) | Event::Eof => After::Nothing,
+                Event::Failed(errno) => After::Failed(errno),
             };
         }
         match event {
@@ -185,8 +191,9 @@ impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
     }
 
     /// The owner is gone: returns whether a cancel must be submitted, and hands back every
-    /// queued result for release. Later completions come back as [`After::Release`].
-    pub(crate) fn close(&mut self) -> (bool, impl Iterator<Item = T>) {
+    /// queued result, errors included, in order, for release. Later completions come back as
+    /// [`After::Release`] and [`After::Failed`].
+    pub(crate) fn close(&mut self) -> (bool, impl Iterator<Item = Result<T, i32>>) {
         self.closed = true;
         let cancel = self.arm == Arm::Armed;
         if cancel {
@@ -194,7 +201,7 @@ impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
         }
         let first = self.first.take();
         let spill = self.spill.take().map(|s| *s).unwrap_or_default();
-        (cancel, first.into_iter().chain(spill).filter_map(Result::ok))
+        (cancel, first.into_iter().chain(spill))
     }
 }
 
@@ -296,7 +303,7 @@ mod tests {
         ms.on_completion(Event::Item(5), true);
         ms.on_completion(Event::Item(6), true);
         let (_, released) = ms.close();
-        assert_eq!(released.collect::<Vec<_>>(), [5, 6], "closing hands back both, in order");
+        assert_eq!(released.collect::<Vec<_>>(), [Ok(5), Ok(6)], "closing hands back both, in order");
     }
 
     #[test]
@@ -307,8 +314,10 @@ mod tests {
         ms.on_completion(Event::Failed(libc::ECONNRESET), true);
         let (cancel, released) = ms.close();
         assert!(cancel);
-        assert_eq!(released.collect::<Vec<_>>(), [1]);
+        assert_eq!(released.collect::<Vec<_>>(), [Ok(1), Err(libc::ECONNRESET)], "the error too, after the data");
         assert_eq!(ms.on_completion(Event::Item(2), true), After::Release(2));
+        assert_eq!(ms.on_completion(Event::Failed(libc::EPIPE), true), After::Failed(libc::EPIPE), "a late error too");
+        assert_eq!(ms.on_completion(Event::Failed(libc::ENOBUFS), true), After::Nothing, "not an error");
         assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Nothing);
         assert_eq!(ms.arm(), Arm::Idle);
         let (cancel, released) = ms.close();

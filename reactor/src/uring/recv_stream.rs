@@ -12,7 +12,8 @@
 //! - **A plain read** (`read(buf)`, `poll_read`) on the same socket retires the stream:
 //!   what it queued, and what it receives until its cancel lands, goes to the stash, and the
 //!   stream holds the source's receive gate until its last completion, so the plain read sees
-//!   those bytes first. One mechanism orders dropped reads and multishot leftovers alike.
+//!   those bytes first, then the error that ended the recv, if any (a reset is reported
+//!   once). One mechanism orders dropped reads and multishot leftovers alike.
 //! - **Closing the source** cancels the recv and gives every buffer back, queued or late.
 
 use std::cell::RefCell;
@@ -135,6 +136,14 @@ impl Uring {
                 let keep = s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive);
                 self.release(bid, len, keep.then_some(s.fd));
             }
+            After::Failed(errno) => {
+                // The reset (say) reached the recv after the plain read retired it: the
+                // kernel reports it once, so the plain read must get it from the stash.
+                let keep = s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive);
+                if keep {
+                    self.stash.borrow_mut().push_error(s.fd, errno);
+                }
+            }
             After::Nothing => {}
         }
         if !more {
@@ -206,8 +215,19 @@ impl Uring {
         // (Deciding by the recv's place in the gate lost every buffer queued after the recv
         // had ended: at end of stream, -ENOBUFS or a pause.)
         let keep_for = retire.then_some(s.fd);
-        for (bid, len) in queued {
-            self.release(bid, len, keep_for);
+        for result in queued {
+            match result {
+                Ok((bid, len)) => self.release(bid, len, keep_for),
+                // A queued error (a reset) ends the stream after its bytes. The kernel has
+                // reported it to the recv and will not again: dropped, the plain read would
+                // see end of stream where epoll sees the error. So it waits in the stash,
+                // behind the bytes.
+                Err(errno) => {
+                    if let Some(fd) = keep_for {
+                        self.stash.borrow_mut().push_error(fd, errno);
+                    }
+                }
+            }
         }
         let id = Some(s.id).filter(|&id| cancel && id != NOT_ARMED);
         let waker = s.waker.take();

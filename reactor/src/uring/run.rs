@@ -172,10 +172,10 @@ impl Uring {
         let stream = registration.pooled.take().unwrap_or_else(|| Rc::new(RefCell::new(RecvStream::new(fd))));
         registration.pooled.set(Some(stream.clone()));
         if !stream.borrow().armed() {
-            // Not in the kernel: earlier dropped reads settle first, and what they left is
-            // read before anything new.
+            // Not in the kernel: earlier dropped reads settle first, and what they left (bytes,
+            // then the error that ended them) is read before anything new.
             ready!(registration.gate.poll_clear(cx));
-            if self.stash.borrow().has_bytes(fd) {
+            if self.stash.borrow().has_stream(fd) {
                 return Poll::Ready(None);
             }
         }

@@ -7,8 +7,15 @@
 //! to the next read or accept on it, in order. An entry is only stashed while its source is
 //! alive (a `Weak` the orphan carries), and the source clears its entries when dropped, so a
 //! reused fd number never sees another socket's leftovers.
+//!
+//! A stream's leftovers may end in an error (a reset the kernel reported to a multishot recv
+//! or a dropped read). The kernel reports a socket error once, so after it the socket only
+//! says end of stream: dropped here, the error would turn into EOF for the next read, which
+//! epoll never shows. So the stash keeps one pending errno per descriptor, served after its
+//! bytes and only once, after which reads go back to the socket.
 
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{OwnedFd, RawFd};
 
@@ -18,6 +25,9 @@ use crate::sockaddr::SockAddr;
 #[derive(Default)]
 pub(crate) struct Stash {
     bytes: HashMap<RawFd, VecDeque<u8>>,
+    /// The error that ended a stream's leftovers: served after every byte of `bytes`, once.
+    /// A stream ends at its error, so no byte is stashed behind it.
+    errors: HashMap<RawFd, i32>,
     /// Whole datagrams (and their senders): a datagram's bounds must survive the stash.
     datagrams: HashMap<RawFd, VecDeque<(Vec<u8>, SockAddr)>>,
     accepted: HashMap<RawFd, VecDeque<(OwnedFd, SockAddr)>>,
@@ -26,6 +36,26 @@ pub(crate) struct Stash {
 impl Stash {
     pub(crate) fn push_bytes(&mut self, fd: RawFd, data: &[u8]) {
         self.bytes.entry(fd).or_default().extend(data);
+    }
+
+    /// Stashes the error that ended `fd`'s stream, for the read after its bytes. The first
+    /// one stays: the kernel reports a socket error once, so a second is another symptom.
+    pub(crate) fn push_error(&mut self, fd: RawFd, errno: i32) {
+        self.errors.entry(fd).or_insert(errno);
+    }
+
+    /// The next read of `fd`'s leftovers: up to `out.len()` stashed bytes, or once they are
+    /// gone the stashed error (taken: the read after it goes to the socket); None if neither.
+    pub(crate) fn take_stream(&mut self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> Option<io::Result<usize>> {
+        if self.has_bytes(fd) {
+            return Some(Ok(self.take_bytes(fd, out)));
+        }
+        self.errors.remove(&fd).map(|errno| Err(io::Error::from_raw_os_error(errno)))
+    }
+
+    /// Whether stream bytes or an error wait for the next read on `fd`.
+    pub(crate) fn has_stream(&self, fd: RawFd) -> bool {
+        self.has_bytes(fd) || self.errors.contains_key(&fd)
     }
 
     /// Moves up to `out.len()` stashed bytes of `fd` into `out`; returns how many.
@@ -41,12 +71,13 @@ impl Stash {
         n
     }
 
-    /// Whether stream bytes wait for the next read on `fd`.
-    pub(crate) fn has_bytes(&self, fd: RawFd) -> bool {
+    /// Whether stream bytes wait for the next read on `fd` (an error alone does not).
+    fn has_bytes(&self, fd: RawFd) -> bool {
         self.bytes.contains_key(&fd)
     }
 
-    /// Every stashed byte of `fd`.
+    /// Every stashed byte of `fd`. A stashed error stays for the next read: the caller asked
+    /// for bytes, and the error must still come after them.
     pub(crate) fn take_all_bytes(&mut self, fd: RawFd) -> Vec<u8> {
         self.bytes.remove(&fd).map(Vec::from).unwrap_or_default()
     }
@@ -97,6 +128,7 @@ impl Stash {
     /// The source of `fd` is gone: drop whatever it left (accepted sockets are closed).
     pub(crate) fn forget(&mut self, fd: RawFd) {
         self.bytes.remove(&fd);
+        self.errors.remove(&fd);
         self.datagrams.remove(&fd);
         self.accepted.remove(&fd);
     }
@@ -148,9 +180,30 @@ mod tests {
     fn forget_drops_one_descriptor_only() {
         let mut stash = Stash::default();
         stash.push_bytes(3, b"a");
+        stash.push_error(3, libc::ECONNRESET);
         stash.push_bytes(4, b"b");
+        stash.push_error(4, libc::EPIPE);
         stash.forget(3);
-        assert!(!stash.has_bytes(3));
+        assert!(!stash.has_stream(3), "bytes and error both gone");
         assert!(stash.has_bytes(4));
+        let mut out = [MaybeUninit::new(0u8); 8];
+        assert_eq!(stash.take_stream(4, &mut out).unwrap().unwrap(), 1);
+        assert_eq!(stash.take_stream(4, &mut out).unwrap().unwrap_err().raw_os_error(), Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn an_error_comes_after_the_bytes_and_only_once() {
+        let mut stash = Stash::default();
+        stash.push_bytes(3, b"abc");
+        stash.push_error(3, libc::ECONNRESET);
+        stash.push_error(3, libc::EPIPE);
+        let mut out = [MaybeUninit::new(0u8); 2];
+        assert_eq!(stash.take_stream(3, &mut out).unwrap().unwrap(), 2);
+        assert!(stash.has_stream(3));
+        assert_eq!(stash.take_all_bytes(3), b"c", "bytes only");
+        let err = stash.take_stream(3, &mut out).unwrap().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ECONNRESET), "the first error, after every byte");
+        assert!(!stash.has_stream(3));
+        assert!(stash.take_stream(3, &mut out).is_none(), "then the socket again");
     }
 }
