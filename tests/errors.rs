@@ -4,7 +4,6 @@ mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 
 use ringpoll::net::{TcpListener, TcpStream};
 use support::*;
@@ -19,29 +18,14 @@ fn std_peer(
     (addr, t)
 }
 
-/// Closes with SO_LINGER {on, 0}: the kernel sends RST instead of FIN.
-fn reset(stream: std::net::TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: `linger` is a live struct of the size passed, and the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
-}
-
 #[test]
 fn a_reset_peer_gives_connection_reset_on_read_and_an_error_on_write() {
     assert_no_fd_leak(|| {
         let (addr, peer) = std_peer(|mut s| {
             let mut b = [0u8; 5];
             s.read_exact(&mut b).unwrap();
-            reset(s);
+            set_linger_zero(&s);
+            drop(s);
         });
         run(async move {
             let stream = TcpStream::connect(addr).await.unwrap();

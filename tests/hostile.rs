@@ -3,7 +3,6 @@
 mod support;
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -29,20 +28,6 @@ fn serve_echo(rt: &Runtime) -> (std::net::SocketAddr, ringpoll::JoinHandle<std::
     (rx.recv().unwrap(), server)
 }
 
-fn set_linger_zero(fd: i32) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: `linger` is a live struct of the size passed.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-}
-
 /// One client of the churn mix; returns whether it completed a verified exchange.
 async fn churn_client(addr: std::net::SocketAddr, i: usize) -> std::io::Result<bool> {
     let stream = TcpStream::connect(addr).await?;
@@ -58,7 +43,7 @@ async fn churn_client(addr: std::net::SocketAddr, i: usize) -> std::io::Result<b
         2 => {
             let (res, _) = stream.write_all(data[..data.len() / 2].to_vec()).await;
             res?;
-            set_linger_zero(stream.as_raw_fd());
+            set_linger_zero(&stream);
             Ok(false)
         }
         // Abandoned: connected, never a byte.

@@ -275,24 +275,6 @@ fn streams_dropped_with_buffers_queued_give_every_buffer_back() {
     });
 }
 
-/// Closes `stream` with SO_LINGER {on, 0}: the kernel sends RST instead of FIN.
-fn reset(stream: TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: `linger` is a live struct of the size passed, and the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
-    drop(stream);
-}
-
 /// A plain read of `stream` into up to 256 bytes: `read(buf)`, or `poll_read` (`poll`).
 async fn plain_read(stream: &TcpStream, poll: bool) -> std::io::Result<Vec<u8>> {
     if poll {
@@ -325,7 +307,8 @@ fn reset_after_pooled_read(poll: bool) {
             let (client, server) = pair().await;
             let data = payload(3000, 11);
             client.write_all(data.clone()).await.0.unwrap();
-            reset(client);
+            set_linger_zero(&client);
+            drop(client);
             // Loopback delivers the bytes and the RST at once; this only bounds the race.
             sleep(Duration::from_millis(20)).await;
             let first = timeout(LIMIT, server.read_pooled()).await.unwrap().expect("the bytes come before the reset");

@@ -1,4 +1,4 @@
-//! Loopback TCP: a connected pair, an echo server, a round trip.
+//! Loopback TCP: a connected pair, an echo server, a round trip, a reset.
 
 use std::io;
 use std::net::Shutdown;
@@ -83,4 +83,21 @@ pub fn echo_on_core0(rt: &Runtime, data: &'static [u8]) -> Vec<u8> {
     .join()
     .expect("echo task")
     .expect("echo I/O")
+}
+
+/// Makes closing `socket` send RST instead of FIN (SO_LINGER {on, 0}): the peer's next read
+/// fails with ConnectionReset.
+pub fn set_linger_zero(socket: &impl std::os::fd::AsRawFd) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `linger` is a live struct of the size passed; a closed fd only makes it fail.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", io::Error::last_os_error());
 }
