@@ -132,13 +132,10 @@ impl Source {
     /// retry EINTR. Fails with `TimedOut` once the direction's deadline has passed. For I/O
     /// the socket types do not wrap; it runs the same loop as every built-in operation.
     pub async fn retry<T>(&self, interest: Interest, syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-        let _turn = match self.turns.try_take(interest) {
-            Some(turn) => turn,
-            None => self.turns.take(interest).await,
-        };
         let mut call = crate::op::Custom { interest, syscall, out: None };
         let mut waiting = false;
-        poll_fn(|cx| self.reactor.driver().poll_syscall(self.target(), cx, &mut call, &mut waiting)).await?;
+        let attempts = poll_fn(|cx| self.reactor.driver().poll_syscall(self.target(), cx, &mut call, &mut waiting));
+        self.turned(interest, attempts).await?;
         Ok(call.out.take().expect("the syscall succeeded"))
     }
 

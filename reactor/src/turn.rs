@@ -44,23 +44,6 @@ struct Waiter {
 }
 
 impl Turns {
-    /// Waits for the turn of `interest`; the turn ends when the returned guard drops.
-    /// Callers try [`Turns::try_take`] first: the common case needs no future.
-    pub(crate) fn take(&self, interest: Interest) -> TakeTurn<'_> {
-        TakeTurn { turns: self, interest, ticket: None }
-    }
-
-    /// The turn of `interest` if it is free and nobody queues for it.
-    #[inline]
-    pub(crate) fn try_take(&self, interest: Interest) -> Option<Turn<'_>> {
-        let held = &self.held[interest as usize];
-        if held.get() || self.first_waiter(interest).is_some() {
-            return None;
-        }
-        held.set(true);
-        Some(Turn { turns: self, interest })
-    }
-
     /// Whether the turn of `interest` is free and nobody queues for it.
     #[inline]
     fn is_free(&self, interest: Interest) -> bool {
@@ -137,48 +120,7 @@ impl Turns {
     }
 }
 
-/// The future of [`Turns::take`].
-#[must_use = "futures do nothing unless awaited"]
-pub(crate) struct TakeTurn<'a> {
-    turns: &'a Turns,
-    interest: Interest,
-    /// Our place in the queue, once we had to wait.
-    ticket: Option<Ticket>,
-}
-
-impl<'a> Future for TakeTurn<'a> {
-    type Output = Turn<'a>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<'a>> {
-        let this = self.get_mut();
-        ready!(this.turns.poll_queued(this.interest, &mut this.ticket, cx));
-        Poll::Ready(Turn { turns: this.turns, interest: this.interest })
-    }
-}
-
-impl Drop for TakeTurn<'_> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.turns.leave(self.interest, ticket);
-        }
-    }
-}
-
-/// The turn of one direction; the next waiter's begins when this drops.
-pub(crate) struct Turn<'a> {
-    turns: &'a Turns,
-    interest: Interest,
-}
-
-impl Drop for Turn<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.turns.release(self.interest);
-    }
-}
-
-/// `inner` run on its direction's turn: the future of `Source::run`. Written out rather than
+/// `inner` run on its direction's turn: the future of `Source::run` and `Source::retry`. Written out rather than
 /// an async fn, so the op inside `inner` is not stored twice.
 ///
 /// The turn is held only while `inner` is pending: an operation that finds its direction
@@ -245,25 +187,29 @@ mod tests {
     use crate::counting_waker::WakeCount;
     use std::pin::pin;
 
+    /// An operation that holds its direction's turn until it is dropped.
+    fn holder(turns: &Turns, interest: Interest) -> Pin<Box<Turned<'_, std::future::Pending<()>>>> {
+        Box::pin(Turned::new(turns, interest, std::future::pending()))
+    }
+
     #[test]
     fn turns_are_taken_in_arrival_order_per_direction() {
         let turns = Turns::default();
         let (count, waker) = WakeCount::waker();
         let cx = &mut Context::from_waker(&waker);
-        let mut first = pin!(turns.take(Interest::Read));
-        let Poll::Ready(held) = first.as_mut().poll(cx) else { panic!("a free turn is taken at once") };
-        let mut second = pin!(turns.take(Interest::Read));
-        let mut third = pin!(turns.take(Interest::Read));
+        let mut first = holder(&turns, Interest::Read);
+        assert!(first.as_mut().poll(cx).is_pending(), "a free turn is taken at once, and held while pending");
+        let mut second = pin!(Turned::new(&turns, Interest::Read, std::future::ready(2)));
+        let mut third = pin!(Turned::new(&turns, Interest::Read, std::future::ready(3)));
         assert!(second.as_mut().poll(cx).is_pending());
         assert!(third.as_mut().poll(cx).is_pending());
-        let mut writer = pin!(turns.take(Interest::Write));
-        assert!(writer.as_mut().poll(cx).is_ready(), "the other direction is independent");
-        drop(held);
+        let mut writer = pin!(Turned::new(&turns, Interest::Write, std::future::ready(4)));
+        assert_eq!(writer.as_mut().poll(cx), Poll::Ready(4), "the other direction is independent");
+        drop(first);
         assert_eq!(count.get(), 1, "only the first waiter is woken");
         assert!(third.as_mut().poll(cx).is_pending(), "no overtaking");
-        let Poll::Ready(second_turn) = second.as_mut().poll(cx) else { panic!("second's turn") };
-        drop(second_turn);
-        assert!(third.as_mut().poll(cx).is_ready());
+        assert_eq!(second.as_mut().poll(cx), Poll::Ready(2), "second's turn");
+        assert_eq!(third.as_mut().poll(cx), Poll::Ready(3));
     }
 
     #[test]
@@ -271,12 +217,10 @@ mod tests {
         let turns = Turns::default();
         let (count, waker) = WakeCount::waker();
         let cx = &mut Context::from_waker(&waker);
-        let held = match pin!(turns.take(Interest::Read)).poll(cx) {
-            Poll::Ready(t) => t,
-            Poll::Pending => panic!("free"),
-        };
-        let mut second = Box::pin(turns.take(Interest::Read));
-        let mut third = pin!(turns.take(Interest::Read));
+        let mut held = holder(&turns, Interest::Read);
+        assert!(held.as_mut().poll(cx).is_pending(), "free");
+        let mut second = Box::pin(Turned::new(&turns, Interest::Read, std::future::ready(())));
+        let mut third = pin!(Turned::new(&turns, Interest::Read, std::future::ready(())));
         assert!(second.as_mut().poll(cx).is_pending());
         assert!(third.as_mut().poll(cx).is_pending());
         drop(held);
