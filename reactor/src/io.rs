@@ -52,8 +52,7 @@ impl Source {
     /// on epoll readiness is followed by `recv` into a pool buffer. Dropping the future loses
     /// nothing: bytes received meanwhile wait for the next read, pooled or not.
     pub fn read_pooled(&self) -> impl Future<Output = io::Result<PooledBuf>> + '_ {
-        if !self.registration().is_stream() {
-            let err = io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams");
+        if let Err(err) = self.check_pooled() {
             return ReadPooled::Refused(Some(err));
         }
         let pool = self.reactor().heap_pool().clone();
@@ -65,9 +64,7 @@ impl Source {
     /// data. A `Pending` holds nothing: what arrives meanwhile waits for the next read, pooled
     /// or not. Unlike `read_pooled` it does not take turns with other readers of the source.
     pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
-        if !self.registration().is_stream() {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams")));
-        }
+        self.check_pooled()?;
         let pool = self.reactor().heap_pool().clone();
         // Every state of the read lives in the source (io_uring's multishot recv) or is
         // rebuilt by a fresh try (readiness), so a new future per poll loses nothing.
@@ -75,8 +72,22 @@ impl Source {
         Pin::new(&mut read).poll(cx)
     }
 
+    /// Pooled reads are for byte streams: a datagram's bounds would be lost in a pool buffer.
+    fn check_pooled(&self) -> io::Result<()> {
+        match self.registration().is_stream() {
+            true => Ok(()),
+            false => Err(io::Error::new(io::ErrorKind::Unsupported, "pooled reads are for byte streams")),
+        }
+    }
+
     /// Sends the initialised bytes of `buf`; returns how many were taken (maybe fewer).
     pub fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.send(buf)
+    }
+
+    /// The one send of [`write`](Self::write), named, so [`WriteAll`] can hold it.
+    #[inline]
+    pub(crate) fn send<B: IoBuf>(&self, buf: B) -> Turned<'_, Run<'_, Send<B>>> {
         self.run(Send::new(buf, self.registration().is_stream()))
     }
 

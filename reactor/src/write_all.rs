@@ -73,7 +73,7 @@ impl<'a, B: IoBuf> WriteAll<'a, B> {
     pub(crate) fn new(source: &'a Source, buf: B) -> WriteAll<'a, B> {
         let state = match buf.bytes_init() {
             0 => State::Done(Some(buf)),
-            _ => State::Sending(source.run(Send::new(buf.slice(..), source.registration().is_stream()))),
+            _ => State::Sending(source.send(buf.slice(..))),
         };
         WriteAll { source, state }
     }
@@ -101,8 +101,7 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                 Ok(0) => io::ErrorKind::WriteZero.into(),
                 Ok(n) if begin + n < whole.bytes_init() => {
                     let rest = whole.slice(begin + n..);
-                    this.state =
-                        State::Sending(this.source.run(Send::new(rest, this.source.registration().is_stream())));
+                    this.state = State::Sending(this.source.send(rest));
                     continue;
                 }
                 Ok(_) => return Poll::Ready((Ok(()), whole)),
