@@ -29,6 +29,10 @@ pub(crate) trait Stream {
 /// all ones in its high half, so `u64::MAX` down to `u64::MAX - 2` are free for the driver.
 pub(crate) type OpId = u64;
 
+/// "No op" where an [`OpId`] is stored in one word (an idle multishot recv, a direction with
+/// no op in flight): no id the table hands out is all ones.
+pub(crate) const NO_OP: OpId = u64::MAX;
+
 /// A completion: the CQE's result (`-errno` on failure) and flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Completion {

@@ -26,16 +26,15 @@ use io_uring::{cqueue, opcode, types};
 
 use super::buf_ring::{BufRing, GROUP};
 use super::multishot::{After, Event, Multishot, Next};
-use super::op_table::{Completion, OpId, Stream};
+use super::op_table::{Completion, OpId, Stream, NO_OP};
 use super::receive_gate::Receiving;
 use super::Uring;
 use crate::pool::PooledBuf;
 
 /// Buffers a connection may have queued before its recv is paused (16 x 16 KiB).
 const QUEUE_LIMIT: usize = 16;
-/// [`RecvStream::id`] while the recv is not in the kernel: no op id has all ones in its high
-/// half (see `op_table`).
-const NOT_ARMED: OpId = u64::MAX;
+/// [`RecvStream::id`] while the recv is not in the kernel.
+const NOT_ARMED: OpId = NO_OP;
 
 /// What a pooled read on io_uring comes to.
 pub(crate) enum PooledRead {

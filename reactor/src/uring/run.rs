@@ -20,7 +20,7 @@ use io_uring::{opcode, types};
 
 use super::accept_stream::AcceptStream;
 use super::in_flight::{InFlight, Late};
-use super::op_table::{Completion, OpId};
+use super::op_table::{Completion, OpId, NO_OP};
 use super::receive_gate::{ReceiveGate, Receiving};
 use super::recv_stream::{PooledRead, RecvStream};
 use super::stash::Stash;
@@ -53,34 +53,31 @@ pub(crate) struct Registration {
     pub(super) accepting: Cell<Option<Rc<RefCell<AcceptStream>>>>,
 }
 
-/// An op id or none, in one word: no id the op table hands out has all its high bits set (see
-/// `slab`), so `u64::MAX` says "none" and `Option`'s extra word is saved.
+/// An op id or none, in one word ([`NO_OP`] says none), saving `Option`'s extra word.
 struct OpSlot(Cell<OpId>);
 
 impl OpSlot {
-    const NONE: OpId = u64::MAX;
-
     #[inline]
     fn get(&self) -> Option<OpId> {
-        Some(self.0.get()).filter(|&id| id != OpSlot::NONE)
+        Some(self.0.get()).filter(|&id| id != NO_OP)
     }
 
     #[inline]
     fn set(&self, id: Option<OpId>) {
-        self.0.set(id.unwrap_or(OpSlot::NONE));
+        self.0.set(id.unwrap_or(NO_OP));
     }
 
     #[inline]
     fn take(&self) -> Option<OpId> {
         let id = self.get();
-        self.0.set(OpSlot::NONE);
+        self.0.set(NO_OP);
         id
     }
 }
 
 impl Default for OpSlot {
     fn default() -> OpSlot {
-        OpSlot(Cell::new(OpSlot::NONE))
+        OpSlot(Cell::new(NO_OP))
     }
 }
 
