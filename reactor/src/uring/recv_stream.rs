@@ -126,21 +126,19 @@ impl Uring {
         let event = self.decode(done);
         let mut s = stream.borrow_mut();
         let after = s.state.on_completion(event, more);
+        // A late result of a retired stream goes to a plain read of the living source (the
+        // recv still holds its place in the gate, so the source is known).
+        let keep_for =
+            (s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive)).then_some(s.fd);
         let mut wake = None;
         match after {
             After::Wake => wake = s.waker.take(),
-            After::Release((bid, len)) => {
-                // A late result of a retired stream: a plain read of the living source wants
-                // it (the recv still holds its place in the gate, so the source is known).
-                let keep = s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive);
-                self.release(bid, len, keep.then_some(s.fd));
-            }
+            After::Release((bid, len)) => self.release(bid, len, keep_for),
+            // The reset (say) reached the recv after the plain read retired it: the kernel
+            // reports it once, so the plain read must get it from the stash.
             After::Failed(errno) => {
-                // The reset (say) reached the recv after the plain read retired it: the
-                // kernel reports it once, so the plain read must get it from the stash.
-                let keep = s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive);
-                if keep {
-                    self.stash.borrow_mut().push_error(s.fd, errno);
+                if let Some(fd) = keep_for {
+                    self.stash.borrow_mut().push_error(fd, errno);
                 }
             }
             After::Nothing => {}
