@@ -19,7 +19,6 @@ use ::hyper::rt::{ReadBufCursor, Sleep};
 
 use crate::buf::PooledBuf;
 use crate::net::{TcpStream, UnixStream};
-use crate::DriverKind;
 
 /// hyper's I/O traits over a ringpoll stream ([`TcpStream`] or [`UnixStream`]).
 ///
@@ -88,7 +87,7 @@ macro_rules! impl_io {
                 mut buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
                 let this = self.get_mut();
-                let pooled = this.stream.as_source().reactor().kind() == DriverKind::Uring;
+                let pooled = this.stream.as_source().prefers_pooled_reads();
                 if !pooled && this.rest.is_none() {
                     // SAFETY: the bytes are only handed to recv(2), which writes and never
                     // reads them; only the `n` bytes recv reports are advanced over below.

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use ringpoll_reactor::time::{sleep_until, Sleep};
-use ringpoll_reactor::{DriverKind, IoBuf, Pipe, PooledBuf, Slice, Source};
+use ringpoll_reactor::{IoBuf, Pipe, PooledBuf, Slice, Source};
 
 use crate::{TcpStream, UnixStream};
 
@@ -203,14 +203,12 @@ async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell
     };
     total += match spliced {
         Some(n) => n,
-        None => match from.reactor().kind() {
-            DriverKind::Uring => match forward_pooled(from, to, activity).await? {
-                Some(n) => n,
-                // Not a byte stream (a bare datagram Source): one datagram per read.
-                None => forward_buffered(from, to, opts.chunk, activity).await?,
-            },
-            DriverKind::Epoll => forward_buffered(from, to, opts.chunk, activity).await?,
+        None if from.prefers_pooled_reads() => match forward_pooled(from, to, activity).await? {
+            Some(n) => n,
+            // Not a byte stream (a bare datagram Source): one datagram per read.
+            None => forward_buffered(from, to, opts.chunk, activity).await?,
         },
+        None => forward_buffered(from, to, opts.chunk, activity).await?,
     };
     shutdown_write(to)?;
     Ok(total)

@@ -72,6 +72,14 @@ impl Source {
         Pin::new(&mut read).poll(cx)
     }
 
+    /// Whether [`read_pooled`](Self::read_pooled) is the cheaper way to read here: true on
+    /// io_uring, where a multishot recv fills the core's buffers with no syscall per read;
+    /// false on epoll, where it is a `recv` into a pool buffer, so code that already holds a
+    /// buffer (a compatibility layer, a copy loop) is better off reading into that.
+    pub fn prefers_pooled_reads(&self) -> bool {
+        self.reactor().driver().prefers_pooled_reads()
+    }
+
     /// Pooled reads are for byte streams: a datagram's bounds would be lost in a pool buffer.
     fn check_pooled(&self) -> io::Result<()> {
         match self.registration().is_stream() {

@@ -172,6 +172,13 @@ impl Driver {
         }
     }
 
+    /// Whether a pooled read is this driver's cheapest read: io_uring's multishot recv fills
+    /// pool buffers with no syscall per read; on epoll a pooled read is a `recv` like any
+    /// other, into a pool buffer, which a caller holding a buffer would then copy from.
+    pub(crate) fn prefers_pooled_reads(&self) -> bool {
+        matches!(self, Driver::Uring(_))
+    }
+
     /// A pooled read on the source: io_uring's multishot recv into its buffer ring, or
     /// readiness and `recv` into a buffer of `pool` (epoll, and io_uring's fallback).
     #[inline]
