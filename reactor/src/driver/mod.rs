@@ -3,7 +3,8 @@
 //! Both drivers expose the same interface (`register`, `close`, `poll_ready`,
 //! `wake_waiter`, `wait(timeout)`, and a way to run an [`Op`]), as mio's `Selector` is the
 //! same on every platform; this module forwards each call to the one the core runs. Every
-//! `match` on the driver in the crate is here.
+//! `match` on the driver in the crate is in this module: here, and beside the two operations
+//! whose io_uring form is a multishot op rather than an [`Op`] (`accept`, `read_pooled`).
 //!
 //! The readiness loop shared by both drivers (try the non-blocking syscall, on EAGAIN wait for
 //! readiness and try again) is in `readiness`. epoll runs every operation that way; io_uring
@@ -12,16 +13,17 @@
 
 mod accept;
 mod choice;
+mod read_pooled;
 mod readiness;
 
 pub(crate) use accept::Accepting;
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
+pub(crate) use read_pooled::ReadPooled;
 
 use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -30,8 +32,7 @@ use crate::epoll::{self, Epoll};
 use crate::interest::Interest;
 use crate::netpoll_break::Break;
 use crate::op::file::FileOp;
-use crate::op::{Op, RecvPooled, Syscall};
-use crate::pool::{HeapPool, PooledBuf};
+use crate::op::{Op, Syscall};
 use crate::stats::Stats;
 use crate::target::Target;
 use crate::uring::{self, Uring};
@@ -172,22 +173,6 @@ impl Driver {
         }
     }
 
-    /// Whether a pooled read is this driver's cheapest read: io_uring's multishot recv fills
-    /// pool buffers with no syscall per read; on epoll a pooled read is a `recv` like any
-    /// other, into a pool buffer, which a caller holding a buffer would then copy from.
-    pub(crate) fn prefers_pooled_reads(&self) -> bool {
-        matches!(self, Driver::Uring(_))
-    }
-
-    /// A pooled read on the source: io_uring's multishot recv into its buffer ring, or
-    /// readiness and `recv` into a buffer of `pool` (epoll, and io_uring's fallback).
-    #[inline]
-    pub(crate) fn read_pooled<'a>(&'a self, target: Target<'a, Registration>, pool: Rc<HeapPool>) -> ReadPooled<'a> {
-        let driver = self.parts(target);
-        let multishot = matches!(driver, Parts::Uring(..));
-        ReadPooled { driver, target, multishot, op: Some(RecvPooled::new(pool)), waiting: false }
-    }
-
     /// Submits `op` once and awaits its result, on io_uring; calls its syscall once on epoll.
     /// `WouldBlock` is the caller's to handle (a splice, which must find out which of its two
     /// sides blocked).
@@ -241,42 +226,6 @@ impl Parts<'_> {
             Parts::Epoll(d, r) => d.poll_ready(r, interest, cx).map(Ok),
             Parts::Uring(d, r) => d.poll_ready(target.fd, r, interest, cx),
         }
-    }
-}
-
-/// The future of [`Driver::read_pooled`].
-pub(crate) struct ReadPooled<'a> {
-    driver: Parts<'a>,
-    target: Target<'a, Registration>,
-    /// io_uring's multishot recv serves the read, until it asks for the readiness path.
-    multishot: bool,
-    /// The readiness path's op.
-    op: Option<RecvPooled>,
-    /// The readiness path's last try met EAGAIN.
-    waiting: bool,
-}
-
-impl Future for ReadPooled<'_> {
-    type Output = io::Result<PooledBuf>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let op = this.op.as_mut().expect("driver::ReadPooled polled after completion");
-        let res = match this.driver {
-            Parts::Epoll(d, r) => ready!(readiness::poll_syscall(d, this.target.with(r), cx, op, &mut this.waiting)),
-            Parts::Uring(d, r) => {
-                let target = this.target.with(r);
-                if this.multishot {
-                    if let Some(res) = ready!(d.poll_read_pooled(target, cx)) {
-                        return Poll::Ready(res);
-                    }
-                    this.multishot = false;
-                }
-                ready!(readiness::poll_syscall(d, target, cx, op, &mut this.waiting))
-            }
-        };
-        Poll::Ready(this.op.take().expect("taken once").finish(res))
     }
 }
 
