@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use io_uring::{opcode, squeue};
 
@@ -42,6 +42,22 @@ impl<'a, T: Late> InFlight<'a, T> {
     #[inline]
     pub(crate) unsafe fn new(uring: &'a Uring, entry: squeue::Entry, data: T) -> InFlight<'a, T> {
         let id = uring.submit(entry);
+        InFlight { uring, id, data: Some(data) }
+    }
+
+    /// Queues `entry` for the task of `waker`, which its completion wakes: the future need
+    /// not be polled before then (a first poll would only find it in flight).
+    ///
+    /// # Safety
+    /// As for [`InFlight::new`].
+    #[inline]
+    pub(crate) unsafe fn new_awaited(
+        uring: &'a Uring,
+        entry: squeue::Entry,
+        data: T,
+        waker: &Waker,
+    ) -> InFlight<'a, T> {
+        let id = uring.submit_awaited(entry, waker);
         InFlight { uring, id, data: Some(data) }
     }
 

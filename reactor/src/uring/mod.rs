@@ -232,11 +232,36 @@ impl Uring {
     /// Queues `entry` as a new op; the returned id is polled with [`Uring::poll_op`].
     pub(crate) fn submit(&self, entry: squeue::Entry) -> OpId {
         let id = self.ops.borrow_mut().insert();
-        if let Err(e) = self.push(entry.user_data(id)) {
-            let failed = Completion { result: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 };
-            self.ops.borrow_mut().complete(id, failed);
-        }
+        self.push_op(id, entry);
         id
+    }
+
+    /// Queues `entry` as a new op whose completion wakes `waker`, as if it had been polled
+    /// once already (it could only have been found in flight: the entry is not submitted
+    /// yet). Saves every op a table lookup.
+    #[inline]
+    pub(crate) fn submit_awaited(&self, entry: squeue::Entry, waker: &Waker) -> OpId {
+        let id = self.ops.borrow_mut().insert_awaited(waker.clone());
+        self.push_op(id, entry);
+        id
+    }
+
+    /// Pushes the entry of op `id`; if that fails, the op completes with the error, and a
+    /// task already waiting on it is woken to collect it.
+    #[inline]
+    fn push_op(&self, id: OpId, entry: squeue::Entry) {
+        if let Err(e) = self.push(entry.user_data(id)) {
+            self.fail_op(id, e);
+        }
+    }
+
+    #[cold]
+    fn fail_op(&self, id: OpId, e: io::Error) {
+        let failed = Completion { result: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 };
+        let finished = self.ops.borrow_mut().complete(id, failed);
+        if let Finished::Wake(waker) = finished {
+            waker.wake();
+        }
     }
 
     /// A clone of the waker awaiting op `id`, if a task awaits it.

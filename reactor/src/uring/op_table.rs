@@ -76,6 +76,13 @@ impl OpTable {
         self.slots.insert(Slot::Submitted(None)).to_u64()
     }
 
+    /// Takes a slot for an SQE about to be pushed whose task is known: `waker` is woken by
+    /// the completion without a first poll (which would only find the slot in flight).
+    #[inline]
+    pub(crate) fn insert_awaited(&mut self, waker: Waker) -> OpId {
+        self.slots.insert(Slot::Submitted(Some(waker))).to_u64()
+    }
+
     /// Takes a slot for a multishot SQE whose completions all go to `stream`.
     pub(crate) fn insert_stream(&mut self, stream: Rc<dyn Stream>) -> OpId {
         self.slots.insert(Slot::Stream(stream)).to_u64()

@@ -309,20 +309,22 @@ impl<O: Op> Future for Run<'_, O> {
         let this = self.get_mut();
         let (uring, target, interest) = (this.uring, this.target, this.interest);
         let (fd, registration) = (target.fd, target.registration);
+        // Under the deadline: when it passes, cancel and keep awaiting, so the buffer comes
+        // back and a result that beat the cancel is kept.
+        let park = |in_flight: &InFlight<'_, Carried<O>>, timed_out: &mut bool, cx: &mut Context<'_>| {
+            registration.parked[interest as usize].set(in_flight.id());
+            if !*timed_out && target.poll_deadline(interest, cx).is_ready() {
+                in_flight.cancel();
+                *timed_out = true;
+            }
+            Poll::Pending
+        };
         loop {
             if let State::InFlight(in_flight, timed_out) = &mut this.state {
-                let parked = &registration.parked[interest as usize];
                 let Poll::Ready((mut done, carried)) = Pin::new(&mut *in_flight).poll(cx) else {
-                    // Under the deadline: when it passes, cancel and keep awaiting, so the
-                    // buffer comes back and a result that beat the cancel is kept.
-                    parked.set(in_flight.id());
-                    if !*timed_out && target.poll_deadline(interest, cx).is_ready() {
-                        in_flight.cancel();
-                        *timed_out = true;
-                    }
-                    return Poll::Pending;
+                    return park(in_flight, timed_out, cx);
                 };
-                parked.set(None);
+                registration.parked[interest as usize].set(None);
                 if *timed_out && done.result == -libc::ECANCELED {
                     done.result = -libc::ETIMEDOUT;
                 }
@@ -358,8 +360,12 @@ impl<O: Op> Future for Run<'_, O> {
                     let carried = Carried { op, receiving, fd };
                     // SAFETY: the entry points only into memory `op` owns on the heap (the `Op`
                     // contract), and `op` travels in the future's data until the completion.
-                    let in_flight = unsafe { InFlight::new(uring, entry, carried) };
+                    let in_flight = unsafe { InFlight::new_awaited(uring, entry, carried, cx.waker()) };
                     this.state = State::InFlight(in_flight, false);
+                    // Not polled now: the entry is not even submitted, and its completion
+                    // wakes this task.
+                    let State::InFlight(in_flight, timed_out) = &mut this.state else { unreachable!() };
+                    return park(in_flight, timed_out, cx);
                 }
                 State::InFlight(..) => unreachable!("handled in place above"),
                 State::Ready(op) => {
