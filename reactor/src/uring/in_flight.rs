@@ -67,6 +67,11 @@ impl<'a, T: Late> InFlight<'a, T> {
         Some(self.id).filter(|&id| id != DONE)
     }
 
+    /// Whether the completion and the data were taken: the future owns nothing.
+    pub(crate) fn is_spent(&self) -> bool {
+        self.id == DONE && self.data.is_none()
+    }
+
     /// Asks the kernel to cancel the entry; the future still resolves, with the real result
     /// (it may have completed first) or `-ECANCELED`.
     pub(crate) fn cancel(&self) {
