@@ -207,9 +207,11 @@ impl Uring {
     /// kept for the next turn, so a delivery costs no allocation.
     fn deliver_reaped(&self) {
         let mut deliveries = self.deliveries.take();
-        for (stream, done) in deliveries.drain(..) {
-            stream.deliver(self, done);
+        // Iterated, then cleared: a `drain` costs more to drop than the delivery it makes.
+        for (stream, done) in &deliveries {
+            stream.deliver(self, *done);
         }
+        deliveries.clear();
         // A stream may have queued more meanwhile: those wait for the next turn, as before.
         let mut queued = self.deliveries.borrow_mut();
         if queued.is_empty() {
