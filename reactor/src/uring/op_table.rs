@@ -224,6 +224,21 @@ mod tests {
     }
 
     #[test]
+    fn an_op_inserted_with_its_waker_is_woken_without_a_poll() {
+        let mut ops = OpTable::default();
+        let (count, waker) = WakeCount::waker();
+        let id = ops.insert_awaited(waker.clone());
+        match ops.complete(id, OK) {
+            Finished::Wake(w) => w.wake(),
+            _ => panic!("the waker given with the op must be woken"),
+        }
+        assert_eq!(count.get(), 1);
+        let cx = Context::from_waker(&waker);
+        assert_eq!(ops.poll(id, &cx), Poll::Ready(OK));
+        assert_eq!(ops.len(), 0, "collected: the slot is free");
+    }
+
+    #[test]
     fn a_stream_slot_lives_until_a_completion_without_more() {
         struct Sink;
         impl Stream for Sink {
