@@ -23,6 +23,7 @@
 mod accept_stream;
 mod buf_ledger;
 mod buf_ring;
+mod idle_trim;
 mod in_flight;
 mod multishot;
 mod op_table;
@@ -78,7 +79,8 @@ fn build_ring() -> io::Result<IoUring> {
         .setup_single_issuer()
         .setup_defer_taskrun()
         .build(entries);
-    // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently.
+    // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently. (All or
+    // none: `BufRing` takes SINGLE_ISSUER as the sign of DEFER_TASKRUN, which its trim needs.)
     tuned.or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))
 }
 

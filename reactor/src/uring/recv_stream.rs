@@ -240,7 +240,7 @@ impl Uring {
         if let Some(ring) = self.buf_ring.borrow().as_ref() {
             return Ok(ring.clone());
         }
-        let ring = Rc::new(BufRing::register(&self.ring.borrow())?);
+        let ring = Rc::new(BufRing::register(&self.ring.borrow(), self.stats.clone())?);
         *self.buf_ring.borrow_mut() = Some(ring.clone());
         Ok(ring)
     }
