@@ -111,6 +111,8 @@ pub(crate) struct Uring {
     /// Targets of MSG_RING wakes queued but not yet submitted: their breaks keep the target
     /// ring's descriptor open until the submission has resolved it.
     posted: RefCell<Vec<Arc<Break>>>,
+    /// When to give the buffer ring's pages back.
+    idle_trim: idle_trim::IdleTrim,
 }
 
 impl Uring {
@@ -129,6 +131,7 @@ impl Uring {
             reaped_wakes: RefCell::default(),
             buf_ring: RefCell::default(),
             posted: RefCell::default(),
+            idle_trim: Default::default(),
         };
         uring.brk.attach_ring(uring.ring.borrow().as_raw_fd())?;
         uring.arm_break()?;
