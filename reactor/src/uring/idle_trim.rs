@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::io;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use io_uring::{opcode, types};
@@ -102,7 +102,7 @@ impl Uring {
         let id = self.submit(opcode::Timeout::new(&IDLE_TIMESPEC).build());
         // Registers the alarm as the op's waker (Ready: the submission failed, and the slot
         // is freed; the next sleep tries again).
-        if let Poll::Pending = self.poll_op(id, &Context::from_waker(&trim.waker)) {
+        if self.poll_op(id, &Context::from_waker(&trim.waker)).is_pending() {
             trim.timer.set(id);
             trim.completions_at_arm.set(self.stats.uring_completions.get());
         }
