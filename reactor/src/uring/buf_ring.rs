@@ -87,7 +87,9 @@ impl BufRing {
             Ok(bufs) => bufs,
             Err(e) => {
                 // SAFETY: mapped just above with this length, and not shared with anyone yet.
-                unsafe { libc::munmap(entries.as_ptr().cast(), capacity as usize * std::mem::size_of::<BufRingEntry>()) };
+                unsafe {
+                    libc::munmap(entries.as_ptr().cast(), capacity as usize * std::mem::size_of::<BufRingEntry>())
+                };
                 return Err(e);
             }
         };
@@ -215,7 +217,8 @@ impl BufRing {
             // (ringpoll never sets IOSQE_ASYNC; a multishot recv on a socket is polled, not
             // punted) and there is no SQPOLL thread (never set up). A buffer the kernel picks
             // after the zap faults in a zeroed page and is written as usual.
-            let done = unsafe { libc::madvise(self.bufs.as_ptr().add(bytes(run.start)).cast(), len, libc::MADV_DONTNEED) };
+            let done =
+                unsafe { libc::madvise(self.bufs.as_ptr().add(bytes(run.start)).cast(), len, libc::MADV_DONTNEED) };
             if done == 0 {
                 trimmed += len;
             }

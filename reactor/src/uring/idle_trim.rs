@@ -14,9 +14,9 @@
 //! grew past a few buffers pays the flag test.
 
 use std::cell::Cell;
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use std::io;
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
