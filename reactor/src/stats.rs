@@ -85,7 +85,8 @@ pub struct StatsSnapshot {
     pub sources_open: u64,
     /// Armed timers now.
     pub timers_live: u64,
-    /// io_uring ops awaiting their completion now, including abandoned ones (0 on epoll).
+    /// io_uring ops awaiting their completion now, including abandoned ones and the idle
+    /// timer of a core whose buffer ring wants a trim (0 on epoll).
     pub ops_in_flight: u64,
     /// Times the core found work while spinning before a sleep (see `spin_before_park`).
     pub spin_hits: u64,
