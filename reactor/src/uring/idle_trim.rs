@@ -5,13 +5,17 @@
 //! [`BufRing`](super::BufRing)). Those pages are worth giving back, but not on the busy path:
 //! a trimmed buffer costs a page fault when the kernel next fills it.
 //!
-//! So once the ring has been written enough since the last trim ([`BufRing::wants_trim`]),
+//! So once the ring has been written enough since the last trim
+//! ([`BufRing::wants_trim`](super::BufRing::wants_trim)),
 //! the core arms a timeout op of [`IDLE`] in its ring. When it fires, the core looks at
 //! whether anything else completed meanwhile: if not, it is idle, and trims (one madvise per
 //! idle period); if so, it arms the timer again. A busy core pays one timeout completion
 //! every [`IDLE`] and a flag test before each sleep, instead of a timed sleep every time
-//! (which cost 49 instructions per echo round trip by `benches/op_cost.sh`); a core that never
-//! grew past a few buffers pays the flag test.
+//! (which cost 49 instructions per echo round trip by `benches/op_cost.sh`); a core whose
+//! readers filled fewer than 64 buffers since the last trim pays the flag test alone.
+//!
+//! Trimming is sound only between this core's enters, with every completion decoded: see
+//! [`BufRing::trim`](super::BufRing::trim).
 
 use std::cell::Cell;
 use std::io;
@@ -29,7 +33,7 @@ use super::Uring;
 const IDLE: Duration = Duration::from_millis(100);
 /// [`IDLE`] for the kernel; a static, so the pointer in a queued SQE stays valid until the
 /// submission has read it.
-static IDLE_TIMESPEC: types::Timespec = types::Timespec::new().nsec(IDLE.subsec_nanos());
+static IDLE_TIMESPEC: types::Timespec = types::Timespec::new().sec(IDLE.as_secs()).nsec(IDLE.subsec_nanos());
 
 /// One core's idle timer.
 pub(crate) struct IdleTrim {
