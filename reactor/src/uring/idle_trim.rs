@@ -68,7 +68,7 @@ impl Wake for Alarm {
 impl Uring {
     /// [`Uring::wait`]; before a wait that may sleep, tends the idle timer: trims if it fired
     /// on an idle core, arms it while the ring wants a trim.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn wait_or_trim(&self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> io::Result<usize> {
         if timeout != Some(Duration::ZERO) {
             let trim = &self.idle_trim;

@@ -63,8 +63,15 @@ impl SourceGate {
     }
 
     /// Marks a receive in flight until the returned guard drops; see [`ReceiveGate::enter`].
-    #[inline]
     pub(crate) fn enter(&self) -> Receiving {
+        match self.0.get() {
+            Some(gate) => gate.enter(),
+            None => self.first_enter(),
+        }
+    }
+
+    #[cold]
+    fn first_enter(&self) -> Receiving {
         self.0.get_or_init(Rc::default).enter()
     }
 }
