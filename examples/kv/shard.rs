@@ -231,8 +231,15 @@ fn info(me: usize, store: &Store) -> String {
     );
     if let Some(stats) = Handle::try_current().map(|h| h.stats()).and_then(|s| s.get(me).copied()) {
         text += &format!(
-            "accepted:{}\r\nopen_sockets:{}\r\ntasks_live:{}\r\nreactor_polls:{}\r\neventfd_writes:{}\r\n",
-            stats.accepted, stats.sources_open, stats.tasks_live, stats.reactor_polls, stats.eventfd_writes
+            "accepted:{}\r\nopen_sockets:{}\r\ntasks_live:{}\r\ntasks_polled:{}\r\nreactor_polls:{}\r\nuring_enters:{}\r\neventfd_writes:{}\r\nring_wakes:{}\r\n",
+            stats.accepted,
+            stats.sources_open,
+            stats.tasks_live,
+            stats.tasks_polled,
+            stats.reactor_polls,
+            stats.uring_enters,
+            stats.eventfd_writes,
+            stats.ring_wakes
         );
     }
     text
