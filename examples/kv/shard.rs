@@ -290,29 +290,20 @@ fn info(me: usize, store: &Store) -> String {
 /// inbox then fails the other cores' later messages at once) or every sender is.
 pub async fn link(shards: Weak<Shards>, mut inbox: cross_core::Receiver<Msg>) {
     loop {
-        let mut deferred = false;
         let flush = poll_fn(|cx| {
             let Some(shards) = shards.upgrade() else {
                 return Poll::Ready(None);
             };
-            let mut received = false;
+            // Every message queued, then one flush: the connections this turn's I/O woke
+            // ran before this task (the executor queues cross-core wakes after them), and
+            // those the answers wake write them without queuing anything new, so there is
+            // nothing to wait for.
             loop {
                 match inbox.poll_recv(cx) {
-                    Poll::Ready(Some(msg)) => {
-                        shards.receive(msg);
-                        received = true;
-                    }
+                    Poll::Ready(Some(msg)) => shards.receive(msg),
                     Poll::Ready(None) => return Poll::Ready(None),
                     Poll::Pending => break,
                 }
-            }
-            if received && shards.flush_wanted.get() && !deferred {
-                // Runs again after the tasks the answers woke, which may queue operations
-                // for the same message (once: a steady stream of messages must not hold
-                // the answers back).
-                deferred = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
             }
             if shards.flush_wanted.replace(false) {
                 return Poll::Ready(Some(shards));
