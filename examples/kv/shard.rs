@@ -48,6 +48,7 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// Buffers a core keeps for reuse, and the largest one it keeps.
 const POOL: usize = 2 * MAX_IN_FLIGHT;
 const POOL_BUF_MAX: usize = 256 * 1024;
+const BUF_START: usize = 1024;
 
 /// This core's end of its link to one other core.
 #[derive(Default)]
@@ -216,9 +217,10 @@ impl Shards {
         }
     }
 
-    /// An empty buffer, from the pool if it has one.
+    /// An empty buffer, from the pool if it has one. A new one starts with room for a few
+    /// dozen operations, so a batch does not grow it from nothing.
     fn buffer(&self) -> Vec<u8> {
-        self.pool.borrow_mut().pop().unwrap_or_default()
+        self.pool.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BUF_START))
     }
 
     /// Keeps `buf` for reuse, unless the pool is full, or `buf` never allocated or grew past
