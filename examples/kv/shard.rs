@@ -4,8 +4,8 @@
 //! serves what other cores send and sends: woken by the first operation queued in a turn, it
 //! runs after the connections the same reactor poll woke, so their requests ride together.
 //! A message carries this core's operations for the target AND its answers to the batches
-//! the target sent it, so in the common case of two busy cores each turn costs one message
-//! (and at most one wake) per direction, not two. The link between two cores is FIFO, so the
+//! the target sent it, so when both cores forward, a turn costs one message per direction,
+//! not two (and one wake at most, as before). The link between two cores is FIFO, so the
 //! answers go to the waiting connections in the order their operations were queued, with no
 //! per-request channel.
 //!
