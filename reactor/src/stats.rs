@@ -55,6 +55,8 @@ pub struct Stats {
     pub timers_live: Counter,
     pub ops_in_flight: Counter,
     pub spin_hits: Counter,
+    pub pool_buffers: Counter,
+    pub pool_trimmed_bytes: Counter,
 }
 
 /// A copy of one core's [`Stats`] at one moment.
@@ -83,10 +85,17 @@ pub struct StatsSnapshot {
     pub sources_open: u64,
     /// Armed timers now.
     pub timers_live: u64,
-    /// io_uring ops awaiting their completion now, including abandoned ones (0 on epoll).
+    /// io_uring ops awaiting their completion now, including abandoned ones and the idle
+    /// timer of a core whose buffer ring wants a trim (0 on epoll).
     pub ops_in_flight: u64,
     /// Times the core found work while spinning before a sleep (see `spin_before_park`).
     pub spin_hits: u64,
+    /// Buffers in the core's provided-buffer ring (io_uring pooled reads; 0 on epoll and
+    /// before the first pooled read): the ring grows when readers hold every buffer.
+    pub pool_buffers: u64,
+    /// Bytes of idle pool buffers whose pages an idle core gave back to the kernel
+    /// (io_uring; 0 on epoll, which holds no idle buffer).
+    pub pool_trimmed_bytes: u64,
     /// Writes to the core's eventfd (netpollBreak) by other threads.
     pub eventfd_writes: u64,
     /// Wakes other io_uring cores posted into this core's ring (MSG_RING) instead.
@@ -110,6 +119,8 @@ impl Stats {
             timers_live: self.timers_live.get(),
             ops_in_flight: self.ops_in_flight.get(),
             spin_hits: self.spin_hits.get(),
+            pool_buffers: self.pool_buffers.get(),
+            pool_trimmed_bytes: self.pool_trimmed_bytes.get(),
             eventfd_writes: brk.writes(),
             ring_wakes: brk.ring_wakes(),
         }

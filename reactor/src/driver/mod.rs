@@ -104,7 +104,7 @@ impl Driver {
     pub(crate) fn wait(&self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> io::Result<usize> {
         match self {
             Driver::Epoll(d) => d.wait(timeout, wake),
-            Driver::Uring(d) => d.wait(timeout, wake),
+            Driver::Uring(d) => d.wait_or_trim(timeout, wake),
         }
     }
 

@@ -16,6 +16,12 @@
 //! An empty ring makes a multishot recv end with -ENOBUFS. [`BufLedger::on_starved`] says what
 //! to do: re-arm (buffers came back meanwhile), grow (allocate more buffers, up to the ring's
 //! capacity), or fall back (every buffer is lent: that read uses its own buffer).
+//!
+//! The kernel takes entries in ring order, so after a burst has grown the ring every buffer
+//! gets written in turn, and each keeps a resident page or more long after the burst. The
+//! ledger counts completions since the last trim and, once the core is idle, names the runs
+//! of ids in the ring ([`BufLedger::trim_runs`]) whose pages may be handed back: never a lent
+//! buffer, which holds a reader's bytes.
 
 use std::fmt;
 use std::ops::Range;
@@ -34,6 +40,9 @@ pub(crate) struct BufLedger {
     tail: u16,
     /// The tail the kernel has been shown.
     published: u16,
+    /// Buffers the kernel has filled since the last trim (saturating): each may hold
+    /// resident pages that an idle core could give back.
+    taken_since_trim: u16,
 }
 
 /// A refused transition: the caller and the ledger disagree about where a buffer is.
@@ -80,6 +89,7 @@ impl BufLedger {
             in_ring_count: 0,
             tail: 0,
             published: 0,
+            taken_since_trim: 0,
         }
     }
 
@@ -141,7 +151,30 @@ impl BufLedger {
         }
         self.in_ring[bid as usize / 64] &= !(1 << (bid % 64));
         self.in_ring_count -= 1;
+        self.taken_since_trim = self.taken_since_trim.saturating_add(1);
         Ok(())
+    }
+
+    /// Whether at least `min` buffers have been filled since the last trim: enough touched
+    /// pages for a trim to be worth its syscall.
+    #[inline]
+    pub(crate) fn worth_trimming(&self, min: u16) -> bool {
+        self.taken_since_trim >= min
+    }
+
+    /// The ids in the ring, as maximal runs of consecutive ids (consecutive buffers are
+    /// consecutive memory, so each run is one range to give back), and starts counting
+    /// afresh. Lent buffers are never in a run.
+    pub(crate) fn trim_runs(&mut self) -> Vec<Range<u16>> {
+        self.taken_since_trim = 0;
+        let mut runs: Vec<Range<u16>> = Vec::new();
+        for bid in (0..self.buffers).filter(|&bid| self.is_in_ring(bid)) {
+            match runs.last_mut() {
+                Some(run) if run.end == bid => run.end += 1,
+                _ => runs.push(bid..bid + 1),
+            }
+        }
+        runs
     }
 
     /// The tail to store (release) into the shared ring, if pushes happened since the last
@@ -233,6 +266,34 @@ mod tests {
         assert_eq!(ledger.on_starved(4), Starved::Grow(6..8), "growth stops at the capacity");
         assert_eq!(ledger.on_starved(4), Starved::Fallback);
         assert_eq!(ledger.buffers(), ledger.capacity());
+    }
+
+    #[test]
+    fn trims_name_only_buffers_in_the_ring_in_runs() {
+        let mut ledger = filled(16, 10);
+        assert!(!ledger.worth_trimming(1), "nothing filled yet");
+        for bid in [0, 1, 4, 9] {
+            ledger.take(bid).unwrap();
+        }
+        assert!(ledger.worth_trimming(4));
+        assert!(!ledger.worth_trimming(5));
+        // 0, 1, 4 and 9 are lent: their bytes are a reader's.
+        assert_eq!(ledger.trim_runs(), [2..4, 5..9]);
+        assert!(!ledger.worth_trimming(1), "a trim starts the count afresh");
+        ledger.push(4).unwrap();
+        ledger.push(0).unwrap();
+        assert_eq!(ledger.trim_runs(), [0..1, 2..9], "given-back buffers are trimmed next time");
+        assert_eq!((ledger.in_ring(), ledger.lent()), (8, 2), "a trim moves no buffer");
+    }
+
+    #[test]
+    fn a_trim_of_an_all_lent_ring_names_nothing() {
+        let mut ledger = filled(4, 2);
+        ledger.take(0).unwrap();
+        ledger.take(1).unwrap();
+        assert!(ledger.trim_runs().is_empty());
+        let mut empty = BufLedger::new(4);
+        assert!(empty.trim_runs().is_empty(), "no buffers yet");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 mod accept_stream;
 mod buf_ledger;
 mod buf_ring;
+mod idle_trim;
 mod in_flight;
 mod multishot;
 mod op_table;
@@ -78,7 +79,8 @@ fn build_ring() -> io::Result<IoUring> {
         .setup_single_issuer()
         .setup_defer_taskrun()
         .build(entries);
-    // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently.
+    // Kernels before 6.1 reject the newer flags with EINVAL: fall back silently. (All or
+    // none: `BufRing` takes SINGLE_ISSUER as the sign of DEFER_TASKRUN, which its trim needs.)
     tuned.or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))
 }
 
@@ -109,6 +111,8 @@ pub(crate) struct Uring {
     /// Targets of MSG_RING wakes queued but not yet submitted: their breaks keep the target
     /// ring's descriptor open until the submission has resolved it.
     posted: RefCell<Vec<Arc<Break>>>,
+    /// When to give the buffer ring's pages back.
+    idle_trim: idle_trim::IdleTrim,
 }
 
 impl Uring {
@@ -127,6 +131,7 @@ impl Uring {
             reaped_wakes: RefCell::default(),
             buf_ring: RefCell::default(),
             posted: RefCell::default(),
+            idle_trim: Default::default(),
         };
         uring.brk.attach_ring(uring.ring.borrow().as_raw_fd())?;
         uring.arm_break()?;

@@ -5,7 +5,7 @@
 //! arrived, it would wait for data the stash already holds. So a receive first waits until no
 //! earlier receive of the source is in flight, then looks in the stash, then submits.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -41,6 +41,38 @@ impl ReceiveGate {
     pub(crate) fn enter(self: &Rc<Self>) -> Receiving {
         self.in_flight.set(self.in_flight.get() + 1);
         Receiving { gate: Rc::downgrade(self) }
+    }
+}
+
+/// A source's gate, made by its first receive that may outlive its future.
+///
+/// Most sockets never need one: a connection read with pooled reads enters the gate only
+/// when a plain read retires its multishot recv while the recv is still in the kernel (see
+/// `recv_stream`), so an idle pooled connection holds no gate (48 bytes of heap fewer).
+#[derive(Default)]
+pub(crate) struct SourceGate(OnceCell<Rc<ReceiveGate>>);
+
+impl SourceGate {
+    /// Ready when no receive of the source is in flight (at once if none ever was).
+    #[inline]
+    pub(crate) fn poll_clear(&self, cx: &Context<'_>) -> Poll<()> {
+        match self.0.get() {
+            None => Poll::Ready(()),
+            Some(gate) => gate.poll_clear(cx),
+        }
+    }
+
+    /// Marks a receive in flight until the returned guard drops; see [`ReceiveGate::enter`].
+    pub(crate) fn enter(&self) -> Receiving {
+        match self.0.get() {
+            Some(gate) => gate.enter(),
+            None => self.first_enter(),
+        }
+    }
+
+    #[cold]
+    fn first_enter(&self) -> Receiving {
+        self.0.get_or_init(Rc::default).enter()
     }
 }
 
@@ -89,6 +121,24 @@ mod tests {
         let late = gate.enter();
         drop(gate);
         assert!(!late.source_alive(), "the source is gone: nothing to stash for");
+    }
+
+    #[test]
+    fn a_source_gate_is_made_by_its_first_receive() {
+        let gate = SourceGate::default();
+        let (_, waker) = WakeCount::waker();
+        let cx = Context::from_waker(&waker);
+        assert!(gate.poll_clear(&cx).is_ready());
+        assert!(gate.0.get().is_none(), "no receive yet: nothing allocated");
+        let receiving = gate.enter();
+        assert!(gate.poll_clear(&cx).is_pending());
+        assert!(receiving.source_alive());
+        drop(receiving);
+        assert!(gate.poll_clear(&cx).is_ready());
+        let late = gate.enter();
+        drop(gate);
+        assert!(!late.source_alive(), "the source is gone");
+        assert_eq!(std::mem::size_of::<SourceGate>(), 8, "one word in every registration");
     }
 
     #[test]

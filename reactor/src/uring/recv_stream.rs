@@ -10,10 +10,12 @@
 //!   the socket. The next reader refills the ring (growing it if every buffer is lent) and
 //!   re-arms, or, at the ring's capacity, falls back to a readiness read into a heap buffer.
 //! - **A plain read** (`read(buf)`, `poll_read`) on the same socket retires the stream:
-//!   what it queued, and what it receives until its cancel lands, goes to the stash, and the
-//!   stream holds the source's receive gate until its last completion, so the plain read sees
-//!   those bytes first, then the error that ended the recv, if any (a reset is reported
-//!   once). One mechanism orders dropped reads and multishot leftovers alike.
+//!   what it queued, and what it receives until its cancel lands, goes to the stash, and a
+//!   stream retired while its recv is in the kernel enters the source's receive gate until
+//!   its last completion, so the plain read sees those bytes first, then the error that ended
+//!   the recv, if any (a reset is reported once). One mechanism orders dropped reads and
+//!   multishot leftovers alike. A live stream needs no place in the gate: nothing else
+//!   receives on the source until it is retired, so an idle connection allocates no gate.
 //! - **Closing the source** cancels the recv and gives every buffer back, queued or late.
 
 use std::cell::RefCell;
@@ -27,7 +29,7 @@ use io_uring::{cqueue, opcode, types};
 use super::buf_ring::{BufRing, GROUP};
 use super::multishot::{After, Event, Multishot, Next};
 use super::op_table::{Completion, OpId, Stream, NO_OP};
-use super::receive_gate::Receiving;
+use super::receive_gate::{Receiving, SourceGate};
 use super::Uring;
 use crate::pool::PooledBuf;
 
@@ -53,7 +55,8 @@ pub(crate) struct RecvStream {
     id: OpId,
     /// The reader waiting for the next completion.
     waker: Option<Waker>,
-    /// Held while the recv is in the kernel: a plain read waits for it to settle.
+    /// Held from the stream's retirement until the recv's last completion: the plain read
+    /// that retired it waits for it to settle.
     receiving: Option<Receiving>,
     /// Retired by a plain read (true) or closed with its source (false); None while live.
     released: Option<bool>,
@@ -82,13 +85,11 @@ impl Stream for RefCell<RecvStream> {
 }
 
 impl Uring {
-    /// The next pooled read from `stream`, arming its recv when nothing is queued. A stream
-    /// that is not armed first waits for `gate` (earlier dropped reads) to settle; the caller
-    /// has already served what they left.
+    /// The next pooled read from `stream`, arming its recv when nothing is queued. The
+    /// caller has let earlier dropped reads settle and served what they left.
     pub(crate) fn poll_pooled(
         &self,
         stream: &Rc<RefCell<RecvStream>>,
-        enter_gate: impl FnOnce() -> Receiving,
         cx: &Context<'_>,
     ) -> Poll<io::Result<PooledRead>> {
         // A kernel without PBUF_RING (before 5.19): every pooled read goes by readiness.
@@ -106,7 +107,6 @@ impl Uring {
                     return Poll::Ready(Ok(PooledRead::Fallback));
                 }
                 let entry = opcode::RecvMulti::new(types::Fd(s.fd), GROUP).build();
-                s.receiving = Some(enter_gate());
                 s.waker = Some(cx.waker().clone());
                 drop(s);
                 let id = self.submit_stream(entry, stream.clone());
@@ -200,10 +200,16 @@ impl Uring {
         ring.give_back(bid);
     }
 
-    /// Ends `stream`: `retire` (a plain read takes over) keeps its bytes in the stash;
-    /// otherwise (the source closes) they are dropped. Cancels the recv if it is armed.
-    pub(crate) fn end_stream(&self, stream: &RefCell<RecvStream>, retire: bool) {
+    /// Ends `stream`. Retired (a plain read takes over; `retire` is the source's gate), it
+    /// keeps its bytes in the stash, and holds a place in the gate until its recv's last
+    /// completion; otherwise (the source closes) they are dropped. Cancels the recv if it is
+    /// armed.
+    pub(crate) fn end_stream(&self, stream: &RefCell<RecvStream>, retire: Option<&SourceGate>) {
         let mut s = stream.borrow_mut();
+        if let Some(gate) = retire.filter(|_| s.armed()) {
+            s.receiving = Some(gate.enter());
+        }
+        let retire = retire.is_some();
         s.released = Some(retire);
         let (cancel, queued) = s.state.close();
         let queued: Vec<_> = queued.collect();
@@ -240,7 +246,7 @@ impl Uring {
         if let Some(ring) = self.buf_ring.borrow().as_ref() {
             return Ok(ring.clone());
         }
-        let ring = Rc::new(BufRing::register(&self.ring.borrow())?);
+        let ring = Rc::new(BufRing::register(&self.ring.borrow(), self.stats.clone())?);
         *self.buf_ring.borrow_mut() = Some(ring.clone());
         Ok(ring)
     }

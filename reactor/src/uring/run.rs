@@ -21,7 +21,7 @@ use io_uring::{opcode, types};
 use super::accept_stream::AcceptStream;
 use super::in_flight::{InFlight, Late};
 use super::op_table::{Completion, OpId, NO_OP};
-use super::receive_gate::{ReceiveGate, Receiving};
+use super::receive_gate::{Receiving, SourceGate};
 use super::recv_stream::{PooledRead, RecvStream};
 use super::stash::Stash;
 use super::Uring;
@@ -41,7 +41,7 @@ pub(crate) struct Registration {
     /// The op each direction waits on, so a moved deadline can wake it.
     parked: [OpSlot; 2],
     /// Orders receives around dropped ones.
-    pub(super) gate: Rc<ReceiveGate>,
+    pub(super) gate: SourceGate,
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
@@ -176,7 +176,7 @@ impl Uring {
                 return Poll::Ready(None);
             }
         }
-        match ready!(self.poll_pooled(&stream, || registration.gate.enter(), cx)) {
+        match ready!(self.poll_pooled(&stream, cx)) {
             Ok(PooledRead::Buf(buf)) => Poll::Ready(Some(Ok(buf))),
             Ok(PooledRead::Fallback) => Poll::Ready(None),
             Err(e) => Poll::Ready(Some(Err(e))),
@@ -206,7 +206,7 @@ impl Uring {
         }
         // A plain read takes over from pooled reads: the stream's bytes go to the stash first.
         if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, true);
+            self.end_stream(&stream, Some(&registration.gate));
         }
         ready!(registration.gate.poll_clear(cx));
         Poll::Ready(syscall.take_leftover(&mut self.stash.borrow_mut(), fd))
@@ -216,7 +216,7 @@ impl Uring {
     pub(crate) async fn take_leftover_bytes(&self, fd: RawFd, registration: &Registration) -> Vec<u8> {
         // What a pooled read's stream queued or still receives is left over too.
         if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, true);
+            self.end_stream(&stream, Some(&registration.gate));
         }
         poll_fn(|cx| registration.gate.poll_clear(cx)).await;
         self.stash.borrow_mut().take_all_bytes(fd)
@@ -271,7 +271,7 @@ impl Uring {
             }
         }
         if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, false);
+            self.end_stream(&stream, None);
         }
         self.end_accept(registration);
         self.stash.borrow_mut().forget(fd);
