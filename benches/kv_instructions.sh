@@ -13,7 +13,8 @@
 # divided by the requests. Kernel work is not in it: for kv the runtime's counters (reactor
 # polls and eventfd writes, from INFO) per request are printed beside it, the proxy for the
 # syscalls and wakes a request costs. kv runs the epoll driver: valgrind does not know
-# io_uring's system calls.
+# io_uring's system calls. With DUMPS=DIR the callgrind dumps are kept there (for
+# callgrind_annotate), named after the server and the pipeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N16=${N16:-20000} # requests per test (SET, then GET) with -P 16
@@ -35,7 +36,7 @@ counters() {
 measure() {
     local name=$1 port=$2
     shift 2
-    valgrind --tool=callgrind --callgrind-out-file="$dir/$name.%p" "$@" >/dev/null 2>"$dir/$name.log" &
+    valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$dir/$name.%p" "$@" >/dev/null 2>"$dir/$name.log" &
     pid=$!
     for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
     redis-benchmark -p "$port" -c 50 -n 100000 -r 100000 -P 16 -t set --csv >/dev/null 2>&1
@@ -51,6 +52,7 @@ measure() {
         awk -v name="$name" -v p="$pipeline" -v n=$((2 * n)) \
             -v polls=$((after[0] - before[0])) -v wakes=$((after[1] - before[1])) \
             '/^totals:/ {printf "%s %s %d %.3f %.3f\n", name, p, $2 / n, polls / n, wakes / n}' "$dump"
+        if [ -n "${DUMPS:-}" ]; then mkdir -p "$DUMPS" && cp "$dump" "$DUMPS/$name.P$pipeline.callgrind"; fi
     done
     kill -INT "$pid"
     wait "$pid" 2>/dev/null || true

@@ -112,6 +112,48 @@ fn cross_core_channel_carries_every_message_in_order() {
 }
 
 #[test]
+fn poll_recv_waits_on_two_channels_at_once_and_sees_both_close() {
+    let rt = two_core_runtime();
+    let (a_tx, mut a) = cross_core::unbounded::<u64>();
+    let (b_tx, mut b) = cross_core::unbounded::<u64>();
+    let receiver = rt.spawn_on(1, move || async move {
+        let (mut got, mut open) = (Vec::new(), [true, true]);
+        while open != [false, false] {
+            // One poll_fn per message: each pending poll leaves both registrations in place.
+            let (which, msg) = std::future::poll_fn(|cx| {
+                for (which, rx) in [&mut a, &mut b].into_iter().enumerate() {
+                    if open[which] {
+                        if let std::task::Poll::Ready(msg) = rx.poll_recv(cx) {
+                            return std::task::Poll::Ready((which, msg));
+                        }
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await;
+            match msg {
+                Some(n) => got.push(n),
+                None => open[which] = false,
+            }
+        }
+        got
+    });
+    let sender = rt.spawn_on(0, move || async move {
+        for n in 0..2_000u64 {
+            let tx = if n % 2 == 0 { &a_tx } else { &b_tx };
+            tx.try_send(n).unwrap();
+            if n % 100 == 0 {
+                ringpoll::yield_now().await; // let the receiver park between bursts
+            }
+        }
+    });
+    join_within(sender, 30);
+    let mut got = join_within(receiver, 30);
+    got.sort_unstable();
+    assert_eq!(got, (0..2_000).collect::<Vec<_>>(), "every message, from both, and the end of both");
+}
+
+#[test]
 fn cross_core_bounded_channel_holds_senders_back() {
     let rt = two_core_runtime();
     let (tx, mut rx) = cross_core::channel::<u32>(4);

@@ -151,8 +151,7 @@ pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Serve
                 listener.as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string())).and_then(|l| l.local_addr()),
             );
             let shards = Rc::new(Shards::new(core, inboxes));
-            ringpoll::spawn(shard::serve_inbox(Rc::downgrade(&shards), inbox)).detach();
-            ringpoll::spawn(shard::flush(Rc::downgrade(&shards))).detach();
+            ringpoll::spawn(shard::link(Rc::downgrade(&shards), inbox)).detach();
             ringpoll::spawn(shard::sweep(shards.clone())).detach();
             serve(listener?, shards).await
         }));

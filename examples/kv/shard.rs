@@ -1,13 +1,16 @@
 //! Sharding: each core owns the keys that hash to it. Operations on this core's keys run at
-//! once; the rest are queued per target core and sent as ONE batch per target per turn of
-//! the core, whichever connections they came from: a flush task, woken by the first queued
-//! operation, runs after the connections the same reactor poll woke, so their requests ride
-//! together. The target runs the batch and sends back one message of encoded replies; the
-//! link between two cores is FIFO, so the answers go to the waiting connections in the
-//! order their operations were queued, with no per-request channel.
+//! once; the rest are queued per target core and sent as ONE message per target per turn of
+//! the core, whichever connections they came from. One task per core, the link task, both
+//! serves what other cores send and sends: woken by the first operation queued in a turn, it
+//! runs after the connections the same reactor poll woke, so their requests ride together.
+//! A message carries this core's operations for the target AND its answers to the batches
+//! the target sent it, so when both cores forward, a turn costs one message per direction,
+//! not two (and one wake at most, as before). The link between two cores is FIFO, so the
+//! answers go to the waiting connections in the order their operations were queued, with no
+//! per-request channel.
 //!
-//! Batch buffers make the round trip and come home: the sender allocates them, the target
-//! fills and returns them, and they are freed (or pooled) on the core that made them.
+//! Buffers are pooled per core: a message's buffers come from the sender's pool and go to
+//! the receiver's once read, so two cores trading messages trade buffers and allocate none.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -24,14 +27,17 @@ use super::pipeline::Slots;
 use super::replies;
 use super::store::Store;
 
-/// What cores send each other.
-pub enum Msg {
-    /// Operations for the receiving core's shard, from core `from`, with a buffer to write
-    /// the replies in.
-    Ops { from: usize, ops: Vec<u8>, replies: Vec<u8> },
-    /// The answers to the oldest `Ops` the receiver sent to core `from`, each a
-    /// little-endian `u32` length and an encoded reply, with both buffers handed back.
-    Replies { from: usize, ops: Vec<u8>, replies: Vec<u8> },
+/// What one core sends another: at most one per turn and direction.
+pub struct Msg {
+    /// The sending core.
+    from: usize,
+    /// Encoded operations for the receiving core's shard; empty if none.
+    ops: Vec<u8>,
+    /// Answers to the oldest operations the receiver sent `from`, each a little-endian
+    /// `u32` length and an encoded reply; empty if none.
+    replies: Vec<u8>,
+    /// How many of the receiver's batches `replies` answers in full.
+    answered: usize,
 }
 
 /// Batches a core may have sent to one other core and not had answered; past it, further
@@ -39,9 +45,10 @@ pub enum Msg {
 /// unbounded, so a core never waits to answer: this bound is what keeps them small.
 pub const MAX_IN_FLIGHT: usize = 64;
 
-/// Batch buffers a core keeps for reuse, and the largest one it keeps.
+/// Buffers a core keeps for reuse, and the largest one it keeps.
 const POOL: usize = 2 * MAX_IN_FLIGHT;
 const POOL_BUF_MAX: usize = 256 * 1024;
+const BUF_START: usize = 1024;
 
 /// This core's end of its link to one other core.
 #[derive(Default)]
@@ -51,8 +58,19 @@ struct Link {
     /// Who waits for each operation queued or in flight, oldest first.
     waiters: VecDeque<(Rc<Slots>, u32)>,
     in_flight: usize,
+    /// Framed answers to the other core's batches, not sent yet.
+    answers: Vec<u8>,
+    /// How many of its batches `answers` answers.
+    answered: usize,
     /// The other core's inbox is gone (it shut down): its keys get an error.
     closed: bool,
+}
+
+impl Link {
+    /// Whether the next flush has something to send on this link.
+    fn has_outgoing(&self) -> bool {
+        !self.closed && (self.answered > 0 || (!self.queued.is_empty() && self.in_flight < MAX_IN_FLIGHT))
+    }
 }
 
 /// One core's view of the sharded store.
@@ -62,7 +80,8 @@ pub struct Shards {
     inboxes: Vec<cross_core::Sender<Msg>>,
     links: RefCell<Vec<Link>>,
     flush_wanted: Cell<bool>,
-    flusher: Cell<Option<Waker>>,
+    /// The link task, while it waits.
+    linker: Cell<Option<Waker>>,
     pool: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -75,7 +94,7 @@ impl Shards {
             links: RefCell::new(inboxes.iter().map(|_| Link::default()).collect()),
             inboxes,
             flush_wanted: Cell::new(false),
-            flusher: Cell::new(None),
+            linker: Cell::new(None),
             pool: RefCell::default(),
         }
     }
@@ -120,40 +139,67 @@ impl Shards {
 
     fn want_flush(&self) {
         if !self.flush_wanted.replace(true) {
-            if let Some(w) = self.flusher.take() {
+            if let Some(w) = self.linker.take() {
                 w.wake();
             }
         }
     }
 
-    /// Sends every link's queued operations as one batch, unless too many are in flight.
+    /// Sends each link's queued operations (unless too many batches are in flight) and its
+    /// answers, together, as one message.
     fn flush(&self) {
         for core in 0..self.count() {
-            if core == self.me {
-                continue;
-            }
             let mut links = self.links.borrow_mut();
             let link = &mut links[core];
-            if link.queued.is_empty() || link.in_flight >= MAX_IN_FLIGHT || link.closed {
+            if core == self.me || !link.has_outgoing() {
                 continue;
             }
-            let ops = std::mem::replace(&mut link.queued, self.buffer());
-            let msg = Msg::Ops { from: self.me, ops, replies: self.buffer() };
+            let send_ops = !link.queued.is_empty() && link.in_flight < MAX_IN_FLIGHT;
+            let ops = if send_ops { std::mem::replace(&mut link.queued, self.buffer()) } else { Vec::new() };
+            let replies = match link.answered {
+                0 => Vec::new(),
+                _ => std::mem::replace(&mut link.answers, self.buffer()),
+            };
+            let msg = Msg { from: self.me, ops, replies, answered: std::mem::take(&mut link.answered) };
             match self.inboxes[core].try_send(msg) {
-                Ok(()) => link.in_flight += 1,
+                Ok(()) => link.in_flight += usize::from(send_ops),
                 Err(e) => {
                     // Unbounded: only a closed inbox refuses. Nobody will answer, so
                     // everything waiting on that core gets an error now.
                     link.closed = true;
                     let waiters = std::mem::take(&mut link.waiters);
+                    link.queued.clear();
+                    link.answers.clear();
                     drop(links);
-                    if let Msg::Ops { ops, replies, .. } = e.into_inner() {
-                        self.recycle(ops);
-                        self.recycle(replies);
-                    }
+                    let msg = e.into_inner();
+                    self.recycle(msg.ops);
+                    self.recycle(msg.replies);
                     waiters.into_iter().for_each(|(slots, slot)| slots.fill(slot, shard_gone));
                 }
             }
+        }
+    }
+
+    /// Takes in a message from another core: hands its answers to the connections waiting
+    /// for them, runs its operations, and has the next flush send theirs back.
+    fn receive(&self, msg: Msg) {
+        let Msg { from, ops, replies, answered } = msg;
+        let mut links = self.links.borrow_mut();
+        let link = &mut links[from];
+        if !replies.is_empty() || answered > 0 {
+            deliver(link, &replies);
+            link.in_flight = link.in_flight.saturating_sub(answered);
+        }
+        if !ops.is_empty() {
+            self.serve_batch(&ops, &mut link.answers);
+            link.answered += 1;
+        }
+        let more = link.has_outgoing();
+        drop(links);
+        self.recycle(ops);
+        self.recycle(replies);
+        if more {
+            self.want_flush(); // answers owed, or operations held back by MAX_IN_FLIGHT
         }
     }
 
@@ -171,47 +217,41 @@ impl Shards {
         }
     }
 
-    /// Hands the answers from `core` to the connections waiting for them, oldest first.
-    fn deliver(&self, core: usize, framed: &[u8]) {
-        let mut links = self.links.borrow_mut();
-        let link = &mut links[core];
-        let mut rest = framed;
-        while let Some((len, after)) = rest.split_first_chunk::<4>() {
-            let len = (u32::from_le_bytes(*len) as usize).min(after.len());
-            let (reply, next) = after.split_at(len);
-            rest = next;
-            // Filling only wakes the connection's task (no reentry here): links stay borrowed.
-            if let Some((slots, slot)) = link.waiters.pop_front() {
-                slots.fill(slot, |out| out.extend_from_slice(reply));
-            }
-        }
-        link.in_flight = link.in_flight.saturating_sub(1);
-        let more = !link.queued.is_empty();
-        drop(links);
-        if more {
-            self.want_flush(); // held back by MAX_IN_FLIGHT, or queued since the last flush
-        }
-    }
-
-    /// An empty batch buffer, from the pool if it has one.
+    /// An empty buffer, from the pool if it has one. A new one starts with room for a few
+    /// dozen operations, so a batch does not grow it from nothing.
     fn buffer(&self) -> Vec<u8> {
-        self.pool.borrow_mut().pop().unwrap_or_default()
+        self.pool.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BUF_START))
     }
 
-    /// Keeps `buf` for reuse, unless the pool is full or `buf` grew past the size kept.
+    /// Keeps `buf` for reuse, unless the pool is full, or `buf` never allocated or grew past
+    /// the size kept.
     fn recycle(&self, mut buf: Vec<u8>) {
         let mut pool = self.pool.borrow_mut();
-        if pool.len() < POOL && buf.capacity() <= POOL_BUF_MAX {
+        if pool.len() < POOL && (1..=POOL_BUF_MAX).contains(&buf.capacity()) {
             buf.clear();
             pool.push(buf);
         }
     }
 }
 
+/// Hands framed answers to the connections waiting on `link`, oldest first.
+fn deliver(link: &mut Link, framed: &[u8]) {
+    let mut rest = framed;
+    while let Some((len, after)) = rest.split_first_chunk::<4>() {
+        let len = (u32::from_le_bytes(*len) as usize).min(after.len());
+        let (reply, next) = after.split_at(len);
+        rest = next;
+        // Filling only wakes the connection's task (no reentry here): links stay borrowed.
+        if let Some((slots, slot)) = link.waiters.pop_front() {
+            slots.fill(slot, |out| out.extend_from_slice(reply));
+        }
+    }
+}
+
 impl Drop for Shards {
     fn drop(&mut self) {
-        // The flush task holds the shard weakly and waits: let it see the shard is gone.
-        if let Some(w) = self.flusher.take() {
+        // The link task holds the shard weakly and waits: let it see the shard is gone.
+        if let Some(w) = self.linker.take() {
             w.wake();
         }
     }
@@ -231,55 +271,52 @@ fn info(me: usize, store: &Store) -> String {
     );
     if let Some(stats) = Handle::try_current().map(|h| h.stats()).and_then(|s| s.get(me).copied()) {
         text += &format!(
-            "accepted:{}\r\nopen_sockets:{}\r\ntasks_live:{}\r\nreactor_polls:{}\r\neventfd_writes:{}\r\n",
-            stats.accepted, stats.sources_open, stats.tasks_live, stats.reactor_polls, stats.eventfd_writes
+            "accepted:{}\r\nopen_sockets:{}\r\ntasks_live:{}\r\ntasks_polled:{}\r\nreactor_polls:{}\r\nuring_enters:{}\r\neventfd_writes:{}\r\nring_wakes:{}\r\n",
+            stats.accepted,
+            stats.sources_open,
+            stats.tasks_live,
+            stats.tasks_polled,
+            stats.reactor_polls,
+            stats.uring_enters,
+            stats.eventfd_writes,
+            stats.ring_wakes
         );
     }
     text
 }
 
-/// Sends the queued batches whenever operations are queued: woken by the first one queued
-/// in a turn, it runs after the tasks already woken, so one batch carries them all. It holds
-/// the shard weakly and ends once the core's accept loop and connections are gone.
-pub async fn flush(shards: Weak<Shards>) {
+/// The link task: takes in what other cores send this one (their operations, run here, and
+/// the answers to this core's), then sends what this core owes them, once the connections
+/// woken in the same pass have queued their operations. It holds the shard weakly and ends
+/// once the shard is gone (the core's accept loop and connections with it; dropping the
+/// inbox then fails the other cores' later messages at once) or every sender is.
+pub async fn link(shards: Weak<Shards>, mut inbox: cross_core::Receiver<Msg>) {
     loop {
-        let wanted = poll_fn(|cx| {
+        let flush = poll_fn(|cx| {
             let Some(shards) = shards.upgrade() else {
-                return Poll::Ready(false);
+                return Poll::Ready(None);
             };
-            if shards.flush_wanted.replace(false) {
-                return Poll::Ready(true);
+            // Every message queued, then one flush: the connections this turn's I/O woke
+            // ran before this task (the executor queues cross-core wakes after them), and
+            // those the answers wake write them without queuing anything new, so there is
+            // nothing to wait for.
+            loop {
+                match inbox.poll_recv(cx) {
+                    Poll::Ready(Some(msg)) => shards.receive(msg),
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => break,
+                }
             }
-            shards.flusher.set(Some(cx.waker().clone()));
+            if shards.flush_wanted.replace(false) {
+                return Poll::Ready(Some(shards));
+            }
+            shards.linker.set(Some(cx.waker().clone()));
             Poll::Pending
         })
         .await;
-        match shards.upgrade() {
-            Some(shards) if wanted => shards.flush(),
-            _ => return,
-        }
-    }
-}
-
-/// Serves what other cores send this one: their batches (run here, answered at once) and
-/// the answers to this core's batches. It holds the shard weakly: it ends once every core's
-/// shard is gone (their senders with them), or when a message finds this core's gone.
-pub async fn serve_inbox(shards: Weak<Shards>, mut inbox: cross_core::Receiver<Msg>) {
-    while let Some(msg) = inbox.recv().await {
-        let Some(shards) = shards.upgrade() else {
-            return; // dropping the inbox fails the senders' later batches at once
-        };
-        match msg {
-            Msg::Ops { from, ops, mut replies } => {
-                shards.serve_batch(&ops, &mut replies);
-                let answer = Msg::Replies { from: shards.me, ops, replies };
-                let _ = shards.inboxes[from].try_send(answer); // that core may be gone
-            }
-            Msg::Replies { from, ops, replies } => {
-                shards.deliver(from, &replies);
-                shards.recycle(ops);
-                shards.recycle(replies);
-            }
+        match flush {
+            Some(shards) => shards.flush(),
+            None => return,
         }
     }
 }
@@ -334,7 +371,7 @@ mod tests {
 
     #[test]
     fn many_connections_requests_ride_one_batch_per_core_and_turn() {
-        let (to0, _inbox0) = cross_core::unbounded();
+        let (to0, mut inbox0) = cross_core::unbounded();
         let (to1, mut inbox1) = cross_core::unbounded();
         let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
         let (local, remote) = (keys_on(0, 3), keys_on(1, 3));
@@ -345,25 +382,30 @@ mod tests {
             run(conn, &input, &core0);
         }
         core0.flush();
-        let Ok(Msg::Ops { from: 0, ops, mut replies }) = inbox1.try_recv() else { panic!("no batch for core 1") };
+        let Ok(batch) = inbox1.try_recv() else { panic!("no batch for core 1") };
         assert!(inbox1.try_recv().is_err(), "three connections' requests went as one batch");
-        assert_eq!(decode_all(&ops).count(), 6);
-        core1.serve_batch(&ops, &mut replies);
-        core0.deliver(1, &replies);
+        assert_eq!((batch.from, decode_all(&batch.ops).count(), batch.answered), (0, 6, 0));
+        core1.receive(batch);
+        assert!(core1.flush_wanted.get(), "answers owed");
+        core1.flush();
+        let Ok(answer) = inbox0.try_recv() else { panic!("no answer for core 0") };
+        assert_eq!((answer.from, answer.ops.len(), answer.answered), (1, 0, 1));
+        core0.receive(answer);
         for conn in &mut conns {
             assert_eq!(replies_now(conn), b"+OK\r\n+OK\r\n$1\r\nr\r\n");
         }
-        // The buffers came home: the reply's two are pooled on the core that made them.
-        core0.recycle(ops);
-        core0.recycle(replies);
-        assert_eq!(core0.pool.borrow().len(), 2);
+        // The buffer read is pooled where it was read (core 1 pooled the batch's, then took
+        // it for its next answers).
+        assert_eq!((core0.pool.borrow().len(), core1.pool.borrow().len()), (1, 0));
+        assert!(core1.links.borrow()[0].answers.capacity() > 0);
+        assert_eq!(core0.links.borrow()[1].in_flight, 0);
         assert_eq!(core1.store.borrow().served.remote, 6);
         assert_eq!(core0.store.borrow().served.local, 3);
     }
 
     #[test]
     fn a_multi_key_command_across_shards_combines_in_order() {
-        let (to0, _inbox0) = cross_core::unbounded();
+        let (to0, mut inbox0) = cross_core::unbounded();
         let (to1, mut inbox1) = cross_core::unbounded();
         let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
         let (a, b) = (&keys_on(0, 1)[0], &keys_on(1, 1)[0]);
@@ -371,9 +413,9 @@ mod tests {
         let mut conn = Pipeline::new(64);
         run(&mut conn, &[set(a, "va"), set(b, "vb"), mget.into_bytes()].concat(), &core0);
         core0.flush();
-        let Ok(Msg::Ops { ops, mut replies, .. }) = inbox1.try_recv() else { panic!("no batch") };
-        core1.serve_batch(&ops, &mut replies);
-        core0.deliver(1, &replies);
+        core1.receive(inbox1.try_recv().expect("a batch"));
+        core1.flush();
+        core0.receive(inbox0.try_recv().expect("the answers"));
         assert_eq!(replies_now(&mut conn), b"+OK\r\n+OK\r\n*3\r\n$2\r\nvb\r\n$2\r\nva\r\n$-1\r\n");
     }
 
@@ -397,9 +439,9 @@ mod tests {
 
     #[test]
     fn batches_in_flight_are_bounded() {
-        let (to0, _inbox0) = cross_core::unbounded();
-        let (to1, inbox1) = cross_core::unbounded::<Msg>();
-        let core0 = Shards::new(0, vec![to0, to1]);
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded::<Msg>();
+        let core0 = Shards::new(0, vec![to0.clone(), to1.clone()]);
         let key = &keys_on(1, 1)[0];
         let mut conns: Vec<Pipeline> = (0..MAX_IN_FLIGHT + 3).map(|_| Pipeline::new(64)).collect();
         for conn in &mut conns {
@@ -408,5 +450,47 @@ mod tests {
         }
         assert_eq!(inbox1.len(), MAX_IN_FLIGHT, "the rest wait for answers");
         assert_eq!(core0.links.borrow()[1].waiters.len(), MAX_IN_FLIGHT + 3);
+        // Core 1 answers every batch in one message; that frees core 0 to send the rest.
+        let core1 = Shards::new(1, vec![to0, to1]);
+        while let Ok(batch) = inbox1.try_recv() {
+            core1.receive(batch);
+        }
+        core1.flush();
+        let answer = inbox0.try_recv().expect("the answers");
+        assert_eq!(answer.answered, MAX_IN_FLIGHT);
+        assert!(inbox0.try_recv().is_err(), "one message answers them all");
+        core0.receive(answer);
+        assert!(core0.flush_wanted.get(), "the held-back operations want a flush");
+        core0.flush();
+        let rest = inbox1.try_recv().expect("the rest");
+        assert_eq!(decode_all(&rest.ops).count(), 3);
+        for conn in &mut conns[..MAX_IN_FLIGHT] {
+            assert_eq!(replies_now(conn), b"$-1\r\n");
+        }
+    }
+
+    #[test]
+    fn answers_ride_with_the_answering_cores_own_operations() {
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (on0, on1) = (&keys_on(0, 1)[0], &keys_on(1, 1)[0]);
+        let (mut conn0, mut conn1) = (Pipeline::new(64), Pipeline::new(64));
+        run(&mut conn0, &get(on1), &core0);
+        core0.flush();
+        core1.receive(inbox1.try_recv().expect("core 0's batch"));
+        run(&mut conn1, &set(on0, "v"), &core1); // core 1's own request for core 0, same turn
+        core1.flush();
+        let both = inbox0.try_recv().expect("core 1's message");
+        assert!(inbox0.try_recv().is_err(), "operations and answers in one message");
+        assert_eq!((decode_all(&both.ops).count(), both.answered), (1, 1));
+        core0.receive(both);
+        assert_eq!(replies_now(&mut conn0), b"$-1\r\n");
+        core0.flush();
+        let answer = inbox1.try_recv().expect("core 0's answer");
+        assert_eq!((answer.ops.len(), answer.answered), (0, 1));
+        core1.receive(answer);
+        assert_eq!(replies_now(&mut conn1), b"+OK\r\n");
+        assert!(!core0.flush_wanted.get() || !core0.links.borrow()[1].has_outgoing(), "nothing more owed");
     }
 }

@@ -60,9 +60,9 @@ pub struct Break {
 }
 
 impl Break {
-    /// Creates the eventfd (close-on-exec). The epoll driver consumes it with a non-blocking
-    /// read; the io_uring driver wants it blocking, so its in-ring read parks in the kernel
-    /// instead of completing with EAGAIN.
+    /// Creates the eventfd (close-on-exec). The epoll driver watches it edge-triggered and
+    /// never reads it (every write is a fresh edge); the io_uring driver wants it blocking, so
+    /// its in-ring read parks in the kernel instead of completing with EAGAIN.
     pub fn new(nonblocking: bool) -> io::Result<Break> {
         let flags = libc::EFD_CLOEXEC | if nonblocking { libc::EFD_NONBLOCK } else { 0 };
         // SAFETY: eventfd takes no pointers; the result is checked before use.
@@ -136,17 +136,10 @@ impl Break {
         self.parked.store(false, SeqCst);
     }
 
-    /// The eventfd fired and its counter was consumed: the next sleep may be signaled again.
+    /// The eventfd fired (io_uring: its read completed; epoll: its edge came): the next sleep
+    /// may be signaled again.
     pub fn rearm(&self) {
         self.signaled.store(false, SeqCst);
-    }
-
-    /// Reads the eventfd counter to zero (the epoll driver; io_uring reads it with an op).
-    pub fn consume(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already consumed) is harmless.
-        let _ = syscall!(read(self.eventfd.as_raw_fd(), (&mut count as *mut u64).cast(), 8));
-        self.rearm();
     }
 
     /// How many times the eventfd was written since creation.

@@ -128,7 +128,11 @@ impl Epoll {
         for ev in &events[..n] {
             let (token, flags) = (ev.u64, ev.events);
             if token == BREAK_TOKEN {
-                self.brk.consume();
+                // Not read: an edge-triggered eventfd reports every write as a fresh event,
+                // read or not, so draining its counter would only cost a syscall per wake.
+                // The counter grows by at most one per sleep (the break's dedup) and an
+                // eventfd holds 2^64 - 2.
+                self.brk.rearm();
             } else {
                 descs.dispatch(Token(token), flags, wake);
             }
@@ -161,5 +165,25 @@ mod tests {
         assert_eq!(timeout_ms(Some(Duration::from_millis(2))), 2);
         assert_eq!(timeout_ms(Some(Duration::from_micros(2001))), 3);
         assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), i32::MAX);
+    }
+
+    #[test]
+    fn every_break_wakes_though_the_eventfd_is_never_read() {
+        let brk = Arc::new(Break::new(true).unwrap());
+        let epoll = Epoll::new(brk.clone()).unwrap();
+        let mut wake = Vec::new();
+        for round in 0..3 {
+            assert_eq!(epoll.wait(Some(Duration::ZERO), &mut wake).unwrap(), 0, "round {round}: no wake yet");
+            brk.park();
+            brk.wake();
+            brk.wake(); // deduplicated: one write per sleep
+            assert_eq!(epoll.wait(Some(Duration::from_secs(5)), &mut wake).unwrap(), 1, "round {round}: woken");
+            brk.unpark();
+        }
+        assert_eq!(brk.writes(), 3);
+        let mut count = 0u64;
+        // SAFETY: reads at most 8 bytes into a live u64 from the break's own eventfd.
+        let read = unsafe { libc::read(brk.fd(), (&mut count as *mut u64).cast(), 8) };
+        assert_eq!((read, count), (8, 3), "the counter kept every write");
     }
 }

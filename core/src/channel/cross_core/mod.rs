@@ -13,6 +13,10 @@ mod oneshot;
 pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
 
 use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
 
 use super::{SendError, TryRecvError, TrySendError};
 
@@ -45,13 +49,13 @@ use super::{SendError, TryRecvError, TrySendError};
 pub fn channel<T: Send>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "a bounded channel needs a capacity above 0");
     let (tx, rx) = async_channel::bounded(capacity);
-    (Sender { tx }, Receiver { rx })
+    (Sender { tx }, Receiver { rx: Box::pin(rx) })
 }
 
 /// A channel without a bound: [`Sender::send`] never waits.
 pub fn unbounded<T: Send>() -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = async_channel::unbounded();
-    (Sender { tx }, Receiver { rx })
+    (Sender { tx }, Receiver { rx: Box::pin(rx) })
 }
 
 /// The sending half of a cross-core channel: `Send + Sync`, clone it for more senders.
@@ -101,7 +105,9 @@ impl<T> fmt::Debug for Sender<T> {
 /// The receiving half of a cross-core channel. It may be moved to the core that will read
 /// from it; wakes go to whichever task waits on it.
 pub struct Receiver<T> {
-    rx: async_channel::Receiver<T>,
+    /// Pinned (async-channel's receiver is `!Unpin` for its listener) so `poll_recv` can poll
+    /// it as a Stream.
+    rx: Pin<Box<async_channel::Receiver<T>>>,
 }
 
 impl<T> Receiver<T> {
@@ -109,6 +115,38 @@ impl<T> Receiver<T> {
     /// queue is empty.
     pub async fn recv(&mut self) -> Option<T> {
         self.rx.recv().await.ok()
+    }
+
+    /// Polls for the next message: `Ready(None)` once every sender is gone (or the receiver
+    /// closed) and the queue is empty; `Pending` registers `cx`'s waker, which the next send
+    /// wakes. For a hand-written future that waits on this channel and on something else at
+    /// once (a `recv()` future dropped while pending would forget its registration).
+    ///
+    /// ```no_run
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    /// use ringpoll::channel::cross_core;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0, 1]).build()?;
+    /// let (urgent_tx, mut urgent) = cross_core::unbounded::<&str>();
+    /// let (tx, mut rx) = cross_core::unbounded::<&str>();
+    /// let first = rt.spawn_on(1, move || async move {
+    ///     // Whichever channel has a message first; the urgent one when both do.
+    ///     poll_fn(|cx| match urgent.poll_recv(cx) {
+    ///         Poll::Ready(msg) => Poll::Ready(msg),
+    ///         Poll::Pending => rx.poll_recv(cx),
+    ///     })
+    ///     .await
+    /// });
+    /// tx.try_send("routine").unwrap();
+    /// assert_eq!(first.join().unwrap(), Some("routine"));
+    /// # drop(urgent_tx);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // async-channel's Stream keeps its listener inside the receiver between polls.
+        self.rx.as_mut().poll_next(cx)
     }
 
     /// The next message, if one is queued.
