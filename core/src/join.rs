@@ -269,18 +269,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The task's join slot, for an output of type `T`.
+    /// The join slot of the task at `shared`, for an output of type `T`. A raw pointer, not
+    /// `&self`: the output lies beyond `Shared`, in the rest of the allocation.
     ///
     /// # Safety
-    /// `T` is the task's output type, and `complete` is called only once the future is gone.
-    pub(crate) unsafe fn join<T>(&self) -> Join<'_, T> {
-        let output = NonNull::from(self).cast::<u8>();
+    /// `shared` starts a live task allocation (with its provenance) whose output is `T`, for
+    /// `'a`; the caller does not call `complete` (the task side has its own way in).
+    pub(crate) unsafe fn join<'a, T>(shared: NonNull<Shared>) -> Join<'a, T> {
+        // SAFETY: live for 'a (the caller).
+        let this = unsafe { shared.as_ref() };
         // SAFETY: the vtable's offset is where this allocation keeps its future, and then
         // its output (`task::Stage`), within the allocation.
-        let output = unsafe { output.add(self.header.vtable.output_offset) };
+        let output = unsafe { shared.cast::<u8>().add(this.header.vtable.output_offset) };
         // SAFETY: the header's flags, the joiner word and the output storage are this task's;
-        // the caller vouches for `T` and for when the output is written.
-        unsafe { Join::new(self.header.join_state(), &self.joiner, output.cast()) }
+        // the caller vouches for `T`, and the handle side never writes the output.
+        unsafe { Join::new(this.header.join_state(), &this.joiner, output.cast()) }
     }
 }
 
@@ -311,7 +314,7 @@ impl<T> TaskRef<T> {
     pub(crate) fn join(&self) -> Join<'_, T> {
         // SAFETY: this reference keeps the cell alive; its output type is T (`from_raw`), and
         // the handle side never calls `complete`.
-        unsafe { self.shared.as_ref().join() }
+        unsafe { Shared::join(self.shared) }
     }
 
     /// Schedules the task (an abort: its core then drops it).

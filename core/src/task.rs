@@ -61,10 +61,13 @@ impl<F: Future + 'static> TaskCell<F> {
 }
 
 impl<F: Future> TaskCell<F> {
+    /// The join slot, task side.
     fn join(&self) -> Join<'_, F::Output> {
-        // SAFETY: F::Output is this task's output, and the task side completes the slot only
-        // once the future is gone (`finish`, `drop_future`) or was never written (`Unstarted`).
-        unsafe { self.shared.join() }
+        // The output goes where the future was: a union field, at the union's start.
+        let output = NonNull::new(self.stage.get()).expect("a field is never null").cast();
+        // SAFETY: this task's parts; the task side completes the slot only once the future is
+        // gone (`poll`, `drop_future`) or was never written (`Unstarted`).
+        unsafe { Join::new(self.shared.header.join_state(), &self.shared.joiner, output) }
     }
 
     /// Drops the future where it lies, once; its storage is then free for the output.
