@@ -498,4 +498,10 @@ mod tests {
         assert_eq!(err.to_string(), "task panicked: bad input");
         assert_eq!(std::io::Error::from(JoinError::Cancelled).to_string(), "task was cancelled");
     }
+
+    #[test]
+    fn a_handle_is_unpin_send_and_sync_whatever_its_output() {
+        fn check<H: Unpin + Send + Sync>() {}
+        check::<JoinHandle<std::marker::PhantomPinned>>();
+    }
 }
