@@ -1,8 +1,9 @@
 //! The shared, thread-safe part of a task: what its `Waker` and `JoinHandle` point to.
 //!
-//! A task is one allocation (see `task`): this header, the join slot, then the future. The
-//! header is all that other threads ever touch: a reference count, where the task lives (its
-//! core's mailbox and its slab key) and the functions that know the future's type. A wake on
+//! A task is one allocation (see `task`): this header, its joiner's waker, then the future (and
+//! then its output). Other threads touch the header (a reference count and the join flags,
+//! where the task lives: its core's mailbox and its slab key, and the functions that know the
+//! future's type) and, by the join protocol, the joiner's waker and the output. A wake on
 //! the owning core pushes onto the local run queue with no atomic read-modify-write; a wake
 //! from elsewhere goes through the mailbox and the eventfd.
 //!
