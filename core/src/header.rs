@@ -11,8 +11,8 @@
 //! a `LocalTask`) drops it, so the last reference, which frees the memory, may go on any
 //! thread.
 
-use std::ptr::NonNull;
 use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};

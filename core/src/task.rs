@@ -309,7 +309,11 @@ mod tests {
         );
         drop(handle);
         assert!(task.poll().is_ready());
-        assert_eq!(Arc::strong_count(&out), 1, "no handle: the output is dropped when made, the finished future before it");
+        assert_eq!(
+            Arc::strong_count(&out),
+            1,
+            "no handle: the output is dropped when made, the finished future before it"
+        );
         drop(task);
         let waker = slot.lock().unwrap().take().expect("the future kept its waker");
         waker.wake_by_ref();
@@ -319,7 +323,7 @@ mod tests {
     #[test]
     fn a_joining_task_gets_the_output_through_its_packed_waker() {
         let (mut worker, handle) = new_local(async { String::from("done") }, mailbox());
-        let (mut joiner, mut joined) = new_local(async move { handle.await }, mailbox());
+        let (mut joiner, mut joined) = new_local(handle, mailbox());
         // The joiner parks in the handle, leaving its own (packed, counted) waker there.
         assert!(joiner.poll().is_pending());
         assert!(worker.poll().is_ready(), "the worker finishes and wakes the joiner");

@@ -183,4 +183,3 @@ impl HasTurns for Source {
         &self.turns
     }
 }
-
