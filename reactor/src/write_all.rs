@@ -96,14 +96,13 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                     return Poll::Ready((Ok(()), buf.take().expect("write_all polled after completion")))
                 }
             };
-            let source = send.owner();
-            let (res, sent) = ready!(Pin::new(send).poll(cx));
+            let (res, sent) = ready!(Pin::new(&mut *send).poll(cx));
             let (begin, whole) = (sent.begin(), sent.into_inner());
             let err = match res {
                 Ok(0) => io::ErrorKind::WriteZero.into(),
                 Ok(n) if begin + n < whole.bytes_init() => {
                     let rest = whole.slice(begin + n..);
-                    this.state = State::Sending(source.send(rest));
+                    this.state = State::Sending(send.owner().send(rest));
                     continue;
                 }
                 Ok(_) => return Poll::Ready((Ok(()), whole)),
