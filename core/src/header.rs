@@ -1,8 +1,9 @@
 //! The shared, thread-safe part of a task: what its `Waker` and `JoinHandle` point to.
 //!
-//! A task is one allocation (see `task`): this header, the join slot, then the future. The
-//! header is all that other threads ever touch: a reference count, where the task lives (its
-//! core's mailbox and its slab key) and the functions that know the future's type. A wake on
+//! A task is one allocation (see `task`): this header, its joiner's waker, then the future (and
+//! then its output). Other threads touch the header (a reference count and the join flags,
+//! where the task lives: its core's mailbox and its slab key, and the functions that know the
+//! future's type) and, by the join protocol, the joiner's waker and the output. A wake on
 //! the owning core pushes onto the local run queue with no atomic read-modify-write; a wake
 //! from elsewhere goes through the mailbox and the eventfd.
 //!
@@ -10,8 +11,9 @@
 //! a `LocalTask`) drops it, so the last reference, which frees the memory, may go on any
 //! thread.
 
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -32,11 +34,16 @@ pub(crate) struct TaskVtable {
     pub(crate) drop_future: unsafe fn(NonNull<Header>),
     /// Frees the allocation (the last reference, on any thread; the future is gone).
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// Where the allocation keeps its future, and then its output, from the header's start.
+    pub(crate) output_offset: usize,
 }
 
 pub(crate) struct Header {
-    /// References: the core's slot, the JoinHandle, wakers, a spawn in flight.
-    refs: AtomicUsize,
+    /// References: the core's slot, the JoinHandle, wakers, a spawn in flight. 32 bits, so
+    /// the join flags share its word.
+    refs: AtomicU32,
+    /// The join slot's flags (see `join`).
+    join: AtomicU8,
     /// The task's slab key ([`Key::to_u64`]), set once by the owning core.
     id: AtomicU64,
     mailbox: Arc<Mailbox>,
@@ -46,7 +53,7 @@ pub(crate) struct Header {
 impl Header {
     /// A header with one reference, for a task not inserted yet.
     pub(crate) fn new(mailbox: Arc<Mailbox>, vtable: &'static TaskVtable) -> Header {
-        Header { refs: AtomicUsize::new(1), id: AtomicU64::new(UNASSIGNED), mailbox, vtable }
+        Header { refs: AtomicU32::new(1), join: AtomicU8::new(0), id: AtomicU64::new(UNASSIGNED), mailbox, vtable }
     }
 
     /// Records the task's key. Wakes before this are dropped: harmless, as a task is queued
@@ -58,7 +65,7 @@ impl Header {
     /// Takes one more reference.
     pub(crate) fn retain(&self) {
         // Relaxed, as Arc::clone: a new reference is made from one already held.
-        if self.refs.fetch_add(1, Relaxed) > isize::MAX as usize {
+        if self.refs.fetch_add(1, Relaxed) > i32::MAX as u32 {
             std::process::abort();
         }
     }
@@ -77,6 +84,11 @@ impl Header {
         fence(Acquire);
         // SAFETY: that was the last reference, and `vtable.dealloc` matches the allocation.
         unsafe { (h.vtable.dealloc)(header) };
+    }
+
+    /// The join slot's flags.
+    pub(crate) fn join_state(&self) -> &AtomicU8 {
+        &self.join
     }
 
     /// Schedules the task: on its own core directly, from elsewhere through the mailbox.
@@ -128,4 +140,54 @@ unsafe fn wake_by_ref(data: *const ()) {
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: the waker's reference is given up.
     unsafe { Header::release(header(data)) };
+}
+
+/// A waker in one word, for a join slot: a task's waker is its header pointer (holding a
+/// reference, as the waker did), which is what a joiner on a ringpoll core has; any other
+/// waker is boxed, tagged by the pointer's low bit (a `Box<Waker>` is 8-aligned).
+pub(crate) struct PackedWaker(NonNull<()>);
+
+/// The tag of a boxed foreign waker.
+const BOXED: usize = 1;
+
+impl PackedWaker {
+    /// A clone of `waker`, packed.
+    pub(crate) fn new(waker: &Waker) -> PackedWaker {
+        if std::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+            // SAFETY: a waker with this vtable holds a reference to a live header; the clone
+            // takes one more, which the packed waker owns.
+            unsafe { header(waker.data()).as_ref() }.retain();
+            return PackedWaker(header(waker.data()).cast());
+        }
+        let boxed = NonNull::from(Box::leak(Box::new(waker.clone())));
+        PackedWaker(boxed.cast::<()>().map_addr(|a| a | BOXED))
+    }
+
+    /// Whether `waker` would wake the same task as this one.
+    pub(crate) fn will_wake(&self, waker: &Waker) -> bool {
+        if self.0.addr().get() & BOXED == 0 {
+            return std::ptr::eq(waker.vtable(), &WAKER_VTABLE) && waker.data() == self.0.as_ptr().cast_const();
+        }
+        // SAFETY: a tagged pointer is a live `Box<Waker>` this value owns.
+        unsafe { &*self.0.as_ptr().map_addr(|a| a & !BOXED).cast::<Waker>() }.will_wake(waker)
+    }
+
+    /// The waker again.
+    pub(crate) fn into_waker(self) -> Waker {
+        let ptr = ManuallyDrop::new(self).0;
+        if ptr.addr().get() & BOXED == 0 {
+            // SAFETY: an untagged pointer is a header whose reference this value owned; the
+            // waker takes it over.
+            return unsafe { owned_waker(ptr.cast()) };
+        }
+        // SAFETY: a tagged pointer is the `Box<Waker>` this value owned, given up here.
+        *unsafe { Box::from_raw(ptr.as_ptr().map_addr(|a| a & !BOXED).cast::<Waker>()) }
+    }
+}
+
+impl Drop for PackedWaker {
+    fn drop(&mut self) {
+        // SAFETY: `self` is not used again; `into_waker` takes over what it owned once.
+        drop(unsafe { std::ptr::read(self) }.into_waker());
+    }
 }

@@ -1,20 +1,25 @@
 //! JoinHandle: the output of a task, awaitable from any core (or joined from any thread).
 //!
-//! The state is a one-shot slot with two flag bits instead of a mutex: the task stores its
+//! The state is a one-shot slot with flag bits instead of a mutex: the task stores its
 //! output then sets `VALUE`; the handle stores its waker then sets `WAKER`. Whoever sets its bit
 //! second sees the other's and acts (tokio's oneshot protocol, reduced to one value). A third
 //! bit, `ABORTED`, carries [`JoinHandle::abort`] to the task, which checks it before each poll.
 //! A fourth, `DETACHED`, says the handle is gone: the output is then dropped as soon as it is
 //! made, by whichever side sets its bit second, so a detached task keeps no output and no
-//! output is ever dropped on a thread that did not hold it.
+//! output is ever dropped on a thread that did not hold it. `TAKEN` marks the stored output
+//! moved out (or dropped), so it is dropped exactly once.
 //!
-//! A task's slot lives inside the task's one allocation (see `task`); a blocking job's in an
-//! `Arc` of its own.
+//! The protocol ([`Join`]) works on parts that may live apart. A task keeps its flags in its
+//! header, its joiner's waker in one word beside it, and its output where its future was: the
+//! future is dropped when it finishes, so the output costs no bytes of its own (see `task`). A
+//! blocking job's parts are one [`JoinState`] in an `Arc`.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering::*};
@@ -22,13 +27,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::header::Header;
+use crate::header::{Header, PackedWaker};
 use crate::scheduler;
 
 const VALUE: u8 = 1;
 const WAKER: u8 = 2;
 const ABORTED: u8 = 4;
 const DETACHED: u8 = 8;
+/// The stored output was moved out or dropped (set by whichever side did it, once).
+const TAKEN: u8 = 16;
+/// Task side only: the future was dropped (see `task`), its storage free for the output.
+pub(crate) const FUTURE_GONE: u8 = 32;
 
 /// Why a task has no output.
 pub enum JoinError {
@@ -85,48 +94,52 @@ impl From<JoinError> for std::io::Error {
     }
 }
 
-pub(crate) struct JoinState<T> {
-    state: AtomicU8,
-    value: UnsafeCell<Option<Result<T, JoinError>>>,
-    waker: UnsafeCell<Option<Waker>>,
+/// The join protocol over one slot's parts: its flags, its joiner's waker and its output's
+/// storage (uninitialized until `VALUE`, moved out once `TAKEN`).
+pub(crate) struct Join<'a, T> {
+    state: &'a AtomicU8,
+    waker: &'a UnsafeCell<Option<PackedWaker>>,
+    value: NonNull<Result<T, JoinError>>,
+    _value: PhantomData<&'a UnsafeCell<Result<T, JoinError>>>,
 }
 
-// SAFETY: `value` is written by the task side before it publishes VALUE (Release) and read by
-// the handle only after it observes VALUE (Acquire); `waker` is written by the handle only while
-// WAKER is clear and read by the task only after it observes WAKER. T crosses threads, hence
-// T: Send.
-unsafe impl<T: Send> Send for JoinState<T> {}
-// SAFETY: as above; no `&T` is ever handed out through a shared reference.
-unsafe impl<T: Send> Sync for JoinState<T> {}
-
-impl<T> JoinState<T> {
-    pub(crate) const fn new() -> JoinState<T> {
-        JoinState { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) }
+impl<'a, T> Join<'a, T> {
+    /// # Safety
+    /// The parts are one slot's, live for `'a`, and used only through this protocol; `value`
+    /// is free for the output (no live future there) whenever `complete` is called.
+    pub(crate) unsafe fn new(
+        state: &'a AtomicU8,
+        waker: &'a UnsafeCell<Option<PackedWaker>>,
+        value: NonNull<Result<T, JoinError>>,
+    ) -> Join<'a, T> {
+        Join { state, waker, value, _value: PhantomData }
     }
 
     /// The task side: store the output and wake the handle. Called at most once.
     pub(crate) fn complete(&self, out: Result<T, JoinError>) {
         if self.state.load(Acquire) & DETACHED != 0 {
             // Nobody will ask: drop it here, where it was made.
-            self.state.fetch_or(VALUE, AcqRel);
+            self.state.fetch_or(VALUE | TAKEN, AcqRel);
             drop(out);
             return;
         }
         // SAFETY: VALUE is not set yet, so the handle does not read `value`; only the task
-        // side (this call, made once) writes it.
-        unsafe { *self.value.get() = Some(out) };
+        // side (this call, made once) writes it, and the storage is free (`Join::new`).
+        unsafe { self.value.write(out) };
         let prev = self.state.fetch_or(VALUE, AcqRel);
         if prev & DETACHED != 0 {
             // The handle left before it could see VALUE, so it will not take the output.
-            // SAFETY: DETACHED was set before VALUE: the handle never reads `value`.
-            drop(unsafe { (*self.value.get()).take() });
+            self.state.fetch_or(TAKEN, Relaxed);
+            // SAFETY: DETACHED was set before VALUE: the handle never reads `value`, and the
+            // output was written just above.
+            drop(unsafe { self.value.read() });
             return;
         }
         if prev & WAKER != 0 {
             // SAFETY: WAKER was set, so the handle finished writing `waker` and will not touch
             // it again now that VALUE is set (it clears WAKER before writing).
             if let Some(w) = unsafe { (*self.waker.get()).take() } {
-                w.wake();
+                w.into_waker().wake();
             }
         }
     }
@@ -147,13 +160,11 @@ impl<T> JoinState<T> {
     }
 
     /// The handle side, on drop: the output is not wanted. If it is there already, the handle
-    /// drops it; otherwise the task side will (see [`JoinState::complete`]).
+    /// drops it; otherwise the task side will (see [`Join::complete`]).
     fn detach(&self) {
         let prev = self.state.fetch_or(DETACHED, AcqRel);
         if prev & VALUE != 0 {
-            // SAFETY: VALUE was observed, so the task side is done with `value`; the handle
-            // is its only reader.
-            drop(unsafe { (*self.value.get()).take() });
+            drop(self.take());
         }
     }
 
@@ -172,7 +183,11 @@ impl<T> JoinState<T> {
             }
         }
         // SAFETY: WAKER is clear, so the task side will not touch `waker`.
-        unsafe { *self.waker.get() = Some(cx.waker().clone()) };
+        let slot = unsafe { &mut *self.waker.get() };
+        match slot {
+            Some(stored) if stored.will_wake(cx.waker()) => {}
+            _ => *slot = Some(PackedWaker::new(cx.waker())),
+        }
         let prev = self.state.fetch_or(WAKER, AcqRel);
         if prev & VALUE != 0 {
             return Poll::Ready(self.take());
@@ -180,38 +195,104 @@ impl<T> JoinState<T> {
         Poll::Pending
     }
 
+    /// The handle side, once VALUE was observed (Acquire): the task's write is visible and
+    /// done. The handle is the only reader; TAKEN makes a second take (a poll after Ready, a
+    /// drop after the poll) see nothing.
     fn take(&self) -> Result<T, JoinError> {
-        // SAFETY: VALUE was observed with Acquire, so the task's write is visible and done; the
-        // handle is the only reader and takes it once (JoinHandle is not Clone).
-        unsafe { (*self.value.get()).take() }.unwrap_or(Err(JoinError::Cancelled))
+        if self.state.fetch_or(TAKEN, Relaxed) & TAKEN != 0 {
+            return Err(JoinError::Cancelled);
+        }
+        // SAFETY: VALUE without TAKEN: the output is stored and this is its one move out.
+        unsafe { self.value.read() }
     }
 }
 
-/// The part of a task its handle sees: `repr(C)`, so a pointer to it is a pointer to the
-/// header, and it sits at the start of every task's allocation (`task::TaskCell`) whatever the future's type.
+/// A blocking job's slot, all parts together (a task keeps its own inside its allocation).
+pub(crate) struct JoinState<T> {
+    state: AtomicU8,
+    waker: UnsafeCell<Option<PackedWaker>>,
+    value: UnsafeCell<MaybeUninit<Result<T, JoinError>>>,
+}
+
+// SAFETY: the parts are used only through `Join`: `value` is written by the job before it
+// publishes VALUE (Release) and read by the handle only after it observes VALUE (Acquire);
+// `waker` is written by the handle only while WAKER is clear and read by the job only after it
+// observes WAKER. T crosses threads, hence T: Send.
+unsafe impl<T: Send> Send for JoinState<T> {}
+// SAFETY: as above; no `&T` is ever handed out through a shared reference.
+unsafe impl<T: Send> Sync for JoinState<T> {}
+
+impl<T> JoinState<T> {
+    pub(crate) const fn new() -> JoinState<T> {
+        JoinState {
+            state: AtomicU8::new(0),
+            waker: UnsafeCell::new(None),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    fn join(&self) -> Join<'_, T> {
+        // SAFETY: the parts are this slot's, borrowed with it; no future shares `value`.
+        unsafe { Join::new(&self.state, &self.waker, NonNull::from(&self.value).cast()) }
+    }
+
+    /// See [`Join::complete`].
+    pub(crate) fn complete(&self, out: Result<T, JoinError>) {
+        self.join().complete(out)
+    }
+
+    /// See [`Join::is_aborted`].
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.join().is_aborted()
+    }
+}
+
+impl<T> Drop for JoinState<T> {
+    fn drop(&mut self) {
+        // Unreachable by the protocol (the handle takes or drops what was stored), but an
+        // output must never leak: drop it if it is still there.
+        if *self.state.get_mut() & (VALUE | TAKEN) == VALUE {
+            // SAFETY: VALUE without TAKEN: stored and not moved out; `&mut self` is exclusive.
+            unsafe { self.value.get_mut().assume_init_drop() };
+        }
+    }
+}
+
+/// The part of a task every reference sees, whatever the future's type: `repr(C)`, so a
+/// pointer to it is a pointer to the header, and it starts every task's allocation
+/// (`task::TaskCell`). The join flags are in the header; the output goes where the future was.
 #[repr(C)]
-pub(crate) struct Shared<T> {
-    header: Header,
-    join: JoinState<T>,
+pub(crate) struct Shared {
+    pub(crate) header: Header,
+    /// The handle's waker, while it waits for the output.
+    pub(crate) joiner: UnsafeCell<Option<PackedWaker>>,
 }
 
-impl<T> Shared<T> {
-    pub(crate) fn new(header: Header, join: JoinState<T>) -> Shared<T> {
-        Shared { header, join }
-    }
-
-    pub(crate) fn header(&self) -> &Header {
-        &self.header
-    }
-
-    pub(crate) fn join(&self) -> &JoinState<T> {
-        &self.join
+impl Shared {
+    /// The join slot of the task at `shared`, for an output of type `T`. A raw pointer, not
+    /// `&self`: the output lies beyond `Shared`, in the rest of the allocation.
+    ///
+    /// # Safety
+    /// `shared` starts a live task allocation (with its provenance) whose output is `T`, for
+    /// `'a`; the caller does not call `complete` (the task side has its own way in).
+    pub(crate) unsafe fn join<'a, T>(shared: NonNull<Shared>) -> Join<'a, T> {
+        // SAFETY: live for 'a (the caller).
+        let this = unsafe { shared.as_ref() };
+        // SAFETY: the vtable's offset is where this allocation keeps its future, and then
+        // its output (`task::Stage`), within the allocation.
+        let output = unsafe { shared.cast::<u8>().add(this.header.vtable.output_offset) };
+        // SAFETY: the header's flags, the joiner word and the output storage are this task's;
+        // the caller vouches for `T`, and the handle side never writes the output.
+        unsafe { Join::new(this.header.join_state(), &this.joiner, output.cast()) }
     }
 }
 
 /// A counted reference to a task's shared part: what a `JoinHandle` holds.
 pub(crate) struct TaskRef<T> {
-    shared: NonNull<Shared<T>>,
+    shared: NonNull<Shared>,
+    /// The output type, not owned here (the join protocol moves it): a handle is `Unpin`
+    /// and covariant whatever `T` is.
+    _output: PhantomData<fn() -> T>,
 }
 
 // SAFETY: through a TaskRef only the header (atomics) and the join slot (its own protocol,
@@ -224,14 +305,16 @@ impl<T> TaskRef<T> {
     /// Wraps a reference the caller owns.
     ///
     /// # Safety
-    /// `shared` is live, starts a task's allocation, and the caller gives up one reference.
-    pub(crate) unsafe fn from_raw(shared: NonNull<Shared<T>>) -> TaskRef<T> {
-        TaskRef { shared }
+    /// `shared` is live, starts the allocation of a task whose output is `T`, and the caller
+    /// gives up one reference.
+    pub(crate) unsafe fn from_raw(shared: NonNull<Shared>) -> TaskRef<T> {
+        TaskRef { shared, _output: PhantomData }
     }
 
-    pub(crate) fn join(&self) -> &JoinState<T> {
-        // SAFETY: this reference keeps the cell alive.
-        unsafe { &self.shared.as_ref().join }
+    pub(crate) fn join(&self) -> Join<'_, T> {
+        // SAFETY: this reference keeps the cell alive; its output type is T (`from_raw`), and
+        // the handle side never calls `complete`.
+        unsafe { Shared::join(self.shared) }
     }
 
     /// Schedules the task (an abort: its core then drops it).
@@ -274,10 +357,10 @@ impl<T> JoinHandle<T> {
         JoinHandle { inner: Inner::Blocking(state) }
     }
 
-    fn state(&self) -> &JoinState<T> {
+    fn state(&self) -> Join<'_, T> {
         match &self.inner {
             Inner::Task(task) => task.join(),
-            Inner::Blocking(state) => state,
+            Inner::Blocking(state) => state.join(),
         }
     }
 
@@ -369,7 +452,7 @@ mod tests {
         let state = JoinState::new();
         state.complete(Ok(7));
         let waker = Waker::from(Arc::new(Count::default()));
-        assert!(matches!(state.poll(&Context::from_waker(&waker)), Poll::Ready(Ok(7))));
+        assert!(matches!(state.join().poll(&Context::from_waker(&waker)), Poll::Ready(Ok(7))));
     }
 
     #[test]
@@ -378,11 +461,11 @@ mod tests {
         let count = Arc::new(Count::default());
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
-        assert!(state.poll(&cx).is_pending());
-        assert!(state.poll(&cx).is_pending(), "re-polling replaces the waker");
+        assert!(state.join().poll(&cx).is_pending());
+        assert!(state.join().poll(&cx).is_pending(), "re-polling replaces the waker");
         state.complete(Err(JoinError::Cancelled));
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(state.poll(&cx), Poll::Ready(Err(JoinError::Cancelled))));
+        assert!(matches!(state.join().poll(&cx), Poll::Ready(Err(JoinError::Cancelled))));
     }
 
     #[test]
@@ -395,11 +478,11 @@ mod tests {
             let t = std::thread::spawn(move || remote.complete(Ok("done".to_string())));
             let cx = Context::from_waker(&waker);
             let out = loop {
-                if let Poll::Ready(out) = state.poll(&cx) {
+                if let Poll::Ready(out) = state.join().poll(&cx) {
                     break out;
                 }
                 // Pending: the completion must wake us (or have done so already).
-                while count.0.load(Ordering::SeqCst) == 0 && !state.is_complete() {
+                while count.0.load(Ordering::SeqCst) == 0 && !state.join().is_complete() {
                     std::thread::yield_now();
                 }
             };
@@ -414,5 +497,11 @@ mod tests {
         assert!(err.is_panic() && !err.is_cancelled());
         assert_eq!(err.to_string(), "task panicked: bad input");
         assert_eq!(std::io::Error::from(JoinError::Cancelled).to_string(), "task was cancelled");
+    }
+
+    #[test]
+    fn a_handle_is_unpin_send_and_sync_whatever_its_output() {
+        fn check<H: Unpin + Send + Sync>() {}
+        check::<JoinHandle<std::marker::PhantomPinned>>();
     }
 }

@@ -1,17 +1,20 @@
-//! A task's one allocation: its header, its join slot and its future.
+//! A task's one allocation: its header, its joiner's waker, and its future, which its output
+//! replaces.
 //!
 //! `spawn` allocates a [`TaskCell`] once; the waker, the `JoinHandle` and the core's slot all
-//! point into it, counted by the header. Nothing else is allocated per task: a detached task
-//! (its handle dropped) carries no separate join state, and its output is dropped as soon as
-//! it is made.
+//! point into it, counted by the header. Nothing else is allocated per task, and the join
+//! slot costs one word beside the header: its flags share the header's reference-count word,
+//! and the output is written where the future was, once the future has been dropped. So a
+//! task's fixed cost is 40 bytes whatever its output, and a detached task (its handle
+//! dropped) drops its output as soon as it is made.
 //!
 //! Who may touch what:
 //! - the header: any thread (atomics, see `header`);
-//! - the join slot: the task side (the core, or the spawn in flight) writes the output once,
-//!   the handle reads it (see `join`);
-//! - the future: the owning core only, through its [`LocalTask`], which drops it. So the
-//!   allocation's last reference, which frees it, may be dropped on any thread: by then
-//!   nothing `!Send` is left in it.
+//! - the joiner's waker and the output: the join protocol (see `join`): the task side (the
+//!   core, or the spawn in flight) writes the output once, the handle reads it;
+//! - the future: the owning core only, through its [`LocalTask`]. It is dropped where it lies
+//!   when it finishes, or by the `LocalTask`'s drop. So the allocation's last reference, which
+//!   frees it, may be dropped on any thread: by then nothing `!Send` is left in it.
 //!
 //! [`LocalTask::poll`] turns a panic into [`JoinError::Panic`] so the core survives it, and
 //! a task dropped unfinished (abort, shutdown) reports [`JoinError::Cancelled`]. An aborted
@@ -19,39 +22,77 @@
 
 use std::cell::UnsafeCell;
 use std::future::Future;
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::mem::{offset_of, ManuallyDrop};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::header::{owned_waker, Header, TaskVtable};
-use crate::join::{JoinError, JoinHandle, JoinState, Shared, TaskRef};
+use crate::join::{Join, JoinError, JoinHandle, Shared, TaskRef, FUTURE_GONE};
 use crate::mailbox::Mailbox;
 
 /// The whole allocation.
 #[repr(C)]
 struct TaskCell<F: Future> {
-    shared: Shared<F::Output>,
-    /// Written once the future exists (at once for a local spawn; on its core for a spawn
-    /// from elsewhere); dropped by the core's [`LocalTask`].
-    future: UnsafeCell<MaybeUninit<F>>,
+    shared: Shared,
+    /// The future once it exists (at once for a local spawn; on its core for a spawn from
+    /// elsewhere), then the output. Neither is dropped with the cell: the core drops the
+    /// future, the join protocol moves or drops the output.
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// The future while it runs, the output after: the two never live at once.
+#[repr(C)]
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, JoinError>>,
 }
 
 impl<F: Future + 'static> TaskCell<F> {
-    const VTABLE: TaskVtable = TaskVtable { poll: poll::<F>, drop_future: drop_future::<F>, dealloc: dealloc::<F> };
+    const VTABLE: TaskVtable = TaskVtable {
+        poll: poll::<F>,
+        drop_future: drop_future::<F>,
+        dealloc: dealloc::<F>,
+        output_offset: offset_of!(TaskCell<F>, stage),
+    };
+}
+
+impl<F: Future> TaskCell<F> {
+    /// The join slot, task side.
+    fn join(&self) -> Join<'_, F::Output> {
+        // The output goes where the future was: a union field, at the union's start.
+        let output = NonNull::new(self.stage.get()).expect("a field is never null").cast();
+        // SAFETY: this task's parts; the task side completes the slot only once the future is
+        // gone (`poll`, `drop_future`) or was never written (`Unstarted`).
+        unsafe { Join::new(self.shared.header.join_state(), &self.shared.joiner, output) }
+    }
+
+    /// Drops the future where it lies, once; its storage is then free for the output.
+    ///
+    /// # Safety
+    /// The owning core, with the future started.
+    unsafe fn drop_future_once(&self) {
+        // Marked first: a future whose drop panics is not dropped again.
+        let state = self.shared.header.join_state();
+        if state.fetch_or(FUTURE_GONE, Relaxed) & FUTURE_GONE == 0 {
+            // SAFETY: started, and not dropped yet (FUTURE_GONE was clear); only the owning
+            // core touches it.
+            unsafe { ManuallyDrop::drop(&mut (*self.stage.get()).future) };
+        }
+    }
 }
 
 /// Allocates a task whose future comes later, on its core (see [`Unstarted::start`]).
 pub(crate) fn allocate<F: Future + 'static>(mailbox: Arc<Mailbox>) -> Unstarted<F> {
     let cell = Box::new(TaskCell::<F> {
-        shared: Shared::new(Header::new(mailbox, &TaskCell::<F>::VTABLE), JoinState::new()),
-        future: UnsafeCell::new(MaybeUninit::uninit()),
+        shared: Shared { header: Header::new(mailbox, &TaskCell::<F>::VTABLE), joiner: UnsafeCell::new(None) },
+        stage: UnsafeCell::new(Stage { output: ManuallyDrop::new(Err(JoinError::Cancelled)) }),
     });
     Unstarted { cell: NonNull::from(Box::leak(cell)) }
 }
-
 /// Allocates a task for `future`, on the calling core: its slot's task and its handle.
 pub(crate) fn new_local<F: Future + 'static>(future: F, mailbox: Arc<Mailbox>) -> (LocalTask, JoinHandle<F::Output>) {
     let unstarted = allocate::<F>(mailbox);
@@ -69,20 +110,20 @@ pub(crate) struct Unstarted<F: Future> {
 unsafe impl<F: Future> Send for Unstarted<F> where F::Output: Send {}
 
 impl<F: Future> Unstarted<F> {
-    fn shared(&self) -> &Shared<F::Output> {
+    fn cell(&self) -> &TaskCell<F> {
         // SAFETY: this reference keeps the cell alive.
-        unsafe { &self.cell.as_ref().shared }
+        unsafe { self.cell.as_ref() }
     }
 
     /// The join slot, for reporting an outcome without running (a panic making the future,
-    /// a core that never ran it).
-    pub(crate) fn join(&self) -> &JoinState<F::Output> {
-        self.shared().join()
+    /// a core that never ran it): no future was written, so the output's storage is free.
+    pub(crate) fn join(&self) -> Join<'_, F::Output> {
+        self.cell().join()
     }
 
     /// One more reference, for the task's handle.
     pub(crate) fn handle(&self) -> TaskRef<F::Output> {
-        self.shared().header().retain();
+        self.cell().shared.header.retain();
         // SAFETY: the reference just taken is the TaskRef's; `Shared` starts the cell.
         unsafe { TaskRef::from_raw(self.cell.cast()) }
     }
@@ -92,7 +133,7 @@ impl<F: Future> Unstarted<F> {
         let this = ManuallyDrop::new(self);
         // SAFETY: the future is written once, before any poll, by the only owner of the cell
         // that may touch it.
-        unsafe { (*this.cell.as_ref().future.get()).write(future) };
+        unsafe { (*this.cell.as_ref().stage.get()).future = ManuallyDrop::new(future) };
         LocalTask { header: this.cell.cast() }
     }
 }
@@ -149,35 +190,38 @@ unsafe fn cell<'a, F: Future>(header: NonNull<Header>) -> &'a TaskCell<F> {
 unsafe fn poll<F: Future>(header: NonNull<Header>, cx: &mut Context<'_>) -> Poll<()> {
     // SAFETY: the vtable of a TaskCell<F>, called by its LocalTask.
     let cell = unsafe { cell::<F>(header) };
-    if cell.shared.join().is_aborted() {
+    if cell.join().is_aborted() {
         return Poll::Ready(());
     }
     // SAFETY: the future was written by `start`, is only touched by the owning core, and
-    // never moves: it lives in the allocation until `drop_future`.
-    let future = unsafe { Pin::new_unchecked((*cell.future.get()).assume_init_mut()) };
+    // never moves: it lives in the allocation until it is dropped, and it is not polled after
+    // it finished (the core drops a task that returned Ready).
+    let future = unsafe { Pin::new_unchecked(&mut *(*cell.stage.get()).future) };
     let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
         Ok(Poll::Pending) => return Poll::Pending,
         Ok(Poll::Ready(out)) => Ok(out),
         Err(panic) => Err(JoinError::Panic(panic)),
     };
-    cell.shared.join().complete(out);
+    // SAFETY: the owning core, the future started; the output then takes its storage.
+    unsafe { cell.drop_future_once() };
+    cell.join().complete(out);
     Poll::Ready(())
 }
 
 unsafe fn drop_future<F: Future>(header: NonNull<Header>) {
     // SAFETY: the vtable of a TaskCell<F>, called once by its LocalTask.
     let cell = unsafe { cell::<F>(header) };
+    // SAFETY: the owning core, the future started (and perhaps dropped by `poll` already).
+    unsafe { cell.drop_future_once() };
     // Only the task side completes the slot, and this is the task side: no race.
-    if !cell.shared.join().is_complete() {
-        cell.shared.join().complete(Err(JoinError::Cancelled));
+    if !cell.join().is_complete() {
+        cell.join().complete(Err(JoinError::Cancelled));
     }
-    // SAFETY: the future was started, is dropped once, here, and not touched again.
-    unsafe { (*cell.future.get()).assume_init_drop() };
 }
 
 unsafe fn dealloc<F: Future>(header: NonNull<Header>) {
     // SAFETY: the last reference to a TaskCell<F> made by `allocate` from a Box; its future
-    // is not live (MaybeUninit: never dropped here).
+    // is gone and its output moved or dropped by the join protocol (Stage drops neither).
     drop(unsafe { Box::from_raw(header.cast::<TaskCell<F>>().as_ptr()) });
 }
 
@@ -265,20 +309,67 @@ mod tests {
         );
         drop(handle);
         assert!(task.poll().is_ready());
-        assert_eq!(Arc::strong_count(&out), 2, "no handle: the output is dropped when made");
+        assert_eq!(
+            Arc::strong_count(&out),
+            1,
+            "no handle: the output is dropped when made, the finished future before it"
+        );
         drop(task);
-        assert_eq!(Arc::strong_count(&out), 1, "and the future with its slot");
         let waker = slot.lock().unwrap().take().expect("the future kept its waker");
         waker.wake_by_ref();
         drop(waker);
     }
 
     #[test]
+    fn a_joining_task_gets_the_output_through_its_packed_waker() {
+        let (mut worker, handle) = new_local(async { String::from("done") }, mailbox());
+        let (mut joiner, mut joined) = new_local(handle, mailbox());
+        // The joiner parks in the handle, leaving its own (packed, counted) waker there.
+        assert!(joiner.poll().is_pending());
+        assert!(worker.poll().is_ready(), "the worker finishes and wakes the joiner");
+        drop(worker);
+        assert!(joiner.poll().is_ready());
+        drop(joiner);
+        match join_poll(&mut joined) {
+            Poll::Ready(Ok(Ok(out))) => assert_eq!(out, "done"),
+            _ => panic!("the output passes through both slots"),
+        }
+        assert!(matches!(join_poll(&mut joined), Poll::Ready(Err(JoinError::Cancelled))), "taken once");
+    }
+
+    #[test]
+    fn an_output_larger_than_its_future_is_kept_whole() {
+        let (mut task, mut handle) = new_local(async { [7u8; 500] }, mailbox());
+        assert!(task.poll().is_ready());
+        drop(task);
+        match join_poll(&mut handle) {
+            Poll::Ready(Ok(out)) => assert!(out.iter().all(|&b| b == 7)),
+            _ => panic!("the output is ready"),
+        }
+    }
+
+    #[test]
+    fn an_output_never_awaited_is_dropped_with_the_handle() {
+        let out = Arc::new(());
+        let kept = out.clone();
+        let (mut task, handle) = new_local(async move { kept }, mailbox());
+        assert!(task.poll().is_ready());
+        drop(task);
+        assert_eq!(Arc::strong_count(&out), 2, "stored for the handle");
+        drop(handle);
+        assert_eq!(Arc::strong_count(&out), 1, "dropped by the handle that never asked");
+    }
+
+    #[test]
     fn one_allocation_holds_header_join_slot_and_future() {
-        // The layout the idle-memory budget counts on: the header, the join slot and the
-        // future in one block, nothing beside it.
+        // The layout the idle-memory budget counts on: the header and the joiner's waker, then
+        // the future, whose storage the output reuses: nothing beside it.
         type Fut = std::future::Ready<std::io::Result<()>>;
-        let overhead = std::mem::size_of::<TaskCell<Fut>>() - std::mem::size_of::<Fut>();
-        assert!(overhead <= 80, "a task's fixed cost grew to {overhead} bytes");
+        let overhead = std::mem::size_of::<TaskCell<Fut>>() - std::mem::size_of::<Stage<Fut>>();
+        assert_eq!(overhead, 40, "a task's fixed cost");
+        // A future of 288 bytes (the echo example's) fits a 336-byte malloc chunk.
+        type Echo = std::future::Ready<[u64; 35]>;
+        assert_eq!(std::mem::size_of::<Echo>(), 288);
+        assert_eq!(std::mem::size_of::<TaskCell<Echo>>(), 328);
     }
 }

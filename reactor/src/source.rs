@@ -19,7 +19,7 @@ use crate::interest::Interest;
 use crate::op::{Op, Syscall};
 use crate::reactor::Reactor;
 use crate::target::Target;
-use crate::turn::{Turned, Turns};
+use crate::turn::{HasTurns, Turned, Turns};
 
 /// A socket registered with the current core's reactor; closing it is the reactor's job.
 ///
@@ -148,7 +148,7 @@ impl Source {
     /// Runs `operation` on the turn of `interest`.
     #[inline]
     pub(crate) fn turned<F>(&self, interest: Interest, operation: F) -> Turned<'_, F> {
-        Turned::new(&self.turns, interest, operation)
+        Turned::new(self, interest, operation)
     }
 
     /// Runs the readiness half of `syscall` once in poll style, on either driver: try it, and
@@ -174,5 +174,12 @@ impl Drop for Source {
     fn drop(&mut self) {
         self.reactor.stats().sources_open.sub(1);
         self.reactor.driver().close(self.fd, &self.registration);
+    }
+}
+
+impl HasTurns for Source {
+    #[inline]
+    fn turns(&self) -> &Turns {
+        &self.turns
     }
 }

@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 
 use crate::interest::Interest;
+use crate::source::Source;
 
 /// The turns of one source's two directions.
 #[derive(Default)]
@@ -120,14 +121,29 @@ impl Turns {
     }
 }
 
+/// What holds a source's turns: the source itself, so the operations that need it again
+/// (`write_all`'s next send) find it in their `Turned` instead of keeping a pointer of their
+/// own; or bare turns, in tests.
+pub(crate) trait HasTurns {
+    fn turns(&self) -> &Turns;
+}
+
+impl HasTurns for Turns {
+    #[inline]
+    fn turns(&self) -> &Turns {
+        self
+    }
+}
+
 /// `inner` run on its direction's turn: the future of `Source::run` and `Source::retry`. Written out rather than
 /// an async fn, so the op inside `inner` is not stored twice.
 ///
 /// The turn is held only while `inner` is pending: an operation that finds its direction
 /// free and completes in its first poll (most reads and writes on a busy socket) never takes
 /// or gives back the turn, since no other operation can run inside that poll.
-pub(crate) struct Turned<'a, F> {
-    turns: &'a Turns,
+pub(crate) struct Turned<'a, F, S: HasTurns = Source> {
+    /// The source (or, in tests, the turns) whose turn this is.
+    owner: &'a S,
     interest: Interest,
     /// The turn is ours until `inner` finishes (or the future is dropped).
     held: bool,
@@ -136,20 +152,26 @@ pub(crate) struct Turned<'a, F> {
     inner: F,
 }
 
-impl<'a, F> Turned<'a, F> {
+impl<'a, F, S: HasTurns> Turned<'a, F, S> {
     #[inline]
-    pub(crate) fn new(turns: &'a Turns, interest: Interest, inner: F) -> Turned<'a, F> {
-        Turned { turns, interest, held: false, ticket: None, inner }
+    pub(crate) fn new(owner: &'a S, interest: Interest, inner: F) -> Turned<'a, F, S> {
+        Turned { owner, interest, held: false, ticket: None, inner }
+    }
+
+    /// Whose turn this is.
+    #[inline]
+    pub(crate) fn owner(&self) -> &'a S {
+        self.owner
     }
 }
 
-impl<F: Future + Unpin> Future for Turned<'_, F> {
+impl<F: Future + Unpin, S: HasTurns> Future for Turned<'_, F, S> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let (turns, interest) = (this.turns, this.interest);
+        let (turns, interest) = (this.owner.turns(), this.interest);
         if !this.held {
             if this.ticket.is_none() && turns.is_free(interest) {
                 // Free and nobody queued: run without taking the turn, take it to wait.
@@ -170,13 +192,13 @@ impl<F: Future + Unpin> Future for Turned<'_, F> {
     }
 }
 
-impl<F> Drop for Turned<'_, F> {
+impl<F, S: HasTurns> Drop for Turned<'_, F, S> {
     #[inline]
     fn drop(&mut self) {
         if self.held {
-            self.turns.release(self.interest);
+            self.owner.turns().release(self.interest);
         } else if let Some(ticket) = self.ticket {
-            self.turns.leave(self.interest, ticket);
+            self.owner.turns().leave(self.interest, ticket);
         }
     }
 }
@@ -188,7 +210,7 @@ mod tests {
     use std::pin::pin;
 
     /// An operation that holds its direction's turn until it is dropped.
-    fn holder(turns: &Turns, interest: Interest) -> Pin<Box<Turned<'_, std::future::Pending<()>>>> {
+    fn holder(turns: &Turns, interest: Interest) -> Pin<Box<Turned<'_, std::future::Pending<()>, Turns>>> {
         Box::pin(Turned::new(turns, interest, std::future::pending()))
     }
 

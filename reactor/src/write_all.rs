@@ -2,8 +2,8 @@
 //! did when it stops part way.
 //!
 //! Written out rather than an async fn over `write`, so a connection's task stores one send
-//! in flight and nothing else: the state is the source, and the send whose op owns the buffer
-//! (a [`Slice`] from the first unsent byte).
+//! in flight and nothing else: the send whose op owns the buffer (a [`Slice`] from the first
+//! unsent byte), which also knows its source for the next one.
 
 use std::fmt;
 use std::future::Future;
@@ -57,7 +57,8 @@ fn partial(written: usize, cause: io::Error) -> io::Error {
 
 /// The future of [`Source::write_all`].
 pub(crate) struct WriteAll<'a, B: IoBuf> {
-    source: &'a Source,
+    /// The source is the send's (`Turned::owner`): not kept twice, as every connection's task
+    /// stores this future.
     state: State<'a, B>,
 }
 
@@ -75,7 +76,7 @@ impl<'a, B: IoBuf> WriteAll<'a, B> {
             0 => State::Done(Some(buf)),
             _ => State::Sending(source.send(buf.slice(..))),
         };
-        WriteAll { source, state }
+        WriteAll { state }
     }
 }
 
@@ -95,13 +96,13 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                     return Poll::Ready((Ok(()), buf.take().expect("write_all polled after completion")))
                 }
             };
-            let (res, sent) = ready!(Pin::new(send).poll(cx));
+            let (res, sent) = ready!(Pin::new(&mut *send).poll(cx));
             let (begin, whole) = (sent.begin(), sent.into_inner());
             let err = match res {
                 Ok(0) => io::ErrorKind::WriteZero.into(),
                 Ok(n) if begin + n < whole.bytes_init() => {
                     let rest = whole.slice(begin + n..);
-                    this.state = State::Sending(this.source.send(rest));
+                    this.state = State::Sending(send.owner().send(rest));
                     continue;
                 }
                 Ok(_) => return Poll::Ready((Ok(()), whole)),
