@@ -113,6 +113,8 @@ pub(crate) struct Uring {
     posted: RefCell<Vec<Arc<Break>>>,
     /// When to give the buffer ring's pages back.
     idle_trim: idle_trim::IdleTrim,
+    /// Streams retired by a plain read while their recv is in the kernel (see `recv_stream`).
+    retired: RefCell<recv_stream::Retired>,
 }
 
 impl Uring {
@@ -132,6 +134,7 @@ impl Uring {
             buf_ring: RefCell::default(),
             posted: RefCell::default(),
             idle_trim: Default::default(),
+            retired: RefCell::default(),
         };
         uring.brk.attach_ring(uring.ring.borrow().as_raw_fd())?;
         uring.arm_break()?;

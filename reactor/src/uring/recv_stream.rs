@@ -17,8 +17,13 @@
 //!   multishot leftovers alike. A live stream needs no place in the gate: nothing else
 //!   receives on the source until it is retired, so an idle connection allocates no gate.
 //! - **Closing the source** cancels the recv and gives every buffer back, queued or late.
+//!
+//! A retired stream's place in the gate and its source's descriptor are kept beside the
+//! driver, under the recv's op id, not in the stream: every idle connection holds a stream,
+//! few streams are ever retired, and the stream then fits the allocator's 80-byte class.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -46,25 +51,33 @@ pub(crate) enum PooledRead {
     Fallback,
 }
 
-/// One connection's multishot recv.
+/// One connection's multishot recv. Its source's descriptor is the caller's to pass: the
+/// stream holds only what every idle connection needs (see the module docs).
 pub(crate) struct RecvStream {
     state: Multishot<(u16, u32), QUEUE_LIMIT>,
-    fd: RawFd,
     /// The recv's id while it is in the kernel (to cancel it), else [`NOT_ARMED`]. A plain
-    /// word, not an Option: the stream then fits the allocator's 96-byte class.
+    /// word, not an Option: the stream then fits the allocator's 80-byte class.
     id: OpId,
     /// The reader waiting for the next completion.
     waker: Option<Waker>,
-    /// Held from the stream's retirement until the recv's last completion: the plain read
-    /// that retired it waits for it to settle.
-    receiving: Option<Receiving>,
-    /// Retired by a plain read (true) or closed with its source (false); None while live.
-    released: Option<bool>,
 }
 
+/// A stream retired by a plain read while its recv was in the kernel, until the recv's last
+/// completion: kept in [`Retired`] under the recv's op id.
+pub(crate) struct Retirement {
+    /// The retired stream's place in its source's gate: the plain read that retired it waits
+    /// for the recv to settle.
+    receiving: Receiving,
+    /// The source, under which late results are stashed for the plain read.
+    fd: RawFd,
+}
+
+/// The retirements of a core's streams whose recv is still in the kernel, by op id.
+pub(crate) type Retired = HashMap<OpId, Retirement>;
+
 impl RecvStream {
-    pub(crate) fn new(fd: RawFd) -> RecvStream {
-        RecvStream { state: Multishot::new(), fd, id: NOT_ARMED, waker: None, receiving: None, released: None }
+    pub(crate) fn new() -> RecvStream {
+        RecvStream { state: Multishot::new(), id: NOT_ARMED, waker: None }
     }
 
     /// The reader waiting on this stream, if any.
@@ -85,10 +98,11 @@ impl Stream for RefCell<RecvStream> {
 }
 
 impl Uring {
-    /// The next pooled read from `stream`, arming its recv when nothing is queued. The
-    /// caller has let earlier dropped reads settle and served what they left.
+    /// The next pooled read from `stream`, the recv of `fd`, arming it when nothing is
+    /// queued. The caller has let earlier dropped reads settle and served what they left.
     pub(crate) fn poll_pooled(
         &self,
+        fd: RawFd,
         stream: &Rc<RefCell<RecvStream>>,
         cx: &Context<'_>,
     ) -> Poll<io::Result<PooledRead>> {
@@ -106,7 +120,7 @@ impl Uring {
                     s.state.disarm();
                     return Poll::Ready(Ok(PooledRead::Fallback));
                 }
-                let entry = opcode::RecvMulti::new(types::Fd(s.fd), GROUP).build();
+                let entry = opcode::RecvMulti::new(types::Fd(fd), GROUP).build();
                 s.waker = Some(cx.waker().clone());
                 drop(s);
                 let id = self.submit_stream(entry, stream.clone());
@@ -127,17 +141,21 @@ impl Uring {
         let mut s = stream.borrow_mut();
         let after = s.state.on_completion(event, more);
         // A late result of a retired stream goes to a plain read of the living source (the
-        // recv still holds its place in the gate, so the source is known).
-        let keep_for =
-            (s.released == Some(true) && s.receiving.as_ref().is_some_and(Receiving::source_alive)).then_some(s.fd);
+        // recv still holds its place in the gate, so the source is known). Only a released
+        // stream's results come back (Release, Failed): a live one costs no look-up.
+        let id = s.id;
+        let keep_for = || {
+            let retired = self.retired.borrow();
+            retired.get(&id).filter(|r| r.receiving.source_alive()).map(|r| r.fd)
+        };
         let mut wake = None;
         match after {
             After::Wake => wake = s.waker.take(),
-            After::Release((bid, len)) => self.release(bid, len, keep_for),
+            After::Release((bid, len)) => self.release(bid, len, keep_for()),
             // The reset (say) reached the recv after the plain read retired it: the kernel
             // reports it once, so the plain read must get it from the stash.
             After::Failed(errno) => {
-                if let Some(fd) = keep_for {
+                if let Some(fd) = keep_for() {
                     self.stash.borrow_mut().push_error(fd, errno);
                 }
             }
@@ -145,10 +163,18 @@ impl Uring {
         }
         if !more {
             s.id = NOT_ARMED;
-            // The last completion: a plain read waiting on the gate may go now.
-            let receiving = s.receiving.take();
             drop(s);
-            drop(receiving);
+            // The last completion: a plain read waiting on the gate may go now. (Most recvs
+            // end unretired: an empty map is not hashed into.)
+            let retirement = {
+                let mut retired = self.retired.borrow_mut();
+                if retired.is_empty() {
+                    None
+                } else {
+                    retired.remove(&id)
+                }
+            };
+            drop(retirement);
         } else if s.state.wants_pause() {
             // The reader is behind: stop receiving until it catches up (re-armed when drained).
             let id = Some(s.id).filter(|&id| id != NOT_ARMED);
@@ -200,24 +226,22 @@ impl Uring {
         ring.give_back(bid);
     }
 
-    /// Ends `stream`. Retired (a plain read takes over; `retire` is the source's gate), it
-    /// keeps its bytes in the stash, and holds a place in the gate until its recv's last
-    /// completion; otherwise (the source closes) they are dropped. Cancels the recv if it is
-    /// armed.
-    pub(crate) fn end_stream(&self, stream: &RefCell<RecvStream>, retire: Option<&SourceGate>) {
+    /// Ends `stream`. Retired (a plain read of `fd` takes over; `retire` is its source's
+    /// gate and `fd`), it keeps its bytes in the stash, and holds a place in the gate until
+    /// its recv's last completion; otherwise (the source closes) they are dropped. Cancels
+    /// the recv if it is armed.
+    pub(crate) fn end_stream(&self, stream: &RefCell<RecvStream>, retire: Option<(&SourceGate, RawFd)>) {
         let mut s = stream.borrow_mut();
-        if let Some(gate) = retire.filter(|_| s.armed()) {
-            s.receiving = Some(gate.enter());
+        if let Some((gate, fd)) = retire.filter(|_| s.armed()) {
+            self.retired.borrow_mut().insert(s.id, Retirement { receiving: gate.enter(), fd });
         }
-        let retire = retire.is_some();
-        s.released = Some(retire);
         let (cancel, queued) = s.state.close();
         let queued: Vec<_> = queued.collect();
         // A retiring stream's caller is a plain read of the living source, whether or not the
         // recv is still in the kernel: what the stream queued is the oldest data it will read.
         // (Deciding by the recv's place in the gate lost every buffer queued after the recv
         // had ended: at end of stream, -ENOBUFS or a pause.)
-        let keep_for = retire.then_some(s.fd);
+        let keep_for = retire.map(|(_, fd)| fd);
         for result in queued {
             match result {
                 Ok((bid, len)) => self.release(bid, len, keep_for),
@@ -257,9 +281,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stream_fits_the_96_byte_malloc_class() {
+    fn a_stream_fits_the_80_byte_malloc_class() {
         // Every idle io_uring connection holds one, in an Rc<RefCell<..>> (16 + 8 bytes more):
-        // glibc's 96-byte class takes up to 88.
-        assert!(std::mem::size_of::<RefCell<RecvStream>>() + 16 <= 88, "{}", std::mem::size_of::<RecvStream>());
+        // glibc's 80-byte class takes up to 72.
+        assert!(std::mem::size_of::<RefCell<RecvStream>>() + 16 <= 72, "{}", std::mem::size_of::<RecvStream>());
     }
 }

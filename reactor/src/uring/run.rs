@@ -166,7 +166,7 @@ impl Uring {
             return Poll::Ready(Some(Err(e)));
         }
         let (fd, registration) = (target.fd, target.registration);
-        let stream = registration.pooled.take().unwrap_or_else(|| Rc::new(RefCell::new(RecvStream::new(fd))));
+        let stream = registration.pooled.take().unwrap_or_else(|| Rc::new(RefCell::new(RecvStream::new())));
         registration.pooled.set(Some(stream.clone()));
         if !stream.borrow().armed() {
             // Not in the kernel: earlier dropped reads settle first, and what they left (bytes,
@@ -176,7 +176,7 @@ impl Uring {
                 return Poll::Ready(None);
             }
         }
-        match ready!(self.poll_pooled(&stream, cx)) {
+        match ready!(self.poll_pooled(fd, &stream, cx)) {
             Ok(PooledRead::Buf(buf)) => Poll::Ready(Some(Ok(buf))),
             Ok(PooledRead::Fallback) => Poll::Ready(None),
             Err(e) => Poll::Ready(Some(Err(e))),
@@ -206,7 +206,7 @@ impl Uring {
         }
         // A plain read takes over from pooled reads: the stream's bytes go to the stash first.
         if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, Some(&registration.gate));
+            self.end_stream(&stream, Some((&registration.gate, fd)));
         }
         ready!(registration.gate.poll_clear(cx));
         Poll::Ready(syscall.take_leftover(&mut self.stash.borrow_mut(), fd))
@@ -216,7 +216,7 @@ impl Uring {
     pub(crate) async fn take_leftover_bytes(&self, fd: RawFd, registration: &Registration) -> Vec<u8> {
         // What a pooled read's stream queued or still receives is left over too.
         if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, Some(&registration.gate));
+            self.end_stream(&stream, Some((&registration.gate, fd)));
         }
         poll_fn(|cx| registration.gate.poll_clear(cx)).await;
         self.stash.borrow_mut().take_all_bytes(fd)
