@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use ringpoll_reactor::slab::Key;
 use ringpoll_reactor::{Reactor, Stats};
 
 use crate::join::JoinHandle;
-use crate::mailbox::{Mailbox, Msg};
+use crate::mailbox::{Inbox, Mailbox, Msg};
 use crate::scheduler::{self, Scheduler};
 use crate::task::{self, LocalTask};
 
@@ -26,7 +25,7 @@ pub(crate) struct Executor {
     index: usize,
     scheduler: Rc<Scheduler>,
     mailbox: Arc<Mailbox>,
-    inbox: Receiver<Msg>,
+    inbox: Inbox,
     reactor: Rc<Reactor>,
     shutdown: Cell<bool>,
     /// How long the loop polls for work before it parks (zero: park at once).
@@ -131,12 +130,11 @@ impl Executor {
     }
 
     fn drain_mailbox(&self) {
-        // Checked first: is_empty is two loads, an empty try_recv several times that, and
-        // the inbox is empty on almost every turn.
+        // Checked first: one load, and the inbox is empty on almost every turn.
         if self.inbox.is_empty() {
             return;
         }
-        while let Ok(msg) = self.inbox.try_recv() {
+        for msg in self.inbox.take() {
             match msg {
                 Msg::Run(f) => f(),
                 Msg::Wake(key) => self.scheduler.schedule(key),
@@ -221,7 +219,7 @@ impl Executor {
             self.stats().tasks_live.sub(tasks.len() as u64);
             drop(tasks);
         }
-        while let Ok(msg) = self.inbox.try_recv() {
+        for msg in self.inbox.take() {
             drop(msg);
         }
     }
