@@ -49,24 +49,10 @@ async fn echo(stream: TcpStream) -> io::Result<()> {
     }
 }
 
-/// The echo example's task, as it is there (`examples/echo.rs`): the same loop, shaped so the
-/// compiler stores the stream once and the buffer only while it is written.
-// An async fn would store `stream` twice (its argument and the local it moves into).
-#[allow(clippy::manual_async_fn)]
-fn echo_task(stream: TcpStream) -> impl Future<Output = io::Result<()>> {
-    async move {
-        loop {
-            let buf = {
-                let buf = stream.read_pooled().await?;
-                if buf.is_empty() {
-                    return Ok(());
-                }
-                buf
-            };
-            stream.write_all(buf).await.0?;
-        }
-    }
-}
+/// The echo example's task, the example's own code.
+#[path = "../examples/echo/connection.rs"]
+mod connection;
+use connection::echo as echo_task;
 
 /// The echo loop reading into a buffer of its own, as servers did before pooled reads.
 async fn echo_vec(stream: TcpStream) -> io::Result<()> {

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use ringpoll::net::{TcpListener, TcpStream};
+use ringpoll::net::TcpListener;
 use ringpoll::DriverKind;
 use support::*;
 
@@ -66,22 +66,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// As examples/echo.rs, in its shape (an `async move` block, `buf` scoped): a 288-byte future.
-#[allow(clippy::manual_async_fn)]
-fn echo(stream: TcpStream) -> impl std::future::Future<Output = std::io::Result<()>> {
-    async move {
-        loop {
-            let buf = {
-                let buf = stream.read_pooled().await?;
-                if buf.is_empty() {
-                    return Ok(());
-                }
-                buf
-            };
-            stream.write_all(buf).await.0?;
-        }
-    }
-}
+/// The echo example's task, the example's own code: a 288-byte future.
+#[path = "../examples/echo/connection.rs"]
+mod connection;
+use connection::echo;
 
 /// Opens `n` connections that each round-trip one byte, then stay idle.
 fn open_idle(addr: SocketAddr, n: usize, into: &mut Vec<std::net::TcpStream>) {

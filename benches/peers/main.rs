@@ -35,7 +35,7 @@ fn main() {
     }
 }
 
-/// A single load against a server someone else started (e.g. `examples/echo.rs`).
+/// A single load against a server someone else started (e.g. `examples/echo`).
 fn load(spec: &loadgen::LoadSpec, pid: Option<u32>) -> io::Result<()> {
     let r = loadgen::run(spec, pid)?;
     println!(

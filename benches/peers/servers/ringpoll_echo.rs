@@ -1,4 +1,4 @@
-//! ringpoll: the same server as examples/echo.rs, on the driver asked for: pooled reads, so
+//! ringpoll: the same server as examples/echo, on the driver asked for: pooled reads, so
 //! the buffer size asked for does not apply (a connection borrows a buffer of the core's pool
 //! only while bytes are in hand).
 
@@ -64,25 +64,11 @@ async fn accept_loop(listener: TcpListener, own_buf: Option<usize>) -> io::Resul
     }
 }
 
-/// The echo example's loop in the example's shape, so the idle-memory figure is the shipped
-/// example's: an `async move` block (an `async fn` keeps its argument twice) and the read's
-/// `buf` scoped to a block (else its borrow keeps a second copy alive across the write): a
-/// 288-byte task instead of 432 (`benches/op_cost.rs` prints both).
-#[allow(clippy::manual_async_fn)]
-fn echo(stream: TcpStream) -> impl std::future::Future<Output = io::Result<()>> {
-    async move {
-        loop {
-            let buf = {
-                let buf = stream.read_pooled().await?;
-                if buf.is_empty() {
-                    return Ok(());
-                }
-                buf
-            };
-            stream.write_all(buf).await.0?;
-        }
-    }
-}
+/// The echo example's task, the example's own code, so the idle-memory figure is the
+/// shipped example's.
+#[path = "../../../examples/echo/connection.rs"]
+mod connection;
+use connection::echo;
 
 async fn echo_vec(stream: TcpStream, capacity: usize) -> io::Result<()> {
     let mut buf = Vec::with_capacity(capacity);

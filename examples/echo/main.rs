@@ -5,18 +5,20 @@
 //! ```
 //! Runs until SIGINT or SIGTERM, then stops every core and exits.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ringpoll::net::{TcpListener, TcpStream};
+use ringpoll::net::TcpListener;
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::DriverChoice;
 
-#[path = "cli/mod.rs"]
+#[path = "../cli/mod.rs"]
 mod cli;
+mod connection;
+
+use connection::echo;
 
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
@@ -54,30 +56,6 @@ fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
         }
     }
     Ok(args)
-}
-
-/// Pooled reads: the buffer comes from the core's pool when bytes arrive and goes back once
-/// they are written, so an idle connection holds none.
-///
-/// Shaped for a small task: an `async move` block keeps `stream` once (an `async fn` keeps its
-/// argument and the local it is moved into side by side), and the block around the read ends
-/// the borrowed `buf`'s storage before the write is awaited. The loop of the `read_pooled`
-/// docs does the same work in a task some 150 bytes larger (see `benches/op_cost.rs`).
-// An async fn would store `stream` twice (its argument and the local it moves into).
-#[allow(clippy::manual_async_fn)]
-fn echo(stream: TcpStream) -> impl Future<Output = io::Result<()>> {
-    async move {
-        loop {
-            let buf = {
-                let buf = stream.read_pooled().await?;
-                if buf.is_empty() {
-                    return Ok(());
-                }
-                buf
-            };
-            stream.write_all(buf).await.0?;
-        }
-    }
 }
 
 async fn serve(addr: SocketAddr) -> io::Result<()> {
