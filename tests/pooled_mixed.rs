@@ -194,6 +194,63 @@ fn a_buffered_copy_after_pooled_reads_forwards_the_queued_bytes_first() {
 }
 
 #[test]
+fn a_splice_after_pooled_reads_reports_a_queued_reset() {
+    copy_after_pooled_reset(SpliceMode::Readiness);
+}
+
+#[test]
+fn a_splice_op_after_pooled_reads_reports_a_queued_reset() {
+    copy_after_pooled_reset(SpliceMode::UringOp);
+}
+
+#[test]
+fn a_buffered_copy_after_pooled_reads_reports_a_queued_reset() {
+    copy_after_pooled_reset(SpliceMode::Off);
+}
+
+/// A pooled read, then bytes and a reset queued behind it (on io_uring the multishot recv
+/// took the reset, which the kernel reports once), then `copy_bidirectional` in `mode`: the
+/// copy forwards every byte, then fails with ConnectionReset, never ends cleanly as if the
+/// peer had closed.
+fn copy_after_pooled_reset(mode: SpliceMode) {
+    small_ring();
+    assert_no_fd_leak(|| {
+        run(async {
+            let (client, server) = pair().await;
+            let (sink, sink_peer) = pair().await;
+            let data = payload(3000, 13);
+            client.write_all(data[..1000].to_vec()).await.0.unwrap();
+            let first = timeout(LIMIT, server.read_pooled()).await.unwrap().unwrap();
+            assert!(!first.is_empty());
+            let mut got = first.to_vec();
+            drop(first);
+            client.write_all(data[got.len()..].to_vec()).await.0.unwrap();
+            set_linger_zero(&client);
+            drop(client);
+            // Let the recv queue the bytes and the reset behind them before the copy starts.
+            sleep(Duration::from_millis(20)).await;
+            let opts = CopyOptions { splice: mode, ..CopyOptions::default() };
+            let copy = ringpoll::spawn(async move { copy_bidirectional(server, sink, &opts).await });
+            // Read what reaches the sink until its end, then end the other direction too, so
+            // a copy that took the reset for an end of stream finishes (cleanly) instead of
+            // waiting for it.
+            loop {
+                let (n, buf) = timeout(LIMIT, sink_peer.read(Vec::with_capacity(64 * 1024))).await.unwrap();
+                match n {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => got.extend_from_slice(&buf),
+                }
+            }
+            let _ = sink_peer.shutdown(Shutdown::Write);
+            let res = timeout(LIMIT, copy).await.expect("the copy ends in time").unwrap();
+            let err = res.expect_err("a reset is no clean end");
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{mode:?}: {err}");
+            assert!(got == data, "{mode:?}: every byte before the reset, in order ({} of {})", got.len(), data.len());
+        });
+    });
+}
+
+#[test]
 fn take_leftovers_then_into_std_loses_nothing() {
     small_ring();
     assert_no_fd_leak(|| {

@@ -138,7 +138,7 @@ impl Source {
     /// read whose future is dropped may already have taken bytes off the socket, and a read
     /// hands them out first; code that moves bytes past `read` (a splice) must take them
     /// here first. Always empty on epoll, where a dropped read never took anything. An error
-    /// that ended them (a reset) is not taken: the next read or receive reports it.
+    /// that ended them (a reset) is not taken: the next read, receive or splice reports it.
     pub async fn take_leftovers(&self) -> Vec<u8> {
         self.reactor().driver().take_leftover_bytes(self.target()).await
     }

@@ -63,6 +63,11 @@ impl Source {
     /// Moves up to `len` bytes from this descriptor to `to` with a non-blocking `splice(2)`,
     /// waiting for readiness when neither side can move; one of the two must be a pipe.
     /// Returns how many moved; `Ok(0)` is end of stream on this side (or `len == 0`).
+    ///
+    /// After reads on io_uring, bytes they took off the socket wait in the source (see
+    /// [`Source::take_leftovers`], which must come first: while any wait this fails with
+    /// `InvalidInput`), and so does an error that ended them (a reset, reported once by the
+    /// kernel): it is returned here, never turned into end of stream.
     pub async fn splice_to(&self, to: &Source, len: usize) -> io::Result<usize> {
         self.splice_with(to, len, false).await
     }
@@ -74,6 +79,9 @@ impl Source {
     }
 
     async fn splice_with(&self, to: &Source, len: usize, as_op: bool) -> io::Result<usize> {
+        // On io_uring a pooled or dropped read may have taken the socket's error (a reset),
+        // which the kernel reports once: spliced from now, the socket would say end of stream.
+        self.reactor().driver().take_stream_end(self.target()).await?;
         loop {
             let mut splice = Splice { to: to.fd(), len };
             let res = match as_op {

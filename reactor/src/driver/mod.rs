@@ -211,6 +211,17 @@ impl Driver {
             Parts::Uring(d, r) => d.take_leftover_bytes(target.fd, r).await,
         }
     }
+
+    /// Before a splice moves bytes from `target` past its reads: the error that ended what
+    /// dropped or pooled reads received (io_uring: a reset the kernel reported to them, and
+    /// will not again), taken; `InvalidInput` while their bytes wait; else `Ok`. Always `Ok`
+    /// on epoll, where only a read takes anything off a socket.
+    pub(crate) async fn take_stream_end(&self, target: Target<'_, Registration>) -> io::Result<()> {
+        match self.parts(target) {
+            Parts::Epoll(..) => Ok(()),
+            Parts::Uring(d, r) => d.take_stream_end(target.fd, r).await,
+        }
+    }
 }
 
 impl Parts<'_> {

@@ -222,6 +222,18 @@ impl Uring {
         self.stash.borrow_mut().take_all_bytes(fd)
     }
 
+    /// Before bytes move from `fd` without a read (a splice), once no dropped receive is in
+    /// flight: the error that ended the stream's leftovers (a reset a pooled read's recv took:
+    /// the kernel reports it once, so the socket itself would now say end of stream), taken;
+    /// `InvalidInput` if leftover bytes wait (they would be skipped); else `Ok`.
+    pub(crate) async fn take_stream_end(&self, fd: RawFd, registration: &Registration) -> io::Result<()> {
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, Some((&registration.gate, fd)));
+        }
+        poll_fn(|cx| registration.gate.poll_clear(cx)).await;
+        self.stash.borrow_mut().take_stream_end(fd)
+    }
+
     /// Readiness of `interest` as an IORING_OP_POLL_ADD, one in flight per direction.
     #[inline]
     pub(crate) fn poll_ready(

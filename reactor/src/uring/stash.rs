@@ -53,6 +53,23 @@ impl Stash {
         self.errors.remove(&fd).map(|errno| Err(io::Error::from_raw_os_error(errno)))
     }
 
+    /// For a transfer that bypasses reads (a splice): the stashed error of `fd`, taken, once
+    /// no byte is stashed before it; `InvalidInput` while bytes are (they must be taken
+    /// first, or the transfer would skip them); `Ok` if nothing waits.
+    pub(crate) fn take_stream_end(&mut self, fd: RawFd) -> io::Result<()> {
+        if !self.has_stream(fd) {
+            return Ok(());
+        }
+        if self.has_bytes(fd) {
+            let msg = "bytes a read received wait for the next read (take_leftovers first)";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        }
+        match self.errors.remove(&fd) {
+            Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+            None => Ok(()),
+        }
+    }
+
     /// Whether stream bytes or an error wait for the next read on `fd`. Every plain read on
     /// io_uring asks, and the stash is nearly always empty: that is checked before hashing.
     #[inline]
@@ -210,5 +227,20 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::ECONNRESET), "the first error, after every byte");
         assert!(!stash.has_stream(3));
         assert!(stash.take_stream(3, &mut out).is_none(), "then the socket again");
+    }
+
+    #[test]
+    fn a_splice_gets_the_error_only_once_the_bytes_are_taken() {
+        let mut stash = Stash::default();
+        assert!(stash.take_stream_end(3).is_ok(), "nothing waits");
+        stash.push_bytes(3, b"ab");
+        stash.push_error(3, libc::ECONNRESET);
+        let err = stash.take_stream_end(3).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "bytes first: a splice would skip them");
+        assert_eq!(stash.take_all_bytes(3), b"ab");
+        let err = stash.take_stream_end(3).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ECONNRESET));
+        assert!(stash.take_stream_end(3).is_ok(), "reported once");
+        assert!(!stash.has_stream(3));
     }
 }
