@@ -390,3 +390,72 @@ fn reset_after_pooled_read(poll: bool) {
         });
     });
 }
+
+#[test]
+fn bytes_a_retired_recv_receives_late_reach_the_plain_read() {
+    read_behind_a_retired_recv(1000, false);
+}
+
+#[test]
+fn bytes_and_a_reset_a_retired_recv_receives_late_reach_the_plain_read() {
+    read_behind_a_retired_recv(1000, true);
+}
+
+#[test]
+fn a_reset_a_retired_recv_receives_late_reaches_the_plain_read() {
+    read_behind_a_retired_recv(0, true);
+}
+
+/// On io_uring a pooled read that finds nothing queued arms a multishot recv, which the next
+/// turn submits; a plain read in the same task poll retires it first. The turn then submits
+/// the recv, which takes the bytes (and the reset, `reset`) already in the socket, and the
+/// cancel: the recv's completions are reaped after its stream was retired, and must reach
+/// the plain read through the stash (bytes, then ConnectionReset), not go back to the ring
+/// with their bytes, nor leave the socket saying end of stream where the reset was (the
+/// kernel reports it once). epoll's pooled read takes the bytes, or the reset, at once.
+fn read_behind_a_retired_recv(len: usize, reset: bool) {
+    small_ring();
+    assert_no_fd_leak(|| {
+        run(async {
+            let (client, server) = pair().await;
+            let data = payload(len, 17);
+            if len > 0 {
+                client.write_all(data.clone()).await.0.unwrap();
+            }
+            if reset {
+                set_linger_zero(&client);
+            }
+            drop(client);
+            // Loopback delivers at once; this only bounds the race.
+            sleep(Duration::from_millis(20)).await;
+            let mut got = Vec::new();
+            // Both reads in one poll of this task: no turn between them.
+            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(server.poll_read_pooled(cx))).await;
+            let mut end = None;
+            match first {
+                std::task::Poll::Pending => {}
+                std::task::Poll::Ready(Ok(buf)) => got.extend_from_slice(&buf),
+                std::task::Poll::Ready(Err(e)) => end = Some(Err(e)),
+            }
+            if server.as_source().prefers_pooled_reads() {
+                assert!(got.is_empty() && end.is_none(), "io_uring: the pooled read arms its recv and waits");
+            }
+            let end = match end {
+                Some(end) => end,
+                None => loop {
+                    match timeout(LIMIT, plain_read(&server, false)).await.expect("the plain read in time") {
+                        Ok(buf) if buf.is_empty() => break Ok(()),
+                        Ok(buf) => got.extend_from_slice(&buf),
+                        Err(e) => break Err(e),
+                    }
+                },
+            };
+            assert!(got == data, "every byte, in order ({} of {})", got.len(), data.len());
+            match (reset, end) {
+                (false, end) => end.expect("then end of stream"),
+                (true, Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+                (true, Ok(())) => panic!("end of stream where the reset was"),
+            }
+        });
+    });
+}
