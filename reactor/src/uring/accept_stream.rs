@@ -13,6 +13,8 @@
 //!   waiting accepts; the first one to find the queue empty submits it again. An end after a
 //!   full CQ therefore costs one submission, never a connection: the rest stay in the backlog
 //!   and the new op accepts them at once.
+//! - **A cancel nobody asked for** (-ECANCELED: the kernel ended the op, taking no
+//!   connection) re-arms once; a second in a row reaches one accept as an error.
 //! - **Errors go to one accept**: EMFILE or ENFILE ends the op; the error is queued in place
 //!   and returned by exactly one accept (so `accept_backoff` sleeps), and the next accept
 //!   re-arms.
@@ -242,9 +244,13 @@ mod tests {
         assert_eq!(ms.on_completion(Event::Item(9), false), After::Wake);
         assert_eq!(ms.next(), Next::Ready(Ok(9)));
         assert_eq!(ms.next(), Next::Arm { starved: false }, "the next accept re-arms");
-        // An end with nothing in it re-arms as well.
+        // An end with nothing in it re-arms as well: a cancel nobody asked for (the kernel
+        // ended the op) costs a submission, not an accept loop's error.
         assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Wake);
-        assert_eq!(ms.queued(), 1, "a cancel nobody asked for reaches one accept");
+        assert_eq!(ms.queued(), 0, "no accept is told of a cancel that took nothing");
+        assert_eq!(ms.next(), Next::Arm { starved: false });
+        // Twice in a row, with no connection between: one accept is told, not re-armed forever.
+        ms.on_completion(Event::Failed(libc::ECANCELED), false);
         assert_eq!(ms.next(), Next::Ready(Err(libc::ECANCELED)));
         assert_eq!(ms.next(), Next::Arm { starved: false });
     }

@@ -16,6 +16,11 @@
 //! - End of stream is sticky: every later read sees it without arming again.
 //! - -ENOBUFS is not an error: the bytes wait in the socket. The next reader is told the op
 //!   starved ([`Next::Arm`] with `starved`), so it can grow the pool or fall back first.
+//! - -ECANCELED that nobody asked for (the kernel ended the op: it consumed nothing, so
+//!   nothing is lost and a socket error stays in the socket) re-arms like any other end,
+//!   once: a second in a row, with no result between, reaches the reader as an error, so a
+//!   kernel that cancels every arm (a ring being torn down) cannot keep a reader re-arming
+//!   forever.
 //! - Once closed, results are handed back for release ([`After::Release`]), never queued;
 //!   so is the error that ends the op ([`After::Failed`]): queued or late, an error is a
 //!   result too (a recv's reset is reported once, and its owner's successor must see it).
@@ -62,6 +67,18 @@ pub(crate) enum After<T> {
     Failed(i32),
 }
 
+/// Why the last run ended, where the next arm needs to know (one field for both, so the
+/// state keeps its size: every idle connection has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastEnd {
+    /// Nothing the next arm needs to know.
+    Plain,
+    /// -ENOBUFS: told to the next reader that arms ([`Next::Arm`]'s `starved`).
+    Starved,
+    /// A cancel nobody asked for, with no result since: another one reaches the reader.
+    UnaskedCancel,
+}
+
 /// What a reader gets from [`Multishot::next`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Next<T> {
@@ -91,14 +108,14 @@ pub(crate) struct Multishot<T, const LIMIT: usize> {
     #[allow(clippy::box_collection)]
     spill: Option<Box<VecDeque<Result<T, i32>>>>,
     eof: bool,
-    starved: bool,
+    last_end: LastEnd,
     closed: bool,
 }
 
 impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
     /// An idle op.
     pub(crate) const fn new() -> Multishot<T, LIMIT> {
-        Multishot { arm: Arm::Idle, first: None, spill: None, eof: false, starved: false, closed: false }
+        Multishot { arm: Arm::Idle, first: None, spill: None, eof: false, last_end: LastEnd::Plain, closed: false }
     }
 
     /// Whether the op is in the kernel.
@@ -144,13 +161,25 @@ impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
             };
         }
         match event {
-            Event::Item(item) => self.push_back(Ok(item)),
+            Event::Item(item) => {
+                if self.last_end == LastEnd::UnaskedCancel {
+                    self.last_end = LastEnd::Plain;
+                }
+                self.push_back(Ok(item));
+            }
             Event::Eof => self.eof = true,
-            Event::Failed(libc::ENOBUFS) => self.starved = true,
+            Event::Failed(libc::ENOBUFS) => self.last_end = LastEnd::Starved,
             // The pause landed; a reader that drained the queue meanwhile waits for this
             // to re-arm, so it is woken like any other end.
             Event::Failed(libc::ECANCELED) if cancelling => {}
-            Event::Failed(errno) => self.push_back(Err(errno)),
+            // The kernel ended the op (nothing consumed): re-armed by the next reader, once.
+            Event::Failed(libc::ECANCELED) if !more && self.last_end != LastEnd::UnaskedCancel => {
+                self.last_end = LastEnd::UnaskedCancel;
+            }
+            Event::Failed(errno) => {
+                self.last_end = LastEnd::Plain;
+                self.push_back(Err(errno));
+            }
         }
         After::Wake
     }
@@ -166,7 +195,11 @@ impl<T, const LIMIT: usize> Multishot<T, LIMIT> {
         match self.arm {
             Arm::Idle => {
                 self.arm = Arm::Armed;
-                Next::Arm { starved: std::mem::take(&mut self.starved) }
+                let starved = self.last_end == LastEnd::Starved;
+                if starved {
+                    self.last_end = LastEnd::Plain;
+                }
+                Next::Arm { starved }
             }
             Arm::Armed | Arm::Cancelling => Next::Wait,
         }
@@ -323,5 +356,22 @@ mod tests {
         let (cancel, released) = ms.close();
         assert!(!cancel, "an ended op needs no cancel");
         assert_eq!(released.count(), 0);
+    }
+
+    #[test]
+    fn a_cancel_nobody_asked_for_rearms_once_then_reaches_the_reader() {
+        let mut ms = Multishot::<_, 8>::new();
+        ms.next();
+        assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Wake, "the waiting reader");
+        assert_eq!(ms.next(), Next::Arm { starved: false }, "nothing was consumed: armed again");
+        ms.on_completion(Event::Item(1), true);
+        assert_eq!(ms.on_completion(Event::Failed(libc::ECANCELED), false), After::Wake);
+        assert_eq!(ms.next(), Next::Ready(Ok(1)));
+        assert_eq!(ms.next(), Next::Arm { starved: false }, "a result came between: armed again");
+        ms.on_completion(Event::Failed(libc::ECANCELED), false);
+        assert_eq!(ms.next(), Next::Ready(Err(libc::ECANCELED)), "twice in a row: the reader is told");
+        assert_eq!(ms.next(), Next::Arm { starved: false });
+        ms.on_completion(Event::Failed(libc::ECANCELED), false);
+        assert_eq!(ms.next(), Next::Arm { starved: false }, "the error reset the count");
     }
 }
