@@ -37,7 +37,8 @@ fn main() -> ExitCode {
     cli::exit("fileserver", run(args))
 }
 
-fn run(args: args::Args) -> io::Result<()> {
+/// Serves until SIGINT or SIGTERM; fails at once if no core can listen.
+pub fn run(args: args::Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, root, driver) = (args.addr, args.root, rt.driver());
@@ -50,7 +51,11 @@ fn run(args: args::Args) -> io::Result<()> {
             serve::listen(listener, root.into()).await
         }
     });
-    let sig = signals.wait();
+    let sig = match cli::wait(&signals, &servers, None) {
+        cli::Waited::Signal(sig) => sig,
+        // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+        _ => return Err(cli::ended(servers)),
+    };
     eprintln!("fileserver: signal {sig}, shutting down");
     rt.shutdown_gracefully(GRACE);
     drop(servers);

@@ -18,7 +18,7 @@ use ringpoll::signal::ShutdownSignals;
 use ringpoll::DriverChoice;
 
 #[path = "cli/mod.rs"]
-mod cli;
+pub mod cli;
 
 /// The proxy's settings, from the command line.
 pub struct Args {
@@ -44,7 +44,7 @@ const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cor
   --splice MODE         readiness (splice(2) on readiness), op (IORING_OP_SPLICE) or off
   --verbose             log every pair that ends in an error (resets, upstream down)";
 
-fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
+pub fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
     let (mut listen, mut upstream, mut cores, mut verbose) = (None, None, None, false);
     let mut driver = DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?;
     let mut copy = CopyOptions { idle_timeout: Some(Duration::from_secs(60)), ..CopyOptions::default() };
@@ -108,7 +108,8 @@ fn main() -> ExitCode {
     cli::exit("proxy", run(args))
 }
 
-fn run(args: Args) -> io::Result<()> {
+/// Proxies until SIGINT or SIGTERM; fails at once if no core can listen.
+pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores.clone(), args.driver)?;
     let (listen, upstream, verbose, driver) = (args.listen, args.upstream, args.verbose, rt.driver());
@@ -120,7 +121,11 @@ fn run(args: Args) -> io::Result<()> {
             serve(listener, upstream, copy, verbose).await
         }
     });
-    let sig = signals.wait();
+    let sig = match cli::wait(&signals, &servers, None) {
+        cli::Waited::Signal(sig) => sig,
+        // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+        _ => return Err(cli::ended(servers)),
+    };
     eprintln!("proxy: signal {sig}, shutting down");
     drop(servers);
     rt.shutdown();

@@ -86,3 +86,23 @@ fn host_names_are_resolved() {
     let v6 = parse(&["--addr", "[::1]:8080"]).unwrap().addr.unwrap();
     assert_eq!(v6, "[::1]:8080".parse().unwrap());
 }
+
+/// `cli::wait` returns `Ended` once every server has ended (none could listen, say), ticks
+/// with a period, and keeps waiting while a server runs.
+#[test]
+fn waiting_ends_when_every_server_has_ended() {
+    use std::time::{Duration, Instant};
+
+    let signals = ringpoll::signal::ShutdownSignals::install().unwrap();
+    let rt = ringpoll::Runtime::builder().cores([0, 0]).build().unwrap();
+    let failing =
+        rt.run_on_each_core(|core| async move { Err::<(), _>(std::io::Error::other(format!("core {core}"))) });
+    let started = Instant::now();
+    assert_eq!(cli::wait(&signals, &failing, None), cli::Waited::Ended);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(cli::ended(failing).to_string(), "core 0", "the first core's error");
+    let running = rt.run_on_each_core(|_| ringpoll::time::sleep(Duration::from_secs(60)));
+    let started = Instant::now();
+    assert_eq!(cli::wait(&signals, &running, Some(Duration::from_millis(120))), cli::Waited::Tick);
+    assert!(started.elapsed() >= Duration::from_millis(120), "a running server keeps it waiting");
+}

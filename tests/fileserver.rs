@@ -310,3 +310,17 @@ fn the_command_line_follows_the_example_conventions() {
         assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
     }
 }
+
+/// A file server that can listen on no core (an address not on this host) exits with the
+/// error, instead of waiting for a signal with nothing listening.
+#[test]
+fn the_server_exits_when_no_core_can_listen() {
+    let root = std::env::temp_dir();
+    let argv = ["--root", root.to_str().unwrap(), "--addr", "192.0.2.1:80", "--cores", "0"];
+    let args = args::parse(&mut Flags::new(argv.map(String::from))).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(fileserver::run(args)));
+    let res = rx.recv_timeout(Duration::from_secs(10)).expect("exits instead of waiting for a signal");
+    let err = res.expect_err("nothing listens");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrNotAvailable, "{err}");
+}

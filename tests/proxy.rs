@@ -246,3 +246,16 @@ fn copy_bidirectional_between_unix_streams() {
         });
     }
 }
+
+/// A proxy that can listen on no core (an address not on this host) exits with the error,
+/// instead of waiting for a signal with nothing listening.
+#[test]
+fn the_proxy_exits_when_no_core_can_listen() {
+    let argv = ["--listen", "192.0.2.1:80", "--upstream", "127.0.0.1:1", "--cores", "0"];
+    let args = proxy_example::parse_args(&mut proxy_example::cli::Flags::new(argv.map(String::from))).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(proxy_example::run(args)));
+    let res = rx.recv_timeout(Duration::from_secs(10)).expect("exits instead of waiting for a signal");
+    let err = res.expect_err("nothing listens");
+    assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable, "{err}");
+}

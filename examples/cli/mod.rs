@@ -13,8 +13,10 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
-use ringpoll::{DriverChoice, Runtime};
+use ringpoll::signal::ShutdownSignals;
+use ringpoll::{DriverChoice, JoinHandle, Runtime};
 
 /// Why parsing stopped before the program could start.
 #[derive(Debug, PartialEq, Eq)]
@@ -147,4 +149,54 @@ pub fn runtime(cores: Option<Vec<usize>>, driver: DriverChoice) -> io::Result<Ru
         None => builder,
     }
     .build()
+}
+
+/// What [`wait`] returned for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// SIGINT or SIGTERM, by number.
+    Signal(i32),
+    /// Every server ended (none could listen, say): no signal would ever come for them.
+    Ended,
+    /// The period passed.
+    Tick,
+}
+
+/// How often [`wait`] looks at the servers: a `JoinHandle` cannot be watched from this
+/// thread without taking the output the caller still joins, and a server that could not
+/// start only has to exit soon, not at once.
+const SERVERS_CHECK: Duration = Duration::from_millis(50);
+
+/// Blocks until SIGINT or SIGTERM, until every one of `servers` (each core's accept loop)
+/// has ended, or until `period` (if any) has passed. A server that cannot listen on any core
+/// then exits with its error instead of waiting for a signal.
+pub fn wait<T>(signals: &ShutdownSignals, servers: &[JoinHandle<T>], period: Option<Duration>) -> Waited {
+    let until = period.map(|p| Instant::now() + p);
+    loop {
+        let step = until.map_or(SERVERS_CHECK, |t| t.saturating_duration_since(Instant::now()).min(SERVERS_CHECK));
+        if let Some(sig) = signals.wait_timeout(step) {
+            return Waited::Signal(sig);
+        }
+        if servers.iter().all(JoinHandle::is_finished) {
+            return Waited::Ended;
+        }
+        if until.is_some_and(|t| Instant::now() >= t) {
+            return Waited::Tick;
+        }
+    }
+}
+
+/// Why every server ended: the first one's error (each core's is the same, typically the
+/// address), or an error saying they stopped.
+pub fn ended<T>(servers: Vec<JoinHandle<io::Result<T>>>) -> io::Error {
+    let mut first = None;
+    for server in servers {
+        let err = match server.join() {
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => e,
+            Err(e) => io::Error::other(e.to_string()),
+        };
+        first.get_or_insert(err);
+    }
+    first.unwrap_or_else(|| io::Error::other("every core's server stopped"))
 }

@@ -97,11 +97,11 @@ fn run(args: Args) -> io::Result<()> {
         }
     });
     let sig = loop {
-        let Some(period) = args.stats else {
-            break signals.wait();
-        };
-        if let Some(sig) = signals.wait_timeout(period) {
-            break sig;
+        match cli::wait(&signals, &servers, args.stats) {
+            cli::Waited::Signal(sig) => break sig,
+            // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+            cli::Waited::Ended => return Err(cli::ended(servers)),
+            cli::Waited::Tick => {}
         }
         for (core, s) in rt.stats().iter().enumerate() {
             eprintln!(
