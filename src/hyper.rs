@@ -29,6 +29,11 @@ use crate::net::{TcpStream, UnixStream};
 /// next read. On epoll, where a pooled read would add a copy and save no syscall, a read is
 /// readiness plus one non-blocking `recv` straight into hyper's buffer.
 ///
+/// On io_uring a client's end of stream often arrives in the same read as its request. A
+/// server whose clients may shut down their write side after a request (`nc -N`, scripts)
+/// should set hyper's `http1::Builder::half_close(true)`: without it hyper takes an end of
+/// stream read before it answers for an abort and drops the response.
+///
 /// ```no_run
 /// # async fn demo(stream: ringpoll::net::TcpStream) {
 /// use ringpoll::hyper::Io;

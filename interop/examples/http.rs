@@ -43,27 +43,34 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
             Err(e) => return Err(e),
         };
         let _ = stream.set_nodelay(true);
-        let conn = http1::Builder::new().timer(CoreTimer).serve_connection(Io::new(stream), service_fn(hello));
+        // half_close: a client that shuts down its write side after the request still gets
+        // the response. Without it hyper takes an end of stream it reads before answering for
+        // an abort, and on io_uring the request and the end often arrive in one read.
+        let conn = http1::Builder::new()
+            .timer(CoreTimer)
+            .half_close(true)
+            .serve_connection(Io::new(stream), service_fn(hello));
         // A connection's error (a reset, a malformed request) ends that connection only.
         CoreExecutor.execute(async move { drop(conn.await) });
     }
 }
 
 #[path = "../../examples/cli/mod.rs"]
-mod cli;
+pub mod cli;
 
 const USAGE: &str = "usage: http [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
   --addr HOST:PORT     where every core listens (default 127.0.0.1:8080; names are resolved)
   --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
   --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)";
 
-struct Args {
+/// The command line.
+pub struct Args {
     addr: SocketAddr,
     cores: Option<Vec<usize>>,
     driver: DriverChoice,
 }
 
-fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
+pub fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
     let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let driver = DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?;
     let mut args = Args { addr, cores: None, driver };
@@ -83,7 +90,8 @@ fn main() -> ExitCode {
     cli::exit("http", run(args))
 }
 
-fn run(args: Args) -> io::Result<()> {
+/// Serves until SIGINT or SIGTERM; fails at once if no core can listen.
+pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, driver) = (args.addr, rt.driver());
@@ -92,7 +100,11 @@ fn run(args: Args) -> io::Result<()> {
         println!("core {core}: driver {driver}, http on {addr}");
         serve(listener).await
     });
-    let sig = signals.wait();
+    let sig = match cli::wait(&signals, &servers, None) {
+        cli::Waited::Signal(sig) => sig,
+        // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+        _ => return Err(cli::ended(servers)),
+    };
     eprintln!("http: signal {sig}, shutting down");
     drop(servers);
     rt.shutdown();

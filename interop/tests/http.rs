@@ -241,3 +241,40 @@ fn into_parts_returns_the_bytes_no_read_returned() {
         assert!(got == data, "bytes in order, none lost or repeated");
     });
 }
+
+/// The example that can listen on no core (an address not on this host) exits with the
+/// error, instead of waiting for a signal with nothing listening.
+#[test]
+fn the_example_exits_when_no_core_can_listen() {
+    let argv = ["--addr", "192.0.2.1:80", "--cores", "0"];
+    let args = http_example::parse_args(&mut http_example::cli::Flags::new(argv.map(String::from))).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(http_example::run(args)));
+    let res = rx.recv_timeout(Duration::from_secs(10)).expect("exits instead of waiting for a signal");
+    let err = res.expect_err("nothing listens");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrNotAvailable, "{err}");
+}
+
+/// A client that half-closes after its request (`shutdown(Write)`, as `nc -N` or a script
+/// does) still gets its response, then the close, on both drivers. On io_uring the
+/// multishot recv hands hyper the request and the end of stream together, and hyper without
+/// `half_close` took that end for an abort and dropped the response (most of the time; on
+/// epoll and tokio, seldom).
+#[test]
+fn a_client_that_half_closes_after_its_request_gets_the_response() {
+    let rt = Runtime::builder().build().unwrap();
+    let addr = start_server(&rt);
+    for i in 0..40 {
+        let started = std::time::Instant::now();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.starts_with("HTTP/1.1 200 OK") && out.ends_with("Hello, World!"), "request {i}: got {out:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "request {i}: the server closes after answering");
+    }
+    rt.shutdown();
+}
