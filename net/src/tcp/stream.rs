@@ -194,7 +194,8 @@ impl TcpStream {
     /// bytes the multishot recv of a [`read_pooled`](Self::read_pooled) has received and no
     /// read has returned yet, stay with ringpoll and are lost: take them with
     /// [`Source::take_leftovers`] first (it also ends the multishot recv), or convert a stream
-    /// no read has been cut short on and no pooled read has run on.
+    /// no read has been cut short on and no pooled read has run on. A reset those reads took
+    /// (the kernel reports it once) is lost the same way: std then reads end of stream.
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         Ok(socket::into_std(self.source)?.into())
     }
