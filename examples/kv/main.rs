@@ -13,6 +13,7 @@
 mod cli;
 mod command;
 mod conn;
+mod direct;
 mod hash;
 pub mod op;
 mod pipeline;
