@@ -177,24 +177,153 @@ impl Drop for DirectReply {
     }
 }
 
-/// Sends as much of `bytes` as the socket takes now; how much that was (0 on any error: the
-/// connection then writes it all and meets the error itself).
+/// Sends what the socket takes of `bytes` in one call, without blocking; how much that was
+/// (0 on any error: the connection then writes it all and meets the error itself). One call
+/// only: a reply the socket does not take at once is no longer worth this core's time.
 fn send_now(fd: &OwnedFd, bytes: &[u8]) -> usize {
-    let mut sent = 0;
-    while sent < bytes.len() {
-        let rest = &bytes[sent..];
+    loop {
         // SAFETY: `fd` is an open descriptor owned by `fd` for the whole call, and the
-        // pointer and length describe `rest`, a live slice. MSG_DONTWAIT keeps a blocking
+        // pointer and length describe `bytes`, a live slice. MSG_DONTWAIT keeps a blocking
         // socket from blocking this core; MSG_NOSIGNAL turns a closed peer into EPIPE.
         let n = unsafe {
-            libc::send(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
         };
         match n {
-            n if n > 0 => sent += n as usize,
             -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-            // Would block, an error, or nothing taken: the connection carries on from here.
-            _ => break,
+            n => return n.max(0) as usize,
         }
     }
-    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::pin::pin;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Count {
+        fn get(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn pair() -> (UnixStream, UnixStream) {
+        let (origin, client) = UnixStream::pair().unwrap();
+        client.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        (origin, client)
+    }
+
+    fn settled_now(direct: &mut Direct, waker: &Waker) -> Poll<Option<Vec<u8>>> {
+        pin!(direct.settled()).as_mut().poll(&mut Context::from_waker(waker))
+    }
+
+    /// Everything `client` can read now, without waiting.
+    fn drain(client: &mut UnixStream) -> Vec<u8> {
+        client.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0; 64 * 1024];
+        while let Ok(n @ 1..) = client.read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    }
+
+    #[test]
+    fn a_written_reply_reaches_the_client_and_settles_without_a_wake() {
+        let (origin, mut client) = pair();
+        let mut direct = Direct::new(&origin).unwrap();
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let reply = direct.send();
+        assert!(direct.in_flight());
+        assert!(direct.poll_returned(&Context::from_waker(&waker)).is_pending());
+        reply.write(b"$5\r\nhello\r\n");
+        let mut got = [0; 11];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"$5\r\nhello\r\n");
+        assert_eq!(count.get(), 0, "the read's completion, not a wake, finds a written reply");
+        assert!(direct.poll_returned(&Context::from_waker(&waker)).is_pending());
+        assert_eq!(settled_now(&mut direct, &waker), Poll::Ready(None));
+        assert!(!direct.in_flight());
+    }
+
+    #[test]
+    fn a_connection_waiting_to_settle_is_woken_by_the_write() {
+        let (origin, mut client) = pair();
+        let mut direct = Direct::new(&origin).unwrap();
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let reply = direct.send();
+        assert_eq!(settled_now(&mut direct, &waker), Poll::Pending);
+        reply.write(b"+OK\r\n");
+        assert_eq!(count.get(), 1);
+        assert_eq!(settled_now(&mut direct, &waker), Poll::Ready(None));
+        assert_eq!(drain(&mut client), b"+OK\r\n");
+    }
+
+    #[test]
+    fn what_the_socket_does_not_take_comes_back_in_order() {
+        let (origin, mut client) = pair();
+        let mut direct = Direct::new(&origin).unwrap();
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        // Far more than a socket buffer holds: the owning core writes a part, and the rest
+        // wakes the connection waiting in its read.
+        let big: Vec<u8> = (0..8 << 20).map(|i| (i % 251) as u8).collect();
+        let reply = direct.send();
+        assert!(direct.poll_returned(&Context::from_waker(&waker)).is_pending());
+        reply.write(&big);
+        assert_eq!(count.get(), 1);
+        let Poll::Ready(rest) = direct.poll_returned(&Context::from_waker(&waker)) else {
+            panic!("the rest did not come back")
+        };
+        assert!(!direct.in_flight());
+        assert!(!rest.is_empty() && rest.len() < big.len(), "a part was written: {}", rest.len());
+        let mut got = drain(&mut client);
+        got.extend_from_slice(&rest);
+        assert_eq!(got, big, "the part written and the rest make the reply");
+    }
+
+    #[test]
+    fn a_reply_dropped_unserved_answers_with_an_error() {
+        let (origin, mut client) = pair();
+        let mut direct = Direct::new(&origin).unwrap();
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        assert!(direct.poll_returned(&Context::from_waker(&waker)).is_pending());
+        drop(direct.send()); // the owning core shut down with it queued
+        assert_eq!(count.get(), 1);
+        let want = b"-ERR the shard owning this key is shutting down\r\n".to_vec();
+        assert_eq!(settled_now(&mut direct, &waker), Poll::Ready(Some(want)));
+        assert!(drain(&mut client).is_empty(), "nothing reached the client itself");
+    }
+
+    #[test]
+    fn a_closed_connection_number_reused_by_another_socket_gets_nothing() {
+        let (origin, mut client) = pair();
+        let direct = Direct::new(&origin).unwrap();
+        let reply = direct.send();
+        drop(origin); // the connection closed with the reply in flight
+        let (mut reused, mut other_client) = pair();
+        reply.write(b"late");
+        assert_eq!(drain(&mut client), b"late", "still written to its own client");
+        assert!(drain(&mut other_client).is_empty(), "nothing for whoever has the number now");
+        assert!(drain(&mut reused).is_empty());
+        drop(direct);
+    }
 }
