@@ -198,7 +198,7 @@ fn send_now(fd: &OwnedFd, bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use std::future::Future;
-    use std::io::{Read, Write};
+    use std::io::Read;
     use std::os::unix::net::UnixStream;
     use std::pin::pin;
     use std::sync::atomic::AtomicUsize;
