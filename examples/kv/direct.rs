@@ -324,6 +324,9 @@ mod tests {
         assert_eq!(drain(&mut client), b"late", "still written to its own client");
         assert!(drain(&mut other_client).is_empty(), "nothing for whoever has the number now");
         assert!(drain(&mut reused).is_empty());
+        // The duplicate goes with the last holder: the client then sees the close.
         drop(direct);
+        client.set_nonblocking(false).unwrap();
+        assert_eq!(client.read(&mut [0; 8]).unwrap(), 0, "the duplicate was closed");
     }
 }
