@@ -9,6 +9,11 @@
 //! answers go to the waiting connections in the order their operations were queued, with no
 //! per-request channel.
 //!
+//! A request alone in its connection's read (the pipeline-of-one case) needs no answer back:
+//! the owning core writes its reply straight to the client (`direct.rs`), so such operations
+//! ride in the batch with their connection's token and have no waiter, no framed answer, and
+//! (a batch of nothing else) no place among the batches in flight.
+//!
 //! Buffers are pooled per core: a message's buffers come from the sender's pool and go to
 //! the receiver's once read, so two cores trading messages trade buffers and allocate none.
 
