@@ -559,4 +559,53 @@ mod tests {
         assert_eq!(replies_now(&mut conn1), b"+OK\r\n");
         assert!(!core0.flush_wanted.get() || !core0.links.borrow()[1].has_outgoing(), "nothing more owed");
     }
+
+    #[test]
+    fn a_lone_request_is_answered_on_the_clients_socket_with_nothing_sent_back() {
+        use std::io::Read;
+        use std::os::unix::net::UnixStream;
+
+        use super::super::direct::Direct;
+
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let remote = &keys_on(1, 1)[0];
+        let (socket, mut client) = UnixStream::pair().unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let direct = Direct::new(&socket).unwrap();
+        let mut conn = Pipeline::new(64);
+        let (used, _) = conn.run(&set(remote, "v"), &core0, Some(&direct));
+        assert_eq!(used, set(remote, "v").len());
+        assert!(direct.in_flight());
+        assert_eq!(replies_now(&mut conn), b"", "nothing for the connection to write");
+        core0.flush();
+        let batch = inbox1.try_recv().expect("the batch");
+        assert_eq!((decode_all(&batch.ops).count(), batch.direct.len()), (1, 1));
+        assert_eq!(core0.links.borrow()[1].in_flight, 0, "a batch of direct replies is never answered");
+        core1.receive(batch);
+        let mut got = [0; 5];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"+OK\r\n");
+        assert!(!core1.links.borrow()[0].has_outgoing(), "no answer owed");
+        core1.flush();
+        assert!(inbox0.try_recv().is_err(), "nothing sent back");
+        // A later pipeline of two is answered the usual way, after the direct reply settled.
+        let mut direct = direct;
+        let settled = std::pin::pin!(direct.settled()).poll(&mut Context::from_waker(Waker::noop()));
+        assert_eq!(settled, Poll::Ready(None), "settled as written");
+        run_with_direct(&mut conn, &[get(remote), get(remote)].concat(), &core0, &direct);
+        assert!(!direct.in_flight(), "a pipeline of two goes the usual way");
+        core0.flush();
+        core1.receive(inbox1.try_recv().expect("the second batch"));
+        core1.flush();
+        core0.receive(inbox0.try_recv().expect("its answers"));
+        assert_eq!(replies_now(&mut conn), b"$1\r\nv\r\n$1\r\nv\r\n");
+    }
+
+    fn run_with_direct(pipeline: &mut Pipeline, input: &[u8], shards: &Shards, direct: &super::super::direct::Direct) {
+        let (used, end) = pipeline.run(input, shards, Some(direct));
+        assert_eq!(used, input.len());
+        assert!(matches!(end, End::More));
+    }
 }
