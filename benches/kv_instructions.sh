@@ -4,6 +4,7 @@
 #
 #   bash benches/kv_instructions.sh
 #   N16=40000 N1=20000 bash benches/kv_instructions.sh
+#   KV=/path/to/other/kv bash benches/kv_instructions.sh
 #
 # Each server runs under `valgrind --tool=callgrind`: redis-server 7, kv with one shard
 # (`--cores 0`) and kv with two shards on CPU 0 (`--cores 0,0`, half the keys forwarded).
@@ -19,8 +20,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N16=${N16:-20000} # requests per test (SET, then GET) with -P 16
 N1=${N1:-10000}   # and with -P 1
-cargo build --release --example kv >/dev/null
-KV=target/release/examples/kv
+if [ -z "${KV:-}" ]; then # KV=PATH counts another build of kv (before and after a change)
+    cargo build --release --example kv >/dev/null
+    KV=target/release/examples/kv
+fi
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }

@@ -1,10 +1,15 @@
 //! One client connection: read, run every complete request (pipelining) in place, write
 //! all the replies at once.
 
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::pin;
+use std::task::Poll;
 
+use ringpoll::buf::BufResult;
 use ringpoll::net::TcpStream;
 
+use super::direct::Direct;
 use super::pipeline::{End, Pipeline};
 use super::shard::Shards;
 
@@ -19,28 +24,69 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
     let mut partial = Vec::new();
     let mut read_buf = Vec::with_capacity(READ_SIZE);
     let mut pipeline = Pipeline::new(READ_SIZE);
+    // Other cores may write replies to this client (one at a time) if the store is sharded.
+    let mut direct = (shards.count() > 1).then(|| Direct::new(&stream).ok()).flatten();
     loop {
-        let (n, buf) = stream.read(read_buf).await;
+        let (n, buf) = match &mut direct {
+            Some(direct) if direct.in_flight() => read_beside(&stream, read_buf, direct).await,
+            _ => stream.read(read_buf).await,
+        };
         read_buf = buf;
-        if n? == 0 {
-            return Ok(());
+        // Nothing is written (nor the connection left) before a reply in flight settles;
+        // one handed back goes out first.
+        if let Some(direct) = &mut direct {
+            if let Some(rest) = direct.settled().await {
+                pipeline.owe(&rest);
+            }
         }
-        let end = if partial.is_empty() {
-            let (used, end) = pipeline.run(&read_buf, shards);
+        let n = n?;
+        let end = if n == 0 {
+            End::Quit // the client is done: what is owed goes out, then the close
+        } else if partial.is_empty() {
+            let (used, end) = pipeline.run(&read_buf, shards, direct.as_ref());
             partial.extend_from_slice(&read_buf[used..]);
             end
         } else {
             partial.extend_from_slice(&read_buf);
-            let (used, end) = pipeline.run(&partial, shards);
+            let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
             partial.drain(..used);
             end
         };
         let out = pipeline.replies().await;
-        let (written, out) = stream.write_all(out).await;
-        pipeline.recycle(out);
-        written?;
+        if out.is_empty() {
+            pipeline.recycle(out); // nothing to write, or another core writes it
+        } else {
+            let (written, out) = stream.write_all(out).await;
+            pipeline.recycle(out);
+            written?;
+        }
         if !matches!(end, End::More) {
             return Ok(());
         }
     }
+}
+
+/// Reads while another core's reply to this client is in flight; if that core hands the
+/// reply back, writes it here meanwhile (the client may wait for it before sending more).
+async fn read_beside(stream: &TcpStream, buf: Vec<u8>, direct: &mut Direct) -> BufResult<usize, Vec<u8>> {
+    let mut read = pin!(stream.read(buf));
+    let returned = poll_fn(|cx| match read.as_mut().poll(cx) {
+        Poll::Ready(done) => Poll::Ready(Err(done)),
+        Poll::Pending => direct.poll_returned(cx).map(Ok),
+    })
+    .await;
+    let rest = match returned {
+        Err(done) => return done,
+        Ok(rest) => rest,
+    };
+    // Not `write_all`: its one call site in `serve` keeps it inlined there.
+    let mut from = 0;
+    while from < rest.len() {
+        match stream.write(rest[from..].to_vec()).await.0 {
+            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), Vec::new()),
+            Ok(n) => from += n,
+            Err(e) => return (Err(e), Vec::new()),
+        }
+    }
+    read.await
 }

@@ -1,6 +1,7 @@
 //! A Redis-protocol (RESP2) key-value server, sharded by core: each core owns the keys that
 //! hash to it; a request for another core's key goes there as a message and the answer comes
-//! back (see `shard.rs`). One SO_REUSEPORT listener per core.
+//! back (see `shard.rs`), unless the request came alone: then that core writes the reply to
+//! the client itself (see `direct.rs`). One SO_REUSEPORT listener per core.
 //!
 //! ```text
 //! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
@@ -13,6 +14,7 @@
 mod cli;
 mod command;
 mod conn;
+mod direct;
 mod hash;
 pub mod op;
 mod pipeline;

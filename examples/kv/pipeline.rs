@@ -11,6 +11,7 @@ use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use super::command::{plan, Plan};
+use super::direct::Direct;
 use super::replies::{self, combine, Combine};
 use super::resp::{parse_request, ProtocolError};
 use super::shard::Shards;
@@ -119,15 +120,24 @@ impl Pipeline {
     }
 
     /// Parses and runs every complete request at the front of `input`, in place; returns
-    /// the bytes used and how the parse ended.
-    pub fn run(&mut self, input: &[u8], shards: &Shards) -> (usize, End) {
+    /// the bytes used and how the parse ended. If `input` is one request for another core's
+    /// key and `direct` has no reply in flight, that core writes the reply to the client
+    /// (see `direct.rs`) and this pipeline's replies are empty.
+    pub fn run(&mut self, input: &[u8], shards: &Shards, direct: Option<&Direct>) -> (usize, End) {
         let mut args = reuse(std::mem::take(&mut self.args));
-        let ended = self.run_with(input, shards, &mut args);
+        let direct = direct.filter(|d| !d.in_flight());
+        let ended = self.run_with(input, shards, direct, &mut args);
         self.args = reuse(args);
         ended
     }
 
-    fn run_with<'a>(&mut self, input: &'a [u8], shards: &Shards, args: &mut Vec<&'a [u8]>) -> (usize, End) {
+    fn run_with<'a>(
+        &mut self,
+        input: &'a [u8],
+        shards: &Shards,
+        direct: Option<&Direct>,
+        args: &mut Vec<&'a [u8]>,
+    ) -> (usize, End) {
         let now = Instant::now();
         let mut used = 0;
         loop {
@@ -145,6 +155,12 @@ impl Pipeline {
                         }
                         Plan::One(core, op) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
                         Plan::One(core, op) => {
+                            // The read's only request: its reply is the only one owed.
+                            let alone = used == input.len() && self.out.is_empty() && self.holes.is_empty();
+                            if let Some(direct) = direct.filter(|_| alone) {
+                                shards.forward_direct(core, op, direct);
+                                continue;
+                            }
                             let slot = self.slots.slot();
                             self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
                             shards.forward(core, op, &self.slots, slot);
@@ -181,6 +197,12 @@ impl Pipeline {
             self.fill_holes();
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// Puts `bytes` before the replies of the next requests run: a reply another core
+    /// handed back unwritten (see `direct.rs`).
+    pub fn owe(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
     }
 
     /// Takes back the buffer [`Pipeline::replies`] gave, for the next pipeline.

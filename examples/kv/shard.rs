@@ -9,6 +9,11 @@
 //! answers go to the waiting connections in the order their operations were queued, with no
 //! per-request channel.
 //!
+//! A request alone in its connection's read (the pipeline-of-one case) needs no answer back:
+//! the owning core writes its reply straight to the client (`direct.rs`), so such operations
+//! ride in the batch with their connection's token and have no waiter, no framed answer, and
+//! (a batch of nothing else) no place among the batches in flight.
+//!
 //! Buffers are pooled per core: a message's buffers come from the sender's pool and go to
 //! the receiver's once read, so two cores trading messages trade buffers and allocate none.
 
@@ -22,6 +27,7 @@ use std::time::{Duration, Instant};
 use ringpoll::channel::cross_core;
 use ringpoll::Handle;
 
+use super::direct::{Direct, DirectReply};
 use super::op::{decode_all, Op};
 use super::pipeline::Slots;
 use super::replies;
@@ -38,6 +44,9 @@ pub struct Msg {
     replies: Vec<u8>,
     /// How many of the receiver's batches `replies` answers in full.
     answered: usize,
+    /// The operations of `ops` (by index, ascending) whose replies the receiver writes
+    /// straight to the client (see `direct.rs`): they have no answer in `replies`.
+    direct: Vec<(u32, DirectReply)>,
 }
 
 /// Batches a core may have sent to one other core and not had answered; past it, further
@@ -53,10 +62,16 @@ const BUF_START: usize = 1024;
 /// This core's end of its link to one other core.
 #[derive(Default)]
 struct Link {
-    /// Encoded operations not sent yet.
+    /// Encoded operations not sent yet, how many, and which of them the other core
+    /// answers by writing to the client.
     queued: Vec<u8>,
-    /// Who waits for each operation queued or in flight, oldest first.
+    queued_ops: u32,
+    direct: Vec<(u32, DirectReply)>,
+    /// Who waits for each operation queued or in flight, oldest first (not those answered
+    /// directly).
     waiters: VecDeque<(Rc<Slots>, u32)>,
+    /// Batches sent and not answered yet (not those of direct replies only, which are
+    /// never answered: one per connection at most, they need no other bound).
     in_flight: usize,
     /// Framed answers to the other core's batches, not sent yet.
     answers: Vec<u8>,
@@ -83,6 +98,8 @@ pub struct Shards {
     /// The link task, while it waits.
     linker: Cell<Option<Waker>>,
     pool: RefCell<Vec<Vec<u8>>>,
+    /// The same for the lists of direct replies.
+    direct_pool: RefCell<Vec<Vec<(u32, DirectReply)>>>,
 }
 
 impl Shards {
@@ -96,6 +113,7 @@ impl Shards {
             flush_wanted: Cell::new(false),
             linker: Cell::new(None),
             pool: RefCell::default(),
+            direct_pool: RefCell::default(),
         }
     }
 
@@ -132,7 +150,28 @@ impl Shards {
             return slots.fill(slot, shard_gone);
         }
         op.encode(&mut link.queued);
+        link.queued_ops += 1;
         link.waiters.push_back((slots.clone(), slot));
+        drop(links);
+        self.want_flush();
+    }
+
+    /// Queues `op` for `core`'s shard, which writes its reply straight to the client of
+    /// `direct` (whose previous such reply has settled).
+    pub fn forward_direct(&self, core: usize, op: Op<'_>, direct: &Direct) {
+        let reply = direct.send();
+        let mut links = self.links.borrow_mut();
+        let link = &mut links[core];
+        if link.closed {
+            drop(links);
+            return drop(reply); // answers with the error
+        }
+        if link.direct.capacity() == 0 {
+            link.direct = self.direct_pool.borrow_mut().pop().unwrap_or_default();
+        }
+        link.direct.push((link.queued_ops, reply));
+        op.encode(&mut link.queued);
+        link.queued_ops += 1;
         drop(links);
         self.want_flush();
     }
@@ -155,22 +194,31 @@ impl Shards {
                 continue;
             }
             let send_ops = !link.queued.is_empty() && link.in_flight < MAX_IN_FLIGHT;
-            let ops = if send_ops { std::mem::replace(&mut link.queued, self.buffer()) } else { Vec::new() };
+            let (ops, direct, answerable) = if send_ops {
+                let answerable = link.queued_ops as usize > link.direct.len();
+                link.queued_ops = 0;
+                (std::mem::replace(&mut link.queued, self.buffer()), std::mem::take(&mut link.direct), answerable)
+            } else {
+                (Vec::new(), Vec::new(), false)
+            };
             let replies = match link.answered {
                 0 => Vec::new(),
                 _ => std::mem::replace(&mut link.answers, self.buffer()),
             };
-            let msg = Msg { from: self.me, ops, replies, answered: std::mem::take(&mut link.answered) };
+            let msg = Msg { from: self.me, ops, replies, answered: std::mem::take(&mut link.answered), direct };
             match self.inboxes[core].try_send(msg) {
-                Ok(()) => link.in_flight += usize::from(send_ops),
+                Ok(()) => link.in_flight += usize::from(answerable),
                 Err(e) => {
                     // Unbounded: only a closed inbox refuses. Nobody will answer, so
                     // everything waiting on that core gets an error now.
                     link.closed = true;
                     let waiters = std::mem::take(&mut link.waiters);
                     link.queued.clear();
+                    link.queued_ops = 0;
+                    let direct = std::mem::take(&mut link.direct);
                     link.answers.clear();
                     drop(links);
+                    drop(direct); // each answers its client with the error
                     let msg = e.into_inner();
                     self.recycle(msg.ops);
                     self.recycle(msg.replies);
@@ -183,7 +231,7 @@ impl Shards {
     /// Takes in a message from another core: hands its answers to the connections waiting
     /// for them, runs its operations, and has the next flush send theirs back.
     fn receive(&self, msg: Msg) {
-        let Msg { from, ops, replies, answered } = msg;
+        let Msg { from, ops, replies, answered, direct } = msg;
         let mut links = self.links.borrow_mut();
         let link = &mut links[from];
         if !replies.is_empty() || answered > 0 {
@@ -191,8 +239,10 @@ impl Shards {
             link.in_flight = link.in_flight.saturating_sub(answered);
         }
         if !ops.is_empty() {
-            self.serve_batch(&ops, &mut link.answers);
-            link.answered += 1;
+            let direct_count = direct.len();
+            if self.serve_batch(&ops, direct, &mut link.answers) > direct_count {
+                link.answered += 1;
+            }
         }
         let more = link.has_outgoing();
         drop(links);
@@ -203,18 +253,34 @@ impl Shards {
         }
     }
 
-    /// Runs a batch from another core, writing its framed replies into `out`.
-    fn serve_batch(&self, ops: &[u8], out: &mut Vec<u8>) {
+    /// Runs a batch from another core, writing its framed replies into `out`, but those of
+    /// `direct` to their clients; returns how many operations it ran.
+    fn serve_batch(&self, ops: &[u8], mut direct_list: Vec<(u32, DirectReply)>, out: &mut Vec<u8>) -> usize {
         let now = Instant::now();
         let mut store = self.store.borrow_mut();
-        for op in decode_all(ops) {
+        let mut direct = direct_list.drain(..).peekable();
+        let mut ran = 0;
+        for (i, op) in decode_all(ops).enumerate() {
             store.served.remote += 1;
+            ran += 1;
             let at = out.len();
+            if let Some((_, reply)) = direct.next_if(|(at, _)| *at as usize == i) {
+                // Written where the framed answers go, sent from there, and taken off again.
+                self.apply(&mut store, op, now, out);
+                reply.write(&out[at..]);
+                out.truncate(at);
+                continue;
+            }
             out.extend_from_slice(&[0; 4]);
             self.apply(&mut store, op, now, out);
             let len = (out.len() - at - 4) as u32;
             out[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }
+        drop(direct); // any left (none, from a well-formed batch) answer with an error
+        if direct_list.capacity() > 0 && self.direct_pool.borrow().len() < POOL {
+            self.direct_pool.borrow_mut().push(direct_list);
+        }
+        ran
     }
 
     /// An empty buffer, from the pool if it has one. A new one starts with room for a few
@@ -364,7 +430,7 @@ mod tests {
     }
 
     fn run(pipeline: &mut Pipeline, input: &[u8], shards: &Shards) {
-        let (used, end) = pipeline.run(input, shards);
+        let (used, end) = pipeline.run(input, shards, None);
         assert_eq!(used, input.len());
         assert!(matches!(end, End::More));
     }
@@ -492,5 +558,54 @@ mod tests {
         core1.receive(answer);
         assert_eq!(replies_now(&mut conn1), b"+OK\r\n");
         assert!(!core0.flush_wanted.get() || !core0.links.borrow()[1].has_outgoing(), "nothing more owed");
+    }
+
+    #[test]
+    fn a_lone_request_is_answered_on_the_clients_socket_with_nothing_sent_back() {
+        use std::io::Read;
+        use std::os::unix::net::UnixStream;
+
+        use super::super::direct::Direct;
+
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let remote = &keys_on(1, 1)[0];
+        let (socket, mut client) = UnixStream::pair().unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let direct = Direct::new(&socket).unwrap();
+        let mut conn = Pipeline::new(64);
+        let (used, _) = conn.run(&set(remote, "v"), &core0, Some(&direct));
+        assert_eq!(used, set(remote, "v").len());
+        assert!(direct.in_flight());
+        assert_eq!(replies_now(&mut conn), b"", "nothing for the connection to write");
+        core0.flush();
+        let batch = inbox1.try_recv().expect("the batch");
+        assert_eq!((decode_all(&batch.ops).count(), batch.direct.len()), (1, 1));
+        assert_eq!(core0.links.borrow()[1].in_flight, 0, "a batch of direct replies is never answered");
+        core1.receive(batch);
+        let mut got = [0; 5];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"+OK\r\n");
+        assert!(!core1.links.borrow()[0].has_outgoing(), "no answer owed");
+        core1.flush();
+        assert!(inbox0.try_recv().is_err(), "nothing sent back");
+        // A later pipeline of two is answered the usual way, after the direct reply settled.
+        let mut direct = direct;
+        let settled = std::pin::pin!(direct.settled()).poll(&mut Context::from_waker(Waker::noop()));
+        assert_eq!(settled, Poll::Ready(None), "settled as written");
+        run_with_direct(&mut conn, &[get(remote), get(remote)].concat(), &core0, &direct);
+        assert!(!direct.in_flight(), "a pipeline of two goes the usual way");
+        core0.flush();
+        core1.receive(inbox1.try_recv().expect("the second batch"));
+        core1.flush();
+        core0.receive(inbox0.try_recv().expect("its answers"));
+        assert_eq!(replies_now(&mut conn), b"$1\r\nv\r\n$1\r\nv\r\n");
+    }
+
+    fn run_with_direct(pipeline: &mut Pipeline, input: &[u8], shards: &Shards, direct: &super::super::direct::Direct) {
+        let (used, end) = pipeline.run(input, shards, Some(direct));
+        assert_eq!(used, input.len());
+        assert!(matches!(end, End::More));
     }
 }
