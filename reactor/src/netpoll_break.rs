@@ -156,3 +156,41 @@ impl Break {
         self.eventfd.as_raw_fd()
     }
 }
+
+// Real rings and eventfds: not for Miri.
+#[cfg(all(test, not(miri)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Break;
+    use crate::{DriverKind, Reactor};
+
+    /// A ring wake the kernel refuses must not leave the target's `signaled` flag up with
+    /// nothing sent (every later wake would then be skipped): the eventfd goes instead.
+    #[test]
+    fn a_ring_wake_that_fails_writes_the_eventfd() {
+        if crate::uring::probe().is_err() {
+            eprintln!("io_uring unavailable: nothing to test");
+            return;
+        }
+        let reactor = Reactor::new(DriverKind::Uring).expect("an io_uring reactor");
+        let _entered = reactor.enter();
+        let target = Arc::new(Break::new(true).expect("eventfd"));
+        // An eventfd where a ring should be: IORING_OP_MSG_RING fails on it (EBADFD).
+        let not_a_ring = Break::new(true).expect("eventfd");
+        target.attach_ring(not_a_ring.fd()).expect("dup");
+        target.park();
+
+        target.wake();
+        assert_eq!((target.ring_wakes(), target.writes()), (1, 0), "posted into the ring, no eventfd yet");
+        reactor.poll(Some(Duration::ZERO)).expect("a turn");
+        assert_eq!(target.writes(), 1, "the failed post fell back to the eventfd");
+
+        // The target's turn sees the eventfd and takes the flag down: the next wake goes out.
+        target.rearm();
+        target.wake();
+        reactor.poll(Some(Duration::ZERO)).expect("a turn");
+        assert_eq!((target.ring_wakes(), target.writes()), (2, 2));
+    }
+}

@@ -34,6 +34,7 @@ mod run;
 pub(crate) mod stash;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
@@ -59,6 +60,9 @@ const BREAK_DATA: u64 = u64::MAX;
 const UNAWAITED_DATA: u64 = u64::MAX - 1;
 /// `user_data` of a wake another core posted into this ring (IORING_OP_MSG_RING).
 const MAILBOX_DATA: u64 = u64::MAX - 2;
+/// `user_data` of a wake this core posted into another's ring: the sender's own completion,
+/// which says whether the message got there.
+const POSTED_DATA: u64 = u64::MAX - 3;
 /// Enters per turn that move the kernel's CQ overflow list over: each moves up to a CQ's
 /// worth (4 x the SQ entries), so a turn drains at least this many CQs of a storm.
 const OVERFLOW_ROUNDS: usize = 64;
@@ -108,9 +112,10 @@ pub(crate) struct Uring {
     /// The provided-buffer ring of pooled reads, registered on first use. Declared after
     /// `ring`, so it is dropped after the ring that reads it.
     buf_ring: RefCell<Option<Rc<BufRing>>>,
-    /// Targets of MSG_RING wakes queued but not yet submitted: their breaks keep the target
-    /// ring's descriptor open until the submission has resolved it.
-    posted: RefCell<Vec<Arc<Break>>>,
+    /// Targets of MSG_RING wakes posted and not yet completed, oldest first: their breaks
+    /// keep the target ring's descriptor open until the kernel has resolved it, and a wake
+    /// that failed falls back to their eventfds (see [`Uring::posted_completed`]).
+    posted: RefCell<VecDeque<Arc<Break>>>,
     /// When to give the buffer ring's pages back.
     idle_trim: idle_trim::IdleTrim,
     /// Streams retired by a plain read while their recv is in the kernel (see `recv_stream`).
@@ -324,12 +329,27 @@ impl Uring {
     pub(crate) fn post_wake(&self, target: &Arc<Break>) -> bool {
         let Some(fd) = target.ring_fd() else { return false };
         let msg = opcode::MsgRingData::new(types::Fd(fd), 0, MAILBOX_DATA, None).build();
-        if self.push(msg.user_data(UNAWAITED_DATA)).is_err() {
+        if self.push(msg.user_data(POSTED_DATA)).is_err() {
             return false;
         }
         self.unawaited.set(self.unawaited.get() + 1);
-        self.posted.borrow_mut().push(target.clone());
+        self.posted.borrow_mut().push_back(target.clone());
         true
+    }
+
+    /// A posted wake's own completion. If it failed (the target's ring gone, or the kernel
+    /// out of memory), its target's `signaled` flag is still up, and every later wake would
+    /// be skipped as already sent: so the eventfd is written instead. Messages to different
+    /// rings need not complete in the order they were posted, so a failure writes the
+    /// eventfd of every target still in flight; a spare wake costs a target one empty turn,
+    /// a missed one would cost it every wake after.
+    fn posted_completed(&self, result: i32) {
+        self.unawaited.set(self.unawaited.get().saturating_sub(1));
+        let mut posted = self.posted.borrow_mut();
+        let oldest = posted.pop_front();
+        if result < 0 {
+            oldest.iter().chain(posted.iter()).for_each(|target| target.force_wake());
+        }
     }
 
     /// Queues an entry whose completion nobody awaits (a cancel, a close).
@@ -368,11 +388,6 @@ impl Uring {
             Ok(_) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
-        }
-        // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
-        if unsafe { ring.submission_shared().is_empty() } {
-            // Every queued MSG_RING has been issued: their targets' descriptors may go.
-            self.posted.borrow_mut().clear();
         }
         let (mut n, mut orphans) = self.reap(&mut ring, wake);
         // SAFETY: this thread is the ring's only user; reading the SQ flags touches no entry.
@@ -469,6 +484,7 @@ impl Uring {
                 UNAWAITED_DATA => self.unawaited.set(self.unawaited.get().saturating_sub(1)),
                 // Another core's wake: like the eventfd firing, senders may signal again.
                 MAILBOX_DATA => self.brk.rearm(),
+                POSTED_DATA => self.posted_completed(cqe.result()),
                 id => {
                     let done = Completion { result: cqe.result(), flags: cqe.flags() };
                     match ops.complete(id, done) {
