@@ -50,7 +50,12 @@ fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
             "--driver" => args.driver = flags.value()?,
             "--stats" => {
                 let secs: f64 = flags.value()?;
-                args.stats = Some(Duration::try_from_secs_f64(secs).map_err(|e| flags.bad(e))?);
+                let every = Duration::try_from_secs_f64(secs).map_err(|e| flags.bad(e))?;
+                // Zero would print in a tight loop: a period is at least a millisecond.
+                if every < Duration::from_millis(1) {
+                    return Err(flags.bad("the period must be at least 0.001 seconds"));
+                }
+                args.stats = Some(every);
             }
             _ => return Err(flags.unknown()),
         }
