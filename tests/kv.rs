@@ -163,6 +163,110 @@ fn a_reply_too_big_for_the_socket_arrives_whole_from_either_core() {
     }
 }
 
+/// This process's resident memory (the server runs in it), in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
+    kib.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap() * 1024
+}
+
+/// A bulk reply's bytes as RESP sends them.
+fn bulk_reply(value: &[u8]) -> Vec<u8> {
+    [format!("${}\r\n", value.len()).as_bytes(), value, b"\r\n"].concat()
+}
+
+/// Reads `want` from `s` in small slices with pauses (a slow client), comparing as it goes
+/// rather than keeping it; calls `sample` between slices. Bounded by the socket's timeout.
+fn read_slowly_and_compare(s: &mut TcpStream, want: &[&[u8]], mut sample: impl FnMut()) {
+    let mut buf = vec![0; 256 * 1024];
+    for (i, reply) in want.iter().enumerate() {
+        let mut at = 0;
+        while at < reply.len() {
+            let n = (reply.len() - at).min(buf.len());
+            s.read_exact(&mut buf[..n]).unwrap_or_else(|e| panic!("reply {i}: {e} after {at} bytes"));
+            assert!(buf[..n] == reply[at..at + n], "reply {i}: bytes {at}..{} differ", at + n);
+            at += n;
+            std::thread::sleep(Duration::from_micros(200));
+            sample();
+        }
+    }
+}
+
+/// One write of 200 GETs of a 4 MiB value (800 MiB of replies) from a client that reads
+/// slowly: the server owes a bounded amount at a time, and every reply arrives intact and in
+/// order. Before the replies were bounded the server built all 800 MiB first.
+#[test]
+fn a_pipeline_of_big_replies_to_a_slow_reader_keeps_memory_bounded() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let big: Vec<u8> = (0..4 << 20).map(|i| b'a' + (i % 23) as u8).collect();
+    let mut setter = connect(addr);
+    // On both shards, so that one of them is forwarded for whichever core serves the client.
+    for key in ["big:a", "big:b"] {
+        let _: () = setter.set(key, &big[..]).unwrap();
+    }
+    let before = rss();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let gets: Vec<u8> = (0..200).flat_map(|i| format!("GET big:{}\r\n", ["a", "b"][i % 2]).into_bytes()).collect();
+    s.write_all(&gets).unwrap();
+    let reply = bulk_reply(&big);
+    let want: Vec<&[u8]> = (0..200).map(|_| reply.as_slice()).collect();
+    let mut peak = 0;
+    read_slowly_and_compare(&mut s, &want, || peak = peak.max(rss()));
+    let grown = peak.saturating_sub(before);
+    // A few replies in flight, plus what other tests of this binary hold; not 800 MiB.
+    assert!(grown < 256 << 20, "RSS grew by {} MiB while 800 MiB of replies went out", grown >> 20);
+    // The connection still serves.
+    s.write_all(b"PING\r\n").unwrap();
+    let mut pong = [0; 7];
+    s.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+}
+
+/// Big and small replies, local and forwarded, mixed in one write: the budget splits the
+/// pipeline into runs, and the replies keep the requests' order across them (MGET and MSET
+/// spanning both shards included), up to a QUIT whose OK is the last thing sent.
+#[test]
+fn a_mixed_pipeline_of_big_and_small_replies_keeps_its_order() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let big: Vec<u8> = (0..3 << 20).map(|i| b'A' + (i % 19) as u8).collect();
+    let mut setter = connect(addr);
+    let _: () = setter.set("mixed:big1", &big[..]).unwrap();
+    let _: () = setter.set("mixed:big2", &big[..1 << 20]).unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut input = Vec::new();
+    let mut want: Vec<Vec<u8>> = Vec::new();
+    for i in 0..60 {
+        input.extend_from_slice(format!("SET mixed:{i} v{i}\r\nGET mixed:big{}\r\n", 1 + i % 2).as_bytes());
+        want.push(b"+OK\r\n".to_vec());
+        want.push(bulk_reply(if i % 2 == 0 { &big } else { &big[..1 << 20] }));
+        input.extend_from_slice(format!("INCR mixed:n\r\nMGET mixed:{i} mixed:big2 nothing\r\n").as_bytes());
+        want.push(format!(":{}\r\n", i + 1).into_bytes());
+        want.push(
+            [
+                format!("*3\r\n{}", String::from_utf8(bulk_reply(format!("v{i}").as_bytes())).unwrap()).as_bytes(),
+                &bulk_reply(&big[..1 << 20]),
+                b"$-1\r\n",
+            ]
+            .concat(),
+        );
+        input.extend_from_slice(format!("MSET mixed:x{i} 1 mixed:y{i} 2\r\nPING\r\n").as_bytes());
+        want.push(b"+OK\r\n".to_vec());
+        want.push(b"+PONG\r\n".to_vec());
+    }
+    input.extend_from_slice(b"QUIT\r\nPING\r\n");
+    want.push(b"+OK\r\n".to_vec());
+    s.write_all(&input).unwrap();
+    let want: Vec<&[u8]> = want.iter().map(Vec::as_slice).collect();
+    read_slowly_and_compare(&mut s, &want, || {});
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing after QUIT's OK: {:?}", String::from_utf8_lossy(&rest));
+}
+
 /// Requests sent one write at a time without waiting for replies: a read may complete
 /// while another core still owes the previous reply, which must still come first.
 #[test]

@@ -1,5 +1,7 @@
-//! One client connection: read, run every complete request (pipelining) in place, write
-//! all the replies at once.
+//! One client connection: read, run the complete requests (pipelining) in place, write
+//! their replies at once. A run that reaches the reply budget (`pipeline.rs`) is written
+//! before the rest of what was read runs, so a connection owes a bounded amount whatever
+//! its pipeline asks for.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -26,31 +28,42 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
     let mut pipeline = Pipeline::new(READ_SIZE);
     // Other cores may write replies to this client (one at a time) if the store is sharded.
     let mut direct = (shards.count() > 1).then(|| Direct::new(&stream).ok()).flatten();
+    // Set when a run stopped at the reply budget with complete requests left in `partial`:
+    // they run once its replies are written, before any read.
+    let mut resume = false;
     loop {
-        let (n, buf) = match &mut direct {
-            Some(direct) if direct.in_flight() => read_beside(&stream, read_buf, direct).await,
-            _ => stream.read(read_buf).await,
-        };
-        read_buf = buf;
-        // Nothing is written (nor the connection left) before a reply in flight settles;
-        // one handed back goes out first.
-        if let Some(direct) = &mut direct {
-            if let Some(rest) = direct.settled().await {
-                pipeline.owe(&rest);
-            }
-        }
-        let n = n?;
-        let end = if n == 0 {
-            End::Quit // the client is done: what is owed goes out, then the close
-        } else if partial.is_empty() {
-            let (used, end) = pipeline.run(&read_buf, shards, direct.as_ref());
-            partial.extend_from_slice(&read_buf[used..]);
-            end
-        } else {
-            partial.extend_from_slice(&read_buf);
+        let end = if resume {
+            // No reply of another core is in flight: one is sent only for a run's last
+            // request, and such a run ends `More`.
             let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
             partial.drain(..used);
             end
+        } else {
+            let (n, buf) = match &mut direct {
+                Some(direct) if direct.in_flight() => read_beside(&stream, read_buf, direct).await,
+                _ => stream.read(read_buf).await,
+            };
+            read_buf = buf;
+            // Nothing is written (nor the connection left) before a reply in flight settles;
+            // one handed back goes out first.
+            if let Some(direct) = &mut direct {
+                if let Some(rest) = direct.settled().await {
+                    pipeline.owe(&rest);
+                }
+            }
+            let n = n?;
+            if n == 0 {
+                End::Quit // the client is done: what is owed goes out, then the close
+            } else if partial.is_empty() {
+                let (used, end) = pipeline.run(&read_buf, shards, direct.as_ref());
+                partial.extend_from_slice(&read_buf[used..]);
+                end
+            } else {
+                partial.extend_from_slice(&read_buf);
+                let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
+                partial.drain(..used);
+                end
+            }
         };
         let out = pipeline.replies().await;
         if out.is_empty() {
@@ -60,8 +73,10 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
             pipeline.recycle(out);
             written?;
         }
-        if !matches!(end, End::More) {
-            return Ok(());
+        match end {
+            End::More => resume = false,
+            End::Owed => resume = true,
+            End::Quit | End::Malformed => return Ok(()),
         }
     }
 }

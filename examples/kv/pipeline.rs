@@ -2,6 +2,13 @@
 //! in order. Replies this core can give are written at once; a request that needs another
 //! core leaves a hole in the output, filled when that core's answers come back (see
 //! `shard.rs`), so a pipeline mixing local and remote keys waits once, for all its holes.
+//!
+//! What a connection owes is bounded: a run stops once the replies it owes pass
+//! [`REPLY_BUDGET`], those go out, and the requests left run next, from the input already
+//! read (see `conn.rs`). Local replies are counted as written; another core's are guessed
+//! from the largest this connection has had back (a share of the budget before any came), and
+//! at most [`MAX_FORWARDED`] go out per run, so even a wrong guess owes a bounded amount:
+//! the budget, one reply, and `MAX_FORWARDED` replies at most.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -16,6 +23,14 @@ use super::replies::{self, combine, Combine};
 use super::resp::{parse_request, ProtocolError};
 use super::shard::Shards;
 
+/// The reply bytes a run may owe before it stops and lets them be written. A single reply may
+/// pass it (one GET of a value up to `MAX_BULK`): requests are never split.
+pub const REPLY_BUDGET: usize = 1024 * 1024;
+
+/// The requests a run may forward to other cores, whose replies' sizes are only guessed.
+/// Pipelines of 16 forward fewer, so they run whole.
+pub const MAX_FORWARDED: usize = 16;
+
 /// The answers one pipeline waits for: one slot per operation that is not written straight
 /// into the output, filled by this core (for multi-key commands) or by the batch replies
 /// of other cores. Shared with the shard's queues of waiters.
@@ -27,6 +42,8 @@ pub struct Slots {
     ranges: RefCell<Vec<Range<usize>>>,
     missing: Cell<usize>,
     waker: Cell<Option<Waker>>,
+    /// The largest reply filled since the last clear.
+    largest: Cell<usize>,
 }
 
 impl Slots {
@@ -46,6 +63,7 @@ impl Slots {
         if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
             *range = start..bytes.len();
         }
+        self.largest.set(self.largest.get().max(bytes.len() - start));
         self.missing.set(self.missing.get().saturating_sub(1));
         if self.missing.get() == 0 {
             if let Some(w) = self.waker.take() {
@@ -70,6 +88,7 @@ impl Slots {
         self.bytes.borrow_mut().clear();
         self.ranges.borrow_mut().clear();
         self.missing.set(0);
+        self.largest.set(0);
     }
 }
 
@@ -95,6 +114,10 @@ pub enum End {
     Quit,
     /// Malformed input: answered with a protocol error, the connection closes.
     Malformed,
+    /// The replies owed passed the budget: they go out, then the requests left in the input
+    /// run, without waiting for a read (the client may wait for these replies before it
+    /// sends more).
+    Owed,
 }
 
 /// A connection's output and the answers it waits for, kept from one read to the next.
@@ -105,6 +128,14 @@ pub struct Pipeline {
     joined: Vec<u8>,
     /// The parser's argument list, kept empty between reads for its allocation.
     args: Vec<&'static [u8]>,
+    /// The guessed size of the replies other cores owe this run (the rest of what it owes
+    /// is in `out`), and how many requests it forwarded.
+    owed_elsewhere: usize,
+    forwarded: usize,
+    /// What a forwarded request's reply is guessed to take: the largest answer this
+    /// connection has had back from a shard, or the whole budget before the first.
+    reply_guess: usize,
+    guessed: bool,
 }
 
 impl Pipeline {
@@ -116,11 +147,16 @@ impl Pipeline {
             slots: Rc::default(),
             joined: Vec::new(),
             args: Vec::new(),
+            owed_elsewhere: 0,
+            forwarded: 0,
+            reply_guess: REPLY_BUDGET / MAX_FORWARDED,
+            guessed: false,
         }
     }
 
-    /// Parses and runs every complete request at the front of `input`, in place; returns
-    /// the bytes used and how the parse ended. If `input` is one request for another core's
+    /// Parses and runs the complete requests at the front of `input`, in place, until the
+    /// replies owed pass the budget ([`End::Owed`]); returns the bytes used and how the run
+    /// ended. If `input` is one request for another core's
     /// key and `direct` has no reply in flight, that core writes the reply to the client
     /// (see `direct.rs`) and this pipeline's replies are empty.
     pub fn run(&mut self, input: &[u8], shards: &Shards, direct: Option<&Direct>) -> (usize, End) {
@@ -147,6 +183,12 @@ impl Pipeline {
                     if args.is_empty() {
                         continue;
                     }
+                    if self.out.len() + self.owed_elsewhere >= REPLY_BUDGET || self.forwarded >= MAX_FORWARDED {
+                        // Checked once the next request is known to be complete, so a run
+                        // stops only when one is left to resume with; it is parsed again then.
+                        used -= n;
+                        return (used, End::Owed);
+                    }
                     match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
                         Plan::Quit => {
@@ -164,15 +206,21 @@ impl Pipeline {
                             let slot = self.slots.slot();
                             self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
                             shards.forward(core, op, &self.slots, slot);
+                            self.owed_elsewhere += self.reply_guess;
+                            self.forwarded += 1;
                         }
                         Plan::Many(ops, how) => {
                             let first = self.slots.ranges.borrow().len() as u32;
                             for (core, op) in ops {
                                 let slot = self.slots.slot();
                                 if core == shards.me() {
+                                    let before = self.slots.bytes.borrow().len();
                                     self.slots.fill(slot, |out| shards.apply_local(op, now, out));
+                                    self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
                                 } else {
                                     shards.forward(core, op, &self.slots, slot);
+                                    self.owed_elsewhere += self.reply_guess;
+                                    self.forwarded += 1;
                                 }
                             }
                             let end = self.slots.ranges.borrow().len() as u32;
@@ -194,8 +242,15 @@ impl Pipeline {
     pub async fn replies(&mut self) -> Vec<u8> {
         if !self.holes.is_empty() {
             self.slots.complete().await;
+            if self.forwarded > 0 {
+                let largest = self.slots.largest.get();
+                self.reply_guess = if self.guessed { self.reply_guess.max(largest) } else { largest };
+                self.guessed = true;
+            }
             self.fill_holes();
         }
+        self.owed_elsewhere = 0;
+        self.forwarded = 0;
         std::mem::take(&mut self.out)
     }
 
