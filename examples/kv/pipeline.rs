@@ -6,9 +6,9 @@
 //! What a connection owes is bounded: a run stops once the replies it owes pass
 //! [`REPLY_BUDGET`], those go out, and the requests left run next, from the input already
 //! read (see `conn.rs`). Local replies are counted as written; another core's are guessed
-//! from the largest this connection has had back (a share of the budget before any came), and
-//! at most [`MAX_FORWARDED`] go out per run, so even a wrong guess owes a bounded amount:
-//! the budget, one reply, and `MAX_FORWARDED` replies at most.
+//! from the largest answers this connection had back lately, and never at less than the
+//! budget's [`MAX_FORWARDED`]th part, so a run forwards at most that many: a wrong guess
+//! owes a bounded amount (the budget, one reply, and `MAX_FORWARDED` answers at most).
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -28,7 +28,7 @@ use super::shard::Shards;
 pub const REPLY_BUDGET: usize = 1024 * 1024;
 
 /// The requests a run may forward to other cores, whose replies' sizes are only guessed.
-/// Pipelines of 16 forward fewer, so they run whole.
+/// Pipelines of 16 forward no more, so they run whole.
 pub const MAX_FORWARDED: usize = 16;
 
 /// The answers one pipeline waits for: one slot per operation that is not written straight
@@ -128,15 +128,18 @@ pub struct Pipeline {
     joined: Vec<u8>,
     /// The parser's argument list, kept empty between reads for its allocation.
     args: Vec<&'static [u8]>,
-    /// The guessed size of the replies other cores owe this run (the rest of what it owes
-    /// is in `out`), and how many requests it forwarded.
+    /// The size of the replies in slots this run owes (guessed for other cores'; the rest
+    /// of what it owes is in `out`).
     owed_elsewhere: usize,
-    forwarded: usize,
-    /// What a forwarded request's reply is guessed to take: the largest answer this
-    /// connection has had back from a shard, or the whole budget before the first.
-    reply_guess: usize,
-    guessed: bool,
+    /// What a forwarded request's reply is guessed to take: the largest answer of the last
+    /// run that waited for any, or half the guess before it (a big value's answers are
+    /// likely to come again), or [`MIN_FORWARD_COST`] at least.
+    forward_cost: usize,
 }
+
+/// The least a forwarded request counts against the budget: what bounds how many a run
+/// forwards.
+const MIN_FORWARD_COST: usize = REPLY_BUDGET / MAX_FORWARDED;
 
 impl Pipeline {
     /// An empty pipeline.
@@ -148,9 +151,7 @@ impl Pipeline {
             joined: Vec::new(),
             args: Vec::new(),
             owed_elsewhere: 0,
-            forwarded: 0,
-            reply_guess: REPLY_BUDGET / MAX_FORWARDED,
-            guessed: false,
+            forward_cost: MIN_FORWARD_COST,
         }
     }
 
@@ -183,7 +184,7 @@ impl Pipeline {
                     if args.is_empty() {
                         continue;
                     }
-                    if self.out.len() + self.owed_elsewhere >= REPLY_BUDGET || self.forwarded >= MAX_FORWARDED {
+                    if self.out.len() + self.owed_elsewhere >= REPLY_BUDGET {
                         // Checked once the next request is known to be complete, so a run
                         // stops only when one is left to resume with; it is parsed again then.
                         used -= n;
@@ -206,8 +207,7 @@ impl Pipeline {
                             let slot = self.slots.slot();
                             self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
                             shards.forward(core, op, &self.slots, slot);
-                            self.owed_elsewhere += self.reply_guess;
-                            self.forwarded += 1;
+                            self.owed_elsewhere += self.forward_cost;
                         }
                         Plan::Many(ops, how) => {
                             let first = self.slots.ranges.borrow().len() as u32;
@@ -219,8 +219,7 @@ impl Pipeline {
                                     self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
                                 } else {
                                     shards.forward(core, op, &self.slots, slot);
-                                    self.owed_elsewhere += self.reply_guess;
-                                    self.forwarded += 1;
+                                    self.owed_elsewhere += self.forward_cost;
                                 }
                             }
                             let end = self.slots.ranges.borrow().len() as u32;
@@ -242,15 +241,11 @@ impl Pipeline {
     pub async fn replies(&mut self) -> Vec<u8> {
         if !self.holes.is_empty() {
             self.slots.complete().await;
-            if self.forwarded > 0 {
-                let largest = self.slots.largest.get();
-                self.reply_guess = if self.guessed { self.reply_guess.max(largest) } else { largest };
-                self.guessed = true;
-            }
+            let largest = self.slots.largest.get();
+            self.forward_cost = largest.max(self.forward_cost / 2).max(MIN_FORWARD_COST);
             self.fill_holes();
         }
         self.owed_elsewhere = 0;
-        self.forwarded = 0;
         std::mem::take(&mut self.out)
     }
 

@@ -485,6 +485,66 @@ mod tests {
         assert_eq!(replies_now(&mut conn), b"+OK\r\n+OK\r\n*3\r\n$2\r\nvb\r\n$2\r\nva\r\n$-1\r\n");
     }
 
+    /// Runs `input` as far as the budget lets it: the bytes used, and whether it stopped for
+    /// the budget (rather than at the input's end).
+    fn run_part(pipeline: &mut Pipeline, input: &[u8], shards: &Shards) -> (usize, bool) {
+        match pipeline.run(input, shards, None) {
+            (used, End::Owed) => (used, true),
+            (used, End::More) => (used, false),
+            (_, _) => panic!("neither more nor owed"),
+        }
+    }
+
+    /// Core 1 answers core 0's batch and core 0 takes the answers in.
+    fn answer(
+        core0: &Shards,
+        core1: &Shards,
+        inbox0: &mut cross_core::Receiver<Msg>,
+        inbox1: &mut cross_core::Receiver<Msg>,
+    ) {
+        core0.flush();
+        core1.receive(inbox1.try_recv().expect("a batch"));
+        core1.flush();
+        core0.receive(inbox0.try_recv().expect("the answers"));
+    }
+
+    #[test]
+    fn a_run_stops_once_its_replies_pass_the_budget_and_resumes_in_order() {
+        use super::super::pipeline::{MAX_FORWARDED, REPLY_BUDGET};
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (local, remote) = (&keys_on(0, 1)[0], &keys_on(1, 2));
+        let third = "x".repeat(REPLY_BUDGET / 3 + 1);
+        let one = [format!("${}\r\n", third.len()).as_bytes(), third.as_bytes(), b"\r\n"].concat();
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, &[set(local, &third), set(&remote[0], &third), set(&remote[1], "s")].concat(), &core0);
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        replies_now(&mut conn);
+        // Local replies: the fourth GET waits for the first three to be written.
+        let gets = get(local).repeat(5);
+        let (used, owed) = run_part(&mut conn, &gets, &core0);
+        assert_eq!((used, owed), (3 * get(local).len(), true));
+        assert_eq!(replies_now(&mut conn), one.repeat(3));
+        assert_eq!(run_part(&mut conn, &gets[used..], &core0), (2 * get(local).len(), false));
+        replies_now(&mut conn);
+        // Forwarded ones, of unknown size: at most MAX_FORWARDED in a run.
+        let small = get(&remote[1]).repeat(MAX_FORWARDED + 4);
+        let (used, owed) = run_part(&mut conn, &small, &core0);
+        assert_eq!((used, owed), (MAX_FORWARDED * get(&remote[1]).len(), true));
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        assert_eq!(replies_now(&mut conn), b"$1\r\ns\r\n".repeat(MAX_FORWARDED));
+        // Once a big answer came back, forwarded requests count at its size.
+        run(&mut conn, &get(&remote[0]), &core0);
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        assert_eq!(replies_now(&mut conn), one);
+        let bigs = get(&remote[0]).repeat(4);
+        let (used, owed) = run_part(&mut conn, &bigs, &core0);
+        assert_eq!((used, owed), (3 * get(&remote[0]).len(), true), "three answers of a third");
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        assert_eq!(replies_now(&mut conn), one.repeat(3), "in order, whole");
+    }
+
     #[test]
     fn a_gone_core_answers_with_an_error_and_nothing_hangs() {
         let (to0, _inbox0) = cross_core::unbounded();
