@@ -28,7 +28,7 @@ use super::shard::Shards;
 pub const REPLY_BUDGET: usize = 1024 * 1024;
 
 /// The requests a run may forward to other cores, whose replies' sizes are only guessed.
-/// Pipelines of 16 forward no more, so they run whole.
+/// A pipeline of 16 forwards no more than that, so it runs whole.
 pub const MAX_FORWARDED: usize = 16;
 
 /// The answers one pipeline waits for: one slot per operation that is not written straight
@@ -157,9 +157,9 @@ impl Pipeline {
 
     /// Parses and runs the complete requests at the front of `input`, in place, until the
     /// replies owed pass the budget ([`End::Owed`]); returns the bytes used and how the run
-    /// ended. If `input` is one request for another core's
-    /// key and `direct` has no reply in flight, that core writes the reply to the client
-    /// (see `direct.rs`) and this pipeline's replies are empty.
+    /// ended. If `input` is one request for another core's key and `direct` has no reply in
+    /// flight, that core writes the reply to the client (see `direct.rs`) and this
+    /// pipeline's replies are empty.
     pub fn run(&mut self, input: &[u8], shards: &Shards, direct: Option<&Direct>) -> (usize, End) {
         let mut args = reuse(std::mem::take(&mut self.args));
         let direct = direct.filter(|d| !d.in_flight());
