@@ -42,8 +42,6 @@ pub struct Slots {
     ranges: RefCell<Vec<Range<usize>>>,
     missing: Cell<usize>,
     waker: Cell<Option<Waker>>,
-    /// The largest reply filled since the last clear.
-    largest: Cell<usize>,
 }
 
 impl Slots {
@@ -63,7 +61,6 @@ impl Slots {
         if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
             *range = start..bytes.len();
         }
-        self.largest.set(self.largest.get().max(bytes.len() - start));
         self.missing.set(self.missing.get().saturating_sub(1));
         if self.missing.get() == 0 {
             if let Some(w) = self.waker.take() {
@@ -84,11 +81,19 @@ impl Slots {
         .await
     }
 
+    /// The size of the largest reply filled, if any may pass `floor` (found by looking only
+    /// then: most answers are small).
+    fn largest_past(&self, floor: usize) -> usize {
+        if self.bytes.borrow().len() <= floor {
+            return 0;
+        }
+        self.ranges.borrow().iter().map(|r| r.len()).max().unwrap_or(0)
+    }
+
     fn clear(&self) {
         self.bytes.borrow_mut().clear();
         self.ranges.borrow_mut().clear();
         self.missing.set(0);
-        self.largest.set(0);
     }
 }
 
@@ -241,8 +246,10 @@ impl Pipeline {
     pub async fn replies(&mut self) -> Vec<u8> {
         if !self.holes.is_empty() {
             self.slots.complete().await;
-            let largest = self.slots.largest.get();
-            self.forward_cost = largest.max(self.forward_cost / 2).max(MIN_FORWARD_COST);
+            let largest = self.slots.largest_past(MIN_FORWARD_COST);
+            if largest > 0 || self.forward_cost > MIN_FORWARD_COST {
+                self.forward_cost = largest.max(self.forward_cost / 2).max(MIN_FORWARD_COST);
+            }
             self.fill_holes();
         }
         self.owed_elsewhere = 0;
