@@ -204,21 +204,25 @@ impl Uring {
         if !syscall.receives() {
             return Poll::Ready(None);
         }
-        // A plain read takes over from pooled reads: the stream's bytes go to the stash first.
+        ready!(self.poll_receives_settled(fd, registration, cx));
+        Poll::Ready(syscall.take_leftover(&mut self.stash.borrow_mut(), fd))
+    }
+
+    /// Before anything but a pooled read takes bytes from `fd`: retires its pooled reads'
+    /// stream (what it queued, or still receives, goes to the stash), then is Ready once no
+    /// earlier receive of the source is in flight, so the stash holds all they left.
+    #[inline]
+    fn poll_receives_settled(&self, fd: RawFd, registration: &Registration, cx: &Context<'_>) -> Poll<()> {
         if let Some(stream) = registration.pooled.take() {
             self.end_stream(&stream, Some((&registration.gate, fd)));
         }
-        ready!(registration.gate.poll_clear(cx));
-        Poll::Ready(syscall.take_leftover(&mut self.stash.borrow_mut(), fd))
+        registration.gate.poll_clear(cx)
     }
 
     /// Every stashed byte of `fd`, once no dropped receive is in flight.
     pub(crate) async fn take_leftover_bytes(&self, fd: RawFd, registration: &Registration) -> Vec<u8> {
         // What a pooled read's stream queued or still receives is left over too.
-        if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, Some((&registration.gate, fd)));
-        }
-        poll_fn(|cx| registration.gate.poll_clear(cx)).await;
+        poll_fn(|cx| self.poll_receives_settled(fd, registration, cx)).await;
         self.stash.borrow_mut().take_all_bytes(fd)
     }
 
@@ -227,10 +231,7 @@ impl Uring {
     /// the kernel reports it once, so the socket itself would now say end of stream), taken;
     /// `InvalidInput` if leftover bytes wait (they would be skipped); else `Ok`.
     pub(crate) async fn take_stream_end(&self, fd: RawFd, registration: &Registration) -> io::Result<()> {
-        if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, Some((&registration.gate, fd)));
-        }
-        poll_fn(|cx| registration.gate.poll_clear(cx)).await;
+        poll_fn(|cx| self.poll_receives_settled(fd, registration, cx)).await;
         self.stash.borrow_mut().take_stream_end(fd)
     }
 
