@@ -186,7 +186,7 @@ async fn copy_pair<'s>(a: &'s Source, b: &'s Source, opts: &CopyOptions) -> Resu
     let mut pair = Pair {
         legs: [Leg::new(ab, a, b), Leg::new(ba, b, a)],
         failure: None,
-        idle: opts.idle_timeout.map(|limit| IdleWatch::new(limit)),
+        idle: opts.idle_timeout.map(IdleWatch::new),
         drain: None,
         drain_limit: DRAIN_IDLE.min(opts.idle_timeout.unwrap_or(DRAIN_IDLE)),
         activity: &activity,
