@@ -301,6 +301,36 @@ fn a_client_reset_reaches_upstream_after_every_byte_it_sent() {
     }
 }
 
+/// A copy dropped half-way (here by a timeout around it) resets both streams: neither side
+/// may take what it got for the whole.
+#[test]
+fn a_copy_dropped_half_way_resets_both_streams() {
+    run_bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let upstream = listener.local_addr().unwrap();
+        let front = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = front.local_addr().unwrap();
+        let copier = ringpoll::spawn(async move {
+            let (client, _) = front.accept().await.unwrap();
+            let server = TcpStream::connect(upstream).await.unwrap();
+            let copy = CopyOptions::default();
+            let copy = copy_bidirectional(client, server, &copy);
+            ringpoll::time::timeout(Duration::from_millis(100), copy).await.expect_err("nothing ends the copy");
+        });
+        let c = TcpStream::connect(proxy).await.unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        let (res, _) = s.write_all(b"partial".to_vec()).await;
+        res.unwrap();
+        let (got, end) = read_until_end(&c).await;
+        assert_eq!(got, b"partial");
+        assert_eq!(end.expect_err("the client is reset").kind(), io::ErrorKind::ConnectionReset);
+        let (got, end) = read_until_end(&s).await;
+        assert!(got.is_empty());
+        assert_eq!(end.expect_err("upstream is reset").kind(), io::ErrorKind::ConnectionReset);
+        copier.await.unwrap();
+    });
+}
+
 /// Writes to `stream` until it takes no more (its peer stopped reading), leaving no write in
 /// flight: a poll-style write sends nothing when it returns `Pending`.
 async fn fill(stream: &TcpStream) {

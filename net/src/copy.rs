@@ -23,7 +23,8 @@ use crate::{reset, TcpStream, UnixStream};
 /// How [`copy_bidirectional`] moves bytes.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Fail with `TimedOut` when no byte has moved either way for this long (None: never).
+    /// Fail with `TimedOut`, resetting both streams, when no byte has moved either way for
+    /// this long (None: never).
     pub idle_timeout: Option<Duration>,
     /// Whether and how to splice through a pipe where the descriptors support it.
     pub splice: SpliceMode,
@@ -120,8 +121,9 @@ impl Duplex for TcpStream {
 /// until the kernel has sent, and the peer acknowledged, every byte copied to the stream that
 /// is still healthy. Both of those waits give up after a second without progress (or the idle
 /// timeout, if shorter). A timed-out pair is reset at once: it is no clean end either, and
-/// whatever did not move within the idle timeout will not. Unix streams have no reset: their
-/// peers read end of stream (or `ConnectionReset` when bytes they sent were left unread).
+/// whatever did not move within the idle timeout will not. So is a copy whose future is
+/// dropped before it ends. Unix streams have no reset: their peers read end of stream (or
+/// `ConnectionReset` when bytes they sent were left unread).
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -134,17 +136,36 @@ impl Duplex for TcpStream {
 /// # Ok(()) }
 /// ```
 pub async fn copy_bidirectional<A: Duplex, B: Duplex>(a: A, b: B, opts: &CopyOptions) -> io::Result<CopyStats> {
-    let (a, b) = (a.into_source()?, b.into_source()?);
-    match copy_pair(&a, &b, opts).await {
-        Ok(stats) => Ok(stats),
+    let mut pair = Streams { a: a.into_source()?, b: b.into_source()?, clean: false };
+    match copy_pair(&pair.a, &pair.b, opts).await {
+        Ok(stats) => {
+            pair.clean = true;
+            Ok(stats)
+        }
         Err(Abort { error, healthy }) => {
             if let Some(stream) = healthy {
-                reset::sent(stream, DRAIN_IDLE.min(opts.idle_timeout.unwrap_or(DRAIN_IDLE))).await;
+                reset::sent(stream, drain_limit(opts)).await;
             }
-            // Best effort: a stream whose option cannot be set (not a socket) just closes.
-            let _ = reset::on_close(&a);
-            let _ = reset::on_close(&b);
             Err(error)
+        }
+    }
+}
+
+/// The two streams of a copy, reset when dropped unless the copy ended cleanly: a copy that
+/// fails, and one dropped half-way (a timeout around it, a runtime shutting down), are no
+/// clean end either.
+struct Streams {
+    a: Source,
+    b: Source,
+    clean: bool,
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        if !self.clean {
+            // Best effort: a stream that takes no SO_LINGER (not a socket) just closes.
+            let _ = reset::on_close(&self.a);
+            let _ = reset::on_close(&self.b);
         }
     }
 }
@@ -152,6 +173,11 @@ pub async fn copy_bidirectional<A: Duplex, B: Duplex>(a: A, b: B, opts: &CopyOpt
 /// How long the waits before a reset go on without progress at most (see
 /// [`copy_bidirectional`]): the other direction's drain, and the healthy stream's send queue.
 const DRAIN_IDLE: Duration = Duration::from_secs(1);
+
+/// [`DRAIN_IDLE`], or the idle timeout if that is shorter.
+fn drain_limit(opts: &CopyOptions) -> Duration {
+    opts.idle_timeout.map_or(DRAIN_IDLE, |idle| idle.min(DRAIN_IDLE))
+}
 
 /// How a direction failed: which of its streams is broken decides what the pair can still
 /// deliver.
@@ -188,7 +214,7 @@ async fn copy_pair<'s>(a: &'s Source, b: &'s Source, opts: &CopyOptions) -> Resu
         failure: None,
         idle: opts.idle_timeout.map(IdleWatch::new),
         drain: None,
-        drain_limit: DRAIN_IDLE.min(opts.idle_timeout.unwrap_or(DRAIN_IDLE)),
+        drain_limit: drain_limit(opts),
         activity: &activity,
     };
     poll_fn(|cx| pair.poll(cx)).await
@@ -252,7 +278,7 @@ impl<'s, F: Future<Output = Result<u64, Failure>>> Pair<'_, 's, F> {
                 }
             }
         }
-        let Some((failed, failure)) = &self.failure else {
+        let Some((failed, failure)) = self.failure.take() else {
             if self.legs.iter().all(|leg| leg.copy.is_none()) {
                 let stats = CopyStats { a_to_b: self.legs[0].moved, b_to_a: self.legs[1].moved };
                 return Poll::Ready(Ok(stats));
@@ -262,19 +288,18 @@ impl<'s, F: Future<Output = Result<u64, Failure>>> Pair<'_, 's, F> {
                 None => Poll::Pending,
             };
         };
-        let other = &self.legs[1 - failed];
-        if matches!(failure, Failure::Write(_)) && other.copy.is_some() {
+        if matches!(failure, Failure::Write(_)) && self.legs[1 - failed].copy.is_some() {
             // The other direction reads the stream whose write failed: what its peer sent
             // before it went away is still queued there, and the read ends soon after it,
-            // with an error or an EOF. Bounded, in case the healthy peer takes nothing.
+            // with an error or an EOF. Bounded, in case the healthy peer takes nothing; then
+            // there is no point waiting for its send queue either.
             let watch = self.drain.get_or_insert_with(|| IdleWatch::new(self.drain_limit));
             if watch.poll(cx, self.activity.get()).is_pending() {
+                self.failure = Some((failed, failure));
                 return Poll::Pending;
             }
-            let (_, failure) = self.failure.take().expect("a failure was found above");
             return Poll::Ready(Err(Abort { error: failure.into_error(), healthy: None }));
         }
-        let (failed, failure) = self.failure.take().expect("a failure was found above");
         let leg = &self.legs[failed];
         let healthy = match failure {
             Failure::Read(_) => leg.to,
