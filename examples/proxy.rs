@@ -1,6 +1,9 @@
 //! A TCP proxy on every chosen core: accepts on an SO_REUSEPORT listener per core, connects
 //! upstream, and copies both ways with `splice(2)` through a pipe (zero-copy; IORING_OP_SPLICE
-//! as an option on io_uring), passing a half-close on and closing pairs that stay idle.
+//! as an option on io_uring), passing a half-close on. A pair that ends in an error (a reset
+//! on either side, the idle timeout) and a client whose upstream cannot be reached are reset
+//! (RST), never closed with FIN: a client reading to end of stream must not take a cut-off
+//! answer for a whole one. Bytes that arrived before a reset are delivered first.
 //!
 //! ```text
 //! cargo run --release --example proxy -- --listen HOST:PORT --upstream HOST:PORT
@@ -40,7 +43,7 @@ const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cor
   --upstream HOST:PORT  where their connections go
   --cores LIST          CPUs to run on, e.g. 0,1 (default: every CPU)
   --driver KIND         uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
-  --idle-timeout SECS   close a pair idle that long both ways (default 60; 0: never)
+  --idle-timeout SECS   reset a pair idle that long both ways (default 60; 0: never)
   --splice MODE         readiness (splice(2) on readiness), op (IORING_OP_SPLICE) or off
   --verbose             log every pair that ends in an error (resets, upstream down)";
 
@@ -69,9 +72,17 @@ pub fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
     Ok(Args { listen, upstream, cores, driver, copy, verbose })
 }
 
-/// Proxies one client: connect upstream, then copy until both directions are done.
+/// Proxies one client: connect upstream, then copy until both directions are done. A copy
+/// that fails resets both connections; so does an upstream that cannot be reached, to the
+/// client.
 async fn proxy_one(client: TcpStream, upstream: SocketAddr, copy: CopyOptions) -> io::Result<()> {
-    let server = TcpStream::connect(upstream).await?;
+    let server = match TcpStream::connect(upstream).await {
+        Ok(server) => server,
+        Err(e) => {
+            client.abort();
+            return Err(e);
+        }
+    };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     copy_bidirectional(client, server, &copy).await.map(drop)

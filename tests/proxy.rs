@@ -1,19 +1,23 @@
 //! The proxy example, run in-process in front of an echo server and a "reverse" server:
 //! several connections, MiBs each, bytes compared, half-close in both directions, the idle
-//! timeout, with splice and with buffers, on whichever driver RINGPOLL_DRIVER picks.
+//! timeout, with splice and with buffers, on whichever driver RINGPOLL_DRIVER picks; and
+//! `copy_bidirectional` on its own: a reset on either side reaches the other side as a reset,
+//! after every byte sent before it.
 
 #[path = "../examples/proxy.rs"]
 #[allow(dead_code)]
 mod proxy_example;
 mod support;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use ringpoll::net::{CopyOptions, SpliceMode, TcpListener, TcpStream};
+use ringpoll::net::{copy_bidirectional, CopyOptions, CopyStats, SpliceMode, TcpListener, TcpStream};
 use support::*;
 
 /// Every test here runs through this, one at a time (`fd_lock`), so the descriptor count must
@@ -168,8 +172,9 @@ fn upstream_half_close_reaches_the_client_which_keeps_sending() {
     });
 }
 
+/// A timed-out pair is no clean end: the client is reset, not sent EOF.
 #[test]
-fn idle_pairs_are_closed() {
+fn idle_pairs_are_reset() {
     run(async {
         let copy = CopyOptions { idle_timeout: Some(Duration::from_millis(100)), ..CopyOptions::default() };
         let proxy = start_proxy(start_server(echo), copy);
@@ -179,30 +184,217 @@ fn idle_pairs_are_closed() {
         res.unwrap();
         let (n, buf) = c.read(Vec::with_capacity(16)).await;
         assert_eq!(&buf[..n.unwrap()], b"ping");
-        match c.read(Vec::with_capacity(16)).await.0 {
-            Ok(n) => assert_eq!(n, 0, "idle pair should be closed"),
-            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
-        }
+        let e = c.read(Vec::with_capacity(16)).await.0.expect_err("an idle pair is reset, not closed");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
     });
 }
 
+/// A client whose upstream cannot be reached is reset: an empty answer is no answer.
 #[test]
-fn an_unreachable_upstream_closes_the_client() {
+fn an_unreachable_upstream_resets_the_client() {
     run(async {
         let gone = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let proxy = start_proxy(gone, CopyOptions::default());
         let c = TcpStream::connect(proxy).await.unwrap();
-        match c.read(Vec::with_capacity(16)).await.0 {
-            Ok(n) => assert_eq!(n, 0),
-            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
-        }
+        let e = c.read(Vec::with_capacity(16)).await.0.expect_err("the client is reset, not closed");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
     });
+}
+
+/// Reads until EOF or an error: the bytes that came first, and how the stream ended.
+async fn read_until_end(stream: &TcpStream) -> (Vec<u8>, io::Result<()>) {
+    let mut all = Vec::new();
+    loop {
+        let (n, buf) = stream.read(Vec::with_capacity(64 * 1024)).await;
+        match n {
+            Ok(0) => return (all, Ok(())),
+            Ok(_) => all.extend_from_slice(&buf),
+            Err(e) => return (all, Err(e)),
+        }
+    }
+}
+
+/// Waits until the peer has acknowledged every byte written to `stream` (SIOCOUTQ is 0), so
+/// a reset that follows cannot discard them on this side.
+async fn acknowledged(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    for _ in 0..5_000 {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one c_int, through a pointer to `queued`.
+        let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued as *mut libc::c_int) };
+        assert_eq!(rc, 0, "SIOCOUTQ: {}", io::Error::last_os_error());
+        if queued == 0 {
+            return;
+        }
+        ringpoll::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the peer did not acknowledge the bytes within seconds");
+}
+
+/// Accepts one client, connects it to `upstream` and copies: the task's output is the copy's.
+fn proxy_once(upstream: SocketAddr, copy: CopyOptions) -> (SocketAddr, ringpoll::JoinHandle<io::Result<CopyStats>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let copier = ringpoll::spawn(async move {
+        let (client, _) = listener.accept().await?;
+        let server = TcpStream::connect(upstream).await?;
+        copy_bidirectional(client, server, &copy).await
+    });
+    (addr, copier)
+}
+
+/// Runs `test` under a bound: a lost reset must fail the test, not hang it.
+fn run_bounded<F: Future<Output = ()>>(test: F) {
+    run(async {
+        ringpoll::time::timeout(Duration::from_secs(30), test).await.expect("the test hung");
+    });
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe)
+}
+
+#[test]
+fn an_upstream_reset_reaches_the_client_after_every_byte_it_sent() {
+    for copy in modes() {
+        run_bounded(async move {
+            const N: usize = 300_001;
+            let upstream = start_server(|s: TcpStream| async move {
+                let (res, _) = s.write_all(payload(N, 5)).await;
+                res.unwrap();
+                acknowledged(&s).await;
+                s.abort();
+            });
+            let (proxy, copier) = proxy_once(upstream, copy.clone());
+            let c = TcpStream::connect(proxy).await.unwrap();
+            let (got, end) = read_until_end(&c).await;
+            assert_eq!(got.len(), N, "{:?}: bytes before the reset", copy.splice);
+            assert!(got == payload(N, 5), "{:?}: bytes differ", copy.splice);
+            let e = end.expect_err("a reset upstream must not reach the client as EOF");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{:?}: {e}", copy.splice);
+            let e = copier.await.unwrap().expect_err("the copy reports the reset");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{:?}: {e}", copy.splice);
+        });
+    }
+}
+
+#[test]
+fn a_client_reset_reaches_upstream_after_every_byte_it_sent() {
+    for copy in modes() {
+        run_bounded(async move {
+            const N: usize = 200_003;
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let (proxy, copier) = proxy_once(listener.local_addr().unwrap(), copy.clone());
+            let c = TcpStream::connect(proxy).await.unwrap();
+            let (s, _) = listener.accept().await.unwrap();
+            let (res, _) = c.write_all(payload(N, 6)).await;
+            res.unwrap();
+            acknowledged(&c).await;
+            c.abort();
+            let (got, end) = read_until_end(&s).await;
+            assert!(got == payload(N, 6), "{:?}: {} of {N} bytes", copy.splice, got.len());
+            let e = end.expect_err("a reset client must not reach upstream as EOF");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{:?}: {e}", copy.splice);
+            let e = copier.await.unwrap().expect_err("the copy reports the reset");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{:?}: {e}", copy.splice);
+        });
+    }
+}
+
+/// A copy dropped half-way (here by a timeout around it) resets both streams: neither side
+/// may take what it got for the whole.
+#[test]
+fn a_copy_dropped_half_way_resets_both_streams() {
+    run_bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let upstream = listener.local_addr().unwrap();
+        let front = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = front.local_addr().unwrap();
+        let copier = ringpoll::spawn(async move {
+            let (client, _) = front.accept().await.unwrap();
+            let server = TcpStream::connect(upstream).await.unwrap();
+            let copy = CopyOptions::default();
+            let copy = copy_bidirectional(client, server, &copy);
+            ringpoll::time::timeout(Duration::from_millis(100), copy).await.expect_err("nothing ends the copy");
+        });
+        let c = TcpStream::connect(proxy).await.unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        let (res, _) = s.write_all(b"partial".to_vec()).await;
+        res.unwrap();
+        let (got, end) = read_until_end(&c).await;
+        assert_eq!(got, b"partial");
+        assert_eq!(end.expect_err("the client is reset").kind(), io::ErrorKind::ConnectionReset);
+        let (got, end) = read_until_end(&s).await;
+        assert!(got.is_empty());
+        assert_eq!(end.expect_err("upstream is reset").kind(), io::ErrorKind::ConnectionReset);
+        copier.await.unwrap();
+    });
+}
+
+/// Writes to `stream` until it takes no more (its peer stopped reading), leaving no write in
+/// flight: a poll-style write sends nothing when it returns `Pending`.
+async fn fill(stream: &TcpStream) {
+    let chunk = payload(16 * 1024, 9);
+    let mut stalls = 0;
+    while stalls < 3 {
+        match stream.poll_write(&mut Context::from_waker(Waker::noop()), &chunk) {
+            Poll::Ready(res) => {
+                res.unwrap();
+                stalls = 0;
+            }
+            Poll::Pending => {
+                stalls += 1;
+                ringpoll::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Upstream answers (say, "413") without reading what the client sent, and resets. The
+/// proxy's write of the client's bytes to upstream is waiting, so it meets the reset (which
+/// the kernel reports once) and the proxy's read of upstream only sees EOF: the proxy must
+/// still deliver the answer, and then reset the client instead of passing that EOF on.
+#[test]
+fn an_answer_survives_the_reset_that_the_other_direction_meets() {
+    for copy in modes() {
+        run_bounded(async move {
+            const N: usize = 1 << 20;
+            let (go_tx, go_rx) = ringpoll::channel::local::oneshot::<()>();
+            let (reset_tx, reset_rx) = ringpoll::channel::local::oneshot();
+            let channels = Rc::new(Cell::new(Some((go_rx, reset_tx))));
+            let upstream = start_server(move |s: TcpStream| {
+                let channels = channels.take();
+                async move {
+                    let (go_rx, reset_tx) = channels.expect("one connection");
+                    go_rx.await.unwrap();
+                    let (res, _) = s.write_all(payload(N, 8)).await;
+                    res.unwrap();
+                    acknowledged(&s).await;
+                    s.abort();
+                    reset_tx.send(()).unwrap();
+                }
+            });
+            let (proxy, copier) = proxy_once(upstream, copy.clone());
+            let c = TcpStream::connect(proxy).await.unwrap();
+            // The client writes until every buffer on the way to upstream is full, then stops,
+            // so that no write of its own takes the reset the proxy sends it.
+            fill(&c).await;
+            go_tx.send(()).unwrap();
+            reset_rx.await.unwrap();
+            let (got, end) = read_until_end(&c).await;
+            assert!(got == payload(N, 8), "{:?}: {} of {N} bytes", copy.splice, got.len());
+            let e = end.expect_err("a reset upstream must not reach the client as EOF");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{:?}: {e}", copy.splice);
+            let e = copier.await.unwrap().expect_err("the copy reports the reset");
+            assert!(is_reset(&e), "{:?}: {e}", copy.splice);
+        });
+    }
 }
 
 /// `copy_bidirectional` on Unix streams: splice works on them too, and both EOFs travel.
 #[test]
 fn copy_bidirectional_between_unix_streams() {
-    use ringpoll::net::{copy_bidirectional, UnixStream};
+    use ringpoll::net::UnixStream;
     for copy in modes() {
         run(async move {
             let (client, proxy_a) = UnixStream::pair().unwrap();
@@ -251,6 +443,8 @@ fn copy_bidirectional_between_unix_streams() {
 /// instead of waiting for a signal with nothing listening.
 #[test]
 fn the_proxy_exits_when_no_core_can_listen() {
+    // Its runtime's descriptors would look like a leak to the tests that count them.
+    let _guard = fd_lock();
     let argv = ["--listen", "192.0.2.1:80", "--upstream", "127.0.0.1:1", "--cores", "0"];
     let args = proxy_example::parse_args(&mut proxy_example::cli::Flags::new(argv.map(String::from))).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

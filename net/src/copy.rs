@@ -2,7 +2,8 @@
 //!
 //! Each direction moves bytes until its reader sees EOF, then shuts down the write half of
 //! the other stream, so a half-close travels through while the other direction keeps
-//! flowing. Bytes move with `splice(2)` through a pipe per direction where the descriptors
+//! flowing. A direction that fails instead ends the pair with a reset of both streams, once
+//! what can still be delivered is (see [`copy_bidirectional`]). Bytes move with `splice(2)` through a pipe per direction where the descriptors
 //! allow it (zero-copy, on both drivers), through user-space buffers otherwise: on io_uring
 //! the core's pool (pooled reads, several buffers per gathered write), on epoll one buffer
 //! per direction.
@@ -10,19 +11,20 @@
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use ringpoll_reactor::time::{sleep_until, Sleep};
+use ringpoll_reactor::time::{sleep, Sleep};
 use ringpoll_reactor::{IoBuf, Pipe, PooledBuf, Slice, Source};
 
-use crate::{TcpStream, UnixStream};
+use crate::{reset, TcpStream, UnixStream};
 
 /// How [`copy_bidirectional`] moves bytes.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Fail with `TimedOut` when no byte has moved either way for this long (None: never).
+    /// Fail with `TimedOut`, resetting both streams, when no byte has moved either way for
+    /// this long (None: never).
     pub idle_timeout: Option<Duration>,
     /// Whether and how to splice through a pipe where the descriptors support it.
     pub splice: SpliceMode,
@@ -105,7 +107,23 @@ impl Duplex for TcpStream {
 
 /// Copies `a -> b` and `b -> a` until both directions reach EOF, passing each EOF on as a
 /// shutdown of the write half; then closes both. Fails on the first I/O error, or with
-/// `TimedOut` after `idle_timeout` without traffic; either way both streams are closed.
+/// `TimedOut` after `idle_timeout` without traffic.
+///
+/// **A failed copy resets both streams.** A copy that ends in an error (a reset or a read
+/// error on one stream, a failed write to the other, the idle timeout) closes both TCP streams
+/// with a reset (RST, through SO_LINGER 0) instead of FIN, and returns the error, as haproxy,
+/// nginx and envoy abort the other side: a peer that reads until end of stream (an HTTP/1.0
+/// response, anything delimited by the close) then sees `ConnectionReset`, never a truncated
+/// stream that looks complete. Before the reset, what can still be delivered is: the bytes
+/// already read from a stream that failed go out to the other first; when a write fails (its
+/// peer is gone), the other direction goes on reading the broken stream until its end, so a
+/// reply that arrived just before the reset still reaches its client; and the reset waits
+/// until the kernel has sent, and the peer acknowledged, every byte copied to the stream that
+/// is still healthy. Both of those waits give up after a second without progress (or the idle
+/// timeout, if shorter). A timed-out pair is reset at once: it is no clean end either, and
+/// whatever did not move within the idle timeout will not. So is a copy whose future is
+/// dropped before it ends. Unix streams have no reset: their peers read end of stream (or
+/// `ConnectionReset` when bytes they sent were left unread).
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -118,53 +136,176 @@ impl Duplex for TcpStream {
 /// # Ok(()) }
 /// ```
 pub async fn copy_bidirectional<A: Duplex, B: Duplex>(a: A, b: B, opts: &CopyOptions) -> io::Result<CopyStats> {
-    let (a, b) = (a.into_source()?, b.into_source()?);
+    let mut pair = Streams { a: a.into_source()?, b: b.into_source()?, clean: false };
+    match copy_pair(&pair.a, &pair.b, opts).await {
+        Ok(stats) => {
+            pair.clean = true;
+            Ok(stats)
+        }
+        Err(Abort { error, healthy }) => {
+            if let Some(stream) = healthy {
+                reset::sent(stream, drain_limit(opts)).await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// The two streams of a copy, reset when dropped unless the copy ended cleanly: a copy that
+/// fails, and one dropped half-way (a timeout around it, a runtime shutting down), are no
+/// clean end either.
+struct Streams {
+    a: Source,
+    b: Source,
+    clean: bool,
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        if !self.clean {
+            // Best effort: a stream that takes no SO_LINGER (not a socket) just closes.
+            let _ = reset::on_close(&self.a);
+            let _ = reset::on_close(&self.b);
+        }
+    }
+}
+
+/// How long the waits before a reset go on without progress at most (see
+/// [`copy_bidirectional`]): the other direction's drain, and the healthy stream's send queue.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
+
+/// [`DRAIN_IDLE`], or the idle timeout if that is shorter.
+fn drain_limit(opts: &CopyOptions) -> Duration {
+    opts.idle_timeout.map_or(DRAIN_IDLE, |idle| idle.min(DRAIN_IDLE))
+}
+
+/// How a direction failed: which of its streams is broken decides what the pair can still
+/// deliver.
+#[derive(Debug)]
+enum Failure {
+    /// Reading `from` failed (its peer reset it): the other direction writes to a dead peer.
+    Read(io::Error),
+    /// Writing `to` failed (its peer is gone): the other direction reads it to its end.
+    Write(io::Error),
+}
+
+impl Failure {
+    fn into_error(self) -> io::Error {
+        match self {
+            Failure::Read(e) | Failure::Write(e) => e,
+        }
+    }
+}
+
+/// A failed copy, about to reset both streams: the error to return, and the stream that is
+/// still healthy and was copied to, whose send queue the reset waits for.
+struct Abort<'s> {
+    error: io::Error,
+    healthy: Option<&'s Source>,
+}
+
+/// Both directions of a pair, until both end cleanly or one fails.
+async fn copy_pair<'s>(a: &'s Source, b: &'s Source, opts: &CopyOptions) -> Result<CopyStats, Abort<'s>> {
     let activity = Cell::new(Instant::now());
-    let ab = pin!(forward(&a, &b, opts, &activity));
-    let ba = pin!(forward(&b, &a, opts, &activity));
-    let mut both = Join { a: Some(ab), b: Some(ba), out: (None, None) };
-    let mut idle = opts.idle_timeout.map(|t| IdleWatch { limit: t, sleep: sleep_until(Instant::now() + t) });
-    poll_fn(|cx| {
-        if let Poll::Ready(res) = both.poll(cx) {
-            return Poll::Ready(res.map(|(a_to_b, b_to_a)| CopyStats { a_to_b, b_to_a }));
-        }
-        match &mut idle {
-            Some(watch) => watch.poll(cx, activity.get()).map(Err),
-            None => Poll::Pending,
-        }
-    })
-    .await
+    // One async fn called twice: both directions are futures of one type, so they fit in an array.
+    let (ab, ba) = (pin!(forward(a, b, opts, &activity)), pin!(forward(b, a, opts, &activity)));
+    let mut pair = Pair {
+        legs: [Leg::new(ab, a, b), Leg::new(ba, b, a)],
+        failure: None,
+        idle: opts.idle_timeout.map(IdleWatch::new),
+        drain: None,
+        drain_limit: drain_limit(opts),
+        activity: &activity,
+    };
+    poll_fn(|cx| pair.poll(cx)).await
 }
 
-/// Two fallible futures polled together; the first error wins.
-struct Join<F1, F2> {
-    a: Option<F1>,
-    b: Option<F2>,
-    out: (Option<u64>, Option<u64>),
+/// One direction of a [`Pair`].
+struct Leg<'p, 's, F> {
+    /// The copy, until it ends.
+    copy: Option<Pin<&'p mut F>>,
+    from: &'s Source,
+    to: &'s Source,
+    /// Bytes moved, once it ended cleanly.
+    moved: u64,
+    /// It read EOF and has not passed it on yet.
+    eof: bool,
 }
 
-impl<F1, F2> Join<F1, F2>
-where
-    F1: Future<Output = io::Result<u64>> + Unpin,
-    F2: Future<Output = io::Result<u64>> + Unpin,
-{
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(u64, u64)>> {
-        if let Some(f) = &mut self.a {
-            if let Poll::Ready(res) = pin!(f).poll(cx) {
-                self.out.0 = Some(res?);
-                self.a = None;
+impl<'p, 's, F> Leg<'p, 's, F> {
+    fn new(copy: Pin<&'p mut F>, from: &'s Source, to: &'s Source) -> Leg<'p, 's, F> {
+        Leg { copy: Some(copy), from, to, moved: 0, eof: false }
+    }
+}
+
+/// The two directions polled together. The first failure wins; what follows it is decided
+/// in [`Pair::poll`].
+struct Pair<'p, 's, F> {
+    legs: [Leg<'p, 's, F>; 2],
+    /// The first failure, with the index of its leg.
+    failure: Option<(usize, Failure)>,
+    idle: Option<IdleWatch>,
+    /// The bound on draining the other direction after a failed write.
+    drain: Option<IdleWatch>,
+    drain_limit: Duration,
+    activity: &'p Cell<Instant>,
+}
+
+impl<'s, F: Future<Output = Result<u64, Failure>>> Pair<'_, 's, F> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<CopyStats, Abort<'s>>> {
+        for (i, leg) in self.legs.iter_mut().enumerate() {
+            let Some(copy) = &mut leg.copy else { continue };
+            let Poll::Ready(end) = copy.as_mut().poll(cx) else { continue };
+            leg.copy = None;
+            match end {
+                Ok(n) => (leg.moved, leg.eof) = (n, true),
+                Err(failure) => {
+                    self.failure.get_or_insert((i, failure));
+                }
             }
         }
-        if let Some(f) = &mut self.b {
-            if let Poll::Ready(res) = pin!(f).poll(cx) {
-                self.out.1 = Some(res?);
-                self.b = None;
+        // An EOF goes on as a half-close only now that both directions have been polled, and
+        // only if neither failed: the kernel reports a reset once, so when a write took it,
+        // the read of that stream in the other direction sees a plain EOF, which is no clean
+        // end, and a FIN sent for it would make a truncated stream look complete.
+        if self.failure.is_none() {
+            for (i, leg) in self.legs.iter_mut().enumerate() {
+                if std::mem::take(&mut leg.eof) {
+                    if let Err(e) = shutdown_write(leg.to) {
+                        self.failure = Some((i, Failure::Write(e)));
+                        break;
+                    }
+                }
             }
         }
-        match self.out {
-            (Some(x), Some(y)) => Poll::Ready(Ok((x, y))),
-            _ => Poll::Pending,
+        let Some((failed, failure)) = self.failure.take() else {
+            if self.legs.iter().all(|leg| leg.copy.is_none()) {
+                let stats = CopyStats { a_to_b: self.legs[0].moved, b_to_a: self.legs[1].moved };
+                return Poll::Ready(Ok(stats));
+            }
+            return match &mut self.idle {
+                Some(watch) => watch.poll(cx, self.activity.get()).map(|error| Err(Abort { error, healthy: None })),
+                None => Poll::Pending,
+            };
+        };
+        if matches!(failure, Failure::Write(_)) && self.legs[1 - failed].copy.is_some() {
+            // The other direction reads the stream whose write failed: what its peer sent
+            // before it went away is still queued there, and the read ends soon after it,
+            // with an error or an EOF. Bounded, in case the healthy peer takes nothing; then
+            // there is no point waiting for its send queue either.
+            let watch = self.drain.get_or_insert_with(|| IdleWatch::new(self.drain_limit));
+            if watch.poll(cx, self.activity.get()).is_pending() {
+                self.failure = Some((failed, failure));
+                return Poll::Pending;
+            }
+            return Poll::Ready(Err(Abort { error: failure.into_error(), healthy: None }));
         }
+        let leg = &self.legs[failed];
+        let healthy = match failure {
+            Failure::Read(_) => leg.to,
+            Failure::Write(_) => leg.from,
+        };
+        Poll::Ready(Err(Abort { error: failure.into_error(), healthy: Some(healthy) }))
     }
 }
 
@@ -176,10 +317,15 @@ struct IdleWatch {
 }
 
 impl IdleWatch {
+    fn new(limit: Duration) -> IdleWatch {
+        IdleWatch { limit, sleep: sleep(limit) }
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>, last_activity: Instant) -> Poll<io::Error> {
         loop {
             std::task::ready!(self.sleep.poll_elapsed(cx));
-            let deadline = last_activity + self.limit;
+            // A limit past the end of time (Duration::MAX) never fires.
+            let Some(deadline) = last_activity.checked_add(self.limit) else { return Poll::Pending };
             if Instant::now() >= deadline {
                 return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "connection idle"));
             }
@@ -188,14 +334,15 @@ impl IdleWatch {
     }
 }
 
-/// One direction: bytes `from -> to` until EOF, then shutdown(Write) on `to`.
-async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell<Instant>) -> io::Result<u64> {
+/// One direction: bytes `from -> to` until EOF (which the [`Pair`] passes on). Every byte
+/// read from `from` is written to `to` before a failure is returned, so a reset loses none.
+async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell<Instant>) -> Result<u64, Failure> {
     // Bytes a dropped read took off `from` (io_uring) go first: a splice would skip them.
     let leftovers = from.take_leftovers().await;
     let mut total = leftovers.len() as u64;
     if !leftovers.is_empty() {
         let (res, _) = to.write_all(leftovers).await;
-        res?;
+        res.map_err(Failure::Write)?;
     }
     let spliced = match opts.splice {
         SpliceMode::Off => None,
@@ -210,7 +357,6 @@ async fn forward(from: &Source, to: &Source, opts: &CopyOptions, activity: &Cell
         },
         None => forward_buffered(from, to, opts.chunk, activity).await?,
     };
-    shutdown_write(to)?;
     Ok(total)
 }
 
@@ -222,22 +368,23 @@ async fn forward_spliced(
     mode: SpliceMode,
     chunk: usize,
     activity: &Cell<Instant>,
-) -> io::Result<Option<u64>> {
+) -> Result<Option<u64>, Failure> {
     let Ok(pipe) = Pipe::new() else { return Ok(None) };
     // A bigger pipe means fewer steps; the kernel's cap (or an error) just leaves it smaller.
-    let step = pipe.set_capacity(chunk).or_else(|_| pipe.capacity())?;
+    let Ok(step) = pipe.set_capacity(chunk).or_else(|_| pipe.capacity()) else { return Ok(None) };
     let mut total = 0u64;
     loop {
+        // The pipe is empty here: a failed read leaves nothing read behind.
         let n = match splice(mode, from, pipe.writer(), step).await {
             Err(e) if total == 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
-            res => res?,
+            res => res.map_err(Failure::Read)?,
         };
         if n == 0 {
             return Ok(Some(total));
         }
         let mut left = n;
         while left > 0 {
-            left -= splice(mode, pipe.reader(), to, left).await?;
+            left -= splice(mode, pipe.reader(), to, left).await.map_err(Failure::Write)?;
         }
         total += n as u64;
         activity.set(Instant::now());
@@ -260,13 +407,13 @@ const POOLED_BATCH: usize = 16;
 /// transfer costs about as many sends as with a large buffer of its own, while an idle
 /// direction holds no buffer at all.
 /// `None`: `from` is no byte stream, nothing was read.
-async fn forward_pooled(from: &Source, to: &Source, activity: &Cell<Instant>) -> io::Result<Option<u64>> {
+async fn forward_pooled(from: &Source, to: &Source, activity: &Cell<Instant>) -> Result<Option<u64>, Failure> {
     let mut total = 0u64;
     let mut batch: Vec<Slice<PooledBuf>> = Vec::with_capacity(POOLED_BATCH);
     loop {
         let first = match from.read_pooled().await {
             Err(e) if total == 0 && e.kind() == io::ErrorKind::Unsupported => return Ok(None),
-            res => res?,
+            res => res.map_err(Failure::Read)?,
         };
         if first.is_empty() {
             return Ok(Some(total));
@@ -288,11 +435,11 @@ async fn forward_pooled(from: &Source, to: &Source, activity: &Cell<Instant>) ->
             }
             break;
         }
-        total += write_batch(to, &mut batch).await? as u64;
+        total += write_batch(to, &mut batch).await.map_err(Failure::Write)? as u64;
         activity.set(Instant::now());
         match after {
             Some(Ok(())) => return Ok(Some(total)),
-            Some(Err(e)) => return Err(e),
+            Some(Err(e)) => return Err(Failure::Read(e)),
             None => {}
         }
     }
@@ -327,17 +474,17 @@ async fn write_batch(to: &Source, batch: &mut Vec<Slice<PooledBuf>>) -> io::Resu
 }
 
 /// Copies through one reused buffer.
-async fn forward_buffered(from: &Source, to: &Source, chunk: usize, activity: &Cell<Instant>) -> io::Result<u64> {
+async fn forward_buffered(from: &Source, to: &Source, chunk: usize, activity: &Cell<Instant>) -> Result<u64, Failure> {
     let mut buf = Vec::with_capacity(chunk.max(1));
     let mut total = 0u64;
     loop {
         let (n, b) = from.read(buf).await;
-        let n = n?;
+        let n = n.map_err(Failure::Read)?;
         if n == 0 {
             return Ok(total);
         }
         let (res, b) = to.write_all(b).await;
-        res?;
+        res.map_err(Failure::Write)?;
         buf = b;
         total += n as u64;
         activity.set(Instant::now());

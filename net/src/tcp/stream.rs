@@ -147,6 +147,27 @@ impl TcpStream {
         SockRef::from(self).set_linger(linger)
     }
 
+    /// Closes the connection with a reset (RST) instead of FIN: the peer's reads fail with
+    /// `ConnectionReset` rather than end, so it cannot take what it received for the whole
+    /// message. Bytes not yet sent, or sent and not acknowledged, are discarded. For a
+    /// connection that cannot finish its work: an upstream that failed, a protocol error.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use ringpoll::net::TcpStream;
+    ///
+    /// let client = TcpStream::connect("127.0.0.1:7000").await?;
+    /// if TcpStream::connect("127.0.0.1:8000").await.is_err() {
+    ///     // Nothing to proxy to: a reset tells the client this was no answer.
+    ///     client.abort();
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn abort(self) {
+        // A socket that refuses the option (there is none for TCP) still closes, with FIN.
+        let _ = crate::reset::on_close(&self.source);
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         socket::peer_addr(SockRef::from(self))
