@@ -16,6 +16,7 @@ mod compat;
 pub mod copy;
 mod deadlines;
 mod lookup;
+mod port_claims;
 mod socket;
 pub mod tcp;
 pub mod udp;

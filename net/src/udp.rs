@@ -10,6 +10,7 @@ use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
 use socket2::SockRef;
 
 use crate::lookup;
+use crate::port_claims::PortClaim;
 use crate::{socket, UdpBuilder};
 
 /// A UDP socket on the current core.
@@ -35,6 +36,10 @@ use crate::{socket, UdpBuilder};
 #[derive(Debug)]
 pub struct UdpSocket {
     source: Source,
+    /// This socket's share of its port among the process's SO_REUSEPORT sockets; `None`
+    /// without SO_REUSEPORT or from std. Declared after `source`, so it is released after
+    /// the descriptor is closed.
+    _claim: Option<PortClaim>,
 }
 
 impl UdpSocket {
@@ -43,13 +48,13 @@ impl UdpSocket {
         UdpBuilder::new().bind(addr)
     }
 
-    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { source: Source::new(socket.into())? })
+    pub(crate) fn from_socket(socket: socket2::Socket, claim: Option<PortClaim>) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { source: Source::new(socket.into())?, _claim: claim })
     }
 
     /// Takes a bound std socket onto the current core (making it non-blocking).
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { source: socket::from_std(socket.into(), false)? })
+        Ok(UdpSocket { source: socket::from_std(socket.into(), false)?, _claim: None })
     }
 
     /// Gives the socket back to std, still non-blocking. On io_uring, a datagram that a

@@ -8,6 +8,7 @@ use ringpoll_reactor::{Interest, Source};
 use socket2::SockRef;
 
 use super::TcpStream;
+use crate::port_claims::PortClaim;
 use crate::{socket, TcpBuilder};
 
 /// A TCP listener bound on the current core.
@@ -41,6 +42,10 @@ use crate::{socket, TcpBuilder};
 #[derive(Debug)]
 pub struct TcpListener {
     source: Source,
+    /// This socket's share of its port among the process's SO_REUSEPORT sockets; `None`
+    /// without SO_REUSEPORT or from std. Declared after `source`, so it is released after
+    /// the descriptor is closed.
+    _claim: Option<PortClaim>,
 }
 
 impl TcpListener {
@@ -50,13 +55,13 @@ impl TcpListener {
         TcpBuilder::new().listen(addr)
     }
 
-    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<TcpListener> {
-        Ok(TcpListener { source: Source::new(socket.into())? })
+    pub(crate) fn from_socket(socket: socket2::Socket, claim: Option<PortClaim>) -> io::Result<TcpListener> {
+        Ok(TcpListener { source: Source::new(socket.into())?, _claim: claim })
     }
 
     /// Takes a listening std socket onto the current core (making it non-blocking).
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener { source: socket::from_std(listener.into(), false)? })
+        Ok(TcpListener { source: socket::from_std(listener.into(), false)?, _claim: None })
     }
 
     /// Gives the socket back to std, still listening and non-blocking (call
