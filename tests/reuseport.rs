@@ -8,9 +8,9 @@ mod support;
 use std::future::{poll_fn, Future};
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -42,10 +42,13 @@ impl Hold {
 }
 
 /// A second process (this test binary, running only [`port_holder_child`]) that binds a port
-/// and holds it until dropped.
+/// and holds it until dropped. Its pipes are descriptors of this process: tests start and
+/// stop it inside `run_leak_free`, under the fd lock.
 struct Holder {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// Reads the child's stdout to its end (its pipe closes with the thread).
+    reader: Option<std::thread::JoinHandle<()>>,
     /// The port the child bound, or the kind of error its bind failed with.
     bound: Result<u16, String>,
 }
@@ -64,7 +67,7 @@ impl Holder {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             // The harness prints "test port_holder_child ... " before the report.
             let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
             let report = lines.find_map(|l| l.split_once("holder: ").map(|(_, report)| report.to_owned()));
@@ -72,7 +75,7 @@ impl Holder {
             // Read to the end: a closed pipe would fail the harness's last lines.
             lines.for_each(drop);
         });
-        let mut holder = Holder { child, stdin, bound: Err(String::new()) };
+        let mut holder = Holder { child, stdin, reader: Some(reader), bound: Err(String::new()) };
         let report = rx.recv_timeout(Duration::from_secs(10)).expect("the holder reports within 10 s");
         let report = report.expect("the holder reports its bind");
         holder.bound = match report.strip_prefix("bound ") {
@@ -93,6 +96,8 @@ impl Holder {
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().expect("wait for the holder") {
                 assert!(status.success(), "the holder failed: {status}");
+                // The child has exited, so its stdout is at its end: the join is quick.
+                self.reader.take().expect("one reader").join().expect("the reader");
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -143,9 +148,9 @@ fn port_holder_child() {
 
 #[test]
 fn a_tcp_port_another_process_holds_is_refused_unless_joined_on_purpose() {
-    let holder = Holder::start(Hold::Tcp, 0);
-    let addr = holder.addr();
-    run_leak_free(async move {
+    run_leak_free(async {
+        let holder = Holder::start(Hold::Tcp, 0);
+        let addr = holder.addr();
         let err = TcpListener::bind(addr).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         assert!(err.to_string().contains("reuseport_across_processes"), "the error says the way out: {err}");
@@ -158,22 +163,22 @@ fn a_tcp_port_another_process_holds_is_refused_unless_joined_on_purpose() {
         // Now this process holds the port too: its other cores join without the option.
         let second = TcpListener::bind(addr).unwrap();
         drop((joined, second));
+        holder.stop();
     });
-    holder.stop();
 }
 
 #[test]
 fn a_udp_port_another_process_holds_is_refused_unless_joined_on_purpose() {
-    let holder = Holder::start(Hold::Udp, 0);
-    let addr = holder.addr();
-    run_leak_free(async move {
+    run_leak_free(async {
+        let holder = Holder::start(Hold::Udp, 0);
+        let addr = holder.addr();
         let err = UdpSocket::bind(addr).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         let joined = UdpBuilder::new().reuseport_across_processes(true).bind(addr).unwrap();
         assert_eq!(joined.local_addr().unwrap(), addr);
         drop(joined);
+        holder.stop();
     });
-    holder.stop();
 }
 
 #[test]
@@ -239,7 +244,8 @@ fn port_zero_binds_a_port_this_process_then_shares() {
                 Poll::Pending => b.as_mut().poll(cx),
                 ready => ready,
             });
-            let (_stream, peer) = timeout(Duration::from_secs(10), either).await.expect("accepted within 10 s").unwrap();
+            let (_stream, peer) =
+                timeout(Duration::from_secs(10), either).await.expect("accepted within 10 s").unwrap();
             assert_eq!(peer, client.local_addr().unwrap());
 
             let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -294,5 +300,29 @@ fn the_cores_of_a_runtime_share_a_port_and_both_accept() {
         // The kernel hashes each connection to a core: 64 all on one is a 1 in 2^63 chance.
         assert!(per_core.iter().all(|&n| n > 0), "both cores accept: {per_core:?}");
         drop(rt);
+    });
+}
+
+#[test]
+fn a_socket_given_to_std_leaves_the_count_and_one_taken_from_std_joins_it() {
+    run_leak_free(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // In std's hands the port is not counted: a bind is refused, as for another process.
+        let std_listener = listener.into_std().unwrap();
+        let err = TcpListener::bind(addr).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        // Back in ringpoll (SO_REUSEPORT still set), it is counted and the cores join it.
+        let listener = TcpListener::from_std(std_listener).unwrap();
+        let second = TcpListener::bind(addr).unwrap();
+        drop((listener, second));
+
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let std_udp = udp.into_std().unwrap();
+        let err = UdpSocket::bind(addr).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        let udp = UdpSocket::from_std(std_udp).unwrap();
+        drop((udp, UdpSocket::bind(addr).unwrap()));
     });
 }

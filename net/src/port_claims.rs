@@ -32,8 +32,9 @@
 //! - **Others joining us**: another program that sets SO_REUSEPORT itself can still join
 //!   this process's port (ringpoll programs do not, by this guard). Only a socket without
 //!   SO_REUSEPORT ([`SharedListener`](crate::SharedListener)) keeps every other socket out.
-//! - Sockets this process made outside ringpoll, or gave back with `into_std`, are not
-//!   counted: ringpoll's probe sees them as another holder.
+//! - Sockets this process made outside ringpoll are counted once handed over (`from_std`,
+//!   with SO_REUSEPORT set), not before, nor after `into_std` gives them back: until then
+//!   the probe sees them as another holder.
 //!
 //! Sharing with other processes on purpose (a new server that binds while the old one
 //! drains) is [`TcpBuilder::reuseport_across_processes`](crate::TcpBuilder::reuseport_across_processes):
@@ -44,7 +45,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use socket2::{Socket, Type};
+use socket2::{SockRef, Socket, Type};
 
 /// A port namespace: TCP and UDP ports are separate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,6 +104,21 @@ pub(crate) fn bind(socket: &Socket, addr: SocketAddr, across_processes: bool) ->
     Ok(PortClaim { key: (protocol, bound) })
 }
 
+/// Counts a socket handed over from std (`from_std`) if it is bound with SO_REUSEPORT: the
+/// process holds its port from now on, so its cores can bind it too.
+pub(crate) fn adopt(socket: SockRef<'_>) -> io::Result<Option<PortClaim>> {
+    if !socket.reuse_port()? {
+        return Ok(None);
+    }
+    let protocol = if socket.r#type()? == Type::STREAM { Protocol::Tcp } else { Protocol::Udp };
+    let port = match socket.local_addr()?.as_socket() {
+        Some(addr) if addr.port() != 0 => addr.port(),
+        _ => return Ok(None), // not bound yet: nothing held
+    };
+    *held().entry((protocol, port)).or_insert(0) += 1;
+    Ok(Some(PortClaim { key: (protocol, port) }))
+}
+
 /// Probes `addr`, then binds `socket` to it (to the probe's port, for port 0); returns the
 /// port bound. For port 0 a few more tries, in case another socket takes the probed port
 /// before the real bind does.
@@ -139,9 +155,9 @@ fn probe(socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<u1
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
             io::ErrorKind::AddrInUse,
             format!(
-                "{addr} is in use by a socket outside this process's SO_REUSEPORT group \
-                 (another process?) ({e}); to share the port with it on purpose, e.g. for a \
-                 zero-downtime restart, use reuseport_across_processes(true)"
+                "{addr} is in use by a socket that is not one of this process's SO_REUSEPORT \
+                 sockets (another process?); reuseport_across_processes(true) shares the port \
+                 on purpose"
             ),
         )),
         Err(e) => Err(e),
