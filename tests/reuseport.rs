@@ -157,6 +157,11 @@ fn a_tcp_port_another_process_holds_is_refused_unless_joined_on_purpose() {
         // Refused again, not joined: the failed bind left no claim behind.
         let err = TcpBuilder::new().backlog(16).listen(addr).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        // [::] overlaps 127.0.0.1 only as a dual-stack socket: the probe is made alike.
+        let any_v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, addr.port()));
+        let err = TcpBuilder::new().only_v6(false).listen(any_v6).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        drop(TcpBuilder::new().only_v6(true).listen(any_v6).unwrap());
 
         let joined = TcpBuilder::new().reuseport_across_processes(true).listen(addr).unwrap();
         assert_eq!(joined.local_addr().unwrap(), addr);

@@ -277,7 +277,9 @@ impl TcpBuilder {
     }
 
     /// Binds a client socket to `local` before it connects (a chosen source address or
-    /// port; port 0 lets the kernel pick). SO_REUSEPORT applies to this bind too.
+    /// port; port 0 lets the kernel pick). SO_REUSEPORT applies to this bind too, without
+    /// the check for another process's port that listeners get: a connecting socket takes
+    /// none of a port's incoming connections.
     pub fn bind_local(mut self, local: SocketAddr) -> Self {
         self.local = Some(local);
         self

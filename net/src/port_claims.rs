@@ -16,7 +16,8 @@
 //!   holds the port and the bind fails the same way; else the probe is closed and the real
 //!   socket binds. For port 0 the probe's port, which the kernel chose free of every socket,
 //!   is the one the real socket binds, since a reuseport bind to port 0 may be given a port
-//!   another process shares (UDP's port search skips ports it could share).
+//!   that other reuseport sockets hold (UDP's port search does not skip the ports it could
+//!   join).
 //!
 //! The lock is held across probe and bind, so two cores of this process binding at once
 //! cannot refuse each other; a [`PortClaim`] in the socket counts it until the socket is
@@ -24,17 +25,20 @@
 //!
 //! What this does not cover:
 //!
-//! - **A race**: a socket of another process that binds the port with SO_REUSEPORT between
-//!   the probe's close and the real bind (microseconds) is joined as before.
+//! - **Races** of microseconds, lost as before this guard (both processes share the port):
+//!   another process binds the port with SO_REUSEPORT between the probe's close and the
+//!   real bind; or, for TCP, the probe runs between another process's bind and its
+//!   `listen` (a bound socket that does not listen yet, with SO_REUSEADDR, does not stop a
+//!   probe with SO_REUSEADDR, and the probe needs SO_REUSEADDR to ignore TIME_WAIT).
 //! - **The key is the port**, not the address: once this process holds port P on some
 //!   address, its later reuseport binds of P, at any address, are not probed (a probe could
 //!   not tell this process's own sockets on 0.0.0.0:P from another's on 127.0.0.1:P).
 //! - **Others joining us**: another program that sets SO_REUSEPORT itself can still join
 //!   this process's port (ringpoll programs do not, by this guard). Only a socket without
 //!   SO_REUSEPORT ([`SharedListener`](crate::SharedListener)) keeps every other socket out.
-//! - Sockets this process made outside ringpoll are counted once handed over (`from_std`,
-//!   with SO_REUSEPORT set), not before, nor after `into_std` gives them back: until then
-//!   the probe sees them as another holder.
+//! - **Sockets outside ringpoll**: one this process made itself counts only while ringpoll
+//!   holds it (`from_std` with SO_REUSEPORT set, until `into_std`); before and after, the
+//!   probe takes it for another holder.
 //!
 //! Sharing with other processes on purpose (a new server that binds while the old one
 //! drains) is [`TcpBuilder::reuseport_across_processes`](crate::TcpBuilder::reuseport_across_processes):
@@ -52,6 +56,19 @@ use socket2::{SockRef, Socket, Type};
 enum Protocol {
     Tcp,
     Udp,
+}
+
+impl Protocol {
+    fn of(socket: &Socket) -> io::Result<Protocol> {
+        Ok(if socket.r#type()? == Type::STREAM { Protocol::Tcp } else { Protocol::Udp })
+    }
+
+    fn socket_type(self) -> Type {
+        match self {
+            Protocol::Tcp => Type::STREAM,
+            Protocol::Udp => Type::DGRAM,
+        }
+    }
 }
 
 type Key = (Protocol, u16);
@@ -72,36 +89,47 @@ pub(crate) struct PortClaim {
     key: Key,
 }
 
+impl PortClaim {
+    /// Counts one more socket on `key`.
+    fn new(held: &mut BTreeMap<Key, usize>, key: Key) -> PortClaim {
+        *held.entry(key).or_insert(0) += 1;
+        PortClaim { key }
+    }
+}
+
 impl Drop for PortClaim {
     fn drop(&mut self) {
         let mut held = held();
-        if let Some(count) = held.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                held.remove(&self.key);
-            }
+        let Some(count) = held.get_mut(&self.key) else {
+            debug_assert!(false, "a claim of {:?} outlived its entry", self.key);
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            held.remove(&self.key);
         }
     }
 }
 
 /// Binds `socket`, which has SO_REUSEPORT set, to `addr`: into the group of a port this
 /// process holds, or to a port no other socket holds (see the module docs). With
-/// `across_processes` the probe is skipped and the port is shared with anyone the kernel
-/// allows.
+/// `across_processes` the probe is skipped (but for port 0) and the port is shared with
+/// anyone the kernel allows.
 ///
 /// # Errors
 /// `AddrInUse` when another socket holds the port, or what bind returns.
 pub(crate) fn bind(socket: &Socket, addr: SocketAddr, across_processes: bool) -> io::Result<PortClaim> {
-    let protocol = if socket.r#type()? == Type::STREAM { Protocol::Tcp } else { Protocol::Udp };
+    let protocol = Protocol::of(socket)?;
     let mut held = held();
-    let bound = if across_processes || (addr.port() != 0 && held.contains_key(&(protocol, addr.port()))) {
+    // Port 0 asks for a port of its own, across processes or not: always probed.
+    let joins = addr.port() != 0 && (across_processes || held.contains_key(&(protocol, addr.port())));
+    let bound = if joins {
         socket.bind(&addr.into())?;
-        socket.local_addr()?.as_socket().map_or(addr.port(), |a| a.port())
+        addr.port()
     } else {
         bind_probed(socket, addr, protocol)?
     };
-    *held.entry((protocol, bound)).or_insert(0) += 1;
-    Ok(PortClaim { key: (protocol, bound) })
+    Ok(PortClaim::new(&mut held, (protocol, bound)))
 }
 
 /// Counts a socket handed over from std (`from_std`) if it is bound with SO_REUSEPORT: the
@@ -110,13 +138,12 @@ pub(crate) fn adopt(socket: SockRef<'_>) -> io::Result<Option<PortClaim>> {
     if !socket.reuse_port()? {
         return Ok(None);
     }
-    let protocol = if socket.r#type()? == Type::STREAM { Protocol::Tcp } else { Protocol::Udp };
+    let protocol = Protocol::of(&socket)?;
     let port = match socket.local_addr()?.as_socket() {
         Some(addr) if addr.port() != 0 => addr.port(),
         _ => return Ok(None), // not bound yet: nothing held
     };
-    *held().entry((protocol, port)).or_insert(0) += 1;
-    Ok(Some(PortClaim { key: (protocol, port) }))
+    Ok(Some(PortClaim::new(&mut held(), (protocol, port))))
 }
 
 /// Probes `addr`, then binds `socket` to it (to the probe's port, for port 0); returns the
@@ -140,7 +167,7 @@ fn bind_probed(socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Res
 /// Binds a socket like `socket` but without SO_REUSEPORT to `addr`, and closes it: the port
 /// it got, or `AddrInUse` if another socket holds `addr`.
 fn probe(socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<u16> {
-    let probe = crate::socket::for_addr(&addr, if protocol == Protocol::Tcp { Type::STREAM } else { Type::DGRAM })?;
+    let probe = crate::socket::for_addr(&addr, protocol.socket_type())?;
     if protocol == Protocol::Tcp {
         // As the real socket: TIME_WAIT connections and a drained server's open ones do not
         // hold the port; a listening socket does.
@@ -176,9 +203,11 @@ mod tests {
 
     #[test]
     fn claims_count_up_and_down_to_no_entry() {
+        // Port 1 is privileged: no socket of the tests' binds it.
         let key = (Protocol::Udp, 1);
-        held().insert(key, 2);
-        let (a, b) = (PortClaim { key }, PortClaim { key });
+        let a = PortClaim::new(&mut held(), key);
+        let b = PortClaim::new(&mut held(), key);
+        assert_eq!(count(key), Some(2));
         drop(a);
         assert_eq!(count(key), Some(1));
         drop(b);
