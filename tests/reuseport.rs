@@ -92,17 +92,10 @@ impl Holder {
     /// Closes the child's stdin, so it drops its socket and exits; waits 10 s at most.
     fn stop(mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("wait for the holder") {
-                assert!(status.success(), "the holder failed: {status}");
-                // The child has exited, so its stdout is at its end: the join is quick.
-                self.reader.take().expect("one reader").join().expect("the reader");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the holder did not exit within 10 s");
+        let status = wait_within(&mut self.child, Duration::from_secs(10)).expect("the holder exits within 10 s");
+        assert!(status.success(), "the holder failed: {status}");
+        // The child has exited, so its stdout is at its end: the join is quick.
+        self.reader.take().expect("one reader").join().expect("the reader");
     }
 }
 
@@ -330,4 +323,67 @@ fn a_socket_given_to_std_leaves_the_count_and_one_taken_from_std_joins_it() {
         let udp = UdpSocket::from_std(std_udp).unwrap();
         drop((udp, UdpSocket::bind(addr).unwrap()));
     });
+}
+
+/// The report this change answers, as a user meets it: the echo example started twice on one
+/// port. The second copy must exit with the error instead of taking half the connections.
+/// Runs when `cargo test` has built the examples beside this binary.
+#[test]
+fn the_echo_example_started_twice_fails_the_second_time() {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("examples/echo"));
+    let Some(bin) = bin.filter(|b| b.exists()) else { return };
+    // Pipes are descriptors: keep the fd-counting tests of this binary from seeing them.
+    let _fds = fd_lock();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let start = || {
+        Command::new(&bin)
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--cores", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the echo example")
+    };
+    let mut first = KillOnDrop(start());
+    let stdout = first.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let _ = tx.send(lines.any(|l| l.contains("echo on")));
+        lines.for_each(drop);
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true), "the first copy listens within 10 s");
+
+    let mut second = KillOnDrop(start());
+    let status = wait_within(&mut second.0, Duration::from_secs(10)).expect("the second copy exits within 10 s");
+    let mut stderr = String::new();
+    second.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use") && stderr.contains("reuseport_across_processes"), "{stderr}");
+
+    drop(first);
+    reader.join().unwrap();
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The child's exit status, or `None` if it runs on past `limit`.
+fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
