@@ -19,11 +19,12 @@ use crate::{socket, UdpBuilder};
 /// kernel spreads datagrams across them by source address. The port is shared with this
 /// process's own sockets only: a port another process holds fails with `AddrInUse`
 /// ([`UdpBuilder::reuseport_across_processes`] joins it on purpose), and port 0 gets a port
-/// no other socket has. Datagram I/O
-/// takes owned buffers, as [`TcpStream`](crate::TcpStream) does, with the same deadlines
-/// (Go's `PacketConn`). Several tasks receiving on one socket take turns, each datagram going
-/// to one of them; a datagram a dropped receive took (io_uring) goes, sender included, to the
-/// next receive.
+/// no other socket has.
+///
+/// Datagram I/O takes owned buffers, as [`TcpStream`](crate::TcpStream) does, with the same
+/// deadlines (Go's `PacketConn`). Several tasks receiving on one socket take turns, each
+/// datagram going to one of them; a datagram a dropped receive took (io_uring) goes, sender
+/// included, to the next receive.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -39,9 +40,8 @@ use crate::{socket, UdpBuilder};
 #[derive(Debug)]
 pub struct UdpSocket {
     source: Source,
-    /// This socket's share of its port among the process's SO_REUSEPORT sockets; `None`
-    /// without SO_REUSEPORT. Declared after `source`, so it is released after
-    /// the descriptor is closed.
+    /// This socket's share of its port among the process's SO_REUSEPORT sockets (`None`
+    /// without SO_REUSEPORT). Declared after `source`, so the descriptor closes first.
     _claim: Option<PortClaim>,
 }
 

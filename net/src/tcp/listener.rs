@@ -44,9 +44,8 @@ use crate::{socket, TcpBuilder};
 #[derive(Debug)]
 pub struct TcpListener {
     source: Source,
-    /// This socket's share of its port among the process's SO_REUSEPORT sockets; `None`
-    /// without SO_REUSEPORT. Declared after `source`, so it is released after
-    /// the descriptor is closed.
+    /// This socket's share of its port among the process's SO_REUSEPORT sockets (`None`
+    /// without SO_REUSEPORT). Declared after `source`, so the descriptor closes first.
     _claim: Option<PortClaim>,
 }
 
