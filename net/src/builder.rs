@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use socket2::{Socket, TcpKeepalive, Type};
 
-use crate::port_claims::{self, PortClaim};
+use crate::port_claims::{self, PortClaim, Protocol};
 use crate::{socket, TcpListener, TcpStream, UdpSocket};
 
 /// Pending connections the kernel queues per listener before refusing more, unless
@@ -109,25 +109,25 @@ impl Common {
     /// sockets do not, since there it would share the port as SO_REUSEPORT does. A client's
     /// local address goes through here: its port is not guarded (connections from one port
     /// take no traffic from a listener).
-    fn bind(&self, socket: &Socket, addr: SocketAddr) -> io::Result<()> {
-        self.set_reuse(socket)?;
+    fn bind(&self, socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
+        self.set_reuse(socket, protocol)?;
         socket.bind(&addr.into())
     }
 
     /// Binds a listener or UDP socket as [`Common::bind`] does, but with SO_REUSEPORT only
     /// into a port this process holds or no one does (unless across processes): the claim
     /// the socket keeps for as long as it lives.
-    fn bind_claimed(&self, socket: &Socket, addr: SocketAddr) -> io::Result<Option<PortClaim>> {
+    fn bind_claimed(&self, socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<Option<PortClaim>> {
         if !self.reuseport {
-            return self.bind(socket, addr).map(|()| None);
+            return self.bind(socket, addr, protocol).map(|()| None);
         }
-        self.set_reuse(socket)?;
-        port_claims::bind(socket, addr, self.reuseport_across_processes).map(Some)
+        self.set_reuse(socket, protocol)?;
+        port_claims::bind(socket, addr, protocol, self.reuseport_across_processes).map(Some)
     }
 
     /// SO_REUSEADDR for TCP, SO_REUSEPORT unless it is off.
-    fn set_reuse(&self, socket: &Socket) -> io::Result<()> {
-        if socket.r#type()? == Type::STREAM {
+    fn set_reuse(&self, socket: &Socket, protocol: Protocol) -> io::Result<()> {
+        if protocol == Protocol::Tcp {
             socket.set_reuse_address(true)?;
         }
         if self.reuseport {
@@ -302,7 +302,7 @@ impl TcpBuilder {
         let builder = self.clone().reuseport(false);
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = builder.socket(&addr)?;
-            builder.common.bind(&socket, addr)?;
+            builder.common.bind(&socket, addr, Protocol::Tcp)?;
             socket.listen(builder.backlog)?;
             crate::SharedListener::from_socket(socket)
         })
@@ -330,7 +330,7 @@ impl TcpBuilder {
     pub fn listen<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = self.socket(&addr)?;
-            let claim = self.common.bind_claimed(&socket, addr)?;
+            let claim = self.common.bind_claimed(&socket, addr, Protocol::Tcp)?;
             socket.listen(self.backlog)?;
             if self.steer_by_cpu {
                 crate::tcp::steer_by_runtime_cpus(std::os::fd::AsFd::as_fd(&socket))?;
@@ -356,7 +356,7 @@ impl TcpBuilder {
     pub async fn connect_addr(&self, addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = self.socket(&addr)?;
         if let Some(local) = self.local {
-            self.common.bind(&socket, local)?;
+            self.common.bind(&socket, local, Protocol::Tcp)?;
         }
         TcpStream::connect_socket(socket, addr).await
     }
@@ -399,7 +399,7 @@ impl UdpBuilder {
             if self.broadcast {
                 socket.set_broadcast(true)?;
             }
-            let claim = self.common.bind_claimed(&socket, addr)?;
+            let claim = self.common.bind_claimed(&socket, addr, Protocol::Udp)?;
             UdpSocket::from_socket(socket, claim)
         })
     }

@@ -53,14 +53,19 @@ use socket2::{SockRef, Socket, Type};
 
 /// A port namespace: TCP and UDP ports are separate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Protocol {
+pub(crate) enum Protocol {
     Tcp,
     Udp,
 }
 
 impl Protocol {
-    fn of(socket: &Socket) -> io::Result<Protocol> {
-        Ok(if socket.r#type()? == Type::STREAM { Protocol::Tcp } else { Protocol::Udp })
+    /// The protocol of a stream or datagram socket.
+    pub(crate) fn of(ty: Type) -> Protocol {
+        if ty == Type::STREAM {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        }
     }
 
     fn socket_type(self) -> Type {
@@ -111,15 +116,19 @@ impl Drop for PortClaim {
     }
 }
 
-/// Binds `socket`, which has SO_REUSEPORT set, to `addr`: into the group of a port this
+/// Binds `socket`, a `protocol` socket with SO_REUSEPORT set, to `addr`: into the group of a port this
 /// process holds, or to a port no other socket holds (see the module docs). With
 /// `across_processes` the probe is skipped (but for port 0) and the port is shared with
 /// anyone the kernel allows.
 ///
 /// # Errors
 /// `AddrInUse` when another socket holds the port, or what bind returns.
-pub(crate) fn bind(socket: &Socket, addr: SocketAddr, across_processes: bool) -> io::Result<PortClaim> {
-    let protocol = Protocol::of(socket)?;
+pub(crate) fn bind(
+    socket: &Socket,
+    addr: SocketAddr,
+    protocol: Protocol,
+    across_processes: bool,
+) -> io::Result<PortClaim> {
     let mut held = held();
     // Port 0 asks for a port of its own, across processes or not: always probed.
     let joins = addr.port() != 0 && (across_processes || held.contains_key(&(protocol, addr.port())));
@@ -138,7 +147,7 @@ pub(crate) fn adopt(socket: SockRef<'_>) -> io::Result<Option<PortClaim>> {
     if !socket.reuse_port()? {
         return Ok(None);
     }
-    let protocol = Protocol::of(&socket)?;
+    let protocol = Protocol::of(socket.r#type()?);
     let port = match socket.local_addr()?.as_socket() {
         Some(addr) if addr.port() != 0 => addr.port(),
         _ => return Ok(None), // not bound yet: nothing held
@@ -178,7 +187,8 @@ fn probe(socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<u1
         probe.set_only_v6(socket.only_v6()?)?;
     }
     match probe.bind(&addr.into()) {
-        Ok(()) => Ok(probe.local_addr()?.as_socket().map_or(addr.port(), |a| a.port())),
+        Ok(()) if addr.port() != 0 => Ok(addr.port()),
+        Ok(()) => Ok(probe.local_addr()?.as_socket().map_or(0, |a| a.port())),
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
             io::ErrorKind::AddrInUse,
             format!(
