@@ -2,8 +2,10 @@
 //!
 //! [`TcpBuilder`] makes listeners and client streams, [`UdpBuilder`] datagram sockets. Both
 //! turn SO_REUSEPORT on unless told otherwise, because one listener per core on the same port
-//! is how ringpoll shards connections; a program that must not share its port with a second
-//! copy of itself turns it off. The options go through socket2, which also makes every socket
+//! is how ringpoll shards connections. The port is shared with this process's own sockets
+//! only: a port another process holds fails with `AddrInUse`, as without SO_REUSEPORT, unless
+//! [`TcpBuilder::reuseport_across_processes`] says to join it (the guard is in
+//! `port_claims.rs`). The options go through socket2, which also makes every socket
 //! non-blocking and close-on-exec.
 
 use std::io;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use socket2::{Socket, TcpKeepalive, Type};
 
+use crate::port_claims::{self, PortClaim, Protocol};
 use crate::{socket, TcpListener, TcpStream, UdpSocket};
 
 /// Pending connections the kernel queues per listener before refusing more, unless
@@ -60,6 +63,7 @@ pub(crate) fn set_keepalive(socket: &socket2::SockRef<'_>, keepalive: Option<Kee
 #[derive(Debug, Clone)]
 struct Common {
     reuseport: bool,
+    reuseport_across_processes: bool,
     send_buffer: Option<usize>,
     recv_buffer: Option<usize>,
     only_v6: Option<bool>,
@@ -68,7 +72,14 @@ struct Common {
 
 impl Default for Common {
     fn default() -> Self {
-        Common { reuseport: true, send_buffer: None, recv_buffer: None, only_v6: None, tos: None }
+        Common {
+            reuseport: true,
+            reuseport_across_processes: false,
+            send_buffer: None,
+            recv_buffer: None,
+            only_v6: None,
+            tos: None,
+        }
     }
 }
 
@@ -95,26 +106,69 @@ impl Common {
 
     /// Binds `socket` to `addr`, with SO_REUSEPORT unless it is off. TCP sockets also get
     /// SO_REUSEADDR, so a restarted server binds over its old connections in TIME_WAIT; UDP
-    /// sockets do not, since there it would share the port as SO_REUSEPORT does.
-    fn bind(&self, socket: &Socket, addr: SocketAddr) -> io::Result<()> {
-        if socket.r#type()? == Type::STREAM {
+    /// sockets do not, since there it would share the port as SO_REUSEPORT does. A client's
+    /// local address goes through here: its port is not guarded (connections from one port
+    /// take no traffic from a listener).
+    fn bind(&self, socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
+        self.set_reuse(socket, protocol)?;
+        socket.bind(&addr.into())
+    }
+
+    /// Binds a listener or UDP socket as [`Common::bind`] does, but with SO_REUSEPORT only
+    /// into a port this process holds or no one does (unless across processes): the claim
+    /// the socket keeps for as long as it lives.
+    fn bind_claimed(&self, socket: &Socket, addr: SocketAddr, protocol: Protocol) -> io::Result<Option<PortClaim>> {
+        if !self.reuseport {
+            return self.bind(socket, addr, protocol).map(|()| None);
+        }
+        self.set_reuse(socket, protocol)?;
+        port_claims::bind(socket, addr, protocol, self.reuseport_across_processes).map(Some)
+    }
+
+    /// SO_REUSEADDR for TCP, SO_REUSEPORT unless it is off.
+    fn set_reuse(&self, socket: &Socket, protocol: Protocol) -> io::Result<()> {
+        if protocol == Protocol::Tcp {
             socket.set_reuse_address(true)?;
         }
         if self.reuseport {
             socket.set_reuse_port(true)?;
         }
-        socket.bind(&addr.into())
+        Ok(())
     }
 }
 
 /// Makes the common options settable on both builders, with one doc each.
 macro_rules! common_options {
-    () => {
+    ($builder:ident, $bind:ident) => {
         /// SO_REUSEPORT on binding (on by default): every core can bind its own socket on the
-        /// same port, and the kernel spreads the traffic. Off, a second bind to a port in use
-        /// fails with `AddrInUse`.
+        /// same port, and the kernel spreads the traffic. The port is shared within this
+        /// process only: a port that another process holds fails with `AddrInUse` (see
+        /// [`reuseport_across_processes`](Self::reuseport_across_processes)). Off, a second bind to a port in use fails with
+        /// `AddrInUse`, even in this process.
         pub fn reuseport(mut self, on: bool) -> Self {
             self.common.reuseport = on;
+            self
+        }
+
+        /// Lets a SO_REUSEPORT bind join a port that another process holds with
+        /// SO_REUSEPORT too (off by default; no effect with `reuseport(false)`). For a
+        /// zero-downtime restart: the new server binds while the old one still listens,
+        /// and the kernel spreads the traffic over both until the old one closes. Only
+        /// sockets of the same user with SO_REUSEPORT can be joined; without this option
+        /// such a bind fails with `AddrInUse`, so that two copies of a server started by
+        /// mistake do not split the traffic between them.
+        ///
+        /// ```no_run
+        #[doc = concat!("use ringpoll::net::", stringify!($builder), ";")]
+        ///
+        /// # fn demo() -> std::io::Result<()> {
+        /// // Joins the old process's port, if one still holds it.
+        #[doc = concat!("let builder = ", stringify!($builder), "::new().reuseport_across_processes(true);")]
+        #[doc = concat!("# drop(builder.", stringify!($bind), "(\"0.0.0.0:8080\")?);")]
+        /// # Ok(()) }
+        /// ```
+        pub fn reuseport_across_processes(mut self, on: bool) -> Self {
+            self.common.reuseport_across_processes = on;
             self
         }
 
@@ -195,7 +249,7 @@ impl TcpBuilder {
         }
     }
 
-    common_options!();
+    common_options!(TcpBuilder, listen);
 
     /// How many connections the kernel queues before `accept` takes them (capped by
     /// `net.core.somaxconn`).
@@ -224,7 +278,9 @@ impl TcpBuilder {
     }
 
     /// Binds a client socket to `local` before it connects (a chosen source address or
-    /// port; port 0 lets the kernel pick). SO_REUSEPORT applies to this bind too.
+    /// port; port 0 lets the kernel pick). SO_REUSEPORT applies to this bind too, without
+    /// the check for another process's port that listeners get: a connecting socket takes
+    /// none of a port's incoming connections.
     pub fn bind_local(mut self, local: SocketAddr) -> Self {
         self.local = Some(local);
         self
@@ -246,7 +302,7 @@ impl TcpBuilder {
         let builder = self.clone().reuseport(false);
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = builder.socket(&addr)?;
-            builder.common.bind(&socket, addr)?;
+            builder.common.bind(&socket, addr, Protocol::Tcp)?;
             socket.listen(builder.backlog)?;
             crate::SharedListener::from_socket(socket)
         })
@@ -274,12 +330,12 @@ impl TcpBuilder {
     pub fn listen<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = self.socket(&addr)?;
-            self.common.bind(&socket, addr)?;
+            let claim = self.common.bind_claimed(&socket, addr, Protocol::Tcp)?;
             socket.listen(self.backlog)?;
             if self.steer_by_cpu {
                 crate::tcp::steer_by_runtime_cpus(std::os::fd::AsFd::as_fd(&socket))?;
             }
-            TcpListener::from_socket(socket)
+            TcpListener::from_socket(socket, claim)
         })
     }
 
@@ -300,7 +356,7 @@ impl TcpBuilder {
     pub async fn connect_addr(&self, addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = self.socket(&addr)?;
         if let Some(local) = self.local {
-            self.common.bind(&socket, local)?;
+            self.common.bind(&socket, local, Protocol::Tcp)?;
         }
         TcpStream::connect_socket(socket, addr).await
     }
@@ -328,7 +384,7 @@ impl UdpBuilder {
         UdpBuilder::default()
     }
 
-    common_options!();
+    common_options!(UdpBuilder, bind);
 
     /// SO_BROADCAST: allow sends to broadcast addresses.
     pub fn broadcast(mut self, on: bool) -> Self {
@@ -343,8 +399,8 @@ impl UdpBuilder {
             if self.broadcast {
                 socket.set_broadcast(true)?;
             }
-            self.common.bind(&socket, addr)?;
-            UdpSocket::from_socket(socket)
+            let claim = self.common.bind_claimed(&socket, addr, Protocol::Udp)?;
+            UdpSocket::from_socket(socket, claim)
         })
     }
 }

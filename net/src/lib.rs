@@ -16,6 +16,7 @@ mod compat;
 pub mod copy;
 mod deadlines;
 mod lookup;
+mod port_claims;
 mod reset;
 mod socket;
 pub mod tcp;

@@ -10,16 +10,21 @@ use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
 use socket2::SockRef;
 
 use crate::lookup;
+use crate::port_claims::{self, PortClaim};
 use crate::{socket, UdpBuilder};
 
 /// A UDP socket on the current core.
 ///
-/// `bind` sets SO_REUSEPORT, so every core can bind its own socket on the
-/// same port and the kernel spreads datagrams across them by source address. Datagram I/O
-/// takes owned buffers, as [`TcpStream`](crate::TcpStream) does, with the same deadlines
-/// (Go's `PacketConn`). Several tasks receiving on one socket take turns, each datagram going
-/// to one of them; a datagram a dropped receive took (io_uring) goes, sender included, to the
-/// next receive.
+/// `bind` sets SO_REUSEPORT, so every core can bind its own socket on the same port and the
+/// kernel spreads datagrams across them by source address. The port is shared with this
+/// process's own sockets only: a port another process holds fails with `AddrInUse`
+/// ([`UdpBuilder::reuseport_across_processes`] joins it on purpose), and port 0 gets a port
+/// no other socket has.
+///
+/// Datagram I/O takes owned buffers, as [`TcpStream`](crate::TcpStream) does, with the same
+/// deadlines (Go's `PacketConn`). Several tasks receiving on one socket take turns, each
+/// datagram going to one of them; a datagram a dropped receive took (io_uring) goes, sender
+/// included, to the next receive.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -35,25 +40,33 @@ use crate::{socket, UdpBuilder};
 #[derive(Debug)]
 pub struct UdpSocket {
     source: Source,
+    /// This socket's share of its port among the process's SO_REUSEPORT sockets (`None`
+    /// without SO_REUSEPORT). Declared after `source`, so the descriptor closes first.
+    _claim: Option<PortClaim>,
 }
 
 impl UdpSocket {
-    /// Binds to the first address of `addr` that works, with SO_REUSEPORT ([`UdpBuilder`] sets other options, or turns SO_REUSEPORT off).
+    /// Binds to the first address of `addr` that works, with SO_REUSEPORT shared within this
+    /// process ([`UdpBuilder`] sets other options, or turns SO_REUSEPORT off).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         UdpBuilder::new().bind(addr)
     }
 
-    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { source: Source::new(socket.into())? })
+    pub(crate) fn from_socket(socket: socket2::Socket, claim: Option<PortClaim>) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { source: Source::new(socket.into())?, _claim: claim })
     }
 
-    /// Takes a bound std socket onto the current core (making it non-blocking).
+    /// Takes a bound std socket onto the current core (making it non-blocking). With
+    /// SO_REUSEPORT set on it, its port counts as this process's from now on, so the other
+    /// cores can `bind` it too.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { source: socket::from_std(socket.into(), false)? })
+        let claim = port_claims::adopt(SockRef::from(&socket))?;
+        Ok(UdpSocket { source: socket::from_std(socket.into(), false)?, _claim: claim })
     }
 
     /// Gives the socket back to std, still non-blocking. On io_uring, a datagram that a
-    /// dropped `recv_from` had already received stays with ringpoll and is lost.
+    /// dropped `recv_from` had already received stays with ringpoll and is lost. The port no
+    /// longer counts as one this process holds (see [`UdpSocket::from_std`]).
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
         Ok(socket::into_std(self.source)?.into())
     }

@@ -16,8 +16,9 @@
 //!   SO_REUSEPORT off, one socket, and every
 //!   core accepts from its own descriptor of it. Each connection goes to a core that is
 //!   waiting in accept (a busy core takes fewer), at the cost of waking every waiting core per
-//!   connection: for few, long connections, or where SO_REUSEPORT is unwanted (a second
-//!   process must not be able to join the port).
+//!   connection: for few, long connections, or where SO_REUSEPORT is unwanted. (Per-core
+//!   listeners refuse to join a port another process holds, but a program that sets
+//!   SO_REUSEPORT itself can still join theirs; nothing can join this one.)
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};

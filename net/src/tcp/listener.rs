@@ -8,13 +8,16 @@ use ringpoll_reactor::{Interest, Source};
 use socket2::SockRef;
 
 use super::TcpStream;
+use crate::port_claims::{self, PortClaim};
 use crate::{socket, TcpBuilder};
 
 /// A TCP listener bound on the current core.
 ///
 /// `bind` sets SO_REUSEADDR and SO_REUSEPORT, so every core binds its own listener on the
 /// same port and the kernel spreads incoming connections across them ([`TcpBuilder`] sets
-/// other options, or turns SO_REUSEPORT off):
+/// other options, or turns SO_REUSEPORT off). The port is shared with this process's own
+/// listeners only: if another process listens on it, `bind` fails with `AddrInUse`, as
+/// std's does ([`TcpBuilder::reuseport_across_processes`] joins it on purpose).
 ///
 /// ```no_run
 /// use ringpoll::net::TcpListener;
@@ -41,6 +44,9 @@ use crate::{socket, TcpBuilder};
 #[derive(Debug)]
 pub struct TcpListener {
     source: Source,
+    /// This socket's share of its port among the process's SO_REUSEPORT sockets (`None`
+    /// without SO_REUSEPORT). Declared after `source`, so the descriptor closes first.
+    _claim: Option<PortClaim>,
 }
 
 impl TcpListener {
@@ -50,19 +56,23 @@ impl TcpListener {
         TcpBuilder::new().listen(addr)
     }
 
-    pub(crate) fn from_socket(socket: socket2::Socket) -> io::Result<TcpListener> {
-        Ok(TcpListener { source: Source::new(socket.into())? })
+    pub(crate) fn from_socket(socket: socket2::Socket, claim: Option<PortClaim>) -> io::Result<TcpListener> {
+        Ok(TcpListener { source: Source::new(socket.into())?, _claim: claim })
     }
 
-    /// Takes a listening std socket onto the current core (making it non-blocking).
+    /// Takes a listening std socket onto the current core (making it non-blocking). With
+    /// SO_REUSEPORT set on it, its port counts as this process's from now on, so the other
+    /// cores can `bind` it too.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener { source: socket::from_std(listener.into(), false)? })
+        let claim = port_claims::adopt(SockRef::from(&listener))?;
+        Ok(TcpListener { source: socket::from_std(listener.into(), false)?, _claim: claim })
     }
 
     /// Gives the socket back to std, still listening and non-blocking (call
     /// `set_nonblocking(false)` for blocking accepts). On io_uring, a connection that a
     /// dropped `accept` had already taken is closed, not handed over: convert a listener
-    /// no accept is using.
+    /// no accept is using. The port no longer counts as one this process holds: a later
+    /// `bind` of it is refused while the std listener lives.
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         Ok(socket::into_std(self.source)?.into())
     }
