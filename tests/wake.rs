@@ -109,6 +109,32 @@ fn wakes_from_another_core_reach_the_owner() {
     assert!(join_within(parked, 30) >= 1000);
 }
 
+/// A wake reaches a sleeping core while the waking task is still running: it is not held
+/// back until the waker's core ends its turn (an io_uring core once queued its MSG_RING with
+/// the turn's other entries, which kept the target asleep that long). Here the waking task
+/// never ends its turn until the target has run, so a held-back wake is a timeout.
+#[test]
+fn a_wake_reaches_a_sleeping_core_before_the_waking_task_yields() {
+    let rt = Arc::new(two_core_runtime());
+    let sender = rt.clone();
+    let done = rt.spawn_on(0, move || async move {
+        for round in 0..20 {
+            // Long enough for core 1 to be asleep in its reactor.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = ran.clone();
+            sender.spawn_on(1, move || async move { flag.store(true, SeqCst) }).detach();
+            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            // No await: this core's turn goes on until core 1 has run the task.
+            while !ran.load(SeqCst) {
+                assert!(std::time::Instant::now() < give_up, "round {round}: core 1 was not woken within 5 s");
+                std::hint::spin_loop();
+            }
+        }
+    });
+    join_within(done, 120);
+}
+
 #[test]
 fn spawns_between_two_io_uring_cores_post_into_the_ring_not_the_eventfd() {
     const SPAWNS: u64 = 10_000;

@@ -80,7 +80,7 @@ impl Break {
     /// Wakes the core if it sleeps (or is about to). Call after publishing the work.
     ///
     /// From an io_uring core to an io_uring core the wake is a message posted into the
-    /// target's ring, submitted with the sender's next io_uring_enter; from any other thread
+    /// target's ring, submitted at once by the sender; from any other thread
     /// (a foreign one, an epoll core) it is an eventfd write.
     ///
     /// A wake from the core's own thread (a `block_on` future woken by the I/O its reactor
