@@ -6,7 +6,7 @@
 mod support;
 
 use std::future::{poll_fn, Future};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -363,6 +363,44 @@ fn the_echo_example_started_twice_fails_the_second_time() {
     assert!(stderr.contains("is in use") && stderr.contains("reuseport_across_processes"), "{stderr}");
 
     drop(first);
+    reader.join().unwrap();
+}
+
+/// With port 0 the echo example says which port the kernel picked, and echoes there. Runs
+/// when `cargo test` has built the examples beside this binary.
+#[test]
+fn the_echo_example_on_port_0_prints_the_port_it_listens_on() {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("examples/echo"));
+    let Some(bin) = bin.filter(|b| b.exists()) else { return };
+    let _fds = fd_lock();
+    let mut echo = KillOnDrop(
+        Command::new(&bin)
+            .args(["--addr", "127.0.0.1:0", "--cores", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the echo example"),
+    );
+    let stdout = echo.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let _ = tx.send(lines.find_map(|l| l.split("echo on ").nth(1).map(str::to_owned)));
+        lines.for_each(drop);
+    });
+    let said = rx.recv_timeout(Duration::from_secs(10)).expect("the echo example listens within 10 s");
+    let addr: SocketAddr = said.expect("a listening line").parse().expect("an address");
+    assert_ne!(addr.port(), 0, "the port the kernel picked, not the one asked for");
+    let mut client = std::net::TcpStream::connect(addr).expect("connect to the printed address");
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut back = [0u8; 4];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"ping");
+    drop(client);
+    drop(echo);
     reader.join().unwrap();
 }
 

@@ -63,8 +63,8 @@ fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
     Ok(args)
 }
 
-async fn serve(addr: SocketAddr) -> io::Result<()> {
-    let listener = TcpListener::bind(addr)?;
+/// Accepts on `listener` until the runtime shuts down, one task per connection.
+async fn serve(listener: TcpListener) -> io::Result<()> {
     loop {
         // Rides out fd exhaustion (backs off, no spin); fails once the runtime shuts down.
         match listener.accept_backoff().await {
@@ -92,13 +92,12 @@ fn run(args: Args) -> io::Result<()> {
     let servers = rt.run_on_each_core(move |core| {
         let cpu = cpus[core];
         async move {
-            let listening = TcpListener::bind(addr).map(drop);
-            match &listening {
-                Ok(()) => println!("core {core}: cpu {cpu}, driver {driver}, echo on {addr}"),
-                Err(e) => eprintln!("core {core}: cannot listen on {addr}: {e}"),
-            }
-            listening?;
-            serve(addr).await
+            let listener =
+                TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: cannot listen on {addr}: {e}"))?;
+            // The bound address: with port 0 the one the kernel picked (a port per core).
+            let bound = listener.local_addr()?;
+            println!("core {core}: cpu {cpu}, driver {driver}, echo on {bound}");
+            serve(listener).await
         }
     });
     let sig = loop {
