@@ -227,6 +227,27 @@ fn dropping_every_socket_of_a_port_lets_it_go() {
     });
 }
 
+/// A socket dropped with an op in the kernel that began in an earlier turn (a receive, an
+/// accept that a timeout gave up on) lets its port go at once too: on io_uring the op holds
+/// the socket until its cancellation has run, which the close now runs before it returns.
+#[test]
+fn a_port_is_let_go_at_once_even_with_an_older_op_in_flight() {
+    run_leak_free(async {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        start_and_drop(udp.recv_from(vec![0u8; 64])).await;
+        ringpoll::yield_now().await;
+        drop(udp);
+        drop(UdpSocket::bind(addr).expect("the UDP port is free at once"));
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert!(timeout(Duration::from_millis(50), listener.accept()).await.is_err(), "nobody connects");
+        drop(listener);
+        drop(TcpListener::bind(addr).expect("the TCP port is free at once"));
+    });
+}
+
 #[test]
 fn port_zero_binds_a_port_this_process_then_shares() {
     run_leak_free(async {

@@ -143,8 +143,8 @@ macro_rules! common_options {
         /// SO_REUSEPORT on binding (on by default): every core can bind its own socket on the
         /// same port, and the kernel spreads the traffic. The port is shared within this
         /// process only: a port that another process holds fails with `AddrInUse` (see
-        /// [`reuseport_across_processes`](Self::reuseport_across_processes)). Off, a second bind to a port in use fails with
-        /// `AddrInUse`, even in this process.
+        /// [`reuseport_across_processes`](Self::reuseport_across_processes)). Off, a second
+        /// bind to a port in use fails with `AddrInUse`, even in this process.
         pub fn reuseport(mut self, on: bool) -> Self {
             self.common.reuseport = on;
             self

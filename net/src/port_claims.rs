@@ -41,7 +41,8 @@
 //!   probe takes it for another holder.
 //!
 //! Sharing with other processes on purpose (a new server that binds while the old one
-//! drains) is [`TcpBuilder::reuseport_across_processes`](crate::TcpBuilder::reuseport_across_processes):
+//! drains) is
+//! [`TcpBuilder::reuseport_across_processes`](crate::TcpBuilder::reuseport_across_processes):
 //! no probe, and the socket is counted like any other.
 
 use std::collections::BTreeMap;
@@ -105,10 +106,9 @@ impl PortClaim {
 impl Drop for PortClaim {
     fn drop(&mut self) {
         let mut held = held();
-        let Some(count) = held.get_mut(&self.key) else {
-            debug_assert!(false, "a claim of {:?} outlived its entry", self.key);
-            return;
-        };
+        // Every claim was counted when made, so the entry is there; if not, there is nothing
+        // to release (no panic in a drop, which may run while unwinding).
+        let Some(count) = held.get_mut(&self.key) else { return };
         *count -= 1;
         if *count == 0 {
             held.remove(&self.key);
@@ -116,10 +116,10 @@ impl Drop for PortClaim {
     }
 }
 
-/// Binds `socket`, a `protocol` socket with SO_REUSEPORT set, to `addr`: into the group of a port this
-/// process holds, or to a port no other socket holds (see the module docs). With
-/// `across_processes` the probe is skipped (but for port 0) and the port is shared with
-/// anyone the kernel allows.
+/// Binds `socket`, a `protocol` socket with SO_REUSEPORT set, to `addr`: into the group of a
+/// port this process holds, or to a port no other socket holds (see the module docs). With
+/// `across_processes` the probe is skipped (but for port 0) and the port is shared with anyone
+/// the kernel allows.
 ///
 /// # Errors
 /// `AddrInUse` when another socket holds the port, or what bind returns.

@@ -17,7 +17,8 @@
 //! With `Builder::spin_before_park(d)`, a core with nothing to do first spins for up to `d`:
 //! it polls its reactor without blocking (io_uring: reads the CQ in user space and enters
 //! the kernel only with entries to submit; epoll: `epoll_wait` with a zero timeout, a
-//! syscall per pass) and checks its run queue and mailbox, with `parked` still false. The protocol, in the order the core runs it:
+//! syscall per pass) and checks its run queue and mailbox, with `parked` still false. The
+//! protocol, in the order the core runs it:
 //!
 //! 1. **Spin** (`parked == false`): a sender that publishes now sees `parked == false` and
 //!    neither writes the eventfd nor posts a ring wake; the core finds the message on its

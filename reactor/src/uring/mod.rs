@@ -302,28 +302,48 @@ impl Uring {
     /// a peer sees the close when the socket is dropped (a deferred close would leave a
     /// dropped listener accepting). SQEs run in order, so every op queued before on this fd
     /// has taken its own file reference first, and the number cannot be reused under them.
+    ///
+    /// The same enter runs the ring's deferred completion work (GETEVENTS; under
+    /// DEFER_TASKRUN it would wait for the core's next wait): an op of the source still in
+    /// the kernel (an accept or a receive, cancelled just before) holds the socket until its
+    /// completion has run, and a socket that outlives its close keeps its port, so binding
+    /// the port again at once failed with `AddrInUse`.
     fn close_fd(&self, fd: RawFd) {
         self.push_unawaited(opcode::Close::new(types::Fd(fd)).build());
-        self.submit_queued();
+        self.submit_and_run_task_work();
     }
 
-    /// Submits whatever SQEs are queued, making room if the CQ is full.
-    fn submit_queued(&self) {
+    /// Submits whatever SQEs are queued and runs the deferred completion work, in one enter
+    /// with GETEVENTS that waits for nothing, making room if the CQ is full.
+    fn submit_and_run_task_work(&self) {
         let mut ring = self.ring.borrow_mut();
         // Bounded: a kernel that keeps refusing (EBUSY with nothing to reap) must not hang us.
         for _ in 0..8 {
             // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
-            if unsafe { ring.submission_shared().len() } == 0 {
-                return;
-            }
+            let pending = unsafe { ring.submission_shared().len() };
             self.stats.uring_enters.bump();
-            match ring.submit() {
+            // SAFETY: the SQ's tail is published (every push syncs it), `pending` entries wait
+            // behind it, and no argument pointer is passed.
+            match unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, ENTER_GETEVENTS, None) } {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_now(&mut ring),
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                Err(_) => return,
-                Ok(_) => {}
+                _ => return,
             }
         }
+    }
+
+    /// Submits what is queued in one enter, for a wake that must not wait for the turn.
+    /// Unlike [`Uring::submit_and_run_task_work`] it never reaps, since a wake may come from
+    /// code that holds the op table or the stash (a buffer's drop), nor touches a ring
+    /// already in use: then, or on EBUSY, the entries stay queued for the turn's own enter.
+    fn submit_wake(&self) {
+        let Ok(ring) = self.ring.try_borrow() else { return };
+        // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
+        let pending = unsafe { ring.submission_shared().len() };
+        self.stats.uring_enters.bump();
+        // SAFETY: as in `submit_and_run_task_work`: the tail is published, and no argument
+        // pointer is passed.
+        let _ = unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, 0, None) };
     }
 
     /// Posts a MSG_RING wake into `target`'s ring, submitted at once (with whatever else is
@@ -331,7 +351,8 @@ impl Uring {
     /// keep it asleep for the rest of this turn: a cross-core round trip between two
     /// io_uring cores ran at 0.6M/s that way, 1.3-1.9M/s submitted at once (epoll: 1.2-1.4M/s,
     /// whose eventfd write is immediate too; `cargo bench -p ringpoll-benches --bench
-    /// channels`). False if the target has no ring (an epoll core): it needs its eventfd.
+    /// channels`). A task waking N parked cores pays N enters, as epoll pays N eventfd writes.
+    /// False if the target has no ring (an epoll core): it needs its eventfd.
     pub(crate) fn post_wake(&self, target: &Arc<Break>) -> bool {
         let Some(fd) = target.ring_fd() else { return false };
         let msg = opcode::MsgRingData::new(types::Fd(fd), 0, MAILBOX_DATA, None).build();
@@ -340,7 +361,7 @@ impl Uring {
         }
         self.unawaited.set(self.unawaited.get() + 1);
         self.posted.borrow_mut().push_back(target.clone());
-        self.submit_queued();
+        self.submit_wake();
         true
     }
 
