@@ -453,3 +453,27 @@ fn the_proxy_exits_when_no_core_can_listen() {
     let err = res.expect_err("nothing listens");
     assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable, "{err}");
 }
+
+/// Both peers reset with bytes queued both ways: nothing can be delivered any more, so the
+/// copy ends at once, not after waiting out its patience (a second) for the send queue of a
+/// connection that is over.
+#[test]
+fn a_pair_reset_on_both_sides_ends_without_waiting_for_its_queues() {
+    for copy in modes() {
+        run_bounded(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let (proxy, copier) = proxy_once(listener.local_addr().unwrap(), copy.clone());
+            let c = TcpStream::connect(proxy).await.unwrap();
+            let (s, _) = listener.accept().await.unwrap();
+            fill(&c).await;
+            fill(&s).await;
+            let reset = std::time::Instant::now();
+            c.abort();
+            s.abort();
+            let e = copier.await.unwrap().expect_err("the copy reports the reset");
+            assert!(is_reset(&e), "{:?}: {e}", copy.splice);
+            let took = reset.elapsed();
+            assert!(took < Duration::from_millis(800), "{:?}: the copy took {took:?} to end", copy.splice);
+        });
+    }
+}

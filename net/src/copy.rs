@@ -122,8 +122,10 @@ impl Duplex for TcpStream {
 /// is still healthy. Both of those waits give up after a second without progress (or the idle
 /// timeout, if shorter). A timed-out pair is reset at once: it is no clean end either, and
 /// whatever did not move within the idle timeout will not. So is a copy whose future is
-/// dropped before it ends. Unix streams have no reset: their peers read end of stream (or
-/// `ConnectionReset` when bytes they sent were left unread).
+/// dropped before it ends, once polled: a future dropped before its first poll has not taken
+/// the streams over yet, and they close as any dropped stream does (FIN). Unix streams have
+/// no reset: their peers read end of stream (or `ConnectionReset` when bytes they sent were
+/// left unread).
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
