@@ -1,13 +1,15 @@
 //! A TCP proxy on every chosen core: accepts on an SO_REUSEPORT listener per core, connects
-//! upstream, and copies both ways with `splice(2)` through a pipe (zero-copy; IORING_OP_SPLICE
-//! as an option on io_uring), passing a half-close on. A pair that ends in an error (a reset
+//! upstream, and copies both ways, passing a half-close on: through user space while a
+//! direction carries small messages, with `splice(2)` through a pipe (zero-copy;
+//! IORING_OP_SPLICE as an option on io_uring) once it carries bulk (see `SpliceMode::Auto`). A pair that ends in an error (a reset
 //! on either side, the idle timeout) and a client whose upstream cannot be reached are reset
 //! (RST), never closed with FIN: a client reading to end of stream must not take a cut-off
 //! answer for a whole one. Bytes that arrived before a reset are delivered first.
 //!
 //! ```text
 //! cargo run --release --example proxy -- --listen HOST:PORT --upstream HOST:PORT
-//!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off] [--verbose]
+//!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS]
+//!     [--splice auto|readiness|op|off] [--verbose]
 //! ```
 //! Runs until SIGINT or SIGTERM, then stops every core and exits.
 
@@ -38,13 +40,14 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cores LIST] \
-[--driver uring|epoll|auto] [--idle-timeout SECS] [--splice readiness|op|off] [--verbose]
+[--driver uring|epoll|auto] [--idle-timeout SECS] [--splice auto|readiness|op|off] [--verbose]
   --listen HOST:PORT    where clients connect (names are resolved)
   --upstream HOST:PORT  where their connections go
   --cores LIST          CPUs to run on, e.g. 0,1 (default: every CPU)
   --driver KIND         uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
   --idle-timeout SECS   reset a pair idle that long both ways (default 60; 0: never)
-  --splice MODE         readiness (splice(2) on readiness), op (IORING_OP_SPLICE) or off
+  --splice MODE         auto (copy, splice(2) once a direction carries bulk; the default),
+                        readiness (always splice(2)), op (IORING_OP_SPLICE) or off (copy)
   --verbose             log every pair that ends in an error (resets, upstream down)";
 
 pub fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {

@@ -67,6 +67,11 @@ fn bytes_a_dropped_read_took_are_forwarded_by_copy(mode: SpliceMode) {
 }
 
 #[test]
+fn bytes_a_dropped_read_took_reach_the_next_reader_through_an_auto_copy() {
+    bytes_a_dropped_read_took_are_forwarded_by_copy(SpliceMode::Auto);
+}
+
+#[test]
 fn bytes_a_dropped_read_took_reach_the_next_reader_through_splice() {
     bytes_a_dropped_read_took_are_forwarded_by_copy(SpliceMode::Readiness);
 }

@@ -179,6 +179,16 @@ fn copy_after_pooled_reads(mode: SpliceMode) {
 }
 
 #[test]
+fn an_auto_copy_after_pooled_reads_forwards_the_queued_bytes_first() {
+    copy_after_pooled_reads(SpliceMode::Auto);
+}
+
+#[test]
+fn an_auto_copy_after_pooled_reads_reports_a_queued_reset() {
+    copy_after_pooled_reset(SpliceMode::Auto);
+}
+
+#[test]
 fn a_splice_after_pooled_reads_forwards_the_queued_bytes_first() {
     copy_after_pooled_reads(SpliceMode::Readiness);
 }

@@ -106,7 +106,7 @@ async fn exchange(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
 
 fn modes() -> Vec<CopyOptions> {
     let idle_timeout = Some(Duration::from_secs(30));
-    [SpliceMode::Readiness, SpliceMode::UringOp, SpliceMode::Off]
+    [SpliceMode::Auto, SpliceMode::Readiness, SpliceMode::UringOp, SpliceMode::Off]
         .into_iter()
         .map(|splice| CopyOptions { idle_timeout, splice, ..CopyOptions::default() })
         .collect()
@@ -476,4 +476,82 @@ fn a_pair_reset_on_both_sides_ends_without_waiting_for_its_queues() {
             assert!(took < Duration::from_millis(800), "{:?}: the copy took {took:?} to end", copy.splice);
         });
     }
+}
+
+/// Pipes this process has open.
+fn open_pipes() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("pipe:"))
+        .count()
+}
+
+/// `SpliceMode::Auto` copies small messages through user space (no pipe) and splices a
+/// direction once it carries bulk (a pipe of its own), and the bytes survive the switch, also
+/// those pooled reads had queued when it came.
+#[test]
+fn auto_copies_small_messages_and_splices_bulk() {
+    // `run` holds the fd lock throughout: no other test of this binary opens a pipe meanwhile.
+    run_bounded(async {
+        let copy = CopyOptions { idle_timeout: Some(Duration::from_secs(30)), ..CopyOptions::default() };
+        assert_eq!(copy.splice, SpliceMode::Auto, "the default");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (proxy, copier) = proxy_once(listener.local_addr().unwrap(), copy);
+        let before = open_pipes();
+        let c = TcpStream::connect(proxy).await.unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        // Small messages both ways: copied.
+        for round in 0..20u8 {
+            let (res, _) = c.write_all(vec![round; 100]).await;
+            res.unwrap();
+            let (n, got) = s.read(Vec::with_capacity(1024)).await;
+            assert_eq!((n.unwrap(), got), (100, vec![round; 100]));
+            let (res, _) = s.write_all(vec![round; 200]).await;
+            res.unwrap();
+            let mut back = Vec::new();
+            while back.len() < 200 {
+                let (n, got) = c.read(Vec::with_capacity(1024)).await;
+                assert!(n.unwrap() > 0);
+                back.extend(got);
+            }
+            assert_eq!(back, vec![round; 200]);
+        }
+        assert_eq!(open_pipes(), before, "small messages are copied, not spliced");
+        // Bulk from the client while upstream reads nothing: the proxy switches to splicing
+        // and its pipe waits full.
+        const N: usize = 8 << 20;
+        let data = payload(N, 7);
+        let sent = data.clone();
+        let writer = ringpoll::spawn(async move {
+            let c = c;
+            let (res, _) = c.write_all(sent).await;
+            res.unwrap();
+            c
+        });
+        let mut piped = false;
+        for _ in 0..500 {
+            if open_pipes() > before {
+                piped = true;
+                break;
+            }
+            ringpoll::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(piped, "a direction carrying bulk is spliced");
+        let mut got = Vec::with_capacity(N);
+        while got.len() < N {
+            let (n, buf) = s.read(Vec::with_capacity(256 * 1024)).await;
+            assert!(n.unwrap() > 0, "upstream got {} of {N} bytes", got.len());
+            got.extend(buf);
+        }
+        assert!(got == data, "the bytes survive the switch");
+        let c = writer.await.unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let (n, _) = s.read(Vec::with_capacity(16)).await;
+        assert_eq!(n.unwrap(), 0, "the client's half-close reaches upstream");
+        let stats = copier.await.unwrap().unwrap();
+        assert_eq!(stats.a_to_b as usize, 20 * 100 + N);
+        assert_eq!(stats.b_to_a as usize, 20 * 200);
+    });
 }
