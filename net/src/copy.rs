@@ -3,10 +3,10 @@
 //! Each direction moves bytes until its reader sees EOF, then shuts down the write half of
 //! the other stream, so a half-close travels through while the other direction keeps
 //! flowing. A direction that fails instead ends the pair with a reset of both streams, once
-//! what can still be delivered is (see [`copy_bidirectional`]). Bytes move with `splice(2)`
-//! through a pipe per direction where the descriptors allow it (zero-copy, on both drivers),
-//! through user-space buffers otherwise: on io_uring the core's pool (pooled reads, several
-//! buffers per gathered write), on epoll one buffer per direction.
+//! what can still be delivered is (see [`copy_bidirectional`]). Bytes move through user-space
+//! buffers (on io_uring the core's pool: pooled reads, several buffers per gathered write; on
+//! epoll one buffer per direction) until a direction carries bulk, and from then on with
+//! `splice(2)` through a pipe of its own (zero-copy, on both drivers): see [`SpliceMode`].
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
