@@ -48,6 +48,7 @@ impl Default for CopyOptions {
 /// copying 10-20% less per small HTTP request and response: hence [`SpliceMode::Auto`], which
 /// copies until a direction turns out to carry bulk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpliceMode {
     /// Copies (as `Off`) until one step moves at least [`SPLICE_FROM`] bytes, a sign of a
     /// bulk transfer, then splices the rest of that direction (as `Readiness`).
