@@ -319,12 +319,7 @@ impl Uring {
         let mut ring = self.ring.borrow_mut();
         // Bounded: a kernel that keeps refusing (EBUSY with nothing to reap) must not hang us.
         for _ in 0..8 {
-            // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
-            let pending = unsafe { ring.submission_shared().len() };
-            self.stats.uring_enters.bump();
-            // SAFETY: the SQ's tail is published (every push syncs it), `pending` entries wait
-            // behind it, and no argument pointer is passed.
-            match unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, ENTER_GETEVENTS, None) } {
+            match self.enter_now(&ring, queued(&ring), ENTER_GETEVENTS) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap_now(&mut ring),
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 _ => return,
@@ -338,12 +333,17 @@ impl Uring {
     /// already in use: then, or on EBUSY, the entries stay queued for the turn's own enter.
     fn submit_wake(&self) {
         let Ok(ring) = self.ring.try_borrow() else { return };
-        // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
-        let pending = unsafe { ring.submission_shared().len() };
+        let _ = self.enter_now(&ring, queued(&ring), 0);
+    }
+
+    /// One io_uring_enter that waits for nothing, counted in the stats: submits `pending`
+    /// queued entries and passes `flags` (the turn's non-blocking enter, a close's, a wake's,
+    /// the overflow drain's).
+    fn enter_now(&self, ring: &IoUring, pending: usize, flags: u32) -> io::Result<usize> {
         self.stats.uring_enters.bump();
-        // SAFETY: as in `submit_and_run_task_work`: the tail is published, and no argument
-        // pointer is passed.
-        let _ = unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, 0, None) };
+        // SAFETY: the SQ's tail is published (every push syncs it), at least `pending` entries
+        // wait behind it, and no argument pointer is passed.
+        unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, flags, None) }
     }
 
     /// Posts a MSG_RING wake into `target`'s ring, submitted at once (with whatever else is
@@ -400,8 +400,8 @@ impl Uring {
         let mut ring = self.ring.borrow_mut();
         let ready = !ring.completion().is_empty();
         let result = match timeout {
-            _ if ready => self.enter_if_needed(&ring, stats),
-            Some(Duration::ZERO) => self.enter_if_needed(&ring, stats),
+            _ if ready => self.enter_if_needed(&ring),
+            Some(Duration::ZERO) => self.enter_if_needed(&ring),
             Some(wait) => {
                 stats.uring_enters.bump();
                 let ts = types::Timespec::from(wait);
@@ -420,7 +420,7 @@ impl Uring {
         let (mut n, mut orphans) = self.reap(&mut ring, wake);
         // SAFETY: this thread is the ring's only user; reading the SQ flags touches no entry.
         if n > 0 && unsafe { ring.submission_shared().cq_overflow() } {
-            let (more, late) = self.drain_overflow(&mut ring, wake, stats);
+            let (more, late) = self.drain_overflow(&mut ring, wake);
             n += more;
             orphans.extend(late);
         }
@@ -443,7 +443,7 @@ impl Uring {
 
     /// A non-blocking turn enters the kernel only if there is something to submit or
     /// deferred completion work to run.
-    fn enter_if_needed(&self, ring: &IoUring, stats: &Stats) -> io::Result<usize> {
+    fn enter_if_needed(&self, ring: &IoUring) -> io::Result<usize> {
         // SAFETY: this thread is the ring's only user and holds no other SQ handle; reading
         // the queue's length and flags touches no entry.
         let (pending, taskrun, overflow) = unsafe {
@@ -455,36 +455,27 @@ impl Uring {
         if pending == 0 && !taskrun && !overflow {
             return Ok(0);
         }
-        stats.uring_enters.bump();
         // Under DEFER_TASKRUN the kernel runs deferred completion work only in an enter that
         // carries GETEVENTS, and moves overflowed completions only then too. Said here rather
         // than left to the io-uring crate's `submit` (0.7.15 adds it for these flags; 0.6 did
         // not, and then such an enter ran nothing).
         let flags = if taskrun || overflow { ENTER_GETEVENTS } else { 0 };
-        // SAFETY: the SQ's tail is published (every push syncs it), `pending` entries wait
-        // behind it, and no argument pointer is passed.
-        unsafe { ring.submitter().enter::<libc::sigset_t>(pending as u32, 0, flags, None) }
+        self.enter_now(ring, pending, flags)
     }
 
     /// Empties the kernel's CQ overflow list into the op table, a CQ's worth per enter (an
     /// enter with GETEVENTS moves them, and submits nothing here), up to
     /// [`OVERFLOW_ROUNDS`] enters. Completions are only recorded here: tasks run after.
     #[cold]
-    fn drain_overflow(
-        &self,
-        ring: &mut IoUring,
-        wake: &mut Vec<Waker>,
-        stats: &Stats,
-    ) -> (usize, Vec<(Orphan, Completion)>) {
+    fn drain_overflow(&self, ring: &mut IoUring, wake: &mut Vec<Waker>) -> (usize, Vec<(Orphan, Completion)>) {
         let (mut n, mut orphans) = (0, Vec::new());
         for _ in 0..OVERFLOW_ROUNDS {
             // SAFETY: this thread is the ring's only user; reading the SQ flags touches no entry.
             if !unsafe { ring.submission_shared().cq_overflow() } {
                 break;
             }
-            stats.uring_enters.bump();
-            // SAFETY: no entry is submitted and no argument pointer is passed.
-            match unsafe { ring.submitter().enter::<libc::sigset_t>(0, 0, ENTER_GETEVENTS, None) } {
+            // Submits nothing: only moves completions over.
+            match self.enter_now(ring, 0, ENTER_GETEVENTS) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(_) => break,
@@ -578,4 +569,10 @@ impl Drop for Uring {
         // Accepted sockets nobody will ask for are closed here.
         drop(std::mem::take(&mut *self.stash.borrow_mut()));
     }
+}
+
+/// The entries queued in the SQ, not yet submitted.
+fn queued(ring: &IoUring) -> usize {
+    // SAFETY: this thread is the ring's only user; reading the SQ length touches no entry.
+    unsafe { ring.submission_shared().len() }
 }
