@@ -43,7 +43,7 @@ pub fn run(args: args::Args) -> io::Result<()> {
     let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, root, driver) = (args.addr, args.root, rt.driver());
     let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
-    let servers = rt.run_on_each_core(move |core| {
+    let mut servers = rt.run_on_each_core(move |core| {
         let (root, cpu) = (root.clone(), cpus[core]);
         async move {
             let listener = TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: {addr}: {e}"))?;
@@ -51,11 +51,8 @@ pub fn run(args: args::Args) -> io::Result<()> {
             serve::listen(listener, root.into()).await
         }
     });
-    let sig = match cli::wait(&signals, &servers, None) {
-        cli::Waited::Signal(sig) => sig,
-        // Nothing listens (the address, on every core): exit with why, not wait for a signal.
-        _ => return Err(cli::ended(servers)),
-    };
+    // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+    let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("fileserver: signal {sig}, shutting down");
     rt.shutdown_gracefully(GRACE);
     drop(servers);

@@ -127,7 +127,7 @@ pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores.clone(), args.driver)?;
     let (listen, upstream, verbose, driver) = (args.listen, args.upstream, args.verbose, rt.driver());
-    let servers = rt.run_on_each_core(move |core| {
+    let mut servers = rt.run_on_each_core(move |core| {
         let copy = args.copy.clone();
         async move {
             let listener = TcpListener::bind(listen).inspect_err(|e| eprintln!("core {core}: {listen}: {e}"))?;
@@ -135,11 +135,8 @@ pub fn run(args: Args) -> io::Result<()> {
             serve(listener, upstream, copy, verbose).await
         }
     });
-    let sig = match cli::wait(&signals, &servers, None) {
-        cli::Waited::Signal(sig) => sig,
-        // Nothing listens (the address, on every core): exit with why, not wait for a signal.
-        _ => return Err(cli::ended(servers)),
-    };
+    // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+    let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("proxy: signal {sig}, shutting down");
     drop(servers);
     rt.shutdown();

@@ -186,6 +186,15 @@ pub fn wait<T>(signals: &ShutdownSignals, servers: &[JoinHandle<T>], period: Opt
     }
 }
 
+/// Blocks until SIGINT or SIGTERM and returns it, or, if every one of `servers` ends first
+/// (none could listen, say), fails with why ([`wait`] without a period, then [`ended`]).
+pub fn signal<T>(signals: &ShutdownSignals, servers: &mut Vec<JoinHandle<io::Result<T>>>) -> io::Result<i32> {
+    match wait(signals, servers, None) {
+        Waited::Signal(sig) => Ok(sig),
+        Waited::Ended | Waited::Tick => Err(ended(std::mem::take(servers))),
+    }
+}
+
 /// Why every server ended: the first one's error (each core's is the same, typically the
 /// address), or an error saying they stopped.
 pub fn ended<T>(servers: Vec<JoinHandle<io::Result<T>>>) -> io::Error {

@@ -95,16 +95,13 @@ pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, driver) = (args.addr, rt.driver());
-    let servers = rt.run_on_each_core(move |core| async move {
+    let mut servers = rt.run_on_each_core(move |core| async move {
         let listener = TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: {addr}: {e}"))?;
         println!("core {core}: driver {driver}, http on {addr}");
         serve(listener).await
     });
-    let sig = match cli::wait(&signals, &servers, None) {
-        cli::Waited::Signal(sig) => sig,
-        // Nothing listens (the address, on every core): exit with why, not wait for a signal.
-        _ => return Err(cli::ended(servers)),
-    };
+    // Nothing listens (the address, on every core): exit with why, not wait for a signal.
+    let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("http: signal {sig}, shutting down");
     drop(servers);
     rt.shutdown();
