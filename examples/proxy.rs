@@ -1,10 +1,11 @@
 //! A TCP proxy on every chosen core: accepts on an SO_REUSEPORT listener per core, connects
 //! upstream, and copies both ways, passing a half-close on: through user space while a
 //! direction carries small messages, with `splice(2)` through a pipe (zero-copy;
-//! IORING_OP_SPLICE as an option on io_uring) once it carries bulk (see `SpliceMode::Auto`). A pair that ends in an error (a reset
-//! on either side, the idle timeout) and a client whose upstream cannot be reached are reset
-//! (RST), never closed with FIN: a client reading to end of stream must not take a cut-off
-//! answer for a whole one. Bytes that arrived before a reset are delivered first.
+//! IORING_OP_SPLICE as an option on io_uring) once it carries bulk (see `SpliceMode::Auto`).
+//! A pair that ends in an error (a reset on either side, the idle timeout) and a client whose
+//! upstream cannot be reached are reset (RST), never closed with FIN: a client reading to end
+//! of stream must not take a cut-off answer for a whole one. Bytes that arrived before a reset
+//! are delivered first.
 //!
 //! ```text
 //! cargo run --release --example proxy -- --listen HOST:PORT --upstream HOST:PORT
