@@ -127,6 +127,36 @@ fn every_command_answers_as_redis_does() {
     assert_eq!(bye, "OK");
 }
 
+/// Expiry times are refused as Redis refuses them (the time in milliseconds must fit an
+/// i64), never clamped to another time and never a panic, on the connection's own shard and
+/// the other core's alike.
+#[test]
+fn expiry_times_too_large_are_refused_not_clamped() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    for key in one_key_per_core(&mut con, "far") {
+        let expire = |con: &mut Connection, secs: i64| redis::cmd("EXPIRE").arg(&key).arg(secs).query::<i64>(con);
+        for secs in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1] {
+            let err = expire(&mut con, secs).unwrap_err().to_string();
+            assert!(err.contains("invalid expire time in 'expire' command"), "EXPIRE {secs}: {err}");
+        }
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), -1, "a refused EXPIRE leaves the key as it was");
+        assert_eq!(expire(&mut con, i64::MAX / 1000).unwrap(), 1);
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), i64::MAX / 1000);
+        for (unit, amount) in [("EX", i64::MAX), ("EX", i64::MAX / 1000 + 1)] {
+            let set: RedisResult<()> = redis::cmd("SET").arg(&key).arg("v").arg(unit).arg(amount).query(&mut con);
+            let err = set.unwrap_err().to_string();
+            assert!(err.contains("invalid expire time in 'set' command"), "SET {unit} {amount}: {err}");
+        }
+        // Formerly clamped to u32::MAX seconds (136 years) without a word.
+        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("EX").arg(1u64 << 40).query(&mut con).unwrap();
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), 1 << 40);
+        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("PX").arg(i64::MAX).query(&mut con).unwrap();
+        assert!(con.ttl::<_, i64>(&key).unwrap() > i64::MAX / 1000 - 5, "PX i64::MAX: a TTL, not a wrap");
+    }
+    assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+}
+
 #[test]
 fn a_pipeline_gets_its_replies_in_order() {
     let rt = runtime();

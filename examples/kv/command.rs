@@ -55,7 +55,10 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
         b"quit" => Plan::Quit,
         b"expire" => match integer(args[1]) {
-            Some(secs) => Plan::One(shard_of(args[0], shards), Op::Expire(args[0], secs)),
+            Some(secs) if secs.checked_mul(1000).is_some() => {
+                Plan::One(shard_of(args[0], shards), Op::Expire(args[0], secs))
+            }
+            Some(_) => answer(out, |o| replies::error(o, "ERR invalid expire time in 'expire' command")),
             None => answer(out, not_an_integer),
         },
         b"del" => keys(args, shards, Op::Del, Combine::Sum),
@@ -114,22 +117,25 @@ fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a [u8] {
     &buf[..raw.len()]
 }
 
-/// `EX seconds` or `PX milliseconds` after SET's key and value.
+/// `EX seconds` or `PX milliseconds` after SET's key and value. As in Redis, a time whose
+/// milliseconds do not fit an i64 is refused, not clamped to another.
 fn set_ttl(options: &[&[u8]]) -> Result<Option<Duration>, &'static str> {
+    const INVALID: &str = "ERR invalid expire time in 'set' command";
     let mut ttl = None;
     let mut options = options.iter();
     while let Some(option) = options.next() {
-        let unit = match option.to_ascii_lowercase().as_slice() {
-            b"ex" => Duration::from_secs(1),
-            b"px" => Duration::from_millis(1),
+        let unit_ms: i64 = match option.to_ascii_lowercase().as_slice() {
+            b"ex" => 1000,
+            b"px" => 1,
             _ => return Err("ERR syntax error"),
         };
         let amount = options.next().ok_or("ERR syntax error")?;
         let amount = integer(amount).ok_or("ERR value is not an integer or out of range")?;
         if amount <= 0 || ttl.is_some() {
-            return Err("ERR invalid expire time in 'set' command");
+            return Err(INVALID);
         }
-        ttl = Some(unit.saturating_mul(amount.min(u32::MAX as i64) as u32));
+        let ms = amount.checked_mul(unit_ms).ok_or(INVALID)?;
+        ttl = Some(Duration::from_millis(ms.unsigned_abs()));
     }
     Ok(ttl)
 }

@@ -18,6 +18,13 @@ struct Entry {
     expires: Option<Instant>,
 }
 
+/// When a TTL given at `now` runs out. Commands refuse TTLs whose milliseconds overflow an
+/// i64, as Redis does; a deadline still past what an `Instant` can hold is never reached, so
+/// it is no deadline (`now + ttl` would panic).
+fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
+    now.checked_add(ttl)
+}
+
 impl Entry {
     fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|t| t > now)
@@ -54,7 +61,7 @@ impl Store {
                 None => replies::nil(out),
             },
             Op::Set { key, value, ttl } => {
-                let expires = ttl.map(|t| now + t);
+                let expires = ttl.and_then(|t| deadline(now, t));
                 self.expiring |= expires.is_some();
                 match self.map.get_mut(key) {
                     // Overwriting keeps the key and reuses the value's allocation.
@@ -76,7 +83,7 @@ impl Store {
                 }
                 match self.live_mut(key, now) {
                     Some(e) => {
-                        e.expires = Some(now + Duration::from_secs(secs as u64));
+                        e.expires = deadline(now, Duration::from_secs(secs.unsigned_abs()));
                         self.expiring = true;
                         replies::int(out, 1);
                     }
@@ -86,7 +93,10 @@ impl Store {
             Op::Ttl(key) => match self.live(key, now) {
                 None => replies::int(out, -2),
                 Some(Entry { expires: None, .. }) => replies::int(out, -1),
-                Some(Entry { expires: Some(t), .. }) => replies::int(out, ((*t - now).as_millis() as i64 + 500) / 1000),
+                Some(Entry { expires: Some(t), .. }) => {
+                    let secs = ((*t - now).as_millis() + 500) / 1000;
+                    replies::int(out, i64::try_from(secs).unwrap_or(i64::MAX))
+                }
             },
             Op::DbSize => {
                 self.sweep(now);
