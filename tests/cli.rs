@@ -106,3 +106,17 @@ fn waiting_ends_when_every_server_has_ended() {
     assert_eq!(cli::wait(&signals, &running, Some(Duration::from_millis(120))), cli::Waited::Tick);
     assert!(started.elapsed() >= Duration::from_millis(120), "a running server keeps it waiting");
 }
+
+/// `--stats 1e19` is a valid `Duration` but past what an `Instant` can reach: such a period
+/// never ticks (it once panicked the main thread with an `Instant` overflow).
+#[test]
+fn a_period_past_the_clock_never_ticks() {
+    use std::time::{Duration, Instant};
+
+    let signals = ringpoll::signal::ShutdownSignals::install().unwrap();
+    let rt = ringpoll::Runtime::builder().cores([0]).build().unwrap();
+    let failing = rt.run_on_each_core(|_| async { Err::<(), _>(std::io::Error::other("no listener")) });
+    let started = Instant::now();
+    assert_eq!(cli::wait(&signals, &failing, Some(Duration::MAX)), cli::Waited::Ended);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

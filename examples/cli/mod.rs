@@ -169,9 +169,10 @@ const SERVERS_CHECK: Duration = Duration::from_millis(50);
 
 /// Blocks until SIGINT or SIGTERM, until every one of `servers` (each core's accept loop)
 /// has ended, or until `period` (if any) has passed. A server that cannot listen on any core
-/// then exits with its error instead of waiting for a signal.
+/// then exits with its error instead of waiting for a signal. A period past what an
+/// `Instant` can hold (`--stats 1e19`) never passes.
 pub fn wait<T>(signals: &ShutdownSignals, servers: &[JoinHandle<T>], period: Option<Duration>) -> Waited {
-    let until = period.map(|p| Instant::now() + p);
+    let until = period.and_then(|p| Instant::now().checked_add(p));
     loop {
         let step = until.map_or(SERVERS_CHECK, |t| t.saturating_duration_since(Instant::now()).min(SERVERS_CHECK));
         if let Some(sig) = signals.wait_timeout(step) {
