@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use kv::resp::{parse_request, MAX_BULK};
+use kv::resp::{parse_request, Arrival, MAX_BULK};
 use redis::{Commands, Connection, RedisResult, Value};
 use ringpoll::Runtime;
 use support::two_core_runtime;
@@ -155,6 +155,80 @@ fn expiry_times_too_large_are_refused_not_clamped() {
         assert!(con.ttl::<_, i64>(&key).unwrap() > i64::MAX / 1000 - 5, "PX i64::MAX: a TTL, not a wrap");
     }
     assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+}
+
+/// CPU time, in clock ticks, that the threads `tids` have used (utime + stime).
+fn cpu_ticks(tids: &[String]) -> u64 {
+    tids.iter()
+        .map(|tid| {
+            let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+            let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        })
+        .sum()
+}
+
+/// Sends `input` in 2 KiB pieces a millisecond apart (so the server reads it piece by
+/// piece), then reads `reply_len` bytes of replies.
+fn trickle(addr: SocketAddr, input: &[u8], reply_len: usize) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    for piece in input.chunks(2048) {
+        s.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut reply = vec![0; reply_len];
+    s.read_exact(&mut reply).unwrap();
+    assert!(reply.starts_with(b"*"), "{:?}", String::from_utf8_lossy(&reply[..reply.len().min(64)]));
+}
+
+/// A request of many arguments that arrives over many reads costs its core about what the
+/// same arguments in small requests cost: the part already arrived is not parsed again at
+/// every read (which made it quadratic, ~2 s of a core for a 7 MB MGET sent slowly).
+#[test]
+fn a_big_request_arriving_slowly_is_parsed_once() {
+    // In a process of its own: it measures its cores' CPU time, and its requests of several
+    // MiB, once freed, raise glibc's mmap threshold for the whole process, which changes
+    // what the tests of memory here measure.
+    const ALONE: &str = "KV_TEST_ALONE";
+    if std::env::var_os(ALONE).is_none() {
+        let name = "a_big_request_arriving_slowly_is_parsed_once";
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1"])
+            .env(ALONE, "1")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
+        assert!(child.status.success() && said.contains("1 passed"), "{said}");
+        return;
+    }
+    let rt = runtime();
+    let addr = start(&rt);
+    let tids: Vec<String> = rt
+        .run_on_each_core(|_| async { std::fs::read_link("/proc/thread-self").unwrap() })
+        .into_iter()
+        .map(|h| h.join().unwrap().file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let (keys, per_request) = (400_000, 1000);
+    let mget = |n: usize| {
+        let mut req = format!("*{}\r\n$4\r\nMGET\r\n", n + 1).into_bytes();
+        (0..n).for_each(|_| req.extend_from_slice(b"$1\r\nk\r\n"));
+        req
+    };
+    let replies = |n: usize| format!("*{n}\r\n").len() + n * b"$-1\r\n".len();
+    let small: Vec<u8> = (0..keys / per_request).flat_map(|_| mget(per_request)).collect();
+    let before = cpu_ticks(&tids);
+    trickle(addr, &small, keys / per_request * replies(per_request));
+    let small_cost = cpu_ticks(&tids) - before;
+    let before = cpu_ticks(&tids);
+    trickle(addr, &mget(keys), replies(keys));
+    let big_cost = cpu_ticks(&tids) - before;
+    assert!(
+        big_cost <= 3 * small_cost + 20,
+        "one request of {keys} keys took {big_cost} ticks, {} requests of {per_request} took {small_cost}",
+        keys / per_request
+    );
 }
 
 #[test]
@@ -496,8 +570,16 @@ fn fuzz_the_request_parser() {
             1 => input = (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
             _ => input.extend((0..rng.below(16)).map(|_| rng.next() as u8)),
         }
-        let mut at = 0;
+        // Fed a growing prefix piece by piece, `Arrival` waits exactly while the parser would.
+        let mut arrival = Arrival::default();
         let mut args = Vec::new();
+        let mut end = 0;
+        while end < input.len() {
+            end = (end + 1 + rng.below(8)).min(input.len());
+            let waits = matches!(parse_request(&input[..end], &mut args), Ok(None));
+            assert_eq!(arrival.complete(&input[..end]), !waits, "{:?}", &input[..end]);
+        }
+        let mut at = 0;
         while at < input.len() {
             match parse_request(&input[at..], &mut args) {
                 Ok(Some(used)) => {

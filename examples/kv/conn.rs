@@ -13,6 +13,7 @@ use ringpoll::net::TcpStream;
 
 use super::direct::Direct;
 use super::pipeline::{End, Pipeline};
+use super::resp::Arrival;
 use super::shard::Shards;
 
 /// How much one read asks for.
@@ -24,6 +25,8 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
     // The start of a request not complete yet; most reads end on a request's end, and are
     // parsed where they were read.
     let mut partial = Vec::new();
+    // How far the request at the front of `partial` has arrived: it runs once whole.
+    let mut arrival = Arrival::default();
     let mut read_buf = Vec::with_capacity(READ_SIZE);
     let mut pipeline = Pipeline::new(READ_SIZE);
     // Other cores may write replies to this client (one at a time) if the store is sharded.
@@ -37,6 +40,7 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
             // request, and such a run ends `More`.
             let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
             partial.drain(..used);
+            arrival = Arrival::default();
             end
         } else {
             let (n, buf) = match &mut direct {
@@ -60,9 +64,14 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
                 end
             } else {
                 partial.extend_from_slice(&read_buf);
-                let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
-                partial.drain(..used);
-                end
+                if arrival.complete(&partial) {
+                    let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
+                    partial.drain(..used);
+                    arrival = Arrival::default();
+                    end
+                } else {
+                    End::More // still arriving: nothing to parse again yet
+                }
             }
         };
         let out = pipeline.replies().await;
