@@ -209,6 +209,9 @@ impl Pipeline {
                                 shards.forward_direct(core, op, direct);
                                 continue;
                             }
+                            if self.holes.capacity() == 0 {
+                                self.reserve_for_forwarding();
+                            }
                             let slot = self.slots.slot();
                             self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
                             shards.forward(core, op, &self.slots, slot);
@@ -239,6 +242,15 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// Sizes the lists a forwarding run fills for a full run, once per connection, so they
+    /// do not grow from nothing (a grow is a realloc) while its first pipelines run.
+    #[cold]
+    fn reserve_for_forwarding(&mut self) {
+        self.holes.reserve(MAX_FORWARDED);
+        self.slots.ranges.borrow_mut().reserve(MAX_FORWARDED);
+        self.slots.bytes.borrow_mut().reserve(MAX_FORWARDED * 16);
     }
 
     /// The replies of everything run so far, in request order, once the other cores have
@@ -282,6 +294,9 @@ impl Pipeline {
         joined.clear();
         let bytes = self.slots.bytes.borrow();
         let ranges = self.slots.ranges.borrow();
+        // Room for it all at once: grown piece by piece, a new connection's first pipelines
+        // would realloc several times. (A combined reply may still need a few bytes more.)
+        joined.reserve(self.out.len() + bytes.len());
         let mut from = 0;
         for hole in self.holes.drain(..) {
             joined.extend_from_slice(&self.out[from..hole.at]);
