@@ -61,7 +61,44 @@ impl Slots {
         if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
             *range = start..bytes.len();
         }
-        self.missing.set(self.missing.get().saturating_sub(1));
+        drop(bytes);
+        self.filled(1);
+    }
+
+    /// Fills up to `count` slots from `first` on with the answers at the front of `framed`
+    /// (each a little-endian `u32` length and the reply), and moves `framed` past them;
+    /// returns how many it filled. The answers are copied in one piece, frames and all (the
+    /// ranges skip the frames), but for a lone answer, copied without its frame: it may be
+    /// the whole output (see [`Pipeline::fill_holes`]).
+    pub fn fill_framed(&self, first: u32, count: u32, framed: &mut &[u8]) -> u32 {
+        let mut bytes = self.bytes.borrow_mut();
+        let mut ranges = self.ranges.borrow_mut();
+        let base = bytes.len();
+        let (mut at, mut filled) = (0, 0);
+        while filled < count {
+            let Some(len) = framed.get(at..at + 4) else { break };
+            let start = at + 4;
+            let end = start + (u32::from_le_bytes(len.try_into().unwrap_or_default()) as usize).min(framed.len() - start);
+            if let Some(range) = ranges.get_mut((first + filled) as usize) {
+                *range = base + start..base + end;
+            }
+            at = end;
+            filled += 1;
+        }
+        let skip = if filled == 1 { 4 } else { 0 };
+        if let (1, Some(range)) = (filled, ranges.get_mut(first as usize)) {
+            *range = base..base + at - skip;
+        }
+        bytes.extend_from_slice(&framed[skip.min(at)..at]);
+        *framed = &framed[at..];
+        drop((bytes, ranges));
+        self.filled(filled as usize);
+        filled
+    }
+
+    /// Counts `n` more slots filled; wakes the connection once none is missing.
+    fn filled(&self, n: usize) {
+        self.missing.set(self.missing.get().saturating_sub(n));
         if self.missing.get() == 0 {
             if let Some(w) = self.waker.take() {
                 w.wake();
@@ -282,7 +319,9 @@ impl Pipeline {
 
     /// Splices each hole's reply into the output, in order.
     fn fill_holes(&mut self) {
-        if self.out.is_empty() && matches!(self.holes[..], [Hole { how: Combine::Single, .. }]) {
+        let lone = matches!(self.holes[..], [Hole { how: Combine::Single, .. }])
+            && self.slots.ranges.borrow()[..] == [0..self.slots.bytes.borrow().len()];
+        if self.out.is_empty() && lone {
             // One request, answered by another core (pipelines of one): its reply is the
             // output as it came, so the buffers trade places instead of being copied.
             std::mem::swap(&mut self.out, &mut self.slots.bytes.borrow_mut());

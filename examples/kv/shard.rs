@@ -67,9 +67,9 @@ struct Link {
     queued: Vec<u8>,
     queued_ops: u32,
     direct: Vec<(u32, DirectReply)>,
-    /// Who waits for each operation queued or in flight, oldest first (not those answered
-    /// directly).
-    waiters: VecDeque<(Rc<Slots>, u32)>,
+    /// Who waits for the operations queued or in flight, oldest first (not those answered
+    /// directly): one entry per run of a pipeline's consecutive slots, not per operation.
+    waiters: VecDeque<Waiter>,
     /// Batches sent and not answered yet (not those of direct replies only, which are
     /// never answered: one per connection at most, they need no other bound).
     in_flight: usize,
@@ -81,7 +81,27 @@ struct Link {
     closed: bool,
 }
 
+/// Slots `first..first + count` of one pipeline, waiting for the next `count` answers.
+/// A pipeline forwards its requests for one core one after another, so one entry (one
+/// reference count, one queue push) usually stands for all of them.
+struct Waiter {
+    slots: Rc<Slots>,
+    first: u32,
+    count: u32,
+}
+
 impl Link {
+    /// Records that `slot` of `slots` waits for the answer to the operation queued last.
+    fn wait(&mut self, slots: &Rc<Slots>, slot: u32) {
+        if let Some(last) = self.waiters.back_mut() {
+            if Rc::ptr_eq(&last.slots, slots) && last.first + last.count == slot {
+                last.count += 1;
+                return;
+            }
+        }
+        self.waiters.push_back(Waiter { slots: slots.clone(), first: slot, count: 1 });
+    }
+
     /// Whether the next flush has something to send on this link.
     fn has_outgoing(&self) -> bool {
         !self.closed && (self.answered > 0 || (!self.queued.is_empty() && self.in_flight < MAX_IN_FLIGHT))
@@ -151,7 +171,7 @@ impl Shards {
         }
         op.encode(&mut link.queued);
         link.queued_ops += 1;
-        link.waiters.push_back((slots.clone(), slot));
+        link.wait(slots, slot);
         drop(links);
         self.want_flush();
     }
@@ -222,7 +242,9 @@ impl Shards {
                     let msg = e.into_inner();
                     self.recycle(msg.ops);
                     self.recycle(msg.replies);
-                    waiters.into_iter().for_each(|(slots, slot)| slots.fill(slot, shard_gone));
+                    for Waiter { slots, first, count } in waiters {
+                        (first..first + count).for_each(|slot| slots.fill(slot, shard_gone));
+                    }
                 }
             }
         }
@@ -300,16 +322,21 @@ impl Shards {
     }
 }
 
-/// Hands framed answers to the connections waiting on `link`, oldest first.
-fn deliver(link: &mut Link, framed: &[u8]) {
-    let mut rest = framed;
-    while let Some((len, after)) = rest.split_first_chunk::<4>() {
-        let len = (u32::from_le_bytes(*len) as usize).min(after.len());
-        let (reply, next) = after.split_at(len);
-        rest = next;
+/// Hands framed answers to the connections waiting on `link`, oldest first, a run of one
+/// pipeline's answers at a time.
+fn deliver(link: &mut Link, mut framed: &[u8]) {
+    while !framed.is_empty() {
+        let Some(waiter) = link.waiters.front_mut() else { return };
         // Filling only wakes the connection's task (no reentry here): links stay borrowed.
-        if let Some((slots, slot)) = link.waiters.pop_front() {
-            slots.fill(slot, |out| out.extend_from_slice(reply));
+        let filled = waiter.slots.fill_framed(waiter.first, waiter.count, &mut framed);
+        if filled == waiter.count {
+            link.waiters.pop_front();
+        } else if filled == 0 {
+            return; // a torn frame (not from this server's own encoder): nothing more to take
+        } else {
+            // The message ended inside the run: the rest of its answers come in the next.
+            waiter.first += filled;
+            waiter.count -= filled;
         }
     }
 }
@@ -575,7 +602,8 @@ mod tests {
             core0.flush();
         }
         assert_eq!(inbox1.len(), MAX_IN_FLIGHT, "the rest wait for answers");
-        assert_eq!(core0.links.borrow()[1].waiters.len(), MAX_IN_FLIGHT + 3);
+        let waiting: u32 = core0.links.borrow()[1].waiters.iter().map(|w| w.count).sum();
+        assert_eq!(waiting as usize, MAX_IN_FLIGHT + 3);
         // Core 1 answers every batch in one message; that frees core 0 to send the rest.
         let core1 = Shards::new(1, vec![to0, to1]);
         while let Ok(batch) = inbox1.try_recv() {
