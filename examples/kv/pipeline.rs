@@ -65,35 +65,44 @@ impl Slots {
         self.filled(1);
     }
 
-    /// Fills up to `count` slots from `first` on with the answers at the front of `framed`
-    /// (each a little-endian `u32` length and the reply), and moves `framed` past them;
-    /// returns how many it filled. The answers are copied in one piece, frames and all (the
-    /// ranges skip the frames), but for a lone answer, copied without its frame: it may be
-    /// the whole output (see [`Pipeline::fill_holes`]).
-    pub fn fill_framed(&self, first: u32, count: u32, framed: &mut &[u8]) -> u32 {
+    /// Fills up to `count` slots from `first` on with the replies at the front of
+    /// `replies`, whose lengths (little-endian `u32`s) are at the front of `lens`, and moves
+    /// both past them; returns how many it filled. The replies are copied in one piece, so
+    /// consecutive slots lie one after another (see [`Slots::span`]).
+    pub fn fill_run(&self, first: u32, count: u32, replies: &mut &[u8], lens: &mut &[u8]) -> u32 {
         let mut bytes = self.bytes.borrow_mut();
         let mut ranges = self.ranges.borrow_mut();
         let base = bytes.len();
         let (mut at, mut filled) = (0, 0);
         while filled < count {
-            let Some(len) = framed.get(at..at + 4) else { break };
-            let start = at + 4;
-            let end = start + (u32::from_le_bytes(len.try_into().unwrap_or_default()) as usize).min(framed.len() - start);
+            let Some((len, rest)) = lens.split_first_chunk::<4>() else { break };
+            *lens = rest;
+            let end = at + (u32::from_le_bytes(*len) as usize).min(replies.len() - at);
             if let Some(range) = ranges.get_mut((first + filled) as usize) {
-                *range = base + start..base + end;
+                *range = base + at..base + end;
             }
             at = end;
             filled += 1;
         }
-        let skip = if filled == 1 { 4 } else { 0 };
-        if let (1, Some(range)) = (filled, ranges.get_mut(first as usize)) {
-            *range = base..base + at - skip;
-        }
-        bytes.extend_from_slice(&framed[skip.min(at)..at]);
-        *framed = &framed[at..];
+        bytes.extend_from_slice(&replies[..at]);
+        *replies = &replies[at..];
         drop((bytes, ranges));
         self.filled(filled as usize);
         filled
+    }
+
+    /// Where the replies of `slots` lie in `bytes`, if they lie one after another, in order.
+    fn span(ranges: &[Range<usize>], slots: Range<u32>) -> Option<Range<usize>> {
+        let ranges = ranges.get(slots.start as usize..slots.end as usize)?;
+        let (first, rest) = ranges.split_first()?;
+        let mut end = first.end;
+        for range in rest {
+            if range.start != end {
+                return None;
+            }
+            end = range.end;
+        }
+        Some(first.start..end)
     }
 
     /// Counts `n` more slots filled; wakes the connection once none is missing.
@@ -141,7 +150,9 @@ fn reuse<'b>(mut list: Vec<&[u8]>) -> Vec<&'b [u8]> {
     list.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
 }
 
-/// A place in the output where a reply from slots goes.
+/// A place in the output where a reply from slots goes: the one `how` makes of them, or for
+/// [`Combine::Single`], the replies of consecutive forwarded requests, one after another
+/// (the usual case: a pipeline's requests for other cores, each taken as it is).
 struct Hole {
     at: usize,
     how: Combine,
@@ -250,7 +261,15 @@ impl Pipeline {
                                 self.reserve_for_forwarding();
                             }
                             let slot = self.slots.slot();
-                            self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
+                            match self.holes.last_mut() {
+                                // Right after the previous forwarded request's hole, nothing
+                                // between: one hole for both, filled in one piece (their
+                                // answers come back one after another).
+                                Some(last) if last.how == Combine::Single && last.at == self.out.len() && last.slots.end == slot => {
+                                    last.slots.end += 1;
+                                }
+                                _ => self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 }),
+                            }
                             shards.forward(core, op, &self.slots, slot);
                             self.owed_elsewhere += self.forward_cost;
                         }
@@ -319,11 +338,15 @@ impl Pipeline {
 
     /// Splices each hole's reply into the output, in order.
     fn fill_holes(&mut self) {
-        let lone = matches!(self.holes[..], [Hole { how: Combine::Single, .. }])
-            && self.slots.ranges.borrow()[..] == [0..self.slots.bytes.borrow().len()];
-        if self.out.is_empty() && lone {
-            // One request, answered by another core (pipelines of one): its reply is the
-            // output as it came, so the buffers trade places instead of being copied.
+        let whole = match self.holes[..] {
+            [Hole { how: Combine::Single, ref slots, .. }] if self.out.is_empty() => {
+                Slots::span(&self.slots.ranges.borrow(), slots.clone()) == Some(0..self.slots.bytes.borrow().len())
+            }
+            _ => false,
+        };
+        if whole {
+            // Only requests answered by another core (pipelines of one, say): their replies
+            // are the output as they came, so the buffers trade places instead of being copied.
             std::mem::swap(&mut self.out, &mut self.slots.bytes.borrow_mut());
             self.holes.clear();
             self.slots.clear();
@@ -338,12 +361,19 @@ impl Pipeline {
         joined.reserve(self.out.len() + bytes.len());
         let mut from = 0;
         for hole in self.holes.drain(..) {
-            joined.extend_from_slice(&self.out[from..hole.at]);
-            let ranges = &ranges[hole.slots.start as usize..hole.slots.end as usize];
-            match (hole.how, ranges) {
-                // A single key's reply is the client's as it is: the common case.
-                (Combine::Single, [range]) => joined.extend_from_slice(&bytes[range.clone()]),
-                (how, ranges) => combine(how, ranges.iter().map(|r| &bytes[r.clone()]), joined),
+            if hole.at > from {
+                joined.extend_from_slice(&self.out[from..hole.at]);
+            }
+            let span = || Slots::span(&ranges, hole.slots.clone());
+            let each = &ranges[hole.slots.start as usize..hole.slots.end as usize];
+            match hole.how {
+                // Forwarded requests' replies are the client's as they are: the common case,
+                // one copy however many there are.
+                Combine::Single => match span() {
+                    Some(span) => joined.extend_from_slice(&bytes[span]),
+                    None => each.iter().for_each(|r| joined.extend_from_slice(&bytes[r.clone()])),
+                },
+                how => combine(how, each.iter().map(|r| &bytes[r.clone()]), joined),
             }
             from = hole.at;
         }

@@ -39,9 +39,12 @@ pub struct Msg {
     from: usize,
     /// Encoded operations for the receiving core's shard; empty if none.
     ops: Vec<u8>,
-    /// Answers to the oldest operations the receiver sent `from`, each a little-endian
-    /// `u32` length and an encoded reply; empty if none.
+    /// Answers to the oldest operations the receiver sent `from`, the encoded replies one
+    /// after another; empty if none. Unframed, the answers to one pipeline's run of
+    /// requests stay one piece, all the way into its output.
     replies: Vec<u8>,
+    /// The length of each reply in `replies`, a little-endian `u32` each.
+    reply_lens: Vec<u8>,
     /// How many of the receiver's batches `replies` answers in full.
     answered: usize,
     /// The operations of `ops` (by index, ascending) whose replies the receiver writes
@@ -73,8 +76,9 @@ struct Link {
     /// Batches sent and not answered yet (not those of direct replies only, which are
     /// never answered: one per connection at most, they need no other bound).
     in_flight: usize,
-    /// Framed answers to the other core's batches, not sent yet.
+    /// Answers to the other core's batches and their lengths (as in [`Msg`]), not sent yet.
     answers: Vec<u8>,
+    answer_lens: Vec<u8>,
     /// How many of its batches `answers` answers.
     answered: usize,
     /// The other core's inbox is gone (it shut down): its keys get an error.
@@ -221,11 +225,15 @@ impl Shards {
             } else {
                 (Vec::new(), Vec::new(), false)
             };
-            let replies = match link.answered {
-                0 => Vec::new(),
-                _ => std::mem::replace(&mut link.answers, self.buffer()),
+            let (replies, reply_lens) = match link.answered {
+                0 => (Vec::new(), Vec::new()),
+                _ => (
+                    std::mem::replace(&mut link.answers, self.buffer()),
+                    std::mem::replace(&mut link.answer_lens, self.buffer()),
+                ),
             };
-            let msg = Msg { from: self.me, ops, replies, answered: std::mem::take(&mut link.answered), direct };
+            let answered = std::mem::take(&mut link.answered);
+            let msg = Msg { from: self.me, ops, replies, reply_lens, answered, direct };
             match self.inboxes[core].try_send(msg) {
                 Ok(()) => link.in_flight += usize::from(answerable),
                 Err(e) => {
@@ -237,11 +245,13 @@ impl Shards {
                     link.queued_ops = 0;
                     let direct = std::mem::take(&mut link.direct);
                     link.answers.clear();
+                    link.answer_lens.clear();
                     drop(links);
                     drop(direct); // each answers its client with the error
                     let msg = e.into_inner();
                     self.recycle(msg.ops);
                     self.recycle(msg.replies);
+                    self.recycle(msg.reply_lens);
                     for Waiter { slots, first, count } in waiters {
                         (first..first + count).for_each(|slot| slots.fill(slot, shard_gone));
                     }
@@ -253,16 +263,16 @@ impl Shards {
     /// Takes in a message from another core: hands its answers to the connections waiting
     /// for them, runs its operations, and has the next flush send theirs back.
     fn receive(&self, msg: Msg) {
-        let Msg { from, ops, replies, answered, direct } = msg;
+        let Msg { from, ops, replies, reply_lens, answered, direct } = msg;
         let mut links = self.links.borrow_mut();
         let link = &mut links[from];
         if !replies.is_empty() || answered > 0 {
-            deliver(link, &replies);
+            deliver(link, &replies, &reply_lens);
             link.in_flight = link.in_flight.saturating_sub(answered);
         }
         if !ops.is_empty() {
             let direct_count = direct.len();
-            if self.serve_batch(&ops, direct, &mut link.answers) > direct_count {
+            if self.serve_batch(&ops, direct, &mut link.answers, &mut link.answer_lens) > direct_count {
                 link.answered += 1;
             }
         }
@@ -270,14 +280,21 @@ impl Shards {
         drop(links);
         self.recycle(ops);
         self.recycle(replies);
+        self.recycle(reply_lens);
         if more {
             self.want_flush(); // answers owed, or operations held back by MAX_IN_FLIGHT
         }
     }
 
-    /// Runs a batch from another core, writing its framed replies into `out`, but those of
-    /// `direct` to their clients; returns how many operations it ran.
-    fn serve_batch(&self, ops: &[u8], mut direct_list: Vec<(u32, DirectReply)>, out: &mut Vec<u8>) -> usize {
+    /// Runs a batch from another core, writing its replies into `out` and their lengths into
+    /// `lens`, but those of `direct` to their clients; returns how many operations it ran.
+    fn serve_batch(
+        &self,
+        ops: &[u8],
+        mut direct_list: Vec<(u32, DirectReply)>,
+        out: &mut Vec<u8>,
+        lens: &mut Vec<u8>,
+    ) -> usize {
         let now = Instant::now();
         let mut store = self.store.borrow_mut();
         let mut direct = direct_list.drain(..).peekable();
@@ -286,17 +303,14 @@ impl Shards {
             store.served.remote += 1;
             ran += 1;
             let at = out.len();
+            self.apply(&mut store, op, now, out);
             if let Some((_, reply)) = direct.next_if(|(at, _)| *at as usize == i) {
-                // Written where the framed answers go, sent from there, and taken off again.
-                self.apply(&mut store, op, now, out);
+                // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
                 out.truncate(at);
                 continue;
             }
-            out.extend_from_slice(&[0; 4]);
-            self.apply(&mut store, op, now, out);
-            let len = (out.len() - at - 4) as u32;
-            out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            lens.extend_from_slice(&((out.len() - at) as u32).to_le_bytes());
         }
         drop(direct); // any left (none, from a well-formed batch) answer with an error
         if direct_list.capacity() > 0 && self.direct_pool.borrow().len() < POOL {
@@ -322,17 +336,17 @@ impl Shards {
     }
 }
 
-/// Hands framed answers to the connections waiting on `link`, oldest first, a run of one
-/// pipeline's answers at a time.
-fn deliver(link: &mut Link, mut framed: &[u8]) {
-    while !framed.is_empty() {
+/// Hands answers (`replies`, of lengths `lens`, as in [`Msg`]) to the connections waiting on
+/// `link`, oldest first, a run of one pipeline's answers at a time.
+fn deliver(link: &mut Link, mut replies: &[u8], mut lens: &[u8]) {
+    while !lens.is_empty() {
         let Some(waiter) = link.waiters.front_mut() else { return };
         // Filling only wakes the connection's task (no reentry here): links stay borrowed.
-        let filled = waiter.slots.fill_framed(waiter.first, waiter.count, &mut framed);
+        let filled = waiter.slots.fill_run(waiter.first, waiter.count, &mut replies, &mut lens);
         if filled == waiter.count {
             link.waiters.pop_front();
         } else if filled == 0 {
-            return; // a torn frame (not from this server's own encoder): nothing more to take
+            return; // a torn length (not from this server's own encoder): nothing more to take
         } else {
             // The message ended inside the run: the rest of its answers come in the next.
             waiter.first += filled;
@@ -487,9 +501,9 @@ mod tests {
         for conn in &mut conns {
             assert_eq!(replies_now(conn), b"+OK\r\n+OK\r\n$1\r\nr\r\n");
         }
-        // The buffer read is pooled where it was read (core 1 pooled the batch's, then took
-        // it for its next answers).
-        assert_eq!((core0.pool.borrow().len(), core1.pool.borrow().len()), (1, 0));
+        // The buffers read are pooled where they were read (core 0 pooled the answers and
+        // their lengths; core 1 pooled the batch's, then took it for its next answers).
+        assert_eq!((core0.pool.borrow().len(), core1.pool.borrow().len()), (2, 0));
         assert!(core1.links.borrow()[0].answers.capacity() > 0);
         assert_eq!(core0.links.borrow()[1].in_flight, 0);
         assert_eq!(core1.store.borrow().served.remote, 6);
