@@ -44,13 +44,31 @@ impl WordHasher {
 
 impl Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in words.by_ref() {
-            self.mix(u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        let len = (bytes.len() as u64) << 56;
+        let word = |w: &[u8; 8]| u64::from_le_bytes(*w);
+        match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+            // 8 to 16 bytes, most keys: the first word and the last (the same one, or
+            // overlapping it, if fewer than 16), with no loop. The length goes in a mix of
+            // its own: the last word's bytes need one more multiply to reach the low bits
+            // the map's buckets are picked by.
+            (Some(first), Some(last)) if bytes.len() <= 16 => {
+                self.mix(word(first));
+                self.mix(word(last));
+                self.mix(len);
+            }
+            // Longer: every whole word, then the last eight bytes if some are left over.
+            (Some(_), Some(last)) => {
+                let mut words = bytes.chunks_exact(8);
+                words.by_ref().for_each(|w| self.mix(word(w.try_into().unwrap_or(&[0; 8]))));
+                let tail = if words.remainder().is_empty() { 0 } else { word(last) };
+                self.mix(tail ^ len);
+            }
+            // Shorter: the 0-7 bytes folded by hand (a copy into an array calls memcpy).
+            _ => {
+                let tail = bytes.iter().rev().fold(0u64, |t, &b| t << 8 | u64::from(b));
+                self.mix(tail ^ len);
+            }
         }
-        // The last 0-7 bytes, folded by hand (a copy into an array calls memcpy).
-        let tail = words.remainder().iter().rev().fold(0u64, |t, &b| t << 8 | u64::from(b));
-        self.mix(tail ^ (bytes.len() as u64) << 56);
     }
 
     fn write_usize(&mut self, n: usize) {
