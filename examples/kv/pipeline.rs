@@ -73,10 +73,10 @@ impl Slots {
         let mut bytes = self.bytes.borrow_mut();
         let mut ranges = self.ranges.borrow_mut();
         let base = bytes.len();
-        let (mut at, mut filled) = (0, 0);
+        let (mut at, mut filled, mut left) = (0, 0, *lens);
         while filled < count {
-            let Some((len, rest)) = lens.split_first_chunk::<4>() else { break };
-            *lens = rest;
+            let Some((len, rest)) = left.split_first_chunk::<4>() else { break };
+            left = rest;
             let end = at + (u32::from_le_bytes(*len) as usize).min(replies.len() - at);
             if let Some(range) = ranges.get_mut((first + filled) as usize) {
                 *range = base + at..base + end;
@@ -86,14 +86,14 @@ impl Slots {
         }
         bytes.extend_from_slice(&replies[..at]);
         *replies = &replies[at..];
+        *lens = left;
         drop((bytes, ranges));
         self.filled(filled as usize);
         filled
     }
 
-    /// Where the replies of `slots` lie in `bytes`, if they lie one after another, in order.
-    fn span(ranges: &[Range<usize>], slots: Range<u32>) -> Option<Range<usize>> {
-        let ranges = ranges.get(slots.start as usize..slots.end as usize)?;
+    /// Where replies at `ranges` of `bytes` lie, if they lie one after another, in order.
+    fn span(ranges: &[Range<usize>]) -> Option<Range<usize>> {
         let (first, rest) = ranges.split_first()?;
         let mut end = first.end;
         for range in rest {
@@ -340,7 +340,9 @@ impl Pipeline {
     fn fill_holes(&mut self) {
         let whole = match self.holes[..] {
             [Hole { how: Combine::Single, ref slots, .. }] if self.out.is_empty() => {
-                Slots::span(&self.slots.ranges.borrow(), slots.clone()) == Some(0..self.slots.bytes.borrow().len())
+                let ranges = self.slots.ranges.borrow();
+                let each = ranges.get(slots.start as usize..slots.end as usize).unwrap_or_default();
+                Slots::span(each) == Some(0..self.slots.bytes.borrow().len())
             }
             _ => false,
         };
@@ -360,16 +362,15 @@ impl Pipeline {
         // would realloc several times. (A combined reply may still need a few bytes more.)
         joined.reserve(self.out.len() + bytes.len());
         let mut from = 0;
-        for hole in self.holes.drain(..) {
+        for hole in &self.holes {
             if hole.at > from {
                 joined.extend_from_slice(&self.out[from..hole.at]);
             }
-            let span = || Slots::span(&ranges, hole.slots.clone());
             let each = &ranges[hole.slots.start as usize..hole.slots.end as usize];
             match hole.how {
                 // Forwarded requests' replies are the client's as they are: the common case,
                 // one copy however many there are.
-                Combine::Single => match span() {
+                Combine::Single => match Slots::span(each) {
                     Some(span) => joined.extend_from_slice(&bytes[span]),
                     None => each.iter().for_each(|r| joined.extend_from_slice(&bytes[r.clone()])),
                 },
@@ -380,6 +381,7 @@ impl Pipeline {
         joined.extend_from_slice(&self.out[from..]);
         drop((bytes, ranges));
         std::mem::swap(&mut self.out, &mut self.joined);
+        self.holes.clear();
         self.slots.clear();
     }
 }

@@ -297,21 +297,24 @@ impl Shards {
     ) -> usize {
         let now = Instant::now();
         let mut store = self.store.borrow_mut();
-        let mut direct = direct_list.drain(..).peekable();
+        let mut direct = direct_list.drain(..);
+        let mut next_direct = direct.next();
         let mut ran = 0;
         for (i, op) in decode_all(ops).enumerate() {
             store.served.remote += 1;
             ran += 1;
             let at = out.len();
             self.apply(&mut store, op, now, out);
-            if let Some((_, reply)) = direct.next_if(|(at, _)| *at as usize == i) {
+            if let Some((_, reply)) = next_direct.take_if(|(at, _)| *at as usize == i) {
                 // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
                 out.truncate(at);
+                next_direct = direct.next();
                 continue;
             }
             lens.extend_from_slice(&((out.len() - at) as u32).to_le_bytes());
         }
+        drop(next_direct);
         drop(direct); // any left (none, from a well-formed batch) answer with an error
         if direct_list.capacity() > 0 && self.direct_pool.borrow().len() < POOL {
             self.direct_pool.borrow_mut().push(direct_list);
@@ -326,10 +329,15 @@ impl Shards {
     }
 
     /// Keeps `buf` for reuse, unless the pool is full, or `buf` never allocated or grew past
-    /// the size kept.
+    /// the size kept. Inlined: most messages leave one or two of their buffers unallocated,
+    /// and those cost a test here.
+    #[inline]
     fn recycle(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 {
+            return;
+        }
         let mut pool = self.pool.borrow_mut();
-        if pool.len() < POOL && (1..=POOL_BUF_MAX).contains(&buf.capacity()) {
+        if pool.len() < POOL && buf.capacity() <= POOL_BUF_MAX {
             buf.clear();
             pool.push(buf);
         }
