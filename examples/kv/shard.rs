@@ -534,6 +534,35 @@ mod tests {
         assert_eq!(replies_now(&mut conn), b"+OK\r\n+OK\r\n*3\r\n$2\r\nvb\r\n$2\r\nva\r\n$-1\r\n");
     }
 
+    #[test]
+    fn forwarded_requests_answered_out_of_order_keep_their_order() {
+        // Three cores: core 0's pipeline asks core 1, core 2, core 1 again, one hole for all
+        // three (nothing local between them); core 2 answers first.
+        let on = |core| (0..).map(|i| format!("k{i}")).find(|k| shard_of(k.as_bytes(), 3) == core).unwrap();
+        let (on1, on2) = (on(1), on(2));
+        let channels: Vec<_> = (0..3).map(|_| cross_core::unbounded::<Msg>()).collect();
+        let senders: Vec<_> = channels.iter().map(|(tx, _)| tx.clone()).collect();
+        let mut inboxes: Vec<_> = channels.into_iter().map(|(_, rx)| rx).collect();
+        let cores: Vec<_> = (0..3).map(|me| Shards::new(me, senders.clone())).collect();
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, &[set(&on1, "one"), set(&on2, "two")].concat(), &cores[0]);
+        for core in 1..3 {
+            cores[0].flush();
+            cores[core].receive(inboxes[core].try_recv().expect("a batch"));
+            cores[core].flush();
+            cores[0].receive(inboxes[0].try_recv().expect("the answers"));
+        }
+        replies_now(&mut conn);
+        run(&mut conn, &[get(&on1), get(&on2), get(&on1)].concat(), &cores[0]);
+        cores[0].flush();
+        for core in [2, 1] {
+            cores[core].receive(inboxes[core].try_recv().expect("a batch"));
+            cores[core].flush();
+            cores[0].receive(inboxes[0].try_recv().expect("the answers"));
+        }
+        assert_eq!(replies_now(&mut conn), b"$3\r\none\r\n$3\r\ntwo\r\n$3\r\none\r\n");
+    }
+
     /// Runs `input` as far as the budget lets it: the bytes used, and whether it stopped for
     /// the budget (rather than at the input's end).
     fn run_part(pipeline: &mut Pipeline, input: &[u8], shards: &Shards) -> (usize, bool) {
