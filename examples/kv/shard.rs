@@ -452,13 +452,13 @@ mod tests {
     use std::future::Future;
     use std::task::{Context, Waker};
 
-    use super::super::hash::shard_of;
+    use super::super::hash::Key;
     use super::super::pipeline::{End, Pipeline};
     use super::*;
 
     /// Keys that core `core` of two owns.
     fn keys_on(core: usize, n: usize) -> Vec<String> {
-        (0..).map(|i| format!("key{i}")).filter(|k| shard_of(k.as_bytes(), 2) == core).take(n).collect()
+        (0..).map(|i| format!("key{i}")).filter(|k| Key::new(k.as_bytes()).shard(2) == core).take(n).collect()
     }
 
     fn set(key: &str, value: &str) -> Vec<u8> {
@@ -538,7 +538,7 @@ mod tests {
     fn forwarded_requests_answered_out_of_order_keep_their_order() {
         // Three cores: core 0's pipeline asks core 1, core 2, core 1 again, one hole for all
         // three (nothing local between them); core 2 answers first.
-        let on = |core| (0..).map(|i| format!("k{i}")).find(|k| shard_of(k.as_bytes(), 3) == core).unwrap();
+        let on = |core| (0..).map(|i| format!("k{i}")).find(|k| Key::new(k.as_bytes()).shard(3) == core).unwrap();
         let (on1, on2) = (on(1), on(2));
         let channels: Vec<_> = (0..3).map(|_| cross_core::unbounded::<Msg>()).collect();
         let senders: Vec<_> = channels.iter().map(|(tx, _)| tx.clone()).collect();
