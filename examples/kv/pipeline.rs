@@ -261,15 +261,7 @@ impl Pipeline {
                                 self.reserve_for_forwarding();
                             }
                             let slot = self.slots.slot();
-                            match self.holes.last_mut() {
-                                // Right after the previous forwarded request's hole, nothing
-                                // between: one hole for both, filled in one piece (their
-                                // answers come back one after another).
-                                Some(last) if last.how == Combine::Single && last.at == self.out.len() && last.slots.end == slot => {
-                                    last.slots.end += 1;
-                                }
-                                _ => self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 }),
-                            }
+                            self.leave_hole(slot);
                             shards.forward(core, op, &self.slots, slot);
                             self.owed_elsewhere += self.forward_cost;
                         }
@@ -297,6 +289,17 @@ impl Pipeline {
                     return (used, End::Malformed);
                 }
             }
+        }
+    }
+
+    /// Leaves a hole in the output for the reply to forwarded request `slot`. Right after the
+    /// previous forwarded request's hole, with nothing between, it is the same hole, filled
+    /// in one piece (their answers usually come back one after another).
+    fn leave_hole(&mut self, slot: u32) {
+        let at = self.out.len();
+        match self.holes.last_mut() {
+            Some(last) if last.how == Combine::Single && last.at == at && last.slots.end == slot => last.slots.end += 1,
+            _ => self.holes.push(Hole { at, how: Combine::Single, slots: slot..slot + 1 }),
         }
     }
 

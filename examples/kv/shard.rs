@@ -11,7 +11,7 @@
 //!
 //! A request alone in its connection's read (the pipeline-of-one case) needs no answer back:
 //! the owning core writes its reply straight to the client (`direct.rs`), so such operations
-//! ride in the batch with their connection's token and have no waiter, no framed answer, and
+//! ride in the batch with their connection's token and have no waiter, no answer sent back, and
 //! (a batch of nothing else) no place among the batches in flight.
 //!
 //! Buffers are pooled per core: a message's buffers come from the sender's pool and go to
