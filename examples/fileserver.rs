@@ -43,14 +43,13 @@ pub fn run(args: args::Args) -> io::Result<()> {
     let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, root, driver) = (args.addr, args.root, rt.driver());
     let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
-    let mut servers = rt.run_on_each_core(move |core| {
-        let (root, cpu) = (root.clone(), cpus[core]);
+    let (_, mut servers) = cli::serve_on_each_core(&rt, addr, move |core, listener| {
+        let (root, cpu, bound) = (root.clone(), cpus[core], listener.local_addr());
         async move {
-            let listener = TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: {addr}: {e}"))?;
-            println!("core {core}: cpu {cpu}, driver {driver}, serving {} on {addr}", root.display());
+            println!("core {core}: cpu {cpu}, driver {driver}, serving {} on {}", root.display(), bound?);
             serve::listen(listener, root.into()).await
         }
-    });
+    })?;
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("fileserver: signal {sig}, shutting down");

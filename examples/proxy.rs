@@ -128,14 +128,14 @@ pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores.clone(), args.driver)?;
     let (listen, upstream, verbose, driver) = (args.listen, args.upstream, args.verbose, rt.driver());
-    let mut servers = rt.run_on_each_core(move |core| {
+    let (_, mut servers) = cli::serve_on_each_core(&rt, listen, move |core, listener| {
         let copy = args.copy.clone();
+        let bound = listener.local_addr();
         async move {
-            let listener = TcpListener::bind(listen).inspect_err(|e| eprintln!("core {core}: {listen}: {e}"))?;
-            println!("core {core}: driver {driver}, proxy {listen} -> {upstream}, splice {:?}", copy.splice);
+            println!("core {core}: driver {driver}, proxy {} -> {upstream}, splice {:?}", bound?, copy.splice);
             serve(listener, upstream, copy, verbose).await
         }
-    });
+    })?;
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("proxy: signal {sig}, shutting down");

@@ -387,17 +387,19 @@ fn the_echo_example_started_twice_fails_the_second_time() {
     reader.join().unwrap();
 }
 
-/// With port 0 the echo example says which port the kernel picked, and echoes there. Runs
-/// when `cargo test` has built the examples beside this binary.
+/// With port 0 the echo example says which port the kernel picked, the same on every core
+/// (core 0 picks, the others bind to its port), and echoes there. Runs when `cargo test` has
+/// built the examples beside this binary.
 #[test]
-fn the_echo_example_on_port_0_prints_the_port_it_listens_on() {
+fn the_echo_example_on_port_0_listens_on_one_port_on_every_core() {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("examples/echo"));
     let Some(bin) = bin.filter(|b| b.exists()) else { return };
     let _fds = fd_lock();
+    // Two cores on CPU 0: two listeners wherever the test runs.
     let mut echo = KillOnDrop(
         Command::new(&bin)
-            .args(["--addr", "127.0.0.1:0", "--cores", "0"])
+            .args(["--addr", "127.0.0.1:0", "--cores", "0,0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -408,19 +410,26 @@ fn the_echo_example_on_port_0_prints_the_port_it_listens_on() {
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        let _ = tx.send(lines.find_map(|l| l.split("echo on ").nth(1).map(str::to_owned)));
+        for _ in 0..2 {
+            let _ = tx.send(lines.find_map(|l| l.split("echo on ").nth(1).map(str::to_owned)));
+        }
         lines.for_each(drop);
     });
-    let said = rx.recv_timeout(Duration::from_secs(10)).expect("the echo example listens within 10 s");
-    let addr: SocketAddr = said.expect("a listening line").parse().expect("an address");
-    assert_ne!(addr.port(), 0, "the port the kernel picked, not the one asked for");
-    let mut client = std::net::TcpStream::connect(addr).expect("connect to the printed address");
-    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    client.write_all(b"ping").unwrap();
-    let mut back = [0u8; 4];
-    client.read_exact(&mut back).unwrap();
-    assert_eq!(&back, b"ping");
-    drop(client);
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let said = rx.recv_timeout(Duration::from_secs(10)).expect("each core listens within 10 s");
+        addrs.push(said.expect("a listening line per core").parse::<SocketAddr>().expect("an address"));
+    }
+    assert_ne!(addrs[0].port(), 0, "the port the kernel picked, not the one asked for");
+    assert_eq!(addrs[0], addrs[1], "every core listens on the port core 0 was given");
+    for i in 0..8u8 {
+        let mut client = std::net::TcpStream::connect(addrs[0]).expect("connect to the printed address");
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        client.write_all(&[b'p', i]).unwrap();
+        let mut back = [0u8; 2];
+        client.read_exact(&mut back).unwrap();
+        assert_eq!(back, [b'p', i]);
+    }
     drop(echo);
     reader.join().unwrap();
 }

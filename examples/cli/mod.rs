@@ -9,12 +9,14 @@
 #![allow(dead_code)] // each example uses the part it needs
 
 use std::fmt::Display;
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use ringpoll::net::TcpListener;
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, JoinHandle, Runtime};
 
@@ -149,6 +151,44 @@ pub fn runtime(cores: Option<Vec<usize>>, driver: DriverChoice) -> io::Result<Ru
         None => builder,
     }
     .build()
+}
+
+/// Starts `serve` on every core of `rt`, each with a listener of its own on `addr`
+/// (SO_REUSEPORT, so the kernel spreads connections over them), and returns the address
+/// they listen on with each core's server.
+///
+/// The cores bind one after the other, core 0 first, each to the address the one before it
+/// bound: with port 0 the port the kernel picked for core 0 is the one every core shares, so
+/// the server has one address (binding all at once gave each core a port of its own). A core
+/// that cannot listen stops the start with its error, rather than leave a server running on
+/// fewer cores than asked for.
+pub fn serve_on_each_core<S, F>(
+    rt: &Runtime,
+    addr: SocketAddr,
+    serve: S,
+) -> io::Result<(SocketAddr, Vec<JoinHandle<io::Result<()>>>)>
+where
+    S: Fn(usize, TcpListener) -> F + Clone + Send + 'static,
+    F: Future<Output = io::Result<()>> + 'static,
+{
+    let mut bound = addr;
+    let mut servers = Vec::with_capacity(rt.core_count());
+    for core in 0..rt.core_count() {
+        let (tell, told) = std::sync::mpsc::sync_channel(1);
+        let serve = serve.clone();
+        servers.push(rt.spawn_on(core, move || async move {
+            let listener = TcpListener::bind(bound);
+            // The error goes both ways: its kind to the caller, and ends this core's server.
+            let _ = tell.send(match &listener {
+                Ok(listener) => listener.local_addr(),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            });
+            serve(core, listener?).await
+        }));
+        let told = told.recv().map_err(|_| io::Error::other(format!("core {core} stopped before listening")))?;
+        bound = told.map_err(|e| io::Error::new(e.kind(), format!("core {core}: cannot listen on {addr}: {e}")))?;
+    }
+    Ok((bound, servers))
 }
 
 /// What [`wait`] returned for.

@@ -1,4 +1,4 @@
-//! An echo server on every chosen core, one SO_REUSEPORT listener per core.
+//! An echo server on every chosen core, one SO_REUSEPORT listener per core, all on one port.
 //!
 //! ```text
 //! cargo run --release --example echo -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--stats SECS]
@@ -86,20 +86,16 @@ fn main() -> ExitCode {
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
-    let addr = args.addr;
-    let driver = rt.driver();
-    let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
-    let servers = rt.run_on_each_core(move |core| {
+    let (driver, cpus) = (rt.driver(), (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect::<Vec<_>>());
+    let (_, servers) = cli::serve_on_each_core(&rt, args.addr, move |core, listener| {
+        // The address bound: with port 0 the port the kernel picked, the same on every core.
+        let bound = listener.local_addr();
         let cpu = cpus[core];
         async move {
-            let listener =
-                TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: cannot listen on {addr}: {e}"))?;
-            // The bound address: with port 0 the one the kernel picked (a port per core).
-            let bound = listener.local_addr()?;
-            println!("core {core}: cpu {cpu}, driver {driver}, echo on {bound}");
+            println!("core {core}: cpu {cpu}, driver {driver}, echo on {}", bound?);
             serve(listener).await
         }
-    });
+    })?;
     let sig = loop {
         match cli::wait(&signals, &servers, args.stats) {
             cli::Waited::Signal(sig) => break sig,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::hash::shard_of;
+use super::hash::Key;
 use super::op::Op;
 use super::replies::{self, Combine};
 use super::resp::integer;
@@ -42,22 +42,19 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         let name = String::from_utf8_lossy(name);
         return answer(out, |o| replies::error(o, &format!("ERR wrong number of arguments for '{name}' command")));
     }
-    let one = |op: fn(&'a [u8]) -> Op<'a>| Plan::One(shard_of(args[0], shards), op(args[0]));
     match name {
-        b"get" => one(Op::Get),
+        b"get" => one(args[0], shards, Op::Get),
         b"set" => match set_ttl(&args[2..]) {
-            Ok(ttl) => Plan::One(shard_of(args[0], shards), Op::Set { key: args[0], value: args[1], ttl }),
+            Ok(ttl) => one(args[0], shards, |key| Op::Set { key, value: args[1], ttl }),
             Err(e) => answer(out, |o| replies::error(o, e)),
         },
-        b"incr" => one(Op::Incr),
-        b"ttl" => one(Op::Ttl),
+        b"incr" => one(args[0], shards, Op::Incr),
+        b"ttl" => one(args[0], shards, Op::Ttl),
         b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
         b"quit" => Plan::Quit,
         b"expire" => match integer(args[1]) {
-            Some(secs) if secs.checked_mul(1000).is_some() => {
-                Plan::One(shard_of(args[0], shards), Op::Expire(args[0], secs))
-            }
+            Some(secs) if secs.checked_mul(1000).is_some() => one(args[0], shards, |key| Op::Expire(key, secs)),
             Some(_) => answer(out, |o| replies::error(o, "ERR invalid expire time in 'expire' command")),
             None => answer(out, not_an_integer),
         },
@@ -66,7 +63,10 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"mget" => keys(args, shards, Op::Get, Combine::Array),
         b"mset" => Plan::Many(
             args.chunks_exact(2)
-                .map(|kv| (shard_of(kv[0], shards), Op::Set { key: kv[0], value: kv[1], ttl: None }))
+                .map(|kv| {
+                    let key = Key::new(kv[0]);
+                    (key.shard(shards), Op::Set { key, value: kv[1], ttl: None })
+                })
                 .collect(),
             Combine::AllOk,
         ),
@@ -95,9 +95,17 @@ fn answer<'a>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> Plan<'a> {
     Plan::Answered
 }
 
+/// One operation on `key`, on its shard. The key's hash, computed once here, picks the core
+/// and the bucket there.
+#[inline]
+fn one<'a>(key: &'a [u8], shards: usize, op: impl FnOnce(Key<'a>) -> Op<'a>) -> Plan<'a> {
+    let key = Key::new(key);
+    Plan::One(key.shard(shards), op(key))
+}
+
 /// One operation per key, on each key's shard.
-fn keys<'a>(keys: &[&'a [u8]], shards: usize, op: fn(&'a [u8]) -> Op<'a>, how: Combine) -> Plan<'a> {
-    Plan::Many(keys.iter().map(|&key| (shard_of(key, shards), op(key))).collect(), how)
+fn keys<'a>(keys: &[&'a [u8]], shards: usize, op: fn(Key<'a>) -> Op<'a>, how: Combine) -> Plan<'a> {
+    Plan::Many(keys.iter().map(|&key| Key::new(key)).map(|key| (key.shard(shards), op(key))).collect(), how)
 }
 
 fn every_shard<'a>(shards: usize, op: Op<'a>, how: Combine) -> Plan<'a> {

@@ -1,25 +1,27 @@
 //! One operation on one shard, borrowed from the request it came from, and its compact
-//! encoding for a batch to another core: a tag byte, then length-prefixed keys and values
-//! and fixed-width numbers. A batch is one `Vec<u8>` however many operations it carries, so
+//! encoding for a batch to another core: a fixed head (a tag byte, the lengths and the key's
+//! hash, so the owning core need not hash it again), then the key and the value. A batch is one `Vec<u8>` however many operations it carries, so
 //! forwarding costs no allocation per operation.
 
 use std::time::Duration;
 
+use super::hash::Key;
+
 /// One operation on one shard: a command, or one key's part of a multi-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op<'a> {
-    Get(&'a [u8]),
+    Get(Key<'a>),
     Set {
-        key: &'a [u8],
+        key: Key<'a>,
         value: &'a [u8],
         ttl: Option<Duration>,
     },
-    Del(&'a [u8]),
-    Exists(&'a [u8]),
-    Incr(&'a [u8]),
+    Del(Key<'a>),
+    Exists(Key<'a>),
+    Incr(Key<'a>),
     /// `EXPIRE key seconds`: a TTL of zero or less deletes the key.
-    Expire(&'a [u8], i64),
-    Ttl(&'a [u8]),
+    Expire(Key<'a>, i64),
+    Ttl(Key<'a>),
     DbSize,
     FlushAll,
     /// The shard's section of INFO.
@@ -38,86 +40,82 @@ const DBSIZE: u8 = 9;
 const FLUSHALL: u8 = 10;
 const INFO: u8 = 11;
 
+/// Every encoding starts with a head of fixed size: the tag, the key's length and the
+/// value's length (zero for an operation without one), each a little-endian `u32`, and the
+/// key's hash, a little-endian `u64`.
+const HEAD: usize = 17;
+
+/// The key of an operation without one.
+const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
+
 impl<'a> Op<'a> {
-    /// Appends the encoding to `out`.
+    /// Appends the encoding to `out`: the head, then for SET with a TTL and EXPIRE a
+    /// little-endian 64-bit number (milliseconds, seconds), then the key and the value.
+    /// Every operation has the same few parts (the head written in one piece, the key and
+    /// the value one copy each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        match *self {
-            Op::Get(key) => keyed(out, GET, key),
-            Op::Set { key, value, ttl: None } => {
-                keyed(out, SET, key);
-                bytes(out, value);
-            }
+        let (tag, key, value, number): (u8, Key<'_>, &[u8], Option<u64>) = match *self {
+            Op::Get(key) => (GET, key, &[], None),
+            Op::Set { key, value, ttl: None } => (SET, key, value, None),
             Op::Set { key, value, ttl: Some(ttl) } => {
-                keyed(out, SET_TTL, key);
-                bytes(out, value);
-                out.extend_from_slice(&(ttl.as_millis().min(u64::MAX as u128) as u64).to_le_bytes());
+                (SET_TTL, key, value, Some(ttl.as_millis().min(u64::MAX as u128) as u64))
             }
-            Op::Del(key) => keyed(out, DEL, key),
-            Op::Exists(key) => keyed(out, EXISTS, key),
-            Op::Incr(key) => keyed(out, INCR, key),
-            Op::Expire(key, secs) => {
-                keyed(out, EXPIRE, key);
-                out.extend_from_slice(&secs.to_le_bytes());
-            }
-            Op::Ttl(key) => keyed(out, TTL, key),
-            Op::DbSize => out.push(DBSIZE),
-            Op::FlushAll => out.push(FLUSHALL),
-            Op::Info => out.push(INFO),
+            Op::Del(key) => (DEL, key, &[], None),
+            Op::Exists(key) => (EXISTS, key, &[], None),
+            Op::Incr(key) => (INCR, key, &[], None),
+            Op::Expire(key, secs) => (EXPIRE, key, &[], Some(secs as u64)),
+            Op::Ttl(key) => (TTL, key, &[], None),
+            Op::DbSize => (DBSIZE, NO_KEY, &[], None),
+            Op::FlushAll => (FLUSHALL, NO_KEY, &[], None),
+            Op::Info => (INFO, NO_KEY, &[], None),
+        };
+        out.reserve(HEAD + 8 + key.bytes.len() + value.len());
+        let mut head = [tag; HEAD];
+        // MAX_BULK (16 MiB) keeps every key and value well inside a u32.
+        head[1..5].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
+        head[5..9].copy_from_slice(&(value.len() as u32).to_le_bytes());
+        head[9..].copy_from_slice(&key.hash.to_le_bytes());
+        out.extend_from_slice(&head);
+        if let Some(number) = number {
+            out.extend_from_slice(&number.to_le_bytes());
         }
+        out.extend_from_slice(key.bytes);
+        out.extend_from_slice(value);
     }
 
     /// The first operation encoded in `buf`, and the bytes it took; `None` if `buf` does
     /// not start with a whole one (never the case for what [`Op::encode`] wrote).
     pub fn decode(buf: &'a [u8]) -> Option<(Op<'a>, usize)> {
-        let mut r = Reader { buf, at: 1 };
-        let op = match *buf.first()? {
-            GET => Op::Get(r.bytes()?),
-            SET => Op::Set { key: r.bytes()?, value: r.bytes()?, ttl: None },
-            SET_TTL => Op::Set { key: r.bytes()?, value: r.bytes()?, ttl: Some(Duration::from_millis(r.u64()?)) },
-            DEL => Op::Del(r.bytes()?),
-            EXISTS => Op::Exists(r.bytes()?),
-            INCR => Op::Incr(r.bytes()?),
-            EXPIRE => Op::Expire(r.bytes()?, r.u64()? as i64),
-            TTL => Op::Ttl(r.bytes()?),
+        let (head, rest) = buf.split_first_chunk::<HEAD>()?;
+        let tag = head[0];
+        let key_len = u32::from_le_bytes(head[1..5].try_into().ok()?) as usize;
+        let value_len = u32::from_le_bytes(head[5..9].try_into().ok()?) as usize;
+        let hash = u64::from_le_bytes(head[9..].try_into().ok()?);
+        let (number, rest) = match tag {
+            SET_TTL | EXPIRE => {
+                let (number, rest) = rest.split_first_chunk::<8>()?;
+                (u64::from_le_bytes(*number), rest)
+            }
+            _ => (0, rest),
+        };
+        let (key, rest) = rest.split_at_checked(key_len)?;
+        let key = Key { bytes: key, hash };
+        let value = rest.get(..value_len)?;
+        let op = match tag {
+            GET => Op::Get(key),
+            SET => Op::Set { key, value, ttl: None },
+            SET_TTL => Op::Set { key, value, ttl: Some(Duration::from_millis(number)) },
+            DEL => Op::Del(key),
+            EXISTS => Op::Exists(key),
+            INCR => Op::Incr(key),
+            EXPIRE => Op::Expire(key, number as i64),
+            TTL => Op::Ttl(key),
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
             _ => return None,
         };
-        Some((op, r.at))
-    }
-}
-
-fn keyed(out: &mut Vec<u8>, tag: u8, key: &[u8]) {
-    out.push(tag);
-    bytes(out, key);
-}
-
-fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-    // MAX_BULK (16 MiB) keeps every key and value well inside a u32.
-    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-    out.extend_from_slice(b);
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let got = self.buf.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(got)
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
-        self.take(len as usize)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        Some((op, buf.len() - rest.len() + value_len))
     }
 }
 
@@ -136,15 +134,16 @@ mod tests {
 
     #[test]
     fn every_op_round_trips_through_a_batch() {
+        let key = |bytes| Key::new(bytes);
         let ops = [
-            Op::Get(b"k"),
-            Op::Set { key: b"key", value: b"", ttl: None },
-            Op::Set { key: b"", value: b"v\r\n", ttl: Some(Duration::from_millis(1500)) },
-            Op::Del(b"d"),
-            Op::Exists(b"e"),
-            Op::Incr(b"i"),
-            Op::Expire(b"x", -3),
-            Op::Ttl(b"t"),
+            Op::Get(key(b"k")),
+            Op::Set { key: key(b"key"), value: b"", ttl: None },
+            Op::Set { key: key(b""), value: b"v\r\n", ttl: Some(Duration::from_millis(1500)) },
+            Op::Del(key(b"d")),
+            Op::Exists(key(b"e")),
+            Op::Incr(key(b"i")),
+            Op::Expire(key(b"x"), -3),
+            Op::Ttl(key(b"t")),
             Op::DbSize,
             Op::FlushAll,
             Op::Info,

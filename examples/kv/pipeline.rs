@@ -61,7 +61,53 @@ impl Slots {
         if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
             *range = start..bytes.len();
         }
-        self.missing.set(self.missing.get().saturating_sub(1));
+        drop(bytes);
+        self.filled(1);
+    }
+
+    /// Fills up to `count` slots from `first` on with the replies at the front of
+    /// `replies`, whose lengths (little-endian `u32`s) are at the front of `lens`, and moves
+    /// both past them; returns how many it filled. The replies are copied in one piece, so
+    /// consecutive slots lie one after another (see [`Slots::span`]).
+    pub fn fill_run(&self, first: u32, count: u32, replies: &mut &[u8], lens: &mut &[u8]) -> u32 {
+        let mut bytes = self.bytes.borrow_mut();
+        let mut ranges = self.ranges.borrow_mut();
+        let base = bytes.len();
+        let (mut at, mut filled, mut left) = (0, 0, *lens);
+        while filled < count {
+            let Some((len, rest)) = left.split_first_chunk::<4>() else { break };
+            left = rest;
+            let end = at + (u32::from_le_bytes(*len) as usize).min(replies.len() - at);
+            if let Some(range) = ranges.get_mut((first + filled) as usize) {
+                *range = base + at..base + end;
+            }
+            at = end;
+            filled += 1;
+        }
+        bytes.extend_from_slice(&replies[..at]);
+        *replies = &replies[at..];
+        *lens = left;
+        drop((bytes, ranges));
+        self.filled(filled as usize);
+        filled
+    }
+
+    /// Where replies at `ranges` of `bytes` lie, if they lie one after another, in order.
+    fn span(ranges: &[Range<usize>]) -> Option<Range<usize>> {
+        let (first, rest) = ranges.split_first()?;
+        let mut end = first.end;
+        for range in rest {
+            if range.start != end {
+                return None;
+            }
+            end = range.end;
+        }
+        Some(first.start..end)
+    }
+
+    /// Counts `n` more slots filled; wakes the connection once none is missing.
+    fn filled(&self, n: usize) {
+        self.missing.set(self.missing.get().saturating_sub(n));
         if self.missing.get() == 0 {
             if let Some(w) = self.waker.take() {
                 w.wake();
@@ -104,7 +150,9 @@ fn reuse<'b>(mut list: Vec<&[u8]>) -> Vec<&'b [u8]> {
     list.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
 }
 
-/// A place in the output where a reply from slots goes.
+/// A place in the output where a reply from slots goes: the one `how` makes of them, or for
+/// [`Combine::Single`], the replies of consecutive forwarded requests, one after another
+/// (the usual case: a pipeline's requests for other cores, each taken as it is).
 struct Hole {
     at: usize,
     how: Combine,
@@ -209,8 +257,11 @@ impl Pipeline {
                                 shards.forward_direct(core, op, direct);
                                 continue;
                             }
+                            if self.holes.capacity() == 0 {
+                                self.reserve_for_forwarding();
+                            }
                             let slot = self.slots.slot();
-                            self.holes.push(Hole { at: self.out.len(), how: Combine::Single, slots: slot..slot + 1 });
+                            self.leave_hole(slot);
                             shards.forward(core, op, &self.slots, slot);
                             self.owed_elsewhere += self.forward_cost;
                         }
@@ -239,6 +290,26 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// Leaves a hole in the output for the reply to forwarded request `slot`. Right after the
+    /// previous forwarded request's hole, with nothing between, it is the same hole, filled
+    /// in one piece (their answers usually come back one after another).
+    fn leave_hole(&mut self, slot: u32) {
+        let at = self.out.len();
+        match self.holes.last_mut() {
+            Some(last) if last.how == Combine::Single && last.at == at && last.slots.end == slot => last.slots.end += 1,
+            _ => self.holes.push(Hole { at, how: Combine::Single, slots: slot..slot + 1 }),
+        }
+    }
+
+    /// Sizes the lists a forwarding run fills for a full run, once per connection, so they
+    /// do not grow from nothing (a grow is a realloc) while its first pipelines run.
+    #[cold]
+    fn reserve_for_forwarding(&mut self) {
+        self.holes.reserve(MAX_FORWARDED);
+        self.slots.ranges.borrow_mut().reserve(MAX_FORWARDED);
+        self.slots.bytes.borrow_mut().reserve(MAX_FORWARDED * 16);
     }
 
     /// The replies of everything run so far, in request order, once the other cores have
@@ -270,9 +341,17 @@ impl Pipeline {
 
     /// Splices each hole's reply into the output, in order.
     fn fill_holes(&mut self) {
-        if self.out.is_empty() && matches!(self.holes[..], [Hole { how: Combine::Single, .. }]) {
-            // One request, answered by another core (pipelines of one): its reply is the
-            // output as it came, so the buffers trade places instead of being copied.
+        let whole = match self.holes[..] {
+            [Hole { how: Combine::Single, ref slots, .. }] if self.out.is_empty() => {
+                let ranges = self.slots.ranges.borrow();
+                let each = ranges.get(slots.start as usize..slots.end as usize).unwrap_or_default();
+                Slots::span(each) == Some(0..self.slots.bytes.borrow().len())
+            }
+            _ => false,
+        };
+        if whole {
+            // Only requests answered by another core (pipelines of one, say): their replies
+            // are the output as they came, so the buffers trade places instead of being copied.
             std::mem::swap(&mut self.out, &mut self.slots.bytes.borrow_mut());
             self.holes.clear();
             self.slots.clear();
@@ -282,20 +361,30 @@ impl Pipeline {
         joined.clear();
         let bytes = self.slots.bytes.borrow();
         let ranges = self.slots.ranges.borrow();
+        // Room for it all at once: grown piece by piece, a new connection's first pipelines
+        // would realloc several times. (A combined reply may still need a few bytes more.)
+        joined.reserve(self.out.len() + bytes.len());
         let mut from = 0;
-        for hole in self.holes.drain(..) {
-            joined.extend_from_slice(&self.out[from..hole.at]);
-            let ranges = &ranges[hole.slots.start as usize..hole.slots.end as usize];
-            match (hole.how, ranges) {
-                // A single key's reply is the client's as it is: the common case.
-                (Combine::Single, [range]) => joined.extend_from_slice(&bytes[range.clone()]),
-                (how, ranges) => combine(how, ranges.iter().map(|r| &bytes[r.clone()]), joined),
+        for hole in &self.holes {
+            if hole.at > from {
+                joined.extend_from_slice(&self.out[from..hole.at]);
+            }
+            let each = &ranges[hole.slots.start as usize..hole.slots.end as usize];
+            match hole.how {
+                // Forwarded requests' replies are the client's as they are: the common case,
+                // one copy however many there are.
+                Combine::Single => match Slots::span(each) {
+                    Some(span) => joined.extend_from_slice(&bytes[span]),
+                    None => each.iter().for_each(|r| joined.extend_from_slice(&bytes[r.clone()])),
+                },
+                how => combine(how, each.iter().map(|r| &bytes[r.clone()]), joined),
             }
             from = hole.at;
         }
         joined.extend_from_slice(&self.out[from..]);
         drop((bytes, ranges));
         std::mem::swap(&mut self.out, &mut self.joined);
+        self.holes.clear();
         self.slots.clear();
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! A request alone in its connection's read (the pipeline-of-one case) needs no answer back:
 //! the owning core writes its reply straight to the client (`direct.rs`), so such operations
-//! ride in the batch with their connection's token and have no waiter, no framed answer, and
+//! ride in the batch with their connection's token and have no waiter, no answer sent back, and
 //! (a batch of nothing else) no place among the batches in flight.
 //!
 //! Buffers are pooled per core: a message's buffers come from the sender's pool and go to
@@ -39,9 +39,12 @@ pub struct Msg {
     from: usize,
     /// Encoded operations for the receiving core's shard; empty if none.
     ops: Vec<u8>,
-    /// Answers to the oldest operations the receiver sent `from`, each a little-endian
-    /// `u32` length and an encoded reply; empty if none.
+    /// Answers to the oldest operations the receiver sent `from`, the encoded replies one
+    /// after another; empty if none. Unframed, the answers to one pipeline's run of
+    /// requests stay one piece, all the way into its output.
     replies: Vec<u8>,
+    /// The length of each reply in `replies`, a little-endian `u32` each.
+    reply_lens: Vec<u8>,
     /// How many of the receiver's batches `replies` answers in full.
     answered: usize,
     /// The operations of `ops` (by index, ascending) whose replies the receiver writes
@@ -67,21 +70,42 @@ struct Link {
     queued: Vec<u8>,
     queued_ops: u32,
     direct: Vec<(u32, DirectReply)>,
-    /// Who waits for each operation queued or in flight, oldest first (not those answered
-    /// directly).
-    waiters: VecDeque<(Rc<Slots>, u32)>,
+    /// Who waits for the operations queued or in flight, oldest first (not those answered
+    /// directly): one entry per run of a pipeline's consecutive slots, not per operation.
+    waiters: VecDeque<Waiter>,
     /// Batches sent and not answered yet (not those of direct replies only, which are
     /// never answered: one per connection at most, they need no other bound).
     in_flight: usize,
-    /// Framed answers to the other core's batches, not sent yet.
+    /// Answers to the other core's batches and their lengths (as in [`Msg`]), not sent yet.
     answers: Vec<u8>,
+    answer_lens: Vec<u8>,
     /// How many of its batches `answers` answers.
     answered: usize,
     /// The other core's inbox is gone (it shut down): its keys get an error.
     closed: bool,
 }
 
+/// Slots `first..first + count` of one pipeline, waiting for the next `count` answers.
+/// A pipeline forwards its requests for one core one after another, so one entry (one
+/// reference count, one queue push) usually stands for all of them.
+struct Waiter {
+    slots: Rc<Slots>,
+    first: u32,
+    count: u32,
+}
+
 impl Link {
+    /// Records that `slot` of `slots` waits for the answer to the operation queued last.
+    fn wait(&mut self, slots: &Rc<Slots>, slot: u32) {
+        if let Some(last) = self.waiters.back_mut() {
+            if Rc::ptr_eq(&last.slots, slots) && last.first + last.count == slot {
+                last.count += 1;
+                return;
+            }
+        }
+        self.waiters.push_back(Waiter { slots: slots.clone(), first: slot, count: 1 });
+    }
+
     /// Whether the next flush has something to send on this link.
     fn has_outgoing(&self) -> bool {
         !self.closed && (self.answered > 0 || (!self.queued.is_empty() && self.in_flight < MAX_IN_FLIGHT))
@@ -151,7 +175,7 @@ impl Shards {
         }
         op.encode(&mut link.queued);
         link.queued_ops += 1;
-        link.waiters.push_back((slots.clone(), slot));
+        link.wait(slots, slot);
         drop(links);
         self.want_flush();
     }
@@ -201,11 +225,15 @@ impl Shards {
             } else {
                 (Vec::new(), Vec::new(), false)
             };
-            let replies = match link.answered {
-                0 => Vec::new(),
-                _ => std::mem::replace(&mut link.answers, self.buffer()),
+            let (replies, reply_lens) = match link.answered {
+                0 => (Vec::new(), Vec::new()),
+                _ => (
+                    std::mem::replace(&mut link.answers, self.buffer()),
+                    std::mem::replace(&mut link.answer_lens, self.buffer()),
+                ),
             };
-            let msg = Msg { from: self.me, ops, replies, answered: std::mem::take(&mut link.answered), direct };
+            let answered = std::mem::take(&mut link.answered);
+            let msg = Msg { from: self.me, ops, replies, reply_lens, answered, direct };
             match self.inboxes[core].try_send(msg) {
                 Ok(()) => link.in_flight += usize::from(answerable),
                 Err(e) => {
@@ -217,12 +245,16 @@ impl Shards {
                     link.queued_ops = 0;
                     let direct = std::mem::take(&mut link.direct);
                     link.answers.clear();
+                    link.answer_lens.clear();
                     drop(links);
                     drop(direct); // each answers its client with the error
                     let msg = e.into_inner();
                     self.recycle(msg.ops);
                     self.recycle(msg.replies);
-                    waiters.into_iter().for_each(|(slots, slot)| slots.fill(slot, shard_gone));
+                    self.recycle(msg.reply_lens);
+                    for Waiter { slots, first, count } in waiters {
+                        (first..first + count).for_each(|slot| slots.fill(slot, shard_gone));
+                    }
                 }
             }
         }
@@ -231,16 +263,16 @@ impl Shards {
     /// Takes in a message from another core: hands its answers to the connections waiting
     /// for them, runs its operations, and has the next flush send theirs back.
     fn receive(&self, msg: Msg) {
-        let Msg { from, ops, replies, answered, direct } = msg;
+        let Msg { from, ops, replies, reply_lens, answered, direct } = msg;
         let mut links = self.links.borrow_mut();
         let link = &mut links[from];
         if !replies.is_empty() || answered > 0 {
-            deliver(link, &replies);
+            deliver(link, &replies, &reply_lens);
             link.in_flight = link.in_flight.saturating_sub(answered);
         }
         if !ops.is_empty() {
             let direct_count = direct.len();
-            if self.serve_batch(&ops, direct, &mut link.answers) > direct_count {
+            if self.serve_batch(&ops, direct, &mut link.answers, &mut link.answer_lens) > direct_count {
                 link.answered += 1;
             }
         }
@@ -248,34 +280,41 @@ impl Shards {
         drop(links);
         self.recycle(ops);
         self.recycle(replies);
+        self.recycle(reply_lens);
         if more {
             self.want_flush(); // answers owed, or operations held back by MAX_IN_FLIGHT
         }
     }
 
-    /// Runs a batch from another core, writing its framed replies into `out`, but those of
-    /// `direct` to their clients; returns how many operations it ran.
-    fn serve_batch(&self, ops: &[u8], mut direct_list: Vec<(u32, DirectReply)>, out: &mut Vec<u8>) -> usize {
+    /// Runs a batch from another core, writing its replies into `out` and their lengths into
+    /// `lens`, but those of `direct` to their clients; returns how many operations it ran.
+    fn serve_batch(
+        &self,
+        ops: &[u8],
+        mut direct_list: Vec<(u32, DirectReply)>,
+        out: &mut Vec<u8>,
+        lens: &mut Vec<u8>,
+    ) -> usize {
         let now = Instant::now();
         let mut store = self.store.borrow_mut();
-        let mut direct = direct_list.drain(..).peekable();
+        let mut direct = direct_list.drain(..);
+        let mut next_direct = direct.next();
         let mut ran = 0;
         for (i, op) in decode_all(ops).enumerate() {
             store.served.remote += 1;
             ran += 1;
             let at = out.len();
-            if let Some((_, reply)) = direct.next_if(|(at, _)| *at as usize == i) {
-                // Written where the framed answers go, sent from there, and taken off again.
-                self.apply(&mut store, op, now, out);
+            self.apply(&mut store, op, now, out);
+            if let Some((_, reply)) = next_direct.take_if(|(at, _)| *at as usize == i) {
+                // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
                 out.truncate(at);
+                next_direct = direct.next();
                 continue;
             }
-            out.extend_from_slice(&[0; 4]);
-            self.apply(&mut store, op, now, out);
-            let len = (out.len() - at - 4) as u32;
-            out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            lens.extend_from_slice(&((out.len() - at) as u32).to_le_bytes());
         }
+        drop(next_direct);
         drop(direct); // any left (none, from a well-formed batch) answer with an error
         if direct_list.capacity() > 0 && self.direct_pool.borrow().len() < POOL {
             self.direct_pool.borrow_mut().push(direct_list);
@@ -290,26 +329,36 @@ impl Shards {
     }
 
     /// Keeps `buf` for reuse, unless the pool is full, or `buf` never allocated or grew past
-    /// the size kept.
+    /// the size kept. Inlined: most messages leave one or two of their buffers unallocated,
+    /// and those cost a test here.
+    #[inline]
     fn recycle(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 {
+            return;
+        }
         let mut pool = self.pool.borrow_mut();
-        if pool.len() < POOL && (1..=POOL_BUF_MAX).contains(&buf.capacity()) {
+        if pool.len() < POOL && buf.capacity() <= POOL_BUF_MAX {
             buf.clear();
             pool.push(buf);
         }
     }
 }
 
-/// Hands framed answers to the connections waiting on `link`, oldest first.
-fn deliver(link: &mut Link, framed: &[u8]) {
-    let mut rest = framed;
-    while let Some((len, after)) = rest.split_first_chunk::<4>() {
-        let len = (u32::from_le_bytes(*len) as usize).min(after.len());
-        let (reply, next) = after.split_at(len);
-        rest = next;
+/// Hands answers (`replies`, of lengths `lens`, as in [`Msg`]) to the connections waiting on
+/// `link`, oldest first, a run of one pipeline's answers at a time.
+fn deliver(link: &mut Link, mut replies: &[u8], mut lens: &[u8]) {
+    while !lens.is_empty() {
+        let Some(waiter) = link.waiters.front_mut() else { return };
         // Filling only wakes the connection's task (no reentry here): links stay borrowed.
-        if let Some((slots, slot)) = link.waiters.pop_front() {
-            slots.fill(slot, |out| out.extend_from_slice(reply));
+        let filled = waiter.slots.fill_run(waiter.first, waiter.count, &mut replies, &mut lens);
+        if filled == waiter.count {
+            link.waiters.pop_front();
+        } else if filled == 0 {
+            return; // a torn length (not from this server's own encoder): nothing more to take
+        } else {
+            // The message ended inside the run: the rest of its answers come in the next.
+            waiter.first += filled;
+            waiter.count -= filled;
         }
     }
 }
@@ -403,13 +452,13 @@ mod tests {
     use std::future::Future;
     use std::task::{Context, Waker};
 
-    use super::super::hash::shard_of;
+    use super::super::hash::Key;
     use super::super::pipeline::{End, Pipeline};
     use super::*;
 
     /// Keys that core `core` of two owns.
     fn keys_on(core: usize, n: usize) -> Vec<String> {
-        (0..).map(|i| format!("key{i}")).filter(|k| shard_of(k.as_bytes(), 2) == core).take(n).collect()
+        (0..).map(|i| format!("key{i}")).filter(|k| Key::new(k.as_bytes()).shard(2) == core).take(n).collect()
     }
 
     fn set(key: &str, value: &str) -> Vec<u8> {
@@ -460,9 +509,9 @@ mod tests {
         for conn in &mut conns {
             assert_eq!(replies_now(conn), b"+OK\r\n+OK\r\n$1\r\nr\r\n");
         }
-        // The buffer read is pooled where it was read (core 1 pooled the batch's, then took
-        // it for its next answers).
-        assert_eq!((core0.pool.borrow().len(), core1.pool.borrow().len()), (1, 0));
+        // The buffers read are pooled where they were read (core 0 pooled the answers and
+        // their lengths; core 1 pooled the batch's, then took it for its next answers).
+        assert_eq!((core0.pool.borrow().len(), core1.pool.borrow().len()), (2, 0));
         assert!(core1.links.borrow()[0].answers.capacity() > 0);
         assert_eq!(core0.links.borrow()[1].in_flight, 0);
         assert_eq!(core1.store.borrow().served.remote, 6);
@@ -483,6 +532,35 @@ mod tests {
         core1.flush();
         core0.receive(inbox0.try_recv().expect("the answers"));
         assert_eq!(replies_now(&mut conn), b"+OK\r\n+OK\r\n*3\r\n$2\r\nvb\r\n$2\r\nva\r\n$-1\r\n");
+    }
+
+    #[test]
+    fn forwarded_requests_answered_out_of_order_keep_their_order() {
+        // Three cores: core 0's pipeline asks core 1, core 2, core 1 again, one hole for all
+        // three (nothing local between them); core 2 answers first.
+        let on = |core| (0..).map(|i| format!("k{i}")).find(|k| Key::new(k.as_bytes()).shard(3) == core).unwrap();
+        let (on1, on2) = (on(1), on(2));
+        let channels: Vec<_> = (0..3).map(|_| cross_core::unbounded::<Msg>()).collect();
+        let senders: Vec<_> = channels.iter().map(|(tx, _)| tx.clone()).collect();
+        let mut inboxes: Vec<_> = channels.into_iter().map(|(_, rx)| rx).collect();
+        let cores: Vec<_> = (0..3).map(|me| Shards::new(me, senders.clone())).collect();
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, &[set(&on1, "one"), set(&on2, "two")].concat(), &cores[0]);
+        for core in 1..3 {
+            cores[0].flush();
+            cores[core].receive(inboxes[core].try_recv().expect("a batch"));
+            cores[core].flush();
+            cores[0].receive(inboxes[0].try_recv().expect("the answers"));
+        }
+        replies_now(&mut conn);
+        run(&mut conn, &[get(&on1), get(&on2), get(&on1)].concat(), &cores[0]);
+        cores[0].flush();
+        for core in [2, 1] {
+            cores[core].receive(inboxes[core].try_recv().expect("a batch"));
+            cores[core].flush();
+            cores[0].receive(inboxes[0].try_recv().expect("the answers"));
+        }
+        assert_eq!(replies_now(&mut conn), b"$3\r\none\r\n$3\r\ntwo\r\n$3\r\none\r\n");
     }
 
     /// Runs `input` as far as the budget lets it: the bytes used, and whether it stopped for
@@ -575,7 +653,8 @@ mod tests {
             core0.flush();
         }
         assert_eq!(inbox1.len(), MAX_IN_FLIGHT, "the rest wait for answers");
-        assert_eq!(core0.links.borrow()[1].waiters.len(), MAX_IN_FLIGHT + 3);
+        let waiting: u32 = core0.links.borrow()[1].waiters.iter().map(|w| w.count).sum();
+        assert_eq!(waiting as usize, MAX_IN_FLIGHT + 3);
         // Core 1 answers every batch in one message; that frees core 0 to send the rest.
         let core1 = Shards::new(1, vec![to0, to1]);
         while let Ok(batch) = inbox1.try_recv() {

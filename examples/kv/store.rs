@@ -1,19 +1,23 @@
 //! One core's shard: its keys, their values and expiry times, and the operations on them.
 //!
 //! The map is touched only by its own core (local connections directly, other cores through
-//! batches), so it is a plain `HashMap` behind a `RefCell`: no lock, no atomic. Expired keys
+//! batches), so it is a plain hash table behind a `RefCell`: no lock, no atomic. It is
+//! hashbrown's `HashTable`, which takes each key's hash as computed where its request was
+//! parsed (`hash.rs`): std's `HashMap` would hash every key again. Expired keys
 //! are removed when touched, and swept once a second. Replies are encoded straight from the
 //! map into the caller's buffer: a GET copies its value once, into the reply.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::hash::KeyHash;
+use hashbrown::HashTable;
+
+use super::hash::{self, Key};
 use super::op::Op;
 use super::replies;
 use super::resp::integer;
 
 struct Entry {
+    key: Vec<u8>,
     value: Vec<u8>,
     expires: Option<Instant>,
 }
@@ -26,6 +30,11 @@ fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
 }
 
 impl Entry {
+    /// The hash the table files this entry under, computed again only when the table grows.
+    fn hash(&self) -> u64 {
+        hash::hash(&self.key)
+    }
+
     fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|t| t > now)
     }
@@ -43,7 +52,7 @@ pub struct Served {
 /// One shard's keys.
 #[derive(Default)]
 pub struct Store {
-    map: HashMap<Vec<u8>, Entry, KeyHash>,
+    map: HashTable<Entry>,
     /// Whether any key may have an expiry time; until one does, a lookup is one probe,
     /// with no expiry check. Cleared by a sweep that finds none left.
     expiring: bool,
@@ -63,14 +72,14 @@ impl Store {
             Op::Set { key, value, ttl } => {
                 let expires = ttl.and_then(|t| deadline(now, t));
                 self.expiring |= expires.is_some();
-                match self.map.get_mut(key) {
+                match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
                     // Overwriting keeps the key and reuses the value's allocation.
                     Some(e) => {
                         e.value.clear();
                         e.value.extend_from_slice(value);
                         e.expires = expires;
                     }
-                    None => drop(self.map.insert(key.to_vec(), Entry { value: value.to_vec(), expires })),
+                    None => self.insert(key, value, expires),
                 }
                 replies::status(out, "OK");
             }
@@ -121,14 +130,19 @@ impl Store {
             return;
         }
         let mut expiring = false;
-        self.map.retain(|_, e| {
+        self.map.retain(|e| {
             expiring |= e.expires.is_some();
             e.live(now)
         });
         self.expiring = expiring;
     }
 
-    fn incr(&mut self, key: &[u8], now: Instant, out: &mut Vec<u8>) {
+    fn insert(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
+        let entry = Entry { key: key.bytes.to_vec(), value: value.to_vec(), expires };
+        self.map.insert_unique(key.hash, entry, Entry::hash);
+    }
+
+    fn incr(&mut self, key: Key<'_>, now: Instant, out: &mut Vec<u8>) {
         let current = match self.live(key, now) {
             None => 0,
             Some(e) => match integer(&e.value) {
@@ -142,29 +156,32 @@ impl Store {
         let mut digits = Vec::with_capacity(20);
         replies::int(&mut digits, next); // ":n\r\n"
         let text = &digits[1..digits.len() - 2];
-        match self.map.get_mut(key) {
+        match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
             Some(e) => {
                 e.value.clear();
                 e.value.extend_from_slice(text);
             }
-            None => drop(self.map.insert(key.to_vec(), Entry { value: text.to_vec(), expires: None })),
+            None => self.insert(key, text, None),
         }
         replies::int(out, next);
     }
 
-    fn live(&mut self, key: &[u8], now: Instant) -> Option<&Entry> {
+    fn live(&mut self, key: Key<'_>, now: Instant) -> Option<&Entry> {
         self.live_mut(key, now).map(|e| &*e)
     }
 
-    fn live_mut(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
-        if self.expiring && self.map.get(key).is_some_and(|e| !e.live(now)) {
-            self.map.remove(key);
+    fn live_mut(&mut self, key: Key<'_>, now: Instant) -> Option<&mut Entry> {
+        if self.expiring && self.map.find(key.hash, |e| e.key == key.bytes).is_some_and(|e| !e.live(now)) {
+            self.take(key, now);
         }
-        self.map.get_mut(key)
+        self.map.find_mut(key.hash, |e| e.key == key.bytes)
     }
 
     /// Removes `key`; whether it was there and live.
-    fn take(&mut self, key: &[u8], now: Instant) -> bool {
-        self.map.remove(key).is_some_and(|e| e.live(now))
+    fn take(&mut self, key: Key<'_>, now: Instant) -> bool {
+        match self.map.find_entry(key.hash, |e| e.key == key.bytes) {
+            Ok(entry) => entry.remove().0.live(now),
+            Err(_) => false,
+        }
     }
 }

@@ -95,11 +95,13 @@ pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
     let (addr, driver) = (args.addr, rt.driver());
-    let mut servers = rt.run_on_each_core(move |core| async move {
-        let listener = TcpListener::bind(addr).inspect_err(|e| eprintln!("core {core}: {addr}: {e}"))?;
-        println!("core {core}: driver {driver}, http on {addr}");
-        serve(listener).await
-    });
+    let (_, mut servers) = cli::serve_on_each_core(&rt, addr, move |core, listener| {
+        let bound = listener.local_addr();
+        async move {
+            println!("core {core}: driver {driver}, http on {}", bound?);
+            serve(listener).await
+        }
+    })?;
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("http: signal {sig}, shutting down");
