@@ -14,7 +14,8 @@
 //! an encoded `%2e%2e%2f` is a `..` like any other, and a `..` segment is 403; after opening,
 //! the descriptor's real path (`/proc/self/fd/N`) must lie under the root, so a symlink out
 //! of it is 403 as well. Missing files are 404. A client that disconnects mid-file ends its
-//! connection's task with nothing leaked. Stops on SIGINT or SIGTERM.
+//! connection's task with nothing leaked; one that sends no whole request head for
+//! [`serve::HEAD_TIMEOUT`] (idle keep-alive included) is closed. Stops on SIGINT or SIGTERM.
 
 use std::io;
 use std::net::SocketAddr;
@@ -47,7 +48,7 @@ pub fn run(args: args::Args) -> io::Result<()> {
         let (root, cpu, bound) = (root.clone(), cpus[core], listener.local_addr());
         async move {
             println!("core {core}: cpu {cpu}, driver {driver}, serving {} on {}", root.display(), bound?);
-            serve::listen(listener, root.into()).await
+            serve::listen(listener, root.into(), serve::HEAD_TIMEOUT).await
         }
     })?;
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
@@ -248,33 +249,45 @@ pub mod serve {
     use super::*;
 
     use std::os::fd::AsRawFd;
+    use std::time::Instant;
 
     use ringpoll::fs::{File, OpenOptions};
 
     use super::request::{self, Parse, Request};
     use super::target::{self, Refused};
 
+    /// How long a client has to send a whole request head, from the accept or the end of
+    /// the last response: an idle keep-alive connection, or a head sent a byte at a time
+    /// (slowloris), is closed then rather than hold a descriptor for ever. Hyper's default
+    /// `header_read_timeout`, which the `http` example has.
+    pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
     /// Accepts connections on `listener` and serves files under `root` (canonical) on this
-    /// core until the listener fails (at shutdown).
-    pub async fn listen(listener: TcpListener, root: Rc<Path>) -> io::Result<()> {
+    /// core until the listener fails (at shutdown), closing connections that send no whole
+    /// head within `head_timeout`.
+    pub async fn listen(listener: TcpListener, root: Rc<Path>, head_timeout: Duration) -> io::Result<()> {
         loop {
             let (stream, _) = listener.accept_backoff().await?;
             let root = root.clone();
             ringpoll::spawn(async move {
-                // A client that resets or vanishes mid-response just ends its connection.
-                let _ = connection(stream, root).await;
+                // A client that resets, vanishes mid-response or runs out of time just ends
+                // its connection.
+                let _ = connection(stream, root, head_timeout).await;
             })
             .detach();
         }
     }
 
     /// Serves one connection: requests in order (pipelined ones too) until the client
-    /// closes, asks to close, or sends something this server does not take.
-    pub async fn connection(stream: TcpStream, root: Rc<Path>) -> io::Result<()> {
+    /// closes, asks to close, sends something this server does not take, or takes longer
+    /// than `head_timeout` to send a request head (`TimedOut`).
+    pub async fn connection(stream: TcpStream, root: Rc<Path>, head_timeout: Duration) -> io::Result<()> {
         stream.set_nodelay(true)?;
         let mut pending = Vec::new();
         let mut chunk = Vec::with_capacity(8 * 1024);
         loop {
+            // Every read for this head fails with TimedOut past the deadline.
+            stream.set_read_deadline(Instant::now().checked_add(head_timeout));
             let (request, used) = loop {
                 match request::parse(&pending) {
                     Parse::Complete(request, used) => break (request, used),

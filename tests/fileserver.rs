@@ -63,6 +63,11 @@ fn big() -> Vec<u8> {
 
 /// Starts the server on every core of a fresh runtime; returns it and the address.
 fn start(tree: &Tree) -> (Runtime, SocketAddr) {
+    start_with(tree, fileserver::serve::HEAD_TIMEOUT)
+}
+
+/// [`start`], with the time a client has to send a request head.
+fn start_with(tree: &Tree, head_timeout: Duration) -> (Runtime, SocketAddr) {
     let rt = two_core_runtime();
     let (tx, rx) = mpsc::channel();
     let root = tree.root.clone();
@@ -70,16 +75,15 @@ fn start(tree: &Tree) -> (Runtime, SocketAddr) {
     rt.spawn_on(0, move || async move {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         tx.send(listener.local_addr().unwrap()).unwrap();
-        fileserver::serve::listen(listener, first.into()).await
+        fileserver::serve::listen(listener, first.into(), head_timeout).await
     })
     .detach();
     let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server address");
     for core in 1..rt.core_count() {
         let root = root.clone();
-        rt.spawn_on(
-            core,
-            move || async move { fileserver::serve::listen(TcpListener::bind(addr)?, root.into()).await },
-        )
+        rt.spawn_on(core, move || async move {
+            fileserver::serve::listen(TcpListener::bind(addr)?, root.into(), head_timeout).await
+        })
         .detach();
     }
     (rt, addr)
@@ -236,6 +240,47 @@ fn bad_requests_get_an_answer_and_a_close() {
     let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(fileserver::request::MAX_HEAD));
     let _ = conn.get_mut().write_all(huge.as_bytes());
     assert_eq!(read_response(&mut conn, false).status, 400);
+}
+
+/// A client that holds a connection without sending a whole head (idle from the start, a
+/// head half sent, idle after a response) is closed once the head timeout passes, and its
+/// descriptor comes back; one that finishes its head in time is served.
+#[test]
+fn connections_without_a_whole_head_in_time_are_closed() {
+    let tree = Tree::new("head-timeout");
+    let _guard = fd_lock();
+    let timeout = Duration::from_millis(400);
+    let (_rt, addr) = start_with(&tree, timeout);
+    let baseline = {
+        // The first request starts what serving needs once (epoll's blocking pool).
+        let mut warm = client(addr);
+        assert_eq!(get(&mut warm, "/index.html").status, 200);
+        drop(warm);
+        std::thread::sleep(Duration::from_millis(50));
+        open_fds()
+    };
+    let started = Instant::now();
+    let mut idle = client(addr);
+    let mut half = client(addr);
+    half.get_mut().write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut after_response = client(addr);
+    assert_eq!(get(&mut after_response, "/index.html").status, 200);
+    let mut slow = client(addr);
+    slow.get_mut().write_all(b"GET /index.html HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(timeout / 2);
+    slow.get_mut().write_all(b"Host: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut slow, false).body, b"<h1>hi</h1>\n", "a head finished in time is served");
+    for conn in [&mut idle, &mut half, &mut after_response] {
+        assert_closed(conn);
+        assert!(started.elapsed() >= timeout - Duration::from_millis(50), "closed only once the time is up");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "each closed soon after its time was up");
+    drop((idle, half, after_response, slow));
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while open_fds() > baseline && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(open_fds() <= baseline, "connections left open: {} > {baseline}", open_fds());
 }
 
 #[test]
