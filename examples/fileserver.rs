@@ -139,9 +139,10 @@ pub mod request {
         Invalid,
     }
 
-    /// Parses the head at the start of `buf`.
+    /// Parses the head at the start of `buf`. Its lines end in CRLF or in a bare LF (what
+    /// `nc` sends for a typed request; RFC 9112 §2.2 lets a server take it).
     pub fn parse(buf: &[u8]) -> Parse {
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        let Some((end, used)) = head_end(buf) else {
             return if buf.len() > MAX_HEAD { Parse::Invalid } else { Parse::Partial };
         };
         if end > MAX_HEAD {
@@ -150,7 +151,7 @@ pub mod request {
         let Ok(head) = std::str::from_utf8(&buf[..end]) else {
             return Parse::Invalid;
         };
-        let mut lines = head.split("\r\n");
+        let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
         let mut parts = lines.next().unwrap_or("").split(' ');
         let (Some(method), Some(target), Some(version), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -183,7 +184,22 @@ pub mod request {
             }
         }
         let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
-        Parse::Complete(request, end + 4)
+        Parse::Complete(request, used)
+    }
+
+    /// Where the head's last line ends (its LF) and the bytes the head takes with the empty
+    /// line after it (CRLF or LF), if that has arrived.
+    fn head_end(buf: &[u8]) -> Option<(usize, usize)> {
+        let mut from = 0;
+        while let Some(i) = buf[from..].iter().position(|&b| b == b'\n') {
+            let lf = from + i;
+            match &buf[lf + 1..] {
+                [b'\n', ..] => return Some((lf, lf + 2)),
+                [b'\r', b'\n', ..] => return Some((lf, lf + 3)),
+                _ => from = lf + 1,
+            }
+        }
+        None
     }
 }
 

@@ -330,6 +330,24 @@ fn request_targets_map_under_the_root() {
     assert_eq!((req.target.as_str(), req.keep_alive, used), ("/x", false, 38));
 }
 
+/// Lines that end in a bare LF, as `nc` sends what a person types (RFC 9112 §2.2 lets a
+/// server take them), make a request like CRLF ones; mixed too.
+#[test]
+fn a_request_typed_with_bare_newlines_is_served() {
+    let tree = Tree::new("bare-lf");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    conn.get_mut().write_all(b"GET /index.html HTTP/1.1\nHost: x\n\nHEAD /sub/ HTTP/1.1\r\nHost: x\n\r\n").unwrap();
+    assert_eq!(read_response(&mut conn, false).body, b"<h1>hi</h1>\n");
+    let head = read_response(&mut conn, true);
+    assert_eq!((head.status, head.header("content-length")), (200, Some("4")));
+    let Parse::Complete(req, used) = request::parse(b"GET /x HTTP/1.0\nConnection: keep-alive\r\n\nGET") else {
+        panic!("a whole head");
+    };
+    assert_eq!((req.target.as_str(), req.keep_alive, used), ("/x", true, 41));
+    assert!(matches!(request::parse(b"GET / HTTP/1.1\nHost: x\n"), Parse::Partial));
+}
+
 #[test]
 fn the_command_line_follows_the_example_conventions() {
     let argv = |a: &[&str]| args::parse(&mut Flags::new(a.iter().map(|s| s.to_string())));
