@@ -50,9 +50,14 @@ impl Shared {
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
         }
-        let deadline = Instant::now() + grace;
-        while self.live_tasks() > 0 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
+        // A grace too long for an Instant (Duration::MAX) has no end: wait for the tasks.
+        let deadline = Instant::now().checked_add(grace);
+        while self.live_tasks() > 0 {
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5).min(left));
         }
         let cancelled = self.live_tasks();
         self.stop();

@@ -235,11 +235,12 @@ impl Runtime {
     /// many tasks were cancelled (0 if a [`Handle`] had started the shutdown already; this
     /// then waits for it).
     pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
-        let deadline = Instant::now() + grace;
+        // None: a grace too long for an Instant (Duration::MAX), which has no end.
+        let deadline = Instant::now().checked_add(grace);
         let cancelled = self.handle.shared().shutdown_gracefully(grace);
         let pool = self.pool.clone();
         self.wait();
-        pool.shutdown(deadline.saturating_duration_since(Instant::now()));
+        pool.shutdown(deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now())));
         cancelled.unwrap_or(0)
     }
 
