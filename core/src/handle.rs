@@ -142,8 +142,9 @@ impl Handle {
     ///
     /// # Panics
     /// If `index` is not below [`Handle::core_count`].
+    #[track_caller]
     pub fn cpu_of(&self, index: usize) -> usize {
-        self.shared.cores[index].cpu
+        self.core(index).cpu
     }
 
     /// The driver every core runs.
@@ -157,13 +158,21 @@ impl Handle {
     ///
     /// # Panics
     /// If `index` is not below [`Handle::core_count`].
+    #[track_caller]
     pub fn spawn_on<F, Fut>(&self, index: usize, make: F) -> JoinHandle<Fut::Output>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        spawn_remote(&self.shared.cores[index].mailbox, make)
+        spawn_remote(&self.core(index).mailbox, make)
+    }
+
+    /// Core `index`, with a panic that names the mistake rather than an index out of bounds.
+    #[track_caller]
+    fn core(&self, index: usize) -> &CoreRef {
+        let count = self.core_count();
+        self.shared.cores.get(index).unwrap_or_else(|| panic!("core {index} does not exist: the runtime has {count}"))
     }
 
     /// Starts the same future on every core: `make(index)` runs on each.

@@ -186,6 +186,7 @@ impl Runtime {
     }
 
     /// The CPU core `index` is pinned to.
+    #[track_caller]
     pub fn cpu_of(&self, index: usize) -> usize {
         self.handle.cpu_of(index)
     }
@@ -200,6 +201,7 @@ impl Runtime {
     ///
     /// # Panics
     /// If `index` is not below [`Runtime::core_count`].
+    #[track_caller]
     pub fn spawn_on<F, Fut>(&self, index: usize, make: F) -> JoinHandle<Fut::Output>
     where
         F: FnOnce() -> Fut + Send + 'static,
