@@ -99,17 +99,20 @@ impl ShutdownSignals {
 
     /// As [`ShutdownSignals::wait`], giving up after `timeout`.
     pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<i32> {
-        let deadline = std::time::Instant::now() + timeout;
+        // None: a timeout too long for an Instant (Duration::MAX), which never ends.
+        let deadline = std::time::Instant::now().checked_add(timeout);
         THREAD_WAKER.with(|waker| self.register(waker));
         loop {
             if let Some(sig) = self.received() {
                 return Some(sig);
             }
-            let now = std::time::Instant::now();
-            if now >= deadline {
+            let left =
+                deadline.map_or(std::time::Duration::MAX, |d| d.saturating_duration_since(std::time::Instant::now()));
+            if left.is_zero() {
                 return None;
             }
-            std::thread::park_timeout(deadline - now);
+            // std parks untimed when the timeout reaches past the clock's end.
+            std::thread::park_timeout(left);
         }
     }
 

@@ -102,3 +102,10 @@ fn a_task_starts_a_graceful_shutdown_and_wait_returns() {
     rx.recv_timeout(Duration::from_secs(10)).expect("the runtime stopped after the grace period");
     assert!(matches!(sleeper.join(), Err(JoinError::Cancelled)));
 }
+
+#[test]
+#[should_panic(expected = "core 5 does not exist: the runtime has 2")]
+fn spawning_on_a_core_that_does_not_exist_panics_naming_the_mistake() {
+    let rt = two_core_runtime();
+    rt.handle().spawn_on(5, || async {}).detach();
+}

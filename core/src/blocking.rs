@@ -248,12 +248,14 @@ impl Pool {
     /// thread still busy then is left to finish on its own. Returns whether every thread
     /// exited in time.
     pub(crate) fn shutdown(&self, grace: Duration) -> bool {
-        let deadline = Instant::now() + grace;
+        // None: a grace too long for an Instant (Duration::MAX), which has no end.
+        let deadline = Instant::now().checked_add(grace);
         let mut state = self.shared.lock();
         state.shutdown = true;
         self.shared.work.notify_all();
         while state.threads > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
+            // std's timed wait takes any Duration (one past the clock's end waits untimed).
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 return false;
             }

@@ -194,14 +194,15 @@ impl Executor {
         if spin.is_zero() {
             return Ok(false);
         }
-        let until = Instant::now() + spin;
+        // None: a spin too long for an Instant (Duration::MAX) spins until work comes.
+        let until = Instant::now().checked_add(spin);
         loop {
             self.reactor.poll(Some(Duration::ZERO))?;
             if self.has_work() || main_woken() {
                 self.stats().spin_hits.bump();
                 return Ok(true);
             }
-            if Instant::now() >= until {
+            if until.is_some_and(|until| Instant::now() >= until) {
                 return Ok(false);
             }
             std::hint::spin_loop();

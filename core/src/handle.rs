@@ -50,9 +50,14 @@ impl Shared {
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
         }
-        let deadline = Instant::now() + grace;
-        while self.live_tasks() > 0 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
+        // A grace too long for an Instant (Duration::MAX) has no end: wait for the tasks.
+        let deadline = Instant::now().checked_add(grace);
+        while self.live_tasks() > 0 {
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5).min(left));
         }
         let cancelled = self.live_tasks();
         self.stop();
@@ -137,8 +142,9 @@ impl Handle {
     ///
     /// # Panics
     /// If `index` is not below [`Handle::core_count`].
+    #[track_caller]
     pub fn cpu_of(&self, index: usize) -> usize {
-        self.shared.cores[index].cpu
+        self.core(index).cpu
     }
 
     /// The driver every core runs.
@@ -152,13 +158,21 @@ impl Handle {
     ///
     /// # Panics
     /// If `index` is not below [`Handle::core_count`].
+    #[track_caller]
     pub fn spawn_on<F, Fut>(&self, index: usize, make: F) -> JoinHandle<Fut::Output>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        spawn_remote(&self.shared.cores[index].mailbox, make)
+        spawn_remote(&self.core(index).mailbox, make)
+    }
+
+    /// Core `index`, with a panic that names the mistake rather than an index out of bounds.
+    #[track_caller]
+    fn core(&self, index: usize) -> &CoreRef {
+        let count = self.core_count();
+        self.shared.cores.get(index).unwrap_or_else(|| panic!("core {index} does not exist: the runtime has {count}"))
     }
 
     /// Starts the same future on every core: `make(index)` runs on each.

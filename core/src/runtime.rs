@@ -186,6 +186,7 @@ impl Runtime {
     }
 
     /// The CPU core `index` is pinned to.
+    #[track_caller]
     pub fn cpu_of(&self, index: usize) -> usize {
         self.handle.cpu_of(index)
     }
@@ -200,6 +201,7 @@ impl Runtime {
     ///
     /// # Panics
     /// If `index` is not below [`Runtime::core_count`].
+    #[track_caller]
     pub fn spawn_on<F, Fut>(&self, index: usize, make: F) -> JoinHandle<Fut::Output>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -235,11 +237,12 @@ impl Runtime {
     /// many tasks were cancelled (0 if a [`Handle`] had started the shutdown already; this
     /// then waits for it).
     pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
-        let deadline = Instant::now() + grace;
+        // None: a grace too long for an Instant (Duration::MAX), which has no end.
+        let deadline = Instant::now().checked_add(grace);
         let cancelled = self.handle.shared().shutdown_gracefully(grace);
         let pool = self.pool.clone();
         self.wait();
-        pool.shutdown(deadline.saturating_duration_since(Instant::now()));
+        pool.shutdown(deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now())));
         cancelled.unwrap_or(0)
     }
 
