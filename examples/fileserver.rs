@@ -165,7 +165,10 @@ pub mod request {
         };
         let mut has_body = false;
         for line in lines {
-            let Some((name, value)) = line.split_once(':') else {
+            // A name with whitespace in it ("Content-Length : 5", or a folded line's
+            // continuation) is refused, not skipped: skipping it would take a body for the
+            // next request (RFC 9112 §5.1, §5.2).
+            let Some((name, value)) = line.split_once(':').filter(|(name, _)| is_token(name)) else {
                 return Parse::Invalid;
             };
             let value = value.trim();
@@ -185,6 +188,11 @@ pub mod request {
         }
         let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
         Parse::Complete(request, used)
+    }
+
+    /// A field name: one or more token characters (RFC 9110 §5.6.2).
+    fn is_token(name: &str) -> bool {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
     }
 
     /// Where the head's last line ends (its LF) and the bytes the head takes with the empty
@@ -221,6 +229,7 @@ pub mod target {
     /// The path, relative to the root, that `target` names; a directory (a trailing `/`, or
     /// the root) maps to its `index.html`.
     pub fn relative_path(target: &str) -> Result<PathBuf, Refused> {
+        let target = origin_form(target);
         let path = target.split(['?', '#']).next().unwrap_or("");
         if !path.starts_with('/') {
             return Err(Refused::BadRequest);
@@ -242,6 +251,17 @@ pub mod target {
             rel.push("index.html");
         }
         Ok(rel)
+    }
+
+    /// The path and query of an absolute-form target (`http://host/p?q`, which RFC 9112
+    /// §3.2.2 says a server must accept; the host is not checked, one tree is served), or
+    /// the target as it is.
+    fn origin_form(target: &str) -> &str {
+        let scheme = target.split_once("://").map(|(s, rest)| (s.to_ascii_lowercase(), rest));
+        match scheme {
+            Some((scheme, rest)) if scheme == "http" || scheme == "https" => rest.find('/').map_or("/", |i| &rest[i..]),
+            _ => target,
+        }
     }
 
     fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {

@@ -201,12 +201,15 @@ fn nothing_outside_the_root_is_served() {
         ("//etc/passwd", 404),
         ("/%2fetc%2fpasswd", 404),
         ("/missing.html", 404),
+        // Absolute-form names a path under the root, like any other.
+        ("http://host/etc/passwd", 404),
+        ("http://host/../secret.txt", 403),
     ] {
         let res = get(&mut conn, target);
         assert_eq!(res.status, want, "{target}");
         assert!(!res.body.windows(6).any(|w| w == b"SECRET"), "{target} leaked the secret");
     }
-    for target in ["/a%00b", "/bad%zz", "/trunc%2", "http://host/etc/passwd", "*"] {
+    for target in ["/a%00b", "/bad%zz", "/trunc%2", "ftp://host/etc/passwd", "*"] {
         let mut conn = client(addr);
         assert_eq!(get(&mut conn, target).status, 400, "{target}");
     }
@@ -323,7 +326,17 @@ fn request_targets_map_under_the_root() {
     assert_eq!(relative_path("/a/../b"), Err(Refused::Forbidden));
     assert_eq!(relative_path("relative"), Err(Refused::BadRequest));
     assert_eq!(relative_path("/%"), Err(Refused::BadRequest));
+    // Absolute-form, which RFC 9112 §3.2.2 says a server must accept.
+    assert_eq!(relative_path("http://example.com/a/b.txt?q"), Ok("a/b.txt".into()));
+    assert_eq!(relative_path("HTTPS://example.com"), Ok("index.html".into()));
+    assert_eq!(relative_path("http://example.com/%2e%2e/x"), Err(Refused::Forbidden));
+    assert_eq!(relative_path("ftp://example.com/x"), Err(Refused::BadRequest));
     assert!(matches!(request::parse(b"GET / HTTP/1.1\r\n"), Parse::Partial));
+    // Whitespace before a field's colon (so a `Content-Length : 5` body would be read as the
+    // next request) and obsolete line folding are refused, as RFC 9112 §5.1 and §5.2 say.
+    for head in [&b"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n"[..], b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"] {
+        assert_eq!(request::parse(head), Parse::Invalid, "{:?}", String::from_utf8_lossy(head));
+    }
     let Parse::Complete(req, used) = request::parse(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\nGET") else {
         panic!("a whole head");
     };
