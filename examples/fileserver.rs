@@ -69,7 +69,7 @@ pub mod args {
     pub const USAGE: &str = "usage: fileserver --root DIR [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
   --root DIR           the directory served (required)
   --addr HOST:PORT     where every core listens (default 127.0.0.1:8080; names are resolved)
-  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
+  --cores LIST         CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU)
   --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)";
 
     /// Parsed arguments.

@@ -44,7 +44,7 @@ const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cor
 [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice auto|readiness|op|off] [--verbose]
   --listen HOST:PORT    where clients connect (names are resolved)
   --upstream HOST:PORT  where their connections go
-  --cores LIST          CPUs to run on, e.g. 0,1 (default: every CPU)
+  --cores LIST          CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU)
   --driver KIND         uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
   --idle-timeout SECS   reset a pair idle that long both ways (default 60; 0: never)
   --splice MODE         auto (copy, splice(2) once a direction carries bulk; the default),

@@ -53,11 +53,14 @@ fn help_stops_with_exit_code_0_wherever_it_is() {
 
 #[test]
 fn bad_flags_and_values_are_one_line_with_exit_code_2() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--bogus"], "unknown flag --bogus"),
         (&["--n"], "--n: needs a value"),
         (&["--n", "x"], "--n: \"x\": invalid digit found in string"),
         (&["--cores", "0,a"], "--cores: \"0,a\": invalid digit found in string"),
+        (&["--cores", "0-"], "--cores: \"0-\": cannot parse integer from empty string"),
+        (&["--cores", "3-1"], "--cores: \"3-1\": the range 3-1 runs backwards"),
+        (&["--cores", "0-99999999999"], "--cores: \"0-99999999999\": CPU 99999999999 is past the last CPU"),
         (&["--verbose=yes"], "--verbose: takes no value (got \"yes\")"),
         (&["--addr", "nowhere"], "--addr: \"nowhere\": "),
     ];
@@ -75,6 +78,9 @@ fn values_follow_the_flag_or_an_equals_sign() {
     assert_eq!(p.n, 7);
     assert_eq!(p.cores, [0, 1]);
     assert!(p.verbose);
+    // Ranges as taskset writes them, and a CPU named twice (two cores sharing it).
+    assert_eq!(parse(&["--cores", "0-2,5, 7-7"]).unwrap().cores, [0, 1, 2, 5, 7]);
+    assert_eq!(parse(&["--cores", "0,0"]).unwrap().cores, [0, 0]);
     assert_eq!(p.addr, Some("127.0.0.1:7000".parse().unwrap()));
 }
 

@@ -20,6 +20,9 @@ use ringpoll::net::TcpListener;
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, JoinHandle, Runtime};
 
+/// CPU numbers Linux can have (NR_CPUS is at most 8192).
+const MAX_CPUS: usize = 8192;
+
 /// Why parsing stopped before the program could start.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -99,11 +102,31 @@ impl Flags {
         }
     }
 
-    /// The current flag's value as a comma-separated list of CPU numbers.
+    /// The current flag's value as a list of CPU numbers, as taskset writes them: numbers
+    /// and ranges separated by commas (`0,2`, `0-3`, `0-1,4`). A CPU may appear more than
+    /// once (`0,0`: two cores sharing CPU 0).
     pub fn cores(&mut self) -> Result<Vec<usize>, Stop> {
         let text = self.text()?;
-        let cores: Result<Vec<usize>, _> = text.split(',').map(|c| c.trim().parse()).collect();
-        cores.map_err(|e| self.bad(format!("{text:?}: {e}")))
+        let mut cores = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            let (first, last) = item.split_once('-').unwrap_or((item, item));
+            let (first, last): (usize, usize) = match (first.trim().parse(), last.trim().parse()) {
+                (Ok(first), Ok(last)) => (first, last),
+                (Err(e), _) | (_, Err(e)) => return Err(self.bad(format!("{text:?}: {e}"))),
+            };
+            if first > last {
+                return Err(self.bad(format!("{text:?}: the range {item} runs backwards")));
+            }
+            // Linux numbers CPUs below 8192 (NR_CPUS at most): a longer list is a typo, and
+            // must not cost a huge allocation before the runtime says so.
+            if last >= MAX_CPUS {
+                return Err(
+                    self.bad(format!("{text:?}: CPU {last} is past the last CPU Linux numbers ({})", MAX_CPUS - 1))
+                );
+            }
+            cores.extend(first..=last);
+        }
+        Ok(cores)
     }
 
     /// The current flag is not one the program knows.

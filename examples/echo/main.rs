@@ -25,7 +25,7 @@ const GRACE: Duration = Duration::from_secs(1);
 
 const USAGE: &str = "usage: echo [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--stats SECS]
   --addr HOST:PORT     where every core listens (default 127.0.0.1:7000; names are resolved)
-  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
+  --cores LIST         CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU)
   --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
   --stats SECS         print each core's counters every SECS seconds";
 

@@ -41,7 +41,7 @@ const GRACE: Duration = Duration::from_secs(1);
 
 const USAGE: &str = "usage: kv [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
   --addr HOST:PORT     where every core listens (default 127.0.0.1:6380; names are resolved)
-  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU); each owns a shard of the keys
+  --cores LIST         CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU); each owns a shard of the keys
   --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
   --accept MODE        how connections reach the cores: hash (SO_REUSEPORT, the default), cpu
                        (steered to the core on the CPU that received them) or shared (one

@@ -60,7 +60,7 @@ pub mod cli;
 
 const USAGE: &str = "usage: http [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
   --addr HOST:PORT     where every core listens (default 127.0.0.1:8080; names are resolved)
-  --cores LIST         CPUs to run on, e.g. 0,1 (default: every CPU)
+  --cores LIST         CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU)
   --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)";
 
 /// The command line.
