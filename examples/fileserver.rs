@@ -54,8 +54,9 @@ pub fn run(args: args::Args) -> io::Result<()> {
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("fileserver: signal {sig}, shutting down");
-    rt.shutdown_gracefully(GRACE);
     drop(servers);
+    let cancelled = rt.shutdown_gracefully(GRACE);
+    eprintln!("fileserver: stopped ({cancelled} tasks cut off after {GRACE:?})");
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 //!     [--cores 0,1] [--driver uring|epoll|auto] [--idle-timeout SECS]
 //!     [--splice auto|readiness|op|off] [--verbose]
 //! ```
-//! Runs until SIGINT or SIGTERM, then stops every core and exits.
+//! Runs until SIGINT or SIGTERM, then stops accepting, gives open pairs a second, and exits.
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,6 +39,9 @@ pub struct Args {
     /// Whether a pair that ends in an error (a client's reset, upstream down) is logged.
     pub verbose: bool,
 }
+
+/// How long open pairs may run on after SIGINT/SIGTERM; those still copying then are reset.
+const GRACE: Duration = Duration::from_secs(1);
 
 const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cores LIST] \
 [--driver uring|epoll|auto] [--idle-timeout SECS] [--splice auto|readiness|op|off] [--verbose]
@@ -140,6 +143,7 @@ pub fn run(args: Args) -> io::Result<()> {
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("proxy: signal {sig}, shutting down");
     drop(servers);
-    rt.shutdown();
+    let cancelled = rt.shutdown_gracefully(GRACE);
+    eprintln!("proxy: stopped ({cancelled} tasks cut off after {GRACE:?})");
     Ok(())
 }

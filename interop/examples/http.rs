@@ -7,7 +7,8 @@
 //! ```text
 //! cargo run --release -p ringpoll-interop --example http -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto]
 //! ```
-//! Runs until SIGINT or SIGTERM, then stops every core and exits.
+//! Runs until SIGINT or SIGTERM, then stops accepting, gives open connections a second, and
+//! exits.
 
 use std::convert::Infallible;
 use std::io;
@@ -58,6 +59,9 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
 #[path = "../../examples/cli/mod.rs"]
 pub mod cli;
 
+/// How long open connections may run on after SIGINT/SIGTERM.
+const GRACE: Duration = Duration::from_secs(1);
+
 const USAGE: &str = "usage: http [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto]
   --addr HOST:PORT     where every core listens (default 127.0.0.1:8080; names are resolved)
   --cores LIST         CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU)
@@ -106,6 +110,7 @@ pub fn run(args: Args) -> io::Result<()> {
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("http: signal {sig}, shutting down");
     drop(servers);
-    rt.shutdown();
+    let cancelled = rt.shutdown_gracefully(GRACE);
+    eprintln!("http: stopped ({cancelled} tasks cut off after {GRACE:?})");
     Ok(())
 }
