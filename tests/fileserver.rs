@@ -245,6 +245,16 @@ fn bad_requests_get_an_answer_and_a_close() {
     assert_eq!(read_response(&mut conn, false).status, 400);
 }
 
+/// The descriptors open once the server has served one request: the first starts what
+/// serving needs once (epoll's blocking pool), so later counts compare against this.
+fn warmed_fds(addr: SocketAddr) -> usize {
+    let mut warm = client(addr);
+    assert_eq!(get(&mut warm, "/index.html").status, 200);
+    drop(warm);
+    std::thread::sleep(Duration::from_millis(50));
+    open_fds()
+}
+
 /// A client that holds a connection without sending a whole head (idle from the start, a
 /// head half sent, idle after a response) is closed once the head timeout passes, and its
 /// descriptor comes back; one that finishes its head in time is served.
@@ -254,14 +264,7 @@ fn connections_without_a_whole_head_in_time_are_closed() {
     let _guard = fd_lock();
     let timeout = Duration::from_millis(400);
     let (_rt, addr) = start_with(&tree, timeout);
-    let baseline = {
-        // The first request starts what serving needs once (epoll's blocking pool).
-        let mut warm = client(addr);
-        assert_eq!(get(&mut warm, "/index.html").status, 200);
-        drop(warm);
-        std::thread::sleep(Duration::from_millis(50));
-        open_fds()
-    };
+    let baseline = warmed_fds(addr);
     let started = Instant::now();
     let mut idle = client(addr);
     let mut half = client(addr);
@@ -291,13 +294,7 @@ fn a_client_leaving_mid_file_costs_nothing() {
     let tree = Tree::new("midfile");
     let _guard = fd_lock();
     let (_rt, addr) = start(&tree);
-    let baseline = {
-        let mut warm = client(addr);
-        assert_eq!(get(&mut warm, "/index.html").status, 200);
-        drop(warm);
-        std::thread::sleep(Duration::from_millis(50));
-        open_fds()
-    };
+    let baseline = warmed_fds(addr);
     for _ in 0..10 {
         let mut conn = client(addr);
         write!(conn.get_mut(), "GET /big.bin HTTP/1.1\r\n\r\n").unwrap();
