@@ -1,14 +1,20 @@
 //! Hashing keys: one hash per key, computed where its request is parsed, picks both the core
 //! that owns the key and the bucket of that core's map that holds it (`store.rs`), so a key
 //! is hashed once, not once for its core and again for its map (a forwarded key carries its
-//! hash along, see `op.rs`). Keys are short and client-chosen: the hash is a multiply-rotate
-//! over 8-byte words (as rustc's FxHash), not SipHash, which costs more than the rest of a
-//! GET, nor a byte-at-a-time hash. It is seeded per process, so precomputed colliding keys
-//! do not carry over from one run to the next; every core of the process shares the seed.
+//! hash along, see `op.rs`).
+//!
+//! Keys are client-chosen, so the hash must be keyed: a client that can build keys sharing
+//! one hash puts them on one core and in one bucket chain, where every insert and lookup
+//! scans them all. It is foldhash (hashbrown's own default hasher), seeded at random once per
+//! process and shared by every core: a folded 128-bit multiply of words mixed with the seeds,
+//! as cheap as the multiply-rotate (FxHash-style) hash it replaced, which let keys built by
+//! flipping two bits per 16-byte block share a hash under every seed (60,000 such keys took
+//! a core 20 s to store). SipHash, std's keyed hash, costs more than the rest of a GET.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
+
+use foldhash::fast::SeedableRandomState;
 
 /// A key, borrowed from its request, and its hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,56 +38,13 @@ impl<'a> Key<'a> {
     }
 }
 
-/// The hash of `bytes`.
+/// The hash of `bytes`: the same on every core of the process, different from run to run.
 pub fn hash(bytes: &[u8]) -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    let mut h = WordHasher(*SEED.get_or_init(|| RandomState::new().hash_one(0u64) | 1));
-    h.write(bytes);
-    h.finish()
-}
-
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let len = (bytes.len() as u64) << 56;
-        let word = |w: &[u8; 8]| u64::from_le_bytes(*w);
-        match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
-            // 8 to 16 bytes, most keys: the first word and the last (the same one, or
-            // overlapping it, if fewer than 16), with no loop. The length goes in a mix of
-            // its own: the last word's bytes need one more multiply to reach the low bits
-            // the map's buckets are picked by.
-            (Some(first), Some(last)) if bytes.len() <= 16 => {
-                self.mix(word(first));
-                self.mix(word(last));
-                self.mix(len);
-            }
-            // Longer: every whole word, then the last eight bytes if some are left over.
-            (Some(_), Some(last)) => {
-                let mut words = bytes.chunks_exact(8);
-                words.by_ref().for_each(|w| self.mix(word(w.try_into().unwrap_or(&[0; 8]))));
-                let tail = if words.remainder().is_empty() { 0 } else { word(last) };
-                self.mix(tail ^ len);
-            }
-            // Shorter: the 0-7 bytes folded by hand (a copy into an array calls memcpy).
-            _ => {
-                let tail = bytes.iter().rev().fold(0u64, |t, &b| t << 8 | u64::from(b));
-                self.mix(tail ^ len);
-            }
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiplies leave the low bits weakest (keys that differ only in their last
-        // digits left whole buckets empty), and the map picks buckets by the low bits: one
-        // widening multiply, its halves folded together, spreads every bit over all of them.
-        let wide = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
-        (wide as u64) ^ (wide >> 64) as u64
-    }
+    static SEEDS: OnceLock<SeedableRandomState> = OnceLock::new();
+    let mut hasher = SEEDS.get_or_init(SeedableRandomState::random).build_hasher();
+    // The bytes alone, no length prefix as `Hash for [u8]` adds: foldhash mixes the length in.
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -99,6 +62,26 @@ mod tests {
             assert!(per_shard.iter().all(|&n| n.abs_diff(even) < even / 20), "{shards} shards: {per_shard:?}");
         }
         assert_eq!(Key::new(b"anything").shard(1), 0);
+    }
+
+    /// Keys a client builds to share one hash (and so one core and one bucket chain, which
+    /// makes every insert and lookup on it linear): under the multiply-rotate hash this
+    /// replaced, flipping the top bit of a 16-byte block's first word and bit 4 of its second
+    /// cancelled out for every seed, so 2^k such keys shared a hash.
+    #[test]
+    fn keys_built_to_collide_under_a_multiply_rotate_hash_do_not() {
+        let base = [b'k'; 256];
+        let hashes: std::collections::HashSet<u64> = (0..1000u32)
+            .map(|i| {
+                let mut key = base;
+                for block in (0..10).filter(|b| i >> b & 1 == 1) {
+                    key[block * 16 + 7] ^= 0x80;
+                    key[block * 16 + 8] ^= 0x10;
+                }
+                hash(&key)
+            })
+            .collect();
+        assert!(hashes.len() >= 999, "1,000 keys gave {} hashes", hashes.len());
     }
 
     #[test]
