@@ -153,6 +153,11 @@ pub mod request {
             return Parse::Invalid;
         };
         let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
+        // A CR anywhere but before a line's LF is refused (§2.2): a parser that ends lines at
+        // CR would see another header there, and the two would read different requests.
+        if lines.clone().any(|line| line.contains('\r')) {
+            return Parse::Invalid;
+        }
         let mut parts = lines.next().unwrap_or("").split(' ');
         let (Some(method), Some(target), Some(version), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -260,7 +265,11 @@ pub mod target {
     fn origin_form(target: &str) -> &str {
         let scheme = target.split_once("://").map(|(s, rest)| (s.to_ascii_lowercase(), rest));
         match scheme {
-            Some((scheme, rest)) if scheme == "http" || scheme == "https" => rest.find('/').map_or("/", |i| &rest[i..]),
+            // The authority ends at the first `/`, `?` or `#`; only a `/` starts a path.
+            Some((scheme, rest)) if scheme == "http" || scheme == "https" => match rest.find(['/', '?', '#']) {
+                Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+                _ => "/",
+            },
             _ => target,
         }
     }

@@ -328,10 +328,21 @@ fn request_targets_map_under_the_root() {
     assert_eq!(relative_path("HTTPS://example.com"), Ok("index.html".into()));
     assert_eq!(relative_path("http://example.com/%2e%2e/x"), Err(Refused::Forbidden));
     assert_eq!(relative_path("ftp://example.com/x"), Err(Refused::BadRequest));
+    // The authority ends at a query or a fragment too: the path of these is empty ("/").
+    assert_eq!(relative_path("http://example.com?/sub/f.txt"), Ok("index.html".into()));
+    assert_eq!(relative_path("http://example.com#/sub/f.txt"), Ok("index.html".into()));
     assert!(matches!(request::parse(b"GET / HTTP/1.1\r\n"), Parse::Partial));
     // Whitespace before a field's colon (so a `Content-Length : 5` body would be read as the
     // next request) and obsolete line folding are refused, as RFC 9112 §5.1 and §5.2 say.
-    for head in [&b"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n"[..], b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"] {
+    // So is a bare CR inside a line (§2.2), which a parser ending lines at CR would take
+    // for the start of another header.
+    let refused = [
+        &b"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: y\rContent-Length: 5\r\n\r\n",
+        b"GET /\r HTTP/1.1\r\n\r\n",
+    ];
+    for head in refused {
         assert_eq!(request::parse(head), Parse::Invalid, "{:?}", String::from_utf8_lossy(head));
     }
     let Parse::Complete(req, used) = request::parse(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\nGET") else {
