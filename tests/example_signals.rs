@@ -1,0 +1,118 @@
+//! Every server example, run as the binary a user runs, stops cleanly on SIGINT and on
+//! SIGTERM while a client holds a connection open: exit status 0 within its one-second grace
+//! (and a few seconds' margin), a "stopped" line on stderr. Runs the binaries `cargo test`
+//! builds beside this one; skips an example that is not built (a `--test` run alone).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The example binary `name`, if built.
+fn example(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("examples").join(name);
+    bin.exists().then_some(bin)
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, if it is still running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `bin` with `args` (which ask for port 0 on one core), waits for the line naming the
+/// address it listens on (after `marker`), connects a client that stays idle, sends
+/// `signal`, and checks the exit and the stderr.
+fn stops_cleanly(name: &str, args: &[&str], marker: &str, signal: i32) {
+    let Some(bin) = example(name) else { return };
+    let mut child = KillOnDrop(
+        Command::new(&bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the example"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_owned();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let _ = tx.send(
+            lines.find_map(|l| l.split(marker.as_str()).nth(1).map(|a| a.split([',', ' ']).next().unwrap().to_owned())),
+        );
+        lines.for_each(drop);
+    });
+    let said = rx.recv_timeout(Duration::from_secs(10)).expect("the example listens within 10 s");
+    let addr: SocketAddr = said.expect("a listening line").trim().parse().expect("an address");
+    let idle = TcpStream::connect(addr).expect("connect to the example");
+    std::thread::sleep(Duration::from_millis(100)); // accepted, its task parked
+                                                    // SAFETY: kill takes no pointers; the pid is our own child's, not reaped yet.
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, signal) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for the example") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{name} still runs 10 s after signal {signal}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{name} after signal {signal}: {stderr}");
+    assert!(stderr.contains(&format!("{name}: stopped")), "{name} after signal {signal}: {stderr}");
+    drop(idle);
+    reader.join().unwrap();
+}
+
+#[test]
+fn echo_stops_cleanly_on_sigint_and_sigterm() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        stops_cleanly("echo", &["--addr", "127.0.0.1:0", "--cores", "0"], "echo on ", signal);
+    }
+}
+
+#[test]
+fn kv_stops_cleanly_on_sigint_and_sigterm() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        stops_cleanly("kv", &["--addr", "127.0.0.1:0", "--cores", "0"], "kv on ", signal);
+    }
+}
+
+#[test]
+fn proxy_stops_cleanly_on_sigint_and_sigterm() {
+    // An upstream that accepts and holds, so the idle client's pair is open when the signal
+    // comes.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = upstream.local_addr().unwrap().to_string();
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let args = ["--listen", "127.0.0.1:0", "--upstream", to.as_str(), "--cores", "0"];
+        stops_cleanly("proxy", &args, "proxy ", signal);
+    }
+}
+
+#[test]
+fn fileserver_stops_cleanly_on_sigint_and_sigterm() {
+    let root = std::env::temp_dir().join(format!("ringpoll-example-signals-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let args = ["--root", root.to_str().unwrap(), "--addr", "127.0.0.1:0", "--cores", "0"];
+        stops_cleanly("fileserver", &args, " on ", signal);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The hyper example, in the `interop` crate (built by `cargo test --workspace`).
+#[test]
+fn http_stops_cleanly_on_sigint_and_sigterm() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        stops_cleanly("http", &["--addr", "127.0.0.1:0", "--cores", "0"], "http on ", signal);
+    }
+}
