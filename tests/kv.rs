@@ -121,6 +121,12 @@ fn every_command_answers_as_redis_does() {
     assert_eq!(size, 14, "n, text, fresh, 10 m-keys and ex (px expired, k was never set)");
     let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 0);
+    // What client libraries send on connecting: database 0, and their own names.
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut con).unwrap();
+    let bad: RedisResult<()> = redis::cmd("SELECT").arg(1).query(&mut con);
+    assert!(bad.unwrap_err().to_string().contains("DB index is out of range"));
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("tests").query(&mut con).unwrap();
+    let _: () = redis::cmd("CLIENT").arg("SETINFO").arg("LIB-NAME").arg("redis-rs").query(&mut con).unwrap();
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
     assert!(info.contains("# core0") && info.contains("# core1") && info.contains("accepted:"));
     let bye: String = redis::cmd("QUIT").query(&mut con).unwrap();

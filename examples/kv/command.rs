@@ -36,6 +36,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"del" | b"exists" | b"mget" => argc >= 1,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
+        b"select" => argc == 1,
+        b"client" => argc >= 1,
         _ => true,
     };
     if !arity_ok {
@@ -73,6 +75,18 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
         b"flushall" => every_shard(shards, Op::FlushAll, Combine::AllOk),
         b"info" => every_shard(shards, Op::Info, Combine::Concat),
+        // One keyspace, database 0: a client configured for it may still select it.
+        b"select" => answer(out, |o| match integer(args[0]) {
+            Some(0) => replies::status(o, "OK"),
+            Some(_) => replies::error(o, "ERR DB index is out of range"),
+            None => not_an_integer(o),
+        }),
+        // Client libraries name themselves on connecting (CLIENT SETNAME, SETINFO): accepted,
+        // and nothing is kept.
+        b"client" => answer(out, |o| match args[0].to_ascii_lowercase().as_slice() {
+            b"setname" | b"setinfo" => replies::status(o, "OK"),
+            _ => replies::error(o, "ERR unknown subcommand, only SETNAME and SETINFO are taken"),
+        }),
         // Clients ask these at start-up (redis-cli, redis-benchmark): nothing to configure.
         b"command" => answer(out, |o| replies::array(o, 0)),
         b"config" => answer(out, |o| {

@@ -8,7 +8,8 @@
 //! redis-cli -p 6380 set greeting hello
 //! ```
 //! Commands: GET, SET (EX/PX), DEL, EXISTS, INCR, MGET, MSET, PING, ECHO, EXPIRE, TTL, DBSIZE,
-//! FLUSHALL, INFO (per-core counters), QUIT. Runs until SIGINT or SIGTERM.
+//! FLUSHALL, INFO (per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client
+//! libraries send on connecting. Runs until SIGINT or SIGTERM.
 
 #[path = "../cli/mod.rs"]
 mod cli;
