@@ -3,28 +3,14 @@
 //! (and a few seconds' margin), a "stopped" line on stderr. Runs the binaries `cargo test`
 //! builds beside this one; skips an example that is not built (a `--test` run alone).
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-/// The example binary `name`, if built.
-fn example(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("examples").join(name);
-    bin.exists().then_some(bin)
-}
-
-/// A child process killed (SIGKILL) and reaped when dropped, if it is still running.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{example, wait_within, KillOnDrop};
 
 /// Starts `bin` with `args` (which ask for port 0 on one core), waits for the line naming the
 /// address it listens on (after `marker`), connects a client that stays idle, sends
@@ -56,14 +42,8 @@ fn stops_cleanly(name: &str, args: &[&str], marker: &str, signal: i32) {
     std::thread::sleep(Duration::from_millis(100)); // accepted, its task parked
                                                     // SAFETY: kill takes no pointers; the pid is our own child's, not reaped yet.
     assert_eq!(unsafe { libc::kill(child.0.id() as i32, signal) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait for the example") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "{name} still runs 10 s after signal {signal}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_within(&mut child.0, Duration::from_secs(10));
+    let status = status.unwrap_or_else(|| panic!("{name} still runs 10 s after signal {signal}"));
     let mut stderr = String::new();
     child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "{name} after signal {signal}: {stderr}");

@@ -351,9 +351,7 @@ fn a_socket_given_to_std_leaves_the_count_and_one_taken_from_std_joins_it() {
 /// Runs when `cargo test` has built the examples beside this binary.
 #[test]
 fn the_echo_example_started_twice_fails_the_second_time() {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("examples/echo"));
-    let Some(bin) = bin.filter(|b| b.exists()) else { return };
+    let Some(bin) = example("echo") else { return };
     // Pipes are descriptors: keep the fd-counting tests of this binary from seeing them.
     let _fds = fd_lock();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -392,9 +390,7 @@ fn the_echo_example_started_twice_fails_the_second_time() {
 /// built the examples beside this binary.
 #[test]
 fn the_echo_example_on_port_0_listens_on_one_port_on_every_core() {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("examples/echo"));
-    let Some(bin) = bin.filter(|b| b.exists()) else { return };
+    let Some(bin) = example("echo") else { return };
     let _fds = fd_lock();
     // Two cores on CPU 0: two listeners wherever the test runs.
     let mut echo = KillOnDrop(
@@ -432,26 +428,4 @@ fn the_echo_example_on_port_0_listens_on_one_port_on_every_core() {
     }
     drop(echo);
     reader.join().unwrap();
-}
-
-/// A child process killed (SIGKILL) and reaped when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The child's exit status, or `None` if it runs on past `limit`.
-fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }

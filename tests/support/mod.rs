@@ -6,16 +6,19 @@
 //! - `fds`: counting this process's descriptors, so a test can show it leaked none;
 //! - `payload`: deterministic test bytes;
 //! - `tcp`: a connected loopback pair, an echo server, a round trip;
-//! - `poll`: polling a future once by hand (to drop it with its operation in flight).
+//! - `poll`: polling a future once by hand (to drop it with its operation in flight);
+//! - `child`: example binaries run as child processes, killed when dropped.
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+mod child;
 mod fds;
 mod payload;
 mod poll;
 mod runtime;
 mod tcp;
 
+pub use child::*;
 pub use fds::*;
 pub use payload::*;
 pub use poll::*;
