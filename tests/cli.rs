@@ -126,3 +126,20 @@ fn a_period_past_the_clock_never_ticks() {
     assert_eq!(cli::wait(&signals, &failing, Some(Duration::MAX)), cli::Waited::Ended);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// The examples raise the soft descriptor limit to the hard one, so a server holds as many
+/// connections as the machine allows, not 1,024; a hard limit is never raised.
+#[test]
+fn the_soft_descriptor_limit_is_raised_to_the_hard_one() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit, into a live local.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    let hard = limit.rlim_max;
+    let lowered = libc::rlimit { rlim_cur: 256.min(hard), rlim_max: hard };
+    // SAFETY: setrlimit reads one live rlimit; lowering the soft limit is always allowed.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+    assert_eq!(cli::raise_fd_limit(), hard);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    assert_eq!((limit.rlim_cur, limit.rlim_max), (hard, hard));
+}
