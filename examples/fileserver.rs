@@ -42,15 +42,14 @@ fn main() -> ExitCode {
 pub fn run(args: args::Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
-    let (addr, root, driver) = (args.addr, args.root, rt.driver());
-    let cpus: Vec<usize> = (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect();
-    let (_, mut servers) = cli::serve_on_each_core(&rt, addr, move |core, listener| {
-        let (root, cpu, bound) = (root.clone(), cpus[core], listener.local_addr());
-        async move {
-            println!("core {core}: cpu {cpu}, driver {driver}, serving {} on {}", root.display(), bound?);
-            serve::listen(listener, root.into(), serve::HEAD_TIMEOUT).await
-        }
+    let root = args.root;
+    let (addr, mut servers) = cli::serve_on_each_core(&rt, args.addr, |_| {
+        let root = root.clone();
+        move |listener| serve::listen(listener, root.into(), serve::HEAD_TIMEOUT)
     })?;
+    for core in 0..rt.core_count() {
+        println!("core {core}: cpu {}, driver {}, serving {} on {addr}", rt.cpu_of(core), rt.driver(), root.display());
+    }
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("fileserver: signal {sig}, shutting down");

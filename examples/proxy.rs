@@ -130,15 +130,14 @@ fn main() -> ExitCode {
 pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores.clone(), args.driver)?;
-    let (listen, upstream, verbose, driver) = (args.listen, args.upstream, args.verbose, rt.driver());
-    let (_, mut servers) = cli::serve_on_each_core(&rt, listen, move |core, listener| {
+    let (upstream, verbose) = (args.upstream, args.verbose);
+    let (listen, mut servers) = cli::serve_on_each_core(&rt, args.listen, |_| {
         let copy = args.copy.clone();
-        let bound = listener.local_addr();
-        async move {
-            println!("core {core}: driver {driver}, proxy {} -> {upstream}, splice {:?}", bound?, copy.splice);
-            serve(listener, upstream, copy, verbose).await
-        }
+        move |listener| serve(listener, upstream, copy, verbose)
     })?;
+    for core in 0..rt.core_count() {
+        println!("core {core}: driver {}, proxy {listen} -> {upstream}, splice {:?}", rt.driver(), args.copy.splice);
+    }
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("proxy: signal {sig}, shutting down");

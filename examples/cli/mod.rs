@@ -199,9 +199,10 @@ pub fn raise_fd_limit() -> u64 {
     before
 }
 
-/// Starts `serve` on every core of `rt`, each with a listener of its own on `addr`
-/// (SO_REUSEPORT, so the kernel spreads connections over them), and returns the address
-/// they listen on with each core's server.
+/// Starts a server on every core of `rt`, each with a listener of its own on `addr`
+/// (`TcpListener::bind`: SO_REUSEPORT, so the kernel spreads connections over them), and
+/// returns the address they listen on with each core's server. `serve_on(core)` gives what
+/// that core runs with its listener.
 ///
 /// The cores bind one after the other, core 0 first, each to the address the one before it
 /// bound: with port 0 the port the kernel picked for core 0 is the one every core shares, so
@@ -211,25 +212,41 @@ pub fn raise_fd_limit() -> u64 {
 pub fn serve_on_each_core<S, F>(
     rt: &Runtime,
     addr: SocketAddr,
-    serve: S,
+    serve_on: impl FnMut(usize) -> S,
 ) -> io::Result<(SocketAddr, Vec<JoinHandle<io::Result<()>>>)>
 where
-    S: Fn(usize, TcpListener) -> F + Clone + Send + 'static,
+    S: FnOnce(TcpListener) -> F + Send + 'static,
+    F: Future<Output = io::Result<()>> + 'static,
+{
+    listen_on_each_core(rt, addr, TcpListener::bind, serve_on)
+}
+
+/// [`serve_on_each_core`] with each core's listener made by `listen(addr)` (a builder's
+/// options, a shared listener's descriptor), called on that core.
+pub fn listen_on_each_core<L, S, F>(
+    rt: &Runtime,
+    addr: SocketAddr,
+    listen: L,
+    mut serve_on: impl FnMut(usize) -> S,
+) -> io::Result<(SocketAddr, Vec<JoinHandle<io::Result<()>>>)>
+where
+    L: Fn(SocketAddr) -> io::Result<TcpListener> + Clone + Send + 'static,
+    S: FnOnce(TcpListener) -> F + Send + 'static,
     F: Future<Output = io::Result<()>> + 'static,
 {
     let mut bound = addr;
     let mut servers = Vec::with_capacity(rt.core_count());
     for core in 0..rt.core_count() {
         let (tell, told) = std::sync::mpsc::sync_channel(1);
-        let serve = serve.clone();
+        let (listen, serve) = (listen.clone(), serve_on(core));
         servers.push(rt.spawn_on(core, move || async move {
-            let listener = TcpListener::bind(bound);
+            let listener = listen(bound);
             // The error goes both ways: its kind to the caller, and ends this core's server.
             let _ = tell.send(match &listener {
                 Ok(listener) => listener.local_addr(),
                 Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
             });
-            serve(core, listener?).await
+            serve(listener?).await
         }));
         let told = told.recv().map_err(|_| io::Error::other(format!("core {core} stopped before listening")))?;
         bound = told.map_err(|e| io::Error::new(e.kind(), format!("core {core}: cannot listen on {addr}: {e}")))?;

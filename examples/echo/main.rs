@@ -86,16 +86,11 @@ fn main() -> ExitCode {
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
-    let (driver, cpus) = (rt.driver(), (0..rt.core_count()).map(|i| rt.cpu_of(i)).collect::<Vec<_>>());
-    let (_, servers) = cli::serve_on_each_core(&rt, args.addr, move |core, listener| {
-        // The address bound: with port 0 the port the kernel picked, the same on every core.
-        let bound = listener.local_addr();
-        let cpu = cpus[core];
-        async move {
-            println!("core {core}: cpu {cpu}, driver {driver}, echo on {}", bound?);
-            serve(listener).await
-        }
-    })?;
+    // The address bound: with port 0 the port the kernel picked, the same on every core.
+    let (addr, servers) = cli::serve_on_each_core(&rt, args.addr, |_| serve)?;
+    for core in 0..rt.core_count() {
+        println!("core {core}: cpu {}, driver {}, echo on {addr}", rt.cpu_of(core), rt.driver());
+    }
     let sig = loop {
         match cli::wait(&signals, &servers, args.stats) {
             cli::Waited::Signal(sig) => break sig,

@@ -131,38 +131,30 @@ pub struct Server {
 
 /// Starts the store on every core of `rt`: a shard, its inbox and a listener on `addr`, as
 /// `accept` says. The cores bind one after the other in core order (which CPU steering
-/// needs), core 0 first, so port 0 works.
+/// needs), core 0 first, so port 0 works (`cli::listen_on_each_core`).
 pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Server> {
-    let n = rt.core_count();
     let shared = match accept {
         Accept::Shared => Some(SharedListener::bind(addr)?),
         _ => None,
     };
+    let listen = move |addr: SocketAddr| match &shared {
+        Some(shared) => shared.listener(),
+        None => TcpBuilder::new().steer_by_cpu(accept == Accept::Cpu).listen(addr),
+    };
     // Unbounded: what bounds them is shard::MAX_IN_FLIGHT, and a core must never wait to
     // answer another (two cores answering each other into full inboxes would deadlock).
-    let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| cross_core::unbounded()).unzip();
-    let mut server = Server { addr, cores: Vec::with_capacity(n) };
-    for (core, inbox) in receivers.into_iter().enumerate() {
-        let (bound_tx, bound_rx) = std::sync::mpsc::channel();
-        let (addr, inboxes, shared) = (server.addr, inboxes.clone(), shared.clone());
-        server.cores.push(rt.spawn_on(core, move || async move {
-            let listener = match shared {
-                Some(shared) => shared.listener(),
-                None => TcpBuilder::new().steer_by_cpu(accept == Accept::Cpu).listen(addr),
-            };
-            let _ = bound_tx.send(
-                listener.as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string())).and_then(|l| l.local_addr()),
-            );
+    let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..rt.core_count()).map(|_| cross_core::unbounded()).unzip();
+    let mut receivers = receivers.into_iter();
+    let (addr, cores) = cli::listen_on_each_core(rt, addr, listen, |core| {
+        let (inboxes, inbox) = (inboxes.clone(), receivers.next().expect("an inbox per core"));
+        move |listener| async move {
             let shards = Rc::new(Shards::new(core, inboxes));
             ringpoll::spawn(shard::link(Rc::downgrade(&shards), inbox)).detach();
             ringpoll::spawn(shard::sweep(shards.clone())).detach();
-            serve(listener?, shards).await
-        }));
-        let bound = bound_rx.recv().map_err(|_| io::Error::other(format!("core {core} stopped before listening")))?;
-        server.addr =
-            bound.map_err(|e| io::Error::new(e.kind(), format!("core {core}: cannot listen on {addr}: {e}")))?;
-    }
-    Ok(server)
+            serve(listener, shards).await
+        }
+    })?;
+    Ok(Server { addr, cores })
 }
 
 /// Accepts connections on this core until the runtime shuts down.

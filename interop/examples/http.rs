@@ -98,14 +98,10 @@ fn main() -> ExitCode {
 pub fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
     let rt = cli::runtime(args.cores, args.driver)?;
-    let (addr, driver) = (args.addr, rt.driver());
-    let (_, mut servers) = cli::serve_on_each_core(&rt, addr, move |core, listener| {
-        let bound = listener.local_addr();
-        async move {
-            println!("core {core}: driver {driver}, http on {}", bound?);
-            serve(listener).await
-        }
-    })?;
+    let (addr, mut servers) = cli::serve_on_each_core(&rt, args.addr, |_| serve)?;
+    for core in 0..rt.core_count() {
+        println!("core {core}: driver {}, http on {addr}", rt.driver());
+    }
     // Nothing listens (the address, on every core): exit with why, not wait for a signal.
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("http: signal {sig}, shutting down");
