@@ -50,3 +50,16 @@ fn batch_cores_still_wake_each_other() {
     join_within(pinger, 60);
     join_within(echo, 10);
 }
+
+#[test]
+fn blocking_work_from_a_batch_core_runs_under_the_builders_policy() {
+    // SAFETY: as in `policies`.
+    let builder_policy = unsafe { libc::sched_getscheduler(0) };
+    let rt = Runtime::builder().cores([0]).driver(driver()).batch_scheduling(true).build().expect("runtime");
+    let pool_policy = rt.spawn_on(0, || async {
+        // SAFETY: as in `policies`.
+        ringpoll::spawn_blocking(|| unsafe { libc::sched_getscheduler(0) }).await.expect("job ran")
+    });
+    assert_eq!(join_within(pool_policy, 10), builder_policy);
+    assert_ne!(builder_policy, libc::SCHED_BATCH, "the test thread itself runs under the normal policy");
+}

@@ -13,6 +13,7 @@ use crate::executor::Executor;
 use crate::handle::{CoreRef, Handle, Shared};
 use crate::join::JoinHandle;
 use crate::mailbox::Msg;
+use crate::sched_policy::Policy;
 
 /// Configures a [`Runtime`].
 #[derive(Debug, Clone, Default)]
@@ -62,7 +63,8 @@ impl Builder {
     /// went from 0.29 to 0.08 voluntary context switches and from about 11,000 to 7,700 ns of
     /// CPU per request at pipeline 1. The price is latency when a CPU is shared: a woken core
     /// may wait up to a scheduler tick. A core alone on its CPU runs as before, since there
-    /// is nothing there to preempt.
+    /// is nothing there to preempt. Blocking-pool threads keep the policy of the thread that
+    /// calls [`Builder::build`].
     ///
     /// ```no_run
     /// use ringpoll::Runtime;
@@ -173,22 +175,11 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind, batch: bool) -> io::Re
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot pin a core thread to CPU {cpu}")));
     }
     if batch {
-        schedule_as_batch()?;
+        Policy::BATCH
+            .apply_to_calling_thread()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run a core thread under SCHED_BATCH: {e}")))?;
     }
     Ok(Executor::new(index, Reactor::new(kind)?))
-}
-
-/// Puts the calling thread under `SCHED_BATCH` (see [`Builder::batch_scheduling`]). Needs no
-/// privilege: leaving `SCHED_OTHER` for it is allowed to any thread.
-fn schedule_as_batch() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is a valid `sched_param` for the call's duration; pid 0 is the calling
-    // thread (Linux applies scheduling policies per thread).
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("cannot run a core thread under SCHED_BATCH: {e}")));
-    }
-    Ok(())
 }
 
 /// A thread-per-core runtime: one pinned thread per CPU, each running its own reactor and
