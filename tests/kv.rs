@@ -133,34 +133,68 @@ fn every_command_answers_as_redis_does() {
     assert_eq!(bye, "OK");
 }
 
-/// Expiry times are refused as Redis refuses them (the time in milliseconds must fit an
-/// i64), never clamped to another time and never a panic, on the connection's own shard and
-/// the other core's alike.
+/// Expiry times are refused as Redis 7 refuses them (the time in milliseconds, and the Unix
+/// time in milliseconds it ends at, must fit an i64), never clamped to another time and
+/// never a panic, on the connection's own shard and the other core's alike.
 #[test]
 fn expiry_times_too_large_are_refused_not_clamped() {
     let rt = runtime();
     let mut con = connect(start(&rt));
+    // The last millisecond left to an i64 of Unix time, less a day of slack for the test.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let far_ms = i64::MAX - now_ms - 86_400_000;
     for key in one_key_per_core(&mut con, "far") {
         let expire = |con: &mut Connection, secs: i64| redis::cmd("EXPIRE").arg(&key).arg(secs).query::<i64>(con);
-        for secs in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1] {
+        for secs in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1, i64::MAX / 1000, i64::MIN / 1000 - 1] {
             let err = expire(&mut con, secs).unwrap_err().to_string();
             assert!(err.contains("invalid expire time in 'expire' command"), "EXPIRE {secs}: {err}");
         }
         assert_eq!(con.ttl::<_, i64>(&key).unwrap(), -1, "a refused EXPIRE leaves the key as it was");
-        assert_eq!(expire(&mut con, i64::MAX / 1000).unwrap(), 1);
-        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), i64::MAX / 1000);
-        for (unit, amount) in [("EX", i64::MAX), ("EX", i64::MAX / 1000 + 1)] {
-            let set: RedisResult<()> = redis::cmd("SET").arg(&key).arg("v").arg(unit).arg(amount).query(&mut con);
-            let err = set.unwrap_err().to_string();
+        assert_eq!(expire(&mut con, far_ms / 1000).unwrap(), 1);
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), far_ms / 1000);
+        let set = |con: &mut Connection, unit: &str, amount: i64| {
+            redis::cmd("SET").arg(&key).arg("v").arg(unit).arg(amount).query::<()>(con)
+        };
+        for (unit, amount) in [("EX", i64::MAX), ("EX", i64::MAX / 1000 + 1), ("EX", i64::MAX / 1000), ("PX", i64::MAX)]
+        {
+            let err = set(&mut con, unit, amount).unwrap_err().to_string();
             assert!(err.contains("invalid expire time in 'set' command"), "SET {unit} {amount}: {err}");
         }
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), far_ms / 1000, "a refused SET leaves the key as it was");
         // Formerly clamped to u32::MAX seconds (136 years) without a word.
-        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("EX").arg(1u64 << 40).query(&mut con).unwrap();
+        set(&mut con, "EX", 1 << 40).unwrap();
         assert_eq!(con.ttl::<_, i64>(&key).unwrap(), 1 << 40);
-        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("PX").arg(i64::MAX).query(&mut con).unwrap();
-        assert!(con.ttl::<_, i64>(&key).unwrap() > i64::MAX / 1000 - 5, "PX i64::MAX: a TTL, not a wrap");
+        set(&mut con, "PX", far_ms).unwrap();
+        let ttl = con.ttl::<_, i64>(&key).unwrap();
+        assert!((ttl - far_ms / 1000).abs() <= 1, "PX near the end of time: a TTL, not a wrap: {ttl}");
     }
     assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+}
+
+/// SET's options are read as Redis 7 reads them: all of them before the amount, the last
+/// of a repeated EX counting, EX with PX a syntax error.
+#[test]
+fn set_options_are_read_as_redis_reads_them() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    let set =
+        |con: &mut Connection, options: &[&str]| redis::cmd("SET").arg("k").arg("v").arg(options).query::<()>(con);
+    for (options, error) in [
+        (&["EX", "10", "PX", "10"][..], "syntax error"),
+        (&["EX", "abc", "PX", "5"], "syntax error"),
+        (&["PX", "10", "EX", "5"], "syntax error"),
+        (&["EX", "10", "EX"], "syntax error"),
+        (&["EX", "10", "EX", "abc"], "not an integer"),
+        (&["EX", "0"], "invalid expire time in 'set' command"),
+        (&["PX", "-1"], "invalid expire time in 'set' command"),
+    ] {
+        let err = set(&mut con, options).unwrap_err().to_string();
+        assert!(err.contains(error), "SET k v {options:?}: {err}");
+    }
+    set(&mut con, &["EX", "0", "ex", "20"]).unwrap();
+    assert_eq!(con.ttl::<_, i64>("k").unwrap(), 20, "the last EX counts");
+    set(&mut con, &["px", "5000", "PX", "30000"]).unwrap();
+    assert_eq!(con.ttl::<_, i64>("k").unwrap(), 30);
 }
 
 /// CPU time, in clock ticks, that the threads `tids` have used (utime + stime).
