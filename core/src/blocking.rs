@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::join::{JoinError, JoinHandle, JoinState};
 use crate::runtime::Builder;
+use crate::sched_policy::Policy;
 
 /// Default bound on pool threads (tokio's is 512; a thread-per-core service wants far fewer).
 const DEFAULT_MAX_THREADS: usize = 64;
@@ -185,6 +186,9 @@ struct Shared {
     keep_alive: Duration,
     name: String,
     cpus: libc::cpu_set_t,
+    /// The policy of the thread that built the runtime, not that of the core a pool thread
+    /// happens to start from (see `sched_policy.rs`).
+    policy: Policy,
 }
 
 #[derive(Default)]
@@ -210,6 +214,7 @@ impl Pool {
             keep_alive: config.keep_alive,
             name: config.name.clone(),
             cpus,
+            policy: Policy::of_calling_thread()?,
         };
         Ok(Arc::new(Pool { shared: Arc::new(shared) }))
     }
@@ -282,6 +287,8 @@ impl Shared {
     fn work(&self) {
         // SAFETY: `cpus` is a valid cpu_set_t of the size passed; 0 means this thread.
         unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.cpus) };
+        // Best effort, as the affinity: a job runs either way.
+        let _ = self.policy.apply_to_calling_thread();
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {

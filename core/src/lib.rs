@@ -28,6 +28,7 @@ mod header;
 mod join;
 mod mailbox;
 mod runtime;
+mod sched_policy;
 mod scheduler;
 mod spawn;
 pub mod sync;

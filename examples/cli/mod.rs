@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ringpoll::net::TcpListener;
 use ringpoll::signal::ShutdownSignals;
-use ringpoll::{DriverChoice, JoinHandle, Runtime};
+use ringpoll::{Builder, DriverChoice, JoinHandle, Runtime};
 
 /// CPU numbers Linux can have (NR_CPUS is at most 8192).
 const MAX_CPUS: usize = 8192;
@@ -169,13 +169,17 @@ pub fn exit(program: &str, result: io::Result<()>) -> ExitCode {
 /// The runtime that `--cores` and `--driver` ask for (no `--cores`: every CPU), in a process
 /// whose descriptor limit is raised first ([`raise_fd_limit`]).
 pub fn runtime(cores: Option<Vec<usize>>, driver: DriverChoice) -> io::Result<Runtime> {
+    builder(cores, driver).build()
+}
+
+/// [`runtime`]'s builder, for a program that sets more options before building.
+pub fn builder(cores: Option<Vec<usize>>, driver: DriverChoice) -> Builder {
     raise_fd_limit();
     let builder = Runtime::builder().driver(driver);
     match cores {
         Some(cores) => builder.cores(cores),
         None => builder,
     }
-    .build()
 }
 
 /// Raises this process's soft limit on open descriptors to its hard limit, as Go's runtime

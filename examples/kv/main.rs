@@ -1,7 +1,8 @@
 //! A Redis-protocol (RESP2) key-value server, sharded by core: each core owns the keys that
 //! hash to it; a request for another core's key goes there as a message and the answer comes
 //! back (see `shard.rs`), unless the request came alone: then that core writes the reply to
-//! the client itself (see `direct.rs`). One SO_REUSEPORT listener per core.
+//! the client itself (see `direct.rs`). One SO_REUSEPORT listener per core. The core threads
+//! run under SCHED_BATCH (`Builder::batch_scheduling`).
 //!
 //! ```text
 //! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
@@ -104,7 +105,10 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
-    let rt = cli::runtime(args.cores, args.driver)?;
+    // Shards trade CPUs with their clients and with each other (a forwarded request wakes the
+    // core that owns its key): under SCHED_BATCH a woken shard waits for its CPU's turn
+    // instead of preempting, and finds more requests queued when it runs.
+    let rt = cli::builder(args.cores, args.driver).batch_scheduling(true).build()?;
     let server = start(&rt, args.addr, args.accept)?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, kv on {}", rt.cpu_of(core), rt.driver(), server.addr);
