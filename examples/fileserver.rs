@@ -13,9 +13,13 @@
 //! Nothing outside the root is served: the URL is percent-decoded first and then split, so
 //! an encoded `%2e%2e%2f` is a `..` like any other, and a `..` segment is 403; after opening,
 //! the descriptor's real path (`/proc/self/fd/N`) must lie under the root, so a symlink out
-//! of it is 403 as well. Missing files are 404. A client that disconnects mid-file ends its
-//! connection's task with nothing leaked; one that sends no whole request head for
-//! [`serve::HEAD_TIMEOUT`] (idle keep-alive included) is closed. Stops on SIGINT or SIGTERM.
+//! of it is 403 as well. Missing files are 404. A directory's `index.html` is served for
+//! its path with a trailing slash; without one, the answer is a 301 to it (as nginx does),
+//! so the page's relative links resolve inside the directory. An HTTP/1.1 request without
+//! a Host header, or one with two, is 400 (RFC 9112 §3.2); an answer to HEAD has no body,
+//! errors included. A client that disconnects mid-file ends its connection's task with
+//! nothing leaked; one that sends no whole request head for [`serve::HEAD_TIMEOUT`] (idle
+//! keep-alive included) is closed. Stops on SIGINT or SIGTERM.
 
 use std::io;
 use std::net::SocketAddr;
@@ -163,41 +167,67 @@ pub mod request {
         else {
             return Parse::Invalid;
         };
-        let mut keep_alive = match version {
+        let http11 = match version {
             "HTTP/1.1" => true,
             "HTTP/1.0" => false,
             _ => return Parse::Invalid,
         };
-        let mut has_body = false;
+        let Some(Fields { keep_alive, has_body }) = fields(lines, http11) else {
+            return Parse::Invalid;
+        };
+        let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
+        Parse::Complete(request, used)
+    }
+
+    /// What the header fields say that this server acts on.
+    struct Fields {
+        keep_alive: bool,
+        has_body: bool,
+    }
+
+    /// Reads the header lines; `None` if the request must be refused.
+    fn fields<'h>(lines: impl Iterator<Item = &'h str>, http11: bool) -> Option<Fields> {
+        let mut fields = Fields { keep_alive: http11, has_body: false };
+        let (mut hosts, mut bad_host) = (0, false);
         for line in lines {
             // A name with whitespace in it ("Content-Length : 5", or a folded line's
             // continuation) is refused, not skipped: skipping it would take a body for the
             // next request (RFC 9112 §5.1, §5.2).
-            let Some((name, value)) = line.split_once(':').filter(|(name, _)| is_token(name)) else {
-                return Parse::Invalid;
-            };
+            let (name, value) = line.split_once(':').filter(|(name, _)| is_token(name))?;
             let value = value.trim();
             if name.eq_ignore_ascii_case("connection") {
                 for token in value.split(',').map(str::trim) {
                     if token.eq_ignore_ascii_case("close") {
-                        keep_alive = false;
+                        fields.keep_alive = false;
                     } else if token.eq_ignore_ascii_case("keep-alive") {
-                        keep_alive = true;
+                        fields.keep_alive = true;
                     }
                 }
             } else if name.eq_ignore_ascii_case("transfer-encoding")
                 || (name.eq_ignore_ascii_case("content-length") && value != "0")
             {
-                has_body = true;
+                fields.has_body = true;
+            } else if name.eq_ignore_ascii_case("host") {
+                hosts += 1;
+                bad_host |= !is_host(value);
             }
         }
-        let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
-        Parse::Complete(request, used)
+        // RFC 9112 §3.2 makes these a 400: an HTTP/1.1 request without a Host (an HTTP/1.0
+        // client may send none), and any with two (a proxy and this server could each take
+        // another) or with one that is not a host.
+        let refused = bad_host || hosts > 1 || (hosts == 0 && http11);
+        (!refused).then_some(fields)
     }
 
     /// A field name: one or more token characters (RFC 9110 §5.6.2).
     fn is_token(name: &str) -> bool {
         !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    }
+
+    /// A Host value: `uri-host [ ":" port ]` (RFC 9110 §7.2), empty included (a target
+    /// without an authority), so a reg-name, an IP literal in brackets, or an address.
+    fn is_host(value: &str) -> bool {
+        value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b))
     }
 
     /// Where the head's last line ends (its LF) and the bytes the head takes with the empty
@@ -219,8 +249,9 @@ pub mod request {
 /// From a request target to a path under the root, refusing every way out of it.
 pub mod target {
     use std::ffi::OsStr;
+    use std::fmt::Write;
     use std::os::unix::ffi::OsStrExt;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     /// Why a target is refused.
     #[derive(Debug, PartialEq, Eq)]
@@ -270,6 +301,40 @@ pub mod target {
                 _ => "/",
             },
             _ => target,
+        }
+    }
+
+    /// Where a directory named without its trailing slash (`/sub?q`, `rel` being `sub`) is
+    /// redirected: its path with the slash, and the query as sent, so that relative links
+    /// in its index page resolve inside it (what nginx does). The path is made from `rel`,
+    /// re-encoded, not copied from the target: `//host/x` there would name another site.
+    pub fn directory_location(rel: &Path, target: &str) -> String {
+        let mut location = String::from("/");
+        for segment in rel.iter() {
+            percent_encode(segment.as_bytes(), is_pchar, &mut location);
+            location.push('/');
+        }
+        let query = origin_form(target).split('#').next().and_then(|t| t.split_once('?'));
+        if let Some((_, query)) = query {
+            location.push('?');
+            // Sent as it came, escapes too; only what a header must not hold is encoded.
+            percent_encode(query.as_bytes(), |b| b.is_ascii_graphic(), &mut location);
+        }
+        location
+    }
+
+    /// A byte a path segment may hold as it is (RFC 3986 §3.3, `pchar` but `%`).
+    fn is_pchar(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+    }
+
+    fn percent_encode(bytes: &[u8], keep: impl Fn(u8) -> bool, out: &mut String) {
+        for &b in bytes {
+            if keep(b) {
+                out.push(b as char);
+            } else {
+                let _ = write!(out, "%{b:02X}"); // a String takes every write
+            }
         }
     }
 
@@ -336,7 +401,7 @@ pub mod serve {
             let (request, used) = loop {
                 match request::parse(&pending) {
                     Parse::Complete(request, used) => break (request, used),
-                    Parse::Invalid => return respond_status(&stream, 400, false).await,
+                    Parse::Invalid => return respond_status(&stream, 400, Head::close()).await,
                     Parse::Partial => {}
                 }
                 let (n, c) = stream.read(chunk).await;
@@ -359,57 +424,91 @@ pub mod serve {
         let head_only = match (request.method.as_str(), request.has_body) {
             ("GET", false) => false,
             ("HEAD", false) => true,
-            ("GET" | "HEAD", true) => return respond_status(stream, 400, false).await.map(|()| false),
+            ("GET" | "HEAD", true) => return respond_status(stream, 400, Head::close()).await.map(|()| false),
             (_, body) => {
                 let keep_alive = request.keep_alive && !body;
-                return respond_status(stream, 405, keep_alive).await.map(|()| keep_alive);
+                return respond_status(stream, 405, Head { keep_alive, only: false }).await.map(|()| keep_alive);
             }
         };
+        let head = Head { keep_alive: request.keep_alive, only: head_only };
         let found = match target::relative_path(&request.target) {
-            Ok(rel) => open_under(root, &rel).await,
+            Ok(rel) => open_under(root, rel).await,
             Err(Refused::BadRequest) => Err(400),
             Err(Refused::Forbidden) => Err(403),
         };
-        let (file, len, rel) = match found {
-            Ok(found) => found,
-            Err(status) => {
-                return respond_status(stream, status, request.keep_alive).await.map(|()| request.keep_alive)
+        match found {
+            Ok(Found::File(file, len, rel)) => send_file(stream, &file, len, &rel, head).await,
+            Ok(Found::Directory(rel)) => {
+                let location = target::directory_location(&rel, &request.target);
+                redirect(stream, &location, head).await.map(|()| head.keep_alive)
             }
-        };
-        let connection = if request.keep_alive { "keep-alive" } else { "close" };
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: {}\r\nConnection: {connection}\r\n\r\n",
-            content_type(&rel)
+            Err(status) => respond_status(stream, status, head).await.map(|()| head.keep_alive),
+        }
+    }
+
+    /// How a response goes: whether the connection stays open after it, and whether it
+    /// is the answer to a HEAD (a head only: RFC 9110 §9.3.2 forbids the content, and a
+    /// client reading none would take it for the next response).
+    #[derive(Clone, Copy)]
+    struct Head {
+        keep_alive: bool,
+        only: bool,
+    }
+
+    impl Head {
+        /// A response after which the connection closes.
+        fn close() -> Head {
+            Head { keep_alive: false, only: false }
+        }
+
+        fn connection(self) -> &'static str {
+            if self.keep_alive {
+                "keep-alive"
+            } else {
+                "close"
+            }
+        }
+    }
+
+    /// Sends `file` (`len` bytes, named `rel`) with its head; returns whether the
+    /// connection stays open.
+    async fn send_file(stream: &TcpStream, file: &File, len: u64, rel: &Path, head: Head) -> io::Result<bool> {
+        let text = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: {}\r\nConnection: {}\r\n\r\n",
+            content_type(rel),
+            head.connection(),
         );
-        let (res, _) = stream.write_all(head.into_bytes()).await;
+        let (res, _) = stream.write_all(text.into_bytes()).await;
         res?;
-        if !head_only && stream.send_file(&file, 0, len).await? < len {
+        if !head.only && stream.send_file(file, 0, len).await? < len {
             // The file shrank under us: the promised length cannot be kept; close.
             return Ok(false);
         }
-        Ok(request.keep_alive)
+        Ok(head.keep_alive)
     }
 
-    /// Opens the regular file `rel` under `root`; a directory serves its `index.html`. The
-    /// error is the HTTP status: 404 missing, 403 outside the root or unreadable.
-    async fn open_under(root: &Path, rel: &Path) -> Result<(File, u64, PathBuf), u16> {
-        let mut rel = rel.to_path_buf();
-        for _ in 0..2 {
-            let file = open(&root.join(&rel)).await?;
-            if !real_path_of(&file).is_some_and(|real| real.starts_with(root)) {
-                return Err(403);
-            }
-            let meta = file.metadata().await.map_err(|_| 404u16)?;
-            if meta.is_dir() {
-                rel.push("index.html");
-                continue;
-            }
-            return match meta.is_file() {
-                true => Ok((file, meta.len(), rel)),
-                false => Err(403),
-            };
+    /// What a path under the root names.
+    enum Found {
+        /// A regular file, its length and its path relative to the root.
+        File(File, u64, PathBuf),
+        /// A directory named without its trailing slash (with one, the path is its
+        /// `index.html`), by its path relative to the root.
+        Directory(PathBuf),
+    }
+
+    /// Opens `rel` under `root`. The error is the HTTP status: 404 missing, 403 outside the
+    /// root, unreadable or neither a file nor a directory.
+    async fn open_under(root: &Path, rel: PathBuf) -> Result<Found, u16> {
+        let file = open(&root.join(&rel)).await?;
+        if !real_path_of(&file).is_some_and(|real| real.starts_with(root)) {
+            return Err(403);
         }
-        Err(404)
+        let meta = file.metadata().await.map_err(|_| 404u16)?;
+        match (meta.is_file(), meta.is_dir()) {
+            (true, _) => Ok(Found::File(file, meta.len(), rel)),
+            (_, true) => Ok(Found::Directory(rel)),
+            _ => Err(403),
+        }
     }
 
     async fn open(path: &Path) -> Result<File, u16> {
@@ -426,22 +525,35 @@ pub mod serve {
         std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
     }
 
-    async fn respond_status(stream: &TcpStream, status: u16, keep_alive: bool) -> io::Result<()> {
+    /// A status with a short text body (none for HEAD), and for 405 the methods allowed.
+    async fn respond_status(stream: &TcpStream, status: u16, head: Head) -> io::Result<()> {
+        let allow = if status == 405 { "Allow: GET, HEAD\r\n" } else { "" };
+        respond_plain(stream, status, allow, head).await
+    }
+
+    /// 301 to `location`.
+    async fn redirect(stream: &TcpStream, location: &str, head: Head) -> io::Result<()> {
+        respond_plain(stream, 301, &format!("Location: {location}\r\n"), head).await
+    }
+
+    /// A response whose body is its status line's text; `fields` are extra header lines.
+    async fn respond_plain(stream: &TcpStream, status: u16, fields: &str, head: Head) -> io::Result<()> {
         let reason = match status {
+            301 => "Moved Permanently",
             400 => "Bad Request",
             403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
             _ => "Error",
         };
-        let connection = if keep_alive { "keep-alive" } else { "close" };
         let body = format!("{status} {reason}\n");
-        let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n{}Connection: {connection}\r\n\r\n{body}",
+        let text = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n{fields}Connection: {}\r\n\r\n{}",
             body.len(),
-            if status == 405 { "Allow: GET, HEAD\r\n" } else { "" },
+            head.connection(),
+            if head.only { "" } else { &body },
         );
-        stream.write_all(head.into_bytes()).await.0
+        stream.write_all(text.into_bytes()).await.0
     }
 
     fn content_type(path: &Path) -> &'static str {

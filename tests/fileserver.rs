@@ -10,7 +10,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use fileserver::args;
 use fileserver::cli::{Flags, Stop};
 use fileserver::request::{self, Parse};
-use fileserver::target::{relative_path, Refused};
+use fileserver::target::{directory_location, relative_path, Refused};
 use ringpoll::net::TcpListener;
 use ringpoll::Runtime;
 use support::*;
@@ -157,7 +157,7 @@ fn files_come_back_whole_over_one_keep_alive_connection() {
     let big = get(&mut conn, "/big.bin");
     assert!(big.body == self::big(), "16 MiB body differs");
     assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
-    assert_eq!(get(&mut conn, "/sub").body, b"sub\n");
+    assert_eq!(get(&mut conn, "/sub").status, 301, "a directory without its slash is redirected");
     assert_eq!(get(&mut conn, "/in-link").status, 200, "a symlink inside the root is served");
     assert_eq!(get(&mut conn, "/data.bin?x=1#frag").body.len(), 100_000);
 }
@@ -168,13 +168,13 @@ fn pipelined_requests_head_and_connection_close() {
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
     conn.get_mut()
-        .write_all(b"GET /index.html HTTP/1.1\r\n\r\nHEAD /data.bin HTTP/1.1\r\n\r\nGET /missing HTTP/1.1\r\n\r\n")
+        .write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\nHEAD /data.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut conn, false).body, b"<h1>hi</h1>\n");
     let head = read_response(&mut conn, true);
     assert_eq!((head.status, head.header("content-length")), (200, Some("100000")));
     assert_eq!(read_response(&mut conn, false).status, 404);
-    write!(conn.get_mut(), "GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    write!(conn.get_mut(), "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let last = read_response(&mut conn, false);
     assert_eq!((last.status, last.header("connection")), (200, Some("close")));
     assert_closed(&mut conn);
@@ -215,6 +215,88 @@ fn nothing_outside_the_root_is_served() {
     }
 }
 
+/// RFC 9112 §3.2: an HTTP/1.1 request without a Host, and any request with two Host lines
+/// or a Host that is not one, get 400 and a close; HTTP/1.0 may send none. What curl and wrk
+/// send (`Host: 127.0.0.1:8080`, `[::1]:8080`) is served, and so is an empty Host.
+#[test]
+fn a_request_needs_one_host_and_http_1_0_none() {
+    let tree = Tree::new("host");
+    let (_rt, addr) = start(&tree);
+    for head in [
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+    ] {
+        let mut conn = client(addr);
+        conn.get_mut().write_all(head.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut conn, false).status, 400, "{head:?}");
+        assert_closed(&mut conn);
+    }
+    for head in [
+        "GET / HTTP/1.0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
+        "GET / HTTP/1.1\r\nHOST: [::1]:8080\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+    ] {
+        let mut conn = client(addr);
+        conn.get_mut().write_all(head.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut conn, false).body, b"<h1>hi</h1>\n", "{head:?}");
+    }
+}
+
+/// A directory named without its trailing slash is a 301 to its path with one (the query
+/// kept), so relative links in its index page resolve inside it; with the slash, its
+/// index.html is served as before. The Location is made from the path under the root, so a
+/// `//name` target cannot redirect to another site.
+#[test]
+fn a_directory_without_its_slash_is_redirected_to_it() {
+    let tree = Tree::new("dir-redirect");
+    std::fs::create_dir(tree.root.join("a b")).unwrap();
+    std::fs::write(tree.root.join("a b/index.html"), "spaced\n").unwrap();
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    for (target, location) in [
+        ("/sub", "/sub/"),
+        ("/sub?x=1&y=%20", "/sub/?x=1&y=%20"),
+        ("/sub#frag", "/sub/"),
+        ("//sub", "/sub/"),
+        ("/./sub", "/sub/"),
+        ("/a%20b", "/a%20b/"),
+        ("http://host/sub?q", "/sub/?q"),
+    ] {
+        let res = get(&mut conn, target);
+        assert_eq!((res.status, res.header("location")), (301, Some(location)), "{target}");
+        assert_eq!(res.header("connection"), Some("keep-alive"), "{target}: the connection stays open");
+    }
+    assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
+    assert_eq!(get(&mut conn, "/a%20b/").body, b"spaced\n");
+    assert_eq!(get(&mut conn, "/").body, b"<h1>hi</h1>\n", "the root needs no redirect");
+    assert_eq!(get(&mut conn, "/out-dir").status, 403, "a directory outside the root is refused, not redirected");
+    write!(conn.get_mut(), "HEAD /sub HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let head = read_response(&mut conn, true);
+    assert_eq!((head.status, head.header("location")), (301, Some("/sub/")));
+    assert_eq!(get(&mut conn, "/sub/").body, b"sub\n", "the HEAD's answer had no body");
+}
+
+/// An answer to HEAD has no body, errors too: a client reads none (RFC 9110 §9.3.2), and
+/// a body would be taken for the next response on the connection.
+#[test]
+fn an_error_answering_head_has_no_body() {
+    let tree = Tree::new("head-error");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    conn.get_mut()
+        .write_all(b"HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\nHEAD /../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let missing = read_response(&mut conn, true);
+    assert_eq!((missing.status, missing.header("content-length")), (404, Some("14")));
+    assert_eq!(read_response(&mut conn, true).status, 403);
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n");
+}
+
 #[test]
 fn bad_requests_get_an_answer_and_a_close() {
     let tree = Tree::new("bad");
@@ -225,22 +307,22 @@ fn bad_requests_get_an_answer_and_a_close() {
     assert_closed(&mut conn);
 
     let mut conn = client(addr);
-    write!(conn.get_mut(), "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+    write!(conn.get_mut(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").unwrap();
     assert_eq!(read_response(&mut conn, false).status, 405);
     assert_closed(&mut conn);
 
     let mut conn = client(addr);
-    write!(conn.get_mut(), "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").unwrap();
+    write!(conn.get_mut(), "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut conn, false).status, 400);
     assert_closed(&mut conn);
 
     let mut conn = client(addr);
-    write!(conn.get_mut(), "DELETE / HTTP/1.1\r\n\r\n").unwrap();
+    write!(conn.get_mut(), "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let res = read_response(&mut conn, false);
     assert_eq!((res.status, res.header("allow")), (405, Some("GET, HEAD")));
 
     let mut conn = client(addr);
-    let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(fileserver::request::MAX_HEAD));
+    let huge = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(fileserver::request::MAX_HEAD));
     let _ = conn.get_mut().write_all(huge.as_bytes());
     assert_eq!(read_response(&mut conn, false).status, 400);
 }
@@ -297,7 +379,7 @@ fn a_client_leaving_mid_file_costs_nothing() {
     let baseline = warmed_fds(addr);
     for _ in 0..10 {
         let mut conn = client(addr);
-        write!(conn.get_mut(), "GET /big.bin HTTP/1.1\r\n\r\n").unwrap();
+        write!(conn.get_mut(), "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut first = [0u8; 4096];
         conn.read_exact(&mut first).unwrap();
         assert!(first.starts_with(b"HTTP/1.1 200 OK"));
@@ -337,18 +419,24 @@ fn request_targets_map_under_the_root() {
     // So is a bare CR inside a line (§2.2), which a parser ending lines at CR would take
     // for the start of another header.
     let refused = [
-        &b"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n"[..],
-        b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
-        b"GET / HTTP/1.1\r\nX: y\rContent-Length: 5\r\n\r\n",
-        b"GET /\r HTTP/1.1\r\n\r\n",
+        &b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: y\rContent-Length: 5\r\n\r\n",
+        b"GET /\r HTTP/1.1\r\nHost: x\r\n\r\n",
     ];
     for head in refused {
         assert_eq!(request::parse(head), Parse::Invalid, "{:?}", String::from_utf8_lossy(head));
     }
-    let Parse::Complete(req, used) = request::parse(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\nGET") else {
+    assert_eq!(request::parse(b"GET / HTTP/1.1\r\n\r\n"), Parse::Invalid, "no Host");
+    assert!(matches!(request::parse(b"GET / HTTP/1.0\r\n\r\n"), Parse::Complete(..)));
+    assert_eq!(directory_location(Path::new("sub"), "/sub?q=1#f"), "/sub/?q=1");
+    assert_eq!(directory_location(Path::new("a b/\u{e9}"), "/a%20b/%C3%A9"), "/a%20b/%C3%A9/");
+    assert_eq!(directory_location(Path::new("sub"), "/sub?\u{e9} x"), "/sub/?%C3%A9%20x");
+    let Parse::Complete(req, used) = request::parse(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET")
+    else {
         panic!("a whole head");
     };
-    assert_eq!((req.target.as_str(), req.keep_alive, used), ("/x", false, 38));
+    assert_eq!((req.target.as_str(), req.keep_alive, used), ("/x", false, 47));
 }
 
 /// Lines that end in a bare LF, as `nc` sends what a person types (RFC 9112 §2.2 lets a

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use kv::resp::{parse_request, Arrival, MAX_BULK};
+use kv::resp::{parse_request, Arrival, Decoded, ProtocolError, MAX_BULK};
 use redis::{Commands, Connection, RedisResult, Value};
 use ringpoll::Runtime;
 use support::two_core_runtime;
@@ -133,34 +133,68 @@ fn every_command_answers_as_redis_does() {
     assert_eq!(bye, "OK");
 }
 
-/// Expiry times are refused as Redis refuses them (the time in milliseconds must fit an
-/// i64), never clamped to another time and never a panic, on the connection's own shard and
-/// the other core's alike.
+/// Expiry times are refused as Redis 7 refuses them (the time in milliseconds, and the Unix
+/// time in milliseconds it ends at, must fit an i64), never clamped to another time and
+/// never a panic, on the connection's own shard and the other core's alike.
 #[test]
 fn expiry_times_too_large_are_refused_not_clamped() {
     let rt = runtime();
     let mut con = connect(start(&rt));
+    // The last millisecond left to an i64 of Unix time, less a day of slack for the test.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let far_ms = i64::MAX - now_ms - 86_400_000;
     for key in one_key_per_core(&mut con, "far") {
         let expire = |con: &mut Connection, secs: i64| redis::cmd("EXPIRE").arg(&key).arg(secs).query::<i64>(con);
-        for secs in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1] {
+        for secs in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1, i64::MAX / 1000, i64::MIN / 1000 - 1] {
             let err = expire(&mut con, secs).unwrap_err().to_string();
             assert!(err.contains("invalid expire time in 'expire' command"), "EXPIRE {secs}: {err}");
         }
         assert_eq!(con.ttl::<_, i64>(&key).unwrap(), -1, "a refused EXPIRE leaves the key as it was");
-        assert_eq!(expire(&mut con, i64::MAX / 1000).unwrap(), 1);
-        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), i64::MAX / 1000);
-        for (unit, amount) in [("EX", i64::MAX), ("EX", i64::MAX / 1000 + 1)] {
-            let set: RedisResult<()> = redis::cmd("SET").arg(&key).arg("v").arg(unit).arg(amount).query(&mut con);
-            let err = set.unwrap_err().to_string();
+        assert_eq!(expire(&mut con, far_ms / 1000).unwrap(), 1);
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), far_ms / 1000);
+        let set = |con: &mut Connection, unit: &str, amount: i64| {
+            redis::cmd("SET").arg(&key).arg("v").arg(unit).arg(amount).query::<()>(con)
+        };
+        for (unit, amount) in [("EX", i64::MAX), ("EX", i64::MAX / 1000 + 1), ("EX", i64::MAX / 1000), ("PX", i64::MAX)]
+        {
+            let err = set(&mut con, unit, amount).unwrap_err().to_string();
             assert!(err.contains("invalid expire time in 'set' command"), "SET {unit} {amount}: {err}");
         }
+        assert_eq!(con.ttl::<_, i64>(&key).unwrap(), far_ms / 1000, "a refused SET leaves the key as it was");
         // Formerly clamped to u32::MAX seconds (136 years) without a word.
-        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("EX").arg(1u64 << 40).query(&mut con).unwrap();
+        set(&mut con, "EX", 1 << 40).unwrap();
         assert_eq!(con.ttl::<_, i64>(&key).unwrap(), 1 << 40);
-        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("PX").arg(i64::MAX).query(&mut con).unwrap();
-        assert!(con.ttl::<_, i64>(&key).unwrap() > i64::MAX / 1000 - 5, "PX i64::MAX: a TTL, not a wrap");
+        set(&mut con, "PX", far_ms).unwrap();
+        let ttl = con.ttl::<_, i64>(&key).unwrap();
+        assert!((ttl - far_ms / 1000).abs() <= 1, "PX near the end of time: a TTL, not a wrap: {ttl}");
     }
     assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+}
+
+/// SET's options are read as Redis 7 reads them: all of them before the amount, the last
+/// of a repeated EX counting, EX with PX a syntax error.
+#[test]
+fn set_options_are_read_as_redis_reads_them() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    let set =
+        |con: &mut Connection, options: &[&str]| redis::cmd("SET").arg("k").arg("v").arg(options).query::<()>(con);
+    for (options, error) in [
+        (&["EX", "10", "PX", "10"][..], "syntax error"),
+        (&["EX", "abc", "PX", "5"], "syntax error"),
+        (&["PX", "10", "EX", "5"], "syntax error"),
+        (&["EX", "10", "EX"], "syntax error"),
+        (&["EX", "10", "EX", "abc"], "not an integer"),
+        (&["EX", "0"], "invalid expire time in 'set' command"),
+        (&["PX", "-1"], "invalid expire time in 'set' command"),
+    ] {
+        let err = set(&mut con, options).unwrap_err().to_string();
+        assert!(err.contains(error), "SET k v {options:?}: {err}");
+    }
+    set(&mut con, &["EX", "0", "ex", "20"]).unwrap();
+    assert_eq!(con.ttl::<_, i64>("k").unwrap(), 20, "the last EX counts");
+    set(&mut con, &["px", "5000", "PX", "30000"]).unwrap();
+    assert_eq!(con.ttl::<_, i64>("k").unwrap(), 30);
 }
 
 /// CPU time, in clock ticks, that the threads `tids` have used (utime + stime).
@@ -491,6 +525,73 @@ fn malformed_input_gets_an_error_and_the_server_carries_on() {
     assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
 }
 
+/// Inline lines are split as Redis' sdssplitargs splits them (each case checked against
+/// redis-server 7.0.15): double quotes with their escapes, single quotes with `\'` only, a
+/// quote inside an argument, an empty quoted argument; an unbalanced quote, or a closing
+/// one followed by anything but a blank, is a protocol error.
+#[test]
+fn inline_arguments_split_as_redis_splits_them() {
+    let split: [(&[u8], &[&[u8]]); 14] = [
+        (b"SET k v", &[b"SET", b"k", b"v"]),
+        (b"  a \t b\x0bc \x0c d\rx ", &[b"a", b"b\x0bc", b"d", b"x"]),
+        (br#"ECHO "a b\n\r\t\b\a\\\"\q""#, &[b"ECHO", b"a b\n\r\t\x08\x07\\\"q"]),
+        (br#""\x41\x4g\xfF\x" x"#, &[b"Ax4g\xffx", b"x"]),
+        (br"'it\'s \n' x", &[b"it's \\n", b"x"]),
+        (br#"a"b c"d"#, &[]), // the closing quote is not followed by a blank
+        (br#"a"b c" d"#, &[b"ab c", b"d"]),
+        (br#""" ''"#, &[b"", b""]),
+        (br#""a"	'b'"#, &[b"a", b"b"]),
+        (br#"'say "hi"' "it's""#, &[b"say \"hi\"", b"it's"]),
+        (b"\"a\"\x0b", &[b"a"]),
+        (br#"ECHO "abc\""#, &[]),
+        (b"ECHO 'abc", &[]),
+        (br#"ECHO "a"b"#, &[]),
+    ];
+    for (line, want) in split {
+        let input = [line, b"\r\n"].concat();
+        let (mut args, mut scratch) = (Vec::new(), Vec::new());
+        let got = parse_request(&input, &mut args, &mut Decoded::new(&mut scratch));
+        let text = String::from_utf8_lossy(line);
+        if want.is_empty() {
+            assert_eq!(got, Err(ProtocolError("unbalanced quotes in request")), "{text}");
+        } else {
+            assert_eq!((got, args.as_slice()), (Ok(Some(input.len())), want), "{text}");
+        }
+    }
+    // Without a quote the arguments are borrowed in place and nothing is allocated.
+    let input = b"SET key value\r\n";
+    let (mut args, mut scratch) = (Vec::new(), Vec::new());
+    parse_request(input, &mut args, &mut Decoded::new(&mut scratch)).unwrap();
+    assert!(args.iter().all(|a| input.as_ptr_range().contains(&a.as_ptr())));
+    assert_eq!(scratch.capacity(), 0, "an unquoted line allocates nothing");
+    // Quoted lines one after another share one `Decoded`, and what it handed out stays put.
+    let input = b"SET \"a\\tb\" 'c d'\r\nPING\r\nECHO x\"y\"\r\n*1\r\n$1\r\nz\r\n";
+    let (mut args, mut scratch) = (Vec::new(), Vec::new());
+    let mut decoded = Decoded::new(&mut scratch);
+    let (mut all, mut at) = (Vec::new(), 0);
+    while let Ok(Some(used)) = parse_request(&input[at..], &mut args, &mut decoded) {
+        all.extend_from_slice(&args);
+        at += used;
+    }
+    let want: [&[u8]; 7] = [b"SET", b"a\tb", b"c d", b"PING", b"ECHO", b"xy", b"z"];
+    assert_eq!((at, all.as_slice()), (input.len(), &want[..]));
+}
+
+/// Quoted inline requests through the live server, several in one read: the replies Redis
+/// gives, and an unbalanced quote ends the connection with Redis' error after the replies
+/// before it.
+#[test]
+fn quoted_inline_requests_are_answered_as_redis_answers_them() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let out = raw_exchange(addr, b"SET \"k 1\" 'it\\'s'\r\nGET \"k\\x201\"\r\nSET e \"\"\nGET e\nECHO \"a\\r\\n\"\r\n");
+    assert_eq!(out, b"+OK\r\n$4\r\nit's\r\n+OK\r\n$0\r\n\r\n$3\r\na\r\n\r\n");
+    let out = raw_exchange(addr, b"ECHO 'ok'\r\nECHO \"open\r\nPING\r\n");
+    assert_eq!(out, b"$2\r\nok\r\n-ERR Protocol error: unbalanced quotes in request\r\n");
+    let mut con = connect(addr);
+    assert_eq!(con.get::<_, String>("k 1").unwrap(), "it's", "a quoted key is the key");
+}
+
 /// The largest bulk length allowed is accepted as a promise, not allocated: the server holds
 /// only what has arrived.
 #[test]
@@ -538,8 +639,19 @@ fn valid_request(rng: &mut Rng) -> Vec<u8> {
     out
 }
 
+/// Random bytes, half of them what inline requests are made of (quotes and escapes too).
+fn inline_noise(rng: &mut Rng) -> Vec<u8> {
+    let alphabet = b"ab \"'\\xf0\t\r\n\x0b";
+    let mut input = Vec::new();
+    for _ in 0..rng.below(64) {
+        let byte = if rng.below(2) == 0 { rng.next() as u8 } else { alphabet[rng.below(alphabet.len())] };
+        input.push(byte);
+    }
+    input
+}
+
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
-    let alphabet = b"*$:+-\r\n0123456789ab ";
+    let alphabet = b"*$:+-\r\n0123456789ab \"'\\";
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(input.len() + 1);
         match rng.below(4) {
@@ -562,37 +674,46 @@ fn fuzz_the_request_parser() {
         let mut input = valid_request(&mut rng);
         if round % 2 == 0 {
             let whole = input.clone();
+            let (mut scratch, mut unused) = (Vec::new(), Vec::new());
             let mut args = Vec::new();
-            let used = parse_request(&whole, &mut args).unwrap().expect("a whole request");
+            let used = parse_request(&whole, &mut args, &mut Decoded::new(&mut scratch)).unwrap().expect("whole");
             assert_eq!(used, whole.len());
             assert!(!args.is_empty());
             // The arguments are borrowed from the input, in place.
             assert!(args.iter().all(|a| whole.as_ptr_range().contains(&a.as_ptr()) || a.is_empty()));
             let cut = rng.below(whole.len());
-            assert_eq!(parse_request(&whole[..cut], &mut args), Ok(None), "a prefix of {whole:?} is incomplete");
+            let prefix = parse_request(&whole[..cut], &mut args, &mut Decoded::new(&mut unused));
+            assert_eq!(prefix, Ok(None), "a prefix of {whole:?} is incomplete");
         }
         match round % 3 {
             0 => mutate(&mut rng, &mut input),
-            1 => input = (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
+            1 => input = inline_noise(&mut rng),
             _ => input.extend((0..rng.below(16)).map(|_| rng.next() as u8)),
         }
         // Fed a growing prefix piece by piece, `Arrival` waits exactly while the parser would.
         let mut arrival = Arrival::default();
-        let mut args = Vec::new();
         let mut end = 0;
         while end < input.len() {
             end = (end + 1 + rng.below(8)).min(input.len());
-            let waits = matches!(parse_request(&input[..end], &mut args), Ok(None));
+            let (mut args, mut scratch) = (Vec::new(), Vec::new());
+            let waits = matches!(parse_request(&input[..end], &mut args, &mut Decoded::new(&mut scratch)), Ok(None));
             assert_eq!(arrival.complete(&input[..end]), !waits, "{:?}", &input[..end]);
         }
+        // Its requests one after another, with one `Decoded` as a connection's run uses it.
+        let (mut args, mut scratch) = (Vec::new(), Vec::new());
+        let mut decoded = Decoded::new(&mut scratch);
         let mut at = 0;
         while at < input.len() {
-            match parse_request(&input[at..], &mut args) {
+            match parse_request(&input[at..], &mut args, &mut decoded) {
                 Ok(Some(used)) => {
                     assert!(used > 0 && at + used <= input.len(), "used {used} of {}", input.len() - at);
                     at += used;
                 }
-                Ok(None) | Err(_) => break,
+                Ok(None) => break,
+                Err(ProtocolError(e)) => {
+                    assert!(!e.contains("out of its input"), "{input:?}: {e}");
+                    break;
+                }
             }
         }
         assert!(started.elapsed() < Duration::from_secs(60), "the fuzz is bounded in time");

@@ -2,7 +2,7 @@
 //! now, or the shard operations it needs and how their replies combine into the one reply
 //! the client gets.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::hash::Key;
 use super::op::Op;
@@ -56,7 +56,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
         b"quit" => Plan::Quit,
         b"expire" => match integer(args[1]) {
-            Some(secs) if secs.checked_mul(1000).is_some() => one(args[0], shards, |key| Op::Expire(key, secs)),
+            Some(secs) if !expire_out_of_range(secs) => one(args[0], shards, |key| Op::Expire(key, secs)),
             Some(_) => answer(out, |o| replies::error(o, "ERR invalid expire time in 'expire' command")),
             None => answer(out, not_an_integer),
         },
@@ -139,31 +139,54 @@ fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a [u8] {
     &buf[..raw.len()]
 }
 
-/// `EX seconds` or `PX milliseconds` after SET's key and value. As in Redis, a time whose
-/// milliseconds do not fit an i64 is refused, not clamped to another.
+/// `EX seconds` or `PX milliseconds` after SET's key and value, read as Redis 7 reads them:
+/// all the options first (so a later one's syntax error wins over an earlier amount, and of
+/// EX given twice the last counts), then the amount, which must be positive and, as a Unix
+/// time in milliseconds, fit an i64 (never clamped to another time).
 fn set_ttl(options: &[&[u8]]) -> Result<Option<Duration>, &'static str> {
-    const INVALID: &str = "ERR invalid expire time in 'set' command";
-    let mut ttl = None;
+    const SYNTAX: &str = "ERR syntax error";
+    let mut given: Option<(i64, &[u8])> = None;
     let mut options = options.iter();
     while let Some(option) = options.next() {
-        let unit_ms: i64 = match option.to_ascii_lowercase().as_slice() {
-            b"ex" => 1000,
-            b"px" => 1,
-            _ => return Err("ERR syntax error"),
+        let unit_ms = if option.eq_ignore_ascii_case(b"ex") {
+            1000
+        } else if option.eq_ignore_ascii_case(b"px") {
+            1
+        } else {
+            return Err(SYNTAX);
         };
-        let amount = options.next().ok_or("ERR syntax error")?;
-        let amount = integer(amount).ok_or("ERR value is not an integer or out of range")?;
-        if amount <= 0 || ttl.is_some() {
-            return Err(INVALID);
+        let amount = options.next().ok_or(SYNTAX)?;
+        if given.is_some_and(|(unit, _)| unit != unit_ms) {
+            return Err(SYNTAX); // EX and PX together
         }
-        let ms = amount.checked_mul(unit_ms).ok_or(INVALID)?;
-        ttl = Some(Duration::from_millis(ms.unsigned_abs()));
+        given = Some((unit_ms, amount));
     }
-    Ok(ttl)
+    let Some((unit_ms, amount)) = given else {
+        return Ok(None);
+    };
+    let amount = integer(amount).ok_or(NOT_AN_INTEGER)?;
+    let ms = amount.checked_mul(unit_ms).filter(|&ms| ms > 0 && !past_unix_time_end(ms));
+    ms.map(|ms| Some(Duration::from_millis(ms.unsigned_abs()))).ok_or("ERR invalid expire time in 'set' command")
 }
 
+/// Whether EXPIRE's `secs` is refused as Redis 7 refuses it: its milliseconds, or the Unix
+/// time they end at, do not fit an i64 (a negative time is taken: it deletes the key).
+fn expire_out_of_range(secs: i64) -> bool {
+    secs.checked_mul(1000).is_none_or(past_unix_time_end)
+}
+
+/// Whether `ms` from now ends past the last Unix time in milliseconds an i64 holds: Redis
+/// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
+/// is an error, not a deadline some 292 million years away.
+fn past_unix_time_end(ms: i64) -> bool {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
+    ms > i64::MAX - i64::try_from(now).unwrap_or(i64::MAX)
+}
+
+const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+
 fn not_an_integer(out: &mut Vec<u8>) {
-    replies::error(out, "ERR value is not an integer or out of range");
+    replies::error(out, NOT_AN_INTEGER);
 }
 
 /// A client-chosen name, cut short and printable, for an error message.

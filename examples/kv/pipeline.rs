@@ -20,7 +20,7 @@ use std::time::Instant;
 use super::command::{plan, Plan};
 use super::direct::Direct;
 use super::replies::{self, combine, Combine};
-use super::resp::{parse_request, ProtocolError};
+use super::resp::{parse_request, Decoded, ProtocolError, MAX_LINE};
 use super::shard::Shards;
 
 /// The reply bytes a run may owe before it stops and lets them be written. A single reply may
@@ -181,6 +181,9 @@ pub struct Pipeline {
     joined: Vec<u8>,
     /// The parser's argument list, kept empty between reads for its allocation.
     args: Vec<&'static [u8]>,
+    /// Where the parser decodes inline arguments with quotes (`resp::Decoded`), kept
+    /// between reads for its allocation.
+    decoded: Vec<u8>,
     /// The size of the replies in slots this run owes (guessed for other cores'; the rest
     /// of what it owes is in `out`).
     owed_elsewhere: usize,
@@ -203,6 +206,7 @@ impl Pipeline {
             slots: Rc::default(),
             joined: Vec::new(),
             args: Vec::new(),
+            decoded: Vec::new(),
             owed_elsewhere: 0,
             forward_cost: MIN_FORWARD_COST,
         }
@@ -215,9 +219,14 @@ impl Pipeline {
     /// pipeline's replies are empty.
     pub fn run(&mut self, input: &[u8], shards: &Shards, direct: Option<&Direct>) -> (usize, End) {
         let mut args = reuse(std::mem::take(&mut self.args));
+        let mut decoded = std::mem::take(&mut self.decoded);
         let direct = direct.filter(|d| !d.in_flight());
-        let ended = self.run_with(input, shards, direct, &mut args);
+        let ended = self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded));
         self.args = reuse(args);
+        // It took as much as the input had left: not kept past a line's worth.
+        if decoded.capacity() <= MAX_LINE {
+            self.decoded = decoded;
+        }
         ended
     }
 
@@ -227,11 +236,12 @@ impl Pipeline {
         shards: &Shards,
         direct: Option<&Direct>,
         args: &mut Vec<&'a [u8]>,
+        decoded: &mut Decoded<'a>,
     ) -> (usize, End) {
         let now = Instant::now();
         let mut used = 0;
         loop {
-            match parse_request(&input[used..], args) {
+            match parse_request(&input[used..], args, decoded) {
                 Ok(Some(n)) => {
                     used += n;
                     if args.is_empty() {

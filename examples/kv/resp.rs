@@ -1,4 +1,5 @@
-//! RESP2, the Redis protocol: requests in (arrays of bulk strings, or inline), parsed in place.
+//! RESP2, the Redis protocol: requests in (arrays of bulk strings, or inline), parsed in
+//! place; only an inline argument with quotes in it is decoded, into [`Decoded`].
 //!
 //! The parser never trusts a length before the bytes are there: a declared array or bulk
 //! length only bounds a loop, nothing is allocated from it, and lengths past the limits below
@@ -26,14 +27,20 @@ impl fmt::Display for ProtocolError {
 }
 
 /// Parses the first request in `buf` into `args` (cleared first), borrowing the arguments
-/// in place: returns the bytes it used, or `Ok(None)` if it is not complete yet. An empty
-/// argument list (`*0`, a blank inline line) is a request to skip.
-pub fn parse_request<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, ProtocolError> {
+/// in place, or from `decoded` for an inline argument with quotes in it: returns the bytes
+/// it used, or `Ok(None)` if it is not complete yet. An empty argument list (`*0`, a blank
+/// inline line) is a request to skip. One [`Decoded`] serves the requests of one input, so
+/// each call after the first gets a suffix of the input the first call got.
+pub fn parse_request<'a>(
+    buf: &'a [u8],
+    args: &mut Vec<&'a [u8]>,
+    decoded: &mut Decoded<'a>,
+) -> Result<Option<usize>, ProtocolError> {
     args.clear();
     match buf.first() {
         None => Ok(None),
         Some(b'*') => parse_array(buf, args),
-        Some(_) => parse_inline(buf, args),
+        Some(_) => parse_inline(buf, args, decoded),
     }
 }
 
@@ -180,14 +187,181 @@ fn bulk_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// `PING\r\n`, `SET k v\n`: words split on spaces and tabs (what a person types in telnet).
-fn parse_inline<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, ProtocolError> {
+/// `PING\r\n`, `SET k "a b"\n`: a line of arguments split as Redis splits what a person
+/// types in telnet (`sdssplitargs`).
+fn parse_inline<'a>(
+    buf: &'a [u8],
+    args: &mut Vec<&'a [u8]>,
+    decoded: &mut Decoded<'a>,
+) -> Result<Option<usize>, ProtocolError> {
     let Some(nl) = buf.iter().take(MAX_LINE + 1).position(|&b| b == b'\n') else {
         return if buf.len() > MAX_LINE { Err(ProtocolError("too big inline request")) } else { Ok(None) };
     };
-    let text = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
-    args.extend(text.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()));
+    let line = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
+    split_args(line, args, decoded, buf.len())?;
     Ok(Some(nl + 1))
+}
+
+/// Splits `line` into `args` as Redis does: arguments between blanks, each borrowed from the
+/// line unless a quote in it makes it one to decode (`decoded`, sized once for the
+/// `input_left` bytes from this request on). As in Redis, blanks are C's `isspace` between
+/// arguments, but only space, tab and CR end an unquoted one; unlike Redis, whose line ends
+/// at a NUL (it waits for a newline it never sees), a NUL is a byte like any other.
+fn split_args<'a>(
+    line: &'a [u8],
+    args: &mut Vec<&'a [u8]>,
+    decoded: &mut Decoded<'a>,
+    input_left: usize,
+) -> Result<(), ProtocolError> {
+    let mut at = 0;
+    loop {
+        at += line[at..].iter().take_while(|&&b| is_blank(b)).count();
+        if at == line.len() {
+            return Ok(());
+        }
+        let word = &line[at..];
+        let end = word.iter().position(|&b| ends_word(b) || b == b'"' || b == b'\'').unwrap_or(word.len());
+        if matches!(word.get(end), Some(b'"' | b'\'')) {
+            let (arg, next) = decoded.decode(line, at, input_left)?;
+            args.push(arg);
+            at = next;
+        } else {
+            args.push(&word[..end]);
+            at += end;
+        }
+    }
+}
+
+/// C's `isspace`, which Redis skips between inline arguments.
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// What ends an unquoted inline argument in Redis (a vertical tab or form feed inside one
+/// is kept).
+fn ends_word(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+const UNBALANCED: ProtocolError = ProtocolError("unbalanced quotes in request");
+
+/// Room for the inline arguments that quotes make unlike their bytes in the input
+/// (`"a\tb"`, `'it\'s'`), which cannot be borrowed from it as the others are: one region,
+/// handed out piece by piece for as long as the input is borrowed. It takes its buffer's
+/// memory only when a quote is first met, then as much as the input has left from there,
+/// which is more than what is decoded from it (an argument never grows), so nothing
+/// handed out moves.
+pub struct Decoded<'a> {
+    /// The buffer, until a quote is met: an input without one allocates nothing.
+    unused: Option<&'a mut Vec<u8>>,
+    /// What is left of the buffer, once in use.
+    free: &'a mut [u8],
+}
+
+impl<'a> Decoded<'a> {
+    /// Decodes into `buf` (its contents replaced, its allocation reused).
+    pub fn new(buf: &'a mut Vec<u8>) -> Decoded<'a> {
+        Decoded { unused: Some(buf), free: &mut [] }
+    }
+
+    /// Decodes the argument at `line[at..]`, which holds a quote, as Redis does; returns it
+    /// and where the line goes on. `input_left`: the bytes of the input from this request
+    /// on, which bound what is decoded from here on.
+    fn decode(&mut self, line: &[u8], at: usize, input_left: usize) -> Result<(&'a [u8], usize), ProtocolError> {
+        if let Some(buf) = self.unused.take() {
+            buf.clear();
+            buf.resize(input_left, 0);
+            self.free = buf.as_mut_slice();
+        }
+        // Only a caller that broke the one-input rule meets this, and not a panic.
+        if self.free.len() < line.len() - at {
+            return Err(ProtocolError("inline request parsed out of its input"));
+        }
+        let mut out = Unescaped { to: &mut *self.free, len: 0 };
+        let next = unescape_arg(line, at, &mut out)?;
+        let len = out.len;
+        let (arg, rest) = std::mem::take(&mut self.free).split_at_mut(len);
+        self.free = rest;
+        Ok((arg, next))
+    }
+}
+
+/// Bytes written to the front of a region at least as long as the input they come from
+/// (every input byte writes one byte at most, so indexing never fails).
+struct Unescaped<'s> {
+    to: &'s mut [u8],
+    len: usize,
+}
+
+impl Unescaped<'_> {
+    fn push(&mut self, b: u8) {
+        self.to[self.len] = b;
+        self.len += 1;
+    }
+}
+
+/// One argument of `line` from `at`, quoted parts unescaped into `out`: where the line goes
+/// on after it. A closing quote must be followed by a blank or the line's end.
+fn unescape_arg(line: &[u8], mut at: usize, out: &mut Unescaped<'_>) -> Result<usize, ProtocolError> {
+    loop {
+        match line.get(at) {
+            None => return Ok(at),
+            Some(&b) if ends_word(b) => return Ok(at),
+            Some(&quote @ (b'"' | b'\'')) => {
+                let close = unescape_quoted(line, at + 1, quote, out).ok_or(UNBALANCED)?;
+                return match line.get(close + 1) {
+                    Some(&b) if !is_blank(b) => Err(UNBALANCED),
+                    _ => Ok(close + 1),
+                };
+            }
+            Some(&b) => {
+                out.push(b);
+                at += 1;
+            }
+        }
+    }
+}
+
+/// The inside of a quoted string from `at` (after its opening `quote`), unescaped into
+/// `out`: where its closing quote is, or `None` if the line ends first. In double quotes
+/// `\n \r \t \b \a`, `\xHH` and `\` before any other byte (that byte); in single
+/// quotes only `\'`.
+fn unescape_quoted(line: &[u8], mut at: usize, quote: u8, out: &mut Unescaped<'_>) -> Option<usize> {
+    loop {
+        let b = *line.get(at)?;
+        let next = line.get(at + 1).copied();
+        if b == b'\\' && quote == b'"' && next.is_some() {
+            let (byte, used) = double_quoted_escape(&line[at + 1..]);
+            out.push(byte);
+            at += 1 + used;
+        } else if b == b'\\' && quote == b'\'' && next == Some(b'\'') {
+            out.push(b'\'');
+            at += 2;
+        } else if b == quote {
+            return Some(at);
+        } else {
+            out.push(b);
+            at += 1;
+        }
+    }
+}
+
+/// The byte an escape in double quotes stands for, from the bytes after its backslash (at
+/// least one), and how many of them it takes.
+fn double_quoted_escape(rest: &[u8]) -> (u8, usize) {
+    let hex = |i: usize| rest.get(i).and_then(|&d| (d as char).to_digit(16));
+    if let (b'x', Some(hi), Some(lo)) = (rest[0], hex(1), hex(2)) {
+        return ((hi * 16 + lo) as u8, 3);
+    }
+    let byte = match rest[0] {
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'b' => 0x08,
+        b'a' => 0x07,
+        other => other,
+    };
+    (byte, 1)
 }
 
 /// The line starting at `at` (without its CRLF) and where the next one starts.
