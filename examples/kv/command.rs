@@ -2,10 +2,10 @@
 //! now, or the shard operations it needs and how their replies combine into the one reply
 //! the client gets.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::hash::Key;
-use super::op::Op;
+use super::op::{Expiry, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
 
@@ -30,9 +30,9 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     let name = command_name(raw_name, &mut lower);
     let argc = args.len();
     let arity_ok = match name {
-        b"get" | b"incr" | b"ttl" | b"echo" => argc == 1,
+        b"get" | b"incr" | b"decr" | b"ttl" | b"echo" => argc == 1,
         b"set" => argc >= 2,
-        b"expire" => argc == 2,
+        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" => argc == 2,
         b"del" | b"exists" | b"mget" => argc >= 1,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
@@ -46,11 +46,21 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     }
     match name {
         b"get" => one(args[0], shards, Op::Get),
-        b"set" => match set_ttl(&args[2..]) {
-            Ok(ttl) => one(args[0], shards, |key| Op::Set { key, value: args[1], ttl }),
+        b"set" => match set_options(&args[2..]) {
+            Ok(how) => one(args[0], shards, |key| Op::Set { key, value: args[1], how }),
             Err(e) => answer(out, |o| replies::error(o, e)),
         },
-        b"incr" => one(args[0], shards, Op::Incr),
+        // SET NX with a 1 or 0 for a reply, and SET GET: Redis 7 defines them so.
+        b"setnx" => one(args[0], shards, |key| Op::Set { key, value: args[1], how: SETNX }),
+        b"getset" => one(args[0], shards, |key| Op::Set { key, value: args[1], how: GETSET }),
+        b"incr" => one(args[0], shards, |key| Op::Incr(key, 1)),
+        b"decr" => one(args[0], shards, |key| Op::Incr(key, -1)),
+        b"incrby" | b"decrby" => match integer(args[1]) {
+            // Its negation does not fit.
+            Some(i64::MIN) if name == b"decrby" => answer(out, |o| replies::error(o, "ERR decrement would overflow")),
+            Some(n) => one(args[0], shards, |key| Op::Incr(key, if name == b"decrby" { -n } else { n })),
+            None => answer(out, not_an_integer),
+        },
         b"ttl" => one(args[0], shards, Op::Ttl),
         b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
@@ -67,7 +77,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             args.chunks_exact(2)
                 .map(|kv| {
                     let key = Key::new(kv[0]);
-                    (key.shard(shards), Op::Set { key, value: kv[1], ttl: None })
+                    (key.shard(shards), Op::Set { key, value: kv[1], how: SetHow::PLAIN })
                 })
                 .collect(),
             Combine::AllOk,
@@ -139,35 +149,81 @@ fn command_name<'a>(raw: &[u8], buf: &'a mut [u8; 16]) -> &'a [u8] {
     &buf[..raw.len()]
 }
 
-/// `EX seconds` or `PX milliseconds` after SET's key and value, read as Redis 7 reads them:
-/// all the options first (so a later one's syntax error wins over an earlier amount, and of
-/// EX given twice the last counts), then the amount, which must be positive and, as a Unix
-/// time in milliseconds, fit an i64 (never clamped to another time).
-fn set_ttl(options: &[&[u8]]) -> Result<Option<Duration>, &'static str> {
-    const SYNTAX: &str = "ERR syntax error";
-    let mut given: Option<(i64, &[u8])> = None;
+const SETNX: SetHow = SetHow { only: Only::IfAbsent, reply: SetReply::Flag, expiry: Expiry::Clear };
+const GETSET: SetHow = SetHow { only: Only::Always, reply: SetReply::Old, expiry: Expiry::Clear };
+
+const SYNTAX: &str = "ERR syntax error";
+
+/// SET's options after its key and value (NX, XX, GET, KEEPTTL, and one of EX seconds, PX
+/// milliseconds, EXAT Unix seconds, PXAT Unix milliseconds), read as Redis 7 reads them:
+/// all the options first, in any case and order (so a later one's syntax error wins over an
+/// earlier amount), an option given twice counting once (of an expiry given twice, the last
+/// amount), NX with XX or two kinds of expiry or KEEPTTL with one a syntax error; then the
+/// amount, which must be positive and, in milliseconds (and, for EX and PX, as the Unix time
+/// it ends at), fit an i64 (never clamped to another time).
+fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
+    let mut how = SetHow::PLAIN;
+    let (mut expiry, mut keep_ttl): (Option<(ExpiryOption, &[u8])>, bool) = (None, false);
     let mut options = options.iter();
     while let Some(option) = options.next() {
-        let unit_ms = if option.eq_ignore_ascii_case(b"ex") {
-            1000
-        } else if option.eq_ignore_ascii_case(b"px") {
-            1
+        let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
+        if is(b"nx") && how.only != Only::IfPresent {
+            how.only = Only::IfAbsent;
+        } else if is(b"xx") && how.only != Only::IfAbsent {
+            how.only = Only::IfPresent;
+        } else if is(b"get") {
+            how.reply = SetReply::Old;
+        } else if is(b"keepttl") && expiry.is_none() {
+            keep_ttl = true;
+        } else if let Some(kind) = ExpiryOption::parse(option) {
+            if keep_ttl || expiry.is_some_and(|(given, _)| given != kind) {
+                return Err(SYNTAX);
+            }
+            expiry = Some((kind, options.next().ok_or(SYNTAX)?));
         } else {
             return Err(SYNTAX);
-        };
-        let amount = options.next().ok_or(SYNTAX)?;
-        if given.is_some_and(|(unit, _)| unit != unit_ms) {
-            return Err(SYNTAX); // EX and PX together
         }
-        given = Some((unit_ms, amount));
     }
-    let Some((unit_ms, amount)) = given else {
-        return Ok(None);
+    how.expiry = match expiry {
+        Some((kind, amount)) => kind.expiry(integer(amount).ok_or(NOT_AN_INTEGER)?)?,
+        None if keep_ttl => Expiry::Keep,
+        None => Expiry::Clear,
     };
-    let amount = integer(amount).ok_or(NOT_AN_INTEGER)?;
-    let ms = amount.checked_mul(unit_ms).filter(|&ms| ms > 0 && !past_unix_time_end(ms));
-    ms.map(|ms| Some(Duration::from_millis(ms.unsigned_abs()))).ok_or("ERR invalid expire time in 'set' command")
+    Ok(how)
 }
+
+/// SET's options that take a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpiryOption {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+impl ExpiryOption {
+    fn parse(option: &[u8]) -> Option<ExpiryOption> {
+        [(b"ex".as_slice(), ExpiryOption::Ex), (b"px", ExpiryOption::Px), (b"exat", ExpiryOption::ExAt), (b"pxat", ExpiryOption::PxAt)]
+            .into_iter()
+            .find_map(|(name, kind)| option.eq_ignore_ascii_case(name).then_some(kind))
+    }
+
+    /// The expiry `amount` of this option gives, or Redis' error for it.
+    fn expiry(self, amount: i64) -> Result<Expiry, &'static str> {
+        let unit_ms = match self {
+            ExpiryOption::Ex | ExpiryOption::ExAt => 1000,
+            ExpiryOption::Px | ExpiryOption::PxAt => 1,
+        };
+        let ms = amount.checked_mul(unit_ms).filter(|&ms| ms > 0).ok_or(INVALID_SET_EXPIRY)?;
+        match self {
+            ExpiryOption::Ex | ExpiryOption::Px if past_unix_time_end(ms) => Err(INVALID_SET_EXPIRY),
+            ExpiryOption::Ex | ExpiryOption::Px => Ok(Expiry::After(ms.unsigned_abs())),
+            ExpiryOption::ExAt | ExpiryOption::PxAt => Ok(Expiry::At(ms.unsigned_abs())),
+        }
+    }
+}
+
+const INVALID_SET_EXPIRY: &str = "ERR invalid expire time in 'set' command";
 
 /// Whether EXPIRE's `secs` is refused as Redis 7 refuses it: its milliseconds, or the Unix
 /// time they end at, do not fit an i64 (a negative time is taken: it deletes the key).
@@ -192,4 +248,127 @@ fn not_an_integer(out: &mut Vec<u8>) {
 /// A client-chosen name, cut short and printable, for an error message.
 fn printable(name: &str) -> String {
     name.chars().take(64).map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(words: &[&str]) -> Result<SetHow, &'static str> {
+        set_options(&words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>())
+    }
+
+    fn how(only: Only, reply: SetReply, expiry: Expiry) -> Result<SetHow, &'static str> {
+        Ok(SetHow { only, reply, expiry })
+    }
+
+    #[test]
+    fn set_options_read_as_redis_7_reads_them() {
+        use {Expiry::*, Only::*, SetReply::Old};
+        let ok = SetReply::Ok;
+        let cases: [(&[&str], Result<SetHow, &str>); 16] = [
+            (&[], Ok(SetHow::PLAIN)),
+            (&["nx"], how(IfAbsent, ok, Clear)),
+            (&["XX", "get"], how(IfPresent, Old, Clear)),
+            (&["Nx", "nX", "GET", "get"], how(IfAbsent, Old, Clear)),
+            (&["keepttl"], how(Always, ok, Keep)),
+            (&["KEEPTTL", "xx", "KeepTtl"], how(IfPresent, ok, Keep)),
+            (&["ex", "10"], how(Always, ok, After(10_000))),
+            (&["NX", "PX", "30000"], how(IfAbsent, ok, After(30_000))),
+            (&["px", "5", "GET", "px", "7"], how(Always, Old, After(7))),
+            (&["exat", "10"], how(Always, ok, At(10_000))),
+            (&["PXAT", "1", "xx"], how(IfPresent, ok, At(1))),
+            (&["exat", &(i64::MAX / 1000).to_string()], how(Always, ok, At((i64::MAX / 1000 * 1000) as u64))),
+            (&["pxat", &i64::MAX.to_string()], how(Always, ok, At(i64::MAX as u64))),
+            (&["ex", "abc", "ex", "1"], how(Always, ok, After(1000))),
+            // An amount is an amount, even one that reads like an option.
+            (&["ex", "nx"], Err(NOT_AN_INTEGER)),
+            (&["px", "007"], Err(NOT_AN_INTEGER)),
+        ];
+        for (words, want) in cases {
+            assert_eq!(options(words), want, "SET k v {words:?}");
+        }
+    }
+
+    #[test]
+    fn bad_set_options_get_redis_7s_errors() {
+        let invalid = INVALID_SET_EXPIRY;
+        let cases: [(&[&str], &str); 22] = [
+            (&["nx", "xx"], SYNTAX),
+            (&["xx", "nx"], SYNTAX),
+            (&["keepttl", "ex", "10"], SYNTAX),
+            (&["ex", "10", "keepttl"], SYNTAX),
+            (&["pxat", "10", "keepttl"], SYNTAX),
+            (&["ex", "10", "px", "10"], SYNTAX),
+            (&["exat", "10", "ex", "10"], SYNTAX),
+            (&["pxat", "10", "exat", "10"], SYNTAX),
+            (&["px", "10", "pxat", "10"], SYNTAX),
+            (&["ex"], SYNTAX),
+            (&["ex", "5", "px"], SYNTAX),
+            (&["nx", "ex", "abc", "px", "5"], SYNTAX), // the syntax error wins over the amount
+            (&["forever"], SYNTAX),
+            (&["nxx"], SYNTAX),
+            (&["e"], SYNTAX),
+            (&["exat", "abc"], NOT_AN_INTEGER),
+            (&["ex", "0"], invalid),
+            (&["px", "-1"], invalid),
+            (&["exat", "0"], invalid),
+            (&["ex", &(i64::MAX / 1000 + 1).to_string()], invalid),
+            (&["exat", &(i64::MAX / 1000 + 1).to_string()], invalid),
+            (&["px", &i64::MAX.to_string()], invalid), // its end, as a Unix time, overflows
+        ];
+        for (words, want) in cases {
+            assert_eq!(options(words), Err(want), "SET k v {words:?}");
+        }
+    }
+
+    /// The one operation `words` plans, and what was answered at once.
+    fn planned<'a>(words: &[&'a str]) -> (Option<Op<'a>>, String) {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        let mut out = Vec::new();
+        let op = match plan(&args, 2, &mut out) {
+            Plan::One(_, op) => Some(op),
+            Plan::Answered => None,
+            _ => panic!("{words:?}: neither one operation nor answered"),
+        };
+        (op, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn counters_are_one_operation_with_a_delta() {
+        let delta = |words: &[&str]| match planned(words) {
+            (Some(Op::Incr(key, delta)), out) if key.bytes == b"n" && out.is_empty() => delta,
+            other => panic!("{words:?}: {other:?}"),
+        };
+        assert_eq!(delta(&["INCR", "n"]), 1);
+        assert_eq!(delta(&["decr", "n"]), -1);
+        assert_eq!(delta(&["incrby", "n", "-12"]), -12);
+        assert_eq!(delta(&["DecrBy", "n", "12"]), -12);
+        assert_eq!(delta(&["incrby", "n", &i64::MIN.to_string()]), i64::MIN);
+        assert_eq!(delta(&["decrby", "n", &i64::MAX.to_string()]), -i64::MAX);
+        let not_an_integer = format!("-{NOT_AN_INTEGER}\r\n");
+        for (words, want) in [
+            (&["decrby", "n", &i64::MIN.to_string()][..], "-ERR decrement would overflow\r\n"),
+            (&["incrby", "n", "x"], &not_an_integer),
+            (&["decrby", "n", "01"], &not_an_integer),
+            (&["incrby", "n", "99999999999999999999"], &not_an_integer),
+            (&["incrby", "n"], "-ERR wrong number of arguments for 'incrby' command\r\n"),
+            (&["decr", "n", "1"], "-ERR wrong number of arguments for 'decr' command\r\n"),
+        ] {
+            assert_eq!(planned(words), (None, want.to_string()), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn setnx_and_getset_are_set_with_options() {
+        let set = |words: &[&str]| match planned(words) {
+            (Some(Op::Set { key, value, how }), out) if key.bytes == b"k" && value == b"v" && out.is_empty() => how,
+            other => panic!("{words:?}: {other:?}"),
+        };
+        assert_eq!(set(&["setnx", "k", "v"]), SETNX);
+        assert_eq!(set(&["GETSET", "k", "v"]), GETSET);
+        assert_eq!(set(&["set", "k", "v", "nx"]), SetHow { only: Only::IfAbsent, ..SetHow::PLAIN });
+        let arity = "-ERR wrong number of arguments for 'setnx' command\r\n".to_string();
+        assert_eq!(planned(&["setnx", "k", "v", "nx"]), (None, arity));
+    }
 }

@@ -1,9 +1,8 @@
 //! One operation on one shard, borrowed from the request it came from, and its compact
 //! encoding for a batch to another core: a fixed head (a tag byte, the lengths and the key's
-//! hash, so the owning core need not hash it again), then the key and the value. A batch is one `Vec<u8>` however many operations it carries, so
-//! forwarding costs no allocation per operation.
-
-use std::time::Duration;
+//! hash, so the owning core need not hash it again), then the key and the value. A batch is
+//! one `Vec<u8>` however many operations it carries, so forwarding costs no allocation per
+//! operation.
 
 use super::hash::Key;
 
@@ -11,14 +10,17 @@ use super::hash::Key;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op<'a> {
     Get(Key<'a>),
+    /// SET (MSET's part of one key, SETNX and GETSET too), with its options: decided here,
+    /// on the shard that owns the key, so that NX and XX are atomic.
     Set {
         key: Key<'a>,
         value: &'a [u8],
-        ttl: Option<Duration>,
+        how: SetHow,
     },
     Del(Key<'a>),
     Exists(Key<'a>),
-    Incr(Key<'a>),
+    /// `INCRBY key delta`: INCR, DECR and DECRBY are it with 1, -1 and the negated amount.
+    Incr(Key<'a>, i64),
     /// `EXPIRE key seconds`: a TTL of zero or less deletes the key.
     Expire(Key<'a>, i64),
     Ttl(Key<'a>),
@@ -28,9 +30,105 @@ pub enum Op<'a> {
     Info,
 }
 
+/// How SET writes its key: Redis 7's options, as the shard owning the key applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetHow {
+    /// NX, XX, or neither.
+    pub only: Only,
+    /// What the client is told.
+    pub reply: SetReply,
+    /// What becomes of the key's expiry time when it is written.
+    pub expiry: Expiry,
+}
+
+impl SetHow {
+    /// `SET key value`, no option: written in any case, any expiry time dropped, `+OK`.
+    pub const PLAIN: SetHow = SetHow { only: Only::Always, reply: SetReply::Ok, expiry: Expiry::Clear };
+
+    /// Whether applying it looks at the key as it is (whether it lives, its value or its
+    /// expiry time) rather than only overwriting it.
+    pub fn reads_key(&self) -> bool {
+        self.only != Only::Always || self.reply != SetReply::Ok || self.expiry == Expiry::Keep
+    }
+}
+
+/// When SET writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    Always,
+    /// NX (and SETNX): only if the key does not exist.
+    IfAbsent,
+    /// XX: only if it does.
+    IfPresent,
+}
+
+/// What SET answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetReply {
+    /// `+OK` if written; nil if NX or XX kept it from being written.
+    Ok,
+    /// GET (and GETSET): the value before, or nil, written or not.
+    Old,
+    /// SETNX: 1 if written, 0 if not.
+    Flag,
+}
+
+/// What SET does with the key's expiry time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// None from now on.
+    Clear,
+    /// KEEPTTL: the one it had, if any.
+    Keep,
+    /// EX, PX: this many milliseconds from when it is applied (positive).
+    After(u64),
+    /// EXAT, PXAT: this Unix time in milliseconds (positive; past ones expire the key).
+    At(u64),
+}
+
+impl SetHow {
+    /// One byte: `only` in bits 0-1, `reply` in bits 2-3, the expiry's kind in bits 4-5 (its
+    /// time, if it has one, travels as the operation's number).
+    fn flags(&self) -> (u8, u64) {
+        let (kind, ms) = match self.expiry {
+            Expiry::Clear => (0, 0),
+            Expiry::Keep => (1, 0),
+            Expiry::After(ms) => (2, ms),
+            Expiry::At(ms) => (3, ms),
+        };
+        (self.only as u8 | (self.reply as u8) << 2 | kind << 4, ms)
+    }
+
+    /// The inverse of [`SetHow::flags`]; `None` for a byte it never writes.
+    fn from_flags(flags: u8, ms: u64) -> Option<SetHow> {
+        let only = match flags & 3 {
+            0 => Only::Always,
+            1 => Only::IfAbsent,
+            2 => Only::IfPresent,
+            _ => return None,
+        };
+        let reply = match flags >> 2 & 3 {
+            0 => SetReply::Ok,
+            1 => SetReply::Old,
+            2 => SetReply::Flag,
+            _ => return None,
+        };
+        let expiry = match flags >> 4 {
+            0 => Expiry::Clear,
+            1 => Expiry::Keep,
+            2 => Expiry::After(ms),
+            3 => Expiry::At(ms),
+            _ => return None,
+        };
+        Some(SetHow { only, reply, expiry })
+    }
+}
+
 const GET: u8 = 1;
+/// SET without options, the common case: nothing more than the key and the value.
 const SET: u8 = 2;
-const SET_TTL: u8 = 3;
+/// SET with options: a byte of flags and a number follow the head.
+const SET_WITH: u8 = 3;
 const DEL: u8 = 4;
 const EXISTS: u8 = 5;
 const INCR: u8 = 6;
@@ -49,33 +147,40 @@ const HEAD: usize = 17;
 const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
 
 impl<'a> Op<'a> {
-    /// Appends the encoding to `out`: the head, then for SET with a TTL and EXPIRE a
-    /// little-endian 64-bit number (milliseconds, seconds), then the key and the value.
-    /// Every operation has the same few parts (the head written in one piece, the key and
-    /// the value one copy each), so forwarding one costs little more than those copies.
+    /// Appends the encoding to `out`: the head, then for SET with options a byte of flags,
+    /// then for SET with options, INCR and EXPIRE a little-endian 64-bit number (SET's
+    /// milliseconds, INCR's delta, EXPIRE's seconds), then the key and the value. Every
+    /// operation has the same few parts (the head written in one piece, the key and the
+    /// value one copy each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut flags = None;
         let (tag, key, value, number): (u8, Key<'_>, &[u8], Option<u64>) = match *self {
             Op::Get(key) => (GET, key, &[], None),
-            Op::Set { key, value, ttl: None } => (SET, key, value, None),
-            Op::Set { key, value, ttl: Some(ttl) } => {
-                (SET_TTL, key, value, Some(ttl.as_millis().min(u64::MAX as u128) as u64))
+            Op::Set { key, value, how: SetHow::PLAIN } => (SET, key, value, None),
+            Op::Set { key, value, how } => {
+                let (bits, ms) = how.flags();
+                flags = Some(bits);
+                (SET_WITH, key, value, Some(ms))
             }
             Op::Del(key) => (DEL, key, &[], None),
             Op::Exists(key) => (EXISTS, key, &[], None),
-            Op::Incr(key) => (INCR, key, &[], None),
+            Op::Incr(key, delta) => (INCR, key, &[], Some(delta as u64)),
             Op::Expire(key, secs) => (EXPIRE, key, &[], Some(secs as u64)),
             Op::Ttl(key) => (TTL, key, &[], None),
             Op::DbSize => (DBSIZE, NO_KEY, &[], None),
             Op::FlushAll => (FLUSHALL, NO_KEY, &[], None),
             Op::Info => (INFO, NO_KEY, &[], None),
         };
-        out.reserve(HEAD + 8 + key.bytes.len() + value.len());
+        out.reserve(HEAD + 9 + key.bytes.len() + value.len());
         let mut head = [tag; HEAD];
         // MAX_BULK (16 MiB) keeps every key and value well inside a u32.
         head[1..5].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
         head[5..9].copy_from_slice(&(value.len() as u32).to_le_bytes());
         head[9..].copy_from_slice(&key.hash.to_le_bytes());
         out.extend_from_slice(&head);
+        if let Some(flags) = flags {
+            out.push(flags);
+        }
         if let Some(number) = number {
             out.extend_from_slice(&number.to_le_bytes());
         }
@@ -91,8 +196,12 @@ impl<'a> Op<'a> {
         let key_len = u32::from_le_bytes(head[1..5].try_into().ok()?) as usize;
         let value_len = u32::from_le_bytes(head[5..9].try_into().ok()?) as usize;
         let hash = u64::from_le_bytes(head[9..].try_into().ok()?);
+        let (flags, rest) = match tag {
+            SET_WITH => rest.split_first().map(|(&flags, rest)| (flags, rest))?,
+            _ => (0, rest),
+        };
         let (number, rest) = match tag {
-            SET_TTL | EXPIRE => {
+            SET_WITH | INCR | EXPIRE => {
                 let (number, rest) = rest.split_first_chunk::<8>()?;
                 (u64::from_le_bytes(*number), rest)
             }
@@ -103,11 +212,11 @@ impl<'a> Op<'a> {
         let value = rest.get(..value_len)?;
         let op = match tag {
             GET => Op::Get(key),
-            SET => Op::Set { key, value, ttl: None },
-            SET_TTL => Op::Set { key, value, ttl: Some(Duration::from_millis(number)) },
+            SET => Op::Set { key, value, how: SetHow::PLAIN },
+            SET_WITH => Op::Set { key, value, how: SetHow::from_flags(flags, number)? },
             DEL => Op::Del(key),
             EXISTS => Op::Exists(key),
-            INCR => Op::Incr(key),
+            INCR => Op::Incr(key, number as i64),
             EXPIRE => Op::Expire(key, number as i64),
             TTL => Op::Ttl(key),
             DBSIZE => Op::DbSize,
@@ -135,13 +244,18 @@ mod tests {
     #[test]
     fn every_op_round_trips_through_a_batch() {
         let key = |bytes| Key::new(bytes);
+        let with = |only, reply, expiry| SetHow { only, reply, expiry };
         let ops = [
             Op::Get(key(b"k")),
-            Op::Set { key: key(b"key"), value: b"", ttl: None },
-            Op::Set { key: key(b""), value: b"v\r\n", ttl: Some(Duration::from_millis(1500)) },
+            Op::Set { key: key(b"key"), value: b"", how: SetHow::PLAIN },
+            Op::Set { key: key(b""), value: b"v\r\n", how: with(Only::Always, SetReply::Ok, Expiry::After(1500)) },
+            Op::Set { key: key(b"nx"), value: b"1", how: with(Only::IfAbsent, SetReply::Flag, Expiry::Clear) },
+            Op::Set { key: key(b"xx"), value: b"2", how: with(Only::IfPresent, SetReply::Old, Expiry::Keep) },
+            Op::Set { key: key(b"at"), value: b"3", how: with(Only::Always, SetReply::Old, Expiry::At(u64::MAX >> 1)) },
             Op::Del(key(b"d")),
             Op::Exists(key(b"e")),
-            Op::Incr(key(b"i")),
+            Op::Incr(key(b"i"), 1),
+            Op::Incr(key(b"j"), i64::MIN),
             Op::Expire(key(b"x"), -3),
             Op::Ttl(key(b"t")),
             Op::DbSize,
@@ -156,5 +270,17 @@ mod tests {
             assert!(decode_all(&batch[..cut]).count() < ops.len());
         }
         assert_eq!(Op::decode(&[0xff, 1, 2]), None);
+    }
+
+    #[test]
+    fn set_flags_never_written_are_refused() {
+        let mut op = Vec::new();
+        Op::Set { key: Key::new(b"k"), value: b"v", how: SetHow { expiry: Expiry::Keep, ..SetHow::PLAIN } }
+            .encode(&mut op);
+        assert!(Op::decode(&op).is_some());
+        for bad in [0b11, 0b1100, 0b100_0000] {
+            op[HEAD] = bad;
+            assert_eq!(Op::decode(&op), None, "flags {bad:#b}");
+        }
     }
 }

@@ -385,13 +385,14 @@ fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, ProtocolError> 
     Ok(None)
 }
 
-/// A strict decimal integer: an optional '-', then digits, within i64.
+/// A strict decimal integer, as Redis reads one (`string2ll`): an optional '-', then digits,
+/// with no leading zero ("0" alone, never "-0" or "007"), within i64.
 pub fn integer(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    if digits.is_empty() || digits.len() > 19 {
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (negative || digits.len() > 1)) {
         return None;
     }
     digits.iter().try_fold(0i64, |n, &d| {
@@ -402,4 +403,32 @@ pub fn integer(text: &[u8]) -> Option<i64> {
         // Accumulate negatively for a '-' so i64::MIN parses too.
         n.checked_mul(10).and_then(|n| if negative { n.checked_sub(d) } else { n.checked_add(d) })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integer;
+
+    #[test]
+    fn integers_read_as_redis_reads_them() {
+        let cases: [(&[u8], Option<i64>); 14] = [
+            (b"0", Some(0)),
+            (b"42", Some(42)),
+            (b"-7", Some(-7)),
+            (b"9223372036854775807", Some(i64::MAX)),
+            (b"-9223372036854775808", Some(i64::MIN)),
+            (b"9223372036854775808", None),
+            (b"-9223372036854775809", None),
+            (b"007", None),
+            (b"-0", None),
+            (b"-01", None),
+            (b"+1", None),
+            (b" 1", None),
+            (b"-", None),
+            (b"", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(integer(text), want, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
 }

@@ -7,12 +7,12 @@
 //! are removed when touched, and swept once a second. Replies are encoded straight from the
 //! map into the caller's buffer: a GET copies its value once, into the reply.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
 use super::hash::{self, Key};
-use super::op::Op;
+use super::op::{Expiry, Only, Op, SetHow, SetReply};
 use super::replies;
 use super::resp::integer;
 
@@ -27,6 +27,17 @@ struct Entry {
 /// it is no deadline (`now + ttl` would panic).
 fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
     now.checked_add(ttl)
+}
+
+/// When a key given the Unix time `unix_ms` (EXAT, PXAT) at `now` runs out: the clock's
+/// distance to it, from `now`. A time already past is `now` itself, so the key is written
+/// already expired, as Redis writes it.
+fn deadline_at(now: Instant, unix_ms: u64) -> Option<Instant> {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    match Duration::from_millis(unix_ms).checked_sub(since_epoch) {
+        Some(ttl) => deadline(now, ttl),
+        None => Some(now),
+    }
 }
 
 impl Entry {
@@ -69,23 +80,10 @@ impl Store {
                 Some(e) => replies::bulk(out, &e.value),
                 None => replies::nil(out),
             },
-            Op::Set { key, value, ttl } => {
-                let expires = ttl.and_then(|t| deadline(now, t));
-                self.expiring |= expires.is_some();
-                match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
-                    // Overwriting keeps the key and reuses the value's allocation.
-                    Some(e) => {
-                        e.value.clear();
-                        e.value.extend_from_slice(value);
-                        e.expires = expires;
-                    }
-                    None => self.insert(key, value, expires),
-                }
-                replies::status(out, "OK");
-            }
+            Op::Set { key, value, how } => self.set(key, value, how, now, out),
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
-            Op::Incr(key) => self.incr(key, now, out),
+            Op::Incr(key, delta) => self.incr(key, delta, now, out),
             Op::Expire(key, secs) => {
                 if secs <= 0 {
                     return replies::int(out, self.take(key, now) as i64);
@@ -142,7 +140,55 @@ impl Store {
         self.map.insert_unique(key.hash, entry, Entry::hash);
     }
 
-    fn incr(&mut self, key: Key<'_>, now: Instant, out: &mut Vec<u8>) {
+    /// SET with its options, all decided here, where the key lives: nothing can come
+    /// between NX's look and its write.
+    fn set(&mut self, key: Key<'_>, value: &[u8], how: SetHow, now: Instant, out: &mut Vec<u8>) {
+        let expires = match how.expiry {
+            Expiry::After(ms) => deadline(now, Duration::from_millis(ms)),
+            Expiry::At(unix_ms) => deadline_at(now, unix_ms),
+            Expiry::Clear | Expiry::Keep => None,
+        };
+        // A plain SET overwrites what is there, expired or not; the options look at the key
+        // only if it lives.
+        let found = if how.reads_key() {
+            self.live_mut(key, now)
+        } else {
+            self.map.find_mut(key.hash, |e| e.key == key.bytes)
+        };
+        if how.reply == SetReply::Old {
+            match &found {
+                Some(e) => replies::bulk(out, &e.value),
+                None => replies::nil(out),
+            }
+        }
+        let write = match how.only {
+            Only::Always => true,
+            Only::IfAbsent => found.is_none(),
+            Only::IfPresent => found.is_some(),
+        };
+        if write {
+            match found {
+                // Overwriting keeps the key and reuses the value's allocation.
+                Some(e) => {
+                    e.value.clear();
+                    e.value.extend_from_slice(value);
+                    if how.expiry != Expiry::Keep {
+                        e.expires = expires;
+                    }
+                }
+                None => self.insert(key, value, expires),
+            }
+            self.expiring |= expires.is_some();
+        }
+        match how.reply {
+            SetReply::Ok if write => replies::status(out, "OK"),
+            SetReply::Ok => replies::nil(out),
+            SetReply::Flag => replies::int(out, i64::from(write)),
+            SetReply::Old => {}
+        }
+    }
+
+    fn incr(&mut self, key: Key<'_>, delta: i64, now: Instant, out: &mut Vec<u8>) {
         let current = match self.live(key, now) {
             None => 0,
             Some(e) => match integer(&e.value) {
@@ -150,7 +196,7 @@ impl Store {
                 None => return replies::error(out, "ERR value is not an integer or out of range"),
             },
         };
-        let Some(next) = current.checked_add(1) else {
+        let Some(next) = current.checked_add(delta) else {
             return replies::error(out, "ERR increment or decrement would overflow");
         };
         let mut digits = Vec::with_capacity(20);
@@ -183,5 +229,102 @@ impl Store {
             Ok(entry) => entry.remove().0.live(now),
             Err(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applies `op` at `now`; its reply, as text.
+    fn apply(store: &mut Store, op: Op<'_>, now: Instant) -> String {
+        let mut out = Vec::new();
+        store.apply(op, now, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn set(key: &'static [u8], value: &'static [u8], only: Only, reply: SetReply, expiry: Expiry) -> Op<'static> {
+        Op::Set { key: Key::new(key), value, how: SetHow { only, reply, expiry } }
+    }
+
+    fn get(key: &'static [u8]) -> Op<'static> {
+        Op::Get(Key::new(key))
+    }
+
+    fn ttl(key: &'static [u8]) -> Op<'static> {
+        Op::Ttl(Key::new(key))
+    }
+
+    #[test]
+    fn nx_and_xx_write_only_as_the_key_is_and_answer_as_redis_does() {
+        use {Expiry::Clear, Only::*, SetReply::*};
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op| apply(&mut store, op, now);
+        assert_eq!(run(set(b"k", b"1", IfPresent, Ok, Clear)), "$-1\r\n", "XX on nothing: nil");
+        assert_eq!(run(get(b"k")), "$-1\r\n");
+        assert_eq!(run(set(b"k", b"2", IfAbsent, Ok, Clear)), "+OK\r\n");
+        assert_eq!(run(set(b"k", b"3", IfAbsent, Ok, Clear)), "$-1\r\n", "NX on a key: nil");
+        assert_eq!(run(set(b"k", b"4", IfAbsent, Old, Clear)), "$1\r\n2\r\n", "NX GET: the value, unwritten");
+        assert_eq!(run(set(b"k", b"5", IfPresent, Old, Clear)), "$1\r\n2\r\n", "XX GET: the value before");
+        assert_eq!(run(set(b"k", b"6", IfAbsent, Flag, Clear)), ":0\r\n", "SETNX on a key");
+        assert_eq!(run(set(b"n", b"7", IfAbsent, Flag, Clear)), ":1\r\n", "SETNX on nothing");
+        assert_eq!(run(set(b"g", b"8", Always, Old, Clear)), "$-1\r\n", "GETSET on nothing");
+        assert_eq!(run(get(b"k")), "$1\r\n5\r\n");
+        assert_eq!(run(get(b"n")), "$1\r\n7\r\n");
+        assert_eq!(run(get(b"g")), "$1\r\n8\r\n");
+    }
+
+    #[test]
+    fn expiry_options_set_keep_or_clear_the_keys_time() {
+        use {Expiry::*, Only::*, SetReply::Ok};
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op, at| apply(&mut store, op, at);
+        assert_eq!(run(set(b"k", b"1", Always, Ok, After(100_000)), now), "+OK\r\n");
+        assert_eq!(run(set(b"k", b"2", IfPresent, Ok, Keep), now), "+OK\r\n");
+        assert_eq!(run(ttl(b"k"), now), ":100\r\n", "KEEPTTL kept it");
+        assert_eq!(run(set(b"k", b"3", IfAbsent, Ok, After(5_000)), now), "$-1\r\n");
+        assert_eq!(run(ttl(b"k"), now), ":100\r\n", "a SET that did not write changed nothing");
+        assert_eq!(run(set(b"k", b"4", Always, Ok, Clear), now), "+OK\r\n");
+        assert_eq!(run(ttl(b"k"), now), ":-1\r\n", "a plain SET drops it");
+        let in_a_day = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 86_400_000;
+        assert_eq!(run(set(b"k", b"5", Always, Ok, At(in_a_day)), now), "+OK\r\n");
+        let left: i64 = run(ttl(b"k"), now).trim_matches([':', '\r', '\n']).parse().unwrap();
+        assert!((86_398..=86_400).contains(&left), "EXAT a day ahead: {left}");
+        // Past its time, the key is gone for every option that looks at it.
+        let later = now + Duration::from_secs(86_401);
+        assert_eq!(run(set(b"k", b"6", IfPresent, Ok, Keep), later), "$-1\r\n");
+        assert_eq!(run(set(b"k", b"7", IfAbsent, Ok, Keep), later), "+OK\r\n");
+        assert_eq!(run(ttl(b"k"), later), ":-1\r\n", "nothing to keep from an expired key");
+    }
+
+    #[test]
+    fn a_unix_time_already_past_writes_the_key_expired() {
+        use {Expiry::At, Only::Always, SetReply::*};
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op| apply(&mut store, op, now);
+        assert_eq!(run(set(b"k", b"1", Always, Ok, Expiry::Clear)), "+OK\r\n");
+        assert_eq!(run(set(b"k", b"2", Always, Old, At(1))), "$1\r\n1\r\n", "GET: the value it had");
+        assert_eq!(run(get(b"k")), "$-1\r\n");
+        assert_eq!(run(ttl(b"k")), ":-2\r\n");
+        assert_eq!(run(set(b"k", b"3", Always, Ok, At(1))), "+OK\r\n");
+        assert_eq!(run(Op::Exists(Key::new(b"k"))), ":0\r\n");
+    }
+
+    #[test]
+    fn counters_add_their_delta_keep_the_keys_time_and_refuse_overflow() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op| apply(&mut store, op, now);
+        let incr = |delta| Op::Incr(Key::new(b"n"), delta);
+        assert_eq!(run(incr(-5)), ":-5\r\n", "from nothing, as from 0");
+        assert_eq!(run(incr(12)), ":7\r\n");
+        assert_eq!(run(Op::Expire(Key::new(b"n"), 100)), ":1\r\n");
+        assert_eq!(run(incr(i64::MAX - 7)), format!(":{}\r\n", i64::MAX));
+        assert_eq!(run(ttl(b"n")), ":100\r\n", "INCRBY keeps the key's time");
+        assert_eq!(run(incr(1)), "-ERR increment or decrement would overflow\r\n");
+        assert_eq!(run(get(b"n")), format!("${}\r\n{}\r\n", i64::MAX.to_string().len(), i64::MAX), "unchanged");
+        assert_eq!(run(incr(i64::MIN)), ":-1\r\n");
+        let text = set(b"n", b"007", Only::Always, SetReply::Ok, Expiry::Clear);
+        assert_eq!(run(text), "+OK\r\n");
+        assert_eq!(run(incr(1)), "-ERR value is not an integer or out of range\r\n", "as Redis reads 007");
     }
 }
