@@ -197,6 +197,154 @@ fn set_options_are_read_as_redis_reads_them() {
     assert_eq!(con.ttl::<_, i64>("k").unwrap(), 30);
 }
 
+/// A reply as the table below writes it: `nil`, `OK`, an integer, a quoted string, or the
+/// error's code and text.
+fn shown(reply: RedisResult<Value>) -> String {
+    match reply {
+        Ok(Value::Nil) => "nil".into(),
+        Ok(Value::Okay) => "OK".into(),
+        Ok(Value::Int(n)) => n.to_string(),
+        Ok(Value::BulkString(bytes)) => format!("{:?}", String::from_utf8_lossy(&bytes)),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+    }
+}
+
+/// SET's options, SETNX, GETSET, INCRBY, DECR and DECRBY on one key, each with the reply
+/// redis-server 7.0.15 gave to the same requests (`{k}` is the key).
+const SET_AND_COUNT: [(&str, &str); 34] = [
+    ("SET {k} 1 XX", "nil"),
+    ("SET {k} 1 NX", "OK"),
+    ("SET {k} 2 NX", "nil"),
+    ("SET {k} 2 nx get", "\"1\""),
+    ("SET {k} 3 XX GET PX 100000", "\"1\""),
+    ("TTL {k}", "100"),
+    ("SET {k} 4 xx keepttl", "OK"),
+    ("TTL {k}", "100"),
+    ("GET {k}", "\"4\""),
+    ("SET {k} 5 KEEPTTL EX 1", "ERR syntax error"),
+    ("SET {k} 5 NX XX", "ERR syntax error"),
+    ("SET {k} 5 EX 1 PXAT 1", "ERR syntax error"),
+    ("SET {k} 5 EXAT 0", "ERR invalid expire time in 'set' command"),
+    ("SET {k} 5 EXAT abc", "ERR value is not an integer or out of range"),
+    ("SET {k} 5 GET", "\"4\""),
+    ("TTL {k}", "-1"),
+    ("SET {k} 6 PXAT 1 GET", "\"5\""),
+    ("EXISTS {k}", "0"),
+    ("SETNX {k} a", "1"),
+    ("SETNX {k} b", "0"),
+    ("GETSET {k} c", "\"a\""),
+    ("GET {k}", "\"c\""),
+    ("INCRBY {k} 1", "ERR value is not an integer or out of range"),
+    ("SET {k} 10", "OK"),
+    ("INCRBY {k} 5", "15"),
+    ("DECRBY {k} 20", "-5"),
+    ("DECR {k}", "-6"),
+    ("INCR {k}", "-5"),
+    ("DECRBY {k} -9223372036854775808", "ERR decrement would overflow"),
+    ("INCRBY {k} 9223372036854775807", "9223372036854775802"),
+    ("INCRBY {k} 6", "ERR increment or decrement would overflow"),
+    ("INCRBY {k} 007", "ERR value is not an integer or out of range"),
+    ("GET {k}", "\"9223372036854775802\""),
+    ("DEL {k}", "1"),
+];
+
+fn request(line: &str, key: &str) -> redis::Cmd {
+    let mut words = line.split(' ').map(|w| w.replace("{k}", key));
+    let mut cmd = redis::cmd(&words.next().unwrap());
+    for word in words {
+        cmd.arg(word);
+    }
+    cmd
+}
+
+/// Every new command answers as Redis 7 does on each of the three paths a request takes:
+/// a key of the connection's own core, the other core's at pipeline 1 (that core writes the
+/// reply to the client itself), and the other core's in a pipeline (forwarded in a batch,
+/// answered back).
+#[test]
+fn set_options_and_counters_answer_as_redis_does_on_every_path() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    let [local, remote] = one_key_per_core(&mut con, "opt");
+    for key in [&local, &remote] {
+        let _: () = con.del(key).unwrap();
+        for (line, want) in SET_AND_COUNT {
+            let got = shown(request(line, key).query::<Value>(&mut con));
+            assert_eq!(got, want, "{line} (key {key}, alone)");
+        }
+        let mut pipe = redis::pipe();
+        for (line, _) in SET_AND_COUNT {
+            pipe.add_command(request(line, key));
+        }
+        let got: Vec<RedisResult<Value>> = pipe.ignore_errors().query(&mut con).unwrap();
+        assert_eq!(got.len(), SET_AND_COUNT.len());
+        for ((line, want), got) in SET_AND_COUNT.iter().zip(got) {
+            assert_eq!(shown(got), *want, "{line} (key {key}, pipelined)");
+        }
+    }
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    let remote_ops: Vec<u64> =
+        info.lines().filter_map(|l| l.strip_prefix("ops_remote:")).map(|n| n.trim().parse().unwrap()).collect();
+    // 27 requests of the table reach a shard (the rest are refused where they are read).
+    assert!(remote_ops[1] >= 2 * 27, "core 1 served its key alone and pipelined: {info}");
+}
+
+/// EXAT and PXAT are Unix times: a TTL counted from the wall clock, on either core.
+#[test]
+fn set_at_a_unix_time_expires_then() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    for key in one_key_per_core(&mut con, "at") {
+        let now = unix_now();
+        let exat = (now.as_secs() + 1000).to_string();
+        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("EXAT").arg(&exat).query(&mut con).unwrap();
+        let ttl = con.ttl::<_, i64>(&key).unwrap();
+        assert!((998..=1000).contains(&ttl), "EXAT {exat}: TTL {ttl}");
+        let pxat = (unix_now().as_millis() + 1000).to_string();
+        let _: () = redis::cmd("SET").arg(&key).arg("v").arg("PXAT").arg(&pxat).query(&mut con).unwrap();
+        assert_eq!(con.get::<_, Option<String>>(&key).unwrap().as_deref(), Some("v"));
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(con.get::<_, Option<String>>(&key).unwrap(), None, "PXAT {pxat} passed");
+    }
+}
+
+/// SET NX is a lock: of clients racing for one key from both cores, exactly one wins, as
+/// the owning core decides, and the key holds the winner's value.
+#[test]
+fn set_nx_has_one_winner_among_clients_on_both_cores() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let (clients, rounds) = (6, 200);
+    let won: Vec<Vec<bool>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..clients)
+            .map(|t| {
+                let mut con = connect_to_core(&rt, addr, t % 2);
+                scope.spawn(move || {
+                    (0..rounds)
+                        .map(|round| {
+                            let mut set = redis::cmd("SET");
+                            set.arg(format!("lock:{round}")).arg(t).arg("NX").arg("PX").arg(60_000);
+                            set.query::<Option<String>>(&mut con).unwrap().is_some_and(|ok| ok == "OK")
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("a client failed")).collect()
+    });
+    let mut con = connect(addr);
+    for round in 0..rounds {
+        let winners: Vec<usize> = (0..clients).filter(|&t| won[t][round]).collect();
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let holder: usize = con.get(format!("lock:{round}")).unwrap();
+        assert_eq!(holder, winners[0], "round {round}");
+    }
+}
+
 /// CPU time, in clock ticks, that the threads `tids` have used (utime + stime).
 fn cpu_ticks(tids: &[String]) -> u64 {
     tids.iter()

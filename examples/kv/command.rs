@@ -87,14 +87,14 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"info" => every_shard(shards, Op::Info, Combine::Concat),
         // One keyspace, database 0: a client configured for it may still select it.
         b"select" => answer(out, |o| match integer(args[0]) {
-            Some(0) => replies::status(o, "OK"),
+            Some(0) => replies::ok(o),
             Some(_) => replies::error(o, "ERR DB index is out of range"),
             None => not_an_integer(o),
         }),
         // Client libraries name themselves on connecting (CLIENT SETNAME, SETINFO): accepted,
         // and nothing is kept.
         b"client" => answer(out, |o| match args[0].to_ascii_lowercase().as_slice() {
-            b"setname" | b"setinfo" => replies::status(o, "OK"),
+            b"setname" | b"setinfo" => replies::ok(o),
             _ => replies::error(o, "ERR unknown subcommand, only SETNAME and SETINFO are taken"),
         }),
         // Clients ask these at start-up (redis-cli, redis-benchmark): nothing to configure.
@@ -154,6 +154,15 @@ const GETSET: SetHow = SetHow { only: Only::Always, reply: SetReply::Old, expiry
 
 const SYNTAX: &str = "ERR syntax error";
 
+/// SET's options after its key and value: none, the common case, costs one test.
+#[inline]
+fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
+    if options.is_empty() {
+        return Ok(SetHow::PLAIN);
+    }
+    read_set_options(options)
+}
+
 /// SET's options after its key and value (NX, XX, GET, KEEPTTL, and one of EX seconds, PX
 /// milliseconds, EXAT Unix seconds, PXAT Unix milliseconds), read as Redis 7 reads them:
 /// all the options first, in any case and order (so a later one's syntax error wins over an
@@ -161,7 +170,7 @@ const SYNTAX: &str = "ERR syntax error";
 /// amount), NX with XX or two kinds of expiry or KEEPTTL with one a syntax error; then the
 /// amount, which must be positive and, in milliseconds (and, for EX and PX, as the Unix time
 /// it ends at), fit an i64 (never clamped to another time).
-fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
+fn read_set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
     let mut how = SetHow::PLAIN;
     let (mut expiry, mut keep_ttl): (Option<(ExpiryOption, &[u8])>, bool) = (None, false);
     let mut options = options.iter();

@@ -256,7 +256,7 @@ impl Pipeline {
                     match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
                         Plan::Quit => {
-                            replies::status(&mut self.out, "OK");
+                            replies::ok(&mut self.out);
                             return (used, End::Quit);
                         }
                         Plan::One(core, op) if core == shards.me() => shards.apply_local(op, now, &mut self.out),

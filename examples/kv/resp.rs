@@ -392,7 +392,8 @@ pub fn integer(text: &[u8]) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (negative || digits.len() > 1)) {
+    // A leading zero is a zero alone: not after '-', not before another digit.
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && text.len() > 1) {
         return None;
     }
     digits.iter().try_fold(0i64, |n, &d| {

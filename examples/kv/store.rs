@@ -49,6 +49,12 @@ impl Entry {
     fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|t| t > now)
     }
+
+    /// Replaces the value, reusing its allocation.
+    fn set_value(&mut self, value: &[u8]) {
+        self.value.clear();
+        self.value.extend_from_slice(value);
+    }
 }
 
 /// Counters for INFO.
@@ -80,6 +86,10 @@ impl Store {
                 Some(e) => replies::bulk(out, &e.value),
                 None => replies::nil(out),
             },
+            Op::Set { key, value, how: SetHow::PLAIN } => {
+                self.overwrite(key, value, None);
+                replies::ok(out);
+            }
             Op::Set { key, value, how } => self.set(key, value, how, now, out),
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
@@ -111,7 +121,7 @@ impl Store {
             }
             Op::FlushAll => {
                 self.map.clear();
-                replies::status(out, "OK");
+                replies::ok(out);
             }
             Op::Info => replies::error(out, "ERR INFO is answered by the shard"),
         }
@@ -140,21 +150,34 @@ impl Store {
         self.map.insert_unique(key.hash, entry, Entry::hash);
     }
 
-    /// SET with its options, all decided here, where the key lives: nothing can come
-    /// between NX's look and its write.
+    /// Writes `value` at `key` with the expiry time `expires`, whatever was there (a plain
+    /// SET, which need not look at the key first, not even at whether it expired).
+    #[inline]
+    fn overwrite(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
+        self.expiring |= expires.is_some();
+        match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
+            Some(e) => {
+                e.set_value(value);
+                e.expires = expires;
+            }
+            None => self.insert(key, value, expires),
+        }
+    }
+
+    /// SET with options, all decided here, where the key lives: nothing can come between
+    /// NX's look and its write. Out of line, to keep the plain SET's path as it was.
+    #[inline(never)]
     fn set(&mut self, key: Key<'_>, value: &[u8], how: SetHow, now: Instant, out: &mut Vec<u8>) {
         let expires = match how.expiry {
             Expiry::After(ms) => deadline(now, Duration::from_millis(ms)),
             Expiry::At(unix_ms) => deadline_at(now, unix_ms),
             Expiry::Clear | Expiry::Keep => None,
         };
-        // A plain SET overwrites what is there, expired or not; the options look at the key
-        // only if it lives.
-        let found = if how.reads_key() {
-            self.live_mut(key, now)
-        } else {
-            self.map.find_mut(key.hash, |e| e.key == key.bytes)
-        };
+        if !how.reads_key() {
+            self.overwrite(key, value, expires);
+            return replies::ok(out);
+        }
+        let found = self.live_mut(key, now);
         if how.reply == SetReply::Old {
             match &found {
                 Some(e) => replies::bulk(out, &e.value),
@@ -166,22 +189,19 @@ impl Store {
             Only::IfAbsent => found.is_none(),
             Only::IfPresent => found.is_some(),
         };
-        if write {
-            match found {
-                // Overwriting keeps the key and reuses the value's allocation.
-                Some(e) => {
-                    e.value.clear();
-                    e.value.extend_from_slice(value);
-                    if how.expiry != Expiry::Keep {
-                        e.expires = expires;
-                    }
+        match found {
+            _ if !write => {}
+            Some(e) => {
+                e.set_value(value);
+                if how.expiry != Expiry::Keep {
+                    e.expires = expires;
                 }
-                None => self.insert(key, value, expires),
             }
-            self.expiring |= expires.is_some();
+            None => self.insert(key, value, expires),
         }
+        self.expiring |= write && expires.is_some();
         match how.reply {
-            SetReply::Ok if write => replies::status(out, "OK"),
+            SetReply::Ok if write => replies::ok(out),
             SetReply::Ok => replies::nil(out),
             SetReply::Flag => replies::int(out, i64::from(write)),
             SetReply::Old => {}
@@ -203,10 +223,7 @@ impl Store {
         replies::int(&mut digits, next); // ":n\r\n"
         let text = &digits[1..digits.len() - 2];
         match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
-            Some(e) => {
-                e.value.clear();
-                e.value.extend_from_slice(text);
-            }
+            Some(e) => e.set_value(text),
             None => self.insert(key, text, None),
         }
         replies::int(out, next);
