@@ -46,13 +46,14 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     }
     match name {
         b"get" => one(args[0], shards, Op::Get),
+        b"set" if argc == 2 => one(args[0], shards, |key| Op::Set { key, value: args[1] }),
         b"set" => match set_options(&args[2..]) {
-            Ok(how) => one(args[0], shards, |key| Op::Set { key, value: args[1], how }),
+            Ok(how) => one(args[0], shards, |key| Op::SetWith { key, value: args[1], how }),
             Err(e) => answer(out, |o| replies::error(o, e)),
         },
         // SET NX with a 1 or 0 for a reply, and SET GET: Redis 7 defines them so.
-        b"setnx" => one(args[0], shards, |key| Op::Set { key, value: args[1], how: SETNX }),
-        b"getset" => one(args[0], shards, |key| Op::Set { key, value: args[1], how: GETSET }),
+        b"setnx" => one(args[0], shards, |key| Op::SetWith { key, value: args[1], how: SETNX }),
+        b"getset" => one(args[0], shards, |key| Op::SetWith { key, value: args[1], how: GETSET }),
         b"incr" => one(args[0], shards, |key| Op::Incr(key, 1)),
         b"decr" => one(args[0], shards, |key| Op::Incr(key, -1)),
         b"incrby" | b"decrby" => match integer(args[1]) {
@@ -77,7 +78,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             args.chunks_exact(2)
                 .map(|kv| {
                     let key = Key::new(kv[0]);
-                    (key.shard(shards), Op::Set { key, value: kv[1], how: SetHow::PLAIN })
+                    (key.shard(shards), Op::Set { key, value: kv[1] })
                 })
                 .collect(),
             Combine::AllOk,
@@ -154,15 +155,6 @@ const GETSET: SetHow = SetHow { only: Only::Always, reply: SetReply::Old, expiry
 
 const SYNTAX: &str = "ERR syntax error";
 
-/// SET's options after its key and value: none, the common case, costs one test.
-#[inline]
-fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
-    if options.is_empty() {
-        return Ok(SetHow::PLAIN);
-    }
-    read_set_options(options)
-}
-
 /// SET's options after its key and value (NX, XX, GET, KEEPTTL, and one of EX seconds, PX
 /// milliseconds, EXAT Unix seconds, PXAT Unix milliseconds), read as Redis 7 reads them:
 /// all the options first, in any case and order (so a later one's syntax error wins over an
@@ -170,7 +162,7 @@ fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
 /// amount), NX with XX or two kinds of expiry or KEEPTTL with one a syntax error; then the
 /// amount, which must be positive and, in milliseconds (and, for EX and PX, as the Unix time
 /// it ends at), fit an i64 (never clamped to another time).
-fn read_set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
+fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
     let mut how = SetHow::PLAIN;
     let (mut expiry, mut keep_ttl): (Option<(ExpiryOption, &[u8])>, bool) = (None, false);
     let mut options = options.iter();
@@ -211,10 +203,15 @@ enum ExpiryOption {
 }
 
 impl ExpiryOption {
+    const NAMES: [(&[u8], ExpiryOption); 4] = [
+        (b"ex", ExpiryOption::Ex),
+        (b"px", ExpiryOption::Px),
+        (b"exat", ExpiryOption::ExAt),
+        (b"pxat", ExpiryOption::PxAt),
+    ];
+
     fn parse(option: &[u8]) -> Option<ExpiryOption> {
-        [(b"ex".as_slice(), ExpiryOption::Ex), (b"px", ExpiryOption::Px), (b"exat", ExpiryOption::ExAt), (b"pxat", ExpiryOption::PxAt)]
-            .into_iter()
-            .find_map(|(name, kind)| option.eq_ignore_ascii_case(name).then_some(kind))
+        Self::NAMES.iter().find(|(name, _)| option.eq_ignore_ascii_case(name)).map(|&(_, kind)| kind)
     }
 
     /// The expiry `amount` of this option gives, or Redis' error for it.
@@ -369,14 +366,16 @@ mod tests {
     }
 
     #[test]
-    fn setnx_and_getset_are_set_with_options() {
+    fn setnx_and_getset_are_set_with_options_and_a_plain_set_is_not() {
         let set = |words: &[&str]| match planned(words) {
-            (Some(Op::Set { key, value, how }), out) if key.bytes == b"k" && value == b"v" && out.is_empty() => how,
+            (Some(Op::SetWith { key, value, how }), out) if key.bytes == b"k" && value == b"v" && out.is_empty() => how,
             other => panic!("{words:?}: {other:?}"),
         };
         assert_eq!(set(&["setnx", "k", "v"]), SETNX);
         assert_eq!(set(&["GETSET", "k", "v"]), GETSET);
         assert_eq!(set(&["set", "k", "v", "nx"]), SetHow { only: Only::IfAbsent, ..SetHow::PLAIN });
+        // Without options, the plain operation: it never looks at what was there.
+        assert!(matches!(planned(&["SET", "k", "v"]), (Some(Op::Set { value: b"v", .. }), out) if out.is_empty()));
         let arity = "-ERR wrong number of arguments for 'setnx' command\r\n".to_string();
         assert_eq!(planned(&["setnx", "k", "v", "nx"]), (None, arity));
     }

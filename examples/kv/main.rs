@@ -8,9 +8,11 @@
 //! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
 //! redis-cli -p 6380 set greeting hello
 //! ```
-//! Commands: GET, SET (EX/PX), DEL, EXISTS, INCR, MGET, MSET, PING, ECHO, EXPIRE, TTL, DBSIZE,
-//! FLUSHALL, INFO (per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client
-//! libraries send on connecting. Runs until SIGINT or SIGTERM.
+//! Commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, as Redis 7 takes them; NX
+//! and XX are decided on the core that owns the key), SETNX, GETSET, DEL, EXISTS, INCR, INCRBY,
+//! DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE, TTL, DBSIZE, FLUSHALL, INFO (per-core
+//! counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client libraries send on
+//! connecting. Runs until SIGINT or SIGTERM.
 
 #[path = "../cli/mod.rs"]
 mod cli;

@@ -86,11 +86,11 @@ impl Store {
                 Some(e) => replies::bulk(out, &e.value),
                 None => replies::nil(out),
             },
-            Op::Set { key, value, how: SetHow::PLAIN } => {
+            Op::Set { key, value } => {
                 self.overwrite(key, value, None);
                 replies::ok(out);
             }
-            Op::Set { key, value, how } => self.set(key, value, how, now, out),
+            Op::SetWith { key, value, how } => self.set(key, value, how, now, out),
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
             Op::Incr(key, delta) => self.incr(key, delta, now, out),
@@ -165,7 +165,7 @@ impl Store {
     }
 
     /// SET with options, all decided here, where the key lives: nothing can come between
-    /// NX's look and its write. Out of line, to keep the plain SET's path as it was.
+    /// NX's look and its write. Out of line, out of the plain SET's way.
     #[inline(never)]
     fn set(&mut self, key: Key<'_>, value: &[u8], how: SetHow, now: Instant, out: &mut Vec<u8>) {
         let expires = match how.expiry {
@@ -261,7 +261,7 @@ mod tests {
     }
 
     fn set(key: &'static [u8], value: &'static [u8], only: Only, reply: SetReply, expiry: Expiry) -> Op<'static> {
-        Op::Set { key: Key::new(key), value, how: SetHow { only, reply, expiry } }
+        Op::SetWith { key: Key::new(key), value, how: SetHow { only, reply, expiry } }
     }
 
     fn get(key: &'static [u8]) -> Op<'static> {
