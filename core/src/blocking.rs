@@ -25,8 +25,9 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::deadline::Deadline;
 use crate::join::{JoinError, JoinHandle, JoinState};
 use crate::runtime::Builder;
 use crate::sched_policy::Policy;
@@ -253,14 +254,12 @@ impl Pool {
     /// thread still busy then is left to finish on its own. Returns whether every thread
     /// exited in time.
     pub(crate) fn shutdown(&self, grace: Duration) -> bool {
-        // None: a grace too long for an Instant (Duration::MAX), which has no end.
-        let deadline = Instant::now().checked_add(grace);
+        let deadline = Deadline::after(grace);
         let mut state = self.shared.lock();
         state.shutdown = true;
         self.shared.work.notify_all();
         while state.threads > 0 {
-            // std's timed wait takes any Duration (one past the clock's end waits untimed).
-            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            let left = deadline.left();
             if left.is_zero() {
                 return false;
             }
@@ -351,6 +350,7 @@ fn calling_thread_cpus() -> io::Result<libc::cpu_set_t> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use std::time::Instant;
 
     fn pool(max: usize, keep_alive: Duration) -> Arc<Pool> {
         let config = PoolConfig { max_threads: max, keep_alive, ..PoolConfig::default() };

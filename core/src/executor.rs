@@ -6,11 +6,12 @@ use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringpoll_reactor::slab::Key;
 use ringpoll_reactor::{Reactor, Stats};
 
+use crate::deadline::Deadline;
 use crate::join::JoinHandle;
 use crate::mailbox::{Inbox, Mailbox, Msg};
 use crate::scheduler::{self, Scheduler};
@@ -194,15 +195,15 @@ impl Executor {
         if spin.is_zero() {
             return Ok(false);
         }
-        // None: a spin too long for an Instant (Duration::MAX) spins until work comes.
-        let until = Instant::now().checked_add(spin);
+        // A spin of Duration::MAX spins until work comes.
+        let until = Deadline::after(spin);
         loop {
             self.reactor.poll(Some(Duration::ZERO))?;
             if self.has_work() || main_woken() {
                 self.stats().spin_hits.bump();
                 return Ok(true);
             }
-            if until.is_some_and(|until| Instant::now() >= until) {
+            if until.passed() {
                 return Ok(false);
             }
             std::hint::spin_loop();

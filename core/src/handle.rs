@@ -9,10 +9,11 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringpoll_reactor::{DriverKind, Stats, StatsSnapshot};
 
+use crate::deadline::Deadline;
 use crate::join::JoinHandle;
 use crate::mailbox::{Mailbox, Msg};
 use crate::spawn::spawn_remote;
@@ -50,14 +51,10 @@ impl Shared {
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
         }
-        // A grace too long for an Instant (Duration::MAX) has no end: wait for the tasks.
-        let deadline = Instant::now().checked_add(grace);
-        while self.live_tasks() > 0 {
-            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-            if left.is_zero() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(5).min(left));
+        // A grace of Duration::MAX has no end: wait for the tasks.
+        let deadline = Deadline::after(grace);
+        while self.live_tasks() > 0 && !deadline.passed() {
+            thread::sleep(Duration::from_millis(5).min(deadline.left()));
         }
         let cancelled = self.live_tasks();
         self.stop();

@@ -22,6 +22,7 @@
 mod block_on;
 mod blocking;
 pub mod channel;
+mod deadline;
 mod executor;
 mod handle;
 mod header;

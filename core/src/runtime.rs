@@ -4,11 +4,12 @@ use std::future::Future;
 use std::io;
 use std::sync::{mpsc, Arc, Once};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, StatsSnapshot};
 
 use crate::blocking::{self, Pool, PoolConfig};
+use crate::deadline::Deadline;
 use crate::executor::Executor;
 use crate::handle::{CoreRef, Handle, Shared};
 use crate::join::JoinHandle;
@@ -271,12 +272,11 @@ impl Runtime {
     /// many tasks were cancelled (0 if a [`Handle`] had started the shutdown already; this
     /// then waits for it).
     pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
-        // None: a grace too long for an Instant (Duration::MAX), which has no end.
-        let deadline = Instant::now().checked_add(grace);
+        let deadline = Deadline::after(grace);
         let cancelled = self.handle.shared().shutdown_gracefully(grace);
         let pool = self.pool.clone();
         self.wait();
-        pool.shutdown(deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now())));
+        pool.shutdown(deadline.left());
         cancelled.unwrap_or(0)
     }
 
