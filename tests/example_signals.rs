@@ -5,51 +5,31 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{example, wait_within, KillOnDrop};
+use support::{example, run_example, wait_within};
 
 /// Starts `bin` with `args` (which ask for port 0 on one core), waits for the line naming the
 /// address it listens on (after `marker`), connects a client that stays idle, sends
 /// `signal`, and checks the exit and the stderr.
 fn stops_cleanly(name: &str, args: &[&str], marker: &str, signal: i32) {
     let Some(bin) = example(name) else { return };
-    let mut child = KillOnDrop(
-        Command::new(&bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the example"),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let marker = marker.to_owned();
-    let reader = std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        let _ = tx.send(
-            lines.find_map(|l| l.split(marker.as_str()).nth(1).map(|a| a.split([',', ' ']).next().unwrap().to_owned())),
-        );
-        lines.for_each(drop);
-    });
-    let said = rx.recv_timeout(Duration::from_secs(10)).expect("the example listens within 10 s");
-    let addr: SocketAddr = said.expect("a listening line").trim().parse().expect("an address");
-    let idle = TcpStream::connect(addr).expect("connect to the example");
-    std::thread::sleep(Duration::from_millis(100)); // accepted, its task parked
-                                                    // SAFETY: kill takes no pointers; the pid is our own child's, not reaped yet.
-    assert_eq!(unsafe { libc::kill(child.0.id() as i32, signal) }, 0);
-    let status = wait_within(&mut child.0, Duration::from_secs(10));
+    let mut example = run_example(&bin, args, marker);
+    let idle = TcpStream::connect(example.listening_addr()).expect("connect to the example");
+    // Accepted, its task parked.
+    std::thread::sleep(Duration::from_millis(100));
+    let child = &mut example.child.0;
+    // SAFETY: kill takes no pointers; the pid is our own child's, not reaped yet.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    let status = wait_within(child, Duration::from_secs(10));
     let status = status.unwrap_or_else(|| panic!("{name} still runs 10 s after signal {signal}"));
     let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "{name} after signal {signal}: {stderr}");
     assert!(stderr.contains(&format!("{name}: stopped")), "{name} after signal {signal}: {stderr}");
     drop(idle);
-    reader.join().unwrap();
 }
 
 #[test]

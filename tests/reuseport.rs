@@ -355,34 +355,19 @@ fn the_echo_example_started_twice_fails_the_second_time() {
     // Pipes are descriptors: keep the fd-counting tests of this binary from seeing them.
     let _fds = fd_lock();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let start = || {
-        Command::new(&bin)
-            .args(["--addr", &format!("127.0.0.1:{port}"), "--cores", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the echo example")
-    };
-    let mut first = KillOnDrop(start());
-    let stdout = first.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        let _ = tx.send(lines.any(|l| l.contains("echo on")));
-        lines.for_each(drop);
-    });
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true), "the first copy listens within 10 s");
+    let args = ["--addr", &format!("127.0.0.1:{port}"), "--cores", "0"];
+    let first = run_example(&bin, &args, "echo on ");
+    assert_eq!(first.listening_addr().port(), port, "the first copy listens within 10 s");
 
-    let mut second = KillOnDrop(start());
-    let status = wait_within(&mut second.0, Duration::from_secs(10)).expect("the second copy exits within 10 s");
+    let mut second = run_example(&bin, &args, "echo on ");
+    let second = &mut second.child.0;
+    let status = wait_within(second, Duration::from_secs(10)).expect("the second copy exits within 10 s");
     let mut stderr = String::new();
-    second.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    second.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is in use") && stderr.contains("reuseport_across_processes"), "{stderr}");
 
     drop(first);
-    reader.join().unwrap();
 }
 
 /// With port 0 the echo example says which port the kernel picked, the same on every core
@@ -393,29 +378,8 @@ fn the_echo_example_on_port_0_listens_on_one_port_on_every_core() {
     let Some(bin) = example("echo") else { return };
     let _fds = fd_lock();
     // Two cores on CPU 0: two listeners wherever the test runs.
-    let mut echo = KillOnDrop(
-        Command::new(&bin)
-            .args(["--addr", "127.0.0.1:0", "--cores", "0,0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the echo example"),
-    );
-    let stdout = echo.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        for _ in 0..2 {
-            let _ = tx.send(lines.find_map(|l| l.split("echo on ").nth(1).map(str::to_owned)));
-        }
-        lines.for_each(drop);
-    });
-    let mut addrs = Vec::new();
-    for _ in 0..2 {
-        let said = rx.recv_timeout(Duration::from_secs(10)).expect("each core listens within 10 s");
-        addrs.push(said.expect("a listening line per core").parse::<SocketAddr>().expect("an address"));
-    }
+    let echo = run_example(&bin, &["--addr", "127.0.0.1:0", "--cores", "0,0"], "echo on ");
+    let addrs = [echo.listening_addr(), echo.listening_addr()];
     assert_ne!(addrs[0].port(), 0, "the port the kernel picked, not the one asked for");
     assert_eq!(addrs[0], addrs[1], "every core listens on the port core 0 was given");
     for i in 0..8u8 {
@@ -427,5 +391,4 @@ fn the_echo_example_on_port_0_listens_on_one_port_on_every_core() {
         assert_eq!(back, [b'p', i]);
     }
     drop(echo);
-    reader.join().unwrap();
 }

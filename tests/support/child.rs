@@ -1,7 +1,11 @@
 //! Example binaries run as child processes, as users run them.
 
-use std::path::PathBuf;
-use std::process::{Child, ExitStatus};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The example binary `name` that `cargo test` built beside this test binary, if it did (a
@@ -32,4 +36,57 @@ pub fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         std::thread::sleep(Duration::from_millis(10));
     }
     None
+}
+
+/// An example server started by [`run_example`]: stdin closed, stderr piped for the test to
+/// read, stdout read on a thread of its own for the addresses it says it listens on. Dropped,
+/// the child is killed and the thread joined.
+pub struct Running {
+    pub child: KillOnDrop,
+    addrs: Receiver<String>,
+    reader: Option<JoinHandle<()>>,
+}
+
+/// Starts example `bin` with `args`. Each stdout line with `marker` in it names an address
+/// right after it (up to a space or a comma), which [`Running::listening_addr`] returns.
+pub fn run_example(bin: &Path, args: &[&str], marker: &str) -> Running {
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display())),
+    );
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (tx, addrs) = std::sync::mpsc::channel();
+    let marker = marker.to_owned();
+    let reader = std::thread::spawn(move || {
+        // Read to the end, so the child never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(after) = line.split(marker.as_str()).nth(1) {
+                let _ = tx.send(after.split([',', ' ']).next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    Running { child, addrs, reader: Some(reader) }
+}
+
+impl Running {
+    /// The next address the example says it listens on, within 10 s.
+    pub fn listening_addr(&self) -> SocketAddr {
+        let said = self.addrs.recv_timeout(Duration::from_secs(10)).expect("a listening line within 10 s");
+        said.parse().unwrap_or_else(|e| panic!("{said:?} is not an address: {e}"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
 }
