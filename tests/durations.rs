@@ -4,29 +4,10 @@
 
 mod support;
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use ringpoll::{Handle, Runtime};
 use support::*;
-
-/// Runs `f` on a thread of its own and fails (rather than hang) unless it returns within
-/// `secs`; a panic in `f` fails the test too.
-fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(out) => out,
-        // The sender is gone without a value: `f` panicked.
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the worker sends before it returns"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not return within {secs} s"),
-    }
-}
 
 #[test]
 fn a_graceful_shutdown_with_an_unbounded_grace_waits_for_the_tasks_and_returns() {

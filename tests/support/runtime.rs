@@ -41,12 +41,25 @@ pub fn num_cpus() -> usize {
 
 /// Joins a task from the test thread, failing (instead of hanging) after `secs`.
 pub fn join_within<T: Send + 'static>(handle: JoinHandle<T>, secs: u64) -> T {
+    within(secs, move || handle.join()).expect("task failed")
+}
+
+/// Runs `f` on a thread of its own and returns its output, failing (rather than hang)
+/// unless it returns within `secs`; a panic in `f` fails the caller too.
+pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(handle.join());
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(f());
     });
     match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(res) => res.expect("task failed"),
-        Err(_) => panic!("task did not finish within {secs} s: a wake-up was lost"),
+        Ok(out) => out,
+        // The sender is gone without a value: `f` panicked.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the worker sends before it returns"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("did not finish within {secs} s: a wake-up was lost, or a wait has no bound")
+        }
     }
 }
