@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use kv::resp::{parse_request, Arrival, Decoded, ProtocolError, MAX_BULK};
 use redis::{Commands, Connection, RedisResult, Value};
 use ringpoll::Runtime;
-use support::two_core_runtime;
+use support::{cpu_ticks, two_core_runtime};
 
 /// The runtime, built on a thread of its own. Building it probes io_uring on the calling
 /// thread, and on this kernel that probe ring's teardown later interrupts a blocking syscall
@@ -346,14 +346,8 @@ fn set_nx_has_one_winner_among_clients_on_both_cores() {
 }
 
 /// CPU time, in clock ticks, that the threads `tids` have used (utime + stime).
-fn cpu_ticks(tids: &[String]) -> u64 {
-    tids.iter()
-        .map(|tid| {
-            let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
-            let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-        })
-        .sum()
+fn threads_cpu_ticks(tids: &[String]) -> u64 {
+    tids.iter().map(|tid| cpu_ticks(&format!("/proc/self/task/{tid}/stat"))).sum()
 }
 
 /// Sends `input` in 2 KiB pieces a millisecond apart (so the server reads it piece by
@@ -406,12 +400,12 @@ fn a_big_request_arriving_slowly_is_parsed_once() {
     };
     let replies = |n: usize| format!("*{n}\r\n").len() + n * b"$-1\r\n".len();
     let small: Vec<u8> = (0..keys / per_request).flat_map(|_| mget(per_request)).collect();
-    let before = cpu_ticks(&tids);
+    let before = threads_cpu_ticks(&tids);
     trickle(addr, &small, keys / per_request * replies(per_request));
-    let small_cost = cpu_ticks(&tids) - before;
-    let before = cpu_ticks(&tids);
+    let small_cost = threads_cpu_ticks(&tids) - before;
+    let before = threads_cpu_ticks(&tids);
     trickle(addr, &mget(keys), replies(keys));
-    let big_cost = cpu_ticks(&tids) - before;
+    let big_cost = threads_cpu_ticks(&tids) - before;
     assert!(
         big_cost <= 3 * small_cost + 20,
         "one request of {keys} keys took {big_cost} ticks, {} requests of {per_request} took {small_cost}",

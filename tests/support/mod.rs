@@ -7,11 +7,13 @@
 //! - `payload`: deterministic test bytes;
 //! - `tcp`: a connected loopback pair, an echo server, a round trip;
 //! - `poll`: polling a future once by hand (to drop it with its operation in flight);
-//! - `child`: example binaries run as child processes, killed when dropped.
+//! - `child`: example binaries run as child processes, killed when dropped;
+//! - `cpu`: the CPU time a process or thread has used.
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
 mod child;
+mod cpu;
 mod fds;
 mod payload;
 mod poll;
@@ -19,6 +21,7 @@ mod runtime;
 mod tcp;
 
 pub use child::*;
+pub use cpu::*;
 pub use fds::*;
 pub use payload::*;
 pub use poll::*;
