@@ -478,15 +478,6 @@ fn a_pair_reset_on_both_sides_ends_without_waiting_for_its_queues() {
     }
 }
 
-/// Pipes this process has open.
-fn open_pipes() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().starts_with("pipe:"))
-        .count()
-}
-
 /// `SpliceMode::Auto` copies small messages through user space (no pipe) and splices a
 /// direction once it carries bulk (a pipe of its own), and the bytes survive the switch, also
 /// those pooled reads had queued when it came.

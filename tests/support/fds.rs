@@ -4,7 +4,19 @@ use std::sync::{Mutex, MutexGuard};
 
 /// Open descriptors of this process.
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    fd_dir().count()
+}
+
+/// Pipes among them (their links name `pipe:[inode]`).
+pub fn open_pipes() -> usize {
+    fd_dir()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("pipe:"))
+        .count()
+}
+
+fn fd_dir() -> std::fs::ReadDir {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd")
 }
 
 /// Serialises the tests of one binary that compare fd counts, so a neighbour's sockets do not
