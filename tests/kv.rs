@@ -133,6 +133,20 @@ fn every_command_answers_as_redis_does() {
     assert_eq!(bye, "OK");
 }
 
+/// DBSIZE takes no argument and FLUSHALL only ASYNC or SYNC, as in redis-server 7.0.15:
+/// anything else is refused and the keys stay (a `FLUSHALL x` once emptied the store).
+#[test]
+fn dbsize_and_flushall_refuse_arguments_they_do_not_take() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let out = raw_exchange(addr, b"SET k v\r\nDBSIZE x\r\nFLUSHALL x\r\nFLUSHALL async now\r\nDBSIZE\r\n");
+    let want: &[u8] = b"+OK\r\n-ERR wrong number of arguments for 'dbsize' command\r\n\
+        -ERR syntax error\r\n-ERR syntax error\r\n:1\r\n";
+    assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(want));
+    let out = raw_exchange(addr, b"FLUSHALL SYNC\r\nSET k v\r\nflushall Async\r\nDBSIZE\r\n");
+    assert_eq!(out, b"+OK\r\n+OK\r\n+OK\r\n:0\r\n");
+}
+
 /// Expiry times are refused as Redis 7 refuses them (the time in milliseconds, and the Unix
 /// time in milliseconds it ends at, must fit an i64), never clamped to another time and
 /// never a panic, on the connection's own shard and the other core's alike.

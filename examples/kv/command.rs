@@ -36,6 +36,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"del" | b"exists" | b"mget" => argc >= 1,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
+        b"dbsize" => argc == 0,
         b"select" => argc == 1,
         b"client" => argc >= 1,
         _ => true,
@@ -84,7 +85,15 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             Combine::AllOk,
         ),
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
-        b"flushall" => every_shard(shards, Op::FlushAll, Combine::AllOk),
+        // ASYNC or SYNC: both empty the store at once here. Anything else is refused, as
+        // Redis refuses it, rather than taken for a bare FLUSHALL that empties the store.
+        b"flushall" => match args {
+            [] => every_shard(shards, Op::FlushAll, Combine::AllOk),
+            [how] if how.eq_ignore_ascii_case(b"async") || how.eq_ignore_ascii_case(b"sync") => {
+                every_shard(shards, Op::FlushAll, Combine::AllOk)
+            }
+            _ => answer(out, |o| replies::error(o, SYNTAX)),
+        },
         b"info" => every_shard(shards, Op::Info, Combine::Concat),
         // One keyspace, database 0: a client configured for it may still select it.
         b"select" => answer(out, |o| match integer(args[0]) {
