@@ -657,9 +657,11 @@ fn raw_exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
 fn malformed_input_gets_an_error_and_the_server_carries_on() {
     let rt = runtime();
     let addr = start(&rt);
-    let cases: [&[u8]; 6] = [
+    let cases: [&[u8]; 8] = [
         b"*1\r\n$99999999999\r\n",       // a huge bulk length
         b"*1\r\n$-5\r\n",                // negative
+        b"*1\r\n$04\r\nPING\r\n",        // a leading zero (redis-server refuses it too)
+        b"*1\r\n$00\r\n\r\n",            // the same on a zero length
         b"*2\r\n:4\r\nPING\r\n",         // not a bulk string
         b"*x\r\n",                       // not a number
         b"*1\r\n$4\r\nPINGxx",           // no CRLF after the bulk

@@ -167,7 +167,8 @@ impl Arrival {
 
 /// The common bulk header, `$` and up to 8 digits and CRLF, read in one pass: its length
 /// and where the bytes start. Anything else (incomplete, malformed, more digits, past
-/// MAX_BULK) returns `None` and goes the general way, which decides what it is.
+/// MAX_BULK, a leading zero as in `$04`) returns `None` and goes the general way, which
+/// decides what it is.
 #[inline]
 fn bulk_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
     let rest = buf.get(at..)?;
@@ -177,7 +178,8 @@ fn bulk_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
     let mut len = 0usize;
     for (i, &b) in rest.iter().enumerate().skip(1).take(9) {
         match b {
-            b'0'..=b'9' => len = len * 10 + usize::from(b - b'0'),
+            // A digit after a leading zero is not taken here: `integer` refuses it, as Redis does.
+            b'0'..=b'9' if i == 1 || len > 0 => len = len * 10 + usize::from(b - b'0'),
             b'\r' if i > 1 && rest.get(i + 1) == Some(&b'\n') => {
                 return (len <= MAX_BULK).then_some((len, at + i + 2));
             }
