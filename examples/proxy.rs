@@ -3,9 +3,9 @@
 //! direction carries small messages, with `splice(2)` through a pipe (zero-copy;
 //! IORING_OP_SPLICE as an option on io_uring) once it carries bulk (see `SpliceMode::Auto`).
 //! A pair that ends in an error (a reset on either side, the idle timeout) and a client whose
-//! upstream cannot be reached are reset (RST), never closed with FIN: a client reading to end
-//! of stream must not take a cut-off answer for a whole one. Bytes that arrived before a reset
-//! are delivered first.
+//! upstream cannot be reached (refused, or not accepting within the idle timeout) are reset
+//! (RST), never closed with FIN: a client reading to end of stream must not take a cut-off
+//! answer for a whole one. Bytes that arrived before a reset are delivered first.
 //!
 //! ```text
 //! cargo run --release --example proxy -- --listen HOST:PORT --upstream HOST:PORT
@@ -49,7 +49,8 @@ const USAGE: &str = "usage: proxy --listen HOST:PORT --upstream HOST:PORT [--cor
   --upstream HOST:PORT  where their connections go
   --cores LIST          CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU)
   --driver KIND         uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
-  --idle-timeout SECS   reset a pair idle that long both ways (default 60; 0: never)
+  --idle-timeout SECS   reset a pair idle that long both ways, or whose upstream takes that
+                        long to accept the connection (default 60; 0: never)
   --splice MODE         auto (copy, splice(2) once a direction carries bulk; the default),
                         readiness (always splice(2)), op (IORING_OP_SPLICE) or off (copy)
   --verbose             log every pair that ends in an error (resets, upstream down)";
@@ -81,9 +82,16 @@ pub fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
 
 /// Proxies one client: connect upstream, then copy until both directions are done. A copy
 /// that fails resets both connections; so does an upstream that cannot be reached, to the
-/// client.
+/// client. The connect counts as idle time: an upstream that never answers its SYN (a full
+/// accept queue, a dropped route) resets the client after the idle timeout, not after the
+/// kernel gives up on its SYNs (two minutes), as nginx's `proxy_connect_timeout` does.
 async fn proxy_one(client: TcpStream, upstream: SocketAddr, copy: CopyOptions) -> io::Result<()> {
-    let server = match TcpStream::connect(upstream).await {
+    let connect = TcpStream::connect(upstream);
+    let connected = match copy.idle_timeout {
+        Some(idle) => ringpoll::time::timeout(idle, connect).await.unwrap_or_else(|elapsed| Err(elapsed.into())),
+        None => connect.await,
+    };
+    let server = match connected {
         Ok(server) => server,
         Err(e) => {
             client.abort();

@@ -201,6 +201,27 @@ fn an_unreachable_upstream_resets_the_client() {
     });
 }
 
+/// An upstream that never answers the proxy's SYN (its accept queue full: the kernel drops
+/// the SYN) resets the client once the idle timeout passes, instead of leaving it waiting
+/// while the kernel retries the SYN for two minutes.
+#[test]
+fn an_upstream_that_never_accepts_resets_the_client_after_the_idle_timeout() {
+    run_bounded(async {
+        // Backlog 0 holds one connection, never accepted; every SYN after it is dropped.
+        let stuck = ringpoll::net::TcpBuilder::new().backlog(0).listen("127.0.0.1:0").unwrap();
+        let upstream = stuck.local_addr().unwrap();
+        let _queued = TcpStream::connect(upstream).await.unwrap();
+        let copy = CopyOptions { idle_timeout: Some(Duration::from_millis(300)), ..CopyOptions::default() };
+        let proxy = start_proxy(upstream, copy);
+        let started = std::time::Instant::now();
+        let c = TcpStream::connect(proxy).await.unwrap();
+        let e = c.read(Vec::with_capacity(16)).await.0.expect_err("the client is reset, not closed");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(10), "reset after {waited:?}, not about the idle timeout");
+    });
+}
+
 /// Reads until EOF or an error: the bytes that came first, and how the stream ended.
 async fn read_until_end(stream: &TcpStream) -> (Vec<u8>, io::Result<()>) {
     let mut all = Vec::new();
