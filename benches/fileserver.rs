@@ -93,8 +93,12 @@ fn child(spec: &str) -> io::Result<()> {
     let rt = ringpoll::Runtime::builder().cores([0]).driver(driver).build()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let server = rt.spawn_on(0, move || async move {
-        fileserver::serve::listen(ringpoll::net::TcpListener::bind(addr)?, root.into(), fileserver::serve::HEAD_TIMEOUT)
-            .await
+        fileserver::serve::listen(
+            ringpoll::net::TcpListener::bind(addr)?,
+            root.into(),
+            fileserver::serve::CLIENT_TIMEOUT,
+        )
+        .await
     });
     server.join().map_err(io::Error::from)?
 }

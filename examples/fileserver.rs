@@ -18,8 +18,10 @@
 //! so the page's relative links resolve inside the directory. An HTTP/1.1 request without
 //! a Host header, or one with two, is 400 (RFC 9112 §3.2); an answer to HEAD has no body,
 //! errors included. A client that disconnects mid-file ends its connection's task with
-//! nothing leaked; one that sends no whole request head for [`serve::HEAD_TIMEOUT`] (idle
-//! keep-alive included) is closed. Stops on SIGINT or SIGTERM.
+//! nothing leaked; one that sends no whole request head for [`serve::CLIENT_TIMEOUT`] (idle
+//! keep-alive included), or takes none of its response for as long (it stopped reading), is
+//! closed, as nginx's `client_header_timeout` and `send_timeout` close them. Stops on SIGINT
+//! or SIGTERM.
 
 use std::io;
 use std::net::SocketAddr;
@@ -49,7 +51,7 @@ pub fn run(args: args::Args) -> io::Result<()> {
     let root = args.root;
     let (addr, mut servers) = cli::serve_on_each_core(&rt, args.addr, |_| {
         let root = root.clone();
-        move |listener| serve::listen(listener, root.into(), serve::HEAD_TIMEOUT)
+        move |listener| serve::listen(listener, root.into(), serve::CLIENT_TIMEOUT)
     })?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, serving {} on {addr}", rt.cpu_of(core), rt.driver(), root.display());
@@ -367,22 +369,28 @@ pub mod serve {
     use super::target::{self, Refused};
 
     /// How long a client has to send a whole request head, from the accept or the end of
-    /// the last response: an idle keep-alive connection, or a head sent a byte at a time
-    /// (slowloris), is closed then rather than hold a descriptor for ever. Hyper's default
-    /// `header_read_timeout`, which the `http` example has.
-    pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+    /// the last response, and to take each [`SEND_CHUNK`] of a response: an idle keep-alive
+    /// connection, a head sent a byte at a time (slowloris), or a client that stopped reading
+    /// mid-response, is closed then rather than hold a descriptor (and a file) for ever.
+    /// Hyper's default `header_read_timeout`, which the `http` example has.
+    pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// How much of a file one write deadline covers: a client must take this much within
+    /// the timeout (some 8.7 KB/s at 30 s), and a faster one is never cut off, however big
+    /// the file.
+    pub const SEND_CHUNK: u64 = 256 * 1024;
 
     /// Accepts connections on `listener` and serves files under `root` (canonical) on this
     /// core until the listener fails (at shutdown), closing connections that send no whole
-    /// head within `head_timeout`.
-    pub async fn listen(listener: TcpListener, root: Rc<Path>, head_timeout: Duration) -> io::Result<()> {
+    /// head, or take no [`SEND_CHUNK`] of a response, within `timeout`.
+    pub async fn listen(listener: TcpListener, root: Rc<Path>, timeout: Duration) -> io::Result<()> {
         loop {
             let (stream, _) = listener.accept_backoff().await?;
             let root = root.clone();
             ringpoll::spawn(async move {
                 // A client that resets, vanishes mid-response or runs out of time just ends
                 // its connection.
-                let _ = connection(stream, root, head_timeout).await;
+                let _ = connection(stream, root, timeout).await;
             })
             .detach();
         }
@@ -390,18 +398,23 @@ pub mod serve {
 
     /// Serves one connection: requests in order (pipelined ones too) until the client
     /// closes, asks to close, sends something this server does not take, or takes longer
-    /// than `head_timeout` to send a request head (`TimedOut`).
-    pub async fn connection(stream: TcpStream, root: Rc<Path>, head_timeout: Duration) -> io::Result<()> {
+    /// than `timeout` to send a request head or to take a [`SEND_CHUNK`] of a response
+    /// (`TimedOut`).
+    pub async fn connection(stream: TcpStream, root: Rc<Path>, timeout: Duration) -> io::Result<()> {
         stream.set_nodelay(true)?;
         let mut pending = Vec::new();
         let mut chunk = Vec::with_capacity(8 * 1024);
+        let progress = Progress { stream: &stream, timeout };
         loop {
             // Every read for this head fails with TimedOut past the deadline.
-            stream.set_read_deadline(Instant::now().checked_add(head_timeout));
+            stream.set_read_deadline(Instant::now().checked_add(timeout));
             let (request, used) = loop {
                 match request::parse(&pending) {
                     Parse::Complete(request, used) => break (request, used),
-                    Parse::Invalid => return respond_status(&stream, 400, Head::close()).await,
+                    Parse::Invalid => {
+                        progress.next();
+                        return respond_status(&stream, 400, Head::close()).await;
+                    }
                     Parse::Partial => {}
                 }
                 let (n, c) = stream.read(chunk).await;
@@ -412,14 +425,17 @@ pub mod serve {
                 }
             };
             pending.drain(..used);
-            if !respond(&stream, &root, &request).await? {
+            progress.next();
+            if !respond(progress, &root, &request).await? {
                 return Ok(());
             }
         }
     }
 
-    /// Answers one request; returns whether the connection stays open.
-    async fn respond(stream: &TcpStream, root: &Path, request: &Request) -> io::Result<bool> {
+    /// Answers one request, each [`SEND_CHUNK`] of a file within its own deadline; returns
+    /// whether the connection stays open.
+    async fn respond(progress: Progress<'_>, root: &Path, request: &Request) -> io::Result<bool> {
+        let stream = progress.stream;
         // A body is not read: answer, then close rather than parse it as the next request.
         let head_only = match (request.method.as_str(), request.has_body) {
             ("GET", false) => false,
@@ -437,7 +453,7 @@ pub mod serve {
             Err(Refused::Forbidden) => Err(403),
         };
         match found {
-            Ok(Found::File(file, len, rel)) => send_file(stream, &file, len, &rel, head).await,
+            Ok(Found::File(file, len, rel)) => send_file(progress, &file, len, &rel, head).await,
             Ok(Found::Directory(rel)) => {
                 let location = target::directory_location(&rel, &request.target);
                 redirect(stream, &location, head).await.map(|()| head.keep_alive)
@@ -470,9 +486,25 @@ pub mod serve {
         }
     }
 
-    /// Sends `file` (`len` bytes, named `rel`) with its head; returns whether the
-    /// connection stays open.
-    async fn send_file(stream: &TcpStream, file: &File, len: u64, rel: &Path, head: Head) -> io::Result<bool> {
+    /// The write deadline of a response, moved on as the client takes it.
+    #[derive(Clone, Copy)]
+    struct Progress<'s> {
+        stream: &'s TcpStream,
+        timeout: Duration,
+    }
+
+    impl Progress<'_> {
+        /// The client has `timeout` from now for what is written next.
+        fn next(self) {
+            self.stream.set_write_deadline(Instant::now().checked_add(self.timeout));
+        }
+    }
+
+    /// Sends `file` (`len` bytes, named `rel`) with its head, each [`SEND_CHUNK`] within
+    /// its own deadline; returns whether the connection stays open.
+    async fn send_file(progress: Progress<'_>, file: &File, len: u64, rel: &Path, head: Head) -> io::Result<bool> {
+        let stream = progress.stream;
+        // The head goes out within the deadline the response started with.
         let text = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: {}\r\nConnection: {}\r\n\r\n",
             content_type(rel),
@@ -480,9 +512,19 @@ pub mod serve {
         );
         let (res, _) = stream.write_all(text.into_bytes()).await;
         res?;
-        if !head.only && stream.send_file(file, 0, len).await? < len {
-            // The file shrank under us: the promised length cannot be kept; close.
-            return Ok(false);
+        if head.only {
+            return Ok(head.keep_alive);
+        }
+        let mut sent = 0;
+        while sent < len {
+            progress.next();
+            let chunk = (len - sent).min(SEND_CHUNK);
+            let n = stream.send_file(file, sent, chunk).await?;
+            sent += n;
+            if n < chunk {
+                // The file shrank under us: the promised length cannot be kept; close.
+                return Ok(false);
+            }
         }
         Ok(head.keep_alive)
     }

@@ -63,11 +63,11 @@ fn big() -> Vec<u8> {
 
 /// Starts the server on every core of a fresh runtime; returns it and the address.
 fn start(tree: &Tree) -> (Runtime, SocketAddr) {
-    start_with(tree, fileserver::serve::HEAD_TIMEOUT)
+    start_with(tree, fileserver::serve::CLIENT_TIMEOUT)
 }
 
-/// [`start`], with the time a client has to send a request head.
-fn start_with(tree: &Tree, head_timeout: Duration) -> (Runtime, SocketAddr) {
+/// [`start`], with the time a client has to send a request head or take a `SEND_CHUNK`.
+fn start_with(tree: &Tree, timeout: Duration) -> (Runtime, SocketAddr) {
     let rt = two_core_runtime();
     let (tx, rx) = mpsc::channel();
     let root = tree.root.clone();
@@ -75,14 +75,14 @@ fn start_with(tree: &Tree, head_timeout: Duration) -> (Runtime, SocketAddr) {
     rt.spawn_on(0, move || async move {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         tx.send(listener.local_addr().unwrap()).unwrap();
-        fileserver::serve::listen(listener, first.into(), head_timeout).await
+        fileserver::serve::listen(listener, first.into(), timeout).await
     })
     .detach();
     let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server address");
     for core in 1..rt.core_count() {
         let root = root.clone();
         rt.spawn_on(core, move || async move {
-            fileserver::serve::listen(TcpListener::bind(addr)?, root.into(), head_timeout).await
+            fileserver::serve::listen(TcpListener::bind(addr)?, root.into(), timeout).await
         })
         .detach();
     }
@@ -369,6 +369,35 @@ fn connections_without_a_whole_head_in_time_are_closed() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(open_fds() <= baseline, "connections left open: {} > {baseline}", open_fds());
+}
+
+/// A client that stops reading mid-file, and holds its connection, is closed once the
+/// timeout passes without it taking another `SEND_CHUNK`: the server's socket and the file
+/// come back while the client still holds its end. One that keeps reading gets every byte.
+#[test]
+fn a_client_that_stops_reading_is_closed_after_the_timeout() {
+    let tree = Tree::new("send-timeout");
+    let _guard = fd_lock();
+    let timeout = Duration::from_millis(400);
+    let (_rt, addr) = start_with(&tree, timeout);
+    let baseline = warmed_fds(addr);
+    let mut stalled = client(addr);
+    write!(stalled.get_mut(), "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 4096];
+    stalled.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200 OK"));
+    // Only the client's own socket stays: the server's and the file's are closed.
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while open_fds() > baseline + 1 && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(open_fds(), baseline + 1, "the server still holds the stalled connection or its file");
+    let mut rest = Vec::new();
+    let _ = stalled.read_to_end(&mut rest);
+    assert!(first.len() + rest.len() < big().len(), "the whole file came although the client stalled");
+    drop(stalled);
+    let mut steady = client(addr);
+    assert_eq!(get(&mut steady, "/big.bin").body, big(), "a client that keeps reading gets every byte");
 }
 
 #[test]
