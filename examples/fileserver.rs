@@ -141,18 +141,22 @@ pub mod request {
         Complete(Request, usize),
         /// Not a whole head yet.
         Partial,
-        /// Not HTTP/1.x, or too long.
+        /// Not HTTP/1.x.
         Invalid,
+        /// Past [`MAX_HEAD`], with the status that says so: 414 (URI Too Long) if the request
+        /// line alone is, which RFC 9112 §3 makes the answer to a target too long to parse,
+        /// else 431 (Request Header Fields Too Large, RFC 6585 §5), as nginx answers them.
+        TooLarge(u16),
     }
 
     /// Parses the head at the start of `buf`. Its lines end in CRLF or in a bare LF (what
     /// `nc` sends for a typed request; RFC 9112 §2.2 lets a server take it).
     pub fn parse(buf: &[u8]) -> Parse {
         let Some((end, used)) = head_end(buf) else {
-            return if buf.len() > MAX_HEAD { Parse::Invalid } else { Parse::Partial };
+            return if buf.len() > MAX_HEAD { too_large(buf) } else { Parse::Partial };
         };
         if end > MAX_HEAD {
-            return Parse::Invalid;
+            return too_large(buf);
         }
         let Ok(head) = std::str::from_utf8(&buf[..end]) else {
             return Parse::Invalid;
@@ -179,6 +183,12 @@ pub mod request {
         };
         let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
         Parse::Complete(request, used)
+    }
+
+    /// A head past [`MAX_HEAD`]: which of its parts is.
+    fn too_large(buf: &[u8]) -> Parse {
+        let line_ends = buf[..MAX_HEAD].contains(&b'\n');
+        Parse::TooLarge(if line_ends { 431 } else { 414 })
     }
 
     /// What the header fields say that this server acts on.
@@ -409,13 +419,15 @@ pub mod serve {
             // Every read for this head fails with TimedOut past the deadline.
             stream.set_read_deadline(Instant::now().checked_add(timeout));
             let (request, used) = loop {
-                match request::parse(&pending) {
+                let refused = match request::parse(&pending) {
                     Parse::Complete(request, used) => break (request, used),
-                    Parse::Invalid => {
-                        progress.next();
-                        return respond_status(&stream, 400, Head::close()).await;
-                    }
-                    Parse::Partial => {}
+                    Parse::Partial => None,
+                    Parse::Invalid => Some(400),
+                    Parse::TooLarge(status) => Some(status),
+                };
+                if let Some(status) = refused {
+                    progress.next();
+                    return respond_status(&stream, status, Head::close()).await;
                 }
                 let (n, c) = stream.read(chunk).await;
                 chunk = c;
@@ -586,6 +598,8 @@ pub mod serve {
             403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
+            414 => "URI Too Long",
+            431 => "Request Header Fields Too Large",
             _ => "Error",
         };
         let body = format!("{status} {reason}\n");
