@@ -30,9 +30,9 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     let name = command_name(raw_name, &mut lower);
     let argc = args.len();
     let arity_ok = match name {
-        b"get" | b"incr" | b"decr" | b"ttl" | b"echo" => argc == 1,
+        b"get" | b"incr" | b"decr" | b"ttl" | b"pttl" | b"persist" | b"getdel" | b"echo" => argc == 1,
         b"set" => argc >= 2,
-        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" => argc == 2,
+        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" | b"pexpire" => argc == 2,
         b"del" | b"exists" | b"mget" => argc >= 1,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
@@ -63,14 +63,23 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             None => answer(out, not_an_integer),
         },
         b"ttl" => one(args[0], shards, Op::Ttl),
+        b"pttl" => one(args[0], shards, Op::Pttl),
+        b"persist" => one(args[0], shards, Op::Persist),
+        b"getdel" => one(args[0], shards, Op::GetDel),
         b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
         b"quit" => Plan::Quit,
-        b"expire" => match integer(args[1]) {
-            Some(secs) if !expire_out_of_range(secs) => one(args[0], shards, |key| Op::Expire(key, secs)),
-            Some(_) => answer(out, |o| replies::error(o, "ERR invalid expire time in 'expire' command")),
-            None => answer(out, not_an_integer),
-        },
+        b"expire" | b"pexpire" => {
+            let per_unit = if name == b"expire" { 1000 } else { 1 };
+            match integer(args[1]).map(|n| n.checked_mul(per_unit)) {
+                Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms)),
+                Some(_) => {
+                    let name = String::from_utf8_lossy(name);
+                    answer(out, |o| replies::error(o, &format!("ERR invalid expire time in '{name}' command")))
+                }
+                None => answer(out, not_an_integer),
+            }
+        }
         b"del" => keys(args, shards, Op::Del, Combine::Sum),
         b"exists" => keys(args, shards, Op::Exists, Combine::Sum),
         b"mget" => keys(args, shards, Op::Get, Combine::Array),
@@ -231,15 +240,10 @@ impl ExpiryOption {
 
 const INVALID_SET_EXPIRY: &str = "ERR invalid expire time in 'set' command";
 
-/// Whether EXPIRE's `secs` is refused as Redis 7 refuses it: its milliseconds, or the Unix
-/// time they end at, do not fit an i64 (a negative time is taken: it deletes the key).
-fn expire_out_of_range(secs: i64) -> bool {
-    secs.checked_mul(1000).is_none_or(past_unix_time_end)
-}
-
 /// Whether `ms` from now ends past the last Unix time in milliseconds an i64 holds: Redis
 /// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
-/// is an error, not a deadline some 292 million years away.
+/// is an error, not a deadline some 292 million years away. (EXPIRE and PEXPIRE take a
+/// negative time: it deletes the key.)
 fn past_unix_time_end(ms: i64) -> bool {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
     ms > i64::MAX - i64::try_from(now).unwrap_or(i64::MAX)

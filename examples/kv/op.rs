@@ -26,9 +26,17 @@ pub enum Op<'a> {
     Exists(Key<'a>),
     /// `INCRBY key delta`: INCR, DECR and DECRBY are it with 1, -1 and the negated amount.
     Incr(Key<'a>, i64),
-    /// `EXPIRE key seconds`: a TTL of zero or less deletes the key.
+    /// `PEXPIRE key milliseconds` (EXPIRE is it with the seconds in milliseconds): a TTL of
+    /// zero or less deletes the key.
     Expire(Key<'a>, i64),
+    /// TTL: the time left in seconds, rounded.
     Ttl(Key<'a>),
+    /// PTTL: the time left in milliseconds.
+    Pttl(Key<'a>),
+    /// Drops the key's expiry time.
+    Persist(Key<'a>),
+    /// GET, then DEL.
+    GetDel(Key<'a>),
     DbSize,
     FlushAll,
     /// The shard's section of INFO.
@@ -141,6 +149,9 @@ const TTL: u8 = 8;
 const DBSIZE: u8 = 9;
 const FLUSHALL: u8 = 10;
 const INFO: u8 = 11;
+const PTTL: u8 = 12;
+const PERSIST: u8 = 13;
+const GETDEL: u8 = 14;
 
 /// Every encoding starts with a head of fixed size: the tag, the key's length and the
 /// value's length (zero for an operation without one), each a little-endian `u32`, and the
@@ -153,7 +164,7 @@ const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
 impl<'a> Op<'a> {
     /// Appends the encoding to `out`: the head, then for SET with options a byte of flags,
     /// then for SET with options, INCR and EXPIRE a little-endian 64-bit number (SET's
-    /// milliseconds, INCR's delta, EXPIRE's seconds), then the key and the value. Every
+    /// milliseconds, INCR's delta, EXPIRE's milliseconds), then the key and the value. Every
     /// operation has the same few parts (the head written in one piece, the key and the
     /// value one copy each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -169,8 +180,11 @@ impl<'a> Op<'a> {
             Op::Del(key) => (DEL, key, &[], None),
             Op::Exists(key) => (EXISTS, key, &[], None),
             Op::Incr(key, delta) => (INCR, key, &[], Some(delta as u64)),
-            Op::Expire(key, secs) => (EXPIRE, key, &[], Some(secs as u64)),
+            Op::Expire(key, ms) => (EXPIRE, key, &[], Some(ms as u64)),
             Op::Ttl(key) => (TTL, key, &[], None),
+            Op::Pttl(key) => (PTTL, key, &[], None),
+            Op::Persist(key) => (PERSIST, key, &[], None),
+            Op::GetDel(key) => (GETDEL, key, &[], None),
             Op::DbSize => (DBSIZE, NO_KEY, &[], None),
             Op::FlushAll => (FLUSHALL, NO_KEY, &[], None),
             Op::Info => (INFO, NO_KEY, &[], None),
@@ -227,6 +241,9 @@ impl<'a> Op<'a> {
             INCR => Op::Incr(key, number as i64),
             EXPIRE => Op::Expire(key, number as i64),
             TTL => Op::Ttl(key),
+            PTTL => Op::Pttl(key),
+            PERSIST => Op::Persist(key),
+            GETDEL => Op::GetDel(key),
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
@@ -270,6 +287,9 @@ mod tests {
             Op::Incr(key(b"j"), i64::MIN),
             Op::Expire(key(b"x"), -3),
             Op::Ttl(key(b"t")),
+            Op::Pttl(key(b"pt")),
+            Op::Persist(key(b"p")),
+            Op::GetDel(key(b"gd")),
             Op::DbSize,
             Op::FlushAll,
             Op::Info,

@@ -94,26 +94,20 @@ impl Store {
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
             Op::Incr(key, delta) => self.incr(key, delta, now, out),
-            Op::Expire(key, secs) => {
-                if secs <= 0 {
-                    return replies::int(out, self.take(key, now) as i64);
-                }
-                match self.live_mut(key, now) {
-                    Some(e) => {
-                        e.expires = deadline(now, Duration::from_secs(secs.unsigned_abs()));
-                        self.expiring = true;
-                        replies::int(out, 1);
-                    }
-                    None => replies::int(out, 0),
-                }
+            Op::Expire(key, ms) => self.expire(key, ms, now, out),
+            // Redis rounds TTL's seconds to the nearest.
+            Op::Ttl(key) => self.time_left(key, now, out, |left| (left.as_millis() + 500) / 1000),
+            Op::Pttl(key) => self.time_left(key, now, out, |left| left.as_millis()),
+            Op::Persist(key) => {
+                let had = self.live_mut(key, now).is_some_and(|e| e.expires.take().is_some());
+                replies::int(out, i64::from(had));
             }
-            Op::Ttl(key) => match self.live(key, now) {
-                None => replies::int(out, -2),
-                Some(Entry { expires: None, .. }) => replies::int(out, -1),
-                Some(Entry { expires: Some(t), .. }) => {
-                    let secs = ((*t - now).as_millis() + 500) / 1000;
-                    replies::int(out, i64::try_from(secs).unwrap_or(i64::MAX))
+            Op::GetDel(key) => match self.live(key, now) {
+                Some(e) => {
+                    replies::bulk(out, &e.value);
+                    self.take(key, now);
                 }
+                None => replies::nil(out),
             },
             Op::DbSize => {
                 self.sweep(now);
@@ -206,6 +200,31 @@ impl Store {
             SetReply::Flag => replies::int(out, i64::from(write)),
             SetReply::Old => {}
         }
+    }
+
+    fn expire(&mut self, key: Key<'_>, ms: i64, now: Instant, out: &mut Vec<u8>) {
+        if ms <= 0 {
+            return replies::int(out, i64::from(self.take(key, now)));
+        }
+        match self.live_mut(key, now) {
+            Some(e) => {
+                e.expires = deadline(now, Duration::from_millis(ms.unsigned_abs()));
+                self.expiring = true;
+                replies::int(out, 1);
+            }
+            None => replies::int(out, 0),
+        }
+    }
+
+    /// TTL and PTTL: -2 for no key, -1 for a key that never expires, else the time left in
+    /// the unit `unit` counts it in.
+    fn time_left(&mut self, key: Key<'_>, now: Instant, out: &mut Vec<u8>, unit: impl Fn(Duration) -> u128) {
+        let n = match self.live(key, now) {
+            None => -2,
+            Some(Entry { expires: None, .. }) => -1,
+            Some(Entry { expires: Some(t), .. }) => i64::try_from(unit(*t - now)).unwrap_or(i64::MAX),
+        };
+        replies::int(out, n);
     }
 
     fn incr(&mut self, key: Key<'_>, delta: i64, now: Instant, out: &mut Vec<u8>) {
@@ -334,7 +353,7 @@ mod tests {
         let incr = |delta| Op::Incr(Key::new(b"n"), delta);
         assert_eq!(run(incr(-5)), ":-5\r\n", "from nothing, as from 0");
         assert_eq!(run(incr(12)), ":7\r\n");
-        assert_eq!(run(Op::Expire(Key::new(b"n"), 100)), ":1\r\n");
+        assert_eq!(run(Op::Expire(Key::new(b"n"), 100_000)), ":1\r\n");
         assert_eq!(run(incr(i64::MAX - 7)), format!(":{}\r\n", i64::MAX));
         assert_eq!(run(ttl(b"n")), ":100\r\n", "INCRBY keeps the key's time");
         assert_eq!(run(incr(1)), "-ERR increment or decrement would overflow\r\n");
@@ -343,5 +362,31 @@ mod tests {
         let text = set(b"n", b"007", Only::Always, SetReply::Ok, Expiry::Clear);
         assert_eq!(run(text), "+OK\r\n");
         assert_eq!(run(incr(1)), "-ERR value is not an integer or out of range\r\n", "as Redis reads 007");
+    }
+
+    #[test]
+    fn pttl_persist_and_getdel_answer_as_redis_does() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op, at| apply(&mut store, op, at);
+        let k = || Key::new(b"k");
+        assert_eq!(run(Op::Pttl(k()), now), ":-2\r\n");
+        assert_eq!(run(Op::Persist(k()), now), ":0\r\n", "no key");
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
+        assert_eq!(run(Op::Pttl(k()), now), ":-1\r\n");
+        assert_eq!(run(Op::Persist(k()), now), ":0\r\n", "no time to drop");
+        assert_eq!(run(Op::Expire(k(), 1_500), now), ":1\r\n");
+        assert_eq!(run(Op::Pttl(k()), now), ":1500\r\n");
+        assert_eq!(run(Op::Ttl(k()), now), ":2\r\n", "1.5 s rounds up, as Redis rounds");
+        assert_eq!(run(Op::Pttl(k()), now + Duration::from_millis(1_499)), ":1\r\n");
+        assert_eq!(run(Op::Persist(k()), now), ":1\r\n");
+        assert_eq!(run(Op::Pttl(k()), now + Duration::from_secs(10)), ":-1\r\n", "persists past its old time");
+        assert_eq!(run(Op::GetDel(k()), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::GetDel(k()), now), "$-1\r\n", "gone");
+        assert_eq!(run(Op::Exists(k()), now), ":0\r\n");
+        // An expired key is no key to any of them.
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::After(10)), now), "+OK\r\n");
+        let later = now + Duration::from_millis(10);
+        assert_eq!(run(Op::Persist(k()), later), ":0\r\n");
+        assert_eq!(run(Op::GetDel(k()), later), "$-1\r\n");
     }
 }
