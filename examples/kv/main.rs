@@ -117,13 +117,14 @@ fn run(args: Args) -> io::Result<()> {
     }
     let sig = signals.wait();
     eprintln!("kv: signal {sig}, shutting down");
+    let stopping = std::time::Instant::now();
     let cancelled = rt.shutdown_gracefully(GRACE);
     for core in server.cores {
         if let Ok(Err(e)) = core.join() {
             eprintln!("kv: a core's server failed: {e}");
         }
     }
-    eprintln!("kv: stopped ({cancelled} tasks cut off after {GRACE:?})");
+    eprintln!("kv: stopped in {:.1?} ({cancelled} tasks cut off by the {GRACE:?} grace)", stopping.elapsed());
     Ok(())
 }
 
