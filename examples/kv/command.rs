@@ -2,12 +2,11 @@
 //! now, or the shard operations it needs and how their replies combine into the one reply
 //! the client gets.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::hash::Key;
 use super::op::{Expiry, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
+use super::store::unix_now;
 
 /// What to do for one request.
 pub enum Plan<'a> {
@@ -245,8 +244,7 @@ const INVALID_SET_EXPIRY: &str = "ERR invalid expire time in 'set' command";
 /// is an error, not a deadline some 292 million years away. (EXPIRE and PEXPIRE take a
 /// negative time: it deletes the key.)
 fn past_unix_time_end(ms: i64) -> bool {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
-    ms > i64::MAX - i64::try_from(now).unwrap_or(i64::MAX)
+    ms > i64::MAX - i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX)
 }
 
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";

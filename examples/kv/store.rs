@@ -33,11 +33,16 @@ fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
 /// distance to it, from `now`. A time already past is `now` itself, so the key is written
 /// already expired, as Redis writes it.
 fn deadline_at(now: Instant, unix_ms: u64) -> Option<Instant> {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    match Duration::from_millis(unix_ms).checked_sub(since_epoch) {
+    match Duration::from_millis(unix_ms).checked_sub(unix_now()) {
         Some(ttl) => deadline(now, ttl),
         None => Some(now),
     }
+}
+
+/// The wall clock's time since the Unix epoch (zero for a clock set before it): what EXAT
+/// and PXAT count from, and what bounds the TTLs commands take.
+pub fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 impl Entry {
@@ -322,7 +327,7 @@ mod tests {
         assert_eq!(run(ttl(b"k"), now), ":100\r\n", "a SET that did not write changed nothing");
         assert_eq!(run(set(b"k", b"4", Always, Ok, Clear), now), "+OK\r\n");
         assert_eq!(run(ttl(b"k"), now), ":-1\r\n", "a plain SET drops it");
-        let in_a_day = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 86_400_000;
+        let in_a_day = unix_now().as_millis() as u64 + 86_400_000;
         assert_eq!(run(set(b"k", b"5", Always, Ok, At(in_a_day)), now), "+OK\r\n");
         let left: i64 = run(ttl(b"k"), now).trim_matches([':', '\r', '\n']).parse().unwrap();
         assert!((86_398..=86_400).contains(&left), "EXAT a day ahead: {left}");
