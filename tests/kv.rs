@@ -258,9 +258,9 @@ fn request(line: &str, key: &str) -> redis::Cmd {
     cmd
 }
 
-/// PEXPIRE, PTTL, PERSIST and GETDEL on one key, with the replies redis-server 7.0.15 gave
-/// (times chosen so that the reply does not depend on how long a request takes).
-const TIMES_AND_TAKES: [(&str, &str); 22] = [
+/// PEXPIRE, PTTL, PERSIST, GETDEL and GETEX on one key, with the replies redis-server 7.0.15
+/// gave (times chosen so that the reply does not depend on how long a request takes).
+const TIMES_AND_TAKES: [(&str, &str); 41] = [
     ("SET {k} 5", "OK"),
     ("PTTL {k}", "-1"),
     ("PERSIST {k}", "0"),
@@ -283,6 +283,25 @@ const TIMES_AND_TAKES: [(&str, &str); 22] = [
     ("TTL {k}", "-2"),
     ("PTTL {k} a", "ERR wrong number of arguments for 'pttl' command"),
     ("GETDEL {k} a", "ERR wrong number of arguments for 'getdel' command"),
+    ("SET {k} 5", "OK"),
+    ("GETEX {k}", "\"5\""),
+    ("TTL {k}", "-1"),
+    ("GETEX {k} EX 100", "\"5\""),
+    ("TTL {k}", "100"),
+    ("GETEX {k} PERSIST", "\"5\""),
+    ("TTL {k}", "-1"),
+    ("GETEX {k} EX 0", "ERR invalid expire time in 'getex' command"),
+    ("GETEX {k} EX abc", "ERR value is not an integer or out of range"),
+    ("GETEX {k} EX 10 PX 10", "ERR syntax error"),
+    ("GETEX {k} PERSIST EX 10", "ERR syntax error"),
+    ("GETEX {k} EX", "ERR syntax error"),
+    ("GETEX {k} ex 10 ex 20", "\"5\""),
+    ("TTL {k}", "20"),
+    ("GETEX {k} EX 9223372036854775", "ERR invalid expire time in 'getex' command"),
+    ("GETEX {k} EXAT 1", "\"5\""),
+    ("EXISTS {k}", "0"),
+    ("GETEX {k} EX 10", "nil"),
+    ("GETEX", "ERR wrong number of arguments for 'getex' command"),
 ];
 
 /// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and

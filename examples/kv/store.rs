@@ -107,6 +107,7 @@ impl Store {
                 let had = self.live_mut(key, now).is_some_and(|e| e.expires.take().is_some());
                 replies::int(out, i64::from(had));
             }
+            Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::GetDel(key) => match self.live(key, now) {
                 Some(e) => {
                     replies::bulk(out, &e.value);
@@ -219,6 +220,21 @@ impl Store {
             }
             None => replies::int(out, 0),
         }
+    }
+
+    /// GETEX: the value, then the key's expiry time as `expiry` says (a Unix time already past
+    /// expires the key at once, as Redis deletes it).
+    fn get_ex(&mut self, key: Key<'_>, expiry: Expiry, now: Instant, out: &mut Vec<u8>) {
+        let Some(e) = self.live_mut(key, now) else { return replies::nil(out) };
+        replies::bulk(out, &e.value);
+        e.expires = match expiry {
+            Expiry::Keep => return,
+            Expiry::Clear => None,
+            Expiry::After(ms) => deadline(now, Duration::from_millis(ms)),
+            Expiry::At(unix_ms) => deadline_at(now, unix_ms),
+        };
+        let expiring = e.expires.is_some();
+        self.expiring |= expiring;
     }
 
     /// TTL and PTTL: -2 for no key, -1 for a key that never expires, else the time left in
@@ -393,5 +409,25 @@ mod tests {
         let later = now + Duration::from_millis(10);
         assert_eq!(run(Op::Persist(k()), later), ":0\r\n");
         assert_eq!(run(Op::GetDel(k()), later), "$-1\r\n");
+    }
+
+    #[test]
+    fn getex_reads_then_keeps_clears_or_sets_the_keys_time() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op, at| apply(&mut store, op, at);
+        let getex = |expiry| Op::GetEx(Key::new(b"k"), expiry);
+        assert_eq!(run(getex(Expiry::After(1_000)), now), "$-1\r\n", "no key: nil, nothing written");
+        assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
+        assert_eq!(run(getex(Expiry::Keep), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now), ":-1\r\n", "no option: no time");
+        assert_eq!(run(getex(Expiry::After(2_000)), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now), ":2000\r\n");
+        assert_eq!(run(getex(Expiry::Keep), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now), ":2000\r\n", "no option keeps the time");
+        assert_eq!(run(getex(Expiry::Clear), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now + Duration::from_secs(5)), ":-1\r\n", "PERSIST");
+        assert_eq!(run(getex(Expiry::At(1)), now), "$1\r\nv\r\n", "the value, then gone");
+        assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
     }
 }
