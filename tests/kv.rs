@@ -258,9 +258,9 @@ fn request(line: &str, key: &str) -> redis::Cmd {
     cmd
 }
 
-/// PEXPIRE, PTTL, PERSIST, GETDEL and GETEX on one key, with the replies redis-server 7.0.15
+/// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX and UNLINK on one key, with the replies redis-server 7.0.15
 /// gave (times chosen so that the reply does not depend on how long a request takes).
-const TIMES_AND_TAKES: [(&str, &str); 41] = [
+const TIMES_AND_TAKES: [(&str, &str); 53] = [
     ("SET {k} 5", "OK"),
     ("PTTL {k}", "-1"),
     ("PERSIST {k}", "0"),
@@ -302,6 +302,18 @@ const TIMES_AND_TAKES: [(&str, &str); 41] = [
     ("EXISTS {k}", "0"),
     ("GETEX {k} EX 10", "nil"),
     ("GETEX", "ERR wrong number of arguments for 'getex' command"),
+    ("SETEX {k} 100 v", "OK"),
+    ("TTL {k}", "100"),
+    ("GET {k}", "\"v\""),
+    ("SETEX {k} 0 v", "ERR invalid expire time in 'setex' command"),
+    ("SETEX {k} abc v", "ERR value is not an integer or out of range"),
+    ("SETEX {k} 100", "ERR wrong number of arguments for 'setex' command"),
+    ("PSETEX {k} 100000 w", "OK"),
+    ("TTL {k}", "100"),
+    ("GET {k}", "\"w\""),
+    ("PSETEX {k} 9223372036854775000 v", "ERR invalid expire time in 'psetex' command"),
+    ("UNLINK {k}", "1"),
+    ("UNLINK {k}", "0"),
 ];
 
 /// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and

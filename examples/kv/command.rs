@@ -33,7 +33,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"set" => argc >= 2,
         b"getex" => argc >= 1,
         b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" | b"pexpire" => argc == 2,
-        b"del" | b"exists" | b"mget" => argc >= 1,
+        b"del" | b"unlink" | b"exists" | b"mget" => argc >= 1,
+        b"setex" | b"psetex" => argc == 3,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
         b"select" => argc == 1,
@@ -66,6 +67,20 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"pttl" => one(args[0], shards, Op::Pttl),
         b"persist" => one(args[0], shards, Op::Persist),
         b"getdel" => one(args[0], shards, Op::GetDel),
+        b"setex" | b"psetex" => {
+            let (kind, invalid) = match name {
+                b"setex" => (ExpiryOption::Ex, INVALID_SETEX_EXPIRY),
+                _ => (ExpiryOption::Px, INVALID_PSETEX_EXPIRY),
+            };
+            match integer(args[1]).ok_or(NOT_AN_INTEGER).and_then(|amount| kind.expiry(amount, invalid)) {
+                Ok(expiry) => one(args[0], shards, |key| Op::SetWith {
+                    key,
+                    value: args[2],
+                    how: SetHow { expiry, ..SetHow::PLAIN },
+                }),
+                Err(e) => answer(out, |o| replies::error(o, e)),
+            }
+        }
         b"getex" => match getex_options(&args[1..]) {
             Ok(expiry) => one(args[0], shards, |key| Op::GetEx(key, expiry)),
             Err(e) => answer(out, |o| replies::error(o, e)),
@@ -84,7 +99,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
                 None => answer(out, not_an_integer),
             }
         }
-        b"del" => keys(args, shards, Op::Del, Combine::Sum),
+        // UNLINK frees in the background in Redis; here a value is freed where it lives anyway.
+        b"del" | b"unlink" => keys(args, shards, Op::Del, Combine::Sum),
         b"exists" => keys(args, shards, Op::Exists, Combine::Sum),
         b"mget" => keys(args, shards, Op::Get, Combine::Array),
         b"mset" => Plan::Many(
@@ -277,6 +293,8 @@ impl ExpiryOption {
 
 const INVALID_SET_EXPIRY: &str = "ERR invalid expire time in 'set' command";
 const INVALID_GETEX_EXPIRY: &str = "ERR invalid expire time in 'getex' command";
+const INVALID_SETEX_EXPIRY: &str = "ERR invalid expire time in 'setex' command";
+const INVALID_PSETEX_EXPIRY: &str = "ERR invalid expire time in 'psetex' command";
 
 /// Whether `ms` from now ends past the last Unix time in milliseconds an i64 holds: Redis
 /// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
