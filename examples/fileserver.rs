@@ -60,8 +60,9 @@ pub fn run(args: args::Args) -> io::Result<()> {
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("fileserver: signal {sig}, shutting down");
     drop(servers);
+    let stopping = std::time::Instant::now();
     let cancelled = rt.shutdown_gracefully(GRACE);
-    eprintln!("fileserver: stopped ({cancelled} tasks cut off after {GRACE:?})");
+    eprintln!("fileserver: stopped in {:.1?} ({cancelled} tasks cut off by the {GRACE:?} grace)", stopping.elapsed());
     Ok(())
 }
 

@@ -150,7 +150,8 @@ pub fn run(args: Args) -> io::Result<()> {
     let sig = cli::signal(&signals, &mut servers)?;
     eprintln!("proxy: signal {sig}, shutting down");
     drop(servers);
+    let stopping = std::time::Instant::now();
     let cancelled = rt.shutdown_gracefully(GRACE);
-    eprintln!("proxy: stopped ({cancelled} tasks cut off after {GRACE:?})");
+    eprintln!("proxy: stopped in {:.1?} ({cancelled} tasks cut off by the {GRACE:?} grace)", stopping.elapsed());
     Ok(())
 }

@@ -272,6 +272,83 @@ fn request(line: &str, key: &str) -> redis::Cmd {
     cmd
 }
 
+/// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX and UNLINK on one key, with the replies redis-server 7.0.15
+/// gave (times chosen so that the reply does not depend on how long a request takes).
+const TIMES_AND_TAKES: [(&str, &str); 53] = [
+    ("SET {k} 5", "OK"),
+    ("PTTL {k}", "-1"),
+    ("PERSIST {k}", "0"),
+    ("PEXPIRE {k} 100000", "1"),
+    ("TTL {k}", "100"),
+    ("PERSIST {k}", "1"),
+    ("PERSIST {k}", "0"),
+    ("TTL {k}", "-1"),
+    ("PEXPIRE {k} abc", "ERR value is not an integer or out of range"),
+    ("PEXPIRE {k} 9223372036854775000", "ERR invalid expire time in 'pexpire' command"),
+    ("EXPIRE {k} 9223372036854775", "ERR invalid expire time in 'expire' command"),
+    ("PEXPIRE {k} -1", "1"),
+    ("EXISTS {k}", "0"),
+    ("PTTL {k}", "-2"),
+    ("PERSIST {k}", "0"),
+    ("PEXPIRE {k} 10", "0"),
+    ("SET {k} 7 EX 100", "OK"),
+    ("GETDEL {k}", "\"7\""),
+    ("GETDEL {k}", "nil"),
+    ("TTL {k}", "-2"),
+    ("PTTL {k} a", "ERR wrong number of arguments for 'pttl' command"),
+    ("GETDEL {k} a", "ERR wrong number of arguments for 'getdel' command"),
+    ("SET {k} 5", "OK"),
+    ("GETEX {k}", "\"5\""),
+    ("TTL {k}", "-1"),
+    ("GETEX {k} EX 100", "\"5\""),
+    ("TTL {k}", "100"),
+    ("GETEX {k} PERSIST", "\"5\""),
+    ("TTL {k}", "-1"),
+    ("GETEX {k} EX 0", "ERR invalid expire time in 'getex' command"),
+    ("GETEX {k} EX abc", "ERR value is not an integer or out of range"),
+    ("GETEX {k} EX 10 PX 10", "ERR syntax error"),
+    ("GETEX {k} PERSIST EX 10", "ERR syntax error"),
+    ("GETEX {k} EX", "ERR syntax error"),
+    ("GETEX {k} ex 10 ex 20", "\"5\""),
+    ("TTL {k}", "20"),
+    ("GETEX {k} EX 9223372036854775", "ERR invalid expire time in 'getex' command"),
+    ("GETEX {k} EXAT 1", "\"5\""),
+    ("EXISTS {k}", "0"),
+    ("GETEX {k} EX 10", "nil"),
+    ("GETEX", "ERR wrong number of arguments for 'getex' command"),
+    ("SETEX {k} 100 v", "OK"),
+    ("TTL {k}", "100"),
+    ("GET {k}", "\"v\""),
+    ("SETEX {k} 0 v", "ERR invalid expire time in 'setex' command"),
+    ("SETEX {k} abc v", "ERR value is not an integer or out of range"),
+    ("SETEX {k} 100", "ERR wrong number of arguments for 'setex' command"),
+    ("PSETEX {k} 100000 w", "OK"),
+    ("TTL {k}", "100"),
+    ("GET {k}", "\"w\""),
+    ("PSETEX {k} 9223372036854775000 v", "ERR invalid expire time in 'psetex' command"),
+    ("UNLINK {k}", "1"),
+    ("UNLINK {k}", "0"),
+];
+
+/// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and
+/// compares every reply with Redis'.
+fn answers_as_redis(con: &mut Connection, table: &[(&str, &str)], key: &str) {
+    let _: () = con.del(key).unwrap();
+    for (line, want) in table {
+        let got = shown(request(line, key).query::<Value>(con));
+        assert_eq!(got, *want, "{line} (key {key}, alone)");
+    }
+    let mut pipe = redis::pipe();
+    for (line, _) in table {
+        pipe.add_command(request(line, key));
+    }
+    let got: Vec<RedisResult<Value>> = pipe.ignore_errors().query(con).unwrap();
+    assert_eq!(got.len(), table.len());
+    for ((line, want), got) in table.iter().zip(got) {
+        assert_eq!(shown(got), *want, "{line} (key {key}, pipelined)");
+    }
+}
+
 /// Every new command answers as Redis 7 does on each of the three paths a request takes:
 /// a key of the connection's own core, the other core's at pipeline 1 (that core writes the
 /// reply to the client itself), and the other core's in a pipeline (forwarded in a batch,
@@ -283,26 +360,23 @@ fn set_options_and_counters_answer_as_redis_does_on_every_path() {
     let mut con = connect_to_core(&rt, addr, 0);
     let [local, remote] = one_key_per_core(&mut con, "opt");
     for key in [&local, &remote] {
-        let _: () = con.del(key).unwrap();
-        for (line, want) in SET_AND_COUNT {
-            let got = shown(request(line, key).query::<Value>(&mut con));
-            assert_eq!(got, want, "{line} (key {key}, alone)");
-        }
-        let mut pipe = redis::pipe();
-        for (line, _) in SET_AND_COUNT {
-            pipe.add_command(request(line, key));
-        }
-        let got: Vec<RedisResult<Value>> = pipe.ignore_errors().query(&mut con).unwrap();
-        assert_eq!(got.len(), SET_AND_COUNT.len());
-        for ((line, want), got) in SET_AND_COUNT.iter().zip(got) {
-            assert_eq!(shown(got), *want, "{line} (key {key}, pipelined)");
-        }
+        answers_as_redis(&mut con, &SET_AND_COUNT, key);
     }
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
     let remote_ops: Vec<u64> =
         info.lines().filter_map(|l| l.strip_prefix("ops_remote:")).map(|n| n.trim().parse().unwrap()).collect();
     // 27 requests of the table reach a shard (the rest are refused where they are read).
     assert!(remote_ops[1] >= 2 * 27, "core 1 served its key alone and pipelined: {info}");
+}
+
+#[test]
+fn times_and_takes_answer_as_redis_does_on_every_path() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    for key in one_key_per_core(&mut con, "time") {
+        answers_as_redis(&mut con, &TIMES_AND_TAKES, &key);
+    }
 }
 
 /// EXAT and PXAT are Unix times: a TTL counted from the wall clock, on either core.

@@ -112,12 +112,13 @@ fn run(args: Args) -> io::Result<()> {
         }
     };
     eprintln!("echo: signal {sig}, shutting down");
+    let stopping = std::time::Instant::now();
     let cancelled = rt.shutdown_gracefully(GRACE);
     for server in servers {
         if let Ok(Err(e)) = server.join() {
             eprintln!("echo: a core's server failed: {e}");
         }
     }
-    eprintln!("echo: stopped ({cancelled} connections cut off after {GRACE:?})");
+    eprintln!("echo: stopped in {:.1?} ({cancelled} connections cut off by the {GRACE:?} grace)", stopping.elapsed());
     Ok(())
 }

@@ -2,12 +2,11 @@
 //! now, or the shard operations it needs and how their replies combine into the one reply
 //! the client gets.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::hash::Key;
 use super::op::{Expiry, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
+use super::store::unix_now;
 
 /// What to do for one request.
 pub enum Plan<'a> {
@@ -30,10 +29,12 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     let name = command_name(raw_name, &mut lower);
     let argc = args.len();
     let arity_ok = match name {
-        b"get" | b"incr" | b"decr" | b"ttl" | b"echo" => argc == 1,
+        b"get" | b"incr" | b"decr" | b"ttl" | b"pttl" | b"persist" | b"getdel" | b"echo" => argc == 1,
         b"set" => argc >= 2,
-        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" => argc == 2,
-        b"del" | b"exists" | b"mget" => argc >= 1,
+        b"getex" => argc >= 1,
+        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" | b"pexpire" => argc == 2,
+        b"del" | b"unlink" | b"exists" | b"mget" => argc >= 1,
+        b"setex" | b"psetex" => argc == 3,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
         b"dbsize" => argc == 0,
@@ -64,15 +65,43 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             None => answer(out, not_an_integer),
         },
         b"ttl" => one(args[0], shards, Op::Ttl),
+        b"pttl" => one(args[0], shards, Op::Pttl),
+        b"persist" => one(args[0], shards, Op::Persist),
+        b"getdel" => one(args[0], shards, Op::GetDel),
+        b"setex" | b"psetex" => {
+            let (kind, invalid) = match name {
+                b"setex" => (ExpiryOption::Ex, INVALID_SETEX_EXPIRY),
+                _ => (ExpiryOption::Px, INVALID_PSETEX_EXPIRY),
+            };
+            match integer(args[1]).ok_or(NOT_AN_INTEGER).and_then(|amount| kind.expiry(amount, invalid)) {
+                Ok(expiry) => one(args[0], shards, |key| Op::SetWith {
+                    key,
+                    value: args[2],
+                    how: SetHow { expiry, ..SetHow::PLAIN },
+                }),
+                Err(e) => answer(out, |o| replies::error(o, e)),
+            }
+        }
+        b"getex" => match getex_options(&args[1..]) {
+            Ok(expiry) => one(args[0], shards, |key| Op::GetEx(key, expiry)),
+            Err(e) => answer(out, |o| replies::error(o, e)),
+        },
         b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
         b"quit" => Plan::Quit,
-        b"expire" => match integer(args[1]) {
-            Some(secs) if !expire_out_of_range(secs) => one(args[0], shards, |key| Op::Expire(key, secs)),
-            Some(_) => answer(out, |o| replies::error(o, "ERR invalid expire time in 'expire' command")),
-            None => answer(out, not_an_integer),
-        },
-        b"del" => keys(args, shards, Op::Del, Combine::Sum),
+        b"expire" | b"pexpire" => {
+            let per_unit = if name == b"expire" { 1000 } else { 1 };
+            match integer(args[1]).map(|n| n.checked_mul(per_unit)) {
+                Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms)),
+                Some(_) => {
+                    let name = String::from_utf8_lossy(name);
+                    answer(out, |o| replies::error(o, &format!("ERR invalid expire time in '{name}' command")))
+                }
+                None => answer(out, not_an_integer),
+            }
+        }
+        // UNLINK frees in the background in Redis; here a value is freed where it lives anyway.
+        b"del" | b"unlink" => keys(args, shards, Op::Del, Combine::Sum),
         b"exists" => keys(args, shards, Op::Exists, Combine::Sum),
         b"mget" => keys(args, shards, Op::Get, Combine::Array),
         b"mset" => Plan::Many(
@@ -165,17 +194,10 @@ const GETSET: SetHow = SetHow { only: Only::Always, reply: SetReply::Old, expiry
 const SYNTAX: &str = "ERR syntax error";
 
 /// SET's options after its key and value (NX, XX, GET, KEEPTTL, and one of EX seconds, PX
-/// milliseconds, EXAT Unix seconds, PXAT Unix milliseconds), read as Redis 7 reads them:
-/// all the options first, in any case and order (so a later one's syntax error wins over an
-/// earlier amount), an option given twice counting once (of an expiry given twice, the last
-/// amount), NX with XX or two kinds of expiry or KEEPTTL with one a syntax error; then the
-/// amount, which must be positive and, in milliseconds (and, for EX and PX, as the Unix time
-/// it ends at), fit an i64 (never clamped to another time).
+/// milliseconds, EXAT Unix seconds, PXAT Unix milliseconds), read by [`expiry_options`].
 fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
     let mut how = SetHow::PLAIN;
-    let (mut expiry, mut keep_ttl): (Option<(ExpiryOption, &[u8])>, bool) = (None, false);
-    let mut options = options.iter();
-    while let Some(option) = options.next() {
+    let (expiry, keep_ttl) = expiry_options(options, b"keepttl", INVALID_SET_EXPIRY, |option| {
         let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
         if is(b"nx") && how.only != Only::IfPresent {
             how.only = Only::IfAbsent;
@@ -183,26 +205,65 @@ fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
             how.only = Only::IfPresent;
         } else if is(b"get") {
             how.reply = SetReply::Old;
-        } else if is(b"keepttl") && expiry.is_none() {
-            keep_ttl = true;
-        } else if let Some(kind) = ExpiryOption::parse(option) {
-            if keep_ttl || expiry.is_some_and(|(given, _)| given != kind) {
-                return Err(SYNTAX);
-            }
-            expiry = Some((kind, options.next().ok_or(SYNTAX)?));
         } else {
-            return Err(SYNTAX);
+            return false;
         }
-    }
+        true
+    })?;
     how.expiry = match expiry {
-        Some((kind, amount)) => kind.expiry(integer(amount).ok_or(NOT_AN_INTEGER)?)?,
+        Some(expiry) => expiry,
         None if keep_ttl => Expiry::Keep,
         None => Expiry::Clear,
     };
     Ok(how)
 }
 
-/// SET's options that take a time.
+/// GETEX's options after its key (PERSIST, or one of EX, PX, EXAT, PXAT and its amount), read
+/// by [`expiry_options`]; `Keep` (the key's time unchanged) without an option.
+fn getex_options(options: &[&[u8]]) -> Result<Expiry, &'static str> {
+    match expiry_options(options, b"persist", INVALID_GETEX_EXPIRY, |_| false)? {
+        (Some(expiry), _) => Ok(expiry),
+        (None, true) => Ok(Expiry::Clear),
+        (None, false) => Ok(Expiry::Keep),
+    }
+}
+
+/// Reads the options of SET or GETEX as Redis 7 reads them: all of them first, in any case
+/// and order (so a later one's syntax error wins over an earlier amount), an option given
+/// twice counting once (of an expiry given twice, the last amount); two kinds of expiry, or
+/// one with `flag` (KEEPTTL, PERSIST), are a syntax error; `other` takes the command's other
+/// options (true if it took one). Then the amount, which must be positive and, in
+/// milliseconds (and, for EX and PX, as the Unix time it ends at), fit an i64 (never
+/// clamped to another time; `invalid` is the error if not). Returns the expiry given, if
+/// any, and whether `flag` was.
+fn expiry_options(
+    options: &[&[u8]],
+    flag: &[u8],
+    invalid: &'static str,
+    mut other: impl FnMut(&[u8]) -> bool,
+) -> Result<(Option<Expiry>, bool), &'static str> {
+    let (mut expiry, mut flagged): (Option<(ExpiryOption, &[u8])>, bool) = (None, false);
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        if option.eq_ignore_ascii_case(flag) && expiry.is_none() {
+            flagged = true;
+        } else if let Some(kind) = ExpiryOption::parse(option) {
+            if flagged || expiry.is_some_and(|(given, _)| given != kind) {
+                return Err(SYNTAX);
+            }
+            expiry = Some((kind, options.next().ok_or(SYNTAX)?));
+        } else if !other(option) {
+            return Err(SYNTAX);
+        }
+    }
+    let expiry = match expiry {
+        Some((kind, amount)) => Some(kind.expiry(integer(amount).ok_or(NOT_AN_INTEGER)?, invalid)?),
+        None => None,
+    };
+    Ok((expiry, flagged))
+}
+
+/// The options of SET and GETEX that take a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExpiryOption {
     Ex,
@@ -223,15 +284,16 @@ impl ExpiryOption {
         Self::NAMES.iter().find(|(name, _)| option.eq_ignore_ascii_case(name)).map(|&(_, kind)| kind)
     }
 
-    /// The expiry `amount` of this option gives, or Redis' error for it.
-    fn expiry(self, amount: i64) -> Result<Expiry, &'static str> {
+    /// The expiry `amount` of this option gives, or Redis' error for it (`invalid`, which
+    /// names the command, for a time out of range).
+    fn expiry(self, amount: i64, invalid: &'static str) -> Result<Expiry, &'static str> {
         let unit_ms = match self {
             ExpiryOption::Ex | ExpiryOption::ExAt => 1000,
             ExpiryOption::Px | ExpiryOption::PxAt => 1,
         };
-        let ms = amount.checked_mul(unit_ms).filter(|&ms| ms > 0).ok_or(INVALID_SET_EXPIRY)?;
+        let ms = amount.checked_mul(unit_ms).filter(|&ms| ms > 0).ok_or(invalid)?;
         match self {
-            ExpiryOption::Ex | ExpiryOption::Px if past_unix_time_end(ms) => Err(INVALID_SET_EXPIRY),
+            ExpiryOption::Ex | ExpiryOption::Px if past_unix_time_end(ms) => Err(invalid),
             ExpiryOption::Ex | ExpiryOption::Px => Ok(Expiry::After(ms.unsigned_abs())),
             ExpiryOption::ExAt | ExpiryOption::PxAt => Ok(Expiry::At(ms.unsigned_abs())),
         }
@@ -239,19 +301,16 @@ impl ExpiryOption {
 }
 
 const INVALID_SET_EXPIRY: &str = "ERR invalid expire time in 'set' command";
-
-/// Whether EXPIRE's `secs` is refused as Redis 7 refuses it: its milliseconds, or the Unix
-/// time they end at, do not fit an i64 (a negative time is taken: it deletes the key).
-fn expire_out_of_range(secs: i64) -> bool {
-    secs.checked_mul(1000).is_none_or(past_unix_time_end)
-}
+const INVALID_GETEX_EXPIRY: &str = "ERR invalid expire time in 'getex' command";
+const INVALID_SETEX_EXPIRY: &str = "ERR invalid expire time in 'setex' command";
+const INVALID_PSETEX_EXPIRY: &str = "ERR invalid expire time in 'psetex' command";
 
 /// Whether `ms` from now ends past the last Unix time in milliseconds an i64 holds: Redis
 /// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
-/// is an error, not a deadline some 292 million years away.
+/// is an error, not a deadline some 292 million years away. (EXPIRE and PEXPIRE take a
+/// negative time: it deletes the key.)
 fn past_unix_time_end(ms: i64) -> bool {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
-    ms > i64::MAX - i64::try_from(now).unwrap_or(i64::MAX)
+    ms > i64::MAX - i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX)
 }
 
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";

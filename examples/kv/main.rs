@@ -9,10 +9,11 @@
 //! redis-cli -p 6380 set greeting hello
 //! ```
 //! Commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, as Redis 7 takes them; NX
-//! and XX are decided on the core that owns the key), SETNX, GETSET, DEL, EXISTS, INCR, INCRBY,
-//! DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE, TTL, DBSIZE, FLUSHALL, INFO (per-core
-//! counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client libraries send on
-//! connecting. Runs until SIGINT or SIGTERM.
+//! and XX are decided on the core that owns the key), SETNX, SETEX, PSETEX, GETSET, GETDEL,
+//! GETEX, DEL, UNLINK, EXISTS, INCR, INCRBY, DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE,
+//! PEXPIRE, TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, INFO (per-core counters), QUIT; SELECT 0
+//! and CLIENT SETNAME/SETINFO, which client libraries send on connecting. Runs until SIGINT
+//! or SIGTERM.
 
 #[path = "../cli/mod.rs"]
 mod cli;
@@ -117,13 +118,14 @@ fn run(args: Args) -> io::Result<()> {
     }
     let sig = signals.wait();
     eprintln!("kv: signal {sig}, shutting down");
+    let stopping = std::time::Instant::now();
     let cancelled = rt.shutdown_gracefully(GRACE);
     for core in server.cores {
         if let Ok(Err(e)) = core.join() {
             eprintln!("kv: a core's server failed: {e}");
         }
     }
-    eprintln!("kv: stopped ({cancelled} tasks cut off after {GRACE:?})");
+    eprintln!("kv: stopped in {:.1?} ({cancelled} tasks cut off by the {GRACE:?} grace)", stopping.elapsed());
     Ok(())
 }
 

@@ -26,9 +26,20 @@ pub enum Op<'a> {
     Exists(Key<'a>),
     /// `INCRBY key delta`: INCR, DECR and DECRBY are it with 1, -1 and the negated amount.
     Incr(Key<'a>, i64),
-    /// `EXPIRE key seconds`: a TTL of zero or less deletes the key.
+    /// `PEXPIRE key milliseconds` (EXPIRE is it with the seconds in milliseconds): a TTL of
+    /// zero or less deletes the key.
     Expire(Key<'a>, i64),
+    /// TTL: the time left in seconds, rounded.
     Ttl(Key<'a>),
+    /// PTTL: the time left in milliseconds.
+    Pttl(Key<'a>),
+    /// Drops the key's expiry time.
+    Persist(Key<'a>),
+    /// GET, then DEL.
+    GetDel(Key<'a>),
+    /// GETEX: GET, then the key's expiry time becomes `Keep` (unchanged: no option),
+    /// `Clear` (PERSIST) or the time given.
+    GetEx(Key<'a>, Expiry),
     DbSize,
     FlushAll,
     /// The shard's section of INFO.
@@ -59,12 +70,7 @@ impl SetHow {
     /// One byte: `only` in bits 0-1, `reply` in bits 2-3, the expiry's kind in bits 4-5 (its
     /// time, if it has one, travels as the operation's number).
     fn flags(&self) -> (u8, u64) {
-        let (kind, ms) = match self.expiry {
-            Expiry::Clear => (0, 0),
-            Expiry::Keep => (1, 0),
-            Expiry::After(ms) => (2, ms),
-            Expiry::At(ms) => (3, ms),
-        };
+        let (kind, ms) = self.expiry.bits();
         (self.only as u8 | (self.reply as u8) << 2 | kind << 4, ms)
     }
 
@@ -82,14 +88,7 @@ impl SetHow {
             2 => SetReply::Flag,
             _ => return None,
         };
-        let expiry = match flags >> 4 {
-            0 => Expiry::Clear,
-            1 => Expiry::Keep,
-            2 => Expiry::After(ms),
-            3 => Expiry::At(ms),
-            _ => return None,
-        };
-        Some(SetHow { only, reply, expiry })
+        Some(SetHow { only, reply, expiry: Expiry::from_bits(flags >> 4, ms)? })
     }
 }
 
@@ -128,6 +127,29 @@ pub enum Expiry {
     At(u64),
 }
 
+impl Expiry {
+    /// Its kind in two bits, and its time (zero for a kind without one).
+    fn bits(self) -> (u8, u64) {
+        match self {
+            Expiry::Clear => (0, 0),
+            Expiry::Keep => (1, 0),
+            Expiry::After(ms) => (2, ms),
+            Expiry::At(ms) => (3, ms),
+        }
+    }
+
+    /// The inverse of [`Expiry::bits`]; `None` for a kind it never writes.
+    fn from_bits(kind: u8, ms: u64) -> Option<Expiry> {
+        Some(match kind {
+            0 => Expiry::Clear,
+            1 => Expiry::Keep,
+            2 => Expiry::After(ms),
+            3 => Expiry::At(ms),
+            _ => return None,
+        })
+    }
+}
+
 const GET: u8 = 1;
 /// SET without options, the common case: nothing more than the key and the value.
 const SET: u8 = 2;
@@ -141,6 +163,11 @@ const TTL: u8 = 8;
 const DBSIZE: u8 = 9;
 const FLUSHALL: u8 = 10;
 const INFO: u8 = 11;
+const PTTL: u8 = 12;
+const PERSIST: u8 = 13;
+const GETDEL: u8 = 14;
+/// GETEX: a byte for the expiry's kind and a number, as for SET with options.
+const GETEX: u8 = 15;
 
 /// Every encoding starts with a head of fixed size: the tag, the key's length and the
 /// value's length (zero for an operation without one), each a little-endian `u32`, and the
@@ -151,9 +178,9 @@ const HEAD: usize = 17;
 const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
 
 impl<'a> Op<'a> {
-    /// Appends the encoding to `out`: the head, then for SET with options a byte of flags,
-    /// then for SET with options, INCR and EXPIRE a little-endian 64-bit number (SET's
-    /// milliseconds, INCR's delta, EXPIRE's seconds), then the key and the value. Every
+    /// Appends the encoding to `out`: the head, then for SET with options and GETEX a byte of
+    /// flags, then for those, INCR and EXPIRE a little-endian 64-bit number (SET's and GETEX's
+    /// milliseconds, INCR's delta, EXPIRE's milliseconds), then the key and the value. Every
     /// operation has the same few parts (the head written in one piece, the key and the
     /// value one copy each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -169,8 +196,16 @@ impl<'a> Op<'a> {
             Op::Del(key) => (DEL, key, &[], None),
             Op::Exists(key) => (EXISTS, key, &[], None),
             Op::Incr(key, delta) => (INCR, key, &[], Some(delta as u64)),
-            Op::Expire(key, secs) => (EXPIRE, key, &[], Some(secs as u64)),
+            Op::Expire(key, ms) => (EXPIRE, key, &[], Some(ms as u64)),
             Op::Ttl(key) => (TTL, key, &[], None),
+            Op::Pttl(key) => (PTTL, key, &[], None),
+            Op::Persist(key) => (PERSIST, key, &[], None),
+            Op::GetDel(key) => (GETDEL, key, &[], None),
+            Op::GetEx(key, expiry) => {
+                let (kind, ms) = expiry.bits();
+                flags = Some(kind);
+                (GETEX, key, &[], Some(ms))
+            }
             Op::DbSize => (DBSIZE, NO_KEY, &[], None),
             Op::FlushAll => (FLUSHALL, NO_KEY, &[], None),
             Op::Info => (INFO, NO_KEY, &[], None),
@@ -204,7 +239,7 @@ impl<'a> Op<'a> {
         let value_len = u32::from_le_bytes(head[5..9].try_into().ok()?) as usize;
         let hash = u64::from_le_bytes(head[9..].try_into().ok()?);
         let (flags, number, rest) = match tag {
-            SET_WITH => {
+            SET_WITH | GETEX => {
                 let (&[flags], rest) = rest.split_first_chunk::<1>()?;
                 let (number, rest) = rest.split_first_chunk::<8>()?;
                 (flags, u64::from_le_bytes(*number), rest)
@@ -227,6 +262,10 @@ impl<'a> Op<'a> {
             INCR => Op::Incr(key, number as i64),
             EXPIRE => Op::Expire(key, number as i64),
             TTL => Op::Ttl(key),
+            PTTL => Op::Pttl(key),
+            PERSIST => Op::Persist(key),
+            GETDEL => Op::GetDel(key),
+            GETEX => Op::GetEx(key, Expiry::from_bits(flags, number)?),
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
@@ -270,6 +309,13 @@ mod tests {
             Op::Incr(key(b"j"), i64::MIN),
             Op::Expire(key(b"x"), -3),
             Op::Ttl(key(b"t")),
+            Op::Pttl(key(b"pt")),
+            Op::Persist(key(b"p")),
+            Op::GetDel(key(b"gd")),
+            Op::GetEx(key(b"ge"), Expiry::Keep),
+            Op::GetEx(key(b"ge"), Expiry::Clear),
+            Op::GetEx(key(b"ge"), Expiry::After(7)),
+            Op::GetEx(key(b"ge"), Expiry::At(u64::MAX >> 1)),
             Op::DbSize,
             Op::FlushAll,
             Op::Info,
@@ -294,5 +340,10 @@ mod tests {
             op[HEAD] = bad;
             assert_eq!(Op::decode(&op), None, "flags {bad:#b}");
         }
+        let mut op = Vec::new();
+        Op::GetEx(Key::new(b"k"), Expiry::Keep).encode(&mut op);
+        assert!(Op::decode(&op).is_some());
+        op[HEAD] = 4;
+        assert_eq!(Op::decode(&op), None, "GETEX's expiry kind 4");
     }
 }

@@ -33,11 +33,16 @@ fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
 /// distance to it, from `now`. A time already past is `now` itself, so the key is written
 /// already expired, as Redis writes it.
 fn deadline_at(now: Instant, unix_ms: u64) -> Option<Instant> {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    match Duration::from_millis(unix_ms).checked_sub(since_epoch) {
+    match Duration::from_millis(unix_ms).checked_sub(unix_now()) {
         Some(ttl) => deadline(now, ttl),
         None => Some(now),
     }
+}
+
+/// The wall clock's time since the Unix epoch (zero for a clock set before it): what EXAT
+/// and PXAT count from, and what bounds the TTLs commands take.
+pub fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 impl Entry {
@@ -94,26 +99,21 @@ impl Store {
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
             Op::Incr(key, delta) => self.incr(key, delta, now, out),
-            Op::Expire(key, secs) => {
-                if secs <= 0 {
-                    return replies::int(out, self.take(key, now) as i64);
-                }
-                match self.live_mut(key, now) {
-                    Some(e) => {
-                        e.expires = deadline(now, Duration::from_secs(secs.unsigned_abs()));
-                        self.expiring = true;
-                        replies::int(out, 1);
-                    }
-                    None => replies::int(out, 0),
-                }
+            Op::Expire(key, ms) => self.expire(key, ms, now, out),
+            // Redis rounds TTL's seconds to the nearest.
+            Op::Ttl(key) => self.time_left(key, now, out, |left| (left.as_millis() + 500) / 1000),
+            Op::Pttl(key) => self.time_left(key, now, out, |left| left.as_millis()),
+            Op::Persist(key) => {
+                let had = self.live_mut(key, now).is_some_and(|e| e.expires.take().is_some());
+                replies::int(out, i64::from(had));
             }
-            Op::Ttl(key) => match self.live(key, now) {
-                None => replies::int(out, -2),
-                Some(Entry { expires: None, .. }) => replies::int(out, -1),
-                Some(Entry { expires: Some(t), .. }) => {
-                    let secs = ((*t - now).as_millis() + 500) / 1000;
-                    replies::int(out, i64::try_from(secs).unwrap_or(i64::MAX))
+            Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
+            Op::GetDel(key) => match self.live(key, now) {
+                Some(e) => {
+                    replies::bulk(out, &e.value);
+                    self.take(key, now);
                 }
+                None => replies::nil(out),
             },
             Op::DbSize => {
                 self.sweep(now);
@@ -206,6 +206,46 @@ impl Store {
             SetReply::Flag => replies::int(out, i64::from(write)),
             SetReply::Old => {}
         }
+    }
+
+    fn expire(&mut self, key: Key<'_>, ms: i64, now: Instant, out: &mut Vec<u8>) {
+        if ms <= 0 {
+            return replies::int(out, i64::from(self.take(key, now)));
+        }
+        match self.live_mut(key, now) {
+            Some(e) => {
+                e.expires = deadline(now, Duration::from_millis(ms.unsigned_abs()));
+                self.expiring = true;
+                replies::int(out, 1);
+            }
+            None => replies::int(out, 0),
+        }
+    }
+
+    /// GETEX: the value, then the key's expiry time as `expiry` says (a Unix time already past
+    /// expires the key at once, as Redis deletes it).
+    fn get_ex(&mut self, key: Key<'_>, expiry: Expiry, now: Instant, out: &mut Vec<u8>) {
+        let Some(e) = self.live_mut(key, now) else { return replies::nil(out) };
+        replies::bulk(out, &e.value);
+        e.expires = match expiry {
+            Expiry::Keep => return,
+            Expiry::Clear => None,
+            Expiry::After(ms) => deadline(now, Duration::from_millis(ms)),
+            Expiry::At(unix_ms) => deadline_at(now, unix_ms),
+        };
+        let expiring = e.expires.is_some();
+        self.expiring |= expiring;
+    }
+
+    /// TTL and PTTL: -2 for no key, -1 for a key that never expires, else the time left in
+    /// the unit `unit` counts it in.
+    fn time_left(&mut self, key: Key<'_>, now: Instant, out: &mut Vec<u8>, unit: impl Fn(Duration) -> u128) {
+        let n = match self.live(key, now) {
+            None => -2,
+            Some(Entry { expires: None, .. }) => -1,
+            Some(Entry { expires: Some(t), .. }) => i64::try_from(unit(*t - now)).unwrap_or(i64::MAX),
+        };
+        replies::int(out, n);
     }
 
     fn incr(&mut self, key: Key<'_>, delta: i64, now: Instant, out: &mut Vec<u8>) {
@@ -303,7 +343,7 @@ mod tests {
         assert_eq!(run(ttl(b"k"), now), ":100\r\n", "a SET that did not write changed nothing");
         assert_eq!(run(set(b"k", b"4", Always, Ok, Clear), now), "+OK\r\n");
         assert_eq!(run(ttl(b"k"), now), ":-1\r\n", "a plain SET drops it");
-        let in_a_day = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 86_400_000;
+        let in_a_day = unix_now().as_millis() as u64 + 86_400_000;
         assert_eq!(run(set(b"k", b"5", Always, Ok, At(in_a_day)), now), "+OK\r\n");
         let left: i64 = run(ttl(b"k"), now).trim_matches([':', '\r', '\n']).parse().unwrap();
         assert!((86_398..=86_400).contains(&left), "EXAT a day ahead: {left}");
@@ -334,7 +374,7 @@ mod tests {
         let incr = |delta| Op::Incr(Key::new(b"n"), delta);
         assert_eq!(run(incr(-5)), ":-5\r\n", "from nothing, as from 0");
         assert_eq!(run(incr(12)), ":7\r\n");
-        assert_eq!(run(Op::Expire(Key::new(b"n"), 100)), ":1\r\n");
+        assert_eq!(run(Op::Expire(Key::new(b"n"), 100_000)), ":1\r\n");
         assert_eq!(run(incr(i64::MAX - 7)), format!(":{}\r\n", i64::MAX));
         assert_eq!(run(ttl(b"n")), ":100\r\n", "INCRBY keeps the key's time");
         assert_eq!(run(incr(1)), "-ERR increment or decrement would overflow\r\n");
@@ -343,5 +383,51 @@ mod tests {
         let text = set(b"n", b"007", Only::Always, SetReply::Ok, Expiry::Clear);
         assert_eq!(run(text), "+OK\r\n");
         assert_eq!(run(incr(1)), "-ERR value is not an integer or out of range\r\n", "as Redis reads 007");
+    }
+
+    #[test]
+    fn pttl_persist_and_getdel_answer_as_redis_does() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op, at| apply(&mut store, op, at);
+        let k = || Key::new(b"k");
+        assert_eq!(run(Op::Pttl(k()), now), ":-2\r\n");
+        assert_eq!(run(Op::Persist(k()), now), ":0\r\n", "no key");
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
+        assert_eq!(run(Op::Pttl(k()), now), ":-1\r\n");
+        assert_eq!(run(Op::Persist(k()), now), ":0\r\n", "no time to drop");
+        assert_eq!(run(Op::Expire(k(), 1_500), now), ":1\r\n");
+        assert_eq!(run(Op::Pttl(k()), now), ":1500\r\n");
+        assert_eq!(run(Op::Ttl(k()), now), ":2\r\n", "1.5 s rounds up, as Redis rounds");
+        assert_eq!(run(Op::Pttl(k()), now + Duration::from_millis(1_499)), ":1\r\n");
+        assert_eq!(run(Op::Persist(k()), now), ":1\r\n");
+        assert_eq!(run(Op::Pttl(k()), now + Duration::from_secs(10)), ":-1\r\n", "persists past its old time");
+        assert_eq!(run(Op::GetDel(k()), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::GetDel(k()), now), "$-1\r\n", "gone");
+        assert_eq!(run(Op::Exists(k()), now), ":0\r\n");
+        // An expired key is no key to any of them.
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::After(10)), now), "+OK\r\n");
+        let later = now + Duration::from_millis(10);
+        assert_eq!(run(Op::Persist(k()), later), ":0\r\n");
+        assert_eq!(run(Op::GetDel(k()), later), "$-1\r\n");
+    }
+
+    #[test]
+    fn getex_reads_then_keeps_clears_or_sets_the_keys_time() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op, at| apply(&mut store, op, at);
+        let getex = |expiry| Op::GetEx(Key::new(b"k"), expiry);
+        assert_eq!(run(getex(Expiry::After(1_000)), now), "$-1\r\n", "no key: nil, nothing written");
+        assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
+        assert_eq!(run(getex(Expiry::Keep), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now), ":-1\r\n", "no option: no time");
+        assert_eq!(run(getex(Expiry::After(2_000)), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now), ":2000\r\n");
+        assert_eq!(run(getex(Expiry::Keep), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now), ":2000\r\n", "no option keeps the time");
+        assert_eq!(run(getex(Expiry::Clear), now), "$1\r\nv\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k")), now + Duration::from_secs(5)), ":-1\r\n", "PERSIST");
+        assert_eq!(run(getex(Expiry::At(1)), now), "$1\r\nv\r\n", "the value, then gone");
+        assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
     }
 }
