@@ -331,7 +331,7 @@ fn bad_requests_get_an_answer_and_a_close() {
         let _ = conn.get_mut().write_all(head.as_bytes());
         assert_eq!(read_response(&mut conn, false).status, status, "{}...", &head[..40]);
     }
-    assert_eq!(request::parse(long_field[..max + 10].as_bytes()), Parse::TooLarge(431));
+    assert_eq!(request::parse(&long_field.as_bytes()[..max + 10]), Parse::TooLarge(431));
 }
 
 /// The descriptors open once the server has served one request: the first starts what
