@@ -85,26 +85,33 @@ pub fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
 /// client. The connect counts as idle time: an upstream that never answers its SYN (a full
 /// accept queue, a dropped route) resets the client after the idle timeout, not after the
 /// kernel gives up on its SYNs (two minutes), as nginx's `proxy_connect_timeout` does.
+/// A pair reset for being idle is no failure: `Ok`.
 async fn proxy_one(client: TcpStream, upstream: SocketAddr, copy: CopyOptions) -> io::Result<()> {
     let connect = TcpStream::connect(upstream);
     let connected = match copy.idle_timeout {
-        Some(idle) => ringpoll::time::timeout(idle, connect).await.unwrap_or_else(|elapsed| Err(elapsed.into())),
+        Some(idle) => ringpoll::time::timeout(idle, connect)
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, format!("no connection within {idle:?}")))),
         None => connect.await,
     };
     let server = match connected {
         Ok(server) => server,
         Err(e) => {
             client.abort();
-            return Err(e);
+            return Err(io::Error::new(e.kind(), format!("upstream {upstream}: {e}")));
         }
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    copy_bidirectional(client, server, &copy).await.map(drop)
+    match copy_bidirectional(client, server, &copy).await {
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(()),
+        done => done.map(drop),
+    }
 }
 
 /// Accepts on `listener` forever, one task per client.
-/// With `verbose`, a pair that ends in an error is logged; timeouts never are.
+/// With `verbose`, a pair that ends in an error is logged (an upstream that does not accept
+/// in time included), one reset for being idle is not.
 pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOptions, verbose: bool) -> io::Result<()> {
     loop {
         match listener.accept().await {
@@ -113,7 +120,7 @@ pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOption
                 ringpoll::spawn(async move {
                     // Errors end one pair only (a reset, an idle timeout, upstream down).
                     if let Err(e) = proxy_one(client, upstream, copy).await {
-                        if verbose && e.kind() != io::ErrorKind::TimedOut {
+                        if verbose {
                             eprintln!("proxy: {peer}: {e}");
                         }
                     }

@@ -222,6 +222,39 @@ fn an_upstream_that_never_accepts_resets_the_client_after_the_idle_timeout() {
     });
 }
 
+/// With `--verbose`, the proxy binary logs a client whose upstream refused it, naming the
+/// upstream; a pair reset for being idle is no failure and is not logged.
+#[test]
+fn verbose_names_the_upstream_that_failed_and_not_idle_pairs() {
+    use std::io::Read;
+    let Some(bin) = example("proxy") else { return };
+    // The child's pipes are descriptors of this process, as the copies' tests count them.
+    let _guard = fd_lock();
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Accepted by the kernel into its queue, never by a program: the pair goes idle.
+    let quiet = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut stderr = String::new();
+    for (upstream, reset_after) in [(gone, Duration::ZERO), (quiet.local_addr().unwrap(), Duration::from_millis(200))] {
+        let to = upstream.to_string();
+        let args = ["--listen", "127.0.0.1:0", "--upstream", &to, "--cores", "0", "--idle-timeout", "0.2", "--verbose"];
+        let mut proxy = run_example(&bin, &args, "proxy ");
+        let mut client = std::net::TcpStream::connect(proxy.listening_addr()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = std::time::Instant::now();
+        let e = client.read(&mut [0; 16]).expect_err("the client is reset");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        assert!(started.elapsed() >= reset_after);
+        let child = &mut proxy.child.0;
+        // SAFETY: kill takes no pointers; the pid is our own child's, not reaped yet.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        assert!(wait_within(child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    }
+    let logged: Vec<&str> = stderr.lines().filter(|l| l.starts_with("proxy: 127.0.0.1:")).collect();
+    assert_eq!(logged.len(), 1, "one failure logged: {stderr}");
+    assert!(logged[0].contains(&format!("upstream {gone}: Connection refused")), "{stderr}");
+}
+
 /// Reads until EOF or an error: the bytes that came first, and how the stream ended.
 async fn read_until_end(stream: &TcpStream) -> (Vec<u8>, io::Result<()>) {
     let mut all = Vec::new();
