@@ -71,6 +71,17 @@ fn keys_written_on_one_core_are_read_back_on_the_other() {
     assert_eq!(keys.iter().sum::<u64>(), 200);
     let dbsize: u64 = redis::cmd("DBSIZE").query(&mut on0).unwrap();
     assert_eq!(dbsize, 200);
+    // KEYS asks every shard and joins their answers, from either core.
+    for con in [&mut on0, &mut on1] {
+        let mut all: Vec<String> = redis::cmd("KEYS").arg("key:*").query(con).unwrap();
+        all.sort_by_key(|k| k[4..].parse::<u32>().unwrap());
+        assert_eq!(all, (0..200).map(|i| format!("key:{i}")).collect::<Vec<_>>());
+        let mut some: Vec<String> = redis::cmd("KEYS").arg("key:1[0-2]?").query(con).unwrap();
+        some.sort();
+        assert_eq!(some, (100..130).map(|i| format!("key:{i}")).collect::<Vec<_>>());
+        let none: Vec<String> = redis::cmd("KEYS").arg("nothing*").query(con).unwrap();
+        assert!(none.is_empty());
+    }
 }
 
 #[test]
@@ -211,12 +222,13 @@ fn set_options_are_read_as_redis_reads_them() {
     assert_eq!(con.ttl::<_, i64>("k").unwrap(), 30);
 }
 
-/// A reply as the table below writes it: `nil`, `OK`, an integer, a quoted string, or the
-/// error's code and text.
+/// A reply as the tables below write it: `nil`, `OK`, another status as it is, an integer,
+/// a quoted string, or the error's code and text.
 fn shown(reply: RedisResult<Value>) -> String {
     match reply {
         Ok(Value::Nil) => "nil".into(),
         Ok(Value::Okay) => "OK".into(),
+        Ok(Value::SimpleString(status)) => status,
         Ok(Value::Int(n)) => n.to_string(),
         Ok(Value::BulkString(bytes)) => format!("{:?}", String::from_utf8_lossy(&bytes)),
         Ok(other) => format!("{other:?}"),
@@ -272,9 +284,10 @@ fn request(line: &str, key: &str) -> redis::Cmd {
     cmd
 }
 
-/// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX and UNLINK on one key, with the replies redis-server 7.0.15
-/// gave (times chosen so that the reply does not depend on how long a request takes).
-const TIMES_AND_TAKES: [(&str, &str); 53] = [
+/// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX, UNLINK, TYPE, STRLEN and APPEND on
+/// one key, with the replies redis-server 7.0.15 gave (times chosen so that the reply does
+/// not depend on how long a request takes).
+const TIMES_AND_TAKES: [(&str, &str); 66] = [
     ("SET {k} 5", "OK"),
     ("PTTL {k}", "-1"),
     ("PERSIST {k}", "0"),
@@ -328,6 +341,19 @@ const TIMES_AND_TAKES: [(&str, &str); 53] = [
     ("PSETEX {k} 9223372036854775000 v", "ERR invalid expire time in 'psetex' command"),
     ("UNLINK {k}", "1"),
     ("UNLINK {k}", "0"),
+    ("TYPE {k}", "none"),
+    ("STRLEN {k}", "0"),
+    ("APPEND {k} abc", "3"),
+    ("TYPE {k}", "string"),
+    ("EXPIRE {k} 100", "1"),
+    ("APPEND {k} d", "4"),
+    ("TTL {k}", "100"),
+    ("STRLEN {k}", "4"),
+    ("GET {k}", "\"abcd\""),
+    ("SET {k} 10", "OK"),
+    ("APPEND {k} 5", "3"),
+    ("INCR {k}", "106"),
+    ("APPEND {k}", "ERR wrong number of arguments for 'append' command"),
 ];
 
 /// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and

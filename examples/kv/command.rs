@@ -30,6 +30,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     let argc = args.len();
     let arity_ok = match name {
         b"get" | b"incr" | b"decr" | b"ttl" | b"pttl" | b"persist" | b"getdel" | b"echo" => argc == 1,
+        b"keys" | b"type" | b"strlen" => argc == 1,
+        b"append" => argc == 2,
         b"set" => argc >= 2,
         b"getex" => argc >= 1,
         b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" | b"pexpire" => argc == 2,
@@ -68,6 +70,10 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"pttl" => one(args[0], shards, Op::Pttl),
         b"persist" => one(args[0], shards, Op::Persist),
         b"getdel" => one(args[0], shards, Op::GetDel),
+        b"type" => one(args[0], shards, Op::Type),
+        b"strlen" => one(args[0], shards, Op::Strlen),
+        b"append" => one(args[0], shards, |key| Op::Append { key, value: args[1] }),
+        b"keys" => every_shard(shards, Op::Keys(args[0]), Combine::Flatten),
         b"setex" | b"psetex" => {
             let (kind, invalid) = match name {
                 b"setex" => (ExpiryOption::Ex, INVALID_SETEX_EXPIRY),

@@ -40,6 +40,16 @@ pub enum Op<'a> {
     /// GETEX: GET, then the key's expiry time becomes `Keep` (unchanged: no option),
     /// `Clear` (PERSIST) or the time given.
     GetEx(Key<'a>, Expiry),
+    /// KEYS: this shard's live keys that match the pattern.
+    Keys(&'a [u8]),
+    /// TYPE: `string` for a key, `none` for no key.
+    Type(Key<'a>),
+    Strlen(Key<'a>),
+    /// APPEND: the value grows by these bytes (a new key if none), its expiry time kept.
+    Append {
+        key: Key<'a>,
+        value: &'a [u8],
+    },
     DbSize,
     FlushAll,
     /// The shard's section of INFO.
@@ -168,6 +178,11 @@ const PERSIST: u8 = 13;
 const GETDEL: u8 = 14;
 /// GETEX: a byte for the expiry's kind and a number, as for SET with options.
 const GETEX: u8 = 15;
+/// KEYS: the pattern travels as the key, unhashed.
+const KEYS: u8 = 16;
+const TYPE: u8 = 17;
+const STRLEN: u8 = 18;
+const APPEND: u8 = 19;
 
 /// Every encoding starts with a head of fixed size: the tag, the key's length and the
 /// value's length (zero for an operation without one), each a little-endian `u32`, and the
@@ -206,6 +221,10 @@ impl<'a> Op<'a> {
                 flags = Some(kind);
                 (GETEX, key, &[], Some(ms))
             }
+            Op::Keys(pattern) => (KEYS, Key { bytes: pattern, hash: 0 }, &[], None),
+            Op::Type(key) => (TYPE, key, &[], None),
+            Op::Strlen(key) => (STRLEN, key, &[], None),
+            Op::Append { key, value } => (APPEND, key, value, None),
             Op::DbSize => (DBSIZE, NO_KEY, &[], None),
             Op::FlushAll => (FLUSHALL, NO_KEY, &[], None),
             Op::Info => (INFO, NO_KEY, &[], None),
@@ -266,6 +285,10 @@ impl<'a> Op<'a> {
             PERSIST => Op::Persist(key),
             GETDEL => Op::GetDel(key),
             GETEX => Op::GetEx(key, Expiry::from_bits(flags, number)?),
+            KEYS => Op::Keys(key.bytes),
+            TYPE => Op::Type(key),
+            STRLEN => Op::Strlen(key),
+            APPEND => Op::Append { key, value },
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
@@ -316,6 +339,10 @@ mod tests {
             Op::GetEx(key(b"ge"), Expiry::Clear),
             Op::GetEx(key(b"ge"), Expiry::After(7)),
             Op::GetEx(key(b"ge"), Expiry::At(u64::MAX >> 1)),
+            Op::Keys(b"h?llo*"),
+            Op::Type(key(b"ty")),
+            Op::Strlen(key(b"sl")),
+            Op::Append { key: key(b"ap"), value: b"tail" },
             Op::DbSize,
             Op::FlushAll,
             Op::Info,

@@ -14,6 +14,8 @@ pub enum Combine {
     AllOk,
     /// The bulk strings joined (INFO).
     Concat,
+    /// One array of every array's elements, in order (KEYS).
+    Flatten,
 }
 
 /// `+text`
@@ -105,12 +107,25 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
             bodies.iter().for_each(|b| out.extend_from_slice(b));
             out.extend_from_slice(b"\r\n");
         }
+        Combine::Flatten => {
+            let arrays: Vec<(usize, &[u8])> = parts.filter_map(array_elements).collect();
+            array(out, arrays.iter().map(|(n, _)| n).sum());
+            arrays.iter().for_each(|(_, elements)| out.extend_from_slice(elements));
+        }
     }
 }
 
 /// The `n` of `:n\r\n`.
 fn integer_reply(reply: &[u8]) -> Option<i64> {
     super::resp::integer(reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?)
+}
+
+/// The `n` and the encoded elements of `*n\r\nelements`.
+fn array_elements(reply: &[u8]) -> Option<(usize, &[u8])> {
+    let rest = reply.strip_prefix(b"*")?;
+    let header_end = rest.iter().position(|&b| b == b'\r')?;
+    let n = super::resp::integer(&rest[..header_end])?;
+    Some((usize::try_from(n).ok()?, rest.get(header_end + 2..)?))
 }
 
 /// The bytes of `$len\r\nbytes\r\n`.
@@ -150,6 +165,12 @@ mod tests {
         assert_eq!(encoded(|o| combine(Combine::AllOk, [ok.as_slice(), ok].into_iter(), o)), b"+OK\r\n");
         let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
         assert_eq!(encoded(|o| combine(Combine::Concat, [a, b].into_iter(), o)), b"$5\r\nabc\r\n\r\n");
+        let (two_keys, none, one_key) =
+            (b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".as_slice(), b"*0\r\n".as_slice(), b"*1\r\n$2\r\ncd\r\n");
+        assert_eq!(
+            encoded(|o| combine(Combine::Flatten, [two_keys, none, one_key].into_iter(), o)),
+            b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$2\r\ncd\r\n"
+        );
         assert_eq!(encoded(|o| error(o, "bad\r\nline")), b"-bad  line\r\n");
     }
 }

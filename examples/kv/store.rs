@@ -11,10 +11,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
+use super::glob;
 use super::hash::{self, Key};
 use super::op::{Expiry, Only, Op, SetHow, SetReply};
 use super::replies;
 use super::resp::integer;
+use super::resp::MAX_BULK;
 
 struct Entry {
     key: Vec<u8>,
@@ -108,6 +110,10 @@ impl Store {
                 replies::int(out, i64::from(had));
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
+            Op::Keys(pattern) => self.keys(pattern, now, out),
+            Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
+            Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
+            Op::Append { key, value } => self.append(key, value, now, out),
             Op::GetDel(key) => match self.live(key, now) {
                 Some(e) => {
                     replies::bulk(out, &e.value);
@@ -235,6 +241,34 @@ impl Store {
         };
         let expiring = e.expires.is_some();
         self.expiring |= expiring;
+    }
+
+    /// KEYS: an array of this shard's live keys that match `pattern`.
+    fn keys(&self, pattern: &[u8], now: Instant, out: &mut Vec<u8>) {
+        let found: Vec<&[u8]> =
+            self.map.iter().filter(|e| e.live(now) && glob::matches(pattern, &e.key)).map(|e| &e.key[..]).collect();
+        replies::array(out, found.len());
+        found.iter().for_each(|key| replies::bulk(out, key));
+    }
+
+    /// APPEND: the value's new length; refused past the largest value a request may carry,
+    /// as Redis refuses past its `proto-max-bulk-len`, so appends cannot grow one without
+    /// bound.
+    fn append(&mut self, key: Key<'_>, value: &[u8], now: Instant, out: &mut Vec<u8>) {
+        let len = match self.live_mut(key, now) {
+            Some(e) if e.value.len() + value.len() > MAX_BULK => {
+                return replies::error(out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+            }
+            Some(e) => {
+                e.value.extend_from_slice(value);
+                e.value.len()
+            }
+            None => {
+                self.insert(key, value, None);
+                value.len()
+            }
+        };
+        replies::int(out, len as i64);
     }
 
     /// TTL and PTTL: -2 for no key, -1 for a key that never expires, else the time left in
@@ -429,5 +463,17 @@ mod tests {
         assert_eq!(run(Op::Pttl(Key::new(b"k")), now + Duration::from_secs(5)), ":-1\r\n", "PERSIST");
         assert_eq!(run(getex(Expiry::At(1)), now), "$1\r\nv\r\n", "the value, then gone");
         assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
+    }
+
+    #[test]
+    fn append_grows_a_value_up_to_the_largest_a_request_may_carry() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let big = vec![b'x'; MAX_BULK - 1];
+        let append = |value| Op::Append { key: Key::new(b"k"), value };
+        assert_eq!(apply(&mut store, append(&big), now), format!(":{}\r\n", MAX_BULK - 1));
+        assert_eq!(apply(&mut store, append(b"y"), now), format!(":{MAX_BULK}\r\n"));
+        let refused = apply(&mut store, append(b"z"), now);
+        assert_eq!(refused, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+        assert_eq!(apply(&mut store, Op::Strlen(Key::new(b"k")), now), format!(":{MAX_BULK}\r\n"), "unchanged");
     }
 }
