@@ -103,6 +103,25 @@ fn bad_paths_are_errors_not_panics() {
 }
 
 #[test]
+fn a_path_holding_nul_is_refused_by_bind_as_by_connect() {
+    let dir = std::env::temp_dir();
+    let name = format!("ringpoll-{}-nul", std::process::id());
+    let truncated = dir.join(&name);
+    let _ = std::fs::remove_file(&truncated);
+    let interior = dir.join(format!("{name}\0rest"));
+    let abstract_name = format!("\0{name}");
+    run_leak_free(async {
+        // std refuses both ("paths must not contain interior null bytes"); socket2 alone would
+        // bind the path cut at the NUL, or an abstract name that connect cannot reach.
+        for path in [interior.as_path(), abstract_name.as_ref()] {
+            assert_eq!(UnixListener::bind(path).unwrap_err().kind(), io::ErrorKind::InvalidInput, "{path:?}");
+            assert_eq!(UnixStream::connect(path).await.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        }
+    });
+    assert!(!truncated.exists(), "bind created {truncated:?}, the path cut at its NUL");
+}
+
+#[test]
 fn pair_poll_read_and_poll_write_move_bytes_without_owned_buffers() {
     run_leak_free(async {
         let (a, b) = UnixStream::pair().unwrap();

@@ -33,7 +33,8 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` and listens. An existing file there is `AddrInUse`.
+    /// Binds to `path` and listens. An existing file there is `AddrInUse`; a path of 108 bytes
+    /// or more, or holding a NUL, is `InvalidInput` (as std; there are no abstract names).
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener { source: super::bind(path.as_ref(), Some(BACKLOG))? })
     }
