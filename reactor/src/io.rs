@@ -105,7 +105,8 @@ impl Source {
         WriteAll::new(self, buf)
     }
 
-    /// Sends several buffers in one gathered write (sendmsg; SENDMSG on io_uring).
+    /// Sends several buffers in one gathered write (sendmsg; SENDMSG on io_uring): at most
+    /// the first 1,024 (UIO_MAXIOV), so the count may stop short of a longer list.
     pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> + '_ {
         self.run(Writev::new(bufs))
     }

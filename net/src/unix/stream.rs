@@ -100,7 +100,8 @@ impl UnixStream {
         self.source.write_all(buf)
     }
 
-    /// Writes several buffers in one gathered send; returns how many bytes went.
+    /// Writes several buffers in one gathered send; returns how many bytes went. At most
+    /// 1,024 buffers (UIO_MAXIOV) go in one call, as with std's `write_vectored`.
     pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> impl Future<Output = BufResult<usize, Vec<B>>> + '_ {
         self.source.writev(bufs)
     }

@@ -18,10 +18,18 @@ pub(crate) struct Writev<B> {
     msg: Box<libc::msghdr>,
 }
 
+/// The most iovecs one sendmsg takes; past it the kernel fails the whole call with EMSGSIZE.
+const MAX_IOVS: usize = libc::UIO_MAXIOV as usize;
+
 impl<B: IoBuf> Writev<B> {
+    /// Describes the first [`MAX_IOVS`] buffers: a longer list is written in part and the
+    /// count says how far it got, as std's `write_vectored` does.
     pub(crate) fn new(bufs: Vec<B>) -> Writev<B> {
-        let iovs: Vec<libc::iovec> =
-            bufs.iter().map(|b| libc::iovec { iov_base: b.stable_ptr() as *mut _, iov_len: b.bytes_init() }).collect();
+        let iovs: Vec<libc::iovec> = bufs
+            .iter()
+            .take(MAX_IOVS)
+            .map(|b| libc::iovec { iov_base: b.stable_ptr() as *mut _, iov_len: b.bytes_init() })
+            .collect();
         // SAFETY: msghdr is plain data for which all-zero bytes are valid.
         let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
         msg.msg_iov = iovs.as_ptr() as *mut _;
