@@ -121,6 +121,42 @@ fn append_writes_go_to_the_end() {
 }
 
 #[test]
+fn from_std_goes_on_at_the_std_files_offset_and_keeps_its_append_mode() {
+    use std::io::{Read, Seek};
+    let _serial = fd_lock();
+    let dir = TempDir::new("from_std");
+    let path = dir.join("f");
+    std::fs::write(&path, b"header|body").unwrap();
+    run(async {
+        // A header read through std, the rest through ringpoll, as with tokio's from_std.
+        let mut std_file = std::fs::File::open(&path).unwrap();
+        std_file.read_exact(&mut [0u8; 7]).unwrap();
+        let file = File::from_std(std_file);
+        assert_eq!(file.position(), 7);
+        let (n, buf) = file.read(Vec::with_capacity(64)).await;
+        assert_eq!(&buf[..n.unwrap()], b"body");
+
+        let mut std_file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std_file.seek(SeekFrom::End(0)).unwrap();
+        let (res, _) = File::from_std(std_file).write_all(b"+tail".to_vec()).await;
+        res.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"header|body+tail", "the write overwrote the header");
+
+        let std_file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let log = File::from_std(std_file);
+        let (res, _) = log.write_all(b"!".to_vec()).await;
+        res.unwrap();
+        assert_eq!(log.position(), 0, "append writes leave the cursor alone, as OpenOptions::append");
+        assert_eq!(std::fs::read(&path).unwrap(), b"header|body+tail!");
+
+        // A pipe has no offset: its cursor starts at 0.
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let file = File::from_std(std::fs::File::from(std::os::fd::OwnedFd::from(reader)));
+        assert_eq!(file.position(), 0);
+    });
+}
+
+#[test]
 fn sync_set_len_and_metadata() {
     let _serial = fd_lock();
     let dir = TempDir::new("meta");

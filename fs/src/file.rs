@@ -1,7 +1,7 @@
 //! File: an open file whose every operation runs off the core thread's critical path.
 
 use std::cell::Cell;
-use std::io::{self, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
@@ -61,9 +61,16 @@ impl File {
         OpenOptions::new()
     }
 
-    /// Takes an open std file.
+    /// Takes an open std file where std left it: the cursor starts at the file's offset
+    /// (0 for a pipe, which has none), and a file opened to append still appends.
     pub fn from_std(file: std::fs::File) -> File {
-        File::from_parts(Arc::new(file.into()), false)
+        let offset = (&file).stream_position().unwrap_or(0);
+        // SAFETY: F_GETFL reads the open file's flags and touches no memory.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        let append = flags != -1 && flags & libc::O_APPEND != 0;
+        let file = File::from_parts(Arc::new(file.into()), append);
+        file.cursor.set(offset);
+        file
     }
 
     /// Reads into `buf` (from its start, up to its capacity) at byte `pos`; afterwards `buf`
