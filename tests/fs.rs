@@ -157,6 +157,40 @@ fn from_std_goes_on_at_the_std_files_offset_and_keeps_its_append_mode() {
 }
 
 #[test]
+fn a_fifo_is_read_and_written_as_std_does_it() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fifo");
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: c_path is a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let data = payload(200 * 1024 + 3, 9);
+
+    let (path, sent) = (fifo.clone(), data.clone());
+    let writer = std::thread::spawn(move || std::fs::write(path, sent).unwrap());
+    let got = within(10, {
+        let fifo = fifo.clone();
+        move || run(fs::read(fifo)).expect("fs::read of a FIFO (it has no offset)")
+    });
+    writer.join().unwrap();
+    assert!(got == data, "read {} bytes of {}", got.len(), data.len());
+
+    let path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read(path).unwrap());
+    within(10, {
+        let data = data.clone();
+        move || {
+            run(async move {
+                let file = OpenOptions::new().write(true).open(&fifo).await.unwrap();
+                let (res, _) = file.write_all(data).await;
+                res.expect("cursor writes to a FIFO");
+            })
+        }
+    });
+    assert!(reader.join().unwrap() == data);
+}
+
+#[test]
 fn sync_set_len_and_metadata() {
     let _serial = fd_lock();
     let dir = TempDir::new("meta");

@@ -39,11 +39,19 @@ pub struct File {
     fd: Arc<OwnedFd>,
     cursor: Cell<u64>,
     append: bool,
+    /// Set once a positioned read or write said ESPIPE (a pipe, a FIFO, a terminal): cursor
+    /// I/O then reads and writes where the file is, as std's `Read`/`Write` do.
+    unseekable: Cell<bool>,
+}
+
+/// Whether `res` failed because the file has no offset to read or write at.
+fn is_espipe<T>(res: &io::Result<T>) -> bool {
+    matches!(res, Err(e) if e.raw_os_error() == Some(libc::ESPIPE))
 }
 
 impl File {
     pub(crate) fn from_parts(fd: Arc<OwnedFd>, append: bool) -> File {
-        File { fd, cursor: Cell::new(0), append }
+        File { fd, cursor: Cell::new(0), append, unseekable: Cell::new(false) }
     }
 
     /// Opens `path` for reading.
@@ -101,10 +109,18 @@ impl File {
         (Ok(()), slice.into_inner())
     }
 
-    /// Reads at the cursor and moves it past the bytes read.
+    /// Reads at the cursor and moves it past the bytes read. On a file without an offset (a
+    /// pipe, a FIFO) it reads what comes next and leaves the cursor alone.
     pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        if self.unseekable.get() {
+            return run(ReadAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
+        }
         let pos = self.cursor.get();
         let (res, buf) = self.read_at(buf, pos).await;
+        if is_espipe(&res) {
+            self.unseekable.set(true);
+            return run(ReadAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
+        }
         if let Ok(n) = res {
             self.cursor.set(pos + n as u64);
         }
@@ -112,13 +128,18 @@ impl File {
     }
 
     /// Writes at the cursor and moves it past the bytes written; on a file opened with
-    /// `append`, writes at the end and leaves the cursor alone.
+    /// `append`, or without an offset (a pipe, a FIFO), writes at the end and leaves the
+    /// cursor alone.
     pub async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        if self.append {
+        if self.append || self.unseekable.get() {
             return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         let pos = self.cursor.get();
         let (res, buf) = self.write_at(buf, pos).await;
+        if is_espipe(&res) {
+            self.unseekable.set(true);
+            return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
+        }
         if let Ok(n) = res {
             self.cursor.set(pos + n as u64);
         }

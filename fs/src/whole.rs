@@ -13,22 +13,19 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let file = File::open(path).await?;
     let size = file.metadata().await?.len();
     let size = usize::try_from(size).map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "file too large"))?;
-    let (n, mut out) = file.read_at(Vec::with_capacity(size.max(1)), 0).await;
-    let mut pos = n? as u64;
-    if pos == 0 {
+    // Cursor reads, which also serve a FIFO (no offset, no size).
+    let (n, mut out) = file.read(Vec::with_capacity(size.max(1))).await;
+    if n? == 0 {
         return Ok(out);
     }
     // A short read or a file that grew: read on until the end.
     let mut chunk = Vec::with_capacity(64 * 1024);
     loop {
-        let (n, c) = file.read_at(chunk, pos).await;
+        let (n, c) = file.read(chunk).await;
         chunk = c;
         match n? {
             0 => return Ok(out),
-            n => {
-                out.extend_from_slice(&chunk[..n]);
-                pos += n as u64;
-            }
+            n => out.extend_from_slice(&chunk[..n]),
         }
     }
 }
