@@ -122,6 +122,36 @@ fn a_path_holding_nul_is_refused_by_bind_as_by_connect() {
 }
 
 #[test]
+fn listeners_and_streams_move_to_and_from_std_with_bytes_intact() {
+    use std::io::{Read, Write};
+    let path = socket_path("std");
+    run_leak_free(async {
+        let listener = UnixListener::from_std(std::os::unix::net::UnixListener::bind(&path).unwrap()).unwrap();
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(b"to ringpoll").unwrap();
+        let (n, buf) = server.read(Vec::with_capacity(64)).await;
+        assert_eq!(&buf[..n.unwrap()], b"to ringpoll");
+
+        let mut server = server.into_std().unwrap();
+        server.set_nonblocking(false).unwrap();
+        server.write_all(b"from std").unwrap();
+        let mut got = [0u8; 8];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"from std");
+        let back = UnixStream::from_std(server).unwrap();
+        drop(client);
+        assert!(read_to_end(&back).await.is_empty());
+
+        let listener = listener.into_std().unwrap();
+        listener.set_nonblocking(false).unwrap();
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        listener.accept().expect("the std listener still listens");
+    });
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
 fn pair_poll_read_and_poll_write_move_bytes_without_owned_buffers() {
     run_leak_free(async {
         let (a, b) = UnixStream::pair().unwrap();

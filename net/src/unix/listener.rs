@@ -39,6 +39,19 @@ impl UnixListener {
         Ok(UnixListener { source: super::bind(path.as_ref(), Some(BACKLOG))? })
     }
 
+    /// Takes a listening std socket onto the current core (making it non-blocking).
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener { source: socket::from_std(listener.into(), false)? })
+    }
+
+    /// Gives the socket back to std, still listening and non-blocking (call
+    /// `set_nonblocking(false)` for blocking accepts). On io_uring, a connection that a
+    /// dropped `accept` had already taken is closed, not handed over: convert a listener no
+    /// accept is using.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
+        Ok(socket::into_std(self.source)?.into())
+    }
+
     /// Waits for a connection; returns the stream and the peer's address (usually unnamed).
     pub async fn accept(&self) -> io::Result<(UnixStream, SockAddr)> {
         let (fd, addr) = until_draining(self.source.accept()).await?;

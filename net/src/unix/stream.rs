@@ -149,6 +149,14 @@ impl UnixStream {
         UnixStream::from_fd(stream.into())
     }
 
+    /// Gives the connection back to std, still non-blocking (call `set_nonblocking(false)`
+    /// for blocking I/O). As with [`TcpStream::into_std`](crate::TcpStream::into_std), bytes a
+    /// dropped or pooled read had already received on io_uring stay with ringpoll: convert a
+    /// stream no read has been cut short on.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(socket::into_std(self.source)?.into())
+    }
+
     pub(crate) fn into_source(self) -> Source {
         self.source
     }
