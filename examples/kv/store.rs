@@ -15,8 +15,7 @@ use super::glob;
 use super::hash::{self, Key};
 use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
 use super::replies;
-use super::resp::integer;
-use super::resp::MAX_BULK;
+use super::resp::{integer, MAX_BULK};
 
 struct Entry {
     key: Vec<u8>,
