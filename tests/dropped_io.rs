@@ -8,12 +8,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use ringpoll::net::{copy_bidirectional, CopyOptions, SpliceMode, TcpStream, UdpSocket};
-use ringpoll::time::{sleep, timeout};
+use ringpoll::time::sleep;
 use support::*;
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    timeout(Duration::from_secs(5), f).await.expect("bounded wait")
-}
 
 /// Reads `stream` to EOF.
 async fn read_to_end(stream: &TcpStream) -> Vec<u8> {

@@ -284,10 +284,10 @@ fn request(line: &str, key: &str) -> redis::Cmd {
     cmd
 }
 
-/// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX, UNLINK, TYPE, STRLEN and APPEND on
-/// one key, with the replies redis-server 7.0.15 gave (times chosen so that the reply does
+/// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX, UNLINK, TYPE, STRLEN, APPEND and
+/// EXPIRE's NX, XX, GT and LT on one key, with the replies redis-server 7.0.15 gave (times chosen so that the reply does
 /// not depend on how long a request takes).
-const TIMES_AND_TAKES: [(&str, &str); 66] = [
+const TIMES_AND_TAKES: [(&str, &str); 103] = [
     ("SET {k} 5", "OK"),
     ("PTTL {k}", "-1"),
     ("PERSIST {k}", "0"),
@@ -354,6 +354,43 @@ const TIMES_AND_TAKES: [(&str, &str); 66] = [
     ("APPEND {k} 5", "3"),
     ("INCR {k}", "106"),
     ("APPEND {k}", "ERR wrong number of arguments for 'append' command"),
+    ("SET {k} v", "OK"),
+    ("EXPIRE {k} 100 XX", "0"),
+    ("EXPIRE {k} 100 GT", "0"),
+    ("EXPIRE {k} 100 LT", "1"),
+    ("TTL {k}", "100"),
+    ("EXPIRE {k} 50 NX", "0"),
+    ("EXPIRE {k} 200 LT", "0"),
+    ("EXPIRE {k} 200 GT", "1"),
+    ("TTL {k}", "200"),
+    ("EXPIRE {k} 100 GT", "0"),
+    ("EXPIRE {k} 100 LT", "1"),
+    ("TTL {k}", "100"),
+    ("EXPIRE {k} 300 XX", "1"),
+    ("TTL {k}", "300"),
+    ("EXPIRE {k} 10 NX XX", "ERR NX and XX, GT or LT options at the same time are not compatible"),
+    ("EXPIRE {k} 10 GT LT", "ERR GT and LT options at the same time are not compatible"),
+    ("EXPIRE {k} 10 NX GT", "ERR NX and XX, GT or LT options at the same time are not compatible"),
+    ("EXPIRE {k} 10 XX GT", "0"),
+    ("TTL {k}", "300"),
+    ("EXPIRE {k} 10 FOO", "ERR Unsupported option FOO"),
+    ("EXPIRE {k} abc FOO", "ERR Unsupported option FOO"),
+    ("EXPIRE {k} abc NX", "ERR value is not an integer or out of range"),
+    ("EXPIRE {k} 10 nx nx", "0"),
+    ("PEXPIRE {k} 100000 lt", "1"),
+    ("TTL {k}", "100"),
+    ("SET {k} v", "OK"),
+    ("EXPIRE {k} -1 XX", "0"),
+    ("EXISTS {k}", "1"),
+    ("EXPIRE {k} 0 GT", "0"),
+    ("EXISTS {k}", "1"),
+    ("EXPIRE {k} -1 NX", "1"),
+    ("EXISTS {k}", "0"),
+    ("EXPIRE {k} 10 NX", "0"),
+    ("SET {k} v EX 100", "OK"),
+    ("EXPIRE {k} -5 GT", "0"),
+    ("EXPIRE {k} -5 LT", "1"),
+    ("EXISTS {k}", "0"),
 ];
 
 /// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and

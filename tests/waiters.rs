@@ -9,15 +9,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use ringpoll::net::{TcpListener, TcpStream, UdpSocket};
-use ringpoll::time::{sleep, timeout};
+use ringpoll::time::sleep;
 use support::*;
-
-/// Every wait in these tests is bounded: a lost waiter fails instead of hanging.
-const BOUND: Duration = Duration::from_secs(5);
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    timeout(BOUND, f).await.expect("a waiter was never woken")
-}
 
 /// Lets every spawned task run up to its first wait.
 async fn settle() {

@@ -9,12 +9,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ringpoll::net::{PartialWrite, TcpStream, UdpSocket, UnixStream};
-use ringpoll::time::timeout;
 use support::*;
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    timeout(Duration::from_secs(10), f).await.expect("bounded wait")
-}
 
 /// Long enough for a first write to go out on a loaded machine.
 fn soon() -> Option<Instant> {

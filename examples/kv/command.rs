@@ -3,7 +3,7 @@
 //! the client gets.
 
 use super::hash::Key;
-use super::op::{Expiry, Only, Op, SetHow, SetReply};
+use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
 use super::store::unix_now;
@@ -34,7 +34,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"append" => argc == 2,
         b"set" => argc >= 2,
         b"getex" => argc >= 1,
-        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"expire" | b"pexpire" => argc == 2,
+        b"setnx" | b"getset" | b"incrby" | b"decrby" => argc == 2,
+        b"expire" | b"pexpire" => argc >= 2,
         b"del" | b"unlink" | b"exists" | b"mget" => argc >= 1,
         b"setex" | b"psetex" => argc == 3,
         b"mset" => argc >= 2 && argc.is_multiple_of(2),
@@ -97,8 +98,12 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"quit" => Plan::Quit,
         b"expire" | b"pexpire" => {
             let per_unit = if name == b"expire" { 1000 } else { 1 };
+            let only = match expire_conditions(&args[2..]) {
+                Ok(only) => only,
+                Err(e) => return answer(out, |o| replies::error(o, &e)),
+            };
             match integer(args[1]).map(|n| n.checked_mul(per_unit)) {
-                Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms)),
+                Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms, only)),
                 Some(_) => {
                     let name = String::from_utf8_lossy(name);
                     answer(out, |o| replies::error(o, &format!("ERR invalid expire time in '{name}' command")))
@@ -267,6 +272,34 @@ fn expiry_options(
         None => None,
     };
     Ok((expiry, flagged))
+}
+
+/// EXPIRE's conditions after its time (NX, XX, GT, LT, in any case, each any number of
+/// times), or Redis 7's error: for an option it does not know, and for NX with any other, or
+/// GT with LT.
+fn expire_conditions(options: &[&[u8]]) -> Result<ExpireIf, String> {
+    let mut only = ExpireIf::default();
+    for option in options {
+        let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
+        if is(b"nx") {
+            only.no_time = true;
+        } else if is(b"xx") {
+            only.has_time = true;
+        } else if is(b"gt") {
+            only.later = true;
+        } else if is(b"lt") {
+            only.earlier = true;
+        } else {
+            return Err(format!("ERR Unsupported option {}", printable(&String::from_utf8_lossy(option))));
+        }
+    }
+    if only.no_time && (only.has_time || only.later || only.earlier) {
+        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
+    }
+    if only.later && only.earlier {
+        return Err("ERR GT and LT options at the same time are not compatible".into());
+    }
+    Ok(only)
 }
 
 /// The options of SET and GETEX that take a time.

@@ -11,9 +11,10 @@
 //! Commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, as Redis 7 takes them; NX
 //! and XX are decided on the core that owns the key), SETNX, SETEX, PSETEX, GETSET, GETDEL,
 //! GETEX, DEL, UNLINK, EXISTS, TYPE, STRLEN, APPEND, KEYS (every shard's), INCR, INCRBY,
-//! DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE, PEXPIRE, TTL, PTTL, PERSIST, DBSIZE,
-//! FLUSHALL, INFO (per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which
-//! client libraries send on connecting. Runs until SIGINT or SIGTERM.
+//! DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL,
+//! PERSIST, DBSIZE, FLUSHALL, INFO (per-core counters), QUIT; SELECT 0 and CLIENT
+//! SETNAME/SETINFO, which client libraries send on connecting. Runs until SIGINT or
+//! SIGTERM.
 
 #[path = "../cli/mod.rs"]
 mod cli;

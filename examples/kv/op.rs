@@ -26,9 +26,9 @@ pub enum Op<'a> {
     Exists(Key<'a>),
     /// `INCRBY key delta`: INCR, DECR and DECRBY are it with 1, -1 and the negated amount.
     Incr(Key<'a>, i64),
-    /// `PEXPIRE key milliseconds` (EXPIRE is it with the seconds in milliseconds): a TTL of
-    /// zero or less deletes the key.
-    Expire(Key<'a>, i64),
+    /// `PEXPIRE key milliseconds` (EXPIRE is it with the seconds in milliseconds), if the
+    /// key's time meets the condition: a TTL of zero or less deletes the key.
+    Expire(Key<'a>, i64, ExpireIf),
     /// TTL: the time left in seconds, rounded.
     Ttl(Key<'a>),
     /// PTTL: the time left in milliseconds.
@@ -99,6 +99,34 @@ impl SetHow {
             _ => return None,
         };
         Some(SetHow { only, reply, expiry: Expiry::from_bits(flags >> 4, ms)? })
+    }
+}
+
+/// When EXPIRE sets a key's time: Redis 7's NX, XX, GT and LT, any of them (the command
+/// refuses the combinations Redis refuses); none, always. A key without a time counts as
+/// one that never ends, so GT never sets it and LT always does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpireIf {
+    /// NX: only if the key has no time.
+    pub no_time: bool,
+    /// XX: only if it has one.
+    pub has_time: bool,
+    /// GT: only if the new time is later than the key's.
+    pub later: bool,
+    /// LT: only if it is earlier.
+    pub earlier: bool,
+}
+
+impl ExpireIf {
+    /// The four conditions as bits 0-3.
+    fn bits(self) -> u8 {
+        u8::from(self.no_time) | u8::from(self.has_time) << 1 | u8::from(self.later) << 2 | u8::from(self.earlier) << 3
+    }
+
+    /// The inverse of [`ExpireIf::bits`]; `None` for a byte it never writes.
+    fn from_bits(bits: u8) -> Option<ExpireIf> {
+        let bit = |n: u8| bits & 1 << n != 0;
+        (bits < 16).then(|| ExpireIf { no_time: bit(0), has_time: bit(1), later: bit(2), earlier: bit(3) })
     }
 }
 
@@ -193,9 +221,9 @@ const HEAD: usize = 17;
 const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
 
 impl<'a> Op<'a> {
-    /// Appends the encoding to `out`: the head, then for SET with options and GETEX a byte of
-    /// flags, then for those, INCR and EXPIRE a little-endian 64-bit number (SET's and GETEX's
-    /// milliseconds, INCR's delta, EXPIRE's milliseconds), then the key and the value. Every
+    /// Appends the encoding to `out`: the head, then for SET with options, GETEX and EXPIRE a
+    /// byte of flags, then for those and INCR a little-endian 64-bit number (SET's, GETEX's
+    /// and EXPIRE's milliseconds, INCR's delta), then the key and the value. Every
     /// operation has the same few parts (the head written in one piece, the key and the
     /// value one copy each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -211,7 +239,10 @@ impl<'a> Op<'a> {
             Op::Del(key) => (DEL, key, &[], None),
             Op::Exists(key) => (EXISTS, key, &[], None),
             Op::Incr(key, delta) => (INCR, key, &[], Some(delta as u64)),
-            Op::Expire(key, ms) => (EXPIRE, key, &[], Some(ms as u64)),
+            Op::Expire(key, ms, only) => {
+                flags = Some(only.bits());
+                (EXPIRE, key, &[], Some(ms as u64))
+            }
             Op::Ttl(key) => (TTL, key, &[], None),
             Op::Pttl(key) => (PTTL, key, &[], None),
             Op::Persist(key) => (PERSIST, key, &[], None),
@@ -258,12 +289,12 @@ impl<'a> Op<'a> {
         let value_len = u32::from_le_bytes(head[5..9].try_into().ok()?) as usize;
         let hash = u64::from_le_bytes(head[9..].try_into().ok()?);
         let (flags, number, rest) = match tag {
-            SET_WITH | GETEX => {
+            SET_WITH | GETEX | EXPIRE => {
                 let (&[flags], rest) = rest.split_first_chunk::<1>()?;
                 let (number, rest) = rest.split_first_chunk::<8>()?;
                 (flags, u64::from_le_bytes(*number), rest)
             }
-            INCR | EXPIRE => {
+            INCR => {
                 let (number, rest) = rest.split_first_chunk::<8>()?;
                 (0, u64::from_le_bytes(*number), rest)
             }
@@ -279,7 +310,7 @@ impl<'a> Op<'a> {
             DEL => Op::Del(key),
             EXISTS => Op::Exists(key),
             INCR => Op::Incr(key, number as i64),
-            EXPIRE => Op::Expire(key, number as i64),
+            EXPIRE => Op::Expire(key, number as i64, ExpireIf::from_bits(flags)?),
             TTL => Op::Ttl(key),
             PTTL => Op::Pttl(key),
             PERSIST => Op::Persist(key),
@@ -330,7 +361,8 @@ mod tests {
             Op::Exists(key(b"e")),
             Op::Incr(key(b"i"), 1),
             Op::Incr(key(b"j"), i64::MIN),
-            Op::Expire(key(b"x"), -3),
+            Op::Expire(key(b"x"), -3, ExpireIf::default()),
+            Op::Expire(key(b"x"), 9, ExpireIf { has_time: true, earlier: true, ..ExpireIf::default() }),
             Op::Ttl(key(b"t")),
             Op::Pttl(key(b"pt")),
             Op::Persist(key(b"p")),

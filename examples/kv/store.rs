@@ -13,10 +13,9 @@ use hashbrown::HashTable;
 
 use super::glob;
 use super::hash::{self, Key};
-use super::op::{Expiry, Only, Op, SetHow, SetReply};
+use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
 use super::replies;
-use super::resp::integer;
-use super::resp::MAX_BULK;
+use super::resp::{integer, MAX_BULK};
 
 struct Entry {
     key: Vec<u8>,
@@ -101,7 +100,7 @@ impl Store {
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
             Op::Incr(key, delta) => self.incr(key, delta, now, out),
-            Op::Expire(key, ms) => self.expire(key, ms, now, out),
+            Op::Expire(key, ms, only) => self.expire(key, ms, only, now, out),
             // Redis rounds TTL's seconds to the nearest.
             Op::Ttl(key) => self.time_left(key, now, out, |left| (left.as_millis() + 500) / 1000),
             Op::Pttl(key) => self.time_left(key, now, out, |left| left.as_millis()),
@@ -214,18 +213,31 @@ impl Store {
         }
     }
 
-    fn expire(&mut self, key: Key<'_>, ms: i64, now: Instant, out: &mut Vec<u8>) {
-        if ms <= 0 {
-            return replies::int(out, i64::from(self.take(key, now)));
+    /// EXPIRE and PEXPIRE: the key's time becomes `ms` from now if `only` allows it (a time
+    /// of zero or less deletes the key); 1 if it did, 0 if not or if there is no key.
+    fn expire(&mut self, key: Key<'_>, ms: i64, only: ExpireIf, now: Instant, out: &mut Vec<u8>) {
+        // A time not past `now` is earlier than any live key's; one past what an Instant
+        // holds (None) is later than any.
+        let when = if ms <= 0 { Some(now) } else { deadline(now, Duration::from_millis(ms.unsigned_abs())) };
+        let allowed = match self.live(key, now) {
+            None => false,
+            Some(e) => match e.expires {
+                None => !only.has_time && !only.later,
+                Some(current) => {
+                    let refused = only.no_time
+                        || (only.later && when.is_some_and(|when| when <= current))
+                        || (only.earlier && when.is_none_or(|when| when >= current));
+                    !refused
+                }
+            },
+        };
+        if allowed && ms <= 0 {
+            self.take(key, now);
+        } else if let Some(e) = self.live_mut(key, now).filter(|_| allowed) {
+            e.expires = when;
+            self.expiring = true;
         }
-        match self.live_mut(key, now) {
-            Some(e) => {
-                e.expires = deadline(now, Duration::from_millis(ms.unsigned_abs()));
-                self.expiring = true;
-                replies::int(out, 1);
-            }
-            None => replies::int(out, 0),
-        }
+        replies::int(out, i64::from(allowed));
     }
 
     /// GETEX: the value, then the key's expiry time as `expiry` says (a Unix time already past
@@ -408,7 +420,7 @@ mod tests {
         let incr = |delta| Op::Incr(Key::new(b"n"), delta);
         assert_eq!(run(incr(-5)), ":-5\r\n", "from nothing, as from 0");
         assert_eq!(run(incr(12)), ":7\r\n");
-        assert_eq!(run(Op::Expire(Key::new(b"n"), 100_000)), ":1\r\n");
+        assert_eq!(run(Op::Expire(Key::new(b"n"), 100_000, ExpireIf::default())), ":1\r\n");
         assert_eq!(run(incr(i64::MAX - 7)), format!(":{}\r\n", i64::MAX));
         assert_eq!(run(ttl(b"n")), ":100\r\n", "INCRBY keeps the key's time");
         assert_eq!(run(incr(1)), "-ERR increment or decrement would overflow\r\n");
@@ -429,7 +441,7 @@ mod tests {
         assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
         assert_eq!(run(Op::Pttl(k()), now), ":-1\r\n");
         assert_eq!(run(Op::Persist(k()), now), ":0\r\n", "no time to drop");
-        assert_eq!(run(Op::Expire(k(), 1_500), now), ":1\r\n");
+        assert_eq!(run(Op::Expire(k(), 1_500, ExpireIf::default()), now), ":1\r\n");
         assert_eq!(run(Op::Pttl(k()), now), ":1500\r\n");
         assert_eq!(run(Op::Ttl(k()), now), ":2\r\n", "1.5 s rounds up, as Redis rounds");
         assert_eq!(run(Op::Pttl(k()), now + Duration::from_millis(1_499)), ":1\r\n");

@@ -1,8 +1,8 @@
 //! What the integration tests share, as tokio's `tests/support`: each test file declares
 //! `mod support;` and takes what it needs with `use support::*;`.
 //!
-//! - `runtime`: the driver under test, `run` (a one-core `block_on` on it), runtimes, joins
-//!   bounded in time;
+//! - `runtime`: the driver under test, `run` (a one-core `block_on` on it), runtimes, waits
+//!   and joins bounded in time;
 //! - `fds`: counting this process's descriptors, so a test can show it leaked none;
 //! - `payload`: deterministic test bytes;
 //! - `tcp`: a connected loopback pair, an echo server, a round trip;

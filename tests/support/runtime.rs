@@ -39,6 +39,12 @@ pub fn num_cpus() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// Awaits `f` on a core, failing (rather than hang) if it takes more than ten seconds:
+/// for every wait in a test that a lost wake or a missed completion would make endless.
+pub async fn bounded<F: Future>(f: F) -> F::Output {
+    ringpoll::time::timeout(Duration::from_secs(10), f).await.expect("a bounded wait took more than 10 s")
+}
+
 /// Joins a task from the test thread, failing (instead of hanging) after `secs`.
 pub fn join_within<T: Send + 'static>(handle: JoinHandle<T>, secs: u64) -> T {
     within(secs, move || handle.join()).expect("task failed")
