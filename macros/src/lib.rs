@@ -21,10 +21,14 @@ struct Args {
 }
 
 impl Args {
-    fn parse(tokens: TokenStream, allow_cores: bool) -> syn::Result<Args> {
+    fn parse(tokens: TokenStream2, allow_cores: bool) -> syn::Result<Args> {
         let mut args = Args::default();
         let parser = syn::meta::parser(|meta| {
-            if meta.path.is_ident("driver") {
+            if args.driver.is_some() && meta.path.is_ident("driver")
+                || args.cores.is_some() && meta.path.is_ident("cores")
+            {
+                Err(meta.error("argument given twice"))
+            } else if meta.path.is_ident("driver") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if !matches!(lit.value().as_str(), "uring" | "epoll" | "auto") {
                     return Err(syn::Error::new(lit.span(), "driver must be \"uring\", \"epoll\" or \"auto\""));
@@ -41,7 +45,7 @@ impl Args {
                 Err(meta.error("unknown argument: expected `driver = \"..\"`"))
             }
         });
-        syn::parse::Parser::parse(parser, tokens)?;
+        syn::parse::Parser::parse2(parser, tokens)?;
         Ok(args)
     }
 
@@ -91,18 +95,42 @@ fn check_signature(f: &ItemFn, what: &str) -> syn::Result<()> {
 }
 
 fn expand(
-    args: TokenStream,
-    item: TokenStream,
+    args: TokenStream2,
+    item: TokenStream2,
     what: &str,
     allow_cores: bool,
     build: fn(Args, ItemFn) -> TokenStream2,
-) -> TokenStream {
-    let result = Args::parse(args, allow_cores).and_then(|args| {
-        let f: ItemFn = syn::parse(item)?;
-        check_signature(&f, what)?;
-        Ok(build(args, f))
-    });
-    result.unwrap_or_else(syn::Error::into_compile_error).into()
+) -> TokenStream2 {
+    let f: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(e) => return with_error(item, e),
+    };
+    let checked = Args::parse(args, allow_cores).and_then(|args| check_signature(&f, what).map(|()| args));
+    match checked {
+        Ok(args) => build(args, f),
+        Err(e) => with_error(stub(f), e),
+    }
+}
+
+/// The error, and beside it what the item still declares: without the function, a bad
+/// argument to `main` would also be reported as "`main` function not found".
+fn with_error(item: TokenStream2, error: syn::Error) -> TokenStream2 {
+    let error = error.into_compile_error();
+    quote! { #item #error }
+}
+
+/// The function with its name, visibility and return type but a body that is never checked:
+/// no `async`, no arguments and no `#[test]`, so it adds no errors of its own.
+fn stub(f: ItemFn) -> TokenStream2 {
+    let ItemFn { attrs, vis, mut sig, .. } = f;
+    sig.asyncness = None;
+    sig.inputs.clear();
+    let attrs = attrs.iter().filter(|a| !a.path().is_ident("should_panic") && !a.path().is_ident("ignore"));
+    quote! {
+        #[allow(dead_code, unreachable_code)]
+        #(#attrs)*
+        #vis #sig { ::core::unimplemented!() }
+    }
 }
 
 /// Runs `async fn main` on ringpoll.
@@ -140,24 +168,26 @@ fn expand(
 /// ```
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(args, item, "#[ringpoll::main]", true, |args, f| {
-        let ItemFn { attrs, vis, sig, block } = f;
-        let mut sig = sig;
-        sig.asyncness = None;
-        let driver = args.driver();
-        let run = match &args.cores {
-            None => quote! { ::ringpoll::__macros::block_on(#driver, async move #block) },
-            Some(cores) => quote! {
-                ::ringpoll::__macros::on_cores(&[#(#cores),*], #driver, move |_core| async move #block)
-            },
-        };
-        quote! {
-            #(#attrs)*
-            #vis #sig {
-                #run
-            }
+    expand(args.into(), item.into(), "#[ringpoll::main]", true, expand_main).into()
+}
+
+/// `main` made sync: its body runs on ringpoll, on one thread or on each listed core.
+fn expand_main(args: Args, f: ItemFn) -> TokenStream2 {
+    let ItemFn { attrs, vis, mut sig, block } = f;
+    sig.asyncness = None;
+    let driver = args.driver();
+    let run = match &args.cores {
+        None => quote! { ::ringpoll::__macros::block_on(#driver, async move #block) },
+        Some(cores) => quote! {
+            ::ringpoll::__macros::on_cores(&[#(#cores),*], #driver, move |_core| async move #block)
+        },
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #run
         }
-    })
+    }
 }
 
 /// Runs an `async fn` test on a fresh ringpoll core on the test's thread
@@ -177,17 +207,60 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(args, item, "#[ringpoll::test]", false, |args, f| {
-        let ItemFn { attrs, vis, sig, block } = f;
-        let mut sig = sig;
-        sig.asyncness = None;
-        let driver = args.driver();
-        quote! {
-            #[::core::prelude::v1::test]
-            #(#attrs)*
-            #vis #sig {
-                ::ringpoll::__macros::block_on(#driver, async move #block)
-            }
+    expand(args.into(), item.into(), "#[ringpoll::test]", false, expand_test).into()
+}
+
+/// A sync `#[test]` whose body runs on a fresh core.
+fn expand_test(args: Args, f: ItemFn) -> TokenStream2 {
+    let ItemFn { attrs, vis, mut sig, block } = f;
+    sig.asyncness = None;
+    let driver = args.driver();
+    quote! {
+        #[::core::prelude::v1::test]
+        #(#attrs)*
+        #vis #sig {
+            ::ringpoll::__macros::block_on(#driver, async move #block)
         }
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{expand, expand_main};
+
+    fn expand_main_of(args: &str, item: &str) -> String {
+        let (args, item) = (args.parse().unwrap(), item.parse().unwrap());
+        expand(args, item, "#[ringpoll::main]", true, expand_main).to_string()
+    }
+
+    #[test]
+    fn a_bad_argument_is_one_error_and_main_still_exists() {
+        for args in ["driver = \"kqueue\"", "threads = 4", "cores = []", "cores = [a]"] {
+            let out = expand_main_of(args, "async fn main() -> std::io::Result<()> { Ok(()) }");
+            assert_eq!(out.matches("compile_error").count(), 1, "{args}: {out}");
+            assert!(out.contains("fn main () -> std :: io :: Result < () >"), "{args}: {out}");
+            assert!(!out.contains("async"), "{args}: {out}");
+        }
+    }
+
+    #[test]
+    fn a_bad_signature_keeps_a_sync_main_without_arguments() {
+        let out = expand_main_of("", "async fn main(x: u32) {}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(out.contains("fn main ()") && !out.contains("async"), "{out}");
+    }
+
+    #[test]
+    fn an_argument_given_twice_is_an_error() {
+        for args in ["driver = \"epoll\", driver = \"uring\"", "cores = [0], cores = [1]"] {
+            let out = expand_main_of(args, "async fn main() {}");
+            assert!(out.contains("compile_error") && out.contains("given twice"), "{args}: {out}");
+        }
+    }
+
+    #[test]
+    fn good_arguments_expand_without_error() {
+        let out = expand_main_of("cores = [0, 1], driver = \"epoll\"", "async fn main() {}");
+        assert!(!out.contains("compile_error") && out.contains("on_cores"), "{out}");
+    }
 }
