@@ -22,7 +22,7 @@ fn socket_path(name: &str) -> PathBuf {
 async fn read_to_end(stream: &UnixStream) -> Vec<u8> {
     let mut all = Vec::new();
     loop {
-        let (n, buf) = stream.read(Vec::with_capacity(64 * 1024)).await;
+        let (n, buf) = bounded(stream.read(Vec::with_capacity(64 * 1024))).await;
         if n.unwrap() == 0 {
             return all;
         }
@@ -128,9 +128,9 @@ fn listeners_and_streams_move_to_and_from_std_with_bytes_intact() {
     run_leak_free(async {
         let listener = UnixListener::from_std(std::os::unix::net::UnixListener::bind(&path).unwrap()).unwrap();
         let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let (server, _) = bounded(listener.accept()).await.unwrap();
         client.write_all(b"to ringpoll").unwrap();
-        let (n, buf) = server.read(Vec::with_capacity(64)).await;
+        let (n, buf) = bounded(server.read(Vec::with_capacity(64))).await;
         assert_eq!(&buf[..n.unwrap()], b"to ringpoll");
 
         let mut server = server.into_std().unwrap();

@@ -41,11 +41,11 @@ fn writev_past_uio_maxiov_writes_the_first_1024_buffers() {
     });
 }
 
-/// Reads exactly `len` bytes.
+/// Reads exactly `len` bytes, each read bounded in time.
 async fn read_exact(stream: &ringpoll::net::TcpStream, len: usize) -> (std::io::Result<()>, Vec<u8>) {
     let mut all = Vec::new();
     while all.len() < len {
-        let (n, buf) = stream.read(Vec::with_capacity(len - all.len())).await;
+        let (n, buf) = bounded(stream.read(Vec::with_capacity(len - all.len()))).await;
         match n {
             Ok(0) => return (Err(std::io::ErrorKind::UnexpectedEof.into()), all),
             Ok(_) => all.extend_from_slice(&buf),
