@@ -113,11 +113,8 @@ impl Store {
             Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
             Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
             Op::Append { key, value } => self.append(key, value, now, out),
-            Op::GetDel(key) => match self.live(key, now) {
-                Some(e) => {
-                    replies::bulk(out, &e.value);
-                    self.take(key, now);
-                }
+            Op::GetDel(key) => match self.remove(key).filter(|e| e.live(now)) {
+                Some(e) => replies::bulk(out, &e.value),
                 None => replies::nil(out),
             },
             Op::DbSize => {
@@ -216,24 +213,22 @@ impl Store {
     /// EXPIRE and PEXPIRE: the key's time becomes `ms` from now if `only` allows it (a time
     /// of zero or less deletes the key); 1 if it did, 0 if not or if there is no key.
     fn expire(&mut self, key: Key<'_>, ms: i64, only: ExpireIf, now: Instant, out: &mut Vec<u8>) {
+        let Some(e) = self.live_mut(key, now) else { return replies::int(out, 0) };
         // A time not past `now` is earlier than any live key's; one past what an Instant
         // holds (None) is later than any.
         let when = if ms <= 0 { Some(now) } else { deadline(now, Duration::from_millis(ms.unsigned_abs())) };
-        let allowed = match self.live(key, now) {
-            None => false,
-            Some(e) => match e.expires {
-                None => !only.has_time && !only.later,
-                Some(current) => {
-                    let refused = only.no_time
-                        || (only.later && when.is_some_and(|when| when <= current))
-                        || (only.earlier && when.is_none_or(|when| when >= current));
-                    !refused
-                }
-            },
+        let allowed = match e.expires {
+            None => !only.has_time && !only.later,
+            Some(current) => {
+                let refused = only.no_time
+                    || (only.later && when.is_some_and(|when| when <= current))
+                    || (only.earlier && when.is_none_or(|when| when >= current));
+                !refused
+            }
         };
         if allowed && ms <= 0 {
             self.take(key, now);
-        } else if let Some(e) = self.live_mut(key, now).filter(|_| allowed) {
+        } else if allowed {
             e.expires = when;
             self.expiring = true;
         }
@@ -328,10 +323,12 @@ impl Store {
 
     /// Removes `key`; whether it was there and live.
     fn take(&mut self, key: Key<'_>, now: Instant) -> bool {
-        match self.map.find_entry(key.hash, |e| e.key == key.bytes) {
-            Ok(entry) => entry.remove().0.live(now),
-            Err(_) => false,
-        }
+        self.remove(key).is_some_and(|e| e.live(now))
+    }
+
+    /// Removes `key`'s entry, live or expired, and gives it back.
+    fn remove(&mut self, key: Key<'_>) -> Option<Entry> {
+        self.map.find_entry(key.hash, |e| e.key == key.bytes).ok().map(|entry| entry.remove().0)
     }
 }
 
