@@ -371,11 +371,8 @@ fn connections_without_a_whole_head_in_time_are_closed() {
     }
     assert!(started.elapsed() < Duration::from_secs(5), "each closed soon after its time was up");
     drop((idle, half, after_response, slow));
-    let give_up = Instant::now() + Duration::from_secs(10);
-    while open_fds() > baseline && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(open_fds() <= baseline, "connections left open: {} > {baseline}", open_fds());
+    let open = open_fds_settled(baseline);
+    assert!(open <= baseline, "connections left open: {open} > {baseline}");
 }
 
 /// A client that stops reading mid-file, and holds its connection, is closed once the
@@ -394,11 +391,11 @@ fn a_client_that_stops_reading_is_closed_after_the_timeout() {
     stalled.read_exact(&mut first).unwrap();
     assert!(first.starts_with(b"HTTP/1.1 200 OK"));
     // Only the client's own socket stays: the server's and the file's are closed.
-    let give_up = Instant::now() + Duration::from_secs(10);
-    while open_fds() > baseline + 1 && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(open_fds(), baseline + 1, "the server still holds the stalled connection or its file");
+    assert_eq!(
+        open_fds_settled(baseline + 1),
+        baseline + 1,
+        "the server still holds the stalled connection or its file"
+    );
     let mut rest = Vec::new();
     let _ = stalled.read_to_end(&mut rest);
     assert!(first.len() + rest.len() < big().len(), "the whole file came although the client stalled");
@@ -422,11 +419,8 @@ fn a_client_leaving_mid_file_costs_nothing() {
         // Leave with most of the 16 MiB unread: the close is a reset under the server's send.
         drop(conn);
     }
-    let give_up = Instant::now() + Duration::from_secs(10);
-    while open_fds() > baseline && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(open_fds() <= baseline, "connections or files left open: {} > {baseline}", open_fds());
+    let open = open_fds_settled(baseline);
+    assert!(open <= baseline, "connections or files left open: {open} > {baseline}");
     let mut conn = client(addr);
     assert_eq!(get(&mut conn, "/data.bin").body, payload(100_000, 3), "the server serves on");
 }

@@ -26,6 +26,17 @@ pub fn fd_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// This process's open descriptors once they are down to `at_most`, or as they are after ten
+/// seconds of waiting: for descriptors another thread (a server's core) closes in its own
+/// time. The caller asserts on what it gets.
+pub fn open_fds_settled(at_most: usize) -> usize {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while open_fds() > at_most && std::time::Instant::now() < give_up {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    open_fds()
+}
+
 /// Checks that `f` leaves no descriptor open. A neighbour test that does not take the lock
 /// may close descriptors meanwhile, so fewer after is allowed.
 pub fn assert_no_fd_leak(f: impl FnOnce()) {
