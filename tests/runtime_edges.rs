@@ -1,0 +1,564 @@
+//! The runtime's public API for sharded services pushed at its edges, against what tokio's
+//! equivalents promise: handles dropped anywhere while spawns race, shutdown with tasks that
+//! will not stop, aborts mid-I/O and futures whose destructor panics, channels whose
+//! receiver leaves with senders waiting or messages queued, and the single-core sync types.
+//!
+//! Every test takes `fd_lock`: several count descriptors or the runtime's threads, which a
+//! neighbour test would disturb.
+
+mod support;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ringpoll::channel::{cross_core, local, RecvError, TryRecvError, TrySendError};
+use ringpoll::sync::{Notify, Semaphore};
+use ringpoll::{Handle, JoinError};
+use support::{bounded, fd_lock, join_within, one_core_runtime, open_fds, pair, poll_once, run, two_core_runtime, within};
+
+/// Threads of this process that the runtime starts: cores, blocking pool, shutdown waiter
+/// (all named `ringpoll-*`) and io_uring's workers (`iou-*`). The test harness's own threads
+/// come and go with other tests, so they are not counted.
+fn runtime_threads() -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("ringpoll") || name.starts_with("iou-"))
+        .count()
+}
+
+/// `count()` once it is down to `at_most`, or as it is after ten seconds.
+fn settled(at_most: usize, count: impl Fn() -> usize) -> usize {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while count() > at_most && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(10));
+    }
+    count()
+}
+
+/// Counts its drops, to show a message nobody reads is dropped (not leaked).
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Panics when dropped (unless already unwinding).
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("a destructor that panics");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Handle and Runtime
+
+#[test]
+fn handles_cloned_and_dropped_on_many_threads_while_spawns_race_the_runtimes_drop() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let handle = rt.handle().clone();
+    let (ok, cancelled) = within(60, move || {
+        let spawners: Vec<_> = (0..8)
+            .map(|t| {
+                let handle = handle.clone();
+                thread::spawn(move || {
+                    let (mut ok, mut cancelled) = (0, 0);
+                    for i in 0..300usize {
+                        let mine = handle.clone();
+                        let task = mine.spawn_on((t + i) % 2, move || async move { i });
+                        drop(mine);
+                        // Every spawn resolves: run (its output intact) or cancelled, never lost.
+                        match task.join() {
+                            Ok(out) => {
+                                assert_eq!(out, i);
+                                ok += 1;
+                            }
+                            Err(e) => {
+                                assert!(e.is_cancelled(), "{e}");
+                                cancelled += 1;
+                            }
+                        }
+                    }
+                    (ok, cancelled)
+                })
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(5));
+        thread::spawn(move || drop(rt)).join().expect("dropping the runtime on a foreign thread");
+        drop(handle);
+        spawners.into_iter().map(|s| s.join().expect("spawner")).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(ok + cancelled, 8 * 300);
+    assert!(cancelled > 0, "the runtime was dropped before any spawn raced it ({ok} ran)");
+}
+
+#[test]
+fn the_runtime_dropped_on_a_blocking_thread_stops_and_leaves_nothing() {
+    let _guard = fd_lock();
+    let (fds, threads) = (open_fds(), runtime_threads());
+    let slot = Arc::new(Mutex::new(Some(two_core_runtime())));
+    let (done_tx, done_rx) = mpsc::channel();
+    let in_task = slot.clone();
+    let rt_handle = slot.lock().unwrap().as_ref().unwrap().handle().clone();
+    rt_handle
+        .spawn_on(0, move || async move {
+            let _ = ringpoll::spawn_blocking(move || {
+                let rt = in_task.lock().unwrap().take();
+                drop(rt); // joins both cores from a pool thread, then shuts the pool down
+                let _ = done_tx.send(());
+            })
+            .await;
+        })
+        .detach();
+    done_rx.recv_timeout(Duration::from_secs(10)).expect("the drop on a blocking thread returned");
+    assert!(slot.lock().unwrap().is_none());
+    let late = rt_handle.spawn_on(1, || async { 1 });
+    assert!(matches!(within(10, move || late.join()), Err(JoinError::Cancelled)), "a stopped core runs nothing");
+    drop(rt_handle);
+    assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
+    assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
+}
+
+#[test]
+fn handle_current_is_none_off_the_cores_and_on_blocking_threads() {
+    let _guard = fd_lock();
+    assert!(Handle::try_current().is_none());
+    assert!(thread::spawn(|| std::panic::catch_unwind(Handle::current).is_err()).join().unwrap());
+    let rt = one_core_runtime();
+    let seen = rt.spawn_on(0, || async {
+        let on_core = Handle::try_current().map(|h| h.core_count());
+        // Documented: only core threads have a current handle (tokio's blocking threads do).
+        let on_pool = ringpoll::spawn_blocking(|| Handle::try_current().is_some()).await.unwrap();
+        (on_core, on_pool)
+    });
+    assert_eq!(join_within(seen, 10), (Some(1), false));
+}
+
+#[test]
+fn graceful_shutdown_ends_in_bounded_time_whatever_the_tasks_do() {
+    let _guard = fd_lock();
+    let (fds, threads) = (open_fds(), runtime_threads());
+    let rt = two_core_runtime();
+    // Core 0: a task that never stops spawning tasks.
+    rt.spawn_on(0, || async {
+        loop {
+            ringpoll::spawn(ringpoll::yield_now()).detach();
+            ringpoll::yield_now().await;
+        }
+    })
+    .detach();
+    // Core 1: a sleep far past the grace, and a blocking job past it too.
+    let sleeper = rt.spawn_on(1, || async { ringpoll::time::sleep(Duration::from_secs(60)).await });
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let waiter = rt.spawn_on(1, move || async move {
+        ringpoll::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            release_rx.recv_timeout(Duration::from_secs(20))
+        })
+        .await
+    });
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the blocking job started");
+    let handle = rt.handle().clone();
+    let start = Instant::now();
+    handle.shutdown_gracefully(Duration::from_millis(200));
+    handle.shutdown_gracefully(Duration::from_secs(3600)); // a second request does nothing
+    within(10, move || rt.wait());
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(150), "the grace was not given: {took:?}");
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    assert!(matches!(join_within_result(sleeper), Err(JoinError::Cancelled)));
+    assert!(matches!(join_within_result(waiter), Err(JoinError::Cancelled)));
+    // A spawn after the shutdown says so at once instead of hanging.
+    let late = handle.spawn_on(0, || async { 1 });
+    assert!(matches!(join_within_result(late), Err(JoinError::Cancelled)));
+    drop(handle);
+    drop(release_tx); // the stuck job ends; its pool thread, told to stop, exits
+    assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
+    assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
+}
+
+/// A task's outcome, joined from the test thread within ten seconds.
+fn join_within_result<T: Send + 'static>(task: ringpoll::JoinHandle<T>) -> Result<T, JoinError> {
+    within(10, move || task.join())
+}
+
+// ---------------------------------------------------------------- JoinHandle
+
+#[test]
+fn aborting_a_task_mid_read_closes_its_sockets_and_frees_its_slot() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let fds = open_fds();
+    let (reading_tx, reading_rx) = mpsc::channel();
+    let reader = rt.spawn_on(0, move || async move {
+        let (client, server) = pair().await;
+        let _ = reading_tx.send(());
+        let (res, _buf) = client.read(Vec::with_capacity(64)).await;
+        drop(server);
+        res.map(|_| ())
+    });
+    reading_rx.recv_timeout(Duration::from_secs(10)).expect("the read started");
+    thread::sleep(Duration::from_millis(20)); // the read is in flight, or parked on epoll
+    assert!(open_fds() >= fds + 2, "the pair is open");
+    reader.abort();
+    assert!(matches!(join_within_result(reader), Err(JoinError::Cancelled)));
+    assert!(settled(fds, open_fds) <= fds, "the aborted task's sockets stayed open");
+    let stats = || rt.stats()[0];
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while (stats().tasks_live > 0 || stats().ops_in_flight > 0) && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!((stats().tasks_live, stats().ops_in_flight), (0, 0));
+    // Abort after completion changes nothing.
+    let done = rt.spawn_on(0, || async { 5 });
+    while !done.is_finished() {
+        thread::sleep(Duration::from_millis(1));
+    }
+    done.abort();
+    assert_eq!(join_within(done, 10), 5);
+}
+
+#[test]
+fn a_handle_awaited_on_another_core_sees_the_abort_of_a_task_on_the_first() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let victim = rt.spawn_on(0, std::future::pending::<u32>);
+    let seen = rt.spawn_on(1, move || async move {
+        let mut victim = victim;
+        assert!(!poll_once(Pin::new(&mut victim)).await, "the victim never finishes by itself");
+        victim.abort(); // from core 1: a cross-core wake tells core 0 to drop it
+        bounded(victim).await
+    });
+    assert!(matches!(join_within(seen, 10), Err(JoinError::Cancelled)));
+}
+
+#[test]
+fn a_future_whose_destructor_panics_on_abort_does_not_take_its_core_down() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (started_tx, started_rx) = mpsc::channel();
+    let victim = rt.spawn_on(0, move || async move {
+        let _bomb = PanicOnDrop;
+        let _ = started_tx.send(());
+        std::future::pending::<()>().await;
+    });
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the victim started");
+    victim.abort();
+    // As tokio: the destructor's panic is the handle's error.
+    let err = join_within_result(victim).unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+    assert_eq!(join_within(rt.spawn_on(0, || async { 7 }), 10), 7, "the core still serves");
+}
+
+/// Ready at once with 5; its destructor panics.
+struct ReadyThenPanicOnDrop;
+
+impl Future for ReadyThenPanicOnDrop {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        Poll::Ready(5)
+    }
+}
+
+impl Drop for ReadyThenPanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a finished future's destructor panics");
+    }
+}
+
+#[test]
+fn a_future_whose_destructor_panics_after_finishing_keeps_its_output_and_its_core() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    // As tokio: the output was made, the destructor's panic is swallowed.
+    assert_eq!(join_within(rt.spawn_on(0, || ReadyThenPanicOnDrop), 10), 5);
+    assert_eq!(join_within(rt.spawn_on(0, || async { 8 }), 10), 8, "the core still serves");
+}
+
+#[test]
+fn tasks_whose_destructors_panic_do_not_stop_the_shutdown_from_dropping_the_rest() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut started, mut tasks) = (Vec::new(), Vec::new());
+    for i in 0..6 {
+        let (tx, rx) = mpsc::channel();
+        let drops = drops.clone();
+        tasks.push(rt.spawn_on(0, move || async move {
+            let _counted = Counted(drops);
+            let _bomb = if i % 2 == 0 { Some(PanicOnDrop) } else { None };
+            let _ = tx.send(());
+            std::future::pending::<()>().await;
+        }));
+        started.push(rx);
+    }
+    for rx in started {
+        rx.recv_timeout(Duration::from_secs(10)).expect("task started");
+    }
+    within(10, move || drop(rt));
+    assert_eq!(drops.load(Ordering::SeqCst), 6, "every task was dropped");
+    for (i, task) in tasks.into_iter().enumerate() {
+        // Every handle completes: with the destructor's panic, or cancelled.
+        let err = join_within_result(task).unwrap_err();
+        assert_eq!(err.is_panic(), i % 2 == 0, "task {i}: {err:?}");
+    }
+}
+
+// ---------------------------------------------------------------- cross-core channels
+
+#[test]
+fn a_sender_parked_on_a_full_channel_gets_its_value_back_when_the_receiver_goes() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let (tx, rx) = cross_core::channel::<String>(1);
+    let (drop_tx, drop_rx) = cross_core::oneshot::<()>();
+    let receiver = rt.spawn_on(1, move || async move {
+        let _ = bounded(drop_rx).await;
+        drop(rx);
+    });
+    let sender = rt.spawn_on(0, move || async move {
+        tx.send("fits".into()).await.expect("room for one");
+        let parked = tx.send("parked".into());
+        let mut parked = std::pin::pin!(parked);
+        assert!(!poll_once(parked.as_mut()).await, "the channel is full: the send waits");
+        drop_tx.send(()).unwrap();
+        bounded(parked).await
+    });
+    let err = join_within(sender, 10).expect_err("no receiver: the send fails");
+    assert_eq!(err.0, "parked", "the value comes back");
+    join_within(receiver, 10);
+}
+
+#[test]
+fn messages_queued_when_the_receiver_goes_are_dropped_not_leaked() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = cross_core::channel::<Counted>(16);
+    let (utx, urx) = cross_core::unbounded::<Counted>();
+    for _ in 0..10 {
+        tx.try_send(Counted(drops.clone())).map_err(|_| ()).unwrap();
+        utx.try_send(Counted(drops.clone())).map_err(|_| ()).unwrap();
+    }
+    join_within(rt.spawn_on(1, move || async move { drop((rx, urx)) }), 10);
+    assert_eq!(drops.load(Ordering::SeqCst), 20, "queued messages outlived their receiver");
+    assert!(tx.is_closed() && utx.is_closed());
+    assert!(matches!(tx.try_send(Counted(drops.clone())), Err(TrySendError::Closed(_))));
+}
+
+#[test]
+fn a_cross_core_oneshot_whose_sender_is_dropped_is_an_error() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let (reply, answer) = cross_core::oneshot::<u32>();
+    let waiting = rt.spawn_on(1, move || async move { bounded(answer).await });
+    join_within(rt.spawn_on(0, move || async move { drop(reply) }), 10);
+    assert_eq!(join_within(waiting, 10), Err(RecvError));
+}
+
+#[test]
+fn many_senders_on_many_cores_keep_each_senders_order() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    const PER_SENDER: u32 = 2000;
+    let (tx, mut rx) = cross_core::channel::<(u32, u32)>(8);
+    let collector = rt.spawn_on(0, move || async move {
+        let mut next = [0u32; 6];
+        while let Some((sender, seq)) = bounded(rx.recv()).await {
+            assert_eq!(seq, next[sender as usize], "sender {sender} out of order");
+            next[sender as usize] += 1;
+        }
+        next
+    });
+    for sender in 0..6u32 {
+        let tx = tx.clone();
+        match sender {
+            // Two senders on each core, two on plain threads.
+            0..=3 => rt
+                .spawn_on(sender as usize % 2, move || async move {
+                    for seq in 0..PER_SENDER {
+                        tx.send((sender, seq)).await.unwrap();
+                    }
+                })
+                .detach(),
+            _ => drop(thread::spawn(move || {
+                for seq in 0..PER_SENDER {
+                    tx.send_blocking((sender, seq)).unwrap();
+                }
+            })),
+        }
+    }
+    drop(tx);
+    assert_eq!(join_within(collector, 30), [PER_SENDER; 6]);
+}
+
+#[test]
+fn try_send_and_try_recv_say_full_empty_and_closed() {
+    let _guard = fd_lock();
+    let (tx, mut rx) = cross_core::channel::<u8>(1);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    tx.try_send(1).unwrap();
+    assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
+    drop(tx);
+    assert_eq!(rx.try_recv(), Ok(1), "queued messages outlive the senders");
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+}
+
+// ---------------------------------------------------------------- local channels
+
+#[test]
+fn a_local_send_granted_room_just_before_the_receiver_goes_fails_and_returns_the_value() {
+    let _guard = fd_lock();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counted = drops.clone();
+    let (result, dropped_by_then) = run(async move {
+        let (tx, mut rx) = local::channel::<Counted>(1);
+        tx.send(Counted(counted.clone())).await.unwrap();
+        let sending = ringpoll::spawn(async move {
+            let out = tx.send(Counted(counted)).await.map_err(|e| e.0);
+            drop(tx);
+            out
+        });
+        ringpoll::yield_now().await; // the second send now waits for room
+        assert!(!sending.is_finished());
+        let first = rx.try_recv().ok();
+        drop(first);
+        drop(rx); // room was granted to the waiting send, then the receiver left
+        let result = bounded(sending).await.unwrap();
+        (result.map(|_| ()).map_err(drop), drops.clone())
+    });
+    // tokio: a send to a dropped receiver fails; the value must not sit in a dead queue.
+    assert!(result.is_err(), "the send claimed success though nobody can receive");
+    assert_eq!(dropped_by_then.load(Ordering::SeqCst), 2, "both messages dropped");
+}
+
+#[test]
+fn a_local_oneshot_whose_sender_is_dropped_is_an_error() {
+    let _guard = fd_lock();
+    let got = run(async {
+        let (reply, answer) = local::oneshot::<u32>();
+        let waiting = ringpoll::spawn(answer);
+        ringpoll::yield_now().await;
+        drop(reply);
+        bounded(waiting).await.unwrap()
+    });
+    assert_eq!(got, Err(RecvError));
+}
+
+// ---------------------------------------------------------------- sync
+
+#[test]
+fn asking_for_more_permits_than_exist_waits_until_they_are_added() {
+    let _guard = fd_lock();
+    run(async {
+        let sem = Rc::new(Semaphore::new(2));
+        let big = ringpoll::spawn({
+            let sem = sem.clone();
+            async move { sem.acquire_many(3).await.map(|p| p.forget()).is_ok() }
+        });
+        ringpoll::time::sleep(Duration::from_millis(20)).await;
+        assert!(!big.is_finished(), "3 of 2 permits cannot be granted (tokio waits too)");
+        assert!(sem.try_acquire().is_none(), "nobody passes the waiting request at the front");
+        sem.add_permits(1);
+        assert!(bounded(big).await.unwrap());
+        assert_eq!(sem.available_permits(), 0);
+        // Closing fails a waiter, and later acquires, with an error rather than a hang.
+        let waiting = ringpoll::spawn({
+            let sem = sem.clone();
+            async move { sem.acquire().await.map(|p| p.forget()) }
+        });
+        ringpoll::yield_now().await;
+        sem.close();
+        assert!(bounded(waiting).await.unwrap().is_err());
+        assert!(sem.acquire().await.is_err());
+    });
+}
+
+#[test]
+fn semaphore_waiters_are_served_first_come_first_served() {
+    let _guard = fd_lock();
+    let order = run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let waiters: Vec<_> = (0..5)
+            .map(|i| {
+                let (sem, order) = (sem.clone(), order.clone());
+                ringpoll::spawn(async move {
+                    let permit = sem.acquire().await.unwrap();
+                    order.borrow_mut().push(i);
+                    ringpoll::yield_now().await;
+                    drop(permit);
+                })
+            })
+            .collect();
+        ringpoll::yield_now().await;
+        sem.add_permits(1);
+        for w in waiters {
+            bounded(w).await.unwrap();
+        }
+        let order = order.borrow().clone();
+        order
+    });
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_mutex_held_across_an_await_by_an_aborted_task_is_released() {
+    let _guard = fd_lock();
+    run(async {
+        let lock = Rc::new(ringpoll::sync::Mutex::new(0u32));
+        let holder = ringpoll::spawn({
+            let lock = lock.clone();
+            async move {
+                let mut guard = lock.lock().await;
+                *guard += 1;
+                std::future::pending::<()>().await;
+            }
+        });
+        ringpoll::yield_now().await;
+        assert!(lock.try_lock().is_none(), "the holder has it");
+        let waiter = ringpoll::spawn({
+            let lock = lock.clone();
+            async move { *lock.lock().await }
+        });
+        ringpoll::yield_now().await;
+        holder.abort();
+        assert!(bounded(holder).await.unwrap_err().is_cancelled());
+        assert_eq!(bounded(waiter).await.unwrap(), 1, "the waiter got the lock and the write");
+    });
+}
+
+#[test]
+fn notify_one_before_notified_is_kept_once_and_notify_waiters_keeps_nothing() {
+    let _guard = fd_lock();
+    run(async {
+        let notify = Notify::new();
+        notify.notify_one();
+        notify.notify_one(); // one stored permit, not two (tokio)
+        bounded(notify.notified()).await;
+        let second = notify.notified();
+        let mut second = std::pin::pin!(second);
+        assert!(!poll_once(second.as_mut()).await, "only one permit was stored");
+        notify.notify_waiters();
+        bounded(second).await;
+        // Documented difference from tokio: a Notified counts as waiting from its first
+        // poll, so one made but not polled before notify_waiters misses it.
+        let unpolled = notify.notified();
+        notify.notify_waiters();
+        let mut unpolled = std::pin::pin!(unpolled);
+        assert!(!poll_once(unpolled.as_mut()).await, "notify_waiters stores nothing");
+    });
+}
