@@ -195,6 +195,70 @@ fn join_within_result<T: Send + 'static>(task: ringpoll::JoinHandle<T>) -> Resul
     within(10, move || task.join())
 }
 
+#[test]
+fn a_graceful_shutdown_with_nothing_left_to_run_ends_before_its_grace() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    assert_eq!(join_within(rt.spawn_on(1, || async { 1 }), 10), 1);
+    let start = Instant::now();
+    rt.handle().shutdown_gracefully(Duration::from_secs(20));
+    within(30, move || rt.wait());
+    assert!(start.elapsed() < Duration::from_secs(5), "waited out the grace: {:?}", start.elapsed());
+}
+
+/// The defect this fixes: `Runtime::shutdown_gracefully` called by a task waited on its own
+/// core, so that core's tasks could not finish in the grace (they were all cancelled), the
+/// caller counted itself as a task to wait for, and a grace of `Duration::MAX` never ended.
+#[test]
+fn runtime_shutdown_gracefully_on_its_own_core_lets_that_cores_tasks_finish() {
+    let _guard = fd_lock();
+    let (fds, threads) = (open_fds(), runtime_threads());
+    let rt = two_core_runtime();
+    let handle = rt.handle().clone();
+    let slot = Arc::new(Mutex::new(Some(rt)));
+    let in_task = slot.clone();
+    let short = handle.spawn_on(0, || async {
+        ringpoll::time::sleep(Duration::from_millis(50)).await;
+        3
+    });
+    let (returned_tx, returned_rx) = mpsc::channel();
+    handle
+        .spawn_on(0, move || async move {
+            let rt = in_task.lock().unwrap().take().expect("the runtime");
+            let start = Instant::now();
+            let cancelled = rt.shutdown_gracefully(Duration::MAX);
+            let _ = returned_tx.send((cancelled, start.elapsed()));
+        })
+        .detach();
+    let (cancelled, took) = returned_rx.recv_timeout(Duration::from_secs(10)).expect("the call returned");
+    assert_eq!(cancelled, 0, "nothing is known to be cancelled yet");
+    assert!(took < Duration::from_secs(1), "the call stalled its core for {took:?}");
+    assert_eq!(join_within_result(short).expect("the task on the caller's core finished"), 3);
+    // Every task is done, so the unbounded grace ends and the cores stop.
+    let late = || handle.spawn_on(1, || async { 1 }).join();
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while late().is_ok() && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(matches!(late(), Err(JoinError::Cancelled)), "the cores never stopped");
+    drop(handle);
+    assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
+    assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
+}
+
+#[test]
+fn run_on_each_core_reports_one_cores_panic_and_that_core_serves_on() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let each = rt.run_on_each_core(|core| async move {
+        assert_ne!(core, 1, "core one refuses");
+        core
+    });
+    let outcomes: Vec<_> = each.into_iter().map(|h| join_within_result(h).map_err(|e| e.is_panic())).collect();
+    assert_eq!(outcomes, [Ok(0), Err(true)]);
+    assert_eq!(join_within(rt.spawn_on(1, || async { 9 }), 10), 9);
+}
+
 // ---------------------------------------------------------------- JoinHandle
 
 #[test]
@@ -562,3 +626,4 @@ fn notify_one_before_notified_is_kept_once_and_notify_waiters_keeps_nothing() {
         assert!(!poll_once(unpolled.as_mut()).await, "notify_waiters stores nothing");
     });
 }
+
