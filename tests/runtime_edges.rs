@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use ringpoll::channel::{cross_core, local, RecvError, TryRecvError, TrySendError};
 use ringpoll::sync::{Notify, Semaphore};
 use ringpoll::{Handle, JoinError};
-use support::{bounded, fd_lock, join_within, one_core_runtime, open_fds, pair, poll_once, run, two_core_runtime, within};
+use support::{
+    bounded, fd_lock, join_within, one_core_runtime, open_fds, pair, poll_once, run, two_core_runtime, within,
+};
 
 /// Threads of this process that the runtime starts: cores, blocking pool, shutdown waiter
 /// (all named `ringpoll-*`) and io_uring's workers (`iou-*`). The test harness's own threads
@@ -66,6 +68,29 @@ impl Drop for PanicOnDrop {
 
 #[test]
 fn handles_cloned_and_dropped_on_many_threads_while_spawns_race_the_runtimes_drop() {
+    race_spawns_against_the_drop(|rt| thread::spawn(move || drop(rt)).join().expect("dropped on a foreign thread"));
+}
+
+#[test]
+fn spawns_race_the_runtimes_drop_inside_a_task_on_one_of_its_cores() {
+    race_spawns_against_the_drop(|rt| {
+        let handle = rt.handle().clone();
+        let (dropped_tx, dropped_rx) = mpsc::channel();
+        handle
+            .spawn_on(0, move || async move {
+                drop(rt); // on core 0: tells every core to stop, joins none
+                let _ = dropped_tx.send(());
+            })
+            .detach();
+        dropped_rx.recv_timeout(Duration::from_secs(10)).expect("the drop on a core returned");
+    });
+}
+
+/// Eight threads clone a handle, spawn through the clone, drop it and join the task, 3,000
+/// times each, while `drop_runtime` drops the runtime a few milliseconds in: every spawn
+/// either runs (its output intact) or is cancelled, and none is lost.
+fn race_spawns_against_the_drop(drop_runtime: fn(ringpoll::Runtime)) {
+    const SPAWNS: usize = 3000;
     let _guard = fd_lock();
     let rt = two_core_runtime();
     let handle = rt.handle().clone();
@@ -75,11 +100,10 @@ fn handles_cloned_and_dropped_on_many_threads_while_spawns_race_the_runtimes_dro
                 let handle = handle.clone();
                 thread::spawn(move || {
                     let (mut ok, mut cancelled) = (0, 0);
-                    for i in 0..300usize {
+                    for i in 0..SPAWNS {
                         let mine = handle.clone();
                         let task = mine.spawn_on((t + i) % 2, move || async move { i });
                         drop(mine);
-                        // Every spawn resolves: run (its output intact) or cancelled, never lost.
                         match task.join() {
                             Ok(out) => {
                                 assert_eq!(out, i);
@@ -96,12 +120,12 @@ fn handles_cloned_and_dropped_on_many_threads_while_spawns_race_the_runtimes_dro
             })
             .collect();
         thread::sleep(Duration::from_millis(5));
-        thread::spawn(move || drop(rt)).join().expect("dropping the runtime on a foreign thread");
+        drop_runtime(rt);
         drop(handle);
         spawners.into_iter().map(|s| s.join().expect("spawner")).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
-    assert_eq!(ok + cancelled, 8 * 300);
-    assert!(cancelled > 0, "the runtime was dropped before any spawn raced it ({ok} ran)");
+    assert_eq!(ok + cancelled, 8 * SPAWNS);
+    assert!(cancelled > 0, "the runtime was dropped after every spawn had run ({ok} ran)");
 }
 
 #[test]
@@ -407,6 +431,30 @@ fn a_sender_parked_on_a_full_channel_gets_its_value_back_when_the_receiver_goes(
 }
 
 #[test]
+fn a_sender_parked_on_a_full_channel_is_released_when_the_receivers_task_is_aborted() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let (tx, mut rx) = cross_core::channel::<u32>(1);
+    tx.try_send(1).map_err(|_| ()).unwrap();
+    // The receiver's task holds it and never reads: aborting the task drops it on core 1.
+    let holder = rt.spawn_on(1, move || async move {
+        std::future::pending::<()>().await;
+        rx.try_recv().ok()
+    });
+    let (parked_tx, parked_rx) = mpsc::channel();
+    let sender = rt.spawn_on(0, move || async move {
+        let parked = tx.send(2);
+        let mut parked = std::pin::pin!(parked);
+        assert!(!poll_once(parked.as_mut()).await, "the channel is full: the send waits");
+        let _ = parked_tx.send(());
+        bounded(parked).await.map_err(|e| e.0)
+    });
+    parked_rx.recv_timeout(Duration::from_secs(10)).expect("the send parked");
+    holder.abort();
+    assert_eq!(join_within(sender, 10), Err(2), "the parked send fails with its value");
+}
+
+#[test]
 fn messages_queued_when_the_receiver_goes_are_dropped_not_leaked() {
     let _guard = fd_lock();
     let rt = two_core_runtime();
@@ -626,4 +674,3 @@ fn notify_one_before_notified_is_kept_once_and_notify_waiters_keeps_nothing() {
         assert!(!poll_once(unpolled.as_mut()).await, "notify_waiters stores nothing");
     });
 }
-
