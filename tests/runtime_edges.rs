@@ -155,6 +155,32 @@ fn the_runtime_dropped_on_a_blocking_thread_stops_and_leaves_nothing() {
     assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
 }
 
+/// Runtime::shutdown_gracefully called by a blocking job: the pool's part of the shutdown
+/// must not wait for the very thread that calls it (with an unbounded grace, for ever).
+#[test]
+fn runtime_shutdown_gracefully_on_a_blocking_thread_does_not_wait_for_itself() {
+    let _guard = fd_lock();
+    let slot = Arc::new(Mutex::new(Some(two_core_runtime())));
+    let in_job = slot.clone();
+    let (returned_tx, returned_rx) = mpsc::channel();
+    let handle = slot.lock().unwrap().as_ref().unwrap().handle().clone();
+    handle
+        .spawn_on(0, move || async move {
+            // Detached, so no task waits for the job and the cores can stop.
+            ringpoll::spawn_blocking(move || {
+                let rt = in_job.lock().unwrap().take().expect("the runtime");
+                let start = Instant::now();
+                let cancelled = rt.shutdown_gracefully(Duration::MAX);
+                let _ = returned_tx.send((cancelled, start.elapsed()));
+            })
+            .detach();
+        })
+        .detach();
+    let (cancelled, took) = returned_rx.recv_timeout(Duration::from_secs(10)).expect("the shutdown returned");
+    assert_eq!(cancelled, 0);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
 #[test]
 fn handle_current_is_none_off_the_cores_and_on_blocking_threads() {
     let _guard = fd_lock();
@@ -212,6 +238,30 @@ fn graceful_shutdown_ends_in_bounded_time_whatever_the_tasks_do() {
     drop(release_tx); // the stuck job ends; its pool thread, told to stop, exits
     assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
     assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
+}
+
+/// The defect this fixes: each `Handle::shutdown_gracefully` started its waiting thread
+/// and only that thread claimed the shutdown, so of two calls in a row the second (here an
+/// hour's grace) could win the race and the first's grace was ignored.
+#[test]
+fn the_first_graceful_shutdown_request_is_the_one_that_counts() {
+    let _guard = fd_lock();
+    for round in 0..10 {
+        let rt = one_core_runtime();
+        let sleeper = rt.spawn_on(0, || async { ringpoll::time::sleep(Duration::from_secs(60)).await });
+        let handle = rt.handle().clone();
+        let start = Instant::now();
+        handle.shutdown_gracefully(Duration::from_millis(20));
+        handle.shutdown_gracefully(Duration::from_secs(3600));
+        let (stopped_tx, stopped_rx) = mpsc::channel();
+        thread::spawn(move || {
+            rt.wait();
+            let _ = stopped_tx.send(());
+        });
+        let stopped = stopped_rx.recv_timeout(Duration::from_secs(5));
+        assert!(stopped.is_ok(), "round {round}: still running {:?} after a 20 ms grace", start.elapsed());
+        assert!(matches!(join_within_result(sleeper), Err(JoinError::Cancelled)));
+    }
 }
 
 /// A task's outcome, joined from the test thread within ten seconds.
