@@ -455,6 +455,22 @@ fn tasks_whose_destructors_panic_do_not_stop_the_shutdown_from_dropping_the_rest
     }
 }
 
+/// The output of a detached task is dropped on its core as soon as it is made; a panic in
+/// that destructor must not unwind through the core's loop either.
+#[test]
+fn a_detached_tasks_output_whose_destructor_panics_does_not_take_its_core_down() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (go_tx, go_rx) = cross_core::oneshot::<()>();
+    let task = rt.spawn_on(0, move || async move {
+        let _ = go_rx.await;
+        PanicOnDrop
+    });
+    drop(task); // detached before the output exists
+    go_tx.send(()).unwrap();
+    assert_eq!(join_within(rt.spawn_on(0, || async { 4 }), 10), 4, "the core still serves");
+}
+
 // ---------------------------------------------------------------- cross-core channels
 
 #[test]
