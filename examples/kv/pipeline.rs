@@ -253,6 +253,7 @@ impl Pipeline {
                         used -= n;
                         return (used, End::Owed);
                     }
+                    shards.count_command();
                     match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
                         Plan::Quit => {

@@ -56,6 +56,12 @@ impl Entry {
         self.expires.is_none_or(|t| t > now)
     }
 
+    /// The bytes this entry takes: its place in the table and its key's and value's
+    /// allocations (what the allocator adds around them not counted).
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Entry>() + self.key.capacity() + self.value.capacity()
+    }
+
     /// Replaces the value, reusing its allocation.
     fn set_value(&mut self, value: &[u8]) {
         self.value.clear();
@@ -110,11 +116,20 @@ impl Store {
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::Keys(pattern) => self.keys(pattern, now, out),
+            Op::Scan { pattern, next } => {
+                replies::array(out, 2);
+                replies::bulk(out, next.to_string().as_bytes());
+                self.keys(pattern, now, out);
+            }
             Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
             Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
             Op::Append { key, value } => self.append(key, value, now, out),
             Op::GetDel(key) => match self.remove(key).filter(|e| e.live(now)) {
                 Some(e) => replies::bulk(out, &e.value),
+                None => replies::nil(out),
+            },
+            Op::MemoryUsage(key) => match self.live(key, now) {
+                Some(e) => replies::int(out, e.footprint() as i64),
                 None => replies::nil(out),
             },
             Op::DbSize => {
