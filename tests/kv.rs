@@ -123,9 +123,9 @@ fn scan_returns_every_key_on_every_shard() {
     let mut want = written.clone();
     want.sort();
     let mut churn = connect(addr);
-    for core in 0..2 {
+    for (core, con) in cons.iter_mut().enumerate() {
         let mut round = 0;
-        let (mut got, calls) = scan_all(&mut cons[core], &["MATCH", "key:*", "COUNT", "7", "TYPE", "string"], || {
+        let (mut got, calls) = scan_all(con, &["MATCH", "key:*", "COUNT", "7", "TYPE", "string"], || {
             // Keys added and removed mid-iteration may or may not be returned; the rest must be.
             round += 1;
             let _: () = churn.set(format!("key:new:{core}:{round}"), 1).unwrap();
@@ -135,9 +135,9 @@ fn scan_returns_every_key_on_every_shard() {
         got.retain(|k| !k.starts_with("key:new:"));
         got.sort();
         assert_eq!(got, want, "SCAN from core {core}: every key written, each once");
-        let (all, _) = scan_all(&mut cons[core], &[], || {});
+        let (all, _) = scan_all(con, &[], || {});
         assert!(all.len() >= 600, "no MATCH: every key ({} returned)", all.len());
-        let (hashes, _) = scan_all(&mut cons[core], &["TYPE", "hash"], || {});
+        let (hashes, _) = scan_all(con, &["TYPE", "hash"], || {});
         assert!(hashes.is_empty(), "every key is a string: {hashes:?}");
     }
     // A cursor this server never gave ends the iteration, as any number is a cursor to Redis.
