@@ -64,6 +64,23 @@ pub enum Op<'a> {
     Info,
 }
 
+/// The most a reply can take that is a status, an integer, a nil or one of the short errors
+/// the store gives (the longest, APPEND's, is 65 bytes).
+pub const SMALL_REPLY: usize = 128;
+
+impl Op<'_> {
+    /// The most bytes this operation's reply can take, if that is known before it runs: for
+    /// all but those answering with values, keys or INFO ([`SMALL_REPLY`]). A forwarded
+    /// operation counts this much against its run's budget, not a guess.
+    pub fn reply_bound(&self) -> Option<usize> {
+        match self {
+            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) | Op::Keys(_) | Op::Scan { .. } | Op::Info => None,
+            Op::SetWith { how, .. } if how.reply == SetReply::Old => None,
+            _ => Some(SMALL_REPLY),
+        }
+    }
+}
+
 /// How SET writes its key: Redis 7's options, as the shard owning the key applies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetHow {

@@ -645,6 +645,21 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_requests_with_small_replies_run_whole() {
+        use super::super::pipeline::MAX_FORWARDED;
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let remote = &keys_on(1, 1)[0];
+        let mut conn = Pipeline::new(64);
+        // SETs answer +OK: their size is known, so they need not stop a run as GETs do.
+        let sets = set(remote, "v").repeat(8 * MAX_FORWARDED);
+        assert_eq!(run_part(&mut conn, &sets, &core0), (sets.len(), false), "one run, one wait");
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        assert_eq!(replies_now(&mut conn), b"+OK\r\n".repeat(8 * MAX_FORWARDED));
+    }
+
+    #[test]
     fn a_gone_core_answers_with_an_error_and_nothing_hangs() {
         let (to0, _inbox0) = cross_core::unbounded();
         let (to1, inbox1) = cross_core::unbounded::<Msg>();

@@ -489,6 +489,44 @@ mod tests {
         assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
     }
 
+    /// What a forwarded operation counts against its run's budget (`Op::reply_bound`) is
+    /// the most its reply takes, errors included.
+    #[test]
+    fn replies_fit_the_bound_their_operation_claims() {
+        use super::super::op::SMALL_REPLY;
+        let (mut store, now) = (Store::default(), Instant::now());
+        let k = || Key::new(b"k");
+        let full = vec![b'x'; MAX_BULK];
+        let nx = SetHow { only: Only::IfAbsent, ..SetHow::PLAIN };
+        let ops = [
+            Op::Set { key: k(), value: &full },
+            Op::Append { key: k(), value: b"y" },
+            Op::Incr(k(), 1),
+            Op::Strlen(k()),
+            Op::Type(k()),
+            Op::MemoryUsage(k()),
+            Op::SetWith { key: k(), value: b"v", how: nx },
+            Op::Del(k()),
+            Op::Incr(k(), -1),
+            Op::Incr(k(), i64::MIN),
+            Op::Expire(k(), 1000, ExpireIf::default()),
+            Op::Pttl(k()),
+            Op::Persist(k()),
+            Op::Exists(k()),
+            Op::DbSize,
+            Op::FlushAll,
+        ];
+        for op in ops {
+            let bound = op.reply_bound();
+            let reply = apply(&mut store, op, now);
+            assert!(bound.is_some_and(|b| b == SMALL_REPLY && reply.len() <= b), "{op:?}: {reply:?}");
+        }
+        let old = SetHow { reply: SetReply::Old, ..SetHow::PLAIN };
+        for op in [Op::Get(k()), Op::GetDel(k()), Op::Keys(b"*"), Op::SetWith { key: k(), value: b"v", how: old }] {
+            assert_eq!(op.reply_bound(), None, "{op:?} answers with a value or keys");
+        }
+    }
+
     #[test]
     fn append_grows_a_value_up_to_the_largest_a_request_may_carry() {
         let (mut store, now) = (Store::default(), Instant::now());
