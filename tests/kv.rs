@@ -140,6 +140,15 @@ fn scan_returns_every_key_on_every_shard() {
         let (hashes, _) = scan_all(con, &["TYPE", "hash"], || {});
         assert!(hashes.is_empty(), "every key is a string: {hashes:?}");
     }
+    // Pipelined, a shard's scan is forwarded in a batch and answered back (not written
+    // straight to the client): the same keys.
+    let mut pipe = redis::pipe();
+    pipe.cmd("SCAN").arg(0).arg("MATCH").arg("key:[0-9]*").cmd("SCAN").arg(1).arg("MATCH").arg("key:[0-9]*");
+    let pages: Vec<(String, Vec<String>)> = pipe.query(&mut cons[0]).unwrap();
+    assert_eq!((pages[0].0.as_str(), pages[1].0.as_str()), ("1", "0"));
+    let mut got: Vec<String> = pages.into_iter().flat_map(|(_, keys)| keys).collect();
+    got.sort();
+    assert_eq!(got, want, "pipelined SCAN");
     // A cursor this server never gave ends the iteration, as any number is a cursor to Redis.
     assert_eq!(scan(&mut cons[0], 12345, &[]), (0, Vec::new()));
 }
@@ -244,6 +253,14 @@ fn every_command_answers_as_redis_does() {
     let _: () = redis::cmd("CLIENT").arg("SETINFO").arg("LIB-NAME").arg("redis-rs").query(&mut con).unwrap();
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
     assert!(info.contains("# core0") && info.contains("# core1") && info.contains("accepted:"));
+    // First, what redis-cli --stat reads (the first field of each name), summed over the cores.
+    let field = |name: &str| -> u64 {
+        let line = info.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {info}"));
+        line.trim().parse().unwrap()
+    };
+    assert_eq!(field("db0:keys="), 0, "flushed");
+    assert_eq!(field("connected_clients:"), 1);
+    assert!(field("total_commands_processed:") >= 30 && field("used_memory:") > 0, "the requests above: {info}");
     let bye: String = redis::cmd("QUIT").query(&mut con).unwrap();
     assert_eq!(bye, "OK");
 }
