@@ -740,3 +740,45 @@ fn notify_one_before_notified_is_kept_once_and_notify_waiters_keeps_nothing() {
         assert!(!poll_once(unpolled.as_mut()).await, "notify_waiters stores nothing");
     });
 }
+
+#[test]
+fn a_writer_gets_in_while_overlapping_readers_keep_coming() {
+    let _guard = fd_lock();
+    let (writer_waited, reads) = run(async {
+        let lock = Rc::new(ringpoll::sync::RwLock::new(0u32));
+        let reads = Rc::new(std::cell::Cell::new(0u32));
+        // Readers in relay: each takes the lock before the one before it lets go, so the
+        // lock is never free of readers while the relay runs (200 readers).
+        let relay = ringpoll::spawn({
+            let (lock, reads) = (lock.clone(), reads.clone());
+            async move {
+                let mut held = lock.read().await;
+                for _ in 0..200 {
+                    let next = lock.clone();
+                    let taking = ringpoll::spawn(async move {
+                        let guard = next.read().await;
+                        ringpoll::yield_now().await;
+                        drop(guard);
+                    });
+                    ringpoll::yield_now().await;
+                    drop(held);
+                    held = lock.read().await;
+                    reads.set(reads.get() + 1);
+                    taking.await.unwrap();
+                }
+            }
+        });
+        ringpoll::yield_now().await;
+        let write = lock.write();
+        let mut write = std::pin::pin!(write);
+        assert!(!poll_once(write.as_mut()).await, "readers hold the lock");
+        let queued_at = reads.get();
+        *bounded(write).await += 1;
+        let waited = reads.get() - queued_at;
+        bounded(relay).await.unwrap();
+        (waited, reads.get())
+    });
+    assert_eq!(reads, 200);
+    // A reader asking after the writer queues behind it: only those already in are waited for.
+    assert!(writer_waited <= 1, "the writer waited behind {writer_waited} more reads");
+}
