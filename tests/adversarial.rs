@@ -1,0 +1,446 @@
+//! An outside check of the guarantees in the README's "Guarantees": futures dropped at random
+//! points, resets under a waiting read or write, truncated datagrams, closed peers with
+//! SIGPIPE at its default, readers that give up their turn, and files whose metadata lies
+//! about their size. Each test states the promise it holds the library to.
+
+use std::future::poll_fn;
+use std::io::{self, ErrorKind};
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::Duration;
+
+mod support;
+
+use ringpoll::buf::IoBufMut;
+use ringpoll::io::Source;
+use ringpoll::net::{TcpStream, UdpSocket, UnixStream};
+use ringpoll::time::{sleep, timeout};
+use support::*;
+
+/// xorshift64*: the same choices for the same seed, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+const STREAM_BYTES: usize = 256 * 1024;
+
+/// Writes `data` in pieces of random size with random pauses, then half-closes.
+async fn write_in_random_pieces(source: &Source, data: Vec<u8>, seed: u64) -> io::Result<()> {
+    let mut rng = Rng(seed ^ 0xdead_beef);
+    let mut at = 0;
+    while at < data.len() {
+        let end = (at + 1 + rng.below(20_000) as usize).min(data.len());
+        let (res, _) = source.write_all(data[at..end].to_vec()).await;
+        res?;
+        at = end;
+        if rng.below(4) == 0 {
+            sleep(Duration::from_micros(rng.below(300))).await;
+        }
+    }
+    source.shutdown(Shutdown::Write)
+}
+
+/// One read of a random kind into `got`: `Some(0)` is end of stream, `None` a read given up.
+async fn one_random_read(source: &Source, rng: &mut Rng, got: &mut Vec<u8>) -> Option<usize> {
+    let how = rng.below(6);
+    let pause = Duration::from_micros(rng.below(400));
+    match rng.below(4) {
+        0 => {
+            let buf = Vec::with_capacity(1 + rng.below(9_000) as usize);
+            let (n, buf) = give_up_or_finish(source.read(buf), how, pause).await?;
+            got.extend_from_slice(&buf[..n.expect("plain read")]);
+            Some(buf.len())
+        }
+        1 => {
+            let buf = give_up_or_finish(source.read_pooled(), how, pause).await?.expect("pooled read");
+            got.extend_from_slice(&buf);
+            Some(buf.len())
+        }
+        2 => {
+            let mut slice = vec![0u8; 1 + rng.below(5_000) as usize];
+            let n = give_up_or_finish(poll_fn(|cx| source.poll_recv(cx, &mut slice)), how, pause).await?;
+            let n = n.expect("poll_recv");
+            got.extend_from_slice(&slice[..n]);
+            Some(n)
+        }
+        _ => {
+            // A framed read: appends after three bytes the buffer already holds.
+            let mut held = b"xyz".to_vec();
+            held.reserve(1 + rng.below(3_000) as usize);
+            let (n, spare) = give_up_or_finish(source.read(held.spare()), how, pause).await?;
+            let n = n.expect("spare read");
+            let whole = spare.into_inner();
+            assert_eq!(&whole[..3], b"xyz", "the bytes held were overwritten");
+            got.extend_from_slice(&whole[3..3 + n]);
+            Some(n)
+        }
+    }
+}
+
+/// Awaits `fut` (how 0..=1), polls it once and drops it (2..=3), or races it with a timer
+/// of `pause` (4..=5); `None` when it was dropped unfinished.
+async fn give_up_or_finish<F: std::future::Future>(fut: F, how: u64, pause: Duration) -> Option<F::Output> {
+    match how {
+        0 | 1 => Some(bounded(fut).await),
+        2 | 3 => poll_once_then_drop(fut).await,
+        _ => timeout(pause, fut).await.ok(),
+    }
+}
+
+/// Reads to end of stream with reads of every kind dropped at random points.
+async fn read_through_random_drops(source: &Source, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    let mut got = Vec::with_capacity(STREAM_BYTES);
+    loop {
+        if one_random_read(source, &mut rng, &mut got).await == Some(0) {
+            return got;
+        }
+        assert!(got.len() <= STREAM_BYTES, "more bytes came than were sent: some repeated");
+    }
+}
+
+/// Sends a known stream from `writer` and reads it at `reader` through random drops.
+async fn stream_survives_random_drops(writer: Rc<Source>, reader: &Source, seed: u64) {
+    let sent = payload(STREAM_BYTES, seed as u8);
+    let sending = ringpoll::spawn({
+        let sent = sent.clone();
+        async move { write_in_random_pieces(&writer, sent, seed).await }
+    });
+    let got = bounded(read_through_random_drops(reader, seed)).await;
+    bounded(sending).await.expect("writer task").expect("writes");
+    assert_eq!(got.len(), sent.len(), "seed {seed}: bytes lost or repeated");
+    assert!(got == sent, "seed {seed}: the bytes came in another order");
+}
+
+/// Guarantee: "Dropping a future with an operation in flight loses nothing and leaks
+/// nothing" -- for plain, pooled, poll-style and appending reads mixed on one TCP stream,
+/// dropped after one poll or by a timer at random points.
+#[test]
+fn tcp_reads_dropped_at_random_points_lose_and_repeat_no_byte() {
+    run_leak_free(async {
+        for seed in 1..=6u64 {
+            let (client, server) = pair().await;
+            let writer = Rc::new(client.into_source());
+            stream_survives_random_drops(writer, server.as_source(), seed).await;
+        }
+    });
+}
+
+/// As above, on a Unix stream pair.
+#[test]
+fn unix_reads_dropped_at_random_points_lose_and_repeat_no_byte() {
+    run_leak_free(async {
+        for seed in 11..=14u64 {
+            let (a, b) = UnixStream::pair().unwrap();
+            let writer = Rc::new(UnixStreamSource::take(a));
+            stream_survives_random_drops(writer, b.as_source(), seed).await;
+        }
+    });
+}
+
+/// UnixStream's source, taken through std (it has no public `into_source`).
+struct UnixStreamSource;
+
+impl UnixStreamSource {
+    fn take(stream: UnixStream) -> Source {
+        let std = stream.into_std().unwrap();
+        Source::new_stream(std.into()).unwrap()
+    }
+}
+
+/// Guarantee: "A reset ... is an io::Error (ConnectionReset, BrokenPipe) ... never a panic" --
+/// here with the read already waiting when the RST lands, for each kind of read.
+#[test]
+fn a_reset_under_a_waiting_read_fails_it_with_connection_reset() {
+    run_leak_free(async {
+        for kind in 0..3 {
+            let (client, server) = pair().await;
+            let server = Rc::new(server);
+            let reading = ringpoll::spawn({
+                let server = server.clone();
+                async move {
+                    match kind {
+                        0 => server.read(Vec::with_capacity(64)).await.0.map(|_| ()),
+                        1 => server.read_pooled().await.map(|_| ()),
+                        _ => poll_fn(|cx| server.poll_read(cx, &mut [0u8; 64])).await.map(|_| ()),
+                    }
+                }
+            });
+            sleep(Duration::from_millis(20)).await;
+            client.abort();
+            let err = bounded(reading).await.expect("reader task").expect_err("a reset is not data");
+            assert_eq!(err.kind(), ErrorKind::ConnectionReset, "read kind {kind}: {err}");
+        }
+    });
+}
+
+/// The same for a write waiting on a full send buffer: the peer never reads, then resets.
+#[test]
+fn a_reset_under_a_waiting_write_fails_it_not_hangs() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        let server = Rc::new(server);
+        let writing = ringpoll::spawn({
+            let server = server.clone();
+            async move { server.write_all(vec![7u8; 32 << 20]).await.0 }
+        });
+        sleep(Duration::from_millis(50)).await;
+        assert!(!writing.is_finished(), "32 MiB cannot fit in loopback's buffers");
+        client.abort();
+        let err = bounded(writing).await.expect("writer task").expect_err("the peer is gone");
+        assert!(
+            matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+            "a write to a reset peer: {err}"
+        );
+        let partial = ringpoll::net::PartialWrite::of(&err).expect("write_all says how much went out");
+        assert!(partial > 0 && partial < 32 << 20, "{partial} bytes reported sent");
+    });
+}
+
+/// Guarantee: a datagram longer than the buffer is cut to the buffer ("the rest of a longer
+/// datagram is discarded"), and the count is what the buffer holds, never the datagram's
+/// length; the next datagram is whole. Also through a receive dropped with a bigger buffer.
+#[test]
+fn datagrams_longer_than_the_buffer_are_cut_to_it_even_through_a_dropped_receive() {
+    run_leak_free(async {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        let long = payload(3_000, 3);
+        for dropped_first in [false, true] {
+            if dropped_first {
+                // A receive with room for all of it takes the datagram, then is dropped.
+                let mut recv = std::pin::pin!(rx.recv_from(Vec::with_capacity(65_536)));
+                assert!(!poll_once(recv.as_mut()).await, "nothing was sent yet");
+                tx.send_to(long.clone(), to).await.0.unwrap();
+                sleep(Duration::from_millis(20)).await;
+            } else {
+                tx.send_to(long.clone(), to).await.0.unwrap();
+            }
+            tx.send_to(b"next".to_vec(), to).await.0.unwrap();
+            let (res, buf) = bounded(rx.recv_from(Vec::with_capacity(100))).await;
+            let (n, from) = res.unwrap();
+            assert_eq!((n, buf.len()), (100, 100), "dropped first: {dropped_first}");
+            assert_eq!(buf, long[..100], "dropped first: {dropped_first}");
+            assert_eq!(from, tx.local_addr().unwrap());
+            let (res, buf) = bounded(rx.recv_from(Vec::with_capacity(100))).await;
+            assert_eq!(res.unwrap().0, 4);
+            assert_eq!(buf, b"next", "the rest of the long datagram came as a datagram");
+        }
+    });
+}
+
+/// A buffer with no room receives a datagram as recv(2) does: the datagram is consumed and
+/// the count is 0 (no panic, no `InvalidInput` -- that refusal is for streams, where 0 would
+/// look like end of stream). An empty datagram arrives as a count of 0 too.
+#[test]
+fn zero_room_and_zero_length_datagrams_are_received_not_refused() {
+    run_leak_free(async {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        tx.send_to(b"dropped on the floor".to_vec(), to).await.0.unwrap();
+        tx.send_to(Vec::new(), to).await.0.unwrap();
+        tx.send_to(b"after".to_vec(), to).await.0.unwrap();
+        let (res, _) = bounded(rx.recv_from(Vec::new())).await;
+        assert_eq!(res.unwrap().0, 0, "cut to a buffer of no room");
+        let (res, buf) = bounded(rx.recv_from(Vec::with_capacity(64))).await;
+        assert_eq!((res.unwrap().0, buf.len()), (0, 0), "the empty datagram");
+        let (res, buf) = bounded(rx.recv_from(Vec::with_capacity(64))).await;
+        assert_eq!(res.unwrap().0, 5);
+        assert_eq!(buf, b"after");
+    });
+}
+
+/// Guarantee: "Several tasks on one socket: operations take turns per direction, in arrival
+/// order". A reader that gives up its place in the queue (its future dropped while it
+/// waits for its turn, or while it holds it) must not stall the readers behind it.
+#[test]
+fn readers_that_give_up_their_turn_do_not_stall_the_rest() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        let server = Rc::new(server);
+        let read_one = |server: Rc<TcpStream>| async move {
+            let (n, buf) = server.read(Vec::with_capacity(64)).await;
+            n.map(|_| buf)
+        };
+        // a holds the turn, b and c queue behind it.
+        let mut a = Box::pin(read_one(server.clone()));
+        let mut b = Box::pin(read_one(server.clone()));
+        let c = ringpoll::spawn(read_one(server.clone()));
+        assert!(!poll_once(a.as_mut()).await);
+        assert!(!poll_once(b.as_mut()).await);
+        ringpoll::yield_now().await;
+        drop(b); // gives up its place in the queue
+        drop(a); // gives up the turn itself, with its read in flight
+        client.write_all(b"for c".to_vec()).await.0.unwrap();
+        let got = bounded(c).await.expect("reader task").expect("read");
+        assert_eq!(got, b"for c");
+        // And the stream reads on afterwards, from the next byte.
+        client.write_all(b"then me".to_vec()).await.0.unwrap();
+        assert_eq!(bounded(read_one(server.clone())).await.unwrap(), b"then me");
+    });
+}
+
+/// Guarantee: "a deadline, a shutdown or a hangup ends every one of them" -- three readers
+/// waiting in turn all see end of stream when the peer closes.
+#[test]
+fn a_hangup_ends_every_waiting_reader() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        let server = Rc::new(server);
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let server = server.clone();
+                ringpoll::spawn(async move { server.read(Vec::with_capacity(16)).await.0 })
+            })
+            .collect();
+        sleep(Duration::from_millis(20)).await;
+        drop(client);
+        for r in readers {
+            assert_eq!(bounded(r).await.expect("reader task").expect("EOF, not an error"), 0);
+        }
+    });
+}
+
+/// Guarantee (deadlines, "as in Go"): a deadline in the past fails every kind of read at once
+/// with `TimedOut`, even with data waiting; moved into the future, the same stream reads the
+/// waiting bytes, none lost to the reads that timed out.
+#[test]
+fn a_passed_read_deadline_fails_every_read_kind_and_moving_it_loses_nothing() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        server.set_read_deadline(Some(std::time::Instant::now() - Duration::from_millis(1)));
+        client.write_all(b"kept".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(10)).await;
+        let kinds: [io::Result<usize>; 3] = [
+            bounded(server.read(Vec::with_capacity(8))).await.0,
+            bounded(server.read_pooled()).await.map(|b| b.len()),
+            bounded(poll_fn(|cx| server.poll_read(cx, &mut [0u8; 8]))).await,
+        ];
+        for (i, res) in kinds.into_iter().enumerate() {
+            assert_eq!(res.expect_err("past its deadline").kind(), ErrorKind::TimedOut, "read kind {i}");
+        }
+        server.set_read_deadline(Some(std::time::Instant::now() + Duration::from_secs(5)));
+        let (n, buf) = bounded(server.read(Vec::with_capacity(8))).await;
+        assert_eq!(n.unwrap(), 4);
+        assert_eq!(buf, b"kept");
+    });
+}
+
+/// A pooled read (io_uring: a multishot recv) waiting when its deadline is pulled in fails
+/// with `TimedOut`; bytes that arrive after are read whole once the deadline is cleared.
+#[test]
+fn a_deadline_pulled_in_under_a_waiting_pooled_read_times_it_out() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        let server = Rc::new(server);
+        let reading = ringpoll::spawn({
+            let server = server.clone();
+            async move { server.read_pooled().await.map(|b| b.len()) }
+        });
+        sleep(Duration::from_millis(10)).await;
+        server.set_read_deadline(Some(std::time::Instant::now() + Duration::from_millis(10)));
+        let err = bounded(reading).await.expect("reader task").expect_err("cut off");
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        server.set_read_deadline(None);
+        client.write_all(payload(10_000, 5)).await.0.unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        loop {
+            let buf = bounded(server.read_pooled()).await.unwrap();
+            if buf.is_empty() {
+                break;
+            }
+            got.extend_from_slice(&buf);
+        }
+        assert!(got == payload(10_000, 5), "bytes lost or reordered after the timeout");
+    });
+}
+
+/// A receive waiting on a connected UDP socket when an ICMP port-unreachable comes back fails
+/// with `ConnectionRefused` (the next receive on the socket, as the docs say), and the socket
+/// goes on receiving afterwards.
+#[test]
+fn a_waiting_recv_on_a_connected_udp_socket_sees_connection_refused() {
+    run_leak_free(async {
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead = closed.local_addr().unwrap();
+        drop(closed);
+        let sock = Rc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        sock.connect(dead).await.unwrap();
+        let receiving = ringpoll::spawn({
+            let sock = sock.clone();
+            async move { sock.recv(Vec::with_capacity(16)).await.0 }
+        });
+        sleep(Duration::from_millis(10)).await;
+        sock.send(b"anyone?".to_vec()).await.0.unwrap();
+        let err = bounded(receiving).await.expect("receiver task").expect_err("port unreachable");
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    });
+}
+
+/// Sizes the kernel refuses are errors: a datagram over UDP's 65,507-byte limit is
+/// `EMSGSIZE`, and an empty `write_all` finishes at once (a loop on `Ok(0)` would spin).
+#[test]
+fn oversized_datagrams_and_empty_writes_are_answered_not_hung() {
+    run_leak_free(async {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = sock.local_addr().unwrap();
+        let (res, _) = bounded(sock.send_to(vec![0u8; 70_000], to)).await;
+        assert_eq!(res.expect_err("too long for UDP").raw_os_error(), Some(libc::EMSGSIZE));
+        let (client, server) = pair().await;
+        bounded(client.write_all(Vec::new())).await.0.unwrap();
+        let (n, _) = bounded(client.writev(Vec::<Vec<u8>>::new())).await;
+        assert_eq!(n.unwrap(), 0);
+        client.write_all(b"still fine".to_vec()).await.0.unwrap();
+        let (n, buf) = bounded(server.read(Vec::with_capacity(32))).await;
+        assert_eq!(&buf[..n.unwrap()], b"still fine");
+    });
+}
+
+/// Guarantee: "no fd left open" -- a connect dropped while the handshake is in flight (to a
+/// listener whose backlog is full, so the SYN waits) closes its socket, on both drivers.
+#[test]
+fn a_connect_dropped_in_flight_leaves_no_descriptor() {
+    run_leak_free(async {
+        let listener = ringpoll::net::TcpBuilder::new().backlog(0).listen("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Fill the accept queue (backlog 0 holds one) so later SYNs are dropped and retried.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(s)) = timeout(Duration::from_millis(50), TcpStream::connect(addr)).await {
+                held.push(s);
+            }
+        }
+        for _ in 0..50 {
+            let _ = poll_once_then_drop(TcpStream::connect(addr)).await;
+            let _ = timeout(Duration::from_micros(200), TcpStream::connect(addr)).await;
+        }
+        drop(held);
+        drop(listener);
+    });
+}
+
+/// A file whose size is beyond what memory could hold (a sparse file of 1 PiB, more than the
+/// address space): `fs::read` sizes its buffer from the metadata, so it must report
+/// `OutOfMemory` as `std::fs::read` does, not abort the process on a failed allocation.
+/// On tmpfs (/dev/shm), which takes sizes ext4 refuses.
+#[test]
+fn reading_a_file_too_large_for_memory_is_an_error_not_an_abort() {
+    let path = std::path::Path::new("/dev/shm").join(format!("ringpoll-adversarial-{}", std::process::id()));
+    let file = std::fs::File::create(&path).expect("/dev/shm holds the sparse file");
+    file.set_len(1 << 50).expect("tmpfs takes a 1 PiB sparse file");
+    let std_kind = std::fs::read(&path).expect_err("std cannot read it either").kind();
+    let ours = run(ringpoll::fs::read(&path));
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(std_kind, ErrorKind::OutOfMemory);
+    assert_eq!(ours.expect_err("1 PiB cannot be held").kind(), ErrorKind::OutOfMemory);
+}
