@@ -444,3 +444,154 @@ fn reading_a_file_too_large_for_memory_is_an_error_not_an_abort() {
     assert_eq!(std_kind, ErrorKind::OutOfMemory);
     assert_eq!(ours.expect_err("1 PiB cannot be held").kind(), ErrorKind::OutOfMemory);
 }
+
+/// Runs test `name` of this binary again in a child process with `env` set (the test sees it
+/// and plays the child's part); returns its exit status and stdout, killed after `secs`.
+fn rerun_as_child(name: &str, env: &str, secs: u64) -> (std::process::ExitStatus, String) {
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let status = wait_within(&mut child.0, Duration::from_secs(secs)).expect("the child finished in time");
+    let mut out = String::new();
+    io::Read::read_to_string(child.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    (status, out)
+}
+
+const SIGPIPE_CHILD: &str = "RINGPOLL_TEST_SIGPIPE_CHILD";
+
+/// Writes to `stream` with `write` until the closed peer makes it fail; that error.
+async fn write_until_refused(mut attempt: impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<usize>>>>) -> io::Error {
+    for _ in 0..100 {
+        if let Err(e) = bounded(attempt()).await {
+            return e;
+        }
+        sleep(Duration::from_millis(2)).await;
+    }
+    panic!("100 writes to a closed peer all succeeded");
+}
+
+/// The child's part: with SIGPIPE at its default action (a C host, or a Rust binary built to
+/// die on a broken pipe), every kind of write to a closed peer must be an error.
+fn write_to_closed_peers_with_sigpipe_at_default() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    ringpoll::try_block_on(driver(), async {
+        for kind in 0..4 {
+            let (client, server) = pair().await;
+            drop(server);
+            let client = Rc::new(client);
+            let err = write_until_refused(|| {
+                let c = client.clone();
+                Box::pin(async move {
+                    match kind {
+                        0 => c.write(vec![1u8; 1000]).await.0,
+                        1 => c.write_all(vec![1u8; 1000]).await.0.map(|()| 1000),
+                        2 => c.writev(vec![vec![1u8; 500], vec![2u8; 500]]).await.0,
+                        _ => poll_fn(|cx| c.poll_write(cx, &[1u8; 1000])).await,
+                    }
+                })
+            })
+            .await;
+            assert!(matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset), "kind {kind}: {err}");
+        }
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let (res, _) = bounded(a.write(b"gone".to_vec())).await;
+        assert_eq!(res.expect_err("the peer closed").kind(), ErrorKind::BrokenPipe);
+    })
+    .unwrap();
+    println!("survived every write");
+}
+
+/// Guarantee: "writes after the peer closed give BrokenPipe", not death by SIGPIPE -- even
+/// in a process that did not ignore SIGPIPE, since the sends pass MSG_NOSIGNAL.
+#[test]
+fn writes_to_a_closed_peer_are_broken_pipe_even_with_sigpipe_at_its_default() {
+    if std::env::var_os(SIGPIPE_CHILD).is_some() {
+        return write_to_closed_peers_with_sigpipe_at_default();
+    }
+    let (status, out) =
+        rerun_as_child("writes_to_a_closed_peer_are_broken_pipe_even_with_sigpipe_at_its_default", SIGPIPE_CHILD, 60);
+    assert!(status.success(), "the child died: {status:?}, said {out:?}");
+    assert!(out.contains("survived every write"), "the child's part did not run: {out:?}");
+}
+
+const EMFILE_CHILD: &str = "RINGPOLL_TEST_ADVERSARIAL_EMFILE_CHILD";
+
+/// Takes every descriptor the process may still open (after lowering RLIMIT_NOFILE to a few
+/// more than are open), holding them until dropped.
+fn exhaust_descriptors() -> Vec<std::os::fd::OwnedFd> {
+    let limit = (open_fds() + 16) as u64;
+    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: setrlimit reads a live rlimit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+    let null: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let mut held = vec![null];
+    loop {
+        match held[0].try_clone() {
+            Ok(fd) => held.push(fd),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
+                return held;
+            }
+        }
+    }
+}
+
+fn assert_emfile<T: std::fmt::Debug>(what: &str, res: io::Result<T>) {
+    let err = res.expect_err(what);
+    assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{what}: {err}");
+}
+
+/// The child's part: out of descriptors, every call that needs one says EMFILE at once; with
+/// a few freed, the listeners accept the connections that waited meanwhile, bytes intact.
+fn out_of_descriptors_then_recover() {
+    ringpoll::try_block_on(driver(), async {
+        let tcp = ringpoll::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let path = std::env::temp_dir().join(format!("ringpoll-adv-emfile-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let unix = ringpoll::net::UnixListener::bind(&path).unwrap();
+        let mut tcp_client = std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap();
+        let mut unix_client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        io::Write::write_all(&mut tcp_client, b"tcp waited").unwrap();
+        io::Write::write_all(&mut unix_client, b"unix waited").unwrap();
+        let mut held = exhaust_descriptors();
+        for _ in 0..3 {
+            assert_emfile("accept", bounded(tcp.accept()).await);
+            assert_emfile("unix accept", bounded(unix.accept()).await);
+        }
+        assert_emfile("connect", bounded(TcpStream::connect(tcp.local_addr().unwrap())).await);
+        assert_emfile("udp bind", UdpSocket::bind("127.0.0.1:0"));
+        assert_emfile("socketpair", UnixStream::pair());
+        assert_emfile("file open", bounded(ringpoll::fs::File::open("/dev/null")).await);
+        held.truncate(held.len() - 4);
+        let (stream, _) = bounded(tcp.accept()).await.expect("accepts once descriptors are free");
+        let (n, buf) = bounded(stream.read(Vec::with_capacity(32))).await;
+        assert_eq!(&buf[..n.unwrap()], b"tcp waited");
+        let (stream, _) = bounded(unix.accept()).await.expect("unix accepts once descriptors are free");
+        let (n, buf) = bounded(stream.read(Vec::with_capacity(32))).await;
+        assert_eq!(&buf[..n.unwrap()], b"unix waited");
+        let _ = std::fs::remove_file(&path);
+    })
+    .unwrap();
+    println!("recovered from EMFILE");
+}
+
+/// Guarantee: "fd exhaustion: accept returns EMFILE/ENFILE as errors" -- and so does every
+/// other call that needs a descriptor, without hanging; once descriptors free up, connections
+/// that queued meanwhile are accepted with their bytes (TCP and Unix listeners). In a child
+/// process, so the lowered limit touches no other test.
+#[test]
+fn out_of_descriptors_every_call_says_emfile_and_the_listeners_recover() {
+    if std::env::var_os(EMFILE_CHILD).is_some() {
+        return out_of_descriptors_then_recover();
+    }
+    let (status, out) =
+        rerun_as_child("out_of_descriptors_every_call_says_emfile_and_the_listeners_recover", EMFILE_CHILD, 60);
+    assert!(status.success(), "the child failed: {status:?}, said {out:?}");
+    assert!(out.contains("recovered from EMFILE"), "the child's part did not run: {out:?}");
+}
