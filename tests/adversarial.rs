@@ -435,6 +435,8 @@ fn a_connect_dropped_in_flight_leaves_no_descriptor() {
 /// On tmpfs (/dev/shm), which takes sizes ext4 refuses.
 #[test]
 fn reading_a_file_too_large_for_memory_is_an_error_not_an_abort() {
+    // Its files must not look like a neighbour's leak.
+    let _serial = fd_lock();
     let path = std::path::Path::new("/dev/shm").join(format!("ringpoll-adversarial-{}", std::process::id()));
     let file = std::fs::File::create(&path).expect("/dev/shm holds the sparse file");
     file.set_len(1 << 50).expect("tmpfs takes a 1 PiB sparse file");
@@ -464,7 +466,9 @@ fn rerun_as_child(name: &str, env: &str, secs: u64) -> (std::process::ExitStatus
 const SIGPIPE_CHILD: &str = "RINGPOLL_TEST_SIGPIPE_CHILD";
 
 /// Writes to `stream` with `write` until the closed peer makes it fail; that error.
-async fn write_until_refused(mut attempt: impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<usize>>>>) -> io::Error {
+async fn write_until_refused(
+    mut attempt: impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<usize>>>>,
+) -> io::Error {
     for _ in 0..100 {
         if let Err(e) = bounded(attempt()).await {
             return e;
@@ -514,6 +518,8 @@ fn writes_to_a_closed_peer_are_broken_pipe_even_with_sigpipe_at_its_default() {
     if std::env::var_os(SIGPIPE_CHILD).is_some() {
         return write_to_closed_peers_with_sigpipe_at_default();
     }
+    // Its pipes to the child must not look like a neighbour's leak.
+    let _serial = fd_lock();
     let (status, out) =
         rerun_as_child("writes_to_a_closed_peer_are_broken_pipe_even_with_sigpipe_at_its_default", SIGPIPE_CHILD, 60);
     assert!(status.success(), "the child died: {status:?}, said {out:?}");
@@ -590,8 +596,240 @@ fn out_of_descriptors_every_call_says_emfile_and_the_listeners_recover() {
     if std::env::var_os(EMFILE_CHILD).is_some() {
         return out_of_descriptors_then_recover();
     }
+    // Its pipes to the child must not look like a neighbour's leak.
+    let _serial = fd_lock();
     let (status, out) =
         rerun_as_child("out_of_descriptors_every_call_says_emfile_and_the_listeners_recover", EMFILE_CHILD, 60);
     assert!(status.success(), "the child failed: {status:?}, said {out:?}");
     assert!(out.contains("recovered from EMFILE"), "the child's part did not run: {out:?}");
+}
+
+/// Guarantee: "a deadline, a shutdown or a hangup ends every one of them" -- the local side
+/// shutting down its read half ends a waiting read of each kind with end of stream, and
+/// shutting down its write half ends a write waiting on a full buffer with `BrokenPipe`.
+#[test]
+fn a_local_shutdown_ends_the_operation_waiting_on_that_half() {
+    run_leak_free(async {
+        for kind in 0..3 {
+            let (_client, server) = pair().await;
+            let server = Rc::new(server);
+            let reading = ringpoll::spawn({
+                let server = server.clone();
+                async move {
+                    match kind {
+                        0 => server.read(Vec::with_capacity(64)).await.0,
+                        1 => server.read_pooled().await.map(|b| b.len()),
+                        _ => poll_fn(|cx| server.poll_read(cx, &mut [0u8; 64])).await,
+                    }
+                }
+            });
+            sleep(Duration::from_millis(10)).await;
+            server.shutdown(Shutdown::Read).unwrap();
+            assert_eq!(bounded(reading).await.expect("reader task").expect("end of stream"), 0, "kind {kind}");
+        }
+        let (_client, server) = pair().await;
+        let server = Rc::new(server);
+        let writing = ringpoll::spawn({
+            let server = server.clone();
+            async move { server.write_all(vec![9u8; 32 << 20]).await.0 }
+        });
+        sleep(Duration::from_millis(30)).await;
+        server.shutdown(Shutdown::Write).unwrap();
+        let err = bounded(writing).await.expect("writer task").expect_err("the write half is shut");
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+    });
+}
+
+/// `writev` with more buffers than one call takes (UIO_MAXIOV, 1,024) and empty ones among
+/// them: the count says how far it got, and sending the rest from there delivers the exact
+/// concatenation.
+#[test]
+fn writev_of_thousands_of_buffers_with_empty_ones_reports_an_exact_count() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        let bufs: Vec<Vec<u8>> = (0..3000).map(|i| payload(i % 7, i as u8)).collect();
+        let whole: Vec<u8> = bufs.concat();
+        let reading = ringpoll::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let (n, buf) = server.read(Vec::with_capacity(4096)).await;
+                match n.expect("read") {
+                    0 => return got,
+                    _ => got.extend_from_slice(&buf),
+                }
+            }
+        });
+        let mut rest = bufs;
+        while !rest.is_empty() {
+            let (n, sent) = bounded(client.writev(rest)).await;
+            let mut n = n.unwrap();
+            assert!(n > 0, "writev of {} buffers sent nothing", sent.len());
+            // Skip the buffers (and the part of one) that went.
+            rest = sent.into_iter().skip_while(|b| b.is_empty()).collect();
+            let mut kept = Vec::new();
+            for b in rest {
+                if n >= b.len() {
+                    n -= b.len();
+                } else {
+                    kept.push(b[n..].to_vec());
+                    n = 0;
+                }
+            }
+            rest = kept.into_iter().filter(|b| !b.is_empty()).collect();
+        }
+        client.shutdown(Shutdown::Write).unwrap();
+        let got = bounded(reading).await.expect("reader task");
+        assert_eq!(got.len(), whole.len());
+        assert!(got == whole, "writev's count did not match what went");
+    });
+}
+
+/// `fs::read` of a FIFO whose writer has not come yet waits for it and reads what it writes,
+/// as `std::fs::read` does (open(2) of a FIFO's read end waits for a writer): an empty `Ok`
+/// there would lose everything the writer sends.
+#[test]
+fn reading_a_fifo_before_its_writer_comes_waits_for_the_writer() {
+    // Its files must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let dir = std::env::temp_dir().join(format!("ringpoll-adv-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let data = payload(100_000, 21);
+    let writer = std::thread::spawn({
+        let (fifo, data) = (fifo.clone(), data.clone());
+        move || {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::write(fifo, data)
+        }
+    });
+    let got = within(20, {
+        let fifo = fifo.clone();
+        move || run(ringpoll::fs::read(fifo))
+    });
+    // A writer left waiting for a reader that came and went: be its reader, so it ends.
+    let give_up = std::time::Instant::now() + Duration::from_secs(5);
+    let mut release = std::fs::OpenOptions::new().read(true).custom_flags_nonblock().open(&fifo).unwrap();
+    while !writer.is_finished() && std::time::Instant::now() < give_up {
+        let _ = io::Read::read(&mut release, &mut [0u8; 65_536]);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(release);
+    let _ = writer.join();
+    let _ = std::fs::remove_dir_all(&dir);
+    let got = got.expect("fs::read of a FIFO");
+    assert_eq!(got.len(), data.len(), "read {} of the writer's {} bytes", got.len(), data.len());
+    assert!(got == data);
+}
+
+/// A read that cannot finish by itself (a FIFO whose writer never comes: the open waits for
+/// it on epoll, the read on io_uring) can be given up with a timeout, and the runtime still
+/// ends: its teardown does not wait for the abandoned operation.
+#[test]
+fn a_fifo_read_waiting_for_a_writer_can_be_given_up() {
+    // Its files must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let dir = std::env::temp_dir().join(format!("ringpoll-adv-fifo-abandoned-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let path = fifo.clone();
+    let started = std::time::Instant::now();
+    let res =
+        within(20, move || run(async move { timeout(Duration::from_millis(100), ringpoll::fs::read(&path)).await }));
+    let took = started.elapsed();
+    // A writer, so a helper thread still waiting in the open ends.
+    let _ = std::fs::OpenOptions::new().write(true).custom_flags_nonblock().open(&fifo);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(res.is_err(), "a FIFO with no writer read something: {res:?}");
+    assert!(took < Duration::from_secs(5), "the runtime took {took:?} to end");
+}
+
+/// `O_NONBLOCK` on std's OpenOptions, to release an open of a FIFO's other end.
+trait NonBlock {
+    fn custom_flags_nonblock(&mut self) -> &mut Self;
+}
+
+impl NonBlock for std::fs::OpenOptions {
+    fn custom_flags_nonblock(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(self, libc::O_NONBLOCK)
+    }
+}
+
+/// A directory read as a file, and a read of a write-only file, are errors of the kinds std
+/// gives, not panics; a read past the end is `Ok(0)`.
+#[test]
+fn misused_files_give_the_errors_std_gives() {
+    // Its files must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let dir = std::env::temp_dir().join(format!("ringpoll-adv-misuse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file_path = dir.join("w");
+    run(async {
+        let d = ringpoll::fs::File::open(&dir).await.expect("a directory opens read-only");
+        let (res, _) = d.read(Vec::with_capacity(16)).await;
+        assert_eq!(res.expect_err("a directory is no file").kind(), ErrorKind::IsADirectory);
+        assert_eq!(
+            ringpoll::fs::read(&dir).await.expect_err("fs::read of a directory").kind(),
+            ErrorKind::IsADirectory
+        );
+        let w = ringpoll::fs::OpenOptions::new().write(true).create(true).open(&file_path).await.unwrap();
+        w.write_all_at(b"abc".to_vec(), 0).await.0.unwrap();
+        let (res, _) = w.read_at(Vec::with_capacity(8), 0).await;
+        assert_eq!(res.expect_err("opened write-only").raw_os_error(), Some(libc::EBADF));
+        let r = ringpoll::fs::File::open(&file_path).await.unwrap();
+        let (res, _) = r.read_at(Vec::with_capacity(8), 1 << 40).await;
+        assert_eq!(res.unwrap(), 0, "past the end is Ok(0)");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Opening a FIFO's write end before its reader comes waits for the reader, as open(2) and
+/// std do, on both drivers (io_uring's non-blocking first try would say ENXIO), and every
+/// byte written reaches the reader.
+#[test]
+fn writing_a_fifo_before_its_reader_comes_waits_for_the_reader() {
+    // Its files must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let dir = std::env::temp_dir().join(format!("ringpoll-adv-fifo-w-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let data = payload(100_000, 22);
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::read(fifo)
+        }
+    });
+    let wrote = within(20, {
+        let (fifo, data) = (fifo.clone(), data.clone());
+        move || {
+            run(async move {
+                let file = ringpoll::fs::OpenOptions::new().write(true).open(&fifo).await?;
+                file.write_all(data).await.0
+            })
+        }
+    });
+    // A reader left waiting for a writer that never came: be its writer, so it ends.
+    let give_up = std::time::Instant::now() + Duration::from_secs(5);
+    while !reader.is_finished() && std::time::Instant::now() < give_up {
+        let _ = std::fs::OpenOptions::new().write(true).custom_flags_nonblock().open(&fifo);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let got = reader.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    wrote.expect("opening and writing a FIFO's write end");
+    assert!(got.unwrap() == data, "the reader did not get every byte");
 }
