@@ -12,7 +12,7 @@ use std::time::Duration;
 mod support;
 
 use ringpoll::buf::IoBufMut;
-use ringpoll::io::Source;
+use ringpoll::io::{Interest, Source};
 use ringpoll::net::{TcpStream, UdpSocket, UnixStream};
 use ringpoll::time::{sleep, timeout};
 use support::*;
@@ -47,40 +47,68 @@ async fn write_in_random_pieces(source: &Source, data: Vec<u8>, seed: u64) -> io
     source.shutdown(Shutdown::Write)
 }
 
-/// One read of a random kind into `got`: `Some(0)` is end of stream, `None` a read given up.
-async fn one_random_read(source: &Source, rng: &mut Rng, got: &mut Vec<u8>) -> Option<usize> {
+/// One read of a random kind into `got`: `Some(0)` is end of stream, `None` a read given up
+/// (dropped, or cut off by a read deadline set just before it).
+/// `poll_style` lets it pick `poll_recv`, which does not take turns (it remembers one task,
+/// the last that polled, as tokio's does): only for a stream with one reader.
+async fn one_random_read(source: &Source, rng: &mut Rng, got: &mut Vec<u8>, poll_style: bool) -> Option<usize> {
     let how = rng.below(6);
     let pause = Duration::from_micros(rng.below(400));
-    match rng.below(4) {
+    let deadline = rng.below(5) == 0;
+    if deadline {
+        source.set_deadline(Interest::Read, Some(std::time::Instant::now() + pause));
+    }
+    let kind = match rng.below(4) {
+        2 if !poll_style => 0,
+        kind => kind,
+    };
+    let n = match kind {
         0 => {
             let buf = Vec::with_capacity(1 + rng.below(9_000) as usize);
             let (n, buf) = give_up_or_finish(source.read(buf), how, pause).await?;
-            got.extend_from_slice(&buf[..n.expect("plain read")]);
-            Some(buf.len())
+            kept(n).map(|n| {
+                got.extend_from_slice(&buf[..n]);
+                n
+            })
         }
         1 => {
-            let buf = give_up_or_finish(source.read_pooled(), how, pause).await?.expect("pooled read");
-            got.extend_from_slice(&buf);
-            Some(buf.len())
+            let buf = give_up_or_finish(source.read_pooled(), how, pause).await?;
+            kept(buf).map(|buf| {
+                got.extend_from_slice(&buf);
+                buf.len()
+            })
         }
         2 => {
             let mut slice = vec![0u8; 1 + rng.below(5_000) as usize];
             let n = give_up_or_finish(poll_fn(|cx| source.poll_recv(cx, &mut slice)), how, pause).await?;
-            let n = n.expect("poll_recv");
-            got.extend_from_slice(&slice[..n]);
-            Some(n)
+            kept(n).map(|n| {
+                got.extend_from_slice(&slice[..n]);
+                n
+            })
         }
         _ => {
             // A framed read: appends after three bytes the buffer already holds.
             let mut held = b"xyz".to_vec();
             held.reserve(1 + rng.below(3_000) as usize);
             let (n, spare) = give_up_or_finish(source.read(held.spare()), how, pause).await?;
-            let n = n.expect("spare read");
             let whole = spare.into_inner();
             assert_eq!(&whole[..3], b"xyz", "the bytes held were overwritten");
-            got.extend_from_slice(&whole[3..3 + n]);
-            Some(n)
+            kept(n).map(|n| {
+                got.extend_from_slice(&whole[3..3 + n]);
+                n
+            })
         }
+    };
+    source.set_deadline(Interest::Read, None);
+    n
+}
+
+/// A read's result: `None` if its deadline cut it off; any other error fails the test.
+fn kept<T>(res: io::Result<T>) -> Option<T> {
+    match res {
+        Ok(v) => Some(v),
+        Err(e) if e.kind() == ErrorKind::TimedOut => None,
+        Err(e) => panic!("a read failed: {e}"),
     }
 }
 
@@ -99,7 +127,7 @@ async fn read_through_random_drops(source: &Source, seed: u64) -> Vec<u8> {
     let mut rng = Rng(seed);
     let mut got = Vec::with_capacity(STREAM_BYTES);
     loop {
-        if one_random_read(source, &mut rng, &mut got).await == Some(0) {
+        if one_random_read(source, &mut rng, &mut got, true).await == Some(0) {
             return got;
         }
         assert!(got.len() <= STREAM_BYTES, "more bytes came than were sent: some repeated");
@@ -832,4 +860,93 @@ fn writing_a_fifo_before_its_reader_comes_waits_for_the_reader() {
     let _ = std::fs::remove_dir_all(&dir);
     wrote.expect("opening and writing a FIFO's write end");
     assert!(got.unwrap() == data, "the reader did not get every byte");
+}
+
+/// Guarantee: "a datagram (even an empty one, with its sender) a dropped receive took ... is
+/// handed to the next recv_from, in order". Datagrams numbered in their first bytes (some
+/// empty), received through receives dropped at random points: each arrives once, whole,
+/// in order, with its sender.
+#[test]
+fn datagrams_received_through_random_drops_arrive_once_whole_and_in_order() {
+    run_leak_free(async {
+        const COUNT: usize = 400;
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = Rc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let (to, from) = (rx.local_addr().unwrap(), tx.local_addr().unwrap());
+        let datagram = |i: usize| match i % 10 {
+            0 => Vec::new(),
+            _ => [&(i as u32).to_be_bytes()[..], &payload(i * 7 % 1500, i as u8)].concat(),
+        };
+        let received = Rc::new(std::cell::Cell::new(0usize));
+        let sending = ringpoll::spawn({
+            let (tx, received) = (tx.clone(), received.clone());
+            async move {
+                for i in 0..COUNT {
+                    // Stay a few datagrams ahead, so the socket's buffer never drops one.
+                    while i >= received.get() + 16 {
+                        sleep(Duration::from_micros(100)).await;
+                    }
+                    tx.send_to(datagram(i), to).await.0.unwrap();
+                }
+            }
+        });
+        let mut rng = Rng(77);
+        let mut next = 0;
+        while next < COUNT {
+            let buf = Vec::with_capacity(2048);
+            let how = rng.below(6);
+            let pause = Duration::from_micros(rng.below(300));
+            let Some((res, buf)) = give_up_or_finish(rx.recv_from(buf), how, pause).await else { continue };
+            let (n, sender) = res.unwrap();
+            assert_eq!(sender, from);
+            assert_eq!(buf.len(), n);
+            assert!(buf == datagram(next), "datagram {next} came as {n} bytes: lost, repeated or cut");
+            next += 1;
+            received.set(next);
+        }
+        bounded(sending).await.expect("sender task");
+    });
+}
+
+/// Guarantee: "two readers both get data" in turns -- two tasks reading one stream, each
+/// dropping reads at random points, together get every byte once, in order.
+#[test]
+fn two_readers_dropping_reads_at_random_share_the_stream_without_loss() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        let server = Rc::new(server);
+        let sent = payload(STREAM_BYTES, 31);
+        let writer = Rc::new(client.into_source());
+        let sending = ringpoll::spawn({
+            let sent = sent.clone();
+            async move { write_in_random_pieces(&writer, sent, 31).await }
+        });
+        let got = Rc::new(std::cell::RefCell::new(Vec::with_capacity(STREAM_BYTES)));
+        let readers: Vec<_> = (0..2u64)
+            .map(|r| {
+                let (server, got) = (server.clone(), got.clone());
+                ringpoll::spawn(async move {
+                    let mut rng = Rng(100 + r);
+                    let mut mine = Vec::new();
+                    loop {
+                        // Appended to the shared stream as soon as the read returns, before
+                        // anything else can run.
+                        let before = mine.len();
+                        let n = one_random_read(server.as_source(), &mut rng, &mut mine, false).await;
+                        got.borrow_mut().extend_from_slice(&mine[before..]);
+                        if n == Some(0) {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for r in readers {
+            bounded(r).await.expect("reader task");
+        }
+        bounded(sending).await.expect("writer task").expect("writes");
+        let got = got.borrow();
+        assert_eq!(got.len(), sent.len(), "bytes lost or repeated");
+        assert!(*got == sent, "bytes reordered between the readers");
+    });
 }
