@@ -54,22 +54,31 @@ async fn write_in_random_pieces(source: &Source, data: Vec<u8>, seed: u64) -> io
 async fn one_random_read(source: &Source, rng: &mut Rng, got: &mut Vec<u8>, poll_style: bool) -> Option<usize> {
     let how = rng.below(6);
     let pause = Duration::from_micros(rng.below(400));
-    let deadline = rng.below(5) == 0;
-    if deadline {
+    if rng.below(5) == 0 {
         source.set_deadline(Interest::Read, Some(std::time::Instant::now() + pause));
     }
     let kind = match rng.below(4) {
         2 if !poll_style => 0,
         kind => kind,
     };
-    let n = match kind {
+    let n = read_of_kind(source, kind, (how, pause), rng, got).await;
+    source.set_deadline(Interest::Read, None);
+    n
+}
+
+/// One read of `kind` (see [`one_random_read`]), awaited or given up as `how` says.
+async fn read_of_kind(
+    source: &Source,
+    kind: u64,
+    (how, pause): (u64, Duration),
+    rng: &mut Rng,
+    got: &mut Vec<u8>,
+) -> Option<usize> {
+    match kind {
         0 => {
             let buf = Vec::with_capacity(1 + rng.below(9_000) as usize);
             let (n, buf) = give_up_or_finish(source.read(buf), how, pause).await?;
-            kept(n).map(|n| {
-                got.extend_from_slice(&buf[..n]);
-                n
-            })
+            kept(n).inspect(|&n| got.extend_from_slice(&buf[..n]))
         }
         1 => {
             let buf = give_up_or_finish(source.read_pooled(), how, pause).await?;
@@ -81,10 +90,7 @@ async fn one_random_read(source: &Source, rng: &mut Rng, got: &mut Vec<u8>, poll
         2 => {
             let mut slice = vec![0u8; 1 + rng.below(5_000) as usize];
             let n = give_up_or_finish(poll_fn(|cx| source.poll_recv(cx, &mut slice)), how, pause).await?;
-            kept(n).map(|n| {
-                got.extend_from_slice(&slice[..n]);
-                n
-            })
+            kept(n).inspect(|&n| got.extend_from_slice(&slice[..n]))
         }
         _ => {
             // A framed read: appends after three bytes the buffer already holds.
@@ -93,14 +99,9 @@ async fn one_random_read(source: &Source, rng: &mut Rng, got: &mut Vec<u8>, poll
             let (n, spare) = give_up_or_finish(source.read(held.spare()), how, pause).await?;
             let whole = spare.into_inner();
             assert_eq!(&whole[..3], b"xyz", "the bytes held were overwritten");
-            kept(n).map(|n| {
-                got.extend_from_slice(&whole[3..3 + n]);
-                n
-            })
+            kept(n).inspect(|&n| got.extend_from_slice(&whole[3..3 + n]))
         }
-    };
-    source.set_deadline(Interest::Read, None);
-    n
+    }
 }
 
 /// A read's result: `None` if its deadline cut it off; any other error fails the test.
