@@ -13,7 +13,7 @@ mod support;
 
 use ringpoll::buf::IoBufMut;
 use ringpoll::io::{Interest, Source};
-use ringpoll::net::{TcpStream, UdpSocket, UnixStream};
+use ringpoll::net::{copy_bidirectional, CopyOptions, SpliceMode, TcpStream, UdpSocket, UnixStream};
 use ringpoll::time::{sleep, timeout};
 use support::*;
 
@@ -535,9 +535,28 @@ fn write_to_closed_peers_with_sigpipe_at_default() {
         drop(b);
         let (res, _) = bounded(a.write(b"gone".to_vec())).await;
         assert_eq!(res.expect_err("the peer closed").kind(), ErrorKind::BrokenPipe);
+        for mode in [SpliceMode::Readiness, SpliceMode::UringOp, SpliceMode::Off] {
+            splice_into_a_reset_upstream(mode).await;
+        }
     })
     .unwrap();
     println!("survived every write");
+}
+
+/// A proxy (`copy_bidirectional`, splicing or copying) whose upstream resets while a client
+/// sends bulk: the copy ends with the reset's error (splice(2) has no MSG_NOSIGNAL).
+async fn splice_into_a_reset_upstream(mode: SpliceMode) {
+    let (client, proxy_a) = pair().await;
+    let (proxy_b, upstream) = pair().await;
+    let opts = CopyOptions { splice: mode, ..Default::default() };
+    let copying = ringpoll::spawn(async move { copy_bidirectional(proxy_a, proxy_b, &opts).await });
+    let sending = ringpoll::spawn(async move { client.write_all(vec![5u8; 8 << 20]).await.0 });
+    let (n, _) = bounded(upstream.read(Vec::with_capacity(100_000))).await;
+    assert!(n.unwrap() > 0, "{mode:?}: the proxy forwarded nothing");
+    upstream.abort();
+    let err = bounded(copying).await.expect("copy task").expect_err("the upstream reset");
+    assert!(matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe), "{mode:?}: {err}");
+    let _ = bounded(sending).await.expect("client task");
 }
 
 /// Guarantee: "writes after the peer closed give BrokenPipe", not death by SIGPIPE -- even
