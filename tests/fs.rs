@@ -5,7 +5,7 @@ mod support;
 
 use std::future::Future;
 use std::io::{ErrorKind, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ringpoll::fs::{self, File, OpenOptions};
@@ -413,15 +413,17 @@ fn file_ops_on_two_cores_at_once() {
     let _serial = fd_lock();
     let dir = TempDir::new("cores");
     let rt = two_core_runtime();
-    let base: &'static Path = Box::leak(dir.0.clone().into_boxed_path());
-    let handles = rt.run_on_each_core(move |core| async move {
+    let base = dir.0.clone();
+    let handles = rt.run_on_each_core(move |core| {
         let path = base.join(format!("core-{core}"));
-        for round in 0..20u8 {
-            let data = payload(10_000 + round as usize, round);
-            fs::write(&path, data.clone()).await?;
-            assert_eq!(fs::read(&path).await?, data);
+        async move {
+            for round in 0..20u8 {
+                let data = payload(10_000 + round as usize, round);
+                fs::write(&path, data.clone()).await?;
+                assert_eq!(fs::read(&path).await?, data);
+            }
+            std::io::Result::Ok(ringpoll::current_core())
         }
-        std::io::Result::Ok(ringpoll::current_core())
     });
     for (core, h) in handles.into_iter().enumerate() {
         assert_eq!(h.join().unwrap().unwrap(), Some(core));
