@@ -970,3 +970,47 @@ fn two_readers_dropping_reads_at_random_share_the_stream_without_loss() {
         assert!(*got == sent, "bytes reordered between the readers");
     });
 }
+
+/// A Unix connect to a listener whose backlog is full (nonblocking connect(2) says EAGAIN
+/// there, not EINPROGRESS) waits for room as a blocking connect does -- without spinning a
+/// core -- and once the listener accepts, the connection works; it never reports a socket
+/// that is not connected as connected.
+#[test]
+fn a_unix_connect_to_a_full_backlog_waits_for_room_without_spinning() {
+    run_leak_free(async {
+        let path = std::env::temp_dir().join(format!("ringpoll-adv-backlog-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // Listening again sets the backlog: 0 holds one connection.
+        // SAFETY: listen(2) on an open socket.
+        assert_eq!(unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&std_listener), 0) }, 0);
+        let listener = ringpoll::net::UnixListener::from_std(std_listener).unwrap();
+        let first = bounded(UnixStream::connect(&path)).await.expect("room for one");
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let stat = format!("/proc/self/task/{tid}/stat");
+        let waiting = ringpoll::spawn({
+            let path = path.clone();
+            async move { UnixStream::connect(&path).await }
+        });
+        let before = cpu_ticks(&stat);
+        sleep(Duration::from_millis(500)).await;
+        let spent = cpu_ticks(&stat) - before;
+        assert!(spent <= 20, "the core burned {spent} ticks in 0.5 s waiting for room in a backlog");
+        if waiting.is_finished() {
+            let res = bounded(waiting).await.expect("connect task");
+            let err = res.expect_err("a connect cannot succeed with no room in the backlog");
+            panic!("a connect with no room failed instead of waiting: {err}");
+        }
+        let (a, _) = bounded(listener.accept()).await.unwrap();
+        let (b, _) = bounded(listener.accept()).await.unwrap();
+        let second = bounded(waiting).await.expect("connect task").expect("connected once there was room");
+        second.write_all(b"second".to_vec()).await.0.unwrap();
+        first.write_all(b"first".to_vec()).await.0.unwrap();
+        let (n, buf) = bounded(b.read(Vec::with_capacity(16))).await;
+        assert_eq!(&buf[..n.unwrap()], b"second");
+        let (n, buf) = bounded(a.read(Vec::with_capacity(16))).await;
+        assert_eq!(&buf[..n.unwrap()], b"first");
+        let _ = std::fs::remove_file(&path);
+    });
+}
