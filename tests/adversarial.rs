@@ -1014,3 +1014,36 @@ fn a_unix_connect_to_a_full_backlog_waits_for_room_without_spinning() {
         let _ = std::fs::remove_file(&path);
     });
 }
+
+/// Guarantee: "Several tasks on one socket: operations take turns per direction ... (Go's
+/// fdMutex)": two tasks each `write_all` a buffer far larger than the socket holds, at once.
+/// Both finish, and the peer reads one buffer whole, then the other -- never pieces of one
+/// between pieces of the other, which would garble any framing (Go holds the write lock for
+/// a whole `Write`).
+#[test]
+fn two_write_alls_at_once_do_not_interleave() {
+    run_leak_free(async {
+        const LEN: usize = 4 << 20;
+        let (client, server) = pair().await;
+        let client = Rc::new(client);
+        let (first, second) = (vec![b'a'; LEN], vec![b'b'; LEN]);
+        let writers: Vec<_> = [first, second]
+            .into_iter()
+            .map(|data| {
+                let client = client.clone();
+                ringpoll::spawn(async move { client.write_all(data).await.0 })
+            })
+            .collect();
+        let mut got = Vec::with_capacity(2 * LEN);
+        while got.len() < 2 * LEN {
+            let (n, buf) = bounded(server.read(Vec::with_capacity(64 * 1024))).await;
+            assert!(n.unwrap() > 0, "end of stream before both buffers");
+            got.extend_from_slice(&buf);
+        }
+        for w in writers {
+            bounded(w).await.expect("writer task").expect("write_all");
+        }
+        let switches = got.windows(2).filter(|w| w[0] != w[1]).count();
+        assert_eq!(switches, 1, "the two buffers came in {} pieces", switches + 1);
+    });
+}
