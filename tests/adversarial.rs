@@ -1047,3 +1047,45 @@ fn two_write_alls_at_once_do_not_interleave() {
         assert_eq!(switches, 1, "the two buffers came in {} pieces", switches + 1);
     });
 }
+
+/// A connection waiting in the listener's queue (on io_uring, maybe already taken by the
+/// multishot accept) survives accepts that a passed deadline fails and accepts that are
+/// dropped: once the deadline is cleared, the next accept returns it, bytes and all.
+#[test]
+fn a_queued_connection_survives_timed_out_and_dropped_accepts() {
+    run_leak_free(async {
+        let listener = ringpoll::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // One accept waits first, so io_uring's multishot accept is armed when the client comes.
+        let _ = timeout(Duration::from_millis(10), listener.accept()).await;
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        client.write_all(b"queued".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(10)).await;
+        listener.set_accept_deadline(Some(std::time::Instant::now() - Duration::from_millis(1)));
+        for _ in 0..3 {
+            let err = bounded(listener.accept()).await.expect_err("past the accept deadline");
+            assert_eq!(err.kind(), ErrorKind::TimedOut);
+        }
+        listener.set_accept_deadline(None);
+        let (stream, peer) = bounded(listener.accept()).await.expect("the queued connection");
+        assert_eq!(peer, client.local_addr().unwrap());
+        let (n, buf) = bounded(stream.read(Vec::with_capacity(16))).await;
+        assert_eq!(&buf[..n.unwrap()], b"queued");
+    });
+}
+
+/// Shutting down both halves: reads are end of stream, writes `BrokenPipe`, on the side
+/// that shut down; the peer reads end of stream.
+#[test]
+fn after_shutdown_both_reads_end_and_writes_are_broken_pipe() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        client.shutdown(Shutdown::Both).unwrap();
+        let (n, _) = bounded(client.read(Vec::with_capacity(8))).await;
+        assert_eq!(n.unwrap(), 0);
+        assert_eq!(bounded(client.read_pooled()).await.unwrap().len(), 0);
+        let (res, _) = bounded(client.write(b"late".to_vec())).await;
+        assert_eq!(res.expect_err("the write half is shut").kind(), ErrorKind::BrokenPipe);
+        let (n, _) = bounded(server.read(Vec::with_capacity(8))).await;
+        assert_eq!(n.unwrap(), 0, "the peer reads end of stream");
+    });
+}
