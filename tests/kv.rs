@@ -84,6 +84,119 @@ fn keys_written_on_one_core_are_read_back_on_the_other() {
     }
 }
 
+/// One SCAN call: the next cursor and the keys returned.
+fn scan(con: &mut Connection, cursor: u64, options: &[&str]) -> (u64, Vec<String>) {
+    let (next, keys): (String, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg(options).query(con).unwrap();
+    (next.parse().expect("a numeric cursor"), keys)
+}
+
+/// SCAN from cursor 0 until it ends, bounded; every key returned, and the calls made.
+/// `between` runs after each call, as other clients change the store mid-iteration.
+fn scan_all(con: &mut Connection, options: &[&str], mut between: impl FnMut()) -> (Vec<String>, usize) {
+    let (mut cursor, mut all, mut calls) = (0, Vec::new(), 0);
+    loop {
+        let (next, keys) = scan(con, cursor, options);
+        all.extend(keys);
+        calls += 1;
+        if next == 0 {
+            return (all, calls);
+        }
+        assert!(calls < 100, "SCAN never came back to cursor 0");
+        between();
+        cursor = next;
+    }
+}
+
+/// SCAN walks every shard: with MATCH, COUNT and TYPE string it returns each key written
+/// (through connections on either core) and present throughout, even as other keys come and
+/// go between calls; from either core; TYPE of another kind returns nothing.
+#[test]
+fn scan_returns_every_key_on_every_shard() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut cons = [connect_to_core(&rt, addr, 0), connect_to_core(&rt, addr, 1)];
+    let written: Vec<String> = (0..300).map(|i| format!("key:{i}")).collect();
+    for (i, key) in written.iter().enumerate() {
+        let _: () = cons[i % 2].set(key, i).unwrap();
+        let _: () = cons[(i + 1) % 2].set(format!("other:{i}"), i).unwrap();
+    }
+    let mut want = written.clone();
+    want.sort();
+    let mut churn = connect(addr);
+    for (core, con) in cons.iter_mut().enumerate() {
+        let mut round = 0;
+        let (mut got, calls) = scan_all(con, &["MATCH", "key:*", "COUNT", "7", "TYPE", "string"], || {
+            // Keys added and removed mid-iteration may or may not be returned; the rest must be.
+            round += 1;
+            let _: () = churn.set(format!("key:new:{core}:{round}"), 1).unwrap();
+            let _: () = churn.del(format!("key:new:{core}:{}", round - 1)).unwrap();
+        });
+        assert_eq!(calls, 2, "one call per shard");
+        got.retain(|k| !k.starts_with("key:new:"));
+        got.sort();
+        assert_eq!(got, want, "SCAN from core {core}: every key written, each once");
+        let (all, _) = scan_all(con, &[], || {});
+        assert!(all.len() >= 600, "no MATCH: every key ({} returned)", all.len());
+        let (hashes, _) = scan_all(con, &["TYPE", "hash"], || {});
+        assert!(hashes.is_empty(), "every key is a string: {hashes:?}");
+    }
+    // Pipelined, a shard's scan is forwarded in a batch and answered back (not written
+    // straight to the client): the same keys.
+    let mut pipe = redis::pipe();
+    pipe.cmd("SCAN").arg(0).arg("MATCH").arg("key:[0-9]*").cmd("SCAN").arg(1).arg("MATCH").arg("key:[0-9]*");
+    let pages: Vec<(String, Vec<String>)> = pipe.query(&mut cons[0]).unwrap();
+    assert_eq!((pages[0].0.as_str(), pages[1].0.as_str()), ("1", "0"));
+    let mut got: Vec<String> = pages.into_iter().flat_map(|(_, keys)| keys).collect();
+    got.sort();
+    assert_eq!(got, want, "pipelined SCAN");
+    // A cursor this server never gave ends the iteration, as any number is a cursor to Redis.
+    assert_eq!(scan(&mut cons[0], 12345, &[]), (0, Vec::new()));
+}
+
+/// SCAN's and MEMORY USAGE's refusals, with the replies redis-server 7.0.15 gave to the
+/// same requests (`{k}` is a key that does not exist).
+const SCAN_AND_MEMORY_ERRORS: [(&str, &str); 26] = [
+    ("SCAN", "ERR wrong number of arguments for 'scan' command"),
+    ("SCAN abc", "ERR invalid cursor"),
+    ("SCAN 1.5", "ERR invalid cursor"),
+    ("SCAN -", "ERR invalid cursor"),
+    ("SCAN 18446744073709551616", "ERR invalid cursor"),
+    ("SCAN -18446744073709551616", "ERR invalid cursor"),
+    ("SCAN abc COUNT 0", "ERR invalid cursor"),
+    ("SCAN 0 COUNT 0", "ERR syntax error"),
+    ("SCAN 0 COUNT -1", "ERR syntax error"),
+    ("SCAN 0 COUNT abc", "ERR value is not an integer or out of range"),
+    ("SCAN 0 COUNT 007", "ERR value is not an integer or out of range"),
+    ("SCAN 0 COUNT 9223372036854775808", "ERR value is not an integer or out of range"),
+    ("SCAN 0 COUNT abc FOO", "ERR value is not an integer or out of range"),
+    ("SCAN 0 COUNT", "ERR syntax error"),
+    ("SCAN 0 MATCH", "ERR syntax error"),
+    ("SCAN 0 FOO", "ERR syntax error"),
+    ("SCAN 0 FOO bar", "ERR syntax error"),
+    ("SCAN 0 COUNT 5 TYPE", "ERR syntax error"),
+    ("MEMORY", "ERR wrong number of arguments for 'memory' command"),
+    ("MEMORY USAGE", "ERR wrong number of arguments for 'memory|usage' command"),
+    ("MEMORY FOO", "ERR unknown subcommand 'FOO'. Try MEMORY HELP."),
+    ("MEMORY USAGE {k} SAMPLES", "ERR syntax error"),
+    ("MEMORY USAGE {k} SAMPLES -1", "ERR syntax error"),
+    ("MEMORY USAGE {k} SAMPLES abc", "ERR value is not an integer or out of range"),
+    ("MEMORY USAGE {k} FOO 1", "ERR syntax error"),
+    ("MEMORY USAGE {k} SAMPLES 0", "nil"),
+];
+
+#[test]
+fn scan_and_memory_refuse_what_redis_refuses() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    for key in one_key_per_core(&mut con, "mem") {
+        // MEMORY USAGE measures a key where it lives (both cores' answers, alone and
+        // pipelined, through the table below with the key gone).
+        let usage: i64 = redis::cmd("MEMORY").arg("USAGE").arg(&key).query(&mut con).unwrap();
+        assert!(usage > key.len() as i64, "MEMORY USAGE {key}: {usage}");
+        answers_as_redis(&mut con, &SCAN_AND_MEMORY_ERRORS, &key);
+    }
+}
+
 #[test]
 fn every_command_answers_as_redis_does() {
     let rt = runtime();
@@ -140,6 +253,14 @@ fn every_command_answers_as_redis_does() {
     let _: () = redis::cmd("CLIENT").arg("SETINFO").arg("LIB-NAME").arg("redis-rs").query(&mut con).unwrap();
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
     assert!(info.contains("# core0") && info.contains("# core1") && info.contains("accepted:"));
+    // First, what redis-cli --stat reads (the first field of each name), summed over the cores.
+    let field = |name: &str| -> u64 {
+        let line = info.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {info}"));
+        line.trim().parse().unwrap()
+    };
+    assert_eq!(field("db0:keys="), 0, "flushed");
+    assert_eq!(field("connected_clients:"), 1);
+    assert!(field("total_commands_processed:") >= 30 && field("used_memory:") > 0, "the requests above: {info}");
     let bye: String = redis::cmd("QUIT").query(&mut con).unwrap();
     assert_eq!(bye, "OK");
 }

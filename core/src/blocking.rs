@@ -19,7 +19,7 @@
 //! Shutdown waits for the queue and the running jobs up to its grace period, then returns and
 //! leaves a stuck job's thread behind, detached, rather than hang.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -154,6 +154,12 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<Pool>>> = const { RefCell::new(None) };
 }
 
+thread_local! {
+    /// The pool whose thread this is (null on other threads), so a shutdown called from one
+    /// of its own jobs does not wait for the thread that calls it.
+    static POOL_OF_THIS_THREAD: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
 fn current_pool() -> Option<Arc<Pool>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
@@ -251,14 +257,19 @@ impl Pool {
     }
 
     /// Stops idle threads and waits up to `grace` for the queue and the running jobs; a
-    /// thread still busy then is left to finish on its own. Returns whether every thread
-    /// exited in time.
+    /// thread still busy then is left to finish on its own. Returns whether every thread (but
+    /// the calling one, if it is the pool's) exited in time.
     pub(crate) fn shutdown(&self, grace: Duration) -> bool {
         let deadline = Deadline::after(grace);
+        // A job of this pool that shuts it down (a Runtime shut down from spawn_blocking)
+        // runs on one of its threads, which cannot exit while it waits here: without this it
+        // would wait out the whole grace for itself, and for ever with Duration::MAX.
+        let me = POOL_OF_THIS_THREAD.with(|p| p.get());
+        let own = usize::from(std::ptr::eq(me, Arc::as_ptr(&self.shared)));
         let mut state = self.shared.lock();
         state.shutdown = true;
         self.shared.work.notify_all();
-        while state.threads > 0 {
+        while state.threads > own {
             let left = deadline.left();
             if left.is_zero() {
                 return false;
@@ -288,6 +299,7 @@ impl Shared {
         unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.cpus) };
         // Best effort, as the affinity: a job runs either way.
         let _ = self.policy.apply_to_calling_thread();
+        POOL_OF_THIS_THREAD.with(|p| p.set(self));
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {

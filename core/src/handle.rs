@@ -42,12 +42,26 @@ impl Shared {
         self.cores.iter().map(|c| c.stats.tasks_live.get()).sum()
     }
 
+    /// Claims the one graceful shutdown: true for the first caller only. Decided by the
+    /// caller's thread, before any thread is started for the wait, so the first request is
+    /// the one that counts (two waiting threads could otherwise race, and a later, longer
+    /// grace win).
+    pub(crate) fn claim_shutdown(&self) -> bool {
+        !std::mem::replace(&mut *self.shutting_down.lock().unwrap_or_else(|e| e.into_inner()), true)
+    }
+
     /// Drains every core, waits up to `grace` for their tasks, then stops them (without
     /// joining). Returns how many tasks were still live, or None if a shutdown had started.
     pub(crate) fn shutdown_gracefully(&self, grace: Duration) -> Option<u64> {
-        if std::mem::replace(&mut *self.shutting_down.lock().unwrap_or_else(|e| e.into_inner()), true) {
+        if !self.claim_shutdown() {
             return None;
         }
+        Some(self.drain_then_stop(grace))
+    }
+
+    /// The shutdown a successful [`Shared::claim_shutdown`] owns: drain, wait up to `grace`
+    /// for the tasks, stop. Returns how many tasks were still live.
+    pub(crate) fn drain_then_stop(&self, grace: Duration) -> u64 {
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
         }
@@ -58,7 +72,7 @@ impl Shared {
         }
         let cancelled = self.live_tasks();
         self.stop();
-        Some(cancelled)
+        cancelled
     }
 
     /// Tells every core to drop its tasks and leave its loop.
@@ -198,9 +212,12 @@ impl Handle {
     /// from a task (the waiting happens on a thread of its own); a second call does nothing.
     /// [`Runtime::wait`](crate::Runtime::wait) returns once the cores have stopped.
     pub fn shutdown_gracefully(&self, grace: Duration) {
+        if !self.shared.claim_shutdown() {
+            return;
+        }
         let shared = self.shared.clone();
         let started = thread::Builder::new().name("ringpoll-shutdown".into()).spawn(move || {
-            shared.shutdown_gracefully(grace);
+            shared.drain_then_stop(grace);
         });
         if started.is_err() {
             // No thread to wait on: stop at once rather than not at all.

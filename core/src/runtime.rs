@@ -107,7 +107,7 @@ impl Builder {
             let (core, thread) = match started {
                 Ok(started) => started,
                 Err(e) => {
-                    drop(Runtime { handle: Handle::new(Shared::new(kind, cores)), threads, pool });
+                    drop(Runtime { handle: Handle::new(Shared::new(kind, cores)), threads, pool, stop_on_drop: true });
                     return Err(e);
                 }
             };
@@ -120,7 +120,7 @@ impl Builder {
             let installed = handle.clone();
             handle.mailbox(index).send(Msg::Run(Box::new(move || installed.install())));
         }
-        Ok(Runtime { handle, threads, pool })
+        Ok(Runtime { handle, threads, pool, stop_on_drop: true })
     }
 }
 
@@ -202,6 +202,8 @@ pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
     pool: Arc<Pool>,
+    /// False once a graceful shutdown started on one of its own cores runs without it.
+    stop_on_drop: bool,
 }
 
 impl Runtime {
@@ -271,7 +273,20 @@ impl Runtime {
     /// what is left of `grace` (a stuck one is left behind, never waited for). Returns how
     /// many tasks were cancelled (0 if a [`Handle`] had started the shutdown already; this
     /// then waits for it).
-    pub fn shutdown_gracefully(self, grace: Duration) -> u64 {
+    ///
+    /// Called on one of the runtime's own cores it cannot wait there: it starts the shutdown
+    /// as [`Handle::shutdown_gracefully`] does and returns 0 at once, and the cores stop by
+    /// themselves once the grace is over.
+    pub fn shutdown_gracefully(mut self, grace: Duration) -> u64 {
+        if self.on_own_core() {
+            // Waiting here would stall this core for the whole grace: its tasks could not
+            // finish in time, the calling task would count itself as one to wait for, and a
+            // grace of Duration::MAX would never end. The handle's shutdown waits on a thread
+            // of its own; the drop below must then not stop the cores before the grace.
+            self.handle.shutdown_gracefully(grace);
+            self.stop_on_drop = false;
+            return 0;
+        }
         let deadline = Deadline::after(grace);
         let cancelled = self.handle.shared().shutdown_gracefully(grace);
         let pool = self.pool.clone();
@@ -288,8 +303,7 @@ impl Runtime {
 
     /// Joins every core thread, unless the caller is one of them.
     fn join_cores(&mut self) {
-        let me = thread::current().id();
-        if self.threads.iter().any(|t| t.thread().id() == me) {
+        if self.on_own_core() {
             self.threads.clear(); // detached: each exits once it reads its Shutdown
             return;
         }
@@ -297,11 +311,19 @@ impl Runtime {
             let _ = t.join();
         }
     }
+
+    /// Whether the calling thread is one of this runtime's cores.
+    fn on_own_core(&self) -> bool {
+        let me = thread::current().id();
+        self.threads.iter().any(|t| t.thread().id() == me)
+    }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.handle.shared().stop();
+        if self.stop_on_drop {
+            self.handle.shared().stop();
+        }
         self.join_cores();
         self.pool.shutdown(Duration::ZERO);
     }

@@ -17,9 +17,11 @@
 //!   frees it, may be dropped on any thread: by then nothing `!Send` is left in it.
 //!
 //! [`LocalTask::poll`] turns a panic into [`JoinError::Panic`] so the core survives it, and
-//! a task dropped unfinished (abort, shutdown) reports [`JoinError::Cancelled`]. An aborted
+//! a task dropped unfinished (abort, shutdown) reports [`JoinError::Cancelled`] (or the
+//! panic of its future's destructor, which is caught for the same reason). An aborted
 //! task finishes without polling its future again, so its core drops it.
 
+use std::any::Any;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::{offset_of, ManuallyDrop};
@@ -71,17 +73,25 @@ impl<F: Future> TaskCell<F> {
     }
 
     /// Drops the future where it lies, once; its storage is then free for the output.
+    /// Returns the panic of a destructor that panicked.
     ///
     /// # Safety
     /// The owning core, with the future started.
-    unsafe fn drop_future_once(&self) {
+    unsafe fn drop_future_once(&self) -> Option<Box<dyn Any + Send>> {
         // Marked first: a future whose drop panics is not dropped again.
         let state = self.shared.header.join_state();
-        if state.fetch_or(FUTURE_GONE, Relaxed) & FUTURE_GONE == 0 {
+        if state.fetch_or(FUTURE_GONE, Relaxed) & FUTURE_GONE != 0 {
+            return None;
+        }
+        // Caught, as tokio does: unwinding from here would leave the core's loop (stopping
+        // the core, its other tasks with it) before the task's handle is completed, so the
+        // handle would wait forever.
+        catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: started, and not dropped yet (FUTURE_GONE was clear); only the owning
             // core touches it.
-            unsafe { ManuallyDrop::drop(&mut (*self.stage.get()).future) };
-        }
+            unsafe { ManuallyDrop::drop(&mut (*self.stage.get()).future) }
+        }))
+        .err()
     }
 }
 
@@ -202,9 +212,13 @@ unsafe fn poll<F: Future>(header: NonNull<Header>, cx: &mut Context<'_>) -> Poll
         Ok(Poll::Ready(out)) => Ok(out),
         Err(panic) => Err(JoinError::Panic(panic)),
     };
-    // SAFETY: the owning core, the future started; the output then takes its storage.
-    unsafe { cell.drop_future_once() };
-    cell.join().complete(out);
+    // SAFETY: the owning core, the future started; the output then takes its storage. The
+    // output was made, so it is what the handle gets even if the destructor panicked (tokio).
+    drop(unsafe { cell.drop_future_once() });
+    // A detached task's output is dropped in here, on the core: a destructor that panics is
+    // caught for the same reason as the future's. The slot is consistent by then (VALUE and
+    // TAKEN are set before the drop), so there is nothing to undo.
+    let _ = catch_unwind(AssertUnwindSafe(|| cell.join().complete(out)));
     Poll::Ready(())
 }
 
@@ -212,10 +226,11 @@ unsafe fn drop_future<F: Future>(header: NonNull<Header>) {
     // SAFETY: the vtable of a TaskCell<F>, called once by its LocalTask.
     let cell = unsafe { cell::<F>(header) };
     // SAFETY: the owning core, the future started (and perhaps dropped by `poll` already).
-    unsafe { cell.drop_future_once() };
-    // Only the task side completes the slot, and this is the task side: no race.
+    let panicked = unsafe { cell.drop_future_once() };
+    // Only the task side completes the slot, and this is the task side: no race. A
+    // destructor's panic is the handle's error, as tokio reports it.
     if !cell.join().is_complete() {
-        cell.join().complete(Err(JoinError::Cancelled));
+        cell.join().complete(Err(panicked.map_or(JoinError::Cancelled, JoinError::Panic)));
     }
 }
 

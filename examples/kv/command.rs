@@ -6,6 +6,7 @@ use super::hash::Key;
 use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
+use super::scan;
 use super::store::unix_now;
 
 /// What to do for one request.
@@ -33,7 +34,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"keys" | b"type" | b"strlen" => argc == 1,
         b"append" => argc == 2,
         b"set" => argc >= 2,
-        b"getex" => argc >= 1,
+        b"getex" | b"scan" => argc >= 1,
         b"setnx" | b"getset" | b"incrby" | b"decrby" => argc == 2,
         b"expire" | b"pexpire" => argc >= 2,
         b"del" | b"unlink" | b"exists" | b"mget" => argc >= 1,
@@ -42,7 +43,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"ping" => argc <= 1,
         b"dbsize" => argc == 0,
         b"select" => argc == 1,
-        b"client" => argc >= 1,
+        b"client" | b"memory" => argc >= 1,
         _ => true,
     };
     if !arity_ok {
@@ -75,6 +76,19 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"strlen" => one(args[0], shards, Op::Strlen),
         b"append" => one(args[0], shards, |key| Op::Append { key, value: args[1] }),
         b"keys" => every_shard(shards, Op::Keys(args[0]), Combine::Flatten),
+        b"scan" => match scan::parse(args) {
+            // Every key is a string: a scan for another type finds nothing on any shard.
+            Ok(scan) if scan.strings && scan.cursor < shards as u64 => {
+                let next = scan::next(scan.cursor, shards);
+                Plan::One(scan.cursor as usize, Op::Scan { pattern: scan.pattern, next })
+            }
+            Ok(scan) => answer(out, |o| {
+                replies::array(o, 2);
+                replies::bulk(o, scan::next(scan.cursor, shards).to_string().as_bytes());
+                replies::array(o, 0);
+            }),
+            Err(e) => answer(out, |o| replies::error(o, e)),
+        },
         b"setex" | b"psetex" => {
             let (kind, invalid) = match name {
                 b"setex" => (ExpiryOption::Ex, INVALID_SETEX_EXPIRY),
@@ -124,6 +138,10 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
                 .collect(),
             Combine::AllOk,
         ),
+        b"memory" => match memory_usage(args) {
+            Ok(key) => one(key, shards, Op::MemoryUsage),
+            Err(e) => answer(out, |o| replies::error(o, &e)),
+        },
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
         // ASYNC or SYNC: both empty the store at once here. Anything else is refused, as
         // Redis refuses it, rather than taken for a bare FLUSHALL that empties the store.
@@ -134,7 +152,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             }
             _ => answer(out, |o| replies::error(o, SYNTAX)),
         },
-        b"info" => every_shard(shards, Op::Info, Combine::Concat),
+        b"info" => every_shard(shards, Op::Info, Combine::Info),
         // One keyspace, database 0: a client configured for it may still select it.
         b"select" => answer(out, |o| match integer(args[0]) {
             Some(0) => replies::ok(o),
@@ -272,6 +290,31 @@ fn expiry_options(
         None => None,
     };
     Ok((expiry, flagged))
+}
+
+/// The key of `MEMORY USAGE key [SAMPLES n]` (`args` after MEMORY, at least one), or Redis
+/// 7's error: USAGE is the one subcommand here, and SAMPLES (which Redis uses to estimate
+/// collections; a string is measured whole) must be a count, 0 or more.
+fn memory_usage<'a>(args: &[&'a [u8]]) -> Result<&'a [u8], String> {
+    let (sub, args) = args.split_first().ok_or(SYNTAX)?;
+    if !sub.eq_ignore_ascii_case(b"usage") {
+        let sub = printable(&String::from_utf8_lossy(sub));
+        return Err(format!("ERR unknown subcommand '{sub}'. Try MEMORY HELP."));
+    }
+    let (key, mut options) = args.split_first().ok_or("ERR wrong number of arguments for 'memory|usage' command")?;
+    while let [option, rest @ ..] = options {
+        let [samples, rest @ ..] = rest else { return Err(SYNTAX.into()) };
+        if !option.eq_ignore_ascii_case(b"samples") {
+            return Err(SYNTAX.into());
+        }
+        match integer(samples) {
+            Some(0..) => {}
+            Some(_) => return Err(SYNTAX.into()),
+            None => return Err(NOT_AN_INTEGER.into()),
+        }
+        options = rest;
+    }
+    Ok(key)
 }
 
 /// EXPIRE's conditions after its time (NX, XX, GT, LT, in any case, each any number of

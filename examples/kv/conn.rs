@@ -22,6 +22,8 @@ const READ_SIZE: usize = 16 * 1024;
 /// Serves `stream` until the client closes it, sends QUIT, or sends malformed input (which
 /// gets `-ERR Protocol error: ...` before the close, as Redis does).
 pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
+    shards.count_connection(true);
+    let _counted = Counted(shards);
     // The start of a request not complete yet; most reads end on a request's end, and are
     // parsed where they were read.
     let mut partial = Vec::new();
@@ -87,6 +89,15 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
             End::Owed => resume = true,
             End::Quit | End::Malformed => return Ok(()),
         }
+    }
+}
+
+/// Counts its connection closed when dropped, however `serve` ends.
+struct Counted<'a>(&'a Shards);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.count_connection(false);
     }
 }
 

@@ -10,11 +10,14 @@
 //! ```
 //! Commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, as Redis 7 takes them; NX
 //! and XX are decided on the core that owns the key), SETNX, SETEX, PSETEX, GETSET, GETDEL,
-//! GETEX, DEL, UNLINK, EXISTS, TYPE, STRLEN, APPEND, KEYS (every shard's), INCR, INCRBY,
-//! DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL,
-//! PERSIST, DBSIZE, FLUSHALL, INFO (per-core counters), QUIT; SELECT 0 and CLIENT
-//! SETNAME/SETINFO, which client libraries send on connecting. Runs until SIGINT or
-//! SIGTERM.
+//! GETEX, DEL, UNLINK, EXISTS, TYPE, STRLEN, APPEND, KEYS (every shard's), SCAN (MATCH,
+//! COUNT, TYPE; the cursor names the next shard, and each call returns one shard's matches
+//! whole: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE and
+//! PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, MEMORY USAGE (the bytes
+//! the key's entry and allocations take), INFO (the sums tools read, as Redis names them,
+//! then per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client
+//! libraries send on connecting. redis-cli's --pipe, --scan, --bigkeys, --memkeys, --stat
+//! and --latency work against it. Runs until SIGINT or SIGTERM.
 
 #[path = "../cli/mod.rs"]
 mod cli;
@@ -23,10 +26,12 @@ mod conn;
 mod direct;
 mod glob;
 mod hash;
+mod info;
 pub mod op;
 mod pipeline;
 pub mod replies;
 pub mod resp;
+mod scan;
 mod shard;
 mod store;
 

@@ -42,6 +42,12 @@ pub enum Op<'a> {
     GetEx(Key<'a>, Expiry),
     /// KEYS: this shard's live keys that match the pattern.
     Keys(&'a [u8]),
+    /// SCAN of this shard (`scan.rs`): the cursor `next`, then the keys KEYS `pattern`
+    /// would give.
+    Scan {
+        pattern: &'a [u8],
+        next: u64,
+    },
     /// TYPE: `string` for a key, `none` for no key.
     Type(Key<'a>),
     Strlen(Key<'a>),
@@ -50,10 +56,29 @@ pub enum Op<'a> {
         key: Key<'a>,
         value: &'a [u8],
     },
+    /// MEMORY USAGE: the bytes the shard holds for the key, nil for no key.
+    MemoryUsage(Key<'a>),
     DbSize,
     FlushAll,
     /// The shard's section of INFO.
     Info,
+}
+
+/// The most a reply can take that is a status, an integer, a nil or one of the short errors
+/// the store gives (the longest, APPEND's, is 65 bytes).
+pub const SMALL_REPLY: usize = 128;
+
+impl Op<'_> {
+    /// The most bytes this operation's reply can take, if that is known before it runs: for
+    /// all but those answering with values, keys or INFO ([`SMALL_REPLY`]). A forwarded
+    /// operation counts this much against its run's budget, not a guess.
+    pub fn reply_bound(&self) -> Option<usize> {
+        match self {
+            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) | Op::Keys(_) | Op::Scan { .. } | Op::Info => None,
+            Op::SetWith { how, .. } if how.reply == SetReply::Old => None,
+            _ => Some(SMALL_REPLY),
+        }
+    }
 }
 
 /// How SET writes its key: Redis 7's options, as the shard owning the key applies them.
@@ -211,6 +236,9 @@ const KEYS: u8 = 16;
 const TYPE: u8 = 17;
 const STRLEN: u8 = 18;
 const APPEND: u8 = 19;
+/// SCAN: the pattern travels as KEYS' does, the next cursor as the number.
+const SCAN: u8 = 20;
+const MEMORY_USAGE: u8 = 21;
 
 /// Every encoding starts with a head of fixed size: the tag, the key's length and the
 /// value's length (zero for an operation without one), each a little-endian `u32`, and the
@@ -222,8 +250,8 @@ const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
 
 impl<'a> Op<'a> {
     /// Appends the encoding to `out`: the head, then for SET with options, GETEX and EXPIRE a
-    /// byte of flags, then for those and INCR a little-endian 64-bit number (SET's, GETEX's
-    /// and EXPIRE's milliseconds, INCR's delta), then the key and the value. Every
+    /// byte of flags, then for those, INCR and SCAN a little-endian 64-bit number (SET's,
+    /// GETEX's and EXPIRE's milliseconds, INCR's delta, SCAN's next cursor), then the key and the value. Every
     /// operation has the same few parts (the head written in one piece, the key and the
     /// value one copy each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -253,9 +281,11 @@ impl<'a> Op<'a> {
                 (GETEX, key, &[], Some(ms))
             }
             Op::Keys(pattern) => (KEYS, Key { bytes: pattern, hash: 0 }, &[], None),
+            Op::Scan { pattern, next } => (SCAN, Key { bytes: pattern, hash: 0 }, &[], Some(next)),
             Op::Type(key) => (TYPE, key, &[], None),
             Op::Strlen(key) => (STRLEN, key, &[], None),
             Op::Append { key, value } => (APPEND, key, value, None),
+            Op::MemoryUsage(key) => (MEMORY_USAGE, key, &[], None),
             Op::DbSize => (DBSIZE, NO_KEY, &[], None),
             Op::FlushAll => (FLUSHALL, NO_KEY, &[], None),
             Op::Info => (INFO, NO_KEY, &[], None),
@@ -294,7 +324,7 @@ impl<'a> Op<'a> {
                 let (number, rest) = rest.split_first_chunk::<8>()?;
                 (flags, u64::from_le_bytes(*number), rest)
             }
-            INCR => {
+            INCR | SCAN => {
                 let (number, rest) = rest.split_first_chunk::<8>()?;
                 (0, u64::from_le_bytes(*number), rest)
             }
@@ -317,9 +347,11 @@ impl<'a> Op<'a> {
             GETDEL => Op::GetDel(key),
             GETEX => Op::GetEx(key, Expiry::from_bits(flags, number)?),
             KEYS => Op::Keys(key.bytes),
+            SCAN => Op::Scan { pattern: key.bytes, next: number },
             TYPE => Op::Type(key),
             STRLEN => Op::Strlen(key),
             APPEND => Op::Append { key, value },
+            MEMORY_USAGE => Op::MemoryUsage(key),
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
@@ -372,9 +404,11 @@ mod tests {
             Op::GetEx(key(b"ge"), Expiry::After(7)),
             Op::GetEx(key(b"ge"), Expiry::At(u64::MAX >> 1)),
             Op::Keys(b"h?llo*"),
+            Op::Scan { pattern: b"k*", next: u64::MAX },
             Op::Type(key(b"ty")),
             Op::Strlen(key(b"sl")),
             Op::Append { key: key(b"ap"), value: b"tail" },
+            Op::MemoryUsage(key(b"mu")),
             Op::DbSize,
             Op::FlushAll,
             Op::Info,

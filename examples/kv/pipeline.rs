@@ -5,10 +5,13 @@
 //!
 //! What a connection owes is bounded: a run stops once the replies it owes pass
 //! [`REPLY_BUDGET`], those go out, and the requests left run next, from the input already
-//! read (see `conn.rs`). Local replies are counted as written; another core's are guessed
-//! from the largest answers this connection had back lately, and never at less than the
-//! budget's [`MAX_FORWARDED`]th part, so a run forwards at most that many: a wrong guess
-//! owes a bounded amount (the budget, one reply, and `MAX_FORWARDED` answers at most).
+//! read (see `conn.rs`). Local replies are counted as written; another core's, where they
+//! are a status, an integer or a short error, at the most they can take (`Op::reply_bound`),
+//! and the rest (values, keys) are guessed from the largest answers this connection had back
+//! lately, and never at less than the budget's [`MAX_FORWARDED`]th part, so a run forwards
+//! at most that many of those: a wrong guess owes a bounded amount (the budget, one reply,
+//! and `MAX_FORWARDED` answers at most). A stream of SETs (`redis-cli --pipe`) thus waits
+//! for the other core once per read, not once per 16 forwarded requests.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -27,7 +30,7 @@ use super::shard::Shards;
 /// pass it (one GET of a value up to `MAX_BULK`): requests are never split.
 pub const REPLY_BUDGET: usize = 1024 * 1024;
 
-/// The requests a run may forward to other cores, whose replies' sizes are only guessed.
+/// The requests a run may forward to other cores whose replies' sizes are only guessed.
 /// A pipeline of 16 forwards no more than that, so it runs whole.
 pub const MAX_FORWARDED: usize = 16;
 
@@ -253,6 +256,7 @@ impl Pipeline {
                         used -= n;
                         return (used, End::Owed);
                     }
+                    shards.count_command();
                     match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
                         Plan::Quit => {
@@ -272,8 +276,8 @@ impl Pipeline {
                             }
                             let slot = self.slots.slot();
                             self.leave_hole(slot);
+                            self.owed_elsewhere += op.reply_bound().unwrap_or(self.forward_cost);
                             shards.forward(core, op, &self.slots, slot);
-                            self.owed_elsewhere += self.forward_cost;
                         }
                         Plan::Many(ops, how) => {
                             let first = self.slots.ranges.borrow().len() as u32;
@@ -284,8 +288,8 @@ impl Pipeline {
                                     self.slots.fill(slot, |out| shards.apply_local(op, now, out));
                                     self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
                                 } else {
+                                    self.owed_elsewhere += op.reply_bound().unwrap_or(self.forward_cost);
                                     shards.forward(core, op, &self.slots, slot);
-                                    self.owed_elsewhere += self.forward_cost;
                                 }
                             }
                             let end = self.slots.ranges.borrow().len() as u32;

@@ -12,8 +12,9 @@ pub enum Combine {
     Array,
     /// `+OK` once every operation said OK (MSET, FLUSHALL).
     AllOk,
-    /// The bulk strings joined (INFO).
-    Concat,
+    /// The bulk strings (each shard's INFO section) joined, after a head of their sums
+    /// (`info.rs`).
+    Info,
     /// One array of every array's elements, in order (KEYS).
     Flatten,
 }
@@ -101,9 +102,11 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
         }
         Combine::AllOk => ok(out),
         Combine::Sum => int(out, parts.filter_map(integer_reply).sum()),
-        Combine::Concat => {
+        Combine::Info => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
-            number(out, b'$', bodies.iter().map(|b| b.len()).sum::<usize>() as i64);
+            let head = super::info::head(&bodies);
+            number(out, b'$', (head.len() + bodies.iter().map(|b| b.len()).sum::<usize>()) as i64);
+            out.extend_from_slice(head.as_bytes());
             bodies.iter().for_each(|b| out.extend_from_slice(b));
             out.extend_from_slice(b"\r\n");
         }
@@ -164,7 +167,8 @@ mod tests {
         );
         assert_eq!(encoded(|o| combine(Combine::AllOk, [ok.as_slice(), ok].into_iter(), o)), b"+OK\r\n");
         let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
-        assert_eq!(encoded(|o| combine(Combine::Concat, [a, b].into_iter(), o)), b"$5\r\nabc\r\n\r\n");
+        let info = encoded(|o| combine(Combine::Info, [a, b].into_iter(), o));
+        assert!(info.ends_with(b"\r\nabc\r\n\r\n") && info.starts_with(b"$"), "the sections after the head");
         let (two_keys, none, one_key) =
             (b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".as_slice(), b"*0\r\n".as_slice(), b"*1\r\n$2\r\ncd\r\n");
         assert_eq!(

@@ -124,6 +124,9 @@ pub struct Shards {
     pool: RefCell<Vec<Vec<u8>>>,
     /// The same for the lists of direct replies.
     direct_pool: RefCell<Vec<Vec<(u32, DirectReply)>>>,
+    /// Connections open on this core, and requests they ran (for INFO).
+    connections: Cell<usize>,
+    commands: Cell<u64>,
 }
 
 impl Shards {
@@ -138,7 +141,21 @@ impl Shards {
             linker: Cell::new(None),
             pool: RefCell::default(),
             direct_pool: RefCell::default(),
+            connections: Cell::new(0),
+            commands: Cell::new(0),
         }
+    }
+
+    /// Counts a connection opened (`true`) or closed on this core.
+    pub fn count_connection(&self, opened: bool) {
+        let open = self.connections.get();
+        self.connections.set(if opened { open + 1 } else { open.saturating_sub(1) });
+    }
+
+    /// Counts a request run by one of this core's connections.
+    #[inline]
+    pub fn count_command(&self) {
+        self.commands.set(self.commands.get() + 1);
     }
 
     /// How many cores share the keys.
@@ -160,7 +177,7 @@ impl Shards {
 
     fn apply(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
         match op {
-            Op::Info => replies::bulk(out, info(self.me, store).as_bytes()),
+            Op::Info => replies::bulk(out, self.info(store).as_bytes()),
             op => store.apply(op, now, out),
         }
     }
@@ -322,6 +339,34 @@ impl Shards {
         ran
     }
 
+    /// This core's INFO section: its keys, its connections and the requests they ran, the
+    /// operations it served, its runtime counters.
+    fn info(&self, store: &Store) -> String {
+        let me = self.me;
+        let mut text = format!(
+            "# core{me}\r\nkeys:{}\r\nconnections:{}\r\ncommands:{}\r\nops_local:{}\r\nops_remote:{}\r\n",
+            store.len(),
+            self.connections.get(),
+            self.commands.get(),
+            store.served.local,
+            store.served.remote
+        );
+        if let Some(stats) = Handle::try_current().map(|h| h.stats()).and_then(|s| s.get(me).copied()) {
+            text += &format!(
+                "accepted:{}\r\nopen_sockets:{}\r\ntasks_live:{}\r\ntasks_polled:{}\r\nreactor_polls:{}\r\nuring_enters:{}\r\neventfd_writes:{}\r\nring_wakes:{}\r\n",
+                stats.accepted,
+                stats.sources_open,
+                stats.tasks_live,
+                stats.tasks_polled,
+                stats.reactor_polls,
+                stats.uring_enters,
+                stats.eventfd_writes,
+                stats.ring_wakes
+            );
+        }
+        text
+    }
+
     /// An empty buffer, from the pool if it has one. A new one starts with room for a few
     /// dozen operations, so a batch does not grow it from nothing.
     fn buffer(&self) -> Vec<u8> {
@@ -374,30 +419,6 @@ impl Drop for Shards {
 
 fn shard_gone(out: &mut Vec<u8>) {
     replies::error(out, "ERR the shard owning this key is shutting down");
-}
-
-/// This core's INFO section: its keys, the operations it served, its runtime counters.
-fn info(me: usize, store: &Store) -> String {
-    let mut text = format!(
-        "# core{me}\r\nkeys:{}\r\nops_local:{}\r\nops_remote:{}\r\n",
-        store.len(),
-        store.served.local,
-        store.served.remote
-    );
-    if let Some(stats) = Handle::try_current().map(|h| h.stats()).and_then(|s| s.get(me).copied()) {
-        text += &format!(
-            "accepted:{}\r\nopen_sockets:{}\r\ntasks_live:{}\r\ntasks_polled:{}\r\nreactor_polls:{}\r\nuring_enters:{}\r\neventfd_writes:{}\r\nring_wakes:{}\r\n",
-            stats.accepted,
-            stats.sources_open,
-            stats.tasks_live,
-            stats.tasks_polled,
-            stats.reactor_polls,
-            stats.uring_enters,
-            stats.eventfd_writes,
-            stats.ring_wakes
-        );
-    }
-    text
 }
 
 /// The link task: takes in what other cores send this one (their operations, run here, and
@@ -621,6 +642,21 @@ mod tests {
         assert_eq!((used, owed), (3 * get(&remote[0]).len(), true), "three answers of a third");
         answer(&core0, &core1, &mut inbox0, &mut inbox1);
         assert_eq!(replies_now(&mut conn), one.repeat(3), "in order, whole");
+    }
+
+    #[test]
+    fn forwarded_requests_with_small_replies_run_whole() {
+        use super::super::pipeline::MAX_FORWARDED;
+        let (to0, mut inbox0) = cross_core::unbounded();
+        let (to1, mut inbox1) = cross_core::unbounded();
+        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let remote = &keys_on(1, 1)[0];
+        let mut conn = Pipeline::new(64);
+        // SETs answer +OK: their size is known, so they need not stop a run as GETs do.
+        let sets = set(remote, "v").repeat(8 * MAX_FORWARDED);
+        assert_eq!(run_part(&mut conn, &sets, &core0), (sets.len(), false), "one run, one wait");
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        assert_eq!(replies_now(&mut conn), b"+OK\r\n".repeat(8 * MAX_FORWARDED));
     }
 
     #[test]

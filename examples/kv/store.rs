@@ -56,6 +56,12 @@ impl Entry {
         self.expires.is_none_or(|t| t > now)
     }
 
+    /// The bytes this entry takes: its place in the table and its key's and value's
+    /// allocations (what the allocator adds around them not counted).
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Entry>() + self.key.capacity() + self.value.capacity()
+    }
+
     /// Replaces the value, reusing its allocation.
     fn set_value(&mut self, value: &[u8]) {
         self.value.clear();
@@ -110,11 +116,20 @@ impl Store {
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::Keys(pattern) => self.keys(pattern, now, out),
+            Op::Scan { pattern, next } => {
+                replies::array(out, 2);
+                replies::bulk(out, next.to_string().as_bytes());
+                self.keys(pattern, now, out);
+            }
             Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
             Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
             Op::Append { key, value } => self.append(key, value, now, out),
             Op::GetDel(key) => match self.remove(key).filter(|e| e.live(now)) {
                 Some(e) => replies::bulk(out, &e.value),
+                None => replies::nil(out),
+            },
+            Op::MemoryUsage(key) => match self.live(key, now) {
+                Some(e) => replies::int(out, e.footprint() as i64),
                 None => replies::nil(out),
             },
             Op::DbSize => {
@@ -472,6 +487,44 @@ mod tests {
         assert_eq!(run(Op::Pttl(Key::new(b"k")), now + Duration::from_secs(5)), ":-1\r\n", "PERSIST");
         assert_eq!(run(getex(Expiry::At(1)), now), "$1\r\nv\r\n", "the value, then gone");
         assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
+    }
+
+    /// What a forwarded operation counts against its run's budget (`Op::reply_bound`) is
+    /// the most its reply takes, errors included.
+    #[test]
+    fn replies_fit_the_bound_their_operation_claims() {
+        use super::super::op::SMALL_REPLY;
+        let (mut store, now) = (Store::default(), Instant::now());
+        let k = || Key::new(b"k");
+        let full = vec![b'x'; MAX_BULK];
+        let nx = SetHow { only: Only::IfAbsent, ..SetHow::PLAIN };
+        let ops = [
+            Op::Set { key: k(), value: &full },
+            Op::Append { key: k(), value: b"y" },
+            Op::Incr(k(), 1),
+            Op::Strlen(k()),
+            Op::Type(k()),
+            Op::MemoryUsage(k()),
+            Op::SetWith { key: k(), value: b"v", how: nx },
+            Op::Del(k()),
+            Op::Incr(k(), -1),
+            Op::Incr(k(), i64::MIN),
+            Op::Expire(k(), 1000, ExpireIf::default()),
+            Op::Pttl(k()),
+            Op::Persist(k()),
+            Op::Exists(k()),
+            Op::DbSize,
+            Op::FlushAll,
+        ];
+        for op in ops {
+            let bound = op.reply_bound();
+            let reply = apply(&mut store, op, now);
+            assert!(bound.is_some_and(|b| b == SMALL_REPLY && reply.len() <= b), "{op:?}: {reply:?}");
+        }
+        let old = SetHow { reply: SetReply::Old, ..SetHow::PLAIN };
+        for op in [Op::Get(k()), Op::GetDel(k()), Op::Keys(b"*"), Op::SetWith { key: k(), value: b"v", how: old }] {
+            assert_eq!(op.reply_bound(), None, "{op:?} answers with a value or keys");
+        }
     }
 
     #[test]

@@ -96,6 +96,12 @@ impl<T> Sender<T> {
             if (Reserve { slots, key: None }).await.is_err() {
                 return Err(SendError(value));
             }
+            // Room may have been granted (a receive freed a slot) just before the receiver
+            // closed or left: close() fails only sends still waiting, so without this check
+            // the value would go into a queue nobody reads and the send would claim success.
+            if self.chan.closed.get() {
+                return Err(SendError(value));
+            }
         }
         self.chan.push(value);
         Ok(())

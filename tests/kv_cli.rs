@@ -1,0 +1,138 @@
+//! The kv example (run in-process on a two-core runtime) driven by the real `redis-cli`, in
+//! the modes users run against a Redis server: `--pipe` mass insertion, `--scan`,
+//! `--memkeys`. Each test skips, saying so, where redis-cli is not installed (CI installs
+//! redis-tools).
+
+#[path = "../examples/kv/main.rs"]
+#[allow(dead_code)]
+mod kv;
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use redis::Commands;
+use ringpoll::Runtime;
+use support::{two_core_runtime, wait_within, KillOnDrop};
+
+/// How long one redis-cli run may take.
+const CLI_LIMIT: Duration = Duration::from_secs(60);
+
+/// Whether redis-cli can be run here.
+fn have_redis_cli() -> bool {
+    let found = Command::new("redis-cli").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipping: redis-cli is not installed");
+    }
+    found
+}
+
+/// The runtime and the server on it, the runtime built on a thread of its own (see tests/kv.rs).
+fn server() -> (Runtime, SocketAddr) {
+    let rt = std::thread::spawn(two_core_runtime).join().unwrap();
+    let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash).expect("kv server").addr;
+    (rt, addr)
+}
+
+fn connect(addr: SocketAddr) -> redis::Connection {
+    let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+    let con = client.get_connection_with_timeout(Duration::from_secs(5)).expect("connect");
+    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    con
+}
+
+/// Everything `pipe` gives until it closes, read on a thread of its own.
+fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs `redis-cli -h HOST -p PORT args...` on `input` within [`CLI_LIMIT`] (killed past
+/// it); its stdout and stderr. It must exit successfully.
+fn redis_cli(addr: SocketAddr, args: &[&str], input: Vec<u8>) -> (String, String) {
+    let mut child = KillOnDrop(
+        Command::new("redis-cli")
+            .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn redis-cli"),
+    );
+    let mut stdin = child.0.stdin.take().expect("piped stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&input)); // closed when done
+    let (stdout, stderr) = (read_all(child.0.stdout.take().unwrap()), read_all(child.0.stderr.take().unwrap()));
+    let status =
+        wait_within(&mut child.0, CLI_LIMIT).unwrap_or_else(|| panic!("redis-cli {args:?} ran past {CLI_LIMIT:?}"));
+    let _ = writer.join();
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "redis-cli {args:?}: {status}\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// `SET key:i value:i` for i below `n`, as RESP, what `redis-cli --pipe` reads.
+fn sets(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let (key, value) = (format!("key:{i}"), format!("value:{i}"));
+        out.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).as_bytes(),
+        );
+    }
+    out
+}
+
+/// `redis-cli --pipe` sends 50,000 SETs without waiting, then an ECHO of a random marker, and
+/// counts replies until the marker's: every SET lands on its shard and is answered; then
+/// `redis-cli --scan --pattern` walks every shard and lists each key once.
+#[test]
+fn redis_cli_pipe_inserts_everything_and_scan_lists_it() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (_rt, addr) = server();
+    let n = 50_000;
+    let mut con = connect(addr);
+    let _: () = con.set("other", "not a key:*").unwrap();
+    let (out, errors) = redis_cli(addr, &["--pipe"], sets(n));
+    assert!(out.contains(&format!("errors: 0, replies: {n}")), "redis-cli --pipe said: {out}{errors}");
+    assert_eq!(redis::cmd("DBSIZE").query::<usize>(&mut con).unwrap(), n + 1);
+    for i in [0, 1, 12_345, n - 1] {
+        assert_eq!(con.get::<_, String>(format!("key:{i}")).unwrap(), format!("value:{i}"));
+    }
+    let (listed, _) = redis_cli(addr, &["--scan", "--pattern", "key:*"], Vec::new());
+    let lines: Vec<&str> = listed.lines().collect();
+    let unique: BTreeSet<&str> = lines.iter().copied().collect();
+    let want: BTreeSet<String> = (0..n).map(|i| format!("key:{i}")).collect();
+    assert_eq!(lines.len(), n, "each key once");
+    assert!(unique.iter().copied().eq(want.iter().map(String::as_str)), "the keys written, and only those");
+}
+
+/// `redis-cli --memkeys` asks MEMORY USAGE of every key it scans: each string counts its
+/// bytes (without MEMORY USAGE, it counted 0 for all); `--bigkeys` finds the biggest.
+#[test]
+fn redis_cli_memkeys_and_bigkeys_measure_every_key() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (_rt, addr) = server();
+    let mut con = connect(addr);
+    for i in 0..100 {
+        let _: () = con.set(format!("k{i}"), "x".repeat(10 + i)).unwrap();
+    }
+    let (mem, _) = redis_cli(addr, &["--memkeys"], Vec::new());
+    let strings = mem.lines().find(|l| l.contains(" strings with ")).unwrap_or_else(|| panic!("no summary: {mem}"));
+    let bytes: usize = strings.split(" strings with ").nth(1).and_then(|r| r.split(' ').next()?.parse().ok()).unwrap();
+    assert!(strings.starts_with("100 strings") && bytes > (10..110).sum(), "{strings}");
+    let (big, _) = redis_cli(addr, &["--bigkeys"], Vec::new());
+    assert!(big.contains("Biggest string found '\"k99\"' has 109 bytes"), "{big}");
+}
