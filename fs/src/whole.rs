@@ -12,9 +12,14 @@ use crate::file::File;
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let file = File::open(path).await?;
     let size = file.metadata().await?.len();
-    let size = usize::try_from(size).map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "file too large"))?;
+    let size = usize::try_from(size).map_err(|_| too_large())?;
+    // The size is the file's claim (a sparse file may claim a petabyte): a reservation that
+    // cannot be had is an error, as std::fs::read makes it, where `with_capacity` would abort
+    // the whole process.
+    let mut out = Vec::new();
+    out.try_reserve_exact(size.max(1)).map_err(|_| too_large())?;
     // Cursor reads, which also serve a FIFO (no offset, no size).
-    let (n, mut out) = file.read(Vec::with_capacity(size.max(1))).await;
+    let (n, mut out) = file.read(out).await;
     if n? == 0 {
         return Ok(out);
     }
@@ -28,6 +33,10 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
             n => out.extend_from_slice(&chunk[..n]),
         }
     }
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::OutOfMemory, "file too large to read into memory")
 }
 
 /// Reads the whole file as UTF-8; invalid UTF-8 is an `InvalidData` error.

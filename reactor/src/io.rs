@@ -99,6 +99,13 @@ impl Source {
         self.run(Send::new(buf, self.registration().is_stream()))
     }
 
+    /// The send of [`write`](Self::write) without a turn of its own, for [`WriteAll`], which
+    /// runs it on the turn of the send before (`Turned::continue_with`).
+    #[inline]
+    pub(crate) fn send_op<B: IoBuf>(&self, buf: B) -> Run<'_, Send<B>> {
+        self.reactor().driver().run(self.target(), Send::new(buf, self.registration().is_stream()))
+    }
+
     /// Sends all of `buf`, however many sends it takes. An error after some bytes went out
     /// (a write deadline, a reset) carries their count: see [`PartialWrite`].
     pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<(), B>> + '_ {

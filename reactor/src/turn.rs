@@ -163,6 +163,20 @@ impl<'a, F, S: HasTurns> Turned<'a, F, S> {
     pub(crate) fn owner(&self) -> &'a S {
         self.owner
     }
+
+    /// `next` run on the turn this operation had, which finished in the poll under way: the
+    /// turn is taken again before anyone queued can, so nothing runs between the two. For
+    /// `write_all`'s next send: two `write_all`s at once would otherwise take turns send by
+    /// send and interleave their bytes (Go's fdMutex holds the write lock for a whole Write).
+    /// The finished operation either held the turn (its release only woke the next waiter,
+    /// who has not run) or never took it because nobody else could, so it is free now.
+    #[inline]
+    pub(crate) fn continue_with<G>(&self, next: G) -> Turned<'a, G, S> {
+        let held = &self.owner.turns().held[self.interest as usize];
+        debug_assert!(!held.get(), "continue_with after the operation finished, in the same poll");
+        held.set(true);
+        Turned { owner: self.owner, interest: self.interest, held: true, ticket: None, inner: next }
+    }
 }
 
 impl<F: Future + Unpin, S: HasTurns> Future for Turned<'_, F, S> {
@@ -250,6 +264,27 @@ mod tests {
         drop(second);
         assert_eq!(count.get(), woken + 1, "the next waiter is woken in the dropped one's place");
         assert!(third.as_mut().poll(cx).is_ready());
+    }
+
+    #[test]
+    fn an_operation_continued_keeps_the_turn_from_those_queued() {
+        let turns = Turns::default();
+        let (_count, waker) = WakeCount::waker();
+        let cx = &mut Context::from_waker(&waker);
+        let mut held = holder(&turns, Interest::Write);
+        assert!(held.as_mut().poll(cx).is_pending());
+        let mut first = Turned::new(&turns, Interest::Write, std::future::ready(1));
+        let mut second = pin!(Turned::new(&turns, Interest::Write, std::future::ready(2)));
+        assert!(Pin::new(&mut first).poll(cx).is_pending());
+        assert!(second.as_mut().poll(cx).is_pending());
+        drop(held);
+        assert_eq!(Pin::new(&mut first).poll(cx), Poll::Ready(1));
+        // A write_all's next send, on the turn of the one that just finished.
+        let mut rest = Box::pin(first.continue_with(std::future::pending::<()>()));
+        assert!(second.as_mut().poll(cx).is_pending(), "the waiter must not slip in between");
+        assert!(rest.as_mut().poll(cx).is_pending());
+        drop(rest);
+        assert_eq!(second.as_mut().poll(cx), Poll::Ready(2));
     }
 
     #[test]

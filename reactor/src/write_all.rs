@@ -102,7 +102,9 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                 Ok(0) => io::ErrorKind::WriteZero.into(),
                 Ok(n) if begin + n < whole.bytes_init() => {
                     let rest = whole.slice(begin + n..);
-                    this.state = State::Sending(send.owner().send(rest));
+                    // On the same turn: a write_all queued meanwhile must not slip its
+                    // bytes in between this buffer's.
+                    this.state = State::Sending(send.continue_with(send.owner().send_op(rest)));
                     continue;
                 }
                 Ok(_) => return Poll::Ready((Ok(()), whole)),

@@ -24,12 +24,15 @@ pub struct OpenAt {
     path: CString,
     flags: libc::c_int,
     mode: libc::mode_t,
+    /// The read end of a FIFO the non-blocking attempt opened before any writer came: the
+    /// blocking half waits on it for a writer (see `try_now`) instead of opening again.
+    fifo_reader: Option<OwnedFd>,
 }
 
 impl OpenAt {
     /// Opens `path` with `open(2)` flags and, when creating, `mode`.
     pub fn new(path: CString, flags: libc::c_int, mode: libc::mode_t) -> OpenAt {
-        OpenAt { path, flags: flags | libc::O_CLOEXEC, mode }
+        OpenAt { path, flags: flags | libc::O_CLOEXEC, mode, fifo_reader: None }
     }
 }
 
@@ -43,6 +46,9 @@ unsafe impl Halves for OpenAt {
     }
 
     fn call(&mut self) -> io::Result<usize> {
+        if let Some(reader) = self.fifo_reader.take() {
+            return wait_for_a_writer(reader);
+        }
         // SAFETY: the path is a live NUL-terminated string.
         syscall!(openat(libc::AT_FDCWD, self.path.as_ptr(), self.flags, self.mode)).map(|fd| fd as usize)
     }
@@ -62,6 +68,15 @@ unsafe impl Halves for OpenAt {
             return None;
         }
         let fd = owned(fd as RawFd);
+        if self.flags & (libc::O_ACCMODE | libc::O_NONBLOCK) == libc::O_RDONLY && is_fifo(&fd) {
+            // O_NONBLOCK opened a FIFO's read end without waiting for a writer, where open(2)
+            // (and std) waits: a read now would be end of stream and lose what the writer
+            // sends. Closing it and opening again on a helper thread would wake a writer
+            // waiting in its open for a reader that is gone by its write (EPIPE), so the
+            // descriptor is kept, and the helper thread waits on it for the writer.
+            self.fifo_reader = Some(fd);
+            return None;
+        }
         if self.flags & libc::O_NONBLOCK == 0 {
             let status = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL)).ok()?;
             syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK)).ok()?;
@@ -72,4 +87,33 @@ unsafe impl Halves for OpenAt {
     fn finish(self, res: io::Result<usize>) -> io::Result<OwnedFd> {
         res.map(|fd| owned(fd as RawFd))
     }
+}
+
+/// Whether `fd` is a FIFO (named pipe).
+fn is_fifo(fd: &OwnedFd) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is a live stat buffer the kernel fills; the descriptor is open.
+    let ok = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } == 0;
+    // SAFETY: fstat succeeded, so it filled `st`.
+    ok && unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFIFO
+}
+
+/// On a helper thread: blocks until a writer has come to the FIFO `reader` reads (its data
+/// or its close makes the non-blocking descriptor readable; before any writer, poll(2)
+/// reports nothing), then clears O_NONBLOCK, as the blocking open(2) would have returned it.
+fn wait_for_a_writer(reader: OwnedFd) -> io::Result<usize> {
+    let mut pfd = libc::pollfd { fd: reader.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: `pfd` is one live pollfd.
+        match syscall!(poll(&mut pfd, 1, -1)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            res => {
+                res?;
+                break;
+            }
+        }
+    }
+    let status = syscall!(fcntl(reader.as_raw_fd(), libc::F_GETFL))?;
+    syscall!(fcntl(reader.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK))?;
+    Ok(reader.into_raw_fd() as usize)
 }
