@@ -378,6 +378,36 @@ fn wakes_into_a_runtime_that_shuts_down_are_neither_lost_nor_fatal() {
     });
 }
 
+#[test]
+fn wakes_between_runtimes_of_different_drivers_all_arrive() {
+    const HOPS: u64 = 1000;
+    assert_no_fd_leak(|| {
+        let here = Runtime::builder().cores([0]).driver(driver()).build().unwrap();
+        let other_choice = match here.driver() {
+            DriverKind::Uring => ringpoll::DriverChoice::Epoll,
+            DriverKind::Epoll => ringpoll::DriverChoice::Uring,
+        };
+        let Ok(there) = Runtime::builder().cores([num_cpus() - 1]).driver(other_choice).build() else {
+            println!("skipping: io_uring is not available here, so no runtime of the other driver");
+            return;
+        };
+        let (ring_before, fd_before) = (sum(&there, 0, |s| s.ring_wakes), sum(&there, 0, |s| s.eventfd_writes));
+        let there_handle = there.handle().clone();
+        // A core of one driver wakes a parked core of the other: io_uring cannot post a
+        // MSG_RING into an epoll core, nor an epoll core into a ring; both take the eventfd.
+        let hops = here.spawn_on(0, move || async move {
+            for i in 0..HOPS {
+                assert_eq!(bounded(there_handle.spawn_on(0, move || async move { i * 2 })).await.unwrap(), i * 2);
+            }
+        });
+        join_within(hops, 30);
+        assert_eq!(sum(&there, 0, |s| s.ring_wakes), ring_before, "a ring wake crossed drivers");
+        assert!(sum(&there, 0, |s| s.eventfd_writes) > fd_before, "no eventfd write woke the other runtime");
+        within(10, move || drop(there));
+        within(10, move || drop(here));
+    });
+}
+
 fn ringpoll_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
