@@ -182,6 +182,42 @@ fn buffers_held_for_long_do_not_stop_other_connections() {
     });
 }
 
+#[test]
+fn connections_dropped_with_queued_buffers_give_them_back() {
+    small_pool();
+    assert_no_fd_leak(|| {
+        let rt = one_core_runtime();
+        let last_read = rt.spawn_on(0, || async {
+            for round in 0..24u8 {
+                let (client, server) = pair().await;
+                // One read arms the multishot recv; then 256 KiB arrive and nobody reads them:
+                // up to 16 ring buffers queue in the connection, a quarter of the ring.
+                client.write_all(vec![round; 1]).await.0.unwrap();
+                assert_eq!(&bounded(server.read_pooled()).await.unwrap()[..], [round]);
+                let writer = ringpoll::spawn(async move {
+                    let _ = client.write_all(payload(256 * 1024, round)).await;
+                    client
+                });
+                sleep(Duration::from_millis(5)).await;
+                drop(server);
+                drop(bounded(writer).await.unwrap());
+            }
+            // Had the dropped connections kept their queued buffers, the 64-buffer ring would
+            // be empty by now and this read would fall back to a heap buffer.
+            let (client, server) = pair().await;
+            client.write_all(vec![7u8; 100]).await.0.unwrap();
+            let buf = bounded(server.read_pooled()).await.unwrap();
+            assert_eq!(&buf[..], [7u8; 100]);
+            format!("{buf:?}")
+        });
+        let from = join_within(last_read, 30);
+        if uring_only(rt.driver(), "where the buffer came from") {
+            assert!(from.contains("\"ring\""), "a fresh read fell back to the heap: {from}");
+        }
+        drop(rt);
+    });
+}
+
 /// `PooledBuf` belongs to its core: it must not be `Send` (nor `Sync`). Deref-based
 /// specialisation: the inherent-looking method on `Probe<T>` wins only where `T: Send`.
 #[test]
