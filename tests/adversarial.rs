@@ -739,13 +739,8 @@ fn writev_of_thousands_of_buffers_with_empty_ones_reports_an_exact_count() {
 fn reading_a_fifo_before_its_writer_comes_waits_for_the_writer() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = std::env::temp_dir().join(format!("ringpoll-adv-fifo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let fifo = dir.join("fifo");
-    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let dir = Scratch::new("fifo");
+    let fifo = dir.fifo();
     let data = payload(100_000, 21);
     let writer = std::thread::spawn({
         let (fifo, data) = (fifo.clone(), data.clone());
@@ -767,7 +762,6 @@ fn reading_a_fifo_before_its_writer_comes_waits_for_the_writer() {
     }
     drop(release);
     let _ = writer.join();
-    let _ = std::fs::remove_dir_all(&dir);
     let got = got.expect("fs::read of a FIFO");
     assert_eq!(got.len(), data.len(), "read {} of the writer's {} bytes", got.len(), data.len());
     assert!(got == data);
@@ -780,13 +774,8 @@ fn reading_a_fifo_before_its_writer_comes_waits_for_the_writer() {
 fn a_fifo_read_waiting_for_a_writer_can_be_given_up() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = std::env::temp_dir().join(format!("ringpoll-adv-fifo-abandoned-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let fifo = dir.join("fifo");
-    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let dir = Scratch::new("fifo-abandoned");
+    let fifo = dir.fifo();
     let path = fifo.clone();
     let started = std::time::Instant::now();
     let res =
@@ -794,9 +783,36 @@ fn a_fifo_read_waiting_for_a_writer_can_be_given_up() {
     let took = started.elapsed();
     // A writer, so a helper thread still waiting in the open ends.
     let _ = std::fs::OpenOptions::new().write(true).custom_flags_nonblock().open(&fifo);
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(res.is_err(), "a FIFO with no writer read something: {res:?}");
     assert!(took < Duration::from_secs(5), "the runtime took {took:?} to end");
+}
+
+/// A directory of this test binary's own under the temporary directory, removed on drop
+/// (also when the test fails).
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ringpoll-adv-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// A new FIFO (named pipe) in it.
+    fn fifo(&self) -> std::path::PathBuf {
+        let fifo = self.0.join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        fifo
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `O_NONBLOCK` on std's OpenOptions, to release an open of a FIFO's other end.
@@ -816,16 +832,14 @@ impl NonBlock for std::fs::OpenOptions {
 fn misused_files_give_the_errors_std_gives() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = std::env::temp_dir().join(format!("ringpoll-adv-misuse-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file_path = dir.join("w");
+    let dir = Scratch::new("misuse");
+    let file_path = dir.0.join("w");
     run(async {
-        let d = ringpoll::fs::File::open(&dir).await.expect("a directory opens read-only");
+        let d = ringpoll::fs::File::open(&dir.0).await.expect("a directory opens read-only");
         let (res, _) = d.read(Vec::with_capacity(16)).await;
         assert_eq!(res.expect_err("a directory is no file").kind(), ErrorKind::IsADirectory);
         assert_eq!(
-            ringpoll::fs::read(&dir).await.expect_err("fs::read of a directory").kind(),
+            ringpoll::fs::read(&dir.0).await.expect_err("fs::read of a directory").kind(),
             ErrorKind::IsADirectory
         );
         let w = ringpoll::fs::OpenOptions::new().write(true).create(true).open(&file_path).await.unwrap();
@@ -836,7 +850,6 @@ fn misused_files_give_the_errors_std_gives() {
         let (res, _) = r.read_at(Vec::with_capacity(8), 1 << 40).await;
         assert_eq!(res.unwrap(), 0, "past the end is Ok(0)");
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Opening a FIFO's write end before its reader comes waits for the reader, as open(2) and
@@ -846,13 +859,8 @@ fn misused_files_give_the_errors_std_gives() {
 fn writing_a_fifo_before_its_reader_comes_waits_for_the_reader() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = std::env::temp_dir().join(format!("ringpoll-adv-fifo-w-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let fifo = dir.join("fifo");
-    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let dir = Scratch::new("fifo-w");
+    let fifo = dir.fifo();
     let data = payload(100_000, 22);
     let reader = std::thread::spawn({
         let fifo = fifo.clone();
@@ -877,7 +885,6 @@ fn writing_a_fifo_before_its_reader_comes_waits_for_the_reader() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let got = reader.join().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     wrote.expect("opening and writing a FIFO's write end");
     assert!(got.unwrap() == data, "the reader did not get every byte");
 }
