@@ -739,8 +739,8 @@ fn writev_of_thousands_of_buffers_with_empty_ones_reports_an_exact_count() {
 fn reading_a_fifo_before_its_writer_comes_waits_for_the_writer() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = Scratch::new("fifo");
-    let fifo = dir.fifo();
+    let dir = TempDir::new("adv-fifo");
+    let fifo = dir.fifo("fifo");
     let data = payload(100_000, 21);
     let writer = std::thread::spawn({
         let (fifo, data) = (fifo.clone(), data.clone());
@@ -774,8 +774,8 @@ fn reading_a_fifo_before_its_writer_comes_waits_for_the_writer() {
 fn a_fifo_read_waiting_for_a_writer_can_be_given_up() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = Scratch::new("fifo-abandoned");
-    let fifo = dir.fifo();
+    let dir = TempDir::new("adv-fifo-abandoned");
+    let fifo = dir.fifo("fifo");
     let path = fifo.clone();
     let started = std::time::Instant::now();
     let res =
@@ -785,34 +785,6 @@ fn a_fifo_read_waiting_for_a_writer_can_be_given_up() {
     let _ = std::fs::OpenOptions::new().write(true).custom_flags_nonblock().open(&fifo);
     assert!(res.is_err(), "a FIFO with no writer read something: {res:?}");
     assert!(took < Duration::from_secs(5), "the runtime took {took:?} to end");
-}
-
-/// A directory of this test binary's own under the temporary directory, removed on drop
-/// (also when the test fails).
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("ringpoll-adv-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    /// A new FIFO (named pipe) in it.
-    fn fifo(&self) -> std::path::PathBuf {
-        let fifo = self.0.join("fifo");
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-        fifo
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `O_NONBLOCK` on std's OpenOptions, to release an open of a FIFO's other end.
@@ -832,14 +804,14 @@ impl NonBlock for std::fs::OpenOptions {
 fn misused_files_give_the_errors_std_gives() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = Scratch::new("misuse");
-    let file_path = dir.0.join("w");
+    let dir = TempDir::new("adv-misuse");
+    let file_path = dir.join("w");
     run(async {
-        let d = ringpoll::fs::File::open(&dir.0).await.expect("a directory opens read-only");
+        let d = ringpoll::fs::File::open(dir.path()).await.expect("a directory opens read-only");
         let (res, _) = d.read(Vec::with_capacity(16)).await;
         assert_eq!(res.expect_err("a directory is no file").kind(), ErrorKind::IsADirectory);
         assert_eq!(
-            ringpoll::fs::read(&dir.0).await.expect_err("fs::read of a directory").kind(),
+            ringpoll::fs::read(dir.path()).await.expect_err("fs::read of a directory").kind(),
             ErrorKind::IsADirectory
         );
         let w = ringpoll::fs::OpenOptions::new().write(true).create(true).open(&file_path).await.unwrap();
@@ -859,8 +831,8 @@ fn misused_files_give_the_errors_std_gives() {
 fn writing_a_fifo_before_its_reader_comes_waits_for_the_reader() {
     // Its files must not look like a neighbour's leak.
     let _serial = fd_lock();
-    let dir = Scratch::new("fifo-w");
-    let fifo = dir.fifo();
+    let dir = TempDir::new("adv-fifo-w");
+    let fifo = dir.fifo("fifo");
     let data = payload(100_000, 22);
     let reader = std::thread::spawn({
         let fifo = fifo.clone();

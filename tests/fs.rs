@@ -5,7 +5,6 @@ mod support;
 
 use std::future::Future;
 use std::io::{ErrorKind, SeekFrom};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ringpoll::fs::{self, File, OpenOptions};
@@ -16,27 +15,6 @@ use support::*;
 // see another's files.
 fn run<F: Future>(f: F) -> F::Output {
     ringpoll::try_block_on(driver(), f).expect("block_on")
-}
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ringpoll-fs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Waits (bounded) until the process has at most `expected` descriptors: ops of dropped
@@ -55,7 +33,7 @@ async fn settle_fds(expected: usize) -> usize {
 #[test]
 fn whole_file_write_read_and_read_to_string_keep_every_byte() {
     let _serial = fd_lock();
-    let dir = TempDir::new("whole");
+    let dir = TempDir::new("fs-whole");
     run(async {
         let data = payload(3 * 1024 * 1024 + 7, 5);
         let path = dir.join("data.bin");
@@ -76,7 +54,7 @@ fn whole_file_write_read_and_read_to_string_keep_every_byte() {
 #[test]
 fn positional_and_cursor_io_on_one_file() {
     let _serial = fd_lock();
-    let dir = TempDir::new("cursor");
+    let dir = TempDir::new("fs-cursor");
     run(async {
         let file = File::create(dir.join("f")).await.unwrap();
         let (res, _) = file.write_all(b"hello ".to_vec()).await;
@@ -106,7 +84,7 @@ fn positional_and_cursor_io_on_one_file() {
 #[test]
 fn append_writes_go_to_the_end() {
     let _serial = fd_lock();
-    let dir = TempDir::new("append");
+    let dir = TempDir::new("fs-append");
     run(async {
         let path = dir.join("log");
         fs::write(&path, b"one\n".to_vec()).await.unwrap();
@@ -124,7 +102,7 @@ fn append_writes_go_to_the_end() {
 fn from_std_goes_on_at_the_std_files_offset_and_keeps_its_append_mode() {
     use std::io::{Read, Seek};
     let _serial = fd_lock();
-    let dir = TempDir::new("from_std");
+    let dir = TempDir::new("fs-from_std");
     let path = dir.join("f");
     std::fs::write(&path, b"header|body").unwrap();
     run(async {
@@ -159,11 +137,8 @@ fn from_std_goes_on_at_the_std_files_offset_and_keeps_its_append_mode() {
 #[test]
 fn a_fifo_is_read_and_written_as_std_does_it() {
     let _serial = fd_lock();
-    let dir = TempDir::new("fifo");
-    let fifo = dir.join("fifo");
-    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: c_path is a NUL-terminated path that outlives the call.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let dir = TempDir::new("fs-fifo");
+    let fifo = dir.fifo("fifo");
     let data = payload(200 * 1024 + 3, 9);
 
     let (path, sent) = (fifo.clone(), data.clone());
@@ -193,7 +168,7 @@ fn a_fifo_is_read_and_written_as_std_does_it() {
 #[test]
 fn sync_set_len_and_metadata() {
     let _serial = fd_lock();
-    let dir = TempDir::new("meta");
+    let dir = TempDir::new("fs-meta");
     run(async {
         let path = dir.join("f");
         let file = File::create(&path).await.unwrap();
@@ -223,7 +198,7 @@ fn sync_set_len_and_metadata() {
 #[test]
 fn directories_rename_and_remove() {
     let _serial = fd_lock();
-    let dir = TempDir::new("dirs");
+    let dir = TempDir::new("fs-dirs");
     run(async {
         let deep = dir.join("a/b/c");
         fs::create_dir_all(&deep).await.unwrap();
@@ -248,7 +223,7 @@ fn directories_rename_and_remove() {
 #[test]
 fn bad_opens_fail_with_the_right_kind() {
     let _serial = fd_lock();
-    let dir = TempDir::new("errors");
+    let dir = TempDir::new("fs-errors");
     run(async {
         assert_eq!(File::open(dir.join("missing")).await.unwrap_err().kind(), ErrorKind::NotFound);
         fs::write(dir.join("exists"), b"1".to_vec()).await.unwrap();
@@ -269,7 +244,7 @@ fn bad_opens_fail_with_the_right_kind() {
 
 #[test]
 fn dropped_file_futures_lose_nothing_and_leak_no_descriptor() {
-    let dir = TempDir::new("drop");
+    let dir = TempDir::new("fs-drop");
     let _guard = fd_lock();
     run(async {
         let data = payload(256 * 1024, 9);
@@ -318,7 +293,7 @@ fn evict(file: &File) {
 #[test]
 fn a_dropped_cursor_read_that_completes_later_moves_nothing() {
     let _serial = fd_lock();
-    let dir = TempDir::new("late-read");
+    let dir = TempDir::new("fs-late-read");
     let path = dir.join("f");
     let data = payload(64 * 1024, 4);
     std::fs::write(&path, &data).unwrap();
@@ -361,7 +336,7 @@ fn a_dropped_cursor_read_that_completes_later_moves_nothing() {
 
 #[test]
 fn many_opens_leave_no_descriptor_behind() {
-    let dir = TempDir::new("churn");
+    let dir = TempDir::new("fs-churn");
     assert_no_fd_leak(|| {
         run(async {
             fs::write(dir.join("f"), b"abc".to_vec()).await.unwrap();
@@ -386,7 +361,7 @@ fn threads_named(prefix: &str) -> usize {
 #[test]
 fn io_uring_cores_use_ring_ops_and_epoll_cores_the_pool() {
     let _serial = fd_lock();
-    let dir = TempDir::new("where");
+    let dir = TempDir::new("fs-where");
     let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-where").build().unwrap();
     let path = dir.join("f");
     rt.spawn_on(0, move || async move {
@@ -411,7 +386,7 @@ fn io_uring_cores_use_ring_ops_and_epoll_cores_the_pool() {
 #[test]
 fn file_ops_on_two_cores_at_once() {
     let _serial = fd_lock();
-    let dir = TempDir::new("cores");
+    let dir = TempDir::new("fs-cores");
     let rt = two_core_runtime();
     let base = dir.0.clone();
     let handles = rt.run_on_each_core(move |core| {
@@ -433,7 +408,7 @@ fn file_ops_on_two_cores_at_once() {
 #[test]
 fn cached_opens_and_reads_never_wait_for_a_pool_thread() {
     let _serial = fd_lock();
-    let dir = TempDir::new("cached");
+    let dir = TempDir::new("fs-cached");
     let path = dir.join("hot");
     std::fs::write(&path, payload(100_000, 2)).unwrap();
     let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-hot").build().unwrap();

@@ -8,7 +8,8 @@
 //! - `tcp`: a connected loopback pair, an echo server, a round trip;
 //! - `poll`: polling a future once by hand (to drop it with its operation in flight);
 //! - `child`: example binaries run as child processes, killed when dropped;
-//! - `cpu`: the CPU time a process or thread has used.
+//! - `cpu`: the CPU time a process or thread has used;
+//! - `temp_dir`: a fresh directory for one test, removed when dropped.
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
@@ -19,6 +20,7 @@ mod payload;
 mod poll;
 mod runtime;
 mod tcp;
+mod temp_dir;
 
 pub use child::*;
 pub use cpu::*;
@@ -27,3 +29,4 @@ pub use payload::*;
 pub use poll::*;
 pub use runtime::*;
 pub use tcp::*;
+pub use temp_dir::*;
