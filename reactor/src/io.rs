@@ -96,14 +96,14 @@ impl Source {
     /// The one send of [`write`](Self::write), named, so [`WriteAll`] can hold it.
     #[inline]
     pub(crate) fn send<B: IoBuf>(&self, buf: B) -> Turned<'_, Run<'_, Send<B>>> {
-        self.run(Send::new(buf, self.registration().is_stream()))
+        self.run(self.send_op(buf))
     }
 
-    /// The send of [`write`](Self::write) without a turn of its own, for [`WriteAll`], which
-    /// runs it on the turn of the send before (`Turned::continue_with`).
+    /// The send operation for `buf`, which [`WriteAll`] also runs for the rest of a buffer on
+    /// the turn of the send before (`Turned::continue_with`).
     #[inline]
-    pub(crate) fn send_op<B: IoBuf>(&self, buf: B) -> Run<'_, Send<B>> {
-        self.reactor().driver().run(self.target(), Send::new(buf, self.registration().is_stream()))
+    pub(crate) fn send_op<B: IoBuf>(&self, buf: B) -> Send<B> {
+        Send::new(buf, self.registration().is_stream())
     }
 
     /// Sends all of `buf`, however many sends it takes. An error after some bytes went out

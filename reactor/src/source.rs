@@ -142,7 +142,14 @@ impl Source {
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.
     #[inline]
     pub(crate) fn run<O: Op>(&self, op: O) -> Turned<'_, Run<'_, O>> {
-        self.turned(op.interest(), self.reactor.driver().run(self.target(), op))
+        self.turned(op.interest(), self.run_on_turn_held(op))
+    }
+
+    /// Runs `op` without taking a turn: for an operation that goes on a turn already held
+    /// (`Turned::continue_with`).
+    #[inline]
+    pub(crate) fn run_on_turn_held<O: Op>(&self, op: O) -> Run<'_, O> {
+        self.reactor.driver().run(self.target(), op)
     }
 
     /// Runs `operation` on the turn of `interest`.

@@ -104,7 +104,8 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                     let rest = whole.slice(begin + n..);
                     // On the same turn: a write_all queued meanwhile must not slip its
                     // bytes in between this buffer's.
-                    this.state = State::Sending(send.continue_with(send.owner().send_op(rest)));
+                    let source = send.owner();
+                    this.state = State::Sending(send.continue_with(source.run_on_turn_held(source.send_op(rest))));
                     continue;
                 }
                 Ok(_) => return Poll::Ready((Ok(()), whole)),
