@@ -83,8 +83,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
                 Plan::One(scan.cursor as usize, Op::Scan { pattern: scan.pattern, next })
             }
             Ok(scan) => answer(out, |o| {
-                replies::array(o, 2);
-                replies::bulk(o, scan::next(scan.cursor, shards).to_string().as_bytes());
+                scan::reply_head(o, scan::next(scan.cursor, shards));
                 replies::array(o, 0);
             }),
             Err(e) => answer(out, |o| replies::error(o, e)),

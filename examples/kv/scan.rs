@@ -5,6 +5,7 @@
 //! is a hint in Redis, and here a shard's matches come whole (one pass over its table, as
 //! KEYS makes).
 
+use super::replies;
 use super::resp::integer;
 
 /// One SCAN call, its arguments checked.
@@ -77,6 +78,13 @@ pub fn next(cursor: u64, shards: usize) -> u64 {
         Some(next) if next < shards as u64 => next,
         _ => 0,
     }
+}
+
+/// The head of SCAN's reply: a two-element array whose first element is the `next` cursor,
+/// as a bulk string; the array of keys follows.
+pub fn reply_head(out: &mut Vec<u8>, next: u64) {
+    replies::array(out, 2);
+    replies::bulk(out, next.to_string().as_bytes());
 }
 
 #[cfg(test)]

@@ -117,8 +117,7 @@ impl Store {
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::Keys(pattern) => self.keys(pattern, now, out),
             Op::Scan { pattern, next } => {
-                replies::array(out, 2);
-                replies::bulk(out, next.to_string().as_bytes());
+                super::scan::reply_head(out, next);
                 self.keys(pattern, now, out);
             }
             Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
