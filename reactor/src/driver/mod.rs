@@ -168,11 +168,12 @@ impl Driver {
         }
     }
 
-    /// Runs a file op as a completion on io_uring; hands it back on epoll, or where the
-    /// kernel lacks its opcode, for the blocking pool.
+    /// Runs a file op as a completion on io_uring; hands it back on epoll, where the kernel
+    /// lacks its opcode, or where the ring's answer was its non-blocking try's, for the
+    /// blocking pool.
     pub(crate) async fn run_file<O: FileOp>(&self, op: O) -> Result<O::Output, O> {
         match self {
-            Driver::Uring(d) if uring::supports(O::CODE) => Ok(d.run_file(op).await),
+            Driver::Uring(d) if uring::supports(O::CODE) => d.run_file(op).await,
             _ => Err(op),
         }
     }
