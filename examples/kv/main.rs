@@ -46,7 +46,7 @@ use ringpoll::net::{SharedListener, TcpBuilder, TcpListener};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
 
-use shard::Shards;
+use shard::{Peers, Shards};
 
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
@@ -159,11 +159,12 @@ pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Serve
     // Unbounded: what bounds them is shard::MAX_IN_FLIGHT, and a core must never wait to
     // answer another (two cores answering each other into full inboxes would deadlock).
     let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..rt.core_count()).map(|_| cross_core::unbounded()).unzip();
+    let peers = Peers::new(inboxes);
     let mut receivers = receivers.into_iter();
     let (addr, cores) = cli::listen_on_each_core(rt, addr, listen, |core| {
-        let (inboxes, inbox) = (inboxes.clone(), receivers.next().expect("an inbox per core"));
+        let (peers, inbox) = (peers.clone(), receivers.next().expect("an inbox per core"));
         move |listener| async move {
-            let shards = Rc::new(Shards::new(core, inboxes));
+            let shards = Rc::new(Shards::new(core, peers));
             ringpoll::spawn(shard::link(Rc::downgrade(&shards), inbox)).detach();
             ringpoll::spawn(shard::sweep(shards.clone())).detach();
             serve(listener, shards).await

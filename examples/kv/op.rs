@@ -68,15 +68,30 @@ pub enum Op<'a> {
 /// the store gives (the longest, APPEND's, is 65 bytes).
 pub const SMALL_REPLY: usize = 128;
 
+/// The most bytes a bulk reply adds to its value: `$16777216\r\n` and the closing `\r\n`.
+pub const BULK_FRAMING: usize = 13;
+
+/// How big an operation's reply can be, as far as that is known before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplySize {
+    /// A status, an integer, a nil or a short error: [`SMALL_REPLY`] bytes at most.
+    Small,
+    /// One of the store's values, or nil: no more than the largest value the key's store
+    /// has held, and [`BULK_FRAMING`].
+    Value,
+    /// Keys, or INFO: as many as there are.
+    Unbounded,
+}
+
 impl Op<'_> {
-    /// The most bytes this operation's reply can take, if that is known before it runs: for
-    /// all but those answering with values, keys or INFO ([`SMALL_REPLY`]). A forwarded
-    /// operation counts this much against its run's budget, not a guess.
-    pub fn reply_bound(&self) -> Option<usize> {
+    /// How big the reply can be. A forwarded operation counts that much against its run's
+    /// budget, where it is known, not a guess (see `pipeline.rs`).
+    pub fn reply_size(&self) -> ReplySize {
         match self {
-            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) | Op::Keys(_) | Op::Scan { .. } | Op::Info => None,
-            Op::SetWith { how, .. } if how.reply == SetReply::Old => None,
-            _ => Some(SMALL_REPLY),
+            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) => ReplySize::Value,
+            Op::SetWith { how, .. } if how.reply == SetReply::Old => ReplySize::Value,
+            Op::Keys(_) | Op::Scan { .. } | Op::Info => ReplySize::Unbounded,
+            _ => ReplySize::Small,
         }
     }
 }

@@ -6,12 +6,15 @@
 //! What a connection owes is bounded: a run stops once the replies it owes pass
 //! [`REPLY_BUDGET`], those go out, and the requests left run next, from the input already
 //! read (see `conn.rs`). Local replies are counted as written; another core's, where they
-//! are a status, an integer or a short error, at the most they can take (`Op::reply_bound`),
-//! and the rest (values, keys) are guessed from the largest answers this connection had back
-//! lately, and never at less than the budget's [`MAX_FORWARDED`]th part, so a run forwards
-//! at most that many of those: a wrong guess owes a bounded amount (the budget, one reply,
-//! and `MAX_FORWARDED` answers at most). A stream of SETs (`redis-cli --pipe`) thus waits
-//! for the other core once per read, not once per 16 forwarded requests.
+//! are a status, an integer or a short error, at the most they can take (`Op::reply_size`);
+//! where they are values, at the most the largest value that core has held can take
+//! (`Shards::value_bound`), if that is less than the guess the rest are counted at: the
+//! largest answers this connection had back lately, never less than the budget's
+//! [`MAX_FORWARDED`]th part. A run forwards at most that many requests whose replies are
+//! guessed, so a wrong guess owes a bounded amount (the budget, one reply, and
+//! `MAX_FORWARDED` answers at most). A stream of SETs (`redis-cli --pipe`) thus waits for
+//! the other core once per read, and so does a deep pipeline of GETs of small values
+//! (`redis-benchmark -P 256`), which used to wait once per 16 forwarded GETs.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -22,6 +25,7 @@ use std::time::Instant;
 
 use super::command::{plan, Plan};
 use super::direct::Direct;
+use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine};
 use super::resp::{parse_request, Decoded, ProtocolError, MAX_LINE};
 use super::shard::Shards;
@@ -33,6 +37,13 @@ pub const REPLY_BUDGET: usize = 1024 * 1024;
 /// The requests a run may forward to other cores whose replies' sizes are only guessed.
 /// A pipeline of 16 forwards no more than that, so it runs whole.
 pub const MAX_FORWARDED: usize = 16;
+
+/// The least a forwarded request answering with a value counts against the budget, however
+/// small that core's values: a run forwards at most 256 of them. The bound it stands in
+/// for was read before the run's requests reach that core, so a value written there
+/// meanwhile by another core's client may pass it, once (the record only rises); this
+/// keeps what such a race can add to one run to 256 answers.
+const MIN_VALUE_COST: usize = REPLY_BUDGET / 256;
 
 /// The answers one pipeline waits for: one slot per operation that is not written straight
 /// into the output, filled by this core (for multi-key commands) or by the batch replies
@@ -193,11 +204,11 @@ pub struct Pipeline {
     /// What a forwarded request's reply is guessed to take: the largest answer of the last
     /// run that waited for any, or half the guess before it (a big value's answers are
     /// likely to come again), or [`MIN_FORWARD_COST`] at least.
-    forward_cost: usize,
+    reply_guess: usize,
 }
 
-/// The least a forwarded request counts against the budget: what bounds how many a run
-/// forwards.
+/// The least a forwarded request whose reply is guessed counts against the budget: what
+/// bounds how many of those a run forwards.
 const MIN_FORWARD_COST: usize = REPLY_BUDGET / MAX_FORWARDED;
 
 impl Pipeline {
@@ -211,7 +222,7 @@ impl Pipeline {
             args: Vec::new(),
             decoded: Vec::new(),
             owed_elsewhere: 0,
-            forward_cost: MIN_FORWARD_COST,
+            reply_guess: MIN_FORWARD_COST,
         }
     }
 
@@ -276,7 +287,7 @@ impl Pipeline {
                             }
                             let slot = self.slots.slot();
                             self.leave_hole(slot);
-                            self.owed_elsewhere += op.reply_bound().unwrap_or(self.forward_cost);
+                            self.owed_elsewhere += self.forward_cost(&op, core, shards);
                             shards.forward(core, op, &self.slots, slot);
                         }
                         Plan::Many(ops, how) => {
@@ -288,7 +299,7 @@ impl Pipeline {
                                     self.slots.fill(slot, |out| shards.apply_local(op, now, out));
                                     self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
                                 } else {
-                                    self.owed_elsewhere += op.reply_bound().unwrap_or(self.forward_cost);
+                                    self.owed_elsewhere += self.forward_cost(&op, core, shards);
                                     shards.forward(core, op, &self.slots, slot);
                                 }
                             }
@@ -303,6 +314,20 @@ impl Pipeline {
                     return (used, End::Malformed);
                 }
             }
+        }
+    }
+
+    /// What forwarding `op` to `core` counts against the budget: the most its reply can take
+    /// where that is known; for a value, the most `core`'s largest can take, if that is less
+    /// than the guess; else the guess (see the module's docs).
+    fn forward_cost(&self, op: &Op<'_>, core: usize, shards: &Shards) -> usize {
+        match op.reply_size() {
+            ReplySize::Small => SMALL_REPLY,
+            ReplySize::Value => {
+                let bound = shards.value_bound(core).saturating_add(BULK_FRAMING);
+                bound.max(MIN_VALUE_COST).min(self.reply_guess)
+            }
+            ReplySize::Unbounded => self.reply_guess,
         }
     }
 
@@ -332,8 +357,8 @@ impl Pipeline {
         if !self.holes.is_empty() {
             self.slots.complete().await;
             let largest = self.slots.largest_past(MIN_FORWARD_COST);
-            if largest > 0 || self.forward_cost > MIN_FORWARD_COST {
-                self.forward_cost = largest.max(self.forward_cost / 2).max(MIN_FORWARD_COST);
+            if largest > 0 || self.reply_guess > MIN_FORWARD_COST {
+                self.reply_guess = largest.max(self.reply_guess / 2).max(MIN_FORWARD_COST);
             }
             self.fill_holes();
         }

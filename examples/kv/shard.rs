@@ -21,6 +21,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -112,11 +114,32 @@ impl Link {
     }
 }
 
+/// What the cores' shards share: each core's inbox, and the largest value each core's store
+/// has held (a record only ever raised, published by the owner before the write's reply
+/// leaves). A run may forward many GETs for another core's keys when none of that core's
+/// values can be big, and must forward few when one can (see `pipeline.rs`).
+pub struct Peers {
+    inboxes: Vec<cross_core::Sender<Msg>>,
+    largest_values: Vec<Arc<AtomicUsize>>,
+}
+
+impl Peers {
+    /// The peers of one sharded store, one per inbox, in core order.
+    pub fn new(inboxes: Vec<cross_core::Sender<Msg>>) -> Arc<Peers> {
+        let largest_values = inboxes.iter().map(|_| Arc::default()).collect();
+        Arc::new(Peers { inboxes, largest_values })
+    }
+}
+
 /// One core's view of the sharded store.
 pub struct Shards {
     me: usize,
     store: RefCell<Store>,
-    inboxes: Vec<cross_core::Sender<Msg>>,
+    peers: Arc<Peers>,
+    /// Per core: the largest value this core's connections sent it to write, or for APPEND
+    /// the bytes they sent it to add, all told (only ever raised). A value on its way there
+    /// is not yet in its published record, and a GET behind it may read it.
+    sent_values: Vec<Cell<usize>>,
     links: RefCell<Vec<Link>>,
     flush_wanted: Cell<bool>,
     /// The link task, while it waits.
@@ -131,12 +154,13 @@ pub struct Shards {
 
 impl Shards {
     /// This core's view: its own store, and every core's inbox (its own unused).
-    pub fn new(me: usize, inboxes: Vec<cross_core::Sender<Msg>>) -> Shards {
+    pub fn new(me: usize, peers: Arc<Peers>) -> Shards {
         Shards {
             me,
-            store: RefCell::default(),
-            links: RefCell::new(inboxes.iter().map(|_| Link::default()).collect()),
-            inboxes,
+            store: RefCell::new(Store::publishing_to(peers.largest_values[me].clone())),
+            links: RefCell::new(peers.inboxes.iter().map(|_| Link::default()).collect()),
+            sent_values: peers.inboxes.iter().map(|_| Cell::new(0)).collect(),
+            peers,
             flush_wanted: Cell::new(false),
             linker: Cell::new(None),
             pool: RefCell::default(),
@@ -160,7 +184,7 @@ impl Shards {
 
     /// How many cores share the keys.
     pub fn count(&self) -> usize {
-        self.inboxes.len()
+        self.peers.inboxes.len()
     }
 
     /// This core's index.
@@ -182,6 +206,23 @@ impl Shards {
         }
     }
 
+    /// The most bytes a value read from `core`'s store by a request forwarded now can
+    /// take: its published record, or what this core sent it to write, if more.
+    pub fn value_bound(&self, core: usize) -> usize {
+        let published = self.peers.largest_values[core].load(Ordering::Acquire);
+        published.max(self.sent_values[core].get())
+    }
+
+    /// Counts the value `op` carries to `core` (see [`Shards::sent_values`]).
+    fn note_sent_value(&self, core: usize, op: &Op<'_>) {
+        let sent = &self.sent_values[core];
+        match *op {
+            Op::Set { value, .. } | Op::SetWith { value, .. } => sent.set(sent.get().max(value.len())),
+            Op::Append { value, .. } => sent.set(sent.get().saturating_add(value.len())),
+            _ => {}
+        }
+    }
+
     /// Queues `op` for `core`'s shard; its reply fills `slot` of `slots`.
     pub fn forward(&self, core: usize, op: Op<'_>, slots: &Rc<Slots>, slot: u32) {
         let mut links = self.links.borrow_mut();
@@ -194,6 +235,7 @@ impl Shards {
         link.queued_ops += 1;
         link.wait(slots, slot);
         drop(links);
+        self.note_sent_value(core, &op);
         self.want_flush();
     }
 
@@ -214,6 +256,7 @@ impl Shards {
         op.encode(&mut link.queued);
         link.queued_ops += 1;
         drop(links);
+        self.note_sent_value(core, &op);
         self.want_flush();
     }
 
@@ -251,7 +294,7 @@ impl Shards {
             };
             let answered = std::mem::take(&mut link.answered);
             let msg = Msg { from: self.me, ops, replies, reply_lens, answered, direct };
-            match self.inboxes[core].try_send(msg) {
+            match self.peers.inboxes[core].try_send(msg) {
                 Ok(()) => link.in_flight += usize::from(answerable),
                 Err(e) => {
                     // Unbounded: only a closed inbox refuses. Nobody will answer, so
@@ -482,6 +525,14 @@ mod tests {
         (0..).map(|i| format!("key{i}")).filter(|k| Key::new(k.as_bytes()).shard(2) == core).take(n).collect()
     }
 
+    /// Two cores' views of one store, and their inboxes.
+    fn two_cores() -> (Shards, Shards, cross_core::Receiver<Msg>, cross_core::Receiver<Msg>) {
+        let (to0, inbox0) = cross_core::unbounded();
+        let (to1, inbox1) = cross_core::unbounded();
+        let peers = Peers::new(vec![to0, to1]);
+        (Shards::new(0, peers.clone()), Shards::new(1, peers), inbox0, inbox1)
+    }
+
     fn set(key: &str, value: &str) -> Vec<u8> {
         format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).into_bytes()
     }
@@ -507,9 +558,7 @@ mod tests {
 
     #[test]
     fn many_connections_requests_ride_one_batch_per_core_and_turn() {
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded();
-        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let (local, remote) = (keys_on(0, 3), keys_on(1, 3));
         let mut conns: Vec<Pipeline> = (0..3).map(|_| Pipeline::new(64)).collect();
         for (i, conn) in conns.iter_mut().enumerate() {
@@ -541,9 +590,7 @@ mod tests {
 
     #[test]
     fn a_multi_key_command_across_shards_combines_in_order() {
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded();
-        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let (a, b) = (&keys_on(0, 1)[0], &keys_on(1, 1)[0]);
         let mget = format!("*4\r\n$4\r\nMGET\r\n${}\r\n{b}\r\n${}\r\n{a}\r\n$7\r\nmissing\r\n", b.len(), a.len());
         let mut conn = Pipeline::new(64);
@@ -564,7 +611,8 @@ mod tests {
         let channels: Vec<_> = (0..3).map(|_| cross_core::unbounded::<Msg>()).collect();
         let senders: Vec<_> = channels.iter().map(|(tx, _)| tx.clone()).collect();
         let mut inboxes: Vec<_> = channels.into_iter().map(|(_, rx)| rx).collect();
-        let cores: Vec<_> = (0..3).map(|me| Shards::new(me, senders.clone())).collect();
+        let peers = Peers::new(senders);
+        let cores: Vec<_> = (0..3).map(|me| Shards::new(me, peers.clone())).collect();
         let mut conn = Pipeline::new(64);
         run(&mut conn, &[set(&on1, "one"), set(&on2, "two")].concat(), &cores[0]);
         for core in 1..3 {
@@ -610,9 +658,7 @@ mod tests {
     #[test]
     fn a_run_stops_once_its_replies_pass_the_budget_and_resumes_in_order() {
         use super::super::pipeline::{MAX_FORWARDED, REPLY_BUDGET};
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded();
-        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let (local, remote) = (&keys_on(0, 1)[0], &keys_on(1, 2));
         let third = "x".repeat(REPLY_BUDGET / 3 + 1);
         let one = [format!("${}\r\n", third.len()).as_bytes(), third.as_bytes(), b"\r\n"].concat();
@@ -647,9 +693,7 @@ mod tests {
     #[test]
     fn forwarded_requests_with_small_replies_run_whole() {
         use super::super::pipeline::MAX_FORWARDED;
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded();
-        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let remote = &keys_on(1, 1)[0];
         let mut conn = Pipeline::new(64);
         // SETs answer +OK: their size is known, so they need not stop a run as GETs do.
@@ -660,10 +704,46 @@ mod tests {
     }
 
     #[test]
+    fn a_deep_pipeline_of_gets_of_small_values_runs_whole() {
+        use super::super::pipeline::MAX_FORWARDED;
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let remote = &keys_on(1, 1)[0];
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, &set(remote, "small"), &core0);
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        replies_now(&mut conn);
+        // Core 1 never held a value past 5 bytes, so 256 GETs' replies fit the budget.
+        let gets = get(remote).repeat(16 * MAX_FORWARDED);
+        assert_eq!(run_part(&mut conn, &gets, &core0), (gets.len(), false), "one run, one wait");
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        assert_eq!(replies_now(&mut conn), b"$5\r\nsmall\r\n".repeat(16 * MAX_FORWARDED));
+    }
+
+    #[test]
+    fn gets_behind_a_big_value_count_at_its_size() {
+        use super::super::pipeline::{MAX_FORWARDED, REPLY_BUDGET};
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let (on0, on1) = (&keys_on(0, 1)[0], &keys_on(1, 2));
+        let big = "b".repeat(REPLY_BUDGET / 4);
+        // Sent from this core, not yet written there: the GETs behind it count at its size.
+        let mut conn = Pipeline::new(64);
+        let input = [set(&on1[0], &big), get(&on1[0]).repeat(2 * MAX_FORWARDED)].concat();
+        let (used, owed) = run_part(&mut conn, &input, &core0);
+        assert_eq!((used, owed), (set(&on1[0], &big).len() + MAX_FORWARDED * get(&on1[0]).len(), true));
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        replies_now(&mut conn);
+        // Written on core 1 by its own client: published before that client's reply.
+        let mut local = Pipeline::new(64);
+        run(&mut local, &set(&on1[1], &big), &core1);
+        assert_eq!(replies_now(&mut local), b"+OK\r\n");
+        assert!(core0.value_bound(1) >= big.len() && core1.value_bound(0) == 0);
+        run(&mut local, &set(on0, "x"), &core0);
+        assert_eq!(core1.value_bound(0), 1, "core 0's record, published");
+    }
+
+    #[test]
     fn a_gone_core_answers_with_an_error_and_nothing_hangs() {
-        let (to0, _inbox0) = cross_core::unbounded();
-        let (to1, inbox1) = cross_core::unbounded::<Msg>();
-        let core0 = Shards::new(0, vec![to0, to1]);
+        let (core0, _core1, _inbox0, inbox1) = two_cores();
         let remote = &keys_on(1, 2);
         let mut queued = Pipeline::new(64);
         run(&mut queued, &get(&remote[0]), &core0);
@@ -679,9 +759,7 @@ mod tests {
 
     #[test]
     fn batches_in_flight_are_bounded() {
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded::<Msg>();
-        let core0 = Shards::new(0, vec![to0.clone(), to1.clone()]);
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let key = &keys_on(1, 1)[0];
         let mut conns: Vec<Pipeline> = (0..MAX_IN_FLIGHT + 3).map(|_| Pipeline::new(64)).collect();
         for conn in &mut conns {
@@ -692,7 +770,6 @@ mod tests {
         let waiting: u32 = core0.links.borrow()[1].waiters.iter().map(|w| w.count).sum();
         assert_eq!(waiting as usize, MAX_IN_FLIGHT + 3);
         // Core 1 answers every batch in one message; that frees core 0 to send the rest.
-        let core1 = Shards::new(1, vec![to0, to1]);
         while let Ok(batch) = inbox1.try_recv() {
             core1.receive(batch);
         }
@@ -712,9 +789,7 @@ mod tests {
 
     #[test]
     fn answers_ride_with_the_answering_cores_own_operations() {
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded();
-        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let (on0, on1) = (&keys_on(0, 1)[0], &keys_on(1, 1)[0]);
         let (mut conn0, mut conn1) = (Pipeline::new(64), Pipeline::new(64));
         run(&mut conn0, &get(on1), &core0);
@@ -742,9 +817,7 @@ mod tests {
 
         use super::super::direct::Direct;
 
-        let (to0, mut inbox0) = cross_core::unbounded();
-        let (to1, mut inbox1) = cross_core::unbounded();
-        let (core0, core1) = (Shards::new(0, vec![to0.clone(), to1.clone()]), Shards::new(1, vec![to0, to1]));
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
         let remote = &keys_on(1, 1)[0];
         let (socket, mut client) = UnixStream::pair().unwrap();
         client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

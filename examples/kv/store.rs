@@ -7,6 +7,8 @@
 //! are removed when touched, and swept once a second. Replies are encoded straight from the
 //! map into the caller's buffer: a GET copies its value once, into the reply.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
@@ -87,9 +89,19 @@ pub struct Store {
     expiring: bool,
     /// Operations served, by origin.
     pub served: Served,
+    /// The largest value this store has held: a bound on what a GET of any of its keys
+    /// answers with, only ever raised (a delete or a shorter write keeps it); and where it
+    /// is published for the other cores.
+    largest_value: usize,
+    record: Arc<AtomicUsize>,
 }
 
 impl Store {
+    /// An empty store that publishes its largest value at `record` (see `shard::Peers`).
+    pub fn publishing_to(record: Arc<AtomicUsize>) -> Store {
+        Store { record, ..Store::default() }
+    }
+
     /// Applies `op` as of `now` and appends its reply to `out`. INFO is the shard's to
     /// answer (it knows its core), not the store's: it gets an error here.
     pub fn apply(&mut self, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
@@ -161,7 +173,23 @@ impl Store {
         self.expiring = expiring;
     }
 
+    /// Counts a value of `len` bytes written. A new record is published before the write's
+    /// reply leaves, so a client told its SET is done, asking another core next, finds it.
+    #[inline]
+    fn wrote(&mut self, len: usize) {
+        if len > self.largest_value {
+            self.raise_record(len);
+        }
+    }
+
+    #[cold]
+    fn raise_record(&mut self, len: usize) {
+        self.largest_value = len;
+        self.record.store(len, Ordering::Release);
+    }
+
     fn insert(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
+        self.wrote(value.len());
         let entry = Entry { key: key.bytes.to_vec(), value: value.to_vec(), expires };
         self.map.insert_unique(key.hash, entry, Entry::hash);
     }
@@ -176,8 +204,9 @@ impl Store {
                 e.set_value(value);
                 e.expires = expires;
             }
-            None => self.insert(key, value, expires),
+            None => return self.insert(key, value, expires),
         }
+        self.wrote(value.len());
     }
 
     /// SET with options, all decided here, where the key lives: nothing can come between
@@ -212,6 +241,7 @@ impl Store {
                 if how.expiry != Expiry::Keep {
                     e.expires = expires;
                 }
+                self.wrote(value.len());
             }
             None => self.insert(key, value, expires),
         }
@@ -282,7 +312,9 @@ impl Store {
             }
             Some(e) => {
                 e.value.extend_from_slice(value);
-                e.value.len()
+                let len = e.value.len();
+                self.wrote(len);
+                len
             }
             None => {
                 self.insert(key, value, None);
@@ -321,6 +353,7 @@ impl Store {
             Some(e) => e.set_value(text),
             None => self.insert(key, text, None),
         }
+        self.wrote(text.len());
         replies::int(out, next);
     }
 
@@ -488,11 +521,11 @@ mod tests {
         assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
     }
 
-    /// What a forwarded operation counts against its run's budget (`Op::reply_bound`) is
+    /// What a forwarded operation counts against its run's budget (`Op::reply_size`) is
     /// the most its reply takes, errors included.
     #[test]
     fn replies_fit_the_bound_their_operation_claims() {
-        use super::super::op::SMALL_REPLY;
+        use super::super::op::{ReplySize, BULK_FRAMING, SMALL_REPLY};
         let (mut store, now) = (Store::default(), Instant::now());
         let k = || Key::new(b"k");
         let full = vec![b'x'; MAX_BULK];
@@ -516,13 +549,21 @@ mod tests {
             Op::FlushAll,
         ];
         for op in ops {
-            let bound = op.reply_bound();
+            let size = op.reply_size();
             let reply = apply(&mut store, op, now);
-            assert!(bound.is_some_and(|b| b == SMALL_REPLY && reply.len() <= b), "{op:?}: {reply:?}");
+            assert!(size == ReplySize::Small && reply.len() <= SMALL_REPLY, "{op:?}: {reply:?}");
         }
+        // A value's reply: the largest value held, and its framing, at most.
         let old = SetHow { reply: SetReply::Old, ..SetHow::PLAIN };
-        for op in [Op::Get(k()), Op::GetDel(k()), Op::Keys(b"*"), Op::SetWith { key: k(), value: b"v", how: old }] {
-            assert_eq!(op.reply_bound(), None, "{op:?} answers with a value or keys");
+        let getex = Op::GetEx(k(), Expiry::Keep);
+        for op in [Op::Get(k()), Op::GetDel(k()), getex, Op::SetWith { key: k(), value: b"v", how: old }] {
+            assert_eq!(op.reply_size(), ReplySize::Value, "{op:?}");
+            apply(&mut store, Op::Set { key: k(), value: &full }, now);
+            let reply = apply(&mut store, op, now);
+            assert!(reply.len() <= store.largest_value + BULK_FRAMING, "{op:?}: {} bytes", reply.len());
+        }
+        for op in [Op::Keys(b"*"), Op::Scan { pattern: b"*", next: 1 }, Op::Info] {
+            assert_eq!(op.reply_size(), ReplySize::Unbounded, "{op:?} answers with keys or INFO");
         }
     }
 
