@@ -732,12 +732,53 @@ fn notify_one_before_notified_is_kept_once_and_notify_waiters_keeps_nothing() {
         assert!(!poll_once(second.as_mut()).await, "only one permit was stored");
         notify.notify_waiters();
         bounded(second).await;
-        // Documented difference from tokio: a Notified counts as waiting from its first
-        // poll, so one made but not polled before notify_waiters misses it.
+        let after = notify.notified();
+        let mut after = std::pin::pin!(after);
+        assert!(!poll_once(after.as_mut()).await, "notify_waiters stores nothing");
+    });
+}
+
+/// tokio's semantics: a `Notified` made before `notify_waiters` is notified by it even if it
+/// was never polled (it notes the count of calls when made); one made after is not.
+#[test]
+fn notify_waiters_reaches_a_notified_made_before_it_but_not_yet_polled() {
+    let _guard = fd_lock();
+    run(async {
+        let notify = Notify::new();
         let unpolled = notify.notified();
+        let polled = notify.notified();
+        let mut polled = std::pin::pin!(polled);
+        assert!(!poll_once(polled.as_mut()).await, "nothing notified yet");
         notify.notify_waiters();
+        let made_after = notify.notified();
         let mut unpolled = std::pin::pin!(unpolled);
-        assert!(!poll_once(unpolled.as_mut()).await, "notify_waiters stores nothing");
+        assert!(poll_once(unpolled.as_mut()).await, "made before notify_waiters, first polled after it");
+        assert!(poll_once(polled.as_mut()).await, "waiting when notify_waiters was called");
+        let mut made_after = std::pin::pin!(made_after);
+        assert!(!poll_once(made_after.as_mut()).await, "made after notify_waiters: not notified by it");
+        // It waits for the next notification, of either kind.
+        notify.notify_one();
+        bounded(made_after).await;
+    });
+}
+
+/// The count of `notify_waiters` calls must not be mistaken for a `notify_one` permit, nor
+/// use one up: a permit stored before stays for the next waiter.
+#[test]
+fn notify_waiters_before_the_first_poll_leaves_a_stored_permit_in_place() {
+    let _guard = fd_lock();
+    run(async {
+        let notify = Notify::new();
+        let early = notify.notified();
+        notify.notify_one(); // no one polled: stored
+        notify.notify_waiters();
+        bounded(early).await; // by notify_waiters, so the permit is still there
+        let next = notify.notified();
+        let mut next = std::pin::pin!(next);
+        assert!(poll_once(next.as_mut()).await, "the stored permit was kept for the next waiter");
+        let last = notify.notified();
+        let mut last = std::pin::pin!(last);
+        assert!(!poll_once(last.as_mut()).await, "and used once");
     });
 }
 
