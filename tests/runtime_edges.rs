@@ -182,18 +182,46 @@ fn runtime_shutdown_gracefully_on_a_blocking_thread_does_not_wait_for_itself() {
 }
 
 #[test]
-fn handle_current_is_none_off_the_cores_and_on_blocking_threads() {
+fn handle_current_is_the_runtimes_on_its_cores_and_in_its_blocking_jobs_and_none_elsewhere() {
     let _guard = fd_lock();
     assert!(Handle::try_current().is_none());
     assert!(thread::spawn(|| std::panic::catch_unwind(Handle::current).is_err()).join().unwrap());
-    let rt = one_core_runtime();
+    let rt = two_core_runtime();
     let seen = rt.spawn_on(0, || async {
         let on_core = Handle::try_current().map(|h| h.core_count());
-        // Documented: only core threads have a current handle (tokio's blocking threads do).
-        let on_pool = ringpoll::spawn_blocking(|| Handle::try_current().is_some()).await.unwrap();
-        (on_core, on_pool)
+        // As tokio's: a blocking job reaches its runtime, here to run something on core 1.
+        let on_pool = ringpoll::spawn_blocking(|| {
+            let handle = Handle::current();
+            let core = handle.spawn_on(1, || async { ringpoll::current_core() }).join();
+            (handle.core_count(), core.expect("ran on core 1"))
+        });
+        (on_core, bounded(on_pool).await.expect("no panic"))
     });
-    assert_eq!(join_within(seen, 10), (Some(1), false));
+    assert_eq!(join_within(seen, 10), (Some(2), (2, Some(1))));
+    // block_on has no runtime, so neither do its blocking jobs.
+    let under_block_on = run(async { bounded(ringpoll::spawn_blocking(Handle::try_current)).await.unwrap() });
+    assert!(under_block_on.is_none());
+}
+
+/// A blocking job can shut its runtime down through `Handle::current`, and the runtime's
+/// wait does not wait for that very job past its grace.
+#[test]
+fn a_blocking_job_starts_the_graceful_shutdown_through_handle_current() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (asked_tx, asked_rx) = mpsc::channel();
+    rt.spawn_on(0, move || async move {
+        ringpoll::spawn_blocking(move || {
+            Handle::current().shutdown_gracefully(Duration::from_secs(5));
+            let _ = asked_tx.send(());
+        })
+        .detach();
+    })
+    .detach();
+    asked_rx.recv_timeout(Duration::from_secs(10)).expect("the job asked for the shutdown");
+    let start = Instant::now();
+    within(10, move || rt.wait());
+    assert!(start.elapsed() < Duration::from_secs(4), "wait took {:?}", start.elapsed());
 }
 
 #[test]

@@ -117,16 +117,35 @@ impl Handle {
         Handle { shared }
     }
 
-    /// The handle of the runtime whose core runs the calling thread.
+    /// The handle of the runtime the calling thread works for: one of its cores, or one of
+    /// its blocking-pool threads while it runs a [`spawn_blocking`](crate::spawn_blocking)
+    /// job (as tokio's), so blocking code can spawn onto a core or start the shutdown.
+    ///
+    /// ```no_run
+    /// use ringpoll::{Handle, Runtime};
+    ///
+    /// let rt = Runtime::builder().cores([0]).build()?;
+    /// let answer = rt.spawn_on(0, || async {
+    ///     ringpoll::spawn_blocking(|| {
+    ///         // On a pool thread: hand the result of blocking work to a core.
+    ///         Handle::current().spawn_on(0, || async { 6 * 7 }).join().unwrap()
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    /// });
+    /// assert_eq!(answer.join().unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
-    /// Outside a core thread of a [`Runtime`](crate::Runtime) (see [`Handle::try_current`]).
+    /// Where [`Handle::try_current`] is `None`.
     pub fn current() -> Handle {
-        Handle::try_current().expect("Handle::current called outside a ringpoll runtime's core")
+        Handle::try_current().expect("Handle::current called outside a ringpoll runtime's core or blocking pool")
     }
 
-    /// The handle of the runtime whose core runs the calling thread, if it is one. `None` on
-    /// other threads and under `block_on`, which has no runtime.
+    /// The handle of the runtime whose core or blocking job runs the calling thread, if it is
+    /// one. `None` on other threads, under `block_on` (which has no runtime) and in its
+    /// blocking jobs.
     pub fn try_current() -> Option<Handle> {
         CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
     }
@@ -142,6 +161,14 @@ impl Handle {
     /// Makes this the calling core thread's handle (until the thread exits).
     pub(crate) fn install(&self) {
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(self.clone()));
+    }
+
+    /// Makes `handle` the calling thread's current handle until the guard drops, for a
+    /// blocking job: the pool thread holds the handle only while the job runs, so an idle
+    /// thread does not keep a stopped runtime's mailboxes (and their eventfds) alive.
+    pub(crate) fn enter(handle: Option<Handle>) -> EnterGuard {
+        let before = CURRENT.try_with(|c| c.replace(handle)).ok().flatten();
+        EnterGuard { before }
     }
 
     /// How many cores the runtime has.
@@ -223,6 +250,19 @@ impl Handle {
             // No thread to wait on: stop at once rather than not at all.
             self.shared.stop();
         }
+    }
+}
+
+/// Restores the current handle [`Handle::enter`] replaced.
+pub(crate) struct EnterGuard {
+    before: Option<Handle>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let before = self.before.take();
+        // The job's handle is dropped outside the borrow.
+        let _job_handle = CURRENT.try_with(|c| c.replace(before)).ok().flatten();
     }
 }
 
