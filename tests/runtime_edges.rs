@@ -268,6 +268,64 @@ fn graceful_shutdown_ends_in_bounded_time_whatever_the_tasks_do() {
     assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
 }
 
+/// The defect this fixes: after `Handle::shutdown_gracefully(grace)`, `Runtime::wait`
+/// joined the cores and then gave the blocking pool no time at all (only
+/// `Runtime::shutdown_gracefully` gave it the rest of the grace), so a detached job, a
+/// write say, was cut off when the process exited right after. Now both give queued and
+/// running jobs the rest of the grace, as tokio's `shutdown_timeout`.
+#[test]
+fn wait_after_a_handles_graceful_shutdown_lets_blocking_jobs_finish_within_the_grace() {
+    let _guard = fd_lock();
+    let rt = ringpoll::Runtime::builder().cores([0]).driver(support::driver()).blocking_threads(1).build().unwrap();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = mpsc::channel();
+    let in_task = finished.clone();
+    rt.spawn_on(0, move || async move {
+        let running = in_task.clone();
+        ringpoll::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            thread::sleep(Duration::from_millis(300));
+            running.fetch_add(1, Ordering::SeqCst);
+        })
+        .detach();
+        // One pool thread: this one waits in the queue behind the first.
+        ringpoll::spawn_blocking(move || in_task.fetch_add(1, Ordering::SeqCst)).detach();
+    })
+    .detach();
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the first job started");
+    let start = Instant::now();
+    rt.handle().shutdown_gracefully(Duration::from_secs(8));
+    within(20, move || rt.wait());
+    let took = start.elapsed();
+    assert_eq!(finished.load(Ordering::SeqCst), 2, "wait returned before the blocking jobs finished");
+    assert!(took < Duration::from_secs(5), "waited out the grace instead of the jobs: {took:?}");
+}
+
+/// The other half: a job that never returns holds the wait up for the grace, never longer.
+#[test]
+fn wait_after_a_handles_graceful_shutdown_leaves_a_stuck_blocking_job_at_the_grace() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    rt.spawn_on(0, move || async move {
+        ringpoll::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        })
+        .detach();
+    })
+    .detach();
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    let start = Instant::now();
+    rt.handle().shutdown_gracefully(Duration::from_millis(400));
+    within(10, move || rt.wait());
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(350), "the blocking job got no grace: {took:?}");
+    assert!(took < Duration::from_secs(3), "waited past the grace: {took:?}");
+    drop(release_tx);
+}
+
 /// The defect this fixes: each `Handle::shutdown_gracefully` started its waiting thread
 /// and only that thread claimed the shutdown, so of two calls in a row the second (here an
 /// hour's grace) could win the race and the first's grace was ignored.
