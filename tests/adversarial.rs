@@ -994,6 +994,63 @@ fn a_unix_connect_to_a_full_backlog_waits_for_room_without_spinning() {
     });
 }
 
+/// The same wait, one layer down: `Source::connect` (the Connect op, which every caller
+/// goes through) on a raw Unix socket to a full backlog waits on a timer without spinning
+/// the core, ends with `TimedOut` at its write deadline, and without a deadline connects
+/// once the listener makes room -- on both drivers (io_uring's CONNECT op would spin).
+#[test]
+fn a_source_connect_to_a_full_backlog_waits_on_a_timer_and_keeps_its_deadline() {
+    run_leak_free(async {
+        let dir = TempDir::new("adv-source-backlog");
+        let path = dir.join("sock");
+        let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // Listening again sets the backlog: 0 holds one connection.
+        // SAFETY: listen(2) on an open socket.
+        assert_eq!(unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&std_listener), 0) }, 0);
+        let listener = ringpoll::net::UnixListener::from_std(std_listener).unwrap();
+        let addr = || ringpoll::net::SockAddr::from_unix_path(&path).unwrap();
+        let first = unix_source();
+        bounded(first.connect(addr())).await.expect("room for one");
+        // SAFETY: gettid has no preconditions.
+        let stat = format!("/proc/self/task/{}/stat", unsafe { libc::gettid() });
+
+        let timed = unix_source();
+        timed.set_deadline(Interest::Write, Some(std::time::Instant::now() + Duration::from_millis(300)));
+        let (before, started) = (cpu_ticks(&stat), std::time::Instant::now());
+        let err = bounded(timed.connect(addr())).await.expect_err("no room, and the deadline passed");
+        let (spent, took) = (cpu_ticks(&stat) - before, started.elapsed());
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(took >= Duration::from_millis(290), "gave up after {took:?}, before its deadline");
+        assert!(spent <= 12, "the core burned {spent} ticks in {took:?} waiting for room in a backlog");
+
+        let waiting = Rc::new(unix_source());
+        let connecting = ringpoll::spawn({
+            let (waiting, addr) = (waiting.clone(), addr());
+            async move { waiting.connect(addr).await }
+        });
+        sleep(Duration::from_millis(200)).await;
+        assert!(!connecting.is_finished(), "a connect with no room in the backlog ended: {:?}", connecting.await);
+        let (a, _) = bounded(listener.accept()).await.unwrap();
+        bounded(connecting).await.expect("connect task").expect("connected once there was room");
+        let (b, _) = bounded(listener.accept()).await.unwrap();
+        waiting.write_all(b"waited".to_vec()).await.0.unwrap();
+        first.write_all(b"first".to_vec()).await.0.unwrap();
+        let (n, buf) = bounded(b.read(Vec::with_capacity(16))).await;
+        assert_eq!(&buf[..n.unwrap()], b"waited");
+        let (n, buf) = bounded(a.read(Vec::with_capacity(16))).await;
+        assert_eq!(&buf[..n.unwrap()], b"first");
+    });
+}
+
+/// A fresh non-blocking Unix stream socket, registered as a bare `Source`.
+fn unix_source() -> Source {
+    // SAFETY: socket(2) with constant arguments.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+    // SAFETY: a descriptor just opened, owned by nothing else.
+    Source::new_stream(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }).unwrap()
+}
+
 /// Guarantee: "Several tasks on one socket: operations take turns per direction ... (Go's
 /// fdMutex)": two tasks each `write_all` a buffer far larger than the socket holds, at once.
 /// Both finish, and the peer reads one buffer whole, then the other -- never pieces of one

@@ -165,6 +165,39 @@ fn a_fifo_is_read_and_written_as_std_does_it() {
     assert!(reader.join().unwrap() == data);
 }
 
+/// One layer down, the OpenAt op itself, which `OpenOptions::open` only calls: a FIFO's write
+/// end with no reader comes back from the ring (io_uring's non-blocking try said ENXIO, which
+/// open(2) would not) on both drivers, and its blocking half waits for the reader, as open(2)
+/// does; asked for with O_NONBLOCK, the ENXIO stands.
+#[test]
+fn the_open_op_hands_a_fifo_write_end_without_reader_to_its_blocking_half() {
+    use ringpoll_reactor::file::{c_path, submit, FileOp, OpenAt};
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-open-op-fifo");
+    let fifo = dir.fifo("fifo");
+    let open = |flags| OpenAt::new(c_path(&fifo).unwrap(), flags, 0);
+
+    let nonblocking = run(async {
+        match submit(open(libc::O_WRONLY | libc::O_NONBLOCK)).await {
+            Ok(out) => out,
+            Err(op) => op.run_blocking(),
+        }
+    });
+    assert_eq!(nonblocking.expect_err("no reader").raw_os_error(), Some(libc::ENXIO));
+
+    let op = run(submit(open(libc::O_WRONLY))).expect_err("handed back, to wait for a reader");
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::read(fifo)
+        }
+    });
+    let writer = within(10, move || op.run_blocking()).expect("the blocking open, once the reader came");
+    std::io::Write::write_all(&mut std::fs::File::from(writer), b"through the fifo").unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), b"through the fifo");
+}
+
 #[test]
 fn sync_set_len_and_metadata() {
     let _serial = fd_lock();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ringpoll_reactor::file::{c_path, OpenAt};
 
 use crate::file::File;
-use crate::run::{offload, run};
+use crate::run::run;
 
 /// Options for [`File`]s: read, write, append, create, truncate, like `std::fs::OpenOptions`.
 ///
@@ -106,16 +106,8 @@ impl OpenOptions {
     /// Opens `path` with these options.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let flags = self.flags()?;
-        let fd = match run(OpenAt::new(c_path(path.as_ref())?, flags, self.mode)).await {
-            // io_uring's first, non-blocking try of an open adds O_NONBLOCK, under which the
-            // write end of a FIFO no one reads yet is ENXIO, where open(2) (and std) waits
-            // for a reader. An ENXIO the caller did not ask for with O_NONBLOCK gets the
-            // blocking open; a device with no driver (the other ENXIO) just says it again.
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && flags & libc::O_NONBLOCK == 0 => {
-                offload(OpenAt::new(c_path(path.as_ref())?, flags, self.mode)).await?
-            }
-            res => res?,
-        };
+        // What a FIFO's open waits for (its other end) the op handles, on both drivers.
+        let fd = run(OpenAt::new(c_path(path.as_ref())?, flags, self.mode)).await?;
         Ok(File::from_parts(Arc::new(fd), self.append))
     }
 

@@ -23,7 +23,7 @@ pub(crate) async fn run<O: FileOp>(op: O) -> O::Output {
 /// Runs the op's syscall on the blocking pool. The op sits in a slot the job takes it from,
 /// so a job that never runs (no pool thread could start) leaves it for us to fail, buffer
 /// and all, instead of dropping the caller's buffer.
-pub(crate) async fn offload<O: FileOp>(op: O) -> O::Output {
+async fn offload<O: FileOp>(op: O) -> O::Output {
     if current_core().is_none() {
         return op.failed(io::Error::other("ringpoll::fs used outside a ringpoll core"));
     }

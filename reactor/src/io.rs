@@ -131,7 +131,10 @@ impl Source {
         self.turned(Interest::Read, self.reactor().driver().accept(self.target()))
     }
 
-    /// Connects a non-blocking socket to `addr`, reporting the connection's own error.
+    /// Connects a non-blocking socket to `addr`, reporting the connection's own error. A Unix
+    /// stream socket whose listener's backlog is full waits for room, as a blocking connect
+    /// does (trying again after 1 ms, doubling to 50 ms: no readiness event announces room);
+    /// bound it with a write deadline or a `timeout`.
     pub fn connect(&self, addr: SockAddr) -> impl Future<Output = io::Result<()>> + '_ {
         self.run(Connect::new(addr))
     }

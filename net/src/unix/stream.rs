@@ -4,7 +4,6 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, PooledBuf, SockAddr, Source};
 use socket2::{Domain, Type};
@@ -42,7 +41,8 @@ impl UnixStream {
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let addr = SockAddr::from_unix_path(path.as_ref())?;
         let stream = UnixStream::from_fd(socket::new(Domain::UNIX, Type::STREAM)?.into())?;
-        connect_waiting_for_room(stream.source.fd(), &addr).await?;
+        // A full backlog is waited out by the op (see ringpoll_reactor's op/connect.rs).
+        stream.source.connect(addr).await?;
         Ok(stream)
     }
 
@@ -167,30 +167,5 @@ impl UnixStream {
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
-    }
-}
-
-/// A Unix stream connect ends in the connect(2) call itself (connected, or refused) except
-/// when the listener's backlog is full: EAGAIN, and no readiness event says when room
-/// appears. An unconnected Unix socket polls writable, so the readiness wait of a connect
-/// never woke on epoll (the connect hung), and io_uring's CONNECT re-armed its poll and
-/// retried without end (the core spun). So the call is retried after a pause, 1 ms doubling
-/// to 50 ms: a blocking connect's wait, at a cost of at most 20 calls a second.
-async fn connect_waiting_for_room(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        // SAFETY: the address is a valid sockaddr of addr.len() bytes, alive for the call;
-        // the socket is non-blocking, so the call returns at once.
-        match unsafe { libc::connect(fd, addr.as_ptr(), addr.len()) } {
-            0 => return Ok(()),
-            _ => match io::Error::last_os_error() {
-                e if e.raw_os_error() == Some(libc::EAGAIN) => {
-                    ringpoll_reactor::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                e if e.kind() == io::ErrorKind::Interrupted => {}
-                e => return Err(e),
-            },
-        }
     }
 }

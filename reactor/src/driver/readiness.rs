@@ -1,7 +1,8 @@
 //! The readiness loop, written once for both drivers: try the non-blocking syscall; on EAGAIN
-//! wait for readiness and try again. epoll runs every operation this way; io_uring runs the
-//! poll-style methods and caller syscalls this way, and its pooled reads when the buffer ring
-//! cannot serve them.
+//! wait for readiness (or, for an op no readiness event can wake, its own timer) and try
+//! again. epoll runs every operation this way; io_uring runs the poll-style methods, caller
+//! syscalls and ops that keep out of the ring (`Op::in_ring`) this way, and its pooled reads
+//! when the buffer ring cannot serve them.
 //!
 //! The loop is generic over [`Readiness`], the little each driver adds (an edge or a
 //! POLL_ADD, what dropped receives left), so a future resolves its driver once, when it is
@@ -136,7 +137,7 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
     }
     loop {
         if *waiting {
-            ready!(poll_ready_by(driver, target, interest, cx))?;
+            ready!(poll_retry_by(driver, target, syscall, cx))?;
             *waiting = false;
         }
         match syscall.call(target.fd) {
@@ -149,6 +150,26 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
                 return Poll::Ready(res);
             }
         }
+    }
+}
+
+/// Ready when `syscall` may be tried again after a `WouldBlock`: on its own timer if it has
+/// one (no readiness event would come, see `Syscall::poll_timed_retry`), else on readiness;
+/// `TimedOut` once the deadline of its direction has passed.
+#[inline]
+fn poll_retry_by<D: Readiness, S: Syscall>(
+    driver: &D,
+    target: Target<'_, D::Registration>,
+    syscall: &mut S,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let interest = syscall.interest();
+    if let Poll::Ready(e) = target.poll_deadline(interest, cx) {
+        return Poll::Ready(Err(e));
+    }
+    match syscall.poll_timed_retry(cx) {
+        Some(due) => due.map(Ok),
+        None => driver.poll_ready(target, interest, cx),
     }
 }
 

@@ -42,6 +42,7 @@ pub(crate) use splice::Splice;
 
 use std::io;
 use std::os::fd::RawFd;
+use std::task::{Context, Poll};
 
 use io_uring::squeue;
 
@@ -67,6 +68,13 @@ pub(crate) trait Syscall {
     /// The non-blocking syscall. `WouldBlock` means "wait for readiness and call again".
     fn call(&mut self, fd: RawFd) -> io::Result<usize>;
 
+    /// After `call` said `WouldBlock` where no readiness event will come (a Unix connect to
+    /// a full backlog): `Some`, Ready when it is time to call again, on the op's own timer.
+    /// `None`, the default: wait for readiness.
+    fn poll_timed_retry(&mut self, _cx: &mut Context<'_>) -> Option<Poll<()>> {
+        None
+    }
+
     /// How many bytes the operation asks to move, if it moves bytes of a stream: a shorter
     /// result then shows the socket empty (or full) without paying for an EAGAIN.
     fn want(&mut self) -> Option<usize> {
@@ -90,6 +98,13 @@ pub(crate) trait Syscall {
 pub(crate) unsafe trait Op: Syscall + Sized + 'static {
     /// What the caller gets back.
     type Output;
+
+    /// Whether io_uring runs the op as its entry (the default). `false` runs its readiness
+    /// half there too, as epoll does: for an op whose syscall never waits in the kernel and
+    /// whose entry could only spin there (a Unix connect, see `connect`).
+    fn in_ring(&self) -> bool {
+        true
+    }
 
     /// The submission entry for `fd`. `poll_first` says the last transfer left the socket
     /// empty: an operation that can should ask the kernel to wait for readiness first.

@@ -146,12 +146,17 @@ impl Uring {
 
     /// Runs a file op: one completion, no readiness, no deadline (files have neither). A
     /// dropped future's late result is finished and dropped: an opened descriptor closes.
-    pub(crate) async fn run_file<O: FileOp>(&self, mut op: O) -> O::Output {
+    /// A result that is the kernel's non-blocking try speaking (`Halves::wants_blocking`)
+    /// hands the op back, for its blocking half.
+    pub(crate) async fn run_file<O: FileOp>(&self, mut op: O) -> Result<O::Output, O> {
         let entry = op.entry();
         // SAFETY: `Halves`' contract: the entry points only into what `op` owns on the heap,
         // and `op` travels in the future's data until the completion.
         let (done, FileCarried(op)) = unsafe { InFlight::new(self, entry, FileCarried(op)) }.await;
-        op.finish(cqe_result(done.result))
+        if op.wants_blocking(done.result) {
+            return Err(op);
+        }
+        Ok(op.finish(cqe_result(done.result)))
     }
 
     /// One poll of a pooled read: the next buffer of the source's multishot recv, armed on

@@ -76,6 +76,14 @@ mod sealed {
         fn try_now(&mut self) -> Option<io::Result<usize>> {
             None
         }
+        /// Whether io_uring's completion `res` is the answer of the kernel's own non-blocking
+        /// first try rather than of the operation the caller asked for (an open of a FIFO's
+        /// write end with no reader: ENXIO under the O_NONBLOCK io_uring adds). `true` hands
+        /// the op back from [`submit`](super::submit), for its blocking half on a helper
+        /// thread, as where the ring cannot take it.
+        fn wants_blocking(&self, _res: i32) -> bool {
+            false
+        }
     }
 }
 
@@ -116,8 +124,10 @@ pub trait FileOp: sealed::Halves + Send + 'static {
 impl<T: sealed::Halves + Send + 'static> FileOp for T {}
 
 /// Runs `op` as a completion on the current core's ring, or hands it back (`Err`) when the
-/// core runs epoll, the kernel lacks the opcode, or the thread has no reactor: the caller
-/// then runs [`FileOp::run_blocking`] on a helper thread.
+/// core runs epoll, the kernel lacks the opcode, the thread has no reactor, or the ring's
+/// answer was its non-blocking try's and not the operation's (a FIFO's write end opened
+/// before its reader: see `OpenAt`): the caller then runs [`FileOp::run_blocking`] on a
+/// helper thread.
 ///
 /// Dropping the future while the op is in flight cancels it; the op's data stays with the
 /// ring until the kernel is done, and a late output (an opened descriptor) is dropped,

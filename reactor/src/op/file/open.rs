@@ -84,6 +84,15 @@ unsafe impl Halves for OpenAt {
         Some(Ok(fd.into_raw_fd() as usize))
     }
 
+    /// io_uring's first, non-blocking try of an open adds O_NONBLOCK, under which the write
+    /// end of a FIFO no one reads yet is ENXIO, where open(2) (and std) waits for a reader.
+    /// So an ENXIO the caller did not ask for with O_NONBLOCK goes to the blocking half,
+    /// which waits as open(2) does; a device with no driver (the other ENXIO) just says it
+    /// again there.
+    fn wants_blocking(&self, res: i32) -> bool {
+        res == -libc::ENXIO && self.flags & libc::O_NONBLOCK == 0
+    }
+
     fn finish(self, res: io::Result<usize>) -> io::Result<OwnedFd> {
         res.map(|fd| owned(fd as RawFd))
     }
@@ -116,4 +125,18 @@ fn wait_for_a_writer(reader: OwnedFd) -> io::Result<usize> {
     let status = syscall!(fcntl(reader.as_raw_fd(), libc::F_GETFL))?;
     syscall!(fcntl(reader.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK))?;
     Ok(reader.into_raw_fd() as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_enxio_the_caller_did_not_ask_for_goes_to_the_blocking_half() {
+        let open = |flags| OpenAt::new(CString::new("/tmp/fifo").unwrap(), flags, 0);
+        assert!(open(libc::O_WRONLY).wants_blocking(-libc::ENXIO), "the ring's O_NONBLOCK said it");
+        assert!(!open(libc::O_WRONLY | libc::O_NONBLOCK).wants_blocking(-libc::ENXIO), "asked for");
+        assert!(!open(libc::O_WRONLY).wants_blocking(-libc::ENOENT));
+        assert!(!open(libc::O_WRONLY).wants_blocking(3), "an opened descriptor stands");
+    }
 }
