@@ -182,18 +182,46 @@ fn runtime_shutdown_gracefully_on_a_blocking_thread_does_not_wait_for_itself() {
 }
 
 #[test]
-fn handle_current_is_none_off_the_cores_and_on_blocking_threads() {
+fn handle_current_is_the_runtimes_on_its_cores_and_in_its_blocking_jobs_and_none_elsewhere() {
     let _guard = fd_lock();
     assert!(Handle::try_current().is_none());
     assert!(thread::spawn(|| std::panic::catch_unwind(Handle::current).is_err()).join().unwrap());
-    let rt = one_core_runtime();
+    let rt = two_core_runtime();
     let seen = rt.spawn_on(0, || async {
         let on_core = Handle::try_current().map(|h| h.core_count());
-        // Documented: only core threads have a current handle (tokio's blocking threads do).
-        let on_pool = ringpoll::spawn_blocking(|| Handle::try_current().is_some()).await.unwrap();
-        (on_core, on_pool)
+        // As tokio's: a blocking job reaches its runtime, here to run something on core 1.
+        let on_pool = ringpoll::spawn_blocking(|| {
+            let handle = Handle::current();
+            let core = handle.spawn_on(1, || async { ringpoll::current_core() }).join();
+            (handle.core_count(), core.expect("ran on core 1"))
+        });
+        (on_core, bounded(on_pool).await.expect("no panic"))
     });
-    assert_eq!(join_within(seen, 10), (Some(1), false));
+    assert_eq!(join_within(seen, 10), (Some(2), (2, Some(1))));
+    // block_on has no runtime, so neither do its blocking jobs.
+    let under_block_on = run(async { bounded(ringpoll::spawn_blocking(Handle::try_current)).await.unwrap() });
+    assert!(under_block_on.is_none());
+}
+
+/// A blocking job can shut its runtime down through `Handle::current`, and the runtime's
+/// wait does not wait for that very job past its grace.
+#[test]
+fn a_blocking_job_starts_the_graceful_shutdown_through_handle_current() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (asked_tx, asked_rx) = mpsc::channel();
+    rt.spawn_on(0, move || async move {
+        ringpoll::spawn_blocking(move || {
+            Handle::current().shutdown_gracefully(Duration::from_secs(5));
+            let _ = asked_tx.send(());
+        })
+        .detach();
+    })
+    .detach();
+    asked_rx.recv_timeout(Duration::from_secs(10)).expect("the job asked for the shutdown");
+    let start = Instant::now();
+    within(10, move || rt.wait());
+    assert!(start.elapsed() < Duration::from_secs(4), "wait took {:?}", start.elapsed());
 }
 
 #[test]
@@ -238,6 +266,64 @@ fn graceful_shutdown_ends_in_bounded_time_whatever_the_tasks_do() {
     drop(release_tx); // the stuck job ends; its pool thread, told to stop, exits
     assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
     assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
+}
+
+/// The defect this fixes: after `Handle::shutdown_gracefully(grace)`, `Runtime::wait`
+/// joined the cores and then gave the blocking pool no time at all (only
+/// `Runtime::shutdown_gracefully` gave it the rest of the grace), so a detached job, a
+/// write say, was cut off when the process exited right after. Now both give queued and
+/// running jobs the rest of the grace, as tokio's `shutdown_timeout`.
+#[test]
+fn wait_after_a_handles_graceful_shutdown_lets_blocking_jobs_finish_within_the_grace() {
+    let _guard = fd_lock();
+    let rt = ringpoll::Runtime::builder().cores([0]).driver(support::driver()).blocking_threads(1).build().unwrap();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = mpsc::channel();
+    let in_task = finished.clone();
+    rt.spawn_on(0, move || async move {
+        let running = in_task.clone();
+        ringpoll::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            thread::sleep(Duration::from_millis(300));
+            running.fetch_add(1, Ordering::SeqCst);
+        })
+        .detach();
+        // One pool thread: this one waits in the queue behind the first.
+        ringpoll::spawn_blocking(move || in_task.fetch_add(1, Ordering::SeqCst)).detach();
+    })
+    .detach();
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the first job started");
+    let start = Instant::now();
+    rt.handle().shutdown_gracefully(Duration::from_secs(8));
+    within(20, move || rt.wait());
+    let took = start.elapsed();
+    assert_eq!(finished.load(Ordering::SeqCst), 2, "wait returned before the blocking jobs finished");
+    assert!(took < Duration::from_secs(5), "waited out the grace instead of the jobs: {took:?}");
+}
+
+/// The other half: a job that never returns holds the wait up for the grace, never longer.
+#[test]
+fn wait_after_a_handles_graceful_shutdown_leaves_a_stuck_blocking_job_at_the_grace() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    rt.spawn_on(0, move || async move {
+        ringpoll::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        })
+        .detach();
+    })
+    .detach();
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    let start = Instant::now();
+    rt.handle().shutdown_gracefully(Duration::from_millis(400));
+    within(10, move || rt.wait());
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(350), "the blocking job got no grace: {took:?}");
+    assert!(took < Duration::from_secs(3), "waited past the grace: {took:?}");
+    drop(release_tx);
 }
 
 /// The defect this fixes: each `Handle::shutdown_gracefully` started its waiting thread
@@ -732,12 +818,53 @@ fn notify_one_before_notified_is_kept_once_and_notify_waiters_keeps_nothing() {
         assert!(!poll_once(second.as_mut()).await, "only one permit was stored");
         notify.notify_waiters();
         bounded(second).await;
-        // Documented difference from tokio: a Notified counts as waiting from its first
-        // poll, so one made but not polled before notify_waiters misses it.
+        let after = notify.notified();
+        let mut after = std::pin::pin!(after);
+        assert!(!poll_once(after.as_mut()).await, "notify_waiters stores nothing");
+    });
+}
+
+/// tokio's semantics: a `Notified` made before `notify_waiters` is notified by it even if it
+/// was never polled (it notes the count of calls when made); one made after is not.
+#[test]
+fn notify_waiters_reaches_a_notified_made_before_it_but_not_yet_polled() {
+    let _guard = fd_lock();
+    run(async {
+        let notify = Notify::new();
         let unpolled = notify.notified();
+        let polled = notify.notified();
+        let mut polled = std::pin::pin!(polled);
+        assert!(!poll_once(polled.as_mut()).await, "nothing notified yet");
         notify.notify_waiters();
+        let made_after = notify.notified();
         let mut unpolled = std::pin::pin!(unpolled);
-        assert!(!poll_once(unpolled.as_mut()).await, "notify_waiters stores nothing");
+        assert!(poll_once(unpolled.as_mut()).await, "made before notify_waiters, first polled after it");
+        assert!(poll_once(polled.as_mut()).await, "waiting when notify_waiters was called");
+        let mut made_after = std::pin::pin!(made_after);
+        assert!(!poll_once(made_after.as_mut()).await, "made after notify_waiters: not notified by it");
+        // It waits for the next notification, of either kind.
+        notify.notify_one();
+        bounded(made_after).await;
+    });
+}
+
+/// The count of `notify_waiters` calls must not be mistaken for a `notify_one` permit, nor
+/// use one up: a permit stored before stays for the next waiter.
+#[test]
+fn notify_waiters_before_the_first_poll_leaves_a_stored_permit_in_place() {
+    let _guard = fd_lock();
+    run(async {
+        let notify = Notify::new();
+        let early = notify.notified();
+        notify.notify_one(); // no one polled: stored
+        notify.notify_waiters();
+        bounded(early).await; // by notify_waiters, so the permit is still there
+        let next = notify.notified();
+        let mut next = std::pin::pin!(next);
+        assert!(poll_once(next.as_mut()).await, "the stored permit was kept for the next waiter");
+        let last = notify.notified();
+        let mut last = std::pin::pin!(last);
+        assert!(!poll_once(last.as_mut()).await, "and used once");
     });
 }
 

@@ -28,6 +28,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
+use crate::handle::Handle;
 use crate::join::{JoinError, JoinHandle, JoinState};
 use crate::runtime::Builder;
 use crate::sched_policy::Policy;
@@ -98,7 +99,8 @@ impl Builder {
 /// task can wait for blocking work without stalling its core. The task is woken on its own
 /// core when `f` returns. A panic in `f` is [`JoinError::Panic`]. [`JoinHandle::abort`]
 /// stops a job that has not started yet ([`JoinError::Cancelled`]); one that is running runs
-/// to the end.
+/// to the end. While `f` runs, [`Handle::current`] on its thread is the runtime's handle
+/// (under [`block_on`](crate::block_on), which has no runtime, there is none).
 ///
 /// ```
 /// # ringpoll::block_on(async {
@@ -119,7 +121,8 @@ where
 {
     let pool = current_pool().expect("ringpoll::spawn_blocking called outside a ringpoll core");
     let join = Arc::new(JoinState::new());
-    let job = BlockingJob { f: Some(f), join: join.clone() };
+    // Taken from the spawning core, so the job can reach the runtime as tokio's can.
+    let job = BlockingJob { f: Some(f), join: join.clone(), handle: Handle::try_current() };
     pool.execute(Box::new(move || job.run()));
     // No task to wake on abort: the job checks the flag when a pool thread takes it.
     JoinHandle::blocking(join)
@@ -130,6 +133,8 @@ where
 struct BlockingJob<F, T> {
     f: Option<F>,
     join: Arc<JoinState<T>>,
+    /// The spawning runtime's handle, current on the pool thread while `f` runs.
+    handle: Option<Handle>,
 }
 
 impl<F: FnOnce() -> T, T> BlockingJob<F, T> {
@@ -138,6 +143,7 @@ impl<F: FnOnce() -> T, T> BlockingJob<F, T> {
             return;
         }
         let f = self.f.take().expect("a job runs once");
+        let _current = Handle::enter(self.handle.take());
         self.join.complete(catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panic));
     }
 }

@@ -29,44 +29,54 @@ pub(crate) struct CoreRef {
 pub(crate) struct Shared {
     pub(crate) kind: DriverKind,
     pub(crate) cores: Vec<CoreRef>,
-    /// Set once a graceful shutdown has started, so a second request is a no-op.
-    shutting_down: Mutex<bool>,
+    /// The end of the graceful shutdown's grace, set once one has started: a second request
+    /// is then a no-op, and `Runtime::wait` gives the blocking pool's jobs what is left of it.
+    shutting_down: Mutex<Option<Deadline>>,
 }
 
 impl Shared {
     pub(crate) fn new(kind: DriverKind, cores: Vec<CoreRef>) -> Arc<Shared> {
-        Arc::new(Shared { kind, cores, shutting_down: Mutex::new(false) })
+        Arc::new(Shared { kind, cores, shutting_down: Mutex::new(None) })
     }
 
     fn live_tasks(&self) -> u64 {
         self.cores.iter().map(|c| c.stats.tasks_live.get()).sum()
     }
 
-    /// Claims the one graceful shutdown: true for the first caller only. Decided by the
-    /// caller's thread, before any thread is started for the wait, so the first request is
-    /// the one that counts (two waiting threads could otherwise race, and a later, longer
-    /// grace win).
-    pub(crate) fn claim_shutdown(&self) -> bool {
-        !std::mem::replace(&mut *self.shutting_down.lock().unwrap_or_else(|e| e.into_inner()), true)
+    /// Claims the one graceful shutdown, whose grace ends `grace` from now: the deadline for
+    /// the first caller only, None for later ones. Decided by the caller's thread, before any
+    /// thread is started for the wait, so the first request is the one that counts (two
+    /// waiting threads could otherwise race, and a later, longer grace win).
+    pub(crate) fn claim_shutdown(&self, grace: Duration) -> Option<Deadline> {
+        let mut claimed = self.shutting_down.lock().unwrap_or_else(|e| e.into_inner());
+        if claimed.is_some() {
+            return None;
+        }
+        *claimed = Some(Deadline::after(grace));
+        *claimed
+    }
+
+    /// What is left of the graceful shutdown's grace: zero if none has started, or once the
+    /// grace is over.
+    pub(crate) fn grace_left(&self) -> Duration {
+        let claimed = *self.shutting_down.lock().unwrap_or_else(|e| e.into_inner());
+        claimed.map_or(Duration::ZERO, Deadline::left)
     }
 
     /// Drains every core, waits up to `grace` for their tasks, then stops them (without
     /// joining). Returns how many tasks were still live, or None if a shutdown had started.
     pub(crate) fn shutdown_gracefully(&self, grace: Duration) -> Option<u64> {
-        if !self.claim_shutdown() {
-            return None;
-        }
-        Some(self.drain_then_stop(grace))
+        let deadline = self.claim_shutdown(grace)?;
+        Some(self.drain_then_stop(deadline))
     }
 
-    /// The shutdown a successful [`Shared::claim_shutdown`] owns: drain, wait up to `grace`
-    /// for the tasks, stop. Returns how many tasks were still live.
-    pub(crate) fn drain_then_stop(&self, grace: Duration) -> u64 {
+    /// The shutdown a successful [`Shared::claim_shutdown`] owns: drain, wait until
+    /// `deadline` for the tasks, stop. Returns how many tasks were still live.
+    pub(crate) fn drain_then_stop(&self, deadline: Deadline) -> u64 {
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
         }
         // A grace of Duration::MAX has no end: wait for the tasks.
-        let deadline = Deadline::after(grace);
         while self.live_tasks() > 0 && !deadline.passed() {
             thread::sleep(Duration::from_millis(5).min(deadline.left()));
         }
@@ -117,16 +127,35 @@ impl Handle {
         Handle { shared }
     }
 
-    /// The handle of the runtime whose core runs the calling thread.
+    /// The handle of the runtime the calling thread works for: one of its cores, or one of
+    /// its blocking-pool threads while it runs a [`spawn_blocking`](crate::spawn_blocking)
+    /// job (as tokio's), so blocking code can spawn onto a core or start the shutdown.
+    ///
+    /// ```no_run
+    /// use ringpoll::{Handle, Runtime};
+    ///
+    /// let rt = Runtime::builder().cores([0]).build()?;
+    /// let answer = rt.spawn_on(0, || async {
+    ///     ringpoll::spawn_blocking(|| {
+    ///         // On a pool thread: hand the result of blocking work to a core.
+    ///         Handle::current().spawn_on(0, || async { 6 * 7 }).join().unwrap()
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    /// });
+    /// assert_eq!(answer.join().unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
-    /// Outside a core thread of a [`Runtime`](crate::Runtime) (see [`Handle::try_current`]).
+    /// Where [`Handle::try_current`] is `None`.
     pub fn current() -> Handle {
-        Handle::try_current().expect("Handle::current called outside a ringpoll runtime's core")
+        Handle::try_current().expect("Handle::current called outside a ringpoll runtime's core or blocking pool")
     }
 
-    /// The handle of the runtime whose core runs the calling thread, if it is one. `None` on
-    /// other threads and under `block_on`, which has no runtime.
+    /// The handle of the runtime whose core or blocking job runs the calling thread, if it is
+    /// one. `None` on other threads, under `block_on` (which has no runtime) and in its
+    /// blocking jobs.
     pub fn try_current() -> Option<Handle> {
         CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
     }
@@ -142,6 +171,14 @@ impl Handle {
     /// Makes this the calling core thread's handle (until the thread exits).
     pub(crate) fn install(&self) {
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(self.clone()));
+    }
+
+    /// Makes `handle` the calling thread's current handle until the guard drops, for a
+    /// blocking job: the pool thread holds the handle only while the job runs, so an idle
+    /// thread does not keep a stopped runtime's mailboxes (and their eventfds) alive.
+    pub(crate) fn enter(handle: Option<Handle>) -> EnterGuard {
+        let before = CURRENT.try_with(|c| c.replace(handle)).ok().flatten();
+        EnterGuard { before }
     }
 
     /// How many cores the runtime has.
@@ -209,20 +246,51 @@ impl Handle {
 
     /// Starts a graceful shutdown and returns at once: every listener stops accepting, tasks
     /// get up to `grace` to finish, then the cores drop what is left and stop. Safe to call
-    /// from a task (the waiting happens on a thread of its own); a second call does nothing.
-    /// [`Runtime::wait`](crate::Runtime::wait) returns once the cores have stopped.
+    /// from a task or a blocking job (the waiting happens on a thread of its own); a second
+    /// call does nothing. [`Runtime::wait`](crate::Runtime::wait) returns once the cores have
+    /// stopped and the blocking pool's jobs have finished or the same `grace`, counted from
+    /// this call, is over.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0]).build()?;
+    /// rt.spawn_on(0, || async {
+    ///     // A write the service must not lose, left to run on its own.
+    ///     ringpoll::spawn_blocking(|| std::fs::write("/tmp/state", b"saved")).detach();
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// rt.handle().shutdown_gracefully(Duration::from_secs(5));
+    /// rt.wait(); // the write has finished, unless it took more than 5 s
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_gracefully(&self, grace: Duration) {
-        if !self.shared.claim_shutdown() {
+        let Some(deadline) = self.shared.claim_shutdown(grace) else {
             return;
-        }
+        };
         let shared = self.shared.clone();
         let started = thread::Builder::new().name("ringpoll-shutdown".into()).spawn(move || {
-            shared.drain_then_stop(grace);
+            shared.drain_then_stop(deadline);
         });
         if started.is_err() {
             // No thread to wait on: stop at once rather than not at all.
             self.shared.stop();
         }
+    }
+}
+
+/// Restores the current handle [`Handle::enter`] replaced.
+pub(crate) struct EnterGuard {
+    before: Option<Handle>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let before = self.before.take();
+        // The job's handle is dropped outside the borrow.
+        let _job_handle = CURRENT.try_with(|c| c.replace(before)).ok().flatten();
     }
 }
 

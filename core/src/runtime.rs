@@ -9,7 +9,6 @@ use std::time::Duration;
 use ringpoll_reactor::{DriverChoice, DriverKind, Reactor, StatsSnapshot};
 
 use crate::blocking::{self, Pool, PoolConfig};
-use crate::deadline::Deadline;
 use crate::executor::Executor;
 use crate::handle::{CoreRef, Handle, Shared};
 use crate::join::JoinHandle;
@@ -264,15 +263,19 @@ impl Runtime {
         self.handle.stats()
     }
 
-    /// Stops every core at once, dropping its tasks, and joins the threads.
+    /// Stops every core at once, dropping its tasks, and joins the threads. Blocking jobs
+    /// still running are not waited for (their threads finish them, detached), as with
+    /// tokio's `shutdown_background`; dropping the runtime does the same.
     pub fn shutdown(self) {}
 
     /// Shuts down gracefully: every listener stops accepting (its accept fails with a
     /// shutdown error, see `ringpoll::shutdown`), tasks get up to `grace` to finish, then what
     /// is left is cancelled and every core thread joined; then jobs of the blocking pool get
-    /// what is left of `grace` (a stuck one is left behind, never waited for). Returns how
-    /// many tasks were cancelled (0 if a [`Handle`] had started the shutdown already; this
-    /// then waits for it).
+    /// what is left of `grace` (a stuck one is left behind, never waited for), as tokio's
+    /// `shutdown_timeout` gives them its timeout. It returns once `grace` is over at the
+    /// latest (plus the time a core takes to drop its tasks). Returns how many tasks were
+    /// cancelled (0 if a [`Handle`] had started the shutdown already; this then waits for
+    /// it, with the first request's grace).
     ///
     /// Called on one of the runtime's own cores it cannot wait there: it starts the shutdown
     /// as [`Handle::shutdown_gracefully`] does and returns 0 at once, and the cores stop by
@@ -287,18 +290,41 @@ impl Runtime {
             self.stop_on_drop = false;
             return 0;
         }
-        let deadline = Deadline::after(grace);
         let cancelled = self.handle.shared().shutdown_gracefully(grace);
-        let pool = self.pool.clone();
-        self.wait();
-        pool.shutdown(deadline.left());
+        self.wait_for_cores_then_pool();
         cancelled.unwrap_or(0)
     }
 
-    /// Waits until the cores stop (after [`Handle::shutdown_gracefully`]), then joins them.
-    /// Called on one of the runtime's own cores it returns at once, as a drop would.
+    /// Waits until the cores stop (after [`Handle::shutdown_gracefully`]) and joins them, then
+    /// waits for the blocking pool's jobs (queued or running) for what is left of that
+    /// shutdown's grace: a job still running then is left behind, detached, never waited for,
+    /// so this returns once the grace is over at the latest. Without a graceful shutdown
+    /// started, blocking jobs get no wait (as on drop). Called on one of the runtime's own
+    /// cores it returns at once, as a drop would.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0]).build()?;
+    /// rt.handle().shutdown_gracefully(Duration::from_secs(1));
+    /// rt.wait(); // at most about a second, whatever the tasks and blocking jobs do
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(mut self) {
+        self.wait_for_cores_then_pool();
+    }
+
+    /// Joins the cores, then gives the blocking pool what is left of the grace; neither on
+    /// one of the runtime's own cores, which must not block (nor wait for itself).
+    fn wait_for_cores_then_pool(&mut self) {
+        let on_own_core = self.on_own_core();
         self.join_cores();
+        if !on_own_core {
+            // The grace counts from the shutdown's start, so jobs had all of it to run and
+            // this never waits past it.
+            self.pool.shutdown(self.handle.shared().grace_left());
+        }
     }
 
     /// Joins every core thread, unless the caller is one of them.

@@ -17,8 +17,11 @@ const BY_ALL: usize = 0;
 ///
 /// [`Notify::notify_one`] wakes the longest-waiting task, or, if none waits, lets the next
 /// [`Notify::notified`] complete at once (one stored permit, as tokio's `Notify`).
-/// [`Notify::notify_waiters`] wakes every task waiting now and stores nothing. A `Notified`
-/// future counts as waiting from its first poll.
+/// [`Notify::notify_waiters`] wakes every `Notified` that exists when it is called, polled
+/// or not, and stores nothing: one made afterwards waits for the next notification (as
+/// tokio's `Notify`, each `Notified` notes at creation how many `notify_waiters` calls came
+/// before it). For [`Notify::notify_one`] a `Notified` counts as waiting from its first
+/// poll; until then the notification is kept as the permit.
 ///
 /// ```
 /// use std::rc::Rc;
@@ -42,6 +45,10 @@ pub struct Notify {
 #[derive(Default)]
 struct State {
     permit: bool,
+    /// How many `notify_waiters` calls there have been (wrapping). A `Notified` compares it
+    /// with the count at its creation, so one made before a call but not yet polled (not in
+    /// `waiters`) still sees that call.
+    generation: u64,
     waiters: Waiters,
 }
 
@@ -63,18 +70,33 @@ impl Notify {
         }
     }
 
-    /// Wakes every task waiting now.
+    /// Wakes every task waiting now, and completes every [`Notified`] made before this call
+    /// that has not been polled yet; stores no permit.
+    ///
+    /// ```
+    /// use ringpoll::sync::Notify;
+    ///
+    /// ringpoll::block_on(async {
+    ///     let notify = Notify::new();
+    ///     let before = notify.notified(); // made, not polled yet
+    ///     notify.notify_waiters();
+    ///     before.await; // completes: it existed when notify_waiters was called
+    /// });
+    /// ```
     pub fn notify_waiters(&self) {
         let mut st = self.state.borrow_mut();
+        st.generation = st.generation.wrapping_add(1);
         for w in st.waiters.iter_mut().filter(|w| !w.served) {
             w.wants = BY_ALL;
             w.serve();
         }
     }
 
-    /// Waits for a notification.
+    /// Waits for a notification: a `notify_waiters` call from now on, or a `notify_one`
+    /// (one stored before counts).
     pub fn notified(&self) -> Notified<'_> {
-        Notified { notify: self, key: None, done: false }
+        let generation = self.state.borrow().generation;
+        Notified { notify: self, generation, key: None, done: false }
     }
 }
 
@@ -88,6 +110,8 @@ impl fmt::Debug for Notify {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Notified<'a> {
     notify: &'a Notify,
+    /// `Notify`'s `notify_waiters` count when this was made.
+    generation: u64,
     key: Option<u64>,
     done: bool,
 }
@@ -101,6 +125,9 @@ impl Future for Notified<'_> {
         }
         let mut st = self.notify.state.borrow_mut();
         let ready = match self.key {
+            // A notify_waiters since creation counts before the permit, which then stays
+            // for the next waiter (as tokio).
+            None if st.generation != self.generation => true,
             None if std::mem::take(&mut st.permit) => true,
             None => {
                 let key = st.waiters.push(BY_ALL, cx.waker().clone());
