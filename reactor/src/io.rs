@@ -10,7 +10,7 @@
 //! drop them, or use the poll-style [`Source::poll_send`], whose `Pending` means nothing was
 //! sent on both drivers.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
@@ -20,7 +20,7 @@ use std::task::{ready, Context, Poll};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::{self, Accepting, Run};
 use crate::interest::Interest;
-use crate::op::{Connect, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
+use crate::op::{Connect, Op, Recv, RecvFrom, RecvSlice, Send, SendSlice, SendTo, Writev};
 use crate::pool::PooledBuf;
 use crate::sockaddr::SockAddr;
 use crate::source::Source;
@@ -136,7 +136,19 @@ impl Source {
     /// does (trying again after 1 ms, doubling to 50 ms: no readiness event announces room);
     /// bound it with a write deadline or a `timeout`.
     pub fn connect(&self, addr: SockAddr) -> impl Future<Output = io::Result<()>> + '_ {
-        self.run(Connect::new(addr))
+        let mut connect = Connect::new(addr);
+        async move {
+            if !connect.is_unix() {
+                return self.run(connect).await;
+            }
+            // By its readiness half on both drivers: the ring's CONNECT would spin on a full
+            // backlog (see `Connect`).
+            let mut waiting = false;
+            let driver = self.reactor().driver();
+            let attempts = poll_fn(|cx| driver.poll_syscall(self.target(), cx, &mut connect, &mut waiting));
+            let res = self.turned(Interest::Write, attempts).await;
+            connect.finish(res)
+        }
     }
 
     /// Shuts down the read half, the write half (sends FIN: the peer reads EOF), or both.

@@ -8,9 +8,8 @@
 //!
 //! The readiness loop shared by both drivers (try the non-blocking syscall, on EAGAIN wait for
 //! readiness and try again) is in `readiness`. epoll runs every operation that way; io_uring
-//! runs the poll-style methods, caller syscalls and ops that keep out of the ring
-//! (`Op::in_ring`: a Unix connect) that way, and other owned-buffer operations as completions
-//! (`uring::run`).
+//! runs the poll-style methods, caller syscalls and a Unix connect (see `Source::connect`)
+//! that way, and owned-buffer operations as completions (`uring::run`).
 
 mod accept;
 mod choice;
@@ -20,7 +19,6 @@ mod readiness;
 pub(crate) use accept::Accepting;
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
 pub(crate) use read_pooled::ReadPooled;
-use readiness::Readiness;
 
 use std::future::Future;
 use std::io;
@@ -157,13 +155,11 @@ impl Driver {
         }
     }
 
-    /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring
-    /// (its readiness half there too if it keeps out of the ring, see `Op::in_ring`).
+    /// Runs `op` on the source: its readiness half on epoll, its completion half on io_uring.
     #[inline]
     pub(crate) fn run<'a, O: Op>(&'a self, target: Target<'a, Registration>, op: O) -> Run<'a, O> {
         match self.parts(target) {
-            Parts::Epoll(d, r) => Run::Epoll(Attempts::new(d, target.with(r), op)),
-            Parts::Uring(d, r) if !op.in_ring() => Run::UringAttempts(Attempts::new(d, target.with(r), op)),
+            Parts::Epoll(d, r) => Run::Epoll { epoll: d, target: target.with(r), op: Some(op), waiting: false },
             Parts::Uring(d, r) => Run::Uring(d.run(target.with(r), op)),
         }
     }
@@ -247,33 +243,14 @@ impl Parts<'_> {
 
 /// The future of [`Driver::run`]: the driver is resolved once, when the op starts.
 pub(crate) enum Run<'a, O: Op> {
-    Epoll(Attempts<'a, Epoll, O>),
+    /// The readiness loop; `waiting` says the last try met EAGAIN.
+    Epoll {
+        epoll: &'a Epoll,
+        target: Target<'a, epoll::Registration>,
+        op: Option<O>,
+        waiting: bool,
+    },
     Uring(uring::Run<'a, O>),
-    /// An op that keeps out of the ring, on io_uring (`Op::in_ring`).
-    UringAttempts(Attempts<'a, Uring, O>),
-}
-
-/// An op run by the readiness loop on driver `D`.
-pub(crate) struct Attempts<'a, D: Readiness, O> {
-    driver: &'a D,
-    target: Target<'a, D::Registration>,
-    op: Option<O>,
-    /// The last try met EAGAIN.
-    waiting: bool,
-}
-
-impl<'a, D: Readiness, O: Op> Attempts<'a, D, O> {
-    #[inline]
-    fn new(driver: &'a D, target: Target<'a, D::Registration>, op: O) -> Self {
-        Attempts { driver, target, op: Some(op), waiting: false }
-    }
-
-    #[inline]
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<O::Output> {
-        let syscall = self.op.as_mut().expect("driver::Run polled after completion");
-        let res = ready!(readiness::poll_syscall(self.driver, self.target, cx, syscall, &mut self.waiting));
-        Poll::Ready(self.op.take().expect("taken once").finish(res))
-    }
 }
 
 // The op is moved by value and never pinned.
@@ -285,9 +262,12 @@ impl<O: Op> Future for Run<'_, O> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
         match self.get_mut() {
-            Run::Epoll(attempts) => attempts.poll(cx),
+            Run::Epoll { epoll, target, op, waiting } => {
+                let syscall = op.as_mut().expect("driver::Run polled after completion");
+                let res = ready!(readiness::poll_syscall(*epoll, *target, cx, syscall, waiting));
+                Poll::Ready(op.take().expect("taken once").finish(res))
+            }
             Run::Uring(run) => Pin::new(run).poll(cx),
-            Run::UringAttempts(attempts) => attempts.poll(cx),
         }
     }
 }

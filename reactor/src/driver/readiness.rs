@@ -1,7 +1,7 @@
 //! The readiness loop, written once for both drivers: try the non-blocking syscall; on EAGAIN
 //! wait for readiness (or, for an op no readiness event can wake, its own timer) and try
 //! again. epoll runs every operation this way; io_uring runs the poll-style methods, caller
-//! syscalls and ops that keep out of the ring (`Op::in_ring`) this way, and its pooled reads
+//! syscalls and a Unix connect (see `Source::connect`) this way, and its pooled reads
 //! when the buffer ring cannot serve them.
 //!
 //! The loop is generic over [`Readiness`], the little each driver adds (an edge or a

@@ -99,13 +99,6 @@ pub(crate) unsafe trait Op: Syscall + Sized + 'static {
     /// What the caller gets back.
     type Output;
 
-    /// Whether io_uring runs the op as its entry (the default). `false` runs its readiness
-    /// half there too, as epoll does: for an op whose syscall never waits in the kernel and
-    /// whose entry could only spin there (a Unix connect, see `connect`).
-    fn in_ring(&self) -> bool {
-        true
-    }
-
     /// The submission entry for `fd`. `poll_first` says the last transfer left the socket
     /// empty: an operation that can should ask the kernel to wait for readiness first.
     fn entry(&mut self, fd: RawFd, poll_first: bool) -> squeue::Entry;
