@@ -196,7 +196,7 @@ impl Store {
 
     /// Writes `value` at `key` with the expiry time `expires`, whatever was there (a plain
     /// SET, which need not look at the key first, not even at whether it expired).
-    #[inline]
+    #[inline(always)] // the plain SET's whole path: as a call it cost 7 instructions a request
     fn overwrite(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
         self.expiring |= expires.is_some();
         match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
