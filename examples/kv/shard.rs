@@ -85,6 +85,10 @@ struct Link {
     answered: usize,
     /// The other core's inbox is gone (it shut down): its keys get an error.
     closed: bool,
+    /// The largest value this core's connections sent the other core to write, or for
+    /// APPEND the bytes they sent it to add, all told (only ever raised). A value on its way
+    /// there is not yet in that core's published record, and a GET behind it may read it.
+    sent_value: usize,
 }
 
 /// Slots `first..first + count` of one pipeline, waiting for the next `count` answers.
@@ -106,6 +110,18 @@ impl Link {
             }
         }
         self.waiters.push_back(Waiter { slots: slots.clone(), first: slot, count: 1 });
+    }
+
+    /// Queues `op`, encoded, and counts the value it carries (see [`Link::sent_value`]).
+    #[inline]
+    fn queue(&mut self, op: &Op<'_>) {
+        op.encode(&mut self.queued);
+        self.queued_ops += 1;
+        match *op {
+            Op::Set { value, .. } | Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
+            Op::Append { value, .. } => self.sent_value = self.sent_value.saturating_add(value.len()),
+            _ => {}
+        }
     }
 
     /// Whether the next flush has something to send on this link.
@@ -136,10 +152,6 @@ pub struct Shards {
     me: usize,
     store: RefCell<Store>,
     peers: Arc<Peers>,
-    /// Per core: the largest value this core's connections sent it to write, or for APPEND
-    /// the bytes they sent it to add, all told (only ever raised). A value on its way there
-    /// is not yet in its published record, and a GET behind it may read it.
-    sent_values: Vec<Cell<usize>>,
     links: RefCell<Vec<Link>>,
     flush_wanted: Cell<bool>,
     /// The link task, while it waits.
@@ -159,7 +171,6 @@ impl Shards {
             me,
             store: RefCell::new(Store::publishing_to(peers.largest_values[me].clone())),
             links: RefCell::new(peers.inboxes.iter().map(|_| Link::default()).collect()),
-            sent_values: peers.inboxes.iter().map(|_| Cell::new(0)).collect(),
             peers,
             flush_wanted: Cell::new(false),
             linker: Cell::new(None),
@@ -210,17 +221,7 @@ impl Shards {
     /// take: its published record, or what this core sent it to write, if more.
     pub fn value_bound(&self, core: usize) -> usize {
         let published = self.peers.largest_values[core].load(Ordering::Acquire);
-        published.max(self.sent_values[core].get())
-    }
-
-    /// Counts the value `op` carries to `core` (see [`Shards::sent_values`]).
-    fn note_sent_value(&self, core: usize, op: &Op<'_>) {
-        let sent = &self.sent_values[core];
-        match *op {
-            Op::Set { value, .. } | Op::SetWith { value, .. } => sent.set(sent.get().max(value.len())),
-            Op::Append { value, .. } => sent.set(sent.get().saturating_add(value.len())),
-            _ => {}
-        }
+        published.max(self.links.borrow()[core].sent_value)
     }
 
     /// Queues `op` for `core`'s shard; its reply fills `slot` of `slots`.
@@ -231,11 +232,9 @@ impl Shards {
             drop(links);
             return slots.fill(slot, shard_gone);
         }
-        op.encode(&mut link.queued);
-        link.queued_ops += 1;
+        link.queue(&op);
         link.wait(slots, slot);
         drop(links);
-        self.note_sent_value(core, &op);
         self.want_flush();
     }
 
@@ -253,10 +252,8 @@ impl Shards {
             link.direct = self.direct_pool.borrow_mut().pop().unwrap_or_default();
         }
         link.direct.push((link.queued_ops, reply));
-        op.encode(&mut link.queued);
-        link.queued_ops += 1;
+        link.queue(&op);
         drop(links);
-        self.note_sent_value(core, &op);
         self.want_flush();
     }
 
