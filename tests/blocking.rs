@@ -164,3 +164,87 @@ fn graceful_shutdown_waits_for_a_running_job() {
     rt.shutdown_gracefully(Duration::from_secs(5));
     assert!(done.try_recv().is_ok(), "shutdown returned before the running job finished");
 }
+
+/// The name of the calling thread, for telling pool threads from the rest.
+fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("unnamed").to_owned()
+}
+
+#[test]
+fn spawn_blocking_inside_a_blocking_job_queues_on_the_same_pool() {
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("nested").build().unwrap();
+    let (outer, inner) = join_within(
+        rt.spawn_on(0, || async {
+            let job = ringpoll::spawn_blocking(|| {
+                // On a pool thread, not a core: this used to panic ("outside a ringpoll core").
+                let inner = ringpoll::spawn_blocking(thread_name).join().expect("inner job ran");
+                (thread_name(), inner)
+            });
+            bounded(job).await.expect("outer job ran")
+        }),
+        10,
+    );
+    assert!(outer.starts_with("nested-") && inner.starts_with("nested-"), "ran on {outer} and {inner}");
+    assert_ne!(outer, inner, "the inner job ran on a second pool thread while the outer one waited");
+}
+
+#[test]
+fn spawn_blocking_inside_a_block_on_job_queues_on_its_pool() {
+    let inner = run(async {
+        let job = ringpoll::spawn_blocking(|| ringpoll::spawn_blocking(|| 6 * 7).join().expect("inner job ran"));
+        bounded(job).await.expect("outer job ran")
+    });
+    assert_eq!(inner, 42);
+}
+
+#[test]
+fn spawn_blocking_on_a_plain_thread_still_panics() {
+    let err = std::thread::spawn(|| ringpoll::spawn_blocking(|| 1).detach()).join().expect_err("it panics");
+    let message = err.downcast_ref::<&str>().copied().or(err.downcast_ref::<String>().map(String::as_str));
+    assert_eq!(message, Some("ringpoll::spawn_blocking called outside a ringpoll core or blocking job"));
+}
+
+#[test]
+fn handle_spawn_blocking_from_a_plain_thread_is_joined_there() {
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("plain").build().unwrap();
+    let handle = rt.handle().clone();
+    let (name, has_handle, core) = within(10, move || {
+        let job = handle.spawn_blocking(|| {
+            // Long enough that join parks before the output is there: the wake must reach it.
+            std::thread::sleep(Duration::from_millis(50));
+            (thread_name(), ringpoll::Handle::try_current().is_some(), ringpoll::current_core())
+        });
+        job.join().expect("job ran")
+    });
+    assert!(name.starts_with("plain-"), "ran on {name}");
+    assert!(has_handle, "the job runs with the runtime's handle");
+    assert_eq!(core, None, "the job ran on a pool thread, not a core");
+}
+
+#[test]
+// Core 0's task yields the job's handle on purpose: core 1 awaits it.
+#[allow(clippy::async_yields_async)]
+fn a_job_spawned_from_one_core_is_awaited_on_another() {
+    let rt = two_core_runtime();
+    let (release, wait) = mpsc::channel::<()>();
+    let job = join_within(
+        rt.spawn_on(0, move || async move {
+            ringpoll::Handle::current().spawn_blocking(move || {
+                wait.recv_timeout(Duration::from_secs(10)).expect("released");
+                thread_name()
+            })
+        }),
+        10,
+    );
+    let waiter = rt.spawn_on(1, move || async move {
+        let out = bounded(job).await;
+        (out, ringpoll::current_core())
+    });
+    // The waiter polls first and parks; only then does the job finish, from a pool thread.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!waiter.is_finished(), "the job cannot have finished before its release");
+    release.send(()).unwrap();
+    let (out, core) = join_within(waiter, 10);
+    assert!(out.expect("job ran").starts_with("ringpoll-blocking-"));
+    assert_eq!(core, Some(1), "the waiter resumed on its own core");
+}

@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::Duration;
 
@@ -100,7 +100,9 @@ impl Builder {
 /// core when `f` returns. A panic in `f` is [`JoinError::Panic`]. [`JoinHandle::abort`]
 /// stops a job that has not started yet ([`JoinError::Cancelled`]); one that is running runs
 /// to the end. While `f` runs, [`Handle::current`] on its thread is the runtime's handle
-/// (under [`block_on`](crate::block_on), which has no runtime, there is none).
+/// (under [`block_on`](crate::block_on), which has no runtime, there is none), and
+/// `spawn_blocking` queues on the same pool, so a job may split its work or wait for
+/// another's with [`JoinHandle::join`].
 ///
 /// ```
 /// # ringpoll::block_on(async {
@@ -113,18 +115,63 @@ impl Builder {
 ///
 /// # Panics
 /// Outside a ringpoll core (a [`Runtime`](crate::Runtime) thread or
-/// [`block_on`](crate::block_on)).
+/// [`block_on`](crate::block_on)) and its blocking jobs; other threads use
+/// [`Handle::spawn_blocking`].
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let pool = current_pool().expect("ringpoll::spawn_blocking called outside a ringpoll core");
+    let pool = current_pool().expect("ringpoll::spawn_blocking called outside a ringpoll core or blocking job");
+    // The caller's handle (a core's, or the one its job runs with), so the job can reach the
+    // runtime as tokio's can.
+    queue(&pool, Handle::try_current(), f)
+}
+
+impl Handle {
+    /// Runs `f` on this runtime's blocking pool, from any thread: a core, a blocking job or a
+    /// thread the runtime does not know (tokio's `Handle::spawn_blocking`). Otherwise as
+    /// [`spawn_blocking`]: while `f` runs, [`Handle::current`] is this handle. The returned
+    /// handle can be awaited on any core, or joined on a thread that is not a core.
+    ///
+    /// A job queued after the runtime has shut down still runs, on a thread started for it.
+    ///
+    /// ```no_run
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0]).build()?;
+    /// let handle = rt.handle().clone();
+    /// // A thread of the application's own hands its blocking work to the runtime's pool...
+    /// let job = std::thread::spawn(move || handle.spawn_blocking(|| std::fs::read("/etc/hostname")))
+    ///     .join()
+    ///     .unwrap();
+    /// // ...and a task on core 0 waits for it.
+    /// let len = rt.spawn_on(0, || async move { job.await.map(|read| read.map(|b| b.len())) });
+    /// println!("{} bytes", len.join().unwrap().unwrap()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        queue(&self.shared().pool, Some(self.clone()), f)
+    }
+}
+
+/// Queues `f` on `pool`; `handle` is current on the pool thread while `f` runs.
+fn queue<F, T>(pool: &Arc<Pool>, handle: Option<Handle>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let join = Arc::new(JoinState::new());
-    // Taken from the spawning core, so the job can reach the runtime as tokio's can.
-    let job = BlockingJob { f: Some(f), join: join.clone(), handle: Handle::try_current() };
+    // Weak: a queued job must not keep its pool alive (the pool owns the queue it sits in).
+    let job = BlockingJob { f: Some(f), join: join.clone(), handle, pool: Arc::downgrade(pool) };
     pool.execute(Box::new(move || job.run()));
-    // No task to wake on abort: the job checks the flag when a pool thread takes it.
+    // No task to wake on abort: the job checks the flag when a pool thread takes it. The
+    // output's waiter is woken through whatever waker it polled with (a task's, which its own
+    // core runs, or a parked thread's), so any thread may wait for it.
     JoinHandle::blocking(join)
 }
 
@@ -135,6 +182,9 @@ struct BlockingJob<F, T> {
     join: Arc<JoinState<T>>,
     /// The spawning runtime's handle, current on the pool thread while `f` runs.
     handle: Option<Handle>,
+    /// The pool the job runs on, current while `f` runs so `spawn_blocking` works there too
+    /// (under `block_on` there is no handle to find it through).
+    pool: Weak<Pool>,
 }
 
 impl<F: FnOnce() -> T, T> BlockingJob<F, T> {
@@ -144,6 +194,7 @@ impl<F: FnOnce() -> T, T> BlockingJob<F, T> {
         }
         let f = self.f.take().expect("a job runs once");
         let _current = Handle::enter(self.handle.take());
+        let _pool = self.pool.upgrade().map(enter);
         self.join.complete(catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panic));
     }
 }
@@ -170,17 +221,22 @@ fn current_pool() -> Option<Arc<Pool>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
-/// Makes `pool` the calling core thread's blocking pool until the guard drops.
+/// Makes `pool` the calling thread's blocking pool (a core's, or a job's while it runs)
+/// until the guard drops, which restores the one before.
 pub(crate) fn enter(pool: Arc<Pool>) -> PoolGuard {
-    CURRENT.with(|c| *c.borrow_mut() = Some(pool));
-    PoolGuard(())
+    let before = CURRENT.with(|c| c.replace(Some(pool)));
+    PoolGuard { before }
 }
 
-pub(crate) struct PoolGuard(());
+pub(crate) struct PoolGuard {
+    before: Option<Arc<Pool>>,
+}
 
 impl Drop for PoolGuard {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+        let before = self.before.take();
+        // Dropped outside the borrow: the last reference to a pool shuts it down.
+        let _entered = CURRENT.try_with(|c| c.replace(before)).ok().flatten();
     }
 }
 

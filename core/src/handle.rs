@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ringpoll_reactor::{DriverKind, Stats, StatsSnapshot};
 
+use crate::blocking::Pool;
 use crate::deadline::Deadline;
 use crate::join::JoinHandle;
 use crate::mailbox::{Mailbox, Msg};
@@ -29,14 +30,17 @@ pub(crate) struct CoreRef {
 pub(crate) struct Shared {
     pub(crate) kind: DriverKind,
     pub(crate) cores: Vec<CoreRef>,
+    /// The runtime's blocking pool, here so that any thread holding a handle (a plain thread,
+    /// a blocking job) can queue blocking work, not only a core thread.
+    pub(crate) pool: Arc<Pool>,
     /// The end of the graceful shutdown's grace, set once one has started: a second request
     /// is then a no-op, and `Runtime::wait` gives the blocking pool's jobs what is left of it.
     shutting_down: Mutex<Option<Deadline>>,
 }
 
 impl Shared {
-    pub(crate) fn new(kind: DriverKind, cores: Vec<CoreRef>) -> Arc<Shared> {
-        Arc::new(Shared { kind, cores, shutting_down: Mutex::new(None) })
+    pub(crate) fn new(kind: DriverKind, cores: Vec<CoreRef>, pool: Arc<Pool>) -> Arc<Shared> {
+        Arc::new(Shared { kind, cores, pool, shutting_down: Mutex::new(None) })
     }
 
     fn live_tasks(&self) -> u64 {

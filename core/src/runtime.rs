@@ -106,14 +106,19 @@ impl Builder {
             let (core, thread) = match started {
                 Ok(started) => started,
                 Err(e) => {
-                    drop(Runtime { handle: Handle::new(Shared::new(kind, cores)), threads, pool, stop_on_drop: true });
+                    drop(Runtime {
+                        handle: Handle::new(Shared::new(kind, cores, pool.clone())),
+                        threads,
+                        pool,
+                        stop_on_drop: true,
+                    });
                     return Err(e);
                 }
             };
             cores.push(core);
             threads.push(thread);
         }
-        let handle = Handle::new(Shared::new(kind, cores));
+        let handle = Handle::new(Shared::new(kind, cores, pool.clone()));
         for index in 0..handle.core_count() {
             // Ahead of any spawn in the mailbox, so Handle::current works in every task.
             let installed = handle.clone();
