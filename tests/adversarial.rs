@@ -476,22 +476,6 @@ fn reading_a_file_too_large_for_memory_is_an_error_not_an_abort() {
     assert_eq!(ours.expect_err("1 PiB cannot be held").kind(), ErrorKind::OutOfMemory);
 }
 
-/// Runs test `name` of this binary again in a child process with `env` set (the test sees it
-/// and plays the child's part); returns its exit status and stdout, killed after `secs`.
-fn rerun_as_child(name: &str, env: &str, secs: u64) -> (std::process::ExitStatus, String) {
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(env, "1")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(child);
-    let status = wait_within(&mut child.0, Duration::from_secs(secs)).expect("the child finished in time");
-    let mut out = String::new();
-    io::Read::read_to_string(child.0.stdout.as_mut().unwrap(), &mut out).unwrap();
-    (status, out)
-}
-
 const SIGPIPE_CHILD: &str = "RINGPOLL_TEST_SIGPIPE_CHILD";
 
 /// Writes to `stream` with `write` until the closed peer makes it fail; that error.
@@ -575,26 +559,6 @@ fn writes_to_a_closed_peer_are_broken_pipe_even_with_sigpipe_at_its_default() {
 }
 
 const EMFILE_CHILD: &str = "RINGPOLL_TEST_ADVERSARIAL_EMFILE_CHILD";
-
-/// Takes every descriptor the process may still open (after lowering RLIMIT_NOFILE to a few
-/// more than are open), holding them until dropped.
-fn exhaust_descriptors() -> Vec<std::os::fd::OwnedFd> {
-    let limit = (open_fds() + 16) as u64;
-    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-    // SAFETY: setrlimit reads a live rlimit.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
-    let null: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-    let mut held = vec![null];
-    loop {
-        match held[0].try_clone() {
-            Ok(fd) => held.push(fd),
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
-                return held;
-            }
-        }
-    }
-}
 
 fn assert_emfile<T: std::fmt::Debug>(what: &str, res: io::Result<T>) {
     let err = res.expect_err(what);

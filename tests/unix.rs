@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::path::PathBuf;
+use std::time::Duration;
 
 mod support;
 
@@ -209,9 +210,67 @@ fn a_graceful_shutdown_stops_unix_listeners_too() {
         while !path.exists() {
             std::thread::yield_now();
         }
-        assert_eq!(rt.shutdown_gracefully(std::time::Duration::from_secs(2)), 0);
+        assert_eq!(rt.shutdown_gracefully(Duration::from_secs(2)), 0);
         let err = server.join().unwrap().unwrap_err();
         assert!(ringpoll::shutdown::is_shutting_down(&err), "{err}");
         let _ = std::fs::remove_file(&path);
     });
+}
+
+const BACKOFF_CHILD: &str = "RINGPOLL_TEST_UNIX_BACKOFF_CHILD";
+
+/// The CPU time this process has used: from the clock, as /proc would need a descriptor.
+fn process_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec, which `now` is.
+    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) }, 0);
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// The child's part: out of descriptors, `accept` fails with EMFILE but `accept_backoff`
+/// waits, sleeping rather than spinning, and once descriptors are free it returns the
+/// connection that queued meanwhile, bytes intact.
+fn accept_backoff_rides_out_exhaustion() {
+    ringpoll::try_block_on(driver(), async {
+        let path = socket_path("backoff");
+        let listener = std::rc::Rc::new(UnixListener::bind(&path).unwrap());
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        io::Write::write_all(&mut client, b"waited out EMFILE").unwrap();
+        let mut held = exhaust_descriptors();
+        // The exhaustion is real: a plain accept gives up on it.
+        let err = bounded(listener.accept()).await.expect_err("accept with no descriptor left");
+        assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
+        let accepting = ringpoll::spawn({
+            let listener = listener.clone();
+            async move { listener.accept_backoff().await }
+        });
+        let before = process_cpu_time();
+        ringpoll::time::sleep(Duration::from_secs(1)).await;
+        let spent = process_cpu_time() - before;
+        assert!(!accepting.is_finished(), "accept_backoff returned while out of descriptors");
+        // A loop retrying at once would burn about one CPU second; backing off, next to none.
+        assert!(spent <= Duration::from_millis(200), "{spent:?} of CPU in 1 s while out of descriptors");
+        held.truncate(held.len() - 4);
+        let (stream, _) = bounded(accepting).await.unwrap().expect("accepts once descriptors are free");
+        let (n, buf) = bounded(stream.read(Vec::with_capacity(32))).await;
+        assert_eq!(&buf[..n.unwrap()], b"waited out EMFILE");
+        let _ = std::fs::remove_file(&path);
+    })
+    .unwrap();
+    println!("backed off and recovered");
+}
+
+/// As `TcpListener::accept_backoff` (tests/hostile.rs), for Unix listeners. In a child
+/// process, so the lowered descriptor limit touches no other test.
+#[test]
+fn accept_backoff_waits_out_descriptor_exhaustion_without_spinning() {
+    if std::env::var_os(BACKOFF_CHILD).is_some() {
+        return accept_backoff_rides_out_exhaustion();
+    }
+    // Its pipes to the child must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let (status, out) =
+        rerun_as_child("accept_backoff_waits_out_descriptor_exhaustion_without_spinning", BACKOFF_CHILD, 60);
+    assert!(status.success(), "the child failed: {status:?}, said {out:?}");
+    assert!(out.contains("backed off and recovered"), "the child's part did not run: {out:?}");
 }

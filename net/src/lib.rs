@@ -11,6 +11,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+mod backoff;
 pub mod builder;
 mod compat;
 pub mod copy;

@@ -90,3 +90,19 @@ impl Drop for Running {
         }
     }
 }
+
+/// Runs test `name` of this binary again in a child process with `env` set (the test sees it
+/// and plays the child's part); returns its exit status and stdout, killed after `secs`.
+pub fn rerun_as_child(name: &str, env: &str, secs: u64) -> (ExitStatus, String) {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let status = wait_within(&mut child.0, Duration::from_secs(secs)).expect("the child finished in time");
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    (status, out)
+}

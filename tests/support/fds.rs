@@ -55,3 +55,24 @@ pub fn assert_fds_restored(f: impl FnOnce()) {
     f();
     assert_eq!(open_fds(), before, "descriptors leaked");
 }
+
+/// Takes every descriptor the process may still open (after lowering RLIMIT_NOFILE to a few
+/// more than are open), holding them until dropped. The limit stays lowered: call it in a
+/// child process ([`rerun_as_child`](super::rerun_as_child)), never beside other tests.
+pub fn exhaust_descriptors() -> Vec<std::os::fd::OwnedFd> {
+    let limit = (open_fds() + 16) as u64;
+    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: setrlimit reads a live rlimit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+    let null: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let mut held = vec![null];
+    loop {
+        match held[0].try_clone() {
+            Ok(fd) => held.push(fd),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
+                return held;
+            }
+        }
+    }
+}

@@ -1,13 +1,14 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ringpoll_reactor::drain::until_draining;
 use ringpoll_reactor::{Interest, Source};
 use socket2::SockRef;
 
 use super::TcpStream;
+use crate::backoff::retry_when_exhausted;
 use crate::port_claims::{self, PortClaim};
 use crate::{socket, TcpBuilder};
 
@@ -94,20 +95,7 @@ impl TcpListener {
     /// to 1 s) and tries again, instead of spinning on the error or giving up. The connections
     /// wait in the kernel's backlog meanwhile.
     pub async fn accept_backoff(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let mut delay = Duration::from_millis(5);
-        loop {
-            match self.accept().await {
-                Err(e) if is_resource_exhaustion(&e) => {
-                    let pause = async {
-                        ringpoll_reactor::time::sleep(delay).await;
-                        Ok(())
-                    };
-                    until_draining(pause).await?;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                other => return other,
-            }
-        }
+        retry_when_exhausted(|| self.accept()).await
     }
 
     /// Sets the accept deadline (Go's `SetDeadline` on a listener): an accept waiting now, and
@@ -132,9 +120,4 @@ impl AsFd for TcpListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         socket::borrow_fd(self, self.source.fd())
     }
-}
-
-/// Errors that go away when descriptors or memory are freed.
-fn is_resource_exhaustion(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }

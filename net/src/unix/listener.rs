@@ -6,6 +6,7 @@ use ringpoll_reactor::drain::until_draining;
 use ringpoll_reactor::{SockAddr, Source};
 
 use super::UnixStream;
+use crate::backoff::retry_when_exhausted;
 use crate::socket;
 
 /// Pending connections the kernel queues before refusing more.
@@ -57,6 +58,14 @@ impl UnixListener {
         let (fd, addr) = until_draining(self.source.accept()).await?;
         self.source.reactor().stats().accepted.bump();
         Ok((UnixStream::from_fd(fd)?, addr))
+    }
+
+    /// Accepts like [`UnixListener::accept`], but rides out descriptor exhaustion as
+    /// [`TcpListener::accept_backoff`](crate::TcpListener::accept_backoff) does: on EMFILE,
+    /// ENFILE, ENOBUFS or ENOMEM it sleeps (5 ms, doubling up to 1 s) and tries again. The
+    /// connections wait in the kernel's backlog meanwhile.
+    pub async fn accept_backoff(&self) -> io::Result<(UnixStream, SockAddr)> {
+        retry_when_exhausted(|| self.accept()).await
     }
 
     /// The bound address; [`SockAddr::as_unix_path`] gives the path.
