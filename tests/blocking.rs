@@ -248,3 +248,15 @@ fn a_job_spawned_from_one_core_is_awaited_on_another() {
     assert!(out.expect("job ran").starts_with("ringpoll-blocking-"));
     assert_eq!(core, Some(1), "the waiter resumed on its own core");
 }
+
+#[test]
+fn a_handle_that_outlives_its_runtime_still_runs_blocking_jobs() {
+    let rt = one_core_runtime();
+    let handle = rt.handle().clone();
+    drop(rt);
+    // As documented on Handle::spawn_blocking: the pool is shut down, but a job it is given
+    // runs on a thread started for it, and its thread exits afterwards.
+    let out = within(10, move || handle.spawn_blocking(|| (thread_name(), 6 * 7)).join().expect("job ran"));
+    assert!(out.0.starts_with("ringpoll-blocking-"), "ran on {}", out.0);
+    assert_eq!(out.1, 42);
+}

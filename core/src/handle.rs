@@ -3,7 +3,8 @@
 //! A handle names the cores, spawns onto them, reads their stats and starts a graceful
 //! shutdown; it owns no thread. Only the `Runtime` joins the core threads, so dropping a
 //! handle anywhere is an `Arc` decrement, and a handle that outlives its runtime still works:
-//! spawns onto a stopped core complete their `JoinHandle` with `JoinError::Cancelled`.
+//! spawns onto a stopped core complete their `JoinHandle` with `JoinError::Cancelled`, and
+//! blocking jobs still run (the handle keeps the blocking pool, which starts a thread for one).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -104,7 +105,8 @@ thread_local! {
 }
 
 /// A cloneable, `Send + Sync` handle to a [`Runtime`](crate::Runtime): spawn onto any core,
-/// name the cores, read their stats, start a graceful shutdown.
+/// queue blocking work ([`Handle::spawn_blocking`]), name the cores, read their stats, start
+/// a graceful shutdown.
 ///
 /// Get one with [`Runtime::handle`](crate::Runtime::handle), or on a core thread with
 /// [`Handle::current`]. Dropping a handle never blocks; it does not keep the cores running
