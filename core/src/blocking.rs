@@ -102,7 +102,8 @@ impl Builder {
 /// to the end. While `f` runs, [`Handle::current`] on its thread is the runtime's handle
 /// (under [`block_on`](crate::block_on), which has no runtime, there is none), and
 /// `spawn_blocking` queues on the same pool, so a job may split its work or wait for
-/// another's with [`JoinHandle::join`].
+/// another's with [`JoinHandle::join`]. A joining job holds its thread meanwhile: if every
+/// pool thread ([`Builder::blocking_threads`]) waits so, none is left to run what they wait for.
 ///
 /// ```
 /// # ringpoll::block_on(async {
