@@ -212,7 +212,9 @@ fn exhaust_a_child_server() {
     let mut line = String::new();
     while !line.starts_with("port ") {
         line.clear();
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        // End of output: the child died before it listened; fail instead of looping forever.
+        let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(read > 0, "the child server exited before printing its port: {:?}", child.wait());
     }
     let port: u16 = line.trim()["port ".len()..].parse().unwrap();
     // More connections than the child has descriptors: its accepts hit EMFILE.
