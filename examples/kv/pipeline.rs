@@ -41,8 +41,9 @@ pub const MAX_FORWARDED: usize = 16;
 /// The least a forwarded request answering with a value counts against the budget, however
 /// small that core's values: a run forwards at most 256 of them. The bound it stands in
 /// for was read before the run's requests reach that core, so a value written there
-/// meanwhile by another core's client may pass it, once (the record only rises); this
-/// keeps what such a race can add to one run to 256 answers.
+/// meanwhile by a client of another core (the owner's own included; this core's are counted
+/// as they are sent) may pass it, once (the record only rises); this keeps what such a race
+/// can add to one run to 256 answers.
 const MIN_VALUE_COST: usize = REPLY_BUDGET / 256;
 
 /// The answers one pipeline waits for: one slot per operation that is not written straight
