@@ -10,6 +10,15 @@
 //! Opening and `statx` are `ringpoll::fs` calls: ring ops on io_uring, the blocking pool on
 //! epoll, so a slow disk never stalls a core.
 //!
+//! One byte range per request (RFC 9110 §14), so `curl -r 0-99`, resumed downloads
+//! (`curl -C -`) and video players seeking (`Range: bytes=N-`) work: `bytes=a-b`, `bytes=a-`
+//! and `bytes=-n` get 206 with `Content-Range`, the part sent by the same `sendfile` from
+//! its offset; a range starting past the end gets 416 (`Content-Range: bytes */len`). Several
+//! ranges, or a Range this server cannot read, get the whole file with 200, as the RFC
+//! allows. Files carry `Accept-Ranges: bytes` and `Last-Modified` (their mtime); a request
+//! whose `If-Modified-Since` is not older than that gets 304 with no body, and one whose
+//! `If-Range` date is not that exactly gets the whole file (the copy it would resume changed).
+//!
 //! Nothing outside the root is served: the URL is percent-decoded first and then split, so
 //! an encoded `%2e%2e%2f` is a `..` like any other, and a `..` segment is 403; after opening,
 //! the descriptor's real path (`/proc/self/fd/N`) must lie under the root, so a symlink out
@@ -133,6 +142,42 @@ pub mod request {
         pub keep_alive: bool,
         /// Whether a body follows (never read: the response closes the connection).
         pub has_body: bool,
+        /// The conditional and range fields this server acts on.
+        pub conditions: Conditions,
+    }
+
+    /// The Range, If-Range and If-Modified-Since fields as sent. A field sent twice is kept
+    /// as its lines joined with ", " (RFC 9110 §5.3), which no parser here takes: two Range
+    /// lines are then a multi-range request, two dates no date, both served whole.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    pub struct Conditions {
+        /// `Range`.
+        pub range: Option<String>,
+        /// `If-Range`.
+        pub if_range: Option<String>,
+        /// `If-Modified-Since`.
+        pub if_modified_since: Option<String>,
+    }
+
+    impl Conditions {
+        /// Keeps `value` if `name` is one of the fields; whether it was.
+        fn take(&mut self, name: &str, value: &str) -> bool {
+            // Compared in place: lower-casing every header line would allocate for each.
+            let slot = if name.eq_ignore_ascii_case("range") {
+                &mut self.range
+            } else if name.eq_ignore_ascii_case("if-range") {
+                &mut self.if_range
+            } else if name.eq_ignore_ascii_case("if-modified-since") {
+                &mut self.if_modified_since
+            } else {
+                return false;
+            };
+            match slot {
+                Some(joined) => *joined = format!("{joined}, {value}"),
+                None => *slot = Some(value.into()),
+            }
+            true
+        }
     }
 
     /// What the bytes so far hold.
@@ -179,10 +224,10 @@ pub mod request {
             "HTTP/1.0" => false,
             _ => return Parse::Invalid,
         };
-        let Some(Fields { keep_alive, has_body }) = fields(lines, http11) else {
+        let Some(Fields { keep_alive, has_body, conditions }) = fields(lines, http11) else {
             return Parse::Invalid;
         };
-        let request = Request { method: method.into(), target: target.into(), keep_alive, has_body };
+        let request = Request { method: method.into(), target: target.into(), keep_alive, has_body, conditions };
         Parse::Complete(request, used)
     }
 
@@ -196,11 +241,12 @@ pub mod request {
     struct Fields {
         keep_alive: bool,
         has_body: bool,
+        conditions: Conditions,
     }
 
     /// Reads the header lines; `None` if the request must be refused.
     fn fields<'h>(lines: impl Iterator<Item = &'h str>, http11: bool) -> Option<Fields> {
-        let mut fields = Fields { keep_alive: http11, has_body: false };
+        let mut fields = Fields { keep_alive: http11, has_body: false, conditions: Conditions::default() };
         let (mut hosts, mut bad_host) = (0, false);
         for line in lines {
             // A name with whitespace in it ("Content-Length : 5", or a folded line's
@@ -208,6 +254,9 @@ pub mod request {
             // next request (RFC 9112 §5.1, §5.2).
             let (name, value) = line.split_once(':').filter(|(name, _)| is_token(name))?;
             let value = value.trim();
+            if fields.conditions.take(name, value) {
+                continue;
+            }
             if name.eq_ignore_ascii_case("connection") {
                 for token in value.split(',').map(str::trim) {
                     if token.eq_ignore_ascii_case("close") {
@@ -367,16 +416,155 @@ pub mod target {
     }
 }
 
+/// Which bytes of a file a `Range` field asks for (RFC 9110 §14), one range only.
+pub mod range {
+    /// What to send of a file.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Selection {
+        /// The whole file, with 200: no Range, or one this server ignores (several ranges,
+        /// a malformed field, another unit), which RFC 9110 §14.2 allows.
+        Whole,
+        /// Bytes `first..=last`, with 206.
+        Part { first: u64, last: u64 },
+        /// A range that starts at or past the end, with 416 (§15.5.17).
+        Unsatisfiable,
+    }
+
+    /// What `field` (the Range value, if any) selects of a file of `len` bytes.
+    pub fn select(field: Option<&str>, len: u64) -> Selection {
+        let Some(spec) = field.and_then(one_range) else {
+            return Selection::Whole;
+        };
+        match spec {
+            // `bytes=-n`: the last n bytes, all of them if the file is shorter (§14.1.2).
+            (None, Some(0)) => Selection::Unsatisfiable,
+            // An empty file has no last bytes a Content-Range could name: send it whole.
+            (None, Some(_)) if len == 0 => Selection::Whole,
+            (None, Some(n)) => Selection::Part { first: len.saturating_sub(n), last: len - 1 },
+            (Some(first), _) if first >= len => Selection::Unsatisfiable,
+            // A last past the end means the end (§14.1.2).
+            (Some(first), last) => Selection::Part { first, last: last.map_or(len - 1, |l| l.min(len - 1)) },
+            (None, None) => Selection::Whole,
+        }
+    }
+
+    /// `bytes=first-[last]` or `bytes=-suffix` as (first, last-or-suffix); `None` for
+    /// anything else, a list of ranges included, and for a last before its first, which
+    /// §14.1.1 makes invalid.
+    fn one_range(field: &str) -> Option<(Option<u64>, Option<u64>)> {
+        let (unit, spec) = field.split_once('=')?;
+        if !unit.eq_ignore_ascii_case("bytes") {
+            return None;
+        }
+        let (first, last) = spec.split_once('-')?;
+        let (first, last) = (number(first)?, number(last)?);
+        match (first, last) {
+            (None, None) => None,
+            (Some(f), Some(l)) if l < f => None,
+            spec => Some(spec),
+        }
+    }
+
+    /// `Some(None)` for an empty part, `Some(Some(n))` for digits only (no sign, no space,
+    /// no comma: a list is refused here), `None` otherwise (past u64 too).
+    fn number(part: &str) -> Option<Option<u64>> {
+        if part.is_empty() {
+            return Some(None);
+        }
+        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?.map(Some)
+    }
+}
+
+/// HTTP dates (RFC 9110 §5.6.7), written as IMF-fixdate and read in all three forms, as
+/// seconds since the Unix epoch. Written here rather than taken from a crate: it is some
+/// forty lines, and the example needs no dependency for it.
+pub mod http_date {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+    /// `secs` as an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    pub fn format(secs: u64) -> String {
+        let (days, time) = (secs / 86_400, secs % 86_400);
+        let (year, month, day) = civil_from_days(days as i64);
+        let weekday = DAYS[(days % 7) as usize];
+        let (h, m, s) = (time / 3600, time / 60 % 60, time % 60);
+        format!("{weekday}, {day:02} {} {year:04} {h:02}:{m:02}:{s:02} GMT", MONTHS[month as usize - 1])
+    }
+
+    /// The seconds an HTTP-date names: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
+    /// obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime's
+    /// (`Sun Nov  6 08:49:37 1994`), which §5.6.7 says a recipient must all accept. The
+    /// weekday is not checked; `None` for anything else, or a date before 1970.
+    pub fn parse(text: &str) -> Option<u64> {
+        let words: Vec<&str> = text.split([' ', ',', '-']).filter(|w| !w.is_empty()).collect();
+        let (day, month, year, time) = match words[..] {
+            [_, day, month, year, time, "GMT"] => (day, month, year, time),
+            [_, month, day, time, year] => (day, month, year, time),
+            _ => return None,
+        };
+        let month = MONTHS.iter().position(|&m| m == month)? as i64 + 1;
+        let year: i64 = match (year.len(), year.parse().ok()?) {
+            // RFC 850's two digits: 70-99 the 1900s, else the 2000s (no date here is older).
+            (2, yy) if yy >= 70 => 1900 + yy,
+            (2, yy) => 2000 + yy,
+            (4, yyyy) => yyyy,
+            _ => return None,
+        };
+        let day: i64 = two_digits(day, 1, 31)?;
+        let mut hms = time.split(':');
+        let (h, m, s) = (hms.next()?, hms.next()?, hms.next()?);
+        let (h, m, s) = (two_digits(h, 0, 23)?, two_digits(m, 0, 59)?, two_digits(s, 0, 60)?);
+        if hms.next().is_some() || year < 1970 {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
+    }
+
+    /// One or two digits (asctime pads the day with a space, not a zero), within bounds.
+    fn two_digits(text: &str, min: i64, max: i64) -> Option<i64> {
+        let ok = (1..=2).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| text.parse().ok()).flatten().filter(|n| (min..=max).contains(n))
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm:
+    /// years start in March, so the leap day ends one).
+    fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date (year, month 1-12, day 1-31) `days` after 1970-01-01; the inverse of
+    /// [`days_from_civil`].
+    fn civil_from_days(days: i64) -> (i64, i64, i64) {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        (yoe + era * 400 + i64::from(month <= 2), month, day)
+    }
+}
+
 /// Serving connections.
 pub mod serve {
     use super::*;
 
     use std::os::fd::AsRawFd;
-    use std::time::Instant;
+    use std::time::{Instant, SystemTime};
 
     use ringpoll::fs::{File, OpenOptions};
 
-    use super::request::{self, Parse, Request};
+    use super::http_date;
+    use super::range::{self, Selection};
+    use super::request::{self, Conditions, Parse, Request};
     use super::target::{self, Refused};
 
     /// How long a client has to send a whole request head, from the accept or the end of
@@ -466,7 +654,14 @@ pub mod serve {
             Err(Refused::Forbidden) => Err(403),
         };
         match found {
-            Ok(Found::File(file, len, rel)) => send_file(progress, &file, len, &rel, head).await,
+            Ok(Found::File(file, meta)) => match answer(&request.conditions, &meta) {
+                Answer::NotModified => not_modified(stream, head).await.map(|()| head.keep_alive),
+                Answer::Send(Selection::Unsatisfiable) => {
+                    let fields = format!("Content-Range: bytes */{}\r\n", meta.len);
+                    respond_plain(stream, 416, &fields, head).await.map(|()| head.keep_alive)
+                }
+                Answer::Send(selection) => send_file(progress, &file, &meta, selection, head).await,
+            },
             Ok(Found::Directory(rel)) => {
                 let location = target::directory_location(&rel, &request.target);
                 redirect(stream, &location, head).await.map(|()| head.keep_alive)
@@ -513,14 +708,65 @@ pub mod serve {
         }
     }
 
-    /// Sends `file` (`len` bytes, named `rel`) with its head, each [`SEND_CHUNK`] within
-    /// its own deadline; returns whether the connection stays open.
-    async fn send_file(progress: Progress<'_>, file: &File, len: u64, rel: &Path, head: Head) -> io::Result<bool> {
+    /// The answer to a request for a file, in RFC 9110 §13.2.2's order: If-Modified-Since
+    /// first, then Range, which If-Range may turn off.
+    enum Answer {
+        /// 304: the client's copy is current.
+        NotModified,
+        /// The file, whole or a part, or 416.
+        Send(Selection),
+    }
+
+    fn answer(conditions: &Conditions, meta: &FileMeta) -> Answer {
+        let since = conditions.if_modified_since.as_deref().and_then(http_date::parse);
+        // Not newer: compared in whole seconds, as Last-Modified says them.
+        if since.zip(meta.modified).is_some_and(|(since, modified)| modified <= since) {
+            return Answer::NotModified;
+        }
+        // If-Range: send the part only if the client's copy is the one we have (its date is
+        // our Last-Modified exactly, §13.1.5), else the whole file, so that a resumed download
+        // of a changed file is not stitched from two. No ETag is sent, so a tag never matches.
+        let current = match (&conditions.if_range, meta.modified) {
+            (None, _) => true,
+            (Some(date), Some(modified)) => *date == http_date::format(modified),
+            (Some(_), None) => false,
+        };
+        let range = conditions.range.as_deref().filter(|_| current);
+        Answer::Send(range::select(range, meta.len))
+    }
+
+    /// 304 Not Modified: no content, so no Content-Length either (RFC 9110 §15.4.5).
+    async fn not_modified(stream: &TcpStream, head: Head) -> io::Result<()> {
+        let text = format!("HTTP/1.1 304 Not Modified\r\nConnection: {}\r\n\r\n", head.connection());
+        stream.write_all(text.into_bytes()).await.0
+    }
+
+    /// Sends the `selection` of `file` (whole or one part) with its head, each [`SEND_CHUNK`]
+    /// within its own deadline; returns whether the connection stays open.
+    async fn send_file(
+        progress: Progress<'_>,
+        file: &File,
+        meta: &FileMeta,
+        selection: Selection,
+        head: Head,
+    ) -> io::Result<bool> {
         let stream = progress.stream;
+        let len = meta.len;
+        let (status, range, first, count) = match selection {
+            Selection::Part { first, last } => (
+                "206 Partial Content",
+                format!("Content-Range: bytes {first}-{last}/{len}\r\n"),
+                first,
+                last - first + 1,
+            ),
+            _ => ("200 OK", String::new(), 0, len),
+        };
+        let modified = meta.modified.map(|secs| format!("Last-Modified: {}\r\n", http_date::format(secs)));
         // The head goes out within the deadline the response started with.
         let text = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: {}\r\nConnection: {}\r\n\r\n",
-            content_type(rel),
+            "HTTP/1.1 {status}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n{range}{}Connection: {}\r\n\r\n",
+            content_type(&meta.rel),
+            modified.unwrap_or_default(),
             head.connection(),
         );
         let (res, _) = stream.write_all(text.into_bytes()).await;
@@ -528,11 +774,12 @@ pub mod serve {
         if head.only {
             return Ok(head.keep_alive);
         }
+        // The part goes by the same sendfile as a whole file, from its offset.
         let mut sent = 0;
-        while sent < len {
+        while sent < count {
             progress.next();
-            let chunk = (len - sent).min(SEND_CHUNK);
-            let n = stream.send_file(file, sent, chunk).await?;
+            let chunk = (count - sent).min(SEND_CHUNK);
+            let n = stream.send_file(file, first + sent, chunk).await?;
             sent += n;
             if n < chunk {
                 // The file shrank under us: the promised length cannot be kept; close.
@@ -542,10 +789,21 @@ pub mod serve {
         Ok(head.keep_alive)
     }
 
+    /// What a file's response says of it beside its bytes.
+    struct FileMeta {
+        /// Its length.
+        len: u64,
+        /// Its mtime in whole seconds since the epoch, never later than now (RFC 9110
+        /// §8.8.2.1); `None` before 1970.
+        modified: Option<u64>,
+        /// Its path relative to the root (for its Content-Type).
+        rel: PathBuf,
+    }
+
     /// What a path under the root names.
     enum Found {
-        /// A regular file, its length and its path relative to the root.
-        File(File, u64, PathBuf),
+        /// A regular file and what its response says of it.
+        File(File, FileMeta),
         /// A directory named without its trailing slash (with one, the path is its
         /// `index.html`), by its path relative to the root.
         Directory(PathBuf),
@@ -560,7 +818,11 @@ pub mod serve {
         }
         let meta = file.metadata().await.map_err(|_| 404u16)?;
         match (meta.is_file(), meta.is_dir()) {
-            (true, _) => Ok(Found::File(file, meta.len(), rel)),
+            (true, _) => {
+                let modified = meta.modified().min(SystemTime::now());
+                let modified = modified.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
+                Ok(Found::File(file, FileMeta { len: meta.len(), modified, rel }))
+            }
             (_, true) => Ok(Found::Directory(rel)),
             _ => Err(403),
         }
@@ -599,6 +861,7 @@ pub mod serve {
             403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
+            416 => "Range Not Satisfiable",
             414 => "URI Too Long",
             431 => "Request Header Fields Too Large",
             _ => "Error",

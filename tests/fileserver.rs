@@ -131,7 +131,12 @@ fn read_response(conn: &mut BufReader<TcpStream>, head_only: bool) -> Response {
         let (n, v) = l.split_once(':').unwrap();
         headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
     }
-    let len: usize = headers.iter().find(|(n, _)| n == "content-length").unwrap().1.parse().unwrap();
+    // A 304 has no content, so no length (RFC 9110 §15.4.5); every other answer has one.
+    let len = headers.iter().find(|(n, _)| n == "content-length");
+    let len: usize = match (status, len) {
+        (304, None) => 0,
+        (_, len) => len.unwrap_or_else(|| panic!("{status} without a length")).1.parse().unwrap(),
+    };
     let mut body = vec![0; if head_only { 0 } else { len }];
     conn.read_exact(&mut body).unwrap();
     Response { status, headers, body }
@@ -535,4 +540,228 @@ fn the_server_exits_when_no_core_can_listen() {
     let res = rx.recv_timeout(Duration::from_secs(10)).expect("exits instead of waiting for a signal");
     let err = res.expect_err("nothing listens");
     assert_eq!(err.kind(), std::io::ErrorKind::AddrNotAvailable, "{err}");
+}
+
+/// A request for `target` with extra header lines (each ending in CRLF).
+fn get_with(conn: &mut BufReader<TcpStream>, method: &str, target: &str, fields: &str) -> Response {
+    write!(conn.get_mut(), "{method} {target} HTTP/1.1\r\nHost: x\r\n{fields}\r\n").unwrap();
+    read_response(conn, method == "HEAD")
+}
+
+/// `GET /data.bin` with `Range: {range}`.
+fn get_range(conn: &mut BufReader<TcpStream>, range: &str) -> Response {
+    get_with(conn, "GET", "/data.bin", &format!("Range: {range}\r\n"))
+}
+
+/// One range comes back as 206 with exactly its bytes and its Content-Range: from the
+/// start, the middle, the end (suffix, open-ended, the last byte, a last past the end), and
+/// across several `SEND_CHUNK`s of a big file. All on one connection, so a byte too many or
+/// too few would break the next response.
+#[test]
+fn a_range_comes_back_byte_exact() {
+    let tree = Tree::new("range");
+    let (_rt, addr) = start(&tree);
+    let data = payload(100_000, 3);
+    let mut conn = client(addr);
+    let whole = get(&mut conn, "/data.bin");
+    assert_eq!((whole.status, whole.header("accept-ranges")), (200, Some("bytes")));
+    for (range, first, last) in [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-1999", 1000, 1999),
+        ("bytes=-500", 99_500, 99_999),
+        ("bytes=-100000", 0, 99_999),
+        ("bytes=-250000", 0, 99_999),
+        ("bytes=99000-", 99_000, 99_999),
+        ("bytes=0-", 0, 99_999),
+        ("bytes=99999-99999", 99_999, 99_999),
+        ("bytes=99990-200000", 99_990, 99_999),
+        ("BYTES=5-5", 5, 5),
+    ] {
+        let res = get_range(&mut conn, range);
+        assert_eq!(res.status, 206, "{range}");
+        let want = format!("bytes {first}-{last}/100000");
+        assert_eq!(res.header("content-range"), Some(want.as_str()), "{range}");
+        assert_eq!(res.header("accept-ranges"), Some("bytes"), "{range}");
+        assert!(res.body == data[first..=last], "{range}: the bytes differ");
+    }
+    let big = self::big();
+    let (first, last) = (300_000, 900_000);
+    let res = get_with(&mut conn, "GET", "/big.bin", &format!("Range: bytes={first}-{last}\r\n"));
+    assert_eq!(res.status, 206);
+    assert!(res.body == big[first..=last], "a part spanning several SEND_CHUNKs differs");
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n", "the connection serves on");
+}
+
+/// A range that starts at or past the end is 416 with `bytes */len`, and the connection
+/// stays open; so is a suffix of no bytes.
+#[test]
+fn a_range_past_the_end_is_416() {
+    let tree = Tree::new("range-416");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    for range in ["bytes=100000-", "bytes=100000-100001", "bytes=250000-300000", "bytes=-0"] {
+        let res = get_range(&mut conn, range);
+        assert_eq!((res.status, res.header("content-range")), (416, Some("bytes */100000")), "{range}");
+        assert_eq!(res.header("connection"), Some("keep-alive"), "{range}");
+    }
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n", "the connection serves on");
+}
+
+/// Several ranges, and any Range this server does not read, get the whole file with 200
+/// (RFC 9110 §14.2 lets a server ignore Range): never a panic, a hang or a wrong part.
+#[test]
+fn several_ranges_or_a_malformed_one_get_the_whole_file() {
+    let tree = Tree::new("range-whole");
+    let (_rt, addr) = start(&tree);
+    let data = payload(100_000, 3);
+    let mut conn = client(addr);
+    for fields in [
+        "Range: bytes=0-1,5-6\r\n",
+        "Range: bytes=0-1, 5-6\r\n",
+        "Range: bytes=0-1\r\nRange: bytes=5-6\r\n",
+        "Range: bytes=5-1\r\n",
+        "Range: bytes=abc\r\n",
+        "Range: bytes=a-b\r\n",
+        "Range: bytes=-\r\n",
+        "Range: bytes=\r\n",
+        "Range: bytes=0-1-2\r\n",
+        "Range: bytes=+1-2\r\n",
+        "Range: bytes=99999999999999999999999-\r\n",
+        "Range: items=0-1\r\n",
+        "Range: 0-1\r\n",
+        "Range:\r\n",
+    ] {
+        let res = get_with(&mut conn, "GET", "/data.bin", fields);
+        assert_eq!((res.status, res.header("content-range")), (200, None), "{fields:?}");
+        assert!(res.body == data, "{fields:?}: not the whole file");
+    }
+}
+
+/// HEAD with a Range answers as GET would, without the body: 206, the part's length and
+/// its Content-Range (or 416), and nothing after the head.
+#[test]
+fn head_with_a_range_answers_as_get_without_the_body() {
+    let tree = Tree::new("range-head");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    let res = get_with(&mut conn, "HEAD", "/data.bin", "Range: bytes=10-109\r\n");
+    assert_eq!(res.status, 206);
+    assert_eq!(res.header("content-length"), Some("100"));
+    assert_eq!(res.header("content-range"), Some("bytes 10-109/100000"));
+    let res = get_with(&mut conn, "HEAD", "/data.bin", "Range: bytes=100000-\r\n");
+    assert_eq!((res.status, res.header("content-range")), (416, Some("bytes */100000")));
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n", "neither HEAD sent a body");
+}
+
+/// Last-Modified is the file's mtime as an IMF-fixdate. If-Modified-Since not older than it
+/// (in any of the three date forms) is 304 with no body, and comes before Range; an older
+/// one, or one that is not a date, is 200 with the file. If-Range with that date exactly
+/// lets a Range through; any other If-Range gets the whole file.
+#[test]
+fn if_modified_since_and_if_range_follow_the_files_mtime() {
+    let tree = Tree::new("conditional");
+    let data = payload(100_000, 3);
+    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    std::fs::File::options().write(true).open(tree.root.join("data.bin")).unwrap().set_modified(mtime).unwrap();
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    let lm = "Sun, 06 Nov 1994 08:49:37 GMT";
+    assert_eq!(get(&mut conn, "/data.bin").header("last-modified"), Some(lm));
+    for since in [lm, "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Thu, 01 Jan 2099 00:00:00 GMT"] {
+        for method in ["GET", "HEAD"] {
+            let res = get_with(&mut conn, method, "/data.bin", &format!("If-Modified-Since: {since}\r\n"));
+            assert_eq!((res.status, res.header("content-length")), (304, None), "{method} {since}");
+        }
+    }
+    let fields = format!("If-Modified-Since: {lm}\r\nRange: bytes=0-9\r\n");
+    assert_eq!(get_with(&mut conn, "GET", "/data.bin", &fields).status, 304, "304 comes before a Range");
+    for since in ["Sun, 06 Nov 1994 08:49:36 GMT", "Sat, 01 Jan 1994 00:00:00 GMT", "yesterday", "Sun, 06 Nov 1994"] {
+        let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-Modified-Since: {since}\r\n"));
+        assert_eq!(res.status, 200, "{since}");
+        assert!(res.body == data, "{since}: not the whole file");
+    }
+    let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-Range: {lm}\r\nRange: bytes=0-9\r\n"));
+    assert_eq!((res.status, res.body.as_slice()), (206, &data[..10]), "If-Range with the date");
+    for if_range in ["Sun, 06 Nov 1994 08:49:36 GMT", "\"some-etag\"", "garbage"] {
+        let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-Range: {if_range}\r\nRange: bytes=0-9\r\n"));
+        assert_eq!(res.status, 200, "{if_range}");
+        assert!(res.body == data, "{if_range}: not the whole file");
+    }
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n", "no 304 had a body");
+}
+
+/// curl, where installed, gets a range (`-r`) and resumes a download (`-C -`) byte-exact.
+#[test]
+fn curl_gets_a_range_and_resumes_a_download() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let tree = Tree::new("curl");
+    let (_rt, addr) = start(&tree);
+    let url = format!("http://{addr}/big.bin");
+    let big = self::big();
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl").args(["-sS", "--fail", "--max-time", "20"]).args(args).output().unwrap();
+        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    assert_eq!(curl(&["-r", "0-99", &url]), &big[..100]);
+    assert_eq!(curl(&["-r", "1000000-1999999", &url]), &big[1_000_000..2_000_000]);
+    let partial = tree.base.join("partial.bin");
+    std::fs::write(&partial, &big[..5_000_000]).unwrap();
+    curl(&["-C", "-", "-o", partial.to_str().unwrap(), &url]);
+    assert!(std::fs::read(&partial).unwrap() == big, "the resumed download differs");
+}
+
+#[test]
+fn range_fields_select_the_right_bytes() {
+    use fileserver::range::{select, Selection::*};
+    assert_eq!(select(None, 10), Whole);
+    assert_eq!(select(Some("bytes=2-4"), 10), Part { first: 2, last: 4 });
+    assert_eq!(select(Some("bytes=-3"), 10), Part { first: 7, last: 9 });
+    assert_eq!(select(Some("bytes=7-"), 10), Part { first: 7, last: 9 });
+    assert_eq!(select(Some("bytes=0-"), 0), Unsatisfiable);
+    assert_eq!(select(Some("bytes=-3"), 0), Whole, "an empty file has no part to name");
+    assert_eq!(select(Some("bytes=10-"), 10), Unsatisfiable);
+    assert_eq!(select(Some("bytes=0-1,3-4"), 10), Whole);
+    assert_eq!(select(Some("bytes=4-2"), 10), Whole);
+    let Parse::Complete(req, _) = request::parse(b"GET / HTTP/1.1\r\nHost: x\r\nrange: bytes=1-2\r\nRange: bytes=3-4\r\nIf-Range: d\r\nIF-MODIFIED-SINCE: e\r\n\r\n") else {
+        panic!("a whole head");
+    };
+    assert_eq!(req.conditions.range.as_deref(), Some("bytes=1-2, bytes=3-4"), "repeated lines are joined");
+    assert_eq!(
+        (req.conditions.if_range.as_deref(), req.conditions.if_modified_since.as_deref()),
+        (Some("d"), Some("e"))
+    );
+}
+
+#[test]
+fn http_dates_are_written_and_read() {
+    use fileserver::http_date::{format, parse};
+    assert_eq!(format(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_eq!(format(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_eq!(format(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    assert_eq!(format(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 GMT");
+    for form in ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+        assert_eq!(parse(form), Some(784_111_777), "{form}");
+    }
+    // Every day of some 220 years, and every second of a day, comes back as it went.
+    for secs in (0..7_000_000_000u64).step_by(86_400 - 7).chain(0..86_400) {
+        assert_eq!(parse(&format(secs)), Some(secs), "{}", format(secs));
+    }
+    for bad in [
+        "",
+        "Sun, 06 Nov 1994 08:49:37",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nob 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:49 GMT",
+        "Sun, 06 Nov 1994 08:49:37:01 GMT",
+        "Sun, 06 Nov 1969 08:49:37 GMT",
+        "Sun, 06 Nov 994 08:49:37 GMT",
+    ] {
+        assert_eq!(parse(bad), None, "{bad:?}");
+    }
 }
