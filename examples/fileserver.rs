@@ -717,6 +717,7 @@ pub mod serve {
         Send(Selection),
     }
 
+    /// What the request's conditions and Range make of the file `meta` describes.
     fn answer(conditions: &Conditions, meta: &FileMeta) -> Answer {
         let since = conditions.if_modified_since.as_deref().and_then(http_date::parse);
         // Not newer: compared in whole seconds, as Last-Modified says them.
