@@ -35,6 +35,8 @@ const DOCTOR_EMPTY: &str = "Hi Sam, this instance is empty or is using very litt
 const DOCTOR_FINE: &str =
     "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n";
 
+/// MEMORY HELP: Redis' lines, though kv answers only USAGE, STATS, DOCTOR and HELP (a client
+/// compares the text, not the server's abilities).
 pub fn help(out: &mut Vec<u8>) {
     replies::array(out, HELP.len());
     HELP.iter().for_each(|line| replies::status(out, line));
@@ -46,12 +48,14 @@ fn totals(shards: &[&[u8]]) -> (u64, u64) {
     (sum("keys"), sum("dataset_bytes"))
 }
 
+/// MEMORY DOCTOR from the shards' answers: Redis' text for too little data, else its text
+/// for no issue found.
 pub fn doctor(out: &mut Vec<u8>, shards: &[&[u8]]) {
     let (_, bytes) = totals(shards);
     replies::bulk(out, if bytes < DOCTOR_MIN_BYTES { DOCTOR_EMPTY } else { DOCTOR_FINE }.as_bytes());
 }
 
-/// `total.allocated` is the process's resident bytes (INFO's `used_memory` too),
+/// MEMORY STATS from the shards' answers: `total.allocated` is the process's resident bytes (INFO's `used_memory` too),
 /// `dataset.bytes` the keys' entries and allocations (MEMORY USAGE's measure, summed), and
 /// `keys.bytes-per-key` their quotient.
 pub fn stats(out: &mut Vec<u8>, shards: &[&[u8]]) {
