@@ -155,7 +155,7 @@ fn scan_returns_every_key_on_every_shard() {
 
 /// SCAN's and MEMORY USAGE's refusals, with the replies redis-server 7.0.15 gave to the
 /// same requests (`{k}` is a key that does not exist).
-const SCAN_AND_MEMORY_ERRORS: [(&str, &str); 26] = [
+const SCAN_AND_MEMORY_ERRORS: [(&str, &str); 29] = [
     ("SCAN", "ERR wrong number of arguments for 'scan' command"),
     ("SCAN abc", "ERR invalid cursor"),
     ("SCAN 1.5", "ERR invalid cursor"),
@@ -182,6 +182,9 @@ const SCAN_AND_MEMORY_ERRORS: [(&str, &str); 26] = [
     ("MEMORY USAGE {k} SAMPLES abc", "ERR value is not an integer or out of range"),
     ("MEMORY USAGE {k} FOO 1", "ERR syntax error"),
     ("MEMORY USAGE {k} SAMPLES 0", "nil"),
+    ("MEMORY HELP {k}", "ERR wrong number of arguments for 'memory|help' command"),
+    ("MEMORY doctor {k}", "ERR wrong number of arguments for 'memory|doctor' command"),
+    ("MEMORY Stats {k}", "ERR wrong number of arguments for 'memory|stats' command"),
 ];
 
 #[test]
@@ -396,6 +399,54 @@ const SET_AND_COUNT: [(&str, &str); 34] = [
     ("DEL {k}", "1"),
 ];
 
+/// INCRBYFLOAT on one key, with the replies redis-server 7.0.15 gave to the same requests
+/// (`{k}` is the key): its `long double` sums, written to 17 decimals without trailing
+/// zeros, what it takes as a float (hexadecimal, `inf`) and what it refuses.
+const INCR_BY_FLOAT: [(&str, &str); 42] = [
+    ("INCRBYFLOAT {k} 10.5", "\"10.5\""),
+    ("INCRBYFLOAT {k} 0.1", "\"10.6\""),
+    ("GET {k}", "\"10.6\""),
+    ("SET {k} 3.0e3", "OK"),
+    ("INCRBYFLOAT {k} 0", "\"3000\""),
+    ("SET {k} 5.0e3", "OK"),
+    ("INCRBYFLOAT {k} 2e-4", "\"5000.00019999999999998\""),
+    ("SET {k} 0.1", "OK"),
+    ("INCRBYFLOAT {k} 0.2", "\"0.3\""),
+    ("INCRBYFLOAT {k} -0.3", "\"0\""),
+    ("INCRBYFLOAT {k} 1.23456789012345678901234", "\"1.23456789012345679\""),
+    ("INCRBYFLOAT {k} 0x10", "\"17.23456789012345679\""),
+    ("INCRBYFLOAT {k} -1e-20", "\"17.23456789012345679\""),
+    ("INCRBYFLOAT {k} 1e18", "\"1000000000000000017.25\""),
+    ("INCRBYFLOAT {k} -1e18", "\"17.25\""),
+    ("SET {k} 7 EX 100", "OK"),
+    ("INCRBYFLOAT {k} 1.5", "\"8.5\""),
+    ("TTL {k}", "100"),
+    ("INCRBYFLOAT {k} inf", "ERR increment would produce NaN or Infinity"),
+    ("INCRBYFLOAT {k} -Infinity", "ERR increment would produce NaN or Infinity"),
+    ("INCRBYFLOAT {k} nan", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} abc", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} 1e5000", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} 1e-5000", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} 1e", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} 0x", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} .5", "\"9\""),
+    ("INCRBYFLOAT {k} 1E2", "\"109\""),
+    ("INCRBYFLOAT {k} +1.", "\"110\""),
+    ("INCRBYFLOAT {k} -0x1p-2", "\"109.75\""),
+    ("INCRBYFLOAT {k} -109.75", "\"0\""),
+    ("SET {k} abc", "OK"),
+    ("INCRBYFLOAT {k} 1", "ERR value is not a valid float"),
+    ("SET {k} 1e4932", "OK"),
+    ("INCRBYFLOAT {k} 1e4932", "ERR increment would produce NaN or Infinity"),
+    ("SET {k} 1.5e-4000", "OK"),
+    ("INCRBYFLOAT {k} 0", "\"0\""),
+    ("SET {k} 9007199254740993", "OK"),
+    ("INCRBYFLOAT {k} 0.5", "\"9007199254740993.5\""),
+    ("INCRBYFLOAT {k}", "ERR wrong number of arguments for 'incrbyfloat' command"),
+    ("INCRBYFLOAT {k} 1 2", "ERR wrong number of arguments for 'incrbyfloat' command"),
+    ("DEL {k}", "1"),
+];
+
 fn request(line: &str, key: &str) -> redis::Cmd {
     let mut words = line.split(' ').map(|w| w.replace("{k}", key));
     let mut cmd = redis::cmd(&words.next().unwrap());
@@ -551,6 +602,87 @@ fn set_options_and_counters_answer_as_redis_does_on_every_path() {
         info.lines().filter_map(|l| l.strip_prefix("ops_remote:")).map(|n| n.trim().parse().unwrap()).collect();
     // 27 requests of the table reach a shard (the rest are refused where they are read).
     assert!(remote_ops[1] >= 2 * 27, "core 1 served its key alone and pipelined: {info}");
+}
+
+#[test]
+fn incrbyfloat_answers_as_redis_does_on_every_path() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    for key in one_key_per_core(&mut con, "float") {
+        answers_as_redis(&mut con, &INCR_BY_FLOAT, &key);
+    }
+}
+
+/// MSETNX of two keys `{k}` and `{j}` that live on one shard, with the replies redis-server
+/// 7.0.15 gave (an expired key counts as absent).
+const MSETNX_ONE_SHARD: [(&str, &str); 17] = [
+    ("SET {j} 0", "OK"),
+    ("DEL {k} {j}", "1"),
+    ("MSETNX {k} 1 {j} 2", "1"),
+    ("GET {k}", "\"1\""),
+    ("GET {j}", "\"2\""),
+    ("MSETNX {k} 3 {j} 4", "0"),
+    ("GET {k}", "\"1\""),
+    ("DEL {k}", "1"),
+    ("MSETNX {k} 5 {j} 6", "0"),
+    ("EXISTS {k}", "0"),
+    ("SET {j} 7 PXAT 1", "OK"),
+    ("MSETNX {k} a {k} b {j} c", "1"),
+    ("GET {k}", "\"b\""),
+    ("GET {j}", "\"c\""),
+    ("MSETNX {k}", "ERR wrong number of arguments for 'msetnx' command"),
+    ("MSETNX {k} 1 {j}", "ERR wrong number of arguments for 'msetnx' command"),
+    ("DEL {k} {j}", "2"),
+];
+
+/// MSETNX is one operation on the shard that owns its keys, on every path (keys of the
+/// connection's core, the other core's alone and pipelined); keys on two shards are refused
+/// as Redis Cluster refuses keys in two slots, and none is written.
+#[test]
+fn msetnx_sets_all_or_none_on_one_shard_and_refuses_two() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    let [on0, on1] = two_keys_per_core(&mut con, "nx");
+    for [k, j] in [&on0, &on1] {
+        let table: Vec<(String, &str)> =
+            MSETNX_ONE_SHARD.iter().map(|(line, want)| (line.replace("{j}", j), *want)).collect();
+        let table: Vec<(&str, &str)> = table.iter().map(|(line, want)| (line.as_str(), *want)).collect();
+        answers_as_redis(&mut con, &table, k);
+    }
+    let _: () = con.del(&[&on0[0], &on1[0]]).unwrap();
+    let crossed = redis::cmd("MSETNX").arg(&on0[0]).arg(1).arg(&on1[0]).arg(2).query::<Value>(&mut con);
+    assert_eq!(shown(crossed), "CROSSSLOT Keys in request don't hash to the same slot");
+    assert_eq!(con.exists::<_, i64>(&[&on0[0], &on1[0]]).unwrap(), 0, "neither key written");
+}
+
+/// MEMORY HELP and DOCTOR as redis-server 7.0.15 gives them (the doctor's empty-instance
+/// text below 5 MiB of data), and STATS' fields in Redis' order, with the keys as DBSIZE
+/// counts them and their bytes as MEMORY USAGE measures them, summed over both shards.
+#[test]
+fn memory_help_doctor_and_stats_answer_as_redis_does() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    let help: Vec<String> = redis::cmd("MEMORY").arg("help").query(&mut con).unwrap();
+    assert_eq!(help.len(), 14);
+    assert_eq!(help[0], "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    assert_eq!(help[13], "    Prints this help.");
+    let doctor: String = redis::cmd("MEMORY").arg("DOCTOR").query(&mut con).unwrap();
+    assert!(doctor.starts_with("Hi Sam, this instance is empty") && doctor.ends_with("rebooting.\n"), "{doctor}");
+    let keys: Vec<String> = (0..40).map(|i| format!("mem:{i}")).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let _: () = con.set(key, "x".repeat(i * 10)).unwrap();
+    }
+    let usage: i64 =
+        keys.iter().map(|k| redis::cmd("MEMORY").arg("USAGE").arg(k).query::<i64>(&mut con).unwrap()).sum();
+    let stats: Vec<(String, i64)> = redis::cmd("MEMORY").arg("stats").query(&mut con).unwrap();
+    let names: Vec<&str> = stats.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["total.allocated", "keys.count", "keys.bytes-per-key", "dataset.bytes"]);
+    assert!(stats[0].1 > usage, "the process holds more than its keys: {stats:?}");
+    assert_eq!(stats[1].1, 40);
+    assert_eq!(stats[2].1, usage / 40);
+    assert_eq!(stats[3].1, usage, "the keys' bytes, from both shards");
 }
 
 #[test]
@@ -746,6 +878,13 @@ fn one_key_per_core(con: &mut Connection, prefix: &str) -> [String; 2] {
         }
     }
     panic!("64 keys and one core owns them all");
+}
+
+/// Two names starting with `prefix` owned by core 0, and two owned by core 1.
+fn two_keys_per_core(con: &mut Connection, prefix: &str) -> [[String; 2]; 2] {
+    let [a0, a1] = one_key_per_core(con, &format!("{prefix}a"));
+    let [b0, b1] = one_key_per_core(con, &format!("{prefix}b"));
+    [[a0, b0], [a1, b1]]
 }
 
 /// This process's resident memory (the server runs in it), in bytes.

@@ -3,6 +3,7 @@
 //! the client gets.
 
 use super::hash::Key;
+use super::memory;
 use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
@@ -18,6 +19,9 @@ pub enum Plan<'a> {
     Quit,
     /// One operation on one shard (by core index): its reply is the client's.
     One(usize, Op<'a>),
+    /// One operation on one shard, encoded (`Op::decode` reads it back): for one that
+    /// carries more than the request's arguments (MSETNX's batch of SETs).
+    Encoded(usize, Vec<u8>),
     /// Operations on shards, combined in order into one reply.
     Many(Vec<(usize, Op<'a>)>, Combine),
 }
@@ -35,11 +39,11 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"append" => argc == 2,
         b"set" => argc >= 2,
         b"getex" | b"scan" => argc >= 1,
-        b"setnx" | b"getset" | b"incrby" | b"decrby" => argc == 2,
+        b"setnx" | b"getset" | b"incrby" | b"decrby" | b"incrbyfloat" => argc == 2,
         b"expire" | b"pexpire" => argc >= 2,
         b"del" | b"unlink" | b"exists" | b"mget" => argc >= 1,
         b"setex" | b"psetex" => argc == 3,
-        b"mset" => argc >= 2 && argc.is_multiple_of(2),
+        b"mset" | b"msetnx" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
         b"dbsize" => argc == 0,
         b"select" => argc == 1,
@@ -68,6 +72,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             Some(n) => one(args[0], shards, |key| Op::Incr(key, if name == b"decrby" { -n } else { n })),
             None => answer(out, not_an_integer),
         },
+        b"incrbyfloat" => one(args[0], shards, |key| Op::IncrByFloat { key, by: args[1] }),
         b"ttl" => one(args[0], shards, Op::Ttl),
         b"pttl" => one(args[0], shards, Op::Pttl),
         b"persist" => one(args[0], shards, Op::Persist),
@@ -137,9 +142,22 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
                 .collect(),
             Combine::AllOk,
         ),
-        b"memory" => match memory_usage(args) {
-            Ok(key) => one(key, shards, Op::MemoryUsage),
-            Err(e) => answer(out, |o| replies::error(o, &e)),
+        b"msetnx" => match mset_nx(args, shards) {
+            Some((shard, pairs)) => Plan::Encoded(shard, pairs),
+            None => answer(out, |o| replies::error(o, CROSSSLOT)),
+        },
+        b"memory" => match args[0].to_ascii_lowercase().as_slice() {
+            b"help" | b"doctor" | b"stats" if argc > 1 => {
+                let sub = String::from_utf8_lossy(args[0]).to_lowercase();
+                answer(out, |o| replies::error(o, &format!("ERR wrong number of arguments for 'memory|{sub}' command")))
+            }
+            b"help" => answer(out, memory::help),
+            b"doctor" => every_shard(shards, Op::MemoryStats, Combine::MemoryDoctor),
+            b"stats" => every_shard(shards, Op::MemoryStats, Combine::MemoryStats),
+            _ => match memory_usage(args) {
+                Ok(key) => one(key, shards, Op::MemoryUsage),
+                Err(e) => answer(out, |o| replies::error(o, &e)),
+            },
         },
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
         // ASYNC or SYNC: both empty the store at once here. Anything else is refused, as
@@ -179,6 +197,27 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             replies::error(o, &format!("ERR unknown command '{name}'"));
         }),
     }
+}
+
+/// Redis Cluster's refusal of keys in different slots: MSETNX across shards would need
+/// every shard held at once to stay atomic, which kv does not do.
+const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/// MSETNX's pairs as one encoded operation (a batch of SETs inside) for the one shard that
+/// owns every key; `None` if the keys live on more than one.
+fn mset_nx(args: &[&[u8]], shards: usize) -> Option<(usize, Vec<u8>)> {
+    let shard = Key::new(args[0]).shard(shards);
+    let mut pairs = Vec::new();
+    for kv in args.chunks_exact(2) {
+        let key = Key::new(kv[0]);
+        if key.shard(shards) != shard {
+            return None;
+        }
+        Op::Set { key, value: kv[1] }.encode(&mut pairs);
+    }
+    let mut op = Vec::new();
+    Op::MsetNx(&pairs).encode(&mut op);
+    Some((shard, op))
 }
 
 fn answer<'a>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> Plan<'a> {

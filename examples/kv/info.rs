@@ -26,7 +26,7 @@ pub fn head(sections: &[&[u8]]) -> String {
 }
 
 /// The values of the lines `name:value` in `section`.
-fn field_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item = u64> + 'a {
+pub fn field_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item = u64> + 'a {
     section.split(|&b| b == b'\n').filter_map(move |line| {
         let value = line.strip_prefix(name.as_bytes())?.strip_prefix(b":")?;
         std::str::from_utf8(value).ok()?.trim_end().parse().ok()
@@ -34,7 +34,7 @@ fn field_values<'a>(section: &'a [u8], name: &'a str) -> impl Iterator<Item = u6
 }
 
 /// The process's resident set size (`/proc/self/statm`), 0 if unknown.
-fn resident_bytes() -> u64 {
+pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
     // SAFETY: sysconf only reads a configuration value.

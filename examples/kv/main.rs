@@ -12,9 +12,10 @@
 //! and XX are decided on the core that owns the key), SETNX, SETEX, PSETEX, GETSET, GETDEL,
 //! GETEX, DEL, UNLINK, EXISTS, TYPE, STRLEN, APPEND, KEYS (every shard's), SCAN (MATCH,
 //! COUNT, TYPE; the cursor names the next shard, and each call returns one shard's matches
-//! whole: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, MGET, MSET, PING, ECHO, EXPIRE and
-//! PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, MEMORY USAGE (the bytes
-//! the key's entry and allocations take), INFO (the sums tools read, as Redis names them,
+//! whole: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT (`float.rs`), MGET, MSET,
+//! MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING, ECHO, EXPIRE and PEXPIRE
+//! (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, MEMORY USAGE (the bytes the key's
+//! entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the sums tools read, as Redis names them,
 //! then per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client
 //! libraries send on connecting. redis-cli's --pipe, --scan, --bigkeys, --memkeys, --stat
 //! and --latency work against it. Runs until SIGINT or SIGTERM.
@@ -24,9 +25,11 @@ mod cli;
 mod command;
 mod conn;
 mod direct;
+mod float;
 mod glob;
 mod hash;
 mod info;
+mod memory;
 pub mod op;
 mod pipeline;
 pub mod replies;

@@ -26,6 +26,15 @@ pub enum Op<'a> {
     Exists(Key<'a>),
     /// `INCRBY key delta`: INCR, DECR and DECRBY are it with 1, -1 and the negated amount.
     Incr(Key<'a>, i64),
+    /// `INCRBYFLOAT key increment`: the increment's text, read where the key lives (the
+    /// sum is Redis' 80-bit `long double`, see `float.rs`).
+    IncrByFloat {
+        key: Key<'a>,
+        by: &'a [u8],
+    },
+    /// MSETNX of keys that all live on one shard: `pairs` is a batch of encoded plain SETs,
+    /// applied there together, or none of them if any key exists.
+    MsetNx(&'a [u8]),
     /// `PEXPIRE key milliseconds` (EXPIRE is it with the seconds in milliseconds), if the
     /// key's time meets the condition: a TTL of zero or less deletes the key.
     Expire(Key<'a>, i64, ExpireIf),
@@ -58,6 +67,8 @@ pub enum Op<'a> {
     },
     /// MEMORY USAGE: the bytes the shard holds for the key, nil for no key.
     MemoryUsage(Key<'a>),
+    /// MEMORY STATS and DOCTOR: the shard's keys and the bytes they take (`memory.rs`).
+    MemoryStats,
     DbSize,
     FlushAll,
     /// The shard's section of INFO.
@@ -90,7 +101,8 @@ impl Op<'_> {
         match self {
             Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) => ReplySize::Value,
             Op::SetWith { how, .. } if how.reply == SetReply::Old => ReplySize::Value,
-            Op::Keys(_) | Op::Scan { .. } | Op::Info => ReplySize::Unbounded,
+            // A float's text can take thousands of digits (1e4000 is written out in full).
+            Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::IncrByFloat { .. } => ReplySize::Unbounded,
             _ => ReplySize::Small,
         }
     }
@@ -254,6 +266,12 @@ const APPEND: u8 = 19;
 /// SCAN: the pattern travels as KEYS' does, the next cursor as the number.
 const SCAN: u8 = 20;
 const MEMORY_USAGE: u8 = 21;
+/// INCRBYFLOAT: the increment's text travels as the value.
+const INCR_BY_FLOAT: u8 = 22;
+/// MSETNX: its batch of SETs travels as the value.
+const MSETNX: u8 = 23;
+/// MEMORY STATS and DOCTOR: the shard's key count and bytes.
+const MEMORY_STATS: u8 = 24;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag,
 /// a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
@@ -284,6 +302,8 @@ impl<'a> Op<'a> {
             Op::Del(key) => (DEL, 0, key, &[], 0),
             Op::Exists(key) => (EXISTS, 0, key, &[], 0),
             Op::Incr(key, delta) => (INCR, 0, key, &[], delta as u64),
+            Op::IncrByFloat { key, by } => (INCR_BY_FLOAT, 0, key, by, 0),
+            Op::MsetNx(pairs) => (MSETNX, 0, NO_KEY, pairs, 0),
             Op::Expire(key, ms, only) => (EXPIRE, only.bits(), key, &[], ms as u64),
             Op::Ttl(key) => (TTL, 0, key, &[], 0),
             Op::Pttl(key) => (PTTL, 0, key, &[], 0),
@@ -299,6 +319,7 @@ impl<'a> Op<'a> {
             Op::Strlen(key) => (STRLEN, 0, key, &[], 0),
             Op::Append { key, value } => (APPEND, 0, key, value, 0),
             Op::MemoryUsage(key) => (MEMORY_USAGE, 0, key, &[], 0),
+            Op::MemoryStats => (MEMORY_STATS, 0, NO_KEY, &[], 0),
             Op::DbSize => (DBSIZE, 0, NO_KEY, &[], 0),
             Op::FlushAll => (FLUSHALL, 0, NO_KEY, &[], 0),
             Op::Info => (INFO, 0, NO_KEY, &[], 0),
@@ -339,6 +360,8 @@ impl<'a> Op<'a> {
             DEL => Op::Del(key),
             EXISTS => Op::Exists(key),
             INCR => Op::Incr(key, number as i64),
+            INCR_BY_FLOAT => Op::IncrByFloat { key, by: value },
+            MSETNX => Op::MsetNx(value),
             EXPIRE => Op::Expire(key, number as i64, ExpireIf::from_bits(flags)?),
             TTL => Op::Ttl(key),
             PTTL => Op::Pttl(key),
@@ -351,6 +374,7 @@ impl<'a> Op<'a> {
             STRLEN => Op::Strlen(key),
             APPEND => Op::Append { key, value },
             MEMORY_USAGE => Op::MemoryUsage(key),
+            MEMORY_STATS => Op::MemoryStats,
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
@@ -408,6 +432,9 @@ mod tests {
             Op::Strlen(key(b"sl")),
             Op::Append { key: key(b"ap"), value: b"tail" },
             Op::MemoryUsage(key(b"mu")),
+            Op::MemoryStats,
+            Op::IncrByFloat { key: key(b"f"), by: b"-1.5e3" },
+            Op::MsetNx(b"encoded sets"),
             Op::DbSize,
             Op::FlushAll,
             Op::Info,

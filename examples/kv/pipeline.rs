@@ -276,21 +276,12 @@ impl Pipeline {
                             return (used, End::Quit);
                         }
                         Plan::One(core, op) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
-                        Plan::One(core, op) => {
-                            // The read's only request: its reply is the only one owed.
-                            let alone = used == input.len() && self.out.is_empty() && self.holes.is_empty();
-                            if let Some(direct) = direct.filter(|_| alone) {
-                                shards.forward_direct(core, op, direct);
-                                continue;
-                            }
-                            if self.holes.capacity() == 0 {
-                                self.reserve_for_forwarding();
-                            }
-                            let slot = self.slots.slot();
-                            self.leave_hole(slot);
-                            self.owed_elsewhere += self.forward_cost(&op, core, shards);
-                            shards.forward(core, op, &self.slots, slot);
-                        }
+                        Plan::One(core, op) => self.forward_one(core, op, used == input.len(), shards, direct),
+                        Plan::Encoded(core, encoded) => match Op::decode(&encoded) {
+                            Some((op, _)) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
+                            Some((op, _)) => self.forward_one(core, op, used == input.len(), shards, direct),
+                            None => replies::error(&mut self.out, "ERR unreadable operation"),
+                        },
                         Plan::Many(ops, how) => {
                             let first = self.slots.ranges.borrow().len() as u32;
                             for (core, op) in ops {
@@ -316,6 +307,25 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// Forwards `op` to `core`: the read's only request (`last` of the read, nothing owed
+    /// before it) goes with the connection's descriptor, for that core to answer the client
+    /// itself; any other leaves a hole for the answer. Inlined: the forwarded GET's and
+    /// SET's path.
+    #[inline(always)]
+    fn forward_one(&mut self, core: usize, op: Op<'_>, last: bool, shards: &Shards, direct: Option<&Direct>) {
+        let alone = last && self.out.is_empty() && self.holes.is_empty();
+        if let Some(direct) = direct.filter(|_| alone) {
+            return shards.forward_direct(core, op, direct);
+        }
+        if self.holes.capacity() == 0 {
+            self.reserve_for_forwarding();
+        }
+        let slot = self.slots.slot();
+        self.leave_hole(slot);
+        self.owed_elsewhere += self.forward_cost(&op, core, shards);
+        shards.forward(core, op, &self.slots, slot);
     }
 
     /// What forwarding `op` to `core` counts against the budget: the most its reply can take

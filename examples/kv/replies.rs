@@ -17,6 +17,10 @@ pub enum Combine {
     Info,
     /// One array of every array's elements, in order (KEYS).
     Flatten,
+    /// MEMORY STATS from each shard's keys and bytes (`memory.rs`).
+    MemoryStats,
+    /// MEMORY DOCTOR, likewise.
+    MemoryDoctor,
 }
 
 /// `+text`
@@ -109,6 +113,11 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
             out.extend_from_slice(head.as_bytes());
             bodies.iter().for_each(|b| out.extend_from_slice(b));
             out.extend_from_slice(b"\r\n");
+        }
+        Combine::MemoryStats | Combine::MemoryDoctor => {
+            let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
+            let write = if how == Combine::MemoryStats { super::memory::stats } else { super::memory::doctor };
+            write(out, &bodies);
         }
         Combine::Flatten => {
             let arrays: Vec<(usize, &[u8])> = parts.filter_map(array_elements).collect();

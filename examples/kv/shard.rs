@@ -120,6 +120,9 @@ impl Link {
         match *op {
             Op::Set { value, .. } | Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
             Op::Append { value, .. } => self.sent_value = self.sent_value.saturating_add(value.len()),
+            // Its batch is longer than any value in it.
+            Op::MsetNx(pairs) => self.sent_value = self.sent_value.max(pairs.len()),
+            Op::IncrByFloat { .. } => self.sent_value = self.sent_value.max(super::float::LONGEST_TEXT),
             _ => {}
         }
     }

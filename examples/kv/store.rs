@@ -13,9 +13,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
+use super::float;
 use super::glob;
 use super::hash::{self, Key};
-use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
+use super::op::{decode_all, ExpireIf, Expiry, Only, Op, SetHow, SetReply};
 use super::replies;
 use super::resp::{integer, MAX_BULK};
 
@@ -118,6 +119,8 @@ impl Store {
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
             Op::Incr(key, delta) => self.incr(key, delta, now, out),
+            Op::IncrByFloat { key, by } => self.incr_by_float(key, by, now, out),
+            Op::MsetNx(pairs) => self.mset_nx(pairs, now, out),
             Op::Expire(key, ms, only) => self.expire(key, ms, only, now, out),
             // Redis rounds TTL's seconds to the nearest.
             Op::Ttl(key) => self.time_left(key, now, out, |left| (left.as_millis() + 500) / 1000),
@@ -143,6 +146,12 @@ impl Store {
                 Some(e) => replies::int(out, e.footprint() as i64),
                 None => replies::nil(out),
             },
+            Op::MemoryStats => {
+                self.sweep(now);
+                let bytes: usize = self.map.iter().map(Entry::footprint).sum();
+                let stats = format!("keys:{}\r\ndataset_bytes:{bytes}\r\n", self.map.len());
+                replies::bulk(out, stats.as_bytes());
+            }
             Op::DbSize => {
                 self.sweep(now);
                 replies::int(out, self.map.len() as i64);
@@ -348,13 +357,52 @@ impl Store {
         };
         let mut digits = Vec::with_capacity(20);
         replies::int(&mut digits, next); // ":n\r\n"
-        let text = &digits[1..digits.len() - 2];
+        self.write_keeping_expiry(key, &digits[1..digits.len() - 2]);
+        replies::int(out, next);
+    }
+
+    /// INCRBYFLOAT: the sum written as Redis writes it (`float.rs`), its expiry time kept,
+    /// and answered as a bulk string.
+    fn incr_by_float(&mut self, key: Key<'_>, by: &[u8], now: Instant, out: &mut Vec<u8>) {
+        const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+        let current = match self.live(key, now) {
+            None => float::parse(b"0"),
+            Some(e) => float::parse(&e.value),
+        };
+        let (Some(current), Some(by)) = (current, float::parse(by)) else {
+            return replies::error(out, NOT_A_FLOAT);
+        };
+        let Some(sum) = float::add(current, by) else {
+            return replies::error(out, "ERR increment would produce NaN or Infinity");
+        };
+        self.write_keeping_expiry(key, sum.as_bytes());
+        replies::bulk(out, sum.as_bytes());
+    }
+
+    /// Writes a counter's new `text` (the key live or absent: a live key keeps its time).
+    fn write_keeping_expiry(&mut self, key: Key<'_>, text: &[u8]) {
         match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
             Some(e) => e.set_value(text),
             None => self.insert(key, text, None),
         }
         self.wrote(text.len());
-        replies::int(out, next);
+    }
+
+    /// MSETNX on this shard: `pairs` (encoded SETs) are all written if none of their keys
+    /// lives, else none; 1 or 0. One operation, so no other request comes between the
+    /// looks and the writes.
+    fn mset_nx(&mut self, pairs: &[u8], now: Instant, out: &mut Vec<u8>) {
+        let sets = || {
+            decode_all(pairs).filter_map(|op| match op {
+                Op::Set { key, value } => Some((key, value)),
+                _ => None,
+            })
+        };
+        if sets().any(|(key, _)| self.live(key, now).is_some()) {
+            return replies::int(out, 0);
+        }
+        sets().for_each(|(key, value)| self.overwrite(key, value, None));
+        replies::int(out, 1);
     }
 
     fn live(&mut self, key: Key<'_>, now: Instant) -> Option<&Entry> {
