@@ -10,7 +10,7 @@
 //! drop them, or use the poll-style [`Source::poll_send`], whose `Pending` means nothing was
 //! sent on both drivers.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
@@ -143,10 +143,7 @@ impl Source {
             }
             // By its readiness half on both drivers: the ring's CONNECT would spin on a full
             // backlog (see `Connect`).
-            let mut waiting = false;
-            let driver = self.reactor().driver();
-            let attempts = poll_fn(|cx| driver.poll_syscall(self.target(), cx, &mut connect, &mut waiting));
-            let res = self.turned(Interest::Write, attempts).await;
+            let res = self.run_by_readiness(&mut connect).await;
             connect.finish(res)
         }
     }

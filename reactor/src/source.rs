@@ -133,10 +133,18 @@ impl Source {
     /// the socket types do not wrap; it runs the same loop as every built-in operation.
     pub async fn retry<T>(&self, interest: Interest, syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
         let mut call = crate::op::Custom { interest, syscall, out: None };
-        let mut waiting = false;
-        let attempts = poll_fn(|cx| self.reactor.driver().poll_syscall(self.target(), cx, &mut call, &mut waiting));
-        self.turned(interest, attempts).await?;
+        self.run_by_readiness(&mut call).await?;
         Ok(call.out.take().expect("the syscall succeeded"))
+    }
+
+    /// Runs `syscall` by the readiness loop on its direction's turn, on either driver (on
+    /// io_uring too, where it is not a ring entry): for caller syscalls, and for an op that
+    /// must keep out of the ring (a Unix connect, see `Source::connect`).
+    pub(crate) async fn run_by_readiness<S: Syscall>(&self, syscall: &mut S) -> io::Result<usize> {
+        let interest = syscall.interest();
+        let mut waiting = false;
+        let attempts = poll_fn(|cx| self.reactor.driver().poll_syscall(self.target(), cx, syscall, &mut waiting));
+        self.turned(interest, attempts).await
     }
 
     /// Runs `op` on its direction's turn, the way the core's driver runs operations.

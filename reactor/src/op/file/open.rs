@@ -78,8 +78,7 @@ unsafe impl Halves for OpenAt {
             return None;
         }
         if self.flags & libc::O_NONBLOCK == 0 {
-            let status = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL)).ok()?;
-            syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK)).ok()?;
+            clear_nonblocking(&fd).ok()?;
         }
         Some(Ok(fd.into_raw_fd() as usize))
     }
@@ -122,9 +121,14 @@ fn wait_for_a_writer(reader: OwnedFd) -> io::Result<usize> {
             }
         }
     }
-    let status = syscall!(fcntl(reader.as_raw_fd(), libc::F_GETFL))?;
-    syscall!(fcntl(reader.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK))?;
+    clear_nonblocking(&reader)?;
     Ok(reader.into_raw_fd() as usize)
+}
+
+/// Takes off the O_NONBLOCK an open added that the caller did not ask for.
+fn clear_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    let status = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+    syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK)).map(drop)
 }
 
 #[cfg(test)]
