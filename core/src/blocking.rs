@@ -32,6 +32,7 @@ use crate::handle::Handle;
 use crate::join::{JoinError, JoinHandle, JoinState};
 use crate::runtime::Builder;
 use crate::sched_policy::Policy;
+use crate::scoped::{self, Scoped};
 
 /// Default bound on pool threads (tokio's is 512; a thread-per-core service wants far fewer).
 const DEFAULT_MAX_THREADS: usize = 64;
@@ -224,21 +225,8 @@ fn current_pool() -> Option<Arc<Pool>> {
 
 /// Makes `pool` the calling thread's blocking pool (a core's, or a job's while it runs)
 /// until the guard drops, which restores the one before.
-pub(crate) fn enter(pool: Arc<Pool>) -> PoolGuard {
-    let before = CURRENT.with(|c| c.replace(Some(pool)));
-    PoolGuard { before }
-}
-
-pub(crate) struct PoolGuard {
-    before: Option<Arc<Pool>>,
-}
-
-impl Drop for PoolGuard {
-    fn drop(&mut self) {
-        let before = self.before.take();
-        // Dropped outside the borrow: the last reference to a pool shuts it down.
-        let _entered = CURRENT.try_with(|c| c.replace(before)).ok().flatten();
-    }
+pub(crate) fn enter(pool: Arc<Pool>) -> Scoped<Arc<Pool>> {
+    scoped::set(&CURRENT, Some(pool))
 }
 
 /// A bounded pool of helper threads; see the module docs.

@@ -18,6 +18,7 @@ use crate::blocking::Pool;
 use crate::deadline::Deadline;
 use crate::join::JoinHandle;
 use crate::mailbox::{Mailbox, Msg};
+use crate::scoped::{self, Scoped};
 use crate::spawn::spawn_remote;
 
 /// What other threads know of one core.
@@ -182,9 +183,8 @@ impl Handle {
     /// Makes `handle` the calling thread's current handle until the guard drops, for a
     /// blocking job: the pool thread holds the handle only while the job runs, so an idle
     /// thread does not keep a stopped runtime's mailboxes (and their eventfds) alive.
-    pub(crate) fn enter(handle: Option<Handle>) -> EnterGuard {
-        let before = CURRENT.try_with(|c| c.replace(handle)).ok().flatten();
-        EnterGuard { before }
+    pub(crate) fn enter(handle: Option<Handle>) -> Scoped<Handle> {
+        scoped::set(&CURRENT, handle)
     }
 
     /// How many cores the runtime has.
@@ -284,19 +284,6 @@ impl Handle {
             // No thread to wait on: stop at once rather than not at all.
             self.shared.stop();
         }
-    }
-}
-
-/// Restores the current handle [`Handle::enter`] replaced.
-pub(crate) struct EnterGuard {
-    before: Option<Handle>,
-}
-
-impl Drop for EnterGuard {
-    fn drop(&mut self) {
-        let before = self.before.take();
-        // The job's handle is dropped outside the borrow.
-        let _job_handle = CURRENT.try_with(|c| c.replace(before)).ok().flatten();
     }
 }
 

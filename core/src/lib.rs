@@ -31,6 +31,7 @@ mod mailbox;
 mod runtime;
 mod sched_policy;
 mod scheduler;
+mod scoped;
 mod spawn;
 pub mod sync;
 mod task;

@@ -323,24 +323,23 @@ impl Runtime {
     /// Joins the cores, then gives the blocking pool what is left of the grace; neither on
     /// one of the runtime's own cores, which must not block (nor wait for itself).
     fn wait_for_cores_then_pool(&mut self) {
-        let on_own_core = self.on_own_core();
-        self.join_cores();
-        if !on_own_core {
+        if self.join_cores() {
             // The grace counts from the shutdown's start, so jobs had all of it to run and
             // this never waits past it.
             self.pool.shutdown(self.handle.shared().grace_left());
         }
     }
 
-    /// Joins every core thread, unless the caller is one of them.
-    fn join_cores(&mut self) {
+    /// Joins every core thread, unless the caller is one of them; says whether it did.
+    fn join_cores(&mut self) -> bool {
         if self.on_own_core() {
             self.threads.clear(); // detached: each exits once it reads its Shutdown
-            return;
+            return false;
         }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        true
     }
 
     /// Whether the calling thread is one of this runtime's cores.
