@@ -3,7 +3,8 @@
 
 mod support;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ringpoll::{JoinError, Runtime};
@@ -249,14 +250,133 @@ fn a_job_spawned_from_one_core_is_awaited_on_another() {
     assert_eq!(core, Some(1), "the waiter resumed on its own core");
 }
 
+/// Pool threads of this process whose name starts with `prefix` (each test names its pool).
+fn threads_named(prefix: &str) -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// `threads_named(prefix)` once it is down to `at_most`, or as it is after `secs` seconds.
+fn threads_settled(prefix: &str, at_most: usize, secs: u64) -> usize {
+    let give_up = Instant::now() + Duration::from_secs(secs);
+    while threads_named(prefix) > at_most && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    threads_named(prefix)
+}
+
+/// A job that records whether it ran and whether it was dropped (run or not).
+struct Probe {
+    ran: Arc<AtomicBool>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Probe {
+    fn new() -> (Probe, Arc<AtomicBool>, Arc<AtomicBool>) {
+        let (ran, dropped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        (Probe { ran: ran.clone(), dropped: dropped.clone() }, ran, dropped)
+    }
+
+    fn run(self) -> u32 {
+        self.ran.store(true, SeqCst);
+        42
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.dropped.store(true, SeqCst);
+    }
+}
+
+/// The defect this fixes: a job queued through a handle that outlived its runtime still ran,
+/// on a thread started for it. As tokio's, it is now dropped unrun and its handle says
+/// Cancelled, and no thread is started.
 #[test]
-fn a_handle_that_outlives_its_runtime_still_runs_blocking_jobs() {
-    let rt = one_core_runtime();
+fn a_job_queued_after_the_runtime_is_dropped_is_cancelled_and_never_runs() {
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("late-drop").build().unwrap();
     let handle = rt.handle().clone();
     drop(rt);
-    // As documented on Handle::spawn_blocking: the pool is shut down, but a job it is given
-    // runs on a thread started for it, and its thread exits afterwards.
-    let out = within(10, move || handle.spawn_blocking(|| (thread_name(), 6 * 7)).join().expect("job ran"));
-    assert!(out.0.starts_with("ringpoll-blocking-"), "ran on {}", out.0);
-    assert_eq!(out.1, 42);
+    let (probe, ran, dropped) = Probe::new();
+    let job = handle.spawn_blocking(move || probe.run());
+    assert!(dropped.load(SeqCst), "the job was not dropped at once");
+    assert!(job.is_finished(), "the handle of a refused job is complete at once");
+    assert!(matches!(within(10, move || job.join()), Err(JoinError::Cancelled)));
+    assert!(!ran.load(SeqCst), "a job queued after the shutdown ran");
+    assert_eq!(threads_named("late-drop"), 0, "a thread was started for a refused job");
+}
+
+/// The same after `Runtime::wait`, the handle awaited on a core of another runtime and under
+/// `block_on`.
+#[test]
+fn a_job_queued_after_the_runtime_was_waited_for_is_cancelled_on_a_core_and_under_block_on() {
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("late-wait").build().unwrap();
+    let handle = rt.handle().clone();
+    handle.shutdown_gracefully(Duration::from_secs(5));
+    within(10, move || rt.wait());
+    let (probe, ran, _) = Probe::new();
+    let late = handle.spawn_blocking(move || probe.run());
+    assert!(matches!(run(async { bounded(late).await }), Err(JoinError::Cancelled)));
+    let other = one_core_runtime();
+    let (probe, ran_too, _) = Probe::new();
+    let on_core = other.spawn_on(0, move || async move { bounded(handle.spawn_blocking(move || probe.run())).await });
+    assert!(matches!(join_within(on_core, 10), Err(JoinError::Cancelled)));
+    assert!(!ran.load(SeqCst) && !ran_too.load(SeqCst), "a job queued after the shutdown ran");
+    assert_eq!(threads_named("late-wait"), 0, "a thread was started for a refused job");
+}
+
+/// A job running when its runtime is dropped may queue more: that work is refused too, and
+/// the handle it held (the last one) is dropped on its pool thread without harm.
+#[test]
+fn a_running_job_that_queues_more_after_the_runtime_is_dropped_gets_cancelled() {
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("late-job").build().unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let (dropped_tx, dropped) = mpsc::channel::<()>();
+    let (out_tx, out) = mpsc::channel();
+    rt.handle()
+        .spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            dropped.recv_timeout(Duration::from_secs(10)).expect("the runtime was dropped");
+            let (probe, ran, _) = Probe::new();
+            let nested = ringpoll::Handle::current().spawn_blocking(move || probe.run()).join();
+            let _ = out_tx.send((nested.map_err(|e| e.is_cancelled()), ran.load(SeqCst)));
+        })
+        .detach();
+    started.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    drop(rt); // does not wait for the job (no graceful shutdown was started)
+    dropped_tx.send(()).unwrap();
+    let (nested, ran) = out.recv_timeout(Duration::from_secs(10)).expect("the job finished");
+    assert_eq!(nested, Err(true), "the nested job was not cancelled");
+    assert!(!ran, "a job queued after the shutdown ran");
+    assert_eq!(threads_settled("late-job", 0, 5), 0, "the pool thread outlived its job");
+}
+
+/// Idle pool threads exit when the runtime goes, long before their keep-alive, though a
+/// handle (which keeps the pool's bookkeeping, no thread) is still held.
+#[test]
+fn idle_pool_threads_exit_with_the_runtime_while_a_handle_is_kept() {
+    let rt = Runtime::builder()
+        .cores([0])
+        .driver(driver())
+        .blocking_thread_name("idle-kept")
+        .blocking_keep_alive(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let barrier = Arc::new(std::sync::Barrier::new(3));
+    let jobs: Vec<_> = (0..3)
+        .map(|_| {
+            let barrier = barrier.clone();
+            handle.spawn_blocking(move || barrier.wait().is_leader())
+        })
+        .collect();
+    let leaders = within(10, move || jobs.into_iter().map(|j| j.join().expect("job ran")).filter(|l| *l).count());
+    assert_eq!(leaders, 1);
+    assert_eq!(threads_named("idle-kept"), 3, "three idle threads wait for work");
+    drop(rt);
+    assert_eq!(threads_settled("idle-kept", 0, 5), 0, "idle pool threads outlived the runtime");
+    assert_eq!(handle.core_count(), 1, "the handle is still usable");
 }

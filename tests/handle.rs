@@ -109,3 +109,36 @@ fn spawning_on_a_core_that_does_not_exist_panics_naming_the_mistake() {
     let rt = two_core_runtime();
     rt.handle().spawn_on(5, || async {}).detach();
 }
+
+/// The last handle of a runtime that is gone, dropped in a task of another runtime: its drop
+/// closes the first runtime's blocking pool without waiting, so the core goes on serving.
+#[test]
+fn the_last_handle_of_a_dropped_runtime_is_dropped_on_another_runtimes_core() {
+    let gone = two_core_runtime();
+    let handle = gone.handle().clone();
+    drop(gone);
+    let other = support::one_core_runtime();
+    let dropped = other.spawn_on(0, move || async move {
+        drop(handle); // the last one: the cores' own copies went with their threads
+        ringpoll::current_core()
+    });
+    assert_eq!(join_within(dropped, 10), Some(0));
+    assert_eq!(join_within(other.spawn_on(0, || async { 7 }), 10), 7, "the core serves on");
+}
+
+/// A graceful shutdown started by a task, the runtime then dropped on the test thread: the
+/// drop lets the tasks finish in the grace (as `Runtime::wait` would), then returns.
+#[test]
+fn dropping_the_runtime_after_a_task_started_a_graceful_shutdown_lets_tasks_finish() {
+    let rt = two_core_runtime();
+    let finishing = rt.spawn_on(1, || async {
+        ringpoll::time::sleep(Duration::from_millis(100)).await;
+        ringpoll::current_core()
+    });
+    let started = rt.spawn_on(0, || async { Handle::current().shutdown_gracefully(Duration::from_secs(8)) });
+    join_within(started, 10);
+    let start = Instant::now();
+    support::within(20, move || drop(rt));
+    assert!(start.elapsed() < Duration::from_secs(5), "the drop waited out the grace: {:?}", start.elapsed());
+    assert_eq!(join_within(finishing, 10), Some(1), "the task due to finish in the grace was cut off");
+}

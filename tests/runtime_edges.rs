@@ -406,6 +406,134 @@ fn runtime_shutdown_gracefully_on_its_own_core_lets_that_cores_tasks_finish() {
     assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
 }
 
+/// The defect this fixes: a graceful shutdown started by a task, then the runtime dropped
+/// (nobody calls `wait`): the drop stopped the cores at once and gave the blocking pool no
+/// time, so a task due to finish in the grace was cancelled and a running job (a write, say)
+/// was cut off when the process exited. The drop now lets the shutdown under way finish, as
+/// `wait` does: tasks get the grace, blocking jobs what is left of it.
+#[test]
+fn dropping_the_runtime_during_a_graceful_shutdown_lets_tasks_and_blocking_jobs_finish() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let in_job = finished.clone();
+    let (asked_tx, asked_rx) = mpsc::channel();
+    let short = rt.spawn_on(0, move || async move {
+        ringpoll::spawn_blocking(move || {
+            thread::sleep(Duration::from_millis(300));
+            in_job.fetch_add(1, Ordering::SeqCst);
+        })
+        .detach();
+        Handle::current().shutdown_gracefully(Duration::from_secs(8));
+        let _ = asked_tx.send(());
+        ringpoll::time::sleep(Duration::from_millis(100)).await;
+        3
+    });
+    asked_rx.recv_timeout(Duration::from_secs(10)).expect("the task asked for the shutdown");
+    let start = Instant::now();
+    within(20, move || drop(rt));
+    let took = start.elapsed();
+    assert_eq!(finished.load(Ordering::SeqCst), 1, "the drop cut the running blocking job off");
+    assert_eq!(join_within_result(short).expect("the task finished in the grace"), 3);
+    assert!(took < Duration::from_secs(5), "the drop waited out the grace instead of the work: {took:?}");
+}
+
+/// The other half: with a job that never returns the drop waits for the grace, no longer.
+#[test]
+fn dropping_the_runtime_during_a_graceful_shutdown_leaves_a_stuck_job_at_the_grace() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    rt.spawn_on(0, move || async move {
+        ringpoll::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        })
+        .detach();
+        Handle::current().shutdown_gracefully(Duration::from_millis(400));
+    })
+    .detach();
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    let start = Instant::now();
+    within(10, move || drop(rt));
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(300), "the blocking job got no grace: {took:?}");
+    assert!(took < Duration::from_secs(3), "the drop waited past the grace: {took:?}");
+    drop(release_tx);
+}
+
+/// `Runtime::shutdown` is the way to stop at once, graceful shutdown under way or not.
+#[test]
+fn runtime_shutdown_stops_at_once_even_during_a_graceful_shutdown() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let sleeper = rt.spawn_on(0, || async { ringpoll::time::sleep(Duration::from_secs(60)).await });
+    rt.handle().shutdown_gracefully(Duration::from_secs(60));
+    let start = Instant::now();
+    within(10, move || rt.shutdown());
+    assert!(start.elapsed() < Duration::from_secs(3), "shutdown waited {:?}", start.elapsed());
+    assert!(matches!(join_within_result(sleeper), Err(JoinError::Cancelled)));
+}
+
+/// Dropped on one of its own cores during a graceful shutdown, the runtime cannot wait
+/// there: the grace still runs, and a task finishing in it may still use the blocking pool
+/// (refused only once the cores have stopped); afterwards no runtime thread is left.
+#[test]
+fn the_runtime_dropped_on_its_own_core_during_a_graceful_shutdown_keeps_the_pool_for_the_grace() {
+    let _guard = fd_lock();
+    let threads = runtime_threads();
+    let rt = two_core_runtime();
+    let handle = rt.handle().clone();
+    let slot = Arc::new(Mutex::new(Some(rt)));
+    let late_job = handle.spawn_on(1, || async {
+        ringpoll::time::sleep(Duration::from_millis(200)).await;
+        bounded(ringpoll::spawn_blocking(|| 7)).await
+    });
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    handle
+        .spawn_on(0, move || async move {
+            Handle::current().shutdown_gracefully(Duration::from_secs(8));
+            let rt = slot.lock().unwrap().take();
+            drop(rt); // on core 0: must neither wait here nor close the pool before the grace
+            let _ = dropped_tx.send(());
+        })
+        .detach();
+    dropped_rx.recv_timeout(Duration::from_secs(5)).expect("the drop on a core returned");
+    let out = join_within_result(late_job).expect("the task finished in the grace");
+    assert_eq!(out.expect("its blocking job ran"), 7);
+    // Every task is done, so the cores stop before the grace; the thread the drop started
+    // joins them, closes the pool and exits, and then the pool refuses work.
+    assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
+    assert!(matches!(join_within_result(handle.spawn_blocking(|| 1)), Err(JoinError::Cancelled)));
+}
+
+/// Dropped by one of its own blocking jobs during a graceful shutdown with no end, the
+/// runtime waits for its cores and its other jobs, never for the job that drops it.
+#[test]
+fn the_runtime_dropped_in_its_own_blocking_job_during_an_endless_grace_returns() {
+    let _guard = fd_lock();
+    let slot = Arc::new(Mutex::new(Some(two_core_runtime())));
+    let in_job = slot.clone();
+    let (returned_tx, returned_rx) = mpsc::channel();
+    let handle = slot.lock().unwrap().as_ref().unwrap().handle().clone();
+    handle
+        .spawn_on(0, move || async move {
+            ringpoll::spawn_blocking(move || {
+                let rt = in_job.lock().unwrap().take().expect("the runtime");
+                Handle::current().shutdown_gracefully(Duration::MAX);
+                let start = Instant::now();
+                drop(rt);
+                let _ = returned_tx.send(start.elapsed());
+            })
+            .detach();
+        })
+        .detach();
+    let took = returned_rx.recv_timeout(Duration::from_secs(10)).expect("the drop returned");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(matches!(join_within_result(handle.spawn_on(1, || async { 1 })), Err(JoinError::Cancelled)));
+}
+
 #[test]
 fn run_on_each_core_reports_one_cores_panic_and_that_core_serves_on() {
     let _guard = fd_lock();

@@ -14,10 +14,15 @@
 //!
 //! Queue protocol: a job is pushed under the lock; it wakes one idle thread if there are at
 //! least as many idle threads as queued jobs (each woken thread takes one), and otherwise
-//! starts a thread if the bound allows. A job, once accepted, runs: shutdown only stops idle
-//! threads from waiting for more, so a write the caller started is never silently skipped.
-//! Shutdown waits for the queue and the running jobs up to its grace period, then returns and
-//! leaves a stuck job's thread behind, detached, rather than hang.
+//! starts a thread if the bound allows. A job, once accepted, runs: shutdown stops idle
+//! threads from waiting for more but lets them empty the queue, so a write the caller started
+//! is never silently skipped. A job queued after the shutdown (through a [`Handle`] that
+//! outlived its runtime, or by a job still running) is refused, as by tokio's pool: it is
+//! dropped unrun on the calling thread and its handle completes with
+//! [`JoinError::Cancelled`], and no thread is started for it. Shutdown waits for the queue and
+//! the running jobs up to its grace period, then returns and leaves a stuck job's thread
+//! behind, detached, rather than hang. Idle threads exit at the shutdown, so a handle kept
+//! afterwards holds the pool's bookkeeping but no thread.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -105,6 +110,9 @@ impl Builder {
 /// `spawn_blocking` queues on the same pool, so a job may split its work or wait for
 /// another's with [`JoinHandle::join`]. A joining job holds its thread meanwhile: if every
 /// pool thread ([`Builder::blocking_threads`]) waits so, none is left to run what they wait for.
+/// Once the pool has shut down (its runtime stopped, or `block_on` returned), a job still
+/// running that queues another gets a handle that completes with [`JoinError::Cancelled`]; the
+/// new job is dropped unrun.
 ///
 /// ```
 /// # ringpoll::block_on(async {
@@ -136,7 +144,13 @@ impl Handle {
     /// [`spawn_blocking`]: while `f` runs, [`Handle::current`] is this handle. The returned
     /// handle can be awaited on any core, or joined on a thread that is not a core.
     ///
-    /// A job queued after the runtime has shut down still runs, on a thread started for it.
+    /// A job queued after the runtime has shut down (dropped, or its [`Runtime::wait`] or
+    /// [`Runtime::shutdown_gracefully`] returned) is not run, as with tokio: it is dropped at
+    /// once, on the calling thread, and the returned handle completes with
+    /// [`JoinError::Cancelled`], whether it is awaited or joined.
+    ///
+    /// [`Runtime::wait`]: crate::Runtime::wait
+    /// [`Runtime::shutdown_gracefully`]: crate::Runtime::shutdown_gracefully
     ///
     /// ```no_run
     /// use ringpoll::Runtime;
@@ -277,9 +291,17 @@ impl Pool {
         Ok(Arc::new(Pool { shared: Arc::new(shared) }))
     }
 
-    /// Queues `job`, waking an idle thread or starting one.
+    /// Queues `job`, waking an idle thread or starting one; after [`Pool::shutdown`], drops
+    /// it unrun instead (its handle says Cancelled), as tokio's pool refuses work once shut.
     fn execute(&self, job: Job) {
         let mut state = self.shared.lock();
+        if state.shutdown {
+            drop(state);
+            // Outside the lock: the job may hold anything, the last handle of this pool's
+            // runtime or the runtime itself, whose drops lock the pool again.
+            drop(job);
+            return;
+        }
         state.queue.push_back(job);
         if state.queue.len() <= state.idle {
             self.shared.work.notify_one();
@@ -474,6 +496,31 @@ mod tests {
         }));
         assert!(pool.shutdown(Duration::from_secs(5)));
         assert!(rx.try_recv().is_ok(), "shutdown returned before the running job finished");
+    }
+
+    #[test]
+    fn a_job_queued_after_shutdown_is_dropped_unrun_and_starts_no_thread() {
+        let pool = pool(2, Duration::from_secs(5));
+        assert!(pool.shutdown(Duration::from_secs(5)));
+        let (ran_tx, ran) = mpsc::channel::<()>();
+        let (dropped_tx, dropped) = mpsc::channel::<()>();
+        let guard = DropSignal(dropped_tx);
+        pool.execute(Box::new(move || {
+            let _guard = guard;
+            ran_tx.send(()).unwrap();
+        }));
+        assert!(dropped.try_recv().is_ok(), "the refused job was not dropped at once");
+        assert!(ran.try_recv().is_err(), "a job queued after the shutdown ran");
+        assert_eq!(pool.threads(), 0, "a thread was started for a refused job");
+    }
+
+    /// Sends on its channel when dropped.
+    struct DropSignal(mpsc::Sender<()>);
+
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
     }
 
     #[test]

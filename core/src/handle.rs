@@ -3,8 +3,10 @@
 //! A handle names the cores, spawns onto them, reads their stats and starts a graceful
 //! shutdown; it owns no thread. Only the `Runtime` joins the core threads, so dropping a
 //! handle anywhere is an `Arc` decrement, and a handle that outlives its runtime still works:
-//! spawns onto a stopped core complete their `JoinHandle` with `JoinError::Cancelled`, and
-//! blocking jobs still run (the handle keeps the blocking pool, which starts a thread for one).
+//! spawns onto a stopped core complete their `JoinHandle` with `JoinError::Cancelled`, and so
+//! do blocking jobs queued once the runtime has shut down: they are dropped unrun, as tokio's.
+//! The handle keeps the blocking pool's bookkeeping, not its threads, which exit at the
+//! shutdown.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -255,7 +257,12 @@ impl Handle {
     /// from a task or a blocking job (the waiting happens on a thread of its own); a second
     /// call does nothing. [`Runtime::wait`](crate::Runtime::wait) returns once the cores have
     /// stopped and the blocking pool's jobs have finished or the same `grace`, counted from
-    /// this call, is over.
+    /// this call, is over; dropping the `Runtime` meanwhile does the same (so a task may start
+    /// the shutdown and `main` just drop the runtime), except on one of its own cores, where
+    /// nothing may wait and the shutdown runs on by itself. [`Runtime::shutdown`] cuts it
+    /// short.
+    ///
+    /// [`Runtime::shutdown`]: crate::Runtime::shutdown
     ///
     /// ```no_run
     /// use std::time::Duration;

@@ -110,7 +110,7 @@ impl Builder {
                         handle: Handle::new(Shared::new(kind, cores, pool.clone())),
                         threads,
                         pool,
-                        stop_on_drop: true,
+                        finished: false,
                     });
                     return Err(e);
                 }
@@ -124,7 +124,7 @@ impl Builder {
             let installed = handle.clone();
             handle.mailbox(index).send(Msg::Run(Box::new(move || installed.install())));
         }
-        Ok(Runtime { handle, threads, pool, stop_on_drop: true })
+        Ok(Runtime { handle, threads, pool, finished: false })
     }
 }
 
@@ -189,10 +189,7 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind, batch: bool) -> io::Re
 
 /// A thread-per-core runtime: one pinned thread per CPU, each running its own reactor and
 /// task queue. Tasks never move between cores; other threads reach a core through its
-/// mailbox. Dropping the runtime stops every core (their tasks are dropped) and joins them,
-/// except when the drop happens on one of its own cores: joining would wait for the very
-/// thread that drops, so the cores are told to stop and left to exit by themselves.
-/// A [`Handle`] is the cloneable, `Send + Sync` way to reach the cores.
+/// mailbox. A [`Handle`] is the cloneable, `Send + Sync` way to reach the cores.
 ///
 /// ```no_run
 /// use ringpoll::Runtime;
@@ -202,12 +199,38 @@ fn setup_core(index: usize, cpu: usize, kind: DriverKind, batch: bool) -> io::Re
 /// assert_eq!(answer, 42);
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # Shutdown
+///
+/// However the runtime ends, its blocking pool refuses work once its cores have stopped: a
+/// job queued later, through a kept [`Handle`], is dropped unrun and its handle completes
+/// with [`JoinError::Cancelled`](crate::JoinError::Cancelled), and the pool's idle threads
+/// exit then, not after their keep-alive.
+///
+/// - Dropping the runtime (or [`Runtime::shutdown`]) with no graceful shutdown under way
+///   stops every core at once (their tasks are dropped) and joins them; blocking jobs still
+///   running are not waited for: their threads finish them, detached, as with tokio's
+///   `shutdown_background`. Unlike tokio, whose drop waits for blocking jobs without bound, a
+///   drop never waits for a job that may never return; give jobs time with a graceful
+///   shutdown (tokio's `shutdown_timeout`).
+/// - Dropping the runtime while a graceful shutdown is under way
+///   ([`Handle::shutdown_gracefully`], from a task, a blocking job or any thread) lets it
+///   finish as [`Runtime::wait`] does: tasks get its grace, blocking jobs what is left of
+///   it, and the drop returns once the grace is over at the latest. Only a grace of
+///   `Duration::MAX`, which asks for no end, can make it wait for ever (for tasks or jobs
+///   that never end). [`Runtime::shutdown`] stops at once even then.
+/// - Dropped on one of its own cores, the runtime cannot wait there (joining would wait for
+///   the very thread that drops): the cores are told to stop (or left to the graceful
+///   shutdown under way) and a thread of its own joins them and then closes the blocking
+///   pool. Dropped in one of its blocking jobs, it waits as on any thread but never for that
+///   job.
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
     pool: Arc<Pool>,
-    /// False once a graceful shutdown started on one of its own cores runs without it.
-    stop_on_drop: bool,
+    /// Set once the cores were joined (or handed to a thread that joins them) and the pool
+    /// closed, so the drop after `wait` or `shutdown` has nothing left to do.
+    finished: bool,
 }
 
 impl Runtime {
@@ -268,10 +291,15 @@ impl Runtime {
         self.handle.stats()
     }
 
-    /// Stops every core at once, dropping its tasks, and joins the threads. Blocking jobs
-    /// still running are not waited for (their threads finish them, detached), as with
-    /// tokio's `shutdown_background`; dropping the runtime does the same.
-    pub fn shutdown(self) {}
+    /// Stops every core at once, dropping its tasks, and joins the threads, even while a
+    /// graceful shutdown is under way. Blocking jobs still running are not waited for (their
+    /// threads finish them, detached), as with tokio's `shutdown_background`.
+    pub fn shutdown(mut self) {
+        // Claimed with no grace, so a later Handle::shutdown_gracefully does nothing.
+        let _ = self.handle.shared().claim_shutdown(Duration::ZERO);
+        self.handle.shared().stop();
+        self.finish(false);
+    }
 
     /// Shuts down gracefully: every listener stops accepting (its accept fails with a
     /// shutdown error, see `ringpoll::shutdown`), tasks get up to `grace` to finish, then what
@@ -290,22 +318,21 @@ impl Runtime {
             // Waiting here would stall this core for the whole grace: its tasks could not
             // finish in time, the calling task would count itself as one to wait for, and a
             // grace of Duration::MAX would never end. The handle's shutdown waits on a thread
-            // of its own; the drop below must then not stop the cores before the grace.
+            // of its own, and the drop hands the rest to another (see `finish`).
             self.handle.shutdown_gracefully(grace);
-            self.stop_on_drop = false;
             return 0;
         }
         let cancelled = self.handle.shared().shutdown_gracefully(grace);
-        self.wait_for_cores_then_pool();
+        self.finish(true);
         cancelled.unwrap_or(0)
     }
 
     /// Waits until the cores stop (after [`Handle::shutdown_gracefully`]) and joins them, then
     /// waits for the blocking pool's jobs (queued or running) for what is left of that
     /// shutdown's grace: a job still running then is left behind, detached, never waited for,
-    /// so this returns once the grace is over at the latest. Without a graceful shutdown
-    /// started, blocking jobs get no wait (as on drop). Called on one of the runtime's own
-    /// cores it returns at once, as a drop would.
+    /// so this returns once the grace is over at the latest. With no shutdown started, it
+    /// waits until one is (a task or a thread holding a [`Handle`] may start it). Called on
+    /// one of the runtime's own cores it returns at once, as a drop there does.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -317,29 +344,30 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(mut self) {
-        self.wait_for_cores_then_pool();
+        self.finish(true);
     }
 
-    /// Joins the cores, then gives the blocking pool what is left of the grace; neither on
-    /// one of the runtime's own cores, which must not block (nor wait for itself).
-    fn wait_for_cores_then_pool(&mut self) {
-        if self.join_cores() {
-            // The grace counts from the shutdown's start, so jobs had all of it to run and
-            // this never waits past it.
-            self.pool.shutdown(self.handle.shared().grace_left());
+    /// Joins the cores, then closes the blocking pool, giving its jobs what is left of the
+    /// graceful shutdown's grace if `wait_for_pool` (none if no such shutdown started). On
+    /// one of the runtime's own cores, which must neither block nor join itself, a thread of
+    /// its own does both. Runs once.
+    fn finish(&mut self, wait_for_pool: bool) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
         }
-    }
-
-    /// Joins every core thread, unless the caller is one of them; says whether it did.
-    fn join_cores(&mut self) -> bool {
-        if self.on_own_core() {
-            self.threads.clear(); // detached: each exits once it reads its Shutdown
-            return false;
+        let threads = std::mem::take(&mut self.threads);
+        if !threads.iter().any(|t| t.thread().id() == thread::current().id()) {
+            return join_then_close(threads, &self.pool, self.handle.shared(), wait_for_pool);
         }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        let (pool, handle) = (self.pool.clone(), self.handle.clone());
+        let started = thread::Builder::new()
+            .name("ringpoll-finish".into())
+            .spawn(move || join_then_close(threads, &pool, handle.shared(), wait_for_pool));
+        if started.is_err() {
+            // No thread to wait on: the cores exit by themselves (detached), and the pool
+            // closes now rather than never.
+            self.pool.shutdown(Duration::ZERO);
         }
-        true
     }
 
     /// Whether the calling thread is one of this runtime's cores.
@@ -349,13 +377,28 @@ impl Runtime {
     }
 }
 
+/// Joins the core threads, then shuts the blocking pool down: the pool takes work until the
+/// cores have stopped, so a task finishing in a graceful shutdown's grace may still use it.
+fn join_then_close(threads: Vec<thread::JoinHandle<()>>, pool: &Pool, shared: &Shared, wait_for_pool: bool) {
+    for t in threads {
+        let _ = t.join();
+    }
+    // The grace counts from the shutdown's start, so jobs had all of it to run and this
+    // never waits past it.
+    pool.shutdown(if wait_for_pool { shared.grace_left() } else { Duration::ZERO });
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if self.stop_on_drop {
+        if self.finished {
+            return;
+        }
+        // Claiming the shutdown with no grace tells whether a graceful one is under way
+        // (then it is let finish, as `wait` does) and, if not, keeps one from starting now.
+        if self.handle.shared().claim_shutdown(Duration::ZERO).is_some() {
             self.handle.shared().stop();
         }
-        self.join_cores();
-        self.pool.shutdown(Duration::ZERO);
+        self.finish(true);
     }
 }
 
