@@ -2,7 +2,7 @@
 //! sockets: bytes and lengths intact, keep-alive and pipelining, 404s, every way out of the
 //! root refused, a client leaving mid-file, and the command line's conventions.
 
-#[path = "../examples/fileserver.rs"]
+#[path = "../examples/fileserver/main.rs"]
 #[allow(dead_code)]
 mod fileserver;
 
