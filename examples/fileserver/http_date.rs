@@ -2,6 +2,9 @@
 //! seconds since the Unix epoch. Written here rather than taken from a crate: it is some
 //! forty lines, and the example needs no dependency for it.
 
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -12,6 +15,21 @@ pub fn format(secs: u64) -> String {
     let weekday = DAYS[(days % 7) as usize];
     let (h, m, s) = (time / 3600, time / 60 % 60, time % 60);
     format!("{weekday}, {day:02} {} {year:04} {h:02}:{m:02}:{s:02} GMT", MONTHS[month as usize - 1])
+}
+
+/// Now as an IMF-fixdate, for a response's `Date` field (RFC 9110 §6.6.1: a server with a
+/// clock sends one in every 2xx, 3xx and 4xx). Formatted once a second per core thread,
+/// as nginx caches its time strings, not once per response.
+pub fn now() -> String {
+    thread_local!(static LAST: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) });
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != secs || text.is_empty() {
+            *at = secs;
+            *text = format(secs);
+        }
+        text.clone()
+    })
 }
 
 /// The seconds an HTTP-date names: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the

@@ -15,9 +15,11 @@
 //! and `bytes=-n` get 206 with `Content-Range`, the part sent by the same `sendfile` from
 //! its offset; a range starting past the end gets 416 (`Content-Range: bytes */len`). Several
 //! ranges, or a Range this server cannot read, get the whole file with 200, as the RFC
-//! allows. Files carry `Accept-Ranges: bytes` and `Last-Modified` (their mtime); a request
-//! whose `If-Modified-Since` is not older than that gets 304 with no body, and one whose
-//! `If-Range` date is not that exactly gets the whole file (the copy it would resume changed).
+//! allows. Files carry `Accept-Ranges: bytes`, `Last-Modified` (their mtime) and an `ETag`
+//! (their mtime and length, `etag.rs`); a request whose `If-None-Match` holds that tag (or
+//! `*`), or without one, whose `If-Modified-Since` is not older than the mtime, gets 304 with
+//! no body, and one whose `If-Range` is neither that tag nor that date exactly gets the whole
+//! file (the copy it would resume changed). Every response has a `Date`.
 //!
 //! Nothing outside the root is served: the URL is percent-decoded first and then split, so
 //! an encoded `%2e%2e%2f` is a `..` like any other, and a `..` segment is 403; after opening,
@@ -41,6 +43,7 @@ use ringpoll::signal::ShutdownSignals;
 pub mod args;
 #[path = "../cli/mod.rs"]
 pub mod cli;
+pub mod etag;
 pub mod http_date;
 pub mod range;
 pub mod request;

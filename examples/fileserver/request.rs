@@ -18,15 +18,18 @@ pub struct Request {
     pub conditions: Conditions,
 }
 
-/// The Range, If-Range and If-Modified-Since fields as sent. A field sent twice is kept
-/// as its lines joined with ", " (RFC 9110 §5.3), which no parser here takes: two Range
-/// lines are then a multi-range request, two dates no date, both served whole.
+/// The Range, If-Range, If-None-Match and If-Modified-Since fields as sent. A field sent
+/// twice is kept as its lines joined with ", " (RFC 9110 §5.3): two If-None-Match lines are
+/// one list, as the RFC means; two Range lines are a multi-range request and two dates no
+/// date, both served whole.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Conditions {
     /// `Range`.
     pub range: Option<String>,
     /// `If-Range`.
     pub if_range: Option<String>,
+    /// `If-None-Match`.
+    pub if_none_match: Option<String>,
     /// `If-Modified-Since`.
     pub if_modified_since: Option<String>,
 }
@@ -39,6 +42,8 @@ impl Conditions {
             &mut self.range
         } else if name.eq_ignore_ascii_case("if-range") {
             &mut self.if_range
+        } else if name.eq_ignore_ascii_case("if-none-match") {
+            &mut self.if_none_match
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             &mut self.if_modified_since
         } else {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ringpoll::fs::{File, OpenOptions};
 use ringpoll::net::{TcpListener, TcpStream};
 
+use super::etag;
 use super::http_date;
 use super::range::{self, Selection};
 use super::request::{self, Conditions, Parse, Request};
@@ -102,7 +103,7 @@ async fn respond(progress: Progress<'_>, root: &Path, request: &Request) -> io::
     };
     match found {
         Ok(Found::File(file, meta)) => match answer(&request.conditions, &meta) {
-            Answer::NotModified => not_modified(stream, head).await.map(|()| head.keep_alive),
+            Answer::NotModified => not_modified(stream, &meta, head).await.map(|()| head.keep_alive),
             Answer::Send(Selection::Unsatisfiable) => {
                 let fields = format!("Content-Range: bytes */{}\r\n", meta.len);
                 respond_plain(stream, 416, &fields, head).await.map(|()| head.keep_alive)
@@ -155,8 +156,9 @@ impl Progress<'_> {
     }
 }
 
-/// The answer to a request for a file, in RFC 9110 §13.2.2's order: If-Modified-Since
-/// first, then Range, which If-Range may turn off.
+/// The answer to a request for a file, in RFC 9110 §13.2.2's order: If-None-Match first
+/// (which turns If-Modified-Since off, §13.1.3), else If-Modified-Since, then Range, which
+/// If-Range may turn off.
 enum Answer {
     /// 304: the client's copy is current.
     NotModified,
@@ -166,26 +168,39 @@ enum Answer {
 
 /// What the request's conditions and Range make of the file `meta` describes.
 fn answer(conditions: &Conditions, meta: &FileMeta) -> Answer {
-    let since = conditions.if_modified_since.as_deref().and_then(http_date::parse);
-    // Not newer: compared in whole seconds, as Last-Modified says them.
-    if since.zip(meta.modified).is_some_and(|(since, modified)| modified <= since) {
+    let current = match &conditions.if_none_match {
+        Some(tags) => etag::none_match_hits(tags, &meta.etag),
+        // Not newer: compared in whole seconds, as Last-Modified says them.
+        None => {
+            let since = conditions.if_modified_since.as_deref().and_then(http_date::parse);
+            since.zip(meta.modified).is_some_and(|(since, modified)| modified <= since)
+        }
+    };
+    if current {
         return Answer::NotModified;
     }
-    // If-Range: send the part only if the client's copy is the one we have (its date is
-    // our Last-Modified exactly, §13.1.5), else the whole file, so that a resumed download
-    // of a changed file is not stitched from two. No ETag is sent, so a tag never matches.
-    let current = match (&conditions.if_range, meta.modified) {
+    // If-Range: send the part only if the client's copy is the one we have (its tag is ours,
+    // strongly compared, or its date is our Last-Modified exactly, §13.1.5), else the whole
+    // file, so that a resumed download of a changed file is not stitched from two.
+    let unchanged = match (&conditions.if_range, meta.modified) {
         (None, _) => true,
+        (Some(tag), _) if etag::is_tag(tag) => etag::strong_match(tag, &meta.etag),
         (Some(date), Some(modified)) => *date == http_date::format(modified),
         (Some(_), None) => false,
     };
-    let range = conditions.range.as_deref().filter(|_| current);
+    let range = conditions.range.as_deref().filter(|_| unchanged);
     Answer::Send(range::select(range, meta.len))
 }
 
-/// 304 Not Modified: no content, so no Content-Length either (RFC 9110 §15.4.5).
-async fn not_modified(stream: &TcpStream, head: Head) -> io::Result<()> {
-    let text = format!("HTTP/1.1 304 Not Modified\r\nConnection: {}\r\n\r\n", head.connection());
+/// 304 Not Modified: no content, so no Content-Length either, and of the file's fields only
+/// its ETag, which a 200 would have carried (RFC 9110 §15.4.5).
+async fn not_modified(stream: &TcpStream, meta: &FileMeta, head: Head) -> io::Result<()> {
+    let text = format!(
+        "HTTP/1.1 304 Not Modified\r\nDate: {}\r\nETag: {}\r\nConnection: {}\r\n\r\n",
+        http_date::now(),
+        meta.etag,
+        head.connection()
+    );
     stream.write_all(text.into_bytes()).await.0
 }
 
@@ -209,9 +224,11 @@ async fn send_file(
     let modified = meta.modified.map(|secs| format!("Last-Modified: {}\r\n", http_date::format(secs)));
     // The head goes out within the deadline the response started with.
     let text = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n{range}{}Connection: {}\r\n\r\n",
+        "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n{range}{}ETag: {}\r\nConnection: {}\r\n\r\n",
+        http_date::now(),
         content_type(&meta.rel),
         modified.unwrap_or_default(),
+        meta.etag,
         head.connection(),
     );
     let (res, _) = stream.write_all(text.into_bytes()).await;
@@ -241,6 +258,8 @@ struct FileMeta {
     /// Its mtime in whole seconds since the epoch, never later than now (RFC 9110
     /// §8.8.2.1); `None` before 1970.
     modified: Option<u64>,
+    /// Its entity tag (`etag.rs`).
+    etag: String,
     /// Its path relative to the root (for its Content-Type).
     rel: PathBuf,
 }
@@ -264,9 +283,11 @@ async fn open_under(root: &Path, rel: PathBuf) -> Result<Found, u16> {
     let meta = file.metadata().await.map_err(|_| 404u16)?;
     match (meta.is_file(), meta.is_dir()) {
         (true, _) => {
+            let mtime = meta.modified().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            let etag = etag::of(mtime, meta.len());
             let modified = meta.modified().min(SystemTime::now());
             let modified = modified.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
-            Ok(Found::File(file, FileMeta { len: meta.len(), modified, rel }))
+            Ok(Found::File(file, FileMeta { len: meta.len(), modified, etag, rel }))
         }
         (_, true) => Ok(Found::Directory(rel)),
         _ => Err(403),
@@ -313,7 +334,8 @@ async fn respond_plain(stream: &TcpStream, status: u16, fields: &str, head: Head
     };
     let body = format!("{status} {reason}\n");
     let text = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n{fields}Connection: {}\r\n\r\n{}",
+        "HTTP/1.1 {status} {reason}\r\nDate: {}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n{fields}Connection: {}\r\n\r\n{}",
+        http_date::now(),
         body.len(),
         head.connection(),
         if head.only { "" } else { &body },
