@@ -406,6 +406,29 @@ fn runtime_shutdown_gracefully_on_its_own_core_lets_that_cores_tasks_finish() {
     assert!(settled(fds, open_fds) <= fds, "descriptors left behind");
 }
 
+/// The defect this fixes: the graceful shutdown counted the cores' live tasks as soon as it
+/// had sent them its Drain, before a core busy with earlier mail had made the tasks spawned
+/// ahead of it; with none counted it stopped at once, and such a task was cancelled without
+/// any grace. The shutdown now waits (up to the grace) for each core to reach its Drain.
+#[test]
+fn a_task_spawned_before_a_graceful_shutdown_gets_the_grace_though_its_core_was_busy() {
+    let _guard = fd_lock();
+    let rt = two_core_runtime();
+    let late = rt.spawn_on(1, || {
+        // Core 1 runs this before the task exists, so for now it counts no live task.
+        thread::sleep(Duration::from_millis(200));
+        async {
+            ringpoll::time::sleep(Duration::from_millis(50)).await;
+            5
+        }
+    });
+    rt.handle().shutdown_gracefully(Duration::from_secs(8));
+    let start = Instant::now();
+    within(20, move || rt.wait());
+    assert_eq!(join_within_result(late).expect("the task spawned first was given the grace"), 5);
+    assert!(start.elapsed() < Duration::from_secs(5), "waited out the grace: {:?}", start.elapsed());
+}
+
 /// The defect this fixes: a graceful shutdown started by a task, then the runtime dropped
 /// (nobody calls `wait`): the drop stopped the cores at once and gave the blocking pool no
 /// time, so a task due to finish in the grace was cancelled and a running job (a write, say)

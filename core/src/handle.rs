@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -81,11 +82,18 @@ impl Shared {
     /// The shutdown a successful [`Shared::claim_shutdown`] owns: drain, wait until
     /// `deadline` for the tasks, stop. Returns how many tasks were still live.
     pub(crate) fn drain_then_stop(&self, deadline: Deadline) -> u64 {
+        let reached = Arc::new(AtomicUsize::new(0));
         for core in &self.cores {
             core.mailbox.send(Msg::Drain);
+            // Behind the Drain, so behind every spawn sent before it: a core busy with earlier
+            // mail has not made those tasks yet, and counting live tasks before it has would
+            // find none and cancel them without their grace.
+            let reached = DrainReached(reached.clone());
+            core.mailbox.send(Msg::Run(Box::new(move || drop(reached))));
         }
+        let every_core_reached = || reached.load(SeqCst) == self.cores.len();
         // A grace of Duration::MAX has no end: wait for the tasks.
-        while self.live_tasks() > 0 && !deadline.passed() {
+        while (!every_core_reached() || self.live_tasks() > 0) && !deadline.passed() {
             thread::sleep(Duration::from_millis(5).min(deadline.left()));
         }
         let cancelled = self.live_tasks();
@@ -99,6 +107,16 @@ impl Shared {
             core.mailbox.send(Msg::Shutdown);
             core.mailbox.netpoll_break().force_wake();
         }
+    }
+}
+
+/// Counts a core that reached a graceful shutdown's Drain: dropped when the core runs the
+/// message behind it, or when a core that has exited drops its mail unread.
+struct DrainReached(Arc<AtomicUsize>);
+
+impl Drop for DrainReached {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
     }
 }
 
