@@ -486,6 +486,33 @@ fn dropping_the_runtime_during_a_graceful_shutdown_leaves_a_stuck_job_at_the_gra
     drop(release_tx);
 }
 
+/// With no graceful shutdown under way, a drop stops at once and does not wait for a running
+/// blocking job (tokio's `shutdown_background`, not tokio's drop, which would wait without
+/// bound): the job's thread finishes it, detached, and then exits.
+#[test]
+fn a_plain_drop_does_not_wait_for_a_running_blocking_job_which_still_finishes() {
+    let _guard = fd_lock();
+    let threads = runtime_threads();
+    let rt = one_core_runtime();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel();
+    rt.handle()
+        .spawn_blocking(move || {
+            let _ = started_tx.send(());
+            let released = release_rx.recv_timeout(Duration::from_secs(20)).is_ok();
+            let _ = done_tx.send(released);
+        })
+        .detach();
+    started_rx.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    let start = Instant::now();
+    within(10, move || drop(rt));
+    assert!(start.elapsed() < Duration::from_secs(2), "the drop waited for the job: {:?}", start.elapsed());
+    release_tx.send(()).expect("the job still runs after the drop");
+    assert_eq!(done_rx.recv_timeout(Duration::from_secs(10)), Ok(true), "the job was not finished");
+    assert!(settled(threads, runtime_threads) <= threads, "the job's thread outlived it");
+}
+
 /// `Runtime::shutdown` is the way to stop at once, graceful shutdown under way or not.
 #[test]
 fn runtime_shutdown_stops_at_once_even_during_a_graceful_shutdown() {
@@ -527,6 +554,33 @@ fn the_runtime_dropped_on_its_own_core_during_a_graceful_shutdown_keeps_the_pool
     assert_eq!(out.expect("its blocking job ran"), 7);
     // Every task is done, so the cores stop before the grace; the thread the drop started
     // joins them, closes the pool and exits, and then the pool refuses work.
+    assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
+    assert!(matches!(join_within_result(handle.spawn_blocking(|| 1)), Err(JoinError::Cancelled)));
+}
+
+/// `Runtime::wait` on one of its own cores, with no shutdown started, returns at once and
+/// stops the runtime as a drop there does (it cannot wait there for a shutdown to come).
+#[test]
+fn runtime_wait_on_its_own_core_returns_and_stops_the_runtime_as_a_drop() {
+    let _guard = fd_lock();
+    let threads = runtime_threads();
+    let rt = two_core_runtime();
+    let handle = rt.handle().clone();
+    let (returned_tx, returned_rx) = mpsc::channel();
+    handle
+        .spawn_on(0, move || async move {
+            let start = Instant::now();
+            rt.wait();
+            let _ = returned_tx.send(start.elapsed());
+        })
+        .detach();
+    let took = returned_rx.recv_timeout(Duration::from_secs(10)).expect("wait on a core returned");
+    assert!(took < Duration::from_secs(1), "wait stalled its core for {took:?}");
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while handle.spawn_on(1, || async {}).join().is_ok() && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(matches!(join_within_result(handle.spawn_on(1, || async { 1 })), Err(JoinError::Cancelled)));
     assert!(settled(threads, runtime_threads) <= threads, "runtime threads left behind");
     assert!(matches!(join_within_result(handle.spawn_blocking(|| 1)), Err(JoinError::Cancelled)));
 }

@@ -344,6 +344,11 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(mut self) {
+        if self.on_own_core() {
+            // Nothing may wait here: the drop does what it can (stops the cores unless a
+            // graceful shutdown is under way, and leaves the joining to a thread of its own).
+            return;
+        }
         self.finish(true);
     }
 
@@ -355,8 +360,9 @@ impl Runtime {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
+        let on_own_core = self.on_own_core();
         let threads = std::mem::take(&mut self.threads);
-        if !threads.iter().any(|t| t.thread().id() == thread::current().id()) {
+        if !on_own_core {
             return join_then_close(threads, &self.pool, self.handle.shared(), wait_for_pool);
         }
         let (pool, handle) = (self.pool.clone(), self.handle.clone());
