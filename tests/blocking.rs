@@ -380,3 +380,31 @@ fn idle_pool_threads_exit_with_the_runtime_while_a_handle_is_kept() {
     assert_eq!(threads_settled("idle-kept", 0, 5), 0, "idle pool threads outlived the runtime");
     assert_eq!(handle.core_count(), 1, "the handle is still usable");
 }
+
+/// `block_on`'s own pool refuses work once `block_on` has returned, as a runtime's does: a
+/// job that outlived it (past the second it is given) and queues another gets Cancelled.
+#[test]
+fn a_job_that_outlives_block_on_and_queues_another_gets_cancelled() {
+    let (returned_tx, returned) = mpsc::channel::<()>();
+    let (out_tx, out) = mpsc::channel();
+    let (started_tx, started) = mpsc::channel();
+    run(async move {
+        ringpoll::spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            returned.recv_timeout(Duration::from_secs(10)).expect("block_on returned");
+            let (probe, ran, _) = Probe::new();
+            let nested = ringpoll::spawn_blocking(move || probe.run()).join();
+            let _ = out_tx.send((nested.map_err(|e| e.is_cancelled()), ran.load(SeqCst)));
+        })
+        .detach();
+        // Started before block_on returns, so the job is running, not queued, at its end.
+        bounded(ringpoll::spawn_blocking(move || started.recv_timeout(Duration::from_secs(10))))
+            .await
+            .unwrap()
+            .unwrap();
+    });
+    returned_tx.send(()).unwrap();
+    let (nested, ran) = out.recv_timeout(Duration::from_secs(10)).expect("the job finished");
+    assert_eq!(nested, Err(true), "the nested job was not cancelled");
+    assert!(!ran, "a job queued after block_on returned ran");
+}
