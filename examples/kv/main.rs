@@ -23,6 +23,7 @@
 #[path = "../cli/mod.rs"]
 mod cli;
 mod command;
+mod config;
 mod conn;
 mod direct;
 mod float;
@@ -32,9 +33,12 @@ mod info;
 mod memory;
 pub mod op;
 mod pipeline;
+mod range;
 pub mod replies;
 pub mod resp;
 mod scan;
+mod server;
+mod session;
 mod shard;
 mod store;
 
@@ -122,7 +126,13 @@ fn run(args: Args) -> io::Result<()> {
     // core that owns its key): under SCHED_BATCH a woken shard waits for its CPU's turn
     // instead of preempting, and finds more requests queued when it runs.
     let rt = cli::builder(args.cores, args.driver).batch_scheduling(true).build()?;
-    let server = start(&rt, args.addr, args.accept)?;
+    // SHUTDOWN stops the server as SIGTERM does: by sending it (the signal thread takes it).
+    let shutdown = || {
+        eprintln!("kv: SHUTDOWN from a client");
+        // SAFETY: kill takes no pointers; the pid is this process's own.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    };
+    let server = start_stoppable(&rt, args.addr, args.accept, Some(Box::new(shutdown)))?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, kv on {}", rt.cpu_of(core), rt.driver(), server.addr);
     }
@@ -151,6 +161,16 @@ pub struct Server {
 /// `accept` says. The cores bind one after the other in core order (which CPU steering
 /// needs), core 0 first, so port 0 works (`cli::listen_on_each_core`).
 pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Server> {
+    start_stoppable(rt, addr, accept, None)
+}
+
+/// As [`start`], with what SHUTDOWN does (without it, SHUTDOWN is refused).
+pub fn start_stoppable(
+    rt: &Runtime,
+    addr: SocketAddr,
+    accept: Accept,
+    shutdown: Option<shard::Shutdown>,
+) -> io::Result<Server> {
     let shared = match accept {
         Accept::Shared => Some(SharedListener::bind(addr)?),
         _ => None,
@@ -162,7 +182,7 @@ pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Serve
     // Unbounded: what bounds them is shard::MAX_IN_FLIGHT, and a core must never wait to
     // answer another (two cores answering each other into full inboxes would deadlock).
     let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..rt.core_count()).map(|_| cross_core::unbounded()).unzip();
-    let peers = Peers::new(inboxes);
+    let peers = Peers::stopped_by(inboxes, shutdown);
     let mut receivers = receivers.into_iter();
     let (addr, cores) = cli::listen_on_each_core(rt, addr, listen, |core| {
         let (peers, inbox) = (peers.clone(), receivers.next().expect("an inbox per core"));

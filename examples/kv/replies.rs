@@ -21,6 +21,9 @@ pub enum Combine {
     MemoryStats,
     /// MEMORY DOCTOR, likewise.
     MemoryDoctor,
+    /// One of the shards' keys, picked at random among those that have one; nil if none
+    /// has (RANDOMKEY).
+    AnyOne,
 }
 
 /// `+text`
@@ -118,6 +121,13 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
             let write = if how == Combine::MemoryStats { super::memory::stats } else { super::memory::doctor };
             write(out, &bodies);
+        }
+        Combine::AnyOne => {
+            let found: Vec<&[u8]> = parts.filter(|p| p.first() == Some(&b'$') && !p.starts_with(b"$-1")).collect();
+            match found.get(super::store::random_below(found.len())) {
+                Some(key) => out.extend_from_slice(key),
+                None => nil(out),
+            }
         }
         Combine::Flatten => {
             let arrays: Vec<(usize, &[u8])> = parts.filter_map(array_elements).collect();
