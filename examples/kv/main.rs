@@ -14,11 +14,16 @@
 //! COUNT, TYPE; the cursor names the next shard, and each call returns one shard's matches
 //! whole: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT (`float.rs`), MGET, MSET,
 //! MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING, ECHO, EXPIRE and PEXPIRE
-//! (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, MEMORY USAGE (the bytes the key's
-//! entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the sums tools read, as Redis names them,
-//! then per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client
-//! libraries send on connecting. redis-cli's --pipe, --scan, --bigkeys, --memkeys, --stat
-//! and --latency work against it. Runs until SIGINT or SIGTERM.
+//! (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes
+//! the key's entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the
+//! sums tools read, as Redis names them, then per-core counters), GETRANGE, SUBSTR, SETRANGE
+//! (up to the 16 MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one
+//! shard only: `-CROSSSLOT` otherwise), RANDOMKEY, TIME, CONFIG GET (a few parameters:
+//! `config.rs`), COMMAND COUNT and DOCS (`server.rs`), SHUTDOWN (stops as SIGTERM does),
+//! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
+//! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
+//! ID, GETNAME, SETNAME and SETINFO (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
+//! --memkeys, --stat and --latency work against it. Runs until SIGINT, SIGTERM or SHUTDOWN.
 
 #[path = "../cli/mod.rs"]
 mod cli;
