@@ -54,6 +54,11 @@ impl File {
         File { fd, cursor: Cell::new(0), append, unseekable: Cell::new(false) }
     }
 
+    /// The descriptor, shared with an op that must keep it open.
+    pub(crate) fn shared_fd(&self) -> Arc<OwnedFd> {
+        self.fd.clone()
+    }
+
     /// Opens `path` for reading.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
