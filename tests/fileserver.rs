@@ -24,7 +24,8 @@ use ringpoll::Runtime;
 use support::*;
 
 /// A served tree and a secret next to it: `root/{index.html, data.bin, big.bin, sub/,
-/// in-link -> index.html, out-link -> ../secret.txt, out-dir -> ..}`.
+/// in-link -> /abs/root/index.html, out-link -> /abs/secret.txt, out-dir -> /abs,
+/// rel-link -> sub/index.html, rel-out -> ../secret.txt}`.
 struct Tree {
     base: PathBuf,
     root: PathBuf,
@@ -44,6 +45,8 @@ impl Tree {
         std::os::unix::fs::symlink(root.join("index.html"), root.join("in-link")).unwrap();
         std::os::unix::fs::symlink(base.join("secret.txt"), root.join("out-link")).unwrap();
         std::os::unix::fs::symlink(&base, root.join("out-dir")).unwrap();
+        std::os::unix::fs::symlink("sub/index.html", root.join("rel-link")).unwrap();
+        std::os::unix::fs::symlink("../secret.txt", root.join("rel-out")).unwrap();
         let root = std::fs::canonicalize(root).unwrap();
         Tree { base, root }
     }
@@ -171,7 +174,8 @@ fn files_come_back_whole_over_one_keep_alive_connection() {
     assert!(big.body == self::big(), "16 MiB body differs");
     assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
     assert_eq!(get(&mut conn, "/sub").status, 301, "a directory without its slash is redirected");
-    assert_eq!(get(&mut conn, "/in-link").status, 200, "a symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/in-link").body, b"<h1>hi</h1>\n", "an absolute symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/rel-link").body, b"sub\n", "a relative symlink inside the root is served");
     assert_eq!(get(&mut conn, "/data.bin?x=1#frag").body.len(), 100_000);
 }
 
@@ -210,6 +214,7 @@ fn nothing_outside_the_root_is_served() {
         ("/%2E%2E%2Fsecret.txt", 403),
         ("/sub/..%2f..%2fsecret.txt", 403),
         ("/out-link", 403),
+        ("/rel-out", 403),
         ("/out-dir/secret.txt", 403),
         ("//etc/passwd", 404),
         ("/%2fetc%2fpasswd", 404),

@@ -47,6 +47,7 @@ pub mod etag;
 pub mod http_date;
 pub mod range;
 pub mod request;
+pub mod root;
 pub mod serve;
 pub mod target;
 
