@@ -442,6 +442,32 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
+/// An open file's metadata is read on the core itself, on both drivers: no pool thread on
+/// epoll, and on io_uring no io-wq worker (`iou-wrk-<core tid>`, which the ring's STATX
+/// would start: io_uring never runs it inline), and the record is right.
+#[test]
+fn an_open_files_metadata_is_read_on_the_core() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-statx");
+    let path = dir.join("f");
+    std::fs::write(&path, payload(12_345, 1)).unwrap();
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-statx").build().unwrap();
+    let core_tid = rt
+        .spawn_on(0, move || async move {
+            let f = File::open(&path).await.unwrap();
+            for _ in 0..50 {
+                let meta = f.metadata().await.unwrap();
+                assert_eq!((meta.len(), meta.is_file()), (12_345, true));
+            }
+            // SAFETY: gettid takes nothing and only returns this thread's id.
+            unsafe { libc::gettid() }
+        })
+        .join()
+        .unwrap();
+    assert_eq!(threads_named("fs-statx"), 0, "metadata went to the blocking pool");
+    assert_eq!(threads_named(&format!("iou-wrk-{core_tid}")), 0, "metadata went to an io-wq worker");
+}
+
 #[test]
 fn io_uring_cores_use_ring_ops_and_epoll_cores_the_pool() {
     let _serial = fd_lock();

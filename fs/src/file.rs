@@ -197,7 +197,10 @@ impl File {
         run(Fsync::new(self.fd.clone(), true)).await
     }
 
-    /// The file's metadata (`statx`).
+    /// The file's metadata (`statx`), read on the core: an open file's is in memory, so no
+    /// helper thread is woken for it. On a network file system (NFS, FUSE) it is what the
+    /// client has cached (`AT_STATX_DONT_SYNC`, which cannot block on the server), which
+    /// the open refreshed; `fs::metadata(path)` asks the server.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         run(Statx::of_fd(self.fd.clone())).await.map(Metadata::new)
     }
