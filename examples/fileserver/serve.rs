@@ -1,5 +1,6 @@
 //! Serving connections.
 
+use std::fmt::Write;
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
@@ -215,23 +216,27 @@ async fn send_file(
     head: Head,
 ) -> io::Result<bool> {
     let stream = progress.stream;
-    let len = meta.len;
-    let (status, range, first, count) = match selection {
-        Selection::Part { first, last } => {
-            ("206 Partial Content", format!("Content-Range: bytes {first}-{last}/{len}\r\n"), first, last - first + 1)
-        }
-        _ => ("200 OK", String::new(), 0, len),
+    let (status, first, count) = match selection {
+        Selection::Part { first, last } => ("206 Partial Content", first, last - first + 1),
+        _ => ("200 OK", 0, meta.len),
     };
-    let modified = meta.modified.map(|secs| format!("Last-Modified: {}\r\n", http_date::format(secs)));
-    // The head goes out within the deadline the response started with.
-    let text = format!(
-        "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n{range}{}ETag: {}\r\nConnection: {}\r\n\r\n",
+    // Written into one string (which takes every write): the 200's head is on every
+    // request's path.
+    let mut text = String::with_capacity(320);
+    let _ = write!(
+        text,
+        "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n",
         http_date::now(),
         content_type(&meta.rel),
-        modified.unwrap_or_default(),
-        meta.etag,
-        head.connection(),
     );
+    if let Selection::Part { first, last } = selection {
+        let _ = write!(text, "Content-Range: bytes {first}-{last}/{}\r\n", meta.len);
+    }
+    if let Some(secs) = meta.modified {
+        let _ = write!(text, "Last-Modified: {}\r\n", http_date::Imf(secs));
+    }
+    let _ = write!(text, "ETag: {}\r\nConnection: {}\r\n\r\n", meta.etag, head.connection());
+    // The head goes out within the deadline the response started with.
     let (res, _) = stream.write_all(text.into_bytes()).await;
     res?;
     if head.only {
