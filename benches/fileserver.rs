@@ -11,7 +11,7 @@
 //! Flags (after `--`): `--secs N` per run (default 5), `--rounds N` (default 3), `--conns N`
 //! (default 32), `--port P` (base port, default 18200). Needs `wrk`, `nginx` and `taskset`.
 
-#[path = "../examples/fileserver.rs"]
+#[path = "../examples/fileserver/main.rs"]
 #[allow(dead_code)]
 mod fileserver;
 

@@ -2,7 +2,7 @@
 //! sockets: bytes and lengths intact, keep-alive and pipelining, 404s, every way out of the
 //! root refused, a client leaving mid-file, and the command line's conventions.
 
-#[path = "../examples/fileserver.rs"]
+#[path = "../examples/fileserver/main.rs"]
 #[allow(dead_code)]
 mod fileserver;
 
@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fileserver::args;
 use fileserver::cli::{Flags, Stop};
@@ -24,7 +24,8 @@ use ringpoll::Runtime;
 use support::*;
 
 /// A served tree and a secret next to it: `root/{index.html, data.bin, big.bin, sub/,
-/// in-link -> index.html, out-link -> ../secret.txt, out-dir -> ..}`.
+/// in-link -> /abs/root/index.html, out-link -> /abs/secret.txt, out-dir -> /abs,
+/// rel-link -> sub/index.html, rel-out -> ../secret.txt}`.
 struct Tree {
     base: PathBuf,
     root: PathBuf,
@@ -44,6 +45,8 @@ impl Tree {
         std::os::unix::fs::symlink(root.join("index.html"), root.join("in-link")).unwrap();
         std::os::unix::fs::symlink(base.join("secret.txt"), root.join("out-link")).unwrap();
         std::os::unix::fs::symlink(&base, root.join("out-dir")).unwrap();
+        std::os::unix::fs::symlink("sub/index.html", root.join("rel-link")).unwrap();
+        std::os::unix::fs::symlink("../secret.txt", root.join("rel-out")).unwrap();
         let root = std::fs::canonicalize(root).unwrap();
         Tree { base, root }
     }
@@ -171,7 +174,8 @@ fn files_come_back_whole_over_one_keep_alive_connection() {
     assert!(big.body == self::big(), "16 MiB body differs");
     assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
     assert_eq!(get(&mut conn, "/sub").status, 301, "a directory without its slash is redirected");
-    assert_eq!(get(&mut conn, "/in-link").status, 200, "a symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/in-link").body, b"<h1>hi</h1>\n", "an absolute symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/rel-link").body, b"sub\n", "a relative symlink inside the root is served");
     assert_eq!(get(&mut conn, "/data.bin?x=1#frag").body.len(), 100_000);
 }
 
@@ -210,6 +214,7 @@ fn nothing_outside_the_root_is_served() {
         ("/%2E%2E%2Fsecret.txt", 403),
         ("/sub/..%2f..%2fsecret.txt", 403),
         ("/out-link", 403),
+        ("/rel-out", 403),
         ("/out-dir/secret.txt", 403),
         ("//etc/passwd", 404),
         ("/%2fetc%2fpasswd", 404),
@@ -661,7 +666,7 @@ fn head_with_a_range_answers_as_get_without_the_body() {
 fn if_modified_since_and_if_range_follow_the_files_mtime() {
     let tree = Tree::new("conditional");
     let data = payload(100_000, 3);
-    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    let mtime = UNIX_EPOCH + Duration::from_secs(784_111_777);
     std::fs::File::options().write(true).open(tree.root.join("data.bin")).unwrap().set_modified(mtime).unwrap();
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
@@ -688,6 +693,112 @@ fn if_modified_since_and_if_range_follow_the_files_mtime() {
         assert!(res.body == data, "{if_range}: not the whole file");
     }
     assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n", "no 304 had a body");
+}
+
+/// Every response carries a Date (RFC 9110 §6.6.1) within a few seconds of the clock: a
+/// file, a part, a 304, a redirect, a 404, a 416, a 405, and a 400 that closes.
+#[test]
+fn every_response_has_a_date() {
+    let tree = Tree::new("date");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    let now = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let etag = get(&mut conn, "/data.bin").header("etag").expect("an ETag").to_owned();
+    let before = now();
+    let mut statuses = Vec::new();
+    for (method, target, fields) in [
+        ("GET", "/data.bin", String::new()),
+        ("GET", "/data.bin", "Range: bytes=0-9\r\n".into()),
+        ("GET", "/data.bin", format!("If-None-Match: {etag}\r\n")),
+        ("GET", "/sub", String::new()),
+        ("GET", "/missing", String::new()),
+        ("GET", "/data.bin", "Range: bytes=100000-\r\n".into()),
+        ("HEAD", "/data.bin", String::new()),
+        ("DELETE", "/data.bin", String::new()),
+        ("GET", "/data.bin", "Transfer-Encoding: chunked\r\n".into()),
+    ] {
+        let res = get_with(&mut conn, method, target, &fields);
+        let date = res.header("date").unwrap_or_else(|| panic!("{method} {target} {fields:?}: no Date"));
+        let secs = fileserver::http_date::parse(date).unwrap_or_else(|| panic!("{date:?} is no HTTP date"));
+        assert!((before..=now()).contains(&secs), "{date} is not now");
+        statuses.push(res.status);
+    }
+    assert_eq!(statuses, [200, 206, 304, 301, 404, 416, 200, 405, 400]);
+}
+
+/// Files carry a strong ETag that stays put while the file does and changes when it is
+/// rewritten. If-None-Match holding it (alone, in a list, weakly marked, or `*`) is 304 with
+/// the tag and no body, for GET and HEAD, and it turns If-Modified-Since off; any other tag,
+/// or a list that does not parse, gets the file. If-Range takes the tag too, strongly
+/// compared: a weak one gets the whole file.
+#[test]
+fn etags_answer_if_none_match_and_if_range() {
+    let tree = Tree::new("etag");
+    let data = payload(100_000, 3);
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    let first = get(&mut conn, "/data.bin");
+    let tag = first.header("etag").expect("an ETag").to_owned();
+    assert!(tag.starts_with('"') && tag.ends_with('"') && tag.len() > 2, "a strong tag: {tag}");
+    assert_eq!(get(&mut conn, "/data.bin").header("etag"), Some(tag.as_str()), "the same file, the same tag");
+    assert_ne!(get(&mut conn, "/index.html").header("etag"), Some(tag.as_str()), "another file, another tag");
+    let lm = first.header("last-modified").unwrap().to_owned();
+    for field in [tag.clone(), format!("W/{tag}"), format!("\"x\", {tag}"), format!("\"x\",{tag} , \"y\""), "*".into()]
+    {
+        for method in ["GET", "HEAD"] {
+            let res = get_with(&mut conn, method, "/data.bin", &format!("If-None-Match: {field}\r\n"));
+            assert_eq!((res.status, res.header("content-length")), (304, None), "{method} {field}");
+            assert_eq!(res.header("etag"), Some(tag.as_str()), "{method} {field}");
+        }
+    }
+    let unquoted = tag.trim_matches('"').to_owned();
+    for field in ["\"x\"".to_owned(), unquoted, format!("{tag}x"), format!("\"x{tag}"), "\"unclosed".into()] {
+        // With an If-Modified-Since that alone would be 304: If-None-Match decides.
+        let res =
+            get_with(&mut conn, "GET", "/data.bin", &format!("If-None-Match: {field}\r\nIf-Modified-Since: {lm}\r\n"));
+        assert_eq!(res.status, 200, "{field}");
+        assert!(res.body == data, "{field}: not the whole file");
+    }
+    let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-Range: {tag}\r\nRange: bytes=0-9\r\n"));
+    assert_eq!((res.status, res.body.as_slice()), (206, &data[..10]), "If-Range with the tag");
+    let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-Range: W/{tag}\r\nRange: bytes=0-9\r\n"));
+    assert_eq!(res.status, 200, "a weak tag never matches If-Range");
+    assert!(res.body == data, "not the whole file");
+    // Rewritten with other bytes of the same length, a second later: a new tag, and the old
+    // one no longer matches either condition.
+    let path = tree.root.join("data.bin");
+    std::fs::write(&path, payload(100_000, 4)).unwrap();
+    let later = SystemTime::now() + Duration::from_secs(1);
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+    let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-None-Match: {tag}\r\n"));
+    assert_eq!(res.status, 200, "the old tag is stale");
+    assert_ne!(res.header("etag"), Some(tag.as_str()), "a rewritten file gets a new tag");
+    let res = get_with(&mut conn, "GET", "/data.bin", &format!("If-Range: {tag}\r\nRange: bytes=0-9\r\n"));
+    assert_eq!((res.status, res.body.len()), (200, 100_000), "a stale tag gets the whole file");
+}
+
+/// curl, where installed, saves a file's ETag and then asks with it (`--etag-save`,
+/// `--etag-compare`): the second download is a 304 with nothing written.
+#[test]
+fn curl_revalidates_with_the_etag() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let tree = Tree::new("curl-etag");
+    let (_rt, addr) = start(&tree);
+    let url = format!("http://{addr}/data.bin");
+    let saved = tree.base.join("etag.txt");
+    let curl = |args: &[&str]| {
+        let out =
+            Command::new("curl").args(["-sS", "--max-time", "20", "-w", "%{http_code}"]).args(args).output().unwrap();
+        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let mut first = curl(&["--etag-save", saved.to_str().unwrap(), &url]);
+    assert_eq!(first.split_off(100_000), b"200");
+    assert!(first == payload(100_000, 3), "the download differs");
+    assert_eq!(curl(&["--etag-compare", saved.to_str().unwrap(), &url]), b"304", "nothing but the status");
 }
 
 /// curl, where installed, gets a range (`-r`) and resumes a download (`-C -`) byte-exact.
