@@ -170,10 +170,7 @@ impl Store {
                 replies::ok(out);
             }
             Op::Info => replies::error(out, "ERR INFO is answered by the shard"),
-            Op::GetRange { key, start, end } => match self.live(key, now) {
-                Some(e) => replies::bulk(out, &e.value[range::taken(e.value.len(), start, end)]),
-                None => replies::bulk(out, b""),
-            },
+            Op::GetRange { key, start, end } => self.get_range(key, start, end, now, out),
             Op::SetRange { key, offset, value } => self.set_range(key, offset, value, now, out),
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
             Op::RandomKey => self.random_key(now, out),
@@ -349,9 +346,19 @@ impl Store {
         replies::int(out, len as i64);
     }
 
+    /// GETRANGE: the bytes of the value `range::taken` says; an empty string for no key.
+    #[inline(never)] // this one and the next three: rare, and out of the common ones' way
+    fn get_range(&mut self, key: Key<'_>, start: i64, end: i64, now: Instant, out: &mut Vec<u8>) {
+        match self.live(key, now) {
+            Some(e) => replies::bulk(out, &e.value[range::taken(e.value.len(), start, end)]),
+            None => replies::bulk(out, b""),
+        }
+    }
+
     /// SETRANGE: `value` written at `offset` (zero bytes before it, if the value was
     /// shorter), the key's time kept; the value's new length. An empty value writes
     /// nothing, not even a key. The command checked that the end fits `MAX_BULK`.
+    #[inline(never)]
     fn set_range(&mut self, key: Key<'_>, offset: u64, value: &[u8], now: Instant, out: &mut Vec<u8>) {
         let found = self.live_mut(key, now);
         if value.is_empty() {
@@ -380,6 +387,7 @@ impl Store {
     /// RENAME and RENAMENX (`only_new`) of two keys of this shard, as Redis 7 does them: no
     /// source is an error; the value moves with its expiry time, over any destination
     /// (RENAMENX: only if there is none); a key renamed to itself stays. `+OK`, or 1 or 0.
+    #[inline(never)]
     fn rename(&mut self, from: Key<'_>, to: Key<'_>, only_new: bool, now: Instant, out: &mut Vec<u8>) {
         if self.live(from, now).is_none() {
             return replies::error(out, "ERR no such key");
@@ -400,6 +408,7 @@ impl Store {
 
     /// RANDOMKEY: one of this shard's live keys, picked at random (by a walk of the table:
     /// hashbrown has no random access, so this is linear in the keys), or nil if none.
+    #[inline(never)]
     fn random_key(&mut self, now: Instant, out: &mut Vec<u8>) {
         self.sweep(now);
         match self.map.iter().nth(random_below(self.map.len())) {
