@@ -21,7 +21,8 @@ pub enum Combine {
     MemoryStats,
     /// MEMORY DOCTOR, likewise.
     MemoryDoctor,
-    /// One of the shards' keys, picked at random among those that have one; nil if none
+    /// One of the shards' keys (each shard answered with one of its own), picked at random
+    /// among the shards that have one, evenly rather than by their key counts; nil if none
     /// has (RANDOMKEY).
     AnyOne,
 }
