@@ -781,47 +781,51 @@ fn etags_answer_if_none_match_and_if_range() {
 /// `--etag-compare`): the second download is a 304 with nothing written.
 #[test]
 fn curl_revalidates_with_the_etag() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed");
+    if !curl_installed() {
         return;
     }
     let tree = Tree::new("curl-etag");
     let (_rt, addr) = start(&tree);
     let url = format!("http://{addr}/data.bin");
     let saved = tree.base.join("etag.txt");
-    let curl = |args: &[&str]| {
-        let out =
-            Command::new("curl").args(["-sS", "--max-time", "20", "-w", "%{http_code}"]).args(args).output().unwrap();
-        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    };
-    let mut first = curl(&["--etag-save", saved.to_str().unwrap(), &url]);
+    let mut first = curl(&["-w", "%{http_code}", "--etag-save", saved.to_str().unwrap(), &url]);
     assert_eq!(first.split_off(100_000), b"200");
     assert!(first == payload(100_000, 3), "the download differs");
-    assert_eq!(curl(&["--etag-compare", saved.to_str().unwrap(), &url]), b"304", "nothing but the status");
+    let second = curl(&["-w", "%{http_code}", "--etag-compare", saved.to_str().unwrap(), &url]);
+    assert_eq!(second, b"304", "nothing but the status");
+}
+
+/// Whether curl is installed; says the test is skipped if not.
+fn curl_installed() -> bool {
+    let installed = Command::new("curl").arg("--version").output().is_ok();
+    if !installed {
+        eprintln!("skipped: curl is not installed");
+    }
+    installed
+}
+
+/// What curl writes to stdout with `args`, bounded in time; a failed transfer fails the test.
+fn curl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).output().unwrap();
+    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
 }
 
 /// curl, where installed, gets a range (`-r`) and resumes a download (`-C -`) byte-exact.
 #[test]
 fn curl_gets_a_range_and_resumes_a_download() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed");
+    if !curl_installed() {
         return;
     }
     let tree = Tree::new("curl");
     let (_rt, addr) = start(&tree);
     let url = format!("http://{addr}/big.bin");
     let big = self::big();
-    let curl = |args: &[&str]| {
-        let out = Command::new("curl").args(["-sS", "--fail", "--max-time", "20"]).args(args).output().unwrap();
-        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    };
-    assert_eq!(curl(&["-r", "0-99", &url]), &big[..100]);
-    assert_eq!(curl(&["-r", "1000000-1999999", &url]), &big[1_000_000..2_000_000]);
+    assert_eq!(curl(&["--fail", "-r", "0-99", &url]), &big[..100]);
+    assert_eq!(curl(&["--fail", "-r", "1000000-1999999", &url]), &big[1_000_000..2_000_000]);
     let partial = tree.base.join("partial.bin");
     std::fs::write(&partial, &big[..5_000_000]).unwrap();
-    curl(&["-C", "-", "-o", partial.to_str().unwrap(), &url]);
+    curl(&["--fail", "-C", "-", "-o", partial.to_str().unwrap(), &url]);
     assert!(std::fs::read(&partial).unwrap() == big, "the resumed download differs");
 }
 
