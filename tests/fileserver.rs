@@ -880,3 +880,27 @@ fn http_dates_are_written_and_read() {
         assert_eq!(parse(bad), None, "{bad:?}");
     }
 }
+
+/// Pages, scripts, fonts, media and WebAssembly get their types, whatever the extension's
+/// case; anything else (no extension, an unknown or overlong one) is a byte stream.
+#[test]
+fn content_types_follow_the_extension_without_case() {
+    use fileserver::content_type::of;
+    use std::path::Path;
+    for (name, want) in [
+        ("index.html", "text/html; charset=utf-8"),
+        ("INDEX.HTM", "text/html; charset=utf-8"),
+        ("app.mjs", "text/javascript"),
+        ("module.wasm", "application/wasm"),
+        ("font.woff2", "font/woff2"),
+        ("photo.JPEG", "image/jpeg"),
+        ("clip.webm", "video/webm"),
+        ("sub.dir/README", "application/octet-stream"),
+        ("archive.tar.gz", "application/gzip"),
+        ("odd.verylongext", "application/octet-stream"),
+        ("dot.", "application/octet-stream"),
+        (".hidden", "application/octet-stream"),
+    ] {
+        assert_eq!(of(Path::new(name)), want, "{name}");
+    }
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ringpoll::fs::File;
 use ringpoll::net::{TcpListener, TcpStream};
 
+use super::content_type;
 use super::etag;
 use super::http_date;
 use super::range::{self, Selection};
@@ -227,7 +228,7 @@ async fn send_file(
         text,
         "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n",
         http_date::now(),
-        content_type(&meta.rel),
+        content_type::of(&meta.rel),
     );
     if let Selection::Part { first, last } = selection {
         let _ = write!(text, "Content-Range: bytes {first}-{last}/{}\r\n", meta.len);
@@ -290,18 +291,4 @@ async fn respond_plain(stream: &TcpStream, status: u16, fields: &str, head: Head
         if head.only { "" } else { &body },
     );
     stream.write_all(text.into_bytes()).await.0
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("txt") => "text/plain; charset=utf-8",
-        Some("css") => "text/css",
-        Some("js") => "text/javascript",
-        Some("json") => "application/json",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        _ => "application/octet-stream",
-    }
 }
