@@ -904,3 +904,35 @@ fn content_types_follow_the_extension_without_case() {
         assert_eq!(of(Path::new(name)), want, "{name}");
     }
 }
+
+/// Set in the child process `out_of_descriptors_is_503_not_404` reruns itself in.
+const EMFILE_CHILD: &str = "RINGPOLL_FILESERVER_EMFILE_CHILD";
+
+/// A server out of descriptors answers an existing file with 503 and Retry-After, not 404
+/// (which would tell the client, and any cache, that the file is gone), keeps the connection
+/// open, and serves the file whole once descriptors are free again. Run in a child process:
+/// it lowers the descriptor limit for the whole process.
+#[test]
+fn out_of_descriptors_is_503_not_404() {
+    if std::env::var_os(EMFILE_CHILD).is_some() {
+        let tree = Tree::new("emfile");
+        let (_rt, addr) = start(&tree);
+        let mut conn = client(addr);
+        assert_eq!(get(&mut conn, "/data.bin").status, 200);
+        let held = exhaust_descriptors();
+        let res = get(&mut conn, "/data.bin");
+        assert_eq!((res.status, res.header("retry-after")), (503, Some("1")), "out of descriptors");
+        assert_eq!(res.header("connection"), Some("keep-alive"));
+        drop(held);
+        let res = get(&mut conn, "/data.bin");
+        assert_eq!(res.status, 200, "descriptors are back");
+        assert!(res.body == payload(100_000, 3), "the bytes differ");
+        println!("503, then served");
+        return;
+    }
+    // Its pipes to the child must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let (status, out) = rerun_as_child("out_of_descriptors_is_503_not_404", EMFILE_CHILD, 60);
+    assert!(status.success(), "the child failed: {status:?}, said {out:?}");
+    assert!(out.contains("503, then served"), "the child's part did not run: {out:?}");
+}

@@ -55,10 +55,10 @@ impl Root {
 
     /// Finds `rel` (relative, no `..`: `target::relative_path`) under the root. The error
     /// is the HTTP status: 404 missing, 403 outside the root, unreadable or neither a file
-    /// nor a directory.
+    /// nor a directory, 503 out of descriptors or memory, 500 otherwise.
     pub async fn find(&self, rel: PathBuf) -> Result<Found, u16> {
         let file = self.open_file(&rel).await?;
-        let meta = file.metadata().await.map_err(|_| 404u16)?;
+        let meta = file.metadata().await.map_err(status)?;
         match (meta.is_file(), meta.is_dir()) {
             (true, _) => {
                 let mtime = meta.modified().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
@@ -99,11 +99,16 @@ fn read_only() -> OpenOptions {
     options
 }
 
-/// The status an open's failure answers with.
+/// The status an open's (or statx's) failure answers with, as nginx answers them: 404 for
+/// what is not there, 403 for what may not be read, 503 for what this server ran out of
+/// (descriptors, memory: a retry may well work, and a 404 would tell the client, and any
+/// cache on the way, that the file is gone), 500 for anything else.
 fn status(e: io::Error) -> u16 {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => 403,
-        _ => 404,
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => 404,
+        Some(libc::EACCES | libc::EPERM | libc::ELOOP) => 403,
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => 503,
+        _ => 500,
     }
 }
 

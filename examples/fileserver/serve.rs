@@ -258,10 +258,15 @@ async fn send_file(
     Ok(head.keep_alive)
 }
 
-/// A status with a short text body (none for HEAD), and for 405 the methods allowed.
+/// A status with a short text body (none for HEAD), for 405 the methods allowed, and for
+/// 503 (out of descriptors or memory) when to come back.
 async fn respond_status(stream: &TcpStream, status: u16, head: Head) -> io::Result<()> {
-    let allow = if status == 405 { "Allow: GET, HEAD\r\n" } else { "" };
-    respond_plain(stream, status, allow, head).await
+    let fields = match status {
+        405 => "Allow: GET, HEAD\r\n",
+        503 => "Retry-After: 1\r\n",
+        _ => "",
+    };
+    respond_plain(stream, status, fields, head).await
 }
 
 /// 301 to `location`.
@@ -280,6 +285,8 @@ async fn respond_plain(stream: &TcpStream, status: u16, fields: &str, head: Head
         416 => "Range Not Satisfiable",
         414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let body = format!("{status} {reason}\n");
