@@ -24,7 +24,8 @@ use ringpoll::Runtime;
 use support::*;
 
 /// A served tree and a secret next to it: `root/{index.html, data.bin, big.bin, sub/,
-/// in-link -> index.html, out-link -> ../secret.txt, out-dir -> ..}`.
+/// in-link -> /abs/root/index.html, out-link -> /abs/secret.txt, out-dir -> /abs,
+/// rel-link -> sub/index.html, rel-out -> ../secret.txt}`.
 struct Tree {
     base: PathBuf,
     root: PathBuf,
@@ -44,6 +45,8 @@ impl Tree {
         std::os::unix::fs::symlink(root.join("index.html"), root.join("in-link")).unwrap();
         std::os::unix::fs::symlink(base.join("secret.txt"), root.join("out-link")).unwrap();
         std::os::unix::fs::symlink(&base, root.join("out-dir")).unwrap();
+        std::os::unix::fs::symlink("sub/index.html", root.join("rel-link")).unwrap();
+        std::os::unix::fs::symlink("../secret.txt", root.join("rel-out")).unwrap();
         let root = std::fs::canonicalize(root).unwrap();
         Tree { base, root }
     }
@@ -171,7 +174,8 @@ fn files_come_back_whole_over_one_keep_alive_connection() {
     assert!(big.body == self::big(), "16 MiB body differs");
     assert_eq!(get(&mut conn, "/sub/").body, b"sub\n");
     assert_eq!(get(&mut conn, "/sub").status, 301, "a directory without its slash is redirected");
-    assert_eq!(get(&mut conn, "/in-link").status, 200, "a symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/in-link").body, b"<h1>hi</h1>\n", "an absolute symlink inside the root is served");
+    assert_eq!(get(&mut conn, "/rel-link").body, b"sub\n", "a relative symlink inside the root is served");
     assert_eq!(get(&mut conn, "/data.bin?x=1#frag").body.len(), 100_000);
 }
 
@@ -210,6 +214,7 @@ fn nothing_outside_the_root_is_served() {
         ("/%2E%2E%2Fsecret.txt", 403),
         ("/sub/..%2f..%2fsecret.txt", 403),
         ("/out-link", 403),
+        ("/rel-out", 403),
         ("/out-dir/secret.txt", 403),
         ("//etc/passwd", 404),
         ("/%2fetc%2fpasswd", 404),
@@ -776,47 +781,51 @@ fn etags_answer_if_none_match_and_if_range() {
 /// `--etag-compare`): the second download is a 304 with nothing written.
 #[test]
 fn curl_revalidates_with_the_etag() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed");
+    if !curl_installed() {
         return;
     }
     let tree = Tree::new("curl-etag");
     let (_rt, addr) = start(&tree);
     let url = format!("http://{addr}/data.bin");
     let saved = tree.base.join("etag.txt");
-    let curl = |args: &[&str]| {
-        let out =
-            Command::new("curl").args(["-sS", "--max-time", "20", "-w", "%{http_code}"]).args(args).output().unwrap();
-        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    };
-    let mut first = curl(&["--etag-save", saved.to_str().unwrap(), &url]);
+    let mut first = curl(&["-w", "%{http_code}", "--etag-save", saved.to_str().unwrap(), &url]);
     assert_eq!(first.split_off(100_000), b"200");
     assert!(first == payload(100_000, 3), "the download differs");
-    assert_eq!(curl(&["--etag-compare", saved.to_str().unwrap(), &url]), b"304", "nothing but the status");
+    let second = curl(&["-w", "%{http_code}", "--etag-compare", saved.to_str().unwrap(), &url]);
+    assert_eq!(second, b"304", "nothing but the status");
+}
+
+/// Whether curl is installed; says the test is skipped if not.
+fn curl_installed() -> bool {
+    let installed = Command::new("curl").arg("--version").output().is_ok();
+    if !installed {
+        eprintln!("skipped: curl is not installed");
+    }
+    installed
+}
+
+/// What curl writes to stdout with `args`, bounded in time; a failed transfer fails the test.
+fn curl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).output().unwrap();
+    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
 }
 
 /// curl, where installed, gets a range (`-r`) and resumes a download (`-C -`) byte-exact.
 #[test]
 fn curl_gets_a_range_and_resumes_a_download() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed");
+    if !curl_installed() {
         return;
     }
     let tree = Tree::new("curl");
     let (_rt, addr) = start(&tree);
     let url = format!("http://{addr}/big.bin");
     let big = self::big();
-    let curl = |args: &[&str]| {
-        let out = Command::new("curl").args(["-sS", "--fail", "--max-time", "20"]).args(args).output().unwrap();
-        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    };
-    assert_eq!(curl(&["-r", "0-99", &url]), &big[..100]);
-    assert_eq!(curl(&["-r", "1000000-1999999", &url]), &big[1_000_000..2_000_000]);
+    assert_eq!(curl(&["--fail", "-r", "0-99", &url]), &big[..100]);
+    assert_eq!(curl(&["--fail", "-r", "1000000-1999999", &url]), &big[1_000_000..2_000_000]);
     let partial = tree.base.join("partial.bin");
     std::fs::write(&partial, &big[..5_000_000]).unwrap();
-    curl(&["-C", "-", "-o", partial.to_str().unwrap(), &url]);
+    curl(&["--fail", "-C", "-", "-o", partial.to_str().unwrap(), &url]);
     assert!(std::fs::read(&partial).unwrap() == big, "the resumed download differs");
 }
 
@@ -870,4 +879,60 @@ fn http_dates_are_written_and_read() {
     ] {
         assert_eq!(parse(bad), None, "{bad:?}");
     }
+}
+
+/// Pages, scripts, fonts, media and WebAssembly get their types, whatever the extension's
+/// case; anything else (no extension, an unknown or overlong one) is a byte stream.
+#[test]
+fn content_types_follow_the_extension_without_case() {
+    use fileserver::content_type::of;
+    use std::path::Path;
+    for (name, want) in [
+        ("index.html", "text/html; charset=utf-8"),
+        ("INDEX.HTM", "text/html; charset=utf-8"),
+        ("app.mjs", "text/javascript"),
+        ("module.wasm", "application/wasm"),
+        ("font.woff2", "font/woff2"),
+        ("photo.JPEG", "image/jpeg"),
+        ("clip.webm", "video/webm"),
+        ("sub.dir/README", "application/octet-stream"),
+        ("archive.tar.gz", "application/gzip"),
+        ("odd.verylongext", "application/octet-stream"),
+        ("dot.", "application/octet-stream"),
+        (".hidden", "application/octet-stream"),
+    ] {
+        assert_eq!(of(Path::new(name)), want, "{name}");
+    }
+}
+
+/// Set in the child process `out_of_descriptors_is_503_not_404` reruns itself in.
+const EMFILE_CHILD: &str = "RINGPOLL_FILESERVER_EMFILE_CHILD";
+
+/// A server out of descriptors answers an existing file with 503 and Retry-After, not 404
+/// (which would tell the client, and any cache, that the file is gone), keeps the connection
+/// open, and serves the file whole once descriptors are free again. Run in a child process:
+/// it lowers the descriptor limit for the whole process.
+#[test]
+fn out_of_descriptors_is_503_not_404() {
+    if std::env::var_os(EMFILE_CHILD).is_some() {
+        let tree = Tree::new("emfile");
+        let (_rt, addr) = start(&tree);
+        let mut conn = client(addr);
+        assert_eq!(get(&mut conn, "/data.bin").status, 200);
+        let held = exhaust_descriptors();
+        let res = get(&mut conn, "/data.bin");
+        assert_eq!((res.status, res.header("retry-after")), (503, Some("1")), "out of descriptors");
+        assert_eq!(res.header("connection"), Some("keep-alive"));
+        drop(held);
+        let res = get(&mut conn, "/data.bin");
+        assert_eq!(res.status, 200, "descriptors are back");
+        assert!(res.body == payload(100_000, 3), "the bytes differ");
+        println!("503, then served");
+        return;
+    }
+    // Its pipes to the child must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let (status, out) = rerun_as_child("out_of_descriptors_is_503_not_404", EMFILE_CHILD, 60);
+    assert!(status.success(), "the child failed: {status:?}, said {out:?}");
+    assert!(out.contains("503, then served"), "the child's part did not run: {out:?}");
 }

@@ -275,6 +275,56 @@ fn bad_opens_fail_with_the_right_kind() {
     });
 }
 
+/// `open_beneath` opens what lies under its directory, through relative symlinks that stay
+/// there too, with the bytes intact; every way out (`..` above it, an absolute path, a
+/// symlink out or an absolute one, /proc's magic links) is EXDEV, checked by the kernel.
+/// Dropped opens and the directory dropped mid-open leak no descriptor, and creating under
+/// the directory works (openat2 takes a mode only then).
+#[test]
+fn open_beneath_stays_under_its_directory() {
+    let dir = TempDir::new("fs-beneath");
+    let _guard = fd_lock();
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("sub/inside.bin"), payload(10_000, 5)).unwrap();
+    std::fs::write(dir.join("secret"), b"no").unwrap();
+    std::os::unix::fs::symlink("sub/inside.bin", tree.join("rel-in")).unwrap();
+    std::os::unix::fs::symlink("../secret", tree.join("rel-out")).unwrap();
+    std::os::unix::fs::symlink(tree.join("sub/inside.bin"), tree.join("abs-in")).unwrap();
+    std::os::unix::fs::symlink(dir.join("secret"), tree.join("abs-out")).unwrap();
+    run(async {
+        let before = open_fds();
+        let root = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&tree).await.unwrap();
+        let mut read = OpenOptions::new();
+        read.read(true);
+        for inside in ["sub/inside.bin", "./sub/../sub/inside.bin", "rel-in"] {
+            let file = read.open_beneath(&root, inside).await.unwrap_or_else(|e| panic!("{inside}: {e}"));
+            let (n, buf) = file.read_at(Vec::with_capacity(20_000), 0).await;
+            assert!(buf[..n.unwrap()] == payload(10_000, 5), "{inside}: the bytes differ");
+        }
+        for way_out in
+            ["../secret", "sub/../../secret", "rel-out", "abs-out", "abs-in", "/etc/hostname", "/proc/self/fd/0"]
+        {
+            let err = read.open_beneath(&root, way_out).await.unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EXDEV), "{way_out}: {err}");
+            assert_eq!(err.kind(), ErrorKind::CrossesDevices, "{way_out}");
+        }
+        let missing = read.open_beneath(&root, "sub/missing").await.unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open_beneath(&root, "sub/new").await;
+        let (res, _) = created.unwrap().write_at(b"made".to_vec(), 0).await;
+        res.unwrap();
+        assert_eq!(std::fs::read(tree.join("sub/new")).unwrap(), b"made");
+        for _ in 0..20 {
+            poll_once_then_drop(read.open_beneath(&root, "sub/inside.bin")).await;
+        }
+        // The op holds the directory: dropping it with an open in flight closes it later.
+        poll_once_then_drop(read.open_beneath(&root, "sub/inside.bin")).await;
+        drop(root);
+        assert_eq!(settle_fds(before).await, before, "a dropped open_beneath leaked a descriptor");
+    });
+}
+
 #[test]
 fn dropped_file_futures_lose_nothing_and_leak_no_descriptor() {
     let dir = TempDir::new("fs-drop");
@@ -390,6 +440,32 @@ fn threads_named(prefix: &str) -> usize {
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
         .filter(|name| name.starts_with(prefix))
         .count()
+}
+
+/// An open file's metadata is read on the core itself, on both drivers: no pool thread on
+/// epoll, and on io_uring no io-wq worker (`iou-wrk-<core tid>`, which the ring's STATX
+/// would start: io_uring never runs it inline), and the record is right.
+#[test]
+fn an_open_files_metadata_is_read_on_the_core() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-statx");
+    let path = dir.join("f");
+    std::fs::write(&path, payload(12_345, 1)).unwrap();
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-statx").build().unwrap();
+    let core_tid = rt
+        .spawn_on(0, move || async move {
+            let f = File::open(&path).await.unwrap();
+            for _ in 0..50 {
+                let meta = f.metadata().await.unwrap();
+                assert_eq!((meta.len(), meta.is_file()), (12_345, true));
+            }
+            // SAFETY: gettid takes nothing and only returns this thread's id.
+            unsafe { libc::gettid() }
+        })
+        .join()
+        .unwrap();
+    assert_eq!(threads_named("fs-statx"), 0, "metadata went to the blocking pool");
+    assert_eq!(threads_named(&format!("iou-wrk-{core_tid}")), 0, "metadata went to an io-wq worker");
 }
 
 #[test]

@@ -1374,3 +1374,276 @@ fn a_graceful_shutdown_cuts_off_no_task() {
     assert_eq!(cut_off, 0, "tasks cut off instead of ending");
     assert!(started.elapsed() < Duration::from_secs(3), "shutdown took {:?}", started.elapsed());
 }
+
+/// GETRANGE, SUBSTR and SETRANGE on one key, with the replies redis-server 7.0.15 gave to the
+/// same requests (`{k}` is the key; a key that does not exist reads as an empty string).
+const RANGES: [(&str, &str); 36] = [
+    ("DEL {k}", "0"),
+    ("SET {k} Hello", "OK"),
+    ("GETRANGE {k} 0 -1", "\"Hello\""),
+    ("GETRANGE {k} 1 2", "\"el\""),
+    ("GETRANGE {k} -3 -1", "\"llo\""),
+    ("GETRANGE {k} 3 1", "\"\""),
+    ("GETRANGE {k} 10 20", "\"\""),
+    ("GETRANGE {k} -100 100", "\"Hello\""),
+    ("GETRANGE {k} 0 -100", "\"H\""),
+    ("GETRANGE {k} -1 -2", "\"\""),
+    ("GETRANGE {k} 9223372036854775807 -9223372036854775808", "\"\""),
+    ("GETRANGE {k} a 1", "ERR value is not an integer or out of range"),
+    ("GETRANGE {k} 1 99999999999999999999", "ERR value is not an integer or out of range"),
+    ("GETRANGE {k} 0", "ERR wrong number of arguments for 'getrange' command"),
+    ("GETRANGE {k} 0 1 2", "ERR wrong number of arguments for 'getrange' command"),
+    ("SUBSTR {k} 0 2", "\"Hel\""),
+    ("SUBSTR {k} 0", "ERR wrong number of arguments for 'substr' command"),
+    ("SETRANGE {k} 5 !", "6"),
+    ("GET {k}", "\"Hello!\""),
+    ("SETRANGE {k} 8 ab", "10"),
+    ("GET {k}", "\"Hello!\\0\\0ab\""),
+    ("SETRANGE {k} -1 x", "ERR offset is out of range"),
+    ("SETRANGE {k} a x", "ERR value is not an integer or out of range"),
+    ("SETRANGE {k} 9223372036854775807 x", "ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+    ("SETRANGE {k} 1", "ERR wrong number of arguments for 'setrange' command"),
+    ("SETRANGE {k} 1 x y", "ERR wrong number of arguments for 'setrange' command"),
+    ("SET {k} 5 EX 100", "OK"),
+    ("SETRANGE {k} 1 x", "2"),
+    ("TTL {k}", "100"),
+    ("GET {k}", "\"5x\""),
+    ("DEL {k}", "1"),
+    ("GETRANGE {k} 0 -1", "\"\""),
+    ("EXISTS {k}", "0"),
+    ("SETRANGE {k} 2 ab", "4"),
+    ("GET {k}", "\"\\0\\0ab\""),
+    ("DEL {k}", "1"),
+];
+
+/// RENAME and RENAMENX of two keys `{k}` and `{j}` of one shard, with the replies redis-server
+/// 7.0.15 gave (the value moves with its time; an expired key is no key).
+const RENAMES: [(&str, &str); 30] = [
+    ("DEL {k} {j}", "0"),
+    ("RENAME {k} {j}", "ERR no such key"),
+    ("RENAMENX {k} {j}", "ERR no such key"),
+    ("RENAME {k} {k}", "ERR no such key"),
+    ("SET {k} 1 EX 100", "OK"),
+    ("RENAME {k} {k}", "OK"),
+    ("RENAMENX {k} {k}", "0"),
+    ("TTL {k}", "100"),
+    ("RENAME {k} {j}", "OK"),
+    ("EXISTS {k}", "0"),
+    ("GET {j}", "\"1\""),
+    ("TTL {j}", "100"),
+    ("SET {k} 2", "OK"),
+    ("RENAMENX {j} {k}", "0"),
+    ("GET {k}", "\"2\""),
+    ("RENAME {j} {k}", "OK"),
+    ("GET {k}", "\"1\""),
+    ("TTL {k}", "100"),
+    ("EXISTS {j}", "0"),
+    ("RENAMENX {k} {j}", "1"),
+    ("GET {j}", "\"1\""),
+    ("TTL {j}", "100"),
+    ("SET {k} 3 PXAT 1", "OK"),
+    ("RENAME {k} {j}", "ERR no such key"),
+    ("RENAMENX {k} {j}", "ERR no such key"),
+    ("RENAME {k}", "ERR wrong number of arguments for 'rename' command"),
+    ("RENAME {k} {j} x", "ERR wrong number of arguments for 'rename' command"),
+    ("RENAMENX {k}", "ERR wrong number of arguments for 'renamenx' command"),
+    ("RENAMENX {k} {j} x", "ERR wrong number of arguments for 'renamenx' command"),
+    ("DEL {k} {j}", "1"),
+];
+
+/// GETRANGE, SUBSTR and SETRANGE answer as Redis 7 does on every path (the connection's own
+/// core, the other core's alone and pipelined); SETRANGE stops at the largest value a
+/// request may carry (16 MiB here), refusing past it before anything is allocated.
+#[test]
+fn ranges_answer_as_redis_does_on_every_path() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    for key in one_key_per_core(&mut con, "range") {
+        answers_as_redis(&mut con, &RANGES, &key);
+    }
+    let _alone = MEASURING_RSS.lock().unwrap_or_else(|e| e.into_inner());
+    let before = rss();
+    for key in one_key_per_core(&mut con, "big") {
+        let setrange = |con: &mut Connection, offset: i64, value: &str| {
+            shown(redis::cmd("SETRANGE").arg(&key).arg(offset).arg(value).query::<Value>(con))
+        };
+        let too_big = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+        // Redis (512 MiB allowed) would allocate half a gigabyte for this one.
+        assert_eq!(setrange(&mut con, (512 << 20) - 1, "x"), too_big);
+        assert_eq!(setrange(&mut con, MAX_BULK as i64, "x"), too_big);
+        assert_eq!(setrange(&mut con, MAX_BULK as i64 - 1, "xy"), too_big);
+        assert_eq!(con.get::<_, String>(&key).unwrap(), "probe", "a refused SETRANGE wrote nothing");
+        assert_eq!(setrange(&mut con, i64::MAX, ""), "5", "an empty value writes nothing, at any offset");
+        assert_eq!(setrange(&mut con, MAX_BULK as i64 - 1, "x"), MAX_BULK.to_string());
+        let tail: String = redis::cmd("GETRANGE").arg(&key).arg(-2).arg(-1).query(&mut con).unwrap();
+        assert_eq!(tail, "\0x");
+        let _: () = con.del(&key).unwrap();
+    }
+    let grown = rss().saturating_sub(before);
+    assert!(grown < 256 << 20, "two 16 MiB values at most, not half a gigabyte: {grown} bytes");
+}
+
+/// RENAME and RENAMENX of two keys of one shard are one operation there, on every path;
+/// keys on two shards are refused as Redis Cluster refuses keys in two slots (moving a key
+/// between shards would not be atomic), and neither key changes.
+#[test]
+fn renames_on_one_shard_answer_as_redis_does_and_two_shards_are_refused() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    let [on0, on1] = two_keys_per_core(&mut con, "ren");
+    for [k, j] in [&on0, &on1] {
+        let table: Vec<(String, &str)> = RENAMES.iter().map(|(line, want)| (line.replace("{j}", j), *want)).collect();
+        let table: Vec<(&str, &str)> = table.iter().map(|(line, want)| (line.as_str(), *want)).collect();
+        let _: () = con.del(j).unwrap(); // set by the probe that found it
+        answers_as_redis(&mut con, &table, k);
+    }
+    let _: () = con.set(&on0[0], "zero").unwrap();
+    let _: () = con.set(&on1[0], "one").unwrap();
+    for command in ["RENAME", "RENAMENX"] {
+        for (from, to) in [(&on0[0], &on1[0]), (&on1[0], &on0[0]), (&on0[1], &on1[1])] {
+            let crossed = redis::cmd(command).arg(from).arg(to).query::<Value>(&mut con);
+            assert_eq!(shown(crossed), "CROSSSLOT Keys in request don't hash to the same slot", "{command}");
+        }
+    }
+    let values: Vec<Option<String>> = con.mget(&[&on0[0], &on1[0], &on0[1], &on1[1]]).unwrap();
+    assert_eq!(values, [Some("zero".into()), Some("one".into()), None, None], "nothing moved");
+}
+
+/// A RESP2 array of bulk strings and integers, as `SERVER_MAP` needs.
+fn bulk_strings(words: &[&str]) -> String {
+    words.iter().map(|w| format!("${}\r\n{w}\r\n", w.len())).collect()
+}
+
+/// HELLO's answer to a RESP2 client, byte for byte as redis-server 7.0.15 gives it, for the
+/// connection numbered `id`.
+fn server_map(id: i64) -> String {
+    let head = bulk_strings(&["server", "redis", "version", "7.0.15", "proto"]);
+    let middle = bulk_strings(&["mode", "standalone", "role", "master", "modules"]);
+    format!("*14\r\n{head}:2\r\n$2\r\nid\r\n:{id}\r\n{middle}*0\r\n")
+}
+
+/// The id CLIENT ID gives a new connection, and what that connection then got for `input`.
+fn exchange_with_id(addr: SocketAddr, input: &str) -> (i64, String) {
+    let out = String::from_utf8(raw_exchange(addr, format!("CLIENT ID\r\n{input}").as_bytes())).unwrap();
+    let (id, rest) = out.strip_prefix(':').and_then(|o| o.split_once("\r\n")).expect("an id first");
+    (id.parse().unwrap(), rest.to_string())
+}
+
+/// What client libraries send on connecting: HELLO (go-redis and lettuce try `HELLO 3` and
+/// fall back to RESP2 on `-NOPROTO`), AUTH, CLIENT SETNAME; each answered byte for byte as
+/// redis-server 7.0.15 answers it without a password configured, and a connection's id and
+/// name are its own.
+#[test]
+fn hello_auth_and_client_answer_as_redis_does() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let (id, out) = exchange_with_id(addr, "HELLO\r\nHELLO 2\r\nhello 3\r\nCLIENT GETNAME\r\n");
+    let noproto = "-NOPROTO unsupported protocol version\r\n";
+    assert_eq!(out, format!("{}{}{noproto}$-1\r\n", server_map(id), server_map(id)));
+    let (other, _) = exchange_with_id(addr, "");
+    assert_ne!(other, id, "each connection its own id");
+    let (id, out) = exchange_with_id(addr, "HELLO 2 AUTH default secret SETNAME app\r\nCLIENT GETNAME\r\n");
+    assert_eq!(out, format!("{}$3\r\napp\r\n", server_map(id)));
+    let wrongpass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    let refused: [(&str, &str); 14] = [
+        ("HELLO 1", noproto),
+        ("HELLO 3 SETNAME x", noproto),
+        ("HELLO abc", "-ERR Protocol version is not an integer or out of range\r\n"),
+        ("HELLO 99999999999999999999", "-ERR Protocol version is not an integer or out of range\r\n"),
+        ("HELLO 2 AUTH default", "-ERR Syntax error in HELLO option 'AUTH'\r\n"),
+        ("HELLO 2 SETNAME", "-ERR Syntax error in HELLO option 'SETNAME'\r\n"),
+        ("HELLO 2 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"),
+        ("HELLO 2 SETNAME \"a b\"", "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"),
+        ("HELLO 2 AUTH bob pw SETNAME n", wrongpass),
+        ("AUTH", "-ERR wrong number of arguments for 'auth' command\r\n"),
+        ("AUTH pw", "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"),
+        ("AUTH Default pw", wrongpass),
+        ("AUTH a b c", "-ERR syntax error\r\n"),
+        ("AUTH default pw", "+OK\r\n"),
+    ];
+    let client: [(&str, &str); 10] = [
+        ("CLIENT", "-ERR wrong number of arguments for 'client' command\r\n"),
+        ("CLIENT FOO", "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n"),
+        ("CLIENT GETNAME x", "-ERR wrong number of arguments for 'client|getname' command\r\n"),
+        ("CLIENT ID x", "-ERR wrong number of arguments for 'client|id' command\r\n"),
+        ("CLIENT SETNAME", "-ERR wrong number of arguments for 'client|setname' command\r\n"),
+        ("CLIENT SETNAME a b", "-ERR wrong number of arguments for 'client|setname' command\r\n"),
+        ("CLIENT SETNAME \"a\\nb\"", "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"),
+        ("CLIENT SETNAME x", "+OK\r\n"),
+        ("client setname \"\"", "+OK\r\n"),
+        ("CLIENT GETNAME", "$-1\r\n"),
+    ];
+    for (request, want) in refused.iter().chain(&client) {
+        let (_, got) = exchange_with_id(addr, &format!("{request}\r\n"));
+        assert_eq!(got, *want, "{request}");
+    }
+    // Pipelined on one connection, in order, the name set by one request read by the next.
+    let lines: String = refused.iter().chain(&client).map(|(request, _)| format!("{request}\r\n")).collect();
+    let (_, got) = exchange_with_id(addr, &lines);
+    assert_eq!(got, refused.iter().chain(&client).map(|(_, want)| *want).collect::<String>());
+}
+
+/// FLUSHDB, TIME, CONFIG GET, COMMAND COUNT and DOCS, RANDOMKEY, and SHUTDOWN's refusals,
+/// byte for byte as redis-server 7.0.15 answers them (CONFIG GET databases aside: kv has
+/// one). A server run inside a test has no way to stop its process: SHUTDOWN is refused
+/// there with Redis' error for a shutdown that failed.
+#[test]
+fn server_commands_answer_as_redis_does() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let cases: [(&str, &str); 20] = [
+        ("CONFIG GET maxmemory", "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"),
+        ("CONFIG GET save", "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"),
+        ("CONFIG GET appendonly", "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"),
+        ("CONFIG GET databases", "*2\r\n$9\r\ndatabases\r\n$1\r\n1\r\n"),
+        ("config get MAXMEMORY maxmemory", "*2\r\n$9\r\nMAXMEMORY\r\n$1\r\n0\r\n"),
+        ("CONFIG GET nosuch", "*0\r\n"),
+        ("CONFIG GET", "-ERR wrong number of arguments for 'config|get' command\r\n"),
+        ("CONFIG", "-ERR wrong number of arguments for 'config' command\r\n"),
+        ("CONFIG FOO", "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n"),
+        ("COMMAND COUNT x", "-ERR wrong number of arguments for 'command|count' command\r\n"),
+        ("COMMAND FOO", "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n"),
+        ("COMMAND DOCS", "*0\r\n"),
+        ("TIME x", "-ERR wrong number of arguments for 'time' command\r\n"),
+        ("RANDOMKEY x", "-ERR wrong number of arguments for 'randomkey' command\r\n"),
+        ("FLUSHDB x", "-ERR syntax error\r\n"),
+        ("FLUSHDB async now", "-ERR syntax error\r\n"),
+        ("SHUTDOWN FOO", "-ERR syntax error\r\n"),
+        ("SHUTDOWN NOSAVE SAVE", "-ERR syntax error\r\n"),
+        ("SHUTDOWN ABORT", "-ERR No shutdown in progress.\r\n"),
+        ("SHUTDOWN NOSAVE", "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"),
+    ];
+    for (request, want) in cases {
+        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
+        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
+    }
+    let mut con = connect(addr);
+    let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    assert!(count > 40, "{count}");
+    // TIME: now, as seconds and microseconds.
+    let (secs, micros): (String, String) = redis::cmd("TIME").query(&mut con).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let said = secs.parse::<f64>().unwrap() + micros.parse::<f64>().unwrap() / 1e6;
+    assert!((now - said).abs() < 5.0 && micros.parse::<u32>().unwrap() < 1_000_000, "{secs} {micros}");
+    // RANDOMKEY: nil for no key, else one of the keys, from either shard.
+    assert_eq!(raw_exchange(addr, b"FLUSHALL\r\nRANDOMKEY\r\n"), b"+OK\r\n$-1\r\n");
+    let [on0, on1] = one_key_per_core(&mut con, "rnd");
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap(); // the probes' other keys
+    let _: () = con.mset(&[(&on0, 0), (&on1, 1)]).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let key: String = redis::cmd("RANDOMKEY").query(&mut con).unwrap();
+        assert!(key == on0 || key == on1, "{key}");
+        seen.insert(key);
+    }
+    assert_eq!(seen.len(), 2, "both shards' keys come up");
+    // FLUSHDB empties every shard, as FLUSHALL does.
+    for flush in ["FLUSHDB", "flushdb ASYNC", "FLUSHDB sync"] {
+        let _: () = con.set(&on0, 1).unwrap();
+        let _: () = con.set(&on1, 1).unwrap();
+        let got = raw_exchange(addr, format!("{flush}\r\nDBSIZE\r\nRANDOMKEY\r\n").as_bytes());
+        assert_eq!(got, b"+OK\r\n:0\r\n$-1\r\n", "{flush}");
+    }
+}

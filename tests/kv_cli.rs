@@ -1,6 +1,6 @@
 //! The kv example (run in-process on a two-core runtime) driven by the real `redis-cli`, in
 //! the modes users run against a Redis server: `--pipe` mass insertion, `--scan`,
-//! `--memkeys`. Each test skips, saying so, where redis-cli is not installed (CI installs
+//! `--memkeys`, `shutdown`. Each test skips, saying so, where redis-cli is not installed (CI installs
 //! redis-tools).
 
 #[path = "../examples/kv/main.rs"]
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use redis::Commands;
 use ringpoll::Runtime;
-use support::{two_core_runtime, wait_within, KillOnDrop};
+use support::{example, run_example, two_core_runtime, wait_within, KillOnDrop};
 
 /// How long one redis-cli run may take.
 const CLI_LIMIT: Duration = Duration::from_secs(60);
@@ -135,4 +135,43 @@ fn redis_cli_memkeys_and_bigkeys_measure_every_key() {
     assert!(strings.starts_with("100 strings") && bytes > (10..110).sum(), "{strings}");
     let (big, _) = redis_cli(addr, &["--bigkeys"], Vec::new());
     assert!(big.contains("Biggest string found '\"k99\"' has 109 bytes"), "{big}");
+}
+
+/// SHUTDOWN stops the kv binary as SIGTERM does, with its usual output and exit status 0:
+/// sent by `redis-cli shutdown`, and pipelined by a client (`SET`, `SHUTDOWN NOSAVE`, `PING`:
+/// the SET is answered, then the connection closes without a reply, as Redis closes it).
+/// Another client's idle connection does not hold the stop past the grace.
+#[test]
+fn shutdown_stops_the_kv_binary_as_sigterm_does() {
+    if !have_redis_cli() {
+        return;
+    }
+    let Some(bin) = example("kv") else {
+        eprintln!("skipping: the kv example is not built (`cargo test` builds it, `--test` alone does not)");
+        return;
+    };
+    for pipelined in [false, true] {
+        let mut server = run_example(&bin, &["--addr", "127.0.0.1:0", "--cores", "0,0"], "kv on ");
+        let addr = server.listening_addr();
+        let _idle = std::net::TcpStream::connect(addr).expect("connect");
+        if pipelined {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"SET k v\r\nSHUTDOWN NOSAVE\r\nPING\r\n").unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).expect("the server closes the connection");
+            assert_eq!(String::from_utf8_lossy(&got), "+OK\r\n", "the SET's reply, then the close");
+        } else {
+            let (out, err) = redis_cli(addr, &["shutdown"], Vec::new());
+            assert_eq!((out.as_str(), err.as_str()), ("", ""), "redis-cli says nothing, as for Redis");
+        }
+        let child = &mut server.child.0;
+        let status = wait_within(child, Duration::from_secs(10)).expect("kv stopped within 10 s of SHUTDOWN");
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        let said: Vec<&str> = stderr.lines().collect();
+        assert_eq!(said[..2], ["kv: SHUTDOWN from a client", "kv: signal 15, shutting down"], "{stderr}");
+        assert!(said[2].starts_with("kv: stopped in "), "{stderr}");
+    }
 }

@@ -3,6 +3,8 @@
 //! forty lines, and the example needs no dependency for it.
 
 use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
@@ -10,25 +12,36 @@ const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Au
 
 /// `secs` as an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub fn format(secs: u64) -> String {
-    let (days, time) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    let weekday = DAYS[(days % 7) as usize];
-    let (h, m, s) = (time / 3600, time / 60 % 60, time % 60);
-    format!("{weekday}, {day:02} {} {year:04} {h:02}:{m:02}:{s:02} GMT", MONTHS[month as usize - 1])
+    Imf(secs).to_string()
+}
+
+/// Seconds since the epoch, displayed as an IMF-fixdate: written straight into a response's
+/// head, with no string of its own.
+pub struct Imf(pub u64);
+
+impl fmt::Display for Imf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (days, time) = (self.0 / 86_400, self.0 % 86_400);
+        let (year, month, day) = civil_from_days(days as i64);
+        let weekday = DAYS[(days % 7) as usize];
+        let (h, m, s) = (time / 3600, time / 60 % 60, time % 60);
+        let month = MONTHS[month as usize - 1];
+        write!(f, "{weekday}, {day:02} {month} {year:04} {h:02}:{m:02}:{s:02} GMT")
+    }
 }
 
 /// Now as an IMF-fixdate, for a response's `Date` field (RFC 9110 §6.6.1: a server with a
 /// clock sends one in every 2xx, 3xx and 4xx). Formatted once a second per core thread,
-/// as nginx caches its time strings, not once per response.
-pub fn now() -> String {
-    thread_local!(static LAST: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) });
+/// as nginx caches its time strings, and shared, not copied, by each response.
+pub fn now() -> Rc<str> {
+    thread_local!(static LAST: RefCell<(u64, Option<Rc<str>>)> = const { RefCell::new((0, None)) });
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    LAST.with_borrow_mut(|(at, text)| {
-        if *at != secs || text.is_empty() {
+    LAST.with_borrow_mut(|(at, text)| match text {
+        Some(text) if *at == secs => text.clone(),
+        _ => {
             *at = secs;
-            *text = format(secs);
+            text.insert(Imf(secs).to_string().into()).clone()
         }
-        text.clone()
     })
 }
 

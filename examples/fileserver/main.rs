@@ -43,10 +43,12 @@ use ringpoll::signal::ShutdownSignals;
 pub mod args;
 #[path = "../cli/mod.rs"]
 pub mod cli;
+pub mod content_type;
 pub mod etag;
 pub mod http_date;
 pub mod range;
 pub mod request;
+pub mod root;
 pub mod serve;
 pub mod target;
 

@@ -1,18 +1,20 @@
 //! Serving connections.
 
+use std::fmt::Write;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use ringpoll::fs::{File, OpenOptions};
+use ringpoll::fs::File;
 use ringpoll::net::{TcpListener, TcpStream};
 
+use super::content_type;
 use super::etag;
 use super::http_date;
 use super::range::{self, Selection};
 use super::request::{self, Conditions, Parse, Request};
+use super::root::{FileMeta, Found, Root};
 use super::target::{self, Refused};
 
 /// How long a client has to send a whole request head, from the accept or the end of
@@ -31,6 +33,7 @@ pub const SEND_CHUNK: u64 = 256 * 1024;
 /// core until the listener fails (at shutdown), closing connections that send no whole
 /// head, or take no [`SEND_CHUNK`] of a response, within `timeout`.
 pub async fn listen(listener: TcpListener, root: Rc<Path>, timeout: Duration) -> io::Result<()> {
+    let root = Rc::new(Root::open(&root).await?);
     loop {
         let (stream, _) = listener.accept_backoff().await?;
         let root = root.clone();
@@ -47,7 +50,7 @@ pub async fn listen(listener: TcpListener, root: Rc<Path>, timeout: Duration) ->
 /// closes, asks to close, sends something this server does not take, or takes longer
 /// than `timeout` to send a request head or to take a [`SEND_CHUNK`] of a response
 /// (`TimedOut`).
-pub async fn connection(stream: TcpStream, root: Rc<Path>, timeout: Duration) -> io::Result<()> {
+pub async fn connection(stream: TcpStream, root: Rc<Root>, timeout: Duration) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut pending = Vec::new();
     let mut chunk = Vec::with_capacity(8 * 1024);
@@ -83,7 +86,7 @@ pub async fn connection(stream: TcpStream, root: Rc<Path>, timeout: Duration) ->
 
 /// Answers one request, each [`SEND_CHUNK`] of a file within its own deadline; returns
 /// whether the connection stays open.
-async fn respond(progress: Progress<'_>, root: &Path, request: &Request) -> io::Result<bool> {
+async fn respond(progress: Progress<'_>, root: &Root, request: &Request) -> io::Result<bool> {
     let stream = progress.stream;
     // A body is not read: answer, then close rather than parse it as the next request.
     let head_only = match (request.method.as_str(), request.has_body) {
@@ -97,7 +100,7 @@ async fn respond(progress: Progress<'_>, root: &Path, request: &Request) -> io::
     };
     let head = Head { keep_alive: request.keep_alive, only: head_only };
     let found = match target::relative_path(&request.target) {
-        Ok(rel) => open_under(root, rel).await,
+        Ok(rel) => root.find(rel).await,
         Err(Refused::BadRequest) => Err(400),
         Err(Refused::Forbidden) => Err(403),
     };
@@ -214,23 +217,27 @@ async fn send_file(
     head: Head,
 ) -> io::Result<bool> {
     let stream = progress.stream;
-    let len = meta.len;
-    let (status, range, first, count) = match selection {
-        Selection::Part { first, last } => {
-            ("206 Partial Content", format!("Content-Range: bytes {first}-{last}/{len}\r\n"), first, last - first + 1)
-        }
-        _ => ("200 OK", String::new(), 0, len),
+    let (status, first, count) = match selection {
+        Selection::Part { first, last } => ("206 Partial Content", first, last - first + 1),
+        _ => ("200 OK", 0, meta.len),
     };
-    let modified = meta.modified.map(|secs| format!("Last-Modified: {}\r\n", http_date::format(secs)));
-    // The head goes out within the deadline the response started with.
-    let text = format!(
-        "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n{range}{}ETag: {}\r\nConnection: {}\r\n\r\n",
+    // Written into one string (which takes every write): the 200's head is on every
+    // request's path.
+    let mut text = String::with_capacity(320);
+    let _ = write!(
+        text,
+        "HTTP/1.1 {status}\r\nDate: {}\r\nContent-Length: {count}\r\nContent-Type: {}\r\nAccept-Ranges: bytes\r\n",
         http_date::now(),
-        content_type(&meta.rel),
-        modified.unwrap_or_default(),
-        meta.etag,
-        head.connection(),
+        content_type::of(&meta.rel),
     );
+    if let Selection::Part { first, last } = selection {
+        let _ = write!(text, "Content-Range: bytes {first}-{last}/{}\r\n", meta.len);
+    }
+    if let Some(secs) = meta.modified {
+        let _ = write!(text, "Last-Modified: {}\r\n", http_date::Imf(secs));
+    }
+    let _ = write!(text, "ETag: {}\r\nConnection: {}\r\n\r\n", meta.etag, head.connection());
+    // The head goes out within the deadline the response started with.
     let (res, _) = stream.write_all(text.into_bytes()).await;
     res?;
     if head.only {
@@ -251,67 +258,15 @@ async fn send_file(
     Ok(head.keep_alive)
 }
 
-/// What a file's response says of it beside its bytes.
-struct FileMeta {
-    /// Its length.
-    len: u64,
-    /// Its mtime in whole seconds since the epoch, never later than now (RFC 9110
-    /// §8.8.2.1); `None` before 1970.
-    modified: Option<u64>,
-    /// Its entity tag (`etag.rs`).
-    etag: String,
-    /// Its path relative to the root (for its Content-Type).
-    rel: PathBuf,
-}
-
-/// What a path under the root names.
-enum Found {
-    /// A regular file and what its response says of it.
-    File(File, FileMeta),
-    /// A directory named without its trailing slash (with one, the path is its
-    /// `index.html`), by its path relative to the root.
-    Directory(PathBuf),
-}
-
-/// Opens `rel` under `root`. The error is the HTTP status: 404 missing, 403 outside the
-/// root, unreadable or neither a file nor a directory.
-async fn open_under(root: &Path, rel: PathBuf) -> Result<Found, u16> {
-    let file = open(&root.join(&rel)).await?;
-    if !real_path_of(&file).is_some_and(|real| real.starts_with(root)) {
-        return Err(403);
-    }
-    let meta = file.metadata().await.map_err(|_| 404u16)?;
-    match (meta.is_file(), meta.is_dir()) {
-        (true, _) => {
-            let mtime = meta.modified().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-            let etag = etag::of(mtime, meta.len());
-            let modified = meta.modified().min(SystemTime::now());
-            let modified = modified.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
-            Ok(Found::File(file, FileMeta { len: meta.len(), modified, etag, rel }))
-        }
-        (_, true) => Ok(Found::Directory(rel)),
-        _ => Err(403),
-    }
-}
-
-async fn open(path: &Path) -> Result<File, u16> {
-    // O_NONBLOCK: opening a FIFO someone left in the tree must not wait for a writer.
-    let opened = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).await;
-    opened.map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied => 403,
-        _ => 404,
-    })
-}
-
-/// Where the open descriptor really is, every symlink resolved (a procfs read: no disk).
-fn real_path_of(file: &File) -> Option<PathBuf> {
-    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
-}
-
-/// A status with a short text body (none for HEAD), and for 405 the methods allowed.
+/// A status with a short text body (none for HEAD), for 405 the methods allowed, and for
+/// 503 (out of descriptors or memory) when to come back.
 async fn respond_status(stream: &TcpStream, status: u16, head: Head) -> io::Result<()> {
-    let allow = if status == 405 { "Allow: GET, HEAD\r\n" } else { "" };
-    respond_plain(stream, status, allow, head).await
+    let fields = match status {
+        405 => "Allow: GET, HEAD\r\n",
+        503 => "Retry-After: 1\r\n",
+        _ => "",
+    };
+    respond_plain(stream, status, fields, head).await
 }
 
 /// 301 to `location`.
@@ -330,6 +285,8 @@ async fn respond_plain(stream: &TcpStream, status: u16, fields: &str, head: Head
         416 => "Range Not Satisfiable",
         414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let body = format!("{status} {reason}\n");
@@ -341,18 +298,4 @@ async fn respond_plain(stream: &TcpStream, status: u16, fields: &str, head: Head
         if head.only { "" } else { &body },
     );
     stream.write_all(text.into_bytes()).await.0
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("txt") => "text/plain; charset=utf-8",
-        Some("css") => "text/css",
-        Some("js") => "text/javascript",
-        Some("json") => "application/json",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        _ => "application/octet-stream",
-    }
 }

@@ -9,6 +9,7 @@ use super::replies::{self, Combine};
 use super::resp::integer;
 use super::scan;
 use super::store::unix_now;
+use super::{config, range, server, session};
 
 /// What to do for one request.
 pub enum Plan<'a> {
@@ -24,6 +25,10 @@ pub enum Plan<'a> {
     Encoded(usize, Vec<u8>),
     /// Operations on shards, combined in order into one reply.
     Many(Vec<(usize, Op<'a>)>, Combine),
+    /// HELLO or CLIENT: answered from the connection's session (`session.rs`).
+    Session,
+    /// SHUTDOWN: the server stops, as on SIGTERM; the connection closes without a reply.
+    Shutdown,
 }
 
 /// Plans the request `args` (not empty) for a store sharded over `shards` cores; a reply
@@ -47,7 +52,10 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"ping" => argc <= 1,
         b"dbsize" => argc == 0,
         b"select" => argc == 1,
-        b"client" | b"memory" => argc >= 1,
+        b"client" | b"memory" | b"config" => argc >= 1,
+        b"getrange" | b"substr" | b"setrange" => argc == 3,
+        b"rename" | b"renamenx" => argc == 2,
+        b"randomkey" | b"time" => argc == 0,
         _ => true,
     };
     if !arity_ok {
@@ -162,7 +170,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
         // ASYNC or SYNC: both empty the store at once here. Anything else is refused, as
         // Redis refuses it, rather than taken for a bare FLUSHALL that empties the store.
-        b"flushall" => match args {
+        // FLUSHDB empties the one database, so everything.
+        b"flushall" | b"flushdb" => match args {
             [] => every_shard(shards, Op::FlushAll, Combine::AllOk),
             [how] if how.eq_ignore_ascii_case(b"async") || how.eq_ignore_ascii_case(b"sync") => {
                 every_shard(shards, Op::FlushAll, Combine::AllOk)
@@ -176,22 +185,36 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             Some(_) => replies::error(o, "ERR DB index is out of range"),
             None => not_an_integer(o),
         }),
-        // Client libraries name themselves on connecting (CLIENT SETNAME, SETINFO): accepted,
-        // and nothing is kept.
-        b"client" => answer(out, |o| match args[0].to_ascii_lowercase().as_slice() {
-            b"setname" | b"setinfo" => replies::ok(o),
-            _ => replies::error(o, "ERR unknown subcommand, only SETNAME and SETINFO are taken"),
-        }),
-        // Clients ask these at start-up (redis-cli, redis-benchmark): nothing to configure.
-        b"command" => answer(out, |o| replies::array(o, 0)),
-        b"config" => answer(out, |o| {
-            let names = args.get(1..).unwrap_or_default();
-            replies::array(o, names.len() * 2);
-            for name in names {
-                replies::bulk(o, name);
-                replies::bulk(o, b"");
+        b"getrange" | b"substr" => match (integer(args[1]), integer(args[2])) {
+            (Some(start), Some(end)) => one(args[0], shards, |key| Op::GetRange { key, start, end }),
+            _ => answer(out, not_an_integer),
+        },
+        b"setrange" => match integer(args[1]).map(|offset| range::setrange_offset(offset, args[2].len())) {
+            Some(Ok(offset)) => one(args[0], shards, |key| Op::SetRange { key, offset, value: args[2] }),
+            Some(Err(e)) => answer(out, |o| replies::error(o, e)),
+            None => answer(out, not_an_integer),
+        },
+        b"rename" | b"renamenx" => {
+            let (from, to) = (Key::new(args[0]), Key::new(args[1]));
+            match from.shard(shards) {
+                shard if shard == to.shard(shards) => {
+                    Plan::One(shard, Op::Rename { from, to, only_new: name == b"renamenx" })
+                }
+                _ => answer(out, |o| replies::error(o, CROSSSLOT)),
             }
-        }),
+        }
+        b"randomkey" => every_shard(shards, Op::RandomKey, Combine::AnyOne),
+        b"hello" | b"client" => Plan::Session,
+        b"auth" => answer(out, |o| session::auth(args, o)),
+        b"config" => answer(out, |o| config::answer(args, o)),
+        b"command" => answer(out, |o| server::command(args, o)),
+        b"time" => answer(out, server::time),
+        b"shutdown" => match server::shutdown_options(args) {
+            Ok(true) => Plan::Shutdown,
+            // ABORT: a shutdown here never waits to be aborted.
+            Ok(false) => answer(out, |o| replies::error(o, "ERR No shutdown in progress.")),
+            Err(e) => answer(out, |o| replies::error(o, e)),
+        },
         _ => answer(out, |o| {
             let name = printable(&String::from_utf8_lossy(raw_name));
             replies::error(o, &format!("ERR unknown command '{name}'"));

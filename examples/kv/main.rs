@@ -14,15 +14,21 @@
 //! COUNT, TYPE; the cursor names the next shard, and each call returns one shard's matches
 //! whole: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT (`float.rs`), MGET, MSET,
 //! MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING, ECHO, EXPIRE and PEXPIRE
-//! (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, MEMORY USAGE (the bytes the key's
-//! entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the sums tools read, as Redis names them,
-//! then per-core counters), QUIT; SELECT 0 and CLIENT SETNAME/SETINFO, which client
-//! libraries send on connecting. redis-cli's --pipe, --scan, --bigkeys, --memkeys, --stat
-//! and --latency work against it. Runs until SIGINT or SIGTERM.
+//! (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes
+//! the key's entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the
+//! sums tools read, as Redis names them, then per-core counters), GETRANGE, SUBSTR, SETRANGE
+//! (up to the 16 MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one
+//! shard only: `-CROSSSLOT` otherwise), RANDOMKEY, TIME, CONFIG GET (a few parameters:
+//! `config.rs`), COMMAND COUNT and DOCS (`server.rs`), SHUTDOWN (stops as SIGTERM does),
+//! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
+//! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
+//! ID, GETNAME, SETNAME and SETINFO (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
+//! --memkeys, --stat and --latency work against it. Runs until SIGINT, SIGTERM or SHUTDOWN.
 
 #[path = "../cli/mod.rs"]
 mod cli;
 mod command;
+mod config;
 mod conn;
 mod direct;
 mod float;
@@ -32,9 +38,12 @@ mod info;
 mod memory;
 pub mod op;
 mod pipeline;
+mod range;
 pub mod replies;
 pub mod resp;
 mod scan;
+mod server;
+mod session;
 mod shard;
 mod store;
 
@@ -122,7 +131,13 @@ fn run(args: Args) -> io::Result<()> {
     // core that owns its key): under SCHED_BATCH a woken shard waits for its CPU's turn
     // instead of preempting, and finds more requests queued when it runs.
     let rt = cli::builder(args.cores, args.driver).batch_scheduling(true).build()?;
-    let server = start(&rt, args.addr, args.accept)?;
+    // SHUTDOWN stops the server as SIGTERM does: by sending it (the signal thread takes it).
+    let shutdown = || {
+        eprintln!("kv: SHUTDOWN from a client");
+        // SAFETY: kill takes no pointers; the pid is this process's own.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    };
+    let server = start_stoppable(&rt, args.addr, args.accept, Some(Box::new(shutdown)))?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, kv on {}", rt.cpu_of(core), rt.driver(), server.addr);
     }
@@ -151,6 +166,16 @@ pub struct Server {
 /// `accept` says. The cores bind one after the other in core order (which CPU steering
 /// needs), core 0 first, so port 0 works (`cli::listen_on_each_core`).
 pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Server> {
+    start_stoppable(rt, addr, accept, None)
+}
+
+/// As [`start`], with what SHUTDOWN does (without it, SHUTDOWN is refused).
+pub fn start_stoppable(
+    rt: &Runtime,
+    addr: SocketAddr,
+    accept: Accept,
+    shutdown: Option<shard::Shutdown>,
+) -> io::Result<Server> {
     let shared = match accept {
         Accept::Shared => Some(SharedListener::bind(addr)?),
         _ => None,
@@ -162,7 +187,7 @@ pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Serve
     // Unbounded: what bounds them is shard::MAX_IN_FLIGHT, and a core must never wait to
     // answer another (two cores answering each other into full inboxes would deadlock).
     let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..rt.core_count()).map(|_| cross_core::unbounded()).unzip();
-    let peers = Peers::new(inboxes);
+    let peers = Peers::stopped_by(inboxes, shutdown);
     let mut receivers = receivers.into_iter();
     let (addr, cores) = cli::listen_on_each_core(rt, addr, listen, |core| {
         let (peers, inbox) = (peers.clone(), receivers.next().expect("an inbox per core"));

@@ -73,6 +73,28 @@ pub enum Op<'a> {
     FlushAll,
     /// The shard's section of INFO.
     Info,
+    /// GETRANGE (and SUBSTR): the bytes of the value from `start` to `end`, both included,
+    /// negative ones counted from its end, as Redis 7 takes them.
+    GetRange {
+        key: Key<'a>,
+        start: i64,
+        end: i64,
+    },
+    /// SETRANGE: `value` written at `offset`, the value zero-padded up to it (the command
+    /// refused an end past `MAX_BULK` before it got here, so nothing huge is allocated).
+    SetRange {
+        key: Key<'a>,
+        offset: u64,
+        value: &'a [u8],
+    },
+    /// RENAME (or RENAMENX, `only_new`): both keys live on this shard.
+    Rename {
+        from: Key<'a>,
+        to: Key<'a>,
+        only_new: bool,
+    },
+    /// RANDOMKEY: one of the shard's live keys, nil if none.
+    RandomKey,
 }
 
 /// The most a reply can take that is a status, an integer, a nil or one of the short errors
@@ -102,7 +124,9 @@ impl Op<'_> {
             Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) => ReplySize::Value,
             Op::SetWith { how, .. } if how.reply == SetReply::Old => ReplySize::Value,
             // A float's text can take thousands of digits (1e4000 is written out in full).
-            Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::IncrByFloat { .. } => ReplySize::Unbounded,
+            Op::GetRange { .. } => ReplySize::Value,
+            // A key is as long as a request lets it be: no record of the longest is kept.
+            Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
             _ => ReplySize::Small,
         }
     }
@@ -272,6 +296,14 @@ const INCR_BY_FLOAT: u8 = 22;
 const MSETNX: u8 = 23;
 /// MEMORY STATS and DOCTOR: the shard's key count and bytes.
 const MEMORY_STATS: u8 = 24;
+/// GETRANGE: the start as the number, the end as the value's 8 bytes (little-endian).
+const GETRANGE: u8 = 25;
+/// SETRANGE: the offset as the number.
+const SETRANGE: u8 = 26;
+/// RENAME: the key is the source, the value the destination (hashed again where it is
+/// read: RENAME is rare), RENAMENX in the flags.
+const RENAME: u8 = 27;
+const RANDOMKEY: u8 = 28;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag,
 /// a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
@@ -292,6 +324,9 @@ impl<'a> Op<'a> {
     /// has the same three parts (the head built in one piece, the key and the value one copy
     /// each), so forwarding one costs little more than those copies.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        // GETRANGE's end travels as bytes of the value; set in its arm only, so no other
+        // operation pays for it.
+        let end_bytes: [u8; 8];
         let (tag, flags, key, value, number): (u8, u8, Key<'_>, &[u8], u64) = match *self {
             Op::Get(key) => (GET, 0, key, &[], 0),
             Op::Set { key, value } => (SET, 0, key, value, 0),
@@ -323,6 +358,13 @@ impl<'a> Op<'a> {
             Op::DbSize => (DBSIZE, 0, NO_KEY, &[], 0),
             Op::FlushAll => (FLUSHALL, 0, NO_KEY, &[], 0),
             Op::Info => (INFO, 0, NO_KEY, &[], 0),
+            Op::GetRange { key, start, end } => {
+                end_bytes = end.to_le_bytes();
+                (GETRANGE, 0, key, &end_bytes, start as u64)
+            }
+            Op::SetRange { key, offset, value } => (SETRANGE, 0, key, value, offset),
+            Op::Rename { from, to, only_new } => (RENAME, u8::from(only_new), from, to.bytes, 0),
+            Op::RandomKey => (RANDOMKEY, 0, NO_KEY, &[], 0),
         };
         let mut head = [0; HEAD];
         head[0] = tag;
@@ -336,6 +378,20 @@ impl<'a> Op<'a> {
         out.extend_from_slice(&head);
         out.extend_from_slice(key.bytes);
         out.extend_from_slice(value);
+    }
+
+    /// The operations [`Op::decode`] leaves out of its inlined match; `None` for a tag
+    /// [`Op::encode`] never writes.
+    #[cold]
+    #[inline(never)]
+    fn decode_rare(tag: u8, flags: u8, key: Key<'a>, value: &'a [u8], number: u64) -> Option<Op<'a>> {
+        Some(match tag {
+            GETRANGE => Op::GetRange { key, start: number as i64, end: i64::from_le_bytes(value.try_into().ok()?) },
+            SETRANGE => Op::SetRange { key, offset: number, value },
+            RENAME => Op::Rename { from: key, to: Key::new(value), only_new: flags != 0 },
+            RANDOMKEY => Op::RandomKey,
+            _ => return None,
+        })
     }
 
     /// The first operation encoded in `buf`, and the bytes it took; `None` if `buf` does
@@ -378,7 +434,9 @@ impl<'a> Op<'a> {
             DBSIZE => Op::DbSize,
             FLUSHALL => Op::FlushAll,
             INFO => Op::Info,
-            _ => return None,
+            // The rarer operations, out of line: this match is inlined into the loop over
+            // every batch, the forwarded GET's and SET's path.
+            tag => Op::decode_rare(tag, flags, key, value, number)?,
         };
         Some((op, buf.len() - rest.len() + value_len))
     }
@@ -438,6 +496,11 @@ mod tests {
             Op::DbSize,
             Op::FlushAll,
             Op::Info,
+            Op::GetRange { key: key(b"gr"), start: i64::MIN, end: -1 },
+            Op::SetRange { key: key(b"sr"), offset: 5, value: b"hi" },
+            Op::Rename { from: key(b"from"), to: key(b"to"), only_new: true },
+            Op::Rename { from: key(b"a"), to: key(b""), only_new: false },
+            Op::RandomKey,
         ];
         let mut batch = Vec::new();
         ops.iter().for_each(|op| op.encode(&mut batch));

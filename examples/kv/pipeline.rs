@@ -28,6 +28,7 @@ use super::direct::Direct;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine};
 use super::resp::{parse_request, Decoded, ProtocolError, MAX_LINE};
+use super::session::{self, Session};
 use super::shard::Shards;
 
 /// The reply bytes a run may owe before it stops and lets them be written. A single reply may
@@ -206,6 +207,8 @@ pub struct Pipeline {
     /// run that waited for any, or half the guess before it (a big value's answers are
     /// likely to come again), or [`MIN_FORWARD_COST`] at least.
     reply_guess: usize,
+    /// The connection's id and name (HELLO, CLIENT).
+    session: Session,
 }
 
 /// The least a forwarded request whose reply is guessed counts against the budget: what
@@ -224,6 +227,7 @@ impl Pipeline {
             decoded: Vec::new(),
             owed_elsewhere: 0,
             reply_guess: MIN_FORWARD_COST,
+            session: Session::new(),
         }
     }
 
@@ -275,6 +279,10 @@ impl Pipeline {
                             replies::ok(&mut self.out);
                             return (used, End::Quit);
                         }
+                        Plan::Session => session::answer(args, &mut self.session, &mut self.out),
+                        // Redis closes the connection without a reply once it stops.
+                        Plan::Shutdown if shards.shut_down() => return (used, End::Quit),
+                        Plan::Shutdown => replies::error(&mut self.out, "ERR Errors trying to SHUTDOWN. Check logs."),
                         Plan::One(core, op) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
                         Plan::One(core, op) => self.forward_one(core, op, used == input.len(), shards, direct),
                         Plan::Encoded(core, encoded) => match Op::decode(&encoded) {

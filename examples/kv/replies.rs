@@ -21,6 +21,10 @@ pub enum Combine {
     MemoryStats,
     /// MEMORY DOCTOR, likewise.
     MemoryDoctor,
+    /// One of the shards' keys (each shard answered with one of its own), picked at random
+    /// among the shards that have one, evenly rather than by their key counts; nil if none
+    /// has (RANDOMKEY).
+    AnyOne,
 }
 
 /// `+text`
@@ -118,6 +122,13 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
             let write = if how == Combine::MemoryStats { super::memory::stats } else { super::memory::doctor };
             write(out, &bodies);
+        }
+        Combine::AnyOne => {
+            let found: Vec<&[u8]> = parts.filter(|p| p.first() == Some(&b'$') && !p.starts_with(b"$-1")).collect();
+            match found.get(super::store::random_below(found.len())) {
+                Some(key) => out.extend_from_slice(key),
+                None => nil(out),
+            }
         }
         Combine::Flatten => {
             let arrays: Vec<(usize, &[u8])> = parts.filter_map(array_elements).collect();

@@ -17,6 +17,7 @@ use super::float;
 use super::glob;
 use super::hash::{self, Key};
 use super::op::{decode_all, ExpireIf, Expiry, Only, Op, SetHow, SetReply};
+use super::range;
 use super::replies;
 use super::resp::{integer, MAX_BULK};
 
@@ -70,6 +71,14 @@ impl Entry {
         self.value.clear();
         self.value.extend_from_slice(value);
     }
+}
+
+/// A number below `n` (0 for 0), picked at random: std's hasher keys are random per
+/// process and change on each `RandomState`.
+pub fn random_below(n: usize) -> usize {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    (random % n.max(1) as u64) as usize
 }
 
 /// Counters for INFO.
@@ -161,6 +170,10 @@ impl Store {
                 replies::ok(out);
             }
             Op::Info => replies::error(out, "ERR INFO is answered by the shard"),
+            Op::GetRange { key, start, end } => self.get_range(key, start, end, now, out),
+            Op::SetRange { key, offset, value } => self.set_range(key, offset, value, now, out),
+            Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
+            Op::RandomKey => self.random_key(now, out),
         }
     }
 
@@ -331,6 +344,77 @@ impl Store {
             }
         };
         replies::int(out, len as i64);
+    }
+
+    /// GETRANGE: the bytes of the value `range::taken` says; an empty string for no key.
+    #[inline(never)] // this one and the next three: rare, and out of the common ones' way
+    fn get_range(&mut self, key: Key<'_>, start: i64, end: i64, now: Instant, out: &mut Vec<u8>) {
+        match self.live(key, now) {
+            Some(e) => replies::bulk(out, &e.value[range::taken(e.value.len(), start, end)]),
+            None => replies::bulk(out, b""),
+        }
+    }
+
+    /// SETRANGE: `value` written at `offset` (zero bytes before it, if the value was
+    /// shorter), the key's time kept; the value's new length. An empty value writes
+    /// nothing, not even a key. The command checked that the end fits `MAX_BULK`.
+    #[inline(never)]
+    fn set_range(&mut self, key: Key<'_>, offset: u64, value: &[u8], now: Instant, out: &mut Vec<u8>) {
+        let found = self.live_mut(key, now);
+        if value.is_empty() {
+            return replies::int(out, found.map_or(0, |e| e.value.len() as i64));
+        }
+        let (offset, end) = (offset as usize, offset as usize + value.len());
+        let len = match found {
+            Some(e) => {
+                if e.value.len() < end {
+                    e.value.resize(end, 0);
+                }
+                e.value[offset..end].copy_from_slice(value);
+                e.value.len()
+            }
+            None => {
+                let mut padded = vec![0; end];
+                padded[offset..].copy_from_slice(value);
+                self.insert(key, &padded, None);
+                end
+            }
+        };
+        self.wrote(len);
+        replies::int(out, len as i64);
+    }
+
+    /// RENAME and RENAMENX (`only_new`) of two keys of this shard, as Redis 7 does them: no
+    /// source is an error; the value moves with its expiry time, over any destination
+    /// (RENAMENX: only if there is none); a key renamed to itself stays. `+OK`, or 1 or 0.
+    #[inline(never)]
+    fn rename(&mut self, from: Key<'_>, to: Key<'_>, only_new: bool, now: Instant, out: &mut Vec<u8>) {
+        if self.live(from, now).is_none() {
+            return replies::error(out, "ERR no such key");
+        }
+        let same = from.bytes == to.bytes;
+        let refused = only_new && (same || self.live(to, now).is_some());
+        if !same && !refused {
+            let Entry { value, expires, .. } = self.remove(from).expect("the source, found live above");
+            self.remove(to);
+            self.map.insert_unique(to.hash, Entry { key: to.bytes.to_vec(), value, expires }, Entry::hash);
+        }
+        if only_new {
+            replies::int(out, i64::from(!refused));
+        } else {
+            replies::ok(out);
+        }
+    }
+
+    /// RANDOMKEY: one of this shard's live keys, picked at random (by a walk of the table:
+    /// hashbrown has no random access, so this is linear in the keys), or nil if none.
+    #[inline(never)]
+    fn random_key(&mut self, now: Instant, out: &mut Vec<u8>) {
+        self.sweep(now);
+        match self.map.iter().nth(random_below(self.map.len())) {
+            Some(e) => replies::bulk(out, &e.key),
+            None => replies::nil(out),
+        }
     }
 
     /// TTL and PTTL: -2 for no key, -1 for a key that never expires, else the time left in
@@ -594,6 +678,9 @@ mod tests {
             Op::Persist(k()),
             Op::Exists(k()),
             Op::DbSize,
+            Op::SetRange { key: k(), offset: 3, value: b"abc" },
+            Op::Rename { from: k(), to: Key::new(b"other"), only_new: false },
+            Op::Rename { from: k(), to: Key::new(b"other"), only_new: true },
             Op::FlushAll,
         ];
         for op in ops {
@@ -604,13 +691,14 @@ mod tests {
         // A value's reply: the largest value held, and its framing, at most.
         let old = SetHow { reply: SetReply::Old, ..SetHow::PLAIN };
         let getex = Op::GetEx(k(), Expiry::Keep);
-        for op in [Op::Get(k()), Op::GetDel(k()), getex, Op::SetWith { key: k(), value: b"v", how: old }] {
+        let getrange = Op::GetRange { key: k(), start: 0, end: -1 };
+        for op in [Op::Get(k()), Op::GetDel(k()), getex, Op::SetWith { key: k(), value: b"v", how: old }, getrange] {
             assert_eq!(op.reply_size(), ReplySize::Value, "{op:?}");
             apply(&mut store, Op::Set { key: k(), value: &full }, now);
             let reply = apply(&mut store, op, now);
             assert!(reply.len() <= store.largest_value + BULK_FRAMING, "{op:?}: {} bytes", reply.len());
         }
-        for op in [Op::Keys(b"*"), Op::Scan { pattern: b"*", next: 1 }, Op::Info] {
+        for op in [Op::Keys(b"*"), Op::Scan { pattern: b"*", next: 1 }, Op::Info, Op::RandomKey] {
             assert_eq!(op.reply_size(), ReplySize::Unbounded, "{op:?} answers with keys or INFO");
         }
     }
@@ -625,5 +713,51 @@ mod tests {
         let refused = apply(&mut store, append(b"z"), now);
         assert_eq!(refused, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
         assert_eq!(apply(&mut store, Op::Strlen(Key::new(b"k")), now), format!(":{MAX_BULK}\r\n"), "unchanged");
+    }
+
+    #[test]
+    fn setrange_pads_writes_keeps_the_time_and_raises_the_record() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let setrange = |offset, value| Op::SetRange { key: Key::new(b"k"), offset, value };
+        assert_eq!(apply(&mut store, setrange(u64::MAX, b""), now), ":0\r\n", "nothing written, no key");
+        assert_eq!(apply(&mut store, Op::Exists(Key::new(b"k")), now), ":0\r\n");
+        assert_eq!(apply(&mut store, setrange(5, b"hi"), now), ":7\r\n");
+        assert_eq!(apply(&mut store, get(b"k"), now), "$7\r\n\0\0\0\0\0hi\r\n");
+        assert_eq!(store.largest_value, 7);
+        assert_eq!(apply(&mut store, Op::Expire(Key::new(b"k"), 100_000, ExpireIf::default()), now), ":1\r\n");
+        assert_eq!(apply(&mut store, setrange(0, b"AB"), now), ":7\r\n");
+        assert_eq!(apply(&mut store, get(b"k"), now), "$7\r\nAB\0\0\0hi\r\n");
+        assert_eq!(apply(&mut store, ttl(b"k"), now), ":100\r\n", "SETRANGE keeps the time");
+        assert_eq!(apply(&mut store, setrange(u64::MAX, b""), now), ":7\r\n", "an empty write: the length");
+    }
+
+    #[test]
+    fn rename_moves_the_value_and_its_time_over_the_destination() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let rename = |from: &'static [u8], to: &'static [u8], only_new| Op::Rename {
+            from: Key::new(from),
+            to: Key::new(to),
+            only_new,
+        };
+        assert_eq!(apply(&mut store, rename(b"a", b"b", false), now), "-ERR no such key\r\n");
+        assert_eq!(apply(&mut store, rename(b"a", b"a", true), now), "-ERR no such key\r\n");
+        assert_eq!(
+            apply(&mut store, set(b"a", b"1", Only::Always, SetReply::Ok, Expiry::After(100_000)), now),
+            "+OK\r\n"
+        );
+        assert_eq!(apply(&mut store, set(b"b", b"2", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
+        assert_eq!(apply(&mut store, rename(b"a", b"a", false), now), "+OK\r\n");
+        assert_eq!(apply(&mut store, rename(b"a", b"a", true), now), ":0\r\n");
+        assert_eq!(apply(&mut store, rename(b"a", b"b", true), now), ":0\r\n", "RENAMENX over a key");
+        assert_eq!(apply(&mut store, rename(b"a", b"b", false), now), "+OK\r\n");
+        assert_eq!(apply(&mut store, get(b"b"), now), "$1\r\n1\r\n");
+        assert_eq!(apply(&mut store, ttl(b"b"), now), ":100\r\n", "the time moved with the value");
+        assert_eq!(apply(&mut store, Op::Exists(Key::new(b"a")), now), ":0\r\n");
+        assert_eq!(apply(&mut store, rename(b"b", b"c", true), now), ":1\r\n");
+        assert_eq!(apply(&mut store, Op::DbSize, now), ":1\r\n");
+        assert_eq!(apply(&mut store, Op::RandomKey, now), "$1\r\nc\r\n", "the one key left");
+        let later = now + Duration::from_secs(101);
+        assert_eq!(apply(&mut store, rename(b"c", b"d", false), later), "-ERR no such key\r\n", "expired");
+        assert_eq!(apply(&mut store, Op::RandomKey, later), "$-1\r\n");
     }
 }

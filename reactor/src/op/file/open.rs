@@ -3,6 +3,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
@@ -18,9 +19,19 @@ struct OpenHow {
     resolve: u64,
 }
 
-/// Opens `path` (relative paths from the working directory); always close-on-exec.
+/// What [`OpenAt::beneath`] resolves with: no step above the directory, no absolute path or
+/// symlink, no /proc magic link (which could name any open file).
+const BENEATH: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+
+/// Opens `path` (relative paths from the working directory, or from a directory it may not
+/// leave: [`OpenAt::beneath`]); always close-on-exec.
 #[derive(Debug)]
 pub struct OpenAt {
+    /// The directory `path` is resolved beneath, held open while the op may use it (a
+    /// dropped future's ring entry still names it), and openat2's argument for the ring,
+    /// boxed because the entry points at it. `None`: a plain openat from the working
+    /// directory.
+    beneath: Option<(Arc<OwnedFd>, Box<types::OpenHow>)>,
     path: CString,
     flags: libc::c_int,
     mode: libc::mode_t,
@@ -32,22 +43,79 @@ pub struct OpenAt {
 impl OpenAt {
     /// Opens `path` with `open(2)` flags and, when creating, `mode`.
     pub fn new(path: CString, flags: libc::c_int, mode: libc::mode_t) -> OpenAt {
-        OpenAt { path, flags: flags | libc::O_CLOEXEC, mode, fifo_reader: None }
+        OpenAt { beneath: None, path, flags: flags | libc::O_CLOEXEC, mode, fifo_reader: None }
+    }
+
+    /// Resolves the path from `dir` instead, failing with `EXDEV` where it would leave it: a
+    /// `..` above it, an absolute path, any symlink out of it or absolute, a /proc magic
+    /// link (openat2's RESOLVE_BENEATH and RESOLVE_NO_MAGICLINKS, Linux 5.6). A server
+    /// serving a tree needs no check of where an open landed then.
+    pub fn beneath(mut self, dir: Arc<OwnedFd>) -> OpenAt {
+        let how = types::OpenHow::new().flags(self.flags as u64).mode(self.how_mode()).resolve(BENEATH);
+        self.beneath = Some((dir, Box::new(how)));
+        self
+    }
+
+    /// Where a relative path starts.
+    fn dir(&self) -> RawFd {
+        self.beneath.as_ref().map_or(libc::AT_FDCWD, |(dir, _)| dir.as_raw_fd())
+    }
+
+    /// openat2's `resolve` flags.
+    fn resolve(&self) -> u64 {
+        if self.beneath.is_some() {
+            BENEATH
+        } else {
+            0
+        }
+    }
+
+    /// The mode as openat2 takes it: only when creating (it refuses any other with EINVAL,
+    /// where openat ignores it).
+    fn how_mode(&self) -> u64 {
+        if self.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+            self.mode as u64
+        } else {
+            0
+        }
+    }
+
+    /// openat2(2) from [`OpenAt::dir`].
+    fn openat2(&self, how: &OpenHow) -> io::Result<RawFd> {
+        let size = std::mem::size_of::<OpenHow>();
+        // SAFETY: the path is a live C string and `how` a live open_how of the size passed;
+        // the directory is held open by the op.
+        let fd = unsafe { libc::syscall(libc::SYS_openat2, self.dir(), self.path.as_ptr(), how, size) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd as RawFd)
     }
 }
 
-// SAFETY: the entry points only at the path, a CString the op owns on the heap.
+// SAFETY: the entry points at the path, a CString the op owns on the heap, at openat2's
+// argument, boxed, and names the directory the op holds open.
 unsafe impl Halves for OpenAt {
     const CODE: u8 = opcode::OpenAt::CODE;
     type Output = io::Result<OwnedFd>;
 
     fn entry(&mut self) -> squeue::Entry {
-        opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr()).flags(self.flags).mode(self.mode).build()
+        match &self.beneath {
+            None => opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+                .flags(self.flags)
+                .mode(self.mode)
+                .build(),
+            Some((dir, how)) => opcode::OpenAt2::new(types::Fd(dir.as_raw_fd()), self.path.as_ptr(), &**how).build(),
+        }
     }
 
     fn call(&mut self) -> io::Result<usize> {
         if let Some(reader) = self.fifo_reader.take() {
             return wait_for_a_writer(reader);
+        }
+        if self.beneath.is_some() {
+            let how = OpenHow { flags: self.flags as u64, mode: self.how_mode(), resolve: BENEATH };
+            return self.openat2(&how).map(|fd| fd as usize);
         }
         // SAFETY: the path is a live NUL-terminated string.
         syscall!(openat(libc::AT_FDCWD, self.path.as_ptr(), self.flags, self.mode)).map(|fd| fd as usize)
@@ -60,14 +128,14 @@ unsafe impl Halves for OpenAt {
         if self.flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) != 0 {
             return None;
         }
-        let how = OpenHow { flags: (self.flags | libc::O_NONBLOCK) as u64, mode: 0, resolve: libc::RESOLVE_CACHED };
-        let size = std::mem::size_of::<OpenHow>();
-        // SAFETY: the path is a live C string and `how` a live open_how of the size passed.
-        let fd = unsafe { libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, self.path.as_ptr(), &how, size) };
-        if fd < 0 {
-            return None;
-        }
-        let fd = owned(fd as RawFd);
+        let resolve = libc::RESOLVE_CACHED | self.resolve();
+        let how = OpenHow { flags: (self.flags | libc::O_NONBLOCK) as u64, mode: 0, resolve };
+        let fd = match self.openat2(&how) {
+            Ok(fd) => owned(fd),
+            // Leaving the directory is refused whatever the cache holds: no second try.
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) && self.beneath.is_some() => return Some(Err(e)),
+            Err(_) => return None,
+        };
         if self.flags & (libc::O_ACCMODE | libc::O_NONBLOCK) == libc::O_RDONLY && is_fifo(&fd) {
             // O_NONBLOCK opened a FIFO's read end without waiting for a writer, where open(2)
             // (and std) waits: a read now would be end of stream and lose what the writer

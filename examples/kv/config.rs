@@ -1,0 +1,93 @@
+//! CONFIG GET, answered with the few parameters kv has a true value for, in Redis' names:
+//! clients and tools ask these at start-up (redis-benchmark asks `save` and `appendonly`,
+//! job queues ask `maxmemory-policy`). Nothing can be set.
+
+use super::glob;
+use super::replies;
+use super::resp::MAX_BULK;
+use super::session::unknown_subcommand;
+
+/// The parameters, in the order a pattern lists them. kv keeps nothing on disk, never
+/// evicts, has one database, closes no idle client, and takes bulk strings up to
+/// `MAX_BULK`.
+fn parameters() -> [(&'static str, String); 7] {
+    [
+        ("appendonly", "no".into()),
+        ("databases", "1".into()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("proto-max-bulk-len", MAX_BULK.to_string()),
+        ("save", String::new()),
+        ("timeout", "0".into()),
+    ]
+}
+
+/// CONFIG (`args` after the name, at least one): GET, or Redis 7's errors.
+pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
+    let (sub, names) = args.split_first().expect("CONFIG's arity was checked");
+    if !sub.eq_ignore_ascii_case(b"get") {
+        return replies::error(out, &unknown_subcommand(sub, "CONFIG"));
+    }
+    if names.is_empty() {
+        return replies::error(out, "ERR wrong number of arguments for 'config|get' command");
+    }
+    let pairs = get(names);
+    replies::array(out, pairs.len() * 2);
+    for (name, value) in pairs {
+        replies::bulk(out, name);
+        replies::bulk(out, value.as_bytes());
+    }
+}
+
+/// CONFIG GET's pairs, as Redis 7.0 finds them: a name without `*`, `?` or `[` is looked up
+/// in any case and answered under the name as given; a pattern matches in any case and
+/// answers under the parameter's own name; each parameter once. (Redis lists what it found
+/// in its hash table's order, which changes from run to run; here, as asked.)
+fn get<'a>(names: &[&'a [u8]]) -> Vec<(&'a [u8], String)> {
+    let table = parameters();
+    let mut found: Vec<(&[u8], String)> = Vec::new();
+    let mut taken = [false; 7];
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        let is_pattern = name.iter().any(|b| b"*?[".contains(b));
+        for (i, (param, value)) in table.iter().enumerate() {
+            let hit = if is_pattern { glob::matches(&lower, param.as_bytes()) } else { lower == param.as_bytes() };
+            if hit && !taken[i] {
+                taken[i] = true;
+                found.push((if is_pattern { param.as_bytes() } else { name }, value.clone()));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        let mut out = Vec::new();
+        answer(&args, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn get_answers_as_redis_7_answers() {
+        // Each with the reply redis-server 7.0.15 gave (databases aside: kv has one).
+        assert_eq!(config(&["GET", "maxmemory"]), "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+        assert_eq!(config(&["get", "save"]), "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+        assert_eq!(config(&["GET", "appendonly"]), "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
+        assert_eq!(config(&["GET", "databases"]), "*2\r\n$9\r\ndatabases\r\n$1\r\n1\r\n");
+        assert_eq!(config(&["GET", "nosuch"]), "*0\r\n");
+        assert_eq!(config(&["GET", "MAXMEMORY"]), "*2\r\n$9\r\nMAXMEMORY\r\n$1\r\n0\r\n");
+        assert_eq!(config(&["GET", "maxmemory", "MaxMemory"]), "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+        assert_eq!(
+            config(&["GET", "MAXMEM*", "maxmemory"]),
+            "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
+        );
+        assert_eq!(config(&["GET", "*"]).lines().next(), Some("*14"));
+        assert_eq!(config(&["GET"]), "-ERR wrong number of arguments for 'config|get' command\r\n");
+        assert_eq!(config(&["SET", "maxmemory", "1"]), "-ERR unknown subcommand 'SET'. Try CONFIG HELP.\r\n");
+    }
+}

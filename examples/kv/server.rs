@@ -1,0 +1,141 @@
+//! The commands about the server rather than its keys: TIME, COMMAND (COUNT, and empty
+//! answers for the listings redis-cli asks for at start-up), and SHUTDOWN's options.
+
+use super::replies;
+use super::session::unknown_subcommand;
+use super::store::unix_now;
+
+/// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
+pub const COMMANDS: [&str; 51] = [
+    "append",
+    "auth",
+    "client",
+    "command",
+    "config",
+    "dbsize",
+    "decr",
+    "decrby",
+    "del",
+    "echo",
+    "exists",
+    "expire",
+    "flushall",
+    "flushdb",
+    "get",
+    "getdel",
+    "getex",
+    "getrange",
+    "getset",
+    "hello",
+    "incr",
+    "incrby",
+    "incrbyfloat",
+    "info",
+    "keys",
+    "memory",
+    "mget",
+    "mset",
+    "msetnx",
+    "persist",
+    "pexpire",
+    "ping",
+    "psetex",
+    "pttl",
+    "quit",
+    "randomkey",
+    "rename",
+    "renamenx",
+    "scan",
+    "select",
+    "set",
+    "setex",
+    "setnx",
+    "setrange",
+    "shutdown",
+    "strlen",
+    "substr",
+    "time",
+    "ttl",
+    "type",
+    "unlink",
+];
+
+/// TIME: the wall clock's Unix seconds and the microseconds past them, as two bulk strings.
+pub fn time(out: &mut Vec<u8>) {
+    let now = unix_now();
+    replies::array(out, 2);
+    replies::bulk(out, now.as_secs().to_string().as_bytes());
+    replies::bulk(out, now.subsec_micros().to_string().as_bytes());
+}
+
+/// COMMAND (`args` after the name): COUNT, the commands kv answers; bare, INFO and DOCS
+/// answer with no entries (kv keeps no descriptions; redis-cli asks for DOCS to offer
+/// hints, and does without); the rest as Redis 7 refuses them.
+pub fn command(args: &[&[u8]], out: &mut Vec<u8>) {
+    let Some((sub, rest)) = args.split_first() else { return replies::array(out, 0) };
+    let lower = sub.to_ascii_lowercase();
+    match (lower.as_slice(), rest) {
+        (b"count", []) => replies::int(out, COMMANDS.len() as i64),
+        (b"count", _) => replies::error(out, "ERR wrong number of arguments for 'command|count' command"),
+        (b"docs" | b"info", _) => replies::array(out, 0),
+        _ => replies::error(out, &unknown_subcommand(sub, "COMMAND")),
+    }
+}
+
+/// SHUTDOWN's options (`args` after the name) as Redis 7.0 reads them: NOSAVE or SAVE
+/// (nothing is kept on disk here, so both stop alike), NOW, FORCE, or ABORT alone; `Ok`
+/// with whether to stop (ABORT does not), else Redis' syntax error.
+pub fn shutdown_options(args: &[&[u8]]) -> Result<bool, &'static str> {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for option in args {
+        let is = |word: &[u8]| option.eq_ignore_ascii_case(word);
+        if is(b"nosave") {
+            nosave = true;
+        } else if is(b"save") {
+            save = true;
+        } else if is(b"abort") {
+            abort = true;
+        } else if is(b"now") || is(b"force") {
+            other = true;
+        } else {
+            return Err("ERR syntax error");
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err("ERR syntax error");
+    }
+    Ok(!abort)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::command::{plan, Plan};
+    use super::*;
+
+    #[test]
+    fn every_command_counted_is_one_kv_knows() {
+        for name in COMMANDS {
+            let mut out = Vec::new();
+            // Arguments no command takes alone: each is refused or run, never unknown.
+            let plan = plan(&[name.as_bytes(), b"k"], 2, &mut out);
+            let said = String::from_utf8_lossy(&out);
+            assert!(!said.contains("unknown command"), "{name}: {said}");
+            assert!(!matches!(plan, Plan::Shutdown), "{name} k is no SHUTDOWN");
+        }
+        let mut out = Vec::new();
+        plan(&[b"nosuch"], 2, &mut out);
+        assert!(String::from_utf8_lossy(&out).contains("unknown command"));
+    }
+
+    #[test]
+    fn shutdown_options_are_read_as_redis_7_reads_them() {
+        let read = |words: &[&str]| shutdown_options(&words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>());
+        for stops in [&[][..], &["NOSAVE"], &["save", "now", "force"], &["nosave", "NOW"]] {
+            assert_eq!(read(stops), Ok(true), "SHUTDOWN {stops:?}");
+        }
+        assert_eq!(read(&["abort"]), Ok(false));
+        for refused in [&["foo"][..], &["nosave", "save"], &["abort", "now"], &["save", "abort"]] {
+            assert_eq!(read(refused), Err("ERR syntax error"), "SHUTDOWN {refused:?}");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! What a connection is to the server, as Redis 7 keeps it: an id and a name, and the
+//! commands that read or set them (HELLO, CLIENT ID, GETNAME and SETNAME), with AUTH as
+//! redis-server answers it without a password configured. Client libraries send these on
+//! connecting: go-redis and lettuce start with `HELLO 3`, and fall back to RESP2 when it is
+//! refused with `-NOPROTO`, as kv refuses it (it speaks RESP2 only).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::replies;
+use super::resp::integer;
+
+/// The next connection's id: process-wide, from 1 up, as Redis numbers its clients.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One connection's id and name.
+#[derive(Debug)]
+pub struct Session {
+    id: u64,
+    name: Option<Vec<u8>>,
+}
+
+impl Session {
+    /// A new connection's: the next id, no name.
+    pub fn new() -> Session {
+        Session { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), name: None }
+    }
+}
+
+/// Answers the request `args` (HELLO or CLIENT, its name first) for `session`.
+pub fn answer(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
+    match args.split_first() {
+        Some((name, args)) if name.eq_ignore_ascii_case(b"hello") => hello(args, session, out),
+        Some((_, args)) => client(args, session, out),
+        None => {}
+    }
+}
+
+const NAME_REFUSED: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Whether `user` may log in with any password: Redis' `default` user, which has no
+/// password when none is configured (and none can be here); no other user exists.
+fn known_user(user: &[u8]) -> bool {
+    user == b"default"
+}
+
+/// AUTH `[username] password` (`args` after the name), as redis-server 7 answers it
+/// without a password configured: the one-argument form is refused, as Redis refuses it
+/// then; the `default` user logs in with any password, any other user does not exist.
+pub fn auth(args: &[&[u8]], out: &mut Vec<u8>) {
+    match args {
+        [] => replies::error(out, "ERR wrong number of arguments for 'auth' command"),
+        [_] => replies::error(
+            out,
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ),
+        [user, _] if known_user(user) => replies::ok(out),
+        [_, _] => replies::error(out, WRONGPASS),
+        _ => replies::error(out, "ERR syntax error"),
+    }
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`, read as Redis 7.0 reads it:
+/// the version first (2 only: RESP3 is refused as Redis refuses a version it does not
+/// speak), then the options, any name checked as it is read, then AUTH, then the name
+/// set; the answer is the server's map as a RESP2 array.
+fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
+    let Some((version, mut options)) = args.split_first() else { return server_map(session, out) };
+    match integer(version) {
+        Some(2) => {}
+        Some(_) => return replies::error(out, "NOPROTO unsupported protocol version"),
+        None => return replies::error(out, "ERR Protocol version is not an integer or out of range"),
+    }
+    let (mut user, mut name) = (None, None);
+    while let [option, rest @ ..] = options {
+        let is = |word: &[u8]| option.eq_ignore_ascii_case(word);
+        options = match rest {
+            [username, _password, rest @ ..] if is(b"auth") => {
+                user = Some(*username);
+                rest
+            }
+            [given, rest @ ..] if is(b"setname") => {
+                if !valid_name(given) {
+                    return replies::error(out, NAME_REFUSED);
+                }
+                name = Some(*given);
+                rest
+            }
+            _ => {
+                let option = String::from_utf8_lossy(option);
+                return replies::error(out, &format!("ERR Syntax error in HELLO option '{option}'"));
+            }
+        };
+    }
+    if user.is_some_and(|user| !known_user(user)) {
+        return replies::error(out, WRONGPASS);
+    }
+    if let Some(name) = name {
+        set_name(session, name);
+    }
+    server_map(session, out);
+}
+
+/// HELLO's answer, as redis-server 7.0.15 gives it to a RESP2 client: kv answers every
+/// command it has as that version does, so it names itself so to the clients that look.
+fn server_map(session: &Session, out: &mut Vec<u8>) {
+    replies::array(out, 14);
+    for (field, value) in [("server", "redis"), ("version", "7.0.15")] {
+        replies::bulk(out, field.as_bytes());
+        replies::bulk(out, value.as_bytes());
+    }
+    replies::bulk(out, b"proto");
+    replies::int(out, 2);
+    replies::bulk(out, b"id");
+    replies::int(out, session.id as i64);
+    for (field, value) in [("mode", "standalone"), ("role", "master")] {
+        replies::bulk(out, field.as_bytes());
+        replies::bulk(out, value.as_bytes());
+    }
+    replies::bulk(out, b"modules");
+    replies::array(out, 0);
+}
+
+/// CLIENT ID, GETNAME, SETNAME and SETINFO (which Redis 7.2 has: libraries send it and
+/// kv keeps nothing of it), with Redis 7's errors for the rest.
+fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
+    let Some((sub, rest)) = args.split_first() else {
+        return replies::error(out, "ERR wrong number of arguments for 'client' command");
+    };
+    let lower = sub.to_ascii_lowercase();
+    match (lower.as_slice(), rest) {
+        (b"id", []) => replies::int(out, session.id as i64),
+        (b"getname", []) => match &session.name {
+            Some(name) => replies::bulk(out, name),
+            None => replies::nil(out),
+        },
+        (b"setname", [name]) if valid_name(name) => {
+            set_name(session, name);
+            replies::ok(out);
+        }
+        (b"setname", [_]) => replies::error(out, NAME_REFUSED),
+        (b"setinfo", _) => replies::ok(out),
+        (b"id" | b"getname" | b"setname", _) => {
+            let sub = String::from_utf8_lossy(&lower);
+            replies::error(out, &format!("ERR wrong number of arguments for 'client|{sub}' command"));
+        }
+        _ => replies::error(out, &unknown_subcommand(sub, "CLIENT")),
+    }
+}
+
+/// Redis' error for a subcommand `command` does not have (the name cut at 128 bytes).
+pub fn unknown_subcommand(sub: &[u8], command: &str) -> String {
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
+    format!("ERR unknown subcommand '{sub}'. Try {command} HELP.")
+}
+
+/// Whether Redis takes `name` for a client's: printable ASCII without spaces (or empty,
+/// which clears the name).
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|b| (b'!'..=b'~').contains(b))
+}
+
+fn set_name(session: &mut Session, name: &[u8]) {
+    session.name = (!name.is_empty()).then(|| name.to_vec());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(session: &mut Session, name: &str, args: &[&str]) -> String {
+        let args: Vec<&[u8]> = std::iter::once(name).chain(args.iter().copied()).map(str::as_bytes).collect();
+        let mut out = Vec::new();
+        answer(&args, session, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn ids_are_unique_and_names_are_kept_per_session() {
+        let (mut a, mut b) = (Session::new(), Session::new());
+        assert!(b.id > a.id);
+        assert_eq!(run(&mut a, "client", &["SETNAME", "x"]), "+OK\r\n");
+        assert_eq!(run(&mut a, "client", &["getname"]), "$1\r\nx\r\n");
+        assert_eq!(run(&mut b, "client", &["getname"]), "$-1\r\n");
+        assert_eq!(run(&mut a, "client", &["setname", ""]), "+OK\r\n");
+        assert_eq!(run(&mut a, "client", &["getname"]), "$-1\r\n", "an empty name clears it");
+        assert_eq!(run(&mut b, "client", &["id"]), format!(":{}\r\n", b.id));
+    }
+
+    #[test]
+    fn hello_refuses_as_redis_7_refuses() {
+        let mut s = Session::new();
+        let cases: [(&[&str], &str); 8] = [
+            (&["3"], "-NOPROTO unsupported protocol version\r\n"),
+            (&["3", "bogus"], "-NOPROTO unsupported protocol version\r\n"),
+            (&["1"], "-NOPROTO unsupported protocol version\r\n"),
+            (&["abc"], "-ERR Protocol version is not an integer or out of range\r\n"),
+            (&["2", "AUTH", "default"], "-ERR Syntax error in HELLO option 'AUTH'\r\n"),
+            (&["2", "setname"], "-ERR Syntax error in HELLO option 'setname'\r\n"),
+            (&["2", "SETNAME", "a b"], &format!("-{NAME_REFUSED}\r\n")),
+            (&["2", "AUTH", "bob", "pw", "SETNAME", "n"], &format!("-{WRONGPASS}\r\n")),
+        ];
+        for (args, want) in cases {
+            assert_eq!(run(&mut s, "hello", args), want, "HELLO {args:?}");
+        }
+        assert_eq!(s.name, None, "no refused HELLO set a name");
+        let map = run(&mut s, "hello", &["2", "auth", "default", "any", "setname", "lib"]);
+        assert!(map.starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{map}");
+        assert_eq!(s.name.as_deref(), Some(&b"lib"[..]));
+    }
+}
