@@ -277,7 +277,8 @@ fn bad_opens_fail_with_the_right_kind() {
 
 /// `open_beneath` opens what lies under its directory, through relative symlinks that stay
 /// there too, with the bytes intact; every way out (`..` above it, an absolute path, a
-/// symlink out or an absolute one, /proc's magic links) is EXDEV, checked by the kernel.
+/// symlink out or an absolute one, a mount point) is EXDEV, checked by the kernel, and a
+/// /proc magic link ELOOP.
 /// Dropped opens and the directory dropped mid-open leak no descriptor, and creating under
 /// the directory works (openat2 takes a mode only then).
 #[test]
@@ -309,12 +310,27 @@ fn open_beneath_stays_under_its_directory() {
             assert_eq!(err.raw_os_error(), Some(libc::EXDEV), "{way_out}: {err}");
             assert_eq!(err.kind(), ErrorKind::CrossesDevices, "{way_out}");
         }
+        // A mount point is a way out too (what is opened lies on the directory's file
+        // system), and /proc's magic links are refused (ELOOP) even where reached beneath.
+        let slash = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open("/").await.unwrap();
+        let err = read.open_beneath(&slash, "proc/self/status").await.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EXDEV), "into /proc's mount: {err}");
+        let proc_self = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open("/proc/self").await.unwrap();
+        for magic in ["fd/0", "cwd", "exe"] {
+            let err = read.open_beneath(&proc_self, magic).await.unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{magic}: {err}");
+        }
+        drop((slash, proc_self));
         let missing = read.open_beneath(&root, "sub/missing").await.unwrap_err();
         assert_eq!(missing.kind(), ErrorKind::NotFound);
-        let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open_beneath(&root, "sub/new").await;
+        // A mode with its file-type bits, which open(2) ignores and openat2 alone would refuse.
+        let created =
+            OpenOptions::new().write(true).create_new(true).mode(0o100600).open_beneath(&root, "sub/new").await;
         let (res, _) = created.unwrap().write_at(b"made".to_vec(), 0).await;
         res.unwrap();
         assert_eq!(std::fs::read(tree.join("sub/new")).unwrap(), b"made");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(tree.join("sub/new")).unwrap().permissions().mode() & 0o777, 0o600);
         for _ in 0..20 {
             poll_once_then_drop(read.open_beneath(&root, "sub/inside.bin")).await;
         }
@@ -323,6 +339,45 @@ fn open_beneath_stays_under_its_directory() {
         drop(root);
         assert_eq!(settle_fds(before).await, before, "a dropped open_beneath leaked a descriptor");
     });
+}
+
+/// A lookup beneath a directory that goes through `..` meets renames made anywhere in the
+/// system with EAGAIN from openat2, which it retries: under a storm of renames, 20,000 opens
+/// through such a symlink all succeed, none says `WouldBlock`.
+#[test]
+fn open_beneath_retries_what_a_rename_race_refused() {
+    let dir = TempDir::new("fs-beneath-race");
+    let _guard = fd_lock();
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("a/b/c")).unwrap();
+    std::fs::write(tree.join("x.txt"), b"x").unwrap();
+    std::os::unix::fs::symlink("../../../x.txt", tree.join("a/b/c/up")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renamer = {
+        let (stop, one, two) = (stop.clone(), dir.join("r1"), dir.join("r2"));
+        std::fs::write(&one, b"").unwrap();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::fs::rename(&one, &two).unwrap();
+                std::fs::rename(&two, &one).unwrap();
+            }
+        })
+    };
+    let failures = run(async {
+        let root = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&tree).await.unwrap();
+        let mut read = OpenOptions::new();
+        read.read(true);
+        let mut failures = Vec::new();
+        for _ in 0..20_000 {
+            if let Err(e) = read.open_beneath(&root, "a/b/c/up").await {
+                failures.push(e.to_string());
+            }
+        }
+        failures
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    renamer.join().unwrap();
+    assert!(failures.is_empty(), "{} opens failed, e.g. {:?}", failures.len(), failures.first());
 }
 
 #[test]

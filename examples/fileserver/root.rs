@@ -2,8 +2,8 @@
 //! each request's path is opened, so that nothing outside it is served.
 //!
 //! The kernel checks that as it resolves the path (`OpenOptions::open_beneath`, openat2's
-//! RESOLVE_BENEATH): a `..`, an absolute symlink or one leading out stops it there. Only a
-//! path it stopped on a symlink at is opened again by its whole path, and served if the
+//! RESOLVE_BENEATH): a `..`, an absolute symlink or one leading out, or a mount point, stops
+//! it there (EXDEV). Only such a path is opened again by its whole path, and served if the
 //! descriptor's real path (`/proc/self/fd/N`) lies under the root: an absolute symlink to a
 //! file inside is served, as before. Checking every request that way instead cost 8% of the
 //! server's CPU (a readlink per request, under `wrk` on 4 KiB files).
@@ -101,13 +101,14 @@ fn read_only() -> OpenOptions {
 
 /// The status an open's (or statx's) failure answers with, as nginx answers them: 404 for
 /// what is not there, 403 for what may not be read, 503 for what this server ran out of
-/// (descriptors, memory: a retry may well work, and a 404 would tell the client, and any
-/// cache on the way, that the file is gone), 500 for anything else.
+/// (descriptors, memory; or a lookup that renames kept racing: a retry may well work, and a
+/// 404 would tell the client, and any cache on the way, that the file is gone), 500 for
+/// anything else.
 fn status(e: io::Error) -> u16 {
     match e.raw_os_error() {
         Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => 404,
         Some(libc::EACCES | libc::EPERM | libc::ELOOP) => 403,
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => 503,
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN) => 503,
         _ => 500,
     }
 }

@@ -112,12 +112,15 @@ impl OpenOptions {
     }
 
     /// Opens `path` relative to the directory `dir`, which it may not leave: a `..` above
-    /// `dir`, an absolute path, a symlink leading out of it or any absolute symlink, and the
-    /// magic links of /proc fail with `EXDEV` (`io::ErrorKind::CrossesDevices`), checked by
-    /// the kernel as it resolves (`openat2(2)`'s `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`,
-    /// Linux 5.6). A server of a tree opens what a request names with it, instead of
-    /// opening first and then asking where the descriptor landed (a readlink of
-    /// `/proc/self/fd/N` per request, which cost the file server example 8% of its CPU).
+    /// `dir`, an absolute path, a symlink leading out of it or any absolute symlink, and a
+    /// mount point (so the file lies on `dir`'s file system) fail with `EXDEV`
+    /// (`io::ErrorKind::CrossesDevices`), a /proc magic link with `ELOOP`, checked by the
+    /// kernel as it resolves (`openat2(2)`'s `RESOLVE_BENEATH | RESOLVE_NO_XDEV |
+    /// RESOLVE_NO_MAGICLINKS`, Linux 5.6). A lookup through `..` that a rename elsewhere in
+    /// the system raced (openat2's EAGAIN) is retried. A server of a tree opens what a
+    /// request names with it, instead of opening first and then asking where the descriptor
+    /// landed (a readlink of `/proc/self/fd/N` per request, which cost the file server
+    /// example 8% of its CPU).
     ///
     /// ```
     /// # ringpoll::block_on(async {

@@ -20,8 +20,14 @@ struct OpenHow {
 }
 
 /// What [`OpenAt::beneath`] resolves with: no step above the directory, no absolute path or
-/// symlink, no /proc magic link (which could name any open file).
-const BENEATH: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+/// symlink, no mount point crossed (so what it opens lies on the directory's file system),
+/// no /proc magic link (which could name any open file).
+const BENEATH: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_MAGICLINKS;
+
+/// How often the blocking half opens again when a resolution beneath a directory that went
+/// through `..` met a rename anywhere in the system: openat2 then says EAGAIN rather than
+/// risk a lookup the rename moved out of the directory (its man page: "may retry").
+const RENAME_RACE_RETRIES: usize = 16;
 
 /// Opens `path` (relative paths from the working directory, or from a directory it may not
 /// leave: [`OpenAt::beneath`]); always close-on-exec.
@@ -46,9 +52,10 @@ impl OpenAt {
         OpenAt { beneath: None, path, flags: flags | libc::O_CLOEXEC, mode, fifo_reader: None }
     }
 
-    /// Resolves the path from `dir` instead, failing with `EXDEV` where it would leave it: a
-    /// `..` above it, an absolute path, any symlink out of it or absolute, a /proc magic
-    /// link (openat2's RESOLVE_BENEATH and RESOLVE_NO_MAGICLINKS, Linux 5.6). A server
+    /// Resolves the path from `dir` instead, failing with `EXDEV` where it would leave it or
+    /// its file system: a `..` above it, an absolute path, any symlink out of it or
+    /// absolute, a mount point; and with `ELOOP` at a /proc magic link (openat2's
+    /// RESOLVE_BENEATH, RESOLVE_NO_XDEV and RESOLVE_NO_MAGICLINKS, Linux 5.6). A server
     /// serving a tree needs no check of where an open landed then.
     pub fn beneath(mut self, dir: Arc<OwnedFd>) -> OpenAt {
         let how = types::OpenHow::new().flags(self.flags as u64).mode(self.how_mode()).resolve(BENEATH);
@@ -70,11 +77,11 @@ impl OpenAt {
         }
     }
 
-    /// The mode as openat2 takes it: only when creating (it refuses any other with EINVAL,
-    /// where openat ignores it).
+    /// The mode as openat2 takes it: only when creating, and only its permission bits (it
+    /// refuses any other with EINVAL, where openat ignores them).
     fn how_mode(&self) -> u64 {
         if self.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
-            self.mode as u64
+            (self.mode & 0o7777) as u64
         } else {
             0
         }
@@ -115,7 +122,14 @@ unsafe impl Halves for OpenAt {
         }
         if self.beneath.is_some() {
             let how = OpenHow { flags: self.flags as u64, mode: self.how_mode(), resolve: BENEATH };
-            return self.openat2(&how).map(|fd| fd as usize);
+            let mut res = self.openat2(&how);
+            for _ in 0..RENAME_RACE_RETRIES {
+                match res {
+                    Err(ref e) if e.raw_os_error() == Some(libc::EAGAIN) => res = self.openat2(&how),
+                    _ => break,
+                }
+            }
+            return res.map(|fd| fd as usize);
         }
         // SAFETY: the path is a live NUL-terminated string.
         syscall!(openat(libc::AT_FDCWD, self.path.as_ptr(), self.flags, self.mode)).map(|fd| fd as usize)
@@ -156,8 +170,11 @@ unsafe impl Halves for OpenAt {
     /// So an ENXIO the caller did not ask for with O_NONBLOCK goes to the blocking half,
     /// which waits as open(2) does; a device with no driver (the other ENXIO) just says it
     /// again there.
+    ///
+    /// Beneath a directory, the ring's EAGAIN is openat2's answer to a rename racing a `..`
+    /// in the lookup; the blocking half retries it.
     fn wants_blocking(&self, res: i32) -> bool {
-        res == -libc::ENXIO && self.flags & libc::O_NONBLOCK == 0
+        (res == -libc::ENXIO && self.flags & libc::O_NONBLOCK == 0) || (res == -libc::EAGAIN && self.beneath.is_some())
     }
 
     fn finish(self, res: io::Result<usize>) -> io::Result<OwnedFd> {
