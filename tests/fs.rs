@@ -497,30 +497,61 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
-/// An open file's metadata is read on the core itself, on both drivers: no pool thread on
-/// epoll, and on io_uring no io-wq worker (`iou-wrk-<core tid>`, which the ring's STATX
-/// would start: io_uring never runs it inline), and the record is right.
+/// A file opened beneath a directory on a local file system has its metadata read on the
+/// core itself, on both drivers: no pool thread on epoll, and on io_uring no io-wq worker
+/// (`iou-wrk-<core tid>`, which the ring's STATX would start: io_uring never runs it
+/// inline), and the record is right. A file opened by path is not known to be local: its
+/// metadata leaves the core (a pool thread on epoll), as a network file system may block.
 #[test]
-fn an_open_files_metadata_is_read_on_the_core() {
+fn a_local_files_metadata_is_read_on_the_core() {
     let _serial = fd_lock();
     let dir = TempDir::new("fs-statx");
-    let path = dir.join("f");
-    std::fs::write(&path, payload(12_345, 1)).unwrap();
+    if !on_a_local_fs(&dir.0) {
+        eprintln!("skipped: the temp dir is not on ext4, XFS, Btrfs, tmpfs or overlayfs");
+        return;
+    }
+    std::fs::write(dir.join("f"), payload(12_345, 1)).unwrap();
     let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-statx").build().unwrap();
-    let core_tid = rt
+    let root = dir.0.clone();
+    let (core_tid, pool_threads) = rt
         .spawn_on(0, move || async move {
-            let f = File::open(&path).await.unwrap();
+            let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&root).await.unwrap();
+            let f = OpenOptions::new().read(true).open_beneath(&dir, "f").await.unwrap();
+            // Finding out that the directory's file system is local took the pool, once.
+            let pool_threads = threads_named("fs-statx");
             for _ in 0..50 {
                 let meta = f.metadata().await.unwrap();
                 assert_eq!((meta.len(), meta.is_file()), (12_345, true));
             }
+            assert_eq!(threads_named("fs-statx"), pool_threads, "metadata went to the blocking pool");
             // SAFETY: gettid takes nothing and only returns this thread's id.
-            unsafe { libc::gettid() }
+            (unsafe { libc::gettid() }, pool_threads)
         })
         .join()
         .unwrap();
-    assert_eq!(threads_named("fs-statx"), 0, "metadata went to the blocking pool");
     assert_eq!(threads_named(&format!("iou-wrk-{core_tid}")), 0, "metadata went to an io-wq worker");
+    assert!(pool_threads <= 1, "{pool_threads} pool threads for one statfs");
+    if rt.driver() == DriverKind::Epoll {
+        let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-path").build().unwrap();
+        let path = dir.join("f");
+        rt.spawn_on(0, move || async move { File::open(&path).await.unwrap().metadata().await.unwrap() })
+            .join()
+            .unwrap();
+        assert_eq!(threads_named("fs-path"), 1, "a file opened by path had its metadata on the core");
+    }
+}
+
+/// Whether `path` is on a file system `File::metadata` trusts to answer from memory.
+fn on_a_local_fs(path: &std::path::Path) -> bool {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: a live C string and a live statfs buffer the kernel fills.
+    if unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: statfs succeeded, so it filled `st`.
+    let f_type = unsafe { st.assume_init() }.f_type as u32;
+    [0xef53, 0x5846_5342, 0x9123_683e, 0x0102_1994, 0x794c_7630].contains(&f_type)
 }
 
 #[test]

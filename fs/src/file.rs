@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ringpoll_reactor::file::{Fsync, Ftruncate, ReadAt, Statx, WriteAt, CURRENT_POSITION};
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut};
 
+use crate::local_fs;
 use crate::metadata::Metadata;
 use crate::open_options::OpenOptions;
 use crate::run::run;
@@ -42,6 +43,9 @@ pub struct File {
     /// Set once a positioned read or write said ESPIPE (a pipe, a FIFO, a terminal): cursor
     /// I/O then reads and writes where the file is, as std's `Read`/`Write` do.
     unseekable: Cell<bool>,
+    /// Whether the file lies on a file system that answers metadata from memory
+    /// (`local_fs.rs`), once known: then `metadata` runs on the core.
+    fs_local: Cell<Option<bool>>,
 }
 
 /// Whether `res` failed because the file has no offset to read or write at.
@@ -51,7 +55,25 @@ fn is_espipe<T>(res: &io::Result<T>) -> bool {
 
 impl File {
     pub(crate) fn from_parts(fd: Arc<OwnedFd>, append: bool) -> File {
-        File { fd, cursor: Cell::new(0), append, unseekable: Cell::new(false) }
+        File { fd, cursor: Cell::new(0), append, unseekable: Cell::new(false), fs_local: Cell::new(None) }
+    }
+
+    /// Records whether the file's file system answers metadata from memory (a file opened
+    /// beneath a directory lies on the directory's).
+    pub(crate) fn set_fs_local(&self, local: bool) {
+        self.fs_local.set(Some(local));
+    }
+
+    /// Whether the file's file system answers metadata from memory, found out once on the
+    /// blocking pool (statfs may ask a server) and kept.
+    pub(crate) async fn fs_local(&self) -> bool {
+        if let Some(local) = self.fs_local.get() {
+            return local;
+        }
+        let fd = self.fd.clone();
+        let local = ringpoll_core::spawn_blocking(move || local_fs::is_local(&fd)).await.unwrap_or(false);
+        self.fs_local.set(Some(local));
+        local
     }
 
     /// The descriptor, shared with an op that must keep it open.
@@ -197,12 +219,14 @@ impl File {
         run(Fsync::new(self.fd.clone(), true)).await
     }
 
-    /// The file's metadata (`statx`), read on the core: an open file's is in memory, so no
-    /// helper thread is woken for it. On a network file system (NFS, FUSE) it is what the
-    /// client has cached (`AT_STATX_DONT_SYNC`, which cannot block on the server), which
-    /// the open refreshed; `fs::metadata(path)` asks the server.
+    /// The file's metadata (`statx`). For a file opened with
+    /// [`OpenOptions::open_beneath`] a directory on a local file system (ext4, XFS, Btrfs,
+    /// tmpfs...), it is read on the core, where it is in memory, without waking a helper
+    /// thread; otherwise on the ring or the blocking pool, as a network file system may ask
+    /// its server.
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        run(Statx::of_fd(self.fd.clone())).await.map(Metadata::new)
+        let on_core = self.fs_local.get() == Some(true);
+        run(Statx::of_fd(self.fd.clone()).on_core(on_core)).await.map(Metadata::new)
     }
 
     /// Cuts or extends (with zeroes) the file to `size` bytes; the cursor stays where it is.

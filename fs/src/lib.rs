@@ -43,6 +43,7 @@
 
 mod dirs;
 mod file;
+mod local_fs;
 mod metadata;
 mod open_options;
 mod paths;

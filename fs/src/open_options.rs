@@ -143,7 +143,10 @@ impl OpenOptions {
         let flags = self.flags()?;
         let op = OpenAt::new(c_path(path.as_ref())?, flags, self.mode).beneath(dir.shared_fd());
         let fd = run(op).await?;
-        Ok(File::from_parts(Arc::new(fd), self.append))
+        let file = File::from_parts(Arc::new(fd), self.append);
+        // Beneath `dir` and on its file system (no mount point crossed).
+        file.set_fs_local(dir.fs_local().await);
+        Ok(file)
     }
 
     /// The `open(2)` flags, with std's rules for combinations that make no sense.

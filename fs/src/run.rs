@@ -9,8 +9,9 @@ use ringpoll_reactor::file::{self, FileOp};
 
 /// Runs `op` as an io_uring op when the core can; else on the core if that cannot block (a
 /// cached read, a cached path's open); else its syscall on the blocking pool. An op the
-/// ring would only hand to a worker thread (`RING_PUNTS`: an open file's statx) tries the
-/// core first, on both drivers (where that try says it may block, the second is free).
+/// ring would only hand to a worker thread (`RING_PUNTS`: the statx of an open file on a
+/// local file system) tries the core first, on both drivers (where that try says it may
+/// block, it costs nothing and so does the second).
 pub(crate) async fn run<O: FileOp>(mut op: O) -> O::Output {
     if O::RING_PUNTS {
         op = match op.run_now() {

@@ -22,6 +22,9 @@ pub struct Statx {
     flags: libc::c_int,
     /// Boxed: the kernel writes it through a pointer in the SQE.
     record: Box<StatxRecord>,
+    /// The caller knows the file's file system answers from memory: read it on the calling
+    /// thread ([`Statx::on_core`]).
+    on_core: bool,
 }
 
 impl Statx {
@@ -38,7 +41,17 @@ impl Statx {
     fn new(fd: Option<Arc<OwnedFd>>, path: CString, flags: libc::c_int) -> Statx {
         // SAFETY: statx is plain data for which all-zero bytes are valid.
         let record = Box::new(unsafe { std::mem::zeroed() });
-        Statx { fd, path, flags, record }
+        Statx { fd, path, flags, record, on_core: false }
+    }
+
+    /// Reads an open file's metadata on the calling thread when `local`: the caller knows
+    /// its file system keeps it in memory (a local one), so the statx cannot block, where
+    /// io_uring would hand it to a worker thread and epoll to the pool, two thread
+    /// hand-offs for a few hundred nanoseconds of work. A network file system may ask its
+    /// server: left `false`, it goes there.
+    pub fn on_core(mut self, local: bool) -> Statx {
+        self.on_core = local && self.fd.is_some();
+        self
     }
 
     fn dirfd(&self) -> libc::c_int {
@@ -66,17 +79,14 @@ unsafe impl Halves for Statx {
         syscall!(statx(self.dirfd(), self.path.as_ptr(), self.flags, mask, &mut *self.record)).map(|_| 0)
     }
 
-    /// An open descriptor's metadata is in memory: read without asking a network file
-    /// system's server (AT_STATX_DONT_SYNC, so it cannot block), it is what the client
-    /// cached, which the open refreshed (NFS's close-to-open, FUSE's lookup). io_uring would
-    /// hand this statx to a worker thread, epoll to the pool: two thread hand-offs for a
-    /// few hundred nanoseconds of work. A path's metadata may need the disk: `None`.
+    /// Only where the caller said the file system answers from memory ([`Statx::on_core`]).
     fn try_now(&mut self) -> Option<io::Result<usize>> {
-        self.fd.as_ref()?;
+        if !self.on_core {
+            return None;
+        }
         let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
-        let flags = self.flags | libc::AT_STATX_DONT_SYNC;
         // SAFETY: the path is a live C string and the record a live statx, both owned by the op.
-        Some(syscall!(statx(self.dirfd(), self.path.as_ptr(), flags, mask, &mut *self.record)).map(|_| 0))
+        Some(syscall!(statx(self.dirfd(), self.path.as_ptr(), self.flags, mask, &mut *self.record)).map(|_| 0))
     }
 
     const RING_PUNTS: bool = true;
