@@ -1546,7 +1546,18 @@ fn hello_auth_and_client_answer_as_redis_does() {
     assert_ne!(other, id, "each connection its own id");
     let (id, out) = exchange_with_id(addr, "HELLO 2 AUTH default secret SETNAME app\r\nCLIENT GETNAME\r\n");
     assert_eq!(out, format!("{}$3\r\napp\r\n", server_map(id)));
+    // Each option acts as it is read, as in redis-server 7.0.15: a name is set before a
+    // later option is refused, and an unknown user stops the rest (the arguments after it
+    // included) from being read.
+    let in_order = "HELLO 2 SETNAME ok FOO\r\nCLIENT GETNAME\r\nHELLO 2 AUTH nobody x SETNAME \"a b\"\r\n\
+                    HELLO 2 AUTH a b c\r\nHELLO 2 AUTH default x SETNAME n2 BAR\r\nCLIENT GETNAME\r\n";
     let wrongpass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    let (_, out) = exchange_with_id(addr, in_order);
+    let want = format!(
+        "-ERR Syntax error in HELLO option 'FOO'\r\n$2\r\nok\r\n{wrongpass}{wrongpass}\
+         -ERR Syntax error in HELLO option 'BAR'\r\n$2\r\nn2\r\n"
+    );
+    assert_eq!(out, want);
     let refused: [(&str, &str); 14] = [
         ("HELLO 1", noproto),
         ("HELLO 3 SETNAME x", noproto),

@@ -61,10 +61,11 @@ pub fn auth(args: &[&[u8]], out: &mut Vec<u8>) {
     }
 }
 
-/// `HELLO [protover [AUTH username password] [SETNAME name]]`, read as Redis 7.0 reads it:
-/// the version first (2 only: RESP3 is refused as Redis refuses a version it does not
-/// speak), then the options, any name checked as it is read, then AUTH, then the name
-/// set; the answer is the server's map as a RESP2 array.
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`, read as redis-server 7.0.15
+/// reads it: the version first (2 only: RESP3 is refused as Redis refuses a version it does
+/// not speak), then each option acted on as it is read, in order (an unknown user stops
+/// there, a name is set before a later option is refused); the answer is the server's map
+/// as a RESP2 array.
 fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
     let Some((version, mut options)) = args.split_first() else { return server_map(session, out) };
     match integer(version) {
@@ -72,19 +73,20 @@ fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
         Some(_) => return replies::error(out, "NOPROTO unsupported protocol version"),
         None => return replies::error(out, "ERR Protocol version is not an integer or out of range"),
     }
-    let (mut user, mut name) = (None, None);
     while let [option, rest @ ..] = options {
         let is = |word: &[u8]| option.eq_ignore_ascii_case(word);
         options = match rest {
-            [username, _password, rest @ ..] if is(b"auth") => {
-                user = Some(*username);
+            [user, _password, rest @ ..] if is(b"auth") => {
+                if !known_user(user) {
+                    return replies::error(out, WRONGPASS);
+                }
                 rest
             }
             [given, rest @ ..] if is(b"setname") => {
                 if !valid_name(given) {
                     return replies::error(out, NAME_REFUSED);
                 }
-                name = Some(*given);
+                set_name(session, given);
                 rest
             }
             _ => {
@@ -92,12 +94,6 @@ fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
                 return replies::error(out, &format!("ERR Syntax error in HELLO option '{option}'"));
             }
         };
-    }
-    if user.is_some_and(|user| !known_user(user)) {
-        return replies::error(out, WRONGPASS);
-    }
-    if let Some(name) = name {
-        set_name(session, name);
     }
     server_map(session, out);
 }
