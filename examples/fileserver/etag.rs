@@ -6,12 +6,17 @@
 //! then still gets a new tag wherever the filesystem keeps sub-second times, where nginx's
 //! would not change and a client could stitch a resumed download from two versions.
 
-use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The strong entity tag of a file last modified `modified` after the epoch, `len` bytes
-/// long: `"<secs>.<nanos>-<len>"`, each in hex.
-pub fn of(modified: Duration, len: u64) -> String {
-    format!("\"{:x}.{:x}-{len:x}\"", modified.as_secs(), modified.subsec_nanos())
+/// The strong entity tag of a file last modified at `modified`, `len` bytes long:
+/// `"<secs>.<nanos>-<len>"`, each in hex, the seconds counted from the epoch (with a `-`
+/// before it, for a file dated before it).
+pub fn of(modified: SystemTime, len: u64) -> String {
+    let (sign, since) = match modified.duration_since(UNIX_EPOCH) {
+        Ok(after) => ("", after),
+        Err(before) => ("-", before.duration()),
+    };
+    format!("\"{sign}{:x}.{:x}-{len:x}\"", since.as_secs(), since.subsec_nanos())
 }
 
 /// Whether an `If-None-Match` field matches `tag`: `*`, or a list holding it, compared

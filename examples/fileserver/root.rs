@@ -61,8 +61,7 @@ impl Root {
         let meta = file.metadata().await.map_err(status)?;
         match (meta.is_file(), meta.is_dir()) {
             (true, _) => {
-                let mtime = meta.modified().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-                let etag = etag::of(mtime, meta.len());
+                let etag = etag::of(meta.modified(), meta.len());
                 let modified = meta.modified().min(SystemTime::now());
                 let modified = modified.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
                 Ok(Found::File(file, FileMeta { len: meta.len(), modified, etag, rel }))

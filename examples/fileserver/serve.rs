@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ringpoll::fs::File;
 use ringpoll::net::{TcpListener, TcpStream};
@@ -184,15 +184,22 @@ fn answer(conditions: &Conditions, meta: &FileMeta) -> Answer {
     }
     // If-Range: send the part only if the client's copy is the one we have (its tag is ours,
     // strongly compared, or its date is our Last-Modified exactly, §13.1.5), else the whole
-    // file, so that a resumed download of a changed file is not stitched from two.
+    // file, so that a resumed download of a changed file is not stitched from two. A date
+    // in the current second is a weak validator (§8.8.2.2: the file may change again within
+    // it, keeping the date), so it never matches.
     let unchanged = match (&conditions.if_range, meta.modified) {
         (None, _) => true,
         (Some(tag), _) if etag::is_tag(tag) => etag::strong_match(tag, &meta.etag),
-        (Some(date), Some(modified)) => *date == http_date::format(modified),
+        (Some(date), Some(modified)) => modified < unix_secs_now() && *date == http_date::format(modified),
         (Some(_), None) => false,
     };
     let range = conditions.range.as_deref().filter(|_| unchanged);
     Answer::Send(range::select(range, meta.len))
+}
+
+/// The current second since the epoch.
+fn unix_secs_now() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// 304 Not Modified: no content, so no Content-Length either, and of the file's fields only
