@@ -922,6 +922,30 @@ fn content_types_follow_the_extension_without_case() {
     }
 }
 
+/// A root replaced under its path (`mv root root.old && mv new root`, a deploy) is served
+/// from the new tree within about a second, on a connection opened before, as nginx, which
+/// resolves the root per request, would; nothing of the old tree is served after that.
+#[test]
+fn a_root_replaced_under_its_path_is_served_within_a_second() {
+    let tree = Tree::new("replaced");
+    let (_rt, addr) = start(&tree);
+    let mut conn = client(addr);
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n");
+    let new = tree.base.join("new");
+    std::fs::create_dir(&new).unwrap();
+    std::fs::write(new.join("index.html"), "v2\n").unwrap();
+    std::fs::rename(&tree.root, tree.base.join("old")).unwrap();
+    std::fs::rename(&new, &tree.root).unwrap();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    let mut served = get(&mut conn, "/index.html").body;
+    while served != b"v2\n" && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+        served = get(&mut conn, "/index.html").body;
+    }
+    assert_eq!(served, b"v2\n", "the old tree is still served");
+    assert_eq!(get(&mut conn, "/data.bin").status, 404, "the old tree's files are gone with it");
+}
+
 /// An hour.
 const HOUR: Duration = Duration::from_secs(3600);
 

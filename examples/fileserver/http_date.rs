@@ -30,12 +30,17 @@ impl fmt::Display for Imf {
     }
 }
 
+/// The current second since the epoch (0 for a clock set before it).
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// Now as an IMF-fixdate, for a response's `Date` field (RFC 9110 §6.6.1: a server with a
 /// clock sends one in every 2xx, 3xx and 4xx). Formatted once a second per core thread,
 /// as nginx caches its time strings, and shared, not copied, by each response.
 pub fn now() -> Rc<str> {
     thread_local!(static LAST: RefCell<(u64, Option<Rc<str>>)> = const { RefCell::new((0, None)) });
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = now_secs();
     LAST.with_borrow_mut(|(at, text)| match text {
         Some(text) if *at == secs => text.clone(),
         _ => {

@@ -7,21 +7,48 @@
 //! descriptor's real path (`/proc/self/fd/N`) lies under the root: an absolute symlink to a
 //! file inside is served, as before. Checking every request that way instead cost 8% of the
 //! server's CPU (a readlink per request, under `wrk` on 4 KiB files).
+//!
+//! An open directory is the directory it was, wherever it is moved: a root replaced under
+//! its path (`mv www www.old && mv www.new www`, a common deploy) would go on being served
+//! from the old tree. So once a second, at the first request in it, the path is looked up
+//! again, and a different directory there is opened instead, as a server resolving the root
+//! by path per request (nginx) would find it.
 
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::SystemTime;
 
-use ringpoll::fs::{File, OpenOptions};
+use ringpoll::fs::{self, File, OpenOptions};
 
 use super::etag;
+use super::http_date;
 
 /// The tree served, on one core.
 pub struct Root {
     /// Canonical.
     path: PathBuf,
-    dir: File,
+    /// The directory open (shared with the requests using it while it is replaced).
+    dir: RefCell<Rc<Directory>>,
+    /// The second the path was last looked up in.
+    checked: Cell<u64>,
+}
+
+/// A directory open, and which one it is.
+struct Directory {
+    file: File,
+    /// Device and inode.
+    id: ((u32, u32), u64),
+}
+
+impl Directory {
+    async fn open(path: &Path) -> io::Result<Directory> {
+        let file = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(path).await?;
+        let meta = file.metadata().await?;
+        Ok(Directory { file, id: (meta.dev(), meta.ino()) })
+    }
 }
 
 /// What a file's response says of it beside its bytes.
@@ -49,8 +76,30 @@ pub enum Found {
 impl Root {
     /// Opens the directory at `path` (canonical) for this core's requests.
     pub async fn open(path: &Path) -> io::Result<Root> {
-        let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(path).await?;
-        Ok(Root { path: path.to_owned(), dir })
+        let dir = RefCell::new(Rc::new(Directory::open(path).await?));
+        Ok(Root { path: path.to_owned(), dir, checked: Cell::new(http_date::now_secs()) })
+    }
+
+    /// The root's directory: the one open, or once a second, if another directory now has
+    /// the root's path, that one (see the module's docs). If the path is gone, or the new
+    /// directory cannot be opened, the one open goes on being served.
+    async fn directory(&self) -> Rc<Directory> {
+        let open = self.dir.borrow().clone();
+        let now = http_date::now_secs();
+        if self.checked.replace(now) == now {
+            return open;
+        }
+        match fs::metadata(&self.path).await {
+            Ok(meta) if (meta.dev(), meta.ino()) != open.id => match Directory::open(&self.path).await {
+                Ok(new) => {
+                    let new = Rc::new(new);
+                    *self.dir.borrow_mut() = new.clone();
+                    new
+                }
+                Err(_) => open,
+            },
+            _ => open,
+        }
     }
 
     /// Finds `rel` (relative, no `..`: `target::relative_path`) under the root. The error
@@ -72,7 +121,8 @@ impl Root {
     }
 
     async fn open_file(&self, rel: &Path) -> Result<File, u16> {
-        match read_only().open_beneath(&self.dir, rel).await {
+        let dir = self.directory().await;
+        match read_only().open_beneath(&dir.file, rel).await {
             // Stopped at a symlink: see the module's docs.
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => self.open_by_whole_path(rel).await,
             opened => opened.map_err(status),

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use ringpoll::fs::File;
 use ringpoll::net::{TcpListener, TcpStream};
@@ -190,16 +190,11 @@ fn answer(conditions: &Conditions, meta: &FileMeta) -> Answer {
     let unchanged = match (&conditions.if_range, meta.modified) {
         (None, _) => true,
         (Some(tag), _) if etag::is_tag(tag) => etag::strong_match(tag, &meta.etag),
-        (Some(date), Some(modified)) => modified < unix_secs_now() && *date == http_date::format(modified),
+        (Some(date), Some(modified)) => modified < http_date::now_secs() && *date == http_date::format(modified),
         (Some(_), None) => false,
     };
     let range = conditions.range.as_deref().filter(|_| unchanged);
     Answer::Send(range::select(range, meta.len))
-}
-
-/// The current second since the epoch.
-fn unix_secs_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// 304 Not Modified: no content, so no Content-Length either, and of the file's fields only
