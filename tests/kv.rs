@@ -657,6 +657,31 @@ fn msetnx_sets_all_or_none_on_one_shard_and_refuses_two() {
     assert_eq!(con.exists::<_, i64>(&[&on0[0], &on1[0]]).unwrap(), 0, "neither key written");
 }
 
+/// Keys sharing a hash tag (`{...}`, as in Redis Cluster) share a shard, so the commands of
+/// several keys that refuse two shards run on them: a write-then-RENAME over a key of the
+/// other core, MSETNX. The same keys without their tags are on two shards and refused; a
+/// tagged key is read back on either core.
+#[test]
+fn keys_sharing_a_hash_tag_share_a_shard() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    let [on0, on1] = one_key_per_core(&mut con, "plain");
+    // Tagged by the other core's key: both land there, whatever the rest of the name.
+    let (tmp, live) = (format!("{{{on1}}}.tmp"), format!("{{{on1}}}.live"));
+    let _: () = con.set(&live, "v1").unwrap();
+    let _: () = con.set(&tmp, "v2").unwrap();
+    assert_eq!(redis::cmd("RENAME").arg(&tmp).arg(&live).query::<String>(&mut con).unwrap(), "OK");
+    let on_other = connect_to_core(&rt, addr, 1).get::<_, String>(&live).unwrap();
+    assert_eq!((con.get::<_, String>(&live).unwrap(), on_other), ("v2".into(), "v2".into()));
+    assert_eq!(con.exists::<_, i64>(&tmp).unwrap(), 0);
+    let (a, b) = (format!("{{{on0}}}a"), format!("x{{{on0}}}"));
+    assert_eq!(redis::cmd("MSETNX").arg(&a).arg(1).arg(&b).arg(2).query::<i64>(&mut con).unwrap(), 1);
+    let _: () = con.set(&on0, "a").unwrap();
+    let crossed = redis::cmd("RENAME").arg(&on0).arg(&on1).query::<Value>(&mut con);
+    assert_eq!(shown(crossed), "CROSSSLOT Keys in request don't hash to the same slot");
+}
+
 /// MEMORY HELP and DOCTOR as redis-server 7.0.15 gives them (the doctor's empty-instance
 /// text below 5 MiB of data), and STATS' fields in Redis' order, with the keys as DBSIZE
 /// counts them and their bytes as MEMORY USAGE measures them, summed over both shards.

@@ -1,7 +1,8 @@
 //! Hashing keys: one hash per key, computed where its request is parsed, picks both the core
 //! that owns the key and the bucket of that core's map that holds it (`store.rs`), so a key
 //! is hashed once, not once for its core and again for its map (a forwarded key carries its
-//! hash along, see `op.rs`).
+//! hash along, see `op.rs`). Only a key with a hash tag (`{...}`, as Redis Cluster has them)
+//! is hashed twice: its tag picks the core.
 //!
 //! Keys are client-chosen, so the hash must be keyed: a client that can build keys sharing
 //! one hash puts them on one core and in one bucket chain, where every insert and lookup
@@ -35,10 +36,55 @@ impl<'a> Key<'a> {
 
     /// The core that owns the key, of `shards`: bits 25 to 56 of its hash, scaled (no
     /// division). The map picks buckets by the low bits and tags by the top seven, so one
-    /// core's keys still spread over all of both.
+    /// core's keys still spread over all of both. A key with a hash tag (Redis Cluster's
+    /// `{...}`: see [`hash_tag`]) goes by its tag's hash instead, so keys sharing a tag share
+    /// a core, and RENAME, MSETNX and other commands of several keys can run on them whole.
+    #[inline]
     pub fn shard(&self, shards: usize) -> usize {
-        (((self.hash >> 25) as u32 as u64 * shards as u64) >> 32) as usize
+        if shards == 1 {
+            return 0;
+        }
+        let hash = if has_open_brace(self.bytes) { self.tag_hash() } else { self.hash };
+        (((hash >> 25) as u32 as u64 * shards as u64) >> 32) as usize
     }
+
+    /// The hash of the key's tag, if it has one, else its own: out of line, as few keys
+    /// hold a `{`.
+    #[cold]
+    #[inline(never)]
+    fn tag_hash(&self) -> u64 {
+        hash_tag(self.bytes).map_or(self.hash, hash)
+    }
+}
+
+/// Whether `key` holds a `{`, eight bytes at a time (a byte equal to it is a zero byte of
+/// the word xor its pattern): a key of 8 to 16 bytes is two overlapping words, no loop, some
+/// 10 instructions, which every request pays on more than one shard, where a byte loop or
+/// core's memchr (set up for long haystacks) cost several times that.
+#[inline]
+fn has_open_brace(key: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // The word's high bits where a byte is `{` (and maybe above it, which does not matter).
+    let braces = |word: &[u8]| {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ (ONES * b'{' as u64);
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    match key.len() {
+        0..8 => key.contains(&b'{'),
+        len @ 8..=16 => braces(&key[..8]) | braces(&key[len - 8..]) != 0,
+        len => key.chunks(8).take((len - 1) / 8).any(|w| braces(w) != 0) || braces(&key[len - 8..]) != 0,
+    }
+}
+
+/// The part of `key` that picks its core, as Redis Cluster picks a key's slot: what lies
+/// between its first `{` and the first `}` after it, if that is not empty (`{user1}.name`
+/// and `{user1}.mail` go together; `{}x`, `x{` and `{a` go by the whole key).
+pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|&b| b == b'{')?;
+    let rest = &key[open + 1..];
+    let close = rest.iter().position(|&b| b == b'}')?;
+    (close > 0).then(|| &rest[..close])
 }
 
 /// The hash of `bytes`: the same on every core of the process, different from run to run.
@@ -53,6 +99,43 @@ pub fn hash(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_brace_is_found_wherever_it_lies() {
+        for len in 0..40 {
+            let key = vec![b'k'; len];
+            assert!(!has_open_brace(&key), "{len}");
+            for at in 0..len {
+                let mut key = key.clone();
+                key[at] = b'{';
+                assert!(has_open_brace(&key), "{len} at {at}");
+                // Bytes next to the brace's value, and high bytes, are not it.
+                key[at] = b'{' + 1;
+                key[len - 1 - at] = 0xfb;
+                assert!(!has_open_brace(&key), "{len} near {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_with_one_hash_tag_share_a_shard() {
+        assert_eq!(hash_tag(b"{user1}.name"), Some(&b"user1"[..]));
+        assert_eq!(hash_tag(b"a{b}{c}"), Some(&b"b"[..]), "the first tag");
+        assert_eq!(hash_tag(b"a{{b}}"), Some(&b"{b"[..]), "Redis takes the first }} after the first {{");
+        for whole in [&b"{}x"[..], b"x{", b"{a", b"plain", b"}a{"] {
+            assert_eq!(hash_tag(whole), None, "{}", String::from_utf8_lossy(whole));
+        }
+        for shards in [2, 3, 4] {
+            for user in 0..200 {
+                let (a, b) = (format!("{{user{user}}}.name"), format!("x{{user{user}}}.mail"));
+                assert_eq!(Key::new(a.as_bytes()).shard(shards), Key::new(b.as_bytes()).shard(shards), "{a} {b}");
+            }
+            // Tagged keys still spread: the tags' hashes are as random as the keys'.
+            let used: std::collections::HashSet<usize> =
+                (0..64).map(|i| Key::new(format!("{{t{i}}}k").as_bytes()).shard(shards)).collect();
+            assert_eq!(used.len(), shards);
+        }
+    }
 
     #[test]
     fn keys_spread_evenly_over_the_shards() {

@@ -18,7 +18,8 @@
 //! the key's entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the
 //! sums tools read, as Redis names them, then per-core counters), GETRANGE, SUBSTR, SETRANGE
 //! (up to the 16 MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one
-//! shard only: `-CROSSSLOT` otherwise), RANDOMKEY, TIME, CONFIG GET (a few parameters:
+//! shard only: `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`,
+//! share a shard: `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters:
 //! `config.rs`), COMMAND COUNT and DOCS (`server.rs`), SHUTDOWN (stops as SIGTERM does),
 //! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
 //! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
