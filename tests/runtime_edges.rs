@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use ringpoll::channel::{cross_core, local, RecvError, TryRecvError, TrySendError};
 use ringpoll::sync::{Notify, Semaphore};
-use ringpoll::{Handle, JoinError};
+use ringpoll::{Handle, JoinError, Runtime};
 use support::{
     bounded, fd_lock, join_within, one_core_runtime, open_fds, pair, poll_once, run, two_core_runtime, within,
 };
@@ -301,11 +301,10 @@ fn wait_after_a_handles_graceful_shutdown_lets_blocking_jobs_finish_within_the_g
     assert!(took < Duration::from_secs(5), "waited out the grace instead of the jobs: {took:?}");
 }
 
-/// The other half: a job that never returns holds the wait up for the grace, never longer.
-#[test]
-fn wait_after_a_handles_graceful_shutdown_leaves_a_stuck_blocking_job_at_the_grace() {
-    let _guard = fd_lock();
-    let rt = one_core_runtime();
+/// Starts a blocking job on `rt` that runs until the returned sender is dropped (30 s at
+/// most), from a task that then starts a graceful shutdown with `grace` if given; returns
+/// once the job runs.
+fn start_a_stuck_blocking_job(rt: &Runtime, grace: Option<Duration>) -> mpsc::Sender<()> {
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     rt.spawn_on(0, move || async move {
@@ -314,9 +313,21 @@ fn wait_after_a_handles_graceful_shutdown_leaves_a_stuck_blocking_job_at_the_gra
             let _ = release_rx.recv_timeout(Duration::from_secs(30));
         })
         .detach();
+        if let Some(grace) = grace {
+            Handle::current().shutdown_gracefully(grace);
+        }
     })
     .detach();
     started_rx.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    release_tx
+}
+
+/// The other half: a job that never returns holds the wait up for the grace, never longer.
+#[test]
+fn wait_after_a_handles_graceful_shutdown_leaves_a_stuck_blocking_job_at_the_grace() {
+    let _guard = fd_lock();
+    let rt = one_core_runtime();
+    let release_tx = start_a_stuck_blocking_job(&rt, None);
     let start = Instant::now();
     rt.handle().shutdown_gracefully(Duration::from_millis(400));
     within(10, move || rt.wait());
@@ -466,18 +477,7 @@ fn dropping_the_runtime_during_a_graceful_shutdown_lets_tasks_and_blocking_jobs_
 fn dropping_the_runtime_during_a_graceful_shutdown_leaves_a_stuck_job_at_the_grace() {
     let _guard = fd_lock();
     let rt = one_core_runtime();
-    let (started_tx, started_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    rt.spawn_on(0, move || async move {
-        ringpoll::spawn_blocking(move || {
-            let _ = started_tx.send(());
-            let _ = release_rx.recv_timeout(Duration::from_secs(30));
-        })
-        .detach();
-        Handle::current().shutdown_gracefully(Duration::from_millis(400));
-    })
-    .detach();
-    started_rx.recv_timeout(Duration::from_secs(10)).expect("the job started");
+    let release_tx = start_a_stuck_blocking_job(&rt, Some(Duration::from_millis(400)));
     let start = Instant::now();
     within(10, move || drop(rt));
     let took = start.elapsed();
