@@ -372,8 +372,9 @@ fn warmed_fds(addr: SocketAddr) -> usize {
 /// descriptor comes back; one that finishes its head in time is served.
 #[test]
 fn connections_without_a_whole_head_in_time_are_closed() {
-    let tree = Tree::new("head-timeout");
+    // Taken first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("head-timeout");
     let timeout = Duration::from_millis(400);
     let (_rt, addr) = start_with(&tree, timeout);
     let baseline = warmed_fds(addr);
@@ -403,8 +404,9 @@ fn connections_without_a_whole_head_in_time_are_closed() {
 /// come back while the client still holds its end. One that keeps reading gets every byte.
 #[test]
 fn a_client_that_stops_reading_is_closed_after_the_timeout() {
-    let tree = Tree::new("send-timeout");
+    // Taken first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("send-timeout");
     let timeout = Duration::from_millis(400);
     let (_rt, addr) = start_with(&tree, timeout);
     let baseline = warmed_fds(addr);
@@ -426,8 +428,9 @@ fn a_client_that_stops_reading_is_closed_after_the_timeout() {
 
 #[test]
 fn a_client_leaving_mid_file_costs_nothing() {
-    let tree = Tree::new("midfile");
+    // Taken first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("midfile");
     let (_rt, addr) = start(&tree);
     let baseline = warmed_fds(addr);
     for _ in 0..10 {
@@ -699,9 +702,10 @@ fn if_modified_since_and_if_range_follow_the_files_mtime() {
 /// file, a part, a 304, a redirect, a 404, a 416, a 405, and a 400 that closes.
 #[test]
 fn every_response_has_a_date() {
-    let tree = Tree::new("date");
-    // Its server holds descriptors for a while: not beside a test that counts them.
+    // Its server holds descriptors for a while: not beside a test that counts them. Taken
+    // first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("date");
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
     let now = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
@@ -735,9 +739,10 @@ fn every_response_has_a_date() {
 /// compared: a weak one gets the whole file.
 #[test]
 fn etags_answer_if_none_match_and_if_range() {
-    let tree = Tree::new("etag");
-    // Its server holds descriptors for a while: not beside a test that counts them.
+    // Its server holds descriptors for a while: not beside a test that counts them. Taken
+    // first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("etag");
     let data = payload(100_000, 3);
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
@@ -805,9 +810,10 @@ fn curl_revalidates_with_the_etag() {
     if !curl_installed() {
         return;
     }
-    let tree = Tree::new("curl-etag");
-    // Its server holds descriptors for a while: not beside a test that counts them.
+    // Its server holds descriptors for a while: not beside a test that counts them. Taken
+    // first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("curl-etag");
     let (_rt, addr) = start(&tree);
     let url = format!("http://{addr}/data.bin");
     let saved = tree.base.join("etag.txt");
@@ -933,9 +939,10 @@ fn content_types_follow_the_extension_without_case() {
 /// resolves the root per request, would; nothing of the old tree is served after that.
 #[test]
 fn a_root_replaced_under_its_path_is_served_within_a_second() {
-    let tree = Tree::new("replaced");
-    // Its server holds descriptors for a while: not beside a test that counts them.
+    // Its server holds descriptors for a while: not beside a test that counts them. Taken
+    // first, so dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let tree = Tree::new("replaced");
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
     assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n");

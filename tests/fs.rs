@@ -283,8 +283,9 @@ fn bad_opens_fail_with_the_right_kind() {
 /// the directory works (openat2 takes a mode only then).
 #[test]
 fn open_beneath_stays_under_its_directory() {
-    let dir = TempDir::new("fs-beneath");
+    // The lock first, so it is dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let dir = TempDir::new("fs-beneath");
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("sub")).unwrap();
     std::fs::write(tree.join("sub/inside.bin"), payload(10_000, 5)).unwrap();
@@ -337,8 +338,46 @@ fn open_beneath_stays_under_its_directory() {
         // The op holds the directory: dropping it with an open in flight closes it later.
         poll_once_then_drop(read.open_beneath(&root, "sub/inside.bin")).await;
         drop(root);
-        assert_eq!(settle_fds(before).await, before, "a dropped open_beneath leaked a descriptor");
+        // `<=`: a neighbour's late closes (a runtime's threads exiting) may land meanwhile.
+        let settled = settle_fds(before).await;
+        assert!(settled <= before, "a dropped open_beneath leaked a descriptor: {settled} > {before}");
     });
+}
+
+/// Polled off any core (a plain thread, no runtime), `open_beneath` of a cached path opens
+/// on the calling thread, as `open` does, instead of panicking for want of a blocking pool.
+#[test]
+fn open_beneath_off_a_core_opens_or_says_why() {
+    let _guard = fd_lock();
+    let dir = TempDir::new("fs-beneath-off-core");
+    std::fs::write(dir.join("f"), b"abc").unwrap();
+    let root = dir.0.clone();
+    let opened = std::thread::spawn(move || {
+        poll_to_the_end(async move {
+            let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&root).await?;
+            OpenOptions::new().read(true).open_beneath(&dir, "f").await.map(drop)
+        })
+    })
+    .join()
+    .expect("no panic off a core");
+    match opened {
+        Ok(()) => {}
+        Err(e) => assert!(e.to_string().contains("outside a ringpoll core"), "{e}"),
+    }
+}
+
+/// Polls `f` on this thread with a waker that does nothing, until it is ready (5 s at most).
+fn poll_to_the_end<T>(f: impl Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        assert!(Instant::now() < give_up, "still pending after 5 s");
+        std::thread::yield_now();
+    }
 }
 
 /// A lookup beneath a directory that goes through `..` meets renames made anywhere in the
@@ -346,8 +385,9 @@ fn open_beneath_stays_under_its_directory() {
 /// through such a symlink all succeed, none says `WouldBlock`.
 #[test]
 fn open_beneath_retries_what_a_rename_race_refused() {
-    let dir = TempDir::new("fs-beneath-race");
+    // The lock first, so it is dropped last: removing the tree opens its directories.
     let _guard = fd_lock();
+    let dir = TempDir::new("fs-beneath-race");
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("a/b/c")).unwrap();
     std::fs::write(tree.join("x.txt"), b"x").unwrap();
@@ -507,30 +547,40 @@ fn a_local_files_metadata_is_read_on_the_core() {
     let _serial = fd_lock();
     let dir = TempDir::new("fs-statx");
     if !on_a_local_fs(&dir.0) {
-        eprintln!("skipped: the temp dir is not on ext4, XFS, Btrfs, tmpfs or overlayfs");
+        eprintln!("skipped: the temp dir is not on ext4, XFS, Btrfs or tmpfs");
         return;
     }
     std::fs::write(dir.join("f"), payload(12_345, 1)).unwrap();
-    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-statx").build().unwrap();
+    // Pool threads retire at once when idle, so any job after they have gone starts one.
+    let rt = Runtime::builder()
+        .cores([0])
+        .driver(driver())
+        .blocking_thread_name("fs-statx")
+        .blocking_keep_alive(Duration::from_millis(1))
+        .build()
+        .unwrap();
     let root = dir.0.clone();
-    let (core_tid, pool_threads) = rt
+    let core_tid = rt
         .spawn_on(0, move || async move {
             let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&root).await.unwrap();
             let f = OpenOptions::new().read(true).open_beneath(&dir, "f").await.unwrap();
             // Finding out that the directory's file system is local took the pool, once.
-            let pool_threads = threads_named("fs-statx");
+            let give_up = Instant::now() + Duration::from_secs(5);
+            while threads_named("fs-statx") > 0 && Instant::now() < give_up {
+                ringpoll::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(threads_named("fs-statx"), 0, "the pool's threads did not retire");
             for _ in 0..50 {
                 let meta = f.metadata().await.unwrap();
                 assert_eq!((meta.len(), meta.is_file()), (12_345, true));
             }
-            assert_eq!(threads_named("fs-statx"), pool_threads, "metadata went to the blocking pool");
+            assert_eq!(threads_named("fs-statx"), 0, "metadata went to the blocking pool");
             // SAFETY: gettid takes nothing and only returns this thread's id.
-            (unsafe { libc::gettid() }, pool_threads)
+            unsafe { libc::gettid() }
         })
         .join()
         .unwrap();
     assert_eq!(threads_named(&format!("iou-wrk-{core_tid}")), 0, "metadata went to an io-wq worker");
-    assert!(pool_threads <= 1, "{pool_threads} pool threads for one statfs");
     if rt.driver() == DriverKind::Epoll {
         let rt = Runtime::builder().cores([0]).driver(driver()).blocking_thread_name("fs-path").build().unwrap();
         let path = dir.join("f");
@@ -551,7 +601,7 @@ fn on_a_local_fs(path: &std::path::Path) -> bool {
     }
     // SAFETY: statfs succeeded, so it filled `st`.
     let f_type = unsafe { st.assume_init() }.f_type as u32;
-    [0xef53, 0x5846_5342, 0x9123_683e, 0x0102_1994, 0x794c_7630].contains(&f_type)
+    [0xef53, 0x5846_5342, 0x9123_683e, 0x0102_1994].contains(&f_type)
 }
 
 #[test]

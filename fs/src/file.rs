@@ -65,15 +65,23 @@ impl File {
     }
 
     /// Whether the file's file system answers metadata from memory, found out once on the
-    /// blocking pool (statfs may ask a server) and kept.
+    /// blocking pool (statfs may ask a server) and kept. Off a core (no pool to ask), or if
+    /// the pool could not run the check, the answer is no, and it is asked again next time.
     pub(crate) async fn fs_local(&self) -> bool {
         if let Some(local) = self.fs_local.get() {
             return local;
         }
+        if ringpoll_core::current_core().is_none() {
+            return false;
+        }
         let fd = self.fd.clone();
-        let local = ringpoll_core::spawn_blocking(move || local_fs::is_local(&fd)).await.unwrap_or(false);
-        self.fs_local.set(Some(local));
-        local
+        match ringpoll_core::spawn_blocking(move || local_fs::is_local(&fd)).await {
+            Ok(local) => {
+                self.fs_local.set(Some(local));
+                local
+            }
+            Err(_) => false,
+        }
     }
 
     /// The descriptor, shared with an op that must keep it open.

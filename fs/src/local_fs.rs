@@ -9,10 +9,11 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// `statfs.f_type` of the trusted file systems: ext2/3/4, XFS, Btrfs, tmpfs, F2FS, overlayfs
-/// (over local layers, as containers use it), ramfs, ZFS, bcachefs.
-const LOCAL: [u32; 9] =
-    [0xef53, 0x5846_5342, 0x9123_683e, 0x0102_1994, 0xf2f5_2010, 0x794c_7630, 0x8584_58f6, 0x2fc1_2fc1, 0xca45_1a4e];
+/// `statfs.f_type` of the trusted file systems: ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ramfs,
+/// ZFS, bcachefs. Not overlayfs, which containers use: it asks its layers, and a lower layer
+/// may be NFS or FUSE.
+const LOCAL: [u32; 8] =
+    [0xef53, 0x5846_5342, 0x9123_683e, 0x0102_1994, 0xf2f5_2010, 0x8584_58f6, 0x2fc1_2fc1, 0xca45_1a4e];
 
 /// Whether `fd` lies on one of the trusted file systems. It blocks (statfs may ask a network
 /// file system's server): call it on a helper thread.
