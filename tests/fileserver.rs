@@ -73,9 +73,13 @@ fn start(tree: &Tree) -> (Runtime, SocketAddr) {
 /// Returns once every core listens, so that a test's count of open descriptors taken after
 /// it already holds every listener.
 fn start_with(tree: &Tree, timeout: Duration) -> (Runtime, SocketAddr) {
+    serve_root(tree.root.clone(), timeout)
+}
+
+/// [`start_with`] serving `root` as it is given (a path through a symlink, say).
+fn serve_root(root: PathBuf, timeout: Duration) -> (Runtime, SocketAddr) {
     let rt = two_core_runtime();
     let (tx, rx) = mpsc::channel();
-    let root = tree.root.clone();
     let first = root.clone();
     let bound = tx.clone();
     rt.spawn_on(0, move || async move {
@@ -959,6 +963,38 @@ fn a_root_replaced_under_its_path_is_served_within_a_second() {
     }
     assert_eq!(served, b"v2\n", "the old tree is still served");
     assert_eq!(get(&mut conn, "/data.bin").status, 404, "the old tree's files are gone with it");
+}
+
+/// A root given through a symlink (`current -> releases/v1`) follows the symlink when a
+/// deploy swaps it (`ln -sfn releases/v2 current`: a new link renamed over the old), within
+/// about a second, as nginx resolving its root per request does; an absolute symlink inside
+/// the new tree is served from it.
+#[test]
+fn a_root_given_through_a_swapped_symlink_follows_it() {
+    // Taken first, so dropped last: removing the tree opens its directories.
+    let _guard = fd_lock();
+    let tree = Tree::new("symlink-deploy");
+    let v2 = tree.base.join("v2");
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(v2.join("index.html"), "v2\n").unwrap();
+    std::os::unix::fs::symlink(v2.join("index.html"), v2.join("abs-link")).unwrap();
+    let current = tree.base.join("current");
+    std::os::unix::fs::symlink(&tree.root, &current).unwrap();
+    let (_rt, addr) = serve_root(current.clone(), fileserver::serve::CLIENT_TIMEOUT);
+    let mut conn = client(addr);
+    assert_eq!(get(&mut conn, "/index.html").body, b"<h1>hi</h1>\n");
+    let next = tree.base.join("current.next");
+    std::os::unix::fs::symlink(&v2, &next).unwrap();
+    std::fs::rename(&next, &current).unwrap();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    let mut served = get(&mut conn, "/index.html").body;
+    while served != b"v2\n" && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+        served = get(&mut conn, "/index.html").body;
+    }
+    assert_eq!(served, b"v2\n", "the old release is still served");
+    assert_eq!(get(&mut conn, "/abs-link").body, b"v2\n", "an absolute symlink inside the new tree");
+    assert_eq!(get(&mut conn, "/data.bin").status, 404, "the old release's files are not served");
 }
 
 /// An hour.

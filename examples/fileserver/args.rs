@@ -17,7 +17,7 @@ pub const USAGE: &str = "usage: fileserver --root DIR [--addr HOST:PORT] [--core
 pub struct Args {
     /// Where to listen (host names resolved at start).
     pub addr: SocketAddr,
-    /// The directory served, canonical.
+    /// The directory served, as given, made absolute.
     pub root: PathBuf,
     /// CPUs to run on (default: all).
     pub cores: Option<Vec<usize>>,
@@ -35,7 +35,9 @@ pub fn parse(flags: &mut Flags) -> Result<Args, Stop> {
             "--addr" => addr = flags.addr()?,
             "--root" => {
                 let dir = flags.text()?;
-                root = Some(std::fs::canonicalize(&dir).map_err(|e| flags.bad(format!("{dir:?}: {e}")))?);
+                // Kept as given (made absolute), not canonical: a symlink in it (a deploy's
+                // `current`) is followed anew as the server looks the root up again.
+                root = Some(std::path::absolute(&dir).map_err(|e| flags.bad(format!("{dir:?}: {e}")))?);
             }
             "--cores" => cores = Some(flags.cores()?),
             "--driver" => driver = flags.value()?,

@@ -1,18 +1,20 @@
-//! The tree served: its canonical path, and its directory open on this core, beneath which
+//! The tree served: its path as given, and its directory open on this core, beneath which
 //! each request's path is opened, so that nothing outside it is served.
 //!
 //! The kernel checks that as it resolves the path (`OpenOptions::open_beneath`, openat2's
 //! RESOLVE_BENEATH): a `..`, an absolute symlink or one leading out, or a mount point, stops
 //! it there (EXDEV). Only such a path is opened again by its whole path, and served if the
-//! descriptor's real path (`/proc/self/fd/N`) lies under the root: an absolute symlink to a
+//! descriptor's real path (`/proc/self/fd/N`) lies under the open directory's: an absolute symlink to a
 //! file inside is served, as before. Checking every request that way instead cost 8% of the
 //! server's CPU (a readlink per request, under `wrk` on 4 KiB files).
 //!
 //! An open directory is the directory it was, wherever it is moved: a root replaced under
-//! its path (`mv www www.old && mv www.new www`, a common deploy) would go on being served
-//! from the old tree. So once a second, at the first request in it, the path is looked up
-//! again, and a different directory there is opened instead, as a server resolving the root
-//! by path per request (nginx) would find it.
+//! its path would go on being served from the old tree, whether the deploy moved
+//! directories (`mv www www.old && mv www.new www`) or swapped a symlink the path goes
+//! through (`ln -sfn releases/v2 current`). So once a second, at the first request in it,
+//! the path as given is looked up again, every symlink in it followed, and a different
+//! directory there is opened instead, as a server resolving the root by path per request
+//! (nginx) finds it, a second later at most.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -28,7 +30,7 @@ use super::http_date;
 
 /// The tree served, on one core.
 pub struct Root {
-    /// Canonical.
+    /// As given (absolute): a symlink in it is followed anew at each look-up.
     path: PathBuf,
     /// The directory open (shared with the requests using it while it is replaced).
     dir: RefCell<Rc<Directory>>,
@@ -36,18 +38,22 @@ pub struct Root {
     checked: Cell<u64>,
 }
 
-/// A directory open, and which one it is.
+/// A directory open, which one it is, and where.
 struct Directory {
     file: File,
     /// Device and inode.
     id: ((u32, u32), u64),
+    /// Its real path, every symlink resolved: what a file opened by its whole path must lie
+    /// under.
+    real: PathBuf,
 }
 
 impl Directory {
     async fn open(path: &Path) -> io::Result<Directory> {
         let file = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(path).await?;
         let meta = file.metadata().await?;
-        Ok(Directory { file, id: (meta.dev(), meta.ino()) })
+        let real = real_path_of(&file).ok_or_else(|| io::Error::other("the root's real path is unknown"))?;
+        Ok(Directory { file, id: (meta.dev(), meta.ino()), real })
     }
 }
 
@@ -74,7 +80,7 @@ pub enum Found {
 }
 
 impl Root {
-    /// Opens the directory at `path` (canonical) for this core's requests.
+    /// Opens the directory at `path` (absolute) for this core's requests.
     pub async fn open(path: &Path) -> io::Result<Root> {
         let dir = RefCell::new(Rc::new(Directory::open(path).await?));
         Ok(Root { path: path.to_owned(), dir, checked: Cell::new(http_date::now_secs()) })
@@ -123,20 +129,20 @@ impl Root {
     async fn open_file(&self, rel: &Path) -> Result<File, u16> {
         let dir = self.directory().await;
         match read_only().open_beneath(&dir.file, rel).await {
-            // Stopped at a symlink: see the module's docs.
-            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => self.open_by_whole_path(rel).await,
+            // Stopped at a symlink or a mount point: see the module's docs.
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => open_by_whole_path(&dir, rel).await,
             opened => opened.map_err(status),
         }
     }
+}
 
-    /// Opens `rel` from the root's path, following every symlink, and keeps it only if it
-    /// landed under the root.
-    async fn open_by_whole_path(&self, rel: &Path) -> Result<File, u16> {
-        let file = read_only().open(self.path.join(rel)).await.map_err(status)?;
-        match real_path_of(&file) {
-            Some(real) if real.starts_with(&self.path) => Ok(file),
-            _ => Err(403),
-        }
+/// Opens `rel` from `dir`'s real path, following every symlink, and keeps it only if it
+/// landed under that directory.
+async fn open_by_whole_path(dir: &Directory, rel: &Path) -> Result<File, u16> {
+    let file = read_only().open(dir.real.join(rel)).await.map_err(status)?;
+    match real_path_of(&file) {
+        Some(real) if real.starts_with(&dir.real) => Ok(file),
+        _ => Err(403),
     }
 }
 

@@ -29,7 +29,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// the file.
 pub const SEND_CHUNK: u64 = 256 * 1024;
 
-/// Accepts connections on `listener` and serves files under `root` (canonical) on this
+/// Accepts connections on `listener` and serves files under `root` (absolute) on this
 /// core until the listener fails (at shutdown), closing connections that send no whole
 /// head, or take no [`SEND_CHUNK`] of a response, within `timeout`.
 pub async fn listen(listener: TcpListener, root: Rc<Path>, timeout: Duration) -> io::Result<()> {
