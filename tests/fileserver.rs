@@ -26,13 +26,20 @@ use support::*;
 /// A served tree and a secret next to it: `root/{index.html, data.bin, big.bin, sub/,
 /// in-link -> /abs/root/index.html, out-link -> /abs/secret.txt, out-dir -> /abs,
 /// rel-link -> sub/index.html, rel-out -> ../secret.txt}`.
+///
+/// It holds `fd_lock` while it lives (and while it is removed, which opens its directories):
+/// every test that serves a tree runs alone, so a count of open descriptors sees only its
+/// own server, however long a neighbour's transfer takes under load.
 struct Tree {
     base: PathBuf,
     root: PathBuf,
+    /// Last: released after the tree is gone.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Tree {
     fn new(name: &str) -> Tree {
+        let serial = fd_lock();
         let base = std::env::temp_dir().join(format!("ringpoll-fileserver-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let root = base.join("root");
@@ -48,7 +55,7 @@ impl Tree {
         std::os::unix::fs::symlink("sub/index.html", root.join("rel-link")).unwrap();
         std::os::unix::fs::symlink("../secret.txt", root.join("rel-out")).unwrap();
         let root = std::fs::canonicalize(root).unwrap();
-        Tree { base, root }
+        Tree { base, root, _serial: serial }
     }
 }
 
@@ -376,8 +383,6 @@ fn warmed_fds(addr: SocketAddr) -> usize {
 /// descriptor comes back; one that finishes its head in time is served.
 #[test]
 fn connections_without_a_whole_head_in_time_are_closed() {
-    // Taken first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("head-timeout");
     let timeout = Duration::from_millis(400);
     let (_rt, addr) = start_with(&tree, timeout);
@@ -400,7 +405,7 @@ fn connections_without_a_whole_head_in_time_are_closed() {
     assert!(started.elapsed() < Duration::from_secs(5), "each closed soon after its time was up");
     drop((idle, half, after_response, slow));
     let open = open_fds_settled(baseline);
-    assert!(open <= baseline, "connections left open: {open} > {baseline}");
+    assert!(open <= baseline, "connections left open: {open} > {baseline}: {}", fd_listing());
 }
 
 /// A client that stops reading mid-file, and holds its connection, is closed once the
@@ -408,8 +413,6 @@ fn connections_without_a_whole_head_in_time_are_closed() {
 /// come back while the client still holds its end. One that keeps reading gets every byte.
 #[test]
 fn a_client_that_stops_reading_is_closed_after_the_timeout() {
-    // Taken first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("send-timeout");
     let timeout = Duration::from_millis(400);
     let (_rt, addr) = start_with(&tree, timeout);
@@ -421,7 +424,11 @@ fn a_client_that_stops_reading_is_closed_after_the_timeout() {
     assert!(first.starts_with(b"HTTP/1.1 200 OK"));
     // Only the client's own socket stays: the server's and the file's are closed.
     let open = open_fds_settled(baseline + 1);
-    assert!(open <= baseline + 1, "the server still holds the stalled connection or its file: {open} open");
+    assert!(
+        open <= baseline + 1,
+        "the server still holds the stalled connection or its file: {open} open: {}",
+        fd_listing()
+    );
     let mut rest = Vec::new();
     let _ = stalled.read_to_end(&mut rest);
     assert!(first.len() + rest.len() < big().len(), "the whole file came although the client stalled");
@@ -432,8 +439,6 @@ fn a_client_that_stops_reading_is_closed_after_the_timeout() {
 
 #[test]
 fn a_client_leaving_mid_file_costs_nothing() {
-    // Taken first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("midfile");
     let (_rt, addr) = start(&tree);
     let baseline = warmed_fds(addr);
@@ -706,9 +711,6 @@ fn if_modified_since_and_if_range_follow_the_files_mtime() {
 /// file, a part, a 304, a redirect, a 404, a 416, a 405, and a 400 that closes.
 #[test]
 fn every_response_has_a_date() {
-    // Its server holds descriptors for a while: not beside a test that counts them. Taken
-    // first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("date");
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
@@ -743,9 +745,6 @@ fn every_response_has_a_date() {
 /// compared: a weak one gets the whole file.
 #[test]
 fn etags_answer_if_none_match_and_if_range() {
-    // Its server holds descriptors for a while: not beside a test that counts them. Taken
-    // first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("etag");
     let data = payload(100_000, 3);
     let (_rt, addr) = start(&tree);
@@ -814,9 +813,6 @@ fn curl_revalidates_with_the_etag() {
     if !curl_installed() {
         return;
     }
-    // Its server holds descriptors for a while: not beside a test that counts them. Taken
-    // first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("curl-etag");
     let (_rt, addr) = start(&tree);
     let url = format!("http://{addr}/data.bin");
@@ -943,9 +939,6 @@ fn content_types_follow_the_extension_without_case() {
 /// resolves the root per request, would; nothing of the old tree is served after that.
 #[test]
 fn a_root_replaced_under_its_path_is_served_within_a_second() {
-    // Its server holds descriptors for a while: not beside a test that counts them. Taken
-    // first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("replaced");
     let (_rt, addr) = start(&tree);
     let mut conn = client(addr);
@@ -971,8 +964,6 @@ fn a_root_replaced_under_its_path_is_served_within_a_second() {
 /// the new tree is served from it.
 #[test]
 fn a_root_given_through_a_swapped_symlink_follows_it() {
-    // Taken first, so dropped last: removing the tree opens its directories.
-    let _guard = fd_lock();
     let tree = Tree::new("symlink-deploy");
     let v2 = tree.base.join("v2");
     std::fs::create_dir(&v2).unwrap();

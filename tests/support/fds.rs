@@ -7,6 +7,19 @@ pub fn open_fds() -> usize {
     fd_dir().count()
 }
 
+/// What each open descriptor names (`7 -> socket:[123]`), for a failed count to show.
+pub fn fd_listing() -> String {
+    let mut fds: Vec<String> = fd_dir()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some(format!("{} -> {}", e.file_name().to_string_lossy(), target.display()))
+        })
+        .collect();
+    fds.sort();
+    fds.join(", ")
+}
+
 /// Pipes among them (their links name `pipe:[inode]`).
 pub fn open_pipes() -> usize {
     fd_dir()
