@@ -12,12 +12,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fileserver::args;
 use fileserver::cli::{Flags, Stop};
 use fileserver::request::{self, Parse};
+use fileserver::root::Root;
 use fileserver::target::{directory_location, relative_path, Refused};
 use ringpoll::net::TcpListener;
 use ringpoll::Runtime;
@@ -89,10 +91,13 @@ fn serve_root(root: PathBuf, timeout: Duration) -> (Runtime, SocketAddr) {
     let (tx, rx) = mpsc::channel();
     let first = root.clone();
     let bound = tx.clone();
+    // Each core says it is ready once it listens and holds the root open: a test counts
+    // descriptors from then.
     rt.spawn_on(0, move || async move {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let root = Rc::new(Root::open(&first).await.unwrap());
         bound.send(listener.local_addr().unwrap()).unwrap();
-        fileserver::serve::listen(listener, first.into(), timeout).await
+        fileserver::serve::accept(listener, root, timeout).await
     })
     .detach();
     let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server address");
@@ -100,8 +105,9 @@ fn serve_root(root: PathBuf, timeout: Duration) -> (Runtime, SocketAddr) {
         let (root, bound) = (root.clone(), tx.clone());
         rt.spawn_on(core, move || async move {
             let listener = TcpListener::bind(addr).unwrap();
+            let root = Rc::new(Root::open(&root).await.unwrap());
             bound.send(addr).unwrap();
-            fileserver::serve::listen(listener, root.into(), timeout).await
+            fileserver::serve::accept(listener, root, timeout).await
         })
         .detach();
     }
@@ -452,7 +458,7 @@ fn a_client_leaving_mid_file_costs_nothing() {
         drop(conn);
     }
     let open = open_fds_settled(baseline);
-    assert!(open <= baseline, "connections or files left open: {open} > {baseline}");
+    assert!(open <= baseline, "connections or files left open: {open} > {baseline}: {}", fd_listing());
     let mut conn = client(addr);
     assert_eq!(get(&mut conn, "/data.bin").body, payload(100_000, 3), "the server serves on");
 }

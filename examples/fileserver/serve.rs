@@ -33,7 +33,12 @@ pub const SEND_CHUNK: u64 = 256 * 1024;
 /// core until the listener fails (at shutdown), closing connections that send no whole
 /// head, or take no [`SEND_CHUNK`] of a response, within `timeout`.
 pub async fn listen(listener: TcpListener, root: Rc<Path>, timeout: Duration) -> io::Result<()> {
-    let root = Rc::new(Root::open(&root).await?);
+    accept(listener, Rc::new(Root::open(&root).await?), timeout).await
+}
+
+/// [`listen`] with the root already open on this core (a caller that reports the core
+/// ready only once it holds all it will hold: the tests count descriptors from then).
+pub async fn accept(listener: TcpListener, root: Rc<Root>, timeout: Duration) -> io::Result<()> {
     loop {
         let (stream, _) = listener.accept_backoff().await?;
         let root = root.clone();
