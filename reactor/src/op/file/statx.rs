@@ -10,6 +10,9 @@ use io_uring::{opcode, squeue, types};
 use super::Halves;
 use crate::sys::syscall;
 
+/// What every statx asks for, on either half.
+const MASK: u32 = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
+
 /// A file's `statx` record.
 pub type StatxRecord = libc::statx;
 
@@ -67,26 +70,18 @@ unsafe impl Halves for Statx {
 
     fn entry(&mut self) -> squeue::Entry {
         let record = (&mut *self.record as *mut StatxRecord).cast::<types::statx>();
-        opcode::Statx::new(types::Fd(self.dirfd()), self.path.as_ptr(), record)
-            .flags(self.flags)
-            .mask(libc::STATX_BASIC_STATS | libc::STATX_BTIME)
-            .build()
+        opcode::Statx::new(types::Fd(self.dirfd()), self.path.as_ptr(), record).flags(self.flags).mask(MASK).build()
     }
 
     fn call(&mut self) -> io::Result<usize> {
-        let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
         // SAFETY: the path is a live C string and the record a live statx, both owned by the op.
-        syscall!(statx(self.dirfd(), self.path.as_ptr(), self.flags, mask, &mut *self.record)).map(|_| 0)
+        syscall!(statx(self.dirfd(), self.path.as_ptr(), self.flags, MASK, &mut *self.record)).map(|_| 0)
     }
 
-    /// Only where the caller said the file system answers from memory ([`Statx::on_core`]).
+    /// The blocking half itself, but only where the caller said the file system answers
+    /// from memory ([`Statx::on_core`]).
     fn try_now(&mut self) -> Option<io::Result<usize>> {
-        if !self.on_core {
-            return None;
-        }
-        let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
-        // SAFETY: the path is a live C string and the record a live statx, both owned by the op.
-        Some(syscall!(statx(self.dirfd(), self.path.as_ptr(), self.flags, mask, &mut *self.record)).map(|_| 0))
+        self.on_core.then(|| self.call())
     }
 
     const RING_PUNTS: bool = true;
