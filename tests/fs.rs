@@ -669,3 +669,120 @@ fn cached_opens_and_reads_never_wait_for_a_pool_thread() {
     assert_eq!(read, payload(100_000, 2));
     assert_eq!(threads_named("fs-hot"), 0, "a cached open or read went through the pool");
 }
+
+/// A position past `i64::MAX` is `InvalidInput`, as std's `read_at`/`write_at` make it. The
+/// kernel reads io_uring's offset -1 (`u64::MAX`) as "at the descriptor's own offset",
+/// which cursor I/O never moves (it uses positioned reads and writes): `write_at(buf,
+/// u64::MAX)` wrote over the start of the file, and `read_at` read it.
+#[test]
+fn positions_past_i64_max_are_invalid_not_the_descriptors_offset() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-far");
+    run(async {
+        let path = dir.join("f");
+        fs::write(&path, b"0123456789".to_vec()).await.unwrap();
+        let file = OpenOptions::new().read(true).write(true).open(&path).await.unwrap();
+        for pos in [u64::MAX, i64::MAX as u64 + 1] {
+            let (res, buf) = file.read_at(Vec::with_capacity(16), pos).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "read_at {pos}");
+            assert!(buf.is_empty());
+            let (res, _) = file.write_at(b"XX".to_vec(), pos).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "write_at {pos}");
+            let (res, _) = file.write_all_at(b"XX".to_vec(), pos).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "write_all_at {pos}");
+        }
+        assert_eq!(file.seek(SeekFrom::Start(u64::MAX)).await.unwrap(), u64::MAX);
+        let (res, _) = file.read(Vec::with_capacity(16)).await;
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "a cursor read at u64::MAX");
+        let (res, _) = file.write(b"YY".to_vec()).await;
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "a cursor write at u64::MAX");
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789", "nothing was written anywhere");
+    });
+}
+
+/// One 100-byte record per `write_all`, each naming its writer and its number.
+fn record(writer: u8, n: u8) -> Vec<u8> {
+    let mut rec = vec![b'a' + writer; 100];
+    rec[0] = n;
+    rec
+}
+
+/// Tasks sharing one `File` (an `Rc<File>`, as a log shared by connections) take turns at
+/// its cursor: every `write_all` lands whole, after the one before, and cursor reads hand
+/// out each chunk once. Before, each write read the cursor when it started, so writes in
+/// flight at once landed at the same offset: 4 tasks x 50 records of 100 bytes left about
+/// 5,000 bytes of the 20,000 on both drivers.
+#[test]
+fn tasks_sharing_a_file_take_turns_at_its_cursor() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-turns");
+    run(async {
+        let path = dir.join("log");
+        let file = std::rc::Rc::new(File::create(&path).await.unwrap());
+        let writers: Vec<_> = (0..4u8)
+            .map(|w| {
+                let file = file.clone();
+                ringpoll::spawn(async move {
+                    for n in 0..50 {
+                        let (res, _) = file.write_all(record(w, n)).await;
+                        res.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            bounded(writer).await.unwrap();
+        }
+        assert_eq!(file.position(), 20_000);
+        let mut written: Vec<Vec<u8>> = std::fs::read(&path).unwrap().chunks(100).map(<[u8]>::to_vec).collect();
+        written.sort();
+        let mut expected: Vec<Vec<u8>> = (0..4).flat_map(|w| (0..50).map(move |n| record(w, n))).collect();
+        expected.sort();
+        assert!(written == expected, "records lost or torn: {} of 200 whole", written.len());
+
+        // Readers sharing the file get each 100-byte record once.
+        assert_eq!(file.seek(SeekFrom::Start(0)).await.unwrap(), 0);
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let file = file.clone();
+                ringpoll::spawn(async move {
+                    let mut got = Vec::new();
+                    loop {
+                        let (n, buf) = file.read(Vec::with_capacity(100)).await;
+                        match n.unwrap() {
+                            0 => return got,
+                            n => got.push(buf[..n].to_vec()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut read = Vec::new();
+        for reader in readers {
+            read.extend(bounded(reader).await.unwrap());
+        }
+        read.sort();
+        assert!(read == expected, "records read twice or skipped: {} reads", read.len());
+    });
+}
+
+/// A cursor op dropped while it waits for its turn does not keep the others waiting.
+#[test]
+fn a_cursor_op_dropped_while_waiting_for_its_turn_blocks_nothing() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-turn-drop");
+    run(async {
+        let file = std::rc::Rc::new(File::create(dir.join("f")).await.unwrap());
+        let first = file.clone();
+        let holder = ringpoll::spawn(async move { first.write_all(payload(1 << 20, 4)).await.0 });
+        ringpoll::yield_now().await;
+        // Waits behind the holder's write (or runs at once if that was already done).
+        poll_once_then_drop(file.write_all(b"dropped".to_vec())).await;
+        bounded(holder).await.unwrap().unwrap();
+        let (res, _) = bounded(file.write_all(b"tail".to_vec())).await;
+        res.unwrap();
+        let written = std::fs::read(dir.join("f")).unwrap();
+        assert!(written.ends_with(b"tail"), "the write after the dropped one ran at the cursor");
+        assert!(written.len() == (1 << 20) + 4 || written.len() == (1 << 20) + 11, "{} bytes", written.len());
+    });
+}

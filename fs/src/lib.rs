@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+mod cursor_turn;
 mod dirs;
 mod file;
 mod local_fs;
