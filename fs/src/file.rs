@@ -24,6 +24,11 @@ use crate::run::run;
 /// one before left the cursor and a `write_all` lands whole, never interleaved with another.
 /// Positional I/O does not wait for a turn.
 ///
+/// A write whose future is dropped while its op is in flight still lands, or not at all,
+/// when the kernel or the pool thread gets to it: possibly after a later write to the same
+/// bytes, which it then overwrites. Await a write to the end before writing the same range
+/// again.
+///
 /// The descriptor is shared (`Arc`) with operations in flight, so dropping the `File` while
 /// a dropped future's op is still running closes it only when that op is done.
 ///
