@@ -786,3 +786,26 @@ fn a_cursor_op_dropped_while_waiting_for_its_turn_blocks_nothing() {
         assert!(written.len() == (1 << 20) + 4 || written.len() == (1 << 20) + 11, "{} bytes", written.len());
     });
 }
+
+/// A file without an offset (a FIFO here; a pipe, a terminal, a serial port) has no cursor to
+/// take turns at: a task's read that waits for data must not keep another task's write on
+/// the same `File` waiting, or neither ever finishes.
+#[test]
+fn a_read_waiting_on_a_fifo_does_not_hold_up_a_write_to_it() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-fifo-rw");
+    let fifo = dir.fifo("fifo");
+    within(10, move || {
+        run(async move {
+            // Read and write: the open needs no other end.
+            let file = std::rc::Rc::new(OpenOptions::new().read(true).write(true).open(&fifo).await.unwrap());
+            let reader = file.clone();
+            let read = ringpoll::spawn(async move { reader.read(Vec::with_capacity(16)).await });
+            ringpoll::time::sleep(Duration::from_millis(20)).await; // the read now waits
+            let (res, _) = bounded(file.write_all(b"ping".to_vec())).await;
+            res.unwrap();
+            let (n, buf) = bounded(read).await.unwrap();
+            assert_eq!(&buf[..n.unwrap()], b"ping");
+        })
+    });
+}

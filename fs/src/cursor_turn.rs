@@ -6,7 +6,8 @@ use std::task::{Poll, Waker};
 
 /// A cursor operation reads the cursor when it starts and moves it when it completes, so two
 /// in flight at once on a shared file (an `Rc<File>` in two tasks) would read the same bytes
-/// or write over each other's. Each holds a turn while it runs; the others wait.
+/// or write over each other's. Each holds a turn while it runs; the others wait. (A file
+/// without an offset, a pipe or a terminal, takes no turns: see `File::cursor_turn`.)
 ///
 /// Made of `Cell`s (no `Rc`, no atomics), so a `File` stays `Send` and costs nothing when
 /// nobody waits.

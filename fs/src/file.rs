@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ringpoll_reactor::file::{Fsync, Ftruncate, ReadAt, Statx, WriteAt, CURRENT_POSITION};
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut};
 
-use crate::cursor_turn::CursorTurn;
+use crate::cursor_turn::{CursorTurn, Turn};
 use crate::local_fs;
 use crate::metadata::Metadata;
 use crate::open_options::OpenOptions;
@@ -22,7 +22,8 @@ use crate::run::run;
 /// Tasks may share a `File` (an `Rc<File>`): its cursor operations (`read`, `write`,
 /// `write_all`, `seek`) take turns, in the order they were called, so each starts where the
 /// one before left the cursor and a `write_all` lands whole, never interleaved with another.
-/// Positional I/O does not wait for a turn.
+/// Positional I/O does not wait for a turn, nor does a file without an offset (a pipe, a
+/// FIFO, a terminal), where a read waiting for data must not hold up a write.
 ///
 /// A write whose future is dropped while its op is in flight still lands, or not at all,
 /// when the kernel or the pool thread gets to it: possibly after a later write to the same
@@ -53,9 +54,9 @@ pub struct File {
     /// Held by the cursor operation that runs; the others wait for it.
     turn: CursorTurn,
     append: bool,
-    /// Set once a positioned read or write said ESPIPE (a pipe, a FIFO, a terminal): cursor
-    /// I/O then reads and writes where the file is, as std's `Read`/`Write` do.
-    unseekable: Cell<bool>,
+    /// Whether the file has no offset (a pipe, a FIFO, a terminal), once known: cursor I/O
+    /// then reads and writes where the file is, as std's `Read`/`Write` do.
+    unseekable: Cell<Option<bool>>,
     /// Whether the file lies on a file system that answers metadata from memory
     /// (`local_fs.rs`), once known: then `metadata` runs on the core.
     fs_local: Cell<Option<bool>>,
@@ -83,7 +84,7 @@ impl File {
             cursor: Cell::new(0),
             turn: CursorTurn::default(),
             append,
-            unseekable: Cell::new(false),
+            unseekable: Cell::new(None),
             fs_local: Cell::new(None),
         }
     }
@@ -185,14 +186,14 @@ impl File {
     /// Reads at the cursor and moves it past the bytes read. On a file without an offset (a
     /// pipe, a FIFO) it reads what comes next and leaves the cursor alone.
     pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
-        let _turn = self.turn.take().await;
-        if self.unseekable.get() {
+        let _turn = self.cursor_turn().await;
+        if self.unseekable() {
             return run(ReadAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         let pos = self.cursor.get();
         let (res, buf) = self.read_at(buf, pos).await;
         if is_espipe(&res) {
-            self.unseekable.set(true);
+            self.unseekable.set(Some(true));
             return run(ReadAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         if let Ok(n) = res {
@@ -205,19 +206,19 @@ impl File {
     /// `append`, or without an offset (a pipe, a FIFO), writes at the end and leaves the
     /// cursor alone.
     pub async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        let _turn = self.turn.take().await;
+        let _turn = self.cursor_turn().await;
         self.write_at_cursor(buf).await
     }
 
     /// `write`, its turn already taken.
     async fn write_at_cursor<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        if self.append || self.unseekable.get() {
+        if self.append || self.unseekable() {
             return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         let pos = self.cursor.get();
         let (res, buf) = self.write_at(buf, pos).await;
         if is_espipe(&res) {
-            self.unseekable.set(true);
+            self.unseekable.set(Some(true));
             return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         if let Ok(n) = res {
@@ -229,7 +230,7 @@ impl File {
     /// Writes all of `buf` at the cursor (or the end, for `append`), in one turn: another
     /// task's cursor write on this file comes wholly before or after it.
     pub async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
-        let _turn = self.turn.take().await;
+        let _turn = self.cursor_turn().await;
         let total = buf.bytes_init();
         let mut slice = buf.slice(..);
         while slice.begin() < total {
@@ -242,6 +243,29 @@ impl File {
             }
         }
         (Ok(()), slice.into_inner())
+    }
+
+    /// A turn at the cursor, for a file that has one. A file without (a pipe, a terminal)
+    /// has nothing to protect, and a read there may wait for data for ever: it must not keep
+    /// a write to the same file waiting.
+    async fn cursor_turn(&self) -> Option<Turn<'_>> {
+        match self.unseekable() {
+            true => None,
+            false => Some(self.turn.take().await),
+        }
+    }
+
+    /// Whether the file has no offset, asked once of lseek(2), which moves nothing and never
+    /// waits (a positioned read or write saying ESPIPE also tells).
+    fn unseekable(&self) -> bool {
+        if let Some(known) = self.unseekable.get() {
+            return known;
+        }
+        // SAFETY: lseek on the descriptor the file keeps open; it touches no memory.
+        let espipe = unsafe { libc::lseek(self.fd.as_raw_fd(), 0, libc::SEEK_CUR) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESPIPE);
+        self.unseekable.set(Some(espipe));
+        espipe
     }
 
     /// Moves the cursor; returns its new position. `End` reads the file's size.
