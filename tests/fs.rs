@@ -809,3 +809,29 @@ fn a_read_waiting_on_a_fifo_does_not_hold_up_a_write_to_it() {
         })
     });
 }
+
+/// Turns go in call order: a task writing in a loop does not keep a task that asked once
+/// waiting until the loop ends.
+#[test]
+fn cursor_turns_go_in_call_order() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-turn-order");
+    run(async {
+        let path = dir.join("log");
+        let file = std::rc::Rc::new(File::create(&path).await.unwrap());
+        let looping = file.clone();
+        let a = ringpoll::spawn(async move {
+            for n in 0..20 {
+                let (res, _) = looping.write_all(record(0, n)).await;
+                res.unwrap();
+            }
+        });
+        ringpoll::yield_now().await; // the loop's first write is in flight
+        let (res, _) = bounded(file.write_all(record(1, 0))).await;
+        res.unwrap();
+        bounded(a).await.unwrap();
+        let written = std::fs::read(&path).unwrap();
+        let at = written.chunks(100).position(|rec| rec == record(1, 0).as_slice()).expect("the single write");
+        assert!(at <= 2, "the single write waited behind {at} of the loop's 20");
+    });
+}
