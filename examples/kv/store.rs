@@ -81,6 +81,11 @@ pub fn random_below(n: usize) -> usize {
     (random % n.max(1) as u64) as usize
 }
 
+/// Random buckets RANDOMKEY looks in for a live key before it walks the table. Short of
+/// deletes a table is at least 7/16 full (just after it grows): all miss once in 10^16
+/// calls; at one live key in eight buckets, once in 5,000.
+const RANDOM_TRIES: usize = 64;
+
 /// Counters for INFO.
 #[derive(Default, Debug, Clone, Copy)]
 pub struct Served {
@@ -409,7 +414,19 @@ impl Store {
     /// RANDOMKEY: one of this shard's live keys, picked at random (by a walk of the table:
     /// hashbrown has no random access, so this is linear in the keys), or nil if none.
     #[inline(never)]
+    /// RANDOMKEY: a live key, each as likely as any other. Each entry fills one bucket of
+    /// the table, so a random bucket holding a live entry is a fair pick, found in about
+    /// two tries at the table's usual load. Walking to the nth entry instead took 5 ms with
+    /// 2M keys, and the sweep before it as long again once any key had a TTL: a core
+    /// stalled for every client. A table mostly emptied (hashbrown keeps its buckets after
+    /// deletes) or mostly expired misses [`RANDOM_TRIES`] times and falls back to that walk.
     fn random_key(&mut self, now: Instant, out: &mut Vec<u8>) {
+        let buckets = self.map.num_buckets();
+        let sampled =
+            (0..RANDOM_TRIES).find_map(|_| self.map.get_bucket(random_below(buckets)).filter(|e| e.live(now)));
+        if let Some(e) = sampled {
+            return replies::bulk(out, &e.key);
+        }
         self.sweep(now);
         match self.map.iter().nth(random_below(self.map.len())) {
             Some(e) => replies::bulk(out, &e.key),
@@ -532,6 +549,53 @@ mod tests {
 
     fn ttl(key: &'static [u8]) -> Op<'static> {
         Op::Ttl(Key::new(key))
+    }
+
+    /// Writes `key` = `key`, expiring `ms` after `now` if given.
+    fn put(store: &mut Store, key: &[u8], ms: Option<u64>, now: Instant) {
+        let expiry = ms.map_or(Expiry::Clear, Expiry::After);
+        let how = SetHow { only: Only::Always, reply: SetReply::Ok, expiry };
+        assert_eq!(apply(store, Op::SetWith { key: Key::new(key), value: key, how }, now), "+OK\r\n");
+    }
+
+    /// RANDOMKEY's key, or None for nil.
+    fn random_key(store: &mut Store, now: Instant) -> Option<String> {
+        let reply = apply(store, Op::RandomKey, now);
+        (reply != "$-1\r\n").then(|| reply.split("\r\n").nth(1).unwrap().to_owned())
+    }
+
+    #[test]
+    fn randomkey_picks_live_keys_evenly_and_finds_the_last_one_left() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let later = now + Duration::from_secs(1);
+        for i in 0..100 {
+            put(&mut store, format!("live{i}").as_bytes(), None, now);
+            put(&mut store, format!("expiring{i}").as_bytes(), Some(10), now);
+        }
+        let mut seen = std::collections::HashMap::<String, u32>::new();
+        for _ in 0..20_000 {
+            let key = random_key(&mut store, later).expect("live keys left");
+            *seen.entry(key).or_default() += 1;
+        }
+        assert_eq!(
+            seen.len(),
+            100,
+            "every live key, and only those: {:?}",
+            seen.keys().filter(|k| !k.starts_with("live")).collect::<Vec<_>>()
+        );
+        // 200 expected each; a fair pick stays within 200 +- 5 standard deviations (14).
+        assert!(seen.values().all(|&n| (130..=270).contains(&n)), "uneven: {seen:?}");
+
+        // A table all but emptied keeps its buckets: the one key left is still found.
+        for i in 1..100 {
+            assert_eq!(apply(&mut store, Op::Del(Key::new(format!("live{i}").as_bytes())), later), ":1\r\n");
+        }
+        for _ in 0..10 {
+            assert_eq!(random_key(&mut store, later).as_deref(), Some("live0"));
+        }
+        assert_eq!(apply(&mut store, Op::Del(Key::new(b"live0")), later), ":1\r\n");
+        assert_eq!(random_key(&mut store, later), None, "only expired keys: nil");
+        assert_eq!(store.len(), 0, "and swept");
     }
 
     #[test]
