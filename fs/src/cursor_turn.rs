@@ -139,4 +139,11 @@ mod tests {
         assert!(poll(fifth.as_mut()).is_ready(), "the abandoned ticket was skipped");
         assert!(turns.waiting.borrow().is_empty() && turns.abandoned.borrow().is_empty());
     }
+
+    /// Turns are made of `Cell`s, so a `File` can still be sent to another core.
+    #[test]
+    fn a_file_with_its_turns_stays_send() {
+        fn send<T: Send>() {}
+        send::<crate::File>();
+    }
 }

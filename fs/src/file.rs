@@ -306,7 +306,14 @@ impl File {
     /// its server.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         let on_core = self.fs_local.get() == Some(true);
-        run(Statx::of_fd(self.fd.clone()).on_core(on_core)).await.map(Metadata::new)
+        let metadata = run(Statx::of_fd(self.fd.clone()).on_core(on_core)).await.map(Metadata::new)?;
+        // A regular file or a directory has an offset: no lseek needed to know it (`fs::read`
+        // asks for the size before its cursor reads). Other kinds are left to lseek: some
+        // character devices seek (/dev/zero), terminals do not.
+        if metadata.is_file() || metadata.is_dir() {
+            self.unseekable.set(Some(false));
+        }
+        Ok(metadata)
     }
 
     /// Cuts or extends (with zeroes) the file to `size` bytes; the cursor stays where it is.
