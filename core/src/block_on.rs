@@ -73,7 +73,8 @@ pub fn try_block_on<F: Future>(choice: DriverChoice, future: F) -> io::Result<F:
     let run = ex.run(
         || {
             if output.is_none() && main.woken.swap(false, SeqCst) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                let polled = ringpoll_reactor::budget::scoped(|| future.as_mut().poll(&mut cx));
+                if let Poll::Ready(out) = polled {
                     output = Some(out);
                 }
             }

@@ -113,7 +113,8 @@ impl Executor {
             ran += 1;
             #[cfg(feature = "tracing")]
             let _span = tracing::trace_span!("ringpoll.task", core = self.index, task = key.index()).entered();
-            match task.poll() {
+            // Under a budget of operations, so a task whose sockets never run dry yields.
+            match ringpoll_reactor::budget::scoped(|| task.poll()) {
                 Poll::Pending => self.scheduler.put_back(key, task),
                 Poll::Ready(()) => self.finish(key, task),
             }

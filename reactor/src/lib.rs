@@ -16,6 +16,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+pub mod budget;
 mod buf;
 #[cfg(test)]
 mod counting_waker;

@@ -42,6 +42,9 @@ impl Future for Accepting<'_> {
         let this = self.get_mut();
         if this.multishot {
             if let Parts::Uring(d, r) = this.driver.parts(this.target) {
+                // Served from connections the kernel posted already: a unit of the task's
+                // budget, as an accept4 on epoll takes (`crate::budget`).
+                ready!(crate::budget::poll_proceed(cx));
                 if let Some(res) = ready!(d.poll_accept(this.target.with(r), cx)) {
                     return Poll::Ready(res.and_then(with_peer));
                 }

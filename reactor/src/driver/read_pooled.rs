@@ -55,6 +55,9 @@ impl Future for ReadPooled<'_> {
             Parts::Uring(d, r) => {
                 let target = this.target.with(r);
                 if this.multishot {
+                    // Served from buffers the kernel filled already: take a unit of the
+                    // task's budget, as a readiness read does (`crate::budget`).
+                    ready!(crate::budget::poll_proceed(cx));
                     if let Some(res) = ready!(d.poll_read_pooled(target, cx)) {
                         return Poll::Ready(res);
                     }

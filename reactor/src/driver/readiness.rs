@@ -120,6 +120,7 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
     syscall: &mut S,
     waiting: &mut bool,
 ) -> Poll<io::Result<usize>> {
+    ready!(crate::budget::poll_proceed(cx));
     let interest = syscall.interest();
     if !*waiting {
         // Once waiting, the readiness wait below watches the deadline.

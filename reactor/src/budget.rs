@@ -1,0 +1,102 @@
+//! Cooperative scheduling: how many I/O operations one poll of a task may complete.
+//!
+//! On epoll an operation on a ready socket completes in the poll that starts it, so a task
+//! copying from a socket that never runs dry (a fast upstream, a flood of datagrams) would
+//! never return `Pending`, and the other tasks of its core, its timers included, would
+//! never run: reading a socket fed by another thread, a task kept a 10 ms ticker on its core
+//! to one tick in a second. Go preempts such a goroutine; tokio gives each task poll a budget
+//! of 128 operations. So does ringpoll: the executor opens a budget around each poll of a
+//! task ([`scoped`]), each operation takes one unit as it is polled ([`poll_proceed`]), and
+//! once they are spent an operation answers `Pending` and wakes its task at once, which
+//! then runs again after the tasks already queued and a look at the reactor. Outside a
+//! task's poll (a future driven by hand, a thread with no executor) there is no limit.
+//!
+//! io_uring operations complete on a later turn anyway (the ring posts completions only when
+//! the core enters it), except those served from what a multishot operation already posted
+//! (a pooled read, an accept): those take a unit too.
+
+use std::cell::Cell;
+use std::task::{Context, Poll};
+
+/// The operations one poll of a task may complete, as tokio's.
+pub const PER_POLL: u8 = 128;
+
+/// No budget open: no limit.
+const UNLIMITED: u8 = u8::MAX;
+
+thread_local! {
+    static LEFT: Cell<u8> = const { Cell::new(UNLIMITED) };
+}
+
+/// Runs `poll`, one poll of a task, with a budget of [`PER_POLL`] operations; the budget
+/// before it (none, outside a task) is back once it returns or unwinds.
+#[inline]
+pub fn scoped<R>(poll: impl FnOnce() -> R) -> R {
+    struct Restore(u8);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LEFT.with(|left| left.set(self.0));
+        }
+    }
+    let _restore = Restore(LEFT.with(|left| left.replace(PER_POLL)));
+    poll()
+}
+
+/// Takes one operation from the open budget: `Pending`, with the task woken to run again,
+/// once it is spent.
+#[inline]
+pub fn poll_proceed(cx: &Context<'_>) -> Poll<()> {
+    LEFT.with(|left| match left.get() {
+        UNLIMITED => Poll::Ready(()),
+        0 => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        n => {
+            left.set(n - 1);
+            Poll::Ready(())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_task_poll_completes_its_budget_then_yields_and_outside_one_nothing_is_counted() {
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = wakes.clone().into();
+        let cx = Context::from_waker(&waker);
+        let ready = (0..1000).filter(|_| poll_proceed(&cx).is_ready()).count();
+        assert_eq!(ready, 1000, "no budget open: no limit");
+        let (ready, pending) = scoped(|| {
+            let ready = (0..200).take_while(|_| poll_proceed(&cx).is_ready()).count();
+            (ready, poll_proceed(&cx).is_pending())
+        });
+        assert_eq!(ready, PER_POLL as usize);
+        assert!(pending, "spent: Pending");
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 2, "the task woken at each Pending");
+        assert!(scoped(|| poll_proceed(&cx).is_ready()), "the next poll has a fresh budget");
+        assert!(poll_proceed(&cx).is_ready(), "closed again after it");
+    }
+
+    #[test]
+    fn a_poll_that_panics_closes_its_budget() {
+        let waker = Arc::new(Count(AtomicUsize::new(0))).into();
+        let cx = Context::from_waker(&waker);
+        let caught = std::panic::catch_unwind(|| scoped(|| panic!("task panicked")));
+        assert!(caught.is_err());
+        assert!((0..1000).all(|_| poll_proceed(&cx).is_ready()), "no budget left open");
+    }
+}

@@ -1,0 +1,99 @@
+//! A task whose socket never runs dry still lets the other tasks of its core run (the
+//! operation budget, `ringpoll_reactor::budget`): on epoll a read of a ready socket
+//! completes in the poll that starts it, so without the budget such a task never yielded and
+//! a timer task on its core saw one tick in a second.
+
+mod support;
+
+use std::cell::Cell;
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringpoll::net::{TcpListener, TcpStream};
+use support::run;
+
+const TICKS: u32 = 20;
+
+/// A connected stream whose peer, a thread, keeps it full until `stop` (or 10 s).
+async fn flooded(stop: Arc<AtomicBool>) -> (TcpStream, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let mut peer = std::net::TcpStream::connect(addr).unwrap();
+        peer.set_write_timeout(Some(Duration::from_millis(100))).unwrap();
+        let chunk = vec![7u8; 64 * 1024];
+        let end = Instant::now() + Duration::from_secs(10);
+        while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+            match peer.write(&chunk) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break, // the reader closed
+            }
+        }
+    });
+    let (stream, _) = listener.accept().await.unwrap();
+    // Let the socket's buffers fill, so every read finds bytes.
+    ringpoll::time::sleep(Duration::from_millis(100)).await;
+    (stream, feeder)
+}
+
+/// Reads `stream` until `ticks` reaches TICKS or 5 s pass; the bytes read.
+async fn read_until_ticked(stream: &TcpStream, ticks: &Cell<u32>) -> u64 {
+    // Small reads: the peer fills the socket far faster than they empty it, so no read
+    // ever finds it empty (and returns Pending) on its own.
+    let (start, mut read, mut buf) = (Instant::now(), 0u64, Vec::with_capacity(16));
+    while ticks.get() < TICKS && start.elapsed() < Duration::from_secs(5) {
+        let (n, b) = stream.read(buf).await;
+        let n = n.expect("read");
+        assert!(n > 0, "the peer keeps writing");
+        read += n as u64;
+        buf = b;
+        buf.clear();
+    }
+    read
+}
+
+/// Ticks every 2 ms, TICKS times.
+async fn tick(ticks: Rc<Cell<u32>>) {
+    for _ in 0..TICKS {
+        ringpoll::time::sleep(Duration::from_millis(2)).await;
+        ticks.set(ticks.get() + 1);
+    }
+}
+
+#[test]
+fn a_spawned_task_reading_a_socket_that_never_runs_dry_lets_a_timer_task_run() {
+    run(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stream, feeder) = flooded(stop.clone()).await;
+        let ticks = Rc::new(Cell::new(0));
+        let ticker = ringpoll::spawn(tick(ticks.clone()));
+        let t = ticks.clone();
+        let reader = ringpoll::spawn(async move { read_until_ticked(&stream, &t).await });
+        let read = reader.await.unwrap();
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(ticks.get(), TICKS, "the timer task ran while {read} bytes were read");
+        assert!(read > 0);
+        ticker.await.unwrap();
+        feeder.join().unwrap();
+    });
+}
+
+#[test]
+fn block_on_s_own_future_reading_such_a_socket_lets_a_spawned_task_run() {
+    run(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stream, feeder) = flooded(stop.clone()).await;
+        let ticks = Rc::new(Cell::new(0));
+        let ticker = ringpoll::spawn(tick(ticks.clone()));
+        let read = read_until_ticked(&stream, &ticks).await;
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(ticks.get(), TICKS, "the timer task ran while {read} bytes were read");
+        ticker.await.unwrap();
+        drop(stream);
+        feeder.join().unwrap();
+    });
+}
