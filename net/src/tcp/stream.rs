@@ -98,9 +98,11 @@ impl TcpStream {
         self.source.poll_read_pooled(cx)
     }
 
-    /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly
-    /// the bytes read. `Ok(0)` is end of stream; a buffer with no room is `InvalidInput`. To
-    /// append to the bytes a buffer holds (a partial message), read into `buf.spare()`.
+    /// Reads into `buf` (from its start, up to its capacity); afterwards a `Vec` holds exactly
+    /// the bytes read (its length is the count), while a buffer of fixed length
+    /// (`Box<[u8]>`) keeps its length: slice it to the count. `Ok(0)` is end of stream; a
+    /// buffer with no room is `InvalidInput`. To append to the bytes a buffer holds (a
+    /// partial message), read into `buf.spare()`.
     pub fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         self.source.read(buf)
     }

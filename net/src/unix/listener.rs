@@ -35,7 +35,10 @@ pub struct UnixListener {
 
 impl UnixListener {
     /// Binds to `path` and listens. An existing file there is `AddrInUse`; a path of 108 bytes
-    /// or more, or holding a NUL, is `InvalidInput` (as std; there are no abstract names).
+    /// or more, or holding a NUL, is `InvalidInput` (as std). Paths only: a Linux abstract
+    /// name is not bound here, but a std listener bound to one (`bind_addr` with
+    /// `SocketAddrExt::from_abstract_name`) works through [`UnixListener::from_std`], and its
+    /// name reads back with [`SockAddr::as_abstract_name`].
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener { source: super::bind(path.as_ref(), Some(BACKLOG))? })
     }
@@ -68,7 +71,8 @@ impl UnixListener {
         retry_when_exhausted(|| self.accept()).await
     }
 
-    /// The bound address; [`SockAddr::as_unix_path`] gives the path.
+    /// The bound address; [`SockAddr::as_unix_path`] gives the path ([`SockAddr::as_abstract_name`]
+    /// an abstract name).
     pub fn local_addr(&self) -> io::Result<SockAddr> {
         socket::local_name(self.source.fd())
     }
