@@ -557,3 +557,136 @@ fn a_vec_is_cut_to_the_count_and_a_boxed_slice_keeps_its_length() {
         assert_eq!((n.unwrap(), &v[..]), (2, &b"yo"[..]));
     });
 }
+
+/// One reader of many on a core: reads of every kind, each raced by a short timeout.
+async fn read_all_through_timeouts(server: TcpStream, seed: u64) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut i = seed;
+    loop {
+        i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let t = Duration::from_micros(20 + (i >> 33) % 300);
+        let r = match (i >> 40) % 3 {
+            0 => timeout(t, server.read(Vec::with_capacity(1 + (i >> 20) as usize % 20_000)))
+                .await
+                .map(|(n, b)| n.map(|n| b[..n].to_vec())),
+            1 => timeout(t, server.read_pooled()).await.map(|r| r.map(|b| b.to_vec())),
+            _ => {
+                timeout(t, async {
+                    let mut b = vec![0u8; 1 + (i >> 20) as usize % 5000];
+                    std::future::poll_fn(|cx| server.poll_read(cx, &mut b)).await.map(|n| b[..n].to_vec())
+                })
+                .await
+            }
+        };
+        match r {
+            Err(_) => continue,
+            Ok(r) => {
+                let b = r.unwrap();
+                if b.is_empty() {
+                    return got;
+                }
+                got.extend_from_slice(&b);
+            }
+        }
+    }
+}
+
+#[test]
+fn many_connections_read_through_random_timeouts_lose_no_byte() {
+    run_leak_free(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut tasks = Vec::new();
+        for c in 0..48u64 {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let data = payload(256 * 1024 + c as usize * 777, c as u8);
+            let writer = {
+                let data = data.clone();
+                ringpoll::spawn(async move {
+                    for (k, chunk) in data.chunks(1000 + c as usize * 131).enumerate() {
+                        client.write_all(chunk.to_vec()).await.0.unwrap();
+                        if k % 7 == 0 {
+                            sleep(Duration::from_micros(100)).await;
+                        }
+                    }
+                })
+            };
+            let reader = ringpoll::spawn(read_all_through_timeouts(server, c));
+            tasks.push((data, writer, reader));
+        }
+        let all = async {
+            for (c, (data, writer, reader)) in tasks.into_iter().enumerate() {
+                writer.await.unwrap();
+                let got = reader.await.unwrap();
+                assert_eq!(got.len(), data.len(), "connection {c}");
+                assert!(got == data, "connection {c}: bytes intact");
+            }
+        };
+        timeout(Duration::from_secs(60), all).await.expect("within 60 s");
+    });
+}
+
+/// SO_LINGER as the kernel has it on this socket: (on, seconds).
+fn so_linger(s: &impl std::os::fd::AsRawFd) -> (i32, i32) {
+    let mut l = libc::linger { l_onoff: 0, l_linger: 0 };
+    let mut len = std::mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `l`, a live linger struct.
+    let rc =
+        unsafe { libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&raw mut l).cast(), &mut len) };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    (l.l_onoff, l.l_linger)
+}
+
+/// A lingering close blocks the thread that closes (the core, on both drivers: a 2 s linger
+/// to a peer that does not read froze every task of the core for 2 s), so it is refused;
+/// the reset close (`Some(ZERO)`) stays, and closes at once.
+#[test]
+fn a_lingering_close_is_refused_and_a_reset_close_does_not_stall_the_core() {
+    run_leak_free(async {
+        let (client, server) = pair().await;
+        for linger in [Duration::from_secs(2), ms(500)] {
+            let err = client.set_linger(Some(linger)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{linger:?}");
+            assert_eq!(so_linger(&client).0, 0, "a refused linger leaves the option off");
+            let builder = ringpoll::net::TcpBuilder::new().linger(Some(linger));
+            assert_eq!(builder.listen("127.0.0.1:0").unwrap_err().kind(), ErrorKind::InvalidInput);
+            let addr = server.local_addr().unwrap();
+            assert_eq!(builder.connect(addr).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
+        client.set_linger(Some(Duration::ZERO)).unwrap();
+        assert_eq!(so_linger(&client), (1, 0));
+        client.set_linger(None).unwrap();
+        assert_eq!(so_linger(&client).0, 0);
+        client.set_linger(Some(Duration::ZERO)).unwrap();
+        // Unsent bytes queued toward a peer that does not read: the close a linger would wait on.
+        while timeout(ms(50), client.write(vec![1u8; 1 << 16])).await.is_ok() {}
+        let ticker = ringpoll::spawn(async {
+            let mut worst = Duration::ZERO;
+            for _ in 0..10 {
+                let t = Instant::now();
+                sleep(ms(10)).await;
+                worst = worst.max(t.elapsed());
+            }
+            worst
+        });
+        sleep(ms(15)).await;
+        let closing = Instant::now();
+        drop(client);
+        assert!(closing.elapsed() < ms(200), "the close took {:?}", closing.elapsed());
+        assert!(bounded(ticker).await.unwrap() < ms(500), "the core stalled");
+        let mut reset = false;
+        for _ in 0..10_000 {
+            match bounded(server.read(Vec::with_capacity(1 << 16))).await.0 {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+                    reset = true;
+                    break;
+                }
+            }
+        }
+        assert!(reset, "the peer sees a reset, not an end of stream");
+    });
+}

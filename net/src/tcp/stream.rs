@@ -145,9 +145,17 @@ impl TcpStream {
         builder::set_keepalive(&SockRef::from(self), keepalive)
     }
 
-    /// Sets SO_LINGER (see [`TcpBuilder::linger`]).
+    /// Sets SO_LINGER: `Some(Duration::ZERO)` makes closing the stream reset the connection
+    /// (as [`abort`](Self::abort) does), `None` restores the default background close.
+    ///
+    /// A lingering close (`Some` of any other duration) is refused with `InvalidInput`: with
+    /// it the kernel's close blocks the thread that closes until the peer acknowledges every
+    /// byte, up to the timeout, and on a ringpoll core that stalls every other task of the
+    /// core. To close gracefully and know the peer got everything, `shutdown(Write)` and read
+    /// until end of stream (bounded by a read deadline). The same holds for an option set
+    /// behind ringpoll's back (through [`AsFd`], or on a std socket before `from_std`).
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        SockRef::from(self).set_linger(linger)
+        builder::set_linger(&SockRef::from(self), linger)
     }
 
     /// Closes the connection with a reset (RST) instead of FIN: the peer's reads fail with
