@@ -690,3 +690,40 @@ fn a_lingering_close_is_refused_and_a_reset_close_does_not_stall_the_core() {
         assert!(reset, "the peer sees a reset, not an end of stream");
     });
 }
+
+/// The peer's credentials (SO_PEERCRED) of anything with a descriptor.
+fn peer_cred(s: &impl std::os::fd::AsFd) -> libc::ucred {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let fd = s.as_fd().as_raw_fd();
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, a live ucred.
+    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&raw mut cred).cast(), &mut len) };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    cred
+}
+
+/// Unix sockets have what TCP ones have: `AsFd` (so the peer's credentials can be read), and
+/// an accept deadline that fires within bounds, as TimedOut, and clears.
+#[test]
+fn unix_peer_credentials_through_as_fd_and_an_accept_deadline() {
+    let dir = TempDir::new("netprobe-unix-cred");
+    let path = dir.join("s.sock");
+    run_leak_free(async {
+        let l = UnixListener::bind(&path).unwrap();
+        let start = Instant::now();
+        l.set_accept_deadline(Some(start + ms(80)));
+        let err = bounded(l.accept()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(start.elapsed() >= ms(80) && start.elapsed() < ms(600), "{:?}", start.elapsed());
+        l.set_accept_deadline(None);
+        let c = UnixStream::connect(&path).await.unwrap();
+        let (s, _) = bounded(l.accept()).await.unwrap();
+        let cred = peer_cred(&s);
+        // SAFETY: getuid and getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        assert_eq!((cred.pid as u32, cred.uid, cred.gid), (std::process::id(), uid, gid));
+        assert_eq!(peer_cred(&c).pid as u32, std::process::id());
+        let _listener_fd = std::os::fd::AsFd::as_fd(&l);
+    });
+}

@@ -1,9 +1,10 @@
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
+use std::time::Instant;
 
 use ringpoll_reactor::drain::until_draining;
-use ringpoll_reactor::{SockAddr, Source};
+use ringpoll_reactor::{Interest, SockAddr, Source};
 
 use super::UnixStream;
 use crate::backoff::retry_when_exhausted;
@@ -71,6 +72,13 @@ impl UnixListener {
         retry_when_exhausted(|| self.accept()).await
     }
 
+    /// Sets the accept deadline, as [`TcpListener::set_accept_deadline`](crate::TcpListener::set_accept_deadline)
+    /// does: an accept waiting now, and every later one, fails with `ErrorKind::TimedOut` once
+    /// `at` has passed; `None` clears it.
+    pub fn set_accept_deadline(&self, at: Option<Instant>) {
+        self.source.set_deadline(Interest::Read, at);
+    }
+
     /// The bound address; [`SockAddr::as_unix_path`] gives the path ([`SockAddr::as_abstract_name`]
     /// an abstract name).
     pub fn local_addr(&self) -> io::Result<SockAddr> {
@@ -81,5 +89,12 @@ impl UnixListener {
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+/// For code that takes `AsFd`, as on [`TcpListener`](crate::TcpListener).
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }

@@ -1,7 +1,7 @@
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::task::{Context, Poll};
 
@@ -170,5 +170,13 @@ impl UnixStream {
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+/// For code that takes `AsFd` (socket2's `SockRef`, rustix): options ringpoll does not wrap,
+/// such as the peer's credentials (SO_PEERCRED), as on [`TcpStream`](crate::TcpStream).
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }
