@@ -52,7 +52,10 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds and listens on the first address of `addr` that works, with [`TcpBuilder`]'s
-    /// defaults.
+    /// defaults. A host name is
+    /// resolved here, by std's resolver in the calling thread (it may wait on DNS, stalling the
+    /// core): bind numeric addresses on a core, or resolve first with
+    /// [`lookup_host`](crate::lookup_host).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         TcpBuilder::new().listen(addr)
     }

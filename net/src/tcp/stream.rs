@@ -47,7 +47,12 @@ impl TcpStream {
 
     /// Connects to the first address of `addr` that accepts ([`TcpBuilder`] sets options
     /// first, or binds a local address). A host name is resolved on the blocking pool
-    /// ([`lookup_host`](crate::lookup_host)), never on the core thread.
+    /// ([`lookup_host`](crate::lookup_host)), never on the core thread. A closed port fails
+    /// with `ConnectionRefused`; an address that never answers (its SYNs dropped: a firewall,
+    /// a full accept queue) keeps the connect waiting as long as the kernel retries, some two
+    /// minutes by default (`net.ipv4.tcp_syn_retries`), so bound it with
+    /// [`ringpoll::time::timeout`](ringpoll_reactor::time::timeout). Dropping the future
+    /// closes the socket.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         TcpBuilder::new().connect(addr).await
     }
