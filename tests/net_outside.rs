@@ -727,3 +727,45 @@ fn unix_peer_credentials_through_as_fd_and_an_accept_deadline() {
         let _listener_fd = std::os::fd::AsFd::as_fd(&l);
     });
 }
+
+/// Connections that reached a listener and that no accept returned, when the listener
+/// closes: the kernel resets those in its accept queue (epoll), and io_uring's multishot
+/// accept, which takes connections off that queue before any accept asks, must do the same
+/// with the ones it holds, not close them with FIN: a client reading a reply to end of stream
+/// would take the FIN for a whole, empty reply.
+#[test]
+fn connections_a_closed_listener_never_handed_out_are_reset_not_ended() {
+    run_leak_free(async {
+        for convert in [false, true] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let first = TcpStream::connect(addr).await.unwrap();
+            // The accept arms io_uring's multishot accept, which stays armed after it returns.
+            let (_accepted, _) = bounded(listener.accept()).await.unwrap();
+            let mut later = Vec::new();
+            for _ in 0..3 {
+                later.push(TcpStream::connect(addr).await.unwrap());
+            }
+            sleep(ms(30)).await;
+            let mut handed_over = 0;
+            if convert {
+                // into_std hands over what is still in the kernel's queue (all of it on epoll).
+                let std_listener = listener.into_std().unwrap();
+                while std_listener.accept().is_ok() {
+                    handed_over += 1;
+                }
+            } else {
+                drop(listener);
+            }
+            for (i, c) in later.iter().enumerate().skip(handed_over) {
+                let (res, _) = bounded(c.read(Vec::with_capacity(8))).await;
+                assert_eq!(
+                    res.map_err(|e| e.kind()),
+                    Err(ErrorKind::ConnectionReset),
+                    "client {i}, into_std {convert}"
+                );
+            }
+            drop(first);
+        }
+    });
+}

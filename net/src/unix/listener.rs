@@ -50,9 +50,11 @@ impl UnixListener {
     }
 
     /// Gives the socket back to std, still listening and non-blocking (call
-    /// `set_nonblocking(false)` for blocking accepts). On io_uring, a connection that a
-    /// dropped `accept` had already taken is closed, not handed over: convert a listener no
-    /// accept is using.
+    /// `set_nonblocking(false)` for blocking accepts). On io_uring, connections that ringpoll
+    /// took off the kernel's queue and no accept has returned are closed (TCP ones reset),
+    /// not handed over: after a first accept, the multishot accept it armed keeps taking
+    /// arriving connections (up to 64) whether or not an accept waits, and a dropped accept
+    /// may have taken one. Convert a listener before its first accept to hand over all.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
         Ok(socket::into_std(self.source)?.into())
     }
