@@ -769,3 +769,25 @@ fn connections_a_closed_listener_never_handed_out_are_reset_not_ended() {
         }
     });
 }
+
+/// The Unix side of the closed listener: a client that sent bytes its connection was never
+/// accepted for reads a reset on both drivers. One that sent nothing reads one on epoll and
+/// an end of stream on io_uring (a Unix socket cannot be closed with a reset from user
+/// space; the listener docs say so).
+#[test]
+fn a_unix_client_whose_bytes_were_never_accepted_is_reset_when_the_listener_closes() {
+    let dir = TempDir::new("netprobe-unix-closed");
+    let path = dir.join("s.sock");
+    run_leak_free(async {
+        let l = UnixListener::bind(&path).unwrap();
+        let first = UnixStream::connect(&path).await.unwrap();
+        let (_accepted, _) = bounded(l.accept()).await.unwrap();
+        let c = UnixStream::connect(&path).await.unwrap();
+        c.write_all(b"request".to_vec()).await.0.unwrap();
+        sleep(ms(30)).await;
+        drop(l);
+        let (res, _) = bounded(c.read(Vec::with_capacity(8))).await;
+        assert_eq!(res.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset));
+        drop(first);
+    });
+}

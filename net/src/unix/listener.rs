@@ -19,6 +19,12 @@ const BACKLOG: i32 = 1024;
 /// wants every core to accept binds on one core, or binds one path per core. The path is
 /// not removed on drop (as with std): remove it before binding again.
 ///
+/// Dropping the listener ends the connections that reached it and no accept returned. The
+/// kernel resets those (`ConnectionReset` for the client); on io_uring, where the multishot
+/// accept armed by a first accept takes arriving connections before an accept asks, a
+/// client that has sent nothing reads an end of stream instead: a Unix socket has no reset
+/// that user space can send. A client that sent bytes is reset on both drivers.
+///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
 /// use ringpoll::net::UnixListener;
