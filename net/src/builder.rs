@@ -59,6 +59,25 @@ pub(crate) fn set_keepalive(socket: &socket2::SockRef<'_>, keepalive: Option<Kee
     }
 }
 
+/// Sets SO_LINGER to a reset on close (`Some(ZERO)`) or the default (`None`), and refuses a
+/// lingering close. With a timeout the kernel's close(2) waits, in the thread that closes,
+/// until the peer has acknowledged every byte or the timeout passes: on a ringpoll core that
+/// stalls every task of the core for up to the timeout (measured: a 2 s linger to a peer
+/// that does not read froze the core for 2 s on both drivers, IORING_OP_CLOSE included, as
+/// its final release runs in the submitting thread). tokio deprecated its `set_linger` for
+/// the same reason. A sub-second timeout is refused too: SO_LINGER counts whole seconds,
+/// so it would be a silent reset.
+pub(crate) fn set_linger(socket: &socket2::SockRef<'_>, linger: Option<Duration>) -> io::Result<()> {
+    if linger.is_some_and(|d| !d.is_zero()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a lingering close (SO_LINGER with a timeout) would block the core thread on close: \
+             use Some(Duration::ZERO) to reset, or shutdown(Write) and read to end of stream",
+        ));
+    }
+    socket.set_linger(linger)
+}
+
 /// What TCP and UDP sockets share. `None` leaves the system's default.
 #[derive(Debug, Clone)]
 struct Common {
@@ -270,8 +289,10 @@ impl TcpBuilder {
         self
     }
 
-    /// SO_LINGER: `Some(d)` makes close wait up to `d` for unsent data (`Some(ZERO)` resets
-    /// the connection on close); `None` is the default, a background close.
+    /// SO_LINGER: `Some(Duration::ZERO)` resets the connection on close (RST, unsent data
+    /// discarded); `None` is the default, a background close. A lingering close (`Some` of
+    /// anything else) is refused: `listen` and `connect` fail with `InvalidInput` (see
+    /// [`set_linger`](crate::TcpStream::set_linger) for why, and what to do instead).
     pub fn linger(mut self, linger: Option<Duration>) -> Self {
         self.linger = Some(linger);
         self
@@ -319,14 +340,17 @@ impl TcpBuilder {
             keepalive.apply(&sock)?;
         }
         if let Some(linger) = self.linger {
-            sock.set_linger(linger)?;
+            set_linger(&sock, linger)?;
         }
         Ok(socket)
     }
 
     /// Binds and listens on the first address of `addr` that works, on the current core.
     /// Accepted connections inherit the listener's options (Linux copies keepalive,
-    /// nodelay, linger, buffer sizes and TOS to them).
+    /// nodelay, linger, buffer sizes and TOS to them). A host name is
+    /// resolved here, by std's resolver in the calling thread (it may wait on DNS, stalling the
+    /// core): bind numeric addresses on a core, or resolve first with
+    /// [`lookup_host`](crate::lookup_host).
     pub fn listen<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = self.socket(&addr)?;
@@ -392,7 +416,10 @@ impl UdpBuilder {
         self
     }
 
-    /// Binds to the first address of `addr` that works, on the current core.
+    /// Binds to the first address of `addr` that works, on the current core. A host name is
+    /// resolved here, by std's resolver in the calling thread (it may wait on DNS, stalling the
+    /// core): bind numeric addresses on a core, or resolve first with
+    /// [`lookup_host`](crate::lookup_host).
     pub fn bind<A: ToSocketAddrs>(&self, addr: A) -> io::Result<UdpSocket> {
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = self.common.socket(&addr, Type::DGRAM)?;

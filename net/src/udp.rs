@@ -47,7 +47,10 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to the first address of `addr` that works, with SO_REUSEPORT shared within this
-    /// process ([`UdpBuilder`] sets other options, or turns SO_REUSEPORT off).
+    /// process ([`UdpBuilder`] sets other options, or turns SO_REUSEPORT off). A host name is
+    /// resolved here, by std's resolver in the calling thread (it may wait on DNS, stalling the
+    /// core): bind numeric addresses on a core, or resolve first with
+    /// [`lookup_host`](crate::lookup_host).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         UdpBuilder::new().bind(addr)
     }

@@ -15,9 +15,12 @@ pub struct SockAddr {
 
 impl std::fmt::Debug for SockAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.as_inet() {
-            Some(a) => write!(f, "{a}"),
-            None => write!(f, "SockAddr(family {}, {:?})", self.family(), self.as_unix_path()),
+        match (self.as_inet(), self.as_abstract_name()) {
+            (Some(a), _) => write!(f, "{a}"),
+            (None, Some(name)) => {
+                write!(f, "SockAddr(family {}, abstract {:?})", self.family(), name.escape_ascii().to_string())
+            }
+            (None, None) => write!(f, "SockAddr(family {}, {:?})", self.family(), self.as_unix_path()),
         }
     }
 }
@@ -109,16 +112,37 @@ impl SockAddr {
         }
     }
 
-    /// The path of a Unix address: None for other families, an empty path when unnamed.
+    /// The path of a Unix address: None for other families and for abstract names (see
+    /// [`SockAddr::as_abstract_name`]), an empty path when unnamed.
     pub fn as_unix_path(&self) -> Option<PathBuf> {
+        let name = self.unix_name()?;
+        if name.first() == Some(&0) {
+            return None;
+        }
+        let path: Vec<u8> = name.iter().take_while(|&&c| c != 0).copied().collect();
+        Some(PathBuf::from(std::ffi::OsStr::from_bytes(&path)))
+    }
+
+    /// The name of a Linux abstract Unix address (the bytes after its leading NUL), which
+    /// ringpoll cannot bind but a socket taken from std (`from_std`) or a peer may have.
+    /// None for paths, unnamed addresses and other families. Without it an abstract name would
+    /// read as an empty path, the mark of an unnamed socket: its `sun_path` starts with NUL.
+    pub fn as_abstract_name(&self) -> Option<Vec<u8>> {
+        match self.unix_name()?.as_slice() {
+            [0, name @ ..] => Some(name.to_vec()),
+            _ => None,
+        }
+    }
+
+    /// The bytes of `sun_path` the length covers, for an AF_UNIX address.
+    fn unix_name(&self) -> Option<Vec<u8>> {
         if self.family() != libc::AF_UNIX {
             return None;
         }
         // SAFETY: the family says the storage holds a sockaddr_un.
         let sun = unsafe { (&self.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>().read() };
         let max = (self.len as usize).saturating_sub(mem::size_of::<libc::sa_family_t>());
-        let bytes: Vec<u8> = sun.sun_path.iter().take(max).take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-        Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
+        Some(sun.sun_path.iter().take(max).map(|&c| c as u8).collect())
     }
 
     /// Pointer for the kernel to read.
@@ -164,7 +188,33 @@ mod tests {
         let sa = SockAddr::from_unix_path(Path::new("/tmp/x.sock")).unwrap();
         assert_eq!(sa.as_unix_path().unwrap(), Path::new("/tmp/x.sock"));
         assert!(sa.as_inet().is_none());
+        assert_eq!(sa.as_abstract_name(), None);
         let long = "a".repeat(200);
         assert_eq!(SockAddr::from_unix_path(Path::new(&long)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
+
+    /// An address with `sun_path` set to `name`, `len` covering the family and the name.
+    fn unix_addr(name: &[u8]) -> SockAddr {
+        // SAFETY: sockaddr_un is plain data for which all-zero bytes are valid.
+        let mut sun: libc::sockaddr_un = unsafe { mem::zeroed() };
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, src) in sun.sun_path.iter_mut().zip(name) {
+            *dst = *src as libc::c_char;
+        }
+        let mut out = SockAddr::empty();
+        out.write(sun);
+        out.len = (mem::size_of::<libc::sa_family_t>() + name.len()) as libc::socklen_t;
+        out
+    }
+
+    #[test]
+    fn abstract_names_are_neither_paths_nor_unnamed() {
+        let abs = unix_addr(b"\0ringpoll\0x");
+        assert_eq!(abs.as_abstract_name().as_deref(), Some(&b"ringpoll\0x"[..]), "NULs inside the name are kept");
+        assert_eq!(abs.as_unix_path(), None);
+        assert!(format!("{abs:?}").contains("abstract"), "{abs:?}");
+        let unnamed = unix_addr(b"");
+        assert_eq!(unnamed.as_unix_path(), Some(PathBuf::new()));
+        assert_eq!(unnamed.as_abstract_name(), None);
     }
 }

@@ -6,8 +6,9 @@
 //! builds itself from references, so callers stay safe.
 
 use std::io;
+use std::mem;
 use std::net::Shutdown;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Calls `libc::$fn($args)` and turns a `-1` return into `Err(errno)`.
 ///
@@ -93,6 +94,26 @@ pub(crate) fn close(fd: RawFd) {
     // An error from close (EINTR, EIO) leaves nothing to retry on Linux: the fd is gone.
     // SAFETY: close takes no pointers; the caller owns `fd` and never uses it again.
     let _ = syscall!(close(fd));
+}
+
+/// Closes a connection the program never saw (an io_uring accept took it off the
+/// listener's queue, and the listener closed before an accept returned it) with a reset, not FIN: what the kernel
+/// does to the connections still in a listener's accept queue when it closes, so a client
+/// cannot take the close for an answer (an empty one, read to end of stream).
+pub(crate) fn close_unaccepted(conn: OwnedFd) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `linger` is a live struct of the size passed, `conn` an open descriptor. A
+    // socket that refuses (not TCP) closes with its usual close.
+    unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    drop(conn);
 }
 
 /// Shuts down one or both halves of a connected socket.

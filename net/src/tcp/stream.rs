@@ -47,7 +47,12 @@ impl TcpStream {
 
     /// Connects to the first address of `addr` that accepts ([`TcpBuilder`] sets options
     /// first, or binds a local address). A host name is resolved on the blocking pool
-    /// ([`lookup_host`](crate::lookup_host)), never on the core thread.
+    /// ([`lookup_host`](crate::lookup_host)), never on the core thread. A closed port fails
+    /// with `ConnectionRefused`; an address that never answers (its SYNs dropped: a firewall,
+    /// a full accept queue) keeps the connect waiting as long as the kernel retries, some two
+    /// minutes by default (`net.ipv4.tcp_syn_retries`), so bound it with
+    /// [`ringpoll::time::timeout`](ringpoll_reactor::time::timeout). Dropping the future
+    /// closes the socket.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         TcpBuilder::new().connect(addr).await
     }
@@ -98,9 +103,11 @@ impl TcpStream {
         self.source.poll_read_pooled(cx)
     }
 
-    /// Reads into `buf` (from its start, up to its capacity); afterwards `buf` holds exactly
-    /// the bytes read. `Ok(0)` is end of stream; a buffer with no room is `InvalidInput`. To
-    /// append to the bytes a buffer holds (a partial message), read into `buf.spare()`.
+    /// Reads into `buf` (from its start, up to its capacity); afterwards a `Vec` holds exactly
+    /// the bytes read (its length is the count), while a buffer of fixed length
+    /// (`Box<[u8]>`) keeps its length: slice it to the count. `Ok(0)` is end of stream; a
+    /// buffer with no room is `InvalidInput`. To append to the bytes a buffer holds (a
+    /// partial message), read into `buf.spare()`.
     pub fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         self.source.read(buf)
     }
@@ -143,9 +150,17 @@ impl TcpStream {
         builder::set_keepalive(&SockRef::from(self), keepalive)
     }
 
-    /// Sets SO_LINGER (see [`TcpBuilder::linger`]).
+    /// Sets SO_LINGER: `Some(Duration::ZERO)` makes closing the stream reset the connection
+    /// (as [`abort`](Self::abort) does), `None` restores the default background close.
+    ///
+    /// A lingering close (`Some` of any other duration) is refused with `InvalidInput`: with
+    /// it the kernel's close blocks the thread that closes until the peer acknowledges every
+    /// byte, up to the timeout, and on a ringpoll core that stalls every other task of the
+    /// core. To close gracefully and know the peer got everything, `shutdown(Write)` and read
+    /// until end of stream (bounded by a read deadline). The same holds for an option set
+    /// behind ringpoll's back (through [`AsFd`], or on a std socket before `from_std`).
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        SockRef::from(self).set_linger(linger)
+        builder::set_linger(&SockRef::from(self), linger)
     }
 
     /// Closes the connection with a reset (RST) instead of FIN: the peer's reads fail with

@@ -1,9 +1,10 @@
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
+use std::time::Instant;
 
 use ringpoll_reactor::drain::until_draining;
-use ringpoll_reactor::{SockAddr, Source};
+use ringpoll_reactor::{Interest, SockAddr, Source};
 
 use super::UnixStream;
 use crate::backoff::retry_when_exhausted;
@@ -17,6 +18,12 @@ const BACKLOG: i32 = 1024;
 /// Unlike TCP there is no SO_REUSEPORT sharding: a path names one socket, so a server that
 /// wants every core to accept binds on one core, or binds one path per core. The path is
 /// not removed on drop (as with std): remove it before binding again.
+///
+/// Dropping the listener ends the connections that reached it and no accept returned. The
+/// kernel resets those (`ConnectionReset` for the client); on io_uring, where the multishot
+/// accept armed by a first accept takes arriving connections before an accept asks, a
+/// client that has sent nothing reads an end of stream instead: a Unix socket has no reset
+/// that user space can send. A client that sent bytes is reset on both drivers.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -35,7 +42,10 @@ pub struct UnixListener {
 
 impl UnixListener {
     /// Binds to `path` and listens. An existing file there is `AddrInUse`; a path of 108 bytes
-    /// or more, or holding a NUL, is `InvalidInput` (as std; there are no abstract names).
+    /// or more, or holding a NUL, is `InvalidInput` (as std). Paths only: a Linux abstract
+    /// name is not bound here, but a std listener bound to one (`bind_addr` with
+    /// `SocketAddrExt::from_abstract_name`) works through [`UnixListener::from_std`], and its
+    /// name reads back with [`SockAddr::as_abstract_name`].
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener { source: super::bind(path.as_ref(), Some(BACKLOG))? })
     }
@@ -46,9 +56,11 @@ impl UnixListener {
     }
 
     /// Gives the socket back to std, still listening and non-blocking (call
-    /// `set_nonblocking(false)` for blocking accepts). On io_uring, a connection that a
-    /// dropped `accept` had already taken is closed, not handed over: convert a listener no
-    /// accept is using.
+    /// `set_nonblocking(false)` for blocking accepts). On io_uring, connections that ringpoll
+    /// took off the kernel's queue and no accept has returned are closed (TCP ones reset),
+    /// not handed over: after a first accept, the multishot accept it armed keeps taking
+    /// arriving connections (up to 64) whether or not an accept waits, and a dropped accept
+    /// may have taken one. Convert a listener before its first accept to hand over all.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
         Ok(socket::into_std(self.source)?.into())
     }
@@ -68,7 +80,15 @@ impl UnixListener {
         retry_when_exhausted(|| self.accept()).await
     }
 
-    /// The bound address; [`SockAddr::as_unix_path`] gives the path.
+    /// Sets the accept deadline, as [`TcpListener::set_accept_deadline`](crate::TcpListener::set_accept_deadline)
+    /// does: an accept waiting now, and every later one, fails with `ErrorKind::TimedOut` once
+    /// `at` has passed; `None` clears it.
+    pub fn set_accept_deadline(&self, at: Option<Instant>) {
+        self.source.set_deadline(Interest::Read, at);
+    }
+
+    /// The bound address; [`SockAddr::as_unix_path`] gives the path ([`SockAddr::as_abstract_name`]
+    /// an abstract name).
     pub fn local_addr(&self) -> io::Result<SockAddr> {
         socket::local_name(self.source.fd())
     }
@@ -77,5 +97,12 @@ impl UnixListener {
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+/// For code that takes `AsFd`, as on [`TcpListener`](crate::TcpListener).
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }

@@ -1,7 +1,7 @@
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::task::{Context, Poll};
 
@@ -36,7 +36,9 @@ impl UnixStream {
     }
 
     /// Connects to the socket at `path`: `NotFound` if nothing is there, `ConnectionRefused`
-    /// if the file is not a listening socket. While the listener's backlog is full it waits
+    /// if the file is not a listening socket. A path holding a NUL is `InvalidInput`, so an
+    /// abstract name cannot be reached here: connect a std stream (`connect_addr`) and take it
+    /// over with [`UnixStream::from_std`]. While the listener's backlog is full it waits
     /// for room, as a blocking connect does (bound it with a `timeout`).
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let addr = SockAddr::from_unix_path(path.as_ref())?;
@@ -86,8 +88,9 @@ impl UnixStream {
         self.source.poll_read_pooled(cx)
     }
 
-    /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` is end of stream; a
-    /// buffer with no room is `InvalidInput`. Read into `buf.spare()` to append instead.
+    /// Reads into `buf` (from its start, up to its capacity; a `Vec`'s length becomes the
+    /// count, a `Box<[u8]>` keeps its length). `Ok(0)` is end of stream; a buffer with no
+    /// room is `InvalidInput`. Read into `buf.spare()` to append instead.
     pub fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         self.source.read(buf)
     }
@@ -167,5 +170,13 @@ impl UnixStream {
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
+    }
+}
+
+/// For code that takes `AsFd` (socket2's `SockRef`, rustix): options ringpoll does not wrap,
+/// such as the peer's credentials (SO_PEERCRED), as on [`TcpStream`](crate::TcpStream).
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        socket::borrow_fd(self, self.source.fd())
     }
 }

@@ -21,8 +21,9 @@
 //! - **Old kernels** (before 5.19) reject the multishot flag with EINVAL: the listener then
 //!   goes over to one-shot accepts for good (a listener that is not listening gets its own
 //!   EINVAL from those).
-//! - **Closing the listener** cancels the op and closes every queued connection, and any that
-//!   completes after the cancel.
+//! - **Closing the listener** cancels the op and resets every queued connection, and any that
+//!   completes after the cancel: the kernel resets those left in its accept queue, and these
+//!   were taken off it before any accept asked for them.
 //!
 //! The kernel reports no peer address for a multishot accept; the driver layer asks for it
 //! with getpeername(2).
@@ -40,7 +41,7 @@ use super::op_table::{Completion, OpId, Stream};
 use super::run::Registration;
 use super::Uring;
 use crate::interest::Interest;
-use crate::sys::owned;
+use crate::sys::{close_unaccepted, owned};
 use crate::target::Target;
 
 /// Connections a listener may have queued before its accept is paused.
@@ -153,9 +154,9 @@ impl Uring {
         }
         let waiters = match after {
             After::Wake => std::mem::take(&mut s.waiters),
-            // Closed: the connection is dropped here, which closes it.
+            // Closed: no accept will return the connection; reset, as the kernel would.
             After::Release(conn) => {
-                drop(conn);
+                close_unaccepted(conn);
                 Vec::new()
             }
             // A closed listener's accept error concerns no connection.
@@ -196,7 +197,8 @@ impl Uring {
         let id = s.id.filter(|_| cancel);
         let waiters = std::mem::take(&mut s.waiters);
         drop(s);
-        drop(queued);
+        // Reset, not FIN: see `close_unaccepted`.
+        queued.into_iter().for_each(close_unaccepted);
         if let Some(id) = id {
             self.push_unawaited(opcode::AsyncCancel::new(id).build());
         }

@@ -147,12 +147,15 @@ impl Stash {
         conn
     }
 
-    /// The source of `fd` is gone: drop whatever it left (accepted sockets are closed).
+    /// The source of `fd` is gone: drop whatever it left (accepted sockets are reset, as
+    /// the kernel resets what a closed listener's queue held).
     pub(crate) fn forget(&mut self, fd: RawFd) {
         self.bytes.remove(&fd);
         self.errors.remove(&fd);
         self.datagrams.remove(&fd);
-        self.accepted.remove(&fd);
+        if let Some(accepted) = self.accepted.remove(&fd) {
+            accepted.into_iter().for_each(|(conn, _)| crate::sys::close_unaccepted(conn));
+        }
     }
 }
 
