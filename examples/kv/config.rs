@@ -26,7 +26,7 @@ fn parameters() -> [(&'static str, String); 7] {
 pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
     let (sub, names) = args.split_first().expect("CONFIG's arity was checked");
     if !sub.eq_ignore_ascii_case(b"get") {
-        return replies::error(out, &unknown_subcommand(sub, "CONFIG"));
+        return replies::error_bytes(out, &unknown_subcommand(sub, "CONFIG"));
     }
     if names.is_empty() {
         return replies::error(out, "ERR wrong number of arguments for 'config|get' command");

@@ -78,7 +78,7 @@ pub fn command(args: &[&[u8]], out: &mut Vec<u8>) {
         (b"count", []) => replies::int(out, COMMANDS.len() as i64),
         (b"count", _) => replies::error(out, "ERR wrong number of arguments for 'command|count' command"),
         (b"docs" | b"info", _) => replies::array(out, 0),
-        _ => replies::error(out, &unknown_subcommand(sub, "COMMAND")),
+        _ => replies::error_bytes(out, &unknown_subcommand(sub, "COMMAND")),
     }
 }
 

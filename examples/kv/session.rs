@@ -90,8 +90,8 @@ fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
                 rest
             }
             _ => {
-                let option = String::from_utf8_lossy(option);
-                return replies::error(out, &format!("ERR Syntax error in HELLO option '{option}'"));
+                let option = replies::c_text(option, usize::MAX); // `%s`
+                return replies::error_bytes(out, &[&b"ERR Syntax error in HELLO option '"[..], option, b"'"].concat());
             }
         };
     }
@@ -141,14 +141,15 @@ fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
             let sub = String::from_utf8_lossy(&lower);
             replies::error(out, &format!("ERR wrong number of arguments for 'client|{sub}' command"));
         }
-        _ => replies::error(out, &unknown_subcommand(sub, "CLIENT")),
+        _ => replies::error_bytes(out, &unknown_subcommand(sub, "CLIENT")),
     }
 }
 
-/// Redis' error for a subcommand `command` does not have (the name cut at 128 bytes).
-pub fn unknown_subcommand(sub: &[u8], command: &str) -> String {
-    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
-    format!("ERR unknown subcommand '{sub}'. Try {command} HELP.")
+/// Redis' error for a subcommand `command` does not have, byte for byte: the name as
+/// `%.128s` prints it (`replies::c_text`).
+pub fn unknown_subcommand(sub: &[u8], command: &str) -> Vec<u8> {
+    let sub = replies::c_text(sub, 128);
+    [&b"ERR unknown subcommand '"[..], sub, b"'. Try ", command.as_bytes(), b" HELP."].concat()
 }
 
 /// Whether Redis takes `name` for a client's: printable ASCII without spaces (or empty,
