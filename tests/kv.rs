@@ -1722,7 +1722,7 @@ fn the_empty_key_is_matched_as_redis_matches_it() {
 fn server_commands_answer_as_redis_does() {
     let rt = runtime();
     let addr = start(&rt);
-    let cases: [(&str, &str); 20] = [
+    let cases: [(&str, &str); 24] = [
         ("CONFIG GET maxmemory", "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"),
         ("CONFIG GET save", "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"),
         ("CONFIG GET appendonly", "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"),
@@ -1743,10 +1743,29 @@ fn server_commands_answer_as_redis_does() {
         ("SHUTDOWN NOSAVE SAVE", "-ERR syntax error\r\n"),
         ("SHUTDOWN ABORT", "-ERR No shutdown in progress.\r\n"),
         ("SHUTDOWN NOSAVE", "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"),
+        ("CONFIG HELP x", "-ERR wrong number of arguments for 'config|help' command\r\n"),
+        ("client help x", "-ERR wrong number of arguments for 'client|help' command\r\n"),
+        ("COMMAND Help x", "-ERR wrong number of arguments for 'command|help' command\r\n"),
+        (
+            "config help",
+            "*11\r\n+CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+GET <pattern>\r\n\
+             +    Return parameters matching the glob-like <pattern> and their values.\r\n+SET <directive> <value>\r\n\
+             +    Set the configuration <directive> to <value>.\r\n+RESETSTAT\r\n\
+             +    Reset statistics reported by the INFO command.\r\n+REWRITE\r\n+    Rewrite the configuration file.\r\n\
+             +HELP\r\n+    Prints this help.\r\n",
+        ),
     ];
     for (request, want) in cases {
         let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
         assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
+    }
+    // CLIENT and COMMAND HELP: Redis' lines (48 and 21 of them), not "unknown subcommand
+    // 'HELP'. Try CLIENT HELP." as kv once answered.
+    for (command, lines) in [("CLIENT", 48), ("COMMAND", 21)] {
+        let got = String::from_utf8(raw_exchange(addr, format!("{command} HELP\r\n").as_bytes())).unwrap();
+        let head = format!("*{lines}\r\n+{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n");
+        assert!(got.starts_with(&head) && got.ends_with("+HELP\r\n+    Prints this help.\r\n"), "{got}");
+        assert_eq!(got.matches("\r\n+").count(), lines, "{got}");
     }
     let mut con = connect(addr);
     let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();

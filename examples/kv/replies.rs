@@ -57,6 +57,12 @@ pub fn c_text(bytes: &[u8], max: usize) -> &[u8] {
     &bytes[..end]
 }
 
+/// A HELP subcommand's answer: an array of `lines`, each a status.
+pub fn help(out: &mut Vec<u8>, lines: &[&str]) {
+    array(out, lines.len());
+    lines.iter().for_each(|line| status(out, line));
+}
+
 /// `:n`
 pub fn int(out: &mut Vec<u8>, n: i64) {
     number(out, b':', n);
