@@ -8,7 +8,8 @@
 #   bash benches/kv_counters.sh                        # this build, --cores 0 and 0,0, uring
 #   KV=/path/to/other/kv CORES="0 0,0 0,1" DRIVER=epoll P=1 N=100000 ROUNDS=3 bash benches/kv_counters.sh
 #
-# kv's core threads are pinned by --cores; redis-benchmark runs on CPU 1 (`taskset -c 1`,
+# kv's threads run under SCHED_BATCH (`chrt -b`, as in kv_vs_redis.sh; SCHED=normal keeps
+# kv's own normal policy). kv's core threads are pinned by --cores; redis-benchmark runs on CPU 1 (`taskset -c 1`,
 # 50 clients, `-r 100000 -t set,get`), after a pipelined SET pass that fills the keys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,8 @@ for round in $(seq "$ROUNDS"); do
         "$KV" --addr 127.0.0.1:$port --cores "$cores" --driver "$DRIVER" >/dev/null 2>&1 &
         pid=$!
         for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+        # As benches/kv_vs_redis.sh: SCHED_BATCH unless SCHED=normal.
+        [ "${SCHED:-batch}" = batch ] && chrt -b -a -p 0 "$pid" >/dev/null
         taskset -c 1 redis-benchmark -p $port -c 50 -n 100000 -r 100000 -P 16 -t set --csv >/dev/null 2>&1
         read -r -a a < <(snap $port)
         get=$(taskset -c 1 redis-benchmark -p $port -c 50 -n "$N" -r 100000 -P "$P" -t set,get --csv 2>/dev/null |

@@ -10,9 +10,12 @@
 # still alone on CPU 1), and with two shards on CPUs 0 and 1 (sharing CPU 1 with the client,
 # whose loopback traffic the kernel then partly charges to the server). CPU per request is
 # the server's utime + stime from /proc/PID/stat over the run, divided by the requests; the
-# client's is shown beside it. kv's core threads run under SCHED_BATCH (as kv sets them up),
-# redis-server under the default policy: alone on CPU 0, a server has no one to preempt, so
-# the policy only matters where kv's shards share a CPU.
+# client's is shown beside it. kv's threads are moved to SCHED_BATCH (`chrt -b`; SCHED=normal
+# keeps kv's own normal policy): a woken shard then waits for its CPU's turn instead of
+# preempting the client or the other shard there, which saves CPU per request, at a cost in
+# latency when the CPUs run other work (see examples/kv/main.rs). redis-server keeps the
+# default policy: alone on CPU 0, a server has no one to preempt, so the policy only matters
+# where kv's shards share a CPU.
 # Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +43,10 @@ pids+=($!); kv20_pid=$!
 for port in 16379 16380 16381 16382; do
     for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
+if [ "${SCHED:-batch}" = batch ]; then
+    for pid in $kv1_pid $kv2_pid $kv20_pid; do chrt -b -a -p 0 "$pid" >/dev/null; done
+fi
+echo "kv's scheduling policy: ${SCHED:-batch}" >&2
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

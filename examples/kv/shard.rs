@@ -526,14 +526,15 @@ pub async fn link(shards: Weak<Shards>, mut inbox: cross_core::Receiver<Msg>) {
     }
 }
 
-/// Removes expired keys once a second, until the runtime starts shutting down.
+/// Removes expired keys a step at a time, ten steps a second (`Store::sweep_step`), until
+/// the runtime starts shutting down.
 pub async fn sweep(shards: Rc<Shards>) {
     let mut draining = std::pin::pin!(ringpoll::shutdown::draining());
     loop {
-        if ringpoll::time::timeout(Duration::from_secs(1), draining.as_mut()).await.is_ok() {
+        if ringpoll::time::timeout(Duration::from_millis(100), draining.as_mut()).await.is_ok() {
             return;
         }
-        shards.store.borrow_mut().sweep(Instant::now());
+        shards.store.borrow_mut().sweep_step(Instant::now());
     }
 }
 
