@@ -1713,6 +1713,51 @@ fn the_empty_key_is_matched_as_redis_matches_it() {
         assert_eq!(out.matches("*0\r\n").count(), 2 - found, "SCAN MATCH {pattern:?}: {out:?}");
     }
 }
+/// Sends `input` from a thread of its own while reading everything the server says until it
+/// closes (at most 20 s): a client that pipelines without waiting for replies.
+fn pipeline_past_the_end(addr: SocketAddr, input: Vec<u8>) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    writer.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    let sending = std::thread::spawn(move || {
+        // Once the server has closed, the rest of the input has nowhere to go.
+        let _ = writer.write_all(&input);
+    });
+    let mut out = Vec::new();
+    let read = s.read_to_end(&mut out);
+    sending.join().unwrap();
+    read.unwrap_or_else(|e| panic!("reset after {} bytes: {e}", out.len()));
+    out
+}
+
+/// A client that pipelines past QUIT, or past malformed input, gets every reply before it,
+/// then `+OK` or the protocol error, then EOF, as from redis-server. kv stopped reading at
+/// the QUIT and closed with the rest of the input unread, so the kernel reset the
+/// connection, and the reset threw away the replies still on their way (megabytes of them,
+/// the `+OK` too).
+#[test]
+fn replies_before_quit_or_malformed_input_all_arrive() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect(addr);
+    let keys = one_key_per_core(&mut con, "linger");
+    let value = vec![b'v'; 128 * 1024];
+    for key in &keys {
+        let _: () = con.set(key, &value).unwrap();
+    }
+    let gets = |n: usize| -> Vec<u8> { (0..n).flat_map(|i| resp_request(&[b"GET", keys[i % 2].as_bytes()])).collect() };
+    let replies: Vec<u8> = (0..100).flat_map(|_| bulk_reply(&value)).collect();
+    for (end, reply) in
+        [(&b"*1\r\n$4\r\nQUIT\r\n"[..], &b"+OK\r\n"[..]), (b"*1\r\nx\r\n", b"-ERR Protocol error: expected '$'\r\n")]
+    {
+        let input = [gets(100), end.to_vec(), gets(3000)].concat();
+        let out = pipeline_past_the_end(addr, input);
+        assert_eq!(out.len(), replies.len() + reply.len(), "{:?}", String::from_utf8_lossy(end));
+        assert!(out.starts_with(&replies) && out.ends_with(reply), "{:?}", String::from_utf8_lossy(end));
+    }
+    assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+}
 
 /// FLUSHDB, TIME, CONFIG GET, COMMAND COUNT and DOCS, RANDOMKEY, and SHUTDOWN's refusals,
 /// byte for byte as redis-server 7.0.15 answers them (CONFIG GET databases aside: kv has
