@@ -96,6 +96,27 @@ pub mod buf {
 }
 
 /// Files and paths: ring ops on io_uring cores, the blocking pool on epoll cores.
+///
+/// `std::fs`'s API made async, with owned buffers (`read_at(buf, pos).await -> (result,
+/// buf)`). On io_uring every call is a ring op; on epoll what cannot block (a cached read or
+/// open) runs on the core and the rest on the blocking pool ([`spawn_blocking`]). Dropping
+/// a future leaks no descriptor and loses no buffer: the op keeps them until it is done (a
+/// dropped write may still land). Tasks sharing a [`File`](fs::File) take turns at its
+/// cursor; positional I/O does not wait.
+///
+/// `read_dir`, `copy`, `remove_dir_all`, `set_permissions`, links and the rest of `std::fs`
+/// are not wrapped (io_uring has no getdents): call std's on the blocking pool.
+///
+/// ```
+/// # ringpoll::block_on(async {
+/// let names = ringpoll::spawn_blocking(|| {
+///     std::fs::read_dir(std::env::temp_dir())?.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<Vec<_>>>()
+/// })
+/// .await
+/// .expect("no panic")?;
+/// # drop(names);
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
 pub mod fs {
     pub use ringpoll_fs::*;
 }

@@ -669,3 +669,183 @@ fn cached_opens_and_reads_never_wait_for_a_pool_thread() {
     assert_eq!(read, payload(100_000, 2));
     assert_eq!(threads_named("fs-hot"), 0, "a cached open or read went through the pool");
 }
+
+/// A position past `i64::MAX` is `InvalidInput`, as std's `read_at`/`write_at` make it. The
+/// kernel reads io_uring's offset -1 (`u64::MAX`) as "at the descriptor's own offset",
+/// which cursor I/O never moves (it uses positioned reads and writes): `write_at(buf,
+/// u64::MAX)` wrote over the start of the file, and `read_at` read it.
+#[test]
+fn positions_past_i64_max_are_invalid_not_the_descriptors_offset() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-far");
+    run(async {
+        let path = dir.join("f");
+        fs::write(&path, b"0123456789".to_vec()).await.unwrap();
+        let file = OpenOptions::new().read(true).write(true).open(&path).await.unwrap();
+        for pos in [u64::MAX, i64::MAX as u64 + 1] {
+            let (res, buf) = file.read_at(Vec::with_capacity(16), pos).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "read_at {pos}");
+            assert!(buf.is_empty());
+            let (res, _) = file.write_at(b"XX".to_vec(), pos).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "write_at {pos}");
+            let (res, _) = file.write_all_at(b"XX".to_vec(), pos).await;
+            assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "write_all_at {pos}");
+        }
+        assert_eq!(file.seek(SeekFrom::Start(u64::MAX)).await.unwrap(), u64::MAX);
+        let (res, _) = file.read(Vec::with_capacity(16)).await;
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "a cursor read at u64::MAX");
+        let (res, _) = file.write(b"YY".to_vec()).await;
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput, "a cursor write at u64::MAX");
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789", "nothing was written anywhere");
+    });
+}
+
+/// One 100-byte record per `write_all`, each naming its writer and its number.
+fn record(writer: u8, n: u8) -> Vec<u8> {
+    let mut rec = vec![b'a' + writer; 100];
+    rec[0] = n;
+    rec
+}
+
+/// Tasks sharing one `File` (an `Rc<File>`, as a log shared by connections) take turns at
+/// its cursor: every `write_all` lands whole, after the one before, and cursor reads hand
+/// out each chunk once. Before, each write read the cursor when it started, so writes in
+/// flight at once landed at the same offset: 4 tasks x 50 records of 100 bytes left about
+/// 5,000 bytes of the 20,000 on both drivers.
+#[test]
+fn tasks_sharing_a_file_take_turns_at_its_cursor() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-turns");
+    run(async {
+        let path = dir.join("log");
+        let file = std::rc::Rc::new(File::create(&path).await.unwrap());
+        let writers: Vec<_> = (0..4u8)
+            .map(|w| {
+                let file = file.clone();
+                ringpoll::spawn(async move {
+                    for n in 0..50 {
+                        let (res, _) = file.write_all(record(w, n)).await;
+                        res.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            bounded(writer).await.unwrap();
+        }
+        assert_eq!(file.position(), 20_000);
+        let mut written: Vec<Vec<u8>> = std::fs::read(&path).unwrap().chunks(100).map(<[u8]>::to_vec).collect();
+        written.sort();
+        let mut expected: Vec<Vec<u8>> = (0..4).flat_map(|w| (0..50).map(move |n| record(w, n))).collect();
+        expected.sort();
+        assert!(written == expected, "records lost or torn: {} of 200 whole", written.len());
+
+        // Readers sharing the file get each 100-byte record once.
+        assert_eq!(file.seek(SeekFrom::Start(0)).await.unwrap(), 0);
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let file = file.clone();
+                ringpoll::spawn(async move {
+                    let mut got = Vec::new();
+                    loop {
+                        let (n, buf) = file.read(Vec::with_capacity(100)).await;
+                        match n.unwrap() {
+                            0 => return got,
+                            n => got.push(buf[..n].to_vec()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut read = Vec::new();
+        for reader in readers {
+            read.extend(bounded(reader).await.unwrap());
+        }
+        read.sort();
+        assert!(read == expected, "records read twice or skipped: {} reads", read.len());
+    });
+}
+
+/// A cursor op dropped while it waits for its turn does not keep the others waiting. (The
+/// dropped op is a read: had the writer finished first, a dropped write would have started
+/// at once and might land after the next one, as `File`'s docs warn; a read lands nothing.)
+#[test]
+fn a_cursor_op_dropped_while_waiting_for_its_turn_blocks_nothing() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-turn-drop");
+    run(async {
+        let file = std::rc::Rc::new(File::create(dir.join("f")).await.unwrap());
+        let first = file.clone();
+        let holder = ringpoll::spawn(async move { first.write_all(payload(1 << 20, 4)).await.0 });
+        ringpoll::yield_now().await;
+        // Waits behind the holder's write (or runs at once, at the end, if that was done).
+        poll_once_then_drop(file.read(Vec::with_capacity(64))).await;
+        bounded(holder).await.unwrap().unwrap();
+        let (res, _) = bounded(file.write_all(b"tail".to_vec())).await;
+        res.unwrap();
+        let written = std::fs::read(dir.join("f")).unwrap();
+        assert_eq!(written.len(), (1 << 20) + 4);
+        assert!(written.ends_with(b"tail"), "the write after the dropped read ran at the cursor");
+    });
+}
+
+/// A file without an offset (a FIFO here; a pipe, a terminal, a serial port) has no cursor to
+/// take turns at: a task's read that waits for data must not keep another task's write on
+/// the same `File` waiting, or neither ever finishes.
+#[test]
+fn a_read_waiting_on_a_fifo_does_not_hold_up_a_write_to_it() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-fifo-rw");
+    let fifo = dir.fifo("fifo");
+    within(10, move || {
+        run(async move {
+            // Read and write: the open needs no other end.
+            let file = std::rc::Rc::new(OpenOptions::new().read(true).write(true).open(&fifo).await.unwrap());
+            let reader = file.clone();
+            let read = ringpoll::spawn(async move { reader.read(Vec::with_capacity(16)).await });
+            ringpoll::time::sleep(Duration::from_millis(20)).await; // the read now waits
+            let (res, _) = bounded(file.write_all(b"ping".to_vec())).await;
+            res.unwrap();
+            let (n, buf) = bounded(read).await.unwrap();
+            assert_eq!(&buf[..n.unwrap()], b"ping");
+        })
+    });
+}
+
+/// Turns go in call order: a task taking turns in a loop does not keep a task that asked
+/// meanwhile waiting until the loop ends. The loop seeks to the end, a statx on the ring or
+/// the pool; the pool's one thread is kept busy until both tasks have asked, so on epoll too
+/// the first seek holds its turn while the write asks for one.
+#[test]
+fn cursor_turns_go_in_call_order() {
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-turn-order");
+    let path = dir.join("f");
+    let rt = Runtime::builder().cores([0]).driver(driver()).blocking_threads(1).build().unwrap();
+    let task = rt.spawn_on(0, move || async move {
+        let file = std::rc::Rc::new(File::create(&path).await.unwrap());
+        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+        let busy = ringpoll::spawn_blocking(move || gate.recv_timeout(Duration::from_secs(10)));
+        let seeks = std::rc::Rc::new(std::cell::Cell::new(0));
+        let (looping, done) = (file.clone(), seeks.clone());
+        let a = ringpoll::spawn(async move {
+            for _ in 0..20 {
+                looping.seek(SeekFrom::End(0)).await.unwrap();
+                done.set(done.get() + 1);
+            }
+        });
+        // Spawned second, so it asks for its turn while the loop's first seek waits.
+        let b = ringpoll::spawn(async move {
+            let (res, _) = file.write_all(record(1, 0)).await;
+            res.map(|()| seeks.get())
+        });
+        ringpoll::time::sleep(Duration::from_millis(20)).await;
+        open_gate.send(()).unwrap();
+        bounded(busy).await.unwrap().unwrap();
+        let seeks_before = bounded(b).await.unwrap().unwrap();
+        bounded(a).await.unwrap();
+        seeks_before
+    });
+    let seeks_before = join_within(task, 20);
+    assert!(seeks_before <= 1, "the write waited behind {seeks_before} of the loop's 20 seeks");
+}

@@ -17,7 +17,8 @@ fn smoke_echo() {
             n
         });
         let c = TcpStream::connect(addr).await.unwrap();
-        let (r, _) = c.write_all(b"hello".to_vec()).await;
+        // A byte string literal is a buffer as it is (`&'static [u8; N]`), nothing copied.
+        let (r, _) = c.write_all(b"hello").await;
         r.unwrap();
         let (n, buf) = c.read(Vec::with_capacity(100)).await;
         assert_eq!(&buf[..n.unwrap()], b"hello");

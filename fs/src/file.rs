@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ringpoll_reactor::file::{Fsync, Ftruncate, ReadAt, Statx, WriteAt, CURRENT_POSITION};
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut};
 
+use crate::cursor_turn::{CursorTurn, Turn};
 use crate::local_fs;
 use crate::metadata::Metadata;
 use crate::open_options::OpenOptions;
@@ -17,6 +18,17 @@ use crate::run::run;
 /// An open file. Positional I/O (`read_at`, `write_at`) takes an offset; cursor I/O (`read`,
 /// `write`) uses the file's own cursor, which only a completed operation moves: a dropped
 /// `read` future moves nothing, so the next read returns the same bytes.
+///
+/// Tasks may share a `File` (an `Rc<File>`): its cursor operations (`read`, `write`,
+/// `write_all`, `seek`) take turns, in the order they were called, so each starts where the
+/// one before left the cursor and a `write_all` lands whole, never interleaved with another.
+/// Positional I/O does not wait for a turn, nor does a file without an offset (a pipe, a
+/// FIFO, a terminal), where a read waiting for data must not hold up a write.
+///
+/// A write whose future is dropped while its op is in flight still lands, or not at all,
+/// when the kernel or the pool thread gets to it: possibly after a later write to the same
+/// bytes, which it then overwrites. Await a write to the end before writing the same range
+/// again.
 ///
 /// The descriptor is shared (`Arc`) with operations in flight, so dropping the `File` while
 /// a dropped future's op is still running closes it only when that op is done.
@@ -39,13 +51,25 @@ use crate::run::run;
 pub struct File {
     fd: Arc<OwnedFd>,
     cursor: Cell<u64>,
+    /// Held by the cursor operation that runs; the others wait for it.
+    turn: CursorTurn,
     append: bool,
-    /// Set once a positioned read or write said ESPIPE (a pipe, a FIFO, a terminal): cursor
-    /// I/O then reads and writes where the file is, as std's `Read`/`Write` do.
-    unseekable: Cell<bool>,
+    /// Whether the file has no offset (a pipe, a FIFO, a terminal), once known: cursor I/O
+    /// then reads and writes where the file is, as std's `Read`/`Write` do.
+    unseekable: Cell<Option<bool>>,
     /// Whether the file lies on a file system that answers metadata from memory
     /// (`local_fs.rs`), once known: then `metadata` runs on the core.
     fs_local: Cell<Option<bool>>,
+}
+
+/// Positions go to the kernel as an `i64` (`pread`) or as io_uring's offset, where -1
+/// (`u64::MAX`) means "at the descriptor's own offset", which cursor I/O never moves: past
+/// `i64::MAX` a read or write would land at the start of the file instead of failing.
+fn check_position(pos: u64) -> io::Result<()> {
+    match i64::try_from(pos) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(io::Error::new(io::ErrorKind::InvalidInput, "file position past i64::MAX")),
+    }
 }
 
 /// Whether `res` failed because the file has no offset to read or write at.
@@ -55,7 +79,14 @@ fn is_espipe<T>(res: &io::Result<T>) -> bool {
 
 impl File {
     pub(crate) fn from_parts(fd: Arc<OwnedFd>, append: bool) -> File {
-        File { fd, cursor: Cell::new(0), append, unseekable: Cell::new(false), fs_local: Cell::new(None) }
+        File {
+            fd,
+            cursor: Cell::new(0),
+            turn: CursorTurn::default(),
+            append,
+            unseekable: Cell::new(None),
+            fs_local: Cell::new(None),
+        }
     }
 
     /// Records whether the file's file system answers metadata from memory (a file opened
@@ -118,12 +149,20 @@ impl File {
 
     /// Reads into `buf` (from its start, up to its capacity) at byte `pos`; afterwards `buf`
     /// holds exactly the bytes read. `Ok(0)` is the end of the file.
+    /// A position past `i64::MAX` is `InvalidInput`, as for std.
     pub async fn read_at<B: IoBufMut + Send>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if let Err(e) = check_position(pos) {
+            return (Err(e), buf);
+        }
         run(ReadAt::new(self.fd.clone(), buf, pos)).await
     }
 
-    /// Writes some of `buf`'s bytes at byte `pos`; returns how many.
+    /// Writes some of `buf`'s bytes at byte `pos`; returns how many. A position past
+    /// `i64::MAX` is `InvalidInput`, as for std.
     pub async fn write_at<B: IoBuf + Send>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if let Err(e) = check_position(pos) {
+            return (Err(e), buf);
+        }
         run(WriteAt::new(self.fd.clone(), buf, pos)).await
     }
 
@@ -147,13 +186,14 @@ impl File {
     /// Reads at the cursor and moves it past the bytes read. On a file without an offset (a
     /// pipe, a FIFO) it reads what comes next and leaves the cursor alone.
     pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
-        if self.unseekable.get() {
+        let _turn = self.cursor_turn().await;
+        if self.unseekable() {
             return run(ReadAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         let pos = self.cursor.get();
         let (res, buf) = self.read_at(buf, pos).await;
         if is_espipe(&res) {
-            self.unseekable.set(true);
+            self.unseekable.set(Some(true));
             return run(ReadAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         if let Ok(n) = res {
@@ -166,13 +206,19 @@ impl File {
     /// `append`, or without an offset (a pipe, a FIFO), writes at the end and leaves the
     /// cursor alone.
     pub async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        if self.append || self.unseekable.get() {
+        let _turn = self.cursor_turn().await;
+        self.write_at_cursor(buf).await
+    }
+
+    /// `write`, its turn already taken.
+    async fn write_at_cursor<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
+        if self.append || self.unseekable() {
             return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         let pos = self.cursor.get();
         let (res, buf) = self.write_at(buf, pos).await;
         if is_espipe(&res) {
-            self.unseekable.set(true);
+            self.unseekable.set(Some(true));
             return run(WriteAt::new(self.fd.clone(), buf, CURRENT_POSITION)).await;
         }
         if let Ok(n) = res {
@@ -181,12 +227,14 @@ impl File {
         (res, buf)
     }
 
-    /// Writes all of `buf` at the cursor (or the end, for `append`).
+    /// Writes all of `buf` at the cursor (or the end, for `append`), in one turn: another
+    /// task's cursor write on this file comes wholly before or after it.
     pub async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
+        let _turn = self.cursor_turn().await;
         let total = buf.bytes_init();
         let mut slice = buf.slice(..);
         while slice.begin() < total {
-            let (res, s) = self.write(slice).await;
+            let (res, s) = self.write_at_cursor(slice).await;
             let (begin, whole) = (s.begin(), s.into_inner());
             match res {
                 Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), whole),
@@ -197,8 +245,32 @@ impl File {
         (Ok(()), slice.into_inner())
     }
 
+    /// A turn at the cursor, for a file that has one. A file without (a pipe, a terminal)
+    /// has nothing to protect, and a read there may wait for data for ever: it must not keep
+    /// a write to the same file waiting.
+    async fn cursor_turn(&self) -> Option<Turn<'_>> {
+        match self.unseekable() {
+            true => None,
+            false => Some(self.turn.take().await),
+        }
+    }
+
+    /// Whether the file has no offset, asked once of lseek(2), which moves nothing and never
+    /// waits (a positioned read or write saying ESPIPE also tells).
+    fn unseekable(&self) -> bool {
+        if let Some(known) = self.unseekable.get() {
+            return known;
+        }
+        // SAFETY: lseek on the descriptor the file keeps open; it touches no memory.
+        let espipe = unsafe { libc::lseek(self.fd.as_raw_fd(), 0, libc::SEEK_CUR) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESPIPE);
+        self.unseekable.set(Some(espipe));
+        espipe
+    }
+
     /// Moves the cursor; returns its new position. `End` reads the file's size.
     pub async fn seek(&self, to: SeekFrom) -> io::Result<u64> {
+        let _turn = self.turn.take().await;
         let base_and_delta = match to {
             SeekFrom::Start(pos) => (pos, 0),
             SeekFrom::Current(delta) => (self.cursor.get(), delta),
@@ -234,7 +306,14 @@ impl File {
     /// its server.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         let on_core = self.fs_local.get() == Some(true);
-        run(Statx::of_fd(self.fd.clone()).on_core(on_core)).await.map(Metadata::new)
+        let metadata = run(Statx::of_fd(self.fd.clone()).on_core(on_core)).await.map(Metadata::new)?;
+        // A regular file or a directory has an offset: no lseek needed to know it (`fs::read`
+        // asks for the size before its cursor reads). Other kinds are left to lseek: some
+        // character devices seek (/dev/zero), terminals do not.
+        if metadata.is_file() || metadata.is_dir() {
+            self.unseekable.set(Some(false));
+        }
+        Ok(metadata)
     }
 
     /// Cuts or extends (with zeroes) the file to `size` bytes; the cursor stays where it is.

@@ -38,9 +38,27 @@
 //! std::fs::remove_dir(&dir)?;
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
+//!
+//! **Not here**: `read_dir`, `copy`, `remove_dir_all`, `canonicalize`, `set_permissions`,
+//! links (`hard_link`, `symlink`, `read_link`) and the rest of `std::fs` have no ring op
+//! (io_uring has no getdents) and no async form here. Call std's on the blocking pool, which
+//! keeps the core free as these do:
+//!
+//! ```
+//! # ringpoll::block_on(async {
+//! let dir = std::env::temp_dir();
+//! let names = ringpoll::spawn_blocking(move || {
+//!     std::fs::read_dir(dir)?.map(|entry| entry.map(|e| e.file_name())).collect::<std::io::Result<Vec<_>>>()
+//! })
+//! .await
+//! .expect("no panic")?;
+//! # drop(names);
+//! # std::io::Result::Ok(()) }).unwrap();
+//! ```
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+mod cursor_turn;
 mod dirs;
 mod file;
 mod local_fs;

@@ -145,6 +145,30 @@ fn stub(f: ItemFn) -> TokenStream2 {
 ///
 /// A runtime that cannot start, or a core whose body panics, panics `main` with the reason.
 ///
+/// With `cores`, each core's output crosses back to `main`'s thread, so it must be `Send`:
+/// the usual `Result<(), Box<dyn std::error::Error>>` does not compile there ("`dyn
+/// std::error::Error` cannot be sent between threads safely ... required by a bound in
+/// `on_cores`"); return `Box<dyn std::error::Error + Send + Sync>` (what `?` makes of any
+/// std error too) or `std::io::Result`. Without `cores` the body runs on `main`'s own
+/// thread and any output will do.
+///
+/// ```no_run
+/// #[ringpoll::main(cores = [0, 1])]
+/// async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     let config = ringpoll::fs::read_to_string("/etc/hostname").await?;
+///     let port: u16 = config.trim().len().try_into()?; // any std error converts
+///     let _ = port;
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail
+/// #[ringpoll::main(cores = [0, 1])] // error: `dyn std::error::Error` cannot be sent between threads
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     Ok(())
+/// }
+/// ```
+///
 /// ```no_run
 /// #[ringpoll::main(cores = [0, 1])]
 /// async fn main() -> std::io::Result<()> {

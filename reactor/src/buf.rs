@@ -140,6 +140,20 @@ unsafe impl IoBuf for &'static [u8] {
 }
 
 // SAFETY: static data never moves or dies.
+//
+// A byte string literal (`b"ping"`) is a `&'static [u8; N]`, not a `&'static [u8]`: without
+// this, `stream.write_all(b"ping")` did not compile and callers wrote `b"ping".to_vec()`,
+// an allocation per call for bytes that are already in the binary.
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        N
+    }
+}
+
+// SAFETY: static data never moves or dies.
 unsafe impl IoBuf for &'static str {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
@@ -278,6 +292,18 @@ mod bytes_impls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_string_literals_are_buffers_as_they_are() {
+        fn bytes(buf: impl IoBuf) -> Vec<u8> {
+            // SAFETY: the pointer covers bytes_init initialised bytes.
+            unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }.to_vec()
+        }
+        assert_eq!(bytes(b"ping"), b"ping");
+        assert_eq!(bytes(b""), b"");
+        assert_eq!(bytes(b"hello world").len(), 11);
+        assert_eq!(bytes(b"hello world".slice(6..)), b"world");
+    }
 
     #[test]
     fn slice_views_part_and_returns_whole() {

@@ -29,7 +29,7 @@ use crate::socket;
 /// use ringpoll::net::TcpStream;
 ///
 /// let stream = TcpStream::connect("127.0.0.1:7000").await?;
-/// let (res, _) = stream.write_all(b"ping".to_vec()).await;
+/// let (res, _) = stream.write_all(b"ping").await; // any IoBuf: a literal, a Vec, Bytes...
 /// res?;
 /// let (n, buf) = stream.read(Vec::with_capacity(64)).await;
 /// println!("{:?}", &buf[..n?]);
