@@ -402,7 +402,7 @@ const SET_AND_COUNT: [(&str, &str); 34] = [
 /// INCRBYFLOAT on one key, with the replies redis-server 7.0.15 gave to the same requests
 /// (`{k}` is the key): its `long double` sums, written to 17 decimals without trailing
 /// zeros, what it takes as a float (hexadecimal, `inf`) and what it refuses.
-const INCR_BY_FLOAT: [(&str, &str); 42] = [
+const INCR_BY_FLOAT: [(&str, &str); 48] = [
     ("INCRBYFLOAT {k} 10.5", "\"10.5\""),
     ("INCRBYFLOAT {k} 0.1", "\"10.6\""),
     ("GET {k}", "\"10.6\""),
@@ -444,6 +444,14 @@ const INCR_BY_FLOAT: [(&str, &str); 42] = [
     ("INCRBYFLOAT {k} 0.5", "\"9007199254740993.5\""),
     ("INCRBYFLOAT {k}", "ERR wrong number of arguments for 'incrbyfloat' command"),
     ("INCRBYFLOAT {k} 1 2", "ERR wrong number of arguments for 'incrbyfloat' command"),
+    // A NUL stops strtold short of the whole text: refused (a value "\0" "5" was once read as
+    // 0 and overwritten with the increment).
+    ("SET {k} \u{0}5", "OK"),
+    ("INCRBYFLOAT {k} 1", "ERR value is not a valid float"),
+    ("SET {k} 5", "OK"),
+    ("INCRBYFLOAT {k} 2\u{0}3", "ERR value is not a valid float"),
+    ("INCRBYFLOAT {k} \u{0}", "ERR value is not a valid float"),
+    ("GET {k}", "\"5\""),
     ("DEL {k}", "1"),
 ];
 
@@ -1620,6 +1628,136 @@ fn hello_auth_and_client_answer_as_redis_does() {
     let (_, got) = exchange_with_id(addr, &lines);
     assert_eq!(got, refused.iter().chain(&client).map(|(_, want)| *want).collect::<String>());
 }
+/// A request as RESP2 bulk strings, for bytes an inline line cannot carry (CR, LF, NUL).
+fn resp_request(words: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", words.len()).into_bytes();
+    for word in words {
+        out.extend_from_slice(format!("${}\r\n", word.len()).as_bytes());
+        out.extend_from_slice(word);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// What a client sent, quoted back in an error, as redis-server 7.0.15 quotes it (each reply
+/// below is its own, byte for byte): an unknown command's name and first arguments (each
+/// as C's `%.*s` prints it: up to a NUL, within 128 bytes of them together), an unknown
+/// subcommand or option; CR and LF as spaces, other bytes as they came. kv once answered
+/// `-ERR unknown command 'FOO'` alone, its controls as `?`, cut at 64 characters.
+#[test]
+fn what_a_client_sent_is_quoted_back_in_errors_as_redis_quotes_it() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let a60 = [b'a'; 60];
+    let long = |head: &[u8], fill: &[u8], tail: &[u8]| [head, fill, tail].concat();
+    let cases: [(&[&[u8]], Vec<u8>); 14] = [
+        (&[b"FOO", b"a", b"b"], b"-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n".to_vec()),
+        (&[b"foo"], b"-ERR unknown command 'foo', with args beginning with: \r\n".to_vec()),
+        (
+            &[b"bad\r\nname", b"a\r\nb"],
+            b"-ERR unknown command 'bad  name', with args beginning with: 'a  b' \r\n".to_vec(),
+        ),
+        (&[b"ab\0cd", b"x\0y", b"z"], b"-ERR unknown command 'ab', with args beginning with: 'x' 'z' \r\n".to_vec()),
+        (
+            &[b"\x01\xc3\xbf", b"\x7f"],
+            b"-ERR unknown command '\x01\xc3\xbf', with args beginning with: '\x7f' \r\n".to_vec(),
+        ),
+        (&[&[b'y'; 130]], long(b"-ERR unknown command '", &[b'y'; 128], b"', with args beginning with: \r\n")),
+        (
+            &[b"FOO", &a60, &a60, &a60],
+            long(
+                b"-ERR unknown command 'FOO', with args beginning with: '",
+                &[&a60[..], b"' '", &a60].concat(),
+                b"' 'aa' \r\n",
+            ),
+        ),
+        (
+            &[b"FOO", &[b'a'; 130], b"b"],
+            long(b"-ERR unknown command 'FOO', with args beginning with: '", &[b'a'; 128], b"' \r\n"),
+        ),
+        (&[b"MEMORY", b"f\0oo"], b"-ERR unknown subcommand 'f'. Try MEMORY HELP.\r\n".to_vec()),
+        (&[b"CONFIG", b"b\xc3\xbfd\r\n"], b"-ERR unknown subcommand 'b\xc3\xbfd  '. Try CONFIG HELP.\r\n".to_vec()),
+        (&[b"COMMAND", b"info\0x"], b"-ERR unknown subcommand 'info'. Try COMMAND HELP.\r\n".to_vec()),
+        (&[b"EXPIRE", b"k", b"10", b"f\0oo"], b"-ERR Unsupported option f\r\n".to_vec()),
+        (&[b"EXPIRE", b"k", b"10", &[b'x'; 200]], long(b"-ERR Unsupported option ", &[b'x'; 200], b"\r\n")),
+        (&[b"HELLO", b"2", b"a\r\nb"], b"-ERR Syntax error in HELLO option 'a  b'\r\n".to_vec()),
+    ];
+    let (mut all_in, mut all_out) = (Vec::new(), Vec::new());
+    for (words, want) in &cases {
+        let got = raw_exchange(addr, &resp_request(words));
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want), "{words:?}");
+        all_in.extend(resp_request(words));
+        all_out.extend_from_slice(want);
+    }
+    // Pipelined, every reply in its place.
+    assert_eq!(String::from_utf8_lossy(&raw_exchange(addr, &all_in)), String::from_utf8_lossy(&all_out));
+}
+/// The empty key, as redis-server 7.0.15 matches it (its replies, byte for byte): by KEYS `*`
+/// and the empty pattern, never by `**` or another pattern that a run of stars could empty;
+/// SCAN likewise, on whichever shard holds it.
+#[test]
+fn the_empty_key_is_matched_as_redis_matches_it() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let set = resp_request(&[b"SET", b"", b"v"]);
+    let keys = |pattern: &[u8]| resp_request(&[b"KEYS", pattern]);
+    let input = [set, keys(b"*"), keys(b""), keys(b"**"), keys(b"*\\*"), keys(b"?*")].concat();
+    let want = "+OK\r\n*1\r\n$0\r\n\r\n*1\r\n$0\r\n\r\n*0\r\n*0\r\n*0\r\n";
+    assert_eq!(String::from_utf8_lossy(&raw_exchange(addr, &input)), want);
+    // SCAN: one call per shard (cursors 0 and 1), the key on one of them.
+    for (pattern, found) in [(&b"*"[..], 1), (b"**", 0)] {
+        let scan = |cursor: &[u8]| resp_request(&[b"SCAN", cursor, b"MATCH", pattern]);
+        let out = raw_exchange(addr, &[scan(b"0"), scan(b"1")].concat());
+        let out = String::from_utf8_lossy(&out);
+        assert_eq!(out.matches("*1\r\n$0\r\n\r\n").count(), found, "SCAN MATCH {pattern:?}: {out:?}");
+        assert_eq!(out.matches("*0\r\n").count(), 2 - found, "SCAN MATCH {pattern:?}: {out:?}");
+    }
+}
+/// Sends `input` from a thread of its own while reading everything the server says until it
+/// closes (at most 20 s): a client that pipelines without waiting for replies.
+fn pipeline_past_the_end(addr: SocketAddr, input: Vec<u8>) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    writer.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    let sending = std::thread::spawn(move || {
+        // Once the server has closed, the rest of the input has nowhere to go.
+        let _ = writer.write_all(&input);
+    });
+    let mut out = Vec::new();
+    let read = s.read_to_end(&mut out);
+    sending.join().unwrap();
+    read.unwrap_or_else(|e| panic!("reset after {} bytes: {e}", out.len()));
+    out
+}
+
+/// A client that pipelines past QUIT, or past malformed input, gets every reply before it,
+/// then `+OK` or the protocol error, then EOF, as from redis-server. kv stopped reading at
+/// the QUIT and closed with the rest of the input unread, so the kernel reset the
+/// connection, and the reset threw away the replies still on their way (megabytes of them,
+/// the `+OK` too).
+#[test]
+fn replies_before_quit_or_malformed_input_all_arrive() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect(addr);
+    let keys = one_key_per_core(&mut con, "linger");
+    let value = vec![b'v'; 128 * 1024];
+    for key in &keys {
+        let _: () = con.set(key, &value).unwrap();
+    }
+    let gets = |n: usize| -> Vec<u8> { (0..n).flat_map(|i| resp_request(&[b"GET", keys[i % 2].as_bytes()])).collect() };
+    let replies: Vec<u8> = (0..100).flat_map(|_| bulk_reply(&value)).collect();
+    for (end, reply) in
+        [(&b"*1\r\n$4\r\nQUIT\r\n"[..], &b"+OK\r\n"[..]), (b"*1\r\nx\r\n", b"-ERR Protocol error: expected '$'\r\n")]
+    {
+        let input = [gets(100), end.to_vec(), gets(3000)].concat();
+        let out = pipeline_past_the_end(addr, input);
+        assert_eq!(out.len(), replies.len() + reply.len(), "{:?}", String::from_utf8_lossy(end));
+        assert!(out.starts_with(&replies) && out.ends_with(reply), "{:?}", String::from_utf8_lossy(end));
+    }
+    assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+}
 
 /// FLUSHDB, TIME, CONFIG GET, COMMAND COUNT and DOCS, RANDOMKEY, and SHUTDOWN's refusals,
 /// byte for byte as redis-server 7.0.15 answers them (CONFIG GET databases aside: kv has
@@ -1629,7 +1767,7 @@ fn hello_auth_and_client_answer_as_redis_does() {
 fn server_commands_answer_as_redis_does() {
     let rt = runtime();
     let addr = start(&rt);
-    let cases: [(&str, &str); 20] = [
+    let cases: [(&str, &str); 24] = [
         ("CONFIG GET maxmemory", "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"),
         ("CONFIG GET save", "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"),
         ("CONFIG GET appendonly", "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"),
@@ -1650,10 +1788,29 @@ fn server_commands_answer_as_redis_does() {
         ("SHUTDOWN NOSAVE SAVE", "-ERR syntax error\r\n"),
         ("SHUTDOWN ABORT", "-ERR No shutdown in progress.\r\n"),
         ("SHUTDOWN NOSAVE", "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"),
+        ("CONFIG HELP x", "-ERR wrong number of arguments for 'config|help' command\r\n"),
+        ("client help x", "-ERR wrong number of arguments for 'client|help' command\r\n"),
+        ("COMMAND Help x", "-ERR wrong number of arguments for 'command|help' command\r\n"),
+        (
+            "config help",
+            "*11\r\n+CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+GET <pattern>\r\n\
+             +    Return parameters matching the glob-like <pattern> and their values.\r\n+SET <directive> <value>\r\n\
+             +    Set the configuration <directive> to <value>.\r\n+RESETSTAT\r\n\
+             +    Reset statistics reported by the INFO command.\r\n+REWRITE\r\n+    Rewrite the configuration file.\r\n\
+             +HELP\r\n+    Prints this help.\r\n",
+        ),
     ];
     for (request, want) in cases {
         let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
         assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
+    }
+    // CLIENT and COMMAND HELP: Redis' lines (48 and 21 of them), not "unknown subcommand
+    // 'HELP'. Try CLIENT HELP." as kv once answered.
+    for (command, lines) in [("CLIENT", 48), ("COMMAND", 21)] {
+        let got = String::from_utf8(raw_exchange(addr, format!("{command} HELP\r\n").as_bytes())).unwrap();
+        let head = format!("*{lines}\r\n+{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n");
+        assert!(got.starts_with(&head) && got.ends_with("+HELP\r\n+    Prints this help.\r\n"), "{got}");
+        assert_eq!(got.matches("\r\n+").count(), lines, "{got}");
     }
     let mut con = connect(addr);
     let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();

@@ -126,7 +126,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             let per_unit = if name == b"expire" { 1000 } else { 1 };
             let only = match expire_conditions(&args[2..]) {
                 Ok(only) => only,
-                Err(e) => return answer(out, |o| replies::error(o, &e)),
+                Err(e) => return answer(out, |o| replies::error_bytes(o, &e)),
             };
             match integer(args[1]).map(|n| n.checked_mul(per_unit)) {
                 Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms, only)),
@@ -164,7 +164,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             b"stats" => every_shard(shards, Op::MemoryStats, Combine::MemoryStats),
             _ => match memory_usage(args) {
                 Ok(key) => one(key, shards, Op::MemoryUsage),
-                Err(e) => answer(out, |o| replies::error(o, &e)),
+                Err(e) => answer(out, |o| replies::error_bytes(o, &e)),
             },
         },
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
@@ -215,11 +215,32 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             Ok(false) => answer(out, |o| replies::error(o, "ERR No shutdown in progress.")),
             Err(e) => answer(out, |o| replies::error(o, e)),
         },
-        _ => answer(out, |o| {
-            let name = printable(&String::from_utf8_lossy(raw_name));
-            replies::error(o, &format!("ERR unknown command '{name}'"));
-        }),
+        _ => answer(out, |o| unknown_command(raw_name, args, o)),
     }
+}
+
+/// How many bytes of a client's unknown command Redis quotes: of its name, and of its
+/// arguments together.
+const QUOTED: usize = 128;
+
+/// Redis 7.0's refusal of a command it does not know, byte for byte: the name, then the
+/// first arguments, each quoted and followed by a space, while fewer than 128 bytes of them
+/// were written, each cut to what is left of the 128 (`processCommand`'s `'%.*s' `).
+fn unknown_command(name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) {
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(replies::c_text(name, QUOTED));
+    text.extend_from_slice(b"', with args beginning with: ");
+    let quoted_from = text.len();
+    for arg in args {
+        let written = text.len() - quoted_from;
+        if written >= QUOTED {
+            break;
+        }
+        text.push(b'\'');
+        text.extend_from_slice(replies::c_text(arg, QUOTED - written));
+        text.extend_from_slice(b"' ");
+    }
+    replies::error_bytes(out, &text);
 }
 
 /// Redis Cluster's refusal of keys in different slots: MSETNX across shards would need
@@ -356,13 +377,13 @@ fn expiry_options(
 /// The key of `MEMORY USAGE key [SAMPLES n]` (`args` after MEMORY, at least one), or Redis
 /// 7's error: USAGE is the one subcommand here, and SAMPLES (which Redis uses to estimate
 /// collections; a string is measured whole) must be a count, 0 or more.
-fn memory_usage<'a>(args: &[&'a [u8]]) -> Result<&'a [u8], String> {
+fn memory_usage<'a>(args: &[&'a [u8]]) -> Result<&'a [u8], Vec<u8>> {
     let (sub, args) = args.split_first().ok_or(SYNTAX)?;
     if !sub.eq_ignore_ascii_case(b"usage") {
-        let sub = printable(&String::from_utf8_lossy(sub));
-        return Err(format!("ERR unknown subcommand '{sub}'. Try MEMORY HELP."));
+        return Err(session::unknown_subcommand(sub, "MEMORY"));
     }
-    let (key, mut options) = args.split_first().ok_or("ERR wrong number of arguments for 'memory|usage' command")?;
+    let (key, mut options) =
+        args.split_first().ok_or(&b"ERR wrong number of arguments for 'memory|usage' command"[..])?;
     while let [option, rest @ ..] = options {
         let [samples, rest @ ..] = rest else { return Err(SYNTAX.into()) };
         if !option.eq_ignore_ascii_case(b"samples") {
@@ -381,7 +402,7 @@ fn memory_usage<'a>(args: &[&'a [u8]]) -> Result<&'a [u8], String> {
 /// EXPIRE's conditions after its time (NX, XX, GT, LT, in any case, each any number of
 /// times), or Redis 7's error: for an option it does not know, and for NX with any other, or
 /// GT with LT.
-fn expire_conditions(options: &[&[u8]]) -> Result<ExpireIf, String> {
+fn expire_conditions(options: &[&[u8]]) -> Result<ExpireIf, Vec<u8>> {
     let mut only = ExpireIf::default();
     for option in options {
         let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
@@ -394,7 +415,8 @@ fn expire_conditions(options: &[&[u8]]) -> Result<ExpireIf, String> {
         } else if is(b"lt") {
             only.earlier = true;
         } else {
-            return Err(format!("ERR Unsupported option {}", printable(&String::from_utf8_lossy(option))));
+            // `%s`: the option whole, up to a NUL.
+            return Err([&b"ERR Unsupported option "[..], replies::c_text(option, usize::MAX)].concat());
         }
     }
     if only.no_time && (only.has_time || only.later || only.earlier) {
@@ -460,11 +482,6 @@ const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 
 fn not_an_integer(out: &mut Vec<u8>) {
     replies::error(out, NOT_AN_INTEGER);
-}
-
-/// A client-chosen name, cut short and printable, for an error message.
-fn printable(name: &str) -> String {
-    name.chars().take(64).map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 #[cfg(test)]

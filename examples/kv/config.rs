@@ -22,11 +22,32 @@ fn parameters() -> [(&'static str, String); 7] {
     ]
 }
 
-/// CONFIG (`args` after the name, at least one): GET, or Redis 7's errors.
+/// Redis 7.0.15's CONFIG HELP, line for line (an array of statuses), though kv answers only GET and HELP (as MEMORY HELP: a client reads the text, and the other subcommands' errors say the rest).
+const HELP: [&str; 11] = [
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// CONFIG (`args` after the name, at least one): GET, HELP, or Redis 7's errors.
 pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
     let (sub, names) = args.split_first().expect("CONFIG's arity was checked");
+    if sub.eq_ignore_ascii_case(b"help") {
+        return match names {
+            [] => replies::help(out, &HELP),
+            _ => replies::error(out, "ERR wrong number of arguments for 'config|help' command"),
+        };
+    }
     if !sub.eq_ignore_ascii_case(b"get") {
-        return replies::error(out, &unknown_subcommand(sub, "CONFIG"));
+        return replies::error_bytes(out, &unknown_subcommand(sub, "CONFIG"));
     }
     if names.is_empty() {
         return replies::error(out, "ERR wrong number of arguments for 'config|get' command");

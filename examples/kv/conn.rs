@@ -5,8 +5,10 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::net::Shutdown;
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use ringpoll::buf::BufResult;
 use ringpoll::net::TcpStream;
@@ -18,6 +20,10 @@ use super::shard::Shards;
 
 /// How much one read asks for.
 const READ_SIZE: usize = 16 * 1024;
+
+/// How long a connection that ends on its side (QUIT, malformed input) reads on for its
+/// client to close first (`linger`).
+const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves `stream` until the client closes it, sends QUIT, or sends malformed input (which
 /// gets `-ERR Protocol error: ...` before the close, as Redis does).
@@ -87,9 +93,35 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
         match end {
             End::More => resume = false,
             End::Owed => resume = true,
-            End::Quit | End::Malformed => return Ok(()),
+            End::Quit | End::Malformed => {
+                linger(&stream, read_buf).await;
+                return Ok(());
+            }
         }
     }
+}
+
+/// Ends a connection so that its client gets every reply written: the write half is shut
+/// (FIN after the replies), then what the client still sends is read and dropped until it
+/// closes, for at most `LINGER`. Closed at once with input unread (a client that pipelined
+/// past QUIT or past malformed input), the socket would be reset, and a reset throws away
+/// the replies still on their way: such a client lost the last megabytes of replies before
+/// the QUIT, its `+OK` or the protocol error with them, which redis-server (reading all
+/// that arrives before it runs any) delivers.
+async fn linger(stream: &TcpStream, mut buf: Vec<u8>) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let drain = async {
+        loop {
+            let (n, back) = stream.read(buf).await;
+            buf = back;
+            if !matches!(n, Ok(1..)) {
+                return; // the client closed, or the connection failed
+            }
+        }
+    };
+    let _ = ringpoll::time::timeout(LINGER, drain).await;
 }
 
 /// Counts its connection closed when dropped, however `serve` ends.

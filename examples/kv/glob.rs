@@ -6,7 +6,14 @@
 /// Whether `text` matches `pattern`. A `*` that fails to match is retried one byte further
 /// from the last `*` only (not every earlier one): any later match an earlier `*` could make,
 /// the last one makes too, so the work stays bounded by the two lengths' product.
+///
+/// The empty text matches the empty pattern and `*` only: Redis' matcher consumes a
+/// pattern's trailing stars only after a byte of text, so `**` or `*[a]*` never match the
+/// empty key, and KEYS and SCAN take a lone `*` for "everything" without matching it.
 pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
+    if text.is_empty() {
+        return pattern.is_empty() || pattern == b"*";
+    }
     let (mut p, mut t) = (0, 0);
     // Where the pattern resumes after the last `*`, and the text byte that `*` matched up to.
     let mut star: Option<(usize, usize)> = None;
@@ -120,5 +127,19 @@ mod tests {
         assert!(matches(b"[^]x", b"yx"), "[^] is an empty class negated: any byte");
         assert!(!matches(b"[]", b"]"), "[] is an empty class: no byte");
         assert!(matches(b"trailing\\", b"trailing\\"), "a last backslash is itself");
+    }
+
+    /// redis-server 7.0.15 with the empty key set: `KEYS *` returns it, `KEYS **` does not.
+    #[test]
+    fn the_empty_key_matches_the_empty_pattern_and_a_lone_star_only() {
+        for (pattern, want) in
+            [("*", true), ("", true), ("**", false), ("*\\*", false), ("?*", false), ("[^a]*", false)]
+        {
+            assert_eq!(matches(pattern.as_bytes(), b""), want, "{pattern:?}");
+        }
+        assert!(
+            matches(b"**", b"x") && matches(b"x**", b"x"),
+            "trailing stars after a byte of text still match nothing"
+        );
     }
 }

@@ -20,10 +20,10 @@
 //! (up to the 16 MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one
 //! shard only: `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`,
 //! share a shard: `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters:
-//! `config.rs`), COMMAND COUNT and DOCS (`server.rs`), SHUTDOWN (stops as SIGTERM does),
+//! `config.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does),
 //! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
 //! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
-//! ID, GETNAME, SETNAME and SETINFO (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
+//! ID, GETNAME, SETNAME, SETINFO and HELP (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
 //! --memkeys, --stat and --latency work against it. Runs until SIGINT, SIGTERM or SHUTDOWN.
 
 #[path = "../cli/mod.rs"]

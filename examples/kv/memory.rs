@@ -38,8 +38,7 @@ const DOCTOR_FINE: &str =
 /// MEMORY HELP: Redis' lines, though kv answers only USAGE, STATS, DOCTOR and HELP (a client
 /// compares the text, not the server's abilities).
 pub fn help(out: &mut Vec<u8>) {
-    replies::array(out, HELP.len());
-    HELP.iter().for_each(|line| replies::status(out, line));
+    replies::help(out, &HELP);
 }
 
 /// The keys and their bytes, summed over the shards' answers.

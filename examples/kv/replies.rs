@@ -43,6 +43,26 @@ pub fn error(out: &mut Vec<u8>, text: &str) {
     line(out, b'-', text.as_bytes());
 }
 
+/// `-text` for a text that quotes a client's bytes (see [`c_text`]): not necessarily UTF-8;
+/// CR and LF become spaces, as Redis makes them.
+pub fn error_bytes(out: &mut Vec<u8>, text: &[u8]) {
+    line(out, b'-', text);
+}
+
+/// A client's bytes as Redis quotes them in an error, through C's `%.*s`: at most `max`
+/// bytes, and none from the first NUL on (Redis' strings are NUL-terminated for printf).
+/// Other bytes, controls and invalid UTF-8 included, go out as they came.
+pub fn c_text(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes.iter().take(max).position(|&b| b == 0).unwrap_or(bytes.len().min(max));
+    &bytes[..end]
+}
+
+/// A HELP subcommand's answer: an array of `lines`, each a status.
+pub fn help(out: &mut Vec<u8>, lines: &[&str]) {
+    array(out, lines.len());
+    lines.iter().for_each(|line| status(out, line));
+}
+
 /// `:n`
 pub fn int(out: &mut Vec<u8>, n: i64) {
     number(out, b':', n);

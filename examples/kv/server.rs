@@ -68,7 +68,32 @@ pub fn time(out: &mut Vec<u8>) {
     replies::bulk(out, now.subsec_micros().to_string().as_bytes());
 }
 
-/// COMMAND (`args` after the name): COUNT, the commands kv answers; bare, INFO and DOCS
+/// Redis 7.0.15's COMMAND HELP, line for line (an array of statuses), though kv answers only COUNT, DOCS, INFO (those two with no entries) and HELP.
+const HELP: [&str; 21] = [
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// COMMAND (`args` after the name): HELP, COUNT, the commands kv answers; bare, INFO and DOCS
 /// answer with no entries (kv keeps no descriptions; redis-cli asks for DOCS to offer
 /// hints, and does without); the rest as Redis 7 refuses them.
 pub fn command(args: &[&[u8]], out: &mut Vec<u8>) {
@@ -78,7 +103,9 @@ pub fn command(args: &[&[u8]], out: &mut Vec<u8>) {
         (b"count", []) => replies::int(out, COMMANDS.len() as i64),
         (b"count", _) => replies::error(out, "ERR wrong number of arguments for 'command|count' command"),
         (b"docs" | b"info", _) => replies::array(out, 0),
-        _ => replies::error(out, &unknown_subcommand(sub, "COMMAND")),
+        (b"help", []) => replies::help(out, &HELP),
+        (b"help", _) => replies::error(out, "ERR wrong number of arguments for 'command|help' command"),
+        _ => replies::error_bytes(out, &unknown_subcommand(sub, "COMMAND")),
     }
 }
 

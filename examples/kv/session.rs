@@ -90,8 +90,8 @@ fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
                 rest
             }
             _ => {
-                let option = String::from_utf8_lossy(option);
-                return replies::error(out, &format!("ERR Syntax error in HELLO option '{option}'"));
+                let option = replies::c_text(option, usize::MAX); // `%s`
+                return replies::error_bytes(out, &[&b"ERR Syntax error in HELLO option '"[..], option, b"'"].concat());
             }
         };
     }
@@ -118,7 +118,59 @@ fn server_map(session: &Session, out: &mut Vec<u8>) {
     replies::array(out, 0);
 }
 
-/// CLIENT ID, GETNAME, SETNAME and SETINFO (which Redis 7.2 has: libraries send it and
+/// Redis 7.0.15's CLIENT HELP, line for line (an array of statuses), though kv answers only ID, GETNAME, SETNAME, SETINFO and HELP.
+const HELP: [&str; 48] = [
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// CLIENT ID, GETNAME, SETNAME, SETINFO and HELP (which Redis 7.2 has: libraries send it and
 /// kv keeps nothing of it), with Redis 7's errors for the rest.
 fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
     let Some((sub, rest)) = args.split_first() else {
@@ -137,18 +189,20 @@ fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
         }
         (b"setname", [_]) => replies::error(out, NAME_REFUSED),
         (b"setinfo", _) => replies::ok(out),
-        (b"id" | b"getname" | b"setname", _) => {
+        (b"help", []) => replies::help(out, &HELP),
+        (b"id" | b"getname" | b"setname" | b"help", _) => {
             let sub = String::from_utf8_lossy(&lower);
             replies::error(out, &format!("ERR wrong number of arguments for 'client|{sub}' command"));
         }
-        _ => replies::error(out, &unknown_subcommand(sub, "CLIENT")),
+        _ => replies::error_bytes(out, &unknown_subcommand(sub, "CLIENT")),
     }
 }
 
-/// Redis' error for a subcommand `command` does not have (the name cut at 128 bytes).
-pub fn unknown_subcommand(sub: &[u8], command: &str) -> String {
-    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
-    format!("ERR unknown subcommand '{sub}'. Try {command} HELP.")
+/// Redis' error for a subcommand `command` does not have, byte for byte: the name as
+/// `%.128s` prints it (`replies::c_text`).
+pub fn unknown_subcommand(sub: &[u8], command: &str) -> Vec<u8> {
+    let sub = replies::c_text(sub, 128);
+    [&b"ERR unknown subcommand '"[..], sub, b"'. Try ", command.as_bytes(), b" HELP."].concat()
 }
 
 /// Whether Redis takes `name` for a client's: printable ASCII without spaces (or empty,
