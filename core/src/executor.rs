@@ -9,7 +9,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use ringpoll_reactor::slab::Key;
-use ringpoll_reactor::{Reactor, Stats};
+use ringpoll_reactor::{budget, Reactor, Stats};
 
 use crate::deadline::Deadline;
 use crate::join::JoinHandle;
@@ -114,11 +114,13 @@ impl Executor {
             #[cfg(feature = "tracing")]
             let _span = tracing::trace_span!("ringpoll.task", core = self.index, task = key.index()).entered();
             // Under a budget of operations, so a task whose sockets never run dry yields.
-            match ringpoll_reactor::budget::scoped(|| task.poll()) {
+            budget::open();
+            match task.poll() {
                 Poll::Pending => self.scheduler.put_back(key, task),
                 Poll::Ready(()) => self.finish(key, task),
             }
         }
+        budget::close();
         self.stats().tasks_polled.add(ran as u64);
         ran
     }
