@@ -216,26 +216,10 @@ fn reads_raced_by_timeouts_lose_no_reported_byte() {
         loop {
             i += 1;
             let t = Duration::from_micros(50 + (i * 37) % 400);
-            let r = match i % 3 {
-                0 => timeout(t, server.read(Vec::with_capacity(3000))).await.map(|(n, b)| n.map(|n| b[..n].to_vec())),
-                1 => timeout(t, server.read_pooled()).await.map(|r| r.map(|b| b.to_vec())),
-                _ => {
-                    timeout(t, async {
-                        let mut b = vec![0u8; 2000];
-                        std::future::poll_fn(|cx| server.poll_read(cx, &mut b)).await.map(|n| b[..n].to_vec())
-                    })
-                    .await
-                }
-            };
-            match r {
-                Err(_) => continue,
-                Ok(r) => {
-                    let b = r.unwrap();
-                    if b.is_empty() {
-                        break;
-                    }
-                    got.extend_from_slice(&b);
-                }
+            match read_racing(&server, i, 2000 + 1000 * (i % 3 == 0) as usize, t).await {
+                None => continue,
+                Some(b) if b.is_empty() => break,
+                Some(b) => got.extend_from_slice(&b),
             }
             assert!(i < 10_000_000);
         }
@@ -565,30 +549,29 @@ async fn read_all_through_timeouts(server: TcpStream, seed: u64) -> Vec<u8> {
     loop {
         i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let t = Duration::from_micros(20 + (i >> 33) % 300);
-        let r = match (i >> 40) % 3 {
-            0 => timeout(t, server.read(Vec::with_capacity(1 + (i >> 20) as usize % 20_000)))
-                .await
-                .map(|(n, b)| n.map(|n| b[..n].to_vec())),
-            1 => timeout(t, server.read_pooled()).await.map(|r| r.map(|b| b.to_vec())),
-            _ => {
-                timeout(t, async {
-                    let mut b = vec![0u8; 1 + (i >> 20) as usize % 5000];
-                    std::future::poll_fn(|cx| server.poll_read(cx, &mut b)).await.map(|n| b[..n].to_vec())
-                })
-                .await
-            }
-        };
-        match r {
-            Err(_) => continue,
-            Ok(r) => {
-                let b = r.unwrap();
-                if b.is_empty() {
-                    return got;
-                }
-                got.extend_from_slice(&b);
-            }
+        match read_racing(&server, i >> 40, 1 + (i >> 20) as usize % 5000, t).await {
+            None => continue,
+            Some(b) if b.is_empty() => return got,
+            Some(b) => got.extend_from_slice(&b),
         }
     }
+}
+
+/// One read of up to `len` bytes raced by a timeout of `t`, of the kind `kind % 3` picks:
+/// an owned-buffer read, a pooled read, or `poll_read`. None if the timeout won; the bytes
+/// (none at the end of the stream) if the read did.
+async fn read_racing(server: &TcpStream, kind: u64, len: usize, t: Duration) -> Option<Vec<u8>> {
+    let read = match kind % 3 {
+        0 => timeout(t, server.read(Vec::with_capacity(len))).await.map(|(n, b)| n.map(|n| b[..n].to_vec())),
+        1 => timeout(t, server.read_pooled()).await.map(|r| r.map(|b| b.to_vec())),
+        _ => {
+            let mut b = vec![0u8; len];
+            timeout(t, std::future::poll_fn(|cx| server.poll_read(cx, &mut b)))
+                .await
+                .map(|n| n.map(|n| b[..n].to_vec()))
+        }
+    };
+    read.ok().map(|r| r.expect("read"))
 }
 
 #[test]
