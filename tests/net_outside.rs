@@ -216,7 +216,7 @@ fn reads_raced_by_timeouts_lose_no_reported_byte() {
         loop {
             i += 1;
             let t = Duration::from_micros(50 + (i * 37) % 400);
-            match read_racing(&server, i, 2000 + 1000 * (i % 3 == 0) as usize, t).await {
+            match read_racing(&server, i, 2000 + 1000 * i.is_multiple_of(3) as usize, t).await {
                 None => continue,
                 Some(b) if b.is_empty() => break,
                 Some(b) => got.extend_from_slice(&b),
