@@ -97,9 +97,10 @@ pub(crate) fn close(fd: RawFd) {
 }
 
 /// Closes a connection the program never saw (an io_uring accept took it off the
-/// listener's queue, and the listener closed before an accept returned it) with a reset, not FIN: what the kernel
-/// does to the connections still in a listener's accept queue when it closes, so a client
-/// cannot take the close for an answer (an empty one, read to end of stream).
+/// listener's queue, and the listener closed before an accept returned it) with a reset,
+/// not FIN: what the kernel does to the connections still in a listener's accept queue when
+/// it closes, so a client cannot take the close for an answer (an empty one, read to end of
+/// stream).
 pub(crate) fn close_unaccepted(conn: OwnedFd) {
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: `linger` is a live struct of the size passed, `conn` an open descriptor. A
