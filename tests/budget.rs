@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ringpoll::channel::cross_core;
 use ringpoll::net::{TcpListener, TcpStream};
 use support::run;
 
@@ -95,5 +96,29 @@ fn block_on_s_own_future_reading_such_a_socket_lets_a_spawned_task_run() {
         ticker.await.unwrap();
         drop(stream);
         feeder.join().unwrap();
+    });
+}
+
+#[test]
+fn a_task_receiving_from_a_cross_core_channel_that_stays_full_lets_a_timer_task_run() {
+    const SENT: u32 = 1_000_000;
+    run(async {
+        // Queued before the receiver starts, by another thread: every receive finds a
+        // message, so without the budget the receiver took all million before the timer
+        // task's first tick.
+        let (tx, mut rx) = cross_core::unbounded();
+        std::thread::spawn(move || (0..SENT).for_each(|i| tx.try_send(i).unwrap())).join().unwrap();
+        let ticks = Rc::new(Cell::new(0));
+        let ticker = ringpoll::spawn(tick(ticks.clone()));
+        let (start, mut received) = (Instant::now(), 0);
+        while ticks.get() < TICKS && start.elapsed() < Duration::from_secs(5) {
+            let Some(i) = rx.recv().await else { break };
+            assert_eq!(i, received, "in order");
+            received += 1;
+            std::hint::black_box((0..50).sum::<u32>()); // a little work per message
+        }
+        assert_eq!(ticks.get(), TICKS, "the timer task ran while {received} messages were received");
+        assert!(received < SENT, "and messages were still queued: {received}");
+        ticker.await.unwrap();
     });
 }

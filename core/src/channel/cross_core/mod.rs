@@ -14,9 +14,10 @@ pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
 
 use std::fmt;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
+use ringpoll_reactor::budget;
 
 use super::{SendError, TryRecvError, TrySendError};
 
@@ -113,8 +114,12 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// The next message; `None` once every sender is gone (or the receiver closed) and the
     /// queue is empty.
+    ///
+    /// A message already queued counts against the task's operation budget, as a socket read
+    /// does (`ringpoll_reactor::budget`): a task receiving from a channel that other cores
+    /// keep full still lets the other tasks of its core run.
     pub async fn recv(&mut self) -> Option<T> {
-        self.rx.recv().await.ok()
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Polls for the next message: `Ready(None)` once every sender is gone (or the receiver
@@ -145,7 +150,9 @@ impl<T> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        // async-channel's Stream keeps its listener inside the receiver between polls.
+        ready!(budget::poll_proceed(cx));
+        // async-channel's Stream keeps its listener inside the receiver between polls (this
+        // receiver is its only one, so a poll dropped after a wake steals no other's).
         self.rx.as_mut().poll_next(cx)
     }
 
