@@ -465,8 +465,8 @@ fn request(line: &str, key: &str) -> redis::Cmd {
 }
 
 /// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX, UNLINK, TYPE, STRLEN, APPEND and
-/// EXPIRE's NX, XX, GT and LT on one key, with the replies redis-server 7.0.15 gave (times chosen so that the reply does
-/// not depend on how long a request takes).
+/// EXPIRE's NX, XX, GT and LT on one key, with the replies redis-server 7.0.15 gave (times
+/// chosen so that the reply does not depend on how long a request takes).
 const TIMES_AND_TAKES: [(&str, &str); 103] = [
     ("SET {k} 5", "OK"),
     ("PTTL {k}", "-1"),

@@ -4,8 +4,8 @@
 //! The kernel checks that as it resolves the path (`OpenOptions::open_beneath`, openat2's
 //! RESOLVE_BENEATH): a `..`, an absolute symlink or one leading out, or a mount point, stops
 //! it there (EXDEV). Only such a path is opened again by its whole path, and served if the
-//! descriptor's real path (`/proc/self/fd/N`) lies under the open directory's: an absolute symlink to a
-//! file inside is served, as before. Checking every request that way instead cost 8% of the
+//! descriptor's real path (`/proc/self/fd/N`) lies under the open directory's: an absolute
+//! symlink to a file inside is served, as before. Checking every request that way instead cost 8% of the
 //! server's CPU (a readlink per request, under `wrk` on 4 KiB files).
 //!
 //! An open directory is the directory it was, wherever it is moved: a root replaced under

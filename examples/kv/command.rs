@@ -219,25 +219,21 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     }
 }
 
-/// How many bytes of a client's unknown command Redis quotes: of its name, and of its
-/// arguments together.
-const QUOTED: usize = 128;
-
 /// Redis 7.0's refusal of a command it does not know, byte for byte: the name, then the
 /// first arguments, each quoted and followed by a space, while fewer than 128 bytes of them
 /// were written, each cut to what is left of the 128 (`processCommand`'s `'%.*s' `).
 fn unknown_command(name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) {
     let mut text = b"ERR unknown command '".to_vec();
-    text.extend_from_slice(replies::c_text(name, QUOTED));
+    text.extend_from_slice(replies::c_text(name, replies::QUOTED));
     text.extend_from_slice(b"', with args beginning with: ");
     let quoted_from = text.len();
     for arg in args {
         let written = text.len() - quoted_from;
-        if written >= QUOTED {
+        if written >= replies::QUOTED {
             break;
         }
         text.push(b'\'');
-        text.extend_from_slice(replies::c_text(arg, QUOTED - written));
+        text.extend_from_slice(replies::c_text(arg, replies::QUOTED - written));
         text.extend_from_slice(b"' ");
     }
     replies::error_bytes(out, &text);

@@ -22,7 +22,9 @@ fn parameters() -> [(&'static str, String); 7] {
     ]
 }
 
-/// Redis 7.0.15's CONFIG HELP, line for line (an array of statuses), though kv answers only GET and HELP (as MEMORY HELP: a client reads the text, and the other subcommands' errors say the rest).
+/// Redis 7.0.15's CONFIG HELP, line for line (an array of statuses), though kv answers only
+/// GET and HELP (as MEMORY HELP: a client reads the text, and the other subcommands' errors
+/// say the rest).
 const HELP: [&str; 11] = [
     "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GET <pattern>",

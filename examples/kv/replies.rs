@@ -49,6 +49,10 @@ pub fn error_bytes(out: &mut Vec<u8>, text: &[u8]) {
     line(out, b'-', text);
 }
 
+/// How many bytes of a client's name Redis quotes in an error (`%.128s`): of an unknown
+/// command's or subcommand's name, and of an unknown command's arguments together.
+pub const QUOTED: usize = 128;
+
 /// A client's bytes as Redis quotes them in an error, through C's `%.*s`: at most `max`
 /// bytes, and none from the first NUL on (Redis' strings are NUL-terminated for printf).
 /// Other bytes, controls and invalid UTF-8 included, go out as they came.

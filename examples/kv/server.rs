@@ -68,7 +68,8 @@ pub fn time(out: &mut Vec<u8>) {
     replies::bulk(out, now.subsec_micros().to_string().as_bytes());
 }
 
-/// Redis 7.0.15's COMMAND HELP, line for line (an array of statuses), though kv answers only COUNT, DOCS, INFO (those two with no entries) and HELP.
+/// Redis 7.0.15's COMMAND HELP, line for line (an array of statuses), though kv answers only
+/// COUNT, DOCS, INFO (those two with no entries) and HELP.
 const HELP: [&str; 21] = [
     "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "(no subcommand)",

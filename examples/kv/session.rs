@@ -118,7 +118,8 @@ fn server_map(session: &Session, out: &mut Vec<u8>) {
     replies::array(out, 0);
 }
 
-/// Redis 7.0.15's CLIENT HELP, line for line (an array of statuses), though kv answers only ID, GETNAME, SETNAME, SETINFO and HELP.
+/// Redis 7.0.15's CLIENT HELP, line for line (an array of statuses), though kv answers only
+/// ID, GETNAME, SETNAME, SETINFO and HELP.
 const HELP: [&str; 48] = [
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CACHING (YES|NO)",
@@ -201,7 +202,7 @@ fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
 /// Redis' error for a subcommand `command` does not have, byte for byte: the name as
 /// `%.128s` prints it (`replies::c_text`).
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> Vec<u8> {
-    let sub = replies::c_text(sub, 128);
+    let sub = replies::c_text(sub, replies::QUOTED);
     [&b"ERR unknown subcommand '"[..], sub, b"'. Try ", command.as_bytes(), b" HELP."].concat()
 }
 

@@ -347,10 +347,9 @@ impl TcpBuilder {
 
     /// Binds and listens on the first address of `addr` that works, on the current core.
     /// Accepted connections inherit the listener's options (Linux copies keepalive,
-    /// nodelay, linger, buffer sizes and TOS to them). A host name is
-    /// resolved here, by std's resolver in the calling thread (it may wait on DNS, stalling the
-    /// core): bind numeric addresses on a core, or resolve first with
-    /// [`lookup_host`](crate::lookup_host).
+    /// nodelay, linger, buffer sizes and TOS to them). A host name is resolved here, by
+    /// std's resolver in the calling thread (it may wait on DNS, stalling the core): bind
+    /// numeric addresses on a core, or resolve first with [`lookup_host`](crate::lookup_host).
     pub fn listen<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
         socket::first_ok(socket::resolve(addr)?, |addr| {
             let socket = self.socket(&addr)?;

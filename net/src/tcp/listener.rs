@@ -52,10 +52,9 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds and listens on the first address of `addr` that works, with [`TcpBuilder`]'s
-    /// defaults. A host name is
-    /// resolved here, by std's resolver in the calling thread (it may wait on DNS, stalling the
-    /// core): bind numeric addresses on a core, or resolve first with
-    /// [`lookup_host`](crate::lookup_host).
+    /// defaults. A host name is resolved here, by std's resolver in the calling thread (it
+    /// may wait on DNS, stalling the core): bind numeric addresses on a core, or resolve
+    /// first with [`lookup_host`](crate::lookup_host).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         TcpBuilder::new().listen(addr)
     }
@@ -77,8 +76,9 @@ impl TcpListener {
     /// took off the kernel's queue and no accept has returned are closed (TCP ones reset),
     /// not handed over: after a first accept, the multishot accept it armed keeps taking
     /// arriving connections (up to 64) whether or not an accept waits, and a dropped accept
-    /// may have taken one. Convert a listener before its first accept to hand over all. The port no longer counts as one this process holds: a later
-    /// `bind` of it is refused while the std listener lives.
+    /// may have taken one. Convert a listener before its first accept to hand over all. The
+    /// port no longer counts as one this process holds: a later `bind` of it is refused while
+    /// the std listener lives.
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         Ok(socket::into_std(self.source)?.into())
     }
