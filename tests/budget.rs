@@ -122,3 +122,51 @@ fn a_task_receiving_from_a_cross_core_channel_that_stays_full_lets_a_timer_task_
         ticker.await.unwrap();
     });
 }
+
+/// This core's reactor polls so far (a task's view of `Runtime::stats`).
+fn reactor_polls() -> u64 {
+    let core = ringpoll::current_core().expect("on a core");
+    ringpoll::Handle::current().stats()[core].reactor_polls
+}
+
+#[test]
+fn a_task_that_wakes_itself_runs_again_only_after_the_reactor_was_polled() {
+    // A self-wake (yield_now, or the budget's own once spent) puts the task behind the
+    // reactor, as tokio defers it: a task yielding in a loop, alone on its core, used to be
+    // polled up to 128 times in one pass before a timer or a socket was looked at.
+    let rt = support::one_core_runtime();
+    let yielder = rt.spawn_on(0, || async {
+        let mut unpolled = 0;
+        for _ in 0..1000 {
+            let before = reactor_polls();
+            ringpoll::yield_now().await;
+            unpolled += u32::from(reactor_polls() == before);
+        }
+        unpolled
+    });
+    let unpolled = support::join_within(yielder, 10);
+    assert_eq!(unpolled, 0, "{unpolled} of 1000 yields ran again before a reactor poll");
+}
+
+#[test]
+fn a_task_whose_budget_is_spent_runs_again_only_after_the_reactor_was_polled() {
+    const SENT: u32 = 100_000;
+    let (tx, mut rx) = cross_core::unbounded();
+    std::thread::spawn(move || (0..SENT).for_each(|i| tx.try_send(i).unwrap())).join().unwrap();
+    let rt = support::one_core_runtime();
+    let receiver = rt.spawn_on(0, move || async move {
+        // The most messages taken between two reactor polls: one budget's worth.
+        let (mut most, mut run, mut last) = (0u32, 0u32, reactor_polls());
+        for i in 0..SENT {
+            assert_eq!(rx.recv().await, Some(i), "in order");
+            let now = reactor_polls();
+            run = if now == last { run + 1 } else { 1 };
+            (last, most) = (now, most.max(run));
+        }
+        most
+    });
+    let most = support::join_within(receiver, 20);
+    let budget = 128; // ringpoll_reactor::budget::PER_POLL, as tokio's
+    assert!(most <= budget, "{most} messages taken between two reactor polls (budget {budget})");
+    assert!(most >= budget / 2, "the budget, not something else, made the task yield: {most}");
+}

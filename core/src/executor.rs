@@ -170,8 +170,10 @@ impl Executor {
             if self.shutdown.get() {
                 return Ok(());
             }
-            if self.scheduler.has_queued() || main_woken() {
+            if self.scheduler.has_queued() || self.scheduler.has_deferred() || main_woken() {
                 self.reactor.poll(Some(Duration::ZERO))?;
+                // Tasks that woke themselves run now, behind those the poll woke.
+                self.scheduler.requeue_deferred();
                 continue;
             }
             if self.spin_for_work(&main_woken)? {

@@ -7,8 +7,15 @@
 //!
 //! A task is in the queue at most once: `scheduled` is set when it is queued and cleared when
 //! it is taken to be polled, so a burst of wakes costs one queue entry. While its task is being
-//! polled, a slot stays occupied but holds no task: a wake during the poll queues it again, and
-//! the executor puts the task back afterwards.
+//! polled, a slot stays occupied but holds no task, and the executor puts the task back
+//! afterwards.
+//!
+//! A task woken during its own poll (`yield_now`, an operation budget spent, any self-wake) is
+//! deferred: it waits in `deferred`, not the queue, until the executor has polled the reactor
+//! ([`Scheduler::requeue_deferred`]), then goes behind the tasks that poll woke. Otherwise it
+//! ran again in the same pass, with a fresh budget, up to the pass's 128 polls before a timer
+//! or a socket was looked at; tokio defers `yield_now` and a spent budget the same way. Tasks
+//! woken by other tasks still run in the pass (a same-core ping-pong costs no reactor poll).
 //!
 //! Only the owning thread touches any of this; wakes from elsewhere arrive through the mailbox.
 
@@ -38,6 +45,8 @@ pub(crate) struct Scheduler {
     mailbox: Arc<Mailbox>,
     slots: RefCell<Slab<Slot>>,
     queue: RefCell<VecDeque<Key>>,
+    /// Tasks woken during their own poll, queued once the reactor has been polled.
+    deferred: RefCell<Vec<Key>>,
 }
 
 /// Schedules task `key` if `mailbox` is the calling thread's core; false if it is another's
@@ -61,7 +70,12 @@ pub(crate) fn on_core() -> bool {
 
 impl Scheduler {
     pub(crate) fn new(mailbox: Arc<Mailbox>) -> Rc<Scheduler> {
-        Rc::new(Scheduler { mailbox, slots: RefCell::default(), queue: RefCell::new(VecDeque::with_capacity(256)) })
+        Rc::new(Scheduler {
+            mailbox,
+            slots: RefCell::default(),
+            queue: RefCell::new(VecDeque::with_capacity(256)),
+            deferred: RefCell::default(),
+        })
     }
 
     /// Makes this the thread's scheduler until the guard drops.
@@ -81,14 +95,35 @@ impl Scheduler {
         key
     }
 
-    /// Queues task `key` unless it is queued already or gone.
+    /// Queues task `key` unless it is queued already or gone; defers it if it is the task
+    /// being polled (its slot holds no task), so it runs after the reactor's next poll.
     #[inline]
     pub(crate) fn schedule(&self, key: Key) {
         if let Some(slot) = self.slots.borrow_mut().get_mut(key) {
             if !slot.scheduled {
                 slot.scheduled = true;
-                self.queue.borrow_mut().push_back(key);
+                if slot.task.is_some() {
+                    self.queue.borrow_mut().push_back(key);
+                } else {
+                    self.deferred.borrow_mut().push(key);
+                }
             }
+        }
+    }
+
+    /// Whether a task woke itself during this pass: the executor then polls the reactor
+    /// without sleeping, and calls [`Scheduler::requeue_deferred`].
+    #[inline]
+    pub(crate) fn has_deferred(&self) -> bool {
+        !self.deferred.borrow().is_empty()
+    }
+
+    /// Queues the deferred tasks, behind those the reactor's poll just woke.
+    #[inline]
+    pub(crate) fn requeue_deferred(&self) {
+        let mut deferred = self.deferred.borrow_mut();
+        if !deferred.is_empty() {
+            self.queue.borrow_mut().extend(deferred.drain(..));
         }
     }
 
@@ -131,6 +166,7 @@ impl Scheduler {
     pub(crate) fn take_all(&self) -> Vec<LocalTask> {
         let mut slots = std::mem::take(&mut *self.slots.borrow_mut());
         self.queue.borrow_mut().clear();
+        self.deferred.borrow_mut().clear();
         slots.iter_mut().filter_map(|(_, slot)| slot.task.take()).collect()
     }
 }
@@ -174,15 +210,24 @@ mod tests {
     }
 
     #[test]
-    fn a_wake_during_the_poll_queues_the_task_again() {
+    fn a_wake_during_the_poll_defers_the_task_until_the_reactor_was_polled() {
         let s = Scheduler::new(mailbox());
         let key = s.insert(|_| task());
+        let other = s.insert(|_| task());
         let (_, t) = s.next().unwrap();
         s.schedule(key);
         s.schedule(key);
         s.put_back(key, t);
-        assert_eq!(s.next().map(|(k, _)| k), Some(key), "polled again after the poll that woke it");
-        assert!(s.next().is_none(), "once");
+        assert!(s.has_deferred());
+        let (_, o) = s.next().expect("the other task");
+        assert!(s.next().is_none(), "deferred, not queued");
+        s.put_back(other, o);
+        s.schedule(other); // woken by the reactor's poll, say
+        s.requeue_deferred();
+        assert!(!s.has_deferred());
+        assert_eq!(s.next().map(|(k, _)| k), Some(other), "behind what the reactor woke");
+        assert_eq!(s.next().map(|(k, _)| k), Some(key), "then polled again, once");
+        assert!(s.next().is_none());
     }
 
     #[test]
@@ -206,7 +251,8 @@ mod tests {
         let (mine, theirs) = (mailbox(), mailbox());
         let s = Scheduler::new(mine.clone());
         let key = s.insert(|_| task());
-        s.next().unwrap();
+        let (_, t) = s.next().unwrap();
+        s.put_back(key, t); // polled, and waiting
         assert!(!on_core() && !wake_local(&mine, key), "no scheduler is current yet");
         let guard = s.enter();
         assert!(on_core());
