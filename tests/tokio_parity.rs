@@ -631,3 +631,32 @@ fn handles_held_by_tasks_and_jobs_outliving_the_runtime_drop_cleanly() {
     });
     assert!(join_within(job, 10), "spawn_on after the runtime dropped: Cancelled");
 }
+
+#[test]
+fn a_graceful_shutdown_with_duration_max_returns_once_the_tasks_are_done() {
+    let rt = one_core_runtime();
+    let task = rt.spawn_on(0, || async {
+        sleep(Duration::from_millis(20)).await;
+        5
+    });
+    let handle = rt.handle().clone();
+    let cancelled = within(10, move || rt.shutdown_gracefully(Duration::MAX));
+    assert_eq!(cancelled, 0, "the task finished within the grace");
+    assert_eq!(join_within(task, 10), 5);
+    handle.shutdown_gracefully(Duration::MAX); // a second request does nothing
+}
+
+#[test]
+fn a_graceful_shutdown_cancels_an_always_ready_task_once_the_grace_is_over() {
+    let rt = one_core_runtime();
+    let spinner = rt.spawn_on(0, || async {
+        loop {
+            ringpoll::yield_now().await;
+        }
+    });
+    let start = Instant::now();
+    let cancelled = within(10, move || rt.shutdown_gracefully(Duration::from_millis(50)));
+    assert_eq!(cancelled, 1);
+    assert!(start.elapsed() >= Duration::from_millis(45), "the grace was given: {:?}", start.elapsed());
+    assert!(within(10, move || spinner.join().unwrap_err()).is_cancelled());
+}

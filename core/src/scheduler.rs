@@ -19,7 +19,7 @@
 //!
 //! Only the owning thread touches any of this; wakes from elsewhere arrive through the mailbox.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -47,6 +47,9 @@ pub(crate) struct Scheduler {
     queue: RefCell<VecDeque<Key>>,
     /// Tasks woken during their own poll, queued once the reactor has been polled.
     deferred: RefCell<Vec<Key>>,
+    /// Whether `deferred` holds a task: the executor checks it every turn, and a `Cell` costs
+    /// that check no borrow flag.
+    any_deferred: Cell<bool>,
 }
 
 /// Schedules task `key` if `mailbox` is the calling thread's core; false if it is another's
@@ -75,6 +78,7 @@ impl Scheduler {
             slots: RefCell::default(),
             queue: RefCell::new(VecDeque::with_capacity(256)),
             deferred: RefCell::default(),
+            any_deferred: Cell::new(false),
         })
     }
 
@@ -106,6 +110,7 @@ impl Scheduler {
                     self.queue.borrow_mut().push_back(key);
                 } else {
                     self.deferred.borrow_mut().push(key);
+                    self.any_deferred.set(true);
                 }
             }
         }
@@ -115,15 +120,14 @@ impl Scheduler {
     /// without sleeping, and calls [`Scheduler::requeue_deferred`].
     #[inline]
     pub(crate) fn has_deferred(&self) -> bool {
-        !self.deferred.borrow().is_empty()
+        self.any_deferred.get()
     }
 
     /// Queues the deferred tasks, behind those the reactor's poll just woke.
     #[inline]
     pub(crate) fn requeue_deferred(&self) {
-        let mut deferred = self.deferred.borrow_mut();
-        if !deferred.is_empty() {
-            self.queue.borrow_mut().extend(deferred.drain(..));
+        if self.any_deferred.replace(false) {
+            self.queue.borrow_mut().extend(self.deferred.borrow_mut().drain(..));
         }
     }
 
@@ -167,6 +171,7 @@ impl Scheduler {
         let mut slots = std::mem::take(&mut *self.slots.borrow_mut());
         self.queue.borrow_mut().clear();
         self.deferred.borrow_mut().clear();
+        self.any_deferred.set(false);
         slots.iter_mut().filter_map(|(_, slot)| slot.task.take()).collect()
     }
 }
