@@ -660,3 +660,77 @@ fn a_graceful_shutdown_cancels_an_always_ready_task_once_the_grace_is_over() {
     assert!(start.elapsed() >= Duration::from_millis(45), "the grace was given: {:?}", start.elapsed());
     assert!(within(10, move || spinner.join().unwrap_err()).is_cancelled());
 }
+
+#[test]
+fn a_sleep_armed_on_one_core_completes_when_awaited_on_another() {
+    let rt = two_core_runtime();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let armed = rt.spawn_on(0, move || async move {
+        let mut nap = Box::pin(sleep(Duration::from_millis(30)));
+        assert!(!poll_once(nap.as_mut()).await, "armed in core 0's timers");
+        tx.send(nap).unwrap(); // Send, as hyper's timer wants
+    });
+    join_within(armed, 10);
+    let nap = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let start = Instant::now();
+    let woke = rt.spawn_on(1, move || async move { bounded(nap).await });
+    join_within(woke, 10);
+    assert!(start.elapsed() < Duration::from_secs(5), "re-armed on core 1");
+}
+
+#[test]
+fn timeout_at_a_past_deadline_elapses_at_once_for_a_pending_future() {
+    run(async {
+        let past = Instant::now();
+        sleep(Duration::from_millis(2)).await;
+        let start = Instant::now();
+        let pending = std::future::pending::<()>();
+        assert!(ringpoll::time::timeout_at(past, pending).await.is_err());
+        assert!(start.elapsed() < Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn join_on_a_core_panics_instead_of_stalling_it_and_the_core_runs_on() {
+    let rt = one_core_runtime();
+    let outcome = rt.spawn_on(0, || async {
+        let other = ringpoll::spawn(async { 1 });
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| other.join()));
+        let survivor = ringpoll::spawn(async { 2 });
+        (caught.is_err(), bounded(survivor).await.unwrap())
+    });
+    assert_eq!(join_within(outcome, 10), (true, 2), "documented: join on a core panics");
+}
+
+#[test]
+fn block_on_s_blocking_jobs_see_no_runtime_handle() {
+    run(async {
+        assert!(Handle::try_current().is_none(), "block_on has no runtime");
+        let seen = bounded(ringpoll::spawn_blocking(|| Handle::try_current().is_some())).await.unwrap();
+        assert!(!seen, "documented: None in block_on's blocking jobs");
+    });
+}
+
+#[test]
+fn a_job_outliving_block_on_that_queues_another_gets_cancelled_not_a_hang() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Arc::new(AtomicBool::new(false));
+    let s = started.clone();
+    run(async move {
+        ringpoll::spawn_blocking(move || {
+            s.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(100)); // block_on returns meanwhile
+            let late = ringpoll::spawn_blocking(|| 1);
+            let _ = tx.send(late.join().map_err(|e| e.is_cancelled()));
+        })
+        .detach();
+        bounded(async {
+            while !started.load(Ordering::SeqCst) {
+                sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+    });
+    let late = rx.recv_timeout(Duration::from_secs(10)).expect("the job finished");
+    assert_eq!(late, Err(true), "documented: Cancelled once block_on returned");
+}
