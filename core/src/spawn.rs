@@ -72,7 +72,9 @@ where
     handle
 }
 
-/// Yields once: the task goes to the back of its core's run queue.
+/// Yields once: the task runs again after its core has polled its reactor (timers and I/O),
+/// behind the tasks queued meanwhile, as tokio's `yield_now` defers it. Alone on its core, a
+/// task yielding in a loop so costs one reactor poll per yield (`benches/micro.rs`).
 pub async fn yield_now() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
