@@ -191,7 +191,7 @@ fn interval_ticks_at_once_then_after_a_late_tick_waits_a_full_period() {
 #[test]
 fn a_blocking_job_s_panic_is_surfaced() {
     run(async {
-        let err = bounded(ringpoll::spawn_blocking(|| panic!("blocking boom"))).await.map(|()| ()).unwrap_err();
+        let err = bounded(ringpoll::spawn_blocking(|| panic!("blocking boom"))).await.unwrap_err();
         assert!(err.is_panic() && !err.is_cancelled(), "{err:?}");
     });
 }
@@ -253,7 +253,7 @@ fn spawn_on_a_core_that_does_not_exist_panics_naming_it_and_the_runtime_is_unhar
     let rt = one_core_runtime();
     let handle = rt.handle().clone();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.spawn_on(5, || async {})));
-    let payload = caught.err().expect("documented: panics");
+    let Err(payload) = caught else { panic!("documented: spawn_on panics") };
     let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("core 5 does not exist"), "{message}");
     assert_eq!(join_within(rt.spawn_on(0, || async { 1 }), 10), 1);
