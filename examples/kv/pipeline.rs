@@ -27,7 +27,7 @@ use super::command::{plan, Plan};
 use super::direct::Direct;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine};
-use super::resp::{parse_request, Decoded, ProtocolError, MAX_LINE};
+use super::resp::{parse_request, Decoded, MAX_LINE};
 use super::session::{self, Session};
 use super::shard::Shards;
 
@@ -309,8 +309,8 @@ impl Pipeline {
                     }
                 }
                 Ok(None) => return (used, End::More),
-                Err(ProtocolError(e)) => {
-                    replies::error(&mut self.out, &format!("ERR Protocol error: {e}"));
+                Err(e) => {
+                    replies::error_bytes(&mut self.out, &e.text());
                     return (used, End::Malformed);
                 }
             }

@@ -18,11 +18,32 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// Malformed input: the connection gets `-ERR Protocol error: ...` and is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError(pub &'static str);
+pub enum ProtocolError {
+    /// Redis' words for what is wrong.
+    Malformed(&'static str),
+    /// An array's element that does not start with `$`: its first byte, which Redis quotes.
+    NotBulk(u8),
+}
+
+impl ProtocolError {
+    /// The error's text as redis-server 7 sends it (without the `-` and the CRLF): the byte
+    /// of `NotBulk` as C's `%c` prints it, then cut at a NUL as Redis cuts its strings (Redis
+    /// itself never gets there with a NUL: its search for the line's CR stops at one).
+    pub fn text(&self) -> Vec<u8> {
+        match *self {
+            ProtocolError::Malformed(words) => format!("ERR Protocol error: {words}").into_bytes(),
+            ProtocolError::NotBulk(got) => {
+                let text = [&b"ERR Protocol error: expected '$', got '"[..], &[got], b"'"].concat();
+                let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+                text[..end].to_vec()
+            }
+        }
+    }
+}
 
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Protocol error: {}", self.0)
+        f.write_str(&String::from_utf8_lossy(&self.text()))
     }
 }
 
@@ -67,9 +88,9 @@ fn array_header(buf: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
     let Some((header, at)) = line(buf, 0)? else {
         return Ok(None);
     };
-    let count = integer(&header[1..]).ok_or(ProtocolError("invalid multibulk length"))?;
+    let count = integer(&header[1..]).ok_or(ProtocolError::Malformed("invalid multibulk length"))?;
     if count > MAX_ARGS as i64 {
-        return Err(ProtocolError("invalid multibulk length"));
+        return Err(ProtocolError::Malformed("invalid multibulk length"));
     }
     Ok(Some((count.max(0) as usize, at)))
 }
@@ -87,24 +108,24 @@ fn bulk_at(buf: &[u8], at: usize, declared: usize) -> Result<Option<(usize, usiz
                 return Ok(None);
             };
             if header.first() != Some(&b'$') {
-                return Err(ProtocolError("expected '$'"));
+                return Err(ProtocolError::NotBulk(header.first().copied().unwrap_or(b'\r')));
             }
-            let len = integer(&header[1..]).ok_or(ProtocolError("invalid bulk length"))?;
+            let len = integer(&header[1..]).ok_or(ProtocolError::Malformed("invalid bulk length"))?;
             if len < 0 || len as u64 > MAX_BULK as u64 {
-                return Err(ProtocolError("invalid bulk length"));
+                return Err(ProtocolError::Malformed("invalid bulk length"));
             }
             (len as usize, body)
         }
     };
     if declared + len > MAX_REQUEST {
-        return Err(ProtocolError("request too large"));
+        return Err(ProtocolError::Malformed("request too large"));
     }
     let end = body + len;
     if buf.len() < end + 2 {
         return Ok(None);
     }
     if &buf[end..end + 2] != b"\r\n" {
-        return Err(ProtocolError("bulk string not followed by CRLF"));
+        return Err(ProtocolError::Malformed("bulk string not followed by CRLF"));
     }
     Ok(Some((body, len)))
 }
@@ -197,7 +218,7 @@ fn parse_inline<'a>(
     decoded: &mut Decoded<'a>,
 ) -> Result<Option<usize>, ProtocolError> {
     let Some(nl) = buf.iter().take(MAX_LINE + 1).position(|&b| b == b'\n') else {
-        return if buf.len() > MAX_LINE { Err(ProtocolError("too big inline request")) } else { Ok(None) };
+        return if buf.len() > MAX_LINE { Err(ProtocolError::Malformed("too big inline request")) } else { Ok(None) };
     };
     let line = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
     split_args(line, args, decoded, buf.len())?;
@@ -245,7 +266,7 @@ fn ends_word(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-const UNBALANCED: ProtocolError = ProtocolError("unbalanced quotes in request");
+const UNBALANCED: ProtocolError = ProtocolError::Malformed("unbalanced quotes in request");
 
 /// Room for the inline arguments that quotes make unlike their bytes in the input
 /// (`"a\tb"`, `'it\'s'`), which cannot be borrowed from it as the others are: one region,
@@ -277,7 +298,7 @@ impl<'a> Decoded<'a> {
         }
         // Only a caller that broke the one-input rule meets this, and not a panic.
         if self.free.len() < line.len() - at {
-            return Err(ProtocolError("inline request parsed out of its input"));
+            return Err(ProtocolError::Malformed("inline request parsed out of its input"));
         }
         let mut out = Unescaped { to: &mut *self.free, len: 0 };
         let next = unescape_arg(line, at, &mut out)?;
@@ -382,7 +403,7 @@ fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, ProtocolError> 
         }
     }
     if rest.len() > MAX_LINE {
-        return Err(ProtocolError("header line too long"));
+        return Err(ProtocolError::Malformed("header line too long"));
     }
     Ok(None)
 }
