@@ -30,6 +30,7 @@
 mod cli;
 mod command;
 mod config;
+mod config_set;
 mod conn;
 mod direct;
 mod float;
