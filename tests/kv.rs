@@ -233,6 +233,52 @@ fn flushall_async_empties_every_shard_at_once() {
     }
 }
 
+/// CLIENT LIST lists the connections of the core answering it, each with its id, addresses
+/// and name; a closed one is gone; CLIENT INFO is the asking connection's line; the options'
+/// refusals are redis-server 7.0.15's.
+#[test]
+fn client_list_shows_the_cores_connections() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let (mut a, mut b) = (connect_to_core(&rt, addr, 0), connect_to_core(&rt, addr, 0));
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("alpha").query(&mut a).unwrap();
+    let (id_a, id_b): (u64, u64) =
+        (redis::cmd("CLIENT").arg("ID").query(&mut a).unwrap(), redis::cmd("CLIENT").arg("ID").query(&mut b).unwrap());
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut b).unwrap();
+    let line = |id: u64| list.lines().find(|l| l.starts_with(&format!("id={id} "))).map(str::to_owned);
+    let line_a = line(id_a).unwrap_or_else(|| panic!("{id_a} in {list}"));
+    assert!(line_a.contains(" name=alpha ") && line_a.contains(&format!(" laddr={addr} ")), "{line_a}");
+    assert!(line(id_b).is_some_and(|l| l.contains(" name= ")), "{list}");
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut a).unwrap();
+    let without_age =
+        |l: &str| l.trim_end().split(' ').filter(|f| !f.starts_with("age=")).collect::<Vec<_>>().join(" ");
+    assert_eq!(without_age(&info), without_age(&line_a), "CLIENT INFO: the asking connection's line");
+    let only: String = redis::cmd("CLIENT").arg("LIST").arg("ID").arg(id_b).arg(999_999).query(&mut a).unwrap();
+    assert!(only.starts_with(&format!("id={id_b} ")) && only.lines().count() == 1, "{only}");
+    drop(a);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("normal").query(&mut b).unwrap();
+        if !list.contains(&format!("id={id_a} ")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "a closed connection still listed: {list}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for (request, want) in [
+        ("CLIENT LIST TYPE foo", "-ERR Unknown client type 'foo'\r\n"),
+        ("CLIENT LIST TYPE master", "$0\r\n\r\n"),
+        ("CLIENT LIST ID abc", "-ERR Invalid client ID\r\n"),
+        ("CLIENT LIST ID 0", "$0\r\n\r\n"),
+        ("CLIENT LIST ID", "-ERR syntax error\r\n"),
+        ("CLIENT LIST TYPE normal ID 1", "-ERR syntax error\r\n"),
+        ("CLIENT INFO x", "-ERR wrong number of arguments for 'client|info' command\r\n"),
+    ] {
+        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
+        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
+    }
+}
+
 /// 20,000 keys, SCAN's default COUNT: replies of 10 keys at most (as Redis' 10), every key.
 #[test]
 fn scan_takes_count_keys_a_call() {

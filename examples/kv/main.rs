@@ -28,6 +28,7 @@
 
 #[path = "../cli/mod.rs"]
 mod cli;
+mod clients;
 mod command;
 mod config;
 mod config_set;

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use ringpoll::channel::cross_core;
 use ringpoll::Handle;
 
+use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
 use super::op::{decode_all, Op};
 use super::pipeline::Slots;
@@ -185,6 +186,8 @@ pub struct Shards {
     direct_pool: RefCell<Vec<Vec<(u32, DirectReply)>>>,
     /// Connections open on this core, and requests they ran (for INFO).
     connections: Cell<usize>,
+    /// This core's connections, for CLIENT LIST.
+    clients: Clients,
     commands: Cell<u64>,
 }
 
@@ -201,6 +204,7 @@ impl Shards {
             pool: RefCell::default(),
             direct_pool: RefCell::default(),
             connections: Cell::new(0),
+            clients: Clients::default(),
             commands: Cell::new(0),
         }
     }
@@ -209,6 +213,11 @@ impl Shards {
     pub fn count_connection(&self, opened: bool) {
         let open = self.connections.get();
         self.connections.set(if opened { open + 1 } else { open.saturating_sub(1) });
+    }
+
+    /// This core's connections, for CLIENT LIST.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     /// Counts a request run by one of this core's connections.
