@@ -88,7 +88,7 @@ mod tests {
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let conn = listener.accept().unwrap().0.into_raw_fd();
         // As the completion of an orphaned accept whose listener is gone would bring it.
-        Accept::new().release_late(conn as i32);
+        Accept::new().release_late(conn);
         // Closed (a leaked descriptor would leave the client waiting), and with a reset.
         client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let err = client.read(&mut [0; 8]).expect_err("the connection is closed");
