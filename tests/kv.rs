@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use kv::admission::REDIS_MAX_CLIENTS;
 use kv::resp::{parse_request, Arrival, Decoded, ProtocolError, MAX_BULK};
 use redis::{Commands, Connection, RedisResult, Value};
 use ringpoll::Runtime;
@@ -25,7 +26,7 @@ fn runtime() -> Runtime {
 }
 
 fn start(rt: &Runtime) -> SocketAddr {
-    kv::start(rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash).expect("kv server").addr
+    kv::start(rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash, REDIS_MAX_CLIENTS).expect("kv server").addr
 }
 
 fn connect(addr: SocketAddr) -> Connection {
@@ -1529,7 +1530,7 @@ fn fuzzed_connections_never_take_the_server_down() {
 fn every_accept_mode_serves_the_sharded_store() {
     for accept in [kv::Accept::Hash, kv::Accept::Cpu, kv::Accept::Shared] {
         let rt = runtime();
-        let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), accept).expect("kv server").addr;
+        let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), accept, REDIS_MAX_CLIENTS).expect("kv server").addr;
         let mut writer = connect(addr);
         for i in 0..50 {
             let _: () = writer.set(format!("{accept:?}:{i}"), i).unwrap();
@@ -2041,4 +2042,71 @@ fn server_commands_answer_as_redis_does() {
         let got = raw_exchange(addr, format!("{flush}\r\nDBSIZE\r\nRANDOMKEY\r\n").as_bytes());
         assert_eq!(got, b"+OK\r\n:0\r\n$-1\r\n", "{flush}");
     }
+}
+
+/// Past `max_clients`, a client is told so in Redis' words and closed, never left waiting
+/// unanswered; a client's close makes room for the next.
+#[test]
+fn clients_past_the_limit_are_told_so_and_closed() {
+    let rt = runtime();
+    let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash, 3).expect("kv server").addr;
+    let ping = |stream: &mut TcpStream| -> Vec<u8> {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.write_all(b"PING\r\n").unwrap();
+        let mut got = vec![0; 64];
+        let n = stream.read(&mut got).expect("an answer within 10 s");
+        got.truncate(n);
+        got
+    };
+    let mut admitted: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for stream in &mut admitted {
+        assert_eq!(ping(stream), b"+PONG\r\n");
+    }
+    let mut refused = TcpStream::connect(addr).unwrap();
+    assert_eq!(ping(&mut refused), b"-ERR max number of clients reached\r\n");
+    let mut rest = Vec::new();
+    refused.read_to_end(&mut rest).expect("the server closes the refused connection");
+    assert!(rest.is_empty(), "nothing after the refusal: {rest:?}");
+    drop(admitted.pop());
+    // The server sees the close on its own time: within 5 s, a new client gets in.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = ping(&mut TcpStream::connect(addr).unwrap());
+        if got == b"+PONG\r\n" {
+            break;
+        }
+        assert_eq!(got, b"-ERR max number of clients reached\r\n");
+        assert!(Instant::now() < deadline, "a closed client's place was never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// During a graceful shutdown a client still open on one core is served whole, its keys on
+/// the other core included, though that core has no client left of its own: the shard there
+/// lives until no client is open anywhere. (It was dropped when the drain began, and every
+/// request forwarded to it got "the shard owning this key is shutting down".) Once the client
+/// closes, the shutdown ends without cutting a task off.
+#[test]
+fn a_draining_store_serves_its_open_clients_on_every_shard() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    let stopping = std::thread::spawn(move || rt.shutdown_gracefully(Duration::from_secs(10)));
+    // The drain has begun once the listeners are closed.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "the listeners still accept 5 s into the shutdown");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Twenty keys: both shards own some (a shard owning none of them has odds of 2^-20).
+    for i in 0..20 {
+        let _: () = con.set(format!("draining:{i}"), i).expect("SET served during the drain");
+    }
+    let keys: Vec<String> = (0..20).map(|i| format!("draining:{i}")).collect();
+    assert_eq!(con.mget::<_, Vec<i64>>(&keys).unwrap(), (0..20).collect::<Vec<i64>>());
+    drop(con);
+    let started = Instant::now();
+    let cut_off = stopping.join().unwrap();
+    assert_eq!(cut_off, 0, "tasks cut off instead of ending once the client closed");
+    assert!(started.elapsed() < Duration::from_secs(5), "the shutdown took {:?} after the close", started.elapsed());
 }

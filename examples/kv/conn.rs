@@ -13,6 +13,7 @@ use std::time::Duration;
 use ringpoll::buf::BufResult;
 use ringpoll::net::TcpStream;
 
+use super::admission::REFUSAL;
 use super::direct::Direct;
 use super::pipeline::{End, Pipeline};
 use super::resp::Arrival;
@@ -99,6 +100,13 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Tells a client past the server's limit so (see `admission.rs`), and closes its connection.
+pub async fn refuse(stream: TcpStream) {
+    if stream.write_all(REFUSAL).await.0.is_ok() {
+        linger(&stream, Vec::with_capacity(512)).await;
     }
 }
 

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use ringpoll::channel::cross_core;
 use ringpoll::Handle;
 
+use super::admission::Admission;
 use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
 use super::op::{decode_all, Op};
@@ -561,14 +562,24 @@ pub async fn link(shards: Weak<Shards>, mut inbox: cross_core::Receiver<Msg>) {
 }
 
 /// Removes expired keys a step at a time, ten steps a second (`Store::sweep_step`), until
-/// the runtime starts shutting down.
-pub async fn sweep(shards: Rc<Shards>) {
+/// the runtime starts shutting down; then keeps the shard until no client is open on any core.
+/// Holding it is what keeps the shard serving: the link task holds it weakly, and once the
+/// accept loop stops the core's own connections may all be gone while another core's, in
+/// their grace, still send it requests. Released at the start of the drain, it answered a
+/// `SET` pipelined before `SHUTDOWN` from a client of the other core with "the shard owning
+/// this key is shutting down" (`tests/kv_cli.rs`, now and then under load).
+pub async fn sweep(shards: Rc<Shards>, admission: Arc<Admission>) {
     let mut draining = std::pin::pin!(ringpoll::shutdown::draining());
     loop {
         if ringpoll::time::timeout(Duration::from_millis(100), draining.as_mut()).await.is_ok() {
-            return;
+            break;
         }
         shards.store.borrow_mut().sweep_step(Instant::now());
+    }
+    // Looked at every few milliseconds: a drain is short (the grace bounds it, and the
+    // runtime cuts this task off at its end), and nothing else waits on the count.
+    while admission.open() > 0 {
+        ringpoll::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
