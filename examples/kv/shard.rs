@@ -259,7 +259,7 @@ impl Shards {
     }
 
     /// INFO, which the shard answers (it knows its core), and FLUSHALL, whose ASYNC hands the
-    /// old table to a blocking thread to be freed: a million small keys took the core 160-250
+    /// old table to a blocking thread to be freed: a million small keys took the core 160-310
     /// ms to free, every client of the core waiting (a PING's answer, measured). A small
     /// table is freed here, sooner than a thread could be woken for it.
     #[cold]
