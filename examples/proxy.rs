@@ -109,30 +109,24 @@ async fn proxy_one(client: TcpStream, upstream: SocketAddr, copy: CopyOptions) -
     }
 }
 
-/// Accepts on `listener` forever, one task per client.
-/// With `verbose`, a pair that ends in an error is logged (an upstream that does not accept
-/// in time included), one reset for being idle is not.
+/// Accepts on `listener` forever, one task per client. Out of descriptors or memory (EMFILE,
+/// ENFILE, ENOBUFS, ENOMEM), `accept_backoff` sleeps and tries again instead of spinning or
+/// giving up: closing pairs free what it needs. With `verbose`, a pair that ends in an error
+/// is logged (an upstream that does not accept in time included), one reset for being idle
+/// is not.
 pub async fn serve(listener: TcpListener, upstream: SocketAddr, copy: CopyOptions, verbose: bool) -> io::Result<()> {
     loop {
-        match listener.accept().await {
-            Ok((client, peer)) => {
-                let copy = copy.clone();
-                ringpoll::spawn(async move {
-                    // Errors end one pair only (a reset, an idle timeout, upstream down).
-                    if let Err(e) = proxy_one(client, upstream, copy).await {
-                        if verbose {
-                            eprintln!("proxy: {peer}: {e}");
-                        }
-                    }
-                })
-                .detach();
+        let (client, peer) = listener.accept_backoff().await?;
+        let copy = copy.clone();
+        ringpoll::spawn(async move {
+            // Errors end one pair only (a reset, an idle timeout, upstream down).
+            if let Err(e) = proxy_one(client, upstream, copy).await {
+                if verbose {
+                    eprintln!("proxy: {peer}: {e}");
+                }
             }
-            // Out of descriptors: back off instead of spinning; closing pairs free them.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                ringpoll::time::sleep(Duration::from_millis(10)).await;
-            }
-            Err(e) => return Err(e),
-        }
+        })
+        .detach();
     }
 }
 

@@ -849,3 +849,108 @@ fn cursor_turns_go_in_call_order() {
     let seeks_before = join_within(task, 20);
     assert!(seeks_before <= 1, "the write waited behind {seeks_before} of the loop's 20 seeks");
 }
+
+/// `into_std` hands the file to std where the cursor is (cursor I/O never moves the
+/// descriptor's offset, so without setting it std would start at 0), keeps append mode, and
+/// hands a pipe over as it is. The mirror of `from_std`, as tokio's `into_std`.
+#[test]
+fn into_std_goes_on_where_the_cursor_is() {
+    use std::io::{Read, Write};
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-into_std");
+    let path = dir.join("f");
+    std::fs::write(&path, b"header|body").unwrap();
+    run(async {
+        let file = OpenOptions::new().read(true).write(true).open(&path).await.unwrap();
+        let (n, buf) = file.read(vec![0u8; 7]).await;
+        assert_eq!(&buf[..n.unwrap()], b"header|");
+        let mut std_file = file.into_std().unwrap();
+        let mut rest = String::new();
+        std_file.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "body", "std goes on where the cursor was");
+        std_file.write_all(b"+std").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"header|body+std");
+
+        let log = OpenOptions::new().append(true).open(&path).await.unwrap();
+        let mut std_log = log.into_std().unwrap();
+        std_log.write_all(b"!").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"header|body+std!", "still appends");
+
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let pipe = File::from_std(std::fs::File::from(std::os::fd::OwnedFd::from(reader)));
+        writer.write_all(b"piped").unwrap();
+        drop(writer);
+        let mut got = String::new();
+        pipe.into_std().unwrap().read_to_string(&mut got).unwrap();
+        assert_eq!(got, "piped");
+    });
+}
+
+/// `try_clone` makes a second descriptor of the same open file: its own cursor, starting
+/// where the original's is once the cursor operation in flight is done; it outlives the
+/// original; append mode is shared. `AsFd` lends the descriptor.
+#[test]
+fn try_clone_starts_at_the_cursor_and_outlives_the_original() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let _serial = fd_lock();
+    let dir = TempDir::new("fs-try_clone");
+    let path = dir.join("f");
+    run(async {
+        let file = File::create(&path).await.unwrap();
+        assert_eq!(file.as_fd().as_raw_fd(), file.as_raw_fd());
+        let (res, _) = file.write_all(b"hello world".to_vec()).await;
+        res.unwrap();
+        assert_eq!(file.seek(SeekFrom::Start(0)).await.unwrap(), 0);
+        // A seek to the end asks for the size (statx: a ring op, or the pool on epoll), holding
+        // the cursor's turn meanwhile: the clone waits for it and starts where it leaves it.
+        let clone = {
+            let mut seek = std::pin::pin!(file.seek(SeekFrom::End(0)));
+            assert!(!poll_once(seek.as_mut()).await, "the seek is in flight");
+            let mut clone = std::pin::pin!(file.try_clone());
+            assert!(!poll_once(clone.as_mut()).await, "the clone waits for the seek's turn");
+            assert_eq!(bounded(seek).await.unwrap(), 11);
+            bounded(clone).await.unwrap()
+        };
+        assert_ne!(clone.as_raw_fd(), file.as_raw_fd(), "a descriptor of its own");
+        assert_eq!(clone.position(), 11);
+
+        // The cursors move apart.
+        assert_eq!(clone.seek(SeekFrom::Start(6)).await.unwrap(), 6);
+        let (n, buf) = clone.read(Vec::with_capacity(16)).await;
+        assert_eq!(&buf[..n.unwrap()], b"world");
+        assert_eq!(file.position(), 11, "reading the clone moved the original's cursor");
+        let (res, _) = file.write_all(b"!".to_vec()).await;
+        res.unwrap();
+        assert_eq!(clone.position(), 11);
+
+        // The clone outlives the original.
+        drop(file);
+        let (n, buf) = clone.read_at(Vec::with_capacity(16), 0).await;
+        assert_eq!(&buf[..n.unwrap()], b"hello world!");
+
+        // Append mode belongs to the open file: the clone appends too.
+        let log = OpenOptions::new().append(true).open(&path).await.unwrap();
+        let log_clone = log.try_clone().await.unwrap();
+        drop(log);
+        let (res, _) = log_clone.write_all(b"+clone".to_vec()).await;
+        res.unwrap();
+        drop((clone, log_clone));
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello world!+clone");
+    });
+}
+
+/// The descriptors `try_clone` and `into_std` make or pass on are closed with their owners.
+#[test]
+fn try_clone_and_into_std_leak_no_descriptor() {
+    let dir = TempDir::new("fs-clone-leak");
+    let path = dir.join("f");
+    std::fs::write(&path, b"x").unwrap();
+    assert_no_fd_leak(|| {
+        run(async {
+            let file = File::open(&path).await.unwrap();
+            let clone = file.try_clone().await.unwrap();
+            drop(file.into_std().unwrap());
+            drop(clone.into_std().unwrap());
+        })
+    });
+}

@@ -35,7 +35,9 @@ fn have_redis_cli() -> bool {
 /// The runtime and the server on it, the runtime built on a thread of its own (see tests/kv.rs).
 fn server() -> (Runtime, SocketAddr) {
     let rt = std::thread::spawn(two_core_runtime).join().unwrap();
-    let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash).expect("kv server").addr;
+    let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash, kv::admission::REDIS_MAX_CLIENTS)
+        .expect("kv server")
+        .addr;
     (rt, addr)
 }
 
@@ -174,4 +176,40 @@ fn shutdown_stops_the_kv_binary_as_sigterm_does() {
         assert_eq!(said[..2], ["kv: SHUTDOWN from a client", "kv: signal 15, shutting down"], "{stderr}");
         assert!(said[2].starts_with("kv: stopped in "), "{stderr}");
     }
+}
+
+/// Under a limit of 80 descriptors, the kv binary lowers its client limit (as redis-server
+/// does) so that it never runs out: of 40 clients, each sending PING in turn and keeping its
+/// connection, the first (80 - 32 reserved - 8 per core) / 2 = 16 get PONG and every other
+/// one Redis' refusal at once. Before the limit, the 17th waited in the listen queue for a
+/// descriptor that none of the first 16 gave back, and redis-benchmark hung there.
+#[test]
+fn the_kv_binary_refuses_clients_its_descriptors_cannot_hold() {
+    let Some(bin) = example("kv") else {
+        eprintln!("skipping: the kv example is not built (`cargo test` builds it, `--test` alone does not)");
+        return;
+    };
+    // `ulimit -n` sets both limits, so the binary cannot raise its soft limit past 80.
+    let script = format!("ulimit -n 80 && exec '{}' --addr 127.0.0.1:0 --cores 0,1", bin.display());
+    let server = run_example(std::path::Path::new("sh"), &["-c", &script], "kv on ");
+    let addr = server.listening_addr();
+    let mut kept = Vec::new();
+    let (mut served, mut refused) = (0, 0);
+    for _ in 0..40 {
+        let mut client = std::net::TcpStream::connect(addr).expect("connect");
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        client.write_all(b"PING\r\n").unwrap();
+        let mut got = vec![0; 64];
+        let n = client.read(&mut got).expect("an answer within 10 s, not a wait in the listen queue");
+        match &got[..n] {
+            b"+PONG\r\n" => {
+                served += 1;
+                kept.push(client);
+            }
+            b"-ERR max number of clients reached\r\n" => refused += 1,
+            other => panic!("unexpected answer {:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    assert_eq!((served, refused), (16, 24));
+    drop(kept);
 }

@@ -4,7 +4,7 @@
 
 use super::hash::Key;
 use super::memory;
-use super::op::{ExpireIf, Expiry, Only, Op, SetHow, SetReply};
+use super::op::{ExpireIf, Expiry, ExpiryRefused, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine};
 use super::resp::integer;
 use super::scan;
@@ -90,13 +90,13 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"append" => one(args[0], shards, |key| Op::Append { key, value: args[1] }),
         b"keys" => every_shard(shards, Op::Keys(args[0]), Combine::Flatten),
         b"scan" => match scan::parse(args) {
-            // Every key is a string: a scan for another type finds nothing on any shard.
-            Ok(scan) if scan.strings && scan.cursor < shards as u64 => {
-                let next = scan::next(scan.cursor, shards);
-                Plan::One(scan.cursor as usize, Op::Scan { pattern: scan.pattern, next })
+            Ok(scan) if scan.strings => {
+                let cursor = scan::Cursor::decode(scan.cursor, shards);
+                Plan::One(cursor.shard, Op::Scan { pattern: scan.pattern, cursor, count: scan.count, shards })
             }
-            Ok(scan) => answer(out, |o| {
-                scan::reply_head(o, scan::next(scan.cursor, shards));
+            // Every key is a string: a scan for another type finds nothing, and ends at once.
+            Ok(_) => answer(out, |o| {
+                scan::reply_head(o, 0);
                 replies::array(o, 0);
             }),
             Err(e) => answer(out, |o| replies::error(o, e)),
@@ -168,13 +168,14 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             },
         },
         b"dbsize" => every_shard(shards, Op::DbSize, Combine::Sum),
-        // ASYNC or SYNC: both empty the store at once here. Anything else is refused, as
-        // Redis refuses it, rather than taken for a bare FLUSHALL that empties the store.
-        // FLUSHDB empties the one database, so everything.
+        // ASYNC frees the old keys off the cores (`Shards::apply`); SYNC, and no option (Redis'
+        // `lazyfree-lazy-user-flush no`), where they are. Anything else is refused, as Redis
+        // refuses it, rather than taken for a bare FLUSHALL that empties the store. FLUSHDB
+        // empties the one database, so everything.
         b"flushall" | b"flushdb" => match args {
-            [] => every_shard(shards, Op::FlushAll, Combine::AllOk),
+            [] => every_shard(shards, Op::FlushAll { lazy: false }, Combine::AllOk),
             [how] if how.eq_ignore_ascii_case(b"async") || how.eq_ignore_ascii_case(b"sync") => {
-                every_shard(shards, Op::FlushAll, Combine::AllOk)
+                every_shard(shards, Op::FlushAll { lazy: how.eq_ignore_ascii_case(b"async") }, Combine::AllOk)
             }
             _ => answer(out, |o| replies::error(o, SYNTAX)),
         },
@@ -326,13 +327,18 @@ fn set_options(options: &[&[u8]]) -> Result<SetHow, &'static str> {
 }
 
 /// GETEX's options after its key (PERSIST, or one of EX, PX, EXAT, PXAT and its amount), read
-/// by [`expiry_options`]; `Keep` (the key's time unchanged) without an option.
-fn getex_options(options: &[&[u8]]) -> Result<Expiry, &'static str> {
-    match expiry_options(options, b"persist", INVALID_GETEX_EXPIRY, |_| false)? {
-        (Some(expiry), _) => Ok(expiry),
+/// by [`read_expiry_options`]; `Keep` (the key's time unchanged) without an option. A syntax
+/// error is the command's to answer, but an amount Redis refuses is the shard's: Redis looks
+/// the key up before it reads the amount, so `GETEX nokey EX 0` is nil, not an error.
+fn getex_options(options: &[&[u8]]) -> Result<Result<Expiry, ExpiryRefused>, &'static str> {
+    Ok(match read_expiry_options(options, b"persist", |_| false)? {
+        (Some((kind, amount)), _) => match integer(amount) {
+            None => Err(ExpiryRefused::NotAnInteger),
+            Some(amount) => kind.expiry(amount, INVALID_GETEX_EXPIRY).map_err(|_| ExpiryRefused::InvalidTime),
+        },
         (None, true) => Ok(Expiry::Clear),
         (None, false) => Ok(Expiry::Keep),
-    }
+    })
 }
 
 /// Reads the options of SET or GETEX as Redis 7 reads them: all of them first, in any case
@@ -347,9 +353,27 @@ fn expiry_options(
     options: &[&[u8]],
     flag: &[u8],
     invalid: &'static str,
-    mut other: impl FnMut(&[u8]) -> bool,
+    other: impl FnMut(&[u8]) -> bool,
 ) -> Result<(Option<Expiry>, bool), &'static str> {
-    let (mut expiry, mut flagged): (Option<(ExpiryOption, &[u8])>, bool) = (None, false);
+    let (expiry, flagged) = read_expiry_options(options, flag, other)?;
+    let expiry = match expiry {
+        Some((kind, amount)) => Some(kind.expiry(integer(amount).ok_or(NOT_AN_INTEGER)?, invalid)?),
+        None => None,
+    };
+    Ok((expiry, flagged))
+}
+
+/// An expiry option as given: its kind and its amount, unread.
+type GivenExpiry<'a> = (ExpiryOption, &'a [u8]);
+
+/// The syntax part of [`expiry_options`]: the kind of expiry given and its amount unread,
+/// and whether `flag` was given.
+fn read_expiry_options<'a>(
+    options: &[&'a [u8]],
+    flag: &[u8],
+    mut other: impl FnMut(&[u8]) -> bool,
+) -> Result<(Option<GivenExpiry<'a>>, bool), &'static str> {
+    let (mut expiry, mut flagged): (Option<GivenExpiry<'a>>, bool) = (None, false);
     let mut options = options.iter();
     while let Some(option) = options.next() {
         if option.eq_ignore_ascii_case(flag) && expiry.is_none() {
@@ -358,15 +382,11 @@ fn expiry_options(
             if flagged || expiry.is_some_and(|(given, _)| given != kind) {
                 return Err(SYNTAX);
             }
-            expiry = Some((kind, options.next().ok_or(SYNTAX)?));
+            expiry = Some((kind, *options.next().ok_or(SYNTAX)?));
         } else if !other(option) {
             return Err(SYNTAX);
         }
     }
-    let expiry = match expiry {
-        Some((kind, amount)) => Some(kind.expiry(integer(amount).ok_or(NOT_AN_INTEGER)?, invalid)?),
-        None => None,
-    };
     Ok((expiry, flagged))
 }
 

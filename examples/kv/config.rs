@@ -1,7 +1,8 @@
 //! CONFIG GET, answered with the few parameters kv has a true value for, in Redis' names:
 //! clients and tools ask these at start-up (redis-benchmark asks `save` and `appendonly`,
-//! job queues ask `maxmemory-policy`). Nothing can be set.
+//! job queues ask `maxmemory-policy`). CONFIG SET (`config_set.rs`) changes none of them.
 
+use super::config_set;
 use super::glob;
 use super::replies;
 use super::resp::MAX_BULK;
@@ -23,7 +24,7 @@ fn parameters() -> [(&'static str, String); 7] {
 }
 
 /// Redis 7.0.15's CONFIG HELP, line for line (an array of statuses), though kv answers only
-/// GET and HELP (as MEMORY HELP: a client reads the text, and the other subcommands' errors
+/// GET, SET (of the values it has) and HELP (as MEMORY HELP: a client reads the text, and the other subcommands' errors
 /// say the rest).
 const HELP: [&str; 11] = [
     "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -39,7 +40,7 @@ const HELP: [&str; 11] = [
     "    Prints this help.",
 ];
 
-/// CONFIG (`args` after the name, at least one): GET, HELP, or Redis 7's errors.
+/// CONFIG (`args` after the name, at least one): GET, SET, HELP, or Redis 7's errors.
 pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
     let (sub, names) = args.split_first().expect("CONFIG's arity was checked");
     if sub.eq_ignore_ascii_case(b"help") {
@@ -47,6 +48,9 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
             [] => replies::help(out, &HELP),
             _ => replies::error(out, "ERR wrong number of arguments for 'config|help' command"),
         };
+    }
+    if sub.eq_ignore_ascii_case(b"set") {
+        return config_set::answer(names, out);
     }
     if !sub.eq_ignore_ascii_case(b"get") {
         return replies::error_bytes(out, &unknown_subcommand(sub, "CONFIG"));
@@ -111,6 +115,7 @@ mod tests {
         );
         assert_eq!(config(&["GET", "*"]).lines().next(), Some("*14"));
         assert_eq!(config(&["GET"]), "-ERR wrong number of arguments for 'config|get' command\r\n");
-        assert_eq!(config(&["SET", "maxmemory", "1"]), "-ERR unknown subcommand 'SET'. Try CONFIG HELP.\r\n");
+        assert_eq!(config(&["SET", "maxmemory", "0"]), "+OK\r\n");
+        assert_eq!(config(&["RESETSTAT"]), "-ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP.\r\n");
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use ringpoll::buf::BufResult;
 use ringpoll::net::TcpStream;
 
+use super::admission::REFUSAL;
 use super::direct::Direct;
 use super::pipeline::{End, Pipeline};
 use super::resp::Arrival;
@@ -29,14 +30,15 @@ const LINGER: Duration = Duration::from_secs(1);
 /// gets `-ERR Protocol error: ...` before the close, as Redis does).
 pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
     shards.count_connection(true);
-    let _counted = Counted(shards);
+    let mut pipeline = Pipeline::new(READ_SIZE);
+    shards.clients().open(pipeline.client_id(), &stream);
+    let _counted = Counted(shards, pipeline.client_id());
     // The start of a request not complete yet; most reads end on a request's end, and are
     // parsed where they were read.
     let mut partial = Vec::new();
     // How far the request at the front of `partial` has arrived: it runs once whole.
     let mut arrival = Arrival::default();
     let mut read_buf = Vec::with_capacity(READ_SIZE);
-    let mut pipeline = Pipeline::new(READ_SIZE);
     // Other cores may write replies to this client (one at a time) if the store is sharded.
     let mut direct = (shards.count() > 1).then(|| Direct::new(&stream).ok()).flatten();
     // Set when a run stopped at the reply budget with complete requests left in `partial`:
@@ -101,6 +103,13 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
     }
 }
 
+/// Tells a client past the server's limit so (see `admission.rs`), and closes its connection.
+pub async fn refuse(stream: TcpStream) {
+    if stream.write_all(REFUSAL).await.0.is_ok() {
+        linger(&stream, Vec::with_capacity(512)).await;
+    }
+}
+
 /// Ends a connection so that its client gets every reply written: the write half is shut
 /// (FIN after the replies), then what the client still sends is read and dropped until it
 /// closes, for at most `LINGER`. Closed at once with input unread (a client that pipelined
@@ -124,12 +133,13 @@ async fn linger(stream: &TcpStream, mut buf: Vec<u8>) {
     let _ = ringpoll::time::timeout(LINGER, drain).await;
 }
 
-/// Counts its connection closed when dropped, however `serve` ends.
-struct Counted<'a>(&'a Shards);
+/// Counts its connection (of this id) closed when dropped, however `serve` ends.
+struct Counted<'a>(&'a Shards, u64);
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
         self.0.count_connection(false);
+        self.0.clients().close(self.1);
     }
 }
 

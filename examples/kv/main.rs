@@ -5,7 +5,7 @@
 //! run under the normal scheduling policy: see `run` for why not SCHED_BATCH.
 //!
 //! ```text
-//! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
+//! cargo run --release --example kv -- [--addr HOST:PORT] [--cores 0,1] [--driver uring|epoll|auto] [--accept hash|cpu|shared] [--maxclients N]
 //! redis-cli -p 6380 set greeting hello
 //! ```
 //! Commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, as Redis 7 takes them; NX
@@ -24,12 +24,16 @@
 //! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
 //! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
 //! ID, GETNAME, SETNAME, SETINFO and HELP (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
-//! --memkeys, --stat and --latency work against it. Runs until SIGINT, SIGTERM or SHUTDOWN.
+//! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused as Redis
+//! refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 
+pub mod admission;
 #[path = "../cli/mod.rs"]
 mod cli;
+mod clients;
 mod command;
 mod config;
+mod config_set;
 mod conn;
 mod direct;
 mod float;
@@ -52,6 +56,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ringpoll::channel::cross_core;
@@ -59,18 +64,22 @@ use ringpoll::net::{SharedListener, TcpBuilder, TcpListener};
 use ringpoll::signal::ShutdownSignals;
 use ringpoll::{DriverChoice, Runtime};
 
+use admission::{Admission, REDIS_MAX_CLIENTS};
 use shard::{Peers, Shards};
 
 /// How long open connections may run on after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
 
-const USAGE: &str = "usage: kv [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--accept hash|cpu|shared]
+const USAGE: &str = "usage: kv [--addr HOST:PORT] [--cores LIST] [--driver uring|epoll|auto] [--accept hash|cpu|shared] [--maxclients N]
   --addr HOST:PORT     where every core listens (default 127.0.0.1:6380; names are resolved)
   --cores LIST         CPUs to run on, e.g. 0,1 or 0-3 (default: every CPU); each owns a shard of the keys
   --driver KIND        uring, epoll or auto (default: RINGPOLL_DRIVER, else auto)
   --accept MODE        how connections reach the cores: hash (SO_REUSEPORT, the default), cpu
                        (steered to the core on the CPU that received them) or shared (one
-                       listener without SO_REUSEPORT)";
+                       listener without SO_REUSEPORT)
+  --maxclients N       clients served at once, across the cores (default 10000, as Redis); lowered,
+                       as Redis lowers it, to what the limit on open descriptors allows; a
+                       client past it gets -ERR max number of clients reached";
 
 /// How connections reach the cores (see `ringpoll::net::tcp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +109,8 @@ struct Args {
     cores: Option<Vec<usize>>,
     driver: DriverChoice,
     accept: Accept,
+    /// `--maxclients`, if given.
+    max_clients: Option<usize>,
 }
 
 fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
@@ -108,6 +119,7 @@ fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
         cores: None,
         driver: DriverChoice::from_env().map_err(|e| cli::Stop::Bad(e.to_string()))?,
         accept: Accept::Hash,
+        max_clients: None,
     };
     while let Some(flag) = flags.next_flag()? {
         match flag.as_str() {
@@ -115,6 +127,7 @@ fn parse_args(flags: &mut cli::Flags) -> Result<Args, cli::Stop> {
             "--cores" => args.cores = Some(flags.cores()?),
             "--driver" => args.driver = flags.value()?,
             "--accept" => args.accept = flags.value()?,
+            "--maxclients" => args.max_clients = Some(flags.value()?),
             _ => return Err(flags.unknown()),
         }
     }
@@ -141,7 +154,14 @@ fn run(args: Args) -> io::Result<()> {
         // SAFETY: kill takes no pointers; the pid is this process's own.
         unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
     };
-    let server = start_stoppable(&rt, args.addr, args.accept, Some(Box::new(shutdown)))?;
+    let wanted = args.max_clients.unwrap_or(REDIS_MAX_CLIENTS);
+    let max_clients = admission::max_clients(wanted, cli::raise_fd_limit(), rt.core_count());
+    // Said only when asked for: the default's 10,000 sharded clients take 20,032 descriptors,
+    // past many machines' limit, and lowering the default is no news.
+    if max_clients < wanted && args.max_clients.is_some() {
+        eprintln!("kv: maxclients lowered to {max_clients}: the limit on open descriptors allows no more");
+    }
+    let server = start_stoppable(&rt, args.addr, args.accept, max_clients, Some(Box::new(shutdown)))?;
     for core in 0..rt.core_count() {
         println!("core {core}: cpu {}, driver {}, kv on {}", rt.cpu_of(core), rt.driver(), server.addr);
     }
@@ -168,9 +188,10 @@ pub struct Server {
 
 /// Starts the store on every core of `rt`: a shard, its inbox and a listener on `addr`, as
 /// `accept` says. The cores bind one after the other in core order (which CPU steering
-/// needs), core 0 first, so port 0 works (`cli::listen_on_each_core`).
-pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept) -> io::Result<Server> {
-    start_stoppable(rt, addr, accept, None)
+/// needs), core 0 first, so port 0 works (`cli::listen_on_each_core`). It serves at most
+/// `max_clients` clients at once.
+pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept, max_clients: usize) -> io::Result<Server> {
+    start_stoppable(rt, addr, accept, max_clients, None)
 }
 
 /// As [`start`], with what SHUTDOWN does (without it, SHUTDOWN is refused).
@@ -178,6 +199,7 @@ pub fn start_stoppable(
     rt: &Runtime,
     addr: SocketAddr,
     accept: Accept,
+    max_clients: usize,
     shutdown: Option<shard::Shutdown>,
 ) -> io::Result<Server> {
     let shared = match accept {
@@ -192,27 +214,38 @@ pub fn start_stoppable(
     // answer another (two cores answering each other into full inboxes would deadlock).
     let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..rt.core_count()).map(|_| cross_core::unbounded()).unzip();
     let peers = Peers::stopped_by(inboxes, shutdown);
+    let admission = Admission::new(max_clients);
     let mut receivers = receivers.into_iter();
     let (addr, cores) = cli::listen_on_each_core(rt, addr, listen, |core| {
         let (peers, inbox) = (peers.clone(), receivers.next().expect("an inbox per core"));
+        let admission = admission.clone();
         move |listener| async move {
             let shards = Rc::new(Shards::new(core, peers));
             ringpoll::spawn(shard::link(Rc::downgrade(&shards), inbox)).detach();
-            ringpoll::spawn(shard::sweep(shards.clone())).detach();
-            serve(listener, shards).await
+            ringpoll::spawn(shard::sweep(shards.clone(), admission.clone())).detach();
+            serve(listener, shards, admission).await
         }
     })?;
     Ok(Server { addr, cores })
 }
 
-/// Accepts connections on this core until the runtime shuts down.
-async fn serve(listener: TcpListener, shards: Rc<Shards>) -> io::Result<()> {
+/// Accepts connections on this core until the runtime shuts down; those past `admission`'s
+/// limit are told so and closed.
+async fn serve(listener: TcpListener, shards: Rc<Shards>, admission: Arc<Admission>) -> io::Result<()> {
     loop {
         match listener.accept_backoff().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
+                let Some(admitted) = admission.admit() else {
+                    ringpoll::spawn(conn::refuse(stream)).detach();
+                    continue;
+                };
                 let shards = shards.clone();
-                ringpoll::spawn(async move { conn::serve(stream, &shards).await }).detach();
+                ringpoll::spawn(async move {
+                    let _admitted = admitted;
+                    conn::serve(stream, &shards).await
+                })
+                .detach();
             }
             Err(e) if ringpoll::shutdown::is_shutting_down(&e) => return Ok(()),
             Err(e) => return Err(e),

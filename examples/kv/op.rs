@@ -5,6 +5,7 @@
 //! operation.
 
 use super::hash::Key;
+use super::scan::Cursor;
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +48,18 @@ pub enum Op<'a> {
     /// GET, then DEL.
     GetDel(Key<'a>),
     /// GETEX: GET, then the key's expiry time becomes `Keep` (unchanged: no option),
-    /// `Clear` (PERSIST) or the time given.
-    GetEx(Key<'a>, Expiry),
+    /// `Clear` (PERSIST) or the time given; an amount Redis refuses is refused here, where
+    /// the key is, only if there is a key (no key is nil, as Redis looks the key up first).
+    GetEx(Key<'a>, Result<Expiry, ExpiryRefused>),
     /// KEYS: this shard's live keys that match the pattern.
     Keys(&'a [u8]),
-    /// SCAN of this shard (`scan.rs`): the cursor `next`, then the keys KEYS `pattern`
-    /// would give.
+    /// One SCAN call on this shard (`scan.rs`): from `cursor`, up to `count` keys before
+    /// `pattern` filters them; the next cursor counts `shards` shards.
     Scan {
         pattern: &'a [u8],
-        next: u64,
+        cursor: Cursor,
+        count: u64,
+        shards: usize,
     },
     /// TYPE: `string` for a key, `none` for no key.
     Type(Key<'a>),
@@ -70,7 +74,10 @@ pub enum Op<'a> {
     /// MEMORY STATS and DOCTOR: the shard's keys and the bytes they take (`memory.rs`).
     MemoryStats,
     DbSize,
-    FlushAll,
+    /// FLUSHALL: every key gone; with ASYNC (`lazy`), the old table freed off the core.
+    FlushAll {
+        lazy: bool,
+    },
     /// The shard's section of INFO.
     Info,
     /// GETRANGE (and SUBSTR): the bytes of the value from `start` to `end`, both included,
@@ -121,6 +128,8 @@ impl Op<'_> {
     /// budget, where it is known, not a guess (see `pipeline.rs`).
     pub fn reply_size(&self) -> ReplySize {
         match self {
+            // A refusal is an error, however short the values are.
+            Op::GetEx(_, Err(_)) => ReplySize::Small,
             Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) => ReplySize::Value,
             Op::SetWith { how, .. } if how.reply == SetReply::Old => ReplySize::Value,
             // A float's text can take thousands of digits (1e4000 is written out in full).
@@ -241,6 +250,47 @@ pub enum Expiry {
     At(u64),
 }
 
+/// Why GETEX's expiry amount is refused, once its key is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryRefused {
+    /// Not an integer Redis reads.
+    NotAnInteger,
+    /// Zero or less, or past the last Unix time in milliseconds an i64 holds.
+    InvalidTime,
+}
+
+impl ExpiryRefused {
+    /// Redis 7's error for it.
+    pub fn text(self) -> &'static str {
+        match self {
+            ExpiryRefused::NotAnInteger => "ERR value is not an integer or out of range",
+            ExpiryRefused::InvalidTime => "ERR invalid expire time in 'getex' command",
+        }
+    }
+}
+
+/// GETEX's expiry kinds past [`Expiry`]'s four: its refusals.
+const GETEX_NOT_AN_INTEGER: u8 = 4;
+const GETEX_INVALID_TIME: u8 = 5;
+
+/// GETEX's expiry, or its refusal, as a kind byte and a number.
+fn getex_bits(expiry: Result<Expiry, ExpiryRefused>) -> (u8, u64) {
+    match expiry {
+        Ok(expiry) => expiry.bits(),
+        Err(ExpiryRefused::NotAnInteger) => (GETEX_NOT_AN_INTEGER, 0),
+        Err(ExpiryRefused::InvalidTime) => (GETEX_INVALID_TIME, 0),
+    }
+}
+
+/// The inverse of [`getex_bits`]; `None` for a kind it never writes.
+fn getex_from_bits(kind: u8, ms: u64) -> Option<Result<Expiry, ExpiryRefused>> {
+    match kind {
+        GETEX_NOT_AN_INTEGER => Some(Err(ExpiryRefused::NotAnInteger)),
+        GETEX_INVALID_TIME => Some(Err(ExpiryRefused::InvalidTime)),
+        kind => Expiry::from_bits(kind, ms).map(Ok),
+    }
+}
+
 impl Expiry {
     /// Its kind in two bits, and its time (zero for a kind without one).
     fn bits(self) -> (u8, u64) {
@@ -280,14 +330,15 @@ const INFO: u8 = 11;
 const PTTL: u8 = 12;
 const PERSIST: u8 = 13;
 const GETDEL: u8 = 14;
-/// GETEX: a byte for the expiry's kind and a number, as for SET with options.
+/// GETEX: a byte for the expiry's kind (or its refusal) and a number, as for SET with options.
 const GETEX: u8 = 15;
 /// KEYS: the pattern travels as the key, unhashed.
 const KEYS: u8 = 16;
 const TYPE: u8 = 17;
 const STRLEN: u8 = 18;
 const APPEND: u8 = 19;
-/// SCAN: the pattern travels as KEYS' does, the next cursor as the number.
+/// SCAN: the pattern travels as KEYS' does, the cursor's position as the number, and its
+/// shard and epoch, the count and the shards as the value's bytes ([`scan_bytes`]).
 const SCAN: u8 = 20;
 const MEMORY_USAGE: u8 = 21;
 /// INCRBYFLOAT: the increment's text travels as the value.
@@ -327,6 +378,7 @@ impl<'a> Op<'a> {
         // GETRANGE's end travels as bytes of the value; set in its arm only, so no other
         // operation pays for it.
         let end_bytes: [u8; 8];
+        let scan_value: [u8; SCAN_BYTES];
         let (tag, flags, key, value, number): (u8, u8, Key<'_>, &[u8], u64) = match *self {
             Op::Get(key) => (GET, 0, key, &[], 0),
             Op::Set { key, value } => (SET, 0, key, value, 0),
@@ -345,18 +397,21 @@ impl<'a> Op<'a> {
             Op::Persist(key) => (PERSIST, 0, key, &[], 0),
             Op::GetDel(key) => (GETDEL, 0, key, &[], 0),
             Op::GetEx(key, expiry) => {
-                let (kind, ms) = expiry.bits();
+                let (kind, ms) = getex_bits(expiry);
                 (GETEX, kind, key, &[], ms)
             }
             Op::Keys(pattern) => (KEYS, 0, Key { bytes: pattern, hash: 0 }, &[], 0),
-            Op::Scan { pattern, next } => (SCAN, 0, Key { bytes: pattern, hash: 0 }, &[], next),
+            Op::Scan { pattern, cursor, count, shards } => {
+                scan_value = scan_bytes(cursor, count, shards);
+                (SCAN, 0, Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
+            }
             Op::Type(key) => (TYPE, 0, key, &[], 0),
             Op::Strlen(key) => (STRLEN, 0, key, &[], 0),
             Op::Append { key, value } => (APPEND, 0, key, value, 0),
             Op::MemoryUsage(key) => (MEMORY_USAGE, 0, key, &[], 0),
             Op::MemoryStats => (MEMORY_STATS, 0, NO_KEY, &[], 0),
             Op::DbSize => (DBSIZE, 0, NO_KEY, &[], 0),
-            Op::FlushAll => (FLUSHALL, 0, NO_KEY, &[], 0),
+            Op::FlushAll { lazy } => (FLUSHALL, u8::from(lazy), NO_KEY, &[], 0),
             Op::Info => (INFO, 0, NO_KEY, &[], 0),
             Op::GetRange { key, start, end } => {
                 end_bytes = end.to_le_bytes();
@@ -423,16 +478,16 @@ impl<'a> Op<'a> {
             PTTL => Op::Pttl(key),
             PERSIST => Op::Persist(key),
             GETDEL => Op::GetDel(key),
-            GETEX => Op::GetEx(key, Expiry::from_bits(flags, number)?),
+            GETEX => Op::GetEx(key, getex_from_bits(flags, number)?),
             KEYS => Op::Keys(key.bytes),
-            SCAN => Op::Scan { pattern: key.bytes, next: number },
+            SCAN => scan_from_bytes(key.bytes, number, value)?,
             TYPE => Op::Type(key),
             STRLEN => Op::Strlen(key),
             APPEND => Op::Append { key, value },
             MEMORY_USAGE => Op::MemoryUsage(key),
             MEMORY_STATS => Op::MemoryStats,
             DBSIZE => Op::DbSize,
-            FLUSHALL => Op::FlushAll,
+            FLUSHALL => Op::FlushAll { lazy: flags != 0 },
             INFO => Op::Info,
             // The rarer operations, out of line: this match is inlined into the loop over
             // every batch, the forwarded GET's and SET's path.
@@ -440,6 +495,30 @@ impl<'a> Op<'a> {
         };
         Some((op, buf.len() - rest.len() + value_len))
     }
+}
+
+/// The bytes of a SCAN's value: the cursor's shard (u32), its epoch (u16), the count (u64)
+/// and the shards (u32), little-endian.
+const SCAN_BYTES: usize = 18;
+
+fn scan_bytes(cursor: Cursor, count: u64, shards: usize) -> [u8; SCAN_BYTES] {
+    let mut bytes = [0; SCAN_BYTES];
+    bytes[..4].copy_from_slice(&(cursor.shard as u32).to_le_bytes());
+    bytes[4..6].copy_from_slice(&cursor.epoch.to_le_bytes());
+    bytes[6..14].copy_from_slice(&count.to_le_bytes());
+    bytes[14..].copy_from_slice(&(shards as u32).to_le_bytes());
+    bytes
+}
+
+/// The inverse of [`scan_bytes`], with the pattern and the position; `None` for a value of
+/// another size.
+fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, value: &[u8]) -> Option<Op<'a>> {
+    let bytes: &[u8; SCAN_BYTES] = value.try_into().ok()?;
+    let shard = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
+    let epoch = u16::from_le_bytes(bytes[4..6].try_into().ok()?);
+    let count = u64::from_le_bytes(bytes[6..14].try_into().ok()?);
+    let shards = u32::from_le_bytes(bytes[14..].try_into().ok()?) as usize;
+    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch }, count, shards })
 }
 
 /// Every operation of a batch, in order.
@@ -480,12 +559,19 @@ mod tests {
             Op::Pttl(key(b"pt")),
             Op::Persist(key(b"p")),
             Op::GetDel(key(b"gd")),
-            Op::GetEx(key(b"ge"), Expiry::Keep),
-            Op::GetEx(key(b"ge"), Expiry::Clear),
-            Op::GetEx(key(b"ge"), Expiry::After(7)),
-            Op::GetEx(key(b"ge"), Expiry::At(u64::MAX >> 1)),
+            Op::GetEx(key(b"ge"), Ok(Expiry::Keep)),
+            Op::GetEx(key(b"ge"), Ok(Expiry::Clear)),
+            Op::GetEx(key(b"ge"), Ok(Expiry::After(7))),
+            Op::GetEx(key(b"ge"), Ok(Expiry::At(u64::MAX >> 1))),
+            Op::GetEx(key(b"ge"), Err(ExpiryRefused::NotAnInteger)),
+            Op::GetEx(key(b"ge"), Err(ExpiryRefused::InvalidTime)),
             Op::Keys(b"h?llo*"),
-            Op::Scan { pattern: b"k*", next: u64::MAX },
+            Op::Scan {
+                pattern: b"k*",
+                cursor: Cursor { shard: 3, position: u64::MAX, epoch: 7 },
+                count: 10,
+                shards: 4,
+            },
             Op::Type(key(b"ty")),
             Op::Strlen(key(b"sl")),
             Op::Append { key: key(b"ap"), value: b"tail" },
@@ -494,7 +580,8 @@ mod tests {
             Op::IncrByFloat { key: key(b"f"), by: b"-1.5e3" },
             Op::MsetNx(b"encoded sets"),
             Op::DbSize,
-            Op::FlushAll,
+            Op::FlushAll { lazy: false },
+            Op::FlushAll { lazy: true },
             Op::Info,
             Op::GetRange { key: key(b"gr"), start: i64::MIN, end: -1 },
             Op::SetRange { key: key(b"sr"), offset: 5, value: b"hi" },
@@ -523,9 +610,9 @@ mod tests {
             assert_eq!(Op::decode(&op), None, "flags {bad:#b}");
         }
         let mut op = Vec::new();
-        Op::GetEx(Key::new(b"k"), Expiry::Keep).encode(&mut op);
+        Op::GetEx(Key::new(b"k"), Ok(Expiry::Keep)).encode(&mut op);
         assert!(Op::decode(&op).is_some());
-        op[1] = 4;
-        assert_eq!(Op::decode(&op), None, "GETEX's expiry kind 4");
+        op[1] = 6;
+        assert_eq!(Op::decode(&op), None, "GETEX's expiry kind 6");
     }
 }

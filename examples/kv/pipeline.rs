@@ -27,7 +27,7 @@ use super::command::{plan, Plan};
 use super::direct::Direct;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine};
-use super::resp::{parse_request, Decoded, ProtocolError, MAX_LINE};
+use super::resp::{parse_request, Decoded, MAX_LINE};
 use super::session::{self, Session};
 use super::shard::Shards;
 
@@ -216,6 +216,11 @@ pub struct Pipeline {
 const MIN_FORWARD_COST: usize = REPLY_BUDGET / MAX_FORWARDED;
 
 impl Pipeline {
+    /// The id of the connection it serves (CLIENT ID).
+    pub fn client_id(&self) -> u64 {
+        self.session.id()
+    }
+
     /// An empty pipeline.
     pub fn new(capacity: usize) -> Pipeline {
         Pipeline {
@@ -279,7 +284,7 @@ impl Pipeline {
                             replies::ok(&mut self.out);
                             return (used, End::Quit);
                         }
-                        Plan::Session => session::answer(args, &mut self.session, &mut self.out),
+                        Plan::Session => session::answer(args, &mut self.session, shards.clients(), &mut self.out),
                         // Redis closes the connection without a reply once it stops.
                         Plan::Shutdown if shards.shut_down() => return (used, End::Quit),
                         Plan::Shutdown => replies::error(&mut self.out, "ERR Errors trying to SHUTDOWN. Check logs."),
@@ -309,8 +314,8 @@ impl Pipeline {
                     }
                 }
                 Ok(None) => return (used, End::More),
-                Err(ProtocolError(e)) => {
-                    replies::error(&mut self.out, &format!("ERR Protocol error: {e}"));
+                Err(e) => {
+                    replies::error_bytes(&mut self.out, &e.text());
                     return (used, End::Malformed);
                 }
             }

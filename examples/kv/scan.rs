@@ -1,9 +1,13 @@
-//! SCAN's arguments, read as redis-server 7.0.15 reads them. The cursor names the shard
-//! (the core) to scan next: each call answers with every key of that shard that matches,
-//! and the next shard's number, or 0 after the last. A key present for the whole iteration
-//! is in its shard when that shard is scanned, so it is returned, as Redis promises; COUNT
-//! is a hint in Redis, and here a shard's matches come whole (one pass over its table, as
-//! KEYS makes).
+//! SCAN's arguments, read as redis-server 7.0.15 reads them, and its cursor. The cursor
+//! names a shard (a core) and a place in that shard's table: each call walks the table from
+//! there, as Redis' `dictScan` walks its buckets, until it has taken COUNT keys (before MATCH
+//! filters them) or looked at ten times as many buckets, and answers with the cursor of
+//! where it stopped, the next shard's start after the shard's last bucket, and 0 after the
+//! last shard's. Deletes and writes leave the other entries where they are, so a key present
+//! for the whole iteration is met once its bucket is reached, as Redis promises; a table
+//! that grows or rehashes moves its entries, and the cursor carries the table's layout
+//! epoch (`Store::layout_epoch`) so that a cursor from before the move starts its shard
+//! again (keys may come twice, which Redis allows too).
 
 use super::replies;
 use super::resp::integer;
@@ -11,14 +15,19 @@ use super::resp::integer;
 /// One SCAN call, its arguments checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scan<'a> {
-    /// The cursor: the shard to scan.
+    /// The cursor as the client sent it ([`Cursor::decode`] reads it).
     pub cursor: u64,
+    /// COUNT (10 without one, as in Redis): how many keys a call takes before MATCH.
+    pub count: u64,
     /// MATCH's pattern (`*` without one).
     pub pattern: &'a [u8],
     /// Whether TYPE lets strings through (no TYPE, or TYPE string): every key here is one,
     /// so any other type matches nothing.
     pub strings: bool,
 }
+
+/// Redis' COUNT when none is given.
+const DEFAULT_COUNT: u64 = 10;
 
 const INVALID_CURSOR: &str = "ERR invalid cursor";
 const SYNTAX: &str = "ERR syntax error";
@@ -29,13 +38,14 @@ const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 /// winning; an option given twice counts its last.
 pub fn parse<'a>(args: &[&'a [u8]]) -> Result<Scan<'a>, &'static str> {
     let (cursor, mut options) = args.split_first().ok_or(SYNTAX)?;
-    let mut scan = Scan { cursor: cursor_value(cursor).ok_or(INVALID_CURSOR)?, pattern: b"*", strings: true };
+    let cursor = cursor_value(cursor).ok_or(INVALID_CURSOR)?;
+    let mut scan = Scan { cursor, count: DEFAULT_COUNT, pattern: b"*", strings: true };
     while let Some((option, rest)) = options.split_first() {
         let [value, rest @ ..] = rest else { return Err(SYNTAX) };
         let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
         if is(b"count") {
             match integer(value) {
-                Some(1..) => {}
+                Some(count @ 1..) => scan.count = count.unsigned_abs(),
                 Some(_) => return Err(SYNTAX),
                 None => return Err(NOT_AN_INTEGER),
             }
@@ -71,12 +81,35 @@ fn cursor_value(text: &[u8]) -> Option<u64> {
     Some(if negative { n.wrapping_neg() } else { n })
 }
 
-/// The cursor that follows a scan of shard `cursor` of `shards`: the next shard's, or 0
-/// after the last. A cursor past the last shard (not one this server gave) ends at once.
-pub fn next(cursor: u64, shards: usize) -> u64 {
-    match cursor.checked_add(1) {
-        Some(next) if next < shards as u64 => next,
-        _ => 0,
+/// Where a scan is: the shard, the bucket of its table to look at next, and the table's
+/// layout epoch when the cursor was given (the low 16 bits: a cursor 65,536 moves old is
+/// taken for a current one, which no scan lives to see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub shard: usize,
+    pub position: u64,
+    pub epoch: u16,
+}
+
+impl Cursor {
+    /// The start of shard `shard`'s table.
+    pub fn start(shard: usize) -> Cursor {
+        Cursor { shard, position: 0, epoch: 0 }
+    }
+
+    /// The cursor a client sent, for a store of `shards` shards: any number is one (a
+    /// position past the table ends the shard), so a made-up cursor cannot go wrong.
+    pub fn decode(raw: u64, shards: usize) -> Cursor {
+        let shards = shards.max(1) as u64;
+        let rest = raw / shards;
+        Cursor { shard: (raw % shards) as usize, position: rest >> 16, epoch: rest as u16 }
+    }
+
+    /// The number the client gets: 0 only for the start of shard 0, which is where a scan
+    /// starts and never a place it stops at. A table's buckets are far fewer than 2^40, so
+    /// the position, shifted and multiplied by the shards, fits.
+    pub fn encode(self, shards: usize) -> u64 {
+        (self.position << 16 | u64::from(self.epoch)) * shards as u64 + self.shard as u64
     }
 }
 
@@ -122,11 +155,11 @@ mod tests {
 
     #[test]
     fn options_read_as_redis_reads_them() {
-        let all = Scan { cursor: 0, pattern: b"*", strings: true };
+        let all = Scan { cursor: 0, count: 10, pattern: b"*", strings: true };
         assert_eq!(scan(&["0"]), Ok(all));
         assert_eq!(
             scan(&["1", "MATCH", "a*", "count", "2147483648", "Type", "STRING"]),
-            Ok(Scan { cursor: 1, pattern: b"a*", ..all })
+            Ok(Scan { cursor: 1, count: 2147483648, pattern: b"a*", ..all })
         );
         assert_eq!(scan(&["0", "match", "a*", "match", "b*"]), Ok(Scan { pattern: b"b*", ..all }));
         assert_eq!(scan(&["0", "type", "string", "type", "hash"]), Ok(Scan { strings: false, ..all }));
@@ -150,9 +183,19 @@ mod tests {
     }
 
     #[test]
-    fn the_cursor_walks_the_shards_then_ends() {
-        assert_eq!([0, 1, 2].map(|c| next(c, 3)), [1, 2, 0]);
-        assert_eq!(next(0, 1), 0, "one shard: one call");
-        assert_eq!([3, u64::MAX].map(|c| next(c, 3)), [0, 0], "past the last shard");
+    fn cursors_round_trip_and_any_number_is_one() {
+        for shards in [1, 2, 3, 64] {
+            for cursor in [
+                Cursor::start(0),
+                Cursor::start(shards - 1),
+                Cursor { shard: shards - 1, position: 1, epoch: 0 },
+                Cursor { shard: 0, position: 1 << 38, epoch: u16::MAX },
+            ] {
+                assert_eq!(Cursor::decode(cursor.encode(shards), shards), cursor, "{shards} shards");
+            }
+            assert_eq!(Cursor::start(0).encode(shards), 0, "the start is 0");
+            assert!(Cursor::decode(u64::MAX, shards).shard < shards, "a made-up cursor names a shard");
+        }
+        assert_eq!(Cursor::decode(7, 2), Cursor { shard: 1, position: 0, epoch: 3 });
     }
 }

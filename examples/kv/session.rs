@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::clients::Clients;
 use super::replies;
 use super::resp::integer;
 
@@ -24,13 +25,19 @@ impl Session {
     pub fn new() -> Session {
         Session { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), name: None }
     }
+
+    /// The connection's id (CLIENT ID).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
-/// Answers the request `args` (HELLO or CLIENT, its name first) for `session`.
-pub fn answer(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
+/// Answers the request `args` (HELLO or CLIENT, its name first) for `session`, one of the
+/// connections of `clients` (its core's).
+pub fn answer(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Vec<u8>) {
     match args.split_first() {
-        Some((name, args)) if name.eq_ignore_ascii_case(b"hello") => hello(args, session, out),
-        Some((_, args)) => client(args, session, out),
+        Some((name, args)) if name.eq_ignore_ascii_case(b"hello") => hello(args, session, clients, out),
+        Some((_, args)) => client(args, session, clients, out),
         None => {}
     }
 }
@@ -66,7 +73,7 @@ pub fn auth(args: &[&[u8]], out: &mut Vec<u8>) {
 /// not speak), then each option acted on as it is read, in order (an unknown user stops
 /// there, a name is set before a later option is refused); the answer is the server's map
 /// as a RESP2 array.
-fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
+fn hello(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Vec<u8>) {
     let Some((version, mut options)) = args.split_first() else { return server_map(session, out) };
     match integer(version) {
         Some(2) => {}
@@ -86,7 +93,7 @@ fn hello(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
                 if !valid_name(given) {
                     return replies::error(out, NAME_REFUSED);
                 }
-                set_name(session, given);
+                set_name(session, clients, given);
                 rest
             }
             _ => {
@@ -173,7 +180,7 @@ const HELP: [&str; 48] = [
 
 /// CLIENT ID, GETNAME, SETNAME, SETINFO and HELP (which Redis 7.2 has: libraries send it and
 /// kv keeps nothing of it), with Redis 7's errors for the rest.
-fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
+fn client(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Vec<u8>) {
     let Some((sub, rest)) = args.split_first() else {
         return replies::error(out, "ERR wrong number of arguments for 'client' command");
     };
@@ -185,13 +192,15 @@ fn client(args: &[&[u8]], session: &mut Session, out: &mut Vec<u8>) {
             None => replies::nil(out),
         },
         (b"setname", [name]) if valid_name(name) => {
-            set_name(session, name);
+            set_name(session, clients, name);
             replies::ok(out);
         }
         (b"setname", [_]) => replies::error(out, NAME_REFUSED),
         (b"setinfo", _) => replies::ok(out),
         (b"help", []) => replies::help(out, &HELP),
-        (b"id" | b"getname" | b"setname" | b"help", _) => {
+        (b"list", options) => clients.list(options, out),
+        (b"info", []) => clients.info(session.id, out),
+        (b"id" | b"getname" | b"setname" | b"help" | b"info", _) => {
             let sub = String::from_utf8_lossy(&lower);
             replies::error(out, &format!("ERR wrong number of arguments for 'client|{sub}' command"));
         }
@@ -212,8 +221,9 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|b| (b'!'..=b'~').contains(b))
 }
 
-fn set_name(session: &mut Session, name: &[u8]) {
+fn set_name(session: &mut Session, clients: &Clients, name: &[u8]) {
     session.name = (!name.is_empty()).then(|| name.to_vec());
+    clients.rename(session.id, name);
 }
 
 #[cfg(test)]
@@ -223,7 +233,7 @@ mod tests {
     fn run(session: &mut Session, name: &str, args: &[&str]) -> String {
         let args: Vec<&[u8]> = std::iter::once(name).chain(args.iter().copied()).map(str::as_bytes).collect();
         let mut out = Vec::new();
-        answer(&args, session, &mut out);
+        answer(&args, session, &Clients::default(), &mut out);
         String::from_utf8(out).unwrap()
     }
 

@@ -17,10 +17,11 @@ use hashbrown::HashTable;
 use super::float;
 use super::glob;
 use super::hash::{self, Key};
-use super::op::{decode_all, ExpireIf, Expiry, Only, Op, SetHow, SetReply};
+use super::op::{decode_all, ExpireIf, Expiry, ExpiryRefused, Only, Op, SetHow, SetReply};
 use super::range;
 use super::replies;
 use super::resp::{integer, MAX_BULK};
+use super::scan::Cursor;
 
 struct Entry {
     key: Vec<u8>,
@@ -118,6 +119,9 @@ pub struct Store {
     /// is published for the other cores.
     largest_value: usize,
     record: Arc<AtomicUsize>,
+    /// Counts the times the table moved its entries (it grew, or rehashed in place, or was
+    /// replaced): a SCAN cursor from an earlier epoch no longer names a place (`scan.rs`).
+    layout_epoch: u16,
 }
 
 impl Store {
@@ -154,10 +158,7 @@ impl Store {
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::Keys(pattern) => self.keys(pattern, now, out),
-            Op::Scan { pattern, next } => {
-                super::scan::reply_head(out, next);
-                self.keys(pattern, now, out);
-            }
+            Op::Scan { pattern, cursor, count, shards } => self.scan(pattern, cursor, count, shards, now, out),
             Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
             Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
             Op::Append { key, value } => self.append(key, value, now, out),
@@ -175,11 +176,15 @@ impl Store {
                 let stats = format!("keys:{}\r\ndataset_bytes:{bytes}\r\n", self.map.len());
                 replies::bulk(out, stats.as_bytes());
             }
-            Op::DbSize => {
-                self.sweep(now);
-                replies::int(out, self.map.len() as i64);
-            }
-            Op::FlushAll => {
+            // The keys stored, expired ones not yet swept included, as Redis' DBSIZE counts
+            // the keys its expiry cycle has not reclaimed yet: O(1). It swept the whole table
+            // first once, which stalled a core holding a million keys for tens of
+            // milliseconds whenever any key had a TTL; the sweeper (`sweep_step`) reclaims
+            // expired keys within a second or so, as Redis' active expiry does.
+            Op::DbSize => replies::int(out, self.map.len() as i64),
+            // ASYNC is the shard's (`Shards::apply`), which hands the table to another thread;
+            // here, or without a runtime, the keys are freed at once.
+            Op::FlushAll { .. } => {
                 self.map.clear();
                 replies::ok(out);
             }
@@ -194,6 +199,13 @@ impl Store {
     /// Keys stored (expired ones included until swept).
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Empties the store and gives its old table, for FLUSHALL ASYNC to free elsewhere:
+    /// freeing a million keys takes a core tens of milliseconds.
+    pub fn take_all(&mut self) -> impl Send + 'static {
+        self.layout_epoch = self.layout_epoch.wrapping_add(1);
+        std::mem::take(&mut self.map)
     }
 
     /// Removes the expired keys of the next [`SWEEP_STEP`] buckets of the table, going round
@@ -268,7 +280,21 @@ impl Store {
     fn insert(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
         self.wrote(value.len());
         let entry = Entry { key: key.bytes.to_vec(), value: value.to_vec(), expires };
-        self.map.insert_unique(key.hash, entry, Entry::hash);
+        self.insert_entry(key.hash, entry);
+    }
+
+    /// Files a new entry, noting a move of the table's entries for SCAN. hashbrown moves them
+    /// only when an insert finds no room left (`capacity() == len()`: it grows, or rehashes
+    /// in place to reclaim deleted slots), and either way leaves room after it; an insert into
+    /// a deleted slot when full leaves none, and moved nothing. Two compares per new key,
+    /// none for an overwrite.
+    #[inline]
+    fn insert_entry(&mut self, hash: u64, entry: Entry) {
+        let full = self.map.capacity() == self.map.len();
+        self.map.insert_unique(hash, entry, Entry::hash);
+        if full && self.map.capacity() > self.map.len() {
+            self.layout_epoch = self.layout_epoch.wrapping_add(1);
+        }
     }
 
     /// Writes `value` at `key` with the expiry time `expires`, whatever was there (a plain
@@ -358,8 +384,12 @@ impl Store {
 
     /// GETEX: the value, then the key's expiry time as `expiry` says (a Unix time already past
     /// expires the key at once, as Redis deletes it).
-    fn get_ex(&mut self, key: Key<'_>, expiry: Expiry, now: Instant, out: &mut Vec<u8>) {
+    fn get_ex(&mut self, key: Key<'_>, expiry: Result<Expiry, ExpiryRefused>, now: Instant, out: &mut Vec<u8>) {
         let Some(e) = self.live_mut(key, now) else { return replies::nil(out) };
+        let expiry = match expiry {
+            Ok(expiry) => expiry,
+            Err(refused) => return replies::error(out, refused.text()),
+        };
         replies::bulk(out, &e.value);
         e.expires = match expiry {
             Expiry::Keep => return,
@@ -369,6 +399,38 @@ impl Store {
         };
         let expiring = e.expires.is_some();
         self.note_expiry(expiring);
+    }
+
+    /// One SCAN call (`scan.rs`): from the cursor's bucket (the first if the table moved
+    /// its entries since the cursor was given), the live keys matching `pattern` among the
+    /// next `count` entries, or among those of ten times as many buckets if the table is
+    /// sparse there, as Redis' SCAN bounds its work; then the cursor of where it stopped.
+    fn scan(&self, pattern: &[u8], cursor: Cursor, count: u64, shards: usize, now: Instant, out: &mut Vec<u8>) {
+        let buckets = self.map.num_buckets();
+        let mut at = match cursor.position {
+            0 => 0,
+            _ if cursor.epoch != self.layout_epoch => 0,
+            position => position.min(buckets as u64) as usize,
+        };
+        let count = count.min(buckets as u64) as usize;
+        let (mut taken, mut looked, mut found) = (0, 0, Vec::new());
+        while at < buckets && taken < count && looked < count.saturating_mul(10) {
+            if let Some(e) = self.map.get_bucket(at) {
+                taken += 1;
+                if e.live(now) && glob::matches(pattern, &e.key) {
+                    found.push(&e.key[..]);
+                }
+            }
+            (at, looked) = (at + 1, looked + 1);
+        }
+        let next = match at < buckets {
+            true => Cursor { shard: cursor.shard, position: at as u64, epoch: self.layout_epoch }.encode(shards),
+            false if cursor.shard + 1 < shards => Cursor::start(cursor.shard + 1).encode(shards),
+            false => 0,
+        };
+        super::scan::reply_head(out, next);
+        replies::array(out, found.len());
+        found.iter().for_each(|key| replies::bulk(out, key));
     }
 
     /// KEYS: an array of this shard's live keys that match `pattern`.
@@ -452,7 +514,7 @@ impl Store {
         if !same && !refused {
             let Entry { value, expires, .. } = self.remove(from).expect("the source, found live above");
             self.remove(to);
-            self.map.insert_unique(to.hash, Entry { key: to.bytes.to_vec(), value, expires }, Entry::hash);
+            self.insert_entry(to.hash, Entry { key: to.bytes.to_vec(), value, expires });
         }
         if only_new {
             replies::int(out, i64::from(!refused));
@@ -461,15 +523,13 @@ impl Store {
         }
     }
 
-    /// RANDOMKEY: one of this shard's live keys, picked at random (by a walk of the table:
-    /// hashbrown has no random access, so this is linear in the keys), or nil if none.
-    #[inline(never)]
     /// RANDOMKEY: a live key, each as likely as any other. Each entry fills one bucket of
     /// the table, so a random bucket holding a live entry is a fair pick, found in about
     /// two tries at the table's usual load. Walking to the nth entry instead took 4 ms with
     /// 2M keys on two shards, and with the sweep before it 26 ms once any key had a TTL: a
     /// core stalled for every client. A table mostly emptied (hashbrown keeps its buckets after
     /// deletes) or mostly expired misses [`RANDOM_TRIES`] times and falls back to that walk.
+    #[inline(never)]
     fn random_key(&mut self, now: Instant, out: &mut Vec<u8>) {
         let buckets = self.map.num_buckets();
         let sampled =
@@ -781,7 +841,7 @@ mod tests {
     fn getex_reads_then_keeps_clears_or_sets_the_keys_time() {
         let (mut store, now) = (Store::default(), Instant::now());
         let mut run = |op, at| apply(&mut store, op, at);
-        let getex = |expiry| Op::GetEx(Key::new(b"k"), expiry);
+        let getex = |expiry| Op::GetEx(Key::new(b"k"), Ok(expiry));
         assert_eq!(run(getex(Expiry::After(1_000)), now), "$-1\r\n", "no key: nil, nothing written");
         assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
         assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::Clear), now), "+OK\r\n");
@@ -795,6 +855,83 @@ mod tests {
         assert_eq!(run(Op::Pttl(Key::new(b"k")), now + Duration::from_secs(5)), ":-1\r\n", "PERSIST");
         assert_eq!(run(getex(Expiry::At(1)), now), "$1\r\nv\r\n", "the value, then gone");
         assert_eq!(run(Op::Exists(Key::new(b"k")), now), ":0\r\n");
+    }
+
+    /// One shard's SCAN from `cursor`: the next cursor and the keys, for a store of 2 shards.
+    fn scan_once(store: &mut Store, cursor: Cursor, count: u64, now: Instant) -> (u64, Vec<String>) {
+        let reply = apply(store, Op::Scan { pattern: b"*", cursor, count, shards: 2 }, now);
+        let mut lines = reply.split("\r\n").skip(2); // the array's head, the cursor's length
+        let next = lines.next().unwrap().parse().unwrap();
+        let keys = lines.skip(1).skip(1).step_by(2).filter(|k| !k.is_empty()).map(String::from).collect();
+        (next, keys)
+    }
+
+    /// A scan of shard 0 of 2 takes `count` keys a call, ends with shard 1's start (cursor
+    /// 1), and a cursor given before the table grew starts the shard again.
+    #[test]
+    fn scan_walks_the_table_count_keys_a_call_and_restarts_after_a_move() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        for i in 0..100 {
+            put(&mut store, format!("k{i}").as_bytes(), None, now);
+        }
+        let (mut cursor, mut all, mut calls) = (Cursor::start(0), Vec::new(), 0);
+        loop {
+            let (next, keys) = scan_once(&mut store, cursor, 7, now);
+            assert!(keys.len() <= 7, "{keys:?}");
+            all.extend(keys);
+            calls += 1;
+            if next == 1 {
+                break;
+            }
+            cursor = Cursor::decode(next, 2);
+            assert_eq!((cursor.shard, cursor.epoch), (0, store.layout_epoch));
+        }
+        all.sort();
+        all.dedup();
+        assert_eq!((all.len(), calls >= 100 / 7), (100, true));
+        // Stopped halfway, then the table grows: the cursor's place means nothing now.
+        let (next, first) = scan_once(&mut store, Cursor::start(0), 7, now);
+        let epoch = store.layout_epoch;
+        for i in 100..1000 {
+            put(&mut store, format!("k{i}").as_bytes(), None, now);
+        }
+        assert_ne!(store.layout_epoch, epoch, "growing moved the entries");
+        let (_, again) = scan_once(&mut store, Cursor::decode(next, 2), 7, now);
+        let (_, from_start) = scan_once(&mut store, Cursor::start(0), 7, now);
+        assert_eq!(again, from_start, "started again");
+        assert_eq!(first.len(), 7);
+    }
+
+    /// DBSIZE counts the keys stored, an expired one until the sweeper reclaims it (as
+    /// Redis' counts one until its expiry cycle does): it never walks the table.
+    #[test]
+    fn dbsize_counts_expired_keys_until_swept() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        for i in 0..100 {
+            put(&mut store, format!("k{i}").as_bytes(), (i < 60).then_some(10), now);
+        }
+        let later = now + Duration::from_millis(10);
+        assert_eq!(apply(&mut store, Op::DbSize, later), ":100\r\n", "expired, not reclaimed yet");
+        assert_eq!(apply(&mut store, Op::Exists(Key::new(b"k0")), later), ":0\r\n", "yet gone to a read");
+        store.sweep_step(later);
+        assert_eq!(apply(&mut store, Op::DbSize, later), ":40\r\n", "swept");
+    }
+
+    /// Redis looks GETEX's key up before it reads the amount: no key is nil whatever the
+    /// amount, a key gets the amount's error and keeps its value and its time.
+    #[test]
+    fn getex_refuses_a_bad_amount_only_for_a_key() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        let mut run = |op| apply(&mut store, op, now);
+        let getex = |refused| Op::GetEx(Key::new(b"k"), Err(refused));
+        for refused in [ExpiryRefused::NotAnInteger, ExpiryRefused::InvalidTime] {
+            assert_eq!(run(getex(refused)), "$-1\r\n", "{refused:?}, no key");
+        }
+        assert_eq!(run(set(b"k", b"v", Only::Always, SetReply::Ok, Expiry::After(5_000))), "+OK\r\n");
+        assert_eq!(run(getex(ExpiryRefused::NotAnInteger)), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(run(getex(ExpiryRefused::InvalidTime)), "-ERR invalid expire time in 'getex' command\r\n");
+        assert_eq!(run(Op::Pttl(Key::new(b"k"))), ":5000\r\n", "the time kept");
+        assert_eq!(run(get(b"k")), "$1\r\nv\r\n");
     }
 
     /// What a forwarded operation counts against its run's budget (`Op::reply_size`) is
@@ -825,7 +962,8 @@ mod tests {
             Op::SetRange { key: k(), offset: 3, value: b"abc" },
             Op::Rename { from: k(), to: Key::new(b"other"), only_new: false },
             Op::Rename { from: k(), to: Key::new(b"other"), only_new: true },
-            Op::FlushAll,
+            Op::GetEx(k(), Err(ExpiryRefused::NotAnInteger)),
+            Op::FlushAll { lazy: false },
         ];
         for op in ops {
             let size = op.reply_size();
@@ -834,7 +972,7 @@ mod tests {
         }
         // A value's reply: the largest value held, and its framing, at most.
         let old = SetHow { reply: SetReply::Old, ..SetHow::PLAIN };
-        let getex = Op::GetEx(k(), Expiry::Keep);
+        let getex = Op::GetEx(k(), Ok(Expiry::Keep));
         let getrange = Op::GetRange { key: k(), start: 0, end: -1 };
         for op in [Op::Get(k()), Op::GetDel(k()), getex, Op::SetWith { key: k(), value: b"v", how: old }, getrange] {
             assert_eq!(op.reply_size(), ReplySize::Value, "{op:?}");
@@ -842,7 +980,12 @@ mod tests {
             let reply = apply(&mut store, op, now);
             assert!(reply.len() <= store.largest_value + BULK_FRAMING, "{op:?}: {} bytes", reply.len());
         }
-        for op in [Op::Keys(b"*"), Op::Scan { pattern: b"*", next: 1 }, Op::Info, Op::RandomKey] {
+        for op in [
+            Op::Keys(b"*"),
+            Op::Scan { pattern: b"*", cursor: Cursor::start(1), count: 10, shards: 2 },
+            Op::Info,
+            Op::RandomKey,
+        ] {
             assert_eq!(op.reply_size(), ReplySize::Unbounded, "{op:?} answers with keys or INFO");
         }
     }

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::io::{self, Seek, SeekFrom};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -145,6 +145,90 @@ impl File {
         let file = File::from_parts(Arc::new(file.into()), append);
         file.cursor.set(offset);
         file
+    }
+
+    /// Gives the file back to std, where this `File`'s cursor is: the descriptor's offset is
+    /// set to [`position`](File::position) (cursor I/O reads and writes at positions and never
+    /// moves it), so std reads and writes on from there; a file opened to append still
+    /// appends. A file without an offset (a pipe) is handed over as it is. The mirror of
+    /// [`from_std`](File::from_std).
+    ///
+    /// If a dropped future's operation still runs on the descriptor, the std file gets a
+    /// duplicate of it (the same open file, offset included): the original closes once that
+    /// operation is done. Fails if the duplicate cannot be made (EMFILE) or the offset cannot
+    /// be set (a cursor past `i64::MAX`); the file is closed then.
+    ///
+    /// ```
+    /// # ringpoll::block_on(async {
+    /// use std::io::Read;
+    /// use ringpoll::fs::File;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ringpoll-into-std-doc-{}", std::process::id()));
+    /// std::fs::write(&path, b"header|body")?;
+    /// let file = File::open(&path).await?;
+    /// let (n, header) = file.read(vec![0u8; 7]).await;
+    /// assert_eq!(&header[..n?], b"header|");
+    /// let mut rest = String::new();
+    /// file.into_std()?.read_to_string(&mut rest)?;
+    /// assert_eq!(rest, "body");
+    /// # std::fs::remove_file(&path)?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std::fs::File> {
+        let pos = self.cursor.get();
+        let seekable = !self.unseekable();
+        let fd = match Arc::try_unwrap(self.fd) {
+            Ok(fd) => fd,
+            Err(shared) => shared.try_clone()?,
+        };
+        if seekable {
+            let pos =
+                i64::try_from(pos).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cursor past i64::MAX"))?;
+            // SAFETY: lseek on a descriptor owned here; it touches no memory.
+            if unsafe { libc::lseek(fd.as_raw_fd(), pos, libc::SEEK_SET) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(fd.into())
+    }
+
+    /// A second `File` on the same open file: a new descriptor (`dup`, close-on-exec) with a
+    /// cursor of its own, which starts where this file's cursor is once the cursor operations
+    /// already called on it are done (it waits for its turn, as they do). From then on the
+    /// two cursors move apart, and cursor operations on one do not wait for the other's.
+    ///
+    /// What the two share is what the kernel keeps per open file, not per descriptor: the
+    /// file offset (which cursor I/O neither reads nor moves: it reads and writes at the
+    /// cursor's position, so unlike tokio's clones, a read through one does not move the
+    /// other), the status flags (a file opened to append appends through both) and the file's
+    /// data. A file without an offset (a pipe, a FIFO) is one stream read or written through
+    /// both. Either may be dropped first.
+    ///
+    /// ```
+    /// # ringpoll::block_on(async {
+    /// use std::io::SeekFrom;
+    /// use ringpoll::fs::File;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ringpoll-try-clone-doc-{}", std::process::id()));
+    /// std::fs::write(&path, b"hello world")?;
+    /// let file = File::open(&path).await?;
+    /// file.seek(SeekFrom::Start(6)).await?;
+    /// let clone = file.try_clone().await?;
+    /// drop(file);
+    /// assert_eq!(clone.position(), 6);
+    /// let (n, buf) = clone.read(Vec::with_capacity(16)).await;
+    /// assert_eq!(&buf[..n?], b"world");
+    /// # std::fs::remove_file(&path)?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn try_clone(&self) -> io::Result<File> {
+        let _turn = self.cursor_turn().await;
+        let fd = self.fd.try_clone()?;
+        let clone = File::from_parts(Arc::new(fd), self.append);
+        clone.cursor.set(self.cursor.get());
+        clone.unseekable.set(self.unseekable.get());
+        clone.fs_local.set(self.fs_local.get());
+        Ok(clone)
     }
 
     /// Reads into `buf` (from its start, up to its capacity) at byte `pos`; afterwards `buf`
@@ -325,5 +409,13 @@ impl File {
 impl AsRawFd for File {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// The file's descriptor, for calls ringpoll does not wrap (`flock`, `fadvise`, `ioctl`). A
+/// call that moves the descriptor's offset does not move the cursor: see [`File::into_std`].
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }

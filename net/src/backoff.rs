@@ -2,9 +2,10 @@
 
 use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ringpoll_reactor::drain::until_draining;
+use ringpoll_reactor::{Interest, Source};
 
 /// The first pause after an exhaustion error; it doubles up to [`MAX_DELAY`].
 const FIRST_DELAY: Duration = Duration::from_millis(5);
@@ -13,8 +14,11 @@ const MAX_DELAY: Duration = Duration::from_secs(1);
 /// Calls `accept` until it yields something other than a resource-exhaustion error, sleeping
 /// between tries (5 ms, doubling up to 1 s) as Go's `http.Server` does: retrying at once
 /// would spin on the error, and giving up would end a server that a moment later could go
-/// on. The sleep ends early with the shutdown error once the runtime drains.
-pub(crate) async fn retry_when_exhausted<T, F, Fut>(mut accept: F) -> io::Result<T>
+/// on. The sleep ends early with the shutdown error once the runtime drains, and with
+/// `TimedOut` at the accept deadline of `listener`: an accept with a deadline returns by it,
+/// out of descriptors or not. The deadline is read when a pause starts, so one moved while
+/// the loop sleeps counts from the next pause (within a second).
+pub(crate) async fn retry_when_exhausted<T, F, Fut>(listener: &Source, mut accept: F) -> io::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = io::Result<T>>,
@@ -23,11 +27,8 @@ where
     loop {
         match accept().await {
             Err(e) if is_resource_exhaustion(&e) => {
-                let pause = async {
-                    ringpoll_reactor::time::sleep(delay).await;
-                    Ok(())
-                };
-                until_draining(pause).await?;
+                pause(delay, listener.deadline(Interest::Read)).await?;
+                listener.check_deadline(Interest::Read)?;
                 delay = (delay * 2).min(MAX_DELAY);
             }
             other => return other,
@@ -35,7 +36,35 @@ where
     }
 }
 
+/// Sleeps for `delay`, or until `deadline` if that comes first; fails with the shutdown error
+/// once the runtime drains.
+async fn pause(delay: Duration, deadline: Option<Instant>) -> io::Result<()> {
+    let wake = Instant::now() + delay;
+    let until = deadline.map_or(wake, |at| at.min(wake));
+    until_draining(async {
+        ringpoll_reactor::time::sleep_until(until).await;
+        Ok(())
+    })
+    .await
+}
+
 /// Errors that go away when descriptors or memory are freed.
 fn is_resource_exhaustion(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exhaustion_errno_backs_off_and_nothing_else_does() {
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert!(is_resource_exhaustion(&io::Error::from_raw_os_error(errno)), "errno {errno}");
+        }
+        for errno in [libc::ECONNABORTED, libc::EINVAL, libc::EBADF, libc::EPERM, libc::EAGAIN] {
+            assert!(!is_resource_exhaustion(&io::Error::from_raw_os_error(errno)), "errno {errno}");
+        }
+        assert!(!is_resource_exhaustion(&io::Error::other("no errno")));
+    }
 }

@@ -23,24 +23,55 @@ pub unsafe trait IoBuf: 'static {
     /// How many bytes are initialised (and will be written).
     fn bytes_init(&self) -> usize;
 
-    /// A view of part of the buffer, which owns it and gives it back with `into_inner`.
+    /// A view of part of the buffer's initialised bytes, which owns the buffer and gives it
+    /// back with `into_inner`. The range is in bytes from the buffer's start, as in slice
+    /// indexing: `buf.slice(2..5)` views what `&buf[2..5]` would.
+    ///
+    /// # Panics
+    ///
+    /// As `&bytes[range]` does, when the range does not fit the initialised bytes: its start
+    /// is past its end, or its end is past [`bytes_init`](IoBuf::bytes_init), or a bound
+    /// cannot be expressed (`..=usize::MAX`, or a start excluding `usize::MAX`).
+    ///
+    /// ```
+    /// use ringpoll::buf::IoBuf;
+    ///
+    /// let world = b"hello world".to_vec().slice(6..);
+    /// assert_eq!(world.bytes_init(), 5);
+    /// assert_eq!(world.into_inner(), b"hello world");
+    /// ```
+    ///
+    /// ```should_panic
+    /// use ringpoll::buf::IoBuf;
+    ///
+    /// // Panics: range end index 12 out of range for slice of length 11.
+    /// let _ = b"hello world".to_vec().slice(..=11);
+    /// ```
     fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
     where
         Self: Sized,
     {
-        let begin = match range.start_bound() {
-            Bound::Included(&n) => n,
-            Bound::Excluded(&n) => n + 1,
-            Bound::Unbounded => 0,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(&n) => n + 1,
-            Bound::Excluded(&n) => n,
-            Bound::Unbounded => self.bytes_init(),
-        };
-        assert!(begin <= end && end <= self.bytes_init(), "slice out of bounds");
+        let (begin, end) = checked_range(&range, self.bytes_init());
         Slice { buf: self, begin, end }
     }
+}
+
+/// The bounds of `range` within `len` bytes; panics, with std's slice-indexing messages, on a
+/// range that does not fit. Checked arithmetic: `..=usize::MAX` must not wrap to `..0`.
+fn checked_range(range: &impl RangeBounds<usize>, len: usize) -> (usize, usize) {
+    let begin = match range.start_bound() {
+        Bound::Included(&n) => n,
+        Bound::Excluded(&n) => n.checked_add(1).expect("attempted to index slice from after maximum usize"),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&n) => n.checked_add(1).expect("attempted to index slice up to maximum usize"),
+        Bound::Excluded(&n) => n,
+        Bound::Unbounded => len,
+    };
+    assert!(begin <= end, "slice index starts at {begin} but ends at {end}");
+    assert!(end <= len, "range end index {end} out of range for slice of length {len}");
+    (begin, end)
 }
 
 /// A buffer that can be read into: a stable pointer and a capacity.
@@ -313,6 +344,51 @@ mod tests {
         let view = unsafe { std::slice::from_raw_parts(s.stable_ptr(), s.bytes_init()) };
         assert_eq!(view, b"world");
         assert_eq!(s.into_inner(), b"hello world");
+    }
+
+    /// The message a panicking `f` gave.
+    fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let payload = std::panic::catch_unwind(f).expect_err("it panics");
+        match payload.downcast::<String>() {
+            Ok(s) => *s,
+            Err(p) => p.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn slice_to_usize_max_inclusive_panics_instead_of_wrapping() {
+        // `n + 1` wrapped to 0 in release, giving an empty view; in debug it overflowed.
+        let msg = panic_message(|| drop(b"abc".to_vec().slice(..=usize::MAX)));
+        assert_eq!(msg, "attempted to index slice up to maximum usize");
+        let msg = panic_message(|| drop(b"abc".to_vec().slice(1..=usize::MAX)));
+        assert_eq!(msg, "attempted to index slice up to maximum usize");
+        let after_max = (Bound::Excluded(usize::MAX), Bound::Unbounded);
+        let msg = panic_message(move || drop(b"abc".to_vec().slice(after_max)));
+        assert_eq!(msg, "attempted to index slice from after maximum usize");
+    }
+
+    #[test]
+    fn slice_out_of_range_panics_as_slice_indexing_does() {
+        let msg = panic_message(|| drop(b"abc".to_vec().slice(..4)));
+        assert_eq!(msg, "range end index 4 out of range for slice of length 3");
+        let msg = panic_message(|| drop(b"abc".to_vec().slice(..usize::MAX)));
+        assert_eq!(msg, format!("range end index {} out of range for slice of length 3", usize::MAX));
+        let msg = panic_message(|| drop(b"abc".to_vec().slice(usize::MAX..)));
+        assert_eq!(msg, format!("slice index starts at {} but ends at 3", usize::MAX));
+        #[allow(clippy::reversed_empty_ranges)]
+        let msg = panic_message(|| drop(b"abc".to_vec().slice(2..1)));
+        assert_eq!(msg, "slice index starts at 2 but ends at 1");
+    }
+
+    #[test]
+    fn slice_accepts_every_range_that_fits() {
+        let len = |s: Slice<Vec<u8>>| s.bytes_init();
+        assert_eq!(len(b"abc".to_vec().slice(..)), 3);
+        assert_eq!(len(b"abc".to_vec().slice(3..)), 0);
+        assert_eq!(len(b"abc".to_vec().slice(..=2)), 3);
+        assert_eq!(len(b"abc".to_vec().slice(1..=1)), 1);
+        assert_eq!(len(b"abc".to_vec().slice((Bound::Excluded(0), Bound::Included(2)))), 2);
+        assert_eq!(len(Vec::new().slice(0..0)), 0);
     }
 
     #[test]

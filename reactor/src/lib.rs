@@ -31,6 +31,7 @@ mod op;
 mod pool;
 mod reactor;
 #[doc(hidden)]
+pub mod sigpipe;
 pub mod slab;
 mod sockaddr;
 mod source;

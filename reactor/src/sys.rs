@@ -152,11 +152,12 @@ pub(crate) fn fcntl_int(fd: RawFd, cmd: libc::c_int, arg: libc::c_int) -> io::Re
 }
 
 /// One non-blocking `splice(2)` of up to `len` bytes between two descriptors at their current
-/// positions (one must be a pipe).
+/// positions (one must be a pipe). splice takes no MSG_NOSIGNAL: into a socket that can no
+/// longer send it would raise SIGPIPE, which `without_sigpipe` discards (EPIPE says it).
 pub(crate) fn splice(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> io::Result<usize> {
     let (null_in, null_out) = (std::ptr::null_mut(), std::ptr::null_mut());
     // SAFETY: null offsets mean "current position", the only kind pipes and sockets take.
-    syscall!(splice(from, null_in, to, null_out, len, flags)).map(|n| n as usize)
+    crate::sigpipe::without_sigpipe(|| syscall!(splice(from, null_in, to, null_out, len, flags))).map(|n| n as usize)
 }
 
 /// The socket's pending error (SO_ERROR), clearing it.

@@ -98,9 +98,11 @@ impl TcpListener {
     /// Accepts like [`TcpListener::accept`], but rides out descriptor exhaustion the way Go's
     /// `http.Server` does: on EMFILE, ENFILE, ENOBUFS or ENOMEM it sleeps (5 ms, doubling up
     /// to 1 s) and tries again, instead of spinning on the error or giving up. The connections
-    /// wait in the kernel's backlog meanwhile.
+    /// wait in the kernel's backlog meanwhile. The accept deadline
+    /// ([`set_accept_deadline`](TcpListener::set_accept_deadline)) bounds the whole call, its
+    /// sleeps included: it fails with `ErrorKind::TimedOut` at the deadline.
     pub async fn accept_backoff(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        retry_when_exhausted(|| self.accept()).await
+        retry_when_exhausted(&self.source, || self.accept()).await
     }
 
     /// Sets the accept deadline (Go's `SetDeadline` on a listener): an accept waiting now, and

@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 
 use ringpoll_fs::File;
+use ringpoll_reactor::sigpipe::without_sigpipe;
 use ringpoll_reactor::Interest;
 
 use crate::tcp::TcpStream;
@@ -26,8 +27,9 @@ impl TcpStream {
     /// Sends `len` bytes of `file` from byte `offset`, without copying them through user
     /// space. Returns how many were sent: fewer than `len` only if the file ends first. The
     /// file's cursor is not used or moved. The write deadline applies; a peer that goes away
-    /// mid-file is an error (`BrokenPipe` or `ConnectionReset`), not a signal: Rust programs
-    /// ignore SIGPIPE.
+    /// mid-file is an error (`BrokenPipe` or `ConnectionReset`), never a SIGPIPE, also in a
+    /// process that does not ignore it (sendfile(2) has no MSG_NOSIGNAL: see
+    /// `ringpoll_reactor::sigpipe`).
     ///
     /// ```no_run
     /// # async fn demo(stream: ringpoll::net::TcpStream) -> std::io::Result<()> {
@@ -43,10 +45,13 @@ impl TcpStream {
         while sent < len {
             let mut at = libc::off64_t::try_from(offset + sent).map_err(|_| io::ErrorKind::InvalidInput)?;
             let chunk = (len - sent).min(MAX_CHUNK as u64) as usize;
-            // SAFETY: both descriptors are open for the call (the stream and the file are
-            // borrowed); `at` is a live off64_t the kernel advances.
-            let n =
-                source.retry(Interest::Write, || cvt(unsafe { libc::sendfile64(sock, fd, &mut at, chunk) })).await?;
+            // sendfile takes no MSG_NOSIGNAL: a SIGPIPE it raises is discarded (EPIPE says it).
+            let call = || {
+                // SAFETY: both descriptors are open for the call (the stream and the file are
+                // borrowed); `at` is a live off64_t the kernel advances.
+                without_sigpipe(|| cvt(unsafe { libc::sendfile64(sock, fd, &mut at, chunk) }))
+            };
+            let n = source.retry(Interest::Write, call).await?;
             if n == 0 {
                 break;
             }

@@ -75,9 +75,10 @@ impl UnixListener {
     /// Accepts like [`UnixListener::accept`], but rides out descriptor exhaustion as
     /// [`TcpListener::accept_backoff`](crate::TcpListener::accept_backoff) does: on EMFILE,
     /// ENFILE, ENOBUFS or ENOMEM it sleeps (5 ms, doubling up to 1 s) and tries again. The
-    /// connections wait in the kernel's backlog meanwhile.
+    /// connections wait in the kernel's backlog meanwhile, and the accept deadline bounds the
+    /// whole call, its sleeps included.
     pub async fn accept_backoff(&self) -> io::Result<(UnixStream, SockAddr)> {
-        retry_when_exhausted(|| self.accept()).await
+        retry_when_exhausted(&self.source, || self.accept()).await
     }
 
     /// Sets the accept deadline, as [`TcpListener::set_accept_deadline`](crate::TcpListener::set_accept_deadline)

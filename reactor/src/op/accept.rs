@@ -8,7 +8,7 @@ use io_uring::{opcode, squeue, types};
 use super::{Op, Syscall};
 use crate::interest::Interest;
 use crate::sockaddr::SockAddr;
-use crate::sys::{owned, syscall};
+use crate::sys::{close_unaccepted, owned, syscall};
 use crate::uring::stash::Stash;
 
 /// Accepted sockets are non-blocking and close-on-exec.
@@ -65,5 +65,35 @@ unsafe impl Op for Accept {
         if res >= 0 {
             stash.push_accepted(fd, (owned(res), *self.addr));
         }
+    }
+
+    fn release_late(self, res: i32) {
+        if res >= 0 {
+            close_unaccepted(owned(res));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::fd::IntoRawFd;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_late_accept_on_a_closed_listener_resets_its_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let conn = listener.accept().unwrap().0.into_raw_fd();
+        // As the completion of an orphaned accept whose listener is gone would bring it.
+        Accept::new().release_late(conn);
+        // Closed (a leaked descriptor would leave the client waiting), and with a reset.
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let err = client.read(&mut [0; 8]).expect_err("the connection is closed");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
+        // An error completion carries no descriptor: nothing to close (and no panic).
+        Accept::new().release_late(-libc::ECANCELED);
     }
 }

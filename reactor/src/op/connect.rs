@@ -63,6 +63,15 @@ impl Connect {
     }
 }
 
+/// A TCP (or UDP) connect's EAGAIN is no "try again when ready": Linux says it when no local
+/// port or routing entry is free for the connection, and readiness would not announce one
+/// (an unconnected socket polls writable at once, so the wait spun, or hung once its edge was
+/// used). It ends the connect, as Go's does. Not as EAGAIN, which every caller reads as
+/// "would block": as EADDRNOTAVAIL's kind, Linux's usual word for no free local port.
+fn no_local_address() -> io::Error {
+    io::Error::new(io::ErrorKind::AddrNotAvailable, "connect: EAGAIN: no free local port or routing entry")
+}
+
 impl Syscall for Connect {
     fn interest(&self) -> Interest {
         Interest::Write
@@ -70,7 +79,8 @@ impl Syscall for Connect {
 
     /// The first call starts the connect; EINPROGRESS becomes "wait until writable", after
     /// which the second call reads the outcome from SO_ERROR. A Unix socket's EAGAIN (a full
-    /// backlog) becomes "call again after a pause" (see the module's doc).
+    /// backlog) becomes "call again after a pause" (see the module's doc); any other socket's
+    /// is an error (`no_local_address`).
     fn call(&mut self, fd: RawFd) -> io::Result<usize> {
         if self.started {
             return match take_socket_error(fd)? {
@@ -85,6 +95,7 @@ impl Syscall for Connect {
                 Err(io::ErrorKind::WouldBlock.into())
             }
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && self.is_unix() => Err(self.wait_for_room()),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Err(no_local_address()),
             res => res.map(|_| 0),
         }
     }

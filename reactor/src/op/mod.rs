@@ -110,6 +110,11 @@ pub(crate) unsafe trait Op: Syscall + Sized + 'static {
     /// The op's future was dropped but the kernel completed it with `res` (io_uring only):
     /// keep whatever it took off the socket for the next receive.
     fn keep_late(self, _res: i32, _stash: &mut Stash, _fd: RawFd) {}
+
+    /// As `keep_late`, but the source is gone too (closed while the orphaned op was in the
+    /// kernel, its cancel too late): nobody will receive again, so release what the
+    /// completion holds that dropping the op does not (an accepted descriptor).
+    fn release_late(self, _res: i32) {}
 }
 
 /// The entry's length field: at most `u32::MAX` bytes per operation.

@@ -113,12 +113,19 @@ struct Carried<O> {
     fd: RawFd,
 }
 
-/// Settles an op whose future was dropped: a receive keeps what it took, if its source lives.
+/// Settles an op whose future was dropped: a receive keeps what it took, if its source lives;
+/// if not, what it took is released. A one-shot accept that beat its closed listener's cancel
+/// brings a descriptor that no accept will return: closed here (reset, as the kernel resets a
+/// closed listener's queue), or it leaked. One-shot accepts serve kernels before 5.19 (no
+/// multishot accept) and the connections dropped one-shot accepts took; on newer kernels a
+/// listener's multishot accept, which closes its own late connections, takes the rest.
 impl<O: Op> Late for Carried<O> {
     fn settle(self, done: Completion, stash: &mut Stash) {
         let alive = self.receiving.as_ref().is_none_or(Receiving::source_alive);
         if alive {
             self.op.keep_late(done.result, stash, self.fd);
+        } else {
+            self.op.release_late(done.result);
         }
     }
 }
