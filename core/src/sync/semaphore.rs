@@ -59,10 +59,12 @@ impl Semaphore {
         self.state.borrow().permits
     }
 
-    /// Adds `n` permits, serving waiters in order.
+    /// Adds `n` permits, serving waiters in order. The count saturates at `usize::MAX`, so a
+    /// semaphore made with `usize::MAX` permits ("no limit") takes permits back without
+    /// overflowing (tokio's panics past its own maximum instead).
     pub fn add_permits(&self, n: usize) {
         let mut st = self.state.borrow_mut();
-        st.permits += n;
+        st.permits = st.permits.saturating_add(n);
         let State { permits, waiters, .. } = &mut *st;
         for w in waiters.iter_mut().filter(|w| !w.served) {
             if w.wants > *permits {
