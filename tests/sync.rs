@@ -247,9 +247,9 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F
 
 #[test]
 fn a_semaphore_of_usize_max_permits_takes_more_without_overflow() {
-    // `Semaphore::new(usize::MAX)`, "no limit", is a common idiom: a permit given back, or
-    // permits added, overflowed the count (a panic in debug builds; in release it wrapped to
-    // a handful of permits and later acquires waited for ever).
+    // `Semaphore::new(usize::MAX)`, "no limit", is a common idiom: permits added to it
+    // overflowed the count (a panic in debug builds; in release it wrapped to a handful of
+    // permits and later acquires waited for ever).
     let sem = Semaphore::new(usize::MAX);
     sem.add_permits(1);
     assert_eq!(sem.available_permits(), usize::MAX, "the count saturates");
