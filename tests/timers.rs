@@ -3,6 +3,7 @@
 mod support;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -103,4 +104,35 @@ fn dropped_timers() {
     // The reactor's gauge is updated on its next poll; let it take one.
     let _ = rt.spawn_on(0, || sleep(Duration::from_millis(2))).join();
     assert_eq!(rt.stats()[0].timers_live, 0, "no timer outlives its future");
+}
+
+/// A task whose `Sleep` is reset while it waits on something else, then polled only once
+/// woken: the polls that wake shows whether the reset re-armed the timer.
+async fn reset_then_wait_for_a_wake(to: Duration) -> Duration {
+    let mut nap = Box::pin(sleep(Duration::from_secs(3600)));
+    assert!(!poll_once(nap.as_mut()).await, "armed an hour away");
+    let start = Instant::now();
+    nap.as_mut().reset(Instant::now() + to);
+    // Not polled again: only the timer's own wake brings the task back (tokio's reset keeps
+    // the waker of the last poll, so a hand-written future may reset and return Pending).
+    let mut first = true;
+    std::future::poll_fn(|cx| {
+        if std::mem::take(&mut first) {
+            return std::task::Poll::Pending; // nap not polled: waits for a wake
+        }
+        nap.as_mut().poll(cx)
+    })
+    .await;
+    start.elapsed()
+}
+
+#[test]
+fn a_reset_sleep_wakes_its_task_at_the_new_deadline_without_another_poll() {
+    run_leak_free(async {
+        // Woken by the re-armed timer alone: a deadline ahead, then one already due.
+        for to in [Duration::from_millis(20), Duration::ZERO] {
+            let waited = bounded(ringpoll::spawn(reset_then_wait_for_a_wake(to))).await.unwrap();
+            assert!(waited >= to && waited < Duration::from_secs(5), "{waited:?} for {to:?}");
+        }
+    });
 }

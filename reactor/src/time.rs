@@ -44,10 +44,25 @@ impl Sleep {
         self.deadline
     }
 
-    /// Moves the deadline; a pending poll picks it up the next time it is polled.
+    /// Moves the deadline. An armed timer is re-armed at once with the waker of the last
+    /// poll, as tokio's `reset` does: the waiting task is woken at the new deadline even if
+    /// nothing polls the `Sleep` in between (a hand-written future may reset and return
+    /// `Pending`). Armed on another core, the timer is re-armed when next polled.
     pub fn reset(&mut self, deadline: Instant) {
-        self.disarm();
         self.deadline = deadline;
+        let Some((reactor, key)) = self.key.take() else {
+            return;
+        };
+        Reactor::with_current(|r| {
+            if r.id() != reactor {
+                return;
+            }
+            let mut timers = r.timers();
+            // A fired timer has woken its task already, which will poll this again.
+            if let Some(waker) = timers.remove(key) {
+                self.key = Some((reactor, timers.insert(deadline, waker)));
+            }
+        });
     }
 
     /// Whether the deadline has passed.
@@ -59,7 +74,7 @@ impl Sleep {
         if let Some((reactor, key)) = self.key.take() {
             Reactor::with_current(|r| {
                 if r.id() == reactor {
-                    r.timers().remove(key);
+                    drop(r.timers().remove(key));
                 }
             });
         }

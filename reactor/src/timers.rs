@@ -44,9 +44,9 @@ impl Timers {
         }
     }
 
-    /// Disarms a timer; a fired or unknown key is ignored.
-    pub fn remove(&mut self, key: TimerKey) {
-        self.armed.remove(&key);
+    /// Disarms a timer and hands back its waker; `None` for a fired or unknown key.
+    pub fn remove(&mut self, key: TimerKey) -> Option<Waker> {
+        self.armed.remove(&key)
     }
 
     /// The nearest deadline, if any timer is armed.
