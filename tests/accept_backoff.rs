@@ -94,6 +94,8 @@ fn the_proxy_serves_again_after_descriptor_exhaustion() {
 }
 
 fn proxy_rides_out_exhaustion() {
+    // Lowered before the runtime and its accepts start (see `lower_descriptor_limit`).
+    lower_descriptor_limit(64);
     run(async {
         let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
         let upstream_addr = upstream.local_addr().unwrap();
@@ -109,7 +111,12 @@ fn proxy_rides_out_exhaustion() {
         let addr = listener.local_addr().unwrap();
         let copy = CopyOptions { idle_timeout: Some(Duration::from_secs(10)), ..CopyOptions::default() };
         let serving = ringpoll::spawn(proxy_example::serve(listener, upstream_addr, copy, true));
-        let mut held = exhaust_descriptors();
+        // The proxy and the upstream wait in their accepts before the descriptors run out, as
+        // a server's do. With the limit lowered only now, their io_uring accepts, armed
+        // before it, took descriptors past it (the kernel reads the limit at submission): the
+        // proxy accepted with no descriptor free, and the test failed half the time.
+        ringpoll::time::sleep(Duration::from_millis(50)).await;
+        let mut held = take_free_descriptors();
         // One descriptor back, which the client's socket takes: the proxy's accept of its
         // connection then meets EMFILE. A blocking client on a thread, so the core runs on.
         held.pop();

@@ -73,10 +73,25 @@ pub fn assert_fds_restored(f: impl FnOnce()) {
 /// more than are open), holding them until dropped. The limit stays lowered: call it in a
 /// child process ([`rerun_as_child`](super::rerun_as_child)), never beside other tests.
 pub fn exhaust_descriptors() -> Vec<std::os::fd::OwnedFd> {
-    let limit = (open_fds() + 16) as u64;
+    lower_descriptor_limit(16);
+    take_free_descriptors()
+}
+
+/// Lowers RLIMIT_NOFILE to `room` more than are open (in a child process only, as
+/// [`exhaust_descriptors`]). An io_uring accept reads the limit when it is submitted, not
+/// when it completes: one armed before the limit was lowered takes descriptors past it. A
+/// test whose accepts are armed before it runs out of descriptors lowers the limit first,
+/// then starts them, then takes the rest with [`take_free_descriptors`].
+pub fn lower_descriptor_limit(room: usize) {
+    let limit = (open_fds() + room) as u64;
     let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
     // SAFETY: setrlimit reads a live rlimit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+}
+
+/// Takes every descriptor the process may still open under its limit, holding them until
+/// dropped.
+pub fn take_free_descriptors() -> Vec<std::os::fd::OwnedFd> {
     let null: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
     let mut held = vec![null];
     loop {
