@@ -98,3 +98,46 @@ fn zero_copy_writes_to_a_shut_socket_are_broken_pipe_even_with_sigpipe_at_its_de
     assert!(status.success(), "the child died: {status:?}, said {out:?}");
     assert!(out.contains("survived every zero-copy write"), "the child's part did not run: {out:?}");
 }
+
+const CHILD_DIRECT: &str = "RINGPOLL_TEST_WITHOUT_SIGPIPE_CHILD";
+
+/// Raises SIGPIPE on the calling thread, as the kernel does for a write into a shut socket.
+fn raise_sigpipe_on_this_thread() {
+    // SAFETY: signals the calling thread, which is alive; SIGPIPE is a valid signal.
+    assert_eq!(unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGPIPE) }, 0);
+}
+
+/// The child's part: SIGPIPE at its default action, `without_sigpipe` around a call that
+/// raised SIGPIPE yet succeeded, then around one that panics.
+fn without_sigpipe_with_sigpipe_at_default() {
+    use ringpoll_reactor::sigpipe::without_sigpipe;
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // sendfile and splice loop inside the kernel: bytes sent, then EPIPE on the next chunk,
+    // return the count sent, with the SIGPIPE that EPIPE raised pending.
+    let sent = without_sigpipe(|| {
+        raise_sigpipe_on_this_thread();
+        Ok(5)
+    });
+    assert_eq!(sent.unwrap(), 5);
+    assert!(!sigpipe_in(SigSet::Pending), "a SIGPIPE left pending after a partial write");
+    assert!(!sigpipe_in(SigSet::Blocked), "SIGPIPE left blocked after a partial write");
+    println!("survived a partial write that raised SIGPIPE");
+    let panicked = std::panic::catch_unwind(|| without_sigpipe::<()>(|| panic!("inside the call")));
+    assert!(panicked.is_err());
+    assert!(!sigpipe_in(SigSet::Blocked), "SIGPIPE left blocked by a call that panicked");
+    println!("SIGPIPE unblocked after a panic");
+}
+
+#[test]
+fn without_sigpipe_discards_a_sigpipe_of_a_call_that_succeeded_and_unblocks_after_a_panic() {
+    if std::env::var_os(CHILD_DIRECT).is_some() {
+        return without_sigpipe_with_sigpipe_at_default();
+    }
+    let _serial = fd_lock();
+    let name = "without_sigpipe_discards_a_sigpipe_of_a_call_that_succeeded_and_unblocks_after_a_panic";
+    let (status, out) = rerun_as_child(name, CHILD_DIRECT, 60);
+    assert!(status.success(), "the child died: {status:?}, said {out:?}");
+    assert!(out.contains("survived a partial write that raised SIGPIPE"), "{out:?}");
+    assert!(out.contains("SIGPIPE unblocked after a panic"), "{out:?}");
+}

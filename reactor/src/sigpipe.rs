@@ -6,8 +6,9 @@
 //! SIGPIPE, and a process that leaves it at its default action (a C host, a Rust binary built
 //! to die on a broken pipe) dies. Rust binaries ignore SIGPIPE, so for them this costs one
 //! sigaction(2) query per call; otherwise SIGPIPE is blocked on the calling thread for the
-//! call, and one it raised is taken off the thread before the mask is restored (the way
-//! libcurl and OpenSSL's callers keep SIGPIPE away on Linux).
+//! call (unblocked again if it panics), and one it raised, also by a call that returns a
+//! count (bytes sent before EPIPE), is taken off the thread before the mask is restored
+//! (the way libcurl and OpenSSL's callers keep SIGPIPE away on Linux).
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -31,13 +32,32 @@ pub fn without_sigpipe<T>(call: impl FnOnce() -> io::Result<T>) -> io::Result<T>
     if unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1 {
         return call();
     }
+    let mut blocked = Blocked { set, old, discard: true };
     let res = call();
-    if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) {
-        discard_pending(&set);
-    }
-    // SAFETY: `old` is the initialised mask the thread had; restoring it takes nothing else.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    // A call that sent bytes and then met EPIPE in the same syscall (sendfile and splice
+    // loop in the kernel) returns the count with SIGPIPE raised; only another error is sure
+    // to have raised none. Left pending, it would kill the process once unblocked.
+    blocked.discard = !matches!(&res, Err(e) if e.raw_os_error() != Some(libc::EPIPE));
+    drop(blocked);
     res
+}
+
+/// SIGPIPE blocked on the calling thread: dropped, even by a panic inside the call, it
+/// discards a pending SIGPIPE (if `discard`) and restores the thread's mask.
+struct Blocked {
+    set: libc::sigset_t,
+    old: libc::sigset_t,
+    discard: bool,
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        if self.discard {
+            discard_pending(&self.set);
+        }
+        // SAFETY: `old` is the initialised mask the thread had; restoring it takes nothing else.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
 }
 
 /// Whether SIGPIPE's action is to ignore it (what Rust's runtime sets up for a binary).
