@@ -2081,6 +2081,38 @@ fn clients_past_the_limit_are_told_so_and_closed() {
     }
 }
 
+/// A client the server is done with (QUIT, or malformed input) stops counting against
+/// `max_clients` when its last reply is written, as in Redis, which frees it then: not once
+/// the client also closes, which the server waits up to a second for (`conn::linger`).
+#[test]
+fn a_client_that_quit_frees_its_place_while_the_server_lingers() {
+    let rt = runtime();
+    let addr = kv::start(&rt, "127.0.0.1:0".parse().unwrap(), kv::Accept::Hash, 1).expect("kv server").addr;
+    let exchange = |stream: &mut TcpStream, request: &[u8]| -> Vec<u8> {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.write_all(request).unwrap();
+        let mut got = vec![0; 64];
+        let n = stream.read(&mut got).expect("an answer within 10 s");
+        got.truncate(n);
+        got
+    };
+    let mut quitting = TcpStream::connect(addr).unwrap();
+    assert_eq!(exchange(&mut quitting, b"PING\r\n"), b"+PONG\r\n");
+    assert_eq!(exchange(&mut quitting, b"QUIT\r\n"), b"+OK\r\n");
+    let quit = Instant::now();
+    // `quitting` stays open: the server lingers on it for a second.
+    loop {
+        let got = exchange(&mut TcpStream::connect(addr).unwrap(), b"PING\r\n");
+        if got == b"+PONG\r\n" {
+            break;
+        }
+        assert_eq!(got, b"-ERR max number of clients reached\r\n");
+        assert!(quit.elapsed() < Duration::from_millis(700), "the place came free only when the linger ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(quitting);
+}
+
 /// During a graceful shutdown a client still open on one core is served whole, its keys on
 /// the other core included, though that core has no client left of its own: the shard there
 /// lives until no client is open anywhere. (It was dropped when the drain began, and every

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ringpoll::buf::BufResult;
 use ringpoll::net::TcpStream;
 
-use super::admission::REFUSAL;
+use super::admission::{Admitted, REFUSAL};
 use super::direct::Direct;
 use super::pipeline::{End, Pipeline};
 use super::resp::Arrival;
@@ -27,8 +27,10 @@ const READ_SIZE: usize = 16 * 1024;
 const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves `stream` until the client closes it, sends QUIT, or sends malformed input (which
-/// gets `-ERR Protocol error: ...` before the close, as Redis does).
-pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
+/// gets `-ERR Protocol error: ...` before the close, as Redis does). `admitted` counts it
+/// against `--maxclients` until its last reply is written (Redis frees a client then), not
+/// through the linger that follows.
+pub async fn serve(stream: TcpStream, shards: &Shards, admitted: Admitted) -> io::Result<()> {
     shards.count_connection(true);
     let mut pipeline = Pipeline::new(READ_SIZE);
     shards.clients().open(pipeline.client_id(), &stream);
@@ -96,6 +98,7 @@ pub async fn serve(stream: TcpStream, shards: &Shards) -> io::Result<()> {
             End::More => resume = false,
             End::Owed => resume = true,
             End::Quit | End::Malformed => {
+                drop(admitted);
                 linger(&stream, read_buf).await;
                 return Ok(());
             }

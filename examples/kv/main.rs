@@ -241,11 +241,7 @@ async fn serve(listener: TcpListener, shards: Rc<Shards>, admission: Arc<Admissi
                     continue;
                 };
                 let shards = shards.clone();
-                ringpoll::spawn(async move {
-                    let _admitted = admitted;
-                    conn::serve(stream, &shards).await
-                })
-                .detach();
+                ringpoll::spawn(async move { conn::serve(stream, &shards, admitted).await }).detach();
             }
             Err(e) if ringpoll::shutdown::is_shutting_down(&e) => return Ok(()),
             Err(e) => return Err(e),
