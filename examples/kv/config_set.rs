@@ -22,6 +22,9 @@ const POLICIES: [&str; 8] = [
     "noeviction",
 ];
 
+/// Redis' refusal of a `proto-max-bulk-len` outside its bounds (1mb up to `i64::MAX`).
+const PROTO_MAX_BULK_LEN_BOUNDS: &str = "argument must be between 1048576 and 9223372036854775807 inclusive";
+
 /// The parameters CONFIG SET knows: kv's, those of `config::parameters`.
 const NAMES: [&str; 7] =
     ["appendonly", "databases", "maxmemory", "maxmemory-policy", "proto-max-bulk-len", "save", "timeout"];
@@ -74,7 +77,10 @@ fn check(name: &[u8], value: &[u8]) -> Result<(), &'static str> {
         b"appendonly" if value_is("no") || value_is("yes") => keeps(value_is("no")),
         b"appendonly" => Err("argument must be 'yes' or 'no'"),
         b"maxmemory" => keeps(memory(value).ok_or("argument must be a memory value")? == 0),
-        b"proto-max-bulk-len" => keeps(memory(value).ok_or("argument must be a memory value")? == MAX_BULK as u64),
+        b"proto-max-bulk-len" => match memory(value).ok_or("argument must be a memory value")? {
+            bytes @ 1_048_576..=0x7fff_ffff_ffff_ffff => keeps(bytes == MAX_BULK as u64),
+            _ => Err(PROTO_MAX_BULK_LEN_BOUNDS),
+        },
         b"maxmemory-policy" if POLICIES.iter().any(|p| value_is(p)) => keeps(value_is("noeviction")),
         b"maxmemory-policy" => Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, \
              volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"),
@@ -143,7 +149,7 @@ mod tests {
         let failed = |name: &str, why: &str| {
             format!("-ERR CONFIG SET failed (possibly related to argument '{name}') - {why}\r\n")
         };
-        let cases: [(&[&str], String); 19] = [
+        let cases: [(&[&str], String); 22] = [
             (&["foo", "bar"], "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n".into()),
             (&[], "-ERR wrong number of arguments for 'config|set' command\r\n".into()),
             (&["maxmemory"], "-ERR wrong number of arguments for 'config|set' command\r\n".into()),
@@ -153,6 +159,9 @@ mod tests {
             (&["appendonly", "maybe"], failed("appendonly", "argument must be 'yes' or 'no'")),
             (&["timeout", "-1"], failed("timeout", "argument must be between 0 and 2147483647 inclusive")),
             (&["timeout", "abc"], failed("timeout", "argument couldn't be parsed into an integer")),
+            (&["proto-max-bulk-len", "100"], failed("proto-max-bulk-len", PROTO_MAX_BULK_LEN_BOUNDS)),
+            (&["proto-max-bulk-len", "1m"], failed("proto-max-bulk-len", PROTO_MAX_BULK_LEN_BOUNDS)),
+            (&["proto-max-bulk-len", "9223372036854775808"], failed("proto-max-bulk-len", PROTO_MAX_BULK_LEN_BOUNDS)),
             (&["maxmemory", "0", "maxmemory", "1"], failed("maxmemory", "duplicate parameter")),
             (&["databases", "2"], failed("databases", "can't set immutable config")),
             (
