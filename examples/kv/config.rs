@@ -8,19 +8,22 @@ use super::replies;
 use super::resp::MAX_BULK;
 use super::session::unknown_subcommand;
 
-/// The parameters, in the order a pattern lists them. kv keeps nothing on disk, never
-/// evicts, has one database, closes no idle client, and takes bulk strings up to
-/// `MAX_BULK`.
-fn parameters() -> [(&'static str, String); 7] {
-    [
-        ("appendonly", "no".into()),
-        ("databases", "1".into()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
-        ("proto-max-bulk-len", MAX_BULK.to_string()),
-        ("save", String::new()),
-        ("timeout", "0".into()),
-    ]
+/// The parameters, in the order a pattern lists them: CONFIG GET answers each with
+/// [`value`], CONFIG SET takes each at that value only (`config_set.rs`).
+pub const PARAMETERS: [&str; 7] =
+    ["appendonly", "databases", "maxmemory", "maxmemory-policy", "proto-max-bulk-len", "save", "timeout"];
+
+/// A parameter's value. kv keeps nothing on disk, never evicts, has one database, closes no
+/// idle client, and takes bulk strings up to `MAX_BULK`.
+fn value(parameter: &str) -> String {
+    match parameter {
+        "appendonly" => "no".into(),
+        "databases" => "1".into(),
+        "maxmemory" | "timeout" => "0".into(),
+        "maxmemory-policy" => "noeviction".into(),
+        "proto-max-bulk-len" => MAX_BULK.to_string(),
+        _ => String::new(), // save: no snapshots
+    }
 }
 
 /// Redis 7.0.15's CONFIG HELP, line for line (an array of statuses), though kv answers only
@@ -71,17 +74,16 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
 /// answers under the parameter's own name; each parameter once. (Redis lists what it found
 /// in its hash table's order, which changes from run to run; here, as asked.)
 fn get<'a>(names: &[&'a [u8]]) -> Vec<(&'a [u8], String)> {
-    let table = parameters();
     let mut found: Vec<(&[u8], String)> = Vec::new();
-    let mut taken = [false; 7];
+    let mut taken = [false; PARAMETERS.len()];
     for name in names {
         let lower = name.to_ascii_lowercase();
         let is_pattern = name.iter().any(|b| b"*?[".contains(b));
-        for (i, (param, value)) in table.iter().enumerate() {
+        for (i, param) in PARAMETERS.iter().enumerate() {
             let hit = if is_pattern { glob::matches(&lower, param.as_bytes()) } else { lower == param.as_bytes() };
             if hit && !taken[i] {
                 taken[i] = true;
-                found.push((if is_pattern { param.as_bytes() } else { name }, value.clone()));
+                found.push((if is_pattern { param.as_bytes() } else { name }, value(param)));
             }
         }
     }

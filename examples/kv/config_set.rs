@@ -5,6 +5,7 @@
 //! refused with Redis' error: a parameter kv does not have gets the error Redis gives for one
 //! it does not know.
 
+use super::config::PARAMETERS;
 use super::replies;
 use super::resp::{integer, MAX_BULK};
 
@@ -25,10 +26,6 @@ const POLICIES: [&str; 8] = [
 /// Redis' refusal of a `proto-max-bulk-len` outside its bounds (1mb up to `i64::MAX`).
 const PROTO_MAX_BULK_LEN_BOUNDS: &str = "argument must be between 1048576 and 9223372036854775807 inclusive";
 
-/// The parameters CONFIG SET knows: kv's, those of `config::parameters`.
-const NAMES: [&str; 7] =
-    ["appendonly", "databases", "maxmemory", "maxmemory-policy", "proto-max-bulk-len", "save", "timeout"];
-
 /// `CONFIG SET name value [name value ...]` (`args` after SET), checked as Redis'
 /// `configSetCommand` checks it: the arity, then the names in order (the first unknown one
 /// is the error, unless an immutable or repeated name came before it), then each value.
@@ -42,7 +39,7 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
     let mut unknown: Option<&[u8]> = None;
     let mut seen = Vec::new();
     for pair in args.chunks_exact(2) {
-        let Some(name) = NAMES.iter().find(|n| pair[0].eq_ignore_ascii_case(n.as_bytes())) else {
+        let Some(name) = PARAMETERS.iter().find(|n| pair[0].eq_ignore_ascii_case(n.as_bytes())) else {
             unknown.get_or_insert(pair[0]);
             continue;
         };
@@ -98,7 +95,7 @@ fn check(name: &[u8], value: &[u8]) -> Result<(), &'static str> {
             Some(0..=2147483647) => keeps(value == b"0"),
             Some(_) => Err("argument must be between 0 and 2147483647 inclusive"),
         },
-        _ => unreachable!("a name in NAMES"),
+        _ => unreachable!("a name in PARAMETERS"),
     }
 }
 
