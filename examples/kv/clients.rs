@@ -23,7 +23,7 @@ pub struct Clients(RefCell<BTreeMap<u64, Client>>);
 
 /// What CLIENT LIST says of one connection.
 struct Client {
-    addr: Option<SocketAddr>,
+    addr: SocketAddr,
     laddr: Option<SocketAddr>,
     fd: i32,
     opened: Instant,
@@ -31,10 +31,11 @@ struct Client {
 }
 
 impl Clients {
-    /// Notes connection `id`, served over `stream`, open.
-    pub fn open(&self, id: u64, stream: &TcpStream) {
+    /// Notes connection `id`, served over `stream`, open; `peer` is the address its accept
+    /// gave (asked again, it would cost a getpeername per connection).
+    pub fn open(&self, id: u64, stream: &TcpStream, peer: SocketAddr) {
         let client = Client {
-            addr: stream.peer_addr().ok(),
+            addr: peer,
             laddr: stream.local_addr().ok(),
             fd: stream.as_raw_fd(),
             opened: Instant::now(),
@@ -121,7 +122,7 @@ impl Client {
         let _ = writeln!(
             text,
             "id={id} addr={} laddr={} fd={} name={} age={age} flags=N db=0 user=default resp=2",
-            addr(self.addr),
+            self.addr,
             addr(self.laddr),
             self.fd,
             String::from_utf8_lossy(&self.name),

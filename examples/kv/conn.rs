@@ -5,7 +5,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -30,10 +30,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// gets `-ERR Protocol error: ...` before the close, as Redis does). `admitted` counts it
 /// against `--maxclients` until its last reply is written (Redis frees a client then), not
 /// through the linger that follows.
-pub async fn serve(stream: TcpStream, shards: &Shards, admitted: Admitted) -> io::Result<()> {
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shards: &Shards, admitted: Admitted) -> io::Result<()> {
     shards.count_connection(true);
     let mut pipeline = Pipeline::new(READ_SIZE);
-    shards.clients().open(pipeline.client_id(), &stream);
+    shards.clients().open(pipeline.client_id(), &stream, peer);
     let _counted = Counted(shards, pipeline.client_id());
     // The start of a request not complete yet; most reads end on a request's end, and are
     // parsed where they were read.

@@ -234,14 +234,14 @@ pub fn start_stoppable(
 async fn serve(listener: TcpListener, shards: Rc<Shards>, admission: Arc<Admission>) -> io::Result<()> {
     loop {
         match listener.accept_backoff().await {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let Some(admitted) = admission.admit() else {
                     ringpoll::spawn(conn::refuse(stream)).detach();
                     continue;
                 };
                 let shards = shards.clone();
-                ringpoll::spawn(async move { conn::serve(stream, &shards, admitted).await }).detach();
+                ringpoll::spawn(async move { conn::serve(stream, peer, &shards, admitted).await }).detach();
             }
             Err(e) if ringpoll::shutdown::is_shutting_down(&e) => return Ok(()),
             Err(e) => return Err(e),
