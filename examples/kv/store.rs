@@ -248,8 +248,8 @@ impl Store {
         }
     }
 
-    /// Removes every expired key, at once: for the few commands that count or pick among
-    /// every key (DBSIZE, MEMORY STATS, and RANDOMKEY when sampling fails).
+    /// Removes every expired key, at once: for the commands that count or pick among every
+    /// key (MEMORY STATS, and RANDOMKEY when sampling fails; DBSIZE counts without it).
     pub fn sweep(&mut self, now: Instant) {
         if !self.expiring {
             return;

@@ -34,15 +34,8 @@ async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible
 /// Serves HTTP/1.1 on `listener` forever, one task per connection.
 pub async fn serve(listener: TcpListener) -> io::Result<()> {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // Out of descriptors: back off instead of spinning; connections free them.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                ringpoll::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        // Out of descriptors or memory, it backs off instead of spinning: connections free them.
+        let (stream, _) = listener.accept_backoff().await?;
         let _ = stream.set_nodelay(true);
         // half_close: a client that shuts down its write side after the request still gets
         // the response. Without it hyper takes an end of stream it reads before answering for

@@ -4,7 +4,6 @@
 
 use std::io;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use ringpoll::net::{TcpListener, TcpStream};
 use ringpoll::{DriverChoice, Runtime};
@@ -47,19 +46,12 @@ fn serve_with(
 
 async fn accept_loop(listener: TcpListener, own_buf: Option<usize>) -> io::Result<()> {
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let _ = stream.set_nodelay(true);
-                match own_buf {
-                    None => ringpoll::spawn(echo(stream)).detach(),
-                    Some(capacity) => ringpoll::spawn(echo_vec(stream, capacity)).detach(),
-                }
-            }
-            // Out of descriptors: back off as the example does.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                ringpoll::time::sleep(Duration::from_millis(10)).await;
-            }
-            Err(e) => return Err(e),
+        // Out of descriptors: back off as the example does.
+        let (stream, _) = listener.accept_backoff().await?;
+        let _ = stream.set_nodelay(true);
+        match own_buf {
+            None => ringpoll::spawn(echo(stream)).detach(),
+            Some(capacity) => ringpoll::spawn(echo_vec(stream, capacity)).detach(),
         }
     }
 }
