@@ -213,3 +213,44 @@ fn the_kv_binary_refuses_clients_its_descriptors_cannot_hold() {
     assert_eq!((served, refused), (16, 24));
     drop(kept);
 }
+
+/// CONFIG GET `maxclients` answers the limit the binary serves by (16, lowered as Redis lowers
+/// it, under a limit of 80 descriptors), by name or pattern; CONFIG SET changes it at once,
+/// for the next client, and refuses a count the descriptors cannot hold with Redis' error.
+#[test]
+fn config_gets_and_sets_maxclients_as_redis_does() {
+    if !have_redis_cli() {
+        return;
+    }
+    let Some(bin) = example("kv") else {
+        eprintln!("skipping: the kv example is not built (`cargo test` builds it, `--test` alone does not)");
+        return;
+    };
+    let script = format!("ulimit -n 80 && exec '{}' --addr 127.0.0.1:0 --cores 0,1", bin.display());
+    let server = run_example(std::path::Path::new("sh"), &["-c", &script], "kv on ");
+    let addr = server.listening_addr();
+    let (got, _) = redis_cli(addr, &["config", "get", "maxclients"], Vec::new());
+    assert_eq!(got, "maxclients\n16\n");
+    let (got, _) = redis_cli(addr, &["config", "get", "MAX*"], Vec::new());
+    assert!(got.starts_with("maxclients\n16\nmaxmemory\n0\n"), "{got}");
+    let (got, _) = redis_cli(addr, &["config", "set", "maxclients", "17"], Vec::new());
+    let refusal = "ERR CONFIG SET failed (possibly related to argument 'maxclients') - \
+                   The operating system is not able to handle the specified number of clients, try with 16";
+    assert_eq!(got.trim_end(), refusal);
+    let exchange = |client: &mut std::net::TcpStream, request: &str| -> String {
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        client.write_all(request.as_bytes()).unwrap();
+        let mut got = vec![0; 256];
+        let n = client.read(&mut got).expect("an answer within 10 s");
+        String::from_utf8_lossy(&got[..n]).into_owned()
+    };
+    let connect = || std::net::TcpStream::connect(addr).expect("connect");
+    let mut admin = connect();
+    let got = exchange(&mut admin, "CONFIG SET maxclients 2\r\nCONFIG GET maxclients\r\n");
+    assert_eq!(got, "+OK\r\n*2\r\n$10\r\nmaxclients\r\n$1\r\n2\r\n");
+    let mut second = connect();
+    assert_eq!(exchange(&mut second, "PING\r\n"), "+PONG\r\n");
+    assert_eq!(exchange(&mut connect(), "PING\r\n"), "-ERR max number of clients reached\r\n");
+    assert_eq!(exchange(&mut admin, "CONFIG SET maxclients 3\r\n"), "+OK\r\n");
+    assert_eq!(exchange(&mut connect(), "PING\r\n"), "+PONG\r\n", "the raised limit admits the next");
+}

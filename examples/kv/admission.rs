@@ -27,10 +27,10 @@ pub fn max_clients(wanted: usize, fd_limit: u64, cores: usize) -> usize {
     wanted.min(usize::try_from(room).unwrap_or(usize::MAX)).max(1)
 }
 
-/// The clients open on every core, against the limit.
+/// The clients open on every core, against the limit (which CONFIG SET `maxclients` changes).
 pub struct Admission {
     open: AtomicUsize,
-    max: usize,
+    max: AtomicUsize,
 }
 
 /// One admitted client: counted open until dropped.
@@ -42,7 +42,25 @@ pub const REFUSAL: &[u8; 36] = b"-ERR max number of clients reached\r\n";
 impl Admission {
     /// Admission of at most `max` clients at once.
     pub fn new(max: usize) -> Arc<Admission> {
-        Arc::new(Admission { open: AtomicUsize::new(0), max })
+        Arc::new(Admission { open: AtomicUsize::new(0), max: AtomicUsize::new(max) })
+    }
+
+    /// The limit now (CONFIG GET `maxclients`).
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Makes `max` the limit, as Redis' CONFIG SET `maxclients` does, if the limit on open
+    /// descriptors allows that many clients of a server on `cores` cores; else `Err` with
+    /// the most it allows. Clients open past a lowered limit stay (Redis 7.0 closes none);
+    /// the next are refused.
+    pub fn set_max(&self, max: usize, cores: usize) -> Result<(), usize> {
+        let room = max_clients(max, fd_limit(), cores);
+        if room < max {
+            return Err(room);
+        }
+        self.max.store(max, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The clients open now.
@@ -53,9 +71,20 @@ impl Admission {
     /// Admits one more client, unless `max` are open.
     pub fn admit(self: &Arc<Self>) -> Option<Admitted> {
         let admitted =
-            self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.max).then_some(open + 1));
+            self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.max()).then_some(open + 1));
         admitted.ok().map(|_| Admitted(self.clone()))
     }
+}
+
+/// The process's limit on open descriptors (the soft one, which the binary raised to the hard
+/// one at start: a later CONFIG SET cannot raise it further); 0 if it cannot be read.
+fn fd_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit, into a live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    limit.rlim_cur
 }
 
 impl Drop for Admitted {
@@ -85,5 +114,12 @@ mod tests {
         assert!(admission.admit().is_none(), "a third is refused");
         drop(a);
         assert!(admission.admit().is_some(), "a close made room");
+        assert_eq!(admission.set_max(3, 1), Ok(()));
+        assert!(admission.admit().is_some(), "a raised limit makes room");
+        assert_eq!(admission.set_max(1, 1), Ok(()));
+        assert!(admission.admit().is_none(), "a lowered one refuses the next");
+        let most = max_clients(usize::MAX, fd_limit(), 2);
+        assert_eq!(admission.set_max(most + 1, 2), Err(most), "past what the descriptors allow");
+        assert_eq!(admission.max(), 1, "unchanged");
     }
 }

@@ -9,7 +9,7 @@ use super::replies::{self, Combine};
 use super::resp::integer;
 use super::scan;
 use super::store::unix_now;
-use super::{config, range, server, session};
+use super::{range, server, session};
 
 /// What to do for one request.
 pub enum Plan<'a> {
@@ -25,8 +25,9 @@ pub enum Plan<'a> {
     Encoded(usize, Vec<u8>),
     /// Operations on shards, combined in order into one reply.
     Many(Vec<(usize, Op<'a>)>, Combine),
-    /// HELLO or CLIENT: answered from the connection's session (`session.rs`).
-    Session,
+    /// HELLO, CLIENT or CONFIG: answered from the connection's session (`session.rs`) and
+    /// what its core holds (its connections, the server's limit on clients).
+    Context,
     /// SHUTDOWN: the server stops, as on SIGTERM; the connection closes without a reply.
     Shutdown,
 }
@@ -205,9 +206,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             }
         }
         b"randomkey" => every_shard(shards, Op::RandomKey, Combine::AnyOne),
-        b"hello" | b"client" => Plan::Session,
+        b"hello" | b"client" | b"config" => Plan::Context,
         b"auth" => answer(out, |o| session::auth(args, o)),
-        b"config" => answer(out, |o| config::answer(args, o)),
         b"command" => answer(out, |o| server::command(args, o)),
         b"time" => answer(out, server::time),
         b"shutdown" => match server::shutdown_options(args) {

@@ -1,7 +1,9 @@
 //! CONFIG GET, answered with the few parameters kv has a true value for, in Redis' names:
 //! clients and tools ask these at start-up (redis-benchmark asks `save` and `appendonly`,
-//! job queues ask `maxmemory-policy`). CONFIG SET (`config_set.rs`) changes none of them.
+//! job queues ask `maxmemory-policy`). CONFIG SET (`config_set.rs`) changes `maxclients`
+//! only.
 
+use super::admission::Admission;
 use super::config_set;
 use super::glob;
 use super::replies;
@@ -9,14 +11,16 @@ use super::resp::MAX_BULK;
 use super::session::unknown_subcommand;
 
 /// The parameters, in the order a pattern lists them: CONFIG GET answers each with
-/// [`value`], CONFIG SET takes each at that value only (`config_set.rs`).
-pub const PARAMETERS: [&str; 7] =
-    ["appendonly", "databases", "maxmemory", "maxmemory-policy", "proto-max-bulk-len", "save", "timeout"];
+/// [`value`], CONFIG SET takes each at that value only but `maxclients` (`config_set.rs`).
+pub const PARAMETERS: [&str; 8] =
+    ["appendonly", "databases", "maxclients", "maxmemory", "maxmemory-policy", "proto-max-bulk-len", "save", "timeout"];
 
 /// A parameter's value. kv keeps nothing on disk, never evicts, has one database, closes no
-/// idle client, and takes bulk strings up to `MAX_BULK`.
-fn value(parameter: &str) -> String {
+/// idle client, takes bulk strings up to `MAX_BULK`, and as many clients as `admission`
+/// admits.
+fn value(parameter: &str, admission: &Admission) -> String {
     match parameter {
+        "maxclients" => admission.max().to_string(),
         "appendonly" => "no".into(),
         "databases" => "1".into(),
         "maxmemory" | "timeout" => "0".into(),
@@ -43,8 +47,9 @@ const HELP: [&str; 11] = [
     "    Prints this help.",
 ];
 
-/// CONFIG (`args` after the name, at least one): GET, SET, HELP, or Redis 7's errors.
-pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
+/// CONFIG (`args` after the name, at least one): GET, SET, HELP, or Redis 7's errors, for a
+/// server on `cores` cores that admits clients by `admission`.
+pub fn answer(args: &[&[u8]], admission: &Admission, cores: usize, out: &mut Vec<u8>) {
     let (sub, names) = args.split_first().expect("CONFIG's arity was checked");
     if sub.eq_ignore_ascii_case(b"help") {
         return match names {
@@ -53,7 +58,7 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
         };
     }
     if sub.eq_ignore_ascii_case(b"set") {
-        return config_set::answer(names, out);
+        return config_set::answer(names, admission, cores, out);
     }
     if !sub.eq_ignore_ascii_case(b"get") {
         return replies::error_bytes(out, &unknown_subcommand(sub, "CONFIG"));
@@ -61,7 +66,7 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
     if names.is_empty() {
         return replies::error(out, "ERR wrong number of arguments for 'config|get' command");
     }
-    let pairs = get(names);
+    let pairs = get(names, admission);
     replies::array(out, pairs.len() * 2);
     for (name, value) in pairs {
         replies::bulk(out, name);
@@ -73,7 +78,7 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
 /// in any case and answered under the name as given; a pattern matches in any case and
 /// answers under the parameter's own name; each parameter once. (Redis lists what it found
 /// in its hash table's order, which changes from run to run; here, as asked.)
-fn get<'a>(names: &[&'a [u8]]) -> Vec<(&'a [u8], String)> {
+fn get<'a>(names: &[&'a [u8]], admission: &Admission) -> Vec<(&'a [u8], String)> {
     let mut found: Vec<(&[u8], String)> = Vec::new();
     let mut taken = [false; PARAMETERS.len()];
     for name in names {
@@ -83,7 +88,7 @@ fn get<'a>(names: &[&'a [u8]]) -> Vec<(&'a [u8], String)> {
             let hit = if is_pattern { glob::matches(&lower, param.as_bytes()) } else { lower == param.as_bytes() };
             if hit && !taken[i] {
                 taken[i] = true;
-                found.push((if is_pattern { param.as_bytes() } else { name }, value(param)));
+                found.push((if is_pattern { param.as_bytes() } else { name }, value(param, admission)));
             }
         }
     }
@@ -97,7 +102,7 @@ mod tests {
     fn config(args: &[&str]) -> String {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let mut out = Vec::new();
-        answer(&args, &mut out);
+        answer(&args, &Admission::new(10_000), 2, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -115,7 +120,13 @@ mod tests {
             config(&["GET", "MAXMEM*", "maxmemory"]),
             "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
         );
-        assert_eq!(config(&["GET", "*"]).lines().next(), Some("*14"));
+        assert_eq!(config(&["GET", "*"]).lines().next(), Some("*16"));
+        assert_eq!(config(&["GET", "maxclients"]), "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
+        assert_eq!(
+            config(&["GET", "max*"]),
+            "*6\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n\
+             $16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
+        );
         assert_eq!(config(&["GET"]), "-ERR wrong number of arguments for 'config|get' command\r\n");
         assert_eq!(config(&["SET", "maxmemory", "0"]), "+OK\r\n");
         assert_eq!(config(&["RESETSTAT"]), "-ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP.\r\n");

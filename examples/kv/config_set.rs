@@ -1,10 +1,12 @@
-//! CONFIG SET, as Redis 7.0 answers it, for a server that can change none of its parameters:
-//! setting one of kv's parameters (`config.rs`) to the value it has is `+OK` (test suites and
-//! tools send `CONFIG SET save ""` or `appendonly no` before they start), any other value
-//! Redis would take is refused in Redis' words with kv's reason, and what Redis refuses is
-//! refused with Redis' error: a parameter kv does not have gets the error Redis gives for one
-//! it does not know.
+//! CONFIG SET, as Redis 7.0 answers it, for a server that can change one of its parameters,
+//! `maxclients` (as Redis changes it: any count from 1 up that the limit on open descriptors
+//! allows): setting another of kv's parameters (`config.rs`) to the value it has is `+OK`
+//! (test suites and tools send `CONFIG SET save ""` or `appendonly no` before they start),
+//! any other value Redis would take is refused in Redis' words with kv's reason, and what
+//! Redis refuses is refused with Redis' error: a parameter kv does not have gets the error
+//! Redis gives for one it does not know.
 
+use super::admission::Admission;
 use super::config::PARAMETERS;
 use super::replies;
 use super::resp::{integer, MAX_BULK};
@@ -28,8 +30,10 @@ const PROTO_MAX_BULK_LEN_BOUNDS: &str = "argument must be between 1048576 and 92
 
 /// `CONFIG SET name value [name value ...]` (`args` after SET), checked as Redis'
 /// `configSetCommand` checks it: the arity, then the names in order (the first unknown one
-/// is the error, unless an immutable or repeated name came before it), then each value.
-pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
+/// is the error, unless an immutable or repeated name came before it), then each value; then
+/// applied (the one value kv changes, `maxclients`, for a server on `cores` cores admitting
+/// clients by `admission`), or none if that fails.
+pub fn answer(args: &[&[u8]], admission: &Admission, cores: usize, out: &mut Vec<u8>) {
     if args.len() < 2 {
         return replies::error(out, "ERR wrong number of arguments for 'config|set' command");
     }
@@ -58,12 +62,36 @@ pub fn answer(args: &[&[u8]], out: &mut Vec<u8>) {
         let text = [&b"ERR Unknown option or number of arguments for CONFIG SET - '"[..], c_string(name), b"'"];
         return replies::error_bytes(out, &text.concat());
     }
+    let mut max_clients = None;
     for pair in args.chunks_exact(2) {
-        if let Err(why) = check(&pair[0].to_ascii_lowercase(), pair[1]) {
+        let name = pair[0].to_ascii_lowercase();
+        if name == b"maxclients" {
+            match max_clients_value(pair[1]) {
+                Ok(max) => max_clients = Some(max),
+                Err(why) => return failed(out, pair[0], why),
+            }
+        } else if let Err(why) = check(&name, pair[1]) {
             return failed(out, pair[0], why);
         }
     }
+    if let Some(max) = max_clients {
+        // Redis' `updateMaxclients`, which names the parameter as Redis spells it.
+        if let Err(most) = admission.set_max(max, cores) {
+            let why =
+                format!("The operating system is not able to handle the specified number of clients, try with {most}");
+            return failed(out, b"maxclients", &why);
+        }
+    }
     replies::ok(out)
+}
+
+/// A `maxclients` value, as Redis reads one (an unsigned int, 1 up), or why not.
+fn max_clients_value(value: &[u8]) -> Result<usize, &'static str> {
+    match integer(value) {
+        None => Err("argument couldn't be parsed into an integer"),
+        Some(max @ 1..=4_294_967_295) => Ok(max as usize),
+        Some(_) => Err("argument must be between 1 and 4294967295 inclusive"),
+    }
 }
 
 /// `name`'s value `value`: fine if it is the one kv has, else why not.
@@ -134,10 +162,52 @@ mod tests {
     use super::*;
 
     fn config_set(args: &[&str]) -> String {
+        config_set_on(&Admission::new(10_000), args)
+    }
+
+    fn config_set_on(admission: &Admission, args: &[&str]) -> String {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let mut out = Vec::new();
-        answer(&args, &mut out);
+        answer(&args, admission, 2, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    /// `maxclients` as Redis 7.0.15 takes it: any count from 1 to `UINT_MAX` the descriptors
+    /// allow, checked with the other values before any is applied.
+    #[test]
+    fn set_changes_maxclients_as_redis_does() {
+        let failed =
+            |why: &str| format!("-ERR CONFIG SET failed (possibly related to argument 'MaxClients') - {why}\r\n");
+        let admission = Admission::new(10_000);
+        assert_eq!(
+            config_set_on(&admission, &["MaxClients", "0"]),
+            failed("argument must be between 1 and 4294967295 inclusive")
+        );
+        assert_eq!(
+            config_set_on(&admission, &["MaxClients", "-1"]),
+            failed("argument must be between 1 and 4294967295 inclusive")
+        );
+        assert_eq!(
+            config_set_on(&admission, &["MaxClients", "4294967296"]),
+            failed("argument must be between 1 and 4294967295 inclusive")
+        );
+        assert_eq!(
+            config_set_on(&admission, &["MaxClients", "ten"]),
+            failed("argument couldn't be parsed into an integer")
+        );
+        assert_eq!(
+            config_set_on(&admission, &["maxclients", "5", "maxmemory", "1gb"]),
+            format!("-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - {KV_KEEPS_IT}\r\n")
+        );
+        assert_eq!(admission.max(), 10_000, "nothing applied");
+        assert_eq!(config_set_on(&admission, &["maxclients", "5", "maxmemory", "0"]), "+OK\r\n");
+        assert_eq!(admission.max(), 5);
+        let past = config_set_on(&admission, &["MaxClients", "4294967295"]);
+        assert!(
+            past.starts_with("-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with "),
+            "{past}"
+        );
+        assert_eq!(admission.max(), 5, "unchanged");
     }
 
     /// Each refusal with the reply redis-server 7.0.15 gave; the values kv has are `+OK`.

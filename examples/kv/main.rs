@@ -20,7 +20,7 @@
 //! (up to the 16 MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one
 //! shard only: `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`,
 //! share a shard: `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters:
-//! `config.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does),
+//! `config.rs`), SET (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does),
 //! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
 //! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
 //! ID, GETNAME, SETNAME, SETINFO and HELP (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
@@ -213,8 +213,8 @@ pub fn start_stoppable(
     // Unbounded: what bounds them is shard::MAX_IN_FLIGHT, and a core must never wait to
     // answer another (two cores answering each other into full inboxes would deadlock).
     let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..rt.core_count()).map(|_| cross_core::unbounded()).unzip();
-    let peers = Peers::stopped_by(inboxes, shutdown);
     let admission = Admission::new(max_clients);
+    let peers = Peers::stopped_by(inboxes, shutdown, admission.clone());
     let mut receivers = receivers.into_iter();
     let (addr, cores) = cli::listen_on_each_core(rt, addr, listen, |core| {
         let (peers, inbox) = (peers.clone(), receivers.next().expect("an inbox per core"));

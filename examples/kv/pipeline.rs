@@ -24,6 +24,7 @@ use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use super::command::{plan, Plan};
+use super::config;
 use super::direct::Direct;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine};
@@ -284,7 +285,7 @@ impl Pipeline {
                             replies::ok(&mut self.out);
                             return (used, End::Quit);
                         }
-                        Plan::Session => session::answer(args, &mut self.session, shards.clients(), &mut self.out),
+                        Plan::Context => self.answer_in_context(args, shards),
                         // Redis closes the connection without a reply once it stops.
                         Plan::Shutdown if shards.shut_down() => return (used, End::Quit),
                         Plan::Shutdown => replies::error(&mut self.out, "ERR Errors trying to SHUTDOWN. Check logs."),
@@ -319,6 +320,19 @@ impl Pipeline {
                     return (used, End::Malformed);
                 }
             }
+        }
+    }
+
+    /// HELLO, CLIENT and CONFIG, answered from the connection's session and what its core
+    /// holds. Out of line: rare, and kept off the loop every request runs through.
+    #[cold]
+    #[inline(never)]
+    fn answer_in_context(&mut self, args: &[&[u8]], shards: &Shards) {
+        match args.split_first() {
+            Some((name, args)) if name.eq_ignore_ascii_case(b"config") => {
+                config::answer(args, shards.admission(), shards.count(), &mut self.out)
+            }
+            _ => session::answer(args, &mut self.session, shards.clients(), &mut self.out),
         }
     }
 

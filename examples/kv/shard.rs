@@ -154,6 +154,8 @@ pub struct Peers {
     /// What SHUTDOWN does: the binary stops as on SIGTERM; a server run inside a test has
     /// none, and SHUTDOWN is refused there.
     shutdown: Option<Shutdown>,
+    /// The clients open across the cores and their limit (CONFIG GET and SET `maxclients`).
+    admission: Arc<Admission>,
 }
 
 /// Starts the server's graceful shutdown.
@@ -163,13 +165,17 @@ impl Peers {
     /// The peers of one sharded store, one per inbox, in core order.
     #[cfg(test)]
     pub fn new(inboxes: Vec<cross_core::Sender<Msg>>) -> Arc<Peers> {
-        Peers::stopped_by(inboxes, None)
+        Peers::stopped_by(inboxes, None, Admission::new(super::admission::REDIS_MAX_CLIENTS))
     }
 
-    /// The same, with what SHUTDOWN does.
-    pub fn stopped_by(inboxes: Vec<cross_core::Sender<Msg>>, shutdown: Option<Shutdown>) -> Arc<Peers> {
+    /// The same, with what SHUTDOWN does and the server's admission of clients.
+    pub fn stopped_by(
+        inboxes: Vec<cross_core::Sender<Msg>>,
+        shutdown: Option<Shutdown>,
+        admission: Arc<Admission>,
+    ) -> Arc<Peers> {
         let largest_values = inboxes.iter().map(|_| Arc::default()).collect();
-        Arc::new(Peers { inboxes, largest_values, shutdown })
+        Arc::new(Peers { inboxes, largest_values, shutdown, admission })
     }
 }
 
@@ -225,6 +231,11 @@ impl Shards {
     #[inline]
     pub fn count_command(&self) {
         self.commands.set(self.commands.get() + 1);
+    }
+
+    /// The server's admission of clients, across the cores.
+    pub fn admission(&self) -> &Admission {
+        &self.peers.admission
     }
 
     /// Starts the server's shutdown (SHUTDOWN); false if this server has no way to.
