@@ -280,6 +280,93 @@ fn client_list_shows_the_cores_connections() {
     }
 }
 
+/// A raw connection the kernel handed to `core`, and its id (CLIENT ID).
+fn raw_to_core(rt: &Runtime, addr: SocketAddr, core: usize) -> (TcpStream, u64) {
+    for _ in 0..200 {
+        let before = rt.stats();
+        let mut s = TcpStream::connect(addr).unwrap();
+        let id = ask(&mut s, "CLIENT ID\r\n");
+        if rt.stats()[core].accepted > before[core].accepted {
+            return (s, id.trim_start_matches(':').trim_end().parse().expect("an id"));
+        }
+    }
+    panic!("200 connections and none landed on core {core}");
+}
+
+/// Sends `request` and reads what comes back in one read, within 5 s.
+fn ask(s: &mut TcpStream, request: &str) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut got = vec![0; 1024];
+    let n = s.read(&mut got).expect("an answer within 5 s");
+    String::from_utf8_lossy(&got[..n]).into_owned()
+}
+
+/// Asserts the server closed `s`: what it still sends is `rest`, then the end, within 2 s.
+fn closed_by_server(s: &mut TcpStream, rest: &str) {
+    let killed = Instant::now();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).expect("a close, not a timeout");
+    assert_eq!(String::from_utf8_lossy(&got), rest);
+    assert!(killed.elapsed() < Duration::from_secs(2), "closed only after {:?}", killed.elapsed());
+}
+
+/// CLIENT KILL closes the connections it names on whichever core they live, at once (the
+/// victim's next read ends), in each of Redis' forms: ID, ADDR, LADDR and the old `ip:port`
+/// (`+OK` or `-ERR No such client`); the new form counts the connections killed and spares
+/// the asking one unless SKIPME no, the old one kills it too; either way the asking one gets
+/// its reply, then the close, and nothing it sent after runs. Refusals in Redis' words.
+#[test]
+fn client_kill_closes_connections_on_every_core_as_redis_does() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let (mut killer, killer_id) = raw_to_core(&rt, addr, 0);
+    for core in [1, 0] {
+        let (mut victim, id) = raw_to_core(&rt, addr, core);
+        assert_eq!(ask(&mut killer, &format!("CLIENT KILL ID {id}\r\n")), ":1\r\n", "on core {core}");
+        closed_by_server(&mut victim, "");
+        assert_eq!(ask(&mut killer, &format!("CLIENT KILL ID {id}\r\n")), ":0\r\n", "gone already");
+        let (mut victim, _) = raw_to_core(&rt, addr, core);
+        let from = victim.local_addr().unwrap();
+        assert_eq!(ask(&mut killer, &format!("CLIENT KILL {from}\r\n")), "+OK\r\n", "the old form, core {core}");
+        closed_by_server(&mut victim, "");
+        assert_eq!(ask(&mut killer, &format!("CLIENT KILL {from}\r\n")), "-ERR No such client\r\n");
+        let (mut victim, id) = raw_to_core(&rt, addr, core);
+        let from = victim.local_addr().unwrap();
+        let other = format!("CLIENT KILL ADDR {from} LADDR 127.0.0.1:1 ID {id}\r\n");
+        assert_eq!(ask(&mut killer, &other), ":0\r\n", "every filter must match");
+        let both = format!("client kill addr {from} laddr {addr} skipme yes\r\n");
+        assert_eq!(ask(&mut killer, &both), ":1\r\n");
+        closed_by_server(&mut victim, "");
+    }
+    // The asking connection: spared by default, killed after its reply with SKIPME no.
+    assert_eq!(ask(&mut killer, &format!("CLIENT KILL ID {killer_id}\r\n")), ":0\r\n");
+    assert_eq!(ask(&mut killer, &format!("CLIENT KILL ID {killer_id} TYPE normal USER default\r\n")), ":0\r\n");
+    assert_eq!(ask(&mut killer, "CLIENT KILL TYPE master SKIPME no\r\n"), ":0\r\n");
+    killer.write_all(format!("CLIENT KILL ID {killer_id} SKIPME no\r\nPING\r\n").as_bytes()).unwrap();
+    closed_by_server(&mut killer, ":1\r\n");
+    let (mut killer, _) = raw_to_core(&rt, addr, 1);
+    let me = killer.local_addr().unwrap();
+    killer.write_all(format!("CLIENT KILL {me}\r\nPING\r\n").as_bytes()).unwrap();
+    closed_by_server(&mut killer, "+OK\r\n");
+    for (request, want) in [
+        ("CLIENT KILL", "-ERR wrong number of arguments for 'client|kill' command\r\n"),
+        ("CLIENT KILL ID", "-ERR No such client\r\n"),
+        ("CLIENT KILL ID 1 ADDR", "-ERR syntax error\r\n"),
+        ("CLIENT KILL FOO bar", "-ERR syntax error\r\n"),
+        ("CLIENT KILL SKIPME maybe", "-ERR syntax error\r\n"),
+        ("CLIENT KILL ID 0", "-ERR client-id should be greater than 0\r\n"),
+        ("CLIENT KILL ID abc", "-ERR client-id should be greater than 0\r\n"),
+        ("CLIENT KILL TYPE foo", "-ERR Unknown client type 'foo'\r\n"),
+        ("CLIENT KILL USER bob", "-ERR No such user 'bob'\r\n"),
+        ("CLIENT KILL ID 999999 ADDR 1.2.3.4:5", ":0\r\n"),
+    ] {
+        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
+        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
+    }
+}
+
 /// 20,000 keys, SCAN's default COUNT: replies of 10 keys at most (as Redis' 10), every key.
 #[test]
 fn scan_takes_count_keys_a_call() {

@@ -1,4 +1,4 @@
-//! One core's connections, for CLIENT LIST and CLIENT INFO: of the fields Redis 7 lists for a
+//! One core's connections, for CLIENT LIST, INFO and KILL: of the fields Redis 7 lists for a
 //! client, those kv knows (id, addresses, descriptor, name, age, and the constant ones: no
 //! flags, database 0, user `default`, RESP2), one line each, in id order. A core lists its
 //! own connections only (the one asking among them): the others' live on other cores, and
@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use ringpoll::net::TcpStream;
 
+use super::kill::Kill;
 use super::replies;
 use super::resp::integer;
 
@@ -28,6 +29,8 @@ struct Client {
     fd: i32,
     opened: Instant,
     name: Vec<u8>,
+    /// CLIENT KILL closed it; it is gone once its task sees so.
+    killed: bool,
 }
 
 impl Clients {
@@ -40,6 +43,7 @@ impl Clients {
             fd: stream.as_raw_fd(),
             opened: Instant::now(),
             name: Vec::new(),
+            killed: false,
         };
         self.0.borrow_mut().insert(id, client);
     }
@@ -54,6 +58,34 @@ impl Clients {
         if let Some(client) = self.0.borrow_mut().get_mut(&id) {
             client.name = name.to_vec();
         }
+    }
+
+    /// CLIENT KILL on this core: closes the connections `kill` matches; returns how many. The
+    /// asking one (if it is among them) is only marked: it closes once its reply is written
+    /// (see [`Clients::killed`]). Each other one's socket is shut both ways, which ends its
+    /// client's reads at once and wakes its task, whatever that is waiting for, to close it.
+    pub fn kill(&self, kill: &Kill) -> usize {
+        let mut killed = 0;
+        for (&id, client) in self.0.borrow_mut().iter_mut() {
+            let laddr = client.laddr.map_or_else(String::new, |a| a.to_string());
+            if client.killed || !kill.matches(id, &client.addr.to_string(), &laddr) {
+                continue;
+            }
+            client.killed = true;
+            killed += 1;
+            if id != kill.asking {
+                // SAFETY: shutdown takes no pointers. The descriptor is the connection's
+                // own and still open: an entry is removed before its socket closes (`conn.rs`:
+                // `Counted` drops before the stream), on this same thread.
+                unsafe { libc::shutdown(client.fd, libc::SHUT_RDWR) };
+            }
+        }
+        killed
+    }
+
+    /// Whether CLIENT KILL closed connection `id`.
+    pub fn killed(&self, id: u64) -> bool {
+        self.0.borrow().get(&id).is_some_and(|client| client.killed)
     }
 
     /// CLIENT LIST (`args` after LIST), as Redis 7.0 reads its options: `TYPE type` (every
@@ -82,9 +114,10 @@ impl Clients {
         let now = Instant::now();
         let mut text = String::new();
         match ids {
-            None => clients.iter().for_each(|(&id, client)| client.line(id, now, &mut text)),
+            // Killed ones are gone, as Redis frees them at once.
+            None => clients.iter().filter(|(_, c)| !c.killed).for_each(|(&id, client)| client.line(id, now, &mut text)),
             Some(ids) => ids.iter().for_each(|id| {
-                if let Some(client) = clients.get(id) {
+                if let Some(client) = clients.get(id).filter(|c| !c.killed) {
                     client.line(*id, now, &mut text);
                 }
             }),
@@ -104,7 +137,7 @@ impl Clients {
 
 /// Whether a connection of kind `kind` (any case) can be kv's (`normal`), or none can
 /// (`master`, `replica`, `slave`, `pubsub`); `None` for a kind Redis does not know.
-fn client_type(kind: &[u8]) -> Option<bool> {
+pub fn client_type(kind: &[u8]) -> Option<bool> {
     let is = |name: &[u8]| kind.eq_ignore_ascii_case(name);
     match () {
         _ if is(b"normal") => Some(true),

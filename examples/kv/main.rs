@@ -23,7 +23,8 @@
 //! `config.rs`), SET (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does),
 //! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
 //! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
-//! ID, GETNAME, SETNAME, SETINFO and HELP (`session.rs`). redis-cli's --pipe, --scan, --bigkeys,
+//! ID, GETNAME, SETNAME, SETINFO, HELP, LIST, INFO (`session.rs`, `clients.rs`) and KILL
+//! (on every core: `kill.rs`). redis-cli's --pipe, --scan, --bigkeys,
 //! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused as Redis
 //! refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 
@@ -40,6 +41,7 @@ mod float;
 mod glob;
 mod hash;
 mod info;
+mod kill;
 mod memory;
 pub mod op;
 mod pipeline;

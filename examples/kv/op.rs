@@ -5,6 +5,7 @@
 //! operation.
 
 use super::hash::Key;
+use super::kill::Kill;
 use super::scan::Cursor;
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
@@ -80,6 +81,10 @@ pub enum Op<'a> {
     },
     /// The shard's section of INFO.
     Info,
+    /// CLIENT KILL: the core closes its connections that match (`kill.rs`). Beside INFO and
+    /// FLUSHALL, which the shard answers too: their tags next to each other make the test
+    /// for them one compare (`Shards::apply`).
+    Kill(Kill<'a>),
     /// GETRANGE (and SUBSTR): the bytes of the value from `start` to `end`, both included,
     /// negative ones counted from its end, as Redis 7 takes them.
     GetRange {
@@ -355,6 +360,12 @@ const SETRANGE: u8 = 26;
 /// read: RENAME is rare), RENAMENX in the flags.
 const RENAME: u8 = 27;
 const RANDOMKEY: u8 = 28;
+/// CLIENT KILL: ADDR travels as the key, its hash the asking connection's id; LADDR as the
+/// value; ID as the number; which of ADDR and LADDR were given, and SKIPME, in the flags.
+const KILL: u8 = 29;
+const KILL_ADDR: u8 = 1;
+const KILL_LADDR: u8 = 2;
+const KILL_SKIP_ME: u8 = 4;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag,
 /// a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
@@ -420,6 +431,17 @@ impl<'a> Op<'a> {
             Op::SetRange { key, offset, value } => (SETRANGE, 0, key, value, offset),
             Op::Rename { from, to, only_new } => (RENAME, u8::from(only_new), from, to.bytes, 0),
             Op::RandomKey => (RANDOMKEY, 0, NO_KEY, &[], 0),
+            Op::Kill(kill) => {
+                let flags = [
+                    (kill.addr.is_some(), KILL_ADDR),
+                    (kill.laddr.is_some(), KILL_LADDR),
+                    (kill.skip_me, KILL_SKIP_ME),
+                ]
+                .iter()
+                .fold(0, |flags, &(set, bit)| if set { flags | bit } else { flags });
+                let addr = Key { bytes: kill.addr.unwrap_or_default(), hash: kill.asking };
+                (KILL, flags, addr, kill.laddr.unwrap_or_default(), kill.id)
+            }
         };
         let mut head = [0; HEAD];
         head[0] = tag;
@@ -445,6 +467,13 @@ impl<'a> Op<'a> {
             SETRANGE => Op::SetRange { key, offset: number, value },
             RENAME => Op::Rename { from: key, to: Key::new(value), only_new: flags != 0 },
             RANDOMKEY => Op::RandomKey,
+            KILL => Op::Kill(Kill {
+                id: number,
+                addr: (flags & KILL_ADDR != 0).then_some(key.bytes),
+                laddr: (flags & KILL_LADDR != 0).then_some(value),
+                asking: key.hash,
+                skip_me: flags & KILL_SKIP_ME != 0,
+            }),
             _ => return None,
         })
     }
@@ -588,6 +617,8 @@ mod tests {
             Op::Rename { from: key(b"from"), to: key(b"to"), only_new: true },
             Op::Rename { from: key(b"a"), to: key(b""), only_new: false },
             Op::RandomKey,
+            Op::Kill(Kill { id: 0, addr: None, laddr: None, asking: 3, skip_me: true }),
+            Op::Kill(Kill { id: 9, addr: Some(b""), laddr: Some(b"127.0.0.1:6380"), asking: 4, skip_me: false }),
         ];
         let mut batch = Vec::new();
         ops.iter().for_each(|op| op.encode(&mut batch));

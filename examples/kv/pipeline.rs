@@ -285,7 +285,11 @@ impl Pipeline {
                             replies::ok(&mut self.out);
                             return (used, End::Quit);
                         }
-                        Plan::Context => self.answer_in_context(args, shards),
+                        Plan::Context => {
+                            if let Some(end) = self.answer_in_context(args, shards, now) {
+                                return (used, end);
+                            }
+                        }
                         // Redis closes the connection without a reply once it stops.
                         Plan::Shutdown if shards.shut_down() => return (used, End::Quit),
                         Plan::Shutdown => replies::error(&mut self.out, "ERR Errors trying to SHUTDOWN. Check logs."),
@@ -296,22 +300,7 @@ impl Pipeline {
                             Some((op, _)) => self.forward_one(core, op, used == input.len(), shards, direct),
                             None => replies::error(&mut self.out, "ERR unreadable operation"),
                         },
-                        Plan::Many(ops, how) => {
-                            let first = self.slots.ranges.borrow().len() as u32;
-                            for (core, op) in ops {
-                                let slot = self.slots.slot();
-                                if core == shards.me() {
-                                    let before = self.slots.bytes.borrow().len();
-                                    self.slots.fill(slot, |out| shards.apply_local(op, now, out));
-                                    self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
-                                } else {
-                                    self.owed_elsewhere += self.forward_cost(&op, core, shards);
-                                    shards.forward(core, op, &self.slots, slot);
-                                }
-                            }
-                            let end = self.slots.ranges.borrow().len() as u32;
-                            self.holes.push(Hole { at: self.out.len(), how, slots: first..end });
-                        }
+                        Plan::Many(ops, how) => self.run_many(ops, how, shards, now),
                     }
                 }
                 Ok(None) => return (used, End::More),
@@ -323,17 +312,42 @@ impl Pipeline {
         }
     }
 
+    /// Runs `ops`, each on its shard, and leaves a hole for the one reply `how` makes of
+    /// their replies.
+    #[inline(always)]
+    fn run_many(&mut self, ops: Vec<(usize, Op<'_>)>, how: Combine, shards: &Shards, now: Instant) {
+        let first = self.slots.ranges.borrow().len() as u32;
+        for (core, op) in ops {
+            let slot = self.slots.slot();
+            if core == shards.me() {
+                let before = self.slots.bytes.borrow().len();
+                self.slots.fill(slot, |out| shards.apply_local(op, now, out));
+                self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
+            } else {
+                self.owed_elsewhere += self.forward_cost(&op, core, shards);
+                shards.forward(core, op, &self.slots, slot);
+            }
+        }
+        let end = self.slots.ranges.borrow().len() as u32;
+        self.holes.push(Hole { at: self.out.len(), how, slots: first..end });
+    }
+
     /// HELLO, CLIENT and CONFIG, answered from the connection's session and what its core
-    /// holds. Out of line: rare, and kept off the loop every request runs through.
+    /// holds; CLIENT KILL goes to every core. How the run ends if it must end here: a
+    /// connection that killed itself closes once its reply is written, and runs nothing
+    /// after it (Redis' `CLIENT_CLOSE_AFTER_REPLY`). Out of line: rare, and kept off the
+    /// loop every request runs through.
     #[cold]
     #[inline(never)]
-    fn answer_in_context(&mut self, args: &[&[u8]], shards: &Shards) {
-        match args.split_first() {
-            Some((name, args)) if name.eq_ignore_ascii_case(b"config") => {
-                config::answer(args, shards.admission(), shards.count(), &mut self.out)
-            }
-            _ => session::answer(args, &mut self.session, shards.clients(), &mut self.out),
+    fn answer_in_context(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) -> Option<End> {
+        if let Some((_, args)) = args.split_first().filter(|(name, _)| name.eq_ignore_ascii_case(b"config")) {
+            config::answer(args, shards.admission(), shards.count(), &mut self.out);
+            return None;
         }
+        let (kill, how) = session::answer(args, &mut self.session, shards.clients(), &mut self.out)?;
+        let every_core = (0..shards.count()).map(|core| (core, Op::Kill(kill))).collect();
+        self.run_many(every_core, how, shards, now);
+        shards.clients().killed(self.client_id()).then_some(End::Quit)
     }
 
     /// Forwards `op` to `core`: the read's only request (`last` of the read, nothing owed

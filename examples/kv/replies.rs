@@ -25,6 +25,9 @@ pub enum Combine {
     /// among the shards that have one, evenly rather than by their key counts; nil if none
     /// has (RANDOMKEY).
     AnyOne,
+    /// `+OK` if any shard's count is more than 0, else `-ERR No such client` (CLIENT KILL's
+    /// old form, `kill.rs`).
+    Killed,
 }
 
 /// `+text`
@@ -134,6 +137,8 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
         }
         Combine::AllOk => ok(out),
         Combine::Sum => int(out, parts.filter_map(integer_reply).sum()),
+        Combine::Killed if parts.clone().filter_map(integer_reply).any(|n| n > 0) => ok(out),
+        Combine::Killed => error(out, "ERR No such client"),
         Combine::Info => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
             let head = super::info::head(&bodies);

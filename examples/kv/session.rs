@@ -7,7 +7,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::clients::Clients;
-use super::replies;
+use super::kill::{self, Kill, Request};
+use super::replies::{self, Combine};
 use super::resp::integer;
 
 /// The next connection's id: process-wide, from 1 up, as Redis numbers its clients.
@@ -33,13 +34,20 @@ impl Session {
 }
 
 /// Answers the request `args` (HELLO or CLIENT, its name first) for `session`, one of the
-/// connections of `clients` (its core's).
-pub fn answer(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Vec<u8>) {
+/// connections of `clients` (its core's); for CLIENT KILL, returns the kill for every core to
+/// run and how their counts combine into the reply.
+pub fn answer<'a>(
+    args: &[&'a [u8]],
+    session: &mut Session,
+    clients: &Clients,
+    out: &mut Vec<u8>,
+) -> Option<(Kill<'a>, Combine)> {
     match args.split_first() {
         Some((name, args)) if name.eq_ignore_ascii_case(b"hello") => hello(args, session, clients, out),
-        Some((_, args)) => client(args, session, clients, out),
+        Some((_, args)) => return client(args, session, clients, out),
         None => {}
     }
+    None
 }
 
 const NAME_REFUSED: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
@@ -126,7 +134,7 @@ fn server_map(session: &Session, out: &mut Vec<u8>) {
 }
 
 /// Redis 7.0.15's CLIENT HELP, line for line (an array of statuses), though kv answers only
-/// ID, GETNAME, SETNAME, SETINFO and HELP.
+/// ID, GETNAME, SETNAME, SETINFO, LIST, INFO, KILL and HELP.
 const HELP: [&str; 48] = [
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CACHING (YES|NO)",
@@ -178,11 +186,18 @@ const HELP: [&str; 48] = [
     "    Prints this help.",
 ];
 
-/// CLIENT ID, GETNAME, SETNAME, SETINFO and HELP (which Redis 7.2 has: libraries send it and
-/// kv keeps nothing of it), with Redis 7's errors for the rest.
-fn client(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Vec<u8>) {
+/// CLIENT ID, GETNAME, SETNAME, SETINFO (which Redis 7.2 has: libraries send it and kv
+/// keeps nothing of it), LIST, INFO, HELP and KILL (returned, for every core to run), with
+/// Redis 7's errors for the rest.
+fn client<'a>(
+    args: &[&'a [u8]],
+    session: &mut Session,
+    clients: &Clients,
+    out: &mut Vec<u8>,
+) -> Option<(Kill<'a>, Combine)> {
     let Some((sub, rest)) = args.split_first() else {
-        return replies::error(out, "ERR wrong number of arguments for 'client' command");
+        replies::error(out, "ERR wrong number of arguments for 'client' command");
+        return None;
     };
     let lower = sub.to_ascii_lowercase();
     match (lower.as_slice(), rest) {
@@ -200,12 +215,18 @@ fn client(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Ve
         (b"help", []) => replies::help(out, &HELP),
         (b"list", options) => clients.list(options, out),
         (b"info", []) => clients.info(session.id, out),
+        (b"kill", options) => match kill::parse(options, session.id) {
+            Ok(Request::Kill(kill, how)) => return Some((kill, how)),
+            Ok(Request::Nobody) => replies::int(out, 0),
+            Err(e) => replies::error_bytes(out, &e),
+        },
         (b"id" | b"getname" | b"setname" | b"help" | b"info", _) => {
             let sub = String::from_utf8_lossy(&lower);
             replies::error(out, &format!("ERR wrong number of arguments for 'client|{sub}' command"));
         }
         _ => replies::error_bytes(out, &unknown_subcommand(sub, "CLIENT")),
     }
+    None
 }
 
 /// Redis' error for a subcommand `command` does not have, byte for byte: the name as

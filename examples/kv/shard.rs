@@ -264,20 +264,22 @@ impl Shards {
         match op {
             // Adjacent tags, one compare: a match arm of its own for FLUSHALL ASYNC cost every
             // request 8 instructions (one shard, pipeline 16, callgrind).
-            Op::FlushAll { .. } | Op::Info => self.apply_to_whole_store(store, op, now, out),
+            Op::FlushAll { .. } | Op::Info | Op::Kill(_) => self.apply_to_whole_store(store, op, now, out),
             op => store.apply(op, now, out),
         }
     }
 
-    /// INFO, which the shard answers (it knows its core), and FLUSHALL, whose ASYNC hands the
-    /// old table to a blocking thread to be freed: a million small keys took the core 160-310
-    /// ms to free, every client of the core waiting (a PING's answer, measured). A small
-    /// table is freed here, sooner than a thread could be woken for it.
+    /// INFO and CLIENT KILL, which the shard answers (it knows its core and its connections),
+    /// and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be freed: a
+    /// million small keys took the core 160-310 ms to free, every client of the core waiting
+    /// (a PING's answer, measured). A small table is freed here, sooner than a thread could
+    /// be woken for it.
     #[cold]
     #[inline(never)]
     fn apply_to_whole_store(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
         match op {
             Op::Info => replies::bulk(out, self.info(store).as_bytes()),
+            Op::Kill(kill) => replies::int(out, self.clients.kill(&kill) as i64),
             Op::FlushAll { lazy: true } if store.len() > LAZY_FREE_FROM => {
                 let old = store.take_all();
                 drop(ringpoll::spawn_blocking(move || drop(old)));
