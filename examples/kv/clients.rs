@@ -22,7 +22,8 @@ use super::resp::integer;
 #[derive(Default)]
 pub struct Clients(RefCell<BTreeMap<u64, Client>>);
 
-/// What CLIENT LIST says of one connection.
+/// What CLIENT LIST says of one connection; its name is kept here alone (CLIENT GETNAME
+/// reads it here too).
 struct Client {
     addr: SocketAddr,
     laddr: Option<SocketAddr>,
@@ -37,20 +38,28 @@ impl Clients {
     /// Notes connection `id`, served over `stream`, open; `peer` is the address its accept
     /// gave (asked again, it would cost a getpeername per connection).
     pub fn open(&self, id: u64, stream: &TcpStream, peer: SocketAddr) {
-        let client = Client {
-            addr: peer,
-            laddr: stream.local_addr().ok(),
-            fd: stream.as_raw_fd(),
-            opened: Instant::now(),
-            name: Vec::new(),
-            killed: false,
-        };
+        self.insert(id, peer, stream.local_addr().ok(), stream.as_raw_fd());
+    }
+
+    /// Notes connection `id` open, with no socket (for the tests of what it asks).
+    #[cfg(test)]
+    pub fn open_unconnected(&self, id: u64) {
+        self.insert(id, SocketAddr::from(([0, 0, 0, 0], 0)), None, -1);
+    }
+
+    fn insert(&self, id: u64, addr: SocketAddr, laddr: Option<SocketAddr>, fd: i32) {
+        let client = Client { addr, laddr, fd, opened: Instant::now(), name: Vec::new(), killed: false };
         self.0.borrow_mut().insert(id, client);
     }
 
     /// Notes connection `id` closed.
     pub fn close(&self, id: u64) {
         self.0.borrow_mut().remove(&id);
+    }
+
+    /// Connection `id`'s name (empty: none), if it is open here.
+    pub fn name(&self, id: u64) -> Option<Vec<u8>> {
+        self.0.borrow().get(&id).map(|client| client.name.clone())
     }
 
     /// Notes connection `id`'s new name (empty: none).

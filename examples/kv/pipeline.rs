@@ -208,7 +208,7 @@ pub struct Pipeline {
     /// run that waited for any, or half the guess before it (a big value's answers are
     /// likely to come again), or [`MIN_FORWARD_COST`] at least.
     reply_guess: usize,
-    /// The connection's id and name (HELLO, CLIENT).
+    /// The connection's id (HELLO, CLIENT); its name is kept by its core's `Clients`.
     session: Session,
 }
 
@@ -344,7 +344,7 @@ impl Pipeline {
             config::answer(args, shards.admission(), shards.count(), &mut self.out);
             return None;
         }
-        let (kill, how) = session::answer(args, &mut self.session, shards.clients(), &mut self.out)?;
+        let (kill, how) = session::answer(args, &self.session, shards.clients(), &mut self.out)?;
         let every_core = (0..shards.count()).map(|core| (core, Op::Kill(kill))).collect();
         self.run_many(every_core, how, shards, now);
         shards.clients().killed(self.client_id()).then_some(End::Quit)

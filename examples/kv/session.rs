@@ -1,5 +1,6 @@
-//! What a connection is to the server, as Redis 7 keeps it: an id and a name, and the
-//! commands that read or set them (HELLO, CLIENT ID, GETNAME and SETNAME), with AUTH as
+//! What a connection is to the server, as Redis 7 keeps it: an id and a name (kept with its
+//! core's list of connections, `clients.rs`, which CLIENT LIST reads), and the commands
+//! that read or set them (HELLO, CLIENT ID, GETNAME and SETNAME), with AUTH as
 //! redis-server answers it without a password configured. Client libraries send these on
 //! connecting: go-redis and lettuce start with `HELLO 3`, and fall back to RESP2 when it is
 //! refused with `-NOPROTO`, as kv refuses it (it speaks RESP2 only).
@@ -14,17 +15,16 @@ use super::resp::integer;
 /// The next connection's id: process-wide, from 1 up, as Redis numbers its clients.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One connection's id and name.
+/// One connection's id; its name is its entry's in [`Clients`].
 #[derive(Debug)]
 pub struct Session {
     id: u64,
-    name: Option<Vec<u8>>,
 }
 
 impl Session {
-    /// A new connection's: the next id, no name.
+    /// A new connection's: the next id.
     pub fn new() -> Session {
-        Session { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), name: None }
+        Session { id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
     }
 
     /// The connection's id (CLIENT ID).
@@ -38,7 +38,7 @@ impl Session {
 /// run and how their counts combine into the reply.
 pub fn answer<'a>(
     args: &[&'a [u8]],
-    session: &mut Session,
+    session: &Session,
     clients: &Clients,
     out: &mut Vec<u8>,
 ) -> Option<(Kill<'a>, Combine)> {
@@ -81,7 +81,7 @@ pub fn auth(args: &[&[u8]], out: &mut Vec<u8>) {
 /// not speak), then each option acted on as it is read, in order (an unknown user stops
 /// there, a name is set before a later option is refused); the answer is the server's map
 /// as a RESP2 array.
-fn hello(args: &[&[u8]], session: &mut Session, clients: &Clients, out: &mut Vec<u8>) {
+fn hello(args: &[&[u8]], session: &Session, clients: &Clients, out: &mut Vec<u8>) {
     let Some((version, mut options)) = args.split_first() else { return server_map(session, out) };
     match integer(version) {
         Some(2) => {}
@@ -191,7 +191,7 @@ const HELP: [&str; 48] = [
 /// Redis 7's errors for the rest.
 fn client<'a>(
     args: &[&'a [u8]],
-    session: &mut Session,
+    session: &Session,
     clients: &Clients,
     out: &mut Vec<u8>,
 ) -> Option<(Kill<'a>, Combine)> {
@@ -202,8 +202,8 @@ fn client<'a>(
     let lower = sub.to_ascii_lowercase();
     match (lower.as_slice(), rest) {
         (b"id", []) => replies::int(out, session.id as i64),
-        (b"getname", []) => match &session.name {
-            Some(name) => replies::bulk(out, name),
+        (b"getname", []) => match clients.name(session.id).filter(|name| !name.is_empty()) {
+            Some(name) => replies::bulk(out, &name),
             None => replies::nil(out),
         },
         (b"setname", [name]) if valid_name(name) => {
@@ -242,8 +242,7 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|b| (b'!'..=b'~').contains(b))
 }
 
-fn set_name(session: &mut Session, clients: &Clients, name: &[u8]) {
-    session.name = (!name.is_empty()).then(|| name.to_vec());
+fn set_name(session: &Session, clients: &Clients, name: &[u8]) {
     clients.rename(session.id, name);
 }
 
@@ -251,28 +250,48 @@ fn set_name(session: &mut Session, clients: &Clients, name: &[u8]) {
 mod tests {
     use super::*;
 
-    fn run(session: &mut Session, name: &str, args: &[&str]) -> String {
+    /// Sessions open on one core.
+    fn sessions<const N: usize>() -> (Clients, [Session; N]) {
+        let clients = Clients::default();
+        let sessions = [(); N].map(|_| Session::new());
+        sessions.iter().for_each(|s| clients.open_unconnected(s.id));
+        (clients, sessions)
+    }
+
+    fn run(clients: &Clients, session: &Session, name: &str, args: &[&str]) -> String {
         let args: Vec<&[u8]> = std::iter::once(name).chain(args.iter().copied()).map(str::as_bytes).collect();
         let mut out = Vec::new();
-        answer(&args, session, &Clients::default(), &mut out);
+        answer(&args, session, clients, &mut out);
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn ids_are_unique_and_names_are_kept_per_session() {
-        let (mut a, mut b) = (Session::new(), Session::new());
+        let (clients, [a, b]) = sessions();
         assert!(b.id > a.id);
-        assert_eq!(run(&mut a, "client", &["SETNAME", "x"]), "+OK\r\n");
-        assert_eq!(run(&mut a, "client", &["getname"]), "$1\r\nx\r\n");
-        assert_eq!(run(&mut b, "client", &["getname"]), "$-1\r\n");
-        assert_eq!(run(&mut a, "client", &["setname", ""]), "+OK\r\n");
-        assert_eq!(run(&mut a, "client", &["getname"]), "$-1\r\n", "an empty name clears it");
-        assert_eq!(run(&mut b, "client", &["id"]), format!(":{}\r\n", b.id));
+        assert_eq!(run(&clients, &a, "client", &["SETNAME", "x"]), "+OK\r\n");
+        assert_eq!(run(&clients, &a, "client", &["getname"]), "$1\r\nx\r\n");
+        assert_eq!(run(&clients, &b, "client", &["getname"]), "$-1\r\n");
+        assert_eq!(run(&clients, &a, "client", &["setname", ""]), "+OK\r\n");
+        assert_eq!(run(&clients, &a, "client", &["getname"]), "$-1\r\n", "an empty name clears it");
+        assert_eq!(run(&clients, &b, "client", &["id"]), format!(":{}\r\n", b.id));
+    }
+
+    /// One copy of a name: what CLIENT LIST lists is what GETNAME answers, however it was set.
+    #[test]
+    fn the_name_is_the_one_its_core_lists() {
+        let (clients, [s]) = sessions();
+        clients.rename(s.id, b"listed");
+        assert_eq!(run(&clients, &s, "client", &["getname"]), "$6\r\nlisted\r\n");
+        run(&clients, &s, "hello", &["2", "setname", "lib"]);
+        let mut line = Vec::new();
+        clients.info(s.id, &mut line);
+        assert!(String::from_utf8(line).unwrap().contains(" name=lib "));
     }
 
     #[test]
     fn hello_refuses_as_redis_7_refuses() {
-        let mut s = Session::new();
+        let (clients, [s]) = sessions();
         let cases: [(&[&str], &str); 8] = [
             (&["3"], "-NOPROTO unsupported protocol version\r\n"),
             (&["3", "bogus"], "-NOPROTO unsupported protocol version\r\n"),
@@ -284,11 +303,11 @@ mod tests {
             (&["2", "AUTH", "bob", "pw", "SETNAME", "n"], &format!("-{WRONGPASS}\r\n")),
         ];
         for (args, want) in cases {
-            assert_eq!(run(&mut s, "hello", args), want, "HELLO {args:?}");
+            assert_eq!(run(&clients, &s, "hello", args), want, "HELLO {args:?}");
         }
-        assert_eq!(s.name, None, "no refused HELLO set a name");
-        let map = run(&mut s, "hello", &["2", "auth", "default", "any", "setname", "lib"]);
+        assert_eq!(clients.name(s.id), Some(Vec::new()), "no refused HELLO set a name");
+        let map = run(&clients, &s, "hello", &["2", "auth", "default", "any", "setname", "lib"]);
         assert!(map.starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{map}");
-        assert_eq!(s.name.as_deref(), Some(&b"lib"[..]));
+        assert_eq!(clients.name(s.id), Some(b"lib".to_vec()));
     }
 }
