@@ -342,8 +342,9 @@ const KEYS: u8 = 16;
 const TYPE: u8 = 17;
 const STRLEN: u8 = 18;
 const APPEND: u8 = 19;
-/// SCAN: the pattern travels as KEYS' does, the cursor's position as the number, and its
-/// shard and epoch, the count and the shards as the value's bytes ([`scan_bytes`]).
+/// SCAN: the pattern travels as KEYS' does, the cursor's position as the number, whether its
+/// pass restarted as the flags, and its shard and epoch, the count and the shards as the
+/// value's bytes ([`scan_bytes`]).
 const SCAN: u8 = 20;
 const MEMORY_USAGE: u8 = 21;
 /// INCRBYFLOAT: the increment's text travels as the value.
@@ -414,7 +415,7 @@ impl<'a> Op<'a> {
             Op::Keys(pattern) => (KEYS, 0, Key { bytes: pattern, hash: 0 }, &[], 0),
             Op::Scan { pattern, cursor, count, shards } => {
                 scan_value = scan_bytes(cursor, count, shards);
-                (SCAN, 0, Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
+                (SCAN, u8::from(cursor.restarted), Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
             }
             Op::Type(key) => (TYPE, 0, key, &[], 0),
             Op::Strlen(key) => (STRLEN, 0, key, &[], 0),
@@ -509,7 +510,7 @@ impl<'a> Op<'a> {
             GETDEL => Op::GetDel(key),
             GETEX => Op::GetEx(key, getex_from_bits(flags, number)?),
             KEYS => Op::Keys(key.bytes),
-            SCAN => scan_from_bytes(key.bytes, number, value)?,
+            SCAN => scan_from_bytes(key.bytes, number, flags != 0, value)?,
             TYPE => Op::Type(key),
             STRLEN => Op::Strlen(key),
             APPEND => Op::Append { key, value },
@@ -539,15 +540,15 @@ fn scan_bytes(cursor: Cursor, count: u64, shards: usize) -> [u8; SCAN_BYTES] {
     bytes
 }
 
-/// The inverse of [`scan_bytes`], with the pattern and the position; `None` for a value of
-/// another size.
-fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, value: &[u8]) -> Option<Op<'a>> {
+/// The inverse of [`scan_bytes`], with the pattern, the position and whether the pass is a
+/// restarted one (the flags); `None` for a value of another size.
+fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, restarted: bool, value: &[u8]) -> Option<Op<'a>> {
     let bytes: &[u8; SCAN_BYTES] = value.try_into().ok()?;
     let shard = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
     let epoch = u16::from_le_bytes(bytes[4..6].try_into().ok()?);
     let count = u64::from_le_bytes(bytes[6..14].try_into().ok()?);
     let shards = u32::from_le_bytes(bytes[14..].try_into().ok()?) as usize;
-    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch }, count, shards })
+    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch, restarted }, count, shards })
 }
 
 /// Every operation of a batch, in order.
@@ -597,7 +598,7 @@ mod tests {
             Op::Keys(b"h?llo*"),
             Op::Scan {
                 pattern: b"k*",
-                cursor: Cursor { shard: 3, position: u64::MAX, epoch: 7 },
+                cursor: Cursor { shard: 3, position: u64::MAX, epoch: 7, restarted: true },
                 count: 10,
                 shards: 4,
             },

@@ -7,7 +7,11 @@
 //! for the whole iteration is met once its bucket is reached, as Redis promises; a table
 //! that grows or rehashes moves its entries, and the cursor carries the table's layout
 //! epoch (`Store::layout_epoch`) so that a cursor from before the move starts its shard
-//! again (keys may come twice, which Redis allows too).
+//! again (keys may come twice, which Redis allows too). Once only: a cursor that started its
+//! shard again and meets another move gets the rest of the shard, all of its keys, in that
+//! one call. Writers adding keys faster than a scan reads them would otherwise move the
+//! table before every pass could end, and the scan would never end; this way a shard takes
+//! two passes and one call at most, and a scan ends however fast the tables grow.
 
 use super::replies;
 use super::resp::integer;
@@ -81,20 +85,22 @@ fn cursor_value(text: &[u8]) -> Option<u64> {
     Some(if negative { n.wrapping_neg() } else { n })
 }
 
-/// Where a scan is: the shard, the bucket of its table to look at next, and the table's
-/// layout epoch when the cursor was given (the low 16 bits: a cursor 65,536 moves old is
-/// taken for a current one, which no scan lives to see).
+/// Where a scan is: the shard, the bucket of its table to look at next, the table's layout
+/// epoch when the cursor was given (the low 16 bits: a cursor 65,536 moves old is taken for
+/// a current one, which no scan lives to see), and whether this pass over the shard is its
+/// second, the first cut short by a move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub shard: usize,
     pub position: u64,
     pub epoch: u16,
+    pub restarted: bool,
 }
 
 impl Cursor {
     /// The start of shard `shard`'s table.
     pub fn start(shard: usize) -> Cursor {
-        Cursor { shard, position: 0, epoch: 0 }
+        Cursor { shard, position: 0, epoch: 0, restarted: false }
     }
 
     /// The cursor a client sent, for a store of `shards` shards: any number is one (a
@@ -102,14 +108,16 @@ impl Cursor {
     pub fn decode(raw: u64, shards: usize) -> Cursor {
         let shards = shards.max(1) as u64;
         let rest = raw / shards;
-        Cursor { shard: (raw % shards) as usize, position: rest >> 16, epoch: rest as u16 }
+        let restarted = rest >> 16 & 1 == 1;
+        Cursor { shard: (raw % shards) as usize, position: rest >> 17, epoch: rest as u16, restarted }
     }
 
     /// The number the client gets: 0 only for the start of shard 0, which is where a scan
     /// starts and never a place it stops at. A table's buckets are far fewer than 2^40, so
     /// the position, shifted and multiplied by the shards, fits.
     pub fn encode(self, shards: usize) -> u64 {
-        (self.position << 16 | u64::from(self.epoch)) * shards as u64 + self.shard as u64
+        let rest = self.position << 17 | u64::from(self.restarted) << 16 | u64::from(self.epoch);
+        rest * shards as u64 + self.shard as u64
     }
 }
 
@@ -188,14 +196,15 @@ mod tests {
             for cursor in [
                 Cursor::start(0),
                 Cursor::start(shards - 1),
-                Cursor { shard: shards - 1, position: 1, epoch: 0 },
-                Cursor { shard: 0, position: 1 << 38, epoch: u16::MAX },
+                Cursor { shard: shards - 1, position: 1, epoch: 0, restarted: true },
+                Cursor { shard: 0, position: 1 << 38, epoch: u16::MAX, restarted: false },
             ] {
                 assert_eq!(Cursor::decode(cursor.encode(shards), shards), cursor, "{shards} shards");
             }
             assert_eq!(Cursor::start(0).encode(shards), 0, "the start is 0");
             assert!(Cursor::decode(u64::MAX, shards).shard < shards, "a made-up cursor names a shard");
         }
-        assert_eq!(Cursor::decode(7, 2), Cursor { shard: 1, position: 0, epoch: 3 });
+        assert_eq!(Cursor::decode(7, 2), Cursor { shard: 1, position: 0, epoch: 3, restarted: false });
+        assert_eq!(Cursor::decode(7 + (1 << 17), 2), Cursor { shard: 1, position: 0, epoch: 3, restarted: true });
     }
 }

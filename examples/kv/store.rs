@@ -402,16 +402,22 @@ impl Store {
     }
 
     /// One SCAN call (`scan.rs`): from the cursor's bucket (the first if the table moved
-    /// its entries since the cursor was given), the live keys matching `pattern` among the
-    /// next `count` entries, or among those of ten times as many buckets if the table is
-    /// sparse there, as Redis' SCAN bounds its work; then the cursor of where it stopped.
+    /// its entries since the cursor was given: the pass restarts), the live keys matching
+    /// `pattern` among the next `count` entries, or among those of ten times as many buckets
+    /// if the table is sparse there, as Redis' SCAN bounds its work; then the cursor of
+    /// where it stopped. A restarted pass that meets a move takes the whole shard.
     fn scan(&self, pattern: &[u8], cursor: Cursor, count: u64, shards: usize, now: Instant, out: &mut Vec<u8>) {
         let buckets = self.map.num_buckets();
-        let mut at = match cursor.position {
-            0 => 0,
-            _ if cursor.epoch != self.layout_epoch => 0,
-            position => position.min(buckets as u64) as usize,
+        let moved = cursor.position != 0 && cursor.epoch != self.layout_epoch;
+        let next_shard = match cursor.shard + 1 < shards {
+            true => Cursor::start(cursor.shard + 1).encode(shards),
+            false => 0,
         };
+        if moved && cursor.restarted {
+            super::scan::reply_head(out, next_shard);
+            return self.keys(pattern, now, out);
+        }
+        let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
         let count = count.min(buckets as u64) as usize;
         let (mut taken, mut looked, mut found) = (0, 0, Vec::new());
         while at < buckets && taken < count && looked < count.saturating_mul(10) {
@@ -423,10 +429,12 @@ impl Store {
             }
             (at, looked) = (at + 1, looked + 1);
         }
+        let restarted = cursor.restarted || moved;
         let next = match at < buckets {
-            true => Cursor { shard: cursor.shard, position: at as u64, epoch: self.layout_epoch }.encode(shards),
-            false if cursor.shard + 1 < shards => Cursor::start(cursor.shard + 1).encode(shards),
-            false => 0,
+            true => {
+                Cursor { shard: cursor.shard, position: at as u64, epoch: self.layout_epoch, restarted }.encode(shards)
+            }
+            false => next_shard,
         };
         super::scan::reply_head(out, next);
         replies::array(out, found.len());
@@ -867,7 +875,8 @@ mod tests {
     }
 
     /// A scan of shard 0 of 2 takes `count` keys a call, ends with shard 1's start (cursor
-    /// 1), and a cursor given before the table grew starts the shard again.
+    /// 1), and a cursor given before the table grew starts the shard again, once: grown
+    /// again, the rest of the shard comes whole.
     #[test]
     fn scan_walks_the_table_count_keys_a_call_and_restarts_after_a_move() {
         let (mut store, now) = (Store::default(), Instant::now());
@@ -896,10 +905,23 @@ mod tests {
             put(&mut store, format!("k{i}").as_bytes(), None, now);
         }
         assert_ne!(store.layout_epoch, epoch, "growing moved the entries");
-        let (_, again) = scan_once(&mut store, Cursor::decode(next, 2), 7, now);
+        let (next, again) = scan_once(&mut store, Cursor::decode(next, 2), 7, now);
         let (_, from_start) = scan_once(&mut store, Cursor::start(0), 7, now);
         assert_eq!(again, from_start, "started again");
         assert_eq!(first.len(), 7);
+        assert!(Cursor::decode(next, 2).restarted);
+        let (next, more) = scan_once(&mut store, Cursor::decode(next, 2), 7, now);
+        assert_eq!(more.len(), 7, "no move since: on as before");
+        let epoch = store.layout_epoch;
+        for i in 1000..3000 {
+            put(&mut store, format!("k{i}").as_bytes(), None, now);
+        }
+        assert_ne!(store.layout_epoch, epoch, "moved again");
+        let (next, mut rest) = scan_once(&mut store, Cursor::decode(next, 2), 7, now);
+        rest.sort();
+        let mut every: Vec<String> = (0..3000).map(|i| format!("k{i}")).collect();
+        every.sort();
+        assert_eq!((next, rest), (1, every), "the whole shard, then the next shard's start");
     }
 
     /// DBSIZE counts the keys stored, an expired one until the sweeper reclaims it (as
