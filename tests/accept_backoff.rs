@@ -80,6 +80,50 @@ fn deadline_ends_the_backoff() {
     println!("timed out on time");
 }
 
+const MOVED_CHILD: &str = "RINGPOLL_TEST_BACKOFF_MOVED_DEADLINE_CHILD";
+
+/// An accept deadline set while `accept_backoff` sleeps between EMFILE retries ends that
+/// pause at the deadline: before, the pause read the deadline only when it began, and ran on
+/// to its own end (here 575 ms past the deadline).
+#[test]
+fn accept_backoff_times_out_at_a_deadline_set_during_its_pause() {
+    if std::env::var_os(MOVED_CHILD).is_some() {
+        return a_deadline_set_mid_pause_ends_it();
+    }
+    in_child("accept_backoff_times_out_at_a_deadline_set_during_its_pause", MOVED_CHILD, "timed out mid-pause");
+}
+
+fn a_deadline_set_mid_pause_ends_it() {
+    run(async {
+        let tcp = std::rc::Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        // A queued connection: accept meets EMFILE rather than waiting for one.
+        let _client = std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap();
+        let held = exhaust_descriptors();
+        let err = bounded(tcp.accept()).await.expect_err("accept with no descriptor left");
+        assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
+
+        // The backoff's pauses end at 5, 15, ... 635 ms, then one runs to 1275: the deadline
+        // is set at 700 ms, inside that one, for 50 ms later.
+        let start = Instant::now();
+        let (set_at, deadline) = (start + Duration::from_millis(700), start + Duration::from_millis(750));
+        let setter = ringpoll::spawn({
+            let tcp = tcp.clone();
+            async move {
+                ringpoll::time::sleep_until(set_at).await;
+                tcp.set_accept_deadline(Some(deadline));
+            }
+        });
+        let err = bounded(tcp.accept_backoff()).await.expect_err("no descriptor to accept with");
+        let took = start.elapsed();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        let due = deadline - start;
+        assert!(took >= due && took <= due + SLACK, "accept_backoff took {took:?} for a deadline due at {due:?}");
+        bounded(setter).await.unwrap();
+        drop(held);
+    });
+    println!("timed out mid-pause");
+}
+
 const PROXY_CHILD: &str = "RINGPOLL_TEST_BACKOFF_PROXY_CHILD";
 
 /// The proxy's accept loop goes on through descriptor exhaustion (it accepts through

@@ -101,10 +101,21 @@ fn zero_copy_writes_to_a_shut_socket_are_broken_pipe_even_with_sigpipe_at_its_de
 
 const CHILD_DIRECT: &str = "RINGPOLL_TEST_WITHOUT_SIGPIPE_CHILD";
 
-/// Raises SIGPIPE on the calling thread, as the kernel does for a write into a shut socket.
-fn raise_sigpipe_on_this_thread() {
-    // SAFETY: signals the calling thread, which is alive; SIGPIPE is a valid signal.
-    assert_eq!(unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGPIPE) }, 0);
+/// Writes a byte into a pipe whose read end is closed: `EPIPE`, and the kernel raises SIGPIPE
+/// on the calling thread exactly as for a zero-copy write into a shut socket.
+fn write_into_a_broken_pipe() -> std::io::Error {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a live array of the two ints pipe fills.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: each descriptor is ours, closed once; the write reads one live byte.
+    unsafe {
+        libc::close(fds[0]);
+        let wrote = libc::write(fds[1], b"x".as_ptr().cast(), 1);
+        let err = std::io::Error::last_os_error();
+        libc::close(fds[1]);
+        assert_eq!(wrote, -1);
+        err
+    }
 }
 
 /// The child's part: SIGPIPE at its default action, `without_sigpipe` around a call that
@@ -116,7 +127,7 @@ fn without_sigpipe_with_sigpipe_at_default() {
     // sendfile and splice loop inside the kernel: bytes sent, then EPIPE on the next chunk,
     // return the count sent, with the SIGPIPE that EPIPE raised pending.
     let sent = without_sigpipe(|| {
-        raise_sigpipe_on_this_thread();
+        assert_eq!(write_into_a_broken_pipe().raw_os_error(), Some(libc::EPIPE));
         Ok(5)
     });
     assert_eq!(sent.unwrap(), 5);
@@ -142,4 +153,100 @@ fn without_sigpipe_discards_a_sigpipe_of_a_call_that_succeeded_and_unblocks_afte
     assert!(status.success(), "the child died: {status:?}, said {out:?}");
     assert!(out.contains("survived a partial write that raised SIGPIPE"), "{out:?}");
     assert!(out.contains("SIGPIPE unblocked after a panic"), "{out:?}");
+}
+
+const CHILD_FOREIGN: &str = "RINGPOLL_TEST_FOREIGN_SIGPIPE_CHILD";
+
+/// What the child's SIGPIPE handler saw: how many, and the last one's sender and code.
+static DELIVERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static LAST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static LAST_CODE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn count_sigpipe(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    use std::sync::atomic::Ordering::SeqCst;
+    // SAFETY: SA_SIGINFO handlers get a valid siginfo; its pid field is read as the kernel
+    // wrote it (all of this is async-signal-safe: atomics only).
+    let (pid, code) = unsafe { ((*info).si_pid(), (*info).si_code) };
+    LAST_PID.store(pid, SeqCst);
+    LAST_CODE.store(code, SeqCst);
+    DELIVERED.fetch_add(1, SeqCst);
+}
+
+/// Queues SIGPIPE on the calling thread as sent by process `pid` with `code` (`SI_USER`:
+/// `kill(2)`, `SI_QUEUE`: `sigqueue(3)`). The kernel lets a thread queue any siginfo to itself,
+/// so this is a signal from another party that landed on this thread, the one thread not
+/// blocking it.
+fn as_if_sent_by(pid: libc::pid_t, code: libc::c_int) {
+    // SAFETY: a zeroed siginfo is valid; the fields set are the ones kill(2) fills in.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    info.si_signo = libc::SIGPIPE;
+    info.si_code = code;
+    // The sender's pid opens the union after the three ints, aligned as a pointer (the
+    // kernel's layout); libc offers a reader but no writer, so the read checks the write.
+    let at = (3 * std::mem::size_of::<libc::c_int>()).next_multiple_of(std::mem::align_of::<*const u8>());
+    // SAFETY: `at` is within the siginfo (128 bytes) and aligned for a pid_t.
+    unsafe { (&raw mut info).cast::<u8>().add(at).cast::<libc::pid_t>().write(pid) };
+    // SAFETY: the siginfo is initialised; for SI_USER its union holds the sender's pid.
+    assert_eq!(unsafe { info.si_pid() }, pid);
+    // SAFETY: `info` is live; the target is this thread.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid(), libc::gettid(), libc::SIGPIPE, &raw const info)
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+}
+
+/// The child's part: a handler counts SIGPIPEs; `without_sigpipe` takes the one its own write
+/// raised and leaves the ones sent by others.
+fn foreign_sigpipes_with_a_handler() {
+    use ringpoll_reactor::sigpipe::without_sigpipe;
+    use std::sync::atomic::Ordering::SeqCst;
+    // SAFETY: a zeroed sigaction with a valid SA_SIGINFO handler and an empty mask.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count_sigpipe as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGPIPE, &action, std::ptr::null_mut()), 0);
+    }
+    let own = without_sigpipe(|| Err::<(), _>(write_into_a_broken_pipe()));
+    assert_eq!(own.unwrap_err().raw_os_error(), Some(libc::EPIPE));
+    assert_eq!(DELIVERED.load(SeqCst), 0, "the write's own SIGPIPE reached the handler");
+
+    // A kill from another process during a call that raised nothing.
+    let sent = without_sigpipe(|| {
+        as_if_sent_by(1, libc::SI_USER);
+        Ok(5)
+    });
+    assert_eq!(sent.unwrap(), 5);
+    assert_eq!(DELIVERED.load(SeqCst), 1, "a kill(2) during the call was swallowed");
+    assert_eq!(LAST_PID.load(SeqCst), 1, "the kill's sender was lost");
+    println!("a kill during the call was delivered");
+
+    // A sigqueue during a call whose own write then raised SIGPIPE: the two merge (a standard
+    // signal is pending once per thread), and what is pending is the sigqueue's. (A tgkill
+    // would do, but some kernels give it the siginfo of a kill from this very process, which
+    // is what the kernel's own SIGPIPE has too.)
+    let own = without_sigpipe(|| {
+        as_if_sent_by(std::process::id() as libc::pid_t, libc::SI_QUEUE);
+        Err::<(), _>(write_into_a_broken_pipe())
+    });
+    assert_eq!(own.unwrap_err().raw_os_error(), Some(libc::EPIPE));
+    assert_eq!(DELIVERED.load(SeqCst), 2, "a sigqueue during the call was swallowed");
+    assert_eq!(LAST_CODE.load(SeqCst), libc::SI_QUEUE);
+    assert!(!sigpipe_in(SigSet::Pending), "a SIGPIPE left pending");
+    assert!(!sigpipe_in(SigSet::Blocked), "SIGPIPE left blocked");
+    println!("a sigqueue during the call was delivered");
+}
+
+#[test]
+fn without_sigpipe_takes_only_its_own_sigpipe_and_leaves_those_others_send() {
+    if std::env::var_os(CHILD_FOREIGN).is_some() {
+        return foreign_sigpipes_with_a_handler();
+    }
+    let _serial = fd_lock();
+    let name = "without_sigpipe_takes_only_its_own_sigpipe_and_leaves_those_others_send";
+    let (status, out) = rerun_as_child(name, CHILD_FOREIGN, 60);
+    assert!(status.success(), "the child failed: {status:?}, said {out:?}");
+    assert!(out.contains("a kill during the call was delivered"), "{out:?}");
+    assert!(out.contains("a sigqueue during the call was delivered"), "{out:?}");
 }

@@ -136,3 +136,81 @@ fn a_reset_sleep_wakes_its_task_at_the_new_deadline_without_another_poll() {
         }
     });
 }
+
+/// How long a `Sleep` handed to another thread waits at first, and how long its first task
+/// then watches for wakes: a stale entry would wake that task at `OLD`.
+const OLD: Duration = Duration::from_millis(1000);
+const WATCH: Duration = Duration::from_millis(1500);
+
+/// Arms a `Sleep` of `OLD` for this task, on this core, then hands it to `away` and watches
+/// for `WATCH`: returns when this task was woken meanwhile (the `Sleep`'s own entry is the
+/// only thing that could wake it).
+async fn arm_then_hand_off(away: impl FnOnce(ringpoll::time::Sleep)) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut nap = Some(sleep(OLD));
+    let mut away = Some(away);
+    let mut watch = sleep(WATCH);
+    let mut wakes = Vec::new();
+    std::future::poll_fn(|cx| {
+        match nap.as_mut() {
+            Some(armed) => {
+                assert!(armed.poll_elapsed(cx).is_pending(), "armed a second away");
+                away.take().unwrap()(nap.take().unwrap());
+            }
+            None => wakes.push(start.elapsed()),
+        }
+        watch.poll_elapsed(cx)
+    })
+    .await;
+    wakes.retain(|&at| at < WATCH);
+    wakes
+}
+
+/// A `Sleep` reset by a thread with no core moves its timer where it is armed: its task is
+/// woken at the new deadline and not at the old one (before, the old entry stayed, and woke
+/// it at the old deadline only).
+#[test]
+fn a_sleep_reset_on_another_thread_wakes_its_task_at_the_new_deadline_only() {
+    // Its reactor's descriptors must not look like a neighbour's leak.
+    let _serial = fd_lock();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let resetter = std::thread::spawn(move || {
+        let mut nap: ringpoll::time::Sleep = rx.recv().unwrap();
+        nap.reset(Instant::now() + Duration::from_millis(100));
+        // Kept, not dropped (a drop disarms), until the watch is over.
+        std::thread::sleep(WATCH);
+        drop(nap);
+    });
+    let wakes = run(arm_then_hand_off(move |nap| tx.send(nap).unwrap()));
+    resetter.join().unwrap();
+    assert_eq!(wakes.len(), 1, "woken at {wakes:?}");
+    assert!(
+        wakes[0] >= Duration::from_millis(100) && wakes[0] < OLD - Duration::from_millis(200),
+        "woken at {wakes:?}"
+    );
+}
+
+/// A `Sleep` reset and awaited on another core, or dropped on another thread, leaves no
+/// entry behind on the core it was armed on: its first task is not woken at all (before, it
+/// was, at the old deadline).
+#[test]
+fn a_sleep_moved_to_another_core_or_dropped_elsewhere_leaves_no_stale_wake() {
+    let _serial = fd_lock();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let other_core = std::thread::spawn(move || {
+        let mut nap: ringpoll::time::Sleep = rx.recv().unwrap();
+        run(async move {
+            nap.reset(Instant::now() + Duration::from_millis(300));
+            nap.await;
+        });
+    });
+    let wakes = run(arm_then_hand_off(move |nap| tx.send(nap).unwrap()));
+    other_core.join().unwrap();
+    assert_eq!(wakes, [], "reset and awaited on another core: woken at {wakes:?}");
+
+    let (tx, rx) = std::sync::mpsc::channel::<ringpoll::time::Sleep>();
+    let dropper = std::thread::spawn(move || drop(rx.recv().unwrap()));
+    let wakes = run(arm_then_hand_off(move |nap| tx.send(nap).unwrap()));
+    dropper.join().unwrap();
+    assert_eq!(wakes, [], "dropped on another thread: woken at {wakes:?}");
+}

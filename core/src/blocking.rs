@@ -12,6 +12,26 @@
 //! with the reactor on that CPU; every pool thread therefore sets its affinity to the CPU set
 //! the pool was built with (the builder's thread's, or [`Builder::blocking_cpus`]).
 //!
+//! # Why pool threads are not pinned to one CPU each
+//!
+//! tokio leaves its `spawn_blocking` threads unpinned; glommio gives each executor its own
+//! blocking pool, placed by default as the executor is (a core pinned to CPU 3 gets its
+//! blocking thread on CPU 3). ringpoll keeps the first, bounded to a set of CPUs, because:
+//!
+//! - a blocking job is what a core must not run: a `std::fs` call that waits on a disk, a
+//!   synchronous library that computes for milliseconds. On its core's CPU it would take
+//!   half that CPU from the reactor (the scheduler shares a CPU between its runnable
+//!   threads), the latency thread-per-core exists to avoid;
+//! - the pool is one per runtime, shared by the cores: a job goes to whichever thread is
+//!   idle, so there is no one core a thread belongs to, and pinning threads one per CPU would
+//!   leave a busy CPU's jobs waiting while another CPU's thread idles;
+//! - the scheduler moving a pool thread within its set is what a thread that mostly sleeps
+//!   in the kernel wants; its cache warmth is not what a blocking call is limited by.
+//!
+//! A deployment that keeps its cores' CPUs for the cores alone (isolated CPUs, one core each)
+//! says so with [`Builder::blocking_cpus`] naming the other CPUs: the pool then never runs
+//! where a core does.
+//!
 //! Queue protocol: a job is pushed under the lock; it wakes one idle thread if there are at
 //! least as many idle threads as queued jobs (each woken thread takes one), and otherwise
 //! starts a thread if the bound allows. A job, once accepted, runs: shutdown stops idle

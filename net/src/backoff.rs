@@ -1,7 +1,8 @@
 //! Riding out descriptor exhaustion in an accept loop, shared by every listener type.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
 use ringpoll_reactor::drain::until_draining;
@@ -16,8 +17,7 @@ const MAX_DELAY: Duration = Duration::from_secs(1);
 /// would spin on the error, and giving up would end a server that a moment later could go
 /// on. The sleep ends early with the shutdown error once the runtime drains, and with
 /// `TimedOut` at the accept deadline of `listener`: an accept with a deadline returns by it,
-/// out of descriptors or not. The deadline is read when a pause starts, so one moved while
-/// the loop sleeps counts from the next pause (within a second).
+/// out of descriptors or not, also when the deadline is set or moved during a pause.
 pub(crate) async fn retry_when_exhausted<T, F, Fut>(listener: &Source, mut accept: F) -> io::Result<T>
 where
     F: FnMut() -> Fut,
@@ -27,8 +27,7 @@ where
     loop {
         match accept().await {
             Err(e) if is_resource_exhaustion(&e) => {
-                pause(delay, listener.deadline(Interest::Read)).await?;
-                listener.check_deadline(Interest::Read)?;
+                pause(delay, listener).await?;
                 delay = (delay * 2).min(MAX_DELAY);
             }
             other => return other,
@@ -36,15 +35,21 @@ where
     }
 }
 
-/// Sleeps for `delay`, or until `deadline` if that comes first; fails with the shutdown error
-/// once the runtime drains.
-async fn pause(delay: Duration, deadline: Option<Instant>) -> io::Result<()> {
+/// Sleeps for `delay`, or until the accept deadline of `listener` if that comes first, the
+/// deadline as it is now, not as it was when the pause began: fails with `TimedOut` once it
+/// has passed, and with the shutdown error once the runtime drains.
+async fn pause(delay: Duration, listener: &Source) -> io::Result<()> {
     let wake = Instant::now() + delay;
-    let until = deadline.map_or(wake, |at| at.min(wake));
-    until_draining(async {
-        ringpoll_reactor::time::sleep_until(until).await;
-        Ok(())
-    })
+    let mut sleep = ringpoll_reactor::time::sleep_until(wake);
+    until_draining(poll_fn(move |cx| {
+        let deadline = listener.watch_deadline(Interest::Read, cx);
+        let until = deadline.map_or(wake, |at| at.min(wake));
+        if sleep.deadline() != until {
+            sleep.reset(until);
+        }
+        ready!(sleep.poll_elapsed(cx));
+        Poll::Ready(listener.check_deadline(Interest::Read))
+    }))
     .await
 }
 

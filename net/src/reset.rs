@@ -1,11 +1,13 @@
 //! Ending a TCP connection with a reset (RST) instead of FIN, for [`TcpStream::abort`] and a
 //! failed [`copy_bidirectional`](crate::copy_bidirectional).
 //!
-//! SO_LINGER {on, 0} makes the socket's last close send RST and discard what its send queue
-//! still holds. The option lives on the socket, not the descriptor, so it holds whichever way
-//! the driver closes the descriptor: `close(2)` on epoll, IORING_OP_CLOSE on io_uring (where
-//! the socket is released only when the ops still holding it end; ringpoll registers no
-//! direct descriptors, so the descriptor the option is set on is the socket's only one).
+//! SO_LINGER {on, 0} (`ringpoll_reactor::sys::reset_on_close`, which the reactor also uses
+//! for the connections it accepted that the program never saw) makes the socket's last close
+//! send RST and discard what its send queue still holds. The option lives on the socket, not
+//! the descriptor, so it holds whichever way the driver closes the descriptor: `close(2)` on
+//! epoll, IORING_OP_CLOSE on io_uring (where the socket is released only when the ops still
+//! holding it end; ringpoll registers no direct descriptors, so the descriptor the option is
+//! set on is the socket's only one).
 //!
 //! [`TcpStream::abort`]: crate::TcpStream::abort
 
@@ -20,8 +22,7 @@ use crate::socket;
 /// Makes the last close of `source`'s socket send RST. On a socket that is not TCP it has no
 /// effect a peer can see (Unix streams have no reset).
 pub(crate) fn on_close(source: &Source) -> std::io::Result<()> {
-    let fd = socket::borrow_fd(source, source.fd());
-    SockRef::from(&fd).set_linger(Some(Duration::ZERO))
+    ringpoll_reactor::sys::reset_on_close(socket::borrow_fd(source, source.fd()))
 }
 
 /// Waits until the kernel has sent every byte written to the TCP socket of `source` and the

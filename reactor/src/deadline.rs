@@ -5,7 +5,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::interest::Interest;
@@ -16,6 +16,10 @@ struct Slot {
     at: Cell<Option<Instant>>,
     /// Armed while an operation waits with a deadline set.
     timer: RefCell<Option<Sleep>>,
+    /// Tasks that wait on the deadline itself, not in an operation (an accept's backoff
+    /// pause): the driver's wake of the waiting operation does not reach them, so a change
+    /// wakes them here. One per task, dropped when woken.
+    watchers: RefCell<Vec<Waker>>,
 }
 
 /// The read and write deadlines of one source. A `OnceCell`, so the common case (no deadline
@@ -39,6 +43,19 @@ impl Deadlines {
         let slot = &self.slots.get_or_init(Default::default)[interest as usize];
         slot.at.set(at);
         slot.timer.borrow_mut().take();
+        let watchers = std::mem::take(&mut *slot.watchers.borrow_mut());
+        watchers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The deadline of `interest`, with `cx` woken when it is next set, moved or cleared.
+    #[cold]
+    pub(crate) fn watch(&self, interest: Interest, cx: &Context<'_>) -> Option<Instant> {
+        let slot = &self.slots.get_or_init(Default::default)[interest as usize];
+        let mut watchers = slot.watchers.borrow_mut();
+        if !watchers.iter().any(|w| w.will_wake(cx.waker())) {
+            watchers.push(cx.waker().clone());
+        }
+        slot.at.get()
     }
 
     /// The deadline of `interest`.
@@ -75,5 +92,29 @@ impl Slot {
             Some(t) if t.deadline() == at => t.poll_elapsed(cx),
             _ => timer.insert(sleep_until(at)).poll_elapsed(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counting_waker::WakeCount;
+    use std::time::Duration;
+
+    #[test]
+    fn a_watcher_is_woken_once_by_the_next_change_of_its_direction_only() {
+        let deadlines = Deadlines::default();
+        let (count, waker) = WakeCount::waker();
+        let cx = Context::from_waker(&waker);
+        assert_eq!(deadlines.watch(Interest::Read, &cx), None);
+        assert_eq!(deadlines.watch(Interest::Read, &cx), None, "watched twice by one task");
+        deadlines.set(Interest::Write, Some(Instant::now()));
+        assert_eq!(count.get(), 0, "woken by the other direction");
+        let at = Instant::now() + Duration::from_secs(5);
+        deadlines.set(Interest::Read, Some(at));
+        assert_eq!(count.get(), 1, "one wake per task");
+        deadlines.set(Interest::Read, None);
+        assert_eq!(count.get(), 1, "a watcher is woken once, then watches again if it wants");
+        assert_eq!(deadlines.watch(Interest::Read, &cx), None);
     }
 }

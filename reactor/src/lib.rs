@@ -40,6 +40,7 @@ mod stats;
 pub mod sys;
 mod target;
 pub mod time;
+mod timer_moves;
 pub mod timers;
 mod turn;
 mod uring;

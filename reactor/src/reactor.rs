@@ -13,6 +13,7 @@ use crate::driver::{Driver, DriverKind};
 use crate::netpoll_break::Break;
 use crate::pool::HeapPool;
 use crate::stats::Stats;
+use crate::timer_moves::TimerMoves;
 use crate::timers::{until, Timers};
 
 /// One core's reactor. Lives on, and is touched by, its core thread only; other threads reach
@@ -23,6 +24,8 @@ pub struct Reactor {
     id: u64,
     driver: Driver,
     timers: RefCell<Timers>,
+    /// Changes to `timers` posted by other threads (a `Sleep` moved off this core).
+    timer_moves: Arc<TimerMoves>,
     brk: Arc<Break>,
     stats: Arc<Stats>,
     /// Wakers collected while the driver is borrowed, woken after it is released. Reused, so
@@ -49,6 +52,7 @@ impl Reactor {
             id,
             driver,
             timers: RefCell::default(),
+            timer_moves: TimerMoves::register(id, brk.clone()),
             brk,
             stats,
             wake: RefCell::new(Vec::with_capacity(128)),
@@ -140,6 +144,7 @@ impl Reactor {
     /// events arrived.
     pub fn poll(&self, timeout: Option<Duration>) -> io::Result<usize> {
         self.stats.reactor_polls.bump();
+        self.timer_moves.apply(&self.timers);
         let deadline = self.next_deadline();
         // The clock is read only when a timer bounds the wait.
         let timeout = match (timeout, deadline) {
@@ -150,6 +155,8 @@ impl Reactor {
         let mut wake = self.wake.take();
         let n = self.driver.wait(timeout, &mut wake);
         if deadline.is_some() {
+            // A timer disarmed from afar while the core waited must not fire.
+            self.timer_moves.apply(&self.timers);
             self.timers.borrow_mut().fire(Instant::now(), &mut wake);
         }
         self.stats.reactor_events.add(*n.as_ref().unwrap_or(&0) as u64);

@@ -103,6 +103,13 @@ impl Source {
         self.deadlines.get(interest)
     }
 
+    /// The deadline of `interest`, with `cx` woken when [`set_deadline`](Self::set_deadline)
+    /// next changes it: for a task that waits on the deadline outside an operation (a pause
+    /// between retries), which the wake of a waiting operation does not reach.
+    pub fn watch_deadline(&self, interest: Interest, cx: &Context<'_>) -> Option<Instant> {
+        self.deadlines.watch(interest, cx)
+    }
+
     /// `TimedOut` if the deadline of `interest` has passed: checked before an operation
     /// starts, so it fails even when it could complete at once (Go's `netpollcheckerr`).
     #[inline]

@@ -8,7 +8,7 @@
 use std::io;
 use std::mem;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Calls `libc::$fn($args)` and turns a `-1` return into `Err(errno)`.
 ///
@@ -96,24 +96,31 @@ pub(crate) fn close(fd: RawFd) {
     let _ = syscall!(close(fd));
 }
 
+/// Makes the last close of the socket `fd` send RST instead of FIN and discard what its send
+/// queue still holds (SO_LINGER {on, 0}). The option lives on the socket, not the descriptor,
+/// so it holds however the descriptor is closed (`close(2)`, IORING_OP_CLOSE). On a socket
+/// that is not TCP it has no effect a peer can see (Unix streams have no reset).
+pub fn reset_on_close(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `linger` is a live struct of the size passed; `fd` is open for the borrow.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_LINGER,
+        (&linger as *const libc::linger).cast(),
+        mem::size_of::<libc::linger>() as libc::socklen_t,
+    ))
+    .map(drop)
+}
+
 /// Closes a connection the program never saw (an io_uring accept took it off the
 /// listener's queue, and the listener closed before an accept returned it) with a reset,
 /// not FIN: what the kernel does to the connections still in a listener's accept queue when
 /// it closes, so a client cannot take the close for an answer (an empty one, read to end of
 /// stream).
 pub(crate) fn close_unaccepted(conn: OwnedFd) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: `linger` is a live struct of the size passed, `conn` an open descriptor. A
-    // socket that refuses (not TCP) closes with its usual close.
-    unsafe {
-        libc::setsockopt(
-            conn.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
+    // A socket that refuses closes with its usual close: nothing better is left to do.
+    let _ = reset_on_close(conn.as_fd());
     drop(conn);
 }
 
@@ -186,4 +193,33 @@ pub(crate) fn send(fd: RawFd, buf: &[u8], flags: libc::c_int) -> io::Result<usiz
 pub(crate) fn poll_now(fds: &mut [libc::pollfd]) -> io::Result<()> {
     // SAFETY: fds is a live slice of pollfds; a zero timeout never blocks.
     syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0)).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SO_LINGER as the socket `fd` holds it: (on, seconds).
+    fn linger_of(fd: BorrowedFd<'_>) -> (i32, i32) {
+        let mut linger = libc::linger { l_onoff: 0, l_linger: 0 };
+        let mut len = mem::size_of::<libc::linger>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `linger`, which has that many.
+        syscall!(getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&raw mut linger).cast(), &mut len))
+            .unwrap();
+        (linger.l_onoff, linger.l_linger)
+    }
+
+    #[test]
+    fn reset_on_close_sets_a_zero_linger_on_the_socket() {
+        let (a, _b) = socketpair(libc::AF_UNIX, libc::SOCK_STREAM).unwrap();
+        assert_eq!(linger_of(a.as_fd()), (0, 0));
+        reset_on_close(a.as_fd()).unwrap();
+        assert_eq!(linger_of(a.as_fd()), (1, 0));
+    }
+
+    #[test]
+    fn reset_on_close_of_something_not_a_socket_is_an_error() {
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        assert_eq!(reset_on_close(file.as_fd()).unwrap_err().raw_os_error(), Some(libc::ENOTSOCK));
+    }
 }

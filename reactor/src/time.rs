@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::reactor::Reactor;
+use crate::timer_moves::TimerMoves;
 use crate::timers::TimerKey;
 
 /// Waits until `duration` has passed.
@@ -28,8 +29,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The future of [`sleep`] and [`sleep_until`].
 ///
 /// It is `Send` (hyper's timer wants that) but lives on the core that polls it: its timer is
-/// armed in that core's reactor. Polled on another core it re-arms there; dropped elsewhere it
-/// leaves its old entry to expire harmlessly.
+/// armed in that core's reactor. Reset, polled or dropped anywhere else (another core, a
+/// thread with no core), it asks the core it is armed on to move or disarm that timer, so
+/// the old entry never fires a stale wake.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
@@ -44,25 +46,15 @@ impl Sleep {
         self.deadline
     }
 
-    /// Moves the deadline. An armed timer is re-armed at once with the waker of the last
-    /// poll, as tokio's `reset` does: the waiting task is woken at the new deadline even if
-    /// nothing polls the `Sleep` in between (a hand-written future may reset and return
-    /// `Pending`). Armed on another core, the timer is re-armed when next polled.
+    /// Moves the deadline. An armed timer is moved at once with the waker of the last poll,
+    /// as tokio's `reset` does: the waiting task is woken at the new deadline even if nothing
+    /// polls the `Sleep` in between (a hand-written future may reset and return `Pending`),
+    /// and not at the old one. Armed on another core, the timer is moved there.
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        let Some((reactor, key)) = self.key.take() else {
-            return;
-        };
-        Reactor::with_current(|r| {
-            if r.id() != reactor {
-                return;
-            }
-            let mut timers = r.timers();
-            // A fired timer has woken its task already, which will poll this again.
-            if let Some(waker) = timers.remove(key) {
-                self.key = Some((reactor, timers.insert(deadline, waker)));
-            }
-        });
+        if let Some((reactor, key)) = self.key.take() {
+            self.key = change(reactor, key, Some(deadline)).map(|key| (reactor, key));
+        }
     }
 
     /// Whether the deadline has passed.
@@ -72,11 +64,7 @@ impl Sleep {
 
     fn disarm(&mut self) {
         if let Some((reactor, key)) = self.key.take() {
-            Reactor::with_current(|r| {
-                if r.id() == reactor {
-                    drop(r.timers().remove(key));
-                }
-            });
+            change(reactor, key, None);
         }
     }
 
@@ -89,14 +77,50 @@ impl Sleep {
         let armed = Reactor::with_current(|r| {
             let mut timers = r.timers();
             match self.key {
-                Some((reactor, key)) if reactor == r.id() && timers.update(key, cx.waker()) => {}
-                _ => self.key = Some((r.id(), timers.insert(self.deadline, cx.waker().clone()))),
+                Some((reactor, key)) if reactor == r.id() && timers.update(key, cx.waker()) => None,
+                armed => {
+                    self.key = Some((r.id(), timers.insert(self.deadline, cx.waker().clone())));
+                    armed.filter(|&(reactor, _)| reactor != r.id())
+                }
             }
         });
-        if armed.is_none() {
-            panic!("ringpoll timers need a ringpoll core: use them inside a Runtime or block_on");
+        match armed {
+            None => panic!("ringpoll timers need a ringpoll core: use them inside a Runtime or block_on"),
+            // Armed on another core before: that entry would wake the last poll's task there.
+            Some(Some((elsewhere, key))) => TimerMoves::post(elsewhere, key, None),
+            Some(None) => {}
         }
         Poll::Pending
+    }
+}
+
+/// Moves timer `key` of reactor `reactor` to `to`, or disarms it (`None`): at once on that
+/// reactor's own thread, by a post to it from any other. Returns the key the timer has now,
+/// `None` if it is not armed; a post cannot know whether it already fired, so it answers the
+/// moved key (a key that names nothing is harmless: it updates or removes nothing).
+fn change(reactor: u64, key: TimerKey, to: Option<Instant>) -> Option<TimerKey> {
+    let mut disarmed = None;
+    let here = Reactor::with_current(|r| {
+        if r.id() != reactor {
+            return None;
+        }
+        let mut timers = r.timers();
+        Some(match to {
+            Some(at) => timers.reschedule(key, at),
+            None => {
+                disarmed = timers.remove(key);
+                None
+            }
+        })
+    });
+    // Dropped once the timers are no longer borrowed: a waker's drop may run task code.
+    drop(disarmed);
+    match here.flatten() {
+        Some(now) => now,
+        None => {
+            TimerMoves::post(reactor, key, to);
+            to.map(|at| key.moved_to(at))
+        }
     }
 }
 

@@ -15,6 +15,13 @@ pub struct TimerKey {
     id: u64,
 }
 
+impl TimerKey {
+    /// The key the same timer has once moved to `deadline` (see [`Timers::reschedule`]).
+    pub(crate) fn moved_to(self, deadline: Instant) -> TimerKey {
+        TimerKey { deadline, ..self }
+    }
+}
+
 /// Deadlines and the wakers waiting on them, for one core.
 #[derive(Debug, Default)]
 pub struct Timers {
@@ -42,6 +49,15 @@ impl Timers {
             }
             None => false,
         }
+    }
+
+    /// Moves an armed timer to `deadline`, its waker kept; returns its new key, or `None` for
+    /// a fired or unknown key (nothing is armed then).
+    pub fn reschedule(&mut self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
+        let waker = self.armed.remove(&key)?;
+        let moved = key.moved_to(deadline);
+        self.armed.insert(moved, waker);
+        Some(moved)
     }
 
     /// Disarms a timer and hands back its waker; `None` for a fired or unknown key.
@@ -106,5 +122,21 @@ mod tests {
         assert!(timers.update(late, &waker()));
         timers.remove(late);
         assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn a_rescheduled_timer_keeps_its_waker_and_fires_at_its_new_deadline_only() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let (count, waker) = WakeCount::waker();
+        let key = timers.insert(now + Duration::from_secs(60), waker);
+        let moved = timers.reschedule(key, now + Duration::from_millis(10)).expect("armed");
+        assert_eq!(timers.len(), 1, "moved, not copied");
+        assert_eq!(timers.reschedule(key, now), None, "the old key names nothing");
+        let mut due = Vec::new();
+        timers.fire(now + Duration::from_millis(10), &mut due);
+        due.drain(..).for_each(Waker::wake);
+        assert_eq!(count.get(), 1);
+        assert_eq!(timers.reschedule(moved, now), None, "a fired timer stays fired");
     }
 }
