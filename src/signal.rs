@@ -11,6 +11,10 @@ mod catch;
 
 pub use catch::Signal;
 
+/// The numbers of the signals servers usually catch, for [`Signal::new`], so a program needs
+/// no `libc` dependency to name them (any other number works too).
+pub use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
