@@ -11,14 +11,6 @@ use super::Halves;
 use crate::sys::owned;
 use crate::sys::syscall;
 
-/// openat2(2)'s argument (`libc::open_how` is non-exhaustive, so it cannot be built).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 /// What [`OpenAt::beneath`] resolves with: no step above the directory, no absolute path or
 /// symlink, no mount point crossed (so what it opens lies on the directory's file system),
 /// no /proc magic link (which could name any open file).
@@ -58,7 +50,7 @@ impl OpenAt {
     /// RESOLVE_BENEATH, RESOLVE_NO_XDEV and RESOLVE_NO_MAGICLINKS, Linux 5.6). A server
     /// serving a tree needs no check of where an open landed then.
     pub fn beneath(mut self, dir: Arc<OwnedFd>) -> OpenAt {
-        let how = types::OpenHow::new().flags(self.flags as u64).mode(self.how_mode()).resolve(BENEATH);
+        let how = open_how(self.flags, self.how_mode(), BENEATH);
         self.beneath = Some((dir, Box::new(how)));
         self
     }
@@ -88,10 +80,11 @@ impl OpenAt {
     }
 
     /// openat2(2) from [`OpenAt::dir`].
-    fn openat2(&self, how: &OpenHow) -> io::Result<RawFd> {
-        let size = std::mem::size_of::<OpenHow>();
-        // SAFETY: the path is a live C string and `how` a live open_how of the size passed;
-        // the directory is held open by the op.
+    fn openat2(&self, how: &types::OpenHow) -> io::Result<RawFd> {
+        let size = std::mem::size_of::<types::OpenHow>();
+        // SAFETY: the path is a live C string and `how` a live open_how of the size passed
+        // (`types::OpenHow` is a transparent wrapper of the kernel's struct, the one the
+        // ring's OPENAT2 takes too); the directory is held open by the op.
         let fd = unsafe { libc::syscall(libc::SYS_openat2, self.dir(), self.path.as_ptr(), how, size) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
@@ -121,7 +114,7 @@ unsafe impl Halves for OpenAt {
             return wait_for_a_writer(reader);
         }
         if self.beneath.is_some() {
-            let how = OpenHow { flags: self.flags as u64, mode: self.how_mode(), resolve: BENEATH };
+            let how = open_how(self.flags, self.how_mode(), BENEATH);
             let mut res = self.openat2(&how);
             for _ in 0..RENAME_RACE_RETRIES {
                 match res {
@@ -143,7 +136,7 @@ unsafe impl Halves for OpenAt {
             return None;
         }
         let resolve = libc::RESOLVE_CACHED | self.resolve();
-        let how = OpenHow { flags: (self.flags | libc::O_NONBLOCK) as u64, mode: 0, resolve };
+        let how = open_how(self.flags | libc::O_NONBLOCK, 0, resolve);
         let fd = match self.openat2(&how) {
             Ok(fd) => owned(fd),
             // Leaving the directory is refused whatever the cache holds: no second try.
@@ -180,6 +173,13 @@ unsafe impl Halves for OpenAt {
     fn finish(self, res: io::Result<usize>) -> io::Result<OwnedFd> {
         res.map(|fd| owned(fd as RawFd))
     }
+}
+
+/// openat2(2)'s argument, for the ring's OPENAT2 and the blocking half's openat2 alike
+/// (`libc::open_how` is non-exhaustive, so it cannot be built; io-uring's wrapper is
+/// `repr(transparent)` over the kernel's struct).
+fn open_how(flags: libc::c_int, mode: u64, resolve: u64) -> types::OpenHow {
+    types::OpenHow::new().flags(flags as u64).mode(mode).resolve(resolve)
 }
 
 /// Whether `fd` is a FIFO (named pipe).
