@@ -1,7 +1,8 @@
 //! What a new user trips on first, found by writing programs against the public docs alone
 //! (a chat server, sharded counters, UDP + Unix + files): every public type prints with
 //! `{:?}`, Unix addresses print and test as paths or unnamed, a misplaced `spawn` blames the
-//! caller's line, and signals are named without a `libc` dependency.
+//! caller's line, a blocking wait on a core panics instead of stalling it, and signals are
+//! named without a `libc` dependency.
 
 mod support;
 
@@ -21,6 +22,7 @@ fn debug_of<T: Debug>(value: &T) -> String {
 
 #[test]
 fn sync_futures_and_guards_print_with_debug() {
+    let _serial = fd_lock();
     run(async {
         let lock = RwLock::new(7u32);
         assert_eq!(debug_of(&lock.read().await), "7");
@@ -65,8 +67,8 @@ fn unix_addresses_print_as_paths_or_unnamed() {
     });
 }
 
-/// Where a panic was raised: the hook is process-wide, so the other tests of this file
-/// must not panic while it is set.
+/// Where a panic was raised. The hook is process-wide, so the tests of this file take turns
+/// (`fd_lock`, which the descriptor counts need too).
 fn panic_location(f: impl FnOnce()) -> String {
     let location = Arc::new(Mutex::new(String::new()));
     let seen = location.clone();
@@ -83,6 +85,7 @@ fn panic_location(f: impl FnOnce()) -> String {
 
 #[test]
 fn spawn_and_handle_outside_a_core_blame_the_callers_line() {
+    let _serial = fd_lock();
     let file = within(10, || panic_location(|| drop(ringpoll::spawn(async {}))));
     assert!(file.ends_with("adoption.rs"), "ringpoll::spawn's panic points at {file}");
     let file = within(10, || panic_location(|| drop(ringpoll::Handle::current())));
@@ -90,7 +93,28 @@ fn spawn_and_handle_outside_a_core_blame_the_callers_line() {
 }
 
 #[test]
+fn blocking_waits_on_a_core_panic_instead_of_stalling_it() {
+    // The trap: `signals.wait()` in `#[ringpoll::main]`'s body parked the core, so the
+    // server it had spawned never ran until the signal came.
+    let mut files = Vec::new();
+    assert_no_fd_leak(|| {
+        let signals = ringpoll::signal::ShutdownSignals::install().unwrap();
+        files.push(within(10, move || {
+            panic_location(|| {
+                run(async { signals.wait() });
+            })
+        }));
+        files.push(within(10, || panic_location(|| run(async { ringpoll::park_on(std::future::ready(())) }))));
+    });
+    for file in files {
+        assert!(file.ends_with("adoption.rs"), "the panic points at {file}");
+    }
+    assert_eq!(within(10, || ringpoll::park_on(std::future::ready(7))), 7, "off the cores it still runs");
+}
+
+#[test]
 fn signals_are_named_without_libc() {
+    let _serial = fd_lock();
     run(async {
         let mut signal = Signal::new(SIGUSR2).unwrap();
         assert_eq!(signal.signo(), SIGUSR2);
