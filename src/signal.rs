@@ -11,6 +11,10 @@ mod catch;
 
 pub use catch::Signal;
 
+/// The numbers of the signals servers usually catch, for [`Signal::new`], so a program needs
+/// no `libc` dependency to name them (any other number works too).
+pub use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -93,12 +97,24 @@ impl ShutdownSignals {
     }
 
     /// Blocks the calling (non-core) thread until SIGINT or SIGTERM; returns which.
+    ///
+    /// # Panics
+    /// On a ringpoll core (a `Runtime` thread, or the body of `#[ringpoll::main]` and
+    /// `block_on`), whose tasks would all stall while it waits: await [`ShutdownSignals::recv`]
+    /// there.
+    #[track_caller]
     pub fn wait(&self) -> i32 {
         ringpoll_core::park_on(self.recv())
     }
 
-    /// As [`ShutdownSignals::wait`], giving up after `timeout`.
+    /// As [`ShutdownSignals::wait`], giving up after `timeout`; it panics on a core as `wait`
+    /// does.
+    #[track_caller]
     pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<i32> {
+        assert!(
+            ringpoll_core::current_core().is_none(),
+            "ShutdownSignals::wait_timeout would block a ringpoll core; .await recv() instead"
+        );
         // None: a timeout too long for an Instant (Duration::MAX), which never ends.
         let deadline = std::time::Instant::now().checked_add(timeout);
         THREAD_WAKER.with(|waker| self.register(waker));

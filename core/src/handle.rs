@@ -176,6 +176,7 @@ impl Handle {
     ///
     /// # Panics
     /// Where [`Handle::try_current`] is `None`.
+    #[track_caller]
     pub fn current() -> Handle {
         Handle::try_current().expect("Handle::current called outside a ringpoll runtime's core or blocking pool")
     }

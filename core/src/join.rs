@@ -383,6 +383,7 @@ impl<T> JoinHandle<T> {
 
     /// Blocks the calling thread until the task finishes. For threads outside the runtime
     /// (main, tests); on a ringpoll core it would stall every task there, so it panics.
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
         assert!(!scheduler::on_core(), "JoinHandle::join would block a ringpoll core; .await the handle instead");
         park_on(self)
@@ -422,7 +423,14 @@ impl Wake for ThreadWaker {
 /// Polls `fut` on the calling thread, parking the thread between wakes. There is no reactor
 /// here: use it outside the runtime for futures other threads complete (a [`JoinHandle`], a
 /// signal); I/O and timers need a core ([`block_on`](crate::block_on) or a `Runtime`).
+///
+/// # Panics
+/// On a ringpoll core (a `Runtime` thread or inside `block_on`), where parking the thread
+/// would stall every task of the core, the ones that should complete `fut` perhaps among
+/// them: `.await` the future there instead.
+#[track_caller]
 pub fn park_on<F: Future>(fut: F) -> F::Output {
+    assert!(!scheduler::on_core(), "ringpoll::park_on would block a ringpoll core; .await the future instead");
     let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut fut = std::pin::pin!(fut);

@@ -16,6 +16,7 @@
 //! `task` (a task's one allocation, with its future) <- `executor` (the core's loop) <- `spawn` <- `runtime`
 //! <- `block_on`.
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 

@@ -13,6 +13,7 @@ use crate::task::{self, Unstarted};
 ///
 /// # Panics
 /// Outside a ringpoll core (a [`Runtime`](crate::Runtime) thread or [`block_on`](crate::block_on)).
+#[track_caller]
 pub fn spawn<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
     executor::current().expect("ringpoll::spawn called outside a ringpoll core").spawn(future)
 }

@@ -56,6 +56,7 @@
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod cursor_turn;

@@ -8,6 +8,7 @@
 //! Cargo features `tokio-compat` and `futures-io` implement those crates' `AsyncRead` and
 //! `AsyncWrite` for [`TcpStream`] and [`UnixStream`] on top of the poll-style methods.
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 

@@ -13,6 +13,7 @@
 //! Most users reach all this through the `ringpoll` facade; the types here matter to those
 //! writing their own I/O objects on a [`Source`].
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 

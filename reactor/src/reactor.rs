@@ -180,6 +180,12 @@ pub struct EnterGuard {
     previous_drain: Option<Rc<Drain>>,
 }
 
+impl std::fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnterGuard").field("previous", &self.previous).finish_non_exhaustive()
+    }
+}
+
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();

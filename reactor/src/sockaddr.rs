@@ -15,12 +15,16 @@ pub struct SockAddr {
 
 impl std::fmt::Debug for SockAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.as_inet(), self.as_abstract_name()) {
-            (Some(a), _) => write!(f, "{a}"),
-            (None, Some(name)) => {
-                write!(f, "SockAddr(family {}, abstract {:?})", self.family(), name.escape_ascii().to_string())
-            }
-            (None, None) => write!(f, "SockAddr(family {}, {:?})", self.family(), self.as_unix_path()),
+        if let Some(a) = self.as_inet() {
+            return write!(f, "{a}");
+        }
+        if let Some(name) = self.as_abstract_name() {
+            return write!(f, "SockAddr(unix abstract {:?})", name.escape_ascii().to_string());
+        }
+        match self.as_unix_path() {
+            _ if self.is_unnamed() => write!(f, "SockAddr(unix unnamed)"),
+            Some(path) => write!(f, "SockAddr(unix {path:?})"),
+            None => write!(f, "SockAddr(family {})", self.family()),
         }
     }
 }
@@ -121,6 +125,13 @@ impl SockAddr {
         }
         let path: Vec<u8> = name.iter().take_while(|&&c| c != 0).copied().collect();
         Some(PathBuf::from(std::ffi::OsStr::from_bytes(&path)))
+    }
+
+    /// Whether this is the address of an unnamed Unix socket (a client that bound no path,
+    /// or either end of `UnixStream::pair`), as std's `SocketAddr::is_unnamed`: the kernel
+    /// gives it no name at all, and [`as_unix_path`](SockAddr::as_unix_path) an empty path.
+    pub fn is_unnamed(&self) -> bool {
+        matches!(self.unix_name().as_deref(), Some([]))
     }
 
     /// The name of a Linux abstract Unix address (the bytes after its leading NUL), which

@@ -120,10 +120,10 @@ fn dispatch(read: OwnedFd) {
 /// for the same signal: that one blocks it, so no handler ever runs.
 ///
 /// ```no_run
-/// use ringpoll::signal::Signal;
+/// use ringpoll::signal::{Signal, SIGHUP};
 ///
 /// # async fn demo() -> std::io::Result<()> {
-/// let mut hangups = Signal::new(libc::SIGHUP)?;
+/// let mut hangups = Signal::new(SIGHUP)?;
 /// loop {
 ///     hangups.recv().await;
 ///     println!("reloading the configuration");

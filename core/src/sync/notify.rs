@@ -116,6 +116,15 @@ pub struct Notified<'a> {
     done: bool,
 }
 
+impl fmt::Debug for Notified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notified")
+            .field("waiting", &self.key.is_some())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Future for Notified<'_> {
     type Output = ();
 
