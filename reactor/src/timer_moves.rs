@@ -59,7 +59,9 @@ impl TimerMoves {
 
     /// Applies the changes posted so far to `timers`, the core's own.
     pub(crate) fn apply(&self, timers: &std::cell::RefCell<Timers>) {
-        if !self.posted.swap(false, SeqCst) {
+        // A load first: a swap is a locked instruction, paid twice per turn for nothing on
+        // a core no other thread has posted to (nearly always).
+        if !self.posted.load(SeqCst) || !self.posted.swap(false, SeqCst) {
             return;
         }
         let changes = std::mem::take(&mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner));
