@@ -13,6 +13,9 @@
 # 50 clients, `-r 100000 -t set,get`), after a pipelined SET pass that fills the keys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for tool in redis-benchmark redis-cli; do # a missing one would leave the run waiting, not failing
+    command -v "$tool" >/dev/null || { echo "$0 needs $tool (apt-get install redis-server redis-tools valgrind)" >&2; exit 1; }
+done
 if [ -z "${KV:-}" ]; then
     cargo build --release --example kv >/dev/null
     KV=target/release/examples/kv
@@ -45,6 +48,7 @@ for round in $(seq "$ROUNDS"); do
         "$KV" --addr 127.0.0.1:$port --cores "$cores" --driver "$DRIVER" >/dev/null 2>&1 &
         pid=$!
         for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+        redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "no server answers on port $port" >&2; exit 1; }
         # As benches/kv_vs_redis.sh: SCHED_BATCH unless SCHED=normal.
         [ "${SCHED:-batch}" = batch ] && chrt -b -a -p 0 "$pid" >/dev/null
         taskset -c 1 redis-benchmark -p $port -c 50 -n 100000 -r 100000 -P 16 -t set --csv >/dev/null 2>&1

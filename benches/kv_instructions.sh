@@ -18,6 +18,9 @@
 # callgrind_annotate), named after the server and the pipeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for tool in redis-server redis-benchmark redis-cli valgrind callgrind_control; do # a missing one would leave the run waiting, not failing
+    command -v "$tool" >/dev/null || { echo "$0 needs $tool (apt-get install redis-server redis-tools valgrind)" >&2; exit 1; }
+done
 N16=${N16:-20000} # requests per test (SET, then GET) with -P 16
 N1=${N1:-10000}   # and with -P 1
 if [ -z "${KV:-}" ]; then # KV=PATH counts another build of kv (before and after a change)
@@ -42,6 +45,7 @@ measure() {
     valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$dir/$name.%p" "$@" >/dev/null 2>"$dir/$name.log" &
     pid=$!
     for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "no server answers on port $port" >&2; exit 1; }
     redis-benchmark -p "$port" -c 50 -n 100000 -r 100000 -P 16 -t set --csv >/dev/null 2>&1
     for pipeline in 16 1; do
         local n before after dump

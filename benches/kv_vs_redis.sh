@@ -19,6 +19,9 @@
 # Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for tool in redis-server redis-benchmark redis-cli taskset; do # a missing one would leave the run waiting, not failing
+    command -v "$tool" >/dev/null || { echo "$0 needs $tool (apt-get install redis-server redis-tools valgrind)" >&2; exit 1; }
+done
 ROUNDS=${ROUNDS:-3}
 N16=${N16:-200000} # requests per test (SET, then GET) with -P 16
 N1=${N1:-50000}    # and with -P 1
@@ -42,6 +45,7 @@ $KV --addr 127.0.0.1:16382 --cores 0,0 >/dev/null 2>&1 &
 pids+=($!); kv20_pid=$!
 for port in 16379 16380 16381 16382; do
     for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "no server answers on port $port" >&2; exit 1; }
 done
 if [ "${SCHED:-batch}" = batch ]; then
     for pid in $kv1_pid $kv2_pid $kv20_pid; do chrt -b -a -p 0 "$pid" >/dev/null; done
