@@ -58,10 +58,22 @@ impl TimerMoves {
     }
 
     /// Applies the changes posted so far to `timers`, the core's own.
+    ///
+    /// Inlined, a plain load: a core checks twice per turn, and nearly always no other
+    /// thread has posted (out of line, the checks cost an echo round trip 36 instructions,
+    /// `benches/op_cost.sh`).
+    #[inline]
     pub(crate) fn apply(&self, timers: &std::cell::RefCell<Timers>) {
-        // A load first: a swap is a locked instruction, paid twice per turn for nothing on
-        // a core no other thread has posted to (nearly always).
-        if !self.posted.load(SeqCst) || !self.posted.swap(false, SeqCst) {
+        if self.posted.load(SeqCst) {
+            self.apply_posted(timers);
+        }
+    }
+
+    /// [`TimerMoves::apply`]'s work, once something was posted.
+    #[cold]
+    #[inline(never)]
+    fn apply_posted(&self, timers: &std::cell::RefCell<Timers>) {
+        if !self.posted.swap(false, SeqCst) {
             return;
         }
         let changes = std::mem::take(&mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner));
