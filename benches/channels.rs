@@ -7,7 +7,11 @@
 //! ```text
 //! cargo bench -p ringpoll-benches --bench channels         # 5 rounds, about 30 s
 //! cargo bench -p ringpoll-benches --bench channels -- 1    # 1 round
+//! cargo bench -p ringpoll-benches --bench channels -- 3 'round trips'  # only the rows named so
 //! ```
+//!
+//! The filter (any argument that is not a number) keeps the measurements whose row names
+//! hold it: one side alone, for `strace -c -f` or `valgrind --tool=callgrind`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -25,6 +29,8 @@ const IN_FLIGHT: u64 = 64;
 
 fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
+    let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err()).unwrap_or_default();
+    let wanted = |name: &str| name.contains(filter.as_str());
     let mut results: Vec<(&str, Vec<f64>)> = Vec::new();
     let mut record = |name: &'static str, value: f64| match results.iter_mut().find(|(n, _)| *n == name) {
         Some((_, v)) => v.push(value),
@@ -32,29 +38,39 @@ fn main() {
     };
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
-        for (name, driver) in [("epoll", DriverChoice::Epoll), ("uring", DriverChoice::Uring)] {
+        for (driver, stream, writes, trips) in [
+            (
+                DriverChoice::Epoll,
+                "ringpoll epoll msgs/s",
+                "ringpoll epoll eventfd writes/1M msgs",
+                "ringpoll epoll round trips/s",
+            ),
+            (
+                DriverChoice::Uring,
+                "ringpoll uring msgs/s",
+                "ringpoll uring eventfd writes/1M msgs",
+                "ringpoll uring round trips/s",
+            ),
+        ] {
+            if !wanted(stream) && !wanted(writes) && !wanted(trips) {
+                continue;
+            }
             let rt = Runtime::builder().cores([0, 1]).driver(driver).build().expect("runtime on CPUs 0 and 1");
-            let (secs, writes) = ringpoll_stream(&rt);
-            record(
-                if name == "epoll" { "ringpoll epoll msgs/s" } else { "ringpoll uring msgs/s" },
-                MESSAGES as f64 / secs,
-            );
-            record(
-                if name == "epoll" {
-                    "ringpoll epoll eventfd writes/1M msgs"
-                } else {
-                    "ringpoll uring eventfd writes/1M msgs"
-                },
-                writes as f64,
-            );
-            let secs = ringpoll_round_trips(&rt);
-            record(
-                if name == "epoll" { "ringpoll epoll round trips/s" } else { "ringpoll uring round trips/s" },
-                ROUND_TRIPS as f64 / secs,
-            );
+            if wanted(stream) || wanted(writes) {
+                let (secs, eventfd_writes) = ringpoll_stream(&rt);
+                record(stream, MESSAGES as f64 / secs);
+                record(writes, eventfd_writes as f64);
+            }
+            if wanted(trips) {
+                record(trips, ROUND_TRIPS as f64 / ringpoll_round_trips(&rt));
+            }
         }
-        record("tokio msgs/s", MESSAGES as f64 / tokio_stream());
-        record("tokio round trips/s", ROUND_TRIPS as f64 / tokio_round_trips());
+        if wanted("tokio msgs/s") {
+            record("tokio msgs/s", MESSAGES as f64 / tokio_stream());
+        }
+        if wanted("tokio round trips/s") {
+            record("tokio round trips/s", ROUND_TRIPS as f64 / tokio_round_trips());
+        }
     }
     println!("\n| cross-core, CPUs 0 -> 1 ({rounds} rounds) | median | min | max |");
     println!("|---|---:|---:|---:|");
