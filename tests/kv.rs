@@ -85,6 +85,15 @@ fn keys_written_on_one_core_are_read_back_on_the_other() {
     }
 }
 
+/// Sets `{prefix}:{i}` to `i` for each `i` of `range`, in one pipeline.
+fn set_many(con: &mut Connection, prefix: &str, range: std::ops::Range<usize>) {
+    let mut pipe = redis::pipe();
+    range.for_each(|i| {
+        pipe.set(format!("{prefix}:{i}"), i).ignore();
+    });
+    let _: () = pipe.query(con).unwrap();
+}
+
 /// One SCAN call: the next cursor and the keys returned.
 fn scan(con: &mut Connection, cursor: u64, options: &[&str]) -> (u64, Vec<String>) {
     let (next, keys): (String, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg(options).query(con).unwrap();
@@ -186,13 +195,6 @@ fn scan_returns_every_key_across_the_tables_growth() {
     let addr = start(&rt);
     let mut con = connect(addr);
     let mut writer = connect(addr);
-    let set_many = |con: &mut Connection, prefix: &str, range: std::ops::Range<usize>| {
-        let mut pipe = redis::pipe();
-        range.for_each(|i| {
-            pipe.set(format!("{prefix}:{i}"), i).ignore();
-        });
-        let _: () = pipe.query(con).unwrap();
-    };
     set_many(&mut writer, "old", 0..3000);
     let mut round = 0;
     let (mut got, calls) = scan_all(&mut con, &["COUNT", "50"], || {
@@ -221,13 +223,6 @@ fn scan_ends_while_writers_keep_growing_the_tables() {
     let rt = runtime();
     let addr = start(&rt);
     let (mut con, mut writer) = (connect(addr), connect(addr));
-    let set_many = |con: &mut Connection, prefix: &str, range: std::ops::Range<usize>| {
-        let mut pipe = redis::pipe();
-        range.for_each(|i| {
-            pipe.set(format!("{prefix}:{i}"), i).ignore();
-        });
-        let _: () = pipe.query(con).unwrap();
-    };
     set_many(&mut writer, "old", 0..3000);
     let (mut cursor, mut got, mut calls) = (0, Vec::new(), 0);
     loop {

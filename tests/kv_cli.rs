@@ -32,6 +32,18 @@ fn have_redis_cli() -> bool {
     found
 }
 
+/// The built kv example, where redis-cli can drive it; `None` (and why, on stderr) if not.
+fn kv_binary() -> Option<std::path::PathBuf> {
+    if !have_redis_cli() {
+        return None;
+    }
+    let bin = example("kv");
+    if bin.is_none() {
+        eprintln!("skipping: the kv example is not built (`cargo test` builds it, `--test` alone does not)");
+    }
+    bin
+}
+
 /// The runtime and the server on it, the runtime built on a thread of its own (see tests/kv.rs).
 fn server() -> (Runtime, SocketAddr) {
     let rt = std::thread::spawn(two_core_runtime).join().unwrap();
@@ -145,11 +157,7 @@ fn redis_cli_memkeys_and_bigkeys_measure_every_key() {
 /// Another client's idle connection does not hold the stop past the grace.
 #[test]
 fn shutdown_stops_the_kv_binary_as_sigterm_does() {
-    if !have_redis_cli() {
-        return;
-    }
-    let Some(bin) = example("kv") else {
-        eprintln!("skipping: the kv example is not built (`cargo test` builds it, `--test` alone does not)");
+    let Some(bin) = kv_binary() else {
         return;
     };
     for pipelined in [false, true] {
@@ -219,11 +227,7 @@ fn the_kv_binary_refuses_clients_its_descriptors_cannot_hold() {
 /// for the next client, and refuses a count the descriptors cannot hold with Redis' error.
 #[test]
 fn config_gets_and_sets_maxclients_as_redis_does() {
-    if !have_redis_cli() {
-        return;
-    }
-    let Some(bin) = example("kv") else {
-        eprintln!("skipping: the kv example is not built (`cargo test` builds it, `--test` alone does not)");
+    let Some(bin) = kv_binary() else {
         return;
     };
     let script = format!("ulimit -n 80 && exec '{}' --addr 127.0.0.1:0 --cores 0,1", bin.display());
