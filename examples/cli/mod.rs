@@ -189,11 +189,7 @@ pub fn builder(cores: Option<Vec<usize>>, driver: DriverChoice) -> Builder {
 /// whose hard limit allows hundreds of thousands. Returns the soft limit in force after; a
 /// failure leaves it as it was.
 pub fn raise_fd_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit, into a live local.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
+    let Some(mut limit) = descriptor_limits() else { return 0 };
     let before = limit.rlim_cur;
     limit.rlim_cur = limit.rlim_max;
     // SAFETY: setrlimit reads one live rlimit.
@@ -201,6 +197,19 @@ pub fn raise_fd_limit() -> u64 {
         return limit.rlim_cur;
     }
     before
+}
+
+/// This process's soft limit on open descriptors (after [`raise_fd_limit`], its hard one);
+/// 0 if it cannot be read.
+pub fn fd_limit() -> u64 {
+    descriptor_limits().map_or(0, |limit| limit.rlim_cur)
+}
+
+/// RLIMIT_NOFILE's soft and hard limits.
+fn descriptor_limits() -> Option<libc::rlimit> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit, into a live local.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit)
 }
 
 /// Starts a server on every core of `rt`, each with a listener of its own on `addr`

@@ -9,6 +9,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::cli::fd_limit;
+
 /// Redis' default `maxclients`.
 pub const REDIS_MAX_CLIENTS: usize = 10_000;
 
@@ -74,17 +76,6 @@ impl Admission {
             self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.max()).then_some(open + 1));
         admitted.ok().map(|_| Admitted(self.clone()))
     }
-}
-
-/// The process's limit on open descriptors (the soft one, which the binary raised to the hard
-/// one at start: a later CONFIG SET cannot raise it further); 0 if it cannot be read.
-fn fd_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit, into a live local.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
-    limit.rlim_cur
 }
 
 impl Drop for Admitted {
