@@ -12,21 +12,22 @@
 //! and XX are decided on the core that owns the key), SETNX, SETEX, PSETEX, GETSET, GETDEL,
 //! GETEX, DEL, UNLINK, EXISTS, TYPE, STRLEN, APPEND, KEYS (every shard's), SCAN (MATCH,
 //! COUNT, TYPE; the cursor names a shard and a place in its table, and a scan ends however
-//! fast the tables grow: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT (`float.rs`), MGET, MSET,
-//! MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING, ECHO, EXPIRE and PEXPIRE
-//! (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes
-//! the key's entry and allocations take), HELP, DOCTOR and STATS (`memory.rs`), INFO (the
-//! sums tools read, as Redis names them, then per-core counters), GETRANGE, SUBSTR, SETRANGE
-//! (up to the 16 MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one
-//! shard only: `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`,
-//! share a shard: `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters:
-//! `config.rs`), SET (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does),
-//! QUIT; what client libraries send on connecting: HELLO (RESP2 only: `HELLO 3` gets
-//! `-NOPROTO`, and clients fall back), AUTH (as Redis without a password), SELECT 0, CLIENT
-//! ID, GETNAME, SETNAME, SETINFO, HELP, LIST, INFO (`session.rs`, `clients.rs`) and KILL
-//! (on every core: `kill.rs`). redis-cli's --pipe, --scan, --bigkeys,
-//! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused as Redis
-//! refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
+//! fast the tables grow: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT
+//! (`float.rs`), MGET, MSET, MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING,
+//! ECHO, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL,
+//! FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
+//! STATS (`memory.rs`), INFO (the sums tools read, as Redis names them, then per-core
+//! counters), GETRANGE, SUBSTR, SETRANGE (up to the 16 MiB a bulk string may take:
+//! `range.rs`), RENAME and RENAMENX (keys of one shard only: `-CROSSSLOT` otherwise; keys
+//! sharing a Redis Cluster hash tag, `{...}`, share a shard: `hash.rs`), RANDOMKEY, TIME,
+//! CONFIG GET (a few parameters: `config.rs`), SET (`maxclients`, and the values kv has:
+//! `config_set.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops
+//! as SIGTERM does), QUIT; what client libraries send on connecting: HELLO (RESP2 only:
+//! `HELLO 3` gets `-NOPROTO`, and clients fall back), AUTH (as Redis without a password),
+//! SELECT 0, CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, LIST, INFO (`session.rs`,
+//! `clients.rs`) and KILL (on every core: `kill.rs`). redis-cli's --pipe, --scan,
+//! --bigkeys, --memkeys, --stat and --latency work against it. Past `--maxclients` a client
+//! is refused as Redis refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 
 pub mod admission;
 #[path = "../cli/mod.rs"]

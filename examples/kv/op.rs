@@ -433,13 +433,9 @@ impl<'a> Op<'a> {
             Op::Rename { from, to, only_new } => (RENAME, u8::from(only_new), from, to.bytes, 0),
             Op::RandomKey => (RANDOMKEY, 0, NO_KEY, &[], 0),
             Op::Kill(kill) => {
-                let flags = [
-                    (kill.addr.is_some(), KILL_ADDR),
-                    (kill.laddr.is_some(), KILL_LADDR),
-                    (kill.skip_me, KILL_SKIP_ME),
-                ]
-                .iter()
-                .fold(0, |flags, &(set, bit)| if set { flags | bit } else { flags });
+                let flags = (u8::from(kill.addr.is_some()) * KILL_ADDR)
+                    | (u8::from(kill.laddr.is_some()) * KILL_LADDR)
+                    | (u8::from(kill.skip_me) * KILL_SKIP_ME);
                 let addr = Key { bytes: kill.addr.unwrap_or_default(), hash: kill.asking };
                 (KILL, flags, addr, kill.laddr.unwrap_or_default(), kill.id)
             }

@@ -109,8 +109,9 @@ fn array_header(buf: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
 /// earlier ones: where its bytes start and how many there are, once they and the two bytes
 /// after them have all arrived. Those two are skipped unread, as Redis skips them
 /// (`processMultibulkBuffer`: `qb_pos += bulklen+2`): a CRLF from any client that follows
-/// the protocol, and whatever they are, the request goes on after them. Always inlined: as a call, the parser's loop cost ~60 more instructions
-/// per request (`benches/kv_instructions.sh`, kv-1-shard, 1,081 against 1,017 at -P 16).
+/// the protocol, and whatever they are, the request goes on after them. Always inlined: as
+/// a call, the parser's loop cost ~60 more instructions per request
+/// (`benches/kv_instructions.sh`, kv-1-shard, 1,081 against 1,017 at -P 16).
 #[inline(always)]
 fn bulk_at(buf: &[u8], at: usize, declared: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
     let (len, body) = match bulk_header(buf, at) {
