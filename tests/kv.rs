@@ -300,18 +300,18 @@ fn client_list_shows_the_cores_connections() {
         assert!(std::time::Instant::now() < deadline, "a closed connection still listed: {list}");
         std::thread::sleep(Duration::from_millis(10));
     }
-    for (request, want) in [
-        ("CLIENT LIST TYPE foo", "-ERR Unknown client type 'foo'\r\n"),
-        ("CLIENT LIST TYPE master", "$0\r\n\r\n"),
-        ("CLIENT LIST ID abc", "-ERR Invalid client ID\r\n"),
-        ("CLIENT LIST ID 0", "$0\r\n\r\n"),
-        ("CLIENT LIST ID", "-ERR syntax error\r\n"),
-        ("CLIENT LIST TYPE normal ID 1", "-ERR syntax error\r\n"),
-        ("CLIENT INFO x", "-ERR wrong number of arguments for 'client|info' command\r\n"),
-    ] {
-        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
-        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
-    }
+    assert_answers(
+        addr,
+        &[
+            ("CLIENT LIST TYPE foo", "-ERR Unknown client type 'foo'\r\n"),
+            ("CLIENT LIST TYPE master", "$0\r\n\r\n"),
+            ("CLIENT LIST ID abc", "-ERR Invalid client ID\r\n"),
+            ("CLIENT LIST ID 0", "$0\r\n\r\n"),
+            ("CLIENT LIST ID", "-ERR syntax error\r\n"),
+            ("CLIENT LIST TYPE normal ID 1", "-ERR syntax error\r\n"),
+            ("CLIENT INFO x", "-ERR wrong number of arguments for 'client|info' command\r\n"),
+        ],
+    );
 }
 
 /// A raw connection the kernel handed to `core`, and its id (CLIENT ID).
@@ -384,21 +384,21 @@ fn client_kill_closes_connections_on_every_core_as_redis_does() {
     let me = killer.local_addr().unwrap();
     killer.write_all(format!("CLIENT KILL {me}\r\nPING\r\n").as_bytes()).unwrap();
     closed_by_server(&mut killer, "+OK\r\n");
-    for (request, want) in [
-        ("CLIENT KILL", "-ERR wrong number of arguments for 'client|kill' command\r\n"),
-        ("CLIENT KILL ID", "-ERR No such client\r\n"),
-        ("CLIENT KILL ID 1 ADDR", "-ERR syntax error\r\n"),
-        ("CLIENT KILL FOO bar", "-ERR syntax error\r\n"),
-        ("CLIENT KILL SKIPME maybe", "-ERR syntax error\r\n"),
-        ("CLIENT KILL ID 0", "-ERR client-id should be greater than 0\r\n"),
-        ("CLIENT KILL ID abc", "-ERR client-id should be greater than 0\r\n"),
-        ("CLIENT KILL TYPE foo", "-ERR Unknown client type 'foo'\r\n"),
-        ("CLIENT KILL USER bob", "-ERR No such user 'bob'\r\n"),
-        ("CLIENT KILL ID 999999 ADDR 1.2.3.4:5", ":0\r\n"),
-    ] {
-        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
-        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
-    }
+    assert_answers(
+        addr,
+        &[
+            ("CLIENT KILL", "-ERR wrong number of arguments for 'client|kill' command\r\n"),
+            ("CLIENT KILL ID", "-ERR No such client\r\n"),
+            ("CLIENT KILL ID 1 ADDR", "-ERR syntax error\r\n"),
+            ("CLIENT KILL FOO bar", "-ERR syntax error\r\n"),
+            ("CLIENT KILL SKIPME maybe", "-ERR syntax error\r\n"),
+            ("CLIENT KILL ID 0", "-ERR client-id should be greater than 0\r\n"),
+            ("CLIENT KILL ID abc", "-ERR client-id should be greater than 0\r\n"),
+            ("CLIENT KILL TYPE foo", "-ERR Unknown client type 'foo'\r\n"),
+            ("CLIENT KILL USER bob", "-ERR No such user 'bob'\r\n"),
+            ("CLIENT KILL ID 999999 ADDR 1.2.3.4:5", ":0\r\n"),
+        ],
+    );
 }
 
 /// 20,000 keys, SCAN's default COUNT: replies of 10 keys at most (as Redis' 10), every key.
@@ -1355,6 +1355,14 @@ fn requests_sent_without_waiting_get_replies_in_order() {
     }
 }
 
+/// Each request, sent alone on a connection of its own, gets exactly its answer.
+fn assert_answers(addr: SocketAddr, cases: &[(&str, &str)]) {
+    for &(request, want) in cases {
+        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
+        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
+    }
+}
+
 /// Raw bytes in, everything the server says until it closes (or 5 s pass).
 fn raw_exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -2147,10 +2155,7 @@ fn server_commands_answer_as_redis_does() {
              +HELP\r\n+    Prints this help.\r\n",
         ),
     ];
-    for (request, want) in cases {
-        let got = raw_exchange(addr, format!("{request}\r\n").as_bytes());
-        assert_eq!(String::from_utf8_lossy(&got), want, "{request}");
-    }
+    assert_answers(addr, &cases);
     // CLIENT and COMMAND HELP: Redis' lines (48 and 21 of them), not "unknown subcommand
     // 'HELP'. Try CLIENT HELP." as kv once answered.
     for (command, lines) in [("CLIENT", 48), ("COMMAND", 21)] {

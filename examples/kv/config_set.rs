@@ -179,22 +179,15 @@ mod tests {
         let failed =
             |why: &str| format!("-ERR CONFIG SET failed (possibly related to argument 'MaxClients') - {why}\r\n");
         let admission = Admission::new(10_000);
-        assert_eq!(
-            config_set_on(&admission, &["MaxClients", "0"]),
-            failed("argument must be between 1 and 4294967295 inclusive")
-        );
-        assert_eq!(
-            config_set_on(&admission, &["MaxClients", "-1"]),
-            failed("argument must be between 1 and 4294967295 inclusive")
-        );
-        assert_eq!(
-            config_set_on(&admission, &["MaxClients", "4294967296"]),
-            failed("argument must be between 1 and 4294967295 inclusive")
-        );
-        assert_eq!(
-            config_set_on(&admission, &["MaxClients", "ten"]),
-            failed("argument couldn't be parsed into an integer")
-        );
+        let out_of_range = "argument must be between 1 and 4294967295 inclusive";
+        for (value, why) in [
+            ("0", out_of_range),
+            ("-1", out_of_range),
+            ("4294967296", out_of_range),
+            ("ten", "argument couldn't be parsed into an integer"),
+        ] {
+            assert_eq!(config_set_on(&admission, &["MaxClients", value]), failed(why), "{value}");
+        }
         assert_eq!(
             config_set_on(&admission, &["maxclients", "5", "maxmemory", "1gb"]),
             format!("-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - {KV_KEEPS_IT}\r\n")
