@@ -52,6 +52,9 @@
 
 pub mod signal;
 
+mod join;
+mod select;
+
 pub use ringpoll_core::{channel, sync};
 
 #[cfg(feature = "hyper")]
