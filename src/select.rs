@@ -85,6 +85,8 @@ pub fn all_branches(indices: &[u32]) -> u64 {
 /// Only the handler of a matching branch runs, after all futures are dropped: a future's
 /// output that matched no pattern is dropped with it.
 ///
+/// Two channels read until both are closed, and a timer for a quiet spell:
+///
 /// ```
 /// use std::time::Duration;
 ///
@@ -92,24 +94,36 @@ pub fn all_branches(indices: &[u32]) -> u64 {
 /// use ringpoll::time::sleep;
 ///
 /// ringpoll::block_on(async {
-///     let (tx, mut rx) = local::unbounded::<u32>();
+///     let (numbers, mut rx_numbers) = local::unbounded::<u32>();
+///     let (words, mut rx_words) = local::unbounded::<&str>();
 ///     ringpoll::spawn(async move {
 ///         for n in 1..=3 {
-///             tx.send(n).await.unwrap();
+///             numbers.send(n).await.unwrap();
 ///         }
+///         words.send("four").await.unwrap();
 ///     })
 ///     .detach();
 ///
-///     let mut sum = 0;
+///     let (mut sum, mut seen) = (0, Vec::new());
 ///     loop {
 ///         ringpoll::select! {
-///             // `None` (the channel closed) does not match: the branch is disabled.
-///             Some(n) = rx.recv() => sum += n,
-///             _ = sleep(Duration::from_secs(5)) => panic!("no message in 5 s"),
+///             // A closed channel gives `None`, which does not match: the branch is disabled
+///             // for this pass of the loop.
+///             Some(n) = rx_numbers.recv() => sum += n,
+///             Some(word) = rx_words.recv() => seen.push(word),
+///             // Both closed: every branch is disabled.
 ///             else => break,
 ///         }
 ///     }
-///     assert_eq!(sum, 6);
+///     assert_eq!((sum, seen), (6, vec!["four"]));
+///
+///     // A read that takes too long loses to a timer, and is dropped (cancelled).
+///     let (_keep_open, mut idle) = local::unbounded::<u32>();
+///     let got = ringpoll::select! {
+///         Some(n) = idle.recv() => Some(n),
+///         () = sleep(Duration::from_millis(10)) => None,
+///     };
+///     assert_eq!(got, None);
 /// });
 /// ```
 ///

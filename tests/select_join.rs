@@ -439,3 +439,21 @@ fn a_tcp_read_races_a_timer() {
         assert_eq!(got, b"ping");
     });
 }
+
+#[test]
+fn the_macros_names_do_not_shadow_the_callers() {
+    check(async {
+        // Every name the expansions use for their own locals, as the caller's.
+        let (future, out, cx, done) = (1, 2, 3, 4);
+        let (disabled, start, branches, matched, output, all, step) = (5, 6, 7, 8, 9, 10, 11);
+        let joined = ringpoll::join!(async { future + out }, async { cx + done });
+        assert_eq!(joined, (3, 7));
+        let tried: Result<_, ()> = ringpoll::try_join!(async { Ok(future) }, async { Ok(out) });
+        assert_eq!(tried, Ok((1, 2)));
+        let selected = ringpoll::select! {
+            n = ready(disabled), if start == 6 => n + branches + matched + output + all + step,
+            _ = pending::<()>() => 0,
+        };
+        assert_eq!(selected, 5 + 7 + 8 + 9 + 10 + 11);
+    });
+}
