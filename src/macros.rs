@@ -6,7 +6,7 @@ use std::future::Future;
 use crate::{DriverChoice, Runtime};
 
 pub use crate::join::{poll_join, poll_try_join};
-pub use crate::select::{all_branches, start_branch};
+pub use crate::select::start_branch;
 
 /// Runs `future` on a one-core runtime on this thread: the driver asked for, or the one
 /// `RINGPOLL_DRIVER` picks.

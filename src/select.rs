@@ -35,11 +35,6 @@ pub fn start_branch(branches: usize) -> usize {
     })
 }
 
-/// The mask with one bit for each of the branches `indices` names.
-pub fn all_branches(indices: &[u32]) -> u64 {
-    indices.iter().fold(0, |mask, n| mask | 1 << n)
-}
-
 /// Waits on several futures at once and runs the handler of the first whose output matches
 /// its pattern; the other futures are dropped, cancelled where they stand.
 ///
@@ -259,7 +254,7 @@ macro_rules! __select_parse {
 #[macro_export]
 macro_rules! __select_poll {
     ($bias:ident [$(($n:tt $future:ident $out:ident ($p:pat) ($f:expr) ($c:expr) ($h:block)))+] $else:block) => {{
-        let all: u64 = $crate::__macros::all_branches(&[$($n),+]);
+        let all: u64 = 0 $(| 1 << $n)+;
         let branches: usize = [$($n),+].len();
         // Bit `n` set: branch `n` is disabled (precondition false, or its output matched no
         // pattern).
