@@ -7,6 +7,7 @@ use crate::{DriverChoice, Runtime};
 
 pub use crate::join::{poll_join, poll_try_join};
 pub use crate::select::start_branch;
+pub use ringpoll_reactor::budget::poll_budget_available;
 
 /// Runs `future` on a one-core runtime on this thread: the driver asked for, or the one
 /// `RINGPOLL_DRIVER` picks.

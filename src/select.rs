@@ -76,6 +76,11 @@ pub fn start_branch(branches: usize) -> usize {
 /// branches are polled in the order written, which suits a shutdown signal that must win over
 /// work, at the price of that starvation if an early branch is always ready.
 ///
+/// **Budget.** As tokio's, `select!` waits (and wakes its task at once) when the task has
+/// spent its budget of I/O operations for this poll, instead of polling its branches: the
+/// I/O branches would all wait then, and a branch that takes no budget (a ready future, a
+/// local channel) would win every time, so a loop around `select!` would never yield.
+///
 /// **Limits.** One `select!` takes 1 to 64 branches, plus `else`; more is a compile error.
 /// Only the handler of a matching branch runs, after all futures are dropped: a future's
 /// output that matched no pattern is dropped with it.
@@ -269,6 +274,11 @@ macro_rules! __select_poll {
             $( let mut $future = ::core::pin::pin!(::core::future::IntoFuture::into_future($f)); )+
             let start = $crate::__select_start!($bias branches);
             ::core::future::poll_fn(|cx| {
+                // A spent budget makes the I/O branches wait: yield rather than let a branch
+                // that takes no budget win every time.
+                if $crate::__macros::poll_budget_available(cx).is_pending() {
+                    return ::core::task::Poll::Pending;
+                }
                 for step in 0..branches {
                     match (start + step) % branches {
                         $(

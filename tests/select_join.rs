@@ -457,3 +457,25 @@ fn the_macros_names_do_not_shadow_the_callers() {
         assert_eq!(selected, 5 + 7 + 8 + 9 + 10 + 11);
     });
 }
+
+#[test]
+fn select_yields_once_the_task_budget_is_spent() {
+    check(async {
+        // Cross-core receives take the task's budget; `ready(())` takes none. Once 128
+        // receives have spent the budget of one poll, the receive answers `Pending`: a
+        // select! that went on would pick the idle branch until the task happened to yield.
+        let (tx, mut rx) = ringpoll::channel::cross_core::unbounded();
+        for i in 0..1000 {
+            tx.try_send(i).unwrap();
+        }
+        let (mut received, mut idle) = (0, 0);
+        for _ in 0..1000 {
+            ringpoll::select! {
+                biased;
+                Some(_) = rx.recv() => received += 1,
+                () = ready(()) => idle += 1,
+            }
+        }
+        assert_eq!((received, idle), (1000, 0));
+    });
+}
