@@ -108,7 +108,6 @@ impl Clients {
     /// out, as Redis frees them at once.
     pub fn list(&self, listing: Listing<'_>, out: &mut Vec<u8>) {
         let clients = self.0.borrow();
-        let listed = |id: &u64| clients.get(id).filter(|c| !c.killed);
         let now = Instant::now();
         let mut text = String::new();
         let mut keyed = |key: u64, id: u64, client: &Client| {
@@ -118,10 +117,9 @@ impl Clients {
         match listing {
             Listing::Every => clients.iter().filter(|(_, c)| !c.killed).for_each(|(&id, c)| keyed(id, id, c)),
             Listing::Ids(ids) => {
-                for (at, id) in
-                    ids.chunks_exact(8).filter_map(|b| Some(u64::from_le_bytes(b.try_into().ok()?))).enumerate()
-                {
-                    if let Some(client) = listed(&id) {
+                let ids = ids.chunks_exact(8).filter_map(|id| Some(u64::from_le_bytes(id.try_into().ok()?)));
+                for (at, id) in ids.enumerate() {
+                    if let Some(client) = clients.get(&id).filter(|c| !c.killed) {
                         keyed(at as u64, id, client);
                     }
                 }
