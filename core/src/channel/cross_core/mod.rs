@@ -4,8 +4,8 @@
 //! What makes it cross-core here is the waker it is given: the receiving task's, which points
 //! at the receiver's core. A send from another core pushes the message, then wakes that task
 //! through the core's mailbox and deduplicated eventfd break, and only if the receiver waits
-//! ([`ReceiverWait`]): a burst of sends costs one wake, and none while the receiver is busy.
-//! A sender waiting on a full channel ([`Room`]) is woken the same way, on its own core.
+//! (`ReceiverWait`): a burst of sends costs one wake, and none while the receiver is busy.
+//! A sender waiting on a full channel (`Room`) is woken the same way, on its own core.
 //!
 //! Why not `async-channel` (which this module used before): its `event-listener` takes a lock
 //! on every send and every receive, and the receiver's wait took the lock each send took, so
