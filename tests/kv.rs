@@ -1094,6 +1094,33 @@ fn set_at_a_unix_time_expires_then() {
     }
 }
 
+/// Times are whole milliseconds, as Redis keeps them: PTTL just after `SET PX 100000` is
+/// 100000, and `EXPIRE k 100 GT` right after `EXPIRE k 100` is refused, unless a millisecond
+/// passed between the two requests (so each is tried a few times, on either core). Counted
+/// in nanoseconds, kv answered 99999 and 1 every time.
+#[test]
+fn times_are_whole_milliseconds_as_redis_keeps_them() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect_to_core(&rt, addr, 0);
+    for key in one_key_per_core(&mut con, "ms") {
+        let pttls: Vec<i64> = (0..50)
+            .map(|_| {
+                let _: () = redis::cmd("SET").arg(&key).arg("v").arg("PX").arg(100_000).query(&mut con).unwrap();
+                con.pttl(&key).unwrap()
+            })
+            .collect();
+        assert!(pttls.contains(&100_000), "PTTL after SET PX 100000 on {key}: {pttls:?}");
+        let later: Vec<i64> = (0..50)
+            .map(|_| {
+                let _: i64 = redis::cmd("EXPIRE").arg(&key).arg(100).query(&mut con).unwrap();
+                redis::cmd("EXPIRE").arg(&key).arg(100).arg("GT").query(&mut con).unwrap()
+            })
+            .collect();
+        assert!(later.contains(&0), "EXPIRE 100 GT after EXPIRE 100 on {key}: {later:?}");
+    }
+}
+
 /// SET NX is a lock: of clients racing for one key from both cores, exactly one wins, as
 /// the owning core decides, and the key holds the winner's value.
 #[test]

@@ -32,6 +32,7 @@ use super::replies::{self, combine, Combine};
 use super::resp::{parse_request, Decoded, MAX_LINE};
 use super::session::{self, EveryCore, Session};
 use super::shard::Shards;
+use super::store;
 
 /// The reply bytes a run may owe before it stops and lets them be written. A single reply may
 /// pass it (one GET of a value up to `MAX_BULK`): requests are never split.
@@ -264,7 +265,7 @@ impl Pipeline {
         args: &mut Vec<&'a [u8]>,
         decoded: &mut Decoded<'a>,
     ) -> (usize, End) {
-        let now = Instant::now();
+        let now = store::now();
         let mut used = 0;
         loop {
             match parse_request(&input[used..], args, decoded) {

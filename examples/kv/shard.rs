@@ -35,7 +35,7 @@ use super::direct::{Direct, DirectReply};
 use super::op::{decode_all, Op};
 use super::pipeline::Slots;
 use super::replies;
-use super::store::Store;
+use super::store::{self, Store};
 
 /// The fewest keys FLUSHALL ASYNC frees on a blocking thread rather than on the core: a
 /// thousand small keys take the core some tens of microseconds, about what handing the table
@@ -424,7 +424,7 @@ impl Shards {
         out: &mut Vec<u8>,
         lens: &mut Vec<u8>,
     ) -> usize {
-        let now = Instant::now();
+        let now = store::now();
         let mut store = self.store.borrow_mut();
         let mut direct = direct_list.drain(..);
         let mut next_direct = direct.next();
@@ -582,7 +582,7 @@ pub async fn sweep(shards: Rc<Shards>, admission: Arc<Admission>) {
         if ringpoll::time::timeout(Duration::from_millis(100), draining.as_mut()).await.is_ok() {
             break;
         }
-        shards.store.borrow_mut().sweep_step(Instant::now());
+        shards.store.borrow_mut().sweep_step(store::now());
     }
     // Looked at every few milliseconds: a drain is short (the grace bounds it, and the
     // runtime cuts this task off at its end), and nothing else waits on the count.

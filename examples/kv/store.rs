@@ -9,7 +9,7 @@
 //! reply.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
@@ -37,13 +37,25 @@ fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
 }
 
 /// When a key given the Unix time `unix_ms` (EXAT, PXAT) at `now` runs out: the clock's
-/// distance to it, from `now`. A time already past is `now` itself, so the key is written
-/// already expired, as Redis writes it.
+/// distance to it in whole milliseconds (see [`now`]), from `now`. A time already past is
+/// `now` itself, so the key is written already expired, as Redis writes it.
 fn deadline_at(now: Instant, unix_ms: u64) -> Option<Instant> {
-    match Duration::from_millis(unix_ms).checked_sub(unix_now()) {
-        Some(ttl) => deadline(now, ttl),
+    let unix_now_ms = u64::try_from(unix_now().as_millis()).unwrap_or(u64::MAX);
+    match unix_ms.checked_sub(unix_now_ms) {
+        Some(ttl) => deadline(now, Duration::from_millis(ttl)),
         None => Some(now),
     }
+}
+
+/// The time commands see: the monotonic clock in whole milliseconds since the process first
+/// asked. Redis keeps times in milliseconds, so every deadline falls on one: PTTL right after
+/// `SET PX 100000` is 100000, not 99999 (nanoseconds having passed), and `EXPIRE k 100 GT`
+/// within the millisecond of `EXPIRE k 100` is refused as not later.
+pub fn now() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    let elapsed = start.elapsed();
+    start + elapsed - Duration::from_nanos(u64::from(elapsed.subsec_nanos() % 1_000_000))
 }
 
 /// The wall clock's time since the Unix epoch (zero for a clock set before it): what EXAT
