@@ -605,6 +605,24 @@ fn every_command_answers_as_redis_does() {
     assert_eq!(bye, "OK");
 }
 
+/// INFO names the server as redis-server 7.0.15's does, for the tools and libraries that
+/// check the version or the role before going on (`redis-cli info server` showed nothing).
+#[test]
+fn info_names_the_server_and_its_role() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    let info: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim);
+    assert!(info.starts_with("# Server\r\n"), "{info}");
+    assert_eq!(field("redis_version"), Some("7.0.15"), "{info}");
+    assert_eq!(field("redis_mode"), Some("standalone"), "{info}");
+    assert_eq!(field("role"), Some("master"), "{info}");
+    assert_eq!(field("connected_slaves"), Some("0"), "{info}");
+    assert_eq!(field("process_id"), Some(std::process::id().to_string().as_str()), "{info}");
+    let uptime: u64 = field("uptime_in_seconds").and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{info}"));
+    assert!(uptime < 24 * 3600, "this test's own process: {uptime} s");
+}
+
 /// DBSIZE takes no argument and FLUSHALL only ASYNC or SYNC, as in redis-server 7.0.15:
 /// anything else is refused and the keys stay (a `FLUSHALL x` once emptied the store).
 #[test]

@@ -16,8 +16,8 @@
 //! (`float.rs`), MGET, MSET, MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING,
 //! ECHO, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL,
 //! FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
-//! STATS (`memory.rs`), INFO (the sums tools read, as Redis names them, then per-core
-//! counters), GETRANGE, SUBSTR, SETRANGE (up to the 16 MiB a bulk string may take:
+//! STATS (`memory.rs`), INFO (the Redis version and role, the sums tools read, as Redis
+//! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16 MiB a bulk string may take:
 //! `range.rs`), RENAME and RENAMENX (keys of one shard only: `-CROSSSLOT` otherwise; keys
 //! sharing a Redis Cluster hash tag, `{...}`, share a shard: `hash.rs`), RANDOMKEY, TIME,
 //! CONFIG GET (a few parameters: `config.rs`), SET (`maxclients`, and the values kv has:

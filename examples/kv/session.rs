@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::clients::{self, Clients};
+use super::info;
 use super::kill::{self, Kill, Request};
 use super::replies::{self, Combine};
 use super::resp::integer;
@@ -122,7 +123,7 @@ fn hello(args: &[&[u8]], session: &Session, clients: &Clients, out: &mut Vec<u8>
 /// command it has as that version does, so it names itself so to the clients that look.
 fn server_map(session: &Session, out: &mut Vec<u8>) {
     replies::array(out, 14);
-    for (field, value) in [("server", "redis"), ("version", "7.0.15")] {
+    for (field, value) in [("server", "redis"), ("version", info::REDIS_VERSION)] {
         replies::bulk(out, field.as_bytes());
         replies::bulk(out, value.as_bytes());
     }
