@@ -589,6 +589,12 @@ fn every_command_answers_as_redis_does() {
     let _: () = redis::cmd("SELECT").arg(0).query(&mut con).unwrap();
     let bad: RedisResult<()> = redis::cmd("SELECT").arg(1).query(&mut con);
     assert!(bad.unwrap_err().to_string().contains("DB index is out of range"));
+    // Redis reads the index as a C int first, and says so past one.
+    for index in ["2147483648", "-2147483649", "9223372036854775807"] {
+        let bad: RedisResult<()> = redis::cmd("SELECT").arg(index).query(&mut con);
+        let err = bad.unwrap_err().to_string();
+        assert!(err.contains("value is out of range, value must between -2147483648 and 2147483647"), "{index}: {err}");
+    }
     let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("tests").query(&mut con).unwrap();
     let _: () = redis::cmd("CLIENT").arg("SETINFO").arg("LIB-NAME").arg("redis-rs").query(&mut con).unwrap();
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();

@@ -181,10 +181,14 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             _ => answer(out, |o| replies::error(o, SYNTAX)),
         },
         b"info" => every_shard(shards, Op::Info, Combine::Info),
-        // One keyspace, database 0: a client configured for it may still select it.
-        b"select" => answer(out, |o| match integer(args[0]) {
-            Some(0) => replies::ok(o),
-            Some(_) => replies::error(o, "ERR DB index is out of range"),
+        // One keyspace, database 0: a client configured for it may still select it. The
+        // index is read as Redis reads it, a C int first.
+        b"select" => answer(out, |o| match integer(args[0]).map(i32::try_from) {
+            Some(Ok(0)) => replies::ok(o),
+            Some(Ok(_)) => replies::error(o, "ERR DB index is out of range"),
+            Some(Err(_)) => {
+                replies::error(o, "ERR value is out of range, value must between -2147483648 and 2147483647")
+            }
             None => not_an_integer(o),
         }),
         b"getrange" | b"substr" => match (integer(args[1]), integer(args[2])) {
