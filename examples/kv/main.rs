@@ -17,17 +17,18 @@
 //! ECHO, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL,
 //! FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
 //! STATS (`memory.rs`), INFO (the Redis version and role, the sums tools read, as Redis
-//! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16 MiB a bulk string may take:
-//! `range.rs`), RENAME and RENAMENX (keys of one shard only: `-CROSSSLOT` otherwise; keys
-//! sharing a Redis Cluster hash tag, `{...}`, share a shard: `hash.rs`), RANDOMKEY, TIME,
-//! CONFIG GET (a few parameters: `config.rs`), SET (`maxclients`, and the values kv has:
-//! `config_set.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops
-//! as SIGTERM does), QUIT; what client libraries send on connecting: HELLO (RESP2 only:
-//! `HELLO 3` gets `-NOPROTO`, and clients fall back), AUTH (as Redis without a password),
-//! SELECT 0, CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, INFO (`session.rs`, `clients.rs`),
-//! LIST and KILL (on every core: `clients.rs`, `kill.rs`). redis-cli's --pipe, --scan,
-//! --bigkeys, --memkeys, --stat and --latency work against it. Past `--maxclients` a client
-//! is refused as Redis refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
+//! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16
+//! MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one shard only:
+//! `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`, share a shard:
+//! `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters: `config.rs`), SET
+//! (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and
+//! HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does), QUIT; what client libraries send
+//! on connecting: HELLO (RESP2 only: `HELLO 3` gets `-NOPROTO`: go-redis and lettuce fall
+//! back, redis-py 8 needs `protocol=2`), AUTH (as Redis without a password), SELECT 0,
+//! CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, INFO (`session.rs`, `clients.rs`), LIST and
+//! KILL (on every core: `clients.rs`, `kill.rs`). redis-cli's --pipe, --scan, --bigkeys,
+//! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused
+//! as Redis refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 
 pub mod admission;
 #[path = "../cli/mod.rs"]

@@ -3,7 +3,8 @@
 //! read or set them (HELLO, CLIENT ID, GETNAME and SETNAME), with AUTH as redis-server
 //! answers it without a password configured. Client libraries send these on
 //! connecting: go-redis and lettuce start with `HELLO 3`, and fall back to RESP2 when it is
-//! refused with `-NOPROTO`, as kv refuses it (it speaks RESP2 only).
+//! refused with `-NOPROTO`, as kv refuses it (it speaks RESP2 only). redis-py 8 starts with
+//! `HELLO 3` too but does not fall back: it raises the refusal, and needs `protocol=2`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
