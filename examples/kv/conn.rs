@@ -15,7 +15,7 @@ use ringpoll::net::TcpStream;
 
 use super::admission::{Admitted, REFUSAL};
 use super::direct::Direct;
-use super::pipeline::{End, Pipeline};
+use super::pipeline::{release_excess, End, Pipeline};
 use super::resp::Arrival;
 use super::shard::Shards;
 
@@ -52,6 +52,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shards: &Shards, admitte
             // request, and such a run ends `More`.
             let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
             partial.drain(..used);
+            release_excess(&mut partial);
             arrival = Arrival::default();
             end
         } else {
@@ -79,6 +80,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shards: &Shards, admitte
                 if arrival.complete(&partial) {
                     let (used, end) = pipeline.run(&partial, shards, direct.as_ref());
                     partial.drain(..used);
+                    release_excess(&mut partial);
                     arrival = Arrival::default();
                     end
                 } else {

@@ -38,6 +38,18 @@ use super::store;
 /// pass it (one GET of a value up to `MAX_BULK`): requests are never split.
 pub const REPLY_BUDGET: usize = 1024 * 1024;
 
+/// Gives back what an emptied buffer of a connection holds past [`REPLY_BUDGET`], once it
+/// grew past twice that (a run within the budget can leave it at twice the budget, which
+/// is kept, so pipelines of ordinary replies allocate nothing): a client that once sent or
+/// read a big value does not hold that much memory for as long as it stays connected, as
+/// Redis shrinks its idle clients' buffers. Forty idle clients that had each set an 8 MiB
+/// value held 420 MB, against redis-server's 14 MB.
+pub fn release_excess(buf: &mut Vec<u8>) {
+    if buf.is_empty() && buf.capacity() > 2 * REPLY_BUDGET {
+        buf.shrink_to(REPLY_BUDGET);
+    }
+}
+
 /// The requests a run may forward to other cores whose replies' sizes are only guessed.
 /// A pipeline of 16 forwards no more than that, so it runs whole.
 pub const MAX_FORWARDED: usize = 16;
@@ -156,7 +168,10 @@ impl Slots {
     }
 
     fn clear(&self) {
-        self.bytes.borrow_mut().clear();
+        let mut bytes = self.bytes.borrow_mut();
+        bytes.clear();
+        release_excess(&mut bytes);
+        drop(bytes);
         self.ranges.borrow_mut().clear();
         self.missing.set(0);
     }
@@ -436,6 +451,7 @@ impl Pipeline {
     /// Takes back the buffer [`Pipeline::replies`] gave, for the next pipeline.
     pub fn recycle(&mut self, mut out: Vec<u8>) {
         out.clear();
+        release_excess(&mut out);
         self.out = out;
     }
 
@@ -484,6 +500,8 @@ impl Pipeline {
         joined.extend_from_slice(&self.out[from..]);
         drop((bytes, ranges));
         std::mem::swap(&mut self.out, &mut self.joined);
+        self.joined.clear();
+        release_excess(&mut self.joined);
         self.holes.clear();
         self.slots.clear();
     }

@@ -597,7 +597,7 @@ mod tests {
     use std::task::{Context, Waker};
 
     use super::super::hash::Key;
-    use super::super::pipeline::{End, Pipeline};
+    use super::super::pipeline::{End, Pipeline, REPLY_BUDGET};
     use super::*;
 
     /// Keys that core `core` of two owns.
@@ -666,6 +666,32 @@ mod tests {
         assert_eq!(core0.links.borrow()[1].in_flight, 0);
         assert_eq!(core1.store.borrow().served.remote, 6);
         assert_eq!(core0.store.borrow().served.local, 3);
+    }
+
+    /// A connection that read a big value, from its own core's store or the other's, keeps
+    /// no buffer of that size once the reply is written: the next pipeline's output comes in
+    /// a buffer of the budget's size at most (it used to keep the value's 8 MiB for good).
+    #[test]
+    fn a_big_reply_leaves_no_big_buffer_behind() {
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let big = "x".repeat(8 << 20);
+        for key in [&keys_on(0, 1)[0], &keys_on(1, 1)[0]] {
+            let mut conn = Pipeline::new(64);
+            run(&mut conn, &[set(key, &big), get(key)].concat(), &core0);
+            core0.flush();
+            if let Ok(batch) = inbox1.try_recv() {
+                core1.receive(batch);
+                core1.flush();
+                core0.receive(inbox0.try_recv().expect("core 1 answers"));
+            }
+            let out = replies_now(&mut conn);
+            assert!(out.len() > big.len(), "the value came back");
+            conn.recycle(out);
+            run(&mut conn, b"*1\r\n$4\r\nPING\r\n", &core0);
+            let out = replies_now(&mut conn);
+            assert_eq!(out, b"+PONG\r\n");
+            assert!(out.capacity() <= 2 * REPLY_BUDGET, "{key}: {} bytes kept", out.capacity());
+        }
     }
 
     /// CLIENT LIST and INFO asked on one core answer for the connections of both, in id
