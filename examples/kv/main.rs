@@ -145,6 +145,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> io::Result<()> {
     let signals = ShutdownSignals::install()?;
+    give_back_big_allocations();
     // Not SCHED_BATCH (`Builder::batch_scheduling`), though it saves CPU where shards share
     // CPUs with their clients: every forwarded request wakes the core that owns its key, and
     // a batch core woken while its CPU runs anything else waits its turn. Beside a build (load
@@ -196,6 +197,19 @@ pub struct Server {
 /// `max_clients` clients at once.
 pub fn start(rt: &Runtime, addr: SocketAddr, accept: Accept, max_clients: usize) -> io::Result<Server> {
     start_stoppable(rt, addr, accept, max_clients, None)
+}
+
+/// Has glibc's malloc map each allocation of 1 MiB or more on its own, and unmap it when
+/// freed. By default it raises that threshold to the size of each such allocation freed,
+/// so the next big values come from the heap, whose free memory it keeps: sixteen clients
+/// that set and read 4 MiB values left kv at 570 MB resident after FLUSHALL (redis-server,
+/// with jemalloc: 13 MB), and INFO's `used_memory` with it. Values under 1 MiB are as before.
+fn give_back_big_allocations() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt takes no pointers; it only sets a parameter of malloc, under its lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20)
+    };
 }
 
 /// As [`start`], with what SHUTDOWN does (without it, SHUTDOWN is refused).
