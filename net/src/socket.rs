@@ -106,3 +106,19 @@ pub(crate) fn into_std(source: Source) -> io::Result<OwnedFd> {
     drop(source);
     Ok(fd)
 }
+
+/// `TryFrom<$std>` for `$ty`, forwarding to its `from_std`: code ported from tokio converts
+/// std sockets with `try_into()`.
+macro_rules! impl_try_from_std {
+    ($ty:ident, $std:ty) => {
+        #[doc = concat!("As [`", stringify!($ty), "::from_std`], for code that converts with `try_into()` (as tokio allows).")]
+        impl TryFrom<$std> for $ty {
+            type Error = std::io::Error;
+
+            fn try_from(socket: $std) -> std::io::Result<$ty> {
+                $ty::from_std(socket)
+            }
+        }
+    };
+}
+pub(crate) use impl_try_from_std;
