@@ -117,6 +117,8 @@ impl TcpListener {
     }
 }
 
+socket::impl_try_from_std!(TcpListener, std::net::TcpListener);
+
 impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()

@@ -238,6 +238,8 @@ impl TcpStream {
     }
 }
 
+socket::impl_try_from_std!(TcpStream, std::net::TcpStream);
+
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()

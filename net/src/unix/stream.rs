@@ -167,6 +167,8 @@ impl UnixStream {
     }
 }
 
+socket::impl_try_from_std!(UnixStream, std::os::unix::net::UnixStream);
+
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.source.fd()
