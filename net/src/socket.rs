@@ -122,3 +122,22 @@ macro_rules! impl_try_from_std {
     };
 }
 pub(crate) use impl_try_from_std;
+
+/// `AsRawFd` and `AsFd` for `$ty`, a socket type with a `source` field: for code that takes
+/// either (socket2's `SockRef`, rustix), and options ringpoll does not wrap.
+macro_rules! impl_as_fd {
+    ($ty:ident) => {
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.source.fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                crate::socket::borrow_fd(self, self.source.fd())
+            }
+        }
+    };
+}
+pub(crate) use impl_as_fd;

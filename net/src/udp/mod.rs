@@ -5,7 +5,6 @@ mod options;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
@@ -175,15 +174,4 @@ fn inet_sender<B>((res, buf): BufResult<(usize, SockAddr), B>) -> BufResult<(usi
 }
 
 socket::impl_try_from_std!(UdpSocket, std::net::UdpSocket);
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        socket::borrow_fd(self, self.source.fd())
-    }
-}
+socket::impl_as_fd!(UdpSocket);
