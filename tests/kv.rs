@@ -268,11 +268,11 @@ fn flushall_async_empties_every_shard_at_once() {
     }
 }
 
-/// CLIENT LIST lists the connections of the core answering it, each with its id, addresses
-/// and name; a closed one is gone; CLIENT INFO is the asking connection's line; the options'
-/// refusals are redis-server 7.0.15's.
+/// CLIENT LIST lists connections each with its id, addresses and name; a closed one is gone;
+/// CLIENT INFO is the asking connection's line; the options' refusals are redis-server
+/// 7.0.15's.
 #[test]
-fn client_list_shows_the_cores_connections() {
+fn client_list_shows_each_connections_fields() {
     let rt = runtime();
     let addr = start(&rt);
     let (mut a, mut b) = (connect_to_core(&rt, addr, 0), connect_to_core(&rt, addr, 0));
@@ -312,6 +312,68 @@ fn client_list_shows_the_cores_connections() {
             ("CLIENT INFO x", "-ERR wrong number of arguments for 'client|info' command\r\n"),
         ],
     );
+}
+
+/// The ids CLIENT LIST lists, asked on `con` with `options`, in the order listed.
+fn listed_ids(con: &mut Connection, options: &[u64]) -> Vec<u64> {
+    let mut cmd = redis::cmd("CLIENT");
+    cmd.arg("LIST");
+    if !options.is_empty() {
+        cmd.arg("ID").arg(options);
+    }
+    let list: String = cmd.query(con).unwrap();
+    let id = |line: &str| line.strip_prefix("id=")?.split(' ').next()?.parse().ok();
+    list.lines().map(|line| id(line).unwrap_or_else(|| panic!("a line without an id: {list}"))).collect()
+}
+
+/// INFO's `name:` fields (the head's, then one per core's section for the per-core ones).
+fn info_fields(con: &mut Connection, name: &str) -> Vec<u64> {
+    let info: String = redis::cmd("INFO").query(con).unwrap();
+    info.lines().filter_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok()).collect()
+}
+
+/// CLIENT LIST, asked on either core, lists the connections of both, as Redis lists every
+/// client of the server: each once, in id order; `ID` finds connections on either core, in
+/// the order asked; INFO's connected_clients counts them all. A client that sent QUIT is
+/// neither listed nor counted, and no CLIENT KILL finds it, once its reply is written (Redis
+/// frees it then), though the server still lingers on its connection for a second.
+#[test]
+fn client_list_and_info_show_every_cores_connections() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut cons: Vec<Connection> = [0, 1, 0, 1].into_iter().map(|core| connect_to_core(&rt, addr, core)).collect();
+    let ids: Vec<u64> = cons.iter_mut().map(|con| redis::cmd("CLIENT").arg("ID").query(con).unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 4, "ids unique across the cores: {ids:?}");
+    // The connections that landed on the wrong core close on the server's own time.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while listed_ids(&mut cons[0], &[]) != sorted {
+        assert!(Instant::now() < deadline, "listed {:?}, open {sorted:?}", listed_ids(&mut cons[0], &[]));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for con in &mut cons {
+        assert_eq!(listed_ids(con, &[]), sorted, "the same list from either core");
+        assert_eq!(info_fields(con, "connected_clients"), [4]);
+        assert_eq!(info_fields(con, "connections"), [2, 2], "two on each core");
+    }
+    let asked = [ids[3], 999_999, ids[0], ids[1], ids[3]];
+    assert_eq!(listed_ids(&mut cons[2], &asked), [ids[3], ids[0], ids[1], ids[3]], "in the order asked");
+    assert_eq!(listed_ids(&mut cons[1], &[ids[2]]), [ids[2]], "one on the other core");
+    // A client that quit, its connection kept open: gone within the linger.
+    let (mut quitting, quitting_id) = raw_to_core(&rt, addr, 1);
+    assert_eq!(ask(&mut quitting, "QUIT\r\n"), "+OK\r\n");
+    let quit = Instant::now();
+    while listed_ids(&mut cons[0], &[]).contains(&quitting_id) {
+        assert!(quit.elapsed() < Duration::from_millis(700), "listed until the linger ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(quitting_id).query(&mut cons[0]).unwrap();
+    assert_eq!(kill, 0, "no kill finds it");
+    assert_eq!(info_fields(&mut cons[0], "connected_clients"), [4]);
+    assert!(quit.elapsed() < Duration::from_millis(900), "all within the linger: {:?}", quit.elapsed());
+    drop(quitting);
 }
 
 /// A raw connection the kernel handed to `core`, and its id (CLIENT ID).

@@ -1,6 +1,6 @@
 //! The kv example (run in-process on a two-core runtime) driven by the real `redis-cli`, in
 //! the modes users run against a Redis server: `--pipe` mass insertion, `--scan`,
-//! `--memkeys`, `shutdown`. Each test skips, saying so, where redis-cli is not installed (CI installs
+//! `--memkeys`, `shutdown`, `client list`. Each test skips, saying so, where redis-cli is not installed (CI installs
 //! redis-tools).
 
 #[path = "../examples/kv/main.rs"]
@@ -149,6 +149,50 @@ fn redis_cli_memkeys_and_bigkeys_measure_every_key() {
     assert!(strings.starts_with("100 strings") && bytes > (10..110).sum(), "{strings}");
     let (big, _) = redis_cli(addr, &["--bigkeys"], Vec::new());
     assert!(big.contains("Biggest string found '\"k99\"' has 109 bytes"), "{big}");
+}
+
+/// `redis-cli client list` shows every connection of the server, on both cores, whichever
+/// core redis-cli's own landed on: one line per client (those kept open, and redis-cli), each
+/// id once, in id order; `redis-cli info` counts them all.
+#[test]
+fn redis_cli_client_list_shows_every_cores_connections() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (rt, addr) = server();
+    // Clients kept open (each answered once, so its core has it) until both cores hold some.
+    let mut kept = Vec::new();
+    while rt.stats().iter().any(|core| core.accepted == 0) {
+        assert!(kept.len() < 200, "200 connections and one core got none");
+        let mut client = std::net::TcpStream::connect(addr).expect("connect");
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        client.write_all(b"PING\r\n").unwrap();
+        let mut pong = [0; 7];
+        client.read_exact(&mut pong).expect("PONG within 10 s");
+        kept.push(client);
+    }
+    let (list, _) = redis_cli(addr, &["client", "list"], Vec::new());
+    let ids: Vec<u64> = list
+        .lines()
+        .map(|line| {
+            let id = line.strip_prefix("id=").and_then(|rest| rest.split(' ').next()?.parse().ok());
+            assert!(line.contains(" addr=127.0.0.1:") && line.ends_with(" resp=2"), "{line}");
+            id.unwrap_or_else(|| panic!("no id: {line}"))
+        })
+        .collect();
+    assert_eq!(ids.len(), kept.len() + 1, "the clients kept and redis-cli: {list}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "each once, in id order: {ids:?}");
+    // The first redis-cli's close reaches the server on its own time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (info, _) = redis_cli(addr, &["info"], Vec::new());
+        if info.contains(&format!("connected_clients:{}\r\n", kept.len() + 1)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "kept {} and redis-cli: {info}", kept.len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(kept);
 }
 
 /// SHUTDOWN stops the kv binary as SIGTERM does, with its usual output and exit status 0:

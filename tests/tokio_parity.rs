@@ -419,6 +419,33 @@ fn a_oneshot_whose_sender_is_dropped_errs_on_both_kinds() {
     });
 }
 
+/// tokio's `Receiver::close`: a value sent before stays receivable, a later send fails and
+/// gives its value back, and awaiting a closed receiver with nothing in it fails at once.
+#[test]
+fn a_closed_oneshot_keeps_a_value_sent_before_and_refuses_later_ones_on_both_kinds() {
+    run(async {
+        let (tx, mut rx) = local::oneshot::<u8>();
+        tx.send(1).unwrap();
+        rx.close();
+        assert_eq!(rx.try_recv(), Ok(1));
+        let (tx, mut rx) = local::oneshot::<u8>();
+        rx.close();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        assert!(bounded(rx).await.is_err(), "awaiting a closed, empty receiver fails");
+        assert_eq!(tx.send(2), Err(2));
+
+        let (tx, mut rx) = cross_core::oneshot::<u8>();
+        std::thread::spawn(move || tx.send(3).unwrap()).join().unwrap();
+        rx.close();
+        assert_eq!(rx.try_recv(), Ok(3));
+        let (tx, mut rx) = cross_core::oneshot::<u8>();
+        rx.close();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        assert!(bounded(rx).await.is_err(), "awaiting a closed, empty receiver fails");
+        assert_eq!(std::thread::spawn(move || tx.send(4)).join().unwrap(), Err(4));
+    });
+}
+
 // ---- sync ----
 
 #[test]

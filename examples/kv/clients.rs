@@ -1,9 +1,14 @@
 //! One core's connections, for CLIENT LIST, INFO and KILL: of the fields Redis 7 lists for a
 //! client, those kv knows (id, addresses, descriptor, name, age, and the constant ones: no
-//! flags, database 0, user `default`, RESP2), one line each, in id order. A core lists its
-//! own connections only (the one asking among them): the others' live on other cores, and
-//! asking each would make CLIENT LIST a request to every core for what tools mostly use to
-//! look at their own connection.
+//! flags, database 0, user `default`, RESP2), one line each. A connection is listed from its
+//! accept until its last reply is written (QUIT, a protocol error, CLIENT KILL), as Redis
+//! frees a client then: not while its close lingers (`conn.rs`).
+//!
+//! CLIENT LIST shows every connection of the server, as Redis does (monitoring tools count
+//! them): it goes to every core as an operation (`Op::ClientList`), the way CLIENT KILL does
+//! (`kill.rs`), each core answers with its own connections' lines, and the lines are merged
+//! in id order (ids are process-wide, `session.rs`), or for `ID id...` in the order asked
+//! (`join_lists`). CLIENT INFO and GETNAME read the asking connection's entry, on its core.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -85,7 +90,7 @@ impl Clients {
             if id != kill.asking {
                 // SAFETY: shutdown takes no pointers. The descriptor is the connection's
                 // own and still open: an entry is removed before its socket closes (`conn.rs`:
-                // `Counted` drops before the stream), on this same thread.
+                // `Listed` drops before the stream), on this same thread.
                 unsafe { libc::shutdown(client.fd, libc::SHUT_RDWR) };
             }
         }
@@ -97,41 +102,35 @@ impl Clients {
         self.0.borrow().get(&id).is_some_and(|client| client.killed)
     }
 
-    /// CLIENT LIST (`args` after LIST), as Redis 7.0 reads its options: `TYPE type` (every
-    /// connection here is a `normal` one), or `ID id...`; the lines as one bulk string.
-    pub fn list(&self, args: &[&[u8]], out: &mut Vec<u8>) {
-        let ids: Option<Vec<u64>> = match args {
-            [] => None,
-            [option, kind] if option.eq_ignore_ascii_case(b"type") => match client_type(kind) {
-                Some(true) => None,
-                Some(false) => Some(Vec::new()),
-                None => {
-                    let text = [&b"ERR Unknown client type '"[..], replies::c_text(kind, usize::MAX), b"'"].concat();
-                    return replies::error_bytes(out, &text);
-                }
-            },
-            [option, ids @ ..] if option.eq_ignore_ascii_case(b"id") && !ids.is_empty() => {
-                match ids.iter().map(|id| integer(id)).collect::<Option<Vec<i64>>>() {
-                    // A negative id is no client's.
-                    Some(ids) => Some(ids.into_iter().filter_map(|id| u64::try_from(id).ok()).collect()),
-                    None => return replies::error(out, "ERR Invalid client ID"),
-                }
-            }
-            _ => return replies::error(out, "ERR syntax error"),
-        };
+    /// This core's part of CLIENT LIST: the lines of its connections `listing` names, each
+    /// after the key that orders it among every core's ([`join_lists`]): its id, or for
+    /// `Listing::Ids` the place of the id asked; as one bulk string. Killed ones are left
+    /// out, as Redis frees them at once.
+    pub fn list(&self, listing: Listing<'_>, out: &mut Vec<u8>) {
         let clients = self.0.borrow();
         let now = Instant::now();
         let mut text = String::new();
-        match ids {
-            // Killed ones are gone, as Redis frees them at once.
-            None => clients.iter().filter(|(_, c)| !c.killed).for_each(|(&id, client)| client.line(id, now, &mut text)),
-            Some(ids) => ids.iter().for_each(|id| {
-                if let Some(client) = clients.get(id).filter(|c| !c.killed) {
-                    client.line(*id, now, &mut text);
+        let mut keyed = |key: u64, id: u64, client: &Client| {
+            let _ = write!(text, "{key} ");
+            client.line(id, now, &mut text);
+        };
+        match listing {
+            Listing::Every => clients.iter().filter(|(_, c)| !c.killed).for_each(|(&id, c)| keyed(id, id, c)),
+            Listing::Ids(ids) => {
+                let ids = ids.chunks_exact(8).filter_map(|id| Some(u64::from_le_bytes(id.try_into().ok()?)));
+                for (at, id) in ids.enumerate() {
+                    if let Some(client) = clients.get(&id).filter(|c| !c.killed) {
+                        keyed(at as u64, id, client);
+                    }
                 }
-            }),
+            }
         }
         replies::bulk(out, text.as_bytes());
+    }
+
+    /// The connections open here, those CLIENT LIST lists (INFO's `connected_clients`).
+    pub fn count(&self) -> usize {
+        self.0.borrow().values().filter(|c| !c.killed).count()
     }
 
     /// CLIENT INFO: connection `id`'s line.
@@ -142,6 +141,55 @@ impl Clients {
         }
         replies::bulk(out, text.as_bytes());
     }
+}
+
+/// Which connections CLIENT LIST asks each core for: every one, or those of the ids given
+/// (little-endian `u64`s, as they travel to the other cores), in the order given: Redis
+/// lists them so, an id asked twice twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing<'a> {
+    Every,
+    Ids(&'a [u8]),
+}
+
+/// CLIENT LIST's options (`args` after LIST), read as Redis 7.0 reads them: none or `TYPE
+/// normal` (every connection here is a normal one) for every connection (`None`); `ID
+/// id...`, or a `TYPE` no connection here is, for those ids' (their bytes, as
+/// [`Listing::Ids`] carries them; none for such a type); else Redis' error.
+pub fn parse_list(args: &[&[u8]]) -> Result<Option<Vec<u8>>, Vec<u8>> {
+    match args {
+        [] => Ok(None),
+        [option, kind] if option.eq_ignore_ascii_case(b"type") => match client_type(kind) {
+            Some(true) => Ok(None),
+            Some(false) => Ok(Some(Vec::new())),
+            None => Err([&b"ERR Unknown client type '"[..], replies::c_text(kind, usize::MAX), b"'"].concat()),
+        },
+        [option, ids @ ..] if option.eq_ignore_ascii_case(b"id") && !ids.is_empty() => {
+            let ids = ids.iter().map(|id| integer(id)).collect::<Option<Vec<i64>>>();
+            let ids = ids.ok_or(&b"ERR Invalid client ID"[..])?;
+            // A negative id is no client's.
+            Ok(Some(ids.into_iter().filter_map(|id| u64::try_from(id).ok()).flat_map(u64::to_le_bytes).collect()))
+        }
+        _ => Err(b"ERR syntax error".to_vec()),
+    }
+}
+
+/// CLIENT LIST's reply from every core's part (`bodies`, each [`Clients::list`]'s text):
+/// their lines in the order of the keys they start with, without the keys, as one bulk
+/// string. No two lines share a key: an id is one connection's, on one core.
+pub fn join_lists(bodies: &[&[u8]], out: &mut Vec<u8>) {
+    let mut lines: Vec<(u64, &[u8])> = bodies
+        .iter()
+        .flat_map(|body| body.split_inclusive(|&b| b == b'\n'))
+        .filter_map(|line| {
+            let space = line.iter().position(|&b| b == b' ')?;
+            let key = std::str::from_utf8(&line[..space]).ok()?.parse().ok()?;
+            Some((key, &line[space + 1..]))
+        })
+        .collect();
+    lines.sort_unstable_by_key(|&(key, _)| key);
+    let text: Vec<u8> = lines.into_iter().flat_map(|(_, line)| line.iter().copied()).collect();
+    replies::bulk(out, &text);
 }
 
 /// Whether a connection of kind `kind` (any case) can be kv's (`normal`), or none can
@@ -169,5 +217,65 @@ impl Client {
             self.fd,
             String::from_utf8_lossy(&self.name),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(words: &[&str]) -> Result<Option<Vec<u8>>, String> {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        parse_list(&args).map_err(|e| String::from_utf8(e).unwrap())
+    }
+
+    fn ids(ids: &[u64]) -> Option<Vec<u8>> {
+        Some(ids.iter().flat_map(|id| id.to_le_bytes()).collect())
+    }
+
+    #[test]
+    fn options_are_read_as_redis_7_reads_them() {
+        assert_eq!(read(&[]), Ok(None));
+        assert_eq!(read(&["TYPE", "Normal"]), Ok(None));
+        assert_eq!(read(&["type", "pubsub"]), Ok(ids(&[])));
+        assert_eq!(read(&["ID", "5", "-1", "3", "5"]), Ok(ids(&[5, 3, 5])), "in the order asked, repeats kept");
+        assert_eq!(read(&["type", "foo\0bar"]), Err("ERR Unknown client type 'foo'".into()));
+        assert_eq!(read(&["id", "5", "x"]), Err("ERR Invalid client ID".into()));
+        for syntax in [&["id"][..], &["type"], &["type", "normal", "id", "1"], &["foo"]] {
+            assert_eq!(read(syntax), Err("ERR syntax error".into()), "{syntax:?}");
+        }
+    }
+
+    /// Two cores' parts, joined: every connection in id order, or the ids asked in the order
+    /// asked; a killed one nowhere; the count is what is listed.
+    #[test]
+    fn every_cores_lines_join_in_order() {
+        let (core0, core1) = (Clients::default(), Clients::default());
+        [1, 4, 6].into_iter().for_each(|id| core0.open_unconnected(id));
+        [2, 3, 5].into_iter().for_each(|id| core1.open_unconnected(id));
+        core1.rename(3, b"three");
+        let kill = Kill { id: 6, addr: None, laddr: None, asking: 1, skip_me: true };
+        assert_eq!(core0.kill(&kill), 1);
+        assert_eq!((core0.count(), core1.count()), (2, 3), "the killed one is not counted");
+        let listed = |listing: Listing<'_>| -> Vec<String> {
+            let parts = [&core1, &core0].map(|core| {
+                let mut part = Vec::new();
+                core.list(listing, &mut part);
+                part
+            });
+            let mut out = Vec::new();
+            replies::combine(replies::Combine::ClientList, parts.iter().map(Vec::as_slice), &mut out);
+            let text = String::from_utf8(out).unwrap();
+            let body = text.split_once("\r\n").unwrap().1.strip_suffix("\r\n").unwrap();
+            assert!(text.starts_with(&format!("${}\r\n", body.len())), "{text}");
+            let kept = |f: &&str| f.starts_with("id=") || f.starts_with("name=");
+            body.lines().map(|l| l.split(' ').filter(kept).collect::<Vec<_>>().join(" ")).collect()
+        };
+        let line = |id, name| format!("id={id} name={name}");
+        let every = [1, 2, 3, 4, 5].map(|id| line(id, if id == 3 { "three" } else { "" }));
+        assert_eq!(listed(Listing::Every), every);
+        let asked = ids(&[5, 6, 99, 1, 5]).unwrap();
+        assert_eq!(listed(Listing::Ids(&asked)), [line(5, ""), line(1, ""), line(5, "")]);
+        assert_eq!(listed(Listing::Ids(&[])), Vec::<String>::new());
     }
 }

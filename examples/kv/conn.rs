@@ -27,14 +27,14 @@ const READ_SIZE: usize = 16 * 1024;
 const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves `stream` until the client closes it, sends QUIT, or sends malformed input (which
-/// gets `-ERR Protocol error: ...` before the close, as Redis does). `admitted` counts it
-/// against `--maxclients` until its last reply is written (Redis frees a client then), not
-/// through the linger that follows.
+/// gets `-ERR Protocol error: ...` before the close, as Redis does). Until its last reply is
+/// written (Redis frees a client then), not through the linger that follows, `admitted`
+/// counts it against `--maxclients`, and its core's `Clients` list it (CLIENT LIST, INFO's
+/// `connected_clients`, CLIENT KILL).
 pub async fn serve(stream: TcpStream, peer: SocketAddr, shards: &Shards, admitted: Admitted) -> io::Result<()> {
-    shards.count_connection(true);
     let mut pipeline = Pipeline::new(READ_SIZE);
     shards.clients().open(pipeline.client_id(), &stream, peer);
-    let _counted = Counted(shards, pipeline.client_id());
+    let listed = Listed(shards, pipeline.client_id());
     // The start of a request not complete yet; most reads end on a request's end, and are
     // parsed where they were read.
     let mut partial = Vec::new();
@@ -98,7 +98,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shards: &Shards, admitte
             End::More => resume = false,
             End::Owed => resume = true,
             End::Quit | End::Malformed => {
-                drop(admitted);
+                drop((admitted, listed));
                 linger(&stream, read_buf).await;
                 return Ok(());
             }
@@ -136,12 +136,11 @@ async fn linger(stream: &TcpStream, mut buf: Vec<u8>) {
     let _ = ringpoll::time::timeout(LINGER, drain).await;
 }
 
-/// Counts its connection (of this id) closed when dropped, however `serve` ends.
-struct Counted<'a>(&'a Shards, u64);
+/// Takes its connection (of this id) off its core's list when dropped, however `serve` ends.
+struct Listed<'a>(&'a Shards, u64);
 
-impl Drop for Counted<'_> {
+impl Drop for Listed<'_> {
     fn drop(&mut self) {
-        self.0.count_connection(false);
         self.0.clients().close(self.1);
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 /// The head for the shards' INFO `sections`, in Redis' field names: `connected_clients`
-/// (connections open), `blocked_clients` (0: no command blocks here),
+/// (every core's connections that CLIENT LIST lists), `blocked_clients` (0: no command blocks here),
 /// `total_connections_received` (accepted), `total_commands_processed` (requests run),
 /// `used_memory` (the process's resident bytes: no allocator count is kept here), and the
 /// keyspace line, `db0:keys=`.

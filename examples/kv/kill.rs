@@ -3,7 +3,9 @@
 //! value ...` with ID, ADDR, LADDR, TYPE, USER and SKIPME (the count of connections killed;
 //! the asking one spared unless `SKIPME no`). A connection may live on any core: the kill
 //! goes to every core as an operation (`Op::Kill`), each closes its own connections that
-//! match (`Clients::kill`), and the counts add up.
+//! match (`Clients::kill`), and the counts add up. CLIENT LIST goes the same way
+//! (`Op::ClientList`, `clients.rs`). A connection whose last reply is written (its close
+//! lingering, `conn.rs`) is no longer listed, so no kill finds it: Redis has freed it by then.
 
 use super::clients::client_type;
 use super::replies::{self, Combine};

@@ -24,8 +24,8 @@
 //! `config_set.rs`) and HELP, COMMAND COUNT, DOCS and HELP (`server.rs`), SHUTDOWN (stops
 //! as SIGTERM does), QUIT; what client libraries send on connecting: HELLO (RESP2 only:
 //! `HELLO 3` gets `-NOPROTO`, and clients fall back), AUTH (as Redis without a password),
-//! SELECT 0, CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, LIST, INFO (`session.rs`,
-//! `clients.rs`) and KILL (on every core: `kill.rs`). redis-cli's --pipe, --scan,
+//! SELECT 0, CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, INFO (`session.rs`, `clients.rs`),
+//! LIST and KILL (on every core: `clients.rs`, `kill.rs`). redis-cli's --pipe, --scan,
 //! --bigkeys, --memkeys, --stat and --latency work against it. Past `--maxclients` a client
 //! is refused as Redis refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 

@@ -4,6 +4,7 @@
 //! one `Vec<u8>` however many operations it carries, so forwarding costs no allocation per
 //! operation.
 
+use super::clients::Listing;
 use super::hash::Key;
 use super::kill::Kill;
 use super::scan::Cursor;
@@ -85,6 +86,9 @@ pub enum Op<'a> {
     /// FLUSHALL, which the shard answers too: their tags next to each other make the test
     /// for them one compare (`Shards::apply`).
     Kill(Kill<'a>),
+    /// CLIENT LIST: the core's part, its connections `Listing` names (`clients.rs`); its tag
+    /// next to KILL's, for the same one compare.
+    ClientList(Listing<'a>),
     /// GETRANGE (and SUBSTR): the bytes of the value from `start` to `end`, both included,
     /// negative ones counted from its end, as Redis 7 takes them.
     GetRange {
@@ -140,7 +144,8 @@ impl Op<'_> {
             // A float's text can take thousands of digits (1e4000 is written out in full).
             Op::GetRange { .. } => ReplySize::Value,
             // A key is as long as a request lets it be: no record of the longest is kept.
-            Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
+            Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::ClientList(_) => ReplySize::Unbounded,
+            Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
             _ => ReplySize::Small,
         }
     }
@@ -367,6 +372,8 @@ const KILL: u8 = 29;
 const KILL_ADDR: u8 = 1;
 const KILL_LADDR: u8 = 2;
 const KILL_SKIP_ME: u8 = 4;
+/// CLIENT LIST: the ids asked for (if any: a flag says) as the value.
+const CLIENT_LIST: u8 = 30;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag,
 /// a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
@@ -439,6 +446,8 @@ impl<'a> Op<'a> {
                 let addr = Key { bytes: kill.addr.unwrap_or_default(), hash: kill.asking };
                 (KILL, flags, addr, kill.laddr.unwrap_or_default(), kill.id)
             }
+            Op::ClientList(Listing::Every) => (CLIENT_LIST, 0, NO_KEY, &[], 0),
+            Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
         };
         let mut head = [0; HEAD];
         head[0] = tag;
@@ -471,6 +480,8 @@ impl<'a> Op<'a> {
                 asking: key.hash,
                 skip_me: flags & KILL_SKIP_ME != 0,
             }),
+            CLIENT_LIST if flags == 0 => Op::ClientList(Listing::Every),
+            CLIENT_LIST => Op::ClientList(Listing::Ids(value)),
             _ => return None,
         })
     }
@@ -616,6 +627,9 @@ mod tests {
             Op::RandomKey,
             Op::Kill(Kill { id: 0, addr: None, laddr: None, asking: 3, skip_me: true }),
             Op::Kill(Kill { id: 9, addr: Some(b""), laddr: Some(b"127.0.0.1:6380"), asking: 4, skip_me: false }),
+            Op::ClientList(Listing::Every),
+            Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
+            Op::ClientList(Listing::Ids(&[])),
         ];
         let mut batch = Vec::new();
         ops.iter().for_each(|op| op.encode(&mut batch));

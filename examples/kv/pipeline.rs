@@ -23,13 +23,14 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
+use super::clients::Listing;
 use super::command::{plan, Plan};
 use super::config;
 use super::direct::Direct;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine};
 use super::resp::{parse_request, Decoded, MAX_LINE};
-use super::session::{self, Session};
+use super::session::{self, EveryCore, Session};
 use super::shard::Shards;
 
 /// The reply bytes a run may owe before it stops and lets them be written. A single reply may
@@ -333,7 +334,7 @@ impl Pipeline {
     }
 
     /// HELLO, CLIENT and CONFIG, answered from the connection's session and what its core
-    /// holds; CLIENT KILL goes to every core. How the run ends if it must end here: a
+    /// holds; CLIENT KILL and LIST go to every core. How the run ends if it must end here: a
     /// connection that killed itself closes once its reply is written, and runs nothing
     /// after it (Redis' `CLIENT_CLOSE_AFTER_REPLY`). Out of line: rare, and kept off the
     /// loop every request runs through.
@@ -344,8 +345,15 @@ impl Pipeline {
             config::answer(args, shards.admission(), shards.count(), &mut self.out);
             return None;
         }
-        let (kill, how) = session::answer(args, &self.session, shards.clients(), &mut self.out)?;
-        let every_core = (0..shards.count()).map(|core| (core, Op::Kill(kill))).collect();
+        let ids: Option<Vec<u8>>;
+        let (op, how) = match session::answer(args, &self.session, shards.clients(), &mut self.out)? {
+            EveryCore::Kill(kill, how) => (Op::Kill(kill), how),
+            EveryCore::List(asked) => {
+                ids = asked;
+                (Op::ClientList(ids.as_deref().map_or(Listing::Every, Listing::Ids)), Combine::ClientList)
+            }
+        };
+        let every_core = (0..shards.count()).map(|core| (core, op)).collect();
         self.run_many(every_core, how, shards, now);
         shards.clients().killed(self.client_id()).then_some(End::Quit)
     }

@@ -1,5 +1,6 @@
 //! RESP2 replies, written straight into a connection's output (no reply values in between),
-//! and the combining of several shards' encoded replies into one (MGET, DEL, DBSIZE, INFO).
+//! and the combining of several shards' encoded replies into one (MGET, DEL, DBSIZE, INFO,
+//! CLIENT LIST).
 
 /// How the replies of one request's operations make the client's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub enum Combine {
     /// `+OK` if any shard's count is more than 0, else `-ERR No such client` (CLIENT KILL's
     /// old form, `kill.rs`).
     Killed,
+    /// Every core's lines of CLIENT LIST, as one bulk string in order (`clients.rs`).
+    ClientList,
 }
 
 /// `+text`
@@ -146,6 +149,10 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
             out.extend_from_slice(head.as_bytes());
             bodies.iter().for_each(|b| out.extend_from_slice(b));
             out.extend_from_slice(b"\r\n");
+        }
+        Combine::ClientList => {
+            let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
+            super::clients::join_lists(&bodies, out);
         }
         Combine::MemoryStats | Combine::MemoryDoctor => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();

@@ -1,13 +1,13 @@
 //! What a connection is to the server, as Redis 7 keeps it: an id and a name (kept with its
-//! core's list of connections, `clients.rs`, which CLIENT LIST reads), and the commands
-//! that read or set them (HELLO, CLIENT ID, GETNAME and SETNAME), with AUTH as
-//! redis-server answers it without a password configured. Client libraries send these on
+//! core's list of connections, `clients.rs`, which CLIENT LIST reads), and the commands that
+//! read or set them (HELLO, CLIENT ID, GETNAME and SETNAME), with AUTH as redis-server
+//! answers it without a password configured. Client libraries send these on
 //! connecting: go-redis and lettuce start with `HELLO 3`, and fall back to RESP2 when it is
 //! refused with `-NOPROTO`, as kv refuses it (it speaks RESP2 only).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::clients::Clients;
+use super::clients::{self, Clients};
 use super::kill::{self, Kill, Request};
 use super::replies::{self, Combine};
 use super::resp::integer;
@@ -33,15 +33,20 @@ impl Session {
     }
 }
 
+/// A CLIENT request that every core answers for its own connections, their answers combined.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EveryCore<'a> {
+    /// CLIENT KILL: the kill, and how the cores' counts combine into the reply.
+    Kill(Kill<'a>, Combine),
+    /// CLIENT LIST: the ids asked for, as `Listing::Ids` carries them, or `None` for every
+    /// connection.
+    List(Option<Vec<u8>>),
+}
+
 /// Answers the request `args` (HELLO or CLIENT, its name first) for `session`, one of the
-/// connections of `clients` (its core's); for CLIENT KILL, returns the kill for every core to
-/// run and how their counts combine into the reply.
-pub fn answer<'a>(
-    args: &[&'a [u8]],
-    session: &Session,
-    clients: &Clients,
-    out: &mut Vec<u8>,
-) -> Option<(Kill<'a>, Combine)> {
+/// connections of `clients` (its core's); for CLIENT KILL and LIST, returns what every core
+/// is to answer instead.
+pub fn answer<'a>(args: &[&'a [u8]], session: &Session, clients: &Clients, out: &mut Vec<u8>) -> Option<EveryCore<'a>> {
     match args.split_first() {
         Some((name, args)) if name.eq_ignore_ascii_case(b"hello") => hello(args, session, clients, out),
         Some((_, args)) => return client(args, session, clients, out),
@@ -187,14 +192,9 @@ const HELP: [&str; 48] = [
 ];
 
 /// CLIENT ID, GETNAME, SETNAME, SETINFO (which Redis 7.2 has: libraries send it and kv
-/// keeps nothing of it), LIST, INFO, HELP and KILL (returned, for every core to run), with
-/// Redis 7's errors for the rest.
-fn client<'a>(
-    args: &[&'a [u8]],
-    session: &Session,
-    clients: &Clients,
-    out: &mut Vec<u8>,
-) -> Option<(Kill<'a>, Combine)> {
+/// keeps nothing of it), INFO, HELP, and LIST and KILL (returned, for every core to run),
+/// with Redis 7's errors for the rest.
+fn client<'a>(args: &[&'a [u8]], session: &Session, clients: &Clients, out: &mut Vec<u8>) -> Option<EveryCore<'a>> {
     let Some((sub, rest)) = args.split_first() else {
         replies::error(out, "ERR wrong number of arguments for 'client' command");
         return None;
@@ -213,10 +213,15 @@ fn client<'a>(
         (b"setname", [_]) => replies::error(out, NAME_REFUSED),
         (b"setinfo", _) => replies::ok(out),
         (b"help", []) => replies::help(out, &HELP),
-        (b"list", options) => clients.list(options, out),
+        (b"list", options) => match clients::parse_list(options) {
+            // No connection here is of the type asked for, or has an id asked for.
+            Ok(Some(ids)) if ids.is_empty() => replies::bulk(out, b""),
+            Ok(ids) => return Some(EveryCore::List(ids)),
+            Err(e) => replies::error_bytes(out, &e),
+        },
         (b"info", []) => clients.info(session.id, out),
         (b"kill", options) => match kill::parse(options, session.id) {
-            Ok(Request::Kill(kill, how)) => return Some((kill, how)),
+            Ok(Request::Kill(kill, how)) => return Some(EveryCore::Kill(kill, how)),
             Ok(Request::Nobody) => replies::int(out, 0),
             Err(e) => replies::error_bytes(out, &e),
         },

@@ -191,10 +191,9 @@ pub struct Shards {
     pool: RefCell<Vec<Vec<u8>>>,
     /// The same for the lists of direct replies.
     direct_pool: RefCell<Vec<Vec<(u32, DirectReply)>>>,
-    /// Connections open on this core, and requests they ran (for INFO).
-    connections: Cell<usize>,
-    /// This core's connections, for CLIENT LIST.
+    /// This core's connections, for CLIENT LIST and INFO.
     clients: Clients,
+    /// Requests its connections ran (for INFO).
     commands: Cell<u64>,
 }
 
@@ -210,19 +209,12 @@ impl Shards {
             linker: Cell::new(None),
             pool: RefCell::default(),
             direct_pool: RefCell::default(),
-            connections: Cell::new(0),
             clients: Clients::default(),
             commands: Cell::new(0),
         }
     }
 
-    /// Counts a connection opened (`true`) or closed on this core.
-    pub fn count_connection(&self, opened: bool) {
-        let open = self.connections.get();
-        self.connections.set(if opened { open + 1 } else { open.saturating_sub(1) });
-    }
-
-    /// This core's connections, for CLIENT LIST.
+    /// This core's connections, for CLIENT LIST and INFO.
     pub fn clients(&self) -> &Clients {
         &self.clients
     }
@@ -264,22 +256,25 @@ impl Shards {
         match op {
             // Adjacent tags, one compare: a match arm of its own for FLUSHALL ASYNC cost every
             // request 8 instructions (one shard, pipeline 16, callgrind).
-            Op::FlushAll { .. } | Op::Info | Op::Kill(_) => self.apply_to_whole_store(store, op, now, out),
+            Op::FlushAll { .. } | Op::Info | Op::Kill(_) | Op::ClientList(_) => {
+                self.apply_to_whole_store(store, op, now, out)
+            }
             op => store.apply(op, now, out),
         }
     }
 
-    /// INFO and CLIENT KILL, which the shard answers (it knows its core and its connections),
-    /// and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be freed: a
-    /// million small keys took the core 160-310 ms to free, every client of the core waiting
-    /// (a PING's answer, measured). A small table is freed here, sooner than a thread could
-    /// be woken for it.
+    /// INFO, CLIENT KILL and CLIENT LIST, which the shard answers (it knows its core and its
+    /// connections), and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be
+    /// freed: a million small keys took the core 160-310 ms to free, every client of the core
+    /// waiting (a PING's answer, measured). A small table is freed here, sooner than a thread
+    /// could be woken for it.
     #[cold]
     #[inline(never)]
     fn apply_to_whole_store(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
         match op {
             Op::Info => replies::bulk(out, self.info(store).as_bytes()),
             Op::Kill(kill) => replies::int(out, self.clients.kill(&kill) as i64),
+            Op::ClientList(listing) => self.clients.list(listing, out),
             Op::FlushAll { lazy: true } if store.len() > LAZY_FREE_FROM => {
                 let old = store.take_all();
                 drop(ringpoll::spawn_blocking(move || drop(old)));
@@ -463,7 +458,7 @@ impl Shards {
         let mut text = format!(
             "# core{me}\r\nkeys:{}\r\nconnections:{}\r\ncommands:{}\r\nops_local:{}\r\nops_remote:{}\r\n",
             store.len(),
-            self.connections.get(),
+            self.clients.count(),
             self.commands.get(),
             store.served.local,
             store.served.remote
@@ -671,6 +666,28 @@ mod tests {
         assert_eq!(core0.links.borrow()[1].in_flight, 0);
         assert_eq!(core1.store.borrow().served.remote, 6);
         assert_eq!(core0.store.borrow().served.local, 3);
+    }
+
+    /// CLIENT LIST and INFO asked on one core answer for the connections of both, in id
+    /// order; CLIENT LIST ID finds one on the other core.
+    #[test]
+    fn client_list_and_info_count_every_cores_connections() {
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let mut conns: Vec<Pipeline> = (0..4).map(|_| Pipeline::new(64)).collect();
+        for (i, conn) in conns.iter().enumerate() {
+            [&core0, &core1][i % 2].clients().open_unconnected(conn.client_id());
+        }
+        let ids: Vec<u64> = conns.iter().map(Pipeline::client_id).collect();
+        let asking = &mut conns[0];
+        let listed = format!("CLIENT LIST\r\nINFO\r\nCLIENT LIST ID {} 0\r\n", ids[3]);
+        run(asking, listed.as_bytes(), &core0);
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        let out = String::from_utf8(replies_now(asking)).unwrap();
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("id=")).collect();
+        let listed_ids: Vec<String> = lines.iter().map(|l| l.split(' ').next().unwrap().to_string()).collect();
+        let every: Vec<String> = ids.iter().chain([&ids[3]]).map(|id| format!("id={id}")).collect();
+        assert_eq!(listed_ids, every, "{out}");
+        assert!(out.contains("\r\nconnected_clients:4\r\n"), "{out}");
     }
 
     #[test]

@@ -1,23 +1,35 @@
 //! Channels between cores (and plain threads): `Send` ends, one receiving task.
 //!
-//! The queue is `async-channel`'s (a lock-free MPMC queue with async backpressure and close
-//! on both ends, from smol-rs). What makes it cross-core here is the waker it is given: the
-//! receiving task's, which points at the receiver's core. A send from another core pushes the
-//! message, then wakes that task through the core's mailbox and deduplicated eventfd break,
-//! and only if the receiver is parked: `async-channel` notifies a waiting receiver once, not
-//! once per message, so a burst of sends costs one wake (and none while the receiver is
-//! busy). A sender waiting on a full channel is woken the same way, on its own core.
+//! The queue is `concurrent-queue`'s (lock-free, bounded or not, closable; from smol-rs).
+//! What makes it cross-core here is the waker it is given: the receiving task's, which points
+//! at the receiver's core. A send from another core pushes the message, then wakes that task
+//! through the core's mailbox and deduplicated eventfd break, and only if the receiver waits
+//! (`ReceiverWait`): a burst of sends costs one wake, and none while the receiver is busy.
+//! A sender waiting on a full channel (`Room`) is woken the same way, on its own core.
+//!
+//! Why not `async-channel` (which this module used before): its `event-listener` takes a lock
+//! on every send and every receive, and the receiver's wait took the lock each send took, so
+//! between two cores it was contended (futex calls in the round-trip benchmark, where tokio's
+//! channel, whose one receiver waits on an atomic waker, was faster). With one receiver the
+//! wait needs no listener list, and only full channels need one for senders.
 
 mod oneshot;
+mod receiver_wait;
+mod room;
 
 pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
 
 use std::fmt;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Wake, Waker};
 
-use futures_core::Stream;
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 use ringpoll_reactor::budget;
+
+use receiver_wait::ReceiverWait;
+use room::Room;
 
 use super::{SendError, TryRecvError, TrySendError};
 
@@ -49,51 +61,127 @@ use super::{SendError, TryRecvError, TrySendError};
 /// ```
 pub fn channel<T: Send>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "a bounded channel needs a capacity above 0");
-    let (tx, rx) = async_channel::bounded(capacity);
-    (Sender { tx }, Receiver { rx: Box::pin(rx) })
+    pair(ConcurrentQueue::bounded(capacity))
 }
 
 /// A channel without a bound: [`Sender::send`] never waits.
 pub fn unbounded<T: Send>() -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = async_channel::unbounded();
-    (Sender { tx }, Receiver { rx: Box::pin(rx) })
+    pair(ConcurrentQueue::unbounded())
+}
+
+fn pair<T>(queue: ConcurrentQueue<T>) -> (Sender<T>, Receiver<T>) {
+    let bounded = queue.capacity().is_some();
+    let shared = Arc::new(Shared {
+        queue,
+        bounded,
+        senders: AtomicUsize::new(1),
+        receiver: ReceiverWait::default(),
+        room: Room::default(),
+    });
+    (Sender { shared: shared.clone() }, Receiver { shared, registered: None })
+}
+
+/// What the ends of one channel share.
+struct Shared<T> {
+    queue: ConcurrentQueue<T>,
+    /// Whether a sender may find `queue` full (and wait in `room`).
+    bounded: bool,
+    /// Live [`Sender`]s; the last one's drop closes the queue.
+    senders: AtomicUsize,
+    receiver: ReceiverWait,
+    room: Room,
+}
+
+impl<T> Shared<T> {
+    /// Closes the queue for senders (the receiver still takes what it holds) and wakes those
+    /// waiting for room, which then fail.
+    fn close(&self) {
+        if self.queue.close() {
+            self.room.notify_all();
+        }
+    }
 }
 
 /// The sending half of a cross-core channel: `Send + Sync`, clone it for more senders.
 pub struct Sender<T> {
-    tx: async_channel::Sender<T>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Sender<T> {
     /// Sends `value`, waiting for room in a bounded channel. Fails, returning the value, if
     /// the receiver is closed or dropped (also while waiting).
-    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.tx.send(value).await.map_err(|e| SendError(e.into_inner()))
+    ///
+    /// Cancel safe: dropped while waiting, it sent nothing (and the value is dropped with it),
+    /// and a wake for room it was given goes to the next waiting sender.
+    pub async fn send(&self, mut value: T) -> Result<(), SendError<T>> {
+        loop {
+            match self.try_send(value) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(v)) => return Err(SendError(v)),
+                Err(TrySendError::Full(v)) => value = v,
+            }
+            let queue = &self.shared.queue;
+            self.shared.room.wait(|| !queue.is_full() || queue.is_closed()).await;
+        }
     }
 
     /// Sends `value` if there is room now.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.tx.try_send(value).map_err(|e| match e {
-            async_channel::TrySendError::Full(v) => TrySendError::Full(v),
-            async_channel::TrySendError::Closed(v) => TrySendError::Closed(v),
-        })
+        match self.shared.queue.push(value) {
+            Ok(()) => {
+                self.shared.receiver.notify();
+                Ok(())
+            }
+            Err(PushError::Full(v)) => Err(TrySendError::Full(v)),
+            Err(PushError::Closed(v)) => Err(TrySendError::Closed(v)),
+        }
     }
 
     /// Sends `value` from a thread that is not a ringpoll core, blocking it while the
     /// channel is full. Do not call it on a core: it would stop the core's other tasks.
     pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
-        self.tx.send_blocking(value).map_err(|e| SendError(e.into_inner()))
+        block_thread_on(self.send(value))
     }
 
     /// Whether the receiver is closed or dropped.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.shared.queue.is_closed()
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Sender<T> {
-        Sender { tx: self.tx.clone() }
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Sender { shared: self.shared.clone() }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last one: the receiver drains what is queued, then sees the close.
+            self.shared.close();
+            self.shared.receiver.notify();
+        }
+    }
+}
+
+/// Runs `future` on this (non-core) thread, parking it until woken.
+fn block_thread_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 
@@ -106,9 +194,9 @@ impl<T> fmt::Debug for Sender<T> {
 /// The receiving half of a cross-core channel. It may be moved to the core that will read
 /// from it; wakes go to whichever task waits on it.
 pub struct Receiver<T> {
-    /// Pinned (async-channel's receiver is `!Unpin` for its listener) so `poll_recv` can poll
-    /// it as a Stream.
-    rx: Pin<Box<async_channel::Receiver<T>>>,
+    shared: Arc<Shared<T>>,
+    /// The waker last left in `shared.receiver`, to leave it again only if it changed.
+    registered: Option<Waker>,
 }
 
 impl<T> Receiver<T> {
@@ -125,7 +213,7 @@ impl<T> Receiver<T> {
     /// Polls for the next message: `Ready(None)` once every sender is gone (or the receiver
     /// closed) and the queue is empty; `Pending` registers `cx`'s waker, which the next send
     /// wakes. For a hand-written future that waits on this channel and on something else at
-    /// once (a `recv()` future dropped while pending would forget its registration).
+    /// once.
     ///
     /// ```no_run
     /// use std::future::poll_fn;
@@ -151,46 +239,144 @@ impl<T> Receiver<T> {
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         ready!(budget::poll_proceed(cx));
-        // async-channel's Stream keeps its listener inside the receiver between polls (this
-        // receiver is its only one, so a poll dropped after a wake steals no other's).
-        self.rx.as_mut().poll_next(cx)
+        if let Ok(taken) = self.take() {
+            return Poll::Ready(taken);
+        }
+        self.shared.receiver.park(cx.waker(), &mut self.registered);
+        match self.take() {
+            Ok(taken) => {
+                self.shared.receiver.unpark();
+                Poll::Ready(taken)
+            }
+            Err(PopError::Empty) => Poll::Pending,
+            Err(PopError::Closed) => unreachable!("take reports a closed queue as Ok(None)"),
+        }
+    }
+
+    /// The next message (`Ok(None)` once the channel is closed and drained), or `Empty`.
+    fn take(&mut self) -> Result<Option<T>, PopError> {
+        match self.shared.queue.pop() {
+            Ok(value) => {
+                if self.shared.bounded {
+                    self.shared.room.notify_one();
+                }
+                Ok(Some(value))
+            }
+            Err(PopError::Closed) => Ok(None),
+            Err(PopError::Empty) => Err(PopError::Empty),
+        }
     }
 
     /// The next message, if one is queued.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.rx.try_recv().map_err(|e| match e {
-            async_channel::TryRecvError::Empty => TryRecvError::Empty,
-            async_channel::TryRecvError::Closed => TryRecvError::Closed,
-        })
+        match self.take() {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(TryRecvError::Closed),
+            Err(_) => Err(TryRecvError::Empty),
+        }
     }
 
     /// Closes the channel: sends fail from now on (waiting ones too); messages already queued
     /// can still be received.
     pub fn close(&mut self) {
-        self.rx.close();
+        self.shared.close();
     }
 
     /// Messages queued now.
     pub fn len(&self) -> usize {
-        self.rx.len()
+        self.shared.queue.len()
     }
 
     /// Whether no message is queued.
     pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.shared.queue.is_empty()
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        // Senders see the close at once, not when the last clone of the queue goes.
-        self.rx.close();
-        while self.rx.try_recv().is_ok() {}
+        // Senders see the close at once; the messages go now, not with the last sender.
+        self.shared.close();
+        while self.shared.queue.pop().is_ok() {}
+        self.shared.receiver.forget();
     }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("cross_core::Receiver").field("queued", &self.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Runs `f` on a thread; fails if it does not finish in 20 s (a lost wake hangs).
+    fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || done.send(f()).unwrap());
+        result.recv_timeout(Duration::from_secs(20)).expect("a wake was lost: the channel hung")
+    }
+
+    #[test]
+    fn senders_on_many_threads_and_a_tiny_bound_lose_no_message_and_no_wake() {
+        const SENDERS: u64 = 4;
+        const EACH: u64 = 20_000;
+        let received = bounded(|| {
+            let (tx, mut rx) = channel::<(u64, u64)>(2);
+            for sender in 0..SENDERS {
+                let tx = tx.clone();
+                std::thread::spawn(move || (0..EACH).for_each(|n| tx.send_blocking((sender, n)).unwrap()));
+            }
+            drop(tx);
+            let mut next = [0; SENDERS as usize];
+            while let Some((sender, n)) = block_thread_on(rx.recv()) {
+                assert_eq!(n, next[sender as usize], "each sender's messages in order");
+                next[sender as usize] += 1;
+            }
+            next
+        });
+        assert_eq!(received, [EACH; SENDERS as usize], "every message, then the close");
+    }
+
+    #[test]
+    fn a_receiver_that_waits_between_messages_is_woken_for_each() {
+        let got = bounded(|| {
+            let (tx, mut rx) = unbounded::<u32>();
+            std::thread::spawn(move || {
+                for n in 0..2_000 {
+                    tx.try_send(n).unwrap();
+                    if n % 7 == 0 {
+                        std::thread::yield_now(); // let the receiver empty the queue and wait
+                    }
+                }
+            });
+            let mut sum = 0u64;
+            while let Some(n) = block_thread_on(rx.recv()) {
+                sum += u64::from(n);
+            }
+            sum
+        });
+        assert_eq!(got, 1_999 * 2_000 / 2);
+    }
+
+    #[test]
+    fn closing_the_receiver_fails_waiting_and_later_sends() {
+        let (tx, mut rx) = channel::<u8>(1);
+        tx.try_send(1).unwrap();
+        let waiting = std::thread::spawn({
+            let tx = tx.clone();
+            move || tx.send_blocking(2)
+        });
+        std::thread::sleep(Duration::from_millis(20)); // most likely parked by now; either way
+        rx.close();
+        assert_eq!(waiting.join().unwrap(), Err(SendError(2)), "the waiting send fails");
+        assert!(tx.is_closed());
+        assert!(matches!(tx.try_send(3), Err(TrySendError::Closed(3))));
+        assert_eq!(rx.try_recv(), Ok(1), "what was queued is still received");
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     }
 }

@@ -1,31 +1,53 @@
 //! A cross-core oneshot: one value, typically a reply, from any thread to one waiting task.
 //!
-//! One value crosses, once, so a small mutex is enough; the receiver's waker sends the wake
-//! to the receiver's core (mailbox and break), never to another.
+//! Lock-free, as tokio's oneshot is: one state word says who may touch the value and the
+//! receiver's waker, so each side pays one or two atomic operations where a mutex cost a lock
+//! per poll, per send and per drop (five per request and reply), and the two cores could
+//! meet on it. The receiver's waker sends the wake to the receiver's core (mailbox and
+//! break), never to another.
+//!
+//! The protocol, on [`State`]'s bits:
+//! - The sender writes the value, then sets `COMPLETE` (dropped unsent, it sets `COMPLETE`
+//!   alone). It never sets it once `CLOSED` is up: it takes its value back instead. After
+//!   `COMPLETE`, the sender touches only the waker, and only if `WAKER` was up when it set it.
+//! - The receiver writes its waker while `WAKER` is down, then raises it; to change it, it
+//!   takes `WAKER` down first, and if `COMPLETE` came up meanwhile it leaves the old waker
+//!   alone (the sender may be waking it) and takes the value instead.
+//! - The receiver reads the value only after seeing `COMPLETE`, which the sender set after
+//!   writing it (release, acquire).
+//! - Value and waker are dropped with the shared allocation, when both ends are gone.
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{
+    AtomicU8,
+    Ordering::{AcqRel, Acquire},
+};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::channel::{RecvError, TryRecvError};
 
-struct Slot<T> {
-    value: Option<T>,
-    receiver: Option<Waker>,
-    sender_alive: bool,
-    receiver_alive: bool,
+/// The sender is done: the value is in place, or it was dropped without one.
+const COMPLETE: u8 = 1;
+/// `Shared::waker` holds the receiver's waker, for the sender to wake.
+const WAKER: u8 = 2;
+/// The receiver closed or was dropped: the sender keeps its value.
+const CLOSED: u8 = 4;
+
+struct Shared<T> {
+    state: AtomicU8,
+    value: UnsafeCell<Option<T>>,
+    waker: UnsafeCell<Option<Waker>>,
 }
 
-struct Shared<T>(Mutex<Slot<T>>);
-
-impl<T> Shared<T> {
-    fn lock(&self) -> MutexGuard<'_, Slot<T>> {
-        // Nothing panics while holding it; a poisoned slot is still consistent.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+// SAFETY: the cells are only touched as the module's protocol allows (one side at a time,
+// ordered by `state`); the value crosses threads, hence `T: Send`.
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above: shared references from both threads never touch a cell at once.
+unsafe impl<T: Send> Sync for Shared<T> {}
 
 /// A channel for one value between cores: the reply half of a request sent to another
 /// core. The receiver is a future; it fails with [`RecvError`] if the sender is dropped
@@ -43,43 +65,63 @@ impl<T> Shared<T> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn oneshot<T: Send>() -> (OneshotSender<T>, OneshotReceiver<T>) {
-    let slot = Slot { value: None, receiver: None, sender_alive: true, receiver_alive: true };
-    let shared = Arc::new(Shared(Mutex::new(slot)));
-    (OneshotSender { shared: shared.clone() }, OneshotReceiver { shared })
+    let shared =
+        Arc::new(Shared { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) });
+    (OneshotSender { shared: Some(shared.clone()) }, OneshotReceiver { shared })
 }
 
 /// Sends the one value of a cross-core [`oneshot`]; `Send`.
 pub struct OneshotSender<T> {
-    shared: Arc<Shared<T>>,
+    /// `None` once sent (so the drop has nothing left to do).
+    shared: Option<Arc<Shared<T>>>,
 }
 
 impl<T> OneshotSender<T> {
-    /// Sends `value`; gives it back if the receiver is gone.
-    pub fn send(self, value: T) -> Result<(), T> {
-        let mut slot = self.shared.lock();
-        if !slot.receiver_alive {
-            return Err(value);
+    /// Sends `value`; gives it back if the receiver is gone (closed or dropped).
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let shared = self.shared.take().expect("a sender holds its channel until it sends");
+        // SAFETY: `COMPLETE` is down (only this sender sets it, once), so the receiver does not
+        // read the value cell yet.
+        unsafe { *shared.value.get() = Some(value) };
+        if complete(&shared) {
+            return Ok(());
         }
-        slot.value = Some(value);
-        Ok(())
-        // Dropping self wakes the receiver.
+        // SAFETY: `CLOSED` kept `COMPLETE` down, so the receiver never reads the cell.
+        Err(unsafe { (*shared.value.get()).take() }.expect("the value was just written"))
     }
 
     /// Whether the receiver is gone (closed or dropped).
     pub fn is_closed(&self) -> bool {
-        !self.shared.lock().receiver_alive
+        self.shared.as_ref().is_none_or(|s| s.state.load(Acquire) & CLOSED != 0)
     }
+}
+
+/// Sets `COMPLETE` unless the receiver closed, and wakes it if it waits; `false` if closed.
+fn complete<T>(shared: &Shared<T>) -> bool {
+    let mut state = shared.state.load(Acquire);
+    loop {
+        if state & CLOSED != 0 {
+            return false;
+        }
+        match shared.state.compare_exchange_weak(state, state | COMPLETE, AcqRel, Acquire) {
+            Ok(_) => break,
+            Err(now) => state = now,
+        }
+    }
+    if state & WAKER != 0 {
+        // SAFETY: `WAKER` was up when `COMPLETE` went up, so the receiver no longer changes
+        // the waker (it would take `WAKER` down first and then see `COMPLETE`).
+        if let Some(waker) = unsafe { &*shared.waker.get() } {
+            waker.wake_by_ref();
+        }
+    }
+    true
 }
 
 impl<T> Drop for OneshotSender<T> {
     fn drop(&mut self) {
-        let waker = {
-            let mut slot = self.shared.lock();
-            slot.sender_alive = false;
-            slot.receiver.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
+        if let Some(shared) = &self.shared {
+            complete(shared); // without a value: the receiver gets RecvError
         }
     }
 }
@@ -90,25 +132,50 @@ impl<T> fmt::Debug for OneshotSender<T> {
     }
 }
 
-/// Receives the one value of a cross-core [`oneshot`]: await it.
+/// Receives the one value of a cross-core [`oneshot`]: await it. Polled again after it
+/// returned the value, it fails with [`RecvError`].
 pub struct OneshotReceiver<T> {
     shared: Arc<Shared<T>>,
 }
 
 impl<T> OneshotReceiver<T> {
-    /// The value, if it was sent.
+    /// The value, if it was sent; `Closed` if the sender was dropped without sending, or this
+    /// receiver was closed before it sent.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut slot = self.shared.lock();
-        match slot.value.take() {
-            Some(v) => Ok(v),
-            None if slot.sender_alive => Err(TryRecvError::Empty),
-            None => Err(TryRecvError::Closed),
+        let state = self.shared.state.load(Acquire);
+        if state & COMPLETE != 0 {
+            return self.take().ok_or(TryRecvError::Closed);
         }
+        Err(if state & CLOSED != 0 { TryRecvError::Closed } else { TryRecvError::Empty })
     }
 
-    /// Refuses the value: a later `send` fails and gives it back.
+    /// Refuses the value: a later `send` fails and gives it back. A value sent before stays
+    /// receivable; otherwise awaiting the receiver fails with [`RecvError`].
     pub fn close(&mut self) {
-        self.shared.lock().receiver_alive = false;
+        self.shared.state.fetch_or(CLOSED, AcqRel);
+    }
+
+    /// The value, once `COMPLETE` was seen (acquire).
+    fn take(&mut self) -> Option<T> {
+        // SAFETY: `COMPLETE` is up, so the sender is done with the value cell; `&mut self`
+        // makes this the only reader.
+        unsafe { (*self.shared.value.get()).take() }
+    }
+
+    /// Leaves `waker` for the sender; `false` if the sender completed meanwhile.
+    fn register(&mut self, waker: &Waker, state: u8) -> bool {
+        if state & WAKER != 0 {
+            // SAFETY: reading only; the sender reads it too, nobody writes while `WAKER` is up.
+            if unsafe { &*self.shared.waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                return true;
+            }
+            if self.shared.state.fetch_and(!WAKER, AcqRel) & COMPLETE != 0 {
+                return false; // the sender may be waking the old waker: leave it be
+            }
+        }
+        // SAFETY: `WAKER` is down, so the sender does not read the waker cell.
+        unsafe { *self.shared.waker.get() = Some(waker.clone()) };
+        self.shared.state.fetch_or(WAKER, AcqRel) & COMPLETE == 0
     }
 }
 
@@ -116,34 +183,117 @@ impl<T> Future for OneshotReceiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.shared.lock();
-        match slot.value.take() {
-            Some(v) => Poll::Ready(Ok(v)),
-            None if !slot.sender_alive => Poll::Ready(Err(RecvError)),
-            None => {
-                match &mut slot.receiver {
-                    Some(w) => w.clone_from(cx.waker()),
-                    None => slot.receiver = Some(cx.waker().clone()),
-                }
-                Poll::Pending
+        let this = self.get_mut();
+        let state = this.shared.state.load(Acquire);
+        if state & COMPLETE == 0 {
+            if state & CLOSED != 0 {
+                return Poll::Ready(Err(RecvError));
+            }
+            if this.register(cx.waker(), state) {
+                return Poll::Pending;
             }
         }
+        // Completed (its acquire was the load above or the register's read-modify-write).
+        Poll::Ready(this.take().ok_or(RecvError))
     }
 }
 
 impl<T> Drop for OneshotReceiver<T> {
     fn drop(&mut self) {
-        let value = {
-            let mut slot = self.shared.lock();
-            slot.receiver_alive = false;
-            slot.value.take()
-        };
-        drop(value);
+        if self.shared.state.fetch_or(CLOSED, AcqRel) & COMPLETE != 0 {
+            drop(self.take()); // now, not when the sender's end goes
+        }
     }
 }
 
 impl<T> fmt::Debug for OneshotReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("cross_core::OneshotReceiver").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::task::Wake;
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn poll<T>(rx: &mut OneshotReceiver<T>, count: &Arc<Count>) -> Poll<Result<T, RecvError>> {
+        Pin::new(rx).poll(&mut Context::from_waker(&Waker::from(count.clone())))
+    }
+
+    #[test]
+    fn the_latest_waker_is_woken_once_and_the_value_arrives() {
+        let (tx, mut rx) = oneshot::<u32>();
+        let (first, second) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        assert!(poll(&mut rx, &first).is_pending());
+        assert!(poll(&mut rx, &first).is_pending(), "the same waker again");
+        assert!(poll(&mut rx, &second).is_pending(), "the receiver moved to another task");
+        tx.send(7).unwrap();
+        assert_eq!((first.0.load(Relaxed), second.0.load(Relaxed)), (0, 1));
+        assert_eq!(poll(&mut rx, &second), Poll::Ready(Ok(7)));
+        assert_eq!(poll(&mut rx, &second), Poll::Ready(Err(RecvError)), "polled after its value");
+    }
+
+    #[test]
+    fn closing_and_dropping_either_end_are_seen_by_the_other() {
+        let count = Arc::new(Count::default());
+        let (tx, mut rx) = oneshot::<u8>();
+        assert!(poll(&mut rx, &count).is_pending());
+        drop(tx);
+        assert_eq!(count.0.load(Relaxed), 1, "a sender dropped unsent wakes the receiver");
+        assert_eq!(poll(&mut rx, &count), Poll::Ready(Err(RecvError)));
+
+        let (tx, mut rx) = oneshot::<u8>();
+        rx.close();
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(1), Err(1), "a closed receiver refuses the value, which comes back");
+        assert_eq!(poll(&mut rx, &count), Poll::Ready(Err(RecvError)));
+
+        let (tx, mut rx) = oneshot::<u8>();
+        tx.send(2).unwrap();
+        rx.close();
+        assert_eq!(rx.try_recv(), Ok(2), "a value sent before the close stays");
+
+        let value = Arc::new(());
+        let (tx, rx) = oneshot::<Arc<()>>();
+        tx.send(value.clone()).unwrap();
+        drop(rx);
+        assert_eq!(Arc::strong_count(&value), 1, "the receiver's drop drops an unread value");
+        let (tx, rx) = oneshot::<u8>();
+        drop(rx);
+        assert!(tx.is_closed());
+    }
+
+    #[test]
+    fn replies_across_threads_are_never_lost() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for n in 0..20_000u32 {
+                let (tx, rx) = oneshot();
+                let sender = std::thread::spawn(move || {
+                    (0..n % 64).for_each(|_| std::hint::spin_loop()); // vary the interleaving
+                    if n % 5 == 0 {
+                        drop(tx)
+                    } else {
+                        tx.send(n).unwrap()
+                    }
+                });
+                let got = super::super::block_thread_on(rx);
+                assert_eq!(got, if n % 5 == 0 { Err(RecvError) } else { Ok(n) });
+                sender.join().unwrap();
+            }
+            done.send(()).unwrap();
+        });
+        finished.recv_timeout(Duration::from_secs(60)).expect("a reply's wake was lost");
     }
 }

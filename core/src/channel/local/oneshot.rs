@@ -81,17 +81,20 @@ pub struct OneshotReceiver<T> {
 }
 
 impl<T> OneshotReceiver<T> {
-    /// The value, if it was sent.
+    /// The value, if it was sent; `Closed` if the sender was dropped without sending, or this
+    /// receiver was closed before it sent.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let mut slot = self.slot.borrow_mut();
         match slot.value.take() {
             Some(v) => Ok(v),
-            None if slot.sender_alive => Err(TryRecvError::Empty),
+            None if slot.sender_alive && slot.receiver_alive => Err(TryRecvError::Empty),
             None => Err(TryRecvError::Closed),
         }
     }
 
-    /// Refuses the value: a later `send` fails and gives it back.
+    /// Refuses the value: a later `send` fails and gives it back. A value sent before stays
+    /// receivable; otherwise awaiting the receiver fails with [`RecvError`] (as the
+    /// cross-core oneshot's does).
     pub fn close(&mut self) {
         self.slot.borrow_mut().receiver_alive = false;
     }
