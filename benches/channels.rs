@@ -12,6 +12,11 @@
 //!
 //! The filter (any argument that is not a number) keeps the measurements whose row names
 //! hold it: one side alone, for `strace -c -f` or `valgrind --tool=callgrind`.
+//!
+//! The round trips run once more on cores that spin for [`SPIN`] before they sleep
+//! (`Builder::spin_before_park`): on a VM a sleep and its wake-up (an eventfd write, a
+//! context switch on each side) cost more CPU than the spin, so that row shows what the
+//! wake-ups cost, next to the default (no spin) and to tokio (which never spins).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -26,6 +31,8 @@ const CAPACITY: usize = 1024;
 /// Round trips per round-trip run, and how many are in flight at once.
 const ROUND_TRIPS: u64 = 200_000;
 const IN_FLIGHT: u64 = 64;
+/// The spin of the `+ spin` rows.
+const SPIN: Duration = Duration::from_micros(5);
 
 fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
@@ -38,20 +45,26 @@ fn main() {
     };
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
-        for (driver, stream, writes, trips) in [
+        for (driver, stream, writes, trips, spun) in [
             (
                 DriverChoice::Epoll,
                 "ringpoll epoll msgs/s",
                 "ringpoll epoll eventfd writes/1M msgs",
                 "ringpoll epoll round trips/s",
+                "ringpoll epoll + spin 5 us round trips/s",
             ),
             (
                 DriverChoice::Uring,
                 "ringpoll uring msgs/s",
                 "ringpoll uring eventfd writes/1M msgs",
                 "ringpoll uring round trips/s",
+                "ringpoll uring + spin 5 us round trips/s",
             ),
         ] {
+            if wanted(spun) {
+                let rt = Runtime::builder().cores([0, 1]).driver(driver).spin_before_park(SPIN).build();
+                record(spun, ROUND_TRIPS as f64 / ringpoll_round_trips(&rt.expect("runtime on CPUs 0 and 1")));
+            }
             if !wanted(stream) && !wanted(writes) && !wanted(trips) {
                 continue;
             }

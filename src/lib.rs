@@ -9,6 +9,9 @@
 //! [`channel::cross_core`] carries messages and replies between cores, [`channel::local`] and
 //! [`sync`] serve the tasks of one core (`!Send`, no atomics).
 //!
+//! Within one task, [`join!`], [`try_join!`] and [`select!`] wait on several futures at once,
+//! as tokio's macros of those names do.
+//!
 //! ```no_run
 //! use ringpoll::net::TcpListener;
 //! use ringpoll::Runtime;
@@ -51,6 +54,9 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 pub mod signal;
+
+mod join;
+mod select;
 
 pub use ringpoll_core::{channel, sync};
 

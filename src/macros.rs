@@ -1,9 +1,13 @@
-//! What `#[ringpoll::main]` and `#[ringpoll::test]` expand to call. Not a public API: the
-//! names may change with the macros.
+//! What `#[ringpoll::main]`, `#[ringpoll::test]`, `join!`, `try_join!` and `select!` expand
+//! to call. Not a public API: the names may change with the macros.
 
 use std::future::Future;
 
 use crate::{DriverChoice, Runtime};
+
+pub use crate::join::{poll_join, poll_try_join};
+pub use crate::select::start_branch;
+pub use ringpoll_reactor::budget::poll_budget_available;
 
 /// Runs `future` on a one-core runtime on this thread: the driver asked for, or the one
 /// `RINGPOLL_DRIVER` picks.

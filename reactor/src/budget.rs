@@ -78,6 +78,19 @@ pub fn poll_proceed(cx: &Context<'_>) -> Poll<()> {
     })
 }
 
+/// Whether the open budget has an operation left, without taking one: `Pending`, with the
+/// task woken, once it is spent. `select!` asks first, as tokio's does: with the budget spent
+/// its I/O branches answer `Pending`, and a branch that takes none (a local channel, a ready
+/// future) would win every time, so a loop around it would never let the task yield.
+#[inline]
+pub fn poll_budget_available(cx: &Context<'_>) -> Poll<()> {
+    if LEFT.with(Cell::get) == 0 {
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    Poll::Ready(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +121,14 @@ mod tests {
         assert_eq!(wakes.0.load(Ordering::Relaxed), 2, "the task woken at each Pending");
         assert!(scoped(|| poll_proceed(&cx).is_ready()), "the next poll has a fresh budget");
         assert!(poll_proceed(&cx).is_ready(), "closed again after it");
+        let spent = scoped(|| {
+            (0..PER_POLL).for_each(|_| assert!(poll_proceed(&cx).is_ready()));
+            poll_budget_available(&cx)
+        });
+        assert!(
+            spent.is_pending() && poll_budget_available(&cx).is_ready(),
+            "Pending once spent; Ready with no budget open"
+        );
     }
 
     #[test]
