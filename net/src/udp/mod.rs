@@ -80,8 +80,8 @@ impl UdpSocket {
     /// takes: a `SocketAddr`, `(ip, port)`, `"host:port"`; a host name is resolved on the
     /// blocking pool ([`lookup_host`](crate::lookup_host)), a numeric address in place.
     pub async fn send_to<B: IoBuf, A: lookup::ToSocketAddrs>(&self, buf: B, target: A) -> BufResult<usize, B> {
-        match lookup::resolve(target).await {
-            Ok(addrs) => self.source.send_to(buf, SockAddr::from_inet(addrs[0])).await,
+        match lookup::first(target).await {
+            Ok(addr) => self.source.send_to(buf, SockAddr::from_inet(addr)).await,
             Err(e) => (Err(e), buf),
         }
     }
