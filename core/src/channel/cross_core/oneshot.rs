@@ -279,7 +279,7 @@ mod tests {
                         tx.send(n).unwrap()
                     }
                 });
-                let got = super::super::block_thread_on(rx);
+                let got = crate::park_on(rx);
                 assert_eq!(got, if n % 5 == 0 { Err(RecvError) } else { Ok(n) });
                 sender.join().unwrap();
             }
