@@ -128,7 +128,7 @@ pub mod fs {
     pub use ringpoll_fs::*;
 }
 
-/// Sockets: TCP, UDP and Unix streams, plus `copy_bidirectional` for proxies.
+/// Sockets: TCP, UDP, Unix streams and datagrams, plus `copy_bidirectional` for proxies.
 pub mod net {
     pub use ringpoll_net::*;
 }

@@ -105,6 +105,8 @@ fn blocking_waits_on_a_core_panic_instead_of_stalling_it() {
             })
         }));
         files.push(within(10, || panic_location(|| run(async { ringpoll::park_on(std::future::ready(())) }))));
+        let (tx, _rx) = ringpoll::channel::cross_core::unbounded::<u8>();
+        files.push(within(10, move || panic_location(|| run(async move { tx.send_blocking(1).unwrap() }))));
     });
     for file in files {
         assert!(file.ends_with("adoption.rs"), "the panic points at {file}");

@@ -445,34 +445,26 @@ pub fn park_on<F: Future>(fut: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use ringpoll_reactor::counting_waker::WakeCount;
 
     #[test]
     fn the_output_set_before_the_poll_is_ready_at_once() {
         let state = JoinState::new();
         state.complete(Ok(7));
-        let waker = Waker::from(Arc::new(Count::default()));
+        let waker = Waker::from(Arc::new(WakeCount::default()));
         assert!(matches!(state.join().poll(&Context::from_waker(&waker)), Poll::Ready(Ok(7))));
     }
 
     #[test]
     fn a_parked_handle_is_woken_once_by_completion() {
         let state = JoinState::<u32>::new();
-        let count = Arc::new(Count::default());
+        let count = Arc::new(WakeCount::default());
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         assert!(state.join().poll(&cx).is_pending());
         assert!(state.join().poll(&cx).is_pending(), "re-polling replaces the waker");
         state.complete(Err(JoinError::Cancelled));
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
         assert!(matches!(state.join().poll(&cx), Poll::Ready(Err(JoinError::Cancelled))));
     }
 
@@ -480,7 +472,7 @@ mod tests {
     fn completion_racing_the_poll_from_another_thread_is_never_lost() {
         for _ in 0..50 {
             let state = Arc::new(JoinState::<String>::new());
-            let count = Arc::new(Count::default());
+            let count = Arc::new(WakeCount::default());
             let waker = Waker::from(count.clone());
             let remote = state.clone();
             let t = std::thread::spawn(move || remote.complete(Ok("done".to_string())));
@@ -490,7 +482,7 @@ mod tests {
                     break out;
                 }
                 // Pending: the completion must wake us (or have done so already).
-                while count.0.load(Ordering::SeqCst) == 0 && !state.join().is_complete() {
+                while count.get() == 0 && !state.join().is_complete() {
                     std::thread::yield_now();
                 }
             };

@@ -31,4 +31,4 @@ pub use lookup::{lookup_host, Target, ToSocketAddrs};
 pub use ringpoll_reactor::{PartialWrite, PooledBuf, SockAddr, POOL_BUF_SIZE};
 pub use tcp::{SharedListener, TcpListener, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -17,6 +17,8 @@ use ringpoll_core::spawn_blocking;
 /// What an address argument is before resolution.
 #[derive(Debug)]
 pub enum Target {
+    /// One numeric address: no lookup, and no allocation (a `send_to` per datagram).
+    Addr(SocketAddr),
     /// Numeric: no lookup needed.
     Addrs(Vec<SocketAddr>),
     /// A host name and port, as `"host:port"`, to resolve on the pool.
@@ -48,7 +50,20 @@ pub async fn lookup_host(addr: impl ToSocketAddrs) -> io::Result<impl Iterator<I
 
 /// As [`lookup_host`], into a `Vec` with at least one address.
 pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs = match addr.to_target() {
+    resolve_target(addr.to_target()).await
+}
+
+/// The first address `addr` resolves to; a single numeric one is taken as it is.
+pub(crate) async fn first(addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    match addr.to_target() {
+        Target::Addr(addr) => Ok(addr),
+        target => Ok(resolve_target(target).await?[0]),
+    }
+}
+
+async fn resolve_target(target: Target) -> io::Result<Vec<SocketAddr>> {
+    let addrs = match target {
+        Target::Addr(addr) => vec![addr],
         Target::Addrs(addrs) => addrs,
         Target::Name(name) => on_pool(move || std::net::ToSocketAddrs::to_socket_addrs(&name)).await?,
         Target::HostPort(host, port) => {
@@ -69,37 +84,37 @@ async fn on_pool<I: Iterator<Item = SocketAddr>>(
 
 impl ToSocketAddrs for SocketAddr {
     fn to_target(&self) -> Target {
-        Target::Addrs(vec![*self])
+        Target::Addr(*self)
     }
 }
 
 impl ToSocketAddrs for SocketAddrV4 {
     fn to_target(&self) -> Target {
-        Target::Addrs(vec![(*self).into()])
+        Target::Addr((*self).into())
     }
 }
 
 impl ToSocketAddrs for SocketAddrV6 {
     fn to_target(&self) -> Target {
-        Target::Addrs(vec![(*self).into()])
+        Target::Addr((*self).into())
     }
 }
 
 impl ToSocketAddrs for (IpAddr, u16) {
     fn to_target(&self) -> Target {
-        Target::Addrs(vec![(*self).into()])
+        Target::Addr((*self).into())
     }
 }
 
 impl ToSocketAddrs for (Ipv4Addr, u16) {
     fn to_target(&self) -> Target {
-        Target::Addrs(vec![(*self).into()])
+        Target::Addr((*self).into())
     }
 }
 
 impl ToSocketAddrs for (Ipv6Addr, u16) {
     fn to_target(&self) -> Target {
-        Target::Addrs(vec![(*self).into()])
+        Target::Addr((*self).into())
     }
 }
 
@@ -112,7 +127,7 @@ impl ToSocketAddrs for [SocketAddr] {
 impl ToSocketAddrs for str {
     fn to_target(&self) -> Target {
         match self.parse::<SocketAddr>() {
-            Ok(addr) => Target::Addrs(vec![addr]),
+            Ok(addr) => Target::Addr(addr),
             Err(_) => Target::Name(self.to_owned()),
         }
     }
@@ -127,7 +142,7 @@ impl ToSocketAddrs for String {
 impl ToSocketAddrs for (&str, u16) {
     fn to_target(&self) -> Target {
         match self.0.parse::<IpAddr>() {
-            Ok(ip) => Target::Addrs(vec![(ip, self.1).into()]),
+            Ok(ip) => Target::Addr((ip, self.1).into()),
             Err(_) => Target::HostPort(self.0.to_owned(), self.1),
         }
     }
@@ -151,6 +166,7 @@ mod tests {
 
     fn numeric(t: Target) -> Vec<SocketAddr> {
         match t {
+            Target::Addr(a) => vec![a],
             Target::Addrs(a) => a,
             other => panic!("expected numeric, got {other:?}"),
         }
@@ -166,6 +182,10 @@ mod tests {
         assert_eq!(numeric((Ipv4Addr::LOCALHOST, 80).to_target()), [v4]);
         assert_eq!(numeric([v4, v6][..].to_target()), [v4, v6]);
         assert_eq!(numeric(ToSocketAddrs::to_target(&&v4)), [v4]);
+        // One address allocates nothing: UdpSocket::send_to resolves its target per datagram.
+        for one in [v4.to_target(), "[::1]:443".to_target(), ("127.0.0.1", 80).to_target()] {
+            assert!(matches!(one, Target::Addr(_)), "{one:?}");
+        }
     }
 
     #[test]

@@ -106,3 +106,38 @@ pub(crate) fn into_std(source: Source) -> io::Result<OwnedFd> {
     drop(source);
     Ok(fd)
 }
+
+/// `TryFrom<$std>` for `$ty`, forwarding to its `from_std`: code ported from tokio converts
+/// std sockets with `try_into()`.
+macro_rules! impl_try_from_std {
+    ($ty:ident, $std:ty) => {
+        #[doc = concat!("As [`", stringify!($ty), "::from_std`], for code that converts with `try_into()` (as tokio allows).")]
+        impl TryFrom<$std> for $ty {
+            type Error = std::io::Error;
+
+            fn try_from(socket: $std) -> std::io::Result<$ty> {
+                $ty::from_std(socket)
+            }
+        }
+    };
+}
+pub(crate) use impl_try_from_std;
+
+/// `AsRawFd` and `AsFd` for `$ty`, a socket type with a `source` field: for code that takes
+/// either (socket2's `SockRef`, rustix), and options ringpoll does not wrap.
+macro_rules! impl_as_fd {
+    ($ty:ident) => {
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.source.fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                crate::socket::borrow_fd(self, self.source.fd())
+            }
+        }
+    };
+}
+pub(crate) use impl_as_fd;

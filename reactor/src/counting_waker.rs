@@ -1,21 +1,23 @@
-//! A waker that counts its wakes, for the unit tests of the reactor's state machines.
+//! A waker that counts its wakes, for the unit tests of state machines (the reactor's, and the
+//! core crate's channels and join handles): not part of the API.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
 /// Counts how often the wakers made from it were woken.
-#[derive(Default)]
-pub(crate) struct WakeCount(AtomicUsize);
+#[derive(Debug, Default)]
+pub struct WakeCount(AtomicUsize);
 
 impl WakeCount {
     /// A fresh counter and a waker that bumps it.
-    pub(crate) fn waker() -> (Arc<WakeCount>, Waker) {
+    pub fn waker() -> (Arc<WakeCount>, Waker) {
         let count = Arc::new(WakeCount::default());
         (count.clone(), Waker::from(count))
     }
 
-    pub(crate) fn get(&self) -> usize {
+    /// Wakes so far.
+    pub fn get(&self) -> usize {
         self.0.load(SeqCst)
     }
 }

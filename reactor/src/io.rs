@@ -173,6 +173,13 @@ impl Source {
         self.run(RecvFrom::new(buf))
     }
 
+    /// Copies the next datagram into `buf` with its sender, as
+    /// [`recv_from`](Self::recv_from) does, but leaves it queued (MSG_PEEK): the next receive
+    /// or peek gets the same datagram.
+    pub fn peek_from<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<(usize, SockAddr), B>> + '_ {
+        self.run(RecvFrom::peek(buf))
+    }
+
     /// Sends `buf` as one datagram to `addr`.
     pub fn send_to<B: IoBuf>(&self, buf: B, addr: SockAddr) -> impl Future<Output = BufResult<usize, B>> + '_ {
         self.run(SendTo::new(buf, addr))

@@ -19,8 +19,8 @@
 
 pub mod budget;
 mod buf;
-#[cfg(test)]
-mod counting_waker;
+#[doc(hidden)]
+pub mod counting_waker;
 mod deadline;
 pub mod drain;
 mod driver;

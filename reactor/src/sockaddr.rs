@@ -64,6 +64,16 @@ impl SockAddr {
         out
     }
 
+    /// The address of an unnamed Unix socket, as [`is_unnamed`](SockAddr::is_unnamed) knows
+    /// it: a family and no name. recvmsg(2) reports a datagram from a socket that bound no
+    /// path with no address at all (length 0), which this stands for.
+    pub fn unnamed_unix() -> SockAddr {
+        let mut out = SockAddr::empty();
+        out.storage.ss_family = libc::AF_UNIX as libc::sa_family_t;
+        out.len = mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
+        out
+    }
+
     /// The kernel layout of a Unix socket path (at most 107 bytes).
     pub fn from_unix_path(path: &Path) -> io::Result<SockAddr> {
         let bytes = path.as_os_str().as_bytes();

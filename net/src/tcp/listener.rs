@@ -1,6 +1,5 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Instant;
 
 use ringpoll_reactor::drain::until_draining;
@@ -117,14 +116,6 @@ impl TcpListener {
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.fd()
-    }
-}
+socket::impl_try_from_std!(TcpListener, std::net::TcpListener);
 
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        socket::borrow_fd(self, self.source.fd())
-    }
-}
+socket::impl_as_fd!(TcpListener);

@@ -1,7 +1,7 @@
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -238,14 +238,6 @@ impl TcpStream {
     }
 }
 
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.fd()
-    }
-}
+socket::impl_try_from_std!(TcpStream, std::net::TcpStream);
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        socket::borrow_fd(self, self.source.fd())
-    }
-}
+socket::impl_as_fd!(TcpStream);

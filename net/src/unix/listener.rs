@@ -1,10 +1,10 @@
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
 
 use ringpoll_reactor::drain::until_draining;
 use ringpoll_reactor::{Interest, SockAddr, Source};
+use socket2::Type;
 
 use super::UnixStream;
 use crate::backoff::retry_when_exhausted;
@@ -47,7 +47,9 @@ impl UnixListener {
     /// `SocketAddrExt::from_abstract_name`) works through [`UnixListener::from_std`], and its
     /// name reads back with [`SockAddr::as_abstract_name`].
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        Ok(UnixListener { source: super::bind(path.as_ref(), Some(BACKLOG))? })
+        let socket = super::bind(path.as_ref(), Type::STREAM)?;
+        socket.listen(BACKLOG)?;
+        Ok(UnixListener { source: Source::new(socket.into())? })
     }
 
     /// Takes a listening std socket onto the current core (making it non-blocking).
@@ -95,15 +97,5 @@ impl UnixListener {
     }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.fd()
-    }
-}
-
-/// For code that takes `AsFd`, as on [`TcpListener`](crate::TcpListener).
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        socket::borrow_fd(self, self.source.fd())
-    }
-}
+socket::impl_try_from_std!(UnixListener, std::os::unix::net::UnixListener);
+socket::impl_as_fd!(UnixListener);

@@ -1,7 +1,7 @@
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::task::{Context, Poll};
 
@@ -14,7 +14,9 @@ use crate::socket;
 ///
 /// The same owned-buffer API as [`TcpStream`](crate::TcpStream), deadlines included; methods
 /// take `&self`, so one task can read while another writes, and several readers (or writers)
-/// take turns.
+/// take turns. Options ringpoll does not wrap, such as the peer's credentials
+/// (SO_PEERCRED), are reached through `AsFd` (socket2's `SockRef`), as on
+/// [`TcpStream`](crate::TcpStream).
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -167,16 +169,5 @@ impl UnixStream {
     }
 }
 
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.fd()
-    }
-}
-
-/// For code that takes `AsFd` (socket2's `SockRef`, rustix): options ringpoll does not wrap,
-/// such as the peer's credentials (SO_PEERCRED), as on [`TcpStream`](crate::TcpStream).
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        socket::borrow_fd(self, self.source.fd())
-    }
-}
+socket::impl_try_from_std!(UnixStream, std::os::unix::net::UnixStream);
+socket::impl_as_fd!(UnixStream);

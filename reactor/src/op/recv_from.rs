@@ -1,4 +1,4 @@
-//! Receive one datagram and its sender: `recvmsg(2)`, or IORING_OP_RECVMSG.
+//! Receive (or peek at) one datagram and its sender: `recvmsg(2)`, or IORING_OP_RECVMSG.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -17,16 +17,35 @@ use crate::uring::stash::Stash;
 /// Receives one datagram into an owned buffer (the rest of a longer one is discarded) and its
 /// sender. A datagram a dropped one took, even an empty one, goes whole to the next receive,
 /// sender included.
+///
+/// With MSG_PEEK it copies the next datagram and leaves it queued: a stashed one (io_uring)
+/// stays in the stash, and a dropped peek keeps nothing, since the kernel still holds what
+/// it copied.
 pub(crate) struct RecvFrom<B> {
     buf: B,
     /// Boxed with its iovec and address: the kernel writes them after submission.
     header: Box<MsgHeader>,
+    /// recvmsg's flags: 0, or MSG_PEEK.
+    flags: libc::c_int,
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
-    pub(crate) fn new(mut buf: B) -> RecvFrom<B> {
+    pub(crate) fn new(buf: B) -> RecvFrom<B> {
+        RecvFrom::with_flags(buf, 0)
+    }
+
+    /// A receive that leaves the datagram for the next one.
+    pub(crate) fn peek(buf: B) -> RecvFrom<B> {
+        RecvFrom::with_flags(buf, libc::MSG_PEEK)
+    }
+
+    fn with_flags(mut buf: B, flags: libc::c_int) -> RecvFrom<B> {
         let header = MsgHeader::new(buf.stable_mut_ptr(), buf.bytes_total(), SockAddr::empty());
-        RecvFrom { buf, header }
+        RecvFrom { buf, header, flags }
+    }
+
+    fn peeks(&self) -> bool {
+        self.flags & libc::MSG_PEEK != 0
     }
 }
 
@@ -41,13 +60,17 @@ impl<B: IoBufMut> Syscall for RecvFrom<B> {
     fn call(&mut self, fd: RawFd) -> io::Result<usize> {
         // SAFETY: the header points at the buffer's writable bytes and at its own address
         // field, all alive for the call.
-        syscall!(recvmsg(fd, &mut self.header.msg, 0)).map(|n| n as usize)
+        syscall!(recvmsg(fd, &mut self.header.msg, self.flags)).map(|n| n as usize)
     }
 
     fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
+        let peeks = self.peeks();
         // SAFETY: only the stash writes to the view, while the buffer lives.
         let out = unsafe { as_uninit(&mut self.buf) };
-        let (n, from) = stash.take_datagram(fd, out)?;
+        let (n, from) = match peeks {
+            true => stash.peek_datagram(fd, out)?,
+            false => stash.take_datagram(fd, out)?,
+        };
         self.header.addr = from;
         self.header.msg.msg_namelen = from.len();
         Some(Ok(n))
@@ -60,7 +83,7 @@ unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
     type Output = BufResult<(usize, SockAddr), B>;
 
     fn entry(&mut self, fd: RawFd, _poll_first: bool) -> squeue::Entry {
-        opcode::RecvMsg::new(types::Fd(fd), &mut self.header.msg).build()
+        opcode::RecvMsg::new(types::Fd(fd), &mut self.header.msg).flags(self.flags as u32).build()
     }
 
     fn finish(mut self, res: io::Result<usize>) -> Self::Output {
@@ -72,7 +95,8 @@ unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
     }
 
     fn keep_late(mut self, res: i32, stash: &mut Stash, fd: RawFd) {
-        if res >= 0 {
+        // A peek took nothing off the socket: its datagram waits in the kernel still.
+        if res >= 0 && !self.peeks() {
             // SAFETY: the kernel wrote `res` bytes at the start of the buffer, which is alive.
             let read = unsafe { std::slice::from_raw_parts(self.buf.stable_mut_ptr(), res as usize) };
             stash.push_datagram(fd, read, self.header.name());

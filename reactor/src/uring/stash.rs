@@ -111,16 +111,24 @@ impl Stash {
     /// The oldest stashed datagram of `fd`, truncated to `out` as recv(2) would; returns its
     /// copied length and sender.
     pub(crate) fn take_datagram(&mut self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> Option<(usize, SockAddr)> {
+        let copied = self.peek_datagram(fd, out)?;
         let queue = self.datagrams.get_mut(&fd)?;
-        let (data, from) = queue.pop_front()?;
+        queue.pop_front();
         if queue.is_empty() {
             self.datagrams.remove(&fd);
         }
+        Some(copied)
+    }
+
+    /// As [`take_datagram`](Self::take_datagram), but the datagram stays for the next receive
+    /// (MSG_PEEK).
+    pub(crate) fn peek_datagram(&self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> Option<(usize, SockAddr)> {
+        let (data, from) = self.datagrams.get(&fd)?.front()?;
         let n = data.len().min(out.len());
         for (dst, src) in out.iter_mut().zip(&data[..n]) {
             dst.write(*src);
         }
-        Some((n, from))
+        Some((n, *from))
     }
 
     /// Whether a datagram waits for the next receive on `fd`.
@@ -199,6 +207,18 @@ mod tests {
             "not the rest of the first"
         );
         assert!(!stash.has_datagram(5));
+    }
+
+    #[test]
+    fn a_peek_leaves_the_datagram_for_the_next_take() {
+        let mut stash = Stash::default();
+        stash.push_datagram(5, b"kept", SockAddr::empty());
+        let mut out = [MaybeUninit::new(0u8); 64];
+        assert_eq!(stash.peek_datagram(5, &mut out).unwrap().0, 4);
+        assert_eq!(stash.peek_datagram(5, &mut out).unwrap().0, 4, "peeked twice, still there");
+        let (n, _) = stash.take_datagram(5, &mut out).unwrap();
+        assert_eq!(out[..n].iter().map(|b| unsafe_init(*b)).collect::<Vec<_>>(), b"kept");
+        assert!(stash.peek_datagram(5, &mut out).is_none(), "taken");
     }
 
     #[test]

@@ -20,10 +20,9 @@ mod room;
 pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
 
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll, Wake, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 use ringpoll_reactor::budget;
@@ -138,9 +137,13 @@ impl<T> Sender<T> {
     }
 
     /// Sends `value` from a thread that is not a ringpoll core, blocking it while the
-    /// channel is full. Do not call it on a core: it would stop the core's other tasks.
+    /// channel is full.
+    ///
+    /// # Panics
+    /// On a ringpoll core, whose other tasks it would stop (as [`park_on`](crate::park_on)).
+    #[track_caller]
     pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
-        block_thread_on(self.send(value))
+        crate::park_on(self.send(value))
     }
 
     /// Whether the receiver is closed or dropped.
@@ -163,25 +166,6 @@ impl<T> Drop for Sender<T> {
             self.shared.close();
             self.shared.receiver.notify();
         }
-    }
-}
-
-/// Runs `future` on this (non-core) thread, parking it until woken.
-fn block_thread_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park();
     }
 }
 
@@ -333,7 +317,7 @@ mod tests {
             }
             drop(tx);
             let mut next = [0; SENDERS as usize];
-            while let Some((sender, n)) = block_thread_on(rx.recv()) {
+            while let Some((sender, n)) = crate::park_on(rx.recv()) {
                 assert_eq!(n, next[sender as usize], "each sender's messages in order");
                 next[sender as usize] += 1;
             }
@@ -355,7 +339,7 @@ mod tests {
                 }
             });
             let mut sum = 0u64;
-            while let Some(n) = block_thread_on(rx.recv()) {
+            while let Some(n) = crate::park_on(rx.recv()) {
                 sum += u64::from(n);
             }
             sum

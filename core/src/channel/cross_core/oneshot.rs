@@ -215,42 +215,33 @@ impl<T> fmt::Debug for OneshotReceiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-    use std::task::Wake;
+    use ringpoll_reactor::counting_waker::WakeCount;
     use std::time::Duration;
 
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Relaxed);
-        }
-    }
-
-    fn poll<T>(rx: &mut OneshotReceiver<T>, count: &Arc<Count>) -> Poll<Result<T, RecvError>> {
+    fn poll<T>(rx: &mut OneshotReceiver<T>, count: &Arc<WakeCount>) -> Poll<Result<T, RecvError>> {
         Pin::new(rx).poll(&mut Context::from_waker(&Waker::from(count.clone())))
     }
 
     #[test]
     fn the_latest_waker_is_woken_once_and_the_value_arrives() {
         let (tx, mut rx) = oneshot::<u32>();
-        let (first, second) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        let (first, second) = (Arc::new(WakeCount::default()), Arc::new(WakeCount::default()));
         assert!(poll(&mut rx, &first).is_pending());
         assert!(poll(&mut rx, &first).is_pending(), "the same waker again");
         assert!(poll(&mut rx, &second).is_pending(), "the receiver moved to another task");
         tx.send(7).unwrap();
-        assert_eq!((first.0.load(Relaxed), second.0.load(Relaxed)), (0, 1));
+        assert_eq!((first.get(), second.get()), (0, 1));
         assert_eq!(poll(&mut rx, &second), Poll::Ready(Ok(7)));
         assert_eq!(poll(&mut rx, &second), Poll::Ready(Err(RecvError)), "polled after its value");
     }
 
     #[test]
     fn closing_and_dropping_either_end_are_seen_by_the_other() {
-        let count = Arc::new(Count::default());
+        let count = Arc::new(WakeCount::default());
         let (tx, mut rx) = oneshot::<u8>();
         assert!(poll(&mut rx, &count).is_pending());
         drop(tx);
-        assert_eq!(count.0.load(Relaxed), 1, "a sender dropped unsent wakes the receiver");
+        assert_eq!(count.get(), 1, "a sender dropped unsent wakes the receiver");
         assert_eq!(poll(&mut rx, &count), Poll::Ready(Err(RecvError)));
 
         let (tx, mut rx) = oneshot::<u8>();
@@ -288,7 +279,7 @@ mod tests {
                         tx.send(n).unwrap()
                     }
                 });
-                let got = super::super::block_thread_on(rx);
+                let got = crate::park_on(rx);
                 assert_eq!(got, if n % 5 == 0 { Err(RecvError) } else { Ok(n) });
                 sender.join().unwrap();
             }

@@ -137,24 +137,11 @@ impl<F> Drop for RoomWait<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ringpoll_reactor::counting_waker::WakeCount;
     use std::cell::Cell;
-    use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
-    use std::task::Wake;
 
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn wakes(count: &Arc<Count>) -> usize {
-        count.0.load(Ordering::Relaxed)
-    }
-
-    fn poll<F: Fn() -> bool + Unpin>(wait: &mut RoomWait<'_, F>, count: &Arc<Count>) -> Poll<()> {
+    fn poll<F: Fn() -> bool + Unpin>(wait: &mut RoomWait<'_, F>, count: &Arc<WakeCount>) -> Poll<()> {
         let waker = Waker::from(count.clone());
         Pin::new(wait).poll(&mut Context::from_waker(&waker))
     }
@@ -163,7 +150,7 @@ mod tests {
     fn room_goes_to_the_longest_waiting_sender_and_a_dropped_one_passes_it_on() {
         let room = Room::default();
         let full = Cell::new(true);
-        let (a, b) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        let (a, b) = (Arc::new(WakeCount::default()), Arc::new(WakeCount::default()));
         let mut wait_a = room.wait(|| !full.get());
         let mut wait_b = room.wait(|| !full.get());
         assert!(poll(&mut wait_a, &a).is_pending());
@@ -171,19 +158,19 @@ mod tests {
         assert_eq!(room.waiting.load(Ordering::Relaxed), 2);
 
         room.notify_one(); // a message was taken
-        assert_eq!((wakes(&a), wakes(&b)), (1, 0), "the first to wait is woken first");
+        assert_eq!((a.get(), b.get()), (1, 0), "the first to wait is woken first");
         drop(wait_a); // its send was cancelled before it used the room
-        assert_eq!(wakes(&b), 1, "the room it was given went to the next sender");
+        assert_eq!(b.get(), 1, "the room it was given went to the next sender");
         assert!(poll(&mut wait_b, &b).is_ready());
         assert_eq!(room.waiting.load(Ordering::Relaxed), 0);
         drop(wait_b);
-        assert_eq!((wakes(&a), wakes(&b)), (1, 1), "a used wake is not passed on");
+        assert_eq!((a.get(), b.get()), (1, 1), "a used wake is not passed on");
     }
 
     #[test]
     fn room_seen_after_queueing_is_not_waited_for_and_close_wakes_everyone() {
         let room = Room::default();
-        let count = Arc::new(Count::default());
+        let count = Arc::new(WakeCount::default());
         let mut has_room = room.wait(|| true);
         assert!(poll(&mut has_room, &count).is_ready(), "room taken meanwhile is found");
         assert_eq!(room.waiting.load(Ordering::Relaxed), 0, "and its entry is gone");
@@ -191,9 +178,9 @@ mod tests {
         let mut waits: Vec<_> = (0..3).map(|_| room.wait(|| false)).collect();
         waits.iter_mut().for_each(|w| assert!(poll(w, &count).is_pending()));
         room.notify_all();
-        assert_eq!(wakes(&count), 3);
+        assert_eq!(count.get(), 3);
         waits.iter_mut().for_each(|w| assert!(poll(w, &count).is_ready()));
         drop(waits);
-        assert_eq!(wakes(&count), 3, "nothing to pass on after a close");
+        assert_eq!(count.get(), 3, "nothing to pass on after a close");
     }
 }

@@ -1,9 +1,10 @@
 //! UDP: datagram sockets bound per core with SO_REUSEPORT.
 
+mod options;
+
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 use ringpoll_reactor::{BufResult, IoBuf, IoBufMut, SockAddr, Source};
@@ -74,16 +75,45 @@ impl UdpSocket {
         Ok(socket::into_std(self.source)?.into())
     }
 
-    /// Sends `buf` as one datagram to `addr`; returns how many bytes were sent.
-    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> BufResult<usize, B> {
-        self.source.send_to(buf, SockAddr::from_inet(addr)).await
+    /// Sends `buf` as one datagram to `target` (to its first address, as tokio's `send_to`);
+    /// returns how many bytes were sent. `target` is anything [`connect`](Self::connect)
+    /// takes: a `SocketAddr`, `(ip, port)`, `"host:port"`; a host name is resolved on the
+    /// blocking pool ([`lookup_host`](crate::lookup_host)), a numeric address in place.
+    pub async fn send_to<B: IoBuf, A: lookup::ToSocketAddrs>(&self, buf: B, target: A) -> BufResult<usize, B> {
+        match lookup::first(target).await {
+            Ok(addr) => self.source.send_to(buf, SockAddr::from_inet(addr)).await,
+            Err(e) => (Err(e), buf),
+        }
     }
 
     /// Receives one datagram into `buf` (from its start, up to its capacity; the rest of a
     /// longer datagram is discarded) and the sender's address.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, buf) = self.source.recv_from(buf).await;
-        (res.and_then(|(n, addr)| Ok((n, socket::inet(addr)?))), buf)
+        inet_sender(self.source.recv_from(buf).await)
+    }
+
+    /// Copies the next datagram into `buf` with its sender, as [`recv_from`](Self::recv_from)
+    /// does, but leaves it queued (MSG_PEEK): the next receive or peek gets it again. A
+    /// buffer shorter than the datagram gets its start, and the datagram stays whole.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UdpSocket) -> std::io::Result<()> {
+    /// let (res, header) = socket.peek_from(vec![0u8; 4]).await;
+    /// let (_, from) = res?;
+    /// println!("{from} sent a datagram starting {header:?}");
+    /// let (res, whole) = socket.recv_from(Vec::with_capacity(1500)).await;
+    /// assert_eq!(res?.1, from);
+    /// # drop(whole); Ok(()) }
+    /// ```
+    pub async fn peek_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        inet_sender(self.source.peek_from(buf).await)
+    }
+
+    /// Copies the next datagram into `buf`, as [`peek_from`](Self::peek_from), without its
+    /// sender: for a connected socket, whose datagrams come from its peer.
+    pub async fn peek<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        let (res, buf) = self.source.peek_from(buf).await;
+        (res.map(|(n, _from)| n), buf)
     }
 
     /// Sets the default destination for [`UdpSocket::send`] and filters what
@@ -132,25 +162,16 @@ impl UdpSocket {
         socket::peer_addr(SockRef::from(self))
     }
 
-    /// Sets SO_BROADCAST, allowing sends to broadcast addresses.
-    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        SockRef::from(self).set_broadcast(on)
-    }
-
     /// The pending socket error (SO_ERROR), if any, clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.source.take_error()
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.fd()
-    }
+/// A receive's sender as an IP address (a UDP socket receives from nothing else).
+fn inet_sender<B>((res, buf): BufResult<(usize, SockAddr), B>) -> BufResult<(usize, SocketAddr), B> {
+    (res.and_then(|(n, addr)| Ok((n, socket::inet(addr)?))), buf)
 }
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        socket::borrow_fd(self, self.source.fd())
-    }
-}
+socket::impl_try_from_std!(UdpSocket, std::net::UdpSocket);
+socket::impl_as_fd!(UdpSocket);
