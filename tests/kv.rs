@@ -528,6 +528,42 @@ fn scan_and_memory_refuse_what_redis_refuses() {
     }
 }
 
+/// EXPIREAT and PEXPIREAT take a Unix time (a past one deletes the key, as Redis does), with
+/// EXPIRE's NX/XX/GT/LT; TOUCH counts the keys that exist. Keys on both shards.
+#[test]
+fn expireat_pexpireat_and_touch_answer_as_redis_does() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let keys: Vec<String> = (0..8).map(|i| format!("at{i}")).collect();
+    for key in &keys {
+        let _: () = con.set(key, 1).unwrap();
+        let set: i64 = redis::cmd("EXPIREAT").arg(key).arg(now + 100).query(&mut con).unwrap();
+        assert_eq!(set, 1);
+        let ttl: i64 = con.ttl(key).unwrap();
+        assert!((98..=100).contains(&ttl), "{key}: TTL {ttl}");
+        let set: i64 = redis::cmd("PEXPIREAT").arg(key).arg(now * 1000 + 5_000).query(&mut con).unwrap();
+        assert_eq!(set, 1);
+        let pttl: i64 = con.pttl(key).unwrap();
+        assert!((2_000..=5_000).contains(&pttl), "{key}: PTTL {pttl}");
+        let refused: i64 = redis::cmd("EXPIREAT").arg(key).arg(now + 1).arg("GT").query(&mut con).unwrap();
+        assert_eq!(refused, 0, "GT: not later than the expiry it has");
+    }
+    let touched: i64 = redis::cmd("TOUCH").arg(&keys).arg("nothing").query(&mut con).unwrap();
+    assert_eq!(touched, 8, "TOUCH counts existing keys on both shards");
+    let past: i64 = redis::cmd("EXPIREAT").arg(&keys[0]).arg(now - 10).query(&mut con).unwrap();
+    assert_eq!(past, 1, "a past time deletes the key");
+    assert_eq!(con.exists::<_, i64>(&keys[0]).unwrap(), 0);
+    let missing: i64 = redis::cmd("EXPIREAT").arg("nothing").arg(now + 100).query(&mut con).unwrap();
+    assert_eq!(missing, 0);
+    let bad: RedisResult<i64> = redis::cmd("EXPIREAT").arg(&keys[1]).arg(i64::MAX).query(&mut con);
+    assert!(bad.unwrap_err().to_string().contains("invalid expire time in 'expireat' command"));
+    let bad: RedisResult<i64> = redis::cmd("EXPIREAT").arg(&keys[1]).arg("soon").query(&mut con);
+    assert!(bad.unwrap_err().to_string().contains("not an integer"));
+    let bad: RedisResult<i64> = redis::cmd("TOUCH").query(&mut con);
+    assert!(bad.unwrap_err().to_string().contains("wrong number of arguments for 'touch' command"));
+}
+
 #[test]
 fn every_command_answers_as_redis_does() {
     let rt = runtime();

@@ -46,8 +46,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"set" => argc >= 2,
         b"getex" | b"scan" => argc >= 1,
         b"setnx" | b"getset" | b"incrby" | b"decrby" | b"incrbyfloat" => argc == 2,
-        b"expire" | b"pexpire" => argc >= 2,
-        b"del" | b"unlink" | b"exists" | b"mget" => argc >= 1,
+        b"expire" | b"pexpire" | b"expireat" | b"pexpireat" => argc >= 2,
+        b"del" | b"unlink" | b"exists" | b"touch" | b"mget" => argc >= 1,
         b"setex" | b"psetex" => argc == 3,
         b"mset" | b"msetnx" => argc >= 2 && argc.is_multiple_of(2),
         b"ping" => argc <= 1,
@@ -123,13 +123,17 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"ping" if argc == 0 => answer(out, |o| replies::status(o, "PONG")),
         b"ping" | b"echo" => answer(out, |o| replies::bulk(o, args[0])),
         b"quit" => Plan::Quit,
-        b"expire" | b"pexpire" => {
-            let per_unit = if name == b"expire" { 1000 } else { 1 };
+        b"expire" | b"pexpire" | b"expireat" | b"pexpireat" => {
+            let per_unit = if name.starts_with(b"expire") { 1000 } else { 1 };
             let only = match expire_conditions(&args[2..]) {
                 Ok(only) => only,
                 Err(e) => return answer(out, |o| replies::error_bytes(o, &e)),
             };
+            let at = name.ends_with(b"at");
             match integer(args[1]).map(|n| n.checked_mul(per_unit)) {
+                // A Unix time becomes the time left from now (a past one: none left, the key
+                // goes, as Redis deletes it); the owning core then treats it as EXPIRE does.
+                Some(Some(unix_ms)) if at => one(args[0], shards, |key| Op::Expire(key, ms_until(unix_ms), only)),
                 Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms, only)),
                 Some(_) => {
                     let name = String::from_utf8_lossy(name);
@@ -140,7 +144,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         }
         // UNLINK frees in the background in Redis; here a value is freed where it lives anyway.
         b"del" | b"unlink" => keys(args, shards, Op::Del, Combine::Sum),
-        b"exists" => keys(args, shards, Op::Exists, Combine::Sum),
+        // TOUCH counts the keys that exist, as EXISTS does: kv keeps no access times to update.
+        b"exists" | b"touch" => keys(args, shards, Op::Exists, Combine::Sum),
         b"mget" => keys(args, shards, Op::Get, Combine::Array),
         b"mset" => Plan::Many(
             args.chunks_exact(2)
@@ -494,6 +499,11 @@ const INVALID_PSETEX_EXPIRY: &str = "ERR invalid expire time in 'psetex' command
 /// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
 /// is an error, not a deadline some 292 million years away. (EXPIRE and PEXPIRE take a
 /// negative time: it deletes the key.)
+/// Milliseconds from now until the Unix time `unix_ms` (negative once it is past).
+fn ms_until(unix_ms: i64) -> i64 {
+    unix_ms.saturating_sub(i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX))
+}
+
 fn past_unix_time_end(ms: i64) -> bool {
     ms > i64::MAX - i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX)
 }

@@ -10,12 +10,12 @@
 //! ```
 //! Commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, as Redis 7 takes them; NX
 //! and XX are decided on the core that owns the key), SETNX, SETEX, PSETEX, GETSET, GETDEL,
-//! GETEX, DEL, UNLINK, EXISTS, TYPE, STRLEN, APPEND, KEYS (every shard's), SCAN (MATCH,
+//! GETEX, DEL, UNLINK, EXISTS, TOUCH, TYPE, STRLEN, APPEND, KEYS (every shard's), SCAN (MATCH,
 //! COUNT, TYPE; the cursor names a shard and a place in its table, and a scan ends however
 //! fast the tables grow: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT
 //! (`float.rs`), MGET, MSET, MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING,
-//! ECHO, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL,
-//! FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
+//! ECHO, EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, PERSIST,
+//! DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
 //! STATS (`memory.rs`), INFO (the Redis version and role, the sums tools read, as Redis
 //! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16
 //! MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one shard only:

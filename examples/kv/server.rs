@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 51] = [
+pub const COMMANDS: [&str; 54] = [
     "append",
     "auth",
     "client",
@@ -19,6 +19,7 @@ pub const COMMANDS: [&str; 51] = [
     "echo",
     "exists",
     "expire",
+    "expireat",
     "flushall",
     "flushdb",
     "get",
@@ -38,6 +39,7 @@ pub const COMMANDS: [&str; 51] = [
     "msetnx",
     "persist",
     "pexpire",
+    "pexpireat",
     "ping",
     "psetex",
     "pttl",
@@ -55,6 +57,7 @@ pub const COMMANDS: [&str; 51] = [
     "strlen",
     "substr",
     "time",
+    "touch",
     "ttl",
     "type",
     "unlink",
