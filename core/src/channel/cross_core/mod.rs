@@ -69,10 +69,8 @@ pub fn unbounded<T: Send>() -> (Sender<T>, Receiver<T>) {
 }
 
 fn pair<T>(queue: ConcurrentQueue<T>) -> (Sender<T>, Receiver<T>) {
-    let bounded = queue.capacity().is_some();
     let shared = Arc::new(Shared {
         queue,
-        bounded,
         senders: AtomicUsize::new(1),
         receiver: ReceiverWait::default(),
         room: Room::default(),
@@ -83,8 +81,6 @@ fn pair<T>(queue: ConcurrentQueue<T>) -> (Sender<T>, Receiver<T>) {
 /// What the ends of one channel share.
 struct Shared<T> {
     queue: ConcurrentQueue<T>,
-    /// Whether a sender may find `queue` full (and wait in `room`).
-    bounded: bool,
     /// Live [`Sender`]s; the last one's drop closes the queue.
     senders: AtomicUsize,
     receiver: ReceiverWait,
@@ -241,7 +237,8 @@ impl<T> Receiver<T> {
     fn take(&mut self) -> Result<Option<T>, PopError> {
         match self.shared.queue.pop() {
             Ok(value) => {
-                if self.shared.bounded {
+                // Only a bounded queue has senders waiting for room.
+                if self.shared.queue.capacity().is_some() {
                     self.shared.room.notify_one();
                 }
                 Ok(Some(value))
