@@ -63,8 +63,7 @@ impl UnixDatagram {
     /// `path` only. Not async, as tokio's: a Unix datagram connect never waits. `NotFound` if
     /// nothing is there, `ConnectionRefused` if the file there is not a socket.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        SockAddr::from_unix_path(path.as_ref())?;
-        SockRef::from(self).connect(&socket2::SockAddr::unix(path)?)
+        SockRef::from(self).connect(&super::path_addr(path.as_ref())?)
     }
 
     /// Sends `buf` as one datagram to the connected peer; returns how many bytes were sent.
