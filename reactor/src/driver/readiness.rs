@@ -34,7 +34,10 @@ pub(crate) trait Readiness {
         Poll::Ready(None)
     }
 
-    /// Readiness of `interest`, without looking at deadlines.
+    /// Readiness of `interest`, without looking at deadlines. The loop clears a readiness
+    /// when its syscall meets EAGAIN and never consumes one otherwise, so a wait that a retry
+    /// then satisfied leaves it for the next try or `readable()` (tokio's rule, which an
+    /// edge-triggered epoll needs: no second edge comes for what the retry left).
     fn poll_ready(
         &self,
         target: Target<'_, Self::Registration>,
@@ -84,7 +87,7 @@ impl Readiness for Epoll {
         interest: Interest,
         cx: &Context<'_>,
     ) -> Poll<io::Result<()>> {
-        Epoll::poll_ready(self, target.registration, interest, cx).map(Ok)
+        Epoll::poll_readiness(self, target.registration, interest, cx).map(Ok)
     }
 
     #[inline]
@@ -211,7 +214,11 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
             *waiting = false;
         }
         match syscall.call(target.fd) {
-            Err(e) if would_block(&e) => *waiting = true,
+            Err(e) if would_block(&e) => {
+                // Whatever marked the direction ready is spent; wait for a fresh event.
+                driver.clear_readiness(registration, interest);
+                *waiting = true;
+            }
             Err(e) if interrupted(&e) => {}
             res => {
                 if let Ok(n) = res {

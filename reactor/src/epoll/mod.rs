@@ -88,6 +88,8 @@ impl Epoll {
         sys::close(fd);
     }
 
+    /// Go's wait half, for `Source::poll_ready`: consumes the pending edge (its caller
+    /// retries until EAGAIN, which no one here sees, so the edge cannot stay).
     #[inline]
     pub(crate) fn poll_ready(&self, registration: &Registration, interest: Interest, cx: &Context<'_>) -> Poll<()> {
         self.descs.borrow_mut().poll_ready(registration.token, interest, cx)
