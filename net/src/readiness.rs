@@ -4,8 +4,10 @@
 //!
 //! The readiness a wait reports stays until a try of that direction meets `WouldBlock`
 //! (tokio's rule), so a try that left bytes unread is followed by a wait that returns at
-//! once; see `ringpoll_reactor`'s `try_io` for how both drivers keep it. Each socket type
-//! expands the macros below, so a method and its documentation exist once.
+//! once; see `ringpoll_reactor`'s `try_io` for how both drivers keep it. Deadlines hold as
+//! for every operation: past the read (write) deadline a wait or a try of that direction
+//! fails with `TimedOut`. Each socket type expands the macros below, so a method and its
+//! documentation exist once.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -49,6 +51,8 @@ impl Interest {
     }
 
     /// Both interests: `const` where `|` is not.
+    // tokio's name for it; `Add` would not be `const` either.
+    #[allow(clippy::should_implement_trait)]
     pub const fn add(self, other: Interest) -> Interest {
         Interest(self.0 | other.0)
     }
