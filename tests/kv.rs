@@ -2059,15 +2059,15 @@ fn exchange_with_id(addr: SocketAddr, input: &str) -> (i64, String) {
     (id.parse().unwrap(), rest.to_string())
 }
 
-/// What client libraries send on connecting: HELLO (go-redis and lettuce try `HELLO 3` and
-/// fall back to RESP2 on `-NOPROTO`), AUTH, CLIENT SETNAME; each answered byte for byte as
+/// What client libraries send on connecting: HELLO (go-redis, lettuce and redis-py 8 start
+/// with `HELLO 3`: see the RESP3 tests), AUTH, CLIENT SETNAME; each answered byte for byte as
 /// redis-server 7.0.15 answers it without a password configured, and a connection's id and
 /// name are its own.
 #[test]
 fn hello_auth_and_client_answer_as_redis_does() {
     let rt = runtime();
     let addr = start(&rt);
-    let (id, out) = exchange_with_id(addr, "HELLO\r\nHELLO 2\r\nhello 3\r\nCLIENT GETNAME\r\n");
+    let (id, out) = exchange_with_id(addr, "HELLO\r\nHELLO 2\r\nhello 4\r\nCLIENT GETNAME\r\n");
     let noproto = "-NOPROTO unsupported protocol version\r\n";
     assert_eq!(out, format!("{}{}{noproto}$-1\r\n", server_map(id), server_map(id)));
     let (other, _) = exchange_with_id(addr, "");
@@ -2086,9 +2086,11 @@ fn hello_auth_and_client_answer_as_redis_does() {
          -ERR Syntax error in HELLO option 'BAR'\r\n$2\r\nn2\r\n"
     );
     assert_eq!(out, want);
-    let refused: [(&str, &str); 14] = [
+    let refused: [(&str, &str); 16] = [
         ("HELLO 1", noproto),
-        ("HELLO 3 SETNAME x", noproto),
+        ("HELLO 4 SETNAME x", noproto),
+        ("HELLO 3 AUTH", "-ERR Syntax error in HELLO option 'AUTH'\r\n"),
+        ("HELLO 3 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"),
         ("HELLO abc", "-ERR Protocol version is not an integer or out of range\r\n"),
         ("HELLO 99999999999999999999", "-ERR Protocol version is not an integer or out of range\r\n"),
         ("HELLO 2 AUTH default", "-ERR Syntax error in HELLO option 'AUTH'\r\n"),

@@ -34,7 +34,7 @@ use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
 use super::op::{decode_all, Op};
 use super::pipeline::Slots;
-use super::replies;
+use super::replies::{self, Protocol};
 use super::store::{self, Store};
 
 /// The fewest keys FLUSHALL ASYNC frees on a blocking thread rather than on the core: a
@@ -119,10 +119,11 @@ impl Link {
         self.waiters.push_back(Waiter { slots: slots.clone(), first: slot, count: 1 });
     }
 
-    /// Queues `op`, encoded, and counts the value it carries (see [`Link::sent_value`]).
+    /// Queues `op`, encoded for a connection speaking `protocol`, and counts the value it
+    /// carries (see [`Link::sent_value`]).
     #[inline]
-    fn queue(&mut self, op: &Op<'_>) {
-        op.encode(&mut self.queued);
+    fn queue(&mut self, op: &Op<'_>, protocol: Protocol) {
+        op.encode(protocol, &mut self.queued);
         self.queued_ops += 1;
         match *op {
             Op::Set { value, .. } | Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
@@ -245,21 +246,22 @@ impl Shards {
         self.me
     }
 
-    /// Runs `op` on this core's shard for one of its connections; the reply goes to `out`.
-    pub fn apply_local(&self, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
+    /// Runs `op` on this core's shard for one of its connections, which speaks `protocol`;
+    /// the reply goes to `out`.
+    pub fn apply_local(&self, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         let mut store = self.store.borrow_mut();
         store.served.local += 1;
-        self.apply(&mut store, op, now, out);
+        self.apply(&mut store, op, protocol, now, out);
     }
 
-    fn apply(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
+    fn apply(&self, store: &mut Store, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         match op {
             // Adjacent tags, one compare: a match arm of its own for FLUSHALL ASYNC cost every
             // request 8 instructions (one shard, pipeline 16, callgrind).
             Op::FlushAll { .. } | Op::Info | Op::Kill(_) | Op::ClientList(_) => {
                 self.apply_to_whole_store(store, op, now, out)
             }
-            op => store.apply(op, now, out),
+            op => store.apply(op, protocol, now, out),
         }
     }
 
@@ -267,7 +269,8 @@ impl Shards {
     /// connections), and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be
     /// freed: a million small keys took the core 160-310 ms to free, every client of the core
     /// waiting (a PING's answer, measured). A small table is freed here, sooner than a thread
-    /// could be woken for it.
+    /// could be woken for it. Their replies are the same in either protocol: INFO's section
+    /// and CLIENT LIST's lines go to the asking core, which makes the client's reply of them.
     #[cold]
     #[inline(never)]
     fn apply_to_whole_store(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
@@ -280,7 +283,7 @@ impl Shards {
                 drop(ringpoll::spawn_blocking(move || drop(old)));
                 replies::ok(out);
             }
-            op => store.apply(op, now, out),
+            op => store.apply(op, Protocol::Resp2, now, out),
         }
     }
 
@@ -291,23 +294,23 @@ impl Shards {
         published.max(self.links.borrow()[core].sent_value)
     }
 
-    /// Queues `op` for `core`'s shard; its reply fills `slot` of `slots`.
-    pub fn forward(&self, core: usize, op: Op<'_>, slots: &Rc<Slots>, slot: u32) {
+    /// Queues `op` for `core`'s shard; its reply, in `protocol`, fills `slot` of `slots`.
+    pub fn forward(&self, core: usize, op: Op<'_>, protocol: Protocol, slots: &Rc<Slots>, slot: u32) {
         let mut links = self.links.borrow_mut();
         let link = &mut links[core];
         if link.closed {
             drop(links);
             return slots.fill(slot, shard_gone);
         }
-        link.queue(&op);
+        link.queue(&op, protocol);
         link.wait(slots, slot);
         drop(links);
         self.want_flush();
     }
 
-    /// Queues `op` for `core`'s shard, which writes its reply straight to the client of
-    /// `direct` (whose previous such reply has settled).
-    pub fn forward_direct(&self, core: usize, op: Op<'_>, direct: &Direct) {
+    /// Queues `op` for `core`'s shard, which writes its reply, in `protocol`, straight to the
+    /// client of `direct` (whose previous such reply has settled).
+    pub fn forward_direct(&self, core: usize, op: Op<'_>, protocol: Protocol, direct: &Direct) {
         let reply = direct.send();
         let mut links = self.links.borrow_mut();
         let link = &mut links[core];
@@ -319,7 +322,7 @@ impl Shards {
             link.direct = self.direct_pool.borrow_mut().pop().unwrap_or_default();
         }
         link.direct.push((link.queued_ops, reply));
-        link.queue(&op);
+        link.queue(&op, protocol);
         drop(links);
         self.want_flush();
     }
@@ -429,11 +432,11 @@ impl Shards {
         let mut direct = direct_list.drain(..);
         let mut next_direct = direct.next();
         let mut ran = 0;
-        for (i, op) in decode_all(ops).enumerate() {
+        for (i, (op, protocol)) in decode_all(ops).enumerate() {
             store.served.remote += 1;
             ran += 1;
             let at = out.len();
-            self.apply(&mut store, op, now, out);
+            self.apply(&mut store, op, protocol, now, out);
             if let Some((_, reply)) = next_direct.take_if(|(at, _)| *at as usize == i) {
                 // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
