@@ -108,12 +108,14 @@ pub fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// No value: `$-1` in RESP2, `_` in RESP3.
+/// No value: `$-1` in RESP2, `_` in RESP3. Each written whole, a copy of known length (one
+/// slice of either length cost a GET of a missing key a call to memcpy).
+#[inline]
 pub fn null(out: &mut Vec<u8>, protocol: Protocol) {
-    out.extend_from_slice(match protocol {
-        Protocol::Resp2 => b"$-1\r\n",
-        Protocol::Resp3 => b"_\r\n",
-    });
+    match protocol {
+        Protocol::Resp2 => out.extend_from_slice(b"$-1\r\n"),
+        Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
+    }
 }
 
 /// A map of `pairs` pairs, each a key's reply and then its value's, to follow: `%pairs` in
@@ -298,5 +300,50 @@ mod tests {
             b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$2\r\ncd\r\n"
         );
         assert_eq!(encoded(|o| error(o, "bad\r\nline")), b"-bad  line\r\n");
+    }
+
+    /// The shapes RESP3 changes, byte for byte as redis-server 7.0.15 writes them, and the
+    /// RESP2 ones they replace.
+    #[test]
+    fn resp3_shapes_encode_as_redis_does() {
+        let (two, three) = (Protocol::Resp2, Protocol::Resp3);
+        assert_eq!(encoded(|o| null(o, two)), b"$-1\r\n");
+        assert_eq!(encoded(|o| null(o, three)), b"_\r\n");
+        assert_eq!(encoded(|o| map(o, 7, two)), b"*14\r\n");
+        assert_eq!(encoded(|o| map(o, 7, three)), b"%7\r\n");
+        assert_eq!(encoded(|o| map(o, 0, three)), b"%0\r\n");
+        assert_eq!(encoded(|o| verbatim(o, b"a\nb", two)), b"$3\r\na\nb\r\n");
+        assert_eq!(encoded(|o| verbatim(o, b"a\nb", three)), b"=7\r\ntxt:a\nb\r\n");
+        assert_eq!(encoded(|o| verbatim(o, b"", three)), b"=4\r\ntxt:\r\n", "CLIENT LIST of nobody");
+        assert_eq!(encoded(|o| verbatim_parts(o, &[b"ab", b"", b"c"], three)), b"=7\r\ntxt:abc\r\n");
+    }
+
+    /// What the asking core makes of the shards' parts for a RESP3 connection: the parts
+    /// are in its protocol already (an array's nulls too); the texts and maps it writes are
+    /// RESP3's.
+    #[test]
+    fn replies_combine_in_the_connections_protocol() {
+        let three = Protocol::Resp3;
+        let (value, null_) = (b"$1\r\nv\r\n".as_slice(), b"_\r\n".as_slice());
+        assert_eq!(
+            encoded(|o| combine(Combine::Array, three, [value, null_].into_iter(), o)),
+            b"*2\r\n$1\r\nv\r\n_\r\n"
+        );
+        assert_eq!(encoded(|o| combine(Combine::AnyOne, three, [null_, null_].into_iter(), o)), b"_\r\n");
+        assert_eq!(encoded(|o| combine(Combine::AnyOne, three, [null_, value].into_iter(), o)), value);
+        let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
+        let info = String::from_utf8(encoded(|o| combine(Combine::Info, three, [a, b].into_iter(), o))).unwrap();
+        let (len, text) = info.strip_prefix('=').and_then(|i| i.split_once("\r\n")).unwrap();
+        assert!(text.starts_with("txt:# Server\r\n") && text.ends_with("\r\nabc\r\n\r\n"), "{info}");
+        assert_eq!(len.parse::<usize>().unwrap(), text.len() - 2);
+        let stats = b"$27\r\nkeys:2\r\ndataset_bytes:100\r\n\r\n".as_slice();
+        let memory =
+            String::from_utf8(encoded(|o| combine(Combine::MemoryStats, three, [stats].into_iter(), o))).unwrap();
+        assert!(memory.starts_with("%4\r\n$15\r\ntotal.allocated\r\n:"), "{memory}");
+        assert!(memory.ends_with(
+            "$10\r\nkeys.count\r\n:2\r\n$18\r\nkeys.bytes-per-key\r\n:50\r\n$13\r\ndataset.bytes\r\n:100\r\n"
+        ));
+        let doctor = encoded(|o| combine(Combine::MemoryDoctor, three, [stats].into_iter(), o));
+        assert!(doctor.starts_with(b"=272\r\ntxt:Hi Sam, this instance is empty"), "Redis' length for the same text");
     }
 }

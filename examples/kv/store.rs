@@ -710,6 +710,41 @@ mod tests {
         (reply != "$-1\r\n").then(|| reply.split("\r\n").nth(1).unwrap().to_owned())
     }
 
+    /// Every null the store gives is `$-1` to a RESP2 connection and `_` to a RESP3 one, as
+    /// redis-server 7.0.15 gives them; the other replies are the same in both.
+    #[test]
+    fn nulls_are_in_the_asking_connections_protocol() {
+        use {Expiry::*, Only::*, SetReply::Old};
+        let now = Instant::now();
+        let k = || Key::new(b"k");
+        let nulls: [Op<'static>; 8] = [
+            get(b"k"),
+            Op::GetDel(k()),
+            Op::GetEx(k(), Ok(Keep)),
+            Op::GetEx(k(), Err(ExpiryRefused::InvalidTime)),
+            Op::MemoryUsage(k()),
+            Op::RandomKey,
+            set(b"k", b"v", IfPresent, SetReply::Ok, Clear), // XX on no key
+            set(b"k", b"v", Always, Old, Clear),             // GET of no key, then written
+        ];
+        for (protocol, null) in [(Protocol::Resp2, "$-1\r\n"), (Protocol::Resp3, "_\r\n")] {
+            let mut store = Store::default();
+            for op in nulls {
+                store.apply(Op::Del(k()), Protocol::Resp2, now, &mut Vec::new());
+                assert_eq!(apply_in(protocol, &mut store, op, now), null, "{op:?} in {protocol:?}");
+            }
+            put(&mut store, b"k", None, now);
+            let nx = set(b"k", b"v", IfAbsent, SetReply::Ok, Clear);
+            assert_eq!(apply_in(protocol, &mut store, nx, now), null, "NX on a key, in {protocol:?}");
+            assert_eq!(apply_in(protocol, &mut store, get(b"k"), now), "$1\r\nk\r\n");
+            assert_eq!(apply_in(protocol, &mut store, ttl(b"none"), now), ":-2\r\n");
+            assert_eq!(
+                apply_in(protocol, &mut store, Op::GetRange { key: Key::new(b"none"), start: 0, end: 1 }, now),
+                "$0\r\n\r\n"
+            );
+        }
+    }
+
     #[test]
     fn sweep_steps_remove_expired_keys_pass_by_pass_and_stop_once_none_is_left() {
         let (mut store, now) = (Store::default(), Instant::now());
