@@ -2166,8 +2166,9 @@ fn ask_verbatim(s: &mut TcpStream, request: &str) -> String {
 /// A connection on each core speaks RESP3 after `HELLO 3`, byte for byte as redis-server
 /// 7.0.15 does: its nulls are `_` whichever core owns the key (its own, or the other, which
 /// answers a lone request on the client's socket and a pipeline's through its core), inside
-/// MGET across both shards too; maps and verbatim strings where Redis has them. `HELLO 2`
-/// goes back, and a RESP2 connection beside it keeps RESP2 throughout.
+/// MGET across both shards too; maps and verbatim strings where Redis has them. A request
+/// before `HELLO 3` in the same pipeline is answered in RESP2; `HELLO 2` goes back, and a
+/// RESP2 connection beside it keeps RESP2 throughout.
 #[test]
 fn resp3_connections_get_resp3_from_both_shards() {
     let rt = runtime();
@@ -2177,7 +2178,9 @@ fn resp3_connections_get_resp3_from_both_shards() {
     for core in [0, 1] {
         let (mut s, id) = raw_to_core(&rt, addr, core);
         let mut plain = raw_to_core(&rt, addr, core).0;
-        ask_for(&mut s, "HELLO 3\r\n", &server_map_resp3(id));
+        // Each reply in the protocol of its request's turn, the other core's ones too.
+        let switched = format!("GET {missing1}\r\nGET {missing0}\r\nHELLO 3\r\nGET {missing1}\r\nGET {missing0}\r\n");
+        ask_for(&mut s, &switched, &format!("$-1\r\n$-1\r\n{}_\r\n_\r\n", server_map_resp3(id)));
         for missing in [&missing0, &missing1] {
             // Alone in its read, so the owning core answers it, on its core or on the socket.
             ask_for(&mut s, &format!("GET {missing}\r\n"), "_\r\n");
