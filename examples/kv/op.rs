@@ -387,9 +387,9 @@ const CLIENT_LIST: u8 = 30;
 const RESP3: u8 = 0x80;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag
-/// (with [`RESP3`] for a RESP3 connection's), a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
-/// rest), the key's length and the value's length (zero for an operation without one), each a
-/// little-endian `u32`, the key's hash, a little-endian `u64`, and a little-endian 64-bit
+/// (with [`RESP3`] for a RESP3 connection's), a byte of flags (SET's options, GETEX's expiry
+/// kind, EXPIRE's conditions; zero for the rest), the key's length and the value's length
+/// (zero for an operation without one), each a little-endian `u32`, the key's hash, a little-endian `u64`, and a little-endian 64-bit
 /// number (SET's, GETEX's and EXPIRE's milliseconds, INCR's delta, SCAN's next cursor; zero
 /// for the rest). One layout for all, written as one array and read as one, is simpler than
 /// a head shaped per tag and no slower: it costs the operations without a number 9 bytes

@@ -359,9 +359,9 @@ impl Pipeline {
     }
 
     /// HELLO, CLIENT, CONFIG and COMMAND, answered from the connection's session and what
-    /// its core holds; CLIENT KILL and LIST go to every core. How the run ends if it must end here: a
-    /// connection that killed itself closes once its reply is written, and runs nothing
-    /// after it (Redis' `CLIENT_CLOSE_AFTER_REPLY`). Out of line: rare, and kept off the
+    /// its core holds; CLIENT KILL and LIST go to every core. How the run ends if it must end
+    /// here: a connection that killed itself closes once its reply is written, and runs
+    /// nothing after it (Redis' `CLIENT_CLOSE_AFTER_REPLY`). Out of line: rare, and kept off the
     /// loop every request runs through.
     #[cold]
     #[inline(never)]
