@@ -176,7 +176,7 @@ fn producers_everywhere(capacity: Option<usize>, seed: u64) {
     let tasks: Vec<_> = (0..TASKS)
         .map(|from| {
             let (tx, live) = (tx.clone(), live.clone());
-            let seed = seed ^ (from as u64 + 1) * 0x9e37_79b9;
+            let seed = seed ^ ((from as u64 + 1) * 0x9e37_79b9);
             rt.spawn_on(from % 2, move || send_with_cancels(tx, live, from, EACH, seed))
         })
         .collect();
