@@ -11,7 +11,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use ringpoll::channel::cross_core::{self, OneshotReceiver, OneshotSender, Receiver, Sender};
@@ -163,7 +163,7 @@ async fn send_with_cancels(tx: Sender<Tracked>, live: Arc<Live>, from: usize, co
 /// (`send_blocking`) into one receiver on core 1: each sender's messages arrive in order,
 /// exactly the ones whose send succeeded, and every payload is dropped once.
 fn producers_everywhere(capacity: Option<usize>, seed: u64) {
-    const EACH: u64 = 2_000;
+    const EACH: u64 = 5_000;
     const TASKS: usize = 3;
     const THREADS: usize = 2;
     let rt = two_core_runtime();
@@ -227,7 +227,7 @@ type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError<Tracked>>
 /// for them.
 #[test]
 fn every_live_waiting_sender_gets_through_when_others_are_dropped() {
-    const ROUNDS: u64 = 200;
+    const ROUNDS: u64 = 500;
     const CROWD: usize = 12;
     let rt = two_core_runtime();
     let live = Arc::new(Live::default());
@@ -383,8 +383,21 @@ enum Move {
 #[derive(Clone, Copy, Debug)]
 enum Answer {
     Await,
+    /// Awaits, leaving a different waker at each poll (as a receiver moved between tasks).
+    AwaitSwappingWakers,
     DropReceiver,
     CloseThenTry,
+}
+
+const ANSWERS: [Answer; 4] = [Answer::Await, Answer::AwaitSwappingWakers, Answer::DropReceiver, Answer::CloseThenTry];
+
+/// A waker that wakes another: a new one per poll is a waker change for the oneshot.
+struct Forward(Waker);
+
+impl Wake for Forward {
+    fn wake(self: Arc<Self>) {
+        self.0.wake_by_ref();
+    }
 }
 
 /// One race of a oneshot's two ends, from two cores (or a core and a thread), each after a
@@ -417,6 +430,22 @@ async fn oneshot_receiver_side(mut rx: OneshotReceiver<Tracked>, what: Answer, s
             assert_eq!(bounded(&mut rx).await.map(|_| ()), Err(RecvError));
             Some(got.is_ok())
         }
+        Answer::AwaitSwappingWakers => {
+            let got = bounded(poll_fn(|cx| {
+                // Several polls, each with a fresh waker, so the sender's completion lands
+                // among the receiver's waker swaps; every one of them wakes this task.
+                for _ in 0..8 {
+                    let waker = Waker::from(Arc::new(Forward(cx.waker().clone())));
+                    if let Poll::Ready(got) = Pin::new(&mut rx).poll(&mut Context::from_waker(&waker)) {
+                        return Poll::Ready(got);
+                    }
+                    (0..50).for_each(|_| std::hint::spin_loop());
+                }
+                Poll::Pending
+            }))
+            .await;
+            Some(got.is_ok())
+        }
         Answer::DropReceiver => {
             drop(rx);
             None
@@ -434,7 +463,7 @@ async fn oneshot_receiver_side(mut rx: OneshotReceiver<Tracked>, what: Answer, s
 /// or a sender's drop against an await, a receiver's drop or a close.
 #[test]
 fn oneshot_ends_racing_across_cores_agree_and_drop_the_value_once() {
-    const RACES: u64 = 3_000;
+    const RACES: u64 = 8_000;
     let rt = two_core_runtime();
     let live = Arc::new(Live::default());
     // Core 0 makes each pair and keeps the receiver; core 1 gets the sender over a channel.
@@ -455,7 +484,7 @@ fn oneshot_ends_racing_across_cores_agree_and_drop_the_value_once() {
         for race in 0..RACES {
             let (tx, rx) = cross_core::oneshot();
             let what = if race % 3 == 2 { Move::DropSender } else { Move::Send };
-            let answer = [Answer::Await, Answer::DropReceiver, Answer::CloseThenTry][(race / 3 % 3) as usize];
+            let answer = ANSWERS[(race / 3 % 4) as usize];
             to_sender.send((tx, what, rng.below(2_000))).await.unwrap();
             let got = oneshot_receiver_side(rx, answer, rng.below(2_000)).await;
             let sent = bounded(results.recv()).await.expect("the sender core answers");
@@ -479,7 +508,7 @@ fn oneshot_ends_racing_across_cores_agree_and_drop_the_value_once() {
 /// The same races between a plain thread's sender and a receiver on a core.
 #[test]
 fn oneshot_sent_from_a_plain_thread_races_the_receiver_on_a_core() {
-    const RACES: u64 = 1_000;
+    const RACES: u64 = 2_000;
     let rt = two_core_runtime();
     let live = Arc::new(Live::default());
     let receiver_core = rt.spawn_on(1, {
@@ -489,7 +518,7 @@ fn oneshot_sent_from_a_plain_thread_races_the_receiver_on_a_core() {
             for race in 0..RACES {
                 let (tx, rx) = cross_core::oneshot();
                 let what = if race % 4 == 3 { Move::DropSender } else { Move::Send };
-                let answer = [Answer::Await, Answer::DropReceiver, Answer::CloseThenTry][(race % 3) as usize];
+                let answer = ANSWERS[(race / 4 % 4) as usize];
                 let (value, spin) = (live.make(0, 0), rng.below(5_000));
                 let sender = std::thread::spawn(move || oneshot_sender_side(tx, what, value, spin));
                 let got = oneshot_receiver_side(rx, answer, rng.below(5_000)).await;
@@ -525,4 +554,51 @@ fn a_oneshot_sender_dropped_unsent_fails_the_waiting_receiver() {
         .detach();
         assert_eq!(join_within(waiting, 10), Err(RecvError));
     }
+}
+
+/// A runtime shut down with channel ends in its tasks' futures: the other ends, on plain
+/// threads, see them gone (a blocked send fails, a waiting receive ends, a reply fails) and
+/// nothing leaks.
+#[test]
+fn a_runtime_shut_down_releases_the_threads_waiting_on_its_tasks() {
+    let live = Arc::new(Live::default());
+    let rt = two_core_runtime();
+    let (tx, rx) = cross_core::channel::<Tracked>(1);
+    let (reply_tx, reply_rx) = cross_core::oneshot::<Tracked>();
+    let (in_tx, mut in_rx) = cross_core::unbounded::<Tracked>();
+    let (answer_tx, answer_rx) = cross_core::oneshot::<Tracked>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    // Each task holds its ends and waits forever: only the shutdown drops them.
+    let hold_forever = |core: usize, ends: Box<dyn std::any::Any + Send>| {
+        let started_tx = started_tx.clone();
+        rt.spawn_on(core, move || async move {
+            let _ends = ends;
+            let _ = started_tx.send(());
+            std::future::pending::<()>().await
+        })
+        .detach();
+    };
+    hold_forever(0, Box::new((rx, reply_rx)));
+    hold_forever(1, Box::new((in_tx.clone(), answer_tx)));
+    drop(in_tx);
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let blocked_send = std::thread::spawn({
+        let live = live.clone();
+        move || {
+            tx.send_blocking(live.make(0, 0)).unwrap_or_else(|_| panic!("the receiver lives"));
+            tx.send_blocking(live.make(0, 1)).map_err(|SendError(back)| back.seq)
+            // waits: full
+        }
+    });
+    let waiting_recv = std::thread::spawn(move || ringpoll::park_on(in_rx.recv()).map(|m| m.seq));
+    let waiting_answer = std::thread::spawn(move || ringpoll::park_on(answer_rx).map(|m| m.seq));
+    std::thread::sleep(Duration::from_millis(20)); // most likely all three wait by now
+    drop(rt);
+    assert_eq!(within(10, move || blocked_send.join().unwrap()), Err(1), "the blocked send fails");
+    assert_eq!(within(10, move || waiting_recv.join().unwrap()), None, "the receive ends");
+    assert_eq!(within(10, move || waiting_answer.join().unwrap()), Err(RecvError), "the answer fails");
+    assert!(reply_tx.is_closed(), "the reply's receiver went with its task");
+    assert!(reply_tx.send(live.make(1, 0)).is_err());
+    live.assert_all_dropped();
 }
