@@ -602,3 +602,40 @@ fn a_runtime_shut_down_releases_the_threads_waiting_on_its_tasks() {
     assert!(reply_tx.send(live.make(1, 0)).is_err());
     live.assert_all_dropped();
 }
+
+/// A send and the last sender's drop racing the receiver going to sleep, on the other core,
+/// thousands of times: the receiver gets the message (if one was sent), then the end.
+#[test]
+fn the_last_sender_going_races_the_receiver_going_to_sleep() {
+    const RACES: u64 = 2_000;
+    let rt = two_core_runtime();
+    let (to_receiver, mut channels) = cross_core::channel::<cross_core::Receiver<u64>>(1);
+    let (results_tx, mut results) = cross_core::unbounded::<Vec<u64>>();
+    rt.spawn_on(1, move || async move {
+        while let Some(mut rx) = bounded(channels.recv()).await {
+            let mut got = Vec::new();
+            while let Some(n) = bounded(rx.recv()).await {
+                got.push(n);
+            }
+            results_tx.try_send(got).unwrap();
+        }
+    })
+    .detach();
+    let sender = rt.spawn_on(0, move || async move {
+        let mut rng = Rng(13);
+        for race in 0..RACES {
+            let (tx, rx) = if race % 2 == 0 { cross_core::channel(1) } else { cross_core::unbounded() };
+            to_receiver.send(rx).await.unwrap();
+            (0..rng.below(3_000)).for_each(|_| std::hint::spin_loop());
+            let sends = rng.below(3);
+            for n in 0..sends {
+                tx.send(n).await.unwrap();
+            }
+            (0..rng.below(3_000)).for_each(|_| std::hint::spin_loop());
+            drop(tx);
+            let got = bounded(results.recv()).await.expect("the receiver core answers");
+            assert_eq!(got, (0..sends).collect::<Vec<_>>(), "race {race}");
+        }
+    });
+    join_within(sender, 30);
+}
