@@ -276,8 +276,10 @@ mod tests {
         tx.send(5).unwrap();
         assert!(!rx.register(&new_waker, seen), "the completion is seen when the waker comes down");
         assert_eq!((old.get(), new.get()), (1, 0));
+        // SAFETY: both ends are on this thread and the sender is done.
+        let left = unsafe { &*rx.shared.waker.get() };
+        assert!(left.as_ref().is_some_and(|w| w.will_wake(&old_waker)), "the sender may be reading it: untouched");
         assert_eq!(rx.try_recv(), Ok(5));
-        drop(old_waker);
 
         // The sender completes after the old waker came down, before the new one goes up: it
         // wakes nobody, and the receiver sees the completion as it raises the new one.
