@@ -108,7 +108,12 @@ impl<T> Sender<T> {
     ///
     /// Cancel safe: dropped while waiting, it sent nothing (and the value is dropped with it),
     /// and a wake for room it was given goes to the next waiting sender.
+    ///
+    /// Each send counts against the task's operation budget (`ringpoll_reactor::budget`), as
+    /// a receive does: a task sending in a loop into a channel with room still lets the other
+    /// tasks of its core run. [`try_send`](Sender::try_send) takes nothing from it.
     pub async fn send(&self, mut value: T) -> Result<(), SendError<T>> {
+        budget::proceed().await;
         loop {
             match self.try_send(value) {
                 Ok(()) => return Ok(()),
