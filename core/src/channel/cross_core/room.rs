@@ -1,7 +1,10 @@
 //! Senders waiting for room in a full bounded channel.
 //!
-//! Waiters queue in arrival order, and each message taken wakes the one that waited longest,
-//! so a sender that keeps sending cannot starve the others. The queue is behind a lock, but
+//! Waiters queue in arrival order, and each message taken wakes the one that waited longest.
+//! That is not strict FIFO: a sender that is not waiting (a `try_send`, or a `send` that finds
+//! room on its first look) may take the room before the woken one runs, which then waits
+//! again at the back; tokio's bounded channel, whose semaphore hands the room to the waiter
+//! itself under its lock, keeps arrival order. The queue is behind a lock, but
 //! the receiver takes it only when its count says someone waits: a channel that is not full
 //! costs each receive a fence and a load.
 
