@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringpoll::channel::cross_core;
+use ringpoll::channel::{cross_core, local};
 use ringpoll::net::{TcpListener, TcpStream};
 use support::run;
 
@@ -148,25 +148,72 @@ fn a_task_that_wakes_itself_runs_again_only_after_the_reactor_was_polled() {
     assert_eq!(unpolled, 0, "{unpolled} of 1000 yields ran again before a reactor poll");
 }
 
-#[test]
-fn a_task_whose_budget_is_spent_runs_again_only_after_the_reactor_was_polled() {
-    const SENT: u32 = 100_000;
-    let (tx, mut rx) = cross_core::unbounded();
-    std::thread::spawn(move || (0..SENT).for_each(|i| tx.try_send(i).unwrap())).join().unwrap();
+/// Messages each step of the budget tests sends or receives.
+const STEPS: u32 = 100_000;
+
+/// The most steps (`step(0)` to `step(STEPS - 1)`, awaited in turn by one task on a one-core
+/// runtime, `make` building `step` there) that completed between two reactor polls.
+fn most_between_reactor_polls<F, S>(make: F) -> u32
+where
+    F: FnOnce() -> S + Send + 'static,
+    S: AsyncFnMut(u32) + 'static,
+{
     let rt = support::one_core_runtime();
-    let receiver = rt.spawn_on(0, move || async move {
-        // The most messages taken between two reactor polls: one budget's worth.
+    let task = rt.spawn_on(0, move || async move {
+        let mut step = make();
         let (mut most, mut run, mut last) = (0u32, 0u32, reactor_polls());
-        for i in 0..SENT {
-            assert_eq!(rx.recv().await, Some(i), "in order");
+        for i in 0..STEPS {
+            step(i).await;
             let now = reactor_polls();
             run = if now == last { run + 1 } else { 1 };
             (last, most) = (now, most.max(run));
         }
         most
     });
-    let most = support::join_within(receiver, 20);
+    support::join_within(task, 20)
+}
+
+/// Asserts `most` is one budget's worth: the budget, not something else, made the task yield.
+fn assert_one_budget(most: u32, what: &str) {
     let budget = 128; // ringpoll_reactor::budget::PER_POLL, as tokio's
-    assert!(most <= budget, "{most} messages taken between two reactor polls (budget {budget})");
-    assert!(most >= budget / 2, "the budget, not something else, made the task yield: {most}");
+    assert!(most <= budget, "{most} {what} between two reactor polls (budget {budget})");
+    assert!(most >= budget / 2, "the budget, not something else, made the task yield: {most} {what}");
+}
+
+#[test]
+fn a_task_whose_budget_is_spent_runs_again_only_after_the_reactor_was_polled() {
+    let (tx, mut rx) = cross_core::unbounded();
+    std::thread::spawn(move || (0..STEPS).for_each(|i| tx.try_send(i).unwrap())).join().unwrap();
+    let most = most_between_reactor_polls(move || async move |i| assert_eq!(rx.recv().await, Some(i), "in order"));
+    assert_one_budget(most, "messages taken");
+}
+
+#[test]
+fn a_task_sending_into_a_cross_core_channel_with_room_yields_once_its_budget_is_spent() {
+    let (tx, rx) = cross_core::unbounded::<u32>();
+    let most = most_between_reactor_polls(move || async move |i| tx.send(i).await.expect("the receiver is alive"));
+    assert_one_budget(most, "sends");
+    assert_eq!(rx.len(), STEPS as usize, "every message queued");
+}
+
+#[test]
+fn a_task_sending_into_a_local_channel_with_room_yields_once_its_budget_is_spent() {
+    let most = most_between_reactor_polls(|| {
+        let (tx, mut rx) = local::unbounded::<u32>();
+        async move |i| {
+            tx.send(i).await.expect("the receiver is alive");
+            assert_eq!(rx.try_recv(), Ok(i), "just sent");
+        }
+    });
+    assert_one_budget(most, "local sends");
+}
+
+#[test]
+fn a_task_draining_a_long_local_queue_yields_once_its_budget_is_spent() {
+    let most = most_between_reactor_polls(|| {
+        let (tx, mut rx) = local::unbounded::<u32>();
+        (0..STEPS).for_each(|i| tx.try_send(i).unwrap());
+        async move |i| assert_eq!(rx.recv().await, Some(i), "in order")
+    });
+    assert_one_budget(most, "local receives");
 }

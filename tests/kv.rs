@@ -1,4 +1,4 @@
-//! The kv example (a sharded RESP2 server), run in-process on a two-core runtime and driven
+//! The kv example (a sharded RESP2 and RESP3 server), run in-process on a two-core runtime and driven
 //! by a real Redis client (the `redis` crate), plus a bounded fuzz of its request parser.
 
 #[path = "../examples/kv/main.rs"]
@@ -2059,15 +2059,15 @@ fn exchange_with_id(addr: SocketAddr, input: &str) -> (i64, String) {
     (id.parse().unwrap(), rest.to_string())
 }
 
-/// What client libraries send on connecting: HELLO (go-redis and lettuce try `HELLO 3` and
-/// fall back to RESP2 on `-NOPROTO`), AUTH, CLIENT SETNAME; each answered byte for byte as
+/// What client libraries send on connecting: HELLO (go-redis, lettuce and redis-py 8 start
+/// with `HELLO 3`: see the RESP3 tests), AUTH, CLIENT SETNAME; each answered byte for byte as
 /// redis-server 7.0.15 answers it without a password configured, and a connection's id and
 /// name are its own.
 #[test]
 fn hello_auth_and_client_answer_as_redis_does() {
     let rt = runtime();
     let addr = start(&rt);
-    let (id, out) = exchange_with_id(addr, "HELLO\r\nHELLO 2\r\nhello 3\r\nCLIENT GETNAME\r\n");
+    let (id, out) = exchange_with_id(addr, "HELLO\r\nHELLO 2\r\nhello 4\r\nCLIENT GETNAME\r\n");
     let noproto = "-NOPROTO unsupported protocol version\r\n";
     assert_eq!(out, format!("{}{}{noproto}$-1\r\n", server_map(id), server_map(id)));
     let (other, _) = exchange_with_id(addr, "");
@@ -2086,9 +2086,11 @@ fn hello_auth_and_client_answer_as_redis_does() {
          -ERR Syntax error in HELLO option 'BAR'\r\n$2\r\nn2\r\n"
     );
     assert_eq!(out, want);
-    let refused: [(&str, &str); 14] = [
+    let refused: [(&str, &str); 16] = [
         ("HELLO 1", noproto),
-        ("HELLO 3 SETNAME x", noproto),
+        ("HELLO 4 SETNAME x", noproto),
+        ("HELLO 3 AUTH", "-ERR Syntax error in HELLO option 'AUTH'\r\n"),
+        ("HELLO 3 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"),
         ("HELLO abc", "-ERR Protocol version is not an integer or out of range\r\n"),
         ("HELLO 99999999999999999999", "-ERR Protocol version is not an integer or out of range\r\n"),
         ("HELLO 2 AUTH default", "-ERR Syntax error in HELLO option 'AUTH'\r\n"),
@@ -2122,6 +2124,162 @@ fn hello_auth_and_client_answer_as_redis_does() {
     let lines: String = refused.iter().chain(&client).map(|(request, _)| format!("{request}\r\n")).collect();
     let (_, got) = exchange_with_id(addr, &lines);
     assert_eq!(got, refused.iter().chain(&client).map(|(_, want)| *want).collect::<String>());
+}
+
+/// HELLO's answer to a RESP3 client, byte for byte as redis-server 7.0.15 gives it (`HELLO 3`,
+/// then a bare `HELLO`), for the connection numbered `id`.
+fn server_map_resp3(id: u64) -> String {
+    let head = bulk_strings(&["server", "redis", "version", "7.0.15", "proto"]);
+    let middle = bulk_strings(&["mode", "standalone", "role", "master", "modules"]);
+    format!("%7\r\n{head}:3\r\n$2\r\nid\r\n:{id}\r\n{middle}*0\r\n")
+}
+
+/// Sends `request` and reads until as many bytes as `want` has came back (or 5 s passed),
+/// then compares them.
+fn ask_for(s: &mut TcpStream, request: &str, want: &str) {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut got = vec![0; want.len()];
+    s.read_exact(&mut got).unwrap_or_else(|e| panic!("{request:?}: {e}, got {:?}", String::from_utf8_lossy(&got)));
+    assert_eq!(String::from_utf8_lossy(&got), want, "{request:?}");
+}
+
+/// Sends `request`, whose reply is one verbatim string, and gives its text (after `txt:`).
+fn ask_verbatim(s: &mut TcpStream, request: &str) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n") {
+        let mut byte = [0];
+        s.read_exact(&mut byte).expect("a reply within 5 s");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let len: usize =
+        head.strip_prefix('=').and_then(|h| h.trim_end().parse().ok()).unwrap_or_else(|| panic!("{head:?}"));
+    let mut body = vec![0; len + 2];
+    s.read_exact(&mut body).expect("the rest within 5 s");
+    let body = String::from_utf8(body).unwrap();
+    body.strip_prefix("txt:").and_then(|b| b.strip_suffix("\r\n")).expect("txt:, the text, CRLF").to_string()
+}
+
+/// A connection on each core speaks RESP3 after `HELLO 3`, byte for byte as redis-server
+/// 7.0.15 does: its nulls are `_` whichever core owns the key (its own, or the other, which
+/// answers a lone request on the client's socket and a pipeline's through its core), inside
+/// MGET across both shards too; maps and verbatim strings where Redis has them. A request
+/// before `HELLO 3` in the same pipeline is answered in RESP2; `HELLO 2` goes back, and a
+/// RESP2 connection beside it keeps RESP2 throughout.
+#[test]
+fn resp3_connections_get_resp3_from_both_shards() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let [[k0, missing0], [k1, missing1]] = two_keys_per_core(&mut connect(addr), "resp3");
+    let _: () = connect(addr).del(&[&missing0, &missing1]).unwrap();
+    for core in [0, 1] {
+        let (mut s, id) = raw_to_core(&rt, addr, core);
+        let mut plain = raw_to_core(&rt, addr, core).0;
+        // Each reply in the protocol of its request's turn, the other core's ones too.
+        let switched = format!("GET {missing1}\r\nGET {missing0}\r\nHELLO 3\r\nGET {missing1}\r\nGET {missing0}\r\n");
+        ask_for(&mut s, &switched, &format!("$-1\r\n$-1\r\n{}_\r\n_\r\n", server_map_resp3(id)));
+        for missing in [&missing0, &missing1] {
+            // Alone in its read, so the owning core answers it, on its core or on the socket.
+            ask_for(&mut s, &format!("GET {missing}\r\n"), "_\r\n");
+            ask_for(&mut plain, &format!("GET {missing}\r\n"), "$-1\r\n");
+            ask_for(&mut s, &format!("GETDEL {missing}\r\n"), "_\r\n");
+            ask_for(&mut s, &format!("MEMORY USAGE {missing}\r\n"), "_\r\n");
+        }
+        let pipelined = format!(
+            "SET {k0} v0\r\nSET {k1} v1\r\nMGET {k1} {missing0} {k0} {missing1}\r\nGET {missing1}\r\n\
+             GET {missing0}\r\nSET {k1} x NX\r\nSET {missing0} x XX\r\nGETEX {missing1} PERSIST\r\n\
+             SET {missing1} x GET\r\nDEL {missing1}\r\nGET {k1}\r\n"
+        );
+        let want =
+            "+OK\r\n+OK\r\n*4\r\n$2\r\nv1\r\n_\r\n$2\r\nv0\r\n_\r\n_\r\n_\r\n_\r\n_\r\n_\r\n_\r\n:1\r\n$2\r\nv1\r\n";
+        ask_for(&mut s, &pipelined, want);
+        ask_for(
+            &mut plain,
+            &format!("MGET {k1} {missing0} {k0} {missing1}\r\n"),
+            "*4\r\n$2\r\nv1\r\n$-1\r\n$2\r\nv0\r\n$-1\r\n",
+        );
+        ask_for(&mut s, "CLIENT GETNAME\r\n", "_\r\n");
+        ask_for(&mut s, "CONFIG GET maxmemory\r\n", "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+        ask_for(&mut s, "CONFIG GET nosuch\r\n", "%0\r\n");
+        ask_for(&mut s, "COMMAND DOCS get\r\n", "%0\r\n");
+        ask_for(&mut s, "TTL nosuch\r\nGETRANGE nosuch 0 1\r\nEXISTS nosuch\r\n", ":-2\r\n$0\r\n\r\n:0\r\n");
+        assert!(ask_verbatim(&mut s, "INFO\r\n").starts_with("# Server\r\nredis_version:7.0.15\r\n"));
+        assert!(ask_verbatim(&mut s, "CLIENT INFO\r\n").ends_with(" resp=3\n"));
+        let listed = ask_verbatim(&mut s, &format!("CLIENT LIST ID {id}\r\n"));
+        assert!(listed.starts_with(&format!("id={id} ")) && listed.ends_with(" resp=3\n"), "{listed}");
+        assert_eq!(ask_verbatim(&mut s, "CLIENT LIST TYPE pubsub\r\n"), "");
+        assert!(ask_verbatim(&mut s, "MEMORY DOCTOR\r\n").starts_with("Hi Sam"));
+        let stats = ask(&mut s, "MEMORY STATS\r\n");
+        assert!(stats.starts_with("%4\r\n$15\r\ntotal.allocated\r\n:"), "{stats}");
+        // A bare HELLO keeps the protocol; HELLO 2 goes back, its map an array again.
+        ask_for(&mut s, "HELLO\r\n", &server_map_resp3(id));
+        ask_for(&mut s, "HELLO 2\r\n", &server_map(id as i64));
+        ask_for(&mut s, &format!("GET {missing0}\r\nGET {missing1}\r\n"), "$-1\r\n$-1\r\n");
+        ask_for(&mut s, "CONFIG GET nosuch\r\n", "*0\r\n");
+        // A refused HELLO changes nothing, as in Redis.
+        ask_for(&mut s, "HELLO 3 AUTH\r\nGET nosuch\r\n", "-ERR Syntax error in HELLO option 'AUTH'\r\n$-1\r\n");
+        ask_for(
+            &mut s,
+            "HELLO 4\r\nHELLO abc\r\nGET nosuch\r\n",
+            "-NOPROTO unsupported protocol version\r\n\
+             -ERR Protocol version is not an integer or out of range\r\n$-1\r\n",
+        );
+        let _: () = connect(addr).del(&[&k0, &k1]).unwrap();
+    }
+}
+
+/// The `redis` crate speaking RESP3 (`?protocol=resp3`: it sends `HELLO 3` on connecting)
+/// to a connection on each core: GET, SET and MGET across both shards, their nulls read as
+/// nulls; HELLO, CONFIG GET and MEMORY STATS are maps, INFO a verbatim string.
+#[test]
+fn the_redis_crate_speaks_resp3_to_either_core() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let [[k0, missing0], [k1, missing1]] = two_keys_per_core(&mut connect(addr), "crate3");
+    let _: () = connect(addr).del(&[&missing0, &missing1]).unwrap();
+    for core in [0, 1] {
+        let mut con = connect_resp3_to_core(&rt, addr, core);
+        for missing in [&missing0, &missing1] {
+            assert_eq!(con.get::<_, Value>(missing).unwrap(), Value::Nil);
+            assert_eq!(con.get::<_, Option<String>>(missing).unwrap(), None);
+        }
+        let _: () = con.set(&k0, "zero").unwrap();
+        let _: () = con.set(&k1, "one").unwrap();
+        let values: Vec<Option<String>> = con.mget(&[&missing1, &k0, &missing0, &k1]).unwrap();
+        assert_eq!(values, [None, Some("zero".into()), None, Some("one".into())]);
+        let nx: Option<String> = redis::cmd("SET").arg(&k1).arg("x").arg("NX").query(&mut con).unwrap();
+        assert_eq!(nx, None);
+        let Value::Map(hello) = redis::cmd("HELLO").query::<Value>(&mut con).unwrap() else { panic!("HELLO: a map") };
+        assert!(hello.contains(&(Value::BulkString(b"proto".to_vec()), Value::Int(3))), "{hello:?}");
+        let config = redis::cmd("CONFIG").arg("GET").arg("maxmemory").query::<Value>(&mut con).unwrap();
+        assert_eq!(
+            config,
+            Value::Map(vec![(Value::BulkString(b"maxmemory".to_vec()), Value::BulkString(b"0".to_vec()))])
+        );
+        let stats = redis::cmd("MEMORY").arg("STATS").query::<Value>(&mut con).unwrap();
+        assert!(matches!(stats, Value::Map(ref pairs) if pairs.len() == 4), "{stats:?}");
+        let info = redis::cmd("INFO").query::<Value>(&mut con).unwrap();
+        assert!(matches!(info, Value::VerbatimString { ref text, .. } if text.starts_with("# Server")), "{info:?}");
+        let _: () = con.del(&[&k0, &k1]).unwrap();
+    }
+}
+
+/// A `redis` crate connection speaking RESP3 that the kernel handed to `core`.
+fn connect_resp3_to_core(rt: &Runtime, addr: SocketAddr, core: usize) -> Connection {
+    for _ in 0..200 {
+        let before = rt.stats();
+        let client = redis::Client::open(format!("redis://{addr}/?protocol=resp3")).unwrap();
+        let mut con = client.get_connection_with_timeout(Duration::from_secs(5)).expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _: String = redis::cmd("PING").query(&mut con).unwrap();
+        if rt.stats()[core].accepted > before[core].accepted {
+            return con;
+        }
+    }
+    panic!("200 connections and none landed on core {core}");
 }
 /// A request as RESP2 bulk strings, for bytes an inline line cannot carry (CR, LF, NUL).
 fn resp_request(words: &[&[u8]]) -> Vec<u8> {

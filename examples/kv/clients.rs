@@ -1,6 +1,6 @@
 //! One core's connections, for CLIENT LIST, INFO and KILL: of the fields Redis 7 lists for a
 //! client, those kv knows (id, addresses, descriptor, name, age, and the constant ones: no
-//! flags, database 0, user `default`, RESP2), one line each. A connection is listed from its
+//! flags, database 0, user `default`, and the protocol it speaks), one line each. A connection is listed from its
 //! accept until its last reply is written (QUIT, a protocol error, CLIENT KILL), as Redis
 //! frees a client then: not while its close lingers (`conn.rs`).
 //!
@@ -20,7 +20,7 @@ use std::time::Instant;
 use ringpoll::net::TcpStream;
 
 use super::kill::Kill;
-use super::replies;
+use super::replies::{self, Protocol};
 use super::resp::integer;
 
 /// The connections open on one core, by id.
@@ -35,6 +35,9 @@ struct Client {
     fd: i32,
     opened: Instant,
     name: Vec<u8>,
+    /// The protocol HELLO last picked (`resp=`). The connection keeps its own copy, read
+    /// for every reply (`Session`); this one is for the lines other connections list.
+    protocol: Protocol,
     /// CLIENT KILL closed it; it is gone once its task sees so.
     killed: bool,
 }
@@ -53,7 +56,15 @@ impl Clients {
     }
 
     fn insert(&self, id: u64, addr: SocketAddr, laddr: Option<SocketAddr>, fd: i32) {
-        let client = Client { addr, laddr, fd, opened: Instant::now(), name: Vec::new(), killed: false };
+        let client = Client {
+            addr,
+            laddr,
+            fd,
+            opened: Instant::now(),
+            name: Vec::new(),
+            protocol: Protocol::Resp2,
+            killed: false,
+        };
         self.0.borrow_mut().insert(id, client);
     }
 
@@ -71,6 +82,13 @@ impl Clients {
     pub fn rename(&self, id: u64, name: &[u8]) {
         if let Some(client) = self.0.borrow_mut().get_mut(&id) {
             client.name = name.to_vec();
+        }
+    }
+
+    /// Notes the protocol connection `id` speaks from now on.
+    pub fn set_protocol(&self, id: u64, protocol: Protocol) {
+        if let Some(client) = self.0.borrow_mut().get_mut(&id) {
+            client.protocol = protocol;
         }
     }
 
@@ -104,8 +122,9 @@ impl Clients {
 
     /// This core's part of CLIENT LIST: the lines of its connections `listing` names, each
     /// after the key that orders it among every core's ([`join_lists`]): its id, or for
-    /// `Listing::Ids` the place of the id asked; as one bulk string. Killed ones are left
-    /// out, as Redis frees them at once.
+    /// `Listing::Ids` the place of the id asked; as one bulk string (for [`join_lists`], on
+    /// the asking core: not the client's reply). Killed ones are left out, as Redis frees
+    /// them at once.
     pub fn list(&self, listing: Listing<'_>, out: &mut Vec<u8>) {
         let clients = self.0.borrow();
         let now = Instant::now();
@@ -133,13 +152,13 @@ impl Clients {
         self.0.borrow().values().filter(|c| !c.killed).count()
     }
 
-    /// CLIENT INFO: connection `id`'s line.
-    pub fn info(&self, id: u64, out: &mut Vec<u8>) {
+    /// CLIENT INFO: connection `id`'s line, in `protocol` (a verbatim string in RESP3).
+    pub fn info(&self, id: u64, protocol: Protocol, out: &mut Vec<u8>) {
         let mut text = String::new();
         if let Some(client) = self.0.borrow().get(&id) {
             client.line(id, Instant::now(), &mut text);
         }
-        replies::bulk(out, text.as_bytes());
+        replies::verbatim(out, text.as_bytes(), protocol);
     }
 }
 
@@ -175,9 +194,10 @@ pub fn parse_list(args: &[&[u8]]) -> Result<Option<Vec<u8>>, Vec<u8>> {
 }
 
 /// CLIENT LIST's reply from every core's part (`bodies`, each [`Clients::list`]'s text):
-/// their lines in the order of the keys they start with, without the keys, as one bulk
-/// string. No two lines share a key: an id is one connection's, on one core.
-pub fn join_lists(bodies: &[&[u8]], out: &mut Vec<u8>) {
+/// their lines in the order of the keys they start with, without the keys, as one text (a
+/// verbatim string in RESP3, a bulk string in RESP2). No two lines share a key: an id is one
+/// connection's, on one core.
+pub fn join_lists(bodies: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
     let mut lines: Vec<(u64, &[u8])> = bodies
         .iter()
         .flat_map(|body| body.split_inclusive(|&b| b == b'\n'))
@@ -189,7 +209,7 @@ pub fn join_lists(bodies: &[&[u8]], out: &mut Vec<u8>) {
         .collect();
     lines.sort_unstable_by_key(|&(key, _)| key);
     let text: Vec<u8> = lines.into_iter().flat_map(|(_, line)| line.iter().copied()).collect();
-    replies::bulk(out, &text);
+    replies::verbatim(out, &text, protocol);
 }
 
 /// Whether a connection of kind `kind` (any case) can be kv's (`normal`), or none can
@@ -211,11 +231,12 @@ impl Client {
         let age = now.duration_since(self.opened).as_secs();
         let _ = writeln!(
             text,
-            "id={id} addr={} laddr={} fd={} name={} age={age} flags=N db=0 user=default resp=2",
+            "id={id} addr={} laddr={} fd={} name={} age={age} flags=N db=0 user=default resp={}",
             self.addr,
             addr(self.laddr),
             self.fd,
             String::from_utf8_lossy(&self.name),
+            self.protocol.version(),
         );
     }
 }
@@ -264,7 +285,7 @@ mod tests {
                 part
             });
             let mut out = Vec::new();
-            replies::combine(replies::Combine::ClientList, parts.iter().map(Vec::as_slice), &mut out);
+            replies::combine(replies::Combine::ClientList, Protocol::Resp2, parts.iter().map(Vec::as_slice), &mut out);
             let text = String::from_utf8(out).unwrap();
             let body = text.split_once("\r\n").unwrap().1.strip_suffix("\r\n").unwrap();
             assert!(text.starts_with(&format!("${}\r\n", body.len())), "{text}");

@@ -5,7 +5,7 @@
 use super::hash::Key;
 use super::memory;
 use super::op::{ExpireIf, Expiry, ExpiryRefused, Only, Op, SetHow, SetReply};
-use super::replies::{self, Combine};
+use super::replies::{self, Combine, Protocol};
 use super::resp::integer;
 use super::scan;
 use super::store::unix_now;
@@ -25,7 +25,8 @@ pub enum Plan<'a> {
     Encoded(usize, Vec<u8>),
     /// Operations on shards, combined in order into one reply.
     Many(Vec<(usize, Op<'a>)>, Combine),
-    /// HELLO, CLIENT or CONFIG: answered from the connection's session (`session.rs`) and
+    /// HELLO, CLIENT, CONFIG or COMMAND: answered from the connection's session
+    /// (`session.rs`: its protocol, which shapes CONFIG GET's and COMMAND DOCS' replies) and
     /// what its core holds (its connections, the server's limit on clients).
     Context,
     /// SHUTDOWN: the server stops, as on SIGTERM; the connection closes without a reply.
@@ -215,9 +216,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             }
         }
         b"randomkey" => every_shard(shards, Op::RandomKey, Combine::AnyOne),
-        b"hello" | b"client" | b"config" => Plan::Context,
+        b"hello" | b"client" | b"config" | b"command" => Plan::Context,
         b"auth" => answer(out, |o| session::auth(args, o)),
-        b"command" => answer(out, |o| server::command(args, o)),
         b"time" => answer(out, server::time),
         b"shutdown" => match server::shutdown_options(args) {
             Ok(true) => Plan::Shutdown,
@@ -263,10 +263,12 @@ fn mset_nx(args: &[&[u8]], shards: usize) -> Option<(usize, Vec<u8>)> {
         if key.shard(shards) != shard {
             return None;
         }
-        Op::Set { key, value: kv[1] }.encode(&mut pairs);
+        // The protocol travels with the MSETNX that carries them (its reply is the one).
+        Op::Set { key, value: kv[1] }.encode(Protocol::Resp2, &mut pairs);
     }
     let mut op = Vec::new();
-    Op::MsetNx(&pairs).encode(&mut op);
+    // Read back on this core (`Op::decode`), then applied or forwarded for the connection.
+    Op::MsetNx(&pairs).encode(Protocol::Resp2, &mut op);
     Some((shard, op))
 }
 

@@ -6,7 +6,7 @@
 use super::admission::Admission;
 use super::config_set;
 use super::glob;
-use super::replies;
+use super::replies::{self, Protocol};
 use super::resp::MAX_BULK;
 use super::session::unknown_subcommand;
 
@@ -47,9 +47,10 @@ const HELP: [&str; 11] = [
     "    Prints this help.",
 ];
 
-/// CONFIG (`args` after the name, at least one): GET, SET, HELP, or Redis 7's errors, for a
-/// server on `cores` cores that admits clients by `admission`.
-pub fn answer(args: &[&[u8]], admission: &Admission, cores: usize, out: &mut Vec<u8>) {
+/// CONFIG (`args` after the name, at least one): GET (a map in RESP3, as Redis 7 answers),
+/// SET, HELP, or Redis 7's errors, for a server on `cores` cores that admits clients by
+/// `admission`.
+pub fn answer(args: &[&[u8]], admission: &Admission, cores: usize, protocol: Protocol, out: &mut Vec<u8>) {
     let (sub, names) = args.split_first().expect("CONFIG's arity was checked");
     if sub.eq_ignore_ascii_case(b"help") {
         return match names {
@@ -67,7 +68,7 @@ pub fn answer(args: &[&[u8]], admission: &Admission, cores: usize, out: &mut Vec
         return replies::error(out, "ERR wrong number of arguments for 'config|get' command");
     }
     let pairs = get(names, admission);
-    replies::array(out, pairs.len() * 2);
+    replies::map(out, pairs.len(), protocol);
     for (name, value) in pairs {
         replies::bulk(out, name);
         replies::bulk(out, value.as_bytes());
@@ -100,10 +101,25 @@ mod tests {
     use super::*;
 
     fn config(args: &[&str]) -> String {
+        config_in(Protocol::Resp2, args)
+    }
+
+    fn config_in(protocol: Protocol, args: &[&str]) -> String {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let mut out = Vec::new();
-        answer(&args, &Admission::new(10_000), 2, &mut out);
+        answer(&args, &Admission::new(10_000), 2, protocol, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    /// The replies redis-server 7.0.15 gave a RESP3 client (`HELLO 3`): maps.
+    #[test]
+    fn get_answers_a_resp3_client_with_a_map() {
+        let resp3 = |args: &[&str]| config_in(Protocol::Resp3, args);
+        assert_eq!(resp3(&["GET", "maxmemory"]), "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+        assert_eq!(resp3(&["GET", "nosuch"]), "%0\r\n");
+        assert_eq!(resp3(&["GET", "*"]).lines().next(), Some("%8"));
+        assert_eq!(resp3(&["SET", "maxmemory", "0"]), "+OK\r\n");
+        assert!(resp3(&["HELP"]).starts_with("*11\r\n+CONFIG <subcommand>"));
     }
 
     #[test]

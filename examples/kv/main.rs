@@ -1,4 +1,4 @@
-//! A Redis-protocol (RESP2) key-value server, sharded by core: each core owns the keys that
+//! A Redis-protocol (RESP2, or RESP3 per connection) key-value server, sharded by core: each core owns the keys that
 //! hash to it; a request for another core's key goes there as a message and the answer comes
 //! back (see `shard.rs`), unless the request came alone: then that core writes the reply to
 //! the client itself (see `direct.rs`). One SO_REUSEPORT listener per core. The core threads
@@ -23,8 +23,9 @@
 //! `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters: `config.rs`), SET
 //! (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and
 //! HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does), QUIT; what client libraries send
-//! on connecting: HELLO (RESP2 only: `HELLO 3` gets `-NOPROTO`: go-redis and lettuce fall
-//! back, redis-py 8 needs `protocol=2`), AUTH (as Redis without a password), SELECT 0,
+//! on connecting: HELLO (`HELLO 3` switches the connection to RESP3, `HELLO 2` back:
+//! `replies.rs` for what changes, `op.rs` for how another core's reply follows), AUTH (as
+//! Redis without a password), SELECT 0,
 //! CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, INFO (`session.rs`, `clients.rs`), LIST and
 //! KILL (on every core: `clients.rs`, `kill.rs`). redis-cli's --pipe, --scan, --bigkeys,
 //! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused

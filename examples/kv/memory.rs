@@ -4,7 +4,7 @@
 //! STATS gives a subset of Redis' fields, in Redis' order.
 
 use super::info::{field_values, resident_bytes};
-use super::replies;
+use super::replies::{self, Protocol};
 
 /// Redis 7.0.15's MEMORY HELP, line for line (an array of statuses).
 const HELP: [&str; 14] = [
@@ -48,16 +48,16 @@ fn totals(shards: &[&[u8]]) -> (u64, u64) {
 }
 
 /// MEMORY DOCTOR from the shards' answers: Redis' text for too little data, else its text
-/// for no issue found.
-pub fn doctor(out: &mut Vec<u8>, shards: &[&[u8]]) {
+/// for no issue found (a verbatim string in RESP3, as Redis gives it).
+pub fn doctor(out: &mut Vec<u8>, shards: &[&[u8]], protocol: Protocol) {
     let (_, bytes) = totals(shards);
-    replies::bulk(out, if bytes < DOCTOR_MIN_BYTES { DOCTOR_EMPTY } else { DOCTOR_FINE }.as_bytes());
+    replies::verbatim(out, if bytes < DOCTOR_MIN_BYTES { DOCTOR_EMPTY } else { DOCTOR_FINE }.as_bytes(), protocol);
 }
 
 /// MEMORY STATS from the shards' answers: `total.allocated` is the process's resident bytes (INFO's `used_memory` too),
 /// `dataset.bytes` the keys' entries and allocations (MEMORY USAGE's measure, summed), and
-/// `keys.bytes-per-key` their quotient.
-pub fn stats(out: &mut Vec<u8>, shards: &[&[u8]]) {
+/// `keys.bytes-per-key` their quotient; a map in RESP3, as Redis gives it.
+pub fn stats(out: &mut Vec<u8>, shards: &[&[u8]], protocol: Protocol) {
     let (keys, bytes) = totals(shards);
     let fields = [
         ("total.allocated", resident_bytes()),
@@ -65,7 +65,7 @@ pub fn stats(out: &mut Vec<u8>, shards: &[&[u8]]) {
         ("keys.bytes-per-key", bytes.checked_div(keys).unwrap_or(0)),
         ("dataset.bytes", bytes),
     ];
-    replies::array(out, fields.len() * 2);
+    replies::map(out, fields.len(), protocol);
     for (name, value) in fields {
         replies::bulk(out, name.as_bytes());
         replies::int(out, value as i64);

@@ -3,10 +3,18 @@
 //! hash, so the owning core need not hash it again), then the key and the value. A batch is
 //! one `Vec<u8>` however many operations it carries, so forwarding costs no allocation per
 //! operation.
+//!
+//! The head's tag also carries the protocol the asking connection speaks, so the owning
+//! core writes the reply in it (a null is `$-1` or `_`). The alternative, shards answering
+//! in RESP2 and the asking core rewriting the answers for a RESP3 connection, would miss the
+//! replies the owning core writes to the client itself (`direct.rs`), and would read every
+//! answer a RESP3 connection gets a second time; a bit in a byte already written costs
+//! neither, and RESP2 connections nothing but that bit's `or` and mask.
 
 use super::clients::Listing;
 use super::hash::Key;
 use super::kill::Kill;
+use super::replies::Protocol;
 use super::scan::Cursor;
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
@@ -375,10 +383,13 @@ const KILL_SKIP_ME: u8 = 4;
 /// CLIENT LIST: the ids asked for (if any: a flag says) as the value.
 const CLIENT_LIST: u8 = 30;
 
-/// Every encoding starts with a head of fixed size, the same for every operation: the tag,
-/// a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
-/// rest), the key's length and the value's length (zero for an operation without one), each a
-/// little-endian `u32`, the key's hash, a little-endian `u64`, and a little-endian 64-bit
+/// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it).
+const RESP3: u8 = 0x80;
+
+/// Every encoding starts with a head of fixed size, the same for every operation: the tag
+/// (with [`RESP3`] for a RESP3 connection's), a byte of flags (SET's options, GETEX's expiry
+/// kind, EXPIRE's conditions; zero for the rest), the key's length and the value's length
+/// (zero for an operation without one), each a little-endian `u32`, the key's hash, a little-endian `u64`, and a little-endian 64-bit
 /// number (SET's, GETEX's and EXPIRE's milliseconds, INCR's delta, SCAN's next cursor; zero
 /// for the rest). One layout for all, written as one array and read as one, is simpler than
 /// a head shaped per tag and no slower: it costs the operations without a number 9 bytes
@@ -390,10 +401,11 @@ const HEAD: usize = 26;
 const NO_KEY: Key<'static> = Key { bytes: &[], hash: 0 };
 
 impl<'a> Op<'a> {
-    /// Appends the encoding to `out`: the head, then the key and the value. Every operation
-    /// has the same three parts (the head built in one piece, the key and the value one copy
-    /// each), so forwarding one costs little more than those copies.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the encoding to `out`, for a connection speaking `protocol`: the head, then
+    /// the key and the value. Every operation has the same three parts (the head built in one
+    /// piece, the key and the value one copy each), so forwarding one costs little more than
+    /// those copies.
+    pub fn encode(&self, protocol: Protocol, out: &mut Vec<u8>) {
         // GETRANGE's end travels as bytes of the value; set in its arm only, so no other
         // operation pays for it.
         let end_bytes: [u8; 8];
@@ -450,7 +462,7 @@ impl<'a> Op<'a> {
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
         };
         let mut head = [0; HEAD];
-        head[0] = tag;
+        head[0] = tag | if protocol == Protocol::Resp3 { RESP3 } else { 0 };
         head[1] = flags;
         // MAX_BULK (16 MiB) keeps every key and value well inside a u32.
         head[2..6].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
@@ -486,14 +498,16 @@ impl<'a> Op<'a> {
         })
     }
 
-    /// The first operation encoded in `buf`, and the bytes it took; `None` if `buf` does
-    /// not start with a whole one (never the case for what [`Op::encode`] wrote). Inlined
-    /// into the loop over a batch: as a call, two shards on one CPU cost 1,201 instructions
-    /// per request at pipeline 16 against 1,193 (callgrind, redis-benchmark SET and GET).
+    /// The first operation encoded in `buf`, the protocol its reply is to be in, and the
+    /// bytes it took; `None` if `buf` does not start with a whole one (never the case for
+    /// what [`Op::encode`] wrote). Inlined into the loop over a batch: as a call, two shards
+    /// on one CPU cost 1,201 instructions per request at pipeline 16 against 1,193
+    /// (callgrind, redis-benchmark SET and GET).
     #[inline]
-    pub fn decode(buf: &'a [u8]) -> Option<(Op<'a>, usize)> {
+    pub fn decode(buf: &'a [u8]) -> Option<(Op<'a>, Protocol, usize)> {
         let (head, rest) = buf.split_first_chunk::<HEAD>()?;
-        let (tag, flags) = (head[0], head[1]);
+        let (tag, flags) = (head[0] & !RESP3, head[1]);
+        let protocol = if head[0] & RESP3 != 0 { Protocol::Resp3 } else { Protocol::Resp2 };
         let key_len = u32::from_le_bytes(head[2..6].try_into().ok()?) as usize;
         let value_len = u32::from_le_bytes(head[6..10].try_into().ok()?) as usize;
         let hash = u64::from_le_bytes(head[10..18].try_into().ok()?);
@@ -530,7 +544,7 @@ impl<'a> Op<'a> {
             // every batch, the forwarded GET's and SET's path.
             tag => Op::decode_rare(tag, flags, key, value, number)?,
         };
-        Some((op, buf.len() - rest.len() + value_len))
+        Some((op, protocol, buf.len() - rest.len() + value_len))
     }
 }
 
@@ -558,12 +572,12 @@ fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, restarted: bool, value:
     Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch, restarted }, count, shards })
 }
 
-/// Every operation of a batch, in order.
-pub fn decode_all(mut buf: &[u8]) -> impl Iterator<Item = Op<'_>> {
+/// Every operation of a batch, in order, each with the protocol its reply is to be in.
+pub fn decode_all(mut buf: &[u8]) -> impl Iterator<Item = (Op<'_>, Protocol)> {
     std::iter::from_fn(move || {
-        let (op, used) = Op::decode(buf)?;
+        let (op, protocol, used) = Op::decode(buf)?;
         buf = &buf[used..];
-        Some(op)
+        Some((op, protocol))
     })
 }
 
@@ -631,9 +645,12 @@ mod tests {
             Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
             Op::ClientList(Listing::Ids(&[])),
         ];
+        // Every other one asked by a RESP3 connection.
+        let protocols = (0..ops.len()).map(|i| if i % 2 == 0 { Protocol::Resp2 } else { Protocol::Resp3 });
+        let asked: Vec<(Op, Protocol)> = ops.iter().copied().zip(protocols).collect();
         let mut batch = Vec::new();
-        ops.iter().for_each(|op| op.encode(&mut batch));
-        assert_eq!(decode_all(&batch).collect::<Vec<_>>(), ops);
+        asked.iter().for_each(|(op, protocol)| op.encode(*protocol, &mut batch));
+        assert_eq!(decode_all(&batch).collect::<Vec<_>>(), asked);
         // A cut batch yields the whole operations before the cut and nothing torn.
         for cut in 0..batch.len() {
             assert!(decode_all(&batch[..cut]).count() < ops.len());
@@ -645,14 +662,14 @@ mod tests {
     fn set_flags_never_written_are_refused() {
         let mut op = Vec::new();
         Op::SetWith { key: Key::new(b"k"), value: b"v", how: SetHow { expiry: Expiry::Keep, ..SetHow::PLAIN } }
-            .encode(&mut op);
+            .encode(Protocol::Resp2, &mut op);
         assert!(Op::decode(&op).is_some());
         for bad in [0b11, 0b1100, 0b100_0000] {
             op[1] = bad; // the flags byte
             assert_eq!(Op::decode(&op), None, "flags {bad:#b}");
         }
         let mut op = Vec::new();
-        Op::GetEx(Key::new(b"k"), Ok(Expiry::Keep)).encode(&mut op);
+        Op::GetEx(Key::new(b"k"), Ok(Expiry::Keep)).encode(Protocol::Resp3, &mut op);
         assert!(Op::decode(&op).is_some());
         op[1] = 6;
         assert_eq!(Op::decode(&op), None, "GETEX's expiry kind 6");

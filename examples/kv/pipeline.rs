@@ -28,8 +28,9 @@ use super::command::{plan, Plan};
 use super::config;
 use super::direct::Direct;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
-use super::replies::{self, combine, Combine};
+use super::replies::{self, combine, Combine, Protocol};
 use super::resp::{parse_request, Decoded, MAX_LINE};
+use super::server;
 use super::session::{self, EveryCore, Session};
 use super::shard::Shards;
 use super::store;
@@ -184,12 +185,15 @@ fn reuse<'b>(mut list: Vec<&[u8]>) -> Vec<&'b [u8]> {
     list.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
 }
 
-/// A place in the output where a reply from slots goes: the one `how` makes of them, or for
-/// [`Combine::Single`], the replies of consecutive forwarded requests, one after another
-/// (the usual case: a pipeline's requests for other cores, each taken as it is).
+/// A place in the output where a reply from slots goes: the one `how` makes of them, in
+/// `protocol` (the connection's when the request ran: a later HELLO in the same pipeline
+/// does not change it), or for [`Combine::Single`], the replies of consecutive forwarded
+/// requests, one after another (the usual case: a pipeline's requests for other cores, each
+/// taken as it is, already in the protocol they were asked in).
 struct Hole {
     at: usize,
     how: Combine,
+    protocol: Protocol,
     slots: Range<u32>,
 }
 
@@ -310,11 +314,15 @@ impl Pipeline {
                         // Redis closes the connection without a reply once it stops.
                         Plan::Shutdown if shards.shut_down() => return (used, End::Quit),
                         Plan::Shutdown => replies::error(&mut self.out, "ERR Errors trying to SHUTDOWN. Check logs."),
-                        Plan::One(core, op) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
+                        Plan::One(core, op) if core == shards.me() => {
+                            shards.apply_local(op, self.session.protocol(), now, &mut self.out)
+                        }
                         Plan::One(core, op) => self.forward_one(core, op, used == input.len(), shards, direct),
                         Plan::Encoded(core, encoded) => match Op::decode(&encoded) {
-                            Some((op, _)) if core == shards.me() => shards.apply_local(op, now, &mut self.out),
-                            Some((op, _)) => self.forward_one(core, op, used == input.len(), shards, direct),
+                            Some((op, ..)) if core == shards.me() => {
+                                shards.apply_local(op, self.session.protocol(), now, &mut self.out)
+                            }
+                            Some((op, ..)) => self.forward_one(core, op, used == input.len(), shards, direct),
                             None => replies::error(&mut self.out, "ERR unreadable operation"),
                         },
                         Plan::Many(ops, how) => self.run_many(ops, how, shards, now),
@@ -333,36 +341,45 @@ impl Pipeline {
     /// their replies.
     #[inline(always)]
     fn run_many(&mut self, ops: Vec<(usize, Op<'_>)>, how: Combine, shards: &Shards, now: Instant) {
+        let protocol = self.session.protocol();
         let first = self.slots.ranges.borrow().len() as u32;
         for (core, op) in ops {
             let slot = self.slots.slot();
             if core == shards.me() {
                 let before = self.slots.bytes.borrow().len();
-                self.slots.fill(slot, |out| shards.apply_local(op, now, out));
+                self.slots.fill(slot, |out| shards.apply_local(op, protocol, now, out));
                 self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
             } else {
                 self.owed_elsewhere += self.forward_cost(&op, core, shards);
-                shards.forward(core, op, &self.slots, slot);
+                shards.forward(core, op, protocol, &self.slots, slot);
             }
         }
         let end = self.slots.ranges.borrow().len() as u32;
-        self.holes.push(Hole { at: self.out.len(), how, slots: first..end });
+        self.holes.push(Hole { at: self.out.len(), how, protocol, slots: first..end });
     }
 
-    /// HELLO, CLIENT and CONFIG, answered from the connection's session and what its core
-    /// holds; CLIENT KILL and LIST go to every core. How the run ends if it must end here: a
-    /// connection that killed itself closes once its reply is written, and runs nothing
-    /// after it (Redis' `CLIENT_CLOSE_AFTER_REPLY`). Out of line: rare, and kept off the
+    /// HELLO, CLIENT, CONFIG and COMMAND, answered from the connection's session and what
+    /// its core holds; CLIENT KILL and LIST go to every core. How the run ends if it must end
+    /// here: a connection that killed itself closes once its reply is written, and runs
+    /// nothing after it (Redis' `CLIENT_CLOSE_AFTER_REPLY`). Out of line: rare, and kept off the
     /// loop every request runs through.
     #[cold]
     #[inline(never)]
     fn answer_in_context(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) -> Option<End> {
-        if let Some((_, args)) = args.split_first().filter(|(name, _)| name.eq_ignore_ascii_case(b"config")) {
-            config::answer(args, shards.admission(), shards.count(), &mut self.out);
-            return None;
+        let protocol = self.session.protocol();
+        match args.split_first() {
+            Some((name, args)) if name.eq_ignore_ascii_case(b"config") => {
+                config::answer(args, shards.admission(), shards.count(), protocol, &mut self.out);
+                return None;
+            }
+            Some((name, args)) if name.eq_ignore_ascii_case(b"command") => {
+                server::command(args, protocol, &mut self.out);
+                return None;
+            }
+            _ => {}
         }
         let ids: Option<Vec<u8>>;
-        let (op, how) = match session::answer(args, &self.session, shards.clients(), &mut self.out)? {
+        let (op, how) = match session::answer(args, &mut self.session, shards.clients(), &mut self.out)? {
             EveryCore::Kill(kill, how) => (Op::Kill(kill), how),
             EveryCore::List(asked) => {
                 ids = asked;
@@ -381,8 +398,9 @@ impl Pipeline {
     #[inline(always)]
     fn forward_one(&mut self, core: usize, op: Op<'_>, last: bool, shards: &Shards, direct: Option<&Direct>) {
         let alone = last && self.out.is_empty() && self.holes.is_empty();
+        let protocol = self.session.protocol();
         if let Some(direct) = direct.filter(|_| alone) {
-            return shards.forward_direct(core, op, direct);
+            return shards.forward_direct(core, op, protocol, direct);
         }
         if self.holes.capacity() == 0 {
             self.reserve_for_forwarding();
@@ -390,7 +408,7 @@ impl Pipeline {
         let slot = self.slots.slot();
         self.leave_hole(slot);
         self.owed_elsewhere += self.forward_cost(&op, core, shards);
-        shards.forward(core, op, &self.slots, slot);
+        shards.forward(core, op, protocol, &self.slots, slot);
     }
 
     /// What forwarding `op` to `core` counts against the budget: the most its reply can take
@@ -414,7 +432,10 @@ impl Pipeline {
         let at = self.out.len();
         match self.holes.last_mut() {
             Some(last) if last.how == Combine::Single && last.at == at && last.slots.end == slot => last.slots.end += 1,
-            _ => self.holes.push(Hole { at, how: Combine::Single, slots: slot..slot + 1 }),
+            _ => {
+                let protocol = self.session.protocol();
+                self.holes.push(Hole { at, how: Combine::Single, protocol, slots: slot..slot + 1 })
+            }
         }
     }
 
@@ -493,7 +514,7 @@ impl Pipeline {
                     Some(span) => joined.extend_from_slice(&bytes[span]),
                     None => each.iter().for_each(|r| joined.extend_from_slice(&bytes[r.clone()])),
                 },
-                how => combine(how, each.iter().map(|r| &bytes[r.clone()]), joined),
+                how => combine(how, hole.protocol, each.iter().map(|r| &bytes[r.clone()]), joined),
             }
             from = hole.at;
         }

@@ -1,6 +1,29 @@
-//! RESP2 replies, written straight into a connection's output (no reply values in between),
-//! and the combining of several shards' encoded replies into one (MGET, DEL, DBSIZE, INFO,
-//! CLIENT LIST).
+//! Replies, written straight into a connection's output (no reply values in between), in
+//! the protocol it speaks (RESP2, or RESP3 once it sent `HELLO 3`), and the combining of
+//! several shards' encoded replies into one (MGET, DEL, DBSIZE, INFO, CLIENT LIST).
+//!
+//! What kv answers differs between the two only where redis-server 7.0.15's answers do: a
+//! null is `_` (not `$-1`), a map (HELLO, CONFIG GET, MEMORY STATS, COMMAND DOCS) is `%n`
+//! pairs (not an array of `2n`), and a text for people to read (INFO, CLIENT LIST and INFO,
+//! MEMORY DOCTOR) is a verbatim string, `=len` then `txt:` and the text (not a bulk string).
+
+/// The protocol a connection speaks: RESP2 until HELLO picks another (`session.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+impl Protocol {
+    /// Its version, as HELLO names it.
+    pub fn version(self) -> i64 {
+        match self {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        }
+    }
+}
 
 /// How the replies of one request's operations make the client's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +108,47 @@ pub fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `$-1`: no value.
-pub fn nil(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"$-1\r\n");
+/// No value: `$-1` in RESP2, `_` in RESP3. Each written whole, a copy of known length (one
+/// slice of either length cost a GET of a missing key a call to memcpy).
+#[inline]
+pub fn null(out: &mut Vec<u8>, protocol: Protocol) {
+    match protocol {
+        Protocol::Resp2 => out.extend_from_slice(b"$-1\r\n"),
+        Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
+    }
 }
+
+/// A map of `pairs` pairs, each a key's reply and then its value's, to follow: `%pairs` in
+/// RESP3; in RESP2, an array of them one after another.
+pub fn map(out: &mut Vec<u8>, pairs: usize, protocol: Protocol) {
+    match protocol {
+        Protocol::Resp2 => array(out, 2 * pairs),
+        Protocol::Resp3 => number(out, b'%', pairs as i64),
+    }
+}
+
+/// A text for people to read (INFO's, CLIENT LIST's): in RESP3 a verbatim string of format
+/// `txt`, as Redis marks its texts, in RESP2 a bulk string.
+pub fn verbatim(out: &mut Vec<u8>, text: &[u8], protocol: Protocol) {
+    verbatim_parts(out, &[text], protocol);
+}
+
+/// [`verbatim`] of `parts` joined, written without joining them first (INFO's sections).
+pub fn verbatim_parts(out: &mut Vec<u8>, parts: &[&[u8]], protocol: Protocol) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    match protocol {
+        Protocol::Resp2 => number(out, b'$', len as i64),
+        Protocol::Resp3 => {
+            number(out, b'=', (VERBATIM_TXT.len() + len) as i64);
+            out.extend_from_slice(VERBATIM_TXT);
+        }
+    }
+    parts.iter().for_each(|p| out.extend_from_slice(p));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A verbatim string's format and the colon after it, before its text.
+const VERBATIM_TXT: &[u8] = b"txt:";
 
 /// `*n`, to be followed by `n` replies.
 pub fn array(out: &mut Vec<u8>, n: usize) {
@@ -124,8 +184,14 @@ fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
 }
 
 /// Appends to `out` the one reply that `parts` (each one encoded reply, from this server's
-/// own encoder) make, as `how` says. Outside an array, the first error wins.
-pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> + Clone, out: &mut Vec<u8>) {
+/// own encoder, in `protocol`) make, as `how` says, in `protocol`. Outside an array, the
+/// first error wins.
+pub fn combine<'a>(
+    how: Combine,
+    protocol: Protocol,
+    parts: impl ExactSizeIterator<Item = &'a [u8]> + Clone,
+    out: &mut Vec<u8>,
+) {
     if how != Combine::Array {
         if let Some(err) = parts.clone().find(|p| p.first() == Some(&b'-')) {
             out.extend_from_slice(err);
@@ -145,25 +211,24 @@ pub fn combine<'a>(how: Combine, parts: impl ExactSizeIterator<Item = &'a [u8]> 
         Combine::Info => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
             let head = super::info::head(&bodies);
-            number(out, b'$', (head.len() + bodies.iter().map(|b| b.len()).sum::<usize>()) as i64);
-            out.extend_from_slice(head.as_bytes());
-            bodies.iter().for_each(|b| out.extend_from_slice(b));
-            out.extend_from_slice(b"\r\n");
+            let text: Vec<&[u8]> = std::iter::once(head.as_bytes()).chain(bodies).collect();
+            verbatim_parts(out, &text, protocol);
         }
         Combine::ClientList => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
-            super::clients::join_lists(&bodies, out);
+            super::clients::join_lists(&bodies, protocol, out);
         }
         Combine::MemoryStats | Combine::MemoryDoctor => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
             let write = if how == Combine::MemoryStats { super::memory::stats } else { super::memory::doctor };
-            write(out, &bodies);
+            write(out, &bodies, protocol);
         }
         Combine::AnyOne => {
+            // A key is a bulk string; a shard without one answered with a null.
             let found: Vec<&[u8]> = parts.filter(|p| p.first() == Some(&b'$') && !p.starts_with(b"$-1")).collect();
             match found.get(super::store::random_below(found.len())) {
                 Some(key) => out.extend_from_slice(key),
-                None => nil(out),
+                None => null(out, protocol),
             }
         }
         Combine::Flatten => {
@@ -215,22 +280,70 @@ mod tests {
     fn replies_combine_as_their_command_says() {
         let (one, two, nil_, ok) = (b":1\r\n".as_slice(), b":2\r\n".as_slice(), b"$-1\r\n".as_slice(), b"+OK\r\n");
         let err = b"-ERR boom\r\n".as_slice();
-        assert_eq!(encoded(|o| combine(Combine::Sum, [one, two].into_iter(), o)), b":3\r\n");
-        assert_eq!(encoded(|o| combine(Combine::Sum, [one, err].into_iter(), o)), err);
+        assert_eq!(encoded(|o| combine(Combine::Sum, Protocol::Resp2, [one, two].into_iter(), o)), b":3\r\n");
+        assert_eq!(encoded(|o| combine(Combine::Sum, Protocol::Resp2, [one, err].into_iter(), o)), err);
         assert_eq!(
-            encoded(|o| combine(Combine::Array, [one, nil_, err].into_iter(), o)),
+            encoded(|o| combine(Combine::Array, Protocol::Resp2, [one, nil_, err].into_iter(), o)),
             b"*3\r\n:1\r\n$-1\r\n-ERR boom\r\n"
         );
-        assert_eq!(encoded(|o| combine(Combine::AllOk, [ok.as_slice(), ok].into_iter(), o)), b"+OK\r\n");
+        assert_eq!(
+            encoded(|o| combine(Combine::AllOk, Protocol::Resp2, [ok.as_slice(), ok].into_iter(), o)),
+            b"+OK\r\n"
+        );
         let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
-        let info = encoded(|o| combine(Combine::Info, [a, b].into_iter(), o));
+        let info = encoded(|o| combine(Combine::Info, Protocol::Resp2, [a, b].into_iter(), o));
         assert!(info.ends_with(b"\r\nabc\r\n\r\n") && info.starts_with(b"$"), "the sections after the head");
         let (two_keys, none, one_key) =
             (b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".as_slice(), b"*0\r\n".as_slice(), b"*1\r\n$2\r\ncd\r\n");
         assert_eq!(
-            encoded(|o| combine(Combine::Flatten, [two_keys, none, one_key].into_iter(), o)),
+            encoded(|o| combine(Combine::Flatten, Protocol::Resp2, [two_keys, none, one_key].into_iter(), o)),
             b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$2\r\ncd\r\n"
         );
         assert_eq!(encoded(|o| error(o, "bad\r\nline")), b"-bad  line\r\n");
+    }
+
+    /// The shapes RESP3 changes, byte for byte as redis-server 7.0.15 writes them, and the
+    /// RESP2 ones they replace.
+    #[test]
+    fn resp3_shapes_encode_as_redis_does() {
+        let (two, three) = (Protocol::Resp2, Protocol::Resp3);
+        assert_eq!(encoded(|o| null(o, two)), b"$-1\r\n");
+        assert_eq!(encoded(|o| null(o, three)), b"_\r\n");
+        assert_eq!(encoded(|o| map(o, 7, two)), b"*14\r\n");
+        assert_eq!(encoded(|o| map(o, 7, three)), b"%7\r\n");
+        assert_eq!(encoded(|o| map(o, 0, three)), b"%0\r\n");
+        assert_eq!(encoded(|o| verbatim(o, b"a\nb", two)), b"$3\r\na\nb\r\n");
+        assert_eq!(encoded(|o| verbatim(o, b"a\nb", three)), b"=7\r\ntxt:a\nb\r\n");
+        assert_eq!(encoded(|o| verbatim(o, b"", three)), b"=4\r\ntxt:\r\n", "CLIENT LIST of nobody");
+        assert_eq!(encoded(|o| verbatim_parts(o, &[b"ab", b"", b"c"], three)), b"=7\r\ntxt:abc\r\n");
+    }
+
+    /// What the asking core makes of the shards' parts for a RESP3 connection: the parts
+    /// are in its protocol already (an array's nulls too); the texts and maps it writes are
+    /// RESP3's.
+    #[test]
+    fn replies_combine_in_the_connections_protocol() {
+        let three = Protocol::Resp3;
+        let (value, null_) = (b"$1\r\nv\r\n".as_slice(), b"_\r\n".as_slice());
+        assert_eq!(
+            encoded(|o| combine(Combine::Array, three, [value, null_].into_iter(), o)),
+            b"*2\r\n$1\r\nv\r\n_\r\n"
+        );
+        assert_eq!(encoded(|o| combine(Combine::AnyOne, three, [null_, null_].into_iter(), o)), b"_\r\n");
+        assert_eq!(encoded(|o| combine(Combine::AnyOne, three, [null_, value].into_iter(), o)), value);
+        let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
+        let info = String::from_utf8(encoded(|o| combine(Combine::Info, three, [a, b].into_iter(), o))).unwrap();
+        let (len, text) = info.strip_prefix('=').and_then(|i| i.split_once("\r\n")).unwrap();
+        assert!(text.starts_with("txt:# Server\r\n") && text.ends_with("\r\nabc\r\n\r\n"), "{info}");
+        assert_eq!(len.parse::<usize>().unwrap(), text.len() - 2);
+        let stats = b"$27\r\nkeys:2\r\ndataset_bytes:100\r\n\r\n".as_slice();
+        let memory =
+            String::from_utf8(encoded(|o| combine(Combine::MemoryStats, three, [stats].into_iter(), o))).unwrap();
+        assert!(memory.starts_with("%4\r\n$15\r\ntotal.allocated\r\n:"), "{memory}");
+        assert!(memory.ends_with(
+            "$10\r\nkeys.count\r\n:2\r\n$18\r\nkeys.bytes-per-key\r\n:50\r\n$13\r\ndataset.bytes\r\n:100\r\n"
+        ));
+        let doctor = encoded(|o| combine(Combine::MemoryDoctor, three, [stats].into_iter(), o));
+        assert!(doctor.starts_with(b"=272\r\ntxt:Hi Sam, this instance is empty"), "Redis' length for the same text");
     }
 }

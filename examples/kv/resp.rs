@@ -1,5 +1,6 @@
-//! RESP2, the Redis protocol: requests in (arrays of bulk strings, or inline), parsed in
-//! place; only an inline argument with quotes in it is decoded, into [`Decoded`].
+//! The Redis protocol's requests (arrays of bulk strings, or inline: the same in RESP2 and
+//! RESP3, which differ in replies only, `replies.rs`), parsed in place; only an inline
+//! argument with quotes in it is decoded, into [`Decoded`].
 //!
 //! The parser never trusts a length before the bytes are there: a declared array or bulk
 //! length only bounds a loop, nothing is allocated from it, and lengths past the limits below

@@ -1,7 +1,7 @@
 //! The commands about the server rather than its keys: TIME, COMMAND (COUNT, and empty
 //! answers for the listings redis-cli asks for at start-up), and SHUTDOWN's options.
 
-use super::replies;
+use super::replies::{self, Protocol};
 use super::session::unknown_subcommand;
 use super::store::unix_now;
 
@@ -99,14 +99,16 @@ const HELP: [&str; 21] = [
 
 /// COMMAND (`args` after the name): HELP, COUNT, the commands kv answers; bare, INFO and DOCS
 /// answer with no entries (kv keeps no descriptions; redis-cli asks for DOCS to offer
-/// hints, and does without); the rest as Redis 7 refuses them.
-pub fn command(args: &[&[u8]], out: &mut Vec<u8>) {
+/// hints, and does without), DOCS' being a map (Redis' is one in RESP3, by name); the rest
+/// as Redis 7 refuses them.
+pub fn command(args: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
     let Some((sub, rest)) = args.split_first() else { return replies::array(out, 0) };
     let lower = sub.to_ascii_lowercase();
     match (lower.as_slice(), rest) {
         (b"count", []) => replies::int(out, COMMANDS.len() as i64),
         (b"count", _) => replies::error(out, "ERR wrong number of arguments for 'command|count' command"),
-        (b"docs" | b"info", _) => replies::array(out, 0),
+        (b"docs", _) => replies::map(out, 0, protocol),
+        (b"info", _) => replies::array(out, 0),
         (b"help", []) => replies::help(out, &HELP),
         (b"help", _) => replies::error(out, "ERR wrong number of arguments for 'command|help' command"),
         _ => replies::error_bytes(out, &unknown_subcommand(sub, "COMMAND")),

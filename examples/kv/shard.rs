@@ -34,7 +34,7 @@ use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
 use super::op::{decode_all, Op};
 use super::pipeline::Slots;
-use super::replies;
+use super::replies::{self, Protocol};
 use super::store::{self, Store};
 
 /// The fewest keys FLUSHALL ASYNC frees on a blocking thread rather than on the core: a
@@ -119,10 +119,11 @@ impl Link {
         self.waiters.push_back(Waiter { slots: slots.clone(), first: slot, count: 1 });
     }
 
-    /// Queues `op`, encoded, and counts the value it carries (see [`Link::sent_value`]).
+    /// Queues `op`, encoded for a connection speaking `protocol`, and counts the value it
+    /// carries (see [`Link::sent_value`]).
     #[inline]
-    fn queue(&mut self, op: &Op<'_>) {
-        op.encode(&mut self.queued);
+    fn queue(&mut self, op: &Op<'_>, protocol: Protocol) {
+        op.encode(protocol, &mut self.queued);
         self.queued_ops += 1;
         match *op {
             Op::Set { value, .. } | Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
@@ -245,21 +246,22 @@ impl Shards {
         self.me
     }
 
-    /// Runs `op` on this core's shard for one of its connections; the reply goes to `out`.
-    pub fn apply_local(&self, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
+    /// Runs `op` on this core's shard for one of its connections, which speaks `protocol`;
+    /// the reply goes to `out`.
+    pub fn apply_local(&self, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         let mut store = self.store.borrow_mut();
         store.served.local += 1;
-        self.apply(&mut store, op, now, out);
+        self.apply(&mut store, op, protocol, now, out);
     }
 
-    fn apply(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
+    fn apply(&self, store: &mut Store, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         match op {
             // Adjacent tags, one compare: a match arm of its own for FLUSHALL ASYNC cost every
             // request 8 instructions (one shard, pipeline 16, callgrind).
             Op::FlushAll { .. } | Op::Info | Op::Kill(_) | Op::ClientList(_) => {
                 self.apply_to_whole_store(store, op, now, out)
             }
-            op => store.apply(op, now, out),
+            op => store.apply(op, protocol, now, out),
         }
     }
 
@@ -267,7 +269,8 @@ impl Shards {
     /// connections), and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be
     /// freed: a million small keys took the core 160-310 ms to free, every client of the core
     /// waiting (a PING's answer, measured). A small table is freed here, sooner than a thread
-    /// could be woken for it.
+    /// could be woken for it. Their replies are the same in either protocol: INFO's section
+    /// and CLIENT LIST's lines go to the asking core, which makes the client's reply of them.
     #[cold]
     #[inline(never)]
     fn apply_to_whole_store(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
@@ -280,7 +283,7 @@ impl Shards {
                 drop(ringpoll::spawn_blocking(move || drop(old)));
                 replies::ok(out);
             }
-            op => store.apply(op, now, out),
+            op => store.apply(op, Protocol::Resp2, now, out),
         }
     }
 
@@ -291,23 +294,23 @@ impl Shards {
         published.max(self.links.borrow()[core].sent_value)
     }
 
-    /// Queues `op` for `core`'s shard; its reply fills `slot` of `slots`.
-    pub fn forward(&self, core: usize, op: Op<'_>, slots: &Rc<Slots>, slot: u32) {
+    /// Queues `op` for `core`'s shard; its reply, in `protocol`, fills `slot` of `slots`.
+    pub fn forward(&self, core: usize, op: Op<'_>, protocol: Protocol, slots: &Rc<Slots>, slot: u32) {
         let mut links = self.links.borrow_mut();
         let link = &mut links[core];
         if link.closed {
             drop(links);
             return slots.fill(slot, shard_gone);
         }
-        link.queue(&op);
+        link.queue(&op, protocol);
         link.wait(slots, slot);
         drop(links);
         self.want_flush();
     }
 
-    /// Queues `op` for `core`'s shard, which writes its reply straight to the client of
-    /// `direct` (whose previous such reply has settled).
-    pub fn forward_direct(&self, core: usize, op: Op<'_>, direct: &Direct) {
+    /// Queues `op` for `core`'s shard, which writes its reply, in `protocol`, straight to the
+    /// client of `direct` (whose previous such reply has settled).
+    pub fn forward_direct(&self, core: usize, op: Op<'_>, protocol: Protocol, direct: &Direct) {
         let reply = direct.send();
         let mut links = self.links.borrow_mut();
         let link = &mut links[core];
@@ -319,7 +322,7 @@ impl Shards {
             link.direct = self.direct_pool.borrow_mut().pop().unwrap_or_default();
         }
         link.direct.push((link.queued_ops, reply));
-        link.queue(&op);
+        link.queue(&op, protocol);
         drop(links);
         self.want_flush();
     }
@@ -429,11 +432,11 @@ impl Shards {
         let mut direct = direct_list.drain(..);
         let mut next_direct = direct.next();
         let mut ran = 0;
-        for (i, op) in decode_all(ops).enumerate() {
+        for (i, (op, protocol)) in decode_all(ops).enumerate() {
             store.served.remote += 1;
             ran += 1;
             let at = out.len();
-            self.apply(&mut store, op, now, out);
+            self.apply(&mut store, op, protocol, now, out);
             if let Some((_, reply)) = next_direct.take_if(|(at, _)| *at as usize == i) {
                 // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
@@ -730,6 +733,56 @@ mod tests {
         assert_eq!(replies_now(&mut conn), b"+OK\r\n+OK\r\n*3\r\n$2\r\nvb\r\n$2\r\nva\r\n$-1\r\n");
     }
 
+    /// A RESP3 connection's nulls are RESP3's whichever core makes them: its own core's, the
+    /// other core's answers to a forwarded GET and MGET (mixed with its own), and a SET NX
+    /// there; INFO asked before HELLO 3 in the same pipeline stays a bulk string, and asked
+    /// after, is a verbatim string. A RESP2 connection's answers on the same cores are RESP2's.
+    #[test]
+    fn a_resp3_connections_nulls_are_resp3_from_either_core() {
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let (a, b) = (&keys_on(0, 2), &keys_on(1, 2));
+        let mget = |keys: [&String; 4]| {
+            let args: String = keys.iter().map(|k| format!("${}\r\n{k}\r\n", k.len())).collect();
+            format!("*5\r\n$4\r\nMGET\r\n{args}").into_bytes()
+        };
+        let set_nx = format!("*4\r\n$3\r\nSET\r\n${}\r\n{}\r\n$1\r\nv\r\n$2\r\nNX\r\n", b[0].len(), b[0]);
+        let requests = [
+            set(&a[0], "va"),
+            set(&b[0], "vb"),
+            get(&b[1]),
+            get(&a[1]),
+            mget([&b[0], &b[1], &a[0], &a[1]]),
+            set_nx.into_bytes(),
+        ]
+        .concat();
+        let mut resp2 = Pipeline::new(64);
+        run(&mut resp2, &requests, &core0);
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        let nulls = |null: &str| {
+            format!("+OK\r\n+OK\r\n{null}{null}*4\r\n$2\r\nvb\r\n{null}$2\r\nva\r\n{null}{null}").into_bytes()
+        };
+        assert_eq!(replies_now(&mut resp2), nulls("$-1\r\n"));
+        let mut resp3 = Pipeline::new(64);
+        run(
+            &mut resp3,
+            &[b"*1\r\n$4\r\nINFO\r\n*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n".as_slice(), &requests].concat(),
+            &core0,
+        );
+        run(&mut resp3, b"*1\r\n$4\r\nINFO\r\n", &core0);
+        answer(&core0, &core1, &mut inbox0, &mut inbox1);
+        let out = replies_now(&mut resp3);
+        let hello = format!(
+            "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n\
+             $2\r\nid\r\n:{}\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n",
+            resp3.client_id()
+        );
+        let at = out.windows(hello.len()).position(|w| w == hello.as_bytes()).expect("HELLO 3's map");
+        let (info2, rest) = out.split_at(at);
+        let rest = rest[hello.len()..].strip_prefix(nulls("_\r\n").as_slice()).expect("RESP3's nulls");
+        assert!(info2.starts_with(b"$") && info2.ends_with(b"\r\n"), "INFO asked before HELLO 3: a bulk string");
+        assert!(rest.starts_with(b"=") && rest[..16].windows(6).any(|w| w == b"\r\ntxt:"), "then verbatim");
+    }
+
     #[test]
     fn forwarded_requests_answered_out_of_order_keep_their_order() {
         // Three cores: core 0's pipeline asks core 1, core 2, core 1 again, one hole for all
@@ -977,6 +1030,37 @@ mod tests {
         core1.flush();
         core0.receive(inbox0.try_recv().expect("its answers"));
         assert_eq!(replies_now(&mut conn), b"$1\r\nv\r\n$1\r\nv\r\n");
+    }
+
+    /// The other core writes a RESP3 connection's lone request's null to its socket as RESP3's.
+    #[test]
+    fn a_direct_reply_is_in_the_connections_protocol() {
+        use std::io::Read;
+        use std::os::unix::net::UnixStream;
+
+        use super::super::direct::Direct;
+
+        let (core0, core1, _inbox0, mut inbox1) = two_cores();
+        let remote = &keys_on(1, 1)[0];
+        let (socket, mut client) = UnixStream::pair().unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut direct = Direct::new(&socket).unwrap();
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n", &core0);
+        assert!(replies_now(&mut conn).starts_with(b"%7\r\n"));
+        for (request, want) in
+            [(get(remote), &b"_\r\n"[..]), (set(remote, "v"), b"+OK\r\n"), (get(remote), b"$1\r\nv\r\n")]
+        {
+            run_with_direct(&mut conn, &request, &core0, &direct);
+            assert!(direct.in_flight(), "answered on the socket");
+            core0.flush();
+            core1.receive(inbox1.try_recv().expect("the batch"));
+            let mut got = vec![0; want.len()];
+            client.read_exact(&mut got).unwrap();
+            assert_eq!(got, want);
+            let settled = std::pin::pin!(direct.settled()).poll(&mut Context::from_waker(Waker::noop()));
+            assert_eq!(settled, Poll::Ready(None));
+        }
     }
 
     fn run_with_direct(pipeline: &mut Pipeline, input: &[u8], shards: &Shards, direct: &super::super::direct::Direct) {

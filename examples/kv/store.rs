@@ -19,7 +19,7 @@ use super::glob;
 use super::hash::{self, Key};
 use super::op::{decode_all, ExpireIf, Expiry, ExpiryRefused, Only, Op, SetHow, SetReply};
 use super::range;
-use super::replies;
+use super::replies::{self, Protocol};
 use super::resp::{integer, MAX_BULK};
 use super::scan::Cursor;
 
@@ -145,19 +145,20 @@ impl Store {
         Store { record, ..Store::default() }
     }
 
-    /// Applies `op` as of `now` and appends its reply to `out`. INFO is the shard's to
-    /// answer (it knows its core), not the store's: it gets an error here.
-    pub fn apply(&mut self, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
+    /// Applies `op` as of `now` and appends its reply to `out`, in `protocol` (the asking
+    /// connection's: where they differ, a null). INFO is the shard's to answer (it knows its
+    /// core), not the store's: it gets an error here.
+    pub fn apply(&mut self, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         match op {
             Op::Get(key) => match self.live(key, now) {
                 Some(e) => replies::bulk(out, &e.value),
-                None => replies::nil(out),
+                None => replies::null(out, protocol),
             },
             Op::Set { key, value } => {
                 self.overwrite(key, value, None);
                 replies::ok(out);
             }
-            Op::SetWith { key, value, how } => self.set(key, value, how, now, out),
+            Op::SetWith { key, value, how } => self.set(key, value, how, protocol, now, out),
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),
             Op::Incr(key, delta) => self.incr(key, delta, now, out),
@@ -171,7 +172,7 @@ impl Store {
                 let had = self.live_mut(key, now).is_some_and(|e| e.expires.take().is_some());
                 replies::int(out, i64::from(had));
             }
-            Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
+            Op::GetEx(key, expiry) => self.get_ex(key, expiry, protocol, now, out),
             Op::Keys(pattern) => self.keys(pattern, now, out),
             Op::Scan { pattern, cursor, count, shards } => self.scan(pattern, cursor, count, shards, now, out),
             Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
@@ -179,11 +180,11 @@ impl Store {
             Op::Append { key, value } => self.append(key, value, now, out),
             Op::GetDel(key) => match self.remove(key).filter(|e| e.live(now)) {
                 Some(e) => replies::bulk(out, &e.value),
-                None => replies::nil(out),
+                None => replies::null(out, protocol),
             },
             Op::MemoryUsage(key) => match self.live(key, now) {
                 Some(e) => replies::int(out, e.footprint() as i64),
-                None => replies::nil(out),
+                None => replies::null(out, protocol),
             },
             Op::MemoryStats => {
                 self.sweep(now);
@@ -207,7 +208,7 @@ impl Store {
             Op::GetRange { key, start, end } => self.get_range(key, start, end, now, out),
             Op::SetRange { key, offset, value } => self.set_range(key, offset, value, now, out),
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
-            Op::RandomKey => self.random_key(now, out),
+            Op::RandomKey => self.random_key(protocol, now, out),
         }
     }
 
@@ -330,7 +331,7 @@ impl Store {
     /// SET with options, all decided here, where the key lives: nothing can come between
     /// NX's look and its write. Out of line, out of the plain SET's way.
     #[inline(never)]
-    fn set(&mut self, key: Key<'_>, value: &[u8], how: SetHow, now: Instant, out: &mut Vec<u8>) {
+    fn set(&mut self, key: Key<'_>, value: &[u8], how: SetHow, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         let expires = match how.expiry {
             Expiry::After(ms) => deadline(now, Duration::from_millis(ms)),
             Expiry::At(unix_ms) => deadline_at(now, unix_ms),
@@ -344,7 +345,7 @@ impl Store {
         if how.reply == SetReply::Old {
             match &found {
                 Some(e) => replies::bulk(out, &e.value),
-                None => replies::nil(out),
+                None => replies::null(out, protocol),
             }
         }
         let write = match how.only {
@@ -366,7 +367,7 @@ impl Store {
         self.note_expiry(write && expires.is_some());
         match how.reply {
             SetReply::Ok if write => replies::ok(out),
-            SetReply::Ok => replies::nil(out),
+            SetReply::Ok => replies::null(out, protocol),
             SetReply::Flag => replies::int(out, i64::from(write)),
             SetReply::Old => {}
         }
@@ -399,8 +400,15 @@ impl Store {
 
     /// GETEX: the value, then the key's expiry time as `expiry` says (a Unix time already past
     /// expires the key at once, as Redis deletes it).
-    fn get_ex(&mut self, key: Key<'_>, expiry: Result<Expiry, ExpiryRefused>, now: Instant, out: &mut Vec<u8>) {
-        let Some(e) = self.live_mut(key, now) else { return replies::nil(out) };
+    fn get_ex(
+        &mut self,
+        key: Key<'_>,
+        expiry: Result<Expiry, ExpiryRefused>,
+        protocol: Protocol,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) {
+        let Some(e) = self.live_mut(key, now) else { return replies::null(out, protocol) };
         let expiry = match expiry {
             Ok(expiry) => expiry,
             Err(refused) => return replies::error(out, refused.text()),
@@ -553,7 +561,7 @@ impl Store {
     /// core stalled for every client. A table mostly emptied (hashbrown keeps its buckets after
     /// deletes) or mostly expired misses [`RANDOM_TRIES`] times and falls back to that walk.
     #[inline(never)]
-    fn random_key(&mut self, now: Instant, out: &mut Vec<u8>) {
+    fn random_key(&mut self, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         let buckets = self.map.num_buckets();
         let sampled =
             (0..RANDOM_TRIES).find_map(|_| self.map.get_bucket(random_below(buckets)).filter(|e| e.live(now)));
@@ -563,7 +571,7 @@ impl Store {
         self.sweep(now);
         match self.map.iter().nth(random_below(self.map.len())) {
             Some(e) => replies::bulk(out, &e.key),
-            None => replies::nil(out),
+            None => replies::null(out, protocol),
         }
     }
 
@@ -627,7 +635,7 @@ impl Store {
     /// looks and the writes.
     fn mset_nx(&mut self, pairs: &[u8], now: Instant, out: &mut Vec<u8>) {
         let sets = || {
-            decode_all(pairs).filter_map(|op| match op {
+            decode_all(pairs).filter_map(|(op, _)| match op {
                 Op::Set { key, value } => Some((key, value)),
                 _ => None,
             })
@@ -667,8 +675,13 @@ mod tests {
 
     /// Applies `op` at `now`; its reply, as text.
     fn apply(store: &mut Store, op: Op<'_>, now: Instant) -> String {
+        apply_in(Protocol::Resp2, store, op, now)
+    }
+
+    /// The same, for a connection speaking `protocol`.
+    fn apply_in(protocol: Protocol, store: &mut Store, op: Op<'_>, now: Instant) -> String {
         let mut out = Vec::new();
-        store.apply(op, now, &mut out);
+        store.apply(op, protocol, now, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -695,6 +708,41 @@ mod tests {
     fn random_key(store: &mut Store, now: Instant) -> Option<String> {
         let reply = apply(store, Op::RandomKey, now);
         (reply != "$-1\r\n").then(|| reply.split("\r\n").nth(1).unwrap().to_owned())
+    }
+
+    /// Every null the store gives is `$-1` to a RESP2 connection and `_` to a RESP3 one, as
+    /// redis-server 7.0.15 gives them; the other replies are the same in both.
+    #[test]
+    fn nulls_are_in_the_asking_connections_protocol() {
+        use {Expiry::*, Only::*, SetReply::Old};
+        let now = Instant::now();
+        let k = || Key::new(b"k");
+        let nulls: [Op<'static>; 8] = [
+            get(b"k"),
+            Op::GetDel(k()),
+            Op::GetEx(k(), Ok(Keep)),
+            Op::GetEx(k(), Err(ExpiryRefused::InvalidTime)),
+            Op::MemoryUsage(k()),
+            Op::RandomKey,
+            set(b"k", b"v", IfPresent, SetReply::Ok, Clear), // XX on no key
+            set(b"k", b"v", Always, Old, Clear),             // GET of no key, then written
+        ];
+        for (protocol, null) in [(Protocol::Resp2, "$-1\r\n"), (Protocol::Resp3, "_\r\n")] {
+            let mut store = Store::default();
+            for op in nulls {
+                store.apply(Op::Del(k()), Protocol::Resp2, now, &mut Vec::new());
+                assert_eq!(apply_in(protocol, &mut store, op, now), null, "{op:?} in {protocol:?}");
+            }
+            put(&mut store, b"k", None, now);
+            let nx = set(b"k", b"v", IfAbsent, SetReply::Ok, Clear);
+            assert_eq!(apply_in(protocol, &mut store, nx, now), null, "NX on a key, in {protocol:?}");
+            assert_eq!(apply_in(protocol, &mut store, get(b"k"), now), "$1\r\nk\r\n");
+            assert_eq!(apply_in(protocol, &mut store, ttl(b"none"), now), ":-2\r\n");
+            assert_eq!(
+                apply_in(protocol, &mut store, Op::GetRange { key: Key::new(b"none"), start: 0, end: 1 }, now),
+                "$0\r\n\r\n"
+            );
+        }
     }
 
     #[test]

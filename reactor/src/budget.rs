@@ -78,6 +78,16 @@ pub fn poll_proceed(cx: &Context<'_>) -> Poll<()> {
     })
 }
 
+/// Takes one operation from the open budget, yielding first once it is spent: for an
+/// operation that can complete without ever waiting, such as a send into a channel with room.
+/// A task sending in a loop would otherwise never return `Pending`, and the other tasks of
+/// its core (timers included) would wait until it finished: a task sending a million messages
+/// into an unbounded channel held a 1 ms timer on its core for 100 ms. tokio's bounded
+/// `send` takes from its budget the same way.
+pub async fn proceed() {
+    std::future::poll_fn(|cx| poll_proceed(cx)).await
+}
+
 /// Whether the open budget has an operation left, without taking one: `Pending`, with the
 /// task woken, once it is spent. `select!` asks first, as tokio's does: with the budget spent
 /// its I/O branches answer `Pending`, and a branch that takes none (a local channel, a ready

@@ -14,7 +14,9 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
+
+use ringpoll_reactor::budget;
 
 use super::{SendError, TryRecvError, TrySendError};
 use crate::sync::Semaphore;
@@ -88,7 +90,13 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Sends `value`, waiting for room in a bounded channel. Fails, returning the value, if
     /// the receiver is closed or dropped (also while waiting).
+    ///
+    /// Each send counts against the task's operation budget (`ringpoll_reactor::budget`), as
+    /// a receive does: a task sending in a loop into a channel with room still lets the other
+    /// tasks of its core run, the receiver among them. [`try_send`](Sender::try_send) takes
+    /// nothing from it.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        budget::proceed().await;
         if self.chan.closed.get() {
             return Err(SendError(value));
         }
@@ -182,13 +190,20 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// The next message; `None` once every sender is gone (or the receiver closed) and the
     /// queue is empty.
+    ///
+    /// A message already queued counts against the task's operation budget, as a socket read
+    /// does (`ringpoll_reactor::budget`): draining a long queue still lets the other tasks of
+    /// the core run.
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| match self.try_recv() {
-            Ok(value) => Poll::Ready(Some(value)),
-            Err(TryRecvError::Closed) => Poll::Ready(None),
-            Err(TryRecvError::Empty) => {
-                self.chan.receiver.set(Some(cx.waker().clone()));
-                Poll::Pending
+        poll_fn(|cx| {
+            ready!(budget::poll_proceed(cx));
+            match self.try_recv() {
+                Ok(value) => Poll::Ready(Some(value)),
+                Err(TryRecvError::Closed) => Poll::Ready(None),
+                Err(TryRecvError::Empty) => {
+                    self.chan.receiver.set(Some(cx.waker().clone()));
+                    Poll::Pending
+                }
             }
         })
         .await
