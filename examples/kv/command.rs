@@ -9,6 +9,7 @@ use super::replies::{self, Combine};
 use super::resp::integer;
 use super::scan;
 use super::store::unix_now;
+use super::types::{self, Command};
 use super::{range, server, session};
 
 /// What to do for one request.
@@ -146,7 +147,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"del" | b"unlink" => keys(args, shards, Op::Del, Combine::Sum),
         // TOUCH counts the keys that exist, as EXISTS does: kv keeps no access times to update.
         b"exists" | b"touch" => keys(args, shards, Op::Exists, Combine::Sum),
-        b"mget" => keys(args, shards, Op::Get, Combine::Array),
+        b"mget" => keys(args, shards, Op::GetString, Combine::Array),
         b"mset" => Plan::Many(
             args.chunks_exact(2)
                 .map(|kv| {
@@ -225,8 +226,26 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             Ok(false) => answer(out, |o| replies::error(o, "ERR No shutdown in progress.")),
             Err(e) => answer(out, |o| replies::error(o, e)),
         },
-        _ => answer(out, |o| unknown_command(raw_name, args, o)),
+        _ => match Command::named(name) {
+            Some(command) => collection(command, args, shards, out),
+            None => answer(out, |o| unknown_command(raw_name, args, o)),
+        },
     }
+}
+
+/// A command on a collection (`types`): its arity checked here, the rest read where the
+/// key lives, in the order Redis reads it. Packed into one encoded operation (one
+/// allocation per request: these are not the hot path).
+#[inline(never)]
+fn collection<'a>(command: Command, args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a> {
+    if !command.arity_ok(args.len()) {
+        let text = format!("ERR wrong number of arguments for '{}' command", command.name());
+        return answer(out, |o| replies::error(o, &text));
+    }
+    let key = Key::new(args[0]);
+    let mut encoded = Vec::new();
+    Op::Typed { key, command, args: &types::pack(&args[1..]) }.encode(&mut encoded);
+    Plan::Encoded(key.shard(shards), encoded)
 }
 
 /// Redis 7.0's refusal of a command it does not know, byte for byte: the name, then the

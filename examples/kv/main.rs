@@ -55,6 +55,7 @@ mod server;
 mod session;
 mod shard;
 mod store;
+mod types;
 
 use std::io;
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@ use super::clients::Listing;
 use super::hash::Key;
 use super::kill::Kill;
 use super::scan::Cursor;
+use super::types::Command;
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +112,17 @@ pub enum Op<'a> {
     },
     /// RANDOMKEY: one of the shard's live keys, nil if none.
     RandomKey,
+    /// MGET's part of one key: GET, but nil for a key holding a collection, where GET
+    /// answers WRONGTYPE.
+    GetString(Key<'a>),
+    /// A command on a collection (`types`): its arguments after the key, packed
+    /// (`types::pack`), run where the key lives. One operation for them all (see `types`
+    /// for why).
+    Typed {
+        key: Key<'a>,
+        command: Command,
+        args: &'a [u8],
+    },
 }
 
 /// The most a reply can take that is a status, an integer, a nil or one of the short errors
@@ -139,7 +151,9 @@ impl Op<'_> {
         match self {
             // A refusal is an error, however short the values are.
             Op::GetEx(_, Err(_)) => ReplySize::Small,
-            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) => ReplySize::Value,
+            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) | Op::GetString(_) => ReplySize::Value,
+            // A collection's elements, or one of them: no record of their sizes is kept.
+            Op::Typed { .. } => ReplySize::Unbounded,
             Op::SetWith { how, .. } if how.reply == SetReply::Old => ReplySize::Value,
             // A float's text can take thousands of digits (1e4000 is written out in full).
             Op::GetRange { .. } => ReplySize::Value,
@@ -374,6 +388,9 @@ const KILL_LADDR: u8 = 2;
 const KILL_SKIP_ME: u8 = 4;
 /// CLIENT LIST: the ids asked for (if any: a flag says) as the value.
 const CLIENT_LIST: u8 = 30;
+const GET_STRING: u8 = 31;
+/// A collection command: its number as the number, its packed arguments as the value.
+const TYPED: u8 = 32;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag,
 /// a byte of flags (SET's options, GETEX's expiry kind, EXPIRE's conditions; zero for the
@@ -448,6 +465,8 @@ impl<'a> Op<'a> {
             }
             Op::ClientList(Listing::Every) => (CLIENT_LIST, 0, NO_KEY, &[], 0),
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
+            Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
+            Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
         };
         let mut head = [0; HEAD];
         head[0] = tag;
@@ -482,6 +501,8 @@ impl<'a> Op<'a> {
             }),
             CLIENT_LIST if flags == 0 => Op::ClientList(Listing::Every),
             CLIENT_LIST => Op::ClientList(Listing::Ids(value)),
+            GET_STRING => Op::GetString(key),
+            TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             _ => return None,
         })
     }
@@ -630,6 +651,9 @@ mod tests {
             Op::ClientList(Listing::Every),
             Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
             Op::ClientList(Listing::Ids(&[])),
+            Op::GetString(key(b"mg")),
+            Op::Typed { key: key(b"h"), command: Command::Hset, args: b"\x01\0\0\0f\x01\0\0\0v" },
+            Op::Typed { key: key(b"z"), command: Command::Zpopmax, args: b"" },
         ];
         let mut batch = Vec::new();
         ops.iter().for_each(|op| op.encode(&mut batch));

@@ -95,6 +95,23 @@ pub fn array(out: &mut Vec<u8>, n: usize) {
     number(out, b'*', n as i64);
 }
 
+/// The head of a map of `n` pairs, to be followed by `n` keys each followed by its value
+/// (HGETALL). RESP3: a map (`%n`); in RESP2, an array of `2 * n`.
+pub fn map_header(out: &mut Vec<u8>, n: usize) {
+    array(out, 2 * n);
+}
+
+/// The head of a set of `n` members, to be followed by them (SMEMBERS, SPOP with a count).
+/// RESP3: a set (`~n`); in RESP2, an array.
+pub fn set_header(out: &mut Vec<u8>, n: usize) {
+    array(out, n);
+}
+
+/// `*-1`: no array (LPOP and RPOP with a count, on no key). RESP3: a null (`_`).
+pub fn null_array(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"*-1\r\n");
+}
+
 /// `kind`, the decimal `n`, CRLF; digits written by hand (`write!` costs more than the rest
 /// of a GET's reply).
 fn number(out: &mut Vec<u8>, kind: u8, n: i64) {

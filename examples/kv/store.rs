@@ -22,10 +22,12 @@ use super::range;
 use super::replies;
 use super::resp::{integer, MAX_BULK};
 use super::scan::Cursor;
+use super::types::{self, Command, Value, WRONGTYPE};
 
 struct Entry {
     key: Vec<u8>,
-    value: Vec<u8>,
+    /// A string, or a collection (`types`): a string's bytes with no box between.
+    value: Value,
     expires: Option<Instant>,
 }
 
@@ -80,14 +82,48 @@ impl Entry {
     /// The bytes this entry takes: its place in the table and its key's and value's
     /// allocations (what the allocator adds around them not counted).
     fn footprint(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.key.capacity() + self.value.capacity()
+        std::mem::size_of::<Entry>() + self.key.capacity() + self.value.footprint()
     }
 
-    /// Replaces the value, reusing its allocation.
+    /// Replaces the value with the string `value`, reusing a string's allocation (a
+    /// collection is dropped: SET overwrites a key of any type, as Redis does).
+    #[inline(always)]
     fn set_value(&mut self, value: &[u8]) {
-        self.value.clear();
-        self.value.extend_from_slice(value);
+        match &mut self.value {
+            Value::Str(bytes) => {
+                bytes.clear();
+                bytes.extend_from_slice(value);
+            }
+            other => *other = Value::Str(value.to_vec()),
+        }
     }
+
+    /// The string it holds; `Err` if it holds a collection (the caller answers WRONGTYPE).
+    #[inline(always)]
+    fn text(&self) -> Result<&Vec<u8>, WrongType> {
+        match &self.value {
+            Value::Str(bytes) => Ok(bytes),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// [`Entry::text`], to change it.
+    fn text_mut(&mut self) -> Result<&mut Vec<u8>, WrongType> {
+        match &mut self.value {
+            Value::Str(bytes) => Ok(bytes),
+            _ => Err(WrongType),
+        }
+    }
+}
+
+/// A string command met a collection.
+struct WrongType;
+
+/// Redis' WRONGTYPE error, out of the string commands' way.
+#[cold]
+#[inline(never)]
+fn wrong_type(out: &mut Vec<u8>) {
+    replies::error(out, WRONGTYPE);
 }
 
 /// A number below `n` (0 for 0), picked at random: std's hasher keys are random per
@@ -149,9 +185,15 @@ impl Store {
     /// answer (it knows its core), not the store's: it gets an error here.
     pub fn apply(&mut self, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
         match op {
-            Op::Get(key) => match self.live(key, now) {
-                Some(e) => replies::bulk(out, &e.value),
+            Op::Get(key) => match self.live(key, now).map(Entry::text) {
+                Some(Ok(text)) => replies::bulk(out, text),
+                Some(Err(WrongType)) => wrong_type(out),
                 None => replies::nil(out),
+            },
+            // MGET's part: a key of another type is nil there, as in Redis.
+            Op::GetString(key) => match self.live(key, now).map(Entry::text) {
+                Some(Ok(text)) => replies::bulk(out, text),
+                _ => replies::nil(out),
             },
             Op::Set { key, value } => {
                 self.overwrite(key, value, None);
@@ -174,11 +216,18 @@ impl Store {
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::Keys(pattern) => self.keys(pattern, now, out),
             Op::Scan { pattern, cursor, count, shards } => self.scan(pattern, cursor, count, shards, now, out),
-            Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
-            Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
+            Op::Type(key) => replies::status(out, self.live(key, now).map_or("none", |e| e.value.type_name())),
+            Op::Strlen(key) => match self.live(key, now).map(Entry::text) {
+                Some(Err(WrongType)) => wrong_type(out),
+                text => replies::int(out, text.map_or(0, |t| t.map_or(0, Vec::len)) as i64),
+            },
             Op::Append { key, value } => self.append(key, value, now, out),
-            Op::GetDel(key) => match self.remove(key).filter(|e| e.live(now)) {
-                Some(e) => replies::bulk(out, &e.value),
+            Op::GetDel(key) => match self.live(key, now).map(Entry::text) {
+                Some(Ok(text)) => {
+                    replies::bulk(out, text);
+                    self.remove(key);
+                }
+                Some(Err(WrongType)) => wrong_type(out),
                 None => replies::nil(out),
             },
             Op::MemoryUsage(key) => match self.live(key, now) {
@@ -208,6 +257,29 @@ impl Store {
             Op::SetRange { key, offset, value } => self.set_range(key, offset, value, now, out),
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
             Op::RandomKey => self.random_key(now, out),
+            Op::Typed { key, command, args } => self.typed(key, command, args, now, out),
+        }
+    }
+
+    /// A collection command (`types`) on `key`, its packed arguments unpacked: run on the
+    /// key's value, the key created if the command made a value, deleted if it left its
+    /// collection empty (as Redis deletes it). A created key has no expiry time; a changed
+    /// one keeps its own.
+    #[inline(never)]
+    fn typed(&mut self, key: Key<'_>, command: Command, args: &[u8], now: Instant, out: &mut Vec<u8>) {
+        let Some(args) = types::unpack(args) else { return replies::error(out, "ERR unreadable operation") };
+        let created = match self.live_mut(key, now) {
+            Some(e) => {
+                let created = types::run(command, &args, Some(&mut e.value), out);
+                if e.value.is_empty_collection() {
+                    self.remove(key);
+                }
+                created
+            }
+            None => types::run(command, &args, None, out),
+        };
+        if let Some(value) = created {
+            self.insert_entry(key.hash, Entry { key: key.bytes.to_vec(), value, expires: None });
         }
     }
 
@@ -294,7 +366,7 @@ impl Store {
 
     fn insert(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
         self.wrote(value.len());
-        let entry = Entry { key: key.bytes.to_vec(), value: value.to_vec(), expires };
+        let entry = Entry { key: key.bytes.to_vec(), value: Value::Str(value.to_vec()), expires };
         self.insert_entry(key.hash, entry);
     }
 
@@ -342,8 +414,10 @@ impl Store {
         }
         let found = self.live_mut(key, now);
         if how.reply == SetReply::Old {
-            match &found {
-                Some(e) => replies::bulk(out, &e.value),
+            // SET GET on a collection is refused, and writes nothing.
+            match found.as_ref().map(|e| e.text()) {
+                Some(Ok(text)) => replies::bulk(out, text),
+                Some(Err(WrongType)) => return wrong_type(out),
                 None => replies::nil(out),
             }
         }
@@ -401,11 +475,12 @@ impl Store {
     /// expires the key at once, as Redis deletes it).
     fn get_ex(&mut self, key: Key<'_>, expiry: Result<Expiry, ExpiryRefused>, now: Instant, out: &mut Vec<u8>) {
         let Some(e) = self.live_mut(key, now) else { return replies::nil(out) };
+        let Ok(text) = e.text() else { return wrong_type(out) };
         let expiry = match expiry {
             Ok(expiry) => expiry,
             Err(refused) => return replies::error(out, refused.text()),
         };
-        replies::bulk(out, &e.value);
+        replies::bulk(out, text);
         e.expires = match expiry {
             Expiry::Keep => return,
             Expiry::Clear => None,
@@ -468,13 +543,14 @@ impl Store {
     /// as Redis refuses past its `proto-max-bulk-len`, so appends cannot grow one without
     /// bound.
     fn append(&mut self, key: Key<'_>, value: &[u8], now: Instant, out: &mut Vec<u8>) {
-        let len = match self.live_mut(key, now) {
-            Some(e) if e.value.len() + value.len() > MAX_BULK => {
+        let len = match self.live_mut(key, now).map(Entry::text_mut) {
+            Some(Err(WrongType)) => return wrong_type(out),
+            Some(Ok(text)) if text.len() + value.len() > MAX_BULK => {
                 return replies::error(out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
             }
-            Some(e) => {
-                e.value.extend_from_slice(value);
-                let len = e.value.len();
+            Some(Ok(text)) => {
+                text.extend_from_slice(value);
+                let len = text.len();
                 self.wrote(len);
                 len
             }
@@ -489,8 +565,9 @@ impl Store {
     /// GETRANGE: the bytes of the value `range::taken` says; an empty string for no key.
     #[inline(never)] // this one and the next three: rare, and out of the common ones' way
     fn get_range(&mut self, key: Key<'_>, start: i64, end: i64, now: Instant, out: &mut Vec<u8>) {
-        match self.live(key, now) {
-            Some(e) => replies::bulk(out, &e.value[range::taken(e.value.len(), start, end)]),
+        match self.live(key, now).map(Entry::text) {
+            Some(Ok(text)) => replies::bulk(out, &text[range::taken(text.len(), start, end)]),
+            Some(Err(WrongType)) => wrong_type(out),
             None => replies::bulk(out, b""),
         }
     }
@@ -500,18 +577,21 @@ impl Store {
     /// nothing, not even a key. The command checked that the end fits `MAX_BULK`.
     #[inline(never)]
     fn set_range(&mut self, key: Key<'_>, offset: u64, value: &[u8], now: Instant, out: &mut Vec<u8>) {
-        let found = self.live_mut(key, now);
+        let found = match self.live_mut(key, now).map(Entry::text_mut) {
+            Some(Err(WrongType)) => return wrong_type(out),
+            found => found.and_then(Result::ok),
+        };
         if value.is_empty() {
-            return replies::int(out, found.map_or(0, |e| e.value.len() as i64));
+            return replies::int(out, found.map_or(0, |text| text.len() as i64));
         }
         let (offset, end) = (offset as usize, offset as usize + value.len());
         let len = match found {
-            Some(e) => {
-                if e.value.len() < end {
-                    e.value.resize(end, 0);
+            Some(text) => {
+                if text.len() < end {
+                    text.resize(end, 0);
                 }
-                e.value[offset..end].copy_from_slice(value);
-                e.value.len()
+                text[offset..end].copy_from_slice(value);
+                text.len()
             }
             None => {
                 let mut padded = vec![0; end];
@@ -579,9 +659,10 @@ impl Store {
     }
 
     fn incr(&mut self, key: Key<'_>, delta: i64, now: Instant, out: &mut Vec<u8>) {
-        let current = match self.live(key, now) {
+        let current = match self.live(key, now).map(Entry::text) {
             None => 0,
-            Some(e) => match integer(&e.value) {
+            Some(Err(WrongType)) => return wrong_type(out),
+            Some(Ok(text)) => match integer(text) {
                 Some(n) => n,
                 None => return replies::error(out, "ERR value is not an integer or out of range"),
             },
@@ -599,9 +680,10 @@ impl Store {
     /// and answered as a bulk string.
     fn incr_by_float(&mut self, key: Key<'_>, by: &[u8], now: Instant, out: &mut Vec<u8>) {
         const NOT_A_FLOAT: &str = "ERR value is not a valid float";
-        let current = match self.live(key, now) {
+        let current = match self.live(key, now).map(Entry::text) {
             None => float::parse(b"0"),
-            Some(e) => float::parse(&e.value),
+            Some(Err(WrongType)) => return wrong_type(out),
+            Some(Ok(text)) => float::parse(text),
         };
         let (Some(current), Some(by)) = (current, float::parse(by)) else {
             return replies::error(out, NOT_A_FLOAT);
