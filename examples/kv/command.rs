@@ -92,11 +92,13 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"append" => one(args[0], shards, |key| Op::Append { key, value: args[1] }),
         b"keys" => every_shard(shards, Op::Keys(args[0]), Combine::Flatten),
         b"scan" => match scan::parse(args) {
-            Ok(scan) if scan.strings => {
+            Ok(scan) if scan.only.is_none_or(|name| types::type_number(name).is_some()) => {
                 let cursor = scan::Cursor::decode(scan.cursor, shards);
-                Plan::One(cursor.shard, Op::Scan { pattern: scan.pattern, cursor, count: scan.count, shards })
+                let (pattern, count) = (scan.pattern, scan.count);
+                let only = scan.only.and_then(types::type_number);
+                Plan::One(cursor.shard, Op::Scan { pattern, cursor, count, shards, only })
             }
-            // Every key is a string: a scan for another type finds nothing, and ends at once.
+            // No key is of a type Redis does not have: the scan finds nothing, and ends at once.
             Ok(_) => answer(out, |o| {
                 scan::reply_head(o, 0);
                 replies::array(o, 0);

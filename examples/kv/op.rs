@@ -57,12 +57,14 @@ pub enum Op<'a> {
     /// KEYS: this shard's live keys that match the pattern.
     Keys(&'a [u8]),
     /// One SCAN call on this shard (`scan.rs`): from `cursor`, up to `count` keys before
-    /// `pattern` filters them; the next cursor counts `shards` shards.
+    /// `pattern` (and TYPE, `only`: a `types::type_number`) filters them; the next cursor
+    /// counts `shards` shards.
     Scan {
         pattern: &'a [u8],
         cursor: Cursor,
         count: u64,
         shards: usize,
+        only: Option<u8>,
     },
     /// TYPE: `string` for a key, `none` for no key.
     Type(Key<'a>),
@@ -437,9 +439,10 @@ impl<'a> Op<'a> {
                 (GETEX, kind, key, &[], ms)
             }
             Op::Keys(pattern) => (KEYS, 0, Key { bytes: pattern, hash: 0 }, &[], 0),
-            Op::Scan { pattern, cursor, count, shards } => {
+            Op::Scan { pattern, cursor, count, shards, only } => {
                 scan_value = scan_bytes(cursor, count, shards);
-                (SCAN, u8::from(cursor.restarted), Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
+                let flags = u8::from(cursor.restarted) | only.map_or(0, |t| t + 1) << 1;
+                (SCAN, flags, Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
             }
             Op::Type(key) => (TYPE, 0, key, &[], 0),
             Op::Strlen(key) => (STRLEN, 0, key, &[], 0),
@@ -538,7 +541,7 @@ impl<'a> Op<'a> {
             GETDEL => Op::GetDel(key),
             GETEX => Op::GetEx(key, getex_from_bits(flags, number)?),
             KEYS => Op::Keys(key.bytes),
-            SCAN => scan_from_bytes(key.bytes, number, flags != 0, value)?,
+            SCAN => scan_from_bytes(key.bytes, number, flags, value)?,
             TYPE => Op::Type(key),
             STRLEN => Op::Strlen(key),
             APPEND => Op::Append { key, value },
@@ -568,15 +571,17 @@ fn scan_bytes(cursor: Cursor, count: u64, shards: usize) -> [u8; SCAN_BYTES] {
     bytes
 }
 
-/// The inverse of [`scan_bytes`], with the pattern, the position and whether the pass is a
-/// restarted one (the flags); `None` for a value of another size.
-fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, restarted: bool, value: &[u8]) -> Option<Op<'a>> {
+/// The inverse of [`scan_bytes`], with the pattern, the position, and the flags: whether the
+/// pass is a restarted one (bit 0) and the type asked for, plus one (0 for any); `None` for
+/// a value of another size.
+fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, flags: u8, value: &[u8]) -> Option<Op<'a>> {
+    let (restarted, only) = (flags & 1 != 0, (flags >> 1).checked_sub(1));
     let bytes: &[u8; SCAN_BYTES] = value.try_into().ok()?;
     let shard = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
     let epoch = u16::from_le_bytes(bytes[4..6].try_into().ok()?);
     let count = u64::from_le_bytes(bytes[6..14].try_into().ok()?);
     let shards = u32::from_le_bytes(bytes[14..].try_into().ok()?) as usize;
-    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch, restarted }, count, shards })
+    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch, restarted }, count, shards, only })
 }
 
 /// Every operation of a batch, in order.
@@ -629,6 +634,14 @@ mod tests {
                 cursor: Cursor { shard: 3, position: u64::MAX, epoch: 7, restarted: true },
                 count: 10,
                 shards: 4,
+                only: None,
+            },
+            Op::Scan {
+                pattern: b"*",
+                cursor: Cursor { shard: 0, position: 0, epoch: 0, restarted: false },
+                count: 1,
+                shards: 1,
+                only: Some(4),
             },
             Op::Type(key(b"ty")),
             Op::Strlen(key(b"sl")),

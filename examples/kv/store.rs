@@ -79,6 +79,12 @@ impl Entry {
         self.expires.is_none_or(|t| t > now)
     }
 
+    /// Whether it is live, its key matches `pattern`, and its value is of the type `only`
+    /// (`types::type_number`; any if `None`).
+    fn matches(&self, pattern: &[u8], only: Option<u8>, now: Instant) -> bool {
+        self.live(now) && only.is_none_or(|t| self.value.type_number() == t) && glob::matches(pattern, &self.key)
+    }
+
     /// The bytes this entry takes: its place in the table and its key's and value's
     /// allocations (what the allocator adds around them not counted).
     fn footprint(&self) -> usize {
@@ -214,8 +220,10 @@ impl Store {
                 replies::int(out, i64::from(had));
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
-            Op::Keys(pattern) => self.keys(pattern, now, out),
-            Op::Scan { pattern, cursor, count, shards } => self.scan(pattern, cursor, count, shards, now, out),
+            Op::Keys(pattern) => self.keys(pattern, None, now, out),
+            Op::Scan { pattern, cursor, count, shards, only } => {
+                self.scan(pattern, only, cursor, count, shards, now, out)
+            }
             Op::Type(key) => replies::status(out, self.live(key, now).map_or("none", |e| e.value.type_name())),
             Op::Strlen(key) => match self.live(key, now).map(Entry::text) {
                 Some(Err(WrongType)) => wrong_type(out),
@@ -496,7 +504,17 @@ impl Store {
     /// `pattern` among the next `count` entries, or among those of ten times as many buckets
     /// if the table is sparse there, as Redis' SCAN bounds its work; then the cursor of
     /// where it stopped. A restarted pass that meets a move takes the whole shard.
-    fn scan(&self, pattern: &[u8], cursor: Cursor, count: u64, shards: usize, now: Instant, out: &mut Vec<u8>) {
+    #[allow(clippy::too_many_arguments)] // SCAN's own, and the two a store adds
+    fn scan(
+        &self,
+        pattern: &[u8],
+        only: Option<u8>,
+        cursor: Cursor,
+        count: u64,
+        shards: usize,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) {
         let buckets = self.map.num_buckets();
         let moved = cursor.position != 0 && cursor.epoch != self.layout_epoch;
         let next_shard = match cursor.shard + 1 < shards {
@@ -505,7 +523,7 @@ impl Store {
         };
         if moved && cursor.restarted {
             super::scan::reply_head(out, next_shard);
-            return self.keys(pattern, now, out);
+            return self.keys(pattern, only, now, out);
         }
         let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
         let count = count.min(buckets as u64) as usize;
@@ -513,7 +531,7 @@ impl Store {
         while at < buckets && taken < count && looked < count.saturating_mul(10) {
             if let Some(e) = self.map.get_bucket(at) {
                 taken += 1;
-                if e.live(now) && glob::matches(pattern, &e.key) {
+                if e.matches(pattern, only, now) {
                     found.push(&e.key[..]);
                 }
             }
@@ -531,10 +549,10 @@ impl Store {
         found.iter().for_each(|key| replies::bulk(out, key));
     }
 
-    /// KEYS: an array of this shard's live keys that match `pattern`.
-    fn keys(&self, pattern: &[u8], now: Instant, out: &mut Vec<u8>) {
-        let found: Vec<&[u8]> =
-            self.map.iter().filter(|e| e.live(now) && glob::matches(pattern, &e.key)).map(|e| &e.key[..]).collect();
+    /// KEYS: an array of this shard's live keys that match `pattern` (and hold the type
+    /// `only`, for SCAN).
+    fn keys(&self, pattern: &[u8], only: Option<u8>, now: Instant, out: &mut Vec<u8>) {
+        let found: Vec<&[u8]> = self.map.iter().filter(|e| e.matches(pattern, only, now)).map(|e| &e.key[..]).collect();
         replies::array(out, found.len());
         found.iter().for_each(|key| replies::bulk(out, key));
     }
@@ -964,7 +982,7 @@ mod tests {
 
     /// One shard's SCAN from `cursor`: the next cursor and the keys, for a store of 2 shards.
     fn scan_once(store: &mut Store, cursor: Cursor, count: u64, now: Instant) -> (u64, Vec<String>) {
-        let reply = apply(store, Op::Scan { pattern: b"*", cursor, count, shards: 2 }, now);
+        let reply = apply(store, Op::Scan { pattern: b"*", cursor, count, shards: 2, only: None }, now);
         let mut lines = reply.split("\r\n").skip(2); // the array's head, the cursor's length
         let next = lines.next().unwrap().parse().unwrap();
         let keys = lines.skip(1).skip(1).step_by(2).filter(|k| !k.is_empty()).map(String::from).collect();
@@ -1101,7 +1119,7 @@ mod tests {
         }
         for op in [
             Op::Keys(b"*"),
-            Op::Scan { pattern: b"*", cursor: Cursor::start(1), count: 10, shards: 2 },
+            Op::Scan { pattern: b"*", cursor: Cursor::start(1), count: 10, shards: 2, only: None },
             Op::Info,
             Op::RandomKey,
         ] {

@@ -52,6 +52,12 @@ impl Value {
         }
     }
 
+    /// Its type's number: its name's place in [`TYPE_NAMES`] (what SCAN's TYPE travels as).
+    pub fn type_number(&self) -> u8 {
+        let name = self.type_name();
+        TYPE_NAMES.iter().position(|&n| n == name).expect("every type is named") as u8
+    }
+
     /// The bytes its allocations take (what the allocator adds around them not counted;
     /// a collection's own bookkeeping estimated).
     pub fn footprint(&self) -> usize {
@@ -74,6 +80,14 @@ impl Value {
             Value::SortedSet(zset) => zset.is_empty(),
         }
     }
+}
+
+/// The names TYPE answers with, in the order of their numbers.
+pub const TYPE_NAMES: [&str; 5] = ["string", "hash", "list", "set", "zset"];
+
+/// The number of the type `name` names (in any case, as SCAN's TYPE takes it), if any.
+pub fn type_number(name: &[u8]) -> Option<u8> {
+    TYPE_NAMES.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(name)).map(|n| n as u8)
 }
 
 /// A key's value as a command of one type finds it.
@@ -258,16 +272,17 @@ pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 pub const SYNTAX: &str = "ERR syntax error";
 
 /// An optional count (POP commands): `Ok(None)` without one, the count if it reads as a
-/// non-negative integer, else Redis' error, written to `out`.
+/// non-negative integer, else Redis' `getPositiveLongFromObjectOrReply` error (the same for
+/// a negative number and for no number), written to `out`.
 pub fn count(arg: Option<&&[u8]>, out: &mut Vec<u8>) -> Result<Option<usize>, ()> {
     let Some(arg) = arg else { return Ok(None) };
-    let refused = match integer(arg) {
-        Some(n @ 0..) => return Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-        Some(_) => NOT_POSITIVE,
-        None => NOT_AN_INTEGER,
-    };
-    replies::error(out, refused);
-    Err(())
+    match integer(arg) {
+        Some(n @ 0..) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+        _ => {
+            replies::error(out, NOT_POSITIVE);
+            Err(())
+        }
+    }
 }
 
 /// The positions `start..=end` (negative ones counted from the end) take in a collection of

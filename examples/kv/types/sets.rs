@@ -131,7 +131,7 @@ fn spop(args: &[&[u8]], found: Found<'_, Set>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::super::tests_support::Run;
-    use super::super::{Value, NOT_AN_INTEGER, NOT_POSITIVE, WRONGTYPE};
+    use super::super::{Value, NOT_POSITIVE, WRONGTYPE};
     use super::*;
 
     #[test]
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(key.run("spop s"), "$-1\r\n");
         assert_eq!(key.run("spop s 3"), "*0\r\n");
         assert_eq!(key.run("spop s -1"), format!("-{NOT_POSITIVE}\r\n"));
-        assert_eq!(key.run("spop s x"), format!("-{NOT_AN_INTEGER}\r\n"));
+        assert_eq!(key.run("spop s x"), format!("-{NOT_POSITIVE}\r\n"), "as Redis words it");
         assert_eq!(key.run("spop s 1 2"), format!("-{SYNTAX}\r\n"));
         assert_eq!(key.run("smembers s"), "*0\r\n");
     }

@@ -291,16 +291,13 @@ fn zrange(args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
     }
 }
 
-/// ZPOPMIN and ZPOPMAX (`min`): the count first (0 answers at once), then the key; member
-/// and score after member and score, in one array.
+/// ZPOPMIN and ZPOPMAX (`min`): the count first, then the key; member and score after
+/// member and score, in one array.
 fn zpop(min: bool, args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
     if args.len() > 1 {
         return replies::error(out, SYNTAX);
     }
     let Ok(count) = count(args.first(), out) else { return };
-    if count == Some(0) {
-        return replies::array(out, 0);
-    }
     let Ok(zset) = found.mine(out) else { return };
     let popped: Vec<(Score, Vec<u8>)> = match zset {
         Some(zset) => std::iter::from_fn(|| zset.pop(min)).take(count.unwrap_or(1)).collect(),
@@ -397,6 +394,7 @@ mod tests {
             assert_eq!(key.run(command), wrong, "{command}");
         }
         assert_eq!(key.run("zadd z x a"), format!("-{NOT_A_FLOAT}\r\n"));
-        assert_eq!(key.run("zpopmin z 0"), "*0\r\n", "a count of 0 answers before the key is looked at");
+        assert_eq!(key.run("zpopmin z 0"), wrong);
+        assert_eq!(key.run("zpopmin z x"), format!("-{NOT_POSITIVE}\r\n"), "the count first");
     }
 }
