@@ -78,7 +78,8 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
     number(out, b':', n);
 }
 
-/// `$len`, the bytes, CRLF.
+/// `$len`, the bytes, CRLF. `#[inline]`, as `hash::hash` is, for GET's path.
+#[inline]
 pub fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     number(out, b'$', bytes.len() as i64);
     out.extend_from_slice(bytes);

@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 54] = [
+pub const COMMANDS: [&str; 87] = [
     "append",
     "auth",
     "client",
@@ -27,12 +27,30 @@ pub const COMMANDS: [&str; 54] = [
     "getex",
     "getrange",
     "getset",
+    "hdel",
     "hello",
+    "hexists",
+    "hget",
+    "hgetall",
+    "hincrby",
+    "hkeys",
+    "hlen",
+    "hmget",
+    "hmset",
+    "hset",
+    "hsetnx",
+    "hstrlen",
+    "hvals",
     "incr",
     "incrby",
     "incrbyfloat",
     "info",
     "keys",
+    "lindex",
+    "llen",
+    "lpop",
+    "lpush",
+    "lrange",
     "memory",
     "mget",
     "mset",
@@ -47,13 +65,21 @@ pub const COMMANDS: [&str; 54] = [
     "randomkey",
     "rename",
     "renamenx",
+    "rpop",
+    "rpush",
+    "sadd",
     "scan",
+    "scard",
     "select",
     "set",
     "setex",
     "setnx",
     "setrange",
     "shutdown",
+    "sismember",
+    "smembers",
+    "spop",
+    "srem",
     "strlen",
     "substr",
     "time",
@@ -61,6 +87,13 @@ pub const COMMANDS: [&str; 54] = [
     "ttl",
     "type",
     "unlink",
+    "zadd",
+    "zcard",
+    "zpopmax",
+    "zpopmin",
+    "zrange",
+    "zrem",
+    "zscore",
 ];
 
 /// TIME: the wall clock's Unix seconds and the microseconds past them, as two bulk strings.
@@ -152,6 +185,9 @@ mod tests {
             let said = String::from_utf8_lossy(&out);
             assert!(!said.contains("unknown command"), "{name}: {said}");
             assert!(!matches!(plan, Plan::Shutdown), "{name} k is no SHUTDOWN");
+        }
+        for command in super::super::types::Command::ALL {
+            assert!(COMMANDS.contains(&command.name()), "{command:?} is counted");
         }
         let mut out = Vec::new();
         plan(&[b"nosuch"], 2, &mut out);

@@ -222,7 +222,7 @@ impl Store {
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, now, out),
             Op::Keys(pattern) => self.keys(pattern, None, now, out),
             Op::Scan { pattern, cursor, count, shards, only } => {
-                self.scan(pattern, only, cursor, count, shards, now, out)
+                self.scan(pattern, only, cursor, count, shards as usize, now, out)
             }
             Op::Type(key) => replies::status(out, self.live(key, now).map_or("none", |e| e.value.type_name())),
             Op::Strlen(key) => match self.live(key, now).map(Entry::text) {

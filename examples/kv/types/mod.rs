@@ -228,6 +228,34 @@ impl Command {
         Command::ALL.iter().position(|&c| c == self).expect("every command is in ALL") as u64
     }
 
+    /// Whether its reply is an integer, a status, a nil, a score or one of the types' short
+    /// errors, never an element: within `op::SMALL_REPLY`, so a pipeline of them forwarded
+    /// is counted at that, not at a guess (`pipeline.rs`), and runs whole.
+    pub fn small_reply(self) -> bool {
+        use Command::*;
+        matches!(
+            self,
+            Hset | Hmset
+                | Hdel
+                | Hlen
+                | Hexists
+                | Hincrby
+                | Hsetnx
+                | Hstrlen
+                | Lpush
+                | Rpush
+                | Llen
+                | Sadd
+                | Srem
+                | Sismember
+                | Scard
+                | Zadd
+                | Zscore
+                | Zcard
+                | Zrem
+        )
+    }
+
     /// Whether a call with `argc` arguments after the name has as many as Redis wants.
     pub fn arity_ok(self, argc: usize) -> bool {
         let words = argc as i64 + 1;
@@ -358,6 +386,31 @@ mod tests {
         assert!(Command::named(b"get").is_none());
         assert!(Command::Hset.arity_ok(3) && !Command::Hset.arity_ok(2) && Command::Hset.arity_ok(5));
         assert!(Command::Hget.arity_ok(2) && !Command::Hget.arity_ok(3));
+    }
+
+    /// The commands that claim a small reply give one, on a key of their type, of another,
+    /// and on none, with numbers as long as they get.
+    #[test]
+    fn small_replies_are_small() {
+        use super::super::op::SMALL_REPLY;
+        let min = i64::MIN.to_string();
+        let score = "-1.2345678901234567e-308";
+        let fills = ["hset k f 1", "rpush k a", "sadd k a", &format!("zadd k {score} m")];
+        for command in Command::ALL.iter().filter(|c| c.small_reply()) {
+            let name = command.name();
+            let words = match command {
+                Command::Hincrby => format!("{name} k f {min}"),
+                Command::Zadd => format!("{name} k incr {score} m"),
+                Command::Hset | Command::Hmset | Command::Hsetnx => format!("{name} k f v"),
+                _ => format!("{name} k m"),
+            };
+            for fill in fills.iter().map(|f| Some(*f)).chain([None]) {
+                let mut key = tests_support::Run::default();
+                fill.map(|f| key.run(f));
+                let reply = key.run(&words);
+                assert!(reply.len() <= SMALL_REPLY, "{words} after {fill:?}: {reply}");
+            }
+        }
     }
 
     #[test]
