@@ -117,13 +117,19 @@ fn cut_zeros(text: &str) -> &str {
     }
 }
 
-/// A score as Redis reads one (`strtod`, the whole text; NaN refused).
+/// A score as Redis reads one (`strtod`, the whole text): NaN refused, and what `strtod`
+/// reports out of range, a finite text past the largest double or one so small it reads as
+/// zero (a subnormal is taken). Hexadecimal (`0x10`), which `strtod` takes, is not.
 fn parse_score(text: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(text).ok()?;
     if text.starts_with(|c: char| c.is_ascii_whitespace()) {
         return None;
     }
-    text.parse::<f64>().ok().filter(|s| !s.is_nan())
+    let score = text.parse::<f64>().ok().filter(|s| !s.is_nan())?;
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    let overflow = score.is_infinite() && !text.to_ascii_lowercase().contains("inf");
+    let underflow = score == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    (!overflow && !underflow).then_some(score)
 }
 
 /// A score's reply: a bulk string of its text (RESP3: a double).
@@ -333,6 +339,7 @@ mod tests {
             (0.0, "0"),
             (100.0, "100"),
             (3.0e-300, "3.0000000000000002e-300"),
+            (1.5e-320, "1.4999833007740245e-320"),
         ];
         for (score, text) in cases {
             assert_eq!(score_text(score), text, "{score:e}");
@@ -360,7 +367,11 @@ mod tests {
         assert_eq!(key.run("zadd z gt ch 8 a"), ":1\r\n");
         assert_eq!(key.run("zadd z xx 1 new"), ":0\r\n");
         assert_eq!(key.run("zadd z 1 a 2"), format!("-{SYNTAX}\r\n"));
-        assert_eq!(key.run("zadd z nan a"), format!("-{NOT_A_FLOAT}\r\n"));
+        for refused in ["nan", "1e500", "-1e500", "1e-500", "1x"] {
+            assert_eq!(key.run(&format!("zadd z {refused} a")), format!("-{NOT_A_FLOAT}\r\n"), "{refused:?}");
+        }
+        assert_eq!(key.run("zadd z 0e10 zero -Infinity low"), ":2\r\n");
+        assert_eq!(key.run("zrem z zero low"), ":2\r\n");
         assert_eq!(key.run("zadd z nx xx 1 a"), "-ERR XX and NX options at the same time are not compatible\r\n");
         assert_eq!(key.run("zadd z incr 1 a 2 b"), "-ERR INCR option supports a single increment-element pair\r\n");
         assert_eq!(key.run("zadd z incr -inf c"), "-ERR resulting score is not a number (NaN)\r\n");
