@@ -9,7 +9,7 @@ use super::super::replies;
 use super::{integer, Command, Found, NOT_AN_INTEGER};
 
 /// One key's fields.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Hash {
     fields: HashMap<Vec<u8>, Vec<u8>>,
 }

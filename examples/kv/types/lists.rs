@@ -7,7 +7,7 @@ use super::super::replies;
 use super::{count, index_range, integer, Command, Found, NOT_AN_INTEGER};
 
 /// One key's elements, head first.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct List {
     elements: VecDeque<Vec<u8>>,
 }

@@ -30,7 +30,7 @@ pub use sorted_sets::SortedSet;
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// What a key holds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Value {
     /// A string: first, so the common case is the niche-free layout.
     Str(Vec<u8>),

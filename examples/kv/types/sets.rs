@@ -14,15 +14,9 @@ use super::{count, Command, Found, SYNTAX};
 const RANDOM_TRIES: usize = 64;
 
 /// One key's members.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Set {
     members: HashTable<Vec<u8>>,
-}
-
-impl PartialEq for Set {
-    fn eq(&self, other: &Set) -> bool {
-        self.members.len() == other.members.len() && self.members.iter().all(|m| other.contains(m))
-    }
 }
 
 impl Set {

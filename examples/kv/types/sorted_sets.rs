@@ -38,7 +38,7 @@ impl Ord for Score {
 }
 
 /// One key's members and their scores.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct SortedSet {
     ordered: BTreeSet<(Score, Vec<u8>)>,
     scores: HashMap<Vec<u8>, f64>,
