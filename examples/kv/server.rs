@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 87] = [
+pub const COMMANDS: [&str; 96] = [
     "append",
     "auth",
     "client",
@@ -33,6 +33,7 @@ pub const COMMANDS: [&str; 87] = [
     "hget",
     "hgetall",
     "hincrby",
+    "hincrbyfloat",
     "hkeys",
     "hlen",
     "hmget",
@@ -51,6 +52,9 @@ pub const COMMANDS: [&str; 87] = [
     "lpop",
     "lpush",
     "lrange",
+    "lrem",
+    "lset",
+    "ltrim",
     "memory",
     "mget",
     "mset",
@@ -79,6 +83,7 @@ pub const COMMANDS: [&str; 87] = [
     "sismember",
     "smembers",
     "spop",
+    "srandmember",
     "srem",
     "strlen",
     "substr",
@@ -89,10 +94,14 @@ pub const COMMANDS: [&str; 87] = [
     "unlink",
     "zadd",
     "zcard",
+    "zincrby",
     "zpopmax",
     "zpopmin",
     "zrange",
+    "zrank",
     "zrem",
+    "zrevrange",
+    "zrevrank",
     "zscore",
 ];
 

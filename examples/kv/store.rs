@@ -286,7 +286,7 @@ impl Store {
             }
             None => types::run(command, &args, None, out),
         };
-        if let Some(value) = created {
+        if let Some(value) = created.filter(|v| !v.is_empty_collection()) {
             self.insert_entry(key.hash, Entry { key: key.bytes.to_vec(), value, expires: None });
         }
     }

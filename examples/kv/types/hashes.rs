@@ -1,11 +1,13 @@
 //! Hashes (fields and their values under one key): HSET, HMSET, HGET, HMGET, HGETALL, HDEL,
-//! HLEN, HEXISTS, HKEYS, HVALS, HINCRBY, HSETNX and HSTRLEN, answered as redis-server 7.0
-//! answers them. Fields come in no particular order (Redis' own order is its table's, once
+//! HLEN, HEXISTS, HKEYS, HVALS, HINCRBY, HINCRBYFLOAT (Redis' `long double` arithmetic,
+//! `float.rs`), HSETNX and HSTRLEN, answered as redis-server 7.0 answers them. Fields come in no particular order (Redis' own order is its table's, once
 //! a hash is past a few fields).
 
 use std::collections::HashMap;
 
-use super::super::replies;
+use rustc_apfloat::Float;
+
+use super::super::{float, replies};
 use super::{integer, Command, Found, NOT_AN_INTEGER};
 
 /// One key's fields.
@@ -69,6 +71,18 @@ pub fn run(command: Command, args: &[&[u8]], found: Found<'_, Hash>, out: &mut V
         },
         _ => 0,
     };
+    let by_float = match command {
+        Hincrbyfloat => match float::parse(args[1]) {
+            Some(by) if !by.is_infinite() => Some(by),
+            refused => {
+                let text =
+                    if refused.is_some() { "ERR value is NaN or Infinity" } else { "ERR value is not a valid float" };
+                replies::error(out, text);
+                return None;
+            }
+        },
+        _ => None,
+    };
     let Ok(hash) = found.mine(out) else { return None };
     match (command, hash) {
         (Hset | Hmset, hash) => {
@@ -110,6 +124,22 @@ pub fn run(command: Command, args: &[&[u8]], found: Found<'_, Hash>, out: &mut V
             };
             hash.set(&[args[0], next.to_string().as_bytes()]);
             replies::int(out, next);
+            fresh
+        }
+        (Hincrbyfloat, hash) => {
+            let by = by_float.expect("read above");
+            let mut fresh = None;
+            let hash = hash.unwrap_or_else(|| fresh.insert(Hash::default()));
+            let Some(current) = float::parse(hash.fields.get(args[0]).map_or(&b"0"[..], Vec::as_slice)) else {
+                replies::error(out, "ERR hash value is not a float");
+                return None;
+            };
+            let Some(sum) = float::add(current, by) else {
+                replies::error(out, "ERR increment would produce NaN or Infinity");
+                return None;
+            };
+            hash.set(&[args[0], sum.as_bytes()]);
+            replies::bulk(out, sum.as_bytes());
             fresh
         }
         (Hget, hash) => {
@@ -199,7 +229,12 @@ mod tests {
         assert_eq!(key.run(&format!("hincrby h a {}", i64::MAX)), "-ERR increment or decrement would overflow\r\n");
         assert_eq!(key.run("hset h s abc"), ":1\r\n");
         assert_eq!(key.run("hincrby h s 1"), "-ERR hash value is not an integer\r\n");
-        assert_eq!(key.run("hdel h a n s x"), ":3\r\n");
+        assert_eq!(key.run("hincrbyfloat h f 10.5"), "$4\r\n10.5\r\n");
+        assert_eq!(key.run("hincrbyfloat h f 0.1"), "$4\r\n10.6\r\n", "long double, as Redis adds");
+        assert_eq!(key.run("hincrbyfloat h f inf"), "-ERR value is NaN or Infinity\r\n");
+        assert_eq!(key.run("hincrbyfloat h f x"), "-ERR value is not a valid float\r\n");
+        assert_eq!(key.run("hincrbyfloat h s 1"), "-ERR hash value is not a float\r\n");
+        assert_eq!(key.run("hdel h a n s x f"), ":4\r\n");
         assert!(key.value.is_none(), "the last field gone, the key with it");
         assert_eq!(key.run("hgetall h"), "*0\r\n");
         assert_eq!(key.run("hdel h a"), ":0\r\n");

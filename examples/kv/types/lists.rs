@@ -1,5 +1,6 @@
-//! Lists: LPUSH, RPUSH, LPOP, RPOP (with a count, Redis 6.2's), LLEN, LRANGE and LINDEX,
-//! answered as redis-server 7.0 answers them, on a `VecDeque` (both ends O(1)).
+//! Lists: LPUSH, RPUSH, LPOP, RPOP (with a count, Redis 6.2's), LLEN, LRANGE, LINDEX, LSET,
+//! LTRIM and LREM, answered as redis-server 7.0 answers them, on a `VecDeque` (both ends
+//! O(1)).
 
 use std::collections::VecDeque;
 
@@ -87,7 +88,79 @@ pub fn run(command: Command, args: &[&[u8]], found: Found<'_, List>, out: &mut V
             }
             None
         }
+        Lset => {
+            set(args, found, out);
+            None
+        }
+        Ltrim => {
+            let (Some(start), Some(end)) = (integer(args[0]), integer(args[1])) else {
+                replies::error(out, NOT_AN_INTEGER);
+                return None;
+            };
+            if let Ok(list) = found.mine(out) {
+                if let Some(list) = list {
+                    let keep = index_range(list.elements.len(), start, end);
+                    list.elements.truncate(keep.end);
+                    list.elements.drain(..keep.start);
+                }
+                replies::ok(out);
+            }
+            None
+        }
+        Lrem => {
+            let Some(count) = integer(args[0]) else {
+                replies::error(out, NOT_AN_INTEGER);
+                return None;
+            };
+            if let Ok(list) = found.mine(out) {
+                let removed = list.map_or(0, |list| list.remove(args[1], count));
+                replies::int(out, removed as i64);
+            }
+            None
+        }
         _ => unreachable!("{command:?} is no list command"),
+    }
+}
+
+/// LSET: the key looked up first (no key is an error), then the index read.
+fn set(args: &[&[u8]], found: Found<'_, List>, out: &mut Vec<u8>) {
+    let list = match found.mine(out) {
+        Ok(Some(list)) => list,
+        Ok(None) => return replies::error(out, "ERR no such key"),
+        Err(()) => return,
+    };
+    let Some(index) = integer(args[0]) else { return replies::error(out, NOT_AN_INTEGER) };
+    let len = list.elements.len() as i64;
+    let at = if index < 0 { len + index } else { index };
+    match usize::try_from(at).ok().and_then(|at| list.elements.get_mut(at)) {
+        Some(element) => {
+            element.clear();
+            element.extend_from_slice(args[1]);
+            replies::ok(out);
+        }
+        None => replies::error(out, "ERR index out of range"),
+    }
+}
+
+impl List {
+    /// LREM: removes the elements equal to `element`, the first `count` from the head (a
+    /// negative count: from the tail; 0: all of them); how many.
+    fn remove(&mut self, element: &[u8], count: i64) -> usize {
+        let limit = if count == 0 { usize::MAX } else { usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX) };
+        let from_tail = count < 0;
+        if from_tail {
+            self.elements.make_contiguous().reverse();
+        }
+        let mut removed = 0;
+        self.elements.retain(|e| {
+            let drop = removed < limit && e == element;
+            removed += usize::from(drop);
+            !drop
+        });
+        if from_tail {
+            self.elements.make_contiguous().reverse();
+        }
+        removed
     }
 }
 
@@ -155,6 +228,28 @@ mod tests {
     }
 
     #[test]
+    fn lset_ltrim_and_lrem_answer_as_redis_does() {
+        let mut key = Run::default();
+        assert_eq!(key.run("lset l 0 x"), "-ERR no such key\r\n");
+        assert_eq!(key.run("lset l x y"), "-ERR no such key\r\n", "the key looked up first");
+        assert_eq!(key.run("rpush l a b c a b a"), ":6\r\n");
+        assert_eq!(key.run("lset l x y"), format!("-{NOT_AN_INTEGER}\r\n"));
+        assert_eq!(key.run("lset l 9 y"), "-ERR index out of range\r\n");
+        assert_eq!(key.run("lset l -1 z"), "+OK\r\n");
+        assert_eq!(key.run("lrem l x a"), format!("-{NOT_AN_INTEGER}\r\n"));
+        assert_eq!(key.run("lrem l -1 a"), ":1\r\n", "the last a");
+        assert_eq!(key.run("lrange l 0 -1"), "*5\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\nz\r\n");
+        assert_eq!(key.run("lrem l 0 a"), ":1\r\n");
+        assert_eq!(key.run("lrem l 1 b"), ":1\r\n", "the first b");
+        assert_eq!(key.run("ltrim l 1 -1"), "+OK\r\n");
+        assert_eq!(key.run("lrange l 0 -1"), "*2\r\n$1\r\nb\r\n$1\r\nz\r\n");
+        assert_eq!(key.run("ltrim l 5 1"), "+OK\r\n");
+        assert!(key.value.is_none(), "trimmed to nothing: gone");
+        assert_eq!(key.run("ltrim l 0 1"), "+OK\r\n");
+        assert_eq!(key.run("lrem l 1 a"), ":0\r\n");
+    }
+
+    #[test]
     fn a_string_is_wrongtype_after_the_numbers_are_read() {
         let mut key = Run::string();
         let wrong = format!("-{WRONGTYPE}\r\n");
@@ -164,5 +259,9 @@ mod tests {
         assert_eq!(key.run("lrange l x 1"), format!("-{NOT_AN_INTEGER}\r\n"));
         assert_eq!(key.run("lindex l x"), wrong);
         assert_eq!(key.run("llen l"), wrong);
+        assert_eq!(key.run("lset l x y"), wrong);
+        assert_eq!(key.run("ltrim l x 1"), format!("-{NOT_AN_INTEGER}\r\n"));
+        assert_eq!(key.run("lrem l x a"), format!("-{NOT_AN_INTEGER}\r\n"));
+        assert_eq!(key.run("lrem l 1 a"), wrong);
     }
 }

@@ -128,25 +128,27 @@ pub fn run(command: Command, args: &[&[u8]], found: Option<&mut Value>, out: &mu
             }
         };
     }
-    use Command::*;
-    match command {
-        Hset | Hmset | Hget | Hmget | Hgetall | Hdel | Hlen | Hexists | Hkeys | Hvals | Hincrby | Hsetnx | Hstrlen => {
-            hashes::run(command, args, found!(Hash), out).map(|h| Value::Hash(Box::new(h)))
-        }
-        Lpush | Rpush | Lpop | Rpop | Llen | Lrange | Lindex => {
-            lists::run(command, args, found!(List), out).map(|l| Value::List(Box::new(l)))
-        }
-        Sadd | Srem | Smembers | Sismember | Scard | Spop => {
-            sets::run(command, args, found!(Set), out).map(|s| Value::Set(Box::new(s)))
-        }
-        Zadd | Zscore | Zcard | Zrem | Zrange | Zpopmin | Zpopmax => {
+    match command.family() {
+        Family::Hash => hashes::run(command, args, found!(Hash), out).map(|h| Value::Hash(Box::new(h))),
+        Family::List => lists::run(command, args, found!(List), out).map(|l| Value::List(Box::new(l))),
+        Family::Set => sets::run(command, args, found!(Set), out).map(|s| Value::Set(Box::new(s))),
+        Family::SortedSet => {
             sorted_sets::run(command, args, found!(SortedSet), out).map(|z| Value::SortedSet(Box::new(z)))
         }
     }
 }
 
+/// The type a command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Hash,
+    List,
+    Set,
+    SortedSet,
+}
+
 macro_rules! commands {
-    ($($variant:ident $name:literal $arity:literal,)*) => {
+    ($($variant:ident $name:literal $arity:literal $family:ident,)*) => {
         /// A command on a collection. Its number (its place in [`Command::ALL`]) is what
         /// travels in a forwarded operation.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,44 +174,60 @@ macro_rules! commands {
                     $(Command::$variant => $arity,)*
                 }
             }
+
+            /// The type it works on.
+            fn family(self) -> Family {
+                match self {
+                    $(Command::$variant => Family::$family,)*
+                }
+            }
         }
     };
 }
 
 commands! {
-    Hset "hset" -4,
-    Hmset "hmset" -4,
-    Hget "hget" 3,
-    Hmget "hmget" -3,
-    Hgetall "hgetall" 2,
-    Hdel "hdel" -3,
-    Hlen "hlen" 2,
-    Hexists "hexists" 3,
-    Hkeys "hkeys" 2,
-    Hvals "hvals" 2,
-    Hincrby "hincrby" 4,
-    Hsetnx "hsetnx" 4,
-    Hstrlen "hstrlen" 3,
-    Lpush "lpush" -3,
-    Rpush "rpush" -3,
-    Lpop "lpop" -2,
-    Rpop "rpop" -2,
-    Llen "llen" 2,
-    Lrange "lrange" 4,
-    Lindex "lindex" 3,
-    Sadd "sadd" -3,
-    Srem "srem" -3,
-    Smembers "smembers" 2,
-    Sismember "sismember" 3,
-    Scard "scard" 2,
-    Spop "spop" -2,
-    Zadd "zadd" -4,
-    Zscore "zscore" 3,
-    Zcard "zcard" 2,
-    Zrem "zrem" -3,
-    Zrange "zrange" -4,
-    Zpopmin "zpopmin" -2,
-    Zpopmax "zpopmax" -2,
+    Hset "hset" -4 Hash,
+    Hmset "hmset" -4 Hash,
+    Hget "hget" 3 Hash,
+    Hmget "hmget" -3 Hash,
+    Hgetall "hgetall" 2 Hash,
+    Hdel "hdel" -3 Hash,
+    Hlen "hlen" 2 Hash,
+    Hexists "hexists" 3 Hash,
+    Hkeys "hkeys" 2 Hash,
+    Hvals "hvals" 2 Hash,
+    Hincrby "hincrby" 4 Hash,
+    Hincrbyfloat "hincrbyfloat" 4 Hash,
+    Hsetnx "hsetnx" 4 Hash,
+    Hstrlen "hstrlen" 3 Hash,
+    Lpush "lpush" -3 List,
+    Rpush "rpush" -3 List,
+    Lpop "lpop" -2 List,
+    Rpop "rpop" -2 List,
+    Llen "llen" 2 List,
+    Lrange "lrange" 4 List,
+    Lindex "lindex" 3 List,
+    Lset "lset" 4 List,
+    Ltrim "ltrim" 4 List,
+    Lrem "lrem" 4 List,
+    Sadd "sadd" -3 Set,
+    Srem "srem" -3 Set,
+    Smembers "smembers" 2 Set,
+    Sismember "sismember" 3 Set,
+    Scard "scard" 2 Set,
+    Spop "spop" -2 Set,
+    Srandmember "srandmember" -2 Set,
+    Zadd "zadd" -4 SortedSet,
+    Zincrby "zincrby" 4 SortedSet,
+    Zscore "zscore" 3 SortedSet,
+    Zcard "zcard" 2 SortedSet,
+    Zrem "zrem" -3 SortedSet,
+    Zrange "zrange" -4 SortedSet,
+    Zrevrange "zrevrange" -4 SortedSet,
+    Zrank "zrank" 3 SortedSet,
+    Zrevrank "zrevrank" 3 SortedSet,
+    Zpopmin "zpopmin" -2 SortedSet,
+    Zpopmax "zpopmax" -2 SortedSet,
 }
 
 impl Command {
@@ -245,11 +263,17 @@ impl Command {
                 | Lpush
                 | Rpush
                 | Llen
+                | Lset
+                | Ltrim
+                | Lrem
                 | Sadd
                 | Srem
                 | Sismember
                 | Scard
                 | Zadd
+                | Zincrby
+                | Zrank
+                | Zrevrank
                 | Zscore
                 | Zcard
                 | Zrem
@@ -401,6 +425,8 @@ mod tests {
             let words = match command {
                 Command::Hincrby => format!("{name} k f {min}"),
                 Command::Zadd => format!("{name} k incr {score} m"),
+                Command::Zincrby => format!("{name} k {score} m"),
+                Command::Lset | Command::Ltrim | Command::Lrem => format!("{name} k {min} m"),
                 Command::Hset | Command::Hmset | Command::Hsetnx => format!("{name} k f v"),
                 _ => format!("{name} k m"),
             };

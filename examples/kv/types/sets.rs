@@ -1,5 +1,6 @@
-//! Sets: SADD, SREM, SMEMBERS, SISMEMBER, SCARD and SPOP (a random member, or with a count
-//! that many distinct ones), answered as redis-server 7.0 answers them. A hashbrown table of
+//! Sets: SADD, SREM, SMEMBERS, SISMEMBER, SCARD, SPOP (a random member, or with a count
+//! that many distinct ones) and SRANDMEMBER (likewise without removing them; a negative
+//! count: that many, repeats allowed), answered as redis-server 7.0 answers them. A hashbrown table of
 //! the members hashed with the keys' keyed hash (`hash.rs`: members are client-chosen too),
 //! so that SPOP can pick a random bucket, as RANDOMKEY picks a key (`store.rs`).
 
@@ -8,10 +9,15 @@ use hashbrown::HashTable;
 use super::super::hash::hash;
 use super::super::replies;
 use super::super::store::random_below;
-use super::{count, Command, Found, SYNTAX};
+use super::{count, integer, Command, Found, NOT_AN_INTEGER, SYNTAX};
 
 /// Random buckets SPOP looks in for a member before it walks the table.
 const RANDOM_TRIES: usize = 64;
+
+/// The most members SRANDMEMBER answers with: a negative count asks for that many, repeats
+/// allowed, whatever the set's size, and a client asking for 2^62 would take the server's
+/// memory (Redis would try). Past it, a range error.
+const MOST_RANDOM: u64 = 1 << 24;
 
 /// One key's members.
 #[derive(Debug, Default)]
@@ -50,20 +56,42 @@ impl Set {
         self.members.find_entry(hash(member), |m| m == member).map(|entry| entry.remove()).is_ok()
     }
 
-    /// Removes a member picked at random, each as likely as any other (a random bucket
-    /// holding one is a fair pick); `None` if empty.
-    fn pop_random(&mut self) -> Option<Vec<u8>> {
+    /// The bucket of a member picked at random, each as likely as any other (a random
+    /// bucket holding one is a fair pick); `None` if empty.
+    fn random_bucket(&self) -> Option<usize> {
         let buckets = self.members.num_buckets();
         let sampled =
             (0..RANDOM_TRIES).map(|_| random_below(buckets)).find(|&at| self.members.get_bucket(at).is_some());
-        let at = match sampled {
-            Some(at) => at,
+        match sampled {
+            Some(at) => Some(at),
             None => {
                 let nth = random_below(self.members.len());
-                (0..buckets).filter(|&at| self.members.get_bucket(at).is_some()).nth(nth)?
+                (0..buckets).filter(|&at| self.members.get_bucket(at).is_some()).nth(nth)
             }
-        };
+        }
+    }
+
+    /// Removes a member picked at random; `None` if empty.
+    fn pop_random(&mut self) -> Option<Vec<u8>> {
+        let at = self.random_bucket()?;
         Some(self.members.get_bucket_entry(at).ok()?.remove().0)
+    }
+
+    /// A member picked at random; `None` if empty.
+    fn random(&self) -> Option<&Vec<u8>> {
+        self.members.get_bucket(self.random_bucket()?)
+    }
+
+    /// `count` distinct members picked at random (all of them if it has no more).
+    fn distinct_random(&self, count: usize) -> Vec<&Vec<u8>> {
+        let mut all: Vec<&Vec<u8>> = self.members.iter().collect();
+        let count = count.min(all.len());
+        for at in 0..count {
+            let pick = at + random_below(all.len() - at);
+            all.swap(at, pick);
+        }
+        all.truncate(count);
+        all
     }
 }
 
@@ -71,9 +99,10 @@ impl Set {
 /// the command made one.
 pub fn run(command: Command, args: &[&[u8]], found: Found<'_, Set>, out: &mut Vec<u8>) -> Option<Set> {
     use Command::*;
-    if command == Spop {
-        spop(args, found, out);
-        return None;
+    match command {
+        Spop => return spop(args, found, out),
+        Srandmember => return srandmember(args, found, out),
+        _ => {}
     }
     let Ok(set) = found.mine(out) else { return None };
     match (command, set) {
@@ -102,12 +131,13 @@ pub fn run(command: Command, args: &[&[u8]], found: Found<'_, Set>, out: &mut Ve
 
 /// SPOP: without a count, one member or nil; with one (read before the key is looked up),
 /// a set of up to that many, empty for no key.
-fn spop(args: &[&[u8]], found: Found<'_, Set>, out: &mut Vec<u8>) {
+fn spop(args: &[&[u8]], found: Found<'_, Set>, out: &mut Vec<u8>) -> Option<Set> {
     if args.len() > 1 {
-        return replies::error(out, SYNTAX);
+        replies::error(out, SYNTAX);
+        return None;
     }
-    let Ok(count) = count(args.first(), out) else { return };
-    let Ok(set) = found.mine(out) else { return };
+    let Ok(count) = count(args.first(), out) else { return None };
+    let Ok(set) = found.mine(out) else { return None };
     match (count, set) {
         (None, set) => match set.and_then(Set::pop_random) {
             Some(member) => replies::bulk(out, &member),
@@ -120,6 +150,51 @@ fn spop(args: &[&[u8]], found: Found<'_, Set>, out: &mut Vec<u8>) {
             popped.iter().for_each(|member| replies::bulk(out, member));
         }
     }
+    None
+}
+
+/// SRANDMEMBER: without a count, a member or nil; with one (read first), an array: of up to
+/// that many distinct members, or for a negative count that many, repeats allowed; empty
+/// for no key.
+fn srandmember(args: &[&[u8]], found: Found<'_, Set>, out: &mut Vec<u8>) -> Option<Set> {
+    let count = match args {
+        [] => None,
+        [count] => match integer(count) {
+            Some(n) if n.unsigned_abs() <= MOST_RANDOM => Some(n),
+            Some(_) => {
+                replies::error(out, "ERR value is out of range");
+                return None;
+            }
+            None => {
+                replies::error(out, NOT_AN_INTEGER);
+                return None;
+            }
+        },
+        _ => {
+            replies::error(out, SYNTAX);
+            return None;
+        }
+    };
+    let Ok(set) = found.mine(out) else { return None };
+    match (count, set) {
+        (None, set) => match set.and_then(|s| s.random()) {
+            Some(member) => replies::bulk(out, member),
+            None => replies::nil(out),
+        },
+        (Some(_), None) => replies::array(out, 0),
+        (Some(n), Some(set)) if n < 0 => {
+            replies::array(out, n.unsigned_abs() as usize);
+            for _ in 0..n.unsigned_abs() {
+                replies::bulk(out, set.random().expect("a set is never empty"));
+            }
+        }
+        (Some(n), Some(set)) => {
+            let picked = set.distinct_random(n as usize);
+            replies::array(out, picked.len());
+            picked.iter().for_each(|member| replies::bulk(out, member));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -165,6 +240,25 @@ mod tests {
         assert_eq!(seen.len(), 4, "{seen:?}");
         // 500 expected each; within 5 standard deviations (19).
         assert!(seen.values().all(|&n| (400..=600).contains(&n)), "uneven: {seen:?}");
+    }
+
+    #[test]
+    fn srandmember_picks_without_removing() {
+        let mut key = Run::default();
+        assert_eq!(key.run("srandmember s"), "$-1\r\n");
+        assert_eq!(key.run("srandmember s 2"), "*0\r\n");
+        assert_eq!(key.run("srandmember s x"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(key.run("srandmember s 1 2"), format!("-{SYNTAX}\r\n"));
+        assert_eq!(key.run("sadd s a b c"), ":3\r\n");
+        let one = key.run("srandmember s");
+        assert!(["a", "b", "c"].iter().any(|m| one == format!("$1\r\n{m}\r\n")), "{one}");
+        let two = key.run("srandmember s 2");
+        assert!(two.starts_with("*2\r\n") && two.matches("$1\r\n").count() == 2, "{two}");
+        assert_ne!(two.split("\r\n").nth(2), two.split("\r\n").nth(4), "distinct: {two}");
+        assert_eq!(key.run("srandmember s 10").matches("$1\r\n").count(), 3, "all, once each");
+        assert_eq!(key.run("srandmember s -10").matches("$1\r\n").count(), 10, "repeats allowed");
+        assert_eq!(key.run("srandmember s 0"), "*0\r\n");
+        assert_eq!(key.run("scard s"), ":3\r\n", "nothing removed");
     }
 
     #[test]

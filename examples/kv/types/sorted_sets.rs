@@ -1,6 +1,6 @@
-//! Sorted sets: ZADD (NX, XX, GT, LT, CH, INCR), ZSCORE, ZCARD, ZREM, ZRANGE by index (REV,
-//! WITHSCORES; not BYSCORE, BYLEX or LIMIT), ZPOPMIN and ZPOPMAX, answered as redis-server
-//! 7.0 answers them. Members are ordered by score, then by their bytes, as Redis orders
+//! Sorted sets: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANGE by
+//! index (REV, WITHSCORES; not BYSCORE, BYLEX or LIMIT), ZREVRANGE, ZRANK, ZREVRANK, ZPOPMIN
+//! and ZPOPMAX, answered as redis-server 7.0 answers them. Members are ordered by score, then by their bytes, as Redis orders
 //! them: a `BTreeSet` of (score, member), and a map from member to score for the lookups.
 //! Scores are written as Redis 7.0 writes them, C's `%.17g` ([`score_text`]).
 
@@ -85,6 +85,12 @@ impl SortedSet {
         }
     }
 
+    /// `member`'s place from the lowest score, if it is one: O(n), the tree keeps no counts.
+    fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = *self.scores.get(member)?;
+        Some(self.ordered.range(..(Score(score), member.to_vec())).count())
+    }
+
     /// Removes and gives the lowest (`min`) or highest member and its score.
     fn pop(&mut self, min: bool) -> Option<(Score, Vec<u8>)> {
         let popped = if min { self.ordered.pop_first() } else { self.ordered.pop_last() }?;
@@ -143,7 +149,9 @@ pub fn run(command: Command, args: &[&[u8]], found: Found<'_, SortedSet>, out: &
     use Command::*;
     match command {
         Zadd => return zadd(args, found, out),
-        Zrange => zrange(args, found, out),
+        // ZADD INCR, as Redis runs it.
+        Zincrby => return zadd(&[b"incr", args[0], args[1]], found, out),
+        Zrange | Zrevrange => zrange(command == Zrevrange, args, found, out),
         Zpopmin | Zpopmax => zpop(command == Zpopmin, args, found, out),
         _ => {
             let Ok(zset) = found.mine(out) else { return None };
@@ -153,6 +161,10 @@ pub fn run(command: Command, args: &[&[u8]], found: Found<'_, SortedSet>, out: &
                     None => replies::nil(out),
                 },
                 Zcard => replies::int(out, zset.map_or(0, |z| z.scores.len()) as i64),
+                Zrank | Zrevrank => match zset.and_then(|z| Some((z.rank(args[0])?, z.scores.len()))) {
+                    Some((rank, len)) => replies::int(out, if command == Zrank { rank } else { len - 1 - rank } as i64),
+                    None => replies::nil(out),
+                },
                 Zrem => {
                     let removed = zset.map_or(0, |z| args.iter().filter(|m| z.remove(m)).count());
                     replies::int(out, removed as i64);
@@ -264,13 +276,15 @@ fn zadd(args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) -> Optio
     fresh.filter(|z| !z.is_empty())
 }
 
-/// ZRANGE by index: the options (REV, WITHSCORES), then the indexes, then the key.
-fn zrange(args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
-    let (mut rev, mut with_scores) = (false, false);
+/// ZRANGE by index and ZREVRANGE (`reverse`): the options (ZRANGE's REV, WITHSCORES), then
+/// the indexes, then the key.
+fn zrange(reverse: bool, args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
+    let (mut rev, mut with_scores) = (reverse, false);
     for option in &args[2..] {
         match option.to_ascii_lowercase().as_slice() {
-            b"rev" => rev = true,
             b"withscores" => with_scores = true,
+            _ if reverse => return replies::error(out, SYNTAX),
+            b"rev" => rev = true,
             b"byscore" | b"bylex" | b"limit" => {
                 return replies::error(out, "ERR ZRANGE BYSCORE, BYLEX and LIMIT are not supported by kv");
             }
@@ -388,6 +402,25 @@ mod tests {
         assert!(key.value.is_none(), "XX on no key makes none");
         assert_eq!(key.run("zadd z -0 m"), ":1\r\n");
         assert_eq!(key.run("zscore z m"), "$1\r\n0\r\n", "as Redis' small sorted sets keep -0");
+    }
+
+    #[test]
+    fn zincrby_zrank_and_zrevrange_answer_as_redis_does() {
+        let mut key = Run::default();
+        assert_eq!(key.run("zincrby z 2 a"), "$1\r\n2\r\n");
+        assert_eq!(key.run("zincrby z x a"), format!("-{NOT_A_FLOAT}\r\n"));
+        assert_eq!(key.run("zincrby z 0.5 a"), "$3\r\n2.5\r\n");
+        assert_eq!(key.run("zadd z 1 b 3 c"), ":2\r\n");
+        assert_eq!(key.run("zrank z a"), ":1\r\n");
+        assert_eq!(key.run("zrevrank z a"), ":1\r\n");
+        assert_eq!(key.run("zrank z c"), ":2\r\n");
+        assert_eq!(key.run("zrevrank z c"), ":0\r\n");
+        assert_eq!(key.run("zrank z x"), "$-1\r\n");
+        assert_eq!(key.run("zrevrange z 0 0 withscores"), "*2\r\n$1\r\nc\r\n$1\r\n3\r\n");
+        assert_eq!(key.run("zrevrange z 0 -1 rev"), format!("-{SYNTAX}\r\n"));
+        assert_eq!(key.run("zincrby z -inf c"), "$4\r\n-inf\r\n");
+        assert_eq!(key.run("zincrby z inf c"), "-ERR resulting score is not a number (NaN)\r\n");
+        assert_eq!(key.run("zrank z c"), ":0\r\n");
     }
 
     #[test]
