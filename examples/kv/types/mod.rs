@@ -9,7 +9,7 @@
 //! and its arguments after the key, packed ([`pack`]), run by the core that owns the key,
 //! which reads the arguments as redis-server does, in the order it does (most parse their
 //! numbers before looking the key up, so a bad count beats WRONGTYPE; a few look first).
-//! One operation for thirty-odd commands keeps `op.rs` and `store.rs` to their dispatch: an
+//! One operation for forty-odd commands keeps `op.rs` and `store.rs` to their dispatch: an
 //! `Op` variant each would add a tag, an encoding and a decoding per command, for commands
 //! that are not the hot path (their argument lists are copied once more, into the packed
 //! form, and the packed operation is allocated per request).
@@ -32,7 +32,7 @@ pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong
 /// What a key holds.
 #[derive(Debug)]
 pub enum Value {
-    /// A string: first, so the common case is the niche-free layout.
+    /// A string, unboxed: all that GET and SET touch.
     Str(Vec<u8>),
     Hash(Box<Hash>),
     List(Box<List>),
@@ -312,10 +312,8 @@ pub fn unpack(mut packed: &[u8]) -> Option<Vec<&[u8]>> {
     packed.is_empty().then_some(args)
 }
 
-/// Reads a count or index as Redis' `getLongFromObject` does (a C long: an i64 here).
-pub fn integer(text: &[u8]) -> Option<i64> {
-    super::resp::integer(text)
-}
+// Counts and indexes read as Redis' `getLongFromObject` reads them (a C long: an i64 here).
+use super::resp::integer;
 
 /// Redis' errors for numbers, shared by the types.
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
