@@ -292,6 +292,9 @@ impl<T> fmt::Debug for Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ringpoll_reactor::counting_waker::WakeCount;
+    use std::future::Future;
+    use std::pin::Pin;
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -342,6 +345,73 @@ mod tests {
             sum
         });
         assert_eq!(got, 1_999 * 2_000 / 2);
+    }
+
+    /// Drop-counted values, to see none lost, duplicated or leaked.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll<F: Future + Unpin>(f: &mut F, count: &Arc<WakeCount>) -> Poll<F::Output> {
+        Pin::new(f).poll(&mut Context::from_waker(&Waker::from(count.clone())))
+    }
+
+    #[test]
+    fn a_waiting_receiver_is_woken_once_per_wait_and_by_the_last_sender_going() {
+        let (tx, mut rx) = unbounded::<u32>();
+        let count = Arc::new(WakeCount::default());
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        assert_eq!(count.get(), 1, "a burst to a waiting receiver costs one wake");
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        let tx2 = tx.clone();
+        drop(tx);
+        assert_eq!(count.get(), 1, "a sender remains");
+        drop(tx2);
+        assert_eq!(count.get(), 2, "the last sender's drop wakes the receiver");
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn waiting_sends_get_room_in_order_pass_it_on_when_dropped_and_fail_on_close() {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let value = || Counted(dropped.clone());
+        let (tx, mut rx) = channel::<Counted>(1);
+        tx.try_send(value()).unwrap();
+        let counts: Vec<_> = (0..4).map(|_| Arc::new(WakeCount::default())).collect();
+        let mut sends: Vec<_> = (0..4).map(|_| Box::pin(tx.send(value()))).collect();
+        for (send, count) in sends.iter_mut().zip(&counts) {
+            assert!(poll(send, count).is_pending(), "the channel is full");
+        }
+        let woken = || counts.iter().map(|c| c.get()).collect::<Vec<_>>();
+
+        drop(rx.try_recv().unwrap());
+        assert_eq!(woken(), [1, 0, 0, 0], "room goes to the first to wait");
+        drop(sends.remove(0)); // cancelled after its wake, before its poll: its value goes
+        assert_eq!(woken(), [1, 1, 0, 0], "and is passed on");
+        assert_eq!(dropped.load(Ordering::SeqCst), 2);
+        assert!(matches!(poll(&mut sends[0], &counts[1]), Poll::Ready(Ok(()))));
+        drop(sends.remove(0));
+        assert_eq!(woken(), [1, 1, 0, 0], "a used grant is not passed on");
+
+        rx.close(); // the rest fail, with their values back
+        assert_eq!(woken(), [1, 1, 1, 1]);
+        for (send, count) in sends.iter_mut().zip(&counts[2..]) {
+            let Poll::Ready(Err(SendError(back))) = poll(send, count) else { panic!("closed") };
+            drop(back);
+        }
+        assert_eq!(dropped.load(Ordering::SeqCst), 4);
+        drop(rx); // the one queued goes with the receiver
+        assert_eq!(dropped.load(Ordering::SeqCst), 5, "every value dropped once");
     }
 
     #[test]

@@ -266,6 +266,58 @@ mod tests {
     }
 
     #[test]
+    fn a_send_while_the_receiver_changes_its_waker_is_not_lost() {
+        // The sender completes after the receiver looked at the state, before it took its
+        // old waker down: the old one is woken, the new one is left alone, the value is there.
+        let (tx, mut rx) = oneshot::<u32>();
+        let ((old, old_waker), (new, new_waker)) = (WakeCount::waker(), WakeCount::waker());
+        assert!(poll(&mut rx, &old).is_pending());
+        let seen = rx.shared.state.load(Acquire);
+        tx.send(5).unwrap();
+        assert!(!rx.register(&new_waker, seen), "the completion is seen when the waker comes down");
+        assert_eq!((old.get(), new.get()), (1, 0));
+        // SAFETY: both ends are on this thread and the sender is done.
+        let left = unsafe { &*rx.shared.waker.get() };
+        assert!(left.as_ref().is_some_and(|w| w.will_wake(&old_waker)), "the sender may be reading it: untouched");
+        assert_eq!(rx.try_recv(), Ok(5));
+
+        // The sender completes after the old waker came down, before the new one goes up: it
+        // wakes nobody, and the receiver sees the completion as it raises the new one.
+        let (tx, mut rx) = oneshot::<u32>();
+        assert!(poll(&mut rx, &old).is_pending());
+        let seen = rx.shared.state.fetch_and(!WAKER, AcqRel) & !WAKER; // register's first step
+        tx.send(6).unwrap();
+        assert!(!rx.register(&new_waker, seen), "the completion is seen when the waker goes up");
+        assert_eq!((old.get(), new.get()), (1, 0), "no wake: the receiver is running");
+        assert_eq!(poll(&mut rx, &new), Poll::Ready(Ok(6)));
+    }
+
+    #[test]
+    fn the_value_is_dropped_once_whichever_end_goes_first() {
+        let value = Arc::new(());
+        // Sent, then the receiver dropped unread: its drop drops the value.
+        let (tx, rx) = oneshot::<Arc<()>>();
+        tx.send(value.clone()).unwrap();
+        drop(rx);
+        assert_eq!(Arc::strong_count(&value), 1);
+        // The receiver dropped first: the send gives the value back, nothing stays inside.
+        let (tx, rx) = oneshot::<Arc<()>>();
+        drop(rx);
+        let back = tx.send(value.clone()).unwrap_err();
+        assert_eq!(Arc::strong_count(&value), 2);
+        drop(back);
+        assert_eq!(Arc::strong_count(&value), 1);
+        // Received, then both ends dropped: nothing dropped twice (a double drop of an `Arc`
+        // would underflow its count and abort here).
+        let (tx, mut rx) = oneshot::<Arc<()>>();
+        tx.send(value.clone()).unwrap();
+        let got = rx.try_recv().unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed), "taken once");
+        drop((got, rx));
+        assert_eq!(Arc::strong_count(&value), 1);
+    }
+
+    #[test]
     fn replies_across_threads_are_never_lost() {
         let (done, finished) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

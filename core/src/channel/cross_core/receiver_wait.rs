@@ -62,3 +62,48 @@ impl ReceiverWait {
         self.waker.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringpoll_reactor::counting_waker::WakeCount;
+
+    #[test]
+    fn a_parked_receiver_is_woken_once_per_park_and_only_while_parked() {
+        let wait = ReceiverWait::default();
+        let (count, waker) = WakeCount::waker();
+        let mut registered = None;
+        wait.notify(); // a send before the receiver looked: it finds the message itself
+        assert_eq!(count.get(), 0);
+
+        wait.park(&waker, &mut registered);
+        wait.notify();
+        wait.notify(); // a burst: the first send took the flag down
+        assert_eq!(count.get(), 1, "one wake per park");
+
+        wait.park(&waker, &mut registered);
+        wait.unpark(); // its second look found a message
+        wait.notify();
+        assert_eq!(count.get(), 1, "no wake for a receiver that is not waiting");
+
+        wait.park(&waker, &mut registered);
+        wait.forget(); // the receiver is gone with the flag up
+        wait.notify();
+        assert_eq!(count.get(), 1, "nobody left to wake");
+    }
+
+    #[test]
+    fn a_receiver_moved_to_another_task_is_woken_there_only() {
+        let wait = ReceiverWait::default();
+        let ((old, old_waker), (new, new_waker)) = (WakeCount::waker(), WakeCount::waker());
+        let mut registered = None;
+        wait.park(&old_waker, &mut registered);
+        // Its first task dropped the wait unwoken; the flag is still up when the next parks.
+        wait.park(&new_waker, &mut registered);
+        wait.notify();
+        assert_eq!((old.get(), new.get()), (0, 1));
+        wait.park(&new_waker, &mut registered); // the same waker: no lock, still woken
+        wait.notify();
+        assert_eq!((old.get(), new.get()), (0, 2));
+    }
+}

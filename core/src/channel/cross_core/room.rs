@@ -183,4 +183,51 @@ mod tests {
         drop(waits);
         assert_eq!(count.get(), 3, "nothing to pass on after a close");
     }
+
+    #[test]
+    fn room_granted_between_queueing_and_looking_is_used_or_passed_on() {
+        let room = Room::default();
+        let (a, b) = (Arc::new(WakeCount::default()), Arc::new(WakeCount::default()));
+        // The receiver takes a message (waking the first waiter, this one) after it queued and
+        // before it looks; another sender fills the room first, so the look finds none.
+        let mut granted = room.wait(|| {
+            room.notify_one();
+            false
+        });
+        assert!(poll(&mut granted, &a).is_pending());
+        assert_eq!(a.get(), 1, "woken by the grant");
+        let mut next = room.wait(|| false);
+        assert!(poll(&mut next, &b).is_pending());
+        drop(granted); // cancelled before the poll its wake asked for
+        assert_eq!(b.get(), 1, "the grant went on to the next waiter");
+        assert!(poll(&mut next, &b).is_ready());
+        drop(next);
+
+        // The same grant, with the room still there when it looks: used, not passed on.
+        let mut uses_it = room.wait(|| {
+            room.notify_one();
+            true
+        });
+        assert!(poll(&mut uses_it, &a).is_ready(), "room seen: no wait");
+        let mut behind = room.wait(|| false);
+        assert!(poll(&mut behind, &b).is_pending());
+        drop(uses_it);
+        assert_eq!(b.get(), 1, "the waiter behind was not woken: that grant was used");
+        assert!(poll(&mut behind, &b).is_pending());
+    }
+
+    #[test]
+    fn a_close_between_queueing_and_looking_is_seen() {
+        let room = Room::default();
+        let closed = Cell::new(false);
+        let count = Arc::new(WakeCount::default());
+        let mut wait = room.wait(|| {
+            closed.set(true);
+            room.notify_all(); // the receiver closes meanwhile
+            closed.get()
+        });
+        assert!(poll(&mut wait, &count).is_ready(), "the look sees the close");
+        drop(wait);
+        assert_eq!(room.waiting.load(Ordering::Relaxed), 0);
+    }
 }
