@@ -9,6 +9,7 @@ use super::replies::{self, Combine, Protocol};
 use super::resp::integer;
 use super::scan;
 use super::store::unix_now;
+use super::transaction::Control;
 use super::{range, server, session};
 
 /// What to do for one request.
@@ -31,6 +32,8 @@ pub enum Plan<'a> {
     Context,
     /// SHUTDOWN: the server stops, as on SIGTERM; the connection closes without a reply.
     Shutdown,
+    /// MULTI, EXEC, DISCARD or WATCH: the connection's transaction's (`transaction.rs`).
+    Transaction(Control),
 }
 
 /// Plans the request `args` (not empty) for a store sharded over `shards` cores; a reply
@@ -58,6 +61,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"getrange" | b"substr" | b"setrange" => argc == 3,
         b"rename" | b"renamenx" => argc == 2,
         b"randomkey" | b"time" => argc == 0,
+        b"multi" | b"discard" | b"unwatch" => argc == 0,
+        b"watch" => argc >= 1,
         _ => true,
     };
     if !arity_ok {
@@ -217,6 +222,12 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         }
         b"randomkey" => every_shard(shards, Op::RandomKey, Combine::AnyOne),
         b"hello" | b"client" | b"config" | b"command" => Plan::Context,
+        b"multi" => Plan::Transaction(Control::Multi),
+        b"exec" if argc > 0 => Plan::Transaction(Control::ExecWithArguments),
+        b"exec" => Plan::Transaction(Control::Exec),
+        b"discard" => Plan::Transaction(Control::Discard),
+        b"watch" => Plan::Transaction(Control::Watch),
+        b"unwatch" => answer(out, replies::ok),
         b"auth" => answer(out, |o| session::auth(args, o)),
         b"time" => answer(out, server::time),
         b"shutdown" => match server::shutdown_options(args) {

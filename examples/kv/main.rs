@@ -56,6 +56,7 @@ mod server;
 mod session;
 mod shard;
 mod store;
+mod transaction;
 
 use std::io;
 use std::net::SocketAddr;
