@@ -2834,3 +2834,24 @@ fn a_transaction_past_its_bound_is_refused_and_aborted() {
     assert_eq!(String::from_utf8_lossy(&got), want);
     writer.join().unwrap().unwrap();
 }
+
+/// A connection that kills itself inside EXEC gets the replies up to the kill's, as from
+/// redis-server 7.0.15 (the array cut short), then the close; the requests after the kill
+/// still run, there as here.
+#[test]
+fn a_connection_killing_itself_inside_exec_closes_after_the_kills_reply() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect(addr);
+    let [k0, k1] = one_key_per_core(&mut con, "suicide");
+    for core in 0..2 {
+        let _: () = con.del(&[&k0, &k1]).unwrap();
+        let (mut s, id) = raw_to_core(&rt, addr, core);
+        let input =
+            format!("MULTI\r\nCLIENT KILL ID {id} SKIPME no\r\nPING\r\nSET {k0} 1\r\nSET {k1} 1\r\nEXEC\r\nPING\r\n");
+        s.write_all(input.as_bytes()).unwrap();
+        closed_by_server(&mut s, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n:1\r\n");
+        let set: Vec<Option<String>> = con.mget(&[&k0, &k1]).unwrap();
+        assert_eq!(set, [Some("1".to_string()), Some("1".to_string())], "core {core}");
+    }
+}

@@ -466,21 +466,28 @@ impl Pipeline {
         replies::array(&mut self.out, count);
         let (mut args, mut decoded) = (Vec::new(), Vec::new());
         let mut decoded = Decoded::new(&mut decoded);
-        let (mut at, mut quit) = (0, false);
+        // Where the output stood when the connection killed itself (CLIENT KILL): as in Redis,
+        // the rest runs but its replies are not written, then the connection closes.
+        let mut killed_at = None;
+        let mut at = 0;
         self.in_exec = true;
         while at < queued.len() {
             let (used, end) = self.run_with(&queued[at..], shards, None, &mut args, &mut decoded);
             at += used;
             match end {
-                // CLIENT KILL of itself: as in Redis, the rest runs, then the connection closes.
-                End::Quit => quit = true,
+                End::Quit => _ = killed_at.get_or_insert((self.out.len(), self.holes.len())),
                 End::More | End::Owed | End::Malformed => break,
             }
         }
         self.in_exec = false;
         drop((args, decoded));
         self.transaction.recycle(queued);
-        quit.then_some(End::Quit)
+        let (out_len, holes) = killed_at?;
+        // The holes dropped are the requests' after the kill; their slots are still filled
+        // (`replies` waits for every slot), just not written.
+        self.out.truncate(out_len);
+        self.holes.truncate(holes);
+        Some(End::Quit)
     }
 
     /// Forwards `op` to `core`: the read's only request (`last` of the read, nothing owed
