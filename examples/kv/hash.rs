@@ -88,6 +88,10 @@ pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
 }
 
 /// The hash of `bytes`: the same on every core of the process, different from run to run.
+/// `#[inline]`: a copy in every codegen unit that hashes, so that where it is inlined does
+/// not hang on which unit the compiler put it in (adding the collection types once moved it
+/// out of the request path's unit, and a call cost GET and SET a few instructions each).
+#[inline]
 pub fn hash(bytes: &[u8]) -> u64 {
     static SEEDS: OnceLock<SeedableRandomState> = OnceLock::new();
     let mut hasher = SEEDS.get_or_init(SeedableRandomState::random).build_hasher();

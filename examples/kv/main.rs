@@ -20,7 +20,13 @@
 //! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16
 //! MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one shard only:
 //! `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`, share a shard:
-//! `hash.rs`), RANDOMKEY, TIME, CONFIG GET (a few parameters: `config.rs`), SET
+//! `hash.rs`), RANDOMKEY; hashes (HSET, HMSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS,
+//! HKEYS, HVALS, HINCRBY, HINCRBYFLOAT, HSETNX, HSTRLEN), lists (LPUSH, RPUSH, LPOP, RPOP,
+//! with counts, LLEN, LRANGE, LINDEX, LSET, LTRIM, LREM), sets (SADD, SREM, SMEMBERS,
+//! SISMEMBER, SCARD, SPOP, SRANDMEMBER) and sorted sets (ZADD with NX, XX, GT, LT, CH, INCR;
+//! ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANGE by index with REV and WITHSCORES, ZREVRANGE, ZRANK,
+//! ZREVRANK, ZPOPMIN, ZPOPMAX), run on the core that owns the key, WRONGTYPE both ways, an
+//! emptied collection's key deleted (`types/`); TIME, CONFIG GET (a few parameters: `config.rs`), SET
 //! (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and
 //! HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does), QUIT; what client libraries send
 //! on connecting: HELLO (`HELLO 3` switches the connection to RESP3, `HELLO 2` back:
@@ -62,6 +68,7 @@ mod session;
 mod shard;
 mod store;
 mod transaction;
+mod types;
 
 use std::io;
 use std::net::SocketAddr;

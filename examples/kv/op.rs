@@ -16,6 +16,7 @@ use super::hash::Key;
 use super::kill::Kill;
 use super::replies::Protocol;
 use super::scan::Cursor;
+use super::types::Command;
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +65,15 @@ pub enum Op<'a> {
     /// KEYS: this shard's live keys that match the pattern.
     Keys(&'a [u8]),
     /// One SCAN call on this shard (`scan.rs`): from `cursor`, up to `count` keys before
-    /// `pattern` filters them; the next cursor counts `shards` shards.
+    /// `pattern` (and TYPE, `only`: a `types::type_number`) filters them; the next cursor
+    /// counts `shards` shards: a u32 (as it travels), so that `only` fits in the 64 bytes
+    /// every `Op` takes (with a usize, every `Op`, GET's and SET's too, took 72).
     Scan {
         pattern: &'a [u8],
         cursor: Cursor,
         count: u64,
-        shards: usize,
+        shards: u32,
+        only: Option<u8>,
     },
     /// TYPE: `string` for a key, `none` for no key.
     Type(Key<'a>),
@@ -119,6 +123,17 @@ pub enum Op<'a> {
     },
     /// RANDOMKEY: one of the shard's live keys, nil if none.
     RandomKey,
+    /// MGET's part of one key: GET, but nil for a key holding a collection, where GET
+    /// answers WRONGTYPE.
+    GetString(Key<'a>),
+    /// A command on a collection (`types`): its arguments after the key, packed
+    /// (`types::pack`), run where the key lives. One operation for them all (see `types`
+    /// for why).
+    Typed {
+        key: Key<'a>,
+        command: Command,
+        args: &'a [u8],
+    },
 }
 
 /// The most a reply can take that is a status, an integer, a nil or one of the short errors
@@ -147,7 +162,10 @@ impl Op<'_> {
         match self {
             // A refusal is an error, however short the values are.
             Op::GetEx(_, Err(_)) => ReplySize::Small,
-            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) => ReplySize::Value,
+            Op::Get(_) | Op::GetDel(_) | Op::GetEx(..) | Op::GetString(_) => ReplySize::Value,
+            Op::Typed { command, .. } if command.small_reply() => ReplySize::Small,
+            // A collection's elements, or one of them: no record of their sizes is kept.
+            Op::Typed { .. } => ReplySize::Unbounded,
             Op::SetWith { how, .. } if how.reply == SetReply::Old => ReplySize::Value,
             // A float's text can take thousands of digits (1e4000 is written out in full).
             Op::GetRange { .. } => ReplySize::Value,
@@ -382,6 +400,9 @@ const KILL_LADDR: u8 = 2;
 const KILL_SKIP_ME: u8 = 4;
 /// CLIENT LIST: the ids asked for (if any: a flag says) as the value.
 const CLIENT_LIST: u8 = 30;
+const GET_STRING: u8 = 31;
+/// A collection command: its number as the number, its packed arguments as the value.
+const TYPED: u8 = 32;
 
 /// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it).
 const RESP3: u8 = 0x80;
@@ -432,9 +453,10 @@ impl<'a> Op<'a> {
                 (GETEX, kind, key, &[], ms)
             }
             Op::Keys(pattern) => (KEYS, 0, Key { bytes: pattern, hash: 0 }, &[], 0),
-            Op::Scan { pattern, cursor, count, shards } => {
+            Op::Scan { pattern, cursor, count, shards, only } => {
                 scan_value = scan_bytes(cursor, count, shards);
-                (SCAN, u8::from(cursor.restarted), Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
+                let flags = u8::from(cursor.restarted) | only.map_or(0, |t| t + 1) << 1;
+                (SCAN, flags, Key { bytes: pattern, hash: 0 }, &scan_value, cursor.position)
             }
             Op::Type(key) => (TYPE, 0, key, &[], 0),
             Op::Strlen(key) => (STRLEN, 0, key, &[], 0),
@@ -460,6 +482,8 @@ impl<'a> Op<'a> {
             }
             Op::ClientList(Listing::Every) => (CLIENT_LIST, 0, NO_KEY, &[], 0),
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
+            Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
+            Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
         };
         let mut head = [0; HEAD];
         head[0] = tag | if protocol == Protocol::Resp3 { RESP3 } else { 0 };
@@ -494,6 +518,8 @@ impl<'a> Op<'a> {
             }),
             CLIENT_LIST if flags == 0 => Op::ClientList(Listing::Every),
             CLIENT_LIST => Op::ClientList(Listing::Ids(value)),
+            GET_STRING => Op::GetString(key),
+            TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             _ => return None,
         })
     }
@@ -531,7 +557,7 @@ impl<'a> Op<'a> {
             GETDEL => Op::GetDel(key),
             GETEX => Op::GetEx(key, getex_from_bits(flags, number)?),
             KEYS => Op::Keys(key.bytes),
-            SCAN => scan_from_bytes(key.bytes, number, flags != 0, value)?,
+            SCAN => scan_from_bytes(key.bytes, number, flags, value)?,
             TYPE => Op::Type(key),
             STRLEN => Op::Strlen(key),
             APPEND => Op::Append { key, value },
@@ -552,24 +578,26 @@ impl<'a> Op<'a> {
 /// and the shards (u32), little-endian.
 const SCAN_BYTES: usize = 18;
 
-fn scan_bytes(cursor: Cursor, count: u64, shards: usize) -> [u8; SCAN_BYTES] {
+fn scan_bytes(cursor: Cursor, count: u64, shards: u32) -> [u8; SCAN_BYTES] {
     let mut bytes = [0; SCAN_BYTES];
     bytes[..4].copy_from_slice(&(cursor.shard as u32).to_le_bytes());
     bytes[4..6].copy_from_slice(&cursor.epoch.to_le_bytes());
     bytes[6..14].copy_from_slice(&count.to_le_bytes());
-    bytes[14..].copy_from_slice(&(shards as u32).to_le_bytes());
+    bytes[14..].copy_from_slice(&shards.to_le_bytes());
     bytes
 }
 
-/// The inverse of [`scan_bytes`], with the pattern, the position and whether the pass is a
-/// restarted one (the flags); `None` for a value of another size.
-fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, restarted: bool, value: &[u8]) -> Option<Op<'a>> {
+/// The inverse of [`scan_bytes`], with the pattern, the position, and the flags: whether the
+/// pass is a restarted one (bit 0) and the type asked for, plus one (0 for any); `None` for
+/// a value of another size.
+fn scan_from_bytes<'a>(pattern: &'a [u8], position: u64, flags: u8, value: &[u8]) -> Option<Op<'a>> {
+    let (restarted, only) = (flags & 1 != 0, (flags >> 1).checked_sub(1));
     let bytes: &[u8; SCAN_BYTES] = value.try_into().ok()?;
     let shard = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
     let epoch = u16::from_le_bytes(bytes[4..6].try_into().ok()?);
     let count = u64::from_le_bytes(bytes[6..14].try_into().ok()?);
-    let shards = u32::from_le_bytes(bytes[14..].try_into().ok()?) as usize;
-    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch, restarted }, count, shards })
+    let shards = u32::from_le_bytes(bytes[14..].try_into().ok()?);
+    Some(Op::Scan { pattern, cursor: Cursor { shard, position, epoch, restarted }, count, shards, only })
 }
 
 /// Every operation of a batch, in order, each with the protocol its reply is to be in.
@@ -622,6 +650,14 @@ mod tests {
                 cursor: Cursor { shard: 3, position: u64::MAX, epoch: 7, restarted: true },
                 count: 10,
                 shards: 4,
+                only: None,
+            },
+            Op::Scan {
+                pattern: b"*",
+                cursor: Cursor { shard: 0, position: 0, epoch: 0, restarted: false },
+                count: 1,
+                shards: 1,
+                only: Some(4),
             },
             Op::Type(key(b"ty")),
             Op::Strlen(key(b"sl")),
@@ -644,6 +680,9 @@ mod tests {
             Op::ClientList(Listing::Every),
             Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
             Op::ClientList(Listing::Ids(&[])),
+            Op::GetString(key(b"mg")),
+            Op::Typed { key: key(b"h"), command: Command::Hset, args: b"\x01\0\0\0f\x01\0\0\0v" },
+            Op::Typed { key: key(b"z"), command: Command::Zpopmax, args: b"" },
         ];
         // Every other one asked by a RESP3 connection.
         let protocols = (0..ops.len()).map(|i| if i % 2 == 0 { Protocol::Resp2 } else { Protocol::Resp3 });
@@ -656,6 +695,13 @@ mod tests {
             assert!(decode_all(&batch[..cut]).count() < ops.len());
         }
         assert_eq!(Op::decode(&[0xff, 1, 2]), None);
+    }
+
+    /// An operation is moved through every plan: one variant's growth (a usize in SCAN's did
+    /// it once) makes GET's and SET's bigger too.
+    #[test]
+    fn an_operation_takes_64_bytes() {
+        assert_eq!(std::mem::size_of::<Op<'static>>(), 64);
     }
 
     #[test]

@@ -101,7 +101,8 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
     number(out, b':', n);
 }
 
-/// `$len`, the bytes, CRLF.
+/// `$len`, the bytes, CRLF. `#[inline]`, as `hash::hash` is, for GET's path.
+#[inline]
 pub fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     number(out, b'$', bytes.len() as i64);
     out.extend_from_slice(bytes);
@@ -153,6 +154,32 @@ const VERBATIM_TXT: &[u8] = b"txt:";
 /// `*n`, to be followed by `n` replies.
 pub fn array(out: &mut Vec<u8>, n: usize) {
     number(out, b'*', n as i64);
+}
+
+/// The head of a set of `n` members, to be followed by them (SMEMBERS, SPOP with a count):
+/// `~n` in RESP3; in RESP2, an array.
+pub fn set(out: &mut Vec<u8>, n: usize, protocol: Protocol) {
+    match protocol {
+        Protocol::Resp2 => array(out, n),
+        Protocol::Resp3 => number(out, b'~', n as i64),
+    }
+}
+
+/// No array (LPOP and RPOP with a count, on no key): `*-1` in RESP2, `_` in RESP3.
+pub fn null_array(out: &mut Vec<u8>, protocol: Protocol) {
+    match protocol {
+        Protocol::Resp2 => out.extend_from_slice(b"*-1\r\n"),
+        Protocol::Resp3 => null(out, protocol),
+    }
+}
+
+/// A floating-point number written as `text` (a sorted set's score): a double (`,text`) in
+/// RESP3; in RESP2, a bulk string.
+pub fn double(out: &mut Vec<u8>, text: &[u8], protocol: Protocol) {
+    match protocol {
+        Protocol::Resp2 => bulk(out, text),
+        Protocol::Resp3 => line(out, b',', text),
+    }
 }
 
 /// `kind`, the decimal `n`, CRLF; digits written by hand (`write!` costs more than the rest

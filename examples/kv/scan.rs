@@ -25,9 +25,8 @@ pub struct Scan<'a> {
     pub count: u64,
     /// MATCH's pattern (`*` without one).
     pub pattern: &'a [u8],
-    /// Whether TYPE lets strings through (no TYPE, or TYPE string): every key here is one,
-    /// so any other type matches nothing.
-    pub strings: bool,
+    /// TYPE's type name as given (the last, if given twice); `None` without TYPE.
+    pub only: Option<&'a [u8]>,
 }
 
 /// Redis' COUNT when none is given.
@@ -43,7 +42,7 @@ const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub fn parse<'a>(args: &[&'a [u8]]) -> Result<Scan<'a>, &'static str> {
     let (cursor, mut options) = args.split_first().ok_or(SYNTAX)?;
     let cursor = cursor_value(cursor).ok_or(INVALID_CURSOR)?;
-    let mut scan = Scan { cursor, count: DEFAULT_COUNT, pattern: b"*", strings: true };
+    let mut scan = Scan { cursor, count: DEFAULT_COUNT, pattern: b"*", only: None };
     while let Some((option, rest)) = options.split_first() {
         let [value, rest @ ..] = rest else { return Err(SYNTAX) };
         let is = |name: &[u8]| option.eq_ignore_ascii_case(name);
@@ -56,7 +55,7 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<Scan<'a>, &'static str> {
         } else if is(b"match") {
             scan.pattern = value;
         } else if is(b"type") {
-            scan.strings = value.eq_ignore_ascii_case(b"string");
+            scan.only = Some(value);
         } else {
             return Err(SYNTAX);
         }
@@ -163,15 +162,14 @@ mod tests {
 
     #[test]
     fn options_read_as_redis_reads_them() {
-        let all = Scan { cursor: 0, count: 10, pattern: b"*", strings: true };
+        let all = Scan { cursor: 0, count: 10, pattern: b"*", only: None };
         assert_eq!(scan(&["0"]), Ok(all));
         assert_eq!(
             scan(&["1", "MATCH", "a*", "count", "2147483648", "Type", "STRING"]),
-            Ok(Scan { cursor: 1, count: 2147483648, pattern: b"a*", ..all })
+            Ok(Scan { cursor: 1, count: 2147483648, pattern: b"a*", only: Some(b"STRING") })
         );
         assert_eq!(scan(&["0", "match", "a*", "match", "b*"]), Ok(Scan { pattern: b"b*", ..all }));
-        assert_eq!(scan(&["0", "type", "string", "type", "hash"]), Ok(Scan { strings: false, ..all }));
-        assert_eq!(scan(&["0", "type", "nosuch"]), Ok(Scan { strings: false, ..all }));
+        assert_eq!(scan(&["0", "type", "string", "type", "hash"]), Ok(Scan { only: Some(b"hash"), ..all }));
         let errors: [(&[&str], &str); 11] = [
             (&["abc", "count", "0"], INVALID_CURSOR),
             (&["0", "count", "0"], SYNTAX),

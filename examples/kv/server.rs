@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 54] = [
+pub const COMMANDS: [&str; 96] = [
     "append",
     "auth",
     "client",
@@ -27,12 +27,34 @@ pub const COMMANDS: [&str; 54] = [
     "getex",
     "getrange",
     "getset",
+    "hdel",
     "hello",
+    "hexists",
+    "hget",
+    "hgetall",
+    "hincrby",
+    "hincrbyfloat",
+    "hkeys",
+    "hlen",
+    "hmget",
+    "hmset",
+    "hset",
+    "hsetnx",
+    "hstrlen",
+    "hvals",
     "incr",
     "incrby",
     "incrbyfloat",
     "info",
     "keys",
+    "lindex",
+    "llen",
+    "lpop",
+    "lpush",
+    "lrange",
+    "lrem",
+    "lset",
+    "ltrim",
     "memory",
     "mget",
     "mset",
@@ -47,13 +69,22 @@ pub const COMMANDS: [&str; 54] = [
     "randomkey",
     "rename",
     "renamenx",
+    "rpop",
+    "rpush",
+    "sadd",
     "scan",
+    "scard",
     "select",
     "set",
     "setex",
     "setnx",
     "setrange",
     "shutdown",
+    "sismember",
+    "smembers",
+    "spop",
+    "srandmember",
+    "srem",
     "strlen",
     "substr",
     "time",
@@ -61,6 +92,17 @@ pub const COMMANDS: [&str; 54] = [
     "ttl",
     "type",
     "unlink",
+    "zadd",
+    "zcard",
+    "zincrby",
+    "zpopmax",
+    "zpopmin",
+    "zrange",
+    "zrank",
+    "zrem",
+    "zrevrange",
+    "zrevrank",
+    "zscore",
 ];
 
 /// TIME: the wall clock's Unix seconds and the microseconds past them, as two bulk strings.
@@ -154,6 +196,9 @@ mod tests {
             let said = String::from_utf8_lossy(&out);
             assert!(!said.contains("unknown command"), "{name}: {said}");
             assert!(!matches!(plan, Plan::Shutdown), "{name} k is no SHUTDOWN");
+        }
+        for command in super::super::types::Command::ALL {
+            assert!(COMMANDS.contains(&command.name()), "{command:?} is counted");
         }
         let mut out = Vec::new();
         plan(&[b"nosuch"], 2, &mut out);

@@ -22,10 +22,12 @@ use super::range;
 use super::replies::{self, Protocol};
 use super::resp::{integer, MAX_BULK};
 use super::scan::Cursor;
+use super::types::{self, Command, Value, WRONGTYPE};
 
 struct Entry {
     key: Vec<u8>,
-    value: Vec<u8>,
+    /// A string, or a collection (`types`): a string's bytes with no box between.
+    value: Value,
     expires: Option<Instant>,
 }
 
@@ -77,17 +79,57 @@ impl Entry {
         self.expires.is_none_or(|t| t > now)
     }
 
+    /// Whether it is live, its key matches `pattern`, and its value is of the type `only`
+    /// (`types::type_number`; any if `None`).
+    fn matches(&self, pattern: &[u8], only: Option<u8>, now: Instant) -> bool {
+        self.live(now) && only.is_none_or(|t| self.value.type_number() == t) && glob::matches(pattern, &self.key)
+    }
+
     /// The bytes this entry takes: its place in the table and its key's and value's
     /// allocations (what the allocator adds around them not counted).
     fn footprint(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.key.capacity() + self.value.capacity()
+        std::mem::size_of::<Entry>() + self.key.capacity() + self.value.footprint()
     }
 
-    /// Replaces the value, reusing its allocation.
+    /// Replaces the value with the string `value`, reusing a string's allocation (a
+    /// collection is dropped: SET overwrites a key of any type, as Redis does).
+    #[inline(always)]
     fn set_value(&mut self, value: &[u8]) {
-        self.value.clear();
-        self.value.extend_from_slice(value);
+        match &mut self.value {
+            Value::Str(bytes) => {
+                bytes.clear();
+                bytes.extend_from_slice(value);
+            }
+            other => *other = Value::Str(value.to_vec()),
+        }
     }
+
+    /// The string it holds; `Err` if it holds a collection (the caller answers WRONGTYPE).
+    #[inline(always)]
+    fn text(&self) -> Result<&Vec<u8>, WrongType> {
+        match &self.value {
+            Value::Str(bytes) => Ok(bytes),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// [`Entry::text`], to change it.
+    fn text_mut(&mut self) -> Result<&mut Vec<u8>, WrongType> {
+        match &mut self.value {
+            Value::Str(bytes) => Ok(bytes),
+            _ => Err(WrongType),
+        }
+    }
+}
+
+/// A string command met a collection.
+struct WrongType;
+
+/// Redis' WRONGTYPE error, out of the string commands' way.
+#[cold]
+#[inline(never)]
+fn wrong_type(out: &mut Vec<u8>) {
+    replies::error(out, WRONGTYPE);
 }
 
 /// A number below `n` (0 for 0), picked at random: std's hasher keys are random per
@@ -150,9 +192,15 @@ impl Store {
     /// core), not the store's: it gets an error here.
     pub fn apply(&mut self, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         match op {
-            Op::Get(key) => match self.live(key, now) {
-                Some(e) => replies::bulk(out, &e.value),
+            Op::Get(key) => match self.live(key, now).map(Entry::text) {
+                Some(Ok(text)) => replies::bulk(out, text),
+                Some(Err(WrongType)) => wrong_type(out),
                 None => replies::null(out, protocol),
+            },
+            // MGET's part: a key of another type is nil there, as in Redis.
+            Op::GetString(key) => match self.live(key, now).map(Entry::text) {
+                Some(Ok(text)) => replies::bulk(out, text),
+                _ => replies::null(out, protocol),
             },
             Op::Set { key, value } => {
                 self.overwrite(key, value, None);
@@ -173,13 +221,22 @@ impl Store {
                 replies::int(out, i64::from(had));
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, protocol, now, out),
-            Op::Keys(pattern) => self.keys(pattern, now, out),
-            Op::Scan { pattern, cursor, count, shards } => self.scan(pattern, cursor, count, shards, now, out),
-            Op::Type(key) => replies::status(out, if self.live(key, now).is_some() { "string" } else { "none" }),
-            Op::Strlen(key) => replies::int(out, self.live(key, now).map_or(0, |e| e.value.len() as i64)),
+            Op::Keys(pattern) => self.keys(pattern, None, now, out),
+            Op::Scan { pattern, cursor, count, shards, only } => {
+                self.scan(pattern, only, cursor, count, shards as usize, now, out)
+            }
+            Op::Type(key) => replies::status(out, self.live(key, now).map_or("none", |e| e.value.type_name())),
+            Op::Strlen(key) => match self.live(key, now).map(Entry::text) {
+                Some(Err(WrongType)) => wrong_type(out),
+                text => replies::int(out, text.map_or(0, |t| t.map_or(0, Vec::len)) as i64),
+            },
             Op::Append { key, value } => self.append(key, value, now, out),
-            Op::GetDel(key) => match self.remove(key).filter(|e| e.live(now)) {
-                Some(e) => replies::bulk(out, &e.value),
+            Op::GetDel(key) => match self.live(key, now).map(Entry::text) {
+                Some(Ok(text)) => {
+                    replies::bulk(out, text);
+                    self.remove(key);
+                }
+                Some(Err(WrongType)) => wrong_type(out),
                 None => replies::null(out, protocol),
             },
             Op::MemoryUsage(key) => match self.live(key, now) {
@@ -209,6 +266,37 @@ impl Store {
             Op::SetRange { key, offset, value } => self.set_range(key, offset, value, now, out),
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
             Op::RandomKey => self.random_key(protocol, now, out),
+            Op::Typed { key, command, args } => self.typed(key, command, args, protocol, now, out),
+        }
+    }
+
+    /// A collection command (`types`) on `key`, its packed arguments unpacked: run on the
+    /// key's value, the key created if the command made a value, deleted if it left its
+    /// collection empty (as Redis deletes it). A created key has no expiry time; a changed
+    /// one keeps its own.
+    #[inline(never)]
+    fn typed(
+        &mut self,
+        key: Key<'_>,
+        command: Command,
+        args: &[u8],
+        protocol: Protocol,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) {
+        let Some(args) = types::unpack(args) else { return replies::error(out, "ERR unreadable operation") };
+        let created = match self.live_mut(key, now) {
+            Some(e) => {
+                let created = types::run(command, &args, Some(&mut e.value), protocol, out);
+                if e.value.is_empty_collection() {
+                    self.remove(key);
+                }
+                created
+            }
+            None => types::run(command, &args, None, protocol, out),
+        };
+        if let Some(value) = created.filter(|v| !v.is_empty_collection()) {
+            self.insert_entry(key.hash, Entry { key: key.bytes.to_vec(), value, expires: None });
         }
     }
 
@@ -295,7 +383,7 @@ impl Store {
 
     fn insert(&mut self, key: Key<'_>, value: &[u8], expires: Option<Instant>) {
         self.wrote(value.len());
-        let entry = Entry { key: key.bytes.to_vec(), value: value.to_vec(), expires };
+        let entry = Entry { key: key.bytes.to_vec(), value: Value::Str(value.to_vec()), expires };
         self.insert_entry(key.hash, entry);
     }
 
@@ -343,8 +431,10 @@ impl Store {
         }
         let found = self.live_mut(key, now);
         if how.reply == SetReply::Old {
-            match &found {
-                Some(e) => replies::bulk(out, &e.value),
+            // SET GET on a collection is refused, and writes nothing.
+            match found.as_ref().map(|e| e.text()) {
+                Some(Ok(text)) => replies::bulk(out, text),
+                Some(Err(WrongType)) => return wrong_type(out),
                 None => replies::null(out, protocol),
             }
         }
@@ -409,11 +499,12 @@ impl Store {
         out: &mut Vec<u8>,
     ) {
         let Some(e) = self.live_mut(key, now) else { return replies::null(out, protocol) };
+        let Ok(text) = e.text() else { return wrong_type(out) };
         let expiry = match expiry {
             Ok(expiry) => expiry,
             Err(refused) => return replies::error(out, refused.text()),
         };
-        replies::bulk(out, &e.value);
+        replies::bulk(out, text);
         e.expires = match expiry {
             Expiry::Keep => return,
             Expiry::Clear => None,
@@ -429,7 +520,17 @@ impl Store {
     /// `pattern` among the next `count` entries, or among those of ten times as many buckets
     /// if the table is sparse there, as Redis' SCAN bounds its work; then the cursor of
     /// where it stopped. A restarted pass that meets a move takes the whole shard.
-    fn scan(&self, pattern: &[u8], cursor: Cursor, count: u64, shards: usize, now: Instant, out: &mut Vec<u8>) {
+    #[allow(clippy::too_many_arguments)] // SCAN's own, and the two a store adds
+    fn scan(
+        &self,
+        pattern: &[u8],
+        only: Option<u8>,
+        cursor: Cursor,
+        count: u64,
+        shards: usize,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) {
         let buckets = self.map.num_buckets();
         let moved = cursor.position != 0 && cursor.epoch != self.layout_epoch;
         let next_shard = match cursor.shard + 1 < shards {
@@ -438,7 +539,7 @@ impl Store {
         };
         if moved && cursor.restarted {
             super::scan::reply_head(out, next_shard);
-            return self.keys(pattern, now, out);
+            return self.keys(pattern, only, now, out);
         }
         let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
         let count = count.min(buckets as u64) as usize;
@@ -446,7 +547,7 @@ impl Store {
         while at < buckets && taken < count && looked < count.saturating_mul(10) {
             if let Some(e) = self.map.get_bucket(at) {
                 taken += 1;
-                if e.live(now) && glob::matches(pattern, &e.key) {
+                if e.matches(pattern, only, now) {
                     found.push(&e.key[..]);
                 }
             }
@@ -464,10 +565,10 @@ impl Store {
         found.iter().for_each(|key| replies::bulk(out, key));
     }
 
-    /// KEYS: an array of this shard's live keys that match `pattern`.
-    fn keys(&self, pattern: &[u8], now: Instant, out: &mut Vec<u8>) {
-        let found: Vec<&[u8]> =
-            self.map.iter().filter(|e| e.live(now) && glob::matches(pattern, &e.key)).map(|e| &e.key[..]).collect();
+    /// KEYS: an array of this shard's live keys that match `pattern` (and hold the type
+    /// `only`, for SCAN).
+    fn keys(&self, pattern: &[u8], only: Option<u8>, now: Instant, out: &mut Vec<u8>) {
+        let found: Vec<&[u8]> = self.map.iter().filter(|e| e.matches(pattern, only, now)).map(|e| &e.key[..]).collect();
         replies::array(out, found.len());
         found.iter().for_each(|key| replies::bulk(out, key));
     }
@@ -476,13 +577,14 @@ impl Store {
     /// as Redis refuses past its `proto-max-bulk-len`, so appends cannot grow one without
     /// bound.
     fn append(&mut self, key: Key<'_>, value: &[u8], now: Instant, out: &mut Vec<u8>) {
-        let len = match self.live_mut(key, now) {
-            Some(e) if e.value.len() + value.len() > MAX_BULK => {
+        let len = match self.live_mut(key, now).map(Entry::text_mut) {
+            Some(Err(WrongType)) => return wrong_type(out),
+            Some(Ok(text)) if text.len() + value.len() > MAX_BULK => {
                 return replies::error(out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
             }
-            Some(e) => {
-                e.value.extend_from_slice(value);
-                let len = e.value.len();
+            Some(Ok(text)) => {
+                text.extend_from_slice(value);
+                let len = text.len();
                 self.wrote(len);
                 len
             }
@@ -497,8 +599,9 @@ impl Store {
     /// GETRANGE: the bytes of the value `range::taken` says; an empty string for no key.
     #[inline(never)] // this one and the next three: rare, and out of the common ones' way
     fn get_range(&mut self, key: Key<'_>, start: i64, end: i64, now: Instant, out: &mut Vec<u8>) {
-        match self.live(key, now) {
-            Some(e) => replies::bulk(out, &e.value[range::taken(e.value.len(), start, end)]),
+        match self.live(key, now).map(Entry::text) {
+            Some(Ok(text)) => replies::bulk(out, &text[range::taken(text.len(), start, end)]),
+            Some(Err(WrongType)) => wrong_type(out),
             None => replies::bulk(out, b""),
         }
     }
@@ -508,18 +611,21 @@ impl Store {
     /// nothing, not even a key. The command checked that the end fits `MAX_BULK`.
     #[inline(never)]
     fn set_range(&mut self, key: Key<'_>, offset: u64, value: &[u8], now: Instant, out: &mut Vec<u8>) {
-        let found = self.live_mut(key, now);
+        let found = match self.live_mut(key, now).map(Entry::text_mut) {
+            Some(Err(WrongType)) => return wrong_type(out),
+            found => found.and_then(Result::ok),
+        };
         if value.is_empty() {
-            return replies::int(out, found.map_or(0, |e| e.value.len() as i64));
+            return replies::int(out, found.map_or(0, |text| text.len() as i64));
         }
         let (offset, end) = (offset as usize, offset as usize + value.len());
         let len = match found {
-            Some(e) => {
-                if e.value.len() < end {
-                    e.value.resize(end, 0);
+            Some(text) => {
+                if text.len() < end {
+                    text.resize(end, 0);
                 }
-                e.value[offset..end].copy_from_slice(value);
-                e.value.len()
+                text[offset..end].copy_from_slice(value);
+                text.len()
             }
             None => {
                 let mut padded = vec![0; end];
@@ -587,9 +693,10 @@ impl Store {
     }
 
     fn incr(&mut self, key: Key<'_>, delta: i64, now: Instant, out: &mut Vec<u8>) {
-        let current = match self.live(key, now) {
+        let current = match self.live(key, now).map(Entry::text) {
             None => 0,
-            Some(e) => match integer(&e.value) {
+            Some(Err(WrongType)) => return wrong_type(out),
+            Some(Ok(text)) => match integer(text) {
                 Some(n) => n,
                 None => return replies::error(out, "ERR value is not an integer or out of range"),
             },
@@ -607,9 +714,10 @@ impl Store {
     /// and answered as a bulk string.
     fn incr_by_float(&mut self, key: Key<'_>, by: &[u8], now: Instant, out: &mut Vec<u8>) {
         const NOT_A_FLOAT: &str = "ERR value is not a valid float";
-        let current = match self.live(key, now) {
+        let current = match self.live(key, now).map(Entry::text) {
             None => float::parse(b"0"),
-            Some(e) => float::parse(&e.value),
+            Some(Err(WrongType)) => return wrong_type(out),
+            Some(Ok(text)) => float::parse(text),
         };
         let (Some(current), Some(by)) = (current, float::parse(by)) else {
             return replies::error(out, NOT_A_FLOAT);
@@ -930,7 +1038,7 @@ mod tests {
 
     /// One shard's SCAN from `cursor`: the next cursor and the keys, for a store of 2 shards.
     fn scan_once(store: &mut Store, cursor: Cursor, count: u64, now: Instant) -> (u64, Vec<String>) {
-        let reply = apply(store, Op::Scan { pattern: b"*", cursor, count, shards: 2 }, now);
+        let reply = apply(store, Op::Scan { pattern: b"*", cursor, count, shards: 2, only: None }, now);
         let mut lines = reply.split("\r\n").skip(2); // the array's head, the cursor's length
         let next = lines.next().unwrap().parse().unwrap();
         let keys = lines.skip(1).skip(1).step_by(2).filter(|k| !k.is_empty()).map(String::from).collect();
@@ -1067,7 +1175,7 @@ mod tests {
         }
         for op in [
             Op::Keys(b"*"),
-            Op::Scan { pattern: b"*", cursor: Cursor::start(1), count: 10, shards: 2 },
+            Op::Scan { pattern: b"*", cursor: Cursor::start(1), count: 10, shards: 2, only: None },
             Op::Info,
             Op::RandomKey,
         ] {
