@@ -2641,7 +2641,8 @@ fn multi_exec_and_discard_answer_as_redis_does() {
     let aborted = "-EXECABORT Transaction discarded because of previous errors.\r\n";
     let hello_inside = format!("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n{HELLO_3}_\r\n$1\r\nx\r\n");
     let hello_before = format!("{HELLO_3}+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n:0\r\n$1\r\nx\r\n_\r\n*2\r\n_\r\n$1\r\nx\r\n");
-    let cases: [(&str, &str); 18] = [
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    let cases: [(&str, &str); 20] = [
         ("MULTI\r\nSET {0} 1\r\nSET {1} 2\r\nINCR {0}\r\nGET {1}\r\nMGET {0} {1} nokey\r\nDEL {0} {1}\r\nEXEC\r\n",
          "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*6\r\n+OK\r\n+OK\r\n:2\r\n$1\r\n2\r\n*3\r\n$1\r\n2\r\n$1\r\n2\r\n$-1\r\n:2\r\n"),
         ("*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n${n}\r\n{0}\r\n$1\r\n7\r\n*2\r\n$3\r\nGET\r\n${n}\r\n{0}\r\n*1\r\n$4\r\nEXEC\r\n",
@@ -2667,6 +2668,10 @@ fn multi_exec_and_discard_answer_as_redis_does() {
         ("MULTI\r\nSET {1} 1\r\nQUIT\r\nEXEC\r\n", "+OK\r\n+QUEUED\r\n+OK\r\n"),
         ("HELLO 3\r\nMULTI\r\nDEL {0}\r\nGET {1}\r\nGET {0}\r\nMGET {0} {1}\r\nEXEC\r\n", &hello_before),
         ("MULTI\r\nHELLO 3\r\nGET {0}\r\nGET {1}\r\nEXEC\r\n", &hello_inside),
+        ("MULTI\r\nRPUSH {0} a\r\nLPUSH {1} b\r\nHSET {0} f v\r\nLRANGE {0} 0 -1\r\nEXEC\r\n",
+         &format!("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n:1\r\n{wrongtype}{wrongtype}*1\r\n$1\r\na\r\n")),
+        ("MULTI\r\nRPUSH {0} a\r\nHSET {1}\r\nEXEC\r\nEXISTS {0}\r\n",
+         &format!("+OK\r\n+QUEUED\r\n-ERR wrong number of arguments for 'hset' command\r\n{aborted}:0\r\n")),
         ("MULTI\r\nFOO\r\nDISCARD\r\nMULTI\r\nPING\r\nEXEC\r\n",
          "+OK\r\n-ERR unknown command 'FOO', with args beginning with: \r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n"),
     ];
