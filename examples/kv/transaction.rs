@@ -28,6 +28,9 @@ use super::resp::MAX_REQUEST;
 /// grow a connection's queue without limit.
 pub const MAX_QUEUED: usize = MAX_REQUEST;
 
+/// The most of a closed transaction's queue kept for the next one.
+const KEPT: usize = 64 * 1024;
+
 /// The refusal of a request past [`MAX_QUEUED`].
 pub const TOO_BIG: &str = "ERR Transaction too big: kv queues at most 64 MiB of requests between MULTI and EXEC";
 
@@ -96,6 +99,12 @@ impl Transaction {
             return self.refuse(TOO_BIG.as_bytes(), out);
         }
         if !self.aborted {
+            let needed = self.queued.len() + request.len();
+            if needed > self.queued.capacity() {
+                // Doubling, but never past the bound: the queue takes 64 MiB at most, not 128.
+                let grown = needed.max(2 * self.queued.capacity()).min(MAX_QUEUED);
+                self.queued.reserve_exact(grown - self.queued.len());
+            }
             self.queued.extend_from_slice(request);
         }
         self.count += 1;
@@ -150,17 +159,22 @@ impl Transaction {
     }
 
     /// Takes back the queue EXEC ran, for its allocation (unless it is big).
-    pub fn recycle(&mut self, mut queued: Vec<u8>) {
-        queued.clear();
-        if queued.capacity() <= super::pipeline::REPLY_BUDGET && self.queued.capacity() == 0 {
+    pub fn recycle(&mut self, queued: Vec<u8>) {
+        if self.queued.capacity() == 0 {
             self.queued = queued;
+            self.close();
         }
     }
 
+    /// Ends the transaction. Its queue's allocation is kept for the next one unless it
+    /// passed [`KEPT`]: an idle connection does not hold the most it ever queued.
     fn close(&mut self) {
         self.open = false;
         self.aborted = false;
         self.queued.clear();
+        if self.queued.capacity() > KEPT {
+            self.queued = Vec::new();
+        }
         self.count = 0;
     }
 }
@@ -268,12 +282,29 @@ mod tests {
         let big = vec![b'x'; MAX_QUEUED / 2];
         tx.queue(&big, &mut out);
         tx.queue(&big, &mut out);
-        assert_eq!(tx.queued.len(), MAX_QUEUED);
+        assert_eq!((tx.queued.len(), tx.queued.capacity()), (MAX_QUEUED, MAX_QUEUED));
         text(&mut out);
         tx.queue(b"x", &mut out);
         assert_eq!(text(&mut out), format!("-{TOO_BIG}\r\n"));
         assert!(tx.queued.capacity() == 0, "an aborted queue is let go at once");
         assert_eq!(tx.exec(&mut out), Exec::Aborted);
+    }
+
+    #[test]
+    fn a_big_queue_is_let_go_once_the_transaction_ends_and_a_small_one_kept() {
+        let (mut tx, mut out) = (Transaction::default(), Vec::new());
+        for (size, kept) in [(KEPT + 1, false), (100, true)] {
+            tx.multi(&mut out);
+            tx.queue(&vec![b'x'; size], &mut out);
+            tx.discard(&mut out);
+            assert_eq!(tx.queued.capacity() > 0, kept, "{size} bytes queued, then DISCARD");
+            tx.multi(&mut out);
+            tx.queue(&vec![b'x'; size], &mut out);
+            let Exec::Run(queued, 1) = tx.exec(&mut out) else { panic!("nothing to run") };
+            tx.recycle(queued);
+            assert_eq!(tx.queued.capacity() > 0, kept, "{size} bytes queued, then EXEC");
+            assert!(tx.queued.is_empty());
+        }
     }
 
     #[test]
