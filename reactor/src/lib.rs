@@ -43,6 +43,7 @@ mod target;
 pub mod time;
 mod timer_moves;
 pub mod timers;
+mod try_io;
 mod turn;
 mod uring;
 mod write_all;

@@ -122,7 +122,9 @@ impl Source {
 
     /// Go's wait half: Ready when the descriptor is ready for `interest` (an edge on epoll, a
     /// POLL_ADD completion on io_uring); the caller then retries its non-blocking syscall.
-    /// Fails with `TimedOut` once the direction's deadline has passed.
+    /// Fails with `TimedOut` once the direction's deadline has passed. On epoll it consumes
+    /// the edge: retry until `WouldBlock` before a [`readiness`](Self::readiness) wait, which
+    /// keeps an edge until a try meets `WouldBlock` and would otherwise miss this one.
     pub fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.deadlines.poll_expired(interest, cx).is_ready() {
             return Poll::Ready(Err(deadline::exceeded()));

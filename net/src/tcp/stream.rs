@@ -130,6 +130,8 @@ impl TcpStream {
 
     crate::deadlines::impl_deadlines!();
 
+    crate::readiness::impl_try_stream!(TcpStream);
+
     /// Shuts down the read half, the write half (sends FIN: the peer reads EOF), or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.source.shutdown(how)

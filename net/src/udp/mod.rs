@@ -142,6 +142,96 @@ impl UdpSocket {
 
     crate::deadlines::impl_deadlines!();
 
+    crate::readiness::impl_try_datagram!(UdpSocket);
+
+    /// Receives one datagram into `buf` with its sender, without waiting; `WouldBlock` says
+    /// none is queued, and clears the readiness [`readable`](Self::readable) waits on. The
+    /// loop of a server ported from tokio:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use ringpoll::net::UdpSocket;
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:9000")?;
+    /// let mut buf = [0u8; 1500];
+    /// loop {
+    ///     socket.readable().await?;
+    ///     match socket.try_recv_from(&mut buf) {
+    ///         Ok((n, peer)) => {
+    ///             socket.send_to(buf[..n].to_vec(), peer).await.0?;
+    ///         }
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) = self.source.try_recv_from(buf)?;
+        Ok((n, socket::inet(from)?))
+    }
+
+    /// As [`try_recv_from`](Self::try_recv_from), but the datagram stays queued (MSG_PEEK):
+    /// the next receive or peek gets it again.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UdpSocket) -> std::io::Result<()> {
+    /// let mut kind = [0u8; 1];
+    /// socket.readable().await?;
+    /// let (_, from) = socket.try_peek_from(&mut kind)?;
+    /// println!("{from} sent a datagram of kind {}", kind[0]);
+    /// # Ok(()) }
+    /// ```
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) = self.source.try_peek_from(buf)?;
+        Ok((n, socket::inet(from)?))
+    }
+
+    /// Sends `buf` as one datagram to `target` without waiting; `WouldBlock` says the send
+    /// buffer is full, and clears the readiness [`writable`](Self::writable) waits on. It
+    /// takes a `SocketAddr`, not a host name: a try cannot wait for a lookup.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UdpSocket) -> std::io::Result<()> {
+    /// let peer = "127.0.0.1:9000".parse().unwrap();
+    /// socket.writable().await?;
+    /// socket.try_send_to(b"ping", peer)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.source.try_send_to(buf, SockAddr::from_inet(target))
+    }
+
+    /// Waits for the next datagram and returns its sender, leaving the datagram queued: a
+    /// peek of no bytes (MSG_PEEK into an empty buffer), so nothing is copied. For a server
+    /// that picks a buffer, or a handler, by who sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UdpSocket) -> std::io::Result<()> {
+    /// let from = socket.peek_sender().await?;
+    /// let (res, datagram) = socket.recv_from(Vec::with_capacity(1500)).await;
+    /// assert_eq!(res?.1, from);
+    /// # drop(datagram); Ok(()) }
+    /// ```
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        let (res, _) = self.peek_from(Vec::new()).await;
+        res.map(|(_, from)| from)
+    }
+
+    /// The sender of the next datagram, without waiting and leaving it queued, as
+    /// [`peek_sender`](Self::peek_sender); `WouldBlock` if none is queued.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UdpSocket) -> std::io::Result<()> {
+    /// socket.readable().await?;
+    /// let from = socket.try_peek_sender()?;
+    /// println!("next datagram from {from}");
+    /// # Ok(()) }
+    /// ```
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        self.try_peek_from(&mut []).map(|(_, from)| from)
+    }
+
     /// Readiness-based receive into a borrowed slice, without an internal copy.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.source.poll_recv(cx, buf)

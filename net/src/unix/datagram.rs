@@ -96,6 +96,74 @@ impl UnixDatagram {
 
     crate::deadlines::impl_deadlines!();
 
+    crate::readiness::impl_try_datagram!(UnixDatagram);
+
+    /// Receives one datagram into `buf` with its sender's address, without waiting (see
+    /// [`recv_from`](Self::recv_from) for what the address holds); `WouldBlock` says none is
+    /// queued, and clears the readiness [`readable`](Self::readable) waits on.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UnixDatagram) -> std::io::Result<()> {
+    /// let mut buf = [0u8; 1500];
+    /// loop {
+    ///     socket.readable().await?;
+    ///     match socket.try_recv_from(&mut buf) {
+    ///         Ok((n, from)) => return Ok(println!("{n} bytes from {from:?}")),
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+        let (n, from) = self.source.try_recv_from(buf)?;
+        Ok((n, named(from)))
+    }
+
+    /// Sends `buf` as one datagram to the socket bound to `path`, without waiting;
+    /// `WouldBlock` says the peer's queue is full, and clears the readiness
+    /// [`writable`](Self::writable) waits on. Path errors as [`send_to`](Self::send_to).
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UnixDatagram) -> std::io::Result<()> {
+    /// socket.writable().await?;
+    /// socket.try_send_to(b"ping", "/tmp/ringpoll-dgram.sock")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn try_send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        self.source.try_send_to(buf, SockAddr::from_unix_path(path.as_ref())?)
+    }
+
+    /// Copies the next datagram into `buf` with its sender, as
+    /// [`recv_from`](Self::recv_from) does, but leaves it queued (MSG_PEEK): the next
+    /// receive or peek gets it again. A buffer shorter than the datagram gets its start.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UnixDatagram) -> std::io::Result<()> {
+    /// let (res, header) = socket.peek_from(vec![0u8; 4]).await;
+    /// let (_, from) = res?;
+    /// println!("{from:?} sent a datagram starting {header:?}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn peek_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SockAddr), B> {
+        let (res, buf) = self.source.peek_from(buf).await;
+        (res.map(|(n, from)| (n, named(from))), buf)
+    }
+
+    /// Copies the next datagram into `buf`, as [`peek_from`](Self::peek_from), without its
+    /// sender: for a connected socket, or a [`pair`](Self::pair).
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: ringpoll::net::UnixDatagram) -> std::io::Result<()> {
+    /// let (n, buf) = socket.peek(vec![0u8; 64]).await;
+    /// println!("next datagram starts {:?}", &buf[..n?]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn peek<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        let (res, buf) = self.source.peek_from(buf).await;
+        (res.map(|(n, _from)| n), buf)
+    }
+
     /// Readiness-based receive of one datagram into a borrowed slice, without an internal
     /// copy.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {

@@ -115,6 +115,8 @@ impl UnixStream {
 
     crate::deadlines::impl_deadlines!();
 
+    crate::readiness::impl_try_stream!(UnixStream);
+
     /// Shuts down the read half, the write half (the peer reads EOF), or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.source.shutdown(how)

@@ -19,6 +19,7 @@ mod readiness;
 pub(crate) use accept::Accepting;
 pub use choice::{DriverChoice, DriverKind, DRIVER_ENV};
 pub(crate) use read_pooled::ReadPooled;
+use readiness::Readiness;
 
 use std::future::Future;
 use std::io;
@@ -142,6 +143,40 @@ impl Driver {
         cx: &Context<'_>,
     ) -> Poll<io::Result<()>> {
         self.parts(target).poll_ready(target, interest, cx)
+    }
+
+    /// tokio's readiness of the source for `interest`, without looking at deadlines: it
+    /// stays until a try meets EAGAIN ([`Driver::try_syscall`]).
+    pub(crate) fn poll_readiness(
+        &self,
+        target: Target<'_, Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.parts(target) {
+            Parts::Epoll(d, r) => Readiness::poll_readiness(d, target.with(r), interest, cx),
+            Parts::Uring(d, r) => Readiness::poll_readiness(d, target.with(r), interest, cx),
+        }
+    }
+
+    /// Whether the driver has seen the source's direction of `interest` closed.
+    pub(crate) fn is_closed(&self, target: Target<'_, Registration>, interest: Interest) -> bool {
+        match self.parts(target) {
+            Parts::Epoll(d, r) => Readiness::is_closed(d, r, interest),
+            Parts::Uring(d, r) => Readiness::is_closed(d, r, interest),
+        }
+    }
+
+    /// One try of `syscall` ([`readiness::try_syscall`]), never waiting.
+    pub(crate) fn try_syscall<S: Syscall>(
+        &self,
+        target: Target<'_, Registration>,
+        syscall: &mut S,
+    ) -> io::Result<usize> {
+        match self.parts(target) {
+            Parts::Epoll(d, r) => readiness::try_syscall(d, target.with(r), syscall),
+            Parts::Uring(d, r) => readiness::try_syscall(d, target.with(r), syscall),
+        }
     }
 
     /// Wakes the task waiting on `interest` of the source, if any (its deadline moved).

@@ -34,13 +34,41 @@ pub(crate) trait Readiness {
         Poll::Ready(None)
     }
 
-    /// Readiness of `interest`, without looking at deadlines.
+    /// Readiness of `interest`, without looking at deadlines. The loop clears a readiness
+    /// when its syscall meets EAGAIN and never consumes one otherwise, so a wait that a retry
+    /// then satisfied leaves it for the next try or `readable()` (tokio's rule, which an
+    /// edge-triggered epoll needs: no second edge comes for what the retry left).
     fn poll_ready(
         &self,
         target: Target<'_, Self::Registration>,
         interest: Interest,
         cx: &Context<'_>,
     ) -> Poll<io::Result<()>>;
+
+    /// For a try that receives (io_uring): what dropped receives left, or `WouldBlock`
+    /// while one is in flight; None when the try goes to the socket.
+    fn try_leftover<S: Syscall>(
+        &self,
+        _target: Target<'_, Self::Registration>,
+        _syscall: &mut S,
+    ) -> Option<io::Result<usize>> {
+        None
+    }
+
+    /// tokio's readiness of `interest`, without looking at deadlines: Ready while it is
+    /// marked, which only [`clear_readiness`](Self::clear_readiness) undoes.
+    fn poll_readiness(
+        &self,
+        target: Target<'_, Self::Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>>;
+
+    /// A try of `interest` met EAGAIN: its readiness is spent.
+    fn clear_readiness(&self, registration: &Self::Registration, interest: Interest);
+
+    /// Whether the driver has seen the direction of `interest` closed (a hangup, an error).
+    fn is_closed(&self, registration: &Self::Registration, interest: Interest) -> bool;
 
     /// Whether the last transfer of `interest` left the socket empty (or full).
     fn exhausted(&self, registration: &Self::Registration, interest: Interest) -> bool;
@@ -59,7 +87,25 @@ impl Readiness for Epoll {
         interest: Interest,
         cx: &Context<'_>,
     ) -> Poll<io::Result<()>> {
-        Epoll::poll_ready(self, target.registration, interest, cx).map(Ok)
+        Epoll::poll_readiness(self, target.registration, interest, cx).map(Ok)
+    }
+
+    #[inline]
+    fn poll_readiness(
+        &self,
+        target: Target<'_, epoll::Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Epoll::poll_readiness(self, target.registration, interest, cx).map(Ok)
+    }
+
+    fn clear_readiness(&self, registration: &epoll::Registration, interest: Interest) {
+        Epoll::clear_readiness(self, registration, interest)
+    }
+
+    fn is_closed(&self, registration: &epoll::Registration, interest: Interest) -> bool {
+        Epoll::is_closed(self, registration, interest)
     }
 
     #[inline]
@@ -94,6 +140,32 @@ impl Readiness for Uring {
         cx: &Context<'_>,
     ) -> Poll<io::Result<()>> {
         Uring::poll_ready(self, target.fd, target.registration, interest, cx)
+    }
+
+    fn try_leftover<S: Syscall>(
+        &self,
+        target: Target<'_, uring::Registration>,
+        syscall: &mut S,
+    ) -> Option<io::Result<usize>> {
+        Uring::try_leftover(self, target.fd, target.registration, syscall)
+    }
+
+    #[inline]
+    fn poll_readiness(
+        &self,
+        target: Target<'_, uring::Registration>,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Uring::poll_readiness(self, target.fd, target.registration, interest, cx)
+    }
+
+    fn clear_readiness(&self, registration: &uring::Registration, interest: Interest) {
+        registration.clear_readiness(interest)
+    }
+
+    fn is_closed(&self, registration: &uring::Registration, interest: Interest) -> bool {
+        registration.is_closed(interest)
     }
 
     #[inline]
@@ -142,7 +214,11 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
             *waiting = false;
         }
         match syscall.call(target.fd) {
-            Err(e) if would_block(&e) => *waiting = true,
+            Err(e) if would_block(&e) => {
+                // Whatever marked the direction ready is spent; wait for a fresh event.
+                driver.clear_readiness(registration, interest);
+                *waiting = true;
+            }
             Err(e) if interrupted(&e) => {}
             res => {
                 if let Ok(n) = res {
@@ -187,4 +263,40 @@ fn poll_ready_by<D: Readiness>(
         return Poll::Ready(Err(e));
     }
     driver.poll_ready(target, interest, cx)
+}
+
+/// One try of `syscall`, never waiting (tokio's `try_io`): what dropped receives left comes
+/// first (io_uring). `WouldBlock` clears the readiness of the syscall's direction, so the
+/// next [`Readiness::poll_readiness`] waits for a fresh event; any other result leaves it,
+/// since the socket may hold more. EINTR is retried; a passed deadline is `TimedOut`.
+pub(crate) fn try_syscall<D: Readiness, S: Syscall>(
+    driver: &D,
+    target: Target<'_, D::Registration>,
+    syscall: &mut S,
+) -> io::Result<usize> {
+    let interest = syscall.interest();
+    target.check_deadline(interest)?;
+    let (registration, leftover) = (target.registration, driver.try_leftover(target, syscall));
+    let res = match leftover {
+        // Served from the stash, which says nothing of what the socket holds.
+        Some(Ok(n)) => return Ok(n),
+        Some(res) => res,
+        None => call_uninterrupted(syscall, target.fd),
+    };
+    match &res {
+        Err(e) if would_block(e) => driver.clear_readiness(registration, interest),
+        Ok(n) => driver.note_transfer(registration, interest, syscall.want().map(|want| (*n, want))),
+        Err(_) => {}
+    }
+    res
+}
+
+/// `syscall`'s call, again while a signal interrupts it.
+fn call_uninterrupted<S: Syscall>(syscall: &mut S, fd: std::os::fd::RawFd) -> io::Result<usize> {
+    loop {
+        match syscall.call(fd) {
+            Err(e) if interrupted(&e) => {}
+            res => return res,
+        }
+    }
 }

@@ -88,9 +88,28 @@ impl Epoll {
         sys::close(fd);
     }
 
+    /// Go's wait half, for `Source::poll_ready`: consumes the pending edge (its caller
+    /// retries until EAGAIN, which no one here sees, so the edge cannot stay).
     #[inline]
     pub(crate) fn poll_ready(&self, registration: &Registration, interest: Interest, cx: &Context<'_>) -> Poll<()> {
         self.descs.borrow_mut().poll_ready(registration.token, interest, cx)
+    }
+
+    /// tokio's readiness: Ready while an edge is pending, which stays until
+    /// [`clear_readiness`](Self::clear_readiness).
+    #[inline]
+    pub(crate) fn poll_readiness(&self, registration: &Registration, interest: Interest, cx: &Context<'_>) -> Poll<()> {
+        self.descs.borrow_mut().poll_kept(registration.token, interest, cx)
+    }
+
+    /// A try met EAGAIN: the pending edge of `interest` is spent.
+    pub(crate) fn clear_readiness(&self, registration: &Registration, interest: Interest) {
+        self.descs.borrow_mut().clear(registration.token, interest);
+    }
+
+    /// Whether an event said the direction of `interest` is closed (a hangup, an error).
+    pub(crate) fn is_closed(&self, registration: &Registration, interest: Interest) -> bool {
+        self.descs.borrow_mut().closed(registration.token, interest)
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came). On a stream a short

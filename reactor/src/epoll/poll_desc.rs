@@ -60,7 +60,16 @@ impl PollDesc {
 
     /// Consumes a pending edge, or parks `cx`'s waker until the next one.
     fn poll(&mut self, interest: Interest, cx: &Context<'_>) -> Poll<()> {
-        if std::mem::take(self.ready(interest)) {
+        let ready = self.poll_kept(interest, cx);
+        *self.ready(interest) = false;
+        ready
+    }
+
+    /// As [`poll`](Self::poll), but a pending edge stays: tokio's readiness, which only a
+    /// try that meets EAGAIN clears ([`PollDescs::clear`]). An edge-triggered fd reports no
+    /// second edge for bytes a try left unread, so consuming it here would hang the next wait.
+    fn poll_kept(&mut self, interest: Interest, cx: &Context<'_>) -> Poll<()> {
+        if *self.ready(interest) {
             return Poll::Ready(());
         }
         match &mut self.waiters[interest as usize] {
@@ -68,6 +77,13 @@ impl PollDesc {
             slot => *slot = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    fn closed(&self, interest: Interest) -> bool {
+        match interest {
+            Interest::Read => self.read_closed,
+            Interest::Write => self.write_closed,
+        }
     }
 }
 
@@ -116,6 +132,28 @@ impl PollDescs {
         desc.poll(interest, cx)
     }
 
+    /// As [`poll_ready`](Self::poll_ready), but a pending edge stays until [`clear`](Self::clear).
+    pub(crate) fn poll_kept(&mut self, token: Token, interest: Interest, cx: &Context<'_>) -> Poll<()> {
+        let Some(desc) = self.get(token) else {
+            return Poll::Ready(());
+        };
+        desc.poll_kept(interest, cx)
+    }
+
+    /// Forgets the pending edge of `interest`: a try met EAGAIN, so the edge was spent.
+    /// Sound for the reason [`forget_edge`](Self::forget_edge) is: edges are only recorded
+    /// between task polls, so none can have landed between the try and this call.
+    pub(crate) fn clear(&mut self, token: Token, interest: Interest) {
+        if let Some(desc) = self.get(token) {
+            *desc.ready(interest) = false;
+        }
+    }
+
+    /// Whether the peer hung up (or the socket failed) in the direction of `interest`.
+    pub(crate) fn closed(&mut self, token: Token, interest: Interest) -> bool {
+        self.get(token).is_some_and(|desc| desc.closed(interest))
+    }
+
     /// A short read or write emptied (or filled) the socket: forgets the edge that reported
     /// it, so the next operation waits for a fresh one instead of paying for an EAGAIN. Sound
     /// because edges are only recorded between task polls, never during one. Refused (false)
@@ -123,11 +161,7 @@ impl PollDescs {
     /// operation must try its syscall to see EOF or the error.
     pub(crate) fn forget_edge(&mut self, token: Token, interest: Interest) -> bool {
         let Some(desc) = self.get(token) else { return false };
-        let closed = match interest {
-            Interest::Read => desc.read_closed,
-            Interest::Write => desc.write_closed,
-        };
-        if closed {
+        if desc.closed(interest) {
             return false;
         }
         *desc.ready(interest) = false;
@@ -229,6 +263,26 @@ mod tests {
         assert_eq!(count.get(), 1);
         assert!(descs.take_waiter(t, Interest::Write).is_none(), "the edge took the waiter");
         assert!(descs.poll_ready(t, Interest::Write, &cx).is_ready());
+    }
+
+    #[test]
+    fn a_kept_edge_stays_until_cleared() {
+        let mut descs = PollDescs::default();
+        let t = descs.alloc();
+        let (count, waker) = WakeCount::waker();
+        let cx = Context::from_waker(&waker);
+        assert!(descs.poll_kept(t, Interest::Read, &cx).is_pending());
+        let mut wake = Vec::new();
+        descs.dispatch(t, IN, &mut wake);
+        wake.drain(..).for_each(Waker::wake);
+        assert_eq!(count.get(), 1, "the kept wait is woken by the edge");
+        assert!(descs.poll_kept(t, Interest::Read, &cx).is_ready());
+        assert!(descs.poll_kept(t, Interest::Read, &cx).is_ready(), "and the edge stays");
+        descs.clear(t, Interest::Read);
+        assert!(descs.poll_kept(t, Interest::Read, &cx).is_pending(), "until a try met EAGAIN");
+        assert!(!descs.closed(t, Interest::Read));
+        descs.dispatch(t, libc::EPOLLRDHUP as u32, &mut wake);
+        assert!(descs.closed(t, Interest::Read) && !descs.closed(t, Interest::Write));
     }
 
     #[test]

@@ -32,12 +32,12 @@ mod splice;
 pub(crate) use accept::Accept;
 pub(crate) use connect::Connect;
 pub(crate) use custom::Custom;
-pub(crate) use recv::{Recv, RecvSlice};
-pub(crate) use recv_from::RecvFrom;
+pub(crate) use recv::{Recv, RecvSlice, RecvVectored};
+pub(crate) use recv_from::{RecvFrom, RecvFromSlice};
 pub(crate) use recv_pooled::RecvPooled;
 pub(crate) use send::{Send, SendSlice};
-pub(crate) use send_to::SendTo;
-pub(crate) use sendmsg::Writev;
+pub(crate) use send_to::{SendTo, SendToSlice};
+pub(crate) use sendmsg::{SendVectored, Writev};
 pub(crate) use splice::Splice;
 
 use std::io;

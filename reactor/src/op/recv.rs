@@ -135,6 +135,47 @@ impl Syscall for RecvSlice<'_> {
     }
 }
 
+/// Receives stream bytes into borrowed slices, in order: readiness only, for
+/// `try_read_vectored`. Bytes dropped reads left (io_uring) fill the first slice with room.
+pub(crate) struct RecvVectored<'a, 'b> {
+    pub(crate) bufs: &'a mut [std::io::IoSliceMut<'b>],
+}
+
+impl Syscall for RecvVectored<'_, '_> {
+    fn interest(&self) -> Interest {
+        Interest::Read
+    }
+    fn receives(&self) -> bool {
+        true
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        let count = self.bufs.len().min(libc::UIO_MAXIOV as usize);
+        // SAFETY: msghdr is plain data for which all-zero bytes are valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        // IoSliceMut is guaranteed to have iovec's layout on Unix.
+        msg.msg_iov = self.bufs.as_mut_ptr().cast();
+        msg.msg_iovlen = count;
+        // SAFETY: msg points at iovecs describing live, writable slices.
+        syscall!(recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)).map(|n| n as usize)
+    }
+
+    fn want(&mut self) -> Option<usize> {
+        Some(self.bufs.iter().map(|b| b.len()).sum())
+    }
+
+    fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
+        if !stash.has_stream(fd) {
+            return None;
+        }
+        let first = self.bufs.iter_mut().find(|b| !b.is_empty())?;
+        // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes; only bytes are
+        // written to it.
+        let out = unsafe { &mut *(&mut **first as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        stash.take_stream(fd, out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

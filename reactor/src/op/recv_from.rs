@@ -103,3 +103,59 @@ unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
         }
     }
 }
+
+/// Receives (or peeks at) one datagram into a borrowed slice, with its sender: readiness
+/// only, for the tries (`try_recv_from`, `try_peek_from`). A stashed datagram (io_uring)
+/// comes first, as for [`RecvFrom`].
+pub(crate) struct RecvFromSlice<'a> {
+    buf: &'a mut [u8],
+    /// recvfrom's flags: 0, or MSG_PEEK.
+    flags: libc::c_int,
+    /// The sender, once a call or the stash has given one.
+    from: SockAddr,
+}
+
+impl<'a> RecvFromSlice<'a> {
+    /// A receive into `buf`; with `peek`, the datagram stays queued.
+    pub(crate) fn new(buf: &'a mut [u8], peek: bool) -> RecvFromSlice<'a> {
+        let flags = if peek { libc::MSG_PEEK } else { 0 };
+        RecvFromSlice { buf, flags, from: SockAddr::empty() }
+    }
+
+    /// The sender of the datagram received.
+    pub(crate) fn sender(&self) -> SockAddr {
+        self.from
+    }
+}
+
+impl Syscall for RecvFromSlice<'_> {
+    fn interest(&self) -> Interest {
+        Interest::Read
+    }
+    fn receives(&self) -> bool {
+        true
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        let mut from = SockAddr::empty();
+        let (ptr, len) = (self.buf.as_mut_ptr(), self.buf.len());
+        let (addr, addr_len) = (from.as_mut_ptr(), from.len_mut() as *mut libc::socklen_t);
+        // SAFETY: the slice is writable for `len` bytes and `from` is a sockaddr_storage with
+        // its length, all alive for the call.
+        let n = syscall!(recvfrom(fd, ptr.cast(), len, self.flags | libc::MSG_DONTWAIT, addr, addr_len))?;
+        self.from = from;
+        Ok(n as usize)
+    }
+
+    fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
+        // SAFETY: an initialised &mut [u8] may be viewed as MaybeUninit bytes; only bytes are
+        // written to it.
+        let out = unsafe { &mut *(self.buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+        let (n, from) = match self.flags & libc::MSG_PEEK != 0 {
+            true => stash.peek_datagram(fd, out)?,
+            false => stash.take_datagram(fd, out)?,
+        };
+        self.from = from;
+        Some(Ok(n))
+    }
+}

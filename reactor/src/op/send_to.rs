@@ -51,3 +51,21 @@ unsafe impl<B: IoBuf> Op for SendTo<B> {
         (res, self.buf)
     }
 }
+
+/// Sends a borrowed slice as one datagram to an address: readiness only, for `try_send_to`.
+pub(crate) struct SendToSlice<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) to: SockAddr,
+}
+
+impl Syscall for SendToSlice<'_> {
+    fn interest(&self) -> Interest {
+        Interest::Write
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        let (ptr, len, flags) = (self.buf.as_ptr(), self.buf.len(), SEND_FLAGS | libc::MSG_DONTWAIT);
+        // SAFETY: the slice and the address are alive for the call; sendto only reads them.
+        syscall!(sendto(fd, ptr.cast(), len, flags, self.to.as_ptr(), self.to.len())).map(|n| n as usize)
+    }
+}

@@ -63,3 +63,37 @@ unsafe impl<B: IoBuf> Op for Writev<B> {
         (res, self.bufs)
     }
 }
+
+/// Sends borrowed slices in one gathered send: readiness only, for `try_write_vectored`.
+pub(crate) struct SendVectored<'a> {
+    pub(crate) bufs: &'a [std::io::IoSlice<'a>],
+    pub(crate) stream: bool,
+}
+
+impl SendVectored<'_> {
+    /// The slices one sendmsg takes (see [`MAX_IOVS`]).
+    fn sent(&self) -> &[std::io::IoSlice<'_>] {
+        &self.bufs[..self.bufs.len().min(MAX_IOVS)]
+    }
+}
+
+impl Syscall for SendVectored<'_> {
+    fn interest(&self) -> Interest {
+        Interest::Write
+    }
+
+    fn call(&mut self, fd: RawFd) -> io::Result<usize> {
+        let bufs = self.sent();
+        // SAFETY: msghdr is plain data for which all-zero bytes are valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        // IoSlice is guaranteed to have iovec's layout on Unix.
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len();
+        // SAFETY: msg points at iovecs describing live slices; sendmsg only reads them.
+        syscall!(sendmsg(fd, &msg, SEND_FLAGS | libc::MSG_DONTWAIT)).map(|n| n as usize)
+    }
+
+    fn want(&mut self) -> Option<usize> {
+        self.stream.then(|| self.sent().iter().map(|b| b.len()).sum())
+    }
+}

@@ -62,6 +62,12 @@ impl SourceGate {
         }
     }
 
+    /// Whether no receive of the source is in flight.
+    #[inline]
+    pub(crate) fn is_clear(&self) -> bool {
+        self.0.get().is_none_or(|gate| gate.in_flight.get() == 0)
+    }
+
     /// Marks a receive in flight until the returned guard drops; see [`ReceiveGate::enter`].
     pub(crate) fn enter(&self) -> Receiving {
         match self.0.get() {

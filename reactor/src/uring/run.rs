@@ -45,6 +45,10 @@ pub(crate) struct Registration {
     stream: bool,
     /// The last transfer of each direction left the socket empty (or full).
     exhausted: [Cell<bool>; 2],
+    /// tokio's readiness per direction: a POLL_ADD completed and no try has met EAGAIN since.
+    ready: [Cell<bool>; 2],
+    /// A POLL_ADD reported the direction closed (a hangup, an error); it stays so.
+    closed: [Cell<bool>; 2],
     /// The multishot recv of pooled reads, from the first one until a plain read or close.
     /// Taken out to be used and put back, never borrowed.
     pooled: Cell<Option<Rc<RefCell<RecvStream>>>>,
@@ -94,6 +98,28 @@ impl Registration {
     #[inline]
     pub(crate) fn exhausted(&self, interest: Interest) -> bool {
         self.exhausted[interest as usize].get()
+    }
+
+    /// Notes the directions a POLL_ADD's `revents` report closed.
+    fn note_closed(&self, revents: usize) {
+        let revents = revents as libc::c_short;
+        let hangup = libc::POLLHUP | libc::POLLERR;
+        if revents & (hangup | libc::POLLRDHUP) != 0 {
+            self.closed[Interest::Read as usize].set(true);
+        }
+        if revents & hangup != 0 {
+            self.closed[Interest::Write as usize].set(true);
+        }
+    }
+
+    /// Whether a POLL_ADD reported the direction of `interest` closed.
+    pub(crate) fn is_closed(&self, interest: Interest) -> bool {
+        self.closed[interest as usize].get()
+    }
+
+    /// A try met EAGAIN: the readiness of `interest` is spent.
+    pub(crate) fn clear_readiness(&self, interest: Interest) {
+        self.ready[interest as usize].set(false);
     }
 
     /// Records a transfer of `n` of `want` bytes (None: readiness came). A short one shows
@@ -231,6 +257,58 @@ impl Uring {
         registration.gate.poll_clear(cx)
     }
 
+    /// As [`poll_receives_settled`](Self::poll_receives_settled) without waiting: whether
+    /// no earlier receive of the source is in flight, for a try that must not take bytes
+    /// past theirs.
+    fn receives_settled(&self, fd: RawFd, registration: &Registration) -> bool {
+        if let Some(stream) = registration.pooled.take() {
+            self.end_stream(&stream, Some((&registration.gate, fd)));
+        }
+        registration.gate.is_clear()
+    }
+
+    /// For a try that receives: what dropped receives left, or `WouldBlock` while one is
+    /// still in flight (what it takes comes before anything the socket holds); None when the
+    /// try may go to the socket.
+    pub(crate) fn try_leftover<S: Syscall>(
+        &self,
+        fd: RawFd,
+        registration: &Registration,
+        syscall: &mut S,
+    ) -> Option<io::Result<usize>> {
+        if !syscall.receives() {
+            return None;
+        }
+        if !self.receives_settled(fd, registration) {
+            return Some(Err(io::ErrorKind::WouldBlock.into()));
+        }
+        syscall.take_leftover(&mut self.stash.borrow_mut(), fd)
+    }
+
+    /// tokio's readiness of `interest`: Ready while it is marked (a POLL_ADD completed and
+    /// no try has met EAGAIN since), else once a POLL_ADD completes. A read is ready too once
+    /// dropped receives have settled and left something, which the next try serves first.
+    pub(crate) fn poll_readiness(
+        &self,
+        fd: RawFd,
+        registration: &Registration,
+        interest: Interest,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if interest == Interest::Read {
+            ready!(self.poll_receives_settled(fd, registration, cx));
+            if self.stash.borrow().has_any(fd) {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        let ready = &registration.ready[interest as usize];
+        if !ready.get() {
+            ready!(self.poll_ready(fd, registration, interest, cx))?;
+            ready.set(true);
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Every stashed byte of `fd`, once no dropped receive is in flight.
     pub(crate) async fn take_leftover_bytes(&self, fd: RawFd, registration: &Registration) -> Vec<u8> {
         // What a pooled read's stream queued or still receives is left over too.
@@ -271,7 +349,7 @@ impl Uring {
         };
         let done = ready!(self.poll_op(id, cx));
         slot.set(None);
-        Poll::Ready(cqe_result(done.result).map(drop))
+        Poll::Ready(cqe_result(done.result).map(|revents| registration.note_closed(revents)))
     }
 
     /// The waker of whatever waits on `interest`: its op or its readiness poll.

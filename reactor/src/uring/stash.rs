@@ -80,6 +80,12 @@ impl Stash {
         self.has_bytes(fd) || self.errors.contains_key(&fd)
     }
 
+    /// Whether anything waits for the next receive on `fd`: stream bytes, an error, or a
+    /// datagram.
+    pub(crate) fn has_any(&self, fd: RawFd) -> bool {
+        self.has_stream(fd) || self.has_datagram(fd)
+    }
+
     /// Moves up to `out.len()` stashed bytes of `fd` into `out`; returns how many.
     pub(crate) fn take_bytes(&mut self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> usize {
         let Some(queue) = self.bytes.get_mut(&fd) else { return 0 };
@@ -132,7 +138,6 @@ impl Stash {
     }
 
     /// Whether a datagram waits for the next receive on `fd`.
-    #[cfg(test)]
     fn has_datagram(&self, fd: RawFd) -> bool {
         self.datagrams.contains_key(&fd)
     }
