@@ -2598,3 +2598,265 @@ fn a_draining_store_serves_its_open_clients_on_every_shard() {
     assert_eq!(cut_off, 0, "tasks cut off instead of ending once the client closed");
     assert!(started.elapsed() < Duration::from_secs(5), "the shutdown took {:?} after the close", started.elapsed());
 }
+
+/// A raw exchange on a connection the kernel handed to `core`: what the server says to
+/// `input` until it closes (the write side is shut after it), within 10 s.
+fn raw_exchange_on(rt: &Runtime, addr: SocketAddr, core: usize, input: &[u8]) -> Vec<u8> {
+    let (mut s, _) = raw_to_core(rt, addr, core);
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(input).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// `reply` with HELLO's connection id (which differs from run to run) written `ID`.
+fn without_hello_id(reply: &str) -> String {
+    let mut parts = reply.split("$2\r\nid\r\n:");
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for part in parts {
+        out.push_str("$2\r\nid\r\n:ID");
+        out.push_str(&part[part.find('\r').unwrap_or(0)..]);
+    }
+    out
+}
+
+/// HELLO 3's reply (its id written `ID`).
+const HELLO_3: &str = "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:ID\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+
+/// MULTI, EXEC, DISCARD, WATCH and UNWATCH, and the requests between, answer as redis-server
+/// 7.0.15 answered the same bytes (`{0}` and `{1}` are keys of core 0 and core 1, `{n}` the
+/// first's length, the first
+/// absent and the second `x` before each exchange, which runs from a connection on each
+/// core): refusals before queueing abort, errors of a queued command are its reply in EXEC's
+/// array, EXEC's header is in RESP2 whatever a queued HELLO switches to. WATCH outside MULTI
+/// is kv's own: refused, not ignored.
+#[test]
+fn multi_exec_and_discard_answer_as_redis_does() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect(addr);
+    let [k0, k1] = one_key_per_core(&mut con, "tx");
+    let aborted = "-EXECABORT Transaction discarded because of previous errors.\r\n";
+    let hello_inside = format!("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n{HELLO_3}_\r\n$1\r\nx\r\n");
+    let hello_before = format!("{HELLO_3}+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n:0\r\n$1\r\nx\r\n_\r\n*2\r\n_\r\n$1\r\nx\r\n");
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    let cases: [(&str, &str); 20] = [
+        ("MULTI\r\nSET {0} 1\r\nSET {1} 2\r\nINCR {0}\r\nGET {1}\r\nMGET {0} {1} nokey\r\nDEL {0} {1}\r\nEXEC\r\n",
+         "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*6\r\n+OK\r\n+OK\r\n:2\r\n$1\r\n2\r\n*3\r\n$1\r\n2\r\n$1\r\n2\r\n$-1\r\n:2\r\n"),
+        ("*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n${n}\r\n{0}\r\n$1\r\n7\r\n*2\r\n$3\r\nGET\r\n${n}\r\n{0}\r\n*1\r\n$4\r\nEXEC\r\n",
+         "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\n7\r\n"),
+        ("MULTI\r\nEXEC\r\n", "+OK\r\n*0\r\n"),
+        ("MULTI\r\nFOO\r\nGET {0} b\r\nSET {1} 1\r\nEXEC\r\nGET {1}\r\n",
+         &format!("+OK\r\n-ERR unknown command 'FOO', with args beginning with: \r\n-ERR wrong number of arguments for 'get' command\r\n+QUEUED\r\n{aborted}$1\r\nx\r\n")),
+        ("EXEC\r\nDISCARD\r\nUNWATCH\r\nMULTI\r\nUNWATCH\r\nSHUTDOWN\r\nEXEC\r\n",
+         &format!("-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n+OK\r\n+OK\r\n+QUEUED\r\n-ERR Command not allowed inside a transaction\r\n{aborted}")),
+        ("MULTI\r\nMULTI\r\nPING\r\nEXEC\r\n", "+OK\r\n-ERR MULTI calls can not be nested\r\n+QUEUED\r\n*1\r\n+PONG\r\n"),
+        ("MULTI\r\nWATCH {0}\r\nPING\r\nEXEC\r\n", "+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n+QUEUED\r\n*1\r\n+PONG\r\n"),
+        ("WATCH {0}\r\n", "-ERR WATCH is not supported by kv\r\n"),
+        ("MULTI\r\nSET {1} 1\r\nDISCARD\r\nEXEC\r\nGET {1}\r\n", "+OK\r\n+QUEUED\r\n+OK\r\n-ERR EXEC without MULTI\r\n$1\r\nx\r\n"),
+        ("MULTI\r\nSET {1} 1\r\nEXEC x\r\nEXEC\r\nGET {1}\r\n",
+         "+OK\r\n+QUEUED\r\n-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n-ERR EXEC without MULTI\r\n$1\r\nx\r\n"),
+        ("MULTI\r\nDISCARD x\r\nEXEC\r\n", &format!("+OK\r\n-ERR wrong number of arguments for 'discard' command\r\n{aborted}")),
+        ("MULTI x\r\nEXEC x\r\nDISCARD x\r\nWATCH\r\nUNWATCH x\r\n",
+         "-ERR wrong number of arguments for 'multi' command\r\n-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n-ERR wrong number of arguments for 'discard' command\r\n-ERR wrong number of arguments for 'watch' command\r\n-ERR wrong number of arguments for 'unwatch' command\r\n"),
+        ("MULTI\r\nSET {0} b badopt\r\nSET {1} x\r\nINCR {1}\r\nEXEC\r\n",
+         "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n-ERR syntax error\r\n+OK\r\n-ERR value is not an integer or out of range\r\n"),
+        ("MULTI\r\nMEMORY FOO\r\nEXEC\r\n", &format!("+OK\r\n-ERR unknown subcommand 'FOO'. Try MEMORY HELP.\r\n{aborted}")),
+        // QUIT is not queued: the connection closes, nothing queued runs.
+        ("MULTI\r\nSET {1} 1\r\nQUIT\r\nEXEC\r\n", "+OK\r\n+QUEUED\r\n+OK\r\n"),
+        ("HELLO 3\r\nMULTI\r\nDEL {0}\r\nGET {1}\r\nGET {0}\r\nMGET {0} {1}\r\nEXEC\r\n", &hello_before),
+        ("MULTI\r\nHELLO 3\r\nGET {0}\r\nGET {1}\r\nEXEC\r\n", &hello_inside),
+        ("MULTI\r\nRPUSH {0} a\r\nLPUSH {1} b\r\nHSET {0} f v\r\nLRANGE {0} 0 -1\r\nEXEC\r\n",
+         &format!("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n:1\r\n{wrongtype}{wrongtype}*1\r\n$1\r\na\r\n")),
+        ("MULTI\r\nRPUSH {0} a\r\nHSET {1}\r\nEXEC\r\nEXISTS {0}\r\n",
+         &format!("+OK\r\n+QUEUED\r\n-ERR wrong number of arguments for 'hset' command\r\n{aborted}:0\r\n")),
+        ("MULTI\r\nFOO\r\nDISCARD\r\nMULTI\r\nPING\r\nEXEC\r\n",
+         "+OK\r\n-ERR unknown command 'FOO', with args beginning with: \r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n"),
+    ];
+    for core in 0..2 {
+        for (input, want) in &cases {
+            let _: () = con.del(&k0).unwrap();
+            let _: () = con.set(&k1, "x").unwrap();
+            let input = input.replace("{0}", &k0).replace("{1}", &k1).replace("{n}", &k0.len().to_string());
+            let got = String::from_utf8(raw_exchange_on(&rt, addr, core, input.as_bytes())).unwrap();
+            assert_eq!(without_hello_id(&got), *want, "core {core}: {input:?}");
+        }
+    }
+}
+
+/// The `redis` crate's atomic pipeline (MULTI ... EXEC) with keys on both cores, from a
+/// connection on each core: the replies come back in order, and the writes are there after.
+#[test]
+fn an_atomic_pipeline_runs_keys_of_both_cores_in_order() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let [k0, k1] = one_key_per_core(&mut connect(addr), "atomic");
+    for core in 0..2 {
+        let mut con = connect_to_core(&rt, addr, core);
+        let (old0, old1, n, both, gone): (String, String, i64, Vec<String>, i64) = redis::pipe()
+            .atomic()
+            .getset(&k0, "a")
+            .getset(&k1, "b")
+            .incr(format!("{k1}:n"), 5)
+            .set(&k0, "c")
+            .ignore()
+            .mget(&[&k0, &k1])
+            .del(format!("{k1}:n"))
+            .query(&mut con)
+            .unwrap();
+        let olds = if core == 0 { ["probe", "probe"] } else { ["c", "b"] };
+        assert_eq!(([old0.as_str(), old1.as_str()], n, gone), (olds, 5, 1));
+        assert_eq!(both, ["c", "b"]);
+        let failed: RedisResult<(String,)> = redis::pipe().atomic().cmd("NOSUCHCOMMAND").query(&mut con);
+        assert!(failed.is_err(), "EXECABORT is an error: {failed:?}");
+        let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+        assert_eq!(pong, "PONG", "the connection is out of its transaction");
+    }
+}
+
+/// A transaction whose keys live on one core runs with no other client's command between
+/// its commands, whichever core its connection is on: writers on both cores add 1 ten times
+/// in each transaction, and readers on both cores never see a count but a multiple of ten.
+#[test]
+fn a_transaction_of_one_cores_keys_is_never_seen_half_done() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let keys = one_key_per_core(&mut connect(addr), "isolated");
+    for key in keys {
+        let _: () = connect(addr).set(&key, 0).unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..2)
+            .map(|core| {
+                let (mut con, key) = (connect_to_core(&rt, addr, core), key.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let mut pipe = redis::pipe();
+                        pipe.atomic();
+                        (0..10).for_each(|_| {
+                            pipe.incr(&key, 1);
+                        });
+                        let counts: Vec<i64> = pipe.query(&mut con).unwrap();
+                        assert!(counts.windows(2).all(|w| w[1] == w[0] + 1), "{counts:?}");
+                        assert_eq!(counts[9] % 10, 0, "{counts:?}: another transaction ran between");
+                    }
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..2)
+            .map(|core| {
+                let (mut con, key, done) = (connect_to_core(&rt, addr, core), key.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut reads = 0;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) || reads < 100 {
+                        let n: i64 = con.get(&key).unwrap();
+                        assert_eq!(n % 10, 0, "read {n}: a transaction half done");
+                        reads += 1;
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().expect("a writer failed"));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        readers.into_iter().for_each(|r| r.join().expect("a reader failed"));
+        let n: i64 = connect(addr).get(&key).unwrap();
+        assert_eq!(n, 4000);
+    }
+}
+
+/// EXEC's reply may pass the reply budget and the socket's room: big values of either core,
+/// in RESP2 and RESP3, arrive whole and in order, and the connection carries on after.
+/// A connection that closes before reading its EXEC's reply leaves the server serving.
+#[test]
+fn a_huge_exec_reply_arrives_whole_and_a_close_mid_exec_is_harmless() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect(addr);
+    let [k0, k1] = one_key_per_core(&mut con, "huge");
+    let big: Vec<u8> = (0..6 << 20).map(|i| b'a' + (i % 23) as u8).collect();
+    let _: () = con.set(&k0, &big[..]).unwrap();
+    let _: () = con.set(&k1, &big[..]).unwrap();
+    for (hello, null) in [("", "$-1\r\n"), ("HELLO 3\r\n", "_\r\n")] {
+        for core in 0..2 {
+            let (mut s, _) = raw_to_core(&rt, addr, core);
+            let input = format!("{hello}MULTI\r\nGET {k1}\r\nGET nokey\r\nGET {k0}\r\nGET {k1}\r\nEXEC\r\nPING\r\n");
+            s.write_all(input.as_bytes()).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let queued = "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n";
+            let want = [
+                queued.as_bytes(),
+                &bulk_reply(&big),
+                null.as_bytes(),
+                &bulk_reply(&big),
+                &bulk_reply(&big),
+                b"+PONG\r\n",
+            ]
+            .concat();
+            let mut got = Vec::new();
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            s.read_to_end(&mut got).expect("the replies within 10 s");
+            let got = match hello {
+                "" => &got[..],
+                _ => &got[got.windows(5).position(|w| w == b"+OK\r\n").expect("MULTI's +OK")..],
+            };
+            assert!(got == want, "core {core} {hello:?}: {} bytes back of {}", got.len(), want.len());
+        }
+    }
+    for core in 0..2 {
+        let (mut s, _) = raw_to_core(&rt, addr, core);
+        s.write_all(format!("MULTI\r\nGET {k0}\r\nGET {k1}\r\nGET {k0}\r\nGET {k1}\r\nEXEC\r\n").as_bytes()).unwrap();
+        drop(s);
+    }
+    let mut after = connect(addr);
+    let got: Vec<Vec<u8>> = redis::pipe().atomic().get(&k0).get(&k1).query(&mut after).unwrap();
+    assert!(got == [big.clone(), big], "served whole after the closes");
+}
+
+/// A transaction queues at most 64 MiB of requests: the request past it is refused and the
+/// transaction aborted (its queue let go), and the connection carries on.
+#[test]
+fn a_transaction_past_its_bound_is_refused_and_aborted() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let value = vec![b'v'; 15 << 20];
+    let mut input = b"MULTI\r\n".to_vec();
+    for i in 0..5 {
+        input.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$5\r\nbig:{i}\r\n${}\r\n", value.len()).as_bytes());
+        input.extend_from_slice(&value);
+        input.extend_from_slice(b"\r\n");
+    }
+    input.extend_from_slice(b"EXEC\r\nEXISTS big:0\r\n");
+    let writer = {
+        let mut s = s.try_clone().unwrap();
+        std::thread::spawn(move || s.write_all(&input))
+    };
+    let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n-ERR Transaction too big: kv queues at most 64 MiB of requests between MULTI and EXEC\r\n-EXECABORT Transaction discarded because of previous errors.\r\n:0\r\n";
+    let mut got = vec![0; want.len()];
+    s.read_exact(&mut got).expect("the replies within 20 s");
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    writer.join().unwrap().unwrap();
+}
+
+/// A connection that kills itself inside EXEC gets the replies up to the kill's, as from
+/// redis-server 7.0.15 (the array cut short), then the close; the requests after the kill
+/// still run, there as here.
+#[test]
+fn a_connection_killing_itself_inside_exec_closes_after_the_kills_reply() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut con = connect(addr);
+    let [k0, k1] = one_key_per_core(&mut con, "suicide");
+    for core in 0..2 {
+        let _: () = con.del(&[&k0, &k1]).unwrap();
+        let (mut s, id) = raw_to_core(&rt, addr, core);
+        let input =
+            format!("MULTI\r\nCLIENT KILL ID {id} SKIPME no\r\nPING\r\nSET {k0} 1\r\nSET {k1} 1\r\nEXEC\r\nPING\r\n");
+        s.write_all(input.as_bytes()).unwrap();
+        closed_by_server(&mut s, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n:1\r\n");
+        let set: Vec<Option<String>> = con.mget(&[&k0, &k1]).unwrap();
+        assert_eq!(set, [Some("1".to_string()), Some("1".to_string())], "core {core}");
+    }
+}

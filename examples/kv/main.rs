@@ -33,7 +33,12 @@
 //! `replies.rs` for what changes, `op.rs` for how another core's reply follows), AUTH (as
 //! Redis without a password), SELECT 0,
 //! CLIENT ID, GETNAME, SETNAME, SETINFO, HELP, INFO (`session.rs`, `clients.rs`), LIST and
-//! KILL (on every core: `clients.rs`, `kill.rs`). redis-cli's --pipe, --scan, --bigkeys,
+//! KILL (on every core: `clients.rs`, `kill.rs`), MULTI, EXEC and DISCARD (`transaction.rs`:
+//! requests after MULTI are checked as Redis checks them and queued, at most 64 MiB of them;
+//! EXEC runs them as one pipeline. A transaction whose keys all live on one core runs with no
+//! other client's command between its commands; one spanning cores runs each core's part
+//! so, but not at one instant across cores), WATCH refused (`-ERR WATCH is not supported by
+//! kv`: never accepted and ignored), UNWATCH. redis-cli's --pipe, --scan, --bigkeys,
 //! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused
 //! as Redis refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 
@@ -62,6 +67,7 @@ mod server;
 mod session;
 mod shard;
 mod store;
+mod transaction;
 mod types;
 
 use std::io;

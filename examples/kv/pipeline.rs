@@ -34,6 +34,7 @@ use super::server;
 use super::session::{self, EveryCore, Session};
 use super::shard::Shards;
 use super::store;
+use super::transaction::{self, Control, Exec, Transaction, NOT_IN_TRANSACTION};
 
 /// The reply bytes a run may owe before it stops and lets them be written. A single reply may
 /// pass it (one GET of a value up to `MAX_BULK`): requests are never split.
@@ -231,6 +232,10 @@ pub struct Pipeline {
     reply_guess: usize,
     /// The connection's id (HELLO, CLIENT); its name is kept by its core's `Clients`.
     session: Session,
+    /// Its MULTI, and the requests queued since.
+    transaction: Transaction,
+    /// EXEC is running the queued requests: they run whole, past the reply budget.
+    in_exec: bool,
 }
 
 /// The least a forwarded request whose reply is guessed counts against the budget: what
@@ -255,6 +260,8 @@ impl Pipeline {
             owed_elsewhere: 0,
             reply_guess: MIN_FORWARD_COST,
             session: Session::new(),
+            transaction: Transaction::default(),
+            in_exec: false,
         }
     }
 
@@ -293,11 +300,17 @@ impl Pipeline {
                     if args.is_empty() {
                         continue;
                     }
-                    if self.out.len() + self.owed_elsewhere >= REPLY_BUDGET {
+                    if self.out.len() + self.owed_elsewhere >= REPLY_BUDGET && !self.in_exec {
                         // Checked once the next request is known to be complete, so a run
                         // stops only when one is left to resume with; it is parsed again then.
                         used -= n;
                         return (used, End::Owed);
+                    }
+                    if self.transaction.open() {
+                        match self.in_transaction(args, &input[used - n..used], shards) {
+                            Some(end) => return (used, end),
+                            None => continue,
+                        }
                     }
                     shards.count_command();
                     match plan(args, shards.count(), &mut self.out) {
@@ -326,6 +339,11 @@ impl Pipeline {
                             None => replies::error(&mut self.out, "ERR unreadable operation"),
                         },
                         Plan::Many(ops, how) => self.run_many(ops, how, shards, now),
+                        Plan::Transaction(control) => {
+                            if let Some(end) = self.control(control, shards) {
+                                return (used, end);
+                            }
+                        }
                     }
                 }
                 Ok(None) => return (used, End::More),
@@ -389,6 +407,87 @@ impl Pipeline {
         let every_core = (0..shards.count()).map(|core| (core, op)).collect();
         self.run_many(every_core, how, shards, now);
         shards.clients().killed(self.client_id()).then_some(End::Quit)
+    }
+
+    /// A request `args` (the raw `request`) while a transaction is open: checked as Redis
+    /// checks it, then queued or refused (see `transaction.rs`); MULTI, EXEC, DISCARD, WATCH
+    /// and QUIT run now. How the run ends if it must end here.
+    #[cold]
+    #[inline(never)]
+    fn in_transaction(&mut self, args: &[&[u8]], request: &[u8], shards: &Shards) -> Option<End> {
+        let mut checked = Vec::new();
+        let planned = plan(args, shards.count(), &mut checked);
+        let refused = transaction::refused_before_queueing(&checked);
+        let is = |name: &[u8]| args[0].eq_ignore_ascii_case(name);
+        let error = transaction::error_text(&checked);
+        let queued = !refused && matches!(planned, Plan::Answered | Plan::One(..) | Plan::Encoded(..) | Plan::Many(..));
+        if !queued || is(b"shutdown") {
+            shards.count_command(); // run now: a queued request counts when EXEC runs it
+        }
+        match planned {
+            _ if refused => self.transaction.refuse(error, &mut self.out),
+            Plan::Transaction(control) => return self.control(control, shards),
+            Plan::Quit => {
+                replies::ok(&mut self.out);
+                return Some(End::Quit);
+            }
+            // Redis 7 has SHUTDOWN refuse to be queued, however its options read.
+            Plan::Shutdown => self.transaction.refuse(NOT_IN_TRANSACTION.as_bytes(), &mut self.out),
+            _ if is(b"shutdown") => self.transaction.refuse(NOT_IN_TRANSACTION.as_bytes(), &mut self.out),
+            _ => self.transaction.queue(request, &mut self.out),
+        }
+        None
+    }
+
+    /// MULTI, EXEC, DISCARD or WATCH. How the run ends if it must end here (a connection
+    /// that killed itself inside EXEC closes after its replies).
+    #[cold]
+    #[inline(never)]
+    fn control(&mut self, control: Control, shards: &Shards) -> Option<End> {
+        match control {
+            Control::Multi => self.transaction.multi(&mut self.out),
+            Control::Discard => self.transaction.discard(&mut self.out),
+            Control::Watch if self.transaction.open() => {
+                replies::error(&mut self.out, "ERR WATCH inside MULTI is not allowed")
+            }
+            Control::Watch => replies::error(&mut self.out, transaction::WATCH_REFUSED),
+            Control::Exec => return self.exec(shards),
+            Control::ExecWithArguments => self.transaction.exec_with_arguments(&mut self.out),
+        }
+        None
+    }
+
+    /// EXEC: the array header, then the queued requests run as a pipeline's do, all of them
+    /// at once (past the reply budget: nothing else of this connection's runs between them,
+    /// and each other core gets its part in one batch). Their replies, this core's written
+    /// now and the others' filled in later, follow the header in order.
+    fn exec(&mut self, shards: &Shards) -> Option<End> {
+        let Exec::Run(queued, count) = self.transaction.exec(&mut self.out) else { return None };
+        replies::array(&mut self.out, count);
+        let (mut args, mut decoded) = (Vec::new(), Vec::new());
+        let mut decoded = Decoded::new(&mut decoded);
+        // Where the output stood when the connection killed itself (CLIENT KILL): as in Redis,
+        // the rest runs but its replies are not written, then the connection closes.
+        let mut killed_at = None;
+        let mut at = 0;
+        self.in_exec = true;
+        while at < queued.len() {
+            let (used, end) = self.run_with(&queued[at..], shards, None, &mut args, &mut decoded);
+            at += used;
+            match end {
+                End::Quit => _ = killed_at.get_or_insert((self.out.len(), self.holes.len())),
+                End::More | End::Owed | End::Malformed => break,
+            }
+        }
+        self.in_exec = false;
+        drop((args, decoded));
+        self.transaction.recycle(queued);
+        let (out_len, holes) = killed_at?;
+        // The holes dropped are the requests' after the kill; their slots are still filled
+        // (`replies` waits for every slot), just not written.
+        self.out.truncate(out_len);
+        self.holes.truncate(holes);
+        Some(End::Quit)
     }
 
     /// Forwards `op` to `core`: the read's only request (`last` of the read, nothing owed
