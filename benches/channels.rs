@@ -36,7 +36,9 @@ const SPIN: Duration = Duration::from_micros(5);
 
 fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
-    let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err()).unwrap_or_default();
+    // `cargo bench` adds `--bench`: flags are not filters.
+    let filter =
+        std::env::args().skip(1).find(|a| a.parse::<usize>().is_err() && !a.starts_with("--")).unwrap_or_default();
     let wanted = |name: &str| name.contains(filter.as_str());
     let mut results: Vec<(&str, Vec<f64>)> = Vec::new();
     let mut record = |name: &'static str, value: f64| match results.iter_mut().find(|(n, _)| *n == name) {
