@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod kv;
 
+mod reply_tables;
 mod support;
 
 use std::io::{Read, Write};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use kv::admission::REDIS_MAX_CLIENTS;
 use kv::resp::{parse_request, Arrival, Decoded, ProtocolError, MAX_BULK};
 use redis::{Commands, Connection, RedisResult, Value};
+use reply_tables::{answers_as_table, shown};
 use ringpoll::Runtime;
 use support::{cpu_ticks, two_core_runtime};
 
@@ -524,7 +526,7 @@ fn scan_and_memory_refuse_what_redis_refuses() {
         // pipelined, through the table below with the key gone).
         let usage: i64 = redis::cmd("MEMORY").arg("USAGE").arg(&key).query(&mut con).unwrap();
         assert!(usage > key.len() as i64, "MEMORY USAGE {key}: {usage}");
-        answers_as_redis(&mut con, &SCAN_AND_MEMORY_ERRORS, &key);
+        answers_as_table(&mut con, &SCAN_AND_MEMORY_ERRORS, &key);
     }
 }
 
@@ -743,20 +745,6 @@ fn set_options_are_read_as_redis_reads_them() {
     assert_eq!(con.ttl::<_, i64>("k").unwrap(), 30);
 }
 
-/// A reply as the tables below write it: `nil`, `OK`, another status as it is, an integer,
-/// a quoted string, or the error's code and text.
-fn shown(reply: RedisResult<Value>) -> String {
-    match reply {
-        Ok(Value::Nil) => "nil".into(),
-        Ok(Value::Okay) => "OK".into(),
-        Ok(Value::SimpleString(status)) => status,
-        Ok(Value::Int(n)) => n.to_string(),
-        Ok(Value::BulkString(bytes)) => format!("{:?}", String::from_utf8_lossy(&bytes)),
-        Ok(other) => format!("{other:?}"),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
-
 /// SET's options, SETNX, GETSET, INCRBY, DECR and DECRBY on one key, each with the reply
 /// redis-server 7.0.15 gave to the same requests (`{k}` is the key).
 const SET_AND_COUNT: [(&str, &str); 34] = [
@@ -851,15 +839,6 @@ const INCR_BY_FLOAT: [(&str, &str); 48] = [
     ("GET {k}", "\"5\""),
     ("DEL {k}", "1"),
 ];
-
-fn request(line: &str, key: &str) -> redis::Cmd {
-    let mut words = line.split(' ').map(|w| w.replace("{k}", key));
-    let mut cmd = redis::cmd(&words.next().unwrap());
-    for word in words {
-        cmd.arg(word);
-    }
-    cmd
-}
 
 /// PEXPIRE, PTTL, PERSIST, GETDEL, GETEX, SETEX, PSETEX, UNLINK, TYPE, STRLEN, APPEND and
 /// EXPIRE's NX, XX, GT and LT on one key, with the replies redis-server 7.0.15 gave (times
@@ -978,25 +957,6 @@ const TIMES_AND_TAKES: [(&str, &str); 109] = [
     ("EXISTS {k}", "0"),
 ];
 
-/// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and
-/// compares every reply with Redis'.
-fn answers_as_redis(con: &mut Connection, table: &[(&str, &str)], key: &str) {
-    let _: () = con.del(key).unwrap();
-    for (line, want) in table {
-        let got = shown(request(line, key).query::<Value>(con));
-        assert_eq!(got, *want, "{line} (key {key}, alone)");
-    }
-    let mut pipe = redis::pipe();
-    for (line, _) in table {
-        pipe.add_command(request(line, key));
-    }
-    let got: Vec<RedisResult<Value>> = pipe.ignore_errors().query(con).unwrap();
-    assert_eq!(got.len(), table.len());
-    for ((line, want), got) in table.iter().zip(got) {
-        assert_eq!(shown(got), *want, "{line} (key {key}, pipelined)");
-    }
-}
-
 /// Every new command answers as Redis 7 does on each of the three paths a request takes:
 /// a key of the connection's own core, the other core's at pipeline 1 (that core writes the
 /// reply to the client itself), and the other core's in a pipeline (forwarded in a batch,
@@ -1008,7 +968,7 @@ fn set_options_and_counters_answer_as_redis_does_on_every_path() {
     let mut con = connect_to_core(&rt, addr, 0);
     let [local, remote] = one_key_per_core(&mut con, "opt");
     for key in [&local, &remote] {
-        answers_as_redis(&mut con, &SET_AND_COUNT, key);
+        answers_as_table(&mut con, &SET_AND_COUNT, key);
     }
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
     let remote_ops: Vec<u64> =
@@ -1023,7 +983,7 @@ fn incrbyfloat_answers_as_redis_does_on_every_path() {
     let addr = start(&rt);
     let mut con = connect_to_core(&rt, addr, 0);
     for key in one_key_per_core(&mut con, "float") {
-        answers_as_redis(&mut con, &INCR_BY_FLOAT, &key);
+        answers_as_table(&mut con, &INCR_BY_FLOAT, &key);
     }
 }
 
@@ -1062,7 +1022,7 @@ fn msetnx_sets_all_or_none_on_one_shard_and_refuses_two() {
         let table: Vec<(String, &str)> =
             MSETNX_ONE_SHARD.iter().map(|(line, want)| (line.replace("{j}", j), *want)).collect();
         let table: Vec<(&str, &str)> = table.iter().map(|(line, want)| (line.as_str(), *want)).collect();
-        answers_as_redis(&mut con, &table, k);
+        answers_as_table(&mut con, &table, k);
     }
     let _: () = con.del(&[&on0[0], &on1[0]]).unwrap();
     let crossed = redis::cmd("MSETNX").arg(&on0[0]).arg(1).arg(&on1[0]).arg(2).query::<Value>(&mut con);
@@ -1129,7 +1089,7 @@ fn times_and_takes_answer_as_redis_does_on_every_path() {
     let addr = start(&rt);
     let mut con = connect_to_core(&rt, addr, 0);
     for key in one_key_per_core(&mut con, "time") {
-        answers_as_redis(&mut con, &TIMES_AND_TAKES, &key);
+        answers_as_table(&mut con, &TIMES_AND_TAKES, &key);
     }
 }
 
@@ -1988,7 +1948,7 @@ fn ranges_answer_as_redis_does_on_every_path() {
     let addr = start(&rt);
     let mut con = connect_to_core(&rt, addr, 0);
     for key in one_key_per_core(&mut con, "range") {
-        answers_as_redis(&mut con, &RANGES, &key);
+        answers_as_table(&mut con, &RANGES, &key);
     }
     let _alone = MEASURING_RSS.lock().unwrap_or_else(|e| e.into_inner());
     let before = rss();
@@ -2025,7 +1985,7 @@ fn renames_on_one_shard_answer_as_redis_does_and_two_shards_are_refused() {
         let table: Vec<(String, &str)> = RENAMES.iter().map(|(line, want)| (line.replace("{j}", j), *want)).collect();
         let table: Vec<(&str, &str)> = table.iter().map(|(line, want)| (line.as_str(), *want)).collect();
         let _: () = con.del(j).unwrap(); // set by the probe that found it
-        answers_as_redis(&mut con, &table, k);
+        answers_as_table(&mut con, &table, k);
     }
     let _: () = con.set(&on0[0], "zero").unwrap();
     let _: () = con.set(&on1[0], "one").unwrap();

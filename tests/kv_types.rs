@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod kv;
 
+mod reply_tables;
 mod support;
 
 use std::io::Read;
@@ -15,7 +16,8 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use redis::{Commands, Connection, RedisResult, Value};
+use redis::{Commands, Connection, Value};
+use reply_tables::{answers_as_table, request, shown};
 use ringpoll::Runtime;
 use support::{two_core_runtime, wait_within, KillOnDrop};
 
@@ -60,56 +62,6 @@ fn keys_on_both_cores(addr: SocketAddr, prefix: &str) -> (Connection, [String; 2
 fn keys_per_core(con: &mut Connection) -> Vec<u64> {
     let info: String = redis::cmd("INFO").query(con).unwrap();
     info.lines().filter_map(|l| l.strip_prefix("keys:")).map(|n| n.trim().parse().unwrap()).collect()
-}
-
-/// A reply as the tables write it: `nil`, `OK`, another status as it is, an integer, a
-/// quoted string, an array of those in brackets, or the error's code and text.
-fn shown(reply: RedisResult<Value>) -> String {
-    match reply {
-        Ok(value) => shown_value(value),
-        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
-    }
-}
-
-fn shown_value(value: Value) -> String {
-    match value {
-        Value::Nil => "nil".into(),
-        Value::Okay => "OK".into(),
-        Value::SimpleString(status) => status,
-        Value::Int(n) => n.to_string(),
-        Value::BulkString(bytes) => format!("{:?}", String::from_utf8_lossy(&bytes)),
-        Value::Array(items) => format!("[{}]", items.into_iter().map(shown_value).collect::<Vec<_>>().join(" ")),
-        other => format!("{other:?}"),
-    }
-}
-
-fn request(line: &str, key: &str) -> redis::Cmd {
-    let mut words = line.split(' ').map(|w| w.replace("{k}", key));
-    let mut cmd = redis::cmd(&words.next().unwrap());
-    for word in words {
-        cmd.arg(word);
-    }
-    cmd
-}
-
-/// Sends each request of `table` on `key`, one at a time, then all in one pipeline, and
-/// compares every reply with the table's.
-fn answers_as_table(con: &mut Connection, table: &[(&str, &str)], key: &str) {
-    let _: () = con.del(key).unwrap();
-    for (line, want) in table {
-        let got = shown(request(line, key).query::<Value>(con));
-        assert_eq!(got, *want, "{line} (key {key}, alone)");
-    }
-    let _: () = con.del(key).unwrap();
-    let mut pipe = redis::pipe();
-    for (line, _) in table {
-        pipe.add_command(request(line, key));
-    }
-    let got: Vec<RedisResult<Value>> = pipe.ignore_errors().query(con).unwrap();
-    assert_eq!(got.len(), table.len());
-    for ((line, want), got) in table.iter().zip(got) {
-        assert_eq!(shown(got), *want, "{line} (key {key}, pipelined)");
-    }
 }
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";

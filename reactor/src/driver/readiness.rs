@@ -56,13 +56,16 @@ pub(crate) trait Readiness {
     }
 
     /// tokio's readiness of `interest`, without looking at deadlines: Ready while it is
-    /// marked, which only [`clear_readiness`](Self::clear_readiness) undoes.
+    /// marked, which only [`clear_readiness`](Self::clear_readiness) undoes. By default the
+    /// wait itself, as on epoll, whose edge stays marked until a try meets EAGAIN.
     fn poll_readiness(
         &self,
         target: Target<'_, Self::Registration>,
         interest: Interest,
         cx: &Context<'_>,
-    ) -> Poll<io::Result<()>>;
+    ) -> Poll<io::Result<()>> {
+        self.poll_ready(target, interest, cx)
+    }
 
     /// A try of `interest` met EAGAIN: its readiness is spent.
     fn clear_readiness(&self, registration: &Self::Registration, interest: Interest);
@@ -82,16 +85,6 @@ impl Readiness for Epoll {
 
     #[inline]
     fn poll_ready(
-        &self,
-        target: Target<'_, epoll::Registration>,
-        interest: Interest,
-        cx: &Context<'_>,
-    ) -> Poll<io::Result<()>> {
-        Epoll::poll_readiness(self, target.registration, interest, cx).map(Ok)
-    }
-
-    #[inline]
-    fn poll_readiness(
         &self,
         target: Target<'_, epoll::Registration>,
         interest: Interest,
