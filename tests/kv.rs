@@ -566,6 +566,32 @@ fn expireat_pexpireat_and_touch_answer_as_redis_does() {
     assert!(bad.unwrap_err().to_string().contains("wrong number of arguments for 'touch' command"));
 }
 
+/// EXPIRETIME and PEXPIRETIME give back the Unix time EXPIREAT or PEXPIREAT set (to the
+/// millisecond: kv keeps a deadline on the monotonic clock, and the two clocks are read a
+/// moment apart), -1 for a key without one and -2 for no key, as Redis 7; keys on both shards.
+#[test]
+fn expiretime_and_pexpiretime_give_back_the_time_set() {
+    let rt = runtime();
+    let mut con = connect(start(&rt));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let at_ms = (now + 100) * 1000 + 500; // mid-second: its seconds do not move with a millisecond
+    for key in (0..8).map(|i| format!("et{i}")) {
+        let _: () = con.set(&key, 1).unwrap();
+        let time = |con: &mut Connection, name: &str| -> i64 { redis::cmd(name).arg(&key).query(con).unwrap() };
+        assert_eq!(time(&mut con, "EXPIRETIME"), -1, "{key}: no expiry");
+        assert_eq!(time(&mut con, "PEXPIRETIME"), -1);
+        let _: i64 = redis::cmd("PEXPIREAT").arg(&key).arg(at_ms).query(&mut con).unwrap();
+        let ms = time(&mut con, "PEXPIRETIME");
+        assert!((at_ms - 1..=at_ms + 1).contains(&ms), "{key}: PEXPIRETIME {ms}, set {at_ms}");
+        assert_eq!(time(&mut con, "EXPIRETIME"), now + 100, "{key}");
+        let _: i64 = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
+        assert_eq!(time(&mut con, "EXPIRETIME"), -2, "{key}: gone");
+        assert_eq!(time(&mut con, "PEXPIRETIME"), -2);
+    }
+    let bad: RedisResult<i64> = redis::cmd("EXPIRETIME").query(&mut con);
+    assert!(bad.unwrap_err().to_string().contains("wrong number of arguments for 'expiretime' command"));
+}
+
 #[test]
 fn every_command_answers_as_redis_does() {
     let rt = runtime();

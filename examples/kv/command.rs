@@ -46,7 +46,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
     let argc = args.len();
     let arity_ok = match name {
         b"get" | b"incr" | b"decr" | b"ttl" | b"pttl" | b"persist" | b"getdel" | b"echo" => argc == 1,
-        b"keys" | b"type" | b"strlen" => argc == 1,
+        b"keys" | b"type" | b"strlen" | b"expiretime" | b"pexpiretime" => argc == 1,
         b"append" => argc == 2,
         b"set" => argc >= 2,
         b"getex" | b"scan" => argc >= 1,
@@ -89,6 +89,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"incrbyfloat" => one(args[0], shards, |key| Op::IncrByFloat { key, by: args[1] }),
         b"ttl" => one(args[0], shards, Op::Ttl),
         b"pttl" => one(args[0], shards, Op::Pttl),
+        b"expiretime" => one(args[0], shards, |key| Op::ExpireTime(key, false)),
+        b"pexpiretime" => one(args[0], shards, |key| Op::ExpireTime(key, true)),
         b"persist" => one(args[0], shards, Op::Persist),
         b"getdel" => one(args[0], shards, Op::GetDel),
         b"type" => one(args[0], shards, Op::Type),

@@ -14,8 +14,8 @@
 //! COUNT, TYPE; the cursor names a shard and a place in its table, and a scan ends however
 //! fast the tables grow: see `scan.rs`), INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT
 //! (`float.rs`), MGET, MSET, MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING,
-//! ECHO, EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, PERSIST,
-//! DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
+//! ECHO, EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, EXPIRETIME,
+//! PEXPIRETIME, PERSIST, DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
 //! STATS (`memory.rs`), INFO (the Redis version and role, the sums tools read, as Redis
 //! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16
 //! MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one shard only:

@@ -54,6 +54,9 @@ pub enum Op<'a> {
     Ttl(Key<'a>),
     /// PTTL: the time left in milliseconds.
     Pttl(Key<'a>),
+    /// EXPIRETIME, or with `true` PEXPIRETIME: the Unix time the key expires at, in seconds
+    /// or milliseconds.
+    ExpireTime(Key<'a>, bool),
     /// Drops the key's expiry time.
     Persist(Key<'a>),
     /// GET, then DEL.
@@ -403,6 +406,8 @@ const CLIENT_LIST: u8 = 30;
 const GET_STRING: u8 = 31;
 /// A collection command: its number as the number, its packed arguments as the value.
 const TYPED: u8 = 32;
+/// EXPIRETIME; PEXPIRETIME in the flags.
+const EXPIRE_TIME: u8 = 33;
 
 /// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it).
 const RESP3: u8 = 0x80;
@@ -446,6 +451,7 @@ impl<'a> Op<'a> {
             Op::Expire(key, ms, only) => (EXPIRE, only.bits(), key, &[], ms as u64),
             Op::Ttl(key) => (TTL, 0, key, &[], 0),
             Op::Pttl(key) => (PTTL, 0, key, &[], 0),
+            Op::ExpireTime(key, millis) => (EXPIRE_TIME, u8::from(millis), key, &[], 0),
             Op::Persist(key) => (PERSIST, 0, key, &[], 0),
             Op::GetDel(key) => (GETDEL, 0, key, &[], 0),
             Op::GetEx(key, expiry) => {
@@ -520,6 +526,7 @@ impl<'a> Op<'a> {
             CLIENT_LIST => Op::ClientList(Listing::Ids(value)),
             GET_STRING => Op::GetString(key),
             TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
+            EXPIRE_TIME => Op::ExpireTime(key, flags != 0),
             _ => return None,
         })
     }
@@ -636,6 +643,8 @@ mod tests {
             Op::Expire(key(b"x"), 9, ExpireIf { has_time: true, earlier: true, ..ExpireIf::default() }),
             Op::Ttl(key(b"t")),
             Op::Pttl(key(b"pt")),
+            Op::ExpireTime(key(b"et"), false),
+            Op::ExpireTime(key(b"pet"), true),
             Op::Persist(key(b"p")),
             Op::GetDel(key(b"gd")),
             Op::GetEx(key(b"ge"), Ok(Expiry::Keep)),

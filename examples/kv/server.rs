@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 96] = [
+pub const COMMANDS: [&str; 98] = [
     "append",
     "auth",
     "client",
@@ -20,6 +20,7 @@ pub const COMMANDS: [&str; 96] = [
     "exists",
     "expire",
     "expireat",
+    "expiretime",
     "flushall",
     "flushdb",
     "get",
@@ -62,6 +63,7 @@ pub const COMMANDS: [&str; 96] = [
     "persist",
     "pexpire",
     "pexpireat",
+    "pexpiretime",
     "ping",
     "psetex",
     "pttl",

@@ -216,6 +216,7 @@ impl Store {
             // Redis rounds TTL's seconds to the nearest.
             Op::Ttl(key) => self.time_left(key, now, out, |left| (left.as_millis() + 500) / 1000),
             Op::Pttl(key) => self.time_left(key, now, out, |left| left.as_millis()),
+            Op::ExpireTime(key, millis) => self.expire_time(key, millis, now, out),
             Op::Persist(key) => {
                 let had = self.live_mut(key, now).is_some_and(|e| e.expires.take().is_some());
                 replies::int(out, i64::from(had));
@@ -690,6 +691,21 @@ impl Store {
             Some(Entry { expires: Some(t), .. }) => i64::try_from(unit(*t - now)).unwrap_or(i64::MAX),
         };
         replies::int(out, n);
+    }
+
+    /// EXPIRETIME and PEXPIRETIME (`millis`): -2 for no key, -1 for a key that never
+    /// expires, else the Unix time it expires at: the wall clock now plus the time left, in
+    /// whole milliseconds (Redis keeps the deadline as such a time), then seconds, truncated.
+    fn expire_time(&mut self, key: Key<'_>, millis: bool, now: Instant, out: &mut Vec<u8>) {
+        let at = match self.live(key, now) {
+            None => -2,
+            Some(Entry { expires: None, .. }) => -1,
+            Some(Entry { expires: Some(t), .. }) => {
+                let ms = unix_now().as_millis().saturating_add((*t - now).as_millis());
+                i64::try_from(if millis { ms } else { ms / 1000 }).unwrap_or(i64::MAX)
+            }
+        };
+        replies::int(out, at);
     }
 
     fn incr(&mut self, key: Key<'_>, delta: i64, now: Instant, out: &mut Vec<u8>) {
