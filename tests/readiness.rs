@@ -442,3 +442,39 @@ fn a_try_read_after_a_dropped_read_gets_its_bytes_first() {
         assert_eq!(got, b"first-second");
     });
 }
+
+/// Writes to a peer that closed until a write fails (its reset came back), bounded.
+async fn write_until_refused(stream: &TcpStream) -> io::Error {
+    for _ in 0..200 {
+        bounded(stream.writable()).await.unwrap();
+        match stream.try_write(b"x") {
+            Err(e) if e.kind() != ErrorKind::WouldBlock => return e,
+            _ => sleep(Duration::from_millis(5)).await,
+        }
+    }
+    panic!("writes to a closed peer kept succeeding");
+}
+
+#[test]
+fn a_write_the_peer_refused_shows_the_write_side_closed() {
+    run_leak_free(async {
+        let (client, server) = tcp_pair().await;
+        drop(client);
+        let error = write_until_refused(&server).await;
+        assert!(matches!(error.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset), "{error:?}");
+        // A turn of the reactor, so epoll has taken the hangup event too.
+        sleep(Duration::from_millis(10)).await;
+        let ready = bounded(server.ready(Interest::READABLE | Interest::WRITABLE)).await.unwrap();
+        // io_uring asked no POLL_ADD (the directions stayed marked ready): the error says it.
+        assert!(ready.is_writable() && ready.is_write_closed(), "{ready:?}");
+    });
+}
+
+#[test]
+fn ready_debug_names_each_flag_as_tokio_does() {
+    let ready = ringpoll::net::Ready::READABLE | ringpoll::net::Ready::READ_CLOSED;
+    assert_eq!(
+        format!("{ready:?}"),
+        "Ready { is_readable: true, is_writable: false, is_read_closed: true, is_write_closed: false }"
+    );
+}

@@ -79,7 +79,7 @@ impl std::fmt::Debug for Interest {
 /// What [`ready`](crate::TcpStream::ready) found, as tokio's `Ready`: the directions ready,
 /// and whether the driver has seen one closed (the peer hung up, the socket failed). A
 /// readiness may be stale: the `try_` method that follows is what says for sure.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ready(u8);
 
 impl Ready {
@@ -117,6 +117,19 @@ impl Ready {
     /// Whether the write side is closed.
     pub const fn is_write_closed(self) -> bool {
         self.0 & WRITE_CLOSED != 0
+    }
+}
+
+/// tokio's form, `Ready { is_readable: true, .. }`: a log line says what was ready, where the
+/// bits (`Ready(5)`) would not.
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("is_readable", &self.is_readable())
+            .field("is_writable", &self.is_writable())
+            .field("is_read_closed", &self.is_read_closed())
+            .field("is_write_closed", &self.is_write_closed())
+            .finish()
     }
 }
 

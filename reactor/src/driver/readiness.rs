@@ -73,6 +73,11 @@ pub(crate) trait Readiness {
     /// Whether the driver has seen the direction of `interest` closed (a hangup, an error).
     fn is_closed(&self, registration: &Self::Registration, interest: Interest) -> bool;
 
+    /// A syscall failed with `error`. By default nothing: epoll's hangup event marks the
+    /// directions closed. io_uring learns it only from a POLL_ADD, and none is asked while a
+    /// direction stays marked ready (an error does not clear it), so there the error says it.
+    fn note_failure(&self, _registration: &Self::Registration, _error: &io::Error) {}
+
     /// Whether the last transfer of `interest` left the socket empty (or full).
     fn exhausted(&self, registration: &Self::Registration, interest: Interest) -> bool;
 
@@ -161,6 +166,10 @@ impl Readiness for Uring {
         registration.is_closed(interest)
     }
 
+    fn note_failure(&self, registration: &uring::Registration, error: &io::Error) {
+        registration.note_failure(error)
+    }
+
     #[inline]
     fn exhausted(&self, registration: &uring::Registration, interest: Interest) -> bool {
         registration.exhausted(interest)
@@ -214,8 +223,9 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
             }
             Err(e) if interrupted(&e) => {}
             res => {
-                if let Ok(n) = res {
-                    driver.note_transfer(registration, interest, syscall.want().map(|want| (n, want)));
+                match &res {
+                    Ok(n) => driver.note_transfer(registration, interest, syscall.want().map(|want| (*n, want))),
+                    Err(e) => driver.note_failure(registration, e),
                 }
                 return Poll::Ready(res);
             }
@@ -279,7 +289,7 @@ pub(crate) fn try_syscall<D: Readiness, S: Syscall>(
     match &res {
         Err(e) if would_block(e) => driver.clear_readiness(registration, interest),
         Ok(n) => driver.note_transfer(registration, interest, syscall.want().map(|want| (*n, want))),
-        Err(_) => {}
+        Err(e) => driver.note_failure(registration, e),
     }
     res
 }

@@ -112,6 +112,16 @@ impl Registration {
         }
     }
 
+    /// Notes the directions a failed syscall shows closed: a broken pipe the write side, a
+    /// reset both (what a POLL_ADD would report as POLLERR | POLLHUP).
+    pub(crate) fn note_failure(&self, error: &io::Error) {
+        match error.raw_os_error() {
+            Some(libc::ECONNRESET) => self.note_closed((libc::POLLERR | libc::POLLHUP) as usize),
+            Some(libc::EPIPE) => self.closed[Interest::Write as usize].set(true),
+            _ => {}
+        }
+    }
+
     /// Whether a POLL_ADD reported the direction of `interest` closed.
     pub(crate) fn is_closed(&self, interest: Interest) -> bool {
         self.closed[interest as usize].get()
