@@ -478,3 +478,30 @@ fn ready_debug_names_each_flag_as_tokio_does() {
         "Ready { is_readable: true, is_writable: false, is_read_closed: true, is_write_closed: false }"
     );
 }
+
+/// One poll of `poll`, as a value.
+async fn poll_now<T>(mut poll: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<T>) -> std::task::Poll<T> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(poll(cx))).await
+}
+
+#[test]
+fn poll_ready_methods_follow_the_readiness_as_tokio_s() {
+    run_leak_free(async {
+        let (client, server) = tcp_pair().await;
+        assert!(poll_now(|cx| server.poll_read_ready(cx)).await.is_pending(), "nothing sent yet");
+        bounded(std::future::poll_fn(|cx| server.poll_write_ready(cx))).await.unwrap();
+        client.write_all(b"ping".to_vec()).await.0.unwrap();
+        bounded(std::future::poll_fn(|cx| server.poll_read_ready(cx))).await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(server.try_read(&mut buf).unwrap(), 4);
+        assert!(would_block(server.try_read(&mut buf)));
+        assert!(poll_now(|cx| server.poll_read_ready(cx)).await.is_pending(), "WouldBlock spent it");
+
+        let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+        assert!(poll_now(|cx| b.poll_recv_ready(cx)).await.is_pending());
+        bounded(std::future::poll_fn(|cx| a.poll_send_ready(cx))).await.unwrap();
+        a.try_send_to(b"dgram", b.local_addr().unwrap()).unwrap();
+        bounded(std::future::poll_fn(|cx| b.poll_recv_ready(cx))).await.unwrap();
+        assert_eq!(b.try_recv_from(&mut buf).unwrap().0, 5);
+    });
+}

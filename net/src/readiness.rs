@@ -178,11 +178,12 @@ fn direction_ready(source: &Source, direction: Direction) -> Ready {
     }
 }
 
-/// `readable`, `writable` and `ready` for a socket type with a `source` field; `$try_read`
+/// `readable`, `writable`, `ready` and their polls (`$poll_read`, `$poll_write`) for a socket
+/// type with a `source` field; `$try_read`
 /// and `$try_write` name its tries in the examples (`try_read` on a stream, `try_recv` on a
 /// datagram socket).
 macro_rules! impl_readiness {
-    ($ty:ident, $try_read:ident, $try_write:ident) => {
+    ($ty:ident, $try_read:ident, $try_write:ident, $poll_read:ident, $poll_write:ident) => {
         /// Waits until the socket may be read without waiting: data, end of stream or an
         /// error (a spurious wake is possible: the try then says `WouldBlock`). The readiness
         #[doc = concat!("stays until a `", stringify!($try_read), "` meets `WouldBlock`, so call one after each wait.")]
@@ -259,6 +260,46 @@ macro_rules! impl_readiness {
         pub async fn ready(&self, interest: crate::Interest) -> std::io::Result<crate::Ready> {
             crate::readiness::ready(&self.source, interest).await
         }
+
+        /// [`readable`](Self::readable) as a poll, for a hand-written `Future` or `poll_`
+        /// method, as tokio's: Ready while the socket is read-ready (until a
+        #[doc = concat!("`", stringify!($try_read), "` meets `WouldBlock`); `TimedOut` past the read deadline.")]
+        /// It takes no turn: only the task of the last poll is woken.
+        ///
+        /// ```no_run
+        #[doc = concat!("# fn demo(socket: &ringpoll::net::", stringify!($ty), ", cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<usize>> {")]
+        /// let mut buf = [0u8; 1024];
+        /// loop {
+        #[doc = concat!("    std::task::ready!(socket.", stringify!($poll_read), "(cx))?;")]
+        #[doc = concat!("    match socket.", stringify!($try_read), "(&mut buf) {")]
+        ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+        ///         res => return std::task::Poll::Ready(res),
+        ///     }
+        /// }
+        /// # }
+        /// ```
+        pub fn $poll_read(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+            self.source.poll_readiness(ringpoll_reactor::Interest::Read, cx)
+        }
+
+        /// [`writable`](Self::writable) as a poll, as tokio's: Ready while the socket is
+        #[doc = concat!("write-ready (until a `", stringify!($try_write), "` meets `WouldBlock`); `TimedOut` past the write deadline.")]
+        /// It takes no turn: only the task of the last poll is woken.
+        ///
+        /// ```no_run
+        #[doc = concat!("# fn demo(socket: &ringpoll::net::", stringify!($ty), ", cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<usize>> {")]
+        /// loop {
+        #[doc = concat!("    std::task::ready!(socket.", stringify!($poll_write), "(cx))?;")]
+        #[doc = concat!("    match socket.", stringify!($try_write), "(b\"ping\") {")]
+        ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+        ///         res => return std::task::Poll::Ready(res),
+        ///     }
+        /// }
+        /// # }
+        /// ```
+        pub fn $poll_write(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+            self.source.poll_readiness(ringpoll_reactor::Interest::Write, cx)
+        }
     };
 }
 pub(crate) use impl_readiness;
@@ -266,7 +307,7 @@ pub(crate) use impl_readiness;
 /// The tries of a byte stream (`TcpStream`, `UnixStream`).
 macro_rules! impl_try_stream {
     ($ty:ident) => {
-        crate::readiness::impl_readiness!($ty, try_read, try_write);
+        crate::readiness::impl_readiness!($ty, try_read, try_write, poll_read_ready, poll_write_ready);
 
         /// Reads what the socket holds into `buf`, without waiting: `Ok(0)` is end of stream
         /// (or an empty `buf`); `WouldBlock` says nothing is there yet, and clears the
@@ -349,7 +390,7 @@ pub(crate) use impl_try_stream;
 /// The tries of a datagram socket's connected peer (`UdpSocket`, `UnixDatagram`).
 macro_rules! impl_try_datagram {
     ($ty:ident) => {
-        crate::readiness::impl_readiness!($ty, try_recv, try_send);
+        crate::readiness::impl_readiness!($ty, try_recv, try_send, poll_recv_ready, poll_send_ready);
 
         /// Receives one datagram into `buf` without waiting (the rest of a longer one is
         /// discarded); `WouldBlock` says none is queued, and clears the readiness
