@@ -160,7 +160,8 @@ impl TcpStream {
     /// byte, up to the timeout, and on a ringpoll core that stalls every other task of the
     /// core. To close gracefully and know the peer got everything, `shutdown(Write)` and read
     /// until end of stream (bounded by a read deadline). The same holds for an option set
-    /// behind ringpoll's back (through [`AsFd`], or on a std socket before `from_std`).
+    /// behind ringpoll's back (through [`AsFd`](std::os::fd::AsFd), or on a std socket
+    /// before `from_std`).
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
         builder::set_linger(&SockRef::from(self), linger)
     }
