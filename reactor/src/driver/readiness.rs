@@ -216,20 +216,35 @@ pub(crate) fn poll_syscall<D: Readiness, S: Syscall>(
             *waiting = false;
         }
         match syscall.call(target.fd) {
-            Err(e) if would_block(&e) => {
-                // Whatever marked the direction ready is spent; wait for a fresh event.
-                driver.clear_readiness(registration, interest);
-                *waiting = true;
-            }
             Err(e) if interrupted(&e) => {}
             res => {
-                match &res {
-                    Ok(n) => driver.note_transfer(registration, interest, syscall.want().map(|want| (*n, want))),
-                    Err(e) => driver.note_failure(registration, e),
+                record(driver, registration, syscall, &res);
+                match res {
+                    // Its readiness is spent: wait for a fresh event.
+                    Err(e) if would_block(&e) => *waiting = true,
+                    res => return Poll::Ready(res),
                 }
-                return Poll::Ready(res);
             }
         }
+    }
+}
+
+/// Records what a call of `syscall` said of its direction: `WouldBlock` spends the
+/// readiness that let it run, a transfer is noted (a short one shows the socket drained or
+/// full), a failure may show the direction closed. One place for the waiting loop
+/// ([`poll_syscall`]) and the single try ([`try_syscall`]).
+#[inline]
+fn record<D: Readiness, S: Syscall>(
+    driver: &D,
+    registration: &D::Registration,
+    syscall: &mut S,
+    res: &io::Result<usize>,
+) {
+    let interest = syscall.interest();
+    match res {
+        Err(e) if would_block(e) => driver.clear_readiness(registration, interest),
+        Ok(n) => driver.note_transfer(registration, interest, syscall.want().map(|want| (*n, want))),
+        Err(e) => driver.note_failure(registration, e),
     }
 }
 
@@ -277,8 +292,7 @@ pub(crate) fn try_syscall<D: Readiness, S: Syscall>(
     target: Target<'_, D::Registration>,
     syscall: &mut S,
 ) -> io::Result<usize> {
-    let interest = syscall.interest();
-    target.check_deadline(interest)?;
+    target.check_deadline(syscall.interest())?;
     let (registration, leftover) = (target.registration, driver.try_leftover(target, syscall));
     let res = match leftover {
         // Served from the stash, which says nothing of what the socket holds.
@@ -286,11 +300,7 @@ pub(crate) fn try_syscall<D: Readiness, S: Syscall>(
         Some(res) => res,
         None => call_uninterrupted(syscall, target.fd),
     };
-    match &res {
-        Err(e) if would_block(e) => driver.clear_readiness(registration, interest),
-        Ok(n) => driver.note_transfer(registration, interest, syscall.want().map(|want| (*n, want))),
-        Err(e) => driver.note_failure(registration, e),
-    }
+    record(driver, registration, syscall, &res);
     res
 }
 
