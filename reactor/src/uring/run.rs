@@ -261,9 +261,7 @@ impl Uring {
     /// earlier receive of the source is in flight, so the stash holds all they left.
     #[inline]
     fn poll_receives_settled(&self, fd: RawFd, registration: &Registration, cx: &Context<'_>) -> Poll<()> {
-        if let Some(stream) = registration.pooled.take() {
-            self.end_stream(&stream, Some((&registration.gate, fd)));
-        }
+        self.retire_pooled(fd, registration);
         registration.gate.poll_clear(cx)
     }
 
@@ -271,10 +269,17 @@ impl Uring {
     /// no earlier receive of the source is in flight, for a try that must not take bytes
     /// past theirs.
     fn receives_settled(&self, fd: RawFd, registration: &Registration) -> bool {
+        self.retire_pooled(fd, registration);
+        registration.gate.is_clear()
+    }
+
+    /// Ends the pooled reads' stream of `fd`, if it has one: what it queued, or still
+    /// receives, goes to the stash, behind the gate of the source's receives.
+    #[inline]
+    fn retire_pooled(&self, fd: RawFd, registration: &Registration) {
         if let Some(stream) = registration.pooled.take() {
             self.end_stream(&stream, Some((&registration.gate, fd)));
         }
-        registration.gate.is_clear()
     }
 
     /// For a try that receives: what dropped receives left, or `WouldBlock` while one is
