@@ -1,52 +1,169 @@
 //! Hashes (fields and their values under one key): HSET, HMSET, HGET, HMGET, HGETALL, HDEL,
 //! HLEN, HEXISTS, HKEYS, HVALS, HINCRBY, HINCRBYFLOAT (Redis' `long double` arithmetic,
-//! `float.rs`), HSETNX and HSTRLEN, answered as redis-server 7.0 answers them. Fields come in no particular order (Redis' own order is its table's, once
-//! a hash is past a few fields).
+//! `float.rs`), HSETNX and HSTRLEN, answered as redis-server 7.0 answers them.
+//!
+//! A hash is kept as Redis keeps it, so HGETALL, HKEYS and HVALS answer in Redis' order where
+//! it has one (clients and their tests compare the lists): a small hash (at most 512 fields,
+//! none and no value over 64 bytes: redis-server's `hash-max-listpack-entries` and
+//! `hash-max-listpack-value` defaults) is a list of its pairs in the order their fields came
+//! (overwriting a value keeps its place, HDEL closes the gap), each lookup a scan of at most
+//! 512 fields, as Redis scans its listpack; a hash that grows past either limit becomes a
+//! table, for good (Redis never converts back, so neither does a hash here that shrinks),
+//! whose order, like Redis' hashtable's, is none in particular.
 
-use std::collections::HashMap;
-
+use hashbrown::HashTable;
 use rustc_apfloat::Float;
 
 use super::super::float;
+use super::super::hash::hash;
 use super::super::replies::{self, Protocol};
 use super::{integer, Command, Found, NOT_AN_INTEGER};
+
+/// The most fields a hash holds as a list (redis-server's `hash-max-listpack-entries`
+/// default): one more makes it a table.
+const LISTED_MOST_FIELDS: usize = 512;
+
+/// The longest field or value a hash holds as a list (redis-server's
+/// `hash-max-listpack-value` default): a longer one makes it a table.
+const LISTED_LONGEST: usize = 64;
+
+/// The control bytes hashbrown keeps past a table's last bucket (one SSE2 group's), so a
+/// probe starting near the end reads a whole group.
+const CONTROL_GROUP: usize = 16;
+
+/// A field and its value.
+type Pair = (Vec<u8>, Vec<u8>);
 
 /// One key's fields.
 #[derive(Debug, Default)]
 pub struct Hash {
-    fields: HashMap<Vec<u8>, Vec<u8>>,
+    fields: Fields,
+}
+
+/// A hash's pairs, as Redis would encode them.
+#[derive(Debug)]
+enum Fields {
+    /// Redis' listpack: in the order their fields came, found by a scan.
+    Listed(Vec<Pair>),
+    /// Redis' hashtable: fields hashed with the keys' keyed hash (`hash.rs`: fields are
+    /// client-chosen too), in no particular order.
+    Hashed(HashTable<Pair>),
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::Listed(Vec::new())
+    }
 }
 
 impl Hash {
     /// Whether it has no field left.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.len() == 0
     }
 
-    /// Its allocations: the table's slots, and each field's and value's bytes.
+    /// Its allocations: the list's pairs or the table's buckets (a pair and a control byte
+    /// each, and a group's worth of control bytes past the end), and each field's and
+    /// value's bytes.
     pub fn footprint(&self) -> usize {
-        let slot = std::mem::size_of::<(Vec<u8>, Vec<u8>)>() + 1;
-        let bytes: usize = self.fields.iter().map(|(f, v)| f.capacity() + v.capacity()).sum();
-        std::mem::size_of::<Hash>() + self.fields.capacity() * slot + bytes
+        let pair = std::mem::size_of::<Pair>();
+        let slots = match &self.fields {
+            Fields::Listed(pairs) => pairs.capacity() * pair,
+            Fields::Hashed(table) if table.capacity() == 0 => 0,
+            Fields::Hashed(table) => table.num_buckets() * (pair + 1) + CONTROL_GROUP,
+        };
+        let bytes: usize = self.pairs().map(|(f, v)| f.capacity() + v.capacity()).sum();
+        std::mem::size_of::<Hash>() + slots + bytes
+    }
+
+    fn len(&self) -> usize {
+        match &self.fields {
+            Fields::Listed(pairs) => pairs.len(),
+            Fields::Hashed(table) => table.len(),
+        }
+    }
+
+    /// Its pairs: in the order their fields came while it is a list.
+    fn pairs(&self) -> impl Iterator<Item = &Pair> {
+        let (listed, hashed) = match &self.fields {
+            Fields::Listed(pairs) => (Some(pairs), None),
+            Fields::Hashed(table) => (None, Some(table)),
+        };
+        listed.into_iter().flatten().chain(hashed.into_iter().flatten())
+    }
+
+    /// The value of `field`, if it has one.
+    fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        let pair = match &self.fields {
+            Fields::Listed(pairs) => pairs.iter().find(|(f, _)| f == field),
+            Fields::Hashed(table) => table.find(hash(field), |(f, _)| f == field),
+        };
+        pair.map(|(_, value)| value.as_slice())
     }
 
     /// Sets each (field, value) pair of `pairs`; how many fields are new.
     fn set(&mut self, pairs: &[&[u8]]) -> usize {
-        let mut added = 0;
-        for pair in pairs.chunks_exact(2) {
-            match self.fields.get_mut(pair[0]) {
-                Some(value) => {
-                    value.clear();
-                    value.extend_from_slice(pair[1]);
-                }
+        pairs.chunks_exact(2).filter(|pair| self.set_one(pair[0], pair[1])).count()
+    }
+
+    /// Sets `field` to `value`, in place if it has one (a listed field keeps its place), last
+    /// if not; whether it is new. A field or value too long for a list, or one field more
+    /// than a list holds, makes the hash a table first, as Redis converts (its HSET looks at
+    /// every argument before it sets any, but what it converts ends a table either way).
+    fn set_one(&mut self, field: &[u8], value: &[u8]) -> bool {
+        if field.len() > LISTED_LONGEST || value.len() > LISTED_LONGEST {
+            self.hash_fields();
+        }
+        let added = match &mut self.fields {
+            Fields::Listed(pairs) => match pairs.iter_mut().find(|(f, _)| f == field) {
+                Some((_, old)) => overwrite(old, value),
                 None => {
-                    self.fields.insert(pair[0].to_vec(), pair[1].to_vec());
-                    added += 1;
+                    pairs.push((field.to_vec(), value.to_vec()));
+                    true
+                }
+            },
+            Fields::Hashed(table) => {
+                let h = hash(field);
+                match table.find_mut(h, |(f, _)| f == field) {
+                    Some((_, old)) => overwrite(old, value),
+                    None => {
+                        table.insert_unique(h, (field.to_vec(), value.to_vec()), |(f, _)| hash(f));
+                        true
+                    }
                 }
             }
+        };
+        if self.len() > LISTED_MOST_FIELDS {
+            self.hash_fields();
         }
         added
     }
+
+    /// Removes `field`; whether it was there. A listed hash keeps its other fields' order.
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match &mut self.fields {
+            Fields::Listed(pairs) => pairs.iter().position(|(f, _)| f == field).map(|at| pairs.remove(at)).is_some(),
+            Fields::Hashed(table) => table.find_entry(hash(field), |(f, _)| f == field).map(|e| e.remove()).is_ok(),
+        }
+    }
+
+    /// Makes a listed hash a table (a table stays one).
+    fn hash_fields(&mut self) {
+        let Fields::Listed(pairs) = &mut self.fields else { return };
+        let mut table = HashTable::with_capacity(pairs.len());
+        for pair in pairs.drain(..) {
+            table.insert_unique(hash(&pair.0), pair, |(f, _)| hash(f));
+        }
+        self.fields = Fields::Hashed(table);
+    }
+}
+
+/// Replaces `old`'s bytes with `value`'s, in `old`'s allocation when it is big enough; false
+/// (the field is not new).
+fn overwrite(old: &mut Vec<u8>, value: &[u8]) -> bool {
+    old.clear();
+    old.extend_from_slice(value);
+    false
 }
 
 /// Runs a hash command (`args` after the key) on `found`; the new hash if there was none
@@ -102,7 +219,7 @@ pub fn run(
             }
             fresh
         }
-        (Hsetnx, Some(hash)) if hash.fields.contains_key(args[0]) => {
+        (Hsetnx, Some(hash)) if hash.get(args[0]).is_some() => {
             replies::int(out, 0);
             None
         }
@@ -115,7 +232,7 @@ pub fn run(
         (Hincrby, hash) => {
             let mut fresh = None;
             let hash = hash.unwrap_or_else(|| fresh.insert(Hash::default()));
-            let current = match hash.fields.get(args[0]) {
+            let current = match hash.get(args[0]) {
                 None => 0,
                 Some(value) => match integer(value) {
                     Some(n) => n,
@@ -137,7 +254,7 @@ pub fn run(
             let by = by_float.expect("read above");
             let mut fresh = None;
             let hash = hash.unwrap_or_else(|| fresh.insert(Hash::default()));
-            let Some(current) = float::parse(hash.fields.get(args[0]).map_or(&b"0"[..], Vec::as_slice)) else {
+            let Some(current) = float::parse(hash.get(args[0]).unwrap_or(b"0")) else {
                 replies::error(out, "ERR hash value is not a float");
                 return None;
             };
@@ -150,7 +267,7 @@ pub fn run(
             fresh
         }
         (Hget, hash) => {
-            match hash.and_then(|h| h.fields.get(args[0])) {
+            match hash.and_then(|h| h.get(args[0])) {
                 Some(value) => replies::bulk(out, value),
                 None => replies::null(out, protocol),
             }
@@ -159,7 +276,7 @@ pub fn run(
         (Hmget, hash) => {
             replies::array(out, args.len());
             for field in args {
-                match hash.as_ref().and_then(|h| h.fields.get(*field)) {
+                match hash.as_ref().and_then(|h| h.get(field)) {
                     Some(value) => replies::bulk(out, value),
                     None => replies::null(out, protocol),
                 }
@@ -167,32 +284,30 @@ pub fn run(
             None
         }
         (Hgetall, hash) => {
-            let fields = hash.map(|h| &h.fields);
-            replies::map(out, fields.map_or(0, HashMap::len), protocol);
-            for (field, value) in fields.into_iter().flatten() {
+            replies::map(out, hash.as_ref().map_or(0, |h| h.len()), protocol);
+            for (field, value) in hash.iter().flat_map(|h| h.pairs()) {
                 replies::bulk(out, field);
                 replies::bulk(out, value);
             }
             None
         }
         (Hkeys | Hvals, hash) => {
-            let fields = hash.map(|h| &h.fields);
-            replies::array(out, fields.map_or(0, HashMap::len));
-            for (field, value) in fields.into_iter().flatten() {
+            replies::array(out, hash.as_ref().map_or(0, |h| h.len()));
+            for (field, value) in hash.iter().flat_map(|h| h.pairs()) {
                 replies::bulk(out, if command == Hkeys { field } else { value });
             }
             None
         }
         (Hdel, hash) => {
-            let removed = hash.map_or(0, |h| args.iter().filter(|f| h.fields.remove(**f).is_some()).count());
+            let removed = hash.map_or(0, |h| args.iter().filter(|f| h.remove(f)).count());
             replies::int(out, removed as i64);
             None
         }
         (Hlen | Hexists | Hstrlen, hash) => {
             let n = match command {
-                Hlen => hash.map_or(0, |h| h.fields.len()),
-                Hexists => usize::from(hash.is_some_and(|h| h.fields.contains_key(args[0]))),
-                _ => hash.and_then(|h| h.fields.get(args[0])).map_or(0, Vec::len),
+                Hlen => hash.map_or(0, |h| h.len()),
+                Hexists => usize::from(hash.is_some_and(|h| h.get(args[0]).is_some())),
+                _ => hash.and_then(|h| h.get(args[0])).map_or(0, <[u8]>::len),
             };
             replies::int(out, n as i64);
             None
