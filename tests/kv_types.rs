@@ -66,8 +66,8 @@ fn keys_per_core(con: &mut Connection) -> Vec<u64> {
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-/// Hashes, and the string commands on a hash; replies from redis-server 7.0.15 (one field
-/// where the order of several would be the table's).
+/// Hashes, and the string commands on a hash; replies from redis-server 7.0.15 (the order
+/// of several fields in `HASH_ORDER`).
 const HASHES: &[(&str, &str)] = &[
     ("HSET {k} a 1 b 2", "2"),
     ("HSET {k} a 3 c 4", "1"),
@@ -135,6 +135,37 @@ const HASHES: &[(&str, &str)] = &[
     ("HGET {k} only", WRONGTYPE),
     ("HINCRBYFLOAT {k} f x", "ERR value is not a valid float"),
     ("HINCRBYFLOAT {k} f 1", WRONGTYPE),
+    ("DEL {k}", "1"),
+];
+
+/// A small hash's fields in the order they came, as redis-server 7.0.15 answers (its listpack:
+/// at most 512 fields, none and no value over 64 bytes): whatever command brought a field,
+/// overwrites and increments in place, HDEL closing the gap, a 64-byte value still small.
+const HASH_ORDER: &[(&str, &str)] = &[
+    ("HSET {k} c 1 a 2 b 3", "3"),
+    ("HSET {k} a 9 d 4", "1"),
+    ("HSETNX {k} z 1", "1"),
+    ("HSETNX {k} a 7", "0"),
+    ("HINCRBY {k} y 5", "5"),
+    ("HINCRBY {k} b 5", "8"),
+    ("HINCRBYFLOAT {k} x 1.5", "\"1.5\""),
+    ("HINCRBYFLOAT {k} c 0.25", "\"1.25\""),
+    ("HDEL {k} c q", "1"),
+    ("HSET {k} c 0 a 1 a 2", "1"),
+    ("HMSET {k} e 1 b 0", "OK"),
+    (
+        "HGETALL {k}",
+        "[\"a\" \"2\" \"b\" \"0\" \"d\" \"4\" \"z\" \"1\" \"y\" \"5\" \"x\" \"1.5\" \"c\" \"0\" \"e\" \"1\"]",
+    ),
+    ("HKEYS {k}", "[\"a\" \"b\" \"d\" \"z\" \"y\" \"x\" \"c\" \"e\"]"),
+    ("HVALS {k}", "[\"2\" \"0\" \"4\" \"1\" \"5\" \"1.5\" \"0\" \"1\"]"),
+    ("HSET {k} m yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy", "1"),
+    ("HSET {k} a 3", "0"),
+    ("HKEYS {k}", "[\"a\" \"b\" \"d\" \"z\" \"y\" \"x\" \"c\" \"e\" \"m\"]"),
+    ("HDEL {k} a b d z y x c e m", "9"),
+    ("EXISTS {k}", "0"),
+    ("HSET {k} b 1 a 2", "2"),
+    ("HGETALL {k}", "[\"b\" \"1\" \"a\" \"2\"]"),
     ("DEL {k}", "1"),
 ];
 
@@ -367,8 +398,8 @@ const SORTED_SETS: &[(&str, &str)] = &[
     ("DEL {k}", "1"),
 ];
 
-const TABLES: [(&str, &[(&str, &str)]); 4] =
-    [("hashes", HASHES), ("lists", LISTS), ("sets", SETS), ("sorted sets", SORTED_SETS)];
+const TABLES: [(&str, &[(&str, &str)]); 5] =
+    [("hashes", HASHES), ("hash order", HASH_ORDER), ("lists", LISTS), ("sets", SETS), ("sorted sets", SORTED_SETS)];
 
 #[test]
 fn every_type_answers_as_redis_does_on_both_cores_alone_and_pipelined() {
@@ -398,6 +429,100 @@ fn tables_are_redis_servers_replies() {
             assert_eq!(got, *want, "{line}");
         }
     }
+}
+
+/// Redis' listpack limits for a hash (`hash-max-listpack-entries`, `-value`): the most
+/// fields, and the longest value, a hash keeps in the order they came.
+const LISTED_MOST_FIELDS: usize = 512;
+const LISTED_LONGEST: usize = 64;
+
+/// Builds a hash at `key` up to Redis' listpack limits and checks that HGETALL, HKEYS and
+/// HVALS keep the order its fields came in (HSET of many fields at once in a scrambled
+/// order, values of up to 64 bytes, overwrites and increments in place, HDEL, HSETNX of a
+/// deleted field going last), up to 512 fields; then that the 513th leaves every pair there,
+/// in whatever order. With `encodings`, that OBJECT ENCODING (which kv lacks) says listpack
+/// up to the limit and hashtable past it, as the order's limit is the encoding's.
+fn hash_keeps_the_order_its_fields_came(con: &mut Connection, key: &str, encodings: bool) {
+    let _: () = redis::cmd("DEL").arg(key).query(con).unwrap();
+    // 389 is odd, so n * 389 mod 512 visits every n below 512 once, far from sorted.
+    let scrambled = |n: usize| format!("f{}", n * 389 % LISTED_MOST_FIELDS);
+    let value = |n: usize| if n % 50 == 0 { "v".repeat(LISTED_LONGEST) } else { n.to_string() };
+    let mut model: Vec<(String, String)> = (0..400).map(|n| (scrambled(n), value(n))).collect();
+    for batch in model.chunks(64) {
+        let mut hset = redis::cmd("HSET");
+        hset.arg(key);
+        for (field, value) in batch {
+            hset.arg(field).arg(value);
+        }
+        let added: usize = hset.query(con).unwrap();
+        assert_eq!(added, batch.len());
+    }
+    let overwritten = model[100].0.clone();
+    let _: () = con.hset(key, &overwritten, "new").unwrap();
+    model[100].1 = "new".into();
+    let incremented = model[201].0.clone();
+    let next: i64 = con.hincr(key, &incremented, 5).unwrap();
+    assert_eq!(next, 206);
+    model[201].1 = "206".into();
+    let deleted: Vec<String> = model.iter().step_by(7).map(|(f, _)| f.clone()).collect();
+    let removed: usize = con.hdel(key, &deleted).unwrap();
+    assert_eq!(removed, deleted.len());
+    model.retain(|(f, _)| !deleted.contains(f));
+    let readded: bool = con.hset_nx(key, &deleted[3], "back").unwrap();
+    assert!(readded);
+    model.push((deleted[3].clone(), "back".into()));
+    assert_order(con, key, &model);
+    let more = LISTED_MOST_FIELDS - model.len();
+    for n in 0..more {
+        let _: () = con.hset(key, format!("g{n}"), value(n)).unwrap();
+        model.push((format!("g{n}"), value(n)));
+    }
+    assert_order(con, key, &model);
+    if encodings {
+        let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(key).query(con).unwrap();
+        assert_eq!(encoding, "listpack");
+    }
+    let _: () = con.hset(key, "one-more", "1").unwrap();
+    model.push(("one-more".into(), "1".into()));
+    let mut all: Vec<(String, String)> = con.hgetall::<_, Vec<(String, String)>>(key).unwrap();
+    all.sort();
+    model.sort();
+    assert_eq!(all, model, "every pair past the limit");
+    if encodings {
+        let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(key).query(con).unwrap();
+        assert_eq!(encoding, "hashtable");
+    }
+    let _: () = redis::cmd("DEL").arg(key).query(con).unwrap();
+}
+
+/// HGETALL, HKEYS and HVALS on `key` answer `model`'s pairs in its order.
+fn assert_order(con: &mut Connection, key: &str, model: &[(String, String)]) {
+    let all: Vec<(String, String)> = con.hgetall(key).unwrap();
+    assert_eq!(all, model, "HGETALL {key}");
+    let fields: Vec<String> = con.hkeys(key).unwrap();
+    assert!(fields.iter().eq(model.iter().map(|(f, _)| f)), "HKEYS {key}");
+    let values: Vec<String> = con.hvals(key).unwrap();
+    assert!(values.iter().eq(model.iter().map(|(_, v)| v)), "HVALS {key}");
+}
+
+#[test]
+fn a_small_hash_keeps_the_order_its_fields_came_on_both_cores() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let (mut con, keys) = keys_on_both_cores(addr, "ordered");
+    for key in &keys {
+        hash_keeps_the_order_its_fields_came(&mut con, key, false);
+    }
+}
+
+/// The order test against a real redis-server at `REDIS_ADDR`, with its encodings:
+/// `REDIS_ADDR=127.0.0.1:7391 cargo test --test kv_types -- --ignored`.
+#[test]
+#[ignore = "needs a redis-server 7.0 at REDIS_ADDR"]
+fn a_small_hashs_order_is_redis_servers() {
+    let addr = std::env::var("REDIS_ADDR").expect("REDIS_ADDR=host:port of a redis-server");
+    let mut con = connect(&addr);
+    hash_keeps_the_order_its_fields_came(&mut con, "kv-types-order", true);
 }
 
 /// A key of each type on each core (`{prefix}:{type}:{core}`, found by probing).
