@@ -446,7 +446,7 @@ fn hash_keeps_the_order_its_fields_came(con: &mut Connection, key: &str, encodin
     let _: () = redis::cmd("DEL").arg(key).query(con).unwrap();
     // 389 is odd, so n * 389 mod 512 visits every n below 512 once, far from sorted.
     let scrambled = |n: usize| format!("f{}", n * 389 % LISTED_MOST_FIELDS);
-    let value = |n: usize| if n % 50 == 0 { "v".repeat(LISTED_LONGEST) } else { n.to_string() };
+    let value = |n: usize| if n.is_multiple_of(50) { "v".repeat(LISTED_LONGEST) } else { n.to_string() };
     let mut model: Vec<(String, String)> = (0..400).map(|n| (scrambled(n), value(n))).collect();
     for batch in model.chunks(64) {
         let mut hset = redis::cmd("HSET");
