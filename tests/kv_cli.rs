@@ -195,6 +195,32 @@ fn redis_cli_client_list_shows_every_cores_connections() {
     drop(kept);
 }
 
+/// `redis-cli info server` shows the Server section alone, `info keyspace` the db0 line
+/// (both cores' keys, those with a time), `info nosuch` nothing: as redis-cli shows
+/// redis-server 7.0.15's (checked against it, byte for byte but for avg_ttl).
+#[test]
+fn redis_cli_info_shows_the_sections_asked_for() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (_rt, addr) = server();
+    let mut con = connect(addr);
+    for i in 0..10 {
+        let _: () = redis::cmd("SET").arg(format!("timed:{i}")).arg(i).arg("EX").arg(100).query(&mut con).unwrap();
+        let _: () = con.set(format!("plain:{i}"), i).unwrap();
+    }
+    let (server, _) = redis_cli(addr, &["info", "server"], Vec::new());
+    assert!(server.starts_with("# Server\r\nredis_version:7.0.15\r\n"), "{server}");
+    assert!(!server.contains("\r\n\r\n") && server.matches('#').count() == 1, "the Server section alone: {server}");
+    let (keyspace, _) = redis_cli(addr, &["info", "keyspace"], Vec::new());
+    let avg_ttl =
+        keyspace.strip_prefix("# Keyspace\r\ndb0:keys=20,expires=10,avg_ttl=").unwrap_or_else(|| panic!("{keyspace}"));
+    let avg_ttl: u64 = avg_ttl.trim_end().parse().unwrap_or_else(|_| panic!("{keyspace}"));
+    assert!((90_000..=100_000).contains(&avg_ttl), "about 100 s left: {keyspace}");
+    let (nothing, _) = redis_cli(addr, &["info", "nosuch"], Vec::new());
+    assert_eq!(nothing, "", "an empty text, as redis-cli prints Redis' (nothing, not even a newline)");
+}
+
 /// SHUTDOWN stops the kv binary as SIGTERM does, with its usual output and exit status 0:
 /// sent by `redis-cli shutdown`, and pipelined by a client (`SET`, `SHUTDOWN NOSAVE`, `PING`:
 /// the SET is answered, then the connection closes without a reply, as Redis closes it).

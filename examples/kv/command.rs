@@ -3,6 +3,7 @@
 //! the client gets.
 
 use super::hash::Key;
+use super::info::Sections;
 use super::memory;
 use super::op::{ExpireIf, Expiry, ExpiryRefused, Only, Op, SetHow, SetReply};
 use super::replies::{self, Combine, Protocol};
@@ -194,7 +195,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             }
             _ => answer(out, |o| replies::error(o, SYNTAX)),
         },
-        b"info" => every_shard(shards, Op::Info, Combine::Info),
+        b"info" => every_shard(shards, Op::Info, Combine::Info(Sections::asked(args))),
         // One keyspace, database 0: a client configured for it may still select it. The
         // index is read as Redis reads it, a C int first.
         b"select" => answer(out, |o| match integer(args[0]).map(i32::try_from) {

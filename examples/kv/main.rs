@@ -16,8 +16,9 @@
 //! (`float.rs`), MGET, MSET, MSETNX (keys of one shard only: `-CROSSSLOT` otherwise), PING,
 //! ECHO, EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (NX, XX, GT, LT), TTL, PTTL, EXPIRETIME,
 //! PEXPIRETIME, PERSIST, DBSIZE, FLUSHALL, FLUSHDB, MEMORY USAGE (the bytes the key's entry and allocations take), HELP, DOCTOR and
-//! STATS (`memory.rs`), INFO (the Redis version and role, the sums tools read, as Redis
-//! names them, then per-core counters: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16
+//! STATS (`memory.rs`), INFO (Redis 7's Server, Clients, Memory, Stats, Replication and
+//! Keyspace sections, as Redis names their fields, then the per-core counters, section
+//! `cores`; only the sections named, if any: `info.rs`), GETRANGE, SUBSTR, SETRANGE (up to the 16
 //! MiB a bulk string may take: `range.rs`), RENAME and RENAMENX (keys of one shard only:
 //! `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`, share a shard:
 //! `hash.rs`), RANDOMKEY; hashes (HSET, HMSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS,

@@ -36,9 +36,9 @@ pub enum Combine {
     Array,
     /// `+OK` once every operation said OK (MSET, FLUSHALL).
     AllOk,
-    /// The bulk strings (each shard's INFO section) joined, after a head of their sums
-    /// (`info.rs`).
-    Info,
+    /// INFO's sections asked for, of the Redis sections summed from the bulk strings (each
+    /// shard's INFO section) and those strings (`info.rs`).
+    Info(super::info::Sections),
     /// One array of every array's elements, in order (KEYS).
     Flatten,
     /// MEMORY STATS from each shard's keys and bytes (`memory.rs`).
@@ -235,11 +235,9 @@ pub fn combine<'a>(
         Combine::Sum => int(out, parts.filter_map(integer_reply).sum()),
         Combine::Killed if parts.clone().filter_map(integer_reply).any(|n| n > 0) => ok(out),
         Combine::Killed => error(out, "ERR No such client"),
-        Combine::Info => {
+        Combine::Info(asked) => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
-            let head = super::info::head(&bodies);
-            let text: Vec<&[u8]> = std::iter::once(head.as_bytes()).chain(bodies).collect();
-            verbatim_parts(out, &text, protocol);
+            verbatim(out, &super::info::text(&bodies, asked), protocol);
         }
         Combine::ClientList => {
             let bodies: Vec<&[u8]> = parts.filter_map(bulk_body).collect();
@@ -288,6 +286,7 @@ fn bulk_body(reply: &[u8]) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::info::Sections;
     use super::*;
 
     fn encoded(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -318,8 +317,11 @@ mod tests {
             b"+OK\r\n"
         );
         let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
-        let info = encoded(|o| combine(Combine::Info, Protocol::Resp2, [a, b].into_iter(), o));
-        assert!(info.ends_with(b"\r\nabc\r\n\r\n") && info.starts_with(b"$"), "the sections after the head");
+        let info = encoded(|o| combine(Combine::Info(Sections::ALL), Protocol::Resp2, [a, b].into_iter(), o));
+        assert!(
+            info.ends_with(b"\r\n\r\nab\r\nc\r\n\r\n") && info.starts_with(b"$"),
+            "each core's section after Redis'"
+        );
         let (two_keys, none, one_key) =
             (b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".as_slice(), b"*0\r\n".as_slice(), b"*1\r\n$2\r\ncd\r\n");
         assert_eq!(
@@ -359,9 +361,10 @@ mod tests {
         assert_eq!(encoded(|o| combine(Combine::AnyOne, three, [null_, null_].into_iter(), o)), b"_\r\n");
         assert_eq!(encoded(|o| combine(Combine::AnyOne, three, [null_, value].into_iter(), o)), value);
         let (a, b) = (b"$2\r\nab\r\n".as_slice(), b"$3\r\nc\r\n\r\n".as_slice());
-        let info = String::from_utf8(encoded(|o| combine(Combine::Info, three, [a, b].into_iter(), o))).unwrap();
+        let info = String::from_utf8(encoded(|o| combine(Combine::Info(Sections::ALL), three, [a, b].into_iter(), o)))
+            .unwrap();
         let (len, text) = info.strip_prefix('=').and_then(|i| i.split_once("\r\n")).unwrap();
-        assert!(text.starts_with("txt:# Server\r\n") && text.ends_with("\r\nabc\r\n\r\n"), "{info}");
+        assert!(text.starts_with("txt:# Server\r\n") && text.ends_with("\r\n\r\nab\r\nc\r\n\r\n"), "{info}");
         assert_eq!(len.parse::<usize>().unwrap(), text.len() - 2);
         let stats = b"$27\r\nkeys:2\r\ndataset_bytes:100\r\n\r\n".as_slice();
         let memory =

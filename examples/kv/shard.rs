@@ -275,7 +275,7 @@ impl Shards {
     #[inline(never)]
     fn apply_to_whole_store(&self, store: &mut Store, op: Op<'_>, now: Instant, out: &mut Vec<u8>) {
         match op {
-            Op::Info => replies::bulk(out, self.info(store).as_bytes()),
+            Op::Info => replies::bulk(out, self.info(store, now).as_bytes()),
             Op::Kill(kill) => replies::int(out, self.clients.kill(&kill) as i64),
             Op::ClientList(listing) => self.clients.list(listing, out),
             Op::FlushAll { lazy: true } if store.len() > LAZY_FREE_FROM => {
@@ -454,13 +454,16 @@ impl Shards {
         ran
     }
 
-    /// This core's INFO section: its keys, its connections and the requests they ran, the
-    /// operations it served, its runtime counters.
-    fn info(&self, store: &Store) -> String {
-        let me = self.me;
+    /// This core's INFO section: its keys, those with an expiry time and the average time
+    /// they have left at `now` in milliseconds (the Keyspace line's parts), its connections
+    /// and the requests they ran, the operations it served, its runtime counters.
+    fn info(&self, store: &Store, now: Instant) -> String {
+        let (me, ttls) = (self.me, store.ttls());
         let mut text = format!(
-            "# core{me}\r\nkeys:{}\r\nconnections:{}\r\ncommands:{}\r\nops_local:{}\r\nops_remote:{}\r\n",
+            "# core{me}\r\nkeys:{}\r\nexpires:{}\r\navg_ttl:{}\r\nconnections:{}\r\ncommands:{}\r\nops_local:{}\r\nops_remote:{}\r\n",
             store.len(),
+            ttls.count(),
+            ttls.average_left(now),
             self.clients.count(),
             self.commands.get(),
             store.served.local,

@@ -157,6 +157,65 @@ pub struct Served {
     pub remote: u64,
 }
 
+/// The keys that have an expiry time (expired ones not yet removed included, as Redis'
+/// `expires` table holds them), kept as each key's time is set, changed or removed, so
+/// INFO's `expires` and `avg_ttl` cost no walk of the table: their count, and the sum of
+/// their deadlines, each as its distance from `base` (the first deadline seen) in
+/// nanoseconds, which an `i128` holds for any count of any deadlines an `Instant` holds.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttls {
+    count: usize,
+    base: Option<Instant>,
+    deadlines: i128,
+}
+
+impl Ttls {
+    /// How many keys have an expiry time.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The average of their times left at `now`, whole milliseconds: an exact average, in
+    /// which a key expired but not yet removed counts as the time past its deadline, taken
+    /// off (so the average is never above the live keys' average), and never below zero.
+    pub fn average_left(&self, now: Instant) -> u64 {
+        let Some(base) = self.base.filter(|_| self.count > 0) else { return 0 };
+        let left = self.deadlines - self.count as i128 * since(base, now);
+        u64::try_from(left / self.count as i128 / 1_000_000).unwrap_or(0)
+    }
+
+    /// A key's time went from `old` to `new` (`None`: no time; both `None` for a key that
+    /// came or went without one). Inlined for the test of both, which is all a plain SET of a
+    /// key without a time pays.
+    #[inline(always)]
+    fn change(&mut self, old: Option<Instant>, new: Option<Instant>) {
+        if old.is_some() || new.is_some() {
+            self.change_timed(old, new);
+        }
+    }
+
+    #[inline(never)]
+    fn change_timed(&mut self, old: Option<Instant>, new: Option<Instant>) {
+        if let Some(old) = old {
+            self.count -= 1;
+            self.deadlines -= since(self.base.expect("set with the first deadline"), old);
+        }
+        if let Some(new) = new {
+            let base = *self.base.get_or_insert(new);
+            self.count += 1;
+            self.deadlines += since(base, new);
+        }
+    }
+}
+
+/// `at`'s distance from `base` in nanoseconds, negative for an `at` before it.
+fn since(base: Instant, at: Instant) -> i128 {
+    match at.checked_duration_since(base) {
+        Some(after) => after.as_nanos() as i128,
+        None => -((base - at).as_nanos() as i128),
+    }
+}
+
 /// One shard's keys.
 #[derive(Default)]
 pub struct Store {
@@ -169,6 +228,8 @@ pub struct Store {
     /// met a key with an expiry time, or seen one set (set with `expiring`).
     sweep_at: usize,
     expiry_in_pass: bool,
+    /// The keys with an expiry time, counted as they change (INFO's keyspace line).
+    ttls: Ttls,
     /// Operations served, by origin.
     pub served: Served,
     /// The largest value this store has held: a bound on what a GET of any of its keys
@@ -218,8 +279,9 @@ impl Store {
             Op::Pttl(key) => self.time_left(key, now, out, |left| left.as_millis()),
             Op::ExpireTime(key, millis) => self.expire_time(key, millis, now, out),
             Op::Persist(key) => {
-                let had = self.live_mut(key, now).is_some_and(|e| e.expires.take().is_some());
-                replies::int(out, i64::from(had));
+                let old = self.live_mut(key, now).and_then(|e| e.expires.take());
+                self.ttls.change(old, None);
+                replies::int(out, i64::from(old.is_some()));
             }
             Op::GetEx(key, expiry) => self.get_ex(key, expiry, protocol, now, out),
             Op::Keys(pattern) => self.keys(pattern, None, now, out),
@@ -260,6 +322,7 @@ impl Store {
             // here, or without a runtime, the keys are freed at once.
             Op::FlushAll { .. } => {
                 self.map.clear();
+                self.ttls = Ttls::default();
                 replies::ok(out);
             }
             Op::Info | Op::Kill(_) | Op::ClientList(_) => replies::error(out, "ERR answered by the shard"),
@@ -306,10 +369,16 @@ impl Store {
         self.map.len()
     }
 
+    /// The keys of [`Store::len`] that have an expiry time.
+    pub fn ttls(&self) -> Ttls {
+        self.ttls
+    }
+
     /// Empties the store and gives its old table, for FLUSHALL ASYNC to free elsewhere:
     /// freeing a million keys takes a core tens of milliseconds.
     pub fn take_all(&mut self) -> impl Send + 'static {
         self.layout_epoch = self.layout_epoch.wrapping_add(1);
+        self.ttls = Ttls::default();
         std::mem::take(&mut self.map)
     }
 
@@ -332,6 +401,7 @@ impl Store {
                 self.expiry_in_pass = true;
                 if when <= now {
                     entry.remove();
+                    self.ttls.change(Some(when), None);
                 }
             }
         }
@@ -359,10 +429,14 @@ impl Store {
         if !self.expiring {
             return;
         }
-        let mut expiring = false;
+        let (mut expiring, ttls) = (false, &mut self.ttls);
         self.map.retain(|e| {
-            expiring |= e.expires.is_some();
-            e.live(now)
+            let live = e.live(now);
+            if !live {
+                ttls.change(e.expires, None);
+            }
+            expiring |= live && e.expires.is_some();
+            live
         });
         self.expiring = expiring;
     }
@@ -395,6 +469,7 @@ impl Store {
     /// none for an overwrite.
     #[inline]
     fn insert_entry(&mut self, hash: u64, entry: Entry) {
+        self.ttls.change(None, entry.expires);
         let full = self.map.capacity() == self.map.len();
         self.map.insert_unique(hash, entry, Entry::hash);
         if full && self.map.capacity() > self.map.len() {
@@ -410,6 +485,7 @@ impl Store {
         match self.map.find_mut(key.hash, |e| e.key == key.bytes) {
             Some(e) => {
                 e.set_value(value);
+                self.ttls.change(e.expires, expires);
                 e.expires = expires;
             }
             None => return self.insert(key, value, expires),
@@ -449,7 +525,8 @@ impl Store {
             Some(e) => {
                 e.set_value(value);
                 if how.expiry != Expiry::Keep {
-                    e.expires = expires;
+                    let old = std::mem::replace(&mut e.expires, expires);
+                    self.ttls.change(old, expires);
                 }
                 self.wrote(value.len());
             }
@@ -483,7 +560,8 @@ impl Store {
         if allowed && ms <= 0 {
             self.take(key, now);
         } else if allowed {
-            e.expires = when;
+            let old = std::mem::replace(&mut e.expires, when);
+            self.ttls.change(old, when);
             self.note_expiry(true);
         }
         replies::int(out, i64::from(allowed));
@@ -506,13 +584,15 @@ impl Store {
             Err(refused) => return replies::error(out, refused.text()),
         };
         replies::bulk(out, text);
-        e.expires = match expiry {
+        let expires = match expiry {
             Expiry::Keep => return,
             Expiry::Clear => None,
             Expiry::After(ms) => deadline(now, Duration::from_millis(ms)),
             Expiry::At(unix_ms) => deadline_at(now, unix_ms),
         };
-        let expiring = e.expires.is_some();
+        let old = std::mem::replace(&mut e.expires, expires);
+        self.ttls.change(old, expires);
+        let expiring = expires.is_some();
         self.note_expiry(expiring);
     }
 
@@ -789,7 +869,9 @@ impl Store {
 
     /// Removes `key`'s entry, live or expired, and gives it back.
     fn remove(&mut self, key: Key<'_>) -> Option<Entry> {
-        self.map.find_entry(key.hash, |e| e.key == key.bytes).ok().map(|entry| entry.remove().0)
+        let removed = self.map.find_entry(key.hash, |e| e.key == key.bytes).ok().map(|entry| entry.remove().0);
+        self.ttls.change(removed.as_ref().and_then(|e| e.expires), None);
+        removed
     }
 }
 
@@ -1255,5 +1337,99 @@ mod tests {
         let later = now + Duration::from_secs(101);
         assert_eq!(apply(&mut store, rename(b"c", b"d", false), later), "-ERR no such key\r\n", "expired");
         assert_eq!(apply(&mut store, Op::RandomKey, later), "$-1\r\n");
+    }
+
+    /// The counter of keys with a time against a walk of the table: the count, and the sum
+    /// of their deadlines it keeps; then its count.
+    fn counted_ttls(store: &Store) -> usize {
+        let timed: Vec<Instant> = store.map.iter().filter_map(|e| e.expires).collect();
+        assert_eq!(store.ttls.count(), timed.len(), "the count, against the table");
+        if let Some(base) = store.ttls.base {
+            assert_eq!(store.ttls.deadlines, timed.iter().map(|&at| since(base, at)).sum::<i128>(), "the deadlines");
+        }
+        timed.len()
+    }
+
+    /// INFO's `expires` is a counter kept by every command that gives a key a time, takes it,
+    /// or removes the key: each step below is checked against a walk of the table.
+    #[test]
+    fn the_count_of_keys_with_a_time_follows_every_command() {
+        use {Expiry::*, Only::Always, SetReply::Ok as Ok_};
+        let (mut store, now) = (Store::default(), Instant::now());
+        let k = Key::new;
+        fn step(store: &mut Store, op: Op<'_>, at: Instant, reply: &str, timed: usize) {
+            assert_eq!(apply(store, op, at), reply, "{op:?}");
+            assert_eq!(counted_ttls(store), timed, "after {op:?}");
+        }
+        step(&mut store, set(b"a", b"1", Always, Ok_, After(10_000)), now, "+OK\r\n", 1); // SET EX
+        step(&mut store, set(b"b", b"1", Always, Ok_, After(20_000)), now, "+OK\r\n", 2);
+        step(&mut store, set(b"a", b"2", Always, Ok_, After(30_000)), now, "+OK\r\n", 2); // a new time, still one key
+        step(&mut store, Op::Persist(k(b"a")), now, ":1\r\n", 1);
+        step(&mut store, Op::Persist(k(b"a")), now, ":0\r\n", 1);
+        step(&mut store, Op::Expire(k(b"a"), 5_000, ExpireIf::default()), now, ":1\r\n", 2);
+        step(&mut store, Op::Set { key: k(b"a"), value: b"3" }, now, "+OK\r\n", 1); // a plain SET clears it
+        step(&mut store, set(b"b", b"2", Always, Ok_, Keep), now, "+OK\r\n", 1); // KEEPTTL
+        assert_eq!(apply(&mut store, Op::Pttl(k(b"b")), now), ":20000\r\n");
+        step(&mut store, set(b"b", b"3", Always, Ok_, Clear), now, "+OK\r\n", 0); // SET with no option
+        step(&mut store, set(b"c", b"1", Always, Ok_, After(1_000)), now, "+OK\r\n", 1);
+        step(&mut store, Op::GetEx(k(b"c"), Ok(Clear)), now, "$1\r\n1\r\n", 0); // GETEX PERSIST
+        step(&mut store, Op::GetEx(k(b"c"), Ok(After(1_000))), now, "$1\r\n1\r\n", 1); // GETEX PX
+        step(&mut store, Op::Del(k(b"c")), now, ":1\r\n", 0);
+        step(&mut store, set(b"d", b"1", Always, Ok_, After(1_000)), now, "+OK\r\n", 1);
+        step(&mut store, Op::Expire(k(b"d"), -1, ExpireIf::default()), now, ":1\r\n", 0); // EXPIRE past: deleted
+        step(&mut store, set(b"d", b"1", Always, Ok_, After(1_000)), now, "+OK\r\n", 1);
+        step(&mut store, Op::GetDel(k(b"d")), now, "$1\r\n1\r\n", 0);
+
+        // RENAME carries the time, over a destination that had one of its own.
+        step(&mut store, set(b"from", b"1", Always, Ok_, After(50_000)), now, "+OK\r\n", 1);
+        step(&mut store, set(b"to", b"1", Always, Ok_, After(60_000)), now, "+OK\r\n", 2);
+        step(&mut store, Op::Rename { from: k(b"from"), to: k(b"to"), only_new: false }, now, "+OK\r\n", 1);
+        assert_eq!(apply(&mut store, Op::Pttl(k(b"to")), now), ":50000\r\n");
+        step(&mut store, Op::Rename { from: k(b"to"), to: k(b"a"), only_new: false }, now, "+OK\r\n", 1); // over no time
+        step(&mut store, Op::Rename { from: k(b"b"), to: k(b"a"), only_new: false }, now, "+OK\r\n", 0); // no time over one
+
+        // Expiry: read (lazily), swept a step at a time, or swept whole.
+        let later = now + Duration::from_secs(2);
+        step(&mut store, set(b"e", b"1", Always, Ok_, After(1_000)), now, "+OK\r\n", 1);
+        step(&mut store, get(b"e"), later, "$-1\r\n", 0);
+        for i in 0..100 {
+            let key = format!("t{i}");
+            put(&mut store, key.as_bytes(), Some(if i % 2 == 0 { 1_000 } else { 100_000 }), now);
+        }
+        assert_eq!(counted_ttls(&store), 100);
+        store.sweep_step(later);
+        assert_eq!(counted_ttls(&store), 50, "the sweep removed the expired half");
+        for i in 0..50 {
+            put(&mut store, format!("u{i}").as_bytes(), Some(1_000), now);
+        }
+        store.sweep(later);
+        assert_eq!(counted_ttls(&store), 50, "a whole sweep likewise");
+        step(&mut store, Op::FlushAll { lazy: false }, later, "+OK\r\n", 0);
+        assert_eq!((store.len(), store.ttls()), (0, Ttls::default()), "nothing left, and no sum");
+        put(&mut store, b"f", Some(1_000), now);
+        drop(store.take_all()); // FLUSHALL ASYNC's way
+        assert_eq!(counted_ttls(&store), 0);
+    }
+
+    /// `avg_ttl`: the average of the times left, in milliseconds; 0 with none.
+    #[test]
+    fn the_average_time_left_is_of_the_keys_with_a_time() {
+        let (mut store, now) = (Store::default(), Instant::now());
+        assert_eq!(store.ttls().average_left(now), 0);
+        put(&mut store, b"plain", None, now);
+        assert_eq!(store.ttls().average_left(now), 0, "no key with a time");
+        put(&mut store, b"a", Some(10_000), now);
+        put(&mut store, b"b", Some(30_000), now);
+        assert_eq!(store.ttls().average_left(now), 20_000);
+        assert_eq!(store.ttls().average_left(now + Duration::from_secs(5)), 15_000);
+        // One expired, not yet removed: its time past counts against the other's.
+        assert_eq!(store.ttls().average_left(now + Duration::from_secs(11)), (19_000 - 1_000) / 2);
+        assert_eq!(store.ttls().average_left(now + Duration::from_secs(40)), 0, "never below zero");
+        put(&mut store, b"early", Some(1), now); // a deadline before the first one seen
+        assert_eq!(store.ttls().average_left(now), (10_000 + 30_000 + 1) / 3);
+        assert_eq!(counted_ttls(&store), 3);
+        apply(&mut store, Op::Del(Key::new(b"b")), now);
+        apply(&mut store, Op::Del(Key::new(b"early")), now);
+        assert_eq!(store.ttls().average_left(now), 10_000);
     }
 }
