@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 98] = [
+pub const COMMANDS: [&str; 105] = [
     "append",
     "auth",
     "client",
@@ -49,8 +49,10 @@ pub const COMMANDS: [&str; 98] = [
     "info",
     "keys",
     "lindex",
+    "linsert",
     "llen",
     "lpop",
+    "lpos",
     "lpush",
     "lrange",
     "lrem",
@@ -96,13 +98,18 @@ pub const COMMANDS: [&str; 98] = [
     "unlink",
     "zadd",
     "zcard",
+    "zcount",
     "zincrby",
     "zpopmax",
     "zpopmin",
     "zrange",
+    "zrangebyscore",
     "zrank",
     "zrem",
+    "zremrangebyrank",
+    "zremrangebyscore",
     "zrevrange",
+    "zrevrangebyscore",
     "zrevrank",
     "zscore",
 ];

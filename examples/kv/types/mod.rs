@@ -216,6 +216,8 @@ commands! {
     Lset "lset" 4 List,
     Ltrim "ltrim" 4 List,
     Lrem "lrem" 4 List,
+    Lpos "lpos" -3 List,
+    Linsert "linsert" 5 List,
     Sadd "sadd" -3 Set,
     Srem "srem" -3 Set,
     Smembers "smembers" 2 Set,
@@ -234,6 +236,11 @@ commands! {
     Zrevrank "zrevrank" 3 SortedSet,
     Zpopmin "zpopmin" -2 SortedSet,
     Zpopmax "zpopmax" -2 SortedSet,
+    Zrangebyscore "zrangebyscore" -4 SortedSet,
+    Zrevrangebyscore "zrevrangebyscore" -4 SortedSet,
+    Zcount "zcount" 4 SortedSet,
+    Zremrangebyscore "zremrangebyscore" 4 SortedSet,
+    Zremrangebyrank "zremrangebyrank" 4 SortedSet,
 }
 
 impl Command {
@@ -272,6 +279,7 @@ impl Command {
                 | Lset
                 | Ltrim
                 | Lrem
+                | Linsert
                 | Sadd
                 | Srem
                 | Sismember
@@ -283,6 +291,9 @@ impl Command {
                 | Zscore
                 | Zcard
                 | Zrem
+                | Zcount
+                | Zremrangebyscore
+                | Zremrangebyrank
         )
     }
 
@@ -433,6 +444,9 @@ mod tests {
                 Command::Zadd => format!("{name} k incr {score} m"),
                 Command::Zincrby => format!("{name} k {score} m"),
                 Command::Lset | Command::Ltrim | Command::Lrem => format!("{name} k {min} m"),
+                Command::Linsert => format!("{name} k before m {min}"),
+                Command::Zcount | Command::Zremrangebyscore => format!("{name} k -inf (inf"),
+                Command::Zremrangebyrank => format!("{name} k {min} -1"),
                 Command::Hset | Command::Hmset | Command::Hsetnx => format!("{name} k f v"),
                 _ => format!("{name} k m"),
             };
