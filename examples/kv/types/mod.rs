@@ -513,6 +513,18 @@ mod tests {
             ("rpush l a", ":1\r\n"),
             ("lindex l 1", "_\r\n"),
             ("lpop l 5", "*1\r\n$1\r\na\r\n"),
+            ("lpos l a", "_\r\n"),
+            ("lpos l a count 1", "*0\r\n"),
+            ("rpush m a b a", ":3\r\n"),
+            ("lpos m x", "_\r\n"),
+            ("lpos m a count 0", "*2\r\n:0\r\n:2\r\n"),
+            ("zadd y 1 a 2 b", ":2\r\n"),
+            ("zrangebyscore y -inf +inf withscores", "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n"),
+            ("zrevrangebyscore y +inf -inf withscores limit 0 1", "*1\r\n*2\r\n$1\r\nb\r\n,2\r\n"),
+            ("zrange y 0 5 byscore withscores", "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n"),
+            ("zrangebyscore y 5 6 withscores", "*0\r\n"),
+            ("zrangebyscore x 5 6 withscores", "*0\r\n"),
+            ("zcount y 1 2", ":2\r\n"),
         ];
         // One Run per key, as the store keeps one value per key.
         let mut keys: std::collections::HashMap<&str, tests_support::Run> = std::collections::HashMap::new();

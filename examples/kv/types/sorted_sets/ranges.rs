@@ -80,10 +80,12 @@ fn end(text: &[u8]) -> Option<End> {
     Some(End { score: strtod_whole(number)?, exclusive })
 }
 
-/// `number` as `strtod` reads it when the whole text must be taken: C's white space first
-/// is skipped, but not white space alone; nothing at all is 0 (no conversion leaves the end
-/// pointer at the text's end).
+/// `number` as `strtod` reads it when the whole text must be taken, as a C string: up to
+/// its first NUL (Redis checks that the end pointer is at one, not at the argument's end).
+/// C's white space first is skipped, but not white space alone; nothing at all is 0 (no
+/// conversion leaves the end pointer at the text's start, there a NUL).
 fn strtod_whole(number: &[u8]) -> Option<f64> {
+    let number = number.split(|&b| b == 0).next().unwrap_or_default();
     if number.is_empty() {
         return Some(0.0);
     }
@@ -320,7 +322,14 @@ mod tests {
         assert_eq!(read("("), Some(at(0.0, true)));
         assert_eq!(read(" 1"), Some(at(1.0, false)));
         assert_eq!(read("+1"), Some(at(1.0, false)));
-        for refused in ["x", "nan", "(nan", "((1", "1 ", " ", "-", "1e", "1,5"] {
+        for (text, score) in [("1.", 1.0), (".5", 0.5), ("+.5", 0.5), ("-.5e1", -5.0), ("INF", f64::INFINITY)] {
+            assert_eq!(read(text), Some(at(score, false)), "{text:?}");
+        }
+        assert_eq!(read("(-Infinity"), Some(at(f64::NEG_INFINITY, true)));
+        assert_eq!(read("\t\x0b1"), Some(at(1.0, false)));
+        assert_eq!(read("1\0x"), Some(at(1.0, false)), "a C string ends at its NUL");
+        assert_eq!(read("(\0abc"), Some(at(0.0, true)));
+        for refused in ["x", "nan", "(nan", "((1", "1 ", " ", "-", "1e", "1,5", "infinit", "1\t"] {
             assert_eq!(read(refused), None, "{refused:?}");
         }
     }
