@@ -34,15 +34,28 @@ impl Source {
     /// after the bytes a buffer holds). `Ok(0)` is end of stream, so on a stream socket a
     /// buffer with no room is `InvalidInput` instead. On a datagram socket it receives one
     /// datagram (the rest of a longer one is discarded).
-    pub fn read<B: IoBufMut>(&self, mut buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+    pub fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.receive(buf, false)
+    }
+
+    /// Copies what [`read`](Self::read) would receive into `buf`, but leaves it queued
+    /// (MSG_PEEK): the next read or peek gets the same bytes (or datagram). It waits until
+    /// something arrives; a peek never waits for `buf` to fill, so peeking for a whole
+    /// header means peeking again once more has arrived (wait with `readable()`). Bytes a
+    /// dropped io_uring read took come first, as they do for the next read.
+    pub fn peek<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.receive(buf, true)
+    }
+
+    fn receive<B: IoBufMut>(&self, mut buf: B, peek: bool) -> Read<'_, B> {
         if !self.registration().is_stream() {
-            return Read::Datagram(self.run(RecvFrom::new(buf)));
+            return Read::Datagram(self.run(if peek { RecvFrom::peek(buf) } else { RecvFrom::new(buf) }));
         }
         if buf.bytes_total() == 0 {
             let err = io::Error::new(io::ErrorKind::InvalidInput, "read into a buffer with no room");
             return Read::Refused(Some((err, buf)));
         }
-        Read::Stream(self.run(Recv::new(buf)))
+        Read::Stream(self.run(if peek { Recv::peek(buf) } else { Recv::new(buf) }))
     }
 
     /// Receives whatever arrives next on a byte stream into a buffer of the core's pool; an

@@ -112,6 +112,22 @@ impl TcpStream {
         self.source.read(buf)
     }
 
+    /// Copies the bytes that have arrived into `buf`, as [`read`](Self::read) would, but
+    /// leaves them for the next read (MSG_PEEK): a proxy can sniff a protocol before it
+    /// picks a handler. Waits until something arrives, not until `buf` is full: peek again
+    /// for more. `Ok(0)` is end of stream.
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: ringpoll::net::TcpStream) -> std::io::Result<()> {
+    /// let (n, head) = stream.peek(vec![0u8; 3]).await;
+    /// let tls = n? >= 1 && head[0] == 0x16; // a TLS handshake record
+    /// let (n, all) = stream.read(vec![0u8; 4096]).await; // the peeked bytes come again
+    /// # let _ = (tls, n, all); Ok(()) }
+    /// ```
+    pub fn peek<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.source.peek(buf)
+    }
+
     /// Writes some of `buf`'s bytes; returns how many.
     pub fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         self.source.write(buf)
@@ -164,6 +180,23 @@ impl TcpStream {
     /// before `from_std`).
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
         builder::set_linger(&SockRef::from(self), linger)
+    }
+
+    /// SO_LINGER as it is set: `None` (the default background close) or the timeout; see
+    /// [`set_linger`](Self::set_linger).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        SockRef::from(self).linger()
+    }
+
+    /// Sets IP_TTL, the time-to-live of the IPv4 packets this stream sends (as std's and
+    /// tokio's `set_ttl`; an IPv6 socket's hop limit is another option).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        SockRef::from(self).set_ttl_v4(ttl)
+    }
+
+    /// IP_TTL: see [`set_ttl`](Self::set_ttl).
+    pub fn ttl(&self) -> io::Result<u32> {
+        SockRef::from(self).ttl_v4()
     }
 
     /// Closes the connection with a reset (RST) instead of FIN: the peer's reads fail with

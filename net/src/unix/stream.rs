@@ -97,6 +97,22 @@ impl UnixStream {
         self.source.read(buf)
     }
 
+    /// Copies the bytes that have arrived into `buf`, as [`read`](Self::read) would, but
+    /// leaves them for the next read (MSG_PEEK): a proxy can sniff a protocol before it
+    /// picks a handler. Waits until something arrives, not until `buf` is full: peek again
+    /// for more. `Ok(0)` is end of stream.
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: ringpoll::net::UnixStream) -> std::io::Result<()> {
+    /// let (n, head) = stream.peek(vec![0u8; 3]).await;
+    /// let tls = n? >= 1 && head[0] == 0x16; // a TLS handshake record
+    /// let (n, all) = stream.read(vec![0u8; 4096]).await; // the peeked bytes come again
+    /// # let _ = (tls, n, all); Ok(()) }
+    /// ```
+    pub fn peek<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
+        self.source.peek(buf)
+    }
+
     /// Writes some of `buf`'s bytes; returns how many.
     pub fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         self.source.write(buf)

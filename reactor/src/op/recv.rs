@@ -19,13 +19,28 @@ const RECV_POLL_FIRST: u16 = 1;
 /// Receives stream bytes into an owned buffer, from its start up to its capacity; the bytes a
 /// dropped one took go to the next receive. Datagram sockets use [`RecvFrom`](super::RecvFrom)
 /// even for `recv`, so a datagram a dropped receive took keeps its sender.
+///
+/// With MSG_PEEK it copies the bytes and leaves them queued: stashed bytes (io_uring) stay
+/// in the stash, ahead of the socket's, and a dropped peek keeps nothing but an error, since
+/// the kernel still holds what it copied.
 pub(crate) struct Recv<B> {
     buf: B,
+    /// recv's flags: 0, or MSG_PEEK.
+    flags: libc::c_int,
 }
 
 impl<B: IoBufMut> Recv<B> {
     pub(crate) fn new(buf: B) -> Recv<B> {
-        Recv { buf }
+        Recv { buf, flags: 0 }
+    }
+
+    /// A receive that leaves the bytes for the next one.
+    pub(crate) fn peek(buf: B) -> Recv<B> {
+        Recv { buf, flags: libc::MSG_PEEK }
+    }
+
+    fn peeks(&self) -> bool {
+        self.flags & libc::MSG_PEEK != 0
     }
 }
 
@@ -40,21 +55,27 @@ impl<B: IoBufMut> Syscall for Recv<B> {
     fn call(&mut self, fd: RawFd) -> io::Result<usize> {
         let (ptr, len) = (self.buf.stable_mut_ptr(), self.buf.bytes_total());
         // SAFETY: ptr/len describe the buffer's writable bytes, alive for the call.
-        syscall!(recv(fd, ptr.cast(), len, 0)).map(|n| n as usize)
+        syscall!(recv(fd, ptr.cast(), len, self.flags)).map(|n| n as usize)
     }
 
+    /// A peek's short result shows nothing of the socket (the bytes are still there): it
+    /// must not mark it drained, or the next read would wait for an edge that never comes.
     fn want(&mut self) -> Option<usize> {
-        Some(self.buf.bytes_total())
+        (!self.peeks()).then(|| self.buf.bytes_total())
     }
 
     fn take_leftover(&mut self, stash: &mut Stash, fd: RawFd) -> Option<io::Result<usize>> {
         if !stash.has_stream(fd) {
             return None;
         }
+        let peeks = self.peeks();
         // SAFETY: the buffer's first bytes_total bytes are writable while it lives; viewing
         // them as MaybeUninit claims nothing about their contents.
         let out = unsafe { as_uninit(&mut self.buf) };
-        stash.take_stream(fd, out)
+        match peeks {
+            true => stash.peek_stream(fd, out),
+            false => stash.take_stream(fd, out),
+        }
     }
 }
 
@@ -67,7 +88,7 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
         // After a short read the socket is empty: have the kernel wait for data before
         // trying, instead of failing a first attempt inside the kernel.
         let ioprio = if poll_first { RECV_POLL_FIRST } else { 0 };
-        opcode::Recv::new(types::Fd(fd), ptr, len).ioprio(ioprio).build()
+        opcode::Recv::new(types::Fd(fd), ptr, len).flags(self.flags).ioprio(ioprio).build()
     }
 
     fn finish(mut self, res: io::Result<usize>) -> BufResult<usize, B> {
@@ -79,7 +100,8 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
     }
 
     fn keep_late(mut self, res: i32, stash: &mut Stash, fd: RawFd) {
-        if res > 0 {
+        // A peek took no bytes off the socket (an error, though, the kernel reports once).
+        if res > 0 && !self.peeks() {
             // SAFETY: the kernel wrote `res` bytes at the start of the buffer, which is alive.
             let read = unsafe { std::slice::from_raw_parts(self.buf.stable_mut_ptr(), res as usize) };
             stash.push_bytes(fd, read);

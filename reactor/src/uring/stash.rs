@@ -53,6 +53,19 @@ impl Stash {
         self.errors.remove(&fd).map(|errno| Err(io::Error::from_raw_os_error(errno)))
     }
 
+    /// As [`take_stream`](Self::take_stream), but the bytes stay for the next read (MSG_PEEK),
+    /// and so does the error, which the read after the peek reports as well.
+    pub(crate) fn peek_stream(&self, fd: RawFd, out: &mut [MaybeUninit<u8>]) -> Option<io::Result<usize>> {
+        if let Some(queue) = self.bytes.get(&fd) {
+            let n = queue.len().min(out.len());
+            for (dst, src) in out.iter_mut().zip(queue.range(..n)) {
+                dst.write(*src);
+            }
+            return Some(Ok(n));
+        }
+        self.errors.get(&fd).map(|&errno| Err(io::Error::from_raw_os_error(errno)))
+    }
+
     /// For a transfer that bypasses reads (a splice): the stashed error of `fd`, taken, once
     /// no byte is stashed before it; `InvalidInput` while bytes are (they must be taken
     /// first, or the transfer would skip them); `Ok` if nothing waits.
