@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 105] = [
+pub const COMMANDS: [&str; 109] = [
     "append",
     "auth",
     "client",
@@ -100,15 +100,19 @@ pub const COMMANDS: [&str; 105] = [
     "zcard",
     "zcount",
     "zincrby",
+    "zlexcount",
     "zpopmax",
     "zpopmin",
     "zrange",
+    "zrangebylex",
     "zrangebyscore",
     "zrank",
     "zrem",
+    "zremrangebylex",
     "zremrangebyrank",
     "zremrangebyscore",
     "zrevrange",
+    "zrevrangebylex",
     "zrevrangebyscore",
     "zrevrank",
     "zscore",

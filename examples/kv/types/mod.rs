@@ -241,6 +241,10 @@ commands! {
     Zcount "zcount" 4 SortedSet,
     Zremrangebyscore "zremrangebyscore" 4 SortedSet,
     Zremrangebyrank "zremrangebyrank" 4 SortedSet,
+    Zrangebylex "zrangebylex" -4 SortedSet,
+    Zrevrangebylex "zrevrangebylex" -4 SortedSet,
+    Zlexcount "zlexcount" 4 SortedSet,
+    Zremrangebylex "zremrangebylex" 4 SortedSet,
 }
 
 impl Command {
@@ -294,6 +298,8 @@ impl Command {
                 | Zcount
                 | Zremrangebyscore
                 | Zremrangebyrank
+                | Zlexcount
+                | Zremrangebylex
         )
     }
 
@@ -447,6 +453,7 @@ mod tests {
                 Command::Linsert => format!("{name} k before m {min}"),
                 Command::Zcount | Command::Zremrangebyscore => format!("{name} k -inf (inf"),
                 Command::Zremrangebyrank => format!("{name} k {min} -1"),
+                Command::Zlexcount | Command::Zremrangebylex => format!("{name} k - (m"),
                 Command::Hset | Command::Hmset | Command::Hsetnx => format!("{name} k f v"),
                 _ => format!("{name} k m"),
             };

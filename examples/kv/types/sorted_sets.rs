@@ -1,11 +1,12 @@
 //! Sorted sets: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANK,
-//! ZREVRANK, ZPOPMIN and ZPOPMAX here; the range commands (ZRANGE by rank or BYSCORE with
-//! REV, LIMIT and WITHSCORES, not BYLEX; ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZCOUNT,
-//! ZREMRANGEBYSCORE, ZREMRANGEBYRANK) in [`ranges`]; answered as redis-server 7.0 answers
-//! them. Members are ordered by score, then by their bytes, as Redis orders them: a
+//! ZREVRANK, ZPOPMIN and ZPOPMAX here; the range commands (ZRANGE by rank, BYSCORE or BYLEX
+//! with REV, LIMIT and WITHSCORES; ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
+//! ZREVRANGEBYLEX, ZCOUNT, ZLEXCOUNT, ZREMRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYLEX) in
+//! [`ranges`] and [`lex`]; answered as redis-server 7.0 answers them. Members are ordered by score, then by their bytes, as Redis orders them: a
 //! `BTreeSet` of (score, member), and a map from member to score for the lookups. Scores
 //! are written as Redis 7.0 writes them, C's `%.17g` ([`score_text`]).
 
+mod lex;
 mod ranges;
 
 use std::cmp::Ordering;
@@ -40,6 +41,9 @@ impl Ord for Score {
         self.0.partial_cmp(&other.0).unwrap_or(Ordering::Equal)
     }
 }
+
+/// A (score, member) key of the tree: with no member, the first key of its score.
+type Key = (Score, Vec<u8>);
 
 /// One key's members and their scores.
 #[derive(Debug, Default)]
@@ -161,9 +165,11 @@ pub fn run(
         Zadd => return zadd(args, found, protocol, out),
         // ZADD INCR, as Redis runs it.
         Zincrby => return zadd(&[b"incr", args[0], args[1]], found, protocol, out),
-        Zrange | Zrevrange | Zrangebyscore | Zrevrangebyscore => ranges::zrange(command, args, found, protocol, out),
-        Zcount => ranges::zcount(args, found, out),
-        Zremrangebyscore | Zremrangebyrank => ranges::zremrange(command == Zremrangebyrank, args, found, out),
+        Zrange | Zrevrange | Zrangebyscore | Zrevrangebyscore | Zrangebylex | Zrevrangebylex => {
+            ranges::zrange(command, args, found, protocol, out)
+        }
+        Zcount | Zlexcount => ranges::zcount(command, args, found, out),
+        Zremrangebyscore | Zremrangebyrank | Zremrangebylex => ranges::zremrange(command, args, found, out),
         Zpopmin | Zpopmax => zpop(command == Zpopmin, args, found, protocol, out),
         _ => {
             let Ok(zset) = found.mine(out) else { return None };

@@ -1,21 +1,25 @@
-//! The sorted set commands on a range of ranks or scores: ZRANGE (by rank, or BYSCORE; REV,
-//! LIMIT, WITHSCORES), ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZCOUNT, ZREMRANGEBYSCORE
-//! and ZREMRANGEBYRANK, their options read in the order redis-server 7.0's
-//! `zrangeGenericCommand` reads them, so a call with several faults gets its error.
+//! The sorted set commands on a range of ranks, scores or members: ZRANGE (by rank, BYSCORE
+//! or BYLEX; REV, LIMIT, WITHSCORES), ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE,
+//! ZRANGEBYLEX, ZREVRANGEBYLEX, ZCOUNT, ZLEXCOUNT, ZREMRANGEBYSCORE, ZREMRANGEBYRANK and
+//! ZREMRANGEBYLEX, their options read in the order redis-server 7.0's `zrangeGenericCommand`
+//! reads them, so a call with several faults gets its error.
 //!
 //! A score range is a range of the tree's (score, member) keys, from the first key in it to
 //! the first past it (an exclusive bound becomes the next double up), so it costs a descent
-//! and a walk of what it takes (and of LIMIT's offset), never a scan of the set. BYLEX is
-//! refused: its answer on members of unequal scores is the order of Redis' own encodings.
+//! and a walk of what it takes (and of LIMIT's offset), never a scan of the set. Lex ranges
+//! are [`lex`](super::lex)'s.
 
 use std::ops::Bound;
 
 use super::super::super::replies::{self, Protocol};
 use super::super::{index_range, integer, Command, Found, NOT_AN_INTEGER, SYNTAX};
-use super::{score_reply, Score, SortedSet};
+use super::lex::LexRange;
+use super::{score_reply, Key, Score, SortedSet};
 
 /// Redis' error for a score bound it cannot read.
 const NOT_A_FLOAT_RANGE: &str = "ERR min or max is not a float";
+/// Redis' error for a lex bound it cannot read.
+const NOT_A_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
 /// One end of a score range: the score, and whether it is left out (`(` before it).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,9 +34,6 @@ struct ScoreRange {
     min: End,
     max: End,
 }
-
-/// A (score, member) key of the tree: with no member, the first key of its score.
-type Key = (Score, Vec<u8>);
 
 impl ScoreRange {
     /// Reads `min` and `max` as Redis' `zslParseRange` does; `None` if either is not a
@@ -124,7 +125,9 @@ impl Options {
             Command::Zrange => (None, None),
             Command::Zrevrange => (Some(By::Rank), Some(true)),
             Command::Zrangebyscore => (Some(By::Score), Some(false)),
-            _ => (Some(By::Score), Some(true)),
+            Command::Zrevrangebyscore => (Some(By::Score), Some(true)),
+            Command::Zrangebylex => (Some(By::Lex), Some(false)),
+            _ => (Some(By::Lex), Some(true)),
         };
         let mut options = Options { by, rev, with_scores: false, offset: 0, count: -1 };
         let mut at = 0;
@@ -150,9 +153,6 @@ impl Options {
         if options.with_scores && by == By::Lex {
             return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
         }
-        if by == By::Lex {
-            return Err("ERR ZRANGE BYLEX is not supported by kv");
-        }
         Ok(options)
     }
 
@@ -169,10 +169,27 @@ impl Options {
 enum Range {
     Ranks(i64, i64),
     Scores(ScoreRange),
+    Members(LexRange),
 }
 
-/// ZRANGE, ZREVRANGE, ZRANGEBYSCORE and ZREVRANGEBYSCORE: the options, then the bounds (a
-/// reversed score range gives max first), then the key (none: an empty array).
+impl Range {
+    /// Reads `first` and `second`, the bounds in the order a forward range gives them
+    /// (min, max), as `by` says; Redis' error if they do not read so.
+    fn read(by: By, first: &[u8], second: &[u8]) -> Result<Range, &'static str> {
+        match by {
+            By::Rank => match (integer(first), integer(second)) {
+                (Some(start), Some(end)) => Ok(Range::Ranks(start, end)),
+                _ => Err(NOT_AN_INTEGER),
+            },
+            By::Score => ScoreRange::parse(first, second).map(Range::Scores).ok_or(NOT_A_FLOAT_RANGE),
+            By::Lex => LexRange::parse(first, second).map(Range::Members).ok_or(NOT_A_LEX_RANGE),
+        }
+    }
+}
+
+/// ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX and ZREVRANGEBYLEX: the
+/// options, then the bounds (a reversed score or lex range gives max first), then the key
+/// (none: an empty array).
 pub(super) fn zrange(
     command: Command,
     args: &[&[u8]],
@@ -184,18 +201,11 @@ pub(super) fn zrange(
         Ok(options) => options,
         Err(error) => return replies::error(out, error),
     };
-    let range = match options.by() {
-        By::Rank => match (integer(args[0]), integer(args[1])) {
-            (Some(start), Some(end)) => Range::Ranks(start, end),
-            _ => return replies::error(out, NOT_AN_INTEGER),
-        },
-        _ => {
-            let (min, max) = if options.rev() { (args[1], args[0]) } else { (args[0], args[1]) };
-            match ScoreRange::parse(min, max) {
-                Some(scores) => Range::Scores(scores),
-                None => return replies::error(out, NOT_A_FLOAT_RANGE),
-            }
-        }
+    let swapped = options.rev() && options.by() != By::Rank;
+    let (first, second) = if swapped { (args[1], args[0]) } else { (args[0], args[1]) };
+    let range = match Range::read(options.by(), first, second) {
+        Ok(range) => range,
+        Err(error) => return replies::error(out, error),
     };
     let Ok(zset) = found.mine(out) else { return };
     let taken = zset.map_or_else(Vec::new, |zset| zset.taken(&range, &options));
@@ -204,10 +214,11 @@ pub(super) fn zrange(
 
 impl SortedSet {
     /// The members `range` takes, in the order a reply gives them (REV: highest first),
-    /// LIMIT applied to a score range: a negative offset takes none, as Redis' countdown
-    /// of it never ends; a negative count takes all.
+    /// LIMIT applied to a score or lex range: a negative offset takes none, as Redis'
+    /// countdown of it never ends; a negative count takes all.
     fn taken(&self, range: &Range, options: &Options) -> Vec<&Key> {
         match *range {
+            Range::Members(ref members) => self.lex_taken(members, options.rev(), options.offset, options.count),
             Range::Ranks(start, end) => {
                 let ranks = index_range(self.ordered.len(), start, end);
                 match options.rev() {
@@ -230,9 +241,12 @@ impl SortedSet {
         }
     }
 
-    /// The members whose scores are in `scores`, counted: a walk of them, no more.
-    fn count_in(&self, scores: &ScoreRange) -> usize {
-        scores.keys().map_or(0, |keys| self.ordered.range(keys).count())
+    /// The members in `range` (of scores or members), counted: a walk of them, no more.
+    fn count_in(&self, range: &Range) -> usize {
+        match range {
+            Range::Scores(scores) => scores.keys().map_or(0, |keys| self.ordered.range(keys).count()),
+            _ => self.taken(range, &Options::ALL).len(),
+        }
     }
 
     /// Removes the (score, member) keys `doomed` names; how many.
@@ -261,28 +275,29 @@ fn write_members(out: &mut Vec<u8>, members: &[&Key], with_scores: bool, protoco
     }
 }
 
-/// ZCOUNT: the bounds, then the key (none: 0); the members with a score in the range.
-pub(super) fn zcount(args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
-    let Some(scores) = ScoreRange::parse(args[0], args[1]) else {
-        return replies::error(out, NOT_A_FLOAT_RANGE);
+/// ZCOUNT and ZLEXCOUNT: the bounds, then the key (none: 0); the members in the range.
+pub(super) fn zcount(command: Command, args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
+    let by = if command == Command::Zlexcount { By::Lex } else { By::Score };
+    let range = match Range::read(by, args[0], args[1]) {
+        Ok(range) => range,
+        Err(error) => return replies::error(out, error),
     };
     if let Ok(zset) = found.mine(out) {
-        replies::int(out, zset.map_or(0, |z| z.count_in(&scores)) as i64);
+        replies::int(out, zset.map_or(0, |z| z.count_in(&range)) as i64);
     }
 }
 
-/// ZREMRANGEBYSCORE and ZREMRANGEBYRANK (`by_rank`): the bounds, then the key (none: 0);
-/// the members removed. The caller deletes a key left empty.
-pub(super) fn zremrange(by_rank: bool, args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
-    let range = match by_rank {
-        true => match (integer(args[0]), integer(args[1])) {
-            (Some(start), Some(end)) => Range::Ranks(start, end),
-            _ => return replies::error(out, NOT_AN_INTEGER),
-        },
-        false => match ScoreRange::parse(args[0], args[1]) {
-            Some(scores) => Range::Scores(scores),
-            None => return replies::error(out, NOT_A_FLOAT_RANGE),
-        },
+/// ZREMRANGEBYRANK, ZREMRANGEBYSCORE and ZREMRANGEBYLEX: the bounds, then the key (none:
+/// 0); the members removed. The caller deletes a key left empty.
+pub(super) fn zremrange(command: Command, args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) {
+    let by = match command {
+        Command::Zremrangebyrank => By::Rank,
+        Command::Zremrangebyscore => By::Score,
+        _ => By::Lex,
+    };
+    let range = match Range::read(by, args[0], args[1]) {
+        Ok(range) => range,
+        Err(error) => return replies::error(out, error),
     };
     let Ok(zset) = found.mine(out) else { return };
     let removed = zset.map_or(0, |zset| {
