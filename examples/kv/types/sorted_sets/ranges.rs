@@ -228,10 +228,8 @@ impl SortedSet {
             }
             Range::Scores(scores) => {
                 let Some(keys) = scores.keys() else { return Vec::new() };
-                let (Ok(offset), count) = (usize::try_from(options.offset), options.count) else {
-                    return Vec::new();
-                };
-                let count = usize::try_from(count).unwrap_or(usize::MAX);
+                let Ok(offset) = usize::try_from(options.offset) else { return Vec::new() };
+                let count = usize::try_from(options.count).unwrap_or(usize::MAX);
                 let in_range = self.ordered.range(keys);
                 match options.rev() {
                     false => in_range.skip(offset).take(count).collect(),
