@@ -23,10 +23,12 @@
 //! `-CROSSSLOT` otherwise; keys sharing a Redis Cluster hash tag, `{...}`, share a shard:
 //! `hash.rs`), RANDOMKEY; hashes (HSET, HMSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS,
 //! HKEYS, HVALS, HINCRBY, HINCRBYFLOAT, HSETNX, HSTRLEN), lists (LPUSH, RPUSH, LPOP, RPOP,
-//! with counts, LLEN, LRANGE, LINDEX, LSET, LTRIM, LREM), sets (SADD, SREM, SMEMBERS,
-//! SISMEMBER, SCARD, SPOP, SRANDMEMBER) and sorted sets (ZADD with NX, XX, GT, LT, CH, INCR;
-//! ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANGE by index with REV and WITHSCORES, ZREVRANGE, ZRANK,
-//! ZREVRANK, ZPOPMIN, ZPOPMAX), run on the core that owns the key, WRONGTYPE both ways, an
+//! with counts, LLEN, LRANGE, LINDEX, LSET, LTRIM, LREM, LPOS, LINSERT), sets (SADD, SREM,
+//! SMEMBERS, SISMEMBER, SCARD, SPOP, SRANDMEMBER) and sorted sets (ZADD with NX, XX, GT, LT,
+//! CH, INCR; ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANGE by index, BYSCORE or BYLEX with REV, LIMIT
+//! and WITHSCORES, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX,
+//! ZCOUNT, ZLEXCOUNT, ZREMRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYLEX, ZRANK, ZREVRANK,
+//! ZPOPMIN, ZPOPMAX), run on the core that owns the key, WRONGTYPE both ways, an
 //! emptied collection's key deleted (`types/`); TIME, CONFIG GET (a few parameters: `config.rs`), SET
 //! (`maxclients`, and the values kv has: `config_set.rs`) and HELP, COMMAND COUNT, DOCS and
 //! HELP (`server.rs`), SHUTDOWN (stops as SIGTERM does), QUIT; what client libraries send

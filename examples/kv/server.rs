@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 98] = [
+pub const COMMANDS: [&str; 109] = [
     "append",
     "auth",
     "client",
@@ -49,8 +49,10 @@ pub const COMMANDS: [&str; 98] = [
     "info",
     "keys",
     "lindex",
+    "linsert",
     "llen",
     "lpop",
+    "lpos",
     "lpush",
     "lrange",
     "lrem",
@@ -96,13 +98,22 @@ pub const COMMANDS: [&str; 98] = [
     "unlink",
     "zadd",
     "zcard",
+    "zcount",
     "zincrby",
+    "zlexcount",
     "zpopmax",
     "zpopmin",
     "zrange",
+    "zrangebylex",
+    "zrangebyscore",
     "zrank",
     "zrem",
+    "zremrangebylex",
+    "zremrangebyrank",
+    "zremrangebyscore",
     "zrevrange",
+    "zrevrangebylex",
+    "zrevrangebyscore",
     "zrevrank",
     "zscore",
 ];

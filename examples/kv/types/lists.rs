@@ -1,11 +1,12 @@
 //! Lists: LPUSH, RPUSH, LPOP, RPOP (with a count, Redis 6.2's), LLEN, LRANGE, LINDEX, LSET,
-//! LTRIM and LREM, answered as redis-server 7.0 answers them, on a `VecDeque` (both ends
-//! O(1)).
+//! LTRIM, LREM, LPOS (RANK, COUNT, MAXLEN) and LINSERT, answered as redis-server 7.0 answers
+//! them, on a `VecDeque` (both ends O(1); LINSERT moves the shorter side, as its `insert`
+//! does).
 
 use std::collections::VecDeque;
 
 use super::super::replies::{self, Protocol};
-use super::{count, index_range, integer, Command, Found, NOT_AN_INTEGER};
+use super::{count, index_range, integer, Command, Found, NOT_AN_INTEGER, SYNTAX};
 
 /// One key's elements, head first.
 #[derive(Debug, Default)]
@@ -124,6 +125,14 @@ pub fn run(
             }
             None
         }
+        Lpos => {
+            lpos(args, found, protocol, out);
+            None
+        }
+        Linsert => {
+            linsert(args, found, out);
+            None
+        }
         _ => unreachable!("{command:?} is no list command"),
     }
 }
@@ -197,6 +206,125 @@ fn pop(head: bool, args: &[&[u8]], found: Found<'_, List>, protocol: Protocol, o
             replies::array(out, popped.len());
             popped.iter().for_each(|element| replies::bulk(out, element));
         }
+    }
+}
+
+/// LPOS's options, as Redis reads them (every one before the key is looked up).
+struct Seek {
+    /// Which match is the first answered: 1 the first from the head, -1 the first from the
+    /// tail. Never 0; `i64::MIN` is taken, as Redis takes it (see [`List::positions`]).
+    rank: i64,
+    /// COUNT: `None` without it (one position or nil), `Some(0)` for every match.
+    count: Option<i64>,
+    /// MAXLEN: the elements compared at most, 0 for all.
+    maxlen: i64,
+}
+
+impl Seek {
+    /// Reads `RANK r`, `COUNT n` and `MAXLEN m` in any order (a later one wins), each error
+    /// as Redis words it, at the first bad option.
+    fn read(options: &[&[u8]]) -> Result<Seek, &'static str> {
+        let mut seek = Seek { rank: 1, count: None, maxlen: 0 };
+        let mut words = options.iter();
+        while let Some(option) = words.next() {
+            let name = option.to_ascii_lowercase();
+            let Some(value) = words.next().filter(|_| matches!(name.as_slice(), b"rank" | b"count" | b"maxlen")) else {
+                return Err(SYNTAX);
+            };
+            let value = integer(value);
+            match name.as_slice() {
+                b"rank" => {
+                    seek.rank = value.ok_or(NOT_AN_INTEGER)?;
+                    if seek.rank == 0 {
+                        return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+                    }
+                }
+                b"count" => seek.count = Some(value.filter(|&n| n >= 0).ok_or("ERR COUNT can't be negative")?),
+                _ => seek.maxlen = value.filter(|&n| n >= 0).ok_or("ERR MAXLEN can't be negative")?,
+            }
+        }
+        Ok(seek)
+    }
+}
+
+/// LPOS: the options read first, then the key (none: nil, or with COUNT an empty array);
+/// the position of the match `RANK` names, or with COUNT the positions of up to that many
+/// matches from it on.
+fn lpos(args: &[&[u8]], found: Found<'_, List>, protocol: Protocol, out: &mut Vec<u8>) {
+    let seek = match Seek::read(&args[1..]) {
+        Ok(seek) => seek,
+        Err(error) => return replies::error(out, error),
+    };
+    let list = match found.mine(out) {
+        Ok(Some(list)) => list,
+        Ok(None) if seek.count.is_some() => return replies::array(out, 0),
+        Ok(None) => return replies::null(out, protocol),
+        Err(()) => return,
+    };
+    let positions = list.positions(args[0], &seek);
+    match seek.count {
+        Some(_) => {
+            replies::array(out, positions.len());
+            positions.iter().for_each(|&at| replies::int(out, at as i64));
+        }
+        None => match positions.first() {
+            Some(&at) => replies::int(out, at as i64),
+            None => replies::null(out, protocol),
+        },
+    }
+}
+
+/// LINSERT: BEFORE or AFTER read first, then the key (none: 0); the list's new length, or
+/// -1 if no element equals the pivot (the first from the head is the one taken).
+fn linsert(args: &[&[u8]], found: Found<'_, List>, out: &mut Vec<u8>) {
+    let after = match args[0].to_ascii_lowercase().as_slice() {
+        b"after" => true,
+        b"before" => false,
+        _ => return replies::error(out, SYNTAX),
+    };
+    let list = match found.mine(out) {
+        Ok(Some(list)) => list,
+        Ok(None) => return replies::int(out, 0),
+        Err(()) => return,
+    };
+    match list.elements.iter().position(|e| e == args[1]) {
+        Some(at) => {
+            list.elements.insert(at + usize::from(after), args[2].to_vec());
+            replies::int(out, list.elements.len() as i64);
+        }
+        None => replies::int(out, -1),
+    }
+}
+
+impl List {
+    /// LPOS's matches of `element` as `seek` picks them: walking from the head (a negative
+    /// rank: from the tail) over at most MAXLEN elements, the positions (counted from the
+    /// head) of the matches from the rank-th on, one without COUNT, else up to COUNT (0:
+    /// all). Redis' arithmetic, wrapping where its `long`s wrap: a rank of `i64::MIN` stays
+    /// negative when negated, so every match is at or past it, and COUNT never stops it.
+    fn positions(&self, element: &[u8], seek: &Seek) -> Vec<usize> {
+        let len = self.elements.len();
+        let from_tail = seek.rank < 0;
+        let rank = if from_tail { seek.rank.wrapping_neg() } else { seek.rank };
+        let scanned = usize::try_from(seek.maxlen).ok().filter(|&m| m > 0).unwrap_or(usize::MAX);
+        let (mut matches, mut found) = (0i64, Vec::new());
+        for step in 0..len.min(scanned) {
+            let at = if from_tail { len - 1 - step } else { step };
+            if self.elements[at] != element {
+                continue;
+            }
+            matches += 1;
+            if matches < rank {
+                continue;
+            }
+            found.push(at);
+            match seek.count {
+                None => break,
+                Some(count) if count != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= count => break,
+                Some(_) => {}
+            }
+        }
+        found
     }
 }
 

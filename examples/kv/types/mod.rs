@@ -216,6 +216,8 @@ commands! {
     Lset "lset" 4 List,
     Ltrim "ltrim" 4 List,
     Lrem "lrem" 4 List,
+    Lpos "lpos" -3 List,
+    Linsert "linsert" 5 List,
     Sadd "sadd" -3 Set,
     Srem "srem" -3 Set,
     Smembers "smembers" 2 Set,
@@ -234,6 +236,15 @@ commands! {
     Zrevrank "zrevrank" 3 SortedSet,
     Zpopmin "zpopmin" -2 SortedSet,
     Zpopmax "zpopmax" -2 SortedSet,
+    Zrangebyscore "zrangebyscore" -4 SortedSet,
+    Zrevrangebyscore "zrevrangebyscore" -4 SortedSet,
+    Zcount "zcount" 4 SortedSet,
+    Zremrangebyscore "zremrangebyscore" 4 SortedSet,
+    Zremrangebyrank "zremrangebyrank" 4 SortedSet,
+    Zrangebylex "zrangebylex" -4 SortedSet,
+    Zrevrangebylex "zrevrangebylex" -4 SortedSet,
+    Zlexcount "zlexcount" 4 SortedSet,
+    Zremrangebylex "zremrangebylex" 4 SortedSet,
 }
 
 impl Command {
@@ -272,6 +283,7 @@ impl Command {
                 | Lset
                 | Ltrim
                 | Lrem
+                | Linsert
                 | Sadd
                 | Srem
                 | Sismember
@@ -283,6 +295,11 @@ impl Command {
                 | Zscore
                 | Zcard
                 | Zrem
+                | Zcount
+                | Zremrangebyscore
+                | Zremrangebyrank
+                | Zlexcount
+                | Zremrangebylex
         )
     }
 
@@ -433,6 +450,10 @@ mod tests {
                 Command::Zadd => format!("{name} k incr {score} m"),
                 Command::Zincrby => format!("{name} k {score} m"),
                 Command::Lset | Command::Ltrim | Command::Lrem => format!("{name} k {min} m"),
+                Command::Linsert => format!("{name} k before m {min}"),
+                Command::Zcount | Command::Zremrangebyscore => format!("{name} k -inf (inf"),
+                Command::Zremrangebyrank => format!("{name} k {min} -1"),
+                Command::Zlexcount | Command::Zremrangebylex => format!("{name} k - (m"),
                 Command::Hset | Command::Hmset | Command::Hsetnx => format!("{name} k f v"),
                 _ => format!("{name} k m"),
             };
@@ -499,6 +520,18 @@ mod tests {
             ("rpush l a", ":1\r\n"),
             ("lindex l 1", "_\r\n"),
             ("lpop l 5", "*1\r\n$1\r\na\r\n"),
+            ("lpos l a", "_\r\n"),
+            ("lpos l a count 1", "*0\r\n"),
+            ("rpush m a b a", ":3\r\n"),
+            ("lpos m x", "_\r\n"),
+            ("lpos m a count 0", "*2\r\n:0\r\n:2\r\n"),
+            ("zadd y 1 a 2 b", ":2\r\n"),
+            ("zrangebyscore y -inf +inf withscores", "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n"),
+            ("zrevrangebyscore y +inf -inf withscores limit 0 1", "*1\r\n*2\r\n$1\r\nb\r\n,2\r\n"),
+            ("zrange y 0 5 byscore withscores", "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n"),
+            ("zrangebyscore y 5 6 withscores", "*0\r\n"),
+            ("zrangebyscore x 5 6 withscores", "*0\r\n"),
+            ("zcount y 1 2", ":2\r\n"),
         ];
         // One Run per key, as the store keeps one value per key.
         let mut keys: std::collections::HashMap<&str, tests_support::Run> = std::collections::HashMap::new();

@@ -1,14 +1,19 @@
-//! Sorted sets: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANGE by
-//! index (REV, WITHSCORES; not BYSCORE, BYLEX or LIMIT), ZREVRANGE, ZRANK, ZREVRANK, ZPOPMIN
-//! and ZPOPMAX, answered as redis-server 7.0 answers them. Members are ordered by score, then by their bytes, as Redis orders
-//! them: a `BTreeSet` of (score, member), and a map from member to score for the lookups.
-//! Scores are written as Redis 7.0 writes them, C's `%.17g` ([`score_text`]).
+//! Sorted sets: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZCARD, ZREM, ZRANK,
+//! ZREVRANK, ZPOPMIN and ZPOPMAX here; the range commands (ZRANGE by rank, BYSCORE or BYLEX
+//! with REV, LIMIT and WITHSCORES; ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
+//! ZREVRANGEBYLEX, ZCOUNT, ZLEXCOUNT, ZREMRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYLEX) in
+//! [`ranges`] and [`lex`]; answered as redis-server 7.0 answers them. Members are ordered by score, then by their bytes, as Redis orders them: a
+//! `BTreeSet` of (score, member), and a map from member to score for the lookups. Scores
+//! are written as Redis 7.0 writes them, C's `%.17g` ([`score_text`]).
+
+mod lex;
+mod ranges;
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use super::super::replies::{self, Protocol};
-use super::{count, index_range, integer, Command, Found, NOT_AN_INTEGER, SYNTAX};
+use super::{count, Command, Found, SYNTAX};
 
 const NOT_A_FLOAT: &str = "ERR value is not a valid float";
 
@@ -36,6 +41,9 @@ impl Ord for Score {
         self.0.partial_cmp(&other.0).unwrap_or(Ordering::Equal)
     }
 }
+
+/// A (score, member) key of the tree: with no member, the first key of its score.
+type Key = (Score, Vec<u8>);
 
 /// One key's members and their scores.
 #[derive(Debug, Default)]
@@ -157,7 +165,11 @@ pub fn run(
         Zadd => return zadd(args, found, protocol, out),
         // ZADD INCR, as Redis runs it.
         Zincrby => return zadd(&[b"incr", args[0], args[1]], found, protocol, out),
-        Zrange | Zrevrange => zrange(command == Zrevrange, args, found, protocol, out),
+        Zrange | Zrevrange | Zrangebyscore | Zrevrangebyscore | Zrangebylex | Zrevrangebylex => {
+            ranges::zrange(command, args, found, protocol, out)
+        }
+        Zcount | Zlexcount => ranges::zcount(command, args, found, out),
+        Zremrangebyscore | Zremrangebyrank | Zremrangebylex => ranges::zremrange(command, args, found, out),
         Zpopmin | Zpopmax => zpop(command == Zpopmin, args, found, protocol, out),
         _ => {
             let Ok(zset) = found.mine(out) else { return None };
@@ -282,46 +294,6 @@ fn zadd(args: &[&[u8]], found: Found<'_, SortedSet>, protocol: Protocol, out: &m
     fresh.filter(|z| !z.is_empty())
 }
 
-/// ZRANGE by index and ZREVRANGE (`reverse`): the options (ZRANGE's REV, WITHSCORES), then
-/// the indexes, then the key.
-fn zrange(reverse: bool, args: &[&[u8]], found: Found<'_, SortedSet>, protocol: Protocol, out: &mut Vec<u8>) {
-    let (mut rev, mut with_scores) = (reverse, false);
-    for option in &args[2..] {
-        match option.to_ascii_lowercase().as_slice() {
-            b"withscores" => with_scores = true,
-            _ if reverse => return replies::error(out, SYNTAX),
-            b"rev" => rev = true,
-            b"byscore" | b"bylex" | b"limit" => {
-                return replies::error(out, "ERR ZRANGE BYSCORE, BYLEX and LIMIT are not supported by kv");
-            }
-            _ => return replies::error(out, SYNTAX),
-        }
-    }
-    let (Some(start), Some(end)) = (integer(args[0]), integer(args[1])) else {
-        return replies::error(out, NOT_AN_INTEGER);
-    };
-    let Ok(zset) = found.mine(out) else { return };
-    let ordered = zset.map(|z| &z.ordered);
-    let range = index_range(ordered.map_or(0, BTreeSet::len), start, end);
-    // With scores, RESP3 pairs each member with its score; RESP2 lists them one after another.
-    let pairs = with_scores && protocol == Protocol::Resp3;
-    replies::array(out, range.len() * if with_scores && !pairs { 2 } else { 1 });
-    let Some(ordered) = ordered else { return };
-    let mut write = |(score, member): &(Score, Vec<u8>)| {
-        if pairs {
-            replies::array(out, 2);
-        }
-        replies::bulk(out, member);
-        if with_scores {
-            score_reply(out, score.0, protocol);
-        }
-    };
-    match rev {
-        false => ordered.iter().skip(range.start).take(range.len()).for_each(&mut write),
-        true => ordered.iter().rev().skip(range.start).take(range.len()).for_each(&mut write),
-    }
-}
-
 /// ZPOPMIN and ZPOPMAX (`min`): the count first, then the key; member and score after
 /// member and score, in one array.
 fn zpop(min: bool, args: &[&[u8]], found: Found<'_, SortedSet>, protocol: Protocol, out: &mut Vec<u8>) {
@@ -350,7 +322,7 @@ fn zpop(min: bool, args: &[&[u8]], found: Found<'_, SortedSet>, protocol: Protoc
 #[cfg(test)]
 mod tests {
     use super::super::tests_support::Run;
-    use super::super::{NOT_POSITIVE, WRONGTYPE};
+    use super::super::{NOT_AN_INTEGER, NOT_POSITIVE, WRONGTYPE};
     use super::*;
 
     #[test]
