@@ -133,6 +133,42 @@ fn stdin_piped_through_cat_comes_back_intact() {
     });
 }
 
+/// The open flags of descriptor `fd` of process `pid`, from its fdinfo.
+fn fd_flags(pid: &str, fd: i32) -> i32 {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap();
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).expect("a flags line");
+    i32::from_str_radix(flags.trim(), 8).unwrap()
+}
+
+/// Our ends are non-blocking (a read must never stall the core) and close-on-exec (the next
+/// child must not inherit them, or it would hold this one's stdin open); the child's ends are
+/// left blocking, as programs expect of their stdio.
+#[test]
+fn our_pipe_ends_are_non_blocking_and_close_on_exec_the_childs_are_not_touched() {
+    use std::os::fd::AsRawFd;
+
+    leak_free(async {
+        let mut child =
+            Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let ours = [
+            child.stdin.as_ref().unwrap().as_raw_fd(),
+            child.stdout.as_ref().unwrap().as_raw_fd(),
+            child.stderr.as_ref().unwrap().as_raw_fd(),
+        ];
+        for fd in ours {
+            // SAFETY: F_GETFD on a descriptor the child's pipes hold open.
+            let cloexec = unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC != 0;
+            assert!(cloexec, "fd {fd} is not close-on-exec");
+            assert_ne!(fd_flags("self", fd) & libc::O_NONBLOCK, 0, "fd {fd} is blocking");
+        }
+        let pid = child.id().unwrap().to_string();
+        for fd in 0..3 {
+            assert_eq!(fd_flags(&pid, fd) & libc::O_NONBLOCK, 0, "the child's fd {fd} is non-blocking");
+        }
+        bounded(child.kill()).await.unwrap();
+    });
+}
+
 #[test]
 fn a_write_to_a_child_that_is_gone_is_broken_pipe() {
     leak_free(async {

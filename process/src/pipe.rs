@@ -39,9 +39,9 @@ impl PipeEnd {
         if len == 0 {
             return (Err(io::Error::new(io::ErrorKind::InvalidInput, "read into a buffer with no room")), buf);
         }
-        // SAFETY: ptr/len are the buffer's writable bytes, which live (in place) as long as
-        // `buf`, owned here across the await.
-        let res = self.source.retry(Interest::Read, || read_raw(self.fd(), ptr, len)).await;
+        // SAFETY: ptr/len are the buffer's writable bytes, which stay in place as long as
+        // `buf` lives, and it is owned here across the await.
+        let res = self.source.retry(Interest::Read, || unsafe { read_raw(self.fd(), ptr, len) }).await;
         if let Ok(n) = res {
             // SAFETY: read(2) wrote the first n bytes.
             unsafe { buf.set_init(n) };
@@ -55,7 +55,8 @@ impl PipeEnd {
             buf.reserve(8192);
             let spare = buf.spare_capacity_mut();
             let (ptr, len) = (spare.as_mut_ptr().cast::<u8>(), spare.len());
-            let res = self.source.retry(Interest::Read, || read_raw(self.fd(), ptr, len)).await;
+            // SAFETY: the vector's spare capacity, which nothing touches until the read ends.
+            let res = self.source.retry(Interest::Read, || unsafe { read_raw(self.fd(), ptr, len) }).await;
             match res {
                 Ok(0) => return (Ok(buf.len() - start), buf),
                 // SAFETY: read(2) initialised the n bytes after the vector's length.
@@ -66,12 +67,14 @@ impl PipeEnd {
     }
 
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_by_readiness(cx, Interest::Read, || read_raw(self.fd(), buf.as_mut_ptr(), buf.len()))
+        // SAFETY: a live mutable slice.
+        self.poll_by_readiness(cx, Interest::Read, || unsafe { read_raw(self.fd(), buf.as_mut_ptr(), buf.len()) })
     }
 
     async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         let (ptr, len) = (buf.stable_ptr(), buf.bytes_init());
-        let res = self.source.retry(Interest::Write, || write_raw(self.fd(), ptr, len)).await;
+        // SAFETY: the buffer's initialised bytes, in place while `buf` (owned here) lives.
+        let res = self.source.retry(Interest::Write, || unsafe { write_raw(self.fd(), ptr, len) }).await;
         (res, buf)
     }
 
@@ -81,7 +84,9 @@ impl PipeEnd {
         while written < len {
             // SAFETY: written < len, so the pointer stays inside the buffer's bytes.
             let rest = unsafe { ptr.add(written) };
-            match self.source.retry(Interest::Write, || write_raw(self.fd(), rest, len - written)).await {
+            // SAFETY: the rest of the buffer's initialised bytes, in place while `buf` (owned
+            // here) lives.
+            match self.source.retry(Interest::Write, || unsafe { write_raw(self.fd(), rest, len - written) }).await {
                 Ok(0) => return (Err(partial(written, io::ErrorKind::WriteZero.into())), buf),
                 Ok(n) => written += n,
                 Err(e) => return (Err(partial(written, e)), buf),
@@ -91,7 +96,8 @@ impl PipeEnd {
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_by_readiness(cx, Interest::Write, || write_raw(self.fd(), buf.as_ptr(), buf.len()))
+        // SAFETY: a live slice.
+        self.poll_by_readiness(cx, Interest::Write, || unsafe { write_raw(self.fd(), buf.as_ptr(), buf.len()) })
     }
 
     /// The poll-style transfer: try `call`; on `WouldBlock` wait for readiness (Go's
@@ -131,10 +137,12 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// One non-blocking `read(2)` of up to `len` bytes to `ptr`, which must be writable for `len`
-/// bytes for the call.
-fn read_raw(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
-    // SAFETY: the callers pass the writable bytes of a buffer they keep alive for the call.
+/// One non-blocking `read(2)` of up to `len` bytes to `ptr`.
+///
+/// # Safety
+/// `ptr` must be writable for `len` bytes during the call.
+unsafe fn read_raw(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
+    // SAFETY: the caller vouches for ptr/len.
     let n = unsafe { libc::read(fd, ptr.cast(), len) };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -145,9 +153,12 @@ fn read_raw(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
 /// One non-blocking `write(2)` of `len` bytes from `ptr`. A child that closed its end makes
 /// it `BrokenPipe`, never a SIGPIPE that would kill a program leaving that signal at its
 /// default.
-fn write_raw(fd: RawFd, ptr: *const u8, len: usize) -> io::Result<usize> {
+///
+/// # Safety
+/// `ptr` must point to `len` initialised bytes during the call.
+unsafe fn write_raw(fd: RawFd, ptr: *const u8, len: usize) -> io::Result<usize> {
     without_sigpipe(|| {
-        // SAFETY: the callers pass the initialised bytes of a buffer they keep alive for the call.
+        // SAFETY: the caller vouches for ptr/len.
         let n = unsafe { libc::write(fd, ptr.cast(), len) };
         if n < 0 {
             return Err(io::Error::last_os_error());
