@@ -505,3 +505,103 @@ fn poll_ready_methods_follow_the_readiness_as_tokio_s() {
         assert_eq!(b.try_recv_from(&mut buf).unwrap().0, 5);
     });
 }
+
+/// `recv(2)` on `fd` into `buf`, non-blocking, as a caller's own syscall would be.
+fn raw_recv(fd: std::os::fd::RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is writable for its length during the call.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+#[test]
+fn async_io_runs_a_callers_syscall_until_it_has_data() {
+    use std::os::fd::AsRawFd;
+    run_leak_free(async {
+        let (client, server) = tcp_pair().await;
+        let writer = ringpoll::spawn(async move {
+            sleep(Duration::from_millis(20)).await;
+            client.write_all(b"custom".to_vec()).await.0.unwrap();
+            client
+        });
+        let mut buf = [0u8; 16];
+        let calls = std::cell::Cell::new(0);
+        let n = bounded(server.async_io(Interest::READABLE, || {
+            calls.set(calls.get() + 1);
+            raw_recv(server.as_raw_fd(), &mut buf)
+        }))
+        .await
+        .unwrap();
+        assert_eq!(&buf[..n], b"custom");
+        assert!(calls.get() <= 3, "it waited for readiness rather than spinning: {} calls", calls.get());
+        drop(bounded(writer).await.unwrap());
+    });
+}
+
+#[test]
+fn try_io_would_block_clears_the_readiness_and_both_directions_are_refused() {
+    use std::os::fd::AsRawFd;
+    run_leak_free(async {
+        let (client, server) = tcp_pair().await;
+        let fd = server.as_raw_fd();
+        let mut buf = [0u8; 16];
+        assert!(would_block(server.try_io(Interest::READABLE, || raw_recv(fd, &mut buf))));
+        client.write_all(b"abc".to_vec()).await.0.unwrap();
+        bounded(server.readable()).await.unwrap();
+        assert_eq!(server.try_io(Interest::READABLE, || raw_recv(fd, &mut buf)).unwrap(), 3);
+        assert!(would_block(server.try_io(Interest::READABLE, || raw_recv(fd, &mut buf))));
+        // The readiness is spent: a wait now waits for the next bytes.
+        let mut wait = std::pin::pin!(server.readable());
+        assert!(!poll_once(wait.as_mut()).await, "readable() resolved with nothing to read");
+        client.write_all(b"d".to_vec()).await.0.unwrap();
+        bounded(wait).await.unwrap();
+        assert_eq!(server.try_io(Interest::READABLE, || raw_recv(fd, &mut buf)).unwrap(), 1);
+
+        let both = server.try_io(Interest::READABLE | Interest::WRITABLE, || Ok(()));
+        assert_eq!(both.unwrap_err().kind(), ErrorKind::InvalidInput);
+        let both = bounded(server.async_io(Interest::READABLE | Interest::WRITABLE, || Ok(()))).await;
+        assert_eq!(both.unwrap_err().kind(), ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn a_callers_syscall_honours_the_read_deadline() {
+    use std::os::fd::AsRawFd;
+    run_leak_free(async {
+        let (_client, server) = tcp_pair().await;
+        server.set_read_deadline(Some(Instant::now() + Duration::from_millis(20)));
+        let fd = server.as_raw_fd();
+        let mut buf = [0u8; 4];
+        let res = bounded(server.async_io(Interest::READABLE, || raw_recv(fd, &mut buf))).await;
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::TimedOut);
+        let res = server.try_io(Interest::READABLE, || -> io::Result<()> { panic!("called past the deadline") });
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::TimedOut);
+    });
+}
+
+#[test]
+fn udp_async_io_sends_and_receives_with_a_callers_syscalls() {
+    use std::os::fd::AsRawFd;
+    run_leak_free(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        let sent = bounded(a.async_io(Interest::WRITABLE, || {
+            // SAFETY: the bytes are readable for their length during the call.
+            let n = unsafe { libc::send(a.as_raw_fd(), b"dgram".as_ptr().cast(), 5, libc::MSG_DONTWAIT) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        }))
+        .await
+        .unwrap();
+        assert_eq!(sent, 5);
+        let mut buf = [0u8; 16];
+        let n = bounded(b.async_io(Interest::READABLE, || raw_recv(b.as_raw_fd(), &mut buf))).await.unwrap();
+        assert_eq!(&buf[..n], b"dgram");
+    });
+}

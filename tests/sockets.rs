@@ -89,8 +89,14 @@ fn stream_setters_read_back() {
         client.set_linger(Some(Duration::ZERO)).unwrap();
         let linger: libc::linger = getsockopt(client.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER);
         assert_eq!((linger.l_onoff, linger.l_linger), (1, 0));
+        assert_eq!(client.linger().unwrap(), Some(Duration::ZERO));
+        client.set_linger(None).unwrap();
+        assert_eq!(client.linger().unwrap(), None);
         client.set_nodelay(true).unwrap();
         assert_eq!(int_opt(&client, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
+        assert!(client.nodelay().unwrap());
+        client.set_ttl(23).unwrap();
+        assert_eq!((client.ttl().unwrap(), int_opt(&client, libc::IPPROTO_IP, libc::IP_TTL)), (23, 23));
     });
 }
 

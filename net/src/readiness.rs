@@ -166,6 +166,16 @@ pub(crate) async fn ready(source: &Source, interest: Interest) -> io::Result<Rea
     .await
 }
 
+/// The one direction `interest` names, for a caller's own syscall: a syscall reads or writes,
+/// so both directions (or none) is `InvalidInput`.
+pub(crate) fn one_direction(interest: Interest) -> io::Result<Direction> {
+    match (interest.is_readable(), interest.is_writable()) {
+        (true, false) => Ok(Direction::Read),
+        (false, true) => Ok(Direction::Write),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "a syscall's interest is READABLE or WRITABLE, not both")),
+    }
+}
+
 /// A ready direction, with its closed flag if the driver has seen it closed.
 fn direction_ready(source: &Source, direction: Direction) -> Ready {
     let (ready, closed) = match direction {
@@ -299,6 +309,62 @@ macro_rules! impl_readiness {
         /// ```
         pub fn $poll_write(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
             self.source.poll_readiness(ringpoll_reactor::Interest::Write, cx)
+        }
+
+        /// Calls your own non-blocking `syscall` on the socket once, without waiting, as
+        /// tokio's `try_io`: for what the socket type does not wrap (`recvmmsg`, the error
+        /// queue, `MSG_*` flags). A `WouldBlock` from it clears the readiness of `interest`
+        /// (`READABLE` or `WRITABLE`: both is `InvalidInput`), so the next
+        /// [`ready`](Self::ready) waits for a fresh event; EINTR calls it again. The fd is
+        /// non-blocking. Past the direction's deadline it fails with `TimedOut`, uncalled.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo(socket: ringpoll::net::", stringify!($ty), ") -> std::io::Result<()> {")]
+        /// use std::os::fd::AsRawFd;
+        /// use ringpoll::net::Interest;
+        ///
+        /// let mut buf = [0u8; 1024];
+        /// socket.readable().await?;
+        /// let n = socket.try_io(Interest::READABLE, || {
+        ///     // SAFETY: `buf` is writable for its length during the call.
+        ///     let n = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        ///     if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        /// })?;
+        /// # let _ = n; Ok(()) }
+        /// ```
+        pub fn try_io<R>(
+            &self,
+            interest: crate::Interest,
+            syscall: impl FnMut() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            self.source.try_io(crate::readiness::one_direction(interest)?, syscall)
+        }
+
+        /// Runs your own non-blocking `syscall` until it does not say `WouldBlock`, waiting
+        /// for the readiness of `interest` between calls, as tokio's `async_io` (and as every
+        /// built-in operation runs): on the direction's turn, bounded by its deadline.
+        ///
+        /// ```no_run
+        #[doc = concat!("# async fn demo(socket: ringpoll::net::", stringify!($ty), ") -> std::io::Result<()> {")]
+        /// use std::os::fd::AsRawFd;
+        /// use ringpoll::net::Interest;
+        ///
+        /// let mut buf = [0u8; 1024];
+        /// let n = socket
+        ///     .async_io(Interest::READABLE, || {
+        ///         // SAFETY: `buf` is writable for its length during the call.
+        ///         let n = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        ///         if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        ///     })
+        ///     .await?;
+        /// # let _ = n; Ok(()) }
+        /// ```
+        pub async fn async_io<R>(
+            &self,
+            interest: crate::Interest,
+            syscall: impl FnMut() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            self.source.retry(crate::readiness::one_direction(interest)?, syscall).await
         }
     };
 }

@@ -96,6 +96,18 @@ impl Source {
         self.try_syscall(&mut SendToSlice { buf, to })
     }
 
+    /// One non-blocking call of the caller's own syscall on the direction of `interest`
+    /// (tokio's `try_io`): `WouldBlock` from it clears that readiness, as the built-in tries'
+    /// does, so the next wait is a real one; EINTR calls it again. It must not block (the fd
+    /// is non-blocking: pass `MSG_DONTWAIT` or the like to calls that take flags). On
+    /// io_uring, bytes dropped receives left stay for the next built-in receive: a caller's
+    /// syscall that reads would see the socket's bytes after them.
+    pub fn try_io<T>(&self, interest: Interest, syscall: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        let mut call = crate::op::Custom { interest, syscall, out: None };
+        self.try_syscall(&mut call)?;
+        Ok(call.out.take().expect("the syscall succeeded"))
+    }
+
     fn try_syscall<S: Syscall>(&self, syscall: &mut S) -> io::Result<usize> {
         self.reactor().driver().try_syscall(self.target(), syscall)
     }

@@ -182,6 +182,23 @@ impl TcpStream {
         builder::set_linger(&SockRef::from(self), linger)
     }
 
+    /// SO_LINGER as it is set: `None` (the default background close) or the timeout; see
+    /// [`set_linger`](Self::set_linger).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        SockRef::from(self).linger()
+    }
+
+    /// Sets IP_TTL, the time-to-live of the IPv4 packets this stream sends (as std's and
+    /// tokio's `set_ttl`; an IPv6 socket's hop limit is another option).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        SockRef::from(self).set_ttl_v4(ttl)
+    }
+
+    /// IP_TTL: see [`set_ttl`](Self::set_ttl).
+    pub fn ttl(&self) -> io::Result<u32> {
+        SockRef::from(self).ttl_v4()
+    }
+
     /// Closes the connection with a reset (RST) instead of FIN: the peer's reads fail with
     /// `ConnectionReset` rather than end, so it cannot take what it received for the whole
     /// message. Bytes not yet sent, or sent and not acknowledged, are discarded. For a
