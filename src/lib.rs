@@ -128,6 +128,14 @@ pub mod fs {
     pub use ringpoll_fs::*;
 }
 
+/// Child processes, as tokio's `process`: [`Command`](process::Command) spawns a
+/// [`Child`](process::Child) whose exit (a pidfd on the core's reactor: no SIGCHLD handler,
+/// no waiting thread) and pipes are awaited on the current core. The `ringpoll-process`
+/// crate, a sibling of `fs` below the facade.
+pub mod process {
+    pub use ringpoll_process::*;
+}
+
 /// Sockets: TCP, UDP, Unix streams and datagrams, plus `copy_bidirectional` for proxies.
 pub mod net {
     pub use ringpoll_net::*;

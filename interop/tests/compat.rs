@@ -72,6 +72,31 @@ mod tokio_compat {
             send.await.unwrap();
         });
     }
+
+    /// A child's pipes through tokio's traits: 1 MiB into `cat` with `write_all` while
+    /// `read_to_end` takes it back, then end of file on both.
+    #[test]
+    fn child_pipes_through_tokio_traits() {
+        use std::process::Stdio;
+
+        run(async {
+            let mut child =
+                ringpoll::process::Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+            let (mut stdin, mut stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+            let sent = payload(1 << 20, 3);
+            let data = sent.clone();
+            let send = ringpoll::spawn(async move {
+                Write::write_all(&mut stdin, &data).await.unwrap();
+                Write::shutdown(&mut stdin).await.unwrap();
+                // Dropped: cat reads end of file.
+            });
+            let mut got = Vec::new();
+            bounded(Read::read_to_end(&mut stdout, &mut got)).await.unwrap();
+            bounded(send).await.unwrap();
+            assert!(got == sent, "the bytes came back changed");
+            assert!(bounded(child.wait()).await.unwrap().success());
+        });
+    }
 }
 
 mod futures_io {
