@@ -10,7 +10,7 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use ringpoll_reactor::sigpipe::without_sigpipe;
 use ringpoll_reactor::{BufResult, Interest, IoBuf, IoBufMut, PartialWrite, Source};
@@ -68,7 +68,7 @@ impl PipeEnd {
 
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         // SAFETY: a live mutable slice.
-        self.poll_by_readiness(cx, Interest::Read, || unsafe { read_raw(self.fd(), buf.as_mut_ptr(), buf.len()) })
+        self.source.poll_retry(Interest::Read, cx, || unsafe { read_raw(self.fd(), buf.as_mut_ptr(), buf.len()) })
     }
 
     async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
@@ -97,25 +97,7 @@ impl PipeEnd {
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // SAFETY: a live slice.
-        self.poll_by_readiness(cx, Interest::Write, || unsafe { write_raw(self.fd(), buf.as_ptr(), buf.len()) })
-    }
-
-    /// The poll-style transfer: try `call`; on `WouldBlock` wait for readiness (Go's
-    /// readiness, consumed by the wait: it is asked for only after a try met `WouldBlock`,
-    /// so no edge is lost) and try again. `Pending` means nothing moved.
-    fn poll_by_readiness(
-        &self,
-        cx: &mut Context<'_>,
-        interest: Interest,
-        mut call: impl FnMut() -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            match call() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(self.source.poll_ready(interest, cx))?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
-            }
-        }
+        self.source.poll_retry(Interest::Write, cx, || unsafe { write_raw(self.fd(), buf.as_ptr(), buf.len()) })
     }
 }
 

@@ -10,7 +10,7 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use crate::deadline::{self, Deadlines};
@@ -144,6 +144,20 @@ impl Source {
         let mut call = crate::op::Custom { interest, syscall, out: None };
         self.run_by_readiness(&mut call).await?;
         Ok(call.out.take().expect("the syscall succeeded"))
+    }
+
+    /// [`retry`](Self::retry) in poll style, for a `poll_` method that keeps no future: try
+    /// `syscall`; on EAGAIN register `cx` for the readiness of `interest`. `Pending` means the
+    /// syscall did not succeed. It takes no turn: only the task of the last poll is woken.
+    pub fn poll_retry<T>(
+        &self,
+        interest: Interest,
+        cx: &mut Context<'_>,
+        syscall: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        let mut call = crate::op::Custom { interest, syscall, out: None };
+        ready!(self.reactor.driver().poll_syscall(self.target(), cx, &mut call, &mut false))?;
+        Poll::Ready(Ok(call.out.take().expect("the syscall succeeded")))
     }
 
     /// Runs `syscall` by the readiness loop on its direction's turn, on either driver (on
