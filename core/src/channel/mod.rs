@@ -18,5 +18,7 @@
 pub mod cross_core;
 mod error;
 pub mod local;
+mod wait_list;
+pub mod watch;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
