@@ -229,7 +229,7 @@ impl<T> Sender<T> {
     /// use ringpoll::channel::watch;
     ///
     /// let (tx, rx) = watch::channel(());
-    /// let rx2 = rx.clone();
+    /// let _rx2 = rx.clone();
     /// assert_eq!(tx.receiver_count(), 2);
     /// ```
     pub fn receiver_count(&self) -> usize {
