@@ -15,6 +15,7 @@
 //! end is seen by the other: a send to a closed or dropped receiver fails and hands the value
 //! back; a receive returns `None` once every sender is gone and the queue is empty.
 
+pub mod broadcast;
 pub mod cross_core;
 mod error;
 pub mod local;
