@@ -356,9 +356,13 @@ impl<T> Receiver<T> {
         Ok(state != self.seen)
     }
 
-    /// Waits for a value this receiver has not seen and marks it seen (read it with
-    /// [`borrow`](Receiver::borrow)). Sends meanwhile coalesce: one change, the latest value.
-    /// `Err` once the sender is gone and its last value was seen.
+    /// Waits for a value this receiver has not seen and marks it seen. Sends meanwhile
+    /// coalesce: one change, the latest value. `Err` once the sender is gone and its last
+    /// value was seen.
+    ///
+    /// Read the value with [`borrow_and_update`](Receiver::borrow_and_update): a send that
+    /// lands between this and the read is then marked seen with what was read, not
+    /// reported again by the next `changed` (a plain [`borrow`](Receiver::borrow) would).
     ///
     /// Cancel safe: dropped while waiting, nothing was marked seen.
     ///
