@@ -11,6 +11,9 @@ use ringpoll::channel::broadcast::{self, RecvError, TryRecvError};
 use ringpoll::channel::watch;
 use support::{bounded, join_within, two_core_runtime, within};
 
+// Tasks' waits are `bounded` (10 s), and the test joins them within 5: a lost wake that the
+// timeout's final poll of the wait would hide still fails the test.
+
 /// Waits (bounded) until `n` tasks said they are about to wait.
 fn wait_for_started(started: &mpsc::Receiver<()>, n: usize) {
     for _ in 0..n {
@@ -52,9 +55,9 @@ fn watch_receivers_on_two_cores_each_see_a_change_then_the_final_value() {
             }
         }
     });
-    join_within(sender, 10);
+    join_within(sender, 5);
     for receiver in receivers {
-        let (changes, last) = join_within(receiver, 10);
+        let (changes, last) = join_within(receiver, 5);
         assert_eq!(last, 1_000, "the final value, then the close");
         assert!((1..=1_000).contains(&changes), "woken for changes, coalesced: {changes}");
     }
@@ -76,7 +79,7 @@ fn watch_sends_coalesce_into_one_change_with_the_latest_value() {
         tx.send(n).unwrap();
     }
     go_tx.send(()).unwrap();
-    let (latest, waited, has_changed) = join_within(receiver, 10);
+    let (latest, waited, has_changed) = join_within(receiver, 5);
     assert_eq!(latest, 500);
     assert!(waited, "one change for the 500 sends: the next changed() waits");
     assert_eq!(has_changed, Ok(false));
@@ -99,7 +102,7 @@ fn watch_changed_reports_the_last_change_then_errs_once_the_sender_is_gone() {
         drop(tx);
     })
     .detach();
-    let (first, value, second, has_changed) = join_within(waiting, 10);
+    let (first, value, second, has_changed) = join_within(waiting, 5);
     // The change and the close may come in one wake: the change is reported first.
     assert_eq!((first, value), (Ok(()), "last"));
     assert_eq!(second, Err(watch::RecvError));
@@ -121,11 +124,11 @@ fn watch_sender_sees_its_receivers_go_and_sends_fail() {
         .collect();
     drop(rx);
     assert_eq!(tx.receiver_count(), 2);
-    let tx = within(10, move || {
+    let tx = within(5, move || {
         ringpoll::park_on(tx.closed());
         tx
     });
-    receivers.into_iter().for_each(|r| join_within(r, 10));
+    receivers.into_iter().for_each(|r| join_within(r, 5));
     assert!(tx.is_closed());
     assert_eq!(tx.send(1).unwrap_err().into_inner(), 1);
     let rx = tx.subscribe();
@@ -157,7 +160,7 @@ fn watch_from_a_plain_thread_wakes_receivers_on_cores() {
         tx
     });
     for receiver in receivers {
-        assert_eq!(join_within(receiver, 10), 3);
+        assert_eq!(join_within(receiver, 5), 3);
     }
     drop(thread.join().unwrap());
 }
@@ -225,7 +228,7 @@ fn broadcast_a_receiver_that_falls_behind_is_told_how_many_it_lost() {
         got
     });
     assert_eq!(
-        join_within(slow, 10),
+        join_within(slow, 5),
         [Err(RecvError::Lagged(6)), Ok(6), Ok(7), Ok(8), Ok(9), Err(RecvError::Closed)],
         "10 sent into 4 slots: 0..6 lost, the oldest 4 kept"
     );
@@ -259,7 +262,7 @@ fn broadcast_receivers_waiting_on_two_cores_see_the_close_after_draining() {
     assert_eq!(clone.send("really"), Ok(2), "a sender remains: still open");
     drop(clone);
     for receiver in receivers {
-        assert_eq!(join_within(receiver, 10), (Ok("bye"), Ok("really"), Err(RecvError::Closed)));
+        assert_eq!(join_within(receiver, 5), (Ok("bye"), Ok("really"), Err(RecvError::Closed)));
     }
 }
 
@@ -290,7 +293,7 @@ fn broadcast_from_a_plain_thread_reaches_receivers_on_cores() {
     });
     thread.join().unwrap();
     for receiver in receivers {
-        assert_eq!(join_within(receiver, 10), 999 * 1_000 / 2);
+        assert_eq!(join_within(receiver, 5), 999 * 1_000 / 2);
     }
 }
 
@@ -334,7 +337,6 @@ fn broadcast_drops_each_value_once_read_lagged_past_or_left_behind() {
     let ledger = Arc::new(Ledger::default());
     let rt = two_core_runtime();
     let (tx, rx) = broadcast::channel::<Counted>(64);
-    let (go_tx, go) = mpsc::channel::<()>();
     // A fast reader on each core, which the sender waits for, and a slow one that lags.
     let progress: Arc<[AtomicU64; 2]> = Arc::default();
     let fast: Vec<_> = (0..2)
@@ -359,10 +361,10 @@ fn broadcast_drops_each_value_once_read_lagged_past_or_left_behind() {
                 tx.send(Counted::new(&ledger)).unwrap();
                 assert!(ledger.live() <= 64 + 3, "a ring's worth, a clone per fast reader, the new one");
             }
-            go.recv_timeout(Duration::from_secs(10)).unwrap(); // hold tx until the slow one went
+            tx // kept open by the test, past the slow one's drop
         })
     };
-    let sent_then_lagged = within(10, move || {
+    let sent_then_lagged = within(5, move || {
         while slow.len() < MESSAGES as usize {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -371,15 +373,18 @@ fn broadcast_drops_each_value_once_read_lagged_past_or_left_behind() {
     let (lagged, read, slow) = sent_then_lagged;
     assert_eq!(lagged, Some(TryRecvError::Lagged(MESSAGES - 64)));
     assert_eq!(read, Ok(()), "then the oldest one left");
+    let tx = join_within(sender, 5);
     drop(slow); // it leaves 63 unread messages, which it passes
-    go_tx.send(()).unwrap();
-    join_within(sender, 10);
-    for reader in fast {
-        join_within(reader, 10);
-    }
-    assert!(progress.iter().all(|p| p.load(Ordering::SeqCst) == MESSAGES), "no fast reader lagged");
+    // Read by the fast readers, who drop their clones before they count.
+    within(5, move || {
+        while progress.iter().any(|p| p.load(Ordering::SeqCst) < MESSAGES) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
     assert_eq!(ledger.made.load(Ordering::SeqCst) as u64, MESSAGES * 3 + 1, "a clone per read");
-    assert_eq!(ledger.live(), 0, "every value dropped once every receiver passed it");
+    assert_eq!(ledger.live(), 0, "every value dropped once every receiver passed it, sender alive");
+    drop(tx);
+    fast.into_iter().for_each(|reader| join_within(reader, 5));
 }
 
 #[test]
@@ -397,6 +402,6 @@ fn watch_drops_each_replaced_value_and_the_last_with_the_channel() {
     }
     drop(tx);
     assert_eq!(ledger.live(), 1, "the current value only");
-    drop(join_within(reader, 10));
+    drop(join_within(reader, 5));
     assert_eq!(ledger.live(), 0, "and it goes with the last end");
 }
