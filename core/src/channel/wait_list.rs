@@ -101,7 +101,7 @@ impl WaitList {
 
     /// Wakers parked now.
     #[cfg(test)]
-    fn parked(&self) -> usize {
+    pub(super) fn parked(&self) -> usize {
         self.parked.load(Ordering::Relaxed)
     }
 

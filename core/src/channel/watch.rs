@@ -516,3 +516,60 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
         (**self).fmt(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringpoll_reactor::counting_waker::WakeCount;
+    use std::future::Future;
+    use std::task::Context;
+
+    #[test]
+    fn receivers_waiting_are_woken_once_per_wait_and_by_the_close() {
+        let (tx, mut a) = channel(0);
+        let mut b = a.clone();
+        let ((a_count, a_waker), (b_count, b_waker)) = (WakeCount::waker(), WakeCount::waker());
+        {
+            let mut a_wait = std::pin::pin!(a.changed());
+            let mut b_wait = std::pin::pin!(b.changed());
+            assert!(a_wait.as_mut().poll(&mut Context::from_waker(&a_waker)).is_pending());
+            assert!(a_wait.as_mut().poll(&mut Context::from_waker(&a_waker)).is_pending());
+            assert!(b_wait.as_mut().poll(&mut Context::from_waker(&b_waker)).is_pending());
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+            assert_eq!((a_count.get(), b_count.get()), (1, 1), "one wake each for a burst");
+            assert_eq!(a_wait.as_mut().poll(&mut Context::from_waker(&a_waker)), Poll::Ready(Ok(())));
+        } // b's wait is dropped unfinished: nothing marked seen
+        assert_eq!((a.has_changed(), b.has_changed()), (Ok(false), Ok(true)));
+        assert_eq!(*b.borrow_and_update(), 2);
+        {
+            let mut b_wait = std::pin::pin!(b.changed());
+            assert!(b_wait.as_mut().poll(&mut Context::from_waker(&b_waker)).is_pending());
+            drop(tx);
+            assert_eq!(b_count.get(), 2, "the sender's drop wakes it");
+            assert_eq!(b_wait.as_mut().poll(&mut Context::from_waker(&b_waker)), Poll::Ready(Err(RecvError)));
+        }
+        assert_eq!(a_count.get(), 1, "a did not wait: no wake");
+    }
+
+    #[test]
+    fn a_dropped_wait_is_not_woken_and_closed_waits_for_the_last_receiver() {
+        let (tx, mut rx) = channel(());
+        let (count, waker) = WakeCount::waker();
+        let mut wait = Box::pin(rx.changed());
+        assert!(wait.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        drop(wait);
+        tx.send(()).unwrap();
+        assert_eq!(count.get(), 0);
+        assert_eq!(tx.shared.changed.parked(), 0);
+
+        let rx2 = rx.clone();
+        let mut closed = Box::pin(tx.closed());
+        assert!(closed.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        drop(rx);
+        assert_eq!(count.get(), 0, "a receiver remains");
+        drop(rx2);
+        assert_eq!(count.get(), 1);
+        assert!(closed.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
+    }
+}
