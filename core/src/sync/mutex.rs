@@ -10,7 +10,7 @@ use std::rc::Rc;
 use super::Semaphore;
 
 /// A mutex whose guard may be held across `.await` by tasks of one core; waiters get the
-/// lock in the order they asked. `!Send` and `!Sync`: it never leaves its core.
+/// lock in the order they asked. `!Sync`: only the tasks of one core share it.
 ///
 /// ```
 /// use std::rc::Rc;

@@ -15,7 +15,7 @@ const BY_LAST: usize = 2;
 /// Marks a waiter served by `notify_waiters`.
 const BY_ALL: usize = 0;
 
-/// Tells waiting tasks of one core that something happened (`!Send`, no atomics).
+/// Tells waiting tasks of one core that something happened (`!Sync`, no atomics).
 ///
 /// [`Notify::notify_one`] wakes the longest-waiting task, or, if none waits, lets the next
 /// [`Notify::notified`] complete at once (one stored permit, as tokio's `Notify`).

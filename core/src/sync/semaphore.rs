@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::waiters::Waiters;
 
-/// A counting semaphore for the tasks of one core (`!Send`, no atomics).
+/// A counting semaphore for the tasks of one core (`!Sync`, no atomics).
 ///
 /// Waiters are served first come, first served: a large request at the front is not passed
 /// by smaller ones behind it. A released or dropped [`SemaphorePermit`] gives its permits
