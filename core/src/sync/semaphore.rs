@@ -104,7 +104,12 @@ impl Semaphore {
     /// assert_eq!(sem.try_acquire_many(3).map(|p| p.num_permits()), Some(3));
     /// ```
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
-        self.try_take(n).then_some(SemaphorePermit { sem: self, n })
+        // Not `then_some`: a permit built and dropped on failure would add `n` permits.
+        if self.try_take(n) {
+            Some(SemaphorePermit { sem: self, n })
+        } else {
+            None
+        }
     }
 
     /// Waits for one permit, held by an owned handle on the semaphore rather than a borrow:
@@ -146,7 +151,11 @@ impl Semaphore {
 
     /// `n` permits, owned, if [`Semaphore::try_acquire_many`] would give them.
     pub fn try_acquire_many_owned(self: Rc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
-        self.try_take(n).then_some(OwnedSemaphorePermit { sem: self, n })
+        if self.try_take(n) {
+            Some(OwnedSemaphorePermit { sem: self, n })
+        } else {
+            None
+        }
     }
 
     /// Takes `n` permits if they are free, the semaphore open and nobody queued.
