@@ -532,7 +532,7 @@ fn once_cell_initialiser_cancelled_mid_await_is_taken_over_by_a_waiter() {
         // The first initialiser never finishes; its task is aborted mid-await.
         let stuck = spawn({
             let cell = cell.clone();
-            async move { *cell.get_or_init(|| pending::<u32>()).await }
+            async move { *cell.get_or_init(pending::<u32>).await }
         });
         yield_now().await;
         let waiters: Vec<_> = (0..2)
