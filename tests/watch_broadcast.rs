@@ -375,7 +375,7 @@ fn broadcast_drops_each_value_once_read_lagged_past_or_left_behind() {
     assert_eq!(read, Ok(()), "then the oldest one left");
     let tx = join_within(sender, 5);
     drop(slow); // it leaves 63 unread messages, which it passes
-    // Read by the fast readers, who drop their clones before they count.
+                // Read by the fast readers, who drop their clones before they count.
     within(5, move || {
         while progress.iter().any(|p| p.load(Ordering::SeqCst) < MESSAGES) {
             std::thread::sleep(Duration::from_millis(1));

@@ -75,9 +75,8 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "a broadcast channel needs a capacity above 0");
     let capacity = capacity as u64;
     // Slot i starts as if it held message i - capacity: read as "one lap behind", empty.
-    let ring = (0..capacity)
-        .map(|i| Mutex::new(RingSlot { pos: i.wrapping_sub(capacity), unread: 0, value: None }))
-        .collect();
+    let ring =
+        (0..capacity).map(|i| Mutex::new(RingSlot { pos: i.wrapping_sub(capacity), unread: 0, value: None })).collect();
     let shared = Arc::new(Shared {
         ring,
         capacity,
