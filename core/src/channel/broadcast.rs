@@ -88,6 +88,18 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 /// Why [`Receiver::recv`] returned no message.
+///
+/// ```
+/// use ringpoll::channel::broadcast::{self, RecvError};
+///
+/// let (tx, mut rx) = broadcast::channel::<u8>(1);
+/// tx.send(1).unwrap();
+/// tx.send(2).unwrap();
+/// drop(tx);
+/// assert_eq!(ringpoll::block_on(rx.recv()), Err(RecvError::Lagged(1)));
+/// assert_eq!(ringpoll::block_on(rx.recv()), Ok(2));
+/// assert_eq!(ringpoll::block_on(rx.recv()), Err(RecvError::Closed));
+/// ```
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum RecvError {
     /// Every sender is gone, and this receiver has every message they sent.
@@ -98,6 +110,15 @@ pub enum RecvError {
 }
 
 /// Why [`Receiver::try_recv`] returned no message.
+///
+/// ```
+/// use ringpoll::channel::broadcast::{self, TryRecvError};
+///
+/// let (tx, mut rx) = broadcast::channel::<u8>(4);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum TryRecvError {
     /// Nothing new yet; senders remain.
@@ -224,7 +245,18 @@ impl<T> Shared<T> {
 }
 
 /// The sending half of a broadcast channel: `Send + Sync`, clone it for more senders. Sends
-/// never wait: a full ring overwrites its oldest message.
+/// never wait: a full ring overwrites its oldest message. The last sender's drop closes the
+/// channel: receivers get what they have left, then [`RecvError::Closed`].
+///
+/// ```
+/// use ringpoll::channel::broadcast;
+///
+/// let (tx, mut rx) = broadcast::channel(4);
+/// let tx2 = tx.clone();
+/// std::thread::spawn(move || tx2.send("from a thread").unwrap()).join().unwrap();
+/// assert_eq!(rx.try_recv(), Ok("from a thread"));
+/// # drop(tx);
+/// ```
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
 }
@@ -361,7 +393,17 @@ impl<T> fmt::Debug for Sender<T> {
 
 /// A receiving half of a broadcast channel: `Send + Sync`, at its own position in the ring.
 /// Not `Clone` (where would the clone start?): [`resubscribe`](Receiver::resubscribe) makes
-/// one at the tail.
+/// one at the tail. Dropped, it passes the messages it had yet to read, so their last reader
+/// is not waited for.
+///
+/// ```
+/// use ringpoll::channel::broadcast;
+///
+/// let (tx, mut rx) = broadcast::channel(4);
+/// tx.send(1).unwrap();
+/// let got = std::thread::spawn(move || rx.try_recv()).join().unwrap();
+/// assert_eq!(got, Ok(1));
+/// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// The position of the next message it reads.

@@ -72,6 +72,14 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sender is gone, and the receiver has seen the last value it sent.
+///
+/// ```
+/// use ringpoll::channel::watch;
+///
+/// let (tx, mut rx) = watch::channel(0);
+/// drop(tx);
+/// assert_eq!(ringpoll::block_on(rx.changed()), Err(watch::RecvError));
+/// ```
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub struct RecvError;
 
@@ -117,7 +125,16 @@ impl<T> Shared<T> {
     }
 }
 
-/// The sending half of a watch channel: `Send + Sync`, one per channel.
+/// The sending half of a watch channel: `Send + Sync`, one per channel. Its drop closes
+/// the channel: receivers see the last value, then [`RecvError`].
+///
+/// ```
+/// use ringpoll::channel::watch;
+///
+/// let (tx, rx) = watch::channel(0);
+/// std::thread::spawn(move || tx.send(1).unwrap()).join().unwrap();
+/// assert_eq!(*rx.borrow(), 1);
+/// ```
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
 }
@@ -294,6 +311,16 @@ impl<T: fmt::Debug> fmt::Debug for Sender<T> {
 
 /// A receiving half of a watch channel: `Send + Sync`; clone it for another one, which has
 /// seen what this one has.
+///
+/// ```
+/// use ringpoll::channel::watch;
+///
+/// let (tx, mut rx) = watch::channel(0);
+/// tx.send(1).unwrap();
+/// let other = rx.clone();
+/// assert_eq!(*rx.borrow_and_update(), 1);
+/// assert!(other.has_changed().unwrap(), "each clone keeps its own mark");
+/// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// The version this receiver last saw (without the closed bit).
@@ -481,6 +508,14 @@ impl<T: fmt::Debug> fmt::Debug for Receiver<T> {
 }
 
 /// The value of a watch channel, read-locked: sends wait while it lives.
+///
+/// ```
+/// use ringpoll::channel::watch;
+///
+/// let (_tx, rx) = watch::channel(vec![1, 2]);
+/// let value = rx.borrow();
+/// assert_eq!(value.len(), 2); // derefs to the value
+/// ```
 pub struct Ref<'a, T> {
     value: RwLockReadGuard<'a, T>,
     has_changed: bool,
