@@ -405,3 +405,32 @@ fn watch_drops_each_replaced_value_and_the_last_with_the_channel() {
     drop(join_within(reader, 5));
     assert_eq!(ledger.live(), 0, "and it goes with the last end");
 }
+
+/// A send racing a receiver's wait, thousands of times, between plain threads: each round the
+/// receiver starts to wait as the sender sends, so a wake lost between the receiver's last look
+/// and its waker going in would hang a round (and fail the bound).
+#[test]
+fn a_send_racing_a_wait_is_never_lost() {
+    const ROUNDS: u32 = 5_000;
+    within(30, || {
+        let (tx, mut rx) = watch::channel(0u32);
+        let (btx, mut brx) = broadcast::channel::<u32>(1);
+        let (ack_tx, ack) = mpsc::channel();
+        let receiver = std::thread::spawn(move || {
+            for n in 1..=ROUNDS {
+                ringpoll::park_on(rx.changed()).unwrap();
+                assert_eq!(*rx.borrow_and_update(), n);
+                assert_eq!(ringpoll::park_on(brx.recv()), Ok(n));
+                ack_tx.send(()).unwrap();
+            }
+            (ringpoll::park_on(rx.changed()), ringpoll::park_on(brx.recv()))
+        });
+        for n in 1..=ROUNDS {
+            tx.send(n).unwrap();
+            btx.send(n).unwrap();
+            ack.recv().unwrap();
+        }
+        drop((tx, btx));
+        assert_eq!(receiver.join().unwrap(), (Err(watch::RecvError), Err(RecvError::Closed)));
+    });
+}
