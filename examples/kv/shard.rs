@@ -32,7 +32,8 @@ use ringpoll::Handle;
 use super::admission::Admission;
 use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
-use super::op::{decode_all, Op};
+use super::lane::{self, Hot};
+use super::op::Op;
 use super::pipeline::Slots;
 use super::replies::{self, Protocol};
 use super::store::{self, Store};
@@ -121,12 +122,20 @@ impl Link {
 
     /// Queues `op`, encoded for a connection speaking `protocol`, and counts the value it
     /// carries (see [`Link::sent_value`]).
+    /// GET and plain SET go in the lane's records (`lane.rs`).
     #[inline]
     fn queue(&mut self, op: &Op<'_>, protocol: Protocol) {
-        op.encode(protocol, &mut self.queued);
         self.queued_ops += 1;
         match *op {
-            Op::Set { value, .. } | Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
+            Op::Get(key) => return lane::encode_get(key, protocol, &mut self.queued),
+            Op::Set { key, value } => {
+                self.sent_value = self.sent_value.max(value.len());
+                return lane::encode_set(key, value, protocol, &mut self.queued);
+            }
+            _ => op.encode(protocol, &mut self.queued),
+        }
+        match *op {
+            Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
             Op::Append { value, .. } => self.sent_value = self.sent_value.saturating_add(value.len()),
             // Its batch is longer than any value in it.
             Op::MsetNx(pairs) => self.sent_value = self.sent_value.max(pairs.len()),
@@ -431,12 +440,25 @@ impl Shards {
         let mut store = self.store.borrow_mut();
         let mut direct = direct_list.drain(..);
         let mut next_direct = direct.next();
-        let mut ran = 0;
-        for (i, (op, protocol)) in decode_all(ops).enumerate() {
+        let (mut ran, mut rest) = (0, ops);
+        loop {
+            let at = out.len();
+            // The lane's records first, run at once; the rest through the generic decode.
+            if let Some((hot, protocol, used)) = lane::decode(rest) {
+                rest = &rest[used..];
+                match hot {
+                    Hot::Get(key) => store.get(key, protocol, now, out),
+                    Hot::Set { key, value } => store.set_plain(key, value, out),
+                }
+            } else if let Some((op, protocol, used)) = Op::decode(rest) {
+                rest = &rest[used..];
+                self.apply(&mut store, op, protocol, now, out);
+            } else {
+                break;
+            }
+            let i = ran;
             store.served.remote += 1;
             ran += 1;
-            let at = out.len();
-            self.apply(&mut store, op, protocol, now, out);
             if let Some((_, reply)) = next_direct.take_if(|(at, _)| *at as usize == i) {
                 // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
@@ -603,6 +625,7 @@ mod tests {
     use std::task::{Context, Waker};
 
     use super::super::hash::Key;
+    use super::super::op::decode_all;
     use super::super::pipeline::{End, Pipeline, REPLY_BUDGET};
     use super::*;
 

@@ -1,0 +1,110 @@
+//! The forwarding lane: GET and SET without options, the requests a sharded pipeline forwards
+//! most, in a record of their own inside a batch (`op.rs` encodes every other operation),
+//! and run by the owning core without the generic operation's machinery: the head holds the
+//! tag, the lengths and the key's hash and nothing else (13 bytes for a GET, 17 for a SET,
+//! against the generic 26), is written with one reservation and read without matching the
+//! generic tags, and the owner calls the store's GET or SET at once (`Store::get`,
+//! `Store::set_plain`), not `Store::apply`'s dispatch over every operation.
+//!
+//! Lane records share the batch with the generic ones, in the order they were queued, so a
+//! pipeline's requests for one key still run in order whatever their commands; their tags
+//! ([`GET`], [`SET`]) lie above every generic tag, with the same bit for a RESP3 connection.
+
+use super::hash::Key;
+use super::op::RESP3;
+use super::replies::Protocol;
+
+/// A GET's record: the head ([`GET_HEAD`] bytes: the tag, the key's length as a
+/// little-endian `u32`, its hash as a little-endian `u64`), then the key.
+pub const GET: u8 = 0x40;
+/// A plain SET's record: a GET's head, the value's length (a little-endian `u32`), then the
+/// key and the value.
+pub const SET: u8 = 0x41;
+
+const GET_HEAD: usize = 13;
+const SET_HEAD: usize = 17;
+
+/// An operation of the lane, borrowed from its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hot<'a> {
+    Get(Key<'a>),
+    Set { key: Key<'a>, value: &'a [u8] },
+}
+
+/// The tag byte for `tag`, asked by a connection speaking `protocol`.
+#[inline(always)]
+fn tag_byte(tag: u8, protocol: Protocol) -> u8 {
+    tag | if protocol == Protocol::Resp3 { RESP3 } else { 0 }
+}
+
+/// Appends a GET of `key`, for a connection speaking `protocol`, to the batch `out`.
+#[inline]
+pub fn encode_get(key: Key<'_>, protocol: Protocol, out: &mut Vec<u8>) {
+    let mut head = [0; GET_HEAD];
+    head[0] = tag_byte(GET, protocol);
+    // MAX_BULK (16 MiB) keeps every key and value well inside a u32.
+    head[1..5].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
+    head[5..13].copy_from_slice(&key.hash.to_le_bytes());
+    out.reserve(GET_HEAD + key.bytes.len());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(key.bytes);
+}
+
+/// Appends a plain SET of `key` to `value` to the batch `out` (its reply, `+OK`, is the
+/// same in either protocol, but the tag says which, as every record's does).
+#[inline]
+pub fn encode_set(key: Key<'_>, value: &[u8], protocol: Protocol, out: &mut Vec<u8>) {
+    let mut head = [0; SET_HEAD];
+    head[0] = tag_byte(SET, protocol);
+    head[1..5].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
+    head[5..13].copy_from_slice(&key.hash.to_le_bytes());
+    head[13..17].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    out.reserve(SET_HEAD + key.bytes.len() + value.len());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(key.bytes);
+    out.extend_from_slice(value);
+}
+
+/// The lane's record at the front of `buf`, the protocol of its reply, and the bytes it
+/// took; `None` if `buf` starts with a generic record, or with no whole record.
+#[inline(always)]
+pub fn decode(buf: &[u8]) -> Option<(Hot<'_>, Protocol, usize)> {
+    let (head, rest) = buf.split_first_chunk::<GET_HEAD>()?;
+    let protocol = if head[0] & RESP3 != 0 { Protocol::Resp3 } else { Protocol::Resp2 };
+    let key_len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    let hash = u64::from_le_bytes([head[5], head[6], head[7], head[8], head[9], head[10], head[11], head[12]]);
+    match head[0] & !RESP3 {
+        GET => {
+            let key = Key { bytes: rest.get(..key_len)?, hash };
+            Some((Hot::Get(key), protocol, GET_HEAD + key_len))
+        }
+        SET => {
+            let (value_len, rest) = rest.split_first_chunk::<4>()?;
+            let value_len = u32::from_le_bytes(*value_len) as usize;
+            let (key, rest) = rest.split_at_checked(key_len)?;
+            let value = rest.get(..value_len)?;
+            Some((Hot::Set { key: Key { bytes: key, hash }, value }, protocol, SET_HEAD + key_len + value_len))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_a_cut_one_is_refused() {
+        let mut batch = Vec::new();
+        let key = Key::new(b"key:1");
+        encode_get(key, Protocol::Resp3, &mut batch);
+        let get_len = batch.len();
+        encode_set(key, b"value\r\n", Protocol::Resp2, &mut batch);
+        assert_eq!(decode(&batch), Some((Hot::Get(key), Protocol::Resp3, get_len)));
+        let set = Hot::Set { key, value: b"value\r\n" };
+        assert_eq!(decode(&batch[get_len..]), Some((set, Protocol::Resp2, batch.len() - get_len)));
+        for cut in get_len..batch.len() {
+            assert_eq!(decode(&batch[get_len..cut]), None, "cut at {cut}");
+        }
+    }
+}
