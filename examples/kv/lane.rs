@@ -45,9 +45,7 @@ pub fn encode_get(key: Key<'_>, protocol: Protocol, out: &mut Vec<u8>) {
     // MAX_BULK (16 MiB) keeps every key and value well inside a u32.
     head[1..5].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
     head[5..13].copy_from_slice(&key.hash.to_le_bytes());
-    out.reserve(GET_HEAD + key.bytes.len());
-    out.extend_from_slice(&head);
-    append(out, key.bytes);
+    push_record(out, head, key.bytes, &[]);
 }
 
 /// Appends a plain SET of `key` to `value` to the batch `out` (its reply, `+OK`, is the
@@ -59,32 +57,58 @@ pub fn encode_set(key: Key<'_>, value: &[u8], protocol: Protocol, out: &mut Vec<
     head[1..5].copy_from_slice(&(key.bytes.len() as u32).to_le_bytes());
     head[5..13].copy_from_slice(&key.hash.to_le_bytes());
     head[13..17].copy_from_slice(&(value.len() as u32).to_le_bytes());
-    out.reserve(SET_HEAD + key.bytes.len() + value.len());
-    out.extend_from_slice(&head);
-    append(out, key.bytes);
-    append(out, value);
+    push_record(out, head, key.bytes, value);
 }
 
-/// Appends `bytes` to `out`; 16 bytes or fewer (most keys, small values, most replies) are
-/// copied by a few overlapping loads and stores, not a call to memcpy (which `extend_from_slice`
-/// of a length not known when compiling makes, and costs a dozen or more instructions
-/// more: the lane's keys and values are that short under redis-benchmark).
+/// Appends `head`, `key` and `value` to `out` with one reservation (three
+/// `extend_from_slice`s check the capacity and move the length three times).
+#[inline(always)]
+fn push_record<const N: usize>(out: &mut Vec<u8>, head: [u8; N], key: &[u8], value: &[u8]) {
+    let total = N + key.len() + value.len();
+    out.reserve(total);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `dst` has room for `total` bytes (reserved above), the head, the key and the
+    // value one after another, written in full before `set_len` exposes them; `out` is
+    // borrowed mutably, so neither `key` nor `value` overlaps it.
+    unsafe {
+        dst.cast::<[u8; N]>().write_unaligned(head);
+        copy_short(key, dst.add(N));
+        copy_short(value, dst.add(N + key.len()));
+        out.set_len(len + total);
+    }
+}
+
+/// Appends `bytes` to `out`, as [`copy_short`] copies.
 #[inline(always)]
 pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    if n > 16 {
-        return out.extend_from_slice(bytes);
-    }
-    out.reserve(n);
+    out.reserve(bytes.len());
     let len = out.len();
-    let (src, dst) = (bytes.as_ptr(), out.spare_capacity_mut().as_mut_ptr().cast::<u8>());
-    // SAFETY: `src` has `n` bytes and `dst` room for `n` (reserved above), and they do not
-    // overlap (`out` is borrowed mutably, `bytes` shared). Each branch reads and writes
-    // only offsets below `n`: two 8-byte words at 0 and n - 8 for 8..=16, two 4-byte ones
-    // for 4..8, the bytes 0, n / 2 and n - 1 for 1..4; together they cover all `n` bytes,
-    // so `set_len` exposes only written bytes.
+    // SAFETY: room for `bytes` was reserved past `len`, and it is all written before
+    // `set_len` exposes it; `out` is borrowed mutably, so `bytes` does not overlap it.
     unsafe {
-        if n >= 8 {
+        copy_short(bytes, out.spare_capacity_mut().as_mut_ptr().cast::<u8>());
+        out.set_len(len + bytes.len());
+    }
+}
+
+/// Copies `src` to `dst`; 16 bytes or fewer (most keys, small values, most replies) by a
+/// few overlapping loads and stores, not a call to memcpy (which a copy of a length not
+/// known when compiling makes, a dozen or more instructions more: the lane's keys and
+/// values, and most replies, are that short under redis-benchmark).
+///
+/// # Safety
+/// `dst` must be valid for writing `src.len()` bytes, and not overlap `src`.
+#[inline(always)]
+unsafe fn copy_short(src: &[u8], dst: *mut u8) {
+    let (n, src) = (src.len(), src.as_ptr());
+    // SAFETY: each branch reads and writes only offsets below `n` (the caller's room): two
+    // 8-byte words at 0 and n - 8 for 8..=16, two 4-byte ones for 4..8, the bytes 0, n / 2
+    // and n - 1 for 1..4; together they cover all `n` bytes.
+    unsafe {
+        if n > 16 {
+            std::ptr::copy_nonoverlapping(src, dst, n);
+        } else if n >= 8 {
             let (a, b) = (src.cast::<u64>().read_unaligned(), src.add(n - 8).cast::<u64>().read_unaligned());
             dst.cast::<u64>().write_unaligned(a);
             dst.add(n - 8).cast::<u64>().write_unaligned(b);
@@ -97,7 +121,6 @@ pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
             *dst.add(n / 2) = *src.add(n / 2);
             *dst.add(n - 1) = *src.add(n - 1);
         }
-        out.set_len(len + n);
     }
 }
 
@@ -106,10 +129,11 @@ pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
 #[inline(always)]
 pub fn decode(buf: &[u8]) -> Option<(Hot<'_>, Protocol, usize)> {
     let (head, rest) = buf.split_first_chunk::<GET_HEAD>()?;
-    let protocol = if head[0] & RESP3 != 0 { Protocol::Resp3 } else { Protocol::Resp2 };
-    let key_len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    let hash = u64::from_le_bytes([head[5], head[6], head[7], head[8], head[9], head[10], head[11], head[12]]);
-    match head[0] & !RESP3 {
+    let (tag, head) = head.split_first_chunk::<1>()?;
+    let (key_len, hash) = head.split_first_chunk::<4>()?;
+    let (key_len, hash) = (u32::from_le_bytes(*key_len) as usize, u64::from_le_bytes(hash.try_into().ok()?));
+    let protocol = if tag[0] & RESP3 != 0 { Protocol::Resp3 } else { Protocol::Resp2 };
+    match tag[0] & !RESP3 {
         GET => {
             let key = Key { bytes: rest.get(..key_len)?, hash };
             Some((Hot::Get(key), protocol, GET_HEAD + key_len))

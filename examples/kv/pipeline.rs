@@ -27,6 +27,7 @@ use super::clients::Listing;
 use super::command::{plan, Plan};
 use super::config;
 use super::direct::Direct;
+use super::lane::append;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine, Protocol};
 use super::resp::{parse_request, Decoded, MAX_LINE};
@@ -603,21 +604,21 @@ impl Pipeline {
         let mut from = 0;
         for hole in &self.holes {
             if hole.at > from {
-                joined.extend_from_slice(&self.out[from..hole.at]);
+                append(joined, &self.out[from..hole.at]);
             }
             let each = &ranges[hole.slots.start as usize..hole.slots.end as usize];
             match hole.how {
                 // Forwarded requests' replies are the client's as they are: the common case,
                 // one copy however many there are.
                 Combine::Single => match Slots::span(each) {
-                    Some(span) => joined.extend_from_slice(&bytes[span]),
-                    None => each.iter().for_each(|r| joined.extend_from_slice(&bytes[r.clone()])),
+                    Some(span) => append(joined, &bytes[span]),
+                    None => each.iter().for_each(|r| append(joined, &bytes[r.clone()])),
                 },
                 how => combine(how, hole.protocol, each.iter().map(|r| &bytes[r.clone()]), joined),
             }
             from = hole.at;
         }
-        joined.extend_from_slice(&self.out[from..]);
+        append(joined, &self.out[from..]);
         drop((bytes, ranges));
         std::mem::swap(&mut self.out, &mut self.joined);
         self.joined.clear();
