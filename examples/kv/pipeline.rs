@@ -72,8 +72,11 @@ const MIN_VALUE_COST: usize = REPLY_BUDGET / 256;
 pub struct Slots {
     /// The encoded replies, one after another.
     bytes: RefCell<Vec<u8>>,
-    /// Where each slot's reply lies in `bytes`.
+    /// Where each slot's reply lies in `bytes`: as many as were filled, grown by the fills
+    /// (a run of them at once), not by each slot taken.
     ranges: RefCell<Vec<Range<usize>>>,
+    /// The slots taken.
+    taken: Cell<u32>,
     missing: Cell<usize>,
     waker: Cell<Option<Waker>>,
 }
@@ -81,10 +84,18 @@ pub struct Slots {
 impl Slots {
     /// A new empty slot, to be filled once.
     fn slot(&self) -> u32 {
-        let mut ranges = self.ranges.borrow_mut();
-        ranges.push(0..0);
+        let slot = self.taken.get();
+        self.taken.set(slot + 1);
         self.missing.set(self.missing.get() + 1);
-        (ranges.len() - 1) as u32
+        slot
+    }
+
+    /// Has `ranges` hold slots up to `end`.
+    #[inline]
+    fn cover(ranges: &mut Vec<Range<usize>>, end: u32) {
+        if ranges.len() < end as usize {
+            ranges.resize(end as usize, 0..0);
+        }
     }
 
     /// Fills `slot` with the reply `write` appends; wakes the connection once none is missing.
@@ -92,9 +103,10 @@ impl Slots {
         let mut bytes = self.bytes.borrow_mut();
         let start = bytes.len();
         write(&mut bytes);
-        if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
-            *range = start..bytes.len();
-        }
+        let mut ranges = self.ranges.borrow_mut();
+        Slots::cover(&mut ranges, slot + 1);
+        ranges[slot as usize] = start..bytes.len();
+        drop(ranges);
         drop(bytes);
         self.filled(1);
     }
@@ -106,6 +118,7 @@ impl Slots {
     pub fn fill_run(&self, first: u32, count: u32, replies: &mut &[u8], lens: &mut &[u8]) -> u32 {
         let mut bytes = self.bytes.borrow_mut();
         let mut ranges = self.ranges.borrow_mut();
+        Slots::cover(&mut ranges, first + count);
         let base = bytes.len();
         let (mut at, mut filled, mut left) = (0, 0, *lens);
         while filled < count {
@@ -176,6 +189,7 @@ impl Slots {
         release_excess(&mut bytes);
         drop(bytes);
         self.ranges.borrow_mut().clear();
+        self.taken.set(0);
         self.missing.set(0);
     }
 }
@@ -361,7 +375,7 @@ impl Pipeline {
     #[inline(always)]
     fn run_many(&mut self, ops: Vec<(usize, Op<'_>)>, how: Combine, shards: &Shards, now: Instant) {
         let protocol = self.session.protocol();
-        let first = self.slots.ranges.borrow().len() as u32;
+        let first = self.slots.taken.get();
         for (core, op) in ops {
             let slot = self.slots.slot();
             if core == shards.me() {
@@ -373,7 +387,7 @@ impl Pipeline {
                 shards.forward(core, op, protocol, &self.slots, slot);
             }
         }
-        let end = self.slots.ranges.borrow().len() as u32;
+        let end = self.slots.taken.get();
         self.holes.push(Hole { at: self.out.len(), how, protocol, slots: first..end });
     }
 
