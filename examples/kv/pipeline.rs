@@ -384,7 +384,7 @@ impl Pipeline {
                 self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
             } else {
                 self.owed_elsewhere += self.forward_cost(&op, core, shards);
-                shards.forward(core, op, protocol, &self.slots, slot);
+                shards.forward(core, &op, protocol, &self.slots, slot);
             }
         }
         let end = self.slots.taken.get();
@@ -522,7 +522,7 @@ impl Pipeline {
         let slot = self.slots.slot();
         self.leave_hole(slot);
         self.owed_elsewhere += self.forward_cost(&op, core, shards);
-        shards.forward(core, op, protocol, &self.slots, slot);
+        shards.forward(core, &op, protocol, &self.slots, slot);
     }
 
     /// What forwarding `op` to `core` counts against the budget: the most its reply can take

@@ -304,14 +304,15 @@ impl Shards {
     }
 
     /// Queues `op` for `core`'s shard; its reply, in `protocol`, fills `slot` of `slots`.
-    pub fn forward(&self, core: usize, op: Op<'_>, protocol: Protocol, slots: &Rc<Slots>, slot: u32) {
+    /// Borrowed: an `Op` moved into the call is a 64-byte copy per forwarded request.
+    pub fn forward(&self, core: usize, op: &Op<'_>, protocol: Protocol, slots: &Rc<Slots>, slot: u32) {
         let mut links = self.links.borrow_mut();
         let link = &mut links[core];
         if link.closed {
             drop(links);
             return slots.fill(slot, shard_gone);
         }
-        link.queue(&op, protocol);
+        link.queue(op, protocol);
         link.wait(slots, slot);
         drop(links);
         self.want_flush();
