@@ -666,6 +666,55 @@ mod tests {
         assert!(matches!(end, End::More));
     }
 
+    /// GET and plain SET travel in the lane's records (`lane.rs`), the rest in the generic
+    /// ones, in one batch: one key's requests still run in the order sent, whichever record
+    /// carries them, and each reply is in the asking connection's protocol.
+    #[test]
+    fn lane_and_generic_records_of_one_batch_run_in_order() {
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let (key, missing) = (&keys_on(1, 2)[0], &keys_on(1, 2)[1]);
+        let command = |parts: &[&str]| {
+            let mut request = format!("*{}\r\n", parts.len());
+            parts.iter().for_each(|p| request += &format!("${}\r\n{p}\r\n", p.len()));
+            request.into_bytes()
+        };
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n", &core0);
+        replies_now(&mut conn);
+        let big = "v".repeat(100); // past the lane's short copies
+        let input = [
+            set(key, "ab"),
+            command(&["APPEND", key, "c"]),
+            get(key),
+            command(&["SET", key, "x", "XX"]),
+            get(key),
+            set(key, &big),
+            command(&["STRLEN", key]),
+            get(missing),
+            command(&["EXISTS", missing]),
+        ]
+        .concat();
+        run(&mut conn, &input, &core0);
+        core0.flush();
+        let batch = inbox1.try_recv().expect("the batch");
+        let tags: Vec<bool> = {
+            let mut rest = &batch.ops[..];
+            std::iter::from_fn(|| {
+                let lane = super::lane::decode(rest);
+                let (_, _, used) = Op::decode(rest)?;
+                rest = &rest[used..];
+                Some(lane.is_some())
+            })
+            .collect()
+        };
+        assert_eq!(tags, [true, false, true, false, true, true, false, true, false], "lane records where expected");
+        core1.receive(batch);
+        core1.flush();
+        core0.receive(inbox0.try_recv().expect("the answers"));
+        let want = b"+OK\r\n:3\r\n$3\r\nabc\r\n+OK\r\n$1\r\nx\r\n+OK\r\n:100\r\n_\r\n:0\r\n";
+        assert_eq!(replies_now(&mut conn), want);
+    }
+
     #[test]
     fn many_connections_requests_ride_one_batch_per_core_and_turn() {
         let (core0, core1, mut inbox0, mut inbox1) = two_cores();
