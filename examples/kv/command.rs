@@ -141,9 +141,11 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
             };
             let at = name.ends_with(b"at");
             match integer(args[1]).map(|n| n.checked_mul(per_unit)) {
-                // A Unix time becomes the time left from now (a past one: none left, the key
-                // goes, as Redis deletes it); the owning core then treats it as EXPIRE does.
-                Some(Some(unix_ms)) if at => one(args[0], shards, |key| Op::Expire(key, ms_until(unix_ms), only)),
+                // A Unix time goes as it is: the owning core reads it against the clock when
+                // it runs the operation, so PEXPIRETIME gives back exactly the time set.
+                Some(Some(unix_ms)) if at => {
+                    one(args[0], shards, |key| Op::Expire(key, unix_ms, ExpireIf { at, ..only }))
+                }
                 Some(Some(ms)) if !past_unix_time_end(ms) => one(args[0], shards, |key| Op::Expire(key, ms, only)),
                 Some(_) => {
                     let name = String::from_utf8_lossy(name);
@@ -559,10 +561,6 @@ const INVALID_PSETEX_EXPIRY: &str = "ERR invalid expire time in 'psetex' command
 /// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
 /// is an error, not a deadline some 292 million years away. (EXPIRE and PEXPIRE take a
 /// negative time: it deletes the key.)
-/// Milliseconds from now until the Unix time `unix_ms` (negative once it is past).
-fn ms_until(unix_ms: i64) -> i64 {
-    unix_ms.saturating_sub(i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX))
-}
 
 fn past_unix_time_end(ms: i64) -> bool {
     ms > i64::MAX - i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX)

@@ -240,18 +240,26 @@ pub struct ExpireIf {
     pub later: bool,
     /// LT: only if it is earlier.
     pub earlier: bool,
+    /// EXPIREAT, PEXPIREAT: the time is a Unix time in milliseconds, not a time left. The
+    /// owning core reads it against its clock when it runs the operation: a time left
+    /// computed as the command was parsed would lose what passed before the owner ran it.
+    pub at: bool,
 }
 
 impl ExpireIf {
-    /// The four conditions as bits 0-3.
+    /// The four conditions as bits 0-3, `at` as bit 4.
     fn bits(self) -> u8 {
-        u8::from(self.no_time) | u8::from(self.has_time) << 1 | u8::from(self.later) << 2 | u8::from(self.earlier) << 3
+        u8::from(self.no_time)
+            | u8::from(self.has_time) << 1
+            | u8::from(self.later) << 2
+            | u8::from(self.earlier) << 3
+            | u8::from(self.at) << 4
     }
 
     /// The inverse of [`ExpireIf::bits`]; `None` for a byte it never writes.
     fn from_bits(bits: u8) -> Option<ExpireIf> {
         let bit = |n: u8| bits & 1 << n != 0;
-        (bits < 16).then(|| ExpireIf { no_time: bit(0), has_time: bit(1), later: bit(2), earlier: bit(3) })
+        (bits < 32).then(|| ExpireIf { no_time: bit(0), has_time: bit(1), later: bit(2), earlier: bit(3), at: bit(4) })
     }
 }
 
@@ -658,6 +666,7 @@ mod tests {
             Op::Incr(key(b"j"), i64::MIN),
             Op::Expire(key(b"x"), -3, ExpireIf::default()),
             Op::Expire(key(b"x"), 9, ExpireIf { has_time: true, earlier: true, ..ExpireIf::default() }),
+            Op::Expire(key(b"x"), 1_796_000_000_000, ExpireIf { at: true, later: true, ..ExpireIf::default() }),
             Op::Ttl(key(b"t")),
             Op::Pttl(key(b"pt")),
             Op::ExpireTime(key(b"et"), false),

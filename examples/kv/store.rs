@@ -42,7 +42,7 @@ fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
 /// distance to it in whole milliseconds (see [`now`]), from `now`. A time already past is
 /// `now` itself, so the key is written already expired, as Redis writes it.
 fn deadline_at(now: Instant, unix_ms: u64) -> Option<Instant> {
-    let unix_now_ms = u64::try_from(unix_now().as_millis()).unwrap_or(u64::MAX);
+    let unix_now_ms = u64::try_from(unix_at(now).as_millis()).unwrap_or(u64::MAX);
     match unix_ms.checked_sub(unix_now_ms) {
         Some(ttl) => deadline(now, Duration::from_millis(ttl)),
         None => Some(now),
@@ -67,6 +67,17 @@ pub fn now() -> Instant {
 /// and PXAT count from, and what bounds the TTLs commands take.
 pub fn unix_now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// The wall clock's time at `now`: the wall clock read beside the monotonic one, less the
+/// time since `now`. A request's `now` is read once for its whole pipeline, so the wall clock
+/// read later would run ahead of it by however long the run (or a preemption) took, and
+/// `PEXPIREAT k T` then `PEXPIRETIME k` would give back T plus that (4 ms once, under load).
+/// From `now` instead, both conversions truncate the same sub-millisecond phase (every `now`
+/// lies on the same millisecond grid), so the round trip gives back T exactly, as Redis does.
+fn unix_at(now: Instant) -> Duration {
+    let wall = unix_now();
+    wall.saturating_sub(Instant::now().saturating_duration_since(now))
 }
 
 impl Entry {
@@ -554,7 +565,11 @@ impl Store {
 
     /// EXPIRE and PEXPIRE: the key's time becomes `ms` from now if `only` allows it (a time
     /// of zero or less deletes the key); 1 if it did, 0 if not or if there is no key.
+    /// EXPIREAT and PEXPIREAT (`only.at`): `ms` is the Unix time to end at (one already
+    /// past deletes the key).
     fn expire(&mut self, key: Key<'_>, ms: i64, only: ExpireIf, now: Instant, out: &mut Vec<u8>) {
+        let ms =
+            if only.at { ms.saturating_sub(i64::try_from(unix_at(now).as_millis()).unwrap_or(i64::MAX)) } else { ms };
         let Some(e) = self.live_mut(key, now) else { return replies::int(out, 0) };
         // A time not past `now` is earlier than any live key's; one past what an Instant
         // holds (None) is later than any.
@@ -792,7 +807,7 @@ impl Store {
             None => -2,
             Some(Entry { expires: None, .. }) => -1,
             Some(Entry { expires: Some(t), .. }) => {
-                let ms = unix_now().as_millis().saturating_add((*t - now).as_millis());
+                let ms = unix_at(now).as_millis().saturating_add((*t - now).as_millis());
                 i64::try_from(if millis { ms } else { ms / 1000 }).unwrap_or(i64::MAX)
             }
         };
