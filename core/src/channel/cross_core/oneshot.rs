@@ -15,7 +15,12 @@
 //!   alone (the sender may be waking it) and takes the value instead.
 //! - The receiver reads the value only after seeing `COMPLETE`, which the sender set after
 //!   writing it (release, acquire).
-//! - Value and waker are dropped with the shared allocation, when both ends are gone.
+//! - [`OneshotSender::closed`] mirrors the receiver's waker with its own: the sender writes
+//!   `sender_waker` while `SENDER_WAKER` is down, then raises it; the receiver, closing or
+//!   dropped, wakes it if `SENDER_WAKER` was up (and `COMPLETE` down) when it raised
+//!   `CLOSED`. To change it the sender takes `SENDER_WAKER` down first and, if `CLOSED` came
+//!   up meanwhile, leaves the old waker alone and is done waiting. A send never looks at it.
+//! - Value and wakers are dropped with the shared allocation, when both ends are gone.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -36,11 +41,14 @@ const COMPLETE: u8 = 1;
 const WAKER: u8 = 2;
 /// The receiver closed or was dropped: the sender keeps its value.
 const CLOSED: u8 = 4;
+/// `Shared::sender_waker` holds the task waiting in [`OneshotSender::closed`].
+const SENDER_WAKER: u8 = 8;
 
 struct Shared<T> {
     state: AtomicU8,
     value: UnsafeCell<Option<T>>,
     waker: UnsafeCell<Option<Waker>>,
+    sender_waker: UnsafeCell<Option<Waker>>,
 }
 
 // SAFETY: the cells are only touched as the module's protocol allows (one side at a time,
@@ -65,8 +73,12 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn oneshot<T: Send>() -> (OneshotSender<T>, OneshotReceiver<T>) {
-    let shared =
-        Arc::new(Shared { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) });
+    let shared = Arc::new(Shared {
+        state: AtomicU8::new(0),
+        value: UnsafeCell::new(None),
+        waker: UnsafeCell::new(None),
+        sender_waker: UnsafeCell::new(None),
+    });
     (OneshotSender { shared: Some(shared.clone()) }, OneshotReceiver { shared })
 }
 
@@ -94,6 +106,56 @@ impl<T> OneshotSender<T> {
     pub fn is_closed(&self) -> bool {
         self.shared.as_ref().is_none_or(|s| s.state.load(Acquire) & CLOSED != 0)
     }
+
+    /// Completes once the receiver is closed or dropped, on whichever core or thread: for a
+    /// task computing a reply that nobody may want any more. The close wakes it on its own
+    /// core.
+    ///
+    /// ```no_run
+    /// use ringpoll::channel::cross_core;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0, 1]).build()?;
+    /// let (mut reply, answer) = cross_core::oneshot::<u64>();
+    /// let worker = rt.spawn_on(1, move || async move {
+    ///     reply.closed().await; // in practice, raced against the work
+    ///     reply.send(1).is_err()
+    /// });
+    /// rt.spawn_on(0, move || async move { drop(answer) }).detach();
+    /// assert!(worker.join().unwrap(), "the reply has nowhere to go");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn closed(&mut self) {
+        std::future::poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// The poll behind [`closed`](OneshotSender::closed): `Pending` leaves `cx`'s waker for
+    /// the receiver's close or drop.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(shared) = &self.shared else { return Poll::Ready(()) };
+        let state = shared.state.load(Acquire);
+        if state & CLOSED != 0 || !register_sender(shared, cx.waker(), state) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+/// Leaves `waker` for the receiver's close; `false` if it closed meanwhile.
+fn register_sender<T>(shared: &Shared<T>, waker: &Waker, state: u8) -> bool {
+    if state & SENDER_WAKER != 0 {
+        // SAFETY: reading only; the receiver reads it too, nobody writes while the bit is up.
+        if unsafe { &*shared.sender_waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            return true;
+        }
+        if shared.state.fetch_and(!SENDER_WAKER, AcqRel) & CLOSED != 0 {
+            return false; // the receiver may be waking the old waker: leave it be
+        }
+    }
+    // SAFETY: `SENDER_WAKER` is down, so the receiver does not read the cell; `&mut` on the
+    // sender makes this the only writer.
+    unsafe { *shared.sender_waker.get() = Some(waker.clone()) };
+    shared.state.fetch_or(SENDER_WAKER, AcqRel) & CLOSED == 0
 }
 
 /// Sets `COMPLETE` unless the receiver closed, and wakes it if it waits; `false` if closed.
@@ -149,10 +211,43 @@ impl<T> OneshotReceiver<T> {
         Err(if state & CLOSED != 0 { TryRecvError::Closed } else { TryRecvError::Empty })
     }
 
-    /// Refuses the value: a later `send` fails and gives it back. A value sent before stays
-    /// receivable; otherwise awaiting the receiver fails with [`RecvError`].
+    /// Refuses the value: a later `send` fails and gives it back, and a sender waiting in
+    /// [`OneshotSender::closed`] wakes. A value sent before stays receivable; otherwise
+    /// awaiting the receiver fails with [`RecvError`].
     pub fn close(&mut self) {
-        self.shared.state.fetch_or(CLOSED, AcqRel);
+        self.raise_closed();
+    }
+
+    /// Raises `CLOSED`, waking a sender waiting for it; the state before.
+    fn raise_closed(&self) -> u8 {
+        let before = self.shared.state.fetch_or(CLOSED, AcqRel);
+        if before & (SENDER_WAKER | COMPLETE | CLOSED) == SENDER_WAKER {
+            // SAFETY: `SENDER_WAKER` was up when `CLOSED` went up, so the sender no longer
+            // changes its waker (it would take the bit down first and then see `CLOSED`).
+            if let Some(waker) = unsafe { &*self.shared.sender_waker.get() } {
+                waker.wake_by_ref();
+            }
+        }
+        before
+    }
+
+    /// The value from a thread that is not a ringpoll core, blocking it until the sender
+    /// sends or is dropped.
+    ///
+    /// # Panics
+    /// On a ringpoll core, whose other tasks it would stop (as [`park_on`](crate::park_on);
+    /// tokio's `blocking_recv` panics inside a runtime too): there, `.await` the receiver.
+    ///
+    /// ```
+    /// use ringpoll::channel::cross_core;
+    ///
+    /// let (reply, answer) = cross_core::oneshot();
+    /// std::thread::spawn(move || reply.send("done").unwrap());
+    /// assert_eq!(answer.blocking_recv(), Ok("done"));
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        crate::park_on(self)
     }
 
     /// The value, once `COMPLETE` was seen (acquire).
@@ -200,7 +295,7 @@ impl<T> Future for OneshotReceiver<T> {
 
 impl<T> Drop for OneshotReceiver<T> {
     fn drop(&mut self) {
-        if self.shared.state.fetch_or(CLOSED, AcqRel) & COMPLETE != 0 {
+        if self.raise_closed() & COMPLETE != 0 {
             drop(self.take()); // now, not when the sender's end goes
         }
     }
