@@ -387,6 +387,80 @@ mod tests {
         assert_eq!(poll(&mut rx, &new), Poll::Ready(Ok(6)));
     }
 
+    fn poll_closed(tx: &mut OneshotSender<u32>, count: &Arc<WakeCount>) -> Poll<()> {
+        tx.poll_closed(&mut Context::from_waker(&Waker::from(count.clone())))
+    }
+
+    #[test]
+    fn a_sender_waiting_for_the_close_is_woken_once_by_its_latest_waker() {
+        let (mut tx, mut rx) = oneshot::<u32>();
+        let (first, second) = (Arc::new(WakeCount::default()), Arc::new(WakeCount::default()));
+        assert!(poll_closed(&mut tx, &first).is_pending());
+        assert!(poll_closed(&mut tx, &first).is_pending(), "the same waker again");
+        assert!(poll_closed(&mut tx, &second).is_pending(), "the sender moved to another task");
+        rx.close();
+        drop(rx); // a close then a drop: one wake
+        assert_eq!((first.get(), second.get()), (0, 1));
+        assert_eq!(poll_closed(&mut tx, &second), Poll::Ready(()));
+        assert_eq!(tx.send(3), Err(3));
+
+        // The value sent, the receiver's close wakes nobody: the sender is gone.
+        let (mut tx, mut rx) = oneshot::<u32>();
+        assert!(poll_closed(&mut tx, &first).is_pending());
+        tx.send(4).unwrap();
+        rx.close();
+        assert_eq!(first.get(), 0);
+        assert_eq!(rx.try_recv(), Ok(4));
+    }
+
+    #[test]
+    fn a_close_while_the_sender_changes_its_waker_is_not_lost() {
+        // The receiver closes after the sender looked at the state, before it took its old
+        // waker down: the old one is woken, the new one is left alone.
+        let (mut tx, rx) = oneshot::<u32>();
+        let ((old, old_waker), (new, new_waker)) = (WakeCount::waker(), WakeCount::waker());
+        assert!(poll_closed(&mut tx, &old).is_pending());
+        let shared = tx.shared.clone().unwrap();
+        let seen = shared.state.load(Acquire);
+        drop(rx);
+        assert!(!register_sender(&shared, &new_waker, seen), "the close is seen when the waker comes down");
+        assert_eq!((old.get(), new.get()), (1, 0));
+        // SAFETY: both ends are on this thread; the receiver is gone.
+        let left = unsafe { &*shared.sender_waker.get() };
+        assert!(left.as_ref().is_some_and(|w| w.will_wake(&old_waker)), "the receiver may be reading it: untouched");
+
+        // The receiver closes after the old waker came down, before the new one goes up: it
+        // wakes nobody, and the sender sees the close as it raises the new one.
+        let (mut tx, mut rx) = oneshot::<u32>();
+        assert!(poll_closed(&mut tx, &old).is_pending());
+        let shared = tx.shared.clone().unwrap();
+        let seen = shared.state.fetch_and(!SENDER_WAKER, AcqRel) & !SENDER_WAKER;
+        rx.close();
+        assert!(!register_sender(&shared, &new_waker, seen), "the close is seen when the waker goes up");
+        assert_eq!((old.get(), new.get()), (1, 0), "no wake: the sender is running");
+        assert_eq!(poll_closed(&mut tx, &new), Poll::Ready(()));
+    }
+
+    #[test]
+    fn closes_from_other_threads_always_wake_the_waiting_sender() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for n in 0..20_000u32 {
+                let (mut tx, mut rx) = oneshot::<u32>();
+                let receiver = std::thread::spawn(move || {
+                    (0..n % 64).for_each(|_| std::hint::spin_loop()); // vary the interleaving
+                    if n % 2 == 0 {
+                        rx.close()
+                    }
+                });
+                crate::park_on(tx.closed());
+                receiver.join().unwrap();
+            }
+            done.send(()).unwrap();
+        });
+        finished.recv_timeout(Duration::from_secs(60)).expect("a close's wake was lost");
+    }
+
     #[test]
     fn the_value_is_dropped_once_whichever_end_goes_first() {
         let value = Arc::new(());
