@@ -125,12 +125,15 @@ fn local_recv_many_takes_a_burst_in_batches_and_frees_room_for_senders() {
         tx.try_send(1).unwrap();
         assert_eq!(rx.recv_many(&mut got, 0).await, 0, "limit 0 takes nothing");
         assert_eq!(rx.len(), 1);
-        assert!(timeout(SETTLE, async {
-            rx.recv_many(&mut got, 4).await;
-            rx.recv_many(&mut got, 4).await
-        })
-        .await
-        .is_err(), "an empty open channel makes recv_many wait");
+        assert!(
+            timeout(SETTLE, async {
+                rx.recv_many(&mut got, 4).await;
+                rx.recv_many(&mut got, 4).await
+            })
+            .await
+            .is_err(),
+            "an empty open channel makes recv_many wait"
+        );
     });
 }
 

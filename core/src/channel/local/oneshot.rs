@@ -31,7 +31,13 @@ struct Slot<T> {
 /// });
 /// ```
 pub fn oneshot<T>() -> (OneshotSender<T>, OneshotReceiver<T>) {
-    let slot = Rc::new(RefCell::new(Slot { value: None, receiver: None, sender: None, sender_alive: true, receiver_alive: true }));
+    let slot = Rc::new(RefCell::new(Slot {
+        value: None,
+        receiver: None,
+        sender: None,
+        sender_alive: true,
+        receiver_alive: true,
+    }));
     (OneshotSender { slot: slot.clone() }, OneshotReceiver { slot })
 }
 
