@@ -99,6 +99,40 @@ fn a_closed_local_receiver_still_takes_what_held_permits_send_and_then_ends() {
 }
 
 #[test]
+fn a_local_owned_permit_moves_into_a_task_and_hands_the_sender_back() {
+    run(async {
+        let (tx, mut rx) = local::channel::<u32>(1);
+        let permit = tx.clone().reserve_owned().await.unwrap();
+        assert_eq!((tx.capacity(), rx.capacity(), rx.max_capacity()), (0, 0, 1));
+        let tx = match tx.try_reserve_owned() {
+            Err(TrySendError::Full(tx)) => tx,
+            other => panic!("the one slot is held: {other:?}"),
+        };
+        let task = spawn(async move { permit.send(5).strong_count() });
+        assert_eq!(bounded(task).await.unwrap(), 2, "the sender came back, still counted");
+        assert_eq!(rx.recv().await, Some(5));
+
+        // Released or dropped unused, it gives the slot to a blocked sender.
+        let permit = tx.clone().reserve_owned().await.unwrap();
+        let blocked = spawn({
+            let tx = tx.clone();
+            async move { tx.send(6).await }
+        });
+        ringpoll::time::sleep(SETTLE).await;
+        assert!(!blocked.is_finished(), "the permit holds the slot");
+        let back = permit.release();
+        assert!(back.same_channel(&tx));
+        bounded(blocked).await.unwrap().unwrap();
+        assert_eq!(rx.recv().await, Some(6));
+        let permit = tx.clone().try_reserve_owned().unwrap();
+        drop(permit);
+        assert_eq!(rx.capacity(), 1);
+        drop((tx, back));
+        assert_eq!(bounded(rx.recv()).await, None);
+    });
+}
+
+#[test]
 fn local_recv_many_takes_a_burst_in_batches_and_frees_room_for_senders() {
     run(async {
         let (tx, mut rx) = local::channel::<u32>(8);
@@ -310,7 +344,7 @@ fn cross_core_capacity_identity_and_is_closed_across_cores() {
     assert!(tx.same_channel(&tx2) && !tx.same_channel(&other));
     assert_eq!((tx.strong_count(), other.max_capacity(), other.capacity()), (2, usize::MAX, usize::MAX));
     tx.try_send(1).unwrap();
-    assert_eq!((tx.capacity(), tx.max_capacity()), (2, 3));
+    assert_eq!((tx.capacity(), tx.max_capacity(), rx.capacity(), rx.max_capacity()), (2, 3, 2, 3));
     let receiver = rt.spawn_on(1, move || async move {
         let mut rx = rx;
         assert_eq!(rx.recv().await, Some(1));

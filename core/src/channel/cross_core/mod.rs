@@ -421,6 +421,17 @@ impl<T> Receiver<T> {
         self.shared.close();
     }
 
+    /// Free slots now, as [`Sender::capacity`].
+    pub fn capacity(&self) -> usize {
+        let queue = &self.shared.queue;
+        queue.capacity().map_or(usize::MAX, |bound| bound.saturating_sub(queue.len()))
+    }
+
+    /// The bound the channel was made with (`usize::MAX` for an unbounded channel).
+    pub fn max_capacity(&self) -> usize {
+        self.shared.queue.capacity().unwrap_or(usize::MAX)
+    }
+
     /// Whether nothing more can be sent: every sender is gone, or [`close`](Receiver::close)
     /// was called. Messages may still be queued.
     pub fn is_closed(&self) -> bool {

@@ -9,7 +9,7 @@ mod oneshot;
 mod permit;
 
 pub use oneshot::{oneshot, OneshotReceiver, OneshotSender};
-pub use permit::Permit;
+pub use permit::{OwnedPermit, Permit};
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -213,6 +213,39 @@ impl<T> Sender<T> {
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         self.chan.try_take_slot()?;
         Ok(Permit::new(self))
+    }
+
+    /// As [`reserve`](Sender::reserve), for a permit that owns the sender: one to move into
+    /// another task, which gets the sender back from [`OwnedPermit::send`].
+    ///
+    /// ```
+    /// use ringpoll::channel::local;
+    ///
+    /// ringpoll::block_on(async {
+    ///     let (tx, mut rx) = local::channel(1);
+    ///     let permit = tx.clone().reserve_owned().await.unwrap();
+    ///     ringpoll::spawn(async move {
+    ///         let tx = permit.send("from the task");
+    ///         assert!(tx.try_send("no room").is_err());
+    ///     })
+    ///     .detach();
+    ///     assert_eq!(rx.recv().await, Some("from the task"));
+    /// });
+    /// ```
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
+        budget::proceed().await;
+        self.chan.take_slot().await.map_err(|()| SendError(()))?;
+        Ok(OwnedPermit::new(self))
+    }
+
+    /// An [`OwnedPermit`] if there is a free slot now; the sender comes back in the error
+    /// otherwise.
+    pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Sender<T>>> {
+        match self.chan.try_take_slot() {
+            Ok(()) => Ok(OwnedPermit::new(self)),
+            Err(TrySendError::Full(())) => Err(TrySendError::Full(self)),
+            Err(TrySendError::Closed(())) => Err(TrySendError::Closed(self)),
+        }
     }
 
     /// Completes once the receiver is closed or dropped: for a producer that should stop
@@ -424,6 +457,16 @@ impl<T> Receiver<T> {
             slots.close();
         }
         self.chan.closing.notify_waiters();
+    }
+
+    /// Free slots now, as [`Sender::capacity`].
+    pub fn capacity(&self) -> usize {
+        self.chan.slots.as_ref().map_or(usize::MAX, Semaphore::available_permits)
+    }
+
+    /// The bound the channel was made with (`usize::MAX` for an unbounded channel).
+    pub fn max_capacity(&self) -> usize {
+        self.chan.bound
     }
 
     /// Whether nothing more can be sent: every sender is gone, or [`close`](Receiver::close)
