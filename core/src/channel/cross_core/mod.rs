@@ -12,6 +12,13 @@
 //! between two cores it was contended (futex calls in the round-trip benchmark, where tokio's
 //! channel, whose one receiver waits on an atomic waker, was faster). With one receiver the
 //! wait needs no listener list, and only full channels need one for senders.
+//!
+//! No `reserve`/`Permit` here (the [`local`](super::local) channels have them): a slot held
+//! ahead of its value needs every send to count against the holds atomically, and the
+//! queue's slots are claimed by its own tail counter, which knows nothing of them. tokio pays
+//! for it with a semaphore word that each send and each receive update, one more cache line
+//! going back and forth between the two cores per message; [`Sender::send`] waits for room
+//! instead, and [`Sender::closed`] and [`Sender::capacity`] cover the other uses.
 
 mod oneshot;
 mod receiver_wait;
