@@ -6,8 +6,9 @@
 //! netpoller does. Listeners bind one socket per core with SO_REUSEPORT.
 //!
 //! Cores share nothing and talk by messages: a [`Handle`] reaches every core from anywhere,
-//! [`channel::cross_core`] carries messages and replies between cores, [`channel::local`] and
-//! [`sync`] serve the tasks of one core (`!Send`, no atomics).
+//! [`channel::cross_core`] carries messages and replies between cores, [`channel::watch`] and
+//! [`channel::broadcast`] push a value or every message from one core to all of them, and
+//! [`channel::local`] and [`sync`] serve the tasks of one core (no atomics).
 //!
 //! Within one task, [`join!`], [`try_join!`] and [`select!`] wait on several futures at once,
 //! as tokio's macros of those names do.

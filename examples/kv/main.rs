@@ -59,6 +59,7 @@ mod glob;
 mod hash;
 mod info;
 mod kill;
+mod lane;
 mod memory;
 pub mod op;
 mod pipeline;

@@ -14,6 +14,7 @@
 use super::clients::Listing;
 use super::hash::Key;
 use super::kill::Kill;
+use super::lane::{self, Hot};
 use super::replies::Protocol;
 use super::scan::Cursor;
 use super::types::Command;
@@ -409,8 +410,9 @@ const TYPED: u8 = 32;
 /// EXPIRETIME; PEXPIRETIME in the flags.
 const EXPIRE_TIME: u8 = 33;
 
-/// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it).
-const RESP3: u8 = 0x80;
+/// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it,
+/// the lane's too, see `lane.rs`).
+pub const RESP3: u8 = 0x80;
 
 /// Every encoding starts with a head of fixed size, the same for every operation: the tag
 /// (with [`RESP3`] for a RESP3 connection's), a byte of flags (SET's options, GETEX's expiry
@@ -531,6 +533,18 @@ impl<'a> Op<'a> {
         })
     }
 
+    /// The lane's record at the front of `buf` (see `lane.rs`) as the operation it stands for.
+    #[cold]
+    #[inline(never)]
+    fn decode_lane(buf: &'a [u8]) -> Option<(Op<'a>, Protocol, usize)> {
+        let (hot, protocol, used) = lane::decode(buf)?;
+        let op = match hot {
+            Hot::Get(key) => Op::Get(key),
+            Hot::Set { key, value } => Op::Set { key, value },
+        };
+        Some((op, protocol, used))
+    }
+
     /// The first operation encoded in `buf`, the protocol its reply is to be in, and the
     /// bytes it took; `None` if `buf` does not start with a whole one (never the case for
     /// what [`Op::encode`] wrote). Inlined into the loop over a batch: as a call, two shards
@@ -538,6 +552,9 @@ impl<'a> Op<'a> {
     /// (callgrind, redis-benchmark SET and GET).
     #[inline]
     pub fn decode(buf: &'a [u8]) -> Option<(Op<'a>, Protocol, usize)> {
+        if buf.first().is_some_and(|&tag| tag & !RESP3 >= lane::GET) {
+            return Op::decode_lane(buf);
+        }
         let (head, rest) = buf.split_first_chunk::<HEAD>()?;
         let (tag, flags) = (head[0] & !RESP3, head[1]);
         let protocol = if head[0] & RESP3 != 0 { Protocol::Resp3 } else { Protocol::Resp2 };

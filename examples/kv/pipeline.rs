@@ -27,6 +27,7 @@ use super::clients::Listing;
 use super::command::{plan, Plan};
 use super::config;
 use super::direct::Direct;
+use super::lane::append;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine, Protocol};
 use super::resp::{parse_request, Decoded, MAX_LINE};
@@ -71,8 +72,11 @@ const MIN_VALUE_COST: usize = REPLY_BUDGET / 256;
 pub struct Slots {
     /// The encoded replies, one after another.
     bytes: RefCell<Vec<u8>>,
-    /// Where each slot's reply lies in `bytes`.
+    /// Where each slot's reply lies in `bytes`: as many as were filled, grown by the fills
+    /// (a run of them at once), not by each slot taken.
     ranges: RefCell<Vec<Range<usize>>>,
+    /// The slots taken.
+    taken: Cell<u32>,
     missing: Cell<usize>,
     waker: Cell<Option<Waker>>,
 }
@@ -80,10 +84,18 @@ pub struct Slots {
 impl Slots {
     /// A new empty slot, to be filled once.
     fn slot(&self) -> u32 {
-        let mut ranges = self.ranges.borrow_mut();
-        ranges.push(0..0);
+        let slot = self.taken.get();
+        self.taken.set(slot + 1);
         self.missing.set(self.missing.get() + 1);
-        (ranges.len() - 1) as u32
+        slot
+    }
+
+    /// Has `ranges` hold slots up to `end`.
+    #[inline]
+    fn cover(ranges: &mut Vec<Range<usize>>, end: u32) {
+        if ranges.len() < end as usize {
+            ranges.resize(end as usize, 0..0);
+        }
     }
 
     /// Fills `slot` with the reply `write` appends; wakes the connection once none is missing.
@@ -91,9 +103,10 @@ impl Slots {
         let mut bytes = self.bytes.borrow_mut();
         let start = bytes.len();
         write(&mut bytes);
-        if let Some(range) = self.ranges.borrow_mut().get_mut(slot as usize) {
-            *range = start..bytes.len();
-        }
+        let mut ranges = self.ranges.borrow_mut();
+        Slots::cover(&mut ranges, slot + 1);
+        ranges[slot as usize] = start..bytes.len();
+        drop(ranges);
         drop(bytes);
         self.filled(1);
     }
@@ -105,6 +118,7 @@ impl Slots {
     pub fn fill_run(&self, first: u32, count: u32, replies: &mut &[u8], lens: &mut &[u8]) -> u32 {
         let mut bytes = self.bytes.borrow_mut();
         let mut ranges = self.ranges.borrow_mut();
+        Slots::cover(&mut ranges, first + count);
         let base = bytes.len();
         let (mut at, mut filled, mut left) = (0, 0, *lens);
         while filled < count {
@@ -175,6 +189,7 @@ impl Slots {
         release_excess(&mut bytes);
         drop(bytes);
         self.ranges.borrow_mut().clear();
+        self.taken.set(0);
         self.missing.set(0);
     }
 }
@@ -360,7 +375,7 @@ impl Pipeline {
     #[inline(always)]
     fn run_many(&mut self, ops: Vec<(usize, Op<'_>)>, how: Combine, shards: &Shards, now: Instant) {
         let protocol = self.session.protocol();
-        let first = self.slots.ranges.borrow().len() as u32;
+        let first = self.slots.taken.get();
         for (core, op) in ops {
             let slot = self.slots.slot();
             if core == shards.me() {
@@ -369,10 +384,10 @@ impl Pipeline {
                 self.owed_elsewhere += self.slots.bytes.borrow().len() - before;
             } else {
                 self.owed_elsewhere += self.forward_cost(&op, core, shards);
-                shards.forward(core, op, protocol, &self.slots, slot);
+                shards.forward(core, &op, protocol, &self.slots, slot);
             }
         }
-        let end = self.slots.ranges.borrow().len() as u32;
+        let end = self.slots.taken.get();
         self.holes.push(Hole { at: self.out.len(), how, protocol, slots: first..end });
     }
 
@@ -507,7 +522,7 @@ impl Pipeline {
         let slot = self.slots.slot();
         self.leave_hole(slot);
         self.owed_elsewhere += self.forward_cost(&op, core, shards);
-        shards.forward(core, op, protocol, &self.slots, slot);
+        shards.forward(core, &op, protocol, &self.slots, slot);
     }
 
     /// What forwarding `op` to `core` counts against the budget: the most its reply can take
@@ -603,21 +618,21 @@ impl Pipeline {
         let mut from = 0;
         for hole in &self.holes {
             if hole.at > from {
-                joined.extend_from_slice(&self.out[from..hole.at]);
+                append(joined, &self.out[from..hole.at]);
             }
             let each = &ranges[hole.slots.start as usize..hole.slots.end as usize];
             match hole.how {
                 // Forwarded requests' replies are the client's as they are: the common case,
                 // one copy however many there are.
                 Combine::Single => match Slots::span(each) {
-                    Some(span) => joined.extend_from_slice(&bytes[span]),
-                    None => each.iter().for_each(|r| joined.extend_from_slice(&bytes[r.clone()])),
+                    Some(span) => append(joined, &bytes[span]),
+                    None => each.iter().for_each(|r| append(joined, &bytes[r.clone()])),
                 },
                 how => combine(how, hole.protocol, each.iter().map(|r| &bytes[r.clone()]), joined),
             }
             from = hole.at;
         }
-        joined.extend_from_slice(&self.out[from..]);
+        append(joined, &self.out[from..]);
         drop((bytes, ranges));
         std::mem::swap(&mut self.out, &mut self.joined);
         self.joined.clear();

@@ -32,7 +32,8 @@ use ringpoll::Handle;
 use super::admission::Admission;
 use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
-use super::op::{decode_all, Op};
+use super::lane::{self, Hot};
+use super::op::Op;
 use super::pipeline::Slots;
 use super::replies::{self, Protocol};
 use super::store::{self, Store};
@@ -121,12 +122,20 @@ impl Link {
 
     /// Queues `op`, encoded for a connection speaking `protocol`, and counts the value it
     /// carries (see [`Link::sent_value`]).
+    /// GET and plain SET go in the lane's records (`lane.rs`).
     #[inline]
     fn queue(&mut self, op: &Op<'_>, protocol: Protocol) {
-        op.encode(protocol, &mut self.queued);
         self.queued_ops += 1;
         match *op {
-            Op::Set { value, .. } | Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
+            Op::Get(key) => return lane::encode_get(key, protocol, &mut self.queued),
+            Op::Set { key, value } => {
+                self.sent_value = self.sent_value.max(value.len());
+                return lane::encode_set(key, value, protocol, &mut self.queued);
+            }
+            _ => op.encode(protocol, &mut self.queued),
+        }
+        match *op {
+            Op::SetWith { value, .. } => self.sent_value = self.sent_value.max(value.len()),
             Op::Append { value, .. } => self.sent_value = self.sent_value.saturating_add(value.len()),
             // Its batch is longer than any value in it.
             Op::MsetNx(pairs) => self.sent_value = self.sent_value.max(pairs.len()),
@@ -295,14 +304,15 @@ impl Shards {
     }
 
     /// Queues `op` for `core`'s shard; its reply, in `protocol`, fills `slot` of `slots`.
-    pub fn forward(&self, core: usize, op: Op<'_>, protocol: Protocol, slots: &Rc<Slots>, slot: u32) {
+    /// Borrowed: an `Op` moved into the call is a 64-byte copy per forwarded request.
+    pub fn forward(&self, core: usize, op: &Op<'_>, protocol: Protocol, slots: &Rc<Slots>, slot: u32) {
         let mut links = self.links.borrow_mut();
         let link = &mut links[core];
         if link.closed {
             drop(links);
             return slots.fill(slot, shard_gone);
         }
-        link.queue(&op, protocol);
+        link.queue(op, protocol);
         link.wait(slots, slot);
         drop(links);
         self.want_flush();
@@ -431,12 +441,25 @@ impl Shards {
         let mut store = self.store.borrow_mut();
         let mut direct = direct_list.drain(..);
         let mut next_direct = direct.next();
-        let mut ran = 0;
-        for (i, (op, protocol)) in decode_all(ops).enumerate() {
+        let (mut ran, mut rest) = (0, ops);
+        loop {
+            let at = out.len();
+            // The lane's records first, run at once; the rest through the generic decode.
+            if let Some((hot, protocol, used)) = lane::decode(rest) {
+                rest = &rest[used..];
+                match hot {
+                    Hot::Get(key) => store.get(key, protocol, now, out),
+                    Hot::Set { key, value } => store.set_plain(key, value, out),
+                }
+            } else if let Some((op, protocol, used)) = Op::decode(rest) {
+                rest = &rest[used..];
+                self.apply(&mut store, op, protocol, now, out);
+            } else {
+                break;
+            }
+            let i = ran;
             store.served.remote += 1;
             ran += 1;
-            let at = out.len();
-            self.apply(&mut store, op, protocol, now, out);
             if let Some((_, reply)) = next_direct.take_if(|(at, _)| *at as usize == i) {
                 // Written where the answers go, sent from there, and taken off again.
                 reply.write(&out[at..]);
@@ -603,6 +626,7 @@ mod tests {
     use std::task::{Context, Waker};
 
     use super::super::hash::Key;
+    use super::super::op::decode_all;
     use super::super::pipeline::{End, Pipeline, REPLY_BUDGET};
     use super::*;
 
@@ -640,6 +664,55 @@ mod tests {
         let (used, end) = pipeline.run(input, shards, None);
         assert_eq!(used, input.len());
         assert!(matches!(end, End::More));
+    }
+
+    /// GET and plain SET travel in the lane's records (`lane.rs`), the rest in the generic
+    /// ones, in one batch: one key's requests still run in the order sent, whichever record
+    /// carries them, and each reply is in the asking connection's protocol.
+    #[test]
+    fn lane_and_generic_records_of_one_batch_run_in_order() {
+        let (core0, core1, mut inbox0, mut inbox1) = two_cores();
+        let (key, missing) = (&keys_on(1, 2)[0], &keys_on(1, 2)[1]);
+        let command = |parts: &[&str]| {
+            let mut request = format!("*{}\r\n", parts.len());
+            parts.iter().for_each(|p| request += &format!("${}\r\n{p}\r\n", p.len()));
+            request.into_bytes()
+        };
+        let mut conn = Pipeline::new(64);
+        run(&mut conn, b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n", &core0);
+        replies_now(&mut conn);
+        let big = "v".repeat(100); // past the lane's short copies
+        let input = [
+            set(key, "ab"),
+            command(&["APPEND", key, "c"]),
+            get(key),
+            command(&["SET", key, "x", "XX"]),
+            get(key),
+            set(key, &big),
+            command(&["STRLEN", key]),
+            get(missing),
+            command(&["EXISTS", missing]),
+        ]
+        .concat();
+        run(&mut conn, &input, &core0);
+        core0.flush();
+        let batch = inbox1.try_recv().expect("the batch");
+        let tags: Vec<bool> = {
+            let mut rest = &batch.ops[..];
+            std::iter::from_fn(|| {
+                let lane = super::lane::decode(rest);
+                let (_, _, used) = Op::decode(rest)?;
+                rest = &rest[used..];
+                Some(lane.is_some())
+            })
+            .collect()
+        };
+        assert_eq!(tags, [true, false, true, false, true, true, false, true, false], "lane records where expected");
+        core1.receive(batch);
+        core1.flush();
+        core0.receive(inbox0.try_recv().expect("the answers"));
+        let want = b"+OK\r\n:3\r\n$3\r\nabc\r\n+OK\r\n$1\r\nx\r\n+OK\r\n:100\r\n_\r\n:0\r\n";
+        assert_eq!(replies_now(&mut conn), want);
     }
 
     #[test]

@@ -248,25 +248,36 @@ impl Store {
         Store { record, ..Store::default() }
     }
 
+    /// GET: the value of `key` as of `now`, nil (in `protocol`) if none. Called for a GET of
+    /// any origin, by `apply` and by the lane (`lane.rs`).
+    #[inline]
+    pub fn get(&mut self, key: Key<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
+        match self.live(key, now).map(Entry::text) {
+            Some(Ok(text)) => replies::bulk(out, text),
+            Some(Err(WrongType)) => wrong_type(out),
+            None => replies::null(out, protocol),
+        }
+    }
+
+    /// SET without options: `key` holds `value` whatever it held, with no expiry time.
+    #[inline]
+    pub fn set_plain(&mut self, key: Key<'_>, value: &[u8], out: &mut Vec<u8>) {
+        self.overwrite(key, value, None);
+        replies::ok(out);
+    }
+
     /// Applies `op` as of `now` and appends its reply to `out`, in `protocol` (the asking
     /// connection's: where they differ, a null). INFO is the shard's to answer (it knows its
     /// core), not the store's: it gets an error here.
     pub fn apply(&mut self, op: Op<'_>, protocol: Protocol, now: Instant, out: &mut Vec<u8>) {
         match op {
-            Op::Get(key) => match self.live(key, now).map(Entry::text) {
-                Some(Ok(text)) => replies::bulk(out, text),
-                Some(Err(WrongType)) => wrong_type(out),
-                None => replies::null(out, protocol),
-            },
+            Op::Get(key) => self.get(key, protocol, now, out),
             // MGET's part: a key of another type is nil there, as in Redis.
             Op::GetString(key) => match self.live(key, now).map(Entry::text) {
                 Some(Ok(text)) => replies::bulk(out, text),
                 _ => replies::null(out, protocol),
             },
-            Op::Set { key, value } => {
-                self.overwrite(key, value, None);
-                replies::ok(out);
-            }
+            Op::Set { key, value } => self.set_plain(key, value, out),
             Op::SetWith { key, value, how } => self.set(key, value, how, protocol, now, out),
             Op::Del(key) => replies::int(out, self.take(key, now) as i64),
             Op::Exists(key) => replies::int(out, self.live(key, now).is_some() as i64),

@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | many senders, one receiver | [`local::channel`], [`local::unbounded`] | [`cross_core::channel`], [`cross_core::unbounded`] |
 //! | one value, one reply | [`local::oneshot`] | [`cross_core::oneshot`] |
+//! | the latest value, to many receivers | (the cross-core one) | [`watch::channel`] |
+//! | every message, to many receivers | (the cross-core one) | [`broadcast::channel`] |
 //!
 //! Local channels are `!Send` and use no atomics. Cross-core channels are `Send`; a receiver
 //! waits with its task's waker, so a send from another core wakes exactly the receiver's
@@ -14,9 +16,16 @@
 //! Bounded channels make senders wait while the channel is full (backpressure). Closing either
 //! end is seen by the other: a send to a closed or dropped receiver fails and hands the value
 //! back; a receive returns `None` once every sender is gone and the queue is empty.
+//!
+//! [`watch`] and [`broadcast`] push one sender's news (config, shutdown, invalidations) to
+//! receivers on every core. They are `Send` too, with waiting receivers in a list that a send
+//! wakes each once, outside its lock; a receiver costs nothing while nothing is sent.
 
+pub mod broadcast;
 pub mod cross_core;
 mod error;
 pub mod local;
+mod wait_list;
+pub mod watch;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};

@@ -10,10 +10,12 @@ use super::waiters::Waiters;
 
 /// Marks a waiter served by `notify_one` (its notification moves on if it is dropped).
 const BY_ONE: usize = 1;
+/// Marks a waiter served by `notify_last` (likewise, to the newest waiter).
+const BY_LAST: usize = 2;
 /// Marks a waiter served by `notify_waiters`.
 const BY_ALL: usize = 0;
 
-/// Tells waiting tasks of one core that something happened (`!Send`, no atomics).
+/// Tells waiting tasks of one core that something happened (`!Sync`, no atomics).
 ///
 /// [`Notify::notify_one`] wakes the longest-waiting task, or, if none waits, lets the next
 /// [`Notify::notified`] complete at once (one stored permit, as tokio's `Notify`).
@@ -64,6 +66,48 @@ impl Notify {
         match st.waiters.first_unserved() {
             Some(w) => {
                 w.wants = BY_ONE;
+                w.serve();
+            }
+            None => st.permit = true,
+        }
+    }
+
+    /// As [`Notify::notify_one`], but wakes the task that began waiting last (as tokio's);
+    /// if that one's [`Notified`] is dropped unused, the notification goes to the next
+    /// newest waiter.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use ringpoll::sync::Notify;
+    ///
+    /// ringpoll::block_on(async {
+    ///     let (notify, woken) = (Rc::new(Notify::new()), Rc::new(RefCell::new(Vec::new())));
+    ///     let waiters: Vec<_> = (0..2)
+    ///         .map(|i| {
+    ///             let (notify, woken) = (notify.clone(), woken.clone());
+    ///             ringpoll::spawn(async move {
+    ///                 notify.notified().await;
+    ///                 woken.borrow_mut().push(i);
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     ringpoll::yield_now().await; // both wait now, 0 first
+    ///     notify.notify_last();
+    ///     ringpoll::yield_now().await;
+    ///     assert_eq!(*woken.borrow(), [1]);
+    ///     notify.notify_last();
+    ///     for w in waiters {
+    ///         w.await.unwrap();
+    ///     }
+    ///     assert_eq!(*woken.borrow(), [1, 0]);
+    /// });
+    /// ```
+    pub fn notify_last(&self) {
+        let mut st = self.state.borrow_mut();
+        match st.waiters.last_unserved() {
+            Some(w) => {
+                w.wants = BY_LAST;
                 w.serve();
             }
             None => st.permit = true,
@@ -172,9 +216,11 @@ impl Drop for Notified<'_> {
         };
         let removed = self.notify.state.borrow_mut().waiters.remove(key);
         if let Some(w) = removed {
-            if w.served && w.wants == BY_ONE {
-                // A notify_one this future never used goes to the next waiter.
-                self.notify.notify_one();
+            // A notify_one or notify_last this future never used goes to the next waiter.
+            match (w.served, w.wants) {
+                (true, BY_ONE) => self.notify.notify_one(),
+                (true, BY_LAST) => self.notify.notify_last(),
+                _ => {}
             }
         }
     }

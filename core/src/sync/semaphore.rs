@@ -4,11 +4,12 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::waiters::Waiters;
 
-/// A counting semaphore for the tasks of one core (`!Send`, no atomics).
+/// A counting semaphore for the tasks of one core (`!Sync`, no atomics).
 ///
 /// Waiters are served first come, first served: a large request at the front is not passed
 /// by smaller ones behind it. A released or dropped [`SemaphorePermit`] gives its permits
@@ -87,12 +88,84 @@ impl Semaphore {
 
     /// One permit if it is available now and nobody is waiting ahead.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        let mut st = self.state.borrow_mut();
-        if st.closed || st.permits == 0 || st.waiters.first_unserved().is_some() {
-            return None;
+        self.try_acquire_many(1)
+    }
+
+    /// `n` permits if they are all available now and nobody is waiting ahead (a waiter is
+    /// never passed, even by a request it leaves room for). `None` once closed.
+    ///
+    /// ```
+    /// use ringpoll::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(3);
+    /// let two = sem.try_acquire_many(2).expect("3 free");
+    /// assert!(sem.try_acquire_many(2).is_none(), "1 free");
+    /// drop(two);
+    /// assert_eq!(sem.try_acquire_many(3).map(|p| p.num_permits()), Some(3));
+    /// ```
+    pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
+        // Not `then_some`: a permit built and dropped on failure would add `n` permits.
+        if self.try_take(n) {
+            Some(SemaphorePermit { sem: self, n })
+        } else {
+            None
         }
-        st.permits -= 1;
-        Some(SemaphorePermit { sem: self, n: 1 })
+    }
+
+    /// Waits for one permit, held by an owned handle on the semaphore rather than a borrow:
+    /// the permit can move into a spawned task (a connection limit, say) and is given back
+    /// when that task drops it, or is dropped itself (aborted, or ends).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use ringpoll::sync::Semaphore;
+    ///
+    /// ringpoll::block_on(async {
+    ///     let connections = Rc::new(Semaphore::new(1));
+    ///     let permit = connections.clone().acquire_owned().await.unwrap();
+    ///     let task = ringpoll::spawn(async move {
+    ///         let _permit = permit; // held while the "connection" is served
+    ///     });
+    ///     assert_eq!(connections.available_permits(), 0);
+    ///     task.await.unwrap();
+    ///     assert_eq!(connections.available_permits(), 1, "given back when the task ended");
+    /// });
+    /// ```
+    pub async fn acquire_owned(self: Rc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_many_owned(1).await
+    }
+
+    /// Waits for `n` permits at once, as [`Semaphore::acquire_owned`].
+    pub async fn acquire_many_owned(self: Rc<Self>, n: usize) -> Result<OwnedSemaphorePermit, AcquireError> {
+        // The borrowed permit is turned into the owned one; dropping this future while it
+        // waits drops the `Acquire`, which leaves the queue as ever.
+        self.acquire_many(n).await?.forget();
+        Ok(OwnedSemaphorePermit { sem: self, n })
+    }
+
+    /// One permit, owned (see [`Semaphore::acquire_owned`]), if [`Semaphore::try_acquire`]
+    /// would give it.
+    pub fn try_acquire_owned(self: Rc<Self>) -> Option<OwnedSemaphorePermit> {
+        self.try_acquire_many_owned(1)
+    }
+
+    /// `n` permits, owned, if [`Semaphore::try_acquire_many`] would give them.
+    pub fn try_acquire_many_owned(self: Rc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
+        if self.try_take(n) {
+            Some(OwnedSemaphorePermit { sem: self, n })
+        } else {
+            None
+        }
+    }
+
+    /// Takes `n` permits if they are free, the semaphore open and nobody queued.
+    fn try_take(&self, n: usize) -> bool {
+        let mut st = self.state.borrow_mut();
+        if st.closed || st.permits < n || st.waiters.first_unserved().is_some() {
+            return false;
+        }
+        st.permits -= n;
+        true
     }
 
     /// Closes the semaphore: waiting and future acquires fail with [`AcquireError`]; permits
@@ -182,6 +255,11 @@ impl SemaphorePermit<'_> {
     pub fn forget(mut self) {
         self.n = 0;
     }
+
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.n
+    }
 }
 
 impl Drop for SemaphorePermit<'_> {
@@ -195,6 +273,45 @@ impl Drop for SemaphorePermit<'_> {
 impl fmt::Debug for SemaphorePermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SemaphorePermit").field("permits", &self.n).finish()
+    }
+}
+
+/// Permits held through an `Rc` of their semaphore (see [`Semaphore::acquire_owned`]), so
+/// they may outlive the borrow that took them; dropping it gives them back.
+#[must_use = "dropping a permit releases it at once"]
+pub struct OwnedSemaphorePermit {
+    sem: Rc<Semaphore>,
+    n: usize,
+}
+
+impl OwnedSemaphorePermit {
+    /// Keeps the permits taken for good (they are not given back on drop).
+    pub fn forget(mut self) {
+        self.n = 0;
+    }
+
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.n
+    }
+
+    /// The semaphore the permits came from.
+    pub fn semaphore(&self) -> &Rc<Semaphore> {
+        &self.sem
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.sem.add_permits(self.n);
+        }
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit").field("permits", &self.n).finish()
     }
 }
 

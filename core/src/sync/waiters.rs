@@ -8,7 +8,7 @@ use std::task::Waker;
 
 /// One parked task: what it asked for, whether it has been served, its waker.
 pub(crate) struct Waiter {
-    /// Permits wanted (semaphore); unused by `Notify`.
+    /// Permits wanted (semaphore); what served it (`Notify`); unused by `Barrier`.
     pub(crate) wants: usize,
     /// Set by the releasing side when the request is granted (or notified).
     pub(crate) served: bool,
@@ -42,6 +42,11 @@ impl Waiters {
     /// The longest-waiting waiter not served yet.
     pub(crate) fn first_unserved(&mut self) -> Option<&mut Waiter> {
         self.queue.values_mut().find(|w| !w.served)
+    }
+
+    /// The most recent waiter not served yet.
+    pub(crate) fn last_unserved(&mut self) -> Option<&mut Waiter> {
+        self.queue.values_mut().rev().find(|w| !w.served)
     }
 
     /// Every waiter, front to back.
