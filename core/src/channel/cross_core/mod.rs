@@ -12,6 +12,13 @@
 //! between two cores it was contended (futex calls in the round-trip benchmark, where tokio's
 //! channel, whose one receiver waits on an atomic waker, was faster). With one receiver the
 //! wait needs no listener list, and only full channels need one for senders.
+//!
+//! No `reserve`/`Permit` here (the [`local`](super::local) channels have them): a slot held
+//! ahead of its value needs every send to count against the holds atomically, and the
+//! queue's slots are claimed by its own tail counter, which knows nothing of them. tokio pays
+//! for it with a semaphore word that each send and each receive update, one more cache line
+//! going back and forth between the two cores per message; [`Sender::send`] waits for room
+//! instead, and [`Sender::closed`] and [`Sender::capacity`] cover the other uses.
 
 mod oneshot;
 mod receiver_wait;
@@ -74,6 +81,7 @@ fn pair<T>(queue: ConcurrentQueue<T>) -> (Sender<T>, Receiver<T>) {
         senders: AtomicUsize::new(1),
         receiver: ReceiverWait::default(),
         room: Room::default(),
+        closing: Room::default(),
     });
     (Sender { shared: shared.clone() }, Receiver { shared, registered: None })
 }
@@ -85,14 +93,18 @@ struct Shared<T> {
     senders: AtomicUsize,
     receiver: ReceiverWait,
     room: Room,
+    /// Senders waiting in [`Sender::closed`]: woken only by the close, so a send or a
+    /// receive never looks at it.
+    closing: Room,
 }
 
 impl<T> Shared<T> {
     /// Closes the queue for senders (the receiver still takes what it holds) and wakes those
-    /// waiting for room, which then fail.
+    /// waiting for room, which then fail, and those waiting for the close.
     fn close(&self) {
         if self.queue.close() {
             self.room.notify_all();
+            self.closing.notify_all();
         }
     }
 }
@@ -150,6 +162,55 @@ impl<T> Sender<T> {
     /// Whether the receiver is closed or dropped.
     pub fn is_closed(&self) -> bool {
         self.shared.queue.is_closed()
+    }
+
+    /// Completes once the receiver is closed or dropped, on whichever core or thread: for a
+    /// producer that should stop working when nobody listens any more, without a message to
+    /// try. Any number of senders may wait on it, on any cores; the close wakes each on its
+    /// own core. Sends and receives never look at these waiters: only the close does.
+    ///
+    /// ```no_run
+    /// use ringpoll::channel::cross_core;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0, 1]).build()?;
+    /// let (tx, rx) = cross_core::channel::<u64>(64);
+    /// let producer = rt.spawn_on(0, move || async move {
+    ///     tx.closed().await;
+    ///     tx.is_closed()
+    /// });
+    /// rt.spawn_on(1, move || async move { drop(rx) }).detach();
+    /// assert!(producer.join().unwrap());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn closed(&self) {
+        let queue = &self.shared.queue;
+        while !queue.is_closed() {
+            self.shared.closing.wait(|| queue.is_closed()).await;
+        }
+    }
+
+    /// Free slots now: the bound less the messages queued (`usize::MAX` for an unbounded
+    /// channel). A snapshot: other cores may take or free slots at any time.
+    pub fn capacity(&self) -> usize {
+        let queue = &self.shared.queue;
+        queue.capacity().map_or(usize::MAX, |bound| bound.saturating_sub(queue.len()))
+    }
+
+    /// The bound the channel was made with (`usize::MAX` for an unbounded channel).
+    pub fn max_capacity(&self) -> usize {
+        self.shared.queue.capacity().unwrap_or(usize::MAX)
+    }
+
+    /// Whether `other` sends to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// How many senders the channel has (this one among them); others may come and go
+    /// meanwhile.
+    pub fn strong_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Relaxed)
     }
 }
 
@@ -238,6 +299,105 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Moves up to `limit` queued messages to the end of `buffer`, waiting for one if none
+    /// is queued, and returns how many. 0 only once the channel has ended (as
+    /// [`recv`](Receiver::recv)'s `None`), or at once if `limit` is 0. One budget unit per
+    /// call, however many it moves; each message taken frees its slot for a waiting sender
+    /// at once, as [`recv`](Receiver::recv) does.
+    ///
+    /// ```no_run
+    /// use ringpoll::channel::cross_core;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0, 1]).build()?;
+    /// let (tx, mut rx) = cross_core::channel::<u64>(64);
+    /// let batches = rt.spawn_on(1, move || async move {
+    ///     let (mut batch, mut sum) = (Vec::with_capacity(16), 0);
+    ///     while rx.recv_many(&mut batch, 16).await > 0 {
+    ///         sum += batch.drain(..).sum::<u64>();
+    ///     }
+    ///     sum
+    /// });
+    /// rt.spawn_on(0, move || async move {
+    ///     for n in 1..=100 {
+    ///         tx.send(n).await.unwrap();
+    ///     }
+    /// }).detach();
+    /// assert_eq!(batches.join().unwrap(), 5050);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        std::future::poll_fn(|cx| self.poll_recv_many(cx, buffer, limit)).await
+    }
+
+    /// The poll behind [`recv_many`](Receiver::recv_many): `Ready(n)` with `n` messages
+    /// moved to `buffer`, `Pending` with `cx`'s waker registered for the next send.
+    pub fn poll_recv_many(&mut self, cx: &mut Context<'_>, buffer: &mut Vec<T>, limit: usize) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        ready!(budget::poll_proceed(cx));
+        let moved = self.take_many(buffer, limit);
+        if moved > 0 {
+            return Poll::Ready(moved);
+        }
+        if self.shared.queue.is_closed() && self.shared.queue.is_empty() {
+            return Poll::Ready(0);
+        }
+        self.shared.receiver.park(cx.waker(), &mut self.registered);
+        // A message sent, or the close, before the flag went up is seen here.
+        let moved = self.take_many(buffer, limit);
+        if moved > 0 || (self.shared.queue.is_closed() && self.shared.queue.is_empty()) {
+            self.shared.receiver.unpark();
+            return Poll::Ready(moved);
+        }
+        Poll::Pending
+    }
+
+    /// Moves up to `limit` queued messages to `buffer`; how many.
+    fn take_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        let mut moved = 0;
+        while moved < limit {
+            match self.take() {
+                Ok(Some(value)) => buffer.push(value),
+                Ok(None) | Err(_) => break,
+            }
+            moved += 1;
+        }
+        moved
+    }
+
+    /// The next message from a thread that is not a ringpoll core, blocking it until one
+    /// comes: `None` once every sender is gone (or the receiver closed) and the queue is
+    /// empty. The send that wakes it unparks the thread.
+    ///
+    /// # Panics
+    /// On a ringpoll core, whose other tasks it would stop (as [`park_on`](crate::park_on);
+    /// tokio's `blocking_recv` panics inside a runtime too): there, `.await`
+    /// [`recv`](Receiver::recv) instead.
+    ///
+    /// ```
+    /// use ringpoll::channel::cross_core;
+    ///
+    /// let (tx, mut rx) = cross_core::channel::<u32>(4);
+    /// let consumer = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     while let Some(n) = rx.blocking_recv() {
+    ///         got.push(n);
+    ///     }
+    ///     got
+    /// });
+    /// for n in 0..10 {
+    ///     tx.send_blocking(n).unwrap();
+    /// }
+    /// drop(tx);
+    /// assert_eq!(consumer.join().unwrap(), (0..10).collect::<Vec<_>>());
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        crate::park_on(self.recv())
+    }
+
     /// The next message (`Ok(None)` once the channel is closed and drained), or `Empty`.
     fn take(&mut self) -> Result<Option<T>, PopError> {
         match self.shared.queue.pop() {
@@ -262,10 +422,27 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Closes the channel: sends fail from now on (waiting ones too); messages already queued
-    /// can still be received.
+    /// Closes the channel: sends fail from now on (waiting ones too), and senders waiting in
+    /// [`Sender::closed`] wake; messages already queued can still be received.
     pub fn close(&mut self) {
         self.shared.close();
+    }
+
+    /// Free slots now, as [`Sender::capacity`].
+    pub fn capacity(&self) -> usize {
+        let queue = &self.shared.queue;
+        queue.capacity().map_or(usize::MAX, |bound| bound.saturating_sub(queue.len()))
+    }
+
+    /// The bound the channel was made with (`usize::MAX` for an unbounded channel).
+    pub fn max_capacity(&self) -> usize {
+        self.shared.queue.capacity().unwrap_or(usize::MAX)
+    }
+
+    /// Whether nothing more can be sent: every sender is gone, or [`close`](Receiver::close)
+    /// was called. Messages may still be queued.
+    pub fn is_closed(&self) -> bool {
+        self.shared.queue.is_closed()
     }
 
     /// Messages queued now.

@@ -15,7 +15,12 @@
 //!   alone (the sender may be waking it) and takes the value instead.
 //! - The receiver reads the value only after seeing `COMPLETE`, which the sender set after
 //!   writing it (release, acquire).
-//! - Value and waker are dropped with the shared allocation, when both ends are gone.
+//! - [`OneshotSender::closed`] mirrors the receiver's waker with its own: the sender writes
+//!   `sender_waker` while `SENDER_WAKER` is down, then raises it; the receiver, closing or
+//!   dropped, wakes it if `SENDER_WAKER` was up (and `COMPLETE` down) when it raised
+//!   `CLOSED`. To change it the sender takes `SENDER_WAKER` down first and, if `CLOSED` came
+//!   up meanwhile, leaves the old waker alone and is done waiting. A send never looks at it.
+//! - Value and wakers are dropped with the shared allocation, when both ends are gone.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -36,11 +41,14 @@ const COMPLETE: u8 = 1;
 const WAKER: u8 = 2;
 /// The receiver closed or was dropped: the sender keeps its value.
 const CLOSED: u8 = 4;
+/// `Shared::sender_waker` holds the task waiting in [`OneshotSender::closed`].
+const SENDER_WAKER: u8 = 8;
 
 struct Shared<T> {
     state: AtomicU8,
     value: UnsafeCell<Option<T>>,
     waker: UnsafeCell<Option<Waker>>,
+    sender_waker: UnsafeCell<Option<Waker>>,
 }
 
 // SAFETY: the cells are only touched as the module's protocol allows (one side at a time,
@@ -65,8 +73,12 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn oneshot<T: Send>() -> (OneshotSender<T>, OneshotReceiver<T>) {
-    let shared =
-        Arc::new(Shared { state: AtomicU8::new(0), value: UnsafeCell::new(None), waker: UnsafeCell::new(None) });
+    let shared = Arc::new(Shared {
+        state: AtomicU8::new(0),
+        value: UnsafeCell::new(None),
+        waker: UnsafeCell::new(None),
+        sender_waker: UnsafeCell::new(None),
+    });
     (OneshotSender { shared: Some(shared.clone()) }, OneshotReceiver { shared })
 }
 
@@ -94,6 +106,56 @@ impl<T> OneshotSender<T> {
     pub fn is_closed(&self) -> bool {
         self.shared.as_ref().is_none_or(|s| s.state.load(Acquire) & CLOSED != 0)
     }
+
+    /// Completes once the receiver is closed or dropped, on whichever core or thread: for a
+    /// task computing a reply that nobody may want any more. The close wakes it on its own
+    /// core.
+    ///
+    /// ```no_run
+    /// use ringpoll::channel::cross_core;
+    /// use ringpoll::Runtime;
+    ///
+    /// let rt = Runtime::builder().cores([0, 1]).build()?;
+    /// let (mut reply, answer) = cross_core::oneshot::<u64>();
+    /// let worker = rt.spawn_on(1, move || async move {
+    ///     reply.closed().await; // in practice, raced against the work
+    ///     reply.send(1).is_err()
+    /// });
+    /// rt.spawn_on(0, move || async move { drop(answer) }).detach();
+    /// assert!(worker.join().unwrap(), "the reply has nowhere to go");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn closed(&mut self) {
+        std::future::poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// The poll behind [`closed`](OneshotSender::closed): `Pending` leaves `cx`'s waker for
+    /// the receiver's close or drop.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(shared) = &self.shared else { return Poll::Ready(()) };
+        let state = shared.state.load(Acquire);
+        if state & CLOSED != 0 || !register_sender(shared, cx.waker(), state) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+/// Leaves `waker` for the receiver's close; `false` if it closed meanwhile.
+fn register_sender<T>(shared: &Shared<T>, waker: &Waker, state: u8) -> bool {
+    if state & SENDER_WAKER != 0 {
+        // SAFETY: reading only; the receiver reads it too, nobody writes while the bit is up.
+        if unsafe { &*shared.sender_waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            return true;
+        }
+        if shared.state.fetch_and(!SENDER_WAKER, AcqRel) & CLOSED != 0 {
+            return false; // the receiver may be waking the old waker: leave it be
+        }
+    }
+    // SAFETY: `SENDER_WAKER` is down, so the receiver does not read the cell; `&mut` on the
+    // sender makes this the only writer.
+    unsafe { *shared.sender_waker.get() = Some(waker.clone()) };
+    shared.state.fetch_or(SENDER_WAKER, AcqRel) & CLOSED == 0
 }
 
 /// Sets `COMPLETE` unless the receiver closed, and wakes it if it waits; `false` if closed.
@@ -149,10 +211,43 @@ impl<T> OneshotReceiver<T> {
         Err(if state & CLOSED != 0 { TryRecvError::Closed } else { TryRecvError::Empty })
     }
 
-    /// Refuses the value: a later `send` fails and gives it back. A value sent before stays
-    /// receivable; otherwise awaiting the receiver fails with [`RecvError`].
+    /// Refuses the value: a later `send` fails and gives it back, and a sender waiting in
+    /// [`OneshotSender::closed`] wakes. A value sent before stays receivable; otherwise
+    /// awaiting the receiver fails with [`RecvError`].
     pub fn close(&mut self) {
-        self.shared.state.fetch_or(CLOSED, AcqRel);
+        self.raise_closed();
+    }
+
+    /// Raises `CLOSED`, waking a sender waiting for it; the state before.
+    fn raise_closed(&self) -> u8 {
+        let before = self.shared.state.fetch_or(CLOSED, AcqRel);
+        if before & (SENDER_WAKER | COMPLETE | CLOSED) == SENDER_WAKER {
+            // SAFETY: `SENDER_WAKER` was up when `CLOSED` went up, so the sender no longer
+            // changes its waker (it would take the bit down first and then see `CLOSED`).
+            if let Some(waker) = unsafe { &*self.shared.sender_waker.get() } {
+                waker.wake_by_ref();
+            }
+        }
+        before
+    }
+
+    /// The value from a thread that is not a ringpoll core, blocking it until the sender
+    /// sends or is dropped.
+    ///
+    /// # Panics
+    /// On a ringpoll core, whose other tasks it would stop (as [`park_on`](crate::park_on);
+    /// tokio's `blocking_recv` panics inside a runtime too): there, `.await` the receiver.
+    ///
+    /// ```
+    /// use ringpoll::channel::cross_core;
+    ///
+    /// let (reply, answer) = cross_core::oneshot();
+    /// std::thread::spawn(move || reply.send("done").unwrap());
+    /// assert_eq!(answer.blocking_recv(), Ok("done"));
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        crate::park_on(self)
     }
 
     /// The value, once `COMPLETE` was seen (acquire).
@@ -200,7 +295,7 @@ impl<T> Future for OneshotReceiver<T> {
 
 impl<T> Drop for OneshotReceiver<T> {
     fn drop(&mut self) {
-        if self.shared.state.fetch_or(CLOSED, AcqRel) & COMPLETE != 0 {
+        if self.raise_closed() & COMPLETE != 0 {
             drop(self.take()); // now, not when the sender's end goes
         }
     }
@@ -290,6 +385,80 @@ mod tests {
         assert!(!rx.register(&new_waker, seen), "the completion is seen when the waker goes up");
         assert_eq!((old.get(), new.get()), (1, 0), "no wake: the receiver is running");
         assert_eq!(poll(&mut rx, &new), Poll::Ready(Ok(6)));
+    }
+
+    fn poll_closed(tx: &mut OneshotSender<u32>, count: &Arc<WakeCount>) -> Poll<()> {
+        tx.poll_closed(&mut Context::from_waker(&Waker::from(count.clone())))
+    }
+
+    #[test]
+    fn a_sender_waiting_for_the_close_is_woken_once_by_its_latest_waker() {
+        let (mut tx, mut rx) = oneshot::<u32>();
+        let (first, second) = (Arc::new(WakeCount::default()), Arc::new(WakeCount::default()));
+        assert!(poll_closed(&mut tx, &first).is_pending());
+        assert!(poll_closed(&mut tx, &first).is_pending(), "the same waker again");
+        assert!(poll_closed(&mut tx, &second).is_pending(), "the sender moved to another task");
+        rx.close();
+        drop(rx); // a close then a drop: one wake
+        assert_eq!((first.get(), second.get()), (0, 1));
+        assert_eq!(poll_closed(&mut tx, &second), Poll::Ready(()));
+        assert_eq!(tx.send(3), Err(3));
+
+        // The value sent, the receiver's close wakes nobody: the sender is gone.
+        let (mut tx, mut rx) = oneshot::<u32>();
+        assert!(poll_closed(&mut tx, &first).is_pending());
+        tx.send(4).unwrap();
+        rx.close();
+        assert_eq!(first.get(), 0);
+        assert_eq!(rx.try_recv(), Ok(4));
+    }
+
+    #[test]
+    fn a_close_while_the_sender_changes_its_waker_is_not_lost() {
+        // The receiver closes after the sender looked at the state, before it took its old
+        // waker down: the old one is woken, the new one is left alone.
+        let (mut tx, rx) = oneshot::<u32>();
+        let ((old, old_waker), (new, new_waker)) = (WakeCount::waker(), WakeCount::waker());
+        assert!(poll_closed(&mut tx, &old).is_pending());
+        let shared = tx.shared.clone().unwrap();
+        let seen = shared.state.load(Acquire);
+        drop(rx);
+        assert!(!register_sender(&shared, &new_waker, seen), "the close is seen when the waker comes down");
+        assert_eq!((old.get(), new.get()), (1, 0));
+        // SAFETY: both ends are on this thread; the receiver is gone.
+        let left = unsafe { &*shared.sender_waker.get() };
+        assert!(left.as_ref().is_some_and(|w| w.will_wake(&old_waker)), "the receiver may be reading it: untouched");
+
+        // The receiver closes after the old waker came down, before the new one goes up: it
+        // wakes nobody, and the sender sees the close as it raises the new one.
+        let (mut tx, mut rx) = oneshot::<u32>();
+        assert!(poll_closed(&mut tx, &old).is_pending());
+        let shared = tx.shared.clone().unwrap();
+        let seen = shared.state.fetch_and(!SENDER_WAKER, AcqRel) & !SENDER_WAKER;
+        rx.close();
+        assert!(!register_sender(&shared, &new_waker, seen), "the close is seen when the waker goes up");
+        assert_eq!((old.get(), new.get()), (1, 0), "no wake: the sender is running");
+        assert_eq!(poll_closed(&mut tx, &new), Poll::Ready(()));
+    }
+
+    #[test]
+    fn closes_from_other_threads_always_wake_the_waiting_sender() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for n in 0..20_000u32 {
+                let (mut tx, mut rx) = oneshot::<u32>();
+                let receiver = std::thread::spawn(move || {
+                    (0..n % 64).for_each(|_| std::hint::spin_loop()); // vary the interleaving
+                    if n % 2 == 0 {
+                        rx.close()
+                    }
+                });
+                crate::park_on(tx.closed());
+                receiver.join().unwrap();
+            }
+            done.send(()).unwrap();
+        });
+        finished.recv_timeout(Duration::from_secs(60)).expect("a close's wake was lost");
     }
 
     #[test]

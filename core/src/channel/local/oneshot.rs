@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -12,6 +12,8 @@ use crate::channel::{RecvError, TryRecvError};
 struct Slot<T> {
     value: Option<T>,
     receiver: Option<Waker>,
+    /// The sender's task, waiting in [`OneshotSender::closed`].
+    sender: Option<Waker>,
     sender_alive: bool,
     receiver_alive: bool,
 }
@@ -29,7 +31,13 @@ struct Slot<T> {
 /// });
 /// ```
 pub fn oneshot<T>() -> (OneshotSender<T>, OneshotReceiver<T>) {
-    let slot = Rc::new(RefCell::new(Slot { value: None, receiver: None, sender_alive: true, receiver_alive: true }));
+    let slot = Rc::new(RefCell::new(Slot {
+        value: None,
+        receiver: None,
+        sender: None,
+        sender_alive: true,
+        receiver_alive: true,
+    }));
     (OneshotSender { slot: slot.clone() }, OneshotReceiver { slot })
 }
 
@@ -53,6 +61,37 @@ impl<T> OneshotSender<T> {
     /// Whether the receiver is gone (closed or dropped).
     pub fn is_closed(&self) -> bool {
         !self.slot.borrow().receiver_alive
+    }
+
+    /// Completes once the receiver is closed or dropped: for a task computing a reply that
+    /// nobody may want any more.
+    ///
+    /// ```
+    /// use ringpoll::channel::local;
+    ///
+    /// ringpoll::block_on(async {
+    ///     let (mut tx, rx) = local::oneshot::<u32>();
+    ///     let worker = ringpoll::spawn(async move {
+    ///         tx.closed().await; // in practice, raced against the work
+    ///         tx.send(1).is_err()
+    ///     });
+    ///     drop(rx);
+    ///     assert!(worker.await.unwrap(), "the reply has nowhere to go");
+    /// });
+    /// ```
+    pub async fn closed(&mut self) {
+        poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// The poll behind [`closed`](OneshotSender::closed): `Pending` leaves `cx`'s waker for
+    /// the receiver's close or drop.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slot = self.slot.borrow_mut();
+        if !slot.receiver_alive {
+            return Poll::Ready(());
+        }
+        slot.sender = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
@@ -96,7 +135,14 @@ impl<T> OneshotReceiver<T> {
     /// receivable; otherwise awaiting the receiver fails with [`RecvError`] (as the
     /// cross-core oneshot's does).
     pub fn close(&mut self) {
-        self.slot.borrow_mut().receiver_alive = false;
+        let waiting_sender = {
+            let mut slot = self.slot.borrow_mut();
+            slot.receiver_alive = false;
+            slot.sender.take()
+        };
+        if let Some(w) = waiting_sender {
+            w.wake();
+        }
     }
 }
 
@@ -117,10 +163,8 @@ impl<T> Future for OneshotReceiver<T> {
 
 impl<T> Drop for OneshotReceiver<T> {
     fn drop(&mut self) {
-        let mut slot = self.slot.borrow_mut();
-        slot.receiver_alive = false;
-        let value = slot.value.take();
-        drop(slot);
+        self.close();
+        let value = self.slot.borrow_mut().value.take();
         drop(value);
     }
 }
