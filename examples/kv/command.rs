@@ -36,6 +36,10 @@ pub enum Plan<'a> {
     Shutdown,
     /// MULTI, EXEC, DISCARD or WATCH: the connection's transaction's (`transaction.rs`).
     Transaction(Control),
+    /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH or PUBSUB: answered from the
+    /// connection's subscriptions and its core's, or by the cores with subscribers
+    /// (`pubsub.rs`).
+    PubSub,
 }
 
 /// Plans the request `args` (not empty) for a store sharded over `shards` cores; a reply
@@ -63,6 +67,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"getrange" | b"substr" | b"setrange" => argc == 3,
         b"rename" | b"renamenx" => argc == 2,
         b"randomkey" | b"time" => argc == 0,
+        b"subscribe" | b"psubscribe" | b"pubsub" => argc >= 1,
+        b"publish" => argc == 2,
         _ => true,
     };
     if !arity_ok {
@@ -228,6 +234,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         }
         b"randomkey" => every_shard(shards, Op::RandomKey, Combine::AnyOne),
         b"hello" | b"client" | b"config" | b"command" => Plan::Context,
+        b"subscribe" | b"unsubscribe" | b"psubscribe" | b"punsubscribe" | b"publish" | b"pubsub" => Plan::PubSub,
         b"auth" => answer(out, |o| session::auth(args, o)),
         b"time" => answer(out, server::time),
         b"shutdown" => match server::shutdown_options(args) {

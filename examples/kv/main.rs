@@ -63,6 +63,7 @@ mod lane;
 mod memory;
 pub mod op;
 mod pipeline;
+mod pubsub;
 mod range;
 pub mod replies;
 pub mod resp;

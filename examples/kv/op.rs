@@ -12,6 +12,7 @@
 //! neither, and RESP2 connections nothing but that bit's `or` and mask.
 
 use super::clients::Listing;
+use super::pubsub::Shared;
 use super::hash::Key;
 use super::kill::Kill;
 use super::lane::{self, Hot};
@@ -105,6 +106,9 @@ pub enum Op<'a> {
     /// CLIENT LIST: the core's part, its connections `Listing` names (`clients.rs`); its tag
     /// next to KILL's, for the same one compare.
     ClientList(Listing<'a>),
+    /// PUBLISH, or a part of PUBSUB, on one core's subscribers (`pubsub.rs`); its tag next
+    /// to CLIENT LIST's, for the same one compare.
+    PubSub(Shared<'a>),
     /// GETRANGE (and SUBSTR): the bytes of the value from `start` to `end`, both included,
     /// negative ones counted from its end, as Redis 7 takes them.
     GetRange {
@@ -175,6 +179,7 @@ impl Op<'_> {
             Op::GetRange { .. } => ReplySize::Value,
             // A key is as long as a request lets it be: no record of the longest is kept.
             Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::ClientList(_) => ReplySize::Unbounded,
+            Op::PubSub(Shared::Channels(_) | Shared::Patterns | Shared::NumSub(_)) => ReplySize::Unbounded,
             Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
             _ => ReplySize::Small,
         }
@@ -417,6 +422,14 @@ const GET_STRING: u8 = 31;
 const TYPED: u8 = 32;
 /// EXPIRETIME; PEXPIRETIME in the flags.
 const EXPIRE_TIME: u8 = 33;
+/// PUBLISH and PUBSUB's parts: which in the flags, the channel or pattern as the key
+/// (unhashed), PUBLISH's message as the value.
+const PUBSUB: u8 = 34;
+const PUBLISH: u8 = 0;
+const CHANNELS: u8 = 1;
+const CHANNELS_MATCHING: u8 = 2;
+const NUMSUB: u8 = 3;
+const PATTERNS: u8 = 4;
 
 /// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it,
 /// the lane's too, see `lane.rs`).
@@ -499,6 +512,16 @@ impl<'a> Op<'a> {
             Op::ClientList(Listing::Every) => (CLIENT_LIST, 0, NO_KEY, &[], 0),
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
+            Op::PubSub(shared) => {
+                let (flags, name, value): (u8, &[u8], &[u8]) = match shared {
+                    Shared::Publish { channel, message } => (PUBLISH, channel, message),
+                    Shared::Channels(None) => (CHANNELS, &[], &[]),
+                    Shared::Channels(Some(pattern)) => (CHANNELS_MATCHING, pattern, &[]),
+                    Shared::NumSub(channel) => (NUMSUB, channel, &[]),
+                    Shared::Patterns => (PATTERNS, &[], &[]),
+                };
+                (PUBSUB, flags, Key { bytes: name, hash: 0 }, value, 0)
+            }
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
         };
         let mut head = [0; HEAD];
@@ -537,6 +560,14 @@ impl<'a> Op<'a> {
             GET_STRING => Op::GetString(key),
             TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             EXPIRE_TIME => Op::ExpireTime(key, flags != 0),
+            PUBSUB => Op::PubSub(match flags {
+                PUBLISH => Shared::Publish { channel: key.bytes, message: value },
+                CHANNELS => Shared::Channels(None),
+                CHANNELS_MATCHING => Shared::Channels(Some(key.bytes)),
+                NUMSUB => Shared::NumSub(key.bytes),
+                PATTERNS => Shared::Patterns,
+                _ => return None,
+            }),
             _ => return None,
         })
     }
@@ -715,6 +746,11 @@ mod tests {
             Op::ClientList(Listing::Every),
             Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
             Op::ClientList(Listing::Ids(&[])),
+            Op::PubSub(Shared::Publish { channel: b"news", message: b"hello" }),
+            Op::PubSub(Shared::Channels(None)),
+            Op::PubSub(Shared::Channels(Some(b"n*"))),
+            Op::PubSub(Shared::NumSub(b"news")),
+            Op::PubSub(Shared::Patterns),
             Op::GetString(key(b"mg")),
             Op::Typed { key: key(b"h"), command: Command::Hset, args: b"\x01\0\0\0f\x01\0\0\0v" },
             Op::Typed { key: key(b"z"), command: Command::Zpopmax, args: b"" },

@@ -33,6 +33,7 @@ use super::replies::{self, combine, Combine, Protocol};
 use super::resp::{parse_request, Decoded, MAX_LINE};
 use super::server;
 use super::session::{self, EveryCore, Session};
+use super::pubsub::{self, Kind, Mailbox, Shared};
 use super::shard::Shards;
 use super::store;
 use super::transaction::{self, Control, Exec, Transaction, NOT_IN_TRANSACTION};
@@ -251,6 +252,8 @@ pub struct Pipeline {
     transaction: Transaction,
     /// EXEC is running the queued requests: they run whole, past the reply budget.
     in_exec: bool,
+    /// Where its pub/sub messages wait, while it has subscriptions (`pubsub.rs`).
+    mailbox: Option<Rc<Mailbox>>,
 }
 
 /// The least a forwarded request whose reply is guessed counts against the budget: what
@@ -261,6 +264,11 @@ impl Pipeline {
     /// The id of the connection it serves (CLIENT ID).
     pub fn client_id(&self) -> u64 {
         self.session.id()
+    }
+
+    /// Where the connection's pub/sub messages wait, while it has subscriptions.
+    pub fn mailbox(&self) -> Option<&Rc<Mailbox>> {
+        self.mailbox.as_ref()
     }
 
     /// An empty pipeline.
@@ -277,6 +285,7 @@ impl Pipeline {
             session: Session::new(),
             transaction: Transaction::default(),
             in_exec: false,
+            mailbox: None,
         }
     }
 
@@ -327,6 +336,9 @@ impl Pipeline {
                             None => continue,
                         }
                     }
+                    if self.mailbox.is_some() && self.refused_while_subscribed(args) {
+                        continue;
+                    }
                     shards.count_command();
                     match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
@@ -359,6 +371,7 @@ impl Pipeline {
                                 return (used, end);
                             }
                         }
+                        Plan::PubSub => self.pubsub(args, shards, now),
                     }
                 }
                 Ok(None) => return (used, End::More),
@@ -412,7 +425,11 @@ impl Pipeline {
             _ => {}
         }
         let ids: Option<Vec<u8>>;
-        let (op, how) = match session::answer(args, &mut self.session, shards.clients(), &mut self.out)? {
+        let answered = session::answer(args, &mut self.session, shards.clients(), &mut self.out);
+        if let Some(mailbox) = &self.mailbox {
+            mailbox.set_protocol(self.session.protocol()); // HELLO: its messages' framing too
+        }
+        let (op, how) = match answered? {
             EveryCore::Kill(kill, how) => (Op::Kill(kill), how),
             EveryCore::List(asked) => {
                 ids = asked;
@@ -422,6 +439,101 @@ impl Pipeline {
         let every_core = (0..shards.count()).map(|core| (core, op)).collect();
         self.run_many(every_core, how, shards, now);
         shards.clients().killed(self.client_id()).then_some(End::Quit)
+    }
+
+    /// A request of a connection with subscriptions: refused if it speaks RESP2 and Redis 7
+    /// refuses it then (answered here, `true`), or PING's answer there, `["pong", message]`.
+    #[cold]
+    #[inline(never)]
+    fn refused_while_subscribed(&mut self, args: &[&[u8]]) -> bool {
+        if self.session.protocol() != Protocol::Resp2 {
+            return false;
+        }
+        let name = args[0].to_ascii_lowercase();
+        if name == b"ping" && args.len() <= 2 {
+            pubsub::pong(&mut self.out, args.get(1).copied());
+            return true;
+        }
+        if pubsub::allowed_while_subscribed(&name) {
+            return false;
+        }
+        // An unknown command, or one with the wrong number of arguments, is told so first.
+        let mut checked = Vec::new();
+        plan(args, 1, &mut checked);
+        if checked.starts_with(b"-ERR unknown command") || checked.starts_with(b"-ERR wrong number") {
+            self.out.extend_from_slice(&checked);
+        } else {
+            pubsub::refuse(&mut self.out, &name);
+        }
+        true
+    }
+
+    /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE (this core's registry), PUBLISH and
+    /// PUBSUB (the cores with subscribers, `pubsub.rs`).
+    #[cold]
+    #[inline(never)]
+    fn pubsub(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) {
+        let (protocol, id) = (self.session.protocol(), self.client_id());
+        let (name, rest) = (args[0].to_ascii_lowercase(), &args[1..]);
+        let registry = shards.pubsub();
+        match name.as_slice() {
+            b"subscribe" => registry.subscribe(id, Kind::Channel, rest, protocol, &mut self.out),
+            b"psubscribe" => registry.subscribe(id, Kind::Pattern, rest, protocol, &mut self.out),
+            b"unsubscribe" => registry.unsubscribe(id, Kind::Channel, rest, protocol, &mut self.out),
+            b"punsubscribe" => registry.unsubscribe(id, Kind::Pattern, rest, protocol, &mut self.out),
+            b"publish" => {
+                let op = Op::PubSub(Shared::Publish { channel: rest[0], message: rest[1] });
+                return self.on_subscribed_cores(op, Combine::Sum, shards, now);
+            }
+            _ => return self.pubsub_query(rest, shards, now),
+        }
+        shards.subscriptions_changed();
+        self.mailbox = registry.mailbox(id);
+    }
+
+    /// PUBSUB CHANNELS, NUMSUB and NUMPAT, from every core's subscriptions.
+    fn pubsub_query(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) {
+        let sub = args[0].to_ascii_lowercase();
+        let arity_ok = match sub.as_slice() {
+            b"channels" => args.len() <= 2,
+            b"numpat" => args.len() == 1,
+            _ => true,
+        };
+        if !arity_ok {
+            let text = format!("ERR wrong number of arguments for 'pubsub|{}' command", String::from_utf8_lossy(&sub));
+            return replies::error(&mut self.out, &text);
+        }
+        match sub.as_slice() {
+            b"channels" => {
+                let op = Op::PubSub(Shared::Channels(args.get(1).copied()));
+                self.on_subscribed_cores(op, Combine::Distinct, shards, now)
+            }
+            b"numpat" => self.on_subscribed_cores(Op::PubSub(Shared::Patterns), Combine::DistinctCount, shards, now),
+            b"numsub" => {
+                let cores = shards.count();
+                let ops = args[1..]
+                    .iter()
+                    .flat_map(|&channel| (0..cores).map(move |core| (core, Op::PubSub(Shared::NumSub(channel)))))
+                    .collect();
+                self.run_many(ops, Combine::NumSub(cores), shards, now)
+            }
+            _ => {
+                let mut text = b"ERR unknown subcommand '".to_vec();
+                text.extend_from_slice(replies::c_text(args[0], replies::QUOTED));
+                text.extend_from_slice(b"'. Try PUBSUB HELP.");
+                replies::error_bytes(&mut self.out, &text)
+            }
+        }
+    }
+
+    /// Runs `op` on each core with subscribers, `how` combining their replies; with none,
+    /// what `how` makes of no replies, at once.
+    fn on_subscribed_cores(&mut self, op: Op<'_>, how: Combine, shards: &Shards, now: Instant) {
+        let ops: Vec<(usize, Op<'_>)> = shards.subscribed_cores().map(|core| (core, op)).collect();
+        if ops.is_empty() {
+            return replies::combine(how, self.session.protocol(), std::iter::empty(), &mut self.out);
+        }
+        self.run_many(ops, how, shards, now)
     }
 
     /// A request `args` (the raw `request`) while a transaction is open: checked as Redis
