@@ -297,7 +297,9 @@ impl Pipeline {
     pub fn run(&mut self, input: &[u8], shards: &Shards, direct: Option<&Direct>) -> (usize, End) {
         let mut args = reuse(std::mem::take(&mut self.args));
         let mut decoded = std::mem::take(&mut self.decoded);
-        let direct = direct.filter(|d| !d.in_flight());
+        // Not for a subscriber: its messages are written between its replies, and another
+        // core writing one of them to its socket would leave no such place.
+        let direct = direct.filter(|d| !d.in_flight() && self.mailbox.is_none());
         let ended = self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded));
         self.args = reuse(args);
         // It took as much as the input had left: not kept past a line's worth.
@@ -483,7 +485,16 @@ impl Pipeline {
             b"punsubscribe" => registry.unsubscribe(id, Kind::Pattern, rest, protocol, &mut self.out),
             b"publish" => {
                 let op = Op::PubSub(Shared::Publish { channel: rest[0], message: rest[1] });
-                return self.on_subscribed_cores(op, Combine::Sum, shards, now);
+                self.on_subscribed_cores(op, Combine::Sum, shards, now);
+                // A message to this very connection (RESP3) comes before the reply, as in
+                // Redis: this core delivered it at once, into the mailbox.
+                if let (Some(mailbox), Some(hole)) = (&self.mailbox, self.holes.last_mut()) {
+                    if hole.at == self.out.len() {
+                        mailbox.drain_into(&mut self.out);
+                        hole.at = self.out.len();
+                    }
+                }
+                return;
             }
             _ => return self.pubsub_query(rest, shards, now),
         }
