@@ -123,7 +123,8 @@ fn wait_for_numsub(client: &mut Client, channel: &str, want: usize) {
     let expected = format!("*2\r\n${}\r\n{channel}\r\n:{want}\r\n", channel.len()).into_bytes();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let got = client.reply(&["PUBSUB", "NUMSUB", channel], |r| r.ends_with(b"\r\n") && r.len() > 4 + channel.len() + 6);
+        let got =
+            client.reply(&["PUBSUB", "NUMSUB", channel], |r| r.ends_with(b"\r\n") && r.len() > 4 + channel.len() + 6);
         if got == expected {
             return;
         }
@@ -139,9 +140,15 @@ fn a_publish_on_either_core_reaches_subscribers_on_both() {
     let mut sub0 = Client::on_core(&rt, addr, 0);
     let mut sub1 = Client::on_core(&rt, addr, 1);
     let mut psub1 = Client::on_core(&rt, addr, 1);
-    sub0.ask(&["SUBSCRIBE", "news", "sport"], &[confirmed("subscribe", "news", 1), confirmed("subscribe", "sport", 2)].concat());
+    sub0.ask(
+        &["SUBSCRIBE", "news", "sport"],
+        &[confirmed("subscribe", "news", 1), confirmed("subscribe", "sport", 2)].concat(),
+    );
     sub1.ask(&["SUBSCRIBE", "news"], &confirmed("subscribe", "news", 1));
-    psub1.ask(&["PSUBSCRIBE", "n*", "ne?s"], &[confirmed("psubscribe", "n*", 1), confirmed("psubscribe", "ne?s", 2)].concat());
+    psub1.ask(
+        &["PSUBSCRIBE", "n*", "ne?s"],
+        &[confirmed("psubscribe", "n*", 1), confirmed("psubscribe", "ne?s", 2)].concat(),
+    );
     for core in [0, 1] {
         let mut publisher = Client::on_core(&rt, addr, core);
         let text = format!("from core {core}");
@@ -191,8 +198,14 @@ fn pubsub_counts_every_cores_subscriptions() {
     on0.ask(&["SUBSCRIBE", "a", "b"], &[confirmed("subscribe", "a", 1), confirmed("subscribe", "b", 2)].concat());
     on1.ask(&["SUBSCRIBE", "a", "c"], &[confirmed("subscribe", "a", 1), confirmed("subscribe", "c", 2)].concat());
     on0.ask(&["PSUBSCRIBE", "x*"], &confirmed("psubscribe", "x*", 3));
-    on1.ask(&["PSUBSCRIBE", "x*", "y*"], &[confirmed("psubscribe", "x*", 3), confirmed("psubscribe", "y*", 4)].concat());
-    asker.ask(&["PUBSUB", "NUMSUB", "a", "b", "c", "d"], b"*8\r\n$1\r\na\r\n:2\r\n$1\r\nb\r\n:1\r\n$1\r\nc\r\n:1\r\n$1\r\nd\r\n:0\r\n");
+    on1.ask(
+        &["PSUBSCRIBE", "x*", "y*"],
+        &[confirmed("psubscribe", "x*", 3), confirmed("psubscribe", "y*", 4)].concat(),
+    );
+    asker.ask(
+        &["PUBSUB", "NUMSUB", "a", "b", "c", "d"],
+        b"*8\r\n$1\r\na\r\n:2\r\n$1\r\nb\r\n:1\r\n$1\r\nc\r\n:1\r\n$1\r\nd\r\n:0\r\n",
+    );
     asker.ask(&["PUBSUB", "NUMSUB"], b"*0\r\n");
     // A pattern counts once, however many clients (and cores) have it, as in Redis.
     asker.ask(&["PUBSUB", "NUMPAT"], b":2\r\n");

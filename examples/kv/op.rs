@@ -12,10 +12,10 @@
 //! neither, and RESP2 connections nothing but that bit's `or` and mask.
 
 use super::clients::Listing;
-use super::pubsub::Shared;
 use super::hash::Key;
 use super::kill::Kill;
 use super::lane::{self, Hot};
+use super::pubsub::Shared;
 use super::replies::Protocol;
 use super::scan::Cursor;
 use super::types::Command;

@@ -34,8 +34,8 @@ use super::clients::Clients;
 use super::direct::{Direct, DirectReply};
 use super::lane::{self, Hot};
 use super::op::Op;
-use super::pubsub::{Counts, Registry};
 use super::pipeline::Slots;
+use super::pubsub::{Counts, Registry};
 use super::replies::{self, Protocol};
 use super::store::{self, Store};
 
