@@ -189,11 +189,7 @@ impl Kind {
 impl Registry {
     /// The connection's mailbox, made on its first subscription; `protocol` frames its
     /// messages from now on.
-    fn subscriber<'r>(
-        subscribers: &'r mut HashMap<u64, Subscriber>,
-        id: u64,
-        protocol: Protocol,
-    ) -> &'r mut Subscriber {
+    fn subscriber(subscribers: &mut HashMap<u64, Subscriber>, id: u64, protocol: Protocol) -> &mut Subscriber {
         let subscriber = subscribers.entry(id).or_insert_with(|| Subscriber {
             mailbox: Rc::default(),
             channels: HashSet::new(),
