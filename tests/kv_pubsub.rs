@@ -236,6 +236,8 @@ fn a_subscribed_resp2_connection_runs_only_what_redis_allows() {
     client.ask(&["GET", "k"], refused.as_bytes());
     client.ask(&["SET", "k"], b"-ERR wrong number of arguments for 'set' command\r\n");
     client.ask(&["NOSUCH"], b"-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+    let refused_id = "-ERR Can't execute 'client|id': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    client.ask(&["CLIENT", "ID"], refused_id.as_bytes());
     client.ask(&["PSUBSCRIBE", "p*"], &confirmed("psubscribe", "p*", 2));
     // Unsubscribing from every channel leaves the pattern: still subscribed.
     client.ask(&["UNSUBSCRIBE"], &confirmed("unsubscribe", "c", 1));
@@ -321,4 +323,23 @@ fn a_subscriber_that_does_not_read_is_closed_past_the_limit() {
     }
     assert!(published > 32, "closed after only {published} MiB");
     wait_for_numsub(&mut publisher, "flood", 0);
+}
+
+#[test]
+fn exec_runs_what_was_queued_before_the_subscription() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut client = Client::connect(addr);
+    client.ask(&["MULTI"], b"+OK\r\n");
+    client.ask(&["SUBSCRIBE", "m"], b"+QUEUED\r\n");
+    client.ask(&["PUBLISH", "m", "x"], b"+QUEUED\r\n");
+    client.ask(&["GET", "k"], b"+QUEUED\r\n");
+    // As redis-server 7.0.15 answers: the message inside EXEC's array, before PUBLISH's count,
+    // and the GET run, though the connection is subscribed by then.
+    client.ask(
+        &["EXEC"],
+        &[&b"*3\r\n"[..], &confirmed("subscribe", "m", 1), &message("m", "x"), b":1\r\n$-1\r\n"].concat(),
+    );
+    let refused = "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    client.ask(&["GET", "k"], refused.as_bytes());
 }

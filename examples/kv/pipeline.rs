@@ -338,7 +338,9 @@ impl Pipeline {
                             None => continue,
                         }
                     }
-                    if self.mailbox.is_some() && self.refused_while_subscribed(args) {
+                    // Not inside EXEC: Redis checks a request against the context when it
+                    // arrives, and EXEC's queued ones were checked then.
+                    if self.mailbox.is_some() && !self.in_exec && self.refused_while_subscribed(args) {
                         continue;
                     }
                     shards.count_command();
@@ -465,7 +467,7 @@ impl Pipeline {
         if checked.starts_with(b"-ERR unknown command") || checked.starts_with(b"-ERR wrong number") {
             self.out.extend_from_slice(&checked);
         } else {
-            pubsub::refuse(&mut self.out, &name);
+            pubsub::refuse(&mut self.out, args);
         }
         true
     }

@@ -406,10 +406,17 @@ pub fn allowed_while_subscribed(name: &[u8]) -> bool {
     )
 }
 
-/// Redis 7's refusal of another command on a subscribed RESP2 connection.
-pub fn refuse(out: &mut Vec<u8>, name: &[u8]) {
+/// Redis 7's refusal of another command (`args`, its name first) on a subscribed RESP2
+/// connection: named as Redis names it, a container's subcommand after a `|` (`client|id`).
+pub fn refuse(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut name = args[0].to_ascii_lowercase();
+    let container = matches!(name.as_slice(), b"client" | b"config" | b"command" | b"memory" | b"pubsub");
+    if let (true, Some(sub)) = (container, args.get(1)) {
+        name.push(b'|');
+        name.extend(sub.to_ascii_lowercase());
+    }
     let mut text = b"ERR Can't execute '".to_vec();
-    text.extend_from_slice(replies::c_text(name, replies::QUOTED));
+    text.extend_from_slice(replies::c_text(&name, replies::QUOTED));
     text.extend_from_slice(
         b"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
     );
