@@ -343,3 +343,39 @@ fn exec_runs_what_was_queued_before_the_subscription() {
     let refused = "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
     client.ask(&["GET", "k"], refused.as_bytes());
 }
+
+#[test]
+fn the_redis_crates_pubsub_works_against_it() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let connect = || {
+        let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+        let con = client.get_connection_with_timeout(Duration::from_secs(5)).expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        con
+    };
+    let mut subscriber = connect();
+    let mut publisher = connect();
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.subscribe("crate").unwrap();
+    pubsub.psubscribe("cr*").unwrap();
+    let reached: i64 = redis::cmd("PUBLISH").arg("crate").arg("hello").query(&mut publisher).unwrap();
+    assert_eq!(reached, 2);
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let msg = pubsub.get_message().expect("a message within the read timeout");
+        let pattern: Option<String> = msg.get_pattern().ok();
+        got.push((msg.get_channel_name().to_string(), msg.get_payload::<String>().unwrap(), pattern));
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        [("crate".into(), "hello".into(), None), ("crate".into(), "hello".into(), Some("cr*".to_string()))]
+    );
+    pubsub.unsubscribe("crate").unwrap();
+    pubsub.punsubscribe("cr*").unwrap();
+    drop(pubsub);
+    // Out of subscribed mode, the connection runs commands again.
+    let pong: String = redis::cmd("PING").query(&mut subscriber).unwrap();
+    assert_eq!(pong, "PONG");
+}
