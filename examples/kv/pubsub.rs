@@ -429,3 +429,74 @@ pub fn pong(out: &mut Vec<u8>, message: Option<&[u8]>) {
     replies::bulk(out, b"pong");
     replies::bulk(out, message.unwrap_or_default());
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn waiting(mailbox: &Mailbox) -> Vec<u8> {
+        match mailbox.poll_frames(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(frames)) => frames,
+            Poll::Ready(Err(e)) => panic!("{e}"),
+            Poll::Pending => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_publish_counts_each_matching_subscription_and_frames_each() {
+        let registry = Registry::default();
+        let mut out = Vec::new();
+        registry.subscribe(1, Kind::Channel, &[b"news"], Protocol::Resp2, &mut out);
+        registry.subscribe(1, Kind::Pattern, &[b"n*"], Protocol::Resp2, &mut out);
+        registry.subscribe(2, Kind::Channel, &[b"news", b"news"], Protocol::Resp3, &mut out);
+        assert_eq!(registry.total.get(), 3, "a repeated channel counts once");
+        assert_eq!(registry.publish(b"news", b"hi"), 3);
+        assert_eq!(registry.publish(b"nope", b"hi"), 1);
+        assert_eq!(registry.publish(b"other", b"hi"), 0);
+        let first = registry.mailbox(1).unwrap();
+        let expected = "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
+            *4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
+            *4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnope\r\n$2\r\nhi\r\n";
+        assert_eq!(String::from_utf8_lossy(&waiting(&first)), expected);
+        let second = registry.mailbox(2).unwrap();
+        assert_eq!(waiting(&second), b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
+    }
+
+    #[test]
+    fn leaving_and_unsubscribing_take_everything_off() {
+        let registry = Registry::default();
+        let mut out = Vec::new();
+        registry.subscribe(1, Kind::Channel, &[b"a", b"b"], Protocol::Resp2, &mut out);
+        registry.subscribe(1, Kind::Pattern, &[b"*"], Protocol::Resp2, &mut out);
+        registry.subscribe(2, Kind::Channel, &[b"a"], Protocol::Resp2, &mut out);
+        assert!(registry.leave(1));
+        assert!(!registry.leave(1));
+        assert_eq!(registry.total.get(), 1);
+        assert!(registry.patterns.borrow().is_empty() && !registry.channels.borrow().contains_key(&b"b"[..]));
+        out.clear();
+        registry.unsubscribe(2, Kind::Channel, &[], Protocol::Resp2, &mut out);
+        assert_eq!(out, b"*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n");
+        assert_eq!(registry.total.get(), 0);
+        assert!(registry.mailbox(2).is_none() && registry.channels.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_mailbox_past_its_limit_overflows_and_drops_its_frames() {
+        let registry = Registry::default();
+        registry.subscribe(1, Kind::Channel, &[b"c"], Protocol::Resp2, &mut Vec::new());
+        let mailbox = registry.mailbox(1).unwrap();
+        let message = vec![b'x'; 1 << 20];
+        // Each frame is a little more than its MiB.
+        for _ in 1..MAILBOX_LIMIT >> 20 {
+            registry.publish(b"c", &message);
+        }
+        assert!(!mailbox.overflowed.get());
+        registry.publish(b"c", &message);
+        assert!(mailbox.overflowed.get());
+        assert!(mailbox.frames.borrow().capacity() == 0, "its frames are freed at once");
+        let polled = mailbox.poll_frames(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(polled, Poll::Ready(Err(_))));
+    }
+}
