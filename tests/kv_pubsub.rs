@@ -379,3 +379,23 @@ fn the_redis_crates_pubsub_works_against_it() {
     let pong: String = redis::cmd("PING").query(&mut subscriber).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn requests_pipelined_behind_a_subscribe_are_refused_as_redis_refuses_them() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut client = Client::connect(addr);
+    client.0.write_all(b"SUBSCRIBE c\r\nGET k\r\nPING\r\nUNSUBSCRIBE\r\nGET k\r\n").unwrap();
+    let refused = "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    let pong = "*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+    client.expect(
+        &[
+            &confirmed("subscribe", "c", 1),
+            refused.as_bytes(),
+            pong.as_bytes(),
+            &confirmed("unsubscribe", "c", 0),
+            b"$-1\r\n",
+        ]
+        .concat(),
+    );
+}
