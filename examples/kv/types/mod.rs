@@ -20,6 +20,7 @@ mod sets;
 mod sorted_sets;
 
 use super::replies::{self, Protocol};
+use super::scan::{self, Scan};
 
 pub use hashes::Hash;
 pub use lists::List;
@@ -206,6 +207,7 @@ commands! {
     Hincrbyfloat "hincrbyfloat" 4 Hash,
     Hsetnx "hsetnx" 4 Hash,
     Hstrlen "hstrlen" 3 Hash,
+    Hscan "hscan" -3 Hash,
     Lpush "lpush" -3 List,
     Rpush "rpush" -3 List,
     Lpop "lpop" -2 List,
@@ -225,6 +227,7 @@ commands! {
     Scard "scard" 2 Set,
     Spop "spop" -2 Set,
     Srandmember "srandmember" -2 Set,
+    Sscan "sscan" -3 Set,
     Zadd "zadd" -4 SortedSet,
     Zincrby "zincrby" 4 SortedSet,
     Zscore "zscore" 3 SortedSet,
@@ -245,6 +248,7 @@ commands! {
     Zrevrangebylex "zrevrangebylex" -4 SortedSet,
     Zlexcount "zlexcount" 4 SortedSet,
     Zremrangebylex "zremrangebylex" 4 SortedSet,
+    Zscan "zscan" -3 SortedSet,
 }
 
 impl Command {
@@ -355,6 +359,28 @@ pub fn count(arg: Option<&&[u8]>, out: &mut Vec<u8>) -> Result<Option<usize>, ()
             replies::error(out, NOT_POSITIVE);
             Err(())
         }
+    }
+}
+
+/// HSCAN, SSCAN or ZSCAN (`args` after the key: the cursor, then the options) on `found`,
+/// read in Redis' order: the cursor first, then the key (no key: cursor 0 and nothing; one
+/// of another type: WRONGTYPE), then the options, whose errors come last. `answer` writes
+/// the reply for the collection and the options.
+pub fn scan_collection<T>(
+    args: &[&[u8]],
+    found: Found<'_, T>,
+    out: &mut Vec<u8>,
+    answer: impl FnOnce(&T, Scan<'_>, &mut Vec<u8>),
+) {
+    let cursor = match scan::parse_cursor(args[0]) {
+        Ok(cursor) => cursor,
+        Err(e) => return replies::error(out, e),
+    };
+    let Ok(found) = found.mine(out) else { return };
+    let Some(collection) = found else { return scan::empty_reply(out) };
+    match scan::parse_options(cursor, &args[1..], false) {
+        Ok(options) => answer(collection, options, out),
+        Err(e) => replies::error(out, e),
     }
 }
 

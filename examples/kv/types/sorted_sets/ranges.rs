@@ -251,7 +251,7 @@ impl SortedSet {
     fn remove_keys(&mut self, doomed: Vec<Key>) -> usize {
         for key in &doomed {
             self.ordered.remove(key);
-            self.scores.remove(&key.1);
+            self.forget(&key.1);
         }
         doomed.len()
     }
