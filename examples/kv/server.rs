@@ -6,7 +6,7 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 109] = [
+pub const COMMANDS: [&str; 112] = [
     "append",
     "auth",
     "client",
@@ -39,6 +39,7 @@ pub const COMMANDS: [&str; 109] = [
     "hlen",
     "hmget",
     "hmset",
+    "hscan",
     "hset",
     "hsetnx",
     "hstrlen",
@@ -89,6 +90,7 @@ pub const COMMANDS: [&str; 109] = [
     "spop",
     "srandmember",
     "srem",
+    "sscan",
     "strlen",
     "substr",
     "time",
@@ -115,6 +117,7 @@ pub const COMMANDS: [&str; 109] = [
     "zrevrangebylex",
     "zrevrangebyscore",
     "zrevrank",
+    "zscan",
     "zscore",
 ];
 
