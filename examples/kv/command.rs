@@ -12,7 +12,7 @@ use super::scan;
 use super::store::unix_now;
 use super::transaction::Control;
 use super::types::{self, Command};
-use super::{range, server, session};
+use super::{copy, range, server, session};
 
 /// What to do for one request.
 pub enum Plan<'a> {
@@ -36,6 +36,9 @@ pub enum Plan<'a> {
     Shutdown,
     /// MULTI, EXEC, DISCARD or WATCH: the connection's transaction's (`transaction.rs`).
     Transaction(Control),
+    /// COPY or ZRANGESTORE across two shards (`copy.rs`): the lift, encoded, for core `from`;
+    /// its payload is put down on core `to`, whose reply is the client's.
+    Lift { from: usize, lift: Vec<u8>, to: usize },
 }
 
 /// Plans the request `args` (not empty) for a store sharded over `shards` cores; a reply
@@ -251,6 +254,9 @@ fn collection<'a>(raw_name: &[u8], name: &[u8], args: &[&'a [u8]], shards: usize
     if let Some(planned) = transaction_control(name, args.len(), out) {
         return planned;
     }
+    if let Some(planned) = transfer(name, args, shards, out) {
+        return planned;
+    }
     let Some(command) = Command::named(name) else {
         return answer(out, |o| unknown_command(raw_name, args, o));
     };
@@ -264,6 +270,46 @@ fn collection<'a>(raw_name: &[u8], name: &[u8], args: &[&'a [u8]], shards: usize
     // its protocol: the one written here is not read.
     Op::Typed { key, command, args: &types::pack(&args[1..]) }.encode(Protocol::Resp2, &mut encoded);
     Plan::Encoded(key.shard(shards), encoded)
+}
+
+/// COPY or ZRANGESTORE, if `name` is one (`copy.rs`): its arity and (COPY's) options
+/// checked here, the lift encoded for the source's core (ZRANGESTORE's range and options
+/// read there, as ZRANGE's are).
+fn transfer<'a>(name: &[u8], args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Option<Plan<'a>> {
+    let least = match name {
+        b"copy" => 2,
+        b"zrangestore" => 4,
+        _ => return None,
+    };
+    if args.len() < least {
+        let name = String::from_utf8_lossy(name);
+        return Some(answer(out, |o| {
+            replies::error(o, &format!("ERR wrong number of arguments for '{name}' command"))
+        }));
+    }
+    let packed;
+    let planned = match name {
+        b"copy" => match copy::plan_copy(args, shards) {
+            Ok(planned) => planned,
+            Err(e) => return Some(answer(out, |o| replies::error(o, e))),
+        },
+        _ => {
+            packed = types::pack(&args[2..]);
+            copy::plan_zrangestore(args, &packed, shards)
+        }
+    };
+    let mut encoded = Vec::new();
+    // The protocol travels with the plan's own encoding: the one written here is not read.
+    Some(match planned {
+        copy::Planned::Here(core, lift) => {
+            lift.encode(Protocol::Resp2, &mut encoded);
+            Plan::Encoded(core, encoded)
+        }
+        copy::Planned::Across { from, lift, to } => {
+            lift.encode(Protocol::Resp2, &mut encoded);
+            Plan::Lift { from, lift: encoded, to }
+        }
+    })
 }
 
 /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (`transaction.rs`), if `name` is one: looked up

@@ -12,12 +12,13 @@
 //! neither, and RESP2 connections nothing but that bit's `or` and mask.
 
 use super::clients::Listing;
+use super::copy::Transfer;
 use super::hash::Key;
 use super::kill::Kill;
 use super::lane::{self, Hot};
 use super::replies::Protocol;
 use super::scan::Cursor;
-use super::types::Command;
+use super::types::{self, Command};
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +139,22 @@ pub enum Op<'a> {
         command: Command,
         args: &'a [u8],
     },
+    /// COPY's or ZRANGESTORE's first half, where `from` lives (`copy.rs`): the value `how`
+    /// takes (ZRANGESTORE's range and options packed in `args`), put down at `to` if it
+    /// lives here too (`here`: the client's reply), else answered with as a payload.
+    Lift {
+        from: Key<'a>,
+        to: Key<'a>,
+        how: Transfer,
+        args: &'a [u8],
+        here: bool,
+    },
+    /// The other half, where `key` lives: a lift's payload put down at `key`.
+    Put {
+        key: Key<'a>,
+        payload: &'a [u8],
+        how: Transfer,
+    },
 }
 
 /// The most a reply can take that is a status, an integer, a nil or one of the short errors
@@ -176,6 +193,8 @@ impl Op<'_> {
             // A key is as long as a request lets it be: no record of the longest is kept.
             Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::ClientList(_) => ReplySize::Unbounded,
             Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
+            // A payload: a whole value.
+            Op::Lift { here: false, .. } => ReplySize::Unbounded,
             _ => ReplySize::Small,
         }
     }
@@ -417,6 +436,12 @@ const GET_STRING: u8 = 31;
 const TYPED: u8 = 32;
 /// EXPIRETIME; PEXPIRETIME in the flags.
 const EXPIRE_TIME: u8 = 33;
+/// A lift: the source as the key, the destination and the packed arguments packed together
+/// as the value (`types::pack`), the transfer's bits and `here` (bit 2) as the flags.
+const LIFT: u8 = 34;
+const LIFT_HERE: u8 = 4;
+/// A put: the destination as the key, the payload as the value, the transfer as the flags.
+const PUT: u8 = 35;
 
 /// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it,
 /// the lane's too, see `lane.rs`).
@@ -446,6 +471,7 @@ impl<'a> Op<'a> {
         // operation pays for it.
         let end_bytes: [u8; 8];
         let scan_value: [u8; SCAN_BYTES];
+        let lift_value: Vec<u8>;
         let (tag, flags, key, value, number): (u8, u8, Key<'_>, &[u8], u64) = match *self {
             Op::Get(key) => (GET, 0, key, &[], 0),
             Op::Set { key, value } => (SET, 0, key, value, 0),
@@ -500,6 +526,11 @@ impl<'a> Op<'a> {
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
+            Op::Lift { from, to, how, args, here } => {
+                lift_value = types::pack(&[to.bytes, args]);
+                (LIFT, how.bits() | u8::from(here) * LIFT_HERE, from, &lift_value, 0)
+            }
+            Op::Put { key, payload, how } => (PUT, how.bits(), key, payload, 0),
         };
         let mut head = [0; HEAD];
         head[0] = tag | if protocol == Protocol::Resp3 { RESP3 } else { 0 };
@@ -537,6 +568,17 @@ impl<'a> Op<'a> {
             GET_STRING => Op::GetString(key),
             TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             EXPIRE_TIME => Op::ExpireTime(key, flags != 0),
+            LIFT => match types::unpack(value)?[..] {
+                [to, args] => Op::Lift {
+                    from: key,
+                    to: Key::new(to),
+                    how: Transfer::from_bits(flags & !LIFT_HERE)?,
+                    args,
+                    here: flags & LIFT_HERE != 0,
+                },
+                _ => return None,
+            },
+            PUT => Op::Put { key, payload: value, how: Transfer::from_bits(flags)? },
             _ => return None,
         })
     }

@@ -26,7 +26,9 @@ use std::time::Instant;
 use super::clients::Listing;
 use super::command::{plan, Plan};
 use super::config;
+use super::copy::{payload, Transfer};
 use super::direct::Direct;
+use super::hash::Key;
 use super::lane::append;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::replies::{self, combine, Combine, Protocol};
@@ -251,6 +253,20 @@ pub struct Pipeline {
     transaction: Transaction,
     /// EXEC is running the queued requests: they run whole, past the reply budget.
     in_exec: bool,
+    /// A COPY's or ZRANGESTORE's lift sent to another core, its payload awaited (the run
+    /// stopped after it); the last hole is its.
+    lifting: Option<Lifting>,
+    /// A lift's value come back: put down first thing in the next run, so the requests after
+    /// the command see it.
+    to_put: Option<(Lifting, Vec<u8>)>,
+}
+
+/// Where a lift's value goes (`copy.rs`), and the slot its payload comes back in.
+struct Lifting {
+    slot: u32,
+    to: usize,
+    key: Vec<u8>,
+    how: Transfer,
 }
 
 /// The least a forwarded request whose reply is guessed counts against the budget: what
@@ -277,6 +293,8 @@ impl Pipeline {
             session: Session::new(),
             transaction: Transaction::default(),
             in_exec: false,
+            lifting: None,
+            to_put: None,
         }
     }
 
@@ -308,6 +326,9 @@ impl Pipeline {
     ) -> (usize, End) {
         let now = store::now();
         let mut used = 0;
+        if let Some((lifting, lifted)) = self.to_put.take() {
+            self.put_down(lifting.to, Key::new(&lifting.key), lifting.how, &lifted, shards, now);
+        }
         loop {
             match parse_request(&input[used..], args, decoded) {
                 Ok(Some(n)) => {
@@ -354,6 +375,11 @@ impl Pipeline {
                             None => replies::error(&mut self.out, "ERR unreadable operation"),
                         },
                         Plan::Many(ops, how) => self.run_many(ops, how, shards, now),
+                        Plan::Lift { from, lift, to } => {
+                            if let Some(end) = self.lift(from, &lift, to, shards, now) {
+                                return (used, end);
+                            }
+                        }
                         Plan::Transaction(control) => {
                             if let Some(end) = self.control(control, shards) {
                                 return (used, end);
@@ -562,11 +588,87 @@ impl Pipeline {
         self.slots.bytes.borrow_mut().reserve(MAX_FORWARDED * 16);
     }
 
+    /// Runs a COPY's or ZRANGESTORE's lift (`copy.rs`) on core `from`, its value to be put
+    /// down on core `to`. This core's own runs now, and its put is forwarded at once (the
+    /// requests after it go to `to` after it). Another core's stops the run
+    /// ([`End::Owed`]) until its payload is back ([`Pipeline::replies`]), then the next run
+    /// puts it down before anything else; inside EXEC, which cannot stop, it is refused as
+    /// MSETNX across cores is.
+    #[cold]
+    #[inline(never)]
+    fn lift(&mut self, from: usize, lift: &[u8], to: usize, shards: &Shards, now: Instant) -> Option<End> {
+        let Some((op @ Op::Lift { to: key, how, .. }, ..)) = Op::decode(lift) else {
+            replies::error(&mut self.out, "ERR unreadable operation");
+            return None;
+        };
+        let protocol = self.session.protocol();
+        if from == shards.me() {
+            let mut lifted = Vec::new();
+            shards.apply_local(op, protocol, now, &mut lifted);
+            self.put_down(to, key, how, &lifted, shards, now);
+            return None;
+        }
+        if self.in_exec {
+            replies::error(&mut self.out, "CROSSSLOT Keys in request don't hash to the same slot");
+            return None;
+        }
+        let slot = self.slots.slot();
+        self.holes.push(Hole { at: self.out.len(), how: Combine::Single, protocol, slots: slot..slot + 1 });
+        self.owed_elsewhere += self.reply_guess;
+        shards.forward(from, &op, protocol, &self.slots, slot);
+        self.lifting = Some(Lifting { slot, to, key: key.bytes.to_vec(), how });
+        Some(End::Owed)
+    }
+
+    /// Puts a lift's payload down at `key` on core `to`: here at once, or forwarded, its
+    /// reply in a hole; a payload that is the client's reply is written as it is.
+    fn put_down(&mut self, to: usize, key: Key<'_>, how: Transfer, lifted: &[u8], shards: &Shards, now: Instant) {
+        if let Some(reply) = payload::reply_of(lifted) {
+            return self.out.extend_from_slice(reply);
+        }
+        let op = Op::Put { key, payload: lifted, how };
+        let protocol = self.session.protocol();
+        if to == shards.me() {
+            return shards.apply_local(op, protocol, now, &mut self.out);
+        }
+        let slot = self.slots.slot();
+        self.leave_hole(slot);
+        self.owed_elsewhere += SMALL_REPLY;
+        shards.forward(to, &op, protocol, &self.slots, slot);
+    }
+
+    /// Once a lift's payload is back: a reply (the lift ended the command) fills its hole;
+    /// a value is kept for the next run to put down, and its hole goes (it was the last:
+    /// the run stopped after the lift).
+    fn landed(&mut self, lifting: Lifting) {
+        let lifted = {
+            let ranges = self.slots.ranges.borrow();
+            let range = ranges.get(lifting.slot as usize).cloned().unwrap_or_default();
+            self.slots.bytes.borrow()[range].to_vec()
+        };
+        match payload::reply_of(&lifted) {
+            Some(reply) => {
+                let slot = self.slots.slot();
+                self.slots.fill(slot, |bytes| bytes.extend_from_slice(reply));
+                if let Some(hole) = self.holes.last_mut() {
+                    hole.slots = slot..slot + 1;
+                }
+            }
+            None => {
+                self.holes.pop();
+                self.to_put = Some((lifting, lifted));
+            }
+        }
+    }
+
     /// The replies of everything run so far, in request order, once the other cores have
     /// answered. Give the buffer back with [`Pipeline::recycle`] once written.
     pub async fn replies(&mut self) -> Vec<u8> {
         if !self.holes.is_empty() {
             self.slots.complete().await;
+            if let Some(lifting) = self.lifting.take() {
+                self.landed(lifting);
+            }
             let largest = self.slots.largest_past(MIN_FORWARD_COST);
             if largest > 0 || self.reply_guess > MIN_FORWARD_COST {
                 self.reply_guess = largest.max(self.reply_guess / 2).max(MIN_FORWARD_COST);

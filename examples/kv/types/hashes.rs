@@ -160,6 +160,20 @@ impl Hash {
 }
 
 impl Hash {
+    /// Its pairs, field then value, packed (`types::pack`): what COPY carries.
+    pub fn pack(&self) -> Vec<u8> {
+        let words: Vec<&[u8]> = self.pairs().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
+        super::pack(&words)
+    }
+
+    /// The hash [`Hash::pack`] packed (its pairs set in order, as HSET sets them).
+    pub fn unpack(packed: &[u8]) -> Option<Hash> {
+        let words = super::unpack(packed)?;
+        let mut hash = Hash::default();
+        hash.set(&words);
+        Some(hash)
+    }
+
     /// One HSCAN call: a listed hash whole (Redis' listpack: in its order, cursor 0), a
     /// table from the cursor on (`ScanTable::scan`); the fields that match the pattern, each
     /// followed by its value.

@@ -25,7 +25,7 @@ use super::scan::{self, Scan};
 pub use hashes::Hash;
 pub use lists::List;
 pub use sets::Set;
-pub use sorted_sets::SortedSet;
+pub use sorted_sets::{zrange_store, SortedSet};
 
 /// Redis' answer to a command on a key of another type.
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -69,6 +69,30 @@ impl Value {
             Value::Set(set) => set.footprint(),
             Value::SortedSet(zset) => zset.footprint(),
         }
+    }
+
+    /// Its elements packed (a string: its bytes as they are): with its type's number, what
+    /// COPY carries from one key to another, maybe to another core.
+    pub fn pack(&self) -> Vec<u8> {
+        match self {
+            Value::Str(bytes) => bytes.clone(),
+            Value::Hash(hash) => hash.pack(),
+            Value::List(list) => list.pack(),
+            Value::Set(set) => set.pack(),
+            Value::SortedSet(zset) => zset.pack(),
+        }
+    }
+
+    /// The value of type number `type_number` that [`Value::pack`] packed; `None` if it was
+    /// not written so.
+    pub fn unpack(type_number: u8, packed: &[u8]) -> Option<Value> {
+        Some(match TYPE_NAMES.get(usize::from(type_number))? {
+            &"string" => Value::Str(packed.to_vec()),
+            &"hash" => Value::Hash(Box::new(Hash::unpack(packed)?)),
+            &"list" => Value::List(Box::new(List::unpack(packed)?)),
+            &"set" => Value::Set(Box::new(Set::unpack(packed)?)),
+            _ => Value::SortedSet(Box::new(SortedSet::unpack(packed)?)),
+        })
     }
 
     /// Whether it is a collection left empty: Redis deletes such a key.

@@ -100,6 +100,18 @@ impl Set {
 }
 
 impl Set {
+    /// Its members, packed (`types::pack`): what COPY carries.
+    pub fn pack(&self) -> Vec<u8> {
+        super::pack(&self.members.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    }
+
+    /// The set [`Set::pack`] packed.
+    pub fn unpack(packed: &[u8]) -> Option<Set> {
+        let mut set = Set::default();
+        super::unpack(packed)?.into_iter().for_each(|m| _ = set.add(m));
+        Some(set)
+    }
+
     /// Whether Redis would keep it as an intset: at most 512 members, each an integer as
     /// Redis reads one (an i64 written plainly: no sign but `-`, no leading zero). Redis keeps
     /// a set that once outgrew that a table; kv, keeping no history, looks at the members.

@@ -9,6 +9,8 @@
 mod lex;
 mod ranges;
 
+pub use ranges::zrange_store;
+
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -66,6 +68,11 @@ impl SortedSet {
         self.scores.is_empty()
     }
 
+    /// How many members it has.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
     /// Its allocations, estimated: each member's bytes twice (the tree's copy and the
     /// map's), a tree slot and a map slot each.
     pub fn footprint(&self) -> usize {
@@ -112,6 +119,28 @@ impl SortedSet {
         let popped = if min { self.ordered.pop_first() } else { self.ordered.pop_last() }?;
         self.forget(&popped.1);
         Some(popped)
+    }
+
+    /// Its members in order, each its score's 8 bytes (little-endian) then the member,
+    /// packed (`types::pack`): what COPY and ZRANGESTORE carry, the scores exact.
+    pub fn pack(&self) -> Vec<u8> {
+        let scores: Vec<[u8; 8]> = self.ordered.iter().map(|(score, _)| score.0.to_le_bytes()).collect();
+        let words: Vec<&[u8]> = scores.iter().zip(&self.ordered).flat_map(|(s, (_, m))| [&s[..], &m[..]]).collect();
+        super::pack(&words)
+    }
+
+    /// The sorted set [`SortedSet::pack`] packed; `None` for a score that is no score.
+    pub fn unpack(packed: &[u8]) -> Option<SortedSet> {
+        let mut zset = SortedSet::default();
+        for pair in super::unpack(packed)?.chunks(2) {
+            let [score, member] = pair else { return None };
+            let score = f64::from_le_bytes((*score).try_into().ok()?);
+            if score.is_nan() {
+                return None;
+            }
+            zset.put(member, score);
+        }
+        Some(zset)
     }
 
     /// `member`'s score, if it is one.
