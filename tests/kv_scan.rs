@@ -127,21 +127,29 @@ fn pair(rt: &Runtime, prefix: &str) -> Option<Pair> {
 
 impl Pair {
     /// Sends each line of `script` to both servers (keys of core 0 as `{a}`, then again with
-    /// the cores swapped) and asserts the same replies.
+    /// the cores swapped), one at a time, then all in one pipeline, and asserts the same
+    /// replies.
     fn same_replies(&mut self, script: &[&str]) {
-        for swapped in [false, true] {
+        for (swapped, pipelined) in [(false, false), (true, false), (false, true), (true, true)] {
             let mut keys = self.keys.clone();
             if swapped {
                 keys.swap(0, 1);
             }
-            for key in keys.iter().flatten() {
-                let _: () = redis::cmd("DEL").arg(key).query(&mut self.kv).unwrap();
-                let _: () = redis::cmd("DEL").arg(key).query(&mut self.redis).unwrap();
-            }
-            for line in script {
-                let want = shown(request(line, &keys).query::<Value>(&mut self.redis));
-                let got = shown(request(line, &keys).query::<Value>(&mut self.kv));
-                assert_eq!(got, want, "{line} (keys {keys:?})");
+            let run = |con: &mut Connection| -> Vec<String> {
+                for key in keys.iter().flatten() {
+                    let _: () = redis::cmd("DEL").arg(key).query(con).unwrap();
+                }
+                if !pipelined {
+                    return script.iter().map(|line| shown(request(line, &keys).query::<Value>(con))).collect();
+                }
+                let mut pipe = redis::pipe();
+                script.iter().for_each(|line| _ = pipe.add_command(request(line, &keys)));
+                let replies: Vec<redis::RedisResult<Value>> = pipe.ignore_errors().query(con).unwrap();
+                replies.into_iter().map(shown).collect()
+            };
+            let (want, got) = (run(&mut self.redis), run(&mut self.kv));
+            for ((line, want), got) in script.iter().zip(want).zip(got) {
+                assert_eq!(got, want, "{line} (keys {keys:?}, pipelined: {pipelined})");
             }
         }
     }
@@ -344,4 +352,141 @@ fn big_collections_scan_every_element_as_redis_does() {
             assert!(missed.is_empty(), "{kind} {key}: grown by {added}, shrunk by {removed}, missed {missed:?}");
         }
     }
+}
+
+/// COPY of each type, on one core (`{a}` to `{a2}`) and across cores (`{a}` to `{b}`): the
+/// value, its expiry (an EXAT time, given back exactly), REPLACE, and the refusals in Redis'
+/// order (DB 16 and -1 are out of range on redis-server too; kv has database 0 alone).
+const COPIES: &[&str] = &[
+    "SET {a} hello",
+    "COPY {a} {b}",
+    "GET {b}",
+    "COPY {a} {b}",
+    "COPY {a} {b} REPLACE",
+    "COPY {a} {a2}",
+    "GET {a2}",
+    "COPY {a} {a}",
+    "COPY {a} {a} REPLACE",
+    "COPY {a} {b} DB 0 REPLACE replace",
+    "COPY {a} {b} DB 16",
+    "COPY {a} {b} DB -1",
+    "COPY {a} {a} DB 16",
+    "COPY {a} {b} DB x",
+    "COPY {a} {b} DB 99999999999",
+    "COPY {a} {b} DB",
+    "COPY {a} {b} FOO",
+    "COPY {a}",
+    "COPY",
+    "COPY {b2} {b} REPLACE",
+    "GET {b}",
+    "DEL {b} {a2}",
+    "SET {a} v EXAT 4102444800",
+    "COPY {a} {b}",
+    "EXPIRETIME {b}",
+    "COPY {a} {a2}",
+    "EXPIRETIME {a2}",
+    "HSET {a} f1 v1 f2 v2 f3 v3",
+    "COPY {a} {b} REPLACE",
+    "TTL {b}",
+    "HGETALL {b}",
+    "RPUSH {b2} x y z x",
+    "COPY {b2} {a} REPLACE",
+    "LRANGE {a} 0 -1",
+    "SADD {a2} m",
+    "COPY {a2} {b} REPLACE",
+    "SMEMBERS {b}",
+    "ZADD {b} 1 a 2.5 b 3 c -1 d 1e300 e 0.1 f",
+    "COPY {b} {a} REPLACE",
+    "ZRANGE {a} 0 -1 WITHSCORES",
+    "COPY {b} {b2} REPLACE",
+    "ZRANGE {b2} 0 -1 WITHSCORES",
+    "ZADD {a} 5 g",
+    "ZCARD {b}",
+    "GET {b}",
+    "COPY {a} {b}",
+    "HSET {b} f v",
+    "COPY {a2} {b}",
+    "TYPE {b}",
+];
+
+/// ZRANGESTORE on one core and across cores: by rank, BYSCORE, BYLEX, REV, LIMIT; nothing
+/// taken (the destination deleted), a destination of another type or with an expiry
+/// replaced, a source of another type, and the refusals in Redis' order.
+const RANGE_STORES: &[&str] = &[
+    "ZADD {a} 1 a 2.5 b 3 c -1 d 3 e",
+    "ZRANGESTORE {b} {a} 0 -1",
+    "ZRANGE {b} 0 -1 WITHSCORES",
+    "ZRANGESTORE {a2} {a} 1 2",
+    "ZRANGE {a2} 0 -1 WITHSCORES",
+    "ZRANGESTORE {b} {a} 1 3 BYSCORE",
+    "ZRANGE {b} 0 -1 WITHSCORES",
+    "ZRANGESTORE {b} {a} +inf (1 BYSCORE REV LIMIT 0 2",
+    "ZRANGE {b} 0 -1 WITHSCORES",
+    "ZRANGESTORE {b} {a} -2 -1 REV",
+    "ZRANGE {b} 0 -1",
+    "ZADD {b2} 0 a 0 b 0 c 0 d",
+    "ZRANGESTORE {a} {b2} [b + BYLEX",
+    "ZRANGE {a} 0 -1",
+    "ZRANGESTORE {a} {b2} + - BYLEX REV LIMIT 1 2",
+    "ZRANGE {a} 0 -1",
+    "ZRANGESTORE {b} {b2} 0 -1 WITHSCORES",
+    "ZRANGESTORE {b} {b2} 0 -1 LIMIT 0 1",
+    "ZRANGESTORE {b} {b2} x 1",
+    "ZRANGESTORE {b} {b2} 0 1 BYSCORE LIMIT x 1",
+    "ZRANGESTORE {b} {b2} a b BYSCORE",
+    "ZRANGESTORE {b} {b2} a b BYLEX",
+    "ZRANGESTORE {b} {b2} 0 1 BYSCORE BYLEX",
+    "ZRANGESTORE {b} {b2} 5 10",
+    "EXISTS {b}",
+    "SET {b} text EX 100",
+    "ZRANGESTORE {b} {b2} 0 0",
+    "TYPE {b}",
+    "TTL {b}",
+    "ZRANGESTORE {b} nokey 0 -1",
+    "EXISTS {b}",
+    "SET {a2} text",
+    "ZRANGESTORE {b} {a2} 0 -1",
+    "ZRANGESTORE {b} {a2} x -1",
+    "ZRANGESTORE {b} {b2} 0",
+    "ZRANGESTORE {b2} {b2} 1 2",
+    "ZRANGE {b2} 0 -1",
+];
+
+#[test]
+fn copy_and_zrangestore_answer_as_redis_does_on_one_core_and_across() {
+    let rt = runtime();
+    let Some(mut both) = pair(&rt, "copy") else { return };
+    both.same_replies(COPIES);
+    both.same_replies(RANGE_STORES);
+}
+
+/// A big collection of each type copied across cores arrives whole; inside EXEC, COPY runs
+/// on one core, and across two when the connection's core owns the source (the lift runs
+/// there and then), and is refused when another core does (EXEC cannot wait for the lift):
+/// of `a` to `b` and `b` to `a`, one runs and one is refused, whichever core serves the
+/// connection; the other requests run.
+#[test]
+fn big_values_travel_and_exec_copies_on_one_core() {
+    let rt = runtime();
+    let mut kv = connect(&start(&rt).to_string());
+    let [[a, a2], [b, _]] = keys_on_both_cores(&mut kv, "copy-big");
+    for kind in ["HSCAN", "SSCAN", "ZSCAN"] {
+        let _: () = redis::cmd("DEL").arg(&a).arg(&b).query(&mut kv).unwrap();
+        let _: () = fill(kind, &a, "m", 0..3000).query(&mut kv).unwrap();
+        let copied: i64 = redis::cmd("COPY").arg(&a).arg(&b).query(&mut kv).unwrap();
+        assert_eq!(copied, 1, "{kind}");
+        let (source, _) = scan_all(&mut kv, kind, &a, 1000, |_, _| {});
+        let (copy, _) = scan_all(&mut kv, kind, &b, 1000, |_, _| {});
+        assert_eq!((copy.len(), &copy), (3000, &source), "{kind}");
+    }
+    let mut exec = redis::pipe();
+    exec.atomic().cmd("SET").arg(&a).arg("v").cmd("COPY").arg(&a).arg(&a2).arg("REPLACE");
+    exec.cmd("COPY").arg(&a).arg(&b).arg("REPLACE").cmd("COPY").arg(&b).arg(&a).arg("REPLACE");
+    exec.cmd("GET").arg(&a2);
+    let replies: Vec<redis::RedisResult<Value>> = exec.ignore_errors().query(&mut kv).unwrap();
+    let mut shown_all: Vec<String> = replies.into_iter().map(shown).collect();
+    assert_eq!(shown_all.len(), 5, "{shown_all:?}");
+    shown_all[2..4].sort();
+    let crossslot = "CROSSSLOT Keys in request don't hash to the same slot";
+    assert_eq!(shown_all, ["OK", "1", "1", crossslot, "\"v\""]);
 }

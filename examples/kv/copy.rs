@@ -124,7 +124,11 @@ pub fn plan_copy<'a>(args: &[&'a [u8]], shards: usize) -> Result<Planned<'a>, &'
             replace = true;
         } else if option.eq_ignore_ascii_case(b"db") && at + 1 < options.len() {
             at += 1;
-            db = integer(options[at]).and_then(|n| i32::try_from(n).ok()).ok_or(NOT_AN_INTEGER)?;
+            db = match integer(options[at]).map(i32::try_from) {
+                Some(Ok(db)) => db,
+                Some(Err(_)) => return Err(OUT_OF_INT_RANGE),
+                None => return Err(NOT_AN_INTEGER),
+            };
         } else {
             return Err(SYNTAX);
         }
@@ -148,7 +152,7 @@ pub fn plan_zrangestore<'a>(args: &[&'a [u8]], packed: &'a [u8], shards: usize) 
 fn planned<'a>(from: Key<'a>, to: Key<'a>, how: Transfer, args: &'a [u8], shards: usize) -> Planned<'a> {
     let (source, destination) = (from.shard(shards), to.shard(shards));
     let here = source == destination;
-    let lift = Op::Lift { from, to, how, args, here };
+    let lift = Op::Lift { from, to: to.bytes, how, args, here };
     match here {
         true => Planned::Here(source, lift),
         false => Planned::Across { from: source, lift, to: destination },
@@ -157,6 +161,8 @@ fn planned<'a>(from: Key<'a>, to: Key<'a>, how: Transfer, args: &'a [u8], shards
 
 const SYNTAX: &str = "ERR syntax error";
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+/// Redis' `getIntFromObjectOrReply` error for an integer past a C int.
+const OUT_OF_INT_RANGE: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
 
 /// Writes COPY's or ZRANGESTORE's reply for a put that wrote `count` (COPY: 1 or 0).
 pub fn put_reply(out: &mut Vec<u8>, count: usize) {
@@ -187,7 +193,7 @@ mod tests {
             (&["a", "b", "db"], SYNTAX),
             (&["a", "b", "foo"], SYNTAX),
             (&["a", "b", "db", "x", "foo"], NOT_AN_INTEGER),
-            (&["a", "b", "db", "2147483648"], NOT_AN_INTEGER),
+            (&["a", "b", "db", "2147483648"], OUT_OF_INT_RANGE),
             (&["a", "b", "db", "1"], "ERR DB index is out of range"),
             (&["a", "b", "db", "-1"], "ERR DB index is out of range"),
             (&["a", "a"], "ERR source and destination objects are the same"),

@@ -144,7 +144,9 @@ pub enum Op<'a> {
     /// lives here too (`here`: the client's reply), else answered with as a payload.
     Lift {
         from: Key<'a>,
-        to: Key<'a>,
+        /// The destination's bytes: hashed again where it is put down (COPY is rare, and
+        /// the hash would make every operation 8 bytes bigger).
+        to: &'a [u8],
         how: Transfer,
         args: &'a [u8],
         here: bool,
@@ -527,7 +529,7 @@ impl<'a> Op<'a> {
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
             Op::Lift { from, to, how, args, here } => {
-                lift_value = types::pack(&[to.bytes, args]);
+                lift_value = types::pack(&[to, args]);
                 (LIFT, how.bits() | u8::from(here) * LIFT_HERE, from, &lift_value, 0)
             }
             Op::Put { key, payload, how } => (PUT, how.bits(), key, payload, 0),
@@ -571,7 +573,7 @@ impl<'a> Op<'a> {
             LIFT => match types::unpack(value)?[..] {
                 [to, args] => Op::Lift {
                     from: key,
-                    to: Key::new(to),
+                    to,
                     how: Transfer::from_bits(flags & !LIFT_HERE)?,
                     args,
                     here: flags & LIFT_HERE != 0,

@@ -605,7 +605,7 @@ impl Pipeline {
         if from == shards.me() {
             let mut lifted = Vec::new();
             shards.apply_local(op, protocol, now, &mut lifted);
-            self.put_down(to, key, how, &lifted, shards, now);
+            self.put_down(to, Key::new(key), how, &lifted, shards, now);
             return None;
         }
         if self.in_exec {
@@ -616,7 +616,7 @@ impl Pipeline {
         self.holes.push(Hole { at: self.out.len(), how: Combine::Single, protocol, slots: slot..slot + 1 });
         self.owed_elsewhere += self.reply_guess;
         shards.forward(from, &op, protocol, &self.slots, slot);
-        self.lifting = Some(Lifting { slot, to, key: key.bytes.to_vec(), how });
+        self.lifting = Some(Lifting { slot, to, key: key.to_vec(), how });
         Some(End::Owed)
     }
 

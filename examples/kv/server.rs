@@ -6,12 +6,13 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 112] = [
+pub const COMMANDS: [&str; 114] = [
     "append",
     "auth",
     "client",
     "command",
     "config",
+    "copy",
     "dbsize",
     "decr",
     "decrby",
@@ -108,6 +109,7 @@ pub const COMMANDS: [&str; 112] = [
     "zrange",
     "zrangebylex",
     "zrangebyscore",
+    "zrangestore",
     "zrank",
     "zrem",
     "zremrangebylex",

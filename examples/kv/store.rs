@@ -778,7 +778,7 @@ impl Store {
     fn lift(
         &mut self,
         from: Key<'_>,
-        to: Key<'_>,
+        to: &[u8],
         how: Transfer,
         args: &[u8],
         here: bool,
@@ -809,7 +809,7 @@ impl Store {
             }
         }
         match here {
-            true => self.put(to, &lifted, how, now, out),
+            true => self.put(Key::new(to), &lifted, how, now, out),
             false => out.extend_from_slice(&lifted),
         }
     }
