@@ -2,6 +2,7 @@
 //! now, or the shard operations it needs and how their replies combine into the one reply
 //! the client gets.
 
+use super::copy::{self, Transfer};
 use super::hash::Key;
 use super::info::Sections;
 use super::memory;
@@ -12,7 +13,7 @@ use super::scan;
 use super::store::unix_now;
 use super::transaction::Control;
 use super::types::{self, Command};
-use super::{copy, range, server, session};
+use super::{range, server, session};
 
 /// What to do for one request.
 pub enum Plan<'a> {
@@ -287,28 +288,22 @@ fn transfer<'a>(name: &[u8], args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>
             replies::error(o, &format!("ERR wrong number of arguments for '{name}' command"))
         }));
     }
-    let packed;
-    let planned = match name {
-        b"copy" => match copy::plan_copy(args, shards) {
-            Ok(planned) => planned,
+    let (from, to, how, rest) = match name {
+        b"copy" => match copy::copy_options(args) {
+            Ok(replace) => (args[0], args[1], Transfer::Copy { replace }, &[][..]),
             Err(e) => return Some(answer(out, |o| replies::error(o, e))),
         },
-        _ => {
-            packed = types::pack(&args[2..]);
-            copy::plan_zrangestore(args, &packed, shards)
-        }
+        _ => (args[1], args[0], Transfer::RangeStore, &args[2..]),
     };
-    let mut encoded = Vec::new();
+    let (from, packed) = (Key::new(from), copy::pack_lift(to, rest));
+    let (source, destination) = (from.shard(shards), Key::new(to).shard(shards));
+    let here = source == destination;
+    let mut lift = Vec::new();
     // The protocol travels with the plan's own encoding: the one written here is not read.
-    Some(match planned {
-        copy::Planned::Here(core, lift) => {
-            lift.encode(Protocol::Resp2, &mut encoded);
-            Plan::Encoded(core, encoded)
-        }
-        copy::Planned::Across { from, lift, to } => {
-            lift.encode(Protocol::Resp2, &mut encoded);
-            Plan::Lift { from, lift: encoded, to }
-        }
+    Op::Lift { from, packed: &packed, how, here }.encode(Protocol::Resp2, &mut lift);
+    Some(match here {
+        true => Plan::Encoded(source, lift),
+        false => Plan::Lift { from: source, lift, to: destination },
     })
 }
 

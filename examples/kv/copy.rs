@@ -1,8 +1,8 @@
 //! COPY and ZRANGESTORE: a value lifted from one key and put down at another, which another
-//! core may own. Both keys on one core: one operation there ([`Op::Lift`] with `here`), as
+//! core may own. Both keys on one core: one operation there (`Op::Lift` with `here`), as
 //! RENAME is. On two: the source's core lifts the value and answers with it, packed (a
 //! [`payload`]: its type, its expiry as a Unix time, its elements), and the destination's
-//! core puts it down ([`Op::Put`]) and gives the client's reply. The connection's pipeline
+//! core puts it down (`Op::Put`) and gives the client's reply. The connection's pipeline
 //! runs the two in order (`pipeline.rs`: the requests after them wait for the lift, so they
 //! see the copy), and a lift that fails (WRONGTYPE, a bad range, no source for COPY) carries
 //! its reply instead of a value.
@@ -10,11 +10,9 @@
 //! What travels is the value's elements, not its layout: a copied hash of at most 512
 //! fields is a list again, in its table's order (Redis copies the encoding as it is).
 
-use super::hash::Key;
-use super::op::Op;
 use super::replies;
 use super::resp::integer;
-use super::types::Value;
+use super::types::{self, Value};
 
 /// What a lift takes and how its value is put down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,20 +101,11 @@ pub mod payload {
     }
 }
 
-/// A COPY or ZRANGESTORE planned: one operation on the core owning both keys, or the lift
-/// on the source's core (`from`) and the put on the destination's (`to`).
-pub enum Planned<'a> {
-    /// Both keys on core `.0`.
-    Here(usize, Op<'a>),
-    /// The lift (`here` false) on core `from`; its value is put down on core `to`.
-    Across { from: usize, lift: Op<'a>, to: usize },
-}
-
-/// Plans `COPY source destination [DB db] [REPLACE]` (`args` after the name, at least two)
+/// Reads `COPY source destination [DB db] [REPLACE]` (`args` after the name, at least two)
 /// as Redis 7.0 reads it: the options in order (REPLACE any number of times, DB's index a C
 /// int, an option it does not know a syntax error), then the database, which must be 0
-/// (kv has no other: SELECT's error), then the keys, which must differ.
-pub fn plan_copy<'a>(args: &[&'a [u8]], shards: usize) -> Result<Planned<'a>, &'static str> {
+/// (kv has no other: SELECT's error), then the keys, which must differ. Whether to replace.
+pub fn copy_options(args: &[&[u8]]) -> Result<bool, &'static str> {
     let [source, destination, options @ ..] = args else { return Err(SYNTAX) };
     let (mut replace, mut db, mut at) = (false, 0, 0);
     while let Some(option) = options.get(at) {
@@ -140,23 +129,19 @@ pub fn plan_copy<'a>(args: &[&'a [u8]], shards: usize) -> Result<Planned<'a>, &'
     if source == destination {
         return Err("ERR source and destination objects are the same");
     }
-    Ok(planned(Key::new(source), Key::new(destination), Transfer::Copy { replace }, &[], shards))
+    Ok(replace)
 }
 
-/// Plans `ZRANGESTORE dst src min max [options]` (`args` after the name, at least four):
-/// everything but the keys is read where the source lives, as ZRANGE reads it.
-pub fn plan_zrangestore<'a>(args: &[&'a [u8]], packed: &'a [u8], shards: usize) -> Planned<'a> {
-    planned(Key::new(args[1]), Key::new(args[0]), Transfer::RangeStore, packed, shards)
+/// A lift's destination and its other arguments (ZRANGESTORE's range and options), packed
+/// together (`types::pack`) as an [`Op::Lift`] carries them.
+pub fn pack_lift(destination: &[u8], args: &[&[u8]]) -> Vec<u8> {
+    types::pack(&[&[destination][..], args].concat())
 }
 
-fn planned<'a>(from: Key<'a>, to: Key<'a>, how: Transfer, args: &'a [u8], shards: usize) -> Planned<'a> {
-    let (source, destination) = (from.shard(shards), to.shard(shards));
-    let here = source == destination;
-    let lift = Op::Lift { from, to: to.bytes, how, args, here };
-    match here {
-        true => Planned::Here(source, lift),
-        false => Planned::Across { from: source, lift, to: destination },
-    }
+/// The destination and the other arguments [`pack_lift`] packed; `None` if not so packed.
+pub fn unpack_lift(packed: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
+    let mut args = types::unpack(packed)?;
+    (!args.is_empty()).then(|| (args.remove(0), args))
 }
 
 const SYNTAX: &str = "ERR syntax error";
@@ -173,21 +158,17 @@ pub fn put_reply(out: &mut Vec<u8>, count: usize) {
 mod tests {
     use super::*;
 
-    fn copy(words: &[&'static str]) -> Result<(bool, bool), &'static str> {
+    fn copy(words: &[&'static str]) -> Result<bool, &'static str> {
         let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-        plan_copy(&args, 2).map(|planned| match planned {
-            Planned::Here(_, Op::Lift { how: Transfer::Copy { replace }, .. }) => (true, replace),
-            Planned::Across { lift: Op::Lift { how: Transfer::Copy { replace }, .. }, .. } => (false, replace),
-            _ => panic!("{words:?}: no COPY lift"),
-        })
+        copy_options(&args)
     }
 
     /// COPY's options and refusals as redis-server 7.0.15 gave them (DB 1 aside: Redis has
     /// 16 databases, kv one).
     #[test]
     fn copy_reads_its_options_as_redis_does() {
-        assert!(copy(&["a", "b"]).is_ok_and(|(_, replace)| !replace));
-        assert!(copy(&["a", "b", "REPLACE", "replace", "db", "0"]).is_ok_and(|(_, replace)| replace));
+        assert_eq!(copy(&["a", "b"]), Ok(false));
+        assert_eq!(copy(&["a", "b", "REPLACE", "replace", "db", "0"]), Ok(true));
         assert!(copy(&["a", "b", "DB", "-0"]).is_err(), "-0 is no integer Redis reads");
         let cases: [(&[&str], &str); 8] = [
             (&["a", "b", "db"], SYNTAX),
@@ -202,6 +183,13 @@ mod tests {
         for (words, want) in cases {
             assert_eq!(copy(words).err(), Some(want), "COPY {words:?}");
         }
+    }
+
+    #[test]
+    fn a_lift_packs_its_destination_first() {
+        let packed = pack_lift(b"dst", &[b"0", b"-1"]);
+        assert_eq!(unpack_lift(&packed), Some((&b"dst"[..], vec![&b"0"[..], &b"-1"[..]])));
+        assert_eq!(unpack_lift(&types::pack(&[])), None);
     }
 
     #[test]

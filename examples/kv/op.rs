@@ -18,7 +18,7 @@ use super::kill::Kill;
 use super::lane::{self, Hot};
 use super::replies::Protocol;
 use super::scan::Cursor;
-use super::types::{self, Command};
+use super::types::Command;
 
 /// One operation on one shard: a command, or one key's part of a multi-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,15 +140,15 @@ pub enum Op<'a> {
         args: &'a [u8],
     },
     /// COPY's or ZRANGESTORE's first half, where `from` lives (`copy.rs`): the value `how`
-    /// takes (ZRANGESTORE's range and options packed in `args`), put down at `to` if it
-    /// lives here too (`here`: the client's reply), else answered with as a payload.
+    /// takes (by ZRANGESTORE's range and options), put down at the destination if it lives
+    /// here too (`here`: the client's reply), else answered with as a payload.
     Lift {
         from: Key<'a>,
-        /// The destination's bytes: hashed again where it is put down (COPY is rare, and
-        /// the hash would make every operation 8 bytes bigger).
-        to: &'a [u8],
+        /// The destination's bytes and the other arguments, packed (`copy::pack_lift`): one
+        /// slice, so an operation stays 64 bytes; the destination is hashed again where it
+        /// is put down.
+        packed: &'a [u8],
         how: Transfer,
-        args: &'a [u8],
         here: bool,
     },
     /// The other half, where `key` lives: a lift's payload put down at `key`.
@@ -438,8 +438,8 @@ const GET_STRING: u8 = 31;
 const TYPED: u8 = 32;
 /// EXPIRETIME; PEXPIRETIME in the flags.
 const EXPIRE_TIME: u8 = 33;
-/// A lift: the source as the key, the destination and the packed arguments packed together
-/// as the value (`types::pack`), the transfer's bits and `here` (bit 2) as the flags.
+/// A lift: the source as the key, the destination and the arguments packed as the value,
+/// the transfer's bits and `here` (bit 2) as the flags.
 const LIFT: u8 = 34;
 const LIFT_HERE: u8 = 4;
 /// A put: the destination as the key, the payload as the value, the transfer as the flags.
@@ -473,7 +473,6 @@ impl<'a> Op<'a> {
         // operation pays for it.
         let end_bytes: [u8; 8];
         let scan_value: [u8; SCAN_BYTES];
-        let lift_value: Vec<u8>;
         let (tag, flags, key, value, number): (u8, u8, Key<'_>, &[u8], u64) = match *self {
             Op::Get(key) => (GET, 0, key, &[], 0),
             Op::Set { key, value } => (SET, 0, key, value, 0),
@@ -528,10 +527,7 @@ impl<'a> Op<'a> {
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
-            Op::Lift { from, to, how, args, here } => {
-                lift_value = types::pack(&[to, args]);
-                (LIFT, how.bits() | u8::from(here) * LIFT_HERE, from, &lift_value, 0)
-            }
+            Op::Lift { from, packed, how, here } => (LIFT, how.bits() | u8::from(here) * LIFT_HERE, from, packed, 0),
             Op::Put { key, payload, how } => (PUT, how.bits(), key, payload, 0),
         };
         let mut head = [0; HEAD];
@@ -570,15 +566,11 @@ impl<'a> Op<'a> {
             GET_STRING => Op::GetString(key),
             TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             EXPIRE_TIME => Op::ExpireTime(key, flags != 0),
-            LIFT => match types::unpack(value)?[..] {
-                [to, args] => Op::Lift {
-                    from: key,
-                    to,
-                    how: Transfer::from_bits(flags & !LIFT_HERE)?,
-                    args,
-                    here: flags & LIFT_HERE != 0,
-                },
-                _ => return None,
+            LIFT => Op::Lift {
+                from: key,
+                packed: value,
+                how: Transfer::from_bits(flags & !LIFT_HERE)?,
+                here: flags & LIFT_HERE != 0,
             },
             PUT => Op::Put { key, payload: value, how: Transfer::from_bits(flags)? },
             _ => return None,

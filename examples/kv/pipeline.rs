@@ -26,7 +26,7 @@ use std::time::Instant;
 use super::clients::Listing;
 use super::command::{plan, Plan};
 use super::config;
-use super::copy::{payload, Transfer};
+use super::copy::{self, payload, Transfer};
 use super::direct::Direct;
 use super::hash::Key;
 use super::lane::append;
@@ -597,7 +597,11 @@ impl Pipeline {
     #[cold]
     #[inline(never)]
     fn lift(&mut self, from: usize, lift: &[u8], to: usize, shards: &Shards, now: Instant) -> Option<End> {
-        let Some((op @ Op::Lift { to: key, how, .. }, ..)) = Op::decode(lift) else {
+        let Some((op @ Op::Lift { packed, how, .. }, ..)) = Op::decode(lift) else {
+            replies::error(&mut self.out, "ERR unreadable operation");
+            return None;
+        };
+        let Some((key, _)) = copy::unpack_lift(packed) else {
             replies::error(&mut self.out, "ERR unreadable operation");
             return None;
         };

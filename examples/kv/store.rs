@@ -354,7 +354,7 @@ impl Store {
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
             Op::RandomKey => self.random_key(protocol, now, out),
             Op::Typed { key, command, args } => self.typed(key, command, args, protocol, now, out),
-            Op::Lift { from, to, how, args, here } => self.lift(from, to, how, args, here, now, out),
+            Op::Lift { from, packed, how, here } => self.lift(from, packed, how, here, now, out),
             Op::Put { key, payload, how } => self.put(key, payload, how, now, out),
         }
     }
@@ -772,19 +772,13 @@ impl Store {
 
     /// COPY's or ZRANGESTORE's lift (`copy.rs`): the payload for what `how` takes from `from`
     /// (the value and its expiry, or ZRANGESTORE's members; the client's reply if it ends
-    /// here), put down at `to` if it lives here too (`here`), else appended as it is.
-    #[allow(clippy::too_many_arguments)] // the lift's own, and the time
+    /// here), put down at the destination if it lives here too (`here`), else appended as
+    /// it is.
     #[inline(never)]
-    fn lift(
-        &mut self,
-        from: Key<'_>,
-        to: &[u8],
-        how: Transfer,
-        args: &[u8],
-        here: bool,
-        now: Instant,
-        out: &mut Vec<u8>,
-    ) {
+    fn lift(&mut self, from: Key<'_>, packed: &[u8], how: Transfer, here: bool, now: Instant, out: &mut Vec<u8>) {
+        let Some((to, args)) = copy::unpack_lift(packed) else {
+            return replies::error(out, "ERR unreadable operation");
+        };
         let mut lifted = Vec::new();
         match how {
             Transfer::Copy { .. } => match self.live(from, now) {
@@ -795,7 +789,6 @@ impl Store {
                 }
             },
             Transfer::RangeStore => {
-                let Some(args) = types::unpack(args) else { return replies::error(out, "ERR unreadable operation") };
                 let found = match self.live_mut(from, now).map(|e| &mut e.value) {
                     None => types::Found::Nothing,
                     Some(Value::SortedSet(zset)) => types::Found::Mine(&mut **zset),
