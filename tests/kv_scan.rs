@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 mod kv;
 
+#[allow(dead_code)] // the tables' runner: the scripts here run on two servers
 mod reply_tables;
 mod support;
 
@@ -152,12 +153,6 @@ impl Pair {
                 assert_eq!(got, want, "{line} (keys {keys:?}, pipelined: {pipelined})");
             }
         }
-    }
-
-    /// Runs `line` on both servers, its reply unchecked (the order of a big table's).
-    fn both(&mut self, line: &str) {
-        let _: Value = request(line, &self.keys).query(&mut self.kv).unwrap();
-        let _: Value = request(line, &self.keys).query(&mut self.redis).unwrap();
     }
 }
 

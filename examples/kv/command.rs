@@ -602,7 +602,6 @@ const INVALID_PSETEX_EXPIRY: &str = "ERR invalid expire time in 'psetex' command
 /// keeps deadlines so (`now + ms`) and refuses what would overflow there, so `PX i64::MAX`
 /// is an error, not a deadline some 292 million years away. (EXPIRE and PEXPIRE take a
 /// negative time: it deletes the key.)
-
 fn past_unix_time_end(ms: i64) -> bool {
     ms > i64::MAX - i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX)
 }

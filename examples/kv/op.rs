@@ -527,7 +527,7 @@ impl<'a> Op<'a> {
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
-            Op::Lift { from, packed, how, here } => (LIFT, how.bits() | u8::from(here) * LIFT_HERE, from, packed, 0),
+            Op::Lift { from, packed, how, here } => (LIFT, how.bits() | (u8::from(here) * LIFT_HERE), from, packed, 0),
             Op::Put { key, payload, how } => (PUT, how.bits(), key, payload, 0),
         };
         let mut head = [0; HEAD];

@@ -86,11 +86,11 @@ impl Value {
     /// The value of type number `type_number` that [`Value::pack`] packed; `None` if it was
     /// not written so.
     pub fn unpack(type_number: u8, packed: &[u8]) -> Option<Value> {
-        Some(match TYPE_NAMES.get(usize::from(type_number))? {
-            &"string" => Value::Str(packed.to_vec()),
-            &"hash" => Value::Hash(Box::new(Hash::unpack(packed)?)),
-            &"list" => Value::List(Box::new(List::unpack(packed)?)),
-            &"set" => Value::Set(Box::new(Set::unpack(packed)?)),
+        Some(match *TYPE_NAMES.get(usize::from(type_number))? {
+            "string" => Value::Str(packed.to_vec()),
+            "hash" => Value::Hash(Box::new(Hash::unpack(packed)?)),
+            "list" => Value::List(Box::new(List::unpack(packed)?)),
+            "set" => Value::Set(Box::new(Set::unpack(packed)?)),
             _ => Value::SortedSet(Box::new(SortedSet::unpack(packed)?)),
         })
     }
