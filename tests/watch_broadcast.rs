@@ -434,3 +434,45 @@ fn a_send_racing_a_wait_is_never_lost() {
         assert_eq!(receiver.join().unwrap(), (Err(watch::RecvError), Err(RecvError::Closed)));
     });
 }
+
+/// A message whose drop can hold the dropping thread at a barrier, to stop a receiver's drop
+/// between the messages it passes. Its clones never hold anybody.
+struct HeldDrop(Option<Arc<std::sync::Barrier>>);
+
+impl Clone for HeldDrop {
+    fn clone(&self) -> HeldDrop {
+        HeldDrop(None)
+    }
+}
+
+impl Drop for HeldDrop {
+    fn drop(&mut self) {
+        if let Some(barrier) = self.0.take() {
+            barrier.wait(); // in the receiver's drop: the test sends meanwhile
+            barrier.wait();
+        }
+    }
+}
+
+#[test]
+fn broadcast_a_receiver_dropped_while_sends_lap_it_leaves_the_others_their_messages() {
+    let (tx, dropped) = broadcast::channel(2);
+    let mut other = tx.subscribe();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    tx.send(HeldDrop(Some(barrier.clone()))).unwrap();
+    tx.send(HeldDrop(None)).unwrap();
+    // `other` reads the first: `dropped` is its last reader, and its drop drops it.
+    drop(other.try_recv().unwrap());
+    let dropping = std::thread::spawn(move || drop(dropped));
+    barrier.wait(); // `dropped` is gone from the count, midway through passing its messages
+    for _ in 0..3 {
+        tx.send(HeldDrop(None)).unwrap(); // laps it: it has 2 left to pass, 2 are new
+    }
+    barrier.wait();
+    dropping.join().expect("the dropping receiver panicked");
+    // `other` lost the second message to the lap; the two newest are still its to read.
+    assert_eq!(other.try_recv().map(drop), Err(TryRecvError::Lagged(2)));
+    assert!(other.try_recv().is_ok(), "the receiver dropped took the message at 3");
+    assert!(other.try_recv().is_ok(), "the receiver dropped took the message at 4");
+    assert_eq!(other.try_recv().map(drop), Err(TryRecvError::Empty));
+}

@@ -547,8 +547,9 @@ impl<T> Drop for Receiver<T> {
             tail.pos
         };
         // The messages it had yet to read counted it: pass them, so the last reader of each
-        // drops it. Those sent from here on do not count it.
-        while self.next != end {
+        // drops it. Those sent from here on do not count it, and a lap meanwhile may carry it
+        // past `end` (to the oldest message left): it stops there, before taking others' reads.
+        while self.next < end {
             if let Found::Empty | Found::Closed = self.shared.take(&mut self.next, |_| ()) {
                 break;
             }
