@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use super::clients::Listing;
+use super::clients::{LastCommand, Listing, Noted};
 use super::command::{plan, Plan};
 use super::config;
 use super::copy::{self, payload, Transfer};
@@ -259,6 +259,9 @@ pub struct Pipeline {
     /// A lift's value come back: put down first thing in the next run, so the requests after
     /// the command see it.
     to_put: Option<(Lifting, Vec<u8>)>,
+    /// Where this connection's last command is noted for CLIENT LIST (`clients.rs`), once
+    /// its core's entry is found.
+    noted: Option<Noted>,
 }
 
 /// Where a lift's value goes (`copy.rs`), and the slot its payload comes back in.
@@ -295,6 +298,19 @@ impl Pipeline {
             in_exec: false,
             lifting: None,
             to_put: None,
+            noted: None,
+        }
+    }
+
+    /// Notes `args` as the connection's last command, at `now` (CLIENT LIST's `cmd=` and
+    /// `idle=`): a copy of at most 32 bytes per request.
+    #[inline]
+    fn note(&mut self, args: &[&[u8]], now: Instant, shards: &Shards) {
+        if self.noted.is_none() {
+            self.noted = shards.clients().noted(self.client_id());
+        }
+        if let Some(noted) = &self.noted {
+            noted.set(LastCommand::of(args, now));
         }
     }
 
@@ -349,6 +365,7 @@ impl Pipeline {
                         }
                     }
                     shards.count_command();
+                    self.note(args, now, shards);
                     match plan(args, shards.count(), &mut self.out) {
                         Plan::Answered => {}
                         Plan::Quit => {
@@ -456,6 +473,7 @@ impl Pipeline {
     #[cold]
     #[inline(never)]
     fn in_transaction(&mut self, args: &[&[u8]], request: &[u8], shards: &Shards) -> Option<End> {
+        self.note(args, store::now(), shards); // queued or not, as Redis notes it
         let mut checked = Vec::new();
         let planned = plan(args, shards.count(), &mut checked);
         let refused = transaction::refused_before_queueing(&checked);
@@ -521,6 +539,8 @@ impl Pipeline {
             }
         }
         self.in_exec = false;
+        // Redis' last command after EXEC is EXEC, not the last one it ran.
+        self.note(&[b"exec"], store::now(), shards);
         drop((args, decoded));
         self.transaction.recycle(queued);
         let (out_len, holes) = killed_at?;
