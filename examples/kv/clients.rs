@@ -85,7 +85,8 @@ impl LastCommand {
     /// for a command (or subcommand) the server does not know.
     fn cmd(&self) -> String {
         const NULL: &str = "NULL";
-        let name = String::from_utf8_lossy(&self.name[..usize::from(self.name_len)]).to_ascii_lowercase();
+        let name =
+            String::from_utf8_lossy(&self.name[..usize::from(self.name_len).min(NAME_MOST)]).to_ascii_lowercase();
         let known = COMMANDS.contains(&name.as_str()) || TRANSACTION_COMMANDS.contains(&name.as_str());
         if self.at.is_none() || usize::from(self.name_len) > NAME_MOST || !known {
             return NULL.into();
