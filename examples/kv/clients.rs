@@ -106,8 +106,10 @@ impl LastCommand {
 /// Copies `name` into `to` (its first 16 bytes); its whole length, saturated (a longer one
 /// is no name Redis knows).
 fn copy_name(to: &mut [u8; NAME_MOST], name: &[u8]) -> u8 {
-    let kept = name.len().min(NAME_MOST);
-    to[..kept].copy_from_slice(&name[..kept]);
+    // By hand: copy_from_slice on a short, variable length calls memcpy.
+    for (to, from) in to.iter_mut().zip(name) {
+        *to = *from;
+    }
     u8::try_from(name.len()).unwrap_or(u8::MAX)
 }
 
