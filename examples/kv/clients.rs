@@ -87,7 +87,7 @@ impl LastCommand {
         const NULL: &str = "NULL";
         let name =
             String::from_utf8_lossy(&self.name[..usize::from(self.name_len).min(NAME_MOST)]).to_ascii_lowercase();
-        let known = COMMANDS.contains(&name.as_str()) || TRANSACTION_COMMANDS.contains(&name.as_str());
+        let known = COMMANDS.contains(&name.as_str()) || UNCOUNTED_COMMANDS.contains(&name.as_str());
         if self.at.is_none() || usize::from(self.name_len) > NAME_MOST || !known {
             return NULL.into();
         }
@@ -113,12 +113,24 @@ fn copy_name(to: &mut [u8; NAME_MOST], name: &[u8]) -> u8 {
     u8::try_from(name.len()).unwrap_or(u8::MAX)
 }
 
-/// The commands kv runs that COMMAND COUNT leaves out (`transaction.rs`'s).
-const TRANSACTION_COMMANDS: [&str; 5] = ["discard", "exec", "multi", "unwatch", "watch"];
+/// The commands kv runs that COMMAND COUNT leaves out (`transaction.rs`'s, `pubsub.rs`'s).
+const UNCOUNTED_COMMANDS: [&str; 11] = [
+    "discard",
+    "exec",
+    "multi",
+    "unwatch",
+    "watch",
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "publish",
+    "pubsub",
+];
 
 /// The containers kv knows and the subcommands Redis 7.0 has for them (`cmd=` names those
 /// it knows, kv's own or not: a client sees Redis' table in the name).
-const SUBCOMMANDS: [(&str, &[&str]); 4] = [
+const SUBCOMMANDS: [(&str, &[&str]); 5] = [
     (
         "client",
         &[
@@ -143,6 +155,7 @@ const SUBCOMMANDS: [(&str, &[&str]); 4] = [
     ("config", &["get", "help", "resetstat", "rewrite", "set"]),
     ("memory", &["doctor", "help", "malloc-stats", "purge", "stats", "usage"]),
     ("command", &["count", "docs", "getkeys", "getkeysandflags", "help", "info", "list"]),
+    ("pubsub", &["channels", "help", "numpat", "numsub", "shardchannels", "shardnumsub"]),
 ];
 
 impl Clients {
@@ -378,6 +391,8 @@ mod tests {
         assert_eq!(cmd(&["hello", "3"]), "hello");
         assert_eq!(cmd(&["MULTI"]), "multi");
         assert_eq!(cmd(&["exec"]), "exec");
+        assert_eq!(cmd(&["SUBSCRIBE", "c"]), "subscribe");
+        assert_eq!(cmd(&["pubsub", "NUMSUB", "c"]), "pubsub|numsub");
         assert_eq!(cmd(&["hscan", "k", "0"]), "hscan");
         assert_eq!(cmd(&["zrangebyscore1234567890"]), "NULL");
         assert_eq!(cmd(&["client", "getname1234567890123"]), "NULL");

@@ -40,6 +40,10 @@ pub enum Plan<'a> {
     /// COPY or ZRANGESTORE across two shards (`copy.rs`): the lift, encoded, for core `from`;
     /// its payload is put down on core `to`, whose reply is the client's.
     Lift { from: usize, lift: Vec<u8>, to: usize },
+    /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH or PUBSUB: answered from the
+    /// connection's subscriptions and its core's, or by the cores with subscribers
+    /// (`pubsub.rs`).
+    PubSub,
 }
 
 /// Plans the request `args` (not empty) for a store sharded over `shards` cores; a reply
@@ -67,6 +71,8 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         b"getrange" | b"substr" | b"setrange" => argc == 3,
         b"rename" | b"renamenx" => argc == 2,
         b"randomkey" | b"time" => argc == 0,
+        b"subscribe" | b"psubscribe" | b"pubsub" => argc >= 1,
+        b"publish" => argc == 2,
         _ => true,
     };
     if !arity_ok {
@@ -232,6 +238,7 @@ pub fn plan<'a>(args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Plan<'a>
         }
         b"randomkey" => every_shard(shards, Op::RandomKey, Combine::AnyOne),
         b"hello" | b"client" | b"config" | b"command" => Plan::Context,
+        b"subscribe" | b"unsubscribe" | b"psubscribe" | b"punsubscribe" | b"publish" | b"pubsub" => Plan::PubSub,
         b"auth" => answer(out, |o| session::auth(args, o)),
         b"time" => answer(out, server::time),
         b"shutdown" => match server::shutdown_options(args) {

@@ -16,6 +16,7 @@ use ringpoll::net::TcpStream;
 use super::admission::{Admitted, REFUSAL};
 use super::direct::Direct;
 use super::pipeline::{release_excess, End, Pipeline};
+use super::pubsub::Mailbox;
 use super::resp::Arrival;
 use super::shard::Shards;
 
@@ -58,7 +59,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shards: &Shards, admitte
         } else {
             let (n, buf) = match &mut direct {
                 Some(direct) if direct.in_flight() => read_beside(&stream, read_buf, direct).await,
-                _ => stream.read(read_buf).await,
+                _ => match pipeline.mailbox() {
+                    Some(mailbox) => read_subscribed(&stream, read_buf, &mailbox.clone()).await,
+                    None => stream.read(read_buf).await,
+                },
             };
             read_buf = buf;
             // Nothing is written (nor the connection left) before a reply in flight settles;
@@ -138,12 +142,46 @@ async fn linger(stream: &TcpStream, mut buf: Vec<u8>) {
     let _ = ringpoll::time::timeout(LINGER, drain).await;
 }
 
-/// Takes its connection (of this id) off its core's list when dropped, however `serve` ends.
+/// Takes its connection (of this id) off its core's list, and its pub/sub subscriptions
+/// off its core's, when dropped, however `serve` ends.
 struct Listed<'a>(&'a Shards, u64);
 
 impl Drop for Listed<'_> {
     fn drop(&mut self) {
         self.0.clients().close(self.1);
+        if self.0.pubsub().leave(self.1) {
+            self.0.subscriptions_changed();
+        }
+    }
+}
+
+/// Reads on a connection with pub/sub subscriptions, writing the messages that arrive
+/// meanwhile (whole frames, between its replies). Fails once the mailbox overflowed (see
+/// `pubsub.rs`): the connection closes, as Redis closes a subscriber past its limit.
+async fn read_subscribed(stream: &TcpStream, buf: Vec<u8>, mailbox: &Mailbox) -> BufResult<usize, Vec<u8>> {
+    let mut read = pin!(stream.read(buf));
+    loop {
+        let arrived = poll_fn(|cx| match read.as_mut().poll(cx) {
+            Poll::Ready(done) => Poll::Ready(Err(done)),
+            Poll::Pending => mailbox.poll_frames(cx).map(Ok),
+        })
+        .await;
+        let frames = match arrived {
+            Err(done) => return done,
+            Ok(Err(overflowed)) => return (Err(overflowed), Vec::new()),
+            Ok(Ok(frames)) => frames,
+        };
+        let mut write = pin!(stream.write_all(frames));
+        let written = poll_fn(|cx| match write.as_mut().poll(cx) {
+            Poll::Ready((written, _)) => Poll::Ready(written),
+            Poll::Pending => {
+                mailbox.poll_overflowed(cx).map(|()| Err(io::Error::other("pubsub output past its limit")))
+            }
+        })
+        .await;
+        if let Err(e) = written {
+            return (Err(e), Vec::new());
+        }
     }
 }
 

@@ -41,7 +41,10 @@
 //! EXEC runs them as one pipeline. A transaction whose keys all live on one core runs with no
 //! other client's command between its commands; one spanning cores runs each core's part
 //! so, but not at one instant across cores), WATCH refused (`-ERR WATCH is not supported by
-//! kv`: never accepted and ignored), UNWATCH. redis-cli's --pipe, --scan, --bigkeys,
+//! kv`: never accepted and ignored), UNWATCH; pub/sub across the cores (`pubsub.rs`):
+//! SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH (its count over every core) and
+//! PUBSUB CHANNELS, NUMSUB and NUMPAT, framed as Redis 7 frames them, a subscribed RESP2
+//! connection refused what Redis refuses it, a RESP3 one sent pushes. redis-cli's --pipe, --scan, --bigkeys,
 //! --memkeys, --stat and --latency work against it. Past `--maxclients` a client is refused
 //! as Redis refuses it (`admission.rs`). Runs until SIGINT, SIGTERM or SHUTDOWN.
 
@@ -64,6 +67,7 @@ mod lane;
 mod memory;
 pub mod op;
 mod pipeline;
+mod pubsub;
 mod range;
 pub mod replies;
 pub mod resp;

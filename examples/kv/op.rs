@@ -16,6 +16,7 @@ use super::copy::Transfer;
 use super::hash::Key;
 use super::kill::Kill;
 use super::lane::{self, Hot};
+use super::pubsub::Shared;
 use super::replies::Protocol;
 use super::scan::Cursor;
 use super::types::Command;
@@ -106,6 +107,9 @@ pub enum Op<'a> {
     /// CLIENT LIST: the core's part, its connections `Listing` names (`clients.rs`); its tag
     /// next to KILL's, for the same one compare.
     ClientList(Listing<'a>),
+    /// PUBLISH, or a part of PUBSUB, on one core's subscribers (`pubsub.rs`); its tag next
+    /// to CLIENT LIST's, for the same one compare.
+    PubSub(Shared<'a>),
     /// GETRANGE (and SUBSTR): the bytes of the value from `start` to `end`, both included,
     /// negative ones counted from its end, as Redis 7 takes them.
     GetRange {
@@ -194,6 +198,7 @@ impl Op<'_> {
             Op::GetRange { .. } => ReplySize::Value,
             // A key is as long as a request lets it be: no record of the longest is kept.
             Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::ClientList(_) => ReplySize::Unbounded,
+            Op::PubSub(Shared::Channels(_) | Shared::Patterns | Shared::NumSub(_)) => ReplySize::Unbounded,
             Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
             // A payload: a whole value.
             Op::Lift { here: false, .. } => ReplySize::Unbounded,
@@ -438,12 +443,20 @@ const GET_STRING: u8 = 31;
 const TYPED: u8 = 32;
 /// EXPIRETIME; PEXPIRETIME in the flags.
 const EXPIRE_TIME: u8 = 33;
+/// PUBLISH and PUBSUB's parts: which in the flags, the channel or pattern as the key
+/// (unhashed), PUBLISH's message as the value.
+const PUBSUB: u8 = 34;
+const PUBLISH: u8 = 0;
+const CHANNELS: u8 = 1;
+const CHANNELS_MATCHING: u8 = 2;
+const NUMSUB: u8 = 3;
+const PATTERNS: u8 = 4;
 /// A lift: the source as the key, the destination and the arguments packed as the value,
 /// the transfer's bits and `here` (bit 2) as the flags.
-const LIFT: u8 = 34;
+const LIFT: u8 = 35;
 const LIFT_HERE: u8 = 4;
 /// A put: the destination as the key, the payload as the value, the transfer as the flags.
-const PUT: u8 = 35;
+const PUT: u8 = 36;
 
 /// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it,
 /// the lane's too, see `lane.rs`).
@@ -526,6 +539,16 @@ impl<'a> Op<'a> {
             Op::ClientList(Listing::Every) => (CLIENT_LIST, 0, NO_KEY, &[], 0),
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
+            Op::PubSub(shared) => {
+                let (flags, name, value): (u8, &[u8], &[u8]) = match shared {
+                    Shared::Publish { channel, message } => (PUBLISH, channel, message),
+                    Shared::Channels(None) => (CHANNELS, &[], &[]),
+                    Shared::Channels(Some(pattern)) => (CHANNELS_MATCHING, pattern, &[]),
+                    Shared::NumSub(channel) => (NUMSUB, channel, &[]),
+                    Shared::Patterns => (PATTERNS, &[], &[]),
+                };
+                (PUBSUB, flags, Key { bytes: name, hash: 0 }, value, 0)
+            }
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
             Op::Lift { from, packed, how, here } => (LIFT, how.bits() | (u8::from(here) * LIFT_HERE), from, packed, 0),
             Op::Put { key, payload, how } => (PUT, how.bits(), key, payload, 0),
@@ -566,6 +589,14 @@ impl<'a> Op<'a> {
             GET_STRING => Op::GetString(key),
             TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             EXPIRE_TIME => Op::ExpireTime(key, flags != 0),
+            PUBSUB => Op::PubSub(match flags {
+                PUBLISH => Shared::Publish { channel: key.bytes, message: value },
+                CHANNELS => Shared::Channels(None),
+                CHANNELS_MATCHING => Shared::Channels(Some(key.bytes)),
+                NUMSUB => Shared::NumSub(key.bytes),
+                PATTERNS => Shared::Patterns,
+                _ => return None,
+            }),
             LIFT => Op::Lift {
                 from: key,
                 packed: value,
@@ -751,6 +782,11 @@ mod tests {
             Op::ClientList(Listing::Every),
             Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
             Op::ClientList(Listing::Ids(&[])),
+            Op::PubSub(Shared::Publish { channel: b"news", message: b"hello" }),
+            Op::PubSub(Shared::Channels(None)),
+            Op::PubSub(Shared::Channels(Some(b"n*"))),
+            Op::PubSub(Shared::NumSub(b"news")),
+            Op::PubSub(Shared::Patterns),
             Op::GetString(key(b"mg")),
             Op::Typed { key: key(b"h"), command: Command::Hset, args: b"\x01\0\0\0f\x01\0\0\0v" },
             Op::Typed { key: key(b"z"), command: Command::Zpopmax, args: b"" },

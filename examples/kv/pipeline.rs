@@ -31,6 +31,7 @@ use super::direct::Direct;
 use super::hash::Key;
 use super::lane::append;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
+use super::pubsub::{self, Kind, Mailbox, Shared};
 use super::replies::{self, combine, Combine, Protocol};
 use super::resp::{parse_request, Decoded, MAX_LINE};
 use super::server;
@@ -262,6 +263,8 @@ pub struct Pipeline {
     /// Where this connection's last command is noted for CLIENT LIST (`clients.rs`), once
     /// its core's entry is found.
     noted: Option<Noted>,
+    /// Where its pub/sub messages wait, while it has subscriptions (`pubsub.rs`).
+    mailbox: Option<Rc<Mailbox>>,
 }
 
 /// Where a lift's value goes (`copy.rs`), and the slot its payload comes back in.
@@ -282,6 +285,11 @@ impl Pipeline {
         self.session.id()
     }
 
+    /// Where the connection's pub/sub messages wait, while it has subscriptions.
+    pub fn mailbox(&self) -> Option<&Rc<Mailbox>> {
+        self.mailbox.as_ref()
+    }
+
     /// An empty pipeline.
     pub fn new(capacity: usize) -> Pipeline {
         Pipeline {
@@ -299,6 +307,7 @@ impl Pipeline {
             lifting: None,
             to_put: None,
             noted: None,
+            mailbox: None,
         }
     }
 
@@ -322,10 +331,16 @@ impl Pipeline {
     pub fn run(&mut self, input: &[u8], shards: &Shards, direct: Option<&Direct>) -> (usize, End) {
         let mut args = reuse(std::mem::take(&mut self.args));
         let mut decoded = std::mem::take(&mut self.decoded);
-        let direct = direct.filter(|d| !d.in_flight());
+        // Not for a subscriber: its messages are written between its replies, and another
+        // core writing one of them to its socket would leave no such place.
+        let direct = direct.filter(|d| !d.in_flight() && self.mailbox.is_none());
         let now = store::now();
         let mut last: [&[u8]; 2] = [&[], &[]];
-        let ended = self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded), now, &mut last);
+        let ended = if self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2 {
+            self.run_subscribed(input, shards)
+        } else {
+            self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded), now, &mut last)
+        };
         // Noted once a run, not once a request: the copy cost GET and SET 80 instructions
         // each (callgrind, one shard, pipeline 16; 7 as it is). CLIENT LIST notes itself
         // (`answer_in_context`).
@@ -415,6 +430,15 @@ impl Pipeline {
                                 return (used, end);
                             }
                         }
+                        Plan::PubSub => {
+                            self.pubsub(args, shards, now);
+                            // Subscribed now, a RESP2 connection's next requests are looked
+                            // at first (`run_subscribed`): they run after these replies go.
+                            let subscribed = self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2;
+                            if subscribed && !self.in_exec && used < input.len() {
+                                return (used, End::Owed);
+                            }
+                        }
                     }
                 }
                 Ok(None) => return (used, End::More),
@@ -469,7 +493,11 @@ impl Pipeline {
             _ => {}
         }
         let ids: Option<Vec<u8>>;
-        let (op, how) = match session::answer(args, &mut self.session, shards.clients(), &mut self.out)? {
+        let answered = session::answer(args, &mut self.session, shards.clients(), &mut self.out);
+        if let Some(mailbox) = &self.mailbox {
+            mailbox.set_protocol(self.session.protocol()); // HELLO: its messages' framing too
+        }
+        let (op, how) = match answered? {
             EveryCore::Kill(kill, how) => (Op::Kill(kill), how),
             EveryCore::List(asked) => {
                 ids = asked;
@@ -479,6 +507,148 @@ impl Pipeline {
         let every_core = (0..shards.count()).map(|core| (core, op)).collect();
         self.run_many(every_core, how, shards, now);
         shards.clients().killed(self.client_id()).then_some(End::Quit)
+    }
+
+    /// [`Pipeline::run`] for a RESP2 connection with subscriptions: each request is looked at
+    /// before it runs, and what Redis 7 refuses such a connection is refused (PING answered
+    /// as it answers there); the rest run as any request does, one at a time. Kept off
+    /// `run_with`'s loop, where the one test for it cost two shards 10 instructions per
+    /// request (callgrind). EXEC runs its queued requests whatever the context, as Redis does
+    /// (they were checked when they came).
+    #[cold]
+    #[inline(never)]
+    fn run_subscribed(&mut self, input: &[u8], shards: &Shards) -> (usize, End) {
+        let mut used = 0;
+        loop {
+            // Fresh each time (the arguments borrow them): a subscriber's requests are few.
+            let (mut args, mut decoded_buf, mut run_args, mut run_decoded) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let n = match parse_request(&input[used..], &mut args, &mut Decoded::new(&mut decoded_buf)) {
+                Ok(Some(n)) => n,
+                Ok(None) => return (used, End::More),
+                // Malformed: `run_with` answers it as on any connection, and ends it.
+                Err(_) => input.len() - used,
+            };
+            let now = store::now();
+            if !args.is_empty() {
+                // Noted before it is refused, as Redis notes it.
+                self.note(&args[..args.len().min(2)], now, shards);
+            }
+            let refused = self.mailbox.is_some()
+                && self.session.protocol() == Protocol::Resp2
+                && !args.is_empty()
+                && self.out.len() + self.owed_elsewhere < REPLY_BUDGET
+                && self.refused_while_subscribed(&args);
+            if !refused {
+                let one = &input[used..used + n];
+                let mut last: [&[u8]; 2] = [&[], &[]];
+                let mut decoded = Decoded::new(&mut run_decoded);
+                let (ran, end) = self.run_with(one, shards, None, &mut run_args, &mut decoded, now, &mut last);
+                if !matches!(end, End::More) || ran < one.len() {
+                    return (used + ran, end);
+                }
+            }
+            used += n;
+        }
+    }
+
+    /// A request of a subscribed RESP2 connection: refused if Redis 7 refuses it then
+    /// (answered here, `true`), or PING's answer there, `["pong", message]`.
+    fn refused_while_subscribed(&mut self, args: &[&[u8]]) -> bool {
+        let name = args[0].to_ascii_lowercase();
+        if name == b"ping" && args.len() <= 2 {
+            pubsub::pong(&mut self.out, args.get(1).copied());
+            return true;
+        }
+        if pubsub::allowed_while_subscribed(&name) {
+            return false;
+        }
+        // An unknown command, or one with the wrong number of arguments, is told so first.
+        let mut checked = Vec::new();
+        plan(args, 1, &mut checked);
+        if checked.starts_with(b"-ERR unknown command") || checked.starts_with(b"-ERR wrong number") {
+            self.out.extend_from_slice(&checked);
+        } else {
+            pubsub::refuse(&mut self.out, args);
+        }
+        true
+    }
+
+    /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE (this core's registry), PUBLISH and
+    /// PUBSUB (the cores with subscribers, `pubsub.rs`).
+    #[cold]
+    #[inline(never)]
+    fn pubsub(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) {
+        let (protocol, id) = (self.session.protocol(), self.client_id());
+        let (name, rest) = (args[0].to_ascii_lowercase(), &args[1..]);
+        let registry = shards.pubsub();
+        match name.as_slice() {
+            b"subscribe" => registry.subscribe(id, Kind::Channel, rest, protocol, &mut self.out),
+            b"psubscribe" => registry.subscribe(id, Kind::Pattern, rest, protocol, &mut self.out),
+            b"unsubscribe" => registry.unsubscribe(id, Kind::Channel, rest, protocol, &mut self.out),
+            b"punsubscribe" => registry.unsubscribe(id, Kind::Pattern, rest, protocol, &mut self.out),
+            b"publish" => {
+                let op = Op::PubSub(Shared::Publish { channel: rest[0], message: rest[1] });
+                self.on_subscribed_cores(op, Combine::Sum, shards, now);
+                // A message to this very connection (RESP3) comes before the reply, as in
+                // Redis: this core delivered it at once, into the mailbox.
+                if let (Some(mailbox), Some(hole)) = (&self.mailbox, self.holes.last_mut()) {
+                    if hole.at == self.out.len() {
+                        mailbox.drain_into(&mut self.out);
+                        hole.at = self.out.len();
+                    }
+                }
+                return;
+            }
+            _ => return self.pubsub_query(rest, shards, now),
+        }
+        shards.subscriptions_changed();
+        self.mailbox = registry.mailbox(id);
+    }
+
+    /// PUBSUB CHANNELS, NUMSUB and NUMPAT, from every core's subscriptions.
+    fn pubsub_query(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) {
+        let sub = args[0].to_ascii_lowercase();
+        let arity_ok = match sub.as_slice() {
+            b"channels" => args.len() <= 2,
+            b"numpat" => args.len() == 1,
+            _ => true,
+        };
+        if !arity_ok {
+            let text = format!("ERR wrong number of arguments for 'pubsub|{}' command", String::from_utf8_lossy(&sub));
+            return replies::error(&mut self.out, &text);
+        }
+        match sub.as_slice() {
+            b"channels" => {
+                let op = Op::PubSub(Shared::Channels(args.get(1).copied()));
+                self.on_subscribed_cores(op, Combine::Distinct, shards, now)
+            }
+            b"numpat" => self.on_subscribed_cores(Op::PubSub(Shared::Patterns), Combine::DistinctCount, shards, now),
+            b"numsub" => {
+                let cores = shards.count();
+                let ops = args[1..]
+                    .iter()
+                    .flat_map(|&channel| (0..cores).map(move |core| (core, Op::PubSub(Shared::NumSub(channel)))))
+                    .collect();
+                self.run_many(ops, Combine::NumSub(cores), shards, now)
+            }
+            _ => {
+                let mut text = b"ERR unknown subcommand '".to_vec();
+                text.extend_from_slice(replies::c_text(args[0], replies::QUOTED));
+                text.extend_from_slice(b"'. Try PUBSUB HELP.");
+                replies::error_bytes(&mut self.out, &text)
+            }
+        }
+    }
+
+    /// Runs `op` on each core with subscribers, `how` combining their replies; with none,
+    /// what `how` makes of no replies, at once.
+    fn on_subscribed_cores(&mut self, op: Op<'_>, how: Combine, shards: &Shards, now: Instant) {
+        let ops: Vec<(usize, Op<'_>)> = shards.subscribed_cores().map(|core| (core, op)).collect();
+        if ops.is_empty() {
+            return replies::combine(how, self.session.protocol(), std::iter::empty(), &mut self.out);
+        }
+        self.run_many(ops, how, shards, now)
     }
 
     /// A request `args` (the raw `request`) while a transaction is open: checked as Redis
@@ -588,7 +758,10 @@ impl Pipeline {
 
     /// What forwarding `op` to `core` counts against the budget: the most its reply can take
     /// where that is known; for a value, the most `core`'s largest can take, if that is less
-    /// than the guess; else the guess (see the module's docs).
+    /// than the guess; else the guess (see the module's docs). Inlined: with PUBLISH's and
+    /// PUBSUB's calls of `run_many` it was left out of line, which cost two shards 7
+    /// instructions per request at pipeline 16 (callgrind).
+    #[inline(always)]
     fn forward_cost(&self, op: &Op<'_>, core: usize, shards: &Shards) -> usize {
         match op.reply_size() {
             ReplySize::Small => SMALL_REPLY,

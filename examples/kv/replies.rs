@@ -54,6 +54,14 @@ pub enum Combine {
     Killed,
     /// Every core's lines of CLIENT LIST, as one bulk string in order (`clients.rs`).
     ClientList,
+    /// One array of the arrays' bulk strings, each once, in the order first seen (PUBSUB
+    /// CHANNELS: a channel may have subscribers on several cores).
+    Distinct,
+    /// How many bulk strings the arrays hold, each counted once (PUBSUB NUMPAT).
+    DistinctCount,
+    /// PUBSUB NUMSUB: `[channel, count]` pairs, the given number of cores' replies in a row
+    /// for each channel, as one flat array of each channel and its counts' sum.
+    NumSub(usize),
 }
 
 /// `+text`
@@ -256,6 +264,36 @@ pub fn combine<'a>(
                 None => null(out, protocol),
             }
         }
+        Combine::Distinct | Combine::DistinctCount => {
+            let mut seen = std::collections::HashSet::new();
+            let mut names = Vec::new();
+            for (_, mut elements) in parts.filter_map(array_elements) {
+                while let Some((name, rest)) = split_bulk(elements) {
+                    elements = rest;
+                    if seen.insert(name) {
+                        names.push(name);
+                    }
+                }
+            }
+            if how == Combine::DistinctCount {
+                return int(out, names.len() as i64);
+            }
+            array(out, names.len());
+            names.iter().for_each(|name| bulk(out, name));
+        }
+        Combine::NumSub(cores) => {
+            let pairs: Vec<(&[u8], i64)> = parts
+                .filter_map(|part| {
+                    let (name, count) = split_bulk(array_elements(part)?.1)?;
+                    Some((name, integer_reply(count)?))
+                })
+                .collect();
+            array(out, 2 * pairs.len() / cores.max(1));
+            for channel in pairs.chunks(cores.max(1)) {
+                bulk(out, channel[0].0);
+                int(out, channel.iter().map(|(_, n)| n).sum());
+            }
+        }
         Combine::Flatten => {
             let arrays: Vec<(usize, &[u8])> = parts.filter_map(array_elements).collect();
             array(out, arrays.iter().map(|(n, _)| n).sum());
@@ -275,6 +313,15 @@ fn array_elements(reply: &[u8]) -> Option<(usize, &[u8])> {
     let header_end = rest.iter().position(|&b| b == b'\r')?;
     let n = super::resp::integer(&rest[..header_end])?;
     Some((usize::try_from(n).ok()?, rest.get(header_end + 2..)?))
+}
+
+/// The bytes of the bulk string at the front of `replies`, and the replies after it.
+fn split_bulk(replies: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = replies.strip_prefix(b"$")?;
+    let header_end = rest.iter().position(|&b| b == b'\r')?;
+    let len = usize::try_from(super::resp::integer(&rest[..header_end])?).ok()?;
+    let body = rest.get(header_end + 2..)?;
+    Some((body.get(..len)?, body.get(len + 2..)?))
 }
 
 /// The bytes of `$len\r\nbytes\r\n`.

@@ -35,6 +35,7 @@ use super::direct::{Direct, DirectReply};
 use super::lane::{self, Hot};
 use super::op::Op;
 use super::pipeline::Slots;
+use super::pubsub::{Counts, Registry};
 use super::replies::{self, Protocol};
 use super::store::{self, Store};
 
@@ -166,6 +167,8 @@ pub struct Peers {
     shutdown: Option<Shutdown>,
     /// The clients open across the cores and their limit (CONFIG GET and SET `maxclients`).
     admission: Arc<Admission>,
+    /// Each core's count of pub/sub subscriptions: PUBLISH goes to those that have any.
+    subscriptions: Counts,
 }
 
 /// Starts the server's graceful shutdown.
@@ -185,7 +188,8 @@ impl Peers {
         admission: Arc<Admission>,
     ) -> Arc<Peers> {
         let largest_values = inboxes.iter().map(|_| Arc::default()).collect();
-        Arc::new(Peers { inboxes, largest_values, shutdown, admission })
+        let subscriptions = Counts::new(inboxes.len());
+        Arc::new(Peers { inboxes, largest_values, shutdown, admission, subscriptions })
     }
 }
 
@@ -205,6 +209,8 @@ pub struct Shards {
     clients: Clients,
     /// Requests its connections ran (for INFO).
     commands: Cell<u64>,
+    /// Its connections' pub/sub subscriptions.
+    pubsub: Registry,
 }
 
 impl Shards {
@@ -221,12 +227,29 @@ impl Shards {
             direct_pool: RefCell::default(),
             clients: Clients::default(),
             commands: Cell::new(0),
+            pubsub: Registry::default(),
         }
     }
 
     /// This core's connections, for CLIENT LIST and INFO.
     pub fn clients(&self) -> &Clients {
         &self.clients
+    }
+
+    /// This core's connections' pub/sub subscriptions; [`Shards::subscriptions_changed`]
+    /// after changing them.
+    pub fn pubsub(&self) -> &Registry {
+        &self.pubsub
+    }
+
+    /// Tells the other cores how many subscriptions this core has now.
+    pub fn subscriptions_changed(&self) {
+        self.pubsub.publish_count(&self.peers.subscriptions, self.me);
+    }
+
+    /// The cores with pub/sub subscriptions (PUBLISH goes to those only).
+    pub fn subscribed_cores(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.count()).filter(|&core| self.peers.subscriptions.any_on(core))
     }
 
     /// Counts a request run by one of this core's connections.
@@ -267,7 +290,7 @@ impl Shards {
         match op {
             // Adjacent tags, one compare: a match arm of its own for FLUSHALL ASYNC cost every
             // request 8 instructions (one shard, pipeline 16, callgrind).
-            Op::FlushAll { .. } | Op::Info | Op::Kill(_) | Op::ClientList(_) => {
+            Op::FlushAll { .. } | Op::Info | Op::Kill(_) | Op::ClientList(_) | Op::PubSub(_) => {
                 self.apply_to_whole_store(store, op, now, out)
             }
             op => store.apply(op, protocol, now, out),
@@ -275,7 +298,8 @@ impl Shards {
     }
 
     /// INFO, CLIENT KILL and CLIENT LIST, which the shard answers (it knows its core and its
-    /// connections), and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be
+    /// connections), PUBLISH and PUBSUB's parts (its subscribers: `pubsub.rs`),
+    /// and FLUSHALL, whose ASYNC hands the old table to a blocking thread to be
     /// freed: a million small keys took the core 160-310 ms to free, every client of the core
     /// waiting (a PING's answer, measured). A small table is freed here, sooner than a thread
     /// could be woken for it. Their replies are the same in either protocol: INFO's section
@@ -287,6 +311,7 @@ impl Shards {
             Op::Info => replies::bulk(out, self.info(store, now).as_bytes()),
             Op::Kill(kill) => replies::int(out, self.clients.kill(&kill) as i64),
             Op::ClientList(listing) => self.clients.list(listing, out),
+            Op::PubSub(shared) => self.pubsub.apply(shared, out),
             Op::FlushAll { lazy: true } if store.len() > LAZY_FREE_FROM => {
                 let old = store.take_all();
                 drop(ringpoll::spawn_blocking(move || drop(old)));

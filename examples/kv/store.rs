@@ -348,7 +348,9 @@ impl Store {
                 self.ttls = Ttls::default();
                 replies::ok(out);
             }
-            Op::Info | Op::Kill(_) | Op::ClientList(_) => replies::error(out, "ERR answered by the shard"),
+            Op::Info | Op::Kill(_) | Op::ClientList(_) | Op::PubSub(_) => {
+                replies::error(out, "ERR answered by the shard")
+            }
             Op::GetRange { key, start, end } => self.get_range(key, start, end, now, out),
             Op::SetRange { key, offset, value } => self.set_range(key, offset, value, now, out),
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
