@@ -2,6 +2,7 @@
 //! now, or the shard operations it needs and how their replies combine into the one reply
 //! the client gets.
 
+use super::copy::{self, Transfer};
 use super::hash::Key;
 use super::info::Sections;
 use super::memory;
@@ -36,6 +37,9 @@ pub enum Plan<'a> {
     Shutdown,
     /// MULTI, EXEC, DISCARD or WATCH: the connection's transaction's (`transaction.rs`).
     Transaction(Control),
+    /// COPY or ZRANGESTORE across two shards (`copy.rs`): the lift, encoded, for core `from`;
+    /// its payload is put down on core `to`, whose reply is the client's.
+    Lift { from: usize, lift: Vec<u8>, to: usize },
     /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH or PUBSUB: answered from the
     /// connection's subscriptions and its core's, or by the cores with subscribers
     /// (`pubsub.rs`).
@@ -258,6 +262,9 @@ fn collection<'a>(raw_name: &[u8], name: &[u8], args: &[&'a [u8]], shards: usize
     if let Some(planned) = transaction_control(name, args.len(), out) {
         return planned;
     }
+    if let Some(planned) = transfer(name, args, shards, out) {
+        return planned;
+    }
     let Some(command) = Command::named(name) else {
         return answer(out, |o| unknown_command(raw_name, args, o));
     };
@@ -271,6 +278,40 @@ fn collection<'a>(raw_name: &[u8], name: &[u8], args: &[&'a [u8]], shards: usize
     // its protocol: the one written here is not read.
     Op::Typed { key, command, args: &types::pack(&args[1..]) }.encode(Protocol::Resp2, &mut encoded);
     Plan::Encoded(key.shard(shards), encoded)
+}
+
+/// COPY or ZRANGESTORE, if `name` is one (`copy.rs`): its arity and (COPY's) options
+/// checked here, the lift encoded for the source's core (ZRANGESTORE's range and options
+/// read there, as ZRANGE's are).
+fn transfer<'a>(name: &[u8], args: &[&'a [u8]], shards: usize, out: &mut Vec<u8>) -> Option<Plan<'a>> {
+    let least = match name {
+        b"copy" => 2,
+        b"zrangestore" => 4,
+        _ => return None,
+    };
+    if args.len() < least {
+        let name = String::from_utf8_lossy(name);
+        return Some(answer(out, |o| {
+            replies::error(o, &format!("ERR wrong number of arguments for '{name}' command"))
+        }));
+    }
+    let (from, to, how, rest) = match name {
+        b"copy" => match copy::copy_options(args) {
+            Ok(replace) => (args[0], args[1], Transfer::Copy { replace }, &[][..]),
+            Err(e) => return Some(answer(out, |o| replies::error(o, e))),
+        },
+        _ => (args[1], args[0], Transfer::RangeStore, &args[2..]),
+    };
+    let (from, packed) = (Key::new(from), copy::pack_lift(to, rest));
+    let (source, destination) = (from.shard(shards), Key::new(to).shard(shards));
+    let here = source == destination;
+    let mut lift = Vec::new();
+    // The protocol travels with the plan's own encoding: the one written here is not read.
+    Op::Lift { from, packed: &packed, how, here }.encode(Protocol::Resp2, &mut lift);
+    Some(match here {
+        true => Plan::Encoded(source, lift),
+        false => Plan::Lift { from: source, lift, to: destination },
+    })
 }
 
 /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (`transaction.rs`), if `name` is one: looked up

@@ -56,6 +56,7 @@ mod command;
 mod config;
 mod config_set;
 mod conn;
+mod copy;
 mod direct;
 mod float;
 mod glob;

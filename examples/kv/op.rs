@@ -12,6 +12,7 @@
 //! neither, and RESP2 connections nothing but that bit's `or` and mask.
 
 use super::clients::Listing;
+use super::copy::Transfer;
 use super::hash::Key;
 use super::kill::Kill;
 use super::lane::{self, Hot};
@@ -142,6 +143,24 @@ pub enum Op<'a> {
         command: Command,
         args: &'a [u8],
     },
+    /// COPY's or ZRANGESTORE's first half, where `from` lives (`copy.rs`): the value `how`
+    /// takes (by ZRANGESTORE's range and options), put down at the destination if it lives
+    /// here too (`here`: the client's reply), else answered with as a payload.
+    Lift {
+        from: Key<'a>,
+        /// The destination's bytes and the other arguments, packed (`copy::pack_lift`): one
+        /// slice, so an operation stays 64 bytes; the destination is hashed again where it
+        /// is put down.
+        packed: &'a [u8],
+        how: Transfer,
+        here: bool,
+    },
+    /// The other half, where `key` lives: a lift's payload put down at `key`.
+    Put {
+        key: Key<'a>,
+        payload: &'a [u8],
+        how: Transfer,
+    },
 }
 
 /// The most a reply can take that is a status, an integer, a nil or one of the short errors
@@ -181,6 +200,8 @@ impl Op<'_> {
             Op::Keys(_) | Op::Scan { .. } | Op::Info | Op::ClientList(_) => ReplySize::Unbounded,
             Op::PubSub(Shared::Channels(_) | Shared::Patterns | Shared::NumSub(_)) => ReplySize::Unbounded,
             Op::IncrByFloat { .. } | Op::RandomKey => ReplySize::Unbounded,
+            // A payload: a whole value.
+            Op::Lift { here: false, .. } => ReplySize::Unbounded,
             _ => ReplySize::Small,
         }
     }
@@ -430,6 +451,12 @@ const CHANNELS: u8 = 1;
 const CHANNELS_MATCHING: u8 = 2;
 const NUMSUB: u8 = 3;
 const PATTERNS: u8 = 4;
+/// A lift: the source as the key, the destination and the arguments packed as the value,
+/// the transfer's bits and `here` (bit 2) as the flags.
+const LIFT: u8 = 35;
+const LIFT_HERE: u8 = 4;
+/// A put: the destination as the key, the payload as the value, the transfer as the flags.
+const PUT: u8 = 36;
 
 /// The tag byte's bit for an operation asked by a RESP3 connection (every tag is below it,
 /// the lane's too, see `lane.rs`).
@@ -523,6 +550,8 @@ impl<'a> Op<'a> {
                 (PUBSUB, flags, Key { bytes: name, hash: 0 }, value, 0)
             }
             Op::Typed { key, command, args } => (TYPED, 0, key, args, command.number()),
+            Op::Lift { from, packed, how, here } => (LIFT, how.bits() | (u8::from(here) * LIFT_HERE), from, packed, 0),
+            Op::Put { key, payload, how } => (PUT, how.bits(), key, payload, 0),
         };
         let mut head = [0; HEAD];
         head[0] = tag | if protocol == Protocol::Resp3 { RESP3 } else { 0 };
@@ -568,6 +597,13 @@ impl<'a> Op<'a> {
                 PATTERNS => Shared::Patterns,
                 _ => return None,
             }),
+            LIFT => Op::Lift {
+                from: key,
+                packed: value,
+                how: Transfer::from_bits(flags & !LIFT_HERE)?,
+                here: flags & LIFT_HERE != 0,
+            },
+            PUT => Op::Put { key, payload: value, how: Transfer::from_bits(flags)? },
             _ => return None,
         })
     }

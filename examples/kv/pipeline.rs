@@ -23,10 +23,12 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use super::clients::Listing;
+use super::clients::{LastCommand, Listing, Noted};
 use super::command::{plan, Plan};
 use super::config;
+use super::copy::{self, payload, Transfer};
 use super::direct::Direct;
+use super::hash::Key;
 use super::lane::append;
 use super::op::{Op, ReplySize, BULK_FRAMING, SMALL_REPLY};
 use super::pubsub::{self, Kind, Mailbox, Shared};
@@ -252,8 +254,25 @@ pub struct Pipeline {
     transaction: Transaction,
     /// EXEC is running the queued requests: they run whole, past the reply budget.
     in_exec: bool,
+    /// A COPY's or ZRANGESTORE's lift sent to another core, its payload awaited (the run
+    /// stopped after it); the last hole is its.
+    lifting: Option<Lifting>,
+    /// A lift's value come back: put down first thing in the next run, so the requests after
+    /// the command see it.
+    to_put: Option<(Lifting, Vec<u8>)>,
+    /// Where this connection's last command is noted for CLIENT LIST (`clients.rs`), once
+    /// its core's entry is found.
+    noted: Option<Noted>,
     /// Where its pub/sub messages wait, while it has subscriptions (`pubsub.rs`).
     mailbox: Option<Rc<Mailbox>>,
+}
+
+/// Where a lift's value goes (`copy.rs`), and the slot its payload comes back in.
+struct Lifting {
+    slot: u32,
+    to: usize,
+    key: Vec<u8>,
+    how: Transfer,
 }
 
 /// The least a forwarded request whose reply is guessed counts against the budget: what
@@ -285,7 +304,22 @@ impl Pipeline {
             session: Session::new(),
             transaction: Transaction::default(),
             in_exec: false,
+            lifting: None,
+            to_put: None,
+            noted: None,
             mailbox: None,
+        }
+    }
+
+    /// Notes `args` as the connection's last command, at `now` (CLIENT LIST's `cmd=` and
+    /// `idle=`): a copy of at most 32 bytes.
+    #[inline]
+    fn note(&mut self, args: &[&[u8]], now: Instant, shards: &Shards) {
+        if self.noted.is_none() {
+            self.noted = shards.clients().noted(self.client_id());
+        }
+        if let Some(noted) = &self.noted {
+            noted.set(LastCommand::of(args, now));
         }
     }
 
@@ -300,11 +334,20 @@ impl Pipeline {
         // Not for a subscriber: its messages are written between its replies, and another
         // core writing one of them to its socket would leave no such place.
         let direct = direct.filter(|d| !d.in_flight() && self.mailbox.is_none());
+        let now = store::now();
+        let mut last: [&[u8]; 2] = [&[], &[]];
         let ended = if self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2 {
             self.run_subscribed(input, shards)
         } else {
-            self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded))
+            self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded), now, &mut last)
         };
+        // Noted once a run, not once a request: the copy cost GET and SET 80 instructions
+        // each (callgrind, one shard, pipeline 16; 7 as it is). CLIENT LIST notes itself
+        // (`answer_in_context`).
+        if !last[0].is_empty() {
+            let named = if last[1].is_empty() { &last[..1] } else { &last[..] };
+            self.note(named, now, shards);
+        }
         self.args = reuse(args);
         // It took as much as the input had left: not kept past a line's worth.
         if decoded.capacity() <= MAX_LINE {
@@ -313,6 +356,9 @@ impl Pipeline {
         ended
     }
 
+    /// Runs the requests at the front of `input` (see [`Pipeline::run`]) as of `now`, the
+    /// name and first argument (empty: none) of the last one left in `last`.
+    #[allow(clippy::too_many_arguments)] // a run's state, borrowed from `run`
     fn run_with<'a>(
         &mut self,
         input: &'a [u8],
@@ -320,9 +366,13 @@ impl Pipeline {
         direct: Option<&Direct>,
         args: &mut Vec<&'a [u8]>,
         decoded: &mut Decoded<'a>,
+        now: Instant,
+        last: &mut [&'a [u8]; 2],
     ) -> (usize, End) {
-        let now = store::now();
         let mut used = 0;
+        if let Some((lifting, lifted)) = self.to_put.take() {
+            self.put_down(lifting.to, Key::new(&lifting.key), lifting.how, &lifted, shards, now);
+        }
         loop {
             match parse_request(&input[used..], args, decoded) {
                 Ok(Some(n)) => {
@@ -336,6 +386,7 @@ impl Pipeline {
                         used -= n;
                         return (used, End::Owed);
                     }
+                    *last = [args[0], args.get(1).copied().unwrap_or_default()];
                     if self.transaction.open() {
                         match self.in_transaction(args, &input[used - n..used], shards) {
                             Some(end) => return (used, end),
@@ -369,6 +420,11 @@ impl Pipeline {
                             None => replies::error(&mut self.out, "ERR unreadable operation"),
                         },
                         Plan::Many(ops, how) => self.run_many(ops, how, shards, now),
+                        Plan::Lift { from, lift, to } => {
+                            if let Some(end) = self.lift(from, &lift, to, shards, now) {
+                                return (used, end);
+                            }
+                        }
                         Plan::Transaction(control) => {
                             if let Some(end) = self.control(control, shards) {
                                 return (used, end);
@@ -423,6 +479,7 @@ impl Pipeline {
     #[cold]
     #[inline(never)]
     fn answer_in_context(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) -> Option<End> {
+        self.note(args, now, shards); // before CLIENT LIST lists it
         let protocol = self.session.protocol();
         match args.split_first() {
             Some((name, args)) if name.eq_ignore_ascii_case(b"config") => {
@@ -472,6 +529,11 @@ impl Pipeline {
                 // Malformed: `run_with` answers it as on any connection, and ends it.
                 Err(_) => input.len() - used,
             };
+            let now = store::now();
+            if !args.is_empty() {
+                // Noted before it is refused, as Redis notes it.
+                self.note(&args[..args.len().min(2)], now, shards);
+            }
             let refused = self.mailbox.is_some()
                 && self.session.protocol() == Protocol::Resp2
                 && !args.is_empty()
@@ -479,7 +541,9 @@ impl Pipeline {
                 && self.refused_while_subscribed(&args);
             if !refused {
                 let one = &input[used..used + n];
-                let (ran, end) = self.run_with(one, shards, None, &mut run_args, &mut Decoded::new(&mut run_decoded));
+                let mut last: [&[u8]; 2] = [&[], &[]];
+                let mut decoded = Decoded::new(&mut run_decoded);
+                let (ran, end) = self.run_with(one, shards, None, &mut run_args, &mut decoded, now, &mut last);
                 if !matches!(end, End::More) || ran < one.len() {
                     return (used + ran, end);
                 }
@@ -650,7 +714,9 @@ impl Pipeline {
         let mut at = 0;
         self.in_exec = true;
         while at < queued.len() {
-            let (used, end) = self.run_with(&queued[at..], shards, None, &mut args, &mut decoded);
+            let mut last: [&[u8]; 2] = [&[], &[]];
+            let (used, end) =
+                self.run_with(&queued[at..], shards, None, &mut args, &mut decoded, store::now(), &mut last);
             at += used;
             match end {
                 End::Quit => _ = killed_at.get_or_insert((self.out.len(), self.holes.len())),
@@ -658,6 +724,8 @@ impl Pipeline {
             }
         }
         self.in_exec = false;
+        // Redis' last command after EXEC is EXEC, not the last one it ran.
+        self.note(&[b"exec"], store::now(), shards);
         drop((args, decoded));
         self.transaction.recycle(queued);
         let (out_len, holes) = killed_at?;
@@ -728,11 +796,91 @@ impl Pipeline {
         self.slots.bytes.borrow_mut().reserve(MAX_FORWARDED * 16);
     }
 
+    /// Runs a COPY's or ZRANGESTORE's lift (`copy.rs`) on core `from`, its value to be put
+    /// down on core `to`. This core's own runs now, and its put is forwarded at once (the
+    /// requests after it go to `to` after it). Another core's stops the run
+    /// ([`End::Owed`]) until its payload is back ([`Pipeline::replies`]), then the next run
+    /// puts it down before anything else; inside EXEC, which cannot stop, it is refused as
+    /// MSETNX across cores is.
+    #[cold]
+    #[inline(never)]
+    fn lift(&mut self, from: usize, lift: &[u8], to: usize, shards: &Shards, now: Instant) -> Option<End> {
+        let Some((op @ Op::Lift { packed, how, .. }, ..)) = Op::decode(lift) else {
+            replies::error(&mut self.out, "ERR unreadable operation");
+            return None;
+        };
+        let Some((key, _)) = copy::unpack_lift(packed) else {
+            replies::error(&mut self.out, "ERR unreadable operation");
+            return None;
+        };
+        let protocol = self.session.protocol();
+        if from == shards.me() {
+            let mut lifted = Vec::new();
+            shards.apply_local(op, protocol, now, &mut lifted);
+            self.put_down(to, Key::new(key), how, &lifted, shards, now);
+            return None;
+        }
+        if self.in_exec {
+            replies::error(&mut self.out, "CROSSSLOT Keys in request don't hash to the same slot");
+            return None;
+        }
+        let slot = self.slots.slot();
+        self.holes.push(Hole { at: self.out.len(), how: Combine::Single, protocol, slots: slot..slot + 1 });
+        self.owed_elsewhere += self.reply_guess;
+        shards.forward(from, &op, protocol, &self.slots, slot);
+        self.lifting = Some(Lifting { slot, to, key: key.to_vec(), how });
+        Some(End::Owed)
+    }
+
+    /// Puts a lift's payload down at `key` on core `to`: here at once, or forwarded, its
+    /// reply in a hole; a payload that is the client's reply is written as it is.
+    fn put_down(&mut self, to: usize, key: Key<'_>, how: Transfer, lifted: &[u8], shards: &Shards, now: Instant) {
+        if let Some(reply) = payload::reply_of(lifted) {
+            return self.out.extend_from_slice(reply);
+        }
+        let op = Op::Put { key, payload: lifted, how };
+        let protocol = self.session.protocol();
+        if to == shards.me() {
+            return shards.apply_local(op, protocol, now, &mut self.out);
+        }
+        let slot = self.slots.slot();
+        self.leave_hole(slot);
+        self.owed_elsewhere += SMALL_REPLY;
+        shards.forward(to, &op, protocol, &self.slots, slot);
+    }
+
+    /// Once a lift's payload is back: a reply (the lift ended the command) fills its hole;
+    /// a value is kept for the next run to put down, and its hole goes (it was the last:
+    /// the run stopped after the lift).
+    fn landed(&mut self, lifting: Lifting) {
+        let lifted = {
+            let ranges = self.slots.ranges.borrow();
+            let range = ranges.get(lifting.slot as usize).cloned().unwrap_or_default();
+            self.slots.bytes.borrow()[range].to_vec()
+        };
+        match payload::reply_of(&lifted) {
+            Some(reply) => {
+                let slot = self.slots.slot();
+                self.slots.fill(slot, |bytes| bytes.extend_from_slice(reply));
+                if let Some(hole) = self.holes.last_mut() {
+                    hole.slots = slot..slot + 1;
+                }
+            }
+            None => {
+                self.holes.pop();
+                self.to_put = Some((lifting, lifted));
+            }
+        }
+    }
+
     /// The replies of everything run so far, in request order, once the other cores have
     /// answered. Give the buffer back with [`Pipeline::recycle`] once written.
     pub async fn replies(&mut self) -> Vec<u8> {
         if !self.holes.is_empty() {
             self.slots.complete().await;
+            if let Some(lifting) = self.lifting.take() {
+                self.landed(lifting);
+            }
             let largest = self.slots.largest_past(MIN_FORWARD_COST);
             if largest > 0 || self.reply_guess > MIN_FORWARD_COST {
                 self.reply_guess = largest.max(self.reply_guess / 2).max(MIN_FORWARD_COST);

@@ -12,6 +12,16 @@
 //! one call. Writers adding keys faster than a scan reads them would otherwise move the
 //! table before every pass could end, and the scan would never end; this way a shard takes
 //! two passes and one call at most, and a scan ends however fast the tables grow.
+//!
+//! HSCAN, SSCAN and ZSCAN walk a collection's table ([`ScanTable`]) the same way, with the
+//! same cursor for a store of one shard, and so promise the same: an element present for
+//! the whole scan is returned at least once, however the collection grows or shrinks in
+//! between (twice or more if its table moved); a collection Redis keeps small (a listpack,
+//! an intset) is answered whole, with cursor 0, in one call, as Redis answers it.
+
+use std::ops::Deref;
+
+use hashbrown::HashTable;
 
 use super::replies;
 use super::resp::integer;
@@ -40,8 +50,18 @@ const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 /// least one): the cursor first, then the options in order, the first bad one's error
 /// winning; an option given twice counts its last.
 pub fn parse<'a>(args: &[&'a [u8]]) -> Result<Scan<'a>, &'static str> {
-    let (cursor, mut options) = args.split_first().ok_or(SYNTAX)?;
-    let cursor = cursor_value(cursor).ok_or(INVALID_CURSOR)?;
+    let (cursor, options) = args.split_first().ok_or(SYNTAX)?;
+    parse_options(parse_cursor(cursor)?, options, true)
+}
+
+/// A cursor as Redis reads it, or its error.
+pub fn parse_cursor(text: &[u8]) -> Result<u64, &'static str> {
+    cursor_value(text).ok_or(INVALID_CURSOR)
+}
+
+/// Reads the options after the cursor `cursor` (`[MATCH pattern] [COUNT n]`, and `[TYPE
+/// type]` if `with_type`: Redis takes it for SCAN alone, and a syntax error elsewhere).
+pub fn parse_options<'a>(cursor: u64, mut options: &[&'a [u8]], with_type: bool) -> Result<Scan<'a>, &'static str> {
     let mut scan = Scan { cursor, count: DEFAULT_COUNT, pattern: b"*", only: None };
     while let Some((option, rest)) = options.split_first() {
         let [value, rest @ ..] = rest else { return Err(SYNTAX) };
@@ -54,7 +74,7 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<Scan<'a>, &'static str> {
             }
         } else if is(b"match") {
             scan.pattern = value;
-        } else if is(b"type") {
+        } else if is(b"type") && with_type {
             scan.only = Some(value);
         } else {
             return Err(SYNTAX);
@@ -125,6 +145,104 @@ impl Cursor {
 pub fn reply_head(out: &mut Vec<u8>, next: u64) {
     replies::array(out, 2);
     replies::bulk(out, next.to_string().as_bytes());
+}
+
+/// HSCAN's, SSCAN's and ZSCAN's reply for a key that does not exist: cursor 0, no element.
+pub fn empty_reply(out: &mut Vec<u8>) {
+    reply_head(out, 0);
+    replies::array(out, 0);
+}
+
+/// A hashbrown table that counts the moves of its entries (its layout epoch, as the store
+/// counts its own), so that a collection's scan walks its buckets with a [`Cursor`] as SCAN
+/// walks a shard's. Reads go to the table (`Deref`); the writes are these methods, which
+/// either move no entry (removals) or note the move ([`ScanTable::insert_unique`]).
+#[derive(Debug)]
+pub struct ScanTable<T> {
+    table: HashTable<T>,
+    epoch: u16,
+}
+
+impl<T> Default for ScanTable<T> {
+    fn default() -> ScanTable<T> {
+        ScanTable { table: HashTable::new(), epoch: 0 }
+    }
+}
+
+impl<T> Deref for ScanTable<T> {
+    type Target = HashTable<T>;
+
+    fn deref(&self) -> &HashTable<T> {
+        &self.table
+    }
+}
+
+impl<'a, T> IntoIterator for &'a ScanTable<T> {
+    type Item = &'a T;
+    type IntoIter = hashbrown::hash_table::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.table.iter()
+    }
+}
+
+impl<T> ScanTable<T> {
+    /// An empty table with room for `capacity` entries.
+    pub fn with_capacity(capacity: usize) -> ScanTable<T> {
+        ScanTable { table: HashTable::with_capacity(capacity), epoch: 0 }
+    }
+
+    /// Files `value`, not in the table yet. hashbrown moves the entries only when an insert
+    /// finds no room left (it grows, or rehashes in place), and leaves room after it: that
+    /// is a new epoch (`Store::insert_entry` reasons the same way).
+    pub fn insert_unique(&mut self, hash: u64, value: T, hasher: impl Fn(&T) -> u64) {
+        let full = self.table.capacity() == self.table.len();
+        self.table.insert_unique(hash, value, hasher);
+        if full && self.table.capacity() > self.table.len() {
+            self.epoch = self.epoch.wrapping_add(1);
+        }
+    }
+
+    /// The entry `eq` picks, to change in place (never its hash).
+    pub fn find_mut(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        self.table.find_mut(hash, eq)
+    }
+
+    /// Removes the entry `eq` picks, if any (the others stay where they are).
+    pub fn remove(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<T> {
+        self.table.find_entry(hash, eq).ok().map(|entry| entry.remove().0)
+    }
+
+    /// Removes the entry in bucket `at`, if any.
+    pub fn remove_bucket(&mut self, at: usize) -> Option<T> {
+        self.table.get_bucket_entry(at).ok().map(|entry| entry.remove().0)
+    }
+
+    /// One call of a scan from the client's cursor `raw`: the entries of the buckets from the
+    /// cursor's on (from the first if the table moved since: the pass restarts), `count` of
+    /// them or as many as ten times as many buckets hold, and the cursor to go on from (0 at
+    /// the end). A restarted pass that meets another move takes every entry, and ends.
+    pub fn scan(&self, raw: u64, count: u64) -> (u64, Vec<&T>) {
+        let cursor = Cursor::decode(raw, 1);
+        let buckets = self.table.num_buckets();
+        let moved = cursor.position != 0 && cursor.epoch != self.epoch;
+        if moved && cursor.restarted {
+            return (0, self.table.iter().collect());
+        }
+        let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
+        let count = count.min(buckets as u64) as usize;
+        let (mut looked, mut found) = (0, Vec::new());
+        while at < buckets && found.len() < count && looked < count.saturating_mul(10) {
+            found.extend(self.table.get_bucket(at));
+            (at, looked) = (at + 1, looked + 1);
+        }
+        let restarted = cursor.restarted || moved;
+        let next = match at < buckets {
+            true => Cursor { shard: 0, position: at as u64, epoch: self.epoch, restarted }.encode(1),
+            false => 0,
+        };
+        (next, found)
+    }
 }
 
 #[cfg(test)]

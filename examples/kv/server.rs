@@ -6,12 +6,13 @@ use super::session::unknown_subcommand;
 use super::store::unix_now;
 
 /// Every command kv answers (COMMAND COUNT counts them; a test checks each is known).
-pub const COMMANDS: [&str; 109] = [
+pub const COMMANDS: [&str; 114] = [
     "append",
     "auth",
     "client",
     "command",
     "config",
+    "copy",
     "dbsize",
     "decr",
     "decrby",
@@ -39,6 +40,7 @@ pub const COMMANDS: [&str; 109] = [
     "hlen",
     "hmget",
     "hmset",
+    "hscan",
     "hset",
     "hsetnx",
     "hstrlen",
@@ -89,6 +91,7 @@ pub const COMMANDS: [&str; 109] = [
     "spop",
     "srandmember",
     "srem",
+    "sscan",
     "strlen",
     "substr",
     "time",
@@ -106,6 +109,7 @@ pub const COMMANDS: [&str; 109] = [
     "zrange",
     "zrangebylex",
     "zrangebyscore",
+    "zrangestore",
     "zrank",
     "zrem",
     "zremrangebylex",
@@ -115,6 +119,7 @@ pub const COMMANDS: [&str; 109] = [
     "zrevrangebylex",
     "zrevrangebyscore",
     "zrevrank",
+    "zscan",
     "zscore",
 ];
 

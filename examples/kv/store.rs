@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
+use super::copy::{self, payload, Transfer};
 use super::float;
 use super::glob;
 use super::hash::{self, Key};
@@ -355,6 +356,8 @@ impl Store {
             Op::Rename { from, to, only_new } => self.rename(from, to, only_new, now, out),
             Op::RandomKey => self.random_key(protocol, now, out),
             Op::Typed { key, command, args } => self.typed(key, command, args, protocol, now, out),
+            Op::Lift { from, packed, how, here } => self.lift(from, packed, how, here, now, out),
+            Op::Put { key, payload, how } => self.put(key, payload, how, now, out),
         }
     }
 
@@ -767,6 +770,74 @@ impl Store {
         } else {
             replies::ok(out);
         }
+    }
+
+    /// COPY's or ZRANGESTORE's lift (`copy.rs`): the payload for what `how` takes from `from`
+    /// (the value and its expiry, or ZRANGESTORE's members; the client's reply if it ends
+    /// here), put down at the destination if it lives here too (`here`), else appended as
+    /// it is.
+    #[inline(never)]
+    fn lift(&mut self, from: Key<'_>, packed: &[u8], how: Transfer, here: bool, now: Instant, out: &mut Vec<u8>) {
+        let Some((to, args)) = copy::unpack_lift(packed) else {
+            return replies::error(out, "ERR unreadable operation");
+        };
+        let mut lifted = Vec::new();
+        match how {
+            Transfer::Copy { .. } => match self.live(from, now) {
+                None => payload::reply(&mut lifted, b":0\r\n"),
+                Some(e) => {
+                    let expires = e.expires.map(|t| unix_at(now).as_millis().saturating_add((t - now).as_millis()));
+                    payload::value(&mut lifted, &e.value, expires.map(|ms| u64::try_from(ms).unwrap_or(u64::MAX - 1)));
+                }
+            },
+            Transfer::RangeStore => {
+                let found = match self.live_mut(from, now).map(|e| &mut e.value) {
+                    None => types::Found::Nothing,
+                    Some(Value::SortedSet(zset)) => types::Found::Mine(&mut **zset),
+                    Some(_) => types::Found::Other,
+                };
+                let mut reply = Vec::new();
+                match types::zrange_store(&args, found, &mut reply) {
+                    Ok(taken) => payload::value(&mut lifted, &Value::SortedSet(Box::new(taken)), None),
+                    Err(()) => payload::reply(&mut lifted, &reply),
+                }
+            }
+        }
+        match here {
+            true => self.put(Key::new(to), &lifted, how, now, out),
+            false => out.extend_from_slice(&lifted),
+        }
+    }
+
+    /// COPY's or ZRANGESTORE's put: the lift's payload written at `key` as `how` says, and
+    /// the client's reply (the lift's own, if it carries one).
+    #[inline(never)]
+    fn put(&mut self, key: Key<'_>, lifted: &[u8], how: Transfer, now: Instant, out: &mut Vec<u8>) {
+        let (value, expires) = match payload::read(lifted) {
+            Some(payload::Lifted::Reply(reply)) => return out.extend_from_slice(reply),
+            Some(payload::Lifted::Value(value, expires)) => (value, expires),
+            None => return replies::error(out, "ERR unreadable operation"),
+        };
+        let written = match how {
+            Transfer::Copy { replace: false } if self.live(key, now).is_some() => 0,
+            Transfer::Copy { .. } => 1,
+            Transfer::RangeStore => match &value {
+                Value::SortedSet(zset) => zset.len(),
+                _ => 0,
+            },
+        };
+        if written > 0 || how == Transfer::RangeStore {
+            self.remove(key);
+        }
+        if written > 0 {
+            if let Value::Str(bytes) = &value {
+                self.wrote(bytes.len());
+            }
+            let expires = expires.and_then(|ms| deadline_at(now, ms));
+            self.note_expiry(expires.is_some());
+            self.insert_entry(key.hash, Entry { key: key.bytes.to_vec(), value, expires });
+        }
+        copy::put_reply(out, written);
     }
 
     /// RANDOMKEY: a live key, each as likely as any other. Each entry fills one bucket of

@@ -11,13 +11,14 @@
 //! table, for good (Redis never converts back, so neither does a hash here that shrinks),
 //! whose order, like Redis' hashtable's, is none in particular.
 
-use hashbrown::HashTable;
 use rustc_apfloat::Float;
 
 use super::super::float;
+use super::super::glob;
 use super::super::hash::hash;
 use super::super::replies::{self, Protocol};
-use super::{integer, Command, Found, NOT_AN_INTEGER};
+use super::super::scan::{self, Scan, ScanTable};
+use super::{integer, scan_collection, Command, Found, NOT_AN_INTEGER};
 
 /// The most fields a hash holds as a list (redis-server's `hash-max-listpack-entries`
 /// default): one more makes it a table.
@@ -46,8 +47,8 @@ enum Fields {
     /// Redis' listpack: in the order their fields came, found by a scan.
     Listed(Vec<Pair>),
     /// Redis' hashtable: fields hashed with the keys' keyed hash (`hash.rs`: fields are
-    /// client-chosen too), in no particular order.
-    Hashed(HashTable<Pair>),
+    /// client-chosen too), in no particular order; HSCAN walks its buckets.
+    Hashed(ScanTable<Pair>),
 }
 
 impl Default for Fields {
@@ -143,18 +144,51 @@ impl Hash {
     fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.fields {
             Fields::Listed(pairs) => pairs.iter().position(|(f, _)| f == field).map(|at| pairs.remove(at)).is_some(),
-            Fields::Hashed(table) => table.find_entry(hash(field), |(f, _)| f == field).map(|e| e.remove()).is_ok(),
+            Fields::Hashed(table) => table.remove(hash(field), |(f, _)| f == field).is_some(),
         }
     }
 
     /// Makes a listed hash a table (a table stays one).
     fn hash_fields(&mut self) {
         let Fields::Listed(pairs) = &mut self.fields else { return };
-        let mut table = HashTable::with_capacity(pairs.len());
+        let mut table = ScanTable::with_capacity(pairs.len());
         for pair in pairs.drain(..) {
             table.insert_unique(hash(&pair.0), pair, |(f, _)| hash(f));
         }
         self.fields = Fields::Hashed(table);
+    }
+}
+
+impl Hash {
+    /// Its pairs, field then value, packed (`types::pack`): what COPY carries.
+    pub fn pack(&self) -> Vec<u8> {
+        let words: Vec<&[u8]> = self.pairs().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
+        super::pack(&words)
+    }
+
+    /// The hash [`Hash::pack`] packed (its pairs set in order, as HSET sets them).
+    pub fn unpack(packed: &[u8]) -> Option<Hash> {
+        let words = super::unpack(packed)?;
+        let mut hash = Hash::default();
+        hash.set(&words);
+        Some(hash)
+    }
+
+    /// One HSCAN call: a listed hash whole (Redis' listpack: in its order, cursor 0), a
+    /// table from the cursor on (`ScanTable::scan`); the fields that match the pattern, each
+    /// followed by its value.
+    fn scan(&self, options: Scan<'_>, out: &mut Vec<u8>) {
+        let (next, pairs) = match &self.fields {
+            Fields::Listed(pairs) => (0, pairs.iter().collect()),
+            Fields::Hashed(table) => table.scan(options.cursor, options.count),
+        };
+        let matching: Vec<&Pair> = pairs.into_iter().filter(|(f, _)| glob::matches(options.pattern, f)).collect();
+        scan::reply_head(out, next);
+        replies::array(out, 2 * matching.len());
+        for (field, value) in matching {
+            replies::bulk(out, field);
+            replies::bulk(out, value);
+        }
     }
 }
 
@@ -184,6 +218,10 @@ pub fn run(
             return None;
         }
         _ => {}
+    }
+    if command == Hscan {
+        scan_collection(args, found, out, Hash::scan);
+        return None;
     }
     let by = match command {
         Hincrby => match integer(args[1]) {

@@ -15,6 +15,16 @@ pub struct List {
 }
 
 impl List {
+    /// Its elements, packed in order (`types::pack`): what COPY carries.
+    pub fn pack(&self) -> Vec<u8> {
+        super::pack(&self.elements.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    }
+
+    /// The list [`List::pack`] packed.
+    pub fn unpack(packed: &[u8]) -> Option<List> {
+        Some(List { elements: super::unpack(packed)?.into_iter().map(<[u8]>::to_vec).collect() })
+    }
+
     /// Whether it has no element left.
     pub fn is_empty(&self) -> bool {
         self.elements.is_empty()

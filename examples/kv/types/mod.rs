@@ -20,11 +20,12 @@ mod sets;
 mod sorted_sets;
 
 use super::replies::{self, Protocol};
+use super::scan::{self, Scan};
 
 pub use hashes::Hash;
 pub use lists::List;
 pub use sets::Set;
-pub use sorted_sets::SortedSet;
+pub use sorted_sets::{zrange_store, SortedSet};
 
 /// Redis' answer to a command on a key of another type.
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -68,6 +69,30 @@ impl Value {
             Value::Set(set) => set.footprint(),
             Value::SortedSet(zset) => zset.footprint(),
         }
+    }
+
+    /// Its elements packed (a string: its bytes as they are): with its type's number, what
+    /// COPY carries from one key to another, maybe to another core.
+    pub fn pack(&self) -> Vec<u8> {
+        match self {
+            Value::Str(bytes) => bytes.clone(),
+            Value::Hash(hash) => hash.pack(),
+            Value::List(list) => list.pack(),
+            Value::Set(set) => set.pack(),
+            Value::SortedSet(zset) => zset.pack(),
+        }
+    }
+
+    /// The value of type number `type_number` that [`Value::pack`] packed; `None` if it was
+    /// not written so.
+    pub fn unpack(type_number: u8, packed: &[u8]) -> Option<Value> {
+        Some(match *TYPE_NAMES.get(usize::from(type_number))? {
+            "string" => Value::Str(packed.to_vec()),
+            "hash" => Value::Hash(Box::new(Hash::unpack(packed)?)),
+            "list" => Value::List(Box::new(List::unpack(packed)?)),
+            "set" => Value::Set(Box::new(Set::unpack(packed)?)),
+            _ => Value::SortedSet(Box::new(SortedSet::unpack(packed)?)),
+        })
     }
 
     /// Whether it is a collection left empty: Redis deletes such a key.
@@ -206,6 +231,7 @@ commands! {
     Hincrbyfloat "hincrbyfloat" 4 Hash,
     Hsetnx "hsetnx" 4 Hash,
     Hstrlen "hstrlen" 3 Hash,
+    Hscan "hscan" -3 Hash,
     Lpush "lpush" -3 List,
     Rpush "rpush" -3 List,
     Lpop "lpop" -2 List,
@@ -225,6 +251,7 @@ commands! {
     Scard "scard" 2 Set,
     Spop "spop" -2 Set,
     Srandmember "srandmember" -2 Set,
+    Sscan "sscan" -3 Set,
     Zadd "zadd" -4 SortedSet,
     Zincrby "zincrby" 4 SortedSet,
     Zscore "zscore" 3 SortedSet,
@@ -245,6 +272,7 @@ commands! {
     Zrevrangebylex "zrevrangebylex" -4 SortedSet,
     Zlexcount "zlexcount" 4 SortedSet,
     Zremrangebylex "zremrangebylex" 4 SortedSet,
+    Zscan "zscan" -3 SortedSet,
 }
 
 impl Command {
@@ -355,6 +383,28 @@ pub fn count(arg: Option<&&[u8]>, out: &mut Vec<u8>) -> Result<Option<usize>, ()
             replies::error(out, NOT_POSITIVE);
             Err(())
         }
+    }
+}
+
+/// HSCAN, SSCAN or ZSCAN (`args` after the key: the cursor, then the options) on `found`,
+/// read in Redis' order: the cursor first, then the key (no key: cursor 0 and nothing; one
+/// of another type: WRONGTYPE), then the options, whose errors come last. `answer` writes
+/// the reply for the collection and the options.
+pub fn scan_collection<T>(
+    args: &[&[u8]],
+    found: Found<'_, T>,
+    out: &mut Vec<u8>,
+    answer: impl FnOnce(&T, Scan<'_>, &mut Vec<u8>),
+) {
+    let cursor = match scan::parse_cursor(args[0]) {
+        Ok(cursor) => cursor,
+        Err(e) => return replies::error(out, e),
+    };
+    let Ok(found) = found.mine(out) else { return };
+    let Some(collection) = found else { return scan::empty_reply(out) };
+    match scan::parse_options(cursor, &args[1..], false) {
+        Ok(options) => answer(collection, options, out),
+        Err(e) => replies::error(out, e),
     }
 }
 

@@ -4,12 +4,16 @@
 //! the members hashed with the keys' keyed hash (`hash.rs`: members are client-chosen too),
 //! so that SPOP can pick a random bucket, as RANDOMKEY picks a key (`store.rs`).
 
-use hashbrown::HashTable;
-
+use super::super::glob;
 use super::super::hash::hash;
 use super::super::replies::{self, Protocol};
+use super::super::scan::{self, Scan, ScanTable};
 use super::super::store::random_below;
-use super::{count, integer, Command, Found, NOT_AN_INTEGER, SYNTAX};
+use super::{count, integer, scan_collection, Command, Found, NOT_AN_INTEGER, SYNTAX};
+
+/// The most members of a set of integers Redis keeps as an intset (`set-max-intset-entries`):
+/// SSCAN answers such a set whole, in one call.
+const INTSET_MOST_MEMBERS: usize = 512;
 
 /// Random buckets SPOP looks in for a member before it walks the table.
 const RANDOM_TRIES: usize = 64;
@@ -22,7 +26,7 @@ const MOST_RANDOM: u64 = 1 << 24;
 /// One key's members.
 #[derive(Debug, Default)]
 pub struct Set {
-    members: HashTable<Vec<u8>>,
+    members: ScanTable<Vec<u8>>,
 }
 
 impl Set {
@@ -53,7 +57,7 @@ impl Set {
 
     /// Removes `member`; whether it was there.
     fn remove(&mut self, member: &[u8]) -> bool {
-        self.members.find_entry(hash(member), |m| m == member).map(|entry| entry.remove()).is_ok()
+        self.members.remove(hash(member), |m| m == member).is_some()
     }
 
     /// The bucket of a member picked at random, each as likely as any other (a random
@@ -74,7 +78,7 @@ impl Set {
     /// Removes a member picked at random; `None` if empty.
     fn pop_random(&mut self) -> Option<Vec<u8>> {
         let at = self.random_bucket()?;
-        Some(self.members.get_bucket_entry(at).ok()?.remove().0)
+        self.members.remove_bucket(at)
     }
 
     /// A member picked at random; `None` if empty.
@@ -95,6 +99,45 @@ impl Set {
     }
 }
 
+impl Set {
+    /// Its members, packed (`types::pack`): what COPY carries.
+    pub fn pack(&self) -> Vec<u8> {
+        super::pack(&self.members.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    }
+
+    /// The set [`Set::pack`] packed.
+    pub fn unpack(packed: &[u8]) -> Option<Set> {
+        let mut set = Set::default();
+        super::unpack(packed)?.into_iter().for_each(|m| _ = set.add(m));
+        Some(set)
+    }
+
+    /// Whether Redis would keep it as an intset: at most 512 members, each an integer as
+    /// Redis reads one (an i64 written plainly: no sign but `-`, no leading zero). Redis keeps
+    /// a set that once outgrew that a table; kv, keeping no history, looks at the members.
+    fn is_intset(&self) -> bool {
+        self.members.len() <= INTSET_MOST_MEMBERS && self.members.iter().all(|m| integer(m).is_some())
+    }
+
+    /// One SSCAN call: an intset whole, in its order (ascending, cursor 0), as Redis
+    /// answers it; any other set from the cursor on (`ScanTable::scan`); the members that
+    /// match the pattern.
+    fn scan(&self, options: Scan<'_>, out: &mut Vec<u8>) {
+        let (next, mut members) = match self.is_intset() {
+            true => {
+                let mut all: Vec<&Vec<u8>> = self.members.iter().collect();
+                all.sort_by_key(|m| integer(m));
+                (0, all)
+            }
+            false => self.members.scan(options.cursor, options.count),
+        };
+        members.retain(|m| glob::matches(options.pattern, m));
+        scan::reply_head(out, next);
+        replies::array(out, members.len());
+        members.iter().for_each(|m| replies::bulk(out, m));
+    }
+}
+
 /// Runs a set command (`args` after the key) on `found`; the new set if there was none and
 /// the command made one.
 pub fn run(
@@ -108,6 +151,10 @@ pub fn run(
     match command {
         Spop => return spop(args, found, protocol, out),
         Srandmember => return srandmember(args, found, protocol, out),
+        Sscan => {
+            scan_collection(args, found, out, Set::scan);
+            return None;
+        }
         _ => {}
     }
     let Ok(set) = found.mine(out) else { return None };
@@ -125,8 +172,8 @@ pub fn run(
         }
         (Smembers, set) => {
             let members = set.map(|s| &s.members);
-            replies::set(out, members.map_or(0, HashTable::len), protocol);
-            members.into_iter().flatten().for_each(|m| replies::bulk(out, m));
+            replies::set(out, members.map_or(0, |m| m.len()), protocol);
+            members.into_iter().flat_map(|m| m.iter()).for_each(|m| replies::bulk(out, m));
         }
         (Sismember, set) => replies::int(out, set.is_some_and(|s| s.contains(args[0])) as i64),
         (Scard, set) => replies::int(out, set.map_or(0, |s| s.members.len()) as i64),

@@ -3,17 +3,27 @@
 //! with REV, LIMIT and WITHSCORES; ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
 //! ZREVRANGEBYLEX, ZCOUNT, ZLEXCOUNT, ZREMRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYLEX) in
 //! [`ranges`] and [`lex`]; answered as redis-server 7.0 answers them. Members are ordered by score, then by their bytes, as Redis orders them: a
-//! `BTreeSet` of (score, member), and a map from member to score for the lookups. Scores
-//! are written as Redis 7.0 writes them, C's `%.17g` ([`score_text`]).
+//! `BTreeSet` of (score, member), and a table of (member, score) for the lookups, which
+//! ZSCAN walks past Redis' listpack sizes. Scores are written as Redis 7.0 writes them, C's `%.17g` ([`score_text`]).
 
 mod lex;
 mod ranges;
 
-use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+pub use ranges::zrange_store;
 
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use super::super::glob;
+use super::super::hash::hash;
 use super::super::replies::{self, Protocol};
-use super::{count, Command, Found, SYNTAX};
+use super::super::scan::{self, Scan, ScanTable};
+use super::{count, scan_collection, Command, Found, SYNTAX};
+
+/// The most members, and the longest member, of a sorted set Redis keeps as a listpack
+/// (`zset-max-listpack-entries`, `zset-max-listpack-value`): ZSCAN answers such a one whole.
+const LISTED_MOST_MEMBERS: usize = 128;
+const LISTED_LONGEST: usize = 64;
 
 const NOT_A_FLOAT: &str = "ERR value is not a valid float";
 
@@ -49,7 +59,7 @@ type Key = (Score, Vec<u8>);
 #[derive(Debug, Default)]
 pub struct SortedSet {
     ordered: BTreeSet<(Score, Vec<u8>)>,
-    scores: HashMap<Vec<u8>, f64>,
+    scores: ScanTable<(Vec<u8>, f64)>,
 }
 
 impl SortedSet {
@@ -58,10 +68,15 @@ impl SortedSet {
         self.scores.is_empty()
     }
 
+    /// How many members it has.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
     /// Its allocations, estimated: each member's bytes twice (the tree's copy and the
     /// map's), a tree slot and a map slot each.
     pub fn footprint(&self) -> usize {
-        let bytes: usize = self.scores.keys().map(|m| 2 * m.capacity()).sum();
+        let bytes: usize = self.scores.iter().map(|(m, _)| 2 * m.capacity()).sum();
         let per_member = std::mem::size_of::<(Score, Vec<u8>)>() * 3 / 2 + std::mem::size_of::<(Vec<u8>, f64)>() + 1;
         std::mem::size_of::<SortedSet>() + self.scores.len() * per_member + bytes
     }
@@ -69,7 +84,7 @@ impl SortedSet {
     /// Gives `member` the score `score` (not NaN), added if new; whether it was new.
     fn put(&mut self, member: &[u8], score: f64) -> bool {
         let score = score + 0.0; // -0 + 0 is 0
-        match self.scores.get_mut(member) {
+        match self.scores.find_mut(hash(member), |(m, _)| m == member).map(|(_, s)| s) {
             Some(old) => {
                 let mut entry = self.ordered.take(&(Score(*old), member.to_vec())).expect("in both");
                 entry.0 = Score(score);
@@ -78,7 +93,7 @@ impl SortedSet {
                 false
             }
             None => {
-                self.scores.insert(member.to_vec(), score);
+                self.scores.insert_unique(hash(member), (member.to_vec(), score), |(m, _)| hash(m));
                 self.ordered.insert((Score(score), member.to_vec()));
                 true
             }
@@ -87,7 +102,7 @@ impl SortedSet {
 
     /// Removes `member`; whether it was there.
     fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove(member) {
+        match self.forget(member) {
             Some(score) => self.ordered.remove(&(Score(score), member.to_vec())),
             None => false,
         }
@@ -95,15 +110,70 @@ impl SortedSet {
 
     /// `member`'s place from the lowest score, if it is one: O(n), the tree keeps no counts.
     fn rank(&self, member: &[u8]) -> Option<usize> {
-        let score = *self.scores.get(member)?;
+        let score = self.score(member)?;
         Some(self.ordered.range(..(Score(score), member.to_vec())).count())
     }
 
     /// Removes and gives the lowest (`min`) or highest member and its score.
     fn pop(&mut self, min: bool) -> Option<(Score, Vec<u8>)> {
         let popped = if min { self.ordered.pop_first() } else { self.ordered.pop_last() }?;
-        self.scores.remove(&popped.1);
+        self.forget(&popped.1);
         Some(popped)
+    }
+
+    /// Its members in order, each its score's 8 bytes (little-endian) then the member,
+    /// packed (`types::pack`): what COPY and ZRANGESTORE carry, the scores exact.
+    pub fn pack(&self) -> Vec<u8> {
+        let scores: Vec<[u8; 8]> = self.ordered.iter().map(|(score, _)| score.0.to_le_bytes()).collect();
+        let words: Vec<&[u8]> = scores.iter().zip(&self.ordered).flat_map(|(s, (_, m))| [&s[..], &m[..]]).collect();
+        super::pack(&words)
+    }
+
+    /// The sorted set [`SortedSet::pack`] packed; `None` for a score that is no score.
+    pub fn unpack(packed: &[u8]) -> Option<SortedSet> {
+        let mut zset = SortedSet::default();
+        for pair in super::unpack(packed)?.chunks(2) {
+            let [score, member] = pair else { return None };
+            let score = f64::from_le_bytes((*score).try_into().ok()?);
+            if score.is_nan() {
+                return None;
+            }
+            zset.put(member, score);
+        }
+        Some(zset)
+    }
+
+    /// `member`'s score, if it is one.
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.find(hash(member), |(m, _)| m == member).map(|&(_, score)| score)
+    }
+
+    /// Removes `member` from the lookup table (the tree is the caller's); its score, if it
+    /// was one.
+    fn forget(&mut self, member: &[u8]) -> Option<f64> {
+        self.scores.remove(hash(member), |(m, _)| m == member).map(|(_, score)| score)
+    }
+
+    /// One ZSCAN call: a sorted set Redis keeps as a listpack whole, in its order (by score,
+    /// cursor 0); a bigger one from the cursor on (`ScanTable::scan`); the members that
+    /// match the pattern, each followed by its score as text.
+    fn scan(&self, options: Scan<'_>, out: &mut Vec<u8>) {
+        let listed =
+            self.scores.len() <= LISTED_MOST_MEMBERS && self.scores.iter().all(|(m, _)| m.len() <= LISTED_LONGEST);
+        let (next, members): (u64, Vec<(&[u8], f64)>) = match listed {
+            true => (0, self.ordered.iter().map(|(score, m)| (&m[..], score.0)).collect()),
+            false => {
+                let (next, found) = self.scores.scan(options.cursor, options.count);
+                (next, found.into_iter().map(|(m, score)| (&m[..], *score)).collect())
+            }
+        };
+        let matching: Vec<_> = members.into_iter().filter(|(m, _)| glob::matches(options.pattern, m)).collect();
+        scan::reply_head(out, next);
+        replies::array(out, 2 * matching.len());
+        for (member, score) in matching {
+            replies::bulk(out, member);
+            replies::bulk(out, score_text(score).as_bytes());
+        }
     }
 }
 
@@ -171,11 +241,12 @@ pub fn run(
         Zcount | Zlexcount => ranges::zcount(command, args, found, out),
         Zremrangebyscore | Zremrangebyrank | Zremrangebylex => ranges::zremrange(command, args, found, out),
         Zpopmin | Zpopmax => zpop(command == Zpopmin, args, found, protocol, out),
+        Zscan => scan_collection(args, found, out, SortedSet::scan),
         _ => {
             let Ok(zset) = found.mine(out) else { return None };
             match command {
-                Zscore => match zset.and_then(|z| z.scores.get(args[0])) {
-                    Some(&score) => score_reply(out, score, protocol),
+                Zscore => match zset.and_then(|z| z.score(args[0])) {
+                    Some(score) => score_reply(out, score, protocol),
                     None => replies::null(out, protocol),
                 },
                 Zcard => replies::int(out, zset.map_or(0, |z| z.scores.len()) as i64),
@@ -260,7 +331,7 @@ fn zadd(args: &[&[u8]], found: Found<'_, SortedSet>, protocol: Protocol, out: &m
     let (mut added, mut changed, mut last) = (0, 0, None);
     for (pair, mut score) in pairs.chunks_exact(2).zip(scores) {
         let member = pair[1];
-        match zset.scores.get(member).copied() {
+        match zset.score(member) {
             Some(_) if how.nx => continue,
             Some(current) => {
                 if how.incr {

@@ -119,8 +119,9 @@ impl Options {
     const ALL: Options = Options { by: None, rev: None, with_scores: false, offset: 0, count: -1 };
 
     /// The options after `min max`, read one by one as Redis does (LIMIT's numbers as they
-    /// come), the defaults filled in, the conflicts refused.
-    fn read(command: Command, words: &[&[u8]]) -> Result<Options, &'static str> {
+    /// come), the defaults filled in, the conflicts refused. ZRANGESTORE's (`store`) take
+    /// no WITHSCORES: a syntax error where it stands, as in Redis.
+    fn read(command: Command, words: &[&[u8]], store: bool) -> Result<Options, &'static str> {
         let (by, rev) = match command {
             Command::Zrange => (None, None),
             Command::Zrevrange => (Some(By::Rank), Some(true)),
@@ -133,7 +134,7 @@ impl Options {
         let mut at = 0;
         while let Some(word) = words.get(at) {
             match word.to_ascii_lowercase().as_slice() {
-                b"withscores" => options.with_scores = true,
+                b"withscores" if !store => options.with_scores = true,
                 b"limit" if words.len() - at > 2 => {
                     let read = |n: &[u8]| integer(n).ok_or(NOT_AN_INTEGER);
                     (options.offset, options.count) = (read(words[at + 1])?, read(words[at + 2])?);
@@ -197,19 +198,33 @@ pub(super) fn zrange(
     protocol: Protocol,
     out: &mut Vec<u8>,
 ) {
-    let options = match Options::read(command, &args[2..]) {
-        Ok(options) => options,
-        Err(error) => return replies::error(out, error),
-    };
-    let swapped = options.rev() && options.by() != By::Rank;
-    let (first, second) = if swapped { (args[1], args[0]) } else { (args[0], args[1]) };
-    let range = match Range::read(options.by(), first, second) {
-        Ok(range) => range,
-        Err(error) => return replies::error(out, error),
-    };
+    let Ok((range, options)) = read_range(command, args, false, out) else { return };
     let Ok(zset) = found.mine(out) else { return };
     let taken = zset.map_or_else(Vec::new, |zset| zset.taken(&range, &options));
     write_members(out, &taken, options.with_scores, protocol);
+}
+
+/// A ZRANGE-family call's options, then its bounds, read in Redis' order (a reversed score
+/// or lex range gives max first); Redis' error written to `out` if they do not read.
+fn read_range(command: Command, args: &[&[u8]], store: bool, out: &mut Vec<u8>) -> Result<(Range, Options), ()> {
+    let options = Options::read(command, &args[2..], store).map_err(|error| replies::error(out, error))?;
+    let swapped = options.rev() && options.by() != By::Rank;
+    let (first, second) = if swapped { (args[1], args[0]) } else { (args[0], args[1]) };
+    let range = Range::read(options.by(), first, second).map_err(|error| replies::error(out, error))?;
+    Ok((range, options))
+}
+
+/// ZRANGESTORE's source side (`args`: min, max and the options, as ZRANGE's but for
+/// WITHSCORES): the members the range takes from `found`, as a sorted set of their own
+/// (empty for no key); `Err` with Redis' error written to `out`.
+pub fn zrange_store(args: &[&[u8]], found: Found<'_, SortedSet>, out: &mut Vec<u8>) -> Result<SortedSet, ()> {
+    let (range, options) = read_range(Command::Zrange, args, true, out)?;
+    let zset = found.mine(out)?;
+    let mut taken = SortedSet::default();
+    for (score, member) in zset.map_or_else(Vec::new, |zset| zset.taken(&range, &options)) {
+        taken.put(member, score.0);
+    }
+    Ok(taken)
 }
 
 impl SortedSet {
@@ -251,7 +266,7 @@ impl SortedSet {
     fn remove_keys(&mut self, doomed: Vec<Key>) -> usize {
         for key in &doomed {
             self.ordered.remove(key);
-            self.scores.remove(&key.1);
+            self.forget(&key.1);
         }
         doomed.len()
     }
