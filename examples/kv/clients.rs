@@ -1,7 +1,6 @@
 //! One core's connections, for CLIENT LIST, INFO and KILL: of the fields Redis 7 lists for a
-//! client, those kv knows (id, addresses, descriptor, name, age, idle time, last command,
-//! and the constant ones: no flags, database 0, user `default`, and the protocol it
-//! speaks), one line each. A connection is listed from its
+//! client, those kv knows (id, addresses, descriptor, name, age, and the constant ones: no
+//! flags, database 0, user `default`, and the protocol it speaks), one line each. A connection is listed from its
 //! accept until its last reply is written (QUIT, a protocol error, CLIENT KILL), as Redis
 //! frees a client then: not while its close lingers (`conn.rs`).
 //!
@@ -11,12 +10,11 @@
 //! in id order (ids are process-wide, `session.rs`), or for `ID id...` in the order asked
 //! (`join_lists`). CLIENT INFO and GETNAME read the asking connection's entry, on its core.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
 use std::time::Instant;
 
 use ringpoll::net::TcpStream;
@@ -24,7 +22,6 @@ use ringpoll::net::TcpStream;
 use super::kill::Kill;
 use super::replies::{self, Protocol};
 use super::resp::integer;
-use super::server::COMMANDS;
 
 /// The connections open on one core, by id.
 #[derive(Default)]
@@ -43,120 +40,7 @@ struct Client {
     protocol: Protocol,
     /// CLIENT KILL closed it; it is gone once its task sees so.
     killed: bool,
-    /// Its last command and when it came (`cmd=`, `idle=`), noted by its pipeline.
-    last: Noted,
 }
-
-/// Where a connection's pipeline notes its last command, shared with its [`Client`].
-pub type Noted = Rc<Cell<LastCommand>>;
-
-/// The longest command or subcommand name noted; every one Redis has fits.
-const NAME_MOST: usize = 16;
-
-/// A connection's last command as it came (its name and its first argument, cut to 16
-/// bytes: every name Redis has fits), and when: a copy per command, the name read only
-/// when a line is written ([`LastCommand::cmd`]).
-#[derive(Debug, Clone, Copy)]
-pub struct LastCommand {
-    name: [u8; NAME_MOST],
-    name_len: u8,
-    sub: [u8; NAME_MOST],
-    sub_len: u8,
-    at: Option<Instant>,
-}
-
-impl LastCommand {
-    const NONE: LastCommand =
-        LastCommand { name: [0; NAME_MOST], name_len: 0, sub: [0; NAME_MOST], sub_len: 0, at: None };
-
-    /// The request `args` (not empty), run at `at`.
-    #[inline]
-    pub fn of(args: &[&[u8]], at: Instant) -> LastCommand {
-        let mut last = LastCommand { at: Some(at), ..LastCommand::NONE };
-        last.name_len = copy_name(&mut last.name, args[0]);
-        if let Some(sub) = args.get(1) {
-            last.sub_len = copy_name(&mut last.sub, sub);
-        }
-        last
-    }
-
-    /// `cmd=` as Redis 7.0 writes it: the command's name in lower case, `name|sub` for a
-    /// container's subcommand (CLIENT, CONFIG, MEMORY, COMMAND), `NULL` for none yet or
-    /// for a command (or subcommand) the server does not know.
-    fn cmd(&self) -> String {
-        const NULL: &str = "NULL";
-        let name =
-            String::from_utf8_lossy(&self.name[..usize::from(self.name_len).min(NAME_MOST)]).to_ascii_lowercase();
-        let known = COMMANDS.contains(&name.as_str()) || UNCOUNTED_COMMANDS.contains(&name.as_str());
-        if self.at.is_none() || usize::from(self.name_len) > NAME_MOST || !known {
-            return NULL.into();
-        }
-        let Some(&(_, subs)) = SUBCOMMANDS.iter().find(|(container, _)| *container == name) else { return name };
-        if self.sub_len == 0 {
-            return name;
-        }
-        let sub = String::from_utf8_lossy(&self.sub[..usize::from(self.sub_len).min(NAME_MOST)]).to_ascii_lowercase();
-        match usize::from(self.sub_len) <= NAME_MOST && subs.contains(&sub.as_str()) {
-            true => format!("{name}|{sub}"),
-            false => NULL.into(),
-        }
-    }
-}
-
-/// Copies `name` into `to` (its first 16 bytes); its whole length, saturated (a longer one
-/// is no name Redis knows).
-fn copy_name(to: &mut [u8; NAME_MOST], name: &[u8]) -> u8 {
-    // By hand: copy_from_slice on a short, variable length calls memcpy.
-    for (to, from) in to.iter_mut().zip(name) {
-        *to = *from;
-    }
-    u8::try_from(name.len()).unwrap_or(u8::MAX)
-}
-
-/// The commands kv runs that COMMAND COUNT leaves out (`transaction.rs`'s, `pubsub.rs`'s).
-const UNCOUNTED_COMMANDS: [&str; 11] = [
-    "discard",
-    "exec",
-    "multi",
-    "unwatch",
-    "watch",
-    "subscribe",
-    "unsubscribe",
-    "psubscribe",
-    "punsubscribe",
-    "publish",
-    "pubsub",
-];
-
-/// The containers kv knows and the subcommands Redis 7.0 has for them (`cmd=` names those
-/// it knows, kv's own or not: a client sees Redis' table in the name).
-const SUBCOMMANDS: [(&str, &[&str]); 5] = [
-    (
-        "client",
-        &[
-            "caching",
-            "getname",
-            "getredir",
-            "help",
-            "id",
-            "info",
-            "kill",
-            "list",
-            "no-evict",
-            "pause",
-            "reply",
-            "setname",
-            "tracking",
-            "trackinginfo",
-            "unblock",
-            "unpause",
-        ],
-    ),
-    ("config", &["get", "help", "resetstat", "rewrite", "set"]),
-    ("memory", &["doctor", "help", "malloc-stats", "purge", "stats", "usage"]),
-    ("command", &["count", "docs", "getkeys", "getkeysandflags", "help", "info", "list"]),
-    ("pubsub", &["channels", "help", "numpat", "numsub", "shardchannels", "shardnumsub"]),
-];
 
 impl Clients {
     /// Notes connection `id`, served over `stream`, open; `peer` is the address its accept
@@ -180,14 +64,8 @@ impl Clients {
             name: Vec::new(),
             protocol: Protocol::Resp2,
             killed: false,
-            last: Rc::new(Cell::new(LastCommand::NONE)),
         };
         self.0.borrow_mut().insert(id, client);
-    }
-
-    /// Where connection `id` notes its last command, if it is open here.
-    pub fn noted(&self, id: u64) -> Option<Noted> {
-        self.0.borrow().get(&id).map(|client| client.last.clone())
     }
 
     /// Notes connection `id` closed.
@@ -350,17 +228,14 @@ impl Client {
     /// SETNAME refuses any other).
     fn line(&self, id: u64, now: Instant, text: &mut String) {
         let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
-        let age = now.saturating_duration_since(self.opened).as_secs();
-        let last = self.last.get();
-        let idle = now.saturating_duration_since(last.at.unwrap_or(self.opened)).as_secs();
+        let age = now.duration_since(self.opened).as_secs();
         let _ = writeln!(
             text,
-            "id={id} addr={} laddr={} fd={} name={} age={age} idle={idle} flags=N db=0 cmd={} user=default resp={}",
+            "id={id} addr={} laddr={} fd={} name={} age={age} flags=N db=0 user=default resp={}",
             self.addr,
             addr(self.laddr),
             self.fd,
             String::from_utf8_lossy(&self.name),
-            last.cmd(),
             self.protocol.version(),
         );
     }
@@ -369,34 +244,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `cmd=` as redis-server 7.0.15 wrote it after each request.
-    #[test]
-    fn the_last_command_is_named_as_redis_names_it() {
-        let cmd = |words: &[&str]| {
-            let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-            LastCommand::of(&args, Instant::now()).cmd()
-        };
-        assert_eq!(LastCommand::NONE.cmd(), "NULL");
-        assert_eq!(cmd(&["GET", "x"]), "get");
-        assert_eq!(cmd(&["GET"]), "get", "a wrong arity still names it");
-        assert_eq!(cmd(&["Set", "a", "b"]), "set");
-        assert_eq!(cmd(&["NOSUCH"]), "NULL");
-        assert_eq!(cmd(&["CLIENT", "NOSUCH"]), "NULL");
-        assert_eq!(cmd(&["client", "LIST"]), "client|list");
-        assert_eq!(cmd(&["CONFIG", "GET", "maxclients"]), "config|get");
-        assert_eq!(cmd(&["MEMORY", "USAGE", "x"]), "memory|usage");
-        assert_eq!(cmd(&["COMMAND"]), "command");
-        assert_eq!(cmd(&["COMMAND", "COUNT"]), "command|count");
-        assert_eq!(cmd(&["hello", "3"]), "hello");
-        assert_eq!(cmd(&["MULTI"]), "multi");
-        assert_eq!(cmd(&["exec"]), "exec");
-        assert_eq!(cmd(&["SUBSCRIBE", "c"]), "subscribe");
-        assert_eq!(cmd(&["pubsub", "NUMSUB", "c"]), "pubsub|numsub");
-        assert_eq!(cmd(&["hscan", "k", "0"]), "hscan");
-        assert_eq!(cmd(&["zrangebyscore1234567890"]), "NULL");
-        assert_eq!(cmd(&["client", "getname1234567890123"]), "NULL");
-    }
 
     fn read(words: &[&str]) -> Result<Option<Vec<u8>>, String> {
         let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use super::clients::{LastCommand, Listing, Noted};
+use super::clients::Listing;
 use super::command::{plan, Plan};
 use super::config;
 use super::copy::{self, payload, Transfer};
@@ -260,9 +260,6 @@ pub struct Pipeline {
     /// A lift's value come back: put down first thing in the next run, so the requests after
     /// the command see it.
     to_put: Option<(Lifting, Vec<u8>)>,
-    /// Where this connection's last command is noted for CLIENT LIST (`clients.rs`), once
-    /// its core's entry is found.
-    noted: Option<Noted>,
     /// Where its pub/sub messages wait, while it has subscriptions (`pubsub.rs`).
     mailbox: Option<Rc<Mailbox>>,
 }
@@ -306,20 +303,7 @@ impl Pipeline {
             in_exec: false,
             lifting: None,
             to_put: None,
-            noted: None,
             mailbox: None,
-        }
-    }
-
-    /// Notes `args` as the connection's last command, at `now` (CLIENT LIST's `cmd=` and
-    /// `idle=`): a copy of at most 32 bytes.
-    #[inline]
-    fn note(&mut self, args: &[&[u8]], now: Instant, shards: &Shards) {
-        if self.noted.is_none() {
-            self.noted = shards.clients().noted(self.client_id());
-        }
-        if let Some(noted) = &self.noted {
-            noted.set(LastCommand::of(args, now));
         }
     }
 
@@ -334,20 +318,11 @@ impl Pipeline {
         // Not for a subscriber: its messages are written between its replies, and another
         // core writing one of them to its socket would leave no such place.
         let direct = direct.filter(|d| !d.in_flight() && self.mailbox.is_none());
-        let now = store::now();
-        let mut last: [&[u8]; 2] = [&[], &[]];
         let ended = if self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2 {
             self.run_subscribed(input, shards)
         } else {
-            self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded), now, &mut last)
+            self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded))
         };
-        // Noted once a run, not once a request: the copy cost GET and SET 80 instructions
-        // each (callgrind, one shard, pipeline 16; 7 as it is). CLIENT LIST notes itself
-        // (`answer_in_context`).
-        if !last[0].is_empty() {
-            let named = if last[1].is_empty() { &last[..1] } else { &last[..] };
-            self.note(named, now, shards);
-        }
         self.args = reuse(args);
         // It took as much as the input had left: not kept past a line's worth.
         if decoded.capacity() <= MAX_LINE {
@@ -356,9 +331,7 @@ impl Pipeline {
         ended
     }
 
-    /// Runs the requests at the front of `input` (see [`Pipeline::run`]) as of `now`, the
-    /// name and first argument (empty: none) of the last one left in `last`.
-    #[allow(clippy::too_many_arguments)] // a run's state, borrowed from `run`
+    /// Runs the requests at the front of `input` (see [`Pipeline::run`]).
     fn run_with<'a>(
         &mut self,
         input: &'a [u8],
@@ -366,9 +339,8 @@ impl Pipeline {
         direct: Option<&Direct>,
         args: &mut Vec<&'a [u8]>,
         decoded: &mut Decoded<'a>,
-        now: Instant,
-        last: &mut [&'a [u8]; 2],
     ) -> (usize, End) {
+        let now = store::now();
         let mut used = 0;
         if let Some((lifting, lifted)) = self.to_put.take() {
             self.put_down(lifting.to, Key::new(&lifting.key), lifting.how, &lifted, shards, now);
@@ -386,7 +358,6 @@ impl Pipeline {
                         used -= n;
                         return (used, End::Owed);
                     }
-                    *last = [args[0], args.get(1).copied().unwrap_or_default()];
                     if self.transaction.open() {
                         match self.in_transaction(args, &input[used - n..used], shards) {
                             Some(end) => return (used, end),
@@ -479,7 +450,6 @@ impl Pipeline {
     #[cold]
     #[inline(never)]
     fn answer_in_context(&mut self, args: &[&[u8]], shards: &Shards, now: Instant) -> Option<End> {
-        self.note(args, now, shards); // before CLIENT LIST lists it
         let protocol = self.session.protocol();
         match args.split_first() {
             Some((name, args)) if name.eq_ignore_ascii_case(b"config") => {
@@ -529,11 +499,6 @@ impl Pipeline {
                 // Malformed: `run_with` answers it as on any connection, and ends it.
                 Err(_) => input.len() - used,
             };
-            let now = store::now();
-            if !args.is_empty() {
-                // Noted before it is refused, as Redis notes it.
-                self.note(&args[..args.len().min(2)], now, shards);
-            }
             let refused = self.mailbox.is_some()
                 && self.session.protocol() == Protocol::Resp2
                 && !args.is_empty()
@@ -541,9 +506,7 @@ impl Pipeline {
                 && self.refused_while_subscribed(&args);
             if !refused {
                 let one = &input[used..used + n];
-                let mut last: [&[u8]; 2] = [&[], &[]];
-                let mut decoded = Decoded::new(&mut run_decoded);
-                let (ran, end) = self.run_with(one, shards, None, &mut run_args, &mut decoded, now, &mut last);
+                let (ran, end) = self.run_with(one, shards, None, &mut run_args, &mut Decoded::new(&mut run_decoded));
                 if !matches!(end, End::More) || ran < one.len() {
                     return (used + ran, end);
                 }
@@ -714,9 +677,7 @@ impl Pipeline {
         let mut at = 0;
         self.in_exec = true;
         while at < queued.len() {
-            let mut last: [&[u8]; 2] = [&[], &[]];
-            let (used, end) =
-                self.run_with(&queued[at..], shards, None, &mut args, &mut decoded, store::now(), &mut last);
+            let (used, end) = self.run_with(&queued[at..], shards, None, &mut args, &mut decoded);
             at += used;
             match end {
                 End::Quit => _ = killed_at.get_or_insert((self.out.len(), self.holes.len())),
@@ -724,8 +685,6 @@ impl Pipeline {
             }
         }
         self.in_exec = false;
-        // Redis' last command after EXEC is EXEC, not the last one it ran.
-        self.note(&[b"exec"], store::now(), shards);
         drop((args, decoded));
         self.transaction.recycle(queued);
         let (out_len, holes) = killed_at?;
