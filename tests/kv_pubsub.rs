@@ -399,3 +399,45 @@ fn requests_pipelined_behind_a_subscribe_are_refused_as_redis_refuses_them() {
         .concat(),
     );
 }
+
+/// As redis-server 7.0.15 types them: a connection with a subscription, in either protocol,
+/// is of type `pubsub` (`flags=P`), not `normal`, for CLIENT LIST and CLIENT KILL, on
+/// whichever core it lives.
+#[test]
+fn subscribers_are_of_type_pubsub_for_client_list_and_kill() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut asker = Client::on_core(&rt, addr, 0);
+    let mut plain = Client::on_core(&rt, addr, 1);
+    let mut subscribers: Vec<Client> = [0, 1].iter().map(|&core| Client::on_core(&rt, addr, core)).collect();
+    subscribers[0].ask(&["SUBSCRIBE", "t"], &confirmed("subscribe", "t", 1));
+    subscribers[1].reply(&["HELLO", "3"], |r| r.ends_with(b"*0\r\n"));
+    subscribers[1].reply(&["PSUBSCRIBE", "t*"], |r| r.ends_with(b":1\r\n"));
+    let lines = |asker: &mut Client, kind: &str| {
+        let got = asker.reply(&["CLIENT", "LIST", "TYPE", kind], |r| {
+            r.starts_with(b"$0\r\n\r\n") || (r.ends_with(b"\n\r\n") && r.len() > 4)
+        });
+        shown(&got).lines().filter(|l| l.contains("id=")).map(|l| l.contains("flags=P")).collect::<Vec<bool>>()
+    };
+    assert_eq!(lines(&mut asker, "pubsub"), [true, true]);
+    assert_eq!(lines(&mut asker, "normal"), [false, false]);
+    asker.ask(&["CLIENT", "KILL", "TYPE", "normal"], b":1\r\n");
+    plain.0.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(matches!(plain.0.read(&mut [0; 1]), Ok(0) | Err(_)), "the normal client is closed");
+    asker.ask(&["CLIENT", "KILL", "TYPE", "pubsub"], b":2\r\n");
+    wait_for_numsub(&mut asker, "t", 0);
+}
+
+/// As redis-server 7.0.15 runs it: a connection subscribed by an EXEC is in subscribed mode
+/// for the requests pipelined behind that EXEC too.
+#[test]
+fn requests_pipelined_behind_an_exec_that_subscribed_are_refused() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut client = Client::connect(addr);
+    client.0.write_all(b"MULTI\r\nSUBSCRIBE x\r\nEXEC\r\nPING\r\nGET k\r\n").unwrap();
+    let refused = "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    let pong = "*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+    let exec = [&b"*1\r\n"[..], &confirmed("subscribe", "x", 1)].concat();
+    client.expect(&[&b"+OK\r\n+QUEUED\r\n"[..], &exec, pong.as_bytes(), refused.as_bytes()].concat());
+}
