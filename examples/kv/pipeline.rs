@@ -361,6 +361,8 @@ impl Pipeline {
                     if self.transaction.open() {
                         match self.in_transaction(args, &input[used - n..used], shards) {
                             Some(end) => return (used, end),
+                            // An EXEC may have subscribed it (as for SUBSCRIBE, below).
+                            None if self.now_in_subscribed_mode(used < input.len()) => return (used, End::Owed),
                             None => continue,
                         }
                     }
@@ -405,8 +407,7 @@ impl Pipeline {
                             self.pubsub(args, shards, now);
                             // Subscribed now, a RESP2 connection's next requests are looked
                             // at first (`run_subscribed`): they run after these replies go.
-                            let subscribed = self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2;
-                            if subscribed && !self.in_exec && used < input.len() {
+                            if self.now_in_subscribed_mode(used < input.len()) {
                                 return (used, End::Owed);
                             }
                         }
@@ -477,6 +478,13 @@ impl Pipeline {
         let every_core = (0..shards.count()).map(|core| (core, op)).collect();
         self.run_many(every_core, how, shards, now);
         shards.clients().killed(self.client_id()).then_some(End::Quit)
+    }
+
+    /// Whether requests follow (`more`) that must wait for `run_subscribed` to look at them:
+    /// the connection speaks RESP2 and has subscriptions, and is not inside an EXEC (whose
+    /// queued requests run whatever the context).
+    fn now_in_subscribed_mode(&self, more: bool) -> bool {
+        more && !self.in_exec && self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2
     }
 
     /// [`Pipeline::run`] for a RESP2 connection with subscriptions: each request is looked at
