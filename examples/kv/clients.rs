@@ -1,6 +1,6 @@
 //! One core's connections, for CLIENT LIST, INFO and KILL: of the fields Redis 7 lists for a
-//! client, those kv knows (id, addresses, descriptor, name, age, and the constant ones: no
-//! flags, database 0, user `default`, and the protocol it speaks), one line each. A connection is listed from its
+//! client, those kv knows (id, addresses, descriptor, name, age, its flags, `P` for a
+//! pub/sub subscriber and else none, and the constant ones: database 0, user `default`, and the protocol it speaks), one line each. A connection is listed from its
 //! accept until its last reply is written (QUIT, a protocol error, CLIENT KILL), as Redis
 //! frees a client then: not while its close lingers (`conn.rs`).
 //!
@@ -40,6 +40,9 @@ struct Client {
     protocol: Protocol,
     /// CLIENT KILL closed it; it is gone once its task sees so.
     killed: bool,
+    /// It has pub/sub subscriptions: of type `pubsub`, `flags=P` (in either protocol, as
+    /// Redis 7.0 types it), not `normal`.
+    subscribed: bool,
 }
 
 impl Clients {
@@ -64,6 +67,7 @@ impl Clients {
             name: Vec::new(),
             protocol: Protocol::Resp2,
             killed: false,
+            subscribed: false,
         };
         self.0.borrow_mut().insert(id, client);
     }
@@ -92,6 +96,13 @@ impl Clients {
         }
     }
 
+    /// Notes whether connection `id` has pub/sub subscriptions now.
+    pub fn set_subscribed(&self, id: u64, subscribed: bool) {
+        if let Some(client) = self.0.borrow_mut().get_mut(&id) {
+            client.subscribed = subscribed;
+        }
+    }
+
     /// CLIENT KILL on this core: closes the connections `kill` matches; returns how many. The
     /// asking one (if it is among them) is only marked: it closes once its reply is written
     /// (see [`Clients::killed`]). Each other one's socket is shut both ways, which ends its
@@ -100,7 +111,7 @@ impl Clients {
         let mut killed = 0;
         for (&id, client) in self.0.borrow_mut().iter_mut() {
             let laddr = client.laddr.map_or_else(String::new, |a| a.to_string());
-            if client.killed || !kill.matches(id, &client.addr.to_string(), &laddr) {
+            if client.killed || !kill.matches(id, &client.addr.to_string(), &laddr, client.subscribed) {
                 continue;
             }
             client.killed = true;
@@ -135,6 +146,10 @@ impl Clients {
         };
         match listing {
             Listing::Every => clients.iter().filter(|(_, c)| !c.killed).for_each(|(&id, c)| keyed(id, id, c)),
+            Listing::Subscribed(subscribed) => clients
+                .iter()
+                .filter(|(_, c)| !c.killed && c.subscribed == subscribed)
+                .for_each(|(&id, c)| keyed(id, id, c)),
             Listing::Ids(ids) => {
                 let ids = ids.chunks_exact(8).filter_map(|id| Some(u64::from_le_bytes(id.try_into().ok()?)));
                 for (at, id) in ids.enumerate() {
@@ -169,25 +184,48 @@ impl Clients {
 pub enum Listing<'a> {
     Every,
     Ids(&'a [u8]),
+    /// `TYPE pubsub` (`true`) or `TYPE normal`: the connections with subscriptions, or those
+    /// without.
+    Subscribed(bool),
 }
 
-/// CLIENT LIST's options (`args` after LIST), read as Redis 7.0 reads them: none or `TYPE
-/// normal` (every connection here is a normal one) for every connection (`None`); `ID
+/// What CLIENT LIST asks for, once read: [`Listing`]'s variants, the ids owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    Every,
+    Ids(Vec<u8>),
+    Subscribed(bool),
+}
+
+impl Asked {
+    /// As the operation carries it.
+    pub fn listing(&self) -> Listing<'_> {
+        match self {
+            Asked::Every => Listing::Every,
+            Asked::Ids(ids) => Listing::Ids(ids),
+            Asked::Subscribed(subscribed) => Listing::Subscribed(*subscribed),
+        }
+    }
+}
+
+/// CLIENT LIST's options (`args` after LIST), read as Redis 7.0 reads them: none for every
+/// connection; `TYPE normal` or `pubsub` for those without or with subscriptions; `ID
 /// id...`, or a `TYPE` no connection here is, for those ids' (their bytes, as
 /// [`Listing::Ids`] carries them; none for such a type); else Redis' error.
-pub fn parse_list(args: &[&[u8]]) -> Result<Option<Vec<u8>>, Vec<u8>> {
+pub fn parse_list(args: &[&[u8]]) -> Result<Asked, Vec<u8>> {
     match args {
-        [] => Ok(None),
+        [] => Ok(Asked::Every),
         [option, kind] if option.eq_ignore_ascii_case(b"type") => match client_type(kind) {
-            Some(true) => Ok(None),
-            Some(false) => Ok(Some(Vec::new())),
+            Some(ClientType::Normal) => Ok(Asked::Subscribed(false)),
+            Some(ClientType::PubSub) => Ok(Asked::Subscribed(true)),
+            Some(ClientType::Other) => Ok(Asked::Ids(Vec::new())),
             None => Err([&b"ERR Unknown client type '"[..], replies::c_text(kind, usize::MAX), b"'"].concat()),
         },
         [option, ids @ ..] if option.eq_ignore_ascii_case(b"id") && !ids.is_empty() => {
             let ids = ids.iter().map(|id| integer(id)).collect::<Option<Vec<i64>>>();
             let ids = ids.ok_or(&b"ERR Invalid client ID"[..])?;
             // A negative id is no client's.
-            Ok(Some(ids.into_iter().filter_map(|id| u64::try_from(id).ok()).flat_map(u64::to_le_bytes).collect()))
+            Ok(Asked::Ids(ids.into_iter().filter_map(|id| u64::try_from(id).ok()).flat_map(u64::to_le_bytes).collect()))
         }
         _ => Err(b"ERR syntax error".to_vec()),
     }
@@ -212,13 +250,24 @@ pub fn join_lists(bodies: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
     replies::verbatim(out, &text, protocol);
 }
 
-/// Whether a connection of kind `kind` (any case) can be kv's (`normal`), or none can
-/// (`master`, `replica`, `slave`, `pubsub`); `None` for a kind Redis does not know.
-pub fn client_type(kind: &[u8]) -> Option<bool> {
+/// A client type CLIENT LIST and KILL filter by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    /// `normal`: a connection without subscriptions.
+    Normal,
+    /// `pubsub`: one with subscriptions.
+    PubSub,
+    /// `master`, `replica`, `slave`: no kv connection is one.
+    Other,
+}
+
+/// The client type named `kind` (any case); `None` for a type Redis does not know.
+pub fn client_type(kind: &[u8]) -> Option<ClientType> {
     let is = |name: &[u8]| kind.eq_ignore_ascii_case(name);
     match () {
-        _ if is(b"normal") => Some(true),
-        _ if is(b"master") || is(b"replica") || is(b"slave") || is(b"pubsub") => Some(false),
+        _ if is(b"normal") => Some(ClientType::Normal),
+        _ if is(b"pubsub") => Some(ClientType::PubSub),
+        _ if is(b"master") || is(b"replica") || is(b"slave") => Some(ClientType::Other),
         _ => None,
     }
 }
@@ -231,11 +280,12 @@ impl Client {
         let age = now.duration_since(self.opened).as_secs();
         let _ = writeln!(
             text,
-            "id={id} addr={} laddr={} fd={} name={} age={age} flags=N db=0 user=default resp={}",
+            "id={id} addr={} laddr={} fd={} name={} age={age} flags={} db=0 user=default resp={}",
             self.addr,
             addr(self.laddr),
             self.fd,
             String::from_utf8_lossy(&self.name),
+            if self.subscribed { 'P' } else { 'N' },
             self.protocol.version(),
         );
     }
@@ -245,20 +295,21 @@ impl Client {
 mod tests {
     use super::*;
 
-    fn read(words: &[&str]) -> Result<Option<Vec<u8>>, String> {
+    fn read(words: &[&str]) -> Result<Asked, String> {
         let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
         parse_list(&args).map_err(|e| String::from_utf8(e).unwrap())
     }
 
-    fn ids(ids: &[u64]) -> Option<Vec<u8>> {
-        Some(ids.iter().flat_map(|id| id.to_le_bytes()).collect())
+    fn ids(ids: &[u64]) -> Asked {
+        Asked::Ids(ids.iter().flat_map(|id| id.to_le_bytes()).collect())
     }
 
     #[test]
     fn options_are_read_as_redis_7_reads_them() {
-        assert_eq!(read(&[]), Ok(None));
-        assert_eq!(read(&["TYPE", "Normal"]), Ok(None));
-        assert_eq!(read(&["type", "pubsub"]), Ok(ids(&[])));
+        assert_eq!(read(&[]), Ok(Asked::Every));
+        assert_eq!(read(&["TYPE", "Normal"]), Ok(Asked::Subscribed(false)));
+        assert_eq!(read(&["type", "PubSub"]), Ok(Asked::Subscribed(true)));
+        assert_eq!(read(&["type", "master"]), Ok(ids(&[])));
         assert_eq!(read(&["ID", "5", "-1", "3", "5"]), Ok(ids(&[5, 3, 5])), "in the order asked, repeats kept");
         assert_eq!(read(&["type", "foo\0bar"]), Err("ERR Unknown client type 'foo'".into()));
         assert_eq!(read(&["id", "5", "x"]), Err("ERR Invalid client ID".into()));
@@ -275,7 +326,7 @@ mod tests {
         [1, 4, 6].into_iter().for_each(|id| core0.open_unconnected(id));
         [2, 3, 5].into_iter().for_each(|id| core1.open_unconnected(id));
         core1.rename(3, b"three");
-        let kill = Kill { id: 6, addr: None, laddr: None, asking: 1, skip_me: true };
+        let kill = Kill { id: 6, addr: None, laddr: None, asking: 1, skip_me: true, subscribed: None };
         assert_eq!(core0.kill(&kill), 1);
         assert_eq!((core0.count(), core1.count()), (2, 3), "the killed one is not counted");
         let listed = |listing: Listing<'_>| -> Vec<String> {
@@ -295,7 +346,7 @@ mod tests {
         let line = |id, name| format!("id={id} name={name}");
         let every = [1, 2, 3, 4, 5].map(|id| line(id, if id == 3 { "three" } else { "" }));
         assert_eq!(listed(Listing::Every), every);
-        let asked = ids(&[5, 6, 99, 1, 5]).unwrap();
+        let Asked::Ids(asked) = ids(&[5, 6, 99, 1, 5]) else { unreachable!() };
         assert_eq!(listed(Listing::Ids(&asked)), [line(5, ""), line(1, ""), line(5, "")]);
         assert_eq!(listed(Listing::Ids(&[])), Vec::<String>::new());
     }

@@ -7,7 +7,7 @@
 //! (`Op::ClientList`, `clients.rs`). A connection whose last reply is written (its close
 //! lingering, `conn.rs`) is no longer listed, so no kill finds it: Redis has freed it by then.
 
-use super::clients::client_type;
+use super::clients::{client_type, ClientType};
 use super::replies::{self, Combine};
 use super::resp::integer;
 
@@ -24,6 +24,9 @@ pub struct Kill<'a> {
     pub asking: u64,
     /// Whether the asking connection is spared (SKIPME yes, the default of the new form).
     pub skip_me: bool,
+    /// TYPE `pubsub` (`Some(true)`) or `normal`: only connections with subscriptions, or
+    /// only those without; `None` for any.
+    pub subscribed: Option<bool>,
 }
 
 /// What a CLIENT KILL asks for, once read.
@@ -31,7 +34,7 @@ pub struct Kill<'a> {
 pub enum Request<'a> {
     /// Closing the connections `kill` matches on every core, the counts combined as said.
     Kill(Kill<'a>, Combine),
-    /// Nothing to close (TYPE master, say: every kv connection is a normal one): `:0`.
+    /// Nothing to close (TYPE master, say: no kv connection is one): `:0`.
     Nobody,
 }
 
@@ -39,7 +42,7 @@ const SYNTAX: &str = "ERR syntax error";
 
 /// `CLIENT KILL ...` (`args` after KILL) from connection `asking`, or Redis 7.0's error.
 pub fn parse<'a>(args: &[&'a [u8]], asking: u64) -> Result<Request<'a>, Vec<u8>> {
-    let mut kill = Kill { id: 0, addr: None, laddr: None, asking, skip_me: true };
+    let mut kill = Kill { id: 0, addr: None, laddr: None, asking, skip_me: true, subscribed: None };
     match args {
         [] => return Err(b"ERR wrong number of arguments for 'client|kill' command".to_vec()),
         // The old form: a connection may kill itself with it.
@@ -62,7 +65,12 @@ pub fn parse<'a>(args: &[&'a [u8]], asking: u64) -> Result<Request<'a>, Vec<u8>>
         } else if is(b"type") {
             // `%s`: the type as given, up to a NUL.
             let unknown = || [&b"ERR Unknown client type '"[..], replies::c_text(value, usize::MAX), b"'"].concat();
-            nobody |= !client_type(value).ok_or_else(unknown)?;
+            // The last TYPE counts, as in Redis.
+            (kill.subscribed, nobody) = match client_type(value).ok_or_else(unknown)? {
+                ClientType::Normal => (Some(false), false),
+                ClientType::PubSub => (Some(true), false),
+                ClientType::Other => (None, true),
+            };
         } else if is(b"addr") {
             kill.addr = Some(value);
         } else if is(b"laddr") {
@@ -85,14 +93,16 @@ pub fn parse<'a>(args: &[&'a [u8]], asking: u64) -> Result<Request<'a>, Vec<u8>>
 
 impl Kill<'_> {
     /// Whether it closes connection `id`, from `addr` to `laddr` (each as CLIENT LIST
-    /// writes it); compared as Redis' `strcmp` compares, up to a NUL in what was given.
-    pub fn matches(&self, id: u64, addr: &str, laddr: &str) -> bool {
+    /// writes it), `subscribed` or not; compared as Redis' `strcmp` compares, up to a NUL in
+    /// what was given.
+    pub fn matches(&self, id: u64, addr: &str, laddr: &str, subscribed: bool) -> bool {
         let same =
             |given: Option<&[u8]>, have: &str| given.is_none_or(|g| replies::c_text(g, usize::MAX) == have.as_bytes());
         (self.id == 0 || self.id == id)
             && !(self.skip_me && id == self.asking)
             && same(self.addr, addr)
             && same(self.laddr, laddr)
+            && self.subscribed.is_none_or(|wanted| wanted == subscribed)
     }
 }
 
@@ -107,7 +117,7 @@ mod tests {
 
     #[test]
     fn options_are_read_as_redis_7_reads_them() {
-        let kill = |id, addr, laddr, skip_me| Kill { id, addr, laddr, asking: 7, skip_me };
+        let kill = |id, addr, laddr, skip_me| Kill { id, addr, laddr, asking: 7, skip_me, subscribed: None };
         let new = |k| Ok(Request::Kill(k, Combine::Sum));
         assert_eq!(
             read(&["1.2.3.4:5"]),
@@ -119,7 +129,10 @@ mod tests {
             new(kill(0, Some(b"a:1"), Some(b"b:2"), false))
         );
         assert_eq!(read(&["skipme", "no", "SKIPME", "yes", "user", "default"]), new(kill(0, None, None, true)));
-        assert_eq!(read(&["type", "Normal"]), new(kill(0, None, None, true)));
+        let typed = |subscribed| new(Kill { subscribed, ..kill(0, None, None, true) });
+        assert_eq!(read(&["type", "Normal"]), typed(Some(false)));
+        assert_eq!(read(&["type", "pubsub"]), typed(Some(true)));
+        assert_eq!(read(&["type", "master", "type", "pubsub"]), typed(Some(true)), "the last TYPE counts");
         assert_eq!(read(&["type", "master", "id", "3"]), Ok(Request::Nobody));
         let refused: [(&[&str], &str); 10] = [
             (&[], "ERR wrong number of arguments for 'client|kill' command"),
@@ -140,14 +153,19 @@ mod tests {
 
     #[test]
     fn a_kill_matches_every_filter_it_gives() {
-        let any = Kill { id: 0, addr: None, laddr: None, asking: 7, skip_me: true };
-        assert!(any.matches(3, "1.1.1.1:1", "2.2.2.2:2"));
-        assert!(!any.matches(7, "1.1.1.1:1", "2.2.2.2:2"), "the asking one is spared");
-        assert!(Kill { skip_me: false, ..any }.matches(7, "a", "b"));
-        assert!(!Kill { id: 4, ..any }.matches(3, "a", "b"));
+        let any = Kill { id: 0, addr: None, laddr: None, asking: 7, skip_me: true, subscribed: None };
+        assert!(any.matches(3, "1.1.1.1:1", "2.2.2.2:2", false));
+        assert!(!any.matches(7, "1.1.1.1:1", "2.2.2.2:2", false), "the asking one is spared");
+        assert!(Kill { skip_me: false, ..any }.matches(7, "a", "b", false));
+        assert!(!Kill { id: 4, ..any }.matches(3, "a", "b", false));
         let by_addr = Kill { addr: Some(b"1.1.1.1:1\0junk"), ..any };
-        assert!(by_addr.matches(3, "1.1.1.1:1", "x"), "up to the NUL, as strcmp reads it");
-        assert!(!by_addr.matches(3, "1.1.1.1:10", "x"));
-        assert!(!Kill { laddr: Some(b"2.2.2.2:3"), ..any }.matches(3, "a", "2.2.2.2:2"));
+        assert!(by_addr.matches(3, "1.1.1.1:1", "x", false), "up to the NUL, as strcmp reads it");
+        assert!(!by_addr.matches(3, "1.1.1.1:10", "x", false));
+        assert!(!Kill { laddr: Some(b"2.2.2.2:3"), ..any }.matches(3, "a", "2.2.2.2:2", false));
+        let pubsub = Kill { subscribed: Some(true), ..any };
+        assert!(pubsub.matches(3, "a", "b", true) && !pubsub.matches(3, "a", "b", false));
+        let normal = Kill { subscribed: Some(false), ..any };
+        assert!(normal.matches(3, "a", "b", false) && !normal.matches(3, "a", "b", true));
+        assert!(any.matches(3, "a", "b", true), "no TYPE: either");
     }
 }

@@ -436,6 +436,8 @@ const KILL: u8 = 29;
 const KILL_ADDR: u8 = 1;
 const KILL_LADDR: u8 = 2;
 const KILL_SKIP_ME: u8 = 4;
+const KILL_NORMAL: u8 = 8;
+const KILL_PUBSUB: u8 = 16;
 /// CLIENT LIST: the ids asked for (if any: a flag says) as the value.
 const CLIENT_LIST: u8 = 30;
 const GET_STRING: u8 = 31;
@@ -532,12 +534,18 @@ impl<'a> Op<'a> {
             Op::Kill(kill) => {
                 let flags = (u8::from(kill.addr.is_some()) * KILL_ADDR)
                     | (u8::from(kill.laddr.is_some()) * KILL_LADDR)
-                    | (u8::from(kill.skip_me) * KILL_SKIP_ME);
+                    | (u8::from(kill.skip_me) * KILL_SKIP_ME)
+                    | match kill.subscribed {
+                        None => 0,
+                        Some(false) => KILL_NORMAL,
+                        Some(true) => KILL_PUBSUB,
+                    };
                 let addr = Key { bytes: kill.addr.unwrap_or_default(), hash: kill.asking };
                 (KILL, flags, addr, kill.laddr.unwrap_or_default(), kill.id)
             }
             Op::ClientList(Listing::Every) => (CLIENT_LIST, 0, NO_KEY, &[], 0),
             Op::ClientList(Listing::Ids(ids)) => (CLIENT_LIST, 1, NO_KEY, ids, 0),
+            Op::ClientList(Listing::Subscribed(subscribed)) => (CLIENT_LIST, 2 + u8::from(subscribed), NO_KEY, &[], 0),
             Op::GetString(key) => (GET_STRING, 0, key, &[], 0),
             Op::PubSub(shared) => {
                 let (flags, name, value): (u8, &[u8], &[u8]) = match shared {
@@ -583,9 +591,14 @@ impl<'a> Op<'a> {
                 laddr: (flags & KILL_LADDR != 0).then_some(value),
                 asking: key.hash,
                 skip_me: flags & KILL_SKIP_ME != 0,
+                subscribed: match (flags & KILL_NORMAL != 0, flags & KILL_PUBSUB != 0) {
+                    (false, false) => None,
+                    (normal, _) => Some(!normal),
+                },
             }),
             CLIENT_LIST if flags == 0 => Op::ClientList(Listing::Every),
-            CLIENT_LIST => Op::ClientList(Listing::Ids(value)),
+            CLIENT_LIST if flags == 1 => Op::ClientList(Listing::Ids(value)),
+            CLIENT_LIST => Op::ClientList(Listing::Subscribed(flags == 3)),
             GET_STRING => Op::GetString(key),
             TYPED => Op::Typed { key, command: Command::numbered(number)?, args: value },
             EXPIRE_TIME => Op::ExpireTime(key, flags != 0),
@@ -777,11 +790,21 @@ mod tests {
             Op::Rename { from: key(b"from"), to: key(b"to"), only_new: true },
             Op::Rename { from: key(b"a"), to: key(b""), only_new: false },
             Op::RandomKey,
-            Op::Kill(Kill { id: 0, addr: None, laddr: None, asking: 3, skip_me: true }),
-            Op::Kill(Kill { id: 9, addr: Some(b""), laddr: Some(b"127.0.0.1:6380"), asking: 4, skip_me: false }),
+            Op::Kill(Kill { id: 0, addr: None, laddr: None, asking: 3, skip_me: true, subscribed: None }),
+            Op::Kill(Kill { id: 0, addr: None, laddr: None, asking: 3, skip_me: true, subscribed: Some(false) }),
+            Op::Kill(Kill {
+                id: 9,
+                addr: Some(b""),
+                laddr: Some(b"127.0.0.1:6380"),
+                asking: 4,
+                skip_me: false,
+                subscribed: Some(true),
+            }),
             Op::ClientList(Listing::Every),
             Op::ClientList(Listing::Ids(&[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0])),
             Op::ClientList(Listing::Ids(&[])),
+            Op::ClientList(Listing::Subscribed(false)),
+            Op::ClientList(Listing::Subscribed(true)),
             Op::PubSub(Shared::Publish { channel: b"news", message: b"hello" }),
             Op::PubSub(Shared::Channels(None)),
             Op::PubSub(Shared::Channels(Some(b"n*"))),

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use super::clients::Listing;
+use super::clients::Asked;
 use super::command::{plan, Plan};
 use super::config;
 use super::copy::{self, payload, Transfer};
@@ -463,7 +463,7 @@ impl Pipeline {
             }
             _ => {}
         }
-        let ids: Option<Vec<u8>>;
+        let asked_for: Asked;
         let answered = session::answer(args, &mut self.session, shards.clients(), &mut self.out);
         if let Some(mailbox) = &self.mailbox {
             mailbox.set_protocol(self.session.protocol()); // HELLO: its messages' framing too
@@ -471,8 +471,8 @@ impl Pipeline {
         let (op, how) = match answered? {
             EveryCore::Kill(kill, how) => (Op::Kill(kill), how),
             EveryCore::List(asked) => {
-                ids = asked;
-                (Op::ClientList(ids.as_deref().map_or(Listing::Every, Listing::Ids)), Combine::ClientList)
+                asked_for = asked;
+                (Op::ClientList(asked_for.listing()), Combine::ClientList)
             }
         };
         let every_core = (0..shards.count()).map(|core| (core, op)).collect();
@@ -575,6 +575,7 @@ impl Pipeline {
         }
         shards.subscriptions_changed();
         self.mailbox = registry.mailbox(id);
+        shards.clients().set_subscribed(id, self.mailbox.is_some());
     }
 
     /// PUBSUB CHANNELS, NUMSUB and NUMPAT, from every core's subscriptions.

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::clients::{self, Clients};
+use super::clients::{self, Asked, Clients};
 use super::info;
 use super::kill::{self, Kill, Request};
 use super::replies::{self, Combine, Protocol};
@@ -49,9 +49,8 @@ impl Session {
 pub enum EveryCore<'a> {
     /// CLIENT KILL: the kill, and how the cores' counts combine into the reply.
     Kill(Kill<'a>, Combine),
-    /// CLIENT LIST: the ids asked for, as `Listing::Ids` carries them, or `None` for every
-    /// connection.
-    List(Option<Vec<u8>>),
+    /// CLIENT LIST: the connections asked for.
+    List(Asked),
 }
 
 /// Answers the request `args` (HELLO or CLIENT, its name first) for `session`, one of the
@@ -237,8 +236,8 @@ fn client<'a>(args: &[&'a [u8]], session: &Session, clients: &Clients, out: &mut
         (b"help", []) => replies::help(out, &HELP),
         (b"list", options) => match clients::parse_list(options) {
             // No connection here is of the type asked for, or has an id asked for.
-            Ok(Some(ids)) if ids.is_empty() => replies::verbatim(out, b"", protocol),
-            Ok(ids) => return Some(EveryCore::List(ids)),
+            Ok(Asked::Ids(ids)) if ids.is_empty() => replies::verbatim(out, b"", protocol),
+            Ok(asked) => return Some(EveryCore::List(asked)),
             Err(e) => replies::error_bytes(out, &e),
         },
         (b"info", []) => clients.info(session.id, protocol, out),
@@ -367,7 +366,7 @@ mod tests {
         let text = info.strip_prefix('=').and_then(|rest| rest.split_once("\r\ntxt:")).expect("a verbatim string");
         assert_eq!(text.0.parse::<usize>().unwrap(), text.1.len() - 2 + 4, "{info}");
         assert!(text.1.ends_with(" resp=3\n\r\n"), "{info}");
-        assert_eq!(run(&clients, &mut s, "client", &["list", "type", "pubsub"]), "=4\r\ntxt:\r\n");
+        assert_eq!(run(&clients, &mut s, "client", &["list", "type", "replica"]), "=4\r\ntxt:\r\n");
         assert_eq!(run(&clients, &mut s, "hello", &["3", "auth", "default", "pw", "setname", "lib"]), map("%7", 3));
         assert_eq!(run(&clients, &mut s, "client", &["getname"]), "$3\r\nlib\r\n");
         assert_eq!(run(&clients, &mut s, "hello", &["2"]), map("*14", 2));
