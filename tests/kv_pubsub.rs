@@ -441,3 +441,24 @@ fn requests_pipelined_behind_an_exec_that_subscribed_are_refused() {
     let exec = [&b"*1\r\n"[..], &confirmed("subscribe", "x", 1)].concat();
     client.expect(&[&b"+OK\r\n+QUEUED\r\n"[..], &exec, pong.as_bytes(), refused.as_bytes()].concat());
 }
+
+/// As redis-server 7.0.15 runs it: a RESP3 subscriber that turns to RESP2 with HELLO 2 is in
+/// subscribed mode for the requests pipelined behind the HELLO too.
+#[test]
+fn requests_pipelined_behind_a_hello_2_of_a_subscriber_are_refused() {
+    let rt = runtime();
+    let addr = start(&rt);
+    let mut client = Client::connect(addr);
+    client.reply(&["HELLO", "3"], |r| r.ends_with(b"*0\r\n"));
+    client.0.write_all(b"SUBSCRIBE x\r\nHELLO 2\r\nPUBLISH x y\r\nPING\r\n").unwrap();
+    client.expect(b">3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n");
+    client.expect(b"*14\r\n");
+    let mut hello = Vec::new();
+    while !hello.ends_with(b"*0\r\n") {
+        let mut byte = [0; 1];
+        client.0.read_exact(&mut byte).expect("HELLO's reply");
+        hello.push(byte[0]);
+    }
+    let refused = "-ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    client.expect(&[refused.as_bytes(), b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"].concat());
+}
