@@ -377,6 +377,10 @@ impl Pipeline {
                             if let Some(end) = self.answer_in_context(args, shards, now) {
                                 return (used, end);
                             }
+                            // A subscriber's HELLO 2 (as for SUBSCRIBE, below).
+                            if self.now_in_subscribed_mode(used < input.len()) {
+                                return (used, End::Owed);
+                            }
                         }
                         // Redis closes the connection without a reply once it stops.
                         Plan::Shutdown if shards.shut_down() => return (used, End::Quit),
@@ -482,7 +486,8 @@ impl Pipeline {
 
     /// Whether requests follow (`more`) that must wait for `run_subscribed` to look at them:
     /// the connection speaks RESP2 and has subscriptions, and is not inside an EXEC (whose
-    /// queued requests run whatever the context).
+    /// queued requests run whatever the context). Asked after what can turn that on:
+    /// SUBSCRIBE, an EXEC with one, a subscriber's HELLO 2.
     fn now_in_subscribed_mode(&self, more: bool) -> bool {
         more && !self.in_exec && self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2
     }
