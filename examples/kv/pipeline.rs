@@ -318,7 +318,7 @@ impl Pipeline {
         // Not for a subscriber: its messages are written between its replies, and another
         // core writing one of them to its socket would leave no such place.
         let direct = direct.filter(|d| !d.in_flight() && self.mailbox.is_none());
-        let ended = if self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2 {
+        let ended = if self.subscribed_resp2() {
             self.run_subscribed(input, shards)
         } else {
             self.run_with(input, shards, direct, &mut args, &mut Decoded::new(&mut decoded))
@@ -489,7 +489,14 @@ impl Pipeline {
     /// queued requests run whatever the context). Asked after what can turn that on:
     /// SUBSCRIBE, an EXEC with one, a subscriber's HELLO 2.
     fn now_in_subscribed_mode(&self, more: bool) -> bool {
-        more && !self.in_exec && self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2
+        more && !self.in_exec && self.subscribed_resp2()
+    }
+
+    /// Whether the connection speaks RESP2 and has subscriptions: Redis 7's subscribed mode,
+    /// where its requests are looked at first (`run_subscribed`).
+    #[inline]
+    fn subscribed_resp2(&self) -> bool {
+        self.mailbox.is_some() && self.session.protocol() == Protocol::Resp2
     }
 
     /// [`Pipeline::run`] for a RESP2 connection with subscriptions: each request is looked at
@@ -512,8 +519,7 @@ impl Pipeline {
                 // Malformed: `run_with` answers it as on any connection, and ends it.
                 Err(_) => input.len() - used,
             };
-            let refused = self.mailbox.is_some()
-                && self.session.protocol() == Protocol::Resp2
+            let refused = self.subscribed_resp2()
                 && !args.is_empty()
                 && self.out.len() + self.owed_elsewhere < REPLY_BUDGET
                 && self.refused_while_subscribed(&args);

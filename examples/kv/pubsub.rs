@@ -295,7 +295,7 @@ impl Registry {
         if let Some(listeners) = self.channels.borrow().get(channel) {
             for (_, mailbox) in listeners {
                 mailbox.push(|out, protocol| {
-                    frame_head(out, protocol, 3);
+                    replies::push(out, 3, protocol);
                     replies::bulk(out, b"message");
                     replies::bulk(out, channel);
                     replies::bulk(out, message);
@@ -309,7 +309,7 @@ impl Registry {
             }
             for (_, mailbox) in listeners {
                 mailbox.push(|out, protocol| {
-                    frame_head(out, protocol, 4);
+                    replies::push(out, 4, protocol);
                     replies::bulk(out, b"pmessage");
                     replies::bulk(out, pattern);
                     replies::bulk(out, channel);
@@ -369,18 +369,10 @@ fn forget(listeners: &mut Listeners, name: &[u8], id: u64) {
     }
 }
 
-/// A frame of `n` parts: a push in RESP3, an array in RESP2.
-fn frame_head(out: &mut Vec<u8>, protocol: Protocol, n: usize) {
-    match protocol {
-        Protocol::Resp2 => replies::array(out, n),
-        Protocol::Resp3 => out.extend_from_slice(format!(">{n}\r\n").as_bytes()),
-    }
-}
-
 /// `[verb, name, count]`: a (un)subscription's confirmation; a null name for an
 /// unsubscription from nothing.
 fn confirmation(out: &mut Vec<u8>, protocol: Protocol, verb: &[u8], name: Option<&[u8]>, count: usize) {
-    frame_head(out, protocol, 3);
+    replies::push(out, 3, protocol);
     replies::bulk(out, verb);
     match name {
         Some(name) => replies::bulk(out, name),

@@ -173,6 +173,15 @@ pub fn set(out: &mut Vec<u8>, n: usize, protocol: Protocol) {
     }
 }
 
+/// The head of a pub/sub frame of `n` parts (a message, a (un)subscription's confirmation):
+/// a push (`>n`) in RESP3; in RESP2, an array.
+pub fn push(out: &mut Vec<u8>, n: usize, protocol: Protocol) {
+    match protocol {
+        Protocol::Resp2 => array(out, n),
+        Protocol::Resp3 => number(out, b'>', n as i64),
+    }
+}
+
 /// No array (LPOP and RPOP with a count, on no key): `*-1` in RESP2, `_` in RESP3.
 pub fn null_array(out: &mut Vec<u8>, protocol: Protocol) {
     match protocol {
