@@ -134,28 +134,42 @@ impl<T> OneshotSender<T> {
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(shared) = &self.shared else { return Poll::Ready(()) };
         let state = shared.state.load(Acquire);
-        if state & CLOSED != 0 || !register_sender(shared, cx.waker(), state) {
+        let waker = cx.waker();
+        if state & CLOSED != 0 || !register(&shared.state, &shared.sender_waker, state, SENDER_WAKER, CLOSED, waker) {
             return Poll::Ready(());
         }
         Poll::Pending
     }
 }
 
-/// Leaves `waker` for the receiver's close; `false` if it closed meanwhile.
-fn register_sender<T>(shared: &Shared<T>, waker: &Waker, state: u8) -> bool {
-    if state & SENDER_WAKER != 0 {
-        // SAFETY: reading only; the receiver reads it too, nobody writes while the bit is up.
-        if unsafe { &*shared.sender_waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
+/// Leaves `waker` in `cell` for the other side, which wakes it once it raises `done`;
+/// `false` if `done` came up meanwhile. `mine` is the bit saying `cell` holds a waker: one
+/// side's (`WAKER` and `COMPLETE` for the receiver, `SENDER_WAKER` and `CLOSED` for the
+/// sender), and only that side, through its `&mut`, calls this for that cell.
+fn register(state: &AtomicU8, cell: &UnsafeCell<Option<Waker>>, seen: u8, mine: u8, done: u8, waker: &Waker) -> bool {
+    if seen & mine != 0 {
+        // SAFETY: reading only; the other side reads it too, nobody writes while `mine` is up.
+        if unsafe { &*cell.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
             return true;
         }
-        if shared.state.fetch_and(!SENDER_WAKER, AcqRel) & CLOSED != 0 {
-            return false; // the receiver may be waking the old waker: leave it be
+        if state.fetch_and(!mine, AcqRel) & done != 0 {
+            return false; // the other side may be waking the old waker: leave it be
         }
     }
-    // SAFETY: `SENDER_WAKER` is down, so the receiver does not read the cell; `&mut` on the
-    // sender makes this the only writer.
-    unsafe { *shared.sender_waker.get() = Some(waker.clone()) };
-    shared.state.fetch_or(SENDER_WAKER, AcqRel) & CLOSED == 0
+    // SAFETY: `mine` is down, so the other side does not read the cell; only its one owner,
+    // the caller, writes it.
+    unsafe { *cell.get() = Some(waker.clone()) };
+    state.fetch_or(mine, AcqRel) & done == 0
+}
+
+/// Wakes the waker left in `cell`, after its side's bit was seen up as the waking side
+/// raised its own done bit (`COMPLETE`, `CLOSED`), in one read-modify-write.
+fn wake_registered(cell: &UnsafeCell<Option<Waker>>) {
+    // SAFETY: the bit was up when the done bit went up, so the owner no longer changes the
+    // waker (it would take its bit down first and then see the done bit), and it only reads.
+    if let Some(waker) = unsafe { &*cell.get() } {
+        waker.wake_by_ref();
+    }
 }
 
 /// Sets `COMPLETE` unless the receiver closed, and wakes it if it waits; `false` if closed.
@@ -171,11 +185,7 @@ fn complete<T>(shared: &Shared<T>) -> bool {
         }
     }
     if state & WAKER != 0 {
-        // SAFETY: `WAKER` was up when `COMPLETE` went up, so the receiver no longer changes
-        // the waker (it would take `WAKER` down first and then see `COMPLETE`).
-        if let Some(waker) = unsafe { &*shared.waker.get() } {
-            waker.wake_by_ref();
-        }
+        wake_registered(&shared.waker); // `WAKER` was up as `COMPLETE` went up
     }
     true
 }
@@ -222,11 +232,7 @@ impl<T> OneshotReceiver<T> {
     fn raise_closed(&self) -> u8 {
         let before = self.shared.state.fetch_or(CLOSED, AcqRel);
         if before & (SENDER_WAKER | COMPLETE | CLOSED) == SENDER_WAKER {
-            // SAFETY: `SENDER_WAKER` was up when `CLOSED` went up, so the sender no longer
-            // changes its waker (it would take the bit down first and then see `CLOSED`).
-            if let Some(waker) = unsafe { &*self.shared.sender_waker.get() } {
-                waker.wake_by_ref();
-            }
+            wake_registered(&self.shared.sender_waker); // up as `CLOSED` went up
         }
         before
     }
@@ -256,22 +262,6 @@ impl<T> OneshotReceiver<T> {
         // makes this the only reader.
         unsafe { (*self.shared.value.get()).take() }
     }
-
-    /// Leaves `waker` for the sender; `false` if the sender completed meanwhile.
-    fn register(&mut self, waker: &Waker, state: u8) -> bool {
-        if state & WAKER != 0 {
-            // SAFETY: reading only; the sender reads it too, nobody writes while `WAKER` is up.
-            if unsafe { &*self.shared.waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                return true;
-            }
-            if self.shared.state.fetch_and(!WAKER, AcqRel) & COMPLETE != 0 {
-                return false; // the sender may be waking the old waker: leave it be
-            }
-        }
-        // SAFETY: `WAKER` is down, so the sender does not read the waker cell.
-        unsafe { *self.shared.waker.get() = Some(waker.clone()) };
-        self.shared.state.fetch_or(WAKER, AcqRel) & COMPLETE == 0
-    }
 }
 
 impl<T> Future for OneshotReceiver<T> {
@@ -284,7 +274,8 @@ impl<T> Future for OneshotReceiver<T> {
             if state & CLOSED != 0 {
                 return Poll::Ready(Err(RecvError));
             }
-            if this.register(cx.waker(), state) {
+            let shared = &*this.shared;
+            if register(&shared.state, &shared.waker, state, WAKER, COMPLETE, cx.waker()) {
                 return Poll::Pending;
             }
         }
@@ -369,7 +360,10 @@ mod tests {
         assert!(poll(&mut rx, &old).is_pending());
         let seen = rx.shared.state.load(Acquire);
         tx.send(5).unwrap();
-        assert!(!rx.register(&new_waker, seen), "the completion is seen when the waker comes down");
+        assert!(
+            !register(&rx.shared.state, &rx.shared.waker, seen, WAKER, COMPLETE, &new_waker),
+            "the completion is seen when the waker comes down"
+        );
         assert_eq!((old.get(), new.get()), (1, 0));
         // SAFETY: both ends are on this thread and the sender is done.
         let left = unsafe { &*rx.shared.waker.get() };
@@ -382,7 +376,10 @@ mod tests {
         assert!(poll(&mut rx, &old).is_pending());
         let seen = rx.shared.state.fetch_and(!WAKER, AcqRel) & !WAKER; // register's first step
         tx.send(6).unwrap();
-        assert!(!rx.register(&new_waker, seen), "the completion is seen when the waker goes up");
+        assert!(
+            !register(&rx.shared.state, &rx.shared.waker, seen, WAKER, COMPLETE, &new_waker),
+            "the completion is seen when the waker goes up"
+        );
         assert_eq!((old.get(), new.get()), (1, 0), "no wake: the receiver is running");
         assert_eq!(poll(&mut rx, &new), Poll::Ready(Ok(6)));
     }
@@ -423,7 +420,10 @@ mod tests {
         let shared = tx.shared.clone().unwrap();
         let seen = shared.state.load(Acquire);
         drop(rx);
-        assert!(!register_sender(&shared, &new_waker, seen), "the close is seen when the waker comes down");
+        assert!(
+            !register(&shared.state, &shared.sender_waker, seen, SENDER_WAKER, CLOSED, &new_waker),
+            "the close is seen when the waker comes down"
+        );
         assert_eq!((old.get(), new.get()), (1, 0));
         // SAFETY: both ends are on this thread; the receiver is gone.
         let left = unsafe { &*shared.sender_waker.get() };
@@ -436,7 +436,10 @@ mod tests {
         let shared = tx.shared.clone().unwrap();
         let seen = shared.state.fetch_and(!SENDER_WAKER, AcqRel) & !SENDER_WAKER;
         rx.close();
-        assert!(!register_sender(&shared, &new_waker, seen), "the close is seen when the waker goes up");
+        assert!(
+            !register(&shared.state, &shared.sender_waker, seen, SENDER_WAKER, CLOSED, &new_waker),
+            "the close is seen when the waker goes up"
+        );
         assert_eq!((old.get(), new.get()), (1, 0), "no wake: the sender is running");
         assert_eq!(poll_closed(&mut tx, &new), Poll::Ready(()));
     }
