@@ -336,35 +336,17 @@ impl<T> Receiver<T> {
         if limit == 0 {
             return Poll::Ready(0);
         }
-        ready!(budget::poll_proceed(cx));
-        let moved = self.take_many(buffer, limit);
-        if moved > 0 {
-            return Poll::Ready(moved);
-        }
-        if self.shared.queue.is_closed() && self.shared.queue.is_empty() {
-            return Poll::Ready(0);
-        }
-        self.shared.receiver.park(cx.waker(), &mut self.registered);
-        // A message sent, or the close, before the flag went up is seen here.
-        let moved = self.take_many(buffer, limit);
-        if moved > 0 || (self.shared.queue.is_closed() && self.shared.queue.is_empty()) {
-            self.shared.receiver.unpark();
-            return Poll::Ready(moved);
-        }
-        Poll::Pending
-    }
-
-    /// Moves up to `limit` queued messages to `buffer`; how many.
-    fn take_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        let mut moved = 0;
+        // The first through `poll_recv` (its budget unit, and its look, park, look), the rest
+        // only if already queued.
+        let Some(first) = ready!(self.poll_recv(cx)) else { return Poll::Ready(0) };
+        buffer.push(first);
+        let mut moved = 1;
         while moved < limit {
-            match self.take() {
-                Ok(Some(value)) => buffer.push(value),
-                Ok(None) | Err(_) => break,
-            }
+            let Ok(Some(value)) = self.take() else { break };
+            buffer.push(value);
             moved += 1;
         }
-        moved
+        Poll::Ready(moved)
     }
 
     /// The next message from a thread that is not a ringpoll core, blocking it until one
