@@ -151,11 +151,9 @@ impl Semaphore {
 
     /// `n` permits, owned, if [`Semaphore::try_acquire_many`] would give them.
     pub fn try_acquire_many_owned(self: Rc<Self>, n: usize) -> Option<OwnedSemaphorePermit> {
-        if self.try_take(n) {
-            Some(OwnedSemaphorePermit { sem: self, n })
-        } else {
-            None
-        }
+        // The borrowed permit is turned into the owned one, as in `acquire_many_owned`.
+        self.try_acquire_many(n)?.forget();
+        Some(OwnedSemaphorePermit { sem: self, n })
     }
 
     /// Takes `n` permits if they are free, the semaphore open and nobody queued.
