@@ -80,7 +80,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         ring,
         capacity,
-        tail: Mutex::new(Tail { pos: 0, receivers: 1, senders: 1, closed: false }),
+        tail: Mutex::new(Tail { pos: 0, receivers: 1, senders: 1 }),
         waiting: WaitList::default(),
     });
     let rx = Receiver { shared: shared.clone(), next: 0, slot: WaitSlot::default() };
@@ -175,9 +175,8 @@ struct RingSlot<T> {
 struct Tail {
     pos: u64,
     receivers: usize,
+    /// Senders alive; once 0 it stays 0 (a sender is cloned from a live one): closed.
     senders: usize,
-    /// Every sender is gone.
-    closed: bool,
 }
 
 /// What a receive found at a receiver's position.
@@ -215,7 +214,7 @@ impl<T> Shared<T> {
         }
         if slot.pos.wrapping_add(self.capacity) == *next {
             // The slot still holds the message one lap before: nothing new.
-            return if tail.closed { Found::Closed } else { Found::Empty };
+            return if tail.senders == 0 { Found::Closed } else { Found::Empty };
         }
         // Overwritten: go on from the oldest message the ring still holds.
         let oldest = tail.pos - self.capacity;
@@ -377,7 +376,6 @@ impl<T> Drop for Sender<T> {
         tail.senders -= 1;
         if tail.senders == 0 {
             // Receivers drain what they have left, then see the close.
-            tail.closed = true;
             drop(tail);
             self.shared.waiting.notify_all();
         }
