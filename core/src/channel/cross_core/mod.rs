@@ -99,6 +99,16 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Free slots now: the bound less the messages queued, `usize::MAX` unbounded.
+    fn capacity(&self) -> usize {
+        self.queue.capacity().map_or(usize::MAX, |bound| bound.saturating_sub(self.queue.len()))
+    }
+
+    /// The bound the channel was made with, `usize::MAX` unbounded.
+    fn max_capacity(&self) -> usize {
+        self.queue.capacity().unwrap_or(usize::MAX)
+    }
+
     /// Closes the queue for senders (the receiver still takes what it holds) and wakes those
     /// waiting for room, which then fail, and those waiting for the close.
     fn close(&self) {
@@ -193,13 +203,12 @@ impl<T> Sender<T> {
     /// Free slots now: the bound less the messages queued (`usize::MAX` for an unbounded
     /// channel). A snapshot: other cores may take or free slots at any time.
     pub fn capacity(&self) -> usize {
-        let queue = &self.shared.queue;
-        queue.capacity().map_or(usize::MAX, |bound| bound.saturating_sub(queue.len()))
+        self.shared.capacity()
     }
 
     /// The bound the channel was made with (`usize::MAX` for an unbounded channel).
     pub fn max_capacity(&self) -> usize {
-        self.shared.queue.capacity().unwrap_or(usize::MAX)
+        self.shared.max_capacity()
     }
 
     /// Whether `other` sends to the same channel.
@@ -412,13 +421,12 @@ impl<T> Receiver<T> {
 
     /// Free slots now, as [`Sender::capacity`].
     pub fn capacity(&self) -> usize {
-        let queue = &self.shared.queue;
-        queue.capacity().map_or(usize::MAX, |bound| bound.saturating_sub(queue.len()))
+        self.shared.capacity()
     }
 
     /// The bound the channel was made with (`usize::MAX` for an unbounded channel).
     pub fn max_capacity(&self) -> usize {
-        self.shared.queue.capacity().unwrap_or(usize::MAX)
+        self.shared.max_capacity()
     }
 
     /// Whether nothing more can be sent: every sender is gone, or [`close`](Receiver::close)
