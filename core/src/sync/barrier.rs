@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use super::waiters::Waiters;
 
@@ -69,9 +69,7 @@ impl Barrier {
             return Err(st.waiters.push(0, cx.waker().clone()));
         }
         st.arrived = 0;
-        for w in st.waiters.iter_mut().filter(|w| !w.served) {
-            w.serve();
-        }
+        st.waiters.serve_all(|_| ());
         Ok(BarrierWaitResult { leader: true })
     }
 }
@@ -125,12 +123,7 @@ impl Future for BarrierWait<'_> {
             },
             Stage::Waiting(key) => {
                 let mut st = self.barrier.state.borrow_mut();
-                let w = st.waiters.get_mut(key).expect("a parked wait stays queued until it leaves");
-                if !w.served {
-                    w.waker = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                st.waiters.remove(key);
+                ready!(st.waiters.poll_served(key, cx.waker())).expect("a parked wait stays queued until it leaves");
                 BarrierWaitResult { leader: false }
             }
         };

@@ -130,10 +130,7 @@ impl Notify {
     pub fn notify_waiters(&self) {
         let mut st = self.state.borrow_mut();
         st.generation = st.generation.wrapping_add(1);
-        for w in st.waiters.iter_mut().filter(|w| !w.served) {
-            w.wants = BY_ALL;
-            w.serve();
-        }
+        st.waiters.serve_all(|w| w.wants = BY_ALL);
     }
 
     /// Waits for a notification: a `notify_waiters` call from now on, or a `notify_one`
@@ -188,16 +185,8 @@ impl Future for Notified<'_> {
                 self.key = Some(key);
                 return Poll::Pending;
             }
-            Some(key) => match st.waiters.get_mut(key) {
-                Some(w) if !w.served => {
-                    w.waker = Some(cx.waker().clone());
-                    false
-                }
-                _ => {
-                    st.waiters.remove(key);
-                    true
-                }
-            },
+            // Served, or gone: ready either way.
+            Some(key) => st.waiters.poll_served(key, cx.waker()).is_ready(),
         };
         drop(st);
         if ready {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use super::waiters::Waiters;
 
@@ -171,10 +171,7 @@ impl Semaphore {
     pub fn close(&self) {
         let mut st = self.state.borrow_mut();
         st.closed = true;
-        for w in st.waiters.iter_mut().filter(|w| !w.served) {
-            w.wants = 0; // tells poll_acquire and cancel that nothing was granted
-            w.serve();
-        }
+        st.waiters.serve_all(|w| w.wants = 0); // tells poll_acquire and cancel that nothing was granted
     }
 
     /// Whether [`Semaphore::close`] was called.
@@ -192,18 +189,10 @@ impl Semaphore {
     ) -> Poll<Result<(), AcquireError>> {
         let mut st = self.state.borrow_mut();
         if let Some(k) = *key {
-            let Some(w) = st.waiters.get_mut(k) else {
-                *key = None;
-                return Poll::Ready(Err(AcquireError));
-            };
-            if !w.served {
-                w.waker = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            // close() serves with `wants` zeroed: no permits came with it.
-            let granted = w.wants == n;
+            let served = ready!(st.waiters.poll_served(k, cx.waker()));
             *key = None;
-            st.waiters.remove(k);
+            // close() serves with `wants` zeroed: no permits came with it.
+            let granted = served.is_some_and(|w| w.wants == n);
             return Poll::Ready(if granted { Ok(()) } else { Err(AcquireError) });
         }
         if st.closed {

@@ -4,7 +4,7 @@
 //! O(log n) removal from the middle, which cancellation needs.
 
 use std::collections::BTreeMap;
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 /// One parked task: what it asked for, whether it has been served, its waker.
 pub(crate) struct Waiter {
@@ -31,10 +31,6 @@ impl Waiters {
         key
     }
 
-    pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut Waiter> {
-        self.queue.get_mut(&key)
-    }
-
     pub(crate) fn remove(&mut self, key: u64) -> Option<Waiter> {
         self.queue.remove(&key)
     }
@@ -47,6 +43,27 @@ impl Waiters {
     /// The most recent waiter not served yet.
     pub(crate) fn last_unserved(&mut self) -> Option<&mut Waiter> {
         self.queue.values_mut().rev().find(|w| !w.served)
+    }
+
+    /// The parked waiter under `key`, once served: `Pending` (keeping `waker` for the serve)
+    /// while it is not, `Ready(Some)` removed from the queue when it is, `Ready(None)` if it
+    /// is not queued.
+    pub(crate) fn poll_served(&mut self, key: u64, waker: &Waker) -> Poll<Option<Waiter>> {
+        match self.queue.get_mut(&key) {
+            Some(w) if !w.served => {
+                w.waker = Some(waker.clone());
+                Poll::Pending
+            }
+            _ => Poll::Ready(self.queue.remove(&key)),
+        }
+    }
+
+    /// Serves every waiter not served yet, front to back, after `mark` says with what.
+    pub(crate) fn serve_all(&mut self, mut mark: impl FnMut(&mut Waiter)) {
+        for w in self.queue.values_mut().filter(|w| !w.served) {
+            mark(w);
+            w.serve();
+        }
     }
 
     /// Every waiter, front to back.
