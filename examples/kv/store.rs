@@ -573,12 +573,12 @@ impl Store {
     /// EXPIREAT and PEXPIREAT (`only.at`): `ms` is the Unix time to end at (one already
     /// past deletes the key).
     fn expire(&mut self, key: Key<'_>, ms: i64, only: ExpireIf, now: Instant, out: &mut Vec<u8>) {
-        let ms =
-            if only.at { ms.saturating_sub(i64::try_from(unix_at(now).as_millis()).unwrap_or(i64::MAX)) } else { ms };
         let Some(e) = self.live_mut(key, now) else { return replies::int(out, 0) };
-        // A time not past `now` is earlier than any live key's; one past what an Instant
-        // holds (None) is later than any.
-        let when = if ms <= 0 { Some(now) } else { deadline(now, Duration::from_millis(ms.unsigned_abs())) };
+        // A time not past `now` (a negative one counted as zero) is `now` itself, earlier
+        // than any live key's; one past what an Instant holds (None) is later than any.
+        let ms = u64::try_from(ms).unwrap_or(0);
+        let when = if only.at { deadline_at(now, ms) } else { deadline(now, Duration::from_millis(ms)) };
+        let past = when == Some(now);
         let allowed = match e.expires {
             None => !only.has_time && !only.later,
             Some(current) => {
@@ -588,7 +588,7 @@ impl Store {
                 !refused
             }
         };
-        if allowed && ms <= 0 {
+        if allowed && past {
             self.take(key, now);
         } else if allowed {
             let old = std::mem::replace(&mut e.expires, when);
