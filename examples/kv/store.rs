@@ -81,6 +81,12 @@ fn unix_at(now: Instant) -> Duration {
     wall.saturating_sub(Instant::now().saturating_duration_since(now))
 }
 
+/// The Unix time in whole milliseconds a deadline `t` falls at, seen at `now`: the wall
+/// clock then plus the time left (COPY carries an expiry so; PEXPIRETIME answers it).
+fn unix_ms_at(now: Instant, t: Instant) -> u128 {
+    unix_at(now).as_millis().saturating_add((t - now).as_millis())
+}
+
 impl Entry {
     /// The hash the table files this entry under, computed again only when the table grows.
     fn hash(&self) -> u64 {
@@ -786,7 +792,7 @@ impl Store {
             Transfer::Copy { .. } => match self.live(from, now) {
                 None => payload::reply(&mut lifted, b":0\r\n"),
                 Some(e) => {
-                    let expires = e.expires.map(|t| unix_at(now).as_millis().saturating_add((t - now).as_millis()));
+                    let expires = e.expires.map(|t| unix_ms_at(now, t));
                     payload::value(&mut lifted, &e.value, expires.map(|ms| u64::try_from(ms).unwrap_or(u64::MAX - 1)));
                 }
             },
@@ -880,7 +886,7 @@ impl Store {
             None => -2,
             Some(Entry { expires: None, .. }) => -1,
             Some(Entry { expires: Some(t), .. }) => {
-                let ms = unix_at(now).as_millis().saturating_add((*t - now).as_millis());
+                let ms = unix_ms_at(now, *t);
                 i64::try_from(if millis { ms } else { ms / 1000 }).unwrap_or(i64::MAX)
             }
         };
