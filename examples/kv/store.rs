@@ -843,7 +843,7 @@ impl Store {
             self.note_expiry(expires.is_some());
             self.insert_entry(key.hash, Entry { key: key.bytes.to_vec(), value, expires });
         }
-        copy::put_reply(out, written);
+        replies::int(out, written as i64);
     }
 
     /// RANDOMKEY: a live key, each as likely as any other. Each entry fills one bucket of
