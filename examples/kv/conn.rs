@@ -174,9 +174,7 @@ async fn read_subscribed(stream: &TcpStream, buf: Vec<u8>, mailbox: &Mailbox) ->
         let mut write = pin!(stream.write_all(frames));
         let written = poll_fn(|cx| match write.as_mut().poll(cx) {
             Poll::Ready((written, _)) => Poll::Ready(written),
-            Poll::Pending => {
-                mailbox.poll_overflowed(cx).map(|()| Err(io::Error::other("pubsub output past its limit")))
-            }
+            Poll::Pending => mailbox.poll_overflowed(cx).map(Err),
         })
         .await;
         if let Err(e) = written {

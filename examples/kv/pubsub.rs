@@ -112,11 +112,11 @@ impl Mailbox {
         self.protocol.set(protocol);
     }
 
-    /// Ready once the mailbox overflowed (the connection is to close, even while a write of
-    /// its frames is stuck behind a client that does not read).
-    pub fn poll_overflowed(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Ready with the error that closes the connection once the mailbox overflowed (even
+    /// while a write of its frames is stuck behind a client that does not read).
+    pub fn poll_overflowed(&self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
         if self.overflowed.get() {
-            return Poll::Ready(());
+            return Poll::Ready(overflow());
         }
         self.waker.set(Some(cx.waker().clone()));
         Poll::Pending
@@ -133,7 +133,7 @@ impl Mailbox {
     /// Ready with the frames waiting (taken), or with an error once the mailbox overflowed.
     pub fn poll_frames(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<Vec<u8>>> {
         if self.overflowed.get() {
-            return Poll::Ready(Err(std::io::Error::other("pubsub output past its limit")));
+            return Poll::Ready(Err(overflow()));
         }
         let mut frames = self.frames.borrow_mut();
         if frames.is_empty() {
@@ -142,6 +142,11 @@ impl Mailbox {
         }
         Poll::Ready(Ok(std::mem::take(&mut *frames)))
     }
+}
+
+/// The error a subscriber's connection closes with once its mailbox overflowed.
+fn overflow() -> std::io::Error {
+    std::io::Error::other("pubsub output past its limit")
 }
 
 /// One connection's subscriptions.

@@ -218,31 +218,48 @@ impl<T> ScanTable<T> {
         self.table.get_bucket_entry(at).ok().map(|entry| entry.remove().0)
     }
 
-    /// One call of a scan from the client's cursor `raw`: the entries of the buckets from the
-    /// cursor's on (from the first if the table moved since: the pass restarts), `count` of
-    /// them or as many as ten times as many buckets hold, and the cursor to go on from (0 at
-    /// the end). A restarted pass that meets another move takes every entry, and ends.
+    /// One call of a scan from the client's cursor `raw` ([`walk`]): the entries of the
+    /// buckets walked and the cursor to go on from (0 at the end); a restarted pass that
+    /// meets another move takes every entry, and ends.
     pub fn scan(&self, raw: u64, count: u64) -> (u64, Vec<&T>) {
-        let cursor = Cursor::decode(raw, 1);
-        let buckets = self.table.num_buckets();
-        let moved = cursor.position != 0 && cursor.epoch != self.epoch;
-        if moved && cursor.restarted {
-            return (0, self.table.iter().collect());
+        match walk(&self.table, self.epoch, Cursor::decode(raw, 1), count) {
+            Walk::Whole => (0, self.table.iter().collect()),
+            Walk::Part(found, next) => (next.map_or(0, |cursor| cursor.encode(1)), found),
         }
-        let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
-        let count = count.min(buckets as u64) as usize;
-        let (mut looked, mut found) = (0, Vec::new());
-        while at < buckets && found.len() < count && looked < count.saturating_mul(10) {
-            found.extend(self.table.get_bucket(at));
-            (at, looked) = (at + 1, looked + 1);
-        }
-        let restarted = cursor.restarted || moved;
-        let next = match at < buckets {
-            true => Cursor { shard: 0, position: at as u64, epoch: self.epoch, restarted }.encode(1),
-            false => 0,
-        };
-        (next, found)
     }
+}
+
+/// What one call of a scan takes from a table: SCAN's over a shard's keys (`store.rs`),
+/// HSCAN's, SSCAN's and ZSCAN's over a collection's ([`ScanTable`]).
+pub enum Walk<'a, T> {
+    /// A restarted pass met another move of the entries: the caller takes every entry, and
+    /// the table's scan ends.
+    Whole,
+    /// The entries of the buckets walked, and the cursor to go on from (`None` at the
+    /// table's end).
+    Part(Vec<&'a T>, Option<Cursor>),
+}
+
+/// Walks `table` (whose moves `epoch` counts) from `cursor`'s bucket, or from the first if
+/// the table moved its entries since the cursor was given (the pass restarts): `count`
+/// entries, or as many as ten times as many buckets hold if the table is sparse there, as
+/// Redis' SCAN bounds its work.
+pub fn walk<T>(table: &HashTable<T>, epoch: u16, cursor: Cursor, count: u64) -> Walk<'_, T> {
+    let buckets = table.num_buckets();
+    let moved = cursor.position != 0 && cursor.epoch != epoch;
+    if moved && cursor.restarted {
+        return Walk::Whole;
+    }
+    let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
+    let count = count.min(buckets as u64) as usize;
+    let (mut looked, mut found) = (0, Vec::new());
+    while at < buckets && found.len() < count && looked < count.saturating_mul(10) {
+        found.extend(table.get_bucket(at));
+        (at, looked) = (at + 1, looked + 1);
+    }
+    let restarted = cursor.restarted || moved;
+    let next = (at < buckets).then_some(Cursor { shard: cursor.shard, position: at as u64, epoch, restarted });
+    Walk::Part(found, next)
 }
 
 #[cfg(test)]

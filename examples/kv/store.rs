@@ -22,7 +22,7 @@ use super::op::{decode_all, ExpireIf, Expiry, ExpiryRefused, Only, Op, SetHow, S
 use super::range;
 use super::replies::{self, Protocol};
 use super::resp::{integer, MAX_BULK};
-use super::scan::Cursor;
+use super::scan::{walk, Cursor, Walk};
 use super::types::{self, Command, Value, WRONGTYPE};
 
 struct Entry {
@@ -633,11 +633,10 @@ impl Store {
         self.note_expiry(expiring);
     }
 
-    /// One SCAN call (`scan.rs`): from the cursor's bucket (the first if the table moved
-    /// its entries since the cursor was given: the pass restarts), the live keys matching
-    /// `pattern` among the next `count` entries, or among those of ten times as many buckets
-    /// if the table is sparse there, as Redis' SCAN bounds its work; then the cursor of
-    /// where it stopped. A restarted pass that meets a move takes the whole shard.
+    /// One SCAN call (`scan.rs`): the live keys matching `pattern` among the entries
+    /// [`walk`] takes from the cursor on, then the cursor of where it stopped (the next
+    /// shard's start at this one's end). A restarted pass that meets a move takes the whole
+    /// shard.
     #[allow(clippy::too_many_arguments)] // SCAN's own, and the two a store adds
     fn scan(
         &self,
@@ -649,36 +648,20 @@ impl Store {
         now: Instant,
         out: &mut Vec<u8>,
     ) {
-        let buckets = self.map.num_buckets();
-        let moved = cursor.position != 0 && cursor.epoch != self.layout_epoch;
         let next_shard = match cursor.shard + 1 < shards {
             true => Cursor::start(cursor.shard + 1).encode(shards),
             false => 0,
         };
-        if moved && cursor.restarted {
-            super::scan::reply_head(out, next_shard);
-            return self.keys(pattern, only, now, out);
-        }
-        let mut at = if moved { 0 } else { cursor.position.min(buckets as u64) as usize };
-        let count = count.min(buckets as u64) as usize;
-        let (mut taken, mut looked, mut found) = (0, 0, Vec::new());
-        while at < buckets && taken < count && looked < count.saturating_mul(10) {
-            if let Some(e) = self.map.get_bucket(at) {
-                taken += 1;
-                if e.matches(pattern, only, now) {
-                    found.push(&e.key[..]);
-                }
+        let (entries, next) = match walk(&self.map, self.layout_epoch, cursor, count) {
+            Walk::Whole => {
+                super::scan::reply_head(out, next_shard);
+                return self.keys(pattern, only, now, out);
             }
-            (at, looked) = (at + 1, looked + 1);
-        }
-        let restarted = cursor.restarted || moved;
-        let next = match at < buckets {
-            true => {
-                Cursor { shard: cursor.shard, position: at as u64, epoch: self.layout_epoch, restarted }.encode(shards)
-            }
-            false => next_shard,
+            Walk::Part(entries, next) => (entries, next),
         };
-        super::scan::reply_head(out, next);
+        let found: Vec<&[u8]> =
+            entries.into_iter().filter(|e| e.matches(pattern, only, now)).map(|e| &e.key[..]).collect();
+        super::scan::reply_head(out, next.map_or(next_shard, |cursor| cursor.encode(shards)));
         replies::array(out, found.len());
         found.iter().for_each(|key| replies::bulk(out, key));
     }

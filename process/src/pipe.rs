@@ -87,9 +87,9 @@ impl PipeEnd {
             // SAFETY: the rest of the buffer's initialised bytes, in place while `buf` (owned
             // here) lives.
             match self.source.retry(Interest::Write, || unsafe { write_raw(self.fd(), rest, len - written) }).await {
-                Ok(0) => return (Err(partial(written, io::ErrorKind::WriteZero.into())), buf),
+                Ok(0) => return (Err(PartialWrite::after(written, io::ErrorKind::WriteZero.into())), buf),
                 Ok(n) => written += n,
-                Err(e) => return (Err(partial(written, e)), buf),
+                Err(e) => return (Err(PartialWrite::after(written, e)), buf),
             }
         }
         (Ok(()), buf)
@@ -98,14 +98,6 @@ impl PipeEnd {
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // SAFETY: a live slice.
         self.source.poll_retry(Interest::Write, cx, || unsafe { write_raw(self.fd(), buf.as_ptr(), buf.len()) })
-    }
-}
-
-/// `err` with the count of bytes already written, if any were (as the sockets' `write_all`).
-fn partial(written: usize, cause: io::Error) -> io::Error {
-    match written {
-        0 => cause,
-        _ => io::Error::new(cause.kind(), PartialWrite { written, cause }),
     }
 }
 

@@ -202,13 +202,13 @@ impl Source {
     /// either driver. For compatibility layers (`AsyncRead`). What dropped owned-buffer reads
     /// left (io_uring) comes first.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_syscall(cx, RecvSlice { buf, stream: self.registration().is_stream() })
+        self.poll_syscall(cx, &mut RecvSlice { buf, stream: self.registration().is_stream() })
     }
 
     /// Non-blocking send from a borrowed slice, parking on readiness (`AsyncWrite`). On both
     /// drivers `Pending` means nothing was sent, as tokio promises.
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_syscall(cx, SendSlice { buf, stream: self.registration().is_stream() })
+        self.poll_syscall(cx, &mut SendSlice { buf, stream: self.registration().is_stream() })
     }
 }
 

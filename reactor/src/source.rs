@@ -156,7 +156,7 @@ impl Source {
         syscall: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
         let mut call = crate::op::Custom { interest, syscall, out: None };
-        ready!(self.reactor.driver().poll_syscall(self.target(), cx, &mut call, &mut false))?;
+        ready!(self.poll_syscall(cx, &mut call))?;
         Poll::Ready(Ok(call.out.take().expect("the syscall succeeded")))
     }
 
@@ -191,8 +191,8 @@ impl Source {
 
     /// Runs the readiness half of `syscall` once in poll style, on either driver: try it, and
     /// on EAGAIN register `cx` for readiness. `Pending` means the syscall did not happen.
-    pub(crate) fn poll_syscall<S: Syscall>(&self, cx: &mut Context<'_>, mut syscall: S) -> Poll<io::Result<usize>> {
-        self.reactor.driver().poll_syscall(self.target(), cx, &mut syscall, &mut false)
+    pub(crate) fn poll_syscall<S: Syscall>(&self, cx: &mut Context<'_>, syscall: &mut S) -> Poll<io::Result<usize>> {
+        self.reactor.driver().poll_syscall(self.target(), cx, syscall, &mut false)
     }
 }
 

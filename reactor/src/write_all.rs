@@ -33,6 +33,16 @@ impl PartialWrite {
     pub fn of(err: &io::Error) -> Option<usize> {
         err.get_ref().and_then(|e| e.downcast_ref::<PartialWrite>()).map(|p| p.written)
     }
+
+    /// The error of a `write_all` that `cause` stopped after `written` bytes: `cause` itself
+    /// if none went out, else `cause`'s kind carrying the count. For a `write_all` of one's
+    /// own (the child process' pipes have one) to fail as [`Source::write_all`] does.
+    pub fn after(written: usize, cause: io::Error) -> io::Error {
+        match written {
+            0 => cause,
+            _ => io::Error::new(cause.kind(), PartialWrite { written, cause }),
+        }
+    }
 }
 
 impl fmt::Display for PartialWrite {
@@ -44,14 +54,6 @@ impl fmt::Display for PartialWrite {
 impl std::error::Error for PartialWrite {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.cause)
-    }
-}
-
-/// `err` with the count of bytes already sent, if any were.
-fn partial(written: usize, cause: io::Error) -> io::Error {
-    match written {
-        0 => cause,
-        _ => io::Error::new(cause.kind(), PartialWrite { written, cause }),
     }
 }
 
@@ -112,7 +114,7 @@ impl<B: IoBuf> Future for WriteAll<'_, B> {
                 Err(e) => e,
             };
             this.state = State::Done(None);
-            return Poll::Ready((Err(partial(begin, err)), whole));
+            return Poll::Ready((Err(PartialWrite::after(begin, err)), whole));
         }
     }
 }
