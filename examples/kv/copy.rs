@@ -10,9 +10,8 @@
 //! What travels is the value's elements, not its layout: a copied hash of at most 512
 //! fields is a list again, in its table's order (Redis copies the encoding as it is).
 
-use super::replies;
 use super::resp::integer;
-use super::types::{self, Value};
+use super::types::{self, Value, NOT_AN_INTEGER, SYNTAX};
 
 /// What a lift takes and how its value is put down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,15 +143,8 @@ pub fn unpack_lift(packed: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
     (!args.is_empty()).then(|| (args.remove(0), args))
 }
 
-const SYNTAX: &str = "ERR syntax error";
-const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 /// Redis' `getIntFromObjectOrReply` error for an integer past a C int.
 const OUT_OF_INT_RANGE: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
-
-/// Writes COPY's or ZRANGESTORE's reply for a put that wrote `count` (COPY: 1 or 0).
-pub fn put_reply(out: &mut Vec<u8>, count: usize) {
-    replies::int(out, count as i64);
-}
 
 #[cfg(test)]
 mod tests {

@@ -335,9 +335,7 @@ fn split_bulk(replies: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The bytes of `$len\r\nbytes\r\n`.
 fn bulk_body(reply: &[u8]) -> Option<&[u8]> {
-    let rest = reply.strip_prefix(b"$")?.strip_suffix(b"\r\n")?;
-    let header_end = rest.iter().position(|&b| b == b'\r')?;
-    rest.get(header_end + 2..)
+    split_bulk(reply).map(|(body, _)| body)
 }
 
 #[cfg(test)]

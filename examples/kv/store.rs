@@ -81,6 +81,12 @@ fn unix_at(now: Instant) -> Duration {
     wall.saturating_sub(Instant::now().saturating_duration_since(now))
 }
 
+/// The Unix time in whole milliseconds a deadline `t` falls at, seen at `now`: the wall
+/// clock then plus the time left (COPY carries an expiry so; PEXPIRETIME answers it).
+fn unix_ms_at(now: Instant, t: Instant) -> u128 {
+    unix_at(now).as_millis().saturating_add((t - now).as_millis())
+}
+
 impl Entry {
     /// The hash the table files this entry under, computed again only when the table grows.
     fn hash(&self) -> u64 {
@@ -573,12 +579,12 @@ impl Store {
     /// EXPIREAT and PEXPIREAT (`only.at`): `ms` is the Unix time to end at (one already
     /// past deletes the key).
     fn expire(&mut self, key: Key<'_>, ms: i64, only: ExpireIf, now: Instant, out: &mut Vec<u8>) {
-        let ms =
-            if only.at { ms.saturating_sub(i64::try_from(unix_at(now).as_millis()).unwrap_or(i64::MAX)) } else { ms };
         let Some(e) = self.live_mut(key, now) else { return replies::int(out, 0) };
-        // A time not past `now` is earlier than any live key's; one past what an Instant
-        // holds (None) is later than any.
-        let when = if ms <= 0 { Some(now) } else { deadline(now, Duration::from_millis(ms.unsigned_abs())) };
+        // A time not past `now` (a negative one counted as zero) is `now` itself, earlier
+        // than any live key's; one past what an Instant holds (None) is later than any.
+        let ms = u64::try_from(ms).unwrap_or(0);
+        let when = if only.at { deadline_at(now, ms) } else { deadline(now, Duration::from_millis(ms)) };
+        let past = when == Some(now);
         let allowed = match e.expires {
             None => !only.has_time && !only.later,
             Some(current) => {
@@ -588,7 +594,7 @@ impl Store {
                 !refused
             }
         };
-        if allowed && ms <= 0 {
+        if allowed && past {
             self.take(key, now);
         } else if allowed {
             let old = std::mem::replace(&mut e.expires, when);
@@ -769,7 +775,7 @@ impl Store {
             Transfer::Copy { .. } => match self.live(from, now) {
                 None => payload::reply(&mut lifted, b":0\r\n"),
                 Some(e) => {
-                    let expires = e.expires.map(|t| unix_at(now).as_millis().saturating_add((t - now).as_millis()));
+                    let expires = e.expires.map(|t| unix_ms_at(now, t));
                     payload::value(&mut lifted, &e.value, expires.map(|ms| u64::try_from(ms).unwrap_or(u64::MAX - 1)));
                 }
             },
@@ -820,7 +826,7 @@ impl Store {
             self.note_expiry(expires.is_some());
             self.insert_entry(key.hash, Entry { key: key.bytes.to_vec(), value, expires });
         }
-        copy::put_reply(out, written);
+        replies::int(out, written as i64);
     }
 
     /// RANDOMKEY: a live key, each as likely as any other. Each entry fills one bucket of
@@ -863,7 +869,7 @@ impl Store {
             None => -2,
             Some(Entry { expires: None, .. }) => -1,
             Some(Entry { expires: Some(t), .. }) => {
-                let ms = unix_at(now).as_millis().saturating_add((*t - now).as_millis());
+                let ms = unix_ms_at(now, *t);
                 i64::try_from(if millis { ms } else { ms / 1000 }).unwrap_or(i64::MAX)
             }
         };

@@ -105,7 +105,9 @@ enum By {
 
 /// A ZRANGE-family call's options.
 struct Options {
-    by: Option<By>,
+    by: By,
+    /// Whether REV: `None` until the name or a REV says (a REV after either is a syntax
+    /// error).
     rev: Option<bool>,
     with_scores: bool,
     /// LIMIT's offset and count; a count of -1 is Redis' "no LIMIT" (so `LIMIT 5 -1` passes
@@ -116,13 +118,15 @@ struct Options {
 
 impl Options {
     /// No option: the whole range, lowest score first.
-    const ALL: Options = Options { by: None, rev: None, with_scores: false, offset: 0, count: -1 };
+    const ALL: Options = Options { by: By::Rank, rev: None, with_scores: false, offset: 0, count: -1 };
 
     /// The options after `min max`, read one by one as Redis does (LIMIT's numbers as they
     /// come), the defaults filled in, the conflicts refused. ZRANGESTORE's (`store`) take
     /// no WITHSCORES: a syntax error where it stands, as in Redis.
     fn read(command: Command, words: &[&[u8]], store: bool) -> Result<Options, &'static str> {
-        let (by, rev) = match command {
+        // How the range reads, `None` until the name or BYSCORE/BYLEX says (a second BY is
+        // refused); only the options read keep it so.
+        let (mut by, rev) = match command {
             Command::Zrange => (None, None),
             Command::Zrevrange => (Some(By::Rank), Some(true)),
             Command::Zrangebyscore => (Some(By::Score), Some(false)),
@@ -130,7 +134,7 @@ impl Options {
             Command::Zrangebylex => (Some(By::Lex), Some(false)),
             _ => (Some(By::Lex), Some(true)),
         };
-        let mut options = Options { by, rev, with_scores: false, offset: 0, count: -1 };
+        let mut options = Options { by: By::Rank, rev, with_scores: false, offset: 0, count: -1 };
         let mut at = 0;
         while let Some(word) = words.get(at) {
             match word.to_ascii_lowercase().as_slice() {
@@ -141,24 +145,20 @@ impl Options {
                     at += 2;
                 }
                 b"rev" if options.rev.is_none() => options.rev = Some(true),
-                b"bylex" if options.by.is_none() => options.by = Some(By::Lex),
-                b"byscore" if options.by.is_none() => options.by = Some(By::Score),
+                b"bylex" if by.is_none() => by = Some(By::Lex),
+                b"byscore" if by.is_none() => by = Some(By::Score),
                 _ => return Err(SYNTAX),
             }
             at += 1;
         }
-        let by = *options.by.get_or_insert(By::Rank);
+        let by = by.unwrap_or(By::Rank);
         if options.count != -1 && by == By::Rank {
             return Err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
         }
         if options.with_scores && by == By::Lex {
             return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
         }
-        Ok(options)
-    }
-
-    fn by(&self) -> By {
-        self.by.unwrap_or(By::Rank)
+        Ok(Options { by, ..options })
     }
 
     fn rev(&self) -> bool {
@@ -208,9 +208,9 @@ pub(super) fn zrange(
 /// or lex range gives max first); Redis' error written to `out` if they do not read.
 fn read_range(command: Command, args: &[&[u8]], store: bool, out: &mut Vec<u8>) -> Result<(Range, Options), ()> {
     let options = Options::read(command, &args[2..], store).map_err(|error| replies::error(out, error))?;
-    let swapped = options.rev() && options.by() != By::Rank;
+    let swapped = options.rev() && options.by != By::Rank;
     let (first, second) = if swapped { (args[1], args[0]) } else { (args[0], args[1]) };
-    let range = Range::read(options.by(), first, second).map_err(|error| replies::error(out, error))?;
+    let range = Range::read(options.by, first, second).map_err(|error| replies::error(out, error))?;
     Ok((range, options))
 }
 
