@@ -135,7 +135,11 @@ impl<T> OneshotSender<T> {
         let Some(shared) = &self.shared else { return Poll::Ready(()) };
         let state = shared.state.load(Acquire);
         let waker = cx.waker();
-        if state & CLOSED != 0 || !register(&shared.state, &shared.sender_waker, state, SENDER_WAKER, CLOSED, waker) {
+        if state & CLOSED != 0 {
+            return Poll::Ready(());
+        }
+        // SAFETY: the sender, through its `&mut`, with its cell's bits.
+        if !unsafe { register(&shared.state, &shared.sender_waker, state, SENDER_WAKER, CLOSED, waker) } {
             return Poll::Ready(());
         }
         Poll::Pending
@@ -145,8 +149,20 @@ impl<T> OneshotSender<T> {
 /// Leaves `waker` in `cell` for the other side, which wakes it once it raises `done`;
 /// `false` if `done` came up meanwhile. `mine` is the bit saying `cell` holds a waker: one
 /// side's (`WAKER` and `COMPLETE` for the receiver, `SENDER_WAKER` and `CLOSED` for the
-/// sender), and only that side, through its `&mut`, calls this for that cell.
-fn register(state: &AtomicU8, cell: &UnsafeCell<Option<Waker>>, seen: u8, mine: u8, done: u8, waker: &Waker) -> bool {
+/// sender).
+///
+/// # Safety
+/// Only the side that owns `cell` calls this, through its `&mut`, with `cell`'s own bits
+/// (`mine`, `done`) of `state`: then nobody else writes `cell`, and the other side reads it
+/// only while `mine` is up.
+unsafe fn register(
+    state: &AtomicU8,
+    cell: &UnsafeCell<Option<Waker>>,
+    seen: u8,
+    mine: u8,
+    done: u8,
+    waker: &Waker,
+) -> bool {
     if seen & mine != 0 {
         // SAFETY: reading only; the other side reads it too, nobody writes while `mine` is up.
         if unsafe { &*cell.get() }.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -157,16 +173,19 @@ fn register(state: &AtomicU8, cell: &UnsafeCell<Option<Waker>>, seen: u8, mine: 
         }
     }
     // SAFETY: `mine` is down, so the other side does not read the cell; only its one owner,
-    // the caller, writes it.
+    // the caller (the function's contract), writes it.
     unsafe { *cell.get() = Some(waker.clone()) };
     state.fetch_or(mine, AcqRel) & done == 0
 }
 
-/// Wakes the waker left in `cell`, after its side's bit was seen up as the waking side
-/// raised its own done bit (`COMPLETE`, `CLOSED`), in one read-modify-write.
-fn wake_registered(cell: &UnsafeCell<Option<Waker>>) {
-    // SAFETY: the bit was up when the done bit went up, so the owner no longer changes the
-    // waker (it would take its bit down first and then see the done bit), and it only reads.
+/// Wakes the waker left in `cell`.
+///
+/// # Safety
+/// The caller saw `cell`'s side's bit up in the same read-modify-write that raised its own
+/// done bit (`COMPLETE`, `CLOSED`): from then on the owner no longer changes the waker (it
+/// would take its bit down first and then see the done bit), and only reads it.
+unsafe fn wake_registered(cell: &UnsafeCell<Option<Waker>>) {
+    // SAFETY: the function's contract: nobody writes `cell` any more.
     if let Some(waker) = unsafe { &*cell.get() } {
         waker.wake_by_ref();
     }
@@ -185,7 +204,8 @@ fn complete<T>(shared: &Shared<T>) -> bool {
         }
     }
     if state & WAKER != 0 {
-        wake_registered(&shared.waker); // `WAKER` was up as `COMPLETE` went up
+        // SAFETY: `WAKER` was up as `COMPLETE` went up, in the exchange above.
+        unsafe { wake_registered(&shared.waker) };
     }
     true
 }
@@ -232,7 +252,8 @@ impl<T> OneshotReceiver<T> {
     fn raise_closed(&self) -> u8 {
         let before = self.shared.state.fetch_or(CLOSED, AcqRel);
         if before & (SENDER_WAKER | COMPLETE | CLOSED) == SENDER_WAKER {
-            wake_registered(&self.shared.sender_waker); // up as `CLOSED` went up
+            // SAFETY: `SENDER_WAKER` was up as `CLOSED` went up, in the fetch_or above.
+            unsafe { wake_registered(&self.shared.sender_waker) };
         }
         before
     }
@@ -275,7 +296,8 @@ impl<T> Future for OneshotReceiver<T> {
                 return Poll::Ready(Err(RecvError));
             }
             let shared = &*this.shared;
-            if register(&shared.state, &shared.waker, state, WAKER, COMPLETE, cx.waker()) {
+            // SAFETY: the receiver, through its `&mut`, with its cell's bits.
+            if unsafe { register(&shared.state, &shared.waker, state, WAKER, COMPLETE, cx.waker()) } {
                 return Poll::Pending;
             }
         }
@@ -361,7 +383,8 @@ mod tests {
         let seen = rx.shared.state.load(Acquire);
         tx.send(5).unwrap();
         assert!(
-            !register(&rx.shared.state, &rx.shared.waker, seen, WAKER, COMPLETE, &new_waker),
+            // SAFETY: each end is on this thread; the cell's owner's bits.
+            !unsafe { register(&rx.shared.state, &rx.shared.waker, seen, WAKER, COMPLETE, &new_waker) },
             "the completion is seen when the waker comes down"
         );
         assert_eq!((old.get(), new.get()), (1, 0));
@@ -377,7 +400,8 @@ mod tests {
         let seen = rx.shared.state.fetch_and(!WAKER, AcqRel) & !WAKER; // register's first step
         tx.send(6).unwrap();
         assert!(
-            !register(&rx.shared.state, &rx.shared.waker, seen, WAKER, COMPLETE, &new_waker),
+            // SAFETY: each end is on this thread; the cell's owner's bits.
+            !unsafe { register(&rx.shared.state, &rx.shared.waker, seen, WAKER, COMPLETE, &new_waker) },
             "the completion is seen when the waker goes up"
         );
         assert_eq!((old.get(), new.get()), (1, 0), "no wake: the receiver is running");
@@ -421,7 +445,8 @@ mod tests {
         let seen = shared.state.load(Acquire);
         drop(rx);
         assert!(
-            !register(&shared.state, &shared.sender_waker, seen, SENDER_WAKER, CLOSED, &new_waker),
+            // SAFETY: each end is on this thread; the cell's owner's bits.
+            !unsafe { register(&shared.state, &shared.sender_waker, seen, SENDER_WAKER, CLOSED, &new_waker) },
             "the close is seen when the waker comes down"
         );
         assert_eq!((old.get(), new.get()), (1, 0));
@@ -437,7 +462,8 @@ mod tests {
         let seen = shared.state.fetch_and(!SENDER_WAKER, AcqRel) & !SENDER_WAKER;
         rx.close();
         assert!(
-            !register(&shared.state, &shared.sender_waker, seen, SENDER_WAKER, CLOSED, &new_waker),
+            // SAFETY: each end is on this thread; the cell's owner's bits.
+            !unsafe { register(&shared.state, &shared.sender_waker, seen, SENDER_WAKER, CLOSED, &new_waker) },
             "the close is seen when the waker goes up"
         );
         assert_eq!((old.get(), new.get()), (1, 0), "no wake: the sender is running");
